@@ -1,0 +1,1 @@
+"""storegate cloud: the head-office side (ingest, fleet state, publishing, reports)."""

@@ -1,0 +1,106 @@
+"""Opening the box's SQLite file: pragmas, integrity of the header, migrations.
+
+The daemon holds the only writing connection; commands that only read (verify, export,
+reports) open their own. WAL with `synchronous=FULL` so a committed sale survives a
+power cut. A file written by a newer storegate is refused rather than guessed at.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+import sqlite_utils
+
+from gateway.errors import DatabaseError
+from gateway.migrations import LATEST_VERSION, MIGRATIONS
+
+SQLITE_HEADER = b"SQLite format 3\x00"
+
+
+def _check_header(path: Path) -> None:
+    if not path.exists() or path.stat().st_size == 0:
+        return
+    with path.open("rb") as fh:
+        head = fh.read(100)
+    if not head.startswith(SQLITE_HEADER) or len(head) < 100:
+        raise DatabaseError(
+            "not a SQLite database (the file is truncated or was overwritten)",
+            where=str(path),
+            fix="restore the newest backup with `gateway restore PATH`; keep this file for "
+            "inspection, do not delete it",
+        )
+
+
+def _apply_pragmas(conn: sqlite3.Connection, readonly: bool) -> None:
+    conn.execute("PRAGMA busy_timeout = 5000")
+    if not readonly:
+        conn.execute("PRAGMA journal_mode = WAL")
+        conn.execute("PRAGMA synchronous = FULL")
+    conn.execute("PRAGMA foreign_keys = ON")
+
+
+def _schema_version(conn: sqlite3.Connection, path: Path) -> int:
+    version: int = conn.execute("PRAGMA user_version").fetchone()[0]
+    if version > LATEST_VERSION:
+        raise DatabaseError(
+            f"database schema version {version} is newer than this storegate understands "
+            f"(up to {LATEST_VERSION})",
+            where=str(path),
+            fix="upgrade storegate to the version that wrote this file, or restore a backup "
+            "made by this version",
+        )
+    return version
+
+
+def _migrate(conn: sqlite3.Connection, path: Path) -> None:
+    current = _schema_version(conn, path)
+    for migration in MIGRATIONS:
+        if migration.version <= current:
+            continue
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            for statement in _statements(migration.sql):
+                conn.execute(statement)
+            conn.execute(f"PRAGMA user_version = {migration.version}")
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+
+
+def _statements(sql: str) -> list[str]:
+    return [s.strip() for s in sql.split(";") if s.strip()]
+
+
+def open_database(path: str | Path, *, readonly: bool = False) -> sqlite_utils.Database:
+    """Open (creating and migrating when writable) the box database at `path`."""
+    path = Path(path)
+    _check_header(path)
+    if readonly and not path.exists():
+        raise DatabaseError(
+            "database file does not exist",
+            where=str(path),
+            fix="check --db PATH, or `paths.data_dir` in the settings",
+        )
+    if not readonly:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        if readonly:
+            conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, isolation_level=None,
+                                   check_same_thread=False)
+        else:
+            conn = sqlite3.connect(str(path), isolation_level=None, check_same_thread=False)
+        _apply_pragmas(conn, readonly)
+        if readonly:
+            _schema_version(conn, path)
+        else:
+            _migrate(conn, path)
+    except sqlite3.DatabaseError as exc:
+        raise DatabaseError(
+            f"SQLite cannot read the database: {exc}",
+            where=str(path),
+            fix="run `gateway journal verify`; restore the newest backup with "
+            "`gateway restore PATH` if the file is damaged",
+        ) from exc
+    return sqlite_utils.Database(conn)

@@ -1,0 +1,231 @@
+"""The box's settings: defaults, then the TOML file, then `STOREGATE_*` environment variables.
+
+Each room owns a section model; this module only assembles them and turns pydantic's
+validation errors into `SettingsError` lines a technician can act on (which key, what was
+wrong, what is allowed). Secrets are `SecretStr` so that printing settings never leaks them.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from pathlib import Path
+from typing import Any, ClassVar, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+from devices.settings import DeviceSettings
+from gateway.errors import SettingsError
+
+DEFAULT_CONFIG_PATH = Path("/etc/storegate/gateway.toml")
+ENV_PREFIX = "STOREGATE_"
+IDENTIFIER = r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$"
+
+
+class Section(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class StoreSettings(Section):
+    id: str = Field("store-1", pattern=IDENTIFIER, description="store id, used in MQTT topics")
+    box: str = Field("box-1", pattern=IDENTIFIER, description="this box's id within the store")
+    name: str = "storegate shop"
+    timezone: str = "UTC"
+    header: list[str] = Field(default_factory=list, description="receipt header lines")
+    footer: list[str] = Field(default_factory=lambda: ["Thank you!"])
+    receipt_width: Literal[32, 42, 48] = 42
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(
+                f"unknown time zone {value!r}; use an IANA name such as 'Europe/Zurich' "
+                "or 'Asia/Shanghai'"
+            ) from exc
+        return value
+
+
+class PathSettings(Section):
+    data_dir: Path = Path("/var/lib/storegate")
+    catalog: Path | None = Field(
+        None, description="catalog document loaded at start when the database has none"
+    )
+
+    @property
+    def database(self) -> Path:
+        return self.data_dir / "storegate.db"
+
+
+LABEL_LAYOUT_PATTERN = r"^[0-9]{1,3}[IPWQVC]+$"
+
+
+class LabelLayout(Section):
+    """An in-store variable-measure label (prefix 2x) as the store's label scales print it.
+
+    `pattern` spells each digit: literal flag digits first, then I = item code (PLU),
+    P = price, W = weight, Q = count, V = price/weight verifier, C = check digit.
+    E.g. "21IIIIIPPPPPC" (13-digit, price) or "26IIIIIPPPPPWWWWWC" (18-digit, price+weight).
+    """
+
+    name: str
+    pattern: str = Field(pattern=LABEL_LAYOUT_PATTERN)
+    price_decimals: int = Field(2, ge=0, le=4)
+    weight_decimals: int = Field(3, ge=0, le=4)
+    weight_unit: Literal["kg", "g"] = "kg"
+
+    @field_validator("pattern")
+    @classmethod
+    def _shape(cls, value: str) -> str:
+        if len(value) not in (12, 13, 18):
+            raise ValueError(
+                f"layout {value!r} has {len(value)} digits; labels are 13 or 18 digits "
+                "(12 for UPC-A)"
+            )
+        if not value.endswith("C") or value.count("C") != 1:
+            raise ValueError("the last digit of a layout must be the check digit 'C', once")
+        if "I" not in value:
+            raise ValueError("a layout needs item-code digits 'I' to find the product")
+        if not ({"P", "W", "Q"} & set(value)):
+            raise ValueError("a layout needs price 'P', weight 'W' or count 'Q' digits")
+        for letter in "IPWQV":
+            places = [i for i, char in enumerate(value) if char == letter]
+            if places and places != list(range(places[0], places[-1] + 1)):
+                raise ValueError(f"the '{letter}' digits of a layout must be contiguous")
+        return value
+
+
+class BarcodeSettings(Section):
+    rcn_region: str | None = Field(
+        None,
+        description="GS1 region for biip's variable-measure rules (e.g. 'DE', 'SE', 'GB'); "
+        "leave unset and use label_layouts for other countries",
+    )
+    label_layouts: list[LabelLayout] = Field(default_factory=list)
+    verify_price_digit: bool = True
+
+
+class MqttSettings(Section):
+    host: str = "127.0.0.1"
+    port: int = Field(1883, ge=1, le=65535)
+    root_topic: str = Field("storegate/v1", pattern=r"^[^#+$][^#+]*[^/#+]$")
+    username: str | None = None
+    password: SecretStr | None = None
+    ca_file: Path | None = None
+    cert_file: Path | None = None
+    key_file: Path | None = None
+    keepalive: int = Field(30, ge=5, le=3600)
+
+
+class GatewaySettings(BaseSettings):
+    """Everything the box reads at start; see config/gateway.example.toml."""
+
+    model_config = SettingsConfigDict(
+        env_prefix=ENV_PREFIX,
+        env_nested_delimiter="__",
+        extra="forbid",
+        nested_model_default_partial_update=True,
+    )
+    toml_path: ClassVar[Path | None] = None
+
+    store: StoreSettings = Field(default_factory=StoreSettings)  # type: ignore[arg-type]
+    paths: PathSettings = Field(default_factory=PathSettings)  # type: ignore[arg-type]
+    barcodes: BarcodeSettings = Field(default_factory=BarcodeSettings)
+    mqtt: MqttSettings = Field(default_factory=MqttSettings)  # type: ignore[arg-type]
+    devices: DeviceSettings = Field(default_factory=DeviceSettings)
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
+        if cls.toml_path is not None:
+            sources.append(TomlConfigSettingsSource(settings_cls, toml_file=cls.toml_path))
+        return tuple(sources)
+
+
+def _location(loc: tuple[int | str, ...]) -> str:
+    out = ""
+    for part in loc:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out
+
+
+def _problem(error: Any) -> str:
+    key = _location(tuple(error["loc"]))
+    message = str(error["msg"]).removeprefix("Value error, ")
+    if error["type"] == "extra_forbidden":
+        message = "unknown key (misspelt? see config/gateway.example.toml for every key)"
+    shown = error.get("input")
+    if error["type"] in ("extra_forbidden", "missing") or isinstance(shown, dict | list):
+        return f"{key}: {message}"
+    if "password" in key or "secret" in key:
+        shown = "***"
+    return f"{key}: {message} (got {shown!r})"
+
+
+def _check_toml(path: Path) -> None:
+    try:
+        with path.open("rb") as fh:
+            tomllib.load(fh)
+    except tomllib.TOMLDecodeError as exc:
+        raise SettingsError(str(path), [f"not valid TOML: {exc}"]) from exc
+    except OSError as exc:
+        raise SettingsError(str(path), [f"cannot read the file: {exc.strerror}"]) from exc
+
+
+def load_settings(path: str | Path | None = None) -> GatewaySettings:
+    """Load settings from `path` (or the default file when it exists) and the environment.
+
+    An explicit path that does not exist is an error; a missing default file means
+    "defaults plus environment", which is what a fresh box has before installation.
+    """
+    explicit = path is not None
+    toml = Path(path) if path is not None else DEFAULT_CONFIG_PATH
+    if toml.exists():
+        _check_toml(toml)
+    elif explicit:
+        raise SettingsError(str(toml), ["file does not exist; pass an existing --config PATH"])
+    else:
+        toml = None  # type: ignore[assignment]
+
+    source = str(toml) if toml is not None else "settings (defaults and environment)"
+    env_keys = sorted(k for k in os.environ if k.startswith(ENV_PREFIX))
+    if env_keys:
+        source += f" + environment ({', '.join(env_keys)})"
+
+    settings_type = type("LoadedGatewaySettings", (GatewaySettings,), {"toml_path": toml})
+    try:
+        return settings_type()  # type: ignore[no-any-return]
+    except ValidationError as exc:
+        raise SettingsError(source, [_problem(e) for e in exc.errors()]) from exc
+
+
+def masked(settings: GatewaySettings) -> dict[str, Any]:
+    """The effective settings as plain data with every secret replaced by '***'."""
+    data: dict[str, Any] = settings.model_dump(mode="json")
+
+    def walk(model: BaseModel, out: dict[str, Any]) -> None:
+        for name in type(model).model_fields:
+            value = getattr(model, name)
+            if isinstance(value, SecretStr):
+                out[name] = "***"
+            elif isinstance(value, BaseModel):
+                walk(value, out[name])
+
+    walk(settings, data)
+    return data
