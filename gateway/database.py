@@ -70,7 +70,16 @@ def _migrate(conn: sqlite3.Connection, path: Path) -> None:
 
 
 def _statements(sql: str) -> list[str]:
-    return [s.strip() for s in sql.split(";") if s.strip()]
+    """Split a migration into statements; a `;` inside a trigger body does not end one."""
+    statements: list[str] = []
+    pending = ""
+    for piece in sql.split(";"):
+        pending += piece + ";"
+        if sqlite3.complete_statement(pending):
+            if pending.strip(" \n\t;"):
+                statements.append(pending.strip())
+            pending = ""
+    return statements
 
 
 def open_database(path: str | Path, *, readonly: bool = False) -> sqlite_utils.Database:

@@ -40,6 +40,41 @@ MIGRATIONS: tuple[Migration, ...] = (
         ) WITHOUT ROWID;
         """,
     ),
+    Migration(
+        2,
+        "journal: hash-chained records (the sync outbox) and its head/ack/prune anchors",
+        """
+        CREATE TABLE journal_record (
+            seq INTEGER PRIMARY KEY,
+            id TEXT NOT NULL UNIQUE,
+            time TEXT NOT NULL,
+            clock_synced INTEGER NOT NULL,
+            kind TEXT NOT NULL,
+            body TEXT NOT NULL,
+            prev_hash TEXT NOT NULL,
+            hash TEXT NOT NULL
+        );
+        CREATE TABLE journal_state (
+            id INTEGER PRIMARY KEY CHECK (id = 1),
+            head_seq INTEGER NOT NULL,
+            head_hash TEXT NOT NULL,
+            acknowledged_seq INTEGER NOT NULL,
+            acknowledged_hash TEXT NOT NULL,
+            anchor_seq INTEGER NOT NULL,
+            anchor_hash TEXT NOT NULL
+        );
+        INSERT INTO journal_state VALUES (1, 0, '{g}', 0, '{g}', 0, '{g}');
+        CREATE TRIGGER journal_record_never_updated BEFORE UPDATE ON journal_record
+        BEGIN
+            SELECT RAISE(ABORT, 'journal records are never updated');
+        END;
+        CREATE TRIGGER journal_record_deleted_only_acknowledged BEFORE DELETE ON journal_record
+        WHEN OLD.seq > (SELECT acknowledged_seq FROM journal_state)
+        BEGIN
+            SELECT RAISE(ABORT, 'journal records are deleted only once acknowledged');
+        END;
+        """.replace("{g}", "0" * 64),
+    ),
 )
 
 LATEST_VERSION = MIGRATIONS[-1].version
