@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any, ClassVar, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from biip.rcn import RcnRegion
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import (
     BaseSettings,
@@ -101,7 +102,19 @@ class LabelLayout(Section):
             places = [i for i, char in enumerate(value) if char == letter]
             if places and places != list(range(places[0], places[-1] + 1)):
                 raise ValueError(f"the '{letter}' digits of a layout must be contiguous")
+        if "V" in value:
+            _check_verifier(value)
         return value
+
+
+def _check_verifier(pattern: str) -> None:
+    """GS1's price/weight verifier (Gen. Specs §7.9.2-7.9.4) exists for 4 and 5 digits only."""
+    protected = next(letter for letter in "PWQ" if letter in pattern)
+    if pattern.count("V") != 1 or pattern.count(protected) not in (4, 5):
+        raise ValueError(
+            "a verifier digit 'V' is one digit protecting a 4- or 5-digit price field "
+            "(or weight, or count, when there is no price)"
+        )
 
 
 class BarcodeSettings(Section):
@@ -112,6 +125,19 @@ class BarcodeSettings(Section):
     )
     label_layouts: list[LabelLayout] = Field(default_factory=list)
     verify_price_digit: bool = True
+
+    @field_validator("rcn_region")
+    @classmethod
+    def _known_region(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        known = sorted(region.value.upper() for region in RcnRegion)
+        if value.strip().upper() not in known:
+            raise ValueError(
+                f"biip has no variable-measure rules for region {value!r}; use one of "
+                f"{', '.join(known)}, or leave it unset and describe the labels in label_layouts"
+            )
+        return value.strip().upper()
 
 
 class MqttSettings(Section):
