@@ -24,6 +24,7 @@ from pydantic_settings import (
 
 from devices.settings import DeviceSettings
 from gateway.errors import SettingsError
+from gateway.sync.settings import SyncSettings
 
 DEFAULT_CONFIG_PATH = Path("/etc/storegate/gateway.toml")
 ENV_PREFIX = "STOREGATE_"
@@ -150,6 +151,13 @@ class MqttSettings(Section):
     cert_file: Path | None = None
     key_file: Path | None = None
     keepalive: int = Field(30, ge=5, le=3600)
+    protocol: Literal["auto", "5", "3.1.1"] = Field(
+        "auto", description="MQTT version; auto tries 5 and falls back to 3.1.1 when refused"
+    )
+    client_id: str | None = Field(None, description="default storegate-<store>-<box>")
+    session_expiry: int = Field(
+        7 * 24 * 3600, ge=0, description="seconds the broker keeps this box's session (MQTT 5)"
+    )
 
 
 class GatewaySettings(BaseSettings):
@@ -167,6 +175,7 @@ class GatewaySettings(BaseSettings):
     paths: PathSettings = Field(default_factory=PathSettings)  # type: ignore[arg-type]
     barcodes: BarcodeSettings = Field(default_factory=BarcodeSettings)
     mqtt: MqttSettings = Field(default_factory=MqttSettings)  # type: ignore[arg-type]
+    sync: SyncSettings = Field(default_factory=SyncSettings)  # type: ignore[arg-type]
     devices: DeviceSettings = Field(default_factory=DeviceSettings)
 
     @classmethod
