@@ -18,7 +18,9 @@ def register(sub: Any) -> None:
         description=f"Reads {DEFAULT_CONFIG_PATH} (or --config PATH) and STOREGATE_* "
         "environment variables; exits 2 when anything is invalid.",
     )
-    check.add_argument("--config", metavar="PATH", help=f"settings file (default {DEFAULT_CONFIG_PATH})")
+    check.add_argument(
+        "--config", metavar="PATH", help=f"settings file (default {DEFAULT_CONFIG_PATH})"
+    )
     check.add_argument("--json", action="store_true", help="print JSON instead of TOML-like text")
     check.set_defaults(func=_check)
 

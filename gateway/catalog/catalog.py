@@ -1,0 +1,141 @@
+"""The catalog in force, indexed for the lane: code -> product in one dict look-up, and the
+promotions that may touch a product found through small indexes instead of a scan.
+
+Immutable: a new document builds a new `Catalog`, swapped in between sales, so a basket in
+progress keeps the prices it was rung up with. Pure: no I/O beyond reading a file in
+`load_catalog_file`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+from gateway.barcodes import lookup_key_for_code, plu_key
+from gateway.catalog.document import (
+    ITEM_PROMOTIONS,
+    BasketThreshold,
+    CatalogDocument,
+    Category,
+    MoneyRules,
+    Product,
+    TaxClass,
+    read_document,
+)
+
+
+@dataclass(frozen=True)
+class Catalog:
+    document: CatalogDocument
+    products: Mapping[str, Product]
+    codes: Mapping[str, str]
+    tax_classes: Mapping[str, TaxClass]
+    categories: Mapping[str, Category]
+    lineage: Mapping[str, tuple[str, ...]]
+    item_promotions_by_sku: Mapping[str, tuple[Any, ...]]
+    item_promotions_by_category: Mapping[str, tuple[Any, ...]]
+    item_promotions_all: tuple[Any, ...]
+    basket_promotions: tuple[BasketThreshold, ...]
+    coupons: frozenset[str] = field(default_factory=frozenset)
+
+    @property
+    def version(self) -> int:
+        return self.document.version
+
+    @property
+    def money(self) -> MoneyRules:
+        return self.document.money
+
+    @property
+    def places(self) -> int:
+        return self.document.money.decimals
+
+    def lookup(self, keys: Iterable[str]) -> Product | None:
+        """The product behind the first key that is known, or None ("unknown item")."""
+        for key in keys:
+            sku = self.codes.get(key)
+            if sku is not None:
+                return self.products[sku]
+        return None
+
+    def by_sku(self, sku: str) -> Product | None:
+        return self.products.get(sku)
+
+    def item_promotions_for(self, product: Product) -> tuple[Any, ...]:
+        """Item-level promotions that target `product` (schedule and member not checked)."""
+        found = list(self.item_promotions_by_sku.get(product.sku, ()))
+        for cat in self.lineage.get(product.category, (product.category,)):
+            found.extend(self.item_promotions_by_category.get(cat, ()))
+        found.extend(self.item_promotions_all)
+        unique = {id(p): p for p in found}
+        return tuple(sorted(unique.values(), key=lambda p: (p.priority, p.id)))
+
+    def in_target(self, promo: Any, product: Product) -> bool:
+        target = promo.target
+        if target.all_items or product.sku in target.skus:
+            return True
+        lineage = self.lineage.get(product.category, (product.category,))
+        return any(cat in target.categories for cat in lineage)
+
+    def price_per_kg(self, product: Product) -> Decimal:
+        """Unit price per kilogram for weighed products (unit kg or g)."""
+        per = product.price_per if product.unit == "kg" else product.price_per / 1000
+        return product.price / per
+
+
+def build_catalog(doc: CatalogDocument) -> Catalog:
+    """Index a validated document (see `document.parse_document`)."""
+    products = {p.sku: p for p in doc.products}
+    codes: dict[str, str] = {}
+    for product in doc.products:
+        for code in product.barcodes:
+            codes[lookup_key_for_code(code)] = product.sku
+        if product.plu is not None:
+            codes[plu_key(product.plu)] = product.sku
+        codes.setdefault(f"SKU:{product.sku}", product.sku)
+    categories = {c.id: c for c in doc.categories}
+    by_sku: dict[str, list[Any]] = {}
+    by_cat: dict[str, list[Any]] = {}
+    every: list[Any] = []
+    basket: list[BasketThreshold] = []
+    for promo in doc.promotions:
+        if isinstance(promo, BasketThreshold):
+            basket.append(promo)
+            continue
+        assert isinstance(promo, ITEM_PROMOTIONS)
+        if promo.target.all_items:
+            every.append(promo)
+        for sku in promo.target.skus:
+            by_sku.setdefault(sku, []).append(promo)
+        for cat in promo.target.categories:
+            by_cat.setdefault(cat, []).append(promo)
+    return Catalog(
+        document=doc,
+        products=products,
+        codes=codes,
+        tax_classes={t.id: t for t in doc.tax_classes},
+        categories=categories,
+        lineage={c: _lineage(c, categories) for c in categories},
+        item_promotions_by_sku={k: tuple(v) for k, v in by_sku.items()},
+        item_promotions_by_category={k: tuple(v) for k, v in by_cat.items()},
+        item_promotions_all=tuple(every),
+        basket_promotions=tuple(sorted(basket, key=lambda p: (p.priority, p.id))),
+        coupons=frozenset(p.coupon for p in doc.promotions if p.coupon),
+    )
+
+
+def _lineage(category: str, categories: Mapping[str, Category]) -> tuple[str, ...]:
+    chain: list[str] = []
+    current: str | None = category
+    while current is not None and current not in chain:
+        chain.append(current)
+        parent = categories.get(current)
+        current = parent.parent if parent is not None else None
+    return tuple(chain)
+
+
+def load_catalog_file(path: str | Path) -> Catalog:
+    return build_catalog(read_document(path))

@@ -1,0 +1,438 @@
+"""The catalog document: its shape (pydantic models, exported as JSON Schema) and the rules
+that span the whole document (references, duplicates, decimals).
+
+A document is accepted whole or refused whole: `validate_document` gathers *every* problem
+before refusing, so head office fixes a file in one round trip. Nothing here touches the
+database; the catalog in force is replaced only after a document passed.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime, time
+from decimal import Decimal
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from gateway.errors import StoregateError
+from gateway.money import Rounding
+
+SCHEMA_ID = "storegate.catalog/1"
+IDENTIFIER = r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$"
+Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
+WEEKDAYS: tuple[Weekday, ...] = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+
+Amount = Annotated[Decimal, Field(ge=0, allow_inf_nan=False)]
+PositiveAmount = Annotated[Decimal, Field(gt=0, allow_inf_nan=False)]
+Percent = Annotated[Decimal, Field(gt=0, le=100, allow_inf_nan=False)]
+
+
+class CatalogError(StoregateError):
+    """A catalog document was refused; `problems` lists every one found."""
+
+    exit_code = 2
+
+    def __init__(self, source: str, problems: list[str]) -> None:
+        self.problems = problems
+        listing = "\n".join(f"  - {p}" for p in problems)
+        super().__init__(
+            f"catalog refused, {len(problems)} problem{'s' if len(problems) != 1 else ''} "
+            f"(the catalog in force stays in force):\n{listing}",
+            where=source,
+            fix="correct the document and publish it again; docs/catalog.md describes every field",
+        )
+
+
+class Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class CashRoundingRule(Model):
+    """Cash only: a card is charged the exact total."""
+
+    increment: PositiveAmount = Field(description="e.g. 0.05 (Switzerland), 0.10 (New Zealand)")
+    rule: Rounding = Rounding.HALF_UP
+
+
+class MolingRule(Model):
+    """抹零: drop small change from the amount due, always rounding down."""
+
+    increment: Literal["0.10", "1.00", "1"] = Field(description="0.10 drops the fen, 1.00 the jiao")
+
+    @property
+    def step(self) -> Decimal:
+        return Decimal(self.increment)
+
+
+class MoneyRules(Model):
+    currency: str = Field(pattern=r"^[A-Z]{3}$", description="ISO 4217 code, e.g. CHF, CNY")
+    decimals: int = Field(2, ge=0, le=3)
+    weighed_rounding: Rounding = Field(
+        Rounding.HALF_UP, description="rounding of unit price x weight to the minor unit"
+    )
+    tax_rounding: Rounding = Field(Rounding.HALF_UP, description="rounding of each line's tax")
+    cash_rounding: CashRoundingRule | None = None
+    moling: MolingRule | None = None
+
+
+class TaxClass(Model):
+    id: str = Field(pattern=IDENTIFIER)
+    name: str = Field(min_length=1)
+    rate: Annotated[Decimal, Field(ge=0, le=100, allow_inf_nan=False)] = Field(
+        description="percent, e.g. 8.1"
+    )
+    inclusive: bool = Field(description="true: shelf prices include the tax (B2C in CH/EU/CN)")
+
+
+class Category(Model):
+    id: str = Field(pattern=IDENTIFIER)
+    name: str = Field(min_length=1)
+    parent: str | None = None
+
+
+ProductFlag = Literal["no_discount", "no_points", "age_restricted"]
+
+
+class Product(Model):
+    sku: str = Field(pattern=IDENTIFIER)
+    name: str = Field(min_length=1, max_length=120)
+    barcodes: list[str] = Field(default_factory=list)
+    plu: str | None = Field(None, pattern=r"^[0-9]{1,6}$")
+    unit: Literal["each", "kg", "g"] = "each"
+    price: Amount = Field(description="price per `price_per` units of `unit`")
+    price_per: PositiveAmount = Field(Decimal(1), description="e.g. 100 with unit g: per 100 g")
+    tax_class: str
+    category: str
+    member_price: Amount | None = None
+    flags: list[ProductFlag] = Field(default_factory=list)
+
+    @field_validator("barcodes")
+    @classmethod
+    def _barcodes_text(cls, value: list[str]) -> list[str]:
+        for code in value:
+            if not code or len(code) > 80 or not code.isprintable() or code != code.strip():
+                raise ValueError(f"barcode {code!r} must be 1-80 printable characters")
+        return value
+
+    @property
+    def weighed(self) -> bool:
+        return self.unit != "each"
+
+
+class Target(Model):
+    """Which items a promotion concerns; empty lists with all_items false match nothing."""
+
+    skus: list[str] = Field(default_factory=list)
+    categories: list[str] = Field(default_factory=list)
+    all_items: bool = False
+
+
+class HourWindow(Model):
+    start: time = Field(alias="from")
+    end: time = Field(alias="to")
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+
+class Schedule(Model):
+    """When a promotion is live, in the store's local time."""
+
+    valid_from: datetime | None = None
+    valid_until: datetime | None = None
+    days: list[Weekday] = Field(default_factory=list, description="empty: every day")
+    hours: list[HourWindow] = Field(default_factory=list, description="empty: all day")
+
+
+class PromotionBase(Model):
+    id: str = Field(pattern=IDENTIFIER)
+    name: str = Field(min_length=1)
+    priority: int = Field(100, description="lower applies first and wins ties")
+    exclusive: bool = Field(
+        False, description="items given this promotion take no other promotion or basket discount"
+    )
+    member_only: bool = False
+    coupon: str | None = Field(None, pattern=r"^[A-Za-z0-9_-]{1,32}$")
+    max_discount: Amount | None = Field(
+        None, description="cap on this promotion's discount per sale"
+    )
+    schedule: Schedule = Field(default_factory=Schedule)
+
+
+class PercentOff(PromotionBase):
+    type: Literal["percent_off"]
+    target: Target
+    percent: Percent
+
+
+class AmountOff(PromotionBase):
+    type: Literal["amount_off"]
+    target: Target
+    amount: PositiveAmount = Field(description="off each unit (each kg for weighed items)")
+
+
+class FixedPrice(PromotionBase):
+    type: Literal["fixed_price"]
+    target: Target
+    price: Amount = Field(description="price of each unit (each kg for weighed items)")
+
+
+class BuyGet(PromotionBase):
+    """Buy X get Y across a product group: 3 for 2 is buy 2 get 1 at 100 percent off."""
+
+    type: Literal["buy_get"]
+    target: Target
+    buy: int = Field(ge=1)
+    get: int = Field(ge=1)
+    percent: Percent = Field(Decimal(100), description="off each 'get' item (the cheapest)")
+
+
+class Bundle(PromotionBase):
+    """N items of a group for a fixed price (mix and match: any 3 yoghurts for 2.00)."""
+
+    type: Literal["bundle"]
+    target: Target
+    quantity: int = Field(ge=2)
+    price: Amount
+
+
+class Tier(Model):
+    threshold: PositiveAmount
+    amount: PositiveAmount | None = None
+    percent: Percent | None = None
+
+    @model_validator(mode="after")
+    def _one_of(self) -> Tier:
+        if (self.amount is None) == (self.percent is None):
+            raise ValueError("a tier gives either `amount` or `percent` off, not both or neither")
+        return self
+
+
+class BasketThreshold(PromotionBase):
+    """满减: spend at least a threshold, get money off; the highest tier reached applies."""
+
+    type: Literal["basket_threshold"]
+    target: Target = Field(default_factory=lambda: Target(all_items=True))
+    tiers: list[Tier] = Field(min_length=1)
+    repeat: bool = Field(
+        False, description="every full threshold counts (每满100减10); one tier only"
+    )
+    stackable: bool = Field(False, description="combines with other basket promotions")
+
+
+Promotion = Annotated[
+    PercentOff | AmountOff | FixedPrice | BuyGet | Bundle | BasketThreshold,
+    Field(discriminator="type"),
+]
+ITEM_PROMOTIONS = (PercentOff, AmountOff, FixedPrice, BuyGet, Bundle)
+
+
+class CatalogDocument(Model):
+    schema_: Literal["storegate.catalog/1"] = Field(alias="schema")
+    version: int = Field(ge=1, description="must increase with every publication")
+    issued_at: datetime | None = None
+    money: MoneyRules
+    tax_classes: list[TaxClass] = Field(min_length=1)
+    categories: list[Category] = Field(min_length=1)
+    products: list[Product]
+    promotions: list[Promotion] = Field(default_factory=list)
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+
+def _loc(loc: tuple[int | str, ...]) -> str:
+    out = ""
+    for part in loc:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        elif part in ITEM_TYPE_TAGS:
+            continue  # pydantic's discriminator branch name, not a key in the file
+        else:
+            out += f".{part}" if out else str(part)
+    return out or "(document)"
+
+
+ITEM_TYPE_TAGS = {
+    "percent_off",
+    "amount_off",
+    "fixed_price",
+    "buy_get",
+    "bundle",
+    "basket_threshold",
+}
+
+
+def _schema_problems(exc: ValidationError) -> list[str]:
+    problems = []
+    for err in exc.errors():
+        message = str(err["msg"]).removeprefix("Value error, ")
+        if err["type"] == "extra_forbidden":
+            message = "unknown field"
+        shown = err.get("input")
+        suffix = (
+            ""
+            if isinstance(shown, dict | list) or err["type"] in ("missing", "extra_forbidden")
+            else f" (got {shown!r})"
+        )
+        problems.append(f"{_loc(tuple(err['loc']))}: {message}{suffix}")
+    return problems
+
+
+def parse_document(data: Any, source: str = "catalog") -> CatalogDocument:
+    """Validate parsed JSON into a document, or raise CatalogError listing every problem."""
+    try:
+        doc = CatalogDocument.model_validate(data)
+    except ValidationError as exc:
+        raise CatalogError(source, _schema_problems(exc)) from None
+    problems = cross_check(doc)
+    if problems:
+        raise CatalogError(source, problems)
+    return doc
+
+
+def read_document(path: str | Path) -> CatalogDocument:
+    """Read and validate a catalog document file (money read as Decimal, never float)."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise CatalogError(str(path), [f"cannot read the file: {exc.strerror}"]) from None
+    except UnicodeDecodeError:
+        raise CatalogError(str(path), ["the file is not UTF-8 text"]) from None
+    return parse_document(loads(text, str(path)), str(path))
+
+
+def loads(text: str, source: str) -> Any:
+    try:
+        return json.loads(text, parse_float=Decimal)
+    except json.JSONDecodeError as exc:
+        raise CatalogError(
+            source, [f"not valid JSON at line {exc.lineno} column {exc.colno}: {exc.msg}"]
+        ) from None
+
+
+def cross_check(doc: CatalogDocument) -> list[str]:
+    """Rules that span the document: references, duplicates, decimals of the currency."""
+    from gateway.barcodes import lookup_key_for_code, plu_key
+
+    problems: list[str] = []
+    places = doc.money.decimals
+    taxes = _unique(doc.tax_classes, "id", "tax_classes", problems)
+    categories = _unique(doc.categories, "id", "categories", problems)
+    skus = _unique(doc.products, "sku", "products", problems)
+    for i, cat in enumerate(doc.categories):
+        if cat.parent is not None and cat.parent not in categories:
+            problems.append(f"categories[{i}].parent: unknown category {cat.parent!r}")
+    codes: dict[str, str] = {}
+    for i, product in enumerate(doc.products):
+        where = f"products[{i}] ({product.sku})"
+        if product.tax_class not in taxes:
+            problems.append(
+                f"{where}.tax_class: unknown tax class {product.tax_class!r} "
+                f"(known: {', '.join(sorted(taxes))})"
+            )
+        if product.category not in categories:
+            problems.append(f"{where}.category: unknown category {product.category!r}")
+        for field in ("price", "member_price"):
+            _decimals(getattr(product, field), places, f"{where}.{field}", problems)
+        if product.member_price is not None and product.member_price > product.price:
+            problems.append(
+                f"{where}.member_price: {product.member_price} is above the price {product.price}"
+            )
+        for code in product.barcodes:
+            misread = _unscannable(code)
+            if misread:
+                problems.append(f"{where}.barcodes: {code} can never scan: {misread}")
+        keys = [(lookup_key_for_code(c), f"barcode {c}") for c in product.barcodes]
+        if product.plu is not None:
+            keys.append((plu_key(product.plu), f"PLU {product.plu}"))
+        for key, label in keys:
+            owner = codes.setdefault(key, product.sku)
+            if owner != product.sku:
+                problems.append(f"{where}: duplicate {label}, already used by product {owner}")
+    for i, promo in enumerate(doc.promotions):
+        _check_promotion(promo, f"promotions[{i}] ({promo.id})", skus, categories, places, problems)
+    _unique(doc.promotions, "id", "promotions", problems)
+    return problems
+
+
+def _unscannable(code: str) -> str | None:
+    """Why a GTIN-shaped barcode (8, 12, 13 or 14 digits) would always be a misread."""
+    from gateway.barcodes import Misread, parse_scan
+    from gateway.settings import BarcodeSettings
+
+    if not (code.isdigit() and len(code) in (8, 12, 13, 14)):
+        return None
+    parsed = parse_scan(code, BarcodeSettings())
+    return parsed.reason if isinstance(parsed, Misread) and parsed.kind == "check_digit" else None
+
+
+def _unique(items: list[Any], field: str, where: str, problems: list[str]) -> set[str]:
+    seen: set[str] = set()
+    for i, item in enumerate(items):
+        key = getattr(item, field)
+        if key in seen:
+            problems.append(f"{where}[{i}].{field}: duplicate {field} {key!r}")
+        seen.add(key)
+    return seen
+
+
+def _decimals(value: Decimal | None, places: int, where: str, problems: list[str]) -> None:
+    if value is None:
+        return
+    exponent = value.as_tuple().exponent
+    if isinstance(exponent, int) and -exponent > places:
+        problems.append(f"{where}: {value} has more than the currency's {places} decimal places")
+
+
+def _check_promotion(
+    promo: Any,
+    where: str,
+    skus: set[str],
+    categories: set[str],
+    places: int,
+    problems: list[str],
+) -> None:
+    target: Target = promo.target
+    for sku in target.skus:
+        if sku not in skus:
+            problems.append(f"{where}.target.skus: unknown product {sku!r}")
+    for cat in target.categories:
+        if cat not in categories:
+            problems.append(f"{where}.target.categories: unknown category {cat!r}")
+    if not (target.skus or target.categories or target.all_items):
+        problems.append(f"{where}.target: names no products, categories or all_items")
+    for field in ("amount", "price", "max_discount"):
+        _decimals(getattr(promo, field, None), places, f"{where}.{field}", problems)
+    sched = promo.schedule
+    if sched.valid_from and sched.valid_until and sched.valid_until <= sched.valid_from:
+        problems.append(f"{where}.schedule: valid_until is not after valid_from")
+    for j, window in enumerate(sched.hours):
+        if window.end <= window.start:
+            problems.append(
+                f"{where}.schedule.hours[{j}]: 'to' must be after 'from' "
+                "(split a window that crosses midnight in two)"
+            )
+    if isinstance(promo, BasketThreshold):
+        thresholds = [t.threshold for t in promo.tiers]
+        if thresholds != sorted(set(thresholds)):
+            problems.append(f"{where}.tiers: thresholds must increase strictly")
+        if promo.repeat and len(promo.tiers) != 1:
+            problems.append(f"{where}: a repeating threshold (每满) takes exactly one tier")
+        for j, tier in enumerate(promo.tiers):
+            _decimals(tier.amount, places, f"{where}.tiers[{j}].amount", problems)
+            _decimals(tier.threshold, places, f"{where}.tiers[{j}].threshold", problems)
+            if tier.amount is not None and tier.amount > tier.threshold:
+                problems.append(
+                    f"{where}.tiers[{j}]: gives more off ({tier.amount}) than the "
+                    f"threshold ({tier.threshold})"
+                )
+
+
+def json_schema() -> dict[str, Any]:
+    """The JSON Schema of the document, as shipped in gateway/schemas/catalog.schema.json."""
+    schema = CatalogDocument.model_json_schema(by_alias=True, mode="validation")
+    schema["$id"] = "https://storegate.example/schemas/catalog-1.json"
+    schema["title"] = "storegate catalog document"
+    return schema

@@ -1,0 +1,142 @@
+"""Money rules: every way storegate rounds or splits an amount, each named and tested.
+
+Amounts are `Decimal` everywhere; nothing here ever sees a float. A rule is chosen by name
+in the catalog's money rules so a store (or an auditor) can say which one priced a sale.
+Pure: no I/O, no clock.
+"""
+
+from __future__ import annotations
+
+import decimal
+from collections.abc import Sequence
+from decimal import Decimal
+from enum import StrEnum
+
+ZERO = Decimal(0)
+
+
+class Rounding(StrEnum):
+    """Named rounding rules (the names are what catalog documents say)."""
+
+    HALF_UP = "half_up"  # commercial rounding: 0.005 -> 0.01
+    HALF_EVEN = "half_even"  # banker's rounding: 0.005 -> 0.00, 0.015 -> 0.02
+    DOWN = "down"  # toward zero: what 抹零 must use, never favours the shop
+    UP = "up"  # away from zero: only for a shop that deliberately chooses it
+
+    @property
+    def decimal_mode(self) -> str:
+        return _MODES[self]
+
+
+_MODES = {
+    Rounding.HALF_UP: decimal.ROUND_HALF_UP,
+    Rounding.HALF_EVEN: decimal.ROUND_HALF_EVEN,
+    Rounding.DOWN: decimal.ROUND_DOWN,
+    Rounding.UP: decimal.ROUND_UP,
+}
+
+
+def quantum(places: int) -> Decimal:
+    """The smallest amount of a currency with `places` decimals (2 -> Decimal('0.01'))."""
+    return Decimal(1).scaleb(-places)
+
+
+def round_money(amount: Decimal, places: int, rule: Rounding = Rounding.HALF_UP) -> Decimal:
+    """Round to the currency's minor unit with a named rule."""
+    return amount.quantize(quantum(places), rounding=rule.decimal_mode)
+
+
+def round_to_increment(amount: Decimal, increment: Decimal, rule: Rounding) -> Decimal:
+    """Round to a multiple of `increment` (0.05 for Swiss cash, 0.10 for 抹零 to the jiao).
+
+    The result keeps the exponent of `increment` so 12.3 rounded to 0.05 reads 12.30.
+    """
+    if increment <= 0:
+        raise ValueError(f"rounding increment must be positive, got {increment}")
+    units = (amount / increment).quantize(Decimal(1), rounding=rule.decimal_mode)
+    return (units * increment).quantize(increment)
+
+
+def cash_rounding(total: Decimal, increment: Decimal, rule: Rounding) -> Decimal:
+    """Swiss / Australian / New Zealand cash rounding of the amount due.
+
+    Applies to what is paid in cash only; a card is charged the exact total. Returns the
+    adjustment to add to the total (negative when rounding down), so the receipt can
+    show it as its own line.
+    """
+    return round_to_increment(total, increment, rule) - total
+
+
+def moling(total: Decimal, increment: Decimal) -> Decimal:
+    """抹零: drop the fen (increment 0.10) or the jiao (1.00) from the amount due.
+
+    Only ever rounds *down*: rounding a Chinese customer's total up breaks the Price Law
+    (art. 13). Returns the (zero or negative) adjustment.
+    """
+    if total <= 0:
+        return ZERO
+    return round_to_increment(total, increment, Rounding.DOWN) - total
+
+
+def allocate(total: Decimal, weights: Sequence[Decimal], places: int) -> list[Decimal]:
+    """Split `total` over `weights` in proportion, exact to the minor unit.
+
+    Largest-remainder method: every share is first rounded toward zero in minor units,
+    then the units left over go one each to the shares with the largest remainders
+    (ties to the earliest). The shares always sum to `total` exactly and no share moves
+    more than one minor unit from its exact proportion, which is what lets a refund of
+    any subset of lines return exactly what was paid for them.
+    """
+    if not weights:
+        if total != 0:
+            raise ValueError("cannot allocate a non-zero amount over no weights")
+        return []
+    unit = quantum(places)
+    sign = -1 if total < 0 else 1
+    units_total = int((abs(total) / unit).to_integral_value(rounding=decimal.ROUND_HALF_UP))
+    weight_sum = sum((abs(w) for w in weights), ZERO)
+    if weight_sum == 0:
+        base = [Decimal(1)] * len(weights)
+        weight_sum = Decimal(len(weights))
+    else:
+        base = [abs(w) for w in weights]
+    exact = [Decimal(units_total) * w / weight_sum for w in base]
+    floors = [int(e) for e in exact]
+    left = units_total - sum(floors)
+    order = sorted(range(len(exact)), key=lambda i: (-(exact[i] - floors[i]), i))
+    for i in order[:left]:
+        floors[i] += 1
+    return [sign * Decimal(f) * unit for f in floors]
+
+
+def split_units(line_total: Decimal, quantity: int, places: int) -> list[Decimal]:
+    """What each unit of a line cost, for refunding part of a line's quantity.
+
+    Refunding k units returns the first k shares, and refunding every unit returns the
+    line total exactly.
+    """
+    if quantity <= 0:
+        raise ValueError(f"quantity must be positive, got {quantity}")
+    return allocate(line_total, [Decimal(1)] * quantity, places)
+
+
+def parse_amount(text: str, places: int, *, what: str = "amount") -> Decimal:
+    """Parse a money amount typed by a person or written in a file, strictly.
+
+    Raises ValueError with a sentence naming the problem (used by CLI and document
+    validation): not a number, negative, or more decimals than the currency has.
+    """
+    try:
+        value = Decimal(str(text).strip())
+    except decimal.InvalidOperation:
+        raise ValueError(f"{what} {text!r} is not a number (write it like 12.50)") from None
+    if not value.is_finite():
+        raise ValueError(f"{what} {text!r} is not a finite number")
+    if value < 0:
+        raise ValueError(f"{what} {text!r} is negative")
+    exponent = value.as_tuple().exponent
+    if isinstance(exponent, int) and -exponent > places:
+        raise ValueError(
+            f"{what} {text!r} has {-exponent} decimal places; the currency has {places}"
+        )
+    return value

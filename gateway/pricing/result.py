@@ -1,0 +1,113 @@
+"""What the engine returns: every line with what was applied to it and why, the tax per
+rate and the amounts due. A receipt, the journal and an auditor all read this one model.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from decimal import Decimal
+from typing import Any, Literal
+
+from gateway.money import ZERO
+
+AdjustmentKind = Literal["member_price", "promotion", "basket", "moling", "override"]
+
+
+@dataclass(frozen=True)
+class Adjustment:
+    """A change to a line's amount: negative for a discount. `detail` explains the cent."""
+
+    kind: AdjustmentKind
+    amount: Decimal
+    label: str
+    promotion: str | None = None
+    detail: str = ""
+
+
+@dataclass(frozen=True)
+class PricedLine:
+    index: int
+    sku: str
+    name: str
+    category: str
+    unit: str
+    quantity: Decimal
+    unit_price: Decimal
+    list_amount: Decimal
+    adjustments: tuple[Adjustment, ...]
+    amount: Decimal
+    tax_class: str
+    tax_rate: Decimal
+    tax_inclusive: bool
+    tax: Decimal
+    total: Decimal
+    weight: Decimal | None = None
+    label_price: Decimal | None = None
+    code: str | None = None
+    flags: tuple[str, ...] = ()
+
+    @property
+    def discount(self) -> Decimal:
+        return -sum((a.amount for a in self.adjustments), ZERO)
+
+    @property
+    def net(self) -> Decimal:
+        """The line's total without tax."""
+        return self.total - self.tax
+
+
+@dataclass(frozen=True)
+class TaxSummary:
+    tax_class: str
+    name: str
+    rate: Decimal
+    inclusive: bool
+    net: Decimal
+    tax: Decimal
+    gross: Decimal
+
+
+@dataclass(frozen=True)
+class PricedBasket:
+    currency: str
+    places: int
+    catalog_version: int
+    lines: tuple[PricedLine, ...]
+    list_total: Decimal
+    item_discounts: Decimal
+    basket_discounts: Decimal
+    moling: Decimal
+    tax: Decimal
+    taxes: tuple[TaxSummary, ...]
+    total: Decimal
+    cash_rounding: Decimal
+    member: str | None = None
+    coupons: tuple[str, ...] = ()
+    notices: tuple[str, ...] = ()
+    promotions: tuple[dict[str, Any], ...] = field(default_factory=tuple)
+
+    @property
+    def cash_total(self) -> Decimal:
+        """What a customer paying cash hands over (cash rounding applied)."""
+        return self.total + self.cash_rounding
+
+    @property
+    def savings(self) -> Decimal:
+        return sum((line.discount for line in self.lines), ZERO)
+
+    def to_json(self) -> dict[str, Any]:
+        """Plain JSON data; amounts as strings so no reader turns them into floats."""
+        data = asdict(self)
+        data["cash_total"] = self.cash_total
+        data["savings"] = self.savings
+        return _stringify(data)  # type: ignore[no-any-return]
+
+
+def _stringify(value: Any) -> Any:
+    if isinstance(value, Decimal):
+        return str(value)
+    if isinstance(value, dict):
+        return {k: _stringify(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_stringify(v) for v in value]
+    return value

@@ -1,0 +1,1 @@
+"""Receipts: one receipt model rendered as plain text (and, with the lane, ESC/POS)."""

@@ -1,0 +1,157 @@
+"""Plain-text receipts for 32 / 42 / 48 column paper.
+
+Widths are counted in terminal cells: a CJK character takes two, as it does on a receipt
+printer in GB18030 mode, so columns line up for 鲜牛奶 as they do for milk. Pure.
+"""
+
+from __future__ import annotations
+
+import unicodedata
+from collections.abc import Iterable
+from decimal import Decimal
+
+from gateway.pricing.result import PricedBasket, PricedLine
+
+
+def cell_width(text: str) -> int:
+    """Cells `text` takes on a fixed-pitch printer (wide and full-width characters count 2)."""
+    return sum(2 if unicodedata.east_asian_width(ch) in ("W", "F") else 1 for ch in text)
+
+
+def clip(text: str, width: int) -> str:
+    out, used = "", 0
+    for ch in text:
+        w = cell_width(ch)
+        if used + w > width:
+            break
+        out += ch
+        used += w
+    return out
+
+
+def pad_right(text: str, width: int) -> str:
+    text = clip(text, width)
+    return text + " " * (width - cell_width(text))
+
+
+def columns(left: str, right: str, width: int) -> str:
+    """`left` and `right` on one line; `left` is cut to leave room for `right`."""
+    room = width - cell_width(right) - 1
+    return pad_right(left, max(room, 0)) + " " + right
+
+
+def wrap(text: str, width: int) -> list[str]:
+    lines, current = [], ""
+    for word in text.split(" "):
+        candidate = f"{current} {word}" if current else word
+        if cell_width(candidate) <= width:
+            current = candidate
+            continue
+        if current:
+            lines.append(current)
+        while cell_width(word) > width:
+            head = clip(word, width)
+            lines.append(head)
+            word = word[len(head) :]
+        current = word
+    if current:
+        lines.append(current)
+    return lines
+
+
+def center(text: str, width: int) -> str:
+    text = clip(text, width)
+    left = (width - cell_width(text)) // 2
+    return " " * left + text
+
+
+LINE_ADJUSTMENTS = ("member_price", "promotion", "override")
+
+
+def basket_adjustments(basket: PricedBasket) -> list[tuple[str, Decimal]]:
+    """Basket promotions and 抹零 once each (they are allocated to lines for refunds, but a
+    customer reads them as one discount on the sale)."""
+    totals: dict[str, Decimal] = {}
+    for line in basket.lines:
+        for adj in line.adjustments:
+            if adj.kind not in LINE_ADJUSTMENTS:
+                totals[adj.label] = totals.get(adj.label, Decimal(0)) + adj.amount
+    return list(totals.items())
+
+
+def line_block(line: PricedLine, width: int, places: int) -> list[str]:
+    out = [columns(line.name, _fmt(line.list_amount, places), width)]
+    if line.weight is not None and line.label_price is None:
+        out.append(f"  {line.weight} kg x {_fmt(line.unit_price, places)}/kg")
+    elif line.label_price is not None:
+        detail = f"  label {line.code}" if line.code else "  label price"
+        if line.weight is not None:
+            detail += f" {line.weight} kg"
+        out.append(clip(detail, width))
+    elif line.quantity != 1:
+        out.append(f"  {line.quantity} x {_fmt(line.list_amount / line.quantity, places)}")
+    for adj in line.adjustments:
+        if adj.kind in LINE_ADJUSTMENTS:
+            out.append(columns(f"  {adj.label}", _fmt(adj.amount, places), width))
+    return out
+
+
+def _fmt(amount: Decimal, places: int) -> str:
+    return f"{amount:.{places}f}"
+
+
+def basket_lines(basket: PricedBasket, width: int) -> list[str]:
+    """The body of a receipt: lines, savings, totals and the tax summary."""
+    places = basket.places
+    rule = "-" * width
+    out: list[str] = []
+    for line in basket.lines:
+        out.extend(line_block(line, width, places))
+    out.append(rule)
+    for label, amount in basket_adjustments(basket):
+        out.append(columns(label, _fmt(amount, places), width))
+    if basket.savings:
+        out.append(columns("You saved", _fmt(basket.savings, places), width))
+    exclusive = sum((t.tax for t in basket.taxes if not t.inclusive), Decimal(0))
+    if exclusive:
+        out.append(columns("Tax added", _fmt(exclusive, places), width))
+    out.append(columns(f"TOTAL {basket.currency}", _fmt(basket.total, places), width))
+    if basket.cash_rounding:
+        out.append(columns("  cash rounding", _fmt(basket.cash_rounding, places), width))
+        out.append(
+            columns(f"  to pay in cash {basket.currency}", _fmt(basket.cash_total, places), width)
+        )
+    out.append(rule)
+    out.append(columns("Tax", "net      tax    gross", width))
+    for tax in basket.taxes:
+        figures = (
+            f"{_fmt(tax.net, places):>8} {_fmt(tax.tax, places):>7} {_fmt(tax.gross, places):>8}"
+        )
+        out.append(
+            columns(f"{tax.rate.normalize():f}%{'' if tax.inclusive else ' +'}", figures, width)
+        )
+    for notice in basket.notices:
+        out.extend(wrap(f"! {notice}", width))
+    return out
+
+
+def render_quote(
+    basket: PricedBasket,
+    width: int,
+    header: Iterable[str] = (),
+    footer: Iterable[str] = (),
+    problems: Iterable[str] = (),
+) -> str:
+    """A quotation: the receipt body marked as a quote, not a sale."""
+    out = [center(h, width) for h in header]
+    out.append(center("*** QUOTATION - NOT A RECEIPT ***", width))
+    out.append(
+        f"catalog v{basket.catalog_version}"
+        + (f"  member {basket.member}" if basket.member else "")
+    )
+    out.append("-" * width)
+    out.extend(basket_lines(basket, width))
+    for problem in problems:
+        out.extend(wrap(f"! {problem}", width))
+    out.extend(center(f, width) for f in footer)
+    return "\n".join(out) + "\n"
