@@ -176,14 +176,20 @@ def parse_scan(raw: str, settings: BarcodeSettings) -> ScanResult:
         return Misread(raw, "the scanner sent no data after its symbology identifier", "empty")
     if identifier in _GS1_MESSAGE_IDENTIFIERS or GROUP_SEPARATOR in body:
         return _read_gs1(raw, body, _named(identifier), hri=False)
-    if body.startswith("("):
+    if _HRI_START.match(body):
         return _read_gs1(raw, body, _named(identifier), hri=True)
     typed = _read_typed_plu(raw, body)
     if typed is not None:
         return typed
     if _is_digits(body):
+        if identifier == "]E3":
+            identifier, body = "]E0", _without_add_on(body)
         return _read_digits(raw, body, identifier, settings)
     return ScannedCode(raw, "internal", (body,), _named(identifier))
+
+
+_HRI_START = re.compile(r"\(\d{2,4}\)")
+"""The printed form of a GS1 element string starts with an AI in brackets: "(01)…"."""
 
 
 def _is_digits(text: str) -> bool:
@@ -246,6 +252,21 @@ def _ean_symbology(identifier: str | None, length: int) -> str | None:
     if identifier == "]E4" or (identifier is None and length == 8):
         return "EAN-8"
     return {8: "UPC-E", 12: "UPC-A", 13: "EAN-13"}.get(length)
+
+
+def _without_add_on(digits: str) -> str:
+    """The main code of an EAN/UPC scanned with its add-on (AIM ]E3: periodicals, books).
+
+    The 2- or 5-digit add-on (issue number, suggested price) is not part of the product's
+    key. When no split gives a valid code, the longest main code is kept so that its
+    check digit is reported.
+    """
+    splits = [main for main in (13, 12, 8) if len(digits) - main in (2, 5)]
+    for main in splits:
+        head = digits[:main]
+        if (_upc_e_gtin14(head) if main == 8 else _ean_gtin14(head)) is not None:
+            return head
+    return digits[: splits[0]] if splits else digits
 
 
 # --- typed PLUs --------------------------------------------------------------------------

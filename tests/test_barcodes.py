@@ -353,7 +353,7 @@ def test_gs1_without_gtin_is_malformed() -> None:
         "]C199",
         f"]C101{GTIN[:-2]}",
         "(01)123",
-        "(99999)1",
+        "(9999)1",
         f"AB{GS}CD",
     ],
 )
