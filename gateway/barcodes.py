@@ -35,7 +35,8 @@ from typing import Literal
 
 from biip import EncodeError, ParseConfig, ParseError
 from biip.checksums import gs1_price_weight_check_digit, gs1_standard_check_digit
-from biip.gs1_element_strings import GS1ElementString
+from biip.gs1_digital_link_uris import GS1DigitalLinkURI
+from biip.gs1_element_strings import GS1ElementString, GS1ElementStrings
 from biip.gs1_messages import GS1Message
 from biip.gtin import Gtin
 from biip.rcn import Rcn, RcnRegion, RcnUsage
@@ -140,10 +141,11 @@ def parse_scan(raw: str, settings: BarcodeSettings) -> ScanResult:
     """Read one scan. Never raises for a string: a bad scan is a `Misread`.
 
     Order (first that applies): empty / too long / control characters; AIM symbology
-    identifier; GS1 element string (GS1 symbology, a GS separator or "(AI)" text); typed
-    PLU; digits — 1-6 digits are a PLU, then the store's label layouts, then GTINs (with
-    biip's regional RCN rules when `rcn_region` is set), then a GS1 string without
-    identifier; anything else is an internal code looked up as it is.
+    identifier; GS1 Digital Link web address; GS1 element string (GS1 symbology, a GS
+    separator or "(AI)" text); typed PLU; digits — 1-6 digits are a PLU, then the store's
+    label layouts in the order given, then GTINs (with biip's regional RCN rules when
+    `rcn_region` is set), then a GS1 string without identifier or separator ("01…");
+    anything else is an internal code looked up as it is.
     """
     text = raw.strip()
     if not text:
@@ -174,10 +176,22 @@ def parse_scan(raw: str, settings: BarcodeSettings) -> ScanResult:
     identifier, body = aim
     if not body:
         return Misread(raw, "the scanner sent no data after its symbology identifier", "empty")
+    return _read_data(raw, identifier, body, settings)
+
+
+def _read_data(
+    raw: str, identifier: str | None, body: str, settings: BarcodeSettings
+) -> ScanResult:
+    """The scan's data, once the symbology identifier (if any) is split off."""
+    if _DIGITAL_LINK_START.match(body):
+        link = _read_gs1(raw, body, _named(identifier), form="link")
+        if isinstance(link, ScannedCode) or link.kind == "check_digit":
+            return link
+        return ScannedCode(raw, "internal", (body,), _named(identifier))  # e.g. a promo QR
     if identifier in _GS1_MESSAGE_IDENTIFIERS or GROUP_SEPARATOR in body:
-        return _read_gs1(raw, body, _named(identifier), hri=False)
+        return _read_gs1(raw, body, _named(identifier), form="scanned")
     if _HRI_START.match(body):
-        return _read_gs1(raw, body, _named(identifier), hri=True)
+        return _read_gs1(raw, body, _named(identifier), form="printed")
     typed = _read_typed_plu(raw, body)
     if typed is not None:
         return typed
@@ -187,6 +201,9 @@ def parse_scan(raw: str, settings: BarcodeSettings) -> ScanResult:
         return _read_digits(raw, body, identifier, settings)
     return ScannedCode(raw, "internal", (body,), _named(identifier))
 
+
+_DIGITAL_LINK_START = re.compile(r"https?://", re.IGNORECASE)
+"""GS1 Digital Link: the web address in a product's QR code carries the GTIN (biip)."""
 
 _HRI_START = re.compile(r"\(\d{2,4}\)")
 """The printed form of a GS1 element string starts with an AI in brackets: "(01)…"."""
@@ -303,7 +320,7 @@ def _read_digits(
     if len(digits) in (8, 12, 13, 14):
         return _read_gtin(raw, digits, identifier, settings)
     if digits.startswith("01") and len(digits) >= 16:
-        scanned = _read_gs1(raw, digits, _named(identifier), hri=False)
+        scanned = _read_gs1(raw, digits, _named(identifier), form="scanned")
         if isinstance(scanned, ScannedCode) or scanned.kind == "check_digit":
             return scanned
     return ScannedCode(raw, "internal", (digits,), _named(identifier))
@@ -533,15 +550,16 @@ def _verify_price_digit(raw: str, digits: str, fields: dict[str, slice]) -> Misr
 _GS1_CONFIG = ParseConfig(separator_chars=(GROUP_SEPARATOR,))
 
 
-def _read_gs1(raw: str, body: str, symbology: str | None, *, hri: bool) -> ScanResult:
+GS1Form = Literal["scanned", "printed", "link"]
+"""How the element strings arrived: as scanned (AIs run together, GS between variable-length
+fields), as printed under the barcode ("(01)…(10)…"), or as a GS1 Digital Link URI."""
+
+
+def _read_gs1(raw: str, body: str, symbology: str | None, *, form: GS1Form) -> ScanResult:
     try:
-        if hri:
-            message = GS1Message.parse_hri(body, config=_GS1_CONFIG)
-        else:
-            message = GS1Message.parse(body, config=_GS1_CONFIG)
+        strings = _element_strings(body, form)
     except (ParseError, ValueError) as exc:
-        return Misread(raw, f"GS1 code could not be read ({exc}) — rescan", "malformed")
-    strings = message.element_strings
+        return Misread(raw, f"GS1 code could not be read — rescan ({exc})", "malformed")
     product = strings.get(ai="01")
     if product is None:
         return Misread(
@@ -565,6 +583,15 @@ def _read_gs1(raw: str, body: str, symbology: str | None, *, hri: bool) -> ScanR
         batch=_value(strings.get(ai="10")),
         expiry=_date(strings.get(ai="17")),
     )
+
+
+def _element_strings(body: str, form: GS1Form) -> GS1ElementStrings:
+    """biip's parse for each form; raises biip's ParseError (or ValueError) when unreadable."""
+    if form == "printed":
+        return GS1Message.parse_hri(body, config=_GS1_CONFIG).element_strings
+    if form == "link":
+        return GS1DigitalLinkURI.parse(body, config=_GS1_CONFIG).element_strings
+    return GS1Message.parse(body, config=_GS1_CONFIG).element_strings
 
 
 def _first_decimal(strings: list[GS1ElementString], ai_head: str) -> Decimal | None:

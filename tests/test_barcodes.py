@@ -545,3 +545,55 @@ def test_region_prefix_without_rules_is_a_plain_gtin() -> None:
     result = scanned(code, BarcodeSettings(rcn_region="SE"))
     assert result.source == "gtin"
     assert result.lookup_keys == ("0" + code,)
+
+
+# --- add-ons and GS1 Digital Link ---------------------------------------------------------
+
+
+@pytest.mark.parametrize("add_on", ["12", "52495"])
+def test_ean13_with_add_on_is_looked_up_without_it(add_on: str) -> None:
+    result = scanned("]E3" + "4006381333931" + add_on)
+    assert result.lookup_keys == ("04006381333931",)
+    assert result.symbology == "EAN-13"
+
+
+def test_upc_e_with_add_on() -> None:
+    assert scanned("]E3" + "04252614" + "12").lookup_keys == ("00042100005264",)
+
+
+def test_add_on_with_a_bad_main_check_digit_is_a_misread() -> None:
+    result = misread("]E3" + "4006381333932" + "12")
+    assert result.reason == "check digit is 2, expected 1 — rescan"
+
+
+def test_gs1_digital_link() -> None:
+    raw = f"]Q1https://id.gs1.org/01/{GTIN}/10/ABC?17=291231&3103=001250"
+    result = scanned(raw)
+    assert result.source == "gs1"
+    assert result.symbology == "QR Code"
+    assert result.lookup_keys == (GTIN,)
+    assert (result.batch, result.expiry, result.weight) == (
+        "ABC",
+        date(2029, 12, 31),
+        Decimal("1.250"),
+    )
+
+
+def test_gs1_digital_link_with_bad_check_digit() -> None:
+    result = misread("https://id.gs1.org/01/07032069804989")
+    assert result.kind == "check_digit"
+
+
+def test_other_web_address_is_an_internal_code() -> None:
+    result = scanned("https://shop.example/promo/autumn")
+    assert result.source == "internal"
+    assert result.lookup_keys == ("https://shop.example/promo/autumn",)
+
+
+def test_brackets_without_an_ai_are_an_internal_code() -> None:
+    assert scanned("(A)12").source == "internal"
+
+
+def test_gs1_error_reason_starts_with_what_the_cashier_does() -> None:
+    reason = misread(f"]C101{GTIN}17291332").reason
+    assert reason.startswith("GS1 code could not be read — rescan (")

@@ -45,7 +45,21 @@ settings_choice = st.sampled_from(EVERY_SETTING)
 digit_text = st.text(alphabet="0123456789", max_size=40)
 scanner_alphabet = st.sampled_from(list("0123456789()]CdEeQ1234 " + GS + "\r\n\x07:PLUplu#-"))
 prefixes = st.sampled_from(
-    ["", "]C1", "]d2", "]Q3", "]E0", "]E3", "]E4", "]C0", "(01)", "PLU", "01"]
+    [
+        "",
+        "]C1",
+        "]d2",
+        "]Q3",
+        "]E0",
+        "]E3",
+        "]E4",
+        "]C0",
+        "(01)",
+        "PLU",
+        "01",
+        "https://id.gs1.org/01/",
+        "]Q1http://",
+    ]
 )
 
 
