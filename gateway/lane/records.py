@@ -1,0 +1,373 @@
+"""The bodies of every journal record the lane writes, as pydantic models.
+
+One shape per record kind, shared by three readers: the lane builds and checks bodies with
+these before appending, receipts and X/Z reports read them back, and head office validates
+and reports from the very same models (sales by store/day/hour/category/cashier, top items,
+basket size, refunds and voids, promotion effect, member RFM). So a body carries everything
+those reports need without a second look-up: names, categories, tax rates, who and when.
+
+Rules every body follows:
+- money is a `Decimal`, written to JSON as a string ("12.50"), never a float;
+- a member is named by the store-issued member id only; a payment card appears at most as
+  first six + last four digits (`MaskedPan`), never in full, never with track data;
+- unknown keys are refused (`extra="forbid"`), so a typo never passes silently;
+- `schema` names the body's version; a change old readers cannot ignore bumps it.
+
+The members engineer owns `member_balance` bodies (gateway/members); this module does not
+define them. Pure data: no I/O, no clock, no SQLite.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, PlainSerializer
+
+Money = Annotated[Decimal, Field(allow_inf_nan=False), PlainSerializer(str, return_type=str)]
+Qty = Annotated[Decimal, Field(allow_inf_nan=False), PlainSerializer(str, return_type=str)]
+Rate = Annotated[Decimal, Field(ge=0, le=100), PlainSerializer(str, return_type=str)]
+MaskedPan = Annotated[str, Field(pattern=r"^[0-9]{0,6}\*{2,13}[0-9]{0,4}$", max_length=19)]
+
+Role = Literal["cashier", "supervisor", "technician", "admin"]
+TenderType = Literal["cash", "card", "mobile", "voucher", "points", "stored_value"]
+AdjustmentKind = Literal["member_price", "promotion", "basket", "moling", "override"]
+OverrideAction = Literal[
+    "refund", "return_without_receipt", "void_line", "void_sale", "void_after_tender",
+    "price_override", "no_sale", "close_shift_with_difference",
+]
+
+
+class Body(BaseModel):
+    """Base of every lane body: frozen, strict about unknown keys."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    def to_body(self) -> dict[str, Any]:
+        """Plain JSON data for `Journal.append` (amounts as strings)."""
+        return self.model_dump(mode="json")
+
+
+class StaffRef(Body):
+    """Who acted: id and name as in the staff table at the time, and the role they held."""
+
+    id: str
+    name: str
+    role: Role
+
+
+class MemberRef(Body):
+    """The member on a sale: store-issued member id and group (never a payment card)."""
+
+    id: str
+    group: str | None = None
+
+
+class LaneRef(Body):
+    """Where: store and box (one box drives one lane)."""
+
+    store: str
+    box: str
+
+
+class LineAdjustment(Body):
+    """One change to a line's amount (negative for a discount), with the promotion behind it."""
+
+    kind: AdjustmentKind
+    amount: Money
+    label: str
+    promotion: str | None = None
+
+
+class SaleLine(Body):
+    """A priced line exactly as the totals engine allocated it (refunds read these amounts)."""
+
+    index: int = Field(ge=0)
+    sku: str
+    name: str
+    category: str
+    unit: str
+    quantity: Qty
+    weight: Qty | None = None
+    unit_price: Money
+    list_amount: Money
+    adjustments: list[LineAdjustment] = Field(default_factory=list)
+    amount: Money
+    tax_class: str
+    tax_rate: Rate
+    tax_inclusive: bool
+    tax: Money
+    total: Money
+    code: str | None = None
+    override: str | None = Field(None, description="id of the override record, if any")
+
+
+class TaxLine(Body):
+    tax_class: str
+    name: str
+    rate: Rate
+    inclusive: bool
+    net: Money
+    tax: Money
+    gross: Money
+
+
+class Totals(Body):
+    """The sale's figures. `due` is what the tenders settled (total, or cash_total when
+    any cash was given and cash rounding applies)."""
+
+    list_total: Money
+    item_discounts: Money
+    basket_discounts: Money
+    moling: Money
+    tax: Money
+    total: Money
+    cash_rounding: Money
+    due: Money
+    savings: Money
+
+
+class Tender(Body):
+    """One payment. `given` and `change` are for cash only (change is never given on other
+    tenders); external tenders carry the terminal's or voucher's `reference`."""
+
+    type: TenderType
+    amount: Money = Field(description="what this tender paid toward the sale")
+    given: Money | None = None
+    change: Money | None = None
+    reference: str | None = None
+    card: MaskedPan | None = None
+    record: str | None = Field(None, description="id of the member_balance record it caused")
+
+
+class Points(Body):
+    earned: int = 0
+    redeemed: int = 0
+    balance: int | None = None
+
+
+class OverrideRef(Body):
+    """An override as referenced from the record it authorised."""
+
+    id: str
+    action: OverrideAction
+    supervisor: StaffRef
+    reason: str
+
+
+class SaleBody(Body):
+    """`sale`: a completed sale."""
+
+    schema_: Literal["storegate.lane.sale/1"] = Field("storegate.lane.sale/1", alias="schema")
+    receipt_id: str
+    lane: LaneRef
+    shift_id: str
+    business_day: str = Field(description="YYYY-MM-DD the sale counts toward (store-local)")
+    local_time: str = Field(description="store-local wall time, ISO-8601 without offset")
+    staff: StaffRef
+    member: MemberRef | None = None
+    catalog_version: int
+    currency: str
+    places: int
+    lines: list[SaleLine]
+    voided_lines: list[SaleLine] = Field(
+        default_factory=list, description="lines rung up then voided before completion"
+    )
+    coupons: list[str] = Field(default_factory=list)
+    promotions: list[str] = Field(default_factory=list, description="promotion ids applied")
+    totals: Totals
+    taxes: list[TaxLine]
+    tenders: list[Tender]
+    change: Money
+    points: Points = Field(default_factory=Points)
+    overrides: list[OverrideRef] = Field(default_factory=list)
+    resumed_from: str | None = Field(None, description="id of the suspension it resumed")
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+    def to_body(self) -> dict[str, Any]:
+        return self.model_dump(mode="json", by_alias=True)
+
+
+class RefundLine(Body):
+    """A refunded part of an original line: amounts from the original allocation."""
+
+    original_index: int = Field(ge=0)
+    sku: str
+    name: str
+    category: str
+    quantity: Qty
+    weight: Qty | None = None
+    amount: Money = Field(description="refunded, positive; the original line's share")
+    tax_class: str
+    tax_rate: Rate
+    tax_inclusive: bool
+    tax: Money
+
+
+class RefundBody(Body):
+    """`refund`: money back, against an earlier receipt or (separately permitted) without."""
+
+    schema_: Literal["storegate.lane.refund/1"] = Field(
+        "storegate.lane.refund/1", alias="schema")
+    refund_id: str
+    lane: LaneRef
+    shift_id: str
+    business_day: str
+    local_time: str
+    staff: StaffRef
+    with_receipt: bool
+    original_receipt_id: str | None = None
+    original_seq: int | None = None
+    member: MemberRef | None = None
+    currency: str
+    places: int
+    lines: list[RefundLine]
+    total: Money
+    taxes: list[TaxLine]
+    tenders: list[Tender]
+    points_reversed: int = 0
+    reason: str
+    override: OverrideRef | None = None
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+    def to_body(self) -> dict[str, Any]:
+        return self.model_dump(mode="json", by_alias=True)
+
+
+class VoidBody(Body):
+    """`void`: a whole sale abandoned before completion (kept for loss prevention)."""
+
+    receipt_id: str
+    lane: LaneRef
+    shift_id: str
+    business_day: str
+    local_time: str
+    staff: StaffRef
+    after_tender: bool
+    lines: list[SaleLine]
+    total: Money
+    tenders_reversed: list[Tender] = Field(default_factory=list)
+    reason: str
+    override: OverrideRef | None = None
+
+
+class NoSaleBody(Body):
+    """`no_sale`: the drawer opened with no sale."""
+
+    lane: LaneRef
+    shift_id: str
+    business_day: str
+    local_time: str
+    staff: StaffRef
+    reason: str
+    override: OverrideRef | None = None
+
+
+class ShiftOpenBody(Body):
+    """`shift_open`: a cashier signed on with an opening float."""
+
+    shift_id: str
+    lane: LaneRef
+    business_day: str
+    local_time: str
+    staff: StaffRef
+    method: Literal["card", "pin"]
+    opening_float: Money
+
+
+class ShiftCloseBody(Body):
+    """`shift_close`: the count of the drawer and what the journal says should be in it."""
+
+    shift_id: str
+    lane: LaneRef
+    business_day: str
+    local_time: str
+    staff: StaffRef
+    blind: bool = Field(description="the cashier counted without seeing the expected amount")
+    opening_float: Money
+    cash_sales: Money
+    cash_refunds: Money
+    expected: Money
+    counted: Money
+    over_short: Money = Field(description="counted - expected: negative means short")
+    sales: int
+    refunds: int
+
+
+class OverrideBody(Body):
+    """`override`: a supervisor authorised one operation, up to their ceiling."""
+
+    override_id: str
+    lane: LaneRef
+    shift_id: str | None
+    local_time: str
+    action: OverrideAction
+    supervisor: StaffRef
+    cashier: StaffRef | None
+    method: Literal["card", "pin"]
+    amount: Money | None = None
+    ceiling: Money | None = None
+    reason: str
+    receipt_id: str | None = None
+
+
+class Breakdown(Body):
+    """One row of a report breakdown (tender, tax rate, category, cashier)."""
+
+    key: str
+    name: str = ""
+    count: int
+    amount: Money
+    average: Money | None = None
+    tax: Money | None = None
+
+
+class ZReportBody(Body):
+    """`z_report`: the day's close (日结); `z_number` is the box's running Z counter."""
+
+    z_number: int = Field(ge=1)
+    lane: LaneRef
+    business_day: str
+    local_time: str
+    staff: StaffRef
+    first_seq: int
+    last_seq: int
+    currency: str
+    sales: int
+    gross: Money
+    discounts: Money
+    refunds: int
+    refunds_amount: Money
+    net: Money
+    voids: int
+    voids_amount: Money
+    line_voids: int
+    no_sales: int
+    points_issued: int
+    points_redeemed: int
+    by_tender: list[Breakdown]
+    by_tax: list[Breakdown]
+    by_category: list[Breakdown]
+    by_cashier: list[Breakdown]
+
+
+RECORD_MODELS: dict[str, type[Body]] = {
+    "sale": SaleBody,
+    "refund": RefundBody,
+    "void": VoidBody,
+    "no_sale": NoSaleBody,
+    "shift_open": ShiftOpenBody,
+    "shift_close": ShiftCloseBody,
+    "override": OverrideBody,
+    "z_report": ZReportBody,
+}
+
+
+def parse_body(kind: str, body: dict[str, Any]) -> Body:
+    """Validate a journal body of a lane kind (a pydantic ValidationError names the key)."""
+    model = RECORD_MODELS.get(kind)
+    if model is None:
+        raise KeyError(f"{kind!r} is not a lane record kind")
+    return model.model_validate(body)
