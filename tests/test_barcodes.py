@@ -7,8 +7,10 @@ the code under test.
 
 from __future__ import annotations
 
+import re
 from datetime import date
 from decimal import Decimal
+from pathlib import Path
 
 import pytest
 
@@ -597,3 +599,21 @@ def test_brackets_without_an_ai_are_an_internal_code() -> None:
 def test_gs1_error_reason_starts_with_what_the_cashier_does() -> None:
     reason = misread(f"]C101{GTIN}17291332").reason
     assert reason.startswith("GS1 code could not be read — rescan (")
+
+
+# --- the documentation's examples ---------------------------------------------------------
+
+DOCS = Path(__file__).resolve().parent.parent / "docs" / "barcodes.md"
+DOC_LAYOUT_ROW = re.compile(
+    r"\| `(?P<pattern>\d+[IPWQVC]+)` \| `(?P<code>\d+)` → `(?P<key>PLU:\d+)`"
+)
+
+
+def test_every_layout_example_in_the_docs_reads_as_documented() -> None:
+    rows = [m for line in DOCS.read_text().splitlines() if (m := DOC_LAYOUT_ROW.search(line))]
+    assert len(rows) >= 8
+    for row in rows:
+        layout = LabelLayout(name="doc", pattern=row["pattern"])
+        result = scanned(row["code"], BarcodeSettings(label_layouts=[layout]))
+        assert result.layout == "doc"
+        assert result.lookup_keys == (row["key"],)
