@@ -1,0 +1,66 @@
+"""Opening serial ports for drivers: resolve a configured path or glob, open with pyserial,
+and turn OS failures into errors a technician can act on.
+
+Owns only port resolution and opening; protocols live in their decoders. A configured
+`/dev/serial/by-id/...` path (or a glob) is re-resolved at every (re)connect, which is how
+a scale that comes back as /dev/ttyUSB1 instead of /dev/ttyUSB0 is found again.
+"""
+
+from __future__ import annotations
+
+import glob
+import os
+
+import serial
+
+from devices.errors import DeviceNotFound
+
+PARITIES = {"N": serial.PARITY_NONE, "E": serial.PARITY_EVEN, "O": serial.PARITY_ODD}
+
+
+def resolve_port(pattern: str) -> str:
+    """The device path `pattern` names right now; `DeviceNotFound` if none."""
+    if any(ch in pattern for ch in "*?["):
+        matches = sorted(glob.glob(pattern))
+        if matches:
+            return matches[0]
+    elif os.path.exists(pattern) or "://" in pattern:
+        return pattern
+    raise DeviceNotFound(
+        f"no serial port matches {pattern!r}",
+        where=pattern,
+        fix="plug the device in, check `gateway devices list`, or use its "
+        "/dev/serial/by-id/ path so a new ttyUSB number does not matter",
+    )
+
+
+def open_serial(
+    pattern: str,
+    *,
+    baudrate: int,
+    bytesize: int,
+    parity: str,
+    stopbits: int,
+    timeout: float,
+    write_timeout: float | None = None,
+) -> serial.Serial:
+    """Open the port `pattern` resolves to, with the given line settings."""
+    path = resolve_port(pattern)
+    try:
+        return serial.serial_for_url(
+            path,
+            baudrate=baudrate,
+            bytesize=bytesize,
+            parity=PARITIES[parity],
+            stopbits=stopbits,
+            timeout=timeout,
+            write_timeout=write_timeout or timeout,
+            exclusive=True,
+        )
+    except (serial.SerialException, OSError, ValueError) as exc:
+        raise DeviceNotFound(
+            f"cannot open {path}: {exc}",
+            where=pattern,
+            fix="check the port exists, is not used by another program, and that the "
+            "service user is in group 'dialout'",
+        ) from exc
