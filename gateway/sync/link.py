@@ -1,0 +1,184 @@
+"""The thin paho-mqtt adapter: build a client for one connection attempt, classify failures.
+
+A fresh `paho.mqtt.client.Client` per attempt: paho keeps un-PUBACKed messages in memory
+and re-sends them on reconnect, which would double what the uplink re-sends from the
+acknowledged position anyway; a new client also makes the MQTT 5 -> 3.1.1 fallback plain.
+The network loop is driven by the service's single thread (`client.loop()`), so every
+callback runs on that thread; callbacks only append to `LinkEvents`, never call paho.
+
+Owns: CONNECT options (persistent session, session expiry, Last Will, TLS, credentials)
+and turning socket/TLS/CONNACK failures into typed errors with a fix. Must not read the
+journal or decide what to send.
+"""
+
+from __future__ import annotations
+
+import errno
+import socket
+import ssl
+from collections import deque
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import paho.mqtt.client as mqtt
+from paho.mqtt.enums import CallbackAPIVersion
+from paho.mqtt.packettypes import PacketTypes
+from paho.mqtt.properties import Properties
+from paho.mqtt.reasoncodes import ReasonCode
+
+from gateway.sync.errors import BrokerRefused, BrokerUnreachable, SyncError
+
+Protocol = Literal["5", "3.1.1"]
+UNSUPPORTED_PROTOCOL = 132  # CONNACK 0x84 (and MQTT 3.1.1 return code 1, as paho maps it)
+CREDENTIAL_REFUSALS = {134, 135, 4, 5}  # bad user name or password / not authorised
+
+
+@dataclass(frozen=True)
+class LinkOptions:
+    host: str
+    port: int
+    client_id: str
+    keepalive: int
+    session_expiry: int
+    receive_maximum: int
+    max_inflight: int
+    username: str | None = None
+    password: str | None = None
+    ca_file: str | None = None
+    cert_file: str | None = None
+    key_file: str | None = None
+    connect_timeout: float = 5.0
+
+    @property
+    def broker(self) -> str:
+        return f"{self.host}:{self.port}"
+
+
+@dataclass(frozen=True)
+class Connected:
+    session_present: bool
+
+
+@dataclass(frozen=True)
+class Refused:
+    reason: str
+    code: int
+
+
+@dataclass(frozen=True)
+class Lost:
+    reason: str
+
+
+@dataclass(frozen=True)
+class Message:
+    topic: str
+    payload: bytes
+    retained: bool
+
+
+@dataclass(frozen=True)
+class PubAck:
+    mid: int
+
+
+LinkEvent = Connected | Refused | Lost | Message | PubAck
+
+
+class LinkEvents:
+    """Paho callbacks, recorded in order for the service thread to handle after `loop()`."""
+
+    def __init__(self) -> None:
+        self.queue: deque[LinkEvent] = deque()
+
+    def on_connect(self, client: Any, userdata: Any, flags: Any, reason: ReasonCode,
+                   properties: Any) -> None:
+        if reason.is_failure:
+            self.queue.append(Refused(str(reason), int(reason.value)))
+        else:
+            self.queue.append(Connected(bool(flags.session_present)))
+
+    def on_disconnect(self, client: Any, userdata: Any, flags: Any, reason: Any,
+                      properties: Any) -> None:
+        self.queue.append(Lost(str(reason)))
+
+    def on_message(self, client: Any, userdata: Any, message: mqtt.MQTTMessage) -> None:
+        self.queue.append(Message(message.topic, bytes(message.payload), bool(message.retain)))
+
+    def on_publish(self, client: Any, userdata: Any, mid: int, reason: Any,
+                   properties: Any) -> None:
+        self.queue.append(PubAck(mid))
+
+
+def new_client(options: LinkOptions, protocol: Protocol, events: LinkEvents,
+               will_topic: str, will_payload: bytes) -> mqtt.Client:
+    """A paho client set up for one attempt (callbacks, TLS, credentials, Last Will)."""
+    if protocol == "5":
+        client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=options.client_id,
+                             protocol=mqtt.MQTTv5, reconnect_on_failure=False)
+    else:
+        client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=options.client_id,
+                             protocol=mqtt.MQTTv311, clean_session=False,
+                             reconnect_on_failure=False)
+    client.on_connect = events.on_connect
+    client.on_disconnect = events.on_disconnect
+    client.on_message = events.on_message
+    client.on_publish = events.on_publish
+    client.suppress_exceptions = False
+    client.connect_timeout = options.connect_timeout
+    client.max_inflight_messages_set(options.max_inflight)
+    client.max_queued_messages_set(0)  # our own windows bound what is queued
+    if options.username is not None:
+        client.username_pw_set(options.username, options.password)
+    if options.ca_file or options.cert_file:
+        client.tls_set(ca_certs=options.ca_file, certfile=options.cert_file,
+                       keyfile=options.key_file)
+    client.will_set(will_topic, will_payload, qos=1, retain=True)
+    return client
+
+
+def connect(client: mqtt.Client, options: LinkOptions, protocol: Protocol) -> None:
+    """Open the socket (TLS handshake included) and send CONNECT; raise a typed error."""
+    try:
+        if protocol == "5":
+            properties = Properties(PacketTypes.CONNECT)
+            properties.SessionExpiryInterval = options.session_expiry
+            properties.ReceiveMaximum = options.receive_maximum
+            client.connect(options.host, options.port, options.keepalive, clean_start=False,
+                           properties=properties)
+        else:
+            client.connect(options.host, options.port, options.keepalive)
+    except ssl.SSLCertVerificationError as exc:
+        raise BrokerUnreachable(
+            f"TLS: the broker's certificate is not trusted ({exc.verify_message})",
+            where=f"mqtt broker {options.broker}",
+            fix="set mqtt.ca_file to the CA that signed the broker's certificate, and "
+            "mqtt.host to a name the certificate is issued for") from exc
+    except ssl.SSLError as exc:
+        raise BrokerUnreachable(
+            f"TLS handshake failed: {exc.reason or exc}", where=f"mqtt broker {options.broker}",
+            fix="check that the port speaks TLS, and mqtt.cert_file / mqtt.key_file") from exc
+    except (OSError, ValueError) as exc:
+        raise BrokerUnreachable(
+            f"cannot connect: {_os_reason(exc)}", where=f"mqtt broker {options.broker}",
+            fix="check mqtt.host and mqtt.port, the network and that the broker runs") from exc
+
+
+def _os_reason(exc: BaseException) -> str:
+    if isinstance(exc, socket.timeout | TimeoutError):
+        return "timed out"
+    if isinstance(exc, OSError) and exc.errno is not None:
+        return f"{errno.errorcode.get(exc.errno, exc.errno)} ({exc.strerror})"
+    return str(exc) or type(exc).__name__
+
+
+def refusal_error(refused: Refused, options: LinkOptions) -> SyncError:
+    """The typed error for a CONNACK refusal, with what to change."""
+    if refused.code in CREDENTIAL_REFUSALS:
+        fix = ("check mqtt.username and mqtt.password (or the client certificate) against "
+               "the broker's accounts and ACL; retrying slowly")
+    else:
+        fix = "see the broker's log for why it refused this client id"
+    return BrokerRefused(f"the broker refused the connection: {refused.reason}",
+                         where=f"mqtt broker {options.broker} as {options.client_id!r}",
+                         fix=fix)

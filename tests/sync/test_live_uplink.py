@@ -1,0 +1,24 @@
+"""The uplink against a real Mosquitto and the reference receiver."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+from sync_support import BOX, STORE, append_sales, eventually, make_config
+
+from gateway.journal.store import Journal
+from gateway.sync.receiver import ReferenceReceiver
+from gateway.sync.service import SyncService
+from gateway.sync.testing import Mosquitto
+
+
+def test_backlog_is_delivered_in_order_and_acknowledged(
+        tmp_path: Path, broker: Mosquitto, journal: Journal, receiver: ReferenceReceiver,
+        start_service: Callable[..., SyncService]) -> None:
+    append_sales(journal, 3000)
+    start_service(make_config(tmp_path, broker.port))
+    receiver.wait_for(STORE, BOX, 3000, timeout=30)
+    assert receiver.stored_seqs(STORE, BOX) == list(range(1, 3001))
+    assert receiver.stats.broken == 0
+    assert eventually(lambda: journal.acknowledged_seq() == 3000), journal.acknowledged_seq()
