@@ -75,6 +75,61 @@ MIGRATIONS: tuple[Migration, ...] = (
         END;
         """.replace("{g}", "0" * 64),
     ),
+    Migration(
+        3,
+        "lane: staff (PIN hashes, TOTP), shifts, suspended sales, counters, record index",
+        """
+        CREATE TABLE lane_staff (
+            id TEXT PRIMARY KEY,
+            name TEXT NOT NULL,
+            role TEXT NOT NULL,
+            card TEXT UNIQUE,
+            pin_salt BLOB,
+            pin_hash BLOB,
+            totp_secret TEXT,
+            ceiling TEXT,
+            failed_pins INTEGER NOT NULL DEFAULT 0,
+            locked_until TEXT,
+            active INTEGER NOT NULL DEFAULT 1
+        ) WITHOUT ROWID;
+        CREATE TABLE lane_shift (
+            shift_id TEXT PRIMARY KEY,
+            staff_id TEXT NOT NULL,
+            method TEXT NOT NULL,
+            opened_at TEXT NOT NULL,
+            business_day TEXT NOT NULL,
+            opening_float TEXT NOT NULL,
+            closed INTEGER NOT NULL DEFAULT 0
+        ) WITHOUT ROWID;
+        CREATE TABLE lane_suspended (
+            id TEXT PRIMARY KEY,
+            shift_id TEXT NOT NULL,
+            suspended_at TEXT NOT NULL,
+            body TEXT NOT NULL
+        ) WITHOUT ROWID;
+        CREATE TABLE lane_counter (
+            name TEXT PRIMARY KEY,
+            value INTEGER NOT NULL
+        ) WITHOUT ROWID;
+        CREATE TABLE lane_doc (
+            seq INTEGER PRIMARY KEY,
+            kind TEXT NOT NULL,
+            business_day TEXT NOT NULL,
+            shift_id TEXT,
+            receipt_id TEXT
+        );
+        CREATE INDEX lane_doc_day ON lane_doc (business_day, kind);
+        CREATE INDEX lane_doc_shift ON lane_doc (shift_id);
+        CREATE UNIQUE INDEX lane_doc_receipt ON lane_doc (receipt_id) WHERE receipt_id IS NOT NULL;
+        CREATE TABLE lane_refunded (
+            receipt_id TEXT NOT NULL,
+            line_index INTEGER NOT NULL,
+            quantity TEXT NOT NULL,
+            refund_seq INTEGER NOT NULL
+        );
+        CREATE INDEX lane_refunded_receipt ON lane_refunded (receipt_id);
+        """,
+    ),
 )
 
 LATEST_VERSION = MIGRATIONS[-1].version

@@ -24,6 +24,7 @@ from pydantic_settings import (
 
 from devices.settings import DeviceSettings
 from gateway.errors import SettingsError
+from gateway.lane.settings import LaneSettings
 from gateway.sync.settings import SyncSettings
 
 DEFAULT_CONFIG_PATH = Path("/etc/storegate/gateway.toml")
@@ -177,6 +178,7 @@ class GatewaySettings(BaseSettings):
     mqtt: MqttSettings = Field(default_factory=MqttSettings)  # type: ignore[arg-type]
     sync: SyncSettings = Field(default_factory=SyncSettings)  # type: ignore[arg-type]
     devices: DeviceSettings = Field(default_factory=DeviceSettings)
+    lane: LaneSettings = Field(default_factory=LaneSettings)
 
     @classmethod
     def settings_customise_sources(

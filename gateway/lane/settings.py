@@ -1,0 +1,64 @@
+"""The `[lane]` settings section: staff permissions, PIN lockout, override ceilings, float.
+
+Owns only the shape and validation of `[lane]` (and `[lane.permissions]`); it opens
+nothing. Permissions are data: which roles may perform each lane action themselves. A role
+not listed needs a supervisor override (someone whose role is listed) for that one action.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+Role = Literal["cashier", "supervisor", "technician", "admin"]
+ROLES: tuple[Role, ...] = ("cashier", "supervisor", "technician", "admin")
+
+# Actions the lane guards, and the roles that may do each one themselves by default.
+DEFAULT_PERMISSIONS: dict[str, list[Role]] = {
+    "open_shift": ["cashier", "supervisor", "admin"],
+    "sell": ["cashier", "supervisor", "admin"],
+    "void_line": ["cashier", "supervisor", "admin"],
+    "void_sale": ["cashier", "supervisor", "admin"],
+    "void_after_tender": ["supervisor", "admin"],
+    "price_override": ["supervisor", "admin"],
+    "refund": ["supervisor", "admin"],
+    "return_without_receipt": ["supervisor", "admin"],
+    "no_sale": ["supervisor", "admin"],
+    "close_shift": ["cashier", "supervisor", "admin"],
+    "close_day": ["supervisor", "admin"],
+    # Box actions: also need the person's TOTP second factor.
+    "change_settings": ["technician", "admin"],
+    "restore_backup": ["technician", "admin"],
+    "trust_key": ["admin"],
+}
+BOX_ACTIONS = frozenset({"change_settings", "restore_backup", "trust_key"})
+
+
+class LaneSettings(BaseModel):
+    """`[lane]`: how the till treats its staff."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    opening_float: Decimal = Field(Decimal("0"), ge=0, description="cash in the drawer at open")
+    blind_count: bool = Field(True, description="close-shift counts hide the expected amount")
+    pin_attempts: int = Field(5, ge=1, le=20, description="wrong PINs before a lockout")
+    lockout_minutes: int = Field(15, ge=1, le=1440)
+    supervisor_ceiling: Decimal = Field(
+        Decimal("200.00"), ge=0,
+        description="largest amount one supervisor override covers, unless set per person")
+    totp_issuer: str = Field("storegate", description="shown in the authenticator app")
+    permissions: dict[str, list[Role]] = Field(default_factory=lambda: dict(DEFAULT_PERMISSIONS))
+
+    @field_validator("permissions")
+    @classmethod
+    def _known_actions(cls, value: dict[str, list[Role]]) -> dict[str, list[Role]]:
+        unknown = sorted(set(value) - set(DEFAULT_PERMISSIONS))
+        if unknown:
+            raise ValueError(f"unknown lane actions {unknown}; known: "
+                             f"{', '.join(sorted(DEFAULT_PERMISSIONS))}")
+        return {**DEFAULT_PERMISSIONS, **value}
+
+    def allows(self, role: str, action: str) -> bool:
+        return role in self.permissions.get(action, [])
