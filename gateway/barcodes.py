@@ -362,30 +362,37 @@ def _read_gtin(
         return _check_digit_misread(raw, digits[-1], str(expected))
     try:
         gtin = Gtin.parse(digits, config=config)
-    except ParseError:
-        # The GTIN check digit is right, so biip refused the regional price/weight verifier.
-        return _verifier_misread(raw, digits, region)
+    except ParseError as exc:
+        # The GTIN check digit is right: biip refused the region's price/weight verifier.
+        return Misread(
+            raw,
+            f"the price/weight check digit of label {digits} does not match "
+            f"— rescan, or reprint the label ({exc})",
+            "verifier" if region is not None else "malformed",
+        )
     symbology = _ean_symbology(identifier, len(digits))
-    if isinstance(gtin, Rcn) and _has_variable_measure(gtin):
-        return _read_rcn(raw, gtin, symbology)
+    if isinstance(gtin, Rcn) and region is not None and _has_variable_measure(gtin):
+        return _read_rcn(raw, gtin, region, symbology)
     gtin14 = gtin.as_gtin_14()
     return ScannedCode(raw, "gtin", (gtin14,), symbology, gtin=gtin14)
 
 
 def _read_eight_digits(raw: str, digits: str, identifier: str | None) -> ScanResult:
     """EAN-8 or UPC-E; the identifier ]E0 (UPC-E) / ]E4 (EAN-8) decides when present."""
+    upc_e_possible = identifier != "]E4" and digits[0] in "01"  # UPC-E number systems
+    ean_8_possible = identifier != "]E0" or not upc_e_possible
     readings = []
-    if identifier != "]E0":
+    if ean_8_possible:
         readings.append(("EAN-8", _ean_gtin14(digits)))
-    if identifier != "]E4" and digits[0] in "01":
+    if upc_e_possible:
         readings.append(("UPC-E", _upc_e_gtin14(digits)))
     for name, gtin14 in readings:
         if gtin14 is not None:
             return ScannedCode(raw, "gtin", (gtin14,), name, gtin=gtin14)
     expected = []
-    if identifier != "]E0":
+    if ean_8_possible:
         expected.append(str(gs1_standard_check_digit(digits[:-1])))
-    if identifier != "]E4" and digits[0] in "01":
+    if upc_e_possible:
         upc_a = _upc_e_payload_as_upc_a(digits[:-1])
         upc_digit = str(gs1_standard_check_digit(upc_a))
         if upc_digit not in expected:
@@ -413,39 +420,33 @@ def _has_variable_measure(rcn: Rcn) -> bool:
     )
 
 
-def _read_rcn(raw: str, rcn: Rcn, symbology: str | None) -> ScanResult:
-    """A GS1 regional variable-measure number read by biip's rules for `rcn_region`."""
-    keys: list[str] = []
+def _read_rcn(raw: str, rcn: Rcn, region: RcnRegion, symbology: str | None) -> ScanResult:
+    """A GS1 regional variable-measure number read by biip's rules for `rcn_region`.
+
+    The product is found by its number with the measure zeroed (how GS1 regions list such
+    items, device-protocols.md §3.2), else by its item reference as a PLU.
+    """
+    product = rcn.as_gtin_14()
     with contextlib.suppress(EncodeError, ParseError):
-        keys.append(rcn.without_variable_measure().as_gtin_14())
+        product = rcn.without_variable_measure().as_gtin_14()
+    keys = [product]
     if rcn.item_reference and _is_digits(rcn.item_reference):
         keys.append(plu_key(rcn.item_reference))
-    region = rcn.region.value.upper() if rcn.region else "?"
     return ScannedCode(
         raw,
         "label",
         tuple(keys),
         symbology,
-        gtin=keys[0] if keys and not keys[0].startswith("PLU:") else None,
+        gtin=product,
         price=rcn.price,
         weight=rcn.weight,
         count=rcn.count,
-        layout=f"GS1 {region} variable measure",
+        layout=f"GS1 {region.value.upper()} variable measure",
     )
 
 
 def _check_digit_misread(raw: str, found: str, expected: str) -> Misread:
     return Misread(raw, f"check digit is {found}, expected {expected} — rescan", "check_digit")
-
-
-def _verifier_misread(raw: str, digits: str, region: RcnRegion | None) -> Misread:
-    where = f" ({region.value.upper()} rules)" if region else ""
-    return Misread(
-        raw,
-        f"the price/weight check digit of label {digits} does not match{where} — rescan, "
-        "or reprint the label",
-        "verifier",
-    )
 
 
 # --- the store's label layouts (device-protocols.md §3.2-3.3) -----------------------------

@@ -114,6 +114,12 @@ def test_upc_e_with_aim_identifier_is_read_as_upc_e() -> None:
     assert result.lookup_keys == ("00042100005264",)
 
 
+def test_ean8_sent_with_the_ean13_identifier_is_still_read() -> None:
+    # ]E0 names UPC-E for 8 digits, but UPC-E cannot start with 9: read it as EAN-8.
+    assert scanned("]E095012346").lookup_keys == ("00000095012346",)
+    assert misread("]E095012347").reason == "check digit is 7, expected 6 — rescan"
+
+
 def test_aim_identifier_before_ean13() -> None:
     result = scanned("]E04006381333931")
     assert result.symbology == "EAN-13"
@@ -528,6 +534,7 @@ def test_german_label_with_wrong_verifier() -> None:
     code = payload + gs1_check_digit(payload)
     result = misread(code, BarcodeSettings(rcn_region="DE"))
     assert result.kind == "verifier"
+    assert result.reason.startswith(f"the price/weight check digit of label {code} does not")
     off = BarcodeSettings(rcn_region="DE", verify_price_digit=False)
     assert scanned(code, off).weight == Decimal("1.250")
 

@@ -7,6 +7,7 @@ wrong digit is caught (GS1's mod-10 with weights 3 and 1 detects every single-di
 
 from __future__ import annotations
 
+import re
 from decimal import Decimal
 
 from biip.checksums import gs1_price_weight_check_digit
@@ -24,6 +25,7 @@ from gateway.barcodes import (
 from gateway.settings import BarcodeSettings, LabelLayout
 
 GS = "\x1d"
+CHECK_DIGIT_REASON = re.compile(r"check digit is \d, expected \d( or \d)? — rescan")
 
 PLAIN = BarcodeSettings()
 LAYOUTS = [
@@ -68,8 +70,10 @@ def check_result(raw: str, result: object) -> None:
     assert isinstance(result, ScannedCode | Misread)
     assert result.raw == raw
     if isinstance(result, Misread):
-        assert result.reason
         assert result.kind in ("check_digit", "verifier", "malformed", "empty", "too_long")
+        assert result.reason.strip() and "\n" not in result.reason
+        if result.kind == "check_digit":
+            assert CHECK_DIGIT_REASON.fullmatch(result.reason), result.reason
         return
     assert result.lookup_keys
     assert all(isinstance(key, str) and key for key in result.lookup_keys)
