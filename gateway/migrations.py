@@ -130,6 +130,64 @@ MIGRATIONS: tuple[Migration, ...] = (
         CREATE INDEX lane_refunded_receipt ON lane_refunded (receipt_id);
         """,
     ),
+    Migration(
+        4,
+        "members: document in force, members, cards, wallets, blacklist, own balance changes",
+        """
+        CREATE TABLE member_document (
+            id INTEGER PRIMARY KEY CHECK (id = 1),
+            version INTEGER NOT NULL,
+            issued_at TEXT,
+            sha256 TEXT NOT NULL,
+            applied_at TEXT NOT NULL,
+            body TEXT NOT NULL
+        );
+        CREATE TABLE member (
+            member_id TEXT PRIMARY KEY,
+            group_id TEXT NOT NULL,
+            name TEXT,
+            status TEXT NOT NULL,
+            status_since TEXT,
+            subsidy_expires TEXT
+        ) WITHOUT ROWID;
+        CREATE TABLE member_card (
+            card_key TEXT PRIMARY KEY,
+            member_id TEXT NOT NULL REFERENCES member(member_id)
+        ) WITHOUT ROWID;
+        CREATE TABLE member_wallet (
+            member_id TEXT NOT NULL REFERENCES member(member_id),
+            wallet TEXT NOT NULL,
+            balance TEXT NOT NULL,
+            PRIMARY KEY (member_id, wallet)
+        ) WITHOUT ROWID;
+        CREATE TABLE member_blacklist (
+            card_key TEXT PRIMARY KEY,
+            since TEXT,
+            reason TEXT NOT NULL
+        ) WITHOUT ROWID;
+        CREATE TABLE member_blacklist_state (
+            id INTEGER PRIMARY KEY CHECK (id = 1),
+            version INTEGER NOT NULL
+        );
+        INSERT INTO member_blacklist_state VALUES (1, 0);
+        CREATE TABLE member_change (
+            change_id TEXT PRIMARY KEY,
+            journal_seq INTEGER NOT NULL,
+            member_id TEXT NOT NULL,
+            wallet TEXT NOT NULL,
+            delta TEXT NOT NULL,
+            reason TEXT NOT NULL,
+            sale_id TEXT NOT NULL,
+            local_day TEXT NOT NULL,
+            meal TEXT,
+            offline INTEGER NOT NULL,
+            confirmed_in INTEGER
+        ) WITHOUT ROWID;
+        CREATE INDEX member_change_pending ON member_change (member_id, confirmed_in);
+        CREATE INDEX member_change_day ON member_change (member_id, local_day);
+        CREATE INDEX member_change_seq ON member_change (journal_seq);
+        """,
+    ),
 )
 
 LATEST_VERSION = MIGRATIONS[-1].version
