@@ -103,7 +103,7 @@ class Journal:
         self._conn: sqlite3.Connection = db.conn
         self._clock = clock
         self._new_id = new_id
-        self._lock = threading.RLock()
+        self._lock = threading.RLock()  # reads too: the connection may be shared by threads
         self._last_time: str | None = None
         self._where = database_where(db)
 
@@ -268,7 +268,7 @@ class Journal:
 
     def read(self, after_seq: int, limit: int) -> list[JournalRecord]:
         """Up to `limit` records with seq > after_seq, in seq order (the sync outbox read)."""
-        with self._sqlite_errors("reading the journal"):
+        with self._lock, self._sqlite_errors("reading the journal"):
             rows = self._conn.execute(
                 f"SELECT {_COLUMNS} FROM journal_record WHERE seq > ? ORDER BY seq LIMIT ?",
                 (after_seq, limit)).fetchall()
@@ -287,7 +287,7 @@ class Journal:
     # -- plumbing ----------------------------------------------------------------------
 
     def _state(self) -> JournalState:
-        with self._sqlite_errors("reading the journal state"):
+        with self._lock, self._sqlite_errors("reading the journal state"):
             row = self._conn.execute(_STATE).fetchone()
         if row is None:
             raise DatabaseError("the journal_state row is missing", where=self._where,
@@ -304,7 +304,7 @@ class Journal:
         return str(row[0])
 
     def _one(self, sql: str, params: tuple[Any, ...]) -> JournalRecord | None:
-        with self._sqlite_errors("reading the journal"):
+        with self._lock, self._sqlite_errors("reading the journal"):
             row = self._conn.execute(sql, params).fetchone()
         return _row_to_record(row) if row else None
 

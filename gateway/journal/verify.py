@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -213,18 +214,34 @@ def _rows(conn: sqlite3.Connection) -> Iterator[StoredRow]:
             yield StoredRow.from_sql(row)
 
 
+@contextmanager
+def _snapshot(conn: sqlite3.Connection) -> Iterator[None]:
+    """One read transaction, so the state row and the records come from the same commit
+    even while the daemon keeps appending (WAL readers see a fixed snapshot)."""
+    if conn.in_transaction:
+        yield
+        return
+    conn.execute("BEGIN")
+    try:
+        yield
+    finally:
+        if conn.in_transaction:
+            conn.execute("ROLLBACK")
+
+
 def verify_journal(db: sqlite_utils.Database) -> VerifyReport:
     """Walk the whole chain from the prune anchor to the head; read-only."""
     where = database_where(db)
     try:
-        state = db.conn.execute(_STATE).fetchone()
-        if state is None:
-            raise DatabaseError("the journal_state row is missing", where=where,
-                                fix="restore the newest backup with `gateway restore PATH`")
-        head_seq, head_hash, ack_seq, ack_hash, anchor_seq, anchor_hash = state
-        check = ChainCheck(anchor_seq=anchor_seq, anchor_hash=anchor_hash,
-                           acknowledged_seq=ack_seq, acknowledged_hash=ack_hash)
-        finding = next((f for f in map(check.feed, _rows(db.conn)) if f), None)
+        with _snapshot(db.conn):
+            state = db.conn.execute(_STATE).fetchone()
+            if state is None:
+                raise DatabaseError("the journal_state row is missing", where=where,
+                                    fix="restore the newest backup with `gateway restore PATH`")
+            head_seq, head_hash, ack_seq, ack_hash, anchor_seq, anchor_hash = state
+            check = ChainCheck(anchor_seq=anchor_seq, anchor_hash=anchor_hash,
+                               acknowledged_seq=ack_seq, acknowledged_hash=ack_hash)
+            finding = next((f for f in map(check.feed, _rows(db.conn)) if f), None)
     except sqlite3.DatabaseError as exc:
         raise DatabaseError(
             f"SQLite cannot read the journal: {exc}", where=where,
