@@ -7,10 +7,14 @@ wrong digit is caught (GS1's mod-10 with weights 3 and 1 detects every single-di
 
 from __future__ import annotations
 
+import contextlib
 import re
 from decimal import Decimal
 
+from biip import ParseError
 from biip.checksums import gs1_price_weight_check_digit
+from biip.gtin import Gtin
+from biip.upc import Upc
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -199,3 +203,20 @@ def test_verified_price_labels_catch_one_wrong_digit(
     result = parse_scan(code, chosen)
     assert isinstance(result, ScannedCode) and result.price == Decimal(cents) / 100
     assert isinstance(parse_scan(change_one_digit(code, data), chosen), Misread)
+
+
+any_gtin_shaped = st.sampled_from([8, 12, 13, 14]).flatmap(
+    lambda n: st.text("0123456789", min_size=n, max_size=n)
+)
+
+
+@given(st.one_of(any_gtin_shaped, gtins))
+def test_catalog_keys_agree_with_biip(code: str) -> None:
+    try:
+        expected = Gtin.parse(code).as_gtin_14()
+    except ParseError:
+        expected = code
+        if len(code) == 8:
+            with contextlib.suppress(ParseError):
+                expected = Gtin.parse(Upc.parse(code).as_upc_a()).as_gtin_14()
+    assert lookup_key_for_code(code) == expected
