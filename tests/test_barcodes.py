@@ -624,3 +624,16 @@ def test_every_layout_example_in_the_docs_reads_as_documented() -> None:
         result = scanned(row["code"], BarcodeSettings(label_layouts=[layout]))
         assert result.layout == "doc"
         assert result.lookup_keys == (row["key"],)
+
+
+def test_upc_a_label_sent_as_13_digits() -> None:
+    layout = LabelLayout(name="us deli, 13 digits", pattern="02IIIIIPPPPPC")
+    result = scanned("0212345005996", BarcodeSettings(label_layouts=[layout]))
+    assert (result.lookup_keys, result.price) == (("PLU:12345",), Decimal("5.99"))
+
+
+def test_18_digit_label_as_code_128_with_identifier() -> None:
+    result = scanned("]C0261000101234004569", STORE)
+    assert result.symbology == "Code 128"
+    assert result.layout == "Chinese 18-digit scale label"
+    assert (result.price, result.weight) == (Decimal("12.34"), Decimal("0.456"))
