@@ -114,6 +114,11 @@ def scan_to_line(
     parsed = parse_scan(match["code"], settings.barcodes)
     if isinstance(parsed, Misread):
         return ScanProblem(scan, "misread", f"misread: {parsed.reason}")
+    try:
+        weight = _decimal(match["weight"], "weight") if match["weight"] else parsed.weight
+        qty = _decimal(match["qty"], "quantity") if match["qty"] else Decimal(parsed.count or 1)
+    except ValueError as exc:
+        return ScanProblem(scan, "bad_input", str(exc))
     product = catalog.lookup(parsed.lookup_keys)
     if product is None:
         return ScanProblem(
@@ -122,11 +127,6 @@ def scan_to_line(
             "unknown item (not in catalog "
             f"v{catalog.version}; keys tried: {', '.join(parsed.lookup_keys)})",
         )
-    try:
-        weight = _decimal(match["weight"], "weight") if match["weight"] else parsed.weight
-        qty = _decimal(match["qty"], "quantity") if match["qty"] else Decimal(parsed.count or 1)
-    except ValueError as exc:
-        return ScanProblem(scan, "bad_input", str(exc))
     if weight is not None and (weight <= 0 or weight > 1000):
         return ScanProblem(
             scan, "bad_input", f"weight {weight} kg must be above 0 and at most 1000"

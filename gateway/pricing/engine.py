@@ -47,6 +47,7 @@ HUNDRED = Decimal(100)
 THOUSAND = Decimal(1000)
 MAX_QUANTITY = Decimal(9999)
 MAX_WEIGHT_KG = Decimal(1000)
+MAX_AMOUNT = Decimal(10) ** 9
 MAX_SET_ORDERS = 3  # competing set promotions tried in every order up to this many (3! = 6)
 SetPromotion = BuyGet | Bundle
 UnitPromotion = PercentOff | AmountOff | FixedPrice
@@ -109,6 +110,12 @@ def _base_line(index: int, line: BasketLine, catalog: Catalog, basket: Basket) -
         )
     tax = catalog.tax_classes[product.tax_class]
     places = catalog.places
+    if line.price_override is not None and not is_amount(line.price_override, places):
+        raise PricingError(
+            f"price override {line.price_override} is not a valid amount",
+            where=where,
+            fix="enter the new unit price with at most the currency's decimals",
+        )
     if line.label_price is not None:
         return _label_line(index, line, product, tax, places, where)
     if product.weighed:
@@ -121,7 +128,7 @@ def _label_line(
 ) -> _Line:
     price = line.label_price
     assert price is not None
-    if price < 0 or round_money(price, places) != price:
+    if not is_amount(price, places):
         raise PricingError(
             f"label price {price} is not a valid amount",
             where=where,
@@ -200,8 +207,17 @@ def _counted_line(
     return result
 
 
+def is_amount(value: Decimal, places: int) -> bool:
+    """A finite, non-negative amount in the currency's minor units, below a sane maximum."""
+    return (
+        value.is_finite()
+        and ZERO <= value <= MAX_AMOUNT
+        and value == value.quantize(Decimal(1).scaleb(-places))
+    )
+
+
 def _override(line: _Line, amount: Decimal, where: str, places: int) -> None:
-    if amount < 0 or round_money(amount, places) != amount:
+    if not is_amount(amount, places):
         raise PricingError(
             f"price override {amount} is not a valid amount",
             where=where,

@@ -1,0 +1,109 @@
+"""The catalog in force, kept in the box's SQLite file.
+
+The whole validated document is stored (so a restart or a head-office audit sees exactly
+what priced a sale), plus a code -> sku index (`catalog_code`, a primary key: one B-tree
+probe per scan) for look-ups that do not need the document in memory. A new document
+replaces the old one in a single transaction: a failure leaves the old one in force.
+Writes go through the connection the caller owns (the daemon's single writer).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import UTC, datetime
+
+import sqlite_utils
+
+from gateway.barcodes import lookup_key_for_code, plu_key
+from gateway.catalog.catalog import Catalog, build_catalog
+from gateway.catalog.document import CatalogDocument, CatalogError, loads, parse_document
+
+
+class CatalogStore:
+    def __init__(self, db: sqlite_utils.Database) -> None:
+        self.conn = db.conn
+
+    def version(self) -> int | None:
+        row = self.conn.execute("SELECT version FROM catalog_document WHERE id = 1").fetchone()
+        return None if row is None else int(row[0])
+
+    def apply_text(
+        self,
+        text: str,
+        source: str,
+        *,
+        allow_same_or_older: bool = False,
+        now: datetime | None = None,
+    ) -> Catalog:
+        """Validate a document's JSON text and make it the catalog in force."""
+        doc = parse_document(loads(text, source), source)
+        return self.apply(doc, text, source, allow_same_or_older=allow_same_or_older, now=now)
+
+    def apply(
+        self,
+        doc: CatalogDocument,
+        text: str,
+        source: str,
+        *,
+        allow_same_or_older: bool = False,
+        now: datetime | None = None,
+    ) -> Catalog:
+        current = self.version()
+        if current is not None and doc.version <= current and not allow_same_or_older:
+            raise CatalogError(
+                source,
+                [
+                    f"version {doc.version} is not newer than the catalog in force "
+                    f"(version {current}); head office must bump the version"
+                ],
+            )
+        catalog = build_catalog(doc)
+        applied = (now or datetime.now(UTC)).isoformat()
+        digest = hashlib.sha256(text.encode("utf-8")).hexdigest()
+        codes = [(key, sku) for key, sku in catalog.codes.items() if not key.startswith("SKU:")]
+        conn = self.conn
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            conn.execute("DELETE FROM catalog_code")
+            conn.execute("DELETE FROM catalog_product")
+            conn.executemany(
+                "INSERT INTO catalog_product (sku, body) VALUES (?, ?)",
+                ((p.sku, p.model_dump_json()) for p in doc.products),
+            )
+            conn.executemany("INSERT INTO catalog_code (code, sku) VALUES (?, ?)", codes)
+            conn.execute(
+                "INSERT OR REPLACE INTO catalog_document "
+                "(id, version, issued_at, sha256, applied_at, body) VALUES (1, ?, ?, ?, ?, ?)",
+                (
+                    doc.version,
+                    doc.issued_at.isoformat() if doc.issued_at else None,
+                    digest,
+                    applied,
+                    text,
+                ),
+            )
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        return catalog
+
+    def load(self) -> Catalog | None:
+        """The catalog in force, or None on a box that has never received one."""
+        row = self.conn.execute("SELECT body FROM catalog_document WHERE id = 1").fetchone()
+        if row is None:
+            return None
+        return build_catalog(
+            parse_document(loads(row[0], "catalog in the database"), "catalog in the database")
+        )
+
+    def sku_for_code(self, code: str) -> str | None:
+        """Index look-up of a catalog key (see gateway.barcodes.lookup_key_for_code)."""
+        row = self.conn.execute("SELECT sku FROM catalog_code WHERE code = ?", (code,)).fetchone()
+        return None if row is None else str(row[0])
+
+    def sku_for_barcode(self, barcode: str) -> str | None:
+        return self.sku_for_code(lookup_key_for_code(barcode))
+
+    def sku_for_plu(self, plu: str) -> str | None:
+        return self.sku_for_code(plu_key(plu))

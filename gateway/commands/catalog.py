@@ -1,0 +1,85 @@
+"""`gateway catalog`: check a catalog document, load it into the box, show what is in force.
+
+Head office normally pushes catalogs over MQTT; these commands serve the technician who
+prepares a box by hand or checks a file before publishing it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+from typing import Any
+
+from gateway.catalog.document import json_schema, read_document
+from gateway.catalog.store import CatalogStore
+from gateway.database import open_database
+from gateway.settings import load_settings
+
+
+def register(sub: Any) -> None:
+    catalog = sub.add_parser("catalog", help="check, load and show catalog documents")
+    actions = catalog.add_subparsers(dest="catalog_command", metavar="ACTION", required=True)
+    check = actions.add_parser("check", help="validate a catalog document and list every problem")
+    check.add_argument("file", metavar="FILE")
+    check.set_defaults(func=_check)
+    load = actions.add_parser("load", help="make a catalog document the one in force on this box")
+    load.add_argument("file", metavar="FILE")
+    _db_options(load)
+    load.add_argument(
+        "--force",
+        action="store_true",
+        help="accept a version that is not newer than the one in force",
+    )
+    load.set_defaults(func=_load)
+    show = actions.add_parser("show", help="the catalog in force on this box")
+    _db_options(show)
+    show.set_defaults(func=_show)
+    schema = actions.add_parser("schema", help="print the catalog document's JSON Schema")
+    schema.set_defaults(func=_schema)
+
+
+def _db_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--config", metavar="PATH", help="settings file")
+    parser.add_argument("--db", metavar="PATH", help="box database (default from settings)")
+
+
+def _database(args: argparse.Namespace) -> Path:
+    return Path(args.db) if args.db else load_settings(args.config).paths.database
+
+
+def _check(args: argparse.Namespace) -> int:
+    doc = read_document(args.file)
+    print(
+        f"{args.file}: catalog version {doc.version} OK — {len(doc.products)} products, "
+        f"{len(doc.promotions)} promotions, {len(doc.tax_classes)} tax classes, "
+        f"currency {doc.money.currency}"
+    )
+    return 0
+
+
+def _load(args: argparse.Namespace) -> int:
+    text = Path(args.file).read_text(encoding="utf-8")
+    store = CatalogStore(open_database(_database(args)))
+    catalog = store.apply_text(text, args.file, allow_same_or_older=args.force)
+    print(f"catalog version {catalog.version} in force: {len(catalog.products)} products")
+    return 0
+
+
+def _show(args: argparse.Namespace) -> int:
+    store = CatalogStore(open_database(_database(args), readonly=True))
+    catalog = store.load()
+    if catalog is None:
+        print("no catalog in force (load one with `gateway catalog load FILE`)")
+        return 1
+    doc = catalog.document
+    print(
+        f"version {doc.version} issued {doc.issued_at or '-'}: {len(doc.products)} products, "
+        f"{len(doc.promotions)} promotions, currency {doc.money.currency}"
+    )
+    return 0
+
+
+def _schema(args: argparse.Namespace) -> int:
+    print(json.dumps(json_schema(), indent=2, ensure_ascii=False))
+    return 0

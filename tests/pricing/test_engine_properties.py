@@ -1,0 +1,203 @@
+"""Properties of the totals engine over random baskets and random sets of promotions."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from pricing_catalogs import AT, catalog
+
+from gateway.catalog.catalog import Catalog
+from gateway.money import ZERO, split_units
+from gateway.pricing import Basket, BasketLine, MemberContext, PricedBasket, PricingError
+from gateway.pricing import price_basket as engine
+
+POOL = [
+    {
+        "type": "buy_get",
+        "id": "c3f2",
+        "name": "3 for 2",
+        "target": {"categories": ["choc"]},
+        "buy": 2,
+        "get": 1,
+    },
+    {
+        "type": "buy_get",
+        "id": "half2",
+        "name": "2nd half",
+        "target": {"categories": ["food"]},
+        "buy": 1,
+        "get": 1,
+        "percent": "50",
+        "max_discount": "3.00",
+    },
+    {
+        "type": "bundle",
+        "id": "y3",
+        "name": "3 for 2.00",
+        "target": {"categories": ["yog"]},
+        "quantity": 3,
+        "price": "2.00",
+    },
+    {
+        "type": "percent_off",
+        "id": "p15",
+        "name": "-15%",
+        "target": {"categories": ["choc"]},
+        "percent": "15",
+    },
+    {
+        "type": "percent_off",
+        "id": "all7",
+        "name": "-7%",
+        "target": {"all_items": True},
+        "percent": "7",
+        "priority": 5,
+    },
+    {
+        "type": "amount_off",
+        "id": "a30",
+        "name": "0.30 off",
+        "target": {"skus": ["A", "APPLE"]},
+        "amount": "0.30",
+    },
+    {
+        "type": "fixed_price",
+        "id": "fx",
+        "name": "bread 1.99",
+        "target": {"skus": ["B"]},
+        "price": "1.99",
+        "member_only": True,
+    },
+    {
+        "type": "fixed_price",
+        "id": "fx-apple",
+        "name": "apples 2.99/kg",
+        "target": {"skus": ["APPLE"]},
+        "price": "2.99",
+        "exclusive": True,
+    },
+    {
+        "type": "basket_threshold",
+        "id": "t",
+        "name": "tiers",
+        "tiers": [{"threshold": "10", "amount": "1"}, {"threshold": "30", "percent": "10"}],
+    },
+    {
+        "type": "basket_threshold",
+        "id": "r",
+        "name": "every 7",
+        "repeat": True,
+        "stackable": True,
+        "tiers": [{"threshold": "7", "amount": "0.70"}],
+        "max_discount": "5.00",
+    },
+]
+SKUS = ["A", "B", "C1", "C2", "Y1", "Y2", "PEN", "WINE"]
+
+promotion_sets = st.lists(st.sampled_from(POOL), unique_by=lambda p: p["id"], max_size=len(POOL))
+counted = st.builds(
+    lambda sku, n: BasketLine(sku, quantity=Decimal(n)), st.sampled_from(SKUS), st.integers(1, 6)
+)
+weighed = st.builds(
+    lambda sku, g: BasketLine(sku, weight=Decimal(g) / 1000),
+    st.sampled_from(["APPLE", "CHERRY"]),
+    st.integers(1, 5000),
+)
+labels = st.builds(
+    lambda cents: BasketLine("APPLE", label_price=Decimal(cents) / 100), st.integers(0, 99999)
+)
+lines = st.lists(st.one_of(counted, counted, weighed, labels), min_size=0, max_size=25)
+money_rules = st.sampled_from(
+    [
+        {},
+        {"cash_rounding": {"increment": "0.05"}},
+        {"currency": "CNY", "moling": {"increment": "0.10"}},
+        {"currency": "CNY", "moling": {"increment": "1.00"}, "tax_rounding": "half_even"},
+    ]
+)
+
+
+def price(cat: Catalog, basket_lines: list[BasketLine], member: bool) -> PricedBasket:
+    ctx = MemberContext("M1") if member else None
+    return engine(Basket(tuple(basket_lines), AT, ctx), cat)
+
+
+@settings(max_examples=300, deadline=None)
+@given(promotion_sets, lines, st.booleans(), money_rules)
+def test_line_totals_and_adjustments_sum_exactly(promos, basket_lines, member, money) -> None:  # type: ignore[no-untyped-def]
+    basket = price(catalog(promos, **money), basket_lines, member)
+    assert sum((ln.total for ln in basket.lines), ZERO) == basket.total
+    rebuilt = ZERO
+    for ln in basket.lines:
+        exclusive_tax = ZERO if ln.tax_inclusive else ln.tax
+        assert ln.list_amount + sum(
+            (a.amount for a in ln.adjustments), ZERO
+        ) + exclusive_tax == ln.total or any(a.kind == "moling" for a in ln.adjustments)
+        rebuilt += ln.total
+    assert rebuilt == basket.total
+    assert sum((t.gross for t in basket.taxes), ZERO) == basket.total
+    assert sum((t.tax for t in basket.taxes), ZERO) == basket.tax
+
+
+@settings(max_examples=200, deadline=None)
+@given(promotion_sets, lines, st.booleans(), money_rules, st.randoms(use_true_random=False))
+def test_scan_order_never_changes_the_total(promos, basket_lines, member, money, rnd) -> None:  # type: ignore[no-untyped-def]
+    cat = catalog(promos, **money)
+    shuffled = list(basket_lines)
+    rnd.shuffle(shuffled)
+    first, second = price(cat, basket_lines, member), price(cat, shuffled, member)
+    assert first.total == second.total
+    assert first.cash_total == second.cash_total
+
+
+@settings(max_examples=200, deadline=None)
+@given(promotion_sets, lines, st.booleans(), money_rules)
+def test_no_promotion_makes_a_line_negative_or_the_basket_dearer(
+    promos, basket_lines, member, money
+) -> None:  # type: ignore[no-untyped-def]
+    with_promos = price(catalog(promos, **money), basket_lines, member)
+    without = price(catalog([], **money), basket_lines, member)
+    assert all(ln.amount >= 0 and ln.total >= 0 for ln in with_promos.lines)
+    assert with_promos.total <= without.total
+    assert with_promos.moling <= 0
+
+
+@settings(max_examples=200, deadline=None)
+@given(promotion_sets, lines, st.booleans())
+def test_refunding_every_unit_returns_the_total(promos, basket_lines, member) -> None:  # type: ignore[no-untyped-def]
+    basket = price(catalog(promos), basket_lines, member)
+    refunded = ZERO
+    for ln in basket.lines:
+        if ln.unit == "each" and ln.label_price is None:
+            shares = split_units(ln.total, int(ln.quantity), basket.places)
+            assert sum(shares, ZERO) == ln.total
+            assert max(shares, default=ZERO) - min(shares, default=ZERO) <= Decimal("0.01")
+            refunded += sum(shares, ZERO)
+        else:
+            refunded += ln.total
+    assert refunded == basket.total
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(
+        st.builds(
+            BasketLine,
+            st.text(max_size=6) | st.sampled_from([*SKUS, "APPLE", "CHERRY"]),
+            quantity=st.decimals(allow_nan=True, allow_infinity=True, places=3),
+            weight=st.none() | st.decimals(allow_nan=True, allow_infinity=True),
+            label_price=st.none() | st.decimals(allow_nan=True, allow_infinity=True, places=3),
+            price_override=st.none() | st.decimals(allow_nan=False, allow_infinity=False, places=2),
+        ),
+        max_size=6,
+    ),
+    promotion_sets,
+)
+def test_random_baskets_only_raise_the_documented_error(basket_lines, promos) -> None:  # type: ignore[no-untyped-def]
+    try:
+        basket = price(catalog(promos), basket_lines, member=False)
+    except PricingError:
+        return
+    assert sum((ln.total for ln in basket.lines), ZERO) == basket.total

@@ -1,0 +1,118 @@
+"""`gateway quote` as a technician runs it: a subprocess on the shipped example files."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from decimal import Decimal
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+CATALOG = str(ROOT / "config" / "catalog.example.json")
+SETTINGS = str(ROOT / "config" / "gateway.example.toml")
+EXPECTED = ROOT / "tests" / "expected" / "quote_many_promotions.txt"
+
+# chocolate 3 for 2 + snacks, yoghurt bundle, member price + member offer, a deli price
+# label in the evening discount, a produce weight label, a capped pasta offer, a net-priced
+# office item (tax added), a coupon and Swiss cash rounding.
+MANY_PROMOTIONS = [
+    "7612345001234*2",
+    "7612345001241",
+    "7612345001258",
+    "7612345001050",
+    "7612345001067",
+    "7612345001081",
+    "7612345001012*2",
+    "2202001009831",
+    "2301001012343",
+    "PLU1002@1.234",
+    "7612345001142*5",
+    "4006381333931*10",
+]
+
+
+def quote(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "gateway.cli",
+            "quote",
+            "--catalog",
+            CATALOG,
+            "--config",
+            SETTINGS,
+            *args,
+        ],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=60,
+    )
+
+
+def test_receipt_for_a_basket_hitting_several_promotions() -> None:
+    result = quote(
+        "--at", "2026-11-27T18:30", "--member", "M-1001", "--coupon", "WELCOME5", *MANY_PROMOTIONS
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == EXPECTED.read_text()
+
+
+def test_json_output_carries_every_adjustment() -> None:
+    result = quote(
+        "--json",
+        "--at",
+        "2026-11-27T18:30",
+        "--member",
+        "M-1001",
+        "--coupon",
+        "WELCOME5",
+        *MANY_PROMOTIONS,
+    )
+    data = json.loads(result.stdout)
+    assert data["total"] == "39.32" and data["cash_total"] == "39.30"
+    promotions = {p["id"] for p in data["promotions"]}
+    assert {
+        "choc-3for2",
+        "snacks-15",
+        "yog-3for2",
+        "member-dairy-10",
+        "deli-evening",
+        "apples-20",
+        "pasta-050",
+        "office-week",
+        "coupon-welcome5",
+    } <= promotions
+    total = sum(Decimal(line["total"]) for line in data["lines"])
+    assert total == Decimal(data["total"])
+
+
+def test_unknown_and_misread_scans_are_reported_not_raised() -> None:
+    result = quote("4006381333931", "4006381333932", "7612345999999", "PLU1001", "PLU77@x")
+    assert result.returncode == 1
+    assert "Traceback" not in result.stderr
+    assert "4006381333932: misread: check digit is 2, expected 1" in result.stdout.replace(
+        "\n", " "
+    )
+    assert "7612345999999: unknown item" in result.stdout
+    assert "PLU77@x: weight 'x' is not a number" in result.stdout
+    assert "PLU1001: Apples Gala is sold by weight" in result.stdout.replace("\n", " ")
+    assert "Highlighter yellow" in result.stdout  # the good scan is still priced
+
+
+def test_bad_time_and_bad_catalog_exit_2(tmp_path: Path) -> None:
+    result = quote("--at", "yesterday", "4006381333931")
+    assert result.returncode == 2 and "--at 'yesterday' is not an ISO-8601 time" in result.stderr
+    bad = tmp_path / "c.json"
+    bad.write_text('{"schema": "storegate.catalog/1"}')
+    result = subprocess.run(
+        [sys.executable, "-m", "gateway.cli", "quote", "--catalog", str(bad), "4006381333931"],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=60,
+    )
+    assert result.returncode == 2 and "catalog refused" in result.stderr
+    assert "money: Field required" in result.stderr
