@@ -318,6 +318,12 @@ class Journal:
     @contextmanager
     def _write_transaction(self) -> Iterator[sqlite3.Connection]:
         """BEGIN IMMEDIATE ... COMMIT; any exception (also from `also`) rolls back."""
+        if self._conn.in_transaction:
+            raise JournalError(
+                "the journal's connection is already inside a transaction; a record must "
+                "commit on its own before a receipt prints", where=self._where,
+                fix="commit first, or pass the work that must commit with the record as "
+                "`also=`")
         with self._sqlite_errors("starting a journal transaction"):
             self._conn.execute("BEGIN IMMEDIATE")
         try:

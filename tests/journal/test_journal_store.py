@@ -213,3 +213,22 @@ def test_wire_round_trip(journal: Journal) -> None:
     with pytest.raises(JournalError, match="seq must be an integer; hash missing"):
         JournalRecord.from_wire({**{k: v for k, v in wire.items() if k != "hash"},
                                  "seq": True})
+
+
+def test_append_inside_an_open_transaction_is_refused(journal: Journal,
+                                                      db: sqlite_utils.Database) -> None:
+    db.conn.execute("BEGIN")
+    with pytest.raises(JournalError, match="already inside a transaction"):
+        journal.append("sale", sale_body(1))
+    db.conn.execute("ROLLBACK")
+    assert journal.append("sale", sale_body(1)).seq == 1
+
+
+def test_also_sees_the_record_it_commits_with(journal: Journal) -> None:
+    seen: list[tuple[int, str]] = []
+
+    def look(conn: sqlite3.Connection) -> None:
+        seen.extend(conn.execute("SELECT seq, kind FROM journal_record").fetchall())
+
+    journal.append_many([("shift_open", {"staff": "S01"}), ("no_sale", {})], also=look)
+    assert seen == [(1, "shift_open"), (2, "no_sale")]
