@@ -10,7 +10,6 @@ time-out [DIVA-NCI]; Odoo's 8217 driver also uses 1 s [ODOO-SSD].
 from __future__ import annotations
 
 import contextlib
-import select
 import termios
 import threading
 import time
@@ -30,7 +29,7 @@ from devices.events import (
     utc_now,
 )
 from devices.scale_protocols import PROTOCOLS, CommandResult, ScaleProtocol, ScaleReader
-from devices.serial_line import open_serial
+from devices.serial_line import open_serial, read_available
 
 RETRY_PAUSE = 0.05
 
@@ -183,7 +182,7 @@ class SerialScale:
         deadline = time.monotonic() + self.reply_timeout
         received = 0
         while (remaining := deadline - time.monotonic()) > 0:
-            chunk = _read_available(port, remaining)
+            chunk = read_available(port, remaining)
             if not chunk:
                 continue
             received += len(chunk)
@@ -212,19 +211,6 @@ class SerialScale:
 
     def _line(self) -> str:
         return f"{self.baudrate} {self.bytesize}{self.parity}{self.stopbits}"
-
-
-def _read_available(port: serial.Serial, timeout: float) -> bytes:
-    """Whatever arrives within `timeout`, returning as soon as any byte is there.
-
-    Waits with select() on the port's descriptor instead of re-setting `port.timeout` on
-    every call (each change is a tcsetattr() round trip).
-    """
-    ready, _, _ = select.select([port.fileno()], [], [], timeout)
-    if not ready:
-        return b""
-    data: bytes = port.read(max(1, port.in_waiting))
-    return data
 
 
 class ScaleMonitor:

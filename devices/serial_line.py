@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import glob
 import os
+import select
 
 import serial
 
@@ -64,3 +65,16 @@ def open_serial(
             fix="check the port exists, is not used by another program, and that the "
             "service user is in group 'dialout'",
         ) from exc
+
+
+def read_available(port: serial.Serial, timeout: float) -> bytes:
+    """Whatever arrives within `timeout`, returning as soon as any byte is there.
+
+    Waits with select() on the port's descriptor instead of re-setting `port.timeout` on
+    every call (each change is a tcsetattr() round trip).
+    """
+    ready, _, _ = select.select([port.fileno()], [], [], timeout)
+    if not ready:
+        return b""
+    data: bytes = port.read(max(1, port.in_waiting))
+    return data
