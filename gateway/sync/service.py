@@ -261,11 +261,11 @@ class SyncService:
     def _run(self) -> None:
         try:
             while not self._stopping.is_set():
-                self._step()
-        except Exception:
-            log.exception("sync thread crashed; the daemon must restart it")
-            self._record_error("sync thread crashed (see the log)")
-            raise
+                try:
+                    self._step()
+                except Exception as exc:  # a bug must not end sync for good (TB #2086)
+                    log.exception("sync step failed; dropping the connection and retrying")
+                    self._link_lost(f"internal error {type(exc).__name__}: {exc}")
         finally:
             self._goodbye()
             self._write_status()
@@ -280,9 +280,12 @@ class SyncService:
                 self._wake.clear()
             return
         busy = self._pump(now)
-        rc = self._conn.client.loop(timeout=0.0 if busy else 0.05)
+        conn = self._conn
+        if conn is None:
+            return
+        rc = conn.client.loop(timeout=0.0 if busy else 0.05)
         self._handle_events()
-        if self._conn is not None and rc not in (mqtt.MQTT_ERR_SUCCESS, mqtt.MQTT_ERR_AGAIN):
+        if self._conn is conn and rc not in (mqtt.MQTT_ERR_SUCCESS, mqtt.MQTT_ERR_AGAIN):
             self._link_lost(f"network loop: {mqtt.error_string(rc)}")
         if (self._conn is not None and not self._conn.connected
                 and now - self._conn.started > CONNACK_TIMEOUT):
