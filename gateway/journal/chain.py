@@ -19,6 +19,7 @@ import hashlib
 import json
 from collections.abc import Mapping
 from decimal import Decimal
+from json.encoder import encode_basestring
 from typing import Any
 
 from gateway.journal.errors import UnserialisableBody
@@ -28,6 +29,7 @@ GENESIS_HASH = "0" * 64
 _encoder = json.JSONEncoder(
     ensure_ascii=False, sort_keys=True, separators=(",", ":"), allow_nan=False
 )
+_string = encode_basestring  # how _encoder spells a str (ensure_ascii=False)
 
 
 def _plain(value: Any, where: str) -> Any:
@@ -73,9 +75,19 @@ def canonical_json(value: Any) -> bytes:
 def envelope_bytes(*, prev_hash: str, seq: int, id: str, time: str, clock_synced: bool,
                    kind: str, body_bytes: bytes) -> bytes:
     """The canonical bytes of a whole record, given its body already in canonical bytes."""
-    rest = _encoder.encode({"clock_synced": clock_synced, "id": id, "kind": kind,
-                            "prev_hash": prev_hash, "seq": seq, "time": time})
-    return b'{"body":' + body_bytes + b"," + rest[1:].encode("utf-8")
+    if type(seq) is not int or type(clock_synced) is not bool:
+        raise UnserialisableBody(f"seq {seq!r} must be an int and clock_synced "
+                                 f"{clock_synced!r} a bool", where="record envelope",
+                                 fix="build records through Journal.append")
+    # Spelled out (hot path of verify) exactly as _encoder spells a sorted dict of these.
+    rest = (f',"clock_synced":{"true" if clock_synced else "false"},"id":{_string(id)},'
+            f'"kind":{_string(kind)},"prev_hash":{_string(prev_hash)},"seq":{seq},'
+            f'"time":{_string(time)}}}')
+    try:
+        return b'{"body":' + body_bytes + rest.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise UnserialisableBody(f"record text is not valid Unicode ({exc.reason})",
+                                 where=f"record {seq}", fix="remove lone surrogates") from exc
 
 
 def hash_bytes(envelope: bytes) -> str:

@@ -24,9 +24,11 @@ import sqlite_utils
 from gateway.errors import DatabaseError
 from gateway.journal.chain import GENESIS_HASH, envelope_bytes, hash_bytes
 
-_ROWS = ("SELECT seq, CAST(id AS BLOB), CAST(time AS BLOB), clock_synced, CAST(kind AS BLOB), "
-         "CAST(body AS BLOB), CAST(prev_hash AS BLOB), CAST(hash AS BLOB) "
-         "FROM journal_record ORDER BY seq")
+# Every column as bytes (NULL as empty): damaged text must not stop the walk, it must show.
+_ROWS = "SELECT seq, " + ", ".join(
+    f"CAST(coalesce({column}, '') AS BLOB)" if column != "clock_synced" else column
+    for column in ("id", "time", "clock_synced", "kind", "body", "prev_hash", "hash")
+) + " FROM journal_record ORDER BY seq"
 _STATE = ("SELECT head_seq, head_hash, acknowledged_seq, acknowledged_hash, anchor_seq, "
           "anchor_hash FROM journal_state WHERE id = 1")
 _SYNCED: dict[Any, bool] = {0: False, 1: True}
@@ -48,21 +50,15 @@ class StoredRow:
     @classmethod
     def from_sql(cls, row: tuple[Any, ...]) -> StoredRow:
         seq, rid, time, synced, kind, body, prev_hash, digest = row
-        return cls(seq=seq, id=_text(rid), time=_text(time), clock_synced=synced,
-                   kind=_text(kind), body_bytes=bytes(body or b""), prev_hash=_text(prev_hash),
-                   hash=_text(digest))
+        return cls(seq, rid.decode("utf-8", "replace"), time.decode("utf-8", "replace"), synced,
+                   kind.decode("utf-8", "replace"), body, prev_hash.decode("utf-8", "replace"),
+                   digest.decode("utf-8", "replace"))
 
     def digest_as(self, seq: int, synced: bool) -> str:
         """The hash this row's content would carry if it were record `seq`."""
         return hash_bytes(envelope_bytes(
             prev_hash=self.prev_hash, seq=seq, id=self.id, time=self.time,
             clock_synced=synced, kind=self.kind, body_bytes=self.body_bytes))
-
-
-def _text(value: Any) -> str:
-    if isinstance(value, bytes):
-        return value.decode("utf-8", errors="replace")
-    return "" if value is None else str(value)
 
 
 @dataclass(frozen=True)

@@ -119,6 +119,15 @@ def _whitespace_in_body(path: Path) -> None:
                   (json.dumps(json.loads(body), sort_keys=True),)))
 
 
+def _kind_invalid_utf8(path: Path) -> None:
+    tamper(path, ("UPDATE journal_record SET kind = CAST(X'73ff6c65' AS TEXT) WHERE seq = 4",
+                  ()))
+
+
+def _hash_as_number(path: Path) -> None:
+    tamper(path, ("UPDATE journal_record SET hash = 12345 WHERE seq = 4", ()))
+
+
 CASES: dict[str, tuple[Callable[[Path], None], int, str]] = {
     "body altered": (_body_change, 4, "record 4 was altered: its content"),
     "hash altered": (_hash_change, 4, "record 4 was altered"),
@@ -133,6 +142,8 @@ CASES: dict[str, tuple[Callable[[Path], None], int, str]] = {
     "clock flag not 0/1": (_clock_synced_not_boolean, 4, "clock_synced is 2"),
     "time altered": (_time_changed, 4, "record 4 was altered"),
     "same JSON, other bytes": (_whitespace_in_body, 4, "record 4 was altered"),
+    "kind not UTF-8": (_kind_invalid_utf8, 4, "record 4 was altered: its content"),
+    "hash stored as a number": (_hash_as_number, 4, "record 4 was altered"),
 }
 
 
