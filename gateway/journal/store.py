@@ -21,6 +21,7 @@ import logging
 import sqlite3
 import threading
 import uuid
+from collections import Counter
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -125,6 +126,7 @@ class Journal:
         if not entries:
             return []
         prepared = [self._prepare(entry) for entry in entries]
+        _refuse_repeated_ids(prepared)
         with self._lock, self._write_transaction() as conn:
             existing = self._already_recorded(prepared)
             if existing is not None:
@@ -350,6 +352,15 @@ class Journal:
                 fix="run `gateway journal verify`; if the file is damaged restore the newest "
                 "backup with `gateway restore PATH`",
             ) from exc
+
+
+def _refuse_repeated_ids(prepared: list[_Prepared]) -> None:
+    counts = Counter(item.record_id for item in prepared)
+    repeated = sorted(record_id for record_id, count in counts.items() if count > 1)
+    if repeated:
+        raise RecordIdConflict(f"record ids {repeated} appear more than once in one batch",
+                               where="journal append_many",
+                               fix="give every record of a batch its own id")
 
 
 def _check_same(stored: JournalRecord, item: _Prepared) -> None:

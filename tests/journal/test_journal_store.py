@@ -109,6 +109,8 @@ def test_append_many_replay_and_mixed_batch(journal: Journal) -> None:
     assert journal.append_many(batch) == written
     with pytest.raises(RecordIdConflict, match="1 of 2"):
         journal.append_many([("void", {"line": 1}, "v-1"), ("void", {"line": 3}, "v-3")])
+    with pytest.raises(RecordIdConflict, match="more than once"):
+        journal.append_many([("void", {"line": 4}, "v-4"), ("void", {"line": 5}, "v-4")])
     assert journal.head() == written[-1]
 
 
