@@ -7,9 +7,7 @@ from collections.abc import Sequence
 
 from gateway.cli import build_parser, run_command_tree
 
-COMMAND_MODULES: tuple[str, ...] = (
-    "cloud.commands",
-)
+COMMAND_MODULES: tuple[str, ...] = ("cloud.commands",)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -1,0 +1,95 @@
+"""Alerts: raising them (once per key), listing them and acknowledging them.
+
+Owns the `alert` table. An alert is keyed by what it is about (rule, box, record, occurrence)
+so the same problem seen again — a re-delivered forged batch, a second worker, the next
+rule pass — never raises it twice. Raising happens inside the caller's transaction, so an
+alert exists exactly when the data that caused it was committed.
+
+Severities: info < warning < error < critical. Must not evaluate rules (see `cloud.rules`)
+nor touch any other table.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from cloud.db import Database
+from gateway.errors import StoregateError
+
+SEVERITIES = ("info", "warning", "error", "critical")
+
+
+@dataclass(frozen=True)
+class Alert:
+    id: int
+    raised_at: str
+    kind: str
+    severity: str
+    store: str | None
+    box: str | None
+    seq: int | None
+    record_id: str | None
+    message: str
+    body: dict[str, Any]
+    acknowledged_at: str | None
+    acknowledged_by: str | None
+
+    def as_json(self) -> dict[str, Any]:
+        return dict(self.__dict__)
+
+
+def raise_alert(db: Database, *, key: str, kind: str, severity: str, message: str, now: str,
+                store: str | None = None, box: str | None = None, seq: int | None = None,
+                record_id: str | None = None, body: dict[str, Any] | None = None) -> None:
+    """Record an alert unless one with `key` exists (call inside a transaction)."""
+    if severity not in SEVERITIES:
+        severity = "warning"
+    db.execute(
+        "INSERT INTO alert (key, raised_at, kind, severity, store, box, seq, record_id, "
+        "message, body) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (key) DO NOTHING",
+        (key, now, kind, severity, store, box, seq, record_id, message,
+         json.dumps(body or {}, sort_keys=True, default=str)))
+
+
+_COLUMNS = ("id, raised_at, kind, severity, store, box, seq, record_id, message, body, "
+            "acknowledged_at, acknowledged_by")
+
+
+def list_alerts(db: Database, *, since: str | None = None, include_acknowledged: bool = False,
+                store: str | None = None, min_severity: str = "info") -> list[Alert]:
+    """Alerts raised at or after `since` (ISO time), newest last."""
+    where = ["raised_at >= ?"]
+    params: list[Any] = [since or ""]
+    if not include_acknowledged:
+        where.append("acknowledged_at IS NULL")
+    if store:
+        where.append("store = ?")
+        params.append(store)
+    rows = db.query(f"SELECT {_COLUMNS} FROM alert WHERE {' AND '.join(where)} "
+                    "ORDER BY raised_at, id", params)
+    floor = SEVERITIES.index(min_severity)
+    alerts = [_alert(row) for row in rows]
+    return [a for a in alerts if SEVERITIES.index(a.severity) >= floor]
+
+
+def acknowledge(db: Database, alert_id: int, *, who: str, now: str) -> None:
+    """Mark one alert as seen; acknowledging twice keeps the first acknowledgement."""
+    with db.transaction():
+        row = db.execute("SELECT acknowledged_at FROM alert WHERE id = ?",
+                         (alert_id,)).fetchone()
+        if row is None:
+            raise StoregateError(f"no alert with id {alert_id}", where="cloud alerts ack",
+                                 fix="list alerts with `cloud alerts --all` for their ids")
+        if row[0] is None:
+            db.execute("UPDATE alert SET acknowledged_at = ?, acknowledged_by = ? "
+                       "WHERE id = ?", (now, who, alert_id))
+
+
+def _alert(row: tuple[Any, ...]) -> Alert:
+    (id_, raised_at, kind, severity, store, box, seq, record_id, message, body, ack_at,
+     ack_by) = row
+    return Alert(int(id_), raised_at, kind, severity, store, box,
+                 None if seq is None else int(seq), record_id, message, json.loads(body),
+                 ack_at, ack_by)

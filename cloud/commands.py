@@ -1,0 +1,135 @@
+"""The `cloud` sub-commands: argument parsing only; each room does the work.
+
+Owns the command-line surface of head office (documented in docs/cloud.md). Every
+command takes `--db URL` (default `$STOREGATE_CLOUD_DB` or `sqlite:///cloud.db`) and, when
+it talks MQTT, the broker options. Must not hold logic beyond turning arguments into calls.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import signal
+import threading
+from typing import Any
+
+from cloud.db import DEFAULT_URL, Database
+from cloud.ingest import DEFAULT_ROOT, BrokerOptions, IngestConfig, IngestWorker
+from cloud.schema import LATEST, current_version, upgrade
+
+
+def _db_arg(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--db", default=os.environ.get("STOREGATE_CLOUD_DB", DEFAULT_URL),
+                        help="sqlite:///PATH (default) or postgresql://USER@HOST/NAME")
+
+
+def _broker_args(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--host", default=os.environ.get("STOREGATE_MQTT_HOST", "127.0.0.1"))
+    parser.add_argument("--port", type=int,
+                        default=int(os.environ.get("STOREGATE_MQTT_PORT", "1883")))
+    parser.add_argument("--root", default=DEFAULT_ROOT, help="topic root (mqtt.root_topic)")
+    parser.add_argument("--username", default=os.environ.get("STOREGATE_MQTT_USERNAME"))
+    parser.add_argument("--password", default=os.environ.get("STOREGATE_MQTT_PASSWORD"),
+                        help="or $STOREGATE_MQTT_PASSWORD (keeps it out of `ps`)")
+    parser.add_argument("--ca-file")
+    parser.add_argument("--cert-file")
+    parser.add_argument("--key-file")
+
+
+def broker_options(args: argparse.Namespace) -> BrokerOptions:
+    return BrokerOptions(host=args.host, port=args.port, username=args.username,
+                         password=args.password, ca_file=args.ca_file,
+                         cert_file=args.cert_file, key_file=args.key_file)
+
+
+def register(sub: Any) -> None:
+    _register_db(sub)
+    _register_ingest(sub)
+    for module in ("cloud.fleet_cli", "cloud.publish_cli", "cloud.alerts_cli",
+                   "cloud.reports_cli"):
+        try:
+            imported = __import__(module, fromlist=["register"])
+        except ModuleNotFoundError as exc:
+            if exc.name == module:
+                continue
+            raise
+        imported.register(sub, _db_arg, _broker_args)
+
+
+# ---------------------------------------------------------------- db
+
+
+def _register_db(sub: Any) -> None:
+    db = sub.add_parser("db", help="create and migrate the head-office database")
+    db_sub = db.add_subparsers(dest="db_command", metavar="ACTION")
+    up = db_sub.add_parser("upgrade", help="create or migrate the schema to the latest")
+    _db_arg(up)
+    up.set_defaults(func=_db_upgrade)
+    status = db_sub.add_parser("status", help="print the schema version")
+    _db_arg(status)
+    status.set_defaults(func=_db_status)
+
+
+def _db_upgrade(args: argparse.Namespace) -> int:
+    db = Database.open(args.db)
+    try:
+        applied = upgrade(db)
+    finally:
+        db.close()
+    where = db.url.redacted()
+    if applied:
+        print(f"{where}: applied migration(s) {', '.join(map(str, applied))}; "
+              f"schema at version {LATEST}")
+    else:
+        print(f"{where}: schema already at version {LATEST}")
+    return 0
+
+
+def _db_status(args: argparse.Namespace) -> int:
+    db = Database.open(args.db)
+    try:
+        found = current_version(db)
+    finally:
+        db.close()
+    print(f"{db.url.redacted()}: schema version {found} (latest {LATEST})")
+    return 0 if found == LATEST else 1
+
+
+# ---------------------------------------------------------------- ingest
+
+
+def _register_ingest(sub: Any) -> None:
+    ingest = sub.add_parser("ingest", help="store what boxes send (run one or more workers)")
+    _db_arg(ingest)
+    _broker_args(ingest)
+    ingest.add_argument("--group", default="ingest",
+                        help="shared-subscription group: workers with the same group split "
+                        "the stream ('' subscribes without sharing)")
+    ingest.add_argument("--client-id", default="",
+                        help="unique per worker (default cloud-ingest-HOSTNAME-PID)")
+    ingest.add_argument("--receive-maximum", type=int, default=64,
+                        help="un-acknowledged messages the broker may hand this worker")
+    ingest.add_argument("--session-expiry", type=int, default=0,
+                        help="seconds the broker keeps this worker's session after a drop")
+    ingest.add_argument("--log-level", default="INFO")
+    ingest.set_defaults(func=_ingest)
+
+
+def _ingest(args: argparse.Namespace) -> int:
+    logging.basicConfig(level=args.log_level.upper(),
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    config = IngestConfig(
+        db_url=args.db, broker=broker_options(args), root=args.root, group=args.group,
+        client_id=args.client_id or f"cloud-ingest-{os.uname().nodename}-{os.getpid()}",
+        receive_maximum=args.receive_maximum, session_expiry=args.session_expiry)
+    stop = threading.Event()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda *_: stop.set())
+    worker = IngestWorker(config)
+    worker.run(stop)
+    c = worker.counters
+    logging.getLogger("cloud.ingest").info(
+        "stopped: %d messages, %d records stored, %d duplicates, %d database retries",
+        c.messages, c.records_stored, c.duplicates, c.database_retries)
+    return 0

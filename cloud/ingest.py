@@ -1,0 +1,287 @@
+"""`cloud ingest`: one worker on an MQTT 5 shared subscription, storing what boxes send.
+
+Theory of operation. paho's network thread (`loop_start`) receives; with `manual_ack` it
+sends no PUBACK by itself, and the CONNECT's Receive Maximum caps how many un-acknowledged
+messages the broker hands this worker — that is the back-pressure: a slow database slows
+the broker's delivery to this worker, never the other way round. The worker thread drains
+what has arrived, checks it (`cloud.inbound`), writes it in one transaction
+(`cloud.ingest_store`) and, only after COMMIT, acknowledges each message to the broker and
+publishes each touched box's contiguous position on its retained `.../ack`. If the
+database fails, the transaction is rolled back, nothing is acknowledged, and the same
+messages are written again once the database is back (and the box re-sends anyway until
+it sees its ack). Messages received on a connection that has since dropped are never
+acknowledged on the new one (their packet ids mean nothing there).
+
+Presence: a retained `HeadOfficeState` on `{root}/_office/state`, online after connect,
+with a Last Will saying offline. Any number of workers run at once; each watches the
+presence topic and re-asserts "online" if another worker's Will or goodbye said offline,
+so boxes only pause briefly when one of several workers goes away.
+
+Owns: the MQTT side of head office's ingest. Must not define payloads or topics
+(gateway.sync.payloads / topics) nor SQL (cloud.ingest_store).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import queue
+import socket
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import paho.mqtt.client as mqtt
+from paho.mqtt.enums import CallbackAPIVersion
+from paho.mqtt.packettypes import PacketTypes
+from paho.mqtt.properties import Properties
+
+from cloud import rules
+from cloud.clock import Clock, iso, system_clock
+from cloud.db import TRANSIENT_ERRORS, Database
+from cloud.inbound import Inbound, parse, subscriptions
+from cloud.ingest_store import ApplyResult, IngestStore
+from cloud.schema import require_current
+from gateway.errors import StoregateError
+from gateway.sync.payloads import Ack, HeadOfficeState
+from gateway.sync.topics import HEAD_OFFICE_LEVEL, Topics
+
+log = logging.getLogger(__name__)
+
+DEFAULT_ROOT = "storegate/v1"
+
+
+@dataclass(frozen=True)
+class BrokerOptions:
+    """Where and how head office connects (shared by ingest, publish and cmd)."""
+
+    host: str = "127.0.0.1"
+    port: int = 1883
+    username: str | None = None
+    password: str | None = None
+    ca_file: str | None = None
+    cert_file: str | None = None
+    key_file: str | None = None
+    keepalive: int = 30
+
+    def apply(self, client: mqtt.Client) -> None:
+        if self.username is not None:
+            client.username_pw_set(self.username, self.password)
+        if self.ca_file or self.cert_file:
+            client.tls_set(ca_certs=self.ca_file, certfile=self.cert_file,
+                           keyfile=self.key_file)
+
+
+@dataclass(frozen=True)
+class IngestConfig:
+    db_url: str
+    broker: BrokerOptions = field(default_factory=BrokerOptions)
+    root: str = DEFAULT_ROOT
+    group: str = "ingest"
+    client_id: str = ""
+    receive_maximum: int = 64
+    session_expiry: int = 0
+    rule_interval: float = 5.0
+    retry_min: float = 0.2
+    retry_max: float = 10.0
+    thresholds: rules.Thresholds = field(default_factory=rules.Thresholds)
+
+    @property
+    def presence_topic(self) -> str:
+        return f"{self.root}/{HEAD_OFFICE_LEVEL}/state"
+
+    @property
+    def node(self) -> str:
+        return self.client_id or f"cloud-ingest-{socket.gethostname()}"
+
+
+@dataclass(frozen=True)
+class Received:
+    generation: int
+    mid: int
+    qos: int
+    topic: str
+    payload: bytes
+
+
+@dataclass
+class IngestCounters:
+    messages: int = 0
+    records_stored: int = 0
+    duplicates: int = 0
+    transactions: int = 0
+    database_retries: int = 0
+    acks_published: int = 0
+
+
+class IngestWorker:
+    """One ingest worker; `run(stop)` blocks until `stop` is set."""
+
+    def __init__(self, config: IngestConfig, *, clock: Clock = system_clock) -> None:
+        self.config = config
+        self.counters = IngestCounters()
+        self.connected = threading.Event()
+        self._clock = clock
+        self._inbox: queue.Queue[Received] = queue.Queue()
+        self._generation = 0
+        self._client = self._new_client()
+
+    # ------------------------------------------------------------ MQTT callbacks (network thread)
+
+    def _new_client(self) -> mqtt.Client:
+        client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=self.config.node,
+                             protocol=mqtt.MQTTv5, manual_ack=True)
+        client.on_connect = self._on_connect
+        client.on_disconnect = self._on_disconnect
+        client.on_message = self._on_message
+        client.max_inflight_messages_set(200)
+        client.reconnect_delay_set(min_delay=1, max_delay=30)
+        self.config.broker.apply(client)
+        client.will_set(self.config.presence_topic, self._presence(False), qos=1, retain=True)
+        return client
+
+    def _on_connect(self, client: mqtt.Client, userdata: Any, flags: Any, reason: Any,
+                    properties: Any) -> None:
+        if reason.is_failure:
+            log.error("broker refused the ingest worker: %s", reason)
+            return
+        self._generation += 1
+        share = f"$share/{self.config.group}/" if self.config.group else ""
+        client.subscribe([(share + f, 1) for f in subscriptions(self.config.root).values()]
+                         + [(self.config.presence_topic, 0)])
+        client.publish(self.config.presence_topic, self._presence(True), qos=1, retain=True)
+        self.connected.set()
+        log.info("ingest worker %s connected (generation %d)", self.config.node,
+                 self._generation)
+
+    def _on_disconnect(self, client: mqtt.Client, userdata: Any, flags: Any, reason: Any,
+                       properties: Any) -> None:
+        self.connected.clear()
+        log.warning("ingest worker %s disconnected: %s", self.config.node, reason)
+
+    def _on_message(self, client: mqtt.Client, userdata: Any,
+                    message: mqtt.MQTTMessage) -> None:
+        self._inbox.put(Received(self._generation, message.mid, message.qos, message.topic,
+                                 bytes(message.payload)))
+
+    # ------------------------------------------------------------ the worker thread
+
+    def run(self, stop: threading.Event) -> None:
+        db = Database.open(self.config.db_url)
+        try:
+            require_current(db)
+            store = IngestStore(db)
+            props = Properties(PacketTypes.CONNECT)
+            props.ReceiveMaximum = self.config.receive_maximum
+            props.SessionExpiryInterval = self.config.session_expiry
+            self._client.connect_async(self.config.broker.host, self.config.broker.port,
+                                       self.config.broker.keepalive, clean_start=True,
+                                       properties=props)
+            self._client.loop_start()
+            self._serve(store, db, stop)
+        finally:
+            self._goodbye()
+            db.close()
+
+    def _serve(self, store: IngestStore, db: Database, stop: threading.Event) -> None:
+        next_rules = 0.0
+        while not stop.is_set():
+            batch = self._drain(0.2)
+            if batch:
+                self._process(batch, store, db, stop)
+            if time.monotonic() >= next_rules:
+                next_rules = time.monotonic() + self.config.rule_interval
+                self._with_retry(lambda: rules.periodic(db, self._now(),
+                                                        self.config.thresholds), db, stop)
+
+    def _drain(self, timeout: float) -> list[Received]:
+        try:
+            first = self._inbox.get(timeout=timeout)
+        except queue.Empty:
+            return []
+        batch = [first]
+        while len(batch) < self.config.receive_maximum:
+            try:
+                batch.append(self._inbox.get_nowait())
+            except queue.Empty:
+                break
+        return batch
+
+    def _process(self, batch: list[Received], store: IngestStore, db: Database,
+                 stop: threading.Event) -> None:
+        presence = [r for r in batch if r.topic == self.config.presence_topic]
+        work = [r for r in batch if r.topic != self.config.presence_topic]
+        if presence:
+            self._watch_presence(presence[-1])
+        if not work:
+            return
+        items: list[Inbound] = [parse(self.config.root, r.topic, r.payload) for r in work]
+        result = self._with_retry(lambda: store.apply(items, self._now()), db, stop)
+        if result is None:
+            return  # stopping: nothing acknowledged, the boxes will re-send
+        self._acknowledge(work, result)
+
+    def _with_retry(self, action: Any, db: Database, stop: threading.Event) -> Any:
+        """Run a database action until it commits; reconnect between tries."""
+        delay = self.config.retry_min
+        while True:
+            try:
+                return action()
+            except TRANSIENT_ERRORS as exc:
+                self.counters.database_retries += 1
+                log.warning("database failed (%s); nothing acknowledged, retrying in %.1f s",
+                            str(exc).strip().splitlines()[0] if str(exc).strip() else exc,
+                            delay)
+            if stop.wait(delay):
+                return None
+            delay = min(delay * 2, self.config.retry_max)
+            try:
+                db.reconnect()
+            except StoregateError as exc:
+                log.warning("database still unreachable: %s", exc.what)
+
+    def _acknowledge(self, work: list[Received], result: ApplyResult) -> None:
+        generation = self._generation
+        for r in work:
+            if r.qos > 0 and r.generation == generation:
+                self._client.ack(r.mid, r.qos)
+        now = self._now()
+        for position in result.acks:
+            topic = Topics(self.config.root, position.store, position.box).ack
+            payload = Ack(seq=position.seq, hash=position.hash, time=now).model_dump_json()
+            self._client.publish(topic, payload, qos=1, retain=True)
+            self.counters.acks_published += 1
+        self.counters.messages += len(work)
+        self.counters.records_stored += result.stored
+        self.counters.duplicates += result.duplicates
+        self.counters.transactions += 1
+
+    def _watch_presence(self, received: Received) -> None:
+        """Re-assert "online" when another worker's Will or goodbye said offline."""
+        try:
+            state = HeadOfficeState.model_validate_json(received.payload)
+        except ValueError:
+            state = None
+        if (state is None or not state.online) and self.connected.is_set():
+            self._client.publish(self.config.presence_topic, self._presence(True), qos=1,
+                                 retain=True)
+
+    def _goodbye(self) -> None:
+        """Say offline (retained) ourselves: a clean DISCONNECT suppresses the Will."""
+        if self.connected.is_set():
+            info = self._client.publish(self.config.presence_topic, self._presence(False),
+                                        qos=1, retain=True)
+            with contextlib.suppress(RuntimeError, ValueError):
+                info.wait_for_publish(timeout=2.0)
+        self._client.disconnect()
+        self._client.loop_stop()
+
+    # ------------------------------------------------------------ helpers
+
+    def _presence(self, online: bool) -> bytes:
+        return HeadOfficeState(online=online, time=self._now(),
+                               node=self.config.node).model_dump_json().encode()
+
+    def _now(self) -> str:
+        return iso(self._clock())

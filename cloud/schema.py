@@ -1,0 +1,143 @@
+"""Head office's schema and its migrations (`cloud db upgrade`), for SQLite and PostgreSQL.
+
+Owns every table of the head-office database. One list of migrations, written once with
+type words (`{JSON}`, `{BIGINT}`, ...) that each engine spells its own way, so both
+databases always have the same tables and columns. A migration is never edited once
+released: add a new one.
+
+Times are UTC ISO-8601 text ("...Z"), exactly as the box sent them (a record's `time` is
+part of its hash, so it is kept byte for byte). Money is NUMERIC in PostgreSQL and decimal
+text in SQLite, never a float. Journal bodies are the canonical JSON the hash covers.
+"""
+
+from __future__ import annotations
+
+from cloud.db import CloudDatabaseError, Database
+
+TYPES = {
+    "sqlite": {"BIGINT": "INTEGER", "BOOL": "INTEGER", "JSON": "TEXT", "MONEY": "TEXT",
+               "SERIAL": "INTEGER PRIMARY KEY AUTOINCREMENT", "FALSE": "0"},
+    "postgresql": {"BIGINT": "BIGINT", "BOOL": "BOOLEAN", "JSON": "TEXT",
+                   "MONEY": "NUMERIC(18, 2)", "SERIAL": "BIGSERIAL PRIMARY KEY", "FALSE": "FALSE"},
+}
+
+MIGRATIONS: list[list[str]] = [
+    # 1: journal, chain position, fleet state, events, telemetry, commands, alerts
+    [
+        """CREATE TABLE journal_record (
+            store TEXT NOT NULL, box TEXT NOT NULL, seq {BIGINT} NOT NULL,
+            id TEXT NOT NULL, time TEXT NOT NULL, clock_synced {BOOL} NOT NULL,
+            kind TEXT NOT NULL, body {JSON} NOT NULL, prev_hash TEXT NOT NULL,
+            hash TEXT NOT NULL, historical {BOOL} NOT NULL, received_at TEXT NOT NULL,
+            PRIMARY KEY (store, box, seq))""",
+        "CREATE INDEX journal_record_kind_time ON journal_record (kind, time)",
+        """CREATE TABLE box_chain (
+            store TEXT NOT NULL, box TEXT NOT NULL,
+            acked_seq {BIGINT} NOT NULL DEFAULT 0,
+            acked_hash TEXT NOT NULL DEFAULT '{GENESIS}',
+            max_seq {BIGINT} NOT NULL DEFAULT 0, gap_since TEXT, broken_seq {BIGINT},
+            updated_at TEXT, PRIMARY KEY (store, box))""",
+        """CREATE TABLE box_state (
+            store TEXT NOT NULL, box TEXT NOT NULL, online {BOOL} NOT NULL DEFAULT {FALSE},
+            session {BIGINT} NOT NULL DEFAULT -1, boot_id TEXT, version TEXT,
+            protocol TEXT, state_time TEXT, online_since TEXT, offline_since TEXT,
+            last_seen TEXT, journal_head_seq {BIGINT}, journal_acknowledged_seq {BIGINT},
+            telemetry {JSON}, telemetry_time TEXT, PRIMARY KEY (store, box))""",
+        """CREATE TABLE box_event (
+            store TEXT NOT NULL, box TEXT NOT NULL, id TEXT NOT NULL, time TEXT NOT NULL,
+            kind TEXT NOT NULL, severity TEXT NOT NULL, body {JSON} NOT NULL,
+            received_at TEXT NOT NULL, PRIMARY KEY (store, box, id))""",
+        """CREATE TABLE telemetry (
+            store TEXT NOT NULL, box TEXT NOT NULL, time TEXT NOT NULL,
+            received_at TEXT NOT NULL, body {JSON} NOT NULL,
+            PRIMARY KEY (store, box, time))""",
+        """CREATE TABLE command (
+            id TEXT PRIMARY KEY, store TEXT NOT NULL, box TEXT NOT NULL, name TEXT NOT NULL,
+            args {JSON} NOT NULL, issued_at TEXT NOT NULL, expires_at TEXT NOT NULL,
+            status TEXT NOT NULL, result {JSON}, error TEXT, result_at TEXT)""",
+        """CREATE TABLE alert (
+            id {SERIAL}, key TEXT NOT NULL UNIQUE, raised_at TEXT NOT NULL,
+            kind TEXT NOT NULL, severity TEXT NOT NULL, store TEXT, box TEXT,
+            seq {BIGINT}, record_id TEXT, message TEXT NOT NULL, body {JSON} NOT NULL,
+            acknowledged_at TEXT, acknowledged_by TEXT)""",
+        "CREATE INDEX alert_raised ON alert (raised_at)",
+    ],
+    # 2: publishing (document versions) and the member dividend ledger
+    [
+        """CREATE TABLE document_version (
+            kind TEXT NOT NULL, store TEXT NOT NULL, box TEXT NOT NULL,
+            version {BIGINT} NOT NULL, issued_at TEXT NOT NULL, key_id TEXT NOT NULL,
+            PRIMARY KEY (kind, store, box))""",
+        """CREATE TABLE dividend_run (
+            period TEXT NOT NULL, scope TEXT NOT NULL, pool {MONEY} NOT NULL,
+            members {BIGINT} NOT NULL, rules {JSON} NOT NULL, created_at TEXT NOT NULL,
+            csv_path TEXT, PRIMARY KEY (period, scope))""",
+        """CREATE TABLE dividend_payout (
+            period TEXT NOT NULL, scope TEXT NOT NULL, member TEXT NOT NULL,
+            weighted_spend {MONEY} NOT NULL, amount {MONEY} NOT NULL,
+            PRIMARY KEY (period, scope, member))""",
+    ],
+]
+
+LATEST = len(MIGRATIONS)
+
+
+def _spell(db: Database, statement: str) -> str:
+    words = dict(TYPES[db.dialect], GENESIS="0" * 64)
+    for word, spelling in words.items():
+        statement = statement.replace("{" + word + "}", spelling)
+    return statement
+
+
+def current_version(db: Database) -> int:
+    """The schema version in the database (0 for an empty one)."""
+    if db.dialect == "sqlite":
+        exists = db.one("SELECT 1 FROM sqlite_master WHERE name = 'schema_version'")
+    else:
+        exists = db.one("SELECT 1 FROM information_schema.tables "
+                        "WHERE table_name = 'schema_version' AND table_schema = current_schema()")
+    if exists is None:
+        return 0
+    row = db.one("SELECT max(version) FROM schema_version")
+    return int(row[0]) if row and row[0] is not None else 0
+
+
+def upgrade(db: Database) -> list[int]:
+    """Apply every migration not yet applied, each in its own transaction; return them."""
+    applied: list[int] = []
+    with db.transaction():
+        db.execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER PRIMARY KEY, "
+                   "applied_at TEXT NOT NULL)")
+    if db.dialect == "postgresql":
+        # One upgrader at a time, even when several workers start together.
+        db.execute("SELECT pg_advisory_lock(7150001)")
+    try:
+        for number in range(current_version(db) + 1, LATEST + 1):
+            with db.transaction():
+                for statement in MIGRATIONS[number - 1]:
+                    db.execute(_spell(db, statement))
+                db.execute("INSERT INTO schema_version (version, applied_at) VALUES (?, ?)",
+                           (number, _now()))
+            applied.append(number)
+    finally:
+        if db.dialect == "postgresql":
+            db.execute("SELECT pg_advisory_unlock(7150001)")
+            db.conn.commit()
+    return applied
+
+
+def require_current(db: Database) -> None:
+    """Refuse to run on a database `cloud db upgrade` has not brought up to date."""
+    found = current_version(db)
+    if found != LATEST:
+        raise CloudDatabaseError(
+            f"database schema is at version {found}, this head office needs {LATEST}",
+            where=db.url.redacted(),
+            fix="run `cloud db upgrade --db URL` (with a newer storegate if the database "
+            "is ahead)")
+
+
+def _now() -> str:
+    from cloud.clock import utc_now_iso
+
+    return utc_now_iso()

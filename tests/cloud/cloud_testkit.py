@@ -1,0 +1,150 @@
+"""Helpers for head-office tests: ingest workers, real boxes (journal + the sync engineer's
+`SyncService`), and read-backs from the head-office database."""
+
+from __future__ import annotations
+
+import random
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+from cloud.db import Database
+from cloud.ingest import BrokerOptions, IngestConfig, IngestWorker
+from cloud.rules import Thresholds
+from gateway.database import open_database
+from gateway.journal.store import Journal
+from gateway.sync.link import LinkOptions
+from gateway.sync.service import SyncConfig, SyncService
+
+ROOT = "storegate/v1"
+
+
+@dataclass
+class RunningIngest:
+    worker: IngestWorker
+    thread: threading.Thread
+    stop_event: threading.Event
+
+    def stop(self) -> None:
+        self.stop_event.set()
+        self.thread.join(15)
+
+
+def start_ingest(db_url: str, port: int, *, name: str = "w1", wait: bool = True,
+                 **overrides: Any) -> RunningIngest:
+    config = IngestConfig(db_url=db_url, broker=BrokerOptions(port=port), root=ROOT,
+                          client_id=f"cloud-ingest-test-{name}", rule_interval=0.5,
+                          retry_min=0.1, retry_max=1.0,
+                          thresholds=Thresholds(gap_seconds=1.0))
+    config = replace(config, **overrides)
+    worker = IngestWorker(config)
+    stop = threading.Event()
+    thread = threading.Thread(target=worker.run, args=(stop,), name=f"ingest-{name}",
+                              daemon=True)
+    thread.start()
+    if wait:
+        assert worker.connected.wait(10), "ingest worker did not connect"
+    return RunningIngest(worker, thread, stop)
+
+
+class Box:
+    """A store box: its own journal file and the real sync service, on its own thread."""
+
+    def __init__(self, workdir: Path, port: int, store: str = "store-1", box: str = "box-1",
+                 **overrides: Any) -> None:
+        workdir.mkdir(parents=True, exist_ok=True)
+        self.store, self.box = store, box
+        self.journal = Journal(open_database(workdir / "box.db"))
+        link = LinkOptions(host="127.0.0.1", port=port, client_id=f"storegate-{store}-{box}",
+                           keepalive=5, session_expiry=300, receive_maximum=64,
+                           max_inflight=40, connect_timeout=2.0)
+        link_overrides = {k: overrides.pop(k) for k in list(overrides) if hasattr(link, k)}
+        config = SyncConfig(
+            store=store, box=box, root_topic=ROOT, link=replace(link, **link_overrides),
+            protocol="5", journal_path=workdir / "box.db", state_path=workdir / "sync.db",
+            data_dir=workdir, batch_max_records=200, batch_max_bytes=256 * 1024,
+            window_batches=8, resend_after=2.0, poll_interval=0.05, ack_report_interval=0.2,
+            telemetry_interval=3600, reconnect_min=0.2, reconnect_max=1.0, refused_min=0.5)
+        self.config = replace(config, **overrides)
+        self.service: SyncService | None = None
+
+    def start(self) -> Box:
+        self.service = SyncService(
+            self.config, rng=random.Random(7),
+            acknowledge=lambda seq, digest: self.journal.acknowledge(seq,
+                                                                     expected_hash=digest))
+        self.service.start()
+        return self
+
+    def stop(self) -> None:
+        if self.service is not None:
+            self.service.stop()
+            self.service = None
+
+    def append(self, count: int, body: Callable[[int], dict[str, Any]] | None = None,
+               kind: str = "sale") -> None:
+        make = body or sample_body
+        head = self.journal.state().head_seq
+        for first in range(0, count, 1000):
+            self.journal.append_many([(kind, make(head + i + 1))
+                                      for i in range(first, min(count, first + 1000))])
+
+    def acknowledged(self) -> int:
+        return self.journal.acknowledged_seq()
+
+    def head(self) -> int:
+        return self.journal.state().head_seq
+
+
+def sample_body(n: int, size: int = 300) -> dict[str, Any]:
+    """A record body of about `size` bytes (amounts as decimal strings)."""
+    return {"receipt": n, "total": f"{n % 1000}.{n % 100:02d}", "lines": [
+        {"sku": f"SKU{n:08d}", "qty": "1", "price": "2.50", "name": "x" * max(0, size - 120)}]}
+
+
+def stored(db_url: str, store: str, box: str) -> list[tuple[int, str]]:
+    db = Database.open(db_url)
+    try:
+        rows = db.query("SELECT seq, hash FROM journal_record WHERE store = ? AND box = ? "
+                        "ORDER BY seq", (store, box))
+    finally:
+        db.close()
+    return [(int(s), h) for s, h in rows]
+
+
+def chain_position(db_url: str, store: str, box: str) -> int:
+    db = Database.open(db_url)
+    try:
+        row = db.one("SELECT acked_seq FROM box_chain WHERE store = ? AND box = ?",
+                     (store, box))
+    finally:
+        db.close()
+    return int(row[0]) if row else 0
+
+
+def alert_kinds(db_url: str) -> list[str]:
+    db = Database.open(db_url)
+    try:
+        return [k for (k,) in db.query("SELECT kind FROM alert ORDER BY id")]
+    finally:
+        db.close()
+
+
+def assert_exactly_once(db_url: str, box: Box) -> None:
+    """Head office holds seqs 1..head of this box, each once, with the journal's hashes."""
+    head = box.head()
+    rows = stored(db_url, box.store, box.box)
+    assert [s for s, _ in rows] == list(range(1, head + 1))
+    assert [h for _, h in rows] == [r.hash for r in box.journal.read(0, head)]
+
+
+def eventually(check: Callable[[], bool], timeout: float = 20.0) -> bool:
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        if check():
+            return True
+        time.sleep(0.05)
+    return check()

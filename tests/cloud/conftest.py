@@ -1,0 +1,93 @@
+"""Fixtures for head-office tests: a fresh PostgreSQL database per session (a schema per
+test), SQLite files, a real Mosquitto per test, and ingest workers.
+
+PostgreSQL must answer on 127.0.0.1:5432 (trust auth, user postgres; `bash .ci/dev test`
+starts it): when it does not, these tests fail loudly, they never skip.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import psycopg
+import pytest
+from cloud_testkit import RunningIngest, start_ingest
+
+from cloud.db import Database
+from cloud.schema import upgrade
+from gateway.sync.testing import Mosquitto
+
+PG_ADMIN = os.environ.get("STOREGATE_TEST_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
+
+
+@pytest.fixture(scope="session")
+def pg_server_database() -> Iterator[str]:
+    """A database of our own for the whole session, dropped afterwards."""
+    name = f"storegate_test_{uuid.uuid4().hex[:10]}"
+    try:
+        admin = psycopg.connect(PG_ADMIN, autocommit=True, connect_timeout=5)
+    except psycopg.OperationalError as exc:
+        pytest.fail(f"PostgreSQL is not reachable at {PG_ADMIN}: {exc}\n"
+                    "start it (bash .ci/dev test does) — head-office tests need it",
+                    pytrace=False)
+    admin.execute(f'CREATE DATABASE "{name}"')
+    base = PG_ADMIN.rsplit("/", 1)[0]
+    try:
+        yield f"{base}/{name}"
+    finally:
+        admin.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                      "WHERE datname = %s AND pid <> pg_backend_pid()", (name,))
+        admin.execute(f'DROP DATABASE IF EXISTS "{name}"')
+        admin.close()
+
+
+def fresh_pg_url(server_database: str) -> str:
+    """A new schema in the session database: a clean head office per test, cheaply."""
+    schema = f"t_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(server_database, autocommit=True) as conn:
+        conn.execute(f'CREATE SCHEMA "{schema}"')
+    return f"{server_database}?options=-csearch_path%3D{schema}"
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """An upgraded head-office database of each kind."""
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path / 'office.db'}"
+    else:
+        url = fresh_pg_url(request.getfixturevalue("pg_server_database"))
+    db = Database.open(url)
+    upgrade(db)
+    db.close()
+    return url
+
+
+@pytest.fixture
+def office_db(db_url: str) -> Iterator[Database]:
+    db = Database.open(db_url)
+    yield db
+    db.close()
+
+
+@pytest.fixture
+def broker(tmp_path: Path) -> Iterator[Mosquitto]:
+    with Mosquitto(tmp_path / "broker") as running:
+        yield running
+
+
+@pytest.fixture
+def ingest(db_url: str, broker: Mosquitto) -> Iterator[Callable[..., RunningIngest]]:
+    """Start ingest workers in this process (threads) against the test broker."""
+    started: list[RunningIngest] = []
+
+    def start(**overrides: object) -> RunningIngest:
+        running = start_ingest(db_url, broker.port, name=f"w{len(started) + 1}", **overrides)
+        started.append(running)
+        return running
+
+    yield start
+    for running in started:
+        running.stop()
