@@ -96,8 +96,9 @@ def open_database(path: str | Path, *, readonly: bool = False) -> sqlite_utils.D
         path.parent.mkdir(parents=True, exist_ok=True)
     try:
         if readonly:
-            conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, isolation_level=None,
-                                   check_same_thread=False)
+            conn = sqlite3.connect(
+                f"file:{path}?mode=ro", uri=True, isolation_level=None, check_same_thread=False
+            )
         else:
             conn = sqlite3.connect(str(path), isolation_level=None, check_same_thread=False)
         _apply_pragmas(conn, readonly)

@@ -32,7 +32,9 @@ MIGRATIONS: tuple[Migration, ...] = (
         );
         CREATE TABLE catalog_product (
             sku TEXT PRIMARY KEY,
-            body TEXT NOT NULL
+            name TEXT NOT NULL,
+            category TEXT NOT NULL,
+            price TEXT NOT NULL
         ) WITHOUT ROWID;
         CREATE TABLE catalog_code (
             code TEXT PRIMARY KEY,

@@ -8,6 +8,7 @@ Pure: no I/O, no clock.
 from __future__ import annotations
 
 import decimal
+import functools
 from collections.abc import Sequence
 from decimal import Decimal
 from enum import StrEnum
@@ -36,6 +37,7 @@ _MODES = {
 }
 
 
+@functools.cache
 def quantum(places: int) -> Decimal:
     """The smallest amount of a currency with `places` decimals (2 -> Decimal('0.01'))."""
     return Decimal(1).scaleb(-places)

@@ -14,7 +14,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from gateway.barcodes import lookup_key_for_code, plu_key
+from gateway.barcodes import plu_key
 from gateway.catalog.document import (
     ITEM_PROMOTIONS,
     BasketThreshold,
@@ -23,6 +23,7 @@ from gateway.catalog.document import (
     MoneyRules,
     Product,
     TaxClass,
+    catalog_key,
     read_document,
 )
 
@@ -40,6 +41,9 @@ class Catalog:
     item_promotions_all: tuple[Any, ...]
     basket_promotions: tuple[BasketThreshold, ...]
     coupons: frozenset[str] = field(default_factory=frozenset)
+    _promotions_cache: dict[str, tuple[Any, ...]] = field(
+        default_factory=dict, compare=False, repr=False
+    )
 
     @property
     def version(self) -> int:
@@ -66,12 +70,17 @@ class Catalog:
 
     def item_promotions_for(self, product: Product) -> tuple[Any, ...]:
         """Item-level promotions that target `product` (schedule and member not checked)."""
+        cached = self._promotions_cache.get(product.sku)
+        if cached is not None:
+            return cached
         found = list(self.item_promotions_by_sku.get(product.sku, ()))
         for cat in self.lineage.get(product.category, (product.category,)):
             found.extend(self.item_promotions_by_category.get(cat, ()))
         found.extend(self.item_promotions_all)
         unique = {id(p): p for p in found}
-        return tuple(sorted(unique.values(), key=lambda p: (p.priority, p.id)))
+        result = tuple(sorted(unique.values(), key=lambda p: (p.priority, p.id)))
+        self._promotions_cache[product.sku] = result
+        return result
 
     def in_target(self, promo: Any, product: Product) -> bool:
         target = promo.target
@@ -92,7 +101,7 @@ def build_catalog(doc: CatalogDocument) -> Catalog:
     codes: dict[str, str] = {}
     for product in doc.products:
         for code in product.barcodes:
-            codes[lookup_key_for_code(code)] = product.sku
+            codes[catalog_key(code)] = product.sku
         if product.plu is not None:
             codes[plu_key(product.plu)] = product.sku
         codes.setdefault(f"SKU:{product.sku}", product.sku)

@@ -67,8 +67,8 @@ class CatalogStore:
             conn.execute("DELETE FROM catalog_code")
             conn.execute("DELETE FROM catalog_product")
             conn.executemany(
-                "INSERT INTO catalog_product (sku, body) VALUES (?, ?)",
-                ((p.sku, p.model_dump_json()) for p in doc.products),
+                "INSERT INTO catalog_product (sku, name, category, price) VALUES (?, ?, ?, ?)",
+                ((p.sku, p.name, p.category, str(p.price)) for p in doc.products),
             )
             conn.executemany("INSERT INTO catalog_code (code, sku) VALUES (?, ?)", codes)
             conn.execute(

@@ -39,7 +39,7 @@ from gateway.catalog.document import (
     TaxClass,
 )
 from gateway.errors import StoregateError
-from gateway.money import ZERO, Rounding, allocate, cash_rounding, moling, round_money
+from gateway.money import ZERO, Rounding, allocate, cash_rounding, moling, quantum, round_money
 from gateway.pricing.basket import Basket, BasketLine
 from gateway.pricing.result import Adjustment, PricedBasket, PricedLine, TaxSummary
 
@@ -73,6 +73,7 @@ class _Line:
     amount: Decimal
     adjustments: list[Adjustment] = field(default_factory=list)
     promotions: tuple[Any, ...] = ()
+    promotion_ids: frozenset[str] = frozenset()
     exclusive: bool = False
 
     @property
@@ -91,6 +92,7 @@ def price_basket(basket: Basket, catalog: Catalog) -> PricedBasket:
             if "no_discount" not in line.product.flags
             else ()
         )
+        line.promotion_ids = frozenset(p.id for p in line.promotions)
     _apply_item_promotions(lines, places)
     _apply_basket_promotions(lines, catalog, active, places)
     return _finish(basket, catalog, lines, active)
@@ -212,7 +214,7 @@ def is_amount(value: Decimal, places: int) -> bool:
     return (
         value.is_finite()
         and ZERO <= value <= MAX_AMOUNT
-        and value == value.quantize(Decimal(1).scaleb(-places))
+        and value == value.quantize(quantum(places))
     )
 
 
@@ -395,7 +397,7 @@ def _apply_set_promotion(
 ) -> None:
     units: list[tuple[Decimal, str, int]] = []
     for line in lines:
-        if line.count is None or promo not in line.promotions:
+        if line.count is None or promo.id not in line.promotion_ids:
             continue
         free = line.count - taken.get(line.index, 0)
         units.extend((line.unit_price, line.product.sku, line.index) for _ in range(free))
