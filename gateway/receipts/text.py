@@ -9,6 +9,7 @@ from __future__ import annotations
 import unicodedata
 from collections.abc import Iterable
 from decimal import Decimal
+from typing import Any
 
 from gateway.pricing.result import PricedBasket, PricedLine
 
@@ -155,3 +156,62 @@ def render_quote(
         out.extend(wrap(f"! {problem}", width))
     out.extend(center(f, width) for f in footer)
     return "\n".join(out) + "\n"
+
+
+def render_receipt(receipt: Any, width: int) -> str:
+    """A receipt (`receipts.model.Receipt`) as plain text for 32 / 42 / 48 columns."""
+    return "\n".join(receipt_lines(receipt, width)) + "\n"
+
+
+def receipt_lines(receipt: Any, width: int) -> list[str]:
+    rule = "-" * width
+    out = [center(h, width) for h in receipt.header]
+    if receipt.copy:
+        out.append(center("*** COPY ***", width))
+    out.append(center(receipt.title, width))
+    out.append(columns(receipt.document_id, receipt.local_time.replace("T", " ")[:16], width))
+    out.append(columns(f"Staff: {receipt.staff}", receipt.lane, width))
+    out.append(rule)
+    if receipt.rows:
+        out.extend(columns(k, v, width) for k, v in receipt.rows)
+    else:
+        out.extend(_money_block(receipt, width))
+    out.extend(wrap_all(receipt.notes, width))
+    out.append(rule)
+    out.extend(center(f, width) for f in receipt.footer)
+    out.append(clip(f"journal #{receipt.seq} {receipt.hash[:16]}", width))
+    return out
+
+
+def wrap_all(texts: Iterable[str], width: int) -> list[str]:
+    return [piece for text in texts for piece in wrap(text, width)]
+
+
+def _money_block(receipt: Any, width: int) -> list[str]:
+    fmt = receipt.fmt
+    out: list[str] = []
+    for line in receipt.lines:
+        out.append(columns(line.name, fmt(line.amount), width))
+        out.extend(clip(f"  {d}", width) for d in line.details)
+        out.extend(columns(f"  {label}", fmt(amount), width) for label, amount in line.adjustments)
+    out.append("-" * width)
+    out.extend(columns(label, fmt(amount), width) for label, amount in receipt.basket_adjustments)
+    if receipt.savings:
+        out.append(columns("You saved", fmt(receipt.savings), width))
+    out.append(columns(f"TOTAL {receipt.currency}", fmt(receipt.total), width))
+    if receipt.cash_rounding:
+        out.append(columns("  cash rounding", fmt(receipt.cash_rounding), width))
+        out.append(columns(f"  paid {receipt.currency}", fmt(receipt.due), width))
+    out.extend(columns(label, fmt(amount), width) for label, amount in receipt.tenders)
+    if receipt.change:
+        out.append(columns("Change", fmt(receipt.change), width))
+    out.append("-" * width)
+    out.append(columns("Tax", "net      tax    gross", width))
+    for tax in receipt.taxes:
+        figures = f"{fmt(tax.net):>8} {fmt(tax.tax):>7} {fmt(tax.gross):>8}"
+        out.append(columns(f"{tax.rate.normalize():f}%{'' if tax.inclusive else ' +'}",
+                           figures, width))
+    if receipt.member:
+        out.append(columns("Member", receipt.member, width))
+        out.extend(clip(p, width) for p in receipt.points)
+    return out

@@ -1,0 +1,196 @@
+"""The lane's book: the journal plus the lane's own tables, behind one small interface.
+
+Owns the lane tables of migration 3 except `lane_staff` (see `staff`): shifts, suspended
+sales, document counters, the record index `lane_doc` (business day / shift / receipt id of
+each lane record, for reports and look-ups) and `lane_refunded`. It appends to the journal
+only through `Journal.append_many`, and writes its index rows inside that same transaction
+(the journal's `also`), so an index row exists exactly when its record does. It never
+updates or deletes journal rows and touches no other room's tables.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+import sqlite_utils
+
+from gateway.journal import Journal, JournalRecord
+
+Also = Callable[[sqlite3.Connection], None]
+
+
+@dataclass(frozen=True)
+class DocIndex:
+    """How a record is found again: by business day, shift and receipt id."""
+
+    record_id: str
+    kind: str
+    business_day: str
+    shift_id: str | None = None
+    receipt_id: str | None = None
+
+
+@dataclass
+class Batch:
+    """Records to commit together, with their index rows and table writes."""
+
+    entries: list[tuple[str, dict[str, Any], str]] = field(default_factory=list)
+    index: list[DocIndex] = field(default_factory=list)
+    writes: list[Also] = field(default_factory=list)
+
+    def add(self, kind: str, body: dict[str, Any], record_id: str, *, business_day: str,
+            shift_id: str | None = None, receipt_id: str | None = None) -> None:
+        self.entries.append((kind, body, record_id))
+        self.index.append(DocIndex(record_id, kind, business_day, shift_id, receipt_id))
+
+
+@dataclass(frozen=True)
+class OpenShiftRow:
+    shift_id: str
+    staff_id: str
+    method: str
+    opened_at: str
+    business_day: str
+    opening_float: Decimal
+
+
+class LaneBook:
+    """One writer's view of the journal and lane tables (the daemon holds the only one)."""
+
+    def __init__(self, db: sqlite_utils.Database, journal: Journal | None = None) -> None:
+        self.db = db
+        self.conn: sqlite3.Connection = db.conn
+        self.journal = journal or Journal(db)
+
+    # -- committing ----------------------------------------------------------------------
+
+    def commit(self, batch: Batch) -> list[JournalRecord]:
+        """Append the batch's records and run its index rows and writes in one transaction."""
+        def also(conn: sqlite3.Connection) -> None:
+            for doc in batch.index:
+                seq = conn.execute("SELECT seq FROM journal_record WHERE id = ?",
+                                   (doc.record_id,)).fetchone()[0]
+                conn.execute("INSERT INTO lane_doc (seq, kind, business_day, shift_id, "
+                             "receipt_id) VALUES (?, ?, ?, ?, ?)",
+                             (seq, doc.kind, doc.business_day, doc.shift_id, doc.receipt_id))
+            for write in batch.writes:
+                write(conn)
+        return self.journal.append_many(batch.entries, also=also)
+
+    # -- counters ------------------------------------------------------------------------
+
+    def next_number(self, name: str) -> int:
+        """The next number of a counter; it is taken only when `take_number` commits."""
+        row = self.conn.execute("SELECT value FROM lane_counter WHERE name = ?",
+                                (name,)).fetchone()
+        return (row[0] if row else 0) + 1
+
+    @staticmethod
+    def take_number(name: str, value: int) -> Also:
+        def write(conn: sqlite3.Connection) -> None:
+            conn.execute("INSERT INTO lane_counter (name, value) VALUES (?, ?) ON CONFLICT(name) "
+                         "DO UPDATE SET value = max(value, excluded.value)", (name, value))
+        return write
+
+    # -- shifts --------------------------------------------------------------------------
+
+    def open_shift(self) -> OpenShiftRow | None:
+        row = self.conn.execute(
+            "SELECT shift_id, staff_id, method, opened_at, business_day, opening_float "
+            "FROM lane_shift WHERE closed = 0 ORDER BY opened_at DESC LIMIT 1").fetchone()
+        if row is None:
+            return None
+        return OpenShiftRow(*row[:5], opening_float=Decimal(row[5]))
+
+    @staticmethod
+    def record_shift(row: OpenShiftRow) -> Also:
+        def write(conn: sqlite3.Connection) -> None:
+            conn.execute("INSERT INTO lane_shift (shift_id, staff_id, method, opened_at, "
+                         "business_day, opening_float) VALUES (?, ?, ?, ?, ?, ?)",
+                         (row.shift_id, row.staff_id, row.method, row.opened_at,
+                          row.business_day, str(row.opening_float)))
+        return write
+
+    @staticmethod
+    def close_shift(shift_id: str) -> Also:
+        def write(conn: sqlite3.Connection) -> None:
+            conn.execute("UPDATE lane_shift SET closed = 1 WHERE shift_id = ?", (shift_id,))
+        return write
+
+    def shift_bodies(self, shift_id: str,
+                     kinds: Sequence[str]) -> Iterator[tuple[str, dict[str, Any]]]:
+        marks = ", ".join("?" * len(kinds))
+        rows = self.conn.execute(
+            f"SELECT d.kind, r.body FROM lane_doc d JOIN journal_record r ON r.seq = d.seq "
+            f"WHERE d.shift_id = ? AND d.kind IN ({marks}) ORDER BY d.seq",
+            (shift_id, *kinds))
+        for kind, body in rows:
+            yield kind, json.loads(body)
+
+    # -- suspended sales -----------------------------------------------------------------
+
+    def suspend(self, suspension_id: str, shift_id: str, at: str, body: dict[str, Any]) -> None:
+        with self.conn:
+            self.conn.execute("INSERT INTO lane_suspended (id, shift_id, suspended_at, body) "
+                              "VALUES (?, ?, ?, ?)", (suspension_id, shift_id, at,
+                                                      json.dumps(body)))
+
+    def suspended(self, suspension_id: str) -> dict[str, Any] | None:
+        row = self.conn.execute("SELECT body FROM lane_suspended WHERE id = ?",
+                                (suspension_id,)).fetchone()
+        return json.loads(row[0]) if row else None
+
+    def suspended_ids(self) -> list[str]:
+        return [r[0] for r in self.conn.execute(
+            "SELECT id FROM lane_suspended ORDER BY suspended_at, id")]
+
+    def unsuspend(self, suspension_id: str) -> None:
+        with self.conn:
+            self.conn.execute("DELETE FROM lane_suspended WHERE id = ?", (suspension_id,))
+
+    # -- receipts and refunds ------------------------------------------------------------
+
+    def by_receipt(self, receipt_id: str) -> JournalRecord | None:
+        row = self.conn.execute("SELECT seq FROM lane_doc WHERE receipt_id = ?",
+                                (receipt_id,)).fetchone()
+        return self.journal.get(row[0]) if row else None
+
+    def refunded(self, receipt_id: str) -> dict[int, Decimal]:
+        """Quantity already refunded per line index of an original receipt."""
+        out: dict[int, Decimal] = {}
+        for index, quantity in self.conn.execute(
+                "SELECT line_index, quantity FROM lane_refunded WHERE receipt_id = ?",
+                (receipt_id,)):
+            out[index] = out.get(index, Decimal(0)) + Decimal(quantity)
+        return out
+
+    @staticmethod
+    def record_refunded(receipt_id: str, refund_record_id: str,
+                        lines: Sequence[tuple[int, Decimal]]) -> Also:
+        def write(conn: sqlite3.Connection) -> None:
+            seq = conn.execute("SELECT seq FROM journal_record WHERE id = ?",
+                               (refund_record_id,)).fetchone()[0]
+            conn.executemany("INSERT INTO lane_refunded (receipt_id, line_index, quantity, "
+                             "refund_seq) VALUES (?, ?, ?, ?)",
+                             [(receipt_id, i, str(q), seq) for i, q in lines])
+        return write
+
+    # -- days ----------------------------------------------------------------------------
+
+    def day_bodies(self, day: str, kinds: Sequence[str]) -> Iterator[tuple[int, str, str]]:
+        """(seq, kind, body JSON text) of the lane records of a business day, in seq order."""
+        marks = ", ".join("?" * len(kinds))
+        yield from self.conn.execute(
+            f"SELECT d.seq, d.kind, r.body FROM lane_doc d JOIN journal_record r "
+            f"ON r.seq = d.seq WHERE d.business_day = ? AND d.kind IN ({marks}) "
+            f"ORDER BY d.seq", (day, *kinds))
+
+    def z_of_day(self, day: str) -> int | None:
+        row = self.conn.execute("SELECT seq FROM lane_doc WHERE business_day = ? AND "
+                                "kind = 'z_report'", (day,)).fetchone()
+        return row[0] if row else None

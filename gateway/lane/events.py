@@ -1,0 +1,188 @@
+"""What the lane is fed (tiny typed events) and what it answers when it says no.
+
+Events are plain frozen values built by the daemon from devices and keys (or by tests):
+no behaviour, no I/O. Every event carries `at`, the store-local wall time it happened, so
+the lane never reads a clock. A `Refusal` is a sentence a cashier can read plus a stable
+`code` for software; the lane's state after a refusal is exactly what it was before.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal
+from typing import Literal
+
+TenderType = Literal["cash", "card", "mobile", "voucher", "points", "stored_value"]
+
+
+@dataclass(frozen=True)
+class Refusal:
+    """Why the lane did not do it: `message` for the cashier, `code` for software."""
+
+    code: str
+    message: str
+
+    def __str__(self) -> str:
+        return self.message
+
+
+@dataclass(frozen=True)
+class Credential:
+    """Who is identifying: a staff card, or a staff number with a PIN."""
+
+    card: str | None = None
+    staff_id: str | None = None
+    pin: str | None = None
+
+    @property
+    def method(self) -> Literal["card", "pin"]:
+        return "card" if self.card is not None else "pin"
+
+
+@dataclass(frozen=True)
+class Authorization:
+    """A supervisor's one-shot override for the event that carries it, and why."""
+
+    credential: Credential
+    reason: str
+
+
+@dataclass(frozen=True)
+class Event:
+    at: datetime
+
+
+@dataclass(frozen=True)
+class OpenShift(Event):
+    credential: Credential
+    opening_float: Decimal | None = None
+
+
+@dataclass(frozen=True)
+class Scan(Event):
+    """A barcode as the scanner delivered it (parsed with `parse_scan`)."""
+
+    raw: str
+    quantity: Decimal = Decimal(1)
+
+
+@dataclass(frozen=True)
+class Plu(Event):
+    """A PLU or SKU keyed in; weighed products need `Weighed` instead."""
+
+    code: str
+    quantity: Decimal = Decimal(1)
+
+
+@dataclass(frozen=True)
+class Weighed(Event):
+    """A weighed item: PLU/SKU plus the scale's reading (only stable, positive, in range)."""
+
+    code: str
+    weight: Decimal | None
+    stable: bool
+    capacity: Decimal = Decimal(30)
+
+
+@dataclass(frozen=True)
+class ChangeQuantity(Event):
+    line: int
+    quantity: Decimal
+    authorization: Authorization | None = None
+
+
+@dataclass(frozen=True)
+class VoidLine(Event):
+    line: int
+    authorization: Authorization | None = None
+
+
+@dataclass(frozen=True)
+class PriceOverride(Event):
+    line: int
+    unit_price: Decimal
+    authorization: Authorization | None = None
+
+
+@dataclass(frozen=True)
+class VoidSale(Event):
+    reason: str
+    authorization: Authorization | None = None
+
+
+@dataclass(frozen=True)
+class MemberCard(Event):
+    card_id: str
+
+
+@dataclass(frozen=True)
+class Coupon(Event):
+    code: str
+
+
+@dataclass(frozen=True)
+class Tender(Event):
+    """A payment. `amount` None means "the rest". `card` is what the terminal shows (masked
+    to first six and last four digits by the lane whatever it is given)."""
+
+    type: TenderType
+    amount: Decimal | None = None
+    reference: str | None = None
+    card: str | None = None
+
+
+@dataclass(frozen=True)
+class Suspend(Event):
+    pass
+
+
+@dataclass(frozen=True)
+class Resume(Event):
+    suspension_id: str
+
+
+@dataclass(frozen=True)
+class Refund(Event):
+    """Refund against an earlier receipt: `lines` maps line index to quantity (None: all)."""
+
+    receipt_id: str
+    reason: str
+    lines: dict[int, Decimal] | None = None
+    tender: TenderType = "cash"
+    reference: str | None = None
+    authorization: Authorization | None = None
+
+
+@dataclass(frozen=True)
+class ReturnWithoutReceipt(Event):
+    """Goods back with no receipt: priced from the catalog in force (separate permission)."""
+
+    code: str
+    reason: str
+    quantity: Decimal = Decimal(1)
+    tender: TenderType = "cash"
+    authorization: Authorization | None = None
+
+
+@dataclass(frozen=True)
+class NoSale(Event):
+    reason: str
+    authorization: Authorization | None = None
+
+
+@dataclass(frozen=True)
+class CloseShift(Event):
+    counted: Decimal
+    blind: bool = True
+    authorization: Authorization | None = None
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What an accepted event produced: journal records committed, a receipt to print."""
+
+    state: str
+    records: tuple[object, ...] = ()
+    receipt: object | None = None
+    notices: tuple[str, ...] = field(default_factory=tuple)

@@ -1,0 +1,335 @@
+"""The lane: one till's checkout as a state machine with a transition table.
+
+Everything that decides what the till may do next lives in this file; what happens to the
+sale in progress lives in `sale.py`, refunds in `refunds.py`.
+
+Theory of operation. The lane is a plain object fed typed events (`events.py`). `TABLE`
+says, per state, which event types are legal and which states they may lead to; an event
+not in the table is refused with one sentence naming why (`WHY_NOT`). A legal event goes to
+its handler, which computes the next lane value WITHOUT touching `self`; only when the
+handler succeeded (and, for a completed sale, the journal committed) does `handle` swap the
+new value in. So a refusal, or an exception from the journal, leaves the lane exactly as it
+was. The lane does no I/O of its own: it is handed a `LaneBook` (journal + lane tables), a
+`StaffDirectory`, a `MemberService`, the catalog and the settings; time comes in on events.
+
+A catalog handed over mid-sale waits: the sale in progress keeps the catalog it started
+with, the new one applies from the next sale.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from enum import StrEnum
+from typing import Any
+
+from gateway.catalog.catalog import Catalog
+from gateway.journal import JournalRecord
+from gateway.lane import events as ev
+from gateway.lane.book import Batch, LaneBook, OpenShiftRow
+from gateway.lane.events import Outcome, Refusal
+from gateway.lane.members import MemberService, NoMembers
+from gateway.lane.records import LaneRef, OverrideBody, ShiftCloseBody, ShiftOpenBody
+from gateway.lane.staff import StaffDirectory, StaffMember
+from gateway.settings import GatewaySettings
+
+
+class State(StrEnum):
+    CLOSED = "closed"  # no shift open: only a sign-on is accepted
+    IDLE = "idle"  # shift open, no sale in progress
+    IN_SALE = "in_sale"  # lines being rung up
+    TENDERING = "tendering"  # part paid: only more tender, or a void with a supervisor
+
+
+ITEM_EVENTS = (ev.Scan, ev.Plu, ev.Weighed)
+TABLE: dict[State, dict[type[ev.Event], tuple[State, ...]]] = {
+    State.CLOSED: {ev.OpenShift: (State.IDLE,)},
+    State.IDLE: {
+        **dict.fromkeys(ITEM_EVENTS, (State.IN_SALE,)),
+        ev.MemberCard: (State.IN_SALE,),
+        ev.Coupon: (State.IN_SALE,),
+        ev.Resume: (State.IN_SALE,),
+        ev.Refund: (State.IDLE,),
+        ev.ReturnWithoutReceipt: (State.IDLE,),
+        ev.NoSale: (State.IDLE,),
+        ev.CloseShift: (State.CLOSED,),
+    },
+    State.IN_SALE: {
+        **dict.fromkeys(ITEM_EVENTS, (State.IN_SALE,)),
+        ev.ChangeQuantity: (State.IN_SALE,),
+        ev.VoidLine: (State.IN_SALE,),
+        ev.PriceOverride: (State.IN_SALE,),
+        ev.MemberCard: (State.IN_SALE,),
+        ev.Coupon: (State.IN_SALE,),
+        ev.Tender: (State.TENDERING, State.IDLE),
+        ev.Suspend: (State.IDLE,),
+        ev.VoidSale: (State.IDLE,),
+    },
+    State.TENDERING: {
+        ev.Tender: (State.TENDERING, State.IDLE),
+        ev.VoidSale: (State.IDLE,),
+    },
+}
+
+WHY_NOT: dict[State, str] = {
+    State.CLOSED: "No shift is open: sign on with your staff card or PIN first.",
+    State.IDLE: "There is no sale in progress.",
+    State.IN_SALE: "A sale is in progress: finish, suspend or void it first.",
+    State.TENDERING: "Payment has started: take the rest of the payment, or void the sale.",
+}
+
+ACTION_LABELS = {
+    "void_line": "Voiding a line", "void_sale": "Voiding the sale",
+    "void_after_tender": "Voiding a paid sale", "price_override": "A price override",
+    "refund": "A refund", "return_without_receipt": "A return without receipt",
+    "no_sale": "Opening the drawer", "close_shift": "Closing the shift",
+    "open_shift": "Opening a shift", "sell": "Selling",
+}
+
+
+@dataclass(frozen=True)
+class Shift:
+    shift_id: str
+    staff: StaffMember
+    business_day: str
+    opening_float: Any
+    method: str
+
+
+@dataclass(frozen=True)
+class Permit:
+    """A permission check passed; `override` is the supervisor's record, when one was needed."""
+
+    override: OverrideBody | None = None
+
+
+@dataclass(frozen=True)
+class Step:
+    """A handler's result: the lane's next value, what was committed, what to print."""
+
+    state: State
+    shift: Shift | None
+    sale: Any
+    records: tuple[JournalRecord, ...] = ()
+    receipt: Any = None
+    notices: tuple[str, ...] = ()
+
+
+class Lane:
+    """One till. Feed it events with `handle`; it answers an `Outcome` or a `Refusal`."""
+
+    def __init__(self, *, book: LaneBook, staff: StaffDirectory, catalog: Catalog,
+                 settings: GatewaySettings, members: MemberService | None = None,
+                 new_id: Callable[[], str] | None = None) -> None:
+        self.book = book
+        self.staff = staff
+        self.settings = settings
+        self.members: MemberService = members or NoMembers()
+        self.new_id = new_id or (lambda: __import__("uuid").uuid4().hex)
+        self.catalog = catalog
+        self._pending_catalog: Catalog | None = None
+        self.lane_ref = LaneRef(store=settings.store.id, box=settings.store.box)
+        self.state = State.CLOSED
+        self.shift: Shift | None = None
+        self.sale: Any = None
+        self._restore()
+
+    def _restore(self) -> None:
+        """After a restart: an open shift is open again (a sale in progress is not kept)."""
+        row = self.book.open_shift()
+        if row is None:
+            return
+        member = self.staff.get(row.staff_id)
+        if member is None:
+            return
+        self.shift = Shift(row.shift_id, member, row.business_day, row.opening_float, row.method)
+        self.state = State.IDLE
+
+    # -- the one entry point -------------------------------------------------------------
+
+    def handle(self, event: ev.Event) -> Outcome | Refusal:
+        allowed = TABLE[self.state].get(type(event))
+        if allowed is None:
+            return Refusal("not_now", WHY_NOT[self.state])
+        result = self._dispatch(event)
+        if isinstance(result, Refusal):
+            return result
+        assert result.state in allowed, f"{type(event).__name__} led to {result.state}"
+        self.state, self.shift, self.sale = result.state, result.shift, result.sale
+        if self.sale is None and self._pending_catalog is not None:
+            self.catalog, self._pending_catalog = self._pending_catalog, None
+        return Outcome(state=self.state.value, records=result.records, receipt=result.receipt,
+                       notices=result.notices)
+
+    def set_catalog(self, catalog: Catalog) -> None:
+        """A new catalog applies between sales only; a sale in progress keeps its prices."""
+        if self.sale is None:
+            self.catalog = catalog
+        else:
+            self._pending_catalog = catalog
+
+    def _dispatch(self, event: ev.Event) -> Step | Refusal:
+        from gateway.lane import refunds, sale
+        handlers: dict[type[ev.Event], Callable[[Any], Step | Refusal]] = {
+            ev.OpenShift: self._open_shift,
+            ev.CloseShift: self._close_shift,
+            ev.NoSale: self._no_sale,
+            ev.Refund: lambda e: refunds.refund(self, e),
+            ev.ReturnWithoutReceipt: lambda e: refunds.return_without_receipt(self, e),
+        }
+        handler = handlers.get(type(event))
+        if handler is not None:
+            return handler(event)
+        return sale.handle(self, event)
+
+    # -- permissions ---------------------------------------------------------------------
+
+    def permit(self, action: str, at: Any, authorization: ev.Authorization | None, *,
+               amount: Any = None, receipt_id: str | None = None) -> Permit | Refusal:
+        """May the signed-on cashier do `action`, or does this event carry an override?"""
+        actor = self.shift.staff if self.shift else None
+        lane = self.settings.lane
+        if actor is not None and lane.allows(actor.role, action):
+            return Permit()
+        label = ACTION_LABELS.get(action, action)
+        if authorization is None:
+            return Refusal("needs_override", f"{label} needs a supervisor: scan a supervisor "
+                           "card or enter a supervisor PIN.")
+        supervisor = self.staff.identify(authorization.credential, at)
+        if isinstance(supervisor, Refusal):
+            return supervisor
+        if not lane.allows(supervisor.role, action):
+            return Refusal("not_permitted", f"{supervisor.name} may not authorise this: "
+                           f"{label.lower()}.")
+        ceiling = self.staff.ceiling_of(supervisor)
+        if amount is not None and amount > ceiling:
+            return Refusal("over_ceiling", f"{amount} is above {supervisor.name}'s override "
+                           f"limit of {ceiling}.")
+        if not authorization.reason.strip():
+            return Refusal("needs_reason", "Enter the reason for the override.")
+        return Permit(OverrideBody(
+            override_id=self.new_id(), lane=self.lane_ref,
+            shift_id=self.shift.shift_id if self.shift else None, local_time=at.isoformat(),
+            action=action, supervisor=supervisor.ref(),  # type: ignore[arg-type]
+            cashier=actor.ref() if actor else None, method=authorization.credential.method,
+            amount=amount, ceiling=ceiling, reason=authorization.reason.strip(),
+            receipt_id=receipt_id))
+
+    def add_override(self, batch: Batch, permit: Permit, business_day: str) -> None:
+        if permit.override is not None:
+            o = permit.override
+            batch.add("override", o.to_body(), o.override_id, business_day=business_day,
+                      shift_id=o.shift_id)
+
+    # -- shift open / close, no-sale -----------------------------------------------------
+
+    def _open_shift(self, event: ev.OpenShift) -> Step | Refusal:
+        who = self.staff.identify(event.credential, event.at)
+        if isinstance(who, Refusal):
+            return who
+        if not self.settings.lane.allows(who.role, "open_shift"):
+            return Refusal("not_permitted", f"{who.name} ({who.role}) may not open a shift.")
+        number = self.book.next_number("shift")
+        shift_id = f"{self.lane_ref.box}-S{number:05d}"
+        day = event.at.date().isoformat()
+        opening = (event.opening_float if event.opening_float is not None
+                   else self.settings.lane.opening_float)
+        if opening < 0:
+            return Refusal("bad_float", "The opening float cannot be negative.")
+        body = ShiftOpenBody(shift_id=shift_id, lane=self.lane_ref, business_day=day,
+                             local_time=event.at.isoformat(), staff=who.ref(),
+                             method=event.credential.method, opening_float=opening)
+        batch = Batch()
+        batch.add("shift_open", body.to_body(), self.new_id(), business_day=day,
+                  shift_id=shift_id)
+        row = OpenShiftRow(shift_id, who.id, event.credential.method, event.at.isoformat(),
+                           day, opening)
+        batch.writes += [self.book.take_number("shift", number), self.book.record_shift(row)]
+        records = self.book.commit(batch)
+        shift = Shift(shift_id, who, day, opening, event.credential.method)
+        return Step(State.IDLE, shift, None, tuple(records),
+                    notices=(f"Shift {shift_id} open for {who.name}.",))
+
+    def _close_shift(self, event: ev.CloseShift) -> Step | Refusal:
+        assert self.shift is not None
+        if event.counted < 0:
+            return Refusal("bad_count", "The counted cash cannot be negative.")
+        permit = self.permit("close_shift", event.at, event.authorization)
+        if isinstance(permit, Refusal):
+            return permit
+        cash_in, cash_out, sales, refunds = self._shift_cash(self.shift.shift_id)
+        expected = self.shift.opening_float + cash_in - cash_out
+        day = self.shift.business_day
+        body = ShiftCloseBody(
+            shift_id=self.shift.shift_id, lane=self.lane_ref, business_day=day,
+            local_time=event.at.isoformat(), staff=self.shift.staff.ref(), blind=event.blind,
+            opening_float=self.shift.opening_float, cash_sales=cash_in, cash_refunds=cash_out,
+            expected=expected, counted=event.counted, over_short=event.counted - expected,
+            sales=sales, refunds=refunds)
+        batch = Batch()
+        self.add_override(batch, permit, day)
+        batch.add("shift_close", body.to_body(), self.new_id(), business_day=day,
+                  shift_id=self.shift.shift_id)
+        batch.writes.append(self.book.close_shift(self.shift.shift_id))
+        records = self.book.commit(batch)
+        word = "over" if body.over_short > 0 else "short" if body.over_short < 0 else "even"
+        return Step(State.CLOSED, None, None, tuple(records),
+                    notices=(f"Drawer {word}: {body.over_short} (expected {expected}, "
+                             f"counted {event.counted}).",))
+
+    def _shift_cash(self, shift_id: str) -> tuple[Any, Any, int, int]:
+        from decimal import Decimal
+        cash_in = cash_out = Decimal(0)
+        sales = refunds = 0
+        for kind, body in self.book.shift_bodies(shift_id, ("sale", "refund")):
+            cash = sum((Decimal(t["amount"]) for t in body["tenders"] if t["type"] == "cash"),
+                       Decimal(0))
+            if kind == "sale":
+                sales += 1
+                cash_in += cash
+            else:
+                refunds += 1
+                cash_out += cash
+        return cash_in, cash_out, sales, refunds
+
+    def _no_sale(self, event: ev.NoSale) -> Step | Refusal:
+        from gateway.lane.records import NoSaleBody
+        assert self.shift is not None
+        if not event.reason.strip():
+            return Refusal("needs_reason", "Enter why the drawer is opened.")
+        permit = self.permit("no_sale", event.at, event.authorization)
+        if isinstance(permit, Refusal):
+            return permit
+        day = event.at.date().isoformat()
+        body = NoSaleBody(lane=self.lane_ref, shift_id=self.shift.shift_id, business_day=day,
+                          local_time=event.at.isoformat(), staff=self.shift.staff.ref(),
+                          reason=event.reason.strip(),
+                          override=sale_override_ref(permit.override))
+        batch = Batch()
+        self.add_override(batch, permit, day)
+        batch.add("no_sale", body.to_body(), self.new_id(), business_day=day,
+                  shift_id=self.shift.shift_id)
+        records = self.book.commit(batch)
+        return Step(State.IDLE, self.shift, None, tuple(records), notices=("Drawer open.",))
+
+    def receipt_for(self, record: JournalRecord) -> Any:
+        """The receipt of a record just committed (never before: commit, then print)."""
+        from gateway.receipts.model import from_record
+        store = self.settings.store
+        return from_record(record, store.header, store.footer)
+
+    def with_sale(self, state: State, sale: Any, **kw: Any) -> Step:
+        return Step(state, self.shift, sale, **kw)
+
+    def replace_shift(self, **kw: Any) -> Shift:
+        assert self.shift is not None
+        return replace(self.shift, **kw)
+
+
+def sale_override_ref(override: OverrideBody | None) -> Any:
+    """The short reference to an override that the authorised record carries."""
+    from gateway.lane.records import OverrideRef
+    if override is None:
+        return None
+    return OverrideRef(id=override.override_id, action=override.action,
+                       supervisor=override.supervisor, reason=override.reason)

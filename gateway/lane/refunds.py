@@ -1,0 +1,172 @@
+"""Refunds against an earlier receipt, and returns without one.
+
+A refund with a receipt returns exactly what the customer paid for the units brought back:
+each line's amount and tax come from the ORIGINAL sale's allocation (`split_units` over the
+line's total, units taken in order after those refunded before), never from today's
+prices, so basket discounts and 抹零 are given back in proportion and never twice. A line
+already refunded, or more units than were sold, is refused. A return without a receipt is
+a separate permission and is priced from the catalog in force. Both are journalled with
+their index rows (and the refunded quantities) in one transaction. No I/O of its own.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any
+
+from gateway.lane import events as ev
+from gateway.lane.book import Batch
+from gateway.lane.events import Refusal
+from gateway.lane.records import MemberRef, RefundBody, RefundLine, TaxLine
+from gateway.lane.records import Tender as TenderRecord
+from gateway.money import ZERO, cash_rounding, split_units
+from gateway.pricing import Basket, BasketLine, price_basket
+
+if TYPE_CHECKING:
+    from gateway.lane.machine import Lane, Step
+
+
+def refund(lane: Lane, event: ev.Refund) -> Step | Refusal:
+    record = lane.book.by_receipt(event.receipt_id)
+    if record is None or record.kind != "sale":
+        return Refusal("unknown_receipt", f"No sale with receipt {event.receipt_id} on this "
+                       "till.")
+    if not event.reason.strip():
+        return Refusal("needs_reason", "Enter the reason for the refund.")
+    original = record.body
+    lines = _refund_lines(original, event.lines, lane.book.refunded(event.receipt_id))
+    if isinstance(lines, Refusal):
+        return lines
+    total = sum((line.amount for line in lines), ZERO)
+    permit = lane.permit("refund", event.at, event.authorization, amount=total,
+                         receipt_id=event.receipt_id)
+    if isinstance(permit, Refusal):
+        return permit
+    member = original.get("member")
+    return _commit(lane, event.at, lines, total, permit, with_receipt=True,
+                   original=(event.receipt_id, record.seq), reason=event.reason,
+                   tender=event.tender, reference=event.reference,
+                   member=MemberRef.model_validate(member) if member else None,
+                   currency=original["currency"], places=original["places"])
+
+
+def _refund_lines(original: Mapping[str, Any], wanted: Mapping[int, Decimal] | None,
+                  done: Mapping[int, Decimal]) -> list[RefundLine] | Refusal:
+    sold = original["lines"]
+    if wanted is None:
+        wanted = {i: Decimal(line["quantity"]) - done.get(i, ZERO)
+                  for i, line in enumerate(sold) if Decimal(line["quantity"]) > done.get(i, ZERO)}
+        if not wanted:
+            return Refusal("already_refunded", "Every line of this receipt was already "
+                           "refunded.")
+    out: list[RefundLine] = []
+    for index, quantity in sorted(wanted.items()):
+        if not 0 <= index < len(sold):
+            return Refusal("no_such_line", f"Receipt has no line {index + 1}.")
+        line = _one_line(sold[index], index, quantity, done.get(index, ZERO),
+                         original["places"])
+        if isinstance(line, Refusal):
+            return line
+        out.append(line)
+    return out
+
+
+def _one_line(line: Mapping[str, Any], index: int, quantity: Decimal, done: Decimal,
+              places: int) -> RefundLine | Refusal:
+    sold = Decimal(line["quantity"])
+    name = line["name"]
+    if done >= sold:
+        return Refusal("already_refunded", f"Line {index + 1} ({name}) was already refunded.")
+    if quantity <= 0 or quantity + done > sold:
+        return Refusal("beyond_quantity", f"Only {sold - done} of {name} can be refunded "
+                       f"(sold {sold}, refunded {done}).")
+    weighed = line.get("weight") is not None
+    if (weighed or sold != sold.to_integral_value()) and quantity != sold:
+        return Refusal("whole_line_only", f"{name} was weighed: refund the whole line.")
+    units = int(sold) if not weighed else 1
+    first, count = (int(done), int(quantity)) if not weighed else (0, 1)
+    amount = sum(split_units(Decimal(line["total"]), units, places)[first:first + count], ZERO)
+    tax = sum(split_units(Decimal(line["tax"]), units, places)[first:first + count], ZERO)
+    return RefundLine(original_index=index, sku=line["sku"], name=name,
+                      category=line["category"], quantity=quantity,
+                      weight=Decimal(line["weight"]) if weighed else None, amount=amount,
+                      tax_class=line["tax_class"], tax_rate=Decimal(line["tax_rate"]),
+                      tax_inclusive=line["tax_inclusive"], tax=tax)
+
+
+def return_without_receipt(lane: Lane, event: ev.ReturnWithoutReceipt) -> Step | Refusal:
+    from gateway.lane.sale import _find, _whole
+    if not event.reason.strip():
+        return Refusal("needs_reason", "Enter the reason for the return.")
+    product = _find(lane.catalog, event.code)
+    if product is None:
+        return Refusal("unknown_item", f"No item with code {event.code}.")
+    if product.weighed:
+        return Refusal("needs_receipt", f"{product.name} was weighed: it needs its receipt.")
+    if bad := _whole(event.quantity):
+        return bad
+    priced = price_basket(Basket((BasketLine(product.sku, quantity=event.quantity),),
+                                 event.at), lane.catalog)
+    line = priced.lines[0]
+    refund_line = RefundLine(original_index=0, sku=line.sku, name=line.name,
+                             category=line.category, quantity=line.quantity, amount=line.total,
+                             tax_class=line.tax_class, tax_rate=line.tax_rate,
+                             tax_inclusive=line.tax_inclusive, tax=line.tax)
+    permit = lane.permit("return_without_receipt", event.at, event.authorization,
+                         amount=line.total)
+    if isinstance(permit, Refusal):
+        return permit
+    return _commit(lane, event.at, [refund_line], line.total, permit, with_receipt=False,
+                   original=None, reason=event.reason, tender=event.tender, reference=None,
+                   member=None, currency=priced.currency, places=priced.places)
+
+
+def _taxes(lines: list[RefundLine]) -> list[TaxLine]:
+    groups: dict[tuple[str, Decimal, bool], list[RefundLine]] = {}
+    for line in lines:
+        groups.setdefault((line.tax_class, line.tax_rate, line.tax_inclusive), []).append(line)
+    out = []
+    for (tax_class, rate, inclusive), group in sorted(groups.items()):
+        gross = sum((g.amount for g in group), ZERO)
+        tax = sum((g.tax for g in group), ZERO)
+        out.append(TaxLine(tax_class=tax_class, name=tax_class, rate=rate, inclusive=inclusive,
+                           net=gross - tax, tax=tax, gross=gross))
+    return out
+
+
+def _commit(lane: Lane, at: datetime, lines: list[RefundLine], total: Decimal, permit: Any,
+            *, with_receipt: bool, original: tuple[str, int] | None, reason: str,
+            tender: str, reference: str | None, member: MemberRef | None, currency: str,
+            places: int) -> Step:
+    from gateway.lane.machine import State, sale_override_ref
+    assert lane.shift is not None
+    paid = total
+    rule = lane.catalog.money.cash_rounding
+    if tender == "cash" and rule is not None:
+        paid = total + cash_rounding(total, rule.increment, rule.rule)
+    number = lane.book.next_number("receipt")
+    refund_id = f"{lane.lane_ref.box}-{number:06d}"
+    day = at.date().isoformat()
+    body = RefundBody(
+        refund_id=refund_id, lane=lane.lane_ref, shift_id=lane.shift.shift_id,
+        business_day=day, local_time=at.isoformat(timespec="seconds"),
+        staff=lane.shift.staff.ref(), with_receipt=with_receipt,
+        original_receipt_id=original[0] if original else None,
+        original_seq=original[1] if original else None, member=member, currency=currency,
+        places=places, lines=lines, total=total, taxes=_taxes(lines),
+        tenders=[TenderRecord(type=tender, amount=paid, reference=reference)],  # type: ignore[arg-type]
+        reason=reason.strip(), override=sale_override_ref(permit.override))
+    batch = Batch()
+    lane.add_override(batch, permit, day)
+    batch.add("refund", body.to_body(), refund_id, business_day=day,
+              shift_id=lane.shift.shift_id, receipt_id=refund_id)
+    batch.writes.append(lane.book.take_number("receipt", number))
+    if original is not None:
+        batch.writes.append(lane.book.record_refunded(
+            original[0], refund_id, [(line.original_index, line.quantity) for line in lines]))
+    records = lane.book.commit(batch)
+    receipt = lane.receipt_for(records[-1])
+    return lane.with_sale(State.IDLE, None, records=tuple(records), receipt=receipt,
+                          notices=(f"Give back {tender} {paid}.",))

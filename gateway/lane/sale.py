@@ -1,0 +1,520 @@
+"""The sale in progress: ringing up, member, coupons, tender, completion, suspend, void.
+
+Owns the `Sale` value (immutable: every change makes a new one, so a refused event leaves
+the old one in place) and the handlers of the events that change it. Completion builds the
+`sale` body from the totals engine's priced basket (every line with its cent-exact
+allocated amounts, which refunds later read back) and commits it, with the member's
+balance changes, in one journal transaction before any receipt exists. Decides nothing
+about which events are legal when (that is `machine.TABLE`). No I/O of its own.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from datetime import datetime
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any
+
+from gateway.barcodes import Misread, parse_scan, plu_key
+from gateway.catalog.catalog import Catalog
+from gateway.catalog.document import Product
+from gateway.errors import StoregateError
+from gateway.lane import events as ev
+from gateway.lane.book import Batch
+from gateway.lane.events import Refusal
+from gateway.lane.members import MemberAccount
+from gateway.lane.records import (
+    LineAdjustment,
+    MemberRef,
+    OverrideRef,
+    Points,
+    SaleBody,
+    SaleLine,
+    TaxLine,
+    Totals,
+    VoidBody,
+)
+from gateway.lane.records import Tender as TenderRecord
+from gateway.money import ZERO, cash_rounding
+from gateway.pricing import Basket, BasketLine, MemberContext, PricedBasket, price_basket
+from gateway.pricing.result import PricedLine
+
+if TYPE_CHECKING:
+    from gateway.lane.machine import Lane, Step
+
+MAX_QUANTITY = Decimal(9999)
+EXTERNAL = ("card", "mobile", "voucher")
+MEMBER_TENDERS = ("points", "stored_value")
+
+
+@dataclass(frozen=True)
+class Sale:
+    """The basket being rung up, and what has been paid toward it."""
+
+    started: datetime
+    catalog: Catalog
+    lines: tuple[BasketLine, ...] = ()
+    priced: PricedBasket | None = None
+    member: MemberAccount | None = None
+    coupons: tuple[str, ...] = ()
+    tenders: tuple[TenderRecord, ...] = ()
+    voided: tuple[SaleLine, ...] = ()
+    overrides: tuple[OverrideRef, ...] = ()
+    line_overrides: tuple[tuple[int, str], ...] = ()
+    resumed_from: str | None = None
+
+    @property
+    def paid(self) -> Decimal:
+        return sum((t.amount for t in self.tenders), ZERO)
+
+
+def handle(lane: Lane, event: ev.Event) -> Step | Refusal:
+    """Route a sale event to its handler (the table already said it is legal now)."""
+    handlers: dict[type[ev.Event], Any] = {
+        ev.Scan: _scan, ev.Plu: _plu, ev.Weighed: _weighed,
+        ev.ChangeQuantity: _change_quantity, ev.VoidLine: _void_line,
+        ev.PriceOverride: _price_override, ev.MemberCard: _member, ev.Coupon: _coupon,
+        ev.Tender: _tender, ev.Suspend: _suspend, ev.Resume: _resume, ev.VoidSale: _void_sale,
+    }
+    result: Step | Refusal = handlers[type(event)](lane, event)
+    return result
+
+
+def current(lane: Lane, at: datetime) -> Sale:
+    return lane.sale if lane.sale is not None else Sale(started=at, catalog=lane.catalog)
+
+
+def reprice(sale: Sale, at: datetime) -> Sale | Refusal:
+    """Price the basket with the sale's own catalog (a new catalog waits for the next sale)."""
+    member = MemberContext(sale.member.id, sale.member.group) if sale.member else None
+    try:
+        priced = price_basket(Basket(sale.lines, at, member, sale.coupons), sale.catalog)
+    except StoregateError as exc:
+        return Refusal("cannot_price", exc.what)
+    return replace(sale, priced=priced)
+
+
+def _in_sale(lane: Lane, sale: Sale | Refusal, notices: tuple[str, ...] = ()) -> Step | Refusal:
+    from gateway.lane.machine import State
+    if isinstance(sale, Refusal):
+        return sale
+    return lane.with_sale(State.IN_SALE, sale, notices=notices)
+
+
+# -- ringing up ------------------------------------------------------------------------
+
+
+def _add(lane: Lane, at: datetime, line: BasketLine) -> Step | Refusal:
+    sale = current(lane, at)
+    permit = lane.permit("sell", at, None)
+    if isinstance(permit, Refusal):
+        return permit
+    return _in_sale(lane, reprice(replace(sale, lines=(*sale.lines, line)), at))
+
+
+def _whole(quantity: Decimal) -> Refusal | None:
+    if quantity != quantity.to_integral_value() or not 1 <= quantity <= MAX_QUANTITY:
+        return Refusal("bad_quantity", f"Quantity {quantity} must be a whole number 1-9999.")
+    return None
+
+
+def _scan(lane: Lane, event: ev.Scan) -> Step | Refusal:
+    sale = current(lane, event.at)
+    parsed = parse_scan(event.raw, lane.settings.barcodes)
+    if isinstance(parsed, Misread):
+        return Refusal("misread", f"Barcode not read ({parsed.reason}). Scan it again or key "
+                       "the number.")
+    product = sale.catalog.lookup(parsed.lookup_keys)
+    if product is None:
+        return Refusal("unknown_item", "Unknown item: it is not in the catalog. Put it aside "
+                       "and call a supervisor.")
+    if product.weighed and parsed.weight is None and parsed.price is None:
+        return Refusal("needs_weight", f"{product.name} is sold by weight: weigh it on the "
+                       "scale.")
+    quantity = Decimal(parsed.count or 1) * event.quantity
+    if parsed.weight is None and parsed.price is None and (bad := _whole(quantity)):
+        return bad
+    return _add(lane, event.at, BasketLine(product.sku, quantity=quantity, weight=parsed.weight,
+                                           label_price=parsed.price, code=parsed.raw))
+
+
+def _find(catalog: Catalog, code: str) -> Product | None:
+    keys = [f"SKU:{code}"]
+    if code.isdigit():
+        keys.insert(0, plu_key(code))
+    return catalog.lookup(keys)
+
+
+def _plu(lane: Lane, event: ev.Plu) -> Step | Refusal:
+    sale = current(lane, event.at)
+    product = _find(sale.catalog, event.code)
+    if product is None:
+        return Refusal("unknown_item", f"No item with PLU {event.code}.")
+    if product.weighed:
+        return Refusal("needs_weight", f"{product.name} is sold by weight: weigh it on the "
+                       "scale.")
+    if bad := _whole(event.quantity):
+        return bad
+    return _add(lane, event.at, BasketLine(product.sku, quantity=event.quantity))
+
+
+def weight_refusal(weight: Decimal | None, stable: bool, capacity: Decimal) -> Refusal | None:
+    """Only a stable, positive, in-range weight may price an item."""
+    if not stable:
+        return Refusal("scale_unstable", "The scale is still moving: wait until it settles.")
+    if weight is None or weight <= 0:
+        return Refusal("scale_empty", "Put the item on the scale.")
+    if weight > capacity:
+        return Refusal("scale_over", f"{weight} kg is over the scale's {capacity} kg.")
+    return None
+
+
+def _weighed(lane: Lane, event: ev.Weighed) -> Step | Refusal:
+    sale = current(lane, event.at)
+    product = _find(sale.catalog, event.code)
+    if product is None:
+        return Refusal("unknown_item", f"No item with PLU {event.code}.")
+    if not product.weighed:
+        return Refusal("not_weighed", f"{product.name} is sold by the piece, not by weight.")
+    if bad := weight_refusal(event.weight, event.stable, event.capacity):
+        return bad
+    return _add(lane, event.at, BasketLine(product.sku, weight=event.weight))
+
+
+def _line(sale: Sale, index: int) -> Refusal | None:
+    if not 0 <= index < len(sale.lines):
+        return Refusal("no_such_line", f"There is no line {index + 1}.")
+    return None
+
+
+def _change_quantity(lane: Lane, event: ev.ChangeQuantity) -> Step | Refusal:
+    sale = lane.sale
+    if (bad := _line(sale, event.line)) or (bad := _whole(event.quantity)):
+        return bad
+    old = sale.lines[event.line]
+    if old.weight is not None or old.label_price is not None:
+        return Refusal("weighed_line", "A weighed or labelled item cannot change quantity: "
+                       "void the line and weigh again.")
+    overrides = sale.overrides
+    if event.quantity < old.quantity:
+        permit = lane.permit("void_line", event.at, event.authorization)
+        if isinstance(permit, Refusal):
+            return permit
+        overrides = (*overrides, *_commit_override(lane, permit, event.at))
+    lines = list(sale.lines)
+    lines[event.line] = replace(old, quantity=event.quantity)
+    return _in_sale(lane, reprice(replace(sale, lines=tuple(lines), overrides=overrides),
+                                  event.at))
+
+
+def _commit_override(lane: Lane, permit: Any, at: datetime) -> tuple[OverrideRef, ...]:
+    """An override inside a sale is journalled at once (it happened even if the sale is
+    later voided) and referenced from the sale body."""
+    from gateway.lane.machine import sale_override_ref
+    if permit.override is None:
+        return ()
+    batch = Batch()
+    lane.add_override(batch, permit, at.date().isoformat())
+    lane.book.commit(batch)
+    return (sale_override_ref(permit.override),)
+
+
+def _void_line(lane: Lane, event: ev.VoidLine) -> Step | Refusal:
+    sale = lane.sale
+    if bad := _line(sale, event.line):
+        return bad
+    permit = lane.permit("void_line", event.at, event.authorization)
+    if isinstance(permit, Refusal):
+        return permit
+    assert sale.priced is not None
+    voided = sale_line(sale.priced.lines[event.line], None)
+    lines = sale.lines[:event.line] + sale.lines[event.line + 1:]
+    overrides = (*sale.overrides, *_commit_override(lane, permit, event.at))
+    shifted = tuple((i if i < event.line else i - 1, o) for i, o in sale.line_overrides
+                    if i != event.line)
+    return _in_sale(lane, reprice(replace(sale, lines=lines, voided=(*sale.voided, voided),
+                                          overrides=overrides, line_overrides=shifted),
+                                  event.at))
+
+
+def _price_override(lane: Lane, event: ev.PriceOverride) -> Step | Refusal:
+    sale = lane.sale
+    if bad := _line(sale, event.line):
+        return bad
+    if event.unit_price < 0:
+        return Refusal("bad_price", "A price cannot be negative.")
+    old = sale.lines[event.line]
+    permit = lane.permit("price_override", event.at, event.authorization,
+                         amount=event.unit_price * (old.quantity or 1))
+    if isinstance(permit, Refusal):
+        return permit
+    lines = list(sale.lines)
+    lines[event.line] = replace(old, price_override=event.unit_price)
+    refs = _commit_override(lane, permit, event.at)
+    links = sale.line_overrides + tuple((event.line, r.id) for r in refs)
+    return _in_sale(lane, reprice(replace(sale, lines=tuple(lines), line_overrides=links,
+                                          overrides=(*sale.overrides, *refs)), event.at))
+
+
+def _member(lane: Lane, event: ev.MemberCard) -> Step | Refusal:
+    sale = current(lane, event.at)
+    if sale.member is not None:
+        return Refusal("member_set", f"Member {sale.member.id} is already on this sale.")
+    account = lane.members.identify(event.card_id, event.at)
+    if isinstance(account, Refusal):
+        return account
+    name = account.name or account.id
+    return _in_sale(lane, reprice(replace(sale, member=account), event.at),
+                    (f"Member {name}.",))
+
+
+def _coupon(lane: Lane, event: ev.Coupon) -> Step | Refusal:
+    sale = current(lane, event.at)
+    code = event.code.strip().upper()
+    if code not in sale.catalog.coupons:
+        return Refusal("unknown_coupon", f"Coupon {event.code} is not valid here.")
+    if code in sale.coupons:
+        return Refusal("coupon_twice", f"Coupon {code} is already on this sale.")
+    return _in_sale(lane, reprice(replace(sale, coupons=(*sale.coupons, code)), event.at))
+
+
+# -- tender and completion -------------------------------------------------------------
+
+
+def _mask(card: str | None) -> str | None:
+    """At most the first six and last four digits of a payment card (PCI DSS)."""
+    if card is None:
+        return None
+    digits = "".join(ch for ch in card if ch.isdigit())
+    if len(digits) < 10:
+        return "*" * max(len(digits) - 4, 2) + digits[-4:] if digits else None
+    return digits[:6] + "*" * (len(digits) - 10) + digits[-4:]
+
+
+def _tender(lane: Lane, event: ev.Tender) -> Step | Refusal:
+    from gateway.lane.machine import State
+    sale: Sale = lane.sale
+    if not sale.lines:
+        return Refusal("empty_sale", "Nothing to pay: scan an item first.")
+    if not sale.tenders:
+        priced = reprice(sale, event.at)  # prices are fixed when payment starts
+        if isinstance(priced, Refusal):
+            return priced
+        sale = priced
+    assert sale.priced is not None
+    remaining = sale.priced.total - sale.paid
+    taken = _take(lane, sale, event, remaining)
+    if isinstance(taken, Refusal):
+        return taken
+    tender, settles = taken
+    sale = replace(sale, tenders=(*sale.tenders, tender))
+    if not settles:
+        left = sale.priced.total - sale.paid
+        return lane.with_sale(State.TENDERING, sale, notices=(f"Still to pay: {left}",))
+    return complete(lane, sale, event.at)
+
+
+def _take(lane: Lane, sale: Sale, event: ev.Tender, remaining: Decimal
+          ) -> tuple[TenderRecord, bool] | Refusal:
+    """The tender as recorded, and whether it settles the sale."""
+    if event.amount is not None and event.amount <= 0:
+        return Refusal("bad_amount", "A tender must be more than zero.")
+    if event.type == "cash":
+        return _cash(sale, event, remaining)
+    amount = remaining if event.amount is None else event.amount
+    if amount > remaining:
+        return Refusal("no_change", f"Only cash gives change: {event.type} can pay at most "
+                       f"{remaining}.")
+    if event.type in EXTERNAL and not (event.reference or "").strip():
+        return Refusal("needs_reference", f"Enter the {event.type} reference "
+                       "(terminal or voucher number).")
+    if event.type in MEMBER_TENDERS:
+        if sale.member is None:
+            return Refusal("needs_member", "Scan the member card first.")
+        already = [(t.type, t.amount) for t in sale.tenders]
+        refused = lane.members.authorize(sale.member, event.type, amount, already, event.at)
+        if refused is not None:
+            return refused
+    record = TenderRecord(type=event.type, amount=amount, reference=event.reference,
+                          card=_mask(event.card) if event.type == "card" else None)
+    return record, amount == remaining
+
+
+def _cash(sale: Sale, event: ev.Tender, remaining: Decimal) -> tuple[TenderRecord, bool]:
+    """Cash pays the remainder rounded to the cash increment; only cash gives change."""
+    assert sale.priced is not None
+    rule = sale.catalog.money.cash_rounding
+    due = remaining + (cash_rounding(remaining, rule.increment, rule.rule) if rule else ZERO)
+    given = due if event.amount is None else event.amount
+    if given >= due:
+        return TenderRecord(type="cash", amount=due, given=given, change=given - due), True
+    return TenderRecord(type="cash", amount=given, given=given, change=ZERO), False
+
+
+def sale_line(line: PricedLine, override: str | None) -> SaleLine:
+    """A priced line as the journal keeps it (amounts exactly as the engine allocated)."""
+    return SaleLine(
+        index=line.index, sku=line.sku, name=line.name, category=line.category, unit=line.unit,
+        quantity=line.quantity, weight=line.weight, unit_price=line.unit_price,
+        list_amount=line.list_amount,
+        adjustments=[LineAdjustment(kind=a.kind, amount=a.amount, label=a.label,
+                                    promotion=a.promotion) for a in line.adjustments],
+        amount=line.amount, tax_class=line.tax_class, tax_rate=line.tax_rate,
+        tax_inclusive=line.tax_inclusive, tax=line.tax, total=line.total, code=line.code,
+        override=override)
+
+
+def tax_lines(priced: PricedBasket) -> list[TaxLine]:
+    return [TaxLine(tax_class=t.tax_class, name=t.name, rate=t.rate, inclusive=t.inclusive,
+                    net=t.net, tax=t.tax, gross=t.gross) for t in priced.taxes]
+
+
+def _totals(priced: PricedBasket, paid: Decimal) -> Totals:
+    return Totals(list_total=priced.list_total, item_discounts=priced.item_discounts,
+                  basket_discounts=priced.basket_discounts, moling=priced.moling,
+                  tax=priced.tax, total=priced.total, cash_rounding=paid - priced.total,
+                  due=paid, savings=priced.savings)
+
+
+def complete(lane: Lane, sale: Sale, at: datetime) -> Step:
+    """Commit the sale (and the member's balance changes) before any receipt exists."""
+    from gateway.lane.machine import State
+    assert sale.priced is not None and lane.shift is not None
+    priced = sale.priced
+    number = lane.book.next_number("receipt")
+    receipt_id = f"{lane.lane_ref.box}-{number:06d}"
+    pairs = [(t.type, t.amount) for t in sale.tenders]
+    settlement = (lane.members.settle(sale.member, receipt_id, priced, pairs, at)
+                  if sale.member is not None else None)
+    tenders = list(sale.tenders)
+    if settlement is not None:
+        for i, record_id in settlement.records_by_tender.items():
+            tenders[i] = tenders[i].model_copy(update={"record": record_id})
+    links = dict(sale.line_overrides)
+    day = at.date().isoformat()
+    body = SaleBody(
+        receipt_id=receipt_id, lane=lane.lane_ref, shift_id=lane.shift.shift_id,
+        business_day=day, local_time=at.isoformat(timespec="seconds"),
+        staff=lane.shift.staff.ref(),
+        member=MemberRef(id=sale.member.id, group=sale.member.group) if sale.member else None,
+        catalog_version=priced.catalog_version, currency=priced.currency,
+        places=priced.places,
+        lines=[sale_line(line, links.get(i)) for i, line in enumerate(priced.lines)],
+        voided_lines=list(sale.voided), coupons=list(sale.coupons),
+        promotions=sorted({a.promotion for line in priced.lines for a in line.adjustments
+                           if a.promotion}),
+        totals=_totals(priced, sale.paid), taxes=tax_lines(priced), tenders=tenders,
+        change=sum((t.change or ZERO for t in tenders), ZERO),
+        points=_points(settlement), overrides=list(sale.overrides),
+        resumed_from=sale.resumed_from)
+    batch = Batch()
+    batch.add("sale", body.to_body(), receipt_id, business_day=day,
+              shift_id=lane.shift.shift_id, receipt_id=receipt_id)
+    batch.writes.append(lane.book.take_number("receipt", number))
+    if settlement is not None:
+        batch.entries.extend((k, dict(b), i) for k, b, i in settlement.entries)
+        if settlement.also is not None:
+            batch.writes.append(settlement.also)
+    records = lane.book.commit(batch)
+    receipt = lane.receipt_for(records[0])
+    notices = (f"Change: {body.change}",) if body.change else ()
+    return lane.with_sale(State.IDLE, None, records=tuple(records), receipt=receipt,
+                          notices=notices)
+
+
+def _points(settlement: Any) -> Points:
+    if settlement is None:
+        return Points()
+    return Points(earned=settlement.points_earned, redeemed=settlement.points_redeemed,
+                  balance=settlement.points_balance)
+
+
+# -- suspend, resume, void -------------------------------------------------------------
+
+
+def _suspend(lane: Lane, event: ev.Suspend) -> Step | Refusal:
+    from gateway.lane.machine import State
+    sale: Sale = lane.sale
+    assert lane.shift is not None
+    if not sale.lines:
+        return Refusal("empty_sale", "There is nothing to suspend.")
+    number = lane.book.next_number("suspend")
+    suspension_id = f"H{number:04d}"
+    body = {
+        "lines": [_line_json(line) for line in sale.lines],
+        "member": None if sale.member is None else sale.member.id,
+        "member_group": None if sale.member is None else sale.member.group,
+        "coupons": list(sale.coupons),
+        "voided": [v.to_body() for v in sale.voided],
+        "overrides": [o.to_body() for o in sale.overrides],
+        "line_overrides": [list(p) for p in sale.line_overrides],
+        "started": sale.started.isoformat(),
+    }
+    lane.book.suspend(suspension_id, lane.shift.shift_id, event.at.isoformat(), body)
+    lane.book.conn.execute("INSERT INTO lane_counter (name, value) VALUES ('suspend', ?) "
+                           "ON CONFLICT(name) DO UPDATE SET value = excluded.value", (number,))
+    return lane.with_sale(State.IDLE, None, notices=(f"Sale suspended as {suspension_id}.",))
+
+
+def _line_json(line: BasketLine) -> dict[str, str | None]:
+    def text(value: Decimal | None) -> str | None:
+        return None if value is None else str(value)
+    return {"sku": line.sku, "quantity": str(line.quantity), "weight": text(line.weight),
+            "label_price": text(line.label_price), "price_override": text(line.price_override),
+            "code": line.code}
+
+
+def _resume(lane: Lane, event: ev.Resume) -> Step | Refusal:
+    body = lane.book.suspended(event.suspension_id)
+    if body is None:
+        return Refusal("no_such_suspension", f"No suspended sale {event.suspension_id}.")
+    def dec(value: str | None) -> Decimal | None:
+        return None if value is None else Decimal(value)
+    lines = tuple(BasketLine(d["sku"], quantity=Decimal(d["quantity"]), weight=dec(d["weight"]),
+                             label_price=dec(d["label_price"]),
+                             price_override=dec(d["price_override"]), code=d["code"])
+                  for d in body["lines"])
+    member = (MemberAccount(body["member"], body["member_group"])
+              if body["member"] is not None else None)
+    sale = Sale(started=datetime.fromisoformat(body["started"]), catalog=lane.catalog,
+                lines=lines, member=member, coupons=tuple(body["coupons"]),
+                voided=tuple(SaleLine.model_validate(v) for v in body["voided"]),
+                overrides=tuple(OverrideRef.model_validate(o) for o in body["overrides"]),
+                line_overrides=tuple((int(i), str(o)) for i, o in body["line_overrides"]),
+                resumed_from=event.suspension_id)
+    step = _in_sale(lane, reprice(sale, event.at), (f"Resumed {event.suspension_id}.",))
+    if not isinstance(step, Refusal):
+        lane.book.unsuspend(event.suspension_id)
+    return step
+
+
+def _void_sale(lane: Lane, event: ev.VoidSale) -> Step | Refusal:
+    from gateway.lane.machine import State, sale_override_ref
+    sale: Sale = lane.sale
+    assert lane.shift is not None
+    if not event.reason.strip():
+        return Refusal("needs_reason", "Enter why the sale is voided.")
+    action = "void_after_tender" if sale.tenders else "void_sale"
+    total = sale.priced.total if sale.priced else ZERO
+    permit = lane.permit(action, event.at, event.authorization, amount=sale.paid or None)
+    if isinstance(permit, Refusal):
+        return permit
+    day = event.at.date().isoformat()
+    number = lane.book.next_number("receipt")
+    receipt_id = f"{lane.lane_ref.box}-{number:06d}"
+    lines = [sale_line(line, None) for line in sale.priced.lines] if sale.priced else []
+    body = VoidBody(receipt_id=receipt_id, lane=lane.lane_ref, shift_id=lane.shift.shift_id,
+                    business_day=day, local_time=event.at.isoformat(timespec="seconds"),
+                    staff=lane.shift.staff.ref(), after_tender=bool(sale.tenders),
+                    lines=lines, total=total, tenders_reversed=list(sale.tenders),
+                    reason=event.reason.strip(), override=sale_override_ref(permit.override))
+    batch = Batch()
+    lane.add_override(batch, permit, day)
+    batch.add("void", body.to_body(), lane.new_id(), business_day=day,
+              shift_id=lane.shift.shift_id, receipt_id=receipt_id)
+    batch.writes.append(lane.book.take_number("receipt", number))
+    records = lane.book.commit(batch)
+    notices = ("Sale voided: give back " + ", ".join(f"{t.type} {t.amount}"
+                                                     for t in sale.tenders),) if sale.tenders \
+        else ("Sale voided.",)
+    return lane.with_sale(State.IDLE, None, records=tuple(records), notices=notices)

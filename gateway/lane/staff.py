@@ -1,0 +1,207 @@
+"""Staff: who may work the till, how they prove it, and what each may do.
+
+Owns the `lane_staff` table (migration 3): people, roles, staff cards, PINs stored only as
+salted scrypt hashes, a wrong-PIN counter with lockout, per-person override ceilings and
+TOTP secrets for the second factor technicians and admins need on box actions. It does not
+touch the journal (the lane records overrides) nor any other table. Time is passed in.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import os
+import sqlite3
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from decimal import Decimal
+
+import pyotp
+import sqlite_utils
+
+from gateway.errors import StoregateError
+from gateway.lane.events import Credential, Refusal
+from gateway.lane.records import StaffRef
+from gateway.lane.settings import BOX_ACTIONS, ROLES, LaneSettings
+
+SCRYPT_N, SCRYPT_R, SCRYPT_P = 2**14, 8, 1  # ~16 MiB, tens of ms on a Pi: slow to guess
+SALT_BYTES = 16
+PIN_DIGITS = (4, 12)
+
+
+class StaffError(StoregateError):
+    """A staff change that cannot be made as asked (CLI: `gateway staff ...`)."""
+
+    exit_code = 2
+
+
+@dataclass(frozen=True)
+class StaffMember:
+    id: str
+    name: str
+    role: str
+    ceiling: Decimal | None
+    has_totp: bool
+
+    def ref(self) -> StaffRef:
+        return StaffRef(id=self.id, name=self.name, role=self.role)  # type: ignore[arg-type]
+
+
+def hash_pin(pin: str, salt: bytes) -> bytes:
+    """scrypt(pin, salt): only this is stored; the PIN itself never is."""
+    return hashlib.scrypt(pin.encode(), salt=salt, n=SCRYPT_N, r=SCRYPT_R, p=SCRYPT_P, dklen=32)
+
+
+def _check_pin_shape(pin: str) -> None:
+    if not pin.isdigit() or not PIN_DIGITS[0] <= len(pin) <= PIN_DIGITS[1]:
+        raise StaffError("a PIN is 4 to 12 digits", where="staff PIN",
+                         fix="choose a PIN of 4-12 digits")
+
+
+class StaffDirectory:
+    """The staff table, for the lane (identify, authorise) and the CLI (add, enrol)."""
+
+    def __init__(self, db: sqlite_utils.Database, settings: LaneSettings) -> None:
+        self._conn: sqlite3.Connection = db.conn
+        self._settings = settings
+
+    # -- administration ------------------------------------------------------------------
+
+    def add(self, staff_id: str, name: str, role: str, *, pin: str | None = None,
+            card: str | None = None, ceiling: Decimal | None = None) -> StaffMember:
+        """Create or replace a person (a new PIN clears any lockout)."""
+        if role not in ROLES:
+            raise StaffError(f"unknown role {role!r}", where=f"staff {staff_id}",
+                             fix=f"use one of {', '.join(ROLES)}")
+        salt = pin_hash = None
+        if pin is not None:
+            _check_pin_shape(pin)
+            salt = os.urandom(SALT_BYTES)
+            pin_hash = hash_pin(pin, salt)
+        try:
+            with self._conn:
+                self._conn.execute(
+                    "INSERT OR REPLACE INTO lane_staff (id, name, role, card, pin_salt, "
+                    "pin_hash, ceiling) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                    (staff_id, name, role, card, salt, pin_hash,
+                     None if ceiling is None else str(ceiling)))
+        except sqlite3.IntegrityError as exc:
+            raise StaffError(f"staff card {card} already belongs to someone else",
+                             where=f"staff {staff_id}", fix="use another card") from exc
+        member = self.get(staff_id)
+        assert member is not None
+        return member
+
+    def enroll_totp(self, staff_id: str) -> str:
+        """Give a person a fresh TOTP secret; returns the provisioning URI for their app."""
+        member = self.get(staff_id)
+        if member is None:
+            raise StaffError("no such staff member", where=f"staff {staff_id}",
+                             fix="add them first with `gateway staff add`")
+        secret = pyotp.random_base32()
+        with self._conn:
+            self._conn.execute("UPDATE lane_staff SET totp_secret = ? WHERE id = ?",
+                               (secret, staff_id))
+        return pyotp.TOTP(secret).provisioning_uri(name=f"{member.name} ({staff_id})",
+                                                   issuer_name=self._settings.totp_issuer)
+
+    def totp_secret(self, staff_id: str) -> str | None:
+        row = self._conn.execute("SELECT totp_secret FROM lane_staff WHERE id = ?",
+                                 (staff_id,)).fetchone()
+        return row[0] if row else None
+
+    # -- reading -------------------------------------------------------------------------
+
+    def get(self, staff_id: str) -> StaffMember | None:
+        row = self._conn.execute(
+            "SELECT id, name, role, ceiling, totp_secret IS NOT NULL FROM lane_staff "
+            "WHERE id = ? AND active = 1", (staff_id,)).fetchone()
+        return _member(row) if row else None
+
+    def by_card(self, card: str) -> StaffMember | None:
+        row = self._conn.execute(
+            "SELECT id, name, role, ceiling, totp_secret IS NOT NULL FROM lane_staff "
+            "WHERE card = ? AND active = 1", (card,)).fetchone()
+        return _member(row) if row else None
+
+    # -- identification ------------------------------------------------------------------
+
+    def identify(self, credential: Credential, now: datetime) -> StaffMember | Refusal:
+        """A staff card or staff number + PIN; wrong PINs count toward a lockout."""
+        if credential.card is not None:
+            member = self.by_card(credential.card)
+            if member is None:
+                return Refusal("unknown_staff_card", "This staff card is not known here.")
+            return member
+        if credential.staff_id is None or credential.pin is None:
+            return Refusal("no_credential", "Scan your staff card or enter number and PIN.")
+        return self._check_pin(credential.staff_id, credential.pin, now)
+
+    def _check_pin(self, staff_id: str, pin: str, now: datetime) -> StaffMember | Refusal:
+        row = self._conn.execute(
+            "SELECT pin_salt, pin_hash, failed_pins, locked_until FROM lane_staff "
+            "WHERE id = ? AND active = 1", (staff_id,)).fetchone()
+        wrong = Refusal("wrong_pin", "Wrong staff number or PIN.")
+        if row is None or row[0] is None:
+            hash_pin(pin, b"\0" * SALT_BYTES)  # same work either way: no timing hint
+            return wrong
+        salt, stored, failed, locked_until = row
+        if locked_until is not None and now.isoformat() < locked_until:
+            return Refusal("locked_out", f"Too many wrong PINs: locked until "
+                           f"{locked_until[11:16]}. Ask a supervisor.")
+        if hmac.compare_digest(hash_pin(pin, salt), stored):
+            with self._conn:
+                self._conn.execute("UPDATE lane_staff SET failed_pins = 0, locked_until = NULL "
+                                   "WHERE id = ?", (staff_id,))
+            member = self.get(staff_id)
+            assert member is not None
+            return member
+        return self._count_failure(staff_id, failed + 1, now) or wrong
+
+    def _count_failure(self, staff_id: str, failed: int, now: datetime) -> Refusal | None:
+        limit = self._settings.pin_attempts
+        until = None
+        if failed >= limit:
+            until = (now + timedelta(minutes=self._settings.lockout_minutes)).isoformat()
+        with self._conn:
+            self._conn.execute("UPDATE lane_staff SET failed_pins = ?, locked_until = ? "
+                               "WHERE id = ?", (0 if until else failed, until, staff_id))
+        if until:
+            return Refusal("locked_out", f"Wrong PIN {limit} times: locked for "
+                           f"{self._settings.lockout_minutes} minutes.")
+        return None
+
+    # -- authorisation -------------------------------------------------------------------
+
+    def ceiling_of(self, member: StaffMember) -> Decimal:
+        return member.ceiling if member.ceiling is not None else self._settings.supervisor_ceiling
+
+    def check_second_factor(self, staff_id: str, code: str, now: datetime) -> bool:
+        """A TOTP code from the person's own enrolled app (one step of clock drift allowed)."""
+        secret = self.totp_secret(staff_id)
+        if secret is None:
+            return False
+        return pyotp.TOTP(secret).verify(code, for_time=now, valid_window=1)
+
+    def authorize_box_action(self, action: str, credential: Credential, totp_code: str,
+                             now: datetime) -> StaffMember | Refusal:
+        """Technician/admin actions on the box: identity, role, and a TOTP second factor."""
+        if action not in BOX_ACTIONS:
+            return Refusal("unknown_action", f"{action} is not a box action.")
+        who = self.identify(credential, now)
+        if isinstance(who, Refusal):
+            return who
+        if not self._settings.allows(who.role, action):
+            return Refusal("not_permitted", f"{who.name} ({who.role}) may not {action}.")
+        if not who.has_totp:
+            return Refusal("no_second_factor", f"{who.name} has no authenticator enrolled.")
+        if not self.check_second_factor(who.id, totp_code, now):
+            return Refusal("wrong_second_factor", "The authenticator code is not valid.")
+        return who
+
+
+def _member(row: tuple[object, ...]) -> StaffMember:
+    staff_id, name, role, ceiling, has_totp = row
+    return StaffMember(id=str(staff_id), name=str(name), role=str(role),
+                       ceiling=None if ceiling is None else Decimal(str(ceiling)),
+                       has_totp=bool(has_totp))

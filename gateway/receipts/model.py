@@ -1,0 +1,216 @@
+"""One receipt model, built from a committed journal record; text and ESC/POS render it.
+
+A receipt exists only for a record that is already in the journal (a sale is committed
+before its receipt is printed), so the model carries the record's seq and hash and the QR
+code names both: anyone can check a paper receipt against the journal. A reprint is the
+same model with `copy=True`. Pure: reads a record and settings values, no I/O.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+from gateway.journal import JournalRecord
+
+TENDER_NAMES = {"cash": "Cash", "card": "Card", "mobile": "Mobile", "voucher": "Voucher",
+                "points": "Points", "stored_value": "Stored value"}
+LINE_ADJUSTMENTS = ("member_price", "promotion", "override")
+
+
+@dataclass(frozen=True)
+class ReceiptLine:
+    name: str
+    amount: Decimal
+    details: tuple[str, ...] = ()
+    adjustments: tuple[tuple[str, Decimal], ...] = ()
+
+
+@dataclass(frozen=True)
+class TaxRow:
+    rate: Decimal
+    inclusive: bool
+    net: Decimal
+    tax: Decimal
+    gross: Decimal
+
+
+@dataclass(frozen=True)
+class Receipt:
+    """Everything printed, in printing order, with amounts still as Decimals."""
+
+    kind: str
+    title: str
+    header: tuple[str, ...]
+    footer: tuple[str, ...]
+    document_id: str
+    seq: int
+    hash: str
+    local_time: str
+    staff: str
+    lane: str
+    currency: str
+    places: int
+    copy: bool = False
+    lines: tuple[ReceiptLine, ...] = ()
+    basket_adjustments: tuple[tuple[str, Decimal], ...] = ()
+    savings: Decimal = Decimal(0)
+    total: Decimal = Decimal(0)
+    cash_rounding: Decimal = Decimal(0)
+    due: Decimal = Decimal(0)
+    taxes: tuple[TaxRow, ...] = ()
+    tenders: tuple[tuple[str, Decimal], ...] = ()
+    change: Decimal = Decimal(0)
+    member: str | None = None
+    points: tuple[str, ...] = ()
+    rows: tuple[tuple[str, str], ...] = ()
+    notes: tuple[str, ...] = field(default_factory=tuple)
+
+    @property
+    def qr(self) -> str:
+        """What the QR code carries: the document id and the journal record's seq and hash."""
+        return f"storegate:{self.lane}/{self.document_id}/{self.seq}/{self.hash}"
+
+    def fmt(self, amount: Decimal) -> str:
+        return f"{amount:.{self.places}f}"
+
+
+def from_record(record: JournalRecord, header: Sequence[str] = (), footer: Sequence[str] = (),
+                *, copy: bool = False) -> Receipt:
+    """The receipt of any journal record (sales and refunds in full, others as rows)."""
+    body = record.body
+    base: dict[str, Any] = {
+        "kind": record.kind, "header": tuple(header), "footer": tuple(footer),
+        "seq": record.seq, "hash": record.hash, "copy": copy,
+        "local_time": str(body.get("local_time", record.time)),
+        "staff": _staff(body), "lane": _lane(body),
+        "currency": str(body.get("currency", "")), "places": int(body.get("places", 2)),
+    }
+    if record.kind == "sale":
+        return _sale(body, base)
+    if record.kind == "refund":
+        return _refund(body, base)
+    return Receipt(title=record.kind.replace("_", " ").upper(),
+                   document_id=str(body.get("receipt_id") or body.get("shift_id")
+                                   or record.id),
+                   rows=tuple(_rows(body)), **base)
+
+
+def _staff(body: Mapping[str, Any]) -> str:
+    staff = body.get("staff") or {}
+    return str(staff.get("name", ""))
+
+
+def _lane(body: Mapping[str, Any]) -> str:
+    lane = body.get("lane") or {}
+    return f"{lane.get('store', '')}/{lane.get('box', '')}"
+
+
+def _line(line: Mapping[str, Any], places: int) -> ReceiptLine:
+    details: list[str] = []
+    quantity = Decimal(line["quantity"])
+    if line.get("weight") is not None and line.get("code") is None:
+        details.append(f"{line['weight']} kg x {Decimal(line['unit_price']):.{places}f}/kg")
+    elif line.get("code") and line.get("weight") is not None:
+        details.append(f"label {line['code']} {line['weight']} kg")
+    elif quantity != 1:
+        details.append(f"{quantity} x {Decimal(line['unit_price']):.{places}f}")
+    adjustments = tuple((a["label"], Decimal(a["amount"])) for a in line["adjustments"]
+                        if a["kind"] in LINE_ADJUSTMENTS)
+    return ReceiptLine(line["name"], Decimal(line["list_amount"]), tuple(details), adjustments)
+
+
+def _basket_adjustments(lines: Sequence[Mapping[str, Any]]) -> tuple[tuple[str, Decimal], ...]:
+    totals: dict[str, Decimal] = {}
+    for line in lines:
+        for adj in line["adjustments"]:
+            if adj["kind"] not in LINE_ADJUSTMENTS:
+                totals[adj["label"]] = totals.get(adj["label"], Decimal(0)) + Decimal(adj["amount"])
+    return tuple(totals.items())
+
+
+def _taxes(rows: Sequence[Mapping[str, Any]]) -> tuple[TaxRow, ...]:
+    return tuple(TaxRow(Decimal(t["rate"]), bool(t["inclusive"]), Decimal(t["net"]),
+                        Decimal(t["tax"]), Decimal(t["gross"])) for t in rows)
+
+
+def _tender_label(tender: Mapping[str, Any]) -> str:
+    label = TENDER_NAMES.get(tender["type"], tender["type"])
+    if tender.get("card"):
+        label += f" {tender['card']}"
+    elif tender.get("reference"):
+        label += f" {tender['reference']}"
+    return label
+
+
+def _tenders(body: Mapping[str, Any]) -> tuple[tuple[str, Decimal], ...]:
+    out = []
+    for tender in body["tenders"]:
+        amount = Decimal(tender["given"] if tender.get("given") else tender["amount"])
+        out.append((_tender_label(tender), amount))
+    return tuple(out)
+
+
+def _sale(body: Mapping[str, Any], base: dict[str, Any]) -> Receipt:
+    places = base["places"]
+    totals = body["totals"]
+    member = body.get("member")
+    points = body.get("points") or {}
+    point_rows = []
+    if member:
+        if points.get("earned"):
+            point_rows.append(f"Points earned: {points['earned']}")
+        if points.get("redeemed"):
+            point_rows.append(f"Points redeemed: {points['redeemed']}")
+        if points.get("balance") is not None:
+            point_rows.append(f"Points balance: {points['balance']}")
+    return Receipt(
+        title="RECEIPT", document_id=body["receipt_id"],
+        lines=tuple(_line(line, places) for line in body["lines"]),
+        basket_adjustments=_basket_adjustments(body["lines"]),
+        savings=Decimal(totals["savings"]), total=Decimal(totals["total"]),
+        cash_rounding=Decimal(totals["cash_rounding"]), due=Decimal(totals["due"]),
+        taxes=_taxes(body["taxes"]), tenders=_tenders(body), change=Decimal(body["change"]),
+        member=member["id"] if member else None, points=tuple(point_rows),
+        notes=tuple(f"Override: {o['action']} by {o['supervisor']['name']}"
+                    for o in body.get("overrides", [])),
+        **base)
+
+
+def _refund(body: Mapping[str, Any], base: dict[str, Any]) -> Receipt:
+    lines = tuple(ReceiptLine(line["name"], -Decimal(line["amount"]),
+                              (f"{line['quantity']} returned",))
+                  for line in body["lines"])
+    total = -Decimal(body["total"])
+    paid = -sum((Decimal(t["amount"]) for t in body["tenders"]), Decimal(0))
+    notes = [f"Refund of {body['original_receipt_id']}" if body["with_receipt"]
+             else "Return without receipt", f"Reason: {body['reason']}"]
+    if body.get("override"):
+        notes.append(f"Authorised by {body['override']['supervisor']['name']}")
+    return Receipt(
+        title="REFUND", document_id=body["refund_id"], lines=lines, total=total,
+        cash_rounding=paid - total, due=paid, taxes=_taxes(body["taxes"]),
+        tenders=tuple((_tender_label(t), -Decimal(t["amount"])) for t in body["tenders"]),
+        notes=tuple(notes), **base)
+
+
+def _rows(body: Mapping[str, Any], prefix: str = "") -> list[tuple[str, str]]:
+    rows: list[tuple[str, str]] = []
+    for key, value in body.items():
+        if key in ("lane", "schema"):
+            continue
+        name = f"{prefix}{key}"
+        if isinstance(value, dict):
+            if "name" in value:
+                rows.append((name, str(value["name"])))
+            else:
+                rows.extend(_rows(value, f"{name}."))
+        elif isinstance(value, list):
+            for item in value:
+                if isinstance(item, dict):
+                    rows.append((str(item.get("key", name)), str(item.get("amount", ""))))
+        elif value is not None:
+            rows.append((name, str(value)))
+    return rows
