@@ -224,6 +224,7 @@ class SyncService:
         self._last_error_at: str | None = None
         self._connected_since: str | None = None
         self._reconnects = 0
+        self._attempts = 0
 
     # ------------------------------------------------------------ public, thread-safe
 
@@ -298,6 +299,7 @@ class SyncService:
         if now < self._next_attempt:
             return
         session = self._store.bump("session")
+        self._attempts += 1
         events = LinkEvents()
         will = self._box_state(online=False, session=session)
         client = new_client(self.config.link, self._protocol, events, self.topics.state, will)
@@ -630,7 +632,8 @@ class SyncService:
             "last_ack_at": self._last_ack_at, "in_flight_batches": len(self.uplink.in_flight),
             "records_sent": counters.records_sent, "batches_sent": counters.batches_sent,
             "go_backs": counters.go_backs, "acks_refused": counters.acks_refused,
-            "reconnects": self._reconnects, "last_error": self._last_error,
+            "reconnects": self._reconnects, "connect_attempts": self._attempts,
+            "last_error": self._last_error,
             "last_error_at": self._last_error_at, "pid": os.getpid(),
         }
 

@@ -7,7 +7,8 @@ head office are checked against the same broker set-up. Nothing here is used by 
   directory (TLS, password file, ACL as asked); `kill()` is SIGKILL; no persistence by
   default, so a restart loses sessions and retained messages like a crashed broker.
 - `LinkProxy`: a TCP proxy in front of the broker that can delay each direction (a cloud
-  round trip over DSL) and drop every connection and refuse new ones (a flaky shop link).
+  round trip over DSL), drop every connection and refuse new ones (a flaky shop link), and
+  answer MQTT 5 CONNECTs the way a 3.1.1-only broker does.
 - `make_tls`: a CA, a broker certificate for 127.0.0.1/localhost, a client certificate,
   and an unrelated CA, written as PEM files.
 """
@@ -19,11 +20,13 @@ import contextlib
 import datetime as dt
 import ipaddress
 import os
+import pwd
 import signal
 import socket
 import subprocess
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -41,9 +44,10 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def wait_for_port(port: int, timeout: float = 10.0) -> None:
+def wait_for_port(port: int, timeout: float = 10.0,
+                  alive: Callable[[], bool] = lambda: True) -> None:
     deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
+    while time.monotonic() < deadline and alive():
         with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), 0.2):
             return
         time.sleep(0.02)
@@ -54,8 +58,9 @@ class Mosquitto:
     """One broker process; `extra` lines go into its config under the listener."""
 
     def __init__(self, workdir: Path, *, port: int | None = None, extra: str = "",
-                 persistence: bool = False) -> None:
+                 persistence: bool = False, allow_anonymous: bool = True) -> None:
         self.workdir = workdir
+        self.allow_anonymous = allow_anonymous
         self.workdir.mkdir(parents=True, exist_ok=True)
         self.port = port or free_port()
         self.extra = extra
@@ -64,7 +69,11 @@ class Mosquitto:
         self.log_path = workdir / "mosquitto.log"
 
     def config_text(self) -> str:
-        lines = [f"listener {self.port} 127.0.0.1", "allow_anonymous true",
+        anonymous = "true" if self.allow_anonymous else "false"
+        # As root, mosquitto drops to user "mosquitto", who cannot read pytest's tmp dirs.
+        lines = [f"user {pwd.getpwuid(os.getuid()).pw_name}", "per_listener_settings false",
+                 f"listener {self.port} 127.0.0.1",
+                 f"allow_anonymous {anonymous}",
                  f"persistence {'true' if self.persistence else 'false'}",
                  f"persistence_location {self.workdir}/",
                  "max_queued_messages 100000", "message_size_limit 0",
@@ -76,7 +85,13 @@ class Mosquitto:
         conf.write_text(self.config_text())
         log = self.log_path.open("ab")
         self.process = subprocess.Popen([MOSQUITTO, "-c", str(conf)], stdout=log, stderr=log)
-        wait_for_port(self.port)
+        try:
+            wait_for_port(self.port, alive=lambda: self.process is not None
+                          and self.process.poll() is None)
+        except TimeoutError as exc:
+            self.kill()
+            tail = self.log_path.read_text(errors="replace")[-800:]
+            raise RuntimeError(f"mosquitto did not start; its log ends:\n{tail}") from exc
         return self
 
     def kill(self) -> None:
@@ -100,8 +115,10 @@ class Mosquitto:
 class LinkProxy:
     """TCP proxy 127.0.0.1:port -> target, delaying each direction by `delay` seconds."""
 
-    def __init__(self, target_port: int, *, delay: float = 0.0, port: int | None = None) -> None:
+    def __init__(self, target_port: int, *, delay: float = 0.0, port: int | None = None,
+                 refuse_mqtt5: bool = False) -> None:
         self.target_port = target_port
+        self.refuse_mqtt5 = refuse_mqtt5
         self.delay = delay
         self.port = port or free_port()
         self._loop = asyncio.new_event_loop()
@@ -151,6 +168,14 @@ class LinkProxy:
         if not self._up:
             writer.transport.abort()
             return
+        first = b""
+        if self.refuse_mqtt5:
+            first = await reader.read(65536)
+            if _mqtt_level(first) == 5:  # answer like a 3.1.1-only broker: CONNACK rc 1
+                writer.write(b"\x20\x02\x00\x01")
+                await writer.drain()
+                writer.close()
+                return
         try:
             up_reader, up_writer = await asyncio.open_connection("127.0.0.1", self.target_port)
         except OSError:
@@ -158,6 +183,8 @@ class LinkProxy:
             return
         self.connections += 1
         self._writers.update((writer, up_writer))
+        if first:
+            up_writer.write(first)
         await asyncio.gather(self._pipe(reader, up_writer), self._pipe(up_reader, writer),
                              return_exceptions=True)
 
@@ -190,6 +217,12 @@ class LinkProxy:
         self._writers.discard(writer)
         with contextlib.suppress(Exception):
             writer.close()
+
+
+def _mqtt_level(connect: bytes) -> int | None:
+    """The protocol level byte of an MQTT CONNECT packet (4 = 3.1.1, 5 = MQTT 5)."""
+    at = connect.find(b"\x00\x04MQTT")
+    return connect[at + 6] if at >= 0 and len(connect) > at + 6 else None
 
 
 @dataclass(frozen=True)
