@@ -197,11 +197,21 @@ class SerialScale:
                 fix="wrong protocol, baud rate or parity? (8217 and NCI use 7E1, MT-SICS and "
                 "CAS usually 8N1)",
             )
+        if self.protocol.continuous:
+            fix = (
+                f"{self.protocol.title} scales send readings by themselves: enable continuous "
+                "output in the scale's set-up menu, or choose the protocol it speaks "
+                "(wrong baud rate or protocol?)"
+            )
+        else:
+            fix = (
+                f"wrong baud rate or protocol? check the scale is on and cabled (null-modem?) "
+                f"and its interface is set to {self.protocol.title}, {self._line()}"
+            )
         raise ScaleNoAnswer(
             f"{self.name}: no answer within {self.reply_timeout:g} s",
             where=f"{self.port} ({self.protocol.name}, {self._line()})",
-            fix="is the scale on and cabled (null-modem?), the baud rate right, and its "
-            f"interface set to {self.protocol.title}?",
+            fix=fix,
         )
 
     def _port(self) -> serial.Serial:

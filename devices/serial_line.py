@@ -11,6 +11,7 @@ from __future__ import annotations
 import glob
 import os
 import select
+import termios
 
 import serial
 
@@ -47,6 +48,10 @@ def open_serial(
 ) -> serial.Serial:
     """Open the port `pattern` resolves to, with the given line settings."""
     path = resolve_port(pattern)
+    if os.path.realpath(path).startswith("/dev/pts/"):
+        # A pseudo-terminal (the simulators, a socat bridge) has no UART: Linux refuses 7-bit
+        # or parity settings on it with EINVAL once the speed is already set, so frame 8N1.
+        bytesize, parity = 8, "N"
     try:
         return serial.serial_for_url(
             path,
@@ -58,7 +63,7 @@ def open_serial(
             write_timeout=write_timeout or timeout,
             exclusive=True,
         )
-    except (serial.SerialException, OSError, ValueError) as exc:
+    except (serial.SerialException, OSError, ValueError, termios.error) as exc:
         raise DeviceNotFound(
             f"cannot open {path}: {exc}",
             where=pattern,

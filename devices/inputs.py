@@ -1,0 +1,133 @@
+"""Keyboard-wedge devices through evdev: find the configured node(s), grab, read, decode.
+
+Owns opening /dev/input/event* nodes that match a role's `InputMatch`, the exclusive grab
+(EVIOCGRAB, so scans do not leak into the console [EVDEV-DEVICE]), one select() over all
+of the device's nodes (many scanners expose several HID interfaces [SYSTEMD-INPUT]), idle
+expiry of the decoder, and reconnection after an unplug. Decoding stays in
+`devices.wedge` / `devices.scanner` / `devices.cards`; only nodes the settings name are
+opened — never every keyboard.
+
+No uinput on the build machines: this adapter is exercised on real hardware only; the
+decoders it feeds are tested on real `evdev.InputEvent` sequences.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import select
+import threading
+import time
+from typing import Any, Protocol
+
+from devices.discovery import input_mismatch, list_input_devices
+from devices.errors import DeviceNotFound
+from devices.events import (
+    CardEvent,
+    Clock,
+    DecodeFault,
+    DeviceState,
+    DeviceStateEvent,
+    EventSink,
+    Role,
+    ScanEvent,
+    utc_now,
+)
+from devices.hotplug import connect_with_backoff
+from devices.settings import InputMatch
+
+IDLE_SLICE = 0.02
+
+
+class WedgeDecoder(Protocol):
+    def feed(self, event: Any) -> list[ScanEvent | CardEvent | DecodeFault]: ...
+    def expire(self, now: float) -> list[ScanEvent | CardEvent | DecodeFault]: ...
+
+
+class WedgeInput:
+    def __init__(
+        self,
+        name: str,
+        role: Role,
+        match: InputMatch,
+        decoder: WedgeDecoder,
+        sink: EventSink,
+        *,
+        grab: bool = True,
+        clock: Clock = utc_now,
+        max_backoff: float = 5.0,
+    ) -> None:
+        self.name = name
+        self.role = role
+        self.match = match
+        self.decoder = decoder
+        self.sink = sink
+        self.grab = grab
+        self.clock = clock
+        self.max_backoff = max_backoff
+        self._state: DeviceState | None = None
+
+    def run(self, stop: threading.Event) -> None:
+        while not stop.is_set():
+            nodes = connect_with_backoff(
+                self._open,
+                stop,
+                lambda e: self._report(DeviceState.DISCONNECTED, e.what),
+                max_delay=self.max_backoff,
+            )
+            if nodes is None:
+                return
+            self._report(DeviceState.CONNECTED, ", ".join(n.path for n in nodes))
+            try:
+                self._pump(nodes, stop)
+            except OSError as exc:  # ENODEV when unplugged
+                self._report(DeviceState.DISCONNECTED, str(exc))
+            finally:
+                for node in nodes:
+                    with contextlib.suppress(OSError):
+                        if self.grab:
+                            node.ungrab()
+                    with contextlib.suppress(OSError):
+                        node.close()
+
+    def _open(self) -> list[Any]:
+        import evdev
+
+        paths = [info.path for info in list_input_devices() if not input_mismatch(self.match, info)]
+        if not paths:
+            raise DeviceNotFound(
+                f"no input device matches {self.name!r}",
+                fix="check `gateway devices list`; the service user needs group 'input'",
+            )
+        nodes = []
+        for path in paths:
+            node = evdev.InputDevice(path)
+            if self.grab:
+                try:
+                    node.grab()
+                except OSError as exc:
+                    node.close()
+                    raise DeviceNotFound(
+                        f"cannot grab {path}: {exc}",
+                        fix="another program holds the scanner (only one grab is allowed)",
+                    ) from exc
+            nodes.append(node)
+        return nodes
+
+    def _pump(self, nodes: list[Any], stop: threading.Event) -> None:
+        by_fd = {node.fd: node for node in nodes}
+        while not stop.is_set():
+            ready, _, _ = select.select(list(by_fd), [], [], IDLE_SLICE)
+            for fd in ready:
+                for event in by_fd[fd].read():
+                    self._deliver(self.decoder.feed(event))
+            if not ready:
+                self._deliver(self.decoder.expire(time.time()))
+
+    def _deliver(self, events: list[ScanEvent | CardEvent | DecodeFault]) -> None:
+        for event in events:
+            self.sink(event)
+
+    def _report(self, state: DeviceState, detail: str) -> None:
+        if state != self._state:
+            self._state = state
+            self.sink(DeviceStateEvent(self.name, self.role, state, detail, self.clock()))
