@@ -12,12 +12,13 @@ This module touches no table.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 from typing import Any, Protocol
 
 from gateway.lane.events import Refusal
+from gateway.pricing.basket import MemberContext
 from gateway.pricing.result import PricedBasket
 
 Entry = tuple[str, Mapping[str, Any], str]
@@ -26,26 +27,27 @@ Also = Callable[[Any], None]
 
 @dataclass(frozen=True)
 class MemberAccount:
-    """A member as the lane shows and prices them (never a payment card number)."""
+    """A member as the lane shows and prices them (never a payment card number).
+
+    `handle` is the members room's own account object, passed back to it unchanged."""
 
     id: str
     group: str | None = None
     name: str | None = None
     points: int = 0
-    stored_value: Decimal | None = None
+    context: MemberContext | None = None
+    handle: object = None
 
 
 @dataclass(frozen=True)
 class Settlement:
-    """The member side of a completed sale or refund, committed with it."""
+    """The member side of a completed sale, committed in the sale's transaction."""
 
     entries: tuple[Entry, ...] = ()
     also: Also | None = None
     points_earned: int = 0
     points_redeemed: int = 0
     points_balance: int | None = None
-    stored_value_balance: Decimal | None = None
-    records_by_tender: Mapping[int, str] = field(default_factory=dict)
 
 
 class MemberService(Protocol):
@@ -53,13 +55,14 @@ class MemberService(Protocol):
         """The member behind a card, or why the card is refused (blocked, lost, unknown)."""
         ...
 
-    def authorize(self, account: MemberAccount, tender: str, amount: Decimal,
-                  already: Sequence[tuple[str, Decimal]], at: datetime) -> Refusal | None:
-        """May this points / stored-value tender be taken (balance, limits, offline policy)?"""
+    def authorize(self, account: MemberAccount, tender: str, amount: Decimal, at: datetime,
+                  earlier: Sequence[object]) -> object | Refusal:
+        """May this points / stored-value tender be taken (balance, limits, offline policy)?
+        The answer (an authorisation) is kept with the tender and handed to `settle`."""
         ...
 
     def settle(self, account: MemberAccount, receipt_id: str, priced: PricedBasket,
-               tenders: Sequence[tuple[str, Decimal]], at: datetime) -> Settlement:
+               authorisations: Sequence[object], at: datetime) -> Settlement:
         """Balance changes of a completed sale: entries and table writes, one transaction."""
         ...
 
@@ -70,10 +73,51 @@ class NoMembers:
     def identify(self, card_id: str, at: datetime) -> MemberAccount | Refusal:
         return Refusal("members_off", "Member cards are not accepted at this till.")
 
-    def authorize(self, account: MemberAccount, tender: str, amount: Decimal,
-                  already: Sequence[tuple[str, Decimal]], at: datetime) -> Refusal | None:
+    def authorize(self, account: MemberAccount, tender: str, amount: Decimal, at: datetime,
+                  earlier: Sequence[object]) -> object | Refusal:
         return Refusal("members_off", "Member tenders are not accepted at this till.")
 
     def settle(self, account: MemberAccount, receipt_id: str, priced: PricedBasket,
-               tenders: Sequence[tuple[str, Decimal]], at: datetime) -> Settlement:
+               authorisations: Sequence[object], at: datetime) -> Settlement:
         return Settlement()
+
+
+class RoomMembers:
+    """The lane's MemberService over gateway.members (`MemberAccounts`)."""
+
+    def __init__(self, accounts: Any) -> None:
+        self.accounts = accounts
+
+    def identify(self, card_id: str, at: datetime) -> MemberAccount | Refusal:
+        found = self.accounts.identify(card_id)
+        if not hasattr(found, "group"):
+            return Refusal(found.code, _sentence(found.message))
+        return MemberAccount(id=found.id, group=found.group.id, name=found.name,
+                             points=found.points,
+                             context=self.accounts.pricing_context(found), handle=found)
+
+    def authorize(self, account: MemberAccount, tender: str, amount: Decimal, at: datetime,
+                  earlier: Sequence[object]) -> object | Refusal:
+        answer = self.accounts.authorise(account.handle, tender, amount, at,
+                                         earlier=tuple(earlier))
+        if not hasattr(answer, "debits"):
+            return Refusal(answer.code, _sentence(answer.message))
+        return answer
+
+    def settle(self, account: MemberAccount, receipt_id: str, priced: PricedBasket,
+               authorisations: Sequence[object], at: datetime) -> Settlement:
+        points_paid = sum((a.amount for a in authorisations  # type: ignore[attr-defined]
+                           if a.tender == "points"), Decimal(0))  # type: ignore[attr-defined]
+        earned = self.accounts.points_earned(account.handle, priced, points_paid)
+        posting = self.accounts.postings(receipt_id, account.handle, list(authorisations),
+                                         earned, at)
+        redeemed = sum((int(d.amount) for a in authorisations  # type: ignore[attr-defined]
+                        for d in a.debits if d.wallet == "points"), 0)
+        return Settlement(entries=posting.entries, also=posting.also, points_earned=earned,
+                          points_redeemed=redeemed,
+                          points_balance=account.points + earned - redeemed)
+
+
+def _sentence(text: str) -> str:
+    text = text.strip()
+    return (text[:1].upper() + text[1:]).rstrip(".") + "."

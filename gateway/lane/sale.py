@@ -36,7 +36,7 @@ from gateway.lane.records import (
 )
 from gateway.lane.records import Tender as TenderRecord
 from gateway.money import ZERO, cash_rounding
-from gateway.pricing import Basket, BasketLine, MemberContext, PricedBasket, price_basket
+from gateway.pricing import Basket, BasketLine, PricedBasket, price_basket
 from gateway.pricing.result import PricedLine
 
 if TYPE_CHECKING:
@@ -62,6 +62,7 @@ class Sale:
     overrides: tuple[OverrideRef, ...] = ()
     line_overrides: tuple[tuple[int, str], ...] = ()
     resumed_from: str | None = None
+    authorisations: tuple[object, ...] = ()
 
     @property
     def paid(self) -> Decimal:
@@ -86,7 +87,7 @@ def current(lane: Lane, at: datetime) -> Sale:
 
 def reprice(sale: Sale, at: datetime) -> Sale | Refusal:
     """Price the basket with the sale's own catalog (a new catalog waits for the next sale)."""
-    member = MemberContext(sale.member.id, sale.member.group) if sale.member else None
+    member = sale.member.context if sale.member else None
     try:
         priced = price_basket(Basket(sale.lines, at, member, sale.coupons), sale.catalog)
     except StoregateError as exc:
@@ -306,8 +307,10 @@ def _tender(lane: Lane, event: ev.Tender) -> Step | Refusal:
     taken = _take(lane, sale, event, remaining)
     if isinstance(taken, Refusal):
         return taken
-    tender, settles = taken
-    sale = replace(sale, tenders=(*sale.tenders, tender))
+    tender, settles, authorisation = taken
+    sale = replace(sale, tenders=(*sale.tenders, tender),
+                   authorisations=sale.authorisations + ((authorisation,) if authorisation
+                                                         else ()))
     if not settles:
         left = sale.priced.total - sale.paid
         return lane.with_sale(State.TENDERING, sale, notices=(f"Still to pay: {left}",))
@@ -315,12 +318,12 @@ def _tender(lane: Lane, event: ev.Tender) -> Step | Refusal:
 
 
 def _take(lane: Lane, sale: Sale, event: ev.Tender, remaining: Decimal
-          ) -> tuple[TenderRecord, bool] | Refusal:
-    """The tender as recorded, and whether it settles the sale."""
+          ) -> tuple[TenderRecord, bool, object] | Refusal:
+    """The tender as recorded, whether it settles the sale, the member authorisation."""
     if event.amount is not None and event.amount <= 0:
         return Refusal("bad_amount", "A tender must be more than zero.")
     if event.type == "cash":
-        return _cash(sale, event, remaining)
+        return (*_cash(sale, event, remaining), None)
     amount = remaining if event.amount is None else event.amount
     if amount > remaining:
         return Refusal("no_change", f"Only cash gives change: {event.type} can pay at most "
@@ -328,16 +331,17 @@ def _take(lane: Lane, sale: Sale, event: ev.Tender, remaining: Decimal
     if event.type in EXTERNAL and not (event.reference or "").strip():
         return Refusal("needs_reference", f"Enter the {event.type} reference "
                        "(terminal or voucher number).")
+    answer: object = None
     if event.type in MEMBER_TENDERS:
         if sale.member is None:
             return Refusal("needs_member", "Scan the member card first.")
-        already = [(t.type, t.amount) for t in sale.tenders]
-        refused = lane.members.authorize(sale.member, event.type, amount, already, event.at)
-        if refused is not None:
-            return refused
+        answer = lane.members.authorize(sale.member, event.type, amount, event.at,
+                                        sale.authorisations)
+        if isinstance(answer, Refusal):
+            return answer
     record = TenderRecord(type=event.type, amount=amount, reference=event.reference,
                           card=_mask(event.card) if event.type == "card" else None)
-    return record, amount == remaining
+    return record, amount == remaining, answer
 
 
 def _cash(sale: Sale, event: ev.Tender, remaining: Decimal) -> tuple[TenderRecord, bool]:
@@ -383,13 +387,9 @@ def complete(lane: Lane, sale: Sale, at: datetime) -> Step:
     priced = sale.priced
     number = lane.book.next_number("receipt")
     receipt_id = f"{lane.lane_ref.box}-{number:06d}"
-    pairs = [(t.type, t.amount) for t in sale.tenders]
-    settlement = (lane.members.settle(sale.member, receipt_id, priced, pairs, at)
+    settlement = (lane.members.settle(sale.member, receipt_id, priced, sale.authorisations, at)
                   if sale.member is not None else None)
     tenders = list(sale.tenders)
-    if settlement is not None:
-        for i, record_id in settlement.records_by_tender.items():
-            tenders[i] = tenders[i].model_copy(update={"record": record_id})
     links = dict(sale.line_overrides)
     day = at.date().isoformat()
     body = SaleBody(
@@ -442,8 +442,7 @@ def _suspend(lane: Lane, event: ev.Suspend) -> Step | Refusal:
     suspension_id = f"H{number:04d}"
     body = {
         "lines": [_line_json(line) for line in sale.lines],
-        "member": None if sale.member is None else sale.member.id,
-        "member_group": None if sale.member is None else sale.member.group,
+        "member_card": None if sale.member is None else sale.member.id,
         "coupons": list(sale.coupons),
         "voided": [v.to_body() for v in sale.voided],
         "overrides": [o.to_body() for o in sale.overrides],
@@ -474,8 +473,11 @@ def _resume(lane: Lane, event: ev.Resume) -> Step | Refusal:
                              label_price=dec(d["label_price"]),
                              price_override=dec(d["price_override"]), code=d["code"])
                   for d in body["lines"])
-    member = (MemberAccount(body["member"], body["member_group"])
-              if body["member"] is not None else None)
+    member = None
+    if body["member_card"] is not None:
+        member = lane.members.identify(body["member_card"], event.at)
+        if isinstance(member, Refusal):
+            return member
     sale = Sale(started=datetime.fromisoformat(body["started"]), catalog=lane.catalog,
                 lines=lines, member=member, coupons=tuple(body["coupons"]),
                 voided=tuple(SaleLine.model_validate(v) for v in body["voided"]),

@@ -1,0 +1,152 @@
+"""`gateway receipt`, `gateway report x|z` and `gateway staff ...`.
+
+Reprints read the journal only (every reprint is marked as a copy); `report z` writes the
+day's Z record; `staff` manages the lane_staff table. PINs are read from the terminal (or
+one line of stdin with `--pin-stdin`), never from the command line where `ps` shows them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import json
+import sys
+from datetime import datetime
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from gateway.database import open_database
+from gateway.errors import UsageError
+from gateway.journal import Journal
+from gateway.lane.book import LaneBook
+from gateway.lane.events import Credential, Refusal
+from gateway.lane.records import LaneRef
+from gateway.lane.staff import StaffDirectory
+from gateway.receipts.escpos import render_escpos
+from gateway.receipts.model import from_record
+from gateway.receipts.text import render_receipt
+from gateway.settings import GatewaySettings, load_settings
+
+
+def _common(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--config", metavar="PATH", help="settings file")
+    parser.add_argument("--db", metavar="PATH", help="database (default paths.database)")
+
+
+def register(sub: Any) -> None:
+    receipt = sub.add_parser("receipt", help="reprint the receipt of a journal record (a copy)")
+    receipt.add_argument("seq", type=int, metavar="SEQ")
+    receipt.add_argument("--escpos", metavar="FILE", help="also write ESC/POS bytes to FILE")
+    receipt.add_argument("--width", type=int, choices=(32, 42, 48),
+                         help="columns (default store.receipt_width)")
+    _common(receipt)
+    receipt.set_defaults(func=_receipt)
+
+    report = sub.add_parser("report", help="X (current shift) or Z (day close) report")
+    report.add_argument("which", choices=("x", "z"))
+    report.add_argument("--date", metavar="YYYY-MM-DD", help="business day (default today)")
+    report.add_argument("--shift", metavar="ID", help="X report of this shift")
+    report.add_argument("--json", action="store_true")
+    report.add_argument("--card", metavar="CARD", help="Z: the supervisor's staff card")
+    report.add_argument("--staff", metavar="ID", help="Z: staff number (PIN is asked)")
+    report.add_argument("--pin-stdin", action="store_true", help="read the PIN from stdin")
+    _common(report)
+    report.set_defaults(func=_report)
+
+    staff = sub.add_parser("staff", help="add staff and enrol their second factor")
+    staff_sub = staff.add_subparsers(dest="staff_command", metavar="ACTION", required=True)
+    add = staff_sub.add_parser("add", help="add or replace a person (PIN is asked)")
+    add.add_argument("id")
+    add.add_argument("name")
+    add.add_argument("role", choices=("cashier", "supervisor", "technician", "admin"))
+    add.add_argument("--card", metavar="CARD")
+    add.add_argument("--ceiling", metavar="AMOUNT", help="override ceiling (supervisors)")
+    add.add_argument("--pin-stdin", action="store_true", help="read the PIN from stdin")
+    _common(add)
+    add.set_defaults(func=_staff_add)
+    totp = staff_sub.add_parser("totp", help="enrol a TOTP authenticator; prints its URI")
+    totp.add_argument("id")
+    _common(totp)
+    totp.set_defaults(func=_staff_totp)
+
+
+def _open(args: argparse.Namespace, *, readonly: bool = False) -> tuple[GatewaySettings, Any]:
+    settings = load_settings(args.config)
+    path = Path(args.db) if args.db else settings.paths.database
+    return settings, open_database(path, readonly=readonly)
+
+
+def _receipt(args: argparse.Namespace) -> int:
+    settings, db = _open(args, readonly=True)
+    record = Journal(db).get(args.seq)
+    if record is None:
+        raise UsageError(f"there is no journal record {args.seq}", where="gateway receipt",
+                         fix="`gateway journal export` lists the records and their seq")
+    receipt = from_record(record, settings.store.header, settings.store.footer, copy=True)
+    width = args.width or settings.store.receipt_width
+    print(render_receipt(receipt, width), end="")
+    if args.escpos:
+        Path(args.escpos).write_bytes(render_escpos(receipt, width))
+    return 0
+
+
+def _pin(args: argparse.Namespace) -> str:
+    if args.pin_stdin:
+        return sys.stdin.readline().strip()
+    return getpass.getpass("PIN: ")
+
+
+def _today(settings: GatewaySettings) -> datetime:
+    return datetime.now(ZoneInfo(settings.store.timezone)).replace(tzinfo=None)
+
+
+def _report(args: argparse.Namespace) -> int:
+    from gateway.reports import close_day, day_report, render_report, x_report
+    settings, db = _open(args, readonly=args.which == "x")
+    book = LaneBook(db)
+    now = _today(settings)
+    day = args.date or now.date().isoformat()
+    if args.which == "x":
+        shift = args.shift or (row.shift_id if (row := book.open_shift()) else None)
+        figures = x_report(book, shift) if shift else day_report(book, day)
+        title = f"X REPORT shift {shift}" if shift else f"X REPORT day {day}"
+        print(json.dumps(figures.to_json(), indent=2) if args.json
+              else render_report(title, figures, settings.store.receipt_width), end="\n")
+        return 0
+    if args.card is None and args.staff is None:
+        raise UsageError("a Z report needs who closes the day", where="gateway report z",
+                         fix="pass --card CARD, or --staff ID (the PIN is asked)")
+    credential = (Credential(card=args.card) if args.card
+                  else Credential(staff_id=args.staff, pin=_pin(args)))
+    staff = StaffDirectory(db, settings.lane)
+    lane = LaneRef(store=settings.store.id, box=settings.store.box)
+    import uuid
+    record = close_day(book, staff, settings.lane, lane, day, now, credential,
+                       lambda: uuid.uuid4().hex)
+    if isinstance(record, Refusal):
+        print(f"gateway report z: {record.message}", file=sys.stderr)
+        return 1
+    if args.json:
+        print(json.dumps(record.body, indent=2))
+    else:
+        print(render_receipt(from_record(record, settings.store.header, ()),
+                             settings.store.receipt_width), end="")
+    return 0
+
+
+def _staff_add(args: argparse.Namespace) -> int:
+    settings, db = _open(args)
+    pin = _pin(args)
+    ceiling = Decimal(args.ceiling) if args.ceiling else None
+    member = StaffDirectory(db, settings.lane).add(args.id, args.name, args.role, pin=pin or None,
+                                                   card=args.card, ceiling=ceiling)
+    print(f"staff {member.id} {member.name} ({member.role}) saved")
+    return 0
+
+
+def _staff_totp(args: argparse.Namespace) -> int:
+    settings, db = _open(args)
+    print(StaffDirectory(db, settings.lane).enroll_totp(args.id))
+    return 0

@@ -1,0 +1,218 @@
+"""X and Z reports (current shift; day close, 日结), computed from the journal.
+
+Owns the figures and the `z_report` record. Reads lane records through the lane's index
+(`LaneBook.day_bodies` / `shift_bodies`) and sums their bodies as plain JSON (no model
+validation per record: a day of 20,000 sales must report in well under a second). Writes
+only the Z record, through the lane book, with a running Z counter; a second Z for the
+same business day, or a Z while a shift is still open, is refused. Touches no other table.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from gateway.journal import JournalRecord
+from gateway.lane.book import Batch, LaneBook
+from gateway.lane.events import Credential, Refusal
+from gateway.lane.records import Breakdown, LaneRef, ZReportBody
+from gateway.lane.settings import LaneSettings
+from gateway.lane.staff import StaffDirectory
+
+ZERO = Decimal(0)
+KINDS = ("sale", "refund", "void", "no_sale")
+
+
+@dataclass
+class _Row:
+    name: str = ""
+    count: int = 0
+    amount: Decimal = ZERO
+    tax: Decimal = ZERO
+
+
+@dataclass
+class Figures:
+    """Running sums over sale / refund / void / no-sale bodies."""
+
+    first_seq: int = 0
+    last_seq: int = 0
+    currency: str = ""
+    sales: int = 0
+    gross: Decimal = ZERO
+    discounts: Decimal = ZERO
+    refunds: int = 0
+    refunds_amount: Decimal = ZERO
+    voids: int = 0
+    voids_amount: Decimal = ZERO
+    line_voids: int = 0
+    no_sales: int = 0
+    points_issued: int = 0
+    points_redeemed: int = 0
+    by_tender: dict[str, _Row] = field(default_factory=dict)
+    by_tax: dict[str, _Row] = field(default_factory=dict)
+    by_category: dict[str, _Row] = field(default_factory=dict)
+    by_cashier: dict[str, _Row] = field(default_factory=dict)
+
+    @property
+    def net(self) -> Decimal:
+        return self.gross - self.refunds_amount
+
+    def add(self, seq: int, kind: str, body: dict[str, Any]) -> None:
+        self.first_seq = self.first_seq or seq
+        self.last_seq = seq
+        getattr(self, f"_{kind}")(body)
+
+    def _sale(self, body: dict[str, Any]) -> None:
+        totals = body["totals"]
+        total = Decimal(totals["total"])
+        self.currency = body["currency"]
+        self.sales += 1
+        self.gross += total
+        self.discounts += Decimal(totals["savings"])
+        self.line_voids += len(body["voided_lines"])
+        self.points_issued += body["points"]["earned"]
+        self.points_redeemed += body["points"]["redeemed"]
+        for tender in body["tenders"]:
+            _bump(self.by_tender, tender["type"], Decimal(tender["amount"]))
+        for tax in body["taxes"]:
+            _bump(self.by_tax, _rate_key(tax), Decimal(tax["gross"]), Decimal(tax["tax"]))
+        for line in body["lines"]:
+            _bump(self.by_category, line["category"], Decimal(line["total"]))
+        staff = body["staff"]
+        _bump(self.by_cashier, staff["id"], total, name=staff["name"])
+
+    def _refund(self, body: dict[str, Any]) -> None:
+        self.refunds += 1
+        self.refunds_amount += Decimal(body["total"])
+        for tender in body["tenders"]:
+            _bump(self.by_tender, tender["type"], -Decimal(tender["amount"]), count=0)
+        for tax in body["taxes"]:
+            _bump(self.by_tax, _rate_key(tax), -Decimal(tax["gross"]), -Decimal(tax["tax"]),
+                  count=0)
+        for line in body["lines"]:
+            _bump(self.by_category, line["category"], -Decimal(line["amount"]), count=0)
+
+    def _void(self, body: dict[str, Any]) -> None:
+        self.voids += 1
+        self.voids_amount += Decimal(body["total"])
+
+    def _no_sale(self, body: dict[str, Any]) -> None:
+        self.no_sales += 1
+
+    def breakdowns(self) -> dict[str, list[Breakdown]]:
+        def rows(table: dict[str, _Row], average: bool = False,
+                 tax: bool = False) -> list[Breakdown]:
+            return [Breakdown(key=k, name=r.name, count=r.count, amount=r.amount,
+                              average=(r.amount / r.count).quantize(Decimal("0.01"))
+                              if average and r.count else None,
+                              tax=r.tax if tax else None)
+                    for k, r in sorted(table.items())]
+        return {"by_tender": rows(self.by_tender), "by_tax": rows(self.by_tax, tax=True),
+                "by_category": rows(self.by_category),
+                "by_cashier": rows(self.by_cashier, average=True)}
+
+    def to_json(self) -> dict[str, Any]:
+        scalars = {k: (str(v) if isinstance(v, Decimal) else v) for k, v in vars(self).items()
+                   if not isinstance(v, dict)}
+        scalars["net"] = str(self.net)
+        out: dict[str, Any] = dict(scalars)
+        for name, rows in self.breakdowns().items():
+            out[name] = [r.to_body() for r in rows]
+        return out
+
+
+def _rate_key(tax: dict[str, Any]) -> str:
+    rate = Decimal(tax["rate"]).normalize()
+    return f"{rate:f}%" + ("" if tax["inclusive"] else " excl.")
+
+
+def _bump(table: dict[str, _Row], key: str, amount: Decimal, tax: Decimal = ZERO, *,
+          count: int = 1, name: str = "") -> None:
+    row = table.get(key)
+    if row is None:
+        row = table[key] = _Row(name=name)
+    row.count += count
+    row.amount += amount
+    row.tax += tax
+
+
+def compute(rows: Iterable[tuple[int, str, str]]) -> Figures:
+    """Sum (seq, kind, body JSON) rows into report figures."""
+    figures = Figures()
+    for seq, kind, text in rows:
+        figures.add(seq, kind, json.loads(text))
+    return figures
+
+
+def x_report(book: LaneBook, shift_id: str) -> Figures:
+    """The X report: the shift so far (reading only; nothing is written)."""
+    rows = book.conn.execute(
+        "SELECT d.seq, d.kind, r.body FROM lane_doc d JOIN journal_record r ON r.seq = d.seq "
+        "WHERE d.shift_id = ? AND d.kind IN ('sale', 'refund', 'void', 'no_sale') "
+        "ORDER BY d.seq", (shift_id,))
+    return compute(rows)
+
+
+def day_report(book: LaneBook, day: str) -> Figures:
+    return compute(book.day_bodies(day, KINDS))
+
+
+def close_day(book: LaneBook, staff: StaffDirectory, settings: LaneSettings, lane: LaneRef,
+              day: str, at: datetime, credential: Credential,
+              new_id: Callable[[], str]) -> JournalRecord | Refusal:
+    """The Z report: write the day's figures as a `z_report` record with the next Z number."""
+    who = staff.identify(credential, at)
+    if isinstance(who, Refusal):
+        return who
+    if not settings.allows(who.role, "close_day"):
+        return Refusal("not_permitted", f"{who.name} ({who.role}) may not close the day.")
+    if book.open_shift() is not None:
+        return Refusal("shift_open", "A shift is still open: close it before the day close.")
+    done = book.z_of_day(day)
+    if done is not None:
+        return Refusal("z_done", f"The day {day} was already closed (Z record #{done}).")
+    figures = day_report(book, day)
+    number = book.next_number("z")
+    body = ZReportBody(
+        z_number=number, lane=lane, business_day=day, local_time=at.isoformat(timespec="seconds"),
+        staff=who.ref(), first_seq=figures.first_seq, last_seq=figures.last_seq,
+        currency=figures.currency, sales=figures.sales, gross=figures.gross,
+        discounts=figures.discounts, refunds=figures.refunds,
+        refunds_amount=figures.refunds_amount, net=figures.net, voids=figures.voids,
+        voids_amount=figures.voids_amount, line_voids=figures.line_voids,
+        no_sales=figures.no_sales, points_issued=figures.points_issued,
+        points_redeemed=figures.points_redeemed, **figures.breakdowns())
+    batch = Batch()
+    batch.add("z_report", body.to_body(), new_id(), business_day=day)
+    batch.writes.append(book.take_number("z", number))
+    return book.commit(batch)[0]
+
+
+def render_report(title: str, figures: Figures, width: int) -> str:
+    """The report as receipt-width text, for the printer or the terminal."""
+    from gateway.receipts.text import center, columns
+    rule = "-" * width
+    out = [center(title, width), rule]
+    scalars = [("Sales", f"{figures.sales}  {figures.gross}"),
+               ("Discounts", str(figures.discounts)),
+               ("Refunds", f"{figures.refunds}  {figures.refunds_amount}"),
+               ("Net", str(figures.net)),
+               ("Voids", f"{figures.voids}  {figures.voids_amount}"),
+               ("Line voids", str(figures.line_voids)), ("No-sale", str(figures.no_sales)),
+               ("Points issued", str(figures.points_issued)),
+               ("Points redeemed", str(figures.points_redeemed))]
+    out.extend(columns(k, v, width) for k, v in scalars)
+    for name, rows in figures.breakdowns().items():
+        out.append(rule)
+        out.append(name.replace("_", " "))
+        for row in rows:
+            label = f"  {row.key}" + (f" {row.name}" if row.name else "")
+            value = f"{row.count}  {row.amount}" + (f"  avg {row.average}" if row.average
+                                                     else "")
+            out.append(columns(label, value, width))
+    return "\n".join(out)
