@@ -56,8 +56,9 @@ def test_lone_surrogate_text_is_refused() -> None:
 
 
 def test_record_hash_is_sha256_of_the_documented_envelope() -> None:
-    fields = {"prev_hash": GENESIS_HASH, "seq": 1, "id": "abc", "time": "2026-03-01T09:00:00.000Z",
-              "clock_synced": True, "kind": "sale", "body": {"total": Decimal("2.50")}}
+    fields: dict[str, Any] = {
+        "prev_hash": GENESIS_HASH, "seq": 1, "id": "abc", "time": "2026-03-01T09:00:00.000Z",
+        "clock_synced": True, "kind": "sale", "body": {"total": Decimal("2.50")}}
     envelope = json.dumps({**fields, "body": {"total": "2.50"}}, sort_keys=True,
                           separators=(",", ":"), ensure_ascii=False).encode()
     assert record_hash(**fields) == hashlib.sha256(envelope).hexdigest()
@@ -70,7 +71,7 @@ def test_record_hash_is_sha256_of_the_documented_envelope() -> None:
        rid=st.text(min_size=1, max_size=40))
 def test_envelope_of_stored_body_bytes_equals_canonical_json_of_the_record(
         body: dict[str, Any], kind: str, seq: int, synced: bool, rid: str) -> None:
-    fields = {"prev_hash": GENESIS_HASH, "seq": seq, "id": rid,
+    fields: dict[str, Any] = {"prev_hash": GENESIS_HASH, "seq": seq, "id": rid,
               "time": "2026-03-01T09:00:00.000Z", "clock_synced": synced, "kind": kind}
     try:
         body_bytes = canonical_json(body)
