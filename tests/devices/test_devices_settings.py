@@ -1,0 +1,135 @@
+"""The [devices] settings: the example file's commented entries are all valid, typos are
+refused, and discovery matches present devices to roles with reasons."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+from pydantic import ValidationError
+
+from devices.discovery import (
+    InputDeviceInfo,
+    SerialPortInfo,
+    input_mismatch,
+    list_input_devices,
+    list_serial_ports,
+    match_devices,
+)
+from devices.events import Role
+from devices.settings import DeviceSettings, InputMatch
+from gateway.errors import SettingsError
+from gateway.settings import load_settings
+
+EXAMPLE = Path(__file__).resolve().parents[2] / "config" / "gateway.example.toml"
+
+
+def uncommented_example(tmp_path: Path) -> Path:
+    head, _, tail = EXAMPLE.read_text(encoding="utf-8").partition("[devices]\n")
+    lines = [
+        line[2:] if re.match(r"^# (\[|[a-z_]+ = )", line) else line for line in tail.split("\n")
+    ]
+    path = tmp_path / "all.toml"
+    path.write_text(head + "[devices]\n" + "\n".join(lines), encoding="utf-8")
+    return path
+
+
+def test_every_commented_example_entry_is_valid(tmp_path):
+    devices = load_settings(uncommented_example(tmp_path)).devices
+    assert [s.kind for s in devices.scanners] == ["wedge", "serial"]
+    assert devices.scales[0].protocol == "toledo8217"
+    assert devices.card_readers[0].rfid_byte_order == "lsb_first"
+    assert devices.printers[0].uri.startswith("tcp://")
+
+
+def test_typo_is_reported_with_its_key(tmp_path):
+    path = tmp_path / "typo.toml"
+    path.write_text('[[devices.scales]]\nname = "s"\nprotocl = "nci"\nserial = { port = "/x" }\n')
+    with pytest.raises(SettingsError) as info:
+        load_settings(path)
+    assert "devices.scales[0].protocl" in info.value.describe()
+
+
+def test_rules():
+    with pytest.raises(ValidationError, match="grab every keyboard"):
+        InputMatch()
+    with pytest.raises(ValidationError, match="used twice"):
+        DeviceSettings.model_validate(
+            {
+                "scales": [{"name": "a", "protocol": "nci", "serial": {"port": "/x"}}],
+                "printers": [{"name": "a", "uri": "tcp://h:9100"}],
+            }
+        )
+    with pytest.raises(ValidationError, match="tcp://"):
+        DeviceSettings.model_validate({"printers": [{"name": "p", "uri": "http://h"}]})
+    with pytest.raises(ValidationError, match="needs a \\[match\\]"):
+        DeviceSettings.model_validate({"scanners": [{"name": "s"}]})
+
+
+SCANNER = InputDeviceInfo(
+    "/dev/input/event5", "Honeywell 1900 Scanner", "usb-0000:01:00.0-1.2/input0", 0x0C2E, 0x0B61
+)
+KEYBOARD = InputDeviceInfo(
+    "/dev/input/event2", "Logitech USB Keyboard", "usb-0000:01:00.0-1.1/input0", 0x046D, 0xC31C
+)
+
+
+def test_matching_claims_and_explains():
+    settings = DeviceSettings.model_validate(
+        {
+            "scanners": [
+                {"name": "front", "match": {"vendor_product": "0C2E:0B61", "phys": "*-1.2/*"}}
+            ],
+            "scales": [
+                {
+                    "name": "deli",
+                    "protocol": "nci",
+                    "serial": {"port": "/dev/serial/by-id/usb-FTDI*"},
+                }
+            ],
+            "card_readers": [{"name": "loyalty", "match": {"name": "*RFID*"}}],
+        }
+    )
+    ports = [
+        SerialPortInfo(
+            "/dev/ttyUSB1", ("/dev/serial/by-id/usb-FTDI_A1-if00-port0",), 0x0403, 0x6001, "A1"
+        ),
+        SerialPortInfo("/dev/ttyS0"),
+    ]
+    claims, missing = match_devices(settings, [SCANNER, KEYBOARD], ports)
+    by_path = {c.path: c for c in claims}
+    assert (by_path["/dev/input/event5"].role, by_path["/dev/input/event5"].device) == (
+        Role.SCANNER,
+        "front",
+    )
+    keyboard = by_path["/dev/input/event2"]
+    assert keyboard.role is None
+    assert any("046d:c31c is not 0c2e:0b61" in r for r in keyboard.why_not)
+    assert any(
+        "name 'Logitech USB Keyboard' does not match '*RFID*'" in r for r in keyboard.why_not
+    )
+    assert by_path["/dev/ttyUSB1"].device == "deli"
+    assert by_path["/dev/ttyS0"].why_not == (
+        "scale 'deli': port is not /dev/serial/by-id/usb-FTDI*",
+    )
+    assert [(m.role, m.device) for m in missing] == [(Role.CARD_READER, "loyalty")]
+
+
+def test_two_identical_scanners_told_apart_by_phys():
+    other_port = InputDeviceInfo(
+        SCANNER.path, SCANNER.name, "usb-0000:01:00.0-1.3/input0", 0x0C2E, 0x0B61
+    )
+    match = InputMatch(vendor_product="0c2e:0b61", phys="*-1.2/*")
+    assert input_mismatch(match, SCANNER) == []
+    assert input_mismatch(match, other_port) == [
+        "phys 'usb-0000:01:00.0-1.3/input0' does not match '*-1.2/*'"
+    ]
+
+
+def test_listing_this_machine_does_not_fail(tmp_path):
+    assert isinstance(list_input_devices(), list)
+    by_id = tmp_path / "by-id"
+    by_id.mkdir()
+    ports = list_serial_ports(by_id)
+    assert all(p.device.startswith("/dev/") for p in ports)
