@@ -1,0 +1,246 @@
+"""The sync issue's reliability tests, now box -> Mosquitto -> `cloud ingest` -> database.
+
+Each runs for SQLite and PostgreSQL and ends by checking that head office holds exactly
+journal seqs 1..head of the box, each once, with the journal's own hashes, and that the
+box saw all of it acknowledged.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import sqlite3
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import psycopg
+import pytest
+from cloud_testkit import (
+    Box,
+    RunningIngest,
+    assert_exactly_once,
+    chain_position,
+    eventually,
+    start_ingest,
+    stored,
+)
+
+from cloud.db import DatabaseUrl
+from gateway.database import open_database
+from gateway.journal.store import Journal
+from gateway.sync.testing import LinkProxy, Mosquitto
+
+SYNC_BOX_PROCESS = Path(__file__).parents[1] / "sync" / "box_process.py"
+CLOUD = Path(sys.executable).parent / "cloud"
+
+
+@pytest.mark.slow
+def test_50000_records_buffered_while_broker_is_down_arrive_once(
+        tmp_path: Path, db_url: str) -> None:
+    broker = Mosquitto(tmp_path / "broker")
+    box = Box(tmp_path / "box", broker.port, batch_max_records=500, window_batches=16)
+    box.append(50_000)
+    box.start()
+    try:
+        assert eventually(lambda: box.service is not None
+                          and box.service.status()["last_error"] is not None, 5)
+        with broker:
+            worker = start_ingest(db_url, broker.port)
+            try:
+                assert eventually(lambda: box.acknowledged() == 50_000, 120)
+                assert_exactly_once(db_url, box)
+            finally:
+                worker.stop()
+    finally:
+        box.stop()
+
+
+@pytest.mark.slow
+def test_broker_killed_and_restarted_mid_upload(
+        tmp_path: Path, db_url: str, broker: Mosquitto,
+        ingest: Callable[..., RunningIngest]) -> None:
+    ingest()
+    box = Box(tmp_path / "box", broker.port, batch_max_records=100, window_batches=4)
+    box.append(20_000)
+    box.start()
+    try:
+        assert eventually(lambda: chain_position(db_url, box.store, box.box) >= 3000, 30)
+        broker.kill()
+        time.sleep(0.5)
+        broker.start()  # empty: no sessions, no retained ack, no presence
+        assert eventually(lambda: box.acknowledged() == 20_000, 90)
+        assert_exactly_once(db_url, box)
+    finally:
+        box.stop()
+
+
+@pytest.mark.slow
+def test_box_process_sigkilled_at_random_moments_loses_nothing(
+        tmp_path: Path, db_url: str, broker: Mosquitto,
+        ingest: Callable[..., RunningIngest]) -> None:
+    """The sync engineer's box process (journal writer + SyncService), killed 20 times."""
+    ingest()
+    rng = random.Random(20261124)
+    workdir = tmp_path / "box"
+    workdir.mkdir()
+    for _ in range(20):
+        proc = subprocess.Popen([sys.executable, str(SYNC_BOX_PROCESS), str(workdir),
+                                 str(broker.port), "300"])
+        time.sleep(rng.uniform(0.3, 1.2))
+        proc.kill()
+        proc.wait(10)
+        seqs = [s for s, _ in stored(db_url, "store-1", "box-1")]
+        assert seqs == sorted(set(seqs))  # never twice
+    final = subprocess.run([sys.executable, str(SYNC_BOX_PROCESS), str(workdir),
+                            str(broker.port), "0", "--exit-when-acked"], timeout=120)
+    assert final.returncode == 0
+    journal = Journal(open_database(workdir / "box.db", readonly=True))
+    head = journal.state().head_seq
+    assert head > 1000
+    assert journal.acknowledged_seq() == head
+    rows = stored(db_url, "store-1", "box-1")
+    assert [s for s, _ in rows] == list(range(1, head + 1))
+    assert [h for _, h in rows] == [r.hash for r in journal.read(0, head)]
+
+
+@pytest.mark.slow
+def test_flaky_box_link_during_a_long_upload(
+        tmp_path: Path, db_url: str, broker: Mosquitto,
+        ingest: Callable[..., RunningIngest]) -> None:
+    ingest()
+    proxy = LinkProxy(broker.port, delay=0.005).start()
+    box = Box(tmp_path / "box", proxy.port, batch_max_records=100, window_batches=4)
+    box.append(20_000)
+    box.start()
+    try:
+        for _ in range(6):
+            time.sleep(0.4)
+            proxy.down()
+            time.sleep(0.3)
+            proxy.up()
+        assert eventually(lambda: box.acknowledged() == 20_000, 90)
+        assert_exactly_once(db_url, box)
+        assert proxy.connections >= 4
+    finally:
+        box.stop()
+        proxy.stop()
+
+
+def _ingest_process(db_url: str, port: int, name: str, tmp_path: Path
+                    ) -> subprocess.Popen[bytes]:
+    log = (tmp_path / f"{name}.log").open("wb")
+    return subprocess.Popen([str(CLOUD), "ingest", "--db", db_url, "--port", str(port),
+                             "--group", "ingest", "--client-id", name,
+                             "--receive-maximum", "8"], stdout=log, stderr=log)
+
+
+@pytest.mark.slow
+def test_two_ingest_processes_split_one_stream_and_store_each_record_once(
+        tmp_path: Path, db_url: str, broker: Mosquitto) -> None:
+    workers = [_ingest_process(db_url, broker.port, f"worker-{i}", tmp_path)
+               for i in (1, 2)]
+    boxes = [Box(tmp_path / f"box{i}", broker.port, store="store-1", box=f"box-{i}",
+                 batch_max_records=50, window_batches=8) for i in (1, 2, 3)]
+    try:
+        for box in boxes:
+            box.append(8000)
+            box.start()
+        assert eventually(lambda: all(b.acknowledged() == 8000 for b in boxes), 90)
+        for box in boxes:
+            assert_exactly_once(db_url, box)
+        logs = [(tmp_path / f"worker-{i}.log").read_text() for i in (1, 2)]
+        assert all("connected" in text for text in logs)
+    finally:
+        for box in boxes:
+            box.stop()
+        for proc in workers:
+            proc.terminate()
+        for proc in workers:
+            assert proc.wait(15) == 0
+    stats = _stored_by_worker(tmp_path)
+    assert all(count > 0 for count in stats), f"one worker did all the work: {stats}"
+
+
+def _stored_by_worker(tmp_path: Path) -> list[int]:
+    counts = []
+    for i in (1, 2):
+        text = (tmp_path / f"worker-{i}.log").read_text()
+        line = [ln for ln in text.splitlines() if "records stored" in ln][-1]
+        counts.append(int(line.split(" messages, ")[1].split(" records stored")[0]))
+    return counts
+
+
+@pytest.mark.slow
+def test_two_workers_with_one_killed_midway_still_deliver_everything(
+        tmp_path: Path, db_url: str, broker: Mosquitto) -> None:
+    first = _ingest_process(db_url, broker.port, "worker-1", tmp_path)
+    second = start_ingest(db_url, broker.port, name="survivor")
+    box = Box(tmp_path / "box", broker.port, batch_max_records=100, window_batches=8)
+    box.append(15_000)
+    box.start()
+    try:
+        assert eventually(lambda: chain_position(db_url, box.store, box.box) >= 2000, 30)
+        first.kill()  # SIGKILL: its un-acknowledged messages are the box's to re-send
+        first.wait(10)
+        assert eventually(lambda: box.acknowledged() == 15_000, 90)
+        assert_exactly_once(db_url, box)
+    finally:
+        box.stop()
+        second.stop()
+
+
+def _outage(db_url: str, seconds: float) -> Iterator[None]:
+    """Take the database away: SQLite locked by another writer, PostgreSQL refusing and
+    dropping every connection to the database, for `seconds`."""
+    url = DatabaseUrl.parse(db_url)
+    if url.dialect == "sqlite":
+        conn = sqlite3.connect(url.target, isolation_level=None)
+        conn.execute("BEGIN EXCLUSIVE")
+        try:
+            yield
+            time.sleep(seconds)
+        finally:
+            conn.execute("ROLLBACK")
+            conn.close()
+        return
+    name = psycopg.conninfo.conninfo_to_dict(url.target)["dbname"]
+    admin_url = os.environ.get("STOREGATE_TEST_PG",
+                               "postgresql://postgres@127.0.0.1:5432/postgres")
+    with psycopg.connect(admin_url, autocommit=True) as admin:
+        admin.execute(f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS false')
+        try:
+            admin.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                          "WHERE datname = %s", (name,))
+            yield
+            time.sleep(seconds)
+        finally:
+            admin.execute(f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS true')
+
+
+@pytest.mark.slow
+def test_database_going_away_mid_upload_acknowledges_nothing_then_stores_once(
+        tmp_path: Path, db_url: str, broker: Mosquitto,
+        ingest: Callable[..., RunningIngest]) -> None:
+    worker = ingest()
+    box = Box(tmp_path / "box", broker.port, batch_max_records=100, window_batches=4)
+    box.append(12_000)
+    box.start()
+    try:
+        assert eventually(lambda: box.acknowledged() >= 2000, 30)
+        outage = _outage(db_url, 3.0)
+        next(outage)
+        time.sleep(1.0)  # in-flight commits settle; from here nothing can be stored
+        frozen = box.acknowledged()
+        time.sleep(1.5)
+        assert box.acknowledged() == frozen, "acknowledged while the database was away"
+        for _ in outage:
+            pass
+        assert eventually(lambda: box.acknowledged() == 12_000, 60)
+        assert_exactly_once(db_url, box)
+        if DatabaseUrl.parse(db_url).dialect == "postgresql":
+            assert worker.worker.counters.database_retries > 0
+    finally:
+        box.stop()
