@@ -566,7 +566,7 @@ class SyncService:
     def _maybe_telemetry(self, now: float) -> None:
         if now < self._next_change_check:
             return
-        self._next_change_check = now + CHANGE_CHECK_EVERY
+        self._next_change_check = now + min(CHANGE_CHECK_EVERY, self.config.telemetry_interval)
         devices = self._devices()
         _, synced = self._clock()
         key = change_key(devices, synced)
