@@ -92,7 +92,7 @@ class Group(Model):
     name: str | None = None
     member_prices: bool = Field(True, description="member prices and member-only promotions")
     points: PointsRule | None = Field(None, description="null: this group earns no points")
-    limits: Limits = Field(default_factory=Limits)
+    limits: Limits = Field(default_factory=lambda: Limits.model_validate({}))
 
 
 class Redemption(Model):
@@ -161,7 +161,7 @@ class MembersDocument(Model):
     groups: list[Group] = Field(min_length=1)
     members: list[Member] = Field(default_factory=list)
     blacklist: Blacklist = Field(default_factory=lambda: Blacklist(version=0))
-    offline: OfflinePolicy = Field(default_factory=OfflinePolicy)
+    offline: OfflinePolicy = Field(default_factory=lambda: OfflinePolicy.model_validate({}))
 
 
 def _loc(loc: tuple[int | str, ...]) -> str:

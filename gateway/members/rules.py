@@ -195,8 +195,9 @@ def authorise_stored_value(account: Account, amount: Decimal, at: datetime,
     if subsidy + cash < amount:
         return _insufficient(account, at, subsidy + cash)
     from_subsidy = min(amount, subsidy)
-    debits = tuple(Debit(w, a) for w, a in (("subsidy", from_subsidy),
-                                             ("cash", amount - from_subsidy)) if a > 0)
+    split: tuple[tuple[Wallet, Decimal], ...] = (("subsidy", from_subsidy),
+                                                 ("cash", amount - from_subsidy))
+    debits = tuple(Debit(wallet, part) for wallet, part in split if part > 0)
     meal = meal_at(account.group.limits, at)
     return Authorisation(account.id, "stored_value", amount, debits, at,
                          meal.name if meal else None, not link.online, link.supervisor)
