@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import re
 import sqlite3
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
@@ -69,10 +69,16 @@ class BalancePosting:
 
 
 class MemberAccounts:
-    """The lane's door to members: one per box, over the box's `MemberStore`."""
+    """The lane's door to members: one per box, over the box's `MemberStore`.
 
-    def __init__(self, store: MemberStore) -> None:
+    `link` tells the box's contact with head office (from sync) when the lane does not pass
+    one to `authorise`; without it the box counts as online.
+    """
+
+    def __init__(self, store: MemberStore,
+                 link: Callable[[], LinkState] | None = None) -> None:
         self.store = store
+        self._link = link or LinkState
 
     # -- identifying -----------------------------------------------------------------------
 
@@ -137,7 +143,7 @@ class MemberAccounts:
         fresh = self.account(account.id, account.card_ref)
         if fresh is None:
             return _unknown("")
-        link = link or LinkState()
+        link = link or self._link()
         meal = meal_at(fresh.group.limits, at)
         spending = self.store.spending(fresh.id, at.date(), meal.name if meal else None)
         if tender == "points":

@@ -19,7 +19,15 @@ from members_testkit import (
     priced,
 )
 
-from gateway.members import Account, Authorisation, Debit, LinkState, MembersError, Refusal
+from gateway.members import (
+    Account,
+    Authorisation,
+    Debit,
+    LinkState,
+    MemberAccounts,
+    MembersError,
+    Refusal,
+)
 from gateway.members.rules import TenderKind
 
 OFFLINE = LinkState(online=False, offline_for=timedelta(minutes=10), unsynced_sales=3)
@@ -262,3 +270,11 @@ def test_points_rule_with_several_points_per_step(box: Box) -> None:
     data["groups"][0]["points"] = {"per": "5.00", "points": 2}
     box.apply(data)
     assert box.members.points_earned(alice(box), priced(line(0, "14.99"))) == 4
+
+
+def test_the_link_state_can_come_from_sync_instead_of_the_lane(box: Box) -> None:
+    offline = MemberAccounts(box.store, link=lambda: LinkState(False, timedelta(hours=5)))
+    refused = offline.authorise(alice(box), "stored_value", D("1.00"), LUNCH)
+    assert isinstance(refused, Refusal) and refused.code == "offline_too_long"
+    assert isinstance(offline.authorise(alice(box), "stored_value", D("1.00"), LUNCH,
+                                        link=LinkState()), Authorisation)
