@@ -1,0 +1,182 @@
+"""Bad input reaching `cloud ingest` through a real broker: every case is refused or kept
+apart as the issue says, raises its alert, and never stops the worker."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import paho.mqtt.client as mqtt
+from cloud_testkit import (
+    ROOT,
+    RunningIngest,
+    alert_kinds,
+    chain_position,
+    eventually,
+    sample_body,
+    stored,
+)
+from paho.mqtt.enums import CallbackAPIVersion
+
+from gateway.database import open_database
+from gateway.journal.records import JournalRecord
+from gateway.journal.store import Journal
+from gateway.sync.payloads import Ack, JournalBatch
+from gateway.sync.testing import Mosquitto
+from gateway.sync.topics import Topics
+
+STORE, BOX = "store-1", "box-1"
+
+
+def journal_records(path: Path, count: int, salt: str = "") -> list[JournalRecord]:
+    journal = Journal(open_database(path))
+    journal.append_many([("sale", {**sample_body(n), "salt": salt})
+                         for n in range(1, count + 1)])
+    return journal.read(0, count)
+
+
+def batch(chosen: list[JournalRecord], store: str = STORE, box: str = BOX,
+          **changes: Any) -> bytes:
+    payload = JournalBatch(store=store, box=box, first_seq=chosen[0].seq,
+                           last_seq=chosen[-1].seq, historical=False,
+                           sent_at="2026-11-24T00:00:00.000Z",
+                           records=[r.to_wire() for r in chosen]).model_dump(mode="json")
+    payload.update(changes)
+    return json.dumps(payload).encode()
+
+
+class Publisher:
+    """A plain MQTT 5 client standing in for a (possibly misbehaving) box."""
+
+    def __init__(self, port: int) -> None:
+        self.client = mqtt.Client(CallbackAPIVersion.VERSION2, protocol=mqtt.MQTTv5)
+        self.acks: dict[str, bytes] = {}
+        self.client.on_message = lambda c, u, m: self.acks.__setitem__(m.topic, m.payload)
+        self.client.connect("127.0.0.1", port)
+        self.client.loop_start()
+        self.client.subscribe(f"{ROOT}/+/+/ack", qos=1)
+
+    def send(self, payload: bytes, store: str = STORE, box: str = BOX) -> None:
+        info = self.client.publish(Topics(ROOT, store, box).journal, payload, qos=1)
+        info.wait_for_publish(5)
+
+    def acked(self, store: str = STORE, box: str = BOX) -> int:
+        raw = self.acks.get(Topics(ROOT, store, box).ack)
+        return Ack.model_validate_json(raw).seq if raw else 0
+
+    def close(self) -> None:
+        self.client.loop_stop()
+        self.client.disconnect()
+
+
+def _setup(broker: Mosquitto, ingest: Callable[..., RunningIngest]) -> Publisher:
+    ingest()
+    return Publisher(broker.port)
+
+
+def test_schema_violations_are_alerted_acknowledged_and_skipped(
+        tmp_path: Path, db_url: str, broker: Mosquitto,
+        ingest: Callable[..., RunningIngest]) -> None:
+    box = _setup(broker, ingest)
+    records = journal_records(tmp_path / "box.db", 3)
+    try:
+        box.send(b"{not json")
+        box.send(batch(records, v=2))
+        box.send(batch(records, records=[{**records[0].to_wire(), "seq": "one"}]))
+        box.send(batch(records, first_seq=2))
+        box.send(batch(records))  # the worker carries on
+        assert eventually(lambda: box.acked() == 3)
+        assert eventually(lambda: alert_kinds(db_url).count("payload.invalid") == 4)
+        assert [s for s, _ in stored(db_url, STORE, BOX)] == [1, 2, 3]
+    finally:
+        box.close()
+
+
+def test_a_box_publishing_under_another_stores_topic_is_refused(
+        tmp_path: Path, db_url: str, broker: Mosquitto,
+        ingest: Callable[..., RunningIngest]) -> None:
+    box = _setup(broker, ingest)
+    try:
+        records = journal_records(tmp_path / "box.db", 2)
+        box.send(batch(records, store="store-2"), store=STORE)
+        assert eventually(lambda: "topic.mismatch" in alert_kinds(db_url))
+        assert stored(db_url, "store-2", BOX) == [] and stored(db_url, STORE, BOX) == []
+    finally:
+        box.close()
+
+
+def test_forged_record_is_refused_and_the_gap_it_leaves_is_alerted(
+        tmp_path: Path, db_url: str, broker: Mosquitto,
+        ingest: Callable[..., RunningIngest]) -> None:
+    box = _setup(broker, ingest)
+    try:
+        records = journal_records(tmp_path / "box.db", 5)
+        wire = [r.to_wire() for r in records]
+        wire[2]["body"]["total"] = "0.01"  # hash left as it was: forged
+        box.send(batch(records, records=wire))
+        assert eventually(lambda: {"record.forged", "chain.gap"} <= set(alert_kinds(db_url)))
+        assert [s for s, _ in stored(db_url, STORE, BOX)] == [1, 2, 4, 5]
+        assert chain_position(db_url, STORE, BOX) == 2
+        assert eventually(lambda: box.acked() == 2)
+        box.send(batch(records[2:3]))  # the genuine record closes the gap
+        assert eventually(lambda: box.acked() == 5)
+    finally:
+        box.close()
+
+
+def test_same_seq_with_another_hash_keeps_the_stored_record_and_alerts(
+        tmp_path: Path, db_url: str, broker: Mosquitto,
+        ingest: Callable[..., RunningIngest]) -> None:
+    box = _setup(broker, ingest)
+    try:
+        genuine = journal_records(tmp_path / "a.db", 3)
+        other = journal_records(tmp_path / "b.db", 3, salt="other")
+        box.send(batch(genuine))
+        assert eventually(lambda: box.acked() == 3)
+        box.send(batch(other[1:2]))
+        assert eventually(lambda: "record.conflict" in alert_kinds(db_url))
+        assert stored(db_url, STORE, BOX) == [(r.seq, r.hash) for r in genuine]
+    finally:
+        box.close()
+
+
+def test_record_that_does_not_chain_stops_the_position_with_a_break_alert(
+        tmp_path: Path, db_url: str, broker: Mosquitto,
+        ingest: Callable[..., RunningIngest]) -> None:
+    box = _setup(broker, ingest)
+    try:
+        genuine = journal_records(tmp_path / "a.db", 3)
+        other = journal_records(tmp_path / "b.db", 5, salt="other")
+        box.send(batch(genuine))
+        box.send(batch(other[3:5]))  # self-consistent, but seq 4 links to another seq 3
+        assert eventually(lambda: "chain.break" in alert_kinds(db_url))
+        assert chain_position(db_url, STORE, BOX) == 3
+        time.sleep(0.5)
+        assert box.acked() == 3
+    finally:
+        box.close()
+
+
+def test_duplicate_and_out_of_order_batches_store_once_and_ack_contiguously(
+        tmp_path: Path, db_url: str, broker: Mosquitto,
+        ingest: Callable[..., RunningIngest]) -> None:
+    box = _setup(broker, ingest)
+    try:
+        records = journal_records(tmp_path / "box.db", 300)
+        third, first, second = records[200:], records[:100], records[100:200]
+        box.send(batch(third))
+        assert eventually(lambda: len(stored(db_url, STORE, BOX)) == 100)
+        assert chain_position(db_url, STORE, BOX) == 0
+        box.send(batch(first))
+        assert eventually(lambda: box.acked() == 100)
+        box.send(batch(first))
+        box.send(batch(second))
+        box.send(batch(third))
+        assert eventually(lambda: box.acked() == 300)
+        assert stored(db_url, STORE, BOX) == [(r.seq, r.hash) for r in records]
+        assert not {"record.conflict", "chain.break"} & set(alert_kinds(db_url))
+    finally:
+        box.close()
