@@ -27,16 +27,16 @@ SETTINGS = ROOT / "config" / "gateway.example.toml"
 START = datetime(2026, 11, 24, 9, 0, 0)  # a Tuesday, store-local
 
 CASHIER = Credential(card="CARD-ANNA")
-CASHIER_PIN = Credential(staff_id="101", pin="1234")
+CASHIER_PIN = Credential(staff_id="101", pin="472951")
 SUPERVISOR = Credential(card="CARD-BEAT")
-SUPERVISOR_PIN = Credential(staff_id="201", pin="9876")
+SUPERVISOR_PIN = Credential(staff_id="201", pin="836104")
 
 
 def add_staff(staff: StaffDirectory) -> None:
-    staff.add("101", "Anna", "cashier", pin="1234", card="CARD-ANNA")
-    staff.add("201", "Beat", "supervisor", pin="9876", card="CARD-BEAT",
+    staff.add("101", "Anna", "cashier", pin="472951", card="CARD-ANNA")
+    staff.add("201", "Beat", "supervisor", pin="836104", card="CARD-BEAT",
               ceiling=Decimal("100.00"))
-    staff.add("301", "Chen 陈", "admin", pin="5555", card="CARD-CHEN")
+    staff.add("301", "Chen 陈", "admin", pin="508273", card="CARD-CHEN")
 
 
 class Clock:
