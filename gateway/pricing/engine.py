@@ -465,8 +465,8 @@ def _apply_basket_promotions(
     promos = [p for p in catalog.basket_promotions if p.id in active]
     if not promos:
         return
-    single = [p for p in promos if not p.stackable]
     chosen: list[BasketThreshold] = [p for p in promos if p.stackable]
+    single = [p for p in promos if not p.stackable]
     if single:
         values = [(_threshold_discount(p, _eligible(p, lines, catalog), places), p) for p in single]
         best_value, best = max(values, key=lambda v: (v[0], -v[1].priority))
@@ -477,13 +477,11 @@ def _apply_basket_promotions(
         discount = _threshold_discount(promo, eligible, places)
         if discount <= 0:
             continue
-        base = sum((line.amount for line in eligible), ZERO)
-        shares = allocate(discount, [line.amount for line in eligible], places)
-        for line, share in zip(eligible, shares, strict=True):
+        amounts = [line.amount for line in eligible]
+        detail = f"{discount} off {sum(amounts, ZERO)}"
+        for line, share in zip(eligible, allocate(discount, amounts, places), strict=True):
             if share:
-                line.adjustments.append(
-                    Adjustment("basket", -share, promo.name, promo.id, f"{discount} off {base}")
-                )
+                line.adjustments.append(Adjustment("basket", -share, promo.name, promo.id, detail))
                 line.amount -= share
 
 
