@@ -99,9 +99,10 @@ def scale_loop(s: ScaleSettings, sink: EventSink, clock: Clock) -> DeviceLoop:
         retries=s.retries,
         unit=s.unit,
         mtsics_command=s.mtsics_command,
+        capacity=s.capacity,
         clock=clock,
     )
-    monitor = ScaleMonitor(scale, sink, poll_interval=s.poll_interval_s, capacity=s.capacity)
+    monitor = ScaleMonitor(scale, sink, poll_interval=s.poll_interval_s)
     return DeviceLoop(s.name, Role.SCALE, monitor.run)
 
 

@@ -26,6 +26,7 @@ from devices.events import (
     EventSink,
     Role,
     WeightReading,
+    WeightStatus,
     utc_now,
 )
 from devices.scale_protocols import PROTOCOLS, CommandResult, ScaleProtocol, ScaleReader
@@ -51,6 +52,7 @@ class SerialScale:
         retries: int = 2,
         unit: str | None = None,
         mtsics_command: str = "SI",
+        capacity: Decimal | None = None,
         clock: Clock = utc_now,
     ) -> None:
         if isinstance(protocol, str):
@@ -68,6 +70,7 @@ class SerialScale:
         self.stopbits = stopbits or protocol.stopbits
         self.reply_timeout = reply_timeout
         self.retries = retries
+        self.capacity = capacity
         self.clock = clock
         self.weigh_command = (
             f"{mtsics_command}\r\n".encode()
@@ -141,15 +144,19 @@ class SerialScale:
                 fix="check the protocol selected in the scale's set-up menu matches "
                 f"'{self.protocol.name}', and the baud rate / parity",
             )
+        status, detail = answer.status, answer.detail
+        if (
+            status is WeightStatus.STABLE
+            and self.capacity is not None
+            and answer.weight is not None
+            and answer.weight > self.capacity
+        ):
+            status, detail = (
+                WeightStatus.OVER_CAPACITY,
+                f"above the configured capacity {self.capacity}",
+            )
         return WeightReading(
-            self.name,
-            answer.weight,
-            answer.unit,
-            answer.status,
-            frame,
-            self.clock(),
-            answer.net,
-            answer.detail,
+            self.name, answer.weight, answer.unit, status, frame, self.clock(), answer.net, detail
         )
 
     def _command(self, command: bytes | None, what: str) -> CommandResult:
@@ -236,13 +243,11 @@ class ScaleMonitor:
         sink: EventSink,
         *,
         poll_interval: float = 0.3,
-        capacity: Decimal | None = None,
         max_backoff: float = 5.0,
     ) -> None:
         self.scale = scale
         self.sink = sink
         self.poll_interval = poll_interval
-        self.capacity = capacity
         self.max_backoff = max_backoff
         self._state: DeviceState | None = None
         self._last: tuple[object, ...] | None = None

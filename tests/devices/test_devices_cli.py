@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import signal
 import subprocess
 import sys
 import threading
@@ -198,7 +199,7 @@ def test_simulate_scale_runs_as_a_command(tmp_path):
         proc.wait(timeout=5)
 
 
-def test_simulate_printer_and_scanner_commands(tmp_path):
+def test_simulate_printer_command(tmp_path):
     out_file = tmp_path / "printed.bin"
     proc = subprocess.Popen(
         [
@@ -226,6 +227,7 @@ def test_simulate_printer_and_scanner_commands(tmp_path):
         timeout=10,
     )
     assert result.returncode == 0, result.stderr
+    proc.send_signal(signal.SIGINT)  # Ctrl-C: the simulator saves what it received
     proc.wait(timeout=10)
     assert b"storegate" in out_file.read_bytes()
 

@@ -198,6 +198,16 @@ def test_paced_round_trip_matches_line_time():
     assert expected <= elapsed < expected + 0.05
 
 
+def test_configured_capacity_turns_a_heavy_stable_reading_into_over_capacity():
+    with (
+        ScaleSimulator("mtsics", weight="16.000", pace=False) as sim,
+        SerialScale("deli", "mtsics", sim.path, capacity=Decimal("15")) as scale,
+    ):
+        reading = scale.read_weight()
+    assert reading.status is WeightStatus.OVER_CAPACITY and reading.weight == Decimal("16.000")
+    assert "capacity 15" in reading.detail and not reading.is_priceable()
+
+
 def test_missing_port_is_device_not_found():
     with pytest.raises(DeviceNotFound) as info:
         SerialScale("x", "nci", "/dev/serial/by-id/usb-nothing-here").read_weight()
