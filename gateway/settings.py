@@ -172,11 +172,11 @@ class GatewaySettings(BaseSettings):
     )
     toml_path: ClassVar[Path | None] = None
 
-    store: StoreSettings = Field(default_factory=StoreSettings)  # type: ignore[arg-type]
-    paths: PathSettings = Field(default_factory=PathSettings)  # type: ignore[arg-type]
+    store: StoreSettings = Field(default_factory=StoreSettings)
+    paths: PathSettings = Field(default_factory=PathSettings)
     barcodes: BarcodeSettings = Field(default_factory=BarcodeSettings)
-    mqtt: MqttSettings = Field(default_factory=MqttSettings)  # type: ignore[arg-type]
-    sync: SyncSettings = Field(default_factory=SyncSettings)  # type: ignore[arg-type]
+    mqtt: MqttSettings = Field(default_factory=MqttSettings)
+    sync: SyncSettings = Field(default_factory=SyncSettings)
     devices: DeviceSettings = Field(default_factory=DeviceSettings)
     lane: LaneSettings = Field(default_factory=LaneSettings)
 
