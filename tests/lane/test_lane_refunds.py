@@ -1,0 +1,115 @@
+"""Refunds from the original allocation, and returns without a receipt."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from lane_testkit import CASHIER, SUPERVISOR, Clock, make_lane
+
+from gateway.lane import events as ev
+from gateway.lane.events import Outcome, Refusal
+from gateway.lane.machine import Lane
+
+D = Decimal
+BOSS = ev.Authorization(SUPERVISOR, "customer return")
+YOG = "7612345001050"  # 0.85, "any 3 yoghurts for 2.00"
+PASTA = "7612345001142"  # 1.95, 0.50 off
+
+
+def ok(lane: Lane, event: ev.Event) -> Outcome:
+    answer = lane.handle(event)
+    assert isinstance(answer, Outcome), answer
+    return answer
+
+
+def no(lane: Lane, event: ev.Event, code: str) -> Refusal:
+    head = lane.book.journal.state().head_seq
+    answer = lane.handle(event)
+    assert isinstance(answer, Refusal) and answer.code == code, answer
+    assert lane.book.journal.state().head_seq == head
+    return answer
+
+
+def sold(lane: Lane, clock: Clock) -> dict:
+    """A sale whose discounts need allocating: a 3-for-2.00 bundle and a 30.00 coupon."""
+    ok(lane, ev.OpenShift(clock(), CASHIER))
+    ok(lane, ev.Scan(clock(), YOG, D(3)))
+    ok(lane, ev.Scan(clock(), PASTA, D(2)))
+    ok(lane, ev.Scan(clock(), "7612345001357", D(3)))  # detergent 3 x 11.90
+    ok(lane, ev.Coupon(clock(), "WELCOME5"))
+    body = ok(lane, ev.Tender(clock(), "card", None, reference="T1")).records[0].body
+    assert any(a["kind"] == "basket" for a in body["lines"][0]["adjustments"])
+    return body
+
+
+def test_partial_refunds_add_up_to_exactly_what_was_paid(lane: Lane, clock: Clock) -> None:
+    sale = sold(lane, clock)
+    receipt = sale["receipt_id"]
+    first = ok(lane, ev.Refund(clock(), receipt, "too many", {0: D(1)}, authorization=BOSS))
+    rest = ok(lane, ev.Refund(clock(), receipt, "all back", None, tender="card",
+                              reference="T2", authorization=BOSS))
+    refunds = [r.body for out in (first, rest) for r in out.records if r.kind == "refund"]
+    assert sum(D(r["total"]) for r in refunds) == D(sale["totals"]["total"])
+    per_line: dict[int, D] = {}
+    for r in refunds:
+        for line in r["lines"]:
+            per_line[line["original_index"]] = per_line.get(line["original_index"], D(0)) \
+                + D(line["amount"])
+    assert per_line == {i: D(line["total"]) for i, line in enumerate(sale["lines"])}
+    assert refunds[0]["original_seq"] == lane.book.by_receipt(receipt).seq
+    assert rest.records[-1].body["tenders"][0]["type"] == "card"
+
+
+def test_refund_of_a_refunded_line_and_beyond_quantity_are_refused(lane: Lane,
+                                                                   clock: Clock) -> None:
+    receipt = sold(lane, clock)["receipt_id"]
+    no(lane, ev.Refund(clock(), receipt, "x", {1: D(3)}, authorization=BOSS), "beyond_quantity")
+    ok(lane, ev.Refund(clock(), receipt, "x", {1: D(1)}, authorization=BOSS))
+    no(lane, ev.Refund(clock(), receipt, "x", {1: D(2)}, authorization=BOSS), "beyond_quantity")
+    ok(lane, ev.Refund(clock(), receipt, "x", {1: D(1)}, authorization=BOSS))
+    no(lane, ev.Refund(clock(), receipt, "x", {1: D(1)}, authorization=BOSS),
+       "already_refunded")
+    no(lane, ev.Refund(clock(), receipt, "x", {9: D(1)}, authorization=BOSS), "no_such_line")
+    no(lane, ev.Refund(clock(), "box-1-999999", "x", None, authorization=BOSS),
+       "unknown_receipt")
+    no(lane, ev.Refund(clock(), receipt, "x", {0: D(1)}), "needs_override")
+
+
+def test_refund_above_the_supervisors_ceiling_is_refused(lane: Lane, clock: Clock) -> None:
+    ok(lane, ev.OpenShift(clock(), CASHIER))
+    ok(lane, ev.Scan(clock(), "7612345001326", D(9)))  # wine 9 x 12.50 = 112.50
+    receipt = ok(lane, ev.Tender(clock(), "cash", D(120))).records[0].body["receipt_id"]
+    no(lane, ev.Refund(clock(), receipt, "x", None, authorization=BOSS), "over_ceiling")
+    ok(lane, ev.Refund(clock(), receipt, "x", {0: D(8)}, authorization=BOSS))  # 100.00
+
+
+def test_weighed_lines_are_refunded_whole(lane: Lane, clock: Clock) -> None:
+    ok(lane, ev.OpenShift(clock(), CASHIER))
+    ok(lane, ev.Weighed(clock(), "2001", D("0.250"), stable=True))
+    receipt = ok(lane, ev.Tender(clock(), "cash", D(20))).records[0].body
+    no(lane, ev.Refund(clock(), receipt["receipt_id"], "x", {0: D("0.1")}, authorization=BOSS),
+       "whole_line_only")
+    out = ok(lane, ev.Refund(clock(), receipt["receipt_id"], "x", {0: D("0.250")},
+                             authorization=BOSS))
+    body = out.records[-1].body
+    assert body["lines"][0]["amount"] == receipt["lines"][0]["total"]
+    assert body["lines"][0]["weight"] == "0.250"
+
+
+def test_return_without_receipt_is_its_own_permission(db_path, catalog, settings,
+                                                      clock: Clock) -> None:
+    strict = settings.lane.model_copy(update={"permissions": {
+        **settings.lane.permissions, "return_without_receipt": ["admin"]}})
+    lane = make_lane(db_path, catalog, settings.model_copy(update={"lane": strict}))
+    ok(lane, ev.OpenShift(clock(), CASHIER))
+    no(lane, ev.ReturnWithoutReceipt(clock(), "501", "no receipt", authorization=BOSS),
+       "not_permitted")
+    admin = ev.Authorization(ev.Credential(card="CARD-CHEN"), "goodwill")
+    out = ok(lane, ev.ReturnWithoutReceipt(clock(), "501", "no receipt", D(2),
+                                           authorization=admin))
+    body = out.records[-1].body
+    assert body["with_receipt"] is False and body["total"] == "2.80"
+    assert out.records[0].kind == "override"
+    assert out.records[0].body["action"] == "return_without_receipt"
+    no(lane, ev.ReturnWithoutReceipt(clock(), "1001", "apples", authorization=admin),
+       "needs_receipt")
