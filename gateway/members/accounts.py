@@ -198,7 +198,7 @@ class MemberAccounts:
             raise MembersError("the member of this refund is not in the members list",
                                where=f"refund {refund_id}",
                                fix="refund to another tender, or wait for the next list")
-        changes = [_reversal(refund_id, body, parts, account) for body in originals]
+        changes = [_reversal(refund_id, body, parts, account, self.store) for body in originals]
         return self._posting([c for c in changes if c.delta != 0], account, at)
 
     def _posting(self, changes: list[Change], account: Account, at: datetime) -> BalancePosting:
@@ -250,20 +250,23 @@ def _entries(changes: list[Change], account: Account, at: datetime,
 
 
 def _reversal(refund_id: str, body: Mapping[str, Any], parts: Mapping[str, Decimal] | None,
-              account: Account) -> Change:
+              account: Account, store: MemberStore) -> Change:
     original = Decimal(str(body["delta"]))
     reason = str(body["reason"])
     if reason not in ("spend", "redeem", "earn") or original == 0:
         raise MembersError(f"change {body.get('change')} ({reason}) cannot be reversed",
                            where=f"refund {refund_id}",
                            fix="pass the original sale's member_balance bodies only")
-    part = parts.get(str(body["change"]), abs(original)) if parts else abs(original)
-    if part < 0 or part > abs(original):
+    change_id = f"{refund_id}/reverse/{body['change']}"
+    left = abs(original) - store.reversed_so_far(str(body["change"]), excluding=change_id)
+    part = parts.get(str(body["change"]), left) if parts else left
+    if part < 0 or part > left:
         raise MembersError(f"cannot reverse {part} of change {body['change']} "
-                           f"(it was {abs(original)})", where=f"refund {refund_id}",
-                           fix="reverse at most what the change moved")
+                           f"({left} of {abs(original)} is left to reverse)",
+                           where=f"refund {refund_id}",
+                           fix="reverse at most what the change moved, less earlier refunds")
     delta = part if original < 0 else -min(part, Decimal(max(account.points, 0)))
-    return Change(f"{refund_id}/reverse/{body['change']}", account.id, body["wallet"], delta,
+    return Change(change_id, account.id, body["wallet"], delta,
                   f"{reason}_reversal", refund_id, str(body["day"]), body.get("meal"),
                   bool(body.get("offline", False)))
 

@@ -204,6 +204,15 @@ class MemberStore:
             f"ON j.id = c.change_id WHERE c.change_id IN ({marks})", list(change_ids))
         return {cid: json.loads(body) for cid, body in rows}
 
+    def reversed_so_far(self, original_id: str, excluding: str) -> Decimal:
+        """How much of a change earlier refunds already reversed (magnitude; not `excluding`,
+        the reversal being posted now, so re-posting it is not counted against itself)."""
+        suffix = "/reverse/" + original_id
+        rows = self._conn.execute(
+            "SELECT delta FROM member_change WHERE substr(change_id, -?) = ? AND "
+            "change_id != ?", (len(suffix), suffix, excluding))
+        return sum((abs(Decimal(row[0])) for row in rows), ZERO)
+
     def known_changes(self, change_ids: Sequence[str]) -> set[str]:
         marks = ", ".join("?" * len(change_ids))
         rows = self._conn.execute(f"SELECT change_id FROM member_change WHERE change_id "
