@@ -1,0 +1,77 @@
+"""Members at the lane, through gateway.members: cards, member prices, stored value and
+points as tenders, limits, and balance changes committed with the sale."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+
+from lane_testkit import ALICE, CAROL, CASHIER, LOST, Clock
+
+from gateway.journal import verify_journal
+from gateway.lane import events as ev
+from gateway.lane.events import Outcome, Refusal
+from gateway.lane.machine import Lane
+
+D = Decimal
+WINE = "7612345001326"  # 12.50, no_discount
+
+
+def ok(lane: Lane, event: ev.Event) -> Outcome:
+    answer = lane.handle(event)
+    assert isinstance(answer, Outcome), answer
+    return answer
+
+
+def test_blocked_and_blacklisted_cards_are_refused(lane: Lane, clock: Clock) -> None:
+    ok(lane, ev.OpenShift(clock(), CASHIER))
+    for card, code in ((CAROL, "blocked"), (LOST, "blacklisted")):
+        answer = lane.handle(ev.MemberCard(clock(), card))
+        assert isinstance(answer, Refusal) and answer.code == code, answer
+        assert lane.sale is None
+    unknown = lane.handle(ev.MemberCard(clock(), "04FFFFFFFFFFFF"))
+    assert isinstance(unknown, Refusal) and unknown.code == "unknown_card"
+
+
+def test_member_price_and_points_earned(lane: Lane, clock: Clock) -> None:
+    ok(lane, ev.OpenShift(clock(), CASHIER))
+    ok(lane, ev.MemberCard(clock(), ALICE))
+    ok(lane, ev.Scan(clock(), "7612345001012"))  # milk 1.75, member 1.60, dairy -10 %
+    line = lane.sale.priced.lines[0]
+    assert line.adjustments[0].kind == "member_price"
+    out = ok(lane, ev.Tender(clock(), "cash", D(5)))
+    sale = out.records[0].body
+    assert sale["member"] == {"id": "M0001", "group": "canteen"}
+    assert sale["points"]["earned"] == 1 and sale["points"]["balance"] == 1201
+    assert [r.kind for r in out.records] == ["sale", "member_balance"]
+    assert out.records[1].body["sale"] == sale["receipt_id"]
+    assert out.records[1].seq == out.records[0].seq + 1
+
+
+def test_stored_value_limit_exceeded_by_one_cent_is_refused(lane: Lane) -> None:
+    clock = Clock(datetime(2026, 11, 24, 12, 0))
+    ok(lane, ev.OpenShift(clock(), CASHIER))
+    ok(lane, ev.MemberCard(clock(), ALICE))
+    ok(lane, ev.Scan(clock(), WINE, D(3)))  # 37.50
+    head = lane.book.journal.state().head_seq
+    over = lane.handle(ev.Tender(clock(), "stored_value", D("30.01")))
+    assert isinstance(over, Refusal) and "30.00" in over.message, over
+    assert lane.book.journal.state().head_seq == head and lane.sale.tenders == ()
+    ok(lane, ev.Tender(clock(), "stored_value", D("30.00")))
+    out = ok(lane, ev.Tender(clock(), "card", None, reference="T9"))
+    kinds = [r.kind for r in out.records]
+    assert kinds == ["sale", "member_balance", "member_balance", "member_balance"]
+    wallets = {(r.body["wallet"], r.body["delta"]) for r in out.records[1:]}
+    assert ("subsidy", "-20.00") in wallets and ("cash", "-10.00") in wallets
+    assert verify_journal(lane.book.db).ok
+
+
+def test_points_pay_part_of_a_sale(lane: Lane, clock: Clock) -> None:
+    ok(lane, ev.OpenShift(clock(), CASHIER))
+    ok(lane, ev.MemberCard(clock(), ALICE))
+    ok(lane, ev.Scan(clock(), WINE))
+    ok(lane, ev.Tender(clock(), "points", D("5.00")))  # 500 points
+    out = ok(lane, ev.Tender(clock(), "cash", D(10)))
+    sale = out.records[0].body
+    assert sale["points"]["redeemed"] == 500
+    assert [t["type"] for t in sale["tenders"]] == ["points", "cash"]
