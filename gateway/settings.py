@@ -26,8 +26,10 @@ from devices.settings import DeviceSettings
 from gateway.errors import SettingsError
 from gateway.lane.settings import LaneSettings
 from gateway.sync.settings import SyncSettings
+from gateway.validation import describe_errors
 
 DEFAULT_CONFIG_PATH = Path("/etc/storegate/gateway.toml")
+UNKNOWN_KEY = "unknown key (misspelt? see config/gateway.example.toml for every key)"
 ENV_PREFIX = "STOREGATE_"
 IDENTIFIER = r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$"
 
@@ -195,26 +197,6 @@ class GatewaySettings(BaseSettings):
         return tuple(sources)
 
 
-def _location(loc: tuple[int | str, ...]) -> str:
-    out = ""
-    for part in loc:
-        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
-    return out
-
-
-def _problem(error: Any) -> str:
-    key = _location(tuple(error["loc"]))
-    message = str(error["msg"]).removeprefix("Value error, ")
-    if error["type"] == "extra_forbidden":
-        message = "unknown key (misspelt? see config/gateway.example.toml for every key)"
-    shown = error.get("input")
-    if error["type"] in ("extra_forbidden", "missing") or isinstance(shown, dict | list):
-        return f"{key}: {message}"
-    if "password" in key or "secret" in key:
-        shown = "***"
-    return f"{key}: {message} (got {shown!r})"
-
-
 def _check_toml(path: Path) -> None:
     try:
         with path.open("rb") as fh:
@@ -249,7 +231,7 @@ def load_settings(path: str | Path | None = None) -> GatewaySettings:
     try:
         return settings_type()  # type: ignore[no-any-return]
     except ValidationError as exc:
-        raise SettingsError(source, [_problem(e) for e in exc.errors()]) from exc
+        raise SettingsError(source, describe_errors(exc, unknown_key=UNKNOWN_KEY)) from exc
 
 
 def masked(settings: GatewaySettings) -> dict[str, Any]:

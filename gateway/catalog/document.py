@@ -19,6 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from gateway.errors import StoregateError
 from gateway.money import Rounding
+from gateway.validation import describe_errors
 
 SCHEMA_ID = "storegate.catalog/1"
 IDENTIFIER = r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$"
@@ -242,42 +243,10 @@ class CatalogDocument(Model):
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
 
 
-def _loc(loc: tuple[int | str, ...]) -> str:
-    out = ""
-    for part in loc:
-        if isinstance(part, int):
-            out += f"[{part}]"
-        elif part in ITEM_TYPE_TAGS:
-            continue  # pydantic's discriminator branch name, not a key in the file
-        else:
-            out += f".{part}" if out else str(part)
-    return out or "(document)"
-
-
-ITEM_TYPE_TAGS = {
-    "percent_off",
-    "amount_off",
-    "fixed_price",
-    "buy_get",
-    "bundle",
-    "basket_threshold",
-}
-
-
-def _schema_problems(exc: ValidationError) -> list[str]:
-    problems = []
-    for err in exc.errors():
-        message = str(err["msg"]).removeprefix("Value error, ")
-        if err["type"] == "extra_forbidden":
-            message = "unknown field"
-        shown = err.get("input")
-        suffix = (
-            ""
-            if isinstance(shown, dict | list) or err["type"] in ("missing", "extra_forbidden")
-            else f" (got {shown!r})"
-        )
-        problems.append(f"{_loc(tuple(err['loc']))}: {message}{suffix}")
-    return problems
+ITEM_TYPE_TAGS = frozenset(
+    {"percent_off", "amount_off", "fixed_price", "buy_get", "bundle", "basket_threshold"}
+)
+"""pydantic's discriminator branch names: they appear in error locations, not in files."""
 
 
 def parse_document(data: Any, source: str = "catalog") -> CatalogDocument:
@@ -285,7 +254,7 @@ def parse_document(data: Any, source: str = "catalog") -> CatalogDocument:
     try:
         doc = CatalogDocument.model_validate(data)
     except ValidationError as exc:
-        raise CatalogError(source, _schema_problems(exc)) from None
+        raise CatalogError(source, describe_errors(exc, skip=ITEM_TYPE_TAGS)) from None
     problems = cross_check(doc)
     if problems:
         raise CatalogError(source, problems)
