@@ -82,6 +82,8 @@ class ScaleSimulator(PtyDevice):
                 default=-1,
             )
         ) >= 0:
+            if self._pending[end : end + 2] == b"\r\n":
+                end += 1  # CR LF ends MT-SICS commands: both characters were on the wire
             command = bytes(self._pending[: end + 1])
             del self._pending[: end + 1]
             if command.strip():
