@@ -23,6 +23,7 @@ from pydantic_settings import (
 )
 
 from devices.settings import DeviceSettings
+from gateway.daemon.settings import AnomalySettings, BackupSettings, DaemonSettings
 from gateway.errors import SettingsError
 from gateway.lane.settings import LaneSettings
 from gateway.sync.settings import SyncSettings
@@ -181,6 +182,9 @@ class GatewaySettings(BaseSettings):
     sync: SyncSettings = Field(default_factory=SyncSettings)
     devices: DeviceSettings = Field(default_factory=DeviceSettings)
     lane: LaneSettings = Field(default_factory=LaneSettings)
+    daemon: DaemonSettings = Field(default_factory=DaemonSettings)
+    backup: BackupSettings = Field(default_factory=BackupSettings)
+    anomalies: AnomalySettings = Field(default_factory=AnomalySettings)
 
     @classmethod
     def settings_customise_sources(
