@@ -13,7 +13,7 @@ from __future__ import annotations
 import re
 import sqlite3
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
@@ -132,11 +132,13 @@ class MemberAccounts:
 
     def authorise(self, account: Account, tender: TenderKind, amount: Decimal, at: datetime,
                   link: LinkState | None = None,
-                  earlier: Sequence[Authorisation] = ()) -> Authorisation | Refusal:
+                  earlier: Sequence[Authorisation] = (), *,
+                  supervisor: str | None = None) -> Authorisation | Refusal:
         """May this member pay `amount` with `tender` at local time `at`?
 
         `earlier` are the authorisations already taken in this sale (split tenders), so
-        limits and balances count them. Balances and status are read afresh.
+        limits and balances count them. Balances and status are read afresh. `supervisor`
+        is the staff id who approved continuing offline after a `needs_supervisor` refusal.
         """
         doc = self._document()
         _check_amount(amount, doc.decimals)
@@ -144,6 +146,8 @@ class MemberAccounts:
         if fresh is None:
             return _unknown("")
         link = link or self._link()
+        if supervisor is not None:
+            link = replace(link, supervisor=supervisor)
         meal = meal_at(fresh.group.limits, at)
         spending = self.store.spending(fresh.id, at.date(), meal.name if meal else None)
         if tender == "points":
@@ -168,7 +172,7 @@ class MemberAccounts:
             reason = "redeem" if auth.tender == "points" else "spend"
             changes += [Change(f"{sale_id}/t{n}/{d.wallet}", account.id, d.wallet, -d.amount,
                                reason, sale_id, auth.at.date().isoformat(), auth.meal,
-                               auth.offline) for d in auth.debits]
+                               auth.offline, auth.supervisor) for d in auth.debits]
         if earned < 0:
             raise MembersError(f"points earned {earned} is negative", where=f"sale {sale_id}",
                                fix="use reverse() to take points back")
@@ -245,6 +249,8 @@ def _entries(changes: list[Change], account: Account, at: datetime,
             "at": at.isoformat(), "day": c.local_day, "meal": c.meal,
             "offline": c.offline, "members_version": version,
         }
+        if c.supervisor is not None:
+            body["supervisor"] = c.supervisor
         entries.append((KIND, body, c.change_id))
     return tuple(entries)
 

@@ -55,6 +55,7 @@ class Change:
     local_day: str
     meal: str | None
     offline: bool
+    supervisor: str | None = None  # who approved it offline past the policy (journal only)
 
 
 @dataclass(frozen=True)

@@ -5,7 +5,7 @@ head office says it folded them in, and reversed for refunds."""
 from __future__ import annotations
 
 import sqlite3
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -18,6 +18,7 @@ from gateway.members import (
     Account,
     Authorisation,
     BalancePosting,
+    LinkState,
     MembersError,
     MembersSink,
 )
@@ -255,3 +256,13 @@ def test_the_sync_sink_applies_and_refuses_documents(box: Box) -> None:
     with pytest.raises(DocumentRefused):
         sink.apply_blacklist({"version": "x"})
     assert box.store.document() is not None and box.store.document().version == 2  # type: ignore[union-attr]
+
+
+def test_a_supervisors_offline_approval_is_in_the_record(box: Box) -> None:
+    late = LinkState(online=False, offline_for=timedelta(hours=6))
+    auth = box.members.authorise(alice(box), "stored_value", D("3.00"), LUNCH, late,
+                                 supervisor="S07")
+    assert isinstance(auth, Authorisation)
+    box.members.postings("S1", alice(box), [auth], 0, LUNCH).record(box.journal)
+    body = originals(box, "S1")[0]
+    assert (body["offline"], body["supervisor"]) == (True, "S07")

@@ -193,6 +193,9 @@ def test_too_long_offline_needs_a_supervisor(box: Box) -> None:
     assert ok(box, "1.00", link=LinkState(online=False, offline_for=timedelta(minutes=240)))
     approved = ok(box, "1.00", link=LinkState(False, timedelta(hours=9), 0, supervisor="S07"))
     assert approved.supervisor == "S07"
+    again = box.members.authorise(alice(box), "stored_value", D("1.00"), LUNCH, long,
+                                  supervisor="S08")
+    assert isinstance(again, Authorisation) and again.supervisor == "S08"
 
 
 def test_too_many_unsynced_sales_needs_a_supervisor(box: Box) -> None:
