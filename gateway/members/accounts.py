@@ -213,6 +213,10 @@ class MemberAccounts:
         known = self.store.known_changes(ids)
         if known and known == set(ids):
             bodies = self.store.recorded_bodies(ids)
+            if len(bodies) != len(ids):
+                raise MembersError(f"changes {ids} were recorded and their journal records "
+                                   "pruned since", where="member balance changes",
+                                   fix="do not post an old sale again")
             entries = tuple((KIND, bodies[i], i) for i in ids)
             return BalancePosting(entries, tuple(changes), self.store)
         if known:

@@ -104,6 +104,7 @@ class MemberStore:
         """Swap in a newer document atomically (between sales); older or equal is refused."""
         current = self.document()
         problems = _refusals(doc, current, self.blacklist_version())
+        problems += self._watermark_problems(doc, current)
         if problems:
             raise MembersDocumentError(f"members document version {doc.version}", problems)
         body = doc.model_copy(update={"members": []}).model_dump_json(by_alias=True)
@@ -121,6 +122,22 @@ class MemberStore:
         self._cached = None
         return AppliedDocument(doc.version, len(doc.members), confirmed, pending,
                                self.blacklist_version())
+
+    def _watermark_problems(self, doc: MembersDocument,
+                            current: MembersDocument | None) -> list[str]:
+        """`included_through` for this box may not go back, nor past this box's journal:
+        either would make a recorded change count twice or not at all."""
+        claimed = doc.included_through.get(self.box, 0)
+        before = current.included_through.get(self.box, 0) if current else 0
+        head = int(self._conn.execute("SELECT head_seq FROM journal_state").fetchone()[0])
+        problems = []
+        if claimed < before:
+            problems.append(f"included_through.{self.box}: {claimed} is below {before} in "
+                            "force (head office's copy went back)")
+        if claimed > head:
+            problems.append(f"included_through.{self.box}: {claimed} is beyond this box's "
+                            f"journal head {head} (was the box restored from a backup?)")
+        return problems
 
     def apply_blacklist(self, blacklist: Blacklist) -> bool:
         """A blacklist pushed on its own (high priority); only a newer version replaces."""

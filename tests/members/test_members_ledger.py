@@ -19,6 +19,7 @@ from gateway.members import (
     Authorisation,
     BalancePosting,
     LinkState,
+    MembersDocumentError,
     MembersError,
     MembersSink,
 )
@@ -266,3 +267,13 @@ def test_a_supervisors_offline_approval_is_in_the_record(box: Box) -> None:
     box.members.postings("S1", alice(box), [auth], 0, LUNCH).record(box.journal)
     body = originals(box, "S1")[0]
     assert (body["offline"], body["supervisor"]) == (True, "S07")
+
+
+def test_a_watermark_that_goes_back_or_past_the_journal_is_refused(box: Box) -> None:
+    sell(box, "S1", "5.00")  # seq 1..2 (sale + subsidy)
+    box.apply(document(version=2, included_through={BOX: 2}))
+    with pytest.raises(MembersDocumentError, match="below 2 in force"):
+        box.apply(document(version=3, included_through={BOX: 1}))
+    with pytest.raises(MembersDocumentError, match="beyond this box's journal head 2"):
+        box.apply(document(version=3, included_through={BOX: 3}))
+    assert box.store.document().version == 2  # type: ignore[union-attr]
