@@ -46,6 +46,7 @@ def broker_options(args: argparse.Namespace) -> BrokerOptions:
 def register(sub: Any) -> None:
     _register_db(sub)
     _register_ingest(sub)
+    _register_broker(sub)
     for module in ("cloud.fleet_cli", "cloud.publish_cli", "cloud.alerts_cli",
                    "cloud.reports_cli"):
         try:
@@ -132,4 +133,25 @@ def _ingest(args: argparse.Namespace) -> int:
     logging.getLogger("cloud.ingest").info(
         "stopped: %d messages, %d records stored, %d duplicates, %d database retries",
         c.messages, c.records_stored, c.duplicates, c.database_retries)
+    return 0
+
+
+# ---------------------------------------------------------------- broker
+
+
+def _register_broker(sub: Any) -> None:
+    broker = sub.add_parser("broker", help="broker set-up helpers")
+    broker_sub = broker.add_subparsers(dest="broker_command", metavar="ACTION")
+    acl = broker_sub.add_parser("acl", help="print the Mosquitto ACL for these boxes")
+    acl.add_argument("--box", action="append", default=[], metavar="STORE/BOX",
+                     help="a box identity (its certificate CN); repeat for each box")
+    acl.add_argument("--root", default=DEFAULT_ROOT)
+    acl.add_argument("--office-user", default="storegate-office")
+    acl.set_defaults(func=_broker_acl)
+
+
+def _broker_acl(args: argparse.Namespace) -> int:
+    from cloud.broker import acl_text
+
+    print(acl_text(args.root, args.box, args.office_user), end="")
     return 0
