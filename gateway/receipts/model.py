@@ -92,6 +92,8 @@ def from_record(record: JournalRecord, header: Sequence[str] = (), footer: Seque
         return _sale(body, base)
     if record.kind == "refund":
         return _refund(body, base)
+    if record.kind == "z_report":
+        return _z_report(body, base)
     return Receipt(title=record.kind.replace("_", " ").upper(),
                    document_id=str(body.get("receipt_id") or body.get("shift_id")
                                    or record.id),
@@ -194,6 +196,36 @@ def _refund(body: Mapping[str, Any], base: dict[str, Any]) -> Receipt:
         cash_rounding=paid - total, due=paid, taxes=_taxes(body["taxes"]),
         tenders=tuple((_tender_label(t), -Decimal(t["amount"])) for t in body["tenders"]),
         notes=tuple(notes), **base)
+
+
+Z_SECTIONS = (("by_tender", "By tender"), ("by_tax", "By tax rate"),
+              ("by_category", "By category"), ("by_cashier", "By cashier (count, amount)"))
+
+
+def _z_report(body: Mapping[str, Any], base: dict[str, Any]) -> Receipt:
+    """The day close: totals first, then each breakdown under its own heading."""
+    rows: list[tuple[str, str]] = [
+        ("Business day", body["business_day"]),
+        ("Journal records", f"{body['first_seq']}-{body['last_seq']}"),
+        ("Sales", f"{body['sales']}  {body['gross']}"),
+        ("Discounts given", body["discounts"]),
+        ("Refunds", f"{body['refunds']}  {body['refunds_amount']}"),
+        ("Net sales", body["net"]),
+        ("Voided sales", f"{body['voids']}  {body['voids_amount']}"),
+        ("Voided lines", str(body["line_voids"])),
+        ("No-sale opens", str(body["no_sales"])),
+        ("Points issued", str(body["points_issued"])),
+        ("Points redeemed", str(body["points_redeemed"])),
+    ]
+    for key, title in Z_SECTIONS:
+        rows.append((f"-- {title}", ""))
+        for row in body[key]:
+            label = f"  {row['key']}" + (f" {row['name']}" if row.get("name") else "")
+            value = f"{row['count']}  {row['amount']}" if key == "by_cashier" else row["amount"]
+            rows.append((label, value))
+    base = {**base, "currency": body["currency"]}
+    return Receipt(title=f"Z REPORT {body['z_number']:04d} ({body['currency']})",
+                   document_id=f"Z{body['z_number']:04d}", rows=tuple(rows), **base)
 
 
 def _rows(body: Mapping[str, Any], prefix: str = "") -> list[tuple[str, str]]:

@@ -173,7 +173,7 @@ def receipt_lines(receipt: Any, width: int) -> list[str]:
     out.append(columns(f"Staff: {receipt.staff}", receipt.lane, width))
     out.append(rule)
     if receipt.rows:
-        out.extend(columns(k, v, width) for k, v in receipt.rows)
+        out.extend(columns(k, v, width) if v else clip(k, width) for k, v in receipt.rows)
     else:
         out.extend(_money_block(receipt, width))
     out.extend(wrap_all(receipt.notes, width))

@@ -23,7 +23,7 @@ from gateway.lane.records import Breakdown, LaneRef, ZReportBody
 from gateway.lane.settings import LaneSettings
 from gateway.lane.staff import StaffDirectory
 
-ZERO = Decimal(0)
+ZERO = Decimal("0.00")  # amounts in reports always show their cents
 KINDS = ("sale", "refund", "void", "no_sale")
 
 
