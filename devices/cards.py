@@ -170,6 +170,9 @@ class WedgeCardDecoder:
     def expire(self, now: float) -> list[CardEvent | DecodeFault]:
         return self._convert(self.keys.expire(now))
 
+    def reset(self) -> list[CardEvent | DecodeFault]:
+        return self._convert(self.keys.reset())
+
     def _convert(self, outputs: list[WedgeOutput]) -> list[CardEvent | DecodeFault]:
         events: list[CardEvent | DecodeFault] = []
         for item in outputs:

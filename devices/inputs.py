@@ -17,9 +17,10 @@ import contextlib
 import select
 import threading
 import time
+from collections.abc import Callable
 from typing import Any, Protocol
 
-from devices.discovery import input_mismatch, list_input_devices
+from devices.discovery import InputDeviceInfo, input_mismatch, list_input_devices
 from devices.errors import DeviceNotFound
 from devices.events import (
     CardEvent,
@@ -43,6 +44,12 @@ class WedgeDecoder(Protocol):
     def expire(self, now: float) -> list[ScanEvent | CardEvent | DecodeFault]: ...
 
 
+def open_evdev_node(path: str) -> Any:
+    import evdev
+
+    return evdev.InputDevice(path)
+
+
 class WedgeInput:
     def __init__(
         self,
@@ -55,7 +62,11 @@ class WedgeInput:
         grab: bool = True,
         clock: Clock = utc_now,
         max_backoff: float = 5.0,
+        list_devices: Callable[[], list[InputDeviceInfo]] = list_input_devices,
+        open_node: Callable[[str], Any] = open_evdev_node,
     ) -> None:
+        self.list_devices = list_devices
+        self.open_node = open_node
         self.name = name
         self.role = role
         self.match = match
@@ -80,6 +91,7 @@ class WedgeInput:
             try:
                 self._pump(nodes, stop)
             except OSError as exc:  # ENODEV when unplugged
+                self._deliver(self.decoder.reset())
                 self._report(DeviceState.DISCONNECTED, str(exc))
             finally:
                 for node in nodes:
@@ -90,9 +102,7 @@ class WedgeInput:
                         node.close()
 
     def _open(self) -> list[Any]:
-        import evdev
-
-        paths = [info.path for info in list_input_devices() if not input_mismatch(self.match, info)]
+        paths = [info.path for info in self.list_devices() if not input_mismatch(self.match, info)]
         if not paths:
             raise DeviceNotFound(
                 f"no input device matches {self.name!r}",
@@ -100,7 +110,10 @@ class WedgeInput:
             )
         nodes = []
         for path in paths:
-            node = evdev.InputDevice(path)
+            try:
+                node = self.open_node(path)
+            except OSError as exc:
+                raise DeviceNotFound(f"cannot open {path}: {exc}", where=path) from exc
             if self.grab:
                 try:
                     node.grab()

@@ -208,6 +208,9 @@ class WedgeScanDecoder:
     def expire(self, now: float) -> list[ScanEvent | DecodeFault]:
         return self._convert(self.keys.expire(now))
 
+    def reset(self) -> list[ScanEvent | DecodeFault]:
+        return self._convert(self.keys.reset())
+
     def _convert(self, outputs: list[WedgeOutput]) -> list[ScanEvent | DecodeFault]:
         events: list[ScanEvent | DecodeFault] = []
         for item in outputs:

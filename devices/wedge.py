@@ -126,6 +126,13 @@ class KeyboardWedgeDecoder:
             )
         ]
 
+    def reset(self) -> list[WedgeOutput]:
+        """The device went away: a partial line is reported and forgotten, never finished."""
+        if not self.pending:
+            self._release_modifiers()
+            return []
+        return self._drop("partial line dropped", "device went away mid-line")
+
     @property
     def pending(self) -> bool:
         return bool(self._chars) or self._discarding
