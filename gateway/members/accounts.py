@@ -142,6 +142,9 @@ class MemberAccounts:
         """
         doc = self._document()
         _check_amount(amount, doc.decimals)
+        if tender not in ("points", "stored_value"):
+            raise MembersError(f"{tender!r} is not a member tender", where="members authorise",
+                               fix="pass 'points' or 'stored_value'")
         fresh = self.account(account.id, account.card_ref)
         if fresh is None:
             return _unknown("")
@@ -158,7 +161,7 @@ class MemberAccounts:
     # -- balance changes -------------------------------------------------------------------
 
     def postings(self, sale_id: str, account: Account, authorisations: Sequence[Authorisation],
-                 earned: int, at: datetime, *, offline: bool = False) -> BalancePosting:
+                 earned: int, at: datetime, *, offline: bool | None = None) -> BalancePosting:
         """The balance changes of a completed sale: one entry per wallet debited, and one
         for the points earned. Ids are `{sale_id}/t{n}/{wallet}` and
         `{sale_id}/earn/points`, so building them again for the same sale gives the same
@@ -176,6 +179,8 @@ class MemberAccounts:
         if earned < 0:
             raise MembersError(f"points earned {earned} is negative", where=f"sale {sale_id}",
                                fix="use reverse() to take points back")
+        if offline is None:
+            offline = any(a.offline for a in authorisations) or not self._link().online
         if earned:
             changes.append(Change(f"{sale_id}/earn/points", account.id, "points",
                                   Decimal(earned), "earn", sale_id, at.date().isoformat(),

@@ -277,3 +277,13 @@ def test_a_watermark_that_goes_back_or_past_the_journal_is_refused(box: Box) -> 
     with pytest.raises(MembersDocumentError, match="beyond this box's journal head 2"):
         box.apply(document(version=3, included_through={BOX: 3}))
     assert box.store.document().version == 2  # type: ignore[union-attr]
+
+
+def test_points_earned_in_an_offline_sale_are_marked_offline(box: Box) -> None:
+    offline = LinkState(online=False, offline_for=timedelta(minutes=3))
+    auth = box.members.authorise(alice(box), "stored_value", D("3.00"), LUNCH, offline)
+    assert isinstance(auth, Authorisation)
+    box.members.postings("S1", alice(box), [auth], 3, LUNCH).record(box.journal)
+    assert [b["offline"] for b in originals(box, "S1")] == [True, True]
+    box.members.postings("S2", alice(box), [], 3, LUNCH).record(box.journal)
+    assert [b["offline"] for b in originals(box, "S2")] == [False]

@@ -247,6 +247,11 @@ def test_no_redemption_rate_means_points_are_not_a_tender(box: Box) -> None:
     assert no(box, "1.00", tender="points").code == "no_redemption"
 
 
+def test_a_tender_that_is_not_a_member_tender_is_an_error(box: Box) -> None:
+    with pytest.raises(MembersError, match="'cash' is not a member tender"):
+        box.members.authorise(alice(box), "cash", D("1.00"), LUNCH)  # type: ignore[arg-type]
+
+
 @pytest.mark.parametrize("amount", [D("0"), D("-1.00"), D("1.001"), D("NaN")])
 def test_a_bad_amount_from_the_lane_is_an_error(box: Box, amount: Decimal) -> None:
     with pytest.raises(MembersError, match="must be positive"):
