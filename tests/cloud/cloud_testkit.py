@@ -17,6 +17,7 @@ from cloud.rules import Thresholds
 from gateway.database import open_database
 from gateway.journal.store import Journal
 from gateway.sync.link import LinkOptions
+from gateway.sync.payloads import DeviceHealth
 from gateway.sync.service import SyncConfig, SyncService
 
 ROOT = "storegate/v1"
@@ -70,10 +71,11 @@ class Box:
             telemetry_interval=3600, reconnect_min=0.2, reconnect_max=1.0, refused_min=0.5)
         self.config = replace(config, **overrides)
         self.service: SyncService | None = None
+        self.devices: dict[str, DeviceHealth] = {}
 
     def start(self) -> Box:
         self.service = SyncService(
-            self.config, rng=random.Random(7),
+            self.config, rng=random.Random(7), devices=lambda: dict(self.devices),
             acknowledge=lambda seq, digest: self.journal.acknowledge(seq,
                                                                      expected_hash=digest))
         self.service.start()
@@ -148,3 +150,13 @@ def eventually(check: Callable[[], bool], timeout: float = 20.0) -> bool:
             return True
         time.sleep(0.05)
     return check()
+
+
+def cloud_cli(*args: str) -> tuple[int, str, str]:
+    """Run the real `cloud` command; (exit status, stdout, stderr)."""
+    import subprocess
+    import sys
+
+    done = subprocess.run([str(Path(sys.executable).parent / "cloud"), *args],
+                          capture_output=True, text=True, timeout=120)
+    return done.returncode, done.stdout, done.stderr
