@@ -16,10 +16,12 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from gateway.errors import StoregateError
+from gateway.validation import describe_errors
 
 SCHEMA_ID = "storegate.members/1"
 IDENTIFIER = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"
 CARD_HASH = r"^sha256:[0-9a-f]{64}$"
+_SECRETS = ("password", "secret", "key", "salt")
 CARD_KEY = r"^(sha256:[0-9a-f]{64}|[A-Za-z0-9][A-Za-z0-9_.-]{0,63})$"
 
 Amount = Annotated[Decimal, Field(ge=0, allow_inf_nan=False)]
@@ -164,32 +166,12 @@ class MembersDocument(Model):
     offline: OfflinePolicy = Field(default_factory=lambda: OfflinePolicy.model_validate({}))
 
 
-def _loc(loc: tuple[int | str, ...]) -> str:
-    out = ""
-    for part in loc:
-        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
-    return out or "(document)"
-
-
-def _schema_problems(exc: ValidationError) -> list[str]:
-    problems = []
-    for err in exc.errors():
-        message = str(err["msg"]).removeprefix("Value error, ")
-        if err["type"] == "extra_forbidden":
-            message = "unknown field"
-        shown = err.get("input")
-        quiet = isinstance(shown, dict | list) or err["type"] in ("missing", "extra_forbidden")
-        problems.append(f"{_loc(tuple(err['loc']))}: {message}"
-                        + ("" if quiet else f" (got {shown!r})"))
-    return problems
-
-
 def parse_document(data: Any, source: str = "members") -> MembersDocument:
     """Validate parsed JSON into a document, or raise MembersDocumentError listing all."""
     try:
         doc = MembersDocument.model_validate(data)
     except ValidationError as exc:
-        raise MembersDocumentError(source, _schema_problems(exc)) from None
+        raise MembersDocumentError(source, describe_errors(exc, secret_words=_SECRETS)) from None
     problems = cross_check(doc)
     if problems:
         raise MembersDocumentError(source, problems)

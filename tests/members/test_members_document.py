@@ -102,3 +102,11 @@ def test_the_error_says_the_document_in_force_stays() -> None:
     assert "stays in force" in caught.value.what
     assert caught.value.where == "members v9"
     assert "docs/members.md" in (caught.value.fix or "")
+
+
+def test_a_bad_salt_is_named_but_not_echoed() -> None:
+    data = document()
+    data["card_hashing"] = {"salt": "not-hex-but-long-enough-to-pass"}
+    problems = refused(data)
+    assert any(p.startswith("card_hashing.salt:") and p.endswith("(got ***)") for p in problems)
+    assert not any("not-hex" in p for p in problems)
