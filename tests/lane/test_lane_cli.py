@@ -1,0 +1,68 @@
+"""`gateway staff`, `gateway report x|z` and `gateway receipt` as a technician runs them."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from decimal import Decimal
+from pathlib import Path
+
+from lane_testkit import CASHIER, SETTINGS, Clock, make_lane
+
+from gateway.lane import events as ev
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def gateway(*args: str, stdin: str = "") -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "gateway.cli", *args,
+                           "--config", str(SETTINGS)], cwd=ROOT, input=stdin,
+                          capture_output=True, text=True, timeout=60)
+
+
+def test_staff_report_and_receipt_commands(tmp_path: Path, catalog, settings) -> None:
+    db = tmp_path / "storegate.db"
+    lane = make_lane(db, catalog, settings)
+    clock = Clock()
+    lane.handle(ev.OpenShift(clock(), CASHIER))
+    lane.handle(ev.Scan(clock(), "7612345001234"))
+    lane.handle(ev.Tender(clock(), "cash", Decimal(5)))
+    lane.book.db.conn.close()
+
+    added = gateway("staff", "add", "401", "Dora", "supervisor", "--card", "CARD-DORA",
+                    "--ceiling", "50.00", "--pin-stdin", "--db", str(db), stdin="246810\n")
+    assert added.returncode == 0, added.stderr
+    totp = gateway("staff", "totp", "401", "--db", str(db))
+    assert totp.stdout.startswith("otpauth://totp/"), totp.stderr
+    bad_role = gateway("staff", "add", "402", "Eve", "boss", "--db", str(db))
+    assert bad_role.returncode == 2
+
+    x = gateway("report", "x", "--json", "--db", str(db))
+    assert x.returncode == 0, x.stderr
+    figures = json.loads(x.stdout)
+    assert figures["sales"] == 1 and figures["gross"] == "1.61"
+
+    open_shift = gateway("report", "z", "--date", "2026-11-24", "--card", "CARD-DORA",
+                         "--db", str(db))
+    assert open_shift.returncode == 1 and "shift is still open" in open_shift.stderr
+
+    lane = make_lane(db, catalog, settings)
+    lane.handle(ev.CloseShift(clock(), Decimal("1.60")))
+    lane.book.db.conn.close()
+    cashier = gateway("report", "z", "--date", "2026-11-24", "--staff", "101", "--pin-stdin",
+                      "--db", str(db), stdin="472951\n")
+    assert cashier.returncode == 1 and "may not close the day" in cashier.stderr
+    z = gateway("report", "z", "--date", "2026-11-24", "--card", "CARD-DORA", "--json",
+                "--db", str(db))
+    assert z.returncode == 0, z.stderr
+    assert json.loads(z.stdout)["z_number"] == 1
+    twice = gateway("report", "z", "--date", "2026-11-24", "--card", "CARD-DORA",
+                    "--db", str(db))
+    assert twice.returncode == 1 and "already closed" in twice.stderr
+
+    reprint = gateway("receipt", "2", "--width", "32", "--db", str(db))
+    assert reprint.returncode == 0 and "*** COPY ***" in reprint.stdout
+    assert max(len(line) for line in reprint.stdout.splitlines()) <= 32
+    missing = gateway("receipt", "999", "--db", str(db))
+    assert missing.returncode == 2 and "no journal record 999" in missing.stderr
