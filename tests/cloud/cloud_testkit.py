@@ -73,9 +73,9 @@ class Box:
         self.service: SyncService | None = None
         self.devices: dict[str, DeviceHealth] = {}
 
-    def start(self) -> Box:
+    def start(self, **kwargs: Any) -> Box:
         self.service = SyncService(
-            self.config, rng=random.Random(7), devices=lambda: dict(self.devices),
+            self.config, rng=random.Random(7), devices=lambda: dict(self.devices), **kwargs,
             acknowledge=lambda seq, digest: self.journal.acknowledge(seq,
                                                                      expected_hash=digest))
         self.service.start()

@@ -1,0 +1,297 @@
+"""Signed downlink from head office: keys, documents (catalog, members, config), commands.
+
+Owns: Ed25519 key files (`cloud keys generate`), checking a document with the same model
+the box applies it with *before* anything is sent, the version counter per (kind, store,
+box) in `document_version`, and the one-shot MQTT publisher / command round trip. The
+signature rule and payload shapes are `gateway.sync.signing` / `gateway.sync.payloads`;
+the topics are `gateway.sync.topics`. Must not define any of those.
+
+A document's fields are sent exactly as they were signed: the file is read with decimals
+kept exact (`Decimal`) and turned into canonical JSON once, so amounts travel as decimal
+strings and the box re-derives the very bytes that were signed.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import threading
+import time
+import tomllib
+import uuid
+from dataclasses import dataclass
+from datetime import timedelta
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import paho.mqtt.client as mqtt
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from cryptography.hazmat.primitives.serialization import (
+    Encoding,
+    NoEncryption,
+    PrivateFormat,
+    load_pem_private_key,
+)
+from paho.mqtt.enums import CallbackAPIVersion
+from pydantic import ValidationError
+
+from cloud.clock import Clock, iso, system_clock
+from cloud.db import Database
+from cloud.ingest import BrokerOptions
+from gateway.errors import StoregateError, UsageError
+from gateway.journal.chain import canonical_json
+from gateway.sync.payloads import CommandResult, SignedCommand, SignedDocument
+from gateway.sync.settings import KEY_ID
+from gateway.sync.signing import public_key_b64, sign
+from gateway.sync.topics import Topics
+
+
+class PublishError(StoregateError):
+    """A document or command that was not sent (refused before sending, or unanswered)."""
+
+
+# ---------------------------------------------------------------- keys
+
+
+@dataclass(frozen=True)
+class SigningKey:
+    key_id: str
+    private: Ed25519PrivateKey
+
+    @property
+    def public_b64(self) -> str:
+        return public_key_b64(self.private)
+
+
+def generate_key(directory: Path, key_id: str | None, clock: Clock = system_clock
+                 ) -> tuple[SigningKey, Path]:
+    """A new key pair written as `KEY_ID.pem` (private, mode 0600) and `KEY_ID.pub`."""
+    import re
+
+    key_id = key_id or f"ho-{clock().strftime('%Y%m%d')}-{secrets.token_hex(3)}"
+    if not re.fullmatch(KEY_ID, key_id):
+        raise UsageError(f"key id {key_id!r} is not allowed", where="--key-id",
+                         fix="letters, digits, . _ - (up to 64), starting with a letter/digit")
+    directory.mkdir(parents=True, exist_ok=True)
+    pem = directory / f"{key_id}.pem"
+    if pem.exists():
+        raise UsageError(f"{pem} already exists", where="cloud keys generate",
+                         fix="choose another --key-id; never overwrite a key boxes trust")
+    key = SigningKey(key_id, Ed25519PrivateKey.generate())
+    fd = os.open(pem, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "wb") as out:
+        out.write(key.private.private_bytes(Encoding.PEM, PrivateFormat.PKCS8, NoEncryption()))
+    (directory / f"{key_id}.pub").write_text(key.public_b64 + "\n")
+    return key, pem
+
+
+def load_key(path: Path, key_id: str | None = None) -> SigningKey:
+    """The private key in `path`; its id is `key_id` or the file name without `.pem`."""
+    try:
+        private = load_pem_private_key(path.read_bytes(), password=None)
+    except (OSError, ValueError) as exc:
+        raise UsageError(f"cannot read the signing key: {exc}", where=str(path),
+                         fix="pass the KEY_ID.pem file `cloud keys generate` wrote") from exc
+    if not isinstance(private, Ed25519PrivateKey):
+        raise UsageError("not an Ed25519 private key", where=str(path),
+                         fix="generate one with `cloud keys generate`")
+    return SigningKey(key_id or path.name.removesuffix(".pem"), private)
+
+
+def trusted_key_toml(key: SigningKey) -> str:
+    """What a box's settings need to accept this key."""
+    return (f'[[sync.trusted_keys]]\nkey_id = "{key.key_id}"\n'
+            f'public_key = "{key.public_b64}"\n')
+
+
+# ---------------------------------------------------------------- documents
+
+
+def read_document(kind: str, path: Path) -> dict[str, Any]:
+    """The file as plain JSON data with decimals kept exact (TOML allowed for config)."""
+    try:
+        text = path.read_text(encoding="utf-8")
+        raw = (tomllib.loads(text) if path.suffix == ".toml"
+               else json.loads(text, parse_float=Decimal))
+    except (OSError, UnicodeDecodeError, ValueError) as exc:
+        raise PublishError(f"cannot read the {kind} document: {exc}", where=str(path),
+                           fix="give a UTF-8 JSON file (TOML for config); nothing was sent"
+                           ) from exc
+    if not isinstance(raw, dict):
+        raise PublishError(f"the {kind} document is not a JSON object", where=str(path),
+                           fix="the file must hold one object; nothing was sent")
+    plain: dict[str, Any] = json.loads(canonical_json(raw))
+    return plain
+
+
+def check_document(kind: str, document: dict[str, Any], source: str) -> None:
+    """Validate with the box's own model; raises the room's error listing every problem."""
+    if kind == "catalog":
+        from gateway.catalog.document import parse_document as parse_catalog
+
+        parse_catalog(document, source)
+    elif kind == "members":
+        from gateway.members.document import parse_document as parse_members
+
+        parse_members(document, source)
+    else:
+        from gateway.settings import GatewaySettings
+
+        try:
+            GatewaySettings.model_validate(document)
+        except ValidationError as exc:
+            problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}"
+                                 for e in exc.errors()[:5])
+            raise PublishError(f"config refused: {problems}", where=source,
+                               fix="see config/gateway.example.toml; nothing was sent") from exc
+
+
+def next_version(db: Database, kind: str, store: str, box: str | None,
+                 document: dict[str, Any], key_id: str, now: str) -> int:
+    """Bump and record the version (above both the last published and the file's own)."""
+    with db.transaction():
+        row = db.execute("SELECT version FROM document_version WHERE kind = ? AND store = ? "
+                         "AND box = ?" + db.lock_rows_for_update(),
+                         (kind, store, box or "")).fetchone()
+        own = document.get("version")
+        version = max(int(row[0]) if row else 0,
+                      own - 1 if isinstance(own, int) else 0) + 1
+        db.execute("INSERT INTO document_version (kind, store, box, version, issued_at, key_id) "
+                   "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (kind, store, box) DO UPDATE SET "
+                   "version = excluded.version, issued_at = excluded.issued_at, "
+                   "key_id = excluded.key_id", (kind, store, box or "", version, now, key_id))
+    return version
+
+
+def signed_document(kind: str, store: str, box: str | None, version: int,
+                    document: dict[str, Any], key: SigningKey, now: str) -> dict[str, Any]:
+    if "version" in document:
+        document = {**document, "version": version}
+    message = sign({"v": 1, "kind": kind, "store": store, "box": box, "version": version,
+                    "issued_at": now, "document": document}, key.private, key.key_id)
+    SignedDocument.model_validate(message)
+    return message
+
+
+def document_topic(root: str, kind: str, store: str, box: str | None) -> str:
+    topics = Topics(root, store, box or "_")
+    if kind == "config":
+        if not box:
+            raise UsageError("a config document is for one box", where="cloud publish config",
+                             fix="add --box BOX")
+        return topics.config
+    if box:
+        raise UsageError(f"a {kind} document is for the whole store", where=f"--box {box}",
+                         fix="leave out --box; every box of the store takes it")
+    return topics.catalog if kind == "catalog" else topics.members
+
+
+# ---------------------------------------------------------------- MQTT
+
+
+class OneShot:
+    """A short-lived head-office MQTT client for publish and cmd."""
+
+    def __init__(self, broker: BrokerOptions, client_id: str) -> None:
+        self.broker = broker
+        self.messages: list[mqtt.MQTTMessage] = []
+        self.arrived = threading.Event()
+        self.client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=client_id,
+                                  protocol=mqtt.MQTTv5)
+        broker.apply(self.client)
+        self.client.on_message = self._on_message
+
+    def _on_message(self, client: Any, userdata: Any, message: mqtt.MQTTMessage) -> None:
+        self.messages.append(message)
+        self.arrived.set()
+
+    def __enter__(self) -> OneShot:
+        try:
+            self.client.connect(self.broker.host, self.broker.port, 30)
+        except OSError as exc:
+            raise PublishError(f"cannot connect: {exc}",
+                               where=f"mqtt broker {self.broker.host}:{self.broker.port}",
+                               fix="check --host/--port and that the broker runs; "
+                               "nothing was sent") from exc
+        self.client.loop_start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.client.disconnect()
+        self.client.loop_stop()
+
+    def publish(self, topic: str, payload: bytes, *, retain: bool, timeout: float = 10.0
+                ) -> None:
+        info = self.client.publish(topic, payload, qos=1, retain=retain)
+        try:
+            info.wait_for_publish(timeout)
+        except (RuntimeError, ValueError) as exc:
+            raise PublishError(f"the broker did not take the message: {exc}", where=topic,
+                               fix="check the broker and this account's ACL") from exc
+        if not info.is_published():
+            raise PublishError(f"no PUBACK from the broker within {timeout:g} s", where=topic,
+                               fix="check the broker and this account's ACL")
+
+
+def publish_document(*, db: Database, broker: BrokerOptions, root: str, kind: str,
+                     path: Path, store: str, box: str | None, key: SigningKey,
+                     clock: Clock = system_clock) -> dict[str, Any]:
+    """Check, version, sign and publish retained; returns the signed message."""
+    topic = document_topic(root, kind, store, box)
+    document = read_document(kind, path)
+    check_document(kind, document, str(path))
+    now = iso(clock())
+    version = next_version(db, kind, store, box, document, key.key_id, now)
+    message = signed_document(kind, store, box, version, document, key, now)
+    with OneShot(broker, f"cloud-publish-{uuid.uuid4().hex[:8]}") as link:
+        link.publish(topic, json.dumps(message, ensure_ascii=False).encode(), retain=True)
+    return message
+
+
+def run_command(*, db: Database, broker: BrokerOptions, root: str, store: str, box: str,
+                name: str, args: dict[str, Any], key: SigningKey, timeout: float,
+                expires_in: float, clock: Clock = system_clock) -> CommandResult:
+    """Send a signed command and wait for its result on `.../cmd/result`."""
+    topics = Topics(root, store, box)
+    issued = clock()
+    command = sign({"v": 1, "id": uuid.uuid4().hex, "name": name, "args": args,
+                    "store": store, "box": box, "issued_at": iso(issued),
+                    "expires_at": iso(issued + timedelta(seconds=expires_in))},
+                   key.private, key.key_id)
+    try:
+        SignedCommand.model_validate(command)
+    except ValidationError as exc:
+        raise UsageError(f"command refused before sending: {exc.errors()[0]['msg']}",
+                         where=f"command {name!r}", fix="command names are lower_snake_case"
+                         ) from exc
+    with db.transaction():
+        db.execute("INSERT INTO command (id, store, box, name, args, issued_at, expires_at, "
+                   "status) VALUES (?, ?, ?, ?, ?, ?, ?, 'sent')",
+                   (command["id"], store, box, name, json.dumps(args, sort_keys=True),
+                    command["issued_at"], command["expires_at"]))
+    with OneShot(broker, f"cloud-cmd-{uuid.uuid4().hex[:8]}") as link:
+        link.client.subscribe(topics.command_result, qos=1)
+        time.sleep(0.2)  # let SUBACK come back before the box can answer
+        link.publish(topics.command, json.dumps(command).encode(), retain=False)
+        return _await_result(link, command["id"], timeout, f"{store}/{box}")
+
+
+def _await_result(link: OneShot, command_id: str, timeout: float, where: str
+                  ) -> CommandResult:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        link.arrived.wait(max(0.0, deadline - time.monotonic()))
+        link.arrived.clear()
+        for message in list(link.messages):
+            try:
+                result = CommandResult.model_validate_json(message.payload)
+            except ValidationError:
+                continue
+            if result.id == command_id:
+                return result
+    raise PublishError(
+        f"no answer from {where} within {timeout:g} s", where=f"command {command_id}",
+        fix="check `cloud fleet` (is the box online?); the command stays valid until it "
+        "expires, and the box answers it once it connects")

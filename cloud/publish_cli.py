@@ -1,0 +1,122 @@
+"""`cloud keys generate`, `cloud publish KIND FILE`, `cloud cmd STORE BOX COMMAND [ARGS]`."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from cloud.db import Database
+from cloud.publish import generate_key, load_key, publish_document, run_command, trusted_key_toml
+from cloud.schema import require_current
+from gateway.errors import UsageError
+
+ArgAdder = Callable[[argparse.ArgumentParser], None]
+
+
+def register(sub: Any, db_arg: ArgAdder, broker_args: ArgAdder) -> None:
+    keys = sub.add_parser("keys", help="head-office signing keys")
+    keys_sub = keys.add_subparsers(dest="keys_command", metavar="ACTION")
+    generate = keys_sub.add_parser("generate", help="new Ed25519 key pair with a key id")
+    generate.add_argument("--dir", type=Path, default=Path("keys"))
+    generate.add_argument("--key-id")
+    generate.set_defaults(func=_generate)
+
+    publish = sub.add_parser("publish", help="check, version, sign and publish a document")
+    publish.add_argument("kind", choices=("catalog", "members", "config"))
+    publish.add_argument("file", type=Path)
+    publish.add_argument("--store", required=True)
+    publish.add_argument("--box", help="config only: the box it is for")
+    _key_args(publish)
+    db_arg(publish)
+    broker_args(publish)
+    publish.set_defaults(func=_publish)
+
+    cmd = sub.add_parser("cmd", help="run a command on a box and print its result")
+    cmd.add_argument("store")
+    cmd.add_argument("box")
+    cmd.add_argument("name", metavar="COMMAND")
+    cmd.add_argument("args", nargs="*", metavar="KEY=VALUE",
+                     help="arguments (VALUE is JSON when it parses as JSON)")
+    cmd.add_argument("--timeout", type=float, default=30.0)
+    cmd.add_argument("--expires", type=float, default=600.0,
+                     help="seconds the box may still run it after it was issued")
+    _key_args(cmd)
+    db_arg(cmd)
+    broker_args(cmd)
+    cmd.set_defaults(func=_cmd)
+
+
+def _key_args(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--key", type=Path, default=os.environ.get("STOREGATE_SIGNING_KEY"),
+                        help="KEY_ID.pem from `cloud keys generate` (or $STOREGATE_SIGNING_KEY)")
+    parser.add_argument("--key-id", help="default: the key file name without .pem")
+
+
+def _generate(args: argparse.Namespace) -> int:
+    key, path = generate_key(args.dir, args.key_id)
+    print(f"wrote {path} (private, keep it at head office) and "
+          f"{path.with_suffix('.pub')}\n\nadd to each box's settings:\n\n"
+          f"{trusted_key_toml(key)}", end="")
+    return 0
+
+
+def _signing_key(args: argparse.Namespace) -> Any:
+    if args.key is None:
+        raise UsageError("no signing key given", where=f"cloud {args.command}",
+                         fix="pass --key KEY_ID.pem or set $STOREGATE_SIGNING_KEY")
+    return load_key(Path(args.key), args.key_id)
+
+
+def _publish(args: argparse.Namespace) -> int:
+    from cloud.commands import broker_options
+
+    key = _signing_key(args)
+    db = Database.open(args.db)
+    try:
+        require_current(db)
+        message = publish_document(db=db, broker=broker_options(args), root=args.root,
+                                   kind=args.kind, path=args.file, store=args.store,
+                                   box=args.box, key=key)
+    finally:
+        db.close()
+    target = f"{args.store}/{args.box}" if args.box else args.store
+    print(f"published {args.kind} version {message['version']} for {target} "
+          f"(signed by {key.key_id}, retained)")
+    return 0
+
+
+def _cmd(args: argparse.Namespace) -> int:
+    from cloud.commands import broker_options
+
+    key = _signing_key(args)
+    db = Database.open(args.db)
+    try:
+        require_current(db)
+        result = run_command(db=db, broker=broker_options(args), root=args.root,
+                             store=args.store, box=args.box, name=args.name,
+                             args=_parse_args(args.args), key=key, timeout=args.timeout,
+                             expires_in=args.expires)
+    finally:
+        db.close()
+    print(json.dumps(result.model_dump(), indent=2, sort_keys=True))
+    return 0 if result.status == "ok" else 1
+
+
+def _parse_args(pairs: list[str]) -> dict[str, Any]:
+    parsed: dict[str, Any] = {}
+    for pair in pairs:
+        name, sep, value = pair.partition("=")
+        if not sep or not name:
+            raise UsageError(f"argument {pair!r} is not KEY=VALUE", where="cloud cmd",
+                             fix="e.g. cloud cmd store-1 box-1 set_log_level level=DEBUG")
+        try:
+            parsed[name] = json.loads(value)
+        except ValueError:
+            parsed[name] = value
+        if isinstance(parsed[name], float):
+            parsed[name] = value  # floats have no canonical form: keep the text
+    return parsed
