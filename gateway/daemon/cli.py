@@ -1,13 +1,23 @@
-"""The daemon room's sub-commands: run, status, backup, restore, doctor, demo.
+"""The daemon room's sub-commands: run, status, backup, restore, doctor, demo, install.
 
-Only argument parsing lives here; each command calls into its module.
+Only argument parsing lives here; each command calls into its module, imported when the
+command runs so that `gateway --help` stays fast on a Pi.
 """
 
 from __future__ import annotations
 
+import argparse
+import importlib
 from typing import Any
 
 from gateway.daemon import demo
+
+
+def _lazy(module: str, function: str) -> Any:
+    def call(args: argparse.Namespace) -> int:
+        result: int = getattr(importlib.import_module(module), function)(args)
+        return result
+    return call
 
 
 def register(sub: Any) -> None:
@@ -19,3 +29,21 @@ def register(sub: Any) -> None:
     parser.add_argument("--catalog", default=str(demo.EXAMPLE_CATALOG), metavar="FILE")
     parser.add_argument("--config", default=str(demo.EXAMPLE_CONFIG), metavar="PATH")
     parser.set_defaults(func=demo.demo_command)
+    _register_install(sub)
+
+
+def _register_install(sub: Any) -> None:
+    install = sub.add_parser(
+        "install", help="install the service, udev rules, user and config (idempotent)",
+        description="Install storegate under ROOT (default /). Running it twice changes nothing.")
+    install.add_argument("--root", default="/", metavar="DIR", help="install into this folder")
+    install.add_argument("--venv-from", metavar="DIR",
+                         help="link /opt/storegate/venv to this existing environment instead "
+                         "of creating one (development, tests)")
+    install.set_defaults(func=_lazy("gateway.daemon.install", "install_command"))
+    uninstall = sub.add_parser(
+        "uninstall", help="remove the service and rules; keeps data and config unless --purge")
+    uninstall.add_argument("--root", default="/", metavar="DIR")
+    uninstall.add_argument("--purge", action="store_true",
+                           help="also delete /var/lib/storegate, /etc/storegate and the user")
+    uninstall.set_defaults(func=_lazy("gateway.daemon.install", "uninstall_command"))

@@ -4,11 +4,9 @@ from __future__ import annotations
 
 import re
 import subprocess
-import sys
 from decimal import Decimal
-from pathlib import Path
 
-GATEWAY = Path(sys.executable).with_name("gateway")
+from daemon_testkit import GATEWAY
 
 
 def test_demo_prints_receipts_and_a_day_total_that_adds_up() -> None:

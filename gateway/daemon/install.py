@@ -1,0 +1,292 @@
+"""`gateway install` / `gateway uninstall`: put the box on a fresh Debian / Raspberry Pi OS.
+
+Owns what the install creates under ROOT (default `/`): the units, timer and udev rules
+from `systemd/`, a udev rule per configured device, the sysusers/tmpfiles entries (user
+`storegate`, group `storegate-tech`, directories), a starter config, the virtual
+environment in /opt/storegate/venv, and the enablement symlinks. Every step compares
+before it writes, so a second run changes nothing. It never touches data in
+/var/lib/storegate except to create the directories; uninstall keeps data and config
+unless `--purge`.
+
+Works on a scratch root (`--root DIR`): systemd-sysusers, systemd-tmpfiles and systemctl
+all take `--root`; nothing is started or reloaded unless ROOT is `/` and systemd runs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import subprocess
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from gateway.errors import StoregateError
+from gateway.settings import load_settings
+
+REPO = Path(__file__).resolve().parents[2]
+UNITS_SOURCE = REPO / "systemd"
+UNITS = ("storegate.service", "storegate-cloud.service", "storegate-backup.service",
+         "storegate-backup.timer")
+ENABLED = ("storegate.service", "storegate-backup.timer")
+STATIC_RULES = "70-storegate.rules"
+DEVICE_RULES = "71-storegate-devices.rules"
+CONFIG = "etc/storegate/gateway.toml"
+CATALOG = "etc/storegate/catalog.json"
+VENV = "opt/storegate/venv"
+
+
+class InstallError(StoregateError):
+    """A step of the install could not be carried out."""
+
+
+@dataclass
+class InstallReport:
+    """What a run did: `changed` lists every path or action that was not already in place."""
+
+    root: Path
+    changed: list[str] = field(default_factory=list)
+    kept: list[str] = field(default_factory=list)
+
+    def note(self, changed: bool, what: str) -> None:
+        (self.changed if changed else self.kept).append(what)
+
+
+def write_if_different(path: Path, text: str, mode: int = 0o644) -> bool:
+    """Write only when the content differs, so a second install changes nothing."""
+    if path.exists() and path.read_text() == text:
+        return False
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = path.with_name(path.name + ".new")
+    temporary.write_text(text)
+    temporary.chmod(mode)
+    temporary.replace(path)
+    return True
+
+
+def under(root: Path, absolute: str) -> Path:
+    return root / absolute.lstrip("/")
+
+
+def device_rules(config: Path) -> str:
+    """udev rules for the devices named in the config: service group and /dev/storegate/NAME."""
+    lines = ["# Written by `gateway install` from the [devices] section; re-run it after editing",
+             "# the config. Each rule gives the device to the service and a stable name."]
+    devices = load_settings(config).devices
+    for wedge in [*devices.scanners, *devices.card_readers]:
+        match = getattr(wedge, "match", None)
+        if match is not None and match.vendor_product:
+            vendor, product = match.vendor_product.lower().split(":")
+            lines.append(f'SUBSYSTEM=="input", KERNEL=="event*", ATTRS{{idVendor}}=="{vendor}", '
+                         f'ATTRS{{idProduct}}=="{product}", GROUP="input", MODE="0660", '
+                         f'SYMLINK+="storegate/{wedge.name}"')
+    serials = [(s.name, s.serial.port) for s in devices.scanners if s.serial is not None]
+    serials += [(s.name, s.serial.port) for s in devices.scales]
+    for name, port in serials:
+        lines.append(_serial_rule(name, port))
+    return "\n".join(lines) + "\n"
+
+
+def _serial_rule(name: str, port: str) -> str:
+    if port.startswith("/dev/serial/by-id/") or port.startswith("/dev/serial/by-path/"):
+        match = f'SYMLINK=="{port.removeprefix("/dev/")}"'
+    else:
+        match = f'KERNEL=="{Path(port).name}"'
+    return (f'SUBSYSTEM=="tty", {match}, GROUP="dialout", MODE="0660", '
+            f'SYMLINK+="storegate/{name}"')
+
+
+def starter_config(data_dir: str = "/var/lib/storegate") -> str:
+    """The example settings pointed at the installed catalog: `gateway config check` accepts it."""
+    text = (REPO / "config" / "gateway.example.toml").read_text()
+    return text.replace('# catalog = "/etc/storegate/catalog.json"',
+                        'catalog = "/etc/storegate/catalog.json"')
+
+
+def _run(command: list[str], what: str) -> None:
+    done = subprocess.run(command, capture_output=True, text=True, check=False)
+    if done.returncode != 0:
+        raise InstallError(f"{what} failed: {done.stderr.strip() or done.stdout.strip()}",
+                           where=" ".join(command),
+                           fix="run the command by hand to see the full error, then re-run "
+                           "the install (it is safe to repeat)")
+
+
+def install_files(report: InstallReport) -> None:
+    root = report.root
+    for unit in UNITS:
+        target = under(root, f"/etc/systemd/system/{unit}")
+        report.note(write_if_different(target, (UNITS_SOURCE / unit).read_text()), str(target))
+    rules = under(root, f"/etc/udev/rules.d/{STATIC_RULES}")
+    report.note(write_if_different(rules, (UNITS_SOURCE / STATIC_RULES).read_text()), str(rules))
+    for name, folder in (("storegate.sysusers", "/etc/sysusers.d/storegate.conf"),
+                         ("storegate.tmpfiles", "/etc/tmpfiles.d/storegate.conf")):
+        target = under(root, folder)
+        report.note(write_if_different(target, (UNITS_SOURCE / name).read_text()), str(target))
+
+
+def install_config(report: InstallReport) -> None:
+    """Starter config and catalog only when absent: a technician's edits are never replaced."""
+    root = report.root
+    for relative, text in ((CONFIG, starter_config()),
+                           (CATALOG, (REPO / "config" / "catalog.example.json").read_text())):
+        target = root / relative
+        if target.exists():
+            report.note(False, str(target))
+            continue
+        report.note(write_if_different(target, text, 0o640), str(target))
+        _give_to_service_group(root, target)
+    rules = under(root, f"/etc/udev/rules.d/{DEVICE_RULES}")
+    report.note(write_if_different(rules, device_rules(root / CONFIG)), str(rules))
+
+
+def _give_to_service_group(root: Path, path: Path) -> None:
+    """root:storegate 0640, so the service reads its config but cannot change it."""
+    group = root / "etc" / "group"
+    for line in group.read_text().splitlines() if group.exists() else []:
+        name, _, gid, *_ = line.split(":")
+        if name == "storegate" and os.geteuid() == 0:
+            os.chown(path, 0, int(gid))
+
+
+def install_accounts(report: InstallReport) -> None:
+    """User, groups and directories through systemd's own tools (idempotent, --root aware)."""
+    root = report.root
+    before = _snapshot(root, ("etc/passwd", "etc/group"))
+    _run(["systemd-sysusers", f"--root={root}", str(root / "etc/sysusers.d/storegate.conf")],
+         "creating the storegate user")
+    report.note(before != _snapshot(root, ("etc/passwd", "etc/group")), "user storegate")
+    missing = [d for d in ("var/lib/storegate", "var/lib/storegate/backups",
+                           "var/lib/storegate/receipts", "etc/storegate")
+               if not (root / d).is_dir()]
+    _run(["systemd-tmpfiles", "--create", f"--root={root}",
+          str(root / "etc/tmpfiles.d/storegate.conf")],
+         "creating the storegate directories")
+    report.note(bool(missing), "directories " + ", ".join(missing or ["(all present)"]))
+
+
+def _snapshot(root: Path, files: tuple[str, ...]) -> list[str]:
+    return [(root / f).read_text() if (root / f).exists() else "" for f in files]
+
+
+def install_venv(report: InstallReport, venv_from: Path | None) -> None:
+    """The virtual environment: a fresh one with storegate installed, or a link to one."""
+    target = report.root / VENV
+    if venv_from is not None:
+        if target.resolve() == venv_from.resolve():
+            report.note(False, str(target))
+            return
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.symlink_to(venv_from.resolve())
+        report.note(True, str(target))
+        return
+    stamp = target / ".storegate-source"
+    if stamp.exists() and stamp.read_text() == str(REPO):
+        report.note(False, str(target))
+        return
+    _run([sys.executable, "-m", "venv", str(target)], "creating the virtual environment")
+    _run([str(target / "bin" / "pip"), "install", "-q", "-e", str(REPO)],
+         "installing storegate (editable: units and docs stay in the source tree)")
+    stamp.write_text(str(REPO))
+    report.note(True, str(target))
+
+
+def enable_units(report: InstallReport) -> None:
+    wants = [under(report.root, f"/etc/systemd/system/{w}") for w in (
+        "multi-user.target.wants/storegate.service", "timers.target.wants/storegate-backup.timer")]
+    before = all(w.is_symlink() for w in wants)
+    _run(["systemctl", f"--root={report.root}", "enable", *ENABLED], "enabling the units")
+    report.note(not before, "enabled " + ", ".join(ENABLED))
+
+
+def live_system(root: Path) -> bool:
+    return root.resolve() == Path("/") and Path("/run/systemd/system").is_dir()
+
+
+def reload_live(report: InstallReport) -> None:
+    """On the real system: reload systemd and udev and (re)start the service."""
+    _run(["systemctl", "daemon-reload"], "reloading systemd")
+    if shutil.which("udevadm"):
+        _run(["udevadm", "control", "--reload"], "reloading udev rules")
+        _run(["udevadm", "trigger", "--subsystem-match=tty", "--subsystem-match=input",
+              "--subsystem-match=usbmisc"], "applying udev rules")
+    _run(["systemctl", "start", "storegate.service", "storegate-backup.timer"],
+         "starting storegate")
+
+
+def install(root: Path, venv_from: Path | None = None) -> InstallReport:
+    report = InstallReport(root)
+    install_files(report)
+    install_accounts(report)
+    install_config(report)
+    install_venv(report, venv_from)
+    enable_units(report)
+    if live_system(root) and report.changed:
+        reload_live(report)
+    return report
+
+
+def uninstall(root: Path, purge: bool = False) -> InstallReport:
+    """Remove the units, rules and venv; keep /var/lib/storegate and /etc/storegate unless purge."""
+    report = InstallReport(root)
+    if under(root, "/etc/systemd/system/storegate.service").exists():
+        _run(["systemctl", f"--root={root}", "disable", *ENABLED], "disabling the units")
+    if live_system(root):
+        subprocess.run(["systemctl", "stop", *ENABLED], check=False, capture_output=True)
+    paths = [f"/etc/systemd/system/{u}" for u in UNITS]
+    paths += [f"/etc/udev/rules.d/{STATIC_RULES}", f"/etc/udev/rules.d/{DEVICE_RULES}",
+              "/etc/sysusers.d/storegate.conf", "/etc/tmpfiles.d/storegate.conf",
+              "/opt/storegate"]
+    if purge:
+        paths += ["/var/lib/storegate", "/etc/storegate"]
+    for absolute in paths:
+        _remove(under(root, absolute), report)
+    if purge:
+        _remove_user(root, report)
+    else:
+        report.kept += [str(under(root, "/var/lib/storegate")), str(under(root, "/etc/storegate"))]
+    if live_system(root):
+        subprocess.run(["systemctl", "daemon-reload"], check=False, capture_output=True)
+    return report
+
+
+def _remove(path: Path, report: InstallReport) -> None:
+    if path.is_symlink() or path.is_file():
+        path.unlink()
+    elif path.is_dir():
+        shutil.rmtree(path)
+    else:
+        return
+    report.changed.append(f"removed {path}")
+
+
+def _remove_user(root: Path, report: InstallReport) -> None:
+    passwd = root / "etc" / "passwd"
+    lines = passwd.read_text().splitlines() if passwd.exists() else []
+    if any(line.startswith("storegate:") for line in lines):
+        _run(["userdel", f"--root={root.resolve()}", "storegate"], "removing the storegate user")
+        report.changed.append("removed user storegate")
+
+
+def install_command(args: argparse.Namespace) -> int:
+    if os.geteuid() != 0 and Path(args.root).resolve() == Path("/"):
+        raise InstallError("installing on this machine needs root", where="gateway install",
+                           fix="run it with sudo, or pass --root DIR to install into a folder")
+    venv_from = Path(args.venv_from) if args.venv_from else None
+    report = install(Path(args.root), venv_from)
+    _print(report, "installed")
+    return 0
+
+
+def uninstall_command(args: argparse.Namespace) -> int:
+    report = uninstall(Path(args.root), purge=args.purge)
+    _print(report, "uninstalled")
+    return 0
+
+
+def _print(report: InstallReport, verb: str) -> None:
+    for line in report.changed:
+        print(f"  changed: {line}")
+    summary = f"{len(report.changed)} change(s)" if report.changed else "nothing to change"
+    print(f"storegate {verb} under {report.root}: {summary}")
