@@ -17,7 +17,6 @@ single journal writer. Other threads talk to the service through `post_event`,
 from __future__ import annotations
 
 import contextlib
-import json
 import logging
 import os
 import random
@@ -37,7 +36,6 @@ from pydantic import ValidationError
 from gateway import __version__
 from gateway.database import open_database
 from gateway.errors import StoregateError
-from gateway.journal.records import JournalRecord
 from gateway.journal.store import Journal
 from gateway.sync.backoff import ReconnectBackoff
 from gateway.sync.commands import CommandDownlink, CommandRegistry, builtin_commands
@@ -74,6 +72,7 @@ from gateway.sync.telemetry import TelemetryPolicy, boot_id, change_key, read_ho
 from gateway.sync.timefmt import iso, parse_instant
 from gateway.sync.topics import Topics
 from gateway.sync.uplink import AckVerdict, Uplink
+from gateway.sync.wire import WireReader, batch_payload, take_batch
 
 log = logging.getLogger(__name__)
 
@@ -156,14 +155,6 @@ class _Connection:
     connected: bool = False
 
 
-def _encode_record(record: JournalRecord) -> bytes:
-    return json.dumps({
-        "seq": record.seq, "id": record.id, "time": record.time,
-        "clock_synced": record.clock_synced, "kind": record.kind, "body": record.body,
-        "prev_hash": record.prev_hash, "hash": record.hash,
-    }, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
-
-
 class SyncService:
     """Box side of cloud sync; `start()` it once, `stop()` it on shutdown."""
 
@@ -190,6 +181,7 @@ class SyncService:
                                          rng=rng or random.Random())
         self._store = SyncStore(config.state_path, capacity=config.queue_max_messages)
         self._journal = Journal(open_database(config.journal_path, readonly=True))
+        self._wire = WireReader(config.journal_path)
         self.uplink = Uplink(acknowledged_seq=self._journal.acknowledged_seq(),
                              window=config.window_batches, resend_after=config.resend_after,
                              require_head_office_online=config.require_head_office_online)
@@ -493,8 +485,10 @@ class SyncService:
             return False
         first, last = records[0][0], records[-1][0]
         historical = self.uplink.claim(first, last, now)
-        info = conn.client.publish(self.topics.journal, self._batch_payload(
-            first, last, historical, [r for _, r in records]), qos=1)
+        payload = batch_payload(store=self.config.store, box=self.config.box,
+                                historical=historical, sent_at=iso(self._now()),
+                                records=records)
+        info = conn.client.publish(self.topics.journal, payload, qos=1)
         if info.rc != mqtt.MQTT_ERR_SUCCESS:
             self._link_lost(f"publish failed: {mqtt.error_string(info.rc)}")
             return False
@@ -506,24 +500,10 @@ class SyncService:
         if self._pending and self._pending[0][0] != after + 1:
             self._pending.clear()
         if not self._pending:
-            for record in self._journal.read(after, self.config.batch_max_records):
-                self._pending.append((record.seq, _encode_record(record)))
-        batch: list[tuple[int, bytes]] = []
-        size = 0
-        while self._pending and len(batch) < self.config.batch_max_records:
-            _seq, encoded = self._pending[0]
-            if batch and size + len(encoded) + 1 > self.config.batch_max_bytes:
-                break
-            batch.append(self._pending.popleft())
-            size += len(encoded) + 1
-        return batch
-
-    def _batch_payload(self, first: int, last: int, historical: bool,
-                       records: list[bytes]) -> bytes:
-        head = json.dumps({"v": 1, "store": self.config.store, "box": self.config.box,
-                           "first_seq": first, "last_seq": last, "historical": historical,
-                           "sent_at": iso(self._now())}, separators=(",", ":"))
-        return head[:-1].encode() + b',"records":[' + b",".join(records) + b"]}"
+            for seq, _, encoded in self._wire.read(after, self.config.batch_max_records):
+                self._pending.append((seq, encoded))
+        return take_batch(self._pending, self.config.batch_max_records,
+                          self.config.batch_max_bytes)
 
     def _pump_outbox(self, conn: _Connection) -> bool:
         room = self.config.queue_window - len(self._outbox_mids)
