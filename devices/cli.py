@@ -18,7 +18,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from devices.errors import DeviceError
+from devices.errors import DeviceError, PrinterNotReady
 from devices.events import DeviceEvent, describe, utc_now
 from devices.printer import ReceiptPrinter, available_profiles
 from devices.scale_protocols import PROTOCOLS
@@ -303,8 +303,9 @@ def cmd_print_test(args: argparse.Namespace) -> int:
                 f"{target.name}: test page sent to {printer.address.describe()}; "
                 f"{status.describe()}"
             )
-            if status.answered and not status.can_print:
-                failures += 1
+        except PrinterNotReady as exc:
+            print(f"{target.name}: {exc.what}")  # reachable, but says it cannot print
+            failures += 1
         except DeviceError as exc:
             if len(targets) == 1:
                 raise

@@ -274,8 +274,15 @@ class ReceiptPrinter:
         self._call(lambda: self._device.cut(mode="PART" if partial else "FULL"))
 
     def print_test_page(self, lines: list[str] | None = None) -> PrinterStatus:
-        """A short page naming the printer, its profile and its status."""
+        """A short page naming the printer, its profile and its status; `PrinterNotReady`
+        (nothing sent) when the printer says it cannot print."""
         status = self.status()
+        if not status.can_print:
+            raise PrinterNotReady(
+                f"printer {self.name}: {status.describe()}; test page not sent",
+                where=self.address.describe(),
+                fix="load paper / close the cover, then print again",
+            )
         receipt = new_receipt(self.profile)
         receipt.hw("INIT")
         receipt.set(align="center", bold=True, double_height=True, double_width=True)

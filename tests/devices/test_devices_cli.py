@@ -105,8 +105,9 @@ def test_print_test_paper_out_fails(capsys):
     with NetworkPrinterSimulator() as sim:
         sim.flags.add("paper_out")
         code = main(["devices", "print-test", "--printer", sim.uri, "--timeout", "1"])
+        assert sim.printed == b""  # nothing sent to a printer without paper
     assert code == 1
-    assert "paper_out" in capsys.readouterr().out
+    assert "paper_out; test page not sent" in capsys.readouterr().out
 
 
 def test_print_test_offline_printer_is_an_error(capsys):
