@@ -190,6 +190,13 @@ MIGRATIONS: tuple[Migration, ...] = (
         CREATE INDEX member_change_seq ON member_change (journal_seq);
         """,
     ),
+    Migration(
+        5,
+        "lane: a compact digest of each lane record's report figures, written with the record",
+        """
+        ALTER TABLE lane_doc ADD COLUMN digest TEXT;
+        """,
+    ),
 )
 
 LATEST_VERSION = MIGRATIONS[-1].version
