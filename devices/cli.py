@@ -22,7 +22,13 @@ from devices.errors import DeviceError, PrinterNotReady
 from devices.events import DeviceEvent, describe, utc_now
 from devices.printer import ReceiptPrinter, available_profiles
 from devices.scale_protocols import PROTOCOLS
-from devices.settings import DeviceSettings, PrinterSettings, ScaleSettings, ScannerSettings
+from devices.settings import (
+    DeviceSettings,
+    PrinterSettings,
+    ScaleSettings,
+    ScannerSettings,
+    SerialLine,
+)
 from gateway.errors import UsageError
 
 
@@ -212,12 +218,14 @@ def _adhoc_settings(args: argparse.Namespace) -> DeviceSettings:
         if not args.protocol:
             raise UsageError("--scale needs --protocol", fix=f"one of {', '.join(PROTOCOLS)}")
         scales.append(
-            ScaleSettings(name="scale", protocol=args.protocol, serial={"port": args.scale})
-        )  # type: ignore[arg-type]
+            ScaleSettings(name="scale", protocol=args.protocol, serial=SerialLine(port=args.scale))
+        )
     if args.serial_scanner:
         scanners.append(
-            ScannerSettings(name="scanner", kind="serial", serial={"port": args.serial_scanner})
-        )  # type: ignore[arg-type]
+            ScannerSettings(
+                name="scanner", kind="serial", serial=SerialLine(port=args.serial_scanner)
+            )
+        )
     if args.printer:
         printers.append(PrinterSettings(name="printer", uri=args.printer))
     return DeviceSettings(scales=scales, scanners=scanners, printers=printers)

@@ -106,7 +106,7 @@ def list_input_devices() -> list[InputDeviceInfo]:
             keys = device.capabilities().get(evdev.ecodes.EV_KEY, [])
             found.append(
                 InputDeviceInfo(
-                    path=device.path,
+                    path=str(device.path),
                     name=device.name,
                     phys=device.phys or "",
                     vendor=device.info.vendor,
@@ -215,12 +215,12 @@ def match_devices(
     for port in ports:
         reasons = []
         for role, name, pattern in serial_roles(settings):
-            why = port_mismatch(pattern, port)
-            if why is None:
+            mismatch = port_mismatch(pattern, port)
+            if mismatch is None:
                 claims.append(Claim("serial", port.device, port.summary(), role, name))
                 found.add(name)
                 break
-            reasons.append(f"{role.value} {name!r}: {why}")
+            reasons.append(f"{role.value} {name!r}: {mismatch}")
         else:
             if not serial_roles(settings):
                 reasons.append("no serial scale, scanner or printer is configured")

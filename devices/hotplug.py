@@ -39,11 +39,14 @@ def connect_with_backoff(
         if isinstance(error, DeviceNotFound):
             on_failure(error)
 
+    def pause(seconds: float) -> None:
+        stop.wait(seconds)  # interruptible, unlike time.sleep
+
     retrying = Retrying(
         retry=retry_if_exception_type(DeviceNotFound),
         wait=wait_exponential(multiplier=first_delay, min=first_delay, max=max_delay),
         stop=lambda _state: stop.is_set(),
-        sleep=stop.wait,
+        sleep=pause,
         before_sleep=failed,
         reraise=True,
     )

@@ -17,7 +17,7 @@ import contextlib
 import select
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any, Protocol
 
 from devices.discovery import InputDeviceInfo, input_mismatch, list_input_devices
@@ -40,8 +40,11 @@ IDLE_SLICE = 0.02
 
 
 class WedgeDecoder(Protocol):
-    def feed(self, event: Any) -> list[ScanEvent | CardEvent | DecodeFault]: ...
-    def expire(self, now: float) -> list[ScanEvent | CardEvent | DecodeFault]: ...
+    """What the adapter needs of a decoder (WedgeScanDecoder, WedgeCardDecoder)."""
+
+    def feed(self, event: Any) -> Sequence[ScanEvent | CardEvent | DecodeFault]: ...
+    def expire(self, now: float) -> Sequence[ScanEvent | CardEvent | DecodeFault]: ...
+    def reset(self) -> Sequence[ScanEvent | CardEvent | DecodeFault]: ...
 
 
 def open_evdev_node(path: str) -> Any:
@@ -136,7 +139,7 @@ class WedgeInput:
             if not ready:
                 self._deliver(self.decoder.expire(time.time()))
 
-    def _deliver(self, events: list[ScanEvent | CardEvent | DecodeFault]) -> None:
+    def _deliver(self, events: Sequence[ScanEvent | CardEvent | DecodeFault]) -> None:
         for event in events:
             self.sink(event)
 

@@ -46,11 +46,17 @@ class CommandSet:
 
 COMMAND_SETS: dict[str, CommandSet] = {
     # CD5220 (and the many clones that call it "CD5220 mode"): string-mode line commands.
-    "cd5220": CommandSet("cd5220", init=ESC + b"@", clear=CLR,
-                         line_prefix=(ESC + b"QA", ESC + b"QB"), line_suffix=CR),
+    "cd5220": CommandSet(
+        "cd5220", init=ESC + b"@", clear=CLR, line_prefix=(ESC + b"QA", ESC + b"QB"), line_suffix=CR
+    ),
     # Epson ESC/POS customer displays (DM-D series): overwrite mode, then US $ col row.
-    "escpos": CommandSet("escpos", init=ESC + b"@" + US + b"\x01", clear=CLR,
-                         line_prefix=(US + b"$\x01\x01", US + b"$\x01\x02"), line_suffix=b""),
+    "escpos": CommandSet(
+        "escpos",
+        init=ESC + b"@" + US + b"\x01",
+        clear=CLR,
+        line_prefix=(US + b"$\x01\x01", US + b"$\x01\x02"),
+        line_suffix=b"",
+    ),
 }
 
 
@@ -86,9 +92,15 @@ def columns(text: str, encoding: str) -> int:
 
 def frame(commands: CommandSet, top: bytes, bottom: bytes) -> bytes:
     """One full screen: clear, then both lines (each already `fit` to the width)."""
-    return (commands.clear
-            + commands.line_prefix[0] + top + commands.line_suffix
-            + commands.line_prefix[1] + bottom + commands.line_suffix)
+    return (
+        commands.clear
+        + commands.line_prefix[0]
+        + top
+        + commands.line_suffix
+        + commands.line_prefix[1]
+        + bottom
+        + commands.line_suffix
+    )
 
 
 def two_columns(left: str, right: str, encoding: str, width: int = WIDTH) -> bytes:
@@ -108,11 +120,20 @@ class PoleDisplay:
     `show`, so a display plugged back in comes back without a restart.
     """
 
-    def __init__(self, port: str, *, command_set: str = "cd5220", encoding: str = "ascii",
-                 baudrate: int = 9600, timeout: float = 1.0) -> None:
+    def __init__(
+        self,
+        port: str,
+        *,
+        command_set: str = "cd5220",
+        encoding: str = "ascii",
+        baudrate: int = 9600,
+        timeout: float = 1.0,
+    ) -> None:
         if command_set not in COMMAND_SETS:
-            raise ValueError(f"unknown pole display command set {command_set!r}; "
-                             f"use one of {', '.join(COMMAND_SETS)}")
+            raise ValueError(
+                f"unknown pole display command set {command_set!r}; "
+                f"use one of {', '.join(COMMAND_SETS)}"
+            )
         "x".encode(encoding)  # an unknown encoding fails here, at configuration time
         self.port_pattern = port
         self.commands = COMMAND_SETS[command_set]
@@ -130,8 +151,14 @@ class PoleDisplay:
 
     def _open_locked(self) -> None:
         if self._port is None:
-            self._port = open_serial(self.port_pattern, baudrate=self.baudrate, bytesize=8,
-                                     parity="N", stopbits=1, timeout=self.timeout)
+            self._port = open_serial(
+                self.port_pattern,
+                baudrate=self.baudrate,
+                bytesize=8,
+                parity="N",
+                stopbits=1,
+                timeout=self.timeout,
+            )
             self._write_locked(self.commands.init)
 
     def close(self) -> None:
@@ -151,11 +178,14 @@ class PoleDisplay:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    def show(self, top: str, bottom: str, *, top_align: Align = "left",
-             bottom_align: Align = "right") -> None:
+    def show(
+        self, top: str, bottom: str, *, top_align: Align = "left", bottom_align: Align = "right"
+    ) -> None:
         """Show two lines of text, each fitted to the width."""
-        self.show_bytes(fit(top, self.encoding, WIDTH, top_align),
-                        fit(bottom, self.encoding, WIDTH, bottom_align))
+        self.show_bytes(
+            fit(top, self.encoding, WIDTH, top_align),
+            fit(bottom, self.encoding, WIDTH, bottom_align),
+        )
 
     def show_pair(self, top: tuple[str, str], bottom: tuple[str, str]) -> None:
         """Show two lines each made of a label and a right-aligned value (name, price)."""
@@ -175,6 +205,8 @@ class PoleDisplay:
             self._port.flush()
         except (OSError, serial.SerialException) as exc:
             self._close_locked()
-            raise DeviceNotFound(f"pole display on {self.port_pattern} stopped taking data: "
-                                 f"{exc}", where=self.port_pattern,
-                                 fix="check the display's cable and power") from exc
+            raise DeviceNotFound(
+                f"pole display on {self.port_pattern} stopped taking data: {exc}",
+                where=self.port_pattern,
+                fix="check the display's cable and power",
+            ) from exc

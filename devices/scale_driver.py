@@ -13,7 +13,9 @@ import contextlib
 import termios
 import threading
 import time
+from collections.abc import Callable
 from decimal import Decimal
+from typing import TypeVar
 
 import serial
 from tenacity import Retrying, retry_if_exception_type, stop_after_attempt, wait_fixed
@@ -33,6 +35,7 @@ from devices.scale_protocols import PROTOCOLS, CommandResult, ScaleProtocol, Sca
 from devices.serial_line import open_serial, read_available
 
 RETRY_PAUSE = 0.05
+T = TypeVar("T")
 
 
 class SerialScale:
@@ -125,7 +128,7 @@ class SerialScale:
         )
 
     # -- internals ---------------------------------------------------------------------------
-    def _retrying(self, action):  # type: ignore[no-untyped-def]
+    def _retrying(self, action: Callable[[], T]) -> T:
         retrying = Retrying(
             stop=stop_after_attempt(self.retries + 1),
             wait=wait_fixed(RETRY_PAUSE),

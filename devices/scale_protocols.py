@@ -278,9 +278,9 @@ def parse_nci(frame: bytes, unit: str | None) -> ScaleAnswer:
         weight = Decimal(match.group(1).decode()) + Decimal(match.group(2).decode()) / 16
         return _weighed(weight, "lb", net)
     if match := NCI_WEIGHT.match(lines[0]):
-        weight = _decimal(match.group(1), match.group(2))
-        if weight is not None:
-            return _weighed(weight, match.group(3).decode().lower(), net)
+        value = _decimal(match.group(1), match.group(2))
+        if value is not None:
+            return _weighed(value, match.group(3).decode().lower(), net)
     return _garbled("NCI", frame)
 
 

@@ -79,7 +79,7 @@ class ScannerSettings(_Section):
     name: str = Field(pattern=DEVICE_NAME)
     kind: Literal["wedge", "serial"] = "wedge"
     match: InputMatch | None = None
-    keys: WedgeKeys = Field(default_factory=WedgeKeys)  # type: ignore[arg-type]
+    keys: WedgeKeys = Field(default_factory=WedgeKeys)
     serial: SerialLine | None = None
     framing: Literal["cr", "lf", "crlf", "any"] = Field(
         "any", description="serial scanners: what ends a scan (any = CR or LF)"
@@ -115,7 +115,7 @@ class ScaleSettings(_Section):
 class CardReaderSettings(_Section):
     name: str = Field(pattern=DEVICE_NAME)
     match: InputMatch
-    keys: WedgeKeys = Field(default_factory=WedgeKeys)  # type: ignore[arg-type]
+    keys: WedgeKeys = Field(default_factory=WedgeKeys)
     rfid_format: Literal["decimal", "hex"] = "decimal"
     rfid_byte_order: Literal["msb_first", "lsb_first"] = Field(
         "msb_first", description="lsb_first for readers that print a MIFARE UID little-endian"

@@ -16,8 +16,16 @@ from devices.simulators.pty import PtyDevice
 
 ESC, CLR, CAN, HOME, CR, LF, BS, US = 0x1B, 0x0C, 0x18, 0x0B, 0x0D, 0x0A, 0x08, 0x1F
 # Escape sequences the decoder accepts, by the byte after ESC: how many argument bytes.
-ESC_ARGS = {ord("@"): 0, ord("l"): 2, ord("*"): 1, ord("_"): 1, ord("f"): 1,
-            0x11: 0, 0x12: 0, 0x13: 0}
+ESC_ARGS = {
+    ord("@"): 0,
+    ord("l"): 2,
+    ord("*"): 1,
+    ord("_"): 1,
+    ord("f"): 1,
+    0x11: 0,
+    0x12: 0,
+    0x13: 0,
+}
 US_ARGS = {0x01: 0, 0x02: 0, 0x03: 0, ord("$"): 2, ord("X"): 1, ord("C"): 1}
 
 
@@ -35,8 +43,10 @@ class PoleDisplayScreen:
 
     @property
     def lines(self) -> tuple[str, str]:
-        return (self.cells[0].decode(self.encoding, "replace"),
-                self.cells[1].decode(self.encoding, "replace"))
+        return (
+            self.cells[0].decode(self.encoding, "replace"),
+            self.cells[1].decode(self.encoding, "replace"),
+        )
 
     def feed(self, data: bytes) -> None:
         self._pending += data
@@ -109,9 +119,9 @@ class PoleDisplayScreen:
             return 0
         row = {ord("A"): 0, ord("B"): 1, ord("D"): 0}.get(data[2])
         if row is None:
-            self.unknown += data[:end + 1]
+            self.unknown += data[: end + 1]
             return end + 1
-        text = data[3:end][:self.width]
+        text = data[3:end][: self.width]
         self.cells[row][:] = text + b" " * (self.width - len(text))
         if row == 1:
             self.frames += 1
@@ -142,8 +152,7 @@ class PoleDisplayScreen:
 class PoleDisplaySimulator(PtyDevice):
     """The display on a pty: give `path` to `PoleDisplay`, read `lines` back."""
 
-    def __init__(self, *, width: int = 20, encoding: str = "ascii", baudrate: int = 9600
-                 ) -> None:
+    def __init__(self, *, width: int = 20, encoding: str = "ascii", baudrate: int = 9600) -> None:
         super().__init__(baudrate=baudrate, pace=False)
         self.screen = PoleDisplayScreen(width, encoding)
         self._changed = threading.Condition()
@@ -158,13 +167,17 @@ class PoleDisplaySimulator(PtyDevice):
             self.screen.feed(data)
             self._changed.notify_all()
 
-    def wait_for(self, top: str | None = None, bottom: str | None = None,
-                 timeout: float = 5.0) -> tuple[str, str]:
+    def wait_for(
+        self, top: str | None = None, bottom: str | None = None, timeout: float = 5.0
+    ) -> tuple[str, str]:
         """Wait until the lines (stripped) equal what is given; returns them either way."""
+
         def shown() -> bool:
             a, b = self.screen.lines
-            return ((top is None or a.strip() == top.strip())
-                    and (bottom is None or b.strip() == bottom.strip()))
+            return (top is None or a.strip() == top.strip()) and (
+                bottom is None or b.strip() == bottom.strip()
+            )
+
         with self._changed:
             self._changed.wait_for(shown, timeout)
             return self.screen.lines

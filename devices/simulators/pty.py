@@ -14,6 +14,7 @@ import threading
 import time
 import tty
 from types import TracebackType
+from typing import Self
 
 
 class PtyDevice:
@@ -32,7 +33,7 @@ class PtyDevice:
         self._lock = threading.Lock()
 
     # -- lifetime --------------------------------------------------------------------------
-    def start(self) -> PtyDevice:
+    def start(self) -> Self:
         self._thread.start()
         return self
 
@@ -53,7 +54,7 @@ class PtyDevice:
                     os.close(self._master)
                 self._master = -1
 
-    def __enter__(self) -> PtyDevice:
+    def __enter__(self) -> Self:
         return self.start()
 
     def __exit__(self, *exc: object | TracebackType) -> None:

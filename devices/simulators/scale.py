@@ -8,6 +8,7 @@ so round-trip figures over the pty are comparable with a real 9600-baud cable.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from decimal import Decimal
 from typing import Literal
 
@@ -107,7 +108,8 @@ class ScaleSimulator(PtyDevice):
             return GARBAGE + self.protocol.frame_end
         if mode == "wrong_protocol":
             return b"\x0201.234\r" if self.protocol.name == "mtsics" else b"S S      1.234 kg\r\n"
-        frame = getattr(self, f"_{self.protocol.name}")(command.strip(), mode)
+        build: Callable[[bytes, str], bytes] = getattr(self, f"_{self.protocol.name}")
+        frame = build(command.strip(), mode)
         return frame[: len(frame) // 2] if mode == "partial" else frame
 
     def _value(self, mode: str) -> Decimal:
