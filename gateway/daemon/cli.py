@@ -30,6 +30,31 @@ def register(sub: Any) -> None:
     parser.add_argument("--config", default=str(demo.EXAMPLE_CONFIG), metavar="PATH")
     parser.set_defaults(func=demo.demo_command)
     _register_install(sub)
+    _register_backup(sub)
+
+
+def _config(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--config", metavar="PATH", help="settings file "
+                        "(default /etc/storegate/gateway.toml)")
+
+
+def _register_backup(sub: Any) -> None:
+    backup = sub.add_parser("backup", help="online backup of the database (SQLite backup API)",
+                            description="Back up while the daemon runs; rotates the backup "
+                            "folder to [backup] keep.")
+    backup.add_argument("path", nargs="?", metavar="PATH",
+                        help="file or folder (default [backup] directory)")
+    _config(backup)
+    backup.set_defaults(func=_lazy("gateway.daemon.commands", "backup_command"))
+    restore = sub.add_parser("restore", help="verify a backup and put it in place (daemon "
+                             "stopped)")
+    restore.add_argument("path", metavar="PATH")
+    restore.add_argument("--force", action="store_true",
+                         help="restore even a backup older than what head office acknowledged")
+    restore.add_argument("--acknowledged", type=int, metavar="SEQ",
+                         help="head office's acknowledged seq, when this box lost track of it")
+    _config(restore)
+    restore.set_defaults(func=_lazy("gateway.daemon.commands", "restore_command"))
 
 
 def _register_install(sub: Any) -> None:
