@@ -31,3 +31,18 @@ def test_unknown_keys_and_bad_hashes_are_refused() -> None:
         JournalBatch.model_validate({"v": 1, "store": "s", "box": "b", "first_seq": 1,
                                      "last_seq": 1, "historical": False, "sent_at": "t",
                                      "records": []})
+
+
+def test_protocol_doc_names_every_schema_file_and_topic() -> None:
+    from pathlib import Path
+
+    from gateway.sync.topics import Topics
+
+    doc = (Path(__file__).parents[2] / "docs" / "protocol.md").read_text()
+    for name in PAYLOADS:
+        assert f"sync.{name}.json" in doc, name
+    topics = Topics("{root}", "{store}", "{box}")
+    for topic in (topics.journal, topics.ack, topics.state, topics.events, topics.telemetry,
+                  topics.catalog, topics.members, topics.config, topics.command,
+                  topics.command_result, topics.head_office_state):
+        assert f"`{topic}`" in doc, topic
