@@ -19,6 +19,7 @@ Hardware folklore, from the CD5220 manual's command set (Partner Tech):
 from __future__ import annotations
 
 import contextlib
+import termios
 import threading
 from dataclasses import dataclass
 from typing import Literal
@@ -31,6 +32,8 @@ from devices.serial_line import open_serial
 ESC, CLR, CR, US = b"\x1b", b"\x0c", b"\x0d", b"\x1f"
 WIDTH = 20
 Align = Literal["left", "right", "center"]
+# GB2312 displays have no half-width yen (GB18030 makes it four bytes): use the full-width.
+SUBSTITUTES = {"gb2312": {"¥": "￥"}, "gbk": {"¥": "￥"}, "gb18030": {"¥": "￥"}}
 
 
 @dataclass(frozen=True)
@@ -67,7 +70,9 @@ def fit(text: str, encoding: str, width: int = WIDTH, align: Align = "left") -> 
     column is dropped whole, never cut in half.
     """
     out = bytearray()
+    swap = SUBSTITUTES.get(encoding.lower().replace("-", ""), {})
     for char in text.replace("\n", " "):
+        char = swap.get(char, char)
         try:
             encoded = char.encode(encoding)
         except UnicodeEncodeError:
@@ -203,7 +208,7 @@ class PoleDisplay:
         try:
             self._port.write(data)
             self._port.flush()
-        except (OSError, serial.SerialException) as exc:
+        except (OSError, serial.SerialException, termios.error) as exc:
             self._close_locked()
             raise DeviceNotFound(
                 f"pole display on {self.port_pattern} stopped taking data: {exc}",
