@@ -38,7 +38,8 @@ class InputDeviceInfo:
         return f"{self.vendor:04x}:{self.product:04x}"
 
     def summary(self) -> str:
-        return f"{self.path}  {self.vendor_product}  {self.name!r}  phys={self.phys or '-'}"
+        serial = f"  serial={self.uniq}" if self.uniq else ""
+        return f"{self.path}  {self.vendor_product}  {self.name!r}  phys={self.phys or '-'}{serial}"
 
 
 @dataclass(frozen=True)

@@ -94,9 +94,16 @@ def load_printer_profile(name: str) -> PrinterProfile:
 
 
 # -- text and receipts (pure) -----------------------------------------------------------
-def new_receipt(profile: PrinterProfile) -> escpos_printer.Dummy:
-    """A python-escpos Dummy for the lane to render into; `.output` is what to print."""
-    return escpos_printer.Dummy(profile=profile.escpos_profile)
+def new_receipt(profile: PrinterProfile, code_page: str | None = None) -> escpos_printer.Dummy:
+    """A python-escpos Dummy for the lane to render into; `.output` is what to print.
+
+    `code_page` forces one code page (e.g. "CP858" for the euro sign) instead of
+    python-escpos' per-character guess.
+    """
+    dummy = escpos_printer.Dummy(profile=profile.escpos_profile)
+    if code_page:
+        dummy.charcode(code_page)
+    return dummy
 
 
 def encode_text(text: str, profile: PrinterProfile, *, code_page: str | None = None) -> bytes:
@@ -109,9 +116,7 @@ def encode_text(text: str, profile: PrinterProfile, *, code_page: str | None = N
     """
     if profile.cjk and CJK.search(text):
         return FS_CHINESE_ON + text.encode("gb18030", errors="replace") + FS_CHINESE_OFF
-    dummy = new_receipt(profile)
-    if code_page:
-        dummy.charcode(code_page)
+    dummy = new_receipt(profile, code_page)
     dummy.text(CJK.sub("?", text))
     # Chinese firmware powers up in Chinese mode and would read bytes >= 0x80 as halves of
     # GB18030 characters: leave Chinese mode before code-page text [SP91].
@@ -197,12 +202,16 @@ class ReceiptPrinter:
         timeout: float = 3.0,
         status_timeout: float | None = None,
         drawer_pin: int = 2,
+        code_page: str | None = None,
+        cjk: bool | None = None,
         clock: Clock = utc_now,
         sink: EventSink | None = None,
     ) -> None:
         self.name = name
         self.address = parse_printer_uri(uri)
-        self.profile = load_printer_profile(profile) if isinstance(profile, str) else profile
+        profile = load_printer_profile(profile) if isinstance(profile, str) else profile
+        self.profile = profile if cjk is None else profile.model_copy(update={"cjk": cjk})
+        self.code_page = code_page
         self.timeout = timeout
         self.status_timeout = status_timeout if status_timeout is not None else min(timeout, 0.5)
         self.drawer_pin = drawer_pin
@@ -210,6 +219,15 @@ class ReceiptPrinter:
         self.sink = sink
         self._device: Any = None
         self._state: str | None = None
+
+    # -- rendering helpers for the lane ----------------------------------------------------
+    def new_receipt(self) -> escpos_printer.Dummy:
+        """A Dummy configured for this printer's model and code page."""
+        return new_receipt(self.profile, self.code_page)
+
+    def encode_text(self, text: str) -> bytes:
+        """`text` as bytes this printer prints correctly (CJK per its profile)."""
+        return encode_text(text, self.profile, code_page=self.code_page)
 
     # -- connection ----------------------------------------------------------------------
     def open(self) -> None:
@@ -283,7 +301,7 @@ class ReceiptPrinter:
                 where=self.address.describe(),
                 fix="load paper / close the cover, then print again",
             )
-        receipt = new_receipt(self.profile)
+        receipt = self.new_receipt()
         receipt.hw("INIT")
         receipt.set(align="center", bold=True, double_height=True, double_width=True)
         receipt.textln("storegate")
@@ -300,7 +318,7 @@ class ReceiptPrinter:
         ]:
             receipt.textln(line)
         if self.profile.cjk:
-            receipt._raw(encode_text("中文测试 GB18030\n", self.profile))
+            receipt._raw(self.encode_text("中文测试 GB18030\n"))
         receipt.cut()
         self.print_bytes(bytes(receipt.output), check_status=False)
         return status

@@ -138,6 +138,8 @@ def printer_for(
         p.profile,
         timeout=p.timeout_s,
         drawer_pin=p.drawer_pin,
+        code_page=p.code_page,
+        cjk=p.cjk,
         clock=clock,
         sink=sink,
     )

@@ -15,6 +15,7 @@ from __future__ import annotations
 import re
 from typing import Literal
 
+from devices.cards import TRACK1, TRACK2, is_payment_pan
 from devices.events import Clock, DecodeFault, Role, ScanEvent
 from devices.keymaps import Keymap
 from devices.wedge import (
@@ -73,6 +74,17 @@ def split_scan(text: str, *, prefix: str = "", aim_ids: bool = True) -> tuple[st
     return text, None
 
 
+def carries_payment_track(text: str) -> bool:
+    """A magstripe swipe on a scanner-role device (keyboard with an MSR, misconfigured
+    reader) must never become a ScanEvent: the track would be logged and journaled."""
+    for pattern in (TRACK1, TRACK2):
+        for match in pattern.finditer(text):
+            pan = match.group(2 if pattern is TRACK1 else 1).replace(" ", "")
+            if is_payment_pan(pan):
+                return True
+    return False
+
+
 def garbled(text: str) -> bool:
     """Control characters other than GS1 separators mean line noise or a wrong baud rate."""
     return any(
@@ -93,6 +105,12 @@ class ScanFramer:
         self.aim_ids = aim_ids
 
     def line(self, text: str) -> ScanEvent | DecodeFault | None:
+        if carries_payment_track(text):
+            return self.fault(
+                "card data on a scanner",
+                "a payment card track arrived on a scanner and was discarded; "
+                "configure this device as a card reader",
+            )
         if garbled(text):
             return self.fault(
                 "garbled scan",

@@ -190,3 +190,49 @@ def wait_until(predicate, timeout: float = 2.0) -> None:
             return
         time.sleep(0.01)
     raise AssertionError("condition not reached")
+
+
+def test_settings_overrides_cjk_and_code_page():
+    printer = ReceiptPrinter(
+        "p", "tcp://127.0.0.1:9100", "epson-tm-t88v", cjk=True, code_page="CP858"
+    )
+    assert printer.profile.cjk and not load_printer_profile("epson-tm-t88v").cjk
+    assert printer.encode_text("中文").startswith(FS_CHINESE_ON)
+    euro = printer.encode_text("5 €")
+    assert euro.endswith(b"5 \xd5")  # CP858 puts the euro sign at 0xD5
+    receipt = printer.new_receipt()
+    receipt.text("€")
+    assert bytes(receipt.output).endswith(b"\xd5")
+
+
+def test_printer_monitor_reports_offline_and_back():
+    import threading
+
+    from devices.runner import PrinterMonitor
+
+    sim = NetworkPrinterSimulator().start()
+    port = sim.port
+    events: queue.Queue = queue.Queue()
+    printer = ReceiptPrinter("front", sim.uri, timeout=0.3, sink=events.put)
+    monitor = PrinterMonitor(printer, interval=0.05)
+    stop = threading.Event()
+    thread = threading.Thread(target=monitor.run, args=(stop,), daemon=True)
+    thread.start()
+    try:
+        assert next_state(events) is DeviceState.READY
+        sim.stop()
+        assert next_state(events) is DeviceState.OFFLINE
+        sim = NetworkPrinterSimulator(port=port).start()
+        sim.flags.add("paper_near_end")
+        assert next_state(events) is DeviceState.PAPER_NEAR_END
+    finally:
+        stop.set()
+        thread.join(timeout=2)
+        sim.stop()
+    assert not thread.is_alive()
+
+
+def next_state(events: queue.Queue, timeout: float = 3.0) -> DeviceState:
+    event = events.get(timeout=timeout)
+    assert isinstance(event, DeviceStateEvent)
+    return event.state

@@ -138,3 +138,12 @@ def test_fuzz_serial_scanner_never_raises(chunks, framing):
         for event in d.feed(chunk):
             assert isinstance(event, ScanEvent | DecodeFault)
     d.reset()
+
+
+def test_payment_track_on_a_scanner_is_discarded_not_scanned():
+    d = decoder()
+    (fault,) = d.feed(b"%B4111111111111111^SMITH/JOHN^2512101?;4111111111111111=2512101?\r")
+    assert isinstance(fault, DecodeFault) and fault.reason == "card data on a scanner"
+    assert "4111" not in fault.detail
+    (scan,) = d.feed(b";990012345678?\r")  # a loyalty track is not payment data
+    assert isinstance(scan, ScanEvent)
