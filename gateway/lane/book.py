@@ -20,6 +20,7 @@ from typing import Any
 import sqlite_utils
 
 from gateway.journal import Journal, JournalRecord
+from gateway.lane.digest import REPORTED, digest
 
 Also = Callable[[sqlite3.Connection], None]
 
@@ -71,13 +72,16 @@ class LaneBook:
 
     def commit(self, batch: Batch) -> list[JournalRecord]:
         """Append the batch's records and run its index rows and writes in one transaction."""
+        bodies = {record_id: body for _, body, record_id in batch.entries}
         def also(conn: sqlite3.Connection) -> None:
             for doc in batch.index:
                 seq = conn.execute("SELECT seq FROM journal_record WHERE id = ?",
                                    (doc.record_id,)).fetchone()[0]
+                figures = digest(doc.kind, bodies[doc.record_id])
                 conn.execute("INSERT INTO lane_doc (seq, kind, business_day, shift_id, "
-                             "receipt_id) VALUES (?, ?, ?, ?, ?)",
-                             (seq, doc.kind, doc.business_day, doc.shift_id, doc.receipt_id))
+                             "receipt_id, digest) VALUES (?, ?, ?, ?, ?, ?)",
+                             (seq, doc.kind, doc.business_day, doc.shift_id, doc.receipt_id,
+                              None if figures is None else json.dumps(figures)))
             for write in batch.writes:
                 write(conn)
         return self.journal.append_many(batch.entries, also=also)
@@ -182,13 +186,20 @@ class LaneBook:
 
     # -- days ----------------------------------------------------------------------------
 
-    def day_bodies(self, day: str, kinds: Sequence[str]) -> Iterator[tuple[int, str, str]]:
-        """(seq, kind, body JSON text) of the lane records of a business day, in seq order."""
-        marks = ", ".join("?" * len(kinds))
+    def day_digests(self, day: str) -> Iterator[tuple[int, str, str | None, str | None]]:
+        """(seq, kind, digest, body-if-no-digest) of a business day's reported records."""
+        yield from self._digests("d.business_day = ?", day)
+
+    def shift_digests(self, shift_id: str) -> Iterator[tuple[int, str, str | None, str | None]]:
+        yield from self._digests("d.shift_id = ?", shift_id)
+
+    def _digests(self, where: str, value: str) -> Iterator[tuple[int, str, str | None,
+                                                                 str | None]]:
+        marks = ", ".join("?" * len(REPORTED))
         yield from self.conn.execute(
-            f"SELECT d.seq, d.kind, r.body FROM lane_doc d JOIN journal_record r "
-            f"ON r.seq = d.seq WHERE d.business_day = ? AND d.kind IN ({marks}) "
-            f"ORDER BY d.seq", (day, *kinds))
+            f"SELECT d.seq, d.kind, d.digest, CASE WHEN d.digest IS NULL THEN "
+            f"(SELECT body FROM journal_record r WHERE r.seq = d.seq) END FROM lane_doc d "
+            f"WHERE {where} AND d.kind IN ({marks}) ORDER BY d.seq", (value, *REPORTED))
 
     def z_of_day(self, day: str) -> int | None:
         row = self.conn.execute("SELECT seq FROM lane_doc WHERE business_day = ? AND "

@@ -278,19 +278,10 @@ class Lane:
                              f"counted {event.counted}).",))
 
     def _shift_cash(self, shift_id: str) -> tuple[Any, Any, int, int]:
-        from decimal import Decimal
-        cash_in = cash_out = Decimal(0)
-        sales = refunds = 0
-        for kind, body in self.book.shift_bodies(shift_id, ("sale", "refund")):
-            cash = sum((Decimal(t["amount"]) for t in body["tenders"] if t["type"] == "cash"),
-                       Decimal(0))
-            if kind == "sale":
-                sales += 1
-                cash_in += cash
-            else:
-                refunds += 1
-                cash_out += cash
-        return cash_in, cash_out, sales, refunds
+        """Cash taken and paid back in a shift, from the X report of that shift."""
+        from gateway.reports import x_report
+        figures = x_report(self.book, shift_id)
+        return figures.cash_sales, figures.cash_refunds, figures.sales, figures.refunds
 
     def _no_sale(self, event: ev.NoSale) -> Step | Refusal:
         from gateway.lane.records import NoSaleBody

@@ -1,8 +1,8 @@
 """X and Z reports (current shift; day close, 日结), computed from the journal.
 
-Owns the figures and the `z_report` record. Reads lane records through the lane's index
-(`LaneBook.day_bodies` / `shift_bodies`) and sums their bodies as plain JSON (no model
-validation per record: a day of 20,000 sales must report in well under a second). Writes
+Owns the figures and the `z_report` record. Reads each lane record's digest (the figures
+`gateway.lane.digest` folds from its body, stored with the record in the same transaction)
+through the lane's index, so a day of 20,000 sales reports in well under a second. Writes
 only the Z record, through the lane book, with a running Z counter; a second Z for the
 same business day, or a Z while a shift is still open, is refused. Touches no other table.
 """
@@ -18,13 +18,13 @@ from typing import Any
 
 from gateway.journal import JournalRecord
 from gateway.lane.book import Batch, LaneBook
+from gateway.lane.digest import digest
 from gateway.lane.events import Credential, Refusal
 from gateway.lane.records import Breakdown, LaneRef, ZReportBody
 from gateway.lane.settings import LaneSettings
 from gateway.lane.staff import StaffDirectory
 
 ZERO = Decimal("0.00")  # amounts in reports always show their cents
-KINDS = ("sale", "refund", "void", "no_sale")
 
 
 @dataclass
@@ -53,6 +53,8 @@ class Figures:
     no_sales: int = 0
     points_issued: int = 0
     points_redeemed: int = 0
+    cash_sales: Decimal = ZERO
+    cash_refunds: Decimal = ZERO
     by_tender: dict[str, _Row] = field(default_factory=dict)
     by_tax: dict[str, _Row] = field(default_factory=dict)
     by_category: dict[str, _Row] = field(default_factory=dict)
@@ -62,46 +64,46 @@ class Figures:
     def net(self) -> Decimal:
         return self.gross - self.refunds_amount
 
-    def add(self, seq: int, kind: str, body: dict[str, Any]) -> None:
+    def add(self, seq: int, kind: str, figures: dict[str, Any]) -> None:
+        """Fold one record's digest (see `gateway.lane.digest`) into the sums."""
         self.first_seq = self.first_seq or seq
         self.last_seq = seq
-        getattr(self, f"_{kind}")(body)
+        getattr(self, f"_{kind}")(figures)
 
-    def _sale(self, body: dict[str, Any]) -> None:
-        totals = body["totals"]
-        total = Decimal(totals["total"])
-        self.currency = body["currency"]
+    def _sale(self, d: dict[str, Any]) -> None:
+        total = Decimal(d["t"])
+        self.currency = d["cur"]
         self.sales += 1
         self.gross += total
-        self.discounts += Decimal(totals["savings"])
-        self.line_voids += len(body["voided_lines"])
-        self.points_issued += body["points"]["earned"]
-        self.points_redeemed += body["points"]["redeemed"]
-        for tender in body["tenders"]:
-            _bump(self.by_tender, tender["type"], Decimal(tender["amount"]))
-        for tax in body["taxes"]:
-            _bump(self.by_tax, _rate_key(tax), Decimal(tax["gross"]), Decimal(tax["tax"]))
-        for line in body["lines"]:
-            _bump(self.by_category, line["category"], Decimal(line["total"]))
-        staff = body["staff"]
-        _bump(self.by_cashier, staff["id"], total, name=staff["name"])
+        self.discounts += Decimal(d["s"])
+        self.line_voids += d["lv"]
+        self.points_issued += d["pe"]
+        self.points_redeemed += d["pr"]
+        self.cash_sales += Decimal(d["tn"].get("cash", ZERO))
+        self._spread(d, 1)
+        staff_id, name = d["st"]
+        _bump(self.by_cashier, staff_id, total, name=name)
 
-    def _refund(self, body: dict[str, Any]) -> None:
+    def _spread(self, d: dict[str, Any], sign: int) -> None:
+        count = 1 if sign > 0 else 0
+        for key, amount in d["tn"].items():
+            _bump(self.by_tender, key, sign * Decimal(amount), count=count)
+        for key, (gross, tax) in d["tx"].items():
+            _bump(self.by_tax, key, sign * Decimal(gross), sign * Decimal(tax), count=count)
+        for key, amount in d["c"].items():
+            _bump(self.by_category, key, sign * Decimal(amount), count=count)
+
+    def _refund(self, d: dict[str, Any]) -> None:
         self.refunds += 1
-        self.refunds_amount += Decimal(body["total"])
-        for tender in body["tenders"]:
-            _bump(self.by_tender, tender["type"], -Decimal(tender["amount"]), count=0)
-        for tax in body["taxes"]:
-            _bump(self.by_tax, _rate_key(tax), -Decimal(tax["gross"]), -Decimal(tax["tax"]),
-                  count=0)
-        for line in body["lines"]:
-            _bump(self.by_category, line["category"], -Decimal(line["amount"]), count=0)
+        self.refunds_amount += Decimal(d["t"])
+        self.cash_refunds += Decimal(d["tn"].get("cash", ZERO))
+        self._spread(d, -1)
 
-    def _void(self, body: dict[str, Any]) -> None:
+    def _void(self, d: dict[str, Any]) -> None:
         self.voids += 1
-        self.voids_amount += Decimal(body["total"])
+        self.voids_amount += Decimal(d["t"])
 
-    def _no_sale(self, body: dict[str, Any]) -> None:
+    def _no_sale(self, d: dict[str, Any]) -> None:
         self.no_sales += 1
 
     def breakdowns(self) -> dict[str, list[Breakdown]]:
@@ -126,11 +128,6 @@ class Figures:
         return out
 
 
-def _rate_key(tax: dict[str, Any]) -> str:
-    rate = Decimal(tax["rate"]).normalize()
-    return f"{rate:f}%" + ("" if tax["inclusive"] else " excl.")
-
-
 def _bump(table: dict[str, _Row], key: str, amount: Decimal, tax: Decimal = ZERO, *,
           count: int = 1, name: str = "") -> None:
     row = table.get(key)
@@ -141,25 +138,33 @@ def _bump(table: dict[str, _Row], key: str, amount: Decimal, tax: Decimal = ZERO
     row.tax += tax
 
 
-def compute(rows: Iterable[tuple[int, str, str]]) -> Figures:
-    """Sum (seq, kind, body JSON) rows into report figures."""
+def compute(rows: Iterable[tuple[int, str, str | None, str | None]]) -> Figures:
+    """Sum (seq, kind, digest JSON, body JSON when there is no digest) rows."""
     figures = Figures()
-    for seq, kind, text in rows:
-        figures.add(seq, kind, json.loads(text))
+    for seq, kind, stored, body in rows:
+        found = json.loads(stored) if stored is not None else digest(kind, json.loads(body or ""))
+        if found is not None:
+            figures.add(seq, kind, found)
+    return figures
+
+
+def from_bodies(records: Iterable[tuple[int, str, dict[str, Any]]]) -> Figures:
+    """The same figures straight from record bodies (to check the stored digests)."""
+    figures = Figures()
+    for seq, kind, body in records:
+        found = digest(kind, body)
+        if found is not None:
+            figures.add(seq, kind, found)
     return figures
 
 
 def x_report(book: LaneBook, shift_id: str) -> Figures:
     """The X report: the shift so far (reading only; nothing is written)."""
-    rows = book.conn.execute(
-        "SELECT d.seq, d.kind, r.body FROM lane_doc d JOIN journal_record r ON r.seq = d.seq "
-        "WHERE d.shift_id = ? AND d.kind IN ('sale', 'refund', 'void', 'no_sale') "
-        "ORDER BY d.seq", (shift_id,))
-    return compute(rows)
+    return compute(book.shift_digests(shift_id))
 
 
 def day_report(book: LaneBook, day: str) -> Figures:
-    return compute(book.day_bodies(day, KINDS))
+    return compute(book.day_digests(day))
 
 
 def close_day(book: LaneBook, staff: StaffDirectory, settings: LaneSettings, lane: LaneRef,
