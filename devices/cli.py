@@ -101,6 +101,18 @@ def register(sub: Any) -> None:
     s.add_argument("--link", metavar="PATH")
     s.add_argument("--duration", type=float)
     s.set_defaults(func=cmd_simulate_scanner)
+    s = kinds.add_parser(
+        "wedge",
+        help="show the key events a wedge scanner sends for TEXT, and what a layout reads",
+        description="No hardware needed: types TEXT as a scanner programmed for --layout "
+        "would (real evdev InputEvents), then decodes them with --read-as. Shows the "
+        "classic wrong-layout fault before it happens in the shop.",
+    )
+    s.add_argument("text")
+    s.add_argument("--layout", default="us", help="the scanner's keyboard country")
+    s.add_argument("--read-as", default=None, help="the box's layout (default: --layout)")
+    s.add_argument("--events", action="store_true", help="also print every key event")
+    s.set_defaults(func=cmd_simulate_wedge)
 
 
 def _config_arg(parser: argparse.ArgumentParser) -> None:
@@ -386,6 +398,32 @@ def cmd_simulate_printer(args: argparse.Namespace) -> int:
                 flush=True,
             )
     return 0
+
+
+def cmd_simulate_wedge(args: argparse.Namespace) -> int:
+    from evdev import categorize, ecodes
+
+    from devices.keymaps import load_keymap
+    from devices.simulators.keystrokes import KeyScript
+    from devices.wedge import KeyboardWedgeDecoder, WedgeLine
+
+    typed_with = load_keymap(args.layout)
+    read_with = load_keymap(args.read_as or args.layout)
+    try:
+        events = KeyScript().type_text(args.text, typed_with).events
+    except ValueError as exc:
+        raise UsageError(str(exc), fix="use characters the scanner's layout can type") from exc
+    if args.events:
+        for event in events:
+            if event.type == ecodes.EV_KEY:
+                print(f"  {categorize(event)}")
+    decoder = KeyboardWedgeDecoder(read_with)
+    lines = [o.text for e in events for o in decoder.feed(e) if isinstance(o, WedgeLine)]
+    read = lines[0] if lines else ""
+    verdict = "OK" if read == args.text else "MISMATCH: set keys.layout to the scanner's country"
+    print(f"typed on {typed_with.layout}: {args.text!r}")
+    print(f"read as  {read_with.layout}: {read!r}  {verdict}")
+    return 0 if read == args.text else 1
 
 
 def cmd_simulate_scanner(args: argparse.Namespace) -> int:

@@ -267,3 +267,17 @@ def test_simulate_scanner_command(tmp_path, suffix):
     finally:
         proc.terminate()
         proc.wait(timeout=5)
+
+
+def test_simulate_wedge_shows_the_layout_fault(capsys):
+    assert (
+        main(["devices", "simulate", "wedge", "0013748911", "--layout", "us", "--read-as", "fr"])
+        == 1
+    )
+    out = capsys.readouterr().out
+    assert "read as  fr: 'àà&\"è\\'_ç&&'  MISMATCH" in out
+    assert main(["devices", "simulate", "wedge", "]C1ABC", "--layout", "fr", "--events"]) == 0
+    out = capsys.readouterr().out
+    assert "KEY_LEFTSHIFT" in out and "OK" in out
+    assert main(["devices", "simulate", "wedge", "x", "--layout", "xx"]) == 4
+    assert "no keyboard layout 'xx'" in capsys.readouterr().err
