@@ -160,3 +160,29 @@ def cloud_cli(*args: str) -> tuple[int, str, str]:
     done = subprocess.run([str(Path(sys.executable).parent / "cloud"), *args],
                           capture_output=True, text=True, timeout=120)
     return done.returncode, done.stdout, done.stderr
+
+
+def store_journal_directly(db_url: str, store: str, box: str, journal: Journal,
+                           chunk: int = 500) -> None:
+    """Feed a box's journal to head office's storage without a broker, batch by batch,
+    through the same checks ingest applies (for report tests that need volume, fast)."""
+    from cloud.inbound import parse
+    from cloud.ingest_store import IngestStore
+    from gateway.sync.payloads import JournalBatch
+    from gateway.sync.topics import Topics
+
+    db = Database.open(db_url)
+    try:
+        ingest_store = IngestStore(db)
+        head = journal.state().head_seq
+        for after in range(0, head, chunk):
+            records = journal.read(after, chunk)
+            payload = JournalBatch(store=store, box=box, first_seq=records[0].seq,
+                                   last_seq=records[-1].seq, historical=False,
+                                   sent_at="2026-11-24T00:00:00.000Z",
+                                   records=[r.to_wire() for r in records])
+            item = parse(ROOT, Topics(ROOT, store, box).journal,
+                         payload.model_dump_json().encode())
+            ingest_store.apply([item], "2026-11-24T00:00:00.000Z")
+    finally:
+        db.close()

@@ -1,0 +1,131 @@
+"""The member dividend run (消费分红): share a pool among members by weighted spend.
+
+Owns `dividend_run` and `dividend_payout`. The rules are data (`DividendRules`): weights
+per category (default 1), a minimum weighted spend to take part, refunds subtracted. Each
+member's share is pool x weighted spend / total weighted spend, floored to the cent; the
+cents left over go one each to the largest remainders (ties: larger spend, then member id),
+so the payouts add up to the pool exactly. A run is recorded with its period and scope in
+the same transaction as its payouts, and the same (period, scope) cannot be paid twice.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+from collections import defaultdict
+from dataclasses import asdict, dataclass, field
+from decimal import ROUND_FLOOR, Decimal, InvalidOperation
+from pathlib import Path
+
+from cloud.db import Database
+from cloud.sales import Loaded, Period
+from gateway.errors import StoregateError, UsageError
+from gateway.lane.records import RefundBody, SaleBody
+
+CENT = Decimal("0.01")
+
+
+class DividendError(StoregateError):
+    """A run that must not happen (already paid, nothing to share)."""
+
+
+@dataclass(frozen=True)
+class DividendRules:
+    weights: dict[str, Decimal] = field(default_factory=dict)  # category -> weight
+    min_spend: Decimal = Decimal("0.00")
+
+    def weight(self, category: str) -> Decimal:
+        return self.weights.get(category, Decimal(1))
+
+    @classmethod
+    def parse(cls, weights: list[str], min_spend: str) -> DividendRules:
+        parsed: dict[str, Decimal] = {}
+        try:
+            for item in weights:
+                category, _, value = item.partition("=")
+                parsed[category] = Decimal(value)
+                if not category or parsed[category] < 0:
+                    raise InvalidOperation
+            return cls(parsed, Decimal(min_spend))
+        except InvalidOperation as exc:
+            raise UsageError(f"bad dividend rule in {weights} / {min_spend!r}",
+                             where="--weight/--min-spend",
+                             fix="--weight CATEGORY=DECIMAL (>= 0), --min-spend DECIMAL"
+                             ) from exc
+
+
+@dataclass(frozen=True)
+class Payout:
+    member: str
+    weighted_spend: Decimal
+    amount: Decimal
+
+
+def weighted_spend(loaded: Loaded, rules: DividendRules) -> dict[str, Decimal]:
+    """Per member: sum of sale line totals x category weight, minus refunds likewise."""
+    spend: dict[str, Decimal] = defaultdict(lambda: Decimal("0.00"))
+    for entry in loaded.entries:
+        body = entry.body
+        member = getattr(body, "member", None)
+        if member is None:
+            continue
+        if isinstance(body, SaleBody):
+            for line in body.lines:
+                spend[member.id] += line.total * rules.weight(line.category)
+        elif isinstance(body, RefundBody):
+            for refund in body.lines:
+                spend[member.id] -= refund.amount * rules.weight(refund.category)
+    return {m: s for m, s in spend.items() if s > 0 and s >= rules.min_spend}
+
+
+def allocate(pool: Decimal, spend: dict[str, Decimal]) -> list[Payout]:
+    """Largest-remainder allocation of `pool` (whole cents) in proportion to `spend`."""
+    total = sum(spend.values(), Decimal(0))
+    if total <= 0:
+        raise DividendError("no member has a positive weighted spend in the period",
+                            fix="check the period, the store and --min-spend")
+    cents = int((pool / CENT).to_integral_value())
+    if Decimal(cents) * CENT != pool or cents < 0:
+        raise UsageError(f"pool {pool} is not a whole number of cents", where="--pool",
+                         fix="give the pool as e.g. 1000.00")
+    exact = {m: Decimal(cents) * s / total for m, s in spend.items()}
+    floors = {m: int(v.to_integral_value(ROUND_FLOOR)) for m, v in exact.items()}
+    left = cents - sum(floors.values())
+    order = sorted(spend, key=lambda m: (-(exact[m] - floors[m]), -spend[m], m))
+    for m in order[:left]:
+        floors[m] += 1
+    return [Payout(m, spend[m].quantize(CENT), Decimal(floors[m]) * CENT)
+            for m in sorted(spend)]
+
+
+def run(db: Database, *, period: Period, label: str, scope: str, pool: Decimal,
+        rules: DividendRules, loaded: Loaded, csv_path: Path, now: str) -> list[Payout]:
+    """Allocate, write the CSV and record the run; refuse a period already paid."""
+    payouts = allocate(pool, weighted_spend(loaded, rules))
+    with db.transaction():
+        done = db.execute("SELECT created_at, csv_path FROM dividend_run WHERE period = ? "
+                          "AND scope = ?", (label, scope)).fetchone()
+        if done is not None:
+            raise DividendError(f"dividend for {label} ({scope}) was already run at {done[0]}",
+                                where=str(done[1]),
+                                fix="a period is paid once; choose another period")
+        money = (lambda d: d) if db.dialect == "postgresql" else str
+        db.execute("INSERT INTO dividend_run (period, scope, pool, members, rules, created_at, "
+                   "csv_path) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                   (label, scope, money(pool), len(payouts), json.dumps(
+                       asdict(rules), default=str, sort_keys=True), now, str(csv_path)))
+        db.executemany("INSERT INTO dividend_payout (period, scope, member, weighted_spend, "
+                       "amount) VALUES (?, ?, ?, ?, ?)",
+                       [(label, scope, p.member, money(p.weighted_spend), money(p.amount))
+                        for p in payouts])
+        _write_csv(csv_path, payouts, label, scope)
+    return payouts
+
+
+def _write_csv(path: Path, payouts: list[Payout], label: str, scope: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("w", newline="", encoding="utf-8") as out:
+        writer = csv.writer(out)
+        writer.writerow(["period", "scope", "member", "weighted_spend", "dividend"])
+        for p in payouts:
+            writer.writerow([label, scope, p.member, str(p.weighted_spend), str(p.amount)])

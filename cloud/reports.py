@@ -1,0 +1,278 @@
+"""Head-office reports over the stored journals, exact to the cent.
+
+Owns the arithmetic of every report (`cloud report ...`): sales by store/day/hour/
+category/cashier, top and slow items, basket size and average ticket, refunds and voids,
+promotion effect, member RFM segments. Each returns a `Table` (title, columns, rows of
+str/int/Decimal) that `cloud.render` prints as text, CSV, JSON or a chart. Amounts are
+Decimal sums of the lane's own line and ticket totals; nothing is re-priced. Read-only.
+
+Definitions (also in docs/cloud.md): a ticket is a `sale` record; its amount is
+`totals.total`; an item's or category's amount is the sum of its lines' `total`; refunds
+are `refund.total` (lines' `amount` for items and categories) and are shown beside sales,
+net = sales - refunds; voids and no-sales never count as sales.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import date
+from decimal import ROUND_HALF_UP, Decimal
+from typing import Any
+
+from cloud.sales import Entry, Loaded, Period
+from gateway.lane.records import RefundBody, SaleBody, VoidBody
+
+ZERO = Decimal("0.00")
+CENT = Decimal("0.01")
+Cell = str | int | Decimal
+
+
+@dataclass
+class Table:
+    title: str
+    columns: list[str]
+    rows: list[list[Cell]] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+
+def _avg(total: Decimal, count: int) -> Decimal:
+    return (total / count).quantize(CENT, ROUND_HALF_UP) if count else ZERO
+
+
+def _key_of(by: str) -> Callable[[Entry], str]:
+    keys: dict[str, Callable[[Entry], str]] = {
+        "store": lambda e: e.store,
+        "box": lambda e: f"{e.store}/{e.box}",
+        "day": lambda e: str(getattr(e.body, "business_day", "")),
+        "hour": lambda e: str(getattr(e.body, "local_time", ""))[11:13] + ":00",
+        "cashier": lambda e: _staff(e),
+    }
+    return keys[by]
+
+
+def _staff(entry: Entry) -> str:
+    staff = getattr(entry.body, "staff", None)
+    return f"{staff.id} {staff.name}" if staff else "?"
+
+
+def _notes(loaded: Loaded) -> list[str]:
+    return [f"{loaded.skipped} record(s) skipped: body not of a known lane schema"] \
+        if loaded.skipped else []
+
+
+def sales_by(loaded: Loaded, by: str) -> Table:
+    """Tickets, items, sales, refunds and net per store/box/day/hour/cashier/category."""
+    if by == "category":
+        return _sales_by_category(loaded)
+    key = _key_of(by)
+    acc: dict[str, list[Any]] = defaultdict(lambda: [0, Decimal(0), ZERO, ZERO])
+    for entry in loaded.entries:
+        row = acc[key(entry)]
+        if isinstance(entry.body, SaleBody):
+            row[0] += 1
+            row[1] += sum((line.quantity for line in entry.body.lines), Decimal(0))
+            row[2] += entry.body.totals.total
+        elif isinstance(entry.body, RefundBody):
+            row[3] += entry.body.total
+    table = Table(f"Sales by {by}", [by, "tickets", "items", "sales", "refunds", "net"],
+                  notes=_notes(loaded))
+    for name in sorted(acc):
+        tickets, items, sales, refunds = acc[name]
+        table.rows.append([name, tickets, items.normalize() if items else Decimal(0), sales,
+                           refunds, sales - refunds])
+    return table
+
+
+def _sales_by_category(loaded: Loaded) -> Table:
+    acc: dict[str, list[Any]] = defaultdict(lambda: [0, Decimal(0), ZERO, ZERO])
+    for entry in loaded.entries:
+        if isinstance(entry.body, SaleBody):
+            for category in {line.category for line in entry.body.lines}:
+                acc[category][0] += 1
+            for line in entry.body.lines:
+                acc[line.category][1] += line.quantity
+                acc[line.category][2] += line.total
+        elif isinstance(entry.body, RefundBody):
+            for refund in entry.body.lines:
+                acc[refund.category][3] += refund.amount
+    table = Table("Sales by category", ["category", "tickets", "items", "sales", "refunds",
+                                        "net"], notes=_notes(loaded))
+    for name in sorted(acc):
+        tickets, items, sales, refunds = acc[name]
+        table.rows.append([name, tickets, items.normalize(), sales, refunds, sales - refunds])
+    return table
+
+
+def items(loaded: Loaded, *, limit: int, slow: bool) -> Table:
+    """Best sellers by amount (or the slowest by quantity) among items sold in the period."""
+    acc: dict[str, list[Any]] = {}
+    for entry in loaded.entries:
+        if isinstance(entry.body, SaleBody):
+            for line in entry.body.lines:
+                row = acc.setdefault(line.sku, [line.name, line.category, Decimal(0), ZERO])
+                row[2] += line.quantity
+                row[3] += line.total
+    order = sorted(acc.items(), key=(lambda kv: (kv[1][2], kv[1][3], kv[0])) if slow
+                   else (lambda kv: (-kv[1][3], -kv[1][2], kv[0])))
+    title = "Slowest items (by quantity)" if slow else "Top items (by sales)"
+    table = Table(title, ["sku", "name", "category", "quantity", "sales"],
+                  notes=_notes(loaded))
+    for sku, (name, category, quantity, sales) in order[:limit]:
+        table.rows.append([sku, name, category, quantity.normalize(), sales])
+    return table
+
+
+def basket(loaded: Loaded, by: str = "store") -> Table:
+    """Basket size (lines and items per ticket) and average ticket."""
+    key = _key_of(by)
+    acc: dict[str, list[Any]] = defaultdict(lambda: [0, 0, Decimal(0), ZERO])
+    for entry in loaded.entries:
+        if isinstance(entry.body, SaleBody):
+            row = acc[key(entry)]
+            row[0] += 1
+            row[1] += len(entry.body.lines)
+            row[2] += sum((line.quantity for line in entry.body.lines), Decimal(0))
+            row[3] += entry.body.totals.total
+    table = Table(f"Basket by {by}", [by, "tickets", "lines per ticket", "items per ticket",
+                                      "average ticket", "sales"], notes=_notes(loaded))
+    for name in sorted(acc):
+        tickets, lines, quantity, sales = acc[name]
+        table.rows.append([name, tickets, _avg(Decimal(lines), tickets),
+                           _avg(quantity, tickets), _avg(sales, tickets), sales])
+    return table
+
+
+def refunds_voids(loaded: Loaded, by: str = "cashier") -> Table:
+    """Refunds, voids and no-sales beside sales, and their rate per ticket."""
+    key = _key_of(by)
+    acc: dict[str, list[Any]] = defaultdict(lambda: [0, 0, ZERO, 0, ZERO, 0])
+    for entry in loaded.entries:
+        row = acc[key(entry)]
+        body = entry.body
+        if isinstance(body, SaleBody):
+            row[0] += 1
+        elif isinstance(body, RefundBody):
+            row[1] += 1
+            row[2] += body.total
+        elif isinstance(body, VoidBody):
+            row[3] += 1
+            row[4] += body.total
+        elif entry.kind == "no_sale":
+            row[5] += 1
+    table = Table(f"Refunds and voids by {by}", [by, "tickets", "refunds", "refunded",
+                                                 "voids", "voided", "no sales",
+                                                 "refund+void rate %"], notes=_notes(loaded))
+    for name in sorted(acc):
+        tickets, refunds, refunded, voids, voided, no_sales = acc[name]
+        rate = _avg(Decimal(100 * (refunds + voids)), tickets)
+        table.rows.append([name, tickets, refunds, refunded, voids, voided, no_sales, rate])
+    return table
+
+
+def promotion_effect(during: Loaded, before: Loaded, promotion: str) -> Table:
+    """Sales of the promoted items during the promotion against the same items before it."""
+    promoted = {line.sku for e in during.entries if isinstance(e.body, SaleBody)
+                for line in e.body.lines
+                if any(a.promotion == promotion for a in line.adjustments)}
+    table = Table(f"Promotion {promotion}: promoted items before and during",
+                  ["sku", "quantity before", "sales before", "quantity during", "sales during",
+                   "quantity change %"], notes=_notes(during) + _notes(before))
+    if not promoted:
+        table.notes.append(f"no line in the period carries promotion {promotion!r}")
+        return table
+    totals = {sku: [Decimal(0), ZERO, Decimal(0), ZERO] for sku in promoted}
+    for offset, loaded in ((0, before), (2, during)):
+        for entry in loaded.entries:
+            if isinstance(entry.body, SaleBody):
+                for line in entry.body.lines:
+                    if line.sku in promoted:
+                        totals[line.sku][offset] += line.quantity
+                        totals[line.sku][offset + 1] += line.total
+    all_row = [Decimal(0), ZERO, Decimal(0), ZERO]
+    for sku in sorted(totals):
+        row = totals[sku]
+        all_row = [a + b for a, b in zip(all_row, row, strict=True)]
+        table.rows.append([sku, row[0].normalize(), row[1], row[2].normalize(), row[3],
+                           _change(row[0], row[2])])
+    table.rows.append(["all promoted", all_row[0].normalize(), all_row[1],
+                       all_row[2].normalize(), all_row[3], _change(all_row[0], all_row[2])])
+    return table
+
+
+def _change(before: Decimal, during: Decimal) -> Cell:
+    if not before:
+        return "n/a"
+    return ((during - before) * 100 / before).quantize(Decimal("0.1"), ROUND_HALF_UP)
+
+
+SEGMENTS = [  # (name, test on R, F, M scores 1..5), first match wins
+    ("champions", lambda r, f, m: r >= 4 and f >= 4 and m >= 4),
+    ("loyal", lambda r, f, m: f >= 4),
+    ("big spenders", lambda r, f, m: m >= 4),
+    ("new", lambda r, f, m: r >= 4 and f <= 2),
+    ("at risk", lambda r, f, m: r <= 2 and f >= 3),
+    ("lost", lambda r, f, m: r <= 1),
+    ("regular", lambda r, f, m: True),
+]
+
+
+def rfm(loaded: Loaded, as_of: date) -> Table:
+    """Recency (days since last visit), frequency (tickets), monetary (net spend) per member,
+    each scored 1..5 by quintile among the members, and a named segment."""
+    last: dict[str, str] = {}
+    tickets: dict[str, int] = defaultdict(int)
+    spend: dict[str, Decimal] = defaultdict(lambda: ZERO)
+    for entry in loaded.entries:
+        body = entry.body
+        member = getattr(body, "member", None)
+        if member is None:
+            continue
+        if isinstance(body, SaleBody):
+            tickets[member.id] += 1
+            spend[member.id] += body.totals.total
+            last[member.id] = max(last.get(member.id, ""), body.business_day)
+        elif isinstance(body, RefundBody):
+            spend[member.id] -= body.total
+    members = sorted(tickets)
+    recency = {m: (as_of - date.fromisoformat(last[m])).days for m in members}
+    r_score = _quintiles({m: -recency[m] for m in members})
+    f_score = _quintiles({m: Decimal(tickets[m]) for m in members})
+    m_score = _quintiles({m: spend[m] for m in members})
+    table = Table(f"Member RFM as of {as_of}", ["member", "recency days", "frequency",
+                                                "monetary", "R", "F", "M", "segment"],
+                  notes=_notes(loaded))
+    for m in members:
+        r, f, mo = r_score[m], f_score[m], m_score[m]
+        segment = next(name for name, test in SEGMENTS if test(r, f, mo))
+        table.rows.append([m, recency[m], tickets[m], spend[m], r, f, mo, segment])
+    return table
+
+
+def _quintiles(values: dict[str, Any]) -> dict[str, int]:
+    """Score 1..5 by rank (ties share the lower score), 5 = best."""
+    ordered = sorted(values.items(), key=lambda kv: (kv[1], kv[0]))
+    count = len(ordered)
+    scores: dict[str, int] = {}
+    first_rank: dict[Any, int] = {}
+    for rank, (member, value) in enumerate(ordered):
+        first_rank.setdefault(value, rank)
+        scores[member] = 1 + (first_rank[value] * 5) // count
+    return scores
+
+
+def segment_summary(table: Table) -> Table:
+    counts: dict[str, list[Any]] = defaultdict(lambda: [0, ZERO])
+    for row in table.rows:
+        counts[str(row[7])][0] += 1
+        counts[str(row[7])][1] += row[3]  # type: ignore[operator]
+    summary = Table("Members by RFM segment", ["segment", "members", "monetary"])
+    for name, _ in SEGMENTS:
+        if name in counts:
+            summary.rows.append([name, counts[name][0], counts[name][1]])
+    return summary
+
+
+def span(period: Period) -> str:
+    return f"{period.first} .. {period.last}"
