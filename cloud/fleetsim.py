@@ -84,6 +84,9 @@ class StoreDay:
     sales: int
     seed: int = 0
     promotion: str | None = None
+    refund_share: float = 0.02
+    void_share: float = 0.01
+    no_sale_share: float = 0.005
 
     def records(self) -> Iterator[tuple[str, dict[str, Any]]]:
         rng = random.Random(f"{self.store}/{self.box}/{self.day}/{self.seed}")
@@ -102,15 +105,15 @@ class StoreDay:
             sale = self._sale(rng, lane, shift, at, staff, n)
             yield "sale", sale.to_body()
             roll = rng.random()
-            if roll < 0.02:
+            if roll < self.refund_share:
                 yield "refund", self._refund(rng, lane, shift, at, staff, sale).to_body()
-            elif roll < 0.03:
+            elif roll < self.refund_share + self.void_share:
                 yield "void", VoidBody(
                     receipt_id=f"{self.box}-V{n}", lane=lane, shift_id=shift,
                     business_day=str(self.day), local_time=at.isoformat(), staff=staff,
                     after_tender=False, lines=list(sale.lines), total=sale.totals.total,
                     reason="customer left").to_body()
-            elif roll < 0.035:
+            if rng.random() < self.no_sale_share:
                 yield "no_sale", NoSaleBody(
                     lane=lane, shift_id=shift, business_day=str(self.day),
                     local_time=at.isoformat(), staff=staff, reason="change").to_body()

@@ -30,6 +30,7 @@ import socket
 import threading
 import time
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Any
 
 import paho.mqtt.client as mqtt
@@ -83,6 +84,7 @@ class IngestConfig:
     receive_maximum: int = 64
     session_expiry: int = 0
     rule_interval: float = 5.0
+    sales_rule_interval: float = 600.0
     retry_min: float = 0.2
     retry_max: float = 10.0
     thresholds: rules.Thresholds = field(default_factory=rules.Thresholds)
@@ -186,6 +188,7 @@ class IngestWorker:
 
     def _serve(self, store: IngestStore, db: Database, stop: threading.Event) -> None:
         next_rules = 0.0
+        next_sales_rules = time.monotonic() + min(60.0, self.config.sales_rule_interval)
         while not stop.is_set():
             batch = self._drain(0.2)
             if batch:
@@ -194,6 +197,14 @@ class IngestWorker:
                 next_rules = time.monotonic() + self.config.rule_interval
                 self._with_retry(lambda: rules.periodic(db, self._now(),
                                                         self.config.thresholds), db, stop)
+            if time.monotonic() >= next_sales_rules:
+                next_sales_rules = time.monotonic() + self.config.sales_rule_interval
+                self._with_retry(self._closed_day_rules(db), db, stop)
+
+    def _closed_day_rules(self, db: Database) -> Any:
+        """The sales rules for yesterday, whose business day is closed."""
+        yesterday = self._clock().date() - timedelta(days=1)
+        return lambda: rules.sales_rules(db, yesterday, self._now(), self.config.thresholds)
 
     def _drain(self, timeout: float) -> list[Received]:
         try:

@@ -11,8 +11,10 @@ make a second pass harmless. Must not write anything but alerts.
 
 from __future__ import annotations
 
+from collections import defaultdict
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import date, timedelta
+from decimal import Decimal
 from typing import Any
 
 from cloud.alerts import raise_alert
@@ -90,3 +92,74 @@ def periodic(db: Database, now: str, limits: Thresholds = Thresholds()) -> None:
                         message=f"{store}/{box} records after seq {acked} are missing since "
                         f"{since} (head office holds up to {top}); nothing past the gap "
                         "is acknowledged", body={"acked_seq": acked, "max_seq": top})
+
+
+def sales_rules(db: Database, day: date, now: str, limits: Thresholds = Thresholds(),
+                history_days: int = 28) -> int:
+    """Refund/void rate and no-sale opens per cashier on `day`, and each store's day
+    total against its median over the `history_days` before; returns alerts considered."""
+    from cloud.sales import Period, load
+
+    loaded = load(db, Period(day, day))
+    per_cashier: dict[tuple[str, str], list[int]] = defaultdict(lambda: [0, 0, 0])
+    for entry in loaded.entries:
+        staff = getattr(entry.body, "staff", None)
+        row = per_cashier[(entry.store, f"{staff.id}" if staff else "?")]
+        row[{"sale": 0, "refund": 1, "void": 1, "no_sale": 2}[entry.kind]] += 1
+    considered = 0
+    with db.transaction():
+        for (store, cashier), (tickets, refunds_voids, no_sales) in sorted(per_cashier.items()):
+            if tickets >= limits.refund_void_min_tickets \
+                    and refunds_voids > limits.refund_void_rate * tickets:
+                considered += 1
+                raise_alert(db, key=f"cashier.refund_void_rate:{store}/{cashier}:{day}",
+                            kind="cashier.refund_void_rate", severity="warning", now=now,
+                            store=store, message=f"{store} cashier {cashier}: "
+                            f"{refunds_voids} refunds/voids on {tickets} tickets on {day} "
+                            f"(over {limits.refund_void_rate:.0%})",
+                            body={"cashier": cashier, "tickets": tickets,
+                                  "refunds_voids": refunds_voids, "day": str(day)})
+            if no_sales > limits.no_sale_per_day:
+                considered += 1
+                raise_alert(db, key=f"cashier.no_sale:{store}/{cashier}:{day}",
+                            kind="cashier.no_sale", severity="warning", now=now, store=store,
+                            message=f"{store} cashier {cashier} opened the drawer with no "
+                            f"sale {no_sales} times on {day}",
+                            body={"cashier": cashier, "no_sales": no_sales, "day": str(day)})
+        considered += _sales_range(db, day, now, limits, history_days)
+    return considered
+
+
+def _day_totals(db: Database, first: date, last: date) -> dict[tuple[str, str], Decimal]:
+    from cloud.sales import Period, load
+    from gateway.lane.records import SaleBody
+
+    totals: dict[tuple[str, str], Decimal] = defaultdict(Decimal)
+    for entry in load(db, Period(first, last), kinds=("sale",)).entries:
+        if isinstance(entry.body, SaleBody):
+            totals[(entry.store, entry.body.business_day)] += entry.body.totals.total
+    return totals
+
+
+def _sales_range(db: Database, day: date, now: str, limits: Thresholds,
+                 history_days: int) -> int:
+    totals = _day_totals(db, day - timedelta(days=history_days), day)
+    stores = {store for store, _ in totals}
+    raised = 0
+    for store in sorted(stores):
+        history = sorted(v for (s, d), v in totals.items() if s == store and d != str(day))
+        if len(history) < 3:
+            continue
+        usual = history[len(history) // 2]
+        today = totals.get((store, str(day)), Decimal("0.00"))
+        low, high = usual * Decimal(1 - limits.sales_deviation), \
+            usual * Decimal(1 + limits.sales_deviation)
+        if low <= today <= high:
+            continue
+        raised += 1
+        raise_alert(db, key=f"store.sales_unusual:{store}:{day}", kind="store.sales_unusual",
+                    severity="warning", now=now, store=store,
+                    message=f"{store} sold {today} on {day}, far from its usual {usual} "
+                    f"(median of {len(history)} days)",
+                    body={"day": str(day), "sales": str(today), "usual": str(usual)})
+    return raised
