@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from devices.events import Role
+from devices.serial_line import usb_identity
 from devices.settings import DeviceSettings, InputMatch
 
 BY_ID = Path("/dev/serial/by-id")
@@ -160,6 +161,14 @@ def input_mismatch(match: InputMatch, info: InputDeviceInfo) -> list[str]:
 
 
 def port_mismatch(pattern: str, port: SerialPortInfo) -> str | None:
+    identity = usb_identity(pattern)
+    if identity is not None:
+        vid, pid, serial_number = identity
+        if (port.vid, port.pid) != (vid, pid):
+            return f"vendor:product {port.vendor_product or 'unknown'} is not {vid:04x}:{pid:04x}"
+        if serial_number is not None and port.serial_number != serial_number:
+            return f"serial number {port.serial_number} is not {serial_number}"
+        return None
     names = (port.device, *port.by_id)
     if any(fnmatch.fnmatchcase(name, pattern) for name in names):
         return None
@@ -234,7 +243,7 @@ def match_devices(
     missing += [
         Missing(role, name, f"port {pattern}")
         for role, name, pattern in serial_roles(settings)
-        if name not in found and not os.path.exists(pattern)
+        if name not in found and (usb_identity(pattern) is not None or not os.path.exists(pattern))
     ]
     return claims, missing
 

@@ -134,7 +134,11 @@ class WedgeInput:
         while not stop.is_set():
             ready, _, _ = select.select(list(by_fd), [], [], IDLE_SLICE)
             for fd in ready:
-                for event in by_fd[fd].read():
+                try:
+                    batch = list(by_fd[fd].read())
+                except BlockingIOError:
+                    continue  # woken without events (EAGAIN): not an unplug
+                for event in batch:
                     self._deliver(self.decoder.feed(event))
             if not ready:
                 self._deliver(self.decoder.expire(time.time()))

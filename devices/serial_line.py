@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import glob
 import os
+import re
 import select
 import termios
 
@@ -20,9 +21,32 @@ from devices.errors import DeviceNotFound
 PARITIES = {"N": serial.PARITY_NONE, "E": serial.PARITY_EVEN, "O": serial.PARITY_ODD}
 
 
+USB_IDENTITY = re.compile(r"^usb:([0-9a-fA-F]{4}):([0-9a-fA-F]{4})(?::(.+))?$")
+
+
+def usb_identity(pattern: str) -> tuple[int, int, str | None] | None:
+    """`usb:VID:PID[:SERIAL]` -> (vid, pid, serial); None for paths and globs."""
+    match = USB_IDENTITY.match(pattern)
+    if match is None:
+        return None
+    return int(match.group(1), 16), int(match.group(2), 16), match.group(3)
+
+
 def resolve_port(pattern: str) -> str:
-    """The device path `pattern` names right now; `DeviceNotFound` if none."""
-    if any(ch in pattern for ch in "*?["):
+    """The device path `pattern` names right now; `DeviceNotFound` if none.
+
+    `pattern` is a path, a glob (`/dev/serial/by-id/usb-FTDI_*`), or a USB identity
+    `usb:0403:6001[:A1B2C3]` looked up in pyserial's port list at every (re)connect.
+    """
+    identity = usb_identity(pattern)
+    if identity is not None:
+        from serial.tools import list_ports
+
+        vid, pid, serial_number = identity
+        for port in sorted(list_ports.comports(), key=lambda p: p.device):
+            if (port.vid, port.pid) == (vid, pid) and serial_number in (None, port.serial_number):
+                return str(port.device)
+    elif any(ch in pattern for ch in "*?["):
         matches = sorted(glob.glob(pattern))
         if matches:
             return matches[0]

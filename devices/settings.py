@@ -49,8 +49,9 @@ class SerialLine(_Section):
     """Serial line settings; None means "the protocol's default"."""
 
     port: str = Field(
-        description="device path or glob, e.g. /dev/serial/by-id/usb-FTDI_*-if00-port0; "
-        "a by-id path survives ttyUSB0 becoming ttyUSB1"
+        description="device path or glob, e.g. /dev/serial/by-id/usb-FTDI_*-if00-port0, or "
+        "a USB identity usb:VID:PID[:SERIAL] (usb:0403:6001:A1B2C3); by-id paths and USB "
+        "identities survive ttyUSB0 becoming ttyUSB1"
     )
     baudrate: int | None = Field(None, ge=300, le=921600)
     bytesize: Literal[7, 8] | None = None

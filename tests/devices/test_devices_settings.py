@@ -16,8 +16,11 @@ from devices.discovery import (
     list_input_devices,
     list_serial_ports,
     match_devices,
+    port_mismatch,
 )
+from devices.errors import DeviceNotFound
 from devices.events import Role
+from devices.serial_line import resolve_port
 from devices.settings import DeviceSettings, InputMatch
 from gateway.errors import SettingsError
 from gateway.settings import load_settings
@@ -26,12 +29,23 @@ EXAMPLE = Path(__file__).resolve().parents[2] / "config" / "gateway.example.toml
 
 
 def uncommented_example(tmp_path: Path) -> Path:
-    head, _, tail = EXAMPLE.read_text(encoding="utf-8").partition("[devices]\n")
-    lines = [
-        line[2:] if re.match(r"^# (\[|[a-z_]+ = )", line) else line for line in tail.split("\n")
-    ]
+    """The example file with every commented key of the [devices] section switched on
+    (other rooms' sections, which may follow, are left alone)."""
+    lines = EXAMPLE.read_text(encoding="utf-8").split("\n")
+    start = lines.index("[devices]")
+    end = next(
+        (
+            i
+            for i in range(start + 1, len(lines))
+            if lines[i].startswith("[") and not lines[i].startswith(("[devices.", "[[devices."))
+        ),
+        len(lines),
+    )
+    for i in range(start + 1, end):
+        if re.match(r"^# (\[|[a-z_]+ = )", lines[i]):
+            lines[i] = lines[i][2:]
     path = tmp_path / "all.toml"
-    path.write_text(head + "[devices]\n" + "\n".join(lines), encoding="utf-8")
+    path.write_text("\n".join(lines), encoding="utf-8")
     return path
 
 
@@ -114,6 +128,21 @@ def test_matching_claims_and_explains():
         "scale 'deli': port is not /dev/serial/by-id/usb-FTDI*",
     )
     assert [(m.role, m.device) for m in missing] == [(Role.CARD_READER, "loyalty")]
+
+
+def test_serial_port_by_usb_identity():
+    ftdi = SerialPortInfo("/dev/ttyUSB3", (), 0x0403, 0x6001, "A1B2C3")
+    assert port_mismatch("usb:0403:6001", ftdi) is None
+    assert port_mismatch("usb:0403:6001:A1B2C3", ftdi) is None
+    assert port_mismatch("usb:0403:6001:ZZZ", ftdi) == "serial number A1B2C3 is not ZZZ"
+    assert port_mismatch("usb:067b:2303", ftdi) == "vendor:product 0403:6001 is not 067b:2303"
+    settings = DeviceSettings.model_validate(
+        {"scales": [{"name": "deli", "protocol": "nci", "serial": {"port": "usb:0403:6001"}}]}
+    )
+    claims, missing = match_devices(settings, [], [ftdi])
+    assert (claims[0].device, missing) == ("deli", [])
+    with pytest.raises(DeviceNotFound):
+        resolve_port("usb:0403:6001:not-plugged-in")
 
 
 def test_two_identical_scanners_told_apart_by_phys():
