@@ -201,3 +201,26 @@ def test_fuzz_wedge_never_raises(events, layout, terminator):
         for out in decoder.feed(event):
             assert isinstance(out, ScanEvent | DecodeFault)
     decoder.expire(20_000.0)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.sampled_from(["us", "de", "fr"]), st.data())
+def test_property_typed_text_decodes_back_on_the_same_layout(layout, data):
+    keymap = load_keymap(layout)
+    alphabet = sorted(c for c in keymap.strokes() if c.isprintable() and c != " ")
+    text = data.draw(st.text(alphabet=alphabet, min_size=1, max_size=40))
+    events = KeyScript().type_text(text, keymap).events
+    assert texts(decode(events, keymap)[0]) == [text]
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(key_events, max_size=200))
+def test_fuzz_card_reader_wedge_never_raises(events):
+    from devices.cards import CardLineDecoder, WedgeCardDecoder
+    from devices.events import CardEvent
+
+    decoder = WedgeCardDecoder(CardLineDecoder("fuzz", StepClock()), US, max_length=64)
+    for event in events:
+        for out in decoder.feed(event):
+            assert isinstance(out, CardEvent | DecodeFault)
+    decoder.reset()
