@@ -29,6 +29,7 @@ def register(sub: Any) -> None:
     parser.add_argument("--catalog", default=str(demo.EXAMPLE_CATALOG), metavar="FILE")
     parser.add_argument("--config", default=str(demo.EXAMPLE_CONFIG), metavar="PATH")
     parser.set_defaults(func=demo.demo_command)
+    _register_run(sub)
     _register_install(sub)
     _register_backup(sub)
 
@@ -36,6 +37,32 @@ def register(sub: Any) -> None:
 def _config(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--config", metavar="PATH", help="settings file "
                         "(default /etc/storegate/gateway.toml)")
+
+
+def _register_run(sub: Any) -> None:
+    run = sub.add_parser("run", help="run the box: devices, lane, journal, printer, sync",
+                         description="The daemon systemd starts (Type=notify). SIGTERM stops "
+                         "it cleanly, SIGHUP reloads live settings.")
+    _config(run)
+    run.set_defaults(func=_lazy("gateway.daemon.status", "run_command"))
+    status = sub.add_parser("status", help="the running daemon: lane, devices, backlog, clock")
+    status.add_argument("--json", action="store_true")
+    _config(status)
+    status.set_defaults(func=_lazy("gateway.daemon.status", "status_command"))
+    till = sub.add_parser("till", help="a lane action on the running daemon (as if keyed)",
+                          description="ACTION: sign_on staff=ID pin=PIN | scan code=EAN | "
+                          "plu code=PLU | weigh code=PLU | member card=ID | tender type=cash "
+                          "amount=20 | suspend | resume id=ID | void_sale reason=.. "
+                          "supervisor_card=.. | no_sale reason=.. | close_shift counted=.. | "
+                          "z card=STAFFCARD")
+    till.add_argument("action")
+    till.add_argument("fields", nargs="*", metavar="FIELD=VALUE")
+    _config(till)
+    till.set_defaults(func=_lazy("gateway.daemon.status", "till_command"))
+    doctor = sub.add_parser("doctor", help="check the box and explain what to fix")
+    doctor.add_argument("--json", action="store_true")
+    _config(doctor)
+    doctor.set_defaults(func=_lazy("gateway.daemon.doctor", "doctor_command"))
 
 
 def _register_backup(sub: Any) -> None:
