@@ -119,14 +119,24 @@ def bench_commit(folder: Path, sales: int) -> dict[str, float]:
     bare.execute("PRAGMA synchronous = FULL")
     bare.execute("CREATE TABLE t (seq INTEGER PRIMARY KEY, id TEXT NOT NULL UNIQUE, time TEXT, "
                  "clock_synced INTEGER, kind TEXT, body TEXT, prev_hash TEXT, hash TEXT)")
-    lane_rates, bare_rates = [], []
+    journal = Journal(open_database(folder / "journal.db"), clock=JournalClock())
+    lane_rates, bare_rates, journal_rates = [], [], []
     for r in range(ROUNDS):
         spent, body = lane_round(lane, clock, sales)
         lane_rates.append(sales / spent)
         bare_rates.append(sales / bare_round(bare, body, sales, r * sales))
+        journal_rates.append(sales / journal_round(journal, json.loads(body), sales))
     lane_rate, bare_rate = statistics.median(lane_rates), statistics.median(bare_rates)
     return {"lane": lane_rate, "bare": bare_rate, "ratio": lane_rate / bare_rate,
-            "body_bytes": float(len(body))}
+            "journal": statistics.median(journal_rates), "body_bytes": float(len(body))}
+
+
+def journal_round(journal: Journal, body: dict[str, object], sales: int) -> float:
+    """The bare journal append of the same body (no pricing, no models, no index)."""
+    begin = time.perf_counter()
+    for _ in range(sales):
+        journal.append("sale", body)
+    return time.perf_counter() - begin
 
 
 def build_day(lane: Lane, count: int) -> str:
@@ -180,7 +190,8 @@ def main() -> int:
     print(f"python {platform.python_version()}, sqlite {sqlite3.sqlite_version}")
     print(f"20-line sale through the lane: {commit['lane']:.0f} sales/s; bare sqlite3 "
           f"insert+commit of the same {commit['body_bytes']:.0f}-byte body: "
-          f"{commit['bare']:.0f}/s; ratio {commit['ratio']:.2f}")
+          f"{commit['bare']:.0f}/s; ratio {commit['ratio']:.2f} (Journal.append alone of "
+          f"the same body: {commit['journal']:.0f}/s)")
     print(f"Z over {args.day} sales: read+sum {z['x']:.3f} s, close_day {z['z']:.3f} s "
           f"(target < 1 s: {'PASS' if z['z'] < 1 else 'FAIL'}); building the day took "
           f"{z['built']:.1f} s")

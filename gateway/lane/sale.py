@@ -63,6 +63,7 @@ class Sale:
     line_overrides: tuple[tuple[int, str], ...] = ()
     resumed_from: str | None = None
     authorisations: tuple[object, ...] = ()
+    priced_at: datetime | None = None
 
     @property
     def paid(self) -> Decimal:
@@ -92,7 +93,7 @@ def reprice(sale: Sale, at: datetime) -> Sale | Refusal:
         priced = price_basket(Basket(sale.lines, at, member, sale.coupons), sale.catalog)
     except StoregateError as exc:
         return Refusal("cannot_price", exc.what)
-    return replace(sale, priced=priced)
+    return replace(sale, priced=priced, priced_at=at)
 
 
 def _in_sale(lane: Lane, sale: Sale | Refusal, notices: tuple[str, ...] = ()) -> Step | Refusal:
@@ -297,7 +298,7 @@ def _tender(lane: Lane, event: ev.Tender) -> Step | Refusal:
     sale: Sale = lane.sale
     if not sale.lines:
         return Refusal("empty_sale", "Nothing to pay: scan an item first.")
-    if not sale.tenders:
+    if not sale.tenders and not _same_minute(sale.priced_at, event.at):
         priced = reprice(sale, event.at)  # prices are fixed when payment starts
         if isinstance(priced, Refusal):
             return priced
@@ -315,6 +316,13 @@ def _tender(lane: Lane, event: ev.Tender) -> Step | Refusal:
         left = sale.priced.total - sale.paid
         return lane.with_sale(State.TENDERING, sale, notices=(f"Still to pay: {left}",))
     return complete(lane, sale, event.at)
+
+
+def _same_minute(a: datetime | None, b: datetime) -> bool:
+    """Promotion schedules are written to the minute: a basket priced in the same minute
+    needs no second pricing when payment starts."""
+    return a is not None and a.replace(second=0, microsecond=0) == b.replace(second=0,
+                                                                               microsecond=0)
 
 
 def _take(lane: Lane, sale: Sale, event: ev.Tender, remaining: Decimal
