@@ -14,15 +14,17 @@ seconds, never a hang [ESCPOS-PRINTERS] (python-escpos' Network default is 60 s)
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import re
 import select
 import socket
-import time
+import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cache
 from importlib import resources
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import parse_qs, urlsplit
 
 import serial
@@ -189,6 +191,18 @@ def _escpos_device(address: PrinterAddress, profile: str, timeout: float) -> Any
 
 
 # -- the adapter --------------------------------------------------------------------------
+R = TypeVar("R")
+
+
+def _serialised(method: Callable[..., R]) -> Callable[..., R]:
+    @functools.wraps(method)
+    def locked(self: ReceiptPrinter, *args: Any, **kwargs: Any) -> R:
+        with self._lock:
+            return method(self, *args, **kwargs)
+
+    return locked
+
+
 class ReceiptPrinter:
     """One printer. Methods raise `PrinterOffline` / `PrinterNotReady`; state changes also
     go to `sink` as DeviceStateEvents when one is given."""
@@ -219,6 +233,9 @@ class ReceiptPrinter:
         self.sink = sink
         self._device: Any = None
         self._state: str | None = None
+        # One conversation at a time: the daemon's status poll and the lane's print job
+        # must not read each other's status bytes.
+        self._lock = threading.RLock()
 
     # -- rendering helpers for the lane ----------------------------------------------------
     def new_receipt(self) -> escpos_printer.Dummy:
@@ -254,6 +271,7 @@ class ReceiptPrinter:
         self.close()
 
     # -- operations ------------------------------------------------------------------------
+    @_serialised
     def status(self) -> PrinterStatus:
         """DLE EOT 1, 2, 4; stops asking after the first unanswered query."""
         self.open()
@@ -269,6 +287,7 @@ class ReceiptPrinter:
         self._report(result.state.value if result.answered else "connected", result.describe())
         return result
 
+    @_serialised
     def print_bytes(self, data: bytes, *, check_status: bool = True) -> PrinterStatus | None:
         """Send rendered ESC/POS bytes; refuses (PrinterNotReady) when the printer says it
         cannot print (paper out, cover open, error)."""
@@ -282,15 +301,18 @@ class ReceiptPrinter:
         self._write(data)
         return status
 
+    @_serialised
     def kick_drawer(self, pin: int | None = None) -> None:
         """ESC p m t1 t2 on pin 2 or 5, 100 ms pulse (python-escpos defaults) [EPSON-U295]."""
         self.open()
         self._call(lambda: self._device.cashdraw(pin or self.drawer_pin))
 
+    @_serialised
     def cut(self, partial: bool = False) -> None:
         self.open()
         self._call(lambda: self._device.cut(mode="PART" if partial else "FULL"))
 
+    @_serialised
     def print_test_page(self, lines: list[str] | None = None) -> PrinterStatus:
         """A short page naming the printer, its profile and its status; `PrinterNotReady`
         (nothing sent) when the printer says it cannot print."""
@@ -341,26 +363,31 @@ class ReceiptPrinter:
         return data[0] if data else None
 
     def _read_byte(self, timeout: float) -> bytes:
+        """One byte if it arrives within `timeout` (0: only if already there)."""
         handle = self._handle()
-        if handle is None:
-            return b""
-        deadline = time.monotonic() + timeout
-        while (remaining := deadline - time.monotonic()) > 0:
-            ready, _, _ = select.select([handle], [], [], remaining)
+        try:
+            if handle is None:
+                return self._read_usb() if timeout > 0 else b""
+            ready, _, _ = select.select([handle], [], [], max(timeout, 0.0))
             if not ready:
                 return b""
-            try:
-                if isinstance(handle, socket.socket):
-                    data = handle.recv(1)
-                    if not data:
-                        self.close()
-                        self._offline("the printer closed the connection")
-                    return data
-                return bytes(handle.read(1))
-            except (OSError, serial.SerialException) as exc:
-                self.close()
-                self._offline(f"read failed: {exc}")
-        return b""
+            if isinstance(handle, socket.socket):
+                data = handle.recv(1)
+                if not data:
+                    self.close()
+                    self._offline("the printer closed the connection")
+                return data
+            return bytes(handle.read(1))
+        except (OSError, serial.SerialException) as exc:
+            self.close()
+            self._offline(f"read failed: {exc}")
+        return b""  # unreachable: _offline raises
+
+    def _read_usb(self) -> bytes:
+        """python-escpos' Usb reads from the IN endpoint with its own timeout (ms)."""
+        if isinstance(self._device, escpos_printer.Usb):
+            return bytes(self._device._read())[:1]
+        return b""  # file:// printers are write-only
 
     def _drain(self) -> None:
         """Forget late replies to earlier queries so they are not taken for this one."""

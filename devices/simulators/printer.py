@@ -25,6 +25,7 @@ class StatusResponder:
     def __init__(self) -> None:
         self.flags: set[str] = set()
         self.silent = False
+        self.reply_delay = 0.0  # seconds before status replies go out (a slow printer)
         self.received = bytearray()
         self.queries: list[int] = []
         self._tail = b""
@@ -122,6 +123,7 @@ class NetworkPrinterSimulator(StatusResponder):
                 break
             reply = self.feed(data)
             if reply:
+                self._stop.wait(self.reply_delay)
                 with contextlib.suppress(OSError):
                     conn.sendall(reply)
         with contextlib.suppress(OSError):

@@ -105,6 +105,17 @@ def test_cover_open():
             assert p.status().state is DeviceState.COVER_OPEN
 
 
+def test_late_status_replies_are_not_taken_for_the_next_query():
+    with NetworkPrinterSimulator() as sim:
+        sim.reply_delay = 0.15
+        with ReceiptPrinter("front", sim.uri, timeout=1, status_timeout=0.05) as p:
+            assert not p.status().answered  # the reply comes after we stopped waiting
+            time.sleep(0.3)  # ... and is now sitting in the socket
+            sim.reply_delay = 0.0
+            sim.flags.add("paper_out")
+            assert p.status().state is DeviceState.PAPER_OUT
+
+
 def test_printer_that_never_answers_status_is_unknown_not_healthy_and_bounded():
     with NetworkPrinterSimulator() as sim:
         sim.silent = True
