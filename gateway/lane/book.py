@@ -109,7 +109,8 @@ class LaneBook:
             "FROM lane_shift WHERE closed = 0 ORDER BY opened_at DESC LIMIT 1").fetchone()
         if row is None:
             return None
-        return OpenShiftRow(*row[:5], opening_float=Decimal(row[5]))
+        shift_id, staff_id, method, opened_at, day, opening = row
+        return OpenShiftRow(shift_id, staff_id, method, opened_at, day, Decimal(opening))
 
     @staticmethod
     def record_shift(row: OpenShiftRow) -> Also:

@@ -210,7 +210,7 @@ class Lane:
         return Permit(OverrideBody(
             override_id=self.new_id(), lane=self.lane_ref,
             shift_id=self.shift.shift_id if self.shift else None, local_time=at.isoformat(),
-            action=action, supervisor=supervisor.ref(),  # type: ignore[arg-type]
+            action=action, supervisor=supervisor.ref(),
             cashier=actor.ref() if actor else None, method=authorization.credential.method,
             amount=amount, ceiling=ceiling, reason=authorization.reason.strip(),
             receipt_id=receipt_id))

@@ -18,6 +18,8 @@ from decimal import Decimal
 from typing import Any, Protocol
 
 from gateway.lane.events import Refusal
+from gateway.members import Account, Authorisation, LinkState, MemberAccounts
+from gateway.members import Refusal as RoomRefusal
 from gateway.pricing.basket import MemberContext
 from gateway.pricing.result import PricedBasket
 
@@ -83,14 +85,19 @@ class NoMembers:
 
 
 class RoomMembers:
-    """The lane's MemberService over gateway.members (`MemberAccounts`)."""
+    """The lane's MemberService over gateway.members (`MemberAccounts`).
 
-    def __init__(self, accounts: Any) -> None:
+    `link` tells the members room how the box stands with head office (online, time
+    offline, unsynced sales) so its offline policy can bound what the lane may take."""
+
+    def __init__(self, accounts: MemberAccounts,
+                 link: Callable[[], LinkState] = LinkState) -> None:
         self.accounts = accounts
+        self.link = link
 
     def identify(self, card_id: str, at: datetime) -> MemberAccount | Refusal:
         found = self.accounts.identify(card_id)
-        if not hasattr(found, "group"):
+        if isinstance(found, RoomRefusal):
             return Refusal(found.code, _sentence(found.message))
         return MemberAccount(id=found.id, group=found.group.id, name=found.name,
                              points=found.points,
@@ -98,24 +105,36 @@ class RoomMembers:
 
     def authorize(self, account: MemberAccount, tender: str, amount: Decimal, at: datetime,
                   earlier: Sequence[object]) -> object | Refusal:
-        answer = self.accounts.authorise(account.handle, tender, amount, at,
-                                         earlier=tuple(earlier))
-        if not hasattr(answer, "debits"):
+        if tender not in ("points", "stored_value"):
+            return Refusal("not_member_tender", f"{tender} is not a member tender.")
+        answer = self.accounts.authorise(
+            _account(account), tender, amount, at,  # type: ignore[arg-type]
+            link=self.link(), earlier=_authorisations(earlier))
+        if isinstance(answer, RoomRefusal):
             return Refusal(answer.code, _sentence(answer.message))
         return answer
 
     def settle(self, account: MemberAccount, receipt_id: str, priced: PricedBasket,
                authorisations: Sequence[object], at: datetime) -> Settlement:
-        points_paid = sum((a.amount for a in authorisations  # type: ignore[attr-defined]
-                           if a.tender == "points"), Decimal(0))  # type: ignore[attr-defined]
-        earned = self.accounts.points_earned(account.handle, priced, points_paid)
-        posting = self.accounts.postings(receipt_id, account.handle, list(authorisations),
-                                         earned, at)
-        redeemed = sum((int(d.amount) for a in authorisations  # type: ignore[attr-defined]
-                        for d in a.debits if d.wallet == "points"), 0)
+        taken = _authorisations(authorisations)
+        points_paid = sum((a.amount for a in taken if a.tender == "points"), Decimal(0))
+        holder = _account(account)
+        earned = self.accounts.points_earned(holder, priced, points_paid)
+        posting = self.accounts.postings(receipt_id, holder, taken, earned, at)
+        redeemed = sum((int(d.amount) for a in taken for d in a.debits
+                        if d.wallet == "points"), 0)
         return Settlement(entries=posting.entries, also=posting.also, points_earned=earned,
                           points_redeemed=redeemed,
                           points_balance=account.points + earned - redeemed)
+
+
+def _account(account: MemberAccount) -> Account:
+    assert isinstance(account.handle, Account), "a member identified by RoomMembers"
+    return account.handle
+
+
+def _authorisations(items: Sequence[object]) -> tuple[Authorisation, ...]:
+    return tuple(a for a in items if isinstance(a, Authorisation))
 
 
 def _sentence(text: str) -> str:

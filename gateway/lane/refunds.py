@@ -156,7 +156,7 @@ def _commit(lane: Lane, at: datetime, lines: list[RefundLine], total: Decimal, p
         original_receipt_id=original[0] if original else None,
         original_seq=original[1] if original else None, member=member, currency=currency,
         places=places, lines=lines, total=total, taxes=_taxes(lines),
-        tenders=[TenderRecord(type=tender, amount=paid, reference=reference)],  # type: ignore[arg-type]
+        tenders=[TenderRecord(type=tender, amount=paid, reference=reference)],
         reason=reason.strip(), override=sale_override_ref(permit.override))
     batch = Batch()
     lane.add_override(batch, permit, day)

@@ -313,6 +313,7 @@ def _tender(lane: Lane, event: ev.Tender) -> Step | Refusal:
                    authorisations=sale.authorisations + ((authorisation,) if authorisation
                                                          else ()))
     if not settles:
+        assert sale.priced is not None
         left = sale.priced.total - sale.paid
         return lane.with_sale(State.TENDERING, sale, notices=(f"Still to pay: {left}",))
     return complete(lane, sale, event.at)
@@ -481,11 +482,12 @@ def _resume(lane: Lane, event: ev.Resume) -> Step | Refusal:
                              label_price=dec(d["label_price"]),
                              price_override=dec(d["price_override"]), code=d["code"])
                   for d in body["lines"])
-    member = None
+    member: MemberAccount | None = None
     if body["member_card"] is not None:
-        member = lane.members.identify(body["member_card"], event.at)
-        if isinstance(member, Refusal):
-            return member
+        found = lane.members.identify(body["member_card"], event.at)
+        if isinstance(found, Refusal):
+            return found
+        member = found
     sale = Sale(started=datetime.fromisoformat(body["started"]), catalog=lane.catalog,
                 lines=lines, member=member, coupons=tuple(body["coupons"]),
                 voided=tuple(SaleLine.model_validate(v) for v in body["voided"]),

@@ -44,7 +44,7 @@ class StaffMember:
     has_totp: bool
 
     def ref(self) -> StaffRef:
-        return StaffRef(id=self.id, name=self.name, role=self.role)  # type: ignore[arg-type]
+        return StaffRef(id=self.id, name=self.name, role=self.role)
 
 
 def hash_pin(pin: str, salt: bytes) -> bytes:

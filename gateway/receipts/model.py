@@ -139,7 +139,7 @@ def _taxes(rows: Sequence[Mapping[str, Any]]) -> tuple[TaxRow, ...]:
 
 
 def _tender_label(tender: Mapping[str, Any]) -> str:
-    label = TENDER_NAMES.get(tender["type"], tender["type"])
+    label = str(TENDER_NAMES.get(tender["type"], tender["type"]))
     if tender.get("card"):
         label += f" {tender['card']}"
     elif tender.get("reference"):
