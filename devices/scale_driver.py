@@ -39,7 +39,8 @@ T = TypeVar("T")
 
 
 class SerialScale:
-    """One scale on one serial port; not thread-safe (one owner polls it)."""
+    """One scale on one serial port. Exchanges are serialised by a lock, so the monitor's
+    polling and a lane's zero/tare request never interleave on the line."""
 
     def __init__(
         self,
@@ -82,6 +83,7 @@ class SerialScale:
         )
         self.reader = ScaleReader(protocol, unit)
         self._serial: serial.Serial | None = None
+        self._lock = threading.RLock()
 
     # -- connection ------------------------------------------------------------------------
     def open(self) -> None:
@@ -111,13 +113,16 @@ class SerialScale:
     # -- operations --------------------------------------------------------------------------
     def read_weight(self) -> WeightReading:
         """One reading, retried on silence or garbage; raises ScaleNoAnswer / ScaleGarbled."""
-        return self._retrying(self._read_once)
+        with self._lock:
+            return self._retrying(self._read_once)
 
     def zero(self) -> CommandResult:
-        return self._command(self.protocol.zero_command, "zero")
+        with self._lock:
+            return self._command(self.protocol.zero_command, "zero")
 
     def tare(self) -> CommandResult:
-        return self._command(self.protocol.tare_command, "tare")
+        with self._lock:
+            return self._command(self.protocol.tare_command, "tare")
 
     def line_time(self, frame_bytes: int) -> float:
         """Seconds `frame_bytes` characters take on this line (the benchmark's yardstick)."""
