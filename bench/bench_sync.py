@@ -143,7 +143,8 @@ def batch_payloads(journal_file: Path) -> list[bytes]:
     """The uplink's batches (same reader, same packing), to replay with bare paho."""
     reader = WireReader(journal_file)
     pending: deque[tuple[int, bytes]] = deque()
-    payloads, after = [], 0
+    payloads: list[bytes] = []
+    after = 0
     while True:
         pending.extend((seq, encoded) for seq, _, encoded in
                        reader.read(after, DEFAULTS.batch_max_records))

@@ -141,7 +141,7 @@ def connect(client: mqtt.Client, options: LinkOptions, protocol: Protocol) -> No
     """Open the socket (TLS handshake included) and send CONNECT; raise a typed error."""
     try:
         if protocol == "5":
-            properties = Properties(PacketTypes.CONNECT)
+            properties = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]
             properties.SessionExpiryInterval = options.session_expiry
             properties.ReceiveMaximum = options.receive_maximum
             client.connect(options.host, options.port, options.keepalive, clean_start=False,

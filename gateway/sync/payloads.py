@@ -15,7 +15,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 HASH = r"^[0-9a-f]{64}$"
-WIRE_VERSION = 1
+WIRE_VERSION: Literal[1] = 1
 Hash = Annotated[str, Field(pattern=HASH)]
 Seq = Annotated[int, Field(ge=0)]
 

@@ -499,9 +499,11 @@ class SyncService:
         """Encoded records after `after`, bounded by count and bytes (at least one)."""
         if self._pending and self._pending[0][0] != after + 1:
             self._pending.clear()
-        if not self._pending:
-            for seq, _, encoded in self._wire.read(after, self.config.batch_max_records):
-                self._pending.append((seq, encoded))
+        wanted = self.config.batch_max_records - len(self._pending)
+        if wanted > 0:  # top up, so leftovers do not go out as a small batch
+            last = self._pending[-1][0] if self._pending else after
+            self._pending.extend((seq, encoded) for seq, _, encoded in
+                                 self._wire.read(last, wanted))
         return take_batch(self._pending, self.config.batch_max_records,
                           self.config.batch_max_bytes)
 

@@ -78,11 +78,13 @@ def boot_id(proc_root: Path = Path("/proc")) -> str:
 def read_host(data_dir: Path, *, proc_root: Path = Path("/proc"),
               sys_root: Path = Path("/sys")) -> HostHealth:
     total, available = _meminfo(proc_root)
+    disk_total: int | None = None
+    disk_free: int | None = None
     try:
         disk = shutil.disk_usage(data_dir)
         disk_total, disk_free = disk.total, disk.free
     except OSError:
-        disk_total = disk_free = None
+        pass
     try:
         load = os.getloadavg()
     except OSError:

@@ -14,7 +14,7 @@ from __future__ import annotations
 import json
 import sqlite3
 from collections import deque
-from json.encoder import encode_basestring  # type: ignore[attr-defined]
+from json.encoder import encode_basestring
 from pathlib import Path
 
 from gateway.errors import DatabaseError
@@ -25,7 +25,7 @@ _SELECT = ("SELECT seq, id, time, clock_synced, kind, body, prev_hash, hash "
 
 def _text(value: bytes) -> bytes:
     """A JSON string literal for a stored text value (ids, times and kinds are short)."""
-    return encode_basestring(value.decode("utf-8")).encode("utf-8")  # type: ignore[no-any-return]
+    return encode_basestring(value.decode("utf-8")).encode("utf-8")
 
 
 class WireReader:
