@@ -26,6 +26,7 @@ from devices.settings import DeviceSettings
 from gateway.daemon.settings import AnomalySettings, BackupSettings, DaemonSettings
 from gateway.errors import SettingsError
 from gateway.lane.settings import LaneSettings
+from gateway.screens.settings import ScreensSettings
 from gateway.sync.settings import SyncSettings
 from gateway.validation import describe_errors
 
@@ -185,6 +186,7 @@ class GatewaySettings(BaseSettings):
     daemon: DaemonSettings = Field(default_factory=DaemonSettings)
     backup: BackupSettings = Field(default_factory=BackupSettings)
     anomalies: AnomalySettings = Field(default_factory=AnomalySettings)
+    screens: ScreensSettings = Field(default_factory=ScreensSettings)
 
     @classmethod
     def settings_customise_sources(

@@ -1,0 +1,343 @@
+"""The screens' adapter over one lane: events in, one current `ScreenView` out, pushed.
+
+Owns the desk (device health, live weight, the last message, the open dialog, a refused
+event waiting for a supervisor, the last completed sale), the lock that serialises every
+call into the lane, and the subscribers that follow the view (the pages' server-sent
+event streams, the pole display feed). It turns key presses and device events into lane
+events and hands them to `lane.handle`; the lane prices, decides and journals. It must not
+touch the journal, the lane's tables or prices itself.
+
+Threads: `handle`, `press`, `submit`, `device` and `publish` may be called from any thread
+(the daemon's device loop, the web server's worker threads). Listeners are called after
+the lock is released; async subscribers are woken with `call_soon_threadsafe`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections.abc import Callable, Mapping
+from dataclasses import replace
+from datetime import datetime
+from decimal import Decimal
+from typing import Any, Protocol
+from zoneinfo import ZoneInfo
+
+from devices.events import (
+    CardEvent,
+    CardKind,
+    DecodeFault,
+    DeviceEvent,
+    DeviceStateEvent,
+    ScanEvent,
+    WeightReading,
+)
+from gateway.lane import events as ev
+from gateway.lane.events import Outcome, Refusal
+from gateway.screens import keys
+from gateway.screens.i18n import refusal_text, translator
+from gateway.screens.money import CurrencyFormat
+from gateway.screens.settings import ScreensSettings
+from gateway.screens.view import Desk, Message, Prompt, ScreenView, build_view, last_sale
+
+Listener = Callable[[ScreenView], None]
+OVERRIDABLE = (ev.ChangeQuantity, ev.VoidLine, ev.PriceOverride, ev.VoidSale, ev.Refund,
+               ev.ReturnWithoutReceipt, ev.NoSale, ev.CloseShift)
+
+
+class LanePort(Protocol):
+    """What the screens need of a lane (gateway.lane.machine.Lane has all of it)."""
+
+    state: Any
+    shift: Any
+    sale: Any
+    catalog: Any
+    staff: Any
+    book: Any
+
+    def handle(self, event: ev.Event) -> Outcome | Refusal: ...
+
+
+def store_clock(timezone: str) -> Callable[[], datetime]:
+    """Store-local wall time, as the lane's events carry it."""
+    zone = ZoneInfo(timezone)
+    return lambda: datetime.now(zone).replace(tzinfo=None)
+
+
+class ScreenHub:
+    """One lane's screens. Create it with the lane, mount `create_app(hub)`, feed it events."""
+
+    def __init__(self, lane: LanePort, settings: ScreensSettings, *,
+                 clock: Callable[[], datetime], scale_capacity: Decimal | None = None,
+                 store_name: str = "") -> None:
+        self.lane = lane
+        self.settings = settings
+        self.clock = clock
+        self.scale_capacity = scale_capacity
+        self.store_name = store_name
+        self.language = settings.language
+        self.t = translator(self.language)
+        self.desk = Desk()
+        self._pending: ev.Event | None = None
+        self._lock = threading.RLock()
+        self._listeners: list[Listener] = []
+        self._waiters: list[tuple[asyncio.AbstractEventLoop, asyncio.Event]] = []
+        self.version = 0
+        self._view = self._build()
+
+    # -- the view and who follows it -------------------------------------------------------
+
+    @property
+    def view(self) -> ScreenView:
+        return self._view
+
+    @property
+    def money(self) -> CurrencyFormat:
+        money = self.lane.catalog.money
+        return CurrencyFormat.for_currency(money.currency, money.decimals,
+                                           self.settings.currency)
+
+    def _build(self) -> ScreenView:
+        return build_view(self.lane, self.desk, self.money, self.t, self.language)
+
+    def add_listener(self, listener: Listener) -> None:
+        """`listener(view)` after every change (the pole display feed); must not block."""
+        self._listeners.append(listener)
+        listener(self._view)
+
+    def waiter(self) -> asyncio.Event:
+        """An asyncio.Event set on every change, for a stream on the running loop."""
+        flag = asyncio.Event()
+        with self._lock:
+            self._waiters.append((asyncio.get_running_loop(), flag))
+        return flag
+
+    def forget(self, flag: asyncio.Event) -> None:
+        with self._lock:
+            self._waiters = [(lp, f) for lp, f in self._waiters if f is not flag]
+
+    def publish(self) -> None:
+        """Rebuild the view and wake every follower. The daemon calls this after feeding
+        the lane directly (not through `handle`)."""
+        with self._lock:
+            self._view = self._build()
+            self.version += 1
+            view, waiters, listeners = self._view, list(self._waiters), list(self._listeners)
+        for loop, flag in waiters:
+            if not loop.is_closed():
+                loop.call_soon_threadsafe(flag.set)
+        for listener in listeners:
+            listener(view)
+
+    # -- lane events -------------------------------------------------------------------------
+
+    def handle(self, event: ev.Event) -> Outcome | Refusal:
+        """Hand `event` to the lane, remember what it answered, publish."""
+        with self._lock:
+            member = self.lane.sale.member if self.lane.sale is not None else None
+            answer = self.lane.handle(event)
+            if isinstance(answer, Refusal):
+                self._refused(event, answer)
+            else:
+                self._accepted(answer, member)
+        self.publish()
+        return answer
+
+    def _refused(self, event: ev.Event, refusal: Refusal) -> None:
+        self.desk.message = Message("refusal", refusal_text(self.language, refusal.code,
+                                                            refusal.message))
+        if refusal.code == "needs_override" and isinstance(event, OVERRIDABLE):
+            self._pending = event
+            reason = getattr(event, "reason", "")
+            self.desk.prompt = Prompt("supervisor", self.t("supervisor"), self.desk.message.text,
+                                      (("staff_id", self.t("staff_id"), ""),
+                                       ("pin", self.t("pin"), ""),
+                                       ("reason", self.t("reason"), reason)))
+
+    def _accepted(self, outcome: Outcome, member: Any) -> None:
+        self._pending = None
+        self.desk.prompt = None
+        self.desk.selected = None
+        text = " ".join(outcome.notices)
+        self.desk.message = Message("notice", text) if text else None
+        first: Any = outcome.records[0] if outcome.records else None
+        kind = getattr(first, "kind", None)
+        if kind == "sale" and first is not None:
+            name = (member.name or member.id) if member is not None else None
+            self.desk.last_sale = last_sale(first.body, outcome.receipt, self.money,
+                                            self.settings.receipt_qr, name)
+        elif kind == "refund" and first is not None:
+            total = self.money(Decimal(str(first.body["total"])))
+            self.desk.message = Message("notice", f"{self.t('refunded')}: {total}")
+        if self.lane.sale is not None:
+            self.desk.last_sale = None
+
+    # -- keys and dialogs --------------------------------------------------------------------
+
+    def press(self, action: str, entry: str = "") -> Outcome | Refusal | None:
+        """A function key (or its button) with what the entry line held."""
+        try:
+            return self._press(action, entry)
+        except keys.EntryError as exc:
+            self.note("refusal", refusal_text(self.language, exc.code, str(exc)))
+            return None
+
+    def _press(self, action: str, entry: str) -> Outcome | Refusal | None:
+        at = self.clock()
+        simple: dict[str, Callable[[], ev.Event | None]] = {
+            "enter": lambda: keys.item_event(entry, at),
+            "member": lambda: ev.MemberCard(at, entry.strip()) if entry.strip() else None,
+            "weigh": lambda: self._weighed(entry, at),
+            "qty": lambda: ev.ChangeQuantity(at, self._selected(), keys.quantity(entry)),
+            "void_line": lambda: ev.VoidLine(at, self._selected()),
+            "suspend": lambda: ev.Suspend(at),
+            "resume": lambda: self._resume(entry, at),
+            "cash": lambda: ev.Tender(at, "cash", keys.amount(entry)),
+            "card": lambda: ev.Tender(at, "card", None, reference=entry.strip() or None),
+        }
+        if action in simple:
+            event = simple[action]()
+            return self.handle(event) if event is not None else None
+        dialogs: dict[str, Callable[[str], None]] = {
+            "refund": self._open_refund, "void_sale": self._open_void, "sign": self._open_sign,
+            "up": lambda _: self._move(-1), "down": lambda _: self._move(1),
+            "escape": lambda _: self._escape(),
+        }
+        if action not in dialogs:
+            raise keys.EntryError("unknown_key", f"No such key action: {action}.")
+        with self._lock:
+            dialogs[action](entry)
+        self.publish()
+        return None
+
+    def _weighed(self, entry: str, at: datetime) -> ev.Event:
+        with self._lock:
+            weight, stable = self.desk.weight, self.desk.weight_status == "stable"
+        return keys.weighed_event(entry, at, weight, stable, self.scale_capacity)
+
+    def _resume(self, entry: str, at: datetime) -> ev.Event | None:
+        wanted = entry.strip().upper()
+        held = self.view.suspended
+        if not wanted and held:
+            wanted = held[-1]
+        return ev.Resume(at, wanted) if wanted else None
+
+    def _selected(self) -> int:
+        view = self.view
+        chosen = next((line.number - 1 for line in view.lines if line.selected), None)
+        return chosen if chosen is not None else max(len(view.lines) - 1, 0)
+
+    def _move(self, step: int) -> None:
+        count = len(self.view.lines)
+        if count:
+            self.desk.selected = min(max(self._selected() + step, 0), count - 1)
+
+    def _escape(self) -> None:
+        self.desk.prompt = None
+        self.desk.message = None
+        self._pending = None
+
+    def _open_refund(self, entry: str) -> None:
+        self.desk.prompt = Prompt("refund", self.t("refund"), "", (
+            ("receipt_id", self.t("receipt_id"), entry.strip()),
+            ("reason", self.t("reason"), "")))
+
+    def _open_void(self, entry: str) -> None:
+        self.desk.prompt = Prompt("void_sale", self.t("k_void_sale"), "",
+                                  (("reason", self.t("reason"), entry.strip()),))
+
+    def _open_sign(self, entry: str) -> None:
+        if self.lane.shift is None:
+            self.desk.prompt = Prompt("sign_on", self.t("sign_on"), "", (
+                ("staff_id", self.t("staff_id"), entry.strip()), ("pin", self.t("pin"), "")))
+        else:
+            self.desk.prompt = Prompt("close_shift", self.t("close_shift"), "",
+                                      (("counted", self.t("counted"), ""),))
+
+    def submit(self, kind: str, fields: Mapping[str, str]) -> Outcome | Refusal | None:
+        """The open dialog's form: builds the lane event it stands for."""
+        at = self.clock()
+        f = {k: str(v).strip() for k, v in fields.items()}
+        try:
+            event = self._dialog_event(kind, f, at)
+        except keys.EntryError as exc:
+            self.note("refusal", refusal_text(self.language, exc.code, str(exc)))
+            return None
+        return self.handle(event) if event is not None else None
+
+    def _dialog_event(self, kind: str, f: Mapping[str, str], at: datetime) -> ev.Event | None:
+        credential = ev.Credential(staff_id=f.get("staff_id") or None, pin=f.get("pin") or None)
+        if kind == "sign_on":
+            return ev.OpenShift(at, credential)
+        if kind == "close_shift":
+            counted = keys.amount(f.get("counted", "")) or Decimal(0)
+            return ev.CloseShift(at, counted)
+        if kind == "refund":
+            return ev.Refund(at, f.get("receipt_id", "").upper(), f.get("reason", ""))
+        if kind == "void_sale":
+            return ev.VoidSale(at, f.get("reason", ""))
+        if kind == "supervisor":
+            return self._authorised(ev.Authorization(credential, f.get("reason", "")), at)
+        raise keys.EntryError("unknown_dialog", f"No such dialog: {kind}.")
+
+    def _authorised(self, authorization: ev.Authorization, at: datetime) -> ev.Event | None:
+        with self._lock:
+            pending = self._pending
+        if pending is None:
+            return None
+        changes: dict[str, Any] = {"authorization": authorization, "at": at}
+        if hasattr(pending, "reason") and not str(pending.reason).strip():
+            changes["reason"] = authorization.reason
+        return replace(pending, **changes)
+
+    def note(self, kind: str, text: str) -> None:
+        with self._lock:
+            self.desk.message = Message(kind, text)
+        self.publish()
+
+    # -- devices -----------------------------------------------------------------------------
+
+    def device(self, event: DeviceEvent) -> Outcome | Refusal | None:
+        """A device event: scans and cards become lane events; weights and health show."""
+        at = self.clock()
+        if isinstance(event, ScanEvent):
+            return self.handle(ev.Scan(at, event.text))
+        if isinstance(event, CardEvent):
+            return self._card(event, at)
+        if isinstance(event, WeightReading):
+            self._weight(event)
+        elif isinstance(event, DeviceStateEvent):
+            self._device_state(event.device, event.role.value, event.state.value)
+        elif isinstance(event, DecodeFault):
+            self.note("alert", f"{event.device}: {event.reason}")
+        return None
+
+    def _card(self, event: CardEvent, at: datetime) -> Outcome | Refusal | None:
+        if event.kind is CardKind.PAYMENT:
+            self.note("alert", f"{event.masked}: use the card terminal")
+            return None
+        card = event.card_id or ""
+        if event.kind is CardKind.STAFF:
+            if self.lane.shift is None:
+                return self.handle(ev.OpenShift(at, ev.Credential(card=card)))
+            with self._lock:
+                pending = self._pending
+            reason = str(getattr(pending, "reason", "")) or "supervisor card"
+            event_ = self._authorised(ev.Authorization(ev.Credential(card=card), reason), at)
+            return self.handle(event_) if event_ is not None else None
+        return self.handle(ev.MemberCard(at, card))
+
+    def _weight(self, reading: WeightReading) -> None:
+        with self._lock:
+            before = (self.desk.weight, self.desk.weight_status)
+            self.desk.weight, self.desk.weight_unit = reading.weight, reading.unit
+            self.desk.weight_status = reading.status.value
+            self.desk.devices[reading.device] = ("scale", reading.status.value)
+            changed = before != (reading.weight, reading.status.value)
+        if changed:
+            self.publish()
+
+    def _device_state(self, name: str, role: str, state: str) -> None:
+        with self._lock:
+            self.desk.devices[name] = (role, state)
+        self.publish()

@@ -1,0 +1,218 @@
+"""What the screens show, as plain strings: built from the lane's state and the desk's.
+
+Owns the translation of lane values (the sale's priced basket, its tenders, the member,
+the shift) and of desk values (device health, the live weight, the last message, an open
+prompt, the last completed sale) into one immutable `ScreenView` that templates render
+and the pole display reads. Amounts are formatted here with the store's currency format;
+nothing is priced here: every amount is one the pricing engine or the journal gave.
+Pure: no I/O, no clock.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+from gateway.money import ZERO
+from gateway.screens.money import CurrencyFormat, weight_text
+
+Translate = Callable[[str], str]
+
+
+@dataclass(frozen=True)
+class LineView:
+    number: int
+    name: str
+    quantity: str
+    unit_price: str
+    amount: str
+    list_amount: str
+    adjustments: tuple[tuple[str, str], ...] = ()
+    selected: bool = False
+
+
+@dataclass(frozen=True)
+class DeviceView:
+    name: str
+    role: str
+    state: str
+    ok: bool
+
+
+@dataclass(frozen=True)
+class Prompt:
+    """A dialog the cashier must answer: `kind` names the form, `fields` its inputs."""
+
+    kind: str
+    title: str
+    text: str = ""
+    fields: tuple[tuple[str, str, str], ...] = ()  # (name, label, prefilled value)
+
+
+@dataclass(frozen=True)
+class Message:
+    kind: str  # "notice", "refusal" or "alert"
+    text: str
+
+
+@dataclass(frozen=True)
+class LastSale:
+    """The sale just completed, from its journal record (what the customer paid)."""
+
+    receipt_id: str
+    total: str
+    paid: str
+    change: str
+    change_amount: Decimal
+    points_earned: int | None
+    points_balance: int | None
+    qr: str
+    member_name: str | None = None
+
+
+@dataclass(frozen=True)
+class ScreenView:
+    language: str
+    state: str
+    state_text: str
+    cashier: str | None = None
+    shift_id: str | None = None
+    lines: tuple[LineView, ...] = ()
+    item_count: str = "0"
+    list_total: str = ""
+    savings: str = ""
+    has_savings: bool = False
+    tax: str = ""
+    total: str = ""
+    cash_total: str | None = None
+    paid: str | None = None
+    due: str | None = None
+    tenders: tuple[tuple[str, str], ...] = ()
+    member_name: str | None = None
+    member_points: str | None = None
+    message: Message | None = None
+    prompt: Prompt | None = None
+    devices: tuple[DeviceView, ...] = ()
+    weight: str = "-.---"
+    weight_status: str = ""
+    weight_stable: bool = False
+    last_sale: LastSale | None = None
+    suspended: tuple[str, ...] = ()
+
+    @property
+    def last_line(self) -> LineView | None:
+        return self.lines[-1] if self.lines else None
+
+
+@dataclass
+class Desk:
+    """What the screens know beyond the lane: devices, messages, prompts, the last sale.
+
+    Mutable, owned by the hub and changed only under its lock."""
+
+    devices: dict[str, tuple[str, str]] = field(default_factory=dict)  # name -> (role, state)
+    weight: Decimal | None = None
+    weight_unit: str | None = None
+    weight_status: str = ""
+    message: Message | None = None
+    prompt: Prompt | None = None
+    last_sale: LastSale | None = None
+    selected: int | None = None
+
+
+def build_view(lane: Any, desk: Desk, fmt: CurrencyFormat, t: Translate, language: str
+               ) -> ScreenView:
+    """Everything both pages and the pole display need, from one consistent moment."""
+    state = str(lane.state.value if hasattr(lane.state, "value") else lane.state)
+    shift = lane.shift
+    sale = lane.sale
+    base: dict[str, Any] = {
+        "language": language, "state": state, "state_text": t(state),
+        "cashier": shift.staff.name if shift else None,
+        "shift_id": shift.shift_id if shift else None,
+        "message": desk.message, "prompt": desk.prompt, "devices": _devices(desk, t),
+        "weight": weight_text(desk.weight, desk.weight_unit, fmt.decimal),
+        "weight_status": t(desk.weight_status) if desk.weight_status else "",
+        "weight_stable": desk.weight_status == "stable",
+        "last_sale": desk.last_sale if sale is None else None,
+        "suspended": tuple(lane.book.suspended_ids()) if shift else (),
+    }
+    if sale is not None:
+        base.update(_sale(sale, desk, fmt, t))
+    return ScreenView(**base)
+
+
+def _devices(desk: Desk, t: Translate) -> tuple[DeviceView, ...]:
+    healthy = {"connected", "ready", "stable", "zero", "motion"}
+    return tuple(DeviceView(name, t(role), t(state), state in healthy)
+                 for name, (role, state) in sorted(desk.devices.items()))
+
+
+def _sale(sale: Any, desk: Desk, fmt: CurrencyFormat, t: Translate) -> dict[str, Any]:
+    priced = sale.priced
+    out: dict[str, Any] = {}
+    if sale.member is not None:
+        out["member_name"] = sale.member.name or sale.member.id
+        out["member_points"] = f"{sale.member.points} {t('points')}"
+    if priced is None:
+        return out
+    selected = desk.selected if desk.selected is not None else len(priced.lines) - 1
+    out["lines"] = tuple(_line(line, fmt, i == selected) for i, line in enumerate(priced.lines))
+    out["item_count"] = _count(priced.lines)
+    out["list_total"] = fmt(priced.list_total)
+    out["savings"] = fmt(priced.savings)  # every line's adjustments, basket ones included
+    out["has_savings"] = priced.savings > 0
+    out["tax"] = fmt(priced.tax)
+    out["total"] = fmt(priced.total)
+    if priced.cash_rounding:
+        out["cash_total"] = fmt(priced.cash_total)
+    if sale.tenders:
+        out["tenders"] = tuple((t(f"k_{tender.type}") if tender.type in ("cash", "card")
+                                else tender.type, fmt(tender.amount)) for tender in sale.tenders)
+        out["paid"] = fmt(sale.paid)
+        out["due"] = fmt(max(priced.total - sale.paid, ZERO))
+    return out
+
+
+def _count(lines: Any) -> str:
+    """Pieces rung up; a weighed line counts as one item."""
+    count = sum((line.quantity if line.weight is None else Decimal(1) for line in lines),
+                Decimal(0))
+    return _plain(count)
+
+
+def _plain(number: Decimal) -> str:
+    """3 rather than 3.000 or 3E+0; fractions as they are."""
+    return str(number.quantize(Decimal(1))) if number == number.to_integral_value() \
+        else str(number)
+
+
+def _line(line: Any, fmt: CurrencyFormat, selected: bool) -> LineView:
+    if line.weight is not None:
+        quantity = f"{line.weight:.3f} {line.unit}"
+    else:
+        quantity = _plain(line.quantity)
+    return LineView(
+        number=line.index + 1, name=line.name, quantity=quantity,
+        unit_price=fmt(line.unit_price), amount=fmt(line.total),
+        list_amount=fmt(line.list_amount),
+        adjustments=tuple((a.label, fmt(a.amount)) for a in line.adjustments),
+        selected=selected)
+
+
+def last_sale(body: Mapping[str, Any], receipt: Any, fmt: CurrencyFormat,
+              qr_template: str | None, member_name: str | None) -> LastSale:
+    """The completed sale as the customer sees it, read from its journal record body."""
+    totals = body.get("totals", {})
+    change = Decimal(str(body.get("change", "0")))
+    paid = sum((Decimal(str(t["amount"])) for t in body.get("tenders", [])), ZERO)
+    points = body.get("points") or {}
+    receipt_id = str(body["receipt_id"])
+    qr = qr_template.format(receipt_id=receipt_id) if qr_template else str(receipt.qr)
+    return LastSale(receipt_id=receipt_id, total=fmt(Decimal(str(totals.get("due", "0")))),
+                    paid=fmt(paid), change=fmt(change), change_amount=change,
+                    points_earned=points.get("earned") if body.get("member") else None,
+                    points_balance=points.get("balance") if body.get("member") else None,
+                    qr=qr, member_name=member_name)
