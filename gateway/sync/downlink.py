@@ -33,7 +33,12 @@ M = TypeVar("M", bound=BaseModel)
 
 
 class DocumentSink(Protocol):
-    """Applies a verified document atomically, or raises `DocumentRefused` to keep the old."""
+    """Applies a verified document atomically, or raises `DocumentRefused` to keep the old.
+
+    Called on the sync thread: hand the document to the box's single writer and wait for
+    its verdict, swapping it in between sales (a basket in progress keeps its prices).
+    Keep it to seconds; the uplink waits meanwhile.
+    """
 
     def apply(self, kind: str, version: int, document: dict[str, Any]) -> None: ...
 

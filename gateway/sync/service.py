@@ -36,6 +36,7 @@ from pydantic import ValidationError
 from gateway import __version__
 from gateway.database import open_database
 from gateway.errors import StoregateError
+from gateway.journal.clock import system_clock
 from gateway.journal.store import Journal
 from gateway.sync.backoff import ReconnectBackoff
 from gateway.sync.commands import CommandDownlink, CommandRegistry, builtin_commands
@@ -79,7 +80,9 @@ log = logging.getLogger(__name__)
 AckSink = Callable[[int, str], None]
 WallClock = Callable[[], tuple[datetime, bool]]  # the journal's clock shape
 CONNACK_TIMEOUT = 10.0
-STATUS_EVERY = 1.0
+STATUS_EVERY = 1.0  # look this often; write only when something a person reads changed
+STATUS_HEARTBEAT = 60.0  # ... or this long passed, so `sync status` can tell it is current
+STATUS_VOLATILE = ("records_sent", "batches_sent", "in_flight_batches")
 CHANGE_CHECK_EVERY = 1.0
 
 
@@ -169,7 +172,7 @@ class SyncService:
         self.topics = Topics(config.root_topic, config.store, config.box)
         self._acknowledge = acknowledge
         self._devices = devices
-        self._clock: WallClock = clock or (lambda: (datetime.now().astimezone(), True))
+        self._clock: WallClock = clock or system_clock
         self._mono = monotonic
         self._new_id = new_id or (lambda: uuid.uuid4().hex)
         self._version = version
@@ -217,6 +220,8 @@ class SyncService:
         self._connected_since: str | None = None
         self._reconnects = 0
         self._attempts = 0
+        self._status_written: dict[str, Any] | None = None
+        self._status_written_at = 0.0
 
     # ------------------------------------------------------------ public, thread-safe
 
@@ -261,7 +266,7 @@ class SyncService:
                     self._link_lost(f"internal error {type(exc).__name__}: {exc}")
         finally:
             self._goodbye()
-            self._write_status()
+            self._write_status(force=True)
 
     def _step(self) -> None:
         now = self._mono()
@@ -619,7 +624,14 @@ class SyncService:
             "last_error_at": self._last_error_at, "pid": os.getpid(),
         }
 
-    def _write_status(self) -> None:
+    def _write_status(self, *, force: bool = False) -> None:
+        """Snapshot for `gateway sync status`; skipped when unchanged (SD cards wear out)."""
         with self._lock:
             body = self._status_body()
+        steady = {k: v for k, v in body.items() if k not in STATUS_VOLATILE}
+        now = self._mono()
+        if (not force and steady == self._status_written
+                and now - self._status_written_at < STATUS_HEARTBEAT):
+            return
         self._store.write_status(body, iso(self._now()))
+        self._status_written, self._status_written_at = steady, now

@@ -52,7 +52,7 @@ def office(tmp_path: Path, secured: tuple[Mosquitto, TlsFiles, int]
 
 
 def test_bad_credentials_give_a_clear_error_and_slow_retries(
-        tmp_path: Path, secured: tuple[Mosquitto, TlsFiles, int],
+        tmp_path: Path, secured: tuple[Mosquitto, TlsFiles, int], journal: Journal,
         start_service: Callable[..., SyncService]) -> None:
     broker, _, _ = secured
     service = start_service(make_config(tmp_path, broker.port, username="store-1-box-1",
@@ -64,6 +64,8 @@ def test_bad_credentials_give_a_clear_error_and_slow_retries(
     assert "mqtt.username and mqtt.password" in status["last_error"]
     assert status["connect_attempts"] <= 5  # about one a second, not a flood
     assert status["reconnects"] == 0
+    append_sales(journal, 20)  # the box keeps selling; its journal is untouched by sync
+    assert journal.state().head_seq == 20 and journal.acknowledged_seq() == 0
 
 
 def test_right_credentials_and_mutual_tls_upload(
