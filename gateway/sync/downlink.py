@@ -43,6 +43,30 @@ class DocumentSink(Protocol):
     def apply(self, kind: str, version: int, document: dict[str, Any]) -> None: ...
 
 
+class SinksByKind:
+    """Routes each document kind to the room that applies it (catalog, members, config).
+
+    A kind with no sink registered is refused, so the document in force stays in force
+    until the box has software that can apply the new one.
+    """
+
+    def __init__(self, sinks: dict[str, DocumentSink] | None = None) -> None:
+        self._sinks = dict(sinks or {})
+
+    def register(self, kind: str, sink: DocumentSink) -> None:
+        if kind in self._sinks:
+            raise ValueError(f"a sink for {kind!r} documents is already registered")
+        self._sinks[kind] = sink
+
+    def apply(self, kind: str, version: int, document: dict[str, Any]) -> None:
+        sink = self._sinks.get(kind)
+        if sink is None:
+            raise DocumentRefused(
+                f"no applier for {kind} documents is installed on this box",
+                fix="update storegate; the document in force stays in force")
+        sink.apply(kind, version, document)
+
+
 @dataclass(frozen=True)
 class Outcome:
     """What to report on `.../events` (None `event_kind`: nothing worth reporting)."""

@@ -40,8 +40,8 @@ from gateway.journal.clock import system_clock
 from gateway.journal.store import Journal
 from gateway.sync.backoff import ReconnectBackoff
 from gateway.sync.commands import CommandDownlink, CommandRegistry, builtin_commands
-from gateway.sync.downlink import DocumentDownlink, DocumentSink, Outcome
-from gateway.sync.errors import DocumentRefused, SyncError
+from gateway.sync.downlink import DocumentDownlink, DocumentSink, Outcome, SinksByKind
+from gateway.sync.errors import SyncError
 from gateway.sync.link import (
     UNSUPPORTED_PROTOCOL,
     Connected,
@@ -140,14 +140,6 @@ class SyncConfig:
                    trusted_keys=TrustedKeys(sync_s.trusted_keys), **tuning)
 
 
-class RefuseAllDocuments:
-    """The sink until the catalog/members/config rooms register theirs: keeps what is."""
-
-    def apply(self, kind: str, version: int, document: dict[str, Any]) -> None:
-        raise DocumentRefused(f"no applier for {kind} documents is installed on this box",
-                              fix="update storegate; the document in force stays in force")
-
-
 @dataclass
 class _Connection:
     client: mqtt.Client
@@ -192,7 +184,7 @@ class SyncService:
                                           sync_now=self.sync_now, clock=self._now)
         self._documents = DocumentDownlink(
             topics=self.topics, keys=config.trusted_keys, store=self._store,
-            sink=sink or RefuseAllDocuments(), max_bytes=config.downlink_max_bytes,
+            sink=sink or SinksByKind(), max_bytes=config.downlink_max_bytes,
             clock=self._now)
         self._commands = CommandDownlink(
             topics=self.topics, keys=config.trusted_keys, store=self._store,
