@@ -122,7 +122,9 @@ def test_printer_that_never_answers_status_is_unknown_not_healthy_and_bounded():
         with ReceiptPrinter("front", sim.uri, timeout=1, status_timeout=0.1) as p:
             started = time.monotonic()
             status = p.status()
-            assert time.monotonic() - started < 0.5
+            assert (
+                time.monotonic() - started < 1.0
+            )  # 0.1 s per query, one query: bounded, with slack for a loaded CI box
             assert not status.answered and "unknown" in status.describe()
             p.print_bytes(b"still prints\n")
         wait_until(lambda: b"still prints" in sim.printed)
