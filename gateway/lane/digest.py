@@ -50,7 +50,7 @@ def digest(kind: str, body: Mapping[str, Any]) -> dict[str, Any] | None:
         }
     if kind == "refund":
         return {
-            "t": body["total"],
+            "t": body["total"], "pb": body.get("points_reversed", 0),
             "tn": _fold((t["type"], Decimal(t["amount"])) for t in body["tenders"]),
             "tx": _taxes(body["taxes"]),
             "c": _fold((line["category"], Decimal(line["amount"])) for line in body["lines"]),

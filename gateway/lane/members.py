@@ -14,9 +14,10 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from decimal import Decimal
+from decimal import ROUND_FLOOR, Decimal
 from typing import Any, Protocol
 
+from gateway.errors import StoregateError
 from gateway.lane.events import Refusal
 from gateway.members import Account, Authorisation, LinkState, MemberAccounts
 from gateway.members import Refusal as RoomRefusal
@@ -68,6 +69,13 @@ class MemberService(Protocol):
         """Balance changes of a completed sale: entries and table writes, one transaction."""
         ...
 
+    def reverse(self, refund_id: str, originals: Sequence[Mapping[str, Any]],
+                share: Decimal, to_wallet: Decimal, at: datetime) -> Settlement:
+        """Balance changes of a refund: earned points taken back in proportion (`share` is
+        the part of the sale refunded so far, 0-1) and `to_wallet` stored value given back
+        to the wallets it came from. `originals` are the sale's member_balance bodies."""
+        ...
+
 
 class NoMembers:
     """A box without a member scheme: cards are refused, member tenders never offered."""
@@ -81,6 +89,10 @@ class NoMembers:
 
     def settle(self, account: MemberAccount, receipt_id: str, priced: PricedBasket,
                authorisations: Sequence[object], at: datetime) -> Settlement:
+        return Settlement()
+
+    def reverse(self, refund_id: str, originals: Sequence[Mapping[str, Any]],
+                share: Decimal, to_wallet: Decimal, at: datetime) -> Settlement:
         return Settlement()
 
 
@@ -126,6 +138,52 @@ class RoomMembers:
         return Settlement(entries=posting.entries, also=posting.also, points_earned=earned,
                           points_redeemed=redeemed,
                           points_balance=account.points + earned - redeemed)
+
+
+    def reverse(self, refund_id: str, originals: Sequence[Mapping[str, Any]],
+                share: Decimal, to_wallet: Decimal, at: datetime) -> Settlement:
+        parts: dict[str, Decimal] = {}
+        chosen: list[Mapping[str, Any]] = []
+        store = self.accounts.store
+        for body in originals:
+            change = str(body["change"])
+            done = store.reversed_so_far(change, f"{refund_id}/reverse/{change}")
+            if body["reason"] == "earn":
+                target = (Decimal(str(body["delta"])) * share).to_integral_value(ROUND_FLOOR)
+                part = target - done
+            else:
+                continue
+            if part > 0:
+                parts[change] = part
+                chosen.append(body)
+        left = to_wallet
+        spends = [b for b in originals if b["reason"] == "spend"]
+        for body in sorted(spends, key=lambda b: WALLET_ORDER.get(str(b["wallet"]), 9)):
+            change = str(body["change"])
+            room = abs(Decimal(str(body["delta"]))) - store.reversed_so_far(
+                change, f"{refund_id}/reverse/{change}")
+            part = min(room, left)
+            if part > 0:
+                parts[change] = part
+                chosen.append(body)
+                left -= part
+        if left > 0:
+            raise LaneMembersError(
+                f"{to_wallet} cannot go back to the member's wallets: only "
+                f"{to_wallet - left} was paid from them", where=f"refund {refund_id}",
+                fix="refund the rest in cash or to the original card")
+        posting = self.accounts.reverse(refund_id, chosen, at, parts)
+        taken = -sum((Decimal(str(b["delta"])) for _, b, _ in posting.entries
+                      if b["wallet"] == "points"), Decimal(0))
+        return Settlement(entries=posting.entries, also=posting.also,
+                          points_earned=-int(taken))
+
+
+WALLET_ORDER = {"cash": 0, "subsidy": 1}  # money back to the member's own cash first
+
+
+class LaneMembersError(StoregateError):
+    """A refund asked more of the member's wallets than the sale took from them."""
 
 
 def _account(account: MemberAccount) -> Account:

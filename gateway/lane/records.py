@@ -347,6 +347,7 @@ class ZReportBody(Body):
     no_sales: int
     points_issued: int
     points_redeemed: int
+    points_reversed: int = Field(0, description="earned points taken back by refunds")
     by_tender: list[Breakdown]
     by_tax: list[Breakdown]
     by_category: list[Breakdown]

@@ -11,14 +11,16 @@ their index rows (and the refunded quantities) in one transaction. No I/O of its
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import datetime
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
+from gateway.errors import StoregateError
 from gateway.lane import events as ev
 from gateway.lane.book import Batch
 from gateway.lane.events import Refusal
+from gateway.lane.members import Settlement
 from gateway.lane.records import MemberRef, RefundBody, RefundLine, TaxLine
 from gateway.lane.records import Tender as TenderRecord
 from gateway.money import ZERO, cash_rounding, split_units
@@ -35,6 +37,9 @@ def refund(lane: Lane, event: ev.Refund) -> Step | Refusal:
                        "till.")
     if not event.reason.strip():
         return Refusal("needs_reason", "Enter the reason for the refund.")
+    if event.tender == "points":
+        return Refusal("no_points_payout", "Points are not paid out: refund in cash, to the "
+                       "card or to stored value.")
     original = record.body
     lines = _refund_lines(original, event.lines, lane.book.refunded(event.receipt_id))
     if isinstance(lines, Refusal):
@@ -45,11 +50,65 @@ def refund(lane: Lane, event: ev.Refund) -> Step | Refusal:
     if isinstance(permit, Refusal):
         return permit
     member = original.get("member")
+    settle = None
+    if member:
+        share = _refunded_share(original, lane.book.refunded(event.receipt_id), lines)
+        bodies = _member_bodies(lane, record.seq, event.receipt_id)
+        settle = _member_settle(lane, bodies, share, event.tender, event.at)
+    elif event.tender == "stored_value":
+        return Refusal("needs_member", "This sale had no member: refund in cash or to the "
+                       "card.")
     return _commit(lane, event.at, lines, total, permit, with_receipt=True,
                    original=(event.receipt_id, record.seq), reason=event.reason,
                    tender=event.tender, reference=event.reference,
                    member=MemberRef.model_validate(member) if member else None,
-                   currency=original["currency"], places=original["places"])
+                   currency=original["currency"], places=original["places"], settle=settle)
+
+
+def _refunded_share(original: Mapping[str, Any], done: Mapping[int, Decimal],
+                    now: list[RefundLine]) -> Decimal:
+    """The part of the sale's total refunded once this refund is made (0-1)."""
+    total = Decimal(original["totals"]["total"])
+    if total <= 0:
+        return Decimal(1)
+    after = dict(done)
+    for line in now:
+        after[line.original_index] = after.get(line.original_index, ZERO) + line.quantity
+    refunded = ZERO
+    places = original["places"]
+    for index, quantity in after.items():
+        line = original["lines"][index]
+        sold = Decimal(line["quantity"])
+        if line.get("weight") is not None or sold != sold.to_integral_value():
+            refunded += Decimal(line["total"]) if quantity >= sold else ZERO
+        else:
+            refunded += sum(split_units(Decimal(line["total"]), int(sold), places)
+                            [:int(quantity)], ZERO)
+    return min(refunded / total, Decimal(1))
+
+
+def _member_bodies(lane: Lane, sale_seq: int, receipt_id: str) -> list[dict[str, Any]]:
+    """The sale's member_balance records: appended right after it, in its transaction."""
+    out = []
+    for record in lane.book.journal.read(sale_seq, 16):
+        if record.kind != "member_balance" or record.body.get("sale") != receipt_id:
+            break
+        out.append(record.body)
+    return out
+
+
+Settle = Callable[[str, Decimal], Settlement | Refusal]
+
+
+def _member_settle(lane: Lane, bodies: list[dict[str, Any]], share: Decimal, tender: str,
+                   at: datetime) -> Settle:
+    def settle(refund_id: str, paid: Decimal) -> Settlement | Refusal:
+        to_wallet = paid if tender == "stored_value" else ZERO
+        try:
+            return lane.members.reverse(refund_id, bodies, share, to_wallet, at)
+        except StoregateError as exc:
+            return Refusal("wallet_refund", exc.what[:1].upper() + exc.what[1:] + ".")
+    return settle
 
 
 def _refund_lines(original: Mapping[str, Any], wanted: Mapping[int, Decimal] | None,
@@ -139,7 +198,7 @@ def _taxes(lines: list[RefundLine]) -> list[TaxLine]:
 def _commit(lane: Lane, at: datetime, lines: list[RefundLine], total: Decimal, permit: Any,
             *, with_receipt: bool, original: tuple[str, int] | None, reason: str,
             tender: str, reference: str | None, member: MemberRef | None, currency: str,
-            places: int) -> Step:
+            places: int, settle: Settle | None = None) -> Step | Refusal:
     from gateway.lane.machine import State, sale_override_ref
     assert lane.shift is not None
     paid = total
@@ -148,6 +207,9 @@ def _commit(lane: Lane, at: datetime, lines: list[RefundLine], total: Decimal, p
         paid = total + cash_rounding(total, rule.increment, rule.rule)
     number = lane.book.next_number("receipt")
     refund_id = f"{lane.lane_ref.box}-{number:06d}"
+    settlement = settle(refund_id, paid) if settle is not None else Settlement()
+    if isinstance(settlement, Refusal):
+        return settlement
     day = at.date().isoformat()
     body = RefundBody(
         refund_id=refund_id, lane=lane.lane_ref, shift_id=lane.shift.shift_id,
@@ -157,6 +219,7 @@ def _commit(lane: Lane, at: datetime, lines: list[RefundLine], total: Decimal, p
         original_seq=original[1] if original else None, member=member, currency=currency,
         places=places, lines=lines, total=total, taxes=_taxes(lines),
         tenders=[TenderRecord(type=tender, amount=paid, reference=reference)],
+        points_reversed=-settlement.points_earned,
         reason=reason.strip(), override=sale_override_ref(permit.override))
     batch = Batch()
     lane.add_override(batch, permit, day)
@@ -166,7 +229,10 @@ def _commit(lane: Lane, at: datetime, lines: list[RefundLine], total: Decimal, p
     if original is not None:
         batch.writes.append(lane.book.record_refunded(
             original[0], refund_id, [(line.original_index, line.quantity) for line in lines]))
+    batch.entries.extend((k, dict(b), i) for k, b, i in settlement.entries)
+    if settlement.also is not None:
+        batch.writes.append(settlement.also)
     records = lane.book.commit(batch)
-    receipt = lane.receipt_for(records[-1])
+    receipt = lane.receipt_for(next(r for r in records if r.kind == "refund"))
     return lane.with_sale(State.IDLE, None, records=tuple(records), receipt=receipt,
                           notices=(f"Give back {tender} {paid}.",))

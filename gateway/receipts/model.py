@@ -191,8 +191,12 @@ def _refund(body: Mapping[str, Any], base: dict[str, Any]) -> Receipt:
              else "Return without receipt", f"Reason: {body['reason']}"]
     if body.get("override"):
         notes.append(f"Authorised by {body['override']['supervisor']['name']}")
+    member = body.get("member")
+    points = (f"Points taken back: {body['points_reversed']}",) if body.get(
+        "points_reversed") else ()
     return Receipt(
         title="REFUND", document_id=body["refund_id"], lines=lines, total=total,
+        member=member["id"] if member else None, points=points,
         cash_rounding=paid - total, due=paid, taxes=_taxes(body["taxes"]),
         tenders=tuple((_tender_label(t), -Decimal(t["amount"])) for t in body["tenders"]),
         notes=tuple(notes), **base)
@@ -216,6 +220,7 @@ def _z_report(body: Mapping[str, Any], base: dict[str, Any]) -> Receipt:
         ("No-sale opens", str(body["no_sales"])),
         ("Points issued", str(body["points_issued"])),
         ("Points redeemed", str(body["points_redeemed"])),
+        ("Points taken back", str(body.get("points_reversed", 0))),
     ]
     for key, title in Z_SECTIONS:
         rows.append((f"-- {title}", ""))

@@ -53,6 +53,7 @@ class Figures:
     no_sales: int = 0
     points_issued: int = 0
     points_redeemed: int = 0
+    points_reversed: int = 0
     cash_sales: Decimal = ZERO
     cash_refunds: Decimal = ZERO
     by_tender: dict[str, _Row] = field(default_factory=dict)
@@ -96,6 +97,7 @@ class Figures:
     def _refund(self, d: dict[str, Any]) -> None:
         self.refunds += 1
         self.refunds_amount += Decimal(d["t"])
+        self.points_reversed += d.get("pb", 0)
         self.cash_refunds += Decimal(d["tn"].get("cash", ZERO))
         self._spread(d, -1)
 
@@ -191,7 +193,8 @@ def close_day(book: LaneBook, staff: StaffDirectory, settings: LaneSettings, lan
         refunds_amount=figures.refunds_amount, net=figures.net, voids=figures.voids,
         voids_amount=figures.voids_amount, line_voids=figures.line_voids,
         no_sales=figures.no_sales, points_issued=figures.points_issued,
-        points_redeemed=figures.points_redeemed, **figures.breakdowns())
+        points_redeemed=figures.points_redeemed, points_reversed=figures.points_reversed,
+        **figures.breakdowns())
     batch = Batch()
     batch.add("z_report", body.to_body(), new_id(), business_day=day)
     batch.writes.append(book.take_number("z", number))
@@ -210,7 +213,8 @@ def render_report(title: str, figures: Figures, width: int) -> str:
                ("Voids", f"{figures.voids}  {figures.voids_amount}"),
                ("Line voids", str(figures.line_voids)), ("No-sale", str(figures.no_sales)),
                ("Points issued", str(figures.points_issued)),
-               ("Points redeemed", str(figures.points_redeemed))]
+               ("Points redeemed", str(figures.points_redeemed)),
+               ("Points taken back", str(figures.points_reversed))]
     out.extend(columns(k, v, width) for k, v in scalars)
     for name, rows in figures.breakdowns().items():
         out.append(rule)

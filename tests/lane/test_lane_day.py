@@ -98,7 +98,7 @@ def run_day(lane: Lane, clock: Clock) -> dict[str, object]:
     assert isinstance(refused, Refusal) and refused.code == "needs_override"
     refund = ok(lane, ev.Refund(clock(), original["receipt_id"], "damaged", {0: D(1)},
                                 authorization=ev.Authorization(SUPERVISOR, "damaged goods")))
-    seen["refund"] = refund.records[-1]
+    seen["refund"] = next(r for r in refund.records if r.kind == "refund")
     ok(lane, ev.NoSale(clock(), "change for the till next door",
                        ev.Authorization(SUPERVISOR, "change")))
     seen["close"] = ok(lane, ev.CloseShift(clock(), D("1000.00"), blind=True)).records[0]
@@ -148,6 +148,7 @@ def test_a_day_at_one_lane(tmp_path: Path, catalog, settings) -> None:
     assert sum(D(c["amount"]) for c in z.body["by_category"]) == D(z.body["net"])
     assert z.body["by_cashier"][0]["count"] == 51
     assert z.body["points_issued"] > 0
+    assert z.body["points_reversed"] == refund["points_reversed"] > 0
     close = seen["close"].body  # type: ignore[attr-defined]
     assert D(close["expected"]) == D("150.00") + sum(
         D(t["amount"]) for s in sales for t in s["tenders"] if t["type"] == "cash") - refund_paid

@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import datetime
 from decimal import Decimal
 
-from lane_testkit import ALICE, CAROL, CASHIER, LOST, Clock
+from lane_testkit import ALICE, CAROL, CASHIER, LOST, SUPERVISOR, Clock
 
 from gateway.journal import verify_journal
 from gateway.lane import events as ev
@@ -75,3 +75,33 @@ def test_points_pay_part_of_a_sale(lane: Lane, clock: Clock) -> None:
     sale = out.records[0].body
     assert sale["points"]["redeemed"] == 500
     assert [t["type"] for t in sale["tenders"]] == ["points", "cash"]
+
+
+def test_refunds_take_back_earned_points_and_return_stored_value(lane: Lane) -> None:
+    clock = Clock(datetime(2026, 11, 24, 12, 0))
+    boss = ev.Authorization(SUPERVISOR, "return")
+    ok(lane, ev.OpenShift(clock(), CASHIER))
+    ok(lane, ev.MemberCard(clock(), ALICE))
+    ok(lane, ev.Scan(clock(), WINE, D(2)))  # 25.00: 25 points
+    ok(lane, ev.Tender(clock(), "stored_value", D("24.00")))  # 20 subsidy + 4 cash
+    sale = ok(lane, ev.Tender(clock(), "cash", D(1))).records[0].body
+    assert sale["points"]["earned"] == 25
+    receipt = sale["receipt_id"]
+    too_much = lane.handle(ev.Refund(clock(), receipt, "x", None, tender="stored_value",
+                                     authorization=boss))
+    assert isinstance(too_much, Refusal) and too_much.code == "wallet_refund", too_much
+    half = ok(lane, ev.Refund(clock(), receipt, "one bottle", {0: D(1)},
+                              tender="stored_value", authorization=boss))
+    kinds = [r.kind for r in half.records]
+    assert kinds[:2] == ["override", "refund"] and set(kinds[2:]) == {"member_balance"}
+    refund = half.records[1].body
+    assert refund["points_reversed"] == 12 and refund["total"] == "12.50"
+    changes = {(r.body["wallet"], r.body["delta"]) for r in half.records[2:]}
+    assert changes == {("points", "-12"), ("cash", "4.00"), ("subsidy", "8.50")}
+    rest = ok(lane, ev.Refund(clock(), receipt, "other bottle", None, authorization=boss))
+    points = [r.body for r in rest.records if r.kind == "member_balance"]
+    assert [(b["wallet"], b["delta"]) for b in points] == [("points", "-13")]
+    assert rest.records[1].body["points_reversed"] == 13
+    no_points = lane.handle(ev.Refund(clock(), receipt, "x", None, tender="points"))
+    assert isinstance(no_points, Refusal) and no_points.code == "no_points_payout"
+    assert verify_journal(lane.book.db).ok
