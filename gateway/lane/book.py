@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import sqlite3
 from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
@@ -139,11 +140,25 @@ class LaneBook:
 
     # -- suspended sales -----------------------------------------------------------------
 
-    def suspend(self, suspension_id: str, shift_id: str, at: str, body: dict[str, Any]) -> None:
-        with self.conn:
+    def suspend(self, suspension_id: str, number: int, shift_id: str, at: str,
+                body: dict[str, Any]) -> None:
+        """Keep a basket (not a journal record: nothing was sold) and take its number."""
+        with self._transaction():
             self.conn.execute("INSERT INTO lane_suspended (id, shift_id, suspended_at, body) "
                               "VALUES (?, ?, ?, ?)", (suspension_id, shift_id, at,
                                                       json.dumps(body)))
+            self.take_number("suspend", number)(self.conn)
+
+    @contextmanager
+    def _transaction(self) -> Iterator[None]:
+        """BEGIN IMMEDIATE ... COMMIT (the connection autocommits otherwise)."""
+        self.conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield
+        except BaseException:
+            self.conn.execute("ROLLBACK")
+            raise
+        self.conn.execute("COMMIT")
 
     def suspended(self, suspension_id: str) -> dict[str, Any] | None:
         row = self.conn.execute("SELECT body FROM lane_suspended WHERE id = ?",

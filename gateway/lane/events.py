@@ -11,7 +11,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
+
+if TYPE_CHECKING:
+    from devices.events import WeightReading
 
 TenderType = Literal["cash", "card", "mobile", "voucher", "points", "stored_value"]
 
@@ -77,12 +80,29 @@ class Plu(Event):
 
 @dataclass(frozen=True)
 class Weighed(Event):
-    """A weighed item: PLU/SKU plus the scale's reading (only stable, positive, in range)."""
+    """A weighed item: PLU/SKU plus the scale's reading (only stable, positive, in range).
+
+    `scale_says` is the scale driver's reason the reading cannot price an item, if any."""
 
     code: str
     weight: Decimal | None
     stable: bool
     capacity: Decimal = Decimal(30)
+    scale_says: str | None = None
+
+    @classmethod
+    def from_reading(cls, at: datetime, code: str, reading: WeightReading,
+                     capacity: Decimal = Decimal(30)) -> Weighed:
+        """From the devices room's `WeightReading` (grams turned into kilograms)."""
+        weight = reading.weight
+        if weight is not None and reading.unit == "g":
+            weight = weight / 1000
+        elif weight is not None and reading.unit not in ("kg", None):
+            return cls(at, code, None, False, capacity,
+                       f"the scale weighs in {reading.unit}; set it to kg or g")
+        kg_capacity = capacity * 1000 if reading.unit == "g" else capacity
+        return cls(at, code, weight, reading.status.value == "stable", capacity,
+                   reading.why_not_priceable(kg_capacity))
 
 
 @dataclass(frozen=True)

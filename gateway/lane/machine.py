@@ -18,6 +18,7 @@ with, the new one applies from the next sale.
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from enum import StrEnum
@@ -125,7 +126,7 @@ class Lane:
         self.staff = staff
         self.settings = settings
         self.members: MemberService = members or NoMembers()
-        self.new_id = new_id or (lambda: __import__("uuid").uuid4().hex)
+        self.new_id = new_id or (lambda: uuid.uuid4().hex)
         self.catalog = catalog
         self._pending_catalog: Catalog | None = None
         self.lane_ref = LaneRef(store=settings.store.id, box=settings.store.box)

@@ -178,6 +178,9 @@ def _weighed(lane: Lane, event: ev.Weighed) -> Step | Refusal:
         return Refusal("unknown_item", f"No item with PLU {event.code}.")
     if not product.weighed:
         return Refusal("not_weighed", f"{product.name} is sold by the piece, not by weight.")
+    if event.scale_says:
+        return Refusal("scale_not_priceable", f"The scale cannot price this: "
+                       f"{event.scale_says}.")
     if bad := weight_refusal(event.weight, event.stable, event.capacity):
         return bad
     return _add(lane, event.at, BasketLine(product.sku, weight=event.weight))
@@ -458,9 +461,7 @@ def _suspend(lane: Lane, event: ev.Suspend) -> Step | Refusal:
         "line_overrides": [list(p) for p in sale.line_overrides],
         "started": sale.started.isoformat(),
     }
-    lane.book.suspend(suspension_id, lane.shift.shift_id, event.at.isoformat(), body)
-    lane.book.conn.execute("INSERT INTO lane_counter (name, value) VALUES ('suspend', ?) "
-                           "ON CONFLICT(name) DO UPDATE SET value = excluded.value", (number,))
+    lane.book.suspend(suspension_id, number, lane.shift.shift_id, event.at.isoformat(), body)
     return lane.with_sale(State.IDLE, None, notices=(f"Sale suspended as {suspension_id}.",))
 
 

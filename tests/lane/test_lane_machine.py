@@ -216,3 +216,15 @@ def test_close_shift_counts_the_drawer(lane: Lane, clock: Clock) -> None:
     assert (body["expected"], body["over_short"], body["blind"]) == ("101.60", "-0.10", True)
     assert lane.state is State.CLOSED and lane.shift is None
     assert lane.book.open_shift() is None
+
+
+def test_a_weight_reading_from_the_scale_driver(lane: Lane, clock: Clock) -> None:
+    from datetime import datetime
+
+    from devices.events import WeightReading, WeightStatus
+    open_lane(lane, clock)
+    moving = WeightReading("scale", D("0.456"), "kg", WeightStatus.MOTION, b"", datetime.now())
+    refused(lane, ev.Weighed.from_reading(clock(), "1001", moving), "scale_not_priceable")
+    grams = WeightReading("scale", D("456"), "g", WeightStatus.STABLE, b"", datetime.now())
+    ok(lane, ev.Weighed.from_reading(clock(), "1001", grams))
+    assert lane.sale.lines[0].weight == D("0.456")
