@@ -89,6 +89,7 @@ class ReferenceReceiver:
         self.verify = verify
         self.stats = ReceiverStats()
         self.messages: list[tuple[str, bytes]] = []  # everything but journal batches
+        self.lose_batches = 0  # test hook: ignore this many batches, like a lossy broker
         self._clock = clock
         self._node = node
         self._lock = threading.Lock()
@@ -201,6 +202,9 @@ class ReferenceReceiver:
                 self.messages.append((message.topic, bytes(message.payload)))
 
     def _on_batch(self, payload: bytes) -> None:
+        if self.lose_batches > 0:
+            self.lose_batches -= 1
+            return
         try:
             batch = JournalBatch.model_validate_json(payload)
         except ValidationError as exc:

@@ -22,3 +22,17 @@ def test_backlog_is_delivered_in_order_and_acknowledged(
     assert receiver.stored_seqs(STORE, BOX) == list(range(1, 3001))
     assert receiver.stats.broken == 0
     assert eventually(lambda: journal.acknowledged_seq() == 3000), journal.acknowledged_seq()
+
+
+def test_batches_lost_after_the_broker_accepted_them_are_resent_after_the_timeout(
+        tmp_path: Path, broker: Mosquitto, journal: Journal, receiver: ReferenceReceiver,
+        start_service: Callable[..., SyncService]) -> None:
+    service = start_service(make_config(tmp_path, broker.port, batch_max_records=100,
+                                        resend_after=1.0))
+    assert eventually(lambda: service.status()["head_office_online"])
+    receiver.lose_batches = 3  # PUBACKed by the broker, never stored by head office
+    append_sales(journal, 500)  # live records, journaled while connected
+    receiver.wait_for(STORE, BOX, 500, timeout=20)
+    assert receiver.stored_seqs(STORE, BOX) == list(range(1, 501))
+    assert service.status()["go_backs"] >= 1
+    assert receiver.stats.historical_batches >= 1  # the re-sent ones said so

@@ -68,6 +68,7 @@ def test_broker_killed_and_restarted_without_persistence_mid_upload(
     receiver.wait_for(STORE, BOX, 20_000, timeout=90)
     assert eventually(lambda: journal.acknowledged_seq() == 20_000)
     assert_delivered_exactly(receiver, journal)
+    assert receiver.stats.historical_batches > 0  # re-sent after the reconnect, flagged
 
 
 @pytest.mark.slow
