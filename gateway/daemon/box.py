@@ -538,6 +538,12 @@ class Box:
             "anomalies": list(self.recent_anomalies)[-5:],
         }
 
+    def _scale_view(self) -> str | None:
+        """The stable weight in kg the lane would price with, or None."""
+        from gateway.daemon.keys import weight_kg
+        weight, stable = weight_kg(self.scale)
+        return str(weight) if stable and weight is not None else None
+
     def status(self) -> dict[str, Any]:
         state = self.journal.state()
         backlog, oldest = self.journal.backlog()
@@ -548,6 +554,7 @@ class Box:
             "lane": self.lane_view(),
             "devices": self.devices,
             "printer": self.printer.state if self.printer else "none",
+            "scale": self._scale_view(),
             "journal": {"head_seq": state.head_seq, "acknowledged_seq": state.acknowledged_seq,
                         "backlog": backlog, "oldest_unacknowledged": oldest},
             "sync": sync,
@@ -564,7 +571,8 @@ class Box:
 
 def run_daemon(config_path: str | None) -> int:
     settings = load_settings(config_path)
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s",
+                        force=True)
     data_dir = Path(settings.paths.data_dir)
     with daemon_lock(data_dir, holder="gateway run"):
         box = Box(settings, config_path)

@@ -24,8 +24,14 @@ def register(sub: Any) -> None:
     parser = sub.add_parser(
         "demo",
         help="play a scripted shopping day on the example catalog",
-        description="The README's main job: price scripted baskets and print receipts.",
+        description="The README's main job: simulated scanner, scale and printer, a private "
+        "Mosquitto, cloud ingest and gateway run; a scripted day with a broker outage, the Z "
+        "report and head office's view of the same day.",
     )
+    parser.add_argument("--quick", action="store_true",
+                        help="only price scripted baskets (no daemon, no broker)")
+    parser.add_argument("--workdir", metavar="DIR", help="keep the demo's files here "
+                        "(default a new temporary folder)")
     parser.add_argument("--catalog", default=str(demo.EXAMPLE_CATALOG), metavar="FILE")
     parser.add_argument("--config", default=str(demo.EXAMPLE_CONFIG), metavar="PATH")
     parser.set_defaults(func=demo.demo_command)

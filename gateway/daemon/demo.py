@@ -1,18 +1,35 @@
 """`gateway demo`: the README's main job, a scripted shopping day a visitor can watch.
 
-Owns the demo script only. Pricing goes through the same barcode parser, catalog and
-totals engine as `gateway quote` and the lane; nothing here computes money itself.
+Owns the demo script and the throw-away world it builds in a work folder: simulated
+serial scanner and scale (pseudo-terminals) and a network receipt printer (TCP), a
+private Mosquitto on a free port, `cloud ingest` on a SQLite file, and `gateway run` as
+a real subprocess. The day is played through the simulators and the daemon's control
+socket (keys a cashier would press); halfway through, the broker is killed and
+restarted and the box rides through. It ends with the Z report, head office's view of
+the same day and a check that both totals agree. Pricing, journal, sync and reports are
+the other rooms' code; nothing here computes money.
+
+`--quick` keeps the first demo: price scripted baskets with `gateway quote`'s machinery.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 from gateway.catalog.catalog import load_catalog_file
 from gateway.commands.quote import ScanProblem, parse_at, scan_to_line
-from gateway.errors import UsageError
+from gateway.errors import StoregateError, UsageError
 from gateway.pricing import Basket, BasketLine, price_basket
 from gateway.receipts.text import render_quote
 from gateway.settings import load_settings
@@ -20,6 +37,8 @@ from gateway.settings import load_settings
 REPO = Path(__file__).resolve().parents[2]
 EXAMPLE_CONFIG = REPO / "config" / "gateway.example.toml"
 EXAMPLE_CATALOG = REPO / "config" / "catalog.example.json"
+BIN = Path(sys.executable).parent
+MOSQUITTO = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
 
 # A morning's baskets: barcodes, weighed PLUs (@kg) and quantities (*n).
 SCRIPTED_BASKETS: tuple[tuple[str, ...], ...] = (
@@ -27,6 +46,30 @@ SCRIPTED_BASKETS: tuple[tuple[str, ...], ...] = (
     ("7612345001036", "7612345001111", "PLU2001@0.180", "7612345001128"),
     ("7612345001050*4", "7612345001197", "PLU1002@1.230"),
 )
+
+# The day at the till: each sale is scans (scanner), weighed PLUs (scale) and a tender.
+DAY: tuple[tuple[tuple[str, ...], tuple[tuple[str, str], ...], str], ...] = (
+    (("7612345001012", "7612345001135"), (("1001", "0.456"),), "cash"),
+    (("7612345001036", "7612345001111", "7612345001128"), (), "card"),
+    (("7612345001050", "7612345001067", "7612345001074"), (("1002", "1.230"),), "cash"),
+    (("7612345001197",), (("2001", "0.180"),), "card"),
+    (("7612345001142", "7612345001159"), (), "cash"),
+    (("7612345001012", "7612345001029"), (("1003", "0.612"),), "card"),
+    (("7612345001166", "7612345001173"), (), "cash"),
+    (("7612345001180",), (("1002", "0.844"),), "cash"),
+    (("7612345001104", "7612345001111"), (), "card"),
+    (("7612345001135", "7612345001135"), (("1001", "1.020"),), "cash"),
+    (("7612345001043",), (), "cash"),
+    (("7612345001128", "7612345001012"), (("2001", "0.250"),), "card"),
+)
+OUTAGE = (5, 9)  # the broker is down from before sale 5 until after sale 8
+
+
+def say(text: str) -> None:
+    print(f"[demo] {text}", flush=True)
+
+
+# -- the quick demo (quote machinery only) ----------------------------------------------------
 
 
 def basket_lines(scans: tuple[str, ...], catalog_path: Path, config_path: Path) -> list[BasketLine]:
@@ -58,6 +101,281 @@ def run_quote_demo(catalog_path: Path, config_path: Path) -> Decimal:
     return day_total
 
 
+# -- the full demo ------------------------------------------------------------------------------
+
+
+class DemoError(StoregateError):
+    """The demo's world could not be built or the day did not go as scripted."""
+
+
+def wait_for(what: str, check: Callable[[], Any], timeout: float = 30.0) -> Any:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = check()
+        if value:
+            return value
+        time.sleep(0.05)
+    raise DemoError(f"timed out waiting for {what}", where="gateway demo",
+                    fix="look at the logs in the work folder (--workdir)")
+
+
+class World:
+    """The demo's processes and simulators; `close()` ends every one it started."""
+
+    def __init__(self, workdir: Path) -> None:
+        self.workdir = workdir
+        self.processes: dict[str, subprocess.Popen[bytes]] = {}
+        self.closers: list[Callable[[], None]] = []
+        self.broker: Any = None
+
+    def spawn(self, name: str, argv: list[str], env: dict[str, str] | None = None) -> None:
+        log = (self.workdir / f"{name}.log").open("ab")
+        self.processes[name] = subprocess.Popen(argv, stdout=log, stderr=log,
+                                                env={**os.environ, **(env or {})})
+
+    def close(self) -> None:
+        for name, process in reversed(list(self.processes.items())):
+            if process.poll() is None:
+                process.terminate()
+                try:
+                    process.wait(15)
+                except subprocess.TimeoutExpired:
+                    process.kill()
+                    process.wait()
+            del name
+        for closer in reversed(self.closers):
+            closer()
+        if self.broker is not None:
+            self.broker.kill()
+
+
+def device_tables(scanner: str, scale: str, printer: str) -> str:
+    return f"""
+[[devices.scanners]]
+name = "scanner"
+kind = "serial"
+serial = {{ port = "{scanner}" }}
+framing = "cr"
+
+[[devices.scales]]
+name = "scale"
+protocol = "toledo8217"
+serial = {{ port = "{scale}" }}
+poll_interval_s = 0.1
+
+[[devices.printers]]
+name = "receipt"
+uri = "{printer}"
+"""
+
+
+def write_config(workdir: Path, port: int, devices: str) -> Path:
+    text = EXAMPLE_CONFIG.read_text()
+    text = text.replace('data_dir = "/var/lib/storegate"', f'data_dir = "{workdir / "box"}"')
+    text = text.replace('# catalog = "/etc/storegate/catalog.json"',
+                        f'catalog = "{EXAMPLE_CATALOG}"')
+    text = text.replace("port = 1883", f"port = {port}")
+    config = workdir / "gateway.toml"
+    config.write_text(text + devices)
+    return config
+
+
+SYNC_ENV = {"STOREGATE_SYNC__RECONNECT_MIN": "0.2", "STOREGATE_SYNC__RECONNECT_MAX": "1.0",
+            "STOREGATE_SYNC__RESEND_AFTER": "3", "STOREGATE_SYNC__POLL_INTERVAL": "0.1"}
+
+
+class Till:
+    """The cashier's hands: the simulators and the daemon's control socket."""
+
+    def __init__(self, socket_path: Path, scanner: Any, scale: Any) -> None:
+        self.socket_path = socket_path
+        self.scanner = scanner
+        self.scale = scale
+
+    def ask(self, request: dict[str, Any]) -> dict[str, Any]:
+        from gateway.daemon.control import call
+        return call(self.socket_path, request, timeout=30)
+
+    def status(self) -> dict[str, Any]:
+        answer: dict[str, Any] = self.ask({"command": "status"})["status"]
+        return answer
+
+    def key(self, action: str, **fields: str) -> dict[str, Any]:
+        answer = self.ask({"command": "lane", "action": action, **fields})
+        if not answer.get("ok"):
+            raise DemoError(f"the lane refused {action} {fields}: {answer.get('error')}",
+                            where="gateway demo")
+        return answer
+
+    def scan(self, code: str) -> None:
+        before = self.status()["lane"]["lines"]
+        self.scanner.scan(code)
+        wait_for(f"the scan of {code} to reach the lane",
+                 lambda: self.status()["lane"]["lines"] > before, 10)
+
+    def weigh(self, plu: str, kilograms: str) -> None:
+        self.scale.set(mode="stable", weight=kilograms)
+        wait_for("the scale to settle", lambda: _weighs(self.status(), kilograms), 10)
+        self.key("weigh", code=plu)
+
+
+def _weighs(status: dict[str, Any], kilograms: str) -> bool:
+    return status["scale"] is not None and Decimal(status["scale"]) == Decimal(kilograms)
+
+
+def start_world(world: World) -> tuple[Path, Till]:
+    from devices.simulators.printer import NetworkPrinterSimulator
+    from devices.simulators.scale import ScaleSimulator
+    from devices.simulators.scanner import SerialScannerSimulator
+    from gateway.sync.testing import Mosquitto
+
+    scanner = SerialScannerSimulator().start()
+    scale = ScaleSimulator("toledo8217", weight="0.000", mode="zero", pace=False).start()
+    printer = NetworkPrinterSimulator().start()
+    world.closers += [scanner.stop, scale.stop, printer.stop]
+    say(f"simulated scanner on {scanner.path}, scale on {scale.path}, printer at {printer.uri}")
+    world.broker = Mosquitto(world.workdir / "broker").start()
+    say(f"private Mosquitto on 127.0.0.1:{world.broker.port}")
+    config = write_config(world.workdir, world.broker.port,
+                          device_tables(scanner.path, scale.path, printer.uri))
+    _start_head_office(world)
+    _add_staff(config)
+    world.spawn("gateway-run", [str(BIN / "gateway"), "run", "--config", str(config)], SYNC_ENV)
+    socket_path = world.workdir / "box" / "control.sock"
+    till = Till(socket_path, scanner, scale)
+    wait_for("gateway run to answer on its control socket", lambda: _answers(till), 30)
+    say("gateway run is up: lane, journal, printer, scanner, scale and sync")
+    world.printer = printer  # type: ignore[attr-defined]
+    return config, till
+
+
+def _answers(till: Till) -> bool:
+    try:
+        till.status()
+    except StoregateError:
+        return False
+    return True
+
+
+def _start_head_office(world: World) -> None:
+    url = f"sqlite:///{world.workdir / 'head-office.db'}"
+    world.head_office_url = url  # type: ignore[attr-defined]
+    done = subprocess.run([str(BIN / "cloud"), "db", "upgrade", "--db", url],
+                          capture_output=True, text=True, check=False)
+    if done.returncode != 0:
+        raise DemoError(f"cloud db upgrade failed: {done.stderr}", where=url)
+    world.spawn("cloud-ingest", [str(BIN / "cloud"), "ingest", "--db", url, "--host",
+                                 "127.0.0.1", "--port", str(world.broker.port)])
+    say("head office: cloud ingest on SQLite")
+
+
+def _add_staff(config: Path) -> None:
+    from gateway.database import open_database
+    from gateway.lane.staff import StaffDirectory
+    settings = load_settings(config)
+    Path(settings.paths.data_dir).mkdir(parents=True, exist_ok=True)
+    staff = StaffDirectory(open_database(settings.paths.database), settings.lane)
+    staff.add("101", "Anna", "cashier", pin="472951", card="CARD-ANNA")
+    staff.add("201", "Beat", "supervisor", pin="836104", card="CARD-BEAT",
+              ceiling=Decimal("100.00"))
+
+
+def play_day(world: World, till: Till) -> None:
+    till.key("sign_on", staff="101", pin="472951", float="100.00")
+    say("Anna signs on with her PIN (opening float 100.00)")
+    for number, (scans, weighed, tender) in enumerate(DAY, start=1):
+        if number == OUTAGE[0]:
+            world.broker.kill()
+            say("!! the broker goes down (SIGKILL): the box keeps selling, sync queues")
+        if number == OUTAGE[1]:
+            world.broker.start()
+            say("!! the broker is back: sync drains the backlog")
+        for code in scans:
+            till.scan(code)
+        for plu, kilograms in weighed:
+            till.weigh(plu, kilograms)
+        total = till.status()["lane"]["total"]
+        paid = ({"reference": f"AUTH{number:04d}", "card": "5500000000000004"}
+                if tender == "card" else {"amount": _cash_for(total)})
+        answer = till.key("tender", type=tender, **paid)
+        notes = "; ".join(answer["notices"])
+        status = till.status()
+        say(f"sale {number:2}: {len(scans) + len(weighed)} items, total {total}, paid by "
+            f"{tender}{' (' + notes + ')' if notes else ''} | journal head "
+            f"{status['journal']['head_seq']}, backlog {status['journal']['backlog']}")
+
+
+def _cash_for(total: str) -> str:
+    return str((Decimal(total) + 5).to_integral_value())
+
+
+def close_day(till: Till) -> dict[str, Any]:
+    till.key("close_shift", counted="250.00")
+    say("Anna closes her shift (blind count 250.00)")
+    answer = till.ask({"command": "z_report", "card": "CARD-BEAT"})
+    if not answer.get("ok"):
+        raise DemoError(f"the Z report was refused: {answer.get('error')}", where="gateway demo")
+    return answer
+
+
+def head_office_view(world: World) -> dict[str, Any]:
+    url = world.head_office_url  # type: ignore[attr-defined]
+    done = subprocess.run([str(BIN / "cloud"), "report", "sales", "--db", url, "--by", "box",
+                           "--json"], capture_output=True, text=True, check=False)
+    if done.returncode != 0:
+        raise DemoError(f"cloud report failed: {done.stderr}", where=url)
+    view: dict[str, Any] = json.loads(done.stdout)
+    return view
+
+
+def run_full_demo(workdir: Path) -> int:
+    started = time.monotonic()
+    world = World(workdir)
+    try:
+        _, till = start_world(world)
+        play_day(world, till)
+        z = close_day(till)
+        print(z["text"], end="")
+        wait_for("head office to acknowledge every record",
+                 lambda: till.status()["journal"]["backlog"] == 0, 60)
+        say("head office acknowledged the whole journal (backlog 0)")
+        view = head_office_view(world)
+        return _compare(z, view, workdir, started, world)
+    finally:
+        world.close()
+
+
+def _compare(z: dict[str, Any], view: dict[str, Any], workdir: Path, started: float,
+             world: World) -> int:
+    figures = z["body"].get("figures", z["body"])
+    box_sales = Decimal(str(figures["gross"]))
+    box_tickets = int(figures["sales"])
+    rows: list[dict[str, Any]] = view.get("rows", [])
+    say("head office's view of the day (cloud report sales --by box):")
+    for row in rows:
+        print("   " + "  ".join(f"{column}={value}" for column, value in row.items()))
+    office_sales = sum((Decimal(str(r["sales"])) for r in rows), Decimal(0))
+    office_tickets = sum(int(r["tickets"]) for r in rows)
+    same = office_sales == box_sales and office_tickets == box_tickets
+    say(f"box Z report: {box_tickets} sales, {box_sales}; head office: {office_tickets} "
+        f"sales, {office_sales} -> {'IDENTICAL' if same else 'DIFFERENT'}")
+    say(f"receipts (text copies): {workdir / 'box' / 'receipts'}; printer simulator got "
+        f"{len(world.printer.printed)} bytes")  # type: ignore[attr-defined]
+    say(f"journal: {workdir / 'box' / 'storegate.db'}; head office: "
+        f"{workdir / 'head-office.db'}; logs: {workdir}/*.log")
+    say(f"done in {time.monotonic() - started:.1f} s")
+    return 0 if same else 1
+
+
 def demo_command(args: argparse.Namespace) -> int:
-    run_quote_demo(Path(args.catalog), Path(args.config))
-    return 0
+    if args.quick:
+        run_quote_demo(Path(args.catalog), Path(args.config))
+        return 0
+    if not Path(MOSQUITTO).exists():
+        say(f"no Mosquitto at {MOSQUITTO} (bash .ci/dev installs it); showing the quick demo")
+        run_quote_demo(Path(args.catalog), Path(args.config))
+        return 0
+    workdir = Path(args.workdir or tempfile.mkdtemp(prefix="storegate-demo-"))
+    workdir.mkdir(parents=True, exist_ok=True)
+    say(f"work folder {workdir}")
+    return run_full_demo(workdir)
