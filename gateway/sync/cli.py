@@ -76,8 +76,8 @@ def render(report: dict[str, Any]) -> str:
     if sync is None:
         lines.append("  connection:     unknown - sync has not recorded a status on this box")
     else:
-        lines.append(f"  connection:     {sync['connection']} to {sync['broker']}"
-                     + (f" (MQTT {sync['protocol']})" if sync.get("protocol") else "")
+        lines.append(f"  connection:     {sync['connection']} (broker {sync['broker']}"
+                     + (f", MQTT {sync['protocol']})" if sync.get("protocol") else ")")
                      + f", recorded {sync['recorded_age_s']:.0f} s ago by pid {sync['pid']}")
         lines.append(f"  head office:    {'online' if sync['head_office_online'] else 'offline'}")
     lines.append(f"  journal head:   seq {journal['head_seq']}")
@@ -91,6 +91,9 @@ def render(report: dict[str, Any]) -> str:
                      f"dropped {queue['dropped_telemetry']} telemetry, "
                      f"{queue['dropped_events']} events")
     error = sync.get("last_error") if sync else None
-    lines.append(f"  last error:     {error} (at {sync['last_error_at']})" if error
-                 else "  last error:     none")
+    if error:
+        lines.append(f"  last error:     at {sync['last_error_at']}")
+        lines.extend(f"    {line.strip()}" for line in str(error).splitlines())
+    else:
+        lines.append("  last error:     none")
     return "\n".join(lines)

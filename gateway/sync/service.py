@@ -372,6 +372,7 @@ class SyncService:
         """Graceful stop: retained offline state (no Last Will then), final ack report."""
         self._report_ack(force=True)
         conn = self._conn
+        self._state = "stopped"
         if conn is None or not conn.connected:
             self._drop_connection()
             return
@@ -383,7 +384,6 @@ class SyncService:
             if conn.client.loop(timeout=0.05) != mqtt.MQTT_ERR_SUCCESS:
                 break
         self._drop_connection()
-        self._state = "stopped"
 
     # ------------------------------------------------------------ incoming
 

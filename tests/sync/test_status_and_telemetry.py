@@ -39,7 +39,7 @@ def test_sync_status_reports_what_the_files_hold(
     assert main(["sync", "status", "--config", str(toml)]) == 0
     text = capsys.readouterr().out
     assert "acknowledged:   seq 120" in text or "acknowledged:   seq 125" in text
-    assert "to 127.0.0.1:" in text and "last error:" in text
+    assert "(broker 127.0.0.1:" in text and "last error:" in text
 
     assert main(["sync", "status", "--config", str(toml), "--json"]) == 0
     report = json.loads(capsys.readouterr().out)
