@@ -1,24 +1,35 @@
-"""`gateway staff`, `gateway report x|z` and `gateway receipt` as a technician runs them."""
+"""`gateway staff`, `gateway report x|z` and `gateway receipt` as a technician runs them
+(the command tree run in-process; the crash test runs `gateway receipt` as a process)."""
 
 from __future__ import annotations
 
+import io
 import json
 import subprocess
 import sys
+from contextlib import redirect_stderr, redirect_stdout
 from decimal import Decimal
 from pathlib import Path
 
 from lane_testkit import CASHIER, SETTINGS, Clock, make_lane
 
+from gateway.cli import main
 from gateway.lane import events as ev
-
-ROOT = Path(__file__).resolve().parents[2]
 
 
 def gateway(*args: str, stdin: str = "") -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "gateway.cli", *args,
-                           "--config", str(SETTINGS)], cwd=ROOT, input=stdin,
-                          capture_output=True, text=True, timeout=60)
+    """Run the real `gateway` command tree in this process (the crash test spawns one)."""
+    out, err, before = io.StringIO(), io.StringIO(), sys.stdin
+    sys.stdin = io.StringIO(stdin)
+    try:
+        with redirect_stdout(out), redirect_stderr(err):
+            try:
+                code = main([*args, "--config", str(SETTINGS)])
+            except SystemExit as exc:  # argparse refusing a usage
+                code = int(exc.code or 0)
+    finally:
+        sys.stdin = before
+    return subprocess.CompletedProcess(list(args), code, out.getvalue(), err.getvalue())
 
 
 def test_staff_report_and_receipt_commands(tmp_path: Path, catalog, settings) -> None:
@@ -43,6 +54,10 @@ def test_staff_report_and_receipt_commands(tmp_path: Path, catalog, settings) ->
     figures = json.loads(x.stdout)
     assert figures["sales"] == 1 and figures["gross"] == "1.61"
 
+    text = gateway("report", "x", "--db", str(db))
+    assert text.returncode == 0 and "X REPORT shift box-1-S00001" in text.stdout
+    assert "Sales" in text.stdout and "1.61" in text.stdout
+
     open_shift = gateway("report", "z", "--date", "2026-11-24", "--card", "CARD-DORA",
                          "--db", str(db))
     assert open_shift.returncode == 1 and "shift is still open" in open_shift.stderr
@@ -66,3 +81,14 @@ def test_staff_report_and_receipt_commands(tmp_path: Path, catalog, settings) ->
     assert max(len(line) for line in reprint.stdout.splitlines()) <= 32
     missing = gateway("receipt", "999", "--db", str(db))
     assert missing.returncode == 2 and "no journal record 999" in missing.stderr
+
+
+def test_a_truncated_database_is_refused_with_a_fix(tmp_path: Path, catalog, settings) -> None:
+    db = tmp_path / "storegate.db"
+    lane = make_lane(db, catalog, settings)
+    lane.book.db.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    lane.book.db.conn.close()
+    db.write_bytes(db.read_bytes()[:60])
+    answer = gateway("receipt", "1", "--db", str(db))
+    assert answer.returncode == 3
+    assert "truncated" in answer.stderr and "fix:" in answer.stderr
