@@ -160,15 +160,15 @@ class ScreenHub:
         self.desk.selected = None
         text = " ".join(outcome.notices)
         self.desk.message = Message("notice", text) if text else None
-        first: Any = outcome.records[0] if outcome.records else None
-        kind = getattr(first, "kind", None)
-        if kind == "sale" and first is not None:
+        document: Any = next((r for r in outcome.records if r.kind in ("sale", "refund")),
+                             None)
+        if document is not None and document.kind == "sale":
             name = (member.name or member.id) if member is not None else None
-            self.desk.last_sale = last_sale(first.body, outcome.receipt, self.money,
+            self.desk.last_sale = last_sale(document.body, outcome.receipt, self.money,
                                             self.settings.receipt_qr, name)
-        elif kind == "refund" and first is not None:
-            total = self.money(Decimal(str(first.body["total"])))
-            self.desk.message = Message("notice", f"{self.t('refunded')}: {total}")
+        elif document is not None:
+            total = self.money(Decimal(str(document.body["total"])))
+            self.desk.message = Message("notice", f"{self.t('refunded')}: {total}. {text}")
         if self.lane.sale is not None:
             self.desk.last_sale = None
 
@@ -273,7 +273,7 @@ class ScreenHub:
             counted = keys.amount(f.get("counted", "")) or Decimal(0)
             return ev.CloseShift(at, counted)
         if kind == "refund":
-            return ev.Refund(at, f.get("receipt_id", "").upper(), f.get("reason", ""))
+            return ev.Refund(at, f.get("receipt_id", ""), f.get("reason", ""))
         if kind == "void_sale":
             return ev.VoidSale(at, f.get("reason", ""))
         if kind == "supervisor":

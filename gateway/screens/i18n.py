@@ -40,7 +40,7 @@ TEXTS: dict[str, dict[str, str]] = {
         "login_hint": "This screen is on the shop network: sign in with your staff number.",
         "sign_in": "Sign in", "weight": "Weight", "last_item": "Last item",
         "items": "items", "alerts": "Alerts", "close_shift": "Close shift",
-        "counted": "Cash counted",
+        "counted": "Cash counted", "pole_due": "Due",
     },
     "zh": {
         "title": "收银台", "customer_title": "欢迎光临", "basket": "购物清单", "item": "商品",
@@ -71,7 +71,7 @@ TEXTS: dict[str, dict[str, str]] = {
         "login_hint": "此屏幕位于店内网络：请用工号登录。",
         "sign_in": "登录", "weight": "重量", "last_item": "最后一件",
         "items": "件", "alerts": "提示", "close_shift": "交班",
-        "counted": "实点现金",
+        "counted": "实点现金", "pole_due": "待付",
     },
 }
 

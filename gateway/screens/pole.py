@@ -26,10 +26,10 @@ def pole_lines(view: ScreenView, language: str, store_name: str) -> Lines:
     """The two (label, value) lines for `view`."""
     t = translator(language)
     if view.paid and view.due:
-        return (t("total"), view.total), (t("due"), view.due)
+        return (t("total"), view.total), (t("pole_due"), view.due)
     line = view.last_line
     if line is not None:
-        return (line.name, line.amount), (t("total"), view.total)
+        return (line.name, line.amount_plain), (t("total"), view.total)
     sale = view.last_sale
     if sale is not None:
         if sale.change_amount:

@@ -29,6 +29,7 @@ class LineView:
     unit_price: str
     amount: str
     list_amount: str
+    amount_plain: str = ""  # without the currency symbol (the 20-column pole display)
     adjustments: tuple[tuple[str, str], ...] = ()
     selected: bool = False
 
@@ -197,7 +198,7 @@ def _line(line: Any, fmt: CurrencyFormat, selected: bool) -> LineView:
     return LineView(
         number=line.index + 1, name=line.name, quantity=quantity,
         unit_price=fmt(line.unit_price), amount=fmt(line.total),
-        list_amount=fmt(line.list_amount),
+        list_amount=fmt(line.list_amount), amount_plain=fmt.number(line.total),
         adjustments=tuple((a.label, fmt(a.amount)) for a in line.adjustments),
         selected=selected)
 
@@ -207,7 +208,8 @@ def last_sale(body: Mapping[str, Any], receipt: Any, fmt: CurrencyFormat,
     """The completed sale as the customer sees it, read from its journal record body."""
     totals = body.get("totals", {})
     change = Decimal(str(body.get("change", "0")))
-    paid = sum((Decimal(str(t["amount"])) for t in body.get("tenders", [])), ZERO)
+    paid = sum((Decimal(str(t.get("given") or t["amount"])) for t in body.get("tenders", [])),
+               ZERO)  # what the customer handed over: cash given, not only what it paid
     points = body.get("points") or {}
     receipt_id = str(body["receipt_id"])
     qr = qr_template.format(receipt_id=receipt_id) if qr_template else str(receipt.qr)

@@ -28,6 +28,15 @@
     }
   });
 
+  // A dialog pushed a few milliseconds ago may not be wired by htmx yet when a fast cashier
+  // presses Enter: send it through htmx anyway instead of letting the browser navigate.
+  document.addEventListener("submit", function (e) {
+    var form = e.target;
+    if (e.defaultPrevented || !form.getAttribute("hx-post")) { return; }
+    e.preventDefault();
+    htmx.ajax("POST", form.getAttribute("hx-post"), { source: form, swap: "none" });
+  });
+
   document.body.addEventListener("htmx:sseMessage", function () { focusInput(); });
   document.body.addEventListener("click", function (e) {
     if (!e.target.closest("input, button")) { focusInput(); }
