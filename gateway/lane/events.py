@@ -193,8 +193,10 @@ class NoSale(Event):
 
 @dataclass(frozen=True)
 class CloseShift(Event):
+    """The drawer count; `blind` None follows the `lane.blind_count` setting."""
+
     counted: Decimal
-    blind: bool = True
+    blind: bool | None = None
     authorization: Authorization | None = None
 
 

@@ -21,6 +21,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, replace
+from decimal import Decimal
 from enum import StrEnum
 from typing import Any
 
@@ -263,7 +264,8 @@ class Lane:
         day = self.shift.business_day
         body = ShiftCloseBody(
             shift_id=self.shift.shift_id, lane=self.lane_ref, business_day=day,
-            local_time=event.at.isoformat(), staff=self.shift.staff.ref(), blind=event.blind,
+            local_time=event.at.isoformat(), staff=self.shift.staff.ref(),
+            blind=self.settings.lane.blind_count if event.blind is None else event.blind,
             opening_float=self.shift.opening_float, cash_sales=cash_in, cash_refunds=cash_out,
             expected=expected, counted=event.counted, over_short=event.counted - expected,
             sales=sales, refunds=refunds)
@@ -277,6 +279,23 @@ class Lane:
         return Step(State.CLOSED, None, None, tuple(records),
                     notices=(f"Drawer {word}: {body.over_short} (expected {expected}, "
                              f"counted {event.counted}).",))
+
+    def expected_drawer(self) -> Decimal | Refusal:
+        """The cash the drawer should hold now, for a count that is not blind."""
+        if self.shift is None:
+            return Refusal("no_shift", WHY_NOT[State.CLOSED])
+        if self.settings.lane.blind_count:
+            return Refusal("blind_count", "Counts are blind here: count the drawer first.")
+        cash_in, cash_out, _, _ = self._shift_cash(self.shift.shift_id)
+        expected: Decimal = Decimal(self.shift.opening_float) + cash_in - cash_out
+        return expected
+
+    def x_report(self) -> Any:
+        """The X report of the shift in progress (reads the journal, writes nothing)."""
+        from gateway.reports import x_report
+        if self.shift is None:
+            return Refusal("no_shift", WHY_NOT[State.CLOSED])
+        return x_report(self.book, self.shift.shift_id)
 
     def _shift_cash(self, shift_id: str) -> tuple[Any, Any, int, int]:
         """Cash taken and paid back in a shift, from the X report of that shift."""

@@ -372,3 +372,9 @@ def parse_body(kind: str, body: dict[str, Any]) -> Body:
     if model is None:
         raise KeyError(f"{kind!r} is not a lane record kind")
     return model.model_validate(body)
+
+
+def json_schemas() -> dict[str, dict[str, Any]]:
+    """JSON Schema of every lane body, by kind (for head office and other languages)."""
+    return {kind: model.model_json_schema(by_alias=True, mode="serialization")
+            for kind, model in RECORD_MODELS.items()}

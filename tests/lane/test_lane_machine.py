@@ -228,3 +228,22 @@ def test_a_weight_reading_from_the_scale_driver(lane: Lane, clock: Clock) -> Non
     grams = WeightReading("scale", D("456"), "g", WeightStatus.STABLE, b"", datetime.now())
     ok(lane, ev.Weighed.from_reading(clock(), "1001", grams))
     assert lane.sale.lines[0].weight == D("0.456")
+
+
+def test_counts_are_blind_unless_the_settings_say_otherwise(db_path: Path, catalog, settings,
+                                                             clock: Clock) -> None:
+    from lane_testkit import make_lane
+    lane = make_lane(db_path, catalog, settings)
+    open_lane(lane, clock)
+    ok(lane, ev.Scan(clock(), CHOC))
+    ok(lane, ev.Tender(clock(), "cash", D(5)))
+    assert isinstance(lane.expected_drawer(), Refusal)
+    x = lane.x_report()
+    assert (x.sales, x.cash_sales) == (1, D("1.60"))
+    lane.book.db.conn.close()
+    open_counts = settings.model_copy(update={"lane": settings.lane.model_copy(
+        update={"blind_count": False})})
+    again = make_lane(db_path, catalog, open_counts)
+    assert again.expected_drawer() == D("101.60")
+    body = ok(again, ev.CloseShift(clock(), D("101.60"))).records[0].body
+    assert body["blind"] is False and body["over_short"] == "0.00"
