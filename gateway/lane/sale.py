@@ -334,6 +334,9 @@ def _take(lane: Lane, sale: Sale, event: ev.Tender, remaining: Decimal
     """The tender as recorded, whether it settles the sale, the member authorisation."""
     if event.amount is not None and event.amount <= 0:
         return Refusal("bad_amount", "A tender must be more than zero.")
+    assert sale.priced is not None
+    if event.amount is not None and event.amount != round(event.amount, sale.priced.places):
+        return Refusal("bad_amount", f"{event.amount} has more decimals than the currency.")
     if event.type == "cash":
         return (*_cash(sale, event, remaining), None)
     amount = remaining if event.amount is None else event.amount

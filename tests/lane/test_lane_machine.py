@@ -109,6 +109,7 @@ def test_change_is_given_only_on_cash(lane: Lane, clock: Clock) -> None:
         refused(lane, ev.Tender(clock(), kind, D("2.00"), reference="R"), "no_change")
     refused(lane, ev.Tender(clock(), "card", D("1.00")), "needs_reference")
     refused(lane, ev.Tender(clock(), "cash", D("0")), "bad_amount")
+    refused(lane, ev.Tender(clock(), "cash", D("1.005")), "bad_amount")
     refused(lane, ev.Tender(clock(), "points", D("1.00")), "needs_member")
 
 
