@@ -113,3 +113,28 @@ def test_return_without_receipt_is_its_own_permission(db_path, catalog, settings
     assert out.records[0].body["action"] == "return_without_receipt"
     no(lane, ev.ReturnWithoutReceipt(clock(), "1001", "apples", authorization=admin),
        "needs_receipt")
+
+
+def test_moling_is_refunded_in_proportion_from_the_stored_allocation(
+        db_path, catalog, settings, clock: Clock) -> None:
+    """抹零 (dropping the fen) is allocated to lines at sale time; refunds read it back."""
+    import json
+
+    from gateway.catalog.catalog import build_catalog
+    from gateway.catalog.document import parse_document
+    data = json.loads(json.dumps(catalog.document.model_dump(mode="json", by_alias=True)))
+    data["money"] = {"currency": "CNY", "decimals": 2, "moling": {"increment": "0.10"}}
+    lane = make_lane(db_path, build_catalog(parse_document(data)), settings)
+    ok(lane, ev.OpenShift(clock(), CASHIER))
+    ok(lane, ev.Scan(clock(), "7612345001012", D(3)))  # 3 x 1.75
+    ok(lane, ev.Scan(clock(), "7612345001166"))  # 3.60
+    ok(lane, ev.Weighed(clock(), "1003", D("0.517"), stable=True))  # 4.60/kg: 2.38
+    sale = ok(lane, ev.Tender(clock(), "cash", D(20))).records[0].body
+    assert D(sale["totals"]["moling"]) < 0 and sale["totals"]["cash_rounding"] == "0.00"
+    assert D(sale["totals"]["total"]) % D("0.10") == 0
+    receipt = sale["receipt_id"]
+    pieces = [ok(lane, ev.Refund(clock(), receipt, "x", {0: D(1)}, authorization=BOSS)),
+              ok(lane, ev.Refund(clock(), receipt, "x", None, authorization=BOSS))]
+    refunded = sum(D(r.body["total"]) for out in pieces for r in out.records
+                   if r.kind == "refund")
+    assert refunded == D(sale["totals"]["total"])
