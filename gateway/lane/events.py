@@ -202,9 +202,11 @@ class CloseShift(Event):
 
 @dataclass(frozen=True)
 class Outcome:
-    """What an accepted event produced: journal records committed, a receipt to print."""
+    """What an accepted event produced: journal records committed, a receipt to print, and
+    whether the cash drawer should open (cash taken or paid out, a no-sale)."""
 
     state: str
     records: tuple[object, ...] = ()
     receipt: object | None = None
     notices: tuple[str, ...] = field(default_factory=tuple)
+    open_drawer: bool = False

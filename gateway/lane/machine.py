@@ -115,6 +115,7 @@ class Step:
     records: tuple[JournalRecord, ...] = ()
     receipt: Any = None
     notices: tuple[str, ...] = ()
+    open_drawer: bool = False
 
 
 class Lane:
@@ -161,7 +162,7 @@ class Lane:
         if self.sale is None and self._pending_catalog is not None:
             self.catalog, self._pending_catalog = self._pending_catalog, None
         return Outcome(state=self.state.value, records=result.records, receipt=result.receipt,
-                       notices=result.notices)
+                       notices=result.notices, open_drawer=result.open_drawer)
 
     def set_catalog(self, catalog: Catalog) -> None:
         """A new catalog applies between sales only; a sale in progress keeps its prices."""
@@ -321,7 +322,8 @@ class Lane:
         batch.add("no_sale", body.to_body(), self.new_id(), business_day=day,
                   shift_id=self.shift.shift_id)
         records = self.book.commit(batch)
-        return Step(State.IDLE, self.shift, None, tuple(records), notices=("Drawer open.",))
+        return Step(State.IDLE, self.shift, None, tuple(records), notices=("Drawer open.",),
+                    open_drawer=True)
 
     def receipt_for(self, record: JournalRecord) -> Any:
         """The receipt of a record just committed (never before: commit, then print)."""

@@ -235,4 +235,5 @@ def _commit(lane: Lane, at: datetime, lines: list[RefundLine], total: Decimal, p
     records = lane.book.commit(batch)
     receipt = lane.receipt_for(next(r for r in records if r.kind == "refund"))
     return lane.with_sale(State.IDLE, None, records=tuple(records), receipt=receipt,
-                          notices=(f"Give back {tender} {paid}.",))
+                          notices=(f"Give back {tender} {paid}.",),
+                          open_drawer=tender == "cash")

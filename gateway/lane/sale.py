@@ -433,8 +433,9 @@ def complete(lane: Lane, sale: Sale, at: datetime) -> Step:
     records = lane.book.commit(batch)
     receipt = lane.receipt_for(records[0])
     notices = (f"Change: {body.change}",) if body.change else ()
+    cash = any(t.type == "cash" for t in tenders)
     return lane.with_sale(State.IDLE, None, records=tuple(records), receipt=receipt,
-                          notices=notices)
+                          notices=notices, open_drawer=cash)
 
 
 def _points(settlement: Any) -> Points:
@@ -533,4 +534,5 @@ def _void_sale(lane: Lane, event: ev.VoidSale) -> Step | Refusal:
     notices = ("Sale voided: give back " + ", ".join(f"{t.type} {t.amount}"
                                                      for t in sale.tenders),) if sale.tenders \
         else ("Sale voided.",)
-    return lane.with_sale(State.IDLE, None, records=tuple(records), notices=notices)
+    return lane.with_sale(State.IDLE, None, records=tuple(records), notices=notices,
+                          open_drawer=any(t.type == "cash" for t in sale.tenders))

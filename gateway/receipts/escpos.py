@@ -36,3 +36,10 @@ def render_escpos(receipt: Receipt, width: int, *, encoding: str = "gb18030",
     printer.set(align="left")
     printer.cut()
     return bytes(printer.output)
+
+
+def drawer_pulse(pin: int = 2) -> bytes:
+    """ESC p: open the cash drawer on connector pin 2 (most drawers) or 5."""
+    printer = Dummy()
+    printer.cashdraw(pin)
+    return bytes(printer.output)

@@ -99,8 +99,9 @@ def run_day(lane: Lane, clock: Clock) -> dict[str, object]:
     refund = ok(lane, ev.Refund(clock(), original["receipt_id"], "damaged", {0: D(1)},
                                 authorization=ev.Authorization(SUPERVISOR, "damaged goods")))
     seen["refund"] = next(r for r in refund.records if r.kind == "refund")
-    ok(lane, ev.NoSale(clock(), "change for the till next door",
-                       ev.Authorization(SUPERVISOR, "change")))
+    drawer = ok(lane, ev.NoSale(clock(), "change for the till next door",
+                                ev.Authorization(SUPERVISOR, "change")))
+    assert drawer.open_drawer and [r.kind for r in drawer.records] == ["override", "no_sale"]
     seen["close"] = ok(lane, ev.CloseShift(clock(), D("1000.00"), blind=True)).records[0]
     return seen
 

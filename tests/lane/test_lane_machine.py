@@ -92,7 +92,7 @@ def test_tender_less_than_due_keeps_the_sale_open_then_cash_gives_change(
     assert first.state == "tendering" and first.records == ()
     assert lane.sale.paid == D("2.00")
     done = ok(lane, ev.Tender(clock(), "cash", D("10.00")))
-    assert done.state == "idle"
+    assert done.state == "idle" and done.open_drawer
     body = done.records[0].body
     assert done.records[0].kind == "sale"
     due = D(body["totals"]["due"])
@@ -122,6 +122,7 @@ def test_split_tender_card_masks_the_number_and_charges_exactly(lane: Lane,
     done = ok(lane, ev.Tender(clock(), "card", None, reference="AUTH-9",
                               card="4111 1111 1111 1111"))
     body = done.records[0].body
+    assert not done.open_drawer  # no cash: the drawer stays shut
     card = body["tenders"][1]
     assert card["card"] == "411111******1111"
     assert "4111111111111111" not in json.dumps(body)
