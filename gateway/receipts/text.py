@@ -191,7 +191,7 @@ def _money_block(receipt: Any, width: int) -> list[str]:
     fmt = receipt.fmt
     out: list[str] = []
     for line in receipt.lines:
-        out.append(columns(line.name, fmt(line.amount), width))
+        out.extend(_name_and_amount(line.name, fmt(line.amount), width))
         out.extend(clip(f"  {d}", width) for d in line.details)
         out.extend(columns(f"  {label}", fmt(amount), width) for label, amount in line.adjustments)
     out.append("-" * width)
@@ -215,3 +215,10 @@ def _money_block(receipt: Any, width: int) -> list[str]:
         out.append(columns("Member", receipt.member, width))
         out.extend(clip(p, width) for p in receipt.points)
     return out
+
+
+def _name_and_amount(name: str, amount: str, width: int) -> list[str]:
+    """A long name wraps (nothing is cut off); the amount goes on its last line."""
+    room = width - cell_width(amount) - 1
+    pieces = wrap(name, room) or [""]
+    return [*pieces[:-1], columns(pieces[-1], amount, width)]

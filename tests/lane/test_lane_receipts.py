@@ -4,6 +4,7 @@ character), ESC/POS carries GB18030 text and a QR code with the record's seq and
 from __future__ import annotations
 
 import json
+import os
 from decimal import Decimal
 from pathlib import Path
 
@@ -47,6 +48,15 @@ def test_text_receipt_fits_the_paper(cjk_sale: Outcome, width: int) -> None:
     assert cell_width(total) == width and total.endswith(cjk_sale.records[0].body["totals"]
                                                          ["total"])
     assert "Change" in text and "journal #2" in text
+
+
+def test_cjk_receipt_matches_the_reviewed_file(cjk_sale: Outcome) -> None:
+    text = render_receipt(from_record(cjk_sale.records[0], ["鲜果超市 Fresh Mart"], ["谢谢惠顾"]),
+                          32)
+    path = Path(__file__).parent / "expected" / "cjk-32.txt"
+    if os.environ.get("LANE_WRITE_EXPECTED"):
+        path.write_text(text, encoding="utf-8")
+    assert text == path.read_text(encoding="utf-8")
 
 
 def test_escpos_bytes_carry_gb18030_text_and_the_qr(cjk_sale: Outcome) -> None:
