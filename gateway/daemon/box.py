@@ -79,6 +79,7 @@ from gateway.settings import GatewaySettings, load_settings
 log = logging.getLogger("storegate.daemon")
 TICK = 0.2  # seconds the loop waits for a message before housekeeping
 RECENT = 50  # anomalies and alerts kept for the supervisor's view
+PRINTED_KINDS = ("sale", "refund", "z_report")
 
 
 class StartError(StoregateError):
@@ -136,10 +137,11 @@ class PrinterWorker:
                 log.exception("printing record %s failed", job.seq)
                 self.alert("printer", f"receipt {job.seq} not printed: {exc}")
 
+    def copy_path(self, seq: int, kind: str) -> Path:
+        return self.receipts_dir / f"{seq:07d}-{kind}.txt"
+
     def _print(self, job: PrintJob) -> None:
-        text = render_receipt(job.receipt, self.width)
-        path = self.receipts_dir / f"{job.seq:07d}-{job.kind}.txt"
-        path.write_text(text)
+        """Paper first, then the text copy: a missing copy means "maybe not printed"."""
         data = render_escpos(job.receipt, self.width)
         for printer in self.printers:
             try:
@@ -150,6 +152,10 @@ class PrinterWorker:
                 self.state = f"offline: {exc}"
                 self.alert("printer", f"receipt {job.seq} not printed ({exc}); reprint with "
                            f"`gateway receipt {job.seq}`")
+        path = self.copy_path(job.seq, job.kind)
+        partial = path.with_suffix(".partial")
+        partial.write_text(render_receipt(job.receipt, self.width))
+        partial.replace(path)
 
 
 class Box:
@@ -190,6 +196,7 @@ class Box:
                          settings=self.settings, members=members)
         self.printer = PrinterWorker(self.settings, self._receipts_dir(), self.alert)
         self.printer.start()
+        self._reprint_unprinted()
         self._start_devices()
         self._start_sync()
         socket_path = self.settings.daemon.control_socket or self.data_dir / "control.sock"
@@ -202,6 +209,18 @@ class Box:
         self.notifier.ready(f"lane {self.lane.state.value}")
         log.info("ready: lane %s, journal head %s", self.lane.state.value,
                  self.journal.state().head_seq)
+
+    def _reprint_unprinted(self, last: int = 20) -> None:
+        """After a crash between commit and print: print what has no text copy yet."""
+        assert self.printer is not None
+        head = self.journal.state().head_seq
+        for record in self.journal.read(max(0, head - last), last):
+            if record.kind not in PRINTED_KINDS:
+                continue
+            if not self.printer.copy_path(record.seq, record.kind).exists():
+                log.info("record %s committed but not printed: printing it now", record.seq)
+                self.printer.jobs.put(PrintJob(record.seq, record.kind, record.id,
+                                               self.lane.receipt_for(record)))
 
     def _receipts_dir(self) -> Path:
         chosen = self.settings.daemon.receipts_dir
@@ -459,7 +478,7 @@ class Box:
             self.recent_anomalies.append(entry)
             log.warning("anomaly %s: %s", anomaly.rule, anomaly.message)
             if self.sync is not None:
-                self.sync.post_event("anomaly", entry, "warning")
+                self.sync.post_event(f"anomaly.{anomaly.rule}", entry, "warning")
 
     def alert(self, source: str, message: str) -> None:
         """Something a technician must fix; thread-safe (a deque append), also sent."""
@@ -467,7 +486,7 @@ class Box:
         self.alerts.append(entry)
         log.error("%s: %s", source, message)
         if self.sync is not None:
-            self.sync.post_event("alert", entry, "error")
+            self.sync.post_event(f"alert.{source}", entry, "error")
 
     def _note_device(self, name: str, state: str, detail: str, at: datetime) -> None:
         entry = self.devices.setdefault(name, {"role": "?", "state": state})
@@ -479,7 +498,7 @@ class Box:
             log.warning("wall clock jumped back %.3f s (%s -> %s); order is by seq",
                         jump.seconds, jump.before, jump.after)
             if self.sync is not None:
-                self.sync.post_event("clock_jump", jump.__dict__, "warning")
+                self.sync.post_event("clock.jump_back", jump.__dict__, "warning")
         if now >= self.next_backup:
             self.next_backup = now + self.settings.backup.interval_hours * 3600
             threading.Thread(target=self._scheduled_backup, daemon=True).start()

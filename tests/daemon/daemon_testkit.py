@@ -30,3 +30,121 @@ def append_records(database: Path, count: int, kind: str = "sale") -> None:
     journal = Journal(open_database(database))
     for _ in range(count):
         journal.append(kind, {"total": "1.00"})
+
+
+class NotifyListener:
+    """A datagram socket standing in for systemd's $NOTIFY_SOCKET; records each message."""
+
+    def __init__(self, directory: Path) -> None:
+        import socket as _socket
+        self.path = directory / "notify.sock"
+        self.sock = _socket.socket(_socket.AF_UNIX, _socket.SOCK_DGRAM)
+        self.path.unlink(missing_ok=True)
+        self.sock.bind(str(self.path))
+        self.sock.settimeout(0.1)
+        self.messages: list[tuple[float, str]] = []
+
+    def wait_for(self, text: str, timeout: float = 20.0) -> float:
+        """Monotonic time the first message containing `text` arrived."""
+        import time as _time
+        deadline = _time.monotonic() + timeout
+        while _time.monotonic() < deadline:
+            for at, message in self.messages:
+                if text in message:
+                    return at
+            try:
+                data = self.sock.recv(4096)
+            except TimeoutError:
+                continue
+            self.messages.append((_time.monotonic(), data.decode()))
+        raise AssertionError(f"no {text!r} from the daemon in {timeout} s: {self.messages}")
+
+    def drain(self, seconds: float) -> None:
+        """Collect every message that arrives during `seconds`."""
+        import time as _time
+        deadline = _time.monotonic() + seconds
+        while _time.monotonic() < deadline:
+            try:
+                data = self.sock.recv(4096)
+            except TimeoutError:
+                continue
+            self.messages.append((_time.monotonic(), data.decode()))
+
+    def close(self) -> None:
+        self.sock.close()
+
+
+def add_staff(database: Path) -> None:
+    """A cashier (101 / 472951 / CARD-ANNA) and a supervisor (201 / CARD-BEAT)."""
+    from decimal import Decimal
+
+    from gateway.database import open_database
+    from gateway.lane.staff import StaffDirectory
+    from gateway.settings import load_settings
+
+    settings = load_settings(EXAMPLE_CONFIG)
+    database.parent.mkdir(parents=True, exist_ok=True)
+    staff = StaffDirectory(open_database(database), settings.lane)
+    staff.add("101", "Anna", "cashier", pin="472951", card="CARD-ANNA")
+    staff.add("201", "Beat", "supervisor", pin="836104", card="CARD-BEAT",
+              ceiling=Decimal("100.00"))
+
+
+class Daemon:
+    """`gateway run` as a real subprocess with a notify socket; `ask` talks to it."""
+
+    def __init__(self, directory: Path, config: Path, env: dict[str, str] | None = None,
+                 watchdog_usec: int | None = None) -> None:
+        import os as _os
+        import subprocess as _subprocess
+        import time as _time
+        self.directory = directory
+        self.config = config
+        self.notify = NotifyListener(directory)
+        extra = {"NOTIFY_SOCKET": str(self.notify.path), **(env or {})}
+        if watchdog_usec:
+            extra["WATCHDOG_USEC"] = str(watchdog_usec)
+        self.log = (directory / "daemon.log").open("ab")
+        self.started = _time.monotonic()
+        self.process = _subprocess.Popen([str(GATEWAY), "run", "--config", str(config)],
+                                         stdout=self.log, stderr=self.log,
+                                         env={**_os.environ, **extra})
+        self.ready_at = self.notify.wait_for("READY=1") - self.started
+        self.socket = directory / "control.sock"
+
+    def ask(self, request: dict[str, object]) -> dict[str, object]:
+        from gateway.daemon.control import call
+        return call(self.socket, request, timeout=30)
+
+    def key(self, action: str, **fields: str) -> dict[str, object]:
+        return self.ask({"command": "lane", "action": action, **fields})
+
+    def status(self) -> dict[str, object]:
+        answer = self.ask({"command": "status"})
+        status: dict[str, object] = answer["status"]  # type: ignore[assignment]
+        return status
+
+    def stop(self, sig: int = 15, timeout: float = 30) -> int:
+        if self.process.poll() is None:
+            self.process.send_signal(sig)
+        code = self.process.wait(timeout)
+        self.notify.drain(0.2)
+        self.notify.close()
+        self.log.close()
+        return code
+
+    def output(self) -> str:
+        return (self.directory / "daemon.log").read_text(errors="replace")
+
+
+NO_SYNC = {"STOREGATE_SYNC__ENABLED": "false"}
+
+
+def box_config(directory: Path, extra: str = "") -> Path:
+    """Example settings with the data in `directory`, the example catalog, no devices."""
+    config = write_config(directory, extra)
+    text = config.read_text().replace('# catalog = "/etc/storegate/catalog.json"',
+                                      f'catalog = "{EXAMPLE_CATALOG}"')
+    config.write_text(text)
+    add_staff(directory / "storegate.db")
+    return config

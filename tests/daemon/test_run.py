@@ -1,0 +1,124 @@
+"""`gateway run` as systemd runs it: READY=1 and watchdog pings on a notify socket, the
+control socket, SIGTERM keeping the sale in progress and saying offline, SIGHUP reloads."""
+
+from __future__ import annotations
+
+import json
+import os
+import stat
+import threading
+import time
+from pathlib import Path
+
+import paho.mqtt.client as mqtt
+from daemon_testkit import NO_SYNC, Daemon, box_config
+
+from gateway.sync.testing import Mosquitto
+
+
+def retained(port: int, topic: str, timeout: float = 10) -> dict[str, object]:
+    """The retained message on `topic` (as head office's dashboard would see it)."""
+    got: list[bytes] = []
+    done = threading.Event()
+    client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2)
+    client.on_connect = lambda c, *_: c.subscribe(topic, qos=1)
+
+    def on_message(_c: object, _u: object, message: mqtt.MQTTMessage) -> None:
+        got.append(message.payload)
+        done.set()
+
+    client.on_message = on_message
+    client.connect("127.0.0.1", port)
+    client.loop_start()
+    try:
+        assert done.wait(timeout), f"nothing retained on {topic}"
+    finally:
+        client.loop_stop()
+        client.disconnect()
+    payload: dict[str, object] = json.loads(got[-1])
+    return payload
+
+
+def test_ready_watchdog_status_and_a_private_socket(tmp_path: Path) -> None:
+    config = box_config(tmp_path)
+    daemon = Daemon(tmp_path, config, NO_SYNC, watchdog_usec=200_000)
+    try:
+        assert daemon.ready_at < 5, daemon.ready_at
+        first = daemon.notify.wait_for("WATCHDOG=1")
+        daemon.notify.drain(1.0)
+        pings = [at for at, m in daemon.notify.messages if m == "WATCHDOG=1" and at >= first]
+        assert len(pings) >= 3, daemon.notify.messages
+        mode = stat.S_IMODE(os.stat(daemon.socket).st_mode)
+        assert mode == 0o660, oct(mode)
+        status = daemon.status()
+        assert status["lane"]["state"] == "closed"  # type: ignore[index]
+        assert status["journal"]["head_seq"] == 0  # type: ignore[index]
+        assert "synchronised" in status["clock"]  # type: ignore[operator]
+    finally:
+        assert daemon.stop() == 0, daemon.output()
+    assert not daemon.socket.exists()
+    assert "STOPPING=1" in [m for _, m in daemon.notify.messages]
+
+
+def test_sigterm_suspends_the_sale_and_the_state_topic_says_offline(tmp_path: Path) -> None:
+    broker = Mosquitto(tmp_path / "broker").start()
+    try:
+        config = box_config(tmp_path)
+        config.write_text(config.read_text().replace("port = 1883", f"port = {broker.port}"))
+        daemon = Daemon(tmp_path, config)
+        assert daemon.key("sign_on", staff="101", pin="472951")["ok"]
+        assert daemon.key("scan", code="7612345001012")["ok"]
+        assert daemon.key("scan", code="7612345001135", quantity="2")["ok"]
+        topic = "storegate/v1/store-1/box-1/state"
+        deadline = time.monotonic() + 10
+        while retained(broker.port, topic).get("online") is not True:
+            assert time.monotonic() < deadline, "the box never said online"
+            time.sleep(0.2)
+        assert daemon.stop() == 0, daemon.output()
+        assert retained(broker.port, topic)["online"] is False
+
+        again = Daemon(tmp_path, config)
+        try:
+            lane = again.status()["lane"]
+            assert lane["state"] == "idle" and len(lane["suspended"]) == 1, lane  # type: ignore[index]
+            resumed = again.key("resume", id=lane["suspended"][0])  # type: ignore[index]
+            assert resumed["ok"] and resumed["lane"]["lines"] == 2, resumed  # type: ignore[index]
+            paid = again.key("tender", type="cash", amount="20")
+            assert paid["ok"] and paid["state"] == "idle", paid
+        finally:
+            assert again.stop() == 0
+    finally:
+        broker.kill()
+
+
+def test_sighup_reloads_anomaly_thresholds_and_anomalies_reach_the_lane(tmp_path: Path) -> None:
+    config = box_config(tmp_path)
+    daemon = Daemon(tmp_path, config, NO_SYNC)
+    try:
+        for _ in range(4):
+            refused = daemon.key("sign_on", staff="101", pin="000000")
+            assert refused["refused"] == "wrong_pin", refused
+        assert daemon.key("sign_on", staff="101", pin="472951")["ok"]
+        for n in range(6):
+            assert daemon.key("scan", code=f"76199999{n:04d}")["refused"] in (
+                "unknown_item", "misread")
+        assert daemon.key("scan", code="7612345001012")["ok"]
+        assert daemon.key("tender", type="cash", amount="5")["ok"]
+        rules = [a["rule"] for a in daemon.status()["anomalies"]]  # type: ignore[index]
+        assert "failed_pins" in rules
+        assert "sale_above_limit" not in rules
+
+        config.write_text(config.read_text().replace('sale_above = "500.00"',
+                                                     'sale_above = "1.00"'))
+        daemon.process.send_signal(1)  # SIGHUP
+        deadline = time.monotonic() + 10
+        while "settings reloaded" not in daemon.output():
+            assert time.monotonic() < deadline, daemon.output()
+            time.sleep(0.05)
+        assert daemon.key("scan", code="7612345001012")["ok"]
+        paid = daemon.key("tender", type="cash", amount="5")
+        assert paid["ok"]
+        lane_view = paid["lane"]["anomalies"]  # type: ignore[index]
+        assert [a["rule"] for a in lane_view][-1] == "sale_above_limit", lane_view
+    finally:
+        assert daemon.stop() == 0, daemon.output()
