@@ -78,7 +78,10 @@ class Uplink:
         self._go_back()
 
     def on_disconnected(self) -> None:
+        """The link dropped; head office's presence is unknown until its retained state
+        arrives again on the next connection."""
         self.connected = False
+        self.head_office_online = False
         self._go_back()
 
     def on_head_office_presence(self, online: bool) -> None:

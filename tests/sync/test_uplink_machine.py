@@ -62,6 +62,8 @@ def test_reconnect_resends_from_the_ack_and_flags_earlier_records_historical() -
     up.claim(1, 5, now=0)
     up.on_disconnected()
     up.on_connected(head_seq=8)
+    assert up.next_batch(8) is None  # presence unknown until head office's state arrives
+    up.on_head_office_presence(True)
     assert up.next_batch(8) == 0
     assert up.claim(1, 8, now=1) is True  # journaled before this connection
     assert up.claim(9, 9, now=1) is False
