@@ -102,3 +102,22 @@ def test_box_actions_need_the_persons_totp_second_factor(lane: Lane) -> None:
     assert isinstance(cashier, Refusal) and cashier.code == "not_permitted"
     stale = staff.authorize_box_action("restore_backup", admin, code, now + timedelta(minutes=5))
     assert isinstance(stale, Refusal)
+
+
+def test_lane_settings_refuse_unknown_actions_and_roles(tmp_path: Path) -> None:
+    import pytest
+
+    from gateway.errors import SettingsError
+    from gateway.settings import load_settings
+    path = tmp_path / "gateway.toml"
+    path.write_text('[lane.permissions]\nrefunds = ["supervisor"]\n')
+    with pytest.raises(SettingsError) as caught:
+        load_settings(path)
+    assert "lane.permissions" in caught.value.describe() and "refund" in caught.value.what
+    path.write_text('[lane.permissions]\nrefund = ["manager"]\n')
+    with pytest.raises(SettingsError):
+        load_settings(path)
+    path.write_text('[lane]\npin_attempts = 3\n[lane.permissions]\nno_sale = ["cashier"]\n')
+    loaded = load_settings(path).lane
+    assert loaded.pin_attempts == 3 and loaded.allows("cashier", "no_sale")
+    assert not loaded.allows("cashier", "refund")  # unlisted actions keep their defaults
