@@ -161,6 +161,7 @@ def test_tender_shows_the_change(till: Till, cashier: Page, customer: Page) -> N
 def test_a_refund_asks_for_a_supervisor(till: Till, cashier: Page) -> None:
     sign_on(cashier)
     till.devices.scanner.scan(WINE)
+    expect(cashier.locator("#total")).to_have_text("CHF 12.50")
     cashier.keyboard.press("F8")  # exact cash
     expect(cashier.locator("#last-sale")).to_be_visible()
     receipt = till.hub.desk.last_sale.receipt_id

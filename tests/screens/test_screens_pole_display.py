@@ -4,6 +4,7 @@ simulator's decoder turning the bytes back into the two lines a customer would r
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -87,20 +88,20 @@ def test_decoder_handles_split_writes_and_cursor_moves() -> None:
     assert screen.unknown == b"\x1bZ"
 
 
-def test_unplugged_display_reports_and_comes_back() -> None:
-    sim = PoleDisplaySimulator().start()
-    pole = PoleDisplay(sim.path)
-    try:
+def test_missing_display_reports_and_comes_back_when_plugged_in(tmp_path: Path) -> None:
+    """The configured by-id path does not exist yet: an error with a fix, no crash; once it
+    appears (a symlink to the simulator's pty, as udev would make) the next frame shows."""
+    link = tmp_path / "usb-Prolific_pole-if00-port0"
+    pole = PoleDisplay(str(link))
+    with pytest.raises(DeviceNotFound) as info:
         pole.show("one", "")
-        sim.wait_for("one")
-        sim.unplug()
-        with pytest.raises(DeviceNotFound) as info:
-            for _ in range(50):  # the pty's buffer may take a few writes before it fails
-                pole.show("two", "")
-        assert "check the display" in info.value.fix
-    finally:
+    assert "plug the device in" in info.value.fix
+    with PoleDisplaySimulator() as sim:
+        assert isinstance(sim, PoleDisplaySimulator)
+        link.symlink_to(sim.path)
+        pole.show("two", "lines")
+        assert sim.wait_for("two", "lines") == ("two" + " " * 17, " " * 15 + "lines")
         pole.close()
-        sim.stop()
 
 
 def test_unknown_command_set_is_refused_at_configuration() -> None:
