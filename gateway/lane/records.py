@@ -137,7 +137,6 @@ class Tender(Body):
     change: Money | None = None
     reference: str | None = None
     card: MaskedPan | None = None
-    record: str | None = Field(None, description="id of the member_balance record it caused")
 
 
 class Points(Body):

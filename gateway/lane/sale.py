@@ -419,7 +419,7 @@ def complete(lane: Lane, sale: Sale, at: datetime) -> Step:
         promotions=sorted({a.promotion for line in priced.lines for a in line.adjustments
                            if a.promotion}),
         totals=_totals(priced, sale.paid), taxes=tax_lines(priced), tenders=tenders,
-        change=sum((t.change or ZERO for t in tenders), ZERO),
+        change=round(sum((t.change or ZERO for t in tenders), ZERO), priced.places),
         points=_points(settlement), overrides=list(sale.overrides),
         resumed_from=sale.resumed_from)
     batch = Batch()

@@ -127,7 +127,7 @@ def test_split_tender_card_masks_the_number_and_charges_exactly(lane: Lane,
     assert card["card"] == "411111******1111"
     assert "4111111111111111" not in json.dumps(body)
     assert D(card["amount"]) + D("1.00") == D(body["totals"]["total"])  # no cash rounding
-    assert body["totals"]["cash_rounding"] == "0.00" and body["change"] == "0"
+    assert body["totals"]["cash_rounding"] == "0.00" and body["change"] == "0.00"
 
 
 def test_quantity_void_and_price_override_rules(lane: Lane, clock: Clock) -> None:
