@@ -112,7 +112,10 @@ class LinkEvents:
 
 def new_client(options: LinkOptions, protocol: Protocol, events: LinkEvents,
                will_topic: str, will_payload: bytes) -> mqtt.Client:
-    """A paho client set up for one attempt (callbacks, TLS, credentials, Last Will)."""
+    """A paho client set up for one attempt (callbacks, TLS, credentials, Last Will).
+
+    Raises `BrokerUnreachable` when the TLS files cannot be loaded.
+    """
     if protocol == "5":
         client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=options.client_id,
                              protocol=mqtt.MQTTv5, reconnect_on_failure=False)
@@ -131,8 +134,14 @@ def new_client(options: LinkOptions, protocol: Protocol, events: LinkEvents,
     if options.username is not None:
         client.username_pw_set(options.username, options.password)
     if options.ca_file or options.cert_file:
-        client.tls_set(ca_certs=options.ca_file, certfile=options.cert_file,
-                       keyfile=options.key_file)
+        try:
+            client.tls_set(ca_certs=options.ca_file, certfile=options.cert_file,
+                           keyfile=options.key_file)
+        except (OSError, ssl.SSLError, ValueError) as exc:
+            raise BrokerUnreachable(
+                f"TLS files cannot be used: {exc}", where=f"mqtt broker {options.broker}",
+                fix="mqtt.ca_file, mqtt.cert_file and mqtt.key_file must be readable PEM "
+                "files (the key without a passphrase)") from exc
     client.will_set(will_topic, will_payload, qos=1, retain=True)
     return client
 

@@ -291,9 +291,10 @@ class SyncService:
         self._attempts += 1
         events = LinkEvents()
         will = self._box_state(online=False, session=session)
-        client = new_client(self.config.link, self._protocol, events, self.topics.state, will)
         self._state = "connecting"
         try:
+            client = new_client(self.config.link, self._protocol, events, self.topics.state,
+                                will)
             connect(client, self.config.link, self._protocol)
         except StoregateError as exc:
             self._attempt_failed(exc.describe(), refused=False)
@@ -308,20 +309,19 @@ class SyncService:
         log.warning("%s (next attempt in %.1f s)", error, delay)
 
     def _handle_events(self) -> None:
+        """Handle what paho reported during the last `loop()`, in order."""
+        handlers: dict[type, Callable[[_Connection, Any], None]] = {
+            Connected: self._on_connected,
+            Refused: self._on_refused,
+            Lost: lambda conn, event: self._link_lost(f"connection lost: {event.reason}"),
+            Message: lambda conn, event: self._on_message(event),
+            PubAck: lambda conn, event: self._on_puback(event.mid),
+        }
         conn = self._conn
         while conn is not None and conn.events.queue:
             event = conn.events.queue.popleft()
-            if isinstance(event, Connected):
-                self._on_connected(conn, event)
-            elif isinstance(event, Refused):
-                self._on_refused(conn, event)
-            elif isinstance(event, Lost):
-                self._link_lost(f"connection lost: {event.reason}")
-            elif isinstance(event, Message):
-                self._on_message(event)
-            elif isinstance(event, PubAck):
-                self._on_puback(event.mid)
-            conn = self._conn
+            handlers[type(event)](conn, event)
+            conn = self._conn  # a handler may have dropped the connection
 
     def _on_connected(self, conn: _Connection, event: Connected) -> None:
         conn.connected = True
@@ -602,9 +602,10 @@ class SyncService:
 
     def _status_body(self) -> dict[str, Any]:
         counters = self.uplink.counters
+        conn = self._conn  # read once: the sync thread may drop it meanwhile
         return {
             "connection": self._state, "broker": self.config.link.broker,
-            "protocol": self._conn.protocol if self._conn else None,
+            "protocol": conn.protocol if conn is not None else None,
             "connected_since": self._connected_since if self._state == "connected" else None,
             "head_office_online": self.uplink.head_office_online,
             "acknowledged_seq": self.uplink.acknowledged_seq,

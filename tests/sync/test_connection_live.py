@@ -92,6 +92,17 @@ def test_tls_with_the_wrong_ca_is_refused_clearly(
     assert service.status()["connection"] != "connected"
 
 
+def test_missing_tls_files_are_a_clear_error_not_a_crash(
+        tmp_path: Path, secured: tuple[Mosquitto, TlsFiles, int],
+        start_service: Callable[..., SyncService]) -> None:
+    _, _, tls_port = secured
+    service = start_service(make_config(tmp_path, tls_port,
+                                        ca_file=str(tmp_path / "missing-ca.pem")))
+    assert eventually(lambda: service.status()["last_error"] is not None, 5)
+    error = service.status()["last_error"]
+    assert "TLS files cannot be used" in error and "mqtt.ca_file" in error
+
+
 def test_falls_back_to_mqtt_311_when_the_broker_refuses_5(
         tmp_path: Path, broker: Mosquitto, receiver: ReferenceReceiver, journal: Journal,
         start_service: Callable[..., SyncService]) -> None:
