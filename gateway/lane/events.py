@@ -25,6 +25,7 @@ class Refusal:
 
     code: str
     message: str
+    needs_supervisor: bool = False  # a supervisor's Authorization on a retry may lift it
 
     def __str__(self) -> str:
         return self.message
@@ -150,6 +151,7 @@ class Tender(Event):
     amount: Decimal | None = None
     reference: str | None = None
     card: str | None = None
+    authorization: Authorization | None = None  # e.g. approving member tenders offline
 
 
 @dataclass(frozen=True)

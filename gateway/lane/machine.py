@@ -86,6 +86,7 @@ ACTION_LABELS = {
     "refund": "A refund", "return_without_receipt": "A return without receipt",
     "no_sale": "Opening the drawer", "close_shift": "Closing the shift",
     "open_shift": "Opening a shift", "sell": "Selling",
+    "approve_offline": "A member tender while offline",
 }
 
 

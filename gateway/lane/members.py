@@ -59,9 +59,10 @@ class MemberService(Protocol):
         ...
 
     def authorize(self, account: MemberAccount, tender: str, amount: Decimal, at: datetime,
-                  earlier: Sequence[object]) -> object | Refusal:
+                  earlier: Sequence[object], supervisor: str | None = None) -> object | Refusal:
         """May this points / stored-value tender be taken (balance, limits, offline policy)?
-        The answer (an authorisation) is kept with the tender and handed to `settle`."""
+        The answer (an authorisation) is kept with the tender and handed to `settle`.
+        `supervisor` is who approved going on offline after a `needs_supervisor` refusal."""
         ...
 
     def settle(self, account: MemberAccount, receipt_id: str, priced: PricedBasket,
@@ -84,7 +85,7 @@ class NoMembers:
         return Refusal("members_off", "Member cards are not accepted at this till.")
 
     def authorize(self, account: MemberAccount, tender: str, amount: Decimal, at: datetime,
-                  earlier: Sequence[object]) -> object | Refusal:
+                  earlier: Sequence[object], supervisor: str | None = None) -> object | Refusal:
         return Refusal("members_off", "Member tenders are not accepted at this till.")
 
     def settle(self, account: MemberAccount, receipt_id: str, priced: PricedBasket,
@@ -99,11 +100,11 @@ class NoMembers:
 class RoomMembers:
     """The lane's MemberService over gateway.members (`MemberAccounts`).
 
-    `link` tells the members room how the box stands with head office (online, time
-    offline, unsynced sales) so its offline policy can bound what the lane may take."""
+    `link`, when given, tells the members room how the box stands with head office
+    (online, time offline, unsynced sales); without it `MemberAccounts` uses its own."""
 
     def __init__(self, accounts: MemberAccounts,
-                 link: Callable[[], LinkState] = LinkState) -> None:
+                 link: Callable[[], LinkState] | None = None) -> None:
         self.accounts = accounts
         self.link = link
 
@@ -116,14 +117,15 @@ class RoomMembers:
                              context=self.accounts.pricing_context(found), handle=found)
 
     def authorize(self, account: MemberAccount, tender: str, amount: Decimal, at: datetime,
-                  earlier: Sequence[object]) -> object | Refusal:
+                  earlier: Sequence[object], supervisor: str | None = None) -> object | Refusal:
         if tender not in ("points", "stored_value"):
             return Refusal("not_member_tender", f"{tender} is not a member tender.")
         answer = self.accounts.authorise(
             _account(account), tender, amount, at,  # type: ignore[arg-type]
-            link=self.link(), earlier=_authorisations(earlier))
+            link=self.link() if self.link is not None else None,
+            earlier=_authorisations(earlier), supervisor=supervisor)
         if isinstance(answer, RoomRefusal):
-            return Refusal(answer.code, _sentence(answer.message))
+            return Refusal(answer.code, _sentence(answer.message), answer.needs_supervisor)
         return answer
 
     def settle(self, account: MemberAccount, receipt_id: str, priced: PricedBasket,

@@ -34,7 +34,7 @@ TenderType = Literal["cash", "card", "mobile", "voucher", "points", "stored_valu
 AdjustmentKind = Literal["member_price", "promotion", "basket", "moling", "override"]
 OverrideAction = Literal[
     "refund", "return_without_receipt", "void_line", "void_sale", "void_after_tender",
-    "price_override", "no_sale", "close_shift_with_difference",
+    "price_override", "no_sale", "close_shift_with_difference", "approve_offline",
 ]
 
 

@@ -311,10 +311,11 @@ def _tender(lane: Lane, event: ev.Tender) -> Step | Refusal:
     taken = _take(lane, sale, event, remaining)
     if isinstance(taken, Refusal):
         return taken
-    tender, settles, authorisation = taken
+    tender, settles, authorisation, approvals = taken
     sale = replace(sale, tenders=(*sale.tenders, tender),
                    authorisations=sale.authorisations + ((authorisation,) if authorisation
-                                                         else ()))
+                                                         else ()),
+                   overrides=(*sale.overrides, *approvals))
     if not settles:
         assert sale.priced is not None
         left = sale.priced.total - sale.paid
@@ -330,15 +331,16 @@ def _same_minute(a: datetime | None, b: datetime) -> bool:
 
 
 def _take(lane: Lane, sale: Sale, event: ev.Tender, remaining: Decimal
-          ) -> tuple[TenderRecord, bool, object] | Refusal:
-    """The tender as recorded, whether it settles the sale, the member authorisation."""
+          ) -> tuple[TenderRecord, bool, object, tuple[OverrideRef, ...]] | Refusal:
+    """The tender as recorded, whether it settles the sale, the member authorisation and
+    the supervisor approvals it needed."""
     if event.amount is not None and event.amount <= 0:
         return Refusal("bad_amount", "A tender must be more than zero.")
     assert sale.priced is not None
     if event.amount is not None and event.amount != round(event.amount, sale.priced.places):
         return Refusal("bad_amount", f"{event.amount} has more decimals than the currency.")
     if event.type == "cash":
-        return (*_cash(sale, event, remaining), None)
+        return (*_cash(sale, event, remaining), None, ())
     amount = remaining if event.amount is None else event.amount
     if amount > remaining:
         return Refusal("no_change", f"Only cash gives change: {event.type} can pay at most "
@@ -347,16 +349,40 @@ def _take(lane: Lane, sale: Sale, event: ev.Tender, remaining: Decimal
         return Refusal("needs_reference", f"Enter the {event.type} reference "
                        "(terminal or voucher number).")
     answer: object = None
+    approvals: tuple[OverrideRef, ...] = ()
     if event.type in MEMBER_TENDERS:
         if sale.member is None:
             return Refusal("needs_member", "Scan the member card first.")
         answer = lane.members.authorize(sale.member, event.type, amount, event.at,
                                         sale.authorisations)
+        if (isinstance(answer, Refusal) and answer.needs_supervisor
+                and event.authorization is not None):
+            approved = _approve_offline(lane, sale, event, amount)
+            if isinstance(approved, Refusal):
+                return approved
+            answer, approvals = approved
         if isinstance(answer, Refusal):
             return answer
     record = TenderRecord(type=event.type, amount=amount, reference=event.reference,
                           card=_mask(event.card) if event.type == "card" else None)
-    return record, amount == remaining, answer
+    return record, amount == remaining, answer, approvals
+
+
+def _approve_offline(lane: Lane, sale: Sale, event: ev.Tender, amount: Decimal
+                     ) -> tuple[object, tuple[OverrideRef, ...]] | Refusal:
+    """The members room wants a supervisor to approve going on offline: ask again with the
+    approver named, and journal the approval only once it was granted."""
+    assert sale.member is not None and lane.shift is not None
+    permit = lane.permit("approve_offline", event.at, event.authorization, amount=amount)
+    if isinstance(permit, Refusal):
+        return permit
+    approver = (permit.override.supervisor.id if permit.override is not None
+                else lane.shift.staff.id)
+    answer = lane.members.authorize(sale.member, event.type, amount, event.at,
+                                    sale.authorisations, supervisor=approver)
+    if isinstance(answer, Refusal):
+        return answer
+    return answer, _commit_override(lane, permit, event.at)
 
 
 def _cash(sale: Sale, event: ev.Tender, remaining: Decimal) -> tuple[TenderRecord, bool]:

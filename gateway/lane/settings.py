@@ -26,6 +26,7 @@ DEFAULT_PERMISSIONS: dict[str, list[Role]] = {
     "refund": ["supervisor", "admin"],
     "return_without_receipt": ["supervisor", "admin"],
     "no_sale": ["supervisor", "admin"],
+    "approve_offline": ["supervisor", "admin"],
     "close_shift": ["cashier", "supervisor", "admin"],
     "close_day": ["supervisor", "admin"],
     # Box actions: also need the person's TOTP second factor.

@@ -105,3 +105,35 @@ def test_refunds_take_back_earned_points_and_return_stored_value(lane: Lane) -> 
     no_points = lane.handle(ev.Refund(clock(), receipt, "x", None, tender="points"))
     assert isinstance(no_points, Refusal) and no_points.code == "no_points_payout"
     assert verify_journal(lane.book.db).ok
+
+
+def test_offline_past_the_policy_a_supervisor_approves_the_member_tender(lane: Lane) -> None:
+    from datetime import timedelta
+
+    from lane_testkit import members_document
+
+    from gateway.lane.members import RoomMembers
+    from gateway.members import LinkState, MemberAccounts, MemberStore, parse_document
+    store = MemberStore(lane.book.db, "box-1")
+    doc = members_document()
+    doc["version"] = 2
+    doc["offline"] = {"stored_value": True, "max_offline_minutes": 60}
+    store.apply_document(parse_document(doc), datetime(2026, 11, 24, 7))
+    offline = LinkState(online=False, offline_for=timedelta(hours=2))
+    lane.members = RoomMembers(MemberAccounts(store), link=lambda: offline)
+    clock = Clock(datetime(2026, 11, 24, 12, 0))
+    ok(lane, ev.OpenShift(clock(), CASHIER))
+    ok(lane, ev.MemberCard(clock(), ALICE))
+    ok(lane, ev.Scan(clock(), WINE))
+    asked = lane.handle(ev.Tender(clock(), "stored_value", D("5.00")))
+    assert isinstance(asked, Refusal) and asked.needs_supervisor, asked
+    approved = ok(lane, ev.Tender(clock(), "stored_value", D("5.00"),
+                                 authorization=ev.Authorization(SUPERVISOR, "link down")))
+    assert [r.kind for r in approved.records] == []  # the override is journalled below
+    done = ok(lane, ev.Tender(clock(), "cash", D(10)))
+    sale = done.records[0].body
+    assert sale["overrides"][0]["action"] == "approve_offline"
+    records = lane.book.journal.read(0, 50)
+    assert [r.kind for r in records][:2] == ["shift_open", "override"]
+    balance = [r.body for r in records if r.kind == "member_balance"]
+    assert balance and all(b["offline"] for b in balance if b["reason"] == "spend")
