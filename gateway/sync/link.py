@@ -57,6 +57,7 @@ class LinkOptions:
 @dataclass(frozen=True)
 class Connected:
     session_present: bool
+    max_packet: int | None = None  # the broker's MaximumPacketSize (MQTT 5), if it set one
 
 
 @dataclass(frozen=True)
@@ -96,7 +97,9 @@ class LinkEvents:
         if reason.is_failure:
             self.queue.append(Refused(str(reason), int(reason.value)))
         else:
-            self.queue.append(Connected(bool(flags.session_present)))
+            limit = getattr(properties, "MaximumPacketSize", None)
+            self.queue.append(Connected(bool(flags.session_present),
+                                        int(limit) if limit else None))
 
     def on_disconnect(self, client: Any, userdata: Any, flags: Any, reason: Any,
                       properties: Any) -> None:

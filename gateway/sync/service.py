@@ -80,6 +80,7 @@ log = logging.getLogger(__name__)
 AckSink = Callable[[int, str], None]
 WallClock = Callable[[], tuple[datetime, bool]]  # the journal's clock shape
 CONNACK_TIMEOUT = 10.0
+PACKET_OVERHEAD = 1024  # topic, headers and properties around a batch, generously
 STATUS_EVERY = 1.0  # look this often; write only when something a person reads changed
 STATUS_HEARTBEAT = 60.0  # ... or this long passed, so `sync status` can tell it is current
 STATUS_VOLATILE = ("records_sent", "batches_sent", "in_flight_batches")
@@ -148,6 +149,7 @@ class _Connection:
     session: int
     started: float
     connected: bool = False
+    max_batch_bytes: int = 0
 
 
 class SyncService:
@@ -325,6 +327,10 @@ class SyncService:
 
     def _on_connected(self, conn: _Connection, event: Connected) -> None:
         conn.connected = True
+        conn.max_batch_bytes = self.config.batch_max_bytes
+        if event.max_packet is not None:  # a bigger batch would get us disconnected forever
+            conn.max_batch_bytes = max(1, min(conn.max_batch_bytes,
+                                              event.max_packet - PACKET_OVERHEAD))
         self._backoff.reset()
         self._reconnects += 1
         self._state = "connected"
@@ -476,7 +482,7 @@ class SyncService:
             if self.uplink.next_seq > head_seq:
                 self._next_poll = now + self.config.poll_interval
             return False
-        records = self._batch_records(after)
+        records = self._batch_records(after, conn.max_batch_bytes)
         if not records:
             self._next_poll = now + self.config.poll_interval
             return False
@@ -492,7 +498,7 @@ class SyncService:
         self._journal_mids.add(info.mid)
         return True
 
-    def _batch_records(self, after: int) -> list[tuple[int, bytes]]:
+    def _batch_records(self, after: int, max_bytes: int) -> list[tuple[int, bytes]]:
         """Encoded records after `after`, bounded by count and bytes (at least one)."""
         if self._pending and self._pending[0][0] != after + 1:
             self._pending.clear()
@@ -501,8 +507,7 @@ class SyncService:
             last = self._pending[-1][0] if self._pending else after
             self._pending.extend((seq, encoded) for seq, _, encoded in
                                  self._wire.read(last, wanted))
-        return take_batch(self._pending, self.config.batch_max_records,
-                          self.config.batch_max_bytes)
+        return take_batch(self._pending, self.config.batch_max_records, max_bytes)
 
     def _pump_outbox(self, conn: _Connection) -> bool:
         room = self.config.queue_window - len(self._outbox_mids)

@@ -36,3 +36,19 @@ def test_batches_lost_after_the_broker_accepted_them_are_resent_after_the_timeou
     assert receiver.stored_seqs(STORE, BOX) == list(range(1, 501))
     assert service.status()["go_backs"] >= 1
     assert receiver.stats.historical_batches >= 1  # the re-sent ones said so
+
+
+def test_batches_shrink_to_the_broker_maximum_packet_size(
+        tmp_path: Path, journal: Journal, start_service: Callable[..., SyncService]) -> None:
+    with Mosquitto(tmp_path / "small", extra="max_packet_size 20000") as broker:
+        office = ReferenceReceiver(host="127.0.0.1", port=broker.port,
+                                   db_path=tmp_path / "office.db")
+        office.start()
+        try:
+            append_sales(journal, 400, size=1000)  # 200 records would be ~250 KB
+            service = start_service(make_config(tmp_path, broker.port))
+            office.wait_for(STORE, BOX, 400, timeout=20)
+            assert service.status()["reconnects"] == 1  # never disconnected for size
+            assert service.status()["batches_sent"] >= 400 * 1100 // 20000
+        finally:
+            office.stop()
