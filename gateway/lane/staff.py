@@ -69,7 +69,8 @@ class StaffDirectory:
 
     def add(self, staff_id: str, name: str, role: str, *, pin: str | None = None,
             card: str | None = None, ceiling: Decimal | None = None) -> StaffMember:
-        """Create or replace a person (a new PIN clears any lockout)."""
+        """Create or update a person; a PIN or TOTP already enrolled is kept unless a new
+        PIN is given, and any lockout is cleared."""
         if role not in ROLES:
             raise StaffError(f"unknown role {role!r}", where=f"staff {staff_id}",
                              fix=f"use one of {', '.join(ROLES)}")
@@ -81,8 +82,13 @@ class StaffDirectory:
         try:
             with self._conn:
                 self._conn.execute(
-                    "INSERT OR REPLACE INTO lane_staff (id, name, role, card, pin_salt, "
-                    "pin_hash, ceiling) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                    "INSERT INTO lane_staff (id, name, role, card, pin_salt, pin_hash, ceiling) "
+                    "VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT(id) DO UPDATE SET "
+                    "name = excluded.name, role = excluded.role, card = excluded.card, "
+                    "pin_salt = coalesce(excluded.pin_salt, pin_salt), "
+                    "pin_hash = coalesce(excluded.pin_hash, pin_hash), "
+                    "ceiling = excluded.ceiling, failed_pins = 0, locked_until = NULL, "
+                    "active = 1",
                     (staff_id, name, role, card, salt, pin_hash,
                      None if ceiling is None else str(ceiling)))
         except sqlite3.IntegrityError as exc:

@@ -121,3 +121,16 @@ def test_lane_settings_refuse_unknown_actions_and_roles(tmp_path: Path) -> None:
     loaded = load_settings(path).lane
     assert loaded.pin_attempts == 3 and loaded.allows("cashier", "no_sale")
     assert not loaded.allows("cashier", "refund")  # unlisted actions keep their defaults
+
+
+def test_updating_a_person_keeps_their_second_factor_and_clears_a_lockout(lane: Lane) -> None:
+    staff = lane.staff
+    staff.enroll_totp("201")
+    for _ in range(lane.settings.lane.pin_attempts):
+        staff.identify(Credential(staff_id="201", pin="000000"), START)
+    locked = staff.identify(SUPERVISOR_PIN, START)
+    assert isinstance(locked, Refusal) and locked.code == "locked_out"
+    staff.add("201", "Beat B.", "supervisor", card="CARD-BEAT", ceiling=D("150.00"))
+    again = staff.identify(SUPERVISOR_PIN, START)  # same PIN, lockout cleared
+    assert not isinstance(again, Refusal)
+    assert (again.name, again.ceiling, again.has_totp) == ("Beat B.", D("150.00"), True)
