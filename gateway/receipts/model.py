@@ -247,7 +247,8 @@ def _rows(body: Mapping[str, Any], prefix: str = "") -> list[tuple[str, str]]:
         elif isinstance(value, list):
             for item in value:
                 if isinstance(item, dict):
-                    rows.append((str(item.get("key", name)), str(item.get("amount", ""))))
+                    label = item.get("key") or item.get("name") or item.get("type") or name
+                    rows.append((f"  {label}", str(item.get("total") or item.get("amount", ""))))
         elif value is not None:
             rows.append((name, str(value)))
     return rows
