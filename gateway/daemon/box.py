@@ -288,8 +288,11 @@ class Box:
         """SIGTERM: keep the sale in progress (suspended), stop sync (offline), flush, exit."""
         self.notifier.stopping()
         if self.lane.state is State.IN_SALE:
-            answer = self.lane.handle(ev.Suspend(self._local_now()))
-            log.info("shutdown: sale in progress %s", answer)
+            try:
+                answer = self.lane.handle(ev.Suspend(self._local_now()))
+                log.info("shutdown: sale in progress %s", answer)
+            except (StoregateError, sqlite3.Error, OSError) as exc:
+                log.error("shutdown: the sale in progress could not be suspended: %s", exc)
         if self.control is not None:
             self.control.stop()
         if self.runner is not None:
@@ -325,6 +328,9 @@ class Box:
             case DeviceStateEvent():
                 self._note_device(message.device, message.state.value, message.detail,
                                   message.at)
+                if (self.scale is not None and message.device == self.scale.device
+                        and message.state.value != "connected"):
+                    self.scale = None  # never price with the weight of an unplugged scale
             case DecodeFault():
                 log.info("device %s: %s", message.device, message.reason)
 
@@ -391,7 +397,7 @@ class Box:
                 return full
         try:
             answer = self.lane.handle(event)
-        except (JournalError, sqlite3.Error, OSError) as exc:
+        except (StoregateError, sqlite3.Error, OSError) as exc:
             self.alert("journal", f"the journal could not be written: {exc}")
             return Refusal("journal_unavailable", "The sale could not be recorded (the "
                            "box's storage is failing or full). Call the technician; the "

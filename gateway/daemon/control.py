@@ -90,17 +90,33 @@ class ControlServer:
             threading.Thread(target=self._answer, args=(conn,), daemon=True).start()
 
     def _answer(self, conn: socket.socket) -> None:
+        """One request per line until the client closes (a till keeps its connection)."""
         with conn:
-            conn.settimeout(30)
-            try:
-                request = json.loads(_read_line(conn))
-                if not isinstance(request, dict):
-                    raise ValueError("a request is a JSON object")
-                reply = self.submit(request)
-            except (ValueError, OSError) as exc:
-                reply = {"ok": False, "error": f"bad request: {exc}"}
-            with contextlib.suppress(OSError):
-                conn.sendall(json.dumps(reply, default=str).encode() + b"\n")
+            conn.settimeout(300)
+            reader = conn.makefile("rb")
+            while not self._stop.is_set():
+                try:
+                    line = reader.readline(MAX_REQUEST + 1)
+                except OSError:
+                    return
+                if not line:
+                    return
+                reply = self._reply(line)
+                try:
+                    conn.sendall(json.dumps(reply, default=str).encode() + b"\n")
+                except OSError:
+                    return
+
+    def _reply(self, line: bytes) -> dict[str, Any]:
+        try:
+            if len(line) > MAX_REQUEST:
+                raise ValueError("request too long")
+            request = json.loads(line)
+            if not isinstance(request, dict):
+                raise ValueError("a request is a JSON object")
+            return self.submit(request)
+        except ValueError as exc:
+            return {"ok": False, "error": f"bad request: {exc}"}
 
 
 def _read_line(conn: socket.socket) -> bytes:
@@ -113,6 +129,25 @@ def _read_line(conn: socket.socket) -> bytes:
         if len(data) > MAX_REQUEST:
             raise ValueError("request too long")
     return data
+
+
+class Connection:
+    """A kept-open connection to the daemon (a till UI, benchmarks, soak tests)."""
+
+    def __init__(self, path: Path, timeout: float = 30.0) -> None:
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.sock.settimeout(timeout)
+        self.sock.connect(str(path))
+        self.reader = self.sock.makefile("rb")
+
+    def ask(self, request: dict[str, Any]) -> dict[str, Any]:
+        self.sock.sendall(json.dumps(request).encode() + b"\n")
+        answer: dict[str, Any] = json.loads(self.reader.readline())
+        return answer
+
+    def close(self) -> None:
+        self.reader.close()
+        self.sock.close()
 
 
 def call(path: Path, request: dict[str, Any], timeout: float = 10.0) -> dict[str, Any]:
