@@ -3,6 +3,8 @@
 Reprints read the journal only (every reprint is marked as a copy); `report z` writes the
 day's Z record; `staff` manages the lane_staff table. PINs are read from the terminal (or
 one line of stdin with `--pin-stdin`), never from the command line where `ps` shows them.
+Writes only through the lane book (the Z record) and the staff directory; reprints and X
+reports open the database read-only.
 """
 
 from __future__ import annotations
