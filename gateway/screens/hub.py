@@ -212,7 +212,8 @@ class ScreenHub:
 
     def _weighed(self, entry: str, at: datetime) -> ev.Event:
         with self._lock:
-            weight, stable = self.desk.weight, self.desk.weight_status == "stable"
+            # an empty scale is settled too: the lane then says "put the item on the scale"
+            weight, stable = self.desk.weight, self.desk.weight_status in ("stable", "zero")
         return keys.weighed_event(entry, at, weight, stable, self.scale_capacity)
 
     def _resume(self, entry: str, at: datetime) -> ev.Event | None:

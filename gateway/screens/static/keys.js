@@ -1,8 +1,20 @@
 // The cashier's keyboard: every function key presses its button on the key bar, so the
 // page works without a mouse. The browser's own meaning of F5/F11/F12 is suppressed here.
+// Key presses are sent in order, one after the other, with the entry line as it was at the
+// press (a scanner or a fast cashier types the next code while the last one is on its way).
 (function () {
   "use strict";
   var entry = document.getElementById("entry");
+  var queue = Promise.resolve();
+
+  function send(action) {
+    var body = new URLSearchParams({ entry: entry.value });
+    entry.value = "";
+    queue = queue.then(function () {
+      return fetch("/action/" + action, { method: "POST", body: body, credentials: "same-origin",
+                                          headers: { "HX-Request": "true" } });
+    }).catch(function () { document.body.classList.add("send-failed"); });
+  }
 
   function dialog() { return document.querySelector("#prompt form"); }
 
@@ -13,19 +25,21 @@
   }
 
   document.addEventListener("keydown", function (e) {
-    var form = dialog();
-    if (form && e.key !== "Escape") { return; }  // typing in a dialog: Enter submits it
+    if (dialog() && e.key !== "Escape") { return; }  // typing in a dialog: Enter submits it
     var button = document.querySelector('.keys [data-key="' + e.key + '"]');
     if (!button) { return; }
     e.preventDefault();
-    button.click();
+    send(button.dataset.action);
   });
 
-  document.body.addEventListener("htmx:afterRequest", function (e) {
-    var source = e.detail.elt;
-    if (e.detail.successful && source && (source.closest(".keys") || source.id === "entry-form")) {
-      entry.value = "";
-    }
+  document.querySelector(".keys").addEventListener("click", function (e) {
+    var button = e.target.closest("button[data-action]");
+    if (button) { send(button.dataset.action); focusInput(); }
+  });
+
+  document.getElementById("entry-form").addEventListener("submit", function (e) {
+    e.preventDefault();
+    if (entry.value.trim()) { send("enter"); }
   });
 
   // A dialog pushed a few milliseconds ago may not be wired by htmx yet when a fast cashier
