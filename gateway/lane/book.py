@@ -209,6 +209,18 @@ class LaneBook:
     def shift_digests(self, shift_id: str) -> Iterator[tuple[int, str, str | None, str | None]]:
         yield from self._digests("d.shift_id = ?", shift_id)
 
+    def bodies(self, *, day: str | None = None,
+               shift_id: str | None = None) -> Iterator[tuple[int, str, dict[str, Any]]]:
+        """(seq, kind, body) of reported records of a day or a shift, from the journal."""
+        where, value = ("d.business_day = ?", day) if day else ("d.shift_id = ?", shift_id)
+        marks = ", ".join("?" * len(REPORTED))
+        rows = self.conn.execute(
+            f"SELECT d.seq, d.kind, r.body FROM lane_doc d JOIN journal_record r "
+            f"ON r.seq = d.seq WHERE {where} AND d.kind IN ({marks}) ORDER BY d.seq",
+            (value, *REPORTED))
+        for seq, kind, body in rows:
+            yield seq, kind, json.loads(body)
+
     def _digests(self, where: str, value: str) -> Iterator[tuple[int, str, str | None,
                                                                  str | None]]:
         marks = ", ".join("?" * len(REPORTED))

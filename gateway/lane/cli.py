@@ -51,6 +51,9 @@ def register(sub: Any) -> None:
     report.add_argument("--date", metavar="YYYY-MM-DD", help="business day (default today)")
     report.add_argument("--shift", metavar="ID", help="X report of this shift")
     report.add_argument("--json", action="store_true")
+    report.add_argument("--check", action="store_true",
+                        help="X: also sum the journal bodies themselves and compare (exit 1 "
+                        "when the stored report digests disagree)")
     report.add_argument("--card", metavar="CARD", help="Z: the supervisor's staff card")
     report.add_argument("--staff", metavar="ID", help="Z: staff number (PIN is asked)")
     report.add_argument("--pin-stdin", action="store_true", help="read the PIN from stdin")
@@ -105,7 +108,7 @@ def _today(settings: GatewaySettings) -> datetime:
 
 
 def _report(args: argparse.Namespace) -> int:
-    from gateway.reports import close_day, day_report, render_report, x_report
+    from gateway.reports import close_day, day_report, from_bodies, render_report, x_report
     settings, db = _open(args, readonly=args.which == "x")
     book = LaneBook(db)
     now = _today(settings)
@@ -116,6 +119,13 @@ def _report(args: argparse.Namespace) -> int:
         title = f"X REPORT shift {shift}" if shift else f"X REPORT day {day}"
         print(json.dumps(figures.to_json(), indent=2) if args.json
               else render_report(title, figures, settings.store.receipt_width), end="\n")
+        if args.check:
+            recomputed = from_bodies(book.bodies(day=None if shift else day, shift_id=shift))
+            if recomputed.to_json() != figures.to_json():
+                print("gateway report x: the stored report digests disagree with the journal "
+                      "bodies\n  fix: trust the bodies; run `gateway journal verify`",
+                      file=sys.stderr)
+                return 1
         return 0
     if args.card is None and args.staff is None:
         raise UsageError("a Z report needs who closes the day", where="gateway report z",
