@@ -182,6 +182,8 @@ class Box:
         self.printer: PrinterWorker | None = None
         self.next_backup = time.monotonic() + settings.backup.interval_hours * 3600
         self.counts = {"events": 0, "sales": 0, "refusals": 0}
+        # When the lane last changed because of a device (for scan-to-screen latency).
+        self.last_input: dict[str, Any] = {"count": 0, "device": None, "lane_updated_at": None}
 
     # -- life cycle -----------------------------------------------------------------------
 
@@ -374,6 +376,8 @@ class Box:
         lane_event = from_device(event, self.lane.state.value, self._local_now())
         if lane_event is not None:
             self.feed(lane_event)
+            self.last_input = {"count": self.last_input["count"] + 1, "device": event.device,
+                               "lane_updated_at": time.time()}
 
     def _lane_request(self, body: dict[str, Any]) -> dict[str, Any]:
         event = from_request(body, self._local_now(), self.scale)
@@ -591,6 +595,7 @@ class Box:
             "anomalies": list(self.recent_anomalies),
             "alerts": list(self.alerts),
             "counts": dict(self.counts),
+            "last_input": dict(self.last_input),
         }
 
 
