@@ -150,6 +150,7 @@ class _Connection:
     started: float
     connected: bool = False
     max_batch_bytes: int = 0
+    max_packet: int | None = None
 
 
 class SyncService:
@@ -328,6 +329,7 @@ class SyncService:
     def _on_connected(self, conn: _Connection, event: Connected) -> None:
         conn.connected = True
         conn.max_batch_bytes = self.config.batch_max_bytes
+        conn.max_packet = event.max_packet
         if event.max_packet is not None:  # a bigger batch would get us disconnected forever
             conn.max_batch_bytes = max(1, min(conn.max_batch_bytes,
                                               event.max_packet - PACKET_OVERHEAD))
@@ -487,6 +489,15 @@ class SyncService:
             self._next_poll = now + self.config.poll_interval
             return False
         first, last = records[0][0], records[-1][0]
+        if conn.max_packet is not None and len(records[0][1]) + PACKET_OVERHEAD > \
+                conn.max_packet:
+            self._pending.clear()
+            self._next_poll = now + self.config.resend_after
+            self._record_error(
+                f"journal record seq {first} is {len(records[0][1])} bytes, more than the "
+                f"broker's maximum packet size ({conn.max_packet}); the uplink waits at it\n"
+                "  fix: raise max_packet_size on the broker (it must fit the largest record)")
+            return False
         historical = self.uplink.claim(first, last, now)
         payload = batch_payload(store=self.config.store, box=self.config.box,
                                 historical=historical, sent_at=iso(self._now()),

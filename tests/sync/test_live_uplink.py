@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
-from sync_support import BOX, STORE, append_sales, eventually, make_config
+from sync_support import BOX, STORE, append_sales, eventually, make_config, sale_body
 
 from gateway.journal.store import Journal
 from gateway.sync.receiver import ReferenceReceiver
@@ -50,5 +50,24 @@ def test_batches_shrink_to_the_broker_maximum_packet_size(
             office.wait_for(STORE, BOX, 400, timeout=20)
             assert service.status()["reconnects"] == 1  # never disconnected for size
             assert service.status()["batches_sent"] >= 400 * 1100 // 20000
+        finally:
+            office.stop()
+
+
+def test_a_record_larger_than_the_broker_allows_stops_the_uplink_with_a_clear_error(
+        tmp_path: Path, journal: Journal, start_service: Callable[..., SyncService]) -> None:
+    with Mosquitto(tmp_path / "small", extra="max_packet_size 20000") as broker:
+        office = ReferenceReceiver(host="127.0.0.1", port=broker.port,
+                                   db_path=tmp_path / "office.db")
+        office.start()
+        try:
+            append_sales(journal, 10)
+            journal.append("sale", sale_body(11, size=30_000))
+            service = start_service(make_config(tmp_path, broker.port))
+            office.wait_for(STORE, BOX, 10, timeout=10)
+            assert eventually(lambda: "maximum packet size" in (
+                service.status()["last_error"] or ""))
+            assert service.status()["reconnects"] == 1  # no disconnect loop
+            assert office.acknowledged(STORE, BOX) == 10
         finally:
             office.stop()
