@@ -24,6 +24,7 @@ from gateway.journal import Journal, JournalRecord
 from gateway.lane.digest import REPORTED, digest
 
 Also = Callable[[sqlite3.Connection], None]
+PAYING = "PAYING"  # the lane_suspended row of the sale whose payment is under way
 
 
 @dataclass(frozen=True)
@@ -167,7 +168,35 @@ class LaneBook:
 
     def suspended_ids(self) -> list[str]:
         return [r[0] for r in self.conn.execute(
-            "SELECT id FROM lane_suspended ORDER BY suspended_at, id")]
+            "SELECT id FROM lane_suspended WHERE id != ? ORDER BY suspended_at, id", (PAYING,))]
+
+    # -- the sale whose payment is under way ---------------------------------------------
+
+    def save_paying(self, shift_id: str, at: str, body: dict[str, Any]) -> None:
+        """Keep the sale being paid (tenders already taken) so a restart can finish it."""
+        self.conn.execute("INSERT INTO lane_suspended (id, shift_id, suspended_at, body) "
+                          "VALUES (?, ?, ?, ?) ON CONFLICT(id) DO UPDATE SET "
+                          "shift_id = excluded.shift_id, suspended_at = excluded.suspended_at, "
+                          "body = excluded.body", (PAYING, shift_id, at, json.dumps(body)))
+
+    def paying(self) -> dict[str, Any] | None:
+        return self.suspended(PAYING)
+
+    def park_paying(self) -> str:
+        """Turn a sale being paid that cannot come back into a suspended one (kept, not
+        restored again at every start); returns its suspension id."""
+        number = self.next_number("suspend")
+        suspension_id = f"H{number:04d}"
+        with self._transaction():
+            self.conn.execute("UPDATE lane_suspended SET id = ? WHERE id = ?",
+                              (suspension_id, PAYING))
+            self.take_number("suspend", number)(self.conn)
+        return suspension_id
+
+    @staticmethod
+    def clear_paying(conn: sqlite3.Connection) -> None:
+        """Run in the transaction that completes or voids the sale being paid."""
+        conn.execute("DELETE FROM lane_suspended WHERE id = ?", (PAYING,))
 
     def unsuspend(self, suspension_id: str) -> None:
         with self.conn:

@@ -136,6 +136,7 @@ class Lane:
         self.state = State.CLOSED
         self.shift: Shift | None = None
         self.sale: Any = None
+        self.restore_notes: tuple[str, ...] = ()
         self._restore()
 
     def _restore(self) -> None:
@@ -148,6 +149,24 @@ class Lane:
             return
         self.shift = Shift(row.shift_id, member, row.business_day, row.opening_float, row.method)
         self.state = State.IDLE
+        self._restore_paying()
+
+    def _restore_paying(self) -> None:
+        """A sale whose payment was under way comes back in `tendering` (money was taken)."""
+        from gateway.lane.sale import restore_paying
+        body = self.book.paying()
+        if body is None:
+            return
+        restored = restore_paying(self, body)
+        if isinstance(restored, Refusal):
+            parked = self.book.park_paying()
+            self.restore_notes = (f"The sale being paid could not be restored: "
+                                  f"{restored.message} It is kept as {parked}; tenders "
+                                  "already taken: " + ", ".join(
+                                      f"{t['type']} {t['amount']}" for t in body["tenders"]),)
+            return
+        self.sale, self.restore_notes = restored
+        self.state = State.TENDERING if self.sale.tenders else State.IN_SALE
 
     # -- the one entry point -------------------------------------------------------------
 
@@ -159,6 +178,10 @@ class Lane:
         if isinstance(result, Refusal):
             return result
         assert result.state in allowed, f"{type(event).__name__} led to {result.state}"
+        if result.state is State.TENDERING and result.shift is not None:
+            from gateway.lane.sale import snapshot
+            self.book.save_paying(result.shift.shift_id, event.at.isoformat(),
+                                  snapshot(result.sale))
         self.state, self.shift, self.sale = result.state, result.shift, result.sale
         if self.sale is None and self._pending_catalog is not None:
             self.catalog, self._pending_catalog = self._pending_catalog, None

@@ -451,7 +451,7 @@ def complete(lane: Lane, sale: Sale, at: datetime) -> Step:
     batch = Batch()
     batch.add("sale", body.to_body(), receipt_id, business_day=day,
               shift_id=lane.shift.shift_id, receipt_id=receipt_id)
-    batch.writes.append(lane.book.take_number("receipt", number))
+    batch.writes += [lane.book.take_number("receipt", number), lane.book.clear_paying]
     if settlement is not None:
         batch.entries.extend((k, dict(b), i) for k, b, i in settlement.entries)
         if settlement.also is not None:
@@ -482,15 +482,7 @@ def _suspend(lane: Lane, event: ev.Suspend) -> Step | Refusal:
         return Refusal("empty_sale", "There is nothing to suspend.")
     number = lane.book.next_number("suspend")
     suspension_id = f"H{number:04d}"
-    body = {
-        "lines": [_line_json(line) for line in sale.lines],
-        "member_card": None if sale.member is None else sale.member.id,
-        "coupons": list(sale.coupons),
-        "voided": [v.to_body() for v in sale.voided],
-        "overrides": [o.to_body() for o in sale.overrides],
-        "line_overrides": [list(p) for p in sale.line_overrides],
-        "started": sale.started.isoformat(),
-    }
+    body = snapshot(sale)
     lane.book.suspend(suspension_id, number, lane.shift.shift_id, event.at.isoformat(), body)
     return lane.with_sale(State.IDLE, None, notices=(f"Sale suspended as {suspension_id}.",))
 
@@ -503,10 +495,24 @@ def _line_json(line: BasketLine) -> dict[str, str | None]:
             "code": line.code}
 
 
-def _resume(lane: Lane, event: ev.Resume) -> Step | Refusal:
-    body = lane.book.suspended(event.suspension_id)
-    if body is None:
-        return Refusal("no_such_suspension", f"No suspended sale {event.suspension_id}.")
+def snapshot(sale: Sale) -> dict[str, Any]:
+    """The sale as plain JSON, to suspend it or to keep it while payment is under way."""
+    return {
+        "lines": [_line_json(line) for line in sale.lines],
+        "member_card": None if sale.member is None else sale.member.id,
+        "coupons": list(sale.coupons),
+        "voided": [v.to_body() for v in sale.voided],
+        "overrides": [o.to_body() for o in sale.overrides],
+        "line_overrides": [list(p) for p in sale.line_overrides],
+        "started": sale.started.isoformat(),
+        "tenders": [t.to_body() for t in sale.tenders],
+        "priced_at": None if sale.priced_at is None else sale.priced_at.isoformat(),
+        "resumed_from": sale.resumed_from,
+    }
+
+
+def from_snapshot(lane: Lane, body: dict[str, Any], at: datetime) -> Sale | Refusal:
+    """A sale rebuilt from `snapshot` (the member identified again, tenders not re-taken)."""
     def dec(value: str | None) -> Decimal | None:
         return None if value is None else Decimal(value)
     lines = tuple(BasketLine(d["sku"], quantity=Decimal(d["quantity"]), weight=dec(d["weight"]),
@@ -515,16 +521,52 @@ def _resume(lane: Lane, event: ev.Resume) -> Step | Refusal:
                   for d in body["lines"])
     member: MemberAccount | None = None
     if body["member_card"] is not None:
-        found = lane.members.identify(body["member_card"], event.at)
+        found = lane.members.identify(body["member_card"], at)
         if isinstance(found, Refusal):
             return found
         member = found
-    sale = Sale(started=datetime.fromisoformat(body["started"]), catalog=lane.catalog,
+    return Sale(started=datetime.fromisoformat(body["started"]), catalog=lane.catalog,
                 lines=lines, member=member, coupons=tuple(body["coupons"]),
                 voided=tuple(SaleLine.model_validate(v) for v in body["voided"]),
                 overrides=tuple(OverrideRef.model_validate(o) for o in body["overrides"]),
                 line_overrides=tuple((int(i), str(o)) for i, o in body["line_overrides"]),
-                resumed_from=event.suspension_id)
+                resumed_from=body.get("resumed_from"))
+
+
+def restore_paying(lane: Lane, body: dict[str, Any]) -> tuple[Sale, tuple[str, ...]] | Refusal:
+    """After a restart: the sale whose payment was under way, priced as when payment
+    started, with the tenders already taken. Member tenders are asked for again (their
+    balances move only when the sale completes); one now refused is dropped, with a note."""
+    at = datetime.fromisoformat(body["priced_at"])
+    sale = from_snapshot(lane, body, at)
+    if isinstance(sale, Refusal):
+        return sale
+    priced = reprice(sale, at)
+    if isinstance(priced, Refusal):
+        return priced
+    sale, notes = priced, []
+    for data in body["tenders"]:
+        tender = TenderRecord.model_validate(data)
+        answer: object = None
+        if tender.type in MEMBER_TENDERS and sale.member is not None:
+            answer = lane.members.authorize(sale.member, tender.type, tender.amount, at,
+                                            sale.authorisations)
+            if isinstance(answer, Refusal):
+                notes.append(f"{tender.type} {tender.amount} dropped: {answer.message}")
+                continue
+        sale = replace(sale, tenders=(*sale.tenders, tender),
+                       authorisations=sale.authorisations + ((answer,) if answer else ()))
+    return sale, tuple(notes)
+
+
+def _resume(lane: Lane, event: ev.Resume) -> Step | Refusal:
+    body = lane.book.suspended(event.suspension_id)
+    if body is None:
+        return Refusal("no_such_suspension", f"No suspended sale {event.suspension_id}.")
+    sale = from_snapshot(lane, body, event.at)
+    if isinstance(sale, Refusal):
+        return sale
+    sale = replace(sale, resumed_from=event.suspension_id)
     step = _in_sale(lane, reprice(sale, event.at), (f"Resumed {event.suspension_id}.",))
     if not isinstance(step, Refusal):
         lane.book.unsuspend(event.suspension_id)
@@ -555,7 +597,7 @@ def _void_sale(lane: Lane, event: ev.VoidSale) -> Step | Refusal:
     lane.add_override(batch, permit, day)
     batch.add("void", body.to_body(), lane.new_id(), business_day=day,
               shift_id=lane.shift.shift_id, receipt_id=receipt_id)
-    batch.writes.append(lane.book.take_number("receipt", number))
+    batch.writes += [lane.book.take_number("receipt", number), lane.book.clear_paying]
     records = lane.book.commit(batch)
     notices = ("Sale voided: give back " + ", ".join(f"{t.type} {t.amount}"
                                                      for t in sale.tenders),) if sale.tenders \

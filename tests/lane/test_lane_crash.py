@@ -11,7 +11,7 @@ import sys
 from decimal import Decimal
 from pathlib import Path
 
-from lane_testkit import SETTINGS, Clock, make_lane
+from lane_testkit import CASHIER, SETTINGS, Clock, make_lane
 
 from gateway.database import open_database
 from gateway.journal import Journal, verify_journal
@@ -59,3 +59,50 @@ def test_crash_between_commit_and_print(tmp_path: Path, catalog, settings) -> No
     assert out.records[0].body["receipt_id"] == "box-1-000002"
     kinds = [r.kind for r in lane.book.journal.read(0, 100)]
     assert kinds == ["shift_open", "sale", "sale"]
+
+
+def test_crash_during_payment_keeps_the_tenders_taken(tmp_path: Path, catalog,
+                                                       settings) -> None:
+    db_path = tmp_path / "storegate.db"
+    child = subprocess.Popen([sys.executable, str(Path(__file__).parent / "lane_paying_child.py"),
+                              str(db_path)], cwd=ROOT, stdout=subprocess.PIPE, text=True)
+    assert child.stdout is not None
+    said = child.stdout.readline().strip()
+    os.kill(child.pid, signal.SIGKILL)
+    child.wait(timeout=10)
+    assert said == "TENDERED"
+
+    lane = make_lane(db_path, catalog, settings)  # the box restarts mid-payment
+    assert lane.state is State.TENDERING and lane.restore_notes == ()
+    assert [(t.type, t.amount) for t in lane.sale.tenders] == [("card", Decimal("5.00")),
+                                                                ("stored_value", Decimal("2.00"))]
+    assert lane.sale.member is not None and lane.sale.member.id == "M0001"
+    clock = Clock()
+    out = lane.handle(ev.Tender(clock(), "cash", Decimal(20)))
+    assert isinstance(out, Outcome) and out.state == "idle"
+    sale = out.records[0].body
+    assert [t["type"] for t in sale["tenders"]] == ["card", "stored_value", "cash"]
+    assert sale["tenders"][0]["card"] == "411111******1111"
+    assert [r.kind for r in lane.book.journal.read(0, 50)].count("sale") == 1
+    assert lane.book.paying() is None
+    lane.book.db.conn.close()
+    again = make_lane(db_path, catalog, settings)
+    assert again.state is State.IDLE and again.sale is None
+
+
+def test_a_payment_that_cannot_come_back_is_parked_not_lost(tmp_path: Path, catalog,
+                                                             settings) -> None:
+    lane = make_lane(tmp_path / "storegate.db", catalog, settings)
+    clock = Clock()
+    lane.handle(ev.OpenShift(clock(), CASHIER))
+    lane.handle(ev.Scan(clock(), "7612345001234"))
+    lane.handle(ev.Tender(clock(), "card", Decimal("1.00"), reference="A"))
+    body = lane.book.paying()
+    assert body is not None
+    body["lines"][0]["sku"] = "GONE-FROM-CATALOG"
+    lane.book.save_paying(lane.shift.shift_id, clock().isoformat(), body)
+    lane.book.db.conn.close()
+    again = make_lane(tmp_path / "storegate.db", catalog, settings)
+    assert again.state is State.IDLE
+    assert "kept as H0001" in again.restore_notes[0] and "card 1.00" in again.restore_notes[0]
+    assert again.book.paying() is None and again.book.suspended_ids() == ["H0001"]
