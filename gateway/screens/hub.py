@@ -41,6 +41,7 @@ from gateway.screens.settings import ScreensSettings
 from gateway.screens.view import Desk, Message, Prompt, ScreenView, build_view, last_sale
 
 Listener = Callable[[ScreenView], None]
+Feed = Callable[[ev.Event], "Outcome | Refusal"]
 OVERRIDABLE = (ev.ChangeQuantity, ev.VoidLine, ev.PriceOverride, ev.VoidSale, ev.Refund,
                ev.ReturnWithoutReceipt, ev.NoSale, ev.CloseShift)
 
@@ -69,8 +70,13 @@ class ScreenHub:
 
     def __init__(self, lane: LanePort, settings: ScreensSettings, *,
                  clock: Callable[[], datetime], scale_capacity: Decimal | None = None,
-                 store_name: str = "") -> None:
+                 store_name: str = "", feed: Feed | None = None) -> None:
+        """`feed` is how lane events reach the lane: by default `lane.handle` under a lock
+        of the hub's own; the daemon passes its own (which also prints, counts anomalies
+        and runs on its main loop) and then calls `record` for events it fed itself."""
         self.lane = lane
+        self._lane_lock = threading.Lock()
+        self._feed: Feed = feed or self._handle_locked
         self.settings = settings
         self.clock = clock
         self.scale_capacity = scale_capacity
@@ -79,6 +85,7 @@ class ScreenHub:
         self.t = translator(self.language)
         self.desk = Desk()
         self._pending: ev.Event | None = None
+        self._member_name: str | None = None
         self._lock = threading.RLock()
         self._listeners: list[Listener] = []
         self._waiters: list[tuple[asyncio.AbstractEventLoop, asyncio.Event]] = []
@@ -98,7 +105,10 @@ class ScreenHub:
                                            self.settings.currency)
 
     def _build(self) -> ScreenView:
-        return build_view(self.lane, self.desk, self.money, self.t, self.language)
+        view = build_view(self.lane, self.desk, self.money, self.t, self.language)
+        if view.member_name is not None:
+            self._member_name = view.member_name  # greets the member after the sale too
+        return view
 
     def add_listener(self, listener: Listener) -> None:
         """`listener(view)` after every change (the pole display feed); must not block."""
@@ -131,17 +141,29 @@ class ScreenHub:
 
     # -- lane events -------------------------------------------------------------------------
 
+    def _handle_locked(self, event: ev.Event) -> Outcome | Refusal:
+        with self._lane_lock:
+            return self.lane.handle(event)
+
     def handle(self, event: ev.Event) -> Outcome | Refusal:
-        """Hand `event` to the lane, remember what it answered, publish."""
+        """Hand `event` to the lane (through `feed`), remember what it answered, publish.
+        The hub's lock is not held meanwhile: a feed that waits for the daemon's main loop
+        cannot deadlock with that loop calling `publish`."""
+        answer = self._feed(event)
+        self.record(event, answer)
+        return answer
+
+    def record(self, event: ev.Event, answer: Outcome | Refusal) -> None:
+        """What the lane answered to `event` (fed by the hub or by the daemon): the message,
+        a supervisor prompt, the last sale; then publish."""
         with self._lock:
-            member = self.lane.sale.member if self.lane.sale is not None else None
-            answer = self.lane.handle(event)
             if isinstance(answer, Refusal):
                 self._refused(event, answer)
             else:
-                self._accepted(answer, member)
+                self._accepted(answer, self._member_name)
+            if self.lane.sale is None or self.lane.sale.member is None:
+                self._member_name = None
         self.publish()
-        return answer
 
     def _refused(self, event: ev.Event, refusal: Refusal) -> None:
         self.desk.message = Message("refusal", refusal_text(self.language, refusal.code,
@@ -154,16 +176,16 @@ class ScreenHub:
                                        ("pin", self.t("pin"), ""),
                                        ("reason", self.t("reason"), reason)))
 
-    def _accepted(self, outcome: Outcome, member: Any) -> None:
+    def _accepted(self, outcome: Outcome, member_name: str | None) -> None:
         self._pending = None
         self.desk.prompt = None
         self.desk.selected = None
         text = " ".join(outcome.notices)
         self.desk.message = Message("notice", text) if text else None
-        document: Any = next((r for r in outcome.records if r.kind in ("sale", "refund")),
-                             None)
+        records: tuple[Any, ...] = outcome.records
+        document = next((r for r in records if r.kind in ("sale", "refund")), None)
         if document is not None and document.kind == "sale":
-            name = (member.name or member.id) if member is not None else None
+            name = member_name if document.body.get("member") else None
             self.desk.last_sale = last_sale(document.body, outcome.receipt, self.money,
                                             self.settings.receipt_qr, name)
         elif document is not None:
@@ -305,13 +327,18 @@ class ScreenHub:
             return self.handle(ev.Scan(at, event.text))
         if isinstance(event, CardEvent):
             return self._card(event, at)
+        self.observe(event)
+        return None
+
+    def observe(self, event: DeviceEvent) -> None:
+        """Show a device event without feeding the lane: the live weight, device health and
+        decode faults (for a daemon that turns scans and cards into lane events itself)."""
         if isinstance(event, WeightReading):
             self._weight(event)
         elif isinstance(event, DeviceStateEvent):
             self._device_state(event.device, event.role.value, event.state.value)
         elif isinstance(event, DecodeFault):
             self.note("alert", f"{event.device}: {event.reason}")
-        return None
 
     def _card(self, event: CardEvent, at: datetime) -> Outcome | Refusal | None:
         if event.kind is CardKind.PAYMENT:

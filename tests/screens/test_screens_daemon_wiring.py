@@ -1,0 +1,120 @@
+"""How `gateway run` wires the screens: lane events through the daemon's own feed on its
+main loop thread, `record` for events it fed itself, `observe` for display-only device
+events, and the pushed parts read straight off the event stream (no browser)."""
+
+from __future__ import annotations
+
+import queue
+import threading
+from collections.abc import Callable, Iterator
+from datetime import datetime
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from devices.events import WeightReading, WeightStatus
+from gateway.lane import events as ev
+from gateway.lane.events import Outcome, Refusal
+from gateway.screens.app import create_app
+from gateway.screens.demo import CASHIER, SCALE_CAPACITY, StepClock, demo_lane
+from gateway.screens.hub import ScreenHub
+from gateway.screens.serve import ScreensServer
+from gateway.settings import load_settings
+
+ROOT = Path(__file__).resolve().parents[2]
+MILK = "7612345001012"
+
+
+class MainLoop:
+    """A daemon-like main loop: the only thread that touches the lane."""
+
+    def __init__(self) -> None:
+        self.inbox: queue.SimpleQueue[Callable[[], None] | None] = queue.SimpleQueue()
+        self.thread = threading.Thread(target=self._run, daemon=True)
+        self.thread.start()
+        self.threads_seen: set[str] = set()
+
+    def _run(self) -> None:
+        while (job := self.inbox.get()) is not None:
+            job()
+
+    def call(self, fn: Callable[[], Any]) -> Any:
+        reply: queue.SimpleQueue[Any] = queue.SimpleQueue()
+        self.inbox.put(lambda: reply.put(fn()))
+        return reply.get(timeout=10)
+
+
+@pytest.fixture
+def wired(tmp_path: Path) -> Iterator[tuple[ScreenHub, MainLoop, str]]:
+    settings = load_settings(ROOT / "config" / "gateway.example.toml")
+    lane = demo_lane(tmp_path / "storegate.db", settings)
+    loop = MainLoop()
+
+    def feed(event: ev.Event) -> Outcome | Refusal:
+        def on_main() -> Outcome | Refusal:
+            loop.threads_seen.add(threading.current_thread().name)
+            answer = lane.handle(event)
+            hub.publish()  # the daemon publishes from its loop: must not deadlock
+            return answer
+        result: Outcome | Refusal = loop.call(on_main)
+        return result
+
+    hub = ScreenHub(lane, settings.screens, clock=StepClock(datetime(2026, 11, 24, 9)),
+                    scale_capacity=SCALE_CAPACITY, store_name="Corner Shop", feed=feed)
+    server = ScreensServer(create_app(hub), settings.screens, port=0).start()
+    try:
+        yield hub, loop, server.url
+    finally:
+        server.stop()
+        loop.inbox.put(None)
+
+
+def read_events(url: str, wanted: Callable[[dict[str, str]], bool], action: Callable[[], None]
+                ) -> dict[str, str]:
+    """Open the event stream, run `action` once it is open, return the newest HTML of each
+    part as soon as `wanted` says so."""
+    latest: dict[str, str] = {}
+    with httpx.Client(timeout=10) as client, client.stream("GET", url + "/events") as stream:
+        event, data, acted = "", "", False
+        for raw in stream.iter_lines():
+            if raw.startswith("event: "):
+                event = raw[7:]
+            elif raw.startswith("data: "):
+                data += raw[6:] + "\n"
+            elif raw == "" and event:
+                latest[event], event, data = data, "", ""
+                if wanted(latest):
+                    return latest
+                if not acted:
+                    acted = True
+                    action()
+    raise AssertionError(f"the stream ended before the wanted part: {latest}")
+
+
+def test_keys_go_through_the_daemons_feed_on_its_main_loop(
+        wired: tuple[ScreenHub, MainLoop, str]) -> None:
+    hub, loop, url = wired
+    hub.submit("sign_on", {"staff_id": CASHIER[0], "pin": CASHIER[1]})
+    parts = read_events(url, lambda p: "Whole milk 1 l" in p.get("basket", ""),
+                        lambda: hub.press("enter", MILK))
+    assert "CHF 1.75" in parts["basket"]
+    assert loop.threads_seen == {loop.thread.name}
+
+
+def test_events_the_daemon_fed_itself_are_recorded(
+        wired: tuple[ScreenHub, MainLoop, str]) -> None:
+    hub, loop, _ = wired
+    hub.submit("sign_on", {"staff_id": CASHIER[0], "pin": CASHIER[1]})
+    scan = ev.Scan(datetime(2026, 11, 24, 9, 5), "0000000000000")
+    answer = loop.call(lambda: hub.lane.handle(scan))
+    hub.record(scan, answer)  # the daemon tells the screens what the lane said
+    assert hub.view.message is not None and hub.view.message.kind == "refusal"
+    assert "Barcode not read" in hub.view.message.text or "Unknown" in hub.view.message.text
+    reading = WeightReading("deli-scale", Decimal("0.250"), "kg", WeightStatus.STABLE, b"",
+                            datetime(2026, 11, 24, 9, 6))
+    hub.observe(reading)
+    assert hub.view.weight == "0.250 kg" and hub.view.weight_stable
+    assert hub.lane.sale is None  # observing a weight never feeds the lane
