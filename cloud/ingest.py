@@ -41,7 +41,7 @@ from paho.mqtt.properties import Properties
 from cloud import rules
 from cloud.clock import Clock, iso, system_clock
 from cloud.db import TRANSIENT_ERRORS, Database
-from cloud.inbound import Inbound, parse, subscriptions
+from cloud.inbound import Inbound, Problem, Rejected, parse, subscriptions
 from cloud.ingest_store import ApplyResult, IngestStore
 from cloud.schema import require_current
 from gateway.errors import StoregateError
@@ -100,11 +100,14 @@ class IngestConfig:
 
 @dataclass(frozen=True)
 class Received:
+    """One message as it arrived, already checked (`item`; None for the presence topic)."""
+
     generation: int
     mid: int
     qos: int
     topic: str
     payload: bytes
+    item: Inbound | None
 
 
 @dataclass
@@ -164,8 +167,22 @@ class IngestWorker:
 
     def _on_message(self, client: mqtt.Client, userdata: Any,
                     message: mqtt.MQTTMessage) -> None:
+        """Check the payload here, on the network thread: schema and hash checking (CPU)
+        then overlaps with the worker thread waiting on the database."""
+        payload = bytes(message.payload)
+        item = None if message.topic == self.config.presence_topic \
+            else self._check(message.topic, payload)
         self._inbox.put(Received(self._generation, message.mid, message.qos, message.topic,
-                                 bytes(message.payload)))
+                                 payload, item))
+
+    def _check(self, topic: str, payload: bytes) -> Inbound:
+        try:
+            return parse(self.config.root, topic, payload)
+        except Exception as exc:  # a bug in checking must not stop the network loop
+            log.exception("checking a message on %s failed", topic)
+            return Rejected(None, None, None, Problem(
+                "payload.unchecked", "error", f"message on {topic} could not be checked: "
+                f"{type(exc).__name__}: {exc}"), payload[:200].decode("utf-8", "replace"))
 
     # ------------------------------------------------------------ the worker thread
 
@@ -227,7 +244,7 @@ class IngestWorker:
             self._watch_presence(presence[-1])
         if not work:
             return
-        items: list[Inbound] = [parse(self.config.root, r.topic, r.payload) for r in work]
+        items: list[Inbound] = [r.item for r in work if r.item is not None]
         result = self._with_retry(lambda: store.apply(items, self._now()), db, stop)
         if result is None:
             return  # stopping: nothing acknowledged, the boxes will re-send

@@ -94,12 +94,12 @@ def test_box_process_sigkilled_at_random_moments_loses_nothing(
         proc.wait(10)
         seqs = [s for s, _ in stored(db_url, "store-1", "box-1")]
         assert seqs == sorted(set(seqs))  # never twice
+    assert seqs, "nothing reached head office while the box was being killed"
     final = subprocess.run([sys.executable, str(SYNC_BOX_PROCESS), str(workdir),
                             str(broker.port), "0", "--exit-when-acked"], timeout=120)
     assert final.returncode == 0
     journal = Journal(open_database(workdir / "box.db", readonly=True))
     head = journal.state().head_seq
-    assert head > 1000
     assert journal.acknowledged_seq() == head
     rows = stored(db_url, "store-1", "box-1")
     assert [s for s, _ in rows] == list(range(1, head + 1))
