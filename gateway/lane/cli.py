@@ -13,7 +13,7 @@ import argparse
 import getpass
 import json
 import sys
-from datetime import datetime
+from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -35,6 +35,12 @@ from gateway.settings import GatewaySettings, load_settings
 def _common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--config", metavar="PATH", help="settings file")
     parser.add_argument("--db", metavar="PATH", help="database (default paths.database)")
+
+
+def _approval(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--by", metavar="STAFF_ID",
+                        help="admin or technician approving the change (asked for a PIN)")
+    parser.add_argument("--totp", metavar="CODE", help="the approver's authenticator code")
 
 
 def register(sub: Any) -> None:
@@ -68,11 +74,16 @@ def register(sub: Any) -> None:
     add.add_argument("role", choices=("cashier", "supervisor", "technician", "admin"))
     add.add_argument("--card", metavar="CARD")
     add.add_argument("--ceiling", metavar="AMOUNT", help="override ceiling (supervisors)")
-    add.add_argument("--pin-stdin", action="store_true", help="read the PIN from stdin")
+    add.add_argument("--pin-stdin", action="store_true",
+                     help="read PINs from stdin, one a line (the approver's first)")
+    _approval(add)
     _common(add)
     add.set_defaults(func=_staff_add)
     totp = staff_sub.add_parser("totp", help="enrol a TOTP authenticator; prints its URI")
     totp.add_argument("id")
+    totp.add_argument("--pin-stdin", action="store_true", help="read the approver's PIN "
+                      "from stdin")
+    _approval(totp)
     _common(totp)
     totp.set_defaults(func=_staff_totp)
 
@@ -97,10 +108,10 @@ def _receipt(args: argparse.Namespace) -> int:
     return 0
 
 
-def _pin(args: argparse.Namespace) -> str:
+def _pin(args: argparse.Namespace, prompt: str = "PIN: ") -> str:
     if args.pin_stdin:
         return sys.stdin.readline().strip()
-    return getpass.getpass("PIN: ")
+    return getpass.getpass(prompt)
 
 
 def _today(settings: GatewaySettings) -> datetime:
@@ -148,17 +159,41 @@ def _report(args: argparse.Namespace) -> int:
     return 0
 
 
+def _authorised(args: argparse.Namespace, settings: GatewaySettings,
+                staff: StaffDirectory) -> bool:
+    """Staff changes are a box action: once someone has a second factor enrolled, they need
+    an admin's (or technician's) PIN and TOTP code. The very first admin is the bootstrap."""
+    if not staff.second_factor_enrolled():
+        return True
+    if args.by is None or args.totp is None:
+        raise UsageError("changing staff needs an admin's approval", where="gateway staff",
+                         fix="pass --by STAFF_ID --totp CODE (the PIN is asked first)")
+    pin = _pin(args, "PIN of the approver: ")
+    who = staff.authorize_box_action("change_settings", Credential(staff_id=args.by, pin=pin),
+                                     args.totp, _today(settings), datetime.now(UTC))
+    if isinstance(who, Refusal):
+        print(f"gateway staff: {who.message}", file=sys.stderr)
+        return False
+    return True
+
+
 def _staff_add(args: argparse.Namespace) -> int:
     settings, db = _open(args)
+    staff = StaffDirectory(db, settings.lane)
+    if not _authorised(args, settings, staff):
+        return 1
     pin = _pin(args)
     ceiling = Decimal(args.ceiling) if args.ceiling else None
-    member = StaffDirectory(db, settings.lane).add(args.id, args.name, args.role, pin=pin or None,
-                                                   card=args.card, ceiling=ceiling)
+    member = staff.add(args.id, args.name, args.role, pin=pin or None, card=args.card,
+                       ceiling=ceiling)
     print(f"staff {member.id} {member.name} ({member.role}) saved")
     return 0
 
 
 def _staff_totp(args: argparse.Namespace) -> int:
     settings, db = _open(args)
-    print(StaffDirectory(db, settings.lane).enroll_totp(args.id))
+    staff = StaffDirectory(db, settings.lane)
+    if not _authorised(args, settings, staff):
+        return 1
+    print(staff.enroll_totp(args.id))
     return 0

@@ -111,6 +111,12 @@ class StaffDirectory:
         return pyotp.TOTP(secret).provisioning_uri(name=f"{member.name} ({staff_id})",
                                                    issuer_name=self._settings.totp_issuer)
 
+    def second_factor_enrolled(self) -> bool:
+        """Has anyone who may change the box an authenticator enrolled (bootstrap is over)?"""
+        return self._conn.execute(
+            "SELECT 1 FROM lane_staff WHERE active = 1 AND totp_secret IS NOT NULL AND role "
+            "IN ('technician', 'admin') LIMIT 1").fetchone() is not None
+
     def totp_secret(self, staff_id: str) -> str | None:
         row = self._conn.execute("SELECT totp_secret FROM lane_staff WHERE id = ?",
                                  (staff_id,)).fetchone()
@@ -190,8 +196,12 @@ class StaffDirectory:
         return pyotp.TOTP(secret).verify(code, for_time=now, valid_window=1)
 
     def authorize_box_action(self, action: str, credential: Credential, totp_code: str,
-                             now: datetime) -> StaffMember | Refusal:
-        """Technician/admin actions on the box: identity, role, and a TOTP second factor."""
+                             now: datetime, utc: datetime | None = None) -> StaffMember | Refusal:
+        """Technician/admin actions on the box: identity, role, and a TOTP second factor.
+
+        `now` is store-local wall time (as on lane events, for the PIN lockout); `utc` an
+        aware UTC time for the TOTP code (default: `now`, read as the system's local time).
+        """
         if action not in BOX_ACTIONS:
             return Refusal("unknown_action", f"{action} is not a box action.")
         who = self.identify(credential, now)
@@ -201,7 +211,7 @@ class StaffDirectory:
             return Refusal("not_permitted", f"{who.name} ({who.role}) may not {action}.")
         if not who.has_totp:
             return Refusal("no_second_factor", f"{who.name} has no authenticator enrolled.")
-        if not self.check_second_factor(who.id, totp_code, now):
+        if not self.check_second_factor(who.id, totp_code, utc or now):
             return Refusal("wrong_second_factor", "The authenticator code is not valid.")
         return who
 

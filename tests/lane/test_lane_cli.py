@@ -12,6 +12,7 @@ from contextlib import redirect_stderr, redirect_stdout
 from decimal import Decimal
 from pathlib import Path
 
+import pyotp
 from lane_testkit import CASHIER, SETTINGS, Clock, make_lane
 
 from gateway.cli import main
@@ -101,3 +102,26 @@ def test_a_truncated_database_is_refused_with_a_fix(tmp_path: Path, catalog, set
     answer = gateway("receipt", "1", "--db", str(db))
     assert answer.returncode == 3
     assert "truncated" in answer.stderr and "fix:" in answer.stderr
+
+
+def test_staff_changes_need_an_admins_pin_and_totp_once_enrolled(tmp_path: Path, catalog,
+                                                                 settings) -> None:
+    db = tmp_path / "storegate.db"
+    lane = make_lane(db, catalog, settings)  # admin 301 (PIN 508273) exists, no TOTP yet
+    lane.book.db.conn.close()
+    first = gateway("staff", "totp", "301", "--db", str(db))  # bootstrap: nobody enrolled
+    assert first.returncode == 0 and first.stdout.startswith("otpauth://")
+    secret = pyotp.parse_uri(first.stdout.strip()).secret
+    refused = gateway("staff", "add", "402", "Eve", "cashier", "--pin-stdin", "--db", str(db),
+                      stdin="135790\n")
+    assert refused.returncode == 2 and "--by STAFF_ID --totp CODE" in refused.stderr
+    wrong = gateway("staff", "add", "402", "Eve", "cashier", "--pin-stdin", "--by", "301",
+                    "--totp", "000000", "--db", str(db), stdin="508273\n135790\n")
+    assert wrong.returncode == 1 and "authenticator code is not valid" in wrong.stderr
+    code = pyotp.TOTP(secret).now()
+    done = gateway("staff", "add", "402", "Eve", "cashier", "--pin-stdin", "--by", "301",
+                   "--totp", code, "--db", str(db), stdin="508273\n135790\n")
+    assert done.returncode == 0, done.stderr
+    cashier = gateway("staff", "add", "403", "Fay", "cashier", "--pin-stdin", "--by", "402",
+                      "--totp", code, "--db", str(db), stdin="135790\n246802\n")
+    assert cashier.returncode == 1 and "may not change_settings" in cashier.stderr
