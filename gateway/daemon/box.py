@@ -25,6 +25,7 @@ import queue
 import shutil
 import signal
 import sqlite3
+import sys
 import threading
 import time
 import uuid
@@ -601,6 +602,9 @@ class Box:
 
 def run_daemon(config_path: str | None) -> int:
     settings = load_settings(config_path)
+    # A CPU-busy thread (sync encoding a batch) keeps the GIL for up to the switch interval
+    # (5 ms by default) before the main loop gets it back: 1 ms keeps scans snappy.
+    sys.setswitchinterval(0.001)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s",
                         force=True)
     data_dir = Path(settings.paths.data_dir)

@@ -237,11 +237,14 @@ def uninstall(root: Path, purge: bool = False) -> InstallReport:
     paths = [f"/etc/systemd/system/{u}" for u in UNITS]
     paths += [f"/etc/udev/rules.d/{STATIC_RULES}", f"/etc/udev/rules.d/{DEVICE_RULES}",
               "/etc/sysusers.d/storegate.conf", "/etc/tmpfiles.d/storegate.conf",
-              "/opt/storegate"]
+              "/opt/storegate/venv"]
     if purge:
         paths += ["/var/lib/storegate", "/etc/storegate"]
     for absolute in paths:
         _remove(under(root, absolute), report)
+    opt = under(root, "/opt/storegate")
+    if opt.is_dir() and not any(opt.iterdir()):
+        opt.rmdir()  # the source clone, if there, is the technician's to delete
     if purge:
         _remove_user(root, report)
     else:
