@@ -140,6 +140,7 @@ def test_tender_shows_the_change(till: Till, cashier: Page, customer: Page) -> N
     cashier.keyboard.type("20")
     cashier.keyboard.press("F8")
     expect(cashier.locator("#last-sale")).to_be_visible()
+    assert till.hub.desk.last_sale is not None
     record = till.hub.lane.book.by_receipt(till.hub.desk.last_sale.receipt_id)
     body = record.body
     change = Decimal(30) - Decimal(body["totals"]["due"])
@@ -164,6 +165,7 @@ def test_a_refund_asks_for_a_supervisor(till: Till, cashier: Page) -> None:
     expect(cashier.locator("#total")).to_have_text("CHF 12.50")
     cashier.keyboard.press("F8")  # exact cash
     expect(cashier.locator("#last-sale")).to_be_visible()
+    assert till.hub.desk.last_sale is not None
     receipt = till.hub.desk.last_sale.receipt_id
     cashier.keyboard.type(receipt)
     cashier.keyboard.press("F10")

@@ -72,7 +72,7 @@ def wired(tmp_path: Path) -> Iterator[tuple[ScreenHub, MainLoop, str]]:
         loop.inbox.put(None)
 
 
-def read_events(url: str, wanted: Callable[[dict[str, str]], bool], action: Callable[[], None]
+def read_events(url: str, wanted: Callable[[dict[str, str]], bool], action: Callable[[], object]
                 ) -> dict[str, str]:
     """Open the event stream, run `action` once it is open, return the newest HTML of each
     part as soon as `wanted` says so."""
@@ -118,3 +118,18 @@ def test_events_the_daemon_fed_itself_are_recorded(
     hub.observe(reading)
     assert hub.view.weight == "0.250 kg" and hub.view.weight_stable
     assert hub.lane.sale is None  # observing a weight never feeds the lane
+
+
+def test_the_demo_day_plays_on_the_screens(till: Any) -> None:
+    """`python -m gateway.screens.demo` plays this script; both sales must complete."""
+    from gateway.screens.demo import play_day
+    play_day(till.hub, till.devices, pause=0.4)
+    sales = [r for r in till.hub.lane.book.journal.read(0, 100) if r.kind == "sale"]
+    assert [s.body["tenders"][0]["type"] for s in sales] == ["cash", "card"]
+    assert sales[0].body["change"] == str(Decimal(20) - Decimal(sales[0].body["totals"]["due"]))
+    assert sales[1].body["member"]["id"] == "M0001"
+    assert till.hub.view.last_sale is not None
+    assert till.hub.view.last_sale.member_name == "Alice"
+    total = till.hub.view.last_sale.total
+    top, bottom = till.devices.pole.wait_for("Thank you!", "Total" + total.rjust(15))
+    assert (top.strip(), bottom) == ("Thank you!", "Total" + total.rjust(15))

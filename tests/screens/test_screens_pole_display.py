@@ -16,7 +16,7 @@ from devices.simulators.pole_display import PoleDisplayScreen, PoleDisplaySimula
 @pytest.fixture
 def sim() -> Iterator[PoleDisplaySimulator]:
     with PoleDisplaySimulator() as display:
-        yield display  # type: ignore[misc]
+        yield display
 
 
 @pytest.mark.parametrize("command_set", ["cd5220", "escpos"])
@@ -95,7 +95,7 @@ def test_missing_display_reports_and_comes_back_when_plugged_in(tmp_path: Path) 
     pole = PoleDisplay(str(link))
     with pytest.raises(DeviceNotFound) as info:
         pole.show("one", "")
-    assert "plug the device in" in info.value.fix
+    assert "plug the device in" in (info.value.fix or "")
     with PoleDisplaySimulator() as sim:
         assert isinstance(sim, PoleDisplaySimulator)
         link.symlink_to(sim.path)
