@@ -114,6 +114,13 @@ class LaneBook:
         shift_id, staff_id, method, opened_at, day, opening = row
         return OpenShiftRow(shift_id, staff_id, method, opened_at, day, Decimal(opening))
 
+    def last_count(self) -> Decimal | None:
+        """The cash counted when the last shift closed (for a handover), if any."""
+        row = self.conn.execute(
+            "SELECT r.body FROM lane_doc d JOIN journal_record r ON r.seq = d.seq "
+            "WHERE d.kind = 'shift_close' ORDER BY d.seq DESC LIMIT 1").fetchone()
+        return Decimal(json.loads(row[0])["counted"]) if row else None
+
     @staticmethod
     def record_shift(row: OpenShiftRow) -> Also:
         def write(conn: sqlite3.Connection) -> None:

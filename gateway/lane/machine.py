@@ -259,8 +259,11 @@ class Lane:
         number = self.book.next_number("shift")
         shift_id = f"{self.lane_ref.box}-S{number:05d}"
         day = event.at.date().isoformat()
-        opening = (event.opening_float if event.opening_float is not None
-                   else self.settings.lane.opening_float)
+        opening = event.opening_float
+        if opening is None and self.settings.lane.carry_over_drawer:
+            opening = self.book.last_count()
+        if opening is None:
+            opening = self.settings.lane.opening_float
         if opening < 0:
             return Refusal("bad_float", "The opening float cannot be negative.")
         body = ShiftOpenBody(shift_id=shift_id, lane=self.lane_ref, business_day=day,

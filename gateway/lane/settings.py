@@ -44,6 +44,9 @@ class LaneSettings(BaseModel):
 
     opening_float: Decimal = Field(Decimal("0"), ge=0, description="cash in the drawer at open")
     blind_count: bool = Field(True, description="close-shift counts hide the expected amount")
+    carry_over_drawer: bool = Field(
+        False, description="shift handover: a new shift starts with the cash the last one "
+        "counted at close, instead of `opening_float`")
     pin_attempts: int = Field(5, ge=1, le=20, description="wrong PINs before a lockout")
     lockout_minutes: int = Field(15, ge=1, le=1440)
     supervisor_ceiling: Decimal = Field(

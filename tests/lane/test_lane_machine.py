@@ -249,3 +249,20 @@ def test_counts_are_blind_unless_the_settings_say_otherwise(db_path: Path, catal
     assert again.expected_drawer() == D("101.60")
     body = ok(again, ev.CloseShift(clock(), D("101.60"))).records[0].body
     assert body["blind"] is False and body["over_short"] == "0.00"
+
+
+def test_shift_handover_carries_the_counted_drawer_over(db_path: Path, catalog, settings,
+                                                         clock: Clock) -> None:
+    from lane_testkit import SUPERVISOR_PIN, make_lane
+    handover = settings.model_copy(update={"lane": settings.lane.model_copy(
+        update={"carry_over_drawer": True})})
+    lane = make_lane(db_path, catalog, handover)
+    first = ok(lane, ev.OpenShift(clock(), CASHIER))
+    assert first.records[0].body["opening_float"] == str(settings.lane.opening_float)
+    ok(lane, ev.Scan(clock(), CHOC))
+    ok(lane, ev.Tender(clock(), "cash", D(5)))
+    ok(lane, ev.CloseShift(clock(), D("151.55")))
+    second = ok(lane, ev.OpenShift(clock(), SUPERVISOR_PIN))
+    body = second.records[0].body
+    assert (body["opening_float"], body["staff"]["name"], body["method"]) == (
+        "151.55", "Beat", "pin")
