@@ -19,6 +19,7 @@ header/footer, the catalog file).
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import queue
@@ -97,6 +98,36 @@ class Request:
 class Ack:
     seq: int
     hash: str
+
+
+@dataclass(frozen=True)
+class DocumentJob:
+    """A verified document from head office, to apply on the main loop (the one writer)."""
+
+    kind: str
+    version: int
+    document: dict[str, Any]
+    reply: queue.SimpleQueue[BaseException | None]
+
+
+class MainLoopDocuments:
+    """sync's DocumentSink: hands each document to the main loop and waits for its verdict."""
+
+    def __init__(self, inbox: queue.SimpleQueue[Any]) -> None:
+        self.inbox = inbox
+
+    def apply(self, kind: str, version: int, document: dict[str, Any]) -> None:
+        from gateway.sync.errors import DocumentRefused
+        reply: queue.SimpleQueue[BaseException | None] = queue.SimpleQueue()
+        self.inbox.put(DocumentJob(kind, version, document, reply))
+        try:
+            verdict = reply.get(timeout=30)
+        except queue.Empty:
+            raise DocumentRefused(
+                "the box's main loop did not apply the document in 30 s",
+                fix="head office re-sends it; check the box's health") from None
+        if verdict is not None:
+            raise verdict
 
 
 @dataclass(frozen=True)
@@ -261,7 +292,8 @@ class Box:
         from gateway.sync.service import SyncConfig, SyncService
         self.sync = SyncService(SyncConfig.from_settings(self.settings),
                                 acknowledge=lambda seq, h: self.inbox.put(Ack(seq, h)),
-                                clock=self._wall_clock)
+                                sink=MainLoopDocuments(self.inbox),
+                                devices=self._device_health, clock=self._wall_clock)
         self.sync.start()
 
     @staticmethod
@@ -320,6 +352,8 @@ class Box:
                 message.reply.put(self._answer(message.body))
             case Ack():
                 self._acknowledge(message)
+            case DocumentJob():
+                message.reply.put(self._apply_document(message))
             case ScanEvent() | CardEvent():
                 self._device_input(message)
             case WeightReading():
@@ -474,6 +508,43 @@ class Box:
             self.sync.sync_now()
         return {"ok": True, "seq": record.seq, "body": record.body,
                 "text": render_receipt(receipt, store.receipt_width)}
+
+    def _apply_document(self, job: DocumentJob) -> BaseException | None:
+        """Swap a catalog or members document in; the sale in progress keeps its catalog."""
+        from gateway.catalog.document import parse_document
+        from gateway.members.sink import MembersSink
+        from gateway.sync.errors import DocumentRefused
+        source = f"{job.kind} document version {job.version}"
+        try:
+            if job.kind == "catalog":
+                document = parse_document(job.document, source)
+                text = json.dumps(job.document, default=str)
+                catalog = CatalogStore(self.db).apply(document, text, source)
+                self.lane.set_catalog(catalog)
+            elif job.kind == "members":
+                MembersSink(MemberStore(self.db, self.settings.store.box)).apply(
+                    job.kind, job.version, job.document)
+            else:
+                return DocumentRefused(f"no applier for {job.kind} documents on this box",
+                                       fix="update storegate; the document in force stays")
+        except DocumentRefused as exc:
+            return exc
+        except StoregateError as exc:
+            return DocumentRefused(exc.what, where=exc.where, fix=exc.fix)
+        log.info("applied %s", source)
+        return None
+
+    def _device_health(self) -> dict[str, Any]:
+        """For sync's telemetry (called on its thread: reads a copy)."""
+        from gateway.sync.payloads import DeviceHealth
+        states = {"connected": "connected", "ready": "connected",
+                  "disconnected": "disconnected", "starting": "unknown"}
+        health: dict[str, Any] = {}
+        for name, device in list(self.devices.items()):
+            health[name] = DeviceHealth(state=states.get(device.get("state"), "error"),
+                                        error=device.get("detail") or None,
+                                        last_event_at=device.get("at"))
+        return health
 
     def _acknowledge(self, ack: Ack) -> None:
         try:

@@ -122,3 +122,54 @@ def test_sighup_reloads_anomaly_thresholds_and_anomalies_reach_the_lane(tmp_path
         assert [a["rule"] for a in lane_view][-1] == "sale_above_limit", lane_view
     finally:
         assert daemon.stop() == 0, daemon.output()
+
+
+def test_a_signed_catalog_from_head_office_applies_between_sales(tmp_path: Path) -> None:
+    import base64
+
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+    from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+
+    from gateway.sync.signing import sign
+
+    key = Ed25519PrivateKey.generate()
+    public = base64.b64encode(key.public_key().public_bytes(Encoding.Raw, PublicFormat.Raw))
+    broker = Mosquitto(tmp_path / "broker").start()
+    try:
+        config = box_config(tmp_path, f'\n[[sync.trusted_keys]]\nkey_id = "ho-1"\n'
+                            f'public_key = "{public.decode()}"\n')
+        config.write_text(config.read_text().replace("port = 1883", f"port = {broker.port}"))
+        daemon = Daemon(tmp_path, config)
+        try:
+            assert daemon.key("sign_on", staff="101", pin="472951")["ok"]
+            first = daemon.key("scan", code="7612345001012")
+            assert first["lane"]["total"] == "1.75"  # type: ignore[index]
+            catalog = json.loads((Path(__file__).parents[2] / "config" /
+                                  "catalog.example.json").read_text())
+            catalog["version"] = 2
+            for product in catalog["products"]:
+                if product["sku"] == "MILK-1L":
+                    product["price"] = "1.95"
+            message = sign({"v": 1, "kind": "catalog", "store": "store-1", "box": None,
+                            "version": 2, "issued_at": "2026-11-24T02:00:00.000Z",
+                            "document": catalog}, key, "ho-1")
+            publisher = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2)
+            publisher.connect("127.0.0.1", broker.port)
+            publisher.loop_start()
+            publisher.publish("storegate/v1/store-1/catalog", json.dumps(message), qos=1,
+                              retain=True).wait_for_publish(10)
+            publisher.loop_stop()
+            publisher.disconnect()
+            deadline = time.monotonic() + 15
+            while "applied catalog document version 2" not in daemon.output():
+                assert time.monotonic() < deadline, daemon.output()[-2000:]
+                time.sleep(0.1)
+            same_sale = daemon.key("scan", code="7612345001012")
+            assert same_sale["lane"]["total"] == "3.50"  # type: ignore[index]
+            assert daemon.key("tender", type="cash", amount="5")["ok"]
+            next_sale = daemon.key("scan", code="7612345001012")
+            assert next_sale["lane"]["total"] == "1.95"  # type: ignore[index]
+        finally:
+            assert daemon.stop() == 0, daemon.output()
+    finally:
+        broker.kill()
