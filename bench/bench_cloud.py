@@ -214,7 +214,8 @@ def main() -> int:
         count = len(data)
         size = sum(len(p) for _, p in messages) / count
         print(f"{count} records of {size:.0f} bytes on the wire, {args.boxes} boxes, "
-              f"{len(messages)} messages of {BATCH}", flush=True)
+              f"{len(messages)} messages of {BATCH}; load average at start "
+              f"{os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs", flush=True)
         results: dict[str, float] = {}
         with Mosquitto(work / "broker") as broker:
             for workers in (1, 2):
@@ -238,7 +239,8 @@ def main() -> int:
                 took = through_ingest(url, broker.port, journals, 1, work)
                 results["sqlite1"] = report("SQLite cloud ingest, 1 worker, acked", count,
                                             took, base)
-        print(json.dumps({k: round(v) for k, v in results.items()}))
+        print(json.dumps({k: round(v) for k, v in results.items()}
+                         | {"load_average_end": round(os.getloadavg()[0], 1)}))
     return 0 if results.get("pg1", 0) >= 20_000 else 1
 
 
