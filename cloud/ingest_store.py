@@ -83,7 +83,10 @@ class IngestStore:
         with self.db.transaction():
             result = self._journal(journal, now)
             seen: set[BoxKey] = set(journal)
-            for item in items:
+            # Box by box in (store, box) order, like the chain locks, so two workers never
+            # wait on each other's box_state rows in opposite orders; arrival order within
+            # a box is kept (sorted() is stable).
+            for item in sorted(items, key=lambda i: (i.store or "", i.box or "")):
                 self._other(item, now, seen)
             for store, box in sorted(seen):
                 self._touch(store, box, now)

@@ -180,3 +180,57 @@ def test_duplicate_and_out_of_order_batches_store_once_and_ack_contiguously(
         assert not {"record.conflict", "chain.break"} & set(alert_kinds(db_url))
     finally:
         box.close()
+
+
+def test_events_and_telemetry_raise_their_alerts_and_offline_boxes_are_noticed(
+        tmp_path: Path, db_url: str, broker: Mosquitto,
+        ingest: Callable[..., RunningIngest]) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from cloud import rules
+    from cloud.clock import iso
+    from cloud.db import Database
+    from gateway.sync.payloads import BoxState, Event, Telemetry
+
+    box = _setup(broker, ingest)
+    topics = Topics(ROOT, STORE, BOX)
+    now = datetime.now(UTC)
+
+    def telemetry(at: datetime, backlog: int) -> bytes:
+        return Telemetry.model_validate({
+            "time": iso(at), "boot_id": "b1", "version": "0.1.0", "uptime_s": 10.0,
+            "clock_synced": True, "reconnects": 1,
+            "host": {"load": None, "temperature_c": None, "memory_total": None,
+                     "memory_available": None, "disk_total": None, "disk_free": None},
+            "journal": {"backlog": backlog, "oldest_unacknowledged_age_s": 5 * 3600.0,
+                        "acknowledged_seq": 10, "last_ack_at": None},
+            "queue": {"depth": 0, "capacity": 100, "dropped_telemetry": 0,
+                      "dropped_events": 0}}).model_dump_json().encode()
+
+    try:
+        for payload, topic in (
+                (BoxState(online=True, session=3, boot_id="b1", time=iso(now))
+                 .model_dump_json().encode(), topics.state),
+                (telemetry(now, 4000), topics.telemetry),
+                (telemetry(now + timedelta(seconds=60), 5000), topics.telemetry),
+                (Event(id="e1", time=iso(now), kind="document.refused", severity="warning",
+                       body={"reason": "bad_signature"}).model_dump_json().encode(),
+                 topics.events),
+                (BoxState(online=True, session=2, boot_id="b0", time=iso(now))
+                 .model_dump_json().encode(), topics.state),  # stale session: ignored
+                (BoxState(online=False, session=3, boot_id="b1", time=iso(now))
+                 .model_dump_json().encode(), topics.state)):
+            box.client.publish(topic, payload, qos=1).wait_for_publish(5)
+        assert eventually(lambda: {"backlog.old", "backlog.growing", "event.document.refused"}
+                          <= set(alert_kinds(db_url)))
+        db = Database.open(db_url)
+        try:
+            assert eventually(lambda: db.one(
+                "SELECT online, session FROM box_state WHERE box = ?", (BOX,)) in
+                ((False, 3), (0, 3)))
+            rules.periodic(db, iso(now + timedelta(minutes=20)))
+        finally:
+            db.close()
+        assert "box.offline" in alert_kinds(db_url)
+    finally:
+        box.close()
