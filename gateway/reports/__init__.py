@@ -86,13 +86,20 @@ class Figures:
         _bump(self.by_cashier, staff_id, total, name=name)
 
     def _spread(self, d: dict[str, Any], sign: int) -> None:
+        """Add a sale's (sign 1) or refund's (sign -1) breakdowns; refunds count no sale.
+
+        Inlined dict arithmetic, no call per entry: this loop runs ~10 times per sale."""
         count = 1 if sign > 0 else 0
-        for key, amount in d["tn"].items():
-            _bump(self.by_tender, key, sign * Decimal(amount), count=count)
+        for table, entries in ((self.by_tender, d["tn"]), (self.by_category, d["c"])):
+            for key, amount in entries.items():
+                row = table.get(key) or table.setdefault(key, _Row())
+                row.count += count
+                row.amount += Decimal(amount) if sign > 0 else -Decimal(amount)
         for key, (gross, tax) in d["tx"].items():
-            _bump(self.by_tax, key, sign * Decimal(gross), sign * Decimal(tax), count=count)
-        for key, amount in d["c"].items():
-            _bump(self.by_category, key, sign * Decimal(amount), count=count)
+            row = self.by_tax.get(key) or self.by_tax.setdefault(key, _Row())
+            row.count += count
+            row.amount += Decimal(gross) if sign > 0 else -Decimal(gross)
+            row.tax += Decimal(tax) if sign > 0 else -Decimal(tax)
 
     def _refund(self, d: dict[str, Any]) -> None:
         self.refunds += 1
@@ -141,10 +148,15 @@ def _bump(table: dict[str, _Row], key: str, amount: Decimal, tax: Decimal = ZERO
 
 
 def compute(rows: Iterable[tuple[int, str, str | None, str | None]]) -> Figures:
-    """Sum (seq, kind, digest JSON, body JSON when there is no digest) rows."""
+    """Sum (seq, kind, digest JSON, body JSON when there is no digest) rows.
+
+    The stored digests are parsed as one JSON array (one call instead of one per record)."""
+    listed = list(rows)
+    stored = [text for _, _, text, _ in listed if text is not None]
+    parsed = iter(json.loads("[" + ",".join(stored) + "]"))
     figures = Figures()
-    for seq, kind, stored, body in rows:
-        found = json.loads(stored) if stored is not None else digest(kind, json.loads(body or ""))
+    for seq, kind, text, body in listed:
+        found = next(parsed) if text is not None else digest(kind, json.loads(body or ""))
         if found is not None:
             figures.add(seq, kind, found)
     return figures
