@@ -79,7 +79,7 @@ class LaneBook:
             for doc in batch.index:
                 seq = conn.execute("SELECT seq FROM journal_record WHERE id = ?",
                                    (doc.record_id,)).fetchone()[0]
-                figures = digest(doc.kind, bodies[doc.record_id])
+                figures = _digest_or_none(doc.kind, bodies[doc.record_id])
                 conn.execute("INSERT INTO lane_doc (seq, kind, business_day, shift_id, "
                              "receipt_id, digest) VALUES (?, ?, ?, ?, ?, ?)",
                              (seq, doc.kind, doc.business_day, doc.shift_id, doc.receipt_id,
@@ -269,3 +269,12 @@ class LaneBook:
         row = self.conn.execute("SELECT seq FROM lane_doc WHERE business_day = ? AND "
                                 "kind = 'z_report'", (day,)).fetchone()
         return row[0] if row else None
+
+
+def _digest_or_none(kind: str, body: dict[str, Any]) -> dict[str, Any] | None:
+    """A record is never refused for its report digest: an amount the digest cannot take
+    leaves it empty, and reports then read (and complain about) the body itself."""
+    try:
+        return digest(kind, body)
+    except (ValueError, KeyError, TypeError):
+        return None

@@ -21,39 +21,54 @@ def rate_key(tax: Mapping[str, Any]) -> str:
     return f"{rate:f}%" + ("" if tax["inclusive"] else " excl.")
 
 
-def _fold(pairs: Iterable[tuple[str, Decimal]]) -> dict[str, str]:
-    out: dict[str, Decimal] = {}
+def units(amount: Decimal | str, places: int) -> int:
+    """An amount in minor units (12.50 with 2 places -> 1250); exact or refused."""
+    scaled = Decimal(amount).scaleb(places)
+    if scaled != scaled.to_integral_value():
+        raise ValueError(f"amount {amount} has more than {places} decimals")
+    return int(scaled)
+
+
+def _fold(pairs: Iterable[tuple[str, Decimal]], places: int) -> dict[str, int]:
+    out: dict[str, int] = {}
     for key, amount in pairs:
-        out[key] = out.get(key, Decimal(0)) + amount
-    return {k: str(v) for k, v in out.items()}
+        out[key] = out.get(key, 0) + units(amount, places)
+    return out
 
 
-def _taxes(rows: Iterable[Mapping[str, Any]]) -> dict[str, list[str]]:
-    out: dict[str, list[Decimal]] = {}
+def _taxes(rows: Iterable[Mapping[str, Any]], places: int) -> dict[str, list[int]]:
+    out: dict[str, list[int]] = {}
     for tax in rows:
-        gross, amount = out.setdefault(rate_key(tax), [Decimal(0), Decimal(0)])
-        out[rate_key(tax)] = [gross + Decimal(tax["gross"]), amount + Decimal(tax["tax"])]
-    return {k: [str(g), str(t)] for k, (g, t) in out.items()}
+        sums = out.setdefault(rate_key(tax), [0, 0])
+        sums[0] += units(tax["gross"], places)
+        sums[1] += units(tax["tax"], places)
+    return out
 
 
 def digest(kind: str, body: Mapping[str, Any]) -> dict[str, Any] | None:
-    """The figures of one record for X/Z, or None for kinds reports do not sum."""
+    """The figures of one record for X/Z, or None for kinds reports do not sum.
+
+    Amounts are integers in minor units (`p` decimals), so reports add ints, not Decimals;
+    a void keeps its total as a decimal string (voids carry no currency places)."""
     if kind == "sale":
+        p = body["places"]
         return {
-            "t": body["totals"]["total"], "s": body["totals"]["savings"],
+            "p": p, "t": units(body["totals"]["total"], p),
+            "s": units(body["totals"]["savings"], p),
             "cur": body["currency"], "lv": len(body["voided_lines"]),
             "pe": body["points"]["earned"], "pr": body["points"]["redeemed"],
             "st": [body["staff"]["id"], body["staff"]["name"]],
-            "tn": _fold((t["type"], Decimal(t["amount"])) for t in body["tenders"]),
-            "tx": _taxes(body["taxes"]),
-            "c": _fold((line["category"], Decimal(line["total"])) for line in body["lines"]),
+            "tn": _fold(((t["type"], t["amount"]) for t in body["tenders"]), p),
+            "tx": _taxes(body["taxes"], p),
+            "c": _fold(((line["category"], line["total"]) for line in body["lines"]), p),
         }
     if kind == "refund":
+        p = body["places"]
         return {
-            "t": body["total"], "pb": body.get("points_reversed", 0),
-            "tn": _fold((t["type"], Decimal(t["amount"])) for t in body["tenders"]),
-            "tx": _taxes(body["taxes"]),
-            "c": _fold((line["category"], Decimal(line["amount"])) for line in body["lines"]),
+            "p": p, "t": units(body["total"], p), "pb": body.get("points_reversed", 0),
+            "tn": _fold(((t["type"], t["amount"]) for t in body["tenders"]), p),
+            "tx": _taxes(body["taxes"], p),
+            "c": _fold(((line["category"], line["amount"]) for line in body["lines"]), p),
         }
     if kind == "void":
         return {"t": body["total"]}

@@ -13,9 +13,10 @@ import json
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
+from gateway.errors import StoregateError
 from gateway.journal import JournalRecord
 from gateway.lane.book import Batch, LaneBook
 from gateway.lane.digest import digest
@@ -29,83 +30,120 @@ ZERO = Decimal("0.00")  # amounts in reports always show their cents
 
 @dataclass
 class _Row:
+    """One breakdown row; amounts in minor units while summing."""
+
     name: str = ""
     count: int = 0
-    amount: Decimal = ZERO
-    tax: Decimal = ZERO
+    amount: int = 0
+    tax: int = 0
 
 
 @dataclass
 class Figures:
-    """Running sums over sale / refund / void / no-sale bodies."""
+    """Running sums over the digests of sale / refund / void / no-sale records.
+
+    Money is summed as integers in minor units (`places` decimals, taken from the first
+    sale or refund); the Decimal views (`gross`, `net`, ...) are what reports show."""
 
     first_seq: int = 0
     last_seq: int = 0
     currency: str = ""
+    places: int | None = None
     sales: int = 0
-    gross: Decimal = ZERO
-    discounts: Decimal = ZERO
     refunds: int = 0
-    refunds_amount: Decimal = ZERO
     voids: int = 0
-    voids_amount: Decimal = ZERO
     line_voids: int = 0
     no_sales: int = 0
     points_issued: int = 0
     points_redeemed: int = 0
     points_reversed: int = 0
-    cash_sales: Decimal = ZERO
-    cash_refunds: Decimal = ZERO
+    voids_amount: Decimal = ZERO
+    units: dict[str, int] = field(default_factory=lambda: dict.fromkeys(
+        ("gross", "discounts", "refunds_amount", "cash_sales", "cash_refunds"), 0))
     by_tender: dict[str, _Row] = field(default_factory=dict)
     by_tax: dict[str, _Row] = field(default_factory=dict)
     by_category: dict[str, _Row] = field(default_factory=dict)
     by_cashier: dict[str, _Row] = field(default_factory=dict)
 
+    def money(self, minor: int) -> Decimal:
+        places = 2 if self.places is None else self.places
+        return Decimal(minor).scaleb(-places).quantize(Decimal(1).scaleb(-places))
+
+    @property
+    def gross(self) -> Decimal:
+        return self.money(self.units["gross"])
+
+    @property
+    def discounts(self) -> Decimal:
+        return self.money(self.units["discounts"])
+
+    @property
+    def refunds_amount(self) -> Decimal:
+        return self.money(self.units["refunds_amount"])
+
+    @property
+    def cash_sales(self) -> Decimal:
+        return self.money(self.units["cash_sales"])
+
+    @property
+    def cash_refunds(self) -> Decimal:
+        return self.money(self.units["cash_refunds"])
+
     @property
     def net(self) -> Decimal:
-        return self.gross - self.refunds_amount
+        return self.money(self.units["gross"] - self.units["refunds_amount"])
 
     def add(self, seq: int, kind: str, figures: dict[str, Any]) -> None:
         """Fold one record's digest (see `gateway.lane.digest`) into the sums."""
         self.first_seq = self.first_seq or seq
         self.last_seq = seq
+        if "p" in figures:
+            if self.places is None:
+                self.places = figures["p"]
+            elif figures["p"] != self.places:
+                raise ReportError(f"records with {figures['p']} and {self.places} decimals "
+                                  f"in one report (record {seq})", where="X/Z report",
+                                  fix="report each currency's days apart")
         getattr(self, f"_{kind}")(figures)
 
     def _sale(self, d: dict[str, Any]) -> None:
-        total = Decimal(d["t"])
+        total = d["t"]
         self.currency = d["cur"]
         self.sales += 1
-        self.gross += total
-        self.discounts += Decimal(d["s"])
+        self.units["gross"] += total
+        self.units["discounts"] += d["s"]
         self.line_voids += d["lv"]
         self.points_issued += d["pe"]
         self.points_redeemed += d["pr"]
-        self.cash_sales += Decimal(d["tn"].get("cash", ZERO))
+        self.units["cash_sales"] += d["tn"].get("cash", 0)
         self._spread(d, 1)
         staff_id, name = d["st"]
-        _bump(self.by_cashier, staff_id, total, name=name)
+        row = self.by_cashier.get(staff_id) or self.by_cashier.setdefault(staff_id,
+                                                                          _Row(name=name))
+        row.count += 1
+        row.amount += total
 
     def _spread(self, d: dict[str, Any], sign: int) -> None:
         """Add a sale's (sign 1) or refund's (sign -1) breakdowns; refunds count no sale.
 
-        Inlined dict arithmetic, no call per entry: this loop runs ~10 times per sale."""
+        Inlined integer arithmetic, no call per entry: this runs ~10 times per sale."""
         count = 1 if sign > 0 else 0
         for table, entries in ((self.by_tender, d["tn"]), (self.by_category, d["c"])):
             for key, amount in entries.items():
                 row = table.get(key) or table.setdefault(key, _Row())
                 row.count += count
-                row.amount += Decimal(amount) if sign > 0 else -Decimal(amount)
+                row.amount += sign * amount
         for key, (gross, tax) in d["tx"].items():
             row = self.by_tax.get(key) or self.by_tax.setdefault(key, _Row())
             row.count += count
-            row.amount += Decimal(gross) if sign > 0 else -Decimal(gross)
-            row.tax += Decimal(tax) if sign > 0 else -Decimal(tax)
+            row.amount += sign * gross
+            row.tax += sign * tax
 
     def _refund(self, d: dict[str, Any]) -> None:
         self.refunds += 1
-        self.refunds_amount += Decimal(d["t"])
+        self.units["refunds_amount"] += d["t"]
         self.points_reversed += d.get("pb", 0)
-        self.cash_refunds += Decimal(d["tn"].get("cash", ZERO))
+        self.units["cash_refunds"] += d["tn"].get("cash", 0)
         self._spread(d, -1)
 
     def _void(self, d: dict[str, Any]) -> None:
@@ -118,33 +156,35 @@ class Figures:
     def breakdowns(self) -> dict[str, list[Breakdown]]:
         def rows(table: dict[str, _Row], average: bool = False,
                  tax: bool = False) -> list[Breakdown]:
-            return [Breakdown(key=k, name=r.name, count=r.count, amount=r.amount,
-                              average=(r.amount / r.count).quantize(Decimal("0.01"))
+            return [Breakdown(key=k, name=r.name, count=r.count, amount=self.money(r.amount),
+                              average=self.money(_average(r.amount, r.count))
                               if average and r.count else None,
-                              tax=r.tax if tax else None)
+                              tax=self.money(r.tax) if tax else None)
                     for k, r in sorted(table.items())]
         return {"by_tender": rows(self.by_tender), "by_tax": rows(self.by_tax, tax=True),
                 "by_category": rows(self.by_category),
                 "by_cashier": rows(self.by_cashier, average=True)}
 
     def to_json(self) -> dict[str, Any]:
-        scalars = {k: (str(v) if isinstance(v, Decimal) else v) for k, v in vars(self).items()
-                   if not isinstance(v, dict)}
-        scalars["net"] = str(self.net)
-        out: dict[str, Any] = dict(scalars)
+        out: dict[str, Any] = {
+            k: v for k, v in vars(self).items()
+            if not isinstance(v, dict) and k not in ("places", "voids_amount")}
+        for name in ("gross", "discounts", "refunds_amount", "net", "cash_sales",
+                     "cash_refunds"):
+            out[name] = str(getattr(self, name))
+        out["voids_amount"] = str(self.voids_amount)
         for name, rows in self.breakdowns().items():
             out[name] = [r.to_body() for r in rows]
         return out
 
 
-def _bump(table: dict[str, _Row], key: str, amount: Decimal, tax: Decimal = ZERO, *,
-          count: int = 1, name: str = "") -> None:
-    row = table.get(key)
-    if row is None:
-        row = table[key] = _Row(name=name)
-    row.count += count
-    row.amount += amount
-    row.tax += tax
+def _average(total: int, count: int) -> int:
+    """Average in minor units, half up, in Decimal (never a float)."""
+    return int((Decimal(total) / count).quantize(Decimal(1), rounding=ROUND_HALF_UP))
+
+
+class ReportError(StoregateError):
+    """Figures that cannot be summed into one report."""
 
 
 def compute(rows: Iterable[tuple[int, str, str | None, str | None]]) -> Figures:

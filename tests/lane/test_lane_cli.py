@@ -59,11 +59,11 @@ def test_staff_report_and_receipt_commands(tmp_path: Path, catalog, settings) ->
     checked = gateway("report", "x", "--check", "--json", "--db", str(db))
     assert checked.returncode == 0, checked.stderr
     with sqlite3.connect(db) as conn:
-        conn.execute("UPDATE lane_doc SET digest = replace(digest, '1.61', '9.99')")
+        conn.execute("UPDATE lane_doc SET digest = replace(digest, '161', '999')")
     tampered = gateway("report", "x", "--check", "--db", str(db))
     assert tampered.returncode == 1 and "disagree" in tampered.stderr
     with sqlite3.connect(db) as conn:
-        conn.execute("UPDATE lane_doc SET digest = replace(digest, '9.99', '1.61')")
+        conn.execute("UPDATE lane_doc SET digest = replace(digest, '999', '161')")
     text = gateway("report", "x", "--db", str(db))
     assert text.returncode == 0 and "X REPORT shift box-1-S00001" in text.stdout
     assert "Sales" in text.stdout and "1.61" in text.stdout
