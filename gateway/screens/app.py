@@ -35,7 +35,7 @@ from starlette.responses import HTMLResponse, PlainTextResponse, RedirectRespons
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
-from gateway.lane.events import Credential, Refusal
+from gateway.lane.events import Refusal
 from gateway.screens.hub import ScreenHub
 from gateway.screens.i18n import refusal_text
 from gateway.screens.keys import KEYS
@@ -171,7 +171,8 @@ class ScreensApp:
         error = ""
         if request.method == "POST":
             form = await request.form()
-            who = await run_in_threadpool(self._identify, str(form.get("staff_id", "")),
+            who = await run_in_threadpool(self.hub.identify_staff,
+                                          str(form.get("staff_id", "")),
                                           str(form.get("pin", "")))
             if not isinstance(who, Refusal):
                 response = RedirectResponse(str(form.get("next") or "/"), status_code=303)
@@ -185,13 +186,6 @@ class ScreensApp:
             next_page = "/"
         return HTMLResponse(self.render("login.html", error=error, next=next_page),
                             status_code=401 if error else 200)
-
-    def _identify(self, staff_id: str, pin: str) -> Any:
-        if not staff_id.strip() or not pin.strip():
-            return Refusal("no_credential", "Enter your staff number and PIN.")
-        with self.hub._lock:
-            return self.hub.lane.staff.identify(Credential(staff_id=staff_id.strip(),
-                                                           pin=pin.strip()), self.hub.clock())
 
 
 Call = Callable[[Request], Awaitable[Response]]

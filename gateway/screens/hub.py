@@ -35,7 +35,7 @@ from devices.events import (
 from gateway.lane import events as ev
 from gateway.lane.events import Outcome, Refusal
 from gateway.screens import keys
-from gateway.screens.i18n import refusal_text, translator
+from gateway.screens.i18n import notice_text, refusal_text, translator
 from gateway.screens.money import CurrencyFormat
 from gateway.screens.settings import ScreensSettings
 from gateway.screens.view import Desk, Message, Prompt, ScreenView, build_view, last_sale
@@ -180,7 +180,7 @@ class ScreenHub:
         self._pending = None
         self.desk.prompt = None
         self.desk.selected = None
-        text = " ".join(outcome.notices)
+        text = " ".join(notice_text(self.language, n) for n in outcome.notices)
         self.desk.message = Message("notice", text) if text else None
         records: tuple[Any, ...] = outcome.records
         document = next((r for r in records if r.kind in ("sale", "refund")), None)
@@ -312,6 +312,15 @@ class ScreenHub:
         if hasattr(pending, "reason") and not str(pending.reason).strip():
             changes["reason"] = authorization.reason
         return replace(pending, **changes)
+
+    def identify_staff(self, staff_id: str, pin: str) -> Any:
+        """A LAN login: the lane's staff directory checks the PIN (and counts failures
+        toward its lockout). Answers the staff member or a Refusal."""
+        if not staff_id.strip() or not pin.strip():
+            return Refusal("no_credential", "Enter your staff number and PIN.")
+        credential = ev.Credential(staff_id=staff_id.strip(), pin=pin.strip())
+        with self._lane_lock:
+            return self.lane.staff.identify(credential, self.clock())
 
     def note(self, kind: str, text: str) -> None:
         with self._lock:

@@ -7,6 +7,7 @@ the rest (a new refusal is never hidden). Pure: no I/O.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 
 Language = str
@@ -105,6 +106,31 @@ REFUSALS_ZH: dict[str, str] = {
     "locked_out": "密码错误次数过多，已锁定。",
     "bad_amount": "金额必须大于零。",
 }
+
+
+# The lane's notices are English sentences without codes: known shapes are translated,
+# anything else is shown as the lane wrote it.
+NOTICES_ZH: tuple[tuple[re.Pattern[str], str], ...] = (
+    (re.compile(r"^Shift (\S+) open for (.+)\.$"), r"班次 \1 已开班：\2。"),
+    (re.compile(r"^Change: (\S+)$"), r"找零：\1"),
+    (re.compile(r"^Still to pay: (\S+)$"), r"待付：\1"),
+    (re.compile(r"^Member (.+)\.$"), r"会员：\1。"),
+    (re.compile(r"^Sale suspended as (\S+)\.$"), r"已挂单：\1。"),
+    (re.compile(r"^Resumed (\S+)\.$"), r"已取单：\1。"),
+    (re.compile(r"^Sale voided\.$"), "整单已取消。"),
+    (re.compile(r"^Give back (\S+) (\S+)\.$"), r"退还 \1 \2。"),
+    (re.compile(r"^Drawer open\.$"), "钱箱已打开。"),
+)
+
+
+def notice_text(language: Language, text: str) -> str:
+    """The cashier's sentence for a lane notice in `language`."""
+    if language != "zh":
+        return text
+    for pattern, replacement in NOTICES_ZH:
+        if pattern.match(text):
+            return pattern.sub(replacement, text)
+    return text
 
 
 def translator(language: Language) -> Callable[[str], str]:

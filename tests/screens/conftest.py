@@ -10,7 +10,7 @@ from datetime import datetime
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Browser, Page, sync_playwright
+from playwright.sync_api import Browser, Page, expect, sync_playwright
 
 from gateway.screens.app import create_app
 from gateway.screens.demo import SCALE_CAPACITY, DemoDevices, StepClock, demo_lane, running_devices
@@ -20,6 +20,7 @@ from gateway.settings import GatewaySettings, load_settings
 
 ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / "tests" / "artifacts" / "screens"
+expect.set_options(timeout=10_000)  # generous for a CI machine busy with other suites
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
                  "--disable-component-update", "--disable-sync", "--no-first-run"]
 
@@ -63,7 +64,7 @@ def till(tmp_path: Path, language: str) -> Iterator[Till]:
 
 def open_page(browser: Browser, url: str, *, width: int = 1280, height: int = 800) -> Page:
     page = browser.new_page(viewport={"width": width, "height": height})
-    page.set_default_timeout(5000)
+    page.set_default_timeout(10_000)
     page.goto(url)
     page.wait_for_selector("body[data-live]", state="attached")  # the event stream is open
     return page

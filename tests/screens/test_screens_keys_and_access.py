@@ -89,6 +89,7 @@ def test_staff_cards_sign_on_and_authorise(till: Till, cashier: Page) -> None:
 def test_chinese_screens(till: Till, cashier: Page, customer: Page) -> None:
     expect(cashier.locator("[data-state]")).to_have_text("收银台未开班：请登录")
     sign_on(cashier)
+    expect(cashier.locator(".message.notice")).to_have_text("班次 box-1-S00001 已开班：Anna。")
     till.devices.scanner.scan(MILK)
     expect(cashier.locator("#total")).to_have_text("CHF 1.75")
     expect(cashier.locator(".totals .total dt")).to_contain_text("应付")
