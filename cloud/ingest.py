@@ -191,7 +191,7 @@ class IngestWorker:
         try:
             require_current(db)
             store = IngestStore(db)
-            props = Properties(PacketTypes.CONNECT)
+            props = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]
             props.ReceiveMaximum = self.config.receive_maximum
             props.SessionExpiryInterval = self.config.session_expiry
             self._client.connect_async(self.config.broker.host, self.config.broker.port,

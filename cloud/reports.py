@@ -207,7 +207,8 @@ def _change(before: Decimal, during: Decimal) -> Cell:
     return ((during - before) * 100 / before).quantize(Decimal("0.1"), ROUND_HALF_UP)
 
 
-SEGMENTS = [  # (name, test on R, F, M scores 1..5), first match wins
+SEGMENTS: list[tuple[str, Callable[[int, int, int], bool]]] = [
+    # (name, test on R, F, M scores 1..5), first match wins
     ("champions", lambda r, f, m: r >= 4 and f >= 4 and m >= 4),
     ("loyal", lambda r, f, m: f >= 4),
     ("big spenders", lambda r, f, m: m >= 4),
@@ -266,7 +267,7 @@ def segment_summary(table: Table) -> Table:
     counts: dict[str, list[Any]] = defaultdict(lambda: [0, ZERO])
     for row in table.rows:
         counts[str(row[7])][0] += 1
-        counts[str(row[7])][1] += row[3]  # type: ignore[operator]
+        counts[str(row[7])][1] += row[3]
     summary = Table("Members by RFM segment", ["segment", "members", "monetary"])
     for name, _ in SEGMENTS:
         if name in counts:

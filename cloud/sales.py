@@ -84,6 +84,7 @@ def load(db: Database, period: Period, store: str | None = None,
         except ValidationError:
             skipped += 1
             continue
-        if getattr(parsed, "business_day", None) in period:
+        day = getattr(parsed, "business_day", None)
+        if isinstance(day, str) and day in period:
             entries.append(Entry(row_store, box, int(seq), kind, parsed))
     return Loaded(entries, skipped)
