@@ -146,6 +146,16 @@ class Schedule(Model):
     days: list[Weekday] = Field(default_factory=list, description="empty: every day")
     hours: list[HourWindow] = Field(default_factory=list, description="empty: all day")
 
+    @field_validator("valid_from", "valid_until")
+    @classmethod
+    def _local_time(cls, value: datetime | None) -> datetime | None:
+        if value is not None and value.tzinfo is not None:
+            raise ValueError(
+                "write schedule times in the store's local time without an offset "
+                "(e.g. 2026-12-01T00:00), as shelf labels and posters show them"
+            )
+        return value
+
 
 class PromotionBase(Model):
     id: str = Field(pattern=IDENTIFIER)
