@@ -223,6 +223,7 @@ class ScreenHub:
         dialogs: dict[str, Callable[[str], None]] = {
             "refund": self._open_refund, "void_sale": self._open_void, "sign": self._open_sign,
             "up": lambda _: self._move(-1), "down": lambda _: self._move(1),
+            "select": self._select,
             "escape": lambda _: self._escape(),
         }
         if action not in dialogs:
@@ -254,6 +255,11 @@ class ScreenHub:
         count = len(self.view.lines)
         if count:
             self.desk.selected = min(max(self._selected() + step, 0), count - 1)
+
+    def _select(self, entry: str) -> None:
+        """A tapped line (its number as shown, from 1)."""
+        if entry.strip().isdigit() and 1 <= int(entry) <= len(self.view.lines):
+            self.desk.selected = int(entry) - 1
 
     def _escape(self) -> None:
         self.desk.prompt = None

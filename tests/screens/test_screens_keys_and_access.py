@@ -43,7 +43,8 @@ def test_keyboard_only_quantity_void_suspend_resume(till: Till, cashier: Page,
     cashier.keyboard.press("F4")
     expect(cashier.locator('tr[data-line="1"] .qty')).to_have_text("3")
     expect(cashier.locator("#total")).to_have_text("CHF 17.75")
-    cashier.keyboard.press("ArrowDown")
+    cashier.locator('tr[data-line="2"] .name').click()  # touch: tap the wine's line
+    expect(cashier.locator('tr[data-line="2"]')).to_have_class("line selected")
     cashier.keyboard.press("F5")  # void the wine
     expect(rows).to_have_count(1)
     cashier.keyboard.type("2*501")  # two croissants by PLU

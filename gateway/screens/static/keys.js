@@ -7,9 +7,9 @@
   var entry = document.getElementById("entry");
   var queue = Promise.resolve();
 
-  function send(action) {
-    var body = new URLSearchParams({ entry: entry.value });
-    entry.value = "";
+  function send(action, value) {
+    var body = new URLSearchParams({ entry: value === undefined ? entry.value : value });
+    if (value === undefined) { entry.value = ""; }
     queue = queue.then(function () {
       return fetch("/action/" + action, { method: "POST", body: body, credentials: "same-origin",
                                           headers: { "HX-Request": "true" } });
@@ -35,6 +35,12 @@
   document.querySelector(".keys").addEventListener("click", function (e) {
     var button = e.target.closest("button[data-action]");
     if (button) { send(button.dataset.action); focusInput(); }
+  });
+
+  // Touch: tapping a basket line selects it (for F4 quantity and F5 void).
+  document.getElementById("basket").addEventListener("click", function (e) {
+    var row = e.target.closest("tr[data-line]");
+    if (row) { send("select", row.dataset.line); focusInput(); }
   });
 
   document.getElementById("entry-form").addEventListener("submit", function (e) {
