@@ -72,8 +72,13 @@ class Topics:
         return f"{self.root}/{HEAD_OFFICE_LEVEL}/state"
 
     def subscriptions(self) -> list[str]:
-        """What the box subscribes to (QoS 1) on every connection."""
-        return [self.head_office_state, self.ack, self.command, self.config, self.catalog,
+        """What the box subscribes to (QoS 1) on every connection.
+
+        The ack comes first: the broker sends retained messages in this order, so head
+        office's acknowledged position is known before its presence starts the drain, and
+        a restarted box does not re-send what head office already holds.
+        """
+        return [self.ack, self.head_office_state, self.command, self.config, self.catalog,
                 self.members]
 
     def document_kind(self, topic: str) -> str | None:
