@@ -488,16 +488,9 @@ class SyncService:
         if not records:
             self._next_poll = now + self.config.poll_interval
             return False
-        first, last = records[0][0], records[-1][0]
-        if conn.max_packet is not None and len(records[0][1]) + PACKET_OVERHEAD > \
-                conn.max_packet:
-            self._pending.clear()
-            self._next_poll = now + self.config.resend_after
-            self._record_error(
-                f"journal record seq {first} is {len(records[0][1])} bytes, more than the "
-                f"broker's maximum packet size ({conn.max_packet}); the uplink waits at it\n"
-                "  fix: raise max_packet_size on the broker (it must fit the largest record)")
+        if self._too_big_for_broker(conn, records[0], now):
             return False
+        first, last = records[0][0], records[-1][0]
         historical = self.uplink.claim(first, last, now)
         payload = batch_payload(store=self.config.store, box=self.config.box,
                                 historical=historical, sent_at=iso(self._now()),
@@ -507,6 +500,20 @@ class SyncService:
             self._link_lost(f"publish failed: {mqtt.error_string(info.rc)}")
             return False
         self._journal_mids.add(info.mid)
+        return True
+
+    def _too_big_for_broker(self, conn: _Connection, record: tuple[int, bytes],
+                            now: float) -> bool:
+        """A record the broker would refuse stops the drain (never skipped), with an error."""
+        seq, encoded = record
+        if conn.max_packet is None or len(encoded) + PACKET_OVERHEAD <= conn.max_packet:
+            return False
+        self._pending.clear()
+        self._next_poll = now + self.config.resend_after
+        self._record_error(
+            f"journal record seq {seq} is {len(encoded)} bytes, more than the broker's "
+            f"maximum packet size ({conn.max_packet}); the uplink waits at it\n"
+            "  fix: raise max_packet_size on the broker (it must fit the largest record)")
         return True
 
     def _batch_records(self, after: int, max_bytes: int) -> list[tuple[int, bytes]]:
