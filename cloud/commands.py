@@ -112,7 +112,9 @@ def _register_ingest(sub: Any) -> None:
     ingest.add_argument("--receive-maximum", type=int, default=64,
                         help="un-acknowledged messages the broker may hand this worker")
     ingest.add_argument("--session-expiry", type=int, default=0,
-                        help="seconds the broker keeps this worker's session after a drop")
+                        help="seconds the broker keeps this worker's session after a drop "
+                        "(0: a clean session each time; above 0 the worker resumes its "
+                        "session, and the broker re-sends what it had not acknowledged)")
     ingest.add_argument("--log-level", default="INFO")
     ingest.set_defaults(func=_ingest)
 

@@ -112,6 +112,7 @@ class Received:
 
 @dataclass
 class IngestCounters:
+    received: int = 0  # QoS 1 messages handed to us (the ones Receive Maximum bounds)
     messages: int = 0
     records_stored: int = 0
     duplicates: int = 0
@@ -169,6 +170,7 @@ class IngestWorker:
                     message: mqtt.MQTTMessage) -> None:
         """Check the payload here, on the network thread: schema and hash checking (CPU)
         then overlaps with the worker thread waiting on the database."""
+        self.counters.received += message.qos > 0
         payload = bytes(message.payload)
         item = None if message.topic == self.config.presence_topic \
             else self._check(message.topic, payload)
@@ -195,7 +197,8 @@ class IngestWorker:
             props.ReceiveMaximum = self.config.receive_maximum
             props.SessionExpiryInterval = self.config.session_expiry
             self._client.connect_async(self.config.broker.host, self.config.broker.port,
-                                       self.config.broker.keepalive, clean_start=True,
+                                       self.config.broker.keepalive,
+                                       clean_start=self.config.session_expiry == 0,
                                        properties=props)
             self._client.loop_start()
             self._serve(store, db, stop)

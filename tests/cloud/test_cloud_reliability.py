@@ -23,6 +23,7 @@ from cloud_testkit import (
     RunningIngest,
     assert_exactly_once,
     chain_position,
+    cloud_cli,
     eventually,
     start_ingest,
     stored,
@@ -244,3 +245,35 @@ def test_database_going_away_mid_upload_acknowledges_nothing_then_stores_once(
             assert worker.worker.counters.database_retries > 0
     finally:
         box.stop()
+
+
+def test_receive_maximum_holds_back_the_broker_while_the_database_is_slow(
+        tmp_path: Path, db_url: str, broker: Mosquitto,
+        ingest: Callable[..., RunningIngest]) -> None:
+    worker = ingest(receive_maximum=2)
+    box = Box(tmp_path / "box", broker.port, batch_max_records=50, window_batches=20)
+    box.append(2000)
+    outage = _outage(db_url, 0.0)
+    next(outage)
+    try:
+        box.start()
+        time.sleep(2.0)
+        # the worker took what the broker may hand it un-acknowledged, and no more
+        assert 1 <= worker.worker.counters.received <= 2
+        assert box.acknowledged() == 0
+    finally:
+        for _ in outage:
+            pass
+    try:
+        assert eventually(lambda: box.acknowledged() == 2000, 60)
+        assert_exactly_once(db_url, box)
+    finally:
+        box.stop()
+
+
+def test_ingest_refuses_a_database_that_was_not_upgraded(tmp_path: Path) -> None:
+    status, _, err = cloud_cli("ingest", "--db", f"sqlite:///{tmp_path / 'new.db'}",
+                               "--port", "1")
+    assert status == 3 and "cloud db upgrade" in err and "Traceback" not in err
+    status, out, _ = cloud_cli("db", "status", "--db", f"sqlite:///{tmp_path / 'new.db'}")
+    assert status == 1 and "schema version 0" in out
