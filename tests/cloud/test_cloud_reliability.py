@@ -30,6 +30,7 @@ from cloud_testkit import (
 )
 
 from cloud.db import DatabaseUrl
+from cloud.ingest import BrokerOptions
 from gateway.database import open_database
 from gateway.journal.store import Journal
 from gateway.sync.testing import LinkProxy, Mosquitto
@@ -277,3 +278,33 @@ def test_ingest_refuses_a_database_that_was_not_upgraded(tmp_path: Path) -> None
     assert status == 3 and "cloud db upgrade" in err and "Traceback" not in err
     status, out, _ = cloud_cli("db", "status", "--db", f"sqlite:///{tmp_path / 'new.db'}")
     assert status == 1 and "schema version 0" in out
+
+
+@pytest.mark.slow
+def test_worker_link_drop_with_unacknowledged_messages_and_a_resumed_session(
+        tmp_path: Path, db_url: str, broker: Mosquitto) -> None:
+    """Messages received on a connection that dropped are never acknowledged on the next;
+    with a persistent session the broker re-sends them, and they are stored once."""
+    proxy = LinkProxy(broker.port).start()
+    worker = start_ingest(db_url, proxy.port, session_expiry=60, receive_maximum=4,
+                          broker=BrokerOptions(port=proxy.port, keepalive=5))
+    box = Box(tmp_path / "box", broker.port, batch_max_records=100, window_batches=8,
+              resend_after=30.0)
+    box.append(3000)
+    try:
+        outage = _outage(db_url, 0.0)
+        next(outage)
+        box.start()
+        assert eventually(lambda: worker.worker.counters.received >= 2, 10)
+        proxy.down()
+        time.sleep(0.5)
+        proxy.up()
+        assert eventually(lambda: worker.worker.connected.is_set(), 20)
+        for _ in outage:
+            pass
+        assert eventually(lambda: box.acknowledged() == 3000, 60)  # no 30 s resend needed
+        assert_exactly_once(db_url, box)
+    finally:
+        box.stop()
+        worker.stop()
+        proxy.stop()
