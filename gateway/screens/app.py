@@ -103,6 +103,7 @@ class ScreensApp:
         self.env = templates()
         self.sessions = StaffSessions()
         self.https = hub.settings.https
+        self._rendered: tuple[ScreenView | None, dict[str, Markup]] = (None, {})
 
     def render(self, name: str, **context: Any) -> str:
         view = context.pop("view", None) or self.hub.view
@@ -110,9 +111,16 @@ class ScreensApp:
                                                   **context)
 
     def parts(self, view: ScreenView, names: tuple[str, ...]) -> dict[str, Markup]:
-        """Each pushed part of a page, rendered (and escaped) by its own template."""
-        return {name: Markup(self.render(f"_{name}.html", view=view))
-                for name in names}
+        """Each pushed part of a page, rendered (and escaped) by its own template. A view
+        is rendered once however many pages follow it (a Pi serves the kiosk, the customer
+        display and tablets)."""
+        if self._rendered[0] is not view:
+            self._rendered = (view, {})
+        cache = self._rendered[1]
+        for name in names:
+            if name not in cache:
+                cache[name] = Markup(self.render(f"_{name}.html", view=view))
+        return {name: cache[name] for name in names}
 
     # -- pages ---------------------------------------------------------------------------
 

@@ -104,7 +104,9 @@ class ScreenHub:
         return CurrencyFormat.for_currency(money.currency, money.decimals,
                                            self.settings.currency)
 
-    def _build(self) -> ScreenView:
+    def _build(self, lane_changed: bool = True) -> ScreenView:
+        if lane_changed:  # a weight or device change does not query the lane's tables
+            self.desk.suspended = tuple(self.lane.book.suspended_ids())
         view = build_view(self.lane, self.desk, self.money, self.t, self.language)
         if view.member_name is not None:
             self._member_name = view.member_name  # greets the member after the sale too
@@ -126,11 +128,11 @@ class ScreenHub:
         with self._lock:
             self._waiters = [(lp, f) for lp, f in self._waiters if f is not flag]
 
-    def publish(self) -> None:
-        """Rebuild the view and wake every follower. The daemon calls this after feeding
-        the lane directly (not through `handle`)."""
+    def publish(self, lane_changed: bool = True) -> None:
+        """Rebuild the view and wake every follower. The daemon calls this when something
+        other than an event (a catalog swap, a restore) changed the lane."""
         with self._lock:
-            self._view = self._build()
+            self._view = self._build(lane_changed)
             self.version += 1
             view, waiters, listeners = self._view, list(self._waiters), list(self._listeners)
         for loop, flag in waiters:
@@ -378,9 +380,9 @@ class ScreenHub:
             self.desk.devices[reading.device] = ("scale", reading.status.value)
             changed = before != (reading.weight, reading.status.value)
         if changed:
-            self.publish()
+            self.publish(lane_changed=False)
 
     def _device_state(self, name: str, role: str, state: str) -> None:
         with self._lock:
             self.desk.devices[name] = (role, state)
-        self.publish()
+        self.publish(lane_changed=False)

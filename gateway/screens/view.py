@@ -121,6 +121,7 @@ class Desk:
     prompt: Prompt | None = None
     last_sale: LastSale | None = None
     selected: int | None = None
+    suspended: tuple[str, ...] = ()  # refreshed by the hub when the lane changed
 
 
 def build_view(lane: Any, desk: Desk, fmt: CurrencyFormat, t: Translate, language: str
@@ -138,7 +139,7 @@ def build_view(lane: Any, desk: Desk, fmt: CurrencyFormat, t: Translate, languag
         "weight_status": t(desk.weight_status) if desk.weight_status else "",
         "weight_stable": desk.weight_status == "stable",
         "last_sale": desk.last_sale if sale is None else None,
-        "suspended": tuple(lane.book.suspended_ids()) if shift else (),
+        "suspended": desk.suspended if shift else (),
     }
     if sale is not None:
         base.update(_sale(sale, desk, fmt, t))
