@@ -42,6 +42,7 @@ from cloud.db import Database
 from cloud.ingest import BrokerOptions
 from gateway.errors import StoregateError, UsageError
 from gateway.journal.chain import canonical_json
+from gateway.journal.errors import JournalError
 from gateway.sync.payloads import CommandResult, SignedCommand, SignedDocument
 from gateway.sync.settings import KEY_ID
 from gateway.sync.signing import public_key_b64, sign
@@ -113,7 +114,7 @@ def read_document(kind: str, path: Path) -> dict[str, Any]:
     """The file as plain JSON data with decimals kept exact (TOML allowed for config)."""
     try:
         text = path.read_text(encoding="utf-8")
-        raw = (tomllib.loads(text) if path.suffix == ".toml"
+        raw = (tomllib.loads(text, parse_float=Decimal) if path.suffix == ".toml"
                else json.loads(text, parse_float=Decimal))
     except (OSError, UnicodeDecodeError, ValueError) as exc:
         raise PublishError(f"cannot read the {kind} document: {exc}", where=str(path),
@@ -122,7 +123,13 @@ def read_document(kind: str, path: Path) -> dict[str, Any]:
     if not isinstance(raw, dict):
         raise PublishError(f"the {kind} document is not a JSON object", where=str(path),
                            fix="the file must hold one object; nothing was sent")
-    plain: dict[str, Any] = json.loads(canonical_json(raw))
+    try:
+        plain: dict[str, Any] = json.loads(canonical_json(raw))
+    except JournalError as exc:
+        raise PublishError(f"the {kind} document has a value with no exact spelling: "
+                           f"{exc.what}", where=str(path),
+                           fix="write amounts as decimals or strings; nothing was sent"
+                           ) from exc
     return plain
 
 

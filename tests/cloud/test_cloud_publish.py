@@ -107,3 +107,45 @@ def test_cmd_waits_for_the_result_or_times_out_clearly(
             db.close()
     finally:
         box.stop()
+
+
+MEMBERS = {
+    "schema": "storegate.members/1", "version": 1, "issued_at": "2026-11-24T06:00:00+00:00",
+    "currency": "CHF", "decimals": 2,
+    "card_hashing": {"algorithm": "sha256", "salt": "5f3a9c0e1b2d4f6a8c0e1b2d4f6a8c0e"},
+    "redemption": {"points": 100, "value": "1.00"},
+    "groups": [{"id": "retail", "member_prices": True, "points": {"per": "1.00", "points": 1}}],
+    "members": [{"id": "M00001", "group": "retail", "name": "Ann", "cards": [],
+                 "wallets": {"points": 10, "cash": "5.00"}}]}
+
+
+def test_members_and_box_config_reach_only_their_targets(
+        tmp_path: Path, db_url: str, broker: Mosquitto) -> None:
+    pem, trusted = _key(tmp_path)
+    sinks = {name: RecordingSink() for name in ("box-1", "box-2")}
+    boxes = [Box(tmp_path / name, broker.port, box=name, trusted_keys=trusted).start(sink=sink)
+             for name, sink in sinks.items()]
+    common = ("--db", db_url, "--port", str(broker.port), "--key", str(pem))
+    members, config = tmp_path / "members.json", tmp_path / "box-2.toml"
+    members.write_text(json.dumps(MEMBERS))
+    config.write_text("[sync]\ntelemetry_interval = 30.5\n")
+    try:
+        status, _, err = cloud_cli("publish", "members", str(members), "--store", "store-1",
+                                   *common)
+        assert status == 0, err
+        status, _, err = cloud_cli("publish", "config", str(config), "--store", "store-1",
+                                   "--box", "box-2", *common)
+        assert status == 0, err
+        assert eventually(lambda: len(sinks["box-1"].applied) == 1
+                          and len(sinks["box-2"].applied) == 2)
+        assert [k for k, _, _ in sinks["box-1"].applied] == ["members"]
+        applied = dict((k, d) for k, _, d in sinks["box-2"].applied)
+        assert applied["members"]["members"][0]["wallets"]["cash"] == "5.00"
+        assert applied["config"] == {"sync": {"telemetry_interval": "30.5"}}
+        config.write_text("[sync]\ntelemetry_interval = -1\nno_such_key = 1\n")
+        status, _, err = cloud_cli("publish", "config", str(config), "--store", "store-1",
+                                   "--box", "box-2", *common)
+        assert status != 0 and "config refused" in err
+    finally:
+        for box in boxes:
+            box.stop()
