@@ -211,6 +211,7 @@ def main(argv: list[str] | None = None) -> int:
     with running_devices(hub) as devices:
         try:
             play_day(hub, devices, args.pause)
+            time.sleep(0.5)  # the pole display's writer catches up
             print(f"pole display:    {devices.pole.lines[0]!r} / {devices.pole.lines[1]!r}")
             print("the day is played; Ctrl-C to stop")
             while True:

@@ -38,13 +38,22 @@ def pole_lines(view: ScreenView, language: str, store_name: str) -> Lines:
     return (t("welcome"), ""), (store_name, "")
 
 
+def _can_show(encoding: str, language: str) -> bool:
+    """A Chinese screen with a Latin-only pole display: the pole stays English (not '??')."""
+    try:
+        translator(language)("total").encode(encoding)
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 class PoleFeed:
     """Follows a hub (`hub.add_listener(feed)`) and keeps the display showing its view."""
 
     def __init__(self, display: PoleDisplay, *, language: str, store_name: str,
                  on_error: Callable[[str], None] | None = None) -> None:
         self.display = display
-        self.language = language
+        self.language = language if _can_show(display.encoding, language) else "en"
         self.store_name = store_name
         self.on_error = on_error
         self._views: queue.Queue[ScreenView | None] = queue.Queue(maxsize=1)

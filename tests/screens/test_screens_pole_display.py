@@ -107,3 +107,18 @@ def test_missing_display_reports_and_comes_back_when_plugged_in(tmp_path: Path) 
 def test_unknown_command_set_is_refused_at_configuration() -> None:
     with pytest.raises(ValueError, match="cd5220, escpos"):
         PoleDisplay("/dev/null", command_set="epson")
+
+
+def test_feed_shows_chinese_only_on_a_display_that_can() -> None:
+    from gateway.screens.pole import PoleFeed
+    from gateway.screens.view import ScreenView
+    idle = ScreenView(language="zh", state="idle", state_text="")
+    for encoding, expected in (("ascii", "Welcome"), ("gb18030", "欢迎光临")):
+        with PoleDisplaySimulator(encoding=encoding) as sim:
+            assert isinstance(sim, PoleDisplaySimulator)
+            feed = PoleFeed(PoleDisplay(sim.path, encoding=encoding), language="zh",
+                            store_name="Corner Shop")
+            feed(idle)
+            top, bottom = sim.wait_for(expected, "Corner Shop")
+            feed.stop()
+        assert (top.strip(), bottom.strip()) == (expected, "Corner Shop")
