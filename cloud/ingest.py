@@ -84,7 +84,7 @@ class IngestConfig:
     receive_maximum: int = 64
     session_expiry: int = 0
     rule_interval: float = 5.0
-    sales_rule_interval: float = 600.0
+    sales_rule_interval: float = 3600.0  # reads 4 weeks of sales: hourly is plenty
     retry_min: float = 0.2
     retry_max: float = 10.0
     thresholds: rules.Thresholds = field(default_factory=rules.Thresholds)
