@@ -19,6 +19,7 @@ header/footer, the catalog file).
 
 from __future__ import annotations
 
+import faulthandler
 import json
 import logging
 import os
@@ -220,6 +221,7 @@ class Box:
     # -- life cycle -----------------------------------------------------------------------
 
     def start(self) -> None:
+        self._route_signals()
         self.data_dir.mkdir(parents=True, exist_ok=True)
         self.db = open_database(self.settings.paths.database)
         self.journal = Journal(self.db)
@@ -237,9 +239,6 @@ class Box:
         self.control = ControlServer(Path(socket_path), self._submit,
                                      self.settings.daemon.socket_group)
         self.control.start()
-        signal.signal(signal.SIGTERM, lambda *_: self.inbox.put("SIGTERM"))
-        signal.signal(signal.SIGINT, lambda *_: self.inbox.put("SIGTERM"))
-        signal.signal(signal.SIGHUP, lambda *_: self.inbox.put("SIGHUP"))
         self.notifier.ready(f"lane {self.lane.state.value}")
         log.info("ready: lane %s, journal head %s", self.lane.state.value,
                  self.journal.state().head_seq)
@@ -255,6 +254,26 @@ class Box:
                 log.info("record %s committed but not printed: printing it now", record.seq)
                 self.printer.jobs.put(PrintJob(record.seq, record.kind, record.id,
                                                self.lane.receipt_for(record)))
+
+    def _route_signals(self) -> None:
+        """SIGTERM/SIGINT/SIGHUP become inbox messages, whichever thread the kernel picks.
+
+        Blocked here before any thread starts (threads inherit the mask) and taken with
+        sigwait on a thread of their own, so the main loop wakes at once instead of at its
+        next tick, and no handler ever runs in the middle of the loop's work.
+        """
+        wanted = {signal.SIGTERM, signal.SIGINT, signal.SIGHUP}
+        for number in wanted:  # for threads some library started before this point
+            name = "SIGHUP" if number == signal.SIGHUP else "SIGTERM"
+            signal.signal(number, lambda *_, name=name: self.inbox.put(name))
+        signal.pthread_sigmask(signal.SIG_BLOCK, wanted)
+
+        def route() -> None:
+            while True:
+                received = signal.sigwait(wanted)
+                self.inbox.put("SIGHUP" if received == signal.SIGHUP else "SIGTERM")
+
+        threading.Thread(target=route, name="storegate-signals", daemon=True).start()
 
     def _receipts_dir(self) -> Path:
         chosen = self.settings.daemon.receipts_dir
@@ -676,6 +695,8 @@ def run_daemon(config_path: str | None) -> int:
     # A CPU-busy thread (sync encoding a batch) keeps the GIL for up to the switch interval
     # (5 ms by default) before the main loop gets it back: 1 ms keeps scans snappy.
     sys.setswitchinterval(0.001)
+    # `kill -USR1 PID` writes every thread's stack to the journal: what a hang is doing.
+    faulthandler.register(signal.SIGUSR1, all_threads=True)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s",
                         force=True)
     data_dir = Path(settings.paths.data_dir)

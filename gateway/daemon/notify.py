@@ -1,6 +1,7 @@
 """systemd's notify protocol (READY=1, WATCHDOG=1, STATUS=, STOPPING=1) over $NOTIFY_SOCKET.
 
-Owns only the datagram socket; no library needed. Without $NOTIFY_SOCKET (run by hand,
+Owns only the datagram socket; no library needed. Sends never block (a full listener
+queue drops the message rather than stalling the main loop). Without $NOTIFY_SOCKET (run by hand,
 in tests without a listener) every call is a no-op, so the daemon behaves the same.
 """
 
@@ -25,9 +26,12 @@ class Notifier:
         if target.startswith("@"):
             target = "\0" + target[1:]  # abstract namespace socket
         with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM | socket.SOCK_CLOEXEC) as sock:
+            # Never block the main loop: a listener that does not read (its queue full)
+            # would otherwise stall us in sendto; a lost ping is systemd's to judge.
+            sock.setblocking(False)
             try:
                 sock.connect(target)
-                sock.sendall(message.encode())
+                sock.send(message.encode())
             except OSError:
                 return False
         return True

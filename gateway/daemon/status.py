@@ -43,8 +43,7 @@ def render_status(s: dict[str, Any]) -> str:
         f"journal  head {journal['head_seq']}, acknowledged {journal['acknowledged_seq']}, "
         f"backlog {journal['backlog']}"
         + (f" (oldest {journal['oldest_unacknowledged']})" if journal["backlog"] else ""),
-        f"sync     {sync.get('state', '?')}" + (f", last ack {sync['last_ack']}"
-                                                  if sync.get("last_ack") else ""),
+        _sync_line(sync),
         f"clock    {clock['now']}, {_synced(clock['synchronised'])}, "
         f"{clock['jumps_back']} jump(s) back",
         f"printer  {s['printer']}",
@@ -55,6 +54,17 @@ def render_status(s: dict[str, Any]) -> str:
     lines += [f"ANOMALY  {a['rule']}: {a['message']}" for a in s["anomalies"][-5:]]
     lines += [f"ALERT    {a['source']}: {a['message']}" for a in s["alerts"][-5:]]
     return "\n".join(lines) + "\n"
+
+
+def _sync_line(sync: dict[str, Any]) -> str:
+    if "connection" not in sync:
+        return f"sync     {sync.get('state', '?')}"
+    office = "online" if sync.get("head_office_online") else "offline"
+    line = (f"sync     {sync['connection']} to {sync.get('broker')}, head office {office}, "
+            f"last ack {sync.get('acknowledged_seq')} at {sync.get('last_ack_at') or '-'}")
+    if sync.get("last_error") and sync["connection"] != "connected":
+        line += f" (last error: {sync['last_error']})"
+    return line
 
 
 def _synced(flag: bool) -> str:

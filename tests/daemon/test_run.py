@@ -6,12 +6,13 @@ from __future__ import annotations
 import json
 import os
 import stat
+import subprocess
 import threading
 import time
 from pathlib import Path
 
 import paho.mqtt.client as mqtt
-from daemon_testkit import NO_SYNC, Daemon, box_config
+from daemon_testkit import GATEWAY, NO_SYNC, Daemon, box_config
 
 from gateway.sync.testing import Mosquitto
 
@@ -54,10 +55,24 @@ def test_ready_watchdog_status_and_a_private_socket(tmp_path: Path) -> None:
         assert status["lane"]["state"] == "closed"  # type: ignore[index]
         assert status["journal"]["head_seq"] == 0  # type: ignore[index]
         assert "synchronised" in status["clock"]  # type: ignore[operator]
+        till = subprocess.run([str(GATEWAY), "till", "sign_on", "staff=101", "pin=472951",
+                               "--config", str(config)], capture_output=True, text=True,
+                              check=False)
+        assert till.returncode == 0 and '"ok": true' in till.stdout, till.stdout + till.stderr
+        shown = subprocess.run([str(GATEWAY), "status", "--config", str(config)],
+                               capture_output=True, text=True, check=False)
+        assert shown.returncode == 0, shown.stderr
+        assert "lane     idle, cashier Anna" in shown.stdout
+        assert "journal  head 1, acknowledged 0, backlog 1" in shown.stdout
+        assert "sync     disabled" in shown.stdout
     finally:
         assert daemon.stop() == 0, daemon.output()
     assert not daemon.socket.exists()
     assert "STOPPING=1" in [m for _, m in daemon.notify.messages]
+    gone = subprocess.run([str(GATEWAY), "status", "--config", str(config)],
+                          capture_output=True, text=True, check=False)
+    assert gone.returncode == 1 and "the daemon is not running" in gone.stderr
+    assert "Traceback" not in gone.stderr
 
 
 def test_sigterm_suspends_the_sale_and_the_state_topic_says_offline(tmp_path: Path) -> None:
