@@ -5,32 +5,18 @@ Debian's Chromium driven by Playwright. Screenshots go to tests/artifacts/screen
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Browser, Page, expect, sync_playwright
+from playwright.sync_api import Browser, Page, sync_playwright
+from screens_testkit import CHROMIUM_ARGS, ROOT, Till, open_page
 
 from gateway.screens.app import create_app
-from gateway.screens.demo import SCALE_CAPACITY, DemoDevices, StepClock, demo_lane, running_devices
+from gateway.screens.demo import SCALE_CAPACITY, StepClock, demo_lane, running_devices
 from gateway.screens.hub import ScreenHub
 from gateway.screens.serve import ScreensServer
-from gateway.settings import GatewaySettings, load_settings
-
-ROOT = Path(__file__).resolve().parents[2]
-ARTIFACTS = ROOT / "tests" / "artifacts" / "screens"
-expect.set_options(timeout=10_000)  # generous for a CI machine busy with other suites
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run"]
-
-
-@dataclass
-class Till:
-    hub: ScreenHub
-    devices: DemoDevices
-    url: str
-    settings: GatewaySettings
+from gateway.settings import load_settings
 
 
 @pytest.fixture(scope="session")
@@ -62,14 +48,6 @@ def till(tmp_path: Path, language: str) -> Iterator[Till]:
         server.stop()
 
 
-def open_page(browser: Browser, url: str, *, width: int = 1280, height: int = 800) -> Page:
-    page = browser.new_page(viewport={"width": width, "height": height})
-    page.set_default_timeout(10_000)
-    page.goto(url)
-    page.wait_for_selector("body[data-live]", state="attached")  # the event stream is open
-    return page
-
-
 @pytest.fixture
 def cashier(browser: Browser, till: Till) -> Iterator[Page]:
     page = open_page(browser, till.url + "/")
@@ -82,10 +60,3 @@ def customer(browser: Browser, till: Till) -> Iterator[Page]:
     page = open_page(browser, till.url + "/customer", width=1024, height=600)
     yield page
     page.close()
-
-
-def shot(page: Page, name: str) -> Path:
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    path = ARTIFACTS / f"{name}.png"
-    page.screenshot(path=str(path))
-    return path

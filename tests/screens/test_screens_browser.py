@@ -6,34 +6,10 @@ from __future__ import annotations
 import time
 from decimal import Decimal
 
-from conftest import Till, shot
 from playwright.sync_api import Page, expect
+from screens_testkit import MILK, WINE, Till, pole, shot, sign_on
 
-from gateway.screens.demo import CASHIER, MEMBER_CARD, SUPERVISOR, member_card
-
-MILK = "7612345001012"  # Whole milk 1 l, 1.75; member price 1.60
-WINE = "7612345001326"  # Red wine Merlot 75 cl, 12.50
-
-
-def pole(label: str, value: str) -> str:
-    """A pole display line: the label, then the value flush right in 20 columns."""
-    return label + value.rjust(20 - len(label))
-
-
-def sign_on(page: Page, who: tuple[str, str] = CASHIER) -> None:
-    """F12 opens the sign-on dialog; number, Tab, PIN, Enter — no mouse."""
-    page.keyboard.press("F12")
-    dialog = page.locator('[data-prompt="sign_on"]')
-    expect(dialog).to_be_visible()
-    page.keyboard.type(who[0])
-    page.keyboard.press("Tab")
-    page.keyboard.type(who[1])
-    page.keyboard.press("Enter")
-    expect(page.locator("[data-state]")).to_have_attribute("data-state", "idle")
-
-
-def line(page: Page, number: int) -> object:
-    return page.locator(f'#basket tr[data-line="{number}"]')
+from gateway.screens.demo import MEMBER_CARD, SUPERVISOR, member_card
 
 
 def test_a_scan_in_the_simulator_shows_on_both_screens_and_the_pole(

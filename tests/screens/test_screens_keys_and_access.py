@@ -9,9 +9,8 @@ from pathlib import Path
 
 import httpx
 import pytest
-from conftest import Till, shot
 from playwright.sync_api import Page, expect
-from test_screens_browser import MILK, WINE, sign_on
+from screens_testkit import MILK, WINE, Till, shot, sign_on
 
 from gateway.errors import SettingsError
 from gateway.screens.app import SESSION_COOKIE, create_app
