@@ -19,8 +19,10 @@ from gateway.screens.serve import ScreensServer
 from gateway.settings import load_settings
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
+    """Per module, not per session: while Playwright's sync API is open it keeps an event
+    loop running on the main thread, and later folders' tests call asyncio.run()."""
     with sync_playwright() as playwright:
         chromium = playwright.chromium.launch(executable_path="/usr/bin/chromium",
                                               args=CHROMIUM_ARGS)
