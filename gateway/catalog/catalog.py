@@ -44,6 +44,9 @@ class Catalog:
     _promotions_cache: dict[str, tuple[Any, ...]] = field(
         default_factory=dict, compare=False, repr=False
     )
+    _live_cache: dict[tuple[str, frozenset[str]], tuple[tuple[Any, ...], frozenset[str]]] = field(
+        default_factory=dict, compare=False, repr=False
+    )
 
     @property
     def version(self) -> int:
@@ -81,6 +84,25 @@ class Catalog:
         result = tuple(sorted(unique.values(), key=lambda p: (p.priority, p.id)))
         self._promotions_cache[product.sku] = result
         return result
+
+    def live_item_promotions(
+        self, product: Product, live: frozenset[str]
+    ) -> tuple[tuple[Any, ...], frozenset[str]]:
+        """Item promotions of `product` among the `live` ids, and their ids: the engine asks
+        for every line of every pricing, and the live set changes only with the time of day,
+        the member and the coupons, so the answer is remembered per (sku, live set)."""
+        key = (product.sku, live)
+        found = self._live_cache.get(key)
+        if found is None:
+            if "no_discount" in product.flags:
+                promos: tuple[Any, ...] = ()
+            else:
+                promos = tuple(p for p in self.item_promotions_for(product) if p.id in live)
+            found = (promos, frozenset(p.id for p in promos))
+            if len(self._live_cache) > 200_000:
+                self._live_cache.clear()
+            self._live_cache[key] = found
+        return found
 
     def in_target(self, promo: Any, product: Product) -> bool:
         target = promo.target

@@ -86,13 +86,9 @@ def price_basket(basket: Basket, catalog: Catalog) -> PricedBasket:
     places = catalog.places
     active = _active_promotions(catalog, basket)
     lines = [_base_line(i, line, catalog, basket) for i, line in enumerate(basket.lines)]
+    live = frozenset(active)
     for line in lines:
-        line.promotions = (
-            tuple(p for p in catalog.item_promotions_for(line.product) if p.id in active)
-            if "no_discount" not in line.product.flags
-            else ()
-        )
-        line.promotion_ids = frozenset(p.id for p in line.promotions)
+        line.promotions, line.promotion_ids = catalog.live_item_promotions(line.product, live)
     _apply_item_promotions(lines, places)
     _apply_basket_promotions(lines, catalog, active, places)
     return _finish(basket, catalog, lines, active)
@@ -321,17 +317,10 @@ def _best_unit_promotions(lines: Sequence[_Line]) -> dict[int, tuple[Any, Decima
 
 def _apply_item_promotions(lines: list[_Line], places: int) -> None:
     best_unit = _best_unit_promotions(lines)
-    set_promos = _competing_set_promotions(lines)
-    ordered = sorted(set_promos, key=lambda p: (p.priority, p.id))
-    orders: Iterable[tuple[Any, ...]] = (
-        itertools.permutations(ordered) if len(ordered) <= MAX_SET_ORDERS else [tuple(ordered)]
-    )
-    best: _Plan | None = None
-    for order in orders:
-        plan = _evaluate(order, lines, best_unit, places)
-        if best is None or plan.value > best.value:
-            best = plan
-    assert best is not None
+    order: list[SetPromotion] = []
+    for group in _conflict_groups(_competing_set_promotions(lines), lines):
+        order.extend(_best_order(group, lines, best_unit, places))
+    best = _evaluate(order, lines, best_unit, places)
     by_index = {line.index: line for line in lines}
     for index, applied in best.per_line.items():
         line = by_index[index]
@@ -339,6 +328,57 @@ def _apply_item_promotions(lines: list[_Line], places: int) -> None:
             line.adjustments.append(Adjustment("promotion", -amount, promo.name, promo.id, detail))
             line.amount -= amount
             line.exclusive = line.exclusive or promo.exclusive
+
+
+def _best_order(
+    group: list[SetPromotion],
+    lines: Sequence[_Line],
+    best_unit: dict[int, tuple[Any, Decimal]],
+    places: int,
+) -> tuple[Any, ...]:
+    """The order of competing set promotions that saves the customer most on their lines.
+
+    Every order is tried up to MAX_SET_ORDERS promotions; beyond that, priority order.
+    Ties keep the earlier order, and the first order tried is priority order.
+    """
+    ordered = sorted(group, key=lambda p: (p.priority, p.id))
+    if len(ordered) == 1:
+        return tuple(ordered)
+    ids = {p.id for p in ordered}
+    own = [line for line in lines if line.promotion_ids & ids]
+    orders: Iterable[tuple[Any, ...]] = (
+        itertools.permutations(ordered) if len(ordered) <= MAX_SET_ORDERS else [tuple(ordered)]
+    )
+    best: tuple[Decimal, tuple[Any, ...]] | None = None
+    for candidate in orders:
+        value = _evaluate(candidate, own, best_unit, places, build=False).value
+        if best is None or value > best[0]:
+            best = (value, candidate)
+    assert best is not None
+    return best[1]
+
+
+def _conflict_groups(
+    promos: list[SetPromotion], lines: Sequence[_Line]
+) -> list[list[SetPromotion]]:
+    """Set promotions that share no line cannot change each other's result, so only those
+    that do (directly or through another) need their orders compared."""
+    parent = {p.id: p.id for p in promos}
+
+    def root(pid: str) -> str:
+        while parent[pid] != pid:
+            parent[pid] = parent[parent[pid]]
+            pid = parent[pid]
+        return pid
+
+    for line in lines:
+        present = [p.id for p in promos if p.id in line.promotion_ids]
+        for other in present[1:]:
+            parent[root(other)] = root(present[0])
+    groups: dict[str, list[SetPromotion]] = {}
+    for promo in promos:
+        groups.setdefault(root(promo.id), []).append(promo)
+    return sorted(groups.values(), key=lambda g: min((p.priority, p.id) for p in g))
 
 
 def _competing_set_promotions(lines: Sequence[_Line]) -> list[SetPromotion]:
@@ -363,11 +403,15 @@ def _evaluate(
     lines: Sequence[_Line],
     best_unit: dict[int, tuple[Any, Decimal]],
     places: int,
+    *,
+    build: bool = True,
 ) -> _Plan:
+    """Apply the set promotions in `order`, then the best per-unit promotion to every unit
+    left. With `build` false only the plan's value is worked out (comparing orders)."""
     plan = _Plan()
     taken: dict[int, int] = {}
     for promo in order:
-        _apply_set_promotion(promo, lines, best_unit, taken, plan, places)
+        _apply_set_promotion(promo, lines, best_unit, taken, plan, places, build)
     by_promo: dict[str, list[tuple[int, Decimal]]] = {}
     promos: dict[str, Any] = {}
     for line in lines:
@@ -382,6 +426,9 @@ def _evaluate(
     for promo_id, shares in by_promo.items():
         promo = promos[promo_id]
         capped = _cap(promo, [a for _, a in shares], places)
+        if not build:
+            plan.value += sum(capped, ZERO)
+            continue
         for (index, original), amount in zip(shares, capped, strict=True):
             plan.add(index, promo, amount, _unit_detail(promo, amount, original))
     return plan
@@ -394,15 +441,19 @@ def _apply_set_promotion(
     taken: dict[int, int],
     plan: _Plan,
     places: int,
+    build: bool,
 ) -> None:
     units: list[tuple[Decimal, str, int]] = []
     for line in lines:
         if line.count is None or promo.id not in line.promotion_ids:
             continue
         free = line.count - taken.get(line.index, 0)
-        units.extend((line.unit_price, line.product.sku, line.index) for _ in range(free))
-    units.sort(key=lambda u: (-u[0], u[1], u[2]))
+        if free > 0:
+            units.extend([(line.unit_price, line.product.sku, line.index)] * free)
     size = _set_size(promo)
+    if len(units) < size:
+        return
+    units.sort(key=lambda u: (-u[0], u[1], u[2]))
     chosen: list[list[tuple[Decimal, str, int]]] = []
     discounts: list[Decimal] = []
     for start in range(0, len(units) - size + 1, size):
@@ -417,11 +468,14 @@ def _apply_set_promotion(
     total = round_money(sum(discounts, ZERO), places, Rounding.HALF_UP)
     total = _cap(promo, [total], places)[0]
     flat = [u for chunk in chosen for u in chunk]
-    shares = allocate(total, [u[0] for u in flat], places)
-    per_line: dict[int, Decimal] = {}
-    for unit, share in zip(flat, shares, strict=True):
-        per_line[unit[2]] = per_line.get(unit[2], ZERO) + share
+    for unit in flat:
         taken[unit[2]] = taken.get(unit[2], 0) + 1
+    if not build:
+        plan.value += total
+        return
+    per_line: dict[int, Decimal] = {}
+    for unit, share in zip(flat, allocate(total, [u[0] for u in flat], places), strict=True):
+        per_line[unit[2]] = per_line.get(unit[2], ZERO) + share
     detail = f"{len(chosen)} set{'s' if len(chosen) > 1 else ''} of {size}"
     for index, amount in sorted(per_line.items()):
         plan.add(index, promo, amount, detail)

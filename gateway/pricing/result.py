@@ -1,5 +1,9 @@
 """What the engine returns: every line with what was applied to it and why, the tax per
 rate and the amounts due. A receipt, the journal and an auditor all read this one model.
+
+Lines, adjustments and tax rows are slotted dataclasses rather than frozen ones: a 200-line
+basket builds hundreds of them per pricing and frozen construction costs ten times more.
+Treat them as read-only; the engine builds a new basket for every change.
 """
 
 from __future__ import annotations
@@ -13,7 +17,7 @@ from gateway.money import ZERO
 AdjustmentKind = Literal["member_price", "promotion", "basket", "moling", "override"]
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class Adjustment:
     """A change to a line's amount: negative for a discount. `detail` explains the cent."""
 
@@ -24,7 +28,7 @@ class Adjustment:
     detail: str = ""
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class PricedLine:
     index: int
     sku: str
@@ -56,7 +60,7 @@ class PricedLine:
         return self.total - self.tax
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class TaxSummary:
     tax_class: str
     name: str
