@@ -519,21 +519,22 @@ def _apply_basket_promotions(
     promos = [p for p in catalog.basket_promotions if p.id in active]
     if not promos:
         return
+    eligible = {p.id: _eligible(p, lines, catalog) for p in promos}
     chosen: list[BasketThreshold] = [p for p in promos if p.stackable]
     single = [p for p in promos if not p.stackable]
     if single:
-        values = [(_threshold_discount(p, _eligible(p, lines, catalog), places), p) for p in single]
+        values = [(_threshold_discount(p, eligible[p.id], places), p) for p in single]
         best_value, best = max(values, key=lambda v: (v[0], -v[1].priority))
         if best_value > 0:
             chosen.append(best)
     for promo in sorted(chosen, key=lambda p: (p.priority, p.id)):
-        eligible = _eligible(promo, lines, catalog)
-        discount = _threshold_discount(promo, eligible, places)
+        own = [line for line in eligible[promo.id] if line.amount > 0]
+        discount = _threshold_discount(promo, own, places)
         if discount <= 0:
             continue
-        amounts = [line.amount for line in eligible]
+        amounts = [line.amount for line in own]
         detail = f"{discount} off {sum(amounts, ZERO)}"
-        for line, share in zip(eligible, allocate(discount, amounts, places), strict=True):
+        for line, share in zip(own, allocate(discount, amounts, places), strict=True):
             if share:
                 line.adjustments.append(Adjustment("basket", -share, promo.name, promo.id, detail))
                 line.amount -= share
@@ -606,6 +607,7 @@ def _finish(basket: Basket, catalog: Catalog, lines: list[_Line], active: set[st
         amount = total if line.tax.inclusive else total - tax
         priced.append(_priced_line(line, amount, tax, total))
     total = sum(totals, ZERO)
+    item_discounts, basket_discounts, promotions = _adjustment_totals(lines)
     cash = (
         cash_rounding(total, money.cash_rounding.increment, money.cash_rounding.rule)
         if money.cash_rounding is not None
@@ -617,8 +619,8 @@ def _finish(basket: Basket, catalog: Catalog, lines: list[_Line], active: set[st
         catalog_version=catalog.version,
         lines=tuple(priced),
         list_total=sum((line.list_amount for line in lines), ZERO),
-        item_discounts=-_sum_kind(lines, ("member_price", "promotion", "override")),
-        basket_discounts=-_sum_kind(lines, ("basket",)),
+        item_discounts=item_discounts,
+        basket_discounts=basket_discounts,
         moling=mo,
         tax=sum((p.tax for p in priced), ZERO),
         taxes=_tax_summary(priced, catalog),
@@ -627,7 +629,7 @@ def _finish(basket: Basket, catalog: Catalog, lines: list[_Line], active: set[st
         member=basket.member.id if basket.member else None,
         coupons=tuple(basket.coupons),
         notices=_coupon_notices(basket, catalog, active),
-        promotions=_promotion_summary(lines),
+        promotions=promotions,
     )
 
 
@@ -654,10 +656,6 @@ def _priced_line(line: _Line, amount: Decimal, tax: Decimal, total: Decimal) -> 
         code=source.code,
         flags=tuple(line.product.flags),
     )
-
-
-def _sum_kind(lines: Sequence[_Line], kinds: tuple[str, ...]) -> Decimal:
-    return sum((a.amount for line in lines for a in line.adjustments if a.kind in kinds), ZERO)
 
 
 def _tax_summary(lines: Sequence[PricedLine], catalog: Catalog) -> tuple[TaxSummary, ...]:
@@ -689,16 +687,29 @@ def _coupon_notices(basket: Basket, catalog: Catalog, active: set[str]) -> tuple
     return tuple(notices)
 
 
-def _promotion_summary(lines: Sequence[_Line]) -> tuple[dict[str, Any], ...]:
+def _adjustment_totals(
+    lines: Sequence[_Line],
+) -> tuple[Decimal, Decimal, tuple[dict[str, Any], ...]]:
+    """Item discounts, basket discounts (both positive) and what each promotion gave, in
+    one pass over the adjustments."""
+    item = basket = ZERO
     found: dict[str, dict[str, Any]] = {}
     for line in lines:
         for adj in line.adjustments:
+            if adj.kind == "basket":
+                basket -= adj.amount
+            elif adj.kind != "moling":
+                item -= adj.amount
             if adj.promotion is None:
                 continue
-            entry = found.setdefault(
-                adj.promotion,
-                {"id": adj.promotion, "name": adj.label, "discount": ZERO, "lines": []},
-            )
+            entry = found.get(adj.promotion)
+            if entry is None:
+                entry = found[adj.promotion] = {
+                    "id": adj.promotion,
+                    "name": adj.label,
+                    "discount": ZERO,
+                    "lines": [],
+                }
             entry["discount"] -= adj.amount
             entry["lines"].append(line.index)
-    return tuple(found.values())
+    return item, basket, tuple(found.values())
