@@ -243,7 +243,7 @@ class Box:
         log.info("ready: lane %s, journal head %s", self.lane.state.value,
                  self.journal.state().head_seq)
 
-    def _reprint_unprinted(self, last: int = 20) -> None:
+    def _reprint_unprinted(self, last: int = 200) -> None:
         """After a crash between commit and print: print what has no text copy yet."""
         assert self.printer is not None
         head = self.journal.state().head_seq
@@ -344,7 +344,9 @@ class Box:
         if self.lane.state is State.IN_SALE:
             try:
                 answer = self.lane.handle(ev.Suspend(self._local_now()))
-                log.info("shutdown: sale in progress %s", answer)
+                log.info("shutdown: sale in progress: %s (kept: %s)",
+                         "; ".join(getattr(answer, "notices", ())) or answer,
+                         ", ".join(self.book.suspended_ids()))
             except (StoregateError, sqlite3.Error, OSError) as exc:
                 log.error("shutdown: the sale in progress could not be suspended: %s", exc)
         if self.control is not None:
@@ -355,6 +357,9 @@ class Box:
             self.printer.stop()
         if self.sync is not None:
             self.sync.stop()
+        if self.db.conn.in_transaction:  # never lose work to close()'s implicit rollback
+            log.error("a transaction was still open at shutdown: committing it")
+            self.db.conn.commit()
         self.db.conn.close()
         log.info("stopped")
 

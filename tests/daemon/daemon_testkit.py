@@ -84,10 +84,12 @@ def add_staff(database: Path) -> None:
 
     settings = load_settings(EXAMPLE_CONFIG)
     database.parent.mkdir(parents=True, exist_ok=True)
-    staff = StaffDirectory(open_database(database), settings.lane)
+    db = open_database(database)
+    staff = StaffDirectory(db, settings.lane)
     staff.add("101", "Anna", "cashier", pin="472951", card="CARD-ANNA")
     staff.add("201", "Beat", "supervisor", pin="836104", card="CARD-BEAT",
               ceiling=Decimal("100.00"))
+    db.conn.close()  # the daemon must be the box's only writer
 
 
 class Daemon:
