@@ -565,7 +565,7 @@ class Box:
                   "disconnected": "disconnected", "starting": "unknown"}
         health: dict[str, Any] = {}
         for name, device in list(self.devices.items()):
-            health[name] = DeviceHealth(state=states.get(device.get("state"), "error"),
+            health[name] = DeviceHealth(state=states.get(str(device.get("state")), "error"),
                                         error=device.get("detail") or None,
                                         last_event_at=device.get("at"))
         return health

@@ -340,6 +340,8 @@ def run_full_demo(workdir: Path) -> int:
                  lambda: till.status()["journal"]["backlog"] == 0, 60)
         say("head office acknowledged the whole journal (backlog 0)")
         view = head_office_view(world)
+        (workdir / "z-report.txt").write_text(z["text"])
+        (workdir / "head-office-sales.json").write_text(json.dumps(view, indent=2))
         return _compare(z, view, workdir, started, world)
     finally:
         world.close()
@@ -361,6 +363,8 @@ def _compare(z: dict[str, Any], view: dict[str, Any], workdir: Path, started: fl
         f"sales, {office_sales} -> {'IDENTICAL' if same else 'DIFFERENT'}")
     say(f"receipts (text copies): {workdir / 'box' / 'receipts'}; printer simulator got "
         f"{len(world.printer.printed)} bytes")  # type: ignore[attr-defined]
+    say(f"reports: {workdir / 'z-report.txt'} (box), {workdir / 'head-office-sales.json'} "
+        "(head office)")
     say(f"journal: {workdir / 'box' / 'storegate.db'}; head office: "
         f"{workdir / 'head-office.db'}; logs: {workdir}/*.log")
     say(f"done in {time.monotonic() - started:.1f} s")

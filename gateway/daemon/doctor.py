@@ -101,9 +101,11 @@ class Doctor:
         serial = [(s.name, s.serial.port) for s in d.scanners if s.serial is not None]
         serial += [(s.name, s.serial.port) for s in d.scales]
         findings = [self._serial_device(name, port) for name, port in serial]
-        for wedge in [*(s for s in d.scanners if s.serial is None), *d.card_readers]:
-            findings.append(self._from_daemon(wedge.name) or Finding(
-                "device", "WARN", f"{wedge.name}: not checked (the daemon is not running)",
+        wedges = [s.name for s in d.scanners if s.serial is None]
+        wedges += [c.name for c in d.card_readers]
+        for name in wedges:
+            findings.append(self._from_daemon(name) or Finding(
+                "device", "WARN", f"{name}: not checked (the daemon is not running)",
                 "`gateway devices list` shows what is plugged in and which entry claims it"))
         if not findings:
             findings.append(ok("device", "no scanners, scales or card readers configured"))

@@ -74,13 +74,14 @@ def device_rules(config: Path) -> str:
     lines = ["# Written by `gateway install` from the [devices] section; re-run it after editing",
              "# the config. Each rule gives the device to the service and a stable name."]
     devices = load_settings(config).devices
-    for wedge in [*devices.scanners, *devices.card_readers]:
-        match = getattr(wedge, "match", None)
+    wedges = [(s.name, s.match) for s in devices.scanners]
+    wedges += [(c.name, c.match) for c in devices.card_readers]
+    for name, match in wedges:
         if match is not None and match.vendor_product:
             vendor, product = match.vendor_product.lower().split(":")
             lines.append(f'SUBSYSTEM=="input", KERNEL=="event*", ATTRS{{idVendor}}=="{vendor}", '
                          f'ATTRS{{idProduct}}=="{product}", GROUP="input", MODE="0660", '
-                         f'SYMLINK+="storegate/{wedge.name}"')
+                         f'SYMLINK+="storegate/{name}"')
     serials = [(s.name, s.serial.port) for s in devices.scanners if s.serial is not None]
     serials += [(s.name, s.serial.port) for s in devices.scales]
     for name, port in serials:
