@@ -372,6 +372,9 @@ class Box:
                 self.stopping = True
             case "SIGHUP":
                 self.reload()
+            case Request() if message.body.get("command") == "backup":
+                threading.Thread(target=self._backup_request, args=(message,),
+                                 daemon=True).start()  # seconds of I/O: off the loop
             case Request():
                 message.reply.put(self._answer(message.body))
             case Ack():
@@ -416,16 +419,22 @@ class Box:
                 return {"ok": True}
             if command == "z_report":
                 return self._z_report(body)
-            if command == "backup":
-                info = take_backup(self.settings.paths.database, backup_dir(self.settings),
-                                   keep=self.settings.backup.keep)
-                return {"ok": True, "path": str(info.path), "head_seq": info.head_seq}
             if command == "sync_now" and self.sync is not None:
                 self.sync.sync_now()
                 return {"ok": True}
         except StoregateError as exc:
             return {"ok": False, "error": exc.describe()}
         return {"ok": False, "error": f"unknown command {command!r}"}
+
+    def _backup_request(self, request: Request) -> None:
+        """`{"command": "backup"}`: its own read-only connection, on its own thread."""
+        try:
+            info = take_backup(self.settings.paths.database, backup_dir(self.settings),
+                               keep=self.settings.backup.keep)
+        except StoregateError as exc:
+            request.reply.put({"ok": False, "error": exc.describe()})
+            return
+        request.reply.put({"ok": True, "path": str(info.path), "head_seq": info.head_seq})
 
     def _local_now(self) -> datetime:
         return datetime.now(ZoneInfo(self.settings.store.timezone)).replace(tzinfo=None)

@@ -55,6 +55,8 @@ def test_ready_watchdog_status_and_a_private_socket(tmp_path: Path) -> None:
         assert status["lane"]["state"] == "closed"  # type: ignore[index]
         assert status["journal"]["head_seq"] == 0  # type: ignore[index]
         assert "synchronised" in status["clock"]  # type: ignore[operator]
+        backup = daemon.ask({"command": "backup"})
+        assert backup["ok"] and Path(str(backup["path"])).exists(), backup
         till = subprocess.run([str(GATEWAY), "till", "sign_on", "staff=101", "pin=472951",
                                "--config", str(config)], capture_output=True, text=True,
                               check=False)
