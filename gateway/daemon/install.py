@@ -86,7 +86,21 @@ def device_rules(config: Path) -> str:
     serials += [(s.name, s.serial.port) for s in devices.scales]
     for name, port in serials:
         lines.append(_serial_rule(name, port))
+    lines += [rule for p in devices.printers if (rule := _printer_rule(p.name, p.uri))]
     return "\n".join(lines) + "\n"
+
+
+def _printer_rule(name: str, uri: str) -> str | None:
+    """USB printers by vendor:product (escpos usb://) or by usblp node (file:///dev/usb/lpN)."""
+    if uri.startswith("usb://"):
+        vendor, _, product = uri.removeprefix("usb://").split("/")[0].lower().partition(":")
+        return (f'SUBSYSTEM=="usb", ENV{{DEVTYPE}}=="usb_device", ATTR{{idVendor}}=="{vendor}", '
+                f'ATTR{{idProduct}}=="{product}", GROUP="lp", MODE="0660", '
+                f'SYMLINK+="storegate/{name}"')
+    if uri.startswith("file:///dev/usb/"):
+        return (f'SUBSYSTEM=="usbmisc", KERNEL=="{Path(uri).name}", GROUP="lp", MODE="0660", '
+                f'SYMLINK+="storegate/{name}"')
+    return None  # network printers need no rule
 
 
 def _serial_rule(name: str, port: str) -> str:

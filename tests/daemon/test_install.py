@@ -101,6 +101,10 @@ serial = { port = "/dev/serial/by-id/usb-FTDI_FT232R-if00-port0" }
 name = "front-scanner"
 kind = "wedge"
 match = { vendor_product = "0c2e:0b61" }
+
+[[devices.printers]]
+name = "receipt"
+uri = "usb://04b8:0202"
 """)
     assert install(tmp_path).returncode == 0
     rules = (tmp_path / "etc/udev/rules.d/71-storegate-devices.rules").read_text()
@@ -108,6 +112,8 @@ match = { vendor_product = "0c2e:0b61" }
     assert 'SYMLINK+="storegate/deli-scale"' in rules
     assert 'ATTRS{idVendor}=="0c2e", ATTRS{idProduct}=="0b61"' in rules
     assert 'SYMLINK+="storegate/front-scanner"' in rules
+    assert 'ATTR{idVendor}=="04b8", ATTR{idProduct}=="0202", GROUP="lp"' in rules
+    assert 'SYMLINK+="storegate/receipt"' in rules
 
 
 def test_units_pass_systemd_analyze_verify(tmp_path: Path) -> None:
