@@ -145,7 +145,8 @@ def _publish_and_wait(port: int, store: str, messages: list[tuple[str, bytes]],
 
     def on_message(client: mqtt.Client, userdata: object, message: mqtt.MQTTMessage) -> None:
         box = message.topic.split("/")[-2]
-        acked[box] = Ack.model_validate_json(message.payload).seq
+        # like a box: a lower ack (another worker's, published late) is stale
+        acked[box] = max(acked.get(box, 0), Ack.model_validate_json(message.payload).seq)
         if all(acked.get(b, 0) >= seq for b, seq in last.items()):
             done.set()
 

@@ -42,7 +42,7 @@ from cloud import rules
 from cloud.clock import Clock, iso, system_clock
 from cloud.db import TRANSIENT_ERRORS, Database
 from cloud.inbound import Inbound, Problem, Rejected, parse, subscriptions
-from cloud.ingest_store import ApplyResult, IngestStore
+from cloud.ingest_store import AckPosition, ApplyResult, IngestStore
 from cloud.schema import require_current
 from gateway.errors import StoregateError
 from gateway.sync.payloads import Ack, HeadOfficeState
@@ -84,6 +84,7 @@ class IngestConfig:
     receive_maximum: int = 64
     session_expiry: int = 0
     rule_interval: float = 5.0
+    ack_refresh: float = 1.0
     sales_rule_interval: float = 3600.0  # reads 4 weeks of sales: hourly is plenty
     retry_min: float = 0.2
     retry_max: float = 10.0
@@ -131,6 +132,7 @@ class IngestWorker:
         self._clock = clock
         self._inbox: queue.Queue[Received] = queue.Queue()
         self._generation = 0
+        self._touched: set[tuple[str, str]] = set()
         self._client = self._new_client()
 
     # ------------------------------------------------------------ MQTT callbacks (network thread)
@@ -207,12 +209,15 @@ class IngestWorker:
             db.close()
 
     def _serve(self, store: IngestStore, db: Database, stop: threading.Event) -> None:
-        next_rules = 0.0
+        next_rules = next_refresh = 0.0
         next_sales_rules = time.monotonic() + min(60.0, self.config.sales_rule_interval)
         while not stop.is_set():
             batch = self._drain(0.2)
             if batch:
                 self._process(batch, store, db, stop)
+            if self._touched and time.monotonic() >= next_refresh:
+                next_refresh = time.monotonic() + self.config.ack_refresh
+                self._with_retry(lambda: self._refresh_acks(store), db, stop)
             if time.monotonic() >= next_rules:
                 next_rules = time.monotonic() + self.config.rule_interval
                 self._with_retry(lambda: rules.periodic(db, self._now(),
@@ -277,16 +282,29 @@ class IngestWorker:
         for r in work:
             if r.qos > 0 and r.generation == generation:
                 self._client.ack(r.mid, r.qos)
-        now = self._now()
         for position in result.acks:
-            topic = Topics(self.config.root, position.store, position.box).ack
-            payload = Ack(seq=position.seq, hash=position.hash, time=now).model_dump_json()
-            self._client.publish(topic, payload, qos=1, retain=True)
-            self.counters.acks_published += 1
+            self._publish_ack(position)
+            self._touched.add((position.store, position.box))
         self.counters.messages += len(work)
         self.counters.records_stored += result.stored
         self.counters.duplicates += result.duplicates
         self.counters.transactions += 1
+
+    def _publish_ack(self, position: AckPosition) -> None:
+        topic = Topics(self.config.root, position.store, position.box).ack
+        payload = Ack(seq=position.seq, hash=position.hash, time=self._now()).model_dump_json()
+        self._client.publish(topic, payload, qos=1, retain=True)
+        self.counters.acks_published += 1
+
+    def _refresh_acks(self, store: IngestStore) -> None:
+        """Publish again the positions of the boxes this worker acknowledged lately, read
+        afresh from the database. Two workers may publish one box's acks out of order (the
+        retained one would then be lower than the truth); every worker that published a
+        position re-publishes the committed one a moment later, so the retained ack always
+        settles on the latest position."""
+        touched, self._touched = self._touched, set()
+        for position in store.positions(sorted(touched)):
+            self._publish_ack(position)
 
     def _watch_presence(self, received: Received) -> None:
         """Re-assert "online" when another worker's Will or goodbye said offline."""

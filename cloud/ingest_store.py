@@ -9,8 +9,9 @@ Theory of operation, for any number of workers on one database:
 - Records are inserted with `ON CONFLICT DO NOTHING` on (store, box, seq): a re-delivery
   changes nothing. The same key arriving with another hash is a `record.conflict` alert and
   the stored record stays.
-- Each box's `box_chain` row is locked first (`FOR UPDATE`; SQLite's writer lock does the
-  same), in (store, box) order so two workers never deadlock. Holding it, the worker walks
+- After inserting (in (store, box, seq) order), each box's `box_chain` row is locked
+  (`FOR UPDATE`; SQLite's writer lock does the same), in (store, box) order so two
+  workers never deadlock. Holding it, the worker walks
   the stored records after `acked_seq` while they are consecutive and each `prev_hash` is
   the hash before it. That position — contiguous and chained — is what head office
   acknowledges. Because the walk happens under the lock and after this transaction's own
@@ -95,7 +96,8 @@ class IngestStore:
     # ------------------------------------------------------------ journal
 
     def _journal(self, batches: dict[BoxKey, list[JournalIn]], now: str) -> ApplyResult:
-        chains = {key: self._lock_chain(*key, now) for key in sorted(batches)}
+        """Insert first (no lock needed: the unique key arbitrates), then lock each box's
+        chain row only for the walk, so workers sharing boxes overlap their inserts."""
         incoming: dict[BoxKey, dict[int, Any]] = {}
         for key, group in batches.items():
             records = incoming.setdefault(key, {})
@@ -108,8 +110,9 @@ class IngestStore:
         total = sum(len(r) for r in incoming.values())
         acks = []
         for key in sorted(batches):
+            chain = self._lock_chain(*key, now)
             self._conflicts(key, incoming[key], now)
-            position = self._advance(key, chains[key], max(incoming[key], default=0), now)
+            position = self._advance(key, chain, max(incoming[key], default=0), now)
             if position.seq > 0:
                 acks.append(position)
         return ApplyResult(acks, stored, total - stored)
@@ -126,7 +129,7 @@ class IngestStore:
         rows = [
             (store, box, seq, c.record.id, c.record.time, c.record.clock_synced,
              c.record.kind, c.body_text, c.record.prev_hash, c.record.hash, historical, now)
-            for (store, box), records in incoming.items()
+            for (store, box), records in sorted(incoming.items())
             for seq, (c, historical) in sorted(records.items())
         ]
         if not rows:
@@ -229,6 +232,16 @@ class IngestStore:
                     f"{_digest(problem.message)}", kind=problem.kind,
                     severity=problem.severity, now=now, store=store, box=box, seq=problem.seq,
                     record_id=problem.record_id, message=problem.message)
+
+    def positions(self, boxes: Sequence[BoxKey]) -> list[AckPosition]:
+        """The committed acknowledged positions of these boxes (those above 0)."""
+        found = []
+        for store, box in boxes:
+            row = self.db.one("SELECT acked_seq, acked_hash FROM box_chain WHERE store = ? "
+                              "AND box = ?", (store, box))
+            if row is not None and int(row[0]) > 0:
+                found.append(AckPosition(store, box, int(row[0]), str(row[1])))
+        return found
 
     # ------------------------------------------------------------ everything else
 

@@ -19,6 +19,7 @@ from pathlib import Path
 import psycopg
 import pytest
 from cloud_testkit import (
+    ROOT,
     Box,
     RunningIngest,
     assert_exactly_once,
@@ -153,6 +154,8 @@ def test_two_ingest_processes_split_one_stream_and_store_each_record_once(
         assert eventually(lambda: all(b.acknowledged() == 8000 for b in boxes), 90)
         for box in boxes:
             assert_exactly_once(db_url, box)
+        # whichever worker published last, the retained ack settles on the true position
+        assert eventually(lambda: retained_acks(broker.port, boxes) == [8000] * 3, 10)
         logs = [(tmp_path / f"worker-{i}.log").read_text() for i in (1, 2)]
         assert all("connected" in text for text in logs)
     finally:
@@ -164,6 +167,28 @@ def test_two_ingest_processes_split_one_stream_and_store_each_record_once(
             assert proc.wait(15) == 0
     stats = _stored_by_worker(tmp_path)
     assert all(count > 0 for count in stats), f"one worker did all the work: {stats}"
+
+
+def retained_acks(port: int, boxes: list[Box]) -> list[int]:
+    """The seq of the retained ack on each box's topic, as a reconnecting box would see."""
+    import paho.mqtt.client as mqtt
+    from paho.mqtt.enums import CallbackAPIVersion
+
+    from gateway.sync.payloads import Ack
+    from gateway.sync.topics import Topics
+
+    seen: dict[str, int] = {}
+    client = mqtt.Client(CallbackAPIVersion.VERSION2, protocol=mqtt.MQTTv5)
+    client.on_message = lambda c, u, m: seen.__setitem__(
+        m.topic, Ack.model_validate_json(m.payload).seq)
+    client.connect("127.0.0.1", port)
+    client.loop_start()
+    topics = [Topics(ROOT, b.store, b.box).ack for b in boxes]
+    client.subscribe([(t, 1) for t in topics])
+    eventually(lambda: len(seen) == len(topics), 3)
+    client.loop_stop()
+    client.disconnect()
+    return [seen.get(t, 0) for t in topics]
 
 
 def _stored_by_worker(tmp_path: Path) -> list[int]:
