@@ -43,7 +43,7 @@ def fleet(db: Database, store: str | None = None) -> list[BoxView]:
     where, params = ("WHERE s.store = ?", (store,)) if store else ("", ())
     rows = db.query(
         "SELECT s.store, s.box, s.online, s.online_since, s.offline_since, s.last_seen, "
-        "s.version, s.boot_id, s.session, s.telemetry, s.telemetry_time, "
+        "s.version, s.boot_id, s.session, s.telemetry, s.telemetry_time, s.journal_head_seq, "
         "c.acked_seq, c.max_seq, c.broken_seq FROM box_state s LEFT JOIN box_chain c "
         f"ON c.store = s.store AND c.box = s.box {where} ORDER BY s.store, s.box", params)
     return [_view(row) for row in rows]
@@ -51,16 +51,19 @@ def fleet(db: Database, store: str | None = None) -> list[BoxView]:
 
 def _view(row: tuple[Any, ...]) -> BoxView:
     (store, box, online, online_since, offline_since, last_seen, version, boot_id, session,
-     telemetry, telemetry_time, acked, top, broken) = row
+     telemetry, telemetry_time, head, acked, top, broken) = row
     tele = json.loads(telemetry) if telemetry else {}
     journal = tele.get("journal", {})
+    backlog = journal.get("backlog")
+    if backlog is None and head is not None:  # no telemetry yet: the birth's journal head
+        backlog = max(0, int(head) - int(acked or 0))
     return BoxView(
         store=store, box=box, online=bool(online),
         since=online_since if online else offline_since, last_seen=last_seen,
         version=version, boot_id=boot_id, session=int(session),
         acknowledged_seq=int(acked or 0), stored_max_seq=int(top or 0),
         chain_broken_at=None if broken is None else int(broken),
-        backlog=journal.get("backlog"),
+        backlog=backlog,
         oldest_unacknowledged_age_s=journal.get("oldest_unacknowledged_age_s"),
         clock_synced=tele.get("clock_synced"), telemetry_time=telemetry_time,
         devices=tele.get("devices", {}), host=tele.get("host", {}))

@@ -307,7 +307,10 @@ class IngestStore:
         telemetry_alerts(self.db, item.store, item.box, item.telemetry, prior, now)
 
     def _state(self, item: StateIn, now: str) -> None:
-        """Birth/death by session: a death older than the current birth is stale."""
+        """Birth/death by session: a death older than the current birth is stale.
+
+        `online_since` / `offline_since` are head office's receive time: a Last Will
+        carries the time of the CONNECT it was registered with, not of the loss."""
         state = item.state
         self._ensure_state_row(item.store, item.box)
         row = self.db.execute("SELECT session, online FROM box_state WHERE store = ? AND box = ?",
@@ -327,7 +330,7 @@ class IngestStore:
             f"journal_acknowledged_seq = COALESCE(?, journal_acknowledged_seq) "
             f"WHERE store = ? AND box = ?",
             (state.online, state.session, state.boot_id, state.version, state.protocol,
-             state.time, state.time or now, state.journal_head_seq,
+             state.time, now, state.journal_head_seq,
              state.journal_acknowledged_seq, item.store, item.box))
 
     def _result(self, item: ResultIn, now: str) -> None:
