@@ -44,18 +44,13 @@ def broker_options(args: argparse.Namespace) -> BrokerOptions:
 
 
 def register(sub: Any) -> None:
+    from cloud import alerts_cli, fleet_cli, publish_cli, reports_cli
+
     _register_db(sub)
     _register_ingest(sub)
+    for room in (fleet_cli, publish_cli, alerts_cli, reports_cli):
+        room.register(sub, _db_arg, _broker_args)
     _register_broker(sub)
-    for module in ("cloud.fleet_cli", "cloud.publish_cli", "cloud.alerts_cli",
-                   "cloud.reports_cli"):
-        try:
-            imported = __import__(module, fromlist=["register"])
-        except ModuleNotFoundError as exc:
-            if exc.name == module:
-                continue
-            raise
-        imported.register(sub, _db_arg, _broker_args)
 
 
 # ---------------------------------------------------------------- db
