@@ -56,6 +56,7 @@ def test_50000_records_buffered_while_broker_is_down_arrive_once(
                 assert eventually(lambda: box.acknowledged() == 50_000, 120)
                 assert_exactly_once(db_url, box)
             finally:
+                box.stop()  # while the broker still runs: its goodbye is published
                 worker.stop()
     finally:
         box.stop()
