@@ -63,6 +63,7 @@ from gateway.daemon.clockwatch import ClockWatch
 from gateway.daemon.control import ControlServer
 from gateway.daemon.keys import NotAnEvent, from_device, from_request
 from gateway.daemon.notify import Notifier
+from gateway.daemon.screens import Call, Screens
 from gateway.database import open_database
 from gateway.errors import StoregateError
 from gateway.journal import Journal, JournalError
@@ -213,6 +214,7 @@ class Box:
         self.runner: DeviceRunner | None = None
         self.control: ControlServer | None = None
         self.printer: PrinterWorker | None = None
+        self.screens = Screens()
         self.next_backup = time.monotonic() + settings.backup.interval_hours * 3600
         self.counts = {"events": 0, "sales": 0, "refusals": 0}
         # When the lane last changed because of a device (for scan-to-screen latency).
@@ -240,6 +242,7 @@ class Box:
                                      self.settings.daemon.socket_group)
         self.control.start()
         self.notifier.ready(f"lane {self.lane.state.value}")
+        self.screens.start(self.settings, self.lane, self.inbox, self.feed, self.alert)
         log.info("ready: lane %s, journal head %s", self.lane.state.value,
                  self.journal.state().head_seq)
 
@@ -351,6 +354,7 @@ class Box:
                 log.error("shutdown: the sale in progress could not be suspended: %s", exc)
         if self.control is not None:
             self.control.stop()
+        self.screens.stop()
         if self.runner is not None:
             self.runner.stop()
         if self.printer is not None:
@@ -381,21 +385,26 @@ class Box:
                 self._acknowledge(message)
             case DocumentJob():
                 message.reply.put(self._apply_document(message))
+            case Call():
+                message.reply.put(message.fn())
             case ScanEvent() | CardEvent():
                 self._device_input(message)
             case WeightReading():
+                self.screens.observe(message)
                 self.scale = message
                 self._note_device(message.device, "connected", "", message.at)
                 from gateway.daemon.keys import weight_kg
                 weight, stable = weight_kg(message)
                 self._report(self.anomalies.scale_reading(weight, stable))
             case DeviceStateEvent():
+                self.screens.observe(message)
                 self._note_device(message.device, message.state.value, message.detail,
                                   message.at)
                 if (self.scale is not None and message.device == self.scale.device
                         and message.state.value != "connected"):
                     self.scale = None  # never price with the weight of an unplugged scale
             case DecodeFault():
+                self.screens.observe(message)
                 log.info("device %s: %s", message.device, message.reason)
 
     def _submit(self, body: dict[str, Any]) -> dict[str, Any]:
@@ -443,7 +452,7 @@ class Box:
         self._note_device(event.device, "connected", "", event.at)
         lane_event = from_device(event, self.lane.state.value, self._local_now())
         if lane_event is not None:
-            self.feed(lane_event)
+            self.screens.record(lane_event, self.feed(lane_event))
             self.last_input = {"count": self.last_input["count"] + 1, "device": event.device,
                                "lane_updated_at": time.time()}
 
@@ -452,6 +461,7 @@ class Box:
         if isinstance(event, NotAnEvent):
             return {"ok": False, "error": event.message}
         answer = self.feed(event)
+        self.screens.record(event, answer)
         if isinstance(answer, Refusal):
             return {"ok": False, "refused": answer.code, "error": answer.message,
                     "lane": self.lane_view()}
@@ -554,6 +564,7 @@ class Box:
                 text = json.dumps(job.document, default=str)
                 catalog = CatalogStore(self.db).apply(document, text, source)
                 self.lane.set_catalog(catalog)
+                self.screens.publish()
             elif job.kind == "members":
                 MembersSink(MemberStore(self.db, self.settings.store.box)).apply(
                     job.kind, job.version, job.document)
@@ -700,6 +711,7 @@ class Box:
             "anomalies": list(self.recent_anomalies),
             "alerts": list(self.alerts),
             "counts": dict(self.counts),
+            "screens": self.screens.url,
             "last_input": dict(self.last_input),
         }
 

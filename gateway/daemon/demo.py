@@ -169,12 +169,21 @@ uri = "{printer}"
 """
 
 
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
 def write_config(workdir: Path, port: int, devices: str) -> Path:
     text = EXAMPLE_CONFIG.read_text()
     text = text.replace('data_dir = "/var/lib/storegate"', f'data_dir = "{workdir / "box"}"')
     text = text.replace('# catalog = "/etc/storegate/catalog.json"',
                         f'catalog = "{EXAMPLE_CATALOG}"')
     text = text.replace("port = 1883", f"port = {port}")
+    text = text.replace("port = 8080", f"port = {free_port()}")  # [screens]
     config = workdir / "gateway.toml"
     config.write_text(text + devices)
     return config
@@ -245,6 +254,10 @@ def start_world(world: World) -> tuple[Path, Till]:
     till = Till(socket_path, scanner, scale)
     wait_for("gateway run to answer on its control socket", lambda: _answers(till), 30)
     say("gateway run is up: lane, journal, printer, scanner, scale and sync")
+    screens = till.status().get("screens")
+    if screens:
+        say(f"cashier screen {screens}/  customer screen {screens}/customer  (open them in a "
+            "browser to watch the day; `gateway demo --pace 3` slows it down)")
     world.printer = printer  # type: ignore[attr-defined]
     return config, till
 
@@ -280,7 +293,7 @@ def _add_staff(config: Path) -> None:
               ceiling=Decimal("100.00"))
 
 
-def play_day(world: World, till: Till) -> None:
+def play_day(world: World, till: Till, pace: float = 0.0) -> None:
     till.key("sign_on", staff="101", pin="472951", float="100.00")
     say("Anna signs on with her PIN (opening float 100.00)")
     for number, (scans, weighed, tender) in enumerate(DAY, start=1):
@@ -290,8 +303,10 @@ def play_day(world: World, till: Till) -> None:
         if number == OUTAGE[1]:
             world.broker.start()
             say("!! the broker is back: sync drains the backlog")
+        time.sleep(pace)
         for code in scans:
             till.scan(code)
+            time.sleep(pace / 3)
         for plu, kilograms in weighed:
             till.weigh(plu, kilograms)
         total = till.status()["lane"]["total"]
@@ -328,12 +343,12 @@ def head_office_view(world: World) -> dict[str, Any]:
     return view
 
 
-def run_full_demo(workdir: Path) -> int:
+def run_full_demo(workdir: Path, pace: float = 0.0) -> int:
     started = time.monotonic()
     world = World(workdir)
     try:
         _, till = start_world(world)
-        play_day(world, till)
+        play_day(world, till, pace)
         z = close_day(till)
         print(z["text"], end="")
         wait_for("head office to acknowledge every record",
@@ -382,4 +397,4 @@ def demo_command(args: argparse.Namespace) -> int:
     workdir = Path(args.workdir or tempfile.mkdtemp(prefix="storegate-demo-"))
     workdir.mkdir(parents=True, exist_ok=True)
     say(f"work folder {workdir}")
-    return run_full_demo(workdir)
+    return run_full_demo(workdir, max(0.0, args.pace))

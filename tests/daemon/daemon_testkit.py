@@ -13,10 +13,19 @@ EXAMPLE_CONFIG = ROOT / "config" / "gateway.example.toml"
 EXAMPLE_CATALOG = ROOT / "config" / "catalog.example.json"
 
 
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
 def write_config(directory: Path, extra: str = "") -> Path:
     """The example settings with data in `directory` (and `extra` TOML appended)."""
     text = EXAMPLE_CONFIG.read_text().replace(
         'data_dir = "/var/lib/storegate"', f'data_dir = "{directory}"')
+    text = text.replace("port = 8080", f"port = {free_port()}")  # the screens, [screens]
     config = directory / "gateway.toml"
     config.write_text(text + extra)
     return config
