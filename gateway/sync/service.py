@@ -388,7 +388,7 @@ class SyncService:
                                    self._box_state(online=False, session=conn.session),
                                    qos=1, retain=True)
         deadline = self._mono() + 2.0
-        while not info.is_published() and self._mono() < deadline:
+        while not _published(info) and self._mono() < deadline:
             if conn.client.loop(timeout=0.05) != mqtt.MQTT_ERR_SUCCESS:
                 break
         self._drop_connection()
@@ -651,3 +651,12 @@ class SyncService:
             return
         self._store.write_status(body, iso(self._now()))
         self._status_written, self._status_written_at = steady, now
+
+
+def _published(info: mqtt.MQTTMessageInfo) -> bool:
+    """paho raises instead of answering when the connection is already gone (the link
+    dropped just before a stop): then there is nothing left to wait for."""
+    try:
+        return bool(info.is_published())
+    except (RuntimeError, ValueError):
+        return True
