@@ -22,6 +22,7 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from devices.serial_line import usb_identity
 from gateway.errors import StoregateError
 from gateway.settings import load_settings
 
@@ -104,7 +105,15 @@ def _printer_rule(name: str, uri: str) -> str | None:
 
 
 def _serial_rule(name: str, port: str) -> str:
-    if port.startswith("/dev/serial/by-id/") or port.startswith("/dev/serial/by-path/"):
+    """A serial port as the devices room names it: a by-id/by-path link (or a glob of
+    one), a USB identity `usb:VID:PID[:SERIAL]`, or a kernel name such as /dev/ttyUSB0."""
+    identity = usb_identity(port)
+    if identity is not None:
+        vendor, product, serial_number = identity
+        match = f'ATTRS{{idVendor}}=="{vendor:04x}", ATTRS{{idProduct}}=="{product:04x}"'
+        if serial_number:
+            match += f', ATTRS{{serial}}=="{serial_number}"'
+    elif port.startswith("/dev/serial/by-id/") or port.startswith("/dev/serial/by-path/"):
         match = f'SYMLINK=="{port.removeprefix("/dev/")}"'
     else:
         match = f'KERNEL=="{Path(port).name}"'

@@ -102,6 +102,11 @@ name = "front-scanner"
 kind = "wedge"
 match = { vendor_product = "0c2e:0b61" }
 
+[[devices.scanners]]
+name = "back-scanner"
+kind = "serial"
+serial = { port = "usb:0403:6001:A1B2C3" }
+
 [[devices.printers]]
 name = "receipt"
 uri = "usb://04b8:0202"
@@ -114,6 +119,8 @@ uri = "usb://04b8:0202"
     assert 'SYMLINK+="storegate/front-scanner"' in rules
     assert 'ATTR{idVendor}=="04b8", ATTR{idProduct}=="0202", GROUP="lp"' in rules
     assert 'SYMLINK+="storegate/receipt"' in rules
+    assert ('SUBSYSTEM=="tty", ATTRS{idVendor}=="0403", ATTRS{idProduct}=="6001", '
+            'ATTRS{serial}=="A1B2C3", GROUP="dialout"') in rules
 
 
 def test_units_pass_systemd_analyze_verify(tmp_path: Path) -> None:
