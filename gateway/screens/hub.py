@@ -32,6 +32,7 @@ from devices.events import (
     ScanEvent,
     WeightReading,
 )
+from gateway.barcodes import Misread, parse_scan
 from gateway.lane import events as ev
 from gateway.lane.events import Outcome, Refusal
 from gateway.screens import keys
@@ -43,13 +44,14 @@ from gateway.screens.view import Desk, Message, Prompt, ScreenView, build_view, 
 Listener = Callable[[ScreenView], None]
 Feed = Callable[[ev.Event], "Outcome | Refusal"]
 OVERRIDABLE = (ev.ChangeQuantity, ev.VoidLine, ev.PriceOverride, ev.VoidSale, ev.Refund,
-               ev.ReturnWithoutReceipt, ev.NoSale, ev.CloseShift)
+               ev.ReturnWithoutReceipt, ev.NoSale, ev.CloseShift, ev.Tender)
 
 
 class LanePort(Protocol):
     """What the screens need of a lane (gateway.lane.machine.Lane has all of it)."""
 
     state: Any
+    settings: Any
     shift: Any
     sale: Any
     catalog: Any
@@ -170,7 +172,10 @@ class ScreenHub:
     def _refused(self, event: ev.Event, refusal: Refusal) -> None:
         self.desk.message = Message("refusal", refusal_text(self.language, refusal.code,
                                                             refusal.message))
-        if refusal.code == "needs_override" and isinstance(event, OVERRIDABLE):
+        # a member tender the members room will only take offline with a supervisor's
+        # approval says so with `needs_supervisor` rather than the lane's own code
+        wants_supervisor = refusal.code == "needs_override" or refusal.needs_supervisor
+        if wants_supervisor and isinstance(event, OVERRIDABLE):
             self._pending = event
             reason = getattr(event, "reason", "")
             self.desk.prompt = Prompt("supervisor", self.t("supervisor"), self.desk.message.text,
@@ -218,6 +223,10 @@ class ScreenHub:
             "resume": lambda: self._resume(entry, at),
             "cash": lambda: ev.Tender(at, "cash", keys.amount(entry)),
             "card": lambda: ev.Tender(at, "card", None, reference=entry.strip() or None),
+            "coupon": lambda: ev.Coupon(at, keys.coupon(entry)),
+            "price": lambda: ev.PriceOverride(at, self._selected(), keys.price(entry)),
+            "points": lambda: ev.Tender(at, "points", keys.amount(entry)),
+            "stored_value": lambda: ev.Tender(at, "stored_value", keys.amount(entry)),
         }
         if action in simple:
             event = simple[action]()
@@ -225,7 +234,8 @@ class ScreenHub:
         dialogs: dict[str, Callable[[str], None]] = {
             "refund": self._open_refund, "void_sale": self._open_void, "sign": self._open_sign,
             "up": lambda _: self._move(-1), "down": lambda _: self._move(1),
-            "select": self._select,
+            "select": self._select, "refund_lines": self._open_refund_lines,
+            "return": self._open_return, "no_sale": self._open_no_sale,
             "escape": lambda _: self._escape(),
         }
         if action not in dialogs:
@@ -273,6 +283,30 @@ class ScreenHub:
             ("receipt_id", self.t("receipt_id"), entry.strip()),
             ("reason", self.t("reason"), "")))
 
+    def _open_refund_lines(self, entry: str) -> None:
+        """Shift+F10: like F10, with the receipt's lines to refund (see keys.refund_lines)."""
+        self.desk.prompt = Prompt("refund_lines", self.t("k_refund_lines"),
+                                  self.t("lines_hint"), (
+                                      ("receipt_id", self.t("receipt_id"), entry.strip()),
+                                      ("lines", self.t("lines"), ""),
+                                      ("reason", self.t("reason"), "")))
+
+    def _open_return(self, entry: str) -> None:
+        """Shift+F11: goods back without a receipt; the entry line may hold `n*code`."""
+        try:
+            typed = keys.Entry.parse(entry)
+        except keys.EntryError:
+            typed = keys.Entry(None, entry.strip())
+        count = typed.quantity if typed.quantity is not None else Decimal(1)
+        self.desk.prompt = Prompt("return", self.t("k_return"), "", (
+            ("code", self.t("code"), typed.text), ("quantity", self.t("qty"), str(count)),
+            ("reason", self.t("reason"), "")))
+
+    def _open_no_sale(self, entry: str) -> None:
+        """Shift+F12: open the drawer without a sale; the lane wants the reason."""
+        self.desk.prompt = Prompt("no_sale", self.t("k_no_sale"), "",
+                                  (("reason", self.t("reason"), entry.strip()),))
+
     def _open_void(self, entry: str) -> None:
         self.desk.prompt = Prompt("void_sale", self.t("k_void_sale"), "",
                                   (("reason", self.t("reason"), entry.strip()),))
@@ -307,9 +341,52 @@ class ScreenHub:
             return ev.Refund(at, f.get("receipt_id", ""), f.get("reason", ""))
         if kind == "void_sale":
             return ev.VoidSale(at, f.get("reason", ""))
+        if kind == "refund_lines":
+            receipt, wanted = f.get("receipt_id", ""), keys.refund_lines(f.get("lines", ""))
+            return ev.Refund(at, receipt, f.get("reason", ""),
+                             lines=self._whole_lines(receipt, wanted))
+        if kind == "return":
+            return ev.ReturnWithoutReceipt(at, self._item_code(f.get("code", "")),
+                                           f.get("reason", ""),
+                                           keys.quantity(f.get("quantity", "") or "1"))
+        if kind == "no_sale":
+            return ev.NoSale(at, f.get("reason", ""))
         if kind == "supervisor":
             return self._authorised(ev.Authorization(credential, f.get("reason", "")), at)
         raise keys.EntryError("unknown_dialog", f"No such dialog: {kind}.")
+
+    def _item_code(self, code: str) -> str:
+        """The lane takes a return by PLU or SKU; a cashier scans the goods. A barcode is
+        read as the lane reads scans and named by its product's SKU; anything the catalog
+        does not know goes to the lane as typed, which refuses it in its own words."""
+        if not code or (code.isdigit() and len(code) < keys.BARCODE_MIN):
+            return code
+        parsed = parse_scan(code, self.lane.settings.barcodes)
+        if isinstance(parsed, Misread):
+            return code
+        product = self.lane.catalog.lookup(parsed.lookup_keys)
+        return str(product.sku) if product is not None else code
+
+    def _whole_lines(self, receipt_id: str, wanted: Mapping[int, Decimal | None]
+                     ) -> dict[int, Decimal]:
+        """Lines named without a quantity are refunded whole, or what is left of them: read
+        from the receipt through the lane's book (the lane still checks it all). An unknown
+        receipt keeps 1 and the lane refuses it in its own words."""
+        sold: list[Any] = []
+        done: Mapping[int, Decimal] = {}
+        if any(q is None for q in wanted.values()):
+            with self._lane_lock:
+                record = self.lane.book.by_receipt(receipt_id.strip())
+                done = self.lane.book.refunded(receipt_id.strip())
+            sold = list(record.body.get("lines", ())) if record is not None else []
+        out: dict[int, Decimal] = {}
+        for index, quantity in wanted.items():
+            if quantity is None and index < len(sold):
+                whole = Decimal(str(sold[index]["quantity"]))
+                left = whole - done.get(index, Decimal(0))
+                quantity = left if left > 0 else whole  # all gone: the lane says so
+            out[index] = quantity if quantity is not None else Decimal(1)
+        return out
 
     def _authorised(self, authorization: ev.Authorization, at: datetime) -> ev.Event | None:
         with self._lock:

@@ -42,6 +42,11 @@ TEXTS: dict[str, dict[str, str]] = {
         "sign_in": "Sign in", "weight": "Weight", "last_item": "Last item",
         "items": "items", "alerts": "Alerts", "close_shift": "Close shift",
         "counted": "Cash counted", "pole_due": "Due",
+        "k_coupon": "Coupon", "k_price": "Price", "k_points": "Points",
+        "k_stored_value": "Stored value", "k_refund_lines": "Refund lines",
+        "k_return": "Return, no receipt", "k_no_sale": "No sale (drawer)",
+        "lines": "Lines", "code": "Item code / PLU",
+        "lines_hint": "Lines as printed: 1 3 = lines 1 and 3; 2*1 = two of line 1.",
     },
     "zh": {
         "title": "收银台", "customer_title": "欢迎光临", "basket": "购物清单", "item": "商品",
@@ -73,6 +78,11 @@ TEXTS: dict[str, dict[str, str]] = {
         "sign_in": "登录", "weight": "重量", "last_item": "最后一件",
         "items": "件", "alerts": "提示", "close_shift": "交班",
         "counted": "实点现金", "pole_due": "待付",
+        "k_coupon": "优惠券", "k_price": "改价", "k_points": "积分支付",
+        "k_stored_value": "储值支付", "k_refund_lines": "部分退货",
+        "k_return": "无小票退货", "k_no_sale": "开钱箱",
+        "lines": "行号", "code": "商品码 / PLU",
+        "lines_hint": "按小票行号：1 3 = 第1行和第3行；2*1 = 第1行退2件。",
     },
 }
 
@@ -105,6 +115,17 @@ REFUSALS_ZH: dict[str, str] = {
     "wrong_pin": "工号或密码错误。",
     "locked_out": "密码错误次数过多，已锁定。",
     "bad_amount": "金额必须大于零。",
+    "needs_price": "请输入新单价，再按 Shift+F4。",
+    "bad_price": "价格无效。",
+    "needs_coupon": "请输入或扫描优惠券码，再按 Shift+F2。",
+    "unknown_coupon": "此优惠券在本店无效。",
+    "coupon_twice": "此优惠券已用于本单。",
+    "bad_lines": "行号无效：例如 1 3 或 2*1。",
+    "already_refunded": "已经退过货。",
+    "beyond_quantity": "退货数量超过可退数量。",
+    "whole_line_only": "称重商品只能整行退货。",
+    "needs_receipt": "称重商品需要小票才能退货。",
+    "not_member_tender": "这不是会员支付方式。",
 }
 
 

@@ -21,6 +21,13 @@ KEYS: dict[str, tuple[str, str]] = {
     "refund": ("F10", "k_refund"), "void_sale": ("F11", "k_void_sale"),
     "sign": ("F12", "k_sign"), "up": ("ArrowUp", "k_up"), "down": ("ArrowDown", "k_down"),
     "escape": ("Escape", "k_escape"),
+    # Shift + the function key of the nearest plain action: coupon next to member, price
+    # next to quantity, member tenders next to cash/card, the rarer refunds and the drawer
+    # next to refund / void sale / sign on (F1 is left to the kiosk's own help).
+    "coupon": ("Shift+F2", "k_coupon"), "price": ("Shift+F4", "k_price"),
+    "points": ("Shift+F8", "k_points"), "stored_value": ("Shift+F9", "k_stored_value"),
+    "refund_lines": ("Shift+F10", "k_refund_lines"), "return": ("Shift+F11", "k_return"),
+    "no_sale": ("Shift+F12", "k_no_sale"),
 }
 BARCODE_MIN = 8  # EAN-8 is the shortest barcode; shorter numbers are PLUs
 
@@ -91,3 +98,37 @@ def quantity(raw: str) -> Decimal:
     if not raw.strip():
         raise EntryError("bad_quantity", "Type the new quantity, then press F4.")
     return _number(raw, "bad_quantity")
+
+
+def price(raw: str) -> Decimal:
+    """Shift+F4: the new unit price of the selected line (the lane refuses a negative one)."""
+    if not raw.strip():
+        raise EntryError("needs_price", "Type the new unit price, then press Shift+F4.")
+    return _number(raw, "bad_price")
+
+
+def coupon(raw: str) -> str:
+    """Shift+F2: the coupon's code as typed (or scanned); the lane checks it."""
+    code = raw.strip()
+    if not code:
+        raise EntryError("needs_coupon", "Type or scan the coupon code, then press Shift+F2.")
+    return code
+
+
+def refund_lines(raw: str) -> dict[int, Decimal | None]:
+    """The lines of a receipt to refund, as printed (from 1): `1 3` or `1,3` are lines 1
+    and 3 whole (None: the hub fills in what is left), `2*1` is two of line 1 (as `3*501` on the
+    entry line). Answers lane line indexes (from 0)."""
+    wanted: dict[int, Decimal | None] = {}
+    for part in raw.replace(",", " ").replace(";", " ").split():
+        count, star, line = part.rpartition("*")
+        if not line.isdigit() or int(line) < 1:
+            raise EntryError("bad_lines", f"{part!r} is not a receipt line: type e.g. 1 3 "
+                             "or 2*1 (two of line 1).")
+        index = int(line) - 1
+        if index in wanted:
+            raise EntryError("bad_lines", f"Line {line} is named twice.")
+        wanted[index] = _number(count, "bad_quantity") if star else None
+    if not wanted:
+        raise EntryError("bad_lines", "Type the receipt's line numbers, e.g. 1 3 or 2*1.")
+    return wanted

@@ -1,5 +1,7 @@
 // The cashier's keyboard: every function key presses its button on the key bar, so the
 // page works without a mouse. The browser's own meaning of F5/F11/F12 is suppressed here.
+// Shift+F2/F4/F8-F12 are the less frequent actions (coupon, price, member tenders,
+// refund of chosen lines, return without receipt, no-sale).
 // Key presses are sent in order, one after the other, with the entry line as it was at the
 // press (a scanner or a fast cashier types the next code while the last one is on its way).
 (function () {
@@ -26,7 +28,9 @@
 
   document.addEventListener("keydown", function (e) {
     if (dialog() && e.key !== "Escape") { return; }  // typing in a dialog: Enter submits it
-    var button = document.querySelector('.keys [data-key="' + e.key + '"]');
+    // Shift + a function key is a key of its own (the rarer actions: see docs/screens.md)
+    var name = (e.shiftKey && /^F[0-9]+$/.test(e.key) ? "Shift+" : "") + e.key;
+    var button = document.querySelector('.keys [data-key="' + name + '"]');
     if (!button) { return; }
     e.preventDefault();
     send(button.dataset.action);

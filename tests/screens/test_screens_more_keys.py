@@ -1,0 +1,127 @@
+"""The rarer lane actions from the keyboard (Shift + function keys) and by touch, end to end:
+coupon, price override, points and stored-value tenders, refunding chosen lines, a return
+without receipt and a no-sale, each checked in the lane's state and journal."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from playwright.sync_api import Page, expect
+from screens_testkit import MILK, WINE, Till, shot, sign_on
+
+from gateway.screens.demo import MEMBER_CARD, SUPERVISOR, member_card
+
+OIL = "7612345001197"  # Olive oil 5 dl, 8.90, no promotion of its own
+
+
+def authorise(page: Page, reason: str, shot_name: str | None = None) -> None:
+    """The supervisor dialog the hub opens when the lane says needs_override: no mouse."""
+    prompt = page.locator('[data-prompt="supervisor"]')
+    expect(prompt).to_be_visible()
+    expect(prompt).to_contain_text("needs a supervisor")
+    if shot_name:
+        shot(page, shot_name)
+    prompt.locator('input[name="staff_id"]').fill(SUPERVISOR[0])
+    prompt.locator('input[name="pin"]').fill(SUPERVISOR[1])
+    prompt.locator('input[name="reason"]').fill(reason)
+    prompt.locator('input[name="reason"]').press("Enter")
+    expect(prompt).to_have_count(0)
+
+
+def journal(till: Till) -> list[object]:
+    return list(till.hub.lane.book.journal.read(0, 1000))
+
+
+def test_coupon_price_override_and_member_tenders(till: Till, cashier: Page) -> None:
+    sign_on(cashier)
+    for _ in range(4):
+        till.devices.scanner.scan(OIL)
+    expect(cashier.locator("#basket tr[data-line]")).to_have_count(4)
+    before = till.hub.lane.sale.priced.total
+    cashier.keyboard.type("welcome5")
+    cashier.keyboard.press("Shift+F2")  # coupon
+    expect(cashier.locator("#total")).not_to_have_text(f"CHF {before}")
+    sale = till.hub.lane.sale
+    assert sale.coupons == ("WELCOME5",) and sale.priced.total == before - Decimal("5.00")
+    assert "coupon-welcome5" in [p["id"] for p in sale.priced.promotions]
+    expect(cashier.locator("#total")).to_have_text(f"CHF {sale.priced.total}")
+
+    cashier.locator('tr[data-line="1"] .name').click()  # touch selects the line
+    cashier.keyboard.type("7.90")
+    cashier.keyboard.press("Shift+F4")  # price override: a cashier needs a supervisor
+    authorise(cashier, "damaged label")
+    sale = till.hub.lane.sale
+    assert sale.lines[0].price_override == Decimal("7.90")
+    assert sale.priced.lines[0].unit_price == Decimal("7.90")
+    override = [r for r in journal(till) if r.kind == "override"][-1]
+    assert override.body["action"] == "price_override"
+    assert override.body["supervisor"]["id"] == SUPERVISOR[0]
+    expect(cashier.locator("#total")).to_have_text(f"CHF {sale.priced.total}")
+
+    till.hub.device(member_card(MEMBER_CARD))
+    expect(cashier.locator("#member")).to_contain_text("Alice")
+    total = till.hub.lane.sale.priced.total
+    cashier.keyboard.type("2")
+    cashier.keyboard.press("Shift+F8")  # 2.00 paid with points
+    expect(cashier.locator("#due")).to_have_text(f"CHF {total - 2}")
+    assert [t.type for t in till.hub.lane.sale.tenders] == ["points"]
+    cashier.locator('.keys [data-action="stored_value"]').click()  # touch: the rest
+    expect(cashier.locator("#last-sale")).to_be_visible()
+    assert till.hub.lane.sale is None
+    sale_record = [r for r in journal(till) if r.kind == "sale"][-1]
+    tenders = {t["type"]: Decimal(str(t["amount"])) for t in sale_record.body["tenders"]}
+    assert tenders == {"points": Decimal(2), "stored_value": total - 2}
+    assert sale_record.body["member"]
+
+
+def test_refund_lines_return_without_receipt_and_no_sale(till: Till, cashier: Page) -> None:
+    sign_on(cashier)
+    till.devices.scanner.scan(MILK)
+    till.devices.scanner.scan(WINE)
+    expect(cashier.locator("#total")).to_have_text("CHF 14.25")
+    cashier.keyboard.press("F8")
+    expect(cashier.locator("#last-sale")).to_be_visible()
+    assert till.hub.desk.last_sale is not None
+    receipt = till.hub.desk.last_sale.receipt_id
+
+    cashier.keyboard.type(receipt)
+    cashier.keyboard.press("Shift+F10")  # refund chosen lines
+    dialog = cashier.locator('[data-prompt="refund_lines"]')
+    expect(dialog.locator('input[name="receipt_id"]')).to_have_value(receipt)
+    dialog.locator('input[name="lines"]').fill("2")
+    dialog.locator('input[name="reason"]').fill("corked")
+    shot(cashier, "cashier-refund-lines")
+    dialog.locator('input[name="reason"]').press("Enter")
+    authorise(cashier, "corked")
+    expect(cashier.locator(".message.notice")).to_contain_text("Refunded: CHF 12.50")
+    refund = [r for r in journal(till) if r.kind == "refund"][-1]
+    assert refund.body["original_receipt_id"] == receipt
+    assert [line["original_index"] for line in refund.body["lines"]] == [1]
+    assert till.hub.lane.book.refunded(receipt) == {1: Decimal(1)}
+
+    cashier.keyboard.type(MILK)
+    cashier.keyboard.press("Shift+F11")  # return without receipt
+    dialog = cashier.locator('[data-prompt="return"]')
+    expect(dialog.locator('input[name="code"]')).to_have_value(MILK)
+    expect(dialog.locator('input[name="quantity"]')).to_have_value("1")
+    dialog.locator('input[name="reason"]').fill("gift, no receipt")
+    shot(cashier, "cashier-return")
+    dialog.locator('input[name="reason"]').press("Enter")
+    authorise(cashier, "known customer")
+    expect(cashier.locator(".message.notice")).to_contain_text("Refunded: CHF 1.75")
+    back = [r for r in journal(till) if r.kind == "refund"][-1]
+    assert back.seq > refund.seq and back.body.get("original_receipt_id") is None
+    overrides = [r.body["action"] for r in journal(till) if r.kind == "override"]
+    assert overrides == ["refund", "return_without_receipt"]
+
+    cashier.keyboard.press("Shift+F12")  # no-sale: open the drawer
+    dialog = cashier.locator('[data-prompt="no_sale"]')
+    expect(dialog).to_be_visible()
+    cashier.keyboard.type("change for the float")
+    shot(cashier, "cashier-no-sale")
+    cashier.keyboard.press("Enter")
+    authorise(cashier, "change for the float", "cashier-no-sale-supervisor")
+    expect(cashier.locator(".message.notice")).to_have_text("Drawer open.")
+    no_sale = [r for r in journal(till) if r.kind == "no_sale"]
+    assert len(no_sale) == 1 and no_sale[0].body["reason"] == "change for the float"
+    assert no_sale[0].body["override"]
