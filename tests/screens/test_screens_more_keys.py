@@ -6,10 +6,12 @@ from __future__ import annotations
 
 from decimal import Decimal
 
+import pytest
 from playwright.sync_api import Page, expect
 from screens_testkit import MILK, WINE, Till, shot, sign_on
 
 from gateway.screens.demo import MEMBER_CARD, SUPERVISOR, member_card
+from gateway.screens.keys import EntryError, refund_lines
 
 OIL = "7612345001197"  # Olive oil 5 dl, 8.90, no promotion of its own
 
@@ -125,3 +127,28 @@ def test_refund_lines_return_without_receipt_and_no_sale(till: Till, cashier: Pa
     no_sale = [r for r in journal(till) if r.kind == "no_sale"]
     assert len(no_sale) == 1 and no_sale[0].body["reason"] == "change for the float"
     assert no_sale[0].body["override"]
+
+
+@pytest.mark.parametrize("language", ["zh"])
+def test_chinese_labels_and_refusals_of_the_new_keys(till: Till, cashier: Page) -> None:
+    expect(cashier.locator('.keys [data-action="no_sale"]')).to_contain_text("开钱箱")
+    expect(cashier.locator('.keys [data-action="points"]')).to_contain_text("积分支付")
+    sign_on(cashier)
+    till.devices.scanner.scan(MILK)
+    expect(cashier.locator("#total")).to_have_text("CHF 1.75")
+    cashier.keyboard.type("NOPE")
+    cashier.keyboard.press("Shift+F2")
+    expect(cashier.locator(".message.refusal")).to_have_text("此优惠券在本店无效。")
+    cashier.keyboard.press("Shift+F4")  # no price typed
+    expect(cashier.locator(".message.refusal")).to_have_text("请输入新单价，再按 Shift+F4。")
+    cashier.keyboard.press("Shift+F8")  # points without a member card
+    expect(cashier.locator(".message.refusal")).to_have_text("请先刷会员卡。")
+    assert till.hub.lane.sale.coupons == () and till.hub.lane.sale.tenders == ()
+
+
+def test_refund_line_syntax() -> None:
+    assert refund_lines("1 3") == {0: None, 2: None}
+    assert refund_lines("2*1, 3") == {0: Decimal(2), 2: None}
+    for bad in ("", "0", "x", "1 1", "a*2"):
+        with pytest.raises(EntryError):
+            refund_lines(bad)
