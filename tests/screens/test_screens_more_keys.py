@@ -4,14 +4,26 @@ without receipt and a no-sale, each checked in the lane's state and journal."""
 
 from __future__ import annotations
 
+from datetime import datetime
 from decimal import Decimal
+from pathlib import Path
 
 import pytest
 from playwright.sync_api import Page, expect
-from screens_testkit import MILK, WINE, Till, shot, sign_on
+from screens_testkit import MILK, ROOT, WINE, Till, shot, sign_on
 
-from gateway.screens.demo import MEMBER_CARD, SUPERVISOR, member_card
+from gateway.lane import events as ev
+from gateway.screens.demo import (
+    CASHIER,
+    MEMBER_CARD,
+    SUPERVISOR,
+    StepClock,
+    demo_lane,
+    member_card,
+)
+from gateway.screens.hub import ScreenHub
 from gateway.screens.keys import EntryError, refund_lines
+from gateway.settings import load_settings
 
 OIL = "7612345001197"  # Olive oil 5 dl, 8.90, no promotion of its own
 
@@ -152,3 +164,38 @@ def test_refund_line_syntax() -> None:
     for bad in ("", "0", "x", "1 1", "a*2"):
         with pytest.raises(EntryError):
             refund_lines(bad)
+
+
+def test_a_member_tender_the_room_wants_approved_gets_the_supervisor_prompt(
+        tmp_path: Path) -> None:
+    """The members room answers an offline member tender with `needs_supervisor` (its own
+    code, not needs_override): the hub opens the supervisor prompt and sends the same
+    tender again with the supervisor's authorization. The room's offline state is stood in
+    for by a feed that refuses the first, unauthorised try as the room would."""
+    settings = load_settings(ROOT / "config" / "gateway.example.toml")
+    lane = demo_lane(tmp_path / "storegate.db", settings)
+    fed: list[ev.Event] = []
+
+    def feed(event: ev.Event) -> ev.Outcome | ev.Refusal:
+        fed.append(event)
+        member_tender = isinstance(event, ev.Tender) and event.type != "cash"
+        if member_tender and getattr(event, "authorization", None) is None:
+            return ev.Refusal("offline_too_long", "Offline for more than 60 minutes - a "
+                              "supervisor must approve stored value.", True)
+        return lane.handle(event)
+
+    hub = ScreenHub(lane, settings.screens, clock=StepClock(datetime(2026, 11, 24, 9)),
+                    feed=feed)
+    hub.submit("sign_on", {"staff_id": CASHIER[0], "pin": CASHIER[1]})
+    hub.press("enter", MILK)
+    hub.device(member_card(MEMBER_CARD))
+    hub.press("stored_value", "")
+    assert hub.desk.prompt is not None and hub.desk.prompt.kind == "supervisor"
+    assert lane.sale is not None and lane.sale.tenders == ()
+    hub.submit("supervisor", {"staff_id": SUPERVISOR[0], "pin": SUPERVISOR[1],
+                              "reason": "link down"})
+    retry = fed[-1]
+    assert isinstance(retry, ev.Tender) and retry.type == "stored_value"
+    assert retry.authorization is not None
+    assert retry.authorization.credential.staff_id == SUPERVISOR[0]
+    assert lane.sale is None and hub.desk.prompt is None  # paid: the sale is complete
