@@ -278,10 +278,16 @@ class ScreenHub:
         self.desk.message = None
         self._pending = None
 
+    def _pay_back(self) -> tuple[tuple[str, str, str], ...]:
+        """The refund dialogs' last fields: how the money goes back (cash unless changed)
+        and the card terminal's reference."""
+        return (("tender", self.t("pay_back"), self.t("cash_word")),
+                ("reference", self.t("reference"), ""))
+
     def _open_refund(self, entry: str) -> None:
         self.desk.prompt = Prompt("refund", self.t("refund"), "", (
             ("receipt_id", self.t("receipt_id"), entry.strip()),
-            ("reason", self.t("reason"), "")))
+            ("reason", self.t("reason"), ""), *self._pay_back()))
 
     def _open_refund_lines(self, entry: str) -> None:
         """Shift+F10: like F10, with the receipt's lines to refund (see keys.refund_lines)."""
@@ -289,7 +295,7 @@ class ScreenHub:
                                   self.t("lines_hint"), (
                                       ("receipt_id", self.t("receipt_id"), entry.strip()),
                                       ("lines", self.t("lines"), ""),
-                                      ("reason", self.t("reason"), "")))
+                                      ("reason", self.t("reason"), ""), *self._pay_back()))
 
     def _open_return(self, entry: str) -> None:
         """Shift+F11: goods back without a receipt; the entry line may hold `n*code`."""
@@ -300,7 +306,8 @@ class ScreenHub:
         count = typed.quantity if typed.quantity is not None else Decimal(1)
         self.desk.prompt = Prompt("return", self.t("k_return"), "", (
             ("code", self.t("code"), typed.text), ("quantity", self.t("qty"), str(count)),
-            ("reason", self.t("reason"), "")))
+            ("reason", self.t("reason"), ""),
+            ("tender", self.t("pay_back"), self.t("cash_word"))))
 
     def _open_no_sale(self, entry: str) -> None:
         """Shift+F12: open the drawer without a sale; the lane wants the reason."""
@@ -338,17 +345,22 @@ class ScreenHub:
             counted = keys.amount(f.get("counted", "")) or Decimal(0)
             return ev.CloseShift(at, counted)
         if kind == "refund":
-            return ev.Refund(at, f.get("receipt_id", ""), f.get("reason", ""))
+            return ev.Refund(at, f.get("receipt_id", ""), f.get("reason", ""),
+                             tender=keys.refund_tender(f.get("tender", "")),
+                             reference=f.get("reference") or None)
         if kind == "void_sale":
             return ev.VoidSale(at, f.get("reason", ""))
         if kind == "refund_lines":
             receipt, wanted = f.get("receipt_id", ""), keys.refund_lines(f.get("lines", ""))
             return ev.Refund(at, receipt, f.get("reason", ""),
-                             lines=self._whole_lines(receipt, wanted))
+                             lines=self._whole_lines(receipt, wanted),
+                             tender=keys.refund_tender(f.get("tender", "")),
+                             reference=f.get("reference") or None)
         if kind == "return":
             return ev.ReturnWithoutReceipt(at, self._item_code(f.get("code", "")),
                                            f.get("reason", ""),
-                                           keys.quantity(f.get("quantity", "") or "1"))
+                                           keys.quantity(f.get("quantity", "") or "1"),
+                                           keys.refund_tender(f.get("tender", "")))
         if kind == "no_sale":
             return ev.NoSale(at, f.get("reason", ""))
         if kind == "supervisor":

@@ -45,7 +45,8 @@ TEXTS: dict[str, dict[str, str]] = {
         "k_coupon": "Coupon", "k_price": "Price", "k_points": "Points",
         "k_stored_value": "Stored value", "k_refund_lines": "Refund lines",
         "k_return": "Return, no receipt", "k_no_sale": "No sale (drawer)",
-        "lines": "Lines", "code": "Item code / PLU",
+        "lines": "Lines", "code": "Item code / PLU", "reference": "Terminal reference",
+        "pay_back": "Pay back (cash / card / stored value)", "cash_word": "cash",
         "lines_hint": "Lines as printed: 1 3 = lines 1 and 3; 2*1 = two of line 1.",
     },
     "zh": {
@@ -81,7 +82,8 @@ TEXTS: dict[str, dict[str, str]] = {
         "k_coupon": "优惠券", "k_price": "改价", "k_points": "积分支付",
         "k_stored_value": "储值支付", "k_refund_lines": "部分退货",
         "k_return": "无小票退货", "k_no_sale": "开钱箱",
-        "lines": "行号", "code": "商品码 / PLU",
+        "lines": "行号", "code": "商品码 / PLU", "reference": "终端参考号",
+        "pay_back": "退款方式（现金 / 银行卡 / 储值）", "cash_word": "现金",
         "lines_hint": "按小票行号：1 3 = 第1行和第3行；2*1 = 第1行退2件。",
     },
 }
@@ -126,6 +128,8 @@ REFUSALS_ZH: dict[str, str] = {
     "whole_line_only": "称重商品只能整行退货。",
     "needs_receipt": "称重商品需要小票才能退货。",
     "not_member_tender": "这不是会员支付方式。",
+    "bad_tender": "退款方式：现金、银行卡或储值。",
+    "no_points_payout": "积分不退现：请退现金、银行卡或储值。",
 }
 
 

@@ -132,3 +132,20 @@ def refund_lines(raw: str) -> dict[int, Decimal | None]:
     if not wanted:
         raise EntryError("bad_lines", "Type the receipt's line numbers, e.g. 1 3 or 2*1.")
     return wanted
+
+
+# what a cashier may type in a refund dialog's "pay back" field, in either language
+REFUND_TENDERS: dict[str, ev.TenderType] = {
+    "cash": "cash", "c": "cash", "现金": "cash",
+    "card": "card", "k": "card", "银行卡": "card",
+    "stored": "stored_value", "stored_value": "stored_value", "stored value": "stored_value",
+    "s": "stored_value", "储值": "stored_value",
+}
+
+
+def refund_tender(raw: str) -> ev.TenderType:
+    """How a refund is paid back (empty: cash); the lane refuses what it will not pay out."""
+    text = " ".join(raw.strip().lower().split()) or "cash"
+    if text not in REFUND_TENDERS:
+        raise EntryError("bad_tender", f"{raw!r}: pay back in cash, card or stored value.")
+    return REFUND_TENDERS[text]

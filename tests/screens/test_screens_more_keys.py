@@ -22,7 +22,7 @@ from gateway.screens.demo import (
     member_card,
 )
 from gateway.screens.hub import ScreenHub
-from gateway.screens.keys import EntryError, refund_lines
+from gateway.screens.keys import EntryError, refund_lines, refund_tender
 from gateway.settings import load_settings
 
 OIL = "7612345001197"  # Olive oil 5 dl, 8.90, no promotion of its own
@@ -104,14 +104,19 @@ def test_refund_lines_return_without_receipt_and_no_sale(till: Till, cashier: Pa
     expect(dialog.locator('input[name="receipt_id"]')).to_have_value(receipt)
     dialog.locator('input[name="lines"]').fill("2")
     dialog.locator('input[name="reason"]').fill("corked")
+    expect(dialog.locator('input[name="tender"]')).to_have_value("cash")
+    dialog.locator('input[name="tender"]').fill("card")  # back to the card it was paid by
+    dialog.locator('input[name="reference"]').fill("T-991")
     shot(cashier, "cashier-refund-lines")
-    dialog.locator('input[name="reason"]').press("Enter")
+    dialog.locator('input[name="reference"]').press("Enter")
     authorise(cashier, "corked")
-    expect(cashier.locator(".message.notice")).to_contain_text("Refunded: CHF 12.50")
+    expect(cashier.locator(".message.notice")).to_have_text(
+        "Refunded: CHF 12.50. Give back card 12.50.")
     refund = [r for r in journal(till) if r.kind == "refund"][-1]
     assert refund.body["original_receipt_id"] == receipt
     assert [line["original_index"] for line in refund.body["lines"]] == [1]
     assert till.hub.lane.book.refunded(receipt) == {1: Decimal(1)}
+    assert [(t["type"], t["reference"]) for t in refund.body["tenders"]] == [("card", "T-991")]
 
     cashier.keyboard.type(MILK)
     cashier.keyboard.press("Shift+F11")  # return without receipt
@@ -122,7 +127,8 @@ def test_refund_lines_return_without_receipt_and_no_sale(till: Till, cashier: Pa
     shot(cashier, "cashier-return")
     dialog.locator('input[name="reason"]').press("Enter")
     authorise(cashier, "known customer")
-    expect(cashier.locator(".message.notice")).to_contain_text("Refunded: CHF 1.75")
+    expect(cashier.locator(".message.notice")).to_have_text(
+        "Refunded: CHF 1.75. Give back cash 1.75.")
     back = [r for r in journal(till) if r.kind == "refund"][-1]
     assert back.seq > refund.seq and back.body.get("original_receipt_id") is None
     overrides = [r.body["action"] for r in journal(till) if r.kind == "override"]
@@ -161,6 +167,10 @@ def test_chinese_labels_and_refusals_of_the_new_keys(till: Till, cashier: Page) 
 def test_refund_line_syntax() -> None:
     assert refund_lines("1 3") == {0: None, 2: None}
     assert refund_lines("2*1, 3") == {0: Decimal(2), 2: None}
+    assert [refund_tender(t) for t in ("", "Card", "储值", "stored value")] == [
+        "cash", "card", "stored_value", "stored_value"]
+    with pytest.raises(EntryError):
+        refund_tender("cheque")
     for bad in ("", "0", "x", "1 1", "a*2"):
         with pytest.raises(EntryError):
             refund_lines(bad)
