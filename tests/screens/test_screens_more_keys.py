@@ -209,3 +209,19 @@ def test_a_member_tender_the_room_wants_approved_gets_the_supervisor_prompt(
     assert retry.authorization is not None
     assert retry.authorization.credential.staff_id == SUPERVISOR[0]
     assert lane.sale is None and hub.desk.prompt is None  # paid: the sale is complete
+
+
+def test_f1_latches_shift_for_keypads_without_it(till: Till, cashier: Page) -> None:
+    """F1 then F12 is Shift+F12 (no-sale), and the latch lets go after one key: F1, Esc,
+    F12 is the plain F12 again (close shift)."""
+    sign_on(cashier)
+    cashier.keyboard.press("F1")
+    expect(cashier.locator("body")).to_have_class("cashier shift-latched")
+    cashier.keyboard.press("F12")
+    expect(cashier.locator('[data-prompt="no_sale"]')).to_be_visible()
+    expect(cashier.locator("body")).not_to_have_class("cashier shift-latched")
+    cashier.keyboard.press("Escape")
+    cashier.keyboard.press("F1")
+    cashier.keyboard.press("Escape")
+    cashier.keyboard.press("F12")
+    expect(cashier.locator('[data-prompt="close_shift"]')).to_be_visible()

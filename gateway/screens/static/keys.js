@@ -26,10 +26,19 @@
     if (target && document.activeElement !== target) { target.focus(); }
   }
 
+  // F1 latches Shift for the next function key, for keypads and programmable POS keyboards
+  // that cannot send Shift+F10 in one press: F1 then F10 is Shift+F10. F1 again, or Esc,
+  // lets go of the latch.
+  var latched = false;
+  function latch(on) { latched = on; document.body.classList.toggle("shift-latched", on); }
+
   document.addEventListener("keydown", function (e) {
     if (dialog() && e.key !== "Escape") { return; }  // typing in a dialog: Enter submits it
+    if (e.key === "F1") { e.preventDefault(); latch(!latched); return; }
+    var fkey = /^F[0-9]+$/.test(e.key);
     // Shift + a function key is a key of its own (the rarer actions: see docs/screens.md)
-    var name = (e.shiftKey && /^F[0-9]+$/.test(e.key) ? "Shift+" : "") + e.key;
+    var name = ((e.shiftKey || latched) && fkey ? "Shift+" : "") + e.key;
+    if (fkey || e.key === "Escape") { latch(false); }
     var button = document.querySelector('.keys [data-key="' + name + '"]');
     if (!button) { return; }
     e.preventDefault();
