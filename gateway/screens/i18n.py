@@ -143,6 +143,9 @@ NOTICES_ZH: tuple[tuple[re.Pattern[str], str], ...] = (
     (re.compile(r"^Sale suspended as (\S+)\.$"), r"已挂单：\1。"),
     (re.compile(r"^Resumed (\S+)\.$"), r"已取单：\1。"),
     (re.compile(r"^Sale voided\.$"), "整单已取消。"),
+    (re.compile(r"^Give back cash (\S+)\.$"), r"退还现金 \1。"),
+    (re.compile(r"^Give back card (\S+)\.$"), r"退回银行卡 \1。"),
+    (re.compile(r"^Give back stored_value (\S+)\.$"), r"退回储值 \1。"),
     (re.compile(r"^Give back (\S+) (\S+)\.$"), r"退还 \1 \2。"),
     (re.compile(r"^Drawer open\.$"), "钱箱已打开。"),
 )

@@ -22,6 +22,7 @@ from gateway.screens.demo import (
     member_card,
 )
 from gateway.screens.hub import ScreenHub
+from gateway.screens.i18n import notice_text
 from gateway.screens.keys import EntryError, refund_lines, refund_tender
 from gateway.settings import load_settings
 
@@ -171,6 +172,8 @@ def test_refund_line_syntax() -> None:
         "cash", "card", "stored_value", "stored_value"]
     with pytest.raises(EntryError):
         refund_tender("cheque")
+    assert notice_text("zh", "Give back card 12.50.") == "退回银行卡 12.50。"
+    assert notice_text("zh", "Give back cash 1.75.") == "退还现金 1.75。"
     for bad in ("", "0", "x", "1 1", "a*2"):
         with pytest.raises(EntryError):
             refund_lines(bad)
