@@ -12,6 +12,7 @@ import pytest
 from playwright.sync_api import Page, expect
 from screens_testkit import MILK, ROOT, WINE, Till, shot, sign_on
 
+from gateway.journal.records import JournalRecord
 from gateway.lane import events as ev
 from gateway.screens.demo import (
     CASHIER,
@@ -43,7 +44,7 @@ def authorise(page: Page, reason: str, shot_name: str | None = None) -> None:
     expect(prompt).to_have_count(0)
 
 
-def journal(till: Till) -> list[object]:
+def journal(till: Till) -> list[JournalRecord]:
     return list(till.hub.lane.book.journal.read(0, 1000))
 
 
