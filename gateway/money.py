@@ -97,13 +97,10 @@ def allocate(total: Decimal, weights: Sequence[Decimal], places: int) -> list[De
     sign = -1 if total < 0 else 1
     units_total = int((abs(total) / unit).to_integral_value(rounding=decimal.ROUND_HALF_UP))
     ints = _as_minor_units(weights, places)
-    if ints is None:
-        scaled = [abs(w) for w in weights]
-        weight_sum: Decimal | int = sum(scaled, ZERO)
-    else:
-        scaled, weight_sum = ints, sum(ints)  # type: ignore[assignment]
+    scaled: list[Decimal] | list[int] = ints if ints is not None else [abs(w) for w in weights]
+    weight_sum: Decimal | int = sum(scaled)
     if weight_sum == 0:
-        scaled, weight_sum = [1] * len(weights), len(weights)  # type: ignore[assignment]
+        scaled, weight_sum = [1] * len(weights), len(weights)
     floors: list[int] = []
     remainders: list[Decimal | int] = []
     for w in scaled:
