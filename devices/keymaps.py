@@ -11,14 +11,13 @@ back with another layout is the most common field fault (Odoo issue #214407: an 
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from functools import cache
-from importlib import resources
 
 from evdev import ecodes
 
 from devices.errors import ProfileError
+from devices.profile_files import profile_location, profile_names, read_profile
 
 PLAIN, SHIFT, ALTGR = 0, 1, 2
 
@@ -90,32 +89,20 @@ class Keymap:
 
 
 def available_layouts() -> list[str]:
-    files = resources.files("devices") / "profiles"
-    return sorted(
-        p.name[len("keyboard-") : -len(".json")]
-        for p in files.iterdir()
-        if p.name.startswith("keyboard-") and p.name.endswith(".json")
-    )
+    return profile_names("keyboard")
 
 
 @cache
 def load_keymap(layout: str) -> Keymap:
     """Load and check one layout file; a bad file is a `ProfileError` naming the key."""
-    path = resources.files("devices") / "profiles" / f"keyboard-{layout}.json"
-    if not path.is_file():
-        raise ProfileError(
-            f"no keyboard layout {layout!r}",
-            where="devices/profiles",
-            fix=f"use one of {', '.join(available_layouts())}",
-        )
-    data = json.loads(path.read_text(encoding="utf-8"))
+    data = read_profile("keyboard", layout, "keyboard layout")
     levels: dict[int, tuple[str, ...]] = {}
     for name, chars in data["keys"].items():
         code = getattr(ecodes, name, None)
         if not isinstance(code, int) or not chars or not all(len(c) == 1 for c in chars):
             raise ProfileError(
                 f"bad key {name!r}",
-                where=str(path),
+                where=profile_location("keyboard", layout),
                 fix="use evdev KEY_* names and one character per level",
             )
         levels[code] = tuple(chars)

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import contextlib
 import functools
-import json
 import re
 import select
 import socket
@@ -23,7 +22,6 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cache
-from importlib import resources
 from typing import Any, TypeVar
 from urllib.parse import parse_qs, urlsplit
 
@@ -35,6 +33,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 from devices.errors import PrinterNotReady, PrinterOffline, ProfileError
 from devices.events import Clock, DeviceState, DeviceStateEvent, EventSink, Role, utc_now
 from devices.printer_status import QUERIES, PrinterStatus, decode_status, query
+from devices.profile_files import profile_location, profile_names, read_profile
 
 FS_CHINESE_ON, FS_CHINESE_OFF = b"\x1c\x26", b"\x1c\x2e"  # [SP91][SPRT-SP]
 CJK = re.compile(r"[\u2e80-\u9fff\uf900-\ufaff\uff00-\uffef\u3000-\u303f]")
@@ -63,33 +62,24 @@ class PrinterProfile(BaseModel):
 
 
 def available_profiles() -> list[str]:
-    folder = resources.files("devices") / "profiles"
-    return sorted(
-        p.name[len("printer-") : -len(".json")]
-        for p in folder.iterdir()
-        if p.name.startswith("printer-") and p.name.endswith(".json")
-    )
+    return profile_names("printer")
 
 
 @cache
 def load_printer_profile(name: str) -> PrinterProfile:
-    path = resources.files("devices") / "profiles" / f"printer-{name}.json"
-    if not path.is_file():
-        raise ProfileError(
-            f"no printer profile {name!r}",
-            where="devices/profiles",
-            fix=f"use one of {', '.join(available_profiles())}",
-        )
+    data = read_profile("printer", name, "printer profile")
     try:
-        profile = PrinterProfile.model_validate(json.loads(path.read_text(encoding="utf-8")))
-    except (ValidationError, json.JSONDecodeError) as exc:
-        raise ProfileError(f"invalid printer profile: {exc}", where=str(path)) from exc
+        profile = PrinterProfile.model_validate(data)
+    except ValidationError as exc:
+        raise ProfileError(
+            f"invalid printer profile: {exc}", where=profile_location("printer", name)
+        ) from exc
     from escpos.capabilities import CAPABILITIES
 
     if profile.escpos_profile not in CAPABILITIES["profiles"]:
         raise ProfileError(
             f"python-escpos has no profile {profile.escpos_profile!r}",
-            where=str(path),
+            where=profile_location("printer", name),
             fix="use a name from escpos-printer-db (e.g. TM-T88V, POS-5890, default)",
         )
     return profile

@@ -139,6 +139,12 @@ def split_units(line_total: Decimal, quantity: int, places: int) -> list[Decimal
     return allocate(line_total, [Decimal(1)] * quantity, places)
 
 
+def decimal_places(value: Decimal) -> int:
+    """How many decimals `value` is written with (`Decimal("1.50")` -> 2, `"12"` -> 0)."""
+    exponent = value.as_tuple().exponent
+    return -exponent if isinstance(exponent, int) and exponent < 0 else 0
+
+
 def parse_amount(text: str, places: int, *, what: str = "amount") -> Decimal:
     """Parse a money amount typed by a person or written in a file, strictly.
 
@@ -153,9 +159,9 @@ def parse_amount(text: str, places: int, *, what: str = "amount") -> Decimal:
         raise ValueError(f"{what} {text!r} is not a finite number")
     if value < 0:
         raise ValueError(f"{what} {text!r} is negative")
-    exponent = value.as_tuple().exponent
-    if isinstance(exponent, int) and -exponent > places:
+    if decimal_places(value) > places:
         raise ValueError(
-            f"{what} {text!r} has {-exponent} decimal places; the currency has {places}"
+            f"{what} {text!r} has {decimal_places(value)} decimal places; the currency has "
+            f"{places}"
         )
     return value

@@ -18,7 +18,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from gateway.errors import StoregateError
-from gateway.money import Rounding
+from gateway.money import Rounding, decimal_places
 from gateway.validation import describe_errors
 
 SCHEMA_ID = "storegate.catalog/1"
@@ -371,10 +371,7 @@ def _unique(items: list[Any], field: str, where: str, problems: list[str]) -> se
 
 
 def _decimals(value: Decimal | None, places: int, where: str, problems: list[str]) -> None:
-    if value is None:
-        return
-    exponent = value.as_tuple().exponent
-    if isinstance(exponent, int) and -exponent > places:
+    if value is not None and decimal_places(value) > places:
         problems.append(f"{where}: {value} has more than the currency's {places} decimal places")
 
 

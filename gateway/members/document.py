@@ -16,6 +16,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from gateway.errors import StoregateError
+from gateway.money import decimal_places
 from gateway.validation import describe_errors
 
 SCHEMA_ID = "storegate.members/1"
@@ -237,10 +238,7 @@ def _unique(values: list[str], where: str, field: str, problems: list[str]) -> s
 
 
 def _decimals(value: Decimal | None, places: int, where: str, problems: list[str]) -> None:
-    if value is None:
-        return
-    exponent = value.as_tuple().exponent
-    if isinstance(exponent, int) and -exponent > places:
+    if value is not None and decimal_places(value) > places:
         problems.append(f"{where}: {value} has more than {places} decimal places")
 
 
