@@ -24,24 +24,29 @@ class StoregateError(Exception):
         return f"{head}\n  fix: {self.fix}" if self.fix else head
 
 
-class SettingsError(StoregateError):
-    """Settings file or environment is invalid (exit status 2, as the issue asks)."""
+class ProblemsError(StoregateError):
+    """A file or document refused whole, with every problem found listed (exit status 2)."""
 
     exit_code = 2
 
-    def __init__(self, source: str, problems: list[str]) -> None:
+    def __init__(self, source: str, problems: list[str], *, headline: str, fix: str) -> None:
         self.source = source
         self.problems = problems
+        count = f"{len(problems)} problem{'s' if len(problems) != 1 else ''}"
         listing = "\n".join(f"  - {p}" for p in problems)
+        super().__init__(f"{headline.format(count=count)}:\n{listing}", where=source, fix=fix)
+
+
+class SettingsError(ProblemsError):
+    """Settings file or environment is invalid (exit status 2, as the issue asks)."""
+
+    def __init__(self, source: str, problems: list[str]) -> None:
         super().__init__(
-            f"invalid settings ({len(problems)} problem{'s' if len(problems) != 1 else ''}):\n"
-            f"{listing}",
-            where=source,
+            source,
+            problems,
+            headline="invalid settings ({count})",
             fix="correct the keys above; `gateway config check --config PATH` re-checks",
         )
-
-    def describe(self) -> str:
-        return f"{self.where}: {self.what}\n  fix: {self.fix}"
 
 
 class DatabaseError(StoregateError):

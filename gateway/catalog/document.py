@@ -17,7 +17,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from gateway.errors import StoregateError
+from gateway.errors import ProblemsError
 from gateway.money import Rounding, decimal_places
 from gateway.validation import describe_errors
 
@@ -31,18 +31,14 @@ PositiveAmount = Annotated[Decimal, Field(gt=0, allow_inf_nan=False)]
 Percent = Annotated[Decimal, Field(gt=0, le=100, allow_inf_nan=False)]
 
 
-class CatalogError(StoregateError):
+class CatalogError(ProblemsError):
     """A catalog document was refused; `problems` lists every one found."""
 
-    exit_code = 2
-
     def __init__(self, source: str, problems: list[str]) -> None:
-        self.problems = problems
-        listing = "\n".join(f"  - {p}" for p in problems)
         super().__init__(
-            f"catalog refused, {len(problems)} problem{'s' if len(problems) != 1 else ''} "
-            f"(the catalog in force stays in force):\n{listing}",
-            where=source,
+            source,
+            problems,
+            headline="catalog refused, {count} (the catalog in force stays in force)",
             fix="correct the document and publish it again; docs/catalog.md describes every field",
         )
 

@@ -15,7 +15,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from gateway.errors import StoregateError
+from gateway.errors import ProblemsError
 from gateway.money import decimal_places
 from gateway.validation import describe_errors
 
@@ -31,21 +31,15 @@ Points = Annotated[int, Field(ge=0, strict=True)]
 Status = Literal["active", "blocked", "lost"]
 
 
-class MembersDocumentError(StoregateError):
+class MembersDocumentError(ProblemsError):
     """A members document was refused; `problems` lists every one found."""
 
-    exit_code = 2
-
     def __init__(self, source: str, problems: list[str]) -> None:
-        self.problems = problems
-        listing = "\n".join(f"  - {p}" for p in problems)
         super().__init__(
-            f"members document refused, {len(problems)} problem"
-            f"{'s' if len(problems) != 1 else ''} (the document in force stays in force):\n"
-            f"{listing}",
-            where=source,
-            fix="correct the document and publish it again; docs/members.md describes every "
-            "field",
+            source,
+            problems,
+            headline="members document refused, {count} (the document in force stays in force)",
+            fix="correct the document and publish it again; docs/members.md describes every field",
         )
 
 
@@ -122,7 +116,8 @@ class Member(Model):
     cards: list[Annotated[str, Field(pattern=CARD_HASH)]] = Field(default_factory=list)
     wallets: Wallets = Field(default_factory=Wallets)
     subsidy_expires: date | None = Field(
-        None, description="last local day the subsidy wallet can be spent")
+        None, description="last local day the subsidy wallet can be spent"
+    )
 
 
 class BlacklistEntry(Model):
@@ -159,7 +154,8 @@ class MembersDocument(Model):
     included_through: dict[Annotated[str, Field(pattern=IDENTIFIER)], Points] = Field(
         default_factory=dict,
         description="box id -> last journal seq of that box whose member_balance records "
-        "the balances include")
+        "the balances include",
+    )
     redemption: Redemption | None = None
     groups: list[Group] = Field(min_length=1)
     members: list[Member] = Field(default_factory=list)
@@ -192,12 +188,14 @@ def cross_check(doc: MembersDocument) -> list[str]:
         if member.group not in groups:
             problems.append(f"{where}.group: no group {member.group!r} in groups")
         for field in ("subsidy", "cash"):
-            _decimals(getattr(member.wallets, field), doc.decimals,
-                      f"{where}.wallets.{field}", problems)
+            _decimals(
+                getattr(member.wallets, field), doc.decimals, f"{where}.wallets.{field}", problems
+            )
         for card in member.cards:
             if card in seen_cards:
-                problems.append(f"{where}.cards: {card[:15]}… is also a card of member "
-                                f"{seen_cards[card]!r}")
+                problems.append(
+                    f"{where}.cards: {card[:15]}… is also a card of member {seen_cards[card]!r}"
+                )
             seen_cards[card] = member.id
     _unique([e.card for e in doc.blacklist.cards], "blacklist.cards", "card", problems)
     for field in ("per_transaction", "per_day"):
@@ -218,8 +216,10 @@ def _check_group(group: Group, where: str, places: int, problems: list[str]) -> 
         mwhere = f"{where}.limits.meals[{j}]"
         _decimals(meal.max, places, f"{mwhere}.max", problems)
         if meal.start >= meal.end:
-            problems.append(f"{mwhere}: from {meal.start:%H:%M} is not before to "
-                            f"{meal.end:%H:%M} (a meal period may not cross midnight)")
+            problems.append(
+                f"{mwhere}: from {meal.start:%H:%M} is not before to "
+                f"{meal.end:%H:%M} (a meal period may not cross midnight)"
+            )
     ordered = sorted(limits.meals, key=lambda m: m.start)
     for first, second in pairwise(ordered):
         if second.start < first.end:
