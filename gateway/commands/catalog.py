@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from pathlib import Path
 from typing import Any
 
 from gateway.catalog.document import json_schema, read_document
 from gateway.catalog.store import CatalogStore
+from gateway.daemon.lock import ask_owner, owner
 from gateway.database import open_database
 from gateway.settings import load_settings
 
@@ -59,10 +61,24 @@ def _check(args: argparse.Namespace) -> int:
 
 
 def _load(args: argparse.Namespace) -> int:
+    """Through the running daemon when it owns the database (the one writer, and the lane
+    then prices with the new catalog at once), else into the file directly."""
     text = Path(args.file).read_text(encoding="utf-8")
-    store = CatalogStore(open_database(_database(args)))
-    catalog = store.apply_text(text, args.file, allow_same_or_older=args.force)
-    print(f"catalog version {catalog.version} in force: {len(catalog.products)} products")
+    settings = load_settings(args.config)
+    database = Path(args.db) if args.db else settings.paths.database
+    socket_path = owner(settings, database)
+    if socket_path is not None:
+        answer = ask_owner(socket_path, {"command": "catalog_load", "text": text,
+                                         "source": args.file, "force": args.force})
+        if not answer.get("ok"):
+            print(f"gateway catalog load: {answer.get('error')}", file=sys.stderr)
+            return 1
+        version, products = answer["version"], answer["products"]
+    else:
+        store = CatalogStore(open_database(database))
+        catalog = store.apply_text(text, args.file, allow_same_or_older=args.force)
+        version, products = catalog.version, len(catalog.products)
+    print(f"catalog version {version} in force: {products} products")
     return 0
 
 

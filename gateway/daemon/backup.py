@@ -13,13 +13,11 @@ after a person has decided to. It must not run while the daemon holds the databa
 
 from __future__ import annotations
 
-import fcntl
 import json
 import os
 import re
 import sqlite3
-from collections.abc import Iterator
-from contextlib import closing, contextmanager
+from contextlib import closing
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -29,7 +27,6 @@ from gateway.errors import StoregateError
 from gateway.journal import verify_journal
 
 BACKUP_NAME = re.compile(r"^storegate-(\d{8}T\d{6}\d{0,6}Z)-seq(\d+)\.db$")
-LOCK_NAME = "daemon.lock"
 
 
 class BackupError(StoregateError):
@@ -128,24 +125,6 @@ def _fsync_dir(path: Path) -> None:
     fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
     try:
         os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-@contextmanager
-def daemon_lock(data_dir: Path, *, holder: str) -> Iterator[None]:
-    """Held by `gateway run` for its whole life and by restore while it replaces the file."""
-    data_dir.mkdir(parents=True, exist_ok=True)
-    fd = os.open(data_dir / LOCK_NAME, os.O_RDWR | os.O_CREAT, 0o660)
-    try:
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            raise BackupError(f"the database in {data_dir} is in use by a running daemon",
-                              where=holder, fix="stop it first: systemctl stop storegate") from None
-        os.ftruncate(fd, 0)
-        os.write(fd, f"{os.getpid()} {holder}\n".encode())
-        yield
     finally:
         os.close(fd)
 

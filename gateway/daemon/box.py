@@ -58,10 +58,11 @@ from devices.runner import (
 from gateway.catalog.catalog import Catalog
 from gateway.catalog.store import CatalogStore
 from gateway.daemon.anomalies import Anomaly, AnomalyWatch
-from gateway.daemon.backup import backup_dir, daemon_lock, take_backup
+from gateway.daemon.backup import backup_dir, take_backup
 from gateway.daemon.clockwatch import ClockWatch
-from gateway.daemon.control import ControlServer
+from gateway.daemon.control import ControlServer, control_socket
 from gateway.daemon.keys import NotAnEvent, from_device, from_request
+from gateway.daemon.lock import daemon_lock
 from gateway.daemon.notify import Notifier
 from gateway.daemon.screens import Call, Screens
 from gateway.database import open_database
@@ -74,7 +75,7 @@ from gateway.lane.events import Outcome, Refusal
 from gateway.lane.machine import Lane, State
 from gateway.lane.members import RoomMembers
 from gateway.lane.records import LaneRef
-from gateway.lane.staff import StaffDirectory
+from gateway.lane.staff import StaffChange, StaffDirectory
 from gateway.members import MemberAccounts, MemberStore
 from gateway.receipts.escpos import render_escpos
 from gateway.receipts.text import render_receipt
@@ -237,8 +238,7 @@ class Box:
         self._reprint_unprinted()
         self._start_devices()
         self._start_sync()
-        socket_path = self.settings.daemon.control_socket or self.data_dir / "control.sock"
-        self.control = ControlServer(Path(socket_path), self._submit,
+        self.control = ControlServer(control_socket(self.settings), self._submit,
                                      self.settings.daemon.socket_group)
         self.control.start()
         self.notifier.ready(f"lane {self.lane.state.value}")
@@ -428,6 +428,10 @@ class Box:
                 return {"ok": True}
             if command == "z_report":
                 return self._z_report(body)
+            if command == "staff":
+                return self._staff_request(body)
+            if command == "catalog_load":
+                return self._catalog_load(body)
             if command == "sync_now" and self.sync is not None:
                 self.sync.sync_now()
                 return {"ok": True}
@@ -551,6 +555,26 @@ class Box:
             self.sync.sync_now()
         return {"ok": True, "seq": record.seq, "body": record.body,
                 "text": render_receipt(receipt, store.receipt_width)}
+
+    def _staff_request(self, body: dict[str, Any]) -> dict[str, Any]:
+        """`gateway staff add|totp` while the daemon runs: the main loop writes it."""
+        result = self.staff.change(StaffChange.from_request(body), self._local_now(),
+                                   datetime.now(UTC))
+        if isinstance(result, Refusal):
+            return {"ok": False, "refused": result.code, "error": result.message}
+        log.info("staff %s changed through the control socket", body.get("staff_id"))
+        return {"ok": True, "text": result}
+
+    def _catalog_load(self, body: dict[str, Any]) -> dict[str, Any]:
+        """`gateway catalog load` while the daemon runs: stored, then priced with at once
+        (the sale in progress keeps its catalog, as with a pushed one)."""
+        catalog = CatalogStore(self.db).apply_text(str(body.get("text", "")),
+                                                   str(body.get("source", "catalog load")),
+                                                   allow_same_or_older=bool(body.get("force")))
+        self.lane.set_catalog(catalog)
+        self.screens.publish()
+        log.info("catalog version %s loaded through the control socket", catalog.version)
+        return {"ok": True, "version": catalog.version, "products": len(catalog.products)}
 
     def _apply_document(self, job: DocumentJob) -> BaseException | None:
         """Swap a catalog or members document in; the sale in progress keeps its catalog."""

@@ -11,10 +11,10 @@ from pathlib import Path
 from gateway.daemon.backup import (
     acknowledged_position,
     backup_dir,
-    daemon_lock,
     restore,
     take_backup,
 )
+from gateway.daemon.lock import daemon_lock
 from gateway.settings import load_settings
 
 

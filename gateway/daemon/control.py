@@ -20,13 +20,21 @@ from pathlib import Path
 from typing import Any
 
 from gateway.errors import StoregateError
+from gateway.settings import GatewaySettings
 
 Submit = Callable[[dict[str, Any]], dict[str, Any]]
-MAX_REQUEST = 64 * 1024
+MAX_REQUEST = 64 * 1024 * 1024  # `gateway catalog load` sends a whole catalog document
 
 
 class ControlError(StoregateError):
     """The daemon cannot be reached, or answered with an error."""
+
+
+def control_socket(settings: GatewaySettings) -> Path:
+    """Where the daemon of these settings listens: `[daemon] control_socket`, by default
+    `<data_dir>/control.sock`."""
+    chosen = settings.daemon.control_socket
+    return Path(chosen) if chosen else Path(settings.paths.data_dir) / "control.sock"
 
 
 class ControlServer:

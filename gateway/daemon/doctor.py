@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from gateway.daemon.backup import backup_dir, list_backups
-from gateway.daemon.control import ControlError, call
+from gateway.daemon.control import ControlError, call, control_socket
 from gateway.errors import StoregateError
 from gateway.settings import GatewaySettings, load_settings
 
@@ -357,10 +357,8 @@ def doctor_command(args: argparse.Namespace) -> int:
 
 
 def _daemon_status(settings: GatewaySettings) -> dict[str, Any] | None:
-    chosen = settings.daemon.control_socket
-    path = Path(chosen) if chosen else Path(settings.paths.data_dir) / "control.sock"
     try:
-        answer = call(path, {"command": "status"}, timeout=5)
+        answer = call(control_socket(settings), {"command": "status"}, timeout=5)
     except ControlError:
         return None
     status: dict[str, Any] | None = answer.get("status")

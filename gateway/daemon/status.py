@@ -10,15 +10,13 @@ import json
 from pathlib import Path
 from typing import Any
 
-from gateway.daemon.control import ControlError, call
+from gateway.daemon.control import ControlError, call, control_socket
 from gateway.errors import UsageError
 from gateway.settings import load_settings
 
 
 def socket_path(config: str | None) -> Path:
-    settings = load_settings(config)
-    chosen = settings.daemon.control_socket
-    return Path(chosen) if chosen else Path(settings.paths.data_dir) / "control.sock"
+    return control_socket(load_settings(config))
 
 
 def status_command(args: argparse.Namespace) -> int:

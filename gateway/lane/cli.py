@@ -14,18 +14,18 @@ import getpass
 import json
 import sys
 from datetime import UTC, datetime
-from decimal import Decimal
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from gateway.daemon.lock import ask_owner, owner
 from gateway.database import open_database
 from gateway.errors import UsageError
 from gateway.journal import Journal
 from gateway.lane.book import LaneBook
 from gateway.lane.events import Credential, Refusal
 from gateway.lane.records import LaneRef
-from gateway.lane.staff import StaffDirectory
+from gateway.lane.staff import StaffChange, StaffDirectory
 from gateway.receipts.escpos import render_escpos
 from gateway.receipts.model import from_record
 from gateway.receipts.text import render_receipt
@@ -120,7 +120,10 @@ def _today(settings: GatewaySettings) -> datetime:
 
 def _report(args: argparse.Namespace) -> int:
     from gateway.reports import close_day, day_report, from_bodies, render_report, x_report
-    settings, db = _open(args, readonly=args.which == "x")
+    settings = load_settings(args.config)
+    path = Path(args.db) if args.db else settings.paths.database
+    socket_path = owner(settings, path) if args.which == "z" else None
+    db = open_database(path, readonly=args.which == "x" or socket_path is not None)
     book = LaneBook(db)
     now = _today(settings)
     day = args.date or now.date().isoformat()
@@ -143,6 +146,8 @@ def _report(args: argparse.Namespace) -> int:
                          fix="pass --card CARD, or --staff ID (the PIN is asked)")
     credential = (Credential(card=args.card) if args.card
                   else Credential(staff_id=args.staff, pin=_pin(args)))
+    if socket_path is not None:  # the running daemon writes the Z (and knows the day closed)
+        return _z_through_daemon(args, socket_path, credential, day)
     staff = StaffDirectory(db, settings.lane)
     lane = LaneRef(store=settings.store.id, box=settings.store.box)
     import uuid
@@ -159,41 +164,56 @@ def _report(args: argparse.Namespace) -> int:
     return 0
 
 
-def _authorised(args: argparse.Namespace, settings: GatewaySettings,
-                staff: StaffDirectory) -> bool:
-    """Staff changes are a box action: once someone has a second factor enrolled, they need
-    an admin's (or technician's) PIN and TOTP code. The very first admin is the bootstrap."""
-    if not staff.second_factor_enrolled():
-        return True
-    if args.by is None or args.totp is None:
-        raise UsageError("changing staff needs an admin's approval", where="gateway staff",
-                         fix="pass --by STAFF_ID --totp CODE (the PIN is asked first)")
-    pin = _pin(args, "PIN of the approver: ")
-    who = staff.authorize_box_action("change_settings", Credential(staff_id=args.by, pin=pin),
-                                     args.totp, _today(settings), datetime.now(UTC))
-    if isinstance(who, Refusal):
-        print(f"gateway staff: {who.message}", file=sys.stderr)
-        return False
-    return True
+def _z_through_daemon(args: argparse.Namespace, socket_path: Path, credential: Credential,
+                      day: str) -> int:
+    request = {"command": "z_report", "day": day, "card": credential.card,
+               "staff": credential.staff_id, "pin": credential.pin}
+    answer = ask_owner(socket_path, {k: v for k, v in request.items() if v is not None})
+    if not answer.get("ok"):
+        print(f"gateway report z: {answer.get('error')}", file=sys.stderr)
+        return 1
+    print(json.dumps(answer["body"], indent=2) if args.json else answer["text"],
+          end="\n" if args.json else "")
+    return 0
+
+
+def _staff_change(args: argparse.Namespace, action: str) -> int:
+    """Ask for the PINs, then apply the change: through the running daemon when it owns
+    the database (it is the one writer), else to the file directly."""
+    settings = load_settings(args.config)
+    path = Path(args.db) if args.db else settings.paths.database
+    socket_path = owner(settings, path)
+    db = open_database(path, readonly=socket_path is not None)  # the daemon writes, if up
+    by_pin = None
+    if StaffDirectory(db, settings.lane).second_factor_enrolled():
+        if args.by is None or args.totp is None:
+            raise UsageError("changing staff needs an admin's approval", where="gateway staff",
+                             fix="pass --by STAFF_ID --totp CODE (the PIN is asked first)")
+        by_pin = _pin(args, "PIN of the approver: ")
+    new_pin = _pin(args) if action == "add" else None
+    change = StaffChange(action=action, staff_id=args.id, name=getattr(args, "name", ""),
+                         role=getattr(args, "role", ""), pin=new_pin or None,
+                         card=getattr(args, "card", None), ceiling=getattr(args, "ceiling", None),
+                         by=args.by, by_pin=by_pin, totp=args.totp)
+    if socket_path is not None:
+        answer = ask_owner(socket_path, change.to_request())
+        if not answer.get("ok"):
+            print(f"gateway staff: {answer.get('error')}", file=sys.stderr)
+            return 1
+        print(answer["text"])
+        return 0
+    result = StaffDirectory(db, settings.lane).change(
+        change, _today(settings), datetime.now(UTC))
+    if isinstance(result, Refusal):
+        print(f"gateway staff: {result.message}", file=sys.stderr)
+        return 1
+    print(result)
+    return 0
 
 
 def _staff_add(args: argparse.Namespace) -> int:
-    settings, db = _open(args)
-    staff = StaffDirectory(db, settings.lane)
-    if not _authorised(args, settings, staff):
-        return 1
-    pin = _pin(args)
-    ceiling = Decimal(args.ceiling) if args.ceiling else None
-    member = staff.add(args.id, args.name, args.role, pin=pin or None, card=args.card,
-                       ceiling=ceiling)
-    print(f"staff {member.id} {member.name} ({member.role}) saved")
-    return 0
+    return _staff_change(args, "add")
 
 
 def _staff_totp(args: argparse.Namespace) -> int:
-    settings, db = _open(args)
-    staff = StaffDirectory(db, settings.lane)
-    if not _authorised(args, settings, staff):
-        return 1
-    print(staff.enroll_totp(args.id))
-    return 0
+    return _staff_change(args, "totp")

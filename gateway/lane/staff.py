@@ -23,6 +23,7 @@ from gateway.errors import StoregateError
 from gateway.lane.events import Credential, Refusal
 from gateway.lane.records import StaffRef
 from gateway.lane.settings import BOX_ACTIONS, ROLES, LaneSettings
+from gateway.money import parse_amount
 
 SCRYPT_N, SCRYPT_R, SCRYPT_P = 2**14, 8, 1  # ~16 MiB, tens of ms on a Pi: slow to guess
 SALT_BYTES = 16
@@ -56,6 +57,35 @@ def _check_pin_shape(pin: str) -> None:
     if not pin.isdigit() or not PIN_DIGITS[0] <= len(pin) <= PIN_DIGITS[1]:
         raise StaffError("a PIN is 4 to 12 digits", where="staff PIN",
                          fix="choose a PIN of 4-12 digits")
+
+
+@dataclass(frozen=True)
+class StaffChange:
+    """`gateway staff add|totp` as data, so the CLI can apply it to the file itself or hand
+    it to the running daemon (the database's one writer) over the control socket."""
+
+    action: str  # "add" or "totp"
+    staff_id: str
+    name: str = ""
+    role: str = ""
+    pin: str | None = None
+    card: str | None = None
+    ceiling: str | None = None
+    by: str | None = None
+    by_pin: str | None = None
+    totp: str | None = None
+
+    def to_request(self) -> dict[str, object]:
+        return {"command": "staff", **{k: v for k, v in self.__dict__.items() if v is not None}}
+
+    @classmethod
+    def from_request(cls, body: dict[str, object]) -> StaffChange:
+        fields = {k: (None if v is None else str(v)) for k, v in body.items()
+                  if k in cls.__dataclass_fields__}
+        if fields.get("action") not in ("add", "totp") or not fields.get("staff_id"):
+            raise StaffError("a staff change needs action add or totp and a staff id",
+                             where="staff request", fix="use `gateway staff add|totp`")
+        return cls(**fields)  # type: ignore[arg-type]
 
 
 class StaffDirectory:
@@ -110,6 +140,34 @@ class StaffDirectory:
                                (secret, staff_id))
         return pyotp.TOTP(secret).provisioning_uri(name=f"{member.name} ({staff_id})",
                                                    issuer_name=self._settings.totp_issuer)
+
+    def change(self, change: StaffChange, now: datetime, utc: datetime) -> str | Refusal:
+        """Apply a staff change after its approval; the answer is the line to show.
+
+        Once someone who may change the box has an authenticator, every change needs an
+        admin's (or technician's) PIN and TOTP code; the very first admin is the bootstrap.
+        `now` is store-local wall time (PIN lockout), `utc` an aware time (TOTP)."""
+        if self.second_factor_enrolled():
+            if not (change.by and change.by_pin is not None and change.totp):
+                return Refusal("approval_needed", "Changing staff needs an admin's approval: "
+                               "pass --by STAFF_ID --totp CODE (the PIN is asked first).")
+            who = self.authorize_box_action("change_settings",
+                                            Credential(staff_id=change.by, pin=change.by_pin),
+                                            change.totp, now, utc)
+            if isinstance(who, Refusal):
+                return who
+        if change.action == "totp":
+            return self.enroll_totp(change.staff_id)
+        ceiling = None
+        if change.ceiling:
+            try:
+                ceiling = parse_amount(change.ceiling, 4, what="override ceiling")
+            except ValueError as exc:
+                raise StaffError(str(exc), where=f"staff {change.staff_id}",
+                                 fix="write the ceiling like 100.00") from None
+        member = self.add(change.staff_id, change.name, change.role, pin=change.pin or None,
+                          card=change.card, ceiling=ceiling)
+        return f"staff {member.id} {member.name} ({member.role}) saved"
 
     def second_factor_enrolled(self) -> bool:
         """Has anyone who may change the box an authenticator enrolled (bootstrap is over)?"""

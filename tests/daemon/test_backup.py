@@ -9,7 +9,8 @@ from pathlib import Path
 
 from daemon_testkit import GATEWAY, append_records, write_config
 
-from gateway.daemon.backup import daemon_lock, list_backups
+from gateway.daemon.backup import list_backups
+from gateway.daemon.lock import daemon_lock
 from gateway.database import open_database
 from gateway.journal import Journal, verify_journal
 

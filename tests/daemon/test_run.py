@@ -190,3 +190,54 @@ def test_a_signed_catalog_from_head_office_applies_between_sales(tmp_path: Path)
             assert daemon.stop() == 0, daemon.output()
     finally:
         broker.kill()
+
+
+def test_cli_changes_go_through_the_running_daemon_which_stays_the_one_writer(
+        tmp_path: Path) -> None:
+    """A technician adds a cashier, loads a catalog and closes the day on a live box: each
+    change is written by the daemon's main loop (it says so in its log) and takes effect
+    in the running lane at once; with the daemon stopped, the same commands write the file."""
+    config = box_config(tmp_path)
+    catalog = json.loads((Path(__file__).parents[2] / "config" / "catalog.example.json")
+                         .read_text())
+    catalog["version"] = 2
+    for product in catalog["products"]:
+        if product["sku"] == "MILK-1L":
+            product["price"] = "1.95"
+    newer = tmp_path / "catalog-v2.json"
+    newer.write_text(json.dumps(catalog))
+
+    def gateway(*args: str, stdin: str = "") -> subprocess.CompletedProcess[str]:
+        return subprocess.run([str(GATEWAY), *args, "--config", str(config)], input=stdin,
+                              capture_output=True, text=True, check=False)
+
+    daemon = Daemon(tmp_path, config, NO_SYNC)
+    try:
+        added = gateway("staff", "add", "102", "Carla", "cashier", "--pin-stdin",
+                        stdin="615243\n")
+        assert added.returncode == 0, added.stderr
+        assert "staff 102 Carla (cashier) saved" in added.stdout
+        bad = gateway("staff", "add", "103", "Dora", "supervisor", "--ceiling", "lots",
+                      "--pin-stdin", stdin="615243\n")
+        assert bad.returncode == 1 and "override ceiling 'lots' is not a number" in bad.stderr
+        loaded = gateway("catalog", "load", str(newer))
+        assert loaded.returncode == 0 and "catalog version 2 in force" in loaded.stdout, \
+            loaded.stderr
+        assert daemon.key("sign_on", staff="102", pin="615243")["ok"]
+        scanned = daemon.key("scan", code="7612345001012")
+        assert scanned["lane"]["total"] == "1.95"  # type: ignore[index]
+        assert daemon.key("tender", type="cash", amount="2")["ok"]
+        assert daemon.key("close_shift", counted="1.95")["ok"]
+        z = gateway("report", "z", "--card", "CARD-BEAT")
+        assert z.returncode == 0 and "Z REPORT 0001" in z.stdout, z.stderr
+        again = gateway("report", "z", "--card", "CARD-BEAT")
+        assert again.returncode == 1 and "gateway report z:" in again.stderr
+        log = daemon.output()
+        assert "staff 102 changed through the control socket" in log, log[-2000:]
+        assert "catalog version 2 loaded through the control socket" in log, log[-2000:]
+    finally:
+        assert daemon.stop() == 0, daemon.output()
+    offline = gateway("staff", "add", "104", "Emil", "cashier", "--pin-stdin",
+                      stdin="716354\n")
+    assert offline.returncode == 0 and "staff 104 Emil (cashier) saved" in offline.stdout
+    assert "staff 104" not in daemon.output()
