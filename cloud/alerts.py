@@ -87,6 +87,18 @@ def acknowledge(db: Database, alert_id: int, *, who: str, now: str) -> None:
                        "WHERE id = ?", (now, who, alert_id))
 
 
+def acknowledge_key(db: Database, key: str, *, who: str, now: str) -> int | None:
+    """Acknowledge the alert with `key` inside the caller's transaction (keeping an earlier
+    acknowledgement); its id, or None when no such alert was raised."""
+    row = db.execute("SELECT id, acknowledged_at FROM alert WHERE key = ?", (key,)).fetchone()
+    if row is None:
+        return None
+    if row[1] is None:
+        db.execute("UPDATE alert SET acknowledged_at = ?, acknowledged_by = ? WHERE id = ?",
+                   (now, who, row[0]))
+    return int(row[0])
+
+
 def _alert(row: tuple[Any, ...]) -> Alert:
     (id_, raised_at, kind, severity, store, box, seq, record_id, message, body, ack_at,
      ack_by) = row

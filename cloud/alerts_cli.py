@@ -14,6 +14,7 @@ from cloud.alerts import SEVERITIES, acknowledge, list_alerts
 from cloud.clock import utc_now_iso
 from cloud.db import Database
 from cloud.schema import require_current
+from cloud.settings import config_arg, load_cloud_settings
 
 ArgAdder = Callable[[argparse.ArgumentParser], None]
 
@@ -37,6 +38,7 @@ def register(sub: Any, db_arg: ArgAdder, broker_args: ArgAdder) -> None:
     check = actions.add_parser("check", help="run the periodic and sales rules now")
     db_arg(check)
     check.add_argument("--day", help="business day for the sales rules (default yesterday)")
+    config_arg(check)
     check.set_defaults(func=_check)
 
 
@@ -75,12 +77,13 @@ def _ack(args: argparse.Namespace) -> int:
 
 def _check(args: argparse.Namespace) -> int:
     day = date.fromisoformat(args.day) if args.day else date.today() - timedelta(days=1)
+    limits = load_cloud_settings(args.config).alerts
     db = Database.open(args.db)
     try:
         require_current(db)
         now = utc_now_iso()
-        rules.periodic(db, now)
-        considered = rules.sales_rules(db, day, now)
+        rules.periodic(db, now, limits)
+        considered = rules.sales_rules(db, day, now, limits)
     finally:
         db.close()
     print(f"rules checked for {day}: {considered} finding(s) (see `cloud alerts`)")

@@ -17,6 +17,7 @@ from typing import Any
 from cloud.db import DEFAULT_URL, Database
 from cloud.ingest import DEFAULT_ROOT, BrokerOptions, IngestConfig, IngestWorker
 from cloud.schema import LATEST, current_version, upgrade
+from cloud.settings import config_arg, load_cloud_settings
 
 
 def _db_arg(parser: argparse.ArgumentParser) -> None:
@@ -44,11 +45,11 @@ def broker_options(args: argparse.Namespace) -> BrokerOptions:
 
 
 def register(sub: Any) -> None:
-    from cloud import alerts_cli, fleet_cli, publish_cli, reports_cli
+    from cloud import alerts_cli, chain_cli, fleet_cli, publish_cli, reports_cli
 
     _register_db(sub)
     _register_ingest(sub)
-    for room in (fleet_cli, publish_cli, alerts_cli, reports_cli):
+    for room in (fleet_cli, publish_cli, alerts_cli, chain_cli, reports_cli):
         room.register(sub, _db_arg, _broker_args)
     _register_broker(sub)
 
@@ -111,6 +112,7 @@ def _register_ingest(sub: Any) -> None:
                         "(0: a clean session each time; above 0 the worker resumes its "
                         "session, and the broker re-sends what it had not acknowledged)")
     ingest.add_argument("--log-level", default="INFO")
+    config_arg(ingest)
     ingest.set_defaults(func=_ingest)
 
 
@@ -119,6 +121,7 @@ def _ingest(args: argparse.Namespace) -> int:
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     config = IngestConfig(
         db_url=args.db, broker=broker_options(args), root=args.root, group=args.group,
+        thresholds=load_cloud_settings(args.config).alerts,
         client_id=args.client_id or f"cloud-ingest-{os.uname().nodename}-{os.getpid()}",
         receive_maximum=args.receive_maximum, session_expiry=args.session_expiry)
     stop = threading.Event()

@@ -194,7 +194,7 @@ class IngestWorker:
         db = Database.open(self.config.db_url)
         try:
             require_current(db)
-            store = IngestStore(db)
+            store = IngestStore(db, self.config.thresholds)
             props = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]
             props.ReceiveMaximum = self.config.receive_maximum
             props.SessionExpiryInterval = self.config.session_expiry
@@ -222,6 +222,8 @@ class IngestWorker:
                 next_rules = time.monotonic() + self.config.rule_interval
                 self._with_retry(lambda: rules.periodic(db, self._now(),
                                                         self.config.thresholds), db, stop)
+                # positions moved by `cloud chain accept`: published at the next refresh
+                self._with_retry(lambda: self._touched.update(store.newly_accepted()), db, stop)
             if time.monotonic() >= next_sales_rules:
                 next_sales_rules = time.monotonic() + self.config.sales_rule_interval
                 self._with_retry(self._closed_day_rules(db), db, stop)

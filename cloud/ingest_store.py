@@ -20,7 +20,9 @@ Theory of operation, for any number of workers on one database:
 - A gap (records stored beyond the position) is normal for a moment when workers share a
   stream; `gap_since` records when the position got stuck, and `cloud.rules` alerts when a
   gap outlives the reorder window. A broken link is a `chain.break` alert at once, and the
-  position never passes it.
+  position never passes it — unless `cloud chain accept` recorded an acceptance of exactly
+  that break (`chain_acceptance`: that seq, with the same hashes on both sides), which the
+  walk honours like a link; any other break stops it again.
 """
 
 from __future__ import annotations
@@ -44,6 +46,7 @@ from cloud.inbound import (
     StateIn,
     TelemetryIn,
 )
+from cloud.rules import Thresholds
 from gateway.journal.chain import GENESIS_HASH
 
 BoxKey = tuple[str, str]
@@ -72,8 +75,10 @@ class ApplyResult:
 class IngestStore:
     """Writes one drained set of messages per transaction; see the module docstring."""
 
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database, thresholds: Thresholds | None = None) -> None:
         self.db = db
+        self.thresholds = thresholds or Thresholds()
+        self._acceptances_seen = 0  # chain_acceptance ids already handed to the worker
         self._staging_on: object | None = None  # the connection holding the temp table
 
     def apply(self, items: Sequence[Inbound], now: str) -> ApplyResult:
@@ -184,7 +189,7 @@ class IngestStore:
                  now: str) -> AckPosition:
         store, box = key
         acked_seq, acked_hash, gap_since = chain
-        seq, last_hash, broken = acked_seq, acked_hash, None
+        seq, last_hash, broken, found = acked_seq, acked_hash, None, ""
         while True:
             rows = self.db.execute(
                 "SELECT seq, prev_hash, hash FROM journal_record WHERE store = ? AND box = ? "
@@ -192,8 +197,9 @@ class IngestStore:
             for row_seq, prev_hash, row_hash in rows:
                 if int(row_seq) != seq + 1:
                     break
-                if prev_hash != last_hash:
-                    broken = int(row_seq)
+                if prev_hash != last_hash and not self._accepted(
+                        key, int(row_seq), last_hash, prev_hash):
+                    broken, found = int(row_seq), str(prev_hash)
                     break
                 seq, last_hash = int(row_seq), row_hash
             else:
@@ -201,7 +207,7 @@ class IngestStore:
                     continue
             break
         if broken is not None:
-            self._alert_break(store, box, broken, last_hash, now)
+            self._alert_break(store, box, broken, last_hash, found, now)
         top = self.db.execute("SELECT max(seq) FROM journal_record WHERE store = ? AND box = ?",
                               (store, box)).fetchone()[0]
         max_seq = max(int(top or 0), incoming_max)
@@ -218,13 +224,37 @@ class IngestStore:
             (seq, last_hash, max_seq, gap_since, broken, now, store, box))
         return AckPosition(store, box, seq, last_hash if seq else GENESIS_HASH)
 
-    def _alert_break(self, store: str, box: str, seq: int, expected: str, now: str) -> None:
-        raise_alert(self.db, key=f"chain.break:{store}/{box}:{seq}", kind="chain.break",
+    def _accepted(self, key: BoxKey, seq: int, expected: str, found: str) -> bool:
+        """Whether someone accepted exactly this break (`cloud chain accept`)."""
+        return self.db.execute(
+            "SELECT 1 FROM chain_acceptance WHERE store = ? AND box = ? AND seq = ? "
+            "AND expected_prev_hash = ? AND found_prev_hash = ?",
+            (*key, seq, expected, found)).fetchone() is not None
+
+    def walk(self, store: str, box: str, now: str) -> AckPosition:
+        """Lock one box's chain row and walk its position again, inside the caller's
+        transaction (what `cloud chain accept` does after recording an acceptance)."""
+        chain = self._lock_chain(store, box, now)
+        return self._advance((store, box), chain, 0, now)
+
+    def newly_accepted(self) -> list[BoxKey]:
+        """Boxes with a chain acceptance recorded since the last call (all of them on the
+        first): `cloud chain accept` moves a position without talking MQTT, so a running
+        worker publishes those boxes' positions for it."""
+        rows = self.db.query("SELECT id, store, box FROM chain_acceptance WHERE id > ? "
+                             "ORDER BY id", (self._acceptances_seen,))
+        if rows:
+            self._acceptances_seen = int(rows[-1][0])
+        return sorted({(str(store), str(box)) for _, store, box in rows})
+
+    def _alert_break(self, store: str, box: str, seq: int, expected: str, found: str,
+                     now: str) -> None:
+        raise_alert(self.db, key=break_alert_key(store, box, seq), kind="chain.break",
                     severity="critical", now=now, store=store, box=box, seq=seq,
                     message=f"{store}/{box} record seq {seq} does not link to the hash of seq "
                     f"{seq - 1} ({expected[:12]}...): the chain is broken there and nothing "
-                    "beyond it is acknowledged",
-                    body={"expected_prev_hash": expected})
+                    f"beyond it is acknowledged (`cloud chain show {store}/{box}`)",
+                    body={"expected_prev_hash": expected, "found_prev_hash": found})
 
     def _alert_problem(self, key: BoxKey, problem: Problem, now: str) -> None:
         store, box = key
@@ -297,14 +327,16 @@ class IngestStore:
             "SELECT telemetry, telemetry_time FROM box_state WHERE store = ? AND box = ?",
             (item.store, item.box)).fetchone()
         if previous[1] is not None and previous[1] >= item.telemetry.time:
-            telemetry_alerts(self.db, item.store, item.box, item.telemetry, None, now)
+            telemetry_alerts(self.db, item.store, item.box, item.telemetry, None, now,
+                             self.thresholds)
             return
         self.db.execute("UPDATE box_state SET telemetry = ?, telemetry_time = ?, version = ?, "
                         "boot_id = ? WHERE store = ? AND box = ?",
                         (body, item.telemetry.time, item.telemetry.version,
                          item.telemetry.boot_id, item.store, item.box))
         prior = json.loads(previous[0]) if previous[0] else None
-        telemetry_alerts(self.db, item.store, item.box, item.telemetry, prior, now)
+        telemetry_alerts(self.db, item.store, item.box, item.telemetry, prior, now,
+                         self.thresholds)
 
     def _state(self, item: StateIn, now: str) -> None:
         """Birth/death by session: a death older than the current birth is stale.
@@ -351,6 +383,11 @@ class IngestStore:
         self._ensure_state_row(store, box)
         self.db.execute("UPDATE box_state SET last_seen = ? WHERE store = ? AND box = ?",
                         (now, store, box))
+
+
+def break_alert_key(store: str, box: str, seq: int) -> str:
+    """The `chain.break` alert's key (one alert per box and seq)."""
+    return f"chain.break:{store}/{box}:{seq}"
 
 
 def _digest(text: str) -> str:

@@ -12,10 +12,11 @@ make a second pass harmless. Must not write anything but alerts.
 from __future__ import annotations
 
 from collections import defaultdict
-from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
 
 from cloud.alerts import raise_alert
 from cloud.clock import iso, parse_instant
@@ -23,21 +24,40 @@ from cloud.db import Database
 from gateway.sync.payloads import Telemetry
 
 
-@dataclass(frozen=True)
-class Thresholds:
-    offline_minutes: float = 15.0
-    gap_seconds: float = 120.0
-    backlog_hours: float = 4.0
-    backlog_growing_min: int = 1000
-    refund_void_rate: float = 0.10  # share of a cashier's tickets
-    refund_void_min_tickets: int = 20
-    no_sale_per_day: int = 10
-    sales_deviation: float = 0.5  # a day below 50 % or above 150 % of the usual
+class Thresholds(BaseModel):
+    """When the rules alert: the `[alerts]` section of head office's settings
+    (`cloud.settings`, config/cloud.example.toml); these defaults apply without one."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
+
+    offline_minutes: float = Field(
+        15.0, gt=0, description="box.offline: minutes a box has been offline")
+    gap_seconds: float = Field(
+        120.0, gt=0, description="chain.gap: seconds records may be missing after the "
+        "acknowledged seq (the reorder window of workers sharing a box's stream)")
+    backlog_hours: float = Field(
+        4.0, gt=0, description="backlog.old: hours the oldest unacknowledged record may wait")
+    backlog_growing_min: int = Field(
+        1000, ge=1, description="backlog.growing: smallest growing backlog that alerts")
+    refund_void_rate: float = Field(
+        0.10, gt=0, le=1, description="cashier.refund_void_rate: share of a cashier's "
+        "tickets in a day (0.10 = 10 %)")
+    refund_void_min_tickets: int = Field(
+        20, ge=1, description="cashier.refund_void_rate: tickets a cashier needs in a day "
+        "before the rate is judged")
+    no_sale_per_day: int = Field(
+        10, ge=0, description="cashier.no_sale: no-sale drawer opens a day above this")
+    sales_deviation: float = Field(
+        0.5, gt=0, le=1, description="store.sales_unusual: a day below (1 - x) or above "
+        "(1 + x) times the store's median day (0.5: outside 50 %..150 %)")
+
+
+DEFAULTS = Thresholds()
 
 
 def telemetry_alerts(db: Database, store: str, box: str, telemetry: Telemetry,
                      previous: dict[str, Any] | None, now: str,
-                     limits: Thresholds = Thresholds()) -> None:
+                     limits: Thresholds = DEFAULTS) -> None:
     """Device faults, paper out and backlog rules for one telemetry message."""
     for name, device in telemetry.devices.items():
         occurrence = device.last_event_at or telemetry.time[:13]
@@ -70,7 +90,7 @@ def telemetry_alerts(db: Database, store: str, box: str, telemetry: Telemetry,
                                                         "now": journal.backlog})
 
 
-def periodic(db: Database, now: str, limits: Thresholds = Thresholds()) -> None:
+def periodic(db: Database, now: str, limits: Thresholds = DEFAULTS) -> None:
     """Offline boxes and lasting gaps; cheap enough to run every few seconds."""
     instant = parse_instant(now)
     offline_before = iso(instant - timedelta(minutes=limits.offline_minutes))
@@ -94,7 +114,7 @@ def periodic(db: Database, now: str, limits: Thresholds = Thresholds()) -> None:
                         "is acknowledged", body={"acked_seq": acked, "max_seq": top})
 
 
-def sales_rules(db: Database, day: date, now: str, limits: Thresholds = Thresholds(),
+def sales_rules(db: Database, day: date, now: str, limits: Thresholds = DEFAULTS,
                 history_days: int = 28) -> int:
     """Refund/void rate and no-sale opens per cashier on `day`, and each store's day
     total against its median over the `history_days` before; returns alerts considered."""

@@ -77,6 +77,15 @@ MIGRATIONS: list[list[str]] = [
             weighted_spend {MONEY} NOT NULL, amount {MONEY} NOT NULL,
             PRIMARY KEY (period, scope, member))""",
     ],
+    # 3: accepted chain breaks (`cloud chain accept`): who let a box's position pass which
+    # break, when and why, with the hashes on both sides of it
+    [
+        """CREATE TABLE chain_acceptance (
+            id {SERIAL}, store TEXT NOT NULL, box TEXT NOT NULL, seq {BIGINT} NOT NULL,
+            expected_prev_hash TEXT NOT NULL, found_prev_hash TEXT NOT NULL,
+            reason TEXT NOT NULL, accepted_by TEXT NOT NULL, accepted_at TEXT NOT NULL,
+            UNIQUE (store, box, seq))""",
+    ],
 ]
 
 LATEST = len(MIGRATIONS)
