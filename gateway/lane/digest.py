@@ -66,6 +66,7 @@ def digest(kind: str, body: Mapping[str, Any]) -> dict[str, Any] | None:
         p = body["places"]
         return {
             "p": p, "t": units(body["total"], p), "pb": body.get("points_reversed", 0),
+            "pg": body.get("points_returned", 0),
             "tn": _fold(((t["type"], t["amount"]) for t in body["tenders"]), p),
             "tx": _taxes(body["taxes"], p),
             "c": _fold(((line["category"], line["amount"]) for line in body["lines"]), p),

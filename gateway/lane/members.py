@@ -5,8 +5,10 @@ points rules, wallets and `member_balance` records. The lane only: identifies a 
 card, asks whether a points / stored-value tender may be taken, and, when a sale completes,
 asks for the balance-change journal entries (and the table writes) to commit in the SAME
 journal transaction as the sale, so a sale and its balance change exist together or not at
-all. `NoMembers` is the service for a box with no member scheme: every card is refused.
-This module touches no table.
+all. A refund asks for its reversals the same way (earned points taken back, stored value
+and redeemed points given back), committed in the refund's transaction. `NoMembers` is the
+service for a box with no member scheme: every card is refused. This module touches no
+table.
 """
 
 from __future__ import annotations
@@ -14,11 +16,13 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from decimal import ROUND_FLOOR, Decimal
+from decimal import Decimal
+from fractions import Fraction
 from typing import Any, Protocol
 
 from gateway.errors import StoregateError
 from gateway.lane.events import Refusal
+from gateway.lane.proportion import points_in_proportion
 from gateway.members import Account, Authorisation, LinkState, MemberAccounts
 from gateway.members import Refusal as RoomRefusal
 from gateway.pricing.basket import MemberContext
@@ -51,6 +55,8 @@ class Settlement:
     points_earned: int = 0
     points_redeemed: int = 0
     points_balance: int | None = None
+    points_returned: int = 0  # a refund: redeemed points given back to the points wallet
+    notes: tuple[str, ...] = ()  # for the cashier (e.g. the account is blocked since)
 
 
 class MemberService(Protocol):
@@ -71,10 +77,13 @@ class MemberService(Protocol):
         ...
 
     def reverse(self, refund_id: str, originals: Sequence[Mapping[str, Any]],
-                share: Decimal, to_wallet: Decimal, at: datetime) -> Settlement:
+                share: Fraction, to_wallet: Decimal, at: datetime, *,
+                points_back: int = 0) -> Settlement:
         """Balance changes of a refund: earned points taken back in proportion (`share` is
-        the part of the sale refunded so far, 0-1) and `to_wallet` stored value given back
-        to the wallets it came from. `originals` are the sale's member_balance bodies."""
+        the part of the sale refunded so far, 0-1), `to_wallet` stored value given back
+        to the wallets it came from and `points_back` redeemed points given back to the
+        points wallet. `originals` are the sale's member_balance bodies. Raises
+        `PointsBackError` when the points cannot go back (they are never paid in money)."""
         ...
 
 
@@ -93,7 +102,12 @@ class NoMembers:
         return Settlement()
 
     def reverse(self, refund_id: str, originals: Sequence[Mapping[str, Any]],
-                share: Decimal, to_wallet: Decimal, at: datetime) -> Settlement:
+                share: Fraction, to_wallet: Decimal, at: datetime, *,
+                points_back: int = 0) -> Settlement:
+        if points_back:
+            raise PointsBackError("this till takes no member cards now",
+                                  where=f"refund {refund_id}", fix="refund it once this "
+                                  "till takes member cards again")
         return Settlement()
 
 
@@ -141,44 +155,77 @@ class RoomMembers:
                           points_redeemed=redeemed,
                           points_balance=account.points + earned - redeemed)
 
-
     def reverse(self, refund_id: str, originals: Sequence[Mapping[str, Any]],
-                share: Decimal, to_wallet: Decimal, at: datetime) -> Settlement:
+                share: Fraction, to_wallet: Decimal, at: datetime, *,
+                points_back: int = 0) -> Settlement:
         parts: dict[str, Decimal] = {}
-        chosen: list[Mapping[str, Any]] = []
         store = self.accounts.store
+
+        def done(body: Mapping[str, Any]) -> Decimal:
+            """What earlier refunds reversed of this change (not this refund's own)."""
+            change = str(body["change"])
+            return store.reversed_so_far(change, f"{refund_id}/reverse/{change}")
+
+        def left(body: Mapping[str, Any]) -> Decimal:
+            return abs(Decimal(str(body["delta"]))) - done(body)
+
         for body in originals:
-            change = str(body["change"])
-            done = store.reversed_so_far(change, f"{refund_id}/reverse/{change}")
             if body["reason"] == "earn":
-                target = (Decimal(str(body["delta"])) * share).to_integral_value(ROUND_FLOOR)
-                part = target - done
-            else:
-                continue
-            if part > 0:
-                parts[change] = part
-                chosen.append(body)
-        left = to_wallet
-        spends = [b for b in originals if b["reason"] == "spend"]
-        for body in sorted(spends, key=lambda b: WALLET_ORDER.get(str(b["wallet"]), 9)):
-            change = str(body["change"])
-            room = abs(Decimal(str(body["delta"]))) - store.reversed_so_far(
-                change, f"{refund_id}/reverse/{change}")
-            part = min(room, left)
-            if part > 0:
-                parts[change] = part
-                chosen.append(body)
-                left -= part
-        if left > 0:
-            raise LaneMembersError(
-                f"{to_wallet} cannot go back to the member's wallets: only "
-                f"{to_wallet - left} was paid from them", where=f"refund {refund_id}",
-                fix="refund the rest in cash or to the original card")
-        posting = self.accounts.reverse(refund_id, chosen, at, parts)
-        taken = -sum((Decimal(str(b["delta"])) for _, b, _ in posting.entries
-                      if b["wallet"] == "points"), Decimal(0))
+                earned = int(Decimal(str(body["delta"])))
+                part = points_in_proportion(earned, share) - done(body)
+                if part > 0:
+                    parts[str(body["change"])] = part
+        _fill(parts, [b for b in originals if b["reason"] == "redeem"], Decimal(points_back),
+              left, lambda given: PointsBackError(
+                  f"only {given} of the points paid with this sale are left to give back, "
+                  f"not {points_back}", where=f"refund {refund_id}", fix=POINTS_BACK_FIX))
+        spends = sorted((b for b in originals if b["reason"] == "spend"),
+                        key=lambda b: WALLET_ORDER.get(str(b["wallet"]), 9))
+        _fill(parts, spends, to_wallet, left, lambda given: LaneMembersError(
+            f"{to_wallet} cannot go back to the member's wallets: only {given} was paid "
+            "from them", where=f"refund {refund_id}",
+            fix="refund the rest in cash or to the original card"))
+        chosen = [b for b in originals if str(b["change"]) in parts]
+        try:
+            posting = self.accounts.reverse(refund_id, chosen, at, parts)
+        except StoregateError as exc:
+            if not points_back:
+                raise
+            raise PointsBackError(exc.what, where=exc.where, fix=POINTS_BACK_FIX) from exc
+        moved = [b for _, b, _ in posting.entries if b["wallet"] == "points"]
+        taken = -sum((Decimal(str(b["delta"])) for b in moved
+                      if b["reason"] == "earn_reversal"), Decimal(0))
+        given = sum((Decimal(str(b["delta"])) for b in moved
+                     if b["reason"] == "redeem_reversal"), Decimal(0))
         return Settlement(entries=posting.entries, also=posting.also,
-                          points_earned=-int(taken))
+                          points_earned=-int(taken), points_returned=int(given),
+                          points_balance=int(Decimal(str(moved[-1]["after"]))) if moved
+                          else None, notes=self._status_notes(chosen, int(given)))
+
+    def _status_notes(self, chosen: Sequence[Mapping[str, Any]], given: int) -> tuple[str, ...]:
+        """Points given back to an account whose card was since reported lost or blocked
+        still go to the account: the card cannot spend them, a new card will."""
+        if not given or not chosen:
+            return ()
+        account = self.accounts.account(str(chosen[0]["member"]))
+        if account is None or account.status == "active":
+            return ()
+        return (f"Member {account.id} is {account.status}: the {given} points go back to "
+                "the account, not to the card.",)
+
+
+def _fill(parts: dict[str, Decimal], bodies: Sequence[Mapping[str, Any]], amount: Decimal,
+          left: Callable[[Mapping[str, Any]], Decimal],
+          short: Callable[[Decimal], StoregateError]) -> None:
+    """Spread `amount` over `bodies` in order, each up to what is left of it to reverse."""
+    rest = amount
+    for body in bodies:
+        part = min(left(body), rest)
+        if part > 0:
+            parts[str(body["change"])] = part
+            rest -= part
+    if rest > 0:
+        raise short(amount - rest)
 
 
 WALLET_ORDER = {"cash": 0, "subsidy": 1}  # money back to the member's own cash first
@@ -186,6 +233,14 @@ WALLET_ORDER = {"cash": 0, "subsidy": 1}  # money back to the member's own cash 
 
 class LaneMembersError(StoregateError):
     """A refund asked more of the member's wallets than the sale took from them."""
+
+
+class PointsBackError(StoregateError):
+    """Redeemed points cannot go back to the member now; they are never paid in money."""
+
+
+POINTS_BACK_FIX = ("refund it once the member is in this till's member list again, or "
+                   "ask head office")
 
 
 def _account(account: MemberAccount) -> Account:

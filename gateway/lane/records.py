@@ -224,8 +224,12 @@ class RefundBody(Body):
     lines: list[RefundLine]
     total: Money
     taxes: list[TaxLine]
-    tenders: list[Tender]
-    points_reversed: int = 0
+    tenders: list[Tender] = Field(description="how it was paid back: a `points` tender is "
+                                  "the money the sale's points paid, given back as points")
+    points_reversed: int = Field(0, description="earned points taken back")
+    points_returned: int = Field(0, description="redeemed points given back as points")
+    points_balance: int | None = Field(
+        None, description="the member's points balance after this refund, when points moved")
     reason: str
     override: OverrideRef | None = None
 
@@ -347,6 +351,7 @@ class ZReportBody(Body):
     points_issued: int
     points_redeemed: int
     points_reversed: int = Field(0, description="earned points taken back by refunds")
+    points_returned: int = Field(0, description="redeemed points given back by refunds")
     by_tender: list[Breakdown]
     by_tax: list[Breakdown]
     by_category: list[Breakdown]

@@ -7,6 +7,12 @@ prices, so basket discounts and 抹零 are given back in proportion and never tw
 already refunded, or more units than were sold, is refused. A return without a receipt is
 a separate permission and is priced from the catalog in force. Both are journalled with
 their index rows (and the refunded quantities) in one transaction. No I/O of its own.
+
+Points a sale redeemed go back as points, in proportion to the part of the sale refunded
+so far (`gateway.lane.proportion`); only the rest is paid back in money, by the tender
+the cashier picked. Points are never paid out in money and money never becomes points:
+when the points cannot go back now (the member left the member list, the till has no
+member scheme) the refund is refused and waits, rather than paying them in cash.
 """
 
 from __future__ import annotations
@@ -14,13 +20,15 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from datetime import datetime
 from decimal import Decimal
+from fractions import Fraction
 from typing import TYPE_CHECKING, Any
 
 from gateway.errors import StoregateError
 from gateway.lane import events as ev
 from gateway.lane.book import Batch
 from gateway.lane.events import Refusal
-from gateway.lane.members import Settlement
+from gateway.lane.members import POINTS_BACK_FIX, PointsBackError, Settlement
+from gateway.lane.proportion import NO_POINTS, PointsBack, points_back
 from gateway.lane.records import MemberRef, RefundBody, RefundLine, TaxLine
 from gateway.lane.records import Tender as TenderRecord
 from gateway.money import ZERO, cash_rounding, split_units
@@ -37,40 +45,54 @@ def refund(lane: Lane, event: ev.Refund) -> Step | Refusal:
                        "till.")
     if not event.reason.strip():
         return Refusal("needs_reason", "Enter the reason for the refund.")
-    if event.tender == "points":
-        return Refusal("no_points_payout", "Points are not paid out: refund in cash, to the "
-                       "card or to stored value.")
     original = record.body
-    lines = _refund_lines(original, event.lines, lane.book.refunded(event.receipt_id))
+    if event.tender == "points" and not (original.get("points") or {}).get("redeemed"):
+        return Refusal("no_points_payout", _no_points_payout(NO_POINTS, ZERO))
+    done = lane.book.refunded(event.receipt_id)
+    lines = _refund_lines(original, event.lines, done)
     if isinstance(lines, Refusal):
         return lines
     total = sum((line.amount for line in lines), ZERO)
+    share = _refunded_share(original, done, lines)
+    points = points_back(original, _refunded_share(original, done, []), share)
+    money = total - points.amount
+    if event.tender == "points" and money > 0:
+        return Refusal("no_points_payout", _no_points_payout(points, money))
+    member = original.get("member")
+    if event.tender == "stored_value" and not member:
+        return Refusal("needs_member", "This sale had no member: refund in cash or to the "
+                       "card.")
     permit = lane.permit("refund", event.at, event.authorization, amount=total,
                          receipt_id=event.receipt_id)
     if isinstance(permit, Refusal):
         return permit
-    member = original.get("member")
     settle = None
     if member:
-        share = _refunded_share(original, lane.book.refunded(event.receipt_id), lines)
         bodies = _member_bodies(lane, record.seq, event.receipt_id)
-        settle = _member_settle(lane, bodies, share, event.tender, event.at)
-    elif event.tender == "stored_value":
-        return Refusal("needs_member", "This sale had no member: refund in cash or to the "
-                       "card.")
+        settle = _member_settle(lane, bodies, share, event.tender, points, event.at)
     return _commit(lane, event.at, lines, total, permit, with_receipt=True,
                    original=(event.receipt_id, record.seq), reason=event.reason,
                    tender=event.tender, reference=event.reference,
                    member=MemberRef.model_validate(member) if member else None,
-                   currency=original["currency"], places=original["places"], settle=settle)
+                   currency=original["currency"], places=original["places"], settle=settle,
+                   points=points)
+
+
+def _no_points_payout(points: PointsBack, money: Decimal) -> str:
+    """Money paid is never given back as points (nor points as money)."""
+    if points is NO_POINTS:
+        return ("This sale was not paid with points: refund in cash, to the card or to "
+                "stored value.")
+    return (f"Only {points.points} points go back as points (the part paid with points): "
+            f"pay back the other {money} in cash, to the card or to stored value.")
 
 
 def _refunded_share(original: Mapping[str, Any], done: Mapping[int, Decimal],
-                    now: list[RefundLine]) -> Decimal:
-    """The part of the sale's total refunded once this refund is made (0-1)."""
+                    now: list[RefundLine]) -> Fraction:
+    """The part of the sale's total refunded once this refund is made (0-1, exact)."""
     total = Decimal(original["totals"]["total"])
     if total <= 0:
-        return Decimal(1)
+        return Fraction(1)
     after = dict(done)
     for line in now:
         after[line.original_index] = after.get(line.original_index, ZERO) + line.quantity
@@ -84,7 +106,7 @@ def _refunded_share(original: Mapping[str, Any], done: Mapping[int, Decimal],
         else:
             refunded += sum(split_units(Decimal(line["total"]), int(sold), places)
                             [:int(quantity)], ZERO)
-    return min(refunded / total, Decimal(1))
+    return min(Fraction(refunded) / Fraction(total), Fraction(1))
 
 
 def _member_bodies(lane: Lane, sale_seq: int, receipt_id: str) -> list[dict[str, Any]]:
@@ -100,15 +122,29 @@ def _member_bodies(lane: Lane, sale_seq: int, receipt_id: str) -> list[dict[str,
 Settle = Callable[[str, Decimal], Settlement | Refusal]
 
 
-def _member_settle(lane: Lane, bodies: list[dict[str, Any]], share: Decimal, tender: str,
-                   at: datetime) -> Settle:
+def _member_settle(lane: Lane, bodies: list[dict[str, Any]], share: Fraction, tender: str,
+                   points: PointsBack, at: datetime) -> Settle:
     def settle(refund_id: str, paid: Decimal) -> Settlement | Refusal:
         to_wallet = paid if tender == "stored_value" else ZERO
         try:
-            return lane.members.reverse(refund_id, bodies, share, to_wallet, at)
+            done = lane.members.reverse(refund_id, bodies, share, to_wallet, at,
+                                        points_back=points.points)
+        except PointsBackError as exc:
+            return _points_refused(points, exc.what, exc.fix)
         except StoregateError as exc:
             return Refusal("wallet_refund", exc.what[:1].upper() + exc.what[1:] + ".")
+        if done.points_returned != points.points:
+            return _points_refused(points, f"{done.points_returned} of them could be given "
+                                   "back", POINTS_BACK_FIX)
+        return done
     return settle
+
+
+def _points_refused(points: PointsBack, why: str, fix: str | None) -> Refusal:
+    """Points cannot go back now: the refund waits, it never pays them out in money."""
+    return Refusal("points_back", f"The {points.points} points paid with this sale go back "
+                   f"only as points, never in cash, and cannot go back now: {why} — "
+                   f"{fix or POINTS_BACK_FIX}.")
 
 
 def _refund_lines(original: Mapping[str, Any], wanted: Mapping[int, Decimal] | None,
@@ -159,6 +195,9 @@ def return_without_receipt(lane: Lane, event: ev.ReturnWithoutReceipt) -> Step |
     from gateway.lane.sale import _find, _whole
     if not event.reason.strip():
         return Refusal("needs_reason", "Enter the reason for the return.")
+    if event.tender == "points":
+        return Refusal("no_points_payout", "A return without receipt is not paid back in "
+                       "points: refund in cash or to the card.")
     product = _find(lane.catalog, event.code)
     if product is None:
         return Refusal("unknown_item", f"No item with code {event.code}.")
@@ -198,18 +237,27 @@ def _taxes(lines: list[RefundLine]) -> list[TaxLine]:
 def _commit(lane: Lane, at: datetime, lines: list[RefundLine], total: Decimal, permit: Any,
             *, with_receipt: bool, original: tuple[str, int] | None, reason: str,
             tender: str, reference: str | None, member: MemberRef | None, currency: str,
-            places: int, settle: Settle | None = None) -> Step | Refusal:
+            places: int, settle: Settle | None = None,
+            points: PointsBack = NO_POINTS) -> Step | Refusal:
+    """Journal the refund: the points part goes back as points (a `points` tender of the
+    money those points paid), the rest of `total` by `tender`, cash rounded."""
     from gateway.lane.machine import State, sale_override_ref
     assert lane.shift is not None
-    paid = total
+    money = total - points.amount
+    paid = money
     rule = lane.catalog.money.cash_rounding
     if tender == "cash" and rule is not None:
-        paid = total + cash_rounding(total, rule.increment, rule.rule)
+        paid = money + cash_rounding(money, rule.increment, rule.rule)
     number = lane.book.next_number("receipt")
     refund_id = f"{lane.lane_ref.box}-{number:06d}"
     settlement = settle(refund_id, paid) if settle is not None else Settlement()
     if isinstance(settlement, Refusal):
         return settlement
+    tenders = []
+    if points.points or points.amount:
+        tenders.append(TenderRecord(type="points", amount=points.amount))
+    if paid or not tenders:
+        tenders.append(TenderRecord(type=tender, amount=paid, reference=reference))
     day = at.date().isoformat()
     body = RefundBody(
         refund_id=refund_id, lane=lane.lane_ref, shift_id=lane.shift.shift_id,
@@ -217,9 +265,10 @@ def _commit(lane: Lane, at: datetime, lines: list[RefundLine], total: Decimal, p
         staff=lane.shift.staff.ref(), with_receipt=with_receipt,
         original_receipt_id=original[0] if original else None,
         original_seq=original[1] if original else None, member=member, currency=currency,
-        places=places, lines=lines, total=total, taxes=_taxes(lines),
-        tenders=[TenderRecord(type=tender, amount=paid, reference=reference)],
+        places=places, lines=lines, total=total, taxes=_taxes(lines), tenders=tenders,
         points_reversed=-settlement.points_earned,
+        points_returned=settlement.points_returned,
+        points_balance=settlement.points_balance,
         reason=reason.strip(), override=sale_override_ref(permit.override))
     batch = Batch()
     lane.add_override(batch, permit, day)
@@ -234,6 +283,22 @@ def _commit(lane: Lane, at: datetime, lines: list[RefundLine], total: Decimal, p
         batch.writes.append(settlement.also)
     records = lane.book.commit(batch)
     receipt = lane.receipt_for(next(r for r in records if r.kind == "refund"))
+    notices = _notices(body, tender, paid, member)
     return lane.with_sale(State.IDLE, None, records=tuple(records), receipt=receipt,
-                          notices=(f"Give back {tender} {paid}.",),
-                          open_drawer=tender == "cash")
+                          notices=(*notices, *settlement.notes),
+                          open_drawer=tender == "cash" and paid != 0)
+
+
+def _notices(body: RefundBody, tender: str, paid: Decimal,
+             member: MemberRef | None) -> tuple[str, ...]:
+    """What the cashier gives back: the money, then the points (never one for the other)."""
+    out = []
+    if paid or not body.points_returned:
+        out.append(f"Give back {tender} {paid}.")
+    if body.points_returned and member is not None:
+        balance = (f" (balance {body.points_balance})" if body.points_balance is not None
+                   else "")
+        nothing = "" if paid else ", nothing in money"
+        out.append(f"{body.points_returned} points go back to member {member.id}"
+                   f"{balance}{nothing}.")
+    return tuple(out)

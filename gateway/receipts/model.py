@@ -18,6 +18,8 @@ from gateway.journal import JournalRecord
 TENDER_NAMES = {"cash": "Cash", "card": "Card", "mobile": "Mobile", "voucher": "Voucher",
                 "points": "Points", "stored_value": "Stored value"}
 LINE_ADJUSTMENTS = ("member_price", "promotion", "override")
+REFUND_POINTS = (("points_returned", "Points given back"),
+                 ("points_reversed", "Points taken back"))
 
 
 @dataclass(frozen=True)
@@ -192,11 +194,12 @@ def _refund(body: Mapping[str, Any], base: dict[str, Any]) -> Receipt:
     if body.get("override"):
         notes.append(f"Authorised by {body['override']['supervisor']['name']}")
     member = body.get("member")
-    points = (f"Points taken back: {body['points_reversed']}",) if body.get(
-        "points_reversed") else ()
+    points = [f"{label}: {body[key]}" for key, label in REFUND_POINTS if body.get(key)]
+    if points and body.get("points_balance") is not None:
+        points.append(f"Points balance: {body['points_balance']}")
     return Receipt(
         title="REFUND", document_id=body["refund_id"], lines=lines, total=total,
-        member=member["id"] if member else None, points=points,
+        member=member["id"] if member else None, points=tuple(points),
         cash_rounding=paid - total, due=paid, taxes=_taxes(body["taxes"]),
         tenders=tuple((_tender_label(t), -Decimal(t["amount"])) for t in body["tenders"]),
         notes=tuple(notes), **base)
@@ -221,6 +224,7 @@ def _z_report(body: Mapping[str, Any], base: dict[str, Any]) -> Receipt:
         ("Points issued", str(body["points_issued"])),
         ("Points redeemed", str(body["points_redeemed"])),
         ("Points taken back", str(body.get("points_reversed", 0))),
+        ("Points given back", str(body.get("points_returned", 0))),
     ]
     for key, title in Z_SECTIONS:
         rows.append((f"-- {title}", ""))

@@ -57,6 +57,7 @@ class Figures:
     points_issued: int = 0
     points_redeemed: int = 0
     points_reversed: int = 0
+    points_returned: int = 0
     voids_amount: Decimal = ZERO
     units: dict[str, int] = field(default_factory=lambda: dict.fromkeys(
         ("gross", "discounts", "refunds_amount", "cash_sales", "cash_refunds"), 0))
@@ -143,6 +144,7 @@ class Figures:
         self.refunds += 1
         self.units["refunds_amount"] += d["t"]
         self.points_reversed += d.get("pb", 0)
+        self.points_returned += d.get("pg", 0)
         self.units["cash_refunds"] += d["tn"].get("cash", 0)
         self._spread(d, -1)
 
@@ -246,6 +248,7 @@ def close_day(book: LaneBook, staff: StaffDirectory, settings: LaneSettings, lan
         voids_amount=figures.voids_amount, line_voids=figures.line_voids,
         no_sales=figures.no_sales, points_issued=figures.points_issued,
         points_redeemed=figures.points_redeemed, points_reversed=figures.points_reversed,
+        points_returned=figures.points_returned,
         **figures.breakdowns())
     batch = Batch()
     batch.add("z_report", body.to_body(), new_id(), business_day=day)
@@ -266,7 +269,8 @@ def render_report(title: str, figures: Figures, width: int) -> str:
                ("Line voids", str(figures.line_voids)), ("No-sale", str(figures.no_sales)),
                ("Points issued", str(figures.points_issued)),
                ("Points redeemed", str(figures.points_redeemed)),
-               ("Points taken back", str(figures.points_reversed))]
+               ("Points taken back", str(figures.points_reversed)),
+               ("Points given back", str(figures.points_returned))]
     out.extend(columns(k, v, width) for k, v in scalars)
     for name, rows in figures.breakdowns().items():
         out.append(rule)
