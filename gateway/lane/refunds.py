@@ -198,6 +198,9 @@ def return_without_receipt(lane: Lane, event: ev.ReturnWithoutReceipt) -> Step |
     if event.tender == "points":
         return Refusal("no_points_payout", "A return without receipt is not paid back in "
                        "points: refund in cash or to the card.")
+    if event.tender == "stored_value":  # no member to credit: the money would go nowhere
+        return Refusal("needs_member", "A return without receipt has no member to credit: "
+                       "refund in cash or to the card.")
     product = _find(lane.catalog, event.code)
     if product is None:
         return Refusal("unknown_item", f"No item with code {event.code}.")

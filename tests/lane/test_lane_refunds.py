@@ -105,6 +105,8 @@ def test_return_without_receipt_is_its_own_permission(db_path, catalog, settings
     no(lane, ev.ReturnWithoutReceipt(clock(), "501", "no receipt", authorization=BOSS),
        "not_permitted")
     admin = ev.Authorization(ev.Credential(card="CARD-CHEN"), "goodwill")
+    no(lane, ev.ReturnWithoutReceipt(clock(), "501", "no receipt", tender="stored_value",
+                                     authorization=admin), "needs_member")
     out = ok(lane, ev.ReturnWithoutReceipt(clock(), "501", "no receipt", D(2),
                                            authorization=admin))
     body = out.records[-1].body
