@@ -6,6 +6,9 @@ writes (`?`, turned into `%s` for psycopg). Everything above this module is engi
 SQL; where the engines truly differ (DDL, staging with COPY) callers ask `db.dialect`.
 
 Must not know any table: the schema lives in `cloud.schema`, the queries in their rooms.
+
+psycopg is imported only when a PostgreSQL URL is used: it belongs to the `cloud` extra
+(`pip install 'storegate[cloud]'`), which a box does not install; SQLite needs nothing.
 """
 
 from __future__ import annotations
@@ -15,26 +18,31 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
+from types import ModuleType
 from typing import Any, Literal
-
-import psycopg
 
 from gateway.errors import StoregateError
 
 Dialect = Literal["sqlite", "postgresql"]
 DEFAULT_URL = "sqlite:///cloud.db"
 
-# What a dropped connection, a restarted server or a locked file raise: the caller rolls
-# back, keeps the MQTT messages un-acknowledged and tries again.
-TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (
-    psycopg.OperationalError, sqlite3.OperationalError,
-)
-
 
 class CloudDatabaseError(StoregateError):
     """The head-office database cannot be opened or is not at the expected schema."""
 
     exit_code = 3
+
+
+def _psycopg() -> ModuleType:
+    """psycopg, on first use of a PostgreSQL URL; a clear error when the extra is missing."""
+    try:
+        import psycopg
+    except ImportError as exc:
+        raise CloudDatabaseError(
+            f"PostgreSQL needs psycopg, which is not installed here ({exc})", where="--db",
+            fix="install head office's libraries: pip install 'storegate[cloud]' "
+                "(or use a sqlite:///PATH database)") from exc
+    return psycopg
 
 
 @dataclass(frozen=True)
@@ -56,9 +64,10 @@ class DatabaseUrl:
         """The URL without a password, for messages and logs."""
         if self.dialect == "sqlite":
             return f"sqlite:///{self.target}"
-        info = psycopg.conninfo.conninfo_to_dict(self.target)
+        conninfo = _psycopg().conninfo
+        info = conninfo.conninfo_to_dict(self.target)
         info.pop("password", None)
-        return psycopg.conninfo.make_conninfo(**info)  # type: ignore[arg-type]
+        return str(conninfo.make_conninfo(**info))
 
 
 class Database:
@@ -68,24 +77,39 @@ class Database:
         self.url = url
         self.dialect: Dialect = url.dialect
         self.conn = conn
+        # What the engine raises, and what of it is transient (a dropped connection, a
+        # restarted server, a locked file): the caller rolls back, keeps the MQTT messages
+        # un-acknowledged and tries again.
+        driver: tuple[type[Exception], ...] = (sqlite3.Error,)
+        transient: tuple[type[Exception], ...] = (sqlite3.OperationalError,)
+        if self.dialect == "postgresql":
+            psycopg = _psycopg()
+            driver, transient = (psycopg.Error,), (psycopg.OperationalError,)
+        self.driver_errors = driver
+        self.transient_errors = transient
 
     # ------------------------------------------------------------ opening
 
     @classmethod
     def open(cls, url: str | DatabaseUrl) -> Database:
         parsed = DatabaseUrl.parse(url) if isinstance(url, str) else url
+        if parsed.dialect == "sqlite":
+            errors: tuple[type[Exception], ...] = (sqlite3.Error,)
+        else:
+            psycopg = _psycopg()
+            errors = (psycopg.Error,)
         try:
             if parsed.dialect == "sqlite":
                 return cls(parsed, _open_sqlite(Path(parsed.target)))
             return cls(parsed, psycopg.connect(parsed.target, autocommit=False,
                                                connect_timeout=10))
-        except (sqlite3.Error, psycopg.Error) as exc:
+        except errors as exc:
             raise CloudDatabaseError(
                 f"cannot open the database: {str(exc).strip()}", where=parsed.redacted(),
                 fix="check the --db URL, that the server runs and the database exists") from exc
 
     def close(self) -> None:
-        with suppress(sqlite3.Error, psycopg.Error):
+        with suppress(*self.driver_errors):
             self.conn.close()
 
     def reconnect(self) -> None:
@@ -127,7 +151,7 @@ class Database:
         try:
             yield self
         except BaseException:
-            with suppress(sqlite3.Error, psycopg.Error):
+            with suppress(*self.driver_errors):
                 self.conn.rollback()
             raise
         self.conn.commit()

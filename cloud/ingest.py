@@ -40,7 +40,7 @@ from paho.mqtt.properties import Properties
 
 from cloud import rules
 from cloud.clock import Clock, iso, system_clock
-from cloud.db import TRANSIENT_ERRORS, Database
+from cloud.db import Database
 from cloud.inbound import Inbound, Problem, Rejected, parse, subscriptions
 from cloud.ingest_store import AckPosition, ApplyResult, IngestStore
 from cloud.schema import require_current
@@ -266,7 +266,7 @@ class IngestWorker:
         while True:
             try:
                 return action()
-            except TRANSIENT_ERRORS as exc:
+            except db.transient_errors as exc:
                 self.counters.database_retries += 1
                 log.warning("database failed (%s); nothing acknowledged, retrying in %.1f s",
                             str(exc).strip().splitlines()[0] if str(exc).strip() else exc,

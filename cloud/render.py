@@ -59,8 +59,12 @@ def chart(table: Table, path: Path, column: str | None = None) -> Path:
     if wanted not in numeric:
         raise UsageError(f"no numeric column {wanted!r}", where="--chart-column",
                          fix=f"choose one of {', '.join(numeric)}")
-    import matplotlib
-
+    try:  # the `cloud` extra: head office only, a box never draws charts
+        import matplotlib
+    except ImportError as exc:
+        raise UsageError(f"charts need matplotlib, which is not installed here ({exc})",
+                         where="--chart", fix="install head office's libraries: pip install "
+                         "'storegate[cloud]' (or leave out --chart)") from exc
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 

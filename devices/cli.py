@@ -20,7 +20,7 @@ from typing import Any
 
 from devices.errors import DeviceError, PrinterNotReady
 from devices.events import DeviceEvent, describe, utc_now
-from devices.printer import ReceiptPrinter, available_profiles
+from devices.profile_files import profile_names
 from devices.scale_protocols import PROTOCOLS
 from devices.settings import (
     DeviceSettings,
@@ -65,7 +65,7 @@ def register(sub: Any) -> None:
     p = actions.add_parser("print-test", help="print a test page with the printer's status")
     _config_arg(p)
     p.add_argument("--printer", metavar="URI", help="tcp://HOST:9100, serial:///dev/ttyUSB0 ...")
-    p.add_argument("--profile", default=None, help=f"one of {', '.join(available_profiles())}")
+    p.add_argument("--profile", default=None, help=f"one of {', '.join(profile_names('printer'))}")
     p.add_argument("--timeout", type=float, default=3.0)
     p.add_argument("--kick", action="store_true", help="also open the cash drawer")
     p.set_defaults(func=cmd_print_test)
@@ -305,6 +305,8 @@ def cmd_print_test(args: argparse.Namespace) -> int:
             raise UsageError(
                 "no printer given", fix="pass --printer URI or configure [[devices.printers]]"
             )
+    from devices.printer import ReceiptPrinter  # python-escpos: only for this command
+
     failures = 0
     for target in targets:
         printer = ReceiptPrinter(

@@ -10,13 +10,13 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from devices.cards import CardLineDecoder, WedgeCardDecoder
 from devices.errors import DeviceError
 from devices.events import Clock, EventSink, Role, utc_now
 from devices.inputs import WedgeInput
 from devices.keymaps import load_keymap
-from devices.printer import ReceiptPrinter
 from devices.scale_driver import ScaleMonitor, SerialScale
 from devices.scanner import WedgeScanDecoder
 from devices.serial_scanner import SerialScanner
@@ -27,6 +27,9 @@ from devices.settings import (
     ScaleSettings,
     ScannerSettings,
 )
+
+if TYPE_CHECKING:  # python-escpos (with PIL, qrcode, its capability database) costs ~8 MB:
+    from devices.printer import ReceiptPrinter  # imported only when a printer is configured
 
 
 @dataclass(frozen=True)
@@ -132,6 +135,8 @@ def card_reader_loop(c: CardReaderSettings, sink: EventSink, clock: Clock) -> De
 def printer_for(
     p: PrinterSettings, sink: EventSink | None = None, clock: Clock = utc_now
 ) -> ReceiptPrinter:
+    from devices.printer import ReceiptPrinter
+
     return ReceiptPrinter(
         p.name,
         p.uri,

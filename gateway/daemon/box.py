@@ -32,6 +32,7 @@ import threading
 import time
 import uuid
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -63,6 +64,7 @@ from gateway.daemon.clockwatch import ClockWatch
 from gateway.daemon.control import ControlServer, control_socket
 from gateway.daemon.keys import NotAnEvent, from_device, from_request
 from gateway.daemon.lock import daemon_lock
+from gateway.daemon.memory import release_freed_heap
 from gateway.daemon.notify import Notifier
 from gateway.daemon.screens import Call, Screens
 from gateway.database import open_database
@@ -77,7 +79,6 @@ from gateway.lane.members import RoomMembers
 from gateway.lane.records import LaneRef
 from gateway.lane.staff import StaffChange, StaffDirectory
 from gateway.members import MemberAccounts, MemberStore
-from gateway.receipts.escpos import render_escpos
 from gateway.receipts.text import render_receipt
 from gateway.settings import GatewaySettings, load_settings
 
@@ -142,7 +143,12 @@ class PrintJob:
 
 
 class PrinterWorker:
-    """Prints committed receipts on its own thread and keeps a text copy of each."""
+    """Prints committed receipts on its own thread and keeps a text copy of each.
+
+    ESC/POS bytes are made only when a printer is configured: python-escpos (with its
+    capability database, 3-8 MB) is then loaded here at start-up, and never on a box that
+    keeps text copies only.
+    """
 
     def __init__(self, settings: GatewaySettings, receipts_dir: Path,
                  alert: Any) -> None:
@@ -152,6 +158,10 @@ class PrinterWorker:
         self.jobs: queue.Queue[PrintJob | None] = queue.Queue()
         self.printers = [printer_for(p, None, utc_now) for p in settings.devices.printers]
         self.state = "none configured" if not self.printers else "unknown"
+        self.render_escpos: Callable[[Any, int], bytes] | None = None
+        if self.printers:
+            from gateway.receipts.escpos import render_escpos
+            self.render_escpos = render_escpos
         self.thread = threading.Thread(target=self._run, name="storegate-printer", daemon=True)
 
     def start(self) -> None:
@@ -177,7 +187,16 @@ class PrinterWorker:
 
     def _print(self, job: PrintJob) -> None:
         """Paper first, then the text copy: a missing copy means "maybe not printed"."""
-        data = render_escpos(job.receipt, self.width)
+        if self.render_escpos is not None:
+            self._print_paper(job)
+        path = self.copy_path(job.seq, job.kind)
+        partial = path.with_suffix(".partial")
+        partial.write_text(render_receipt(job.receipt, self.width))
+        partial.replace(path)
+
+    def _print_paper(self, job: PrintJob) -> None:
+        assert self.render_escpos is not None
+        data = self.render_escpos(job.receipt, self.width)
         for printer in self.printers:
             try:
                 printer.print_bytes(data)
@@ -187,10 +206,6 @@ class PrinterWorker:
                 self.state = f"offline: {exc}"
                 self.alert("printer", f"receipt {job.seq} not printed ({exc}); reprint with "
                            f"`gateway receipt {job.seq}`")
-        path = self.copy_path(job.seq, job.kind)
-        partial = path.with_suffix(".partial")
-        partial.write_text(render_receipt(job.receipt, self.width))
-        partial.replace(path)
 
 
 class Box:
@@ -243,6 +258,7 @@ class Box:
         self.control.start()
         self.notifier.ready(f"lane {self.lane.state.value}")
         self.screens.start(self.settings, self.lane, self.inbox, self.feed, self.alert)
+        release_freed_heap()  # what start-up freed goes back to the OS (about 5 MB)
         log.info("ready: lane %s, journal head %s", self.lane.state.value,
                  self.journal.state().head_seq)
 

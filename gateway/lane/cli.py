@@ -26,7 +26,6 @@ from gateway.lane.book import LaneBook
 from gateway.lane.events import Credential, Refusal
 from gateway.lane.records import LaneRef
 from gateway.lane.staff import StaffChange, StaffDirectory
-from gateway.receipts.escpos import render_escpos
 from gateway.receipts.model import from_record
 from gateway.receipts.text import render_receipt
 from gateway.settings import GatewaySettings, load_settings
@@ -104,6 +103,8 @@ def _receipt(args: argparse.Namespace) -> int:
     width = args.width or settings.store.receipt_width
     print(render_receipt(receipt, width), end="")
     if args.escpos:
+        from gateway.receipts.escpos import render_escpos  # python-escpos: only when asked
+
         Path(args.escpos).write_bytes(render_escpos(receipt, width))
     return 0
 
