@@ -199,7 +199,7 @@ def return_without_receipt(lane: Lane, event: ev.ReturnWithoutReceipt) -> Step |
         return Refusal("no_points_payout", "A return without receipt is not paid back in "
                        "points: refund in cash or to the card.")
     if event.tender == "stored_value":  # no member to credit: the money would go nowhere
-        return Refusal("needs_member", "A return without receipt has no member to credit: "
+        return Refusal("no_member_to_credit", "A return without receipt has no member to credit: "
                        "refund in cash or to the card.")
     product = _find(lane.catalog, event.code)
     if product is None:

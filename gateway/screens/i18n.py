@@ -130,6 +130,8 @@ REFUSALS_ZH: dict[str, str] = {
     "not_member_tender": "这不是会员支付方式。",
     "bad_tender": "退款方式：现金、银行卡或储值。",
     "no_points_payout": "积分不退现：请退现金、银行卡或储值。",
+    "no_member_to_credit": "无小票退货没有会员可退储值：请退现金或银行卡。",
+    "points_back": "积分只能退回积分，现在无法退回，也不能退现金：请联系主管。",
 }
 
 
@@ -139,6 +141,17 @@ NOTICES_ZH: tuple[tuple[re.Pattern[str], str], ...] = (
     (re.compile(r"^Shift (\S+) open for (.+)\.$"), r"班次 \1 已开班：\2。"),
     (re.compile(r"^Change: (\S+)$"), r"找零：\1"),
     (re.compile(r"^Still to pay: (\S+)$"), r"待付：\1"),
+    (re.compile(r"^Member (\S+) is lost: the (\d+) points go back to the account, not to "
+                r"the card\.$"), r"会员 \1 已挂失：\2 积分退回账户，不退回卡。"),
+    (re.compile(r"^Member (\S+) is blocked: the (\d+) points go back to the account, not "
+                r"to the card\.$"), r"会员 \1 已冻结：\2 积分退回账户，不退回卡。"),
+    (re.compile(r"^(\d+) points go back to member (\S+) \(balance (-?\d+)\), nothing in "
+                r"money\.$"), r"\1 积分退回会员 \2（余额 \3），不退现金。"),
+    (re.compile(r"^(\d+) points go back to member (\S+) \(balance (-?\d+)\)\.$"),
+     r"\1 积分退回会员 \2（余额 \3）。"),
+    (re.compile(r"^(\d+) points go back to member (\S+), nothing in money\.$"),
+     r"\1 积分退回会员 \2，不退现金。"),
+    (re.compile(r"^(\d+) points go back to member (\S+)\.$"), r"\1 积分退回会员 \2。"),
     (re.compile(r"^Member (.+)\.$"), r"会员：\1。"),
     (re.compile(r"^Sale suspended as (\S+)\.$"), r"已挂单：\1。"),
     (re.compile(r"^Resumed (\S+)\.$"), r"已取单：\1。"),

@@ -106,7 +106,7 @@ def test_return_without_receipt_is_its_own_permission(db_path, catalog, settings
        "not_permitted")
     admin = ev.Authorization(ev.Credential(card="CARD-CHEN"), "goodwill")
     no(lane, ev.ReturnWithoutReceipt(clock(), "501", "no receipt", tender="stored_value",
-                                     authorization=admin), "needs_member")
+                                     authorization=admin), "no_member_to_credit")
     out = ok(lane, ev.ReturnWithoutReceipt(clock(), "501", "no receipt", D(2),
                                            authorization=admin))
     body = out.records[-1].body

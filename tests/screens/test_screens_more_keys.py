@@ -23,7 +23,7 @@ from gateway.screens.demo import (
     member_card,
 )
 from gateway.screens.hub import ScreenHub
-from gateway.screens.i18n import notice_text
+from gateway.screens.i18n import notice_text, refusal_text
 from gateway.screens.keys import EntryError, refund_lines, refund_tender
 from gateway.settings import load_settings
 
@@ -178,6 +178,21 @@ def test_refund_line_syntax() -> None:
     for bad in ("", "0", "x", "1 1", "a*2"):
         with pytest.raises(EntryError):
             refund_lines(bad)
+
+
+def test_points_given_back_read_in_chinese_and_never_as_a_member_greeting() -> None:
+    """The refund's points notices (gateway/lane/refunds.py, members.py) have their own
+    shapes: the generic "Member ..." greeting must not swallow them."""
+    assert notice_text("zh", "500 points go back to member M0001 (balance 1200), nothing "
+                       "in money.") == "500 积分退回会员 M0001（余额 1200），不退现金。"
+    assert notice_text("zh", "111 points go back to member M0001 (balance 1311).") == (
+        "111 积分退回会员 M0001（余额 1311）。")
+    assert notice_text("zh", "Member M0002 is lost: the 500 points go back to the "
+                       "account, not to the card.") == (
+        "会员 M0002 已挂失：500 积分退回账户，不退回卡。")
+    assert notice_text("zh", "Member M0001 Anna.") == "会员：M0001 Anna。"
+    assert refusal_text("zh", "points_back", "x").startswith("积分只能退回积分")
+    assert refusal_text("zh", "no_member_to_credit", "x").startswith("无小票退货")
 
 
 def test_a_member_tender_the_room_wants_approved_gets_the_supervisor_prompt(
