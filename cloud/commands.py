@@ -15,7 +15,7 @@ import threading
 from typing import Any
 
 from cloud.db import DEFAULT_URL, Database
-from cloud.ingest import DEFAULT_ROOT, BrokerOptions, IngestConfig, IngestWorker
+from cloud.ingest import DEFAULT_ROOT, PROTOCOLS, BrokerOptions, IngestConfig, IngestWorker
 from cloud.schema import LATEST, current_version, upgrade
 from cloud.settings import config_arg, load_cloud_settings
 
@@ -111,6 +111,10 @@ def _register_ingest(sub: Any) -> None:
                         help="seconds the broker keeps this worker's session after a drop "
                         "(0: a clean session each time; above 0 the worker resumes its "
                         "session, and the broker re-sends what it had not acknowledged)")
+    ingest.add_argument("--protocol", choices=PROTOCOLS, default="auto",
+                        help="MQTT version (as the box's mqtt.protocol): auto tries 5 and "
+                        "falls back to 3.1.1 when the broker does not speak it; over 3.1.1 "
+                        "there are no shared subscriptions, so run ONE worker only")
     ingest.add_argument("--log-level", default="INFO")
     config_arg(ingest)
     ingest.set_defaults(func=_ingest)
@@ -123,7 +127,8 @@ def _ingest(args: argparse.Namespace) -> int:
         db_url=args.db, broker=broker_options(args), root=args.root, group=args.group,
         thresholds=load_cloud_settings(args.config).alerts,
         client_id=args.client_id or f"cloud-ingest-{os.uname().nodename}-{os.getpid()}",
-        receive_maximum=args.receive_maximum, session_expiry=args.session_expiry)
+        receive_maximum=args.receive_maximum, session_expiry=args.session_expiry,
+        protocol=args.protocol)
     stop = threading.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda *_: stop.set())

@@ -17,6 +17,15 @@ with a Last Will saying offline. Any number of workers run at once; each watches
 presence topic and re-asserts "online" if another worker's Will or goodbye said offline,
 so boxes only pause briefly when one of several workers goes away.
 
+MQTT 3.1.1 (a broker that refuses or ignores an MQTT 5 CONNECT, such as the embedded one
+`gateway demo` starts, or `protocol="3.1.1"`): there are no shared subscriptions, so the
+worker subscribes plainly and is correct only as the ONLY worker on the broker (every
+worker would get every message). A 3.1.1 worker that finds another worker's retained
+"online" presence when it connects refuses to run (`SecondWorker`); one that sees another
+worker arrive later says so in the log. There is no Receive Maximum either: the broker's
+own in-flight limit is the back-pressure. Manual acknowledgement after COMMIT works the
+same.
+
 Owns: the MQTT side of head office's ingest. Must not define payloads or topics
 (gateway.sync.payloads / topics) nor SQL (cloud.ingest_store).
 """
@@ -45,12 +54,14 @@ from cloud.inbound import Inbound, Problem, Rejected, parse, subscriptions
 from cloud.ingest_store import AckPosition, ApplyResult, IngestStore
 from cloud.schema import require_current
 from gateway.errors import StoregateError
+from gateway.sync.link import MQTT5_SILENCE, UNSUPPORTED_PROTOCOL
 from gateway.sync.payloads import Ack, HeadOfficeState
 from gateway.sync.topics import HEAD_OFFICE_LEVEL, Topics
 
 log = logging.getLogger(__name__)
 
 DEFAULT_ROOT = "storegate/v1"
+PROTOCOLS = ("auto", "5", "3.1.1")  # as the box's mqtt.protocol
 
 
 @dataclass(frozen=True)
@@ -89,6 +100,7 @@ class IngestConfig:
     retry_min: float = 0.2
     retry_max: float = 10.0
     thresholds: rules.Thresholds = field(default_factory=rules.Thresholds)
+    protocol: str = "auto"  # "auto" tries MQTT 5 and falls back to 3.1.1 (one worker only)
 
     @property
     def presence_topic(self) -> str:
@@ -109,6 +121,7 @@ class Received:
     topic: str
     payload: bytes
     item: Inbound | None
+    retained: bool = False
 
 
 @dataclass
@@ -122,24 +135,41 @@ class IngestCounters:
     acks_published: int = 0
 
 
+class SecondWorker(StoregateError):
+    """Over MQTT 3.1.1 another ingest worker is already online on the broker."""
+
+
 class IngestWorker:
     """One ingest worker; `run(stop)` blocks until `stop` is set."""
 
     def __init__(self, config: IngestConfig, *, clock: Clock = system_clock) -> None:
+        if config.protocol not in PROTOCOLS:
+            raise StoregateError(f"unknown MQTT protocol {config.protocol!r}",
+                                 where="cloud ingest --protocol", fix="auto, 5 or 3.1.1")
         self.config = config
         self.counters = IngestCounters()
         self.connected = threading.Event()
+        self.protocol = "3.1.1" if config.protocol == "3.1.1" else "5"
         self._clock = clock
         self._inbox: queue.Queue[Received] = queue.Queue()
         self._generation = 0
         self._touched: set[tuple[str, str]] = set()
+        self._answered_once = False  # a CONNACK accepted us: the protocol is settled
+        self._socket_opened: float | None = None  # waiting for a CONNACK since then
+        self._unanswered: str | None = None  # why MQTT 5 looks unspoken by this broker
         self._client = self._new_client()
 
     # ------------------------------------------------------------ MQTT callbacks (network thread)
 
     def _new_client(self) -> mqtt.Client:
-        client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=self.config.node,
-                             protocol=mqtt.MQTTv5, manual_ack=True)
+        if self.protocol == "5":
+            client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=self.config.node,
+                                 protocol=mqtt.MQTTv5, manual_ack=True)
+        else:
+            client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=self.config.node,
+                                 protocol=mqtt.MQTTv311, manual_ack=True,
+                                 clean_session=self.config.session_expiry == 0)
+        client.on_socket_open = self._on_socket_open
         client.on_connect = self._on_connect
         client.on_disconnect = self._on_disconnect
         client.on_message = self._on_message
@@ -149,13 +179,22 @@ class IngestWorker:
         client.will_set(self.config.presence_topic, self._presence(False), qos=1, retain=True)
         return client
 
+    def _on_socket_open(self, client: mqtt.Client, userdata: Any, sock: Any) -> None:
+        self._socket_opened = time.monotonic()
+
     def _on_connect(self, client: mqtt.Client, userdata: Any, flags: Any, reason: Any,
                     properties: Any) -> None:
+        self._socket_opened = None
         if reason.is_failure:
+            if int(reason.value) == UNSUPPORTED_PROTOCOL and self._may_fall_back():
+                self._unanswered = f"the broker refused MQTT 5 ({reason})"
+                return
             log.error("broker refused the ingest worker: %s", reason)
             return
+        self._answered_once = True
         self._generation += 1
-        share = f"$share/{self.config.group}/" if self.config.group else ""
+        share = f"$share/{self.config.group}/" if self.config.group and self.protocol == "5" \
+            else ""
         client.subscribe([(share + f, 1) for f in subscriptions(self.config.root).values()]
                          + [(self.config.presence_topic, 0)])
         client.publish(self.config.presence_topic, self._presence(True), qos=1, retain=True)
@@ -165,8 +204,13 @@ class IngestWorker:
 
     def _on_disconnect(self, client: mqtt.Client, userdata: Any, flags: Any, reason: Any,
                        properties: Any) -> None:
+        if self._socket_opened is not None and self._may_fall_back():
+            self._unanswered = "the broker closed the connection without answering the " \
+                "MQTT 5 CONNECT"
+        self._socket_opened = None
+        if self.connected.is_set():
+            log.warning("ingest worker %s disconnected: %s", self.config.node, reason)
         self.connected.clear()
-        log.warning("ingest worker %s disconnected: %s", self.config.node, reason)
 
     def _on_message(self, client: mqtt.Client, userdata: Any,
                     message: mqtt.MQTTMessage) -> None:
@@ -177,7 +221,7 @@ class IngestWorker:
         item = None if message.topic == self.config.presence_topic \
             else self._check(message.topic, payload)
         self._inbox.put(Received(self._generation, message.mid, message.qos, message.topic,
-                                 payload, item))
+                                 payload, item, bool(message.retain)))
 
     def _check(self, topic: str, payload: bytes) -> Inbound:
         try:
@@ -195,23 +239,62 @@ class IngestWorker:
         try:
             require_current(db)
             store = IngestStore(db, self.config.thresholds)
-            props = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]
-            props.ReceiveMaximum = self.config.receive_maximum
-            props.SessionExpiryInterval = self.config.session_expiry
-            self._client.connect_async(self.config.broker.host, self.config.broker.port,
-                                       self.config.broker.keepalive,
-                                       clean_start=self.config.session_expiry == 0,
-                                       properties=props)
-            self._client.loop_start()
+            if self.protocol == "3.1.1":
+                self._warn_one_worker("protocol 3.1.1 was asked for")
+            self._connect()
             self._serve(store, db, stop)
         finally:
             self._goodbye()
             db.close()
 
+    def _connect(self) -> None:
+        """Start connecting (paho's network thread retries until the broker answers)."""
+        broker = self.config.broker
+        if self.protocol == "5":
+            props = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]
+            props.ReceiveMaximum = self.config.receive_maximum
+            props.SessionExpiryInterval = self.config.session_expiry
+            self._client.connect_async(broker.host, broker.port, broker.keepalive,
+                                       clean_start=self.config.session_expiry == 0,
+                                       properties=props)
+        else:
+            self._client.connect_async(broker.host, broker.port, broker.keepalive)
+        self._client.loop_start()
+
+    def _may_fall_back(self) -> bool:
+        return self.config.protocol == "auto" and self.protocol == "5" \
+            and not self._answered_once
+
+    def _fall_back_if_unspoken(self) -> None:
+        """With protocol "auto", until the first accepted CONNACK: a broker that refuses
+        MQTT 5, closes the connection on the CONNECT or leaves it unanswered for
+        MQTT5_SILENCE seconds gets a new client speaking 3.1.1. The choice then holds for
+        the life of the process."""
+        opened = self._socket_opened
+        why = self._unanswered
+        if why is None and opened is not None and time.monotonic() - opened > MQTT5_SILENCE:
+            why = f"no answer to the MQTT 5 CONNECT in {MQTT5_SILENCE:g} s"
+        if why is None or not self._may_fall_back():
+            return
+        log.info("broker %s:%d: %s; trying MQTT 3.1.1", self.config.broker.host,
+                 self.config.broker.port, why)
+        self._client.disconnect()
+        self._client.loop_stop()
+        self.protocol, self._unanswered, self._socket_opened = "3.1.1", None, None
+        self._client = self._new_client()
+        self._warn_one_worker("the broker does not speak MQTT 5")
+        self._connect()
+
+    def _warn_one_worker(self, why: str) -> None:
+        log.warning("MQTT 3.1.1 (%s): no shared subscriptions, so this worker subscribes "
+                    "plainly and must be the ONLY ingest worker on this broker (a second one "
+                    "is refused); use an MQTT 5 broker to run several", why)
+
     def _serve(self, store: IngestStore, db: Database, stop: threading.Event) -> None:
         next_rules = next_refresh = 0.0
         next_sales_rules = time.monotonic() + min(60.0, self.config.sales_rule_interval)
         while not stop.is_set():
+            self._fall_back_if_unspoken()
             batch = self._drain(0.2)
             if batch:
                 self._process(batch, store, db, stop)
@@ -250,6 +333,9 @@ class IngestWorker:
                  stop: threading.Event) -> None:
         presence = [r for r in batch if r.topic == self.config.presence_topic]
         work = [r for r in batch if r.topic != self.config.presence_topic]
+        if self.protocol == "3.1.1":
+            for received in presence:
+                self._alone_or_refuse(received)
         if presence:
             self._watch_presence(presence[-1])
         if not work:
@@ -308,12 +394,27 @@ class IngestWorker:
         for position in store.positions(sorted(touched)):
             self._publish_ack(position)
 
+    def _alone_or_refuse(self, received: Received) -> None:
+        """Over 3.1.1 every worker gets every message: there must be one. Found online
+        when we connected (retained): we are the second, refuse. Arrived later: say so."""
+        state = _presence_state(received.payload)
+        if state is None or not state.online or state.node == self.config.node:
+            return
+        if received.retained:
+            raise SecondWorker(
+                f"another ingest worker ({state.node}) is online on this broker, and over "
+                "MQTT 3.1.1 there are no shared subscriptions: two workers would each get "
+                "and store every message", where=f"cloud ingest {self.config.node}",
+                fix="run a single `cloud ingest` against this broker, or use an MQTT 5 "
+                "broker (Mosquitto 1.6 or later) to run several workers on a shared "
+                "subscription")
+        log.error("another ingest worker (%s) came online on this broker; over MQTT 3.1.1 "
+                  "each would get every message: a 3.1.1 worker refuses itself, any other "
+                  "must be stopped", state.node)
+
     def _watch_presence(self, received: Received) -> None:
         """Re-assert "online" when another worker's Will or goodbye said offline."""
-        try:
-            state = HeadOfficeState.model_validate_json(received.payload)
-        except ValueError:
-            state = None
+        state = _presence_state(received.payload)
         if (state is None or not state.online) and self.connected.is_set():
             self._client.publish(self.config.presence_topic, self._presence(True), qos=1,
                                  retain=True)
@@ -336,3 +437,10 @@ class IngestWorker:
 
     def _now(self) -> str:
         return iso(self._clock())
+
+
+def _presence_state(payload: bytes) -> HeadOfficeState | None:
+    try:
+        return HeadOfficeState.model_validate_json(payload)
+    except ValueError:
+        return None

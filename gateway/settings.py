@@ -157,7 +157,8 @@ class MqttSettings(Section):
     key_file: Path | None = None
     keepalive: int = Field(30, ge=5, le=3600)
     protocol: Literal["auto", "5", "3.1.1"] = Field(
-        "auto", description="MQTT version; auto tries 5 and falls back to 3.1.1 when refused"
+        "auto",
+        description="MQTT version; auto tries 5 and falls back to 3.1.1 when refused or ignored",
     )
     client_id: str | None = Field(None, description="default storegate-<store>-<box>")
     session_expiry: int = Field(

@@ -2,14 +2,17 @@
 
 Owns the demo script and the throw-away world it builds in a work folder: simulated
 serial scanner and scale (pseudo-terminals) and a network receipt printer (TCP), a
-private Mosquitto on a free port, `cloud ingest` on a SQLite file, and `gateway run` as
-a real subprocess. The day is played through the simulators and the daemon's control
-socket (keys a cashier would press); halfway through, the broker is killed and
-restarted and the box rides through. It ends with the Z report, head office's view of
-the same day and a check that both totals agree. Pricing, journal, sync and reports are
-the other rooms' code; nothing here computes money.
+private MQTT broker on a free port (Mosquitto when the binary is there, else the embedded
+amqtt broker of `gateway.sync.embedded_broker`, each in its own process), `cloud ingest`
+on a SQLite file, and `gateway run` as a real subprocess. The day is played through the
+simulators and the daemon's control socket (keys a cashier would press); halfway
+through, the broker is killed and restarted and the box rides through. It ends with the
+Z report, head office's view of the same day and a check that both totals agree.
+Pricing, journal, sync and reports are the other rooms' code; nothing here computes
+money.
 
-`--quick` keeps the first demo: price scripted baskets with `gateway quote`'s machinery.
+`--quick` keeps the first demo: price scripted baskets with `gateway quote`'s machinery;
+it is also what runs when neither broker is available.
 """
 
 from __future__ import annotations
@@ -39,6 +42,7 @@ EXAMPLE_CONFIG = REPO / "config" / "gateway.example.toml"
 EXAMPLE_CATALOG = REPO / "config" / "catalog.example.json"
 BIN = Path(sys.executable).parent
 MOSQUITTO = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
+BROKERS = ("auto", "mosquitto", "embedded")
 
 # A morning's baskets: barcodes, weighed PLUs (@kg) and quantities (*n).
 SCRIPTED_BASKETS: tuple[tuple[str, ...], ...] = (
@@ -117,6 +121,43 @@ def wait_for(what: str, check: Callable[[], Any], timeout: float = 30.0) -> Any:
         time.sleep(0.05)
     raise DemoError(f"timed out waiting for {what}", where="gateway demo",
                     fix="look at the logs in the work folder (--workdir)")
+
+
+def choose_broker(asked: str) -> str | None:
+    """The full demo's broker, "mosquitto" or "embedded"; None when auto finds neither."""
+    from gateway.sync.embedded_broker import AMQTT_HINT, available
+
+    have_mosquitto = Path(MOSQUITTO).exists()
+    if asked == "mosquitto" and not have_mosquitto:
+        raise UsageError(f"no Mosquitto binary at {MOSQUITTO}", where="gateway demo --broker",
+                         fix="apt install mosquitto (bash .ci/dev does), or --broker embedded")
+    if asked == "embedded" and not available():
+        raise UsageError("the embedded broker needs amqtt, which is not installed",
+                         where="gateway demo --broker", fix=AMQTT_HINT)
+    if asked != "auto":
+        return asked
+    if have_mosquitto:
+        return "mosquitto"
+    if available():
+        return "embedded"
+    say(f"no MQTT broker for the full demo: no Mosquitto at {MOSQUITTO} and no amqtt for "
+        f"the embedded one. Install either (apt install mosquitto, or {AMQTT_HINT}); "
+        "showing the quick demo")
+    return None
+
+
+def start_broker(kind: str, workdir: Path) -> Any:
+    """The demo's private broker, started, in its own process."""
+    if kind == "mosquitto":
+        from gateway.sync.testing import Mosquitto
+        broker = Mosquitto(workdir).start()
+        say(f"private Mosquitto on 127.0.0.1:{broker.port}")
+        return broker
+    from gateway.sync.embedded_broker import EmbeddedBroker
+    embedded = EmbeddedBroker(workdir).start()
+    say(f"embedded MQTT 3.1.1 broker (amqtt, its own process) on 127.0.0.1:{embedded.port}: "
+        "no Mosquitto binary needed; it keeps everything in memory")
+    return embedded
 
 
 class World:
@@ -232,19 +273,17 @@ def _weighs(status: dict[str, Any], kilograms: str) -> bool:
     return status["scale"] is not None and Decimal(status["scale"]) == Decimal(kilograms)
 
 
-def start_world(world: World) -> tuple[Path, Till]:
+def start_world(world: World, broker: str) -> tuple[Path, Till]:
     from devices.simulators.printer import NetworkPrinterSimulator
     from devices.simulators.scale import ScaleSimulator
     from devices.simulators.scanner import SerialScannerSimulator
-    from gateway.sync.testing import Mosquitto
 
     scanner = SerialScannerSimulator().start()
     scale = ScaleSimulator("toledo8217", weight="0.000", mode="zero", pace=False).start()
     printer = NetworkPrinterSimulator().start()
     world.closers += [scanner.stop, scale.stop, printer.stop]
     say(f"simulated scanner on {scanner.path}, scale on {scale.path}, printer at {printer.uri}")
-    world.broker = Mosquitto(world.workdir / "broker").start()
-    say(f"private Mosquitto on 127.0.0.1:{world.broker.port}")
+    world.broker = start_broker(broker, world.workdir / "broker")
     config = write_config(world.workdir, world.broker.port,
                           device_tables(scanner.path, scale.path, printer.uri))
     _start_head_office(world)
@@ -253,7 +292,14 @@ def start_world(world: World) -> tuple[Path, Till]:
     socket_path = world.workdir / "box" / "control.sock"
     till = Till(socket_path, scanner, scale)
     wait_for("gateway run to answer on its control socket", lambda: _answers(till), 30)
+    # A scan written to the pseudo-terminal before the daemon has opened it is lost.
+    wait_for("the scanner and the scale to be connected",
+             lambda: all(d.get("state") == "connected"
+                         for d in till.status()["devices"].values()), 30)
     say("gateway run is up: lane, journal, printer, scanner, scale and sync")
+    wait_for("the box to connect to the broker",
+             lambda: till.status()["sync"].get("connection") == "connected", 30)
+    say(f"the box is connected to the broker (MQTT {till.status()['sync'].get('protocol')})")
     screens = till.status().get("screens")
     if screens:
         say(f"cashier screen {screens}/  customer screen {screens}/customer  (open them in a "
@@ -343,11 +389,11 @@ def head_office_view(world: World) -> dict[str, Any]:
     return view
 
 
-def run_full_demo(workdir: Path, pace: float = 0.0) -> int:
+def run_full_demo(workdir: Path, pace: float = 0.0, broker: str = "mosquitto") -> int:
     started = time.monotonic()
     world = World(workdir)
     try:
-        _, till = start_world(world)
+        _, till = start_world(world, broker)
         play_day(world, till, pace)
         z = close_day(till)
         print(z["text"], end="")
@@ -390,11 +436,11 @@ def demo_command(args: argparse.Namespace) -> int:
     if args.quick:
         run_quote_demo(Path(args.catalog), Path(args.config))
         return 0
-    if not Path(MOSQUITTO).exists():
-        say(f"no Mosquitto at {MOSQUITTO} (bash .ci/dev installs it); showing the quick demo")
+    broker = choose_broker(args.broker)
+    if broker is None:
         run_quote_demo(Path(args.catalog), Path(args.config))
         return 0
     workdir = Path(args.workdir or tempfile.mkdtemp(prefix="storegate-demo-"))
     workdir.mkdir(parents=True, exist_ok=True)
     say(f"work folder {workdir}")
-    return run_full_demo(workdir, max(0.0, args.pace))
+    return run_full_demo(workdir, max(0.0, args.pace), broker)

@@ -30,6 +30,11 @@ from gateway.sync.errors import BrokerRefused, BrokerUnreachable, SyncError
 
 Protocol = Literal["5", "3.1.1"]
 UNSUPPORTED_PROTOCOL = 132  # CONNACK 0x84 (and MQTT 3.1.1 return code 1, as paho maps it)
+# An MQTT 5 CONNECT left unanswered this long (no CONNACK, socket still open) is taken for
+# a 3.1.1-only broker that cannot parse one: amqtt waits forever for bytes that never come
+# when the CONNECT carries properties, where Mosquitto 1.x answers "unsupported protocol
+# version". Clients set to "auto" then try 3.1.1 (gateway.sync.service, cloud.ingest).
+MQTT5_SILENCE = 3.0
 CREDENTIAL_REFUSALS = {134, 135, 4, 5}  # bad user name or password / not authorised
 
 

@@ -43,6 +43,7 @@ from gateway.sync.commands import CommandDownlink, CommandRegistry, builtin_comm
 from gateway.sync.downlink import DocumentDownlink, DocumentSink, Outcome, SinksByKind
 from gateway.sync.errors import SyncError
 from gateway.sync.link import (
+    MQTT5_SILENCE,
     UNSUPPORTED_PROTOCOL,
     Connected,
     LinkEvents,
@@ -199,6 +200,8 @@ class SyncService:
         self._thread: threading.Thread | None = None
         self._conn: _Connection | None = None
         self._protocol: Protocol = "3.1.1" if config.protocol == "3.1.1" else "5"
+        self._guessed_311 = False  # on 3.1.1 because 5 went unanswered, not yet connected
+        self._spoke_5 = False  # the broker accepted MQTT 5 once: silence is not about that
         self._next_attempt = 0.0
         self._pending: deque[tuple[int, bytes]] = deque()  # encoded, not yet sent records
         self._outbox_mids: dict[int, int] = {}
@@ -281,7 +284,7 @@ class SyncService:
         if self._conn is conn and rc not in (mqtt.MQTT_ERR_SUCCESS, mqtt.MQTT_ERR_AGAIN):
             self._link_lost(f"network loop: {mqtt.error_string(rc)}")
         if (self._conn is not None and not self._conn.connected
-                and now - self._conn.started > CONNACK_TIMEOUT):
+                and now - self._conn.started > self._connack_wait(self._conn)):
             self._link_lost("no CONNACK from the broker in time")
         self._housekeeping(now)
 
@@ -328,6 +331,8 @@ class SyncService:
 
     def _on_connected(self, conn: _Connection, event: Connected) -> None:
         conn.connected = True
+        self._guessed_311 = False  # the broker answered: this version stays
+        self._spoke_5 = self._spoke_5 or conn.protocol == "5"
         conn.max_batch_bytes = self.config.batch_max_bytes
         conn.max_packet = event.max_packet
         if event.max_packet is not None:  # a bigger batch would get us disconnected forever
@@ -360,13 +365,40 @@ class SyncService:
             return
         self._attempt_failed(refusal_error(event, self.config.link).describe(), refused=True)
 
+    def _connack_wait(self, conn: _Connection) -> float:
+        return MQTT5_SILENCE if self._may_fall_back(conn) else CONNACK_TIMEOUT
+
+    def _may_fall_back(self, conn: _Connection) -> bool:
+        return self.config.protocol == "auto" and conn.protocol == "5" and not self._spoke_5
+
     def _link_lost(self, reason: str) -> None:
-        was_connected = self._conn is not None and self._conn.connected
+        conn = self._conn
+        was_connected = conn is not None and conn.connected
         self._drop_connection()
         self.uplink.on_disconnected()
         if was_connected:
             self._backoff.reset()
+        elif conn is not None and self._unanswered(conn, reason):
+            self._next_attempt = 0.0
+            return
         self._attempt_failed(f"mqtt broker {self.config.link.broker}: {reason}", refused=False)
+
+    def _unanswered(self, conn: _Connection, reason: str) -> bool:
+        """A CONNECT the broker closed or left without a CONNACK. With protocol "auto", on
+        MQTT 5, from a broker that has not accepted 5 before, that may be a 3.1.1 broker
+        that cannot parse it: try 3.1.1 at once (True). If a 3.1.1 attempt reached that way
+        goes unanswered too, the silence was not about the protocol: back to 5, and the
+        caller backs off as for any lost link."""
+        if self._may_fall_back(conn):
+            log.info("broker %s did not answer the MQTT 5 CONNECT (%s); trying 3.1.1",
+                     self.config.link.broker, reason)
+            self._protocol, self._guessed_311 = "3.1.1", True
+            return True
+        if self._guessed_311:
+            log.info("broker %s did not answer MQTT 3.1.1 either; back to MQTT 5",
+                     self.config.link.broker)
+            self._protocol, self._guessed_311 = "5", False
+        return False
 
     def _drop_connection(self) -> None:
         conn, self._conn = self._conn, None

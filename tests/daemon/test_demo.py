@@ -1,21 +1,31 @@
-"""`gateway demo` end to end as the README runs it: real subprocesses (Mosquitto, cloud
-ingest, gateway run), simulated devices, a broker outage; totals must agree."""
+"""`gateway demo` end to end as the README runs it: real subprocesses (a broker, cloud
+ingest, gateway run), simulated devices, a broker outage; totals must agree. Once on
+Mosquitto and once on the embedded amqtt broker (MQTT 3.1.1, memory only), which is what
+a machine without the Mosquitto binary gets."""
 
 from __future__ import annotations
 
 import re
 import subprocess
+import sys
 from decimal import Decimal
 from pathlib import Path
 
+import pytest
 from daemon_testkit import GATEWAY
 
+from gateway.daemon import demo
+from gateway.errors import UsageError
 
-def test_full_demo_rides_through_the_outage_and_head_office_agrees(tmp_path: Path) -> None:
-    done = subprocess.run([str(GATEWAY), "demo", "--workdir", str(tmp_path)],
+
+def _run_demo(tmp_path: Path, *options: str) -> str:
+    done = subprocess.run([str(GATEWAY), "demo", "--workdir", str(tmp_path), *options],
                           capture_output=True, text=True, timeout=170, check=False)
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
-    out = done.stdout
+    return done.stdout
+
+
+def _assert_the_day_agrees(out: str, tmp_path: Path) -> None:
     assert "the broker goes down" in out and "the broker is back" in out
     sale_totals = [Decimal(t) for t in re.findall(r"sale +\d+: .* total ([0-9.]+),", out)]
     assert len(sale_totals) == 12
@@ -30,6 +40,44 @@ def test_full_demo_rides_through_the_outage_and_head_office_agrees(tmp_path: Pat
     assert len(receipts) == 12
     done_in = re.search(r"done in ([0-9.]+) s", out)
     assert done_in is not None and float(done_in.group(1)) < 120
+
+
+def test_full_demo_rides_through_the_outage_and_head_office_agrees(tmp_path: Path) -> None:
+    out = _run_demo(tmp_path)
+    assert "private Mosquitto on 127.0.0.1:" in out
+    _assert_the_day_agrees(out, tmp_path)
+
+
+def test_full_demo_on_the_embedded_broker_rides_through_the_outage_too(
+        tmp_path: Path) -> None:
+    """amqtt loses sessions and retained acks when killed: the box re-sends what head
+    office has not acknowledged and ingest stores each record once, so the day still
+    agrees. Both sides find out on their own that the broker speaks only 3.1.1."""
+    out = _run_demo(tmp_path, "--broker", "embedded")
+    assert "embedded MQTT 3.1.1 broker (amqtt, its own process)" in out
+    assert "the box is connected to the broker (MQTT 3.1.1)" in out
+    _assert_the_day_agrees(out, tmp_path)
+    ingest_log = (tmp_path / "cloud-ingest.log").read_text()
+    assert "trying MQTT 3.1.1" in ingest_log and "ONLY ingest worker" in ingest_log
+    stored = re.search(r"(\d+) records stored, (\d+) duplicates", ingest_log)
+    assert stored is not None and int(stored.group(1)) > 12, ingest_log[-2000:]
+
+
+def test_broker_choice(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setattr(demo, "MOSQUITTO", str(tmp_path / "no-mosquitto"))
+    assert demo.choose_broker("auto") == "embedded"  # amqtt is in the test extra
+    assert demo.choose_broker("embedded") == "embedded"
+    with pytest.raises(UsageError, match="no Mosquitto binary") as refused:
+        demo.choose_broker("mosquitto")
+    assert "apt install mosquitto" in refused.value.describe()
+
+
+def test_the_daemon_never_imports_amqtt() -> None:
+    code = ("import sys, gateway.cli, gateway.daemon.status, gateway.daemon.box, "
+            "gateway.sync.service; print(sorted(m for m in sys.modules if 'amqtt' in m))")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          timeout=60, check=True)
+    assert done.stdout.strip() == "[]"
 
 
 def test_quick_demo_prints_receipts_and_a_day_total_that_adds_up() -> None:

@@ -1,17 +1,26 @@
 """Connection life against a real Mosquitto: credentials, TLS, protocol fallback, presence,
-Last Will, and acks the box must refuse."""
+Last Will, and acks the box must refuse; and the fallback against the embedded amqtt
+broker, which leaves an MQTT 5 CONNECT unanswered."""
 
 from __future__ import annotations
 
+import itertools
+import json
+import logging
+import socket
 import subprocess
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
+import paho.mqtt.client as mqtt
 import pytest
+from paho.mqtt.enums import CallbackAPIVersion
 from sync_support import BOX, STORE, append_sales, eventually, make_config
 
 from gateway.journal.store import Journal
+from gateway.sync.embedded_broker import EmbeddedBroker
 from gateway.sync.payloads import Ack
 from gateway.sync.receiver import ReferenceReceiver
 from gateway.sync.service import SyncService
@@ -116,6 +125,50 @@ def test_falls_back_to_mqtt_311_when_the_broker_refuses_5(
         assert births and births[-1]["protocol"] == "3.1.1"
     finally:
         old_broker.stop()
+
+
+def test_falls_back_to_mqtt_311_when_the_broker_leaves_5_unanswered(
+        tmp_path: Path, journal: Journal, start_service: Callable[..., SyncService]) -> None:
+    """amqtt (the demo's embedded broker) neither accepts nor refuses an MQTT 5 CONNECT that
+    carries properties: it waits for bytes that never come."""
+    with EmbeddedBroker(tmp_path / "amqtt") as amqtt:
+        service = start_service(make_config(tmp_path, amqtt.port))
+        assert eventually(lambda: service.status()["connection"] == "connected", 10)
+        assert service.status()["protocol"] == "3.1.1"
+        births = _retained_311(amqtt.port, STATE)
+        assert births and births[-1]["online"] and births[-1]["protocol"] == "3.1.1"
+
+
+def test_a_silent_broker_gets_311_then_5_again(
+        tmp_path: Path, journal: Journal, start_service: Callable[..., SyncService],
+        caplog: pytest.LogCaptureFixture) -> None:
+    """A broker that answers neither version: the silence was not about the protocol, so
+    the box goes back to MQTT 5 (each look at the clock moves it 2 s on)."""
+    caplog.set_level(logging.INFO, logger="gateway.sync.service")
+    ticks = itertools.count(0.0, 2.0)
+    with socket.create_server(("127.0.0.1", 0)) as silent:  # connects, never answers
+        start_service(make_config(tmp_path, silent.getsockname()[1]),
+                      monotonic=lambda: next(ticks))
+        assert eventually(lambda: _said(caplog, "trying 3.1.1") >= 2, 10)
+    assert _said(caplog, "back to MQTT 5") >= 1
+
+
+def _said(caplog: pytest.LogCaptureFixture, text: str) -> int:
+    return sum(text in r.getMessage() for r in list(caplog.records))
+
+
+def _retained_311(port: int, topic: str) -> list[dict[str, Any]]:
+    """What a 3.1.1 client sees retained on `topic`."""
+    seen: list[dict[str, Any]] = []
+    client = mqtt.Client(CallbackAPIVersion.VERSION2, protocol=mqtt.MQTTv311)
+    client.on_message = lambda c, u, m: seen.append(json.loads(m.payload))
+    client.connect("127.0.0.1", port)
+    client.loop_start()
+    client.subscribe(topic, qos=1)
+    eventually(lambda: bool(seen), 3)
+    client.loop_stop()
+    client.disconnect()
+    return seen
 
 
 def test_presence_gates_the_drain_and_bad_acks_are_refused_and_reported(
