@@ -27,9 +27,10 @@ def _python(code: str) -> str:
 
 
 def test_the_box_runs_without_head_offices_libraries() -> None:
-    """A box installs no `cloud` extra: nothing of the box may import psycopg or matplotlib,
-    nor numpy (which only matplotlib brings; sqlite-utils merely uses it when present)."""
-    _python("import sys\nfor name in ('numpy', 'matplotlib', 'psycopg'):\n"
+    """A box installs no extra: nothing of the box may import psycopg or matplotlib (`cloud`),
+    numpy (which only matplotlib brings; sqlite-utils merely uses it when present) or amqtt
+    (`demo`)."""
+    _python("import sys\nfor name in ('numpy', 'matplotlib', 'psycopg', 'amqtt'):\n"
             "    sys.modules[name] = None  # import raises ImportError, as on a box\n" + RUN
             + "import gateway.daemon.install, gateway.daemon.doctor, gateway.screens.app\n"
             "import gateway.receipts.escpos, devices.printer, gateway.sync.signing\n")
@@ -39,7 +40,7 @@ def test_gateway_run_loads_escpos_and_the_screens_only_when_configured() -> None
     loaded = json.loads(_python(
         "import sys, json\n" + RUN + "print(json.dumps(sorted({m.split('.')[0] "
         "for m in sys.modules})))"))
-    assert not {"matplotlib", "psycopg"} & set(loaded)
+    assert not {"matplotlib", "psycopg", "amqtt"} & set(loaded)
     # python-escpos comes with the first configured printer (PrinterWorker, printer_for);
     # the web stack with `[screens] enabled` (gateway.daemon.screens).
     assert not {"escpos", "starlette", "uvicorn", "jinja2", "qrcode"} & set(loaded)
