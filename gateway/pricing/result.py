@@ -3,7 +3,8 @@ rate and the amounts due. A receipt, the journal and an auditor all read this on
 
 Lines, adjustments and tax rows are slotted dataclasses rather than frozen ones: a 200-line
 basket builds hundreds of them per pricing and frozen construction costs ten times more.
-Treat them as read-only; the engine builds a new basket for every change.
+Treat them as read-only; the engine builds a new basket for every change. Lines given the
+same share of the same threshold hold the same `Adjustment` object (equal either way).
 """
 
 from __future__ import annotations

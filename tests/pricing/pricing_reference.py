@@ -1,0 +1,721 @@
+"""The straightforward totals engine, kept as the yardstick for `gateway.pricing.engine`.
+
+This is `gateway/pricing/engine.py` as it was before the speed work of issue 2 (commit
+798197d): every order of competing set promotions is evaluated from scratch, then the
+winning order once more to build the plan, and every allocation goes through
+`money.allocate`. `test_engine_reference.py` checks that the fast engine gives exactly the
+same priced basket (every amount with its exponent, every adjustment in order, every
+error). A deliberate change to a pricing rule is made here too, in the plainest way, and
+that test then says whether the fast path agrees.
+
+Original module text follows.
+
+The totals engine: price a basket against a catalog, exact to the minor unit.
+
+Pure and deterministic: no I/O, no clock (the basket carries its time), `Decimal` only.
+Order of work, each step named so a receipt can explain every cent:
+
+1. list amount per line: unit price x quantity, or unit price per kg x weight rounded by the
+   catalog's `weighed_rounding`, or a price-embedded label's face value;
+   then a supervisor's price override, then the member price layer;
+2. item promotions (percent / amount off, fixed price, buy X get Y, bundles): each unit
+   takes at most one. Where they compete for the same units the engine tries every order
+   of the competing set promotions (up to `MAX_SET_ORDERS`) and keeps the plan that saves
+   the customer most; ties go to the lower `priority`;
+3. basket promotions (满减 thresholds) on what the lines then cost, allocated back to the
+   lines by largest remainder;
+4. tax per line (inclusive backed out, exclusive added), rounded by `tax_rounding`;
+5. 抹零 (always down) allocated back to the lines; cash rounding reported separately, since
+   it applies to cash tender only.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from gateway.catalog.catalog import Catalog
+from gateway.catalog.document import (
+    AmountOff,
+    BasketThreshold,
+    Bundle,
+    BuyGet,
+    FixedPrice,
+    PercentOff,
+    Product,
+    Schedule,
+    TaxClass,
+)
+from gateway.money import ZERO, Rounding, allocate, cash_rounding, moling, quantum, round_money
+from gateway.pricing.basket import Basket, BasketLine
+from gateway.pricing.engine import PricingError
+from gateway.pricing.result import Adjustment, PricedBasket, PricedLine, TaxSummary
+
+HUNDRED = Decimal(100)
+THOUSAND = Decimal(1000)
+MAX_QUANTITY = Decimal(9999)
+MAX_WEIGHT_KG = Decimal(1000)
+MAX_AMOUNT = Decimal(10) ** 9
+MAX_SET_ORDERS = 3  # competing set promotions tried in every order up to this many (3! = 6)
+SetPromotion = BuyGet | Bundle
+UnitPromotion = PercentOff | AmountOff | FixedPrice
+
+
+@dataclass
+class _Line:
+    """Working state of one line while the engine runs."""
+
+    index: int
+    source: BasketLine
+    product: Product
+    tax: TaxClass
+    count: int | None  # units for products sold each; None for weighed and label lines
+    unit_price: Decimal
+    list_amount: Decimal
+    amount: Decimal
+    adjustments: list[Adjustment] = field(default_factory=list)
+    promotions: tuple[Any, ...] = ()
+    promotion_ids: frozenset[str] = frozenset()
+    exclusive: bool = False
+
+    @property
+    def units(self) -> int:
+        return self.count if self.count is not None else 1
+
+
+def price_basket(basket: Basket, catalog: Catalog) -> PricedBasket:
+    """Price `basket` with the catalog in force; raises PricingError for a line it cannot."""
+    places = catalog.places
+    active = _active_promotions(catalog, basket)
+    lines = [_base_line(i, line, catalog, basket) for i, line in enumerate(basket.lines)]
+    live = frozenset(active)
+    for line in lines:
+        line.promotions, line.promotion_ids = catalog.live_item_promotions(line.product, live)
+    _apply_item_promotions(lines, places)
+    _apply_basket_promotions(lines, catalog, active, places)
+    return _finish(basket, catalog, lines, active)
+
+
+# -- 1. list amounts -------------------------------------------------------------------------
+
+
+def _base_line(index: int, line: BasketLine, catalog: Catalog, basket: Basket) -> _Line:
+    product = catalog.by_sku(line.sku)
+    where = f"line {index + 1} ({line.code or line.sku})"
+    if product is None:
+        raise PricingError(
+            f"unknown product {line.sku!r}",
+            where=where,
+            fix="check the catalog version in force, or ring it up by PLU",
+        )
+    tax = catalog.tax_classes[product.tax_class]
+    places = catalog.places
+    if line.price_override is not None and not is_amount(line.price_override, places):
+        raise PricingError(
+            f"price override {line.price_override} is not a valid amount",
+            where=where,
+            fix="enter the new unit price with at most the currency's decimals",
+        )
+    if line.label_price is not None:
+        return _label_line(index, line, product, tax, places, where)
+    if product.weighed:
+        return _weighed_line(index, line, product, tax, catalog, basket, where)
+    return _counted_line(index, line, product, tax, places, basket, where)
+
+
+def _label_line(
+    index: int, line: BasketLine, product: Product, tax: TaxClass, places: int, where: str
+) -> _Line:
+    price = line.label_price
+    assert price is not None
+    if not is_amount(price, places):
+        raise PricingError(
+            f"label price {price} is not a valid amount",
+            where=where,
+            fix="rescan the label; a torn label can be keyed by PLU and weight",
+        )
+    return _Line(index, line, product, tax, None, price, price, price)
+
+
+def _weighed_line(
+    index: int,
+    line: BasketLine,
+    product: Product,
+    tax: TaxClass,
+    catalog: Catalog,
+    basket: Basket,
+    where: str,
+) -> _Line:
+    weight = line.weight
+    if weight is None:
+        raise PricingError(
+            f"{product.name} is sold by weight and no weight was given",
+            where=where,
+            fix="put the item on the scale and wait for a stable weight",
+        )
+    if not weight.is_finite() or weight <= 0 or weight > MAX_WEIGHT_KG:
+        raise PricingError(
+            f"weight {weight} kg is outside 0 to {MAX_WEIGHT_KG} kg",
+            where=where,
+            fix="re-weigh the item",
+        )
+    rule = catalog.money.weighed_rounding
+    places = catalog.places
+    per_kg = catalog.price_per_kg(product)
+    list_amount = round_money(per_kg * weight, places, rule)
+    result = _Line(index, line, product, tax, None, per_kg, list_amount, list_amount)
+    if line.price_override is not None:
+        _override(result, round_money(line.price_override * weight, places, rule), where, places)
+    elif basket.member is not None and product.member_price is not None:
+        member_per_kg = product.member_price / (
+            product.price_per if product.unit == "kg" else product.price_per / THOUSAND
+        )
+        member_amount = round_money(member_per_kg * weight, places, rule)
+        _member_price(result, member_amount, f"member price {member_per_kg.normalize():f}/kg")
+    return result
+
+
+def _counted_line(
+    index: int,
+    line: BasketLine,
+    product: Product,
+    tax: TaxClass,
+    places: int,
+    basket: Basket,
+    where: str,
+) -> _Line:
+    qty = line.quantity
+    if not qty.is_finite() or qty != qty.to_integral_value() or not 1 <= qty <= MAX_QUANTITY:
+        raise PricingError(
+            f"quantity {qty} is not a whole number from 1 to {MAX_QUANTITY}",
+            where=where,
+            fix="enter the number of items",
+        )
+    count = int(qty)
+    list_amount = product.price * count
+    result = _Line(index, line, product, tax, count, product.price, list_amount, list_amount)
+    if line.price_override is not None:
+        _override(result, line.price_override * count, where, places)
+        result.unit_price = line.price_override
+    elif basket.member is not None and product.member_price is not None:
+        result.unit_price = product.member_price
+        _member_price(
+            result,
+            product.member_price * count,
+            f"member price {product.member_price} instead of {product.price}",
+        )
+    return result
+
+
+def is_amount(value: Decimal, places: int) -> bool:
+    """A finite, non-negative amount in the currency's minor units, below a sane maximum."""
+    return (
+        value.is_finite()
+        and ZERO <= value <= MAX_AMOUNT
+        and value == value.quantize(quantum(places))
+    )
+
+
+def _override(line: _Line, amount: Decimal, where: str, places: int) -> None:
+    if not is_amount(amount, places):
+        raise PricingError(
+            f"price override {amount} is not a valid amount",
+            where=where,
+            fix="enter the new price in the currency's minor units",
+        )
+    if amount != line.amount:
+        line.adjustments.append(Adjustment("override", amount - line.amount, "price override"))
+        line.amount = amount
+
+
+def _member_price(line: _Line, amount: Decimal, detail: str) -> None:
+    if amount < line.amount:
+        line.adjustments.append(
+            Adjustment("member_price", amount - line.amount, "member price", detail=detail)
+        )
+        line.amount = amount
+
+
+# -- promotions in force ---------------------------------------------------------------------
+
+
+def _active_promotions(catalog: Catalog, basket: Basket) -> set[str]:
+    coupons = {c.upper() for c in basket.coupons}
+    active: set[str] = set()
+    for promo in catalog.document.promotions:
+        if promo.member_only and basket.member is None:
+            continue
+        if promo.coupon is not None and promo.coupon.upper() not in coupons:
+            continue
+        if schedule_allows(promo.schedule, basket.at):
+            active.add(promo.id)
+    return active
+
+
+def schedule_allows(schedule: Schedule, at: datetime) -> bool:
+    """Is a promotion live at store-local time `at`? Bounds: from inclusive, until exclusive."""
+    local = at.replace(tzinfo=None)
+    if schedule.valid_from is not None and local < schedule.valid_from.replace(tzinfo=None):
+        return False
+    if schedule.valid_until is not None and local >= schedule.valid_until.replace(tzinfo=None):
+        return False
+    if (
+        schedule.days
+        and ("mon", "tue", "wed", "thu", "fri", "sat", "sun")[local.weekday()] not in schedule.days
+    ):
+        return False
+    if schedule.hours:
+        now = local.time()
+        return any(w.start <= now < w.end for w in schedule.hours)
+    return True
+
+
+# -- 2. item promotions ----------------------------------------------------------------------
+
+
+def _unit_discount(promo: UnitPromotion, line: _Line) -> Decimal:
+    """Discount one unit (or a whole weighed / label line) gets from a per-unit promotion."""
+    if isinstance(promo, PercentOff):
+        base = line.unit_price if line.count is not None else line.amount
+        return base * promo.percent / HUNDRED
+    if line.source.label_price is not None:
+        return ZERO  # labels are taken at face value: only percentages apply to them
+    if line.count is not None:
+        if isinstance(promo, AmountOff):
+            return min(promo.amount, line.unit_price)
+        return max(ZERO, line.unit_price - promo.price)
+    weight = line.source.weight or ZERO
+    if isinstance(promo, AmountOff):
+        return min(promo.amount * weight, line.amount)
+    return max(ZERO, line.amount - promo.price * weight)
+
+
+@dataclass
+class _Plan:
+    """Item discounts chosen for every line under one order of the set promotions."""
+
+    per_line: dict[int, list[tuple[Any, Decimal, str]]] = field(default_factory=dict)
+    value: Decimal = ZERO
+
+    def add(self, index: int, promo: Any, amount: Decimal, detail: str) -> None:
+        if amount > 0:
+            self.per_line.setdefault(index, []).append((promo, amount, detail))
+            self.value += amount
+
+
+def _best_unit_promotions(lines: Sequence[_Line]) -> dict[int, tuple[Any, Decimal]]:
+    best: dict[int, tuple[Any, Decimal]] = {}
+    for line in lines:
+        choice: tuple[Any, Decimal] = (None, ZERO)
+        for promo in line.promotions:
+            if isinstance(promo, PercentOff | AmountOff | FixedPrice):
+                discount = _unit_discount(promo, line)
+                if discount > choice[1]:
+                    choice = (promo, discount)
+        if choice[0] is not None:
+            best[line.index] = choice
+    return best
+
+
+def _apply_item_promotions(lines: list[_Line], places: int) -> None:
+    best_unit = _best_unit_promotions(lines)
+    order: list[SetPromotion] = []
+    for group in _conflict_groups(_competing_set_promotions(lines), lines):
+        order.extend(_best_order(group, lines, best_unit, places))
+    best = _evaluate(order, lines, best_unit, places)
+    by_index = {line.index: line for line in lines}
+    for index, applied in best.per_line.items():
+        line = by_index[index]
+        for promo, amount, detail in applied:
+            line.adjustments.append(Adjustment("promotion", -amount, promo.name, promo.id, detail))
+            line.amount -= amount
+            line.exclusive = line.exclusive or promo.exclusive
+
+
+def _best_order(
+    group: list[SetPromotion],
+    lines: Sequence[_Line],
+    best_unit: dict[int, tuple[Any, Decimal]],
+    places: int,
+) -> tuple[Any, ...]:
+    """The order of competing set promotions that saves the customer most on their lines.
+
+    Every order is tried up to MAX_SET_ORDERS promotions; beyond that, priority order.
+    Ties keep the earlier order, and the first order tried is priority order.
+    """
+    ordered = sorted(group, key=lambda p: (p.priority, p.id))
+    if len(ordered) == 1:
+        return tuple(ordered)
+    ids = {p.id for p in ordered}
+    own = [line for line in lines if line.promotion_ids & ids]
+    orders: Iterable[tuple[Any, ...]] = (
+        itertools.permutations(ordered) if len(ordered) <= MAX_SET_ORDERS else [tuple(ordered)]
+    )
+    best: tuple[Decimal, tuple[Any, ...]] | None = None
+    for candidate in orders:
+        value = _evaluate(candidate, own, best_unit, places, build=False).value
+        if best is None or value > best[0]:
+            best = (value, candidate)
+    assert best is not None
+    return best[1]
+
+
+def _conflict_groups(
+    promos: list[SetPromotion], lines: Sequence[_Line]
+) -> list[list[SetPromotion]]:
+    """Set promotions that share no line cannot change each other's result, so only those
+    that do (directly or through another) need their orders compared."""
+    parent = {p.id: p.id for p in promos}
+
+    def root(pid: str) -> str:
+        while parent[pid] != pid:
+            parent[pid] = parent[parent[pid]]
+            pid = parent[pid]
+        return pid
+
+    for line in lines:
+        present = [p.id for p in promos if p.id in line.promotion_ids]
+        for other in present[1:]:
+            parent[root(other)] = root(present[0])
+    groups: dict[str, list[SetPromotion]] = {}
+    for promo in promos:
+        groups.setdefault(root(promo.id), []).append(promo)
+    return sorted(groups.values(), key=lambda g: min((p.priority, p.id) for p in g))
+
+
+def _competing_set_promotions(lines: Sequence[_Line]) -> list[SetPromotion]:
+    units: dict[str, int] = {}
+    promos: dict[str, SetPromotion] = {}
+    for line in lines:
+        if line.count is None:
+            continue
+        for promo in line.promotions:
+            if isinstance(promo, BuyGet | Bundle):
+                promos[promo.id] = promo
+                units[promo.id] = units.get(promo.id, 0) + line.count
+    return [p for p in promos.values() if units[p.id] >= _set_size(p)]
+
+
+def _set_size(promo: SetPromotion) -> int:
+    return promo.buy + promo.get if isinstance(promo, BuyGet) else promo.quantity
+
+
+def _evaluate(
+    order: Sequence[SetPromotion],
+    lines: Sequence[_Line],
+    best_unit: dict[int, tuple[Any, Decimal]],
+    places: int,
+    *,
+    build: bool = True,
+) -> _Plan:
+    """Apply the set promotions in `order`, then the best per-unit promotion to every unit
+    left. With `build` false only the plan's value is worked out (comparing orders)."""
+    plan = _Plan()
+    taken: dict[int, int] = {}
+    for promo in order:
+        _apply_set_promotion(promo, lines, best_unit, taken, plan, places, build)
+    by_promo: dict[str, list[tuple[int, Decimal]]] = {}
+    promos: dict[str, Any] = {}
+    for line in lines:
+        choice = best_unit.get(line.index)
+        left = line.units - taken.get(line.index, 0)
+        if choice is None or left <= 0:
+            continue
+        promo, per_unit = choice
+        promos[promo.id] = promo
+        amount = round_money(per_unit * left, places, Rounding.HALF_UP)
+        by_promo.setdefault(promo.id, []).append((line.index, amount))
+    for promo_id, shares in by_promo.items():
+        promo = promos[promo_id]
+        capped = _cap(promo, [a for _, a in shares], places)
+        if not build:
+            plan.value += sum(capped, ZERO)
+            continue
+        for (index, original), amount in zip(shares, capped, strict=True):
+            plan.add(index, promo, amount, _unit_detail(promo, amount, original))
+    return plan
+
+
+def _apply_set_promotion(
+    promo: SetPromotion,
+    lines: Sequence[_Line],
+    best_unit: dict[int, tuple[Any, Decimal]],
+    taken: dict[int, int],
+    plan: _Plan,
+    places: int,
+    build: bool,
+) -> None:
+    units: list[tuple[Decimal, str, int]] = []
+    for line in lines:
+        if line.count is None or promo.id not in line.promotion_ids:
+            continue
+        free = line.count - taken.get(line.index, 0)
+        if free > 0:
+            units.extend([(line.unit_price, line.product.sku, line.index)] * free)
+    size = _set_size(promo)
+    if len(units) < size:
+        return
+    units.sort(key=lambda u: (-u[0], u[1], u[2]))
+    chosen: list[list[tuple[Decimal, str, int]]] = []
+    discounts: list[Decimal] = []
+    for start in range(0, len(units) - size + 1, size):
+        chunk = units[start : start + size]
+        discount = _set_discount(promo, chunk)
+        alternative = sum((best_unit.get(u[2], (None, ZERO))[1] for u in chunk), ZERO)
+        if discount > alternative:
+            chosen.append(chunk)
+            discounts.append(discount)
+    if not chosen:
+        return
+    total = round_money(sum(discounts, ZERO), places, Rounding.HALF_UP)
+    total = _cap(promo, [total], places)[0]
+    flat = [u for chunk in chosen for u in chunk]
+    for unit in flat:
+        taken[unit[2]] = taken.get(unit[2], 0) + 1
+    if not build:
+        plan.value += total
+        return
+    per_line: dict[int, Decimal] = {}
+    for unit, share in zip(flat, allocate(total, [u[0] for u in flat], places), strict=True):
+        per_line[unit[2]] = per_line.get(unit[2], ZERO) + share
+    detail = f"{len(chosen)} set{'s' if len(chosen) > 1 else ''} of {size}"
+    for index, amount in sorted(per_line.items()):
+        plan.add(index, promo, amount, detail)
+
+
+def _set_discount(promo: SetPromotion, chunk: Sequence[tuple[Decimal, str, int]]) -> Decimal:
+    prices = [u[0] for u in chunk]
+    if isinstance(promo, BuyGet):
+        cheapest = prices[-promo.get :]
+        return sum(cheapest, ZERO) * promo.percent / HUNDRED
+    return max(ZERO, sum(prices, ZERO) - promo.price)
+
+
+def _cap(promo: Any, amounts: list[Decimal], places: int) -> list[Decimal]:
+    """Scale a promotion's discounts down to its `max_discount`, cent exact."""
+    cap = promo.max_discount
+    total = sum(amounts, ZERO)
+    if cap is None or total <= cap:
+        return amounts
+    return allocate(cap, amounts, places)
+
+
+def _unit_detail(promo: Any, amount: Decimal, uncapped: Decimal) -> str:
+    if isinstance(promo, PercentOff):
+        text = f"{promo.percent.normalize():f}% off"
+    elif isinstance(promo, AmountOff):
+        text = f"{promo.amount} off each"
+    else:
+        text = f"now {promo.price} each"
+    if amount < uncapped:
+        text += f" (capped at {promo.max_discount})"
+    return text
+
+
+# -- 3. basket promotions --------------------------------------------------------------------
+
+
+def _apply_basket_promotions(
+    lines: list[_Line], catalog: Catalog, active: set[str], places: int
+) -> None:
+    promos = [p for p in catalog.basket_promotions if p.id in active]
+    if not promos:
+        return
+    eligible = {p.id: _eligible(p, lines, catalog) for p in promos}
+    chosen: list[BasketThreshold] = [p for p in promos if p.stackable]
+    single = [p for p in promos if not p.stackable]
+    if single:
+        values = [(_threshold_discount(p, eligible[p.id], places), p) for p in single]
+        best_value, best = max(values, key=lambda v: (v[0], -v[1].priority))
+        if best_value > 0:
+            chosen.append(best)
+    for promo in sorted(chosen, key=lambda p: (p.priority, p.id)):
+        own = [line for line in eligible[promo.id] if line.amount > 0]
+        discount = _threshold_discount(promo, own, places)
+        if discount <= 0:
+            continue
+        amounts = [line.amount for line in own]
+        detail = f"{discount} off {sum(amounts, ZERO)}"
+        for line, share in zip(own, allocate(discount, amounts, places), strict=True):
+            if share:
+                line.adjustments.append(Adjustment("basket", -share, promo.name, promo.id, detail))
+                line.amount -= share
+
+
+def _eligible(promo: BasketThreshold, lines: Sequence[_Line], catalog: Catalog) -> list[_Line]:
+    return [
+        line
+        for line in lines
+        if not line.exclusive
+        and "no_discount" not in line.product.flags
+        and line.amount > 0
+        and catalog.in_target(promo, line.product)
+    ]
+
+
+def _threshold_discount(promo: BasketThreshold, eligible: Sequence[_Line], places: int) -> Decimal:
+    spend = sum((line.amount for line in eligible), ZERO)
+    reached = [t for t in promo.tiers if spend >= t.threshold]
+    if not reached:
+        return ZERO
+    tier = reached[-1]
+    times = int(spend // tier.threshold) if promo.repeat else 1
+    if tier.amount is not None:
+        discount = tier.amount * times
+    else:
+        assert tier.percent is not None
+        discount = round_money(spend * tier.percent / HUNDRED, places, Rounding.HALF_UP)
+    if promo.max_discount is not None:
+        discount = min(discount, promo.max_discount)
+    return min(discount, spend)
+
+
+# -- 4 and 5. tax, 抹零, totals ----------------------------------------------------------------
+
+
+def _line_tax(
+    total_or_net: Decimal, tax: TaxClass, places: int, rule: Rounding, backed_out: bool
+) -> Decimal:
+    if backed_out:
+        return round_money(total_or_net * tax.rate / (HUNDRED + tax.rate), places, rule)
+    return round_money(total_or_net * tax.rate / HUNDRED, places, rule)
+
+
+def _finish(basket: Basket, catalog: Catalog, lines: list[_Line], active: set[str]) -> PricedBasket:
+    money = catalog.money
+    places = money.decimals
+    rule = money.tax_rounding
+    totals: list[Decimal] = []
+    for line in lines:
+        if line.tax.inclusive:
+            totals.append(line.amount)
+        else:
+            totals.append(line.amount + _line_tax(line.amount, line.tax, places, rule, False))
+    grand = sum(totals, ZERO)
+    mo = moling(grand, money.moling.step) if money.moling is not None else ZERO
+    moled: set[int] = set()
+    if mo:
+        for line, share in zip(lines, allocate(mo, totals, places), strict=True):
+            if share:
+                line.adjustments.append(
+                    Adjustment("moling", share, "抹零 rounding down", detail=f"{mo} on {grand}")
+                )
+                totals[line.index] += share
+                moled.add(line.index)
+    priced = []
+    for line, total in zip(lines, totals, strict=True):
+        backed_out = line.tax.inclusive or line.index in moled
+        tax = _line_tax(total, line.tax, places, rule, True) if backed_out else total - line.amount
+        amount = total if line.tax.inclusive else total - tax
+        priced.append(_priced_line(line, amount, tax, total))
+    total = sum(totals, ZERO)
+    item_discounts, basket_discounts, promotions = _adjustment_totals(lines)
+    cash = (
+        cash_rounding(total, money.cash_rounding.increment, money.cash_rounding.rule)
+        if money.cash_rounding is not None
+        else ZERO
+    )
+    return PricedBasket(
+        currency=money.currency,
+        places=places,
+        catalog_version=catalog.version,
+        lines=tuple(priced),
+        list_total=sum((line.list_amount for line in lines), ZERO),
+        item_discounts=item_discounts,
+        basket_discounts=basket_discounts,
+        moling=mo,
+        tax=sum((p.tax for p in priced), ZERO),
+        taxes=_tax_summary(priced, catalog),
+        total=total,
+        cash_rounding=cash,
+        member=basket.member.id if basket.member else None,
+        coupons=tuple(basket.coupons),
+        notices=_coupon_notices(basket, catalog, active),
+        promotions=promotions,
+    )
+
+
+def _priced_line(line: _Line, amount: Decimal, tax: Decimal, total: Decimal) -> PricedLine:
+    source = line.source
+    return PricedLine(
+        index=line.index,
+        sku=line.product.sku,
+        name=line.product.name,
+        category=line.product.category,
+        unit=line.product.unit,
+        quantity=Decimal(line.count) if line.count is not None else (source.weight or Decimal(1)),
+        unit_price=line.unit_price,
+        list_amount=line.list_amount,
+        adjustments=tuple(line.adjustments),
+        amount=amount,
+        tax_class=line.tax.id,
+        tax_rate=line.tax.rate,
+        tax_inclusive=line.tax.inclusive,
+        tax=tax,
+        total=total,
+        weight=source.weight,
+        label_price=source.label_price,
+        code=source.code,
+        flags=tuple(line.product.flags),
+    )
+
+
+def _tax_summary(lines: Sequence[PricedLine], catalog: Catalog) -> tuple[TaxSummary, ...]:
+    groups: dict[str, list[PricedLine]] = {}
+    for line in lines:
+        groups.setdefault(line.tax_class, []).append(line)
+    out = []
+    for tax_id in sorted(groups, key=lambda t: (catalog.tax_classes[t].rate, t)):
+        tc = catalog.tax_classes[tax_id]
+        group = groups[tax_id]
+        tax = sum((line.tax for line in group), ZERO)
+        gross = sum((line.total for line in group), ZERO)
+        out.append(TaxSummary(tax_id, tc.name, tc.rate, tc.inclusive, gross - tax, tax, gross))
+    return tuple(out)
+
+
+def _coupon_notices(basket: Basket, catalog: Catalog, active: set[str]) -> tuple[str, ...]:
+    notices = []
+    for code in basket.coupons:
+        matching = [
+            p
+            for p in catalog.document.promotions
+            if p.coupon is not None and p.coupon.upper() == code.upper()
+        ]
+        if not matching:
+            notices.append(f"coupon {code} is not known")
+        elif not any(p.id in active for p in matching):
+            notices.append(f"coupon {code} is not valid at this time")
+    return tuple(notices)
+
+
+def _adjustment_totals(
+    lines: Sequence[_Line],
+) -> tuple[Decimal, Decimal, tuple[dict[str, Any], ...]]:
+    """Item discounts, basket discounts (both positive) and what each promotion gave, in
+    one pass over the adjustments."""
+    item = basket = ZERO
+    found: dict[str, dict[str, Any]] = {}
+    for line in lines:
+        for adj in line.adjustments:
+            if adj.kind == "basket":
+                basket -= adj.amount
+            elif adj.kind != "moling":
+                item -= adj.amount
+            if adj.promotion is None:
+                continue
+            entry = found.get(adj.promotion)
+            if entry is None:
+                entry = found[adj.promotion] = {
+                    "id": adj.promotion,
+                    "name": adj.label,
+                    "discount": ZERO,
+                    "lines": [],
+                }
+            entry["discount"] -= adj.amount
+            entry["lines"].append(line.index)
+    return item, basket, tuple(found.values())
