@@ -101,18 +101,31 @@ def allocate(total: Decimal, weights: Sequence[Decimal], places: int) -> list[De
     weight_sum: Decimal | int = sum(scaled)
     if weight_sum == 0:
         scaled, weight_sum = [1] * len(weights), len(weights)
-    floors: list[int] = []
-    remainders: list[Decimal | int] = []
-    for w in scaled:
-        share, rest = divmod(units_total * w, weight_sum)
-        floors.append(int(share))
-        remainders.append(rest)
+    if ints is not None and scaled is ints:
+        floors = largest_remainder(units_total, ints)
+    else:
+        floors = _largest_remainder(units_total, scaled, weight_sum)
+    return [sign * Decimal(f) * unit for f in floors]
+
+
+def largest_remainder(units_total: int, weights: Sequence[int]) -> list[int]:
+    """The largest-remainder rule on whole minor units: `units_total` split over integer
+    `weights` (not all zero), each share rounded toward zero, the units left over one each
+    to the largest remainders, ties to the earliest. `allocate` and the pricing engine's
+    hot path (which already holds its weights as minor units) both use it."""
+    return _largest_remainder(units_total, weights, sum(weights))
+
+
+def _largest_remainder(units_total: int, weights: Sequence[Decimal] | Sequence[int],
+                       weight_sum: Decimal | int) -> list[int]:
+    floors = [int(units_total * w // weight_sum) for w in weights]
     left = units_total - sum(floors)
     if left:
-        order = sorted(range(len(floors)), key=lambda i: (-remainders[i], i))
-        for i in order[:left]:
+        # negated remainders: an ascending (stable) sort puts the largest first, ties in order
+        remainders = [-(units_total * w % weight_sum) for w in weights]
+        for i in sorted(range(len(floors)), key=remainders.__getitem__)[:left]:
             floors[i] += 1
-    return [sign * Decimal(f) * unit for f in floors]
+    return floors
 
 
 def _as_minor_units(weights: Sequence[Decimal], places: int) -> list[int] | None:

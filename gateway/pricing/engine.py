@@ -62,7 +62,16 @@ from gateway.catalog.document import (
     TaxClass,
 )
 from gateway.errors import StoregateError
-from gateway.money import ZERO, Rounding, allocate, cash_rounding, moling, quantum, round_money
+from gateway.money import (
+    ZERO,
+    Rounding,
+    allocate,
+    cash_rounding,
+    largest_remainder,
+    moling,
+    quantum,
+    round_money,
+)
 from gateway.pricing.basket import Basket, BasketLine
 from gateway.pricing.result import Adjustment, PricedBasket, PricedLine, TaxSummary
 
@@ -892,17 +901,9 @@ class _Shares:
             return None
         whole: Sequence[int] = units  # type: ignore[assignment]  # None was ruled out
         units_total = int((total / self.unit).to_integral_value(rounding=ROUND_HALF_UP))
-        weight_sum = sum(whole)
-        if weight_sum == 0:
-            whole, weight_sum = [1] * len(whole), len(whole)
-        floors = [units_total * weight // weight_sum for weight in whole]
-        left = units_total - sum(floors)
-        if left:
-            # negated remainders, so an ascending (stable) sort puts the largest first and
-            # ties in their order
-            remainders = [-(units_total * weight % weight_sum) for weight in whole]
-            for i in sorted(range(len(floors)), key=remainders.__getitem__)[:left]:
-                floors[i] += 1
+        if not any(whole):
+            whole = [1] * len(whole)
+        floors = largest_remainder(units_total, whole)
         amount = self.amount
         for f in set(floors).difference(amount):
             amount[f] = share = Decimal(f) * self.unit
