@@ -258,7 +258,7 @@ class Box:
         self.control.start()
         self.notifier.ready(f"lane {self.lane.state.value}")
         self.screens.start(self.settings, self.lane, self.inbox, self.feed, self.alert)
-        release_freed_heap()  # what start-up freed goes back to the OS (about 5 MB)
+        release_freed_heap()  # start-up's garbage back to the OS, its survivors frozen
         log.info("ready: lane %s, journal head %s", self.lane.state.value,
                  self.journal.state().head_seq)
 
@@ -587,8 +587,7 @@ class Box:
         catalog = CatalogStore(self.db).apply_text(str(body.get("text", "")),
                                                    str(body.get("source", "catalog load")),
                                                    allow_same_or_older=bool(body.get("force")))
-        self.lane.set_catalog(catalog)
-        self.screens.publish()
+        self._use_catalog(catalog)
         log.info("catalog version %s loaded through the control socket", catalog.version)
         return {"ok": True, "version": catalog.version, "products": len(catalog.products)}
 
@@ -602,9 +601,7 @@ class Box:
             if job.kind == "catalog":
                 document = parse_document(job.document, source)
                 text = json.dumps(job.document, default=str)
-                catalog = CatalogStore(self.db).apply(document, text, source)
-                self.lane.set_catalog(catalog)
-                self.screens.publish()
+                self._use_catalog(CatalogStore(self.db).apply(document, text, source))
             elif job.kind == "members":
                 MembersSink(MemberStore(self.db, self.settings.store.box)).apply(
                     job.kind, job.version, job.document)
@@ -707,7 +704,14 @@ class Box:
             catalog = store.apply_text(Path(file).read_text(), str(file))
         except StoregateError:
             return  # same or older version: nothing new to apply
+        self._use_catalog(catalog)
+
+    def _use_catalog(self, catalog: Catalog) -> None:
+        """The lane prices with `catalog` from its next sale; the old catalog's objects are
+        freed and the new ones frozen out of full collections (gateway.daemon.memory)."""
         self.lane.set_catalog(catalog)
+        self.screens.publish()
+        release_freed_heap()
 
     def lane_view(self) -> dict[str, Any]:
         """What the lane's screen shows: state, cashier, the running total, notices."""

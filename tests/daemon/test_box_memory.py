@@ -66,3 +66,37 @@ print(json.dumps({"before": before, "after": rss(), "trimmed": trimmed, "kept": 
 """))
     assert figures["trimmed"] is True
     assert figures["before"] - figures["after"] > 40, figures
+
+
+def test_survivors_are_frozen_out_of_full_collections_and_a_swap_frees_old_cycles() -> None:
+    """After `release_freed_heap()` a full collection does not walk the catalog built at
+    start-up; calling it again (the daemon does after a catalog swap) still frees the old
+    catalog's reference cycles, which freezing alone would keep for ever."""
+    figures = json.loads(_python("""
+import gc, json, time, weakref
+from gateway.daemon.memory import release_freed_heap
+
+class Node:
+    def __init__(self):
+        self.me = self  # a reference cycle: only the collector frees it
+
+def full_collection_ms():
+    started = time.perf_counter()
+    gc.collect()
+    return (time.perf_counter() - started) * 1000
+
+catalog = [{"sku": str(i), "names": [str(i)] * 3} for i in range(300_000)]
+walked = full_collection_ms()
+release_freed_heap()
+frozen = full_collection_ms()
+old = Node()
+gone = weakref.ref(old)
+release_freed_heap()  # `old` is frozen now; the daemon swaps its catalog:
+del old
+release_freed_heap()
+print(json.dumps({"walked": walked, "frozen": frozen, "freed": gone() is None,
+                  "frozen_count": gc.get_freeze_count()}))
+"""))
+    assert figures["frozen_count"] > 300_000, figures
+    assert figures["frozen"] < figures["walked"] / 5, figures
+    assert figures["freed"] is True, figures
