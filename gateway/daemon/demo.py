@@ -361,7 +361,8 @@ def play_day(world: World, till: Till, pace: float = 0.0) -> None:
         answer = till.key("tender", type=tender, **paid)
         notes = "; ".join(answer["notices"])
         status = till.status()
-        say(f"sale {number:2}: {len(scans) + len(weighed)} items, total {total}, paid by "
+        items = len(scans) + len(weighed)
+        say(f"sale {number:2}: {items} item{'s' if items != 1 else ''}, total {total}, paid by "
             f"{tender}{' (' + notes + ')' if notes else ''} | journal head "
             f"{status['journal']['head_seq']}, backlog {status['journal']['backlog']}")
 
