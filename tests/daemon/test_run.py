@@ -241,3 +241,36 @@ def test_cli_changes_go_through_the_running_daemon_which_stays_the_one_writer(
                       stdin="716354\n")
     assert offline.returncode == 0 and "staff 104 Emil (cashier) saved" in offline.stdout
     assert "staff 104" not in daemon.output()
+
+
+def test_a_reader_holding_the_file_open_loses_nothing_across_a_restart(tmp_path: Path) -> None:
+    """Another process keeps a read transaction open on the box database (a technician's
+    `sqlite3` shell, a report) while the daemon suspends a sale at SIGTERM and starts
+    again: WAL cannot checkpoint past that reader, and still nothing is lost."""
+    import sqlite3
+
+    config = box_config(tmp_path)
+    reader = sqlite3.connect(tmp_path / "storegate.db", isolation_level=None)
+    reader.execute("BEGIN")
+    assert reader.execute("SELECT count(*) FROM journal_record").fetchone() == (0,)
+    daemon = Daemon(tmp_path, config, NO_SYNC)
+    try:
+        assert daemon.key("sign_on", staff="101", pin="472951")["ok"]
+        assert daemon.key("scan", code="7612345001012")["ok"]
+        assert daemon.key("tender", type="cash", amount="2")["ok"]
+        assert daemon.key("scan", code="7612345001135", quantity="2")["ok"]
+    finally:
+        assert daemon.stop() == 0, daemon.output()
+    # the reader's snapshot is still the one from before the daemon wrote anything
+    assert reader.execute("SELECT count(*) FROM journal_record").fetchone() == (0,)
+    again = Daemon(tmp_path, config, NO_SYNC)
+    try:
+        lane = again.status()["lane"]
+        assert lane["state"] == "idle" and len(lane["suspended"]) == 1, lane  # type: ignore[index]
+        assert again.status()["journal"]["head_seq"] == 2  # type: ignore[index]  # shift, sale
+    finally:
+        assert again.stop() == 0, again.output()
+        reader.close()
+    verified = subprocess.run([str(GATEWAY), "journal", "verify", "--config", str(config)],
+                              capture_output=True, text=True, check=False)
+    assert verified.returncode == 0, verified.stdout + verified.stderr
