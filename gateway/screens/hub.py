@@ -5,7 +5,8 @@ event waiting for a supervisor, the last completed sale), the lock that serialis
 call into the lane, and the subscribers that follow the view (the pages' server-sent
 event streams, the pole display feed). It turns key presses and device events into lane
 events and hands them to `lane.handle`; the lane prices, decides and journals. It must not
-touch the journal, the lane's tables or prices itself.
+touch the journal, the lane's tables or prices itself; it only reads an earlier receipt
+through the lane's book (`by_receipt`, `refunded`) to list it in the refund-lines dialog.
 
 Threads: `handle`, `press`, `submit`, `device` and `publish` may be called from any thread
 (the daemon's device loop, the web server's worker threads). Listeners are called after
@@ -39,7 +40,15 @@ from gateway.screens import keys
 from gateway.screens.i18n import notice_text, refusal_text, translator
 from gateway.screens.money import CurrencyFormat
 from gateway.screens.settings import ScreensSettings
-from gateway.screens.view import Desk, Message, Prompt, ScreenView, build_view, last_sale
+from gateway.screens.view import (
+    Desk,
+    Message,
+    Prompt,
+    ScreenView,
+    build_view,
+    last_sale,
+    receipt_view,
+)
 
 Listener = Callable[[ScreenView], None]
 Feed = Callable[[ev.Event], "Outcome | Refusal"]
@@ -290,12 +299,47 @@ class ScreenHub:
             ("reason", self.t("reason"), ""), *self._pay_back()))
 
     def _open_refund_lines(self, entry: str) -> None:
-        """Shift+F10: like F10, with the receipt's lines to refund (see keys.refund_lines)."""
-        self.desk.prompt = Prompt("refund_lines", self.t("k_refund_lines"),
-                                  self.t("lines_hint"), (
-                                      ("receipt_id", self.t("receipt_id"), entry.strip()),
-                                      ("lines", self.t("lines"), ""),
-                                      ("reason", self.t("reason"), ""), *self._pay_back()))
+        """Shift+F10: the receipt on the entry line (or typed / scanned in the dialog) with
+        its lines listed, to pick how many of each to refund (see keys.refund_choice)."""
+        self.desk.prompt = self._refund_lines_prompt(entry.strip())
+
+    def _refund_lines_prompt(self, receipt_id: str) -> Prompt:
+        """The refund-lines dialog for `receipt_id`: the receipt's lines read from its sale
+        record and the lane book's refunded quantities, or why it cannot list them. Only
+        reads the book; the lane decides on the refund when it is sent."""
+        title, field = self.t("k_refund_lines"), ("receipt_id", self.t("receipt_id"), receipt_id)
+        if not receipt_id:
+            return Prompt("refund_lines", title, self.t("receipt_hint"), (field,))
+        with self._lane_lock:
+            record = self.lane.book.by_receipt(receipt_id)
+            done = self.lane.book.refunded(receipt_id) if record is not None else {}
+        if record is None or record.kind != "sale":
+            alert = refusal_text(self.language, "unknown_receipt",
+                                 f"No sale with receipt {receipt_id} on this till.")
+            return Prompt("refund_lines", title, self.t("receipt_hint"), (field,), alert=alert)
+        body = record.body
+        money = CurrencyFormat.for_currency(str(body["currency"]), int(body["places"]),
+                                            self.settings.currency)
+        receipt = receipt_view(body, done, money, self.t)
+        return Prompt("refund_lines", title, self.t("lines_hint"), (
+            field, ("reason", self.t("reason"), ""), *self._pay_back()), receipt=receipt)
+
+    def _listing(self, receipt_id: str) -> bool:
+        """The refund-lines form was sent: True when it asks to list a receipt (another one
+        typed or scanned), which then opens here and nothing goes to the lane. A form of a
+        dialog no longer open (a second Enter) is dropped as done too."""
+        with self._lock:
+            prompt = self.desk.prompt
+        if prompt is None or prompt.kind != "refund_lines":
+            return True
+        if prompt.receipt is not None and prompt.receipt.receipt_id == receipt_id:
+            return False
+        listed = self._refund_lines_prompt(receipt_id)
+        with self._lock:
+            if self.desk.prompt is prompt:
+                self.desk.prompt = listed
+        self.publish()
+        return True
 
     def _open_return(self, entry: str) -> None:
         """Shift+F11: goods back without a receipt; the entry line may hold `n*code`."""
@@ -351,7 +395,10 @@ class ScreenHub:
         if kind == "void_sale":
             return ev.VoidSale(at, f.get("reason", ""))
         if kind == "refund_lines":
-            receipt, wanted = f.get("receipt_id", ""), keys.refund_lines(f.get("lines", ""))
+            receipt = f.get("receipt_id", "")
+            if self._listing(receipt):
+                return None
+            wanted = keys.refund_choice(f)
             return ev.Refund(at, receipt, f.get("reason", ""),
                              lines=self._whole_lines(receipt, wanted),
                              tender=keys.refund_tender(f.get("tender", "")),

@@ -7,6 +7,7 @@ the name of a dialog to open; decides nothing the lane decides. Pure: no I/O, no
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal, InvalidOperation
@@ -115,23 +116,30 @@ def coupon(raw: str) -> str:
     return code
 
 
-def refund_lines(raw: str) -> dict[int, Decimal | None]:
-    """The lines of a receipt to refund, as printed (from 1): `1 3` or `1,3` are lines 1
-    and 3 whole (None: the hub fills in what is left), `2*1` is two of line 1 (as `3*501` on the
-    entry line). Answers lane line indexes (from 0)."""
+LINE_FIELD = "line_"  # the refund-lines dialog's field of receipt line n is line_<n>
+ALL_WORDS = frozenset({"all", "全部", "*"})  # what is left of the line, in either language
+
+
+def refund_choice(fields: Mapping[str, str]) -> dict[int, Decimal | None]:
+    """The refund-lines dialog's choice: field `line_<n>` (n as printed, from 1) holds how
+    many of line n to refund, or `all` / `全部` for what is left of it (None: the hub fills
+    it in from the receipt); an empty field or 0 is not refunded. Answers lane line indexes
+    (from 0); the lane checks every quantity against the receipt."""
     wanted: dict[int, Decimal | None] = {}
-    for part in raw.replace(",", " ").replace(";", " ").split():
-        count, star, line = part.rpartition("*")
-        if not line.isdigit() or int(line) < 1:
-            raise EntryError("bad_lines", f"{part!r} is not a receipt line: type e.g. 1 3 "
-                             "or 2*1 (two of line 1).")
-        index = int(line) - 1
-        if index in wanted:
-            raise EntryError("bad_lines", f"Line {line} is named twice.")
-        wanted[index] = _number(count, "bad_quantity") if star else None
+    for name, raw in fields.items():
+        text = raw.strip().lower()
+        if not name.startswith(LINE_FIELD) or not text:
+            continue
+        number = name[len(LINE_FIELD):]
+        if not number.isdigit() or int(number) < 1:
+            raise EntryError("bad_lines", f"{name!r} is not a receipt line.")
+        count = None if text in ALL_WORDS else _number(text, "bad_quantity")
+        if count != 0:
+            wanted[int(number) - 1] = count
     if not wanted:
-        raise EntryError("bad_lines", "Type the receipt's line numbers, e.g. 1 3 or 2*1.")
-    return wanted
+        raise EntryError("bad_lines", "Pick the lines to refund: type how many on a line, "
+                         "or Space for all of it.")
+    return dict(sorted(wanted.items()))
 
 
 # what a cashier may type in a refund dialog's "pay back" field, in either language

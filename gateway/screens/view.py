@@ -43,13 +43,49 @@ class DeviceView:
 
 
 @dataclass(frozen=True)
+class ReceiptLineView:
+    """One line of an earlier receipt in the refund-lines dialog. Quantities are counted
+    as the lane counts them (a weighed line is one unit, refunded whole or not at all)."""
+
+    number: int  # as printed on the receipt, from 1
+    name: str
+    sold: str  # "3", or "0.456 kg" for a weighed line
+    paid: str  # the line's total as the sale record allocated it
+    refunded: str
+    left: str
+    left_units: str  # what is left in the lane's units, plain ("2", "1"): the + key's limit
+    whole: str  # what Space or a tap writes: the count left, or the "all" word
+    whole_only: bool  # weighed (or a fractional quantity): the lane takes the whole line
+    open: bool  # something is left to refund
+
+
+@dataclass(frozen=True)
+class ReceiptView:
+    """An earlier sale as the refund-lines dialog lists it, read from its journal record
+    body and the lane book's refunded quantities."""
+
+    receipt_id: str
+    sold_at: str
+    cashier: str
+    total: str
+    lines: tuple[ReceiptLineView, ...]
+
+    @property
+    def all_refunded(self) -> bool:
+        return not any(line.open for line in self.lines)
+
+
+@dataclass(frozen=True)
 class Prompt:
-    """A dialog the cashier must answer: `kind` names the form, `fields` its inputs."""
+    """A dialog the cashier must answer: `kind` names the form, `fields` its inputs;
+    `alert` is a refusal shown inside it, `receipt` the receipt it lists."""
 
     kind: str
     title: str
     text: str = ""
     fields: tuple[tuple[str, str, str], ...] = ()  # (name, label, prefilled value)
+    alert: str = ""
+    receipt: ReceiptView | None = None
 
 
 @dataclass(frozen=True)
@@ -219,3 +255,33 @@ def last_sale(body: Mapping[str, Any], receipt: Any, fmt: CurrencyFormat,
                     points_earned=points.get("earned") if body.get("member") else None,
                     points_balance=points.get("balance") if body.get("member") else None,
                     qr=qr, member_name=member_name)
+
+
+def receipt_view(body: Mapping[str, Any], refunded: Mapping[int, Decimal], fmt: CurrencyFormat,
+                 t: Translate) -> ReceiptView:
+    """A sale record body as the refund-lines dialog lists it. Amounts are the body's own
+    (each line's total as the sale allocated it); only quantities are counted here: what
+    the lane book says was refunded, and what is left of each line."""
+    lines = []
+    for index, line in enumerate(body.get("lines", ())):
+        sold = Decimal(str(line["quantity"]))
+        done = refunded.get(index, Decimal(0))
+        left = max(sold - done, Decimal(0))
+        weight = line.get("weight")
+        whole_only = weight is not None or sold != sold.to_integral_value()
+        if weight is not None:
+            weighed = weight_text(Decimal(str(weight)), line.get("unit"), fmt.decimal)
+            sold_text, done_text = weighed, weighed if done else "0"
+            left_text = weighed if left else "0"
+        else:
+            sold_text, done_text, left_text = _plain(sold), _plain(done), _plain(left)
+        lines.append(ReceiptLineView(
+            number=index + 1, name=str(line["name"]), sold=sold_text,
+            paid=fmt(Decimal(str(line["total"]))), refunded=done_text, left=left_text,
+            left_units=_plain(left), whole=t("all_word") if whole_only else _plain(left),
+            whole_only=whole_only, open=left > 0))
+    staff = body.get("staff") or {}
+    return ReceiptView(receipt_id=str(body["receipt_id"]),
+                       sold_at=str(body.get("local_time", "")).replace("T", " "),
+                       cashier=str(staff.get("name", "")),
+                       total=fmt(Decimal(str(body["totals"]["total"]))), lines=tuple(lines))

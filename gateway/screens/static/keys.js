@@ -22,8 +22,14 @@
 
   function focusInput() {
     var form = dialog();
+    // the cashier is typing in the open dialog: another part of the page being pushed
+    // (a live weight, a device's health) must not move the cursor
+    if (form && form.contains(document.activeElement)) { return; }
     var target = form ? (form.querySelector("input[value='']") || form.querySelector("input")) : entry;
-    if (target && document.activeElement !== target) { target.focus(); }
+    if (target && document.activeElement !== target) {
+      target.focus();
+      if (form && target.value) { target.select(); }  // typing or scanning replaces it
+    }
   }
 
   // F1 latches Shift for the next function key, for keypads and programmable POS keyboards
@@ -68,6 +74,64 @@
     if (e.defaultPrevented || !form.getAttribute("hx-post")) { return; }
     e.preventDefault();
     htmx.ajax("POST", form.getAttribute("hx-post"), { source: form, swap: "none" });
+  });
+
+  // The refund-lines dialog lists the receipt's lines, each with how many to refund:
+  // digits type it, Space takes all that is left of the line (again: none), + and - one
+  // more or one less, up and down go to the next line, Enter refunds. A tap on a line does
+  // what Space does and its - + buttons what the keys do. The lane checks what is sent.
+  function pickRow(element) { return element.closest(".receipt-lines tr[data-line]"); }
+
+  function choose(row, value) {
+    var input = row.querySelector("input");
+    if (!input) { return; }
+    input.value = value;
+    row.classList.toggle("chosen", value.trim() !== "");
+  }
+
+  function toggle(row) {
+    var input = row.querySelector("input");
+    if (input) { choose(row, input.value.trim() ? "" : row.dataset.whole); }
+  }
+
+  function step(row, by) {
+    var input = row.querySelector("input");
+    if (!input) { return; }
+    if (row.hasAttribute("data-whole-only")) { choose(row, by > 0 ? row.dataset.whole : ""); return; }
+    var left = Number(row.dataset.left);
+    var now = Number(input.value.trim().replace(",", ".")) || 0;
+    var next = Math.min(Math.max(Math.floor(now) + by, 0), left);
+    choose(row, next > 0 ? String(next) : "");
+  }
+
+  function nextRow(row, by) {
+    var inputs = Array.prototype.slice.call(row.closest("tbody").querySelectorAll("input"));
+    var at = inputs.indexOf(row.querySelector("input"));
+    var target = inputs[at + by];
+    if (target) { target.focus(); target.select(); }
+  }
+
+  document.addEventListener("keydown", function (e) {
+    var row = e.target.closest && pickRow(e.target);
+    if (!row || e.target.tagName !== "INPUT") { return; }
+    var actions = { " ": function () { toggle(row); }, "+": function () { step(row, 1); },
+                    "-": function () { step(row, -1); }, "ArrowUp": function () { nextRow(row, -1); },
+                    "ArrowDown": function () { nextRow(row, 1); } };
+    if (actions[e.key]) { e.preventDefault(); actions[e.key](); }
+  });
+
+  document.addEventListener("input", function (e) {
+    var row = e.target.closest && pickRow(e.target);
+    if (row) { row.classList.toggle("chosen", e.target.value.trim() !== ""); }
+  });
+
+  document.getElementById("prompt").addEventListener("click", function (e) {
+    var row = pickRow(e.target);
+    if (!row || e.target.closest("input")) { return; }
+    var button = e.target.closest("button[data-step]");
+    if (button) { step(row, Number(button.dataset.step)); } else { toggle(row); }
+    var input = row.querySelector("input");
+    if (input) { input.focus(); }
   });
 
   document.body.addEventListener("htmx:sseMessage", function () { focusInput(); });
