@@ -402,7 +402,12 @@ class Box:
             case DocumentJob():
                 message.reply.put(self._apply_document(message))
             case Call():
-                message.reply.put(message.fn())
+                try:
+                    answer = message.fn()
+                except Exception as exc:  # a screen's request failed: it says so, we go on
+                    log.exception("a request from the screens failed")
+                    answer = exc
+                message.reply.put(answer)
             case ScanEvent() | CardEvent():
                 self._device_input(message)
             case WeightReading():

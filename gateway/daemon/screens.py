@@ -12,21 +12,35 @@ import logging
 import queue
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from gateway.lane import events as ev
 from gateway.lane.events import Outcome, Refusal
 from gateway.settings import GatewaySettings
 
 log = logging.getLogger("storegate.daemon.screens")
+T = TypeVar("T")
 
 
 @dataclass
 class Call:
-    """A function to run on the main loop, with where to put its answer."""
+    """A function to run on the main loop, with where to put its answer (or the exception
+    it raised, which `on_main_loop` raises again in the caller's thread)."""
 
     fn: Callable[[], Any]
     reply: queue.SimpleQueue[Any]
+
+
+def on_main_loop(inbox: queue.SimpleQueue[Any], fn: Callable[[], T]) -> T:
+    """Run `fn` on the daemon's main loop, the one user of the database connection, and
+    wait for its answer: what the screens' web threads do instead of touching the lane."""
+    reply: queue.SimpleQueue[Any] = queue.SimpleQueue()
+    inbox.put(Call(fn, reply))
+    answer = reply.get(timeout=20)
+    if isinstance(answer, Exception):
+        raise answer
+    result: T = answer
+    return result
 
 
 class Screens:
@@ -52,13 +66,10 @@ class Screens:
             from gateway.screens.hub import ScreenHub, store_clock
             from gateway.screens.serve import ScreensServer
 
-            def on_main_loop(event: ev.Event) -> Outcome | Refusal:
-                reply: queue.SimpleQueue[Outcome | Refusal] = queue.SimpleQueue()
-                inbox.put(Call(lambda: feed(event), reply))
-                return reply.get(timeout=20)
-
             self.hub = ScreenHub(lane, config, clock=store_clock(settings.store.timezone),
-                                 store_name=settings.store.name, feed=on_main_loop)
+                                 store_name=settings.store.name,
+                                 feed=lambda event: on_main_loop(inbox, lambda: feed(event)),
+                                 read=lambda query: on_main_loop(inbox, query))
             self.server = ScreensServer(create_app(self.hub), config).start()
             self._start_pole(settings, alert)
         except (OSError, RuntimeError, SystemExit) as exc:

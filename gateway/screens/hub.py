@@ -52,6 +52,7 @@ from gateway.screens.view import (
 
 Listener = Callable[[ScreenView], None]
 Feed = Callable[[ev.Event], "Outcome | Refusal"]
+Read = Callable[[Callable[[], Any]], Any]
 OVERRIDABLE = (ev.ChangeQuantity, ev.VoidLine, ev.PriceOverride, ev.VoidSale, ev.Refund,
                ev.ReturnWithoutReceipt, ev.NoSale, ev.CloseShift, ev.Tender)
 
@@ -81,13 +82,17 @@ class ScreenHub:
 
     def __init__(self, lane: LanePort, settings: ScreensSettings, *,
                  clock: Callable[[], datetime], scale_capacity: Decimal | None = None,
-                 store_name: str = "", feed: Feed | None = None) -> None:
+                 store_name: str = "", feed: Feed | None = None,
+                 read: Read | None = None) -> None:
         """`feed` is how lane events reach the lane: by default `lane.handle` under a lock
         of the hub's own; the daemon passes its own (which also prints, counts anomalies
-        and runs on its main loop) and then calls `record` for events it fed itself."""
+        and runs on its main loop) and then calls `record` for events it fed itself.
+        `read(query)` runs a query of the lane's book the same way: under that lock by
+        default, on the daemon's main loop (the database connection's one user) there."""
         self.lane = lane
         self._lane_lock = threading.Lock()
         self._feed: Feed = feed or self._handle_locked
+        self._read: Read = read or self._read_locked
         self.settings = settings
         self.clock = clock
         self.scale_capacity = scale_capacity
@@ -153,6 +158,10 @@ class ScreenHub:
             listener(view)
 
     # -- lane events -------------------------------------------------------------------------
+
+    def _read_locked(self, query: Callable[[], Any]) -> Any:
+        with self._lane_lock:
+            return query()
 
     def _handle_locked(self, event: ev.Event) -> Outcome | Refusal:
         with self._lane_lock:
@@ -310,9 +319,13 @@ class ScreenHub:
         title, field = self.t("k_refund_lines"), ("receipt_id", self.t("receipt_id"), receipt_id)
         if not receipt_id:
             return Prompt("refund_lines", title, self.t("receipt_hint"), (field,))
-        with self._lane_lock:
-            record = self.lane.book.by_receipt(receipt_id)
-            done = self.lane.book.refunded(receipt_id) if record is not None else {}
+        book = self.lane.book
+
+        def query() -> tuple[Any, dict[int, Decimal]]:
+            found = book.by_receipt(receipt_id)
+            return found, (book.refunded(receipt_id) if found is not None else {})
+
+        record, done = self._read(query)
         if record is None or record.kind != "sale":
             alert = refusal_text(self.language, "unknown_receipt",
                                  f"No sale with receipt {receipt_id} on this till.")

@@ -38,6 +38,18 @@ def test_screens_follow_the_daemons_lane(tmp_path: Path) -> None:
         assert status["lane"]["state"] == "idle"  # type: ignore[index]
         assert status["journal"]["head_seq"] == head + 1  # type: ignore[index]
         assert "Change" in fetch(f"{url}/") or "change" in fetch(f"{url}/")
+        # The refund-lines dialog reads the receipt through the daemon's main loop.
+        from gateway.database import open_database
+        from gateway.journal import Journal
+        sale = Journal(open_database(tmp_path / "storegate.db", readonly=True)).get(head + 1)
+        assert sale is not None and sale.kind == "sale"
+        fetch(f"{url}/action/refund_lines", {"entry": str(sale.body["receipt_id"])})
+        page = fetch(f"{url}/")
+        assert "Highlighter yellow" in page and "Whole milk 1 l" in page, page
+        fetch(f"{url}/action/escape", {})
+        fetch(f"{url}/action/refund_lines", {"entry": "NO-SUCH-RECEIPT"})
+        assert "No sale with receipt NO-SUCH-RECEIPT on this till." in fetch(f"{url}/")
     finally:
         assert daemon.stop() == 0
     assert "the cashier screens could not start" not in daemon.output()
+    assert "a request from the screens failed" not in daemon.output()
