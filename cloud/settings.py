@@ -12,21 +12,14 @@ from __future__ import annotations
 
 import argparse
 import os
-import tomllib
 from pathlib import Path
-from typing import ClassVar
 
-from pydantic import Field, ValidationError
-from pydantic_settings import (
-    BaseSettings,
-    PydanticBaseSettingsSource,
-    SettingsConfigDict,
-    TomlConfigSettingsSource,
-)
+from pydantic import Field
+from pydantic_settings import SettingsConfigDict
 
 from cloud.rules import Thresholds
 from gateway.errors import ProblemsError
-from gateway.validation import describe_errors
+from gateway.settings_files import TomlSettings, load_toml_settings
 
 DEFAULT_CONFIG_PATH = Path("/etc/storegate/cloud.toml")
 CONFIG_ENV = "STOREGATE_CLOUD_CONFIG"
@@ -44,7 +37,7 @@ class CloudSettingsError(ProblemsError):
                          "key with its default")
 
 
-class CloudSettings(BaseSettings):
+class CloudSettings(TomlSettings):
     """Everything head office reads from its settings; see config/cloud.example.toml."""
 
     model_config = SettingsConfigDict(
@@ -53,23 +46,8 @@ class CloudSettings(BaseSettings):
         extra="forbid",
         nested_model_default_partial_update=True,
     )
-    toml_path: ClassVar[Path | None] = None
 
     alerts: Thresholds = Field(default_factory=Thresholds)
-
-    @classmethod
-    def settings_customise_sources(
-        cls,
-        settings_cls: type[BaseSettings],
-        init_settings: PydanticBaseSettingsSource,
-        env_settings: PydanticBaseSettingsSource,
-        dotenv_settings: PydanticBaseSettingsSource,
-        file_secret_settings: PydanticBaseSettingsSource,
-    ) -> tuple[PydanticBaseSettingsSource, ...]:
-        sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
-        if cls.toml_path is not None:
-            sources.append(TomlConfigSettingsSource(settings_cls, toml_file=cls.toml_path))
-        return tuple(sources)
 
 
 def config_path_default() -> str | None:
@@ -83,34 +61,10 @@ def load_cloud_settings(path: str | Path | None = None) -> CloudSettings:
     A path that was given but does not exist is an error; a missing default file means
     "defaults plus environment".
     """
-    candidate = Path(path) if path is not None else DEFAULT_CONFIG_PATH
-    toml: Path | None = candidate
-    if candidate.exists():
-        _check_toml(candidate)
-    elif path is not None:
-        raise CloudSettingsError(str(candidate), ["file does not exist; pass an existing "
-                                                  f"--config PATH (or unset ${CONFIG_ENV})"])
-    else:
-        toml = None
-    source = str(toml) if toml is not None else "settings (defaults and environment)"
-    env_keys = sorted(k for k in os.environ if k.startswith(ENV_PREFIX) and NESTED in k)
-    if env_keys:
-        source += f" + environment ({', '.join(env_keys)})"
-    settings_type = type("LoadedCloudSettings", (CloudSettings,), {"toml_path": toml})
-    try:
-        return settings_type()  # type: ignore[no-any-return]
-    except ValidationError as exc:
-        raise CloudSettingsError(source, describe_errors(exc, unknown_key=UNKNOWN_KEY)) from exc
-
-
-def _check_toml(path: Path) -> None:
-    try:
-        with path.open("rb") as fh:
-            tomllib.load(fh)
-    except tomllib.TOMLDecodeError as exc:
-        raise CloudSettingsError(str(path), [f"not valid TOML: {exc}"]) from exc
-    except OSError as exc:
-        raise CloudSettingsError(str(path), [f"cannot read the file: {exc.strerror}"]) from exc
+    return load_toml_settings(CloudSettings, path, default=DEFAULT_CONFIG_PATH,
+                              env_prefix=ENV_PREFIX, refuse=CloudSettingsError,
+                              unknown_key=UNKNOWN_KEY,
+                              missing=f"pass an existing --config PATH (or unset ${CONFIG_ENV})")
 
 
 def config_arg(parser: argparse.ArgumentParser) -> None:

@@ -7,19 +7,14 @@ wrong, what is allowed). Secrets are `SecretStr` so that printing settings never
 
 from __future__ import annotations
 
-import os
-import tomllib
 from pathlib import Path
-from typing import Any, ClassVar, Literal
+from typing import Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from biip.rcn import RcnRegion
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 from pydantic_settings import (
-    BaseSettings,
-    PydanticBaseSettingsSource,
     SettingsConfigDict,
-    TomlConfigSettingsSource,
 )
 
 from devices.settings import DeviceSettings
@@ -27,8 +22,8 @@ from gateway.daemon.settings import AnomalySettings, BackupSettings, DaemonSetti
 from gateway.errors import SettingsError
 from gateway.lane.settings import LaneSettings
 from gateway.screens.settings import ScreensSettings
+from gateway.settings_files import TomlSettings, load_toml_settings
 from gateway.sync.settings import SyncSettings
-from gateway.validation import describe_errors
 
 DEFAULT_CONFIG_PATH = Path("/etc/storegate/gateway.toml")
 UNKNOWN_KEY = "unknown key (misspelt? see config/gateway.example.toml for every key)"
@@ -166,7 +161,7 @@ class MqttSettings(Section):
     )
 
 
-class GatewaySettings(BaseSettings):
+class GatewaySettings(TomlSettings):
     """Everything the box reads at start; see config/gateway.example.toml."""
 
     model_config = SettingsConfigDict(
@@ -175,7 +170,6 @@ class GatewaySettings(BaseSettings):
         extra="forbid",
         nested_model_default_partial_update=True,
     )
-    toml_path: ClassVar[Path | None] = None
 
     store: StoreSettings = Field(default_factory=StoreSettings)
     paths: PathSettings = Field(default_factory=PathSettings)
@@ -189,30 +183,6 @@ class GatewaySettings(BaseSettings):
     anomalies: AnomalySettings = Field(default_factory=AnomalySettings)
     screens: ScreensSettings = Field(default_factory=ScreensSettings)
 
-    @classmethod
-    def settings_customise_sources(
-        cls,
-        settings_cls: type[BaseSettings],
-        init_settings: PydanticBaseSettingsSource,
-        env_settings: PydanticBaseSettingsSource,
-        dotenv_settings: PydanticBaseSettingsSource,
-        file_secret_settings: PydanticBaseSettingsSource,
-    ) -> tuple[PydanticBaseSettingsSource, ...]:
-        sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
-        if cls.toml_path is not None:
-            sources.append(TomlConfigSettingsSource(settings_cls, toml_file=cls.toml_path))
-        return tuple(sources)
-
-
-def _check_toml(path: Path) -> None:
-    try:
-        with path.open("rb") as fh:
-            tomllib.load(fh)
-    except tomllib.TOMLDecodeError as exc:
-        raise SettingsError(str(path), [f"not valid TOML: {exc}"]) from exc
-    except OSError as exc:
-        raise SettingsError(str(path), [f"cannot read the file: {exc.strerror}"]) from exc
-
 
 def load_settings(path: str | Path | None = None) -> GatewaySettings:
     """Load settings from `path` (or the default file when it exists) and the environment.
@@ -220,25 +190,9 @@ def load_settings(path: str | Path | None = None) -> GatewaySettings:
     An explicit path that does not exist is an error; a missing default file means
     "defaults plus environment", which is what a fresh box has before installation.
     """
-    explicit = path is not None
-    toml = Path(path) if path is not None else DEFAULT_CONFIG_PATH
-    if toml.exists():
-        _check_toml(toml)
-    elif explicit:
-        raise SettingsError(str(toml), ["file does not exist; pass an existing --config PATH"])
-    else:
-        toml = None  # type: ignore[assignment]
-
-    source = str(toml) if toml is not None else "settings (defaults and environment)"
-    env_keys = sorted(k for k in os.environ if k.startswith(ENV_PREFIX))
-    if env_keys:
-        source += f" + environment ({', '.join(env_keys)})"
-
-    settings_type = type("LoadedGatewaySettings", (GatewaySettings,), {"toml_path": toml})
-    try:
-        return settings_type()  # type: ignore[no-any-return]
-    except ValidationError as exc:
-        raise SettingsError(source, describe_errors(exc, unknown_key=UNKNOWN_KEY)) from exc
+    return load_toml_settings(GatewaySettings, path, default=DEFAULT_CONFIG_PATH,
+                              env_prefix=ENV_PREFIX, refuse=SettingsError,
+                              unknown_key=UNKNOWN_KEY)
 
 
 def masked(settings: GatewaySettings) -> dict[str, Any]:
