@@ -40,13 +40,10 @@ import argparse
 import asyncio
 import importlib.util
 import logging
-import signal
-import subprocess
 import sys
-from pathlib import Path
 from typing import Any
 
-from gateway.sync.testing import free_port, wait_for_port
+from gateway.sync.testing import BrokerProcess
 
 AMQTT_HINT = "pip install 'storegate[demo]' (amqtt)"
 
@@ -56,47 +53,15 @@ def available() -> bool:
     return importlib.util.find_spec("amqtt") is not None
 
 
-class EmbeddedBroker:
-    """One amqtt broker process on 127.0.0.1; `start()` again after `kill()` restarts it."""
+class EmbeddedBroker(BrokerProcess):
+    """One amqtt broker process on 127.0.0.1; `start()` again after `kill()` restarts it.
+    A kill loses its sessions and retained messages (it keeps everything in memory)."""
 
-    def __init__(self, workdir: Path, *, port: int | None = None) -> None:
-        self.workdir = workdir
-        self.workdir.mkdir(parents=True, exist_ok=True)
-        self.port = port or free_port()
-        self.process: subprocess.Popen[bytes] | None = None
-        self.log_path = workdir / "amqtt.log"
+    name = "the embedded broker (amqtt)"
+    log_name = "amqtt.log"
 
-    def start(self) -> EmbeddedBroker:
-        with self.log_path.open("ab") as log:  # the child keeps its own copy
-            self.process = subprocess.Popen(
-                [sys.executable, "-m", "gateway.sync.embedded_broker", "--port",
-                 str(self.port)], stdout=log, stderr=log)
-        try:
-            wait_for_port(self.port, alive=lambda: self.process is not None
-                          and self.process.poll() is None)
-        except TimeoutError as exc:
-            self.kill()
-            tail = self.log_path.read_text(errors="replace")[-800:]
-            raise RuntimeError(f"the embedded broker (amqtt) did not start; its log ends:"
-                               f"\n{tail}") from exc
-        return self
-
-    def kill(self) -> None:
-        """SIGKILL: no goodbye; sessions and retained messages are gone."""
-        if self.process is not None and self.process.poll() is None:
-            self.process.send_signal(signal.SIGKILL)
-            self.process.wait(10)
-        self.process = None
-
-    def restart(self) -> None:
-        self.kill()
-        self.start()
-
-    def __enter__(self) -> EmbeddedBroker:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.kill()
+    def command(self) -> list[str]:
+        return [sys.executable, "-m", "gateway.sync.embedded_broker", "--port", str(self.port)]
 
 
 # -- the child process (imports amqtt) ----------------------------------------------------------

@@ -29,6 +29,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Self
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
@@ -54,19 +55,66 @@ def wait_for_port(port: int, timeout: float = 10.0,
     raise TimeoutError(f"nothing listens on 127.0.0.1:{port} after {timeout} s")
 
 
-class Mosquitto:
-    """One broker process; `extra` lines go into its config under the listener."""
+class BrokerProcess:
+    """A broker in a child process on 127.0.0.1:`port`: `start()`, `kill()` (SIGKILL, a
+    real outage), `restart()`, a context manager. Subclasses say how to launch it."""
+
+    name = "the broker"
+    log_name = "broker.log"
+
+    def __init__(self, workdir: Path, *, port: int | None = None) -> None:
+        self.workdir = workdir
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        self.port = port or free_port()
+        self.process: subprocess.Popen[bytes] | None = None
+        self.log_path = workdir / self.log_name
+
+    def command(self) -> list[str]:
+        raise NotImplementedError
+
+    def start(self) -> Self:
+        command = self.command()
+        with self.log_path.open("ab") as log:  # the child keeps its own copy
+            self.process = subprocess.Popen(command, stdout=log, stderr=log)
+        try:
+            wait_for_port(self.port, alive=lambda: self.process is not None
+                          and self.process.poll() is None)
+        except TimeoutError as exc:
+            self.kill()
+            tail = self.log_path.read_text(errors="replace")[-800:]
+            raise RuntimeError(f"{self.name} did not start; its log ends:\n{tail}") from exc
+        return self
+
+    def kill(self) -> None:
+        """SIGKILL: no goodbye, nothing saved."""
+        if self.process is not None and self.process.poll() is None:
+            self.process.send_signal(signal.SIGKILL)
+            self.process.wait(10)
+        self.process = None
+
+    def restart(self) -> None:
+        self.kill()
+        self.start()
+
+    def __enter__(self) -> Self:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.kill()
+
+
+class Mosquitto(BrokerProcess):
+    """One Mosquitto process; `extra` lines go into its config under the listener."""
+
+    name = "mosquitto"
+    log_name = "mosquitto.log"
 
     def __init__(self, workdir: Path, *, port: int | None = None, extra: str = "",
                  persistence: bool = False, allow_anonymous: bool = True) -> None:
-        self.workdir = workdir
+        super().__init__(workdir, port=port)
         self.allow_anonymous = allow_anonymous
-        self.workdir.mkdir(parents=True, exist_ok=True)
-        self.port = port or free_port()
         self.extra = extra
         self.persistence = persistence
-        self.process: subprocess.Popen[bytes] | None = None
-        self.log_path = workdir / "mosquitto.log"
 
     def config_text(self) -> str:
         anonymous = "true" if self.allow_anonymous else "false"
@@ -80,36 +128,10 @@ class Mosquitto:
                  "log_dest stderr", "log_type error", "log_type warning"]
         return "\n".join(lines) + "\n" + self.extra + "\n"
 
-    def start(self) -> Mosquitto:
+    def command(self) -> list[str]:
         conf = self.workdir / "mosquitto.conf"
         conf.write_text(self.config_text())
-        log = self.log_path.open("ab")
-        self.process = subprocess.Popen([MOSQUITTO, "-c", str(conf)], stdout=log, stderr=log)
-        try:
-            wait_for_port(self.port, alive=lambda: self.process is not None
-                          and self.process.poll() is None)
-        except TimeoutError as exc:
-            self.kill()
-            tail = self.log_path.read_text(errors="replace")[-800:]
-            raise RuntimeError(f"mosquitto did not start; its log ends:\n{tail}") from exc
-        return self
-
-    def kill(self) -> None:
-        """SIGKILL: no goodbye, no persistence save."""
-        if self.process is not None and self.process.poll() is None:
-            self.process.send_signal(signal.SIGKILL)
-            self.process.wait(10)
-        self.process = None
-
-    def restart(self) -> None:
-        self.kill()
-        self.start()
-
-    def __enter__(self) -> Mosquitto:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.kill()
+        return [MOSQUITTO, "-c", str(conf)]
 
 
 class LinkProxy:
