@@ -270,7 +270,10 @@ def _measure(conn: Connection, scanner: Any, scans: int, backlog: int) -> dict[s
         before = _status(conn)["last_input"]["count"]
         sent = time.time()
         scanner.scan("7612345001012")
+        deadline = time.monotonic() + 10
         while (last := _status(conn)["last_input"])["count"] == before:
+            # a scanner port another process holds locked would wait here for ever
+            assert time.monotonic() < deadline, f"scan {n + 1} never reached the lane"
             time.sleep(0.003)  # the stamp is taken in the daemon; polling only adds load
         latencies.append((last["lane_updated_at"] - sent) * 1000)
         time.sleep(0.01)
