@@ -8,13 +8,12 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 from pathlib import Path
 from typing import Any
 
 from gateway.catalog.document import json_schema, read_document
 from gateway.catalog.store import CatalogStore
-from gateway.daemon.lock import ask_owner, owner
+from gateway.daemon.lock import ask_owner, owner, owner_refused
 from gateway.database import open_database
 from gateway.settings import load_settings
 
@@ -71,8 +70,7 @@ def _load(args: argparse.Namespace) -> int:
         answer = ask_owner(socket_path, {"command": "catalog_load", "text": text,
                                          "source": args.file, "force": args.force})
         if not answer.get("ok"):
-            print(f"gateway catalog load: {answer.get('error')}", file=sys.stderr)
-            return 1
+            return owner_refused(answer, "catalog load")
         version, products = answer["version"], answer["products"]
     else:
         store = CatalogStore(open_database(database))

@@ -457,7 +457,7 @@ class Box:
                 self.sync.sync_now()
                 return {"ok": True}
         except StoregateError as exc:
-            return {"ok": False, "error": exc.describe()}
+            return {"ok": False, "error": exc.describe(), "exit_code": exc.exit_code}
         return {"ok": False, "error": f"unknown command {command!r}"}
 
     def _backup_request(self, request: Request) -> None:

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import fcntl
 import os
+import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -90,3 +91,14 @@ def owner(settings: GatewaySettings, database: Path) -> Path | None:
 def ask_owner(socket_path: Path, request: dict[str, Any], timeout: float = 60) -> dict[str, Any]:
     """Send a change to the daemon that owns the database; its answer as a dict."""
     return call(socket_path, request, timeout=timeout)
+
+
+def owner_refused(answer: dict[str, Any], command: str) -> int:
+    """Print the daemon's "no" as the command would have printed it without the daemon,
+    and return the same exit status: an error (`exit_code` set) as `gateway: ...`, a
+    lane refusal as `gateway COMMAND: ...` with status 1."""
+    if "exit_code" in answer:
+        print(f"gateway: {answer.get('error')}", file=sys.stderr)
+        return int(answer["exit_code"])
+    print(f"gateway {command}: {answer.get('error')}", file=sys.stderr)
+    return 1

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from gateway.daemon.lock import ask_owner, owner
+from gateway.daemon.lock import ask_owner, owner, owner_refused
 from gateway.database import open_database
 from gateway.errors import UsageError
 from gateway.journal import Journal
@@ -171,8 +171,7 @@ def _z_through_daemon(args: argparse.Namespace, socket_path: Path, credential: C
                "staff": credential.staff_id, "pin": credential.pin}
     answer = ask_owner(socket_path, {k: v for k, v in request.items() if v is not None})
     if not answer.get("ok"):
-        print(f"gateway report z: {answer.get('error')}", file=sys.stderr)
-        return 1
+        return owner_refused(answer, "report z")
     print(json.dumps(answer["body"], indent=2) if args.json else answer["text"],
           end="\n" if args.json else "")
     return 0
@@ -199,8 +198,7 @@ def _staff_change(args: argparse.Namespace, action: str) -> int:
     if socket_path is not None:
         answer = ask_owner(socket_path, change.to_request())
         if not answer.get("ok"):
-            print(f"gateway staff: {answer.get('error')}", file=sys.stderr)
-            return 1
+            return owner_refused(answer, "staff")
         print(answer["text"])
         return 0
     result = StaffDirectory(db, settings.lane).change(

@@ -219,7 +219,12 @@ def test_cli_changes_go_through_the_running_daemon_which_stays_the_one_writer(
         assert "staff 102 Carla (cashier) saved" in added.stdout
         bad = gateway("staff", "add", "103", "Dora", "supervisor", "--ceiling", "lots",
                       "--pin-stdin", stdin="615243\n")
-        assert bad.returncode == 1 and "override ceiling 'lots' is not a number" in bad.stderr
+        assert bad.returncode == 2 and "override ceiling 'lots' is not a number" in bad.stderr
+        broken = tmp_path / "catalog-broken.json"
+        broken.write_text(json.dumps({**catalog, "version": 3, "products": [
+            {**catalog["products"][0], "price": "-1"}]}))
+        refused = gateway("catalog", "load", str(broken))
+        assert refused.returncode == 2 and "price" in refused.stderr, refused.stderr
         loaded = gateway("catalog", "load", str(newer))
         assert loaded.returncode == 0 and "catalog version 2 in force" in loaded.stdout, \
             loaded.stderr
@@ -240,6 +245,11 @@ def test_cli_changes_go_through_the_running_daemon_which_stays_the_one_writer(
     offline = gateway("staff", "add", "104", "Emil", "cashier", "--pin-stdin",
                       stdin="716354\n")
     assert offline.returncode == 0 and "staff 104 Emil (cashier) saved" in offline.stdout
+    bad_offline = gateway("staff", "add", "103", "Dora", "supervisor", "--ceiling", "lots",
+                          "--pin-stdin", stdin="615243\n")
+    assert (bad_offline.returncode, bad_offline.stderr) == (bad.returncode, bad.stderr)
+    refused_offline = gateway("catalog", "load", str(broken))
+    assert refused_offline.returncode == 2
     assert "staff 104" not in daemon.output()
 
 
