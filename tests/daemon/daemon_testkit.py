@@ -42,44 +42,56 @@ def append_records(database: Path, count: int, kind: str = "sale") -> None:
 
 
 class NotifyListener:
-    """A datagram socket standing in for systemd's $NOTIFY_SOCKET; records each message."""
+    """A datagram socket standing in for systemd's $NOTIFY_SOCKET; records each message.
+
+    Reads on a thread of its own, as systemd does: the kernel queues only 10 datagrams
+    (net.unix.max_dgram_qlen) and the daemon drops a message rather than block, so a
+    listener that read only when asked lost STOPPING=1 behind a backlog of WATCHDOG=1
+    on a busy machine."""
 
     def __init__(self, directory: Path) -> None:
         import socket as _socket
+        import threading as _threading
         self.path = directory / "notify.sock"
         self.sock = _socket.socket(_socket.AF_UNIX, _socket.SOCK_DGRAM)
         self.path.unlink(missing_ok=True)
         self.sock.bind(str(self.path))
-        self.sock.settimeout(0.1)
+        self.sock.settimeout(0.05)
         self.messages: list[tuple[float, str]] = []
+        self._closed = _threading.Event()
+        self._thread = _threading.Thread(target=self._read, daemon=True)
+        self._thread.start()
+
+    def _read(self) -> None:
+        import time as _time
+        while not self._closed.is_set():
+            try:
+                data = self.sock.recv(4096)
+            except TimeoutError:
+                continue
+            except OSError:
+                return
+            self.messages.append((_time.monotonic(), data.decode()))
 
     def wait_for(self, text: str, timeout: float = 20.0) -> float:
         """Monotonic time the first message containing `text` arrived."""
         import time as _time
         deadline = _time.monotonic() + timeout
         while _time.monotonic() < deadline:
-            for at, message in self.messages:
+            for at, message in list(self.messages):
                 if text in message:
                     return at
-            try:
-                data = self.sock.recv(4096)
-            except TimeoutError:
-                continue
-            self.messages.append((_time.monotonic(), data.decode()))
+            _time.sleep(0.01)
         raise AssertionError(f"no {text!r} from the daemon in {timeout} s: {self.messages}")
 
     def drain(self, seconds: float) -> None:
         """Collect every message that arrives during `seconds`."""
         import time as _time
-        deadline = _time.monotonic() + seconds
-        while _time.monotonic() < deadline:
-            try:
-                data = self.sock.recv(4096)
-            except TimeoutError:
-                continue
-            self.messages.append((_time.monotonic(), data.decode()))
+        _time.sleep(seconds)
 
     def close(self) -> None:
+        self._closed.set()
+        self._thread.join(2)
         self.sock.close()
 
 
