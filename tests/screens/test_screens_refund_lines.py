@@ -25,9 +25,14 @@ def journal(till: Till, kind: str) -> list[JournalRecord]:
 
 def test_the_dialog_lists_the_lines_and_refunds_part_of_one(till: Till, cashier: Page) -> None:
     sign_on(cashier)
-    cashier.keyboard.type(f"3*{OIL}")
+    cashier.keyboard.type(f"3*{OIL}")  # right after the sign-on dialog closed
+    expect(cashier.locator("#entry")).to_have_value(f"3*{OIL}")
     cashier.keyboard.press("Enter")
+    # the page's key presses and the scanner reach the lane by different roads: wait for
+    # each line before the next, so the lines are in the order the test expects
+    expect(cashier.locator("#basket tr[data-line]")).to_have_count(1)
     till.devices.scanner.scan(WINE)
+    expect(cashier.locator("#basket tr[data-line]")).to_have_count(2)
     till.devices.scale.set(mode="stable", weight="0.456")
     expect(cashier.locator("#weight")).to_have_class("weight stable")
     cashier.keyboard.type(APPLES)

@@ -40,6 +40,11 @@
 
   document.addEventListener("keydown", function (e) {
     if (dialog() && e.key !== "Escape") { return; }  // typing in a dialog: Enter submits it
+    // a character typed while the cursor is nowhere (a dialog just closed, before the next
+    // push puts it back on the entry line) belongs on the entry line, not lost
+    if (e.key.length === 1 && !e.ctrlKey && !e.altKey && !e.metaKey &&
+        document.activeElement !== entry && !(document.activeElement &&
+        document.activeElement.tagName === "INPUT")) { entry.focus(); return; }
     if (e.key === "F1") { e.preventDefault(); latch(!latched); return; }
     var fkey = /^F[0-9]+$/.test(e.key);
     // Shift + a function key is a key of its own (the rarer actions: see docs/screens.md)
