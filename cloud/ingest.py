@@ -54,7 +54,7 @@ from cloud.inbound import Inbound, Problem, Rejected, parse, subscriptions
 from cloud.ingest_store import AckPosition, ApplyResult, IngestStore
 from cloud.schema import require_current
 from gateway.errors import StoregateError
-from gateway.sync.link import MQTT5_SILENCE, UNSUPPORTED_PROTOCOL
+from gateway.sync.link import MQTT5_SILENCE, UNSUPPORTED_PROTOCOL, ProtocolChoice
 from gateway.sync.payloads import Ack, HeadOfficeState
 from gateway.sync.topics import HEAD_OFFICE_LEVEL, Topics
 
@@ -149,15 +149,19 @@ class IngestWorker:
         self.config = config
         self.counters = IngestCounters()
         self.connected = threading.Event()
-        self.protocol = "3.1.1" if config.protocol == "3.1.1" else "5"
+        self._protocol = ProtocolChoice(config.protocol)  # the box's rule, for ingest too
         self._clock = clock
         self._inbox: queue.Queue[Received] = queue.Queue()
         self._generation = 0
         self._touched: set[tuple[str, str]] = set()
-        self._answered_once = False  # a CONNACK accepted us: the protocol is settled
         self._socket_opened: float | None = None  # waiting for a CONNACK since then
         self._unanswered: str | None = None  # why MQTT 5 looks unspoken by this broker
         self._client = self._new_client()
+
+    @property
+    def protocol(self) -> str:
+        """The MQTT version this worker speaks now: "5" or "3.1.1"."""
+        return self._protocol.current
 
     # ------------------------------------------------------------ MQTT callbacks (network thread)
 
@@ -186,12 +190,12 @@ class IngestWorker:
                     properties: Any) -> None:
         self._socket_opened = None
         if reason.is_failure:
-            if int(reason.value) == UNSUPPORTED_PROTOCOL and self._may_fall_back():
+            if int(reason.value) == UNSUPPORTED_PROTOCOL and self._protocol.may_fall_back():
                 self._unanswered = f"the broker refused MQTT 5 ({reason})"
                 return
             log.error("broker refused the ingest worker: %s", reason)
             return
-        self._answered_once = True
+        self._protocol.accepted()
         self._generation += 1
         share = f"$share/{self.config.group}/" if self.config.group and self.protocol == "5" \
             else ""
@@ -204,7 +208,7 @@ class IngestWorker:
 
     def _on_disconnect(self, client: mqtt.Client, userdata: Any, flags: Any, reason: Any,
                        properties: Any) -> None:
-        if self._socket_opened is not None and self._may_fall_back():
+        if self._socket_opened is not None and self._protocol.may_fall_back():
             self._unanswered = "the broker closed the connection without answering the " \
                 "MQTT 5 CONNECT"
         self._socket_opened = None
@@ -261,26 +265,23 @@ class IngestWorker:
             self._client.connect_async(broker.host, broker.port, broker.keepalive)
         self._client.loop_start()
 
-    def _may_fall_back(self) -> bool:
-        return self.config.protocol == "auto" and self.protocol == "5" \
-            and not self._answered_once
-
     def _fall_back_if_unspoken(self) -> None:
         """With protocol "auto", until the first accepted CONNACK: a broker that refuses
         MQTT 5, closes the connection on the CONNECT or leaves it unanswered for
-        MQTT5_SILENCE seconds gets a new client speaking 3.1.1. The choice then holds for
-        the life of the process."""
+        MQTT5_SILENCE seconds gets a new client speaking 3.1.1 (gateway.sync.link's
+        ProtocolChoice). The choice then holds for the life of the process."""
         opened = self._socket_opened
         why = self._unanswered
         if why is None and opened is not None and time.monotonic() - opened > MQTT5_SILENCE:
             why = f"no answer to the MQTT 5 CONNECT in {MQTT5_SILENCE:g} s"
-        if why is None or not self._may_fall_back():
-            return
+        if why is None or not self._protocol.may_fall_back():
+            return  # settled: a silent 3.1.1 broker is paho's to retry, not a reason for 5
+        self._protocol.unanswered()
         log.info("broker %s:%d: %s; trying MQTT 3.1.1", self.config.broker.host,
                  self.config.broker.port, why)
         self._client.disconnect()
         self._client.loop_stop()
-        self.protocol, self._unanswered, self._socket_opened = "3.1.1", None, None
+        self._unanswered, self._socket_opened = None, None
         self._client = self._new_client()
         self._warn_one_worker("the broker does not speak MQTT 5")
         self._connect()

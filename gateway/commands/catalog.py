@@ -13,7 +13,7 @@ from typing import Any
 
 from gateway.catalog.document import json_schema, read_document
 from gateway.catalog.store import CatalogStore
-from gateway.daemon.lock import ask_owner, owner, owner_refused
+from gateway.daemon.lock import ask_owner, owner_refused, writer_of
 from gateway.database import open_database
 from gateway.settings import load_settings
 
@@ -63,9 +63,7 @@ def _load(args: argparse.Namespace) -> int:
     """Through the running daemon when it owns the database (the one writer, and the lane
     then prices with the new catalog at once), else into the file directly."""
     text = Path(args.file).read_text(encoding="utf-8")
-    settings = load_settings(args.config)
-    database = Path(args.db) if args.db else settings.paths.database
-    socket_path = owner(settings, database)
+    database, socket_path = writer_of(load_settings(args.config), args.db)
     if socket_path is not None:
         answer = ask_owner(socket_path, {"command": "catalog_load", "text": text,
                                          "source": args.file, "force": args.force})

@@ -4,7 +4,7 @@
 `<data_dir>/daemon.lock` for its whole life (the kernel drops it when the process dies,
 even by SIGKILL, so a crash never leaves a stale lock). `gateway restore` takes the same
 lock, so it cannot replace the file under a running daemon. Commands that change the
-database (`gateway staff`, `gateway report z`, `gateway catalog load`) ask `owner()`
+database (`gateway staff`, `gateway report z`, `gateway catalog load`) ask `writer_of()`
 first: when the daemon holds the file they send their change through its control socket,
 so the daemon's main loop writes it and its in-memory state (catalog in force, day
 closed) follows; otherwise they write the file themselves.
@@ -76,16 +76,18 @@ def _socket_answers(path: Path) -> bool:
     return True
 
 
-def owner(settings: GatewaySettings, database: Path) -> Path | None:
-    """The running daemon's control socket when it owns `database`, else None."""
+def writer_of(settings: GatewaySettings, db: str | None) -> tuple[Path, Path | None]:
+    """The database a command names (`--db`, else the settings') and, when the running
+    daemon owns that file, its control socket (else None: the command writes it)."""
+    database = Path(db) if db else Path(settings.paths.database)
     if database.resolve() != Path(settings.paths.database).resolve():
-        return None  # --db names another file: no daemon of these settings writes it
+        return database, None  # another file: no daemon of these settings writes it
     socket_path = control_socket(settings)
     try:
         running = daemon_holds(Path(settings.paths.data_dir))
     except PermissionError:  # the lock file is the service user's: ask the socket instead
         running = _socket_answers(socket_path)
-    return socket_path if running else None
+    return database, (socket_path if running else None)
 
 
 def ask_owner(socket_path: Path, request: dict[str, Any], timeout: float = 60) -> dict[str, Any]:

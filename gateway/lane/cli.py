@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from gateway.daemon.lock import ask_owner, owner, owner_refused
+from gateway.daemon.lock import ask_owner, owner_refused, writer_of
 from gateway.database import open_database
 from gateway.errors import UsageError
 from gateway.journal import Journal
@@ -122,8 +122,9 @@ def _today(settings: GatewaySettings) -> datetime:
 def _report(args: argparse.Namespace) -> int:
     from gateway.reports import close_day, day_report, from_bodies, render_report, x_report
     settings = load_settings(args.config)
-    path = Path(args.db) if args.db else settings.paths.database
-    socket_path = owner(settings, path) if args.which == "z" else None
+    path, socket_path = writer_of(settings, args.db)
+    if args.which == "x":
+        socket_path = None  # an X report only reads
     db = open_database(path, readonly=args.which == "x" or socket_path is not None)
     book = LaneBook(db)
     now = _today(settings)
@@ -181,8 +182,7 @@ def _staff_change(args: argparse.Namespace, action: str) -> int:
     """Ask for the PINs, then apply the change: through the running daemon when it owns
     the database (it is the one writer), else to the file directly."""
     settings = load_settings(args.config)
-    path = Path(args.db) if args.db else settings.paths.database
-    socket_path = owner(settings, path)
+    path, socket_path = writer_of(settings, args.db)
     db = open_database(path, readonly=socket_path is not None)  # the daemon writes, if up
     by_pin = None
     if StaffDirectory(db, settings.lane).second_factor_enrolled():

@@ -38,6 +38,51 @@ MQTT5_SILENCE = 3.0
 CREDENTIAL_REFUSALS = {134, 135, 4, 5}  # bad user name or password / not authorised
 
 
+class ProtocolChoice:
+    """Which MQTT version a client set to `setting` ("auto", "5" or "3.1.1") speaks next;
+    the box's sync and head office's ingest both follow it.
+
+    "auto" starts with 5. A broker that refuses 5 as unsupported gets 3.1.1. One that has
+    never accepted 5 and closes the connection on the CONNECT or leaves it unanswered for
+    MQTT5_SILENCE seconds may be a 3.1.1 broker that cannot parse it: it gets 3.1.1 too,
+    and if that goes unanswered as well the silence was not about the protocol, so the
+    next try is 5 again. A version a broker accepted holds. Pure: callers time and log.
+    """
+
+    def __init__(self, setting: str) -> None:
+        self.setting = setting
+        self.current: Protocol = "3.1.1" if setting == "3.1.1" else "5"
+        self._spoke_5 = False  # the broker accepted 5 once: silence is not about that
+        self._guessed_311 = False  # on 3.1.1 because 5 went unanswered, not yet accepted
+
+    def may_fall_back(self) -> bool:
+        """Would silence now mean "try 3.1.1"? (Then wait only MQTT5_SILENCE for a CONNACK.)"""
+        return self.setting == "auto" and self.current == "5" and not self._spoke_5
+
+    def accepted(self) -> None:
+        """A CONNACK accepted `current`."""
+        self._guessed_311 = False
+        self._spoke_5 = self._spoke_5 or self.current == "5"
+
+    def refused_5(self) -> bool:
+        """The broker refused `current` as an unsupported version: True when the client
+        should try again at once (on 3.1.1)."""
+        if self.setting != "auto" or self.current != "5":
+            return False
+        self.current, self._guessed_311 = "3.1.1", False
+        return True
+
+    def unanswered(self) -> bool:
+        """A CONNECT closed or left without a CONNACK: True when the client should try
+        again at once (on 3.1.1)."""
+        if self.may_fall_back():
+            self.current, self._guessed_311 = "3.1.1", True
+            return True
+        if self._guessed_311:
+            self.current, self._guessed_311 = "5", False
+        return False
+
+
 @dataclass(frozen=True)
 class LinkOptions:
     host: str

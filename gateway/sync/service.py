@@ -51,6 +51,7 @@ from gateway.sync.link import (
     Lost,
     Message,
     Protocol,
+    ProtocolChoice,
     PubAck,
     Refused,
     connect,
@@ -199,9 +200,7 @@ class SyncService:
         self._stopping = threading.Event()
         self._thread: threading.Thread | None = None
         self._conn: _Connection | None = None
-        self._protocol: Protocol = "3.1.1" if config.protocol == "3.1.1" else "5"
-        self._guessed_311 = False  # on 3.1.1 because 5 went unanswered, not yet connected
-        self._spoke_5 = False  # the broker accepted MQTT 5 once: silence is not about that
+        self._protocol = ProtocolChoice(config.protocol)
         self._next_attempt = 0.0
         self._pending: deque[tuple[int, bytes]] = deque()  # encoded, not yet sent records
         self._outbox_mids: dict[int, int] = {}
@@ -284,7 +283,7 @@ class SyncService:
         if self._conn is conn and rc not in (mqtt.MQTT_ERR_SUCCESS, mqtt.MQTT_ERR_AGAIN):
             self._link_lost(f"network loop: {mqtt.error_string(rc)}")
         if (self._conn is not None and not self._conn.connected
-                and now - self._conn.started > self._connack_wait(self._conn)):
+                and now - self._conn.started > self._connack_wait()):
             self._link_lost("no CONNACK from the broker in time")
         self._housekeeping(now)
 
@@ -299,13 +298,13 @@ class SyncService:
         will = self._box_state(online=False, session=session)
         self._state = "connecting"
         try:
-            client = new_client(self.config.link, self._protocol, events, self.topics.state,
+            client = new_client(self.config.link, self._protocol.current, events, self.topics.state,
                                 will)
-            connect(client, self.config.link, self._protocol)
+            connect(client, self.config.link, self._protocol.current)
         except StoregateError as exc:
             self._attempt_failed(exc.describe(), refused=False)
             return
-        self._conn = _Connection(client, events, self._protocol, session, now)
+        self._conn = _Connection(client, events, self._protocol.current, session, now)
 
     def _attempt_failed(self, error: str, *, refused: bool) -> None:
         delay = self._backoff.next_delay(refused=refused)
@@ -331,8 +330,7 @@ class SyncService:
 
     def _on_connected(self, conn: _Connection, event: Connected) -> None:
         conn.connected = True
-        self._guessed_311 = False  # the broker answered: this version stays
-        self._spoke_5 = self._spoke_5 or conn.protocol == "5"
+        self._protocol.accepted()
         conn.max_batch_bytes = self.config.batch_max_bytes
         conn.max_packet = event.max_packet
         if event.max_packet is not None:  # a bigger batch would get us disconnected forever
@@ -357,19 +355,14 @@ class SyncService:
 
     def _on_refused(self, conn: _Connection, event: Refused) -> None:
         self._drop_connection()
-        if event.code == UNSUPPORTED_PROTOCOL and self.config.protocol == "auto" \
-                and self._protocol == "5":
+        if event.code == UNSUPPORTED_PROTOCOL and self._protocol.refused_5():
             log.info("broker %s refuses MQTT 5; falling back to 3.1.1", self.config.link.broker)
-            self._protocol = "3.1.1"
             self._next_attempt = 0.0
             return
         self._attempt_failed(refusal_error(event, self.config.link).describe(), refused=True)
 
-    def _connack_wait(self, conn: _Connection) -> float:
-        return MQTT5_SILENCE if self._may_fall_back(conn) else CONNACK_TIMEOUT
-
-    def _may_fall_back(self, conn: _Connection) -> bool:
-        return self.config.protocol == "auto" and conn.protocol == "5" and not self._spoke_5
+    def _connack_wait(self) -> float:
+        return MQTT5_SILENCE if self._protocol.may_fall_back() else CONNACK_TIMEOUT
 
     def _link_lost(self, reason: str) -> None:
         conn = self._conn
@@ -378,26 +371,22 @@ class SyncService:
         self.uplink.on_disconnected()
         if was_connected:
             self._backoff.reset()
-        elif conn is not None and self._unanswered(conn, reason):
+        elif conn is not None and self._unanswered(reason):
             self._next_attempt = 0.0
             return
         self._attempt_failed(f"mqtt broker {self.config.link.broker}: {reason}", refused=False)
 
-    def _unanswered(self, conn: _Connection, reason: str) -> bool:
-        """A CONNECT the broker closed or left without a CONNACK. With protocol "auto", on
-        MQTT 5, from a broker that has not accepted 5 before, that may be a 3.1.1 broker
-        that cannot parse it: try 3.1.1 at once (True). If a 3.1.1 attempt reached that way
-        goes unanswered too, the silence was not about the protocol: back to 5, and the
-        caller backs off as for any lost link."""
-        if self._may_fall_back(conn):
+    def _unanswered(self, reason: str) -> bool:
+        """A CONNECT the broker closed or left without a CONNACK (ProtocolChoice): True
+        when 3.1.1 is tried at once; else the caller backs off as for any lost link."""
+        tried = self._protocol.current
+        if self._protocol.unanswered():
             log.info("broker %s did not answer the MQTT 5 CONNECT (%s); trying 3.1.1",
                      self.config.link.broker, reason)
-            self._protocol, self._guessed_311 = "3.1.1", True
             return True
-        if self._guessed_311:
+        if tried != self._protocol.current:
             log.info("broker %s did not answer MQTT 3.1.1 either; back to MQTT 5",
                      self.config.link.broker)
-            self._protocol, self._guessed_311 = "5", False
         return False
 
     def _drop_connection(self) -> None:

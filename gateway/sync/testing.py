@@ -26,6 +26,7 @@ import socket
 import subprocess
 import threading
 import time
+from abc import ABC, abstractmethod
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -55,7 +56,7 @@ def wait_for_port(port: int, timeout: float = 10.0,
     raise TimeoutError(f"nothing listens on 127.0.0.1:{port} after {timeout} s")
 
 
-class BrokerProcess:
+class BrokerProcess(ABC):
     """A broker in a child process on 127.0.0.1:`port`: `start()`, `kill()` (SIGKILL, a
     real outage), `restart()`, a context manager. Subclasses say how to launch it."""
 
@@ -69,8 +70,9 @@ class BrokerProcess:
         self.process: subprocess.Popen[bytes] | None = None
         self.log_path = workdir / self.log_name
 
+    @abstractmethod
     def command(self) -> list[str]:
-        raise NotImplementedError
+        """The broker's command line (written config files and all)."""
 
     def start(self) -> Self:
         command = self.command()

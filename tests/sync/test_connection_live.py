@@ -21,6 +21,7 @@ from sync_support import BOX, STORE, append_sales, eventually, make_config
 
 from gateway.journal.store import Journal
 from gateway.sync.embedded_broker import EmbeddedBroker
+from gateway.sync.link import ProtocolChoice
 from gateway.sync.payloads import Ack
 from gateway.sync.receiver import ReferenceReceiver
 from gateway.sync.service import SyncService
@@ -137,6 +138,24 @@ def test_falls_back_to_mqtt_311_when_the_broker_leaves_5_unanswered(
         assert service.status()["protocol"] == "3.1.1"
         births = _retained_311(amqtt.port, STATE)
         assert births and births[-1]["online"] and births[-1]["protocol"] == "3.1.1"
+
+
+def test_the_protocol_rule_the_box_and_head_office_share() -> None:
+    """ProtocolChoice: auto falls back on a refusal or on silence until 5 was accepted;
+    a guessed 3.1.1 that is silent too goes back to 5; fixed settings never move."""
+    auto = ProtocolChoice("auto")
+    assert auto.current == "5" and auto.may_fall_back()
+    assert auto.unanswered() and auto.current == "3.1.1" and not auto.may_fall_back()
+    assert not auto.unanswered() and auto.current == "5"  # 3.1.1 silent too: not protocol
+    assert auto.refused_5() and auto.current == "3.1.1"
+    auto.accepted()
+    assert not auto.unanswered() and auto.current == "3.1.1"  # accepted: it holds
+    spoke = ProtocolChoice("auto")
+    spoke.accepted()
+    assert not spoke.may_fall_back() and not spoke.unanswered() and spoke.current == "5"
+    for fixed in ("5", "3.1.1"):
+        choice = ProtocolChoice(fixed)
+        assert not choice.unanswered() and not choice.refused_5() and choice.current == fixed
 
 
 def test_a_silent_broker_gets_311_then_5_again(
