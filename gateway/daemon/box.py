@@ -69,7 +69,7 @@ from gateway.daemon.notify import Notifier
 from gateway.daemon.screens import Call, Screens
 from gateway.database import open_database
 from gateway.errors import StoregateError
-from gateway.journal import Journal, JournalError
+from gateway.journal import Journal, JournalError, JournalRecord
 from gateway.journal.clock import probe_ntp_synchronised
 from gateway.lane import events as ev
 from gateway.lane.book import LaneBook
@@ -549,9 +549,10 @@ class Box:
             self._report(self.anomalies.committed(kind, body, body.get("shift_id", shift)))
         if self.lane.sale is None:
             self.anomalies.sale_ended()
-        if outcome.receipt is not None and outcome.records and self.printer is not None:
-            record = outcome.records[-1]
-            self.printer.jobs.put(PrintJob(record.seq, record.kind, record.id,  # type: ignore[attr-defined]
+        document = outcome.document
+        if outcome.receipt is not None and isinstance(document, JournalRecord) \
+                and self.printer is not None:
+            self.printer.jobs.put(PrintJob(document.seq, document.kind, document.id,
                                            outcome.receipt))
         if outcome.records and self.sync is not None:
             self.sync.sync_now()

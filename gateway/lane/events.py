@@ -204,11 +204,13 @@ class CloseShift(Event):
 
 @dataclass(frozen=True)
 class Outcome:
-    """What an accepted event produced: journal records committed, a receipt to print, and
-    whether the cash drawer should open (cash taken or paid out, a no-sale)."""
+    """What an accepted event produced: journal records committed, a receipt to print (of
+    `document`, the committed record it is the slip of: never guessed from the order of
+    `records`), and whether the cash drawer should open (cash taken or paid out, a no-sale)."""
 
     state: str
     records: tuple[object, ...] = ()
     receipt: object | None = None
+    document: object | None = None
     notices: tuple[str, ...] = field(default_factory=tuple)
     open_drawer: bool = False

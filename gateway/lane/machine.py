@@ -117,6 +117,7 @@ class Step:
     receipt: Any = None
     notices: tuple[str, ...] = ()
     open_drawer: bool = False
+    document: JournalRecord | None = None  # the record `receipt` is the slip of
 
 
 class Lane:
@@ -186,7 +187,8 @@ class Lane:
         if self.sale is None and self._pending_catalog is not None:
             self.catalog, self._pending_catalog = self._pending_catalog, None
         return Outcome(state=self.state.value, records=result.records, receipt=result.receipt,
-                       notices=result.notices, open_drawer=result.open_drawer)
+                       document=result.document, notices=result.notices,
+                       open_drawer=result.open_drawer)
 
     def set_catalog(self, catalog: Catalog) -> None:
         """A new catalog applies between sales only; a sale in progress keeps its prices."""

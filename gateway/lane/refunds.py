@@ -285,10 +285,11 @@ def _commit(lane: Lane, at: datetime, lines: list[RefundLine], total: Decimal, p
     if settlement.also is not None:
         batch.writes.append(settlement.also)
     records = lane.book.commit(batch)
-    receipt = lane.receipt_for(next(r for r in records if r.kind == "refund"))
+    document = next(r for r in records if r.id == refund_id)
+    receipt = lane.receipt_for(document)
     notices = _notices(body, tender, paid, member)
     return lane.with_sale(State.IDLE, None, records=tuple(records), receipt=receipt,
-                          notices=(*notices, *settlement.notes),
+                          document=document, notices=(*notices, *settlement.notes),
                           open_drawer=tender == "cash" and paid != 0)
 
 

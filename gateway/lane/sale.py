@@ -457,11 +457,12 @@ def complete(lane: Lane, sale: Sale, at: datetime) -> Step:
         if settlement.also is not None:
             batch.writes.append(settlement.also)
     records = lane.book.commit(batch)
-    receipt = lane.receipt_for(records[0])
+    document = next(r for r in records if r.id == receipt_id)
+    receipt = lane.receipt_for(document)
     notices = (f"Change: {body.change}",) if body.change else ()
     cash = any(t.type == "cash" for t in tenders)
     return lane.with_sale(State.IDLE, None, records=tuple(records), receipt=receipt,
-                          notices=notices, open_drawer=cash)
+                          document=document, notices=notices, open_drawer=cash)
 
 
 def _points(settlement: Any) -> Points:
