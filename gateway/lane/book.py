@@ -1,5 +1,10 @@
 """The lane's book: the journal plus the lane's own tables, behind one small interface.
 
+Two faces. `LaneReader` is what a lane step sees: reads, and builders of the writes a step
+*intends* (`Also` callables, run later inside the commit's transaction). `LaneBook` adds the
+one way to write: `commit(batch)`, called by the lane only after a step succeeded, so a
+refused step cannot have written anything (issue 12, "the lane returns its writes").
+
 Owns the lane tables of migration 3 except `lane_staff` (see `staff`): shifts, suspended
 sales, document counters, the record index `lane_doc` (business day / shift / receipt id of
 each lane record, for reports and look-ups) and `lane_refunded`. It appends to the journal
@@ -51,6 +56,12 @@ class Batch:
         self.entries.append((kind, body, record_id))
         self.index.append(DocIndex(record_id, kind, business_day, shift_id, receipt_id))
 
+    def extend(self, other: Batch) -> None:
+        """Take another batch's intents into this one (they commit together)."""
+        self.entries += other.entries
+        self.index += other.index
+        self.writes += other.writes
+
 
 @dataclass(frozen=True)
 class OpenShiftRow:
@@ -62,31 +73,14 @@ class OpenShiftRow:
     opening_float: Decimal
 
 
-class LaneBook:
-    """One writer's view of the journal and lane tables (the daemon holds the only one)."""
+class LaneReader:
+    """What a lane step may use: reads of the journal and lane tables, and builders of the
+    writes it intends. Nothing here writes."""
 
     def __init__(self, db: sqlite_utils.Database, journal: Journal | None = None) -> None:
         self.db = db
         self.conn: sqlite3.Connection = db.conn
         self.journal = journal or Journal(db)
-
-    # -- committing ----------------------------------------------------------------------
-
-    def commit(self, batch: Batch) -> list[JournalRecord]:
-        """Append the batch's records and run its index rows and writes in one transaction."""
-        bodies = {record_id: body for _, body, record_id in batch.entries}
-        def also(conn: sqlite3.Connection) -> None:
-            for doc in batch.index:
-                seq = conn.execute("SELECT seq FROM journal_record WHERE id = ?",
-                                   (doc.record_id,)).fetchone()[0]
-                figures = _digest_or_none(doc.kind, bodies[doc.record_id])
-                conn.execute("INSERT INTO lane_doc (seq, kind, business_day, shift_id, "
-                             "receipt_id, digest) VALUES (?, ?, ?, ?, ?, ?)",
-                             (seq, doc.kind, doc.business_day, doc.shift_id, doc.receipt_id,
-                              None if figures is None else json.dumps(figures)))
-            for write in batch.writes:
-                write(conn)
-        return self.journal.append_many(batch.entries, also=also)
 
     # -- counters ------------------------------------------------------------------------
 
@@ -148,25 +142,13 @@ class LaneBook:
 
     # -- suspended sales -----------------------------------------------------------------
 
-    def suspend(self, suspension_id: str, number: int, shift_id: str, at: str,
-                body: dict[str, Any]) -> None:
-        """Keep a basket (not a journal record: nothing was sold) and take its number."""
-        with self._transaction():
-            self.conn.execute("INSERT INTO lane_suspended (id, shift_id, suspended_at, body) "
-                              "VALUES (?, ?, ?, ?)", (suspension_id, shift_id, at,
-                                                      json.dumps(body)))
-            self.take_number("suspend", number)(self.conn)
-
-    @contextmanager
-    def _transaction(self) -> Iterator[None]:
-        """BEGIN IMMEDIATE ... COMMIT (the connection autocommits otherwise)."""
-        self.conn.execute("BEGIN IMMEDIATE")
-        try:
-            yield
-        except BaseException:
-            self.conn.execute("ROLLBACK")
-            raise
-        self.conn.execute("COMMIT")
+    @staticmethod
+    def suspend(suspension_id: str, shift_id: str, at: str, body: dict[str, Any]) -> Also:
+        """Keep a basket (not a journal record: nothing was sold)."""
+        def write(conn: sqlite3.Connection) -> None:
+            conn.execute("INSERT INTO lane_suspended (id, shift_id, suspended_at, body) "
+                         "VALUES (?, ?, ?, ?)", (suspension_id, shift_id, at, json.dumps(body)))
+        return write
 
     def suspended(self, suspension_id: str) -> dict[str, Any] | None:
         row = self.conn.execute("SELECT body FROM lane_suspended WHERE id = ?",
@@ -179,35 +161,29 @@ class LaneBook:
 
     # -- the sale whose payment is under way ---------------------------------------------
 
-    def save_paying(self, shift_id: str, at: str, body: dict[str, Any]) -> None:
+    @staticmethod
+    def save_paying(shift_id: str, at: str, body: dict[str, Any]) -> Also:
         """Keep the sale being paid (tenders already taken) so a restart can finish it."""
-        self.conn.execute("INSERT INTO lane_suspended (id, shift_id, suspended_at, body) "
-                          "VALUES (?, ?, ?, ?) ON CONFLICT(id) DO UPDATE SET "
-                          "shift_id = excluded.shift_id, suspended_at = excluded.suspended_at, "
-                          "body = excluded.body", (PAYING, shift_id, at, json.dumps(body)))
+        def write(conn: sqlite3.Connection) -> None:
+            conn.execute("INSERT INTO lane_suspended (id, shift_id, suspended_at, body) "
+                         "VALUES (?, ?, ?, ?) ON CONFLICT(id) DO UPDATE SET "
+                         "shift_id = excluded.shift_id, suspended_at = excluded.suspended_at, "
+                         "body = excluded.body", (PAYING, shift_id, at, json.dumps(body)))
+        return write
 
     def paying(self) -> dict[str, Any] | None:
         return self.suspended(PAYING)
-
-    def park_paying(self) -> str:
-        """Turn a sale being paid that cannot come back into a suspended one (kept, not
-        restored again at every start); returns its suspension id."""
-        number = self.next_number("suspend")
-        suspension_id = f"H{number:04d}"
-        with self._transaction():
-            self.conn.execute("UPDATE lane_suspended SET id = ? WHERE id = ?",
-                              (suspension_id, PAYING))
-            self.take_number("suspend", number)(self.conn)
-        return suspension_id
 
     @staticmethod
     def clear_paying(conn: sqlite3.Connection) -> None:
         """Run in the transaction that completes or voids the sale being paid."""
         conn.execute("DELETE FROM lane_suspended WHERE id = ?", (PAYING,))
 
-    def unsuspend(self, suspension_id: str) -> None:
-        with self.conn:
-            self.conn.execute("DELETE FROM lane_suspended WHERE id = ?", (suspension_id,))
+    @staticmethod
+    def unsuspend(suspension_id: str) -> Also:
+        def write(conn: sqlite3.Connection) -> None:
+            conn.execute("DELETE FROM lane_suspended WHERE id = ?", (suspension_id,))
+        return write
 
     # -- receipts and refunds ------------------------------------------------------------
 
@@ -269,6 +245,55 @@ class LaneBook:
         row = self.conn.execute("SELECT seq FROM lane_doc WHERE business_day = ? AND "
                                 "kind = 'z_report'", (day,)).fetchone()
         return row[0] if row else None
+
+
+class LaneBook(LaneReader):
+    """One writer's view of the journal and lane tables (the daemon holds the only one)."""
+
+    def commit(self, batch: Batch) -> list[JournalRecord]:
+        """Append the batch's records and run its index rows and writes in one transaction
+        (a batch of table writes only, e.g. a suspension, gets a transaction of its own)."""
+        if not batch.entries:
+            with self._transaction():
+                for write in batch.writes:
+                    write(self.conn)
+            return []
+        bodies = {record_id: body for _, body, record_id in batch.entries}
+
+        def also(conn: sqlite3.Connection) -> None:
+            for doc in batch.index:
+                seq = conn.execute("SELECT seq FROM journal_record WHERE id = ?",
+                                   (doc.record_id,)).fetchone()[0]
+                figures = _digest_or_none(doc.kind, bodies[doc.record_id])
+                conn.execute("INSERT INTO lane_doc (seq, kind, business_day, shift_id, "
+                             "receipt_id, digest) VALUES (?, ?, ?, ?, ?, ?)",
+                             (seq, doc.kind, doc.business_day, doc.shift_id, doc.receipt_id,
+                              None if figures is None else json.dumps(figures)))
+            for write in batch.writes:
+                write(conn)
+        return self.journal.append_many(batch.entries, also=also)
+
+    def park_paying(self) -> str:
+        """Turn a sale being paid that cannot come back into a suspended one (kept, not
+        restored again at every start); returns its suspension id."""
+        number = self.next_number("suspend")
+        suspension_id = f"H{number:04d}"
+        with self._transaction():
+            self.conn.execute("UPDATE lane_suspended SET id = ? WHERE id = ?",
+                              (suspension_id, PAYING))
+            self.take_number("suspend", number)(self.conn)
+        return suspension_id
+
+    @contextmanager
+    def _transaction(self) -> Iterator[None]:
+        """BEGIN IMMEDIATE ... COMMIT (the connection autocommits otherwise)."""
+        self.conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield
+        except BaseException:
+            self.conn.execute("ROLLBACK")
+            raise
+        self.conn.execute("COMMIT")
 
 
 def _digest_or_none(kind: str, body: dict[str, Any]) -> dict[str, Any] | None:

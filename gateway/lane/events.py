@@ -8,6 +8,8 @@ the lane never reads a clock. A `Refusal` is a sentence a cashier can read plus 
 
 from __future__ import annotations
 
+import sqlite3
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
@@ -26,6 +28,10 @@ class Refusal:
     code: str
     message: str
     needs_supervisor: bool = False  # a supervisor's Authorization on a retry may lift it
+    # The only writes a refusal may carry: PIN-attempt counts (a lockout counts refusals).
+    # Never a journal record: nothing the lane refuses is journalled.
+    writes: tuple[Callable[[sqlite3.Connection], None], ...] = field(
+        default=(), compare=False, repr=False)
 
     def __str__(self) -> str:
         return self.message

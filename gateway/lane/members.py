@@ -125,7 +125,7 @@ class RoomMembers:
     def identify(self, card_id: str, at: datetime) -> MemberAccount | Refusal:
         found = self.accounts.identify(card_id)
         if isinstance(found, RoomRefusal):
-            return Refusal(found.code, _sentence(found.message))
+            return Refusal(found.code, sentence(found.message))
         return MemberAccount(id=found.id, group=found.group.id, name=found.name,
                              points=found.points,
                              context=self.accounts.pricing_context(found), handle=found)
@@ -139,7 +139,7 @@ class RoomMembers:
             link=self.link() if self.link is not None else None,
             earlier=_authorisations(earlier), supervisor=supervisor)
         if isinstance(answer, RoomRefusal):
-            return Refusal(answer.code, _sentence(answer.message), answer.needs_supervisor)
+            return Refusal(answer.code, sentence(answer.message), answer.needs_supervisor)
         return answer
 
     def settle(self, account: MemberAccount, receipt_id: str, priced: PricedBasket,
@@ -252,6 +252,7 @@ def _authorisations(items: Sequence[object]) -> tuple[Authorisation, ...]:
     return tuple(a for a in items if isinstance(a, Authorisation))
 
 
-def _sentence(text: str) -> str:
+def sentence(text: str) -> str:
+    """A room's error text as a cashier's sentence: capital first, one full stop."""
     text = text.strip()
     return (text[:1].upper() + text[1:]).rstrip(".") + "."

@@ -21,24 +21,23 @@ from collections.abc import Callable, Mapping
 from datetime import datetime
 from decimal import Decimal
 from fractions import Fraction
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from gateway.errors import StoregateError
 from gateway.lane import events as ev
 from gateway.lane.book import Batch
 from gateway.lane.events import Refusal
+from gateway.lane.items import find_product, whole_quantity
 from gateway.lane.members import POINTS_BACK_FIX, PointsBackError, Settlement
 from gateway.lane.proportion import NO_POINTS, PointsBack, points_back
 from gateway.lane.records import MemberRef, RefundBody, RefundLine, TaxLine
 from gateway.lane.records import Tender as TenderRecord
+from gateway.lane.state import LaneContext, Permit, State, Step, sale_override_ref
 from gateway.money import ZERO, cash_rounding, split_units
 from gateway.pricing import Basket, BasketLine, price_basket
 
-if TYPE_CHECKING:
-    from gateway.lane.machine import Lane, Step
 
-
-def refund(lane: Lane, event: ev.Refund) -> Step | Refusal:
+def refund(lane: LaneContext, event: ev.Refund) -> Step | Refusal:
     record = lane.book.by_receipt(event.receipt_id)
     if record is None or record.kind != "sale":
         return Refusal("unknown_receipt", f"No sale with receipt {event.receipt_id} on this "
@@ -109,7 +108,7 @@ def _refunded_share(original: Mapping[str, Any], done: Mapping[int, Decimal],
     return min(Fraction(refunded) / Fraction(total), Fraction(1))
 
 
-def _member_bodies(lane: Lane, sale_seq: int, receipt_id: str) -> list[dict[str, Any]]:
+def _member_bodies(lane: LaneContext, sale_seq: int, receipt_id: str) -> list[dict[str, Any]]:
     """The sale's member_balance records: appended right after it, in its transaction."""
     out = []
     for record in lane.book.journal.read(sale_seq, 16):
@@ -122,7 +121,7 @@ def _member_bodies(lane: Lane, sale_seq: int, receipt_id: str) -> list[dict[str,
 Settle = Callable[[str, Decimal], Settlement | Refusal]
 
 
-def _member_settle(lane: Lane, bodies: list[dict[str, Any]], share: Fraction, tender: str,
+def _member_settle(lane: LaneContext, bodies: list[dict[str, Any]], share: Fraction, tender: str,
                    points: PointsBack, at: datetime) -> Settle:
     def settle(refund_id: str, paid: Decimal) -> Settlement | Refusal:
         to_wallet = paid if tender == "stored_value" else ZERO
@@ -191,8 +190,7 @@ def _one_line(line: Mapping[str, Any], index: int, quantity: Decimal, done: Deci
                       tax_inclusive=line["tax_inclusive"], tax=tax)
 
 
-def return_without_receipt(lane: Lane, event: ev.ReturnWithoutReceipt) -> Step | Refusal:
-    from gateway.lane.sale import _find, _whole
+def return_without_receipt(lane: LaneContext, event: ev.ReturnWithoutReceipt) -> Step | Refusal:
     if not event.reason.strip():
         return Refusal("needs_reason", "Enter the reason for the return.")
     if event.tender == "points":
@@ -201,12 +199,12 @@ def return_without_receipt(lane: Lane, event: ev.ReturnWithoutReceipt) -> Step |
     if event.tender == "stored_value":  # no member to credit: the money would go nowhere
         return Refusal("no_member_to_credit", "A return without receipt has no member to credit: "
                        "refund in cash or to the card.")
-    product = _find(lane.catalog, event.code)
+    product = find_product(lane.catalog, event.code)
     if product is None:
         return Refusal("unknown_item", f"No item with code {event.code}.")
     if product.weighed:
         return Refusal("needs_receipt", f"{product.name} was weighed: it needs its receipt.")
-    if bad := _whole(event.quantity):
+    if bad := whole_quantity(event.quantity):
         return bad
     priced = price_basket(Basket((BasketLine(product.sku, quantity=event.quantity),),
                                  event.at), lane.catalog)
@@ -237,14 +235,14 @@ def _taxes(lines: list[RefundLine]) -> list[TaxLine]:
     return out
 
 
-def _commit(lane: Lane, at: datetime, lines: list[RefundLine], total: Decimal, permit: Any,
+def _commit(lane: LaneContext, at: datetime, lines: list[RefundLine], total: Decimal,
+            permit: Permit,
             *, with_receipt: bool, original: tuple[str, int] | None, reason: str,
             tender: str, reference: str | None, member: MemberRef | None, currency: str,
             places: int, settle: Settle | None = None,
             points: PointsBack = NO_POINTS) -> Step | Refusal:
-    """Journal the refund: the points part goes back as points (a `points` tender of the
-    money those points paid), the rest of `total` by `tender`, cash rounded."""
-    from gateway.lane.machine import State, sale_override_ref
+    """The refund's intended records: the points part goes back as points (a `points`
+    tender of the money those points paid), the rest of `total` by `tender`, cash rounded."""
     assert lane.shift is not None
     money = total - points.amount
     paid = money
@@ -284,12 +282,9 @@ def _commit(lane: Lane, at: datetime, lines: list[RefundLine], total: Decimal, p
     batch.entries.extend((k, dict(b), i) for k, b, i in settlement.entries)
     if settlement.also is not None:
         batch.writes.append(settlement.also)
-    records = lane.book.commit(batch)
-    document = next(r for r in records if r.id == refund_id)
-    receipt = lane.receipt_for(document)
     notices = _notices(body, tender, paid, member)
-    return lane.with_sale(State.IDLE, None, records=tuple(records), receipt=receipt,
-                          document=document, notices=(*notices, *settlement.notes),
+    return lane.with_sale(State.IDLE, None, batch=batch, document=refund_id, prints=True,
+                          notices=(*notices, *settlement.notes),
                           open_drawer=tender == "cash" and paid != 0)
 
 

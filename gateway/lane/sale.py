@@ -4,25 +4,27 @@ Owns the `Sale` value (immutable: every change makes a new one, so a refused eve
 the old one in place) and the handlers of the events that change it. Completion builds the
 `sale` body from the totals engine's priced basket (every line with its cent-exact
 allocated amounts, which refunds later read back) and commits it, with the member's
-balance changes, in one journal transaction before any receipt exists. Decides nothing
-about which events are legal when (that is `machine.TABLE`). No I/O of its own.
+balance changes, as the step's intended batch: the lane commits it in one journal
+transaction after the step was accepted, before any receipt exists. Decides nothing about
+which events are legal when (that is `machine.TABLE`). No I/O of its own, and no writes:
+the handlers see the lane as a read-only `LaneContext`.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from collections.abc import Callable
+from dataclasses import replace
 from datetime import datetime
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from gateway.barcodes import Misread, parse_scan, plu_key
-from gateway.catalog.catalog import Catalog
-from gateway.catalog.document import Product
+from gateway.barcodes import Misread, parse_scan
 from gateway.errors import StoregateError
 from gateway.lane import events as ev
 from gateway.lane.book import Batch
 from gateway.lane.events import Refusal
-from gateway.lane.members import MemberAccount
+from gateway.lane.items import find_product, whole_quantity
+from gateway.lane.members import MemberAccount, sentence
 from gateway.lane.records import (
     LineAdjustment,
     MemberRef,
@@ -35,44 +37,20 @@ from gateway.lane.records import (
     VoidBody,
 )
 from gateway.lane.records import Tender as TenderRecord
+from gateway.lane.state import LaneContext, Permit, Sale, State, Step, sale_override_ref
 from gateway.money import ZERO, cash_rounding
 from gateway.pricing import Basket, BasketLine, PricedBasket, price_basket
 from gateway.pricing.result import PricedLine
 
-if TYPE_CHECKING:
-    from gateway.lane.machine import Lane, Step
-
-MAX_QUANTITY = Decimal(9999)
+_whole = whole_quantity
+_find = find_product
 EXTERNAL = ("card", "mobile", "voucher")
 MEMBER_TENDERS = ("points", "stored_value")
 
 
-@dataclass(frozen=True)
-class Sale:
-    """The basket being rung up, and what has been paid toward it."""
-
-    started: datetime
-    catalog: Catalog
-    lines: tuple[BasketLine, ...] = ()
-    priced: PricedBasket | None = None
-    member: MemberAccount | None = None
-    coupons: tuple[str, ...] = ()
-    tenders: tuple[TenderRecord, ...] = ()
-    voided: tuple[SaleLine, ...] = ()
-    overrides: tuple[OverrideRef, ...] = ()
-    line_overrides: tuple[tuple[int, str], ...] = ()
-    resumed_from: str | None = None
-    authorisations: tuple[object, ...] = ()
-    priced_at: datetime | None = None
-
-    @property
-    def paid(self) -> Decimal:
-        return sum((t.amount for t in self.tenders), ZERO)
-
-
-def handle(lane: Lane, event: ev.Event) -> Step | Refusal:
+def handle(lane: LaneContext, event: ev.Event) -> Step | Refusal:
     """Route a sale event to its handler (the table already said it is legal now)."""
-    handlers: dict[type[ev.Event], Any] = {
+    handlers: dict[type[ev.Event], Callable[[LaneContext, Any], Step | Refusal]] = {
         ev.Scan: _scan, ev.Plu: _plu, ev.Weighed: _weighed,
         ev.ChangeQuantity: _change_quantity, ev.VoidLine: _void_line,
         ev.PriceOverride: _price_override, ev.MemberCard: _member, ev.Coupon: _coupon,
@@ -82,7 +60,13 @@ def handle(lane: Lane, event: ev.Event) -> Step | Refusal:
     return result
 
 
-def current(lane: Lane, at: datetime) -> Sale:
+def _open(lane: LaneContext) -> Sale:
+    """The sale in progress (the table routes these events only when there is one)."""
+    assert lane.sale is not None, "no sale in progress"
+    return lane.sale
+
+
+def current(lane: LaneContext, at: datetime) -> Sale:
     return lane.sale if lane.sale is not None else Sale(started=at, catalog=lane.catalog)
 
 
@@ -92,21 +76,21 @@ def reprice(sale: Sale, at: datetime) -> Sale | Refusal:
     try:
         priced = price_basket(Basket(sale.lines, at, member, sale.coupons), sale.catalog)
     except StoregateError as exc:
-        return Refusal("cannot_price", exc.what)
+        return Refusal("cannot_price", sentence(exc.what))
     return replace(sale, priced=priced, priced_at=at)
 
 
-def _in_sale(lane: Lane, sale: Sale | Refusal, notices: tuple[str, ...] = ()) -> Step | Refusal:
-    from gateway.lane.machine import State
+def _in_sale(lane: LaneContext, sale: Sale | Refusal, notices: tuple[str, ...] = (),
+             batch: Batch | None = None) -> Step | Refusal:
     if isinstance(sale, Refusal):
         return sale
-    return lane.with_sale(State.IN_SALE, sale, notices=notices)
+    return lane.with_sale(State.IN_SALE, sale, notices=notices, batch=batch)
 
 
 # -- ringing up ------------------------------------------------------------------------
 
 
-def _add(lane: Lane, at: datetime, line: BasketLine) -> Step | Refusal:
+def _add(lane: LaneContext, at: datetime, line: BasketLine) -> Step | Refusal:
     sale = current(lane, at)
     permit = lane.permit("sell", at, None)
     if isinstance(permit, Refusal):
@@ -114,13 +98,7 @@ def _add(lane: Lane, at: datetime, line: BasketLine) -> Step | Refusal:
     return _in_sale(lane, reprice(replace(sale, lines=(*sale.lines, line)), at))
 
 
-def _whole(quantity: Decimal) -> Refusal | None:
-    if quantity != quantity.to_integral_value() or not 1 <= quantity <= MAX_QUANTITY:
-        return Refusal("bad_quantity", f"Quantity {quantity} must be a whole number 1-9999.")
-    return None
-
-
-def _scan(lane: Lane, event: ev.Scan) -> Step | Refusal:
+def _scan(lane: LaneContext, event: ev.Scan) -> Step | Refusal:
     sale = current(lane, event.at)
     parsed = parse_scan(event.raw, lane.settings.barcodes)
     if isinstance(parsed, Misread):
@@ -140,14 +118,7 @@ def _scan(lane: Lane, event: ev.Scan) -> Step | Refusal:
                                            label_price=parsed.price, code=parsed.raw))
 
 
-def _find(catalog: Catalog, code: str) -> Product | None:
-    keys = [f"SKU:{code}"]
-    if code.isdigit():
-        keys.insert(0, plu_key(code))
-    return catalog.lookup(keys)
-
-
-def _plu(lane: Lane, event: ev.Plu) -> Step | Refusal:
+def _plu(lane: LaneContext, event: ev.Plu) -> Step | Refusal:
     sale = current(lane, event.at)
     product = _find(sale.catalog, event.code)
     if product is None:
@@ -171,7 +142,7 @@ def weight_refusal(weight: Decimal | None, stable: bool, capacity: Decimal) -> R
     return None
 
 
-def _weighed(lane: Lane, event: ev.Weighed) -> Step | Refusal:
+def _weighed(lane: LaneContext, event: ev.Weighed) -> Step | Refusal:
     sale = current(lane, event.at)
     product = _find(sale.catalog, event.code)
     if product is None:
@@ -192,40 +163,38 @@ def _line(sale: Sale, index: int) -> Refusal | None:
     return None
 
 
-def _change_quantity(lane: Lane, event: ev.ChangeQuantity) -> Step | Refusal:
-    sale = lane.sale
+def _change_quantity(lane: LaneContext, event: ev.ChangeQuantity) -> Step | Refusal:
+    sale = _open(lane)
     if (bad := _line(sale, event.line)) or (bad := _whole(event.quantity)):
         return bad
     old = sale.lines[event.line]
     if old.weight is not None or old.label_price is not None:
         return Refusal("weighed_line", "A weighed or labelled item cannot change quantity: "
                        "void the line and weigh again.")
-    overrides = sale.overrides
+    overrides, batch = sale.overrides, Batch()
     if event.quantity < old.quantity:
         permit = lane.permit("void_line", event.at, event.authorization)
         if isinstance(permit, Refusal):
             return permit
-        overrides = (*overrides, *_commit_override(lane, permit, event.at))
+        overrides = (*overrides, *_override(lane, permit, event.at, batch))
     lines = list(sale.lines)
     lines[event.line] = replace(old, quantity=event.quantity)
     return _in_sale(lane, reprice(replace(sale, lines=tuple(lines), overrides=overrides),
-                                  event.at))
+                                  event.at), batch=batch)
 
 
-def _commit_override(lane: Lane, permit: Any, at: datetime) -> tuple[OverrideRef, ...]:
-    """An override inside a sale is journalled at once (it happened even if the sale is
-    later voided) and referenced from the sale body."""
-    from gateway.lane.machine import sale_override_ref
-    if permit.override is None:
-        return ()
-    batch = Batch()
+def _override(lane: LaneContext, permit: Permit, at: datetime,
+              batch: Batch) -> tuple[OverrideRef, ...]:
+    """An override inside a sale is journalled with the step that used it (it happened even
+    if the sale is later voided; never if that step is refused) and referenced from the
+    sale body."""
     lane.add_override(batch, permit, at.date().isoformat())
-    lane.book.commit(batch)
-    return (sale_override_ref(permit.override),)
+    ref = sale_override_ref(permit.override)
+    return () if ref is None else (ref,)
 
 
-def _void_line(lane: Lane, event: ev.VoidLine) -> Step | Refusal:
-    sale = lane.sale
+def _void_line(lane: LaneContext, event: ev.VoidLine) -> Step | Refusal:
+    sale = _open(lane)
     if bad := _line(sale, event.line):
         return bad
     permit = lane.permit("void_line", event.at, event.authorization)
@@ -234,20 +203,24 @@ def _void_line(lane: Lane, event: ev.VoidLine) -> Step | Refusal:
     assert sale.priced is not None
     voided = sale_line(sale.priced.lines[event.line], None)
     lines = sale.lines[:event.line] + sale.lines[event.line + 1:]
-    overrides = (*sale.overrides, *_commit_override(lane, permit, event.at))
+    batch = Batch()
+    overrides = (*sale.overrides, *_override(lane, permit, event.at, batch))
     shifted = tuple((i if i < event.line else i - 1, o) for i, o in sale.line_overrides
                     if i != event.line)
     return _in_sale(lane, reprice(replace(sale, lines=lines, voided=(*sale.voided, voided),
                                           overrides=overrides, line_overrides=shifted),
-                                  event.at))
+                                  event.at), batch=batch)
 
 
-def _price_override(lane: Lane, event: ev.PriceOverride) -> Step | Refusal:
-    sale = lane.sale
+def _price_override(lane: LaneContext, event: ev.PriceOverride) -> Step | Refusal:
+    sale = _open(lane)
     if bad := _line(sale, event.line):
         return bad
     if event.unit_price < 0:
         return Refusal("bad_price", "A price cannot be negative.")
+    if event.unit_price != round(event.unit_price, sale.catalog.places):
+        return Refusal("bad_price", f"{event.unit_price} has more decimals than the "
+                       "currency.")
     old = sale.lines[event.line]
     permit = lane.permit("price_override", event.at, event.authorization,
                          amount=event.unit_price * (old.quantity or 1))
@@ -255,13 +228,15 @@ def _price_override(lane: Lane, event: ev.PriceOverride) -> Step | Refusal:
         return permit
     lines = list(sale.lines)
     lines[event.line] = replace(old, price_override=event.unit_price)
-    refs = _commit_override(lane, permit, event.at)
+    batch = Batch()
+    refs = _override(lane, permit, event.at, batch)
     links = sale.line_overrides + tuple((event.line, r.id) for r in refs)
     return _in_sale(lane, reprice(replace(sale, lines=tuple(lines), line_overrides=links,
-                                          overrides=(*sale.overrides, *refs)), event.at))
+                                          overrides=(*sale.overrides, *refs)), event.at),
+                    batch=batch)
 
 
-def _member(lane: Lane, event: ev.MemberCard) -> Step | Refusal:
+def _member(lane: LaneContext, event: ev.MemberCard) -> Step | Refusal:
     sale = current(lane, event.at)
     if sale.member is not None:
         return Refusal("member_set", f"Member {sale.member.id} is already on this sale.")
@@ -273,7 +248,7 @@ def _member(lane: Lane, event: ev.MemberCard) -> Step | Refusal:
                     (f"Member {name}.",))
 
 
-def _coupon(lane: Lane, event: ev.Coupon) -> Step | Refusal:
+def _coupon(lane: LaneContext, event: ev.Coupon) -> Step | Refusal:
     sale = current(lane, event.at)
     code = event.code.strip().upper()
     if code not in sale.catalog.coupons:
@@ -296,9 +271,8 @@ def _mask(card: str | None) -> str | None:
     return digits[:6] + "*" * (len(digits) - 10) + digits[-4:]
 
 
-def _tender(lane: Lane, event: ev.Tender) -> Step | Refusal:
-    from gateway.lane.machine import State
-    sale: Sale = lane.sale
+def _tender(lane: LaneContext, event: ev.Tender) -> Step | Refusal:
+    sale = _open(lane)
     if not sale.lines:
         return Refusal("empty_sale", "Nothing to pay: scan an item first.")
     if not sale.tenders and not _same_minute(sale.priced_at, event.at):
@@ -311,7 +285,7 @@ def _tender(lane: Lane, event: ev.Tender) -> Step | Refusal:
     taken = _take(lane, sale, event, remaining)
     if isinstance(taken, Refusal):
         return taken
-    tender, settles, authorisation, approvals = taken
+    tender, settles, authorisation, approvals, batch = taken
     sale = replace(sale, tenders=(*sale.tenders, tender),
                    authorisations=sale.authorisations + ((authorisation,) if authorisation
                                                          else ()),
@@ -319,8 +293,9 @@ def _tender(lane: Lane, event: ev.Tender) -> Step | Refusal:
     if not settles:
         assert sale.priced is not None
         left = sale.priced.total - sale.paid
-        return lane.with_sale(State.TENDERING, sale, notices=(f"Still to pay: {left}",))
-    return complete(lane, sale, event.at)
+        return lane.with_sale(State.TENDERING, sale, notices=(f"Still to pay: {left}",),
+                              batch=batch)
+    return complete(lane, sale, event.at, batch)
 
 
 def _same_minute(a: datetime | None, b: datetime) -> bool:
@@ -330,17 +305,20 @@ def _same_minute(a: datetime | None, b: datetime) -> bool:
                                                                                microsecond=0)
 
 
-def _take(lane: Lane, sale: Sale, event: ev.Tender, remaining: Decimal
-          ) -> tuple[TenderRecord, bool, object, tuple[OverrideRef, ...]] | Refusal:
-    """The tender as recorded, whether it settles the sale, the member authorisation and
-    the supervisor approvals it needed."""
+Taken = tuple[TenderRecord, bool, object, tuple[OverrideRef, ...], Batch]
+
+
+def _take(lane: LaneContext, sale: Sale, event: ev.Tender, remaining: Decimal
+          ) -> Taken | Refusal:
+    """The tender as recorded, whether it settles the sale, the member authorisation, the
+    supervisor approvals it needed and the batch that journals them."""
     if event.amount is not None and event.amount <= 0:
         return Refusal("bad_amount", "A tender must be more than zero.")
     assert sale.priced is not None
     if event.amount is not None and event.amount != round(event.amount, sale.priced.places):
         return Refusal("bad_amount", f"{event.amount} has more decimals than the currency.")
     if event.type == "cash":
-        return (*_cash(sale, event, remaining), None, ())
+        return (*_cash(sale, event, remaining), None, (), Batch())
     amount = remaining if event.amount is None else event.amount
     if amount > remaining:
         return Refusal("no_change", f"Only cash gives change: {event.type} can pay at most "
@@ -350,6 +328,7 @@ def _take(lane: Lane, sale: Sale, event: ev.Tender, remaining: Decimal
                        "(terminal or voucher number).")
     answer: object = None
     approvals: tuple[OverrideRef, ...] = ()
+    batch = Batch()
     if event.type in MEMBER_TENDERS:
         if sale.member is None:
             return Refusal("needs_member", "Scan the member card first.")
@@ -357,7 +336,7 @@ def _take(lane: Lane, sale: Sale, event: ev.Tender, remaining: Decimal
                                         sale.authorisations)
         if (isinstance(answer, Refusal) and answer.needs_supervisor
                 and event.authorization is not None):
-            approved = _approve_offline(lane, sale, event, amount)
+            approved = _approve_offline(lane, sale, event, amount, batch)
             if isinstance(approved, Refusal):
                 return approved
             answer, approvals = approved
@@ -365,11 +344,11 @@ def _take(lane: Lane, sale: Sale, event: ev.Tender, remaining: Decimal
             return answer
     record = TenderRecord(type=event.type, amount=amount, reference=event.reference,
                           card=_mask(event.card) if event.type == "card" else None)
-    return record, amount == remaining, answer, approvals
+    return record, amount == remaining, answer, approvals, batch
 
 
-def _approve_offline(lane: Lane, sale: Sale, event: ev.Tender, amount: Decimal
-                     ) -> tuple[object, tuple[OverrideRef, ...]] | Refusal:
+def _approve_offline(lane: LaneContext, sale: Sale, event: ev.Tender, amount: Decimal,
+                     batch: Batch) -> tuple[object, tuple[OverrideRef, ...]] | Refusal:
     """The members room wants a supervisor to approve going on offline: ask again with the
     approver named, and journal the approval only once it was granted."""
     assert sale.member is not None and lane.shift is not None
@@ -382,7 +361,7 @@ def _approve_offline(lane: Lane, sale: Sale, event: ev.Tender, amount: Decimal
                                     sale.authorisations, supervisor=approver)
     if isinstance(answer, Refusal):
         return answer
-    return answer, _commit_override(lane, permit, event.at)
+    return answer, _override(lane, permit, event.at, batch)
 
 
 def _cash(sale: Sale, event: ev.Tender, remaining: Decimal) -> tuple[TenderRecord, bool]:
@@ -421,9 +400,9 @@ def _totals(priced: PricedBasket, paid: Decimal) -> Totals:
                   due=paid, savings=priced.savings)
 
 
-def complete(lane: Lane, sale: Sale, at: datetime) -> Step:
-    """Commit the sale (and the member's balance changes) before any receipt exists."""
-    from gateway.lane.machine import State
+def complete(lane: LaneContext, sale: Sale, at: datetime, batch: Batch) -> Step:
+    """The sale record (and the member's balance changes) as the step's batch: committed
+    before any receipt exists; the receipt is made of the committed `sale` record."""
     assert sale.priced is not None and lane.shift is not None
     priced = sale.priced
     number = lane.book.next_number("receipt")
@@ -448,7 +427,6 @@ def complete(lane: Lane, sale: Sale, at: datetime) -> Step:
         change=round(sum((t.change or ZERO for t in tenders), ZERO), priced.places),
         points=_points(settlement), overrides=list(sale.overrides),
         resumed_from=sale.resumed_from)
-    batch = Batch()
     batch.add("sale", body.to_body(), receipt_id, business_day=day,
               shift_id=lane.shift.shift_id, receipt_id=receipt_id)
     batch.writes += [lane.book.take_number("receipt", number), lane.book.clear_paying]
@@ -456,13 +434,10 @@ def complete(lane: Lane, sale: Sale, at: datetime) -> Step:
         batch.entries.extend((k, dict(b), i) for k, b, i in settlement.entries)
         if settlement.also is not None:
             batch.writes.append(settlement.also)
-    records = lane.book.commit(batch)
-    document = next(r for r in records if r.id == receipt_id)
-    receipt = lane.receipt_for(document)
     notices = (f"Change: {body.change}",) if body.change else ()
     cash = any(t.type == "cash" for t in tenders)
-    return lane.with_sale(State.IDLE, None, records=tuple(records), receipt=receipt,
-                          document=document, notices=notices, open_drawer=cash)
+    return lane.with_sale(State.IDLE, None, batch=batch, document=receipt_id, prints=True,
+                          notices=notices, open_drawer=cash)
 
 
 def _points(settlement: Any) -> Points:
@@ -475,17 +450,18 @@ def _points(settlement: Any) -> Points:
 # -- suspend, resume, void -------------------------------------------------------------
 
 
-def _suspend(lane: Lane, event: ev.Suspend) -> Step | Refusal:
-    from gateway.lane.machine import State
-    sale: Sale = lane.sale
+def _suspend(lane: LaneContext, event: ev.Suspend) -> Step | Refusal:
+    sale = _open(lane)
     assert lane.shift is not None
     if not sale.lines:
         return Refusal("empty_sale", "There is nothing to suspend.")
     number = lane.book.next_number("suspend")
     suspension_id = f"H{number:04d}"
-    body = snapshot(sale)
-    lane.book.suspend(suspension_id, number, lane.shift.shift_id, event.at.isoformat(), body)
-    return lane.with_sale(State.IDLE, None, notices=(f"Sale suspended as {suspension_id}.",))
+    batch = Batch(writes=[lane.book.suspend(suspension_id, lane.shift.shift_id,
+                                            event.at.isoformat(), snapshot(sale)),
+                          lane.book.take_number("suspend", number)])
+    return lane.with_sale(State.IDLE, None, batch=batch,
+                          notices=(f"Sale suspended as {suspension_id}.",))
 
 
 def _line_json(line: BasketLine) -> dict[str, str | None]:
@@ -512,7 +488,7 @@ def snapshot(sale: Sale) -> dict[str, Any]:
     }
 
 
-def from_snapshot(lane: Lane, body: dict[str, Any], at: datetime) -> Sale | Refusal:
+def from_snapshot(lane: LaneContext, body: dict[str, Any], at: datetime) -> Sale | Refusal:
     """A sale rebuilt from `snapshot` (the member identified again, tenders not re-taken)."""
     def dec(value: str | None) -> Decimal | None:
         return None if value is None else Decimal(value)
@@ -534,7 +510,8 @@ def from_snapshot(lane: Lane, body: dict[str, Any], at: datetime) -> Sale | Refu
                 resumed_from=body.get("resumed_from"))
 
 
-def restore_paying(lane: Lane, body: dict[str, Any]) -> tuple[Sale, tuple[str, ...]] | Refusal:
+def restore_paying(lane: LaneContext, body: dict[str, Any]
+                   ) -> tuple[Sale, tuple[str, ...]] | Refusal:
     """After a restart: the sale whose payment was under way, priced as when payment
     started, with the tenders already taken. Member tenders are asked for again (their
     balances move only when the sale completes); one now refused is dropped, with a note."""
@@ -560,7 +537,7 @@ def restore_paying(lane: Lane, body: dict[str, Any]) -> tuple[Sale, tuple[str, .
     return sale, tuple(notes)
 
 
-def _resume(lane: Lane, event: ev.Resume) -> Step | Refusal:
+def _resume(lane: LaneContext, event: ev.Resume) -> Step | Refusal:
     body = lane.book.suspended(event.suspension_id)
     if body is None:
         return Refusal("no_such_suspension", f"No suspended sale {event.suspension_id}.")
@@ -568,15 +545,12 @@ def _resume(lane: Lane, event: ev.Resume) -> Step | Refusal:
     if isinstance(sale, Refusal):
         return sale
     sale = replace(sale, resumed_from=event.suspension_id)
-    step = _in_sale(lane, reprice(sale, event.at), (f"Resumed {event.suspension_id}.",))
-    if not isinstance(step, Refusal):
-        lane.book.unsuspend(event.suspension_id)
-    return step
+    return _in_sale(lane, reprice(sale, event.at), (f"Resumed {event.suspension_id}.",),
+                    batch=Batch(writes=[lane.book.unsuspend(event.suspension_id)]))
 
 
-def _void_sale(lane: Lane, event: ev.VoidSale) -> Step | Refusal:
-    from gateway.lane.machine import State, sale_override_ref
-    sale: Sale = lane.sale
+def _void_sale(lane: LaneContext, event: ev.VoidSale) -> Step | Refusal:
+    sale = _open(lane)
     assert lane.shift is not None
     if not event.reason.strip():
         return Refusal("needs_reason", "Enter why the sale is voided.")
@@ -599,9 +573,8 @@ def _void_sale(lane: Lane, event: ev.VoidSale) -> Step | Refusal:
     batch.add("void", body.to_body(), lane.new_id(), business_day=day,
               shift_id=lane.shift.shift_id, receipt_id=receipt_id)
     batch.writes += [lane.book.take_number("receipt", number), lane.book.clear_paying]
-    records = lane.book.commit(batch)
     notices = ("Sale voided: give back " + ", ".join(f"{t.type} {t.amount}"
                                                      for t in sale.tenders),) if sale.tenders \
         else ("Sale voided.",)
-    return lane.with_sale(State.IDLE, None, records=tuple(records), notices=notices,
+    return lane.with_sale(State.IDLE, None, batch=batch, notices=notices,
                           open_drawer=any(t.type == "cash" for t in sale.tenders))

@@ -12,6 +12,7 @@ import hashlib
 import hmac
 import os
 import sqlite3
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -197,49 +198,57 @@ class StaffDirectory:
     # -- identification ------------------------------------------------------------------
 
     def identify(self, credential: Credential, now: datetime) -> StaffMember | Refusal:
-        """A staff card or staff number + PIN; wrong PINs count toward a lockout."""
+        """A staff card or staff number + PIN; wrong PINs count toward a lockout (the count is
+        written at once: for callers outside the lane, which has `identify_intent`)."""
+        who, writes = self.identify_intent(credential, now)
+        if writes:
+            with self._conn:
+                for write in writes:
+                    write(self._conn)
+        return who
+
+    def identify_intent(self, credential: Credential, now: datetime
+                        ) -> tuple[StaffMember | Refusal, tuple[PinWrite, ...]]:
+        """Who this is, and the PIN-attempt count it changes (to write with the step that
+        used it, or even when it is refused: that count is what makes a lockout)."""
         if credential.card is not None:
             member = self.by_card(credential.card)
             if member is None:
-                return Refusal("unknown_staff_card", "This staff card is not known here.")
-            return member
+                return Refusal("unknown_staff_card", "This staff card is not known here."), ()
+            return member, ()
         if credential.staff_id is None or credential.pin is None:
-            return Refusal("no_credential", "Scan your staff card or enter number and PIN.")
+            return Refusal("no_credential", "Scan your staff card or enter number and PIN."), ()
         return self._check_pin(credential.staff_id, credential.pin, now)
 
-    def _check_pin(self, staff_id: str, pin: str, now: datetime) -> StaffMember | Refusal:
+    def _check_pin(self, staff_id: str, pin: str, now: datetime
+                   ) -> tuple[StaffMember | Refusal, tuple[PinWrite, ...]]:
         row = self._conn.execute(
             "SELECT pin_salt, pin_hash, failed_pins, locked_until FROM lane_staff "
             "WHERE id = ? AND active = 1", (staff_id,)).fetchone()
         wrong = Refusal("wrong_pin", "Wrong staff number or PIN.")
         if row is None or row[0] is None:
             hash_pin(pin, b"\0" * SALT_BYTES)  # same work either way: no timing hint
-            return wrong
+            return wrong, ()
         salt, stored, failed, locked_until = row
         if locked_until is not None and now.isoformat() < locked_until:
             return Refusal("locked_out", f"Too many wrong PINs: locked until "
-                           f"{locked_until[11:16]}. Ask a supervisor.")
+                           f"{locked_until[11:16]}. Ask a supervisor."), ()
         if hmac.compare_digest(hash_pin(pin, salt), stored):
-            with self._conn:
-                self._conn.execute("UPDATE lane_staff SET failed_pins = 0, locked_until = NULL "
-                                   "WHERE id = ?", (staff_id,))
             member = self.get(staff_id)
             assert member is not None
-            return member
-        return self._count_failure(staff_id, failed + 1, now) or wrong
+            clean = not failed and locked_until is None
+            return member, () if clean else (_pin_count(staff_id, 0, None),)
+        return self._count_failure(staff_id, failed + 1, now, wrong)
 
-    def _count_failure(self, staff_id: str, failed: int, now: datetime) -> Refusal | None:
+    def _count_failure(self, staff_id: str, failed: int, now: datetime, wrong: Refusal
+                       ) -> tuple[Refusal, tuple[PinWrite, ...]]:
         limit = self._settings.pin_attempts
-        until = None
-        if failed >= limit:
-            until = (now + timedelta(minutes=self._settings.lockout_minutes)).isoformat()
-        with self._conn:
-            self._conn.execute("UPDATE lane_staff SET failed_pins = ?, locked_until = ? "
-                               "WHERE id = ?", (0 if until else failed, until, staff_id))
-        if until:
-            return Refusal("locked_out", f"Wrong PIN {limit} times: locked for "
-                           f"{self._settings.lockout_minutes} minutes.")
-        return None
+        if failed < limit:
+            return wrong, (_pin_count(staff_id, failed, None),)
+        until = (now + timedelta(minutes=self._settings.lockout_minutes)).isoformat()
+        return (Refusal("locked_out", f"Wrong PIN {limit} times: locked for "
+                        f"{self._settings.lockout_minutes} minutes."),
+                (_pin_count(staff_id, 0, until),))
 
     # -- authorisation -------------------------------------------------------------------
 
@@ -272,6 +281,17 @@ class StaffDirectory:
         if not self.check_second_factor(who.id, totp_code, utc or now):
             return Refusal("wrong_second_factor", "The authenticator code is not valid.")
         return who
+
+
+PinWrite = Callable[[sqlite3.Connection], None]
+
+
+def _pin_count(staff_id: str, failed: int, locked_until: str | None) -> PinWrite:
+    """The PIN-attempt count of one person (0 and a lock time when the limit was reached)."""
+    def write(conn: sqlite3.Connection) -> None:
+        conn.execute("UPDATE lane_staff SET failed_pins = ?, locked_until = ? WHERE id = ?",
+                     (failed, locked_until, staff_id))
+    return write
 
 
 def _member(row: tuple[object, ...]) -> StaffMember:

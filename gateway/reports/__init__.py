@@ -18,7 +18,7 @@ from typing import Any
 
 from gateway.errors import StoregateError
 from gateway.journal import JournalRecord
-from gateway.lane.book import Batch, LaneBook
+from gateway.lane.book import Batch, LaneBook, LaneReader
 from gateway.lane.digest import digest
 from gateway.lane.events import Credential, Refusal
 from gateway.lane.records import Breakdown, LaneRef, ZReportBody
@@ -214,7 +214,7 @@ def from_bodies(records: Iterable[tuple[int, str, dict[str, Any]]]) -> Figures:
     return figures
 
 
-def x_report(book: LaneBook, shift_id: str) -> Figures:
+def x_report(book: LaneReader, shift_id: str) -> Figures:
     """The X report: the shift so far (reading only; nothing is written)."""
     return compute(book.shift_digests(shift_id))
 

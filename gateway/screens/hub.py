@@ -66,7 +66,9 @@ class LanePort(Protocol):
     sale: Any
     catalog: Any
     staff: Any
-    book: Any
+
+    @property
+    def book(self) -> Any: ...
 
     def handle(self, event: ev.Event) -> Outcome | Refusal: ...
 

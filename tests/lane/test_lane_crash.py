@@ -16,6 +16,7 @@ from lane_testkit import CASHIER, SETTINGS, Clock, make_lane
 from gateway.database import open_database
 from gateway.journal import Journal, verify_journal
 from gateway.lane import events as ev
+from gateway.lane.book import Batch
 from gateway.lane.events import Outcome
 from gateway.lane.machine import State
 
@@ -100,7 +101,8 @@ def test_a_payment_that_cannot_come_back_is_parked_not_lost(tmp_path: Path, cata
     body = lane.book.paying()
     assert body is not None
     body["lines"][0]["sku"] = "GONE-FROM-CATALOG"
-    lane.book.save_paying(lane.shift.shift_id, clock().isoformat(), body)
+    write = lane.book.save_paying(lane.shift.shift_id, clock().isoformat(), body)
+    lane._book.commit(Batch(writes=[write]))
     lane.book.db.conn.close()
     again = make_lane(tmp_path / "storegate.db", catalog, settings)
     assert again.state is State.IDLE

@@ -130,6 +130,21 @@ def test_split_tender_card_masks_the_number_and_charges_exactly(lane: Lane,
     assert body["totals"]["cash_rounding"] == "0.00" and body["change"] == "0.00"
 
 
+def test_a_refused_price_override_leaves_no_override_record(lane: Lane, clock: Clock) -> None:
+    """Issue 12 defect 4: the supervisor authorised it, then the price could not be
+    computed (three decimals in a two-decimal currency). The step was refused, so the
+    override never happened: before the lane returned its writes, it was journalled."""
+    open_lane(lane, clock)
+    ok(lane, ev.Scan(clock(), PEN))
+    boss = ev.Authorization(SUPERVISOR, "damaged")
+    answer = refused(lane, ev.PriceOverride(clock(), 0, D("0.505"), boss), "bad_price")
+    assert answer.message == "0.505 has more decimals than the currency."
+    assert [r.kind for r in lane.book.journal.read(0, 50)] == ["shift_open"]
+    accepted = ok(lane, ev.PriceOverride(clock(), 0, D("0.50"), boss))
+    assert [r.kind for r in accepted.records] == ["override"]
+    assert [r.kind for r in lane.book.journal.read(0, 50)] == ["shift_open", "override"]
+
+
 def test_quantity_void_and_price_override_rules(lane: Lane, clock: Clock) -> None:
     open_lane(lane, clock)
     ok(lane, ev.Scan(clock(), PEN))

@@ -1,0 +1,30 @@
+"""Finding a keyed item and checking a keyed quantity: shared by sales and returns.
+
+Pure: the catalog is passed in; a bad quantity is a `Refusal` a cashier can read.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from gateway.barcodes import plu_key
+from gateway.catalog.catalog import Catalog
+from gateway.catalog.document import Product
+from gateway.lane.events import Refusal
+
+MAX_QUANTITY = Decimal(9999)
+
+
+def whole_quantity(quantity: Decimal) -> Refusal | None:
+    """A piece quantity is a whole number 1-9999 (no zero, no fractions of a can)."""
+    if quantity != quantity.to_integral_value() or not 1 <= quantity <= MAX_QUANTITY:
+        return Refusal("bad_quantity", f"Quantity {quantity} must be a whole number 1-9999.")
+    return None
+
+
+def find_product(catalog: Catalog, code: str) -> Product | None:
+    """A product by PLU (digits) or SKU, as keyed at the till."""
+    keys = [f"SKU:{code}"]
+    if code.isdigit():
+        keys.insert(0, plu_key(code))
+    return catalog.lookup(keys)
