@@ -24,7 +24,7 @@ COMMAND_MODULES = (
     "gateway.commands.catalog",
     "gateway.journal.cli",
     "gateway.lane.cli",
-    "devices.cli",
+    "gateway.commands.devices",
     "gateway.sync.cli",
     "gateway.daemon.cli",
 )

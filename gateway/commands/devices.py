@@ -1,6 +1,8 @@
 """`gateway devices ...`: the technician's commands (list, watch, scale, print-test,
 simulate). Owns argument parsing and printing only; everything it does goes through the
-drivers and simulators of this package, so what works here works in the daemon.
+drivers and simulators of the `devices` package, so what works here works in the daemon.
+It lives with the box's commands because it reads the box's settings: `devices` itself
+imports nothing of the box but its error types (an import-linter contract).
 
 Errors a person can fix are `StoregateError`s (printed without traceback by gateway.cli).
 """
