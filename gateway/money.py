@@ -141,6 +141,20 @@ def _as_minor_units(weights: Sequence[Decimal], places: int) -> list[int] | None
     return out
 
 
+def to_minor_units(amount: Decimal | str, places: int) -> int:
+    """Rule "minor units, exact": an amount as whole minor units (12.50 with 2 places ->
+    1250). An amount with more decimals than `places` is refused, never rounded."""
+    scaled = Decimal(amount).scaleb(places)
+    if scaled != scaled.to_integral_value():
+        raise ValueError(f"amount {amount} has more than {places} decimals")
+    return int(scaled)
+
+
+def from_minor_units(minor: int, places: int) -> Decimal:
+    """The amount of `minor` whole minor units, written with exactly `places` decimals."""
+    return Decimal(minor).scaleb(-places).quantize(quantum(places))
+
+
 def split_units(line_total: Decimal, quantity: int, places: int) -> list[Decimal]:
     """What each unit of a line cost, for refunding part of a line's quantity.
 

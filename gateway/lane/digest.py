@@ -13,6 +13,8 @@ from collections.abc import Iterable, Mapping
 from decimal import Decimal
 from typing import Any
 
+from gateway.money import to_minor_units
+
 REPORTED = ("sale", "refund", "void", "no_sale")
 
 
@@ -21,12 +23,7 @@ def rate_key(tax: Mapping[str, Any]) -> str:
     return f"{rate:f}%" + ("" if tax["inclusive"] else " excl.")
 
 
-def units(amount: Decimal | str, places: int) -> int:
-    """An amount in minor units (12.50 with 2 places -> 1250); exact or refused."""
-    scaled = Decimal(amount).scaleb(places)
-    if scaled != scaled.to_integral_value():
-        raise ValueError(f"amount {amount} has more than {places} decimals")
-    return int(scaled)
+units = to_minor_units  # the one minor-units rule (gateway.money)
 
 
 def _fold(pairs: Iterable[tuple[str, Decimal]], places: int) -> dict[str, int]:

@@ -27,7 +27,7 @@ from fractions import Fraction
 from math import floor
 from typing import Any
 
-from gateway.money import ZERO, quantum
+from gateway.money import ZERO, from_minor_units
 
 
 def points_in_proportion(points: int, share: Fraction) -> int:
@@ -44,7 +44,7 @@ def amount_in_proportion(amount: Decimal, share: Fraction, places: int) -> Decim
         raise ValueError(f"a refunded share is between 0 and 1 of an amount not below "
                          f"zero, not {share} of {amount}")
     minor = floor(Fraction(amount) * share * 10 ** places + Fraction(1, 2))
-    return Decimal(minor).scaleb(-places).quantize(quantum(places))
+    return from_minor_units(minor, places)
 
 
 @dataclass(frozen=True)

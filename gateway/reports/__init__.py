@@ -24,6 +24,7 @@ from gateway.lane.events import Credential, Refusal
 from gateway.lane.records import Breakdown, LaneRef, ZReportBody
 from gateway.lane.settings import LaneSettings
 from gateway.lane.staff import StaffDirectory
+from gateway.money import from_minor_units
 
 ZERO = Decimal("0.00")  # amounts in reports always show their cents
 
@@ -68,7 +69,7 @@ class Figures:
 
     def money(self, minor: int) -> Decimal:
         places = 2 if self.places is None else self.places
-        return Decimal(minor).scaleb(-places).quantize(Decimal(1).scaleb(-places))
+        return from_minor_units(minor, places)
 
     @property
     def gross(self) -> Decimal:
