@@ -20,12 +20,10 @@ refund of the sale makes both exact. Pure: no I/O.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass
 from decimal import Decimal
 from fractions import Fraction
 from math import floor
-from typing import Any
 
 from gateway.money import ZERO, from_minor_units
 
@@ -61,17 +59,14 @@ class PointsBack:
 NO_POINTS = PointsBack()  # a sale without points tenders, or a return without receipt
 
 
-def points_back(sale: Mapping[str, Any], before: Fraction, after: Fraction) -> PointsBack:
+def points_back(redeemed: int, paid: Decimal, places: int, before: Fraction,
+                after: Fraction) -> PointsBack:
     """The points part of a refund that takes the refunded share from `before` to `after`.
 
-    `sale` is the original sale body: its `points.redeemed` and the amounts of its
-    `points` tenders are what the running totals are taken of."""
-    redeemed = int((sale.get("points") or {}).get("redeemed", 0))
-    paid = sum((Decimal(t["amount"]) for t in sale["tenders"] if t["type"] == "points"),
-               ZERO)
+    `redeemed` are the points the original sale redeemed and `paid` the money its `points`
+    tenders paid: what the running totals are taken of."""
     if not redeemed and not paid:
         return NO_POINTS
-    places = int(sale["places"])
     points = points_in_proportion(redeemed, after) - points_in_proportion(redeemed, before)
     amount = (amount_in_proportion(paid, after, places)
               - amount_in_proportion(paid, before, places))

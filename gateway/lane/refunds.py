@@ -30,7 +30,7 @@ from gateway.lane.events import Refusal
 from gateway.lane.items import find_product, whole_quantity
 from gateway.lane.members import POINTS_BACK_FIX, PointsBackError, Settlement
 from gateway.lane.proportion import NO_POINTS, PointsBack, points_back
-from gateway.lane.records import MemberRef, RefundBody, RefundLine, TaxLine
+from gateway.lane.records import MemberRef, RefundBody, RefundLine, SaleBody, SaleLine, TaxLine
 from gateway.lane.records import Tender as TenderRecord
 from gateway.lane.state import LaneContext, Permit, State, Step, sale_override_ref
 from gateway.money import ZERO, cash_rounding, split_units
@@ -44,8 +44,8 @@ def refund(lane: LaneContext, event: ev.Refund) -> Step | Refusal:
                        "till.")
     if not event.reason.strip():
         return Refusal("needs_reason", "Enter the reason for the refund.")
-    original = record.body
-    if event.tender == "points" and not (original.get("points") or {}).get("redeemed"):
+    original = SaleBody.model_validate(record.body)  # the model head office reads it with
+    if event.tender == "points" and not original.points.redeemed:
         return Refusal("no_points_payout", _no_points_payout(NO_POINTS, ZERO))
     done = lane.book.refunded(event.receipt_id)
     lines = _refund_lines(original, event.lines, done)
@@ -53,12 +53,14 @@ def refund(lane: LaneContext, event: ev.Refund) -> Step | Refusal:
         return lines
     total = sum((line.amount for line in lines), ZERO)
     share = _refunded_share(original, done, lines)
-    points = points_back(original, _refunded_share(original, done, []), share)
+    paid_in_points = sum((t.amount for t in original.tenders if t.type == "points"), ZERO)
+    points = points_back(original.points.redeemed, paid_in_points, original.places,
+                         _refunded_share(original, done, []), share)
     money = total - points.amount
     if event.tender == "points" and money > 0:
         return Refusal("no_points_payout", _no_points_payout(points, money))
-    member = original.get("member")
-    if event.tender == "stored_value" and not member:
+    member = original.member
+    if event.tender == "stored_value" and member is None:
         return Refusal("needs_member", "This sale had no member: refund in cash or to the "
                        "card.")
     permit = lane.permit("refund", event.at, event.authorization, amount=total,
@@ -66,14 +68,14 @@ def refund(lane: LaneContext, event: ev.Refund) -> Step | Refusal:
     if isinstance(permit, Refusal):
         return permit
     settle = None
-    if member:
+    if member is not None:
         bodies = _member_bodies(lane, record.seq, event.receipt_id)
         settle = _member_settle(lane, bodies, share, event.tender, points, event.at)
     return _commit(lane, event.at, lines, total, permit, with_receipt=True,
                    original=(event.receipt_id, record.seq), reason=event.reason,
                    tender=event.tender, reference=event.reference,
-                   member=MemberRef.model_validate(member) if member else None,
-                   currency=original["currency"], places=original["places"], settle=settle,
+                   member=member, currency=original.currency, places=original.places,
+                   settle=settle,
                    points=points)
 
 
@@ -86,24 +88,23 @@ def _no_points_payout(points: PointsBack, money: Decimal) -> str:
             f"pay back the other {money} in cash, to the card or to stored value.")
 
 
-def _refunded_share(original: Mapping[str, Any], done: Mapping[int, Decimal],
+def _refunded_share(original: SaleBody, done: Mapping[int, Decimal],
                     now: list[RefundLine]) -> Fraction:
     """The part of the sale's total refunded once this refund is made (0-1, exact)."""
-    total = Decimal(original["totals"]["total"])
+    total = original.totals.total
     if total <= 0:
         return Fraction(1)
     after = dict(done)
-    for line in now:
-        after[line.original_index] = after.get(line.original_index, ZERO) + line.quantity
+    for back in now:
+        after[back.original_index] = after.get(back.original_index, ZERO) + back.quantity
     refunded = ZERO
-    places = original["places"]
     for index, quantity in after.items():
-        line = original["lines"][index]
-        sold = Decimal(line["quantity"])
-        if line.get("weight") is not None or sold != sold.to_integral_value():
-            refunded += Decimal(line["total"]) if quantity >= sold else ZERO
+        line = original.lines[index]
+        sold = line.quantity
+        if line.weight is not None or sold != sold.to_integral_value():
+            refunded += line.total if quantity >= sold else ZERO
         else:
-            refunded += sum(split_units(Decimal(line["total"]), int(sold), places)
+            refunded += sum(split_units(line.total, int(sold), original.places)
                             [:int(quantity)], ZERO)
     return min(Fraction(refunded) / Fraction(total), Fraction(1))
 
@@ -146,12 +147,12 @@ def _points_refused(points: PointsBack, why: str, fix: str | None) -> Refusal:
                    f"{fix or POINTS_BACK_FIX}.")
 
 
-def _refund_lines(original: Mapping[str, Any], wanted: Mapping[int, Decimal] | None,
+def _refund_lines(original: SaleBody, wanted: Mapping[int, Decimal] | None,
                   done: Mapping[int, Decimal]) -> list[RefundLine] | Refusal:
-    sold = original["lines"]
+    sold = original.lines
     if wanted is None:
-        wanted = {i: Decimal(line["quantity"]) - done.get(i, ZERO)
-                  for i, line in enumerate(sold) if Decimal(line["quantity"]) > done.get(i, ZERO)}
+        wanted = {i: line.quantity - done.get(i, ZERO)
+                  for i, line in enumerate(sold) if line.quantity > done.get(i, ZERO)}
         if not wanted:
             return Refusal("already_refunded", "Every line of this receipt was already "
                            "refunded.")
@@ -160,34 +161,33 @@ def _refund_lines(original: Mapping[str, Any], wanted: Mapping[int, Decimal] | N
         if not 0 <= index < len(sold):
             return Refusal("no_such_line", f"Receipt has no line {index + 1}.")
         line = _one_line(sold[index], index, quantity, done.get(index, ZERO),
-                         original["places"])
+                         original.places)
         if isinstance(line, Refusal):
             return line
         out.append(line)
     return out
 
 
-def _one_line(line: Mapping[str, Any], index: int, quantity: Decimal, done: Decimal,
+def _one_line(line: SaleLine, index: int, quantity: Decimal, done: Decimal,
               places: int) -> RefundLine | Refusal:
-    sold = Decimal(line["quantity"])
-    name = line["name"]
+    sold = line.quantity
+    name = line.name
     if done >= sold:
         return Refusal("already_refunded", f"Line {index + 1} ({name}) was already refunded.")
     if quantity <= 0 or quantity + done > sold:
         return Refusal("beyond_quantity", f"Only {sold - done} of {name} can be refunded "
                        f"(sold {sold}, refunded {done}).")
-    weighed = line.get("weight") is not None
+    weighed = line.weight is not None
     if (weighed or sold != sold.to_integral_value()) and quantity != sold:
         return Refusal("whole_line_only", f"{name} was weighed: refund the whole line.")
     units = int(sold) if not weighed else 1
     first, count = (int(done), int(quantity)) if not weighed else (0, 1)
-    amount = sum(split_units(Decimal(line["total"]), units, places)[first:first + count], ZERO)
-    tax = sum(split_units(Decimal(line["tax"]), units, places)[first:first + count], ZERO)
-    return RefundLine(original_index=index, sku=line["sku"], name=name,
-                      category=line["category"], quantity=quantity,
-                      weight=Decimal(line["weight"]) if weighed else None, amount=amount,
-                      tax_class=line["tax_class"], tax_rate=Decimal(line["tax_rate"]),
-                      tax_inclusive=line["tax_inclusive"], tax=tax)
+    amount = sum(split_units(line.total, units, places)[first:first + count], ZERO)
+    tax = sum(split_units(line.tax, units, places)[first:first + count], ZERO)
+    return RefundLine(original_index=index, sku=line.sku, name=name, category=line.category,
+                      quantity=quantity, weight=line.weight, amount=amount,
+                      tax_class=line.tax_class, tax_rate=line.tax_rate,
+                      tax_inclusive=line.tax_inclusive, tax=tax)
 
 
 def return_without_receipt(lane: LaneContext, event: ev.ReturnWithoutReceipt) -> Step | Refusal:

@@ -286,14 +286,12 @@ def test_successive_refunds_never_give_back_more_than_was_redeemed(
     paid_cents = max(1, int(total * paid_part))
     total = max(total, paid_cents)
     paid = D(paid_cents).scaleb(-2)
-    sale = {"places": 2, "points": {"redeemed": redeemed},
-            "tenders": [{"type": "points", "amount": str(paid)}]}
     running = sorted(min(r, total) for r in refunded) + ([total] if finish else [])
     before, cents = Fraction(0), 0
     points, money = 0, D(0)
     for after_cents in running:
         after = Fraction(after_cents, total)
-        part = points_back(sale, before, after)
+        part = points_back(redeemed, paid, 2, before, after)
         # never negative, and never more than the refund itself (the money part >= 0)
         assert 0 <= part.amount <= D(after_cents - cents).scaleb(-2) and part.points >= 0
         points, money = points + part.points, money + part.amount
@@ -308,9 +306,7 @@ def test_successive_refunds_never_give_back_more_than_was_redeemed(
 
 def test_thirds_lag_by_less_than_a_point_and_end_exact() -> None:
     """The example in docs/lane.md: 334 points paid 3.34, given back a third at a time."""
-    sale = {"places": 2, "points": {"redeemed": 334},
-            "tenders": [{"type": "points", "amount": "3.34"}]}
     thirds = [Fraction(0), Fraction(1, 3), Fraction(2, 3), Fraction(1)]
-    parts = [points_back(sale, a, b) for a, b in pairwise(thirds)]
+    parts = [points_back(334, D("3.34"), 2, a, b) for a, b in pairwise(thirds)]
     assert [(p.points, p.amount) for p in parts] == [(111, D("1.11")), (111, D("1.12")),
                                                      (112, D("1.11"))]
