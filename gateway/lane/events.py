@@ -15,6 +15,8 @@ from datetime import datetime
 from decimal import Decimal
 from typing import TYPE_CHECKING, Literal
 
+from gateway.refusals import RefusalCode
+
 if TYPE_CHECKING:
     from devices.events import WeightReading
 
@@ -25,7 +27,7 @@ TenderType = Literal["cash", "card", "mobile", "voucher", "points", "stored_valu
 class Refusal:
     """Why the lane did not do it: `message` for the cashier, `code` for software."""
 
-    code: str
+    code: RefusalCode
     message: str
     needs_supervisor: bool = False  # a supervisor's Authorization on a retry may lift it
     # The only writes a refusal may carry: PIN-attempt counts (a lockout counts refusals).

@@ -27,6 +27,7 @@ from gateway.members.document import (
 )
 from gateway.money import ZERO
 from gateway.pricing.result import PricedBasket
+from gateway.refusals import RefusalCode
 
 Wallet = Literal["points", "subsidy", "cash"]
 TenderKind = Literal["stored_value", "points"]
@@ -42,7 +43,7 @@ class Refusal:
     supervisor's id in `LinkState.supervisor`; other refusals stand.
     """
 
-    code: str
+    code: RefusalCode
     message: str
     needs_supervisor: bool = False
 
