@@ -1,12 +1,13 @@
 """The lane: one till's checkout as a state machine with a transition table.
 
 Everything that decides what the till may do next lives in this file; what happens to the
-sale in progress lives in `sale.py`, refunds in `refunds.py`.
+sale in progress lives in `sale.py`, refunds in `refunds.py`, shifts and the no-sale in
+`shifts.py` (none of them imports another, or this file).
 
 Theory of operation. The lane is a plain object fed typed events (`events.py`). `TABLE`
-says, per state, which event types are legal and which states they may lead to; an event
-not in the table is refused with one sentence naming why (`WHY_NOT`). A legal event goes to
-its handler, which computes the next lane value WITHOUT touching `self` or writing anything:
+says, per state, which event types are legal, which handler takes each and which states it
+may lead to; an event not in the table is refused with one sentence naming why
+(`WHY_NOT`). A legal event goes to its handler, which computes the next lane value WITHOUT touching `self` or writing anything:
 it returns a `Step` carrying its intended writes (`state.py`). Only when the handler
 succeeded does `handle` commit the step's batch in one transaction and swap the new value
 in. So a refusal has written nothing (its one exception: a PIN-attempt count, which is what
@@ -23,60 +24,85 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import datetime
 from decimal import Decimal
+from typing import TypeVar, cast
 
 from gateway.catalog.catalog import Catalog
 from gateway.journal import JournalRecord
 from gateway.lane import events as ev
-from gateway.lane import refunds, sale
-from gateway.lane.book import Batch, LaneBook, LaneReader, OpenShiftRow
+from gateway.lane import refunds, sale, shifts
+from gateway.lane.book import Batch, LaneBook, LaneReader
 from gateway.lane.events import Outcome, Refusal
 from gateway.lane.members import MemberService, NoMembers
 from gateway.lane.records import (
     LaneRef,
-    NoSaleBody,
     OverrideBody,
-    ShiftCloseBody,
-    ShiftOpenBody,
 )
 from gateway.lane.staff import StaffDirectory
-from gateway.lane.state import Permit, Sale, Shift, State, Step, sale_override_ref
+from gateway.lane.state import LaneContext, Permit, Sale, Shift, State, Step
 from gateway.receipts.model import Receipt
-from gateway.reports import Figures, x_report
+from gateway.reports import Figures
 from gateway.settings import GatewaySettings
 
 __all__ = ["Lane", "Permit", "Shift", "State", "Step"]
 
-ITEM_EVENTS = (ev.Scan, ev.Plu, ev.Weighed)
-TABLE: dict[State, dict[type[ev.Event], tuple[State, ...]]] = {
-    State.CLOSED: {ev.OpenShift: (State.IDLE,)},
-    State.IDLE: {
-        **dict.fromkeys(ITEM_EVENTS, (State.IN_SALE,)),
-        ev.MemberCard: (State.IN_SALE,),
-        ev.Coupon: (State.IN_SALE,),
-        ev.Resume: (State.IN_SALE,),
-        ev.Refund: (State.IDLE,),
-        ev.ReturnWithoutReceipt: (State.IDLE,),
-        ev.NoSale: (State.IDLE,),
-        ev.CloseShift: (State.CLOSED,),
-    },
-    State.IN_SALE: {
-        **dict.fromkeys(ITEM_EVENTS, (State.IN_SALE,)),
-        ev.ChangeQuantity: (State.IN_SALE,),
-        ev.VoidLine: (State.IN_SALE,),
-        ev.PriceOverride: (State.IN_SALE,),
-        ev.MemberCard: (State.IN_SALE,),
-        ev.Coupon: (State.IN_SALE,),
-        ev.Tender: (State.TENDERING, State.IDLE),
-        ev.Suspend: (State.IDLE,),
-        ev.VoidSale: (State.IDLE,),
-    },
-    State.TENDERING: {
-        ev.Tender: (State.TENDERING, State.IDLE),
-        ev.VoidSale: (State.IDLE,),
-    },
+E = TypeVar("E", bound=ev.Event)
+Handler = Callable[[LaneContext, ev.Event], Step | Refusal]
+
+
+@dataclass(frozen=True)
+class Transition:
+    """One cell of the table: who handles the event here, and where it may lead."""
+
+    handler: Handler
+    leads_to: tuple[State, ...]
+
+
+def on(event: type[E], handler: Callable[[LaneContext, E], Step | Refusal],
+       *leads_to: State) -> tuple[type[ev.Event], Transition]:
+    """A table entry; the table is keyed by the exact event type, so the handler is only
+    ever called with that type."""
+    def call(lane: LaneContext, given: ev.Event) -> Step | Refusal:
+        return handler(lane, cast(E, given))
+    return event, Transition(call, leads_to)
+
+
+def _items(*leads_to: State) -> list[tuple[type[ev.Event], Transition]]:
+    return [on(ev.Scan, sale.scan, *leads_to), on(ev.Plu, sale.plu, *leads_to),
+            on(ev.Weighed, sale.weighed, *leads_to)]
+
+
+# state x event -> (handler, the states it may lead to): legality, next state and side
+# effect read in one place, as h2's stream machine keeps them. Not listed: refused.
+TABLE: dict[State, dict[type[ev.Event], Transition]] = {
+    State.CLOSED: dict([on(ev.OpenShift, shifts.open_shift, State.IDLE)]),
+    State.IDLE: dict([
+        *_items(State.IN_SALE),
+        on(ev.MemberCard, sale.member, State.IN_SALE),
+        on(ev.Coupon, sale.coupon, State.IN_SALE),
+        on(ev.Resume, sale.resume, State.IN_SALE),
+        on(ev.Refund, refunds.refund, State.IDLE),
+        on(ev.ReturnWithoutReceipt, refunds.return_without_receipt, State.IDLE),
+        on(ev.NoSale, shifts.no_sale, State.IDLE),
+        on(ev.CloseShift, shifts.close_shift, State.CLOSED),
+    ]),
+    State.IN_SALE: dict([
+        *_items(State.IN_SALE),
+        on(ev.ChangeQuantity, sale.change_quantity, State.IN_SALE),
+        on(ev.VoidLine, sale.void_line, State.IN_SALE),
+        on(ev.PriceOverride, sale.price_override, State.IN_SALE),
+        on(ev.MemberCard, sale.member, State.IN_SALE),
+        on(ev.Coupon, sale.coupon, State.IN_SALE),
+        on(ev.Tender, sale.tender, State.TENDERING, State.IDLE),
+        on(ev.Suspend, sale.suspend, State.IDLE),
+        on(ev.VoidSale, sale.void_sale, State.IDLE),
+    ]),
+    State.TENDERING: dict([
+        on(ev.Tender, sale.tender, State.TENDERING, State.IDLE),
+        on(ev.VoidSale, sale.void_sale, State.IDLE),
+    ]),
 }
 
 WHY_NOT: dict[State, str] = {
@@ -162,13 +188,13 @@ class Lane:
 
     def decide(self, event: ev.Event) -> Step | Refusal:
         """What `event` would do now, with the writes it intends; writes nothing."""
-        allowed = TABLE[self.state].get(type(event))
-        if allowed is None:
+        transition = TABLE[self.state].get(type(event))
+        if transition is None:
             return Refusal("not_now", WHY_NOT[self.state])
-        step = self._dispatch(event)
+        step = transition.handler(self, event)
         if isinstance(step, Refusal):
             return step
-        assert step.state in allowed, f"{type(event).__name__} led to {step.state}"
+        assert step.state in transition.leads_to, f"{type(event).__name__} led to {step.state}"
         if step.state is State.TENDERING and step.shift is not None and step.sale is not None:
             step.batch.writes.append(self._book.save_paying(
                 step.shift.shift_id, event.at.isoformat(), sale.snapshot(step.sale)))
@@ -192,20 +218,6 @@ class Lane:
             self.catalog = catalog
         else:
             self._pending_catalog = catalog
-
-    def _dispatch(self, event: ev.Event) -> Step | Refusal:
-        match event:
-            case ev.OpenShift():
-                return self._open_shift(event)
-            case ev.CloseShift():
-                return self._close_shift(event)
-            case ev.NoSale():
-                return self._no_sale(event)
-            case ev.Refund():
-                return refunds.refund(self, event)
-            case ev.ReturnWithoutReceipt():
-                return refunds.return_without_receipt(self, event)
-        return sale.handle(self, event)
 
     # -- permissions ---------------------------------------------------------------------
 
@@ -249,104 +261,13 @@ class Lane:
             batch.add("override", o.to_body(), o.override_id, business_day=business_day,
                       shift_id=o.shift_id)
 
-    # -- shift open / close, no-sale -----------------------------------------------------
-
-    def _open_shift(self, event: ev.OpenShift) -> Step | Refusal:
-        who, writes = self.staff.identify_intent(event.credential, event.at)
-        if isinstance(who, Refusal):
-            return replace(who, writes=writes)
-        if not self.settings.lane.allows(who.role, "open_shift"):
-            return Refusal("not_permitted", f"{who.name} ({who.role}) may not open a shift.",
-                           writes=writes)
-        number = self._book.next_number("shift")
-        shift_id = f"{self.lane_ref.box}-S{number:05d}"
-        day = event.at.date().isoformat()
-        opening = event.opening_float
-        if opening is None and self.settings.lane.carry_over_drawer:
-            opening = self._book.last_count()
-        if opening is None:
-            opening = self.settings.lane.opening_float
-        if opening < 0:
-            return Refusal("bad_float", "The opening float cannot be negative.", writes=writes)
-        body = ShiftOpenBody(shift_id=shift_id, lane=self.lane_ref, business_day=day,
-                             local_time=event.at.isoformat(), staff=who.ref(),
-                             method=event.credential.method, opening_float=opening)
-        batch = Batch(writes=list(writes))
-        batch.add("shift_open", body.to_body(), self.new_id(), business_day=day,
-                  shift_id=shift_id)
-        row = OpenShiftRow(shift_id, who.id, event.credential.method, event.at.isoformat(),
-                           day, opening)
-        batch.writes += [self._book.take_number("shift", number), self._book.record_shift(row)]
-        shift = Shift(shift_id, who, day, opening, event.credential.method)
-        return Step(State.IDLE, shift, None, batch,
-                    notices=(f"Shift {shift_id} open for {who.name}.",))
-
-    def _close_shift(self, event: ev.CloseShift) -> Step | Refusal:
-        assert self.shift is not None
-        if event.counted < 0:
-            return Refusal("bad_count", "The counted cash cannot be negative.")
-        permit = self.permit("close_shift", event.at, event.authorization)
-        if isinstance(permit, Refusal):
-            return permit
-        cash_in, cash_out, sales, refunds_ = self._shift_cash(self.shift.shift_id)
-        expected = self.shift.opening_float + cash_in - cash_out
-        day = self.shift.business_day
-        body = ShiftCloseBody(
-            shift_id=self.shift.shift_id, lane=self.lane_ref, business_day=day,
-            local_time=event.at.isoformat(), staff=self.shift.staff.ref(),
-            blind=self.settings.lane.blind_count if event.blind is None else event.blind,
-            opening_float=self.shift.opening_float, cash_sales=cash_in, cash_refunds=cash_out,
-            expected=expected, counted=event.counted, over_short=event.counted - expected,
-            sales=sales, refunds=refunds_)
-        batch = Batch()
-        self.add_override(batch, permit, day)
-        batch.add("shift_close", body.to_body(), self.new_id(), business_day=day,
-                  shift_id=self.shift.shift_id)
-        batch.writes.append(self._book.close_shift(self.shift.shift_id))
-        word = "over" if body.over_short > 0 else "short" if body.over_short < 0 else "even"
-        return Step(State.CLOSED, None, None, batch,
-                    notices=(f"Drawer {word}: {body.over_short} (expected {expected}, "
-                             f"counted {event.counted}).",))
-
     def expected_drawer(self) -> Decimal | Refusal:
         """The cash the drawer should hold now, for a count that is not blind."""
-        if self.shift is None:
-            return Refusal("no_shift", WHY_NOT[State.CLOSED])
-        if self.settings.lane.blind_count:
-            return Refusal("blind_count", "Counts are blind here: count the drawer first.")
-        cash_in, cash_out, _, _ = self._shift_cash(self.shift.shift_id)
-        expected: Decimal = Decimal(self.shift.opening_float) + cash_in - cash_out
-        return expected
+        return shifts.expected_drawer(self)
 
     def x_report(self) -> Figures | Refusal:
         """The X report of the shift in progress (reads the journal, writes nothing)."""
-        if self.shift is None:
-            return Refusal("no_shift", WHY_NOT[State.CLOSED])
-        return x_report(self._book, self.shift.shift_id)
-
-    def _shift_cash(self, shift_id: str) -> tuple[Decimal, Decimal, int, int]:
-        """Cash taken and paid back in a shift, from the X report of that shift."""
-        figures = x_report(self._book, shift_id)
-        return figures.cash_sales, figures.cash_refunds, figures.sales, figures.refunds
-
-    def _no_sale(self, event: ev.NoSale) -> Step | Refusal:
-        assert self.shift is not None
-        if not event.reason.strip():
-            return Refusal("needs_reason", "Enter why the drawer is opened.")
-        permit = self.permit("no_sale", event.at, event.authorization)
-        if isinstance(permit, Refusal):
-            return permit
-        day = event.at.date().isoformat()
-        body = NoSaleBody(lane=self.lane_ref, shift_id=self.shift.shift_id, business_day=day,
-                          local_time=event.at.isoformat(), staff=self.shift.staff.ref(),
-                          reason=event.reason.strip(),
-                          override=sale_override_ref(permit.override))
-        batch = Batch()
-        self.add_override(batch, permit, day)
-        batch.add("no_sale", body.to_body(), self.new_id(), business_day=day,
-                  shift_id=self.shift.shift_id)
-        return Step(State.IDLE, self.shift, None, batch, notices=("Drawer open.",),
-                    open_drawer=True)
+        return shifts.x_report(self)
 
     def receipt_for(self, record: JournalRecord) -> Receipt:
         """The receipt of a record just committed (never before: commit, then print)."""

@@ -12,7 +12,6 @@ the handlers see the lane as a read-only `LaneContext`.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import replace
 from datetime import datetime
 from decimal import Decimal
@@ -46,18 +45,6 @@ _whole = whole_quantity
 _find = find_product
 EXTERNAL = ("card", "mobile", "voucher")
 MEMBER_TENDERS = ("points", "stored_value")
-
-
-def handle(lane: LaneContext, event: ev.Event) -> Step | Refusal:
-    """Route a sale event to its handler (the table already said it is legal now)."""
-    handlers: dict[type[ev.Event], Callable[[LaneContext, Any], Step | Refusal]] = {
-        ev.Scan: _scan, ev.Plu: _plu, ev.Weighed: _weighed,
-        ev.ChangeQuantity: _change_quantity, ev.VoidLine: _void_line,
-        ev.PriceOverride: _price_override, ev.MemberCard: _member, ev.Coupon: _coupon,
-        ev.Tender: _tender, ev.Suspend: _suspend, ev.Resume: _resume, ev.VoidSale: _void_sale,
-    }
-    result: Step | Refusal = handlers[type(event)](lane, event)
-    return result
 
 
 def _open(lane: LaneContext) -> Sale:
@@ -98,7 +85,7 @@ def _add(lane: LaneContext, at: datetime, line: BasketLine) -> Step | Refusal:
     return _in_sale(lane, reprice(replace(sale, lines=(*sale.lines, line)), at))
 
 
-def _scan(lane: LaneContext, event: ev.Scan) -> Step | Refusal:
+def scan(lane: LaneContext, event: ev.Scan) -> Step | Refusal:
     sale = current(lane, event.at)
     parsed = parse_scan(event.raw, lane.settings.barcodes)
     if isinstance(parsed, Misread):
@@ -118,7 +105,7 @@ def _scan(lane: LaneContext, event: ev.Scan) -> Step | Refusal:
                                            label_price=parsed.price, code=parsed.raw))
 
 
-def _plu(lane: LaneContext, event: ev.Plu) -> Step | Refusal:
+def plu(lane: LaneContext, event: ev.Plu) -> Step | Refusal:
     sale = current(lane, event.at)
     product = _find(sale.catalog, event.code)
     if product is None:
@@ -142,7 +129,7 @@ def weight_refusal(weight: Decimal | None, stable: bool, capacity: Decimal) -> R
     return None
 
 
-def _weighed(lane: LaneContext, event: ev.Weighed) -> Step | Refusal:
+def weighed(lane: LaneContext, event: ev.Weighed) -> Step | Refusal:
     sale = current(lane, event.at)
     product = _find(sale.catalog, event.code)
     if product is None:
@@ -163,7 +150,7 @@ def _line(sale: Sale, index: int) -> Refusal | None:
     return None
 
 
-def _change_quantity(lane: LaneContext, event: ev.ChangeQuantity) -> Step | Refusal:
+def change_quantity(lane: LaneContext, event: ev.ChangeQuantity) -> Step | Refusal:
     sale = _open(lane)
     if (bad := _line(sale, event.line)) or (bad := _whole(event.quantity)):
         return bad
@@ -193,7 +180,7 @@ def _override(lane: LaneContext, permit: Permit, at: datetime,
     return () if ref is None else (ref,)
 
 
-def _void_line(lane: LaneContext, event: ev.VoidLine) -> Step | Refusal:
+def void_line(lane: LaneContext, event: ev.VoidLine) -> Step | Refusal:
     sale = _open(lane)
     if bad := _line(sale, event.line):
         return bad
@@ -212,7 +199,7 @@ def _void_line(lane: LaneContext, event: ev.VoidLine) -> Step | Refusal:
                                   event.at), batch=batch)
 
 
-def _price_override(lane: LaneContext, event: ev.PriceOverride) -> Step | Refusal:
+def price_override(lane: LaneContext, event: ev.PriceOverride) -> Step | Refusal:
     sale = _open(lane)
     if bad := _line(sale, event.line):
         return bad
@@ -236,7 +223,7 @@ def _price_override(lane: LaneContext, event: ev.PriceOverride) -> Step | Refusa
                     batch=batch)
 
 
-def _member(lane: LaneContext, event: ev.MemberCard) -> Step | Refusal:
+def member(lane: LaneContext, event: ev.MemberCard) -> Step | Refusal:
     sale = current(lane, event.at)
     if sale.member is not None:
         return Refusal("member_set", f"Member {sale.member.id} is already on this sale.")
@@ -248,7 +235,7 @@ def _member(lane: LaneContext, event: ev.MemberCard) -> Step | Refusal:
                     (f"Member {name}.",))
 
 
-def _coupon(lane: LaneContext, event: ev.Coupon) -> Step | Refusal:
+def coupon(lane: LaneContext, event: ev.Coupon) -> Step | Refusal:
     sale = current(lane, event.at)
     code = event.code.strip().upper()
     if code not in sale.catalog.coupons:
@@ -271,7 +258,7 @@ def _mask(card: str | None) -> str | None:
     return digits[:6] + "*" * (len(digits) - 10) + digits[-4:]
 
 
-def _tender(lane: LaneContext, event: ev.Tender) -> Step | Refusal:
+def tender(lane: LaneContext, event: ev.Tender) -> Step | Refusal:
     sale = _open(lane)
     if not sale.lines:
         return Refusal("empty_sale", "Nothing to pay: scan an item first.")
@@ -450,7 +437,7 @@ def _points(settlement: Any) -> Points:
 # -- suspend, resume, void -------------------------------------------------------------
 
 
-def _suspend(lane: LaneContext, event: ev.Suspend) -> Step | Refusal:
+def suspend(lane: LaneContext, event: ev.Suspend) -> Step | Refusal:
     sale = _open(lane)
     assert lane.shift is not None
     if not sale.lines:
@@ -537,7 +524,7 @@ def restore_paying(lane: LaneContext, body: dict[str, Any]
     return sale, tuple(notes)
 
 
-def _resume(lane: LaneContext, event: ev.Resume) -> Step | Refusal:
+def resume(lane: LaneContext, event: ev.Resume) -> Step | Refusal:
     body = lane.book.suspended(event.suspension_id)
     if body is None:
         return Refusal("no_such_suspension", f"No suspended sale {event.suspension_id}.")
@@ -549,7 +536,7 @@ def _resume(lane: LaneContext, event: ev.Resume) -> Step | Refusal:
                     batch=Batch(writes=[lane.book.unsuspend(event.suspension_id)]))
 
 
-def _void_sale(lane: LaneContext, event: ev.VoidSale) -> Step | Refusal:
+def void_sale(lane: LaneContext, event: ev.VoidSale) -> Step | Refusal:
     sale = _open(lane)
     assert lane.shift is not None
     if not event.reason.strip():
