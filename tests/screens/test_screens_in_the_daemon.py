@@ -17,12 +17,12 @@ from playwright.sync_api import Browser, Page, expect
 from screens_testkit import MILK, sign_on
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "daemon"))
-from daemon_testkit import NO_SYNC, Daemon, box_config  # noqa: E402
+from daemon_testkit import NO_SYNC, Daemon, box_config
 
-from devices.simulators.scale import ScaleSimulator  # noqa: E402
-from gateway.database import open_database  # noqa: E402
-from gateway.journal import Journal, JournalRecord  # noqa: E402
-from gateway.screens.demo import SUPERVISOR  # noqa: E402
+from devices.simulators.scale import ScaleSimulator
+from gateway.database import open_database
+from gateway.journal import Journal, JournalRecord
+from gateway.screens.demo import SUPERVISOR
 
 APPLES = "1001"  # Apples Gala, 3.80 per kg, sold by weight
 LAN_CLIENT = "192.0.2.50"  # a tablet on the shop's network (TEST-NET-1)
@@ -96,7 +96,8 @@ def test_f3_and_the_control_socket_price_a_weighed_item_alike(
     screen, socket = sale.body["lines"]
     assert Decimal(screen["weight"]) == Decimal(socket["weight"])
     assert Decimal(screen["weight"]).quantize(Decimal("0.001")) == Decimal("0.456")
-    assert (Decimal(screen["list_amount"]), Decimal(socket["list_amount"])) == (Decimal("1.73"),) * 2
+    listed = (Decimal(screen["list_amount"]), Decimal(socket["list_amount"]))
+    assert listed == (Decimal("1.73"), Decimal("1.73"))
     assert screen["total"] == socket["total"]
 
 
