@@ -150,3 +150,25 @@ def test_only_the_main_loop_uses_the_database_in_a_browser_session(
         page.context.close()
     (refund,) = records(tmp_path, "refund")
     assert refund.body["original_receipt_id"] == sale.body["receipt_id"]
+
+
+def test_the_one_translator_compares_capacity_in_the_scales_own_unit() -> None:
+    from datetime import datetime
+
+    from devices.events import WeightReading, WeightStatus
+    from gateway.lane.events import Weighed
+
+    at = datetime(2026, 11, 24, 9)
+
+    def weighed(weight: str, unit: str, capacity: str | None = None) -> Weighed:
+        reading = WeightReading("deli-scale", Decimal(weight), unit, WeightStatus.STABLE, b"", at)
+        return Weighed.from_reading(at, APPLES, reading,
+                                    Decimal(capacity) if capacity else None)
+
+    grams = weighed("456", "g", "15000")
+    assert (grams.weight, grams.capacity, grams.scale_says) == (Decimal("0.456"), 15, None)
+    assert weighed("15001", "g", "15000").scale_says == \
+        "weight 15001 g exceeds the capacity 15000"
+    assert weighed("2", "lb").weight == Decimal("0.90718474")
+    assert weighed("1", "ct").scale_says == "the scale weighs in ct; set it to kg, g, lb or oz"
+    assert Weighed.from_reading(at, APPLES, None) == Weighed(at, APPLES, None, True)
