@@ -82,8 +82,14 @@ def _statements(sql: str) -> list[str]:
     return statements
 
 
-def open_database(path: str | Path, *, readonly: bool = False) -> sqlite_utils.Database:
-    """Open (creating and migrating when writable) the box database at `path`."""
+def open_database(path: str | Path, *, readonly: bool = False,
+                  owner_thread_only: bool = False) -> sqlite_utils.Database:
+    """Open (creating and migrating when writable) the box database at `path`.
+
+    `owner_thread_only`: the connection raises `sqlite3.ProgrammingError` when any thread
+    but the one that opened it uses it (sqlite3's `check_same_thread`). The daemon opens
+    its connection so: its main loop is the one user, and a web or device thread that
+    touched the database would fail loudly instead of racing the main loop's writes."""
     path = Path(path)
     _check_header(path)
     if readonly and not path.exists():
@@ -100,7 +106,8 @@ def open_database(path: str | Path, *, readonly: bool = False) -> sqlite_utils.D
                 f"file:{path}?mode=ro", uri=True, isolation_level=None, check_same_thread=False
             )
         else:
-            conn = sqlite3.connect(str(path), isolation_level=None, check_same_thread=False)
+            conn = sqlite3.connect(str(path), isolation_level=None,
+                                   check_same_thread=owner_thread_only)
         _apply_pragmas(conn, readonly)
         if readonly:
             _schema_version(conn, path)

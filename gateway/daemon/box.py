@@ -62,7 +62,7 @@ from gateway.daemon.anomalies import Anomaly, AnomalyWatch
 from gateway.daemon.backup import backup_dir, take_backup
 from gateway.daemon.clockwatch import ClockWatch
 from gateway.daemon.control import ControlServer, control_socket
-from gateway.daemon.keys import NotAnEvent, from_device, from_request
+from gateway.daemon.keys import NotAnEvent, from_device, from_request, scale_capacity
 from gateway.daemon.lock import daemon_lock
 from gateway.daemon.memory import release_freed_heap
 from gateway.daemon.notify import Notifier
@@ -241,7 +241,7 @@ class Box:
     def start(self) -> None:
         self._route_signals()
         self.data_dir.mkdir(parents=True, exist_ok=True)
-        self.db = open_database(self.settings.paths.database)
+        self.db = open_database(self.settings.paths.database, owner_thread_only=True)
         self.journal = Journal(self.db)
         self.book = LaneBook(self.db, self.journal)
         self.staff = StaffDirectory(self.db, self.settings.lane)
@@ -414,9 +414,8 @@ class Box:
                 self.screens.observe(message)
                 self.scale = message
                 self._note_device(message.device, "connected", "", message.at)
-                from gateway.daemon.keys import weight_kg
-                weight, stable = weight_kg(message)
-                self._report(self.anomalies.scale_reading(weight, stable))
+                weight = ev.scale_kilograms(message)
+                self._report(self.anomalies.scale_reading(weight, weight is not None))
             case DeviceStateEvent():
                 self.screens.observe(message)
                 self._note_device(message.device, message.state.value, message.detail,
@@ -482,7 +481,8 @@ class Box:
                                "lane_updated_at": time.time()}
 
     def _lane_request(self, body: dict[str, Any]) -> dict[str, Any]:
-        event = from_request(body, self._local_now(), self.scale)
+        event = from_request(body, self._local_now(), self.scale,
+                             scale_capacity(self.settings.devices.scales, self.scale))
         if isinstance(event, NotAnEvent):
             return {"ok": False, "error": event.message}
         answer = self.feed(event)
@@ -735,9 +735,8 @@ class Box:
 
     def _scale_view(self) -> str | None:
         """The stable weight in kg the lane would price with, or None."""
-        from gateway.daemon.keys import weight_kg
-        weight, stable = weight_kg(self.scale)
-        return str(weight) if stable and weight is not None else None
+        weight = ev.scale_kilograms(self.scale)
+        return str(weight) if weight is not None else None
 
     def status(self) -> dict[str, Any]:
         state = self.journal.state()

@@ -2,18 +2,21 @@
 
 Pure translation: a device event or a control request plus the lane's state and the last
 scale reading in, a lane event (or a sentence why not) out. No I/O; the caller passes the
-store-local time `at`. The scale reading is only a *value* here: the lane itself refuses
-an unstable, zero or over-capacity weight.
+store-local time `at`. The scale reading is only a *value* here, turned into the lane's
+`Weighed` by its one translator (`Weighed.from_reading`, shared with the screens): the
+lane itself refuses an unstable, zero or over-capacity weight.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from devices.events import CardEvent, CardKind, ScanEvent, WeightReading, WeightStatus
+from devices.events import CardEvent, CardKind, ScanEvent, WeightReading
+from devices.settings import ScaleSettings
 from gateway.lane import events as ev
 
 
@@ -22,15 +25,6 @@ class NotAnEvent:
     """A request the daemon cannot turn into a lane event, with the reason."""
 
     message: str
-
-
-def weight_kg(reading: WeightReading | None) -> tuple[Decimal | None, bool]:
-    """(weight in kg, stable?) of a reading; (None, False) without one."""
-    if reading is None or reading.weight is None:
-        return None, False
-    factor = {"kg": Decimal(1), "g": Decimal("0.001"), "lb": Decimal("0.45359237")}
-    weight = reading.weight * factor.get(reading.unit or "kg", Decimal(1))
-    return weight, reading.status is WeightStatus.STABLE
 
 
 def from_device(event: ScanEvent | CardEvent, lane_state: str, at: datetime) -> ev.Event | None:
@@ -71,18 +65,19 @@ def _authorization(request: dict[str, Any]) -> ev.Authorization | None:
     return ev.Authorization(ev.Credential(card=str(card)), str(request.get("reason", "")))
 
 
-def from_request(request: dict[str, Any], at: datetime,
-                 scale: WeightReading | None) -> ev.Event | NotAnEvent:
-    """A keyed lane command (`{"command": "lane", "action": ...}`) as a lane event."""
+def from_request(request: dict[str, Any], at: datetime, scale: WeightReading | None,
+                 scale_capacity: Decimal | None = None) -> ev.Event | NotAnEvent:
+    """A keyed lane command (`{"command": "lane", "action": ...}`) as a lane event;
+    `scale_capacity` is that scale's configured capacity, in its own unit."""
     action = request.get("action")
     try:
-        return _build(str(action), request, at, scale)
+        return _build(str(action), request, at, scale, scale_capacity)
     except (ValueError, KeyError) as exc:
         return NotAnEvent(f"{action}: {exc}")
 
 
-def _build(action: str, r: dict[str, Any], at: datetime,
-           scale: WeightReading | None) -> ev.Event | NotAnEvent:
+def _build(action: str, r: dict[str, Any], at: datetime, scale: WeightReading | None,
+           capacity: Decimal | None) -> ev.Event | NotAnEvent:
     qty = _decimal(r.get("quantity"), "quantity") or Decimal(1)
     match action:
         case "sign_on":
@@ -92,8 +87,7 @@ def _build(action: str, r: dict[str, Any], at: datetime,
         case "plu":
             return ev.Plu(at, str(r["code"]), qty)
         case "weigh":
-            weight, stable = weight_kg(scale)
-            return ev.Weighed(at, str(r["code"]), weight, stable)
+            return ev.Weighed.from_reading(at, str(r["code"]), scale, capacity)
         case "member":
             return ev.MemberCard(at, str(r["card"]))
         case "tender":
@@ -118,3 +112,14 @@ def _build(action: str, r: dict[str, Any], at: datetime,
                 return NotAnEvent("close_shift needs the counted cash")
             return ev.CloseShift(at, counted, authorization=_authorization(r))
     return NotAnEvent(f"unknown lane action {action!r}")
+
+
+def scale_capacities(scales: Sequence[ScaleSettings]) -> dict[str, Decimal]:
+    """Each scale's configured capacity by device name, in that scale's own unit."""
+    return {s.name: s.capacity for s in scales if s.capacity is not None}
+
+
+def scale_capacity(scales: Sequence[ScaleSettings], reading: WeightReading | None
+                   ) -> Decimal | None:
+    """The configured capacity of the scale that sent `reading`, in that scale's unit."""
+    return None if reading is None else scale_capacities(scales).get(reading.device)

@@ -2,20 +2,27 @@
 
 Owns the glue only: the screens render the lane and turn keys into lane events, but every
 lane event still goes through the daemon's main loop (`Box.feed`), which commits, prints
-and counts anomalies. A screens server that cannot start (port taken) is an alert, never a
-reason to stop selling. Must not touch the database.
+and counts anomalies. The main loop is the lane's and the database connection's one user
+(the daemon opens it with sqlite3's `check_same_thread`): `MainLoopLane` runs each of the
+screens' requests there and takes the frozen lane snapshot there, after every lane
+change, whoever caused it; the web threads only read the snapshots they are handed. A
+screens server that cannot start (port taken) is an alert, never a reason to stop
+selling. Must not touch the database itself.
 """
 
 from __future__ import annotations
 
 import logging
 import queue
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
+from gateway.daemon.keys import scale_capacities
 from gateway.lane import events as ev
 from gateway.lane.events import Outcome, Refusal
+from gateway.screens.requests import Fed, LanePort, LaneRequest, LaneSnapshot
 from gateway.settings import GatewaySettings
 
 log = logging.getLogger("storegate.daemon.screens")
@@ -43,6 +50,39 @@ def on_main_loop(inbox: queue.SimpleQueue[Any], fn: Callable[[], T]) -> T:
     return result
 
 
+class MainLoopLane:
+    """The screens' lane owner in `gateway run`: each request runs on the main loop (the
+    thread that built this), directly when already there, else through the inbox."""
+
+    def __init__(self, lane: LanePort, inbox: queue.SimpleQueue[Any],
+                 feed: Callable[[ev.Event], Outcome | Refusal]) -> None:
+        self.lane = lane
+        self.inbox = inbox
+        self._feed = feed
+        self._main = threading.get_ident()
+        self._serial = 0
+
+    def _on_main(self, fn: Callable[[], T]) -> T:
+        if threading.get_ident() == self._main:
+            return fn()
+        return on_main_loop(self.inbox, fn)
+
+    def take(self) -> LaneSnapshot:
+        """The lane as it is now; on the main loop only (it reads the book)."""
+        assert threading.get_ident() == self._main, "lane snapshots are taken on the main loop"
+        self._serial += 1
+        return LaneSnapshot.of(self.lane, self._serial)
+
+    def feed(self, event: ev.Event) -> Fed:
+        return self._on_main(lambda: Fed(self._feed(event), self.take()))
+
+    def ask(self, request: LaneRequest[T]) -> T:
+        return self._on_main(lambda: request.run(self.lane))
+
+    def snapshot(self) -> LaneSnapshot:
+        return self._on_main(self.take)
+
+
 class Screens:
     """The hub and its HTTP server, once started; `url` is None when they are off."""
 
@@ -50,12 +90,13 @@ class Screens:
         self.hub: Any = None
         self.server: Any = None
         self.pole: Any = None
+        self.owner: MainLoopLane | None = None
 
     @property
     def url(self) -> str | None:
         return None if self.server is None else str(self.server.url)
 
-    def start(self, settings: GatewaySettings, lane: Any, inbox: queue.SimpleQueue[Any],
+    def start(self, settings: GatewaySettings, lane: LanePort, inbox: queue.SimpleQueue[Any],
               feed: Callable[[ev.Event], Outcome | Refusal],
               alert: Callable[[str, str], None]) -> None:
         config = settings.screens
@@ -66,10 +107,11 @@ class Screens:
             from gateway.screens.hub import ScreenHub, store_clock
             from gateway.screens.serve import ScreensServer
 
-            self.hub = ScreenHub(lane, config, clock=store_clock(settings.store.timezone),
-                                 store_name=settings.store.name,
-                                 feed=lambda event: on_main_loop(inbox, lambda: feed(event)),
-                                 read=lambda query: on_main_loop(inbox, query))
+            self.owner = MainLoopLane(lane, inbox, feed)
+            self.hub = ScreenHub(self.owner, config,
+                                 clock=store_clock(settings.store.timezone),
+                                 scale_capacity=scale_capacities(settings.devices.scales),
+                                 store_name=settings.store.name)
             self.server = ScreensServer(create_app(self.hub), config).start()
             self._start_pole(settings, alert)
         except (OSError, RuntimeError, SystemExit) as exc:
@@ -95,9 +137,10 @@ class Screens:
         self.hub.add_listener(self.pole)
 
     def record(self, event: ev.Event, answer: Outcome | Refusal) -> None:
-        """The lane answered an event the daemon fed itself (a scan, the control socket)."""
-        if self.hub is not None:
-            self.hub.record(event, answer)
+        """The lane answered an event the daemon fed itself (a scan, the control socket);
+        on the main loop, which takes the snapshot the screens render next."""
+        if self.hub is not None and self.owner is not None:
+            self.hub.record(event, answer, self.owner.take())
 
     def observe(self, event: Any) -> None:
         """A weight or a device's health: shown, never fed to the lane."""
@@ -105,9 +148,10 @@ class Screens:
             self.hub.observe(event)
 
     def publish(self) -> None:
-        """Something other than an event changed the lane (a new catalog, a reload)."""
-        if self.hub is not None:
-            self.hub.publish()
+        """Something other than an event changed the lane (a new catalog, a reload); on
+        the main loop."""
+        if self.hub is not None and self.owner is not None:
+            self.hub.publish(self.owner.take())
 
     def stop(self) -> None:
         if self.server is not None:

@@ -87,6 +87,29 @@ class Plu(Event):
     quantity: Decimal = Decimal(1)
 
 
+# kg per unit a scale may report: exact (the pound is 0.45359237 kg by the international
+# yard and pound agreement of 1959; the ounce is 1/16 of it), so nothing is rounded twice.
+KILOGRAMS_PER: dict[str, Decimal] = {
+    "kg": Decimal(1), "g": Decimal("0.001"), "lb": Decimal("0.45359237"),
+    "oz": Decimal("0.028349523125"),
+}
+DEFAULT_CAPACITY_KG = Decimal(30)  # the lane's limit when the scale's own is not configured
+
+
+def kilograms(amount: Decimal, unit: str | None) -> Decimal | None:
+    """`amount` of `unit` in kg, exactly; None for a unit not in `KILOGRAMS_PER`."""
+    factor = KILOGRAMS_PER.get((unit or "").lower())
+    return None if factor is None else amount * factor
+
+
+def scale_kilograms(reading: WeightReading | None) -> Decimal | None:
+    """The weight in kg the lane would price with: a stable, positive reading in a known
+    unit (what the status shows and the anomaly watch follows), else None."""
+    if reading is None or reading.why_not_priceable() is not None or reading.weight is None:
+        return None
+    return kilograms(reading.weight, reading.unit)
+
+
 @dataclass(frozen=True)
 class Weighed(Event):
     """A weighed item: PLU/SKU plus the scale's reading (only stable, positive, in range).
@@ -96,22 +119,32 @@ class Weighed(Event):
     code: str
     weight: Decimal | None
     stable: bool
-    capacity: Decimal = Decimal(30)
+    capacity: Decimal = DEFAULT_CAPACITY_KG  # kg, as `weight`
     scale_says: str | None = None
 
     @classmethod
-    def from_reading(cls, at: datetime, code: str, reading: WeightReading,
-                     capacity: Decimal = Decimal(30)) -> Weighed:
-        """From the devices room's `WeightReading` (grams turned into kilograms)."""
-        weight = reading.weight
-        if weight is not None and reading.unit == "g":
-            weight = weight / 1000
-        elif weight is not None and reading.unit not in ("kg", None):
-            return cls(at, code, None, False, capacity,
-                       f"the scale weighs in {reading.unit}; set it to kg or g")
-        kg_capacity = capacity * 1000 if reading.unit == "g" else capacity
-        return cls(at, code, weight, reading.status.value == "stable", capacity,
-                   reading.why_not_priceable(kg_capacity))
+    def from_reading(cls, at: datetime, code: str, reading: WeightReading | None,
+                     capacity: Decimal | None = None) -> Weighed:
+        """The one translator from a scale's reading to this event, for every road a weighed
+        item takes (the cashier screen's F3, the control socket's `weigh`).
+
+        The reading is in the scale's own unit (kg, g, lb, oz) and so is `capacity` (the
+        scale's setting): they are compared in that unit, then both turned into kg
+        exactly, as the lane prices. No reading or an empty scale is "put the item on the
+        scale"; a moving one "wait"; any other reading the scale says cannot price an
+        item, or an unknown unit, travels as `scale_says`."""
+        if reading is None or reading.status.value == "zero":
+            return cls(at, code, None, True)
+        if reading.status.value == "motion":
+            return cls(at, code, None, False)
+        if (why := reading.why_not_priceable(capacity)) is not None:
+            return cls(at, code, None, False, scale_says=why)
+        weight = scale_kilograms(reading)
+        if weight is None:
+            return cls(at, code, None, False, scale_says=f"the scale weighs in "
+                       f"{reading.unit}; set it to kg, g, lb or oz")
+        limit = kilograms(capacity, reading.unit) if capacity is not None else None
+        return cls(at, code, weight, True, limit if limit is not None else DEFAULT_CAPACITY_KG)
 
 
 @dataclass(frozen=True)

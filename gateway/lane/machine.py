@@ -7,14 +7,15 @@ sale in progress lives in `sale.py`, refunds in `refunds.py`, shifts and the no-
 Theory of operation. The lane is a plain object fed typed events (`events.py`). `TABLE`
 says, per state, which event types are legal, which handler takes each and which states it
 may lead to; an event not in the table is refused with one sentence naming why
-(`WHY_NOT`). A legal event goes to its handler, which computes the next lane value
-WITHOUT touching `self` or writing anything: it returns a `Step` carrying its intended
-writes (`state.py`). Only when the handler succeeded does `handle` commit the step's
-batch in one transaction and swap the new value in. So a refusal has written nothing (its one exception: a PIN-attempt count, which is what
-makes a lockout), and an exception from the journal leaves the lane exactly as it was. The
-handlers see the lane as a `LaneContext` (the book as a read-only `LaneReader`); the lane
-does no I/O of its own: it is handed a `LaneBook` (journal + lane tables), a
-`StaffDirectory`, a `MemberService`, the catalog and the settings; time comes in on events.
+(`WHY_NOT`). A legal event goes to its handler, which computes the next lane value WITHOUT
+touching `self` or writing anything: it returns a `Step` carrying its intended writes
+(`state.py`). Only when the handler succeeded does `handle` commit the step's batch in one
+transaction and swap the new value in. So a refusal has written nothing (its one
+exception: a PIN-attempt count, which is what makes a lockout), and an exception from the
+journal leaves the lane exactly as it was. The handlers see the lane as a `LaneContext`
+(the book as a read-only `LaneReader`); the lane does no I/O of its own: it is handed a
+`LaneBook` (journal + lane tables), a `StaffDirectory`, a `MemberService`, the catalog and
+the settings; time comes in on events.
 
 A catalog handed over mid-sale waits: the sale in progress keeps the catalog it started
 with, the new one applies from the next sale.

@@ -42,6 +42,7 @@ from gateway.members import MemberAccounts, MemberStore, card_key, parse_documen
 from gateway.screens.app import create_app
 from gateway.screens.hub import ScreenHub, store_clock
 from gateway.screens.pole import PoleFeed
+from gateway.screens.requests import LocalLane
 from gateway.screens.serve import ScreensServer
 from gateway.settings import GatewaySettings, load_settings
 
@@ -53,6 +54,7 @@ MEMBER_CARD = "04A2B3C4D5E601"  # Alice, canteen group: member prices, points
 CASHIER = ("101", "472951")  # Anna
 SUPERVISOR = ("201", "836104")  # Beat
 SCALE_CAPACITY = Decimal("15")
+SCALE_CAPACITIES = {"deli-scale": SCALE_CAPACITY}  # the hub's, by scale name
 
 
 def members_document() -> dict[str, Any]:
@@ -203,8 +205,9 @@ def main(argv: list[str] | None = None) -> int:
     import tempfile
     data = Path(args.data or tempfile.mkdtemp(prefix="storegate-screens-"))
     lane = demo_lane(data / "storegate.db", settings)
-    hub = ScreenHub(lane, settings.screens, clock=store_clock(settings.store.timezone),
-                    scale_capacity=SCALE_CAPACITY, store_name=settings.store.name)
+    hub = ScreenHub(LocalLane(lane), settings.screens,
+                    clock=store_clock(settings.store.timezone),
+                    scale_capacity=SCALE_CAPACITIES, store_name=settings.store.name)
     server = ScreensServer(create_app(hub), settings.screens, port=args.port).start()
     print(f"cashier screen:  {server.url}/")
     print(f"customer screen: {server.url}/customer")

@@ -1,16 +1,20 @@
 """The screens' adapter over one lane: events in, one current `ScreenView` out, pushed.
 
 Owns the desk (device health, live weight, the last message, the open dialog, a refused
-event waiting for a supervisor, the last completed sale), the lock that serialises every
-call into the lane, and the subscribers that follow the view (the pages' server-sent
-event streams, the pole display feed). It turns key presses and device events into lane
-events and hands them to `lane.handle`; the lane prices, decides and journals. It must not
-touch the journal, the lane's tables or prices itself; it only reads an earlier receipt
-through the lane's book (`by_receipt`, `refunded`) to list it in the refund-lines dialog.
+event waiting for a supervisor, the last completed sale), the newest lane snapshot, and
+the subscribers that follow the view (the pages' server-sent event streams, the pole
+display feed). It turns key presses and device events into lane events and hands them to
+the lane's owner (`gateway.screens.requests.LaneOwner`); the lane prices, decides and
+journals. It never touches the lane or its database: it renders the frozen
+`LaneSnapshot` the owner hands back, and what else it needs (a LAN login, an earlier
+receipt for the refund-lines dialog, a scanned return's SKU) is a typed request the owner
+runs on its own thread.
 
-Threads: `handle`, `press`, `submit`, `device` and `publish` may be called from any thread
-(the daemon's device loop, the web server's worker threads). Listeners are called after
-the lock is released; async subscribers are woken with `call_soon_threadsafe`.
+Threads: `handle`, `press`, `submit`, `device`, `record` and `publish` may be called from
+any thread (the daemon's main loop, the web server's worker threads). No lock of the hub
+is held while waiting for the owner, so the owner may call `record` and `publish` at any
+time. Listeners are called after the lock is released; async subscribers are woken with
+`call_soon_threadsafe`.
 """
 
 from __future__ import annotations
@@ -21,7 +25,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import replace
 from datetime import datetime
 from decimal import Decimal
-from typing import Any, Protocol
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from devices.events import (
@@ -33,12 +37,19 @@ from devices.events import (
     ScanEvent,
     WeightReading,
 )
-from gateway.barcodes import Misread, parse_scan
 from gateway.lane import events as ev
 from gateway.lane.events import Outcome, Refusal
 from gateway.screens import keys
 from gateway.screens.i18n import notice_text, refusal_text, translator
 from gateway.screens.money import CurrencyFormat
+from gateway.screens.requests import (
+    ItemCode,
+    LaneOwner,
+    LaneSnapshot,
+    ReceiptLines,
+    SoldReceipt,
+    StaffLogin,
+)
 from gateway.screens.settings import ScreensSettings
 from gateway.screens.view import (
     Desk,
@@ -51,26 +62,8 @@ from gateway.screens.view import (
 )
 
 Listener = Callable[[ScreenView], None]
-Feed = Callable[[ev.Event], "Outcome | Refusal"]
-Read = Callable[[Callable[[], Any]], Any]
 OVERRIDABLE = (ev.ChangeQuantity, ev.VoidLine, ev.PriceOverride, ev.VoidSale, ev.Refund,
                ev.ReturnWithoutReceipt, ev.NoSale, ev.CloseShift, ev.Tender)
-
-
-class LanePort(Protocol):
-    """What the screens need of a lane (gateway.lane.machine.Lane has all of it)."""
-
-    state: Any
-    settings: Any
-    shift: Any
-    sale: Any
-    catalog: Any
-    staff: Any
-
-    @property
-    def book(self) -> Any: ...
-
-    def handle(self, event: ev.Event) -> Outcome | Refusal: ...
 
 
 def store_clock(timezone: str) -> Callable[[], datetime]:
@@ -82,22 +75,18 @@ def store_clock(timezone: str) -> Callable[[], datetime]:
 class ScreenHub:
     """One lane's screens. Create it with the lane, mount `create_app(hub)`, feed it events."""
 
-    def __init__(self, lane: LanePort, settings: ScreensSettings, *,
-                 clock: Callable[[], datetime], scale_capacity: Decimal | None = None,
-                 store_name: str = "", feed: Feed | None = None,
-                 read: Read | None = None) -> None:
-        """`feed` is how lane events reach the lane: by default `lane.handle` under a lock
-        of the hub's own; the daemon passes its own (which also prints, counts anomalies
-        and runs on its main loop) and then calls `record` for events it fed itself.
-        `read(query)` runs a query of the lane's book the same way: under that lock by
-        default, on the daemon's main loop (the database connection's one user) there."""
-        self.lane = lane
-        self._lane_lock = threading.Lock()
-        self._feed: Feed = feed or self._handle_locked
-        self._read: Read = read or self._read_locked
+    def __init__(self, owner: LaneOwner, settings: ScreensSettings, *,
+                 clock: Callable[[], datetime],
+                 scale_capacity: Mapping[str, Decimal] | None = None,
+                 store_name: str = "") -> None:
+        """`owner` runs every lane event and request (`LocalLane(lane)` without a daemon;
+        the daemon's main loop in `gateway run`, which then calls `record` for events it
+        fed itself). `scale_capacity`: each scale's configured capacity by device name, in
+        that scale's own unit."""
+        self.owner = owner
         self.settings = settings
         self.clock = clock
-        self.scale_capacity = scale_capacity
+        self.scale_capacity = dict(scale_capacity or {})
         self.store_name = store_name
         self.language = settings.language
         self.t = translator(self.language)
@@ -108,6 +97,7 @@ class ScreenHub:
         self._listeners: list[Listener] = []
         self._waiters: list[tuple[asyncio.AbstractEventLoop, asyncio.Event]] = []
         self.version = 0
+        self.snapshot: LaneSnapshot = owner.snapshot()
         self._view = self._build()
 
     # -- the view and who follows it -------------------------------------------------------
@@ -118,14 +108,11 @@ class ScreenHub:
 
     @property
     def money(self) -> CurrencyFormat:
-        money = self.lane.catalog.money
-        return CurrencyFormat.for_currency(money.currency, money.decimals,
-                                           self.settings.currency)
+        lane = self.snapshot
+        return CurrencyFormat.for_currency(lane.currency, lane.places, self.settings.currency)
 
-    def _build(self, lane_changed: bool = True) -> ScreenView:
-        if lane_changed:  # a weight or device change does not query the lane's tables
-            self.desk.suspended = tuple(self.lane.book.suspended_ids())
-        view = build_view(self.lane, self.desk, self.money, self.t, self.language)
+    def _build(self) -> ScreenView:
+        view = build_view(self.snapshot, self.desk, self.money, self.t, self.language)
         if view.member_name is not None:
             self._member_name = view.member_name  # greets the member after the sale too
         return view
@@ -146,11 +133,18 @@ class ScreenHub:
         with self._lock:
             self._waiters = [(lp, f) for lp, f in self._waiters if f is not flag]
 
-    def publish(self, lane_changed: bool = True) -> None:
-        """Rebuild the view and wake every follower. The daemon calls this when something
-        other than an event (a catalog swap, a restore) changed the lane."""
+    def _adopt(self, snapshot: LaneSnapshot | None) -> None:
+        """Keep the newest snapshot (under the lock): one that arrives late is older."""
+        if snapshot is not None and snapshot.serial >= self.snapshot.serial:
+            self.snapshot = snapshot
+
+    def publish(self, snapshot: LaneSnapshot | None = None) -> None:
+        """Rebuild the view and wake every follower. The lane's owner passes the snapshot
+        it took when something other than an event (a catalog swap, a restore) changed the
+        lane; without one, only the desk changed."""
         with self._lock:
-            self._view = self._build(lane_changed)
+            self._adopt(snapshot)
+            self._view = self._build()
             self.version += 1
             view, waiters, listeners = self._view, list(self._waiters), list(self._listeners)
         for loop, flag in waiters:
@@ -161,31 +155,25 @@ class ScreenHub:
 
     # -- lane events -------------------------------------------------------------------------
 
-    def _read_locked(self, query: Callable[[], Any]) -> Any:
-        with self._lane_lock:
-            return query()
-
-    def _handle_locked(self, event: ev.Event) -> Outcome | Refusal:
-        with self._lane_lock:
-            return self.lane.handle(event)
-
     def handle(self, event: ev.Event) -> Outcome | Refusal:
-        """Hand `event` to the lane (through `feed`), remember what it answered, publish.
-        The hub's lock is not held meanwhile: a feed that waits for the daemon's main loop
-        cannot deadlock with that loop calling `publish`."""
-        answer = self._feed(event)
-        self.record(event, answer)
-        return answer
+        """Hand `event` to the lane's owner, remember what it answered, publish. The hub's
+        lock is not held meanwhile: an owner that runs it on the daemon's main loop cannot
+        deadlock with that loop calling `publish`."""
+        fed = self.owner.feed(event)
+        self.record(event, fed.answer, fed.snapshot)
+        return fed.answer
 
-    def record(self, event: ev.Event, answer: Outcome | Refusal) -> None:
-        """What the lane answered to `event` (fed by the hub or by the daemon): the message,
-        a supervisor prompt, the last sale; then publish."""
+    def record(self, event: ev.Event, answer: Outcome | Refusal,
+               snapshot: LaneSnapshot | None = None) -> None:
+        """What the lane answered to `event` (fed by the hub or by the daemon) and the lane
+        right after it: the message, a supervisor prompt, the last sale; then publish."""
         with self._lock:
+            self._adopt(snapshot)
             if isinstance(answer, Refusal):
                 self._refused(event, answer)
             else:
                 self._accepted(answer, self._member_name)
-            if self.lane.sale is None or self.lane.sale.member is None:
+            if not self.snapshot.member:
                 self._member_name = None
         self.publish()
 
@@ -218,7 +206,7 @@ class ScreenHub:
         elif document is not None:
             total = self.money(Decimal(str(document.body["total"])))
             self.desk.message = Message("notice", f"{self.t('refunded')}: {total}. {text}")
-        if self.lane.sale is not None:
+        if self.snapshot.sale is not None:
             self.desk.last_sale = None
 
     # -- keys and dialogs --------------------------------------------------------------------
@@ -251,10 +239,16 @@ class ScreenHub:
         if action in simple:
             event = simple[action]()
             return self.handle(event) if event is not None else None
+        if action == "refund_lines":  # asks the lane's owner: not under the hub's lock
+            listed = self._refund_lines_prompt(entry.strip())
+            with self._lock:
+                self.desk.prompt = listed
+            self.publish()
+            return None
         dialogs: dict[str, Callable[[str], None]] = {
             "refund": self._open_refund, "void_sale": self._open_void, "sign": self._open_sign,
             "up": lambda _: self._move(-1), "down": lambda _: self._move(1),
-            "select": self._select, "refund_lines": self._open_refund_lines,
+            "select": self._select,
             "return": self._open_return, "no_sale": self._open_no_sale,
             "escape": lambda _: self._escape(),
         }
@@ -266,10 +260,13 @@ class ScreenHub:
         return None
 
     def _weighed(self, entry: str, at: datetime) -> ev.Event:
+        """F3: the PLU typed and the scale's last reading, through the lane's one
+        translator from a reading to `Weighed` (the control socket's `weigh` uses it too)."""
+        code = keys.weighed_code(entry)
         with self._lock:
-            # an empty scale is settled too: the lane then says "put the item on the scale"
-            weight, stable = self.desk.weight, self.desk.weight_status in ("stable", "zero")
-        return keys.weighed_event(entry, at, weight, stable, self.scale_capacity)
+            reading = self.desk.reading
+        capacity = self.scale_capacity.get(reading.device) if reading is not None else None
+        return ev.Weighed.from_reading(at, code, reading, capacity)
 
     def _resume(self, entry: str, at: datetime) -> ev.Event | None:
         wanted = entry.strip().upper()
@@ -309,33 +306,25 @@ class ScreenHub:
             ("receipt_id", self.t("receipt_id"), entry.strip()),
             ("reason", self.t("reason"), ""), *self._pay_back()))
 
-    def _open_refund_lines(self, entry: str) -> None:
-        """Shift+F10: the receipt on the entry line (or typed / scanned in the dialog) with
-        its lines listed, to pick how many of each to refund (see keys.refund_choice)."""
-        self.desk.prompt = self._refund_lines_prompt(entry.strip())
-
     def _refund_lines_prompt(self, receipt_id: str) -> Prompt:
-        """The refund-lines dialog for `receipt_id`: the receipt's lines read from its sale
+        """Shift+F10: the receipt on the entry line (or typed / scanned in the dialog) with
+        its lines listed, to pick how many of each to refund (see keys.refund_choice).
+        The refund-lines dialog for `receipt_id`: the receipt's lines read from its sale
         record and the lane book's refunded quantities, or why it cannot list them. Only
-        reads the book; the lane decides on the refund when it is sent."""
+        reads the book (a request its owner runs); the lane decides on the refund when it
+        is sent."""
         title, field = self.t("k_refund_lines"), ("receipt_id", self.t("receipt_id"), receipt_id)
         if not receipt_id:
             return Prompt("refund_lines", title, self.t("receipt_hint"), (field,))
-        book = self.lane.book
-
-        def query() -> tuple[Any, dict[int, Decimal]]:
-            found = book.by_receipt(receipt_id)
-            return found, (book.refunded(receipt_id) if found is not None else {})
-
-        record, done = self._read(query)
-        if record is None or record.kind != "sale":
+        sold = self.owner.ask(ReceiptLines(receipt_id))
+        if sold is None:
             alert = refusal_text(self.language, "unknown_receipt",
                                  f"No sale with receipt {receipt_id} on this till.")
             return Prompt("refund_lines", title, self.t("receipt_hint"), (field,), alert=alert)
-        body = record.body
+        body = sold.body
         money = CurrencyFormat.for_currency(str(body["currency"]), int(body["places"]),
                                             self.settings.currency)
-        receipt = receipt_view(body, done, money, self.t)
+        receipt = receipt_view(body, sold.refunded, money, self.t)
         return Prompt("refund_lines", title, self.t("lines_hint"), (
             field, ("reason", self.t("reason"), ""), *self._pay_back()), receipt=receipt)
 
@@ -378,7 +367,7 @@ class ScreenHub:
                                   (("reason", self.t("reason"), entry.strip()),))
 
     def _open_sign(self, entry: str) -> None:
-        if self.lane.shift is None:
+        if self.snapshot.shift is None:
             self.desk.prompt = Prompt("sign_on", self.t("sign_on"), "", (
                 ("staff_id", self.t("staff_id"), entry.strip()), ("pin", self.t("pin"), "")))
         else:
@@ -419,7 +408,7 @@ class ScreenHub:
                              tender=keys.refund_tender(f.get("tender", "")),
                              reference=f.get("reference") or None)
         if kind == "return":
-            return ev.ReturnWithoutReceipt(at, self._item_code(f.get("code", "")),
+            return ev.ReturnWithoutReceipt(at, self.owner.ask(ItemCode(f.get("code", ""))),
                                            f.get("reason", ""),
                                            keys.quantity(f.get("quantity", "") or "1"),
                                            keys.refund_tender(f.get("tender", "")))
@@ -429,18 +418,6 @@ class ScreenHub:
             return self._authorised(ev.Authorization(credential, f.get("reason", "")), at)
         raise keys.EntryError("unknown_dialog", f"No such dialog: {kind}.")
 
-    def _item_code(self, code: str) -> str:
-        """The lane takes a return by PLU or SKU; a cashier scans the goods. A barcode is
-        read as the lane reads scans and named by its product's SKU; anything the catalog
-        does not know goes to the lane as typed, which refuses it in its own words."""
-        if not code or (code.isdigit() and len(code) < keys.BARCODE_MIN):
-            return code
-        parsed = parse_scan(code, self.lane.settings.barcodes)
-        if isinstance(parsed, Misread):
-            return code
-        product = self.lane.catalog.lookup(parsed.lookup_keys)
-        return str(product.sku) if product is not None else code
-
     def _whole_lines(self, receipt_id: str, wanted: Mapping[int, Decimal | None]
                      ) -> dict[int, Decimal]:
         """Lines named without a quantity are refunded whole, or what is left of them: read
@@ -449,10 +426,9 @@ class ScreenHub:
         sold: list[Any] = []
         done: Mapping[int, Decimal] = {}
         if any(q is None for q in wanted.values()):
-            with self._lane_lock:
-                record = self.lane.book.by_receipt(receipt_id.strip())
-                done = self.lane.book.refunded(receipt_id.strip())
-            sold = list(record.body.get("lines", ())) if record is not None else []
+            receipt: SoldReceipt | None = self.owner.ask(ReceiptLines(receipt_id.strip()))
+            if receipt is not None:
+                sold, done = list(receipt.body.get("lines", ())), receipt.refunded
         out: dict[int, Decimal] = {}
         for index, quantity in wanted.items():
             if quantity is None and index < len(sold):
@@ -474,12 +450,12 @@ class ScreenHub:
 
     def identify_staff(self, staff_id: str, pin: str) -> Any:
         """A LAN login: the lane's staff directory checks the PIN (and counts failures
-        toward its lockout). Answers the staff member or a Refusal."""
+        toward its lockout), on the lane owner's thread. Answers the staff member or a
+        Refusal."""
         if not staff_id.strip() or not pin.strip():
             return Refusal("no_credential", "Enter your staff number and PIN.")
         credential = ev.Credential(staff_id=staff_id.strip(), pin=pin.strip())
-        with self._lane_lock:
-            return self.lane.staff.identify(credential, self.clock())
+        return self.owner.ask(StaffLogin(credential, self.clock()))
 
     def note(self, kind: str, text: str) -> None:
         with self._lock:
@@ -514,7 +490,7 @@ class ScreenHub:
             return None
         card = event.card_id or ""
         if event.kind is CardKind.STAFF:
-            if self.lane.shift is None:
+            if self.snapshot.shift is None:
                 return self.handle(ev.OpenShift(at, ev.Credential(card=card)))
             with self._lock:
                 pending = self._pending
@@ -526,14 +502,15 @@ class ScreenHub:
     def _weight(self, reading: WeightReading) -> None:
         with self._lock:
             before = (self.desk.weight, self.desk.weight_status)
+            self.desk.reading = reading
             self.desk.weight, self.desk.weight_unit = reading.weight, reading.unit
             self.desk.weight_status = reading.status.value
             self.desk.devices[reading.device] = ("scale", reading.status.value)
             changed = before != (reading.weight, reading.status.value)
         if changed:
-            self.publish(lane_changed=False)
+            self.publish()
 
     def _device_state(self, name: str, role: str, state: str) -> None:
         with self._lock:
             self.desk.devices[name] = (role, state)
-        self.publish(lane_changed=False)
+        self.publish()

@@ -78,15 +78,13 @@ def item_event(raw: str, at: datetime) -> ev.Event | None:
     return ev.Scan(at, entry.text, quantity)
 
 
-def weighed_event(raw: str, at: datetime, weight: Decimal | None, stable: bool,
-                  capacity: Decimal | None) -> ev.Weighed:
-    """F3: the PLU typed, with the scale's current reading (the lane checks it)."""
+def weighed_code(raw: str) -> str:
+    """F3: the PLU typed for the item on the scale (the reading goes with it to the lane
+    through `Weighed.from_reading`, the one translator of scale readings)."""
     code = Entry.parse(raw).text
     if not code:
         raise EntryError("needs_plu", "Type the PLU of the weighed item, then press F3.")
-    if capacity is None:
-        return ev.Weighed(at, code, weight, stable)
-    return ev.Weighed(at, code, weight, stable, capacity)
+    return code
 
 
 def amount(raw: str) -> Decimal | None:

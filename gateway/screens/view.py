@@ -1,10 +1,11 @@
 """What the screens show, as plain strings: built from the lane's state and the desk's.
 
 Owns the translation of lane values (the sale's priced basket, its tenders, the member,
-the shift) and of desk values (device health, the live weight, the last message, an open
-prompt, the last completed sale) into one immutable `ScreenView` that templates render
-and the pole display reads. Amounts are formatted here with the store's currency format;
-nothing is priced here: every amount is one the pricing engine or the journal gave.
+the shift, from the lane's frozen `LaneSnapshot`) and of desk values (device health, the
+live weight, the last message, an open prompt, the last completed sale) into one
+immutable `ScreenView` that templates render and the pole display reads. Amounts are
+formatted here with the store's currency format; nothing is priced here: every amount
+is one the pricing engine or the journal gave.
 Pure: no I/O, no clock.
 """
 
@@ -15,8 +16,10 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
+from devices.events import WeightReading
 from gateway.money import ZERO
 from gateway.screens.money import CurrencyFormat, weight_text
+from gateway.screens.requests import LaneSnapshot
 
 Translate = Callable[[str], str]
 
@@ -150,6 +153,7 @@ class Desk:
     Mutable, owned by the hub and changed only under its lock."""
 
     devices: dict[str, tuple[str, str]] = field(default_factory=dict)  # name -> (role, state)
+    reading: WeightReading | None = None  # the scale's last, as it said it (F3 prices it)
     weight: Decimal | None = None
     weight_unit: str | None = None
     weight_status: str = ""
@@ -157,13 +161,13 @@ class Desk:
     prompt: Prompt | None = None
     last_sale: LastSale | None = None
     selected: int | None = None
-    suspended: tuple[str, ...] = ()  # refreshed by the hub when the lane changed
 
 
-def build_view(lane: Any, desk: Desk, fmt: CurrencyFormat, t: Translate, language: str
-               ) -> ScreenView:
-    """Everything both pages and the pole display need, from one consistent moment."""
-    state = str(lane.state.value if hasattr(lane.state, "value") else lane.state)
+def build_view(lane: LaneSnapshot, desk: Desk, fmt: CurrencyFormat, t: Translate,
+               language: str) -> ScreenView:
+    """Everything both pages and the pole display need, from one consistent moment: the
+    lane's frozen snapshot and the desk."""
+    state = lane.state
     shift = lane.shift
     sale = lane.sale
     base: dict[str, Any] = {
@@ -175,7 +179,7 @@ def build_view(lane: Any, desk: Desk, fmt: CurrencyFormat, t: Translate, languag
         "weight_status": t(desk.weight_status) if desk.weight_status else "",
         "weight_stable": desk.weight_status == "stable",
         "last_sale": desk.last_sale if sale is None else None,
-        "suspended": desk.suspended if shift else (),
+        "suspended": lane.suspended if shift else (),
     }
     if sale is not None:
         base.update(_sale(sale, desk, fmt, t))

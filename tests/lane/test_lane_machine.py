@@ -241,7 +241,7 @@ def test_a_weight_reading_from_the_scale_driver(lane: Lane, clock: Clock) -> Non
     from devices.events import WeightReading, WeightStatus
     open_lane(lane, clock)
     moving = WeightReading("scale", D("0.456"), "kg", WeightStatus.MOTION, b"", datetime.now())
-    refused(lane, ev.Weighed.from_reading(clock(), "1001", moving), "scale_not_priceable")
+    refused(lane, ev.Weighed.from_reading(clock(), "1001", moving), "scale_unstable")
     grams = WeightReading("scale", D("456"), "g", WeightStatus.STABLE, b"", datetime.now())
     ok(lane, ev.Weighed.from_reading(clock(), "1001", grams))
     assert lane.sale.lines[0].weight == D("0.456")

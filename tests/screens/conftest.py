@@ -13,8 +13,9 @@ from playwright.sync_api import Browser, Page, sync_playwright
 from screens_testkit import CHROMIUM_ARGS, ROOT, Till, open_page
 
 from gateway.screens.app import create_app
-from gateway.screens.demo import SCALE_CAPACITY, StepClock, demo_lane, running_devices
+from gateway.screens.demo import SCALE_CAPACITIES, StepClock, demo_lane, running_devices
 from gateway.screens.hub import ScreenHub
+from gateway.screens.requests import LocalLane
 from gateway.screens.serve import ScreensServer
 from gateway.settings import load_settings
 
@@ -40,12 +41,13 @@ def till(tmp_path: Path, language: str) -> Iterator[Till]:
     settings = load_settings(ROOT / "config" / "gateway.example.toml")
     settings.screens.language = language  # type: ignore[assignment]
     lane = demo_lane(tmp_path / "storegate.db", settings)
-    hub = ScreenHub(lane, settings.screens, clock=StepClock(datetime(2026, 11, 24, 9, 0)),
-                    scale_capacity=SCALE_CAPACITY, store_name=settings.store.name)
+    hub = ScreenHub(LocalLane(lane), settings.screens,
+                    clock=StepClock(datetime(2026, 11, 24, 9, 0)),
+                    scale_capacity=SCALE_CAPACITIES, store_name=settings.store.name)
     server = ScreensServer(create_app(hub), settings.screens, port=0).start()
     try:
         with running_devices(hub) as devices:
-            yield Till(hub, devices, server.url, settings)
+            yield Till(hub, devices, server.url, settings, lane)
     finally:
         server.stop()
 

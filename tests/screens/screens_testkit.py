@@ -8,6 +8,7 @@ from pathlib import Path
 
 from playwright.sync_api import Browser, Page, expect
 
+from gateway.lane.machine import Lane
 from gateway.screens.demo import CASHIER, DemoDevices
 from gateway.screens.hub import ScreenHub
 from gateway.settings import GatewaySettings
@@ -28,6 +29,7 @@ class Till:
     devices: DemoDevices
     url: str
     settings: GatewaySettings
+    lane: Lane  # the hub reaches it only through its owner, LocalLane; tests read it here
 
 
 def open_page(browser: Browser, url: str, *, width: int = 1280, height: int = 800) -> Page:

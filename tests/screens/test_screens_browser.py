@@ -73,7 +73,7 @@ def test_a_weighed_item_shows_the_live_weight(till: Till, cashier: Page) -> None
     first = cashier.locator('#basket tr[data-line="1"]')
     expect(first.locator(".name")).to_contain_text("Apples Gala")
     expect(first.locator(".qty")).to_have_text("0.456 kg")
-    priced = till.hub.lane.sale.priced.lines[0]
+    priced = till.lane.sale.priced.lines[0]
     assert priced.weight == Decimal("0.456")
     expect(first.locator(".amount")).to_have_text(f"CHF {priced.total}")
     scale.set(mode="stable", weight="1.250")
@@ -88,7 +88,7 @@ def test_a_member_card_applies_member_prices(till: Till, cashier: Page, customer
     till.hub.device(member_card(MEMBER_CARD))
     expect(cashier.locator("#member")).to_contain_text("Alice")
     expect(cashier.locator("#member")).to_contain_text("1200 points")
-    priced = till.hub.lane.sale.priced
+    priced = till.lane.sale.priced
     kinds = [a.kind for a in priced.lines[0].adjustments]
     assert "member_price" in kinds and priced.total < Decimal("1.75")
     first = cashier.locator('#basket tr[data-line="1"]')
@@ -117,7 +117,7 @@ def test_tender_shows_the_change(till: Till, cashier: Page, customer: Page) -> N
     cashier.keyboard.press("F8")
     expect(cashier.locator("#last-sale")).to_be_visible()
     assert till.hub.desk.last_sale is not None
-    record = till.hub.lane.book.by_receipt(till.hub.desk.last_sale.receipt_id)
+    record = till.lane.book.by_receipt(till.hub.desk.last_sale.receipt_id)
     body = record.body
     change = Decimal(30) - Decimal(body["totals"]["due"])
     assert Decimal(body["change"]) == change == Decimal("15.75")
@@ -165,7 +165,7 @@ def test_a_refund_asks_for_a_supervisor(till: Till, cashier: Page) -> None:
     notice = cashier.locator(".message.notice")
     expect(notice).to_have_text("Refunded: CHF 12.50. Give back cash 12.50.")
     expect(prompt).to_have_count(0)
-    records = till.hub.lane.book.journal.read(0, 100)
+    records = till.lane.book.journal.read(0, 100)
     refund = next(r for r in records if r.kind == "refund")
     override = next(r for r in records if r.kind == "override")
     assert refund.body["original_receipt_id"] == receipt and refund.body["reason"] == "corked"

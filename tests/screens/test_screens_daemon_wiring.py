@@ -1,12 +1,14 @@
 """How `gateway run` wires the screens: lane events through the daemon's own feed on its
-main loop thread, `record` for events it fed itself, `observe` for display-only device
-events, and the pushed parts read straight off the event stream (no browser)."""
+main loop thread (`MainLoopLane`), `record` with the main loop's snapshot for events it fed
+itself, `observe` for display-only device events, and the pushed parts read straight off
+the event stream (no browser)."""
 
 from __future__ import annotations
 
 import queue
 import threading
 from collections.abc import Callable, Iterator
+from dataclasses import replace
 from datetime import datetime
 from decimal import Decimal
 from pathlib import Path
@@ -16,10 +18,12 @@ import httpx
 import pytest
 
 from devices.events import WeightReading, WeightStatus
+from gateway.daemon.screens import Call, MainLoopLane, on_main_loop
 from gateway.lane import events as ev
 from gateway.lane.events import Outcome, Refusal
+from gateway.lane.machine import Lane
 from gateway.screens.app import create_app
-from gateway.screens.demo import CASHIER, SCALE_CAPACITY, StepClock, demo_lane
+from gateway.screens.demo import CASHIER, SCALE_CAPACITIES, StepClock, demo_lane
 from gateway.screens.hub import ScreenHub
 from gateway.screens.serve import ScreensServer
 from gateway.settings import load_settings
@@ -29,41 +33,38 @@ MILK = "7612345001012"
 
 
 class MainLoop:
-    """A daemon-like main loop: the only thread that touches the lane."""
+    """A daemon-like main loop: takes `Call`s from its inbox as `Box._dispatch` does; the
+    lane's owner (`MainLoopLane`) is built on this thread, so it is the lane's one user."""
 
-    def __init__(self) -> None:
-        self.inbox: queue.SimpleQueue[Callable[[], None] | None] = queue.SimpleQueue()
-        self.thread = threading.Thread(target=self._run, daemon=True)
-        self.thread.start()
+    def __init__(self, lane: Lane) -> None:
+        self.inbox: queue.SimpleQueue[Call | None] = queue.SimpleQueue()
+        self.lane = lane
         self.threads_seen: set[str] = set()
+        built: queue.SimpleQueue[MainLoopLane] = queue.SimpleQueue()
+        self.thread = threading.Thread(target=self._run, args=(built,), daemon=True)
+        self.thread.start()
+        self.owner = built.get(timeout=10)
 
-    def _run(self) -> None:
-        while (job := self.inbox.get()) is not None:
-            job()
+    def feed(self, event: ev.Event) -> Outcome | Refusal:
+        """The daemon's `Box.feed`: on the main loop only."""
+        self.threads_seen.add(threading.current_thread().name)
+        return self.lane.handle(event)
+
+    def _run(self, built: queue.SimpleQueue[MainLoopLane]) -> None:
+        built.put(MainLoopLane(self.lane, self.inbox, self.feed))
+        while (call := self.inbox.get()) is not None:
+            call.reply.put(call.fn())
 
     def call(self, fn: Callable[[], Any]) -> Any:
-        reply: queue.SimpleQueue[Any] = queue.SimpleQueue()
-        self.inbox.put(lambda: reply.put(fn()))
-        return reply.get(timeout=10)
+        return on_main_loop(self.inbox, fn)  # type: ignore[arg-type]
 
 
 @pytest.fixture
 def wired(tmp_path: Path) -> Iterator[tuple[ScreenHub, MainLoop, str]]:
     settings = load_settings(ROOT / "config" / "gateway.example.toml")
-    lane = demo_lane(tmp_path / "storegate.db", settings)
-    loop = MainLoop()
-
-    def feed(event: ev.Event) -> Outcome | Refusal:
-        def on_main() -> Outcome | Refusal:
-            loop.threads_seen.add(threading.current_thread().name)
-            answer = lane.handle(event)
-            hub.publish()  # the daemon publishes from its loop: must not deadlock
-            return answer
-        result: Outcome | Refusal = loop.call(on_main)
-        return result
-
-    hub = ScreenHub(lane, settings.screens, clock=StepClock(datetime(2026, 11, 24, 9)),
-                    scale_capacity=SCALE_CAPACITY, store_name="Corner Shop", feed=feed)
+    loop = MainLoop(demo_lane(tmp_path / "storegate.db", settings))
+    hub = ScreenHub(loop.owner, settings.screens, clock=StepClock(datetime(2026, 11, 24, 9)),
+                    scale_capacity=SCALE_CAPACITIES, store_name="Corner Shop")
     server = ScreensServer(create_app(hub), settings.screens, port=0).start()
     try:
         yield hub, loop, server.url
@@ -109,22 +110,37 @@ def test_events_the_daemon_fed_itself_are_recorded(
     hub, loop, _ = wired
     hub.submit("sign_on", {"staff_id": CASHIER[0], "pin": CASHIER[1]})
     scan = ev.Scan(datetime(2026, 11, 24, 9, 5), "0000000000000")
-    answer = loop.call(lambda: hub.lane.handle(scan))
-    hub.record(scan, answer)  # the daemon tells the screens what the lane said
+    # the daemon tells the screens what the lane said, with the lane's snapshot after it
+    loop.call(lambda: hub.record(scan, loop.lane.handle(scan), loop.owner.take()))
     assert hub.view.message is not None and hub.view.message.kind == "refusal"
     assert "Barcode not read" in hub.view.message.text or "Unknown" in hub.view.message.text
     reading = WeightReading("deli-scale", Decimal("0.250"), "kg", WeightStatus.STABLE, b"",
                             datetime(2026, 11, 24, 9, 6))
     hub.observe(reading)
     assert hub.view.weight == "0.250 kg" and hub.view.weight_stable
-    assert hub.lane.sale is None  # observing a weight never feeds the lane
+    assert loop.lane.sale is None  # observing a weight never feeds the lane
+
+
+def test_snapshots_are_taken_on_the_main_loop_only(
+        wired: tuple[ScreenHub, MainLoop, str]) -> None:
+    hub, loop, _ = wired
+    with pytest.raises(AssertionError, match="main loop"):
+        loop.owner.take()  # this test's thread is a web thread to the owner
+    before = hub.snapshot.serial
+    hub.submit("sign_on", {"staff_id": CASHIER[0], "pin": CASHIER[1]})
+    assert hub.snapshot.serial > before and hub.snapshot.shift is not None
+    late = loop.call(loop.owner.take)
+    hub.publish(late)
+    stale = replace(late, serial=late.serial - 1, shift=None)
+    hub.publish(stale)  # an older snapshot arriving late does not win
+    assert hub.snapshot is late
 
 
 def test_the_demo_day_plays_on_the_screens(till: Any) -> None:
     """`python -m gateway.screens.demo` plays this script; both sales must complete."""
     from gateway.screens.demo import play_day
     play_day(till.hub, till.devices, pause=0.4)
-    sales = [r for r in till.hub.lane.book.journal.read(0, 100) if r.kind == "sale"]
+    sales = [r for r in till.lane.book.journal.read(0, 100) if r.kind == "sale"]
     assert [s.body["tenders"][0]["type"] for s in sales] == ["cash", "card"]
     assert sales[0].body["change"] == str(Decimal(20) - Decimal(sales[0].body["totals"]["due"]))
     assert sales[1].body["member"]["id"] == "M0001"

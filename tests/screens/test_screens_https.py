@@ -16,6 +16,7 @@ from cryptography.x509.oid import NameOID
 from gateway.screens.app import create_app
 from gateway.screens.demo import StepClock, demo_lane
 from gateway.screens.hub import ScreenHub
+from gateway.screens.requests import LocalLane
 from gateway.screens.serve import ScreensServer
 from gateway.settings import load_settings
 
@@ -45,7 +46,8 @@ def test_screens_over_https(tmp_path: Path) -> None:
     settings = load_settings(ROOT / "config" / "gateway.example.toml")
     settings.screens.tls_cert, settings.screens.tls_key = self_signed(tmp_path)
     lane = demo_lane(tmp_path / "storegate.db", settings)
-    hub = ScreenHub(lane, settings.screens, clock=StepClock(dt.datetime(2026, 11, 24, 9)))
+    hub = ScreenHub(LocalLane(lane), settings.screens,
+                    clock=StepClock(dt.datetime(2026, 11, 24, 9)))
     server = ScreensServer(create_app(hub), settings.screens, port=0).start()
     try:
         assert server.url.startswith("https://127.0.0.1:")

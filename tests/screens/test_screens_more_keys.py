@@ -25,6 +25,7 @@ from gateway.screens.demo import (
 from gateway.screens.hub import ScreenHub
 from gateway.screens.i18n import notice_text, refusal_text
 from gateway.screens.keys import EntryError, refund_tender
+from gateway.screens.requests import Fed, LocalLane
 from gateway.settings import load_settings
 
 OIL = "7612345001197"  # Olive oil 5 dl, 8.90, no promotion of its own
@@ -45,7 +46,7 @@ def authorise(page: Page, reason: str, shot_name: str | None = None) -> None:
 
 
 def journal(till: Till) -> list[JournalRecord]:
-    return list(till.hub.lane.book.journal.read(0, 1000))
+    return list(till.lane.book.journal.read(0, 1000))
 
 
 def test_coupon_price_override_and_member_tenders(till: Till, cashier: Page) -> None:
@@ -53,11 +54,11 @@ def test_coupon_price_override_and_member_tenders(till: Till, cashier: Page) -> 
     for _ in range(4):
         till.devices.scanner.scan(OIL)
     expect(cashier.locator("#basket tr[data-line]")).to_have_count(4)
-    before = till.hub.lane.sale.priced.total
+    before = till.lane.sale.priced.total
     cashier.keyboard.type("welcome5")
     cashier.keyboard.press("Shift+F2")  # coupon
     expect(cashier.locator("#total")).not_to_have_text(f"CHF {before}")
-    sale = till.hub.lane.sale
+    sale = till.lane.sale
     assert sale.coupons == ("WELCOME5",) and sale.priced.total == before - Decimal("5.00")
     assert "coupon-welcome5" in [p["id"] for p in sale.priced.promotions]
     expect(cashier.locator("#total")).to_have_text(f"CHF {sale.priced.total}")
@@ -66,7 +67,7 @@ def test_coupon_price_override_and_member_tenders(till: Till, cashier: Page) -> 
     cashier.keyboard.type("7.90")
     cashier.keyboard.press("Shift+F4")  # price override: a cashier needs a supervisor
     authorise(cashier, "damaged label")
-    sale = till.hub.lane.sale
+    sale = till.lane.sale
     assert sale.lines[0].price_override == Decimal("7.90")
     assert sale.priced.lines[0].unit_price == Decimal("7.90")
     override = [r for r in journal(till) if r.kind == "override"][-1]
@@ -76,14 +77,14 @@ def test_coupon_price_override_and_member_tenders(till: Till, cashier: Page) -> 
 
     till.hub.device(member_card(MEMBER_CARD))
     expect(cashier.locator("#member")).to_contain_text("Alice")
-    total = till.hub.lane.sale.priced.total
+    total = till.lane.sale.priced.total
     cashier.keyboard.type("2")
     cashier.keyboard.press("Shift+F8")  # 2.00 paid with points
     expect(cashier.locator("#due")).to_have_text(f"CHF {total - 2}")
-    assert [t.type for t in till.hub.lane.sale.tenders] == ["points"]
+    assert [t.type for t in till.lane.sale.tenders] == ["points"]
     cashier.locator('.keys [data-action="stored_value"]').click()  # touch: the rest
     expect(cashier.locator("#last-sale")).to_be_visible()
-    assert till.hub.lane.sale is None
+    assert till.lane.sale is None
     sale_record = [r for r in journal(till) if r.kind == "sale"][-1]
     tenders = {t["type"]: Decimal(str(t["amount"])) for t in sale_record.body["tenders"]}
     assert tenders == {"points": Decimal(2), "stored_value": total - 2}
@@ -118,7 +119,7 @@ def test_refund_lines_return_without_receipt_and_no_sale(till: Till, cashier: Pa
     refund = [r for r in journal(till) if r.kind == "refund"][-1]
     assert refund.body["original_receipt_id"] == receipt
     assert [line["original_index"] for line in refund.body["lines"]] == [1]
-    assert till.hub.lane.book.refunded(receipt) == {1: Decimal(1)}
+    assert till.lane.book.refunded(receipt) == {1: Decimal(1)}
     assert [(t["type"], t["reference"]) for t in refund.body["tenders"]] == [("card", "T-991")]
 
     cashier.keyboard.type(MILK)
@@ -164,7 +165,7 @@ def test_chinese_labels_and_refusals_of_the_new_keys(till: Till, cashier: Page) 
     expect(cashier.locator(".message.refusal")).to_have_text("请输入新单价，再按 Shift+F4。")
     cashier.keyboard.press("Shift+F8")  # points without a member card
     expect(cashier.locator(".message.refusal")).to_have_text("请先刷会员卡。")
-    assert till.hub.lane.sale.coupons == () and till.hub.lane.sale.tenders == ()
+    assert till.lane.sale.coupons == () and till.lane.sale.tenders == ()
 
 
 def test_refund_tender_words() -> None:
@@ -201,16 +202,18 @@ def test_a_member_tender_the_room_wants_approved_gets_the_supervisor_prompt(
     lane = demo_lane(tmp_path / "storegate.db", settings)
     fed: list[ev.Event] = []
 
-    def feed(event: ev.Event) -> ev.Outcome | ev.Refusal:
-        fed.append(event)
-        member_tender = isinstance(event, ev.Tender) and event.type != "cash"
-        if member_tender and getattr(event, "authorization", None) is None:
-            return ev.Refusal("offline_too_long", "Offline for more than 60 minutes - a "
-                              "supervisor must approve stored value.", True)
-        return lane.handle(event)
+    class OfflineRoom(LocalLane):
+        def feed(self, event: ev.Event) -> Fed:
+            fed.append(event)
+            member_tender = isinstance(event, ev.Tender) and event.type != "cash"
+            if member_tender and getattr(event, "authorization", None) is None:
+                return Fed(ev.Refusal("offline_too_long", "Offline for more than 60 minutes "
+                                      "- a supervisor must approve stored value.", True),
+                           self.snapshot())
+            return super().feed(event)
 
-    hub = ScreenHub(lane, settings.screens, clock=StepClock(datetime(2026, 11, 24, 9)),
-                    feed=feed)
+    hub = ScreenHub(OfflineRoom(lane), settings.screens,
+                    clock=StepClock(datetime(2026, 11, 24, 9)))
     hub.submit("sign_on", {"staff_id": CASHIER[0], "pin": CASHIER[1]})
     hub.press("enter", MILK)
     hub.device(member_card(MEMBER_CARD))

@@ -20,7 +20,7 @@ APPLES = "1001"  # Apples Gala, PLU, by weight
 
 
 def journal(till: Till, kind: str) -> list[JournalRecord]:
-    return [r for r in till.hub.lane.book.journal.read(0, 1000) if r.kind == kind]
+    return [r for r in till.lane.book.journal.read(0, 1000) if r.kind == kind]
 
 
 def test_the_dialog_lists_the_lines_and_refunds_part_of_one(till: Till, cashier: Page) -> None:
@@ -94,7 +94,7 @@ def test_the_dialog_lists_the_lines_and_refunds_part_of_one(till: Till, cashier:
     paid = refund.body["tenders"][-1]["amount"]
     expect(cashier.locator(".message.notice")).to_have_text(
         f"Refunded: CHF {refund.body['total']}. Give back cash {paid}.")
-    assert till.hub.lane.book.refunded(receipt) == {0: Decimal(2)}
+    assert till.lane.book.refunded(receipt) == {0: Decimal(2)}
 
     # the same receipt again: what the lane book says was refunded, and what is left
     cashier.keyboard.type(receipt)
