@@ -19,6 +19,7 @@ header/footer, the catalog file).
 
 from __future__ import annotations
 
+import enum
 import faulthandler
 import json
 import logging
@@ -29,17 +30,13 @@ import signal
 import sqlite3
 import sys
 import threading
-import time
-import uuid
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Any
-from zoneinfo import ZoneInfo
 
-from devices.errors import DeviceError
 from devices.events import (
     CardEvent,
     DecodeFault,
@@ -52,7 +49,6 @@ from devices.runner import (
     DeviceLoop,
     DeviceRunner,
     card_reader_loop,
-    printer_for,
     scale_loop,
     scanner_loop,
 )
@@ -60,17 +56,31 @@ from gateway.catalog.catalog import Catalog
 from gateway.catalog.store import CatalogStore
 from gateway.daemon.anomalies import Anomaly, AnomalyWatch
 from gateway.daemon.backup import backup_dir, take_backup
+from gateway.daemon.boxclock import BoxClock, SystemClock
 from gateway.daemon.clockwatch import ClockWatch
 from gateway.daemon.control import ControlServer, control_socket
 from gateway.daemon.keys import NotAnEvent, from_device, from_request, scale_capacity
 from gateway.daemon.lock import daemon_lock
 from gateway.daemon.memory import release_freed_heap
 from gateway.daemon.notify import Notifier
+from gateway.daemon.requests import (
+    BackupRequest,
+    BadRequest,
+    CatalogLoadRequest,
+    ControlRequest,
+    LaneRequest,
+    ReloadRequest,
+    StaffRequest,
+    StatusRequest,
+    SyncNowRequest,
+    ZReportRequest,
+    parse_request,
+)
 from gateway.daemon.screens import Call, Screens
+from gateway.daemon.till import PrinterWorker, TillEffects
 from gateway.database import open_database
 from gateway.errors import StoregateError
-from gateway.journal import Journal, JournalError, JournalRecord
-from gateway.journal.clock import probe_ntp_synchronised
+from gateway.journal import Journal, JournalError
 from gateway.lane import events as ev
 from gateway.lane.book import LaneBook
 from gateway.lane.events import Outcome, Refusal
@@ -85,6 +95,7 @@ from gateway.settings import GatewaySettings, load_settings
 log = logging.getLogger("storegate.daemon")
 TICK = 0.2  # seconds the loop waits for a message before housekeeping
 RECENT = 50  # anomalies and alerts kept for the supervisor's view
+SYNC_RETRY_S = 30.0  # seconds between attempts to start sync when its state file failed
 PRINTED_KINDS = ("sale", "refund", "z_report")
 
 
@@ -92,9 +103,18 @@ class StartError(StoregateError):
     """The daemon cannot start with these settings or this database."""
 
 
+class Signal(enum.Enum):
+    """A signal the kernel sent, as an inbox message."""
+
+    TERM = "SIGTERM"  # and SIGINT
+    HUP = "SIGHUP"
+
+
 @dataclass(frozen=True)
 class Request:
-    body: dict[str, Any]
+    """A parsed control request and where its answer goes (the control thread waits)."""
+
+    request: ControlRequest
     reply: queue.SimpleQueue[dict[str, Any]]
 
 
@@ -134,91 +154,18 @@ class MainLoopDocuments:
             raise verdict
 
 
-@dataclass(frozen=True)
-class PrintJob:
-    seq: int
-    kind: str
-    record_id: str
-    receipt: Any
-
-
-class PrinterWorker:
-    """Prints committed receipts on its own thread and keeps a text copy of each.
-
-    ESC/POS bytes are made only when a printer is configured: python-escpos (with its
-    capability database, 3-8 MB) is then loaded here at start-up, and never on a box that
-    keeps text copies only.
-    """
-
-    def __init__(self, settings: GatewaySettings, receipts_dir: Path,
-                 alert: Any) -> None:
-        self.width = settings.store.receipt_width
-        self.receipts_dir = receipts_dir
-        self.alert = alert
-        self.jobs: queue.Queue[PrintJob | None] = queue.Queue()
-        self.printers = [printer_for(p, None, utc_now) for p in settings.devices.printers]
-        self.state = "none configured" if not self.printers else "unknown"
-        self.render_escpos: Callable[[Any, int], bytes] | None = None
-        if self.printers:
-            from gateway.receipts.escpos import render_escpos
-            self.render_escpos = render_escpos
-        self.thread = threading.Thread(target=self._run, name="storegate-printer", daemon=True)
-
-    def start(self) -> None:
-        self.receipts_dir.mkdir(parents=True, exist_ok=True)
-        self.thread.start()
-
-    def stop(self, timeout: float = 5.0) -> None:
-        self.jobs.put(None)
-        self.thread.join(timeout)
-        for printer in self.printers:
-            printer.close()
-
-    def _run(self) -> None:
-        while (job := self.jobs.get()) is not None:
-            try:
-                self._print(job)
-            except Exception as exc:  # a bad receipt must not end printing for good
-                log.exception("printing record %s failed", job.seq)
-                self.alert("printer", f"receipt {job.seq} not printed: {exc}")
-
-    def copy_path(self, seq: int, kind: str) -> Path:
-        return self.receipts_dir / f"{seq:07d}-{kind}.txt"
-
-    def _print(self, job: PrintJob) -> None:
-        """Paper first, then the text copy: a missing copy means "maybe not printed"."""
-        if self.render_escpos is not None:
-            self._print_paper(job)
-        path = self.copy_path(job.seq, job.kind)
-        partial = path.with_suffix(".partial")
-        partial.write_text(render_receipt(job.receipt, self.width))
-        partial.replace(path)
-
-    def _print_paper(self, job: PrintJob) -> None:
-        assert self.render_escpos is not None
-        data = self.render_escpos(job.receipt, self.width)
-        for printer in self.printers:
-            try:
-                printer.print_bytes(data)
-                self.state = "ok"
-            except DeviceError as exc:
-                printer.close()
-                self.state = f"offline: {exc}"
-                self.alert("printer", f"receipt {job.seq} not printed ({exc}); reprint with "
-                           f"`gateway receipt {job.seq}`")
-
-
 class Box:
     """One box: build with settings, `start()`, `run()` until stopped."""
 
     def __init__(self, settings: GatewaySettings, config_path: str | None,
-                 notifier: Notifier | None = None) -> None:
+                 notifier: Notifier | None = None, clock: BoxClock | None = None) -> None:
         self.settings = settings
         self.config_path = config_path
         self.notifier = notifier or Notifier()
+        self.clock: BoxClock = clock or SystemClock(settings.store.timezone)
         self.inbox: queue.SimpleQueue[Any] = queue.SimpleQueue()
         self.data_dir = Path(settings.paths.data_dir)
-        self.started = time.monotonic()
+        self.started = self.clock.monotonic()
         self.stopping = False
         self.anomalies = AnomalyWatch(settings.anomalies)
         self.recent_anomalies: deque[dict[str, Any]] = deque(maxlen=RECENT)
@@ -227,14 +174,40 @@ class Box:
         self.devices: dict[str, dict[str, Any]] = {}
         self.scale: WeightReading | None = None
         self.sync: Any = None
+        self.sync_failure: str | None = None  # why sync could not start (retried)
+        self.sync_retry_at: float | None = None
         self.runner: DeviceRunner | None = None
         self.control: ControlServer | None = None
         self.printer: PrinterWorker | None = None
+        self.till: TillEffects | None = None
         self.screens = Screens()
-        self.next_backup = time.monotonic() + settings.backup.interval_hours * 3600
+        self.next_backup = self.clock.monotonic() + settings.backup.interval_hours * 3600
         self.counts = {"events": 0, "sales": 0, "refusals": 0}
         # When the lane last changed because of a device (for scan-to-screen latency).
         self.last_input: dict[str, Any] = {"count": 0, "device": None, "lane_updated_at": None}
+        # The loop's message table: each kind of inbox message and who handles it.
+        self.handlers: dict[type, Callable[[Any], None]] = {
+            Signal: self._signal,
+            Request: self._request,
+            Ack: self._acknowledge,
+            DocumentJob: self._document,
+            Call: self._call,
+            ScanEvent: self._device_input,
+            CardEvent: self._device_input,
+            WeightReading: self._weight,
+            DeviceStateEvent: self._device_state,
+            DecodeFault: self._decode_fault,
+        }
+        # Control requests by type, answered on the main loop (backup: on its own thread).
+        self.answers: dict[type, Callable[[Any], dict[str, Any]]] = {
+            StatusRequest: lambda _: {"ok": True, "status": self.status()},
+            LaneRequest: self._lane_request,
+            ReloadRequest: self._reload_request,
+            ZReportRequest: self._z_report,
+            StaffRequest: self._staff_request,
+            CatalogLoadRequest: self._catalog_load,
+            SyncNowRequest: self._sync_now,
+        }
 
     # -- life cycle -----------------------------------------------------------------------
 
@@ -242,13 +215,14 @@ class Box:
         self._route_signals()
         self.data_dir.mkdir(parents=True, exist_ok=True)
         self.db = open_database(self.settings.paths.database, owner_thread_only=True)
-        self.journal = Journal(self.db)
+        self.journal = Journal(self.db, clock=self.clock.stamp)
         self.book = LaneBook(self.db, self.journal)
         self.staff = StaffDirectory(self.db, self.settings.lane)
         members = RoomMembers(MemberAccounts(MemberStore(self.db, self.settings.store.box)))
         self.lane = Lane(book=self.book, staff=self.staff, catalog=self._catalog(),
-                         settings=self.settings, members=members)
+                         settings=self.settings, members=members, new_id=self.clock.new_id)
         self.printer = PrinterWorker(self.settings, self._receipts_dir(), self.alert)
+        self.till = TillEffects(self.printer)
         self.printer.start()
         self._reprint_unprinted()
         self._start_devices()
@@ -264,15 +238,14 @@ class Box:
 
     def _reprint_unprinted(self, last: int = 200) -> None:
         """After a crash between commit and print: print what has no text copy yet."""
-        assert self.printer is not None
+        assert self.printer is not None and self.till is not None
         head = self.journal.state().head_seq
         for record in self.journal.read(max(0, head - last), last):
             if record.kind not in PRINTED_KINDS:
                 continue
             if not self.printer.copy_path(record.seq, record.kind).exists():
                 log.info("record %s committed but not printed: printing it now", record.seq)
-                self.printer.jobs.put(PrintJob(record.seq, record.kind, record.id,
-                                               self.lane.receipt_for(record)))
+                self.till.print(record, self.lane.receipt_for(record))
 
     def _route_signals(self) -> None:
         """SIGTERM/SIGINT/SIGHUP become inbox messages, whichever thread the kernel picks.
@@ -283,14 +256,14 @@ class Box:
         """
         wanted = {signal.SIGTERM, signal.SIGINT, signal.SIGHUP}
         for number in wanted:  # for threads some library started before this point
-            name = "SIGHUP" if number == signal.SIGHUP else "SIGTERM"
-            signal.signal(number, lambda *_, name=name: self.inbox.put(name))
+            message = Signal.HUP if number == signal.SIGHUP else Signal.TERM
+            signal.signal(number, lambda *_, message=message: self.inbox.put(message))
         signal.pthread_sigmask(signal.SIG_BLOCK, wanted)
 
         def route() -> None:
             while True:
                 received = signal.sigwait(wanted)
-                self.inbox.put("SIGHUP" if received == signal.SIGHUP else "SIGTERM")
+                self.inbox.put(Signal.HUP if received == signal.SIGHUP else Signal.TERM)
 
         threading.Thread(target=route, name="storegate-signals", daemon=True).start()
 
@@ -325,18 +298,25 @@ class Box:
         self.runner = DeviceRunner(loops).start()
 
     def _start_sync(self) -> None:
+        """Start sync; when its state file cannot be opened (a full disk) the box sells
+        without it, says so, and tries again every SYNC_RETRY_S from housekeeping."""
         if not self.settings.sync.enabled:
             return
         from gateway.sync.service import SyncConfig, SyncService
-        self.sync = SyncService(SyncConfig.from_settings(self.settings),
-                                acknowledge=lambda seq, h: self.inbox.put(Ack(seq, h)),
-                                sink=MainLoopDocuments(self.inbox),
-                                devices=self._device_health, clock=self._wall_clock)
+        try:
+            sync = SyncService(SyncConfig.from_settings(self.settings),
+                               acknowledge=lambda seq, h: self.inbox.put(Ack(seq, h)),
+                               sink=MainLoopDocuments(self.inbox),
+                               devices=self._device_health, clock=self.clock.stamp)
+        except StoregateError as exc:
+            self.sync_retry_at = self.clock.monotonic() + SYNC_RETRY_S
+            if self.sync_failure != exc.what:
+                self.alert("sync", f"sync not started, retrying every {SYNC_RETRY_S:.0f} s: "
+                           f"{exc.describe()}")
+            self.sync_failure = exc.what
+            return
+        self.sync, self.sync_failure, self.sync_retry_at = sync, None, None
         self.sync.start()
-
-    @staticmethod
-    def _wall_clock() -> tuple[datetime, bool]:
-        return datetime.now(UTC), probe_ntp_synchronised()
 
     def run(self) -> int:
         """The main loop: one message at a time, watchdog and housekeeping between."""
@@ -349,7 +329,7 @@ class Box:
                 message = None
             if message is not None:
                 self._dispatch(message)
-            now = time.monotonic()
+            now = self.clock.monotonic()
             if interval is not None and now >= next_ping:
                 self.notifier.watchdog()
                 next_ping = now + interval
@@ -362,7 +342,7 @@ class Box:
         self.notifier.stopping()
         if self.lane.state is State.IN_SALE:
             try:
-                answer = self.lane.handle(ev.Suspend(self._local_now()))
+                answer = self.lane.handle(ev.Suspend(self.clock.local()))
                 log.info("shutdown: sale in progress: %s (kept: %s)",
                          "; ".join(getattr(answer, "notices", ())) or answer,
                          ", ".join(self.book.suspended_ids()))
@@ -385,79 +365,104 @@ class Box:
 
     # -- messages -------------------------------------------------------------------------
 
-    def _dispatch(self, message: Any) -> None:
+    def _dispatch(self, message: object) -> None:
+        """One inbox message to its handler (the message table). Whatever a handler raises
+        is logged and, for a request someone waits on, answered as an error: one bad
+        message never ends the loop, and the sale in progress stays as it was."""
         self.counts["events"] += 1
-        match message:
-            case "SIGTERM":
-                self.stopping = True
-            case "SIGHUP":
-                self.reload()
-            case Request() if message.body.get("command") == "backup":
-                threading.Thread(target=self._backup_request, args=(message,),
-                                 daemon=True).start()  # seconds of I/O: off the loop
-            case Request():
-                message.reply.put(self._answer(message.body))
-            case Ack():
-                self._acknowledge(message)
-            case DocumentJob():
-                message.reply.put(self._apply_document(message))
-            case Call():
-                try:
-                    answer = message.fn()
-                except Exception as exc:  # a screen's request failed: it says so, we go on
-                    log.exception("a request from the screens failed")
-                    answer = exc
-                message.reply.put(answer)
-            case ScanEvent() | CardEvent():
-                self._device_input(message)
-            case WeightReading():
-                self.screens.observe(message)
-                self.scale = message
-                self._note_device(message.device, "connected", "", message.at)
-                weight = ev.scale_kilograms(message)
-                self._report(self.anomalies.scale_reading(weight, weight is not None))
-            case DeviceStateEvent():
-                self.screens.observe(message)
-                self._note_device(message.device, message.state.value, message.detail,
-                                  message.at)
-                if (self.scale is not None and message.device == self.scale.device
-                        and message.state.value != "connected"):
-                    self.scale = None  # never price with the weight of an unplugged scale
-            case DecodeFault():
-                self.screens.observe(message)
-                log.info("device %s: %s", message.device, message.reason)
+        handler = self.handlers.get(type(message))
+        if handler is None:
+            log.error("inbox message of unknown type %s ignored", type(message).__name__)
+            return
+        try:
+            handler(message)
+        except Exception as exc:  # the loop outlives any one message
+            log.exception("handling %s failed; the lane goes on", type(message).__name__)
+            self._failed(message, exc)
+
+    def _failed(self, message: object, exc: Exception) -> None:
+        """Answer whoever waits on `message` after its handler raised `exc`."""
+        what = f"internal error ({type(exc).__name__}: {exc}); the sale in progress is kept"
+        if isinstance(message, Request):
+            message.reply.put({"ok": False, "error": what, "exit_code": 1})
+        elif isinstance(message, DocumentJob):
+            from gateway.sync.errors import DocumentRefused
+            message.reply.put(DocumentRefused(what, fix="head office re-sends it"))
+        elif isinstance(message, Call):
+            message.reply.put(exc)
+
+    def _signal(self, message: Signal) -> None:
+        if message is Signal.TERM:
+            self.stopping = True
+        else:
+            self.reload()
+
+    def _request(self, message: Request) -> None:
+        if isinstance(message.request, BackupRequest):
+            threading.Thread(target=self._backup_request, args=(message,),
+                             daemon=True).start()  # seconds of I/O: off the loop
+            return
+        message.reply.put(self._answer(message.request))
+
+    def _document(self, message: DocumentJob) -> None:
+        message.reply.put(self._apply_document(message))
+
+    def _call(self, message: Call) -> None:
+        try:
+            answer = message.fn()
+        except Exception as exc:  # a screen's request failed: it says so, we go on
+            log.exception("a request from the screens failed")
+            answer = exc
+        message.reply.put(answer)
+
+    def _weight(self, message: WeightReading) -> None:
+        self.screens.observe(message)
+        self.scale = message
+        self._note_device(message.device, "connected", "", message.at)
+        weight = ev.scale_kilograms(message)
+        self._report(self.anomalies.scale_reading(weight, weight is not None))
+
+    def _device_state(self, message: DeviceStateEvent) -> None:
+        self.screens.observe(message)
+        self._note_device(message.device, message.state.value, message.detail, message.at)
+        if (self.scale is not None and message.device == self.scale.device
+                and message.state.value != "connected"):
+            self.scale = None  # never price with the weight of an unplugged scale
+
+    def _decode_fault(self, message: DecodeFault) -> None:
+        self.screens.observe(message)
+        log.info("device %s: %s", message.device, message.reason)
 
     def _submit(self, body: dict[str, Any]) -> dict[str, Any]:
-        """Called on the control thread: queue the request and wait for the main loop."""
+        """Called on the control thread: parse the request, queue it and wait for the main
+        loop. A request that does not parse is answered here, without the loop."""
+        try:
+            request = parse_request(body)
+        except BadRequest as exc:
+            return {"ok": False, "error": exc.describe(), "exit_code": exc.exit_code}
         reply: queue.SimpleQueue[dict[str, Any]] = queue.SimpleQueue()
-        self.inbox.put(Request(body, reply))
+        self.inbox.put(Request(request, reply))
         try:
             return reply.get(timeout=20)
         except queue.Empty:
             return {"ok": False, "error": "the daemon's main loop did not answer in 20 s"}
 
-    def _answer(self, body: dict[str, Any]) -> dict[str, Any]:
-        command = body.get("command")
+    def _answer(self, request: ControlRequest) -> dict[str, Any]:
         try:
-            if command == "status":
-                return {"ok": True, "status": self.status()}
-            if command == "lane":
-                return self._lane_request(body)
-            if command == "reload":
-                self.reload()
-                return {"ok": True}
-            if command == "z_report":
-                return self._z_report(body)
-            if command == "staff":
-                return self._staff_request(body)
-            if command == "catalog_load":
-                return self._catalog_load(body)
-            if command == "sync_now" and self.sync is not None:
-                self.sync.sync_now()
-                return {"ok": True}
+            return self.answers[type(request)](request)
         except StoregateError as exc:
             return {"ok": False, "error": exc.describe(), "exit_code": exc.exit_code}
-        return {"ok": False, "error": f"unknown command {command!r}"}
+
+    def _reload_request(self, _: ReloadRequest) -> dict[str, Any]:
+        self.reload()
+        return {"ok": True}
+
+    def _sync_now(self, _: SyncNowRequest) -> dict[str, Any]:
+        if self.sync is None:
+            return {"ok": False, "error": "sync is disabled on this box ([sync] enabled)",
+                    "exit_code": 1}
+        self.sync.sync_now()
+        return {"ok": True}
 
     def _backup_request(self, request: Request) -> None:
         """`{"command": "backup"}`: its own read-only connection, on its own thread."""
@@ -469,22 +474,19 @@ class Box:
             return
         request.reply.put({"ok": True, "path": str(info.path), "head_seq": info.head_seq})
 
-    def _local_now(self) -> datetime:
-        return datetime.now(ZoneInfo(self.settings.store.timezone)).replace(tzinfo=None)
-
     def _device_input(self, event: ScanEvent | CardEvent) -> None:
         self._note_device(event.device, "connected", "", event.at)
-        lane_event = from_device(event, self.lane.state.value, self._local_now())
+        lane_event = from_device(event, self.lane.state.value, self.clock.local())
         if lane_event is not None:
             self.screens.record(lane_event, self.feed(lane_event))
             self.last_input = {"count": self.last_input["count"] + 1, "device": event.device,
-                               "lane_updated_at": time.time()}
+                               "lane_updated_at": self.clock.wall().timestamp()}
 
-    def _lane_request(self, body: dict[str, Any]) -> dict[str, Any]:
-        event = from_request(body, self._local_now(), self.scale,
+    def _lane_request(self, request: LaneRequest) -> dict[str, Any]:
+        event = from_request(dict(request.fields), self.clock.local(), self.scale,
                              scale_capacity(self.settings.devices.scales, self.scale))
         if isinstance(event, NotAnEvent):
-            return {"ok": False, "error": event.message}
+            return {"ok": False, "error": event.message, "exit_code": 2}
         answer = self.feed(event)
         self.screens.record(event, answer)
         if isinstance(answer, Refusal):
@@ -497,7 +499,9 @@ class Box:
     # -- the lane ---------------------------------------------------------------------------
 
     def feed(self, event: ev.Event) -> Outcome | Refusal:
-        """One lane event: refuse a new sale when the disk is nearly full; commit; print."""
+        """One lane event: refuse a new sale when the disk is nearly full; commit; then the
+        till's side effects (drawer, receipt). A commit the storage refuses is refused with
+        `journal_unavailable`; the lane is as it was, so the same event can be tried again."""
         if self.lane.state is State.IDLE and isinstance(event, ev.Scan | ev.Plu | ev.Weighed):
             full = self._disk_too_full()
             if full is not None:
@@ -505,6 +509,7 @@ class Box:
         try:
             answer = self.lane.handle(event)
         except (StoregateError, sqlite3.Error, OSError) as exc:
+            self._abandon_transaction()
             self.alert("journal", f"the journal could not be written: {exc}")
             return Refusal("journal_unavailable", "The sale could not be recorded (the "
                            "box's storage is failing or full). Call the technician; the "
@@ -515,6 +520,15 @@ class Box:
             return answer
         self._accepted(event, answer)
         return answer
+
+    def _abandon_transaction(self) -> None:
+        """After a failed write: leave no transaction open (the next one could not begin)."""
+        if not self.db.conn.in_transaction:
+            return
+        try:
+            self.db.conn.rollback()
+        except sqlite3.Error as exc:
+            log.error("rolling back the failed write failed too: %s", exc)
 
     def _disk_too_full(self) -> Refusal | None:
         free = shutil.disk_usage(self.data_dir).free
@@ -527,7 +541,7 @@ class Box:
                        "recorded. Call the technician (free disk space on the box).")
 
     def _refused(self, event: ev.Event, answer: Refusal) -> None:
-        now = time.monotonic()
+        now = self.clock.monotonic()
         if answer.code == "unknown_item" and isinstance(event, ev.Scan | ev.Plu):
             code = event.raw if isinstance(event, ev.Scan) else event.code
             self._report(self.anomalies.unknown_barcode(code, now))
@@ -549,50 +563,46 @@ class Box:
             self._report(self.anomalies.committed(kind, body, body.get("shift_id", shift)))
         if self.lane.sale is None:
             self.anomalies.sale_ended()
-        document = outcome.document
-        if outcome.receipt is not None and isinstance(document, JournalRecord) \
-                and self.printer is not None:
-            self.printer.jobs.put(PrintJob(document.seq, document.kind, document.id,
-                                           outcome.receipt))
+        if self.till is not None:
+            self.till.committed(outcome)
         if outcome.records and self.sync is not None:
             self.sync.sync_now()
 
-    def _z_report(self, body: dict[str, Any]) -> dict[str, Any]:
+    def _z_report(self, request: ZReportRequest) -> dict[str, Any]:
         from gateway.receipts.model import from_record
         from gateway.reports import close_day
-        credential = ev.Credential(card=body["card"]) if body.get("card") else ev.Credential(
-            staff_id=str(body.get("staff")), pin=str(body.get("pin")))
-        now = self._local_now()
-        day = str(body.get("day") or now.date().isoformat())
+        credential = ev.Credential(card=request.card) if request.card else ev.Credential(
+            staff_id=request.staff, pin=request.pin)
+        now = self.clock.local()
+        day = request.day or now.date().isoformat()
         lane_ref = LaneRef(store=self.settings.store.id, box=self.settings.store.box)
         record = close_day(self.book, self.staff, self.settings.lane, lane_ref, day, now,
-                           credential, lambda: uuid.uuid4().hex)
+                           credential, self.clock.new_id)
         if isinstance(record, Refusal):
             return {"ok": False, "refused": record.code, "error": record.message}
         store = self.settings.store
         receipt = from_record(record, store.header, ())
-        if self.printer is not None:
-            self.printer.jobs.put(PrintJob(record.seq, record.kind, record.id, receipt))
+        if self.till is not None:
+            self.till.print(record, receipt)
         if self.sync is not None:
             self.sync.sync_now()
         return {"ok": True, "seq": record.seq, "body": record.body,
                 "text": render_receipt(receipt, store.receipt_width)}
 
-    def _staff_request(self, body: dict[str, Any]) -> dict[str, Any]:
+    def _staff_request(self, request: StaffRequest) -> dict[str, Any]:
         """`gateway staff add|totp` while the daemon runs: the main loop writes it."""
-        result = self.staff.change(StaffChange.from_request(body), self._local_now(),
-                                   datetime.now(UTC))
+        change = StaffChange.from_request(dict(request.fields))
+        result = self.staff.change(change, self.clock.local(), self.clock.wall())
         if isinstance(result, Refusal):
             return {"ok": False, "refused": result.code, "error": result.message}
-        log.info("staff %s changed through the control socket", body.get("staff_id"))
+        log.info("staff %s changed through the control socket", change.staff_id)
         return {"ok": True, "text": result}
 
-    def _catalog_load(self, body: dict[str, Any]) -> dict[str, Any]:
+    def _catalog_load(self, request: CatalogLoadRequest) -> dict[str, Any]:
         """`gateway catalog load` while the daemon runs: stored, then priced with at once
         (the sale in progress keeps its catalog, as with a pushed one)."""
-        catalog = CatalogStore(self.db).apply_text(str(body.get("text", "")),
-                                                   str(body.get("source", "catalog load")),
-                                                   allow_same_or_older=bool(body.get("force")))
+        catalog = CatalogStore(self.db).apply_text(request.text, request.source,
+                                                   allow_same_or_older=request.force)
         self._use_catalog(catalog)
         log.info("catalog version %s loaded through the control socket", catalog.version)
         return {"ok": True, "version": catalog.version, "products": len(catalog.products)}
@@ -643,31 +653,41 @@ class Box:
 
     def _report(self, anomalies: list[Anomaly]) -> None:
         for anomaly in anomalies:
-            entry = {**anomaly.to_json(), "at": datetime.now(UTC).isoformat()}
+            entry = {**anomaly.to_json(), "at": self.clock.wall().isoformat()}
             self.recent_anomalies.append(entry)
             log.warning("anomaly %s: %s", anomaly.rule, anomaly.message)
-            if self.sync is not None:
-                self.sync.post_event(f"anomaly.{anomaly.rule}", entry, "warning")
+            self._post(f"anomaly.{anomaly.rule}", entry, "warning")
 
     def alert(self, source: str, message: str) -> None:
         """Something a technician must fix; thread-safe (a deque append), also sent."""
-        entry = {"source": source, "message": message, "at": datetime.now(UTC).isoformat()}
+        entry = {"source": source, "message": message, "at": self.clock.wall().isoformat()}
         self.alerts.append(entry)
         log.error("%s: %s", source, message)
-        if self.sync is not None:
-            self.sync.post_event(f"alert.{source}", entry, "error")
+        self._post(f"alert.{source}", entry, "error")
+
+    def _post(self, kind: str, body: dict[str, Any], severity: str) -> None:
+        """Queue an event for head office. sync's queue lives on the box's disk: when that
+        is full (or failing) the event stays in the log and the status, and the loop goes
+        on; the alert about a failed commit must not fail the loop."""
+        if self.sync is None:
+            return
+        try:
+            self.sync.post_event(kind, body, severity)
+        except (StoregateError, sqlite3.Error, OSError) as exc:
+            log.error("event %s not queued for head office: %s", kind, exc)
 
     def _note_device(self, name: str, state: str, detail: str, at: datetime) -> None:
         entry = self.devices.setdefault(name, {"role": "?", "state": state})
         entry.update(state=state, detail=detail, at=at.isoformat())
 
     def _housekeeping(self, now: float) -> None:
-        jump = self.clock_watch.tick(datetime.now(UTC), now)
+        if self.sync_retry_at is not None and now >= self.sync_retry_at:
+            self._start_sync()
+        jump = self.clock_watch.tick(self.clock.wall(), now)
         if jump is not None:
             log.warning("wall clock jumped back %.3f s (%s -> %s); order is by seq",
                         jump.seconds, jump.before, jump.after)
-            if self.sync is not None:
-                self.sync.post_event("clock.jump_back", jump.__dict__, "warning")
+            self._post("clock.jump_back", jump.__dict__, "warning")
         if now >= self.next_backup:
             self.next_backup = now + self.settings.backup.interval_hours * 3600
             threading.Thread(target=self._scheduled_backup, daemon=True).start()
@@ -742,9 +762,11 @@ class Box:
         state = self.journal.state()
         backlog, oldest = self.journal.backlog()
         sync = self.sync.status() if self.sync is not None else {"state": "disabled"}
+        if self.sync_failure is not None:
+            sync = {"state": "not started", "error": self.sync_failure}
         return {
             "pid": os.getpid(),
-            "uptime_s": round(time.monotonic() - self.started, 1),
+            "uptime_s": round(self.clock.monotonic() - self.started, 1),
             "lane": self.lane_view(),
             "devices": self.devices,
             "printer": self.printer.state if self.printer else "none",
@@ -752,8 +774,8 @@ class Box:
             "journal": {"head_seq": state.head_seq, "acknowledged_seq": state.acknowledged_seq,
                         "backlog": backlog, "oldest_unacknowledged": oldest},
             "sync": sync,
-            "clock": {"now": datetime.now(UTC).isoformat(),
-                      "synchronised": probe_ntp_synchronised(),
+            "clock": {"now": self.clock.wall().isoformat(),
+                      "synchronised": self.clock.synchronised(),
                       "jumps_back": self.clock_watch.jumps_back,
                       "last_jump": (self.clock_watch.last_jump.__dict__
                                     if self.clock_watch.last_jump else None)},

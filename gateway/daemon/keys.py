@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal, InvalidOperation
-from typing import Any
+from typing import Any, get_args
 
 from devices.events import CardEvent, CardKind, ScanEvent, WeightReading
 from devices.settings import ScaleSettings
@@ -40,72 +40,164 @@ def from_device(event: ScanEvent | CardEvent, lane_state: str, at: datetime) -> 
     return None
 
 
-def _decimal(value: Any, what: str) -> Decimal | None:
+# Bounds of what a keyed value may be. The lane refuses what is wrong for *this* sale
+# (more decimals than the currency has, an amount above what is due); these bounds refuse
+# what no sale can mean, before a `Decimal` with 30 digits or an exponent of 9999 reaches
+# arithmetic that would raise instead of answering.
+MAX_AMOUNT = Decimal("9999999.99")  # the largest tender, float or count a till takes
+MAX_DECIMALS = 6  # places an amount may carry here; the lane refuses beyond the currency's
+MAX_QUANTITY = 9999  # items of one scan or PLU, whole
+MAX_LINE = 9999  # a line index
+MAX_TEXT = 256  # a barcode, PLU, card, id, reference, PIN
+MAX_REASON = 500  # a reason a person typed
+TENDER_TYPES: tuple[ev.TenderType, ...] = get_args(ev.TenderType)
+
+
+class BadValue(ValueError):
+    """A keyed value outside what the till accepts: the sentence says which and why."""
+
+
+def _decimal(value: object, what: str) -> Decimal | None:
+    """A non-negative amount within MAX_AMOUNT and MAX_DECIMALS places, or None."""
     if value is None:
         return None
+    if isinstance(value, bool) or not isinstance(value, str | int | float):
+        raise BadValue(f"{what} must be a number, not {type(value).__name__}")
+    text = str(value).strip()
+    if len(text) > 32:
+        raise BadValue(f"{what} {text[:20]!r}... is too long to be an amount")
     try:
-        number = Decimal(str(value))
+        number = Decimal(text)
     except InvalidOperation:
-        raise ValueError(f"{what} {value!r} is not a number") from None
+        raise BadValue(f"{what} {text!r} is not a number") from None
     if not number.is_finite():
-        raise ValueError(f"{what} {value!r} is not a number")
+        raise BadValue(f"{what} {text!r} is not a number")
+    if number < 0:
+        raise BadValue(f"{what} {text!r} is negative")
+    if number > MAX_AMOUNT:
+        raise BadValue(f"{what} {text!r} is above the till's limit of {MAX_AMOUNT}")
+    exponent = number.as_tuple().exponent
+    if isinstance(exponent, int) and exponent < -MAX_DECIMALS:
+        raise BadValue(f"{what} {text!r} has more than {MAX_DECIMALS} decimals")
     return number
+
+
+def _whole(value: object, what: str, low: int, high: int) -> int:
+    """A whole number in [low, high] from an int or its digits."""
+    if value is None:
+        raise BadValue(f"{what} is missing")
+    if isinstance(value, bool) or not isinstance(value, str | int | float):
+        raise BadValue(f"{what} must be a whole number, not {type(value).__name__}")
+    text = str(value).strip()
+    try:
+        number = Decimal(text) if len(text) <= 32 else None
+    except InvalidOperation:
+        number = None
+    if number is None or not number.is_finite() or number != number.to_integral_value():
+        raise BadValue(f"{what} {text[:40]!r} is not a whole number")
+    if not low <= number <= high:
+        raise BadValue(f"{what} {text!r} is outside {low}..{high}")
+    return int(number)
+
+
+def _quantity(value: object) -> Decimal:
+    if value is None:
+        return Decimal(1)
+    return Decimal(_whole(value, "quantity", 1, MAX_QUANTITY))
+
+
+def _text(request: dict[str, Any], key: str, limit: int = MAX_TEXT, *,
+          default: str | None = None) -> str:
+    """A text field: a string (or a number, as keyed), non-empty unless it has a default."""
+    value = request.get(key, default)
+    if value is None:
+        raise BadValue(f"{key} is missing")
+    if isinstance(value, bool) or not isinstance(value, str | int):
+        raise BadValue(f"{key} must be text, not {type(value).__name__}")
+    text = str(value)
+    if len(text) > limit:
+        raise BadValue(f"{key} is longer than {limit} characters")
+    if not text and default is None:
+        raise BadValue(f"{key} is empty")
+    return text
+
+
+def _optional(request: dict[str, Any], key: str) -> str | None:
+    return None if request.get(key) in (None, "") else _text(request, key)
+
+
+def _tender_type(value: object, what: str = "type") -> ev.TenderType:
+    for known in TENDER_TYPES:
+        if value == known:
+            return known
+    raise BadValue(f"{what} {str(value)[:40]!r} is not a tender type "
+                   f"({', '.join(TENDER_TYPES)})")
 
 
 def _credential(request: dict[str, Any]) -> ev.Credential:
     if request.get("card"):
-        return ev.Credential(card=str(request["card"]))
-    return ev.Credential(staff_id=str(request.get("staff", "")), pin=str(request.get("pin", "")))
+        return ev.Credential(card=_text(request, "card"))
+    return ev.Credential(staff_id=_text(request, "staff", default=""),
+                         pin=_text(request, "pin", default=""))
+
+
+def _reason(request: dict[str, Any]) -> str:
+    return _text(request, "reason", MAX_REASON, default="")
 
 
 def _authorization(request: dict[str, Any]) -> ev.Authorization | None:
-    card = request.get("supervisor_card")
-    if not card:
+    if not request.get("supervisor_card"):
         return None
-    return ev.Authorization(ev.Credential(card=str(card)), str(request.get("reason", "")))
+    return ev.Authorization(ev.Credential(card=_text(request, "supervisor_card")),
+                            _reason(request))
 
 
 def from_request(request: dict[str, Any], at: datetime, scale: WeightReading | None,
                  scale_capacity: Decimal | None = None) -> ev.Event | NotAnEvent:
-    """A keyed lane command (`{"command": "lane", "action": ...}`) as a lane event;
+    """A keyed lane command (`{"command": "lane", "action": ...}`) as a lane event; every
+    value checked against the bounds above (NotAnEvent says which one is wrong).
     `scale_capacity` is that scale's configured capacity, in its own unit."""
     action = request.get("action")
+    if not isinstance(action, str) or len(action) > 40:
+        return NotAnEvent("a lane request needs an action (e.g. scan, tender)")
     try:
-        return _build(str(action), request, at, scale, scale_capacity)
-    except (ValueError, KeyError) as exc:
+        return _build(action, request, at, scale, scale_capacity)
+    except ValueError as exc:
         return NotAnEvent(f"{action}: {exc}")
 
 
 def _build(action: str, r: dict[str, Any], at: datetime, scale: WeightReading | None,
            capacity: Decimal | None) -> ev.Event | NotAnEvent:
-    qty = _decimal(r.get("quantity"), "quantity") or Decimal(1)
     match action:
         case "sign_on":
             return ev.OpenShift(at, _credential(r), _decimal(r.get("float"), "float"))
         case "scan":
-            return ev.Scan(at, str(r["code"]), qty)
+            return ev.Scan(at, _text(r, "code"), _quantity(r.get("quantity")))
         case "plu":
-            return ev.Plu(at, str(r["code"]), qty)
+            return ev.Plu(at, _text(r, "code"), _quantity(r.get("quantity")))
         case "weigh":
-            return ev.Weighed.from_reading(at, str(r["code"]), scale, capacity)
+            return ev.Weighed.from_reading(at, _text(r, "code"), scale, capacity)
         case "member":
-            return ev.MemberCard(at, str(r["card"]))
+            return ev.MemberCard(at, _text(r, "card"))
         case "tender":
-            return ev.Tender(at, r.get("type", "cash"), _decimal(r.get("amount"), "amount"),
-                             reference=r.get("reference"), card=r.get("card"))
+            return ev.Tender(at, _tender_type(r.get("type", "cash")),
+                             _decimal(r.get("amount"), "amount"),
+                             reference=_optional(r, "reference"), card=_optional(r, "card"))
         case "suspend":
             return ev.Suspend(at)
         case "resume":
-            return ev.Resume(at, str(r["id"]))
+            return ev.Resume(at, _text(r, "id"))
         case "void_line":
-            return ev.VoidLine(at, int(r["line"]), _authorization(r))
+            return ev.VoidLine(at, _whole(r.get("line"), "line", 0, MAX_LINE),
+                               _authorization(r))
         case "void_sale":
-            return ev.VoidSale(at, str(r.get("reason", "")), _authorization(r))
+            return ev.VoidSale(at, _reason(r), _authorization(r))
         case "no_sale":
-            return ev.NoSale(at, str(r.get("reason", "")), _authorization(r))
+            return ev.NoSale(at, _reason(r), _authorization(r))
         case "refund":
-            return ev.Refund(at, str(r["receipt"]), str(r.get("reason", "")),
-                             tender=r.get("tender", "cash"), authorization=_authorization(r))
+            return ev.Refund(at, _text(r, "receipt"), _reason(r),
+                             tender=_tender_type(r.get("tender", "cash"), "tender"),
+                             authorization=_authorization(r))
         case "close_shift":
             counted = _decimal(r.get("counted"), "counted")
             if counted is None:

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
+import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -117,7 +120,7 @@ class Daemon:
     """`gateway run` as a real subprocess with a notify socket; `ask` talks to it."""
 
     def __init__(self, directory: Path, config: Path, env: dict[str, str] | None = None,
-                 watchdog_usec: int | None = None) -> None:
+                 watchdog_usec: int | None = None, log_dir: Path | None = None) -> None:
         import os as _os
         import subprocess as _subprocess
         import time as _time
@@ -127,7 +130,8 @@ class Daemon:
         extra = {"NOTIFY_SOCKET": str(self.notify.path), **(env or {})}
         if watchdog_usec:
             extra["WATCHDOG_USEC"] = str(watchdog_usec)
-        self.log = (directory / "daemon.log").open("ab")
+        self.log_path = (log_dir or directory) / "daemon.log"  # off a disk a test fills
+        self.log = self.log_path.open("ab")
         self.started = _time.monotonic()
         self.process = _subprocess.Popen([str(GATEWAY), "run", "--config", str(config)],
                                          stdout=self.log, stderr=self.log,
@@ -157,7 +161,7 @@ class Daemon:
         return code
 
     def output(self) -> str:
-        return (self.directory / "daemon.log").read_text(errors="replace")
+        return self.log_path.read_text(errors="replace")
 
 
 NO_SYNC = {"STOREGATE_SYNC__ENABLED": "false"}
@@ -171,3 +175,24 @@ def box_config(directory: Path, extra: str = "") -> Path:
     config.write_text(text)
     add_staff(directory / "storegate.db")
     return config
+
+
+@contextlib.contextmanager
+def tmpfs(path: Path, size: str) -> Iterator[Path]:
+    """A small real filesystem (the test runs as root, as CI does)."""
+    path.mkdir(parents=True, exist_ok=True)
+    subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(path)],
+                   check=True)
+    try:
+        yield path
+    finally:
+        subprocess.run(["umount", "-l", str(path)], check=False)
+
+
+def fill(path: Path) -> None:
+    """Write zeros until the filesystem says it is full, to the last block."""
+    with path.open("wb", buffering=0) as fh:
+        for chunk in (65536, 4096, 1):
+            with contextlib.suppress(OSError):
+                while True:
+                    fh.write(b"\0" * chunk)

@@ -18,10 +18,9 @@ import sqlite3
 import subprocess
 import threading
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
-from daemon_testkit import CLOUD, NO_SYNC, Daemon, box_config
+from daemon_testkit import CLOUD, NO_SYNC, Daemon, box_config, fill, free_port, tmpfs
 
 from devices.simulators.printer import NetworkPrinterSimulator
 from devices.simulators.scale import ScaleSimulator
@@ -33,18 +32,6 @@ from gateway.sync.testing import Mosquitto
 KILLS = 50
 SOAK_SALES = 20_000
 FLAP_EVERY = 2_500
-
-
-@contextlib.contextmanager
-def tmpfs(path: Path, size: str) -> Iterator[Path]:
-    """A small real filesystem (the test runs as root, as CI does)."""
-    path.mkdir(parents=True, exist_ok=True)
-    subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(path)],
-                   check=True)
-    try:
-        yield path
-    finally:
-        subprocess.run(["umount", "-l", str(path)], check=False)
 
 
 def sales_in(database: Path) -> int:
@@ -188,14 +175,6 @@ def test_full_disk_refuses_new_sales_then_recovers(tmp_path: Path) -> None:
         assert sales_in(data / "storegate.db") == 3
 
 
-def fill(path: Path) -> None:
-    """Write zeros until the filesystem says it is full."""
-    with path.open("wb") as fh, contextlib.suppress(OSError):
-        while True:
-            fh.write(b"\0" * 65536)
-            fh.flush()
-
-
 def test_scale_unplugged_and_back_under_a_new_path_during_a_sale(tmp_path: Path) -> None:
     link = tmp_path / "dev-storegate-scale"  # what the udev rule's stable symlink is for
     first = ScaleSimulator("toledo8217", weight="0.456", pace=False).start()
@@ -281,3 +260,59 @@ def test_soak_busy_lane_with_a_flapping_broker(tmp_path: Path) -> None:
                                  "--json"], capture_output=True, text=True, check=True)
         assert f'"tickets": {SOAK_SALES}' in report.stdout, report.stdout
         check_whole(data / "storegate.db")
+
+
+def test_a_commit_on_a_full_disk_is_refused_kept_open_and_succeeds_when_space_returns(
+        tmp_path: Path) -> None:
+    """Sync on (its queue `sync.db` on the same full disk, no broker reachable): the failed
+    commit is refused with `journal_unavailable`, the sale stays open, the daemon answers;
+    freed space lets the same tender through. A restart on a full disk comes up, answers
+    status and refuses to sell with the reason."""
+    with tmpfs(tmp_path / "data", "6m") as data:
+        config = box_config(data, "")
+        config.write_text(config.read_text().replace("disk_min_free_mb = 50",
+                                                     "disk_min_free_mb = 1")
+                          .replace("port = 1883", f"port = {free_port()}"))
+        filler = data / "filler"
+        daemon = Daemon(data, config, log_dir=tmp_path)
+        try:
+            assert daemon.key("sign_on", staff="101", pin="472951")["ok"]
+            assert daemon.key("scan", code="7612345001012")["ok"]
+            assert daemon.key("tender", type="cash", amount="5")["ok"]
+            assert daemon.key("scan", code="7612345001036")["ok"]
+            assert daemon.key("scan", code="7612345001012")["ok"]
+            fill(filler)
+            for _ in range(2):  # refused, and refused again: nothing half-done in between
+                paid = daemon.key("tender", type="cash", amount="10")
+                assert paid["refused"] == "journal_unavailable", paid
+                assert "kept open" in str(paid["error"])
+                assert paid["lane"]["state"] == "in_sale"  # type: ignore[index]
+                assert paid["lane"]["lines"] == 2  # type: ignore[index]
+                assert daemon.process.poll() is None, daemon.output()[-3000:]
+            status = daemon.status()
+            assert any(a["source"] == "journal" for a in status["alerts"])  # type: ignore[index, union-attr]
+            filler.unlink()
+            paid = daemon.key("tender", type="cash", amount="10")
+            assert paid["ok"] and paid["state"] == "idle", paid
+        finally:
+            assert daemon.stop() == 0, daemon.output()[-3000:]
+        check_whole(data / "storegate.db")
+        assert sales_in(data / "storegate.db") == 2
+
+        fill(filler)
+        full = Daemon(data, config, log_dir=tmp_path)
+        try:
+            status = full.status()
+            assert status["lane"]["state"] == "idle", status  # type: ignore[index]
+            assert status["sync"]["state"] == "not started", status  # type: ignore[index]
+            assert "disk is full" in status["sync"]["error"]  # type: ignore[index]
+            refused = full.key("scan", code="7612345001012")
+            assert refused["refused"] == "disk_full", refused
+            assert "storage is full" in str(refused["error"])
+            filler.unlink()
+            assert full.key("scan", code="7612345001012")["ok"]
+            assert full.key("tender", type="cash", amount="5")["ok"]
+        finally:
+            assert full.stop() == 0, full.output()[-3000:]
+        check_whole(data / "storegate.db")
+        assert sales_in(data / "storegate.db") == 3
