@@ -116,3 +116,21 @@ def test_bad_time_and_bad_catalog_exit_2(tmp_path: Path) -> None:
     )
     assert result.returncode == 2 and "catalog refused" in result.stderr
     assert "money: Field required" in result.stderr
+
+
+def test_two_yoghurt_sets_each_cost_the_bundle_price() -> None:
+    # "Any 3 yoghurts for 2.00" twice: mocha 0.95 x 3 and strawberry 0.85 x 3. Units by
+    # price: 0.95 0.95 0.95 | 0.85 0.85 0.85, so set 1 is the mochas (2.85 - 2.00 = 0.85
+    # off) and set 2 the strawberries (2.55 - 2.00 = 0.55 off): each line costs 2.00.
+    # (Pooled, 1.40 over all six units gave 0.74 / 0.66: lines of 2.11 and 1.89.)
+    result = quote("--json", "--at", "2026-11-25T10:00", "7612345001074*3", "7612345001050*3")
+    assert result.returncode == 0, result.stderr
+    data = json.loads(result.stdout)
+    assert [(line["sku"], line["total"]) for line in data["lines"]] == [
+        ("YOG-MOC", "2.00"),
+        ("YOG-STR", "2.00"),
+    ]
+    assert [a["amount"] for line in data["lines"] for a in line["adjustments"]] == [
+        "-0.85",
+        "-0.55",
+    ]

@@ -471,17 +471,20 @@ def _apply_set_promotion(
             discounts.append(discount)
     if not chosen:
         return
-    total = round_money(sum(discounts, ZERO), places, Rounding.HALF_UP)
-    total = _cap(promo, [total], places)[0]
-    flat = [u for chunk in chosen for u in chunk]
-    for unit in flat:
+    # each set's discount rounded on its own, a cap shared between the sets, and each set's
+    # discount spread over that set's own units (issue 12, defect 9: they were pooled)
+    set_totals = [round_money(d, places, Rounding.HALF_UP) for d in discounts]
+    set_totals = _cap(promo, set_totals, places)
+    for unit in [u for chunk in chosen for u in chunk]:
         taken[unit[2]] = taken.get(unit[2], 0) + 1
     if not build:
-        plan.value += total
+        plan.value += sum(set_totals, ZERO)
         return
     per_line: dict[int, Decimal] = {}
-    for unit, share in zip(flat, allocate(total, [u[0] for u in flat], places), strict=True):
-        per_line[unit[2]] = per_line.get(unit[2], ZERO) + share
+    for chunk, set_total in zip(chosen, set_totals, strict=True):
+        shares = allocate(set_total, [u[0] for u in chunk], places)
+        for unit, share in zip(chunk, shares, strict=True):
+            per_line[unit[2]] = per_line.get(unit[2], ZERO) + share
     detail = f"{len(chosen)} set{'s' if len(chosen) > 1 else ''} of {size}"
     for index, amount in sorted(per_line.items()):
         plan.add(index, promo, amount, detail)
