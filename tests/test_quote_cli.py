@@ -134,3 +134,24 @@ def test_two_yoghurt_sets_each_cost_the_bundle_price() -> None:
         "-0.85",
         "-0.55",
     ]
+
+
+def test_a_quantity_on_a_weighed_or_labelled_scan_is_refused_exit_2() -> None:
+    for scan, what in (
+        ("PLU1001@0.500*2", "quantity 2 on a weighed item"),
+        ("2202001009831*2", "quantity 2 on a price-labelled item"),  # ham, price label
+        ("2301001012343*3", "quantity 3 on a weighed item"),  # apples, weight label
+    ):
+        result = quote("--at", "2026-11-25T10:00", "4006381333931", scan)
+        assert result.returncode == 2, (scan, result.stdout, result.stderr)
+        assert "Traceback" not in result.stderr and result.stdout == ""
+        assert f"scan {scan!r}: {what}" in result.stderr, result.stderr
+        assert "rung up one label at a time: scan each label / weigh each item" in result.stderr
+        assert "fix: drop the quantity" in result.stderr
+    one = quote("--json", "--at", "2026-11-25T10:00", "PLU1001@0.500*1", "2202001009831*1")
+    assert one.returncode == 0, one.stderr
+    lines = json.loads(one.stdout)["lines"]
+    assert [(line["sku"], line["quantity"], line["list_amount"]) for line in lines] == [
+        ("APPLE-GALA", "0.500", "1.90"),
+        ("DELI-HAM", "1", "9.83"),
+    ]
