@@ -155,3 +155,21 @@ def test_a_quantity_on_a_weighed_or_labelled_scan_is_refused_exit_2() -> None:
         ("APPLE-GALA", "0.500", "1.90"),
         ("DELI-HAM", "1", "9.83"),
     ]
+
+
+def test_a_known_coupon_that_gives_nothing_says_why() -> None:
+    # WELCOME5: 5.00 off from 30.00; milk 1.75 x 2 = 3.50
+    result = quote("--at", "2026-11-25T10:00", "--coupon", "WELCOME5", "7612345001012*2")
+    assert result.returncode == 0, result.stderr
+    said = " ".join(result.stdout.split())
+    assert (
+        "! coupon WELCOME5 does not apply: spend 30.00 on qualifying items (this basket: 3.50)"
+        in said
+    ), result.stdout
+    data = json.loads(
+        quote("--json", "--at", "2026-11-25T10:00", "--coupon", "WELCOME5", "7612345001012*2")
+        .stdout
+    )
+    assert data["notices"] == [
+        "coupon WELCOME5 does not apply: spend 30.00 on qualifying items (this basket: 3.50)"
+    ]

@@ -284,7 +284,11 @@ def _coupon(lane: Lane, event: ev.Coupon) -> Step | Refusal:
         return Refusal("unknown_coupon", f"Coupon {event.code} is not valid here.")
     if code in sale.coupons:
         return Refusal("coupon_twice", f"Coupon {code} is already on this sale.")
-    return _in_sale(lane, reprice(replace(sale, coupons=(*sale.coupons, code)), event.at))
+    with_coupon = reprice(replace(sale, coupons=(*sale.coupons, code)), event.at)
+    priced = None if isinstance(with_coupon, Refusal) else with_coupon.priced
+    # the pricing result says why a coupon gives nothing (threshold, items, time window)
+    notices = tuple(f"{n[:1].upper()}{n[1:]}." for n in (priced.notices if priced else ()))
+    return _in_sale(lane, with_coupon, notices)
 
 
 # -- tender and completion -------------------------------------------------------------

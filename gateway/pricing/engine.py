@@ -73,6 +73,7 @@ from gateway.money import (
     round_money,
 )
 from gateway.pricing.basket import Basket, BasketLine
+from gateway.pricing.coupons import coupon_notices
 from gateway.pricing.result import Adjustment, PricedBasket, PricedLine, TaxSummary
 
 HUNDRED = Decimal(100)
@@ -1212,7 +1213,7 @@ def _finish(
         cash_rounding=cash,
         member=basket.member.id if basket.member else None,
         coupons=tuple(basket.coupons),
-        notices=_coupon_notices(basket, catalog, active),
+        notices=coupon_notices(basket, catalog, active, lines),
         promotions=ledger.promotions(),
     )
 
@@ -1225,18 +1226,3 @@ def _tax_summary(by_class: dict[str, list[Decimal]], catalog: Catalog) -> tuple[
         tax, gross = by_class[tax_id]
         out.append(TaxSummary(tax_id, tc.name, tc.rate, tc.inclusive, gross - tax, tax, gross))
     return tuple(out)
-
-
-def _coupon_notices(basket: Basket, catalog: Catalog, active: set[str]) -> tuple[str, ...]:
-    notices = []
-    for code in basket.coupons:
-        matching = [
-            p
-            for p in catalog.document.promotions
-            if p.coupon is not None and p.coupon.upper() == code.upper()
-        ]
-        if not matching:
-            notices.append(f"coupon {code} is not known")
-        elif not any(p.id in active for p in matching):
-            notices.append(f"coupon {code} is not valid at this time")
-    return tuple(notices)

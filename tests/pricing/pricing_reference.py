@@ -52,6 +52,7 @@ from gateway.catalog.document import (
 )
 from gateway.money import ZERO, Rounding, allocate, cash_rounding, moling, quantum, round_money
 from gateway.pricing.basket import Basket, BasketLine
+from gateway.pricing.coupons import coupon_notices
 from gateway.pricing.engine import PricingError
 from gateway.pricing.result import Adjustment, PricedBasket, PricedLine, TaxSummary
 
@@ -637,7 +638,7 @@ def _finish(basket: Basket, catalog: Catalog, lines: list[_Line], active: set[st
         cash_rounding=cash,
         member=basket.member.id if basket.member else None,
         coupons=tuple(basket.coupons),
-        notices=_coupon_notices(basket, catalog, active),
+        notices=coupon_notices(basket, catalog, active, lines),
         promotions=promotions,
     )
 
@@ -679,21 +680,6 @@ def _tax_summary(lines: Sequence[PricedLine], catalog: Catalog) -> tuple[TaxSumm
         gross = sum((line.total for line in group), ZERO)
         out.append(TaxSummary(tax_id, tc.name, tc.rate, tc.inclusive, gross - tax, tax, gross))
     return tuple(out)
-
-
-def _coupon_notices(basket: Basket, catalog: Catalog, active: set[str]) -> tuple[str, ...]:
-    notices = []
-    for code in basket.coupons:
-        matching = [
-            p
-            for p in catalog.document.promotions
-            if p.coupon is not None and p.coupon.upper() == code.upper()
-        ]
-        if not matching:
-            notices.append(f"coupon {code} is not known")
-        elif not any(p.id in active for p in matching):
-            notices.append(f"coupon {code} is not valid at this time")
-    return tuple(notices)
 
 
 def _adjustment_totals(
