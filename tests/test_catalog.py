@@ -65,8 +65,8 @@ def test_a_bad_document_is_refused_with_every_problem() -> None:
     doc["promotions"][0]["target"] = {"skus": ["GHOST"]}
     problems = problems_of(doc)
     text = "\n".join(problems)
-    assert "products[0].price: Input should be greater than or equal to 0" in text
-    assert "products[1].price" in text
+    assert "products[0] (MILK-1L).price: Input should be greater than or equal to 0" in text
+    assert "products[1] (MILK-LF).price" in text
     # the schema errors stop before cross checks; fix them and the rest is reported whole
     doc["products"][0]["price"] = "2.00"
     doc["products"][1]["price"] = "1.20"
@@ -87,8 +87,11 @@ def test_a_bad_document_is_refused_with_every_problem() -> None:
         (lambda d: d.pop("money"), "money: Field required"),
         (lambda d: d.update(schema="storegate.catalog/9"), "schema: Input should be"),
         (lambda d: d.update(version=0), "version: Input should be greater than or equal to 1"),
-        (lambda d: d["products"][0].update(unit="litre"), "products[0].unit"),
-        (lambda d: d["products"][0].update(colour="red"), "products[0].colour: unknown field"),
+        (lambda d: d["products"][0].update(unit="litre"), "products[0] (MILK-1L).unit"),
+        (
+            lambda d: d["products"][0].update(colour="red"),
+            "products[0] (MILK-1L).colour: unknown field",
+        ),
         (lambda d: d["promotions"][0].update(type="lottery"), "promotions[0]"),
         (lambda d: d["products"].append(copy.deepcopy(d["products"][0])), "duplicate sku"),
         (lambda d: d["products"][0].update(member_price="99.00"), "is above the price"),
@@ -114,7 +117,7 @@ def test_a_bad_document_is_refused_with_every_problem() -> None:
             lambda d: d["promotions"].append(
                 {"type": "percent_off", "id": "p", "name": "p", "target": {}, "percent": "150"}
             ),
-            "promotions[12].percent",
+            "promotions[12] (p).percent",
         ),
         (
             lambda d: d["promotions"].append(

@@ -116,3 +116,60 @@ def test_bad_time_and_bad_catalog_exit_2(tmp_path: Path) -> None:
     )
     assert result.returncode == 2 and "catalog refused" in result.stderr
     assert "money: Field required" in result.stderr
+
+
+def test_two_yoghurt_sets_each_cost_the_bundle_price() -> None:
+    # "Any 3 yoghurts for 2.00" twice: mocha 0.95 x 3 and strawberry 0.85 x 3. Units by
+    # price: 0.95 0.95 0.95 | 0.85 0.85 0.85, so set 1 is the mochas (2.85 - 2.00 = 0.85
+    # off) and set 2 the strawberries (2.55 - 2.00 = 0.55 off): each line costs 2.00.
+    # (Pooled, 1.40 over all six units gave 0.74 / 0.66: lines of 2.11 and 1.89.)
+    result = quote("--json", "--at", "2026-11-25T10:00", "7612345001074*3", "7612345001050*3")
+    assert result.returncode == 0, result.stderr
+    data = json.loads(result.stdout)
+    assert [(line["sku"], line["total"]) for line in data["lines"]] == [
+        ("YOG-MOC", "2.00"),
+        ("YOG-STR", "2.00"),
+    ]
+    assert [a["amount"] for line in data["lines"] for a in line["adjustments"]] == [
+        "-0.85",
+        "-0.55",
+    ]
+
+
+def test_a_quantity_on_a_weighed_or_labelled_scan_is_refused_exit_2() -> None:
+    for scan, what in (
+        ("PLU1001@0.500*2", "quantity 2 on a weighed item"),
+        ("2202001009831*2", "quantity 2 on a price-labelled item"),  # ham, price label
+        ("2301001012343*3", "quantity 3 on a weighed item"),  # apples, weight label
+    ):
+        result = quote("--at", "2026-11-25T10:00", "4006381333931", scan)
+        assert result.returncode == 2, (scan, result.stdout, result.stderr)
+        assert "Traceback" not in result.stderr and result.stdout == ""
+        assert f"scan {scan!r}: {what}" in result.stderr, result.stderr
+        assert "rung up one label at a time: scan each label / weigh each item" in result.stderr
+        assert "fix: drop the quantity" in result.stderr
+    one = quote("--json", "--at", "2026-11-25T10:00", "PLU1001@0.500*1", "2202001009831*1")
+    assert one.returncode == 0, one.stderr
+    lines = json.loads(one.stdout)["lines"]
+    assert [(line["sku"], line["quantity"], line["list_amount"]) for line in lines] == [
+        ("APPLE-GALA", "0.500", "1.90"),
+        ("DELI-HAM", "1", "9.83"),
+    ]
+
+
+def test_a_known_coupon_that_gives_nothing_says_why() -> None:
+    # WELCOME5: 5.00 off from 30.00; milk 1.75 x 2 = 3.50
+    result = quote("--at", "2026-11-25T10:00", "--coupon", "WELCOME5", "7612345001012*2")
+    assert result.returncode == 0, result.stderr
+    said = " ".join(result.stdout.split())
+    assert (
+        "! coupon WELCOME5 does not apply: spend 30.00 on qualifying items (this basket: 3.50)"
+        in said
+    ), result.stdout
+    data = json.loads(
+        quote("--json", "--at", "2026-11-25T10:00", "--coupon", "WELCOME5", "7612345001012*2")
+        .stdout
+    )
+    assert data["notices"] == [
+        "coupon WELCOME5 does not apply: spend 30.00 on qualifying items (this basket: 3.50)"
+    ]

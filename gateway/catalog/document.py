@@ -10,12 +10,21 @@ from __future__ import annotations
 
 import functools
 import json
+import re
 from datetime import datetime, time
 from decimal import Decimal
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    WithJsonSchema,
+    field_validator,
+    model_validator,
+)
 
 from gateway.errors import ProblemsError
 from gateway.money import Rounding, decimal_places
@@ -26,9 +35,50 @@ IDENTIFIER = r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$"
 Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
 WEEKDAYS: tuple[Weekday, ...] = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 
-Amount = Annotated[Decimal, Field(ge=0, allow_inf_nan=False)]
-PositiveAmount = Annotated[Decimal, Field(gt=0, allow_inf_nan=False)]
-Percent = Annotated[Decimal, Field(gt=0, le=100, allow_inf_nan=False)]
+# Bounds the totals engine computes exactly (docs/catalog.md, "Bounds"): Decimal works with
+# 28 significant digits, and a line multiplies an amount by up to 9999 units (4 digits) or
+# a price per kg by up to 1000 kg, then adds tax: 12 integer digits plus the currency's
+# places (at most 3) leave room for all of it. A price of 1e9999 or with 27 digits passed
+# once and then made every scan of its product fail inside the engine.
+MAX_INTEGER_DIGITS = 12
+AMOUNT_LIMIT = Decimal(10) ** MAX_INTEGER_DIGITS  # exclusive: at most 999999999999.999
+MAX_PERCENT_PLACES = 4  # percentages and tax rates: 8.1, 2.6, 33.3333
+MAX_UNITS = 9999  # a set promotion's counts: no line holds more units (engine MAX_QUANTITY)
+MAX_VERSION = 2**63 - 1  # stored as a 64-bit integer on the box and at head office
+_LIMIT = 10**MAX_INTEGER_DIGITS  # the same, for the JSON Schema
+_AMOUNT_TEXT = rf"^[0-9]{{1,{MAX_INTEGER_DIGITS}}}(\.[0-9]{{1,3}})?$"
+_PERCENT_TEXT = rf"^[0-9]{{1,3}}(\.[0-9]{{1,{MAX_PERCENT_PLACES}}})?$"
+
+
+def _decimal_schema(number: dict[str, Any], pattern: str) -> WithJsonSchema:
+    """A JSON number or a decimal string, both bounded as the model bounds them (pydantic
+    would leave the string form unbounded)."""
+    return WithJsonSchema(
+        {"anyOf": [{**number, "type": "number"}, {"type": "string", "pattern": pattern}]}
+    )
+
+
+Amount = Annotated[
+    Decimal,
+    Field(ge=0, lt=AMOUNT_LIMIT, allow_inf_nan=False),
+    _decimal_schema({"minimum": 0, "exclusiveMaximum": _LIMIT}, _AMOUNT_TEXT),
+]
+PositiveAmount = Annotated[
+    Decimal,
+    Field(gt=0, lt=AMOUNT_LIMIT, allow_inf_nan=False),
+    _decimal_schema({"exclusiveMinimum": 0, "exclusiveMaximum": _LIMIT}, _AMOUNT_TEXT),
+]
+Percent = Annotated[
+    Decimal,
+    Field(gt=0, le=100, decimal_places=MAX_PERCENT_PLACES, allow_inf_nan=False),
+    _decimal_schema({"exclusiveMinimum": 0, "maximum": 100}, _PERCENT_TEXT),
+]
+Rate = Annotated[
+    Decimal,
+    Field(ge=0, le=100, decimal_places=MAX_PERCENT_PLACES, allow_inf_nan=False),
+    _decimal_schema({"minimum": 0, "maximum": 100}, _PERCENT_TEXT),
+]
+Units = Annotated[int, Field(ge=1, le=MAX_UNITS)]
 
 
 class CatalogError(ProblemsError):
@@ -50,7 +100,9 @@ class Model(BaseModel):
 class CashRoundingRule(Model):
     """Cash only: a card is charged the exact total."""
 
-    increment: PositiveAmount = Field(description="e.g. 0.05 (Switzerland), 0.10 (New Zealand)")
+    increment: PositiveAmount = Field(
+        decimal_places=3, description="e.g. 0.05 (Switzerland), 0.10 (New Zealand)"
+    )
     rule: Rounding = Rounding.HALF_UP
 
 
@@ -78,9 +130,7 @@ class MoneyRules(Model):
 class TaxClass(Model):
     id: str = Field(pattern=IDENTIFIER)
     name: str = Field(min_length=1)
-    rate: Annotated[Decimal, Field(ge=0, le=100, allow_inf_nan=False)] = Field(
-        description="percent, e.g. 8.1"
-    )
+    rate: Rate = Field(description="percent, e.g. 8.1")
     inclusive: bool = Field(description="true: shelf prices include the tax (B2C in CH/EU/CN)")
 
 
@@ -100,7 +150,9 @@ class Product(Model):
     plu: str | None = Field(None, pattern=r"^[0-9]{1,6}$")
     unit: Literal["each", "kg", "g"] = "each"
     price: Amount = Field(description="price per `price_per` units of `unit`")
-    price_per: PositiveAmount = Field(Decimal(1), description="e.g. 100 with unit g: per 100 g")
+    price_per: PositiveAmount = Field(
+        Decimal(1), decimal_places=3, description="e.g. 100 with unit g: per 100 g"
+    )
     tax_class: str
     category: str
     member_price: Amount | None = None
@@ -191,8 +243,8 @@ class BuyGet(PromotionBase):
 
     type: Literal["buy_get"]
     target: Target
-    buy: int = Field(ge=1)
-    get: int = Field(ge=1)
+    buy: Units
+    get: Units
     percent: Percent = Field(Decimal(100), description="off each 'get' item (the cheapest)")
 
 
@@ -201,7 +253,7 @@ class Bundle(PromotionBase):
 
     type: Literal["bundle"]
     target: Target
-    quantity: int = Field(ge=2)
+    quantity: int = Field(ge=2, le=MAX_UNITS)
     price: Amount
 
 
@@ -238,7 +290,7 @@ ITEM_PROMOTIONS = (PercentOff, AmountOff, FixedPrice, BuyGet, Bundle)
 
 class CatalogDocument(Model):
     schema_: Literal["storegate.catalog/1"] = Field(alias="schema")
-    version: int = Field(ge=1, description="must increase with every publication")
+    version: int = Field(ge=1, le=MAX_VERSION, description="must increase with every publication")
     issued_at: datetime | None = None
     money: MoneyRules
     tax_classes: list[TaxClass] = Field(min_length=1)
@@ -260,11 +312,34 @@ def parse_document(data: Any, source: str = "catalog") -> CatalogDocument:
     try:
         doc = CatalogDocument.model_validate(data)
     except ValidationError as exc:
-        raise CatalogError(source, describe_errors(exc, skip=ITEM_TYPE_TAGS)) from None
+        problems = describe_errors(exc, skip=ITEM_TYPE_TAGS)
+        raise CatalogError(source, [_named(problem, data) for problem in problems]) from None
     problems = cross_check(doc)
     if problems:
         raise CatalogError(source, problems)
     return doc
+
+
+_ITEM_AT = re.compile(r"^(products|promotions)\[(\d+)\]")
+_TOO_BIG = f"Input should be less than {AMOUNT_LIMIT}"
+
+
+def _named(problem: str, data: Any) -> str:
+    """`products[3].price: …` -> `products[3] (MILK-1L).price: …`, as `cross_check` writes
+    it, so the technician finds the product; the magnitude bound said in our words."""
+    problem = problem.replace(
+        _TOO_BIG, f"more than {MAX_INTEGER_DIGITS} integer digits (amounts stay below "
+        f"{AMOUNT_LIMIT}, what the totals engine computes exactly)"
+    )
+    match = _ITEM_AT.match(problem)
+    items = data.get(match[1]) if match and isinstance(data, dict) else None
+    if match is None or not isinstance(items, list) or int(match[2]) >= len(items):
+        return problem
+    item = items[int(match[2])]
+    name = item.get("sku" if match[1] == "products" else "id") if isinstance(item, dict) else None
+    if not isinstance(name, str):
+        return problem
+    return f"{match[0]} ({name}){problem[match.end():]}"
 
 
 def read_document(path: str | Path) -> CatalogDocument:

@@ -3,6 +3,8 @@
 For technicians and head office previewing prices and promotions: the same barcode parser,
 catalog and totals engine the lane uses, with no database and no devices. Scans that
 cannot be priced are listed in the output and make the exit status 1; the rest is priced.
+A quantity on a weighed or price-labelled scan (`PLU1001@0.5*2`, `<label>*2`) refuses the
+whole quote with exit status 2: such an item is rung up one label at a time.
 """
 
 from __future__ import annotations
@@ -19,7 +21,14 @@ from zoneinfo import ZoneInfo
 from gateway.barcodes import Misread, parse_scan
 from gateway.catalog.catalog import Catalog, load_catalog_file
 from gateway.errors import UsageError
-from gateway.pricing import Basket, BasketLine, MemberContext, PricedBasket, price_basket
+from gateway.pricing import (
+    Basket,
+    BasketLine,
+    MemberContext,
+    PricedBasket,
+    price_basket,
+    quantity_on_weighed_error,
+)
 from gateway.receipts.text import render_quote
 from gateway.settings import GatewaySettings, load_settings
 
@@ -135,7 +144,13 @@ def scan_to_line(
         return ScanProblem(
             scan, "needs_weight", f"{product.name} is sold by weight: add @KG, e.g. {scan}@0.350"
         )
-    if qty != qty.to_integral_value() or not 1 <= qty <= 9999:
+    if match["qty"] and (
+        refused := quantity_on_weighed_error(qty, weight, parsed.price, f"scan {scan!r}")
+    ):
+        raise refused  # never priced once and the quantity dropped (exit status 2)
+    if weight is not None or parsed.price is not None:
+        qty = Decimal(1)  # priced by its weight or printed price: one line, one item
+    elif qty != qty.to_integral_value() or not 1 <= qty <= 9999:
         return ScanProblem(scan, "bad_input", f"quantity {qty} must be a whole number 1-9999")
     return BasketLine(
         product.sku, quantity=qty, weight=weight, label_price=parsed.price, code=parsed.raw

@@ -39,6 +39,7 @@ from gateway.lane.records import Tender as TenderRecord
 from gateway.lane.state import LaneContext, Permit, Sale, State, Step, sale_override_ref
 from gateway.money import ZERO, cash_rounding
 from gateway.pricing import Basket, BasketLine, PricedBasket, price_basket
+from gateway.pricing.basket import QUANTITY_ON_WEIGHED, quantity_on_weighed_error
 from gateway.pricing.result import PricedLine
 
 _whole = whole_quantity
@@ -98,6 +99,9 @@ def scan(lane: LaneContext, event: ev.Scan) -> Step | Refusal:
     if product.weighed and parsed.weight is None and parsed.price is None:
         return Refusal("needs_weight", f"{product.name} is sold by weight: weigh it on the "
                        "scale.")
+    if quantity_on_weighed_error(event.quantity, parsed.weight, parsed.price, parsed.raw):
+        return Refusal(QUANTITY_ON_WEIGHED, f"{product.name} is rung up one label at a time: "
+                       "scan each label (or weigh each item) once, without a quantity.")
     quantity = Decimal(parsed.count or 1) * event.quantity
     if parsed.weight is None and parsed.price is None and (bad := _whole(quantity)):
         return bad
@@ -242,7 +246,11 @@ def coupon(lane: LaneContext, event: ev.Coupon) -> Step | Refusal:
         return Refusal("unknown_coupon", f"Coupon {event.code} is not valid here.")
     if code in sale.coupons:
         return Refusal("coupon_twice", f"Coupon {code} is already on this sale.")
-    return _in_sale(lane, reprice(replace(sale, coupons=(*sale.coupons, code)), event.at))
+    with_coupon = reprice(replace(sale, coupons=(*sale.coupons, code)), event.at)
+    priced = None if isinstance(with_coupon, Refusal) else with_coupon.priced
+    # the pricing result says why a coupon gives nothing (threshold, items, time window)
+    notices = tuple(f"{n[:1].upper()}{n[1:]}." for n in (priced.notices if priced else ()))
+    return _in_sale(lane, with_coupon, notices)
 
 
 # -- tender and completion -------------------------------------------------------------

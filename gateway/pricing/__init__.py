@@ -1,11 +1,19 @@
 """The totals engine: a basket and a catalog in, a priced basket out — pure, deterministic,
 `Decimal` only. See `engine.price_basket`."""
 
-from gateway.pricing.basket import Basket, BasketLine, MemberContext
+from gateway.pricing.basket import (
+    QUANTITY_ON_WEIGHED,
+    Basket,
+    BasketLine,
+    MemberContext,
+    QuantityOnWeighedError,
+    quantity_on_weighed_error,
+)
 from gateway.pricing.engine import PricingError, price_basket
 from gateway.pricing.result import Adjustment, PricedBasket, PricedLine, TaxSummary
 
 __all__ = [
+    "QUANTITY_ON_WEIGHED",
     "Adjustment",
     "Basket",
     "BasketLine",
@@ -13,6 +21,8 @@ __all__ = [
     "PricedBasket",
     "PricedLine",
     "PricingError",
+    "QuantityOnWeighedError",
     "TaxSummary",
     "price_basket",
+    "quantity_on_weighed_error",
 ]

@@ -9,6 +9,16 @@ from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 
+from gateway.errors import StoregateError
+
+QUANTITY_ON_WEIGHED = "quantity_on_weighed"
+"""The lane's refusal code for a quantity on a weighed or price-labelled scan."""
+
+ONE_LABEL_AT_A_TIME = (
+    "a weighed or price-labelled item is rung up one label at a time: scan each label / "
+    "weigh each item"
+)
+
 
 @dataclass(frozen=True)
 class BasketLine:
@@ -42,3 +52,30 @@ class Basket:
     at: datetime
     member: MemberContext | None = None
     coupons: tuple[str, ...] = ()
+
+
+class QuantityOnWeighedError(StoregateError):
+    """A quantity other than 1 on a weighed or price-labelled item (exit status 2).
+
+    Such a line is priced by its own weight or its printed price, never by a quantity: two
+    packs of ham carry two labels with two prices, two bags of apples two weights. The
+    engine would price the line once, so a quantity would be silently dropped; every way
+    in (the lane, `gateway quote`) refuses it with `quantity_on_weighed_error` instead."""
+
+    exit_code = 2
+    code = QUANTITY_ON_WEIGHED
+
+
+def quantity_on_weighed_error(
+    quantity: Decimal, weight: Decimal | None, label_price: Decimal | None, where: str
+) -> QuantityOnWeighedError | None:
+    """Why `quantity` cannot go on a line with this `weight` / `label_price`, or None (a
+    counted line, or quantity 1)."""
+    if (weight is None and label_price is None) or quantity == 1:
+        return None
+    what = "a price-labelled item" if label_price is not None else "a weighed item"
+    return QuantityOnWeighedError(
+        f"quantity {quantity} on {what}: {ONE_LABEL_AT_A_TIME}",
+        where=where,
+        fix="drop the quantity; scan each label (or weigh each item) once per item",
+    )

@@ -73,6 +73,7 @@ from gateway.money import (
     round_money,
 )
 from gateway.pricing.basket import Basket, BasketLine
+from gateway.pricing.coupons import coupon_notices
 from gateway.pricing.result import Adjustment, PricedBasket, PricedLine, TaxSummary
 
 HUNDRED = Decimal(100)
@@ -558,11 +559,14 @@ Unit = tuple[Decimal, str, int, int | None, Decimal]
 @dataclass(slots=True)
 class _SetPass:
     """What one set promotion took in one pass: its (capped, rounded) discount, the sets
-    formed, the units they hold (most expensive first) and how many units of each line."""
+    formed, the units they hold (most expensive first, `size` per set, set after set), each
+    set's own discount (rounded, capped; they sum to `total`) and how many units of each
+    line it took."""
 
     total: Decimal
     sets: int
     units: list[Unit]
+    set_totals: list[Decimal]
     takes: list[tuple[int, int]]
     touched: frozenset[int]  # the lines it took units of
 
@@ -723,11 +727,22 @@ class _SetSearch:
             for index, n in done.takes:
                 taken[index] = taken.get(index, 0) + n
             per_line: dict[int, Decimal] = {}
-            shares = self._shares.allocate(
-                done.total, [u[0] for u in done.units], [u[3] for u in done.units]
-            )
-            for unit, share in zip(done.units, shares, strict=True):
-                per_line[unit[2]] = per_line.get(unit[2], ZERO) + share
+            size = len(done.units) // done.sets
+            for start, set_total in zip(
+                range(0, len(done.units), size), done.set_totals, strict=True
+            ):
+                # each set's discount over that set's own units (docs/pricing.md step 2):
+                # what a unit is refunded is what its own set cost
+                chunk = done.units[start : start + size]
+                if chunk[0][2] == chunk[-1][2]:  # one line's units (kept together): all of it
+                    line_index = chunk[0][2]
+                    per_line[line_index] = per_line.get(line_index, ZERO) + set_total
+                    continue
+                shares = self._shares.allocate(
+                    set_total, [u[0] for u in chunk], [u[3] for u in chunk]
+                )
+                for unit, share in zip(chunk, shares, strict=True):
+                    per_line[unit[2]] = per_line.get(unit[2], ZERO) + share
             detail = f"{done.sets} set{'s' if done.sets > 1 else ''} of {_set_size(promo)}"
             _give(lines, promo, [(i, a, detail) for i, a in sorted(per_line.items())], ledger)
         by_promo: dict[str, list[tuple[int, Decimal]]] = {}
@@ -808,13 +823,18 @@ class _SetSearch:
                 sets += 1
         if not sets:
             return None
-        total = round_money(sum(discounts, ZERO), self.places, Rounding.HALF_UP)
+        # each set is a purchase of its own: its discount rounded on its own (two equal sets
+        # cost the same, as each would alone), a cap shared between the sets by largest
+        # remainder
+        cent = quantum(self.places)
+        set_totals = [d.quantize(cent, rounding=ROUND_HALF_UP) for d in discounts]
         if promo.max_discount is not None:
-            total = _cap(promo, [total], self.places)[0]
+            set_totals = _cap(promo, set_totals, self.places)
+        total = sum(set_totals, ZERO)
         takes: dict[int, int] = {}
         for unit in chosen:
             takes[unit[2]] = takes.get(unit[2], 0) + 1
-        return _SetPass(total, sets, chosen, list(takes.items()), frozenset(takes))
+        return _SetPass(total, sets, chosen, set_totals, list(takes.items()), frozenset(takes))
 
 
 def _conflict_groups(
@@ -1193,7 +1213,7 @@ def _finish(
         cash_rounding=cash,
         member=basket.member.id if basket.member else None,
         coupons=tuple(basket.coupons),
-        notices=_coupon_notices(basket, catalog, active),
+        notices=coupon_notices(basket, catalog, active, lines),
         promotions=ledger.promotions(),
     )
 
@@ -1206,18 +1226,3 @@ def _tax_summary(by_class: dict[str, list[Decimal]], catalog: Catalog) -> tuple[
         tax, gross = by_class[tax_id]
         out.append(TaxSummary(tax_id, tc.name, tc.rate, tc.inclusive, gross - tax, tax, gross))
     return tuple(out)
-
-
-def _coupon_notices(basket: Basket, catalog: Catalog, active: set[str]) -> tuple[str, ...]:
-    notices = []
-    for code in basket.coupons:
-        matching = [
-            p
-            for p in catalog.document.promotions
-            if p.coupon is not None and p.coupon.upper() == code.upper()
-        ]
-        if not matching:
-            notices.append(f"coupon {code} is not known")
-        elif not any(p.id in active for p in matching):
-            notices.append(f"coupon {code} is not valid at this time")
-    return tuple(notices)

@@ -140,3 +140,20 @@ def test_moling_is_refunded_in_proportion_from_the_stored_allocation(
     refunded = sum(D(r.body["total"]) for out in pieces for r in out.records
                    if r.kind == "refund")
     assert refunded == D(sale["totals"]["total"])
+
+
+def test_returning_one_item_of_one_of_two_sets_pays_back_what_that_set_cost(
+        lane: Lane, clock: Clock) -> None:
+    # "Any 3 yoghurts for 2.00" twice: mocha 0.95 x 3 is one set (0.85 off), strawberry
+    # 0.85 x 3 the other (0.55 off); each line costs 2.00, so one mocha back is 2.00 / 3 =
+    # 0.67 (largest remainder: 0.67 / 0.67 / 0.66). Pooled, the mocha line cost 2.11 and
+    # one mocha paid back 0.71.
+    ok(lane, ev.OpenShift(clock(), CASHIER))
+    ok(lane, ev.Scan(clock(), "7612345001074", D(3)))  # mocha
+    ok(lane, ev.Scan(clock(), YOG, D(3)))  # strawberry
+    body = ok(lane, ev.Tender(clock(), "card", None, reference="T1")).records[0].body
+    assert [line["total"] for line in body["lines"]] == ["2.00", "2.00"]
+    back = ok(lane, ev.Refund(clock(), body["receipt_id"], "one too many", {0: D(1)},
+                              authorization=BOSS))
+    (refund,) = [r.body for r in back.records if r.kind == "refund"]
+    assert refund["total"] == "0.67" and refund["lines"][0]["amount"] == "0.67"

@@ -52,6 +52,7 @@ from gateway.catalog.document import (
 )
 from gateway.money import ZERO, Rounding, allocate, cash_rounding, moling, quantum, round_money
 from gateway.pricing.basket import Basket, BasketLine
+from gateway.pricing.coupons import coupon_notices
 from gateway.pricing.engine import PricingError
 from gateway.pricing.result import Adjustment, PricedBasket, PricedLine, TaxSummary
 
@@ -471,17 +472,20 @@ def _apply_set_promotion(
             discounts.append(discount)
     if not chosen:
         return
-    total = round_money(sum(discounts, ZERO), places, Rounding.HALF_UP)
-    total = _cap(promo, [total], places)[0]
-    flat = [u for chunk in chosen for u in chunk]
-    for unit in flat:
+    # each set's discount rounded on its own, a cap shared between the sets, and each set's
+    # discount spread over that set's own units (issue 12, defect 9: they were pooled)
+    set_totals = [round_money(d, places, Rounding.HALF_UP) for d in discounts]
+    set_totals = _cap(promo, set_totals, places)
+    for unit in [u for chunk in chosen for u in chunk]:
         taken[unit[2]] = taken.get(unit[2], 0) + 1
     if not build:
-        plan.value += total
+        plan.value += sum(set_totals, ZERO)
         return
     per_line: dict[int, Decimal] = {}
-    for unit, share in zip(flat, allocate(total, [u[0] for u in flat], places), strict=True):
-        per_line[unit[2]] = per_line.get(unit[2], ZERO) + share
+    for chunk, set_total in zip(chosen, set_totals, strict=True):
+        shares = allocate(set_total, [u[0] for u in chunk], places)
+        for unit, share in zip(chunk, shares, strict=True):
+            per_line[unit[2]] = per_line.get(unit[2], ZERO) + share
     detail = f"{len(chosen)} set{'s' if len(chosen) > 1 else ''} of {size}"
     for index, amount in sorted(per_line.items()):
         plan.add(index, promo, amount, detail)
@@ -634,7 +638,7 @@ def _finish(basket: Basket, catalog: Catalog, lines: list[_Line], active: set[st
         cash_rounding=cash,
         member=basket.member.id if basket.member else None,
         coupons=tuple(basket.coupons),
-        notices=_coupon_notices(basket, catalog, active),
+        notices=coupon_notices(basket, catalog, active, lines),
         promotions=promotions,
     )
 
@@ -676,21 +680,6 @@ def _tax_summary(lines: Sequence[PricedLine], catalog: Catalog) -> tuple[TaxSumm
         gross = sum((line.total for line in group), ZERO)
         out.append(TaxSummary(tax_id, tc.name, tc.rate, tc.inclusive, gross - tax, tax, gross))
     return tuple(out)
-
-
-def _coupon_notices(basket: Basket, catalog: Catalog, active: set[str]) -> tuple[str, ...]:
-    notices = []
-    for code in basket.coupons:
-        matching = [
-            p
-            for p in catalog.document.promotions
-            if p.coupon is not None and p.coupon.upper() == code.upper()
-        ]
-        if not matching:
-            notices.append(f"coupon {code} is not known")
-        elif not any(p.id in active for p in matching):
-            notices.append(f"coupon {code} is not valid at this time")
-    return tuple(notices)
 
 
 def _adjustment_totals(
