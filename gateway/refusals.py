@@ -17,7 +17,8 @@ RefusalCode = Literal[
     "member_set", "members_off", "misread", "needs_member", "needs_override", "needs_reason",
     "needs_receipt", "needs_reference", "needs_weight", "no_change", "no_member_to_credit",
     "no_points_payout", "no_shift", "no_such_line", "no_such_suspension", "not_member_tender",
-    "not_now", "not_weighed", "over_ceiling", "points_back", "scale_empty",
+    "not_now", "not_weighed", "over_ceiling", "points_back", "quantity_on_weighed",
+    "scale_empty",
     "scale_not_priceable", "scale_over", "scale_unstable", "unknown_coupon", "unknown_item",
     "unknown_receipt", "wallet_refund", "weighed_line", "whole_line_only",
     # staff: sign-on, PINs, permissions

@@ -39,7 +39,7 @@ from gateway.lane.records import Tender as TenderRecord
 from gateway.lane.state import LaneContext, Permit, Sale, State, Step, sale_override_ref
 from gateway.money import ZERO, cash_rounding
 from gateway.pricing import Basket, BasketLine, PricedBasket, price_basket
-from gateway.pricing.basket import QUANTITY_ON_WEIGHED, quantity_on_weighed_error
+from gateway.pricing.basket import quantity_on_weighed_error
 from gateway.pricing.result import PricedLine
 
 _whole = whole_quantity
@@ -100,7 +100,7 @@ def scan(lane: LaneContext, event: ev.Scan) -> Step | Refusal:
         return Refusal("needs_weight", f"{product.name} is sold by weight: weigh it on the "
                        "scale.")
     if quantity_on_weighed_error(event.quantity, parsed.weight, parsed.price, parsed.raw):
-        return Refusal(QUANTITY_ON_WEIGHED, f"{product.name} is rung up one label at a time: "
+        return Refusal("quantity_on_weighed", f"{product.name} is rung up one label at a time: "
                        "scan each label (or weigh each item) once, without a quantity.")
     quantity = Decimal(parsed.count or 1) * event.quantity
     if parsed.weight is None and parsed.price is None and (bad := _whole(quantity)):
