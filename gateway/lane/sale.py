@@ -257,13 +257,24 @@ def coupon(lane: LaneContext, event: ev.Coupon) -> Step | Refusal:
 
 
 def _mask(card: str | None) -> str | None:
-    """At most the first six and last four digits of a payment card (PCI DSS)."""
+    """At most the first six and last four digits of a payment card (PCI DSS 3.4), with at
+    least two digits hidden; a card the reader already masked keeps its own mask."""
     if card is None:
         return None
-    digits = "".join(ch for ch in card if ch.isdigit())
-    if len(digits) < 10:
-        return "*" * max(len(digits) - 4, 2) + digits[-4:] if digits else None
-    return digits[:6] + "*" * (len(digits) - 10) + digits[-4:]
+    text = card.strip()
+    if "*" in text:  # e.g. 411111******1111 from the card reader
+        lead = text[:len(text) - len(text.lstrip("0123456789"))][:6]
+        tail = text[len(text.rstrip("0123456789")):][-4:]
+        length = len(text)
+    else:
+        digits = "".join(ch for ch in text if ch.isdigit())
+        lead, tail, length = digits[:6], digits[-4:], len(digits)
+    if not length:
+        return None
+    if length - len(lead) - len(tail) < 2:
+        lead = ""
+    hidden = min(max(length - len(lead) - len(tail), 2), 19 - len(lead) - len(tail))
+    return lead + "*" * hidden + tail
 
 
 def tender(lane: LaneContext, event: ev.Tender) -> Step | Refusal:

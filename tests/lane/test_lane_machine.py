@@ -281,3 +281,15 @@ def test_shift_handover_carries_the_counted_drawer_over(db_path: Path, catalog, 
     body = second.records[0].body
     assert (body["opening_float"], body["staff"]["name"], body["method"]) == (
         "151.55", "Beat", "pin")
+
+
+def test_a_card_tender_keeps_at_most_six_and_four_digits(lane: Lane, clock: Clock) -> None:
+    """The card reader hands the lane an already masked number (411111******1111): it is
+    kept as it is; a full number typed in is masked; a short one keeps its last four."""
+    open_lane(lane, clock)
+    cards = {"411111******1111": "411111******1111", "4111111111111111": "411111******1111",
+             "4111111111": "******1111", "1234": "**1234"}
+    for given, kept in cards.items():
+        ok(lane, ev.Scan(clock(), PEN))
+        done = ok(lane, ev.Tender(clock(), "card", None, reference="T-9", card=given))
+        assert done.records[-1].body["tenders"][0]["card"] == kept, given
