@@ -18,6 +18,7 @@ from cloud_testkit import (
     alert_kinds,
     chain_position,
     eventually,
+    fixed_clock,
     office_presence,
     sample_body,
     stored,
@@ -198,9 +199,10 @@ def test_events_and_telemetry_raise_their_alerts_and_offline_boxes_are_noticed(
     from cloud.db import Database
     from gateway.sync.payloads import BoxState, Event, Telemetry
 
-    box = _setup(broker, ingest)
+    now = datetime(2026, 11, 24, 9, 0, tzinfo=UTC)
+    ingest(clock=fixed_clock(now))  # head office's receive times are `now`
+    box = Publisher(broker.port)
     topics = Topics(ROOT, STORE, BOX)
-    now = datetime.now(UTC)
 
     def telemetry(at: datetime, backlog: int) -> bytes:
         return Telemetry.model_validate({
@@ -234,6 +236,8 @@ def test_events_and_telemetry_raise_their_alerts_and_offline_boxes_are_noticed(
             assert eventually(lambda: db.one(
                 "SELECT online, session FROM box_state WHERE box = ?", (BOX,)) in
                 ((False, 3), (0, 3)))
+            rules.periodic(db, iso(now + timedelta(minutes=10)))
+            assert "box.offline" not in alert_kinds(db_url)  # offline since `now`: 10 min
             rules.periodic(db, iso(now + timedelta(minutes=20)))
         finally:
             db.close()

@@ -4,20 +4,17 @@ from __future__ import annotations
 
 import csv
 import json
-from datetime import date, timedelta
+from datetime import date
 from decimal import Decimal
 from pathlib import Path
 
 import pytest
-from cloud_testkit import cloud_cli, store_journal_directly
+from cloud_testkit import cloud_cli, journal_of_days, store_journal_directly
 
 from cloud.dividend import DividendError, allocate
 from cloud.fleetsim import StoreDay
-from gateway.database import open_database
-from gateway.journal.store import Journal
 
-TODAY = date.today()
-BEFORE, DURING = TODAY - timedelta(days=2), TODAY - timedelta(days=1)
+BEFORE, DURING = date(2026, 11, 22), date(2026, 11, 23)  # fixed days: never the calendar's
 BOXES = [("store-1", "box-1"), ("store-1", "box-2"), ("store-2", "box-1")]
 
 
@@ -26,10 +23,10 @@ def sold(tmp_path: Path, db_url: str) -> dict[str, list[tuple[str, dict]]]:
     """Two days of trading on three boxes, stored at head office; returns the bodies."""
     bodies: dict[str, list[tuple[str, dict]]] = {}
     for store, box in BOXES:
-        journal = Journal(open_database(tmp_path / f"{store}-{box}.db"))
-        entries = [*StoreDay(store, box, BEFORE, 80).records(),
-                   *StoreDay(store, box, DURING, 80, promotion="P1").records()]
-        journal.append_many(entries)
+        days = [StoreDay(store, box, BEFORE, 80), StoreDay(store, box, DURING, 80,
+                                                          promotion="P1")]
+        journal = journal_of_days(tmp_path / f"{store}-{box}.db", days)
+        entries = [entry for day in days for entry in day.records()]
         store_journal_directly(db_url, store, box, journal)
         bodies[f"{store}/{box}"] = entries
     return bodies
