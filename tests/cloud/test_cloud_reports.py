@@ -114,5 +114,16 @@ def test_largest_remainder_allocation() -> None:
         ("a", Decimal("0.04")), ("b", Decimal("0.03")), ("c", Decimal("0.03"))]
     payouts = allocate(Decimal("100.00"), {"x": Decimal("2"), "y": Decimal("1")})
     assert [p.amount for p in payouts] == [Decimal("66.67"), Decimal("33.33")]
+    # equal remainders go to the larger spend, then the smaller member id. By hand: 2 cents
+    # over 1 : 3 are 0.5 and 1.5 cents, floors 0 + 1, the cent left (remainders 0.5 each)
+    # to "b", the larger spend; 1 cent over 1 : 1 goes to "a"; 1 cent over 1.5 : 1.5 : 3
+    # (half-weighted spends) is 0.25 + 0.25 + 0.5: to "c", the largest remainder
+    assert [(p.member, p.amount) for p in allocate(Decimal("0.02"), {
+        "a": Decimal(1), "b": Decimal(3)})] == [("a", Decimal("0.00")), ("b", Decimal("0.02"))]
+    assert [(p.member, p.amount) for p in allocate(Decimal("0.01"), {
+        "b": Decimal(1), "a": Decimal(1)})] == [("a", Decimal("0.01")), ("b", Decimal("0.00"))]
+    assert [(p.member, p.amount) for p in allocate(Decimal("0.01"), {
+        "b": Decimal("1.5"), "a": Decimal("1.5"), "c": Decimal(3)})] == [
+        ("a", Decimal("0.00")), ("b", Decimal("0.00")), ("c", Decimal("0.01"))]
     with pytest.raises(DividendError):
         allocate(Decimal("1.00"), {})
