@@ -43,14 +43,21 @@ class Alert:
 def raise_alert(db: Database, *, key: str, kind: str, severity: str, message: str, now: str,
                 store: str | None = None, box: str | None = None, seq: int | None = None,
                 record_id: str | None = None, body: dict[str, Any] | None = None) -> None:
-    """Record an alert unless one with `key` exists (call inside a transaction)."""
+    """Record an alert unless one with `key` exists (call inside a transaction).
+
+    Its text often quotes what a box sent; a NUL character there (which PostgreSQL cannot
+    store in `text`) is written as `\\x00`, so an alert about bad input is always storable."""
     if severity not in SEVERITIES:
         severity = "warning"
     db.execute(
         "INSERT INTO alert (key, raised_at, kind, severity, store, box, seq, record_id, "
         "message, body) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (key) DO NOTHING",
-        (key, now, kind, severity, store, box, seq, record_id, message,
-         json.dumps(body or {}, sort_keys=True, default=str)))
+        (_text(key), now, _text(kind), severity, _text(store), _text(box), seq,
+         _text(record_id), _text(message), json.dumps(body or {}, sort_keys=True, default=str)))
+
+
+def _text(value: str | None) -> str | None:
+    return None if value is None else value.replace("\x00", "\\x00")
 
 
 _COLUMNS = ("id, raised_at, kind, severity, store, box, seq, record_id, message, body, "

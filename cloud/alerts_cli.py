@@ -6,15 +6,16 @@ import argparse
 import getpass
 import json
 from collections.abc import Callable
-from datetime import date, timedelta
+from datetime import date, datetime
 from typing import Any
 
 from cloud import rules
 from cloud.alerts import SEVERITIES, acknowledge, list_alerts
-from cloud.clock import utc_now_iso
+from cloud.clock import Clock, iso, parse_instant, system_clock, utc_now_iso
 from cloud.db import Database
 from cloud.schema import require_current
 from cloud.settings import config_arg, load_cloud_settings
+from gateway.errors import UsageError
 
 ArgAdder = Callable[[argparse.ArgumentParser], None]
 
@@ -37,7 +38,10 @@ def register(sub: Any, db_arg: ArgAdder, broker_args: ArgAdder) -> None:
     ack.set_defaults(func=_ack)
     check = actions.add_parser("check", help="run the periodic and sales rules now")
     db_arg(check)
-    check.add_argument("--day", help="business day for the sales rules (default yesterday)")
+    check.add_argument("--day", help="business day for the sales rules (default: the day "
+                       "before --at)")
+    check.add_argument("--at", metavar="TIME", help="judge as of this instant (ISO-8601 with "
+                       "an offset, e.g. 2026-12-02T06:00Z; default now)")
     config_arg(check)
     check.set_defaults(func=_check)
 
@@ -75,16 +79,34 @@ def _ack(args: argparse.Namespace) -> int:
     return 0
 
 
-def _check(args: argparse.Namespace) -> int:
-    day = date.fromisoformat(args.day) if args.day else date.today() - timedelta(days=1)
+def _check(args: argparse.Namespace, clock: Clock = system_clock) -> int:
+    instant = _instant(args.at) if args.at else clock()
+    day = _day(args.day) if args.day else rules.closed_day(instant)
     limits = load_cloud_settings(args.config).alerts
     db = Database.open(args.db)
     try:
         require_current(db)
-        now = utc_now_iso()
+        now = iso(instant)
         rules.periodic(db, now, limits)
         considered = rules.sales_rules(db, day, now, limits)
     finally:
         db.close()
     print(f"rules checked for {day}: {considered} finding(s) (see `cloud alerts`)")
     return 0
+
+
+def _instant(text: str) -> datetime:
+    try:
+        return parse_instant(text)
+    except ValueError as exc:
+        raise UsageError(f"--at {text!r} is not an instant: {exc}", where="cloud alerts check",
+                         fix="write it as ISO-8601 with an offset, e.g. 2026-12-02T06:00Z"
+                         ) from exc
+
+
+def _day(text: str) -> date:
+    try:
+        return date.fromisoformat(text)
+    except ValueError as exc:
+        raise UsageError(f"--day {text!r} is not a day: {exc}", where="cloud alerts check",
+                         fix="write it as YYYY-MM-DD") from exc

@@ -14,15 +14,17 @@ import csv
 import json
 from collections import defaultdict
 from dataclasses import asdict, dataclass, field
-from decimal import ROUND_FLOOR, Decimal, InvalidOperation
+from decimal import Decimal, InvalidOperation
 from pathlib import Path
 
 from cloud.db import Database
 from cloud.sales import Loaded, Period
+from gateway import money
 from gateway.errors import StoregateError, UsageError
 from gateway.lane.records import RefundBody, SaleBody
+from gateway.money import Rounding, round_money
 
-CENT = Decimal("0.01")
+PLACES = 2  # payouts are whole cents
 
 
 class DividendError(StoregateError):
@@ -79,22 +81,21 @@ def weighted_spend(loaded: Loaded, rules: DividendRules) -> dict[str, Decimal]:
 
 
 def allocate(pool: Decimal, spend: dict[str, Decimal]) -> list[Payout]:
-    """Largest-remainder allocation of `pool` (whole cents) in proportion to `spend`."""
+    """Largest-remainder allocation of `pool` (whole cents) in proportion to `spend`: the
+    money kernel's rule (`gateway.money.allocate`, the one the pricing engine splits
+    discounts with). Members are handed to it larger spend first, then by id, so a tie
+    between equal remainders goes the way this module's docstring promises."""
     total = sum(spend.values(), Decimal(0))
     if total <= 0:
         raise DividendError("no member has a positive weighted spend in the period",
                             fix="check the period, the store and --min-spend")
-    cents = int((pool / CENT).to_integral_value())
-    if Decimal(cents) * CENT != pool or cents < 0:
+    if pool < 0 or round_money(pool, PLACES) != pool:
         raise UsageError(f"pool {pool} is not a whole number of cents", where="--pool",
                          fix="give the pool as e.g. 1000.00")
-    exact = {m: Decimal(cents) * s / total for m, s in spend.items()}
-    floors = {m: int(v.to_integral_value(ROUND_FLOOR)) for m, v in exact.items()}
-    left = cents - sum(floors.values())
-    order = sorted(spend, key=lambda m: (-(exact[m] - floors[m]), -spend[m], m))
-    for m in order[:left]:
-        floors[m] += 1
-    return [Payout(m, spend[m].quantize(CENT), Decimal(floors[m]) * CENT)
+    order = sorted(spend, key=lambda m: (-spend[m], m))
+    shares = dict(zip(order, money.allocate(pool, [spend[m] for m in order], PLACES),
+                      strict=True))
+    return [Payout(m, round_money(spend[m], PLACES, Rounding.HALF_EVEN), shares[m])
             for m in sorted(spend)]
 
 

@@ -30,8 +30,8 @@ from gateway.lane.records import (
     Totals,
     VoidBody,
 )
+from gateway.money import Rounding, round_money
 
-CENT = Decimal("0.01")
 RATE = Decimal("8.1")
 
 
@@ -55,7 +55,7 @@ PROMOTED = {"SKU0002", "SKU0006"}
 
 
 def _tax(gross: Decimal) -> Decimal:
-    return (gross * RATE / (Decimal(100) + RATE)).quantize(CENT)
+    return round_money(gross * RATE / (Decimal(100) + RATE), 2, Rounding.HALF_EVEN)
 
 
 def _line(index: int, item: Item, quantity: int, promotion: str | None) -> SaleLine:
@@ -63,7 +63,7 @@ def _line(index: int, item: Item, quantity: int, promotion: str | None) -> SaleL
     adjustments = []
     amount = list_amount
     if promotion and item.sku in PROMOTED:
-        discount = (list_amount * Decimal("0.20")).quantize(CENT)
+        discount = round_money(list_amount * Decimal("0.20"), 2, Rounding.HALF_EVEN)
         adjustments.append(LineAdjustment(kind="promotion", amount=-discount,
                                           label="20% off", promotion=promotion))
         amount = list_amount - discount

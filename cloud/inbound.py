@@ -9,13 +9,17 @@ Checks on a journal batch: the schema; that the topic's store/box are the payloa
 publishing under another store's topic is rejected whole); `first_seq..last_seq` match the
 records, which are consecutive; each record's hash is its own fields' hash (a forged or
 corrupted record is refused, the rest of the batch is kept).
+
+Every payload must also be storable: integers are bounded to 64 bits by the payload models
+themselves, and a NUL character in a text field (which PostgreSQL cannot hold in `text`) is
+refused here, on both engines, so what one head office stores the other would too.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
 from gateway.journal.chain import canonical_json, envelope_bytes, hash_bytes
 from gateway.journal.errors import JournalError
@@ -123,24 +127,69 @@ def parse(root: str, topic: str, payload: bytes) -> Inbound:
         return Rejected(None, None, None, Problem(
             "payload.unknown_topic", "warning", f"message on unexpected topic {topic!r}"))
     store, box, channel = where
+    excerpt = payload[:200].decode("utf-8", "replace")
     try:
-        if channel == "journal":
-            return _journal(store, box, JournalBatch.model_validate_json(payload))
-        if channel == "events":
-            return EventIn(store, box, Event.model_validate_json(payload))
-        if channel == "telemetry":
-            return TelemetryIn(store, box, Telemetry.model_validate_json(payload))
-        if channel == "state":
-            return StateIn(store, box, BoxState.model_validate_json(payload))
-        return ResultIn(store, box, CommandResult.model_validate_json(payload))
+        message = _MODELS[channel].model_validate_json(payload)
     except ValidationError as exc:
         errors = "; ".join(
             f"{'.'.join(str(p) for p in e['loc'][:4]) or '(payload)'}: {e['msg']}"
             for e in exc.errors()[:3])
         return Rejected(store, box, channel, Problem(
             "payload.invalid", "error",
-            f"{channel} payload from {store}/{box} fails the schema: {errors}"),
-            payload[:200].decode("utf-8", "replace"))
+            f"{channel} payload from {store}/{box} on {topic} fails the schema: {errors}"),
+            excerpt)
+    nul = nul_field(message)
+    if nul is not None:
+        return Rejected(store, box, channel, Problem(
+            "payload.invalid", "error",
+            f"{channel} payload from {store}/{box} on {topic}: {nul} contains a NUL "
+            "character, which head office cannot store: refused whole"), excerpt)
+    if isinstance(message, JournalBatch):
+        return _journal(store, box, message)
+    if isinstance(message, Event):
+        return EventIn(store, box, message)
+    if isinstance(message, Telemetry):
+        return TelemetryIn(store, box, message)
+    if isinstance(message, BoxState):
+        return StateIn(store, box, message)
+    return ResultIn(store, box, message)
+
+
+_MODELS: dict[str, type[JournalBatch | Event | Telemetry | BoxState | CommandResult]] = {
+    "journal": JournalBatch, "events": Event, "telemetry": Telemetry, "state": BoxState,
+    "cmd_result": CommandResult}
+
+
+def nul_field(model: BaseModel, path: str = "") -> str | None:
+    """The first text field (dotted path) or key holding U+0000, or None. Free-form JSON
+    bodies (`dict[str, Any]`) are stored as JSON text, where NUL is escaped, so they pass."""
+    for name in type(model).model_fields:
+        found = _nul_in(getattr(model, name), f"{path}{name}")
+        if found is not None:
+            return found
+    return None
+
+
+def _nul_in(value: object, path: str) -> str | None:
+    if isinstance(value, str):
+        return path if "\x00" in value else None
+    if isinstance(value, BaseModel):
+        return nul_field(value, path + ".")
+    if isinstance(value, list | tuple):
+        for index, item in enumerate(value):
+            found = _nul_in(item, f"{path}.{index}")
+            if found is not None:
+                return found
+    if isinstance(value, dict):  # a map of models (telemetry's devices): keys are names
+        for key, item in value.items():
+            if not isinstance(item, BaseModel):
+                continue
+            if "\x00" in str(key):
+                return f"{path} (a name)"
+            found = nul_field(item, f"{path}.{key}.")
+            if found is not None:
+                return found
+    return None
 
 
 def _journal(store: str, box: str, batch: JournalBatch) -> Inbound:

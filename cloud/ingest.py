@@ -38,8 +38,8 @@ import queue
 import socket
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import timedelta
 from typing import Any
 
 import paho.mqtt.client as mqtt
@@ -304,8 +304,8 @@ class IngestWorker:
                 self._with_retry(lambda: self._refresh_acks(store), db, stop)
             if time.monotonic() >= next_rules:
                 next_rules = time.monotonic() + self.config.rule_interval
-                self._with_retry(lambda: rules.periodic(db, self._now(),
-                                                        self.config.thresholds), db, stop)
+                self._with_retry(self._rule_pass("periodic rules", lambda: rules.periodic(
+                    db, self._now(), self.config.thresholds), db), db, stop)
                 # positions moved by `cloud chain accept`: published at the next refresh
                 self._with_retry(lambda: self._touched.update(store.newly_accepted()), db, stop)
             if time.monotonic() >= next_sales_rules:
@@ -313,9 +313,24 @@ class IngestWorker:
                 self._with_retry(self._closed_day_rules(db), db, stop)
 
     def _closed_day_rules(self, db: Database) -> Any:
-        """The sales rules for yesterday, whose business day is closed."""
-        yesterday = self._clock().date() - timedelta(days=1)
-        return lambda: rules.sales_rules(db, yesterday, self._now(), self.config.thresholds)
+        """The sales rules for the business day that closed before the clock's now."""
+        day = rules.closed_day(self._clock())
+        return self._rule_pass(f"sales rules for {day}", lambda: rules.sales_rules(
+            db, day, self._now(), self.config.thresholds), db)
+
+    @staticmethod
+    def _rule_pass(what: str, action: Callable[[], object], db: Database
+                   ) -> Callable[[], None]:
+        """A rule pass that fails for a reason a retry would not mend (bad stored data, a
+        bug) is logged and skipped: rules must never stop the worker from storing."""
+        def run() -> None:
+            try:
+                action()
+            except db.transient_errors:
+                raise
+            except Exception:
+                log.exception("%s failed; skipped until the next pass", what)
+        return run
 
     def _drain(self, timeout: float) -> list[Received]:
         try:
@@ -341,11 +356,54 @@ class IngestWorker:
             self._watch_presence(presence[-1])
         if not work:
             return
-        items: list[Inbound] = [r.item for r in work if r.item is not None]
-        result = self._with_retry(lambda: store.apply(items, self._now()), db, stop)
+        result = self._with_retry(lambda: self._store(work, store, db), db, stop)
         if result is None:
             return  # stopping: nothing acknowledged, the boxes will re-send
         self._acknowledge(work, result)
+
+    def _store(self, work: list[Received], store: IngestStore, db: Database) -> ApplyResult:
+        """Store the drained messages in one transaction. When that fails for a reason a
+        retry would not mend (not one of the database's transient errors), the cause is
+        one message: store them one by one, and each one that still fails becomes a
+        `payload.invalid` alert instead of stopping the worker (whose Last Will would pause
+        every box). Transient errors go up to the caller's retry, which repeats the whole
+        set: storing is idempotent."""
+        items: list[Inbound] = [r.item for r in work if r.item is not None]
+        try:
+            return store.apply(items, self._now())
+        except db.transient_errors:
+            raise
+        except Exception as exc:
+            log.warning("storing %d messages failed (%s: %s); storing them one by one",
+                        len(items), type(exc).__name__, exc)
+        acks: dict[tuple[str, str], AckPosition] = {}
+        stored = duplicates = 0
+        for received in work:
+            if received.item is None:
+                continue
+            try:
+                one = store.apply([received.item], self._now())
+            except db.transient_errors:
+                raise
+            except Exception as exc:
+                log.error("message on %s could not be stored (alerted as payload.invalid): "
+                          "%s: %s", received.topic, type(exc).__name__, exc)
+                log.debug("what storing it raised", exc_info=exc)
+                self._refuse(store, db, received.item, received.topic, exc)
+                continue
+            acks.update({(a.store, a.box): a for a in one.acks})
+            stored, duplicates = stored + one.stored, duplicates + one.duplicates
+        return ApplyResult(list(acks.values()), stored, duplicates)
+
+    def _refuse(self, store: IngestStore, db: Database, item: Inbound, topic: str,
+                error: Exception) -> None:
+        try:
+            store.refuse(item, topic, error, self._now())
+        except db.transient_errors:
+            raise
+        except Exception:  # even its alert cannot be stored: the log is all that is left
+            log.exception("the alert about the message on %s could not be stored either",
+                          topic)
 
     def _with_retry(self, action: Any, db: Database, stop: threading.Event) -> Any:
         """Run a database action until it commits; reconnect between tries."""

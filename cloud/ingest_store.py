@@ -86,16 +86,20 @@ class IngestStore:
         for item in items:
             if isinstance(item, JournalIn):
                 journal[(item.store, item.box)].append(item)
-        with self.db.transaction():
-            result = self._journal(journal, now)
-            seen: set[BoxKey] = set(journal)
-            # Box by box in (store, box) order, like the chain locks, so two workers never
-            # wait on each other's box_state rows in opposite orders; arrival order within
-            # a box is kept (sorted() is stable).
-            for item in sorted(items, key=lambda i: (i.store or "", i.box or "")):
-                self._other(item, now, seen)
-            for store, box in sorted(seen):
-                self._touch(store, box, now)
+        try:
+            with self.db.transaction():
+                result = self._journal(journal, now)
+                seen: set[BoxKey] = set(journal)
+                # Box by box in (store, box) order, like the chain locks, so two workers
+                # never wait on each other's box_state rows in opposite orders; arrival
+                # order within a box is kept (sorted() is stable).
+                for item in sorted(items, key=lambda i: (i.store or "", i.box or "")):
+                    self._other(item, now, seen)
+                for store, box in sorted(seen):
+                    self._touch(store, box, now)
+        except BaseException:
+            self._staging_on = None  # its CREATE TEMP TABLE may have been rolled back too
+            raise
         return result
 
     # ------------------------------------------------------------ journal
@@ -299,6 +303,19 @@ class IngestStore:
                     kind=problem.kind, severity=problem.severity, now=now, store=item.store,
                     box=item.box, message=problem.message,
                     body={"channel": item.channel, "excerpt": item.payload_excerpt})
+
+    def refuse(self, item: Inbound, topic: str, error: Exception, now: str) -> None:
+        """One message that `apply` could not store, alone, for a reason no retry mends:
+        a `payload.invalid` alert in a transaction of its own, and nothing else of it."""
+        where = f"{item.store}/{item.box}" if item.store else "?"
+        reason = (str(error).strip().splitlines() or [""])[0][:300]
+        with self.db.transaction():
+            raise_alert(self.db, key=f"payload.invalid:{where}:unstorable:"
+                        f"{_digest(topic + type(error).__name__ + reason)}",
+                        kind="payload.invalid", severity="error", now=now, store=item.store,
+                        box=item.box, message=f"message from {where} on {topic} could not be "
+                        f"stored and was dropped: {type(error).__name__}: {reason}",
+                        body={"topic": topic, "error": type(error).__name__})
 
     def _event(self, item: EventIn, now: str) -> None:
         event = item.event

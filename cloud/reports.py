@@ -23,9 +23,9 @@ from typing import Any
 
 from cloud.sales import Entry, Loaded, Period
 from gateway.lane.records import RefundBody, SaleBody, VoidBody
+from gateway.money import Rounding, round_money
 
 ZERO = Decimal("0.00")
-CENT = Decimal("0.01")
 Cell = str | int | Decimal
 
 
@@ -38,7 +38,8 @@ class Table:
 
 
 def _avg(total: Decimal, count: int) -> Decimal:
-    return (total / count).quantize(CENT, ROUND_HALF_UP) if count else ZERO
+    """An average amount, to the cent half up (the money kernel's rounding)."""
+    return round_money(total / count, 2, Rounding.HALF_UP) if count else ZERO
 
 
 def _key_of(by: str) -> Callable[[Entry], str]:

@@ -12,7 +12,7 @@ make a second pass harmless. Must not write anything but alerts.
 from __future__ import annotations
 
 from collections import defaultdict
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -88,6 +88,12 @@ def telemetry_alerts(db: Database, store: str, box: str, telemetry: Telemetry,
                     message=f"{store}/{box} journal backlog grows: {before} -> "
                     f"{journal.backlog} records", body={"before": before,
                                                         "now": journal.backlog})
+
+
+def closed_day(now: datetime) -> date:
+    """The business day the sales rules judge at `now`: the (UTC) day before, the last one
+    whose trading is over. `cloud ingest` and `cloud alerts check` both ask this."""
+    return now.astimezone(UTC).date() - timedelta(days=1)
 
 
 def periodic(db: Database, now: str, limits: Thresholds = DEFAULTS) -> None:

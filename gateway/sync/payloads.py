@@ -16,8 +16,13 @@ from pydantic import BaseModel, ConfigDict, Field
 
 HASH = r"^[0-9a-f]{64}$"
 WIRE_VERSION: Literal[1] = 1
+# Counters and seqs are 64-bit signed integers in every database head office uses (SQLite
+# INTEGER, PostgreSQL BIGINT): a larger number is refused here, at the wire, not by a store.
+MAX_INT64 = 2**63 - 1
 Hash = Annotated[str, Field(pattern=HASH)]
-Seq = Annotated[int, Field(ge=0)]
+Seq = Annotated[int, Field(ge=0, le=MAX_INT64)]
+Position = Annotated[int, Field(ge=1, le=MAX_INT64)]
+CENTURY_S = 100 * 366 * 86400.0  # no unacknowledged record is older than this
 
 
 class Payload(BaseModel):
@@ -34,7 +39,7 @@ class JournalRecordWire(BaseModel):
     """One journal record as `JournalRecord.to_wire()` spells it."""
 
     model_config = ConfigDict(extra="forbid")
-    seq: Annotated[int, Field(ge=1)]
+    seq: Position
     id: str
     time: str
     clock_synced: bool
@@ -54,8 +59,8 @@ class JournalBatch(Payload):
 
     store: str
     box: str
-    first_seq: Annotated[int, Field(ge=1)]
-    last_seq: Annotated[int, Field(ge=1)]
+    first_seq: Position
+    last_seq: Position
     historical: bool
     sent_at: str
     records: list[JournalRecordWire] = Field(min_length=1)
@@ -84,7 +89,7 @@ class BoxState(Payload):
     """
 
     online: bool
-    session: Annotated[int, Field(ge=0)]
+    session: Seq
     boot_id: str
     version: str | None = None
     time: str | None = None
@@ -137,7 +142,8 @@ class DeviceHealth(BaseModel):
 class JournalHealth(BaseModel):
     model_config = ConfigDict(extra="forbid")
     backlog: Seq
-    oldest_unacknowledged_age_s: float | None
+    oldest_unacknowledged_age_s: Annotated[
+        float, Field(ge=0, le=CENTURY_S, allow_inf_nan=False)] | None
     acknowledged_seq: Seq
     last_ack_at: str | None
 
@@ -192,7 +198,7 @@ class SignedDocument(Payload):
     kind: DocumentKind
     store: str
     box: str | None = None
-    version: Annotated[int, Field(ge=1)]
+    version: Position
     issued_at: str
     key_id: str
     document: dict[str, Any]

@@ -1,26 +1,65 @@
 """Helpers for head-office tests: ingest workers, real boxes (journal + the sync engineer's
-`SyncService`), and read-backs from the head-office database."""
+`SyncService`), and read-backs from the head-office database.
+
+No test may depend on the calendar day it runs on: in-process ingest workers run on
+`test_clock` (a fixed instant that advances with the monotonic clock, so reorder windows
+still elapse), and journals built for reports and rules are stamped at their own store
+day (`journal_of_days`, `Box(journal_clock=...)`).
+"""
 
 from __future__ import annotations
 
 import random
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
+from datetime import UTC, date, datetime, timedelta
+from datetime import time as day_time
 from pathlib import Path
 from typing import Any
 
+from cloud.clock import Clock
 from cloud.db import Database
+from cloud.fleetsim import StoreDay
 from cloud.ingest import BrokerOptions, IngestConfig, IngestWorker
 from cloud.rules import Thresholds
 from gateway.database import open_database
+from gateway.journal.clock import Clock as JournalClock
 from gateway.journal.store import Journal
 from gateway.sync.link import LinkOptions
 from gateway.sync.payloads import DeviceHealth
 from gateway.sync.service import SyncConfig, SyncService
 
 ROOT = "storegate/v1"
+# Head office's "now" in tests: 2026-11-24 09:00 UTC plus the time this process has run.
+TEST_EPOCH = datetime(2026, 11, 24, 9, 0, tzinfo=UTC)
+_STARTED = time.monotonic()
+
+
+def test_clock() -> datetime:
+    """A running clock that never reads the calendar: every in-process worker shares it."""
+    return TEST_EPOCH + timedelta(seconds=time.monotonic() - _STARTED)
+
+
+def fixed_clock(instant: datetime) -> Clock:
+    """Head office's clock stopped at `instant`."""
+    return lambda: instant
+
+
+def day_clock(day: date, hour: int = 12) -> JournalClock:
+    """A box journal's clock (time, NTP-synced) standing at `hour` UTC on `day`."""
+    return lambda: (datetime.combine(day, day_time(hour), tzinfo=UTC), True)
+
+
+def journal_of_days(path: Path, days: Iterable[StoreDay]) -> Journal:
+    """A box journal holding these simulated store days, each day's records stamped at
+    its own noon UTC, as a box trading that day would (head office pre-filters records by
+    their time around the business days it reads)."""
+    db = open_database(path)
+    for day in days:
+        Journal(db, clock=day_clock(day.day)).append_many(list(day.records()))
+    return Journal(db)
 
 
 @dataclass
@@ -35,13 +74,13 @@ class RunningIngest:
 
 
 def start_ingest(db_url: str, port: int, *, name: str = "w1", wait: bool = True,
-                 **overrides: Any) -> RunningIngest:
+                 clock: Clock = test_clock, **overrides: Any) -> RunningIngest:
     config = IngestConfig(db_url=db_url, broker=BrokerOptions(port=port), root=ROOT,
                           client_id=f"cloud-ingest-test-{name}", rule_interval=0.5,
                           retry_min=0.1, retry_max=1.0,
                           thresholds=Thresholds(gap_seconds=1.0))
     config = replace(config, **overrides)
-    worker = IngestWorker(config)
+    worker = IngestWorker(config, clock=clock)
     stop = threading.Event()
     thread = threading.Thread(target=worker.run, args=(stop,), name=f"ingest-{name}",
                               daemon=True)
@@ -55,10 +94,11 @@ class Box:
     """A store box: its own journal file and the real sync service, on its own thread."""
 
     def __init__(self, workdir: Path, port: int, store: str = "store-1", box: str = "box-1",
-                 **overrides: Any) -> None:
+                 journal_clock: JournalClock | None = None, **overrides: Any) -> None:
         workdir.mkdir(parents=True, exist_ok=True)
         self.store, self.box = store, box
-        self.journal = Journal(open_database(workdir / "box.db"))
+        db = open_database(workdir / "box.db")  # the box's own clock unless a day is given
+        self.journal = Journal(db) if journal_clock is None else Journal(db, clock=journal_clock)
         link = LinkOptions(host="127.0.0.1", port=port, client_id=f"storegate-{store}-{box}",
                            keepalive=5, session_expiry=300, receive_maximum=64,
                            max_inflight=40, connect_timeout=2.0)
@@ -150,6 +190,26 @@ def eventually(check: Callable[[], bool], timeout: float = 20.0) -> bool:
             return True
         time.sleep(0.05)
     return check()
+
+
+def office_presence(port: int) -> bool | None:
+    """The retained head-office presence a box would see on connecting."""
+    import paho.mqtt.client as mqtt
+    from paho.mqtt.enums import CallbackAPIVersion
+
+    from gateway.sync.payloads import HeadOfficeState
+
+    seen: list[bool] = []
+    client = mqtt.Client(CallbackAPIVersion.VERSION2, protocol=mqtt.MQTTv5)
+    client.on_message = lambda c, u, m: seen.append(
+        HeadOfficeState.model_validate_json(m.payload).online)
+    client.connect("127.0.0.1", port)
+    client.loop_start()
+    client.subscribe(f"{ROOT}/_office/state", qos=1)
+    eventually(lambda: bool(seen), 2)
+    client.loop_stop()
+    client.disconnect()
+    return seen[-1] if seen else None
 
 
 def cloud_cli(*args: str) -> tuple[int, str, str]:

@@ -4,6 +4,8 @@ apart as the issue says, raises its alert, and never stops the worker."""
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -16,12 +18,16 @@ from cloud_testkit import (
     alert_kinds,
     chain_position,
     eventually,
+    fixed_clock,
+    office_presence,
     sample_body,
     stored,
 )
 from paho.mqtt.enums import CallbackAPIVersion
 
+from cloud.db import Database
 from gateway.database import open_database
+from gateway.journal.chain import record_hash
 from gateway.journal.records import JournalRecord
 from gateway.journal.store import Journal
 from gateway.sync.payloads import Ack, JournalBatch
@@ -29,6 +35,7 @@ from gateway.sync.testing import Mosquitto
 from gateway.sync.topics import Topics
 
 STORE, BOX = "store-1", "box-1"
+CLOUD = Path(sys.executable).parent / "cloud"
 
 
 def journal_records(path: Path, count: int, salt: str = "") -> list[JournalRecord]:
@@ -192,9 +199,10 @@ def test_events_and_telemetry_raise_their_alerts_and_offline_boxes_are_noticed(
     from cloud.db import Database
     from gateway.sync.payloads import BoxState, Event, Telemetry
 
-    box = _setup(broker, ingest)
+    now = datetime(2026, 11, 24, 9, 0, tzinfo=UTC)
+    ingest(clock=fixed_clock(now))  # head office's receive times are `now`
+    box = Publisher(broker.port)
     topics = Topics(ROOT, STORE, BOX)
-    now = datetime.now(UTC)
 
     def telemetry(at: datetime, backlog: int) -> bytes:
         return Telemetry.model_validate({
@@ -228,9 +236,103 @@ def test_events_and_telemetry_raise_their_alerts_and_offline_boxes_are_noticed(
             assert eventually(lambda: db.one(
                 "SELECT online, session FROM box_state WHERE box = ?", (BOX,)) in
                 ((False, 3), (0, 3)))
+            rules.periodic(db, iso(now + timedelta(minutes=10)))
+            assert "box.offline" not in alert_kinds(db_url)  # offline since `now`: 10 min
             rules.periodic(db, iso(now + timedelta(minutes=20)))
         finally:
             db.close()
         assert "box.offline" in alert_kinds(db_url)
     finally:
         box.close()
+
+
+def forged_record(seq: int, *, record_id: str = "r-forged", body: dict[str, Any] | None = None
+                  ) -> dict[str, Any]:
+    """A record whose hash IS the hash of its fields (so it passes the forgery check) but
+    whose values no database column can hold: what a crafted message would carry."""
+    fields: dict[str, Any] = {"seq": seq, "id": record_id, "time": "2026-11-24T10:00:00.000Z",
+                              "clock_synced": True, "kind": "sale", "body": body or {"n": 1},
+                              "prev_hash": "0" * 64}
+    fields["hash"] = record_hash(**fields)
+    return fields
+
+
+def crafted_batch(*records: dict[str, Any]) -> bytes:
+    return json.dumps({"v": 1, "store": STORE, "box": BOX, "first_seq": records[0]["seq"],
+                       "last_seq": records[-1]["seq"], "historical": False,
+                       "sent_at": "2026-11-24T10:00:00.000Z", "records": list(records)}
+                      ).encode()
+
+
+def crafted_telemetry(time: str, age: float) -> bytes:
+    """Telemetry with the time and backlog age a crafted message chooses."""
+    return json.dumps({
+        "v": 1, "time": time, "boot_id": "b1", "version": "0.1.0", "uptime_s": 1.0,
+        "clock_synced": True, "reconnects": 0,
+        "host": {"load": None, "temperature_c": None, "memory_total": None,
+                 "memory_available": None, "disk_total": None, "disk_free": None},
+        "journal": {"backlog": 9, "oldest_unacknowledged_age_s": age, "acknowledged_seq": 0,
+                    "last_ack_at": None},
+        "queue": {"depth": 0, "capacity": 9, "dropped_telemetry": 0, "dropped_events": 0}}
+    ).encode()
+
+
+def test_crafted_messages_become_alerts_and_cloud_ingest_keeps_storing(
+        tmp_path: Path, db_url: str, broker: Mosquitto) -> None:
+    """Integers beyond 64 bits (a record's seq, a state's session) and NUL characters in
+    text, published on a box's topics at a running `cloud ingest`: each one becomes a
+    `payload.invalid` alert naming the box, the topic and what was wrong; the process keeps
+    running, head office stays online for the boxes, and the next good batch is stored."""
+    topics = Topics(ROOT, STORE, BOX)
+    log = tmp_path / "ingest.log"
+    with log.open("wb") as out:
+        worker = subprocess.Popen([str(CLOUD), "ingest", "--db", db_url, "--port",
+                                   str(broker.port), "--client-id", "crafted"],
+                                  stdout=out, stderr=out)
+    box = Publisher(broker.port)
+    try:
+        assert eventually(lambda: office_presence(broker.port) is True)
+        crafted = [
+            (topics.journal, crafted_batch(forged_record(2**63))),
+            (topics.journal, crafted_batch(forged_record(2**70))),
+            (topics.journal, crafted_batch(forged_record(1, record_id="r\x00nul"))),
+            (topics.state, json.dumps({"v": 1, "online": True, "session": 2**64,
+                                       "boot_id": "b1"}).encode()),
+            (topics.state, json.dumps({"v": 1, "online": True, "session": 1,
+                                       "boot_id": "b\x001"}).encode()),
+            (topics.events, json.dumps({"v": 1, "id": "e\x001", "time": "2026-11-24T10:00Z",
+                                        "kind": "note"}).encode()),
+            (topics.telemetry, crafted_telemetry("2026-11-24T10:00:00.000Z", 1e300)),
+            # passes every check, then fails in the store step (the backlog rule reads the
+            # time): the worker must survive what storing raises, too
+            (topics.telemetry, crafted_telemetry("not a time", 99999.0)),
+        ]
+        for topic, payload in crafted:
+            box.client.publish(topic, payload, qos=1).wait_for_publish(5)
+        box.send(batch(journal_records(tmp_path / "box.db", 3)))  # the worker carries on
+        assert eventually(lambda: box.acked() == 3)
+        assert [s for s, _ in stored(db_url, STORE, BOX)] == [1, 2, 3]
+        assert eventually(lambda: alert_kinds(db_url).count("payload.invalid") == len(crafted))
+        assert worker.poll() is None, log.read_text()
+        assert office_presence(broker.port) is True  # no Last Will paused the boxes
+        db = Database.open(db_url)
+        try:
+            alerts = db.query("SELECT store, box, message FROM alert "
+                              "WHERE kind = 'payload.invalid' ORDER BY id")
+        finally:
+            db.close()
+        assert all((store, box_name) == (STORE, BOX) and f"{STORE}/{BOX}" in message
+                   for store, box_name, message in alerts), alerts
+        channels = (topics.journal, topics.state, topics.events, topics.telemetry)
+        named = sorted(next(t for t in channels if f" {t}" in message)
+                       for _, _, message in alerts)
+        assert named == sorted(topic for topic, _ in crafted), alerts
+        messages = " | ".join(m for _, _, m in alerts)
+        assert "9223372036854775807" in messages  # the bound it broke
+        assert "NUL" in messages
+        assert "on storegate/v1/store-1/box-1/telemetry could not be stored" in messages
+    finally:
+        box.close()
+        worker.terminate()
+        assert worker.wait(15) == 0, log.read_text()
+    assert "Traceback" not in log.read_text()

@@ -6,18 +6,25 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from datetime import date, timedelta
+from datetime import date
 from decimal import Decimal
 from pathlib import Path
 
 import pytest
-from cloud_testkit import Box, RunningIngest, assert_exactly_once, cloud_cli, eventually
+from cloud_testkit import (
+    Box,
+    RunningIngest,
+    assert_exactly_once,
+    cloud_cli,
+    day_clock,
+    eventually,
+)
 
 from cloud.fleetsim import StoreDay
 from gateway.sync.testing import Mosquitto
 
 STORES, BOXES_PER_STORE, SALES = 10, 5, 300
-DAY = date.today() - timedelta(days=1)
+DAY = date(2026, 11, 23)  # a fixed day: the boxes' journals are stamped with it
 
 
 @pytest.mark.slow
@@ -32,7 +39,8 @@ def test_fifty_boxes_a_day_of_sales_each_ingested_exactly_once(
         store = f"store-{s:02d}"
         for b in range(1, BOXES_PER_STORE + 1):
             box = Box(tmp_path / store / f"box-{b}", broker.port, store=store, box=f"box-{b}",
-                      batch_max_records=100, window_batches=4, poll_interval=0.2)
+                      batch_max_records=100, window_batches=4, poll_interval=0.2,
+                      journal_clock=day_clock(DAY))
             entries = list(StoreDay(store, box.box, DAY, SALES, seed=b).records())
             box.journal.append_many(entries)
             expected[store] = expected.get(store, Decimal(0)) + sum(

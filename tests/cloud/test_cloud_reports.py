@@ -4,20 +4,17 @@ from __future__ import annotations
 
 import csv
 import json
-from datetime import date, timedelta
+from datetime import date
 from decimal import Decimal
 from pathlib import Path
 
 import pytest
-from cloud_testkit import cloud_cli, store_journal_directly
+from cloud_testkit import cloud_cli, journal_of_days, store_journal_directly
 
 from cloud.dividend import DividendError, allocate
 from cloud.fleetsim import StoreDay
-from gateway.database import open_database
-from gateway.journal.store import Journal
 
-TODAY = date.today()
-BEFORE, DURING = TODAY - timedelta(days=2), TODAY - timedelta(days=1)
+BEFORE, DURING = date(2026, 11, 22), date(2026, 11, 23)  # fixed days: never the calendar's
 BOXES = [("store-1", "box-1"), ("store-1", "box-2"), ("store-2", "box-1")]
 
 
@@ -26,10 +23,10 @@ def sold(tmp_path: Path, db_url: str) -> dict[str, list[tuple[str, dict]]]:
     """Two days of trading on three boxes, stored at head office; returns the bodies."""
     bodies: dict[str, list[tuple[str, dict]]] = {}
     for store, box in BOXES:
-        journal = Journal(open_database(tmp_path / f"{store}-{box}.db"))
-        entries = [*StoreDay(store, box, BEFORE, 80).records(),
-                   *StoreDay(store, box, DURING, 80, promotion="P1").records()]
-        journal.append_many(entries)
+        days = [StoreDay(store, box, BEFORE, 80), StoreDay(store, box, DURING, 80,
+                                                          promotion="P1")]
+        journal = journal_of_days(tmp_path / f"{store}-{box}.db", days)
+        entries = [entry for day in days for entry in day.records()]
         store_journal_directly(db_url, store, box, journal)
         bodies[f"{store}/{box}"] = entries
     return bodies
@@ -117,5 +114,16 @@ def test_largest_remainder_allocation() -> None:
         ("a", Decimal("0.04")), ("b", Decimal("0.03")), ("c", Decimal("0.03"))]
     payouts = allocate(Decimal("100.00"), {"x": Decimal("2"), "y": Decimal("1")})
     assert [p.amount for p in payouts] == [Decimal("66.67"), Decimal("33.33")]
+    # equal remainders go to the larger spend, then the smaller member id. By hand: 2 cents
+    # over 1 : 3 are 0.5 and 1.5 cents, floors 0 + 1, the cent left (remainders 0.5 each)
+    # to "b", the larger spend; 1 cent over 1 : 1 goes to "a"; 1 cent over 1.5 : 1.5 : 3
+    # (half-weighted spends) is 0.25 + 0.25 + 0.5: to "c", the largest remainder
+    assert [(p.member, p.amount) for p in allocate(Decimal("0.02"), {
+        "a": Decimal(1), "b": Decimal(3)})] == [("a", Decimal("0.00")), ("b", Decimal("0.02"))]
+    assert [(p.member, p.amount) for p in allocate(Decimal("0.01"), {
+        "b": Decimal(1), "a": Decimal(1)})] == [("a", Decimal("0.01")), ("b", Decimal("0.00"))]
+    assert [(p.member, p.amount) for p in allocate(Decimal("0.01"), {
+        "b": Decimal("1.5"), "a": Decimal("1.5"), "c": Decimal(3)})] == [
+        ("a", Decimal("0.00")), ("b", Decimal("0.00")), ("c", Decimal("0.01"))]
     with pytest.raises(DividendError):
         allocate(Decimal("1.00"), {})

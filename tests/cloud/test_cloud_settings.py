@@ -82,14 +82,16 @@ def test_a_bad_settings_file_is_refused_with_every_problem(tmp_path: Path) -> No
 def test_alerts_check_runs_the_rules_with_the_configured_thresholds(
         tmp_path: Path, office_db: Database, db_url: str,
         capsys: pytest.CaptureFixture[str]) -> None:
-    five_minutes_ago = iso(datetime.now(UTC) - timedelta(minutes=5))
+    now = datetime(2026, 11, 24, 9, 0, tzinfo=UTC)
     with office_db.transaction():
         office_db.execute("INSERT INTO box_state (store, box, online, offline_since) "
-                          "VALUES ('store-1', 'box-1', 0, ?)", (five_minutes_ago,))
-    assert cloud_main(["alerts", "check", "--db", db_url]) == 0
+                          "VALUES ('store-1', 'box-1', 0, ?)",
+                          (iso(now - timedelta(minutes=5)),))
+    at = ["--at", iso(now)]
+    assert cloud_main(["alerts", "check", "--db", db_url, *at]) == 0
     assert list_alerts(office_db) == []  # 15 minutes by default
     path = tmp_path / "cloud.toml"
     path.write_text("[alerts]\noffline_minutes = 2\n")
-    assert cloud_main(["alerts", "check", "--config", str(path), "--db", db_url]) == 0
+    assert cloud_main(["alerts", "check", "--config", str(path), "--db", db_url, *at]) == 0
     assert [a.kind for a in list_alerts(office_db)] == ["box.offline"]
     capsys.readouterr()

@@ -236,13 +236,11 @@ def test_close_shift_counts_the_drawer(lane: Lane, clock: Clock) -> None:
 
 
 def test_a_weight_reading_from_the_scale_driver(lane: Lane, clock: Clock) -> None:
-    from datetime import datetime
-
     from devices.events import WeightReading, WeightStatus
     open_lane(lane, clock)
-    moving = WeightReading("scale", D("0.456"), "kg", WeightStatus.MOTION, b"", datetime.now())
+    moving = WeightReading("scale", D("0.456"), "kg", WeightStatus.MOTION, b"", clock.now)
     refused(lane, ev.Weighed.from_reading(clock(), "1001", moving), "scale_unstable")
-    grams = WeightReading("scale", D("456"), "g", WeightStatus.STABLE, b"", datetime.now())
+    grams = WeightReading("scale", D("456"), "g", WeightStatus.STABLE, b"", clock.now)
     ok(lane, ev.Weighed.from_reading(clock(), "1001", grams))
     assert lane.sale.lines[0].weight == D("0.456")
 
