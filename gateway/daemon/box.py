@@ -702,15 +702,14 @@ class Box:
         log.info("settings reloaded")
 
     def _reload_catalog(self) -> None:
+        from gateway.daemon.catalog_reload import CatalogRefused, reload_catalog_file
         file = self.settings.paths.catalog
-        if file is None or not Path(file).exists():
-            return
-        store = CatalogStore(self.db)
-        try:
-            catalog = store.apply_text(Path(file).read_text(), str(file))
-        except StoregateError:
-            return  # same or older version: nothing new to apply
-        self._use_catalog(catalog)
+        result = reload_catalog_file(CatalogStore(self.db), Path(file) if file else None)
+        if isinstance(result, CatalogRefused):
+            self.alert("catalog", result.message)
+        elif result is not None:
+            self._use_catalog(result)
+            log.info("catalog version %s loaded from %s", result.version, file)
 
     def _use_catalog(self, catalog: Catalog) -> None:
         """The lane prices with `catalog` from its next sale; the old catalog's objects are
