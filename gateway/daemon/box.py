@@ -78,7 +78,7 @@ from gateway.lane.machine import Lane, State
 from gateway.lane.members import RoomMembers
 from gateway.lane.records import LaneRef
 from gateway.lane.staff import StaffChange, StaffDirectory
-from gateway.members import MemberAccounts, MemberStore
+from gateway.members import LinkState, MemberAccounts, MemberStore
 from gateway.receipts.text import render_receipt
 from gateway.settings import GatewaySettings, load_settings
 
@@ -245,7 +245,9 @@ class Box:
         self.journal = Journal(self.db)
         self.book = LaneBook(self.db, self.journal)
         self.staff = StaffDirectory(self.db, self.settings.lane)
-        members = RoomMembers(MemberAccounts(MemberStore(self.db, self.settings.store.box)))
+        link = self._member_link()
+        members = RoomMembers(MemberAccounts(MemberStore(self.db, self.settings.store.box),
+                                             link=link), link=link)
         self.lane = Lane(book=self.book, staff=self.staff, catalog=self._catalog(),
                          settings=self.settings, members=members)
         self.printer = PrinterWorker(self.settings, self._receipts_dir(), self.alert)
@@ -323,6 +325,14 @@ class Box:
             self.devices[loop.name] = {"role": loop.role.value, "state": "starting",
                                        "detail": "", "at": None}
         self.runner = DeviceRunner(loops).start()
+
+    def _member_link(self) -> Callable[[], LinkState] | None:
+        """The offline member policy follows sync's link (none without sync: online)."""
+        if not self.settings.sync.enabled:
+            return None
+        from gateway.daemon.member_link import MemberLink
+        return MemberLink(lambda: self.sync.link_status() if self.sync else None,
+                          self.journal, self.db.conn)
 
     def _start_sync(self) -> None:
         if not self.settings.sync.enabled:
