@@ -66,6 +66,7 @@ from gateway.daemon.keys import NotAnEvent, from_device, from_request
 from gateway.daemon.lock import daemon_lock
 from gateway.daemon.memory import release_freed_heap
 from gateway.daemon.notify import Notifier
+from gateway.daemon.printer_health import PrinterHealth
 from gateway.daemon.screens import Call, Screens
 from gateway.database import open_database
 from gateway.errors import StoregateError
@@ -86,6 +87,7 @@ log = logging.getLogger("storegate.daemon")
 TICK = 0.2  # seconds the loop waits for a message before housekeeping
 RECENT = 50  # anomalies and alerts kept for the supervisor's view
 PRINTED_KINDS = ("sale", "refund", "z_report")
+PRINTER_POLL_S = 2.0  # status asked this often while a printer is in trouble
 
 
 class StartError(StoregateError):
@@ -151,12 +153,15 @@ class PrinterWorker:
     """
 
     def __init__(self, settings: GatewaySettings, receipts_dir: Path,
-                 alert: Any) -> None:
+                 alert: Any, cleared: Any = None) -> None:
         self.width = settings.store.receipt_width
         self.receipts_dir = receipts_dir
         self.alert = alert
         self.jobs: queue.Queue[PrintJob | None] = queue.Queue()
-        self.printers = [printer_for(p, None, utc_now) for p in settings.devices.printers]
+        self.health = PrinterHealth([p.name for p in settings.devices.printers], alert,
+                                    cleared or (lambda source, message: None))
+        self.printers = [printer_for(p, self.health.observe, utc_now)
+                         for p in settings.devices.printers]
         self.state = "none configured" if not self.printers else "unknown"
         self.render_escpos: Callable[[Any, int], bytes] | None = None
         if self.printers:
@@ -175,12 +180,25 @@ class PrinterWorker:
             printer.close()
 
     def _run(self) -> None:
-        while (job := self.jobs.get()) is not None:
+        while (job := self._next_job()) is not None:
             try:
                 self._print(job)
             except Exception as exc:  # a bad receipt must not end printing for good
                 log.exception("printing record %s failed", job.seq)
                 self.alert("printer", f"receipt {job.seq} not printed: {exc}")
+
+    def _next_job(self) -> PrintJob | None:
+        """The next receipt; while a printer is in trouble, its status is asked between
+        receipts so recovery is seen (and the alert cleared) without a sale."""
+        while True:
+            try:
+                return self.jobs.get(timeout=PRINTER_POLL_S if self.health.troubled else None)
+            except queue.Empty:
+                for printer in self.printers:
+                    try:
+                        printer.status()
+                    except DeviceError:
+                        printer.close()
 
     def copy_path(self, seq: int, kind: str) -> Path:
         return self.receipts_dir / f"{seq:07d}-{kind}.txt"
@@ -201,11 +219,11 @@ class PrinterWorker:
             try:
                 printer.print_bytes(data)
                 self.state = "ok"
+                self.health.printed()
             except DeviceError as exc:
                 printer.close()
                 self.state = f"offline: {exc}"
-                self.alert("printer", f"receipt {job.seq} not printed ({exc}); reprint with "
-                           f"`gateway receipt {job.seq}`")
+                self.health.not_printed(job.seq, exc.what)
 
 
 class Box:
@@ -250,7 +268,8 @@ class Box:
                                              link=link), link=link)
         self.lane = Lane(book=self.book, staff=self.staff, catalog=self._catalog(),
                          settings=self.settings, members=members)
-        self.printer = PrinterWorker(self.settings, self._receipts_dir(), self.alert)
+        self.printer = PrinterWorker(self.settings, self._receipts_dir(), self.alert,
+                                     self.alert_cleared)
         self.printer.start()
         self._reprint_unprinted()
         self._start_devices()
@@ -641,6 +660,8 @@ class Box:
             health[name] = DeviceHealth(state=states.get(str(device.get("state")), "error"),
                                         error=device.get("detail") or None,
                                         last_event_at=device.get("at"))
+        if self.printer is not None:
+            health.update(self.printer.health.telemetry())
         return health
 
     def _acknowledge(self, ack: Ack) -> None:
@@ -666,6 +687,15 @@ class Box:
         log.error("%s: %s", source, message)
         if self.sync is not None:
             self.sync.post_event(f"alert.{source}", entry, "error")
+
+    def alert_cleared(self, source: str, message: str) -> None:
+        """The problem behind the last `source` alert is gone; head office clears it."""
+        entry = {"source": source, "message": message, "at": datetime.now(UTC).isoformat(),
+                 "cleared": True}
+        self.alerts.append(entry)
+        log.warning("%s: %s", source, message)
+        if self.sync is not None:
+            self.sync.post_event(f"alert.{source}.cleared", entry, "info")
 
     def _note_device(self, name: str, state: str, detail: str, at: datetime) -> None:
         entry = self.devices.setdefault(name, {"role": "?", "state": state})
@@ -757,7 +787,7 @@ class Box:
             "uptime_s": round(time.monotonic() - self.started, 1),
             "lane": self.lane_view(),
             "devices": self.devices,
-            "printer": self.printer.state if self.printer else "none",
+            "printer": self.printer.health.view() if self.printer else "none",
             "scale": self._scale_view(),
             "journal": {"head_seq": state.head_seq, "acknowledged_seq": state.acknowledged_seq,
                         "backlog": backlog, "oldest_unacknowledged": oldest},
