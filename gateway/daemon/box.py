@@ -60,6 +60,7 @@ from gateway.catalog.catalog import Catalog
 from gateway.catalog.store import CatalogStore
 from gateway.daemon.anomalies import Anomaly, AnomalyWatch
 from gateway.daemon.backup import backup_dir, take_backup
+from gateway.daemon.chain_guard import ChainBroken
 from gateway.daemon.clockwatch import ClockWatch
 from gateway.daemon.control import ControlServer, control_socket
 from gateway.daemon.keys import NotAnEvent, from_device, from_request
@@ -249,6 +250,7 @@ class Box:
         self.control: ControlServer | None = None
         self.printer: PrinterWorker | None = None
         self.screens = Screens()
+        self.chain_broken: ChainBroken | None = None
         self.next_backup = time.monotonic() + settings.backup.interval_hours * 3600
         self.counts = {"events": 0, "sales": 0, "refusals": 0}
         # When the lane last changed because of a device (for scan-to-screen latency).
@@ -274,6 +276,7 @@ class Box:
         self._reprint_unprinted()
         self._start_devices()
         self._start_sync()
+        self._check_chain()
         self.control = ControlServer(control_socket(self.settings), self._submit,
                                      self.settings.daemon.socket_group)
         self.control.start()
@@ -344,6 +347,31 @@ class Box:
             self.devices[loop.name] = {"role": loop.role.value, "state": "starting",
                                        "detail": "", "at": None}
         self.runner = DeviceRunner(loops).start()
+
+    def _check_chain(self) -> None:
+        """Journal integrity at start (gateway.daemon.chain_guard): broken, no sale."""
+        from gateway.daemon.chain_guard import check_at_start
+        began = time.monotonic()
+        checked = check_at_start(self.db, self.data_dir)
+        self.chain_broken = checked.broken
+        log.info("journal checked: %d record(s) %s in %.0f ms", checked.checked,
+                 "from the checkpoint" if checked.from_checkpoint else "from the start",
+                 (time.monotonic() - began) * 1000)
+        if checked.broken is not None:
+            self.alert("journal", checked.broken.alert_text())
+
+    def _accept_break(self, body: dict[str, Any]) -> dict[str, Any]:
+        """`gateway accept-break`: journal who accepted the break and why; sales resume."""
+        from gateway.daemon.chain_guard import ACCEPTED_KIND, acceptance, write_checkpoint
+        record = self.journal.append(ACCEPTED_KIND, acceptance(body, self.chain_broken))
+        write_checkpoint(self.data_dir, record.seq, record.hash)
+        self.chain_broken = None
+        self.alert_cleared("journal", f"journal break at record {record.body['seq']} "
+                           f"accepted by {record.body['by']} ({record.body['reason']}); "
+                           f"recorded as record {record.seq}; sales resume")
+        if self.sync is not None:
+            self.sync.sync_now()
+        return {"ok": True, "seq": record.seq}
 
     def _member_link(self) -> Callable[[], LinkState] | None:
         """The offline member policy follows sync's link (none without sync: online)."""
@@ -482,6 +510,8 @@ class Box:
                 return self._staff_request(body)
             if command == "catalog_load":
                 return self._catalog_load(body)
+            if command == "accept_break":
+                return self._accept_break(body)
             if command == "sync_now" and self.sync is not None:
                 self.sync.sync_now()
                 return {"ok": True}
@@ -527,6 +557,10 @@ class Box:
 
     def feed(self, event: ev.Event) -> Outcome | Refusal:
         """One lane event: refuse a new sale when the disk is nearly full; commit; print."""
+        if self.chain_broken is not None:
+            return Refusal("journal_broken", "The box's journal failed its integrity check "
+                           f"at record {self.chain_broken.seq}: nothing can be recorded. "
+                           "Call the technician.")
         if self.lane.state is State.IDLE and isinstance(event, ev.Scan | ev.Plu | ev.Weighed):
             full = self._disk_too_full()
             if full is not None:
@@ -790,7 +824,8 @@ class Box:
             "printer": self.printer.health.view() if self.printer else "none",
             "scale": self._scale_view(),
             "journal": {"head_seq": state.head_seq, "acknowledged_seq": state.acknowledged_seq,
-                        "backlog": backlog, "oldest_unacknowledged": oldest},
+                        "backlog": backlog, "oldest_unacknowledged": oldest,
+                        "broken": self.chain_broken.__dict__ if self.chain_broken else None},
             "sync": sync,
             "clock": {"now": datetime.now(UTC).isoformat(),
                       "synchronised": probe_ntp_synchronised(),
