@@ -251,6 +251,7 @@ class Box:
         self.printer: PrinterWorker | None = None
         self.screens = Screens()
         self.chain_broken: ChainBroken | None = None
+        self.config_pending = False  # head office's settings wait for the sale to end
         self.next_backup = time.monotonic() + settings.backup.interval_hours * 3600
         self.counts = {"events": 0, "sales": 0, "refusals": 0}
         # When the lane last changed because of a device (for scan-to-screen latency).
@@ -384,10 +385,13 @@ class Box:
     def _start_sync(self) -> None:
         if not self.settings.sync.enabled:
             return
+        from gateway.daemon.remote import register_remote_commands
+        from gateway.sync.commands import CommandRegistry
         from gateway.sync.service import SyncConfig, SyncService
         self.sync = SyncService(SyncConfig.from_settings(self.settings),
                                 acknowledge=lambda seq, h: self.inbox.put(Ack(seq, h)),
                                 sink=MainLoopDocuments(self.inbox),
+                                registry=register_remote_commands(CommandRegistry(), self),
                                 devices=self._device_health, clock=self._wall_clock)
         self.sync.start()
 
@@ -612,6 +616,9 @@ class Box:
             self._report(self.anomalies.committed(kind, body, body.get("shift_id", shift)))
         if self.lane.sale is None:
             self.anomalies.sale_ended()
+            if self.config_pending:
+                self.config_pending = False
+                self.reload()
         document = outcome.document
         if outcome.receipt is not None and isinstance(document, JournalRecord) \
                 and self.printer is not None:
@@ -674,6 +681,8 @@ class Box:
             elif job.kind == "members":
                 MembersSink(MemberStore(self.db, self.settings.store.box)).apply(
                     job.kind, job.version, job.document)
+            elif job.kind == "config":
+                self._apply_config(job.document)
             else:
                 return DocumentRefused(f"no applier for {job.kind} documents on this box",
                                        fix="update storegate; the document in force stays")
@@ -683,6 +692,20 @@ class Box:
             return DocumentRefused(exc.what, where=exc.where, fix=exc.fix)
         log.info("applied %s", source)
         return None
+
+    def _apply_config(self, document: dict[str, Any]) -> None:
+        """Head office's settings: into the file now, live between sales (remote_config)."""
+        from gateway.daemon.remote_config import changes_from, write_settings
+        path = write_settings(self.config_path, changes_from(document))
+        log.info("settings from head office written to %s", path)
+        if self.lane.sale is None:
+            self.reload()
+        else:
+            self.config_pending = True
+            log.info("a sale is in progress: the new settings apply when it ends")
+
+    def local_day(self) -> str:
+        return self._local_now().date().isoformat()
 
     def _device_health(self) -> dict[str, Any]:
         """For sync's telemetry (called on its thread: reads a copy)."""
