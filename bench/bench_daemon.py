@@ -129,6 +129,21 @@ def start_to_ready(starts: int) -> dict[str, float]:
             "python_floor_s": statistics.median(floors)}
 
 
+def start_with_journal(records: int) -> dict[str, float]:
+    """Start-to-ready on a journal of `records`: the first start walks the whole chain
+    (no checkpoint yet), the next ones only from the checkpoint (gateway.daemon.chain_guard)."""
+    with tempfile.TemporaryDirectory() as folder:
+        directory = Path(folder)
+        config = config_for(directory)
+        fill_backlog(directory / "storegate.db", records)
+        times = []
+        for _ in range(3):
+            process, ready = spawn(directory, config, NO_SYNC)
+            stop(process)
+            times.append(ready)
+    return {"records": records, "first_s": times[0], "checkpointed_s": min(times[1:])}
+
+
 def rss_mb(pid: int) -> float:
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         if line.startswith("VmRSS:"):
@@ -358,6 +373,8 @@ def main() -> int:
     parser.add_argument("--idle", type=float, default=10.0)
     parser.add_argument("--scans", type=int, default=300)
     parser.add_argument("--backlog", type=int, default=20_000)
+    parser.add_argument("--journal", type=int, default=300_000,
+                        help="records in the journal for start-to-ready with a big journal")
     parser.add_argument("--no-box-venv", action="store_true",
                         help="measure RSS in this venv only (no box-only venv)")
     args = parser.parse_args()
@@ -365,6 +382,10 @@ def main() -> int:
     print(f"start-to-ready: median {ready['ready_median_s']:.2f} s, max "
           f"{ready['ready_max_s']:.2f} s (bare interpreter {ready['python_floor_s']:.3f} s, "
           f"ratio {ready['ready_median_s'] / ready['python_floor_s']:.0f}x); target < 2 s")
+    big = start_with_journal(args.journal)
+    print(f"start-to-ready with {big['records']} journal records: first start (full chain "
+          f"walk) {big['first_s']:.2f} s, later starts (from the checkpoint) "
+          f"{big['checkpointed_s']:.2f} s; target < 2 s")
     quiet = rss_figures(args.idle, None if args.no_box_venv else box_venv())
     base = scan_latency(args.scans, 0, with_sync=False)
     busy = scan_latency(args.scans, args.backlog, with_sync=True)
@@ -373,7 +394,7 @@ def main() -> int:
           f"{busy['backlog_at_end']} at the end): p50 {busy['p50_ms']:.2f} ms, p99 "
           f"{busy['p99_ms']:.2f} ms, max {busy['max_ms']:.2f} ms (ratio to no sync "
           f"{busy['p99_ms'] / base['p99_ms']:.2f}); target p99 < 5 ms")
-    missed = [ready["ready_median_s"] >= 2, quiet["idle_rss_mb"] >= 60,
+    missed = [ready["ready_median_s"] >= 2, big["checkpointed_s"] >= 2, quiet["idle_rss_mb"] >= 60,
               quiet["idle_cpu_pct"] >= 2, busy["p99_ms"] >= 5]
     return 1 if any(missed) else 0
 

@@ -106,6 +106,24 @@ def acknowledge_key(db: Database, key: str, *, who: str, now: str) -> int | None
     return int(row[0])
 
 
+CLEARED_BY = "box (cleared)"
+
+
+def clear_alerts(db: Database, *, kind: str, store: str, box: str, now: str,
+                 key_prefix: str | None = None) -> int:
+    """The box reports the problem gone: its open alerts of `kind` (those whose key starts
+    with `key_prefix`, when given) are acknowledged as `CLEARED_BY` inside the caller's
+    transaction; returns how many. An alert a person acknowledged keeps their name."""
+    sql = ("UPDATE alert SET acknowledged_at = ?, acknowledged_by = ? WHERE kind = ? "
+           "AND store = ? AND box = ? AND acknowledged_at IS NULL")
+    params: list[Any] = [now, CLEARED_BY, kind, store, box]
+    if key_prefix is not None:
+        sql += " AND substr(key, 1, ?) = ?"
+        params += [len(key_prefix), key_prefix]
+    cur = db.execute(sql, params)
+    return max(0, int(cur.rowcount or 0))
+
+
 def _alert(row: tuple[Any, ...]) -> Alert:
     (id_, raised_at, kind, severity, store, box, seq, record_id, message, body, ack_at,
      ack_by) = row

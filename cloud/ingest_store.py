@@ -324,13 +324,10 @@ class IngestStore:
             "VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (store, box, id) DO NOTHING",
             (item.store, item.box, event.id, event.time, event.kind, event.severity,
              json.dumps(event.body, sort_keys=True), now))
-        if cur.rowcount and event.severity in ("warning", "error"):
-            raise_alert(self.db, key=f"event:{item.store}/{item.box}:{event.id}",
-                        kind=f"event.{event.kind}", severity=event.severity, now=now,
-                        store=item.store, box=item.box,
-                        message=f"{item.store}/{item.box} reported {event.kind}: "
-                        f"{event.body.get('error') or event.body.get('reason') or ''}".strip(),
-                        body=event.body)
+        if cur.rowcount:
+            from cloud.rules import event_alerts
+
+            event_alerts(self.db, item.store, item.box, event, now)
 
     def _telemetry(self, item: TelemetryIn, now: str) -> None:
         from cloud.rules import telemetry_alerts
@@ -345,7 +342,7 @@ class IngestStore:
             (item.store, item.box)).fetchone()
         if previous[1] is not None and previous[1] >= item.telemetry.time:
             telemetry_alerts(self.db, item.store, item.box, item.telemetry, None, now,
-                             self.thresholds)
+                             self.thresholds, latest=False)
             return
         self.db.execute("UPDATE box_state SET telemetry = ?, telemetry_time = ?, version = ?, "
                         "boot_id = ? WHERE store = ? AND box = ?",

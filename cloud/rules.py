@@ -18,10 +18,10 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from cloud.alerts import raise_alert
+from cloud.alerts import clear_alerts, raise_alert
 from cloud.clock import iso, parse_instant
 from cloud.db import Database
-from gateway.sync.payloads import Telemetry
+from gateway.sync.payloads import Event, Telemetry
 
 
 class Thresholds(BaseModel):
@@ -57,20 +57,32 @@ DEFAULTS = Thresholds()
 
 def telemetry_alerts(db: Database, store: str, box: str, telemetry: Telemetry,
                      previous: dict[str, Any] | None, now: str,
-                     limits: Thresholds = DEFAULTS) -> None:
-    """Device faults, paper out and backlog rules for one telemetry message."""
+                     limits: Thresholds = DEFAULTS, *, latest: bool = True) -> None:
+    """Device faults, paper out and backlog rules for one telemetry message. A device
+    reported well again in the `latest` telemetry clears its fault / paper-out alert (an
+    older message arriving late never clears what a newer one raised)."""
     for name, device in telemetry.devices.items():
         occurrence = device.last_event_at or telemetry.time[:13]
+        fault = f"device.fault:{store}/{box}/{name}:"
+        paper = f"printer.paper_out:{store}/{box}/{name}:"
         if device.state == "error":
-            raise_alert(db, key=f"device.fault:{store}/{box}/{name}:{occurrence}",
+            raise_alert(db, key=fault + occurrence,
                         kind="device.fault", severity="error", now=now, store=store, box=box,
                         message=f"{store}/{box} device {name} is in error: "
                         f"{device.error or 'no detail'}", body={"device": name})
+        elif latest:
+            clear_alerts(db, kind="device.fault", store=store, box=box, now=now,
+                         key_prefix=fault)
         if device.paper == "out":
-            raise_alert(db, key=f"printer.paper_out:{store}/{box}/{name}:{occurrence}",
+            raise_alert(db, key=paper + occurrence,
                         kind="printer.paper_out", severity="warning", now=now, store=store,
-                        box=box, message=f"{store}/{box} printer {name} is out of paper",
-                        body={"device": name})
+                        box=box, message=f"{store}/{box} printer {name} is out of paper"
+                        + (f" ({device.error})" if device.error else "")
+                        + "; load paper — receipts wait until then",
+                        body={"device": name, "since": device.last_event_at})
+        elif latest and device.paper in ("ok", "low"):
+            clear_alerts(db, kind="printer.paper_out", store=store, box=box, now=now,
+                         key_prefix=paper)
     journal = telemetry.journal
     age = journal.oldest_unacknowledged_age_s
     if age is not None and age > limits.backlog_hours * 3600:
@@ -94,6 +106,28 @@ def closed_day(now: datetime) -> date:
     """The business day the sales rules judge at `now`: the (UTC) day before, the last one
     whose trading is over. `cloud ingest` and `cloud alerts check` both ask this."""
     return now.astimezone(UTC).date() - timedelta(days=1)
+
+
+CLEARED = ".cleared"
+
+
+def event_alerts(db: Database, store: str, box: str, event: Event, now: str) -> None:
+    """A box event worth an alert (warning or error) raises `event.KIND` with the event's
+    own words: `message` (box alerts and anomalies), else `error`, else `reason`. An
+    `alert.SOURCE.cleared` event clears that box's open `event.alert.SOURCE` alerts.
+    Call once per newly stored event (a re-delivery must not raise again)."""
+    if event.kind.endswith(CLEARED):
+        clear_alerts(db, kind=f"event.{event.kind.removesuffix(CLEARED)}", store=store,
+                     box=box, now=now)
+        return
+    if event.severity not in ("warning", "error"):
+        return
+    text = next((str(event.body[k]) for k in ("message", "error", "reason")
+                 if event.body.get(k)), "")
+    raise_alert(db, key=f"event:{store}/{box}:{event.id}", kind=f"event.{event.kind}",
+                severity=event.severity, now=now, store=store, box=box,
+                message=f"{store}/{box} reported {event.kind}: {text}".strip().rstrip(":"),
+                body=event.body)
 
 
 def periodic(db: Database, now: str, limits: Thresholds = DEFAULTS) -> None:

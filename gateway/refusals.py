@@ -33,7 +33,7 @@ RefusalCode = Literal[
     # reports: the day close
     "shift_open", "z_done",
     # the box: storage
-    "disk_full", "journal_unavailable",
+    "disk_full", "journal_broken", "journal_unavailable",
 ]
 
 REFUSAL_CODES: frozenset[str] = frozenset(get_args(RefusalCode))

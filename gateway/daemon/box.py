@@ -57,6 +57,7 @@ from gateway.catalog.store import CatalogStore
 from gateway.daemon.anomalies import Anomaly, AnomalyWatch
 from gateway.daemon.backup import backup_dir, take_backup
 from gateway.daemon.boxclock import BoxClock, SystemClock
+from gateway.daemon.chain_guard import ChainBroken
 from gateway.daemon.clockwatch import ClockWatch
 from gateway.daemon.control import ControlServer, control_socket
 from gateway.daemon.keys import NotAnEvent, from_device, from_request, scale_capacity
@@ -64,6 +65,7 @@ from gateway.daemon.lock import daemon_lock
 from gateway.daemon.memory import release_freed_heap
 from gateway.daemon.notify import Notifier
 from gateway.daemon.requests import (
+    AcceptBreakRequest,
     BackupRequest,
     BadRequest,
     CatalogLoadRequest,
@@ -88,7 +90,7 @@ from gateway.lane.machine import Lane, State
 from gateway.lane.members import RoomMembers
 from gateway.lane.records import LaneRef
 from gateway.lane.staff import StaffChange, StaffDirectory
-from gateway.members import MemberAccounts, MemberStore
+from gateway.members import LinkState, MemberAccounts, MemberStore
 from gateway.receipts.text import render_receipt
 from gateway.settings import GatewaySettings, load_settings
 
@@ -181,6 +183,8 @@ class Box:
         self.printer: PrinterWorker | None = None
         self.till: TillEffects | None = None
         self.screens = Screens()
+        self.chain_broken: ChainBroken | None = None
+        self.config_pending = False  # head office's settings wait for the sale to end
         self.next_backup = self.clock.monotonic() + settings.backup.interval_hours * 3600
         self.counts = {"events": 0, "sales": 0, "refusals": 0}
         # When the lane last changed because of a device (for scan-to-screen latency).
@@ -207,6 +211,7 @@ class Box:
             StaffRequest: self._staff_request,
             CatalogLoadRequest: self._catalog_load,
             SyncNowRequest: self._sync_now,
+            AcceptBreakRequest: self._accept_break,
         }
 
     # -- life cycle -----------------------------------------------------------------------
@@ -218,15 +223,19 @@ class Box:
         self.journal = Journal(self.db, clock=self.clock.stamp)
         self.book = LaneBook(self.db, self.journal)
         self.staff = StaffDirectory(self.db, self.settings.lane)
-        members = RoomMembers(MemberAccounts(MemberStore(self.db, self.settings.store.box)))
+        link = self._member_link()
+        members = RoomMembers(MemberAccounts(MemberStore(self.db, self.settings.store.box),
+                                             link=link), link=link)
         self.lane = Lane(book=self.book, staff=self.staff, catalog=self._catalog(),
                          settings=self.settings, members=members, new_id=self.clock.new_id)
-        self.printer = PrinterWorker(self.settings, self._receipts_dir(), self.alert)
+        self.printer = PrinterWorker(self.settings, self._receipts_dir(), self.alert,
+                                     self.alert_cleared)
         self.till = TillEffects(self.printer)
         self.printer.start()
         self._reprint_unprinted()
         self._start_devices()
         self._start_sync()
+        self._check_chain()
         self.control = ControlServer(control_socket(self.settings), self._submit,
                                      self.settings.daemon.socket_group)
         self.control.start()
@@ -297,16 +306,53 @@ class Box:
                                        "detail": "", "at": None}
         self.runner = DeviceRunner(loops).start()
 
+    def _check_chain(self) -> None:
+        """Journal integrity at start (gateway.daemon.chain_guard): broken, no sale."""
+        from gateway.daemon.chain_guard import check_at_start
+        began = self.clock.monotonic()
+        checked = check_at_start(self.db, self.data_dir)
+        self.chain_broken = checked.broken
+        log.info("journal checked: %d record(s) %s in %.0f ms", checked.checked,
+                 "from the checkpoint" if checked.from_checkpoint else "from the start",
+                 (self.clock.monotonic() - began) * 1000)
+        if checked.broken is not None:
+            self.alert("journal", checked.broken.alert_text())
+
+    def _accept_break(self, request: AcceptBreakRequest) -> dict[str, Any]:
+        """`gateway accept-break`: journal who accepted the break and why; sales resume."""
+        from gateway.daemon.chain_guard import ACCEPTED_KIND, acceptance, write_checkpoint
+        record = self.journal.append(ACCEPTED_KIND, acceptance(dict(request.fields),
+                                                               self.chain_broken))
+        write_checkpoint(self.data_dir, record.seq, record.hash)
+        self.chain_broken = None
+        self.alert_cleared("journal", f"journal break at record {record.body['seq']} "
+                           f"accepted by {record.body['by']} ({record.body['reason']}); "
+                           f"recorded as record {record.seq}; sales resume")
+        if self.sync is not None:
+            self.sync.sync_now()
+        return {"ok": True, "seq": record.seq}
+
+    def _member_link(self) -> Callable[[], LinkState] | None:
+        """The offline member policy follows sync's link (none without sync: online)."""
+        if not self.settings.sync.enabled:
+            return None
+        from gateway.daemon.member_link import MemberLink
+        return MemberLink(lambda: self.sync.link_status() if self.sync else None,
+                          self.journal, self.db.conn)
+
     def _start_sync(self) -> None:
         """Start sync; when its state file cannot be opened (a full disk) the box sells
         without it, says so, and tries again every SYNC_RETRY_S from housekeeping."""
         if not self.settings.sync.enabled:
             return
+        from gateway.daemon.remote import register_remote_commands
+        from gateway.sync.commands import CommandRegistry
         from gateway.sync.service import SyncConfig, SyncService
         try:
             sync = SyncService(SyncConfig.from_settings(self.settings),
                                acknowledge=lambda seq, h: self.inbox.put(Ack(seq, h)),
                                sink=MainLoopDocuments(self.inbox),
+                               registry=register_remote_commands(CommandRegistry(), self),
                                devices=self._device_health, clock=self.clock.stamp)
         except StoregateError as exc:
             self.sync_retry_at = self.clock.monotonic() + SYNC_RETRY_S
@@ -501,7 +547,12 @@ class Box:
     def feed(self, event: ev.Event) -> Outcome | Refusal:
         """One lane event: refuse a new sale when the disk is nearly full; commit; then the
         till's side effects (drawer, receipt). A commit the storage refuses is refused with
-        `journal_unavailable`; the lane is as it was, so the same event can be tried again."""
+        `journal_unavailable`; the lane is as it was, so the same event can be tried again.
+        A journal that failed its integrity check refuses everything (chain_guard)."""
+        if self.chain_broken is not None:
+            return Refusal("journal_broken", "The box's journal failed its integrity check "
+                           f"at record {self.chain_broken.seq}: nothing can be recorded. "
+                           "Call the technician.")
         if self.lane.state is State.IDLE and isinstance(event, ev.Scan | ev.Plu | ev.Weighed):
             full = self._disk_too_full()
             if full is not None:
@@ -563,6 +614,9 @@ class Box:
             self._report(self.anomalies.committed(kind, body, body.get("shift_id", shift)))
         if self.lane.sale is None:
             self.anomalies.sale_ended()
+            if self.config_pending:
+                self.config_pending = False
+                self.reload()
         if self.till is not None:
             self.till.committed(outcome)
         if outcome.records and self.sync is not None:
@@ -621,6 +675,8 @@ class Box:
             elif job.kind == "members":
                 MembersSink(MemberStore(self.db, self.settings.store.box)).apply(
                     job.kind, job.version, job.document)
+            elif job.kind == "config":
+                self._apply_config(job.document)
             else:
                 return DocumentRefused(f"no applier for {job.kind} documents on this box",
                                        fix="update storegate; the document in force stays")
@@ -630,6 +686,20 @@ class Box:
             return DocumentRefused(exc.what, where=exc.where, fix=exc.fix)
         log.info("applied %s", source)
         return None
+
+    def _apply_config(self, document: dict[str, Any]) -> None:
+        """Head office's settings: into the file now, live between sales (remote_config)."""
+        from gateway.daemon.remote_config import changes_from, write_settings
+        path = write_settings(self.config_path, changes_from(document))
+        log.info("settings from head office written to %s", path)
+        if self.lane.sale is None:
+            self.reload()
+        else:
+            self.config_pending = True
+            log.info("a sale is in progress: the new settings apply when it ends")
+
+    def local_day(self) -> str:
+        return self.clock.local().date().isoformat()
 
     def _device_health(self) -> dict[str, Any]:
         """For sync's telemetry (called on its thread: reads a copy)."""
@@ -641,6 +711,8 @@ class Box:
             health[name] = DeviceHealth(state=states.get(str(device.get("state")), "error"),
                                         error=device.get("detail") or None,
                                         last_event_at=device.get("at"))
+        if self.printer is not None:
+            health.update(self.printer.health.telemetry())
         return health
 
     def _acknowledge(self, ack: Ack) -> None:
@@ -664,6 +736,14 @@ class Box:
         self.alerts.append(entry)
         log.error("%s: %s", source, message)
         self._post(f"alert.{source}", entry, "error")
+
+    def alert_cleared(self, source: str, message: str) -> None:
+        """The problem behind the last `source` alert is gone; head office clears it."""
+        entry = {"source": source, "message": message, "at": self.clock.wall().isoformat(),
+                 "cleared": True}
+        self.alerts.append(entry)
+        log.warning("%s: %s", source, message)
+        self._post(f"alert.{source}.cleared", entry, "info")
 
     def _post(self, kind: str, body: dict[str, Any], severity: str) -> None:
         """Queue an event for head office. sync's queue lives on the box's disk: when that
@@ -722,15 +802,14 @@ class Box:
         log.info("settings reloaded")
 
     def _reload_catalog(self) -> None:
+        from gateway.daemon.catalog_reload import CatalogRefused, reload_catalog_file
         file = self.settings.paths.catalog
-        if file is None or not Path(file).exists():
-            return
-        store = CatalogStore(self.db)
-        try:
-            catalog = store.apply_text(Path(file).read_text(), str(file))
-        except StoregateError:
-            return  # same or older version: nothing new to apply
-        self._use_catalog(catalog)
+        result = reload_catalog_file(CatalogStore(self.db), Path(file) if file else None)
+        if isinstance(result, CatalogRefused):
+            self.alert("catalog", result.message)
+        elif result is not None:
+            self._use_catalog(result)
+            log.info("catalog version %s loaded from %s", result.version, file)
 
     def _use_catalog(self, catalog: Catalog) -> None:
         """The lane prices with `catalog` from its next sale; the old catalog's objects are
@@ -769,10 +848,11 @@ class Box:
             "uptime_s": round(self.clock.monotonic() - self.started, 1),
             "lane": self.lane_view(),
             "devices": self.devices,
-            "printer": self.printer.state if self.printer else "none",
+            "printer": self.printer.health.view() if self.printer else "none",
             "scale": self._scale_view(),
             "journal": {"head_seq": state.head_seq, "acknowledged_seq": state.acknowledged_seq,
-                        "backlog": backlog, "oldest_unacknowledged": oldest},
+                        "backlog": backlog, "oldest_unacknowledged": oldest,
+                        "broken": self.chain_broken.__dict__ if self.chain_broken else None},
             "sync": sync,
             "clock": {"now": self.clock.wall().isoformat(),
                       "synchronised": self.clock.synchronised(),

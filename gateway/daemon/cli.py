@@ -76,6 +76,16 @@ def _register_run(sub: Any) -> None:
     doctor.add_argument("--json", action="store_true")
     _config(doctor)
     doctor.set_defaults(func=_lazy("gateway.daemon.doctor", "doctor_command"))
+    accept = sub.add_parser("accept-break", help="let a box whose journal does not verify "
+                            "sell again (journals who and why)",
+                            description="After `gateway journal verify` names the break and "
+                            "a copy of the database was kept: record the acceptance in the "
+                            "journal; the running daemon takes sales again.")
+    accept.add_argument("--seq", type=int, required=True, help="the record the chain breaks at")
+    accept.add_argument("--by", required=True, metavar="NAME")
+    accept.add_argument("--reason", required=True, metavar="TEXT")
+    _config(accept)
+    accept.set_defaults(func=_lazy("gateway.daemon.chain_guard", "accept_break_command"))
 
 
 def _register_backup(sub: Any) -> None:

@@ -78,8 +78,16 @@ class CatalogLoadRequest:
     force: bool
 
 
+@dataclass(frozen=True)
+class AcceptBreakRequest:
+    """`{"command": "accept_break", "seq": N, "by": NAME, "reason": TEXT}`
+    (gateway.daemon.chain_guard checks them against the break as it is now)."""
+
+    fields: Mapping[str, object]
+
+
 ControlRequest = (StatusRequest | LaneRequest | ReloadRequest | SyncNowRequest | BackupRequest
-                  | ZReportRequest | StaffRequest | CatalogLoadRequest)
+                  | ZReportRequest | StaffRequest | CatalogLoadRequest | AcceptBreakRequest)
 
 
 def _text(body: Mapping[str, Any], key: str, command: str, *, limit: int = MAX_FIELD
@@ -121,6 +129,15 @@ def _staff(body: Mapping[str, Any]) -> StaffRequest:
     return StaffRequest(fields)
 
 
+def _accept_break(body: Mapping[str, Any]) -> AcceptBreakRequest:
+    seq = body.get("seq")
+    if isinstance(seq, bool) or not isinstance(seq, int) or not 0 < seq < 2**63:
+        raise BadRequest("accept_break: seq must be the record number of the break",
+                         where="control socket", fix="gateway accept-break --seq N ...")
+    return AcceptBreakRequest({"seq": seq, "by": _text(body, "by", "accept_break"),
+                               "reason": _text(body, "reason", "accept_break", limit=500)})
+
+
 def _catalog_load(body: Mapping[str, Any]) -> CatalogLoadRequest:
     text = body.get("text")
     if not isinstance(text, str) or not text:
@@ -142,6 +159,7 @@ PARSERS: dict[str, Callable[[Mapping[str, Any]], ControlRequest]] = {
     "z_report": _z_report,
     "staff": _staff,
     "catalog_load": _catalog_load,
+    "accept_break": _accept_break,
 }
 
 

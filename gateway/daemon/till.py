@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Any
 from devices.errors import DeviceError
 from devices.events import utc_now
 from devices.runner import printer_for
+from gateway.daemon.printer_health import PrinterHealth
 from gateway.journal import JournalRecord
 from gateway.lane.events import Outcome
 from gateway.receipts.text import render_receipt
@@ -37,6 +38,9 @@ if TYPE_CHECKING:  # python-escpos loads with the first configured printer only
 
 log = logging.getLogger("storegate.daemon")
 Alert = Callable[[str, str], None]
+
+
+PRINTER_POLL_S = 2.0  # status asked this often while a printer is in trouble
 
 
 @dataclass(frozen=True)
@@ -65,12 +69,15 @@ class PrinterWorker:
     """
 
     def __init__(self, settings: GatewaySettings, receipts_dir: Path,
-                 alert: Alert) -> None:
+                 alert: Alert, cleared: Alert | None = None) -> None:
         self.width = settings.store.receipt_width
         self.receipts_dir = receipts_dir
         self.alert = alert
         self.jobs: queue.Queue[PrintJob | DrawerKick | None] = queue.Queue()
-        self.printers = [printer_for(p, None, utc_now) for p in settings.devices.printers]
+        self.health = PrinterHealth([p.name for p in settings.devices.printers], alert,
+                                    cleared or (lambda source, message: None))
+        self.printers = [printer_for(p, self.health.observe, utc_now)
+                         for p in settings.devices.printers]
         self.state = "none configured" if not self.printers else "unknown"
         self.render_escpos: Callable[[Any, int], bytes] | None = None
         if self.printers:
@@ -97,7 +104,7 @@ class PrinterWorker:
         return next((p for p in self.printers if p.profile.drawer), None)
 
     def _run(self) -> None:
-        while (job := self.jobs.get()) is not None:
+        while (job := self._next_job()) is not None:
             try:
                 if isinstance(job, DrawerKick):
                     self._kick(job)
@@ -106,6 +113,19 @@ class PrinterWorker:
             except Exception as exc:  # a bad receipt must not end printing for good
                 log.exception("printer job for record %s failed", job.seq)
                 self.alert("printer", f"record {job.seq}: printer job failed: {exc}")
+
+    def _next_job(self) -> PrintJob | DrawerKick | None:
+        """The next job; while a printer is in trouble, its status is asked between jobs so
+        recovery is seen (and the alert cleared) without a sale."""
+        while True:
+            try:
+                return self.jobs.get(timeout=PRINTER_POLL_S if self.health.troubled else None)
+            except queue.Empty:
+                for printer in self.printers:
+                    try:
+                        printer.status()
+                    except DeviceError:
+                        printer.close()
 
     def copy_path(self, seq: int, kind: str) -> Path:
         return self.receipts_dir / f"{seq:07d}-{kind}.txt"
@@ -126,11 +146,11 @@ class PrinterWorker:
             try:
                 printer.print_bytes(data)
                 self.state = "ok"
+                self.health.printed()
             except DeviceError as exc:
                 printer.close()
                 self.state = f"offline: {exc}"
-                self.alert("printer", f"receipt {job.seq} not printed ({exc}); reprint with "
-                           f"`gateway receipt {job.seq}`")
+                self.health.not_printed(job.seq, exc.what)
 
     def _kick(self, job: DrawerKick) -> None:
         printer = self.drawer_printer

@@ -143,6 +143,16 @@ class SyncConfig:
                    trusted_keys=TrustedKeys(sync_s.trusted_keys), **tuning)
 
 
+@dataclass(frozen=True)
+class LinkStatus:
+    """How the box stands with head office, for rooms that act differently offline (the
+    members room's offline policy). Online means connected to the broker with head office
+    present (or presence not required); `offline_since` is monotonic time, None online."""
+
+    online: bool
+    offline_since: float | None
+
+
 @dataclass
 class _Connection:
     client: mqtt.Client
@@ -219,6 +229,7 @@ class SyncService:
         self._attempts = 0
         self._status_written: dict[str, Any] | None = None
         self._status_written_at = 0.0
+        self._link_status = LinkStatus(online=False, offline_since=self._started_mono)
 
     # ------------------------------------------------------------ public, thread-safe
 
@@ -250,6 +261,11 @@ class SyncService:
     def status(self) -> dict[str, Any]:
         with self._lock:
             return self._status_body()
+
+    def link_status(self) -> LinkStatus:
+        """The link as of the sync thread's last step (any thread; a copy)."""
+        with self._lock:
+            return self._link_status
 
     # ------------------------------------------------------------ the thread
 
@@ -568,11 +584,23 @@ class SyncService:
     # ------------------------------------------------------------ periodic work
 
     def _housekeeping(self, now: float) -> None:
+        self._note_link(now)
         self._report_ack(force=False)
         self._maybe_telemetry(now)
         if now >= self._next_status:
             self._next_status = now + STATUS_EVERY
             self._write_status()
+
+    def _note_link(self, now: float) -> None:
+        """Publish the link's state for other threads; offline_since survives flapping
+        presence only while the link stays down (a reconnect resets it)."""
+        conn = self._conn
+        present = self.uplink.head_office_online or not self.config.require_head_office_online
+        online = conn is not None and conn.connected and present
+        with self._lock:
+            before = self._link_status
+            if online != before.online:
+                self._link_status = LinkStatus(online, None if online else now)
 
     def _report_ack(self, *, force: bool) -> None:
         now = self._mono()

@@ -1,0 +1,160 @@
+"""Head office's remote commands and settings, end to end (issue 12, #14): `cloud cmd` and
+`cloud publish config` -> a real Mosquitto -> `gateway run` -> the answer back at head
+office (`cloud ingest` stores command results and the box's events)."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import re
+import sqlite3
+import subprocess
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from daemon_testkit import CLOUD, Daemon
+from ops_testkit import FAST_SYNC, synced_box_config, wait_until
+
+from devices.simulators.printer import NetworkPrinterSimulator
+from gateway.settings import load_settings
+from gateway.sync.testing import Mosquitto
+
+
+@dataclass
+class Office:
+    url: str
+    path: Path
+    key: Path
+    port: int
+    daemon: Daemon
+    printer: NetworkPrinterSimulator
+    config: Path
+
+    def cloud(self, *args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([str(CLOUD), *args, "--db", self.url, "--port", str(self.port)],
+                              capture_output=True, text=True, timeout=timeout, check=False)
+
+    def cmd(self, name: str, *args: str) -> tuple[int, dict[str, object]]:
+        done = self.cloud("cmd", "store-1", "box-1", name, *args, "--key", str(self.key),
+                          "--timeout", "30")
+        assert "Traceback" not in done.stderr, done.stderr
+        try:
+            return done.returncode, json.loads(done.stdout)
+        except ValueError:
+            raise AssertionError(done.stdout + done.stderr) from None
+
+    def events(self, kind: str) -> list[dict[str, object]]:
+        with contextlib.closing(sqlite3.connect(f"file:{self.path}?mode=ro", uri=True)) as c:
+            return [json.loads(b) for (b,) in c.execute(
+                "SELECT body FROM box_event WHERE kind = ? ORDER BY received_at", (kind,))]
+
+
+@pytest.fixture
+def office(tmp_path: Path) -> Iterator[Office]:
+    broker = Mosquitto(tmp_path / "broker").start()
+    printer = NetworkPrinterSimulator().start()
+    path = tmp_path / "office.db"
+    url = f"sqlite:///{path}"
+    ingest: subprocess.Popen[bytes] | None = None
+    daemon: Daemon | None = None
+    try:
+        assert subprocess.run([str(CLOUD), "db", "upgrade", "--db", url],
+                              capture_output=True, check=False).returncode == 0
+        keys = subprocess.run([str(CLOUD), "keys", "generate", "--dir", str(tmp_path),
+                               "--key-id", "ho-1"], capture_output=True, text=True,
+                              check=True).stdout
+        trusted = keys[keys.index("[[sync.trusted_keys]]"):]
+        ingest = subprocess.Popen([str(CLOUD), "ingest", "--db", url, "--port",
+                                   str(broker.port)], stdout=subprocess.DEVNULL,
+                                  stderr=(tmp_path / "ingest.log").open("wb"))
+        config = synced_box_config(tmp_path, broker, f'\n[[devices.printers]]\n'
+                                   f'name = "receipt"\nuri = "{printer.uri}"\n\n{trusted}')
+        daemon = Daemon(tmp_path, config, FAST_SYNC)
+        assert daemon.key("sign_on", staff="101", pin="472951")["ok"]
+        yield Office(url, path, tmp_path / "ho-1.pem", broker.port, daemon, printer, config)
+    finally:
+        if daemon is not None:
+            assert daemon.stop() == 0, daemon.output()[-3000:]
+        if ingest is not None:
+            ingest.terminate()
+            ingest.wait(20)
+        printer.stop()
+        broker.kill()
+
+
+def sell(daemon: Daemon) -> int:
+    assert daemon.key("scan", code="7612345001012")["ok"]
+    paid = daemon.key("tender", type="cash", amount="5")
+    assert paid["ok"], paid
+    return int(paid["records"][0])  # type: ignore[index]
+
+
+def test_remote_commands_run_on_the_box_and_answer_head_office(office: Office) -> None:
+    sell(office.daemon)
+    status, x = office.cmd("report_x")
+    assert status == 0 and x["status"] == "ok", x
+    result = x["result"]
+    assert result["figures"]["sales"] == 1 and "X report" in result["text"], x  # type: ignore[index]
+
+    status, backup = office.cmd("backup_now")
+    assert status == 0, backup
+    assert Path(str(backup["result"]["path"])).exists()  # type: ignore[index]
+
+    status, page = office.cmd("print_test_page")
+    assert status == 0 and page["result"] == {"printed": {"receipt": "ready"}}, page
+    wait_until(lambda: b"sent by head office" in office.printer.printed, 10, "the test page")
+
+    office.config.write_text(office.config.read_text().replace('sale_above = "500.00"',
+                                                               'sale_above = "1.00"'))
+    status, reload = office.cmd("reload_config")
+    assert status == 0 and reload["result"]["reloaded"] is True, reload  # type: ignore[index]
+    wait_until(lambda: "settings reloaded" in office.daemon.output(), 10, "the reload")
+
+    good = office.config.read_text()
+    office.config.write_text(good + "\n[anomalies]\nsale_abov = 3\n")
+    status, refused = office.cmd("reload_config")
+    assert status == 1 and refused["status"] == "failed", refused
+    assert "old ones stay" in str(refused["error"]), refused
+    office.config.write_text(good)
+
+    status, bad = office.cmd("report_x", "day=2026-13")
+    assert status == 1 and "YYYY-MM-DD" in str(bad["error"]), bad
+    assert office.daemon.status()["lane"]["state"] == "idle"  # type: ignore[index]
+
+
+def test_a_config_from_head_office_applies_between_sales_and_survives_a_restart(
+        office: Office, tmp_path: Path) -> None:
+    assert office.daemon.key("scan", code="7612345001012")["ok"]  # a sale in progress
+    document = tmp_path / "box-1.toml"
+    document.write_text('[store]\nfooter = ["Remote footer"]\n\n'
+                        '[anomalies]\nsale_above = "1.00"\n')
+    published = office.cloud("publish", "config", str(document), "--store", "store-1",
+                             "--box", "box-1", "--key", str(office.key))
+    assert published.returncode == 0, published.stdout + published.stderr
+    wait_until(lambda: office.events("document.applied"), 20, "document.applied")
+    paid = office.daemon.key("tender", type="cash", amount="5")
+    assert paid["ok"], paid
+    during = int(paid["records"][0])  # type: ignore[index]
+    after = sell(office.daemon)
+    receipts = tmp_path / "receipts"
+    wait_until(lambda: (receipts / f"{after:07d}-sale.txt").exists(), 10, "the receipt")
+    assert "Remote footer" not in (receipts / f"{during:07d}-sale.txt").read_text()
+    assert "Remote footer" in (receipts / f"{after:07d}-sale.txt").read_text()
+    settings = load_settings(office.config)
+    assert settings.store.footer == ["Remote footer"] or tuple(settings.store.footer) == (
+        "Remote footer",)
+    assert str(settings.anomalies.sale_above) == "1.00"
+    assert "[[sync.trusted_keys]]" in office.config.read_text()  # the rest kept
+
+    before = office.config.read_text()
+    document.write_text('[mqtt]\nhost = "elsewhere.example"\n')
+    published = office.cloud("publish", "config", str(document), "--store", "store-1",
+                             "--box", "box-1", "--key", str(office.key))
+    assert published.returncode == 0, published.stderr
+    wait_until(lambda: office.events("document.refused"), 20, "document.refused")
+    refusal = office.events("document.refused")[-1]
+    assert "mqtt.host" in str(refusal["error"]) or "[mqtt]" in str(refusal["error"]), refusal
+    assert office.config.read_text() == before
+    assert re.search(r"may not change remotely", str(refusal["error"])), refusal
