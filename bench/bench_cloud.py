@@ -35,11 +35,11 @@ from paho.mqtt.enums import CallbackAPIVersion
 from cloud.db import Database
 from cloud.schema import upgrade
 from gateway.database import open_database
+from gateway.harness.brokers import Mosquitto
 from gateway.journal.chain import canonical_json
 from gateway.journal.records import JournalRecord
 from gateway.journal.store import Journal
 from gateway.sync.payloads import Ack, JournalBatch
-from gateway.sync.testing import Mosquitto
 from gateway.sync.topics import Topics
 
 ROOT = "storegate/v1"

@@ -50,7 +50,7 @@ from devices.simulators.printer import NetworkPrinterSimulator  # noqa: E402
 from devices.simulators.scale import ScaleSimulator  # noqa: E402
 from devices.simulators.scanner import SerialScannerSimulator  # noqa: E402
 from gateway.daemon.control import Connection  # noqa: E402
-from gateway.sync.testing import Mosquitto  # noqa: E402
+from gateway.harness.brokers import Mosquitto  # noqa: E402
 
 CATALOG = ROOT / "config" / "catalog.example.json"
 CACHE = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "storegate"

@@ -34,12 +34,12 @@ import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 
 from gateway.database import open_database
+from gateway.harness.brokers import LinkProxy, Mosquitto
+from gateway.harness.receiver import ReferenceReceiver
 from gateway.journal.store import Journal
 from gateway.sync.link import LinkOptions
-from gateway.sync.receiver import ReferenceReceiver
 from gateway.sync.service import SyncConfig, SyncService
 from gateway.sync.settings import SyncSettings
-from gateway.sync.testing import LinkProxy, Mosquitto
 from gateway.sync.wire import WireReader, batch_payload, take_batch
 
 STORE = "bench-store"

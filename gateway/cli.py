@@ -27,6 +27,7 @@ COMMAND_MODULES = (
     "gateway.commands.devices",
     "gateway.sync.cli",
     "gateway.daemon.cli",
+    "gateway.harness.cli",
 )
 
 

@@ -1,4 +1,4 @@
-"""The daemon room's sub-commands: run, status, backup, restore, doctor, demo, install.
+"""The daemon room's sub-commands: run, status, backup, restore, doctor, install.
 
 Only argument parsing lives here; each command calls into its module, imported when the
 command runs so that `gateway --help` stays fast on a Pi.
@@ -10,8 +10,6 @@ import argparse
 import importlib
 from typing import Any
 
-from gateway.daemon import demo
-
 
 def _lazy(module: str, function: str) -> Any:
     def call(args: argparse.Namespace) -> int:
@@ -21,27 +19,6 @@ def _lazy(module: str, function: str) -> Any:
 
 
 def register(sub: Any) -> None:
-    parser = sub.add_parser(
-        "demo",
-        help="play a scripted shopping day on the example catalog",
-        description="The README's main job: simulated scanner, scale and printer, a private "
-        "MQTT broker (Mosquitto, or an embedded Python one), cloud ingest and gateway run; a "
-        "scripted day with a broker outage, the Z report and head office's view of the same "
-        "day.",
-    )
-    parser.add_argument("--quick", action="store_true",
-                        help="only price scripted baskets (no daemon, no broker)")
-    parser.add_argument("--workdir", metavar="DIR", help="keep the demo's files here "
-                        "(default a new temporary folder)")
-    parser.add_argument("--broker", choices=demo.BROKERS, default="auto",
-                        help="auto (default): Mosquitto when the binary is installed, else "
-                        "the embedded amqtt broker (pip install 'storegate[demo]'), else "
-                        "the quick demo")
-    parser.add_argument("--pace", type=float, default=0.0, metavar="SECONDS",
-                        help="pause between sales so a person can watch the screens")
-    parser.add_argument("--catalog", default=str(demo.EXAMPLE_CATALOG), metavar="FILE")
-    parser.add_argument("--config", default=str(demo.EXAMPLE_CONFIG), metavar="PATH")
-    parser.set_defaults(func=demo.demo_command)
     _register_run(sub)
     _register_install(sub)
     _register_backup(sub)

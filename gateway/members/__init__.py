@@ -4,7 +4,8 @@ blacklist and the offline policy, from head office's members document.
 Modules: `document` (the pushed document and its JSON Schema), `cards` (card keys, masking,
 payment-card detection), `rules` (pure rules: refusals, limits, wallets, points), `store`
 (the member_* tables), `accounts` (the lane's API and the `member_balance` journal
-entries), `sink` (sync's DocumentSink). Owns the member_* tables and no other table; writes
+entries), `sink` (sync's DocumentSink: import it from `gateway.members.sink`, so the
+lane's use of this package never pulls in sync). Owns the member_* tables and no other table; writes
 the journal only through the `also` of entries the caller appends.
 
 The lane's calls, in order: `identify(card_read)` -> Account | Refusal;
@@ -23,7 +24,6 @@ from gateway.members.document import (
 )
 from gateway.members.errors import MembersError
 from gateway.members.rules import Account, Authorisation, Debit, LinkState, Refusal, Spending
-from gateway.members.sink import MembersSink
 from gateway.members.store import AppliedDocument, MemberStore
 
 __all__ = [
@@ -39,7 +39,6 @@ __all__ = [
     "MembersDocument",
     "MembersDocumentError",
     "MembersError",
-    "MembersSink",
     "Refusal",
     "Spending",
     "card_key",

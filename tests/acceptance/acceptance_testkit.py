@@ -3,7 +3,7 @@ Mosquitto and head office (`cloud ingest` on SQLite), built once per test module
 
 What is new here is only the assembly; every part comes from the rooms' own testkits:
 `Daemon`, `write_config`, `add_staff` (tests/daemon/daemon_testkit.py), `cloud_cli` and
-`eventually` (tests/cloud/cloud_testkit.py), the Mosquitto wrapper (gateway.sync.testing),
+`eventually` (tests/cloud/cloud_testkit.py), the Mosquitto wrapper (gateway.harness.brokers),
 the device simulators (devices/simulators) and the example settings and catalog (config/).
 
 Driving is done the way people do it: the scanner simulator's serial line, the scales'
@@ -38,8 +38,8 @@ from daemon_testkit import CLOUD, EXAMPLE_CATALOG, GATEWAY, Daemon, add_staff, w
 from devices.simulators.printer import NetworkPrinterSimulator  # noqa: E402
 from devices.simulators.scale import ScaleSimulator  # noqa: E402
 from devices.simulators.scanner import SerialScannerSimulator  # noqa: E402
+from gateway.harness.brokers import Mosquitto  # noqa: E402
 from gateway.receipts.escpos import drawer_pulse  # noqa: E402
-from gateway.sync.testing import Mosquitto  # noqa: E402
 
 ANNA = {"staff": "101", "pin": "472951"}  # cashier (daemon_testkit.add_staff)
 BEAT_CARD = "CARD-BEAT"  # supervisor, ceiling 100.00

@@ -21,10 +21,10 @@ from typing import Any
 
 from cloud.clock import Clock
 from cloud.db import Database
-from cloud.fleetsim import StoreDay
 from cloud.ingest import BrokerOptions, IngestConfig, IngestWorker
 from cloud.rules import Thresholds
 from gateway.database import open_database
+from gateway.harness.fleetsim import StoreDay
 from gateway.journal.clock import Clock as JournalClock
 from gateway.journal.store import Journal
 from gateway.sync.link import LinkOptions

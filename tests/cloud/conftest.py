@@ -18,7 +18,7 @@ from cloud_testkit import RunningIngest, start_ingest
 
 from cloud.db import Database
 from cloud.schema import upgrade
-from gateway.sync.testing import Mosquitto
+from gateway.harness.brokers import Mosquitto
 
 PG_ADMIN = os.environ.get("STOREGATE_TEST_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
 

@@ -26,7 +26,7 @@ from cloud_testkit import (
 from cloud.alerts import list_alerts
 from cloud.clock import iso, parse_instant
 from cloud.db import Database
-from cloud.fleetsim import StoreDay
+from gateway.harness.fleetsim import StoreDay
 
 AT = "2026-12-02T06:00:00Z"  # the day CI once failed on
 DAY = date(2026, 12, 1)  # the closed business day at AT

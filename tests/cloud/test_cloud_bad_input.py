@@ -27,11 +27,11 @@ from paho.mqtt.enums import CallbackAPIVersion
 
 from cloud.db import Database
 from gateway.database import open_database
+from gateway.harness.brokers import Mosquitto
 from gateway.journal.chain import record_hash
 from gateway.journal.records import JournalRecord
 from gateway.journal.store import Journal
 from gateway.sync.payloads import Ack, JournalBatch
-from gateway.sync.testing import Mosquitto
 from gateway.sync.topics import Topics
 
 STORE, BOX = "store-1", "box-1"

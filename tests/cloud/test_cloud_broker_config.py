@@ -23,7 +23,7 @@ from paho.mqtt.enums import CallbackAPIVersion
 
 from cloud.broker import acl_text
 from cloud.ingest import BrokerOptions
-from gateway.sync.testing import Mosquitto
+from gateway.harness.brokers import Mosquitto
 
 SHIPPED = Path(__file__).parents[2] / "config" / "mosquitto"
 BOXES = ["store-1/box-1", "store-2/box-1"]

@@ -18,11 +18,11 @@ from cloud.db import Database
 from cloud.inbound import Inbound, parse
 from cloud.ingest_store import IngestStore
 from gateway.database import open_database
+from gateway.harness.brokers import Mosquitto
 from gateway.journal.chain import canonical_json, record_hash
 from gateway.journal.records import JournalRecord
 from gateway.journal.store import Journal
 from gateway.sync.payloads import JournalBatch
-from gateway.sync.testing import Mosquitto
 from gateway.sync.topics import Topics
 
 STORE, BOX = "store-1", "box-1"

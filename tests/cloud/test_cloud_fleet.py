@@ -8,8 +8,8 @@ from pathlib import Path
 
 from cloud_testkit import Box, RunningIngest, alert_kinds, cloud_cli, eventually
 
+from gateway.harness.brokers import LinkProxy, Mosquitto
 from gateway.sync.payloads import DeviceHealth
-from gateway.sync.testing import LinkProxy, Mosquitto
 
 
 def _fleet(db_url: str) -> list[dict[str, object]]:

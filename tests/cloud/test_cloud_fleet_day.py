@@ -20,8 +20,8 @@ from cloud_testkit import (
     eventually,
 )
 
-from cloud.fleetsim import StoreDay
-from gateway.sync.testing import Mosquitto
+from gateway.harness.brokers import Mosquitto
+from gateway.harness.fleetsim import StoreDay
 
 STORES, BOXES_PER_STORE, SALES = 10, 5, 300
 DAY = date(2026, 11, 23)  # a fixed day: the boxes' journals are stamped with it

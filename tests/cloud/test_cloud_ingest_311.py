@@ -18,7 +18,7 @@ from cloud_testkit import (
 
 from cloud.db import Database
 from cloud.schema import upgrade
-from gateway.sync.embedded_broker import EmbeddedBroker
+from gateway.harness.embedded_broker import EmbeddedBroker
 
 
 def _office(tmp_path: Path) -> str:

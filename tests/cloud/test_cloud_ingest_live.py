@@ -14,7 +14,7 @@ from cloud_testkit import (
     office_presence,
 )
 
-from gateway.sync.testing import Mosquitto
+from gateway.harness.brokers import Mosquitto
 
 
 def test_box_journal_is_stored_once_and_acknowledged(

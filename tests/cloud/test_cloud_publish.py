@@ -10,9 +10,9 @@ from typing import Any
 from cloud_testkit import Box, RunningIngest, cloud_cli, eventually
 
 from cloud.db import Database
+from gateway.harness.brokers import Mosquitto
 from gateway.sync.settings import TrustedKey
 from gateway.sync.signing import TrustedKeys
-from gateway.sync.testing import Mosquitto
 
 CATALOG = Path(__file__).parents[2] / "config" / "catalog.example.json"
 

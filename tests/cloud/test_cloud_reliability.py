@@ -33,8 +33,8 @@ from cloud_testkit import (
 from cloud.db import DatabaseUrl
 from cloud.ingest import BrokerOptions
 from gateway.database import open_database
+from gateway.harness.brokers import LinkProxy, Mosquitto
 from gateway.journal.store import Journal
-from gateway.sync.testing import LinkProxy, Mosquitto
 
 SYNC_BOX_PROCESS = Path(__file__).parents[1] / "sync" / "box_process.py"
 CLOUD = Path(sys.executable).parent / "cloud"

@@ -12,7 +12,7 @@ import pytest
 from cloud_testkit import cloud_cli, journal_of_days, store_journal_directly
 
 from cloud.dividend import DividendError, allocate
-from cloud.fleetsim import StoreDay
+from gateway.harness.fleetsim import StoreDay
 
 BEFORE, DURING = date(2026, 11, 22), date(2026, 11, 23)  # fixed days: never the calendar's
 BOXES = [("store-1", "box-1"), ("store-1", "box-2"), ("store-2", "box-1")]

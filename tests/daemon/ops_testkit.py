@@ -12,7 +12,7 @@ from typing import Any
 import paho.mqtt.client as mqtt
 from daemon_testkit import box_config
 
-from gateway.sync.testing import Mosquitto
+from gateway.harness.brokers import Mosquitto
 
 ROOT = "storegate/v1"
 SALT = "5f3a9c0e1b2d4f6a8c0e1b2d4f6a8c0e"

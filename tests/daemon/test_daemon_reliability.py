@@ -26,8 +26,8 @@ from devices.simulators.printer import NetworkPrinterSimulator
 from devices.simulators.scale import ScaleSimulator
 from gateway.daemon.control import Connection
 from gateway.database import open_database
+from gateway.harness.brokers import Mosquitto
 from gateway.journal import verify_journal
-from gateway.sync.testing import Mosquitto
 
 KILLS = 50
 SOAK_SALES = 20_000

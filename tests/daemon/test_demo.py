@@ -14,8 +14,8 @@ from pathlib import Path
 import pytest
 from daemon_testkit import GATEWAY
 
-from gateway.daemon import demo
 from gateway.errors import UsageError
+from gateway.harness import demo
 
 
 def _run_demo(tmp_path: Path, *options: str) -> str:

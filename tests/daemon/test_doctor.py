@@ -16,7 +16,7 @@ from daemon_testkit import GATEWAY, append_records, write_config
 
 from devices.simulators.printer import NetworkPrinterSimulator
 from devices.simulators.scale import ScaleSimulator
-from gateway.sync.testing import Mosquitto
+from gateway.harness.brokers import Mosquitto
 
 
 def certificate(path: Path, days_left: int) -> None:

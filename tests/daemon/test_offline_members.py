@@ -17,7 +17,7 @@ from ops_testkit import (
     wait_until,
 )
 
-from gateway.sync.testing import Mosquitto
+from gateway.harness.brokers import Mosquitto
 
 WINE = "7612345001326"  # 12.50 in the example catalog
 

@@ -16,7 +16,7 @@ from daemon_testkit import CLOUD, Daemon
 from ops_testkit import FAST_SYNC, synced_box_config, wait_until
 
 from devices.simulators.printer import NetworkPrinterSimulator
-from gateway.sync.testing import Mosquitto
+from gateway.harness.brokers import Mosquitto
 
 
 def alerts(office: Path) -> list[tuple[str, str, str | None]]:

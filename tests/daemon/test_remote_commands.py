@@ -18,8 +18,8 @@ from daemon_testkit import CLOUD, Daemon
 from ops_testkit import FAST_SYNC, synced_box_config, wait_until
 
 from devices.simulators.printer import NetworkPrinterSimulator
+from gateway.harness.brokers import Mosquitto
 from gateway.settings import load_settings
-from gateway.sync.testing import Mosquitto
 
 
 @dataclass

@@ -14,7 +14,7 @@ from pathlib import Path
 import paho.mqtt.client as mqtt
 from daemon_testkit import GATEWAY, NO_SYNC, Daemon, box_config
 
-from gateway.sync.testing import Mosquitto
+from gateway.harness.brokers import Mosquitto
 
 
 def retained(port: int, topic: str, timeout: float = 10) -> dict[str, object]:

@@ -15,9 +15,9 @@ from daemon_testkit import NO_SYNC, Daemon, box_config
 
 from devices.simulators.printer import NetworkPrinterSimulator
 from gateway.database import open_database
+from gateway.harness.screens_demo import MEMBER_CARD, members_document
 from gateway.members import MemberStore, parse_document
 from gateway.receipts.escpos import drawer_pulse
-from gateway.screens.demo import MEMBER_CARD, members_document
 
 MILK = "7612345001012"
 BUTTER = "7612345001036"

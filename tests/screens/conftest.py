@@ -12,8 +12,8 @@ import pytest
 from playwright.sync_api import Browser, Page, sync_playwright
 from screens_testkit import CHROMIUM_ARGS, ROOT, Till, open_page
 
+from gateway.harness.screens_demo import SCALE_CAPACITIES, StepClock, demo_lane, running_devices
 from gateway.screens.app import create_app
-from gateway.screens.demo import SCALE_CAPACITIES, StepClock, demo_lane, running_devices
 from gateway.screens.hub import ScreenHub
 from gateway.screens.requests import LocalLane
 from gateway.screens.serve import ScreensServer

@@ -8,8 +8,8 @@ from pathlib import Path
 
 from playwright.sync_api import Browser, Page, expect
 
+from gateway.harness.screens_demo import CASHIER, DemoDevices
 from gateway.lane.machine import Lane
-from gateway.screens.demo import CASHIER, DemoDevices
 from gateway.screens.hub import ScreenHub
 from gateway.settings import GatewaySettings
 

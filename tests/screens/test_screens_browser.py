@@ -9,7 +9,7 @@ from decimal import Decimal
 from playwright.sync_api import Page, expect
 from screens_testkit import MILK, WINE, Till, pole, shot, sign_on
 
-from gateway.screens.demo import MEMBER_CARD, SUPERVISOR, member_card
+from gateway.harness.screens_demo import MEMBER_CARD, SUPERVISOR, member_card
 
 
 def test_a_scan_in_the_simulator_shows_on_both_screens_and_the_pole(

@@ -19,11 +19,11 @@ import pytest
 
 from devices.events import WeightReading, WeightStatus
 from gateway.daemon.screens import Call, MainLoopLane, on_main_loop
+from gateway.harness.screens_demo import CASHIER, SCALE_CAPACITIES, StepClock, demo_lane
 from gateway.lane import events as ev
 from gateway.lane.events import Outcome, Refusal
 from gateway.lane.machine import Lane
 from gateway.screens.app import create_app
-from gateway.screens.demo import CASHIER, SCALE_CAPACITIES, StepClock, demo_lane
 from gateway.screens.hub import ScreenHub
 from gateway.screens.serve import ScreensServer
 from gateway.settings import load_settings
@@ -137,8 +137,8 @@ def test_snapshots_are_taken_on_the_main_loop_only(
 
 
 def test_the_demo_day_plays_on_the_screens(till: Any) -> None:
-    """`python -m gateway.screens.demo` plays this script; both sales must complete."""
-    from gateway.screens.demo import play_day
+    """`python -m gateway.harness.screens_demo` plays this script; both sales must complete."""
+    from gateway.harness.screens_demo import play_day
     play_day(till.hub, till.devices, pause=0.4)
     sales = [r for r in till.lane.book.journal.read(0, 100) if r.kind == "sale"]
     assert [s.body["tenders"][0]["type"] for s in sales] == ["cash", "card"]

@@ -13,8 +13,8 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
+from gateway.harness.screens_demo import StepClock, demo_lane
 from gateway.screens.app import create_app
-from gateway.screens.demo import StepClock, demo_lane
 from gateway.screens.hub import ScreenHub
 from gateway.screens.requests import LocalLane
 from gateway.screens.serve import ScreensServer

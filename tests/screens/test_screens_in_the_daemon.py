@@ -21,8 +21,8 @@ from daemon_testkit import NO_SYNC, Daemon, box_config
 
 from devices.simulators.scale import ScaleSimulator
 from gateway.database import open_database
+from gateway.harness.screens_demo import SUPERVISOR
 from gateway.journal import Journal, JournalRecord
-from gateway.screens.demo import SUPERVISOR
 
 APPLES = "1001"  # Apples Gala, 3.80 per kg, sold by weight
 LAN_CLIENT = "192.0.2.50"  # a tablet on the shop's network (TEST-NET-1)

@@ -13,8 +13,8 @@ from playwright.sync_api import Page, expect
 from screens_testkit import MILK, WINE, Till, shot, sign_on
 
 from gateway.errors import SettingsError
+from gateway.harness.screens_demo import CASHIER, SUPERVISOR
 from gateway.screens.app import SESSION_COOKIE, create_app
-from gateway.screens.demo import CASHIER, SUPERVISOR
 from gateway.screens.keys import KEYS
 from gateway.settings import load_settings
 

@@ -12,9 +12,7 @@ import pytest
 from playwright.sync_api import Page, expect
 from screens_testkit import MILK, ROOT, WINE, Till, shot, sign_on
 
-from gateway.journal.records import JournalRecord
-from gateway.lane import events as ev
-from gateway.screens.demo import (
+from gateway.harness.screens_demo import (
     CASHIER,
     MEMBER_CARD,
     SUPERVISOR,
@@ -22,6 +20,8 @@ from gateway.screens.demo import (
     demo_lane,
     member_card,
 )
+from gateway.journal.records import JournalRecord
+from gateway.lane import events as ev
 from gateway.screens.hub import ScreenHub
 from gateway.screens.i18n import notice_text, refusal_text
 from gateway.screens.keys import EntryError, refund_tender

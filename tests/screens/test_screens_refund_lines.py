@@ -11,8 +11,8 @@ import pytest
 from playwright.sync_api import Page, expect
 from screens_testkit import WINE, Till, shot, sign_on
 
+from gateway.harness.screens_demo import SUPERVISOR
 from gateway.journal.records import JournalRecord
-from gateway.screens.demo import SUPERVISOR
 from gateway.screens.keys import EntryError, refund_choice
 
 OIL = "7612345001197"  # Olive oil 5 dl, 8.90, no promotion of its own

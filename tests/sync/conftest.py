@@ -12,10 +12,10 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from gateway.database import open_database
+from gateway.harness.brokers import Mosquitto
+from gateway.harness.receiver import ReferenceReceiver
 from gateway.journal.store import Journal
-from gateway.sync.receiver import ReferenceReceiver
 from gateway.sync.service import SyncConfig, SyncService
-from gateway.sync.testing import Mosquitto
 
 
 @pytest.fixture

@@ -19,13 +19,13 @@ import pytest
 from paho.mqtt.enums import CallbackAPIVersion
 from sync_support import BOX, STORE, append_sales, eventually, make_config
 
+from gateway.harness.brokers import LinkProxy, Mosquitto, TlsFiles, free_port, make_tls
+from gateway.harness.embedded_broker import EmbeddedBroker
+from gateway.harness.receiver import ReferenceReceiver
 from gateway.journal.store import Journal
-from gateway.sync.embedded_broker import EmbeddedBroker
 from gateway.sync.link import ProtocolChoice
 from gateway.sync.payloads import Ack
-from gateway.sync.receiver import ReferenceReceiver
 from gateway.sync.service import SyncService
-from gateway.sync.testing import LinkProxy, Mosquitto, TlsFiles, free_port, make_tls
 
 ACK = f"storegate/v1/{STORE}/{BOX}/ack"
 STATE = f"storegate/v1/{STORE}/{BOX}/state"

@@ -13,13 +13,13 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from sync_support import BOX, STORE, append_sales, eventually, make_config, trusted
 
+from gateway.harness.brokers import Mosquitto
+from gateway.harness.receiver import ReferenceReceiver
 from gateway.journal.store import Journal
 from gateway.sync.commands import CommandRegistry
 from gateway.sync.errors import CommandFailed, DocumentRefused
-from gateway.sync.receiver import ReferenceReceiver
 from gateway.sync.service import SyncService
 from gateway.sync.signing import sign
-from gateway.sync.testing import Mosquitto
 from gateway.sync.timefmt import iso
 
 CATALOG = f"storegate/v1/{STORE}/catalog"

@@ -7,10 +7,10 @@ from pathlib import Path
 
 from sync_support import BOX, STORE, append_sales, eventually, make_config, sale_body
 
+from gateway.harness.brokers import Mosquitto
+from gateway.harness.receiver import ReferenceReceiver
 from gateway.journal.store import Journal
-from gateway.sync.receiver import ReferenceReceiver
 from gateway.sync.service import SyncService
-from gateway.sync.testing import Mosquitto
 
 
 def test_backlog_is_delivered_in_order_and_acknowledged(

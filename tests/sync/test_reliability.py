@@ -16,10 +16,10 @@ from pathlib import Path
 import pytest
 from sync_support import BOX, STORE, append_sales, eventually, make_config
 
+from gateway.harness.brokers import LinkProxy, Mosquitto
+from gateway.harness.receiver import ReferenceReceiver
 from gateway.journal.store import Journal
-from gateway.sync.receiver import ReferenceReceiver
 from gateway.sync.service import SyncService
-from gateway.sync.testing import LinkProxy, Mosquitto
 
 BOX_PROCESS = Path(__file__).parent / "box_process.py"
 

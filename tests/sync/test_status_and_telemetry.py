@@ -10,11 +10,11 @@ from sync_support import BOX, STORE, append_sales, eventually, make_config
 
 from gateway.cli import main
 from gateway.database import open_database
+from gateway.harness.brokers import LinkProxy, Mosquitto
+from gateway.harness.receiver import ReferenceReceiver
 from gateway.journal.store import Journal
 from gateway.sync.payloads import DeviceHealth, Telemetry
-from gateway.sync.receiver import ReferenceReceiver
 from gateway.sync.service import SyncService
-from gateway.sync.testing import LinkProxy, Mosquitto
 
 
 def test_sync_status_reports_what_the_files_hold(

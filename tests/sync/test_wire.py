@@ -7,9 +7,9 @@ from collections import deque
 from decimal import Decimal
 from pathlib import Path
 
+from gateway.harness.receiver import canonical_body, wire_record_hash
 from gateway.journal.store import Journal
 from gateway.sync.payloads import JournalBatch
-from gateway.sync.receiver import canonical_body, wire_record_hash
 from gateway.sync.wire import WireReader, batch_payload, take_batch
 
 TRICKY = [

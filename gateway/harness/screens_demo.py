@@ -1,4 +1,4 @@
-"""`python -m gateway.screens.demo`: the cashier and customer screens with a day playing
+"""`python -m gateway.harness.screens_demo`: the cashier and customer screens with a day playing
 on them, on simulated devices, for a visitor (and for the browser tests).
 
 Owns the demo set-up only: a lane on a fresh SQLite file with demo staff and one member,
@@ -191,7 +191,7 @@ def play_day(hub: ScreenHub, devices: DemoDevices, pause: float = 1.5,
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m gateway.screens.demo",
+    parser = argparse.ArgumentParser(prog="python -m gateway.harness.screens_demo",
                                      description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--config", default=str(EXAMPLE_CONFIG))
     parser.add_argument("--port", type=int, default=0, help="0: any free port")

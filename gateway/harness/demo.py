@@ -3,7 +3,7 @@
 Owns the demo script and the throw-away world it builds in a work folder: simulated
 serial scanner and scale (pseudo-terminals) and a network receipt printer (TCP), a
 private MQTT broker on a free port (Mosquitto when the binary is there, else the embedded
-amqtt broker of `gateway.sync.embedded_broker`, each in its own process), `cloud ingest`
+amqtt broker of `gateway.harness.embedded_broker`, each in its own process), `cloud ingest`
 on a SQLite file, and `gateway run` as a real subprocess. The day is played through the
 simulators and the daemon's control socket (keys a cashier would press); halfway
 through, the broker is killed and restarted and the box rides through. It ends with the
@@ -125,7 +125,7 @@ def wait_for(what: str, check: Callable[[], Any], timeout: float = 30.0) -> Any:
 
 def choose_broker(asked: str) -> str | None:
     """The full demo's broker, "mosquitto" or "embedded"; None when auto finds neither."""
-    from gateway.sync.embedded_broker import AMQTT_HINT, available
+    from gateway.harness.embedded_broker import AMQTT_HINT, available
 
     have_mosquitto = Path(MOSQUITTO).exists()
     if asked == "mosquitto" and not have_mosquitto:
@@ -149,11 +149,11 @@ def choose_broker(asked: str) -> str | None:
 def start_broker(kind: str, workdir: Path) -> Any:
     """The demo's private broker, started, in its own process."""
     if kind == "mosquitto":
-        from gateway.sync.testing import Mosquitto
+        from gateway.harness.brokers import Mosquitto
         broker = Mosquitto(workdir).start()
         say(f"private Mosquitto on 127.0.0.1:{broker.port}")
         return broker
-    from gateway.sync.embedded_broker import EmbeddedBroker
+    from gateway.harness.embedded_broker import EmbeddedBroker
     embedded = EmbeddedBroker(workdir).start()
     say(f"embedded MQTT 3.1.1 broker (amqtt, its own process) on 127.0.0.1:{embedded.port}: "
         "no Mosquitto binary needed; it keeps everything in memory")

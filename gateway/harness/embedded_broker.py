@@ -1,9 +1,9 @@
 """An MQTT 3.1.1 broker in a Python child process (amqtt), for where Mosquitto is missing.
 
 `EmbeddedBroker` has the surface `gateway demo` and the tests use from
-`gateway.sync.testing.Mosquitto`: `start()`, `kill()` (SIGKILL: a real outage),
+`gateway.harness.brokers.Mosquitto`: `start()`, `kill()` (SIGKILL: a real outage),
 `restart()`, `port`, `log_path`. The broker runs in its own process
-(`python -m gateway.sync.embedded_broker --port N`), bound to 127.0.0.1, so a kill is a
+(`python -m gateway.harness.embedded_broker --port N`), bound to 127.0.0.1, so a kill is a
 real outage and nothing shares the caller's process. amqtt (the optional extra
 `storegate[demo]`) is imported only in that child: `gateway run` never imports this
 module, and the parent side works without amqtt installed (`available()` says whether
@@ -43,7 +43,7 @@ import logging
 import sys
 from typing import Any
 
-from gateway.sync.testing import BrokerProcess
+from gateway.harness.brokers import BrokerProcess
 
 AMQTT_HINT = "pip install 'storegate[demo]' (amqtt)"
 
@@ -61,7 +61,7 @@ class EmbeddedBroker(BrokerProcess):
     log_name = "amqtt.log"
 
     def command(self) -> list[str]:
-        return [sys.executable, "-m", "gateway.sync.embedded_broker", "--port", str(self.port)]
+        return [sys.executable, "-m", "gateway.harness.embedded_broker", "--port", str(self.port)]
 
 
 # -- the child process (imports amqtt) ----------------------------------------------------------
@@ -94,7 +94,7 @@ async def serve(port: int) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m gateway.sync.embedded_broker",
+    parser = argparse.ArgumentParser(prog="python -m gateway.harness.embedded_broker",
                                      description="an MQTT 3.1.1 broker (amqtt) on 127.0.0.1")
     parser.add_argument("--port", type=int, required=True)
     args = parser.parse_args(argv)
