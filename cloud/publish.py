@@ -145,7 +145,14 @@ def check_document(kind: str, document: dict[str, Any], source: str) -> None:
         parse_members(document, source)
     else:
         from gateway.settings import GatewaySettings
+        from gateway.sync.config_keys import config_changes
+        from gateway.sync.errors import DocumentRefused
 
+        try:
+            config_changes(document)
+        except DocumentRefused as exc:
+            raise PublishError(f"config refused: {exc.what}", where=source,
+                               fix=f"{exc.fix}; nothing was sent") from exc
         try:
             GatewaySettings.model_validate(document)
         except ValidationError as exc:

@@ -17,47 +17,16 @@ from __future__ import annotations
 import json
 import os
 import tomllib
-from collections.abc import Mapping
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 from gateway.errors import StoregateError
 from gateway.settings import load_settings
+from gateway.sync.config_keys import config_changes
 from gateway.sync.errors import DocumentRefused
 
-REMOTE_KEYS: dict[str, tuple[str, ...]] = {
-    "anomalies": ("enabled", "sale_above", "voids_per_shift", "refunds_per_shift",
-                  "no_sales_per_shift", "unknown_barcodes", "unknown_window_s",
-                  "weight_change_kg", "failed_pins", "failed_pin_window_s"),
-    "backup": ("keep", "interval_hours"),
-    "store": ("header", "footer"),
-    "daemon": ("disk_min_free_mb",),
-}
-
-
-def changes_from(document: Mapping[str, Any]) -> dict[tuple[str, str], Any]:
-    """The (section, key) -> value pairs of a config document; refuses any other key."""
-    wrong: list[str] = []
-    found: dict[tuple[str, str], Any] = {}
-    for section, table in document.items():
-        if section not in REMOTE_KEYS or not isinstance(table, Mapping):
-            wrong.append(f"[{section}]")
-            continue
-        for key, value in table.items():
-            if key in REMOTE_KEYS[section]:
-                found[(section, key)] = value
-            else:
-                wrong.append(f"{section}.{key}")
-    if wrong:
-        raise DocumentRefused(
-            f"config keys head office may not change remotely: {', '.join(sorted(wrong))}",
-            where="config document", fix="send only the keys docs/protocol.md lists "
-            "(Configuration); change the others on the box itself")
-    if not found:
-        raise DocumentRefused("the config document changes nothing", where="config document",
-                              fix="send at least one key docs/protocol.md lists")
-    return found
+changes_from = config_changes  # the one check, shared with `cloud publish config`
 
 
 def write_settings(config_path: str | None, changes: dict[tuple[str, str], Any]) -> Path:

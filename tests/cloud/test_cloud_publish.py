@@ -128,7 +128,7 @@ def test_members_and_box_config_reach_only_their_targets(
     common = ("--db", db_url, "--port", str(broker.port), "--key", str(pem))
     members, config = tmp_path / "members.json", tmp_path / "box-2.toml"
     members.write_text(json.dumps(MEMBERS))
-    config.write_text("[sync]\ntelemetry_interval = 30.5\n")
+    config.write_text("[store]\nfooter = [\"Merci!\"]\n")
     try:
         status, _, err = cloud_cli("publish", "members", str(members), "--store", "store-1",
                                    *common)
@@ -141,11 +141,19 @@ def test_members_and_box_config_reach_only_their_targets(
         assert [k for k, _, _ in sinks["box-1"].applied] == ["members"]
         applied = dict((k, d) for k, _, d in sinks["box-2"].applied)
         assert applied["members"]["members"][0]["wallets"]["cash"] == "5.00"
-        assert applied["config"] == {"sync": {"telemetry_interval": "30.5"}}
-        config.write_text("[sync]\ntelemetry_interval = -1\nno_such_key = 1\n")
+        assert applied["config"] == {"store": {"footer": ["Merci!"]}}
+        config.write_text("[store]\nfooter = 1\n")  # not a footer: the settings model says no
         status, _, err = cloud_cli("publish", "config", str(config), "--store", "store-1",
                                    "--box", "box-2", *common)
-        assert status != 0 and "config refused" in err
+        assert status != 0 and "config refused" in err, err
+        # a key no box takes from head office (its broker, its trusted keys) is refused here,
+        # before anything is sent, naming it, instead of by every box
+        config.write_text("[sync]\ntelemetry_interval = 30.5\n[mqtt]\nhost = \"evil\"\n")
+        status, _, err = cloud_cli("publish", "config", str(config), "--store", "store-1",
+                                   "--box", "box-2", *common)
+        assert status != 0 and "[mqtt]" in err and "[sync]" in err, err
+        assert "nothing was sent" in err
+        assert len(sinks["box-2"].applied) == 2
     finally:
         for box in boxes:
             box.stop()

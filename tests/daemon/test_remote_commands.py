@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 from daemon_testkit import CLOUD, Daemon
-from ops_testkit import FAST_SYNC, synced_box_config, wait_until
+from ops_testkit import FAST_SYNC, ROOT, publish, synced_box_config, wait_until
 
 from devices.simulators.printer import NetworkPrinterSimulator
 from gateway.harness.brokers import Mosquitto
@@ -152,7 +152,15 @@ def test_a_config_from_head_office_applies_between_sales_and_survives_a_restart(
     document.write_text('[mqtt]\nhost = "elsewhere.example"\n')
     published = office.cloud("publish", "config", str(document), "--store", "store-1",
                              "--box", "box-1", "--key", str(office.key))
-    assert published.returncode == 0, published.stderr
+    assert published.returncode != 0 and "[mqtt]" in published.stderr, published.stderr
+    assert "nothing was sent" in published.stderr
+    # an older (or careless) head office signs and sends it all the same: the box refuses it
+    from cloud.publish import document_topic, load_key, signed_document
+    forged = signed_document("config", "store-1", "box-1", 99,
+                             {"mqtt": {"host": "elsewhere.example"}}, load_key(office.key),
+                             "2026-11-24T10:00:00+00:00")
+    publish(office.port, document_topic(ROOT, "config", "store-1", "box-1"), forged,
+            retain=True)
     wait_until(lambda: office.events("document.refused"), 20, "document.refused")
     refusal = office.events("document.refused")[-1]
     assert "mqtt.host" in str(refusal["error"]) or "[mqtt]" in str(refusal["error"]), refusal
