@@ -59,7 +59,7 @@ from devices.runner import (
 from gateway.catalog.catalog import Catalog
 from gateway.catalog.store import CatalogStore
 from gateway.daemon.anomalies import Anomaly, AnomalyWatch
-from gateway.daemon.backup import backup_dir, take_backup
+from gateway.daemon.backup import BackupReach, backup_dir, take_backup
 from gateway.daemon.clockwatch import ClockWatch
 from gateway.daemon.control import ControlServer, control_socket
 from gateway.daemon.keys import NotAnEvent, from_device, from_request
@@ -71,6 +71,7 @@ from gateway.database import open_database
 from gateway.errors import StoregateError
 from gateway.journal import Journal, JournalError, JournalRecord
 from gateway.journal.clock import probe_ntp_synchronised
+from gateway.journal.retention import RetentionKeeper
 from gateway.lane import events as ev
 from gateway.lane.book import LaneBook
 from gateway.lane.events import Outcome, Refusal
@@ -244,6 +245,10 @@ class Box:
         self.db = open_database(self.settings.paths.database)
         self.journal = Journal(self.db)
         self.book = LaneBook(self.db, self.journal)
+        self.retention = RetentionKeeper(  # prunes in small steps from _housekeeping
+            self.journal, self.settings.journal, wall=lambda: datetime.now(UTC),
+            backed_up=BackupReach(backup_dir(self.settings), self.journal.get),
+            dependents=(LaneBook.forget_through,), alert=lambda m: self.alert("journal", m))
         self.staff = StaffDirectory(self.db, self.settings.lane)
         members = RoomMembers(MemberAccounts(MemberStore(self.db, self.settings.store.box)))
         self.lane = Lane(book=self.book, staff=self.staff, catalog=self._catalog(),
@@ -566,7 +571,8 @@ class Box:
         day = str(body.get("day") or now.date().isoformat())
         lane_ref = LaneRef(store=self.settings.store.id, box=self.settings.store.box)
         record = close_day(self.book, self.staff, self.settings.lane, lane_ref, day, now,
-                           credential, lambda: uuid.uuid4().hex)
+                           credential, lambda: uuid.uuid4().hex,
+                           empty_day=body.get("empty_day") is True)
         if isinstance(record, Refusal):
             return {"ok": False, "refused": record.code, "error": record.message}
         store = self.settings.store
@@ -671,6 +677,7 @@ class Box:
         if now >= self.next_backup:
             self.next_backup = now + self.settings.backup.interval_hours * 3600
             threading.Thread(target=self._scheduled_backup, daemon=True).start()
+        self.retention.tick(now)
 
     def _scheduled_backup(self) -> None:
         try:
@@ -693,6 +700,7 @@ class Box:
                 log.warning("[%s] changed: restart the service to apply it", section)
         self.settings.anomalies = fresh.anomalies
         self.settings.backup = fresh.backup
+        self.settings.journal = self.retention.settings = fresh.journal
         self.settings.daemon = fresh.daemon
         self.settings.store.header = fresh.store.header
         self.settings.store.footer = fresh.store.footer

@@ -24,6 +24,7 @@ from fractions import Fraction
 from typing import TYPE_CHECKING, Any
 
 from gateway.errors import StoregateError
+from gateway.journal.retention import retention_note
 from gateway.lane import events as ev
 from gateway.lane.book import Batch
 from gateway.lane.events import Refusal
@@ -42,7 +43,7 @@ def refund(lane: Lane, event: ev.Refund) -> Step | Refusal:
     record = lane.book.by_receipt(event.receipt_id)
     if record is None or record.kind != "sale":
         return Refusal("unknown_receipt", f"No sale with receipt {event.receipt_id} on this "
-                       "till.")
+                       "till." + retention_note(lane.book.journal))
     if not event.reason.strip():
         return Refusal("needs_reason", "Enter the reason for the refund.")
     original = record.body
