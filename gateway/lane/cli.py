@@ -170,7 +170,7 @@ def _report(args: argparse.Namespace) -> int:
 
 def _refuse_mixed_options(args: argparse.Namespace) -> None:
     """Options that belong to the other report are refused rather than silently ignored."""
-    wrong = ({"--shift": args.shift, "--empty-day": args.empty_day} if args.which == "z"
+    wrong = ({"--shift": args.shift} if args.which == "z"
              else {"--card": args.card, "--staff": args.staff, "--empty-day": args.empty_day})
     given = [name for name, value in wrong.items() if value]
     if args.which == "x" and args.shift and args.date:
