@@ -38,7 +38,6 @@ from gateway.journal.records import JournalRecord
 from gateway.journal.retention import Dependent, Hold, Watermarks, step_end, window
 from gateway.journal.verify import VerifyReport, database_where, verify_journal
 
-
 __all__ = [
     "DEFAULT_RETENTION",
     "Clock",

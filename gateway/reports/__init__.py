@@ -239,8 +239,9 @@ def close_day(book: LaneBook, staff: StaffDirectory, settings: LaneSettings, lan
     """The Z report: write the day's figures as a `z_report` record with the next Z number.
 
     The day is checked first (`gateway.reports.days`: a real date, not after `at`'s day,
-    not pruned, with trading unless `empty_day` confirms there was none); a bad one raises `ReportInputError` before a PIN is even checked, so a refused
-    request writes nothing at all (not even a failed PIN attempt)."""
+    not pruned, with trading unless `empty_day` confirms there was none); a bad one raises
+    `ReportInputError` before a PIN is even checked, so a refused request writes nothing
+    at all (not even a failed PIN attempt)."""
     business_day(day, at.date(), kept_from=kept_from(book), where="Z report")
     figures = day_report(book, day)
     if figures.first_seq == 0 and not empty_day:
