@@ -144,6 +144,8 @@ def test_gateway_run_prunes_what_head_office_and_a_backup_hold(tmp_path: Path) -
             assert re.search(rf"pruned up to seq:\s+{old}\b", status.stdout), status.stdout
             exported = run(config, "journal", "export")
             assert exported.returncode == 0 and exported.stdout.count("\n") == head - old
+            pruned = run(config, "journal", "export", "--from", "1")
+            assert pruned.returncode == 2 and "pruned" in pruned.stderr, pruned.stderr
             again = run(config, "backup")  # a backup of a pruned journal verifies from the anchor
             assert again.returncode == 0 and "verified" in again.stdout, again.stderr
 
