@@ -36,7 +36,7 @@ from typing import Any
 from gateway.catalog.catalog import load_catalog_file
 from gateway.daemon.backup import BackupReach, take_backup
 from gateway.database import open_database
-from gateway.journal import Journal, verify_journal
+from gateway.journal import Journal, JournalRecord, verify_journal
 from gateway.journal.retention import RetentionKeeper
 from gateway.journal.settings import JournalSettings
 from gateway.lane import events as ev
@@ -93,8 +93,8 @@ def template_sale(path: Path) -> dict[str, Any]:
     for code in ITEMS:
         lane.handle(ev.Scan(at, code))
     out = lane.handle(ev.Tender(at, "cash", Decimal(100)))
-    assert isinstance(out, Outcome), out
-    body = dict(out.records[0].body)
+    assert isinstance(out, Outcome) and isinstance(out.document, JournalRecord), out
+    body = dict(out.document.body)
     db.conn.close()
     return body
 
