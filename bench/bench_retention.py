@@ -9,7 +9,8 @@ lines, re-numbered, committed through `LaneBook.commit` in batches of 500 with t
 rows and report digests, the journal clock on that day), then head office acknowledges the
 day. The baseline stops there. The pruned box also takes a backup every `--backup-every`
 days (`take_backup`, rotation keeping 2) and then runs `RetentionKeeper` steps (at most
-`prune_batch` = 500 records each, as the daemon's main loop does) until one finds nothing.
+the default `prune_batch` records each, as the daemon's main loop does) until one finds
+nothing.
 
 Printed: the file size (database + WAL) at each month's end for both, the records kept,
 the longest and the 99th-percentile step, and that the pruned journal still verifies.
@@ -107,7 +108,7 @@ def open_box(folder: Path, name: str, *, retention: int | None) -> Box:
     box = Box(name, path, clock, LaneBook(db, journal))
     if retention is not None:
         box.keeper = RetentionKeeper(
-            journal, JournalSettings(retention_days=retention, prune_batch=BATCH),
+            journal, JournalSettings(retention_days=retention),  # default prune_batch
             backed_up=BackupReach(folder / f"{name}-backups", journal.get),
             wall=lambda: clock.now, dependents=(LaneBook.forget_through,))
     return box

@@ -22,7 +22,7 @@ class JournalSettings(BaseModel):
         "deleted once older than this many days; 0 keeps every record"
     )
     prune_batch: int = Field(
-        500, ge=10, le=10_000, description="most records deleted in one step of the main loop"
+        100, ge=10, le=10_000, description="most records deleted in one step of the main loop"
     )
     prune_interval_s: float = Field(
         300.0, ge=1, le=86_400, description="seconds between looks for prunable records "
