@@ -20,6 +20,7 @@ from pydantic_settings import (
 from devices.settings import DeviceSettings
 from gateway.daemon.settings import AnomalySettings, BackupSettings, DaemonSettings
 from gateway.errors import SettingsError
+from gateway.journal.settings import JournalSettings
 from gateway.lane.settings import LaneSettings
 from gateway.screens.settings import ScreensSettings
 from gateway.settings_files import TomlSettings, load_toml_settings
@@ -180,6 +181,7 @@ class GatewaySettings(TomlSettings):
     lane: LaneSettings = Field(default_factory=LaneSettings)
     daemon: DaemonSettings = Field(default_factory=DaemonSettings)
     backup: BackupSettings = Field(default_factory=BackupSettings)
+    journal: JournalSettings = Field(default_factory=JournalSettings)
     anomalies: AnomalySettings = Field(default_factory=AnomalySettings)
     screens: ScreensSettings = Field(default_factory=ScreensSettings)
 

@@ -9,6 +9,12 @@ final name, so a half-written backup is never mistaken for a good one.
 Restore refuses a backup whose journal ends before what head office has acknowledged:
 the box would hand out those seqs again for different records. `force` overrides that
 after a person has decided to. It must not run while the daemon holds the database.
+
+What a backup holds is recorded in the backup itself when it is taken: its name carries
+the head seq (`-seq<N>`), given only after the chain was verified, and its own
+`journal_state` the head hash. `BackupReach` reads that back for journal retention
+(`gateway.journal.retention`): records up to the newest backup whose head record is the
+box's own record of that seq count as backed up.
 """
 
 from __future__ import annotations
@@ -17,6 +23,7 @@ import json
 import os
 import re
 import sqlite3
+from collections.abc import Callable
 from contextlib import closing
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -24,7 +31,7 @@ from pathlib import Path
 
 from gateway.database import open_database
 from gateway.errors import StoregateError
-from gateway.journal import verify_journal
+from gateway.journal import JournalRecord, verify_journal
 
 BACKUP_NAME = re.compile(r"^storegate-(\d{8}T\d{6}\d{0,6}Z)-seq(\d+)\.db$")
 
@@ -102,6 +109,42 @@ def list_backups(directory: Path) -> list[Path]:
     if not directory.is_dir():
         return []
     return sorted(p for p in directory.iterdir() if BACKUP_NAME.match(p.name))
+
+
+def backup_head(path: Path) -> tuple[int, str] | None:
+    """(head seq, head hash) a finished backup holds, from its own journal_state."""
+    try:
+        with closing(sqlite3.connect(f"file:{path}?mode=ro", uri=True)) as conn:
+            row = conn.execute("SELECT head_seq, head_hash FROM journal_state WHERE id = 1"
+                               ).fetchone()
+    except sqlite3.DatabaseError:
+        return None
+    return (int(row[0]), str(row[1])) if row else None
+
+
+class BackupReach:
+    """How far the backups in `directory` reach into the live journal (a seq, 0 for none).
+
+    A backup counts when its head record is the live journal's record of that seq (same
+    hash): a backup of another chain (e.g. from before a forced restore that reused seqs)
+    or a damaged one holds nothing of this one. Each file is opened once (backups do not
+    change once named); a deleted backup stops counting at the next look, so retention
+    never prunes on the strength of a backup that is gone."""
+
+    def __init__(self, directory: Path, live: Callable[[int], JournalRecord | None]) -> None:
+        self.directory = directory
+        self._live = live
+        self._heads: dict[Path, tuple[int, str] | None] = {}
+
+    def __call__(self) -> int:
+        backups = list_backups(self.directory)
+        self._heads = {path: self._heads[path] if path in self._heads else backup_head(path)
+                       for path in backups}
+        for seq, digest in sorted((h for h in self._heads.values() if h), reverse=True):
+            record = self._live(seq)
+            if record is not None and record.hash == digest:
+                return seq
+        return 0
 
 
 def rotate(directory: Path, keep: int) -> list[Path]:

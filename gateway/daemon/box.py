@@ -55,7 +55,7 @@ from devices.runner import (
 from gateway.catalog.catalog import Catalog
 from gateway.catalog.store import CatalogStore
 from gateway.daemon.anomalies import Anomaly, AnomalyWatch
-from gateway.daemon.backup import backup_dir, take_backup
+from gateway.daemon.backup import BackupReach, backup_dir, take_backup
 from gateway.daemon.boxclock import BoxClock, SystemClock
 from gateway.daemon.chain_guard import ChainBroken
 from gateway.daemon.clockwatch import ClockWatch
@@ -83,6 +83,7 @@ from gateway.daemon.till import PrinterWorker, TillEffects
 from gateway.database import open_database
 from gateway.errors import StoregateError
 from gateway.journal import Journal, JournalError
+from gateway.journal.retention import RetentionKeeper
 from gateway.lane import events as ev
 from gateway.lane.book import LaneBook
 from gateway.lane.events import Outcome, Refusal
@@ -222,6 +223,10 @@ class Box:
         self.db = open_database(self.settings.paths.database, owner_thread_only=True)
         self.journal = Journal(self.db, clock=self.clock.stamp)
         self.book = LaneBook(self.db, self.journal)
+        self.retention = RetentionKeeper(  # prunes in small steps from _housekeeping
+            self.journal, self.settings.journal, wall=self.clock.wall,
+            backed_up=BackupReach(backup_dir(self.settings), self.journal.get),
+            dependents=(LaneBook.forget_through,), alert=lambda m: self.alert("journal", m))
         self.staff = StaffDirectory(self.db, self.settings.lane)
         link = self._member_link()
         members = RoomMembers(MemberAccounts(MemberStore(self.db, self.settings.store.box),
@@ -631,7 +636,8 @@ class Box:
         day = request.day or now.date().isoformat()
         lane_ref = LaneRef(store=self.settings.store.id, box=self.settings.store.box)
         record = close_day(self.book, self.staff, self.settings.lane, lane_ref, day, now,
-                           credential, self.clock.new_id)
+                           credential, self.clock.new_id,
+                           empty_day=request.empty_day)
         if isinstance(record, Refusal):
             return {"ok": False, "refused": record.code, "error": record.message}
         store = self.settings.store
@@ -771,6 +777,7 @@ class Box:
         if now >= self.next_backup:
             self.next_backup = now + self.settings.backup.interval_hours * 3600
             threading.Thread(target=self._scheduled_backup, daemon=True).start()
+        self.retention.tick(now)
 
     def _scheduled_backup(self) -> None:
         try:
@@ -793,6 +800,7 @@ class Box:
                 log.warning("[%s] changed: restart the service to apply it", section)
         self.settings.anomalies = fresh.anomalies
         self.settings.backup = fresh.backup
+        self.settings.journal = self.retention.settings = fresh.journal
         self.settings.daemon = fresh.daemon
         self.settings.store.header = fresh.store.header
         self.settings.store.footer = fresh.store.footer

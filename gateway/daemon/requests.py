@@ -60,6 +60,7 @@ class ZReportRequest:
     staff: str | None
     pin: str | None
     day: str | None
+    empty_day: bool = False  # a Z of a day with no trading, asked for on purpose
 
 
 @dataclass(frozen=True)
@@ -109,7 +110,8 @@ def _z_report(body: Mapping[str, Any]) -> ZReportRequest:
     request = ZReportRequest(card=_text(body, "card", "z_report"),
                              staff=_text(body, "staff", "z_report"),
                              pin=_text(body, "pin", "z_report"),
-                             day=_text(body, "day", "z_report"))
+                             day=_text(body, "day", "z_report"),
+                             empty_day=body.get("empty_day") is True)
     if request.card is None and (request.staff is None or request.pin is None):
         raise BadRequest("z_report needs a supervisor's card, or staff and pin",
                          where="control socket",

@@ -2,7 +2,8 @@
 
 Modules: `chain` (the hash rule, pure, shared with head office), `records` (JournalRecord
 and its wire form), `clock` (wall time + NTP state), `store` (the SQLite journal: append,
-read, acknowledge, prune), `verify` (walking the chain), `cli` (`gateway journal ...`).
+read, acknowledge, prune), `verify` (walking the chain), `retention` (what may be pruned
+next, and the keeper the daemon ticks), `settings` (`[journal]`), `cli` (`gateway journal ...`).
 This package owns the journal_record and journal_state tables and no other table.
 """
 

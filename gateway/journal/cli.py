@@ -76,6 +76,11 @@ def _export(args: argparse.Namespace) -> int:
         raise UsageError(f"empty or invalid range --from {first} --to {last}",
                          where="gateway journal export",
                          fix=f"records kept are {state.anchor_seq + 1}..{state.head_seq}")
+    if first <= state.anchor_seq:
+        raise UsageError(f"records 1..{state.anchor_seq} are older than the retention period "
+                         "and were pruned from this till", where="gateway journal export",
+                         fix=f"head office keeps every record; this till keeps "
+                         f"{state.anchor_seq + 1}..{state.head_seq}")
     with _output(args.out) as out:
         written = sum(1 for record in _records(journal, first, last)
                       if out.write(canonical_json(record.to_wire()).decode() + "\n"))

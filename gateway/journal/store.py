@@ -35,6 +35,7 @@ from gateway.journal.chain import canonical_json, envelope_bytes, hash_bytes
 from gateway.journal.clock import Clock, SystemClock, system_clock, utc_iso
 from gateway.journal.errors import JournalError, RecordIdConflict
 from gateway.journal.records import JournalRecord
+from gateway.journal.retention import Dependent, Hold, Watermarks, step_end, window
 from gateway.journal.verify import VerifyReport, database_where, verify_journal
 
 __all__ = [
@@ -226,29 +227,60 @@ class Journal:
                 self._conn.execute("UPDATE journal_state SET acknowledged_seq = ?, "
                                    "acknowledged_hash = ? WHERE id = 1", (seq, stored))
 
-    def prune(self, now: datetime, retention: timedelta = DEFAULT_RETENTION) -> int:
-        """Delete the oldest records that are acknowledged AND older than `retention`.
+    def prune(self, now: datetime, retention: timedelta = DEFAULT_RETENTION, *,
+              backed_up_seq: int, batch: int = 1_000_000) -> int:
+        """Delete the oldest records that are acknowledged, held in a backup (seq <=
+        `backed_up_seq`) AND older than `retention`, at most `batch` of them.
 
         Only a prefix is deleted (so the chain stays verifiable from the new anchor), the
         head record is always kept, and a record stamped in the future (clock jump) stops
-        the prefix until it too has aged. Returns how many records were deleted.
+        the prefix until it too has aged. Returns how many records were deleted. The
+        daemon prunes through `gateway.journal.retention.RetentionKeeper` instead, in steps.
         """
-        cutoff = utc_iso(now - retention)
+        state = self._state()
+        marks = Watermarks(state.anchor_seq, state.head_seq, state.acknowledged_seq,
+                           backed_up_seq)
+        chosen = window(marks, batch)
+        if isinstance(chosen, Hold):
+            return 0
+        young = self.first_young(chosen.first, chosen.last, utc_iso(now - retention))
+        end = step_end(chosen, young)
+        return 0 if isinstance(end, Hold) else self.prune_through(end)
+
+    def first_young(self, first: int, last: int, cutoff: str) -> int | None:
+        """The first seq in `first..last` stamped at or after `cutoff` (UTC ISO), if any.
+
+        Reads at most `last - first + 1` rows, by primary key: bounded work per step."""
+        with self._lock, self._sqlite_errors("reading the journal"):
+            row = self._conn.execute(
+                "SELECT min(seq) FROM journal_record WHERE seq BETWEEN ? AND ? AND time >= ?",
+                (first, last, cutoff)).fetchone()
+        return None if row is None or row[0] is None else int(row[0])
+
+    def prune_through(self, upto: int, *, dependents: Sequence[Dependent] = ()) -> int:
+        """Delete records anchor+1..`upto` and move the anchor to `upto`, in one transaction
+        with each dependent's own deletions (`dependent(conn, upto)`).
+
+        Refuses (JournalError, nothing deleted) to delete the head or anything not yet
+        acknowledged; whether the records are old enough and backed up is the caller's
+        decision (`gateway.journal.retention`). Returns how many records were deleted."""
         with self._lock, self._write_transaction() as conn:
             state = self._state()
-            limit = min(state.acknowledged_seq, state.head_seq - 1)
+            if upto <= state.anchor_seq:
+                return 0
+            if upto > state.acknowledged_seq or upto >= state.head_seq:
+                raise JournalError(
+                    f"cannot prune up to record {upto}: head office acknowledged up to "
+                    f"{state.acknowledged_seq} and the head ({state.head_seq}) is always kept",
+                    where=self._where, fix="prune only acknowledged records before the head")
+            anchor_hash = self._hash_of(upto)
             with self._sqlite_errors("pruning"):
-                young = conn.execute(
-                    "SELECT min(seq) FROM journal_record WHERE seq <= ? AND time >= ?",
-                    (limit, cutoff)).fetchone()[0]
-                upto = limit if young is None else young - 1
-                if upto <= state.anchor_seq:
-                    return 0
-                anchor_hash = self._hash_of(upto)
                 deleted = conn.execute("DELETE FROM journal_record WHERE seq <= ?",
                                        (upto,)).rowcount
                 conn.execute("UPDATE journal_state SET anchor_seq = ?, anchor_hash = ? "
                              "WHERE id = 1", (upto, anchor_hash))
+                for dependent in dependents:
+                    dependent(conn, upto)
         return int(deleted)
 
     # -- reading -----------------------------------------------------------------------

@@ -241,6 +241,25 @@ class LaneReader:
             f"(SELECT body FROM journal_record r WHERE r.seq = d.seq) END FROM lane_doc d "
             f"WHERE {where} AND d.kind IN ({marks}) ORDER BY d.seq", (value, *REPORTED))
 
+    def has_shift(self, shift_id: str) -> bool:
+        """Whether this till ever opened the shift (for reports asked about one by id)."""
+        return self.conn.execute("SELECT 1 FROM lane_shift WHERE shift_id = ?",
+                                 (shift_id,)).fetchone() is not None
+
+    def first_indexed_day(self) -> str | None:
+        """The business day of the oldest record still indexed (reports after pruning)."""
+        row = self.conn.execute("SELECT business_day FROM lane_doc ORDER BY seq LIMIT 1"
+                                ).fetchone()
+        return str(row[0]) if row else None
+
+    @staticmethod
+    def forget_through(conn: sqlite3.Connection, seq: int) -> None:
+        """Journal retention pruned records 1..seq: their index rows and refunded
+        quantities go in the same transaction (a refund always follows its sale, so a
+        refund row up to `seq` belongs to a pruned sale)."""
+        conn.execute("DELETE FROM lane_doc WHERE seq <= ?", (seq,))
+        conn.execute("DELETE FROM lane_refunded WHERE refund_seq <= ?", (seq,))
+
     def z_of_day(self, day: str) -> int | None:
         row = self.conn.execute("SELECT seq FROM lane_doc WHERE business_day = ? AND "
                                 "kind = 'z_report'", (day,)).fetchone()

@@ -28,6 +28,7 @@ from gateway.lane.records import LaneRef
 from gateway.lane.staff import StaffChange, StaffDirectory
 from gateway.receipts.model import from_record
 from gateway.receipts.text import render_receipt
+from gateway.reports.days import business_day, refuse_empty_day, refuse_unknown_shift
 from gateway.settings import GatewaySettings, load_settings
 
 
@@ -62,6 +63,9 @@ def register(sub: Any) -> None:
     report.add_argument("--card", metavar="CARD", help="Z: the supervisor's staff card")
     report.add_argument("--staff", metavar="ID", help="Z: staff number (PIN is asked)")
     report.add_argument("--pin-stdin", action="store_true", help="read the PIN from stdin")
+    report.add_argument("--empty-day", action="store_true",
+                        help="Z: confirm closing a day on which this till recorded no sale, "
+                        "refund, void or no-sale (refused otherwise)")
     _common(report)
     report.set_defaults(func=_report)
 
@@ -95,10 +99,18 @@ def _open(args: argparse.Namespace, *, readonly: bool = False) -> tuple[GatewayS
 
 def _receipt(args: argparse.Namespace) -> int:
     settings, db = _open(args, readonly=True)
-    record = Journal(db).get(args.seq)
+    journal = Journal(db)
+    record = journal.get(args.seq)
     if record is None:
+        state = journal.state()
+        kept = f"this till keeps records {state.anchor_seq + 1}..{state.head_seq}"
+        if 0 < args.seq <= state.anchor_seq:
+            raise UsageError(f"journal record {args.seq} is older than the retention period: "
+                             "it was pruned from this till after head office acknowledged it",
+                             where="gateway receipt",
+                             fix=f"head office keeps every record; {kept}")
         raise UsageError(f"there is no journal record {args.seq}", where="gateway receipt",
-                         fix="`gateway journal export` lists the records and their seq")
+                         fix=f"{kept}; `gateway journal export` lists them")
     receipt = from_record(record, settings.store.header, settings.store.footer, copy=True)
     width = args.width or settings.store.receipt_width
     print(render_receipt(receipt, width), end="")
@@ -120,29 +132,19 @@ def _today(settings: GatewaySettings) -> datetime:
 
 
 def _report(args: argparse.Namespace) -> int:
-    from gateway.reports import close_day, day_report, from_bodies, render_report, x_report
+    from gateway.reports import close_day, kept_from
     settings = load_settings(args.config)
+    _refuse_mixed_options(args)
+    now = _today(settings)
     path, socket_path = writer_of(settings, args.db)
-    if args.which == "x":
-        socket_path = None  # an X report only reads
     db = open_database(path, readonly=args.which == "x" or socket_path is not None)
     book = LaneBook(db)
-    now = _today(settings)
-    day = args.date or now.date().isoformat()
+    day = business_day(args.date or now.date().isoformat(), now.date(),
+                       kept_from=kept_from(book), where=f"gateway report {args.which}")
     if args.which == "x":
-        shift = args.shift or (row.shift_id if (row := book.open_shift()) else None)
-        figures = x_report(book, shift) if shift else day_report(book, day)
-        title = f"X REPORT shift {shift}" if shift else f"X REPORT day {day}"
-        print(json.dumps(figures.to_json(), indent=2) if args.json
-              else render_report(title, figures, settings.store.receipt_width), end="\n")
-        if args.check:
-            recomputed = from_bodies(book.bodies(day=None if shift else day, shift_id=shift))
-            if recomputed.to_json() != figures.to_json():
-                print("gateway report x: the stored report digests disagree with the journal "
-                      "bodies\n  fix: trust the bodies; run `gateway journal verify`",
-                      file=sys.stderr)
-                return 1
-        return 0
+        return _x_report(args, settings, book, day)
+    if not args.empty_day and next(book.day_digests(day), None) is None:
+        raise refuse_empty_day(day)  # before a PIN is asked; the daemon checks it again
     if args.card is None and args.staff is None:
         raise UsageError("a Z report needs who closes the day", where="gateway report z",
                          fix="pass --card CARD, or --staff ID (the PIN is asked)")
@@ -154,7 +156,7 @@ def _report(args: argparse.Namespace) -> int:
     lane = LaneRef(store=settings.store.id, box=settings.store.box)
     import uuid
     record = close_day(book, staff, settings.lane, lane, day, now, credential,
-                       lambda: uuid.uuid4().hex)
+                       lambda: uuid.uuid4().hex, empty_day=args.empty_day)
     if isinstance(record, Refusal):
         print(f"gateway report z: {record.message}", file=sys.stderr)
         return 1
@@ -166,10 +168,50 @@ def _report(args: argparse.Namespace) -> int:
     return 0
 
 
+def _refuse_mixed_options(args: argparse.Namespace) -> None:
+    """Options that belong to the other report are refused rather than silently ignored."""
+    wrong = ({"--shift": args.shift} if args.which == "z"
+             else {"--card": args.card, "--staff": args.staff, "--empty-day": args.empty_day})
+    given = [name for name, value in wrong.items() if value]
+    if args.which == "x" and args.shift and args.date:
+        given.append("--shift with --date")
+    if given:
+        raise UsageError(f"{', '.join(given)} cannot be used with `report {args.which}`",
+                         where=f"gateway report {args.which}",
+                         fix="X: --shift ID or --date DAY; Z: --date DAY, --card or --staff, "
+                         "--empty-day")
+
+
+def _x_report(args: argparse.Namespace, settings: GatewaySettings, book: LaneBook,
+              day: str) -> int:
+    """The X report of a shift (given, else the one in progress) or of a day; reads only."""
+    from gateway.reports import day_report, from_bodies, render_report, x_report
+    if args.shift and not book.has_shift(args.shift):
+        raise refuse_unknown_shift(args.shift)
+    shift = args.shift or (None if args.date else
+                           (row.shift_id if (row := book.open_shift()) else None))
+    figures = x_report(book, shift) if shift else day_report(book, day)
+    title = f"X REPORT shift {shift}" if shift else f"X REPORT day {day}"
+    print(json.dumps(figures.to_json(), indent=2) if args.json
+          else render_report(title, figures, settings.store.receipt_width), end="\n")
+    if not figures.first_seq:
+        print(f"gateway report x: no sale, refund, void or no-sale recorded "
+              f"{f'in shift {shift}' if shift else f'on {day}'}", file=sys.stderr)
+    if args.check:
+        recomputed = from_bodies(book.bodies(day=None if shift else day, shift_id=shift))
+        if recomputed.to_json() != figures.to_json():
+            print("gateway report x: the stored report digests disagree with the journal "
+                  "bodies\n  fix: trust the bodies; run `gateway journal verify`",
+                  file=sys.stderr)
+            return 1
+    return 0
+
+
 def _z_through_daemon(args: argparse.Namespace, socket_path: Path, credential: Credential,
                       day: str) -> int:
     request = {"command": "z_report", "day": day, "card": credential.card,
-               "staff": credential.staff_id, "pin": credential.pin}
+               "staff": credential.staff_id, "pin": credential.pin,
+               "empty_day": args.empty_day or None}
     answer = ask_owner(socket_path, {k: v for k, v in request.items() if v is not None})
     if not answer.get("ok"):
         return owner_refused(answer, "report z")

@@ -24,6 +24,7 @@ from fractions import Fraction
 from typing import Any
 
 from gateway.errors import StoregateError
+from gateway.journal.retention import retention_note
 from gateway.lane import events as ev
 from gateway.lane.book import Batch
 from gateway.lane.events import Refusal
@@ -41,7 +42,7 @@ def refund(lane: LaneContext, event: ev.Refund) -> Step | Refusal:
     record = lane.book.by_receipt(event.receipt_id)
     if record is None or record.kind != "sale":
         return Refusal("unknown_receipt", f"No sale with receipt {event.receipt_id} on this "
-                       "till.")
+                       "till." + retention_note(lane.book.journal))
     if not event.reason.strip():
         return Refusal("needs_reason", "Enter the reason for the refund.")
     original = SaleBody.model_validate(record.body)  # the model head office reads it with

@@ -25,6 +25,7 @@ from gateway.lane.records import Breakdown, LaneRef, ZReportBody
 from gateway.lane.settings import LaneSettings
 from gateway.lane.staff import StaffDirectory
 from gateway.money import from_minor_units
+from gateway.reports.days import business_day, refuse_empty_day
 
 ZERO = Decimal("0.00")  # amounts in reports always show their cents
 
@@ -220,14 +221,32 @@ def x_report(book: LaneReader, shift_id: str) -> Figures:
     return compute(book.shift_digests(shift_id))
 
 
+def kept_from(book: LaneBook) -> str | None:
+    """The oldest business day still indexed once retention has pruned records, else None
+    (that day may be incomplete: see `gateway.reports.days`)."""
+    if book.journal.state().anchor_seq == 0:
+        return None
+    return book.first_indexed_day()
+
+
 def day_report(book: LaneBook, day: str) -> Figures:
     return compute(book.day_digests(day))
 
 
 def close_day(book: LaneBook, staff: StaffDirectory, settings: LaneSettings, lane: LaneRef,
               day: str, at: datetime, credential: Credential,
-              new_id: Callable[[], str]) -> JournalRecord | Refusal:
-    """The Z report: write the day's figures as a `z_report` record with the next Z number."""
+              new_id: Callable[[], str], *, empty_day: bool = False
+              ) -> JournalRecord | Refusal:
+    """The Z report: write the day's figures as a `z_report` record with the next Z number.
+
+    The day is checked first (`gateway.reports.days`: a real date, not after `at`'s day,
+    not pruned, with trading unless `empty_day` confirms there was none); a bad one raises
+    `ReportInputError` before a PIN is even checked, so a refused request writes nothing
+    at all (not even a failed PIN attempt)."""
+    business_day(day, at.date(), kept_from=kept_from(book), where="Z report")
+    figures = day_report(book, day)
+    if figures.first_seq == 0 and not empty_day:
+        raise refuse_empty_day(day, where="Z report")
     who = staff.identify(credential, at)
     if isinstance(who, Refusal):
         return who
@@ -238,7 +257,6 @@ def close_day(book: LaneBook, staff: StaffDirectory, settings: LaneSettings, lan
     done = book.z_of_day(day)
     if done is not None:
         return Refusal("z_done", f"The day {day} was already closed (Z record #{done}).")
-    figures = day_report(book, day)
     number = book.next_number("z")
     body = ZReportBody(
         z_number=number, lane=lane, business_day=day, local_time=at.isoformat(timespec="seconds"),

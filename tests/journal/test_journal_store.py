@@ -161,14 +161,17 @@ def test_prune_removes_only_acknowledged_and_old(journal: Journal,
     for n in range(1, 10):
         journal.append("sale", sale_body(n))  # one record per day, day 0..9
     now = START + timedelta(days=100)
-    assert journal.prune(now, timedelta(days=90)) == 0  # nothing acknowledged
+    assert journal.prune(now, timedelta(days=90), backed_up_seq=10) == 0  # nothing acked
     journal.acknowledge(6)
-    deleted = journal.prune(now, timedelta(days=94))  # days 0..5 are older than 94 days
-    assert deleted == 6
+    assert journal.prune(now, timedelta(days=94), backed_up_seq=0) == 0  # in no backup
+    assert journal.prune(now, timedelta(days=94), backed_up_seq=3) == 3  # backup holds 1..3
+    deleted = journal.prune(now, timedelta(days=94), backed_up_seq=10)  # days 3..5 > 94 d
+    assert deleted == 3
     assert journal.read(0, 1)[0].seq == 7
     assert journal.state().anchor_seq == 6
     assert verify_journal(journal._db).ok
-    assert journal.prune(now + timedelta(days=365), timedelta(days=90)) == 0  # 7..10 unacked
+    assert journal.prune(now + timedelta(days=365), timedelta(days=90),
+                         backed_up_seq=10) == 0  # 7..10 unacknowledged
 
 
 def test_prune_keeps_the_head_and_stops_at_a_future_stamp(journal: Journal,
@@ -179,8 +182,8 @@ def test_prune_keeps_the_head_and_stops_at_a_future_stamp(journal: Journal,
     clock.now = START + timedelta(days=1)
     journal.append_many([("sale", sale_body(3)), ("sale", sale_body(4))])
     journal.acknowledge(4)
-    assert journal.prune(START + timedelta(days=200)) == 1  # record 2 still young
-    journal.prune(START + timedelta(days=1000))
+    assert journal.prune(START + timedelta(days=200), backed_up_seq=4) == 1  # 2 still young
+    journal.prune(START + timedelta(days=1000), backed_up_seq=4)
     assert [r.seq for r in journal.read(0, 10)] == [4]  # the head is always kept
     assert journal.append("sale", sale_body(5)).seq == 5
     assert verify_journal(journal._db).ok
