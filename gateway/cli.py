@@ -23,7 +23,7 @@ COMMAND_MODULES = (
     "gateway.commands.quote",
     "gateway.commands.catalog",
     "gateway.journal.cli",
-    "gateway.lane.cli",
+    "gateway.commands.lane",
     "gateway.commands.devices",
     "gateway.sync.cli",
     "gateway.daemon.cli",
