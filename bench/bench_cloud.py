@@ -46,15 +46,27 @@ ROOT = "storegate/v1"
 PG_ADMIN = os.environ.get("STOREGATE_TEST_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
 CLOUD = Path(sys.executable).parent / "cloud"
 BATCH = 500
-COLUMNS = ("store, box, seq, id, time, clock_synced, kind, body, prev_hash, hash, historical, "
-           "received_at")
+COLUMNS = (
+    "store, box, seq, id, time, clock_synced, kind, body, prev_hash, hash, historical, received_at"
+)
 
 
 def body(n: int) -> dict[str, object]:
     """A sale-like body of about 1 KB once wrapped as a record (amounts as strings)."""
-    return {"receipt": f"R{n:08d}", "total": f"{n % 1000}.{n % 100:02d}", "lines": [
-        {"sku": f"SKU{n % 997:06d}", "qty": "1", "price": "2.50", "category": "dairy",
-         "name": "x" * 700}], "staff": {"id": "c1", "name": "Cashier 1"}}
+    return {
+        "receipt": f"R{n:08d}",
+        "total": f"{n % 1000}.{n % 100:02d}",
+        "lines": [
+            {
+                "sku": f"SKU{n % 997:06d}",
+                "qty": "1",
+                "price": "2.50",
+                "category": "dairy",
+                "name": "x" * 700,
+            }
+        ],
+        "staff": {"id": "c1", "name": "Cashier 1"},
+    }
 
 
 def make_journals(workdir: Path, boxes: int, per_box: int) -> dict[str, list[JournalRecord]]:
@@ -62,8 +74,9 @@ def make_journals(workdir: Path, boxes: int, per_box: int) -> dict[str, list[Jou
     for b in range(boxes):
         journal = Journal(open_database(workdir / f"box{b}.db"))
         for first in range(0, per_box, 5000):
-            journal.append_many([("sale", body(first + i))
-                                 for i in range(min(5000, per_box - first))])
+            journal.append_many(
+                [("sale", body(first + i)) for i in range(min(5000, per_box - first))]
+            )
         journals[f"box-{b}"] = journal.read(0, per_box)
     return journals
 
@@ -72,19 +85,39 @@ def payloads(journals: dict[str, list[JournalRecord]], store: str) -> list[tuple
     out = []
     for box, records in journals.items():
         for i in range(0, len(records), BATCH):
-            chunk = records[i:i + BATCH]
-            batch = JournalBatch(store=store, box=box, first_seq=chunk[0].seq,
-                                 last_seq=chunk[-1].seq, historical=True,
-                                 sent_at="2026-11-24T00:00:00.000Z",
-                                 records=[r.to_wire() for r in chunk])
+            chunk = records[i : i + BATCH]
+            batch = JournalBatch(
+                store=store,
+                box=box,
+                first_seq=chunk[0].seq,
+                last_seq=chunk[-1].seq,
+                historical=True,
+                sent_at="2026-11-24T00:00:00.000Z",
+                records=[r.to_wire() for r in chunk],
+            )
             out.append((Topics(ROOT, store, box).journal, batch.model_dump_json().encode()))
     return out
 
 
 def rows(journals: dict[str, list[JournalRecord]]) -> list[tuple[object, ...]]:
-    return [("bench", box, r.seq, r.id, r.time, r.clock_synced, r.kind,
-             canonical_json(r.body).decode(), r.prev_hash, r.hash, True, r.time)
-            for box, records in journals.items() for r in records]
+    return [
+        (
+            "bench",
+            box,
+            r.seq,
+            r.id,
+            r.time,
+            r.clock_synced,
+            r.kind,
+            canonical_json(r.body).decode(),
+            r.prev_hash,
+            r.hash,
+            True,
+            r.time,
+        )
+        for box, records in journals.items()
+        for r in records
+    ]
 
 
 # ---------------------------------------------------------------- baselines
@@ -107,8 +140,9 @@ def bare_sqlite(path: Path, data: list[tuple[object, ...]]) -> float:
     db.conn.execute("CREATE TABLE bare AS SELECT * FROM journal_record WHERE 0")
     started = time.perf_counter()
     with db.transaction():
-        db.conn.cursor().executemany(f"INSERT INTO bare ({COLUMNS}) VALUES "
-                                     f"({', '.join('?' * 12)})", data)
+        db.conn.cursor().executemany(
+            f"INSERT INTO bare ({COLUMNS}) VALUES ({', '.join('?' * 12)})", data
+        )
     elapsed = time.perf_counter() - started
     db.close()
     return elapsed
@@ -117,17 +151,32 @@ def bare_sqlite(path: Path, data: list[tuple[object, ...]]) -> float:
 # ---------------------------------------------------------------- through ingest
 
 
-def through_ingest(db_url: str, port: int, journals: dict[str, list[JournalRecord]],
-                   workers: int, logdir: Path) -> float:
+def through_ingest(
+    db_url: str, port: int, journals: dict[str, list[JournalRecord]], workers: int, logdir: Path
+) -> float:
     """A store name of its own per run, so no retained ack from an earlier run counts."""
     store = f"bench-{uuid.uuid4().hex[:6]}"
     messages = payloads(journals, store)
     last = {box: records[-1].seq for box, records in journals.items()}
-    procs = [subprocess.Popen([str(CLOUD), "ingest", "--db", db_url, "--port", str(port),
-                               "--client-id", f"bench-{uuid.uuid4().hex[:6]}",
-                               "--log-level", "WARNING"],
-                              stdout=(logdir / f"w{i}.log").open("wb"),
-                              stderr=subprocess.STDOUT) for i in range(workers)]
+    procs = [
+        subprocess.Popen(
+            [
+                str(CLOUD),
+                "ingest",
+                "--db",
+                db_url,
+                "--port",
+                str(port),
+                "--client-id",
+                f"bench-{uuid.uuid4().hex[:6]}",
+                "--log-level",
+                "WARNING",
+            ],
+            stdout=(logdir / f"w{i}.log").open("wb"),
+            stderr=subprocess.STDOUT,
+        )
+        for i in range(workers)
+    ]
     try:
         time.sleep(1.5)  # workers connected and subscribed
         return _publish_and_wait(port, store, messages, last)
@@ -138,8 +187,9 @@ def through_ingest(db_url: str, port: int, journals: dict[str, list[JournalRecor
             proc.wait(30)
 
 
-def _publish_and_wait(port: int, store: str, messages: list[tuple[str, bytes]],
-                      last: dict[str, int]) -> float:
+def _publish_and_wait(
+    port: int, store: str, messages: list[tuple[str, bytes]], last: dict[str, int]
+) -> float:
     done = threading.Event()
     acked: dict[str, int] = {}
 
@@ -150,8 +200,11 @@ def _publish_and_wait(port: int, store: str, messages: list[tuple[str, bytes]],
         if all(acked.get(b, 0) >= seq for b, seq in last.items()):
             done.set()
 
-    client = mqtt.Client(CallbackAPIVersion.VERSION2, protocol=mqtt.MQTTv5,
-                         client_id=f"bench-box-{uuid.uuid4().hex[:6]}")
+    client = mqtt.Client(
+        CallbackAPIVersion.VERSION2,
+        protocol=mqtt.MQTTv5,
+        client_id=f"bench-box-{uuid.uuid4().hex[:6]}",
+    )
     client.on_message = on_message
     client.max_inflight_messages_set(64)
     client.connect("127.0.0.1", port)
@@ -181,8 +234,9 @@ def fresh_pg() -> tuple[str, str]:
 
 def drop_pg(name: str) -> None:
     with psycopg.connect(PG_ADMIN, autocommit=True) as admin:
-        admin.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-                      "WHERE datname = %s", (name,))
+        admin.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s", (name,)
+        )
         admin.execute(f'DROP DATABASE IF EXISTS "{name}"')
 
 
@@ -196,8 +250,10 @@ def prepared(url: str) -> str:
 def report(label: str, count: int, seconds: float, base: float | None) -> float:
     rate = count / seconds
     ratio = f"  ({rate / (count / base):.2f}x the baseline)" if base else ""
-    print(f"{label:<46} {count:>8} records in {seconds:6.2f} s = {rate:>9,.0f} records/s"
-          f"{ratio}", flush=True)
+    print(
+        f"{label:<46} {count:>8} records in {seconds:6.2f} s = {rate:>9,.0f} records/s{ratio}",
+        flush=True,
+    )
     return rate
 
 
@@ -214,9 +270,12 @@ def main() -> int:
         messages, data = payloads(journals, "bench"), rows(journals)
         count = len(data)
         size = sum(len(p) for _, p in messages) / count
-        print(f"{count} records of {size:.0f} bytes on the wire, {args.boxes} boxes, "
-              f"{len(messages)} messages of {BATCH}; load average at start "
-              f"{os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs", flush=True)
+        print(
+            f"{count} records of {size:.0f} bytes on the wire, {args.boxes} boxes, "
+            f"{len(messages)} messages of {BATCH}; load average at start "
+            f"{os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs",
+            flush=True,
+        )
         results: dict[str, float] = {}
         with Mosquitto(work / "broker") as broker:
             for workers in (1, 2):
@@ -228,8 +287,8 @@ def main() -> int:
                         report("PostgreSQL bare COPY (baseline)", count, base, None)
                     took = through_ingest(url, broker.port, journals, workers, work)
                     results[f"pg{workers}"] = report(
-                        f"PostgreSQL cloud ingest, {workers} worker(s), acked", count, took,
-                        base)
+                        f"PostgreSQL cloud ingest, {workers} worker(s), acked", count, took, base
+                    )
                 finally:
                     drop_pg(name)
             if not args.skip_sqlite:
@@ -238,10 +297,15 @@ def main() -> int:
                 base = bare_sqlite(path, data)
                 report("SQLite bare executemany INSERT (baseline)", count, base, None)
                 took = through_ingest(url, broker.port, journals, 1, work)
-                results["sqlite1"] = report("SQLite cloud ingest, 1 worker, acked", count,
-                                            took, base)
-        print(json.dumps({k: round(v) for k, v in results.items()}
-                         | {"load_average_end": round(os.getloadavg()[0], 1)}))
+                results["sqlite1"] = report(
+                    "SQLite cloud ingest, 1 worker, acked", count, took, base
+                )
+        print(
+            json.dumps(
+                {k: round(v) for k, v in results.items()}
+                | {"load_average_end": round(os.getloadavg()[0], 1)}
+            )
+        )
     return 0 if results.get("pg1", 0) >= 20_000 else 1
 
 

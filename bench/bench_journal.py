@@ -37,15 +37,31 @@ BUILD_BATCH = 20_000
 
 def sale(number: int, lines: int) -> dict[str, Any]:
     """A completed sale as the lane journals it: lines, taxes, tenders, money as Decimal."""
-    items = [{"line": n, "sku": f"76123456{n:05d}", "name": f"Product number {n}",
-              "qty": Decimal("1.000"), "unit_price": Decimal("3.95"),
-              "amount": Decimal("3.95"), "discount": Decimal("0.00"), "tax_rate": "A"}
-             for n in range(lines)]
+    items = [
+        {
+            "line": n,
+            "sku": f"76123456{n:05d}",
+            "name": f"Product number {n}",
+            "qty": Decimal("1.000"),
+            "unit_price": Decimal("3.95"),
+            "amount": Decimal("3.95"),
+            "discount": Decimal("0.00"),
+            "tax_rate": "A",
+        }
+        for n in range(lines)
+    ]
     total = Decimal("3.95") * lines
-    return {"receipt": f"B1-{number:08d}", "catalog_version": 42, "cashier": "S017",
-            "member": None, "lines": items, "total": total,
-            "taxes": [{"rate": "A", "percent": "8.1", "net": str(total / Decimal("1.081"))}],
-            "tenders": [{"type": "cash", "amount": total}], "change": Decimal("0.00")}
+    return {
+        "receipt": f"B1-{number:08d}",
+        "catalog_version": 42,
+        "cashier": "S017",
+        "member": None,
+        "lines": items,
+        "total": total,
+        "taxes": [{"rate": "A", "percent": "8.1", "net": str(total / Decimal("1.081"))}],
+        "tenders": [{"type": "cash", "amount": total}],
+        "change": Decimal("0.00"),
+    }
 
 
 class FakeClock:
@@ -64,16 +80,20 @@ def bare_rate(path: Path, sales: int) -> float:
     conn = sqlite3.connect(path, isolation_level=None)
     conn.execute("PRAGMA journal_mode = WAL")
     conn.execute("PRAGMA synchronous = FULL")
-    conn.execute("CREATE TABLE IF NOT EXISTS sale (seq INTEGER PRIMARY KEY, id TEXT UNIQUE, "
-                 "time TEXT, clock_synced INTEGER, kind TEXT, body TEXT, prev_hash TEXT, "
-                 "hash TEXT)")
+    conn.execute(
+        "CREATE TABLE IF NOT EXISTS sale (seq INTEGER PRIMARY KEY, id TEXT UNIQUE, "
+        "time TEXT, clock_synced INTEGER, kind TEXT, body TEXT, prev_hash TEXT, "
+        "hash TEXT)"
+    )
     start = conn.execute("SELECT coalesce(max(seq), 0) FROM sale").fetchone()[0]
     began = time.perf_counter()
     for n in range(start + 1, start + sales + 1):
         body = json.dumps(sale(n, 20), default=str)
         conn.execute("BEGIN")
-        conn.execute("INSERT INTO sale VALUES (?, ?, ?, 1, 'sale', ?, ?, ?)",
-                     (n, f"bare-{n}", "2026-03-01T00:00:00.000Z", body, "0" * 64, "0" * 64))
+        conn.execute(
+            "INSERT INTO sale VALUES (?, ?, ?, 1, 'sale', ?, ?, ?)",
+            (n, f"bare-{n}", "2026-03-01T00:00:00.000Z", body, "0" * 64, "0" * 64),
+        )
         conn.execute("COMMIT")
     elapsed = time.perf_counter() - began
     conn.close()
@@ -137,18 +157,24 @@ def main() -> None:
     parser.add_argument("--dir", type=Path, default=Path(tempfile.gettempdir()))
     args = parser.parse_args()
     workdir = Path(tempfile.mkdtemp(prefix="bench-journal-", dir=args.dir))
-    print(f"python {platform.python_version()}, SQLite {sqlite3.sqlite_version}, "
-          f"{os.cpu_count()} cpus, files in {workdir}")
+    print(
+        f"python {platform.python_version()}, SQLite {sqlite3.sqlite_version}, "
+        f"{os.cpu_count()} cpus, files in {workdir}"
+    )
 
     bare, ours = bench_commit(workdir, args.sales)
-    print(f"20-line sale commit: bare sqlite3 {bare:8.1f}/s  journal {ours:8.1f}/s  "
-          f"ratio {ours / bare:.2f} (target >= 0.50) -> {'PASS' if ours >= bare / 2 else 'FAIL'}")
+    print(
+        f"20-line sale commit: bare sqlite3 {bare:8.1f}/s  journal {ours:8.1f}/s  "
+        f"ratio {ours / bare:.2f} (target >= 0.50) -> {'PASS' if ours >= bare / 2 else 'FAIL'}"
+    )
 
     build_s, scan_s, verify_s, size = bench_verify(workdir, args.records)
-    print(f"verify {args.records:,} records ({size / 2**20:.0f} MiB, built in {build_s:.1f} s): "
-          f"{verify_s:.1f} s ({args.records / verify_s:,.0f}/s); bare scan {scan_s:.1f} s, "
-          f"ratio {verify_s / scan_s:.1f}x; target < 60 s -> "
-          f"{'PASS' if verify_s < 60 else 'FAIL'}")
+    print(
+        f"verify {args.records:,} records ({size / 2**20:.0f} MiB, built in {build_s:.1f} s): "
+        f"{verify_s:.1f} s ({args.records / verify_s:,.0f}/s); bare scan {scan_s:.1f} s, "
+        f"ratio {verify_s / scan_s:.1f}x; target < 60 s -> "
+        f"{'PASS' if verify_s < 60 else 'FAIL'}"
+    )
     for leftover in workdir.iterdir():
         leftover.unlink()
     workdir.rmdir()

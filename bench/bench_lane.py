@@ -43,8 +43,18 @@ from gateway.settings import load_settings
 
 ROOT = Path(__file__).resolve().parents[1]
 ROUNDS = 5
-ITEMS = ["7612345001012", "7612345001050", "7612345001128", "7612345001142", "7612345001234",
-         "7612345001265", "7612345001289", "7612345001319", "7612345001357", "4006381333931"]
+ITEMS = [
+    "7612345001012",
+    "7612345001050",
+    "7612345001128",
+    "7612345001142",
+    "7612345001234",
+    "7612345001265",
+    "7612345001289",
+    "7612345001319",
+    "7612345001357",
+    "4006381333931",
+]
 CASHIER = Credential(card="B-1")
 
 
@@ -102,9 +112,11 @@ def bare_round(conn: sqlite3.Connection, body: str, sales: int, start: int) -> f
     begin = time.perf_counter()
     for n in range(start, start + sales):
         conn.execute("BEGIN IMMEDIATE")
-        conn.execute("INSERT INTO t (seq, id, time, clock_synced, kind, body, prev_hash, hash) "
-                     "VALUES (?, ?, ?, 1, 'sale', ?, ?, ?)",
-                     (n, f"r{n}", "2026-11-24T08:00:00Z", body, "0" * 64, "1" * 64))
+        conn.execute(
+            "INSERT INTO t (seq, id, time, clock_synced, kind, body, prev_hash, hash) "
+            "VALUES (?, ?, ?, 1, 'sale', ?, ?, ?)",
+            (n, f"r{n}", "2026-11-24T08:00:00Z", body, "0" * 64, "1" * 64),
+        )
         conn.execute("COMMIT")
     return time.perf_counter() - begin
 
@@ -117,8 +129,10 @@ def bench_commit(folder: Path, sales: int) -> dict[str, float]:
     bare = sqlite3.connect(folder / "bare.db", isolation_level=None)
     bare.execute("PRAGMA journal_mode = WAL")
     bare.execute("PRAGMA synchronous = FULL")
-    bare.execute("CREATE TABLE t (seq INTEGER PRIMARY KEY, id TEXT NOT NULL UNIQUE, time TEXT, "
-                 "clock_synced INTEGER, kind TEXT, body TEXT, prev_hash TEXT, hash TEXT)")
+    bare.execute(
+        "CREATE TABLE t (seq INTEGER PRIMARY KEY, id TEXT NOT NULL UNIQUE, time TEXT, "
+        "clock_synced INTEGER, kind TEXT, body TEXT, prev_hash TEXT, hash TEXT)"
+    )
     journal = Journal(open_database(folder / "journal.db"), clock=JournalClock())
     lane_rates, bare_rates, journal_rates = [], [], []
     for r in range(ROUNDS):
@@ -127,8 +141,13 @@ def bench_commit(folder: Path, sales: int) -> dict[str, float]:
         bare_rates.append(sales / bare_round(bare, body, sales, r * sales))
         journal_rates.append(sales / journal_round(journal, json.loads(body), sales))
     lane_rate, bare_rate = statistics.median(lane_rates), statistics.median(bare_rates)
-    return {"lane": lane_rate, "bare": bare_rate, "ratio": lane_rate / bare_rate,
-            "journal": statistics.median(journal_rates), "body_bytes": float(len(body))}
+    return {
+        "lane": lane_rate,
+        "bare": bare_rate,
+        "ratio": lane_rate / bare_rate,
+        "journal": statistics.median(journal_rates),
+        "body_bytes": float(len(body)),
+    }
 
 
 def journal_round(journal: Journal, body: dict[str, object], sales: int) -> float:
@@ -153,8 +172,14 @@ def build_day(lane: Lane, count: int) -> str:
         batch = Batch()
         for n in range(first, min(first + 1000, count + 1)):
             receipt = f"box-1-{n:06d}"
-            batch.add("sale", {**template, "receipt_id": receipt}, receipt, business_day=day,
-                      shift_id=shift, receipt_id=receipt)
+            batch.add(
+                "sale",
+                {**template, "receipt_id": receipt},
+                receipt,
+                business_day=day,
+                shift_id=shift,
+                receipt_id=receipt,
+            )
         lane.book.commit(batch)
     lane.handle(ev.CloseShift(clock(), Decimal(0)))
     return day
@@ -170,8 +195,16 @@ def bench_z(folder: Path, count: int) -> dict[str, float]:
     read = time.perf_counter() - start
     assert figures.sales == count
     start = time.perf_counter()
-    z = close_day(lane.book, lane.staff, lane.settings.lane, lane.lane_ref, day,
-                  datetime(2026, 11, 24, 22), Credential(card="B-2"), lane.new_id)
+    z = close_day(
+        lane.book,
+        lane.staff,
+        lane.settings.lane,
+        lane.lane_ref,
+        day,
+        datetime(2026, 11, 24, 22),
+        Credential(card="B-2"),
+        lane.new_id,
+    )
     closed = time.perf_counter() - start
     assert not hasattr(z, "code") and z.body["sales"] == count  # type: ignore[union-attr]
     return {"built": built, "x": read, "z": closed}
@@ -188,13 +221,17 @@ def main() -> int:
         commit = bench_commit(folder, args.sales)
         z = bench_z(folder, args.day)
     print(f"python {platform.python_version()}, sqlite {sqlite3.sqlite_version}")
-    print(f"20-line sale through the lane: {commit['lane']:.0f} sales/s; bare sqlite3 "
-          f"insert+commit of the same {commit['body_bytes']:.0f}-byte body: "
-          f"{commit['bare']:.0f}/s; ratio {commit['ratio']:.2f} (Journal.append alone of "
-          f"the same body: {commit['journal']:.0f}/s)")
-    print(f"Z over {args.day} sales: read+sum {z['x']:.3f} s, close_day {z['z']:.3f} s "
-          f"(target < 1 s: {'PASS' if z['z'] < 1 else 'FAIL'}); building the day took "
-          f"{z['built']:.1f} s")
+    print(
+        f"20-line sale through the lane: {commit['lane']:.0f} sales/s; bare sqlite3 "
+        f"insert+commit of the same {commit['body_bytes']:.0f}-byte body: "
+        f"{commit['bare']:.0f}/s; ratio {commit['ratio']:.2f} (Journal.append alone of "
+        f"the same body: {commit['journal']:.0f}/s)"
+    )
+    print(
+        f"Z over {args.day} sales: read+sum {z['x']:.3f} s, close_day {z['z']:.3f} s "
+        f"(target < 1 s: {'PASS' if z['z'] < 1 else 'FAIL'}); building the day took "
+        f"{z['built']:.1f} s"
+    )
     return 0 if z["z"] < 1 else 1
 
 

@@ -53,9 +53,13 @@ def make_document(products: int, promotions: int, seed: int = 7) -> dict[str, An
     for n in range(products):
         weighed = n % 10 == 0
         item: dict[str, Any] = {
-            "sku": f"S{n}", "name": f"Product {n}", "barcodes": [] if weighed else [ean(n)],
-            "unit": "kg" if weighed else "each", "price": f"{rnd.randint(50, 5000) / 100:.2f}",
-            "tax_class": "food" if n % 3 else "std", "category": f"c{n % 40}",
+            "sku": f"S{n}",
+            "name": f"Product {n}",
+            "barcodes": [] if weighed else [ean(n)],
+            "unit": "kg" if weighed else "each",
+            "price": f"{rnd.randint(50, 5000) / 100:.2f}",
+            "tax_class": "food" if n % 3 else "std",
+            "category": f"c{n % 40}",
         }
         if weighed:
             item["plu"] = str(n % 999999)
@@ -66,28 +70,51 @@ def make_document(products: int, promotions: int, seed: int = 7) -> dict[str, An
     kinds = ["percent_off", "amount_off", "fixed_price", "buy_get", "bundle"]
     for i in range(promotions - 5):
         kind = kinds[i % len(kinds)]
-        target = {"categories": [f"c{i % 40}"]} if i % 2 else {
-            "skus": [f"S{rnd.randrange(min(products, 400))}" for _ in range(5)]}
-        promo: dict[str, Any] = {"type": kind, "id": f"p{i}", "name": f"Promotion {i}",
-                                 "target": target, "priority": rnd.randint(1, 100)}
+        target = (
+            {"categories": [f"c{i % 40}"]}
+            if i % 2
+            else {"skus": [f"S{rnd.randrange(min(products, 400))}" for _ in range(5)]}
+        )
+        promo: dict[str, Any] = {
+            "type": kind,
+            "id": f"p{i}",
+            "name": f"Promotion {i}",
+            "target": target,
+            "priority": rnd.randint(1, 100),
+        }
         terms: dict[str, dict[str, Any]] = {
-            "percent_off": {"percent": "10"}, "amount_off": {"amount": "0.20"},
-            "fixed_price": {"price": "0.99"}, "buy_get": {"buy": 2, "get": 1},
+            "percent_off": {"percent": "10"},
+            "amount_off": {"amount": "0.20"},
+            "fixed_price": {"price": "0.99"},
+            "buy_get": {"buy": 2, "get": 1},
             "bundle": {"quantity": 3, "price": "5.00"},
         }
         promo.update(terms[kind])
         promos.append(promo)
     for i in range(5):
-        promos.append({"type": "basket_threshold", "id": f"t{i}", "name": f"Threshold {i}",
-                       "stackable": i > 2,
-                       "tiers": [{"threshold": str(50 * (i + 1)), "amount": str(5 + i)},
-                                 {"threshold": str(200 * (i + 1)), "amount": str(25 + i)}]})
+        promos.append(
+            {
+                "type": "basket_threshold",
+                "id": f"t{i}",
+                "name": f"Threshold {i}",
+                "stackable": i > 2,
+                "tiers": [
+                    {"threshold": str(50 * (i + 1)), "amount": str(5 + i)},
+                    {"threshold": str(200 * (i + 1)), "amount": str(25 + i)},
+                ],
+            }
+        )
     return {
-        "schema": "storegate.catalog/1", "version": 1,
+        "schema": "storegate.catalog/1",
+        "version": 1,
         "money": {"currency": "CHF", "decimals": 2, "cash_rounding": {"increment": "0.05"}},
-        "tax_classes": [{"id": "food", "name": "reduced", "rate": "2.6", "inclusive": True},
-                        {"id": "std", "name": "standard", "rate": "8.1", "inclusive": True}],
-        "categories": categories, "products": items, "promotions": promos,
+        "tax_classes": [
+            {"id": "food", "name": "reduced", "rate": "2.6", "inclusive": True},
+            {"id": "std", "name": "standard", "rate": "8.1", "inclusive": True},
+        ],
+        "categories": categories,
+        "products": items,
+        "promotions": promos,
     }
 
 
@@ -141,18 +168,21 @@ def bench_pricing() -> None:
     engine = timed(lambda: price_basket(basket, catalog), 500)
     base = timed(baseline, 500)
     p99, base_p99 = percentile(engine, 0.99), percentile(base, 0.99)
-    print(f"price 200-line basket, 50 live promotions ({applied} applied): "
-          f"p50 {statistics.median(engine) * 1e3:.3f} ms, p99 {p99 * 1e3:.3f} ms "
-          f"(target < 2 ms: {'PASS' if p99 < 0.002 else 'FAIL'}); "
-          f"baseline Decimal sum p99 {base_p99 * 1e3:.3f} ms, ratio {p99 / base_p99:.1f}x")
+    print(
+        f"price 200-line basket, 50 live promotions ({applied} applied): "
+        f"p50 {statistics.median(engine) * 1e3:.3f} ms, p99 {p99 * 1e3:.3f} ms "
+        f"(target < 2 ms: {'PASS' if p99 < 0.002 else 'FAIL'}); "
+        f"baseline Decimal sum p99 {base_p99 * 1e3:.3f} ms, ratio {p99 / base_p99:.1f}x"
+    )
     # the engine learns what each product's lines need once per catalog and set of live
     # promotions; the first pricing after a new catalog (or a schedule change) pays for it
     first = []
     for _ in range(5):
         fresh = build_catalog(parse_document(document))
         first.extend(timed(partial(price_basket, basket, fresh), 1))
-    print(f"  first pricing with a new catalog: median {statistics.median(first) * 1e3:.3f} ms "
-          f"(of 5)")
+    print(
+        f"  first pricing with a new catalog: median {statistics.median(first) * 1e3:.3f} ms (of 5)"
+    )
 
 
 def bench_catalog_load(workdir: Path) -> None:
@@ -168,10 +198,12 @@ def bench_catalog_load(workdir: Path) -> None:
     store.apply(doc, text, "bench")
     stored = time.perf_counter() - start
     total = validated + stored
-    print(f"load 100,000-product catalog ({len(text) / 1e6:.1f} MB): validate {validated:.2f} s "
-          f"+ index and store in SQLite {stored:.2f} s = {total:.2f} s "
-          f"(target < 3 s: {'PASS' if total < 3 else 'FAIL'}); "
-          f"baseline json.loads {bare:.2f} s, ratio {total / bare:.1f}x")
+    print(
+        f"load 100,000-product catalog ({len(text) / 1e6:.1f} MB): validate {validated:.2f} s "
+        f"+ index and store in SQLite {stored:.2f} s = {total:.2f} s "
+        f"(target < 3 s: {'PASS' if total < 3 else 'FAIL'}); "
+        f"baseline json.loads {bare:.2f} s, ratio {total / bare:.1f}x"
+    )
     bench_lookup(store, build_catalog(doc))
 
 
@@ -198,10 +230,12 @@ def bench_lookup(store: CatalogStore, catalog: Any) -> None:
     sqlite = scan_samples(lambda code: store.sku_for_code(keys[code]))
     bare = scan_samples(lambda code: catalog.codes.get(keys[code]))
     p99m, p99s, p99b = (percentile(s, 0.99) * 1e6 for s in (memory, sqlite, bare))
-    print(f"barcode scan -> product ({len(codes)} scans, 100k catalog): parse + look-up p99 "
-          f"{p99m:.1f} us (target < 50 us: {'PASS' if p99m < 50 else 'FAIL'}); SQLite index "
-          f"probe p99 {p99s:.1f} us; baseline dict look-up p99 {p99b:.2f} us, "
-          f"ratio {p99m / p99b:.0f}x")
+    print(
+        f"barcode scan -> product ({len(codes)} scans, 100k catalog): parse + look-up p99 "
+        f"{p99m:.1f} us (target < 50 us: {'PASS' if p99m < 50 else 'FAIL'}); SQLite index "
+        f"probe p99 {p99s:.1f} us; baseline dict look-up p99 {p99b:.2f} us, "
+        f"ratio {p99m / p99b:.0f}x"
+    )
 
 
 def main() -> int:

@@ -49,8 +49,14 @@ from gateway.settings import load_settings
 
 ROOT = Path(__file__).resolve().parents[1]
 START = datetime(2026, 1, 1, 7, tzinfo=UTC)
-ITEMS = ["7612345001012", "7612345001050", "7612345001128", "7612345001142", "7612345001234",
-         "7612345001265"]
+ITEMS = [
+    "7612345001012",
+    "7612345001050",
+    "7612345001128",
+    "7612345001142",
+    "7612345001234",
+    "7612345001265",
+]
 BATCH = 500
 
 
@@ -87,8 +93,12 @@ def template_sale(path: Path) -> dict[str, Any]:
     db = open_database(path)
     staff = StaffDirectory(db, settings.lane)
     staff.add("1", "Bench", "cashier", card="B-1")
-    lane = Lane(book=LaneBook(db), staff=staff, settings=settings,
-                catalog=load_catalog_file(ROOT / "config" / "catalog.example.json"))
+    lane = Lane(
+        book=LaneBook(db),
+        staff=staff,
+        settings=settings,
+        catalog=load_catalog_file(ROOT / "config" / "catalog.example.json"),
+    )
     at = datetime(2026, 1, 1, 8)
     lane.handle(ev.OpenShift(at, Credential(card="B-1")))
     for code in ITEMS:
@@ -108,9 +118,12 @@ def open_box(folder: Path, name: str, *, retention: int | None) -> Box:
     box = Box(name, path, clock, LaneBook(db, journal))
     if retention is not None:
         box.keeper = RetentionKeeper(
-            journal, JournalSettings(retention_days=retention),  # default prune_batch
+            journal,
+            JournalSettings(retention_days=retention),  # default prune_batch
             backed_up=BackupReach(folder / f"{name}-backups", journal.get),
-            wall=lambda: clock.now, dependents=(LaneBook.forget_through,))
+            wall=lambda: clock.now,
+            dependents=(LaneBook.forget_through,),
+        )
     return box
 
 
@@ -122,9 +135,19 @@ def trade_day(box: Box, day: int, per_day: int, template: dict[str, Any]) -> Non
         batch = Batch()
         for _ in range(first, min(first + BATCH, per_day)):
             receipt = f"box-1-{next(box.receipts):07d}"
-            batch.add("sale", {**template, "receipt_id": receipt, "shift_id": shift,
-                               "business_day": business_day}, receipt,
-                      business_day=business_day, shift_id=shift, receipt_id=receipt)
+            batch.add(
+                "sale",
+                {
+                    **template,
+                    "receipt_id": receipt,
+                    "shift_id": shift,
+                    "business_day": business_day,
+                },
+                receipt,
+                business_day=business_day,
+                shift_id=shift,
+                receipt_id=receipt,
+            )
         box.book.commit(batch)
     box.book.journal.acknowledge(box.book.journal.state().head_seq)
 
@@ -167,26 +190,34 @@ def main() -> int:
         kept = pruned.book.journal.state()
         index_rows = pruned.book.conn.execute("SELECT count(*) FROM lane_doc").fetchone()[0]
         backups = sum(p.stat().st_size for p in (folder / "pruned-backups").iterdir())
-    print(f"python {platform.python_version()}, sqlite {sqlite3.sqlite_version}; "
-          f"{args.days} days x {args.per_day} sales, retention {args.retention} days, "
-          f"backup every {args.backup_every} days; {time.perf_counter() - began:.0f} s")
+    print(
+        f"python {platform.python_version()}, sqlite {sqlite3.sqlite_version}; "
+        f"{args.days} days x {args.per_day} sales, retention {args.retention} days, "
+        f"backup every {args.backup_every} days; {time.perf_counter() - began:.0f} s"
+    )
     print("day   baseline MiB   pruned MiB")
     for (day, base), (_, kept_size) in zip(baseline.sizes, pruned.sizes, strict=True):
         print(f"{day:>3}   {base / 2**20:>12.1f}   {kept_size / 2**20:>10.1f}")
     steps = sorted(pruned.steps)
-    print(f"pruned journal: records {kept.anchor_seq + 1}..{kept.head_seq} kept "
-          f"({kept.head_seq - kept.anchor_seq}), lane_doc rows {index_rows}, verify "
-          f"{'OK' if report.ok else 'BROKEN: ' + str(report.problem)}; backups folder "
-          f"{backups / 2**20:.1f} MiB")
-    print(f"retention steps: {len(steps)}, longest {steps[-1] * 1000:.1f} ms, p99 "
-          f"{steps[int(len(steps) * 0.99)] * 1000:.1f} ms, median "
-          f"{statistics.median(steps) * 1000:.2f} ms")
+    print(
+        f"pruned journal: records {kept.anchor_seq + 1}..{kept.head_seq} kept "
+        f"({kept.head_seq - kept.anchor_seq}), lane_doc rows {index_rows}, verify "
+        f"{'OK' if report.ok else 'BROKEN: ' + str(report.problem)}; backups folder "
+        f"{backups / 2**20:.1f} MiB"
+    )
+    print(
+        f"retention steps: {len(steps)}, longest {steps[-1] * 1000:.1f} ms, p99 "
+        f"{steps[int(len(steps) * 0.99)] * 1000:.1f} ms, median "
+        f"{statistics.median(steps) * 1000:.2f} ms"
+    )
     full = next((size for day, size in pruned.sizes if day >= args.retention + 30), None)
     final = pruned.sizes[-1][1]
     bounded = full is not None and final <= full * 1.10
-    print(f"bounded: {'PASS' if bounded else 'FAIL (or too few days to tell)'} "
-          f"(pruned {final / 2**20:.1f} MiB at the end vs {(full or 0) / 2**20:.1f} MiB one "
-          f"retention period + a month in; baseline {baseline.sizes[-1][1] / 2**20:.1f} MiB)")
+    print(
+        f"bounded: {'PASS' if bounded else 'FAIL (or too few days to tell)'} "
+        f"(pruned {final / 2**20:.1f} MiB at the end vs {(full or 0) / 2**20:.1f} MiB one "
+        f"retention period + a month in; baseline {baseline.sizes[-1][1] / 2**20:.1f} MiB)"
+    )
     return 0 if bounded and report.ok else 1
 
 

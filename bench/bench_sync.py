@@ -48,11 +48,26 @@ DEFAULTS = SyncSettings()
 
 def sale_body(n: int, body_bytes: int) -> dict[str, Any]:
     """A sale of several lines, padded to about `body_bytes` of canonical JSON."""
-    lines = [{"sku": f"{4000000000000 + n * 7 + i:013d}", "name": "Organic whole milk 1l",
-              "qty": "1", "unit_price": "1.45", "vat": "B", "amount": "1.45"}
-             for i in range(4)]
-    body: dict[str, Any] = {"receipt": f"R{n:09d}", "lane": 1, "cashier": "c-07",
-                            "lines": lines, "total": "5.80", "tender": "card", "note": ""}
+    lines = [
+        {
+            "sku": f"{4000000000000 + n * 7 + i:013d}",
+            "name": "Organic whole milk 1l",
+            "qty": "1",
+            "unit_price": "1.45",
+            "vat": "B",
+            "amount": "1.45",
+        }
+        for i in range(4)
+    ]
+    body: dict[str, Any] = {
+        "receipt": f"R{n:09d}",
+        "lane": 1,
+        "cashier": "c-07",
+        "lines": lines,
+        "total": "5.80",
+        "tender": "card",
+        "note": "",
+    }
     size = len(json.dumps(body, separators=(",", ":")))
     body["note"] = "x" * max(0, body_bytes - size)
     return body
@@ -62,8 +77,12 @@ def build_journal(path: Path, records: int, body_bytes: int) -> float:
     journal = Journal(open_database(path))
     started = time.perf_counter()
     for first in range(0, records, 2000):
-        journal.append_many([("sale", sale_body(n, body_bytes))
-                             for n in range(first + 1, min(records, first + 2000) + 1)])
+        journal.append_many(
+            [
+                ("sale", sale_body(n, body_bytes))
+                for n in range(first + 1, min(records, first + 2000) + 1)
+            ]
+        )
     elapsed = time.perf_counter() - started
     conn = sqlite3.connect(path)
     conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
@@ -72,16 +91,30 @@ def build_journal(path: Path, records: int, body_bytes: int) -> float:
 
 
 def box_config(workdir: Path, port: int, box: str) -> SyncConfig:
-    link = LinkOptions(host="127.0.0.1", port=port, client_id=f"bench-{box}", keepalive=30,
-                       session_expiry=0, receive_maximum=64,
-                       max_inflight=DEFAULTS.window_batches + DEFAULTS.queue_window + 4)
-    return SyncConfig(store=STORE, box=box, root_topic="storegate/v1", link=link,
-                      protocol="auto", journal_path=workdir / "box.db",
-                      state_path=workdir / "sync.db", data_dir=workdir,
-                      batch_max_records=DEFAULTS.batch_max_records,
-                      batch_max_bytes=DEFAULTS.batch_max_bytes,
-                      window_batches=DEFAULTS.window_batches,
-                      resend_after=DEFAULTS.resend_after, telemetry_interval=3600)
+    link = LinkOptions(
+        host="127.0.0.1",
+        port=port,
+        client_id=f"bench-{box}",
+        keepalive=30,
+        session_expiry=0,
+        receive_maximum=64,
+        max_inflight=DEFAULTS.window_batches + DEFAULTS.queue_window + 4,
+    )
+    return SyncConfig(
+        store=STORE,
+        box=box,
+        root_topic="storegate/v1",
+        link=link,
+        protocol="auto",
+        journal_path=workdir / "box.db",
+        state_path=workdir / "sync.db",
+        data_dir=workdir,
+        batch_max_records=DEFAULTS.batch_max_records,
+        batch_max_bytes=DEFAULTS.batch_max_bytes,
+        window_batches=DEFAULTS.window_batches,
+        resend_after=DEFAULTS.resend_after,
+        telemetry_interval=3600,
+    )
 
 
 def peak_rss_mb() -> float:
@@ -109,28 +142,53 @@ def run_box(workdir: Path, port: int, box: str) -> None:
     acked = [service.uplink.acknowledged_seq]
     status = service.status()
     service.stop()
-    print(json.dumps({"records": head, "acked": acked[0], "seconds": elapsed,
-                      "finished": finished,
-                      "peak_rss_mb": peak_rss_mb(),
-                      "cpu_s": (lambda u: u.ru_utime + u.ru_stime)(
-                          resource.getrusage(resource.RUSAGE_SELF)),
-                      "batches": status["batches_sent"], "records_sent": status["records_sent"],
-                      "go_backs": status["go_backs"]}))
+    print(
+        json.dumps(
+            {
+                "records": head,
+                "acked": acked[0],
+                "seconds": elapsed,
+                "finished": finished,
+                "peak_rss_mb": peak_rss_mb(),
+                "cpu_s": (lambda u: u.ru_utime + u.ru_stime)(
+                    resource.getrusage(resource.RUSAGE_SELF)
+                ),
+                "batches": status["batches_sent"],
+                "records_sent": status["records_sent"],
+                "go_backs": status["go_backs"],
+            }
+        )
+    )
 
 
-def drain(workdir: Path, journal_file: Path, broker_port: int, box_port: int,
-          box: str, verify: bool = True) -> dict[str, Any]:
+def drain(
+    workdir: Path,
+    journal_file: Path,
+    broker_port: int,
+    box_port: int,
+    box: str,
+    verify: bool = True,
+) -> dict[str, Any]:
     box_dir = workdir / box
     box_dir.mkdir()
     shutil.copy(journal_file, box_dir / "box.db")
-    receiver = ReferenceReceiver(host="127.0.0.1", port=broker_port,
-                                 db_path=box_dir / "office.db", synchronous="NORMAL",
-                                 verify=verify)
+    receiver = ReferenceReceiver(
+        host="127.0.0.1",
+        port=broker_port,
+        db_path=box_dir / "office.db",
+        synchronous="NORMAL",
+        verify=verify,
+    )
     receiver.start()
     receiver.wait_connected()
     try:
-        out = subprocess.run([sys.executable, __file__, "--box", str(box_dir), str(box_port),
-                              box], check=True, capture_output=True, text=True, timeout=900)
+        out = subprocess.run(
+            [sys.executable, __file__, "--box", str(box_dir), str(box_port), box],
+            check=True,
+            capture_output=True,
+            text=True,
+            timeout=900,
+        )
     finally:
         receiver.stop()
     figures: dict[str, Any] = json.loads(out.stdout.strip().splitlines()[-1])
@@ -146,21 +204,28 @@ def batch_payloads(journal_file: Path) -> list[bytes]:
     payloads: list[bytes] = []
     after = 0
     while True:
-        pending.extend((seq, encoded) for seq, _, encoded in
-                       reader.read(after, DEFAULTS.batch_max_records))
+        pending.extend(
+            (seq, encoded) for seq, _, encoded in reader.read(after, DEFAULTS.batch_max_records)
+        )
         if not pending:
             return payloads
         records = take_batch(pending, DEFAULTS.batch_max_records, DEFAULTS.batch_max_bytes)
-        payloads.append(batch_payload(store=STORE, box="baseline", historical=True,
-                                      sent_at="2026-11-24T00:00:00.000Z", records=records))
+        payloads.append(
+            batch_payload(
+                store=STORE,
+                box="baseline",
+                historical=True,
+                sent_at="2026-11-24T00:00:00.000Z",
+                records=records,
+            )
+        )
         after = records[-1][0]
         pending.clear()
 
 
 def bare_paho(port: int, payloads: list[bytes], window: int) -> float:
     """Seconds for a bare paho QoS-1 loop to get every payload PUBACKed."""
-    client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id="bench-bare",
-                         protocol=mqtt.MQTTv5)
+    client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id="bench-bare", protocol=mqtt.MQTTv5)
     client.max_inflight_messages_set(window)
     acked = threading.Semaphore(0)
     client.on_publish = lambda c, u, mid, rc, p: acked.release()
@@ -178,11 +243,13 @@ def bare_paho(port: int, payloads: list[bytes], window: int) -> float:
 
 
 def report(label: str, figures: dict[str, Any], bare_rate: float) -> None:
-    print(f"{label:<40} {figures['seconds']:6.2f} s = {figures['rate']:>8,.0f} records/s "
-          f"(x{figures['rate'] / bare_rate:.2f} of baseline); box CPU "
-          f"{figures['cpu_s']:.1f} s, peak RSS {figures['peak_rss_mb']:.0f} MB; "
-          f"{figures['batches']} batches, {figures['go_backs']} go-backs, "
-          f"{figures['duplicates_discarded']} duplicates")
+    print(
+        f"{label:<40} {figures['seconds']:6.2f} s = {figures['rate']:>8,.0f} records/s "
+        f"(x{figures['rate'] / bare_rate:.2f} of baseline); box CPU "
+        f"{figures['cpu_s']:.1f} s, peak RSS {figures['peak_rss_mb']:.0f} MB; "
+        f"{figures['batches']} batches, {figures['go_backs']} go-backs, "
+        f"{figures['duplicates_discarded']} duplicates"
+    )
 
 
 def main() -> int:
@@ -201,17 +268,20 @@ def main() -> int:
         built = build_journal(journal_file, args.records, args.body_bytes)
         wire = sum(len(p) for p in batch_payloads(journal_file))
         payloads = batch_payloads(journal_file)
-        print(f"journal: {args.records} records, {wire / args.records:.0f} wire bytes each, "
-              f"{len(payloads)} batches; built in {built:.1f} s")
+        print(
+            f"journal: {args.records} records, {wire / args.records:.0f} wire bytes each, "
+            f"{len(payloads)} batches; built in {built:.1f} s"
+        )
         with Mosquitto(workdir / "broker") as broker:
             bare = bare_paho(broker.port, payloads, DEFAULTS.window_batches)
             bare_rate = args.records / bare
-            print(f"{'baseline: bare paho QoS 1, same bytes':<40} {bare:6.2f} s = "
-                  f"{bare_rate:>8,.0f} records/s (PUBACKs only, nothing stored)")
+            print(
+                f"{'baseline: bare paho QoS 1, same bytes':<40} {bare:6.2f} s = "
+                f"{bare_rate:>8,.0f} records/s (PUBACKs only, nothing stored)"
+            )
             local = drain(workdir, journal_file, broker.port, broker.port, "local")
             report("sync, loopback, acked end to end", local, bare_rate)
-            quick = drain(workdir, journal_file, broker.port, broker.port, "quick",
-                          verify=False)
+            quick = drain(workdir, journal_file, broker.port, broker.port, "quick", verify=False)
             report("  same, receiver skips hash checks", quick, bare_rate)
             proxy = LinkProxy(broker.port, delay=0.025).start()
             try:

@@ -40,9 +40,20 @@ class Alert:
         return dict(self.__dict__)
 
 
-def raise_alert(db: Database, *, key: str, kind: str, severity: str, message: str, now: str,
-                store: str | None = None, box: str | None = None, seq: int | None = None,
-                record_id: str | None = None, body: dict[str, Any] | None = None) -> None:
+def raise_alert(
+    db: Database,
+    *,
+    key: str,
+    kind: str,
+    severity: str,
+    message: str,
+    now: str,
+    store: str | None = None,
+    box: str | None = None,
+    seq: int | None = None,
+    record_id: str | None = None,
+    body: dict[str, Any] | None = None,
+) -> None:
     """Record an alert unless one with `key` exists (call inside a transaction).
 
     Its text often quotes what a box sent; a NUL character there (which PostgreSQL cannot
@@ -52,20 +63,39 @@ def raise_alert(db: Database, *, key: str, kind: str, severity: str, message: st
     db.execute(
         "INSERT INTO alert (key, raised_at, kind, severity, store, box, seq, record_id, "
         "message, body) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (key) DO NOTHING",
-        (_text(key), now, _text(kind), severity, _text(store), _text(box), seq,
-         _text(record_id), _text(message), json.dumps(body or {}, sort_keys=True, default=str)))
+        (
+            _text(key),
+            now,
+            _text(kind),
+            severity,
+            _text(store),
+            _text(box),
+            seq,
+            _text(record_id),
+            _text(message),
+            json.dumps(body or {}, sort_keys=True, default=str),
+        ),
+    )
 
 
 def _text(value: str | None) -> str | None:
     return None if value is None else value.replace("\x00", "\\x00")
 
 
-_COLUMNS = ("id, raised_at, kind, severity, store, box, seq, record_id, message, body, "
-            "acknowledged_at, acknowledged_by")
+_COLUMNS = (
+    "id, raised_at, kind, severity, store, box, seq, record_id, message, body, "
+    "acknowledged_at, acknowledged_by"
+)
 
 
-def list_alerts(db: Database, *, since: str | None = None, include_acknowledged: bool = False,
-                store: str | None = None, min_severity: str = "info") -> list[Alert]:
+def list_alerts(
+    db: Database,
+    *,
+    since: str | None = None,
+    include_acknowledged: bool = False,
+    store: str | None = None,
+    min_severity: str = "info",
+) -> list[Alert]:
     """Alerts raised at or after `since` (ISO time), newest last."""
     where = ["raised_at >= ?"]
     params: list[Any] = [since or ""]
@@ -74,8 +104,9 @@ def list_alerts(db: Database, *, since: str | None = None, include_acknowledged:
     if store:
         where.append("store = ?")
         params.append(store)
-    rows = db.query(f"SELECT {_COLUMNS} FROM alert WHERE {' AND '.join(where)} "
-                    "ORDER BY raised_at, id", params)
+    rows = db.query(
+        f"SELECT {_COLUMNS} FROM alert WHERE {' AND '.join(where)} ORDER BY raised_at, id", params
+    )
     floor = SEVERITIES.index(min_severity)
     alerts = [_alert(row) for row in rows]
     return [a for a in alerts if SEVERITIES.index(a.severity) >= floor]
@@ -84,14 +115,18 @@ def list_alerts(db: Database, *, since: str | None = None, include_acknowledged:
 def acknowledge(db: Database, alert_id: int, *, who: str, now: str) -> None:
     """Mark one alert as seen; acknowledging twice keeps the first acknowledgement."""
     with db.transaction():
-        row = db.execute("SELECT acknowledged_at FROM alert WHERE id = ?",
-                         (alert_id,)).fetchone()
+        row = db.execute("SELECT acknowledged_at FROM alert WHERE id = ?", (alert_id,)).fetchone()
         if row is None:
-            raise StoregateError(f"no alert with id {alert_id}", where="cloud alerts ack",
-                                 fix="list alerts with `cloud alerts --all` for their ids")
+            raise StoregateError(
+                f"no alert with id {alert_id}",
+                where="cloud alerts ack",
+                fix="list alerts with `cloud alerts --all` for their ids",
+            )
         if row[0] is None:
-            db.execute("UPDATE alert SET acknowledged_at = ?, acknowledged_by = ? "
-                       "WHERE id = ?", (now, who, alert_id))
+            db.execute(
+                "UPDATE alert SET acknowledged_at = ?, acknowledged_by = ? WHERE id = ?",
+                (now, who, alert_id),
+            )
 
 
 def acknowledge_key(db: Database, key: str, *, who: str, now: str) -> int | None:
@@ -101,21 +136,26 @@ def acknowledge_key(db: Database, key: str, *, who: str, now: str) -> int | None
     if row is None:
         return None
     if row[1] is None:
-        db.execute("UPDATE alert SET acknowledged_at = ?, acknowledged_by = ? WHERE id = ?",
-                   (now, who, row[0]))
+        db.execute(
+            "UPDATE alert SET acknowledged_at = ?, acknowledged_by = ? WHERE id = ?",
+            (now, who, row[0]),
+        )
     return int(row[0])
 
 
 CLEARED_BY = "box (cleared)"
 
 
-def clear_alerts(db: Database, *, kind: str, store: str, box: str, now: str,
-                 key_prefix: str | None = None) -> int:
+def clear_alerts(
+    db: Database, *, kind: str, store: str, box: str, now: str, key_prefix: str | None = None
+) -> int:
     """The box reports the problem gone: its open alerts of `kind` (those whose key starts
     with `key_prefix`, when given) are acknowledged as `CLEARED_BY` inside the caller's
     transaction; returns how many. An alert a person acknowledged keeps their name."""
-    sql = ("UPDATE alert SET acknowledged_at = ?, acknowledged_by = ? WHERE kind = ? "
-           "AND store = ? AND box = ? AND acknowledged_at IS NULL")
+    sql = (
+        "UPDATE alert SET acknowledged_at = ?, acknowledged_by = ? WHERE kind = ? "
+        "AND store = ? AND box = ? AND acknowledged_at IS NULL"
+    )
     params: list[Any] = [now, CLEARED_BY, kind, store, box]
     if key_prefix is not None:
         sql += " AND substr(key, 1, ?) = ?"
@@ -125,8 +165,20 @@ def clear_alerts(db: Database, *, kind: str, store: str, box: str, now: str,
 
 
 def _alert(row: tuple[Any, ...]) -> Alert:
-    (id_, raised_at, kind, severity, store, box, seq, record_id, message, body, ack_at,
-     ack_by) = row
-    return Alert(int(id_), raised_at, kind, severity, store, box,
-                 None if seq is None else int(seq), record_id, message, json.loads(body),
-                 ack_at, ack_by)
+    (id_, raised_at, kind, severity, store, box, seq, record_id, message, body, ack_at, ack_by) = (
+        row
+    )
+    return Alert(
+        int(id_),
+        raised_at,
+        kind,
+        severity,
+        store,
+        box,
+        None if seq is None else int(seq),
+        record_id,
+        message,
+        json.loads(body),
+        ack_at,
+        ack_by,
+    )

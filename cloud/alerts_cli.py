@@ -26,8 +26,9 @@ def register(sub: Any, db_arg: ArgAdder, broker_args: ArgAdder) -> None:
     alerts.add_argument("--since", help="ISO time or YYYY-MM-DD (default: everything)")
     alerts.add_argument("--all", action="store_true", help="include acknowledged alerts")
     alerts.add_argument("--store")
-    alerts.add_argument("--severity", choices=SEVERITIES, default="info",
-                        help="at least this severity")
+    alerts.add_argument(
+        "--severity", choices=SEVERITIES, default="info", help="at least this severity"
+    )
     alerts.add_argument("--json", action="store_true")
     alerts.set_defaults(func=_list)
     actions = alerts.add_subparsers(dest="alerts_command", metavar="ACTION")
@@ -38,10 +39,15 @@ def register(sub: Any, db_arg: ArgAdder, broker_args: ArgAdder) -> None:
     ack.set_defaults(func=_ack)
     check = actions.add_parser("check", help="run the periodic and sales rules now")
     db_arg(check)
-    check.add_argument("--day", help="business day for the sales rules (default: the day "
-                       "before --at)")
-    check.add_argument("--at", metavar="TIME", help="judge as of this instant (ISO-8601 with "
-                       "an offset, e.g. 2026-12-02T06:00Z; default now)")
+    check.add_argument(
+        "--day", help="business day for the sales rules (default: the day before --at)"
+    )
+    check.add_argument(
+        "--at",
+        metavar="TIME",
+        help="judge as of this instant (ISO-8601 with "
+        "an offset, e.g. 2026-12-02T06:00Z; default now)",
+    )
     config_arg(check)
     check.set_defaults(func=_check)
 
@@ -50,8 +56,13 @@ def _list(args: argparse.Namespace) -> int:
     db = Database.open(args.db)
     try:
         require_current(db)
-        found = list_alerts(db, since=args.since, include_acknowledged=args.all,
-                            store=args.store, min_severity=args.severity)
+        found = list_alerts(
+            db,
+            since=args.since,
+            include_acknowledged=args.all,
+            store=args.store,
+            min_severity=args.severity,
+        )
     finally:
         db.close()
     if args.json:
@@ -61,8 +72,10 @@ def _list(args: argparse.Namespace) -> int:
         where = "/".join(p for p in (a.store, a.box) if p) or "-"
         seq = f" seq {a.seq}" if a.seq is not None else ""
         acked = f"  [acknowledged by {a.acknowledged_by}]" if a.acknowledged_at else ""
-        print(f"#{a.id} {a.raised_at} {a.severity.upper():8} {a.kind} {where}{seq}: "
-              f"{a.message}{acked}")
+        print(
+            f"#{a.id} {a.raised_at} {a.severity.upper():8} {a.kind} {where}{seq}: "
+            f"{a.message}{acked}"
+        )
     print(f"{len(found)} alert(s)")
     return 0
 
@@ -99,14 +112,19 @@ def _instant(text: str) -> datetime:
     try:
         return parse_instant(text)
     except ValueError as exc:
-        raise UsageError(f"--at {text!r} is not an instant: {exc}", where="cloud alerts check",
-                         fix="write it as ISO-8601 with an offset, e.g. 2026-12-02T06:00Z"
-                         ) from exc
+        raise UsageError(
+            f"--at {text!r} is not an instant: {exc}",
+            where="cloud alerts check",
+            fix="write it as ISO-8601 with an offset, e.g. 2026-12-02T06:00Z",
+        ) from exc
 
 
 def _day(text: str) -> date:
     try:
         return date.fromisoformat(text)
     except ValueError as exc:
-        raise UsageError(f"--day {text!r} is not a day: {exc}", where="cloud alerts check",
-                         fix="write it as YYYY-MM-DD") from exc
+        raise UsageError(
+            f"--day {text!r} is not a day: {exc}",
+            where="cloud alerts check",
+            fix="write it as YYYY-MM-DD",
+        ) from exc

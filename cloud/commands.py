@@ -21,27 +21,40 @@ from cloud.settings import config_arg, load_cloud_settings
 
 
 def _db_arg(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--db", default=os.environ.get("STOREGATE_CLOUD_DB", DEFAULT_URL),
-                        help="sqlite:///PATH (default) or postgresql://USER@HOST/NAME")
+    parser.add_argument(
+        "--db",
+        default=os.environ.get("STOREGATE_CLOUD_DB", DEFAULT_URL),
+        help="sqlite:///PATH (default) or postgresql://USER@HOST/NAME",
+    )
 
 
 def _broker_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--host", default=os.environ.get("STOREGATE_MQTT_HOST", "127.0.0.1"))
-    parser.add_argument("--port", type=int,
-                        default=int(os.environ.get("STOREGATE_MQTT_PORT", "1883")))
+    parser.add_argument(
+        "--port", type=int, default=int(os.environ.get("STOREGATE_MQTT_PORT", "1883"))
+    )
     parser.add_argument("--root", default=DEFAULT_ROOT, help="topic root (mqtt.root_topic)")
     parser.add_argument("--username", default=os.environ.get("STOREGATE_MQTT_USERNAME"))
-    parser.add_argument("--password", default=os.environ.get("STOREGATE_MQTT_PASSWORD"),
-                        help="or $STOREGATE_MQTT_PASSWORD (keeps it out of `ps`)")
+    parser.add_argument(
+        "--password",
+        default=os.environ.get("STOREGATE_MQTT_PASSWORD"),
+        help="or $STOREGATE_MQTT_PASSWORD (keeps it out of `ps`)",
+    )
     parser.add_argument("--ca-file")
     parser.add_argument("--cert-file")
     parser.add_argument("--key-file")
 
 
 def broker_options(args: argparse.Namespace) -> BrokerOptions:
-    return BrokerOptions(host=args.host, port=args.port, username=args.username,
-                         password=args.password, ca_file=args.ca_file,
-                         cert_file=args.cert_file, key_file=args.key_file)
+    return BrokerOptions(
+        host=args.host,
+        port=args.port,
+        username=args.username,
+        password=args.password,
+        ca_file=args.ca_file,
+        cert_file=args.cert_file,
+        key_file=args.key_file,
+    )
 
 
 def register(sub: Any) -> None:
@@ -76,8 +89,10 @@ def _db_upgrade(args: argparse.Namespace) -> int:
         db.close()
     where = db.url.redacted()
     if applied:
-        print(f"{where}: applied migration(s) {', '.join(map(str, applied))}; "
-              f"schema at version {LATEST}")
+        print(
+            f"{where}: applied migration(s) {', '.join(map(str, applied))}; "
+            f"schema at version {LATEST}"
+        )
     else:
         print(f"{where}: schema already at version {LATEST}")
     return 0
@@ -100,35 +115,57 @@ def _register_ingest(sub: Any) -> None:
     ingest = sub.add_parser("ingest", help="store what boxes send (run one or more workers)")
     _db_arg(ingest)
     _broker_args(ingest)
-    ingest.add_argument("--group", default="ingest",
-                        help="shared-subscription group: workers with the same group split "
-                        "the stream ('' subscribes without sharing)")
-    ingest.add_argument("--client-id", default="",
-                        help="unique per worker (default cloud-ingest-HOSTNAME-PID)")
-    ingest.add_argument("--receive-maximum", type=int, default=64,
-                        help="un-acknowledged messages the broker may hand this worker")
-    ingest.add_argument("--session-expiry", type=int, default=0,
-                        help="seconds the broker keeps this worker's session after a drop "
-                        "(0: a clean session each time; above 0 the worker resumes its "
-                        "session, and the broker re-sends what it had not acknowledged)")
-    ingest.add_argument("--protocol", choices=PROTOCOLS, default="auto",
-                        help="MQTT version (as the box's mqtt.protocol): auto tries 5 and "
-                        "falls back to 3.1.1 when the broker does not speak it; over 3.1.1 "
-                        "there are no shared subscriptions, so run ONE worker only")
+    ingest.add_argument(
+        "--group",
+        default="ingest",
+        help="shared-subscription group: workers with the same group split "
+        "the stream ('' subscribes without sharing)",
+    )
+    ingest.add_argument(
+        "--client-id", default="", help="unique per worker (default cloud-ingest-HOSTNAME-PID)"
+    )
+    ingest.add_argument(
+        "--receive-maximum",
+        type=int,
+        default=64,
+        help="un-acknowledged messages the broker may hand this worker",
+    )
+    ingest.add_argument(
+        "--session-expiry",
+        type=int,
+        default=0,
+        help="seconds the broker keeps this worker's session after a drop "
+        "(0: a clean session each time; above 0 the worker resumes its "
+        "session, and the broker re-sends what it had not acknowledged)",
+    )
+    ingest.add_argument(
+        "--protocol",
+        choices=PROTOCOLS,
+        default="auto",
+        help="MQTT version (as the box's mqtt.protocol): auto tries 5 and "
+        "falls back to 3.1.1 when the broker does not speak it; over 3.1.1 "
+        "there are no shared subscriptions, so run ONE worker only",
+    )
     ingest.add_argument("--log-level", default="INFO")
     config_arg(ingest)
     ingest.set_defaults(func=_ingest)
 
 
 def _ingest(args: argparse.Namespace) -> int:
-    logging.basicConfig(level=args.log_level.upper(),
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
     config = IngestConfig(
-        db_url=args.db, broker=broker_options(args), root=args.root, group=args.group,
+        db_url=args.db,
+        broker=broker_options(args),
+        root=args.root,
+        group=args.group,
         thresholds=load_cloud_settings(args.config).alerts,
         client_id=args.client_id or f"cloud-ingest-{os.uname().nodename}-{os.getpid()}",
-        receive_maximum=args.receive_maximum, session_expiry=args.session_expiry,
-        protocol=args.protocol)
+        receive_maximum=args.receive_maximum,
+        session_expiry=args.session_expiry,
+        protocol=args.protocol,
+    )
     stop = threading.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda *_: stop.set())
@@ -137,7 +174,11 @@ def _ingest(args: argparse.Namespace) -> int:
     c = worker.counters
     logging.getLogger("cloud.ingest").info(
         "stopped: %d messages, %d records stored, %d duplicates, %d database retries",
-        c.messages, c.records_stored, c.duplicates, c.database_retries)
+        c.messages,
+        c.records_stored,
+        c.duplicates,
+        c.database_retries,
+    )
     return 0
 
 
@@ -148,8 +189,13 @@ def _register_broker(sub: Any) -> None:
     broker = sub.add_parser("broker", help="broker set-up helpers")
     broker_sub = broker.add_subparsers(dest="broker_command", metavar="ACTION")
     acl = broker_sub.add_parser("acl", help="print the Mosquitto ACL for these boxes")
-    acl.add_argument("--box", action="append", default=[], metavar="STORE/BOX",
-                     help="a box identity (its certificate CN); repeat for each box")
+    acl.add_argument(
+        "--box",
+        action="append",
+        default=[],
+        metavar="STORE/BOX",
+        help="a box identity (its certificate CN); repeat for each box",
+    )
     acl.add_argument("--root", default=DEFAULT_ROOT)
     acl.add_argument("--office-user", default="storegate-office")
     acl.set_defaults(func=_broker_acl)

@@ -39,9 +39,11 @@ def _psycopg() -> ModuleType:
         import psycopg
     except ImportError as exc:
         raise CloudDatabaseError(
-            f"PostgreSQL needs psycopg, which is not installed here ({exc})", where="--db",
+            f"PostgreSQL needs psycopg, which is not installed here ({exc})",
+            where="--db",
             fix="install head office's libraries: pip install 'storegate[cloud]' "
-                "(or use a sqlite:///PATH database)") from exc
+            "(or use a sqlite:///PATH database)",
+        ) from exc
     return psycopg
 
 
@@ -53,12 +55,14 @@ class DatabaseUrl:
     @classmethod
     def parse(cls, url: str) -> DatabaseUrl:
         if url.startswith("sqlite:///"):
-            return cls("sqlite", url[len("sqlite:///"):] or "cloud.db")
+            return cls("sqlite", url[len("sqlite:///") :] or "cloud.db")
         if url.startswith(("postgresql://", "postgres://")):
             return cls("postgresql", url)
         raise CloudDatabaseError(
-            f"unsupported database URL {url!r}", where="--db",
-            fix="use sqlite:///PATH or postgresql://USER@HOST:PORT/NAME")
+            f"unsupported database URL {url!r}",
+            where="--db",
+            fix="use sqlite:///PATH or postgresql://USER@HOST:PORT/NAME",
+        )
 
     def redacted(self) -> str:
         """The URL without a password, for messages and logs."""
@@ -101,12 +105,13 @@ class Database:
         try:
             if parsed.dialect == "sqlite":
                 return cls(parsed, _open_sqlite(Path(parsed.target)))
-            return cls(parsed, psycopg.connect(parsed.target, autocommit=False,
-                                               connect_timeout=10))
+            return cls(parsed, psycopg.connect(parsed.target, autocommit=False, connect_timeout=10))
         except errors as exc:
             raise CloudDatabaseError(
-                f"cannot open the database: {str(exc).strip()}", where=parsed.redacted(),
-                fix="check the --db URL, that the server runs and the database exists") from exc
+                f"cannot open the database: {str(exc).strip()}",
+                where=parsed.redacted(),
+                fix="check the --db URL, that the server runs and the database exists",
+            ) from exc
 
     def close(self) -> None:
         with suppress(*self.driver_errors):
@@ -163,10 +168,12 @@ class Database:
 
 def _open_sqlite(path: Path) -> sqlite3.Connection:
     if path.parent and not path.parent.exists():
-        raise CloudDatabaseError(f"folder {path.parent} does not exist", where=str(path),
-                                 fix="create the folder or give another --db path")
-    conn = sqlite3.connect(path, isolation_level=None, timeout=30.0,
-                           check_same_thread=False)
+        raise CloudDatabaseError(
+            f"folder {path.parent} does not exist",
+            where=str(path),
+            fix="create the folder or give another --db path",
+        )
+    conn = sqlite3.connect(path, isolation_level=None, timeout=30.0, check_same_thread=False)
     conn.execute("PRAGMA journal_mode=WAL")
     conn.execute("PRAGMA synchronous=FULL")
     conn.execute("PRAGMA foreign_keys=ON")

@@ -50,10 +50,11 @@ class DividendRules:
                     raise InvalidOperation
             return cls(parsed, Decimal(min_spend))
         except InvalidOperation as exc:
-            raise UsageError(f"bad dividend rule in {weights} / {min_spend!r}",
-                             where="--weight/--min-spend",
-                             fix="--weight CATEGORY=DECIMAL (>= 0), --min-spend DECIMAL"
-                             ) from exc
+            raise UsageError(
+                f"bad dividend rule in {weights} / {min_spend!r}",
+                where="--weight/--min-spend",
+                fix="--weight CATEGORY=DECIMAL (>= 0), --min-spend DECIMAL",
+            ) from exc
 
 
 @dataclass(frozen=True)
@@ -87,38 +88,68 @@ def allocate(pool: Decimal, spend: dict[str, Decimal]) -> list[Payout]:
     between equal remainders goes the way this module's docstring promises."""
     total = sum(spend.values(), Decimal(0))
     if total <= 0:
-        raise DividendError("no member has a positive weighted spend in the period",
-                            fix="check the period, the store and --min-spend")
+        raise DividendError(
+            "no member has a positive weighted spend in the period",
+            fix="check the period, the store and --min-spend",
+        )
     if pool < 0 or round_money(pool, PLACES) != pool:
-        raise UsageError(f"pool {pool} is not a whole number of cents", where="--pool",
-                         fix="give the pool as e.g. 1000.00")
+        raise UsageError(
+            f"pool {pool} is not a whole number of cents",
+            where="--pool",
+            fix="give the pool as e.g. 1000.00",
+        )
     order = sorted(spend, key=lambda m: (-spend[m], m))
-    shares = dict(zip(order, money.allocate(pool, [spend[m] for m in order], PLACES),
-                      strict=True))
-    return [Payout(m, round_money(spend[m], PLACES, Rounding.HALF_EVEN), shares[m])
-            for m in sorted(spend)]
+    shares = dict(zip(order, money.allocate(pool, [spend[m] for m in order], PLACES), strict=True))
+    return [
+        Payout(m, round_money(spend[m], PLACES, Rounding.HALF_EVEN), shares[m])
+        for m in sorted(spend)
+    ]
 
 
-def run(db: Database, *, period: Period, label: str, scope: str, pool: Decimal,
-        rules: DividendRules, loaded: Loaded, csv_path: Path, now: str) -> list[Payout]:
+def run(
+    db: Database,
+    *,
+    period: Period,
+    label: str,
+    scope: str,
+    pool: Decimal,
+    rules: DividendRules,
+    loaded: Loaded,
+    csv_path: Path,
+    now: str,
+) -> list[Payout]:
     """Allocate, write the CSV and record the run; refuse a period already paid."""
     payouts = allocate(pool, weighted_spend(loaded, rules))
     with db.transaction():
-        done = db.execute("SELECT created_at, csv_path FROM dividend_run WHERE period = ? "
-                          "AND scope = ?", (label, scope)).fetchone()
+        done = db.execute(
+            "SELECT created_at, csv_path FROM dividend_run WHERE period = ? AND scope = ?",
+            (label, scope),
+        ).fetchone()
         if done is not None:
-            raise DividendError(f"dividend for {label} ({scope}) was already run at {done[0]}",
-                                where=str(done[1]),
-                                fix="a period is paid once; choose another period")
+            raise DividendError(
+                f"dividend for {label} ({scope}) was already run at {done[0]}",
+                where=str(done[1]),
+                fix="a period is paid once; choose another period",
+            )
         money = (lambda d: d) if db.dialect == "postgresql" else str
-        db.execute("INSERT INTO dividend_run (period, scope, pool, members, rules, created_at, "
-                   "csv_path) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                   (label, scope, money(pool), len(payouts), json.dumps(
-                       asdict(rules), default=str, sort_keys=True), now, str(csv_path)))
-        db.executemany("INSERT INTO dividend_payout (period, scope, member, weighted_spend, "
-                       "amount) VALUES (?, ?, ?, ?, ?)",
-                       [(label, scope, p.member, money(p.weighted_spend), money(p.amount))
-                        for p in payouts])
+        db.execute(
+            "INSERT INTO dividend_run (period, scope, pool, members, rules, created_at, "
+            "csv_path) VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (
+                label,
+                scope,
+                money(pool),
+                len(payouts),
+                json.dumps(asdict(rules), default=str, sort_keys=True),
+                now,
+                str(csv_path),
+            ),
+        )
+        db.executemany(
+            "INSERT INTO dividend_payout (period, scope, member, weighted_spend, "
+            "amount) VALUES (?, ?, ?, ?, ?)",
+            [(label, scope, p.member, money(p.weighted_spend), money(p.amount)) for p in payouts],
+        )
         _write_csv(csv_path, payouts, label, scope)
     return payouts
 

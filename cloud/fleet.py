@@ -45,44 +45,76 @@ def fleet(db: Database, store: str | None = None) -> list[BoxView]:
         "SELECT s.store, s.box, s.online, s.online_since, s.offline_since, s.last_seen, "
         "s.version, s.boot_id, s.session, s.telemetry, s.telemetry_time, s.journal_head_seq, "
         "c.acked_seq, c.max_seq, c.broken_seq FROM box_state s LEFT JOIN box_chain c "
-        f"ON c.store = s.store AND c.box = s.box {where} ORDER BY s.store, s.box", params)
+        f"ON c.store = s.store AND c.box = s.box {where} ORDER BY s.store, s.box",
+        params,
+    )
     return [_view(row) for row in rows]
 
 
 def _view(row: tuple[Any, ...]) -> BoxView:
-    (store, box, online, online_since, offline_since, last_seen, version, boot_id, session,
-     telemetry, telemetry_time, head, acked, top, broken) = row
+    (
+        store,
+        box,
+        online,
+        online_since,
+        offline_since,
+        last_seen,
+        version,
+        boot_id,
+        session,
+        telemetry,
+        telemetry_time,
+        head,
+        acked,
+        top,
+        broken,
+    ) = row
     tele = json.loads(telemetry) if telemetry else {}
     journal = tele.get("journal", {})
     backlog = journal.get("backlog")
     if backlog is None and head is not None:  # no telemetry yet: the birth's journal head
         backlog = max(0, int(head) - int(acked or 0))
     return BoxView(
-        store=store, box=box, online=bool(online),
-        since=online_since if online else offline_since, last_seen=last_seen,
-        version=version, boot_id=boot_id, session=int(session),
-        acknowledged_seq=int(acked or 0), stored_max_seq=int(top or 0),
+        store=store,
+        box=box,
+        online=bool(online),
+        since=online_since if online else offline_since,
+        last_seen=last_seen,
+        version=version,
+        boot_id=boot_id,
+        session=int(session),
+        acknowledged_seq=int(acked or 0),
+        stored_max_seq=int(top or 0),
         chain_broken_at=None if broken is None else int(broken),
         backlog=backlog,
         oldest_unacknowledged_age_s=journal.get("oldest_unacknowledged_age_s"),
-        clock_synced=tele.get("clock_synced"), telemetry_time=telemetry_time,
-        devices=tele.get("devices", {}), host=tele.get("host", {}))
+        clock_synced=tele.get("clock_synced"),
+        telemetry_time=telemetry_time,
+        devices=tele.get("devices", {}),
+        host=tele.get("host", {}),
+    )
 
 
 def render(boxes: list[BoxView]) -> str:
     """A fixed-width table a person can scan: problems first in each row's last column."""
-    head = ("STORE", "BOX", "STATE", "LAST SEEN", "VERSION", "ACKED", "BACKLOG", "CLOCK",
-            "DEVICES")
-    rows = [head] + [(
-        b.store, b.box, "online" if b.online else "OFFLINE", (b.last_seen or "-")[:19],
-        b.version or "-", str(b.acknowledged_seq) + (f" (break@{b.chain_broken_at})"
-                                                     if b.chain_broken_at else ""),
-        "-" if b.backlog is None else str(b.backlog),
-        "-" if b.clock_synced is None else ("synced" if b.clock_synced else "UNSYNCED"),
-        _devices(b.devices)) for b in boxes]
+    head = ("STORE", "BOX", "STATE", "LAST SEEN", "VERSION", "ACKED", "BACKLOG", "CLOCK", "DEVICES")
+    rows = [head] + [
+        (
+            b.store,
+            b.box,
+            "online" if b.online else "OFFLINE",
+            (b.last_seen or "-")[:19],
+            b.version or "-",
+            str(b.acknowledged_seq)
+            + (f" (break@{b.chain_broken_at})" if b.chain_broken_at else ""),
+            "-" if b.backlog is None else str(b.backlog),
+            "-" if b.clock_synced is None else ("synced" if b.clock_synced else "UNSYNCED"),
+            _devices(b.devices),
+        )
+        for b in boxes
+    ]
     widths = [max(len(r[i]) for r in rows) for i in range(len(head))]
-    lines = ["  ".join(cell.ljust(widths[i]) for i, cell in enumerate(r)).rstrip()
-             for r in rows]
+    lines = ["  ".join(cell.ljust(widths[i]) for i, cell in enumerate(r)).rstrip() for r in rows]
     online = sum(b.online for b in boxes)
     lines.append(f"{len(boxes)} boxes, {online} online, {len(boxes) - online} offline")
     return "\n".join(lines)

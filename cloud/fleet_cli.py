@@ -53,8 +53,7 @@ def _watch(args: argparse.Namespace) -> int:
         while True:
             screen = render(fleet(db, args.store))
             sys.stdout.write("\x1b[2J\x1b[H" if sys.stdout.isatty() else "")
-            print(f"storegate fleet  {time.strftime('%Y-%m-%d %H:%M:%S')}\n{screen}",
-                  flush=True)
+            print(f"storegate fleet  {time.strftime('%Y-%m-%d %H:%M:%S')}\n{screen}", flush=True)
             shown += 1
             if args.count and shown >= args.count:
                 return 0

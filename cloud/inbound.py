@@ -101,8 +101,13 @@ Inbound = JournalIn | EventIn | TelemetryIn | StateIn | ResultIn | Rejected
 def subscriptions(root: str) -> dict[str, str]:
     """Topic filters (store and box as `+`) for every up channel, by channel name."""
     wild = Topics(root, "+", "+")
-    return {"journal": wild.journal, "events": wild.events, "telemetry": wild.telemetry,
-            "state": wild.state, "cmd_result": wild.command_result}
+    return {
+        "journal": wild.journal,
+        "events": wild.events,
+        "telemetry": wild.telemetry,
+        "state": wild.state,
+        "cmd_result": wild.command_result,
+    }
 
 
 def split_topic(root: str, topic: str) -> tuple[str, str, str] | None:
@@ -110,13 +115,18 @@ def split_topic(root: str, topic: str) -> tuple[str, str, str] | None:
     prefix = root + "/"
     if not topic.startswith(prefix):
         return None
-    parts = topic[len(prefix):].split("/", 2)
+    parts = topic[len(prefix) :].split("/", 2)
     if len(parts) != 3 or not parts[0] or not parts[1]:
         return None
     store, box, _ = parts
     mine = Topics(root, store, box)
-    channel = {mine.journal: "journal", mine.events: "events", mine.telemetry: "telemetry",
-               mine.state: "state", mine.command_result: "cmd_result"}.get(topic)
+    channel = {
+        mine.journal: "journal",
+        mine.events: "events",
+        mine.telemetry: "telemetry",
+        mine.state: "state",
+        mine.command_result: "cmd_result",
+    }.get(topic)
     return (store, box, channel) if channel else None
 
 
@@ -124,8 +134,12 @@ def parse(root: str, topic: str, payload: bytes) -> Inbound:
     """Check one MQTT message; never raises for bad input."""
     where = split_topic(root, topic)
     if where is None:
-        return Rejected(None, None, None, Problem(
-            "payload.unknown_topic", "warning", f"message on unexpected topic {topic!r}"))
+        return Rejected(
+            None,
+            None,
+            None,
+            Problem("payload.unknown_topic", "warning", f"message on unexpected topic {topic!r}"),
+        )
     store, box, channel = where
     excerpt = payload[:200].decode("utf-8", "replace")
     try:
@@ -133,17 +147,33 @@ def parse(root: str, topic: str, payload: bytes) -> Inbound:
     except ValidationError as exc:
         errors = "; ".join(
             f"{'.'.join(str(p) for p in e['loc'][:4]) or '(payload)'}: {e['msg']}"
-            for e in exc.errors()[:3])
-        return Rejected(store, box, channel, Problem(
-            "payload.invalid", "error",
-            f"{channel} payload from {store}/{box} on {topic} fails the schema: {errors}"),
-            excerpt)
+            for e in exc.errors()[:3]
+        )
+        return Rejected(
+            store,
+            box,
+            channel,
+            Problem(
+                "payload.invalid",
+                "error",
+                f"{channel} payload from {store}/{box} on {topic} fails the schema: {errors}",
+            ),
+            excerpt,
+        )
     nul = nul_field(message)
     if nul is not None:
-        return Rejected(store, box, channel, Problem(
-            "payload.invalid", "error",
-            f"{channel} payload from {store}/{box} on {topic}: {nul} contains a NUL "
-            "character, which head office cannot store: refused whole"), excerpt)
+        return Rejected(
+            store,
+            box,
+            channel,
+            Problem(
+                "payload.invalid",
+                "error",
+                f"{channel} payload from {store}/{box} on {topic}: {nul} contains a NUL "
+                "character, which head office cannot store: refused whole",
+            ),
+            excerpt,
+        )
     if isinstance(message, JournalBatch):
         return _journal(store, box, message)
     if isinstance(message, Event):
@@ -156,8 +186,12 @@ def parse(root: str, topic: str, payload: bytes) -> Inbound:
 
 
 _MODELS: dict[str, type[JournalBatch | Event | Telemetry | BoxState | CommandResult]] = {
-    "journal": JournalBatch, "events": Event, "telemetry": Telemetry, "state": BoxState,
-    "cmd_result": CommandResult}
+    "journal": JournalBatch,
+    "events": Event,
+    "telemetry": Telemetry,
+    "state": BoxState,
+    "cmd_result": CommandResult,
+}
 
 
 def nul_field(model: BaseModel, path: str = "") -> str | None:
@@ -194,29 +228,58 @@ def _nul_in(value: object, path: str) -> str | None:
 
 def _journal(store: str, box: str, batch: JournalBatch) -> Inbound:
     if (batch.store, batch.box) != (store, box):
-        return Rejected(store, box, "journal", Problem(
-            "topic.mismatch", "error",
-            f"journal batch for {batch.store}/{batch.box} published on the topic of "
-            f"{store}/{box}: refused (check the broker ACL)"))
+        return Rejected(
+            store,
+            box,
+            "journal",
+            Problem(
+                "topic.mismatch",
+                "error",
+                f"journal batch for {batch.store}/{batch.box} published on the topic of "
+                f"{store}/{box}: refused (check the broker ACL)",
+            ),
+        )
     seqs = [r.seq for r in batch.records]
-    if seqs != list(range(batch.first_seq, batch.first_seq + len(seqs))) \
-            or seqs[-1] != batch.last_seq:
-        return Rejected(store, box, "journal", Problem(
-            "payload.invalid", "error",
-            f"journal batch {batch.first_seq}..{batch.last_seq} from {store}/{box} does not "
-            f"hold consecutive records first_seq..last_seq"))
+    if (
+        seqs != list(range(batch.first_seq, batch.first_seq + len(seqs)))
+        or seqs[-1] != batch.last_seq
+    ):
+        return Rejected(
+            store,
+            box,
+            "journal",
+            Problem(
+                "payload.invalid",
+                "error",
+                f"journal batch {batch.first_seq}..{batch.last_seq} from {store}/{box} does not "
+                f"hold consecutive records first_seq..last_seq",
+            ),
+        )
     good: list[CheckedRecord] = []
     problems: list[Problem] = []
     for wire in batch.records:
-        record = JournalRecord(seq=wire.seq, id=wire.id, time=wire.time,
-                               clock_synced=wire.clock_synced, kind=wire.kind, body=wire.body,
-                               prev_hash=wire.prev_hash, hash=wire.hash)
+        record = JournalRecord(
+            seq=wire.seq,
+            id=wire.id,
+            time=wire.time,
+            clock_synced=wire.clock_synced,
+            kind=wire.kind,
+            body=wire.body,
+            prev_hash=wire.prev_hash,
+            hash=wire.hash,
+        )
         checked = _check(record)
         if checked is None:
-            problems.append(Problem(
-                "record.forged", "critical",
-                f"{store}/{box} record seq {record.seq} carries hash {record.hash[:12]}... "
-                "that is not the hash of its own fields: refused", record.seq, record.id))
+            problems.append(
+                Problem(
+                    "record.forged",
+                    "critical",
+                    f"{store}/{box} record seq {record.seq} carries hash {record.hash[:12]}... "
+                    "that is not the hash of its own fields: refused",
+                    record.seq,
+                    record.id,
+                )
+            )
             continue
         good.append(checked)
     return JournalIn(store, box, batch.historical, good, problems)
@@ -228,9 +291,15 @@ def _check(record: JournalRecord) -> CheckedRecord | None:
         body = canonical_json(record.body)
     except JournalError:
         return None
-    envelope = envelope_bytes(prev_hash=record.prev_hash, seq=record.seq, id=record.id,
-                              time=record.time, clock_synced=record.clock_synced,
-                              kind=record.kind, body_bytes=body)
+    envelope = envelope_bytes(
+        prev_hash=record.prev_hash,
+        seq=record.seq,
+        id=record.id,
+        time=record.time,
+        clock_synced=record.clock_synced,
+        kind=record.kind,
+        body_bytes=body,
+    )
     if hash_bytes(envelope) != record.hash:
         return None
     return CheckedRecord(record, body.decode("utf-8"))

@@ -81,8 +81,7 @@ class BrokerOptions:
         if self.username is not None:
             client.username_pw_set(self.username, self.password)
         if self.ca_file or self.cert_file:
-            client.tls_set(ca_certs=self.ca_file, certfile=self.cert_file,
-                           keyfile=self.key_file)
+            client.tls_set(ca_certs=self.ca_file, certfile=self.cert_file, keyfile=self.key_file)
 
 
 @dataclass(frozen=True)
@@ -144,8 +143,11 @@ class IngestWorker:
 
     def __init__(self, config: IngestConfig, *, clock: Clock = system_clock) -> None:
         if config.protocol not in PROTOCOLS:
-            raise StoregateError(f"unknown MQTT protocol {config.protocol!r}",
-                                 where="cloud ingest --protocol", fix="auto, 5 or 3.1.1")
+            raise StoregateError(
+                f"unknown MQTT protocol {config.protocol!r}",
+                where="cloud ingest --protocol",
+                fix="auto, 5 or 3.1.1",
+            )
         self.config = config
         self.counters = IngestCounters()
         self.connected = threading.Event()
@@ -167,12 +169,20 @@ class IngestWorker:
 
     def _new_client(self) -> mqtt.Client:
         if self.protocol == "5":
-            client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=self.config.node,
-                                 protocol=mqtt.MQTTv5, manual_ack=True)
+            client = mqtt.Client(
+                CallbackAPIVersion.VERSION2,
+                client_id=self.config.node,
+                protocol=mqtt.MQTTv5,
+                manual_ack=True,
+            )
         else:
-            client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=self.config.node,
-                                 protocol=mqtt.MQTTv311, manual_ack=True,
-                                 clean_session=self.config.session_expiry == 0)
+            client = mqtt.Client(
+                CallbackAPIVersion.VERSION2,
+                client_id=self.config.node,
+                protocol=mqtt.MQTTv311,
+                manual_ack=True,
+                clean_session=self.config.session_expiry == 0,
+            )
         client.on_socket_open = self._on_socket_open
         client.on_connect = self._on_connect
         client.on_disconnect = self._on_disconnect
@@ -186,8 +196,9 @@ class IngestWorker:
     def _on_socket_open(self, client: mqtt.Client, userdata: Any, sock: Any) -> None:
         self._socket_opened = time.monotonic()
 
-    def _on_connect(self, client: mqtt.Client, userdata: Any, flags: Any, reason: Any,
-                    properties: Any) -> None:
+    def _on_connect(
+        self, client: mqtt.Client, userdata: Any, flags: Any, reason: Any, properties: Any
+    ) -> None:
         self._socket_opened = None
         if reason.is_failure:
             if int(reason.value) == UNSUPPORTED_PROTOCOL and self._protocol.may_fall_back():
@@ -197,44 +208,65 @@ class IngestWorker:
             return
         self._protocol.accepted()
         self._generation += 1
-        share = f"$share/{self.config.group}/" if self.config.group and self.protocol == "5" \
-            else ""
-        client.subscribe([(share + f, 1) for f in subscriptions(self.config.root).values()]
-                         + [(self.config.presence_topic, 0)])
+        share = f"$share/{self.config.group}/" if self.config.group and self.protocol == "5" else ""
+        client.subscribe(
+            [(share + f, 1) for f in subscriptions(self.config.root).values()]
+            + [(self.config.presence_topic, 0)]
+        )
         client.publish(self.config.presence_topic, self._presence(True), qos=1, retain=True)
         self.connected.set()
-        log.info("ingest worker %s connected (generation %d)", self.config.node,
-                 self._generation)
+        log.info("ingest worker %s connected (generation %d)", self.config.node, self._generation)
 
-    def _on_disconnect(self, client: mqtt.Client, userdata: Any, flags: Any, reason: Any,
-                       properties: Any) -> None:
+    def _on_disconnect(
+        self, client: mqtt.Client, userdata: Any, flags: Any, reason: Any, properties: Any
+    ) -> None:
         if self._socket_opened is not None and self._protocol.may_fall_back():
-            self._unanswered = "the broker closed the connection without answering the " \
-                "MQTT 5 CONNECT"
+            self._unanswered = (
+                "the broker closed the connection without answering the MQTT 5 CONNECT"
+            )
         self._socket_opened = None
         if self.connected.is_set():
             log.warning("ingest worker %s disconnected: %s", self.config.node, reason)
         self.connected.clear()
 
-    def _on_message(self, client: mqtt.Client, userdata: Any,
-                    message: mqtt.MQTTMessage) -> None:
+    def _on_message(self, client: mqtt.Client, userdata: Any, message: mqtt.MQTTMessage) -> None:
         """Check the payload here, on the network thread: schema and hash checking (CPU)
         then overlaps with the worker thread waiting on the database."""
         self.counters.received += message.qos > 0
         payload = bytes(message.payload)
-        item = None if message.topic == self.config.presence_topic \
+        item = (
+            None
+            if message.topic == self.config.presence_topic
             else self._check(message.topic, payload)
-        self._inbox.put(Received(self._generation, message.mid, message.qos, message.topic,
-                                 payload, item, bool(message.retain)))
+        )
+        self._inbox.put(
+            Received(
+                self._generation,
+                message.mid,
+                message.qos,
+                message.topic,
+                payload,
+                item,
+                bool(message.retain),
+            )
+        )
 
     def _check(self, topic: str, payload: bytes) -> Inbound:
         try:
             return parse(self.config.root, topic, payload)
         except Exception as exc:  # a bug in checking must not stop the network loop
             log.exception("checking a message on %s failed", topic)
-            return Rejected(None, None, None, Problem(
-                "payload.unchecked", "error", f"message on {topic} could not be checked: "
-                f"{type(exc).__name__}: {exc}"), payload[:200].decode("utf-8", "replace"))
+            return Rejected(
+                None,
+                None,
+                None,
+                Problem(
+                    "payload.unchecked",
+                    "error",
+                    f"message on {topic} could not be checked: {type(exc).__name__}: {exc}",
+                ),
+                payload[:200].decode("utf-8", "replace"),
+            )
 
     # ------------------------------------------------------------ the worker thread
 
@@ -258,9 +290,13 @@ class IngestWorker:
             props = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]
             props.ReceiveMaximum = self.config.receive_maximum
             props.SessionExpiryInterval = self.config.session_expiry
-            self._client.connect_async(broker.host, broker.port, broker.keepalive,
-                                       clean_start=self.config.session_expiry == 0,
-                                       properties=props)
+            self._client.connect_async(
+                broker.host,
+                broker.port,
+                broker.keepalive,
+                clean_start=self.config.session_expiry == 0,
+                properties=props,
+            )
         else:
             self._client.connect_async(broker.host, broker.port, broker.keepalive)
         self._client.loop_start()
@@ -277,8 +313,12 @@ class IngestWorker:
         if why is None or not self._protocol.may_fall_back():
             return  # settled: a silent 3.1.1 broker is paho's to retry, not a reason for 5
         self._protocol.unanswered()
-        log.info("broker %s:%d: %s; trying MQTT 3.1.1", self.config.broker.host,
-                 self.config.broker.port, why)
+        log.info(
+            "broker %s:%d: %s; trying MQTT 3.1.1",
+            self.config.broker.host,
+            self.config.broker.port,
+            why,
+        )
         self._client.disconnect()
         self._client.loop_stop()
         self._unanswered, self._socket_opened = None, None
@@ -287,9 +327,12 @@ class IngestWorker:
         self._connect()
 
     def _warn_one_worker(self, why: str) -> None:
-        log.warning("MQTT 3.1.1 (%s): no shared subscriptions, so this worker subscribes "
-                    "plainly and must be the ONLY ingest worker on this broker (a second one "
-                    "is refused); use an MQTT 5 broker to run several", why)
+        log.warning(
+            "MQTT 3.1.1 (%s): no shared subscriptions, so this worker subscribes "
+            "plainly and must be the ONLY ingest worker on this broker (a second one "
+            "is refused); use an MQTT 5 broker to run several",
+            why,
+        )
 
     def _serve(self, store: IngestStore, db: Database, stop: threading.Event) -> None:
         next_rules = next_refresh = 0.0
@@ -304,8 +347,15 @@ class IngestWorker:
                 self._with_retry(lambda: self._refresh_acks(store), db, stop)
             if time.monotonic() >= next_rules:
                 next_rules = time.monotonic() + self.config.rule_interval
-                self._with_retry(self._rule_pass("periodic rules", lambda: rules.periodic(
-                    db, self._now(), self.config.thresholds), db), db, stop)
+                self._with_retry(
+                    self._rule_pass(
+                        "periodic rules",
+                        lambda: rules.periodic(db, self._now(), self.config.thresholds),
+                        db,
+                    ),
+                    db,
+                    stop,
+                )
                 # positions moved by `cloud chain accept`: published at the next refresh
                 self._with_retry(lambda: self._touched.update(store.newly_accepted()), db, stop)
             if time.monotonic() >= next_sales_rules:
@@ -315,14 +365,17 @@ class IngestWorker:
     def _closed_day_rules(self, db: Database) -> Any:
         """The sales rules for the business day that closed before the clock's now."""
         day = rules.closed_day(self._clock())
-        return self._rule_pass(f"sales rules for {day}", lambda: rules.sales_rules(
-            db, day, self._now(), self.config.thresholds), db)
+        return self._rule_pass(
+            f"sales rules for {day}",
+            lambda: rules.sales_rules(db, day, self._now(), self.config.thresholds),
+            db,
+        )
 
     @staticmethod
-    def _rule_pass(what: str, action: Callable[[], object], db: Database
-                   ) -> Callable[[], None]:
+    def _rule_pass(what: str, action: Callable[[], object], db: Database) -> Callable[[], None]:
         """A rule pass that fails for a reason a retry would not mend (bad stored data, a
         bug) is logged and skipped: rules must never stop the worker from storing."""
+
         def run() -> None:
             try:
                 action()
@@ -330,6 +383,7 @@ class IngestWorker:
                 raise
             except Exception:
                 log.exception("%s failed; skipped until the next pass", what)
+
         return run
 
     def _drain(self, timeout: float) -> list[Received]:
@@ -345,8 +399,9 @@ class IngestWorker:
                 break
         return batch
 
-    def _process(self, batch: list[Received], store: IngestStore, db: Database,
-                 stop: threading.Event) -> None:
+    def _process(
+        self, batch: list[Received], store: IngestStore, db: Database, stop: threading.Event
+    ) -> None:
         presence = [r for r in batch if r.topic == self.config.presence_topic]
         work = [r for r in batch if r.topic != self.config.presence_topic]
         if self.protocol == "3.1.1":
@@ -374,8 +429,12 @@ class IngestWorker:
         except db.transient_errors:
             raise
         except Exception as exc:
-            log.warning("storing %d messages failed (%s: %s); storing them one by one",
-                        len(items), type(exc).__name__, exc)
+            log.warning(
+                "storing %d messages failed (%s: %s); storing them one by one",
+                len(items),
+                type(exc).__name__,
+                exc,
+            )
         acks: dict[tuple[str, str], AckPosition] = {}
         stored = duplicates = 0
         for received in work:
@@ -386,8 +445,12 @@ class IngestWorker:
             except db.transient_errors:
                 raise
             except Exception as exc:
-                log.error("message on %s could not be stored (alerted as payload.invalid): "
-                          "%s: %s", received.topic, type(exc).__name__, exc)
+                log.error(
+                    "message on %s could not be stored (alerted as payload.invalid): %s: %s",
+                    received.topic,
+                    type(exc).__name__,
+                    exc,
+                )
                 log.debug("what storing it raised", exc_info=exc)
                 self._refuse(store, db, received.item, received.topic, exc)
                 continue
@@ -395,15 +458,15 @@ class IngestWorker:
             stored, duplicates = stored + one.stored, duplicates + one.duplicates
         return ApplyResult(list(acks.values()), stored, duplicates)
 
-    def _refuse(self, store: IngestStore, db: Database, item: Inbound, topic: str,
-                error: Exception) -> None:
+    def _refuse(
+        self, store: IngestStore, db: Database, item: Inbound, topic: str, error: Exception
+    ) -> None:
         try:
             store.refuse(item, topic, error, self._now())
         except db.transient_errors:
             raise
         except Exception:  # even its alert cannot be stored: the log is all that is left
-            log.exception("the alert about the message on %s could not be stored either",
-                          topic)
+            log.exception("the alert about the message on %s could not be stored either", topic)
 
     def _with_retry(self, action: Any, db: Database, stop: threading.Event) -> Any:
         """Run a database action until it commits; reconnect between tries."""
@@ -413,9 +476,11 @@ class IngestWorker:
                 return action()
             except db.transient_errors as exc:
                 self.counters.database_retries += 1
-                log.warning("database failed (%s); nothing acknowledged, retrying in %.1f s",
-                            str(exc).strip().splitlines()[0] if str(exc).strip() else exc,
-                            delay)
+                log.warning(
+                    "database failed (%s); nothing acknowledged, retrying in %.1f s",
+                    str(exc).strip().splitlines()[0] if str(exc).strip() else exc,
+                    delay,
+                )
             if stop.wait(delay):
                 return None
             delay = min(delay * 2, self.config.retry_max)
@@ -463,26 +528,33 @@ class IngestWorker:
             raise SecondWorker(
                 f"another ingest worker ({state.node}) is online on this broker, and over "
                 "MQTT 3.1.1 there are no shared subscriptions: two workers would each get "
-                "and store every message", where=f"cloud ingest {self.config.node}",
+                "and store every message",
+                where=f"cloud ingest {self.config.node}",
                 fix="run a single `cloud ingest` against this broker, or use an MQTT 5 "
                 "broker (Mosquitto 1.6 or later) to run several workers on a shared "
-                "subscription")
-        log.error("another ingest worker (%s) came online on this broker; over MQTT 3.1.1 "
-                  "each would get every message: a 3.1.1 worker refuses itself, any other "
-                  "must be stopped", state.node)
+                "subscription",
+            )
+        log.error(
+            "another ingest worker (%s) came online on this broker; over MQTT 3.1.1 "
+            "each would get every message: a 3.1.1 worker refuses itself, any other "
+            "must be stopped",
+            state.node,
+        )
 
     def _watch_presence(self, received: Received) -> None:
         """Re-assert "online" when another worker's Will or goodbye said offline."""
         state = _presence_state(received.payload)
         if (state is None or not state.online) and self.connected.is_set():
-            self._client.publish(self.config.presence_topic, self._presence(True), qos=1,
-                                 retain=True)
+            self._client.publish(
+                self.config.presence_topic, self._presence(True), qos=1, retain=True
+            )
 
     def _goodbye(self) -> None:
         """Say offline (retained) ourselves: a clean DISCONNECT suppresses the Will."""
         if self.connected.is_set():
-            info = self._client.publish(self.config.presence_topic, self._presence(False),
-                                        qos=1, retain=True)
+            info = self._client.publish(
+                self.config.presence_topic, self._presence(False), qos=1, retain=True
+            )
             with contextlib.suppress(RuntimeError, ValueError):
                 info.wait_for_publish(timeout=2.0)
         self._client.disconnect()
@@ -491,8 +563,11 @@ class IngestWorker:
     # ------------------------------------------------------------ helpers
 
     def _presence(self, online: bool) -> bytes:
-        return HeadOfficeState(online=online, time=self._now(),
-                               node=self.config.node).model_dump_json().encode()
+        return (
+            HeadOfficeState(online=online, time=self._now(), node=self.config.node)
+            .model_dump_json()
+            .encode()
+        )
 
     def _now(self) -> str:
         return iso(self._clock())

@@ -51,8 +51,9 @@ from gateway.journal.chain import GENESIS_HASH
 
 BoxKey = tuple[str, str]
 WALK_CHUNK = 5000
-_RECORD_COLUMNS = ("store, box, seq, id, time, clock_synced, kind, body, prev_hash, hash, "
-                   "historical, received_at")
+_RECORD_COLUMNS = (
+    "store, box, seq, id, time, clock_synced, kind, body, prev_hash, hash, historical, received_at"
+)
 
 
 @dataclass(frozen=True)
@@ -127,17 +128,34 @@ class IngestStore:
         return ApplyResult(acks, stored, total - stored)
 
     def _lock_chain(self, store: str, box: str, now: str) -> tuple[int, str, str | None]:
-        self.db.execute("INSERT INTO box_chain (store, box, updated_at) VALUES (?, ?, ?) "
-                        "ON CONFLICT (store, box) DO NOTHING", (store, box, now))
+        self.db.execute(
+            "INSERT INTO box_chain (store, box, updated_at) VALUES (?, ?, ?) "
+            "ON CONFLICT (store, box) DO NOTHING",
+            (store, box, now),
+        )
         row = self.db.execute(
             "SELECT acked_seq, acked_hash, gap_since FROM box_chain WHERE store = ? AND box = ?"
-            + self.db.lock_rows_for_update(), (store, box)).fetchone()
+            + self.db.lock_rows_for_update(),
+            (store, box),
+        ).fetchone()
         return int(row[0]), str(row[1]), row[2]
 
     def _insert(self, incoming: dict[BoxKey, dict[int, Any]], now: str) -> int:
         rows = [
-            (store, box, seq, c.record.id, c.record.time, c.record.clock_synced,
-             c.record.kind, c.body_text, c.record.prev_hash, c.record.hash, historical, now)
+            (
+                store,
+                box,
+                seq,
+                c.record.id,
+                c.record.time,
+                c.record.clock_synced,
+                c.record.kind,
+                c.body_text,
+                c.record.prev_hash,
+                c.record.hash,
+                historical,
+                now,
+            )
             for (store, box), records in sorted(incoming.items())
             for seq, (c, historical) in sorted(records.items())
         ]
@@ -150,21 +168,26 @@ class IngestStore:
         cur.executemany(
             f"INSERT INTO journal_record ({_RECORD_COLUMNS}) VALUES "
             "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (store, box, seq) DO NOTHING",
-            rows)
+            rows,
+        )
         return int(self.db.conn.raw.total_changes - before)
 
     def _insert_copy(self, rows: list[tuple[Any, ...]]) -> int:
         """COPY into a per-connection staging table, then one INSERT ... ON CONFLICT."""
         cur = self.db.conn.cursor()
         if self._staging_on is not self.db.conn:  # temp tables live per connection
-            cur.execute("CREATE TEMP TABLE IF NOT EXISTS incoming_record "
-                        "(LIKE journal_record INCLUDING DEFAULTS) ON COMMIT DELETE ROWS")
+            cur.execute(
+                "CREATE TEMP TABLE IF NOT EXISTS incoming_record "
+                "(LIKE journal_record INCLUDING DEFAULTS) ON COMMIT DELETE ROWS"
+            )
             self._staging_on = self.db.conn
         with cur.copy(f"COPY incoming_record ({_RECORD_COLUMNS}) FROM STDIN") as copy:
             for row in rows:
                 copy.write_row(row)
-        cur.execute(f"INSERT INTO journal_record ({_RECORD_COLUMNS}) SELECT {_RECORD_COLUMNS} "
-                    "FROM incoming_record ON CONFLICT (store, box, seq) DO NOTHING")
+        cur.execute(
+            f"INSERT INTO journal_record ({_RECORD_COLUMNS}) SELECT {_RECORD_COLUMNS} "
+            "FROM incoming_record ON CONFLICT (store, box, seq) DO NOTHING"
+        )
         inserted = int(cur.rowcount)
         cur.execute("TRUNCATE incoming_record")
         return inserted
@@ -174,35 +197,50 @@ class IngestStore:
         if not records:
             return
         store, box = key
-        stored = dict(self.db.execute(
-            "SELECT seq, hash FROM journal_record WHERE store = ? AND box = ? "
-            "AND seq BETWEEN ? AND ?", (store, box, min(records), max(records))).fetchall())
+        stored = dict(
+            self.db.execute(
+                "SELECT seq, hash FROM journal_record WHERE store = ? AND box = ? "
+                "AND seq BETWEEN ? AND ?",
+                (store, box, min(records), max(records)),
+            ).fetchall()
+        )
         for seq, (checked, _) in records.items():
             held = stored.get(seq)
             if held is not None and held != checked.record.hash:
                 raise_alert(
-                    self.db, key=f"record.conflict:{store}/{box}:{seq}:{checked.record.hash}",
-                    kind="record.conflict", severity="critical", now=now, store=store, box=box,
-                    seq=seq, record_id=checked.record.id,
+                    self.db,
+                    key=f"record.conflict:{store}/{box}:{seq}:{checked.record.hash}",
+                    kind="record.conflict",
+                    severity="critical",
+                    now=now,
+                    store=store,
+                    box=box,
+                    seq=seq,
+                    record_id=checked.record.id,
                     message=f"{store}/{box} sent seq {seq} with hash "
                     f"{checked.record.hash[:12]}... but head office holds {held[:12]}...: "
                     "the journals diverge; the stored record is kept",
-                    body={"received_hash": checked.record.hash, "stored_hash": held})
+                    body={"received_hash": checked.record.hash, "stored_hash": held},
+                )
 
-    def _advance(self, key: BoxKey, chain: tuple[int, str, str | None], incoming_max: int,
-                 now: str) -> AckPosition:
+    def _advance(
+        self, key: BoxKey, chain: tuple[int, str, str | None], incoming_max: int, now: str
+    ) -> AckPosition:
         store, box = key
         acked_seq, acked_hash, gap_since = chain
         seq, last_hash, broken, found = acked_seq, acked_hash, None, ""
         while True:
             rows = self.db.execute(
                 "SELECT seq, prev_hash, hash FROM journal_record WHERE store = ? AND box = ? "
-                "AND seq > ? ORDER BY seq LIMIT ?", (store, box, seq, WALK_CHUNK)).fetchall()
+                "AND seq > ? ORDER BY seq LIMIT ?",
+                (store, box, seq, WALK_CHUNK),
+            ).fetchall()
             for row_seq, prev_hash, row_hash in rows:
                 if int(row_seq) != seq + 1:
                     break
                 if prev_hash != last_hash and not self._accepted(
-                        key, int(row_seq), last_hash, prev_hash):
+                    key, int(row_seq), last_hash, prev_hash
+                ):
                     broken, found = int(row_seq), str(prev_hash)
                     break
                 seq, last_hash = int(row_seq), row_hash
@@ -212,8 +250,9 @@ class IngestStore:
             break
         if broken is not None:
             self._alert_break(store, box, broken, last_hash, found, now)
-        top = self.db.execute("SELECT max(seq) FROM journal_record WHERE store = ? AND box = ?",
-                              (store, box)).fetchone()[0]
+        top = self.db.execute(
+            "SELECT max(seq) FROM journal_record WHERE store = ? AND box = ?", (store, box)
+        ).fetchone()[0]
         max_seq = max(int(top or 0), incoming_max)
         stuck = max_seq > seq
         if seq > acked_seq:
@@ -225,15 +264,20 @@ class IngestStore:
         self.db.execute(
             "UPDATE box_chain SET acked_seq = ?, acked_hash = ?, max_seq = ?, gap_since = ?, "
             "broken_seq = ?, updated_at = ? WHERE store = ? AND box = ?",
-            (seq, last_hash, max_seq, gap_since, broken, now, store, box))
+            (seq, last_hash, max_seq, gap_since, broken, now, store, box),
+        )
         return AckPosition(store, box, seq, last_hash if seq else GENESIS_HASH)
 
     def _accepted(self, key: BoxKey, seq: int, expected: str, found: str) -> bool:
         """Whether someone accepted exactly this break (`cloud chain accept`)."""
-        return self.db.execute(
-            "SELECT 1 FROM chain_acceptance WHERE store = ? AND box = ? AND seq = ? "
-            "AND expected_prev_hash = ? AND found_prev_hash = ?",
-            (*key, seq, expected, found)).fetchone() is not None
+        return (
+            self.db.execute(
+                "SELECT 1 FROM chain_acceptance WHERE store = ? AND box = ? AND seq = ? "
+                "AND expected_prev_hash = ? AND found_prev_hash = ?",
+                (*key, seq, expected, found),
+            ).fetchone()
+            is not None
+        )
 
     def walk(self, store: str, box: str, now: str) -> AckPosition:
         """Lock one box's chain row and walk its position again, inside the caller's
@@ -245,34 +289,55 @@ class IngestStore:
         """Boxes with a chain acceptance recorded since the last call (all of them on the
         first): `cloud chain accept` moves a position without talking MQTT, so a running
         worker publishes those boxes' positions for it."""
-        rows = self.db.query("SELECT id, store, box FROM chain_acceptance WHERE id > ? "
-                             "ORDER BY id", (self._acceptances_seen,))
+        rows = self.db.query(
+            "SELECT id, store, box FROM chain_acceptance WHERE id > ? ORDER BY id",
+            (self._acceptances_seen,),
+        )
         if rows:
             self._acceptances_seen = int(rows[-1][0])
         return sorted({(str(store), str(box)) for _, store, box in rows})
 
-    def _alert_break(self, store: str, box: str, seq: int, expected: str, found: str,
-                     now: str) -> None:
-        raise_alert(self.db, key=break_alert_key(store, box, seq), kind="chain.break",
-                    severity="critical", now=now, store=store, box=box, seq=seq,
-                    message=f"{store}/{box} record seq {seq} does not link to the hash of seq "
-                    f"{seq - 1} ({expected[:12]}...): the chain is broken there and nothing "
-                    f"beyond it is acknowledged (`cloud chain show {store}/{box}`)",
-                    body={"expected_prev_hash": expected, "found_prev_hash": found})
+    def _alert_break(
+        self, store: str, box: str, seq: int, expected: str, found: str, now: str
+    ) -> None:
+        raise_alert(
+            self.db,
+            key=break_alert_key(store, box, seq),
+            kind="chain.break",
+            severity="critical",
+            now=now,
+            store=store,
+            box=box,
+            seq=seq,
+            message=f"{store}/{box} record seq {seq} does not link to the hash of seq "
+            f"{seq - 1} ({expected[:12]}...): the chain is broken there and nothing "
+            f"beyond it is acknowledged (`cloud chain show {store}/{box}`)",
+            body={"expected_prev_hash": expected, "found_prev_hash": found},
+        )
 
     def _alert_problem(self, key: BoxKey, problem: Problem, now: str) -> None:
         store, box = key
-        raise_alert(self.db, key=f"{problem.kind}:{store}/{box}:{problem.seq}:"
-                    f"{_digest(problem.message)}", kind=problem.kind,
-                    severity=problem.severity, now=now, store=store, box=box, seq=problem.seq,
-                    record_id=problem.record_id, message=problem.message)
+        raise_alert(
+            self.db,
+            key=f"{problem.kind}:{store}/{box}:{problem.seq}:{_digest(problem.message)}",
+            kind=problem.kind,
+            severity=problem.severity,
+            now=now,
+            store=store,
+            box=box,
+            seq=problem.seq,
+            record_id=problem.record_id,
+            message=problem.message,
+        )
 
     def positions(self, boxes: Sequence[BoxKey]) -> list[AckPosition]:
         """The committed acknowledged positions of these boxes (those above 0)."""
         found = []
         for store, box in boxes:
-            row = self.db.one("SELECT acked_seq, acked_hash FROM box_chain WHERE store = ? "
-                              "AND box = ?", (store, box))
+            row = self.db.one(
+                "SELECT acked_seq, acked_hash FROM box_chain WHERE store = ? AND box = ?",
+                (store, box),
+            )
             if row is not None and int(row[0]) > 0:
                 found.append(AckPosition(store, box, int(row[0]), str(row[1])))
         return found
@@ -298,11 +363,17 @@ class IngestStore:
     def _rejected(self, item: Rejected, now: str) -> None:
         problem = item.problem
         where = f"{item.store}/{item.box}" if item.store else "?"
-        raise_alert(self.db, key=f"{problem.kind}:{where}:"
-                    f"{_digest(problem.message + item.payload_excerpt)}",
-                    kind=problem.kind, severity=problem.severity, now=now, store=item.store,
-                    box=item.box, message=problem.message,
-                    body={"channel": item.channel, "excerpt": item.payload_excerpt})
+        raise_alert(
+            self.db,
+            key=f"{problem.kind}:{where}:{_digest(problem.message + item.payload_excerpt)}",
+            kind=problem.kind,
+            severity=problem.severity,
+            now=now,
+            store=item.store,
+            box=item.box,
+            message=problem.message,
+            body={"channel": item.channel, "excerpt": item.payload_excerpt},
+        )
 
     def refuse(self, item: Inbound, topic: str, error: Exception, now: str) -> None:
         """One message that `apply` could not store, alone, for a reason no retry mends:
@@ -310,20 +381,36 @@ class IngestStore:
         where = f"{item.store}/{item.box}" if item.store else "?"
         reason = (str(error).strip().splitlines() or [""])[0][:300]
         with self.db.transaction():
-            raise_alert(self.db, key=f"payload.invalid:{where}:unstorable:"
-                        f"{_digest(topic + type(error).__name__ + reason)}",
-                        kind="payload.invalid", severity="error", now=now, store=item.store,
-                        box=item.box, message=f"message from {where} on {topic} could not be "
-                        f"stored and was dropped: {type(error).__name__}: {reason}",
-                        body={"topic": topic, "error": type(error).__name__})
+            raise_alert(
+                self.db,
+                key=f"payload.invalid:{where}:unstorable:"
+                f"{_digest(topic + type(error).__name__ + reason)}",
+                kind="payload.invalid",
+                severity="error",
+                now=now,
+                store=item.store,
+                box=item.box,
+                message=f"message from {where} on {topic} could not be "
+                f"stored and was dropped: {type(error).__name__}: {reason}",
+                body={"topic": topic, "error": type(error).__name__},
+            )
 
     def _event(self, item: EventIn, now: str) -> None:
         event = item.event
         cur = self.db.execute(
             "INSERT INTO box_event (store, box, id, time, kind, severity, body, received_at) "
             "VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (store, box, id) DO NOTHING",
-            (item.store, item.box, event.id, event.time, event.kind, event.severity,
-             json.dumps(event.body, sort_keys=True), now))
+            (
+                item.store,
+                item.box,
+                event.id,
+                event.time,
+                event.kind,
+                event.severity,
+                json.dumps(event.body, sort_keys=True),
+                now,
+            ),
+        )
         if cur.rowcount:
             from cloud.rules import event_alerts
 
@@ -333,24 +420,42 @@ class IngestStore:
         from cloud.rules import telemetry_alerts
 
         body = item.telemetry.model_dump_json()
-        self.db.execute("INSERT INTO telemetry (store, box, time, received_at, body) "
-                        "VALUES (?, ?, ?, ?, ?) ON CONFLICT (store, box, time) DO NOTHING",
-                        (item.store, item.box, item.telemetry.time, now, body))
+        self.db.execute(
+            "INSERT INTO telemetry (store, box, time, received_at, body) "
+            "VALUES (?, ?, ?, ?, ?) ON CONFLICT (store, box, time) DO NOTHING",
+            (item.store, item.box, item.telemetry.time, now, body),
+        )
         self._ensure_state_row(item.store, item.box)
         previous = self.db.execute(
             "SELECT telemetry, telemetry_time FROM box_state WHERE store = ? AND box = ?",
-            (item.store, item.box)).fetchone()
+            (item.store, item.box),
+        ).fetchone()
         if previous[1] is not None and previous[1] >= item.telemetry.time:
-            telemetry_alerts(self.db, item.store, item.box, item.telemetry, None, now,
-                             self.thresholds, latest=False)
+            telemetry_alerts(
+                self.db,
+                item.store,
+                item.box,
+                item.telemetry,
+                None,
+                now,
+                self.thresholds,
+                latest=False,
+            )
             return
-        self.db.execute("UPDATE box_state SET telemetry = ?, telemetry_time = ?, version = ?, "
-                        "boot_id = ? WHERE store = ? AND box = ?",
-                        (body, item.telemetry.time, item.telemetry.version,
-                         item.telemetry.boot_id, item.store, item.box))
+        self.db.execute(
+            "UPDATE box_state SET telemetry = ?, telemetry_time = ?, version = ?, "
+            "boot_id = ? WHERE store = ? AND box = ?",
+            (
+                body,
+                item.telemetry.time,
+                item.telemetry.version,
+                item.telemetry.boot_id,
+                item.store,
+                item.box,
+            ),
+        )
         prior = json.loads(previous[0]) if previous[0] else None
-        telemetry_alerts(self.db, item.store, item.box, item.telemetry, prior, now,
-                         self.thresholds)
+        telemetry_alerts(self.db, item.store, item.box, item.telemetry, prior, now, self.thresholds)
 
     def _state(self, item: StateIn, now: str) -> None:
         """Birth/death by session: a death older than the current birth is stale.
@@ -359,11 +464,14 @@ class IngestStore:
         carries the time of the CONNECT it was registered with, not of the loss."""
         state = item.state
         self._ensure_state_row(item.store, item.box)
-        row = self.db.execute("SELECT session, online FROM box_state WHERE store = ? AND box = ?",
-                              (item.store, item.box)).fetchone()
+        row = self.db.execute(
+            "SELECT session, online FROM box_state WHERE store = ? AND box = ?",
+            (item.store, item.box),
+        ).fetchone()
         session, online = int(row[0]), bool(row[1])
-        if state.session < session or (state.session == session and online == state.online
-                                       and not state.online):
+        if state.session < session or (
+            state.session == session and online == state.online and not state.online
+        ):
             return
         if state.session == session and online and state.online:
             return  # a repeated birth
@@ -375,9 +483,20 @@ class IngestStore:
             f"journal_head_seq = COALESCE(?, journal_head_seq), "
             f"journal_acknowledged_seq = COALESCE(?, journal_acknowledged_seq) "
             f"WHERE store = ? AND box = ?",
-            (state.online, state.session, state.boot_id, state.version, state.protocol,
-             state.time, now, state.journal_head_seq,
-             state.journal_acknowledged_seq, item.store, item.box))
+            (
+                state.online,
+                state.session,
+                state.boot_id,
+                state.version,
+                state.protocol,
+                state.time,
+                now,
+                state.journal_head_seq,
+                state.journal_acknowledged_seq,
+                item.store,
+                item.box,
+            ),
+        )
 
     def _result(self, item: ResultIn, now: str) -> None:
         result = item.result
@@ -386,17 +505,29 @@ class IngestStore:
             "result, error, result_at) VALUES (?, ?, ?, ?, '{}', '', '', ?, ?, ?, ?) "
             "ON CONFLICT (id) DO UPDATE SET status = excluded.status, "
             "result = excluded.result, error = excluded.error, result_at = excluded.result_at",
-            (result.id, item.store, item.box, result.name or "?", result.status,
-             json.dumps(result.result, sort_keys=True), result.error, result.time))
+            (
+                result.id,
+                item.store,
+                item.box,
+                result.name or "?",
+                result.status,
+                json.dumps(result.result, sort_keys=True),
+                result.error,
+                result.time,
+            ),
+        )
 
     def _ensure_state_row(self, store: str, box: str) -> None:
-        self.db.execute("INSERT INTO box_state (store, box) VALUES (?, ?) "
-                        "ON CONFLICT (store, box) DO NOTHING", (store, box))
+        self.db.execute(
+            "INSERT INTO box_state (store, box) VALUES (?, ?) ON CONFLICT (store, box) DO NOTHING",
+            (store, box),
+        )
 
     def _touch(self, store: str, box: str, now: str) -> None:
         self._ensure_state_row(store, box)
-        self.db.execute("UPDATE box_state SET last_seen = ? WHERE store = ? AND box = ?",
-                        (now, store, box))
+        self.db.execute(
+            "UPDATE box_state SET last_seen = ? WHERE store = ? AND box = ?", (now, store, box)
+        )
 
 
 def break_alert_key(store: str, box: str, seq: int) -> str:

@@ -66,20 +66,27 @@ class SigningKey:
         return public_key_b64(self.private)
 
 
-def generate_key(directory: Path, key_id: str | None, clock: Clock = system_clock
-                 ) -> tuple[SigningKey, Path]:
+def generate_key(
+    directory: Path, key_id: str | None, clock: Clock = system_clock
+) -> tuple[SigningKey, Path]:
     """A new key pair written as `KEY_ID.pem` (private, mode 0600) and `KEY_ID.pub`."""
     import re
 
     key_id = key_id or f"ho-{clock().strftime('%Y%m%d')}-{secrets.token_hex(3)}"
     if not re.fullmatch(KEY_ID, key_id):
-        raise UsageError(f"key id {key_id!r} is not allowed", where="--key-id",
-                         fix="letters, digits, . _ - (up to 64), starting with a letter/digit")
+        raise UsageError(
+            f"key id {key_id!r} is not allowed",
+            where="--key-id",
+            fix="letters, digits, . _ - (up to 64), starting with a letter/digit",
+        )
     directory.mkdir(parents=True, exist_ok=True)
     pem = directory / f"{key_id}.pem"
     if pem.exists():
-        raise UsageError(f"{pem} already exists", where="cloud keys generate",
-                         fix="choose another --key-id; never overwrite a key boxes trust")
+        raise UsageError(
+            f"{pem} already exists",
+            where="cloud keys generate",
+            fix="choose another --key-id; never overwrite a key boxes trust",
+        )
     key = SigningKey(key_id, Ed25519PrivateKey.generate())
     fd = os.open(pem, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(fd, "wb") as out:
@@ -93,18 +100,23 @@ def load_key(path: Path, key_id: str | None = None) -> SigningKey:
     try:
         private = load_pem_private_key(path.read_bytes(), password=None)
     except (OSError, ValueError) as exc:
-        raise UsageError(f"cannot read the signing key: {exc}", where=str(path),
-                         fix="pass the KEY_ID.pem file `cloud keys generate` wrote") from exc
+        raise UsageError(
+            f"cannot read the signing key: {exc}",
+            where=str(path),
+            fix="pass the KEY_ID.pem file `cloud keys generate` wrote",
+        ) from exc
     if not isinstance(private, Ed25519PrivateKey):
-        raise UsageError("not an Ed25519 private key", where=str(path),
-                         fix="generate one with `cloud keys generate`")
+        raise UsageError(
+            "not an Ed25519 private key",
+            where=str(path),
+            fix="generate one with `cloud keys generate`",
+        )
     return SigningKey(key_id or path.name.removesuffix(".pem"), private)
 
 
 def trusted_key_toml(key: SigningKey) -> str:
     """What a box's settings need to accept this key."""
-    return (f'[[sync.trusted_keys]]\nkey_id = "{key.key_id}"\n'
-            f'public_key = "{key.public_b64}"\n')
+    return f'[[sync.trusted_keys]]\nkey_id = "{key.key_id}"\npublic_key = "{key.public_b64}"\n'
 
 
 # ---------------------------------------------------------------- documents
@@ -114,22 +126,31 @@ def read_document(kind: str, path: Path) -> dict[str, Any]:
     """The file as plain JSON data with decimals kept exact (TOML allowed for config)."""
     try:
         text = path.read_text(encoding="utf-8")
-        raw = (tomllib.loads(text, parse_float=Decimal) if path.suffix == ".toml"
-               else json.loads(text, parse_float=Decimal))
+        raw = (
+            tomllib.loads(text, parse_float=Decimal)
+            if path.suffix == ".toml"
+            else json.loads(text, parse_float=Decimal)
+        )
     except (OSError, UnicodeDecodeError, ValueError) as exc:
-        raise PublishError(f"cannot read the {kind} document: {exc}", where=str(path),
-                           fix="give a UTF-8 JSON file (TOML for config); nothing was sent"
-                           ) from exc
+        raise PublishError(
+            f"cannot read the {kind} document: {exc}",
+            where=str(path),
+            fix="give a UTF-8 JSON file (TOML for config); nothing was sent",
+        ) from exc
     if not isinstance(raw, dict):
-        raise PublishError(f"the {kind} document is not a JSON object", where=str(path),
-                           fix="the file must hold one object; nothing was sent")
+        raise PublishError(
+            f"the {kind} document is not a JSON object",
+            where=str(path),
+            fix="the file must hold one object; nothing was sent",
+        )
     try:
         plain: dict[str, Any] = json.loads(canonical_json(raw))
     except JournalError as exc:
-        raise PublishError(f"the {kind} document has a value with no exact spelling: "
-                           f"{exc.what}", where=str(path),
-                           fix="write amounts as decimals or strings; nothing was sent"
-                           ) from exc
+        raise PublishError(
+            f"the {kind} document has a value with no exact spelling: {exc.what}",
+            where=str(path),
+            fix="write amounts as decimals or strings; nothing was sent",
+        ) from exc
     return plain
 
 
@@ -151,40 +172,74 @@ def check_document(kind: str, document: dict[str, Any], source: str) -> None:
         try:
             config_changes(document)
         except DocumentRefused as exc:
-            raise PublishError(f"config refused: {exc.what}", where=source,
-                               fix=f"{exc.fix}; nothing was sent") from exc
+            raise PublishError(
+                f"config refused: {exc.what}", where=source, fix=f"{exc.fix}; nothing was sent"
+            ) from exc
         try:
             GatewaySettings.model_validate(document)
         except ValidationError as exc:
-            problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}"
-                                 for e in exc.errors()[:5])
-            raise PublishError(f"config refused: {problems}", where=source,
-                               fix="see config/gateway.example.toml; nothing was sent") from exc
+            problems = "; ".join(
+                f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors()[:5]
+            )
+            raise PublishError(
+                f"config refused: {problems}",
+                where=source,
+                fix="see config/gateway.example.toml; nothing was sent",
+            ) from exc
 
 
-def next_version(db: Database, kind: str, store: str, box: str | None,
-                 document: dict[str, Any], key_id: str, now: str) -> int:
+def next_version(
+    db: Database,
+    kind: str,
+    store: str,
+    box: str | None,
+    document: dict[str, Any],
+    key_id: str,
+    now: str,
+) -> int:
     """Bump and record the version (above both the last published and the file's own)."""
     with db.transaction():
-        row = db.execute("SELECT version FROM document_version WHERE kind = ? AND store = ? "
-                         "AND box = ?" + db.lock_rows_for_update(),
-                         (kind, store, box or "")).fetchone()
+        row = db.execute(
+            "SELECT version FROM document_version WHERE kind = ? AND store = ? "
+            "AND box = ?" + db.lock_rows_for_update(),
+            (kind, store, box or ""),
+        ).fetchone()
         own = document.get("version")
-        version = max(int(row[0]) if row else 0,
-                      own - 1 if isinstance(own, int) else 0) + 1
-        db.execute("INSERT INTO document_version (kind, store, box, version, issued_at, key_id) "
-                   "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (kind, store, box) DO UPDATE SET "
-                   "version = excluded.version, issued_at = excluded.issued_at, "
-                   "key_id = excluded.key_id", (kind, store, box or "", version, now, key_id))
+        version = max(int(row[0]) if row else 0, own - 1 if isinstance(own, int) else 0) + 1
+        db.execute(
+            "INSERT INTO document_version (kind, store, box, version, issued_at, key_id) "
+            "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (kind, store, box) DO UPDATE SET "
+            "version = excluded.version, issued_at = excluded.issued_at, "
+            "key_id = excluded.key_id",
+            (kind, store, box or "", version, now, key_id),
+        )
     return version
 
 
-def signed_document(kind: str, store: str, box: str | None, version: int,
-                    document: dict[str, Any], key: SigningKey, now: str) -> dict[str, Any]:
+def signed_document(
+    kind: str,
+    store: str,
+    box: str | None,
+    version: int,
+    document: dict[str, Any],
+    key: SigningKey,
+    now: str,
+) -> dict[str, Any]:
     if "version" in document:
         document = {**document, "version": version}
-    message = sign({"v": 1, "kind": kind, "store": store, "box": box, "version": version,
-                    "issued_at": now, "document": document}, key.private, key.key_id)
+    message = sign(
+        {
+            "v": 1,
+            "kind": kind,
+            "store": store,
+            "box": box,
+            "version": version,
+            "issued_at": now,
+            "document": document,
+        },
+        key.private,
+        key.key_id,
+    )
     SignedDocument.model_validate(message)
     return message
 
@@ -193,12 +248,18 @@ def document_topic(root: str, kind: str, store: str, box: str | None) -> str:
     topics = Topics(root, store, box or "_")
     if kind == "config":
         if not box:
-            raise UsageError("a config document is for one box", where="cloud publish config",
-                             fix="add --box BOX")
+            raise UsageError(
+                "a config document is for one box",
+                where="cloud publish config",
+                fix="add --box BOX",
+            )
         return topics.config
     if box:
-        raise UsageError(f"a {kind} document is for the whole store", where=f"--box {box}",
-                         fix="leave out --box; every box of the store takes it")
+        raise UsageError(
+            f"a {kind} document is for the whole store",
+            where=f"--box {box}",
+            fix="leave out --box; every box of the store takes it",
+        )
     return topics.catalog if kind == "catalog" else topics.members
 
 
@@ -212,8 +273,9 @@ class OneShot:
         self.broker = broker
         self.messages: list[mqtt.MQTTMessage] = []
         self.arrived = threading.Event()
-        self.client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=client_id,
-                                  protocol=mqtt.MQTTv5)
+        self.client = mqtt.Client(
+            CallbackAPIVersion.VERSION2, client_id=client_id, protocol=mqtt.MQTTv5
+        )
         broker.apply(self.client)
         self.client.on_message = self._on_message
 
@@ -225,10 +287,11 @@ class OneShot:
         try:
             self.client.connect(self.broker.host, self.broker.port, 30)
         except OSError as exc:
-            raise PublishError(f"cannot connect: {exc}",
-                               where=f"mqtt broker {self.broker.host}:{self.broker.port}",
-                               fix="check --host/--port and that the broker runs; "
-                               "nothing was sent") from exc
+            raise PublishError(
+                f"cannot connect: {exc}",
+                where=f"mqtt broker {self.broker.host}:{self.broker.port}",
+                fix="check --host/--port and that the broker runs; nothing was sent",
+            ) from exc
         self.client.loop_start()
         return self
 
@@ -236,22 +299,36 @@ class OneShot:
         self.client.disconnect()
         self.client.loop_stop()
 
-    def publish(self, topic: str, payload: bytes, *, retain: bool, timeout: float = 10.0
-                ) -> None:
+    def publish(self, topic: str, payload: bytes, *, retain: bool, timeout: float = 10.0) -> None:
         info = self.client.publish(topic, payload, qos=1, retain=retain)
         try:
             info.wait_for_publish(timeout)
         except (RuntimeError, ValueError) as exc:
-            raise PublishError(f"the broker did not take the message: {exc}", where=topic,
-                               fix="check the broker and this account's ACL") from exc
+            raise PublishError(
+                f"the broker did not take the message: {exc}",
+                where=topic,
+                fix="check the broker and this account's ACL",
+            ) from exc
         if not info.is_published():
-            raise PublishError(f"no PUBACK from the broker within {timeout:g} s", where=topic,
-                               fix="check the broker and this account's ACL")
+            raise PublishError(
+                f"no PUBACK from the broker within {timeout:g} s",
+                where=topic,
+                fix="check the broker and this account's ACL",
+            )
 
 
-def publish_document(*, db: Database, broker: BrokerOptions, root: str, kind: str,
-                     path: Path, store: str, box: str | None, key: SigningKey,
-                     clock: Clock = system_clock) -> dict[str, Any]:
+def publish_document(
+    *,
+    db: Database,
+    broker: BrokerOptions,
+    root: str,
+    kind: str,
+    path: Path,
+    store: str,
+    box: str | None,
+    key: SigningKey,
+    clock: Clock = system_clock,
+) -> dict[str, Any]:
     """Check, version, sign and publish retained; returns the signed message."""
     topic = document_topic(root, kind, store, box)
     document = read_document(kind, path)
@@ -264,27 +341,59 @@ def publish_document(*, db: Database, broker: BrokerOptions, root: str, kind: st
     return message
 
 
-def run_command(*, db: Database, broker: BrokerOptions, root: str, store: str, box: str,
-                name: str, args: dict[str, Any], key: SigningKey, timeout: float,
-                expires_in: float, clock: Clock = system_clock) -> CommandResult:
+def run_command(
+    *,
+    db: Database,
+    broker: BrokerOptions,
+    root: str,
+    store: str,
+    box: str,
+    name: str,
+    args: dict[str, Any],
+    key: SigningKey,
+    timeout: float,
+    expires_in: float,
+    clock: Clock = system_clock,
+) -> CommandResult:
     """Send a signed command and wait for its result on `.../cmd/result`."""
     topics = Topics(root, store, box)
     issued = clock()
-    command = sign({"v": 1, "id": uuid.uuid4().hex, "name": name, "args": args,
-                    "store": store, "box": box, "issued_at": iso(issued),
-                    "expires_at": iso(issued + timedelta(seconds=expires_in))},
-                   key.private, key.key_id)
+    command = sign(
+        {
+            "v": 1,
+            "id": uuid.uuid4().hex,
+            "name": name,
+            "args": args,
+            "store": store,
+            "box": box,
+            "issued_at": iso(issued),
+            "expires_at": iso(issued + timedelta(seconds=expires_in)),
+        },
+        key.private,
+        key.key_id,
+    )
     try:
         SignedCommand.model_validate(command)
     except ValidationError as exc:
-        raise UsageError(f"command refused before sending: {exc.errors()[0]['msg']}",
-                         where=f"command {name!r}", fix="command names are lower_snake_case"
-                         ) from exc
+        raise UsageError(
+            f"command refused before sending: {exc.errors()[0]['msg']}",
+            where=f"command {name!r}",
+            fix="command names are lower_snake_case",
+        ) from exc
     with db.transaction():
-        db.execute("INSERT INTO command (id, store, box, name, args, issued_at, expires_at, "
-                   "status) VALUES (?, ?, ?, ?, ?, ?, ?, 'sent')",
-                   (command["id"], store, box, name, json.dumps(args, sort_keys=True),
-                    command["issued_at"], command["expires_at"]))
+        db.execute(
+            "INSERT INTO command (id, store, box, name, args, issued_at, expires_at, "
+            "status) VALUES (?, ?, ?, ?, ?, ?, ?, 'sent')",
+            (
+                command["id"],
+                store,
+                box,
+                name,
+                json.dumps(args, sort_keys=True),
+                command["issued_at"],
+                command["expires_at"],
+            ),
+        )
     with OneShot(broker, f"cloud-cmd-{uuid.uuid4().hex[:8]}") as link:
         link.client.subscribe(topics.command_result, qos=1)
         time.sleep(0.2)  # let SUBACK come back before the box can answer
@@ -292,8 +401,7 @@ def run_command(*, db: Database, broker: BrokerOptions, root: str, store: str, b
         return _await_result(link, command["id"], timeout, f"{store}/{box}")
 
 
-def _await_result(link: OneShot, command_id: str, timeout: float, where: str
-                  ) -> CommandResult:
+def _await_result(link: OneShot, command_id: str, timeout: float, where: str) -> CommandResult:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         link.arrived.wait(max(0.0, deadline - time.monotonic()))
@@ -306,6 +414,8 @@ def _await_result(link: OneShot, command_id: str, timeout: float, where: str
             if result.id == command_id:
                 return result
     raise PublishError(
-        f"no answer from {where} within {timeout:g} s", where=f"command {command_id}",
+        f"no answer from {where} within {timeout:g} s",
+        where=f"command {command_id}",
         fix="check `cloud fleet` (is the box online?); the command stays valid until it "
-        "expires, and the box answers it once it connects")
+        "expires, and the box answers it once it connects",
+    )

@@ -39,11 +39,19 @@ def register(sub: Any, db_arg: ArgAdder, broker_args: ArgAdder) -> None:
     cmd.add_argument("store")
     cmd.add_argument("box")
     cmd.add_argument("name", metavar="COMMAND")
-    cmd.add_argument("args", nargs="*", metavar="KEY=VALUE",
-                     help="arguments (VALUE is JSON when it parses as JSON)")
+    cmd.add_argument(
+        "args",
+        nargs="*",
+        metavar="KEY=VALUE",
+        help="arguments (VALUE is JSON when it parses as JSON)",
+    )
     cmd.add_argument("--timeout", type=float, default=30.0)
-    cmd.add_argument("--expires", type=float, default=600.0,
-                     help="seconds the box may still run it after it was issued")
+    cmd.add_argument(
+        "--expires",
+        type=float,
+        default=600.0,
+        help="seconds the box may still run it after it was issued",
+    )
     _key_args(cmd)
     db_arg(cmd)
     broker_args(cmd)
@@ -51,23 +59,33 @@ def register(sub: Any, db_arg: ArgAdder, broker_args: ArgAdder) -> None:
 
 
 def _key_args(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--key", type=Path, default=os.environ.get("STOREGATE_SIGNING_KEY"),
-                        help="KEY_ID.pem from `cloud keys generate` (or $STOREGATE_SIGNING_KEY)")
+    parser.add_argument(
+        "--key",
+        type=Path,
+        default=os.environ.get("STOREGATE_SIGNING_KEY"),
+        help="KEY_ID.pem from `cloud keys generate` (or $STOREGATE_SIGNING_KEY)",
+    )
     parser.add_argument("--key-id", help="default: the key file name without .pem")
 
 
 def _generate(args: argparse.Namespace) -> int:
     key, path = generate_key(args.dir, args.key_id)
-    print(f"wrote {path} (private, keep it at head office) and "
-          f"{path.with_suffix('.pub')}\n\nadd to each box's settings:\n\n"
-          f"{trusted_key_toml(key)}", end="")
+    print(
+        f"wrote {path} (private, keep it at head office) and "
+        f"{path.with_suffix('.pub')}\n\nadd to each box's settings:\n\n"
+        f"{trusted_key_toml(key)}",
+        end="",
+    )
     return 0
 
 
 def _signing_key(args: argparse.Namespace) -> Any:
     if args.key is None:
-        raise UsageError("no signing key given", where=f"cloud {args.command}",
-                         fix="pass --key KEY_ID.pem or set $STOREGATE_SIGNING_KEY")
+        raise UsageError(
+            "no signing key given",
+            where=f"cloud {args.command}",
+            fix="pass --key KEY_ID.pem or set $STOREGATE_SIGNING_KEY",
+        )
     return load_key(Path(args.key), args.key_id)
 
 
@@ -78,14 +96,23 @@ def _publish(args: argparse.Namespace) -> int:
     db = Database.open(args.db)
     try:
         require_current(db)
-        message = publish_document(db=db, broker=broker_options(args), root=args.root,
-                                   kind=args.kind, path=args.file, store=args.store,
-                                   box=args.box, key=key)
+        message = publish_document(
+            db=db,
+            broker=broker_options(args),
+            root=args.root,
+            kind=args.kind,
+            path=args.file,
+            store=args.store,
+            box=args.box,
+            key=key,
+        )
     finally:
         db.close()
     target = f"{args.store}/{args.box}" if args.box else args.store
-    print(f"published {args.kind} version {message['version']} for {target} "
-          f"(signed by {key.key_id}, retained)")
+    print(
+        f"published {args.kind} version {message['version']} for {target} "
+        f"(signed by {key.key_id}, retained)"
+    )
     return 0
 
 
@@ -96,10 +123,18 @@ def _cmd(args: argparse.Namespace) -> int:
     db = Database.open(args.db)
     try:
         require_current(db)
-        result = run_command(db=db, broker=broker_options(args), root=args.root,
-                             store=args.store, box=args.box, name=args.name,
-                             args=_parse_args(args.args), key=key, timeout=args.timeout,
-                             expires_in=args.expires)
+        result = run_command(
+            db=db,
+            broker=broker_options(args),
+            root=args.root,
+            store=args.store,
+            box=args.box,
+            name=args.name,
+            args=_parse_args(args.args),
+            key=key,
+            timeout=args.timeout,
+            expires_in=args.expires,
+        )
     finally:
         db.close()
     print(json.dumps(result.model_dump(), indent=2, sort_keys=True))
@@ -111,8 +146,11 @@ def _parse_args(pairs: list[str]) -> dict[str, Any]:
     for pair in pairs:
         name, sep, value = pair.partition("=")
         if not sep or not name:
-            raise UsageError(f"argument {pair!r} is not KEY=VALUE", where="cloud cmd",
-                             fix="e.g. cloud cmd store-1 box-1 set_log_level level=DEBUG")
+            raise UsageError(
+                f"argument {pair!r} is not KEY=VALUE",
+                where="cloud cmd",
+                fix="e.g. cloud cmd store-1 box-1 set_log_level level=DEBUG",
+            )
         try:
             parsed[name] = json.loads(value)
         except ValueError:

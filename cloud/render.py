@@ -19,12 +19,17 @@ from gateway.errors import UsageError
 def text(table: Table) -> str:
     cells = [table.columns] + [[_s(c) for c in row] for row in table.rows]
     widths = [max(len(r[i]) for r in cells) for i in range(len(table.columns))]
-    numeric = [all(isinstance(row[i], int | Decimal) for row in table.rows)
-               for i in range(len(table.columns))]
+    numeric = [
+        all(isinstance(row[i], int | Decimal) for row in table.rows)
+        for i in range(len(table.columns))
+    ]
     lines = [table.title, ""]
     for r in cells:
-        lines.append("  ".join(c.rjust(widths[i]) if numeric[i] else c.ljust(widths[i])
-                               for i, c in enumerate(r)).rstrip())
+        lines.append(
+            "  ".join(
+                c.rjust(widths[i]) if numeric[i] else c.ljust(widths[i]) for i, c in enumerate(r)
+            ).rstrip()
+        )
     lines += ["", *table.notes] if table.notes else []
     return "\n".join(lines)
 
@@ -39,32 +44,53 @@ def csv_text(table: Table) -> str:
 
 
 def json_text(table: Table) -> str:
-    return json.dumps({"title": table.title, "columns": table.columns,
-                       "rows": [dict(zip(table.columns, [_j(c) for c in row], strict=True))
-                                for row in table.rows], "notes": table.notes},
-                      indent=2, ensure_ascii=False)
+    return json.dumps(
+        {
+            "title": table.title,
+            "columns": table.columns,
+            "rows": [
+                dict(zip(table.columns, [_j(c) for c in row], strict=True)) for row in table.rows
+            ],
+            "notes": table.notes,
+        },
+        indent=2,
+        ensure_ascii=False,
+    )
 
 
 def chart(table: Table, path: Path, column: str | None = None) -> Path:
     """A bar chart of one numeric column (default: the last) against the first column."""
     if path.suffix.lower() not in (".png", ".svg"):
-        raise UsageError(f"cannot draw {path.name}", where="--chart",
-                         fix="end the file name in .png or .svg")
-    numeric = [c for i, c in enumerate(table.columns)
-               if table.rows and all(isinstance(r[i], int | Decimal) for r in table.rows)]
+        raise UsageError(
+            f"cannot draw {path.name}", where="--chart", fix="end the file name in .png or .svg"
+        )
+    numeric = [
+        c
+        for i, c in enumerate(table.columns)
+        if table.rows and all(isinstance(r[i], int | Decimal) for r in table.rows)
+    ]
     if not numeric:
-        raise UsageError("this report has no numeric column to draw", where="--chart",
-                         fix="draw a report with figures, e.g. sales --by day")
+        raise UsageError(
+            "this report has no numeric column to draw",
+            where="--chart",
+            fix="draw a report with figures, e.g. sales --by day",
+        )
     wanted = column or numeric[-1]
     if wanted not in numeric:
-        raise UsageError(f"no numeric column {wanted!r}", where="--chart-column",
-                         fix=f"choose one of {', '.join(numeric)}")
+        raise UsageError(
+            f"no numeric column {wanted!r}",
+            where="--chart-column",
+            fix=f"choose one of {', '.join(numeric)}",
+        )
     try:  # the `cloud` extra: head office only, a box never draws charts
         import matplotlib
     except ImportError as exc:
-        raise UsageError(f"charts need matplotlib, which is not installed here ({exc})",
-                         where="--chart", fix="install head office's libraries: pip install "
-                         "'storegate[cloud]' (or leave out --chart)") from exc
+        raise UsageError(
+            f"charts need matplotlib, which is not installed here ({exc})",
+            where="--chart",
+            fix="install head office's libraries: pip install "
+            "'storegate[cloud]' (or leave out --chart)",
+        ) from exc
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 

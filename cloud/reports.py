@@ -59,8 +59,11 @@ def _staff(entry: Entry) -> str:
 
 
 def _notes(loaded: Loaded) -> list[str]:
-    return [f"{loaded.skipped} record(s) skipped: body not of a known lane schema"] \
-        if loaded.skipped else []
+    return (
+        [f"{loaded.skipped} record(s) skipped: body not of a known lane schema"]
+        if loaded.skipped
+        else []
+    )
 
 
 def sales_by(loaded: Loaded, by: str) -> Table:
@@ -77,12 +80,21 @@ def sales_by(loaded: Loaded, by: str) -> Table:
             row[2] += entry.body.totals.total
         elif isinstance(entry.body, RefundBody):
             row[3] += entry.body.total
-    table = Table(f"Sales by {by}", [by, "tickets", "items", "sales", "refunds", "net"],
-                  notes=_notes(loaded))
+    table = Table(
+        f"Sales by {by}", [by, "tickets", "items", "sales", "refunds", "net"], notes=_notes(loaded)
+    )
     for name in sorted(acc):
         tickets, items, sales, refunds = acc[name]
-        table.rows.append([name, tickets, items.normalize() if items else Decimal(0), sales,
-                           refunds, sales - refunds])
+        table.rows.append(
+            [
+                name,
+                tickets,
+                items.normalize() if items else Decimal(0),
+                sales,
+                refunds,
+                sales - refunds,
+            ]
+        )
     return table
 
 
@@ -98,8 +110,11 @@ def _sales_by_category(loaded: Loaded) -> Table:
         elif isinstance(entry.body, RefundBody):
             for refund in entry.body.lines:
                 acc[refund.category][3] += refund.amount
-    table = Table("Sales by category", ["category", "tickets", "items", "sales", "refunds",
-                                        "net"], notes=_notes(loaded))
+    table = Table(
+        "Sales by category",
+        ["category", "tickets", "items", "sales", "refunds", "net"],
+        notes=_notes(loaded),
+    )
     for name in sorted(acc):
         tickets, items, sales, refunds = acc[name]
         table.rows.append([name, tickets, items.normalize(), sales, refunds, sales - refunds])
@@ -115,11 +130,14 @@ def items(loaded: Loaded, *, limit: int, slow: bool) -> Table:
                 row = acc.setdefault(line.sku, [line.name, line.category, Decimal(0), ZERO])
                 row[2] += line.quantity
                 row[3] += line.total
-    order = sorted(acc.items(), key=(lambda kv: (kv[1][2], kv[1][3], kv[0])) if slow
-                   else (lambda kv: (-kv[1][3], -kv[1][2], kv[0])))
+    order = sorted(
+        acc.items(),
+        key=(lambda kv: (kv[1][2], kv[1][3], kv[0]))
+        if slow
+        else (lambda kv: (-kv[1][3], -kv[1][2], kv[0])),
+    )
     title = "Slowest items (by quantity)" if slow else "Top items (by sales)"
-    table = Table(title, ["sku", "name", "category", "quantity", "sales"],
-                  notes=_notes(loaded))
+    table = Table(title, ["sku", "name", "category", "quantity", "sales"], notes=_notes(loaded))
     for sku, (name, category, quantity, sales) in order[:limit]:
         table.rows.append([sku, name, category, quantity.normalize(), sales])
     return table
@@ -136,12 +154,23 @@ def basket(loaded: Loaded, by: str = "store") -> Table:
             row[1] += len(entry.body.lines)
             row[2] += sum((line.quantity for line in entry.body.lines), Decimal(0))
             row[3] += entry.body.totals.total
-    table = Table(f"Basket by {by}", [by, "tickets", "lines per ticket", "items per ticket",
-                                      "average ticket", "sales"], notes=_notes(loaded))
+    table = Table(
+        f"Basket by {by}",
+        [by, "tickets", "lines per ticket", "items per ticket", "average ticket", "sales"],
+        notes=_notes(loaded),
+    )
     for name in sorted(acc):
         tickets, lines, quantity, sales = acc[name]
-        table.rows.append([name, tickets, _avg(Decimal(lines), tickets),
-                           _avg(quantity, tickets), _avg(sales, tickets), sales])
+        table.rows.append(
+            [
+                name,
+                tickets,
+                _avg(Decimal(lines), tickets),
+                _avg(quantity, tickets),
+                _avg(sales, tickets),
+                sales,
+            ]
+        )
     return table
 
 
@@ -162,9 +191,11 @@ def refunds_voids(loaded: Loaded, by: str = "cashier") -> Table:
             row[4] += body.total
         elif entry.kind == "no_sale":
             row[5] += 1
-    table = Table(f"Refunds and voids by {by}", [by, "tickets", "refunds", "refunded",
-                                                 "voids", "voided", "no sales",
-                                                 "refund+void rate %"], notes=_notes(loaded))
+    table = Table(
+        f"Refunds and voids by {by}",
+        [by, "tickets", "refunds", "refunded", "voids", "voided", "no sales", "refund+void rate %"],
+        notes=_notes(loaded),
+    )
     for name in sorted(acc):
         tickets, refunds, refunded, voids, voided, no_sales = acc[name]
         rate = _avg(Decimal(100 * (refunds + voids)), tickets)
@@ -174,12 +205,25 @@ def refunds_voids(loaded: Loaded, by: str = "cashier") -> Table:
 
 def promotion_effect(during: Loaded, before: Loaded, promotion: str) -> Table:
     """Sales of the promoted items during the promotion against the same items before it."""
-    promoted = {line.sku for e in during.entries if isinstance(e.body, SaleBody)
-                for line in e.body.lines
-                if any(a.promotion == promotion for a in line.adjustments)}
-    table = Table(f"Promotion {promotion}: promoted items before and during",
-                  ["sku", "quantity before", "sales before", "quantity during", "sales during",
-                   "quantity change %"], notes=_notes(during) + _notes(before))
+    promoted = {
+        line.sku
+        for e in during.entries
+        if isinstance(e.body, SaleBody)
+        for line in e.body.lines
+        if any(a.promotion == promotion for a in line.adjustments)
+    }
+    table = Table(
+        f"Promotion {promotion}: promoted items before and during",
+        [
+            "sku",
+            "quantity before",
+            "sales before",
+            "quantity during",
+            "sales during",
+            "quantity change %",
+        ],
+        notes=_notes(during) + _notes(before),
+    )
     if not promoted:
         table.notes.append(f"no line in the period carries promotion {promotion!r}")
         return table
@@ -195,10 +239,19 @@ def promotion_effect(during: Loaded, before: Loaded, promotion: str) -> Table:
     for sku in sorted(totals):
         row = totals[sku]
         all_row = [a + b for a, b in zip(all_row, row, strict=True)]
-        table.rows.append([sku, row[0].normalize(), row[1], row[2].normalize(), row[3],
-                           _change(row[0], row[2])])
-    table.rows.append(["all promoted", all_row[0].normalize(), all_row[1],
-                       all_row[2].normalize(), all_row[3], _change(all_row[0], all_row[2])])
+        table.rows.append(
+            [sku, row[0].normalize(), row[1], row[2].normalize(), row[3], _change(row[0], row[2])]
+        )
+    table.rows.append(
+        [
+            "all promoted",
+            all_row[0].normalize(),
+            all_row[1],
+            all_row[2].normalize(),
+            all_row[3],
+            _change(all_row[0], all_row[2]),
+        ]
+    )
     return table
 
 
@@ -242,9 +295,11 @@ def rfm(loaded: Loaded, as_of: date) -> Table:
     r_score = _quintiles({m: -recency[m] for m in members})
     f_score = _quintiles({m: Decimal(tickets[m]) for m in members})
     m_score = _quintiles({m: spend[m] for m in members})
-    table = Table(f"Member RFM as of {as_of}", ["member", "recency days", "frequency",
-                                                "monetary", "R", "F", "M", "segment"],
-                  notes=_notes(loaded))
+    table = Table(
+        f"Member RFM as of {as_of}",
+        ["member", "recency days", "frequency", "monetary", "R", "F", "M", "segment"],
+        notes=_notes(loaded),
+    )
     for m in members:
         r, f, mo = r_score[m], f_score[m], m_score[m]
         segment = next(name for name, test in SEGMENTS if test(r, f, mo))

@@ -25,16 +25,16 @@ def register(sub: Any, db_arg: ArgAdder, broker_args: ArgAdder) -> None:
     report = sub.add_parser("report", help="sales, items, basket, refunds, promotion, rfm")
     kinds = report.add_subparsers(dest="report", metavar="REPORT")
     sales = _report(kinds, "sales", "sales by store/box/day/hour/category/cashier", db_arg)
-    sales.add_argument("--by", default="day",
-                       choices=("store", "box", "day", "hour", "category", "cashier"))
+    sales.add_argument(
+        "--by", default="day", choices=("store", "box", "day", "hour", "category", "cashier")
+    )
     items = _report(kinds, "items", "top (or --slow) items", db_arg)
     items.add_argument("--limit", type=int, default=20)
     items.add_argument("--slow", action="store_true")
     basket = _report(kinds, "basket", "basket size and average ticket", db_arg)
     basket.add_argument("--by", default="store", choices=("store", "box", "day", "cashier"))
     refunds = _report(kinds, "refunds", "refunds, voids and no-sales", db_arg)
-    refunds.add_argument("--by", default="cashier",
-                         choices=("store", "box", "day", "cashier"))
+    refunds.add_argument("--by", default="cashier", choices=("store", "box", "day", "cashier"))
     promo = _report(kinds, "promotion", "promoted items during vs before", db_arg)
     promo.add_argument("--promotion", required=True)
     rfm = _report(kinds, "rfm", "member recency / frequency / monetary segments", db_arg)
@@ -102,8 +102,11 @@ def _build(db: Database, args: argparse.Namespace, period: Period) -> reports.Ta
         return reports.refunds_voids(loaded, args.by)
     if args.report == "promotion":
         if args.first is None or args.last is None:
-            raise UsageError("a promotion report needs the promotion's days",
-                             where="cloud report promotion", fix="give --from and --to")
+            raise UsageError(
+                "a promotion report needs the promotion's days",
+                where="cloud report promotion",
+                fix="give --from and --to",
+            )
         before = load(db, period.before(), args.store)
         return reports.promotion_effect(loaded, before, args.promotion)
     as_of = date.fromisoformat(args.as_of) if args.as_of else period.last
@@ -116,19 +119,29 @@ def _dividend(args: argparse.Namespace) -> int:
     try:
         pool = Decimal(args.pool)
     except InvalidOperation as exc:
-        raise UsageError(f"pool {args.pool!r} is not an amount", where="--pool",
-                         fix="e.g. --pool 1000.00") from exc
+        raise UsageError(
+            f"pool {args.pool!r} is not an amount", where="--pool", fix="e.g. --pool 1000.00"
+        ) from exc
     rules = DividendRules.parse(args.weight, args.min_spend)
     db = Database.open(args.db)
     try:
         require_current(db)
-        payouts = dividend_run(db, period=period, label=args.period or reports.span(period),
-                               scope=args.store or "*", pool=pool, rules=rules,
-                               loaded=load(db, period, args.store), csv_path=args.out,
-                               now=utc_now_iso())
+        payouts = dividend_run(
+            db,
+            period=period,
+            label=args.period or reports.span(period),
+            scope=args.store or "*",
+            pool=pool,
+            rules=rules,
+            loaded=load(db, period, args.store),
+            csv_path=args.out,
+            now=utc_now_iso(),
+        )
     finally:
         db.close()
     paid = sum((p.amount for p in payouts), Decimal(0))
-    print(f"dividend {args.period or reports.span(period)}: {paid} shared among "
-          f"{len(payouts)} members, written to {args.out}")
+    print(
+        f"dividend {args.period or reports.span(period)}: {paid} shared among "
+        f"{len(payouts)} members, written to {args.out}"
+    )
     return 0

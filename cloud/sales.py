@@ -31,11 +31,15 @@ class Period:
             start = date.fromisoformat(first) if first else date(2000, 1, 1)
             end = date.fromisoformat(last) if last else date(2999, 12, 31)
         except ValueError as exc:
-            raise UsageError(f"not a date: {exc}", where="--from/--to",
-                             fix="write days as YYYY-MM-DD") from exc
+            raise UsageError(
+                f"not a date: {exc}", where="--from/--to", fix="write days as YYYY-MM-DD"
+            ) from exc
         if end < start:
-            raise UsageError(f"--to {end} is before --from {start}", where="--from/--to",
-                             fix="give the first day, then the last day")
+            raise UsageError(
+                f"--to {end} is before --from {start}",
+                where="--from/--to",
+                fix="give the first day, then the last day",
+            )
         return cls(start, end)
 
     def __contains__(self, day: str) -> bool:
@@ -65,17 +69,25 @@ class Loaded:
     skipped: int
 
 
-def load(db: Database, period: Period, store: str | None = None,
-         kinds: tuple[str, ...] = REPORT_KINDS) -> Loaded:
+def load(
+    db: Database, period: Period, store: str | None = None, kinds: tuple[str, ...] = REPORT_KINDS
+) -> Loaded:
     """Records of `kinds` whose business day falls in `period` (UTC time pre-filters)."""
     where = [f"kind IN ({', '.join('?' for _ in kinds)})", "time >= ?", "time < ?"]
-    params: list[object] = [*kinds, str(period.first - timedelta(days=2)),
-                            str(period.last + timedelta(days=3))]
+    params: list[object] = [
+        *kinds,
+        str(period.first - timedelta(days=2)),
+        str(period.last + timedelta(days=3)),
+    ]
     if store:
         where.append("store = ?")
         params.append(store)
-    rows = db.query("SELECT store, box, seq, kind, body FROM journal_record WHERE "
-                    + " AND ".join(where) + " ORDER BY store, box, seq", params)
+    rows = db.query(
+        "SELECT store, box, seq, kind, body FROM journal_record WHERE "
+        + " AND ".join(where)
+        + " ORDER BY store, box, seq",
+        params,
+    )
     entries: list[Entry] = []
     skipped = 0
     for row_store, box, seq, kind, body in rows:

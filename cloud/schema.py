@@ -15,10 +15,22 @@ from __future__ import annotations
 from cloud.db import CloudDatabaseError, Database
 
 TYPES = {
-    "sqlite": {"BIGINT": "INTEGER", "BOOL": "INTEGER", "JSON": "TEXT", "MONEY": "TEXT",
-               "SERIAL": "INTEGER PRIMARY KEY AUTOINCREMENT", "FALSE": "0"},
-    "postgresql": {"BIGINT": "BIGINT", "BOOL": "BOOLEAN", "JSON": "TEXT",
-                   "MONEY": "NUMERIC(18, 2)", "SERIAL": "BIGSERIAL PRIMARY KEY", "FALSE": "FALSE"},
+    "sqlite": {
+        "BIGINT": "INTEGER",
+        "BOOL": "INTEGER",
+        "JSON": "TEXT",
+        "MONEY": "TEXT",
+        "SERIAL": "INTEGER PRIMARY KEY AUTOINCREMENT",
+        "FALSE": "0",
+    },
+    "postgresql": {
+        "BIGINT": "BIGINT",
+        "BOOL": "BOOLEAN",
+        "JSON": "TEXT",
+        "MONEY": "NUMERIC(18, 2)",
+        "SERIAL": "BIGSERIAL PRIMARY KEY",
+        "FALSE": "FALSE",
+    },
 }
 
 MIGRATIONS: list[list[str]] = [
@@ -103,8 +115,10 @@ def current_version(db: Database) -> int:
     if db.dialect == "sqlite":
         exists = db.one("SELECT 1 FROM sqlite_master WHERE name = 'schema_version'")
     else:
-        exists = db.one("SELECT 1 FROM information_schema.tables "
-                        "WHERE table_name = 'schema_version' AND table_schema = current_schema()")
+        exists = db.one(
+            "SELECT 1 FROM information_schema.tables "
+            "WHERE table_name = 'schema_version' AND table_schema = current_schema()"
+        )
     if exists is None:
         return 0
     row = db.one("SELECT max(version) FROM schema_version")
@@ -115,8 +129,10 @@ def upgrade(db: Database) -> list[int]:
     """Apply every migration not yet applied, each in its own transaction; return them."""
     applied: list[int] = []
     with db.transaction():
-        db.execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER PRIMARY KEY, "
-                   "applied_at TEXT NOT NULL)")
+        db.execute(
+            "CREATE TABLE IF NOT EXISTS schema_version (version INTEGER PRIMARY KEY, "
+            "applied_at TEXT NOT NULL)"
+        )
     if db.dialect == "postgresql":
         # One upgrader at a time, even when several workers start together.
         db.execute("SELECT pg_advisory_lock(7150001)")
@@ -125,8 +141,10 @@ def upgrade(db: Database) -> list[int]:
             with db.transaction():
                 for statement in MIGRATIONS[number - 1]:
                     db.execute(_spell(db, statement))
-                db.execute("INSERT INTO schema_version (version, applied_at) VALUES (?, ?)",
-                           (number, _now()))
+                db.execute(
+                    "INSERT INTO schema_version (version, applied_at) VALUES (?, ?)",
+                    (number, _now()),
+                )
             applied.append(number)
     finally:
         if db.dialect == "postgresql":
@@ -142,8 +160,8 @@ def require_current(db: Database) -> None:
         raise CloudDatabaseError(
             f"database schema is at version {found}, this head office needs {LATEST}",
             where=db.url.redacted(),
-            fix="run `cloud db upgrade --db URL` (with a newer storegate if the database "
-            "is ahead)")
+            fix="run `cloud db upgrade --db URL` (with a newer storegate if the database is ahead)",
+        )
 
 
 def _now() -> str:

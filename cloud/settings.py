@@ -32,9 +32,13 @@ class CloudSettingsError(ProblemsError):
     """Head office's settings file or environment is invalid (exit status 2)."""
 
     def __init__(self, source: str, problems: list[str]) -> None:
-        super().__init__(source, problems, headline="invalid head-office settings ({count})",
-                         fix="correct the keys above; config/cloud.example.toml lists every "
-                         "key with its default")
+        super().__init__(
+            source,
+            problems,
+            headline="invalid head-office settings ({count})",
+            fix="correct the keys above; config/cloud.example.toml lists every "
+            "key with its default",
+        )
 
 
 class CloudSettings(TomlSettings):
@@ -61,14 +65,23 @@ def load_cloud_settings(path: str | Path | None = None) -> CloudSettings:
     A path that was given but does not exist is an error; a missing default file means
     "defaults plus environment".
     """
-    return load_toml_settings(CloudSettings, path, default=DEFAULT_CONFIG_PATH,
-                              env_prefix=ENV_PREFIX, refuse=CloudSettingsError,
-                              unknown_key=UNKNOWN_KEY,
-                              missing=f"pass an existing --config PATH (or unset ${CONFIG_ENV})")
+    return load_toml_settings(
+        CloudSettings,
+        path,
+        default=DEFAULT_CONFIG_PATH,
+        env_prefix=ENV_PREFIX,
+        refuse=CloudSettingsError,
+        unknown_key=UNKNOWN_KEY,
+        missing=f"pass an existing --config PATH (or unset ${CONFIG_ENV})",
+    )
 
 
 def config_arg(parser: argparse.ArgumentParser) -> None:
     """`--config PATH` for the commands that run the alert rules."""
-    parser.add_argument("--config", default=config_path_default(), metavar="PATH",
-                        help=f"head-office settings (TOML; default ${CONFIG_ENV}, else "
-                        f"{DEFAULT_CONFIG_PATH} when it exists)")
+    parser.add_argument(
+        "--config",
+        default=config_path_default(),
+        metavar="PATH",
+        help=f"head-office settings (TOML; default ${CONFIG_ENV}, else "
+        f"{DEFAULT_CONFIG_PATH} when it exists)",
+    )

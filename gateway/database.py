@@ -82,8 +82,9 @@ def _statements(sql: str) -> list[str]:
     return statements
 
 
-def open_database(path: str | Path, *, readonly: bool = False,
-                  owner_thread_only: bool = False) -> sqlite_utils.Database:
+def open_database(
+    path: str | Path, *, readonly: bool = False, owner_thread_only: bool = False
+) -> sqlite_utils.Database:
     """Open (creating and migrating when writable) the box database at `path`.
 
     `owner_thread_only`: the connection raises `sqlite3.ProgrammingError` when any thread
@@ -106,8 +107,9 @@ def open_database(path: str | Path, *, readonly: bool = False,
                 f"file:{path}?mode=ro", uri=True, isolation_level=None, check_same_thread=False
             )
         else:
-            conn = sqlite3.connect(str(path), isolation_level=None,
-                                   check_same_thread=owner_thread_only)
+            conn = sqlite3.connect(
+                str(path), isolation_level=None, check_same_thread=owner_thread_only
+            )
         _apply_pragmas(conn, readonly)
         if readonly:
             _schema_version(conn, path)

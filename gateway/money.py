@@ -116,8 +116,9 @@ def largest_remainder(units_total: int, weights: Sequence[int]) -> list[int]:
     return _largest_remainder(units_total, weights, sum(weights))
 
 
-def _largest_remainder(units_total: int, weights: Sequence[Decimal] | Sequence[int],
-                       weight_sum: Decimal | int) -> list[int]:
+def _largest_remainder(
+    units_total: int, weights: Sequence[Decimal] | Sequence[int], weight_sum: Decimal | int
+) -> list[int]:
     floors = [int(units_total * w // weight_sum) for w in weights]
     left = units_total - sum(floors)
     if left:
@@ -188,7 +189,6 @@ def parse_amount(text: str, places: int, *, what: str = "amount") -> Decimal:
         raise ValueError(f"{what} {text!r} is negative")
     if decimal_places(value) > places:
         raise ValueError(
-            f"{what} {text!r} has {decimal_places(value)} decimal places; the currency has "
-            f"{places}"
+            f"{what} {text!r} has {decimal_places(value)} decimal places; the currency has {places}"
         )
     return value

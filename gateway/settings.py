@@ -192,9 +192,14 @@ def load_settings(path: str | Path | None = None) -> GatewaySettings:
     An explicit path that does not exist is an error; a missing default file means
     "defaults plus environment", which is what a fresh box has before installation.
     """
-    return load_toml_settings(GatewaySettings, path, default=DEFAULT_CONFIG_PATH,
-                              env_prefix=ENV_PREFIX, refuse=SettingsError,
-                              unknown_key=UNKNOWN_KEY)
+    return load_toml_settings(
+        GatewaySettings,
+        path,
+        default=DEFAULT_CONFIG_PATH,
+        env_prefix=ENV_PREFIX,
+        refuse=SettingsError,
+        unknown_key=UNKNOWN_KEY,
+    )
 
 
 def masked(settings: GatewaySettings) -> dict[str, Any]:

@@ -44,9 +44,16 @@ class TomlSettings(BaseSettings):
         return tuple(sources)
 
 
-def load_toml_settings(model: type[S], path: str | Path | None, *, default: Path,
-                       env_prefix: str, refuse: Refuse, unknown_key: str,
-                       missing: str = "pass an existing --config PATH") -> S:
+def load_toml_settings(
+    model: type[S],
+    path: str | Path | None,
+    *,
+    default: Path,
+    env_prefix: str,
+    refuse: Refuse,
+    unknown_key: str,
+    missing: str = "pass an existing --config PATH",
+) -> S:
     """`model` from `path` (or `default` when it exists) and the environment.
 
     An explicit path that does not exist is an error (`missing` says what to do); a

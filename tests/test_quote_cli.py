@@ -167,8 +167,9 @@ def test_a_known_coupon_that_gives_nothing_says_why() -> None:
         in said
     ), result.stdout
     data = json.loads(
-        quote("--json", "--at", "2026-11-25T10:00", "--coupon", "WELCOME5", "7612345001012*2")
-        .stdout
+        quote(
+            "--json", "--at", "2026-11-25T10:00", "--coupon", "WELCOME5", "7612345001012*2"
+        ).stdout
     )
     assert data["notices"] == [
         "coupon WELCOME5 does not apply: spend 30.00 on qualifying items (this basket: 3.50)"

@@ -328,8 +328,9 @@ def _named(problem: str, data: Any) -> str:
     """`products[3].price: …` -> `products[3] (MILK-1L).price: …`, as `cross_check` writes
     it, so the technician finds the product; the magnitude bound said in our words."""
     problem = problem.replace(
-        _TOO_BIG, f"more than {MAX_INTEGER_DIGITS} integer digits (amounts stay below "
-        f"{AMOUNT_LIMIT}, what the totals engine computes exactly)"
+        _TOO_BIG,
+        f"more than {MAX_INTEGER_DIGITS} integer digits (amounts stay below "
+        f"{AMOUNT_LIMIT}, what the totals engine computes exactly)",
     )
     match = _ITEM_AT.match(problem)
     items = data.get(match[1]) if match and isinstance(data, dict) else None
@@ -339,7 +340,7 @@ def _named(problem: str, data: Any) -> str:
     name = item.get("sku" if match[1] == "products" else "id") if isinstance(item, dict) else None
     if not isinstance(name, str):
         return problem
-    return f"{match[0]} ({name}){problem[match.end():]}"
+    return f"{match[0]} ({name}){problem[match.end() :]}"
 
 
 def read_document(path: str | Path) -> CatalogDocument:

@@ -65,8 +65,10 @@ def _load(args: argparse.Namespace) -> int:
     text = Path(args.file).read_text(encoding="utf-8")
     database, socket_path = writer_of(load_settings(args.config), args.db)
     if socket_path is not None:
-        answer = ask_owner(socket_path, {"command": "catalog_load", "text": text,
-                                         "source": args.file, "force": args.force})
+        answer = ask_owner(
+            socket_path,
+            {"command": "catalog_load", "text": text, "source": args.file, "force": args.force},
+        )
         if not answer.get("ok"):
             return owner_refused(answer, "catalog load")
         version, products = answer["version"], answer["products"]

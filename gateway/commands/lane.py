@@ -38,8 +38,11 @@ def _common(parser: argparse.ArgumentParser) -> None:
 
 
 def _approval(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--by", metavar="STAFF_ID",
-                        help="admin or technician approving the change (asked for a PIN)")
+    parser.add_argument(
+        "--by",
+        metavar="STAFF_ID",
+        help="admin or technician approving the change (asked for a PIN)",
+    )
     parser.add_argument("--totp", metavar="CODE", help="the approver's authenticator code")
 
 
@@ -47,8 +50,9 @@ def register(sub: Any) -> None:
     receipt = sub.add_parser("receipt", help="reprint the receipt of a journal record (a copy)")
     receipt.add_argument("seq", type=int, metavar="SEQ")
     receipt.add_argument("--escpos", metavar="FILE", help="also write ESC/POS bytes to FILE")
-    receipt.add_argument("--width", type=int, choices=(32, 42, 48),
-                         help="columns (default store.receipt_width)")
+    receipt.add_argument(
+        "--width", type=int, choices=(32, 42, 48), help="columns (default store.receipt_width)"
+    )
     _common(receipt)
     receipt.set_defaults(func=_receipt)
 
@@ -57,15 +61,21 @@ def register(sub: Any) -> None:
     report.add_argument("--date", metavar="YYYY-MM-DD", help="business day (default today)")
     report.add_argument("--shift", metavar="ID", help="X report of this shift")
     report.add_argument("--json", action="store_true")
-    report.add_argument("--check", action="store_true",
-                        help="X: also sum the journal bodies themselves and compare (exit 1 "
-                        "when the stored report digests disagree)")
+    report.add_argument(
+        "--check",
+        action="store_true",
+        help="X: also sum the journal bodies themselves and compare (exit 1 "
+        "when the stored report digests disagree)",
+    )
     report.add_argument("--card", metavar="CARD", help="Z: the supervisor's staff card")
     report.add_argument("--staff", metavar="ID", help="Z: staff number (PIN is asked)")
     report.add_argument("--pin-stdin", action="store_true", help="read the PIN from stdin")
-    report.add_argument("--empty-day", action="store_true",
-                        help="Z: confirm closing a day on which this till recorded no sale, "
-                        "refund, void or no-sale (refused otherwise)")
+    report.add_argument(
+        "--empty-day",
+        action="store_true",
+        help="Z: confirm closing a day on which this till recorded no sale, "
+        "refund, void or no-sale (refused otherwise)",
+    )
     _common(report)
     report.set_defaults(func=_report)
 
@@ -77,15 +87,17 @@ def register(sub: Any) -> None:
     add.add_argument("role", choices=("cashier", "supervisor", "technician", "admin"))
     add.add_argument("--card", metavar="CARD")
     add.add_argument("--ceiling", metavar="AMOUNT", help="override ceiling (supervisors)")
-    add.add_argument("--pin-stdin", action="store_true",
-                     help="read PINs from stdin, one a line (the approver's first)")
+    add.add_argument(
+        "--pin-stdin",
+        action="store_true",
+        help="read PINs from stdin, one a line (the approver's first)",
+    )
     _approval(add)
     _common(add)
     add.set_defaults(func=_staff_add)
     totp = staff_sub.add_parser("totp", help="enrol a TOTP authenticator; prints its URI")
     totp.add_argument("id")
-    totp.add_argument("--pin-stdin", action="store_true", help="read the approver's PIN "
-                      "from stdin")
+    totp.add_argument("--pin-stdin", action="store_true", help="read the approver's PIN from stdin")
     _approval(totp)
     _common(totp)
     totp.set_defaults(func=_staff_totp)
@@ -105,12 +117,17 @@ def _receipt(args: argparse.Namespace) -> int:
         state = journal.state()
         kept = f"this till keeps records {state.anchor_seq + 1}..{state.head_seq}"
         if 0 < args.seq <= state.anchor_seq:
-            raise UsageError(f"journal record {args.seq} is older than the retention period: "
-                             "it was pruned from this till after head office acknowledged it",
-                             where="gateway receipt",
-                             fix=f"head office keeps every record; {kept}")
-        raise UsageError(f"there is no journal record {args.seq}", where="gateway receipt",
-                         fix=f"{kept}; `gateway journal export` lists them")
+            raise UsageError(
+                f"journal record {args.seq} is older than the retention period: "
+                "it was pruned from this till after head office acknowledged it",
+                where="gateway receipt",
+                fix=f"head office keeps every record; {kept}",
+            )
+        raise UsageError(
+            f"there is no journal record {args.seq}",
+            where="gateway receipt",
+            fix=f"{kept}; `gateway journal export` lists them",
+        )
     receipt = from_record(record, settings.store.header, settings.store.footer, copy=True)
     width = args.width or settings.store.receipt_width
     print(render_receipt(receipt, width), end="")
@@ -133,90 +150,135 @@ def _today(settings: GatewaySettings) -> datetime:
 
 def _report(args: argparse.Namespace) -> int:
     from gateway.reports import close_day, kept_from
+
     settings = load_settings(args.config)
     _refuse_mixed_options(args)
     now = _today(settings)
     path, socket_path = writer_of(settings, args.db)
     db = open_database(path, readonly=args.which == "x" or socket_path is not None)
     book = LaneBook(db)
-    day = business_day(args.date or now.date().isoformat(), now.date(),
-                       kept_from=kept_from(book), where=f"gateway report {args.which}")
+    day = business_day(
+        args.date or now.date().isoformat(),
+        now.date(),
+        kept_from=kept_from(book),
+        where=f"gateway report {args.which}",
+    )
     if args.which == "x":
         return _x_report(args, settings, book, day)
     if not args.empty_day and next(book.day_digests(day), None) is None:
         raise refuse_empty_day(day)  # before a PIN is asked; the daemon checks it again
     if args.card is None and args.staff is None:
-        raise UsageError("a Z report needs who closes the day", where="gateway report z",
-                         fix="pass --card CARD, or --staff ID (the PIN is asked)")
-    credential = (Credential(card=args.card) if args.card
-                  else Credential(staff_id=args.staff, pin=_pin(args)))
+        raise UsageError(
+            "a Z report needs who closes the day",
+            where="gateway report z",
+            fix="pass --card CARD, or --staff ID (the PIN is asked)",
+        )
+    credential = (
+        Credential(card=args.card) if args.card else Credential(staff_id=args.staff, pin=_pin(args))
+    )
     if socket_path is not None:  # the running daemon writes the Z (and knows the day closed)
         return _z_through_daemon(args, socket_path, credential, day)
     staff = StaffDirectory(db, settings.lane)
     lane = LaneRef(store=settings.store.id, box=settings.store.box)
     import uuid
-    record = close_day(book, staff, settings.lane, lane, day, now, credential,
-                       lambda: uuid.uuid4().hex, empty_day=args.empty_day)
+
+    record = close_day(
+        book,
+        staff,
+        settings.lane,
+        lane,
+        day,
+        now,
+        credential,
+        lambda: uuid.uuid4().hex,
+        empty_day=args.empty_day,
+    )
     if isinstance(record, Refusal):
         print(f"gateway report z: {record.message}", file=sys.stderr)
         return 1
     if args.json:
         print(json.dumps(record.body, indent=2))
     else:
-        print(render_receipt(from_record(record, settings.store.header, ()),
-                             settings.store.receipt_width), end="")
+        print(
+            render_receipt(
+                from_record(record, settings.store.header, ()), settings.store.receipt_width
+            ),
+            end="",
+        )
     return 0
 
 
 def _refuse_mixed_options(args: argparse.Namespace) -> None:
     """Options that belong to the other report are refused rather than silently ignored."""
-    wrong = ({"--shift": args.shift} if args.which == "z"
-             else {"--card": args.card, "--staff": args.staff, "--empty-day": args.empty_day})
+    wrong = (
+        {"--shift": args.shift}
+        if args.which == "z"
+        else {"--card": args.card, "--staff": args.staff, "--empty-day": args.empty_day}
+    )
     given = [name for name, value in wrong.items() if value]
     if args.which == "x" and args.shift and args.date:
         given.append("--shift with --date")
     if given:
-        raise UsageError(f"{', '.join(given)} cannot be used with `report {args.which}`",
-                         where=f"gateway report {args.which}",
-                         fix="X: --shift ID or --date DAY; Z: --date DAY, --card or --staff, "
-                         "--empty-day")
+        raise UsageError(
+            f"{', '.join(given)} cannot be used with `report {args.which}`",
+            where=f"gateway report {args.which}",
+            fix="X: --shift ID or --date DAY; Z: --date DAY, --card or --staff, --empty-day",
+        )
 
 
-def _x_report(args: argparse.Namespace, settings: GatewaySettings, book: LaneBook,
-              day: str) -> int:
+def _x_report(args: argparse.Namespace, settings: GatewaySettings, book: LaneBook, day: str) -> int:
     """The X report of a shift (given, else the one in progress) or of a day; reads only."""
     from gateway.reports import day_report, from_bodies, render_report, x_report
+
     if args.shift and not book.has_shift(args.shift):
         raise refuse_unknown_shift(args.shift)
-    shift = args.shift or (None if args.date else
-                           (row.shift_id if (row := book.open_shift()) else None))
+    shift = args.shift or (
+        None if args.date else (row.shift_id if (row := book.open_shift()) else None)
+    )
     figures = x_report(book, shift) if shift else day_report(book, day)
     title = f"X REPORT shift {shift}" if shift else f"X REPORT day {day}"
-    print(json.dumps(figures.to_json(), indent=2) if args.json
-          else render_report(title, figures, settings.store.receipt_width), end="\n")
+    print(
+        json.dumps(figures.to_json(), indent=2)
+        if args.json
+        else render_report(title, figures, settings.store.receipt_width),
+        end="\n",
+    )
     if not figures.first_seq:
-        print(f"gateway report x: no sale, refund, void or no-sale recorded "
-              f"{f'in shift {shift}' if shift else f'on {day}'}", file=sys.stderr)
+        print(
+            f"gateway report x: no sale, refund, void or no-sale recorded "
+            f"{f'in shift {shift}' if shift else f'on {day}'}",
+            file=sys.stderr,
+        )
     if args.check:
         recomputed = from_bodies(book.bodies(day=None if shift else day, shift_id=shift))
         if recomputed.to_json() != figures.to_json():
-            print("gateway report x: the stored report digests disagree with the journal "
-                  "bodies\n  fix: trust the bodies; run `gateway journal verify`",
-                  file=sys.stderr)
+            print(
+                "gateway report x: the stored report digests disagree with the journal "
+                "bodies\n  fix: trust the bodies; run `gateway journal verify`",
+                file=sys.stderr,
+            )
             return 1
     return 0
 
 
-def _z_through_daemon(args: argparse.Namespace, socket_path: Path, credential: Credential,
-                      day: str) -> int:
-    request = {"command": "z_report", "day": day, "card": credential.card,
-               "staff": credential.staff_id, "pin": credential.pin,
-               "empty_day": args.empty_day or None}
+def _z_through_daemon(
+    args: argparse.Namespace, socket_path: Path, credential: Credential, day: str
+) -> int:
+    request = {
+        "command": "z_report",
+        "day": day,
+        "card": credential.card,
+        "staff": credential.staff_id,
+        "pin": credential.pin,
+        "empty_day": args.empty_day or None,
+    }
     answer = ask_owner(socket_path, {k: v for k, v in request.items() if v is not None})
     if not answer.get("ok"):
         return owner_refused(answer, "report z")
-    print(json.dumps(answer["body"], indent=2) if args.json else answer["text"],
-          end="\n" if args.json else "")
+    print(
+        json.dumps(answer["body"], indent=2) if args.json else answer["text"],
+        end="\n" if args.json else "",
+    )
     return 0
 
 
@@ -229,22 +291,32 @@ def _staff_change(args: argparse.Namespace, action: str) -> int:
     by_pin = None
     if StaffDirectory(db, settings.lane).second_factor_enrolled():
         if args.by is None or args.totp is None:
-            raise UsageError("changing staff needs an admin's approval", where="gateway staff",
-                             fix="pass --by STAFF_ID --totp CODE (the PIN is asked first)")
+            raise UsageError(
+                "changing staff needs an admin's approval",
+                where="gateway staff",
+                fix="pass --by STAFF_ID --totp CODE (the PIN is asked first)",
+            )
         by_pin = _pin(args, "PIN of the approver: ")
     new_pin = _pin(args) if action == "add" else None
-    change = StaffChange(action=action, staff_id=args.id, name=getattr(args, "name", ""),
-                         role=getattr(args, "role", ""), pin=new_pin or None,
-                         card=getattr(args, "card", None), ceiling=getattr(args, "ceiling", None),
-                         by=args.by, by_pin=by_pin, totp=args.totp)
+    change = StaffChange(
+        action=action,
+        staff_id=args.id,
+        name=getattr(args, "name", ""),
+        role=getattr(args, "role", ""),
+        pin=new_pin or None,
+        card=getattr(args, "card", None),
+        ceiling=getattr(args, "ceiling", None),
+        by=args.by,
+        by_pin=by_pin,
+        totp=args.totp,
+    )
     if socket_path is not None:
         answer = ask_owner(socket_path, change.to_request())
         if not answer.get("ok"):
             return owner_refused(answer, "staff")
         print(answer["text"])
         return 0
-    result = StaffDirectory(db, settings.lane).change(
-        change, _today(settings), datetime.now(UTC))
+    result = StaffDirectory(db, settings.lane).change(change, _today(settings), datetime.now(UTC))
     if isinstance(result, Refusal):
         print(f"gateway staff: {result.message}", file=sys.stderr)
         return 1

@@ -19,8 +19,11 @@ from typing import Any
 
 from gateway.daemon.settings import AnomalySettings
 
-PER_SHIFT = {"void": "voids_per_shift", "refund": "refunds_per_shift",
-             "no_sale": "no_sales_per_shift"}
+PER_SHIFT = {
+    "void": "voids_per_shift",
+    "refund": "refunds_per_shift",
+    "no_sale": "no_sales_per_shift",
+}
 
 
 @dataclass(frozen=True)
@@ -30,8 +33,11 @@ class Anomaly:
     detail: dict[str, Any] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, Any]:
-        return {"rule": self.rule, "message": self.message,
-                "detail": {k: str(v) for k, v in self.detail.items()}}
+        return {
+            "rule": self.rule,
+            "message": self.message,
+            "detail": {k: str(v) for k, v in self.detail.items()},
+        }
 
 
 class AnomalyWatch:
@@ -57,9 +63,13 @@ class AnomalyWatch:
             self.priced_weight = self.priced_code = None
             total = Decimal(str(body.get("totals", {}).get("total", "0")))
             if total > self.settings.sale_above:
-                found.append(Anomaly("sale_above_limit",
-                                     f"sale of {total} above the limit {self.settings.sale_above}",
-                                     {"total": total, "receipt": body.get("receipt_id", "")}))
+                found.append(
+                    Anomaly(
+                        "sale_above_limit",
+                        f"sale of {total} above the limit {self.settings.sale_above}",
+                        {"total": total, "receipt": body.get("receipt_id", "")},
+                    )
+                )
         limit_name = PER_SHIFT.get(kind)
         if limit_name and shift_id:
             found += self._per_shift(kind, shift_id, getattr(self.settings, limit_name))
@@ -75,8 +85,13 @@ class AnomalyWatch:
         count = self.per_shift[(kind, shift_id)]
         if count != limit + 1:
             return []
-        return [Anomaly(f"{kind}s_per_shift", f"{count} {kind.replace('_', '-')}s in shift "
-                        f"{shift_id} (limit {limit})", {"shift": shift_id, "count": count})]
+        return [
+            Anomaly(
+                f"{kind}s_per_shift",
+                f"{count} {kind.replace('_', '-')}s in shift {shift_id} (limit {limit})",
+                {"shift": shift_id, "count": count},
+            )
+        ]
 
     def unknown_barcode(self, code: str, now: float) -> list[Anomaly]:
         s = self.settings
@@ -85,8 +100,13 @@ class AnomalyWatch:
         count = _in_window(self.unknown, now, s.unknown_window_s)
         if count != s.unknown_barcodes + 1:
             return []
-        return [Anomaly("unknown_barcode_burst", f"{count} unknown barcodes within "
-                        f"{s.unknown_window_s:g} s", {"last": code, "count": count})]
+        return [
+            Anomaly(
+                "unknown_barcode_burst",
+                f"{count} unknown barcodes within {s.unknown_window_s:g} s",
+                {"last": code, "count": count},
+            )
+        ]
 
     def failed_pin(self, staff_id: str | None, now: float) -> list[Anomaly]:
         s = self.settings
@@ -95,9 +115,13 @@ class AnomalyWatch:
         count = _in_window(self.failed_pins, now, s.failed_pin_window_s)
         if count != s.failed_pins + 1:
             return []
-        return [Anomaly("failed_pins", f"{count} failed PIN entries within "
-                        f"{s.failed_pin_window_s:g} s", {"staff": staff_id or "?",
-                                                         "count": count})]
+        return [
+            Anomaly(
+                "failed_pins",
+                f"{count} failed PIN entries within {s.failed_pin_window_s:g} s",
+                {"staff": staff_id or "?", "count": count},
+            )
+        ]
 
     def weighed_item_priced(self, code: str, weight: Decimal) -> None:
         self.priced_code, self.priced_weight = code, weight
@@ -107,17 +131,23 @@ class AnomalyWatch:
 
     def scale_reading(self, weight: Decimal | None, stable: bool) -> list[Anomaly]:
         """A stable reading that moved beyond the threshold since the item was priced."""
-        if (not self.settings.enabled or self.priced_weight is None or weight is None
-                or not stable or weight <= 0):
+        if (
+            not self.settings.enabled
+            or self.priced_weight is None
+            or weight is None
+            or not stable
+            or weight <= 0
+        ):
             return []
         change = weight - self.priced_weight
         if abs(change) <= self.settings.weight_change_kg:
             return []
-        anomaly = Anomaly("weight_changed_after_pricing",
-                          f"scale moved from {self.priced_weight} to {weight} kg after "
-                          f"{self.priced_code} was priced",
-                          {"item": self.priced_code or "", "priced": self.priced_weight,
-                           "now": weight})
+        anomaly = Anomaly(
+            "weight_changed_after_pricing",
+            f"scale moved from {self.priced_weight} to {weight} kg after "
+            f"{self.priced_code} was priced",
+            {"item": self.priced_code or "", "priced": self.priced_weight, "now": weight},
+        )
         self.priced_weight = None  # once per priced item
         return [anomaly]
 

@@ -59,9 +59,12 @@ def _stamp(now: datetime) -> str:
 
 def _readonly(path: Path) -> sqlite3.Connection:
     if not path.exists():
-        raise BackupError("there is no database to back up", where=str(path),
-                          fix="check paths.data_dir in the settings; the daemon creates the "
-                          "database on its first start")
+        raise BackupError(
+            "there is no database to back up",
+            where=str(path),
+            fix="check paths.data_dir in the settings; the daemon creates the "
+            "database on its first start",
+        )
     conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=10)
     conn.execute("PRAGMA busy_timeout = 10000")
     return conn
@@ -75,17 +78,29 @@ def check_backup(path: Path) -> BackupInfo:
         except sqlite3.DatabaseError as exc:
             answer = str(exc)
     if answer != "ok":
-        raise BackupError(f"the backup is damaged: {answer}", where=str(path),
-                          fix="use an older backup (`ls` the backup folder)")
+        raise BackupError(
+            f"the backup is damaged: {answer}",
+            where=str(path),
+            fix="use an older backup (`ls` the backup folder)",
+        )
     report = verify_journal(open_database(path, readonly=True))
     if not report.ok:
-        raise BackupError(f"the backup's journal does not verify: {report.describe()}",
-                          where=str(path), fix="use an older backup")
+        raise BackupError(
+            f"the backup's journal does not verify: {report.describe()}",
+            where=str(path),
+            fix="use an older backup",
+        )
     return BackupInfo(path, report.head_seq, report.acknowledged_seq, report.checked)
 
 
-def take_backup(database: Path, directory: Path, *, keep: int,
-                now: datetime | None = None, target: Path | None = None) -> BackupInfo:
+def take_backup(
+    database: Path,
+    directory: Path,
+    *,
+    keep: int,
+    now: datetime | None = None,
+    target: Path | None = None,
+) -> BackupInfo:
     """Back up `database` online; rotate `directory` to the newest `keep` backups."""
     moment = now or datetime.now(UTC)
     directory.mkdir(parents=True, exist_ok=True)
@@ -115,8 +130,9 @@ def backup_head(path: Path) -> tuple[int, str] | None:
     """(head seq, head hash) a finished backup holds, from its own journal_state."""
     try:
         with closing(sqlite3.connect(f"file:{path}?mode=ro", uri=True)) as conn:
-            row = conn.execute("SELECT head_seq, head_hash FROM journal_state WHERE id = 1"
-                               ).fetchone()
+            row = conn.execute(
+                "SELECT head_seq, head_hash FROM journal_state WHERE id = 1"
+            ).fetchone()
     except sqlite3.DatabaseError:
         return None
     return (int(row[0]), str(row[1])) if row else None
@@ -138,8 +154,10 @@ class BackupReach:
 
     def __call__(self) -> int:
         backups = list_backups(self.directory)
-        self._heads = {path: self._heads[path] if path in self._heads else backup_head(path)
-                       for path in backups}
+        self._heads = {
+            path: self._heads[path] if path in self._heads else backup_head(path)
+            for path in backups
+        }
         for seq, digest in sorted((h for h in self._heads.values() if h), reverse=True):
             record = self._live(seq)
             if record is not None and record.hash == digest:
@@ -178,8 +196,11 @@ def acknowledged_position(database: Path, sync_state: Path) -> int:
     if database.exists():
         try:
             with closing(_readonly(database)) as conn:
-                seen.append(conn.execute(
-                    "SELECT acknowledged_seq FROM journal_state WHERE id = 1").fetchone()[0])
+                seen.append(
+                    conn.execute(
+                        "SELECT acknowledged_seq FROM journal_state WHERE id = 1"
+                    ).fetchone()[0]
+                )
         except (sqlite3.DatabaseError, TypeError):
             pass  # the live file is the damaged one being replaced: rely on sync's state
     seen.append(_sync_acknowledged(sync_state))
@@ -215,8 +236,9 @@ def _find_ack(data: object) -> int:
     return 0
 
 
-def restore(backup: Path, database: Path, *, acknowledged: int, force: bool,
-            now: datetime | None = None) -> tuple[BackupInfo, Path | None]:
+def restore(
+    backup: Path, database: Path, *, acknowledged: int, force: bool, now: datetime | None = None
+) -> tuple[BackupInfo, Path | None]:
     """Verify `backup`, then put it in place of `database`; the old file is kept aside."""
     info = check_backup(backup)
     if info.head_seq < acknowledged and not force:
@@ -225,7 +247,8 @@ def restore(backup: Path, database: Path, *, acknowledged: int, force: bool,
             f"acknowledged up to {acknowledged}; restoring it would reuse seqs "
             f"{info.head_seq + 1}..{acknowledged} for different records",
             where=str(backup),
-            fix="restore a newer backup; or, if head office has been told, pass --force")
+            fix="restore a newer backup; or, if head office has been told, pass --force",
+        )
     aside = None
     if database.exists():
         aside = database.with_name(f"{database.name}.replaced-{_stamp(now or datetime.now(UTC))}")

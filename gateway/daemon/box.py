@@ -145,6 +145,7 @@ class MainLoopDocuments:
 
     def apply(self, kind: str, version: int, document: dict[str, Any]) -> None:
         from gateway.sync.errors import DocumentRefused
+
         reply: queue.SimpleQueue[BaseException | None] = queue.SimpleQueue()
         self.inbox.put(DocumentJob(kind, version, document, reply))
         try:
@@ -152,7 +153,8 @@ class MainLoopDocuments:
         except queue.Empty:
             raise DocumentRefused(
                 "the box's main loop did not apply the document in 30 s",
-                fix="head office re-sends it; check the box's health") from None
+                fix="head office re-sends it; check the box's health",
+            ) from None
         if verdict is not None:
             raise verdict
 
@@ -160,8 +162,13 @@ class MainLoopDocuments:
 class Box:
     """One box: build with settings, `start()`, `run()` until stopped."""
 
-    def __init__(self, settings: GatewaySettings, config_path: str | None,
-                 notifier: Notifier | None = None, clock: BoxClock | None = None) -> None:
+    def __init__(
+        self,
+        settings: GatewaySettings,
+        config_path: str | None,
+        notifier: Notifier | None = None,
+        clock: BoxClock | None = None,
+    ) -> None:
         self.settings = settings
         self.config_path = config_path
         self.notifier = notifier or Notifier()
@@ -224,31 +231,45 @@ class Box:
         self.journal = Journal(self.db, clock=self.clock.stamp)
         self.book = LaneBook(self.db, self.journal)
         self.retention = RetentionKeeper(  # prunes in small steps from _housekeeping
-            self.journal, self.settings.journal, wall=self.clock.wall,
+            self.journal,
+            self.settings.journal,
+            wall=self.clock.wall,
             backed_up=BackupReach(backup_dir(self.settings), self.journal.get),
-            dependents=(LaneBook.forget_through,), alert=lambda m: self.alert("journal", m))
+            dependents=(LaneBook.forget_through,),
+            alert=lambda m: self.alert("journal", m),
+        )
         self.staff = StaffDirectory(self.db, self.settings.lane)
         link = self._member_link()
-        members = RoomMembers(MemberAccounts(MemberStore(self.db, self.settings.store.box),
-                                             link=link), link=link)
-        self.lane = Lane(book=self.book, staff=self.staff, catalog=self._catalog(),
-                         settings=self.settings, members=members, new_id=self.clock.new_id)
-        self.printer = PrinterWorker(self.settings, self._receipts_dir(), self.alert,
-                                     self.alert_cleared)
+        members = RoomMembers(
+            MemberAccounts(MemberStore(self.db, self.settings.store.box), link=link), link=link
+        )
+        self.lane = Lane(
+            book=self.book,
+            staff=self.staff,
+            catalog=self._catalog(),
+            settings=self.settings,
+            members=members,
+            new_id=self.clock.new_id,
+        )
+        self.printer = PrinterWorker(
+            self.settings, self._receipts_dir(), self.alert, self.alert_cleared
+        )
         self.till = TillEffects(self.printer)
         self.printer.start()
         self._reprint_unprinted()
         self._start_devices()
         self._start_sync()
         self._check_chain()
-        self.control = ControlServer(control_socket(self.settings), self._submit,
-                                     self.settings.daemon.socket_group)
+        self.control = ControlServer(
+            control_socket(self.settings), self._submit, self.settings.daemon.socket_group
+        )
         self.control.start()
         self.notifier.ready(f"lane {self.lane.state.value}")
         self.screens.start(self.settings, self.lane, self.inbox, self.feed, self.alert)
         release_freed_heap()  # start-up's garbage back to the OS, its survivors frozen
-        log.info("ready: lane %s, journal head %s", self.lane.state.value,
-                 self.journal.state().head_seq)
+        log.info(
+            "ready: lane %s, journal head %s", self.lane.state.value, self.journal.state().head_seq
+        )
 
     def _reprint_unprinted(self, last: int = 200) -> None:
         """After a crash between commit and print: print what has no text copy yet."""
@@ -294,10 +315,11 @@ class Box:
                 return store.apply_text(text, str(file))
         catalog = store.load()
         if catalog is None:
-            raise StartError("there is no catalog: the database holds none and no catalog "
-                             "file is configured", where=str(self.settings.paths.database),
-                             fix="set paths.catalog to a catalog document, or let head "
-                             "office push one")
+            raise StartError(
+                "there is no catalog: the database holds none and no catalog file is configured",
+                where=str(self.settings.paths.database),
+                fix="set paths.catalog to a catalog document, or let head office push one",
+            )
         return catalog
 
     def _start_devices(self) -> None:
@@ -307,32 +329,45 @@ class Box:
         loops += [scale_loop(s, sink, utc_now) for s in d.scales]
         loops += [card_reader_loop(c, sink, utc_now) for c in d.card_readers]
         for loop in loops:
-            self.devices[loop.name] = {"role": loop.role.value, "state": "starting",
-                                       "detail": "", "at": None}
+            self.devices[loop.name] = {
+                "role": loop.role.value,
+                "state": "starting",
+                "detail": "",
+                "at": None,
+            }
         self.runner = DeviceRunner(loops).start()
 
     def _check_chain(self) -> None:
         """Journal integrity at start (gateway.daemon.chain_guard): broken, no sale."""
         from gateway.daemon.chain_guard import check_at_start
+
         began = self.clock.monotonic()
         checked = check_at_start(self.db, self.data_dir)
         self.chain_broken = checked.broken
-        log.info("journal checked: %d record(s) %s in %.0f ms", checked.checked,
-                 "from the checkpoint" if checked.from_checkpoint else "from the start",
-                 (self.clock.monotonic() - began) * 1000)
+        log.info(
+            "journal checked: %d record(s) %s in %.0f ms",
+            checked.checked,
+            "from the checkpoint" if checked.from_checkpoint else "from the start",
+            (self.clock.monotonic() - began) * 1000,
+        )
         if checked.broken is not None:
             self.alert("journal", checked.broken.alert_text())
 
     def _accept_break(self, request: AcceptBreakRequest) -> dict[str, Any]:
         """`gateway accept-break`: journal who accepted the break and why; sales resume."""
         from gateway.daemon.chain_guard import ACCEPTED_KIND, acceptance, write_checkpoint
-        record = self.journal.append(ACCEPTED_KIND, acceptance(dict(request.fields),
-                                                               self.chain_broken))
+
+        record = self.journal.append(
+            ACCEPTED_KIND, acceptance(dict(request.fields), self.chain_broken)
+        )
         write_checkpoint(self.data_dir, record.seq, record.hash)
         self.chain_broken = None
-        self.alert_cleared("journal", f"journal break at record {record.body['seq']} "
-                           f"accepted by {record.body['by']} ({record.body['reason']}); "
-                           f"recorded as record {record.seq}; sales resume")
+        self.alert_cleared(
+            "journal",
+            f"journal break at record {record.body['seq']} "
+            f"accepted by {record.body['by']} ({record.body['reason']}); "
+            f"recorded as record {record.seq}; sales resume",
+        )
         if self.sync is not None:
             self.sync.sync_now()
         return {"ok": True, "seq": record.seq}
@@ -342,8 +377,10 @@ class Box:
         if not self.settings.sync.enabled:
             return None
         from gateway.daemon.member_link import MemberLink
-        return MemberLink(lambda: self.sync.link_status() if self.sync else None,
-                          self.journal, self.db.conn)
+
+        return MemberLink(
+            lambda: self.sync.link_status() if self.sync else None, self.journal, self.db.conn
+        )
 
     def _start_sync(self) -> None:
         """Start sync; when its state file cannot be opened (a full disk) the box sells
@@ -353,17 +390,23 @@ class Box:
         from gateway.daemon.remote import register_remote_commands
         from gateway.sync.commands import CommandRegistry
         from gateway.sync.service import SyncConfig, SyncService
+
         try:
-            sync = SyncService(SyncConfig.from_settings(self.settings),
-                               acknowledge=lambda seq, h: self.inbox.put(Ack(seq, h)),
-                               sink=MainLoopDocuments(self.inbox),
-                               registry=register_remote_commands(CommandRegistry(), self),
-                               devices=self._device_health, clock=self.clock.stamp)
+            sync = SyncService(
+                SyncConfig.from_settings(self.settings),
+                acknowledge=lambda seq, h: self.inbox.put(Ack(seq, h)),
+                sink=MainLoopDocuments(self.inbox),
+                registry=register_remote_commands(CommandRegistry(), self),
+                devices=self._device_health,
+                clock=self.clock.stamp,
+            )
         except StoregateError as exc:
             self.sync_retry_at = self.clock.monotonic() + SYNC_RETRY_S
             if self.sync_failure != exc.what:
-                self.alert("sync", f"sync not started, retrying every {SYNC_RETRY_S:.0f} s: "
-                           f"{exc.describe()}")
+                self.alert(
+                    "sync",
+                    f"sync not started, retrying every {SYNC_RETRY_S:.0f} s: {exc.describe()}",
+                )
             self.sync_failure = exc.what
             return
         self.sync, self.sync_failure, self.sync_retry_at = sync, None, None
@@ -394,9 +437,11 @@ class Box:
         if self.lane.state is State.IN_SALE:
             try:
                 answer = self.lane.handle(ev.Suspend(self.clock.local()))
-                log.info("shutdown: sale in progress: %s (kept: %s)",
-                         "; ".join(getattr(answer, "notices", ())) or answer,
-                         ", ".join(self.book.suspended_ids()))
+                log.info(
+                    "shutdown: sale in progress: %s (kept: %s)",
+                    "; ".join(getattr(answer, "notices", ())) or answer,
+                    ", ".join(self.book.suspended_ids()),
+                )
             except (StoregateError, sqlite3.Error, OSError) as exc:
                 log.error("shutdown: the sale in progress could not be suspended: %s", exc)
         if self.control is not None:
@@ -438,6 +483,7 @@ class Box:
             message.reply.put({"ok": False, "error": what, "exit_code": 1})
         elif isinstance(message, DocumentJob):
             from gateway.sync.errors import DocumentRefused
+
             message.reply.put(DocumentRefused(what, fix="head office re-sends it"))
         elif isinstance(message, Call):
             message.reply.put(exc)
@@ -450,8 +496,9 @@ class Box:
 
     def _request(self, message: Request) -> None:
         if isinstance(message.request, BackupRequest):
-            threading.Thread(target=self._backup_request, args=(message,),
-                             daemon=True).start()  # seconds of I/O: off the loop
+            threading.Thread(
+                target=self._backup_request, args=(message,), daemon=True
+            ).start()  # seconds of I/O: off the loop
             return
         message.reply.put(self._answer(message.request))
 
@@ -476,8 +523,11 @@ class Box:
     def _device_state(self, message: DeviceStateEvent) -> None:
         self.screens.observe(message)
         self._note_device(message.device, message.state.value, message.detail, message.at)
-        if (self.scale is not None and message.device == self.scale.device
-                and message.state.value != "connected"):
+        if (
+            self.scale is not None
+            and message.device == self.scale.device
+            and message.state.value != "connected"
+        ):
             self.scale = None  # never price with the weight of an unplugged scale
 
     def _decode_fault(self, message: DecodeFault) -> None:
@@ -510,16 +560,22 @@ class Box:
 
     def _sync_now(self, _: SyncNowRequest) -> dict[str, Any]:
         if self.sync is None:
-            return {"ok": False, "error": "sync is disabled on this box ([sync] enabled)",
-                    "exit_code": 1}
+            return {
+                "ok": False,
+                "error": "sync is disabled on this box ([sync] enabled)",
+                "exit_code": 1,
+            }
         self.sync.sync_now()
         return {"ok": True}
 
     def _backup_request(self, request: Request) -> None:
         """`{"command": "backup"}`: its own read-only connection, on its own thread."""
         try:
-            info = take_backup(self.settings.paths.database, backup_dir(self.settings),
-                               keep=self.settings.backup.keep)
+            info = take_backup(
+                self.settings.paths.database,
+                backup_dir(self.settings),
+                keep=self.settings.backup.keep,
+            )
         except StoregateError as exc:
             request.reply.put({"ok": False, "error": exc.describe()})
             return
@@ -530,22 +586,37 @@ class Box:
         lane_event = from_device(event, self.lane.state.value, self.clock.local())
         if lane_event is not None:
             self.screens.record(lane_event, self.feed(lane_event))
-            self.last_input = {"count": self.last_input["count"] + 1, "device": event.device,
-                               "lane_updated_at": self.clock.wall().timestamp()}
+            self.last_input = {
+                "count": self.last_input["count"] + 1,
+                "device": event.device,
+                "lane_updated_at": self.clock.wall().timestamp(),
+            }
 
     def _lane_request(self, request: LaneRequest) -> dict[str, Any]:
-        event = from_request(dict(request.fields), self.clock.local(), self.scale,
-                             scale_capacity(self.settings.devices.scales, self.scale))
+        event = from_request(
+            dict(request.fields),
+            self.clock.local(),
+            self.scale,
+            scale_capacity(self.settings.devices.scales, self.scale),
+        )
         if isinstance(event, NotAnEvent):
             return {"ok": False, "error": event.message, "exit_code": 2}
         answer = self.feed(event)
         self.screens.record(event, answer)
         if isinstance(answer, Refusal):
-            return {"ok": False, "refused": answer.code, "error": answer.message,
-                    "lane": self.lane_view()}
-        return {"ok": True, "state": answer.state, "notices": list(answer.notices),
-                "records": [getattr(r, "seq", None) for r in answer.records],
-                "lane": self.lane_view()}
+            return {
+                "ok": False,
+                "refused": answer.code,
+                "error": answer.message,
+                "lane": self.lane_view(),
+            }
+        return {
+            "ok": True,
+            "state": answer.state,
+            "notices": list(answer.notices),
+            "records": [getattr(r, "seq", None) for r in answer.records],
+            "lane": self.lane_view(),
+        }
 
     # -- the lane ---------------------------------------------------------------------------
 
@@ -555,9 +626,12 @@ class Box:
         `journal_unavailable`; the lane is as it was, so the same event can be tried again.
         A journal that failed its integrity check refuses everything (chain_guard)."""
         if self.chain_broken is not None:
-            return Refusal("journal_broken", "The box's journal failed its integrity check "
-                           f"at record {self.chain_broken.seq}: nothing can be recorded. "
-                           "Call the technician.")
+            return Refusal(
+                "journal_broken",
+                "The box's journal failed its integrity check "
+                f"at record {self.chain_broken.seq}: nothing can be recorded. "
+                "Call the technician.",
+            )
         if self.lane.state is State.IDLE and isinstance(event, ev.Scan | ev.Plu | ev.Weighed):
             full = self._disk_too_full()
             if full is not None:
@@ -567,9 +641,12 @@ class Box:
         except (StoregateError, sqlite3.Error, OSError) as exc:
             self._abandon_transaction()
             self.alert("journal", f"the journal could not be written: {exc}")
-            return Refusal("journal_unavailable", "The sale could not be recorded (the "
-                           "box's storage is failing or full). Call the technician; the "
-                           "sale is kept open.")
+            return Refusal(
+                "journal_unavailable",
+                "The sale could not be recorded (the "
+                "box's storage is failing or full). Call the technician; the "
+                "sale is kept open.",
+            )
         if isinstance(answer, Refusal):
             self.counts["refusals"] += 1
             self._refused(event, answer)
@@ -591,10 +668,16 @@ class Box:
         limit = self.settings.daemon.disk_min_free_mb * 1024 * 1024
         if free >= limit:
             return None
-        self.alert("disk", f"only {free // (1024 * 1024)} MB free in {self.data_dir} "
-                   f"(below {self.settings.daemon.disk_min_free_mb} MB)")
-        return Refusal("disk_full", "The box's storage is full: no new sale can be "
-                       "recorded. Call the technician (free disk space on the box).")
+        self.alert(
+            "disk",
+            f"only {free // (1024 * 1024)} MB free in {self.data_dir} "
+            f"(below {self.settings.daemon.disk_min_free_mb} MB)",
+        )
+        return Refusal(
+            "disk_full",
+            "The box's storage is full: no new sale can be "
+            "recorded. Call the technician (free disk space on the box).",
+        )
 
     def _refused(self, event: ev.Event, answer: Refusal) -> None:
         now = self.clock.monotonic()
@@ -630,14 +713,26 @@ class Box:
     def _z_report(self, request: ZReportRequest) -> dict[str, Any]:
         from gateway.receipts.model import from_record
         from gateway.reports import close_day
-        credential = ev.Credential(card=request.card) if request.card else ev.Credential(
-            staff_id=request.staff, pin=request.pin)
+
+        credential = (
+            ev.Credential(card=request.card)
+            if request.card
+            else ev.Credential(staff_id=request.staff, pin=request.pin)
+        )
         now = self.clock.local()
         day = request.day or now.date().isoformat()
         lane_ref = LaneRef(store=self.settings.store.id, box=self.settings.store.box)
-        record = close_day(self.book, self.staff, self.settings.lane, lane_ref, day, now,
-                           credential, self.clock.new_id,
-                           empty_day=request.empty_day)
+        record = close_day(
+            self.book,
+            self.staff,
+            self.settings.lane,
+            lane_ref,
+            day,
+            now,
+            credential,
+            self.clock.new_id,
+            empty_day=request.empty_day,
+        )
         if isinstance(record, Refusal):
             return {"ok": False, "refused": record.code, "error": record.message}
         store = self.settings.store
@@ -646,8 +741,12 @@ class Box:
             self.till.print(record, receipt)
         if self.sync is not None:
             self.sync.sync_now()
-        return {"ok": True, "seq": record.seq, "body": record.body,
-                "text": render_receipt(receipt, store.receipt_width)}
+        return {
+            "ok": True,
+            "seq": record.seq,
+            "body": record.body,
+            "text": render_receipt(receipt, store.receipt_width),
+        }
 
     def _staff_request(self, request: StaffRequest) -> dict[str, Any]:
         """`gateway staff add|totp` while the daemon runs: the main loop writes it."""
@@ -661,8 +760,9 @@ class Box:
     def _catalog_load(self, request: CatalogLoadRequest) -> dict[str, Any]:
         """`gateway catalog load` while the daemon runs: stored, then priced with at once
         (the sale in progress keeps its catalog, as with a pushed one)."""
-        catalog = CatalogStore(self.db).apply_text(request.text, request.source,
-                                                   allow_same_or_older=request.force)
+        catalog = CatalogStore(self.db).apply_text(
+            request.text, request.source, allow_same_or_older=request.force
+        )
         self._use_catalog(catalog)
         log.info("catalog version %s loaded through the control socket", catalog.version)
         return {"ok": True, "version": catalog.version, "products": len(catalog.products)}
@@ -672,6 +772,7 @@ class Box:
         from gateway.catalog.document import parse_document
         from gateway.members.sink import MembersSink
         from gateway.sync.errors import DocumentRefused
+
         source = f"{job.kind} document version {job.version}"
         try:
             if job.kind == "catalog":
@@ -680,12 +781,15 @@ class Box:
                 self._use_catalog(CatalogStore(self.db).apply(document, text, source))
             elif job.kind == "members":
                 MembersSink(MemberStore(self.db, self.settings.store.box)).apply(
-                    job.kind, job.version, job.document)
+                    job.kind, job.version, job.document
+                )
             elif job.kind == "config":
                 self._apply_config(job.document)
             else:
-                return DocumentRefused(f"no applier for {job.kind} documents on this box",
-                                       fix="update storegate; the document in force stays")
+                return DocumentRefused(
+                    f"no applier for {job.kind} documents on this box",
+                    fix="update storegate; the document in force stays",
+                )
         except DocumentRefused as exc:
             return exc
         except StoregateError as exc:
@@ -696,6 +800,7 @@ class Box:
     def _apply_config(self, document: dict[str, Any]) -> None:
         """Head office's settings: into the file now, live between sales (remote_config)."""
         from gateway.daemon.remote_config import changes_from, write_settings
+
         path = write_settings(self.config_path, changes_from(document))
         log.info("settings from head office written to %s", path)
         if self.lane.sale is None:
@@ -710,13 +815,20 @@ class Box:
     def _device_health(self) -> dict[str, Any]:
         """For sync's telemetry (called on its thread: reads a copy)."""
         from gateway.sync.payloads import DeviceHealth
-        states = {"connected": "connected", "ready": "connected",
-                  "disconnected": "disconnected", "starting": "unknown"}
+
+        states = {
+            "connected": "connected",
+            "ready": "connected",
+            "disconnected": "disconnected",
+            "starting": "unknown",
+        }
         health: dict[str, Any] = {}
         for name, device in list(self.devices.items()):
-            health[name] = DeviceHealth(state=states.get(str(device.get("state")), "error"),
-                                        error=device.get("detail") or None,
-                                        last_event_at=device.get("at"))
+            health[name] = DeviceHealth(
+                state=states.get(str(device.get("state")), "error"),
+                error=device.get("detail") or None,
+                last_event_at=device.get("at"),
+            )
         if self.printer is not None:
             health.update(self.printer.health.telemetry())
         return health
@@ -745,8 +857,12 @@ class Box:
 
     def alert_cleared(self, source: str, message: str) -> None:
         """The problem behind the last `source` alert is gone; head office clears it."""
-        entry = {"source": source, "message": message, "at": self.clock.wall().isoformat(),
-                 "cleared": True}
+        entry = {
+            "source": source,
+            "message": message,
+            "at": self.clock.wall().isoformat(),
+            "cleared": True,
+        }
         self.alerts.append(entry)
         log.warning("%s: %s", source, message)
         self._post(f"alert.{source}.cleared", entry, "info")
@@ -771,8 +887,12 @@ class Box:
             self._start_sync()
         jump = self.clock_watch.tick(self.clock.wall(), now)
         if jump is not None:
-            log.warning("wall clock jumped back %.3f s (%s -> %s); order is by seq",
-                        jump.seconds, jump.before, jump.after)
+            log.warning(
+                "wall clock jumped back %.3f s (%s -> %s); order is by seq",
+                jump.seconds,
+                jump.before,
+                jump.after,
+            )
             self._post("clock.jump_back", jump.__dict__, "warning")
         if now >= self.next_backup:
             self.next_backup = now + self.settings.backup.interval_hours * 3600
@@ -781,8 +901,11 @@ class Box:
 
     def _scheduled_backup(self) -> None:
         try:
-            take_backup(self.settings.paths.database, backup_dir(self.settings),
-                        keep=self.settings.backup.keep)
+            take_backup(
+                self.settings.paths.database,
+                backup_dir(self.settings),
+                keep=self.settings.backup.keep,
+            )
         except StoregateError as exc:
             self.alert("backup", exc.describe())
 
@@ -811,6 +934,7 @@ class Box:
 
     def _reload_catalog(self) -> None:
         from gateway.daemon.catalog_reload import CatalogRefused, reload_catalog_file
+
         file = self.settings.paths.catalog
         result = reload_catalog_file(CatalogStore(self.db), Path(file) if file else None)
         if isinstance(result, CatalogRefused):
@@ -858,15 +982,22 @@ class Box:
             "devices": self.devices,
             "printer": self.printer.health.view() if self.printer else "none",
             "scale": self._scale_view(),
-            "journal": {"head_seq": state.head_seq, "acknowledged_seq": state.acknowledged_seq,
-                        "backlog": backlog, "oldest_unacknowledged": oldest,
-                        "broken": self.chain_broken.__dict__ if self.chain_broken else None},
+            "journal": {
+                "head_seq": state.head_seq,
+                "acknowledged_seq": state.acknowledged_seq,
+                "backlog": backlog,
+                "oldest_unacknowledged": oldest,
+                "broken": self.chain_broken.__dict__ if self.chain_broken else None,
+            },
             "sync": sync,
-            "clock": {"now": self.clock.wall().isoformat(),
-                      "synchronised": self.clock.synchronised(),
-                      "jumps_back": self.clock_watch.jumps_back,
-                      "last_jump": (self.clock_watch.last_jump.__dict__
-                                    if self.clock_watch.last_jump else None)},
+            "clock": {
+                "now": self.clock.wall().isoformat(),
+                "synchronised": self.clock.synchronised(),
+                "jumps_back": self.clock_watch.jumps_back,
+                "last_jump": (
+                    self.clock_watch.last_jump.__dict__ if self.clock_watch.last_jump else None
+                ),
+            },
             "anomalies": list(self.recent_anomalies),
             "alerts": list(self.alerts),
             "counts": dict(self.counts),
@@ -882,8 +1013,9 @@ def run_daemon(config_path: str | None) -> int:
     sys.setswitchinterval(0.001)
     # `kill -USR1 PID` writes every thread's stack to the journal: what a hang is doing.
     faulthandler.register(signal.SIGUSR1, all_threads=True)
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s",
-                        force=True)
+    logging.basicConfig(
+        level=logging.INFO, format="%(levelname)s %(name)s: %(message)s", force=True
+    )
     data_dir = Path(settings.paths.data_dir)
     with daemon_lock(data_dir, holder="gateway run"):
         box = Box(settings, config_path)

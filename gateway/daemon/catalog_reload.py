@@ -32,8 +32,10 @@ def reload_catalog_file(store: CatalogStore, file: Path | None) -> Catalog | Cat
     try:
         text = file.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
-        return CatalogRefused(f"catalog file {file} cannot be read ({exc}); the catalog in "
-                              f"force (version {current}) stays")
+        return CatalogRefused(
+            f"catalog file {file} cannot be read ({exc}); the catalog in "
+            f"force (version {current}) stays"
+        )
     offered = _version(text)
     if offered is not None and current is not None and offered <= current:
         return None
@@ -41,8 +43,10 @@ def reload_catalog_file(store: CatalogStore, file: Path | None) -> Catalog | Cat
         return store.apply_text(text, str(file))
     except StoregateError as exc:
         which = f"version {offered}" if offered is not None else "without a readable version"
-        return CatalogRefused(f"catalog file {which} refused, the catalog in force "
-                              f"(version {current}) stays: {exc.describe()}")
+        return CatalogRefused(
+            f"catalog file {which} refused, the catalog in force "
+            f"(version {current}) stays: {exc.describe()}"
+        )
 
 
 def _version(text: str) -> int | None:

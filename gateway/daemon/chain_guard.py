@@ -34,12 +34,18 @@ from gateway.journal.verify import ChainCheck, Finding, StoredRow
 
 CHECKPOINT = "journal-checkpoint.json"
 ACCEPTED_KIND = "journal_break_accepted"
-_ROWS_AFTER = "SELECT seq, " + ", ".join(
-    f"CAST(coalesce({column}, '') AS BLOB)" if column != "clock_synced" else column
-    for column in ("id", "time", "clock_synced", "kind", "body", "prev_hash", "hash")
-) + " FROM journal_record WHERE seq > ? ORDER BY seq"
-_STATE = ("SELECT head_seq, head_hash, acknowledged_seq, acknowledged_hash, anchor_seq, "
-          "anchor_hash FROM journal_state WHERE id = 1")
+_ROWS_AFTER = (
+    "SELECT seq, "
+    + ", ".join(
+        f"CAST(coalesce({column}, '') AS BLOB)" if column != "clock_synced" else column
+        for column in ("id", "time", "clock_synced", "kind", "body", "prev_hash", "hash")
+    )
+    + " FROM journal_record WHERE seq > ? ORDER BY seq"
+)
+_STATE = (
+    "SELECT head_seq, head_hash, acknowledged_seq, acknowledged_hash, anchor_seq, "
+    "anchor_hash FROM journal_state WHERE id = 1"
+)
 
 
 @dataclass(frozen=True)
@@ -50,10 +56,12 @@ class ChainBroken:
     problem: str
 
     def alert_text(self) -> str:
-        return (f"journal BROKEN at record {self.seq}: {self.problem}. No sale is taken "
-                "until a technician acts: keep a copy of the database file, then restore a "
-                "verified backup (`gateway restore PATH`) or accept the break "
-                f"(`gateway accept-break --seq {self.seq} --by NAME --reason TEXT`)")
+        return (
+            f"journal BROKEN at record {self.seq}: {self.problem}. No sale is taken "
+            "until a technician acts: keep a copy of the database file, then restore a "
+            "verified backup (`gateway restore PATH`) or accept the break "
+            f"(`gateway accept-break --seq {self.seq} --by NAME --reason TEXT`)"
+        )
 
 
 @dataclass(frozen=True)
@@ -73,8 +81,11 @@ def check_at_start(db: sqlite_utils.Database, data_dir: Path) -> Checked:
     start = _usable_checkpoint(conn, data_dir, anchor_seq, head_seq)
     if start is None:
         report = verify_journal(db)
-        broken = None if report.ok else ChainBroken(report.first_bad_seq or 0,
-                                                    report.problem or "does not verify")
+        broken = (
+            None
+            if report.ok
+            else ChainBroken(report.first_bad_seq or 0, report.problem or "does not verify")
+        )
         result = Checked(broken, report.checked, False)
     else:
         result = _walk_from(conn, start, head_seq, head_hash, ack_seq, ack_hash)
@@ -94,8 +105,9 @@ def write_checkpoint(data_dir: Path, seq: int, digest: str) -> None:
     partial.replace(path)
 
 
-def _usable_checkpoint(conn: sqlite3.Connection, data_dir: Path, anchor_seq: int,
-                       head_seq: int) -> tuple[int, str] | None:
+def _usable_checkpoint(
+    conn: sqlite3.Connection, data_dir: Path, anchor_seq: int, head_seq: int
+) -> tuple[int, str] | None:
     try:
         data = json.loads((data_dir / CHECKPOINT).read_text())
         seq, digest = int(data["seq"]), str(data["hash"])
@@ -109,32 +121,45 @@ def _usable_checkpoint(conn: sqlite3.Connection, data_dir: Path, anchor_seq: int
     return seq, digest
 
 
-def _walk_from(conn: sqlite3.Connection, start: tuple[int, str], head_seq: int,
-               head_hash: str, ack_seq: int, ack_hash: str) -> Checked:
+def _walk_from(
+    conn: sqlite3.Connection,
+    start: tuple[int, str],
+    head_seq: int,
+    head_hash: str,
+    ack_seq: int,
+    ack_hash: str,
+) -> Checked:
     seq, digest = start
-    check = ChainCheck(anchor_seq=seq, anchor_hash=digest,
-                       acknowledged_seq=ack_seq if ack_seq > seq else 0,
-                       acknowledged_hash=ack_hash)
+    check = ChainCheck(
+        anchor_seq=seq,
+        anchor_hash=digest,
+        acknowledged_seq=ack_seq if ack_seq > seq else 0,
+        acknowledged_hash=ack_hash,
+    )
     finding: Finding | None = None
     cursor = conn.execute(_ROWS_AFTER, (seq,))
     while finding is None and (batch := cursor.fetchmany(2048)):
-        finding = next((f for f in map(check.feed, map(StoredRow.from_sql, batch)) if f),
-                       None)
-    finding = finding or check.finish(head_seq, head_hash) or _acknowledged(
-        conn, ack_seq, ack_hash, seq)
+        finding = next((f for f in map(check.feed, map(StoredRow.from_sql, batch)) if f), None)
+    finding = (
+        finding or check.finish(head_seq, head_hash) or _acknowledged(conn, ack_seq, ack_hash, seq)
+    )
     broken = ChainBroken(finding.seq, finding.problem) if finding else None
     return Checked(broken, check.checked, True)
 
 
-def _acknowledged(conn: sqlite3.Connection, ack_seq: int, ack_hash: str,
-                  checkpoint: int) -> Finding | None:
+def _acknowledged(
+    conn: sqlite3.Connection, ack_seq: int, ack_hash: str, checkpoint: int
+) -> Finding | None:
     """Head office's acknowledged record, when before the checkpoint, still has its hash."""
     if ack_seq == 0 or ack_seq > checkpoint:
         return None
     row = conn.execute("SELECT hash FROM journal_record WHERE seq = ?", (ack_seq,)).fetchone()
     if row is not None and row[0] != ack_hash:
-        return Finding(ack_seq, f"record {ack_seq} differs from the one head office "
-                       "acknowledged: the chain up to it was rewritten")
+        return Finding(
+            ack_seq,
+            f"record {ack_seq} differs from the one head office "
+            "acknowledged: the chain up to it was rewritten",
+        )
     return None
 
 
@@ -142,17 +167,24 @@ def acceptance(body: dict[str, object], broken: ChainBroken | None) -> dict[str,
     """The `journal_break_accepted` record's body for an accept-break request; refuses a
     request that does not name the break as it is now, or lacks who and why."""
     if broken is None:
-        raise UsageError("the journal verifies: there is no break to accept",
-                         where="accept-break", fix="nothing to do; the box sells")
+        raise UsageError(
+            "the journal verifies: there is no break to accept",
+            where="accept-break",
+            fix="nothing to do; the box sells",
+        )
     by, reason = str(body.get("by") or "").strip(), str(body.get("reason") or "").strip()
     if not by or not reason:
-        raise UsageError("accepting a journal break needs who (--by) and why (--reason)",
-                         where="accept-break", fix="give both; they are journalled")
+        raise UsageError(
+            "accepting a journal break needs who (--by) and why (--reason)",
+            where="accept-break",
+            fix="give both; they are journalled",
+        )
     if body.get("seq") != broken.seq:
-        raise StoregateError(f"the journal breaks at record {broken.seq}, not "
-                             f"{body.get('seq')!r}", where="accept-break",
-                             fix=f"check with `gateway journal verify`, then pass --seq "
-                             f"{broken.seq}")
+        raise StoregateError(
+            f"the journal breaks at record {broken.seq}, not {body.get('seq')!r}",
+            where="accept-break",
+            fix=f"check with `gateway journal verify`, then pass --seq {broken.seq}",
+        )
     return {"seq": broken.seq, "problem": broken.problem, "by": by, "reason": reason}
 
 
@@ -161,9 +193,11 @@ def accept_break_command(args: argparse.Namespace) -> int:
     from gateway.daemon.control import call
     from gateway.daemon.status import socket_path
 
-    answer = call(socket_path(args.config), {"command": "accept_break", "seq": args.seq,
-                                             "by": args.by, "reason": args.reason},
-                  timeout=30)
+    answer = call(
+        socket_path(args.config),
+        {"command": "accept_break", "seq": args.seq, "by": args.by, "reason": args.reason},
+        timeout=30,
+    )
     if not answer.get("ok"):
         print(f"gateway: {answer.get('error')}", file=sys.stderr)
         return int(answer.get("exit_code") or 1)

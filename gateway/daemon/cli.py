@@ -15,6 +15,7 @@ def _lazy(module: str, function: str) -> Any:
     def call(args: argparse.Namespace) -> int:
         result: int = getattr(importlib.import_module(module), function)(args)
         return result
+
     return call
 
 
@@ -25,26 +26,33 @@ def register(sub: Any) -> None:
 
 
 def _config(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--config", metavar="PATH", help="settings file "
-                        "(default /etc/storegate/gateway.toml)")
+    parser.add_argument(
+        "--config", metavar="PATH", help="settings file (default /etc/storegate/gateway.toml)"
+    )
 
 
 def _register_run(sub: Any) -> None:
-    run = sub.add_parser("run", help="run the box: devices, lane, journal, printer, sync",
-                         description="The daemon systemd starts (Type=notify). SIGTERM stops "
-                         "it cleanly, SIGHUP reloads live settings.")
+    run = sub.add_parser(
+        "run",
+        help="run the box: devices, lane, journal, printer, sync",
+        description="The daemon systemd starts (Type=notify). SIGTERM stops "
+        "it cleanly, SIGHUP reloads live settings.",
+    )
     _config(run)
     run.set_defaults(func=_lazy("gateway.daemon.status", "run_command"))
     status = sub.add_parser("status", help="the running daemon: lane, devices, backlog, clock")
     status.add_argument("--json", action="store_true")
     _config(status)
     status.set_defaults(func=_lazy("gateway.daemon.status", "status_command"))
-    till = sub.add_parser("till", help="a lane action on the running daemon (as if keyed)",
-                          description="ACTION: sign_on staff=ID pin=PIN | scan code=EAN | "
-                          "plu code=PLU | weigh code=PLU | member card=ID | tender type=cash "
-                          "amount=20 | suspend | resume id=ID | void_sale reason=.. "
-                          "supervisor_card=.. | no_sale reason=.. | close_shift counted=.. | "
-                          "z card=STAFFCARD")
+    till = sub.add_parser(
+        "till",
+        help="a lane action on the running daemon (as if keyed)",
+        description="ACTION: sign_on staff=ID pin=PIN | scan code=EAN | "
+        "plu code=PLU | weigh code=PLU | member card=ID | tender type=cash "
+        "amount=20 | suspend | resume id=ID | void_sale reason=.. "
+        "supervisor_card=.. | no_sale reason=.. | close_shift counted=.. | "
+        "z card=STAFFCARD",
+    )
     till.add_argument("action")
     till.add_argument("fields", nargs="*", metavar="FIELD=VALUE")
     _config(till)
@@ -53,11 +61,13 @@ def _register_run(sub: Any) -> None:
     doctor.add_argument("--json", action="store_true")
     _config(doctor)
     doctor.set_defaults(func=_lazy("gateway.daemon.doctor", "doctor_command"))
-    accept = sub.add_parser("accept-break", help="let a box whose journal does not verify "
-                            "sell again (journals who and why)",
-                            description="After `gateway journal verify` names the break and "
-                            "a copy of the database was kept: record the acceptance in the "
-                            "journal; the running daemon takes sales again.")
+    accept = sub.add_parser(
+        "accept-break",
+        help="let a box whose journal does not verify sell again (journals who and why)",
+        description="After `gateway journal verify` names the break and "
+        "a copy of the database was kept: record the acceptance in the "
+        "journal; the running daemon takes sales again.",
+    )
     accept.add_argument("--seq", type=int, required=True, help="the record the chain breaks at")
     accept.add_argument("--by", required=True, metavar="NAME")
     accept.add_argument("--reason", required=True, metavar="TEXT")
@@ -66,36 +76,54 @@ def _register_run(sub: Any) -> None:
 
 
 def _register_backup(sub: Any) -> None:
-    backup = sub.add_parser("backup", help="online backup of the database (SQLite backup API)",
-                            description="Back up while the daemon runs; rotates the backup "
-                            "folder to [backup] keep.")
-    backup.add_argument("path", nargs="?", metavar="PATH",
-                        help="file or folder (default [backup] directory)")
+    backup = sub.add_parser(
+        "backup",
+        help="online backup of the database (SQLite backup API)",
+        description="Back up while the daemon runs; rotates the backup folder to [backup] keep.",
+    )
+    backup.add_argument(
+        "path", nargs="?", metavar="PATH", help="file or folder (default [backup] directory)"
+    )
     _config(backup)
     backup.set_defaults(func=_lazy("gateway.daemon.commands", "backup_command"))
-    restore = sub.add_parser("restore", help="verify a backup and put it in place (daemon "
-                             "stopped)")
+    restore = sub.add_parser("restore", help="verify a backup and put it in place (daemon stopped)")
     restore.add_argument("path", metavar="PATH")
-    restore.add_argument("--force", action="store_true",
-                         help="restore even a backup older than what head office acknowledged")
-    restore.add_argument("--acknowledged", type=int, metavar="SEQ",
-                         help="head office's acknowledged seq, when this box lost track of it")
+    restore.add_argument(
+        "--force",
+        action="store_true",
+        help="restore even a backup older than what head office acknowledged",
+    )
+    restore.add_argument(
+        "--acknowledged",
+        type=int,
+        metavar="SEQ",
+        help="head office's acknowledged seq, when this box lost track of it",
+    )
     _config(restore)
     restore.set_defaults(func=_lazy("gateway.daemon.commands", "restore_command"))
 
 
 def _register_install(sub: Any) -> None:
     install = sub.add_parser(
-        "install", help="install the service, udev rules, user and config (idempotent)",
-        description="Install storegate under ROOT (default /). Running it twice changes nothing.")
+        "install",
+        help="install the service, udev rules, user and config (idempotent)",
+        description="Install storegate under ROOT (default /). Running it twice changes nothing.",
+    )
     install.add_argument("--root", default="/", metavar="DIR", help="install into this folder")
-    install.add_argument("--venv-from", metavar="DIR",
-                         help="link /opt/storegate/venv to this existing environment instead "
-                         "of creating one (development, tests)")
+    install.add_argument(
+        "--venv-from",
+        metavar="DIR",
+        help="link /opt/storegate/venv to this existing environment instead "
+        "of creating one (development, tests)",
+    )
     install.set_defaults(func=_lazy("gateway.daemon.install", "install_command"))
     uninstall = sub.add_parser(
-        "uninstall", help="remove the service and rules; keeps data and config unless --purge")
+        "uninstall", help="remove the service and rules; keeps data and config unless --purge"
+    )
     uninstall.add_argument("--root", default="/", metavar="DIR")
-    uninstall.add_argument("--purge", action="store_true",
-                           help="also delete /var/lib/storegate, /etc/storegate and the user")
+    uninstall.add_argument(
+        "--purge",
+        action="store_true",
+        help="also delete /var/lib/storegate, /etc/storegate and the user",
+    )
     uninstall.set_defaults(func=_lazy("gateway.daemon.install", "uninstall_command"))

@@ -29,7 +29,7 @@ class ClockWatch:
         previous, self.last = self.last, (wall, mono)
         if previous is None:
             return None
-        expected = (mono - previous[1])
+        expected = mono - previous[1]
         actual = (wall - previous[0]).total_seconds()
         drift = actual - expected
         if drift >= -self.tolerance:

@@ -29,8 +29,10 @@ def backup_command(args: argparse.Namespace) -> int:
             info = take_backup(database, path, keep=settings.backup.keep)
         else:
             info = take_backup(database, path.parent, keep=settings.backup.keep, target=path)
-    print(f"backup written: {info.path} (journal 1..{info.head_seq}, {info.records_checked} "
-          f"records verified, acknowledged up to {info.acknowledged_seq})")
+    print(
+        f"backup written: {info.path} (journal 1..{info.head_seq}, {info.records_checked} "
+        f"records verified, acknowledged up to {info.acknowledged_seq})"
+    )
     return 0
 
 
@@ -40,8 +42,9 @@ def restore_command(args: argparse.Namespace) -> int:
     sync_state = settings.sync.state_file or Path(settings.paths.data_dir) / "sync.db"
     acknowledged = max(acknowledged_position(database, sync_state), args.acknowledged or 0)
     with daemon_lock(Path(settings.paths.data_dir), holder="gateway restore"):
-        info, aside = restore(Path(args.path), database, acknowledged=acknowledged,
-                              force=args.force)
+        info, aside = restore(
+            Path(args.path), database, acknowledged=acknowledged, force=args.force
+        )
     print(f"restored {args.path} -> {database} (journal 1..{info.head_seq} verified)")
     if aside is not None:
         print(f"the previous database was kept as {aside}")

@@ -62,8 +62,7 @@ class ControlServer:
         sock.listen(8)
         sock.settimeout(0.5)
         self._sock = sock
-        self._thread = threading.Thread(target=self._serve, name="storegate-control",
-                                        daemon=True)
+        self._thread = threading.Thread(target=self._serve, name="storegate-control", daemon=True)
         self._thread.start()
 
     def _restrict(self) -> None:
@@ -167,16 +166,27 @@ def call(path: Path, request: dict[str, Any], timeout: float = 10.0) -> dict[str
             sock.sendall(json.dumps(request).encode() + b"\n")
             answer: dict[str, Any] = json.loads(_read_line(sock))
     except FileNotFoundError:
-        raise ControlError("the daemon is not running (no control socket)", where=str(path),
-                           fix="start it: systemctl start storegate (or gateway run)") from None
+        raise ControlError(
+            "the daemon is not running (no control socket)",
+            where=str(path),
+            fix="start it: systemctl start storegate (or gateway run)",
+        ) from None
     except ConnectionRefusedError:
-        raise ControlError("the daemon is not running (stale control socket)", where=str(path),
-                           fix="start it: systemctl start storegate (or gateway run)") from None
+        raise ControlError(
+            "the daemon is not running (stale control socket)",
+            where=str(path),
+            fix="start it: systemctl start storegate (or gateway run)",
+        ) from None
     except PermissionError:
-        raise ControlError("not allowed to use the control socket", where=str(path),
-                           fix="add yourself to the storegate-tech group, or use sudo") from None
+        raise ControlError(
+            "not allowed to use the control socket",
+            where=str(path),
+            fix="add yourself to the storegate-tech group, or use sudo",
+        ) from None
     except (OSError, ValueError) as exc:
-        raise ControlError(f"no answer from the daemon: {exc}", where=str(path),
-                           fix="check `systemctl status storegate`; the watchdog restarts a "
-                           "hung daemon") from None
+        raise ControlError(
+            f"no answer from the daemon: {exc}",
+            where=str(path),
+            fix="check `systemctl status storegate`; the watchdog restarts a hung daemon",
+        ) from None
     return answer

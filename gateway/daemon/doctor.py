@@ -55,46 +55,81 @@ def ok(check: str, message: str) -> Finding:
 class Doctor:
     """Runs every check against one settings object; `daemon` is its status when running."""
 
-    def __init__(self, settings: GatewaySettings, daemon: dict[str, Any] | None,
-                 now: datetime | None = None) -> None:
+    def __init__(
+        self, settings: GatewaySettings, daemon: dict[str, Any] | None, now: datetime | None = None
+    ) -> None:
         self.settings = settings
         self.daemon = daemon
         self.now = now or datetime.now(UTC)
 
     def run(self) -> list[Finding]:
         checks: list[Callable[[], list[Finding]]] = [
-            self.service_user, self.daemon_running, self.devices, self.printers, self.broker,
-            self.certificates, self.clock, self.disk, self.journal, self.backlog, self.backups]
+            self.service_user,
+            self.daemon_running,
+            self.devices,
+            self.printers,
+            self.broker,
+            self.certificates,
+            self.clock,
+            self.disk,
+            self.journal,
+            self.backlog,
+            self.backups,
+        ]
         findings: list[Finding] = []
         for check in checks:
             try:
                 findings += check()
             except Exception as exc:  # a check that breaks must say so, not hide the rest
-                findings.append(Finding(check.__name__, "FAIL", f"check failed: {exc}",
-                                        "report this to storegate's maintainers"))
+                findings.append(
+                    Finding(
+                        check.__name__,
+                        "FAIL",
+                        f"check failed: {exc}",
+                        "report this to storegate's maintainers",
+                    )
+                )
         return findings
 
     def service_user(self) -> list[Finding]:
         try:
             user = pwd.getpwnam(SERVICE_USER)
         except KeyError:
-            return [Finding("user", "WARN", f"no {SERVICE_USER} user on this machine",
-                            "install the service: sudo bash systemd/install.sh")]
+            return [
+                Finding(
+                    "user",
+                    "WARN",
+                    f"no {SERVICE_USER} user on this machine",
+                    "install the service: sudo bash systemd/install.sh",
+                )
+            ]
         missing = [g for g in SERVICE_GROUPS if not _member(SERVICE_USER, user.pw_gid, g)]
         if missing:
-            return [Finding("user", "FAIL", f"{SERVICE_USER} is not in group(s) "
-                            f"{', '.join(missing)}: it cannot open those devices",
-                            f"sudo usermod -aG {','.join(missing)} {SERVICE_USER}; "
-                            "sudo systemctl restart storegate")]
+            return [
+                Finding(
+                    "user",
+                    "FAIL",
+                    f"{SERVICE_USER} is not in group(s) "
+                    f"{', '.join(missing)}: it cannot open those devices",
+                    f"sudo usermod -aG {','.join(missing)} {SERVICE_USER}; "
+                    "sudo systemctl restart storegate",
+                )
+            ]
         return [ok("user", f"{SERVICE_USER} is in {', '.join(SERVICE_GROUPS)}")]
 
     def daemon_running(self) -> list[Finding]:
         if self.daemon is None:
-            return [Finding("daemon", "WARN", "gateway run is not answering on its control "
-                            "socket", "sudo systemctl start storegate; then "
-                            "journalctl -u storegate -e")]
-        return [ok("daemon", f"running (pid {self.daemon['pid']}), lane "
-                   f"{self.daemon['lane']['state']}")]
+            return [
+                Finding(
+                    "daemon",
+                    "WARN",
+                    "gateway run is not answering on its control socket",
+                    "sudo systemctl start storegate; then journalctl -u storegate -e",
+                )
+            ]
+        return [
+            ok("daemon", f"running (pid {self.daemon['pid']}), lane {self.daemon['lane']['state']}")
+        ]
 
     def devices(self) -> list[Finding]:
         d = self.settings.devices
@@ -104,67 +139,107 @@ class Doctor:
         wedges = [s.name for s in d.scanners if s.serial is None]
         wedges += [c.name for c in d.card_readers]
         for name in wedges:
-            findings.append(self._from_daemon(name) or Finding(
-                "device", "WARN", f"{name}: not checked (the daemon is not running)",
-                "`gateway devices list` shows what is plugged in and which entry claims it"))
+            findings.append(
+                self._from_daemon(name)
+                or Finding(
+                    "device",
+                    "WARN",
+                    f"{name}: not checked (the daemon is not running)",
+                    "`gateway devices list` shows what is plugged in and which entry claims it",
+                )
+            )
         if not findings:
             findings.append(ok("device", "no scanners, scales or card readers configured"))
         return findings
 
     def _serial_device(self, name: str, port: str) -> Finding:
         if not Path(port).exists():
-            return Finding("device", "FAIL", f"{name}: {port} does not exist (unplugged, or "
-                           "the udev rule did not match)", "plug it in; check `ls -l "
-                           "/dev/storegate/` and `gateway devices list`")
+            return Finding(
+                "device",
+                "FAIL",
+                f"{name}: {port} does not exist (unplugged, or the udev rule did not match)",
+                "plug it in; check `ls -l /dev/storegate/` and `gateway devices list`",
+            )
         if not os.access(port, os.R_OK | os.W_OK):
-            return Finding("device", "FAIL", f"{name}: {port} is not readable and writable "
-                           "by this user", "check the udev rules (GROUP=dialout) and that "
-                           "the service user is in dialout")
-        return self._from_daemon(name) or self._ask_scale(name) or ok(
-            "device", f"{name}: {port} present")
+            return Finding(
+                "device",
+                "FAIL",
+                f"{name}: {port} is not readable and writable by this user",
+                "check the udev rules (GROUP=dialout) and that the service user is in dialout",
+            )
+        return (
+            self._from_daemon(name)
+            or self._ask_scale(name)
+            or ok("device", f"{name}: {port} present")
+        )
 
     def _from_daemon(self, name: str) -> Finding | None:
         if self.daemon is None:
             return None
         state = self.daemon["devices"].get(name, {})
         level: Level = "OK" if state.get("state") in ("connected", "ready") else "FAIL"
-        return Finding("device", level, f"{name}: {state.get('state', 'unknown')} "
-                       f"{state.get('detail') or ''}".rstrip(),
-                       "check the cable and power; `gateway devices watch` shows its events")
+        return Finding(
+            "device",
+            level,
+            f"{name}: {state.get('state', 'unknown')} {state.get('detail') or ''}".rstrip(),
+            "check the cable and power; `gateway devices watch` shows its events",
+        )
 
     def _ask_scale(self, name: str) -> Finding | None:
         from devices.errors import DeviceError
         from devices.scale_driver import SerialScale
+
         scale = next((s for s in self.settings.devices.scales if s.name == name), None)
         if scale is None:
             return None
-        driver = SerialScale(name, scale.protocol, scale.serial.port,
-                             baudrate=scale.serial.baudrate, bytesize=scale.serial.bytesize,
-                             parity=scale.serial.parity, stopbits=scale.serial.stopbits,
-                             reply_timeout=scale.reply_timeout_s, retries=scale.retries,
-                             unit=scale.unit, mtsics_command=scale.mtsics_command,
-                             capacity=scale.capacity)
+        driver = SerialScale(
+            name,
+            scale.protocol,
+            scale.serial.port,
+            baudrate=scale.serial.baudrate,
+            bytesize=scale.serial.bytesize,
+            parity=scale.serial.parity,
+            stopbits=scale.serial.stopbits,
+            reply_timeout=scale.reply_timeout_s,
+            retries=scale.retries,
+            unit=scale.unit,
+            mtsics_command=scale.mtsics_command,
+            capacity=scale.capacity,
+        )
         try:
             with driver:
                 reading = driver.read_weight()
         except DeviceError as exc:
-            return Finding("device", "FAIL", f"{name}: does not answer: {exc}",
-                           f"check the protocol ({scale.protocol}) and line settings against "
-                           "the scale's menu; `gateway devices scale` tries one reading")
-        return ok("device", f"{name}: answers ({reading.status.value}, {reading.weight} "
-                  f"{reading.unit or ''})".rstrip())
+            return Finding(
+                "device",
+                "FAIL",
+                f"{name}: does not answer: {exc}",
+                f"check the protocol ({scale.protocol}) and line settings against "
+                "the scale's menu; `gateway devices scale` tries one reading",
+            )
+        return ok(
+            "device",
+            f"{name}: answers ({reading.status.value}, {reading.weight} "
+            f"{reading.unit or ''})".rstrip(),
+        )
 
     def printers(self) -> list[Finding]:
         from devices.runner import printer_for
+
         findings = []
         for p in self.settings.devices.printers:
             printer = printer_for(p)
             try:
                 status = printer.status()
             except StoregateError as exc:
-                findings.append(Finding("printer", "FAIL", f"{p.name}: {exc.what}",
-                                        "check power, cable/network and the uri in "
-                                        "[devices.printers]"))
+                findings.append(
+                    Finding(
+                        "printer",
+                        "FAIL",
+                        f"{p.name}: {exc.what}",
+                        "check power, cable/network and the uri in [devices.printers]",
+                    )
+                )
                 continue
             finally:
                 printer.close()
@@ -178,21 +253,34 @@ class Doctor:
         try:
             sock = socket.create_connection((m.host, m.port), timeout=3)
         except OSError as exc:
-            return [Finding("broker", "FAIL", f"cannot reach {m.host}:{m.port}: {exc}",
-                            "check the network, mqtt.host/mqtt.port and the firewall; sales "
-                            "go on and sync catches up when it is back")]
+            return [
+                Finding(
+                    "broker",
+                    "FAIL",
+                    f"cannot reach {m.host}:{m.port}: {exc}",
+                    "check the network, mqtt.host/mqtt.port and the firewall; sales "
+                    "go on and sync catches up when it is back",
+                )
+            ]
         with sock:
             if m.ca_file:
                 problem = _tls_handshake(sock, m)
                 if problem:
-                    return [Finding("broker", "FAIL", f"TLS with {m.host}:{m.port} failed: "
-                                    f"{problem}", "check mqtt.ca_file is the CA that signed the "
-                                    "broker's certificate, the port is the TLS listener and "
-                                    "the box's certificate is valid")]
+                    return [
+                        Finding(
+                            "broker",
+                            "FAIL",
+                            f"TLS with {m.host}:{m.port} failed: {problem}",
+                            "check mqtt.ca_file is the CA that signed the "
+                            "broker's certificate, the port is the TLS listener and "
+                            "the box's certificate is valid",
+                        )
+                    ]
         return [ok("broker", f"{m.host}:{m.port} reachable" + (" (TLS)" if m.ca_file else ""))]
 
     def certificates(self) -> list[Finding]:
         from cryptography import x509
+
         m = self.settings.mqtt
         findings = []
         for label, path in (("CA", m.ca_file), ("box certificate", m.cert_file)):
@@ -201,23 +289,41 @@ class Doctor:
             try:
                 cert = x509.load_pem_x509_certificate(Path(path).read_bytes())
             except (OSError, ValueError) as exc:
-                findings.append(Finding("tls", "FAIL", f"{label} {path}: cannot be read: {exc}",
-                                        "put the PEM file head office gave you there"))
+                findings.append(
+                    Finding(
+                        "tls",
+                        "FAIL",
+                        f"{label} {path}: cannot be read: {exc}",
+                        "put the PEM file head office gave you there",
+                    )
+                )
                 continue
             findings.append(_expiry(label, path, cert.not_valid_after_utc, self.now))
         return findings or [ok("tls", "no TLS configured (mqtt.ca_file unset)")]
 
     def clock(self) -> list[Finding]:
         from gateway.journal.clock import probe_ntp_synchronised
+
         jumps = (self.daemon or {}).get("clock", {}).get("jumps_back", 0)
         if not probe_ntp_synchronised():
-            return [Finding("clock", "WARN", "the clock is not NTP-synchronised (records are "
-                            "marked clock_synced=false; order is by seq)",
-                            "check network time: timedatectl; systemctl status "
-                            "systemd-timesyncd")]
+            return [
+                Finding(
+                    "clock",
+                    "WARN",
+                    "the clock is not NTP-synchronised (records are "
+                    "marked clock_synced=false; order is by seq)",
+                    "check network time: timedatectl; systemctl status systemd-timesyncd",
+                )
+            ]
         if jumps:
-            return [Finding("clock", "WARN", f"synchronised, but it jumped back {jumps} time(s)"
-                            " since the daemon started", "see journalctl -u storegate")]
+            return [
+                Finding(
+                    "clock",
+                    "WARN",
+                    f"synchronised, but it jumped back {jumps} time(s) since the daemon started",
+                    "see journalctl -u storegate",
+                )
+            ]
         return [ok("clock", "NTP-synchronised")]
 
     def disk(self) -> list[Finding]:
@@ -226,31 +332,56 @@ class Doctor:
         free_mb = shutil.disk_usage(target).free // (1024 * 1024)
         limit = self.settings.daemon.disk_min_free_mb
         if free_mb < limit:
-            return [Finding("disk", "FAIL", f"{free_mb} MB free in {target}: the lane refuses "
-                            f"new sales below {limit} MB", "free space: old backups, logs "
-                            "(journalctl --vacuum-size=50M)")]
+            return [
+                Finding(
+                    "disk",
+                    "FAIL",
+                    f"{free_mb} MB free in {target}: the lane refuses new sales below {limit} MB",
+                    "free space: old backups, logs (journalctl --vacuum-size=50M)",
+                )
+            ]
         if free_mb < 4 * limit:
-            return [Finding("disk", "WARN", f"only {free_mb} MB free in {target}",
-                            f"free space before it reaches the limit of {limit} MB")]
+            return [
+                Finding(
+                    "disk",
+                    "WARN",
+                    f"only {free_mb} MB free in {target}",
+                    f"free space before it reaches the limit of {limit} MB",
+                )
+            ]
         return [ok("disk", f"{free_mb} MB free in {target}")]
 
     def journal(self) -> list[Finding]:
         from gateway.database import open_database
         from gateway.journal import verify_journal
+
         path = self.settings.paths.database
         if not path.exists():
-            return [Finding("journal", "WARN", f"no database yet at {path}",
-                            "start the daemon once: it creates the database")]
+            return [
+                Finding(
+                    "journal",
+                    "WARN",
+                    f"no database yet at {path}",
+                    "start the daemon once: it creates the database",
+                )
+            ]
         report = verify_journal(open_database(path, readonly=True))
         if not report.ok:
-            return [Finding("journal", "FAIL", report.describe(),
-                            "keep the file for inspection; restore the newest backup that "
-                            "verifies: gateway restore PATH")]
+            return [
+                Finding(
+                    "journal",
+                    "FAIL",
+                    report.describe(),
+                    "keep the file for inspection; restore the newest backup that "
+                    "verifies: gateway restore PATH",
+                )
+            ]
         return [ok("journal", report.describe())]
 
     def backlog(self) -> list[Finding]:
         from gateway.database import open_database
         from gateway.journal import Journal
+
         path = self.settings.paths.database
         if not path.exists():
             return []
@@ -260,8 +391,15 @@ class Doctor:
         age = self.now - datetime.fromisoformat(oldest.replace("Z", "+00:00"))
         text = f"{count} record(s) not acknowledged, the oldest for {_human(age)}"
         if age > BACKLOG_FAIL:
-            return [Finding("backlog", "FAIL", text, "check the broker line above and "
-                            "`gateway sync status`; head office must be reachable")]
+            return [
+                Finding(
+                    "backlog",
+                    "FAIL",
+                    text,
+                    "check the broker line above and "
+                    "`gateway sync status`; head office must be reachable",
+                )
+            ]
         if age > BACKLOG_WARN:
             return [Finding("backlog", "WARN", text, "check `gateway sync status`")]
         return [ok("backlog", text)]
@@ -270,12 +408,24 @@ class Doctor:
         found = list_backups(backup_dir(self.settings))
         interval = timedelta(hours=self.settings.backup.interval_hours)
         if not found:
-            return [Finding("backup", "WARN", "no backup yet", "gateway backup (the timer "
-                            "storegate-backup.timer takes one daily)")]
+            return [
+                Finding(
+                    "backup",
+                    "WARN",
+                    "no backup yet",
+                    "gateway backup (the timer storegate-backup.timer takes one daily)",
+                )
+            ]
         newest = datetime.fromtimestamp(found[-1].stat().st_mtime, UTC)
         if self.now - newest > 2 * interval:
-            return [Finding("backup", "WARN", f"newest backup is {_human(self.now - newest)} "
-                            "old", "systemctl status storegate-backup.timer")]
+            return [
+                Finding(
+                    "backup",
+                    "WARN",
+                    f"newest backup is {_human(self.now - newest)} old",
+                    "systemctl status storegate-backup.timer",
+                )
+            ]
         return [ok("backup", f"{len(found)} backup(s), newest {found[-1].name}")]
 
 
@@ -303,13 +453,21 @@ def _member(user: str, primary_gid: int, group: str) -> bool:
 
 def _paper(name: str, status: Any) -> Finding:
     if not status.answered:
-        return Finding("printer", "WARN", f"{name}: connected but does not report its status",
-                       "the printer profile may not support DLE EOT; print a test page: "
-                       "gateway devices print-test")
+        return Finding(
+            "printer",
+            "WARN",
+            f"{name}: connected but does not report its status",
+            "the printer profile may not support DLE EOT; print a test page: "
+            "gateway devices print-test",
+        )
     state = status.state.value
     if state in ("paper_out", "cover_open", "error", "offline"):
-        return Finding("printer", "FAIL", f"{name}: {state.replace('_', ' ')}",
-                       "load paper / close the cover / clear the error on the printer")
+        return Finding(
+            "printer",
+            "FAIL",
+            f"{name}: {state.replace('_', ' ')}",
+            "load paper / close the cover / clear the error on the printer",
+        )
     if state == "paper_near_end":
         return Finding("printer", "WARN", f"{name}: paper near end", "load a new roll soon")
     return ok("printer", f"{name}: ready, paper ok")
@@ -318,11 +476,19 @@ def _paper(name: str, status: Any) -> Finding:
 def _expiry(label: str, path: Any, not_after: datetime, now: datetime) -> Finding:
     left = not_after - now
     if left <= timedelta(0):
-        return Finding("tls", "FAIL", f"{label} {path} expired on {not_after:%Y-%m-%d}",
-                       "get a new certificate from head office")
+        return Finding(
+            "tls",
+            "FAIL",
+            f"{label} {path} expired on {not_after:%Y-%m-%d}",
+            "get a new certificate from head office",
+        )
     if left < timedelta(days=CERT_WARN_DAYS):
-        return Finding("tls", "WARN", f"{label} {path} expires in {left.days} day(s) "
-                       f"({not_after:%Y-%m-%d})", "ask head office for a renewed certificate")
+        return Finding(
+            "tls",
+            "WARN",
+            f"{label} {path} expires in {left.days} day(s) ({not_after:%Y-%m-%d})",
+            "ask head office for a renewed certificate",
+        )
     return ok("tls", f"{label} valid until {not_after:%Y-%m-%d}")
 
 

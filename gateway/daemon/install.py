@@ -28,8 +28,12 @@ from gateway.settings import load_settings
 
 REPO = Path(__file__).resolve().parents[2]
 UNITS_SOURCE = REPO / "systemd"
-UNITS = ("storegate.service", "storegate-cloud.service", "storegate-backup.service",
-         "storegate-backup.timer")
+UNITS = (
+    "storegate.service",
+    "storegate-cloud.service",
+    "storegate-backup.service",
+    "storegate-backup.timer",
+)
 ENABLED = ("storegate.service", "storegate-backup.timer")
 STATIC_RULES = "70-storegate.rules"
 DEVICE_RULES = "71-storegate-devices.rules"
@@ -72,17 +76,21 @@ def under(root: Path, absolute: str) -> Path:
 
 def device_rules(config: Path) -> str:
     """udev rules for the devices named in the config: service group and /dev/storegate/NAME."""
-    lines = ["# Written by `gateway install` from the [devices] section; re-run it after editing",
-             "# the config. Each rule gives the device to the service and a stable name."]
+    lines = [
+        "# Written by `gateway install` from the [devices] section; re-run it after editing",
+        "# the config. Each rule gives the device to the service and a stable name.",
+    ]
     devices = load_settings(config).devices
     wedges = [(s.name, s.match) for s in devices.scanners]
     wedges += [(c.name, c.match) for c in devices.card_readers]
     for name, match in wedges:
         if match is not None and match.vendor_product:
             vendor, product = match.vendor_product.lower().split(":")
-            lines.append(f'SUBSYSTEM=="input", KERNEL=="event*", ATTRS{{idVendor}}=="{vendor}", '
-                         f'ATTRS{{idProduct}}=="{product}", GROUP="input", MODE="0660", '
-                         f'SYMLINK+="storegate/{name}"')
+            lines.append(
+                f'SUBSYSTEM=="input", KERNEL=="event*", ATTRS{{idVendor}}=="{vendor}", '
+                f'ATTRS{{idProduct}}=="{product}", GROUP="input", MODE="0660", '
+                f'SYMLINK+="storegate/{name}"'
+            )
     serials = [(s.name, s.serial.port) for s in devices.scanners if s.serial is not None]
     serials += [(s.name, s.serial.port) for s in devices.scales]
     for name, port in serials:
@@ -95,12 +103,16 @@ def _printer_rule(name: str, uri: str) -> str | None:
     """USB printers by vendor:product (escpos usb://) or by usblp node (file:///dev/usb/lpN)."""
     if uri.startswith("usb://"):
         vendor, _, product = uri.removeprefix("usb://").split("/")[0].lower().partition(":")
-        return (f'SUBSYSTEM=="usb", ENV{{DEVTYPE}}=="usb_device", ATTR{{idVendor}}=="{vendor}", '
-                f'ATTR{{idProduct}}=="{product}", GROUP="lp", MODE="0660", '
-                f'SYMLINK+="storegate/{name}"')
+        return (
+            f'SUBSYSTEM=="usb", ENV{{DEVTYPE}}=="usb_device", ATTR{{idVendor}}=="{vendor}", '
+            f'ATTR{{idProduct}}=="{product}", GROUP="lp", MODE="0660", '
+            f'SYMLINK+="storegate/{name}"'
+        )
     if uri.startswith("file:///dev/usb/"):
-        return (f'SUBSYSTEM=="usbmisc", KERNEL=="{Path(uri).name}", GROUP="lp", MODE="0660", '
-                f'SYMLINK+="storegate/{name}"')
+        return (
+            f'SUBSYSTEM=="usbmisc", KERNEL=="{Path(uri).name}", GROUP="lp", MODE="0660", '
+            f'SYMLINK+="storegate/{name}"'
+        )
     return None  # network printers need no rule
 
 
@@ -117,24 +129,26 @@ def _serial_rule(name: str, port: str) -> str:
         match = f'SYMLINK=="{port.removeprefix("/dev/")}"'
     else:
         match = f'KERNEL=="{Path(port).name}"'
-    return (f'SUBSYSTEM=="tty", {match}, GROUP="dialout", MODE="0660", '
-            f'SYMLINK+="storegate/{name}"')
+    return f'SUBSYSTEM=="tty", {match}, GROUP="dialout", MODE="0660", SYMLINK+="storegate/{name}"'
 
 
 def starter_config(data_dir: str = "/var/lib/storegate") -> str:
     """The example settings pointed at the installed catalog: `gateway config check` accepts it."""
     text = (REPO / "config" / "gateway.example.toml").read_text()
-    return text.replace('# catalog = "/etc/storegate/catalog.json"',
-                        'catalog = "/etc/storegate/catalog.json"')
+    return text.replace(
+        '# catalog = "/etc/storegate/catalog.json"', 'catalog = "/etc/storegate/catalog.json"'
+    )
 
 
 def _run(command: list[str], what: str) -> None:
     done = subprocess.run(command, capture_output=True, text=True, check=False)
     if done.returncode != 0:
-        raise InstallError(f"{what} failed: {done.stderr.strip() or done.stdout.strip()}",
-                           where=" ".join(command),
-                           fix="run the command by hand to see the full error, then re-run "
-                           "the install (it is safe to repeat)")
+        raise InstallError(
+            f"{what} failed: {done.stderr.strip() or done.stdout.strip()}",
+            where=" ".join(command),
+            fix="run the command by hand to see the full error, then re-run "
+            "the install (it is safe to repeat)",
+        )
 
 
 def install_files(report: InstallReport) -> None:
@@ -144,8 +158,10 @@ def install_files(report: InstallReport) -> None:
         report.note(write_if_different(target, (UNITS_SOURCE / unit).read_text()), str(target))
     rules = under(root, f"/etc/udev/rules.d/{STATIC_RULES}")
     report.note(write_if_different(rules, (UNITS_SOURCE / STATIC_RULES).read_text()), str(rules))
-    for name, folder in (("storegate.sysusers", "/etc/sysusers.d/storegate.conf"),
-                         ("storegate.tmpfiles", "/etc/tmpfiles.d/storegate.conf")):
+    for name, folder in (
+        ("storegate.sysusers", "/etc/sysusers.d/storegate.conf"),
+        ("storegate.tmpfiles", "/etc/tmpfiles.d/storegate.conf"),
+    ):
         target = under(root, folder)
         report.note(write_if_different(target, (UNITS_SOURCE / name).read_text()), str(target))
 
@@ -153,8 +169,10 @@ def install_files(report: InstallReport) -> None:
 def install_config(report: InstallReport) -> None:
     """Starter config and catalog only when absent: a technician's edits are never replaced."""
     root = report.root
-    for relative, text in ((CONFIG, starter_config()),
-                           (CATALOG, (REPO / "config" / "catalog.example.json").read_text())):
+    for relative, text in (
+        (CONFIG, starter_config()),
+        (CATALOG, (REPO / "config" / "catalog.example.json").read_text()),
+    ):
         target = root / relative
         if target.exists():
             report.note(False, str(target))
@@ -178,15 +196,30 @@ def install_accounts(report: InstallReport) -> None:
     """User, groups and directories through systemd's own tools (idempotent, --root aware)."""
     root = report.root
     before = _snapshot(root, ("etc/passwd", "etc/group"))
-    _run(["systemd-sysusers", f"--root={root}", str(root / "etc/sysusers.d/storegate.conf")],
-         "creating the storegate user")
+    _run(
+        ["systemd-sysusers", f"--root={root}", str(root / "etc/sysusers.d/storegate.conf")],
+        "creating the storegate user",
+    )
     report.note(before != _snapshot(root, ("etc/passwd", "etc/group")), "user storegate")
-    missing = [d for d in ("var/lib/storegate", "var/lib/storegate/backups",
-                           "var/lib/storegate/receipts", "etc/storegate")
-               if not (root / d).is_dir()]
-    _run(["systemd-tmpfiles", "--create", f"--root={root}",
-          str(root / "etc/tmpfiles.d/storegate.conf")],
-         "creating the storegate directories")
+    missing = [
+        d
+        for d in (
+            "var/lib/storegate",
+            "var/lib/storegate/backups",
+            "var/lib/storegate/receipts",
+            "etc/storegate",
+        )
+        if not (root / d).is_dir()
+    ]
+    _run(
+        [
+            "systemd-tmpfiles",
+            "--create",
+            f"--root={root}",
+            str(root / "etc/tmpfiles.d/storegate.conf"),
+        ],
+        "creating the storegate directories",
+    )
     report.note(bool(missing), "directories " + ", ".join(missing or ["(all present)"]))
 
 
@@ -210,15 +243,22 @@ def install_venv(report: InstallReport, venv_from: Path | None) -> None:
         report.note(False, str(target))
         return
     _run([sys.executable, "-m", "venv", str(target)], "creating the virtual environment")
-    _run([str(target / "bin" / "pip"), "install", "-q", "-e", str(REPO)],
-         "installing storegate (editable: units and docs stay in the source tree)")
+    _run(
+        [str(target / "bin" / "pip"), "install", "-q", "-e", str(REPO)],
+        "installing storegate (editable: units and docs stay in the source tree)",
+    )
     stamp.write_text(str(REPO))
     report.note(True, str(target))
 
 
 def enable_units(report: InstallReport) -> None:
-    wants = [under(report.root, f"/etc/systemd/system/{w}") for w in (
-        "multi-user.target.wants/storegate.service", "timers.target.wants/storegate-backup.timer")]
+    wants = [
+        under(report.root, f"/etc/systemd/system/{w}")
+        for w in (
+            "multi-user.target.wants/storegate.service",
+            "timers.target.wants/storegate-backup.timer",
+        )
+    ]
     before = all(w.is_symlink() for w in wants)
     _run(["systemctl", f"--root={report.root}", "enable", *ENABLED], "enabling the units")
     report.note(not before, "enabled " + ", ".join(ENABLED))
@@ -233,10 +273,19 @@ def reload_live(report: InstallReport) -> None:
     _run(["systemctl", "daemon-reload"], "reloading systemd")
     if shutil.which("udevadm"):
         _run(["udevadm", "control", "--reload"], "reloading udev rules")
-        _run(["udevadm", "trigger", "--subsystem-match=tty", "--subsystem-match=input",
-              "--subsystem-match=usbmisc"], "applying udev rules")
-    _run(["systemctl", "start", "storegate.service", "storegate-backup.timer"],
-         "starting storegate")
+        _run(
+            [
+                "udevadm",
+                "trigger",
+                "--subsystem-match=tty",
+                "--subsystem-match=input",
+                "--subsystem-match=usbmisc",
+            ],
+            "applying udev rules",
+        )
+    _run(
+        ["systemctl", "start", "storegate.service", "storegate-backup.timer"], "starting storegate"
+    )
 
 
 def install(root: Path, venv_from: Path | None = None) -> InstallReport:
@@ -259,9 +308,13 @@ def uninstall(root: Path, purge: bool = False) -> InstallReport:
     if live_system(root):
         subprocess.run(["systemctl", "stop", *ENABLED], check=False, capture_output=True)
     paths = [f"/etc/systemd/system/{u}" for u in UNITS]
-    paths += [f"/etc/udev/rules.d/{STATIC_RULES}", f"/etc/udev/rules.d/{DEVICE_RULES}",
-              "/etc/sysusers.d/storegate.conf", "/etc/tmpfiles.d/storegate.conf",
-              "/opt/storegate/venv"]
+    paths += [
+        f"/etc/udev/rules.d/{STATIC_RULES}",
+        f"/etc/udev/rules.d/{DEVICE_RULES}",
+        "/etc/sysusers.d/storegate.conf",
+        "/etc/tmpfiles.d/storegate.conf",
+        "/opt/storegate/venv",
+    ]
     if purge:
         paths += ["/var/lib/storegate", "/etc/storegate"]
     for absolute in paths:
@@ -298,8 +351,11 @@ def _remove_user(root: Path, report: InstallReport) -> None:
 
 def install_command(args: argparse.Namespace) -> int:
     if os.geteuid() != 0 and Path(args.root).resolve() == Path("/"):
-        raise InstallError("installing on this machine needs root", where="gateway install",
-                           fix="run it with sudo, or pass --root DIR to install into a folder")
+        raise InstallError(
+            "installing on this machine needs root",
+            where="gateway install",
+            fix="run it with sudo, or pass --root DIR to install into a folder",
+        )
     venv_from = Path(args.venv_from) if args.venv_from else None
     report = install(Path(args.root), venv_from)
     _print(report, "installed")

@@ -106,8 +106,9 @@ def _quantity(value: object) -> Decimal:
     return Decimal(_whole(value, "quantity", 1, MAX_QUANTITY))
 
 
-def _text(request: dict[str, Any], key: str, limit: int = MAX_TEXT, *,
-          default: str | None = None) -> str:
+def _text(
+    request: dict[str, Any], key: str, limit: int = MAX_TEXT, *, default: str | None = None
+) -> str:
     """A text field: a string (or a number, as keyed), non-empty unless it has a default."""
     value = request.get(key, default)
     if value is None:
@@ -130,15 +131,15 @@ def _tender_type(value: object, what: str = "type") -> ev.TenderType:
     for known in TENDER_TYPES:
         if value == known:
             return known
-    raise BadValue(f"{what} {str(value)[:40]!r} is not a tender type "
-                   f"({', '.join(TENDER_TYPES)})")
+    raise BadValue(f"{what} {str(value)[:40]!r} is not a tender type ({', '.join(TENDER_TYPES)})")
 
 
 def _credential(request: dict[str, Any]) -> ev.Credential:
     if request.get("card"):
         return ev.Credential(card=_text(request, "card"))
-    return ev.Credential(staff_id=_text(request, "staff", default=""),
-                         pin=_text(request, "pin", default=""))
+    return ev.Credential(
+        staff_id=_text(request, "staff", default=""), pin=_text(request, "pin", default="")
+    )
 
 
 def _reason(request: dict[str, Any]) -> str:
@@ -148,12 +149,15 @@ def _reason(request: dict[str, Any]) -> str:
 def _authorization(request: dict[str, Any]) -> ev.Authorization | None:
     if not request.get("supervisor_card"):
         return None
-    return ev.Authorization(ev.Credential(card=_text(request, "supervisor_card")),
-                            _reason(request))
+    return ev.Authorization(ev.Credential(card=_text(request, "supervisor_card")), _reason(request))
 
 
-def from_request(request: dict[str, Any], at: datetime, scale: WeightReading | None,
-                 scale_capacity: Decimal | None = None) -> ev.Event | NotAnEvent:
+def from_request(
+    request: dict[str, Any],
+    at: datetime,
+    scale: WeightReading | None,
+    scale_capacity: Decimal | None = None,
+) -> ev.Event | NotAnEvent:
     """A keyed lane command (`{"command": "lane", "action": ...}`) as a lane event; every
     value checked against the bounds above (NotAnEvent says which one is wrong).
     `scale_capacity` is that scale's configured capacity, in its own unit."""
@@ -166,8 +170,13 @@ def from_request(request: dict[str, Any], at: datetime, scale: WeightReading | N
         return NotAnEvent(f"{action}: {exc}")
 
 
-def _build(action: str, r: dict[str, Any], at: datetime, scale: WeightReading | None,
-           capacity: Decimal | None) -> ev.Event | NotAnEvent:
+def _build(
+    action: str,
+    r: dict[str, Any],
+    at: datetime,
+    scale: WeightReading | None,
+    capacity: Decimal | None,
+) -> ev.Event | NotAnEvent:
     match action:
         case "sign_on":
             return ev.OpenShift(at, _credential(r), _decimal(r.get("float"), "float"))
@@ -180,24 +189,31 @@ def _build(action: str, r: dict[str, Any], at: datetime, scale: WeightReading | 
         case "member":
             return ev.MemberCard(at, _text(r, "card"))
         case "tender":
-            return ev.Tender(at, _tender_type(r.get("type", "cash")),
-                             _decimal(r.get("amount"), "amount"),
-                             reference=_optional(r, "reference"), card=_optional(r, "card"))
+            return ev.Tender(
+                at,
+                _tender_type(r.get("type", "cash")),
+                _decimal(r.get("amount"), "amount"),
+                reference=_optional(r, "reference"),
+                card=_optional(r, "card"),
+            )
         case "suspend":
             return ev.Suspend(at)
         case "resume":
             return ev.Resume(at, _text(r, "id"))
         case "void_line":
-            return ev.VoidLine(at, _whole(r.get("line"), "line", 0, MAX_LINE),
-                               _authorization(r))
+            return ev.VoidLine(at, _whole(r.get("line"), "line", 0, MAX_LINE), _authorization(r))
         case "void_sale":
             return ev.VoidSale(at, _reason(r), _authorization(r))
         case "no_sale":
             return ev.NoSale(at, _reason(r), _authorization(r))
         case "refund":
-            return ev.Refund(at, _text(r, "receipt"), _reason(r),
-                             tender=_tender_type(r.get("tender", "cash"), "tender"),
-                             authorization=_authorization(r))
+            return ev.Refund(
+                at,
+                _text(r, "receipt"),
+                _reason(r),
+                tender=_tender_type(r.get("tender", "cash"), "tender"),
+                authorization=_authorization(r),
+            )
         case "close_shift":
             counted = _decimal(r.get("counted"), "counted")
             if counted is None:
@@ -211,7 +227,8 @@ def scale_capacities(scales: Sequence[ScaleSettings]) -> dict[str, Decimal]:
     return {s.name: s.capacity for s in scales if s.capacity is not None}
 
 
-def scale_capacity(scales: Sequence[ScaleSettings], reading: WeightReading | None
-                   ) -> Decimal | None:
+def scale_capacity(
+    scales: Sequence[ScaleSettings], reading: WeightReading | None
+) -> Decimal | None:
     """The configured capacity of the scale that sent `reading`, in that scale's unit."""
     return None if reading is None else scale_capacities(scales).get(reading.device)

@@ -40,9 +40,11 @@ def daemon_lock(data_dir: Path, *, holder: str) -> Iterator[None]:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
-            raise DaemonLockError(f"the database in {data_dir} is in use by a running daemon",
-                                  where=holder,
-                                  fix="stop it first: systemctl stop storegate") from None
+            raise DaemonLockError(
+                f"the database in {data_dir} is in use by a running daemon",
+                where=holder,
+                fix="stop it first: systemctl stop storegate",
+            ) from None
         os.ftruncate(fd, 0)
         os.write(fd, f"{os.getpid()} {holder}\n".encode())
         yield
@@ -68,6 +70,7 @@ def daemon_holds(data_dir: Path) -> bool:
 def _socket_answers(path: Path) -> bool:
     """For a user who may not open the lock file: does anything listen on the socket?"""
     import socket
+
     with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
         try:
             sock.connect(str(path))

@@ -26,9 +26,13 @@ if TYPE_CHECKING:
 class MemberLink:
     """Callable the members room asks for a `LinkState` (main loop only)."""
 
-    def __init__(self, status: Callable[[], LinkStatus | None], journal: Journal,
-                 conn: sqlite3.Connection,
-                 monotonic: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self,
+        status: Callable[[], LinkStatus | None],
+        journal: Journal,
+        conn: sqlite3.Connection,
+        monotonic: Callable[[], float] = time.monotonic,
+    ) -> None:
         self._status = status
         self._journal = journal
         self._conn = conn
@@ -42,13 +46,16 @@ class MemberLink:
             return LinkState(online=True)
         since = link.offline_since if link is not None else None
         since = self._started if since is None else since
-        return LinkState(online=False,
-                         offline_for=timedelta(seconds=max(0.0, self._monotonic() - since)),
-                         unsynced_sales=self._unsynced_sales())
+        return LinkState(
+            online=False,
+            offline_for=timedelta(seconds=max(0.0, self._monotonic() - since)),
+            unsynced_sales=self._unsynced_sales(),
+        )
 
     def _unsynced_sales(self) -> int:
         """Sales after head office's acknowledged position (a range scan on seq)."""
         acknowledged = self._journal.state().acknowledged_seq
-        row = self._conn.execute("SELECT count(*) FROM journal_record WHERE seq > ? AND "
-                                    "kind = 'sale'", (acknowledged,)).fetchone()
+        row = self._conn.execute(
+            "SELECT count(*) FROM journal_record WHERE seq > ? AND kind = 'sale'", (acknowledged,)
+        ).fetchone()
         return int(row[0])

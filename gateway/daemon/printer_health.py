@@ -85,8 +85,11 @@ class PrinterHealth:
             assert self._outage is not None
             self._outage.receipts.append(seq)
         if first:
-            self._alert("printer", f"receipt {seq} not printed ({reason}); reprint with "
-                        f"`gateway receipt {seq}` once the printer is ready")
+            self._alert(
+                "printer",
+                f"receipt {seq} not printed ({reason}); reprint with "
+                f"`gateway receipt {seq}` once the printer is ready",
+            )
         else:
             log.error("printer: receipt %s not printed either (%s)", seq, reason)
 
@@ -98,35 +101,46 @@ class PrinterHealth:
         """True while a receipt was lost or a printer cannot print (worth polling)."""
         with self._lock:
             return self._outage is not None or any(
-                p.state not in _PRINTS and p.state != "unknown"
-                for p in self._printers.values())
+                p.state not in _PRINTS and p.state != "unknown" for p in self._printers.values()
+            )
 
     def _maybe_recovered(self) -> None:
         with self._lock:
-            if self._outage is None or any(p.state not in _PRINTS
-                                           for p in self._printers.values()):
+            if self._outage is None or any(p.state not in _PRINTS for p in self._printers.values()):
                 return
             outage, self._outage = self._outage, None
         listed = ", ".join(str(seq) for seq in outage.receipts)
-        self._cleared("printer", f"the printer prints again (it was: {outage.reason}); "
-                      f"receipts not printed meanwhile: {listed} — reprint each with "
-                      "`gateway receipt SEQ`")
+        self._cleared(
+            "printer",
+            f"the printer prints again (it was: {outage.reason}); "
+            f"receipts not printed meanwhile: {listed} — reprint each with "
+            "`gateway receipt SEQ`",
+        )
 
     def telemetry(self) -> dict[str, DeviceHealth]:
         """Device health per printer for sync's telemetry (any thread)."""
         with self._lock:
-            printers = dict((name, _Printer(p.state, p.detail, p.since))
-                            for name, p in self._printers.items())
+            printers = dict(
+                (name, _Printer(p.state, p.detail, p.since)) for name, p in self._printers.items()
+            )
         health: dict[str, DeviceHealth] = {}
         for name, printer in printers.items():
             state, paper = _HEALTH.get(printer.state, ("unknown", "unknown"))
             health[name] = DeviceHealth(
-                state=state, error=None if paper in ("ok", "low") else (printer.detail or None),
-                last_event_at=printer.since, paper=paper)
+                state=state,
+                error=None if paper in ("ok", "low") else (printer.detail or None),
+                last_event_at=printer.since,
+                paper=paper,
+            )
         return health
 
     def view(self) -> str:
         """One line for `gateway status`: each printer's state."""
         with self._lock:
-            return ", ".join(f"{name} {p.state}" + (f" ({p.detail})" if p.detail else "")
-                             for name, p in self._printers.items()) or "none configured"
+            return (
+                ", ".join(
+                    f"{name} {p.state}" + (f" ({p.detail})" if p.detail else "")
+                    for name, p in self._printers.items()
+                )
+                or "none configured"
+            )

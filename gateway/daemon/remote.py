@@ -64,8 +64,10 @@ class RemoteCommands:
         try:
             return on_main_loop(self.box.inbox, fn)
         except queue.Empty:
-            raise CommandFailed("the box's main loop did not answer in 20 s",
-                                fix="check the box's health (`gateway status`)") from None
+            raise CommandFailed(
+                "the box's main loop did not answer in 20 s",
+                fix="check the box's health (`gateway status`)",
+            ) from None
         except StoregateError as exc:
             raise CommandFailed(exc.what, where=exc.where, fix=exc.fix) from exc
 
@@ -79,16 +81,20 @@ class RemoteCommands:
             raise CommandFailed(f"day {day!r} is not YYYY-MM-DD", fix="e.g. day=2026-11-24")
 
         def build() -> dict[str, Any]:
-            chosen = shift or (self.box.lane.shift.shift_id if self.box.lane.shift
-                               and day is None else None)
+            chosen = shift or (
+                self.box.lane.shift.shift_id if self.box.lane.shift and day is None else None
+            )
             if chosen:
                 figures, title = x_report(self.box.book, str(chosen)), f"X report {chosen}"
             else:
                 which = str(day or self.box.local_day())
                 figures, title = day_report(self.box.book, which), f"X report {which}"
             width = self.box.settings.store.receipt_width
-            return {"title": title, "figures": figures.to_json(),
-                    "text": render_report(title, figures, width)}
+            return {
+                "title": title,
+                "figures": figures.to_json(),
+                "text": render_report(title, figures, width),
+            }
 
         return self._on_loop(build)
 
@@ -96,25 +102,30 @@ class RemoteCommands:
         """An online backup now (its own read-only connection; not the main loop)."""
         settings = self.box.settings
         try:
-            info = take_backup(settings.paths.database, backup_dir(settings),
-                               keep=settings.backup.keep)
+            info = take_backup(
+                settings.paths.database, backup_dir(settings), keep=settings.backup.keep
+            )
         except StoregateError as exc:
             raise CommandFailed(exc.what, where=exc.where, fix=exc.fix) from exc
-        return {"path": str(info.path), "head_seq": info.head_seq,
-                "acknowledged_seq": info.acknowledged_seq,
-                "records_checked": info.records_checked}
+        return {
+            "path": str(info.path),
+            "head_seq": info.head_seq,
+            "acknowledged_seq": info.acknowledged_seq,
+            "records_checked": info.records_checked,
+        }
 
     def print_test_page(self, args: Mapping[str, Any]) -> dict[str, Any]:
         """A test page on each receipt printer (each printer serialises its own talk)."""
         worker = self.box.printer
         if worker is None or not worker.printers:
-            raise CommandFailed("this box has no receipt printer configured",
-                                fix="add [[devices.printers]] to the box's settings")
+            raise CommandFailed(
+                "this box has no receipt printer configured",
+                fix="add [[devices.printers]] to the box's settings",
+            )
         printed: dict[str, str] = {}
         for printer in worker.printers:
             try:
-                printed[printer.name] = printer.print_test_page(["sent by head office"]
-                                                                ).describe()
+                printed[printer.name] = printer.print_test_page(["sent by head office"]).describe()
             except DeviceError as exc:
                 printer.close()
                 raise CommandFailed(exc.what, where=exc.where, fix=exc.fix) from exc
@@ -125,7 +136,10 @@ class RemoteCommands:
         try:
             load_settings(self.box.config_path)
         except StoregateError as exc:
-            raise CommandFailed(f"settings not reloaded, the old ones stay: {exc.what}",
-                                where=exc.where, fix=exc.fix) from exc
+            raise CommandFailed(
+                f"settings not reloaded, the old ones stay: {exc.what}",
+                where=exc.where,
+                fix=exc.fix,
+            ) from exc
         self._on_loop(self.box.reload)
         return {"reloaded": True, "file": self.box.config_path}

@@ -32,8 +32,11 @@ changes_from = config_changes  # the one check, shared with `cloud publish confi
 def write_settings(config_path: str | None, changes: dict[tuple[str, str], Any]) -> Path:
     """Write `changes` into the settings file (validated first; old file kept on refusal)."""
     if config_path is None:
-        raise DocumentRefused("this box runs without a settings file (--config)",
-                              where="gateway run", fix="start it with --config PATH")
+        raise DocumentRefused(
+            "this box runs without a settings file (--config)",
+            where="gateway run",
+            fix="start it with --config PATH",
+        )
     path = Path(config_path)
     old_text = path.read_text(encoding="utf-8")
     new_text = edited(old_text, changes)
@@ -47,9 +50,11 @@ def write_settings(config_path: str | None, changes: dict[tuple[str, str], Any])
         load_settings(partial)
     except StoregateError as exc:
         partial.unlink(missing_ok=True)
-        raise DocumentRefused(f"the settings would not validate: {exc.what}",
-                              where=str(path), fix="correct the values; the settings in "
-                              "force stay") from exc
+        raise DocumentRefused(
+            f"the settings would not validate: {exc.what}",
+            where=str(path),
+            fix="correct the values; the settings in force stay",
+        ) from exc
     os.chmod(partial, path.stat().st_mode & 0o7777)
     partial.replace(path)
     directory = os.open(path.parent, os.O_RDONLY)
@@ -71,9 +76,11 @@ def toml_value(value: Any, where: str) -> str:
         return json.dumps(value, ensure_ascii=False)  # a TOML basic string
     if isinstance(value, list) and all(isinstance(v, str) for v in value):
         return "[" + ", ".join(json.dumps(v, ensure_ascii=False) for v in value) + "]"
-    raise DocumentRefused(f"{where}: {value!r} is not a value a settings file holds",
-                          where="config document", fix="send a string, number, boolean "
-                          "or list of strings")
+    raise DocumentRefused(
+        f"{where}: {value!r} is not a value a settings file holds",
+        where="config document",
+        fix="send a string, number, boolean or list of strings",
+    )
 
 
 def edited(text: str, changes: dict[tuple[str, str], Any]) -> str:
@@ -85,12 +92,18 @@ def edited(text: str, changes: dict[tuple[str, str], Any]) -> str:
         if start is None:
             lines += ["", f"[{section}]", line]
             continue
-        at = next((i for i in range(start + 1, end)
-                   if lines[i].split("=", 1)[0].strip() == key and "=" in lines[i]), None)
+        at = next(
+            (
+                i
+                for i in range(start + 1, end)
+                if lines[i].split("=", 1)[0].strip() == key and "=" in lines[i]
+            ),
+            None,
+        )
         if at is None:
             lines.insert(start + 1, line)
         else:
-            lines[at:_value_end(lines, at)] = [line]
+            lines[at : _value_end(lines, at)] = [line]
     return "\n".join(lines) + "\n"
 
 
@@ -98,8 +111,9 @@ def _table(lines: list[str], section: str) -> tuple[int | None, int]:
     start = next((i for i, line in enumerate(lines) if line.strip() == f"[{section}]"), None)
     if start is None:
         return None, len(lines)
-    end = next((i for i in range(start + 1, len(lines))
-                if lines[i].lstrip().startswith("[")), len(lines))
+    end = next(
+        (i for i in range(start + 1, len(lines)) if lines[i].lstrip().startswith("[")), len(lines)
+    )
     return start, end
 
 
@@ -119,11 +133,17 @@ def _same_but(old: str, new: str, changes: dict[tuple[str, str], Any]) -> None:
     try:
         before, after = tomllib.loads(old), tomllib.loads(new)
     except tomllib.TOMLDecodeError as exc:
-        raise DocumentRefused(f"the settings file could not be edited safely: {exc}",
-                              where="config document", fix="edit the file on the box") from exc
+        raise DocumentRefused(
+            f"the settings file could not be edited safely: {exc}",
+            where="config document",
+            fix="edit the file on the box",
+        ) from exc
     for section, key in changes:
         before.setdefault(section, {}).pop(key, None)
         after.setdefault(section, {}).pop(key, None)
     if {k: v for k, v in before.items() if v} != {k: v for k, v in after.items() if v}:
-        raise DocumentRefused("editing the settings file would change other keys",
-                              where="config document", fix="edit the file on the box")
+        raise DocumentRefused(
+            "editing the settings file would change other keys",
+            where="config document",
+            fix="edit the file on the box",
+        )

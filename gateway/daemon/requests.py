@@ -87,35 +87,51 @@ class AcceptBreakRequest:
     fields: Mapping[str, object]
 
 
-ControlRequest = (StatusRequest | LaneRequest | ReloadRequest | SyncNowRequest | BackupRequest
-                  | ZReportRequest | StaffRequest | CatalogLoadRequest | AcceptBreakRequest)
+ControlRequest = (
+    StatusRequest
+    | LaneRequest
+    | ReloadRequest
+    | SyncNowRequest
+    | BackupRequest
+    | ZReportRequest
+    | StaffRequest
+    | CatalogLoadRequest
+    | AcceptBreakRequest
+)
 
 
-def _text(body: Mapping[str, Any], key: str, command: str, *, limit: int = MAX_FIELD
-          ) -> str | None:
+def _text(body: Mapping[str, Any], key: str, command: str, *, limit: int = MAX_FIELD) -> str | None:
     value = body.get(key)
     if value is None or value == "":
         return None
     if isinstance(value, bool) or not isinstance(value, str | int):
-        raise BadRequest(f"{command}: {key} must be text, not {type(value).__name__}",
-                         where="control socket", fix=f"send {key} as a JSON string")
+        raise BadRequest(
+            f"{command}: {key} must be text, not {type(value).__name__}",
+            where="control socket",
+            fix=f"send {key} as a JSON string",
+        )
     text = str(value)
     if len(text) > limit:
-        raise BadRequest(f"{command}: {key} is longer than {limit} characters",
-                         where="control socket")
+        raise BadRequest(
+            f"{command}: {key} is longer than {limit} characters", where="control socket"
+        )
     return text
 
 
 def _z_report(body: Mapping[str, Any]) -> ZReportRequest:
-    request = ZReportRequest(card=_text(body, "card", "z_report"),
-                             staff=_text(body, "staff", "z_report"),
-                             pin=_text(body, "pin", "z_report"),
-                             day=_text(body, "day", "z_report"),
-                             empty_day=body.get("empty_day") is True)
+    request = ZReportRequest(
+        card=_text(body, "card", "z_report"),
+        staff=_text(body, "staff", "z_report"),
+        pin=_text(body, "pin", "z_report"),
+        day=_text(body, "day", "z_report"),
+        empty_day=body.get("empty_day") is True,
+    )
     if request.card is None and (request.staff is None or request.pin is None):
-        raise BadRequest("z_report needs a supervisor's card, or staff and pin",
-                         where="control socket",
-                         fix="gateway report z --card CARD (or --staff N, then the PIN)")
+        raise BadRequest(
+            "z_report needs a supervisor's card, or staff and pin",
+            where="control socket",
+            fix="gateway report z --card CARD (or --staff N, then the PIN)",
+        )
     return request
 
 
@@ -125,8 +141,9 @@ def _staff(body: Mapping[str, Any]) -> StaffRequest:
         if key == "command":
             continue
         if value is not None and (isinstance(value, bool) or not isinstance(value, str | int)):
-            raise BadRequest(f"staff: {key} must be text, not {type(value).__name__}",
-                             where="control socket")
+            raise BadRequest(
+                f"staff: {key} must be text, not {type(value).__name__}", where="control socket"
+            )
         fields[key] = value
     return StaffRequest(fields)
 
@@ -134,22 +151,34 @@ def _staff(body: Mapping[str, Any]) -> StaffRequest:
 def _accept_break(body: Mapping[str, Any]) -> AcceptBreakRequest:
     seq = body.get("seq")
     if isinstance(seq, bool) or not isinstance(seq, int) or not 0 < seq < 2**63:
-        raise BadRequest("accept_break: seq must be the record number of the break",
-                         where="control socket", fix="gateway accept-break --seq N ...")
-    return AcceptBreakRequest({"seq": seq, "by": _text(body, "by", "accept_break"),
-                               "reason": _text(body, "reason", "accept_break", limit=500)})
+        raise BadRequest(
+            "accept_break: seq must be the record number of the break",
+            where="control socket",
+            fix="gateway accept-break --seq N ...",
+        )
+    return AcceptBreakRequest(
+        {
+            "seq": seq,
+            "by": _text(body, "by", "accept_break"),
+            "reason": _text(body, "reason", "accept_break", limit=500),
+        }
+    )
 
 
 def _catalog_load(body: Mapping[str, Any]) -> CatalogLoadRequest:
     text = body.get("text")
     if not isinstance(text, str) or not text:
-        raise BadRequest("catalog_load: text must be the catalog document as a string",
-                         where="control socket", fix="use `gateway catalog load FILE`")
+        raise BadRequest(
+            "catalog_load: text must be the catalog document as a string",
+            where="control socket",
+            fix="use `gateway catalog load FILE`",
+        )
     force = body.get("force", False)
     if not isinstance(force, bool):
         raise BadRequest("catalog_load: force must be true or false", where="control socket")
-    return CatalogLoadRequest(text, _text(body, "source", "catalog_load", limit=4096)
-                              or "catalog load", force)
+    return CatalogLoadRequest(
+        text, _text(body, "source", "catalog_load", limit=4096) or "catalog load", force
+    )
 
 
 PARSERS: dict[str, Callable[[Mapping[str, Any]], ControlRequest]] = {
@@ -170,6 +199,9 @@ def parse_request(body: Mapping[str, Any]) -> ControlRequest:
     command = body.get("command")
     parser = PARSERS.get(command) if isinstance(command, str) else None
     if parser is None:
-        raise BadRequest(f"unknown command {str(command)[:40]!r}", where="control socket",
-                         fix=f"one of: {', '.join(PARSERS)}")
+        raise BadRequest(
+            f"unknown command {str(command)[:40]!r}",
+            where="control socket",
+            fix=f"one of: {', '.join(PARSERS)}",
+        )
     return parser(body)

@@ -54,8 +54,12 @@ class MainLoopLane:
     """The screens' lane owner in `gateway run`: each request runs on the main loop (the
     thread that built this), directly when already there, else through the inbox."""
 
-    def __init__(self, lane: LanePort, inbox: queue.SimpleQueue[Any],
-                 feed: Callable[[ev.Event], Outcome | Refusal]) -> None:
+    def __init__(
+        self,
+        lane: LanePort,
+        inbox: queue.SimpleQueue[Any],
+        feed: Callable[[ev.Event], Outcome | Refusal],
+    ) -> None:
         self.lane = lane
         self.inbox = inbox
         self._feed = feed
@@ -96,9 +100,14 @@ class Screens:
     def url(self) -> str | None:
         return None if self.server is None else str(self.server.url)
 
-    def start(self, settings: GatewaySettings, lane: LanePort, inbox: queue.SimpleQueue[Any],
-              feed: Callable[[ev.Event], Outcome | Refusal],
-              alert: Callable[[str, str], None]) -> None:
+    def start(
+        self,
+        settings: GatewaySettings,
+        lane: LanePort,
+        inbox: queue.SimpleQueue[Any],
+        feed: Callable[[ev.Event], Outcome | Refusal],
+        alert: Callable[[str, str], None],
+    ) -> None:
         config = settings.screens
         if not config.enabled:
             return
@@ -108,17 +117,23 @@ class Screens:
             from gateway.screens.serve import ScreensServer
 
             self.owner = MainLoopLane(lane, inbox, feed)
-            self.hub = ScreenHub(self.owner, config,
-                                 clock=store_clock(settings.store.timezone),
-                                 scale_capacity=scale_capacities(settings.devices.scales),
-                                 store_name=settings.store.name)
+            self.hub = ScreenHub(
+                self.owner,
+                config,
+                clock=store_clock(settings.store.timezone),
+                scale_capacity=scale_capacities(settings.devices.scales),
+                store_name=settings.store.name,
+            )
             self.server = ScreensServer(create_app(self.hub), config).start()
             self._start_pole(settings, alert)
         except (OSError, RuntimeError, SystemExit) as exc:
             self.hub = self.server = None
-            alert("screens", f"the cashier screens could not start on "
-                  f"{config.host}:{config.port}: {exc} (selling goes on; free the port "
-                  "or set [screens] port)")
+            alert(
+                "screens",
+                f"the cashier screens could not start on "
+                f"{config.host}:{config.port}: {exc} (selling goes on; free the port "
+                "or set [screens] port)",
+            )
             return
         log.info("screens: cashier %s/  customer %s/customer", self.url, self.url)
 
@@ -129,11 +144,15 @@ class Screens:
         from devices.pole_display import PoleDisplay
         from gateway.screens.pole import PoleFeed
 
-        display = PoleDisplay(pole.port, command_set=pole.command_set, encoding=pole.encoding,
-                              baudrate=pole.baudrate)
-        self.pole = PoleFeed(display, language=pole.language or settings.screens.language,
-                             store_name=settings.store.name,
-                             on_error=lambda text: alert("pole_display", text))
+        display = PoleDisplay(
+            pole.port, command_set=pole.command_set, encoding=pole.encoding, baudrate=pole.baudrate
+        )
+        self.pole = PoleFeed(
+            display,
+            language=pole.language or settings.screens.language,
+            store_name=settings.store.name,
+            on_error=lambda text: alert("pole_display", text),
+        )
         self.hub.add_listener(self.pole)
 
     def record(self, event: ev.Event, answer: Outcome | Refusal) -> None:

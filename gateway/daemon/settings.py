@@ -26,8 +26,8 @@ class DaemonSettings(_Section):
         "storegate-tech", description="group that may use the control socket (mode 0660)"
     )
     receipts_dir: Path | None = Field(
-        None, description="where printed receipts are also kept as text; default "
-        "<data_dir>/receipts"
+        None,
+        description="where printed receipts are also kept as text; default <data_dir>/receipts",
     )
     disk_min_free_mb: int = Field(
         50, ge=1, description="below this free space the lane refuses new sales"

@@ -36,7 +36,8 @@ def render_status(s: dict[str, Any]) -> str:
     sync = s.get("sync", {})
     lines = [
         f"daemon   pid {s['pid']}, up {s['uptime_s']} s",
-        f"lane     {lane['state']}" + (f", cashier {lane['cashier']}" if lane["cashier"] else "")
+        f"lane     {lane['state']}"
+        + (f", cashier {lane['cashier']}" if lane["cashier"] else "")
         + (f", sale of {lane['lines']} line(s), total {lane['total']}" if lane["total"] else ""),
         f"journal  head {journal['head_seq']}, acknowledged {journal['acknowledged_seq']}, "
         f"backlog {journal['backlog']}"
@@ -47,8 +48,10 @@ def render_status(s: dict[str, Any]) -> str:
         f"printer  {s['printer']}",
     ]
     for name, device in sorted(s["devices"].items()):
-        lines.append(f"device   {name} ({device.get('role')}): {device.get('state')} "
-                     f"{device.get('detail') or ''}".rstrip())
+        lines.append(
+            f"device   {name} ({device.get('role')}): {device.get('state')} "
+            f"{device.get('detail') or ''}".rstrip()
+        )
     lines += [f"ANOMALY  {a['rule']}: {a['message']}" for a in s["anomalies"][-5:]]
     lines += [f"ALERT    {a['source']}: {a['message']}" for a in s["alerts"][-5:]]
     return "\n".join(lines) + "\n"
@@ -58,8 +61,10 @@ def _sync_line(sync: dict[str, Any]) -> str:
     if "connection" not in sync:
         return f"sync     {sync.get('state', '?')}"
     office = "online" if sync.get("head_office_online") else "offline"
-    line = (f"sync     {sync['connection']} to {sync.get('broker')}, head office {office}, "
-            f"last ack {sync.get('acknowledged_seq')} at {sync.get('last_ack_at') or '-'}")
+    line = (
+        f"sync     {sync['connection']} to {sync.get('broker')}, head office {office}, "
+        f"last ack {sync.get('acknowledged_seq')} at {sync.get('last_ack_at') or '-'}"
+    )
     if sync.get("last_error") and sync["connection"] != "connected":
         line += f" (last error: {sync['last_error']})"
     return line
@@ -77,8 +82,11 @@ def till_command(args: argparse.Namespace) -> int:
     for field in args.fields:
         key, sep, value = field.partition("=")
         if not sep:
-            raise UsageError(f"{field!r} is not FIELD=VALUE", where="gateway till",
-                             fix="e.g. gateway till scan code=7612345001012")
+            raise UsageError(
+                f"{field!r} is not FIELD=VALUE",
+                where="gateway till",
+                fix="e.g. gateway till scan code=7612345001012",
+            )
         request[key] = value
     answer = call(socket_path(args.config), request, timeout=30)
     if "text" in answer:
@@ -89,4 +97,5 @@ def till_command(args: argparse.Namespace) -> int:
 
 def run_command(args: argparse.Namespace) -> int:
     from gateway.daemon.box import run_daemon
+
     return run_daemon(args.config)

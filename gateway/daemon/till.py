@@ -68,25 +68,37 @@ class PrinterWorker:
     keeps text copies only.
     """
 
-    def __init__(self, settings: GatewaySettings, receipts_dir: Path,
-                 alert: Alert, cleared: Alert | None = None) -> None:
+    def __init__(
+        self,
+        settings: GatewaySettings,
+        receipts_dir: Path,
+        alert: Alert,
+        cleared: Alert | None = None,
+    ) -> None:
         self.width = settings.store.receipt_width
         self.receipts_dir = receipts_dir
         self.alert = alert
         self.jobs: queue.Queue[PrintJob | DrawerKick | None] = queue.Queue()
-        self.health = PrinterHealth([p.name for p in settings.devices.printers], alert,
-                                    cleared or (lambda source, message: None))
-        self.printers = [printer_for(p, self.health.observe, utc_now)
-                         for p in settings.devices.printers]
+        self.health = PrinterHealth(
+            [p.name for p in settings.devices.printers],
+            alert,
+            cleared or (lambda source, message: None),
+        )
+        self.printers = [
+            printer_for(p, self.health.observe, utc_now) for p in settings.devices.printers
+        ]
         self.state = "none configured" if not self.printers else "unknown"
         self.render_escpos: Callable[[Any, int], bytes] | None = None
         if self.printers:
             from gateway.receipts.escpos import render_escpos
+
             self.render_escpos = render_escpos
         self.thread = threading.Thread(target=self._run, name="storegate-printer", daemon=True)
         if self.printers and self.drawer_printer is None:
-            log.warning("no configured printer's profile has a drawer port: the cash drawer "
-                        "is not opened by the box")
+            log.warning(
+                "no configured printer's profile has a drawer port: the cash drawer "
+                "is not opened by the box"
+            )
 
     def start(self) -> None:
         self.receipts_dir.mkdir(parents=True, exist_ok=True)
@@ -163,8 +175,9 @@ class PrinterWorker:
         except DeviceError as exc:
             printer.close()
             self.state = f"offline: {exc}"
-            self.alert("printer", f"drawer not opened for record {job.seq} ({exc}); open "
-                       "it with its key")
+            self.alert(
+                "printer", f"drawer not opened for record {job.seq} ({exc}); open it with its key"
+            )
 
 
 class TillEffects:

@@ -46,8 +46,9 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def wait_for_port(port: int, timeout: float = 10.0,
-                  alive: Callable[[], bool] = lambda: True) -> None:
+def wait_for_port(
+    port: int, timeout: float = 10.0, alive: Callable[[], bool] = lambda: True
+) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline and alive():
         with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), 0.2):
@@ -79,8 +80,9 @@ class BrokerProcess(ABC):
         with self.log_path.open("ab") as log:  # the child keeps its own copy
             self.process = subprocess.Popen(command, stdout=log, stderr=log)
         try:
-            wait_for_port(self.port, alive=lambda: self.process is not None
-                          and self.process.poll() is None)
+            wait_for_port(
+                self.port, alive=lambda: self.process is not None and self.process.poll() is None
+            )
         except TimeoutError as exc:
             self.kill()
             tail = self.log_path.read_text(errors="replace")[-800:]
@@ -111,8 +113,15 @@ class Mosquitto(BrokerProcess):
     name = "mosquitto"
     log_name = "mosquitto.log"
 
-    def __init__(self, workdir: Path, *, port: int | None = None, extra: str = "",
-                 persistence: bool = False, allow_anonymous: bool = True) -> None:
+    def __init__(
+        self,
+        workdir: Path,
+        *,
+        port: int | None = None,
+        extra: str = "",
+        persistence: bool = False,
+        allow_anonymous: bool = True,
+    ) -> None:
         super().__init__(workdir, port=port)
         self.allow_anonymous = allow_anonymous
         self.extra = extra
@@ -121,13 +130,19 @@ class Mosquitto(BrokerProcess):
     def config_text(self) -> str:
         anonymous = "true" if self.allow_anonymous else "false"
         # As root, mosquitto drops to user "mosquitto", who cannot read pytest's tmp dirs.
-        lines = [f"user {pwd.getpwuid(os.getuid()).pw_name}", "per_listener_settings false",
-                 f"listener {self.port} 127.0.0.1",
-                 f"allow_anonymous {anonymous}",
-                 f"persistence {'true' if self.persistence else 'false'}",
-                 f"persistence_location {self.workdir}/",
-                 "max_queued_messages 100000", "message_size_limit 0",
-                 "log_dest stderr", "log_type error", "log_type warning"]
+        lines = [
+            f"user {pwd.getpwuid(os.getuid()).pw_name}",
+            "per_listener_settings false",
+            f"listener {self.port} 127.0.0.1",
+            f"allow_anonymous {anonymous}",
+            f"persistence {'true' if self.persistence else 'false'}",
+            f"persistence_location {self.workdir}/",
+            "max_queued_messages 100000",
+            "message_size_limit 0",
+            "log_dest stderr",
+            "log_type error",
+            "log_type warning",
+        ]
         return "\n".join(lines) + "\n" + self.extra + "\n"
 
     def command(self) -> list[str]:
@@ -139,8 +154,14 @@ class Mosquitto(BrokerProcess):
 class LinkProxy:
     """TCP proxy 127.0.0.1:port -> target, delaying each direction by `delay` seconds."""
 
-    def __init__(self, target_port: int, *, delay: float = 0.0, port: int | None = None,
-                 refuse_mqtt5: bool = False) -> None:
+    def __init__(
+        self,
+        target_port: int,
+        *,
+        delay: float = 0.0,
+        port: int | None = None,
+        refuse_mqtt5: bool = False,
+    ) -> None:
         self.target_port = target_port
         self.refuse_mqtt5 = refuse_mqtt5
         self.delay = delay
@@ -149,8 +170,9 @@ class LinkProxy:
         self._server: asyncio.AbstractServer | None = None
         self._writers: set[asyncio.StreamWriter] = set()
         self._up = True
-        self._thread = threading.Thread(target=self._loop.run_forever, name="link-proxy",
-                                        daemon=True)
+        self._thread = threading.Thread(
+            target=self._loop.run_forever, name="link-proxy", daemon=True
+        )
         self.connections = 0
 
     def start(self) -> LinkProxy:
@@ -174,6 +196,7 @@ class LinkProxy:
     def _call(self, func: object, *args: object) -> None:
         async def run() -> None:
             func(*args)  # type: ignore[operator]
+
         asyncio.run_coroutine_threadsafe(run(), self._loop).result(5)
 
     def _close_all(self, also_server: bool) -> None:
@@ -209,8 +232,9 @@ class LinkProxy:
         self._writers.update((writer, up_writer))
         if first:
             up_writer.write(first)
-        await asyncio.gather(self._pipe(reader, up_writer), self._pipe(up_reader, writer),
-                             return_exceptions=True)
+        await asyncio.gather(
+            self._pipe(reader, up_writer), self._pipe(up_reader, writer), return_exceptions=True
+        )
 
     async def _pipe(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         loop = asyncio.get_running_loop()
@@ -260,45 +284,70 @@ class TlsFiles:
 
 
 def _key_pem(key: ec.EllipticCurvePrivateKey) -> bytes:
-    return key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                             serialization.NoEncryption())
+    return key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    )
 
 
 def _ca(name: str) -> tuple[ec.EllipticCurvePrivateKey, x509.Certificate]:
     key = ec.generate_private_key(ec.SECP256R1())
     subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)])
     now = dt.datetime.now(dt.UTC)
-    cert = (x509.CertificateBuilder().subject_name(subject).issuer_name(subject)
-            .public_key(key.public_key()).serial_number(x509.random_serial_number())
-            .not_valid_before(now - dt.timedelta(days=1))
-            .not_valid_after(now + dt.timedelta(days=30))
-            .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-            .add_extension(x509.KeyUsage(digital_signature=True, key_cert_sign=True,
-                                         crl_sign=True, content_commitment=False,
-                                         key_encipherment=False, data_encipherment=False,
-                                         key_agreement=False, encipher_only=False,
-                                         decipher_only=False), critical=True)
-            .sign(key, hashes.SHA256()))
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(subject)
+        .issuer_name(subject)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - dt.timedelta(days=1))
+        .not_valid_after(now + dt.timedelta(days=30))
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .add_extension(
+            x509.KeyUsage(
+                digital_signature=True,
+                key_cert_sign=True,
+                crl_sign=True,
+                content_commitment=False,
+                key_encipherment=False,
+                data_encipherment=False,
+                key_agreement=False,
+                encipher_only=False,
+                decipher_only=False,
+            ),
+            critical=True,
+        )
+        .sign(key, hashes.SHA256())
+    )
     return key, cert
 
 
-def _leaf(ca_key: ec.EllipticCurvePrivateKey, ca_cert: x509.Certificate, name: str,
-          server: bool) -> tuple[ec.EllipticCurvePrivateKey, x509.Certificate]:
+def _leaf(
+    ca_key: ec.EllipticCurvePrivateKey, ca_cert: x509.Certificate, name: str, server: bool
+) -> tuple[ec.EllipticCurvePrivateKey, x509.Certificate]:
     key = ec.generate_private_key(ec.SECP256R1())
     now = dt.datetime.now(dt.UTC)
-    builder = (x509.CertificateBuilder()
-               .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)]))
-               .issuer_name(ca_cert.subject).public_key(key.public_key())
-               .serial_number(x509.random_serial_number())
-               .not_valid_before(now - dt.timedelta(days=1))
-               .not_valid_after(now + dt.timedelta(days=30))
-               .add_extension(x509.ExtendedKeyUsage(
-                   [ExtendedKeyUsageOID.SERVER_AUTH if server
-                    else ExtendedKeyUsageOID.CLIENT_AUTH]), critical=False))
+    builder = (
+        x509.CertificateBuilder()
+        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)]))
+        .issuer_name(ca_cert.subject)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - dt.timedelta(days=1))
+        .not_valid_after(now + dt.timedelta(days=30))
+        .add_extension(
+            x509.ExtendedKeyUsage(
+                [ExtendedKeyUsageOID.SERVER_AUTH if server else ExtendedKeyUsageOID.CLIENT_AUTH]
+            ),
+            critical=False,
+        )
+    )
     if server:
-        builder = builder.add_extension(x509.SubjectAlternativeName(
-            [x509.DNSName("localhost"), x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
-            critical=False)
+        builder = builder.add_extension(
+            x509.SubjectAlternativeName(
+                [x509.DNSName("localhost"), x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]
+            ),
+            critical=False,
+        )
     return key, builder.sign(ca_key, hashes.SHA256())
 
 
@@ -309,8 +358,19 @@ def make_tls(directory: Path) -> TlsFiles:
     server_key, server_cert = _leaf(ca_key, ca_cert, "localhost", server=True)
     client_key, client_cert = _leaf(ca_key, ca_cert, "store-1-box-1", server=False)
     _, other_cert = _ca("some other CA")
-    files = TlsFiles(*(directory / n for n in (
-        "ca.pem", "server.pem", "server.key", "client.pem", "client.key", "other-ca.pem")))
+    files = TlsFiles(
+        *(
+            directory / n
+            for n in (
+                "ca.pem",
+                "server.pem",
+                "server.key",
+                "client.pem",
+                "client.key",
+                "other-ca.pem",
+            )
+        )
+    )
     pem = serialization.Encoding.PEM
     files.ca.write_bytes(ca_cert.public_bytes(pem))
     files.server_cert.write_bytes(server_cert.public_bytes(pem))

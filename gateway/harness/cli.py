@@ -17,16 +17,29 @@ def register(sub: Any) -> None:
         "scripted day with a broker outage, the Z report and head office's view of the same "
         "day.",
     )
-    parser.add_argument("--quick", action="store_true",
-                        help="only price scripted baskets (no daemon, no broker)")
-    parser.add_argument("--workdir", metavar="DIR", help="keep the demo's files here "
-                        "(default a new temporary folder)")
-    parser.add_argument("--broker", choices=demo.BROKERS, default="auto",
-                        help="auto (default): Mosquitto when the binary is installed, else "
-                        "the embedded amqtt broker (pip install 'storegate[demo]'), else "
-                        "the quick demo")
-    parser.add_argument("--pace", type=float, default=0.0, metavar="SECONDS",
-                        help="pause between sales so a person can watch the screens")
+    parser.add_argument(
+        "--quick", action="store_true", help="only price scripted baskets (no daemon, no broker)"
+    )
+    parser.add_argument(
+        "--workdir",
+        metavar="DIR",
+        help="keep the demo's files here (default a new temporary folder)",
+    )
+    parser.add_argument(
+        "--broker",
+        choices=demo.BROKERS,
+        default="auto",
+        help="auto (default): Mosquitto when the binary is installed, else "
+        "the embedded amqtt broker (pip install 'storegate[demo]'), else "
+        "the quick demo",
+    )
+    parser.add_argument(
+        "--pace",
+        type=float,
+        default=0.0,
+        metavar="SECONDS",
+        help="pause between sales so a person can watch the screens",
+    )
     parser.add_argument("--catalog", default=str(demo.EXAMPLE_CATALOG), metavar="FILE")
     parser.add_argument("--config", default=str(demo.EXAMPLE_CONFIG), metavar="PATH")
     parser.set_defaults(func=demo.demo_command)

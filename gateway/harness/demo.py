@@ -28,7 +28,7 @@ import time
 from collections.abc import Callable
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from gateway.catalog.catalog import load_catalog_file
 from gateway.commands.quote import ScanProblem, parse_at, scan_to_line
@@ -119,8 +119,11 @@ def wait_for(what: str, check: Callable[[], Any], timeout: float = 30.0) -> Any:
         if value:
             return value
         time.sleep(0.05)
-    raise DemoError(f"timed out waiting for {what}", where="gateway demo",
-                    fix="look at the logs in the work folder (--workdir)")
+    raise DemoError(
+        f"timed out waiting for {what}",
+        where="gateway demo",
+        fix="look at the logs in the work folder (--workdir)",
+    )
 
 
 def choose_broker(asked: str) -> str | None:
@@ -129,20 +132,28 @@ def choose_broker(asked: str) -> str | None:
 
     have_mosquitto = Path(MOSQUITTO).exists()
     if asked == "mosquitto" and not have_mosquitto:
-        raise UsageError(f"no Mosquitto binary at {MOSQUITTO}", where="gateway demo --broker",
-                         fix="apt install mosquitto (bash .ci/dev does), or --broker embedded")
+        raise UsageError(
+            f"no Mosquitto binary at {MOSQUITTO}",
+            where="gateway demo --broker",
+            fix="apt install mosquitto (bash .ci/dev does), or --broker embedded",
+        )
     if asked == "embedded" and not available():
-        raise UsageError("the embedded broker needs amqtt, which is not installed",
-                         where="gateway demo --broker", fix=AMQTT_HINT)
+        raise UsageError(
+            "the embedded broker needs amqtt, which is not installed",
+            where="gateway demo --broker",
+            fix=AMQTT_HINT,
+        )
     if asked != "auto":
         return asked
     if have_mosquitto:
         return "mosquitto"
     if available():
         return "embedded"
-    say(f"no MQTT broker for the full demo: no Mosquitto at {MOSQUITTO} and no amqtt for "
+    say(
+        f"no MQTT broker for the full demo: no Mosquitto at {MOSQUITTO} and no amqtt for "
         f"the embedded one. Install either (apt install mosquitto, or {AMQTT_HINT}); "
-        "showing the quick demo")
+        "showing the quick demo"
+    )
     return None
 
 
@@ -150,14 +161,22 @@ def start_broker(kind: str, workdir: Path) -> Any:
     """The demo's private broker, started, in its own process."""
     if kind == "mosquitto":
         from gateway.harness.brokers import Mosquitto
+
         broker = Mosquitto(workdir).start()
         say(f"private Mosquitto on 127.0.0.1:{broker.port}")
         return broker
     from gateway.harness.embedded_broker import EmbeddedBroker
+
     embedded = EmbeddedBroker(workdir).start()
-    say(f"embedded MQTT 3.1.1 broker (amqtt, its own process) on 127.0.0.1:{embedded.port}: "
-        "no Mosquitto binary needed; it keeps everything in memory")
+    say(
+        f"embedded MQTT 3.1.1 broker (amqtt, its own process) on 127.0.0.1:{embedded.port}: "
+        "no Mosquitto binary needed; it keeps everything in memory"
+    )
     return embedded
+
+
+if TYPE_CHECKING:
+    from devices.simulators.printer import NetworkPrinterSimulator
 
 
 class World:
@@ -168,11 +187,13 @@ class World:
         self.processes: dict[str, subprocess.Popen[bytes]] = {}
         self.closers: list[Callable[[], None]] = []
         self.broker: Any = None
+        self.printer: NetworkPrinterSimulator | None = None  # set once the devices run
 
     def spawn(self, name: str, argv: list[str], env: dict[str, str] | None = None) -> None:
         log = (self.workdir / f"{name}.log").open("ab")
-        self.processes[name] = subprocess.Popen(argv, stdout=log, stderr=log,
-                                                env={**os.environ, **(env or {})})
+        self.processes[name] = subprocess.Popen(
+            argv, stdout=log, stderr=log, env={**os.environ, **(env or {})}
+        )
 
     def close(self) -> None:
         for name, process in reversed(list(self.processes.items())):
@@ -221,8 +242,9 @@ def free_port() -> int:
 def write_config(workdir: Path, port: int, devices: str) -> Path:
     text = EXAMPLE_CONFIG.read_text()
     text = text.replace('data_dir = "/var/lib/storegate"', f'data_dir = "{workdir / "box"}"')
-    text = text.replace('# catalog = "/etc/storegate/catalog.json"',
-                        f'catalog = "{EXAMPLE_CATALOG}"')
+    text = text.replace(
+        '# catalog = "/etc/storegate/catalog.json"', f'catalog = "{EXAMPLE_CATALOG}"'
+    )
     text = text.replace("port = 1883", f"port = {port}")
     text = text.replace("port = 8080", f"port = {free_port()}")  # [screens]
     config = workdir / "gateway.toml"
@@ -230,8 +252,12 @@ def write_config(workdir: Path, port: int, devices: str) -> Path:
     return config
 
 
-SYNC_ENV = {"STOREGATE_SYNC__RECONNECT_MIN": "0.2", "STOREGATE_SYNC__RECONNECT_MAX": "1.0",
-            "STOREGATE_SYNC__RESEND_AFTER": "3", "STOREGATE_SYNC__POLL_INTERVAL": "0.1"}
+SYNC_ENV = {
+    "STOREGATE_SYNC__RECONNECT_MIN": "0.2",
+    "STOREGATE_SYNC__RECONNECT_MAX": "1.0",
+    "STOREGATE_SYNC__RESEND_AFTER": "3",
+    "STOREGATE_SYNC__POLL_INTERVAL": "0.1",
+}
 
 
 class Till:
@@ -244,6 +270,7 @@ class Till:
 
     def ask(self, request: dict[str, Any]) -> dict[str, Any]:
         from gateway.daemon.control import call
+
         return call(self.socket_path, request, timeout=30)
 
     def status(self) -> dict[str, Any]:
@@ -253,15 +280,19 @@ class Till:
     def key(self, action: str, **fields: str) -> dict[str, Any]:
         answer = self.ask({"command": "lane", "action": action, **fields})
         if not answer.get("ok"):
-            raise DemoError(f"the lane refused {action} {fields}: {answer.get('error')}",
-                            where="gateway demo")
+            raise DemoError(
+                f"the lane refused {action} {fields}: {answer.get('error')}", where="gateway demo"
+            )
         return answer
 
     def scan(self, code: str) -> None:
         before = self.status()["lane"]["lines"]
         self.scanner.scan(code)
-        wait_for(f"the scan of {code} to reach the lane",
-                 lambda: self.status()["lane"]["lines"] > before, 10)
+        wait_for(
+            f"the scan of {code} to reach the lane",
+            lambda: self.status()["lane"]["lines"] > before,
+            10,
+        )
 
     def weigh(self, plu: str, kilograms: str) -> None:
         self.scale.set(mode="stable", weight=kilograms)
@@ -284,8 +315,9 @@ def start_world(world: World, broker: str) -> tuple[Path, Till]:
     world.closers += [scanner.stop, scale.stop, printer.stop]
     say(f"simulated scanner on {scanner.path}, scale on {scale.path}, printer at {printer.uri}")
     world.broker = start_broker(broker, world.workdir / "broker")
-    config = write_config(world.workdir, world.broker.port,
-                          device_tables(scanner.path, scale.path, printer.uri))
+    config = write_config(
+        world.workdir, world.broker.port, device_tables(scanner.path, scale.path, printer.uri)
+    )
     _start_head_office(world)
     _add_staff(config)
     world.spawn("gateway-run", [str(BIN / "gateway"), "run", "--config", str(config)], SYNC_ENV)
@@ -293,18 +325,25 @@ def start_world(world: World, broker: str) -> tuple[Path, Till]:
     till = Till(socket_path, scanner, scale)
     wait_for("gateway run to answer on its control socket", lambda: _answers(till), 30)
     # A scan written to the pseudo-terminal before the daemon has opened it is lost.
-    wait_for("the scanner and the scale to be connected",
-             lambda: all(d.get("state") == "connected"
-                         for d in till.status()["devices"].values()), 30)
+    wait_for(
+        "the scanner and the scale to be connected",
+        lambda: all(d.get("state") == "connected" for d in till.status()["devices"].values()),
+        30,
+    )
     say("gateway run is up: lane, journal, printer, scanner, scale and sync")
-    wait_for("the box to connect to the broker",
-             lambda: till.status()["sync"].get("connection") == "connected", 30)
+    wait_for(
+        "the box to connect to the broker",
+        lambda: till.status()["sync"].get("connection") == "connected",
+        30,
+    )
     say(f"the box is connected to the broker (MQTT {till.status()['sync'].get('protocol')})")
     screens = till.status().get("screens")
     if screens:
-        say(f"cashier screen {screens}/  customer screen {screens}/customer  (open them in a "
-            "browser to watch the day; `gateway demo --pace 3` slows it down)")
-    world.printer = printer  # type: ignore[attr-defined]
+        say(
+            f"cashier screen {screens}/  customer screen {screens}/customer  (open them in a "
+            "browser to watch the day; `gateway demo --pace 3` slows it down)"
+        )
+    world.printer = printer
     return config, till
 
 
@@ -319,24 +358,41 @@ def _answers(till: Till) -> bool:
 def _start_head_office(world: World) -> None:
     url = f"sqlite:///{world.workdir / 'head-office.db'}"
     world.head_office_url = url  # type: ignore[attr-defined]
-    done = subprocess.run([str(BIN / "cloud"), "db", "upgrade", "--db", url],
-                          capture_output=True, text=True, check=False)
+    done = subprocess.run(
+        [str(BIN / "cloud"), "db", "upgrade", "--db", url],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     if done.returncode != 0:
         raise DemoError(f"cloud db upgrade failed: {done.stderr}", where=url)
-    world.spawn("cloud-ingest", [str(BIN / "cloud"), "ingest", "--db", url, "--host",
-                                 "127.0.0.1", "--port", str(world.broker.port)])
+    world.spawn(
+        "cloud-ingest",
+        [
+            str(BIN / "cloud"),
+            "ingest",
+            "--db",
+            url,
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(world.broker.port),
+        ],
+    )
     say("head office: cloud ingest on SQLite")
 
 
 def _add_staff(config: Path) -> None:
     from gateway.database import open_database
     from gateway.lane.staff import StaffDirectory
+
     settings = load_settings(config)
     Path(settings.paths.data_dir).mkdir(parents=True, exist_ok=True)
     staff = StaffDirectory(open_database(settings.paths.database), settings.lane)
     staff.add("101", "Anna", "cashier", pin="472951", card="CARD-ANNA")
-    staff.add("201", "Beat", "supervisor", pin="836104", card="CARD-BEAT",
-              ceiling=Decimal("100.00"))
+    staff.add(
+        "201", "Beat", "supervisor", pin="836104", card="CARD-BEAT", ceiling=Decimal("100.00")
+    )
 
 
 def play_day(world: World, till: Till, pace: float = 0.0) -> None:
@@ -356,15 +412,20 @@ def play_day(world: World, till: Till, pace: float = 0.0) -> None:
         for plu, kilograms in weighed:
             till.weigh(plu, kilograms)
         total = till.status()["lane"]["total"]
-        paid = ({"reference": f"AUTH{number:04d}", "card": "5500000000000004"}
-                if tender == "card" else {"amount": _cash_for(total)})
+        paid = (
+            {"reference": f"AUTH{number:04d}", "card": "5500000000000004"}
+            if tender == "card"
+            else {"amount": _cash_for(total)}
+        )
         answer = till.key("tender", type=tender, **paid)
         notes = "; ".join(answer["notices"])
         status = till.status()
         items = len(scans) + len(weighed)
-        say(f"sale {number:2}: {items} item{'s' if items != 1 else ''}, total {total}, paid by "
+        say(
+            f"sale {number:2}: {items} item{'s' if items != 1 else ''}, total {total}, paid by "
             f"{tender}{' (' + notes + ')' if notes else ''} | journal head "
-            f"{status['journal']['head_seq']}, backlog {status['journal']['backlog']}")
+            f"{status['journal']['head_seq']}, backlog {status['journal']['backlog']}"
+        )
 
 
 def _cash_for(total: str) -> str:
@@ -382,8 +443,12 @@ def close_day(till: Till) -> dict[str, Any]:
 
 def head_office_view(world: World) -> dict[str, Any]:
     url = world.head_office_url  # type: ignore[attr-defined]
-    done = subprocess.run([str(BIN / "cloud"), "report", "sales", "--db", url, "--by", "box",
-                           "--json"], capture_output=True, text=True, check=False)
+    done = subprocess.run(
+        [str(BIN / "cloud"), "report", "sales", "--db", url, "--by", "box", "--json"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     if done.returncode != 0:
         raise DemoError(f"cloud report failed: {done.stderr}", where=url)
     view: dict[str, Any] = json.loads(done.stdout)
@@ -398,8 +463,11 @@ def run_full_demo(workdir: Path, pace: float = 0.0, broker: str = "mosquitto") -
         play_day(world, till, pace)
         z = close_day(till)
         print(z["text"], end="")
-        wait_for("head office to acknowledge every record",
-                 lambda: till.status()["journal"]["backlog"] == 0, 60)
+        wait_for(
+            "head office to acknowledge every record",
+            lambda: till.status()["journal"]["backlog"] == 0,
+            60,
+        )
         say("head office acknowledged the whole journal (backlog 0)")
         view = head_office_view(world)
         (workdir / "z-report.txt").write_text(z["text"])
@@ -409,8 +477,9 @@ def run_full_demo(workdir: Path, pace: float = 0.0, broker: str = "mosquitto") -
         world.close()
 
 
-def _compare(z: dict[str, Any], view: dict[str, Any], workdir: Path, started: float,
-             world: World) -> int:
+def _compare(
+    z: dict[str, Any], view: dict[str, Any], workdir: Path, started: float, world: World
+) -> int:
     figures = z["body"].get("figures", z["body"])
     box_sales = Decimal(str(figures["gross"]))
     box_tickets = int(figures["sales"])
@@ -421,14 +490,22 @@ def _compare(z: dict[str, Any], view: dict[str, Any], workdir: Path, started: fl
     office_sales = sum((Decimal(str(r["sales"])) for r in rows), Decimal(0))
     office_tickets = sum(int(r["tickets"]) for r in rows)
     same = office_sales == box_sales and office_tickets == box_tickets
-    say(f"box Z report: {box_tickets} sales, {box_sales}; head office: {office_tickets} "
-        f"sales, {office_sales} -> {'IDENTICAL' if same else 'DIFFERENT'}")
-    say(f"receipts (text copies): {workdir / 'box' / 'receipts'}; printer simulator got "
-        f"{len(world.printer.printed)} bytes")  # type: ignore[attr-defined]
-    say(f"reports: {workdir / 'z-report.txt'} (box), {workdir / 'head-office-sales.json'} "
-        "(head office)")
-    say(f"journal: {workdir / 'box' / 'storegate.db'}; head office: "
-        f"{workdir / 'head-office.db'}; logs: {workdir}/*.log")
+    say(
+        f"box Z report: {box_tickets} sales, {box_sales}; head office: {office_tickets} "
+        f"sales, {office_sales} -> {'IDENTICAL' if same else 'DIFFERENT'}"
+    )
+    say(
+        f"receipts (text copies): {workdir / 'box' / 'receipts'}; printer simulator got "
+        f"{len(world.printer.printed) if world.printer else 0} bytes"
+    )
+    say(
+        f"reports: {workdir / 'z-report.txt'} (box), {workdir / 'head-office-sales.json'} "
+        "(head office)"
+    )
+    say(
+        f"journal: {workdir / 'box' / 'storegate.db'}; head office: "
+        f"{workdir / 'head-office.db'}; logs: {workdir}/*.log"
+    )
     say(f"done in {time.monotonic() - started:.1f} s")
     return 0 if same else 1
 

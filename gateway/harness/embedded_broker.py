@@ -76,7 +76,8 @@ def _broker_class() -> Any:
             return True  # anyone may connect, and the session stays a real (persistent) one
 
         async def _publish_retained_messages_for_subscription(
-                self, subscription: tuple[str, int], session: Any) -> None:
+            self, subscription: tuple[str, int], session: Any
+        ) -> None:
             holders = self._subscriptions.get(subscription[0], [])
             if any(held.client_id == session.client_id for held, _ in holders):
                 await super()._publish_retained_messages_for_subscription(subscription, session)
@@ -85,24 +86,31 @@ def _broker_class() -> Any:
 
 
 async def serve(port: int) -> None:
-    broker = _broker_class()({
-        "listeners": {"default": {"type": "tcp", "bind": f"127.0.0.1:{port}"}},
-        "plugins": {},  # no $SYS topics, no packet logging; authentication is OpenBroker's
-    })
+    broker = _broker_class()(
+        {
+            "listeners": {"default": {"type": "tcp", "bind": f"127.0.0.1:{port}"}},
+            "plugins": {},  # no $SYS topics, no packet logging; authentication is OpenBroker's
+        }
+    )
     await broker.start()
     await asyncio.Event().wait()  # until SIGTERM / SIGKILL
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m gateway.harness.embedded_broker",
-                                     description="an MQTT 3.1.1 broker (amqtt) on 127.0.0.1")
+    parser = argparse.ArgumentParser(
+        prog="python -m gateway.harness.embedded_broker",
+        description="an MQTT 3.1.1 broker (amqtt) on 127.0.0.1",
+    )
     parser.add_argument("--port", type=int, required=True)
     args = parser.parse_args(argv)
     if not available():
         print(f"amqtt is not installed: {AMQTT_HINT}", file=sys.stderr)
         return 2
-    logging.basicConfig(level=logging.WARNING, stream=sys.stderr,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=logging.WARNING,
+        stream=sys.stderr,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
     asyncio.run(serve(args.port))
     return 0
 

@@ -43,12 +43,26 @@ class Item:
     price: Decimal
 
 
-ITEMS = [Item(f"SKU{n:04d}", f"item {n}", category, Decimal(price))
-         for n, (category, price) in enumerate(
-             [("dairy", "1.95"), ("dairy", "2.40"), ("bakery", "3.20"), ("bakery", "0.90"),
-              ("produce", "1.10"), ("produce", "4.50"), ("drinks", "1.50"),
-              ("drinks", "12.90"), ("household", "6.75"), ("household", "23.00"),
-              ("snacks", "2.10"), ("snacks", "3.35")] * 3)]
+ITEMS = [
+    Item(f"SKU{n:04d}", f"item {n}", category, Decimal(price))
+    for n, (category, price) in enumerate(
+        [
+            ("dairy", "1.95"),
+            ("dairy", "2.40"),
+            ("bakery", "3.20"),
+            ("bakery", "0.90"),
+            ("produce", "1.10"),
+            ("produce", "4.50"),
+            ("drinks", "1.50"),
+            ("drinks", "12.90"),
+            ("household", "6.75"),
+            ("household", "23.00"),
+            ("snacks", "2.10"),
+            ("snacks", "3.35"),
+        ]
+        * 3
+    )
+]
 CASHIERS = [StaffRef(id=f"c{n}", name=f"Cashier {n}", role="cashier") for n in range(1, 5)]
 MEMBERS = [f"M{n:05d}" for n in range(1, 301)]
 PROMOTED = {"SKU0002", "SKU0006"}
@@ -64,14 +78,27 @@ def _line(index: int, item: Item, quantity: int, promotion: str | None) -> SaleL
     amount = list_amount
     if promotion and item.sku in PROMOTED:
         discount = round_money(list_amount * Decimal("0.20"), 2, Rounding.HALF_EVEN)
-        adjustments.append(LineAdjustment(kind="promotion", amount=-discount,
-                                          label="20% off", promotion=promotion))
+        adjustments.append(
+            LineAdjustment(kind="promotion", amount=-discount, label="20% off", promotion=promotion)
+        )
         amount = list_amount - discount
-    return SaleLine(index=index, sku=item.sku, name=item.name, category=item.category,
-                    unit="pc", quantity=Decimal(quantity), unit_price=item.price,
-                    list_amount=list_amount, adjustments=adjustments, amount=amount,
-                    tax_class="std", tax_rate=RATE, tax_inclusive=True, tax=_tax(amount),
-                    total=amount)
+    return SaleLine(
+        index=index,
+        sku=item.sku,
+        name=item.name,
+        category=item.category,
+        unit="pc",
+        quantity=Decimal(quantity),
+        unit_price=item.price,
+        list_amount=list_amount,
+        adjustments=adjustments,
+        amount=amount,
+        tax_class="std",
+        tax_rate=RATE,
+        tax_inclusive=True,
+        tax=_tax(amount),
+        total=amount,
+    )
 
 
 @dataclass
@@ -94,10 +121,18 @@ class StoreDay:
         shift = f"{self.box}-{self.day}-1"
         opening = datetime.combine(self.day, datetime.min.time()) + timedelta(hours=8)
         cashier = rng.choice(CASHIERS)
-        yield "shift_open", ShiftOpenBody(
-            shift_id=shift, lane=lane, business_day=str(self.day),
-            local_time=opening.isoformat(), staff=cashier, method="pin",
-            opening_float=Decimal("200.00")).to_body()
+        yield (
+            "shift_open",
+            ShiftOpenBody(
+                shift_id=shift,
+                lane=lane,
+                business_day=str(self.day),
+                local_time=opening.isoformat(),
+                staff=cashier,
+                method="pin",
+                opening_float=Decimal("200.00"),
+            ).to_body(),
+        )
         step = timedelta(hours=12) / max(1, self.sales)
         for n in range(self.sales):
             at = opening + step * n + timedelta(seconds=rng.randint(0, 59))
@@ -108,55 +143,134 @@ class StoreDay:
             if roll < self.refund_share:
                 yield "refund", self._refund(rng, lane, shift, at, staff, sale).to_body()
             elif roll < self.refund_share + self.void_share:
-                yield "void", VoidBody(
-                    receipt_id=f"{self.box}-V{n}", lane=lane, shift_id=shift,
-                    business_day=str(self.day), local_time=at.isoformat(), staff=staff,
-                    after_tender=False, lines=list(sale.lines), total=sale.totals.total,
-                    reason="customer left").to_body()
+                yield (
+                    "void",
+                    VoidBody(
+                        receipt_id=f"{self.box}-V{n}",
+                        lane=lane,
+                        shift_id=shift,
+                        business_day=str(self.day),
+                        local_time=at.isoformat(),
+                        staff=staff,
+                        after_tender=False,
+                        lines=list(sale.lines),
+                        total=sale.totals.total,
+                        reason="customer left",
+                    ).to_body(),
+                )
             if rng.random() < self.no_sale_share:
-                yield "no_sale", NoSaleBody(
-                    lane=lane, shift_id=shift, business_day=str(self.day),
-                    local_time=at.isoformat(), staff=staff, reason="change").to_body()
+                yield (
+                    "no_sale",
+                    NoSaleBody(
+                        lane=lane,
+                        shift_id=shift,
+                        business_day=str(self.day),
+                        local_time=at.isoformat(),
+                        staff=staff,
+                        reason="change",
+                    ).to_body(),
+                )
 
-    def _sale(self, rng: random.Random, lane: LaneRef, shift: str, at: datetime,
-              staff: StaffRef, n: int) -> SaleBody:
+    def _sale(
+        self, rng: random.Random, lane: LaneRef, shift: str, at: datetime, staff: StaffRef, n: int
+    ) -> SaleBody:
         chosen = rng.sample(ITEMS, rng.randint(1, 4))
-        lines = [_line(i, item, rng.choice((1, 1, 1, 2, 3)), self.promotion)
-                 for i, item in enumerate(chosen)]
+        lines = [
+            _line(i, item, rng.choice((1, 1, 1, 2, 3)), self.promotion)
+            for i, item in enumerate(chosen)
+        ]
         total = sum((line.total for line in lines), Decimal("0.00"))
         list_total = sum((line.list_amount for line in lines), Decimal("0.00"))
         tax = sum((line.tax for line in lines), Decimal("0.00"))
-        member = MemberRef(id=rng.choice(MEMBERS), group="standard") \
-            if rng.random() < 0.4 else None
-        promos = sorted({a.promotion for line in lines for a in line.adjustments
-                         if a.promotion})
+        member = MemberRef(id=rng.choice(MEMBERS), group="standard") if rng.random() < 0.4 else None
+        promos = sorted({a.promotion for line in lines for a in line.adjustments if a.promotion})
         return SaleBody(
-            receipt_id=f"{self.box}-{self.day:%Y%m%d}-{n:05d}", lane=lane, shift_id=shift,
-            business_day=str(self.day), local_time=at.isoformat(), staff=staff,
-            member=member, catalog_version=1, currency="CHF", places=2, lines=lines,
+            receipt_id=f"{self.box}-{self.day:%Y%m%d}-{n:05d}",
+            lane=lane,
+            shift_id=shift,
+            business_day=str(self.day),
+            local_time=at.isoformat(),
+            staff=staff,
+            member=member,
+            catalog_version=1,
+            currency="CHF",
+            places=2,
+            lines=lines,
             promotions=promos,
-            totals=Totals(list_total=list_total, item_discounts=total - list_total,
-                          basket_discounts=Decimal("0.00"), moling=Decimal("0.00"), tax=tax,
-                          total=total, cash_rounding=Decimal("0.00"), due=total,
-                          savings=list_total - total),
-            taxes=[TaxLine(tax_class="std", name="VAT 8.1%", rate=RATE, inclusive=True,
-                           net=total - tax, tax=tax, gross=total)],
+            totals=Totals(
+                list_total=list_total,
+                item_discounts=total - list_total,
+                basket_discounts=Decimal("0.00"),
+                moling=Decimal("0.00"),
+                tax=tax,
+                total=total,
+                cash_rounding=Decimal("0.00"),
+                due=total,
+                savings=list_total - total,
+            ),
+            taxes=[
+                TaxLine(
+                    tax_class="std",
+                    name="VAT 8.1%",
+                    rate=RATE,
+                    inclusive=True,
+                    net=total - tax,
+                    tax=tax,
+                    gross=total,
+                )
+            ],
             tenders=[Tender(type="card", amount=total, card="123456******7890")],
-            change=Decimal("0.00"))
+            change=Decimal("0.00"),
+        )
 
-    def _refund(self, rng: random.Random, lane: LaneRef, shift: str, at: datetime,
-                staff: StaffRef, sale: SaleBody) -> RefundBody:
+    def _refund(
+        self,
+        rng: random.Random,
+        lane: LaneRef,
+        shift: str,
+        at: datetime,
+        staff: StaffRef,
+        sale: SaleBody,
+    ) -> RefundBody:
         line = sale.lines[0]
         return RefundBody(
-            refund_id=f"{sale.receipt_id}-R", lane=lane, shift_id=shift,
-            business_day=str(self.day), local_time=at.isoformat(), staff=staff,
-            with_receipt=True, original_receipt_id=sale.receipt_id, member=sale.member,
-            currency="CHF", places=2,
-            lines=[RefundLine(original_index=0, sku=line.sku, name=line.name,
-                              category=line.category, quantity=line.quantity,
-                              amount=line.total, tax_class="std", tax_rate=RATE,
-                              tax_inclusive=True, tax=line.tax)],
+            refund_id=f"{sale.receipt_id}-R",
+            lane=lane,
+            shift_id=shift,
+            business_day=str(self.day),
+            local_time=at.isoformat(),
+            staff=staff,
+            with_receipt=True,
+            original_receipt_id=sale.receipt_id,
+            member=sale.member,
+            currency="CHF",
+            places=2,
+            lines=[
+                RefundLine(
+                    original_index=0,
+                    sku=line.sku,
+                    name=line.name,
+                    category=line.category,
+                    quantity=line.quantity,
+                    amount=line.total,
+                    tax_class="std",
+                    tax_rate=RATE,
+                    tax_inclusive=True,
+                    tax=line.tax,
+                )
+            ],
             total=line.total,
-            taxes=[TaxLine(tax_class="std", name="VAT 8.1%", rate=RATE, inclusive=True,
-                           net=line.total - line.tax, tax=line.tax, gross=line.total)],
-            tenders=[Tender(type="card", amount=line.total)], reason="damaged")
+            taxes=[
+                TaxLine(
+                    tax_class="std",
+                    name="VAT 8.1%",
+                    rate=RATE,
+                    inclusive=True,
+                    net=line.total - line.tax,
+                    tax=line.tax,
+                    gross=line.total,
+                )
+            ],
+            tenders=[Tender(type="card", amount=line.total)],
+            reason="damaged",
+        )

@@ -68,23 +68,41 @@ def canonical_body(record: JournalRecordWire) -> bytes | None:
 
 def wire_record_hash(record: JournalRecordWire, body: bytes) -> str:
     """The chain hash of a wire record whose canonical body bytes are `body`."""
-    return hash_bytes(envelope_bytes(prev_hash=record.prev_hash, seq=record.seq, id=record.id,
-                                     time=record.time, clock_synced=record.clock_synced,
-                                     kind=record.kind, body_bytes=body))
+    return hash_bytes(
+        envelope_bytes(
+            prev_hash=record.prev_hash,
+            seq=record.seq,
+            id=record.id,
+            time=record.time,
+            clock_synced=record.clock_synced,
+            kind=record.kind,
+            body_bytes=body,
+        )
+    )
 
 
-_canonical = json.JSONEncoder(ensure_ascii=False, sort_keys=True, separators=(",", ":"),
-                              allow_nan=False)
+_canonical = json.JSONEncoder(
+    ensure_ascii=False, sort_keys=True, separators=(",", ":"), allow_nan=False
+)
 
 
 class ReferenceReceiver:
     """Head office in miniature: `start()`, let boxes upload, inspect, `stop()`."""
 
-    def __init__(self, *, host: str, port: int, db_path: str | Path, root: str = "storegate/v1",
-                 verify: bool = True, synchronous: str = "FULL",
-                 username: str | None = None, password: str | None = None,
-                 node: str = "reference-receiver",
-                 clock: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:
+    def __init__(
+        self,
+        *,
+        host: str,
+        port: int,
+        db_path: str | Path,
+        root: str = "storegate/v1",
+        verify: bool = True,
+        synchronous: str = "FULL",
+        username: str | None = None,
+        password: str | None = None,
+        node: str = "reference-receiver",
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
         self.host, self.port, self.root = host, port, root
         self.verify = verify
         self.stats = ReceiverStats()
@@ -98,13 +116,18 @@ class ReferenceReceiver:
         self._db.execute(f"PRAGMA synchronous = {synchronous}")
         self._db.executescript(SCHEMA)
         self._heads: dict[tuple[str, str], tuple[int, str]] = {
-            (s, b): (seq, h) for s, b, seq, h in self._db.execute(
+            (s, b): (seq, h)
+            for s, b, seq, h in self._db.execute(
                 "SELECT store, box, seq, hash FROM record r WHERE seq = "
-                "(SELECT max(seq) FROM record WHERE store = r.store AND box = r.box)")}
+                "(SELECT max(seq) FROM record WHERE store = r.store AND box = r.box)"
+            )
+        }
         self.presence_topic = f"{root}/{HEAD_OFFICE_LEVEL}/state"
-        self._client = mqtt.Client(CallbackAPIVersion.VERSION2,
-                                   client_id=f"{node}-{int(time.time() * 1000)}",
-                                   protocol=mqtt.MQTTv5)
+        self._client = mqtt.Client(
+            CallbackAPIVersion.VERSION2,
+            client_id=f"{node}-{int(time.time() * 1000)}",
+            protocol=mqtt.MQTTv5,
+        )
         if username is not None:
             self._client.username_pw_set(username, password)
         self._client.on_connect = self._on_connect
@@ -121,8 +144,9 @@ class ReferenceReceiver:
 
     def stop(self, *, say_offline: bool = True) -> None:
         if say_offline and self._client.is_connected():
-            info = self._client.publish(self.presence_topic, self._presence(False), qos=1,
-                                        retain=True)
+            info = self._client.publish(
+                self.presence_topic, self._presence(False), qos=1, retain=True
+            )
             info.wait_for_publish(2)
         self._client.disconnect()
         self._client.loop_stop()
@@ -152,21 +176,30 @@ class ReferenceReceiver:
         deadline = time.monotonic() + timeout
         while self.acknowledged(store, box) < seq:
             if time.monotonic() > deadline:
-                raise TimeoutError(f"receiver holds {store}/{box} up to seq "
-                                   f"{self.acknowledged(store, box)}, waited for {seq}")
+                raise TimeoutError(
+                    f"receiver holds {store}/{box} up to seq "
+                    f"{self.acknowledged(store, box)}, waited for {seq}"
+                )
             time.sleep(0.02)
 
     def stored_seqs(self, store: str, box: str) -> list[int]:
         with self._lock:
-            return [r[0] for r in self._db.execute(
-                "SELECT seq FROM record WHERE store = ? AND box = ? ORDER BY seq", (store, box))]
+            return [
+                r[0]
+                for r in self._db.execute(
+                    "SELECT seq FROM record WHERE store = ? AND box = ? ORDER BY seq", (store, box)
+                )
+            ]
 
     def stored(self, store: str, box: str) -> list[tuple[int, str, str]]:
         """(seq, id, hash) of every stored record of one box, in seq order."""
         with self._lock:
-            return list(self._db.execute(
-                "SELECT seq, id, hash FROM record WHERE store = ? AND box = ? ORDER BY seq",
-                (store, box)))
+            return list(
+                self._db.execute(
+                    "SELECT seq, id, hash FROM record WHERE store = ? AND box = ? ORDER BY seq",
+                    (store, box),
+                )
+            )
 
     def received(self, suffix: str) -> list[dict[str, Any]]:
         """Parsed payloads received on topics ending with `suffix` (e.g. '/events')."""
@@ -177,24 +210,33 @@ class ReferenceReceiver:
     # ------------------------------------------------------------ paho callbacks
 
     def _presence(self, online: bool) -> bytes:
-        return HeadOfficeState(online=online, time=iso(self._clock()),
-                               node=self._node).model_dump_json().encode()
+        return (
+            HeadOfficeState(online=online, time=iso(self._clock()), node=self._node)
+            .model_dump_json()
+            .encode()
+        )
 
-    def _on_connect(self, client: mqtt.Client, userdata: Any, flags: Any, reason: Any,
-                    properties: Any) -> None:
+    def _on_connect(
+        self, client: mqtt.Client, userdata: Any, flags: Any, reason: Any, properties: Any
+    ) -> None:
         if reason.is_failure:
             return
-        client.subscribe([(f"{self.root}/+/+/journal", 1), (f"{self.root}/+/+/events", 1),
-                          (f"{self.root}/+/+/telemetry", 1), (f"{self.root}/+/+/cmd/result", 1),
-                          (f"{self.root}/+/+/state", 1)])
+        client.subscribe(
+            [
+                (f"{self.root}/+/+/journal", 1),
+                (f"{self.root}/+/+/events", 1),
+                (f"{self.root}/+/+/telemetry", 1),
+                (f"{self.root}/+/+/cmd/result", 1),
+                (f"{self.root}/+/+/state", 1),
+            ]
+        )
         client.publish(self.presence_topic, self._presence(True), qos=1, retain=True)
         with self._lock:
             heads = dict(self._heads)
         for (store, box), (seq, digest) in heads.items():  # the broker may have lost them
             self._publish_ack(store, box, seq, digest)
 
-    def _on_message(self, client: mqtt.Client, userdata: Any,
-                    message: mqtt.MQTTMessage) -> None:
+    def _on_message(self, client: mqtt.Client, userdata: Any, message: mqtt.MQTTMessage) -> None:
         if message.topic.endswith("/journal"):
             self._on_batch(bytes(message.payload))
         else:
@@ -226,8 +268,16 @@ class ReferenceReceiver:
                 body = self._linked_body(record, digest)
                 if body is None:
                     break
-                rows.append((batch.store, batch.box, record.seq, record.id, record.hash,
-                             body.decode("utf-8")))
+                rows.append(
+                    (
+                        batch.store,
+                        batch.box,
+                        record.seq,
+                        record.id,
+                        record.hash,
+                        body.decode("utf-8"),
+                    )
+                )
                 seq, digest = record.seq, record.hash
             if rows:
                 self._db.execute("BEGIN")
@@ -259,6 +309,7 @@ class ReferenceReceiver:
 
     def _publish_ack(self, store: str, box: str, seq: int, digest: str) -> None:
         ack = Ack(seq=seq, hash=digest, time=iso(self._clock()))
-        self._client.publish(f"{self.root}/{store}/{box}/ack", ack.model_dump_json(), qos=1,
-                             retain=True)
+        self._client.publish(
+            f"{self.root}/{store}/{box}/ack", ack.model_dump_json(), qos=1, retain=True
+        )
         self.stats.acks_published += 1

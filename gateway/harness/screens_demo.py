@@ -59,21 +59,37 @@ SCALE_CAPACITIES = {"deli-scale": SCALE_CAPACITY}  # the hub's, by scale name
 
 def members_document() -> dict[str, Any]:
     return {
-        "schema": "storegate.members/1", "version": 1, "currency": "CHF", "decimals": 2,
+        "schema": "storegate.members/1",
+        "version": 1,
+        "currency": "CHF",
+        "decimals": 2,
         "card_hashing": {"algorithm": "sha256", "salt": SALT},
         "redemption": {"points": 100, "value": "1.00"},
-        "groups": [{"id": "canteen", "name": "Staff", "member_prices": True,
-                    "points": {"per": "1.00", "points": 1}}],
-        "members": [{"id": "M0001", "group": "canteen", "name": "Alice",
-                     "cards": [card_key(MEMBER_CARD, SALT)],
-                     "wallets": {"points": 1200, "cash": "50.00"}}],
+        "groups": [
+            {
+                "id": "canteen",
+                "name": "Staff",
+                "member_prices": True,
+                "points": {"per": "1.00", "points": 1},
+            }
+        ],
+        "members": [
+            {
+                "id": "M0001",
+                "group": "canteen",
+                "name": "Alice",
+                "cards": [card_key(MEMBER_CARD, SALT)],
+                "wallets": {"points": 1200, "cash": "50.00"},
+            }
+        ],
         "blacklist": {"version": 1, "cards": []},
         "offline": {"stored_value": True, "points_redemption": True},
     }
 
 
-def demo_lane(db_path: Path, settings: GatewaySettings, catalog_path: Path = EXAMPLE_CATALOG
-              ) -> Lane:
+def demo_lane(
+    db_path: Path, settings: GatewaySettings, catalog_path: Path = EXAMPLE_CATALOG
+) -> Lane:
     """A lane on `db_path` with staff Anna (cashier), Beat (supervisor) and member Alice."""
     db = open_database(db_path)
     staff = StaffDirectory(db, settings.lane)
@@ -83,11 +99,23 @@ def demo_lane(db_path: Path, settings: GatewaySettings, catalog_path: Path = EXA
     store = MemberStore(db, settings.store.box)
     if staff.get(CASHIER[0]) is None:
         staff.add(CASHIER[0], "Anna", "cashier", pin=CASHIER[1], card="CARD-ANNA")
-        staff.add(SUPERVISOR[0], "Beat", "supervisor", pin=SUPERVISOR[1], card="CARD-BEAT",
-                  ceiling=Decimal("100.00"))
+        staff.add(
+            SUPERVISOR[0],
+            "Beat",
+            "supervisor",
+            pin=SUPERVISOR[1],
+            card="CARD-BEAT",
+            ceiling=Decimal("100.00"),
+        )
         store.apply_document(parse_document(members_document()), datetime(2026, 11, 24, 6))
-    return Lane(book=LaneBook(db, journal), staff=staff, catalog=load_catalog_file(catalog_path),
-                settings=settings, members=RoomMembers(MemberAccounts(store)), new_id=new_id)
+    return Lane(
+        book=LaneBook(db, journal),
+        staff=staff,
+        catalog=load_catalog_file(catalog_path),
+        settings=settings,
+        members=RoomMembers(MemberAccounts(store)),
+        new_id=new_id,
+    )
 
 
 class StepClock:
@@ -117,14 +145,28 @@ class DemoDevices:
     events: list[DeviceEvent] = field(default_factory=list)
 
     def settings(self) -> DeviceSettings:
-        return DeviceSettings.model_validate({
-            "scanners": [{"name": "front-scanner", "kind": "serial", "framing": "cr",
-                          "serial": {"port": self.scanner.path}}],
-            "scales": [{"name": "deli-scale", "protocol": "toledo8217",
-                        "serial": {"port": self.scale.path}, "poll_interval_s": 0.1,
-                        "capacity": str(SCALE_CAPACITY)}],
-            "printers": [{"name": "receipt", "uri": self.printer.uri, "timeout_s": 1.0}],
-        })
+        return DeviceSettings.model_validate(
+            {
+                "scanners": [
+                    {
+                        "name": "front-scanner",
+                        "kind": "serial",
+                        "framing": "cr",
+                        "serial": {"port": self.scanner.path},
+                    }
+                ],
+                "scales": [
+                    {
+                        "name": "deli-scale",
+                        "protocol": "toledo8217",
+                        "serial": {"port": self.scale.path},
+                        "poll_interval_s": 0.1,
+                        "capacity": str(SCALE_CAPACITY),
+                    }
+                ],
+                "printers": [{"name": "receipt", "uri": self.printer.uri, "timeout_s": 1.0}],
+            }
+        )
 
     def stop(self) -> None:
         if self.feed is not None:
@@ -137,23 +179,30 @@ class DemoDevices:
 
 
 @contextmanager
-def running_devices(hub: ScreenHub, *, language: str | None = None,
-                    store_name: str = "") -> Iterator[DemoDevices]:
+def running_devices(
+    hub: ScreenHub, *, language: str | None = None, store_name: str = ""
+) -> Iterator[DemoDevices]:
     """Start the simulators, the drivers (sink: the hub) and the pole display feed."""
-    devices = DemoDevices(SerialScannerSimulator().start(),
-                          ScaleSimulator("toledo8217", weight="0.000", mode="zero",
-                                         pace=False).start(),
-                          NetworkPrinterSimulator().start(),
-                          PoleDisplaySimulator().start())
+    devices = DemoDevices(
+        SerialScannerSimulator().start(),
+        ScaleSimulator("toledo8217", weight="0.000", mode="zero", pace=False).start(),
+        NetworkPrinterSimulator().start(),
+        PoleDisplaySimulator().start(),
+    )
     try:
+
         def sink(event: DeviceEvent) -> None:
             devices.events.append(event)
             hub.device(event)
+
         devices.runner = DeviceRunner(device_loops(devices.settings(), sink)).start()
         display = PoleDisplay(devices.pole.path)
-        devices.feed = PoleFeed(display, language=language or hub.language,
-                                store_name=store_name or hub.store_name,
-                                on_error=lambda text: hub.note("alert", text))
+        devices.feed = PoleFeed(
+            display,
+            language=language or hub.language,
+            store_name=store_name or hub.store_name,
+            on_error=lambda text: hub.note("alert", text),
+        )
         hub.add_listener(devices.feed)
         yield devices
     finally:
@@ -162,12 +211,14 @@ def running_devices(hub: ScreenHub, *, language: str | None = None,
 
 def member_card(card_id: str) -> CardEvent:
     """What the card reader's decoder delivers for a member card (RFID UID)."""
-    return CardLineDecoder("loyalty-reader", utc_now, rfid_format="hex",
-                           member_prefixes=("04",)).line(card_id)  # type: ignore[return-value]
+    return CardLineDecoder(
+        "loyalty-reader", utc_now, rfid_format="hex", member_prefixes=("04",)
+    ).line(card_id)  # type: ignore[return-value]
 
 
-def play_day(hub: ScreenHub, devices: DemoDevices, pause: float = 1.5,
-             stop: threading.Event | None = None) -> None:
+def play_day(
+    hub: ScreenHub, devices: DemoDevices, pause: float = 1.5, stop: threading.Event | None = None
+) -> None:
     """A morning at the till, one step every `pause` seconds, until `stop` is set."""
     stop = stop or threading.Event()
     sale_steps: list[Callable[[], object]] = [
@@ -191,8 +242,10 @@ def play_day(hub: ScreenHub, devices: DemoDevices, pause: float = 1.5,
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m gateway.harness.screens_demo",
-                                     description=__doc__.splitlines()[0] if __doc__ else None)
+    parser = argparse.ArgumentParser(
+        prog="python -m gateway.harness.screens_demo",
+        description=__doc__.splitlines()[0] if __doc__ else None,
+    )
     parser.add_argument("--config", default=str(EXAMPLE_CONFIG))
     parser.add_argument("--port", type=int, default=0, help="0: any free port")
     parser.add_argument("--language", choices=("en", "zh"), default=None)
@@ -203,11 +256,16 @@ def main(argv: list[str] | None = None) -> int:
     if args.language:
         settings.screens.language = args.language
     import tempfile
+
     data = Path(args.data or tempfile.mkdtemp(prefix="storegate-screens-"))
     lane = demo_lane(data / "storegate.db", settings)
-    hub = ScreenHub(LocalLane(lane), settings.screens,
-                    clock=store_clock(settings.store.timezone),
-                    scale_capacity=SCALE_CAPACITIES, store_name=settings.store.name)
+    hub = ScreenHub(
+        LocalLane(lane),
+        settings.screens,
+        clock=store_clock(settings.store.timezone),
+        scale_capacity=SCALE_CAPACITIES,
+        store_name=settings.store.name,
+    )
     server = ScreensServer(create_app(hub), settings.screens, port=args.port).start()
     print(f"cashier screen:  {server.url}/")
     print(f"customer screen: {server.url}/customer")

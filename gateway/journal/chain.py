@@ -42,15 +42,19 @@ def _plain(value: Any, where: str) -> Any:
         return value
     if isinstance(value, Decimal):
         if not value.is_finite():
-            raise UnserialisableBody(f"non-finite Decimal {value}", where=where,
-                                     fix="journal only finite amounts")
+            raise UnserialisableBody(
+                f"non-finite Decimal {value}", where=where, fix="journal only finite amounts"
+            )
         return str(value)
     if isinstance(value, Mapping):
         out: dict[str, Any] = {}
         for key, item in value.items():
             if not isinstance(key, str):
-                raise UnserialisableBody(f"key {key!r} is not a string", where=where,
-                                         fix="use string keys in record bodies")
+                raise UnserialisableBody(
+                    f"key {key!r} is not a string",
+                    where=where,
+                    fix="use string keys in record bodies",
+                )
             out[key] = _plain(item, f"{where}.{key}")
         return out
     if isinstance(value, (list, tuple)):
@@ -68,26 +72,44 @@ def canonical_json(value: Any) -> bytes:
     try:
         return _encoder.encode(_plain(value, "body")).encode("utf-8")
     except UnicodeEncodeError as exc:
-        raise UnserialisableBody(f"text is not valid Unicode ({exc.reason})", where="body",
-                                 fix="remove lone surrogates from record text") from exc
+        raise UnserialisableBody(
+            f"text is not valid Unicode ({exc.reason})",
+            where="body",
+            fix="remove lone surrogates from record text",
+        ) from exc
 
 
-def envelope_bytes(*, prev_hash: str, seq: int, id: str, time: str, clock_synced: bool,
-                   kind: str, body_bytes: bytes) -> bytes:
+def envelope_bytes(
+    *,
+    prev_hash: str,
+    seq: int,
+    id: str,
+    time: str,
+    clock_synced: bool,
+    kind: str,
+    body_bytes: bytes,
+) -> bytes:
     """The canonical bytes of a whole record, given its body already in canonical bytes."""
     if type(seq) is not int or type(clock_synced) is not bool:
-        raise UnserialisableBody(f"seq {seq!r} must be an int and clock_synced "
-                                 f"{clock_synced!r} a bool", where="record envelope",
-                                 fix="build records through Journal.append")
+        raise UnserialisableBody(
+            f"seq {seq!r} must be an int and clock_synced {clock_synced!r} a bool",
+            where="record envelope",
+            fix="build records through Journal.append",
+        )
     # Spelled out (hot path of verify) exactly as _encoder spells a sorted dict of these.
-    rest = (f',"clock_synced":{"true" if clock_synced else "false"},"id":{_string(id)},'
-            f'"kind":{_string(kind)},"prev_hash":{_string(prev_hash)},"seq":{seq},'
-            f'"time":{_string(time)}}}')
+    rest = (
+        f',"clock_synced":{"true" if clock_synced else "false"},"id":{_string(id)},'
+        f'"kind":{_string(kind)},"prev_hash":{_string(prev_hash)},"seq":{seq},'
+        f'"time":{_string(time)}}}'
+    )
     try:
         return b'{"body":' + body_bytes + rest.encode("utf-8")
     except UnicodeEncodeError as exc:
-        raise UnserialisableBody(f"record text is not valid Unicode ({exc.reason})",
-                                 where=f"record {seq}", fix="remove lone surrogates") from exc
+        raise UnserialisableBody(
+            f"record text is not valid Unicode ({exc.reason})",
+            where=f"record {seq}",
+            fix="remove lone surrogates",
+        ) from exc
 
 
 def hash_bytes(envelope: bytes) -> str:
@@ -95,9 +117,25 @@ def hash_bytes(envelope: bytes) -> str:
     return hashlib.sha256(envelope).hexdigest()
 
 
-def record_hash(*, prev_hash: str, seq: int, id: str, time: str, clock_synced: bool,
-                kind: str, body: Mapping[str, Any]) -> str:
+def record_hash(
+    *,
+    prev_hash: str,
+    seq: int,
+    id: str,
+    time: str,
+    clock_synced: bool,
+    kind: str,
+    body: Mapping[str, Any],
+) -> str:
     """Hex SHA-256 of a record: what each record stores and the next record links to."""
-    return hash_bytes(envelope_bytes(prev_hash=prev_hash, seq=seq, id=id, time=time,
-                                     clock_synced=clock_synced, kind=kind,
-                                     body_bytes=canonical_json(body)))
+    return hash_bytes(
+        envelope_bytes(
+            prev_hash=prev_hash,
+            seq=seq,
+            id=id,
+            time=time,
+            clock_synced=clock_synced,
+            kind=kind,
+            body_bytes=canonical_json(body),
+        )
+    )

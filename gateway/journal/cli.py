@@ -31,18 +31,33 @@ def register(sub: Any) -> None:
     journal = sub.add_parser("journal", help="verify, export and inspect the sales journal")
     actions = journal.add_subparsers(dest="journal_command", metavar="ACTION", required=True)
     verify = actions.add_parser(
-        "verify", help="walk the hash chain; name the first record altered, removed or inserted",
+        "verify",
+        help="walk the hash chain; name the first record altered, removed or inserted",
         description="Exits 0 when the chain is intact, 1 naming the first bad record, "
-        "3 when the database file cannot be read.")
+        "3 when the database file cannot be read.",
+    )
     _database_options(verify)
     verify.set_defaults(func=_verify)
     export = actions.add_parser(
-        "export", help="write records as JSON lines (wire form, one record per line)")
+        "export", help="write records as JSON lines (wire form, one record per line)"
+    )
     _database_options(export)
-    export.add_argument("--from", dest="first", type=int, metavar="SEQ", default=None,
-                        help="first seq to export (default: the oldest kept)")
-    export.add_argument("--to", dest="last", type=int, metavar="SEQ", default=None,
-                        help="last seq to export (default: the head)")
+    export.add_argument(
+        "--from",
+        dest="first",
+        type=int,
+        metavar="SEQ",
+        default=None,
+        help="first seq to export (default: the oldest kept)",
+    )
+    export.add_argument(
+        "--to",
+        dest="last",
+        type=int,
+        metavar="SEQ",
+        default=None,
+        help="last seq to export (default: the head)",
+    )
     export.add_argument("--out", metavar="FILE", help="write here instead of standard output")
     export.set_defaults(func=_export)
     status = actions.add_parser("status", help="head seq, acknowledged seq and sync backlog")
@@ -52,8 +67,9 @@ def register(sub: Any) -> None:
 
 def _database_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--db", metavar="PATH", help="database file (default: from settings)")
-    parser.add_argument("--config", metavar="PATH",
-                        help=f"settings file (default {DEFAULT_CONFIG_PATH})")
+    parser.add_argument(
+        "--config", metavar="PATH", help=f"settings file (default {DEFAULT_CONFIG_PATH})"
+    )
 
 
 def _open(args: argparse.Namespace) -> sqlite_utils.Database:
@@ -73,17 +89,25 @@ def _export(args: argparse.Namespace) -> int:
     first = state.anchor_seq + 1 if args.first is None else args.first
     last = state.head_seq if args.last is None else args.last
     if first > last or first < 1:
-        raise UsageError(f"empty or invalid range --from {first} --to {last}",
-                         where="gateway journal export",
-                         fix=f"records kept are {state.anchor_seq + 1}..{state.head_seq}")
+        raise UsageError(
+            f"empty or invalid range --from {first} --to {last}",
+            where="gateway journal export",
+            fix=f"records kept are {state.anchor_seq + 1}..{state.head_seq}",
+        )
     if first <= state.anchor_seq:
-        raise UsageError(f"records 1..{state.anchor_seq} are older than the retention period "
-                         "and were pruned from this till", where="gateway journal export",
-                         fix=f"head office keeps every record; this till keeps "
-                         f"{state.anchor_seq + 1}..{state.head_seq}")
+        raise UsageError(
+            f"records 1..{state.anchor_seq} are older than the retention period "
+            "and were pruned from this till",
+            where="gateway journal export",
+            fix=f"head office keeps every record; this till keeps "
+            f"{state.anchor_seq + 1}..{state.head_seq}",
+        )
     with _output(args.out) as out:
-        written = sum(1 for record in _records(journal, first, last)
-                      if out.write(canonical_json(record.to_wire()).decode() + "\n"))
+        written = sum(
+            1
+            for record in _records(journal, first, last)
+            if out.write(canonical_json(record.to_wire()).decode() + "\n")
+        )
     print(f"exported {written} records ({first}..{last})", file=sys.stderr)
     return 0
 
@@ -106,8 +130,11 @@ def _output(path: str | None) -> Iterator[IO[str]]:
     try:
         handle = open(path, "w", encoding="utf-8")  # noqa: SIM115 - closed below
     except OSError as exc:
-        raise UsageError(f"cannot write the export: {exc.strerror}", where=path,
-                         fix="choose a writable --out FILE") from exc
+        raise UsageError(
+            f"cannot write the export: {exc.strerror}",
+            where=path,
+            fix="choose a writable --out FILE",
+        ) from exc
     with handle:
         yield handle
 

@@ -37,7 +37,10 @@ def timedatectl_synchronised() -> bool | None:
     try:
         done = subprocess.run(
             ["timedatectl", "show", "-p", "NTPSynchronized", "--value"],
-            capture_output=True, text=True, timeout=2, check=False,
+            capture_output=True,
+            text=True,
+            timeout=2,
+            check=False,
         )
     except (OSError, subprocess.TimeoutExpired):
         return None
@@ -57,9 +60,14 @@ def probe_ntp_synchronised() -> bool:
 class SystemClock:
     """Wall clock whose synchronisation probe is cached for `ttl` seconds (appends are hot)."""
 
-    def __init__(self, *, probe: SyncProbe = probe_ntp_synchronised, ttl: float = 30.0,
-                 monotonic: Callable[[], float] = time.monotonic,
-                 wall: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:
+    def __init__(
+        self,
+        *,
+        probe: SyncProbe = probe_ntp_synchronised,
+        ttl: float = 30.0,
+        monotonic: Callable[[], float] = time.monotonic,
+        wall: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
         self._probe = probe
         self._ttl = ttl
         self._monotonic = monotonic

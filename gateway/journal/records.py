@@ -68,8 +68,15 @@ class JournalRecord:
 
     def expected_hash(self) -> str:
         """The hash these fields should carry under the chain rule."""
-        return record_hash(prev_hash=self.prev_hash, seq=self.seq, id=self.id, time=self.time,
-                           clock_synced=self.clock_synced, kind=self.kind, body=self.body)
+        return record_hash(
+            prev_hash=self.prev_hash,
+            seq=self.seq,
+            id=self.id,
+            time=self.time,
+            clock_synced=self.clock_synced,
+            kind=self.kind,
+            body=self.body,
+        )
 
     def verify(self, prev_hash: str) -> bool:
         """True when this record links to `prev_hash` and its own hash matches its fields."""

@@ -99,17 +99,25 @@ def retention_note(journal: Journal) -> str:
         return ""
     first = journal.get(state.anchor_seq + 1)
     since = f" (before {first.time[:10]})" if first is not None else ""
-    return (f" Records older than the retention period{since} are no longer kept on this "
-            "till: refund without the receipt.")
+    return (
+        f" Records older than the retention period{since} are no longer kept on this "
+        "till: refund without the receipt."
+    )
 
 
 class RetentionKeeper:
     """Ticked by the main loop; prunes in bounded steps, never faster than needed."""
 
-    def __init__(self, journal: Journal, settings: JournalSettings, *,
-                 backed_up: Callable[[], int], wall: Callable[[], datetime],
-                 dependents: Sequence[Dependent] = (),
-                 alert: Callable[[str], None] = lambda message: None) -> None:
+    def __init__(
+        self,
+        journal: Journal,
+        settings: JournalSettings,
+        *,
+        backed_up: Callable[[], int],
+        wall: Callable[[], datetime],
+        dependents: Sequence[Dependent] = (),
+        alert: Callable[[str], None] = lambda message: None,
+    ) -> None:
         self.journal = journal
         self.settings = settings
         self._backed_up = backed_up
@@ -134,8 +142,10 @@ class RetentionKeeper:
         busy = deleted >= self.settings.prune_batch
         self._next = monotonic if busy else monotonic + self.settings.prune_interval_s
         if hold is not self._hold:
-            log.info("journal retention: %s", hold.value if hold else
-                     f"pruning (anchor now {self.journal.state().anchor_seq})")
+            log.info(
+                "journal retention: %s",
+                hold.value if hold else f"pruning (anchor now {self.journal.state().anchor_seq})",
+            )
             self._hold = hold
         return deleted
 
@@ -144,13 +154,15 @@ class RetentionKeeper:
         if self.settings.retention_days == 0:
             return 0, Hold.DISABLED
         state = self.journal.state()
-        marks = Watermarks(state.anchor_seq, state.head_seq, state.acknowledged_seq,
-                           self._backed_up())
+        marks = Watermarks(
+            state.anchor_seq, state.head_seq, state.acknowledged_seq, self._backed_up()
+        )
         chosen = window(marks, self.settings.prune_batch)
         if isinstance(chosen, Hold):
             return 0, chosen
-        young = self.journal.first_young(chosen.first, chosen.last,
-                                         cutoff(self._wall(), self.settings.retention_days))
+        young = self.journal.first_young(
+            chosen.first, chosen.last, cutoff(self._wall(), self.settings.retention_days)
+        )
         end = step_end(chosen, young)
         if isinstance(end, Hold):
             return 0, end

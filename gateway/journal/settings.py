@@ -18,15 +18,19 @@ class JournalSettings(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     retention_days: int = Field(
-        90, description="records acknowledged by head office and held in a backup are "
-        "deleted once older than this many days; 0 keeps every record"
+        90,
+        description="records acknowledged by head office and held in a backup are "
+        "deleted once older than this many days; 0 keeps every record",
     )
     prune_batch: int = Field(
         100, ge=10, le=10_000, description="most records deleted in one step of the main loop"
     )
     prune_interval_s: float = Field(
-        300.0, ge=1, le=86_400, description="seconds between looks for prunable records "
-        "when the last step found none (steps follow each other while there are)"
+        300.0,
+        ge=1,
+        le=86_400,
+        description="seconds between looks for prunable records "
+        "when the last step found none (steps follow each other while there are)",
     )
 
     @field_validator("retention_days")

@@ -58,8 +58,10 @@ Entry = tuple[str, Mapping[str, Any]] | tuple[str, Mapping[str, Any], str | None
 
 _COLUMNS = "seq, id, time, clock_synced, kind, body, prev_hash, hash"
 _INSERT = "INSERT INTO journal_record (" + _COLUMNS + ") VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
-_STATE = ("SELECT head_seq, head_hash, acknowledged_seq, acknowledged_hash, anchor_seq, "
-          "anchor_hash FROM journal_state WHERE id = 1")
+_STATE = (
+    "SELECT head_seq, head_hash, acknowledged_seq, acknowledged_hash, anchor_seq, "
+    "anchor_hash FROM journal_state WHERE id = 1"
+)
 
 
 def new_record_id() -> str:
@@ -91,16 +93,28 @@ class _Prepared:
 
 def _row_to_record(row: Sequence[Any]) -> JournalRecord:
     seq, record_id, time, synced, kind, body, prev_hash, record_hash = row
-    return JournalRecord(seq=seq, id=record_id, time=time, clock_synced=bool(synced),
-                         kind=kind, body=json.loads(body), prev_hash=prev_hash,
-                         hash=record_hash)
+    return JournalRecord(
+        seq=seq,
+        id=record_id,
+        time=time,
+        clock_synced=bool(synced),
+        kind=kind,
+        body=json.loads(body),
+        prev_hash=prev_hash,
+        hash=record_hash,
+    )
 
 
 class Journal:
     """The box's hash-chained journal; one instance per writing connection (one writer)."""
 
-    def __init__(self, db: sqlite_utils.Database, *, clock: Clock = system_clock,
-                 new_id: Callable[[], str] = new_record_id) -> None:
+    def __init__(
+        self,
+        db: sqlite_utils.Database,
+        *,
+        clock: Clock = system_clock,
+        new_id: Callable[[], str] = new_record_id,
+    ) -> None:
         self._db = db
         self._conn: sqlite3.Connection = db.conn
         self._clock = clock
@@ -111,13 +125,20 @@ class Journal:
 
     # -- writing -----------------------------------------------------------------------
 
-    def append(self, kind: str, body: Mapping[str, Any], *, record_id: str | None = None,
-               also: Also | None = None) -> JournalRecord:
+    def append(
+        self,
+        kind: str,
+        body: Mapping[str, Any],
+        *,
+        record_id: str | None = None,
+        also: Also | None = None,
+    ) -> JournalRecord:
         """Commit one record (durable on return); an id already present returns that record."""
         return self.append_many([(kind, body, record_id)], also=also)[0]
 
-    def append_many(self, entries: Sequence[Entry], *,
-                    also: Also | None = None) -> list[JournalRecord]:
+    def append_many(
+        self, entries: Sequence[Entry], *, also: Also | None = None
+    ) -> list[JournalRecord]:
         """Commit several records in one transaction: all are written, or none.
 
         Entries are (kind, body) or (kind, body, record_id). When every given id is already
@@ -141,17 +162,29 @@ class Journal:
         kind, body = entry[0], entry[1]
         record_id = entry[2] if len(entry) > 2 else None
         if not isinstance(kind, str) or not kind:
-            raise JournalError(f"record kind {kind!r} must be a non-empty string",
-                               where="journal append", fix="pass a kind such as 'sale'")
+            raise JournalError(
+                f"record kind {kind!r} must be a non-empty string",
+                where="journal append",
+                fix="pass a kind such as 'sale'",
+            )
         if not isinstance(body, Mapping):
-            raise JournalError(f"record body must be a mapping, not {type(body).__name__}",
-                               where=f"journal append kind={kind}", fix="pass a dict body")
+            raise JournalError(
+                f"record body must be a mapping, not {type(body).__name__}",
+                where=f"journal append kind={kind}",
+                fix="pass a dict body",
+            )
         if record_id is not None and (not isinstance(record_id, str) or not record_id):
-            raise JournalError(f"record id {record_id!r} must be a non-empty string",
-                               where=f"journal append kind={kind}",
-                               fix="pass a uuid hex string, or None for a fresh one")
-        return _Prepared(kind=kind, body_bytes=canonical_json(body),
-                         record_id=record_id or self._new_id(), caller_id=record_id is not None)
+            raise JournalError(
+                f"record id {record_id!r} must be a non-empty string",
+                where=f"journal append kind={kind}",
+                fix="pass a uuid hex string, or None for a fresh one",
+            )
+        return _Prepared(
+            kind=kind,
+            body_bytes=canonical_json(body),
+            record_id=record_id or self._new_id(),
+            caller_id=record_id is not None,
+        )
 
     def _already_recorded(self, prepared: list[_Prepared]) -> list[JournalRecord] | None:
         given = [p for p in prepared if p.caller_id]
@@ -163,14 +196,17 @@ class Journal:
         if len(found) != len(prepared):
             raise RecordIdConflict(
                 f"{len(found)} of {len(prepared)} record ids in this batch are already in the "
-                "journal", where=f"record ids {sorted(found)}",
-                fix="re-append a committed batch exactly as it was, or use fresh ids")
+                "journal",
+                where=f"record ids {sorted(found)}",
+                fix="re-append a committed batch exactly as it was, or use fresh ids",
+            )
         for item in prepared:
             _check_same(found[item.record_id], item)
         return [found[p.record_id] for p in prepared]
 
-    def _chain_and_insert(self, conn: sqlite3.Connection,
-                          prepared: list[_Prepared]) -> list[JournalRecord]:
+    def _chain_and_insert(
+        self, conn: sqlite3.Connection, prepared: list[_Prepared]
+    ) -> list[JournalRecord]:
         moment, synced = self._clock()
         time = utc_iso(moment)
         self._note_clock_step(time)
@@ -179,16 +215,35 @@ class Journal:
         rows: list[tuple[Any, ...]] = []
         for item in prepared:
             seq += 1
-            digest = hash_bytes(envelope_bytes(
-                prev_hash=prev, seq=seq, id=item.record_id, time=time, clock_synced=synced,
-                kind=item.kind, body_bytes=item.body_bytes))
-            rows.append((seq, item.record_id, time, int(synced), item.kind,
-                         item.body_bytes.decode("utf-8"), prev, digest))
+            digest = hash_bytes(
+                envelope_bytes(
+                    prev_hash=prev,
+                    seq=seq,
+                    id=item.record_id,
+                    time=time,
+                    clock_synced=synced,
+                    kind=item.kind,
+                    body_bytes=item.body_bytes,
+                )
+            )
+            rows.append(
+                (
+                    seq,
+                    item.record_id,
+                    time,
+                    int(synced),
+                    item.kind,
+                    item.body_bytes.decode("utf-8"),
+                    prev,
+                    digest,
+                )
+            )
             prev = digest
         with self._sqlite_errors("appending to the journal"):
             conn.executemany(_INSERT, rows)
-            conn.execute("UPDATE journal_state SET head_seq = ?, head_hash = ? WHERE id = 1",
-                         (seq, prev))
+            conn.execute(
+                "UPDATE journal_state SET head_seq = ?, head_hash = ? WHERE id = 1", (seq, prev)
+            )
         return [_row_to_record(row) for row in rows]
 
     def _note_clock_step(self, time: str) -> None:
@@ -197,8 +252,9 @@ class Journal:
             head = self.head()
             self._last_time = head.time if head else time
         if time < self._last_time:
-            log.warning("wall clock stepped back: %s after %s (journal order is seq)",
-                        time, self._last_time)
+            log.warning(
+                "wall clock stepped back: %s after %s (journal order is seq)", time, self._last_time
+            )
         self._last_time = time
 
     # -- acknowledgement and pruning ---------------------------------------------------
@@ -214,21 +270,34 @@ class Journal:
             if seq > state.head_seq or seq < 0:
                 raise JournalError(
                     f"cannot acknowledge seq {seq}: the journal head is {state.head_seq}",
-                    where=self._where, fix="acknowledge only records this box has sent")
+                    where=self._where,
+                    fix="acknowledge only records this box has sent",
+                )
             if seq <= state.acknowledged_seq:
                 return
             stored = self._hash_of(seq)
             if expected_hash is not None and expected_hash != stored:
                 raise JournalError(
                     f"head office acknowledged seq {seq} with hash {expected_hash}, but this "
-                    f"box holds {stored}", where=self._where,
-                    fix="run `gateway journal verify`; the chains diverge, do not prune")
+                    f"box holds {stored}",
+                    where=self._where,
+                    fix="run `gateway journal verify`; the chains diverge, do not prune",
+                )
             with self._sqlite_errors("acknowledging"):
-                self._conn.execute("UPDATE journal_state SET acknowledged_seq = ?, "
-                                   "acknowledged_hash = ? WHERE id = 1", (seq, stored))
+                self._conn.execute(
+                    "UPDATE journal_state SET acknowledged_seq = ?, "
+                    "acknowledged_hash = ? WHERE id = 1",
+                    (seq, stored),
+                )
 
-    def prune(self, now: datetime, retention: timedelta = DEFAULT_RETENTION, *,
-              backed_up_seq: int, batch: int = 1_000_000) -> int:
+    def prune(
+        self,
+        now: datetime,
+        retention: timedelta = DEFAULT_RETENTION,
+        *,
+        backed_up_seq: int,
+        batch: int = 1_000_000,
+    ) -> int:
         """Delete the oldest records that are acknowledged, held in a backup (seq <=
         `backed_up_seq`) AND older than `retention`, at most `batch` of them.
 
@@ -238,8 +307,7 @@ class Journal:
         daemon prunes through `gateway.journal.retention.RetentionKeeper` instead, in steps.
         """
         state = self._state()
-        marks = Watermarks(state.anchor_seq, state.head_seq, state.acknowledged_seq,
-                           backed_up_seq)
+        marks = Watermarks(state.anchor_seq, state.head_seq, state.acknowledged_seq, backed_up_seq)
         chosen = window(marks, batch)
         if isinstance(chosen, Hold):
             return 0
@@ -254,7 +322,8 @@ class Journal:
         with self._lock, self._sqlite_errors("reading the journal"):
             row = self._conn.execute(
                 "SELECT min(seq) FROM journal_record WHERE seq BETWEEN ? AND ? AND time >= ?",
-                (first, last, cutoff)).fetchone()
+                (first, last, cutoff),
+            ).fetchone()
         return None if row is None or row[0] is None else int(row[0])
 
     def prune_through(self, upto: int, *, dependents: Sequence[Dependent] = ()) -> int:
@@ -272,13 +341,18 @@ class Journal:
                 raise JournalError(
                     f"cannot prune up to record {upto}: head office acknowledged up to "
                     f"{state.acknowledged_seq} and the head ({state.head_seq}) is always kept",
-                    where=self._where, fix="prune only acknowledged records before the head")
+                    where=self._where,
+                    fix="prune only acknowledged records before the head",
+                )
             anchor_hash = self._hash_of(upto)
             with self._sqlite_errors("pruning"):
-                deleted = conn.execute("DELETE FROM journal_record WHERE seq <= ?",
-                                       (upto,)).rowcount
-                conn.execute("UPDATE journal_state SET anchor_seq = ?, anchor_hash = ? "
-                             "WHERE id = 1", (upto, anchor_hash))
+                deleted = conn.execute(
+                    "DELETE FROM journal_record WHERE seq <= ?", (upto,)
+                ).rowcount
+                conn.execute(
+                    "UPDATE journal_state SET anchor_seq = ?, anchor_hash = ? WHERE id = 1",
+                    (upto, anchor_hash),
+                )
                 for dependent in dependents:
                     dependent(conn, upto)
         return int(deleted)
@@ -305,7 +379,8 @@ class Journal:
         with self._lock, self._sqlite_errors("reading the journal"):
             rows = self._conn.execute(
                 f"SELECT {_COLUMNS} FROM journal_record WHERE seq > ? ORDER BY seq LIMIT ?",
-                (after_seq, limit)).fetchall()
+                (after_seq, limit),
+            ).fetchall()
         return [_row_to_record(row) for row in rows]
 
     def acknowledged_seq(self) -> int:
@@ -324,17 +399,24 @@ class Journal:
         with self._lock, self._sqlite_errors("reading the journal state"):
             row = self._conn.execute(_STATE).fetchone()
         if row is None:
-            raise DatabaseError("the journal_state row is missing", where=self._where,
-                                fix="run `gateway journal verify`; restore the newest backup")
+            raise DatabaseError(
+                "the journal_state row is missing",
+                where=self._where,
+                fix="run `gateway journal verify`; restore the newest backup",
+            )
         return JournalState(*row)
 
     def _hash_of(self, seq: int) -> str:
         with self._sqlite_errors("reading the journal"):
-            row = self._conn.execute("SELECT hash FROM journal_record WHERE seq = ?",
-                                     (seq,)).fetchone()
+            row = self._conn.execute(
+                "SELECT hash FROM journal_record WHERE seq = ?", (seq,)
+            ).fetchone()
         if row is None:
-            raise DatabaseError(f"journal record {seq} is missing", where=self._where,
-                                fix="run `gateway journal verify`")
+            raise DatabaseError(
+                f"journal record {seq} is missing",
+                where=self._where,
+                fix="run `gateway journal verify`",
+            )
         return str(row[0])
 
     def _one(self, sql: str, params: tuple[Any, ...]) -> JournalRecord | None:
@@ -346,7 +428,8 @@ class Journal:
         marks = ", ".join("?" * len(ids))
         with self._sqlite_errors("reading the journal"):
             rows = self._conn.execute(
-                f"SELECT {_COLUMNS} FROM journal_record WHERE id IN ({marks})", ids).fetchall()
+                f"SELECT {_COLUMNS} FROM journal_record WHERE id IN ({marks})", ids
+            ).fetchall()
         return [_row_to_record(row) for row in rows]
 
     @contextmanager
@@ -355,9 +438,10 @@ class Journal:
         if self._conn.in_transaction:
             raise JournalError(
                 "the journal's connection is already inside a transaction; a record must "
-                "commit on its own before a receipt prints", where=self._where,
-                fix="commit first, or pass the work that must commit with the record as "
-                "`also=`")
+                "commit on its own before a receipt prints",
+                where=self._where,
+                fix="commit first, or pass the work that must commit with the record as `also=`",
+            )
         with self._sqlite_errors("starting a journal transaction"):
             self._conn.execute("BEGIN IMMEDIATE")
         try:
@@ -380,7 +464,8 @@ class Journal:
             yield
         except sqlite3.DatabaseError as exc:
             raise DatabaseError(
-                f"SQLite failed while {doing}: {exc}", where=self._where,
+                f"SQLite failed while {doing}: {exc}",
+                where=self._where,
                 fix="run `gateway journal verify`; if the file is damaged restore the newest "
                 "backup with `gateway restore PATH`",
             ) from exc
@@ -390,9 +475,11 @@ def _refuse_repeated_ids(prepared: list[_Prepared]) -> None:
     counts = Counter(item.record_id for item in prepared)
     repeated = sorted(record_id for record_id, count in counts.items() if count > 1)
     if repeated:
-        raise RecordIdConflict(f"record ids {repeated} appear more than once in one batch",
-                               where="journal append_many",
-                               fix="give every record of a batch its own id")
+        raise RecordIdConflict(
+            f"record ids {repeated} appear more than once in one batch",
+            where="journal append_many",
+            fix="give every record of a batch its own id",
+        )
 
 
 def _check_same(stored: JournalRecord, item: _Prepared) -> None:

@@ -51,8 +51,16 @@ class Batch:
     index: list[DocIndex] = field(default_factory=list)
     writes: list[Also] = field(default_factory=list)
 
-    def add(self, kind: str, body: dict[str, Any], record_id: str, *, business_day: str,
-            shift_id: str | None = None, receipt_id: str | None = None) -> None:
+    def add(
+        self,
+        kind: str,
+        body: dict[str, Any],
+        record_id: str,
+        *,
+        business_day: str,
+        shift_id: str | None = None,
+        receipt_id: str | None = None,
+    ) -> None:
         self.entries.append((kind, body, record_id))
         self.index.append(DocIndex(record_id, kind, business_day, shift_id, receipt_id))
 
@@ -86,15 +94,18 @@ class LaneReader:
 
     def next_number(self, name: str) -> int:
         """The next number of a counter; it is taken only when `take_number` commits."""
-        row = self.conn.execute("SELECT value FROM lane_counter WHERE name = ?",
-                                (name,)).fetchone()
+        row = self.conn.execute("SELECT value FROM lane_counter WHERE name = ?", (name,)).fetchone()
         return (row[0] if row else 0) + 1
 
     @staticmethod
     def take_number(name: str, value: int) -> Also:
         def write(conn: sqlite3.Connection) -> None:
-            conn.execute("INSERT INTO lane_counter (name, value) VALUES (?, ?) ON CONFLICT(name) "
-                         "DO UPDATE SET value = max(value, excluded.value)", (name, value))
+            conn.execute(
+                "INSERT INTO lane_counter (name, value) VALUES (?, ?) ON CONFLICT(name) "
+                "DO UPDATE SET value = max(value, excluded.value)",
+                (name, value),
+            )
+
         return write
 
     # -- shifts --------------------------------------------------------------------------
@@ -102,7 +113,8 @@ class LaneReader:
     def open_shift(self) -> OpenShiftRow | None:
         row = self.conn.execute(
             "SELECT shift_id, staff_id, method, opened_at, business_day, opening_float "
-            "FROM lane_shift WHERE closed = 0 ORDER BY opened_at DESC LIMIT 1").fetchone()
+            "FROM lane_shift WHERE closed = 0 ORDER BY opened_at DESC LIMIT 1"
+        ).fetchone()
         if row is None:
             return None
         shift_id, staff_id, method, opened_at, day, opening = row
@@ -112,31 +124,44 @@ class LaneReader:
         """The cash counted when the last shift closed (for a handover), if any."""
         row = self.conn.execute(
             "SELECT r.body FROM lane_doc d JOIN journal_record r ON r.seq = d.seq "
-            "WHERE d.kind = 'shift_close' ORDER BY d.seq DESC LIMIT 1").fetchone()
+            "WHERE d.kind = 'shift_close' ORDER BY d.seq DESC LIMIT 1"
+        ).fetchone()
         return Decimal(json.loads(row[0])["counted"]) if row else None
 
     @staticmethod
     def record_shift(row: OpenShiftRow) -> Also:
         def write(conn: sqlite3.Connection) -> None:
-            conn.execute("INSERT INTO lane_shift (shift_id, staff_id, method, opened_at, "
-                         "business_day, opening_float) VALUES (?, ?, ?, ?, ?, ?)",
-                         (row.shift_id, row.staff_id, row.method, row.opened_at,
-                          row.business_day, str(row.opening_float)))
+            conn.execute(
+                "INSERT INTO lane_shift (shift_id, staff_id, method, opened_at, "
+                "business_day, opening_float) VALUES (?, ?, ?, ?, ?, ?)",
+                (
+                    row.shift_id,
+                    row.staff_id,
+                    row.method,
+                    row.opened_at,
+                    row.business_day,
+                    str(row.opening_float),
+                ),
+            )
+
         return write
 
     @staticmethod
     def close_shift(shift_id: str) -> Also:
         def write(conn: sqlite3.Connection) -> None:
             conn.execute("UPDATE lane_shift SET closed = 1 WHERE shift_id = ?", (shift_id,))
+
         return write
 
-    def shift_bodies(self, shift_id: str,
-                     kinds: Sequence[str]) -> Iterator[tuple[str, dict[str, Any]]]:
+    def shift_bodies(
+        self, shift_id: str, kinds: Sequence[str]
+    ) -> Iterator[tuple[str, dict[str, Any]]]:
         marks = ", ".join("?" * len(kinds))
         rows = self.conn.execute(
             f"SELECT d.kind, r.body FROM lane_doc d JOIN journal_record r ON r.seq = d.seq "
             f"WHERE d.shift_id = ? AND d.kind IN ({marks}) ORDER BY d.seq",
-            (shift_id, *kinds))
+            (shift_id, *kinds),
+        )
         for kind, body in rows:
             yield kind, json.loads(body)
 
@@ -145,30 +170,44 @@ class LaneReader:
     @staticmethod
     def suspend(suspension_id: str, shift_id: str, at: str, body: dict[str, Any]) -> Also:
         """Keep a basket (not a journal record: nothing was sold)."""
+
         def write(conn: sqlite3.Connection) -> None:
-            conn.execute("INSERT INTO lane_suspended (id, shift_id, suspended_at, body) "
-                         "VALUES (?, ?, ?, ?)", (suspension_id, shift_id, at, json.dumps(body)))
+            conn.execute(
+                "INSERT INTO lane_suspended (id, shift_id, suspended_at, body) VALUES (?, ?, ?, ?)",
+                (suspension_id, shift_id, at, json.dumps(body)),
+            )
+
         return write
 
     def suspended(self, suspension_id: str) -> dict[str, Any] | None:
-        row = self.conn.execute("SELECT body FROM lane_suspended WHERE id = ?",
-                                (suspension_id,)).fetchone()
+        row = self.conn.execute(
+            "SELECT body FROM lane_suspended WHERE id = ?", (suspension_id,)
+        ).fetchone()
         return json.loads(row[0]) if row else None
 
     def suspended_ids(self) -> list[str]:
-        return [r[0] for r in self.conn.execute(
-            "SELECT id FROM lane_suspended WHERE id != ? ORDER BY suspended_at, id", (PAYING,))]
+        return [
+            r[0]
+            for r in self.conn.execute(
+                "SELECT id FROM lane_suspended WHERE id != ? ORDER BY suspended_at, id", (PAYING,)
+            )
+        ]
 
     # -- the sale whose payment is under way ---------------------------------------------
 
     @staticmethod
     def save_paying(shift_id: str, at: str, body: dict[str, Any]) -> Also:
         """Keep the sale being paid (tenders already taken) so a restart can finish it."""
+
         def write(conn: sqlite3.Connection) -> None:
-            conn.execute("INSERT INTO lane_suspended (id, shift_id, suspended_at, body) "
-                         "VALUES (?, ?, ?, ?) ON CONFLICT(id) DO UPDATE SET "
-                         "shift_id = excluded.shift_id, suspended_at = excluded.suspended_at, "
-                         "body = excluded.body", (PAYING, shift_id, at, json.dumps(body)))
+            conn.execute(
+                "INSERT INTO lane_suspended (id, shift_id, suspended_at, body) "
+                "VALUES (?, ?, ?, ?) ON CONFLICT(id) DO UPDATE SET "
+                "shift_id = excluded.shift_id, suspended_at = excluded.suspended_at, "
+                "body = excluded.body",
+                (PAYING, shift_id, at, json.dumps(body)),
+            )
+
         return write
 
     def paying(self) -> dict[str, Any] | None:
@@ -183,33 +222,40 @@ class LaneReader:
     def unsuspend(suspension_id: str) -> Also:
         def write(conn: sqlite3.Connection) -> None:
             conn.execute("DELETE FROM lane_suspended WHERE id = ?", (suspension_id,))
+
         return write
 
     # -- receipts and refunds ------------------------------------------------------------
 
     def by_receipt(self, receipt_id: str) -> JournalRecord | None:
-        row = self.conn.execute("SELECT seq FROM lane_doc WHERE receipt_id = ?",
-                                (receipt_id,)).fetchone()
+        row = self.conn.execute(
+            "SELECT seq FROM lane_doc WHERE receipt_id = ?", (receipt_id,)
+        ).fetchone()
         return self.journal.get(row[0]) if row else None
 
     def refunded(self, receipt_id: str) -> dict[int, Decimal]:
         """Quantity already refunded per line index of an original receipt."""
         out: dict[int, Decimal] = {}
         for index, quantity in self.conn.execute(
-                "SELECT line_index, quantity FROM lane_refunded WHERE receipt_id = ?",
-                (receipt_id,)):
+            "SELECT line_index, quantity FROM lane_refunded WHERE receipt_id = ?", (receipt_id,)
+        ):
             out[index] = out.get(index, Decimal(0)) + Decimal(quantity)
         return out
 
     @staticmethod
-    def record_refunded(receipt_id: str, refund_record_id: str,
-                        lines: Sequence[tuple[int, Decimal]]) -> Also:
+    def record_refunded(
+        receipt_id: str, refund_record_id: str, lines: Sequence[tuple[int, Decimal]]
+    ) -> Also:
         def write(conn: sqlite3.Connection) -> None:
-            seq = conn.execute("SELECT seq FROM journal_record WHERE id = ?",
-                               (refund_record_id,)).fetchone()[0]
-            conn.executemany("INSERT INTO lane_refunded (receipt_id, line_index, quantity, "
-                             "refund_seq) VALUES (?, ?, ?, ?)",
-                             [(receipt_id, i, str(q), seq) for i, q in lines])
+            seq = conn.execute(
+                "SELECT seq FROM journal_record WHERE id = ?", (refund_record_id,)
+            ).fetchone()[0]
+            conn.executemany(
+                "INSERT INTO lane_refunded (receipt_id, line_index, quantity, "
+                "refund_seq) VALUES (?, ?, ?, ?)",
+                [(receipt_id, i, str(q), seq) for i, q in lines],
+            )
+
         return write
 
     # -- days ----------------------------------------------------------------------------
@@ -221,35 +267,39 @@ class LaneReader:
     def shift_digests(self, shift_id: str) -> Iterator[tuple[int, str, str | None, str | None]]:
         yield from self._digests("d.shift_id = ?", shift_id)
 
-    def bodies(self, *, day: str | None = None,
-               shift_id: str | None = None) -> Iterator[tuple[int, str, dict[str, Any]]]:
+    def bodies(
+        self, *, day: str | None = None, shift_id: str | None = None
+    ) -> Iterator[tuple[int, str, dict[str, Any]]]:
         """(seq, kind, body) of reported records of a day or a shift, from the journal."""
         where, value = ("d.business_day = ?", day) if day else ("d.shift_id = ?", shift_id)
         marks = ", ".join("?" * len(REPORTED))
         rows = self.conn.execute(
             f"SELECT d.seq, d.kind, r.body FROM lane_doc d JOIN journal_record r "
             f"ON r.seq = d.seq WHERE {where} AND d.kind IN ({marks}) ORDER BY d.seq",
-            (value, *REPORTED))
+            (value, *REPORTED),
+        )
         for seq, kind, body in rows:
             yield seq, kind, json.loads(body)
 
-    def _digests(self, where: str, value: str) -> Iterator[tuple[int, str, str | None,
-                                                                 str | None]]:
+    def _digests(self, where: str, value: str) -> Iterator[tuple[int, str, str | None, str | None]]:
         marks = ", ".join("?" * len(REPORTED))
         yield from self.conn.execute(
             f"SELECT d.seq, d.kind, d.digest, CASE WHEN d.digest IS NULL THEN "
             f"(SELECT body FROM journal_record r WHERE r.seq = d.seq) END FROM lane_doc d "
-            f"WHERE {where} AND d.kind IN ({marks}) ORDER BY d.seq", (value, *REPORTED))
+            f"WHERE {where} AND d.kind IN ({marks}) ORDER BY d.seq",
+            (value, *REPORTED),
+        )
 
     def has_shift(self, shift_id: str) -> bool:
         """Whether this till ever opened the shift (for reports asked about one by id)."""
-        return self.conn.execute("SELECT 1 FROM lane_shift WHERE shift_id = ?",
-                                 (shift_id,)).fetchone() is not None
+        return (
+            self.conn.execute("SELECT 1 FROM lane_shift WHERE shift_id = ?", (shift_id,)).fetchone()
+            is not None
+        )
 
     def first_indexed_day(self) -> str | None:
         """The business day of the oldest record still indexed (reports after pruning)."""
-        row = self.conn.execute("SELECT business_day FROM lane_doc ORDER BY seq LIMIT 1"
-                                ).fetchone()
+        row = self.conn.execute("SELECT business_day FROM lane_doc ORDER BY seq LIMIT 1").fetchone()
         return str(row[0]) if row else None
 
     @staticmethod
@@ -261,8 +311,9 @@ class LaneReader:
         conn.execute("DELETE FROM lane_refunded WHERE refund_seq <= ?", (seq,))
 
     def z_of_day(self, day: str) -> int | None:
-        row = self.conn.execute("SELECT seq FROM lane_doc WHERE business_day = ? AND "
-                                "kind = 'z_report'", (day,)).fetchone()
+        row = self.conn.execute(
+            "SELECT seq FROM lane_doc WHERE business_day = ? AND kind = 'z_report'", (day,)
+        ).fetchone()
         return row[0] if row else None
 
 
@@ -281,15 +332,25 @@ class LaneBook(LaneReader):
 
         def also(conn: sqlite3.Connection) -> None:
             for doc in batch.index:
-                seq = conn.execute("SELECT seq FROM journal_record WHERE id = ?",
-                                   (doc.record_id,)).fetchone()[0]
+                seq = conn.execute(
+                    "SELECT seq FROM journal_record WHERE id = ?", (doc.record_id,)
+                ).fetchone()[0]
                 figures = _digest_or_none(doc.kind, bodies[doc.record_id])
-                conn.execute("INSERT INTO lane_doc (seq, kind, business_day, shift_id, "
-                             "receipt_id, digest) VALUES (?, ?, ?, ?, ?, ?)",
-                             (seq, doc.kind, doc.business_day, doc.shift_id, doc.receipt_id,
-                              None if figures is None else json.dumps(figures)))
+                conn.execute(
+                    "INSERT INTO lane_doc (seq, kind, business_day, shift_id, "
+                    "receipt_id, digest) VALUES (?, ?, ?, ?, ?, ?)",
+                    (
+                        seq,
+                        doc.kind,
+                        doc.business_day,
+                        doc.shift_id,
+                        doc.receipt_id,
+                        None if figures is None else json.dumps(figures),
+                    ),
+                )
             for write in batch.writes:
                 write(conn)
+
         return self.journal.append_many(batch.entries, also=also)
 
     def park_paying(self) -> str:
@@ -298,8 +359,9 @@ class LaneBook(LaneReader):
         number = self.next_number("suspend")
         suspension_id = f"H{number:04d}"
         with self._transaction():
-            self.conn.execute("UPDATE lane_suspended SET id = ? WHERE id = ?",
-                              (suspension_id, PAYING))
+            self.conn.execute(
+                "UPDATE lane_suspended SET id = ? WHERE id = ?", (suspension_id, PAYING)
+            )
             self.take_number("suspend", number)(self.conn)
         return suspension_id
 

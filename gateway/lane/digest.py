@@ -50,10 +50,13 @@ def digest(kind: str, body: Mapping[str, Any]) -> dict[str, Any] | None:
     if kind == "sale":
         p = body["places"]
         return {
-            "p": p, "t": units(body["totals"]["total"], p),
+            "p": p,
+            "t": units(body["totals"]["total"], p),
             "s": units(body["totals"]["savings"], p),
-            "cur": body["currency"], "lv": len(body["voided_lines"]),
-            "pe": body["points"]["earned"], "pr": body["points"]["redeemed"],
+            "cur": body["currency"],
+            "lv": len(body["voided_lines"]),
+            "pe": body["points"]["earned"],
+            "pr": body["points"]["redeemed"],
             "st": [body["staff"]["id"], body["staff"]["name"]],
             "tn": _fold(((t["type"], t["amount"]) for t in body["tenders"]), p),
             "tx": _taxes(body["taxes"], p),
@@ -62,7 +65,9 @@ def digest(kind: str, body: Mapping[str, Any]) -> dict[str, Any] | None:
     if kind == "refund":
         p = body["places"]
         return {
-            "p": p, "t": units(body["total"], p), "pb": body.get("points_reversed", 0),
+            "p": p,
+            "t": units(body["total"], p),
+            "pb": body.get("points_reversed", 0),
             "pg": body.get("points_returned", 0),
             "tn": _fold(((t["type"], t["amount"]) for t in body["tenders"]), p),
             "tx": _taxes(body["taxes"], p),

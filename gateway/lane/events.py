@@ -33,7 +33,8 @@ class Refusal:
     # The only writes a refusal may carry: PIN-attempt counts (a lockout counts refusals).
     # Never a journal record: nothing the lane refuses is journalled.
     writes: tuple[Callable[[sqlite3.Connection], None], ...] = field(
-        default=(), compare=False, repr=False)
+        default=(), compare=False, repr=False
+    )
 
     def __str__(self) -> str:
         return self.message
@@ -90,7 +91,9 @@ class Plu(Event):
 # kg per unit a scale may report: exact (the pound is 0.45359237 kg by the international
 # yard and pound agreement of 1959; the ounce is 1/16 of it), so nothing is rounded twice.
 KILOGRAMS_PER: dict[str, Decimal] = {
-    "kg": Decimal(1), "g": Decimal("0.001"), "lb": Decimal("0.45359237"),
+    "kg": Decimal(1),
+    "g": Decimal("0.001"),
+    "lb": Decimal("0.45359237"),
     "oz": Decimal("0.028349523125"),
 }
 DEFAULT_CAPACITY_KG = Decimal(30)  # the lane's limit when the scale's own is not configured
@@ -123,8 +126,9 @@ class Weighed(Event):
     scale_says: str | None = None
 
     @classmethod
-    def from_reading(cls, at: datetime, code: str, reading: WeightReading | None,
-                     capacity: Decimal | None = None) -> Weighed:
+    def from_reading(
+        cls, at: datetime, code: str, reading: WeightReading | None, capacity: Decimal | None = None
+    ) -> Weighed:
         """The one translator from a scale's reading to this event, for every road a weighed
         item takes (the cashier screen's F3, the control socket's `weigh`).
 
@@ -141,8 +145,13 @@ class Weighed(Event):
             return cls(at, code, None, False, scale_says=why)
         weight = scale_kilograms(reading)
         if weight is None:
-            return cls(at, code, None, False, scale_says=f"the scale weighs in "
-                       f"{reading.unit}; set it to kg, g, lb or oz")
+            return cls(
+                at,
+                code,
+                None,
+                False,
+                scale_says=f"the scale weighs in {reading.unit}; set it to kg, g, lb or oz",
+            )
         limit = kilograms(capacity, reading.unit) if capacity is not None else None
         return cls(at, code, weight, True, limit if limit is not None else DEFAULT_CAPACITY_KG)
 

@@ -61,49 +61,61 @@ class Transition:
     leads_to: tuple[State, ...]
 
 
-def on(event: type[E], handler: Callable[[LaneContext, E], Step | Refusal],
-       *leads_to: State) -> tuple[type[ev.Event], Transition]:
+def on(
+    event: type[E], handler: Callable[[LaneContext, E], Step | Refusal], *leads_to: State
+) -> tuple[type[ev.Event], Transition]:
     """A table entry; the table is keyed by the exact event type, so the handler is only
     ever called with that type."""
+
     def call(lane: LaneContext, given: ev.Event) -> Step | Refusal:
         return handler(lane, cast(E, given))
+
     return event, Transition(call, leads_to)
 
 
 def _items(*leads_to: State) -> list[tuple[type[ev.Event], Transition]]:
-    return [on(ev.Scan, sale.scan, *leads_to), on(ev.Plu, sale.plu, *leads_to),
-            on(ev.Weighed, sale.weighed, *leads_to)]
+    return [
+        on(ev.Scan, sale.scan, *leads_to),
+        on(ev.Plu, sale.plu, *leads_to),
+        on(ev.Weighed, sale.weighed, *leads_to),
+    ]
 
 
 # state x event -> (handler, the states it may lead to): legality, next state and side
 # effect read in one place, as h2's stream machine keeps them. Not listed: refused.
 TABLE: dict[State, dict[type[ev.Event], Transition]] = {
     State.CLOSED: dict([on(ev.OpenShift, shifts.open_shift, State.IDLE)]),
-    State.IDLE: dict([
-        *_items(State.IN_SALE),
-        on(ev.MemberCard, sale.member, State.IN_SALE),
-        on(ev.Coupon, sale.coupon, State.IN_SALE),
-        on(ev.Resume, sale.resume, State.IN_SALE),
-        on(ev.Refund, refunds.refund, State.IDLE),
-        on(ev.ReturnWithoutReceipt, refunds.return_without_receipt, State.IDLE),
-        on(ev.NoSale, shifts.no_sale, State.IDLE),
-        on(ev.CloseShift, shifts.close_shift, State.CLOSED),
-    ]),
-    State.IN_SALE: dict([
-        *_items(State.IN_SALE),
-        on(ev.ChangeQuantity, sale.change_quantity, State.IN_SALE),
-        on(ev.VoidLine, sale.void_line, State.IN_SALE),
-        on(ev.PriceOverride, sale.price_override, State.IN_SALE),
-        on(ev.MemberCard, sale.member, State.IN_SALE),
-        on(ev.Coupon, sale.coupon, State.IN_SALE),
-        on(ev.Tender, sale.tender, State.TENDERING, State.IDLE),
-        on(ev.Suspend, sale.suspend, State.IDLE),
-        on(ev.VoidSale, sale.void_sale, State.IDLE),
-    ]),
-    State.TENDERING: dict([
-        on(ev.Tender, sale.tender, State.TENDERING, State.IDLE),
-        on(ev.VoidSale, sale.void_sale, State.IDLE),
-    ]),
+    State.IDLE: dict(
+        [
+            *_items(State.IN_SALE),
+            on(ev.MemberCard, sale.member, State.IN_SALE),
+            on(ev.Coupon, sale.coupon, State.IN_SALE),
+            on(ev.Resume, sale.resume, State.IN_SALE),
+            on(ev.Refund, refunds.refund, State.IDLE),
+            on(ev.ReturnWithoutReceipt, refunds.return_without_receipt, State.IDLE),
+            on(ev.NoSale, shifts.no_sale, State.IDLE),
+            on(ev.CloseShift, shifts.close_shift, State.CLOSED),
+        ]
+    ),
+    State.IN_SALE: dict(
+        [
+            *_items(State.IN_SALE),
+            on(ev.ChangeQuantity, sale.change_quantity, State.IN_SALE),
+            on(ev.VoidLine, sale.void_line, State.IN_SALE),
+            on(ev.PriceOverride, sale.price_override, State.IN_SALE),
+            on(ev.MemberCard, sale.member, State.IN_SALE),
+            on(ev.Coupon, sale.coupon, State.IN_SALE),
+            on(ev.Tender, sale.tender, State.TENDERING, State.IDLE),
+            on(ev.Suspend, sale.suspend, State.IDLE),
+            on(ev.VoidSale, sale.void_sale, State.IDLE),
+        ]
+    ),
+    State.TENDERING: dict(
+        [
+            on(ev.Tender, sale.tender, State.TENDERING, State.IDLE),
+            on(ev.VoidSale, sale.void_sale, State.IDLE),
+        ]
+    ),
 }
 
 WHY_NOT: dict[State, str] = {
@@ -114,11 +126,16 @@ WHY_NOT: dict[State, str] = {
 }
 
 ACTION_LABELS = {
-    "void_line": "Voiding a line", "void_sale": "Voiding the sale",
-    "void_after_tender": "Voiding a paid sale", "price_override": "A price override",
-    "refund": "A refund", "return_without_receipt": "A return without receipt",
-    "no_sale": "Opening the drawer", "close_shift": "Closing the shift",
-    "open_shift": "Opening a shift", "sell": "Selling",
+    "void_line": "Voiding a line",
+    "void_sale": "Voiding the sale",
+    "void_after_tender": "Voiding a paid sale",
+    "price_override": "A price override",
+    "refund": "A refund",
+    "return_without_receipt": "A return without receipt",
+    "no_sale": "Opening the drawer",
+    "close_shift": "Closing the shift",
+    "open_shift": "Opening a shift",
+    "sell": "Selling",
     "approve_offline": "A member tender while offline",
 }
 
@@ -126,9 +143,16 @@ ACTION_LABELS = {
 class Lane:
     """One till. Feed it events with `handle`; it answers an `Outcome` or a `Refusal`."""
 
-    def __init__(self, *, book: LaneBook, staff: StaffDirectory, catalog: Catalog,
-                 settings: GatewaySettings, members: MemberService | None = None,
-                 new_id: Callable[[], str] | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        book: LaneBook,
+        staff: StaffDirectory,
+        catalog: Catalog,
+        settings: GatewaySettings,
+        members: MemberService | None = None,
+        new_id: Callable[[], str] | None = None,
+    ) -> None:
         self._book = book
         self.staff = staff
         self.settings = settings
@@ -168,10 +192,12 @@ class Lane:
         restored = sale.restore_paying(self, body)
         if isinstance(restored, Refusal):
             parked = self._book.park_paying()
-            self.restore_notes = (f"The sale being paid could not be restored: "
-                                  f"{restored.message} It is kept as {parked}; tenders "
-                                  "already taken: " + ", ".join(
-                                      f"{t['type']} {t['amount']}" for t in body["tenders"]),)
+            self.restore_notes = (
+                f"The sale being paid could not be restored: "
+                f"{restored.message} It is kept as {parked}; tenders "
+                "already taken: "
+                + ", ".join(f"{t['type']} {t['amount']}" for t in body["tenders"]),
+            )
             return
         self.sale, self.restore_notes = restored
         self.state = State.TENDERING if self.sale.tenders else State.IN_SALE
@@ -197,8 +223,11 @@ class Lane:
             return step
         assert step.state in transition.leads_to, f"{type(event).__name__} led to {step.state}"
         if step.state is State.TENDERING and step.shift is not None and step.sale is not None:
-            step.batch.writes.append(self._book.save_paying(
-                step.shift.shift_id, event.at.isoformat(), sale.snapshot(step.sale)))
+            step.batch.writes.append(
+                self._book.save_paying(
+                    step.shift.shift_id, event.at.isoformat(), sale.snapshot(step.sale)
+                )
+            )
         return step
 
     def apply(self, step: Step) -> Outcome:
@@ -210,8 +239,14 @@ class Lane:
         self.state, self.shift, self.sale = step.state, step.shift, step.sale
         if self.sale is None and self._pending_catalog is not None:
             self.catalog, self._pending_catalog = self._pending_catalog, None
-        return Outcome(state=self.state.value, records=records, receipt=receipt,
-                       document=document, notices=step.notices, open_drawer=step.open_drawer)
+        return Outcome(
+            state=self.state.value,
+            records=records,
+            receipt=receipt,
+            document=document,
+            notices=step.notices,
+            open_drawer=step.open_drawer,
+        )
 
     def set_catalog(self, catalog: Catalog) -> None:
         """A new catalog applies between sales only; a sale in progress keeps its prices."""
@@ -222,9 +257,15 @@ class Lane:
 
     # -- permissions ---------------------------------------------------------------------
 
-    def permit(self, action: str, at: datetime, authorization: ev.Authorization | None, *,
-               amount: Decimal | None = None,
-               receipt_id: str | None = None) -> Permit | Refusal:
+    def permit(
+        self,
+        action: str,
+        at: datetime,
+        authorization: ev.Authorization | None,
+        *,
+        amount: Decimal | None = None,
+        receipt_id: str | None = None,
+    ) -> Permit | Refusal:
         """May the signed-on cashier do `action`, or does this event carry an override?"""
         actor = self.shift.staff if self.shift else None
         lane = self.settings.lane
@@ -232,35 +273,58 @@ class Lane:
             return Permit()
         label = ACTION_LABELS.get(action, action)
         if authorization is None:
-            return Refusal("needs_override", f"{label} needs a supervisor: scan a supervisor "
-                           "card or enter a supervisor PIN.")
+            return Refusal(
+                "needs_override",
+                f"{label} needs a supervisor: scan a supervisor card or enter a supervisor PIN.",
+            )
         supervisor, writes = self.staff.identify_intent(authorization.credential, at)
         if isinstance(supervisor, Refusal):
             return replace(supervisor, writes=writes)
         if not lane.allows(supervisor.role, action):
-            return Refusal("not_permitted", f"{supervisor.name} may not authorise this: "
-                           f"{label.lower()}.", writes=writes)
+            return Refusal(
+                "not_permitted",
+                f"{supervisor.name} may not authorise this: {label.lower()}.",
+                writes=writes,
+            )
         ceiling = self.staff.ceiling_of(supervisor)
         if amount is not None and amount > ceiling:
-            return Refusal("over_ceiling", f"{amount} is above {supervisor.name}'s override "
-                           f"limit of {ceiling}.", writes=writes)
+            return Refusal(
+                "over_ceiling",
+                f"{amount} is above {supervisor.name}'s override limit of {ceiling}.",
+                writes=writes,
+            )
         if not authorization.reason.strip():
             return Refusal("needs_reason", "Enter the reason for the override.", writes=writes)
-        return Permit(OverrideBody(
-            override_id=self.new_id(), lane=self.lane_ref,
-            shift_id=self.shift.shift_id if self.shift else None, local_time=at.isoformat(),
-            action=action, supervisor=supervisor.ref(),
-            cashier=actor.ref() if actor else None, method=authorization.credential.method,
-            amount=amount, ceiling=ceiling, reason=authorization.reason.strip(),
-            receipt_id=receipt_id), writes)
+        return Permit(
+            OverrideBody(
+                override_id=self.new_id(),
+                lane=self.lane_ref,
+                shift_id=self.shift.shift_id if self.shift else None,
+                local_time=at.isoformat(),
+                action=action,
+                supervisor=supervisor.ref(),
+                cashier=actor.ref() if actor else None,
+                method=authorization.credential.method,
+                amount=amount,
+                ceiling=ceiling,
+                reason=authorization.reason.strip(),
+                receipt_id=receipt_id,
+            ),
+            writes,
+        )
 
     def add_override(self, batch: Batch, permit: Permit, business_day: str) -> None:
         """Put what a permit intends (the supervisor's override record, PIN counts) in a batch."""
         batch.writes.extend(permit.writes)
         if permit.override is not None:
             o = permit.override
-            batch.add("override", o.to_body(), o.override_id, business_day=business_day,
-                      shift_id=o.shift_id)
+            batch.add(
+                "override",
+                o.to_body(),
+                o.override_id,
+                business_day=business_day,
+                shift_id=o.shift_id,
+            )
 
     def expected_drawer(self) -> Decimal | Refusal:
         """The cash the drawer should hold now, for a count that is not blind."""
@@ -273,11 +337,28 @@ class Lane:
     def receipt_for(self, record: JournalRecord) -> Receipt:
         """The receipt of a record just committed (never before: commit, then print)."""
         from gateway.receipts.model import from_record
+
         store = self.settings.store
         return from_record(record, store.header, store.footer)
 
-    def with_sale(self, state: State, sale_: Sale | None, *, batch: Batch | None = None,
-                  document: str | None = None, prints: bool = False,
-                  notices: tuple[str, ...] = (), open_drawer: bool = False) -> Step:
-        return Step(state, self.shift, sale_, batch if batch is not None else Batch(),
-                    document, prints, notices, open_drawer)
+    def with_sale(
+        self,
+        state: State,
+        sale_: Sale | None,
+        *,
+        batch: Batch | None = None,
+        document: str | None = None,
+        prints: bool = False,
+        notices: tuple[str, ...] = (),
+        open_drawer: bool = False,
+    ) -> Step:
+        return Step(
+            state,
+            self.shift,
+            sale_,
+            batch if batch is not None else Batch(),
+            document,
+            prints,
+            notices,
+            open_drawer,
+        )

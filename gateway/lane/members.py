@@ -25,11 +25,15 @@ from gateway.lane.events import Refusal
 from gateway.lane.proportion import points_in_proportion
 from gateway.members import Account, Authorisation, LinkState, MemberAccounts
 from gateway.members import Refusal as RoomRefusal
+from gateway.members.rules import TenderKind
 from gateway.pricing.basket import MemberContext
 from gateway.pricing.result import PricedBasket
 
 Entry = tuple[str, Mapping[str, Any], str]
 Also = Callable[[Any], None]
+
+# The tenders the members room pays (the lane's names for them are the room's).
+MEMBER_TENDER_KINDS: dict[str, TenderKind] = {"points": "points", "stored_value": "stored_value"}
 
 
 @dataclass(frozen=True)
@@ -64,21 +68,41 @@ class MemberService(Protocol):
         """The member behind a card, or why the card is refused (blocked, lost, unknown)."""
         ...
 
-    def authorize(self, account: MemberAccount, tender: str, amount: Decimal, at: datetime,
-                  earlier: Sequence[object], supervisor: str | None = None) -> object | Refusal:
+    def authorize(
+        self,
+        account: MemberAccount,
+        tender: str,
+        amount: Decimal,
+        at: datetime,
+        earlier: Sequence[object],
+        supervisor: str | None = None,
+    ) -> object | Refusal:
         """May this points / stored-value tender be taken (balance, limits, offline policy)?
         The answer (an authorisation) is kept with the tender and handed to `settle`.
         `supervisor` is who approved going on offline after a `needs_supervisor` refusal."""
         ...
 
-    def settle(self, account: MemberAccount, receipt_id: str, priced: PricedBasket,
-               authorisations: Sequence[object], at: datetime) -> Settlement:
+    def settle(
+        self,
+        account: MemberAccount,
+        receipt_id: str,
+        priced: PricedBasket,
+        authorisations: Sequence[object],
+        at: datetime,
+    ) -> Settlement:
         """Balance changes of a completed sale: entries and table writes, one transaction."""
         ...
 
-    def reverse(self, refund_id: str, originals: Sequence[Mapping[str, Any]],
-                share: Fraction, to_wallet: Decimal, at: datetime, *,
-                points_back: int = 0) -> Settlement:
+    def reverse(
+        self,
+        refund_id: str,
+        originals: Sequence[Mapping[str, Any]],
+        share: Fraction,
+        to_wallet: Decimal,
+        at: datetime,
+        *,
+        points_back: int = 0,
+    ) -> Settlement:
         """Balance changes of a refund: earned points taken back in proportion (`share` is
         the part of the sale refunded so far, 0-1), `to_wallet` stored value given back
         to the wallets it came from and `points_back` redeemed points given back to the
@@ -93,21 +117,43 @@ class NoMembers:
     def identify(self, card_id: str, at: datetime) -> MemberAccount | Refusal:
         return Refusal("members_off", "Member cards are not accepted at this till.")
 
-    def authorize(self, account: MemberAccount, tender: str, amount: Decimal, at: datetime,
-                  earlier: Sequence[object], supervisor: str | None = None) -> object | Refusal:
+    def authorize(
+        self,
+        account: MemberAccount,
+        tender: str,
+        amount: Decimal,
+        at: datetime,
+        earlier: Sequence[object],
+        supervisor: str | None = None,
+    ) -> object | Refusal:
         return Refusal("members_off", "Member tenders are not accepted at this till.")
 
-    def settle(self, account: MemberAccount, receipt_id: str, priced: PricedBasket,
-               authorisations: Sequence[object], at: datetime) -> Settlement:
+    def settle(
+        self,
+        account: MemberAccount,
+        receipt_id: str,
+        priced: PricedBasket,
+        authorisations: Sequence[object],
+        at: datetime,
+    ) -> Settlement:
         return Settlement()
 
-    def reverse(self, refund_id: str, originals: Sequence[Mapping[str, Any]],
-                share: Fraction, to_wallet: Decimal, at: datetime, *,
-                points_back: int = 0) -> Settlement:
+    def reverse(
+        self,
+        refund_id: str,
+        originals: Sequence[Mapping[str, Any]],
+        share: Fraction,
+        to_wallet: Decimal,
+        at: datetime,
+        *,
+        points_back: int = 0,
+    ) -> Settlement:
         if points_back:
-            raise PointsBackError("this till takes no member cards now",
-                                  where=f"refund {refund_id}", fix="refund it once this "
-                                  "till takes member cards again")
+            raise PointsBackError(
+                "this till takes no member cards now",
+                where=f"refund {refund_id}",
+                fix="refund it once this till takes member cards again",
+            )
         return Settlement()
 
 
@@ -117,8 +163,9 @@ class RoomMembers:
     `link`, when given, tells the members room how the box stands with head office
     (online, time offline, unsynced sales); without it `MemberAccounts` uses its own."""
 
-    def __init__(self, accounts: MemberAccounts,
-                 link: Callable[[], LinkState] | None = None) -> None:
+    def __init__(
+        self, accounts: MemberAccounts, link: Callable[[], LinkState] | None = None
+    ) -> None:
         self.accounts = accounts
         self.link = link
 
@@ -126,38 +173,72 @@ class RoomMembers:
         found = self.accounts.identify(card_id)
         if isinstance(found, RoomRefusal):
             return Refusal(found.code, sentence(found.message))
-        return MemberAccount(id=found.id, group=found.group.id, name=found.name,
-                             points=found.points,
-                             context=self.accounts.pricing_context(found), handle=found)
+        return MemberAccount(
+            id=found.id,
+            group=found.group.id,
+            name=found.name,
+            points=found.points,
+            context=self.accounts.pricing_context(found),
+            handle=found,
+        )
 
-    def authorize(self, account: MemberAccount, tender: str, amount: Decimal, at: datetime,
-                  earlier: Sequence[object], supervisor: str | None = None) -> object | Refusal:
-        if tender not in ("points", "stored_value"):
+    def authorize(
+        self,
+        account: MemberAccount,
+        tender: str,
+        amount: Decimal,
+        at: datetime,
+        earlier: Sequence[object],
+        supervisor: str | None = None,
+    ) -> object | Refusal:
+        kind = MEMBER_TENDER_KINDS.get(tender)
+        if kind is None:
             return Refusal("not_member_tender", f"{tender} is not a member tender.")
         answer = self.accounts.authorise(
-            _account(account), tender, amount, at,  # type: ignore[arg-type]
+            _account(account),
+            kind,
+            amount,
+            at,
             link=self.link() if self.link is not None else None,
-            earlier=_authorisations(earlier), supervisor=supervisor)
+            earlier=_authorisations(earlier),
+            supervisor=supervisor,
+        )
         if isinstance(answer, RoomRefusal):
             return Refusal(answer.code, sentence(answer.message), answer.needs_supervisor)
         return answer
 
-    def settle(self, account: MemberAccount, receipt_id: str, priced: PricedBasket,
-               authorisations: Sequence[object], at: datetime) -> Settlement:
+    def settle(
+        self,
+        account: MemberAccount,
+        receipt_id: str,
+        priced: PricedBasket,
+        authorisations: Sequence[object],
+        at: datetime,
+    ) -> Settlement:
         taken = _authorisations(authorisations)
         points_paid = sum((a.amount for a in taken if a.tender == "points"), Decimal(0))
         holder = _account(account)
         earned = self.accounts.points_earned(holder, priced, points_paid)
         posting = self.accounts.postings(receipt_id, holder, taken, earned, at)
-        redeemed = sum((int(d.amount) for a in taken for d in a.debits
-                        if d.wallet == "points"), 0)
-        return Settlement(entries=posting.entries, also=posting.also, points_earned=earned,
-                          points_redeemed=redeemed,
-                          points_balance=account.points + earned - redeemed)
+        redeemed = sum((int(d.amount) for a in taken for d in a.debits if d.wallet == "points"), 0)
+        return Settlement(
+            entries=posting.entries,
+            also=posting.also,
+            points_earned=earned,
+            points_redeemed=redeemed,
+            points_balance=account.points + earned - redeemed,
+        )
 
-    def reverse(self, refund_id: str, originals: Sequence[Mapping[str, Any]],
-                share: Fraction, to_wallet: Decimal, at: datetime, *,
-                points_back: int = 0) -> Settlement:
+    def reverse(
+        self,
+        refund_id: str,
+        originals: Sequence[Mapping[str, Any]],
+        share: Fraction,
+        to_wallet: Decimal,
+        at: datetime,
+        *,
+        points_back: int = 0,
+    ) -> Settlement:
         parts: dict[str, Decimal] = {}
         store = self.accounts.store
 
@@ -175,16 +256,34 @@ class RoomMembers:
                 part = points_in_proportion(earned, share) - done(body)
                 if part > 0:
                     parts[str(body["change"])] = part
-        _fill(parts, [b for b in originals if b["reason"] == "redeem"], Decimal(points_back),
-              left, lambda given: PointsBackError(
-                  f"only {given} of the points paid with this sale are left to give back, "
-                  f"not {points_back}", where=f"refund {refund_id}", fix=POINTS_BACK_FIX))
-        spends = sorted((b for b in originals if b["reason"] == "spend"),
-                        key=lambda b: WALLET_ORDER.get(str(b["wallet"]), 9))
-        _fill(parts, spends, to_wallet, left, lambda given: LaneMembersError(
-            f"{to_wallet} cannot go back to the member's wallets: only {given} was paid "
-            "from them", where=f"refund {refund_id}",
-            fix="refund the rest in cash or to the original card"))
+        _fill(
+            parts,
+            [b for b in originals if b["reason"] == "redeem"],
+            Decimal(points_back),
+            left,
+            lambda given: PointsBackError(
+                f"only {given} of the points paid with this sale are left to give back, "
+                f"not {points_back}",
+                where=f"refund {refund_id}",
+                fix=POINTS_BACK_FIX,
+            ),
+        )
+        spends = sorted(
+            (b for b in originals if b["reason"] == "spend"),
+            key=lambda b: WALLET_ORDER.get(str(b["wallet"]), 9),
+        )
+        _fill(
+            parts,
+            spends,
+            to_wallet,
+            left,
+            lambda given: LaneMembersError(
+                f"{to_wallet} cannot go back to the member's wallets: only {given} was paid "
+                "from them",
+                where=f"refund {refund_id}",
+                fix="refund the rest in cash or to the original card",
+            ),
+        )
         chosen = [b for b in originals if str(b["change"]) in parts]
         try:
             posting = self.accounts.reverse(refund_id, chosen, at, parts)
@@ -193,14 +292,21 @@ class RoomMembers:
                 raise
             raise PointsBackError(exc.what, where=exc.where, fix=POINTS_BACK_FIX) from exc
         moved = [b for _, b, _ in posting.entries if b["wallet"] == "points"]
-        taken = -sum((Decimal(str(b["delta"])) for b in moved
-                      if b["reason"] == "earn_reversal"), Decimal(0))
-        given = sum((Decimal(str(b["delta"])) for b in moved
-                     if b["reason"] == "redeem_reversal"), Decimal(0))
-        return Settlement(entries=posting.entries, also=posting.also,
-                          points_earned=-int(taken), points_returned=int(given),
-                          points_balance=int(Decimal(str(moved[-1]["after"]))) if moved
-                          else None, notes=self._status_notes(chosen, int(given)))
+        taken = -sum(
+            (Decimal(str(b["delta"])) for b in moved if b["reason"] == "earn_reversal"), Decimal(0)
+        )
+        given = sum(
+            (Decimal(str(b["delta"])) for b in moved if b["reason"] == "redeem_reversal"),
+            Decimal(0),
+        )
+        return Settlement(
+            entries=posting.entries,
+            also=posting.also,
+            points_earned=-int(taken),
+            points_returned=int(given),
+            points_balance=int(Decimal(str(moved[-1]["after"]))) if moved else None,
+            notes=self._status_notes(chosen, int(given)),
+        )
 
     def _status_notes(self, chosen: Sequence[Mapping[str, Any]], given: int) -> tuple[str, ...]:
         """Points given back to an account whose card was since reported lost or blocked
@@ -210,13 +316,19 @@ class RoomMembers:
         account = self.accounts.account(str(chosen[0]["member"]))
         if account is None or account.status == "active":
             return ()
-        return (f"Member {account.id} is {account.status}: the {given} points go back to "
-                "the account, not to the card.",)
+        return (
+            f"Member {account.id} is {account.status}: the {given} points go back to "
+            "the account, not to the card.",
+        )
 
 
-def _fill(parts: dict[str, Decimal], bodies: Sequence[Mapping[str, Any]], amount: Decimal,
-          left: Callable[[Mapping[str, Any]], Decimal],
-          short: Callable[[Decimal], StoregateError]) -> None:
+def _fill(
+    parts: dict[str, Decimal],
+    bodies: Sequence[Mapping[str, Any]],
+    amount: Decimal,
+    left: Callable[[Mapping[str, Any]], Decimal],
+    short: Callable[[Decimal], StoregateError],
+) -> None:
     """Spread `amount` over `bodies` in order, each up to what is left of it to reverse."""
     rest = amount
     for body in bodies:
@@ -239,8 +351,9 @@ class PointsBackError(StoregateError):
     """Redeemed points cannot go back to the member now; they are never paid in money."""
 
 
-POINTS_BACK_FIX = ("refund it once the member is in this till's member list again, or "
-                   "ask head office")
+POINTS_BACK_FIX = (
+    "refund it once the member is in this till's member list again, or ask head office"
+)
 
 
 def _account(account: MemberAccount) -> Account:

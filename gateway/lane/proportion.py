@@ -39,9 +39,11 @@ def amount_in_proportion(amount: Decimal, share: Fraction, places: int) -> Decim
     """Rule "running share, half up": `amount` (not negative) x `share`, half up to
     `places` decimals."""
     if not 0 <= share <= 1 or amount < 0:
-        raise ValueError(f"a refunded share is between 0 and 1 of an amount not below "
-                         f"zero, not {share} of {amount}")
-    minor = floor(Fraction(amount) * share * 10 ** places + Fraction(1, 2))
+        raise ValueError(
+            f"a refunded share is between 0 and 1 of an amount not below "
+            f"zero, not {share} of {amount}"
+        )
+    minor = floor(Fraction(amount) * share * 10**places + Fraction(1, 2))
     return from_minor_units(minor, places)
 
 
@@ -59,8 +61,9 @@ class PointsBack:
 NO_POINTS = PointsBack()  # a sale without points tenders, or a return without receipt
 
 
-def points_back(redeemed: int, paid: Decimal, places: int, before: Fraction,
-                after: Fraction) -> PointsBack:
+def points_back(
+    redeemed: int, paid: Decimal, places: int, before: Fraction, after: Fraction
+) -> PointsBack:
     """The points part of a refund that takes the refunded share from `before` to `after`.
 
     `redeemed` are the points the original sale redeemed and `paid` the money its `points`
@@ -68,6 +71,5 @@ def points_back(redeemed: int, paid: Decimal, places: int, before: Fraction,
     if not redeemed and not paid:
         return NO_POINTS
     points = points_in_proportion(redeemed, after) - points_in_proportion(redeemed, before)
-    amount = (amount_in_proportion(paid, after, places)
-              - amount_in_proportion(paid, before, places))
+    amount = amount_in_proportion(paid, after, places) - amount_in_proportion(paid, before, places)
     return PointsBack(points=points, amount=amount)

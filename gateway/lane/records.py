@@ -33,8 +33,15 @@ Role = Literal["cashier", "supervisor", "technician", "admin"]
 TenderType = Literal["cash", "card", "mobile", "voucher", "points", "stored_value"]
 AdjustmentKind = Literal["member_price", "promotion", "basket", "moling", "override"]
 OverrideAction = Literal[
-    "refund", "return_without_receipt", "void_line", "void_sale", "void_after_tender",
-    "price_override", "no_sale", "close_shift_with_difference", "approve_offline",
+    "refund",
+    "return_without_receipt",
+    "void_line",
+    "void_sale",
+    "void_after_tender",
+    "price_override",
+    "no_sale",
+    "close_shift_with_difference",
+    "approve_offline",
 ]
 
 
@@ -207,8 +214,7 @@ class RefundLine(Body):
 class RefundBody(Body):
     """`refund`: money back, against an earlier receipt or (separately permitted) without."""
 
-    schema_: Literal["storegate.lane.refund/1"] = Field(
-        "storegate.lane.refund/1", alias="schema")
+    schema_: Literal["storegate.lane.refund/1"] = Field("storegate.lane.refund/1", alias="schema")
     refund_id: str
     lane: LaneRef
     shift_id: str
@@ -224,12 +230,15 @@ class RefundBody(Body):
     lines: list[RefundLine]
     total: Money
     taxes: list[TaxLine]
-    tenders: list[Tender] = Field(description="how it was paid back: a `points` tender is "
-                                  "the money the sale's points paid, given back as points")
+    tenders: list[Tender] = Field(
+        description="how it was paid back: a `points` tender is "
+        "the money the sale's points paid, given back as points"
+    )
     points_reversed: int = Field(0, description="earned points taken back")
     points_returned: int = Field(0, description="redeemed points given back as points")
     points_balance: int | None = Field(
-        None, description="the member's points balance after this refund, when points moved")
+        None, description="the member's points balance after this refund, when points moved"
+    )
     reason: str
     override: OverrideRef | None = None
 
@@ -380,5 +389,7 @@ def parse_body(kind: str, body: dict[str, Any]) -> Body:
 
 def json_schemas() -> dict[str, dict[str, Any]]:
     """JSON Schema of every lane body, by kind (for head office and other languages)."""
-    return {kind: model.model_json_schema(by_alias=True, mode="serialization")
-            for kind, model in RECORD_MODELS.items()}
+    return {
+        kind: model.model_json_schema(by_alias=True, mode="serialization")
+        for kind, model in RECORD_MODELS.items()
+    }

@@ -41,8 +41,11 @@ from gateway.pricing import Basket, BasketLine, price_basket
 def refund(lane: LaneContext, event: ev.Refund) -> Step | Refusal:
     record = lane.book.by_receipt(event.receipt_id)
     if record is None or record.kind != "sale":
-        return Refusal("unknown_receipt", f"No sale with receipt {event.receipt_id} on this "
-                       "till." + retention_note(lane.book.journal))
+        return Refusal(
+            "unknown_receipt",
+            f"No sale with receipt {event.receipt_id} on this "
+            "till." + retention_note(lane.book.journal),
+        )
     if not event.reason.strip():
         return Refusal("needs_reason", "Enter the reason for the refund.")
     original = SaleBody.model_validate(record.body)  # the model head office reads it with
@@ -55,42 +58,60 @@ def refund(lane: LaneContext, event: ev.Refund) -> Step | Refusal:
     total = sum((line.amount for line in lines), ZERO)
     share = _refunded_share(original, done, lines)
     paid_in_points = sum((t.amount for t in original.tenders if t.type == "points"), ZERO)
-    points = points_back(original.points.redeemed, paid_in_points, original.places,
-                         _refunded_share(original, done, []), share)
+    points = points_back(
+        original.points.redeemed,
+        paid_in_points,
+        original.places,
+        _refunded_share(original, done, []),
+        share,
+    )
     money = total - points.amount
     if event.tender == "points" and money > 0:
         return Refusal("no_points_payout", _no_points_payout(points, money))
     member = original.member
     if event.tender == "stored_value" and member is None:
-        return Refusal("needs_member", "This sale had no member: refund in cash or to the "
-                       "card.")
-    permit = lane.permit("refund", event.at, event.authorization, amount=total,
-                         receipt_id=event.receipt_id)
+        return Refusal("needs_member", "This sale had no member: refund in cash or to the card.")
+    permit = lane.permit(
+        "refund", event.at, event.authorization, amount=total, receipt_id=event.receipt_id
+    )
     if isinstance(permit, Refusal):
         return permit
     settle = None
     if member is not None:
         bodies = _member_bodies(lane, record.seq, event.receipt_id)
         settle = _member_settle(lane, bodies, share, event.tender, points, event.at)
-    return _commit(lane, event.at, lines, total, permit, with_receipt=True,
-                   original=(event.receipt_id, record.seq), reason=event.reason,
-                   tender=event.tender, reference=event.reference,
-                   member=member, currency=original.currency, places=original.places,
-                   settle=settle,
-                   points=points)
+    return _commit(
+        lane,
+        event.at,
+        lines,
+        total,
+        permit,
+        with_receipt=True,
+        original=(event.receipt_id, record.seq),
+        reason=event.reason,
+        tender=event.tender,
+        reference=event.reference,
+        member=member,
+        currency=original.currency,
+        places=original.places,
+        settle=settle,
+        points=points,
+    )
 
 
 def _no_points_payout(points: PointsBack, money: Decimal) -> str:
     """Money paid is never given back as points (nor points as money)."""
     if points is NO_POINTS:
-        return ("This sale was not paid with points: refund in cash, to the card or to "
-                "stored value.")
-    return (f"Only {points.points} points go back as points (the part paid with points): "
-            f"pay back the other {money} in cash, to the card or to stored value.")
+        return "This sale was not paid with points: refund in cash, to the card or to stored value."
+    return (
+        f"Only {points.points} points go back as points (the part paid with points): "
+        f"pay back the other {money} in cash, to the card or to stored value."
+    )
 
 
-def _refunded_share(original: SaleBody, done: Mapping[int, Decimal],
-                    now: list[RefundLine]) -> Fraction:
+def _refunded_share(
+    original: SaleBody, done: Mapping[int, Decimal], now: list[RefundLine]
+) -> Fraction:
     """The part of the sale's total refunded once this refund is made (0-1, exact)."""
     total = original.totals.total
     if total <= 0:
@@ -105,8 +126,9 @@ def _refunded_share(original: SaleBody, done: Mapping[int, Decimal],
         if line.weight is not None or sold != sold.to_integral_value():
             refunded += line.total if quantity >= sold else ZERO
         else:
-            refunded += sum(split_units(line.total, int(sold), original.places)
-                            [:int(quantity)], ZERO)
+            refunded += sum(
+                split_units(line.total, int(sold), original.places)[: int(quantity)], ZERO
+            )
     return min(Fraction(refunded) / Fraction(total), Fraction(1))
 
 
@@ -123,83 +145,113 @@ def _member_bodies(lane: LaneContext, sale_seq: int, receipt_id: str) -> list[di
 Settle = Callable[[str, Decimal], Settlement | Refusal]
 
 
-def _member_settle(lane: LaneContext, bodies: list[dict[str, Any]], share: Fraction, tender: str,
-                   points: PointsBack, at: datetime) -> Settle:
+def _member_settle(
+    lane: LaneContext,
+    bodies: list[dict[str, Any]],
+    share: Fraction,
+    tender: str,
+    points: PointsBack,
+    at: datetime,
+) -> Settle:
     def settle(refund_id: str, paid: Decimal) -> Settlement | Refusal:
         to_wallet = paid if tender == "stored_value" else ZERO
         try:
-            done = lane.members.reverse(refund_id, bodies, share, to_wallet, at,
-                                        points_back=points.points)
+            done = lane.members.reverse(
+                refund_id, bodies, share, to_wallet, at, points_back=points.points
+            )
         except PointsBackError as exc:
             return _points_refused(points, exc.what, exc.fix)
         except StoregateError as exc:
             return Refusal("wallet_refund", exc.what[:1].upper() + exc.what[1:] + ".")
         if done.points_returned != points.points:
-            return _points_refused(points, f"{done.points_returned} of them could be given "
-                                   "back", POINTS_BACK_FIX)
+            return _points_refused(
+                points, f"{done.points_returned} of them could be given back", POINTS_BACK_FIX
+            )
         return done
+
     return settle
 
 
 def _points_refused(points: PointsBack, why: str, fix: str | None) -> Refusal:
     """Points cannot go back now: the refund waits, it never pays them out in money."""
-    return Refusal("points_back", f"The {points.points} points paid with this sale go back "
-                   f"only as points, never in cash, and cannot go back now: {why} — "
-                   f"{fix or POINTS_BACK_FIX}.")
+    return Refusal(
+        "points_back",
+        f"The {points.points} points paid with this sale go back "
+        f"only as points, never in cash, and cannot go back now: {why} — "
+        f"{fix or POINTS_BACK_FIX}.",
+    )
 
 
-def _refund_lines(original: SaleBody, wanted: Mapping[int, Decimal] | None,
-                  done: Mapping[int, Decimal]) -> list[RefundLine] | Refusal:
+def _refund_lines(
+    original: SaleBody, wanted: Mapping[int, Decimal] | None, done: Mapping[int, Decimal]
+) -> list[RefundLine] | Refusal:
     sold = original.lines
     if wanted is None:
-        wanted = {i: line.quantity - done.get(i, ZERO)
-                  for i, line in enumerate(sold) if line.quantity > done.get(i, ZERO)}
+        wanted = {
+            i: line.quantity - done.get(i, ZERO)
+            for i, line in enumerate(sold)
+            if line.quantity > done.get(i, ZERO)
+        }
         if not wanted:
-            return Refusal("already_refunded", "Every line of this receipt was already "
-                           "refunded.")
+            return Refusal("already_refunded", "Every line of this receipt was already refunded.")
     out: list[RefundLine] = []
     for index, quantity in sorted(wanted.items()):
         if not 0 <= index < len(sold):
             return Refusal("no_such_line", f"Receipt has no line {index + 1}.")
-        line = _one_line(sold[index], index, quantity, done.get(index, ZERO),
-                         original.places)
+        line = _one_line(sold[index], index, quantity, done.get(index, ZERO), original.places)
         if isinstance(line, Refusal):
             return line
         out.append(line)
     return out
 
 
-def _one_line(line: SaleLine, index: int, quantity: Decimal, done: Decimal,
-              places: int) -> RefundLine | Refusal:
+def _one_line(
+    line: SaleLine, index: int, quantity: Decimal, done: Decimal, places: int
+) -> RefundLine | Refusal:
     sold = line.quantity
     name = line.name
     if done >= sold:
         return Refusal("already_refunded", f"Line {index + 1} ({name}) was already refunded.")
     if quantity <= 0 or quantity + done > sold:
-        return Refusal("beyond_quantity", f"Only {sold - done} of {name} can be refunded "
-                       f"(sold {sold}, refunded {done}).")
+        return Refusal(
+            "beyond_quantity",
+            f"Only {sold - done} of {name} can be refunded (sold {sold}, refunded {done}).",
+        )
     weighed = line.weight is not None
     if (weighed or sold != sold.to_integral_value()) and quantity != sold:
         return Refusal("whole_line_only", f"{name} was weighed: refund the whole line.")
     units = int(sold) if not weighed else 1
     first, count = (int(done), int(quantity)) if not weighed else (0, 1)
-    amount = sum(split_units(line.total, units, places)[first:first + count], ZERO)
-    tax = sum(split_units(line.tax, units, places)[first:first + count], ZERO)
-    return RefundLine(original_index=index, sku=line.sku, name=name, category=line.category,
-                      quantity=quantity, weight=line.weight, amount=amount,
-                      tax_class=line.tax_class, tax_rate=line.tax_rate,
-                      tax_inclusive=line.tax_inclusive, tax=tax)
+    amount = sum(split_units(line.total, units, places)[first : first + count], ZERO)
+    tax = sum(split_units(line.tax, units, places)[first : first + count], ZERO)
+    return RefundLine(
+        original_index=index,
+        sku=line.sku,
+        name=name,
+        category=line.category,
+        quantity=quantity,
+        weight=line.weight,
+        amount=amount,
+        tax_class=line.tax_class,
+        tax_rate=line.tax_rate,
+        tax_inclusive=line.tax_inclusive,
+        tax=tax,
+    )
 
 
 def return_without_receipt(lane: LaneContext, event: ev.ReturnWithoutReceipt) -> Step | Refusal:
     if not event.reason.strip():
         return Refusal("needs_reason", "Enter the reason for the return.")
     if event.tender == "points":
-        return Refusal("no_points_payout", "A return without receipt is not paid back in "
-                       "points: refund in cash or to the card.")
+        return Refusal(
+            "no_points_payout",
+            "A return without receipt is not paid back in points: refund in cash or to the card.",
+        )
     if event.tender == "stored_value":  # no member to credit: the money would go nowhere
-        return Refusal("no_member_to_credit", "A return without receipt has no member to credit: "
-                       "refund in cash or to the card.")
+        return Refusal(
+            "no_member_to_credit",
+            "A return without receipt has no member to credit: refund in cash or to the card.",
+        )
     product = find_product(lane.catalog, event.code)
     if product is None:
         return Refusal("unknown_item", f"No item with code {event.code}.")
@@ -207,20 +259,40 @@ def return_without_receipt(lane: LaneContext, event: ev.ReturnWithoutReceipt) ->
         return Refusal("needs_receipt", f"{product.name} was weighed: it needs its receipt.")
     if bad := whole_quantity(event.quantity):
         return bad
-    priced = price_basket(Basket((BasketLine(product.sku, quantity=event.quantity),),
-                                 event.at), lane.catalog)
+    priced = price_basket(
+        Basket((BasketLine(product.sku, quantity=event.quantity),), event.at), lane.catalog
+    )
     line = priced.lines[0]
-    refund_line = RefundLine(original_index=0, sku=line.sku, name=line.name,
-                             category=line.category, quantity=line.quantity, amount=line.total,
-                             tax_class=line.tax_class, tax_rate=line.tax_rate,
-                             tax_inclusive=line.tax_inclusive, tax=line.tax)
-    permit = lane.permit("return_without_receipt", event.at, event.authorization,
-                         amount=line.total)
+    refund_line = RefundLine(
+        original_index=0,
+        sku=line.sku,
+        name=line.name,
+        category=line.category,
+        quantity=line.quantity,
+        amount=line.total,
+        tax_class=line.tax_class,
+        tax_rate=line.tax_rate,
+        tax_inclusive=line.tax_inclusive,
+        tax=line.tax,
+    )
+    permit = lane.permit("return_without_receipt", event.at, event.authorization, amount=line.total)
     if isinstance(permit, Refusal):
         return permit
-    return _commit(lane, event.at, [refund_line], line.total, permit, with_receipt=False,
-                   original=None, reason=event.reason, tender=event.tender, reference=None,
-                   member=None, currency=priced.currency, places=priced.places)
+    return _commit(
+        lane,
+        event.at,
+        [refund_line],
+        line.total,
+        permit,
+        with_receipt=False,
+        original=None,
+        reason=event.reason,
+        tender=event.tender,
+        reference=None,
+        member=None,
+        currency=priced.currency,
+        places=priced.places,
+    )
 
 
 def _taxes(lines: list[RefundLine]) -> list[TaxLine]:
@@ -231,17 +303,38 @@ def _taxes(lines: list[RefundLine]) -> list[TaxLine]:
     for (tax_class, rate, inclusive), group in sorted(groups.items()):
         gross = sum((g.amount for g in group), ZERO)
         tax = sum((g.tax for g in group), ZERO)
-        out.append(TaxLine(tax_class=tax_class, name=tax_class, rate=rate, inclusive=inclusive,
-                           net=gross - tax, tax=tax, gross=gross))
+        out.append(
+            TaxLine(
+                tax_class=tax_class,
+                name=tax_class,
+                rate=rate,
+                inclusive=inclusive,
+                net=gross - tax,
+                tax=tax,
+                gross=gross,
+            )
+        )
     return out
 
 
-def _commit(lane: LaneContext, at: datetime, lines: list[RefundLine], total: Decimal,
-            permit: Permit,
-            *, with_receipt: bool, original: tuple[str, int] | None, reason: str,
-            tender: str, reference: str | None, member: MemberRef | None, currency: str,
-            places: int, settle: Settle | None = None,
-            points: PointsBack = NO_POINTS) -> Step | Refusal:
+def _commit(
+    lane: LaneContext,
+    at: datetime,
+    lines: list[RefundLine],
+    total: Decimal,
+    permit: Permit,
+    *,
+    with_receipt: bool,
+    original: tuple[str, int] | None,
+    reason: str,
+    tender: str,
+    reference: str | None,
+    member: MemberRef | None,
+    currency: str,
+    places: int,
+    settle: Settle | None = None,
+    points: PointsBack = NO_POINTS,
+) -> Step | Refusal:
     """The refund's intended records: the points part goes back as points (a `points`
     tender of the money those points paid), the rest of `total` by `tender`, cash rounded."""
     assert lane.shift is not None
@@ -262,43 +355,71 @@ def _commit(lane: LaneContext, at: datetime, lines: list[RefundLine], total: Dec
         tenders.append(TenderRecord(type=tender, amount=paid, reference=reference))
     day = at.date().isoformat()
     body = RefundBody(
-        refund_id=refund_id, lane=lane.lane_ref, shift_id=lane.shift.shift_id,
-        business_day=day, local_time=at.isoformat(timespec="seconds"),
-        staff=lane.shift.staff.ref(), with_receipt=with_receipt,
+        refund_id=refund_id,
+        lane=lane.lane_ref,
+        shift_id=lane.shift.shift_id,
+        business_day=day,
+        local_time=at.isoformat(timespec="seconds"),
+        staff=lane.shift.staff.ref(),
+        with_receipt=with_receipt,
         original_receipt_id=original[0] if original else None,
-        original_seq=original[1] if original else None, member=member, currency=currency,
-        places=places, lines=lines, total=total, taxes=_taxes(lines), tenders=tenders,
+        original_seq=original[1] if original else None,
+        member=member,
+        currency=currency,
+        places=places,
+        lines=lines,
+        total=total,
+        taxes=_taxes(lines),
+        tenders=tenders,
         points_reversed=-settlement.points_earned,
         points_returned=settlement.points_returned,
         points_balance=settlement.points_balance,
-        reason=reason.strip(), override=sale_override_ref(permit.override))
+        reason=reason.strip(),
+        override=sale_override_ref(permit.override),
+    )
     batch = Batch()
     lane.add_override(batch, permit, day)
-    batch.add("refund", body.to_body(), refund_id, business_day=day,
-              shift_id=lane.shift.shift_id, receipt_id=refund_id)
+    batch.add(
+        "refund",
+        body.to_body(),
+        refund_id,
+        business_day=day,
+        shift_id=lane.shift.shift_id,
+        receipt_id=refund_id,
+    )
     batch.writes.append(lane.book.take_number("receipt", number))
     if original is not None:
-        batch.writes.append(lane.book.record_refunded(
-            original[0], refund_id, [(line.original_index, line.quantity) for line in lines]))
+        batch.writes.append(
+            lane.book.record_refunded(
+                original[0], refund_id, [(line.original_index, line.quantity) for line in lines]
+            )
+        )
     batch.entries.extend((k, dict(b), i) for k, b, i in settlement.entries)
     if settlement.also is not None:
         batch.writes.append(settlement.also)
     notices = _notices(body, tender, paid, member)
-    return lane.with_sale(State.IDLE, None, batch=batch, document=refund_id, prints=True,
-                          notices=(*notices, *settlement.notes),
-                          open_drawer=tender == "cash" and paid != 0)
+    return lane.with_sale(
+        State.IDLE,
+        None,
+        batch=batch,
+        document=refund_id,
+        prints=True,
+        notices=(*notices, *settlement.notes),
+        open_drawer=tender == "cash" and paid != 0,
+    )
 
 
-def _notices(body: RefundBody, tender: str, paid: Decimal,
-             member: MemberRef | None) -> tuple[str, ...]:
+def _notices(
+    body: RefundBody, tender: str, paid: Decimal, member: MemberRef | None
+) -> tuple[str, ...]:
     """What the cashier gives back: the money, then the points (never one for the other)."""
     out = []
     if paid or not body.points_returned:
         out.append(f"Give back {tender} {paid}.")
     if body.points_returned and member is not None:
-        balance = (f" (balance {body.points_balance})" if body.points_balance is not None
-                   else "")
+        balance = f" (balance {body.points_balance})" if body.points_balance is not None else ""
         nothing = "" if paid else ", nothing in money"
-        out.append(f"{body.points_returned} points go back to member {member.id}"
-                   f"{balance}{nothing}.")
+        out.append(
+            f"{body.points_returned} points go back to member {member.id}{balance}{nothing}."
+        )
     return tuple(out)

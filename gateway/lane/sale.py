@@ -68,8 +68,12 @@ def reprice(sale: Sale, at: datetime) -> Sale | Refusal:
     return replace(sale, priced=priced, priced_at=at)
 
 
-def _in_sale(lane: LaneContext, sale: Sale | Refusal, notices: tuple[str, ...] = (),
-             batch: Batch | None = None) -> Step | Refusal:
+def _in_sale(
+    lane: LaneContext,
+    sale: Sale | Refusal,
+    notices: tuple[str, ...] = (),
+    batch: Batch | None = None,
+) -> Step | Refusal:
     if isinstance(sale, Refusal):
         return sale
     return lane.with_sale(State.IN_SALE, sale, notices=notices, batch=batch)
@@ -90,23 +94,37 @@ def scan(lane: LaneContext, event: ev.Scan) -> Step | Refusal:
     sale = current(lane, event.at)
     parsed = parse_scan(event.raw, lane.settings.barcodes)
     if isinstance(parsed, Misread):
-        return Refusal("misread", f"Barcode not read ({parsed.reason}). Scan it again or key "
-                       "the number.")
+        return Refusal(
+            "misread", f"Barcode not read ({parsed.reason}). Scan it again or key the number."
+        )
     product = sale.catalog.lookup(parsed.lookup_keys)
     if product is None:
-        return Refusal("unknown_item", "Unknown item: it is not in the catalog. Put it aside "
-                       "and call a supervisor.")
+        return Refusal(
+            "unknown_item",
+            "Unknown item: it is not in the catalog. Put it aside and call a supervisor.",
+        )
     if product.weighed and parsed.weight is None and parsed.price is None:
-        return Refusal("needs_weight", f"{product.name} is sold by weight: weigh it on the "
-                       "scale.")
+        return Refusal("needs_weight", f"{product.name} is sold by weight: weigh it on the scale.")
     if quantity_on_weighed_error(event.quantity, parsed.weight, parsed.price, parsed.raw):
-        return Refusal("quantity_on_weighed", f"{product.name} is rung up one label at a time: "
-                       "scan each label (or weigh each item) once, without a quantity.")
+        return Refusal(
+            "quantity_on_weighed",
+            f"{product.name} is rung up one label at a time: "
+            "scan each label (or weigh each item) once, without a quantity.",
+        )
     quantity = Decimal(parsed.count or 1) * event.quantity
     if parsed.weight is None and parsed.price is None and (bad := _whole(quantity)):
         return bad
-    return _add(lane, event.at, BasketLine(product.sku, quantity=quantity, weight=parsed.weight,
-                                           label_price=parsed.price, code=parsed.raw))
+    return _add(
+        lane,
+        event.at,
+        BasketLine(
+            product.sku,
+            quantity=quantity,
+            weight=parsed.weight,
+            label_price=parsed.price,
+            code=parsed.raw,
+        ),
+    )
 
 
 def plu(lane: LaneContext, event: ev.Plu) -> Step | Refusal:
@@ -115,8 +133,7 @@ def plu(lane: LaneContext, event: ev.Plu) -> Step | Refusal:
     if product is None:
         return Refusal("unknown_item", f"No item with PLU {event.code}.")
     if product.weighed:
-        return Refusal("needs_weight", f"{product.name} is sold by weight: weigh it on the "
-                       "scale.")
+        return Refusal("needs_weight", f"{product.name} is sold by weight: weigh it on the scale.")
     if bad := _whole(event.quantity):
         return bad
     return _add(lane, event.at, BasketLine(product.sku, quantity=event.quantity))
@@ -141,8 +158,7 @@ def weighed(lane: LaneContext, event: ev.Weighed) -> Step | Refusal:
     if not product.weighed:
         return Refusal("not_weighed", f"{product.name} is sold by the piece, not by weight.")
     if event.scale_says:
-        return Refusal("scale_not_priceable", f"The scale cannot price this: "
-                       f"{event.scale_says}.")
+        return Refusal("scale_not_priceable", f"The scale cannot price this: {event.scale_says}.")
     if bad := weight_refusal(event.weight, event.stable, event.capacity):
         return bad
     return _add(lane, event.at, BasketLine(product.sku, weight=event.weight))
@@ -160,8 +176,10 @@ def change_quantity(lane: LaneContext, event: ev.ChangeQuantity) -> Step | Refus
         return bad
     old = sale.lines[event.line]
     if old.weight is not None or old.label_price is not None:
-        return Refusal("weighed_line", "A weighed or labelled item cannot change quantity: "
-                       "void the line and weigh again.")
+        return Refusal(
+            "weighed_line",
+            "A weighed or labelled item cannot change quantity: void the line and weigh again.",
+        )
     overrides, batch = sale.overrides, Batch()
     if event.quantity < old.quantity:
         permit = lane.permit("void_line", event.at, event.authorization)
@@ -170,12 +188,14 @@ def change_quantity(lane: LaneContext, event: ev.ChangeQuantity) -> Step | Refus
         overrides = (*overrides, *_override(lane, permit, event.at, batch))
     lines = list(sale.lines)
     lines[event.line] = replace(old, quantity=event.quantity)
-    return _in_sale(lane, reprice(replace(sale, lines=tuple(lines), overrides=overrides),
-                                  event.at), batch=batch)
+    return _in_sale(
+        lane, reprice(replace(sale, lines=tuple(lines), overrides=overrides), event.at), batch=batch
+    )
 
 
-def _override(lane: LaneContext, permit: Permit, at: datetime,
-              batch: Batch) -> tuple[OverrideRef, ...]:
+def _override(
+    lane: LaneContext, permit: Permit, at: datetime, batch: Batch
+) -> tuple[OverrideRef, ...]:
     """An override inside a sale is journalled with the step that used it (it happened even
     if the sale is later voided; never if that step is refused) and referenced from the
     sale body."""
@@ -193,14 +213,26 @@ def void_line(lane: LaneContext, event: ev.VoidLine) -> Step | Refusal:
         return permit
     assert sale.priced is not None
     voided = sale_line(sale.priced.lines[event.line], None)
-    lines = sale.lines[:event.line] + sale.lines[event.line + 1:]
+    lines = sale.lines[: event.line] + sale.lines[event.line + 1 :]
     batch = Batch()
     overrides = (*sale.overrides, *_override(lane, permit, event.at, batch))
-    shifted = tuple((i if i < event.line else i - 1, o) for i, o in sale.line_overrides
-                    if i != event.line)
-    return _in_sale(lane, reprice(replace(sale, lines=lines, voided=(*sale.voided, voided),
-                                          overrides=overrides, line_overrides=shifted),
-                                  event.at), batch=batch)
+    shifted = tuple(
+        (i if i < event.line else i - 1, o) for i, o in sale.line_overrides if i != event.line
+    )
+    return _in_sale(
+        lane,
+        reprice(
+            replace(
+                sale,
+                lines=lines,
+                voided=(*sale.voided, voided),
+                overrides=overrides,
+                line_overrides=shifted,
+            ),
+            event.at,
+        ),
+        batch=batch,
+    )
 
 
 def price_override(lane: LaneContext, event: ev.PriceOverride) -> Step | Refusal:
@@ -210,11 +242,14 @@ def price_override(lane: LaneContext, event: ev.PriceOverride) -> Step | Refusal
     if event.unit_price < 0:
         return Refusal("bad_price", "A price cannot be negative.")
     if event.unit_price != round(event.unit_price, sale.catalog.places):
-        return Refusal("bad_price", f"{event.unit_price} has more decimals than the "
-                       "currency.")
+        return Refusal("bad_price", f"{event.unit_price} has more decimals than the currency.")
     old = sale.lines[event.line]
-    permit = lane.permit("price_override", event.at, event.authorization,
-                         amount=event.unit_price * (old.quantity or 1))
+    permit = lane.permit(
+        "price_override",
+        event.at,
+        event.authorization,
+        amount=event.unit_price * (old.quantity or 1),
+    )
     if isinstance(permit, Refusal):
         return permit
     lines = list(sale.lines)
@@ -222,9 +257,16 @@ def price_override(lane: LaneContext, event: ev.PriceOverride) -> Step | Refusal
     batch = Batch()
     refs = _override(lane, permit, event.at, batch)
     links = sale.line_overrides + tuple((event.line, r.id) for r in refs)
-    return _in_sale(lane, reprice(replace(sale, lines=tuple(lines), line_overrides=links,
-                                          overrides=(*sale.overrides, *refs)), event.at),
-                    batch=batch)
+    return _in_sale(
+        lane,
+        reprice(
+            replace(
+                sale, lines=tuple(lines), line_overrides=links, overrides=(*sale.overrides, *refs)
+            ),
+            event.at,
+        ),
+        batch=batch,
+    )
 
 
 def member(lane: LaneContext, event: ev.MemberCard) -> Step | Refusal:
@@ -235,8 +277,7 @@ def member(lane: LaneContext, event: ev.MemberCard) -> Step | Refusal:
     if isinstance(account, Refusal):
         return account
     name = account.name or account.id
-    return _in_sale(lane, reprice(replace(sale, member=account), event.at),
-                    (f"Member {name}.",))
+    return _in_sale(lane, reprice(replace(sale, member=account), event.at), (f"Member {name}.",))
 
 
 def coupon(lane: LaneContext, event: ev.Coupon) -> Step | Refusal:
@@ -263,8 +304,8 @@ def _mask(card: str | None) -> str | None:
         return None
     text = card.strip()
     if "*" in text:  # e.g. 411111******1111 from the card reader
-        lead = text[:len(text) - len(text.lstrip("0123456789"))][:6]
-        tail = text[len(text.rstrip("0123456789")):][-4:]
+        lead = text[: len(text) - len(text.lstrip("0123456789"))][:6]
+        tail = text[len(text.rstrip("0123456789")) :][-4:]
         length = len(text)
     else:
         digits = "".join(ch for ch in text if ch.isdigit())
@@ -292,30 +333,33 @@ def tender(lane: LaneContext, event: ev.Tender) -> Step | Refusal:
     if isinstance(taken, Refusal):
         return taken
     tender, settles, authorisation, approvals, batch = taken
-    sale = replace(sale, tenders=(*sale.tenders, tender),
-                   authorisations=sale.authorisations + ((authorisation,) if authorisation
-                                                         else ()),
-                   overrides=(*sale.overrides, *approvals))
+    sale = replace(
+        sale,
+        tenders=(*sale.tenders, tender),
+        authorisations=sale.authorisations + ((authorisation,) if authorisation else ()),
+        overrides=(*sale.overrides, *approvals),
+    )
     if not settles:
         assert sale.priced is not None
         left = sale.priced.total - sale.paid
-        return lane.with_sale(State.TENDERING, sale, notices=(f"Still to pay: {left}",),
-                              batch=batch)
+        return lane.with_sale(
+            State.TENDERING, sale, notices=(f"Still to pay: {left}",), batch=batch
+        )
     return complete(lane, sale, event.at, batch)
 
 
 def _same_minute(a: datetime | None, b: datetime) -> bool:
     """Promotion schedules are written to the minute: a basket priced in the same minute
     needs no second pricing when payment starts."""
-    return a is not None and a.replace(second=0, microsecond=0) == b.replace(second=0,
-                                                                               microsecond=0)
+    return a is not None and a.replace(second=0, microsecond=0) == b.replace(
+        second=0, microsecond=0
+    )
 
 
 Taken = tuple[TenderRecord, bool, object, tuple[OverrideRef, ...], Batch]
 
 
-def _take(lane: LaneContext, sale: Sale, event: ev.Tender, remaining: Decimal
-          ) -> Taken | Refusal:
+def _take(lane: LaneContext, sale: Sale, event: ev.Tender, remaining: Decimal) -> Taken | Refusal:
     """The tender as recorded, whether it settles the sale, the member authorisation, the
     supervisor approvals it needed and the batch that journals them."""
     if event.amount is not None and event.amount <= 0:
@@ -327,44 +371,55 @@ def _take(lane: LaneContext, sale: Sale, event: ev.Tender, remaining: Decimal
         return (*_cash(sale, event, remaining), None, (), Batch())
     amount = remaining if event.amount is None else event.amount
     if amount > remaining:
-        return Refusal("no_change", f"Only cash gives change: {event.type} can pay at most "
-                       f"{remaining}.")
+        return Refusal(
+            "no_change", f"Only cash gives change: {event.type} can pay at most {remaining}."
+        )
     if event.type in EXTERNAL and not (event.reference or "").strip():
-        return Refusal("needs_reference", f"Enter the {event.type} reference "
-                       "(terminal or voucher number).")
+        return Refusal(
+            "needs_reference", f"Enter the {event.type} reference (terminal or voucher number)."
+        )
     answer: object = None
     approvals: tuple[OverrideRef, ...] = ()
     batch = Batch()
     if event.type in MEMBER_TENDERS:
         if sale.member is None:
             return Refusal("needs_member", "Scan the member card first.")
-        answer = lane.members.authorize(sale.member, event.type, amount, event.at,
-                                        sale.authorisations)
-        if (isinstance(answer, Refusal) and answer.needs_supervisor
-                and event.authorization is not None):
+        answer = lane.members.authorize(
+            sale.member, event.type, amount, event.at, sale.authorisations
+        )
+        if (
+            isinstance(answer, Refusal)
+            and answer.needs_supervisor
+            and event.authorization is not None
+        ):
             approved = _approve_offline(lane, sale, event, amount, batch)
             if isinstance(approved, Refusal):
                 return approved
             answer, approvals = approved
         if isinstance(answer, Refusal):
             return answer
-    record = TenderRecord(type=event.type, amount=amount, reference=event.reference,
-                          card=_mask(event.card) if event.type == "card" else None)
+    record = TenderRecord(
+        type=event.type,
+        amount=amount,
+        reference=event.reference,
+        card=_mask(event.card) if event.type == "card" else None,
+    )
     return record, amount == remaining, answer, approvals, batch
 
 
-def _approve_offline(lane: LaneContext, sale: Sale, event: ev.Tender, amount: Decimal,
-                     batch: Batch) -> tuple[object, tuple[OverrideRef, ...]] | Refusal:
+def _approve_offline(
+    lane: LaneContext, sale: Sale, event: ev.Tender, amount: Decimal, batch: Batch
+) -> tuple[object, tuple[OverrideRef, ...]] | Refusal:
     """The members room wants a supervisor to approve going on offline: ask again with the
     approver named, and journal the approval only once it was granted."""
     assert sale.member is not None and lane.shift is not None
     permit = lane.permit("approve_offline", event.at, event.authorization, amount=amount)
     if isinstance(permit, Refusal):
         return permit
-    approver = (permit.override.supervisor.id if permit.override is not None
-                else lane.shift.staff.id)
-    answer = lane.members.authorize(sale.member, event.type, amount, event.at,
-                                    sale.authorisations, supervisor=approver)
+    approver = permit.override.supervisor.id if permit.override is not None else lane.shift.staff.id
+    answer = lane.members.authorize(
+        sale.member, event.type, amount, event.at, sale.authorisations, supervisor=approver
+    )
     if isinstance(answer, Refusal):
         return answer
     return answer, _override(lane, permit, event.at, batch)
@@ -384,26 +439,57 @@ def _cash(sale: Sale, event: ev.Tender, remaining: Decimal) -> tuple[TenderRecor
 def sale_line(line: PricedLine, override: str | None) -> SaleLine:
     """A priced line as the journal keeps it (amounts exactly as the engine allocated)."""
     return SaleLine(
-        index=line.index, sku=line.sku, name=line.name, category=line.category, unit=line.unit,
-        quantity=line.quantity, weight=line.weight, unit_price=line.unit_price,
+        index=line.index,
+        sku=line.sku,
+        name=line.name,
+        category=line.category,
+        unit=line.unit,
+        quantity=line.quantity,
+        weight=line.weight,
+        unit_price=line.unit_price,
         list_amount=line.list_amount,
-        adjustments=[LineAdjustment(kind=a.kind, amount=a.amount, label=a.label,
-                                    promotion=a.promotion) for a in line.adjustments],
-        amount=line.amount, tax_class=line.tax_class, tax_rate=line.tax_rate,
-        tax_inclusive=line.tax_inclusive, tax=line.tax, total=line.total, code=line.code,
-        override=override)
+        adjustments=[
+            LineAdjustment(kind=a.kind, amount=a.amount, label=a.label, promotion=a.promotion)
+            for a in line.adjustments
+        ],
+        amount=line.amount,
+        tax_class=line.tax_class,
+        tax_rate=line.tax_rate,
+        tax_inclusive=line.tax_inclusive,
+        tax=line.tax,
+        total=line.total,
+        code=line.code,
+        override=override,
+    )
 
 
 def tax_lines(priced: PricedBasket) -> list[TaxLine]:
-    return [TaxLine(tax_class=t.tax_class, name=t.name, rate=t.rate, inclusive=t.inclusive,
-                    net=t.net, tax=t.tax, gross=t.gross) for t in priced.taxes]
+    return [
+        TaxLine(
+            tax_class=t.tax_class,
+            name=t.name,
+            rate=t.rate,
+            inclusive=t.inclusive,
+            net=t.net,
+            tax=t.tax,
+            gross=t.gross,
+        )
+        for t in priced.taxes
+    ]
 
 
 def _totals(priced: PricedBasket, paid: Decimal) -> Totals:
-    return Totals(list_total=priced.list_total, item_discounts=priced.item_discounts,
-                  basket_discounts=priced.basket_discounts, moling=priced.moling,
-                  tax=priced.tax, total=priced.total, cash_rounding=paid - priced.total,
-                  due=paid, savings=priced.savings)
+    return Totals(
+        list_total=priced.list_total,
+        item_discounts=priced.item_discounts,
+        basket_discounts=priced.basket_discounts,
+        moling=priced.moling,
+        tax=priced.tax,
+        total=priced.total,
+        cash_rounding=paid - priced.total,
+        due=paid,
+        savings=priced.savings,
+    )
 
 
 def complete(lane: LaneContext, sale: Sale, at: datetime, batch: Batch) -> Step:
@@ -413,28 +499,47 @@ def complete(lane: LaneContext, sale: Sale, at: datetime, batch: Batch) -> Step:
     priced = sale.priced
     number = lane.book.next_number("receipt")
     receipt_id = f"{lane.lane_ref.box}-{number:06d}"
-    settlement = (lane.members.settle(sale.member, receipt_id, priced, sale.authorisations, at)
-                  if sale.member is not None else None)
+    settlement = (
+        lane.members.settle(sale.member, receipt_id, priced, sale.authorisations, at)
+        if sale.member is not None
+        else None
+    )
     tenders = list(sale.tenders)
     links = dict(sale.line_overrides)
     day = at.date().isoformat()
     body = SaleBody(
-        receipt_id=receipt_id, lane=lane.lane_ref, shift_id=lane.shift.shift_id,
-        business_day=day, local_time=at.isoformat(timespec="seconds"),
+        receipt_id=receipt_id,
+        lane=lane.lane_ref,
+        shift_id=lane.shift.shift_id,
+        business_day=day,
+        local_time=at.isoformat(timespec="seconds"),
         staff=lane.shift.staff.ref(),
         member=MemberRef(id=sale.member.id, group=sale.member.group) if sale.member else None,
-        catalog_version=priced.catalog_version, currency=priced.currency,
+        catalog_version=priced.catalog_version,
+        currency=priced.currency,
         places=priced.places,
         lines=[sale_line(line, links.get(i)) for i, line in enumerate(priced.lines)],
-        voided_lines=list(sale.voided), coupons=list(sale.coupons),
-        promotions=sorted({a.promotion for line in priced.lines for a in line.adjustments
-                           if a.promotion}),
-        totals=_totals(priced, sale.paid), taxes=tax_lines(priced), tenders=tenders,
+        voided_lines=list(sale.voided),
+        coupons=list(sale.coupons),
+        promotions=sorted(
+            {a.promotion for line in priced.lines for a in line.adjustments if a.promotion}
+        ),
+        totals=_totals(priced, sale.paid),
+        taxes=tax_lines(priced),
+        tenders=tenders,
         change=round(sum((t.change or ZERO for t in tenders), ZERO), priced.places),
-        points=_points(settlement), overrides=list(sale.overrides),
-        resumed_from=sale.resumed_from)
-    batch.add("sale", body.to_body(), receipt_id, business_day=day,
-              shift_id=lane.shift.shift_id, receipt_id=receipt_id)
+        points=_points(settlement),
+        overrides=list(sale.overrides),
+        resumed_from=sale.resumed_from,
+    )
+    batch.add(
+        "sale",
+        body.to_body(),
+        receipt_id,
+        business_day=day,
+        shift_id=lane.shift.shift_id,
+        receipt_id=receipt_id,
+    )
     batch.writes += [lane.book.take_number("receipt", number), lane.book.clear_paying]
     if settlement is not None:
         batch.entries.extend((k, dict(b), i) for k, b, i in settlement.entries)
@@ -442,15 +547,25 @@ def complete(lane: LaneContext, sale: Sale, at: datetime, batch: Batch) -> Step:
             batch.writes.append(settlement.also)
     notices = (f"Change: {body.change}",) if body.change else ()
     cash = any(t.type == "cash" for t in tenders)
-    return lane.with_sale(State.IDLE, None, batch=batch, document=receipt_id, prints=True,
-                          notices=notices, open_drawer=cash)
+    return lane.with_sale(
+        State.IDLE,
+        None,
+        batch=batch,
+        document=receipt_id,
+        prints=True,
+        notices=notices,
+        open_drawer=cash,
+    )
 
 
 def _points(settlement: Any) -> Points:
     if settlement is None:
         return Points()
-    return Points(earned=settlement.points_earned, redeemed=settlement.points_redeemed,
-                  balance=settlement.points_balance)
+    return Points(
+        earned=settlement.points_earned,
+        redeemed=settlement.points_redeemed,
+        balance=settlement.points_balance,
+    )
 
 
 # -- suspend, resume, void -------------------------------------------------------------
@@ -463,19 +578,31 @@ def suspend(lane: LaneContext, event: ev.Suspend) -> Step | Refusal:
         return Refusal("empty_sale", "There is nothing to suspend.")
     number = lane.book.next_number("suspend")
     suspension_id = f"H{number:04d}"
-    batch = Batch(writes=[lane.book.suspend(suspension_id, lane.shift.shift_id,
-                                            event.at.isoformat(), snapshot(sale)),
-                          lane.book.take_number("suspend", number)])
-    return lane.with_sale(State.IDLE, None, batch=batch,
-                          notices=(f"Sale suspended as {suspension_id}.",))
+    batch = Batch(
+        writes=[
+            lane.book.suspend(
+                suspension_id, lane.shift.shift_id, event.at.isoformat(), snapshot(sale)
+            ),
+            lane.book.take_number("suspend", number),
+        ]
+    )
+    return lane.with_sale(
+        State.IDLE, None, batch=batch, notices=(f"Sale suspended as {suspension_id}.",)
+    )
 
 
 def _line_json(line: BasketLine) -> dict[str, str | None]:
     def text(value: Decimal | None) -> str | None:
         return None if value is None else str(value)
-    return {"sku": line.sku, "quantity": str(line.quantity), "weight": text(line.weight),
-            "label_price": text(line.label_price), "price_override": text(line.price_override),
-            "code": line.code}
+
+    return {
+        "sku": line.sku,
+        "quantity": str(line.quantity),
+        "weight": text(line.weight),
+        "label_price": text(line.label_price),
+        "price_override": text(line.price_override),
+        "code": line.code,
+    }
 
 
 def snapshot(sale: Sale) -> dict[str, Any]:
@@ -496,28 +623,43 @@ def snapshot(sale: Sale) -> dict[str, Any]:
 
 def from_snapshot(lane: LaneContext, body: dict[str, Any], at: datetime) -> Sale | Refusal:
     """A sale rebuilt from `snapshot` (the member identified again, tenders not re-taken)."""
+
     def dec(value: str | None) -> Decimal | None:
         return None if value is None else Decimal(value)
-    lines = tuple(BasketLine(d["sku"], quantity=Decimal(d["quantity"]), weight=dec(d["weight"]),
-                             label_price=dec(d["label_price"]),
-                             price_override=dec(d["price_override"]), code=d["code"])
-                  for d in body["lines"])
+
+    lines = tuple(
+        BasketLine(
+            d["sku"],
+            quantity=Decimal(d["quantity"]),
+            weight=dec(d["weight"]),
+            label_price=dec(d["label_price"]),
+            price_override=dec(d["price_override"]),
+            code=d["code"],
+        )
+        for d in body["lines"]
+    )
     member: MemberAccount | None = None
     if body["member_card"] is not None:
         found = lane.members.identify(body["member_card"], at)
         if isinstance(found, Refusal):
             return found
         member = found
-    return Sale(started=datetime.fromisoformat(body["started"]), catalog=lane.catalog,
-                lines=lines, member=member, coupons=tuple(body["coupons"]),
-                voided=tuple(SaleLine.model_validate(v) for v in body["voided"]),
-                overrides=tuple(OverrideRef.model_validate(o) for o in body["overrides"]),
-                line_overrides=tuple((int(i), str(o)) for i, o in body["line_overrides"]),
-                resumed_from=body.get("resumed_from"))
+    return Sale(
+        started=datetime.fromisoformat(body["started"]),
+        catalog=lane.catalog,
+        lines=lines,
+        member=member,
+        coupons=tuple(body["coupons"]),
+        voided=tuple(SaleLine.model_validate(v) for v in body["voided"]),
+        overrides=tuple(OverrideRef.model_validate(o) for o in body["overrides"]),
+        line_overrides=tuple((int(i), str(o)) for i, o in body["line_overrides"]),
+        resumed_from=body.get("resumed_from"),
+    )
 
 
-def restore_paying(lane: LaneContext, body: dict[str, Any]
-                   ) -> tuple[Sale, tuple[str, ...]] | Refusal:
+def restore_paying(
+    lane: LaneContext, body: dict[str, Any]
+) -> tuple[Sale, tuple[str, ...]] | Refusal:
     """After a restart: the sale whose payment was under way, priced as when payment
     started, with the tenders already taken. Member tenders are asked for again (their
     balances move only when the sale completes); one now refused is dropped, with a note."""
@@ -533,13 +675,17 @@ def restore_paying(lane: LaneContext, body: dict[str, Any]
         tender = TenderRecord.model_validate(data)
         answer: object = None
         if tender.type in MEMBER_TENDERS and sale.member is not None:
-            answer = lane.members.authorize(sale.member, tender.type, tender.amount, at,
-                                            sale.authorisations)
+            answer = lane.members.authorize(
+                sale.member, tender.type, tender.amount, at, sale.authorisations
+            )
             if isinstance(answer, Refusal):
                 notes.append(f"{tender.type} {tender.amount} dropped: {answer.message}")
                 continue
-        sale = replace(sale, tenders=(*sale.tenders, tender),
-                       authorisations=sale.authorisations + ((answer,) if answer else ()))
+        sale = replace(
+            sale,
+            tenders=(*sale.tenders, tender),
+            authorisations=sale.authorisations + ((answer,) if answer else ()),
+        )
     return sale, tuple(notes)
 
 
@@ -551,8 +697,12 @@ def resume(lane: LaneContext, event: ev.Resume) -> Step | Refusal:
     if isinstance(sale, Refusal):
         return sale
     sale = replace(sale, resumed_from=event.suspension_id)
-    return _in_sale(lane, reprice(sale, event.at), (f"Resumed {event.suspension_id}.",),
-                    batch=Batch(writes=[lane.book.unsuspend(event.suspension_id)]))
+    return _in_sale(
+        lane,
+        reprice(sale, event.at),
+        (f"Resumed {event.suspension_id}.",),
+        batch=Batch(writes=[lane.book.unsuspend(event.suspension_id)]),
+    )
 
 
 def void_sale(lane: LaneContext, event: ev.VoidSale) -> Step | Refusal:
@@ -569,18 +719,40 @@ def void_sale(lane: LaneContext, event: ev.VoidSale) -> Step | Refusal:
     number = lane.book.next_number("receipt")
     receipt_id = f"{lane.lane_ref.box}-{number:06d}"
     lines = [sale_line(line, None) for line in sale.priced.lines] if sale.priced else []
-    body = VoidBody(receipt_id=receipt_id, lane=lane.lane_ref, shift_id=lane.shift.shift_id,
-                    business_day=day, local_time=event.at.isoformat(timespec="seconds"),
-                    staff=lane.shift.staff.ref(), after_tender=bool(sale.tenders),
-                    lines=lines, total=total, tenders_reversed=list(sale.tenders),
-                    reason=event.reason.strip(), override=sale_override_ref(permit.override))
+    body = VoidBody(
+        receipt_id=receipt_id,
+        lane=lane.lane_ref,
+        shift_id=lane.shift.shift_id,
+        business_day=day,
+        local_time=event.at.isoformat(timespec="seconds"),
+        staff=lane.shift.staff.ref(),
+        after_tender=bool(sale.tenders),
+        lines=lines,
+        total=total,
+        tenders_reversed=list(sale.tenders),
+        reason=event.reason.strip(),
+        override=sale_override_ref(permit.override),
+    )
     batch = Batch()
     lane.add_override(batch, permit, day)
-    batch.add("void", body.to_body(), lane.new_id(), business_day=day,
-              shift_id=lane.shift.shift_id, receipt_id=receipt_id)
+    batch.add(
+        "void",
+        body.to_body(),
+        lane.new_id(),
+        business_day=day,
+        shift_id=lane.shift.shift_id,
+        receipt_id=receipt_id,
+    )
     batch.writes += [lane.book.take_number("receipt", number), lane.book.clear_paying]
-    notices = ("Sale voided: give back " + ", ".join(f"{t.type} {t.amount}"
-                                                     for t in sale.tenders),) if sale.tenders \
+    notices = (
+        ("Sale voided: give back " + ", ".join(f"{t.type} {t.amount}" for t in sale.tenders),)
+        if sale.tenders
         else ("Sale voided.",)
-    return lane.with_sale(State.IDLE, None, batch=batch, notices=notices,
-                          open_drawer=any(t.type == "cash" for t in sale.tenders))
+    )
+    return lane.with_sale(
+        State.IDLE,
+        None,
+        batch=batch,
+        notices=notices,
+        open_drawer=any(t.type == "cash" for t in sale.tenders),
+    )

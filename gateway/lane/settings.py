@@ -45,13 +45,17 @@ class LaneSettings(BaseModel):
     opening_float: Decimal = Field(Decimal("0"), ge=0, description="cash in the drawer at open")
     blind_count: bool = Field(True, description="close-shift counts hide the expected amount")
     carry_over_drawer: bool = Field(
-        False, description="shift handover: a new shift starts with the cash the last one "
-        "counted at close, instead of `opening_float`")
+        False,
+        description="shift handover: a new shift starts with the cash the last one "
+        "counted at close, instead of `opening_float`",
+    )
     pin_attempts: int = Field(5, ge=1, le=20, description="wrong PINs before a lockout")
     lockout_minutes: int = Field(15, ge=1, le=1440)
     supervisor_ceiling: Decimal = Field(
-        Decimal("200.00"), ge=0,
-        description="largest amount one supervisor override covers, unless set per person")
+        Decimal("200.00"),
+        ge=0,
+        description="largest amount one supervisor override covers, unless set per person",
+    )
     totp_issuer: str = Field("storegate", description="shown in the authenticator app")
     permissions: dict[str, list[Role]] = Field(default_factory=lambda: dict(DEFAULT_PERMISSIONS))
 
@@ -60,8 +64,9 @@ class LaneSettings(BaseModel):
     def _known_actions(cls, value: dict[str, list[Role]]) -> dict[str, list[Role]]:
         unknown = sorted(set(value) - set(DEFAULT_PERMISSIONS))
         if unknown:
-            raise ValueError(f"unknown lane actions {unknown}; known: "
-                             f"{', '.join(sorted(DEFAULT_PERMISSIONS))}")
+            raise ValueError(
+                f"unknown lane actions {unknown}; known: {', '.join(sorted(DEFAULT_PERMISSIONS))}"
+            )
         return {**DEFAULT_PERMISSIONS, **value}
 
     def allows(self, role: str, action: str) -> bool:

@@ -24,8 +24,9 @@ def open_shift(lane: LaneContext, event: ev.OpenShift) -> Step | Refusal:
     if isinstance(who, Refusal):
         return replace(who, writes=writes)
     if not lane.settings.lane.allows(who.role, "open_shift"):
-        return Refusal("not_permitted", f"{who.name} ({who.role}) may not open a shift.",
-                       writes=writes)
+        return Refusal(
+            "not_permitted", f"{who.name} ({who.role}) may not open a shift.", writes=writes
+        )
     number = lane.book.next_number("shift")
     shift_id = f"{lane.lane_ref.box}-S{number:05d}"
     day = event.at.date().isoformat()
@@ -36,18 +37,23 @@ def open_shift(lane: LaneContext, event: ev.OpenShift) -> Step | Refusal:
         opening = lane.settings.lane.opening_float
     if opening < 0:
         return Refusal("bad_float", "The opening float cannot be negative.", writes=writes)
-    body = ShiftOpenBody(shift_id=shift_id, lane=lane.lane_ref, business_day=day,
-                         local_time=event.at.isoformat(), staff=who.ref(),
-                         method=event.credential.method, opening_float=opening)
+    body = ShiftOpenBody(
+        shift_id=shift_id,
+        lane=lane.lane_ref,
+        business_day=day,
+        local_time=event.at.isoformat(),
+        staff=who.ref(),
+        method=event.credential.method,
+        opening_float=opening,
+    )
     batch = Batch(writes=list(writes))
-    batch.add("shift_open", body.to_body(), lane.new_id(), business_day=day,
-              shift_id=shift_id)
-    row = OpenShiftRow(shift_id, who.id, event.credential.method, event.at.isoformat(),
-                       day, opening)
+    batch.add("shift_open", body.to_body(), lane.new_id(), business_day=day, shift_id=shift_id)
+    row = OpenShiftRow(
+        shift_id, who.id, event.credential.method, event.at.isoformat(), day, opening
+    )
     batch.writes += [lane.book.take_number("shift", number), lane.book.record_shift(row)]
     shift = Shift(shift_id, who, day, opening, event.credential.method)
-    return Step(State.IDLE, shift, None, batch,
-                notices=(f"Shift {shift_id} open for {who.name}.",))
+    return Step(State.IDLE, shift, None, batch, notices=(f"Shift {shift_id} open for {who.name}.",))
 
 
 def close_shift(lane: LaneContext, event: ev.CloseShift) -> Step | Refusal:
@@ -61,21 +67,37 @@ def close_shift(lane: LaneContext, event: ev.CloseShift) -> Step | Refusal:
     expected = lane.shift.opening_float + cash_in - cash_out
     day = lane.shift.business_day
     body = ShiftCloseBody(
-        shift_id=lane.shift.shift_id, lane=lane.lane_ref, business_day=day,
-        local_time=event.at.isoformat(), staff=lane.shift.staff.ref(),
+        shift_id=lane.shift.shift_id,
+        lane=lane.lane_ref,
+        business_day=day,
+        local_time=event.at.isoformat(),
+        staff=lane.shift.staff.ref(),
         blind=lane.settings.lane.blind_count if event.blind is None else event.blind,
-        opening_float=lane.shift.opening_float, cash_sales=cash_in, cash_refunds=cash_out,
-        expected=expected, counted=event.counted, over_short=event.counted - expected,
-        sales=sales, refunds=refunds_)
+        opening_float=lane.shift.opening_float,
+        cash_sales=cash_in,
+        cash_refunds=cash_out,
+        expected=expected,
+        counted=event.counted,
+        over_short=event.counted - expected,
+        sales=sales,
+        refunds=refunds_,
+    )
     batch = Batch()
     lane.add_override(batch, permit, day)
-    batch.add("shift_close", body.to_body(), lane.new_id(), business_day=day,
-              shift_id=lane.shift.shift_id)
+    batch.add(
+        "shift_close", body.to_body(), lane.new_id(), business_day=day, shift_id=lane.shift.shift_id
+    )
     batch.writes.append(lane.book.close_shift(lane.shift.shift_id))
     word = "over" if body.over_short > 0 else "short" if body.over_short < 0 else "even"
-    return Step(State.CLOSED, None, None, batch,
-                notices=(f"Drawer {word}: {body.over_short} (expected {expected}, "
-                         f"counted {event.counted}).",))
+    return Step(
+        State.CLOSED,
+        None,
+        None,
+        batch,
+        notices=(
+            f"Drawer {word}: {body.over_short} (expected {expected}, counted {event.counted}).",
+        ),
+    )
 
 
 def expected_drawer(lane: LaneContext) -> Decimal | Refusal:
@@ -110,13 +132,18 @@ def no_sale(lane: LaneContext, event: ev.NoSale) -> Step | Refusal:
     if isinstance(permit, Refusal):
         return permit
     day = event.at.date().isoformat()
-    body = NoSaleBody(lane=lane.lane_ref, shift_id=lane.shift.shift_id, business_day=day,
-                      local_time=event.at.isoformat(), staff=lane.shift.staff.ref(),
-                      reason=event.reason.strip(),
-                      override=sale_override_ref(permit.override))
+    body = NoSaleBody(
+        lane=lane.lane_ref,
+        shift_id=lane.shift.shift_id,
+        business_day=day,
+        local_time=event.at.isoformat(),
+        staff=lane.shift.staff.ref(),
+        reason=event.reason.strip(),
+        override=sale_override_ref(permit.override),
+    )
     batch = Batch()
     lane.add_override(batch, permit, day)
-    batch.add("no_sale", body.to_body(), lane.new_id(), business_day=day,
-              shift_id=lane.shift.shift_id)
-    return Step(State.IDLE, lane.shift, None, batch, notices=("Drawer open.",),
-                open_drawer=True)
+    batch.add(
+        "no_sale", body.to_body(), lane.new_id(), business_day=day, shift_id=lane.shift.shift_id
+    )
+    return Step(State.IDLE, lane.shift, None, batch, notices=("Drawer open.",), open_drawer=True)

@@ -56,8 +56,9 @@ def hash_pin(pin: str, salt: bytes) -> bytes:
 
 def _check_pin_shape(pin: str) -> None:
     if not pin.isdigit() or not PIN_DIGITS[0] <= len(pin) <= PIN_DIGITS[1]:
-        raise StaffError("a PIN is 4 to 12 digits", where="staff PIN",
-                         fix="choose a PIN of 4-12 digits")
+        raise StaffError(
+            "a PIN is 4 to 12 digits", where="staff PIN", fix="choose a PIN of 4-12 digits"
+        )
 
 
 @dataclass(frozen=True)
@@ -81,11 +82,17 @@ class StaffChange:
 
     @classmethod
     def from_request(cls, body: dict[str, object]) -> StaffChange:
-        fields = {k: (None if v is None else str(v)) for k, v in body.items()
-                  if k in cls.__dataclass_fields__}
+        fields = {
+            k: (None if v is None else str(v))
+            for k, v in body.items()
+            if k in cls.__dataclass_fields__
+        }
         if fields.get("action") not in ("add", "totp") or not fields.get("staff_id"):
-            raise StaffError("a staff change needs action add or totp and a staff id",
-                             where="staff request", fix="use `gateway staff add|totp`")
+            raise StaffError(
+                "a staff change needs action add or totp and a staff id",
+                where="staff request",
+                fix="use `gateway staff add|totp`",
+            )
         return cls(**fields)  # type: ignore[arg-type]
 
 
@@ -98,13 +105,24 @@ class StaffDirectory:
 
     # -- administration ------------------------------------------------------------------
 
-    def add(self, staff_id: str, name: str, role: str, *, pin: str | None = None,
-            card: str | None = None, ceiling: Decimal | None = None) -> StaffMember:
+    def add(
+        self,
+        staff_id: str,
+        name: str,
+        role: str,
+        *,
+        pin: str | None = None,
+        card: str | None = None,
+        ceiling: Decimal | None = None,
+    ) -> StaffMember:
         """Create or update a person; a PIN or TOTP already enrolled is kept unless a new
         PIN is given, and any lockout is cleared."""
         if role not in ROLES:
-            raise StaffError(f"unknown role {role!r}", where=f"staff {staff_id}",
-                             fix=f"use one of {', '.join(ROLES)}")
+            raise StaffError(
+                f"unknown role {role!r}",
+                where=f"staff {staff_id}",
+                fix=f"use one of {', '.join(ROLES)}",
+            )
         salt = pin_hash = None
         if pin is not None:
             _check_pin_shape(pin)
@@ -120,11 +138,22 @@ class StaffDirectory:
                     "pin_hash = coalesce(excluded.pin_hash, pin_hash), "
                     "ceiling = excluded.ceiling, failed_pins = 0, locked_until = NULL, "
                     "active = 1",
-                    (staff_id, name, role, card, salt, pin_hash,
-                     None if ceiling is None else str(ceiling)))
+                    (
+                        staff_id,
+                        name,
+                        role,
+                        card,
+                        salt,
+                        pin_hash,
+                        None if ceiling is None else str(ceiling),
+                    ),
+                )
         except sqlite3.IntegrityError as exc:
-            raise StaffError(f"staff card {card} already belongs to someone else",
-                             where=f"staff {staff_id}", fix="use another card") from exc
+            raise StaffError(
+                f"staff card {card} already belongs to someone else",
+                where=f"staff {staff_id}",
+                fix="use another card",
+            ) from exc
         member = self.get(staff_id)
         assert member is not None
         return member
@@ -133,14 +162,19 @@ class StaffDirectory:
         """Give a person a fresh TOTP secret; returns the provisioning URI for their app."""
         member = self.get(staff_id)
         if member is None:
-            raise StaffError("no such staff member", where=f"staff {staff_id}",
-                             fix="add them first with `gateway staff add`")
+            raise StaffError(
+                "no such staff member",
+                where=f"staff {staff_id}",
+                fix="add them first with `gateway staff add`",
+            )
         secret = pyotp.random_base32()
         with self._conn:
-            self._conn.execute("UPDATE lane_staff SET totp_secret = ? WHERE id = ?",
-                               (secret, staff_id))
-        return pyotp.TOTP(secret).provisioning_uri(name=f"{member.name} ({staff_id})",
-                                                   issuer_name=self._settings.totp_issuer)
+            self._conn.execute(
+                "UPDATE lane_staff SET totp_secret = ? WHERE id = ?", (secret, staff_id)
+            )
+        return pyotp.TOTP(secret).provisioning_uri(
+            name=f"{member.name} ({staff_id})", issuer_name=self._settings.totp_issuer
+        )
 
     def change(self, change: StaffChange, now: datetime, utc: datetime) -> str | Refusal:
         """Apply a staff change after its approval; the answer is the line to show.
@@ -150,11 +184,18 @@ class StaffDirectory:
         `now` is store-local wall time (PIN lockout), `utc` an aware time (TOTP)."""
         if self.second_factor_enrolled():
             if not (change.by and change.by_pin is not None and change.totp):
-                return Refusal("approval_needed", "Changing staff needs an admin's approval: "
-                               "pass --by STAFF_ID --totp CODE (the PIN is asked first).")
-            who = self.authorize_box_action("change_settings",
-                                            Credential(staff_id=change.by, pin=change.by_pin),
-                                            change.totp, now, utc)
+                return Refusal(
+                    "approval_needed",
+                    "Changing staff needs an admin's approval: "
+                    "pass --by STAFF_ID --totp CODE (the PIN is asked first).",
+                )
+            who = self.authorize_box_action(
+                "change_settings",
+                Credential(staff_id=change.by, pin=change.by_pin),
+                change.totp,
+                now,
+                utc,
+            )
             if isinstance(who, Refusal):
                 return who
         if change.action == "totp":
@@ -164,21 +205,33 @@ class StaffDirectory:
             try:
                 ceiling = parse_amount(change.ceiling, 4, what="override ceiling")
             except ValueError as exc:
-                raise StaffError(str(exc), where=f"staff {change.staff_id}",
-                                 fix="write the ceiling like 100.00") from None
-        member = self.add(change.staff_id, change.name, change.role, pin=change.pin or None,
-                          card=change.card, ceiling=ceiling)
+                raise StaffError(
+                    str(exc), where=f"staff {change.staff_id}", fix="write the ceiling like 100.00"
+                ) from None
+        member = self.add(
+            change.staff_id,
+            change.name,
+            change.role,
+            pin=change.pin or None,
+            card=change.card,
+            ceiling=ceiling,
+        )
         return f"staff {member.id} {member.name} ({member.role}) saved"
 
     def second_factor_enrolled(self) -> bool:
         """Has anyone who may change the box an authenticator enrolled (bootstrap is over)?"""
-        return self._conn.execute(
-            "SELECT 1 FROM lane_staff WHERE active = 1 AND totp_secret IS NOT NULL AND role "
-            "IN ('technician', 'admin') LIMIT 1").fetchone() is not None
+        return (
+            self._conn.execute(
+                "SELECT 1 FROM lane_staff WHERE active = 1 AND totp_secret IS NOT NULL AND role "
+                "IN ('technician', 'admin') LIMIT 1"
+            ).fetchone()
+            is not None
+        )
 
     def totp_secret(self, staff_id: str) -> str | None:
-        row = self._conn.execute("SELECT totp_secret FROM lane_staff WHERE id = ?",
-                                 (staff_id,)).fetchone()
+        row = self._conn.execute(
+            "SELECT totp_secret FROM lane_staff WHERE id = ?", (staff_id,)
+        ).fetchone()
         return row[0] if row else None
 
     # -- reading -------------------------------------------------------------------------
@@ -186,13 +239,17 @@ class StaffDirectory:
     def get(self, staff_id: str) -> StaffMember | None:
         row = self._conn.execute(
             "SELECT id, name, role, ceiling, totp_secret IS NOT NULL FROM lane_staff "
-            "WHERE id = ? AND active = 1", (staff_id,)).fetchone()
+            "WHERE id = ? AND active = 1",
+            (staff_id,),
+        ).fetchone()
         return _member(row) if row else None
 
     def by_card(self, card: str) -> StaffMember | None:
         row = self._conn.execute(
             "SELECT id, name, role, ceiling, totp_secret IS NOT NULL FROM lane_staff "
-            "WHERE card = ? AND active = 1", (card,)).fetchone()
+            "WHERE card = ? AND active = 1",
+            (card,),
+        ).fetchone()
         return _member(row) if row else None
 
     # -- identification ------------------------------------------------------------------
@@ -207,8 +264,9 @@ class StaffDirectory:
                     write(self._conn)
         return who
 
-    def identify_intent(self, credential: Credential, now: datetime
-                        ) -> tuple[StaffMember | Refusal, tuple[PinWrite, ...]]:
+    def identify_intent(
+        self, credential: Credential, now: datetime
+    ) -> tuple[StaffMember | Refusal, tuple[PinWrite, ...]]:
         """Who this is, and the PIN-attempt count it changes (to write with the step that
         used it, or even when it is refused: that count is what makes a lockout)."""
         if credential.card is not None:
@@ -220,19 +278,24 @@ class StaffDirectory:
             return Refusal("no_credential", "Scan your staff card or enter number and PIN."), ()
         return self._check_pin(credential.staff_id, credential.pin, now)
 
-    def _check_pin(self, staff_id: str, pin: str, now: datetime
-                   ) -> tuple[StaffMember | Refusal, tuple[PinWrite, ...]]:
+    def _check_pin(
+        self, staff_id: str, pin: str, now: datetime
+    ) -> tuple[StaffMember | Refusal, tuple[PinWrite, ...]]:
         row = self._conn.execute(
             "SELECT pin_salt, pin_hash, failed_pins, locked_until FROM lane_staff "
-            "WHERE id = ? AND active = 1", (staff_id,)).fetchone()
+            "WHERE id = ? AND active = 1",
+            (staff_id,),
+        ).fetchone()
         wrong = Refusal("wrong_pin", "Wrong staff number or PIN.")
         if row is None or row[0] is None:
             hash_pin(pin, b"\0" * SALT_BYTES)  # same work either way: no timing hint
             return wrong, ()
         salt, stored, failed, locked_until = row
         if locked_until is not None and now.isoformat() < locked_until:
-            return Refusal("locked_out", f"Too many wrong PINs: locked until "
-                           f"{locked_until[11:16]}. Ask a supervisor."), ()
+            return Refusal(
+                "locked_out",
+                f"Too many wrong PINs: locked until {locked_until[11:16]}. Ask a supervisor.",
+            ), ()
         if hmac.compare_digest(hash_pin(pin, salt), stored):
             member = self.get(staff_id)
             assert member is not None
@@ -240,15 +303,20 @@ class StaffDirectory:
             return member, () if clean else (_pin_count(staff_id, 0, None),)
         return self._count_failure(staff_id, failed + 1, now, wrong)
 
-    def _count_failure(self, staff_id: str, failed: int, now: datetime, wrong: Refusal
-                       ) -> tuple[Refusal, tuple[PinWrite, ...]]:
+    def _count_failure(
+        self, staff_id: str, failed: int, now: datetime, wrong: Refusal
+    ) -> tuple[Refusal, tuple[PinWrite, ...]]:
         limit = self._settings.pin_attempts
         if failed < limit:
             return wrong, (_pin_count(staff_id, failed, None),)
         until = (now + timedelta(minutes=self._settings.lockout_minutes)).isoformat()
-        return (Refusal("locked_out", f"Wrong PIN {limit} times: locked for "
-                        f"{self._settings.lockout_minutes} minutes."),
-                (_pin_count(staff_id, 0, until),))
+        return (
+            Refusal(
+                "locked_out",
+                f"Wrong PIN {limit} times: locked for {self._settings.lockout_minutes} minutes.",
+            ),
+            (_pin_count(staff_id, 0, until),),
+        )
 
     # -- authorisation -------------------------------------------------------------------
 
@@ -262,8 +330,14 @@ class StaffDirectory:
             return False
         return pyotp.TOTP(secret).verify(code, for_time=now, valid_window=1)
 
-    def authorize_box_action(self, action: str, credential: Credential, totp_code: str,
-                             now: datetime, utc: datetime | None = None) -> StaffMember | Refusal:
+    def authorize_box_action(
+        self,
+        action: str,
+        credential: Credential,
+        totp_code: str,
+        now: datetime,
+        utc: datetime | None = None,
+    ) -> StaffMember | Refusal:
         """Technician/admin actions on the box: identity, role, and a TOTP second factor.
 
         `now` is store-local wall time (as on lane events, for the PIN lockout); `utc` an
@@ -288,14 +362,22 @@ PinWrite = Callable[[sqlite3.Connection], None]
 
 def _pin_count(staff_id: str, failed: int, locked_until: str | None) -> PinWrite:
     """The PIN-attempt count of one person (0 and a lock time when the limit was reached)."""
+
     def write(conn: sqlite3.Connection) -> None:
-        conn.execute("UPDATE lane_staff SET failed_pins = ?, locked_until = ? WHERE id = ?",
-                     (failed, locked_until, staff_id))
+        conn.execute(
+            "UPDATE lane_staff SET failed_pins = ?, locked_until = ? WHERE id = ?",
+            (failed, locked_until, staff_id),
+        )
+
     return write
 
 
 def _member(row: tuple[object, ...]) -> StaffMember:
     staff_id, name, role, ceiling, has_totp = row
-    return StaffMember(id=str(staff_id), name=str(name), role=str(role),
-                       ceiling=None if ceiling is None else Decimal(str(ceiling)),
-                       has_totp=bool(has_totp))
+    return StaffMember(
+        id=str(staff_id),
+        name=str(name),
+        role=str(role),
+        ceiling=None if ceiling is None else Decimal(str(ceiling)),
+        has_totp=bool(has_totp),
+    )

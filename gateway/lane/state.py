@@ -120,20 +120,38 @@ class LaneContext(Protocol):
     @property
     def sale(self) -> Sale | None: ...
 
-    def permit(self, action: str, at: datetime, authorization: ev.Authorization | None, *,
-               amount: Decimal | None = None,
-               receipt_id: str | None = None) -> Permit | Refusal: ...
+    def permit(
+        self,
+        action: str,
+        at: datetime,
+        authorization: ev.Authorization | None,
+        *,
+        amount: Decimal | None = None,
+        receipt_id: str | None = None,
+    ) -> Permit | Refusal: ...
 
     def add_override(self, batch: Batch, permit: Permit, business_day: str) -> None: ...
 
-    def with_sale(self, state: State, sale_: Sale | None, *, batch: Batch | None = None,
-                  document: str | None = None, prints: bool = False,
-                  notices: tuple[str, ...] = (), open_drawer: bool = False) -> Step: ...
+    def with_sale(
+        self,
+        state: State,
+        sale_: Sale | None,
+        *,
+        batch: Batch | None = None,
+        document: str | None = None,
+        prints: bool = False,
+        notices: tuple[str, ...] = (),
+        open_drawer: bool = False,
+    ) -> Step: ...
 
 
 def sale_override_ref(override: OverrideBody | None) -> OverrideRef | None:
     """The short reference to an override that the authorised record carries."""
     if override is None:
         return None
-    return OverrideRef(id=override.override_id, action=override.action,
-                       supervisor=override.supervisor, reason=override.reason)
+    return OverrideRef(
+        id=override.override_id,
+        action=override.action,
+        supervisor=override.supervisor,
+        reason=override.reason,
+    )

@@ -75,8 +75,7 @@ class MemberAccounts:
     one to `authorise`; without it the box counts as online.
     """
 
-    def __init__(self, store: MemberStore,
-                 link: Callable[[], LinkState] | None = None) -> None:
+    def __init__(self, store: MemberStore, link: Callable[[], LinkState] | None = None) -> None:
         self.store = store
         self._link = link or LinkState
 
@@ -86,16 +85,20 @@ class MemberAccounts:
         """The member behind a card read, or why the card is refused (never stored)."""
         doc = self.store.document()
         if doc is None:
-            return Refusal("no_members", "no member list from head office yet — continue "
-                           "the sale without the card")
+            return Refusal(
+                "no_members",
+                "no member list from head office yet — continue the sale without the card",
+            )
         raw = read.strip()
         hashed = card_key(raw, doc.card_hashing.salt) if raw else ""
         as_id = raw if _MEMBER_ID.match(raw) else None
         listed = self.store.blacklisted([k for k in (hashed, as_id) if k])
         if listed is not None:
             since = f" on {listed.since.isoformat()}" if listed.since else ""
-            return Refusal("blacklisted", f"card reported {listed.reason}{since} — keep the "
-                           "card, call a supervisor")
+            return Refusal(
+                "blacklisted",
+                f"card reported {listed.reason}{since} — keep the card, call a supervisor",
+            )
         member_id = self.store.member_for_card(hashed) if raw else None
         card_ref = mask_card(raw)
         if member_id is None and as_id is not None and self.store.member(as_id) is not None:
@@ -114,9 +117,18 @@ class MemberAccounts:
         if doc is None or row is None:
             return None
         balances = self.store.balances(member_id)
-        return Account(row.member_id, _group(doc, row.group_id), row.name, row.status,
-                       row.status_since, row.subsidy_expires, balances.points,
-                       balances.subsidy, balances.cash, card_ref or member_id)
+        return Account(
+            row.member_id,
+            _group(doc, row.group_id),
+            row.name,
+            row.status,
+            row.status_since,
+            row.subsidy_expires,
+            balances.points,
+            balances.subsidy,
+            balances.cash,
+            card_ref or member_id,
+        )
 
     def pricing_context(self, account: Account) -> MemberContext | None:
         """What the pricing engine needs; None when the group has no member prices."""
@@ -124,16 +136,24 @@ class MemberAccounts:
             return None
         return MemberContext(account.id, account.group.id, account.name)
 
-    def points_earned(self, account: Account, basket: PricedBasket,
-                      paid_with_points: Decimal = ZERO) -> int:
+    def points_earned(
+        self, account: Account, basket: PricedBasket, paid_with_points: Decimal = ZERO
+    ) -> int:
         return points_earned(basket, account.group.points, paid_with_points)
 
     # -- tenders ---------------------------------------------------------------------------
 
-    def authorise(self, account: Account, tender: TenderKind, amount: Decimal, at: datetime,
-                  link: LinkState | None = None,
-                  earlier: Sequence[Authorisation] = (), *,
-                  supervisor: str | None = None) -> Authorisation | Refusal:
+    def authorise(
+        self,
+        account: Account,
+        tender: TenderKind,
+        amount: Decimal,
+        at: datetime,
+        link: LinkState | None = None,
+        earlier: Sequence[Authorisation] = (),
+        *,
+        supervisor: str | None = None,
+    ) -> Authorisation | Refusal:
         """May this member pay `amount` with `tender` at local time `at`?
 
         `earlier` are the authorisations already taken in this sale (split tenders), so
@@ -143,8 +163,11 @@ class MemberAccounts:
         doc = self._document()
         _check_amount(amount, doc.decimals)
         if tender not in ("points", "stored_value"):
-            raise MembersError(f"{tender!r} is not a member tender", where="members authorise",
-                               fix="pass 'points' or 'stored_value'")
+            raise MembersError(
+                f"{tender!r} is not a member tender",
+                where="members authorise",
+                fix="pass 'points' or 'stored_value'",
+            )
         fresh = self.account(account.id, account.card_ref)
         if fresh is None:
             return _unknown("")
@@ -154,14 +177,23 @@ class MemberAccounts:
         meal = meal_at(fresh.group.limits, at)
         spending = self.store.spending(fresh.id, at.date(), meal.name if meal else None)
         if tender == "points":
-            return authorise_points(fresh, amount, at, doc.redemption, spending, link,
-                                    doc.offline, earlier)
+            return authorise_points(
+                fresh, amount, at, doc.redemption, spending, link, doc.offline, earlier
+            )
         return authorise_stored_value(fresh, amount, at, spending, link, doc.offline, earlier)
 
     # -- balance changes -------------------------------------------------------------------
 
-    def postings(self, sale_id: str, account: Account, authorisations: Sequence[Authorisation],
-                 earned: int, at: datetime, *, offline: bool | None = None) -> BalancePosting:
+    def postings(
+        self,
+        sale_id: str,
+        account: Account,
+        authorisations: Sequence[Authorisation],
+        earned: int,
+        at: datetime,
+        *,
+        offline: bool | None = None,
+    ) -> BalancePosting:
         """The balance changes of a completed sale: one entry per wallet debited, and one
         for the points earned. Ids are `{sale_id}/t{n}/{wallet}` and
         `{sale_id}/earn/points`, so building them again for the same sale gives the same
@@ -169,26 +201,58 @@ class MemberAccounts:
         changes: list[Change] = []
         for n, auth in enumerate(authorisations, 1):
             if auth.member_id != account.id:
-                raise MembersError(f"authorisation for member {auth.member_id} in a sale of "
-                                   f"member {account.id}", where=f"sale {sale_id}",
-                                   fix="authorise tenders for the sale's member")
+                raise MembersError(
+                    f"authorisation for member {auth.member_id} in a sale of member {account.id}",
+                    where=f"sale {sale_id}",
+                    fix="authorise tenders for the sale's member",
+                )
             reason = "redeem" if auth.tender == "points" else "spend"
-            changes += [Change(f"{sale_id}/t{n}/{d.wallet}", account.id, d.wallet, -d.amount,
-                               reason, sale_id, auth.at.date().isoformat(), auth.meal,
-                               auth.offline, auth.supervisor) for d in auth.debits]
+            changes += [
+                Change(
+                    f"{sale_id}/t{n}/{d.wallet}",
+                    account.id,
+                    d.wallet,
+                    -d.amount,
+                    reason,
+                    sale_id,
+                    auth.at.date().isoformat(),
+                    auth.meal,
+                    auth.offline,
+                    auth.supervisor,
+                )
+                for d in auth.debits
+            ]
         if earned < 0:
-            raise MembersError(f"points earned {earned} is negative", where=f"sale {sale_id}",
-                               fix="use reverse() to take points back")
+            raise MembersError(
+                f"points earned {earned} is negative",
+                where=f"sale {sale_id}",
+                fix="use reverse() to take points back",
+            )
         if offline is None:
             offline = any(a.offline for a in authorisations) or not self._link().online
         if earned:
-            changes.append(Change(f"{sale_id}/earn/points", account.id, "points",
-                                  Decimal(earned), "earn", sale_id, at.date().isoformat(),
-                                  None, offline))
+            changes.append(
+                Change(
+                    f"{sale_id}/earn/points",
+                    account.id,
+                    "points",
+                    Decimal(earned),
+                    "earn",
+                    sale_id,
+                    at.date().isoformat(),
+                    None,
+                    offline,
+                )
+            )
         return self._posting(changes, account, at)
 
-    def reverse(self, refund_id: str, originals: Sequence[Mapping[str, Any]], at: datetime,
-                parts: Mapping[str, Decimal] | None = None) -> BalancePosting:
+    def reverse(
+        self,
+        refund_id: str,
+        originals: Sequence[Mapping[str, Any]],
+        at: datetime,
+        parts: Mapping[str, Decimal] | None = None,
+    ) -> BalancePosting:
         """Give back (or take back) the changes of an earlier sale for a refund.
 
         `originals` are that sale's `member_balance` record bodies; `parts` maps a change id
@@ -200,63 +264,90 @@ class MemberAccounts:
             return BalancePosting((), (), self.store)
         member_ids = {str(body["member"]) for body in originals}
         if len(member_ids) != 1:
-            raise MembersError("a refund's changes must all be of one member",
-                               where=f"refund {refund_id}", fix="reverse each member apart")
+            raise MembersError(
+                "a refund's changes must all be of one member",
+                where=f"refund {refund_id}",
+                fix="reverse each member apart",
+            )
         account = self.account(member_ids.pop())
         if account is None:
-            raise MembersError("the member of this refund is not in the members list",
-                               where=f"refund {refund_id}",
-                               fix="refund to another tender, or wait for the next list")
+            raise MembersError(
+                "the member of this refund is not in the members list",
+                where=f"refund {refund_id}",
+                fix="refund to another tender, or wait for the next list",
+            )
         changes = [_reversal(refund_id, body, parts, account, self.store) for body in originals]
         return self._posting([c for c in changes if c.delta != 0], account, at)
 
     def _posting(self, changes: list[Change], account: Account, at: datetime) -> BalancePosting:
         ids = [c.change_id for c in changes]
         if len(set(ids)) != len(ids):
-            raise MembersError("the same change id appears twice in one posting",
-                               where=f"changes {ids}", fix="give each tender its own entry")
+            raise MembersError(
+                "the same change id appears twice in one posting",
+                where=f"changes {ids}",
+                fix="give each tender its own entry",
+            )
         known = self.store.known_changes(ids)
         if known and known == set(ids):
             bodies = self.store.recorded_bodies(ids)
             if len(bodies) != len(ids):
-                raise MembersError(f"changes {ids} were recorded and their journal records "
-                                   "pruned since", where="member balance changes",
-                                   fix="do not post an old sale again")
+                raise MembersError(
+                    f"changes {ids} were recorded and their journal records pruned since",
+                    where="member balance changes",
+                    fix="do not post an old sale again",
+                )
             entries = tuple((KIND, bodies[i], i) for i in ids)
             return BalancePosting(entries, tuple(changes), self.store)
         if known:
-            raise MembersError(f"change ids {sorted(known)} are already recorded",
-                               where="member balance changes",
-                               fix="re-post a recorded sale exactly as before, or use a new "
-                               "sale id")
+            raise MembersError(
+                f"change ids {sorted(known)} are already recorded",
+                where="member balance changes",
+                fix="re-post a recorded sale exactly as before, or use a new sale id",
+            )
         doc = self._document()
-        return BalancePosting(_entries(changes, account, at, doc.version), tuple(changes),
-                              self.store)
+        return BalancePosting(
+            _entries(changes, account, at, doc.version), tuple(changes), self.store
+        )
 
     def _document(self) -> MembersDocument:
         doc = self.store.document()
         if doc is None:
-            raise MembersError("no members document is in force", where="members",
-                               fix="wait for head office's members list, or take another "
-                               "payment")
+            raise MembersError(
+                "no members document is in force",
+                where="members",
+                fix="wait for head office's members list, or take another payment",
+            )
         return doc
 
 
-def _entries(changes: list[Change], account: Account, at: datetime,
-             version: int) -> tuple[Entry, ...]:
+def _entries(
+    changes: list[Change], account: Account, at: datetime, version: int
+) -> tuple[Entry, ...]:
     """Bodies carry before/after so head office can check its copy (optimistic check)."""
-    running: dict[str, Decimal] = {"points": Decimal(account.points),
-                                   "subsidy": account.subsidy, "cash": account.cash}
+    running: dict[str, Decimal] = {
+        "points": Decimal(account.points),
+        "subsidy": account.subsidy,
+        "cash": account.cash,
+    }
     entries: list[Entry] = []
     for c in changes:
         before = running[c.wallet]
         running[c.wallet] = before + c.delta
         body: dict[str, Any] = {
-            "change": c.change_id, "member": c.member_id, "card": account.card_ref,
-            "wallet": c.wallet, "delta": _text(c.delta), "reason": c.reason,
-            "sale": c.sale_id, "before": _text(before), "after": _text(running[c.wallet]),
-            "at": at.isoformat(), "day": c.local_day, "meal": c.meal,
-            "offline": c.offline, "members_version": version,
+            "change": c.change_id,
+            "member": c.member_id,
+            "card": account.card_ref,
+            "wallet": c.wallet,
+            "delta": _text(c.delta),
+            "reason": c.reason,
+            "sale": c.sale_id,
+            "before": _text(before),
+            "after": _text(running[c.wallet]),
+            "at": at.isoformat(),
+            "day": c.local_day,
+            "meal": c.meal,
+            "offline": c.offline,
+            "members_version": version,
         }
         if c.supervisor is not None:
             body["supervisor"] = c.supervisor
@@ -264,51 +355,81 @@ def _entries(changes: list[Change], account: Account, at: datetime,
     return tuple(entries)
 
 
-def _reversal(refund_id: str, body: Mapping[str, Any], parts: Mapping[str, Decimal] | None,
-              account: Account, store: MemberStore) -> Change:
+def _reversal(
+    refund_id: str,
+    body: Mapping[str, Any],
+    parts: Mapping[str, Decimal] | None,
+    account: Account,
+    store: MemberStore,
+) -> Change:
     original = Decimal(str(body["delta"]))
     reason = str(body["reason"])
     if reason not in ("spend", "redeem", "earn") or original == 0:
-        raise MembersError(f"change {body.get('change')} ({reason}) cannot be reversed",
-                           where=f"refund {refund_id}",
-                           fix="pass the original sale's member_balance bodies only")
+        raise MembersError(
+            f"change {body.get('change')} ({reason}) cannot be reversed",
+            where=f"refund {refund_id}",
+            fix="pass the original sale's member_balance bodies only",
+        )
     change_id = f"{refund_id}/reverse/{body['change']}"
     left = abs(original) - store.reversed_so_far(str(body["change"]), excluding=change_id)
     part = parts.get(str(body["change"]), left) if parts else left
     if part < 0 or part > left:
-        raise MembersError(f"cannot reverse {part} of change {body['change']} "
-                           f"({left} of {abs(original)} is left to reverse)",
-                           where=f"refund {refund_id}",
-                           fix="reverse at most what the change moved, less earlier refunds")
+        raise MembersError(
+            f"cannot reverse {part} of change {body['change']} "
+            f"({left} of {abs(original)} is left to reverse)",
+            where=f"refund {refund_id}",
+            fix="reverse at most what the change moved, less earlier refunds",
+        )
     delta = part if original < 0 else -min(part, Decimal(max(account.points, 0)))
-    return Change(change_id, account.id, body["wallet"], delta,
-                  f"{reason}_reversal", refund_id, str(body["day"]), body.get("meal"),
-                  bool(body.get("offline", False)))
+    return Change(
+        change_id,
+        account.id,
+        body["wallet"],
+        delta,
+        f"{reason}_reversal",
+        refund_id,
+        str(body["day"]),
+        body.get("meal"),
+        bool(body.get("offline", False)),
+    )
 
 
 def _unknown(raw: str) -> Refusal:
     if raw and looks_like_payment_card(raw):
-        return Refusal("payment_card", "this is a payment card, not a member card — take it "
-                       "as a card payment")
-    return Refusal("unknown_card", "card not known to this store — continue the sale without "
-                   "it; the member list may not have reached this till yet")
+        return Refusal(
+            "payment_card", "this is a payment card, not a member card — take it as a card payment"
+        )
+    return Refusal(
+        "unknown_card",
+        "card not known to this store — continue the sale without "
+        "it; the member list may not have reached this till yet",
+    )
 
 
 def _group(doc: MembersDocument, group_id: str) -> Group:
     for group in doc.groups:
         if group.id == group_id:
             return group
-    raise MembersError(f"member group {group_id!r} is not in the document in force",
-                       where="members", fix="head office must publish the group")
+    raise MembersError(
+        f"member group {group_id!r} is not in the document in force",
+        where="members",
+        fix="head office must publish the group",
+    )
 
 
 def _check_amount(amount: Decimal, places: int) -> None:
     exponent = amount.as_tuple().exponent
-    if (not isinstance(amount, Decimal) or not amount.is_finite() or amount <= 0
-            or (isinstance(exponent, int) and -exponent > places)):
-        raise MembersError(f"tender amount {amount!r} must be positive with at most {places} "
-                           "decimals", where="members authorise",
-                           fix="pass the amount as a Decimal such as Decimal('12.50')")
+    if (
+        not isinstance(amount, Decimal)
+        or not amount.is_finite()
+        or amount <= 0
+        or (isinstance(exponent, int) and -exponent > places)
+    ):
+        raise MembersError(
+            f"tender amount {amount!r} must be positive with at most {places} decimals",
+            where="members authorise",
+            fix="pass the amount as a Decimal such as Decimal('12.50')",
+        )
 
 
 def _text(value: Decimal) -> str:

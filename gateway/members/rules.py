@@ -117,8 +117,9 @@ def status_refusal(account_status: str, since: date | None) -> Refusal | None:
     if account_status == "lost":
         return Refusal("lost", f"card reported lost{when} — keep the card, call a supervisor")
     if account_status == "blocked":
-        return Refusal("blocked", f"member account blocked{when} — keep the card, call a "
-                       "supervisor")
+        return Refusal(
+            "blocked", f"member account blocked{when} — keep the card, call a supervisor"
+        )
     return None
 
 
@@ -131,8 +132,9 @@ def meal_at(limits: Limits, at: datetime) -> MealPeriod | None:
     return None
 
 
-def points_earned(basket: PricedBasket, rule: PointsRule | None,
-                  paid_with_points: Decimal = ZERO) -> int:
+def points_earned(
+    basket: PricedBasket, rule: PointsRule | None, paid_with_points: Decimal = ZERO
+) -> int:
     """Points for a priced basket: lines flagged "no_points" earn nothing, nor does what
     was paid with points; every full `rule.per` gives `rule.points`, rounded down."""
     if rule is None:
@@ -144,24 +146,35 @@ def points_earned(basket: PricedBasket, rule: PointsRule | None,
     return int(eligible // rule.per) * rule.points
 
 
-def _offline_gate(link: LinkState, policy: OfflinePolicy, allowed: bool,
-                  what: str) -> Refusal | None:
+def _offline_gate(
+    link: LinkState, policy: OfflinePolicy, allowed: bool, what: str
+) -> Refusal | None:
     """Offline, head office's policy decides; past its time or backlog a supervisor must."""
     if link.online:
         return None
     if not allowed:
-        return Refusal("offline_not_allowed", f"{what} cannot be used while the till is "
-                       "offline — take another payment")
+        return Refusal(
+            "offline_not_allowed",
+            f"{what} cannot be used while the till is offline — take another payment",
+        )
     if link.supervisor is not None:
         return None
     minutes = policy.max_offline_minutes
     if minutes is not None and link.offline_for > timedelta(minutes=minutes):
-        return Refusal("offline_too_long", f"offline for more than {minutes} minutes — a "
-                       f"supervisor must approve {what} until the link is back", True)
+        return Refusal(
+            "offline_too_long",
+            f"offline for more than {minutes} minutes — a "
+            f"supervisor must approve {what} until the link is back",
+            True,
+        )
     backlog = policy.max_unsynced_sales
     if backlog is not None and link.unsynced_sales >= backlog:
-        return Refusal("too_many_unsynced", f"{link.unsynced_sales} sales not yet sent to head "
-                       f"office — a supervisor must approve {what}", True)
+        return Refusal(
+            "too_many_unsynced",
+            f"{link.unsynced_sales} sales not yet sent to head "
+            f"office — a supervisor must approve {what}",
+            True,
+        )
     return None
 
 
@@ -177,18 +190,26 @@ def _earlier_debit(earlier: Sequence[Authorisation], wallet: Wallet) -> Decimal:
     return sum((d.amount for a in earlier for d in a.debits if d.wallet == wallet), ZERO)
 
 
-def authorise_stored_value(account: Account, amount: Decimal, at: datetime,
-                           spending: Spending, link: LinkState, policy: OfflinePolicy,
-                           earlier: Sequence[Authorisation] = ()) -> Authorisation | Refusal:
+def authorise_stored_value(
+    account: Account,
+    amount: Decimal,
+    at: datetime,
+    spending: Spending,
+    link: LinkState,
+    policy: OfflinePolicy,
+    earlier: Sequence[Authorisation] = (),
+) -> Authorisation | Refusal:
     """May `amount` be paid from the subsidy then the cash wallet? Checks, in order: status,
     offline policy, group limits (transaction, meal, day), then balances."""
     refused = status_refusal(account.status, account.status_since)
     if refused:
         return refused
     in_sale = _sale_total(earlier, "stored_value")
-    refused = (_offline_gate(link, policy, policy.stored_value, "stored value")
-               or _offline_ceilings(link, policy, amount, in_sale, spending)
-               or _group_limits(account.group.limits, amount, at, in_sale, spending))
+    refused = (
+        _offline_gate(link, policy, policy.stored_value, "stored value")
+        or _offline_ceilings(link, policy, amount, in_sale, spending)
+        or _group_limits(account.group.limits, amount, at, in_sale, spending)
+    )
     if refused:
         return refused
     subsidy = max(account.usable_subsidy(at.date()) - _earlier_debit(earlier, "subsidy"), ZERO)
@@ -196,57 +217,93 @@ def authorise_stored_value(account: Account, amount: Decimal, at: datetime,
     if subsidy + cash < amount:
         return _insufficient(account, at, subsidy + cash)
     from_subsidy = min(amount, subsidy)
-    split: tuple[tuple[Wallet, Decimal], ...] = (("subsidy", from_subsidy),
-                                                 ("cash", amount - from_subsidy))
+    split: tuple[tuple[Wallet, Decimal], ...] = (
+        ("subsidy", from_subsidy),
+        ("cash", amount - from_subsidy),
+    )
     debits = tuple(Debit(wallet, part) for wallet, part in split if part > 0)
     meal = meal_at(account.group.limits, at)
-    return Authorisation(account.id, "stored_value", amount, debits, at,
-                         meal.name if meal else None, not link.online, link.supervisor)
+    return Authorisation(
+        account.id,
+        "stored_value",
+        amount,
+        debits,
+        at,
+        meal.name if meal else None,
+        not link.online,
+        link.supervisor,
+    )
 
 
-def _offline_ceilings(link: LinkState, policy: OfflinePolicy, amount: Decimal,
-                      in_sale: Decimal, spending: Spending) -> Refusal | None:
+def _offline_ceilings(
+    link: LinkState, policy: OfflinePolicy, amount: Decimal, in_sale: Decimal, spending: Spending
+) -> Refusal | None:
     if link.online:
         return None
     if _over(in_sale, amount, policy.per_transaction):
-        return Refusal("offline_transaction_ceiling", f"offline, at most "
-                       f"{policy.per_transaction} of stored value per sale — take another "
-                       "payment for the rest")
+        return Refusal(
+            "offline_transaction_ceiling",
+            f"offline, at most "
+            f"{policy.per_transaction} of stored value per sale — take another "
+            "payment for the rest",
+        )
     if _over(spending.offline_day + in_sale, amount, policy.per_day):
         left = max((policy.per_day or ZERO) - spending.offline_day - in_sale, ZERO)
-        return Refusal("offline_day_ceiling", f"offline, at most {policy.per_day} of stored "
-                       f"value per member per day ({left} left) — take another payment")
+        return Refusal(
+            "offline_day_ceiling",
+            f"offline, at most {policy.per_day} of stored "
+            f"value per member per day ({left} left) — take another payment",
+        )
     return None
 
 
-def _group_limits(limits: Limits, amount: Decimal, at: datetime, in_sale: Decimal,
-                  spending: Spending) -> Refusal | None:
+def _group_limits(
+    limits: Limits, amount: Decimal, at: datetime, in_sale: Decimal, spending: Spending
+) -> Refusal | None:
     meal = meal_at(limits, at)
     if limits.meal_only and meal is None:
-        return Refusal("outside_meal_period", f"stored value only in meal periods, not at "
-                       f"{at:%H:%M} — take another payment")
+        return Refusal(
+            "outside_meal_period",
+            f"stored value only in meal periods, not at {at:%H:%M} — take another payment",
+        )
     if _over(in_sale, amount, limits.per_transaction):
-        return Refusal("transaction_limit", f"at most {limits.per_transaction} of stored value "
-                       "per sale for this member — take another payment for the rest")
+        return Refusal(
+            "transaction_limit",
+            f"at most {limits.per_transaction} of stored value "
+            "per sale for this member — take another payment for the rest",
+        )
     if meal is not None and _over(spending.meal + in_sale, amount, meal.max):
         left = max((meal.max or ZERO) - spending.meal - in_sale, ZERO)
-        return Refusal("meal_limit", f"{meal.name} limit {meal.max} reached ({left} left) — "
-                       "take another payment for the rest")
+        return Refusal(
+            "meal_limit",
+            f"{meal.name} limit {meal.max} reached ({left} left) — "
+            "take another payment for the rest",
+        )
     if _over(spending.day + in_sale, amount, limits.per_day):
         left = max((limits.per_day or ZERO) - spending.day - in_sale, ZERO)
-        return Refusal("day_limit", f"daily limit {limits.per_day} reached ({left} left) — "
-                       "take another payment for the rest")
+        return Refusal(
+            "day_limit",
+            f"daily limit {limits.per_day} reached ({left} left) — "
+            "take another payment for the rest",
+        )
     return None
 
 
 def _insufficient(account: Account, at: datetime, available: Decimal) -> Refusal:
-    expired = (account.subsidy > 0 and account.subsidy_expires is not None
-               and at.date() > account.subsidy_expires)
-    note = (f"; the subsidy of {account.subsidy} expired on "
-            f"{account.subsidy_expires.isoformat()}" if expired and account.subsidy_expires
-            else "")
-    return Refusal("insufficient_balance", f"balance covers only {available}{note} — take "
-                   "another payment for the rest")
+    expired = (
+        account.subsidy > 0
+        and account.subsidy_expires is not None
+        and at.date() > account.subsidy_expires
+    )
+    note = (
+        f"; the subsidy of {account.subsidy} expired on {account.subsidy_expires.isoformat()}"
+        if expired and account.subsidy_expires
+        else ""
+    )
+    return Refusal(
+        "insufficient_balance",
+        f"balance covers only {available}{note} — take another payment for the rest",
+    )
 
 
 def points_needed(amount: Decimal, redemption: Redemption) -> Decimal | None:
@@ -255,10 +312,16 @@ def points_needed(amount: Decimal, redemption: Redemption) -> Decimal | None:
     return Decimal(int(points)) if points == points.to_integral_value() else None
 
 
-def authorise_points(account: Account, amount: Decimal, at: datetime,
-                     redemption: Redemption | None, spending: Spending, link: LinkState,
-                     policy: OfflinePolicy,
-                     earlier: Sequence[Authorisation] = ()) -> Authorisation | Refusal:
+def authorise_points(
+    account: Account,
+    amount: Decimal,
+    at: datetime,
+    redemption: Redemption | None,
+    spending: Spending,
+    link: LinkState,
+    policy: OfflinePolicy,
+    earlier: Sequence[Authorisation] = (),
+) -> Authorisation | Refusal:
     """May `amount` be paid with points? Checks status, the redemption rate, offline policy
     (allowed, per-sale and per-day point ceilings), then the points balance."""
     refused = status_refusal(account.status, account.status_since)
@@ -269,31 +332,50 @@ def authorise_points(account: Account, amount: Decimal, at: datetime,
     points = points_needed(amount, redemption)
     if points is None:
         step = redemption.value / redemption.points
-        return Refusal("points_step", f"points pay in steps of {step.normalize():f} — "
-                       "enter an amount that is a whole number of points")
+        return Refusal(
+            "points_step",
+            f"points pay in steps of {step.normalize():f} — "
+            "enter an amount that is a whole number of points",
+        )
     in_sale = _earlier_debit(earlier, "points")
-    refused = (_offline_gate(link, policy, policy.points_redemption, "points")
-               or _offline_point_ceilings(link, policy, points, in_sale, spending))
+    refused = _offline_gate(
+        link, policy, policy.points_redemption, "points"
+    ) or _offline_point_ceilings(link, policy, points, in_sale, spending)
     if refused:
         return refused
     if account.points - in_sale < points:
-        return Refusal("insufficient_points", f"{points} points needed, the member has "
-                       f"{account.points - in_sale} — take another payment")
-    return Authorisation(account.id, "points", amount, (Debit("points", points),), at,
-                         None, not link.online, link.supervisor)
+        return Refusal(
+            "insufficient_points",
+            f"{points} points needed, the member has "
+            f"{account.points - in_sale} — take another payment",
+        )
+    return Authorisation(
+        account.id,
+        "points",
+        amount,
+        (Debit("points", points),),
+        at,
+        None,
+        not link.online,
+        link.supervisor,
+    )
 
 
-def _offline_point_ceilings(link: LinkState, policy: OfflinePolicy, points: Decimal,
-                            in_sale: Decimal, spending: Spending) -> Refusal | None:
+def _offline_point_ceilings(
+    link: LinkState, policy: OfflinePolicy, points: Decimal, in_sale: Decimal, spending: Spending
+) -> Refusal | None:
     if link.online:
         return None
     ceiling = policy.points_per_transaction
     if ceiling is not None and in_sale + points > ceiling:
-        return Refusal("offline_points_transaction_ceiling",
-                       f"offline, at most {ceiling} points per sale — take another payment")
+        return Refusal(
+            "offline_points_transaction_ceiling",
+            f"offline, at most {ceiling} points per sale — take another payment",
+        )
     ceiling = policy.points_per_day
     if ceiling is not None and spending.offline_points_day + in_sale + points > ceiling:
-        return Refusal("offline_points_day_ceiling",
-                       f"offline, at most {ceiling} points per member per day — take "
-                       "another payment")
+        return Refusal(
+            "offline_points_day_ceiling",
+            f"offline, at most {ceiling} points per member per day — take another payment",
+        )
     return None

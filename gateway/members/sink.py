@@ -30,14 +30,17 @@ class MembersSink:
     def apply(self, kind: str, version: int, document: dict[str, Any]) -> None:
         """Swap the document in, or raise `DocumentRefused` (the one in force stays)."""
         if kind != "members":
-            raise DocumentRefused(f"the members sink cannot apply a {kind} document",
-                                  fix="route only members documents here")
+            raise DocumentRefused(
+                f"the members sink cannot apply a {kind} document",
+                fix="route only members documents here",
+            )
         try:
             doc = parse_document(document, source=f"members document version {version}")
             if doc.version != version:
                 raise DocumentRefused(
                     f"the envelope says version {version} but the document says {doc.version}",
-                    fix="head office must sign the document with its own version")
+                    fix="head office must sign the document with its own version",
+                )
             self._store.apply_document(doc, self._now())
         except MembersDocumentError as exc:
             raise DocumentRefused(exc.what, where=exc.where, fix=exc.fix) from exc
@@ -47,6 +50,7 @@ class MembersSink:
         try:
             blacklist = Blacklist.model_validate(data)
         except ValueError as exc:
-            raise DocumentRefused(f"blacklist refused: {exc}",
-                                  fix="see docs/members.md, blacklist") from exc
+            raise DocumentRefused(
+                f"blacklist refused: {exc}", fix="see docs/members.md, blacklist"
+            ) from exc
         return self._store.apply_blacklist(blacklist)

@@ -112,19 +112,28 @@ class MemberStore:
             _replace_members(conn, doc.members)
             conn.execute(
                 "INSERT OR REPLACE INTO member_document VALUES (1, ?, ?, ?, ?, ?)",
-                (doc.version, doc.issued_at.isoformat() if doc.issued_at else None,
-                 hashlib.sha256(body.encode()).hexdigest(), now.isoformat(), body))
+                (
+                    doc.version,
+                    doc.issued_at.isoformat() if doc.issued_at else None,
+                    hashlib.sha256(body.encode()).hexdigest(),
+                    now.isoformat(),
+                    body,
+                ),
+            )
             if doc.blacklist.version >= self._blacklist_version(conn):
                 _replace_blacklist(conn, doc.blacklist)
             confirmed = _confirm(conn, doc.version, doc.included_through.get(self.box))
-            pending = conn.execute("SELECT count(*) FROM member_change "
-                                   "WHERE confirmed_in IS NULL").fetchone()[0]
+            pending = conn.execute(
+                "SELECT count(*) FROM member_change WHERE confirmed_in IS NULL"
+            ).fetchone()[0]
         self._cached = None
-        return AppliedDocument(doc.version, len(doc.members), confirmed, pending,
-                               self.blacklist_version())
+        return AppliedDocument(
+            doc.version, len(doc.members), confirmed, pending, self.blacklist_version()
+        )
 
-    def _watermark_problems(self, doc: MembersDocument,
-                            current: MembersDocument | None) -> list[str]:
+    def _watermark_problems(
+        self, doc: MembersDocument, current: MembersDocument | None
+    ) -> list[str]:
         """`included_through` for this box may not go back, nor past this box's journal:
         either would make a recorded change count twice or not at all."""
         claimed = doc.included_through.get(self.box, 0)
@@ -132,11 +141,15 @@ class MemberStore:
         head = int(self._conn.execute("SELECT head_seq FROM journal_state").fetchone()[0])
         problems = []
         if claimed < before:
-            problems.append(f"included_through.{self.box}: {claimed} is below {before} in "
-                            "force (head office's copy went back)")
+            problems.append(
+                f"included_through.{self.box}: {claimed} is below {before} in "
+                "force (head office's copy went back)"
+            )
         if claimed > head:
-            problems.append(f"included_through.{self.box}: {claimed} is beyond this box's "
-                            f"journal head {head} (was the box restored from a backup?)")
+            problems.append(
+                f"included_through.{self.box}: {claimed} is beyond this box's "
+                f"journal head {head} (was the box restored from a backup?)"
+            )
         return problems
 
     def apply_blacklist(self, blacklist: Blacklist) -> bool:
@@ -163,42 +176,54 @@ class MemberStore:
 
     def blacklisted(self, keys: Iterable[str]) -> BlacklistEntry | None:
         for key in keys:
-            row = self._conn.execute("SELECT since, reason FROM member_blacklist "
-                                     "WHERE card_key = ?", (key,)).fetchone()
+            row = self._conn.execute(
+                "SELECT since, reason FROM member_blacklist WHERE card_key = ?", (key,)
+            ).fetchone()
             if row:
                 return BlacklistEntry(card=key, since=_day(row[0]), reason=row[1])
         return None
 
     def member_for_card(self, key: str) -> str | None:
-        row = self._conn.execute("SELECT member_id FROM member_card WHERE card_key = ?",
-                                 (key,)).fetchone()
+        row = self._conn.execute(
+            "SELECT member_id FROM member_card WHERE card_key = ?", (key,)
+        ).fetchone()
         return str(row[0]) if row else None
 
     def member(self, member_id: str) -> MemberRow | None:
         row = self._conn.execute(
             "SELECT member_id, group_id, name, status, status_since, subsidy_expires "
-            "FROM member WHERE member_id = ?", (member_id,)).fetchone()
+            "FROM member WHERE member_id = ?",
+            (member_id,),
+        ).fetchone()
         if row is None:
             return None
         return MemberRow(row[0], row[1], row[2], row[3], _day(row[4]), _day(row[5]))
 
     def balances(self, member_id: str) -> Balances:
         """Document balance + this box's own changes head office has not confirmed."""
-        sums = {w: Decimal(b) for w, b in self._conn.execute(
-            "SELECT wallet, balance FROM member_wallet WHERE member_id = ?", (member_id,))}
+        sums = {
+            w: Decimal(b)
+            for w, b in self._conn.execute(
+                "SELECT wallet, balance FROM member_wallet WHERE member_id = ?", (member_id,)
+            )
+        }
         for wallet, delta in self._conn.execute(
-                "SELECT wallet, delta FROM member_change WHERE member_id = ? "
-                "AND confirmed_in IS NULL", (member_id,)):
+            "SELECT wallet, delta FROM member_change WHERE member_id = ? AND confirmed_in IS NULL",
+            (member_id,),
+        ):
             sums[wallet] = sums.get(wallet, ZERO) + Decimal(delta)
-        return Balances(int(sums.get("points", ZERO)), sums.get("subsidy", ZERO),
-                        sums.get("cash", ZERO))
+        return Balances(
+            int(sums.get("points", ZERO)), sums.get("subsidy", ZERO), sums.get("cash", ZERO)
+        )
 
     def spending(self, member_id: str, day: date, meal: str | None) -> Spending:
         """Stored value and points this member used at this box on `day` (net of reversals)."""
         spent = {"day": ZERO, "meal": ZERO, "offline": ZERO, "points": ZERO}
         for wallet, delta, reason, row_meal, offline in self._conn.execute(
-                "SELECT wallet, delta, reason, meal, offline FROM member_change "
-                "WHERE member_id = ? AND local_day = ?", (member_id, day.isoformat())):
+            "SELECT wallet, delta, reason, meal, offline FROM member_change "
+            "WHERE member_id = ? AND local_day = ?",
+            (member_id, day.isoformat()),
+        ):
             amount = -Decimal(delta)
             if reason in STORED_VALUE_REASONS:
                 spent["day"] += amount
@@ -209,8 +234,11 @@ class MemberStore:
         return Spending(spent["day"], spent["meal"], spent["offline"], int(spent["points"]))
 
     def pending_count(self) -> int:
-        return int(self._conn.execute("SELECT count(*) FROM member_change "
-                                      "WHERE confirmed_in IS NULL").fetchone()[0])
+        return int(
+            self._conn.execute(
+                "SELECT count(*) FROM member_change WHERE confirmed_in IS NULL"
+            ).fetchone()[0]
+        )
 
     def recorded_bodies(self, change_ids: Sequence[str]) -> dict[str, dict[str, object]]:
         """Journal bodies of changes this box already recorded (to re-post them unchanged)."""
@@ -219,7 +247,9 @@ class MemberStore:
         marks = ", ".join("?" * len(change_ids))
         rows = self._conn.execute(
             f"SELECT c.change_id, j.body FROM member_change c JOIN journal_record j "
-            f"ON j.id = c.change_id WHERE c.change_id IN ({marks})", list(change_ids))
+            f"ON j.id = c.change_id WHERE c.change_id IN ({marks})",
+            list(change_ids),
+        )
         return {cid: json.loads(body) for cid, body in rows}
 
     def reversed_so_far(self, original_id: str, excluding: str) -> Decimal:
@@ -227,14 +257,21 @@ class MemberStore:
         the reversal being posted now, so re-posting it is not counted against itself)."""
         suffix = "/reverse/" + original_id
         rows = self._conn.execute(
-            "SELECT delta FROM member_change WHERE substr(change_id, -?) = ? AND "
-            "change_id != ?", (len(suffix), suffix, excluding))
+            "SELECT delta FROM member_change WHERE substr(change_id, -?) = ? AND change_id != ?",
+            (len(suffix), suffix, excluding),
+        )
         return sum((abs(Decimal(row[0])) for row in rows), ZERO)
 
     def known_changes(self, change_ids: Sequence[str]) -> set[str]:
         marks = ", ".join("?" * len(change_ids))
-        rows = self._conn.execute(f"SELECT change_id FROM member_change WHERE change_id "
-                                  f"IN ({marks})", list(change_ids)) if change_ids else []
+        rows = (
+            self._conn.execute(
+                f"SELECT change_id FROM member_change WHERE change_id IN ({marks})",
+                list(change_ids),
+            )
+            if change_ids
+            else []
+        )
         return {row[0] for row in rows}
 
     # -- the journal's `also` ------------------------------------------------------------
@@ -245,18 +282,31 @@ class MemberStore:
         A change id already present is skipped, so running this twice changes nothing.
         """
         for change in changes:
-            row = conn.execute("SELECT seq FROM journal_record WHERE id = ?",
-                               (change.change_id,)).fetchone()
+            row = conn.execute(
+                "SELECT seq FROM journal_record WHERE id = ?", (change.change_id,)
+            ).fetchone()
             if row is None:
                 raise MembersError(
                     f"balance change {change.change_id} has no journal record",
-                    where="members record", fix="append the posting's entries with "
-                    "Journal.append_many(posting.entries, also=posting.also)")
+                    where="members record",
+                    fix="append the posting's entries with "
+                    "Journal.append_many(posting.entries, also=posting.also)",
+                )
             conn.execute(
-                "INSERT OR IGNORE INTO member_change VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, "
-                "NULL)", (change.change_id, row[0], change.member_id, change.wallet,
-                          str(change.delta), change.reason, change.sale_id,
-                          change.local_day, change.meal, int(change.offline)))
+                "INSERT OR IGNORE INTO member_change VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, NULL)",
+                (
+                    change.change_id,
+                    row[0],
+                    change.member_id,
+                    change.wallet,
+                    str(change.delta),
+                    change.reason,
+                    change.sale_id,
+                    change.local_day,
+                    change.meal,
+                    int(change.offline),
+                ),
+            )
 
     # -- plumbing --------------------------------------------------------------------------
 
@@ -275,49 +325,79 @@ class MemberStore:
                 raise
             self._conn.execute("COMMIT")
         except sqlite3.DatabaseError as exc:
-            raise DatabaseError(f"SQLite failed while applying members data: {exc}",
-                                where="member tables",
-                                fix="run `gateway journal verify`; restore the newest backup "
-                                "if the file is damaged") from exc
+            raise DatabaseError(
+                f"SQLite failed while applying members data: {exc}",
+                where="member tables",
+                fix="run `gateway journal verify`; restore the newest backup "
+                "if the file is damaged",
+            ) from exc
 
 
-def _refusals(doc: MembersDocument, current: MembersDocument | None,
-              blacklist_version: int) -> list[str]:
+def _refusals(
+    doc: MembersDocument, current: MembersDocument | None, blacklist_version: int
+) -> list[str]:
     if current is None:
         return []
     problems = []
     if doc.version <= current.version:
         problems.append(f"version {doc.version} is not newer than {current.version} in force")
-    if (doc.card_hashing.salt != current.card_hashing.salt
-            and doc.blacklist.version < blacklist_version):
+    if (
+        doc.card_hashing.salt != current.card_hashing.salt
+        and doc.blacklist.version < blacklist_version
+    ):
         problems.append(
             f"card_hashing.salt changed but blacklist.version {doc.blacklist.version} is older "
-            f"than {blacklist_version} in force (its card hashes would no longer match)")
+            f"than {blacklist_version} in force (its card hashes would no longer match)"
+        )
     return problems
 
 
 def _replace_members(conn: sqlite3.Connection, members: Sequence[Member]) -> None:
     for table in ("member_wallet", "member_card", "member"):
         conn.execute(f"DELETE FROM {table}")
-    conn.executemany("INSERT INTO member VALUES (?, ?, ?, ?, ?, ?)", [
-        (m.id, m.group, m.name, m.status, m.status_since and m.status_since.isoformat(),
-         m.subsidy_expires and m.subsidy_expires.isoformat()) for m in members])
-    conn.executemany("INSERT INTO member_card VALUES (?, ?)",
-                     [(card, m.id) for m in members for card in m.cards])
-    conn.executemany("INSERT INTO member_wallet VALUES (?, ?, ?)", [
-        (m.id, wallet, str(getattr(m.wallets, wallet)))
-        for m in members for wallet in ("points", "subsidy", "cash")])
+    conn.executemany(
+        "INSERT INTO member VALUES (?, ?, ?, ?, ?, ?)",
+        [
+            (
+                m.id,
+                m.group,
+                m.name,
+                m.status,
+                m.status_since and m.status_since.isoformat(),
+                m.subsidy_expires and m.subsidy_expires.isoformat(),
+            )
+            for m in members
+        ],
+    )
+    conn.executemany(
+        "INSERT INTO member_card VALUES (?, ?)", [(card, m.id) for m in members for card in m.cards]
+    )
+    conn.executemany(
+        "INSERT INTO member_wallet VALUES (?, ?, ?)",
+        [
+            (m.id, wallet, str(getattr(m.wallets, wallet)))
+            for m in members
+            for wallet in ("points", "subsidy", "cash")
+        ],
+    )
 
 
 def _replace_blacklist(conn: sqlite3.Connection, blacklist: Blacklist) -> None:
     conn.execute("DELETE FROM member_blacklist")
-    conn.executemany("INSERT INTO member_blacklist VALUES (?, ?, ?)", [
-        (e.card, e.since and e.since.isoformat(), e.reason) for e in blacklist.cards])
+    conn.executemany(
+        "INSERT INTO member_blacklist VALUES (?, ?, ?)",
+        [(e.card, e.since and e.since.isoformat(), e.reason) for e in blacklist.cards],
+    )
     conn.execute("UPDATE member_blacklist_state SET version = ?", (blacklist.version,))
 
 
 def _confirm(conn: sqlite3.Connection, version: int, through: int | None) -> int:
     if through is None:
         return 0
-    return int(conn.execute("UPDATE member_change SET confirmed_in = ? WHERE confirmed_in IS "
-                            "NULL AND journal_seq <= ?", (version, through)).rowcount)
+    return int(
+        conn.execute(
+            "UPDATE member_change SET confirmed_in = ? WHERE confirmed_in IS "
+            "NULL AND journal_seq <= ?",
+            (version, through),
+        ).rowcount
+    )

@@ -17,8 +17,9 @@ from gateway.receipts.text import receipt_lines
 ESC = b"\x1b"
 
 
-def render_escpos(receipt: Receipt, width: int, *, encoding: str = "gb18030",
-                  qr_size: int = 4) -> bytes:
+def render_escpos(
+    receipt: Receipt, width: int, *, encoding: str = "gb18030", qr_size: int = 4
+) -> bytes:
     """The printer's byte stream: init, text lines, QR code, feed and cut."""
     printer = Dummy()
     printer._raw(ESC + b"@")  # initialise: forget the previous job's modes

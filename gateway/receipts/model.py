@@ -15,11 +15,16 @@ from typing import Any
 
 from gateway.journal import JournalRecord
 
-TENDER_NAMES = {"cash": "Cash", "card": "Card", "mobile": "Mobile", "voucher": "Voucher",
-                "points": "Points", "stored_value": "Stored value"}
+TENDER_NAMES = {
+    "cash": "Cash",
+    "card": "Card",
+    "mobile": "Mobile",
+    "voucher": "Voucher",
+    "points": "Points",
+    "stored_value": "Stored value",
+}
 LINE_ADJUSTMENTS = ("member_price", "promotion", "override")
-REFUND_POINTS = (("points_returned", "Points given back"),
-                 ("points_reversed", "Points taken back"))
+REFUND_POINTS = (("points_returned", "Points given back"), ("points_reversed", "Points taken back"))
 
 
 @dataclass(frozen=True)
@@ -79,16 +84,27 @@ class Receipt:
         return f"{amount:.{self.places}f}"
 
 
-def from_record(record: JournalRecord, header: Sequence[str] = (), footer: Sequence[str] = (),
-                *, copy: bool = False) -> Receipt:
+def from_record(
+    record: JournalRecord,
+    header: Sequence[str] = (),
+    footer: Sequence[str] = (),
+    *,
+    copy: bool = False,
+) -> Receipt:
     """The receipt of any journal record (sales and refunds in full, others as rows)."""
     body = record.body
     base: dict[str, Any] = {
-        "kind": record.kind, "header": tuple(header), "footer": tuple(footer),
-        "seq": record.seq, "hash": record.hash, "copy": copy,
+        "kind": record.kind,
+        "header": tuple(header),
+        "footer": tuple(footer),
+        "seq": record.seq,
+        "hash": record.hash,
+        "copy": copy,
         "local_time": str(body.get("local_time", record.time)),
-        "staff": _staff(body), "lane": _lane(body),
-        "currency": str(body.get("currency", "")), "places": int(body.get("places", 2)),
+        "staff": _staff(body),
+        "lane": _lane(body),
+        "currency": str(body.get("currency", "")),
+        "places": int(body.get("places", 2)),
     }
     if record.kind == "sale":
         return _sale(body, base)
@@ -96,10 +112,12 @@ def from_record(record: JournalRecord, header: Sequence[str] = (), footer: Seque
         return _refund(body, base)
     if record.kind == "z_report":
         return _z_report(body, base)
-    return Receipt(title=record.kind.replace("_", " ").upper(),
-                   document_id=str(body.get("receipt_id") or body.get("shift_id")
-                                   or record.id),
-                   rows=tuple(_rows(body)), **base)
+    return Receipt(
+        title=record.kind.replace("_", " ").upper(),
+        document_id=str(body.get("receipt_id") or body.get("shift_id") or record.id),
+        rows=tuple(_rows(body)),
+        **base,
+    )
 
 
 def _staff(body: Mapping[str, Any]) -> str:
@@ -121,8 +139,11 @@ def _line(line: Mapping[str, Any], places: int) -> ReceiptLine:
         details.append(f"label {line['code']} {line['weight']} kg")
     elif quantity != 1:
         details.append(f"{quantity} x {Decimal(line['unit_price']):.{places}f}")
-    adjustments = tuple((a["label"], Decimal(a["amount"])) for a in line["adjustments"]
-                        if a["kind"] in LINE_ADJUSTMENTS)
+    adjustments = tuple(
+        (a["label"], Decimal(a["amount"]))
+        for a in line["adjustments"]
+        if a["kind"] in LINE_ADJUSTMENTS
+    )
     return ReceiptLine(line["name"], Decimal(line["list_amount"]), tuple(details), adjustments)
 
 
@@ -136,8 +157,16 @@ def _basket_adjustments(lines: Sequence[Mapping[str, Any]]) -> tuple[tuple[str, 
 
 
 def _taxes(rows: Sequence[Mapping[str, Any]]) -> tuple[TaxRow, ...]:
-    return tuple(TaxRow(Decimal(t["rate"]), bool(t["inclusive"]), Decimal(t["net"]),
-                        Decimal(t["tax"]), Decimal(t["gross"])) for t in rows)
+    return tuple(
+        TaxRow(
+            Decimal(t["rate"]),
+            bool(t["inclusive"]),
+            Decimal(t["net"]),
+            Decimal(t["tax"]),
+            Decimal(t["gross"]),
+        )
+        for t in rows
+    )
 
 
 def _tender_label(tender: Mapping[str, Any]) -> str:
@@ -171,26 +200,40 @@ def _sale(body: Mapping[str, Any], base: dict[str, Any]) -> Receipt:
         if points.get("balance") is not None:
             point_rows.append(f"Points balance: {points['balance']}")
     return Receipt(
-        title="RECEIPT", document_id=body["receipt_id"],
+        title="RECEIPT",
+        document_id=body["receipt_id"],
         lines=tuple(_line(line, places) for line in body["lines"]),
         basket_adjustments=_basket_adjustments(body["lines"]),
-        savings=Decimal(totals["savings"]), total=Decimal(totals["total"]),
-        cash_rounding=Decimal(totals["cash_rounding"]), due=Decimal(totals["due"]),
-        taxes=_taxes(body["taxes"]), tenders=_tenders(body), change=Decimal(body["change"]),
-        member=member["id"] if member else None, points=tuple(point_rows),
-        notes=tuple(f"Override: {o['action']} by {o['supervisor']['name']}"
-                    for o in body.get("overrides", [])),
-        **base)
+        savings=Decimal(totals["savings"]),
+        total=Decimal(totals["total"]),
+        cash_rounding=Decimal(totals["cash_rounding"]),
+        due=Decimal(totals["due"]),
+        taxes=_taxes(body["taxes"]),
+        tenders=_tenders(body),
+        change=Decimal(body["change"]),
+        member=member["id"] if member else None,
+        points=tuple(point_rows),
+        notes=tuple(
+            f"Override: {o['action']} by {o['supervisor']['name']}"
+            for o in body.get("overrides", [])
+        ),
+        **base,
+    )
 
 
 def _refund(body: Mapping[str, Any], base: dict[str, Any]) -> Receipt:
-    lines = tuple(ReceiptLine(line["name"], -Decimal(line["amount"]),
-                              (f"{line['quantity']} returned",))
-                  for line in body["lines"])
+    lines = tuple(
+        ReceiptLine(line["name"], -Decimal(line["amount"]), (f"{line['quantity']} returned",))
+        for line in body["lines"]
+    )
     total = -Decimal(body["total"])
     paid = -sum((Decimal(t["amount"]) for t in body["tenders"]), Decimal(0))
-    notes = [f"Refund of {body['original_receipt_id']}" if body["with_receipt"]
-             else "Return without receipt", f"Reason: {body['reason']}"]
+    notes = [
+        f"Refund of {body['original_receipt_id']}"
+        if body["with_receipt"]
+        else "Return without receipt",
+        f"Reason: {body['reason']}",
+    ]
     if body.get("override"):
         notes.append(f"Authorised by {body['override']['supervisor']['name']}")
     member = body.get("member")
@@ -198,15 +241,27 @@ def _refund(body: Mapping[str, Any], base: dict[str, Any]) -> Receipt:
     if points and body.get("points_balance") is not None:
         points.append(f"Points balance: {body['points_balance']}")
     return Receipt(
-        title="REFUND", document_id=body["refund_id"], lines=lines, total=total,
-        member=member["id"] if member else None, points=tuple(points),
-        cash_rounding=paid - total, due=paid, taxes=_taxes(body["taxes"]),
+        title="REFUND",
+        document_id=body["refund_id"],
+        lines=lines,
+        total=total,
+        member=member["id"] if member else None,
+        points=tuple(points),
+        cash_rounding=paid - total,
+        due=paid,
+        taxes=_taxes(body["taxes"]),
         tenders=tuple((_tender_label(t), -Decimal(t["amount"])) for t in body["tenders"]),
-        notes=tuple(notes), **base)
+        notes=tuple(notes),
+        **base,
+    )
 
 
-Z_SECTIONS = (("by_tender", "By tender"), ("by_tax", "By tax rate"),
-              ("by_category", "By category"), ("by_cashier", "By cashier (count, amount)"))
+Z_SECTIONS = (
+    ("by_tender", "By tender"),
+    ("by_tax", "By tax rate"),
+    ("by_category", "By category"),
+    ("by_cashier", "By cashier (count, amount)"),
+)
 
 
 def _z_report(body: Mapping[str, Any], base: dict[str, Any]) -> Receipt:
@@ -233,8 +288,12 @@ def _z_report(body: Mapping[str, Any], base: dict[str, Any]) -> Receipt:
             value = f"{row['count']}  {row['amount']}" if key == "by_cashier" else row["amount"]
             rows.append((label, value))
     base = {**base, "currency": body["currency"]}
-    return Receipt(title=f"Z REPORT {body['z_number']:04d} ({body['currency']})",
-                   document_id=f"Z{body['z_number']:04d}", rows=tuple(rows), **base)
+    return Receipt(
+        title=f"Z REPORT {body['z_number']:04d} ({body['currency']})",
+        document_id=f"Z{body['z_number']:04d}",
+        rows=tuple(rows),
+        **base,
+    )
 
 
 def _rows(body: Mapping[str, Any], prefix: str = "") -> list[tuple[str, str]]:

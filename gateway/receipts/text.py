@@ -209,8 +209,9 @@ def _money_block(receipt: Any, width: int) -> list[str]:
     out.append(columns("Tax", "net      tax    gross", width))
     for tax in receipt.taxes:
         figures = f"{fmt(tax.net):>8} {fmt(tax.tax):>7} {fmt(tax.gross):>8}"
-        out.append(columns(f"{tax.rate.normalize():f}%{'' if tax.inclusive else ' +'}",
-                           figures, width))
+        out.append(
+            columns(f"{tax.rate.normalize():f}%{'' if tax.inclusive else ' +'}", figures, width)
+        )
     if receipt.member:
         out.append(columns("Member", receipt.member, width))
         out.extend(clip(p, width) for p in receipt.points)

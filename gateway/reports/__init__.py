@@ -61,8 +61,11 @@ class Figures:
     points_reversed: int = 0
     points_returned: int = 0
     voids_amount: Decimal = ZERO
-    units: dict[str, int] = field(default_factory=lambda: dict.fromkeys(
-        ("gross", "discounts", "refunds_amount", "cash_sales", "cash_refunds"), 0))
+    units: dict[str, int] = field(
+        default_factory=lambda: dict.fromkeys(
+            ("gross", "discounts", "refunds_amount", "cash_sales", "cash_refunds"), 0
+        )
+    )
     by_tender: dict[str, _Row] = field(default_factory=dict)
     by_tax: dict[str, _Row] = field(default_factory=dict)
     by_category: dict[str, _Row] = field(default_factory=dict)
@@ -104,9 +107,12 @@ class Figures:
             if self.places is None:
                 self.places = figures["p"]
             elif figures["p"] != self.places:
-                raise ReportError(f"records with {figures['p']} and {self.places} decimals "
-                                  f"in one report (record {seq})", where="X/Z report",
-                                  fix="report each currency's days apart")
+                raise ReportError(
+                    f"records with {figures['p']} and {self.places} decimals "
+                    f"in one report (record {seq})",
+                    where="X/Z report",
+                    fix="report each currency's days apart",
+                )
         getattr(self, f"_{kind}")(figures)
 
     def _sale(self, d: dict[str, Any]) -> None:
@@ -121,8 +127,7 @@ class Figures:
         self.units["cash_sales"] += d["tn"].get("cash", 0)
         self._spread(d, 1)
         staff_id, name = d["st"]
-        row = self.by_cashier.get(staff_id) or self.by_cashier.setdefault(staff_id,
-                                                                          _Row(name=name))
+        row = self.by_cashier.get(staff_id) or self.by_cashier.setdefault(staff_id, _Row(name=name))
         row.count += 1
         row.amount += total
 
@@ -158,23 +163,37 @@ class Figures:
         self.no_sales += 1
 
     def breakdowns(self) -> dict[str, list[Breakdown]]:
-        def rows(table: dict[str, _Row], average: bool = False,
-                 tax: bool = False) -> list[Breakdown]:
-            return [Breakdown(key=k, name=r.name, count=r.count, amount=self.money(r.amount),
-                              average=self.money(_average(r.amount, r.count))
-                              if average and r.count else None,
-                              tax=self.money(r.tax) if tax else None)
-                    for k, r in sorted(table.items())]
-        return {"by_tender": rows(self.by_tender), "by_tax": rows(self.by_tax, tax=True),
-                "by_category": rows(self.by_category),
-                "by_cashier": rows(self.by_cashier, average=True)}
+        def rows(
+            table: dict[str, _Row], average: bool = False, tax: bool = False
+        ) -> list[Breakdown]:
+            return [
+                Breakdown(
+                    key=k,
+                    name=r.name,
+                    count=r.count,
+                    amount=self.money(r.amount),
+                    average=self.money(_average(r.amount, r.count))
+                    if average and r.count
+                    else None,
+                    tax=self.money(r.tax) if tax else None,
+                )
+                for k, r in sorted(table.items())
+            ]
+
+        return {
+            "by_tender": rows(self.by_tender),
+            "by_tax": rows(self.by_tax, tax=True),
+            "by_category": rows(self.by_category),
+            "by_cashier": rows(self.by_cashier, average=True),
+        }
 
     def to_json(self) -> dict[str, Any]:
         out: dict[str, Any] = {
-            k: v for k, v in vars(self).items()
-            if not isinstance(v, dict) and k not in ("places", "voids_amount")}
-        for name in ("gross", "discounts", "refunds_amount", "net", "cash_sales",
-                     "cash_refunds"):
+            k: v
+            for k, v in vars(self).items()
+            if not isinstance(v, dict) and k not in ("places", "voids_amount")
+        }
+        for name in ("gross", "discounts", "refunds_amount", "net", "cash_sales", "cash_refunds"):
             out[name] = str(getattr(self, name))
         out["voids_amount"] = str(self.voids_amount)
         for name, rows in self.breakdowns().items():
@@ -233,10 +252,18 @@ def day_report(book: LaneBook, day: str) -> Figures:
     return compute(book.day_digests(day))
 
 
-def close_day(book: LaneBook, staff: StaffDirectory, settings: LaneSettings, lane: LaneRef,
-              day: str, at: datetime, credential: Credential,
-              new_id: Callable[[], str], *, empty_day: bool = False
-              ) -> JournalRecord | Refusal:
+def close_day(
+    book: LaneBook,
+    staff: StaffDirectory,
+    settings: LaneSettings,
+    lane: LaneRef,
+    day: str,
+    at: datetime,
+    credential: Credential,
+    new_id: Callable[[], str],
+    *,
+    empty_day: bool = False,
+) -> JournalRecord | Refusal:
     """The Z report: write the day's figures as a `z_report` record with the next Z number.
 
     The day is checked first (`gateway.reports.days`: a real date, not after `at`'s day,
@@ -259,16 +286,30 @@ def close_day(book: LaneBook, staff: StaffDirectory, settings: LaneSettings, lan
         return Refusal("z_done", f"The day {day} was already closed (Z record #{done}).")
     number = book.next_number("z")
     body = ZReportBody(
-        z_number=number, lane=lane, business_day=day, local_time=at.isoformat(timespec="seconds"),
-        staff=who.ref(), first_seq=figures.first_seq, last_seq=figures.last_seq,
-        currency=figures.currency, sales=figures.sales, gross=figures.gross,
-        discounts=figures.discounts, refunds=figures.refunds,
-        refunds_amount=figures.refunds_amount, net=figures.net, voids=figures.voids,
-        voids_amount=figures.voids_amount, line_voids=figures.line_voids,
-        no_sales=figures.no_sales, points_issued=figures.points_issued,
-        points_redeemed=figures.points_redeemed, points_reversed=figures.points_reversed,
+        z_number=number,
+        lane=lane,
+        business_day=day,
+        local_time=at.isoformat(timespec="seconds"),
+        staff=who.ref(),
+        first_seq=figures.first_seq,
+        last_seq=figures.last_seq,
+        currency=figures.currency,
+        sales=figures.sales,
+        gross=figures.gross,
+        discounts=figures.discounts,
+        refunds=figures.refunds,
+        refunds_amount=figures.refunds_amount,
+        net=figures.net,
+        voids=figures.voids,
+        voids_amount=figures.voids_amount,
+        line_voids=figures.line_voids,
+        no_sales=figures.no_sales,
+        points_issued=figures.points_issued,
+        points_redeemed=figures.points_redeemed,
+        points_reversed=figures.points_reversed,
         points_returned=figures.points_returned,
-        **figures.breakdowns())
+        **figures.breakdowns(),
+    )
     batch = Batch()
     batch.add("z_report", body.to_body(), new_id(), business_day=day)
     batch.writes.append(book.take_number("z", number))
@@ -278,25 +319,28 @@ def close_day(book: LaneBook, staff: StaffDirectory, settings: LaneSettings, lan
 def render_report(title: str, figures: Figures, width: int) -> str:
     """The report as receipt-width text, for the printer or the terminal."""
     from gateway.receipts.text import center, columns
+
     rule = "-" * width
     out = [center(title, width), rule]
-    scalars = [("Sales", f"{figures.sales}  {figures.gross}"),
-               ("Discounts", str(figures.discounts)),
-               ("Refunds", f"{figures.refunds}  {figures.refunds_amount}"),
-               ("Net", str(figures.net)),
-               ("Voids", f"{figures.voids}  {figures.voids_amount}"),
-               ("Line voids", str(figures.line_voids)), ("No-sale", str(figures.no_sales)),
-               ("Points issued", str(figures.points_issued)),
-               ("Points redeemed", str(figures.points_redeemed)),
-               ("Points taken back", str(figures.points_reversed)),
-               ("Points given back", str(figures.points_returned))]
+    scalars = [
+        ("Sales", f"{figures.sales}  {figures.gross}"),
+        ("Discounts", str(figures.discounts)),
+        ("Refunds", f"{figures.refunds}  {figures.refunds_amount}"),
+        ("Net", str(figures.net)),
+        ("Voids", f"{figures.voids}  {figures.voids_amount}"),
+        ("Line voids", str(figures.line_voids)),
+        ("No-sale", str(figures.no_sales)),
+        ("Points issued", str(figures.points_issued)),
+        ("Points redeemed", str(figures.points_redeemed)),
+        ("Points taken back", str(figures.points_reversed)),
+        ("Points given back", str(figures.points_returned)),
+    ]
     out.extend(columns(k, v, width) for k, v in scalars)
     for name, rows in figures.breakdowns().items():
         out.append(rule)
         out.append(name.replace("_", " "))
         for row in rows:
             label = f"  {row.key}" + (f" {row.name}" if row.name else "")
-            value = f"{row.count}  {row.amount}" + (f"  avg {row.average}" if row.average
-                                                     else "")
+            value = f"{row.count}  {row.amount}" + (f"  avg {row.average}" if row.average else "")
             out.append(columns(label, value, width))
     return "\n".join(out)

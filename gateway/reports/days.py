@@ -34,39 +34,52 @@ class ReportInputError(UsageError):
     """A report asked for a day or shift this till cannot report on."""
 
 
-def business_day(text: str, today: date, *, kept_from: str | None = None,
-                 where: str = "gateway report") -> str:
+def business_day(
+    text: str, today: date, *, kept_from: str | None = None, where: str = "gateway report"
+) -> str:
     """`text` as a business day a report may cover: a real date, not after `today`, and
     after `kept_from` (the oldest business day indexed, once records have been pruned)."""
     if not ISO_DAY.match(text):
-        raise ReportInputError(f"{text!r} is not a date written YYYY-MM-DD", where=where,
-                               fix=f"e.g. --date {today.isoformat()} (two digits for month "
-                               "and day)")
+        raise ReportInputError(
+            f"{text!r} is not a date written YYYY-MM-DD",
+            where=where,
+            fix=f"e.g. --date {today.isoformat()} (two digits for month and day)",
+        )
     try:
         day = date.fromisoformat(text)
     except ValueError as exc:
-        raise ReportInputError(f"{text} is not a calendar date ({exc})", where=where,
-                               fix="check the month and the day") from exc
+        raise ReportInputError(
+            f"{text} is not a calendar date ({exc})", where=where, fix="check the month and the day"
+        ) from exc
     if day > today:
-        raise ReportInputError(f"{text} is after today ({today.isoformat()}): it has no "
-                               "figures and cannot be closed", where=where,
-                               fix="give today's date or an earlier one (check the year)")
+        raise ReportInputError(
+            f"{text} is after today ({today.isoformat()}): it has no figures and cannot be closed",
+            where=where,
+            fix="give today's date or an earlier one (check the year)",
+        )
     if kept_from is not None and text <= kept_from:
         raise ReportInputError(
             f"{text} is older than the journal's retention period: records up to "
-            f"{kept_from} have been pruned from this till, in part or in full", where=where,
-            fix="head office holds every record: use `cloud report` for that day")
+            f"{kept_from} have been pruned from this till, in part or in full",
+            where=where,
+            fix="head office holds every record: use `cloud report` for that day",
+        )
     return text
 
 
 def refuse_empty_day(day: str, *, where: str = "gateway report z") -> ReportInputError:
     """The refusal of a Z for a day without trading, when it was not confirmed."""
     return ReportInputError(
-        f"this till recorded no sale, refund, void or no-sale on {day}", where=where,
-        fix="check the date; to close a day without trading on purpose, add --empty-day")
+        f"this till recorded no sale, refund, void or no-sale on {day}",
+        where=where,
+        fix="check the date; to close a day without trading on purpose, add --empty-day",
+    )
 
 
 def refuse_unknown_shift(shift_id: str, *, where: str = "gateway report x") -> ReportInputError:
-    return ReportInputError(f"this till never opened a shift {shift_id!r}", where=where,
-                            fix="shift ids look like box-1-S00012: see the shift open "
-                            "receipt, or leave out --shift for the shift in progress")
+    return ReportInputError(
+        f"this till never opened a shift {shift_id!r}",
+        where=where,
+        fix="shift ids look like box-1-S00012: see the shift open "
+        "receipt, or leave out --shift for the shift in progress",
+    )

@@ -80,16 +80,18 @@ def is_loopback(host: str | None) -> bool:
 
 def qr_svg(text: str) -> Markup:
     """The QR code as inline SVG, made on the box (no image service, no JS)."""
-    image = qrcode.make(text, image_factory=qrcode.image.svg.SvgPathImage, box_size=10,
-                        border=2)
+    image = qrcode.make(text, image_factory=qrcode.image.svg.SvgPathImage, box_size=10, border=2)
     svg = image.to_string(encoding="unicode")
-    return Markup(svg[svg.index("<svg"):])  # our own SVG: no user markup in it
+    return Markup(svg[svg.index("<svg") :])  # our own SVG: no user markup in it
 
 
 def templates() -> Environment:
-    env = Environment(loader=FileSystemLoader(str(PACKAGE / "templates")),
-                      autoescape=select_autoescape(["html"]), trim_blocks=True,
-                      lstrip_blocks=True)
+    env = Environment(
+        loader=FileSystemLoader(str(PACKAGE / "templates")),
+        autoescape=select_autoescape(["html"]),
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
     env.globals["qr_svg"] = qr_svg
     env.globals["KEYS"] = KEYS
     return env
@@ -107,8 +109,7 @@ class ScreensApp:
 
     def render(self, name: str, **context: Any) -> str:
         view = context.pop("view", None) or self.hub.view
-        return self.env.get_template(name).render(view=view, t=self.hub.t, hub=self.hub,
-                                                  **context)
+        return self.env.get_template(name).render(view=view, t=self.hub.t, hub=self.hub, **context)
 
     def parts(self, view: ScreenView, names: tuple[str, ...]) -> dict[str, Markup]:
         """Each pushed part of a page, rendered (and escaped) by its own template. A view
@@ -125,12 +126,14 @@ class ScreensApp:
     # -- pages ---------------------------------------------------------------------------
 
     async def cashier(self, request: Request) -> Response:
-        return HTMLResponse(self.render("cashier.html", parts=self.parts(self.hub.view,
-                                                                         CASHIER_PARTS)))
+        return HTMLResponse(
+            self.render("cashier.html", parts=self.parts(self.hub.view, CASHIER_PARTS))
+        )
 
     async def customer(self, request: Request) -> Response:
-        return HTMLResponse(self.render("customer.html", parts=self.parts(self.hub.view,
-                                                                          CUSTOMER_PARTS)))
+        return HTMLResponse(
+            self.render("customer.html", parts=self.parts(self.hub.view, CUSTOMER_PARTS))
+        )
 
     async def cashier_events(self, request: Request) -> Response:
         return EventSourceResponse(self._stream(request, CASHIER_PARTS), ping=15)
@@ -138,8 +141,9 @@ class ScreensApp:
     async def customer_events(self, request: Request) -> Response:
         return EventSourceResponse(self._stream(request, CUSTOMER_PARTS), ping=15)
 
-    async def _stream(self, request: Request, names: tuple[str, ...]
-                      ) -> AsyncIterator[dict[str, str]]:
+    async def _stream(
+        self, request: Request, names: tuple[str, ...]
+    ) -> AsyncIterator[dict[str, str]]:
         """Send each part again only when its HTML changed (live weight must not redraw an
         open dialog the cashier is typing into)."""
         flag = self.hub.waiter()
@@ -179,21 +183,28 @@ class ScreensApp:
         error = ""
         if request.method == "POST":
             form = await request.form()
-            who = await run_in_threadpool(self.hub.identify_staff,
-                                          str(form.get("staff_id", "")),
-                                          str(form.get("pin", "")))
+            who = await run_in_threadpool(
+                self.hub.identify_staff, str(form.get("staff_id", "")), str(form.get("pin", ""))
+            )
             if not isinstance(who, Refusal):
                 response = RedirectResponse(str(form.get("next") or "/"), status_code=303)
-                response.set_cookie(SESSION_COOKIE, self.sessions.open(who.id), httponly=True,
-                                    samesite="strict", secure=self.https,
-                                    max_age=self.sessions.seconds)
+                response.set_cookie(
+                    SESSION_COOKIE,
+                    self.sessions.open(who.id),
+                    httponly=True,
+                    samesite="strict",
+                    secure=self.https,
+                    max_age=self.sessions.seconds,
+                )
                 return response
             error = refusal_text(self.hub.language, who.code, who.message)
         next_page = request.query_params.get("next", "/")
         if not next_page.startswith("/") or next_page.startswith("//"):
             next_page = "/"
-        return HTMLResponse(self.render("login.html", error=error, next=next_page),
-                            status_code=401 if error else 200)
+        return HTMLResponse(
+            self.render("login.html", error=error, next=next_page),
+            status_code=401 if error else 200,
+        )
 
 
 Call = Callable[[Request], Awaitable[Response]]
@@ -222,15 +233,17 @@ def create_app(hub: ScreenHub) -> Starlette:
     """The ASGI app for `hub`: mount it in `gateway run` (see docs/screens.md)."""
     screens = ScreensApp(hub)
     static = StaticFiles(directory=str(PACKAGE / "static"))
-    app = Starlette(routes=[
-        Route("/", guarded(screens, screens.cashier)),
-        Route("/customer", guarded(screens, screens.customer)),
-        Route("/events", guarded(screens, screens.cashier_events)),
-        Route("/customer/events", guarded(screens, screens.customer_events)),
-        Route("/action/{name}", guarded(screens, screens.action, post=True), methods=["POST"]),
-        Route("/dialog/{kind}", guarded(screens, screens.dialog, post=True), methods=["POST"]),
-        Route("/login", screens.login, methods=["GET", "POST"]),
-        Mount("/static", app=static, name="static"),
-    ])
+    app = Starlette(
+        routes=[
+            Route("/", guarded(screens, screens.cashier)),
+            Route("/customer", guarded(screens, screens.customer)),
+            Route("/events", guarded(screens, screens.cashier_events)),
+            Route("/customer/events", guarded(screens, screens.customer_events)),
+            Route("/action/{name}", guarded(screens, screens.action, post=True), methods=["POST"]),
+            Route("/dialog/{kind}", guarded(screens, screens.dialog, post=True), methods=["POST"]),
+            Route("/login", screens.login, methods=["GET", "POST"]),
+            Mount("/static", app=static, name="static"),
+        ]
+    )
     app.state.screens = screens
     return app

@@ -62,8 +62,17 @@ from gateway.screens.view import (
 )
 
 Listener = Callable[[ScreenView], None]
-OVERRIDABLE = (ev.ChangeQuantity, ev.VoidLine, ev.PriceOverride, ev.VoidSale, ev.Refund,
-               ev.ReturnWithoutReceipt, ev.NoSale, ev.CloseShift, ev.Tender)
+OVERRIDABLE = (
+    ev.ChangeQuantity,
+    ev.VoidLine,
+    ev.PriceOverride,
+    ev.VoidSale,
+    ev.Refund,
+    ev.ReturnWithoutReceipt,
+    ev.NoSale,
+    ev.CloseShift,
+    ev.Tender,
+)
 
 
 def store_clock(timezone: str) -> Callable[[], datetime]:
@@ -75,10 +84,15 @@ def store_clock(timezone: str) -> Callable[[], datetime]:
 class ScreenHub:
     """One lane's screens. Create it with the lane, mount `create_app(hub)`, feed it events."""
 
-    def __init__(self, owner: LaneOwner, settings: ScreensSettings, *,
-                 clock: Callable[[], datetime],
-                 scale_capacity: Mapping[str, Decimal] | None = None,
-                 store_name: str = "") -> None:
+    def __init__(
+        self,
+        owner: LaneOwner,
+        settings: ScreensSettings,
+        *,
+        clock: Callable[[], datetime],
+        scale_capacity: Mapping[str, Decimal] | None = None,
+        store_name: str = "",
+    ) -> None:
         """`owner` runs every lane event and request (`LocalLane(lane)` without a daemon;
         the daemon's main loop in `gateway run`, which then calls `record` for events it
         fed itself). `scale_capacity`: each scale's configured capacity by device name, in
@@ -163,8 +177,9 @@ class ScreenHub:
         self.record(event, fed.answer, fed.snapshot)
         return fed.answer
 
-    def record(self, event: ev.Event, answer: Outcome | Refusal,
-               snapshot: LaneSnapshot | None = None) -> None:
+    def record(
+        self, event: ev.Event, answer: Outcome | Refusal, snapshot: LaneSnapshot | None = None
+    ) -> None:
         """What the lane answered to `event` (fed by the hub or by the daemon) and the lane
         right after it: the message, a supervisor prompt, the last sale; then publish."""
         with self._lock:
@@ -178,18 +193,25 @@ class ScreenHub:
         self.publish()
 
     def _refused(self, event: ev.Event, refusal: Refusal) -> None:
-        self.desk.message = Message("refusal", refusal_text(self.language, refusal.code,
-                                                            refusal.message))
+        self.desk.message = Message(
+            "refusal", refusal_text(self.language, refusal.code, refusal.message)
+        )
         # a member tender the members room will only take offline with a supervisor's
         # approval says so with `needs_supervisor` rather than the lane's own code
         wants_supervisor = refusal.code == "needs_override" or refusal.needs_supervisor
         if wants_supervisor and isinstance(event, OVERRIDABLE):
             self._pending = event
             reason = getattr(event, "reason", "")
-            self.desk.prompt = Prompt("supervisor", self.t("supervisor"), self.desk.message.text,
-                                      (("staff_id", self.t("staff_id"), ""),
-                                       ("pin", self.t("pin"), ""),
-                                       ("reason", self.t("reason"), reason)))
+            self.desk.prompt = Prompt(
+                "supervisor",
+                self.t("supervisor"),
+                self.desk.message.text,
+                (
+                    ("staff_id", self.t("staff_id"), ""),
+                    ("pin", self.t("pin"), ""),
+                    ("reason", self.t("reason"), reason),
+                ),
+            )
 
     def _accepted(self, outcome: Outcome, member_name: str | None) -> None:
         self._pending = None
@@ -201,8 +223,9 @@ class ScreenHub:
         document = next((r for r in records if r.kind in ("sale", "refund")), None)
         if document is not None and document.kind == "sale":
             name = member_name if document.body.get("member") else None
-            self.desk.last_sale = last_sale(document.body, outcome.receipt, self.money,
-                                            self.settings.receipt_qr, name)
+            self.desk.last_sale = last_sale(
+                document.body, outcome.receipt, self.money, self.settings.receipt_qr, name
+            )
         elif document is not None:
             total = self.money(Decimal(str(document.body["total"])))
             self.desk.message = Message("notice", f"{self.t('refunded')}: {total}. {text}")
@@ -246,10 +269,14 @@ class ScreenHub:
             self.publish()
             return None
         dialogs: dict[str, Callable[[str], None]] = {
-            "refund": self._open_refund, "void_sale": self._open_void, "sign": self._open_sign,
-            "up": lambda _: self._move(-1), "down": lambda _: self._move(1),
+            "refund": self._open_refund,
+            "void_sale": self._open_void,
+            "sign": self._open_sign,
+            "up": lambda _: self._move(-1),
+            "down": lambda _: self._move(1),
             "select": self._select,
-            "return": self._open_return, "no_sale": self._open_no_sale,
+            "return": self._open_return,
+            "no_sale": self._open_no_sale,
             "escape": lambda _: self._escape(),
         }
         if action not in dialogs:
@@ -298,13 +325,22 @@ class ScreenHub:
     def _pay_back(self) -> tuple[tuple[str, str, str], ...]:
         """The refund dialogs' last fields: how the money goes back (cash unless changed)
         and the card terminal's reference."""
-        return (("tender", self.t("pay_back"), self.t("cash_word")),
-                ("reference", self.t("reference"), ""))
+        return (
+            ("tender", self.t("pay_back"), self.t("cash_word")),
+            ("reference", self.t("reference"), ""),
+        )
 
     def _open_refund(self, entry: str) -> None:
-        self.desk.prompt = Prompt("refund", self.t("refund"), "", (
-            ("receipt_id", self.t("receipt_id"), entry.strip()),
-            ("reason", self.t("reason"), ""), *self._pay_back()))
+        self.desk.prompt = Prompt(
+            "refund",
+            self.t("refund"),
+            "",
+            (
+                ("receipt_id", self.t("receipt_id"), entry.strip()),
+                ("reason", self.t("reason"), ""),
+                *self._pay_back(),
+            ),
+        )
 
     def _refund_lines_prompt(self, receipt_id: str) -> Prompt:
         """Shift+F10: the receipt on the entry line (or typed / scanned in the dialog) with
@@ -318,15 +354,22 @@ class ScreenHub:
             return Prompt("refund_lines", title, self.t("receipt_hint"), (field,))
         sold = self.owner.ask(ReceiptLines(receipt_id))
         if sold is None:
-            alert = refusal_text(self.language, "unknown_receipt",
-                                 f"No sale with receipt {receipt_id} on this till.")
+            alert = refusal_text(
+                self.language, "unknown_receipt", f"No sale with receipt {receipt_id} on this till."
+            )
             return Prompt("refund_lines", title, self.t("receipt_hint"), (field,), alert=alert)
         body = sold.body
-        money = CurrencyFormat.for_currency(str(body["currency"]), int(body["places"]),
-                                            self.settings.currency)
+        money = CurrencyFormat.for_currency(
+            str(body["currency"]), int(body["places"]), self.settings.currency
+        )
         receipt = receipt_view(body, sold.refunded, money, self.t)
-        return Prompt("refund_lines", title, self.t("lines_hint"), (
-            field, ("reason", self.t("reason"), ""), *self._pay_back()), receipt=receipt)
+        return Prompt(
+            "refund_lines",
+            title,
+            self.t("lines_hint"),
+            (field, ("reason", self.t("reason"), ""), *self._pay_back()),
+            receipt=receipt,
+        )
 
     def _listing(self, receipt_id: str) -> bool:
         """The refund-lines form was sent: True when it asks to list a receipt (another one
@@ -352,27 +395,41 @@ class ScreenHub:
         except keys.EntryError:
             typed = keys.Entry(None, entry.strip())
         count = typed.quantity if typed.quantity is not None else Decimal(1)
-        self.desk.prompt = Prompt("return", self.t("k_return"), "", (
-            ("code", self.t("code"), typed.text), ("quantity", self.t("qty"), str(count)),
-            ("reason", self.t("reason"), ""),
-            ("tender", self.t("pay_back"), self.t("cash_word"))))
+        self.desk.prompt = Prompt(
+            "return",
+            self.t("k_return"),
+            "",
+            (
+                ("code", self.t("code"), typed.text),
+                ("quantity", self.t("qty"), str(count)),
+                ("reason", self.t("reason"), ""),
+                ("tender", self.t("pay_back"), self.t("cash_word")),
+            ),
+        )
 
     def _open_no_sale(self, entry: str) -> None:
         """Shift+F12: open the drawer without a sale; the lane wants the reason."""
-        self.desk.prompt = Prompt("no_sale", self.t("k_no_sale"), "",
-                                  (("reason", self.t("reason"), entry.strip()),))
+        self.desk.prompt = Prompt(
+            "no_sale", self.t("k_no_sale"), "", (("reason", self.t("reason"), entry.strip()),)
+        )
 
     def _open_void(self, entry: str) -> None:
-        self.desk.prompt = Prompt("void_sale", self.t("k_void_sale"), "",
-                                  (("reason", self.t("reason"), entry.strip()),))
+        self.desk.prompt = Prompt(
+            "void_sale", self.t("k_void_sale"), "", (("reason", self.t("reason"), entry.strip()),)
+        )
 
     def _open_sign(self, entry: str) -> None:
         if self.snapshot.shift is None:
-            self.desk.prompt = Prompt("sign_on", self.t("sign_on"), "", (
-                ("staff_id", self.t("staff_id"), entry.strip()), ("pin", self.t("pin"), "")))
+            self.desk.prompt = Prompt(
+                "sign_on",
+                self.t("sign_on"),
+                "",
+                (("staff_id", self.t("staff_id"), entry.strip()), ("pin", self.t("pin"), "")),
+            )
         else:
-            self.desk.prompt = Prompt("close_shift", self.t("close_shift"), "",
-                                      (("counted", self.t("counted"), ""),))
+            self.desk.prompt = Prompt(
+                "close_shift", self.t("close_shift"), "", (("counted", self.t("counted"), ""),)
+            )
 
     def submit(self, kind: str, fields: Mapping[str, str]) -> Outcome | Refusal | None:
         """The open dialog's form: builds the lane event it stands for."""
@@ -393,9 +450,13 @@ class ScreenHub:
             counted = keys.amount(f.get("counted", "")) or Decimal(0)
             return ev.CloseShift(at, counted)
         if kind == "refund":
-            return ev.Refund(at, f.get("receipt_id", ""), f.get("reason", ""),
-                             tender=keys.refund_tender(f.get("tender", "")),
-                             reference=f.get("reference") or None)
+            return ev.Refund(
+                at,
+                f.get("receipt_id", ""),
+                f.get("reason", ""),
+                tender=keys.refund_tender(f.get("tender", "")),
+                reference=f.get("reference") or None,
+            )
         if kind == "void_sale":
             return ev.VoidSale(at, f.get("reason", ""))
         if kind == "refund_lines":
@@ -403,23 +464,31 @@ class ScreenHub:
             if self._listing(receipt):
                 return None
             wanted = keys.refund_choice(f)
-            return ev.Refund(at, receipt, f.get("reason", ""),
-                             lines=self._whole_lines(receipt, wanted),
-                             tender=keys.refund_tender(f.get("tender", "")),
-                             reference=f.get("reference") or None)
+            return ev.Refund(
+                at,
+                receipt,
+                f.get("reason", ""),
+                lines=self._whole_lines(receipt, wanted),
+                tender=keys.refund_tender(f.get("tender", "")),
+                reference=f.get("reference") or None,
+            )
         if kind == "return":
-            return ev.ReturnWithoutReceipt(at, self.owner.ask(ItemCode(f.get("code", ""))),
-                                           f.get("reason", ""),
-                                           keys.quantity(f.get("quantity", "") or "1"),
-                                           keys.refund_tender(f.get("tender", "")))
+            return ev.ReturnWithoutReceipt(
+                at,
+                self.owner.ask(ItemCode(f.get("code", ""))),
+                f.get("reason", ""),
+                keys.quantity(f.get("quantity", "") or "1"),
+                keys.refund_tender(f.get("tender", "")),
+            )
         if kind == "no_sale":
             return ev.NoSale(at, f.get("reason", ""))
         if kind == "supervisor":
             return self._authorised(ev.Authorization(credential, f.get("reason", "")), at)
         raise keys.EntryError("unknown_dialog", f"No such dialog: {kind}.")
 
-    def _whole_lines(self, receipt_id: str, wanted: Mapping[int, Decimal | None]
-                     ) -> dict[int, Decimal]:
+    def _whole_lines(
+        self, receipt_id: str, wanted: Mapping[int, Decimal | None]
+    ) -> dict[int, Decimal]:
         """Lines named without a quantity are refunded whole, or what is left of them: read
         from the receipt through the lane's book (the lane still checks it all). An unknown
         receipt keeps 1 and the lane refuses it in its own words."""

@@ -16,18 +16,29 @@ from gateway.lane import events as ev
 
 # action -> (key, text key). Every action of the cashier page has a key: no mouse needed.
 KEYS: dict[str, tuple[str, str]] = {
-    "member": ("F2", "k_member"), "weigh": ("F3", "k_weigh"), "qty": ("F4", "k_qty"),
-    "void_line": ("F5", "k_void_line"), "suspend": ("F6", "k_suspend"),
-    "resume": ("F7", "k_resume"), "cash": ("F8", "k_cash"), "card": ("F9", "k_card"),
-    "refund": ("F10", "k_refund"), "void_sale": ("F11", "k_void_sale"),
-    "sign": ("F12", "k_sign"), "up": ("ArrowUp", "k_up"), "down": ("ArrowDown", "k_down"),
+    "member": ("F2", "k_member"),
+    "weigh": ("F3", "k_weigh"),
+    "qty": ("F4", "k_qty"),
+    "void_line": ("F5", "k_void_line"),
+    "suspend": ("F6", "k_suspend"),
+    "resume": ("F7", "k_resume"),
+    "cash": ("F8", "k_cash"),
+    "card": ("F9", "k_card"),
+    "refund": ("F10", "k_refund"),
+    "void_sale": ("F11", "k_void_sale"),
+    "sign": ("F12", "k_sign"),
+    "up": ("ArrowUp", "k_up"),
+    "down": ("ArrowDown", "k_down"),
     "escape": ("Escape", "k_escape"),
     # Shift + the function key of the nearest plain action: coupon next to member, price
     # next to quantity, member tenders next to cash/card, the rarer refunds and the drawer
     # next to refund / void sale / sign on (F1 is left to the kiosk's own help).
-    "coupon": ("Shift+F2", "k_coupon"), "price": ("Shift+F4", "k_price"),
-    "points": ("Shift+F8", "k_points"), "stored_value": ("Shift+F9", "k_stored_value"),
-    "refund_lines": ("Shift+F10", "k_refund_lines"), "return": ("Shift+F11", "k_return"),
+    "coupon": ("Shift+F2", "k_coupon"),
+    "price": ("Shift+F4", "k_price"),
+    "points": ("Shift+F8", "k_points"),
+    "stored_value": ("Shift+F9", "k_stored_value"),
+    "refund_lines": ("Shift+F10", "k_refund_lines"),
+    "return": ("Shift+F11", "k_return"),
     "no_sale": ("Shift+F12", "k_no_sale"),
 }
 BARCODE_MIN = 8  # EAN-8 is the shortest barcode; shorter numbers are PLUs
@@ -128,24 +139,33 @@ def refund_choice(fields: Mapping[str, str]) -> dict[int, Decimal | None]:
         text = raw.strip().lower()
         if not name.startswith(LINE_FIELD) or not text:
             continue
-        number = name[len(LINE_FIELD):]
+        number = name[len(LINE_FIELD) :]
         if not number.isdigit() or int(number) < 1:
             raise EntryError("bad_lines", f"{name!r} is not a receipt line.")
         count = None if text in ALL_WORDS else _number(text, "bad_quantity")
         if count != 0:
             wanted[int(number) - 1] = count
     if not wanted:
-        raise EntryError("bad_lines", "Pick the lines to refund: type how many on a line, "
-                         "or Space for all of it.")
+        raise EntryError(
+            "bad_lines",
+            "Pick the lines to refund: type how many on a line, or Space for all of it.",
+        )
     return dict(sorted(wanted.items()))
 
 
 # what a cashier may type in a refund dialog's "pay back" field, in either language
 REFUND_TENDERS: dict[str, ev.TenderType] = {
-    "cash": "cash", "c": "cash", "现金": "cash",
-    "card": "card", "k": "card", "银行卡": "card",
-    "stored": "stored_value", "stored_value": "stored_value", "stored value": "stored_value",
-    "s": "stored_value", "储值": "stored_value",
+    "cash": "cash",
+    "c": "cash",
+    "现金": "cash",
+    "card": "card",
+    "k": "card",
+    "银行卡": "card",
+    "stored": "stored_value",
+    "stored_value": "stored_value",
+    "stored value": "stored_value",
+    "s": "stored_value",
+    "储值": "stored_value",
 }
 
 

@@ -34,15 +34,20 @@ class CurrencyFormat:
     decimal: str
 
     @classmethod
-    def for_currency(cls, code: str, places: int,
-                     overrides: CurrencyFormatSettings | None = None) -> CurrencyFormat:
+    def for_currency(
+        cls, code: str, places: int, overrides: CurrencyFormatSettings | None = None
+    ) -> CurrencyFormat:
         """The currency's usual format, with the store's `[screens.currency]` on top."""
-        symbol, pattern, thousands, decimal = KNOWN.get(code, (code, "{symbol} {amount}",
-                                                               ",", "."))
+        symbol, pattern, thousands, decimal = KNOWN.get(code, (code, "{symbol} {amount}", ",", "."))
         o = overrides or CurrencyFormatSettings()
-        return cls(code, places, o.symbol if o.symbol is not None else symbol,
-                   o.pattern or pattern, o.thousands if o.thousands is not None else thousands,
-                   o.decimal or decimal)
+        return cls(
+            code,
+            places,
+            o.symbol if o.symbol is not None else symbol,
+            o.pattern or pattern,
+            o.thousands if o.thousands is not None else thousands,
+            o.decimal or decimal,
+        )
 
     def number(self, amount: Decimal) -> str:
         """The amount without symbol: grouped, with the currency's decimals."""

@@ -50,8 +50,14 @@ def _can_show(encoding: str, language: str) -> bool:
 class PoleFeed:
     """Follows a hub (`hub.add_listener(feed)`) and keeps the display showing its view."""
 
-    def __init__(self, display: PoleDisplay, *, language: str, store_name: str,
-                 on_error: Callable[[str], None] | None = None) -> None:
+    def __init__(
+        self,
+        display: PoleDisplay,
+        *,
+        language: str,
+        store_name: str,
+        on_error: Callable[[str], None] | None = None,
+    ) -> None:
         self.display = display
         self.language = language if _can_show(display.encoding, language) else "en"
         self.store_name = store_name

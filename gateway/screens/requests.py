@@ -75,8 +75,15 @@ class LaneSnapshot:
         """Taken on the lane owner's thread only (it reads the book)."""
         state = lane.state.value if hasattr(lane.state, "value") else lane.state
         money = lane.catalog.money
-        return cls(serial, str(state), lane.shift, lane.sale, str(money.currency),
-                   int(money.decimals), tuple(lane.book.suspended_ids()))
+        return cls(
+            serial,
+            str(state),
+            lane.shift,
+            lane.sale,
+            str(money.currency),
+            int(money.decimals),
+            tuple(lane.book.suspended_ids()),
+        )
 
     @property
     def member(self) -> bool:

@@ -16,15 +16,23 @@ import uvicorn
 from gateway.screens.settings import ScreensSettings
 
 
-def server_config(app: Any, settings: ScreensSettings, *, port: int | None = None
-                  ) -> uvicorn.Config:
+def server_config(
+    app: Any, settings: ScreensSettings, *, port: int | None = None
+) -> uvicorn.Config:
     """Uvicorn settings for the screens (no access log: it would list every key press)."""
     tls: dict[str, Any] = {}
     if settings.https:
         tls = {"ssl_certfile": str(settings.tls_cert), "ssl_keyfile": str(settings.tls_key)}
-    return uvicorn.Config(app, host=settings.host, port=settings.port if port is None else port,
-                          log_level="warning", access_log=False, lifespan="off",
-                          timeout_graceful_shutdown=1, **tls)
+    return uvicorn.Config(
+        app,
+        host=settings.host,
+        port=settings.port if port is None else port,
+        log_level="warning",
+        access_log=False,
+        lifespan="off",
+        timeout_graceful_shutdown=1,
+        **tls,
+    )
 
 
 class ScreensServer:
@@ -40,8 +48,9 @@ class ScreensServer:
         deadline = time.monotonic() + timeout
         while not self.server.started:
             if not self._thread.is_alive() or time.monotonic() > deadline:
-                raise RuntimeError(f"the screens server did not start on "
-                                   f"{self.settings.host}:{self.settings.port}")
+                raise RuntimeError(
+                    f"the screens server did not start on {self.settings.host}:{self.settings.port}"
+                )
             time.sleep(0.02)
         return self
 

@@ -50,8 +50,10 @@ class ScreensSettings(_Section):
     language: Literal["en", "zh"] = "en"
     currency: CurrencyFormatSettings = Field(default_factory=CurrencyFormatSettings)
     receipt_qr: str | None = Field(
-        None, description="what the customer's QR code opens, e.g. "
-        "'https://shop.example/r/{receipt_id}'; default: the receipt's journal reference")
+        None,
+        description="what the customer's QR code opens, e.g. "
+        "'https://shop.example/r/{receipt_id}'; default: the receipt's journal reference",
+    )
     pole_display: PoleDisplaySettings | None = None
 
     @model_validator(mode="after")
@@ -59,8 +61,10 @@ class ScreensSettings(_Section):
         if (self.tls_cert is None) != (self.tls_key is None):
             raise ValueError("tls_cert and tls_key go together: set both or neither")
         if not self.lan and self.host not in LOOPBACK:
-            raise ValueError(f"host {self.host!r} is not loopback: set lan = true to serve "
-                             "the screens on the shop's network (staff login required)")
+            raise ValueError(
+                f"host {self.host!r} is not loopback: set lan = true to serve "
+                "the screens on the shop's network (staff login required)"
+            )
         return self
 
     @property

@@ -163,18 +163,23 @@ class Desk:
     selected: int | None = None
 
 
-def build_view(lane: LaneSnapshot, desk: Desk, fmt: CurrencyFormat, t: Translate,
-               language: str) -> ScreenView:
+def build_view(
+    lane: LaneSnapshot, desk: Desk, fmt: CurrencyFormat, t: Translate, language: str
+) -> ScreenView:
     """Everything both pages and the pole display need, from one consistent moment: the
     lane's frozen snapshot and the desk."""
     state = lane.state
     shift = lane.shift
     sale = lane.sale
     base: dict[str, Any] = {
-        "language": language, "state": state, "state_text": t(state),
+        "language": language,
+        "state": state,
+        "state_text": t(state),
         "cashier": shift.staff.name if shift else None,
         "shift_id": shift.shift_id if shift else None,
-        "message": desk.message, "prompt": desk.prompt, "devices": _devices(desk, t),
+        "message": desk.message,
+        "prompt": desk.prompt,
+        "devices": _devices(desk, t),
         "weight": weight_text(desk.weight, desk.weight_unit, fmt.decimal),
         "weight_status": t(desk.weight_status) if desk.weight_status else "",
         "weight_stable": desk.weight_status == "stable",
@@ -188,8 +193,10 @@ def build_view(lane: LaneSnapshot, desk: Desk, fmt: CurrencyFormat, t: Translate
 
 def _devices(desk: Desk, t: Translate) -> tuple[DeviceView, ...]:
     healthy = {"connected", "ready", "stable", "zero", "motion"}
-    return tuple(DeviceView(name, t(role), t(state), state in healthy)
-                 for name, (role, state) in sorted(desk.devices.items()))
+    return tuple(
+        DeviceView(name, t(role), t(state), state in healthy)
+        for name, (role, state) in sorted(desk.devices.items())
+    )
 
 
 def _sale(sale: Any, desk: Desk, fmt: CurrencyFormat, t: Translate) -> dict[str, Any]:
@@ -211,8 +218,13 @@ def _sale(sale: Any, desk: Desk, fmt: CurrencyFormat, t: Translate) -> dict[str,
     if priced.cash_rounding:
         out["cash_total"] = fmt(priced.cash_total)
     if sale.tenders:
-        out["tenders"] = tuple((t(f"k_{tender.type}") if tender.type in ("cash", "card")
-                                else tender.type, fmt(tender.amount)) for tender in sale.tenders)
+        out["tenders"] = tuple(
+            (
+                t(f"k_{tender.type}") if tender.type in ("cash", "card") else tender.type,
+                fmt(tender.amount),
+            )
+            for tender in sale.tenders
+        )
         out["paid"] = fmt(sale.paid)
         out["due"] = fmt(max(priced.total - sale.paid, ZERO))
     return out
@@ -220,15 +232,15 @@ def _sale(sale: Any, desk: Desk, fmt: CurrencyFormat, t: Translate) -> dict[str,
 
 def _count(lines: Any) -> str:
     """Pieces rung up; a weighed line counts as one item."""
-    count = sum((line.quantity if line.weight is None else Decimal(1) for line in lines),
-                Decimal(0))
+    count = sum(
+        (line.quantity if line.weight is None else Decimal(1) for line in lines), Decimal(0)
+    )
     return _plain(count)
 
 
 def _plain(number: Decimal) -> str:
     """3 rather than 3.000 or 3E+0; fractions as they are."""
-    return str(number.quantize(Decimal(1))) if number == number.to_integral_value() \
-        else str(number)
+    return str(number.quantize(Decimal(1))) if number == number.to_integral_value() else str(number)
 
 
 def _line(line: Any, fmt: CurrencyFormat, selected: bool) -> LineView:
@@ -237,32 +249,50 @@ def _line(line: Any, fmt: CurrencyFormat, selected: bool) -> LineView:
     else:
         quantity = _plain(line.quantity)
     return LineView(
-        number=line.index + 1, name=line.name, quantity=quantity,
-        unit_price=fmt(line.unit_price), amount=fmt(line.total),
-        list_amount=fmt(line.list_amount), amount_plain=fmt.number(line.total),
+        number=line.index + 1,
+        name=line.name,
+        quantity=quantity,
+        unit_price=fmt(line.unit_price),
+        amount=fmt(line.total),
+        list_amount=fmt(line.list_amount),
+        amount_plain=fmt.number(line.total),
         adjustments=tuple((a.label, fmt(a.amount)) for a in line.adjustments),
-        selected=selected)
+        selected=selected,
+    )
 
 
-def last_sale(body: Mapping[str, Any], receipt: Any, fmt: CurrencyFormat,
-              qr_template: str | None, member_name: str | None) -> LastSale:
+def last_sale(
+    body: Mapping[str, Any],
+    receipt: Any,
+    fmt: CurrencyFormat,
+    qr_template: str | None,
+    member_name: str | None,
+) -> LastSale:
     """The completed sale as the customer sees it, read from its journal record body."""
     totals = body.get("totals", {})
     change = Decimal(str(body.get("change", "0")))
-    paid = sum((Decimal(str(t.get("given") or t["amount"])) for t in body.get("tenders", [])),
-               ZERO)  # what the customer handed over: cash given, not only what it paid
+    paid = sum(
+        (Decimal(str(t.get("given") or t["amount"])) for t in body.get("tenders", [])), ZERO
+    )  # what the customer handed over: cash given, not only what it paid
     points = body.get("points") or {}
     receipt_id = str(body["receipt_id"])
     qr = qr_template.format(receipt_id=receipt_id) if qr_template else str(receipt.qr)
-    return LastSale(receipt_id=receipt_id, total=fmt(Decimal(str(totals.get("due", "0")))),
-                    paid=fmt(paid), change=fmt(change), change_amount=change,
-                    points_earned=points.get("earned") if body.get("member") else None,
-                    points_balance=points.get("balance") if body.get("member") else None,
-                    qr=qr, member_name=member_name)
+    return LastSale(
+        receipt_id=receipt_id,
+        total=fmt(Decimal(str(totals.get("due", "0")))),
+        paid=fmt(paid),
+        change=fmt(change),
+        change_amount=change,
+        points_earned=points.get("earned") if body.get("member") else None,
+        points_balance=points.get("balance") if body.get("member") else None,
+        qr=qr,
+        member_name=member_name,
+    )
 
 
-def receipt_view(body: Mapping[str, Any], refunded: Mapping[int, Decimal], fmt: CurrencyFormat,
-                 t: Translate) -> ReceiptView:
+def receipt_view(
+    body: Mapping[str, Any], refunded: Mapping[int, Decimal], fmt: CurrencyFormat, t: Translate
+) -> ReceiptView:
     """A sale record body as the refund-lines dialog lists it. Amounts are the body's own
     (each line's total as the sale allocated it); only quantities are counted here: what
     the lane book says was refunded, and what is left of each line."""
@@ -279,13 +309,25 @@ def receipt_view(body: Mapping[str, Any], refunded: Mapping[int, Decimal], fmt: 
             left_text = weighed if left else "0"
         else:
             sold_text, done_text, left_text = _plain(sold), _plain(done), _plain(left)
-        lines.append(ReceiptLineView(
-            number=index + 1, name=str(line["name"]), sold=sold_text,
-            paid=fmt(Decimal(str(line["total"]))), refunded=done_text, left=left_text,
-            left_units=_plain(left), whole=t("all_word") if whole_only else _plain(left),
-            whole_only=whole_only, open=left > 0))
+        lines.append(
+            ReceiptLineView(
+                number=index + 1,
+                name=str(line["name"]),
+                sold=sold_text,
+                paid=fmt(Decimal(str(line["total"]))),
+                refunded=done_text,
+                left=left_text,
+                left_units=_plain(left),
+                whole=t("all_word") if whole_only else _plain(left),
+                whole_only=whole_only,
+                open=left > 0,
+            )
+        )
     staff = body.get("staff") or {}
-    return ReceiptView(receipt_id=str(body["receipt_id"]),
-                       sold_at=str(body.get("local_time", "")).replace("T", " "),
-                       cashier=str(staff.get("name", "")),
-                       total=fmt(Decimal(str(body["totals"]["total"]))), lines=tuple(lines))
+    return ReceiptView(
+        receipt_id=str(body["receipt_id"]),
+        sold_at=str(body.get("local_time", "")).replace("T", " "),
+        cashier=str(staff.get("name", "")),
+        total=fmt(Decimal(str(body["totals"]["total"]))),
+        lines=tuple(lines),
+    )

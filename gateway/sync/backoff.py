@@ -19,8 +19,9 @@ from tenacity import RetryCallState, wait_exponential
 class ReconnectBackoff:
     """Delay before the next connection attempt; `reset()` after a successful connect."""
 
-    def __init__(self, *, minimum: float, maximum: float, refused_min: float,
-                 rng: random.Random) -> None:
+    def __init__(
+        self, *, minimum: float, maximum: float, refused_min: float, rng: random.Random
+    ) -> None:
         self._cap = wait_exponential(multiplier=minimum, max=maximum, exp_base=2)
         self._refused_min = min(refused_min, maximum)
         self._rng = rng

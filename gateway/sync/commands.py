@@ -53,8 +53,9 @@ class CommandRegistry:
         return sorted(self._handlers)
 
 
-def builtin_commands(registry: CommandRegistry, *, sync_now: Callable[[], None],
-                     clock: Callable[[], datetime]) -> CommandRegistry:
+def builtin_commands(
+    registry: CommandRegistry, *, sync_now: Callable[[], None], clock: Callable[[], datetime]
+) -> CommandRegistry:
     """Register the commands sync itself serves."""
     registry.register("ping", lambda args: {"pong": True, "time": iso(clock())})
 
@@ -65,8 +66,10 @@ def builtin_commands(registry: CommandRegistry, *, sync_now: Callable[[], None],
     def _set_log_level(args: Mapping[str, Any]) -> dict[str, Any]:
         level = str(args.get("level", "")).upper()
         if level not in LOG_LEVELS:
-            raise CommandFailed(f"unknown log level {args.get('level')!r}",
-                                fix=f"use one of {', '.join(LOG_LEVELS)}")
+            raise CommandFailed(
+                f"unknown log level {args.get('level')!r}",
+                fix=f"use one of {', '.join(LOG_LEVELS)}",
+            )
         logger = str(args.get("logger", "gateway"))
         logging.getLogger(logger).setLevel(level)
         return {"logger": logger, "level": level}
@@ -85,9 +88,16 @@ class CommandAnswer:
 class CommandDownlink:
     """Turns one `.../cmd` payload into exactly one `CommandResult`."""
 
-    def __init__(self, *, topics: Topics, keys: TrustedKeys, store: SyncStore,
-                 registry: CommandRegistry, max_bytes: int,
-                 clock: Callable[[], datetime]) -> None:
+    def __init__(
+        self,
+        *,
+        topics: Topics,
+        keys: TrustedKeys,
+        store: SyncStore,
+        registry: CommandRegistry,
+        max_bytes: int,
+        clock: Callable[[], datetime],
+    ) -> None:
         self._topics = topics
         self._keys = keys
         self._store = store
@@ -107,28 +117,40 @@ class CommandDownlink:
         except DownlinkRefused as refusal:
             ident = data.get("id") if isinstance(data, dict) else None
             name = data.get("name") if isinstance(data, dict) else None
-            return CommandAnswer(self._answer(str(ident) if ident else "", name, "refused",
-                                              error=refusal.describe()), refusal)
+            return CommandAnswer(
+                self._answer(
+                    str(ident) if ident else "", name, "refused", error=refusal.describe()
+                ),
+                refusal,
+            )
         return CommandAnswer(self._run_once(command))
 
     def _check(self, command: SignedCommand, data: Mapping[str, Any], where: str) -> None:
         if command.store != self._topics.store or command.box != self._topics.box:
             raise DownlinkRefused(
-                "wrong_target", f"command for {command.store}/{command.box}", where=where,
-                fix="head office must address the command to this box's topic")
+                "wrong_target",
+                f"command for {command.store}/{command.box}",
+                where=where,
+                fix="head office must address the command to this box's topic",
+            )
         self._keys.verify(data, where)
         try:
             parse_instant(command.expires_at)
         except ValueError as exc:
-            raise DownlinkRefused("schema", f"expires_at: {exc}", where=where,
-                                  fix="write expires_at as ISO-8601 UTC") from exc
+            raise DownlinkRefused(
+                "schema", f"expires_at: {exc}", where=where, fix="write expires_at as ISO-8601 UTC"
+            ) from exc
 
     def _run_once(self, command: SignedCommand) -> CommandResult:
         now = self._clock()
         expires = parse_instant(command.expires_at)
         if now >= expires:
-            return self._answer(command.id, command.name, "expired",
-                                error=f"expired at {iso(expires)}; the box's time is {iso(now)}")
+            return self._answer(
+                command.id,
+                command.name,
+                "expired",
+                error=f"expired at {iso(expires)}; the box's time is {iso(now)}",
+            )
         earlier = self._store.claim_command(command.id, command.name, iso(now), iso(expires))
         if earlier is not None:
             return self._repeat(command, earlier.status, earlier.result)
@@ -140,8 +162,14 @@ class CommandDownlink:
     def _execute(self, command: SignedCommand) -> tuple[CommandStatus, dict[str, Any], str | None]:
         handler = self._registry.get(command.name)
         if handler is None:
-            return "unknown_command", {}, (f"this box has no command {command.name!r}; it "
-                                          f"knows {', '.join(self._registry.names)}")
+            return (
+                "unknown_command",
+                {},
+                (
+                    f"this box has no command {command.name!r}; it "
+                    f"knows {', '.join(self._registry.names)}"
+                ),
+            )
         try:
             return "ok", handler(command.args), None
         except CommandFailed as exc:
@@ -150,16 +178,37 @@ class CommandDownlink:
             log.exception("command %s (%s) crashed", command.name, command.id)
             return "failed", {}, f"{type(exc).__name__}: {exc}"
 
-    def _repeat(self, command: SignedCommand, status: str,
-                stored: dict[str, Any] | None) -> CommandResult:
+    def _repeat(
+        self, command: SignedCommand, status: str, stored: dict[str, Any] | None
+    ) -> CommandResult:
         if status == "running" or stored is None:
-            return self._answer(command.id, command.name, "interrupted",
-                                error="the box stopped while this command ran; not run again")
-        return self._answer(command.id, command.name, status,  # type: ignore[arg-type]
-                            stored.get("result") or {}, stored.get("error"))
+            return self._answer(
+                command.id,
+                command.name,
+                "interrupted",
+                error="the box stopped while this command ran; not run again",
+            )
+        return self._answer(
+            command.id,
+            command.name,
+            status,  # type: ignore[arg-type]
+            stored.get("result") or {},
+            stored.get("error"),
+        )
 
-    def _answer(self, ident: str, name: Any, status: CommandStatus,
-                result: dict[str, Any] | None = None, error: str | None = None) -> CommandResult:
-        return CommandResult(id=ident, name=name if isinstance(name, str) else None,
-                             status=status, time=iso(self._clock()), result=result or {},
-                             error=error)
+    def _answer(
+        self,
+        ident: str,
+        name: Any,
+        status: CommandStatus,
+        result: dict[str, Any] | None = None,
+        error: str | None = None,
+    ) -> CommandResult:
+        return CommandResult(
+            id=ident,
+            name=name if isinstance(name, str) else None,
+            status=status,
+            time=iso(self._clock()),
+            result=result or {},
+            error=error,
+        )

@@ -12,9 +12,18 @@ from typing import Any
 from gateway.sync.errors import DocumentRefused
 
 REMOTE_KEYS: dict[str, tuple[str, ...]] = {
-    "anomalies": ("enabled", "sale_above", "voids_per_shift", "refunds_per_shift",
-                  "no_sales_per_shift", "unknown_barcodes", "unknown_window_s",
-                  "weight_change_kg", "failed_pins", "failed_pin_window_s"),
+    "anomalies": (
+        "enabled",
+        "sale_above",
+        "voids_per_shift",
+        "refunds_per_shift",
+        "no_sales_per_shift",
+        "unknown_barcodes",
+        "unknown_window_s",
+        "weight_change_kg",
+        "failed_pins",
+        "failed_pin_window_s",
+    ),
     "backup": ("keep", "interval_hours"),
     "store": ("header", "footer"),
     "daemon": ("disk_min_free_mb",),
@@ -37,9 +46,14 @@ def config_changes(document: Mapping[str, Any]) -> dict[tuple[str, str], Any]:
     if wrong:
         raise DocumentRefused(
             f"config keys head office may not change remotely: {', '.join(sorted(wrong))}",
-            where="config document", fix="send only the keys docs/protocol.md lists "
-            "(Configuration); change the others on the box itself")
+            where="config document",
+            fix="send only the keys docs/protocol.md lists "
+            "(Configuration); change the others on the box itself",
+        )
     if not found:
-        raise DocumentRefused("the config document changes nothing", where="config document",
-                              fix="send at least one key docs/protocol.md lists")
+        raise DocumentRefused(
+            "the config document changes nothing",
+            where="config document",
+            fix="send at least one key docs/protocol.md lists",
+        )
     return found

@@ -63,7 +63,8 @@ class SinksByKind:
         if sink is None:
             raise DocumentRefused(
                 f"no applier for {kind} documents is installed on this box",
-                fix="update storegate; the document in force stays in force")
+                fix="update storegate; the document in force stays in force",
+            )
         sink.apply(kind, version, document)
 
 
@@ -80,13 +81,20 @@ def parse_json(payload: bytes, max_bytes: int, where: str) -> Any:
     """The payload as JSON within the size limit, or `DownlinkRefused`."""
     if len(payload) > max_bytes:
         raise DownlinkRefused(
-            "oversized", f"payload of {len(payload)} bytes exceeds the limit of {max_bytes}",
-            where=where, fix="raise [sync] downlink_max_bytes or send a smaller document")
+            "oversized",
+            f"payload of {len(payload)} bytes exceeds the limit of {max_bytes}",
+            where=where,
+            fix="raise [sync] downlink_max_bytes or send a smaller document",
+        )
     try:
         return json.loads(payload)
     except (UnicodeDecodeError, ValueError) as exc:
-        raise DownlinkRefused("broken_json", f"payload is not valid JSON: {exc}", where=where,
-                              fix="head office must publish UTF-8 JSON") from exc
+        raise DownlinkRefused(
+            "broken_json",
+            f"payload is not valid JSON: {exc}",
+            where=where,
+            fix="head office must publish UTF-8 JSON",
+        ) from exc
 
 
 def validate(model: type[M], data: Any, where: str) -> M:
@@ -96,17 +104,29 @@ def validate(model: type[M], data: Any, where: str) -> M:
     except ValidationError as exc:
         problems = "; ".join(
             f"{'.'.join(str(p) for p in e['loc']) or '(root)'}: {e['msg']}"
-            for e in exc.errors()[:5])
-        raise DownlinkRefused("schema", f"does not match {model.__name__}: {problems}",
-                              where=where,
-                              fix="see docs/protocol.md for the payload schema") from exc
+            for e in exc.errors()[:5]
+        )
+        raise DownlinkRefused(
+            "schema",
+            f"does not match {model.__name__}: {problems}",
+            where=where,
+            fix="see docs/protocol.md for the payload schema",
+        ) from exc
 
 
 class DocumentDownlink:
     """Checks and applies the signed documents arriving on the document topics."""
 
-    def __init__(self, *, topics: Topics, keys: TrustedKeys, store: SyncStore,
-                 sink: DocumentSink, max_bytes: int, clock: Callable[[], datetime]) -> None:
+    def __init__(
+        self,
+        *,
+        topics: Topics,
+        keys: TrustedKeys,
+        store: SyncStore,
+        sink: DocumentSink,
+        max_bytes: int,
+        clock: Callable[[], datetime],
+    ) -> None:
         self._topics = topics
         self._keys = keys
         self._store = store
@@ -121,9 +141,16 @@ class DocumentDownlink:
         try:
             return self._accept(kind, topic, payload)
         except DownlinkRefused as refusal:
-            return Outcome("document.refused", "warning",
-                           {"topic": topic, "kind": kind, "reason": refusal.reason,
-                            "error": refusal.describe()})
+            return Outcome(
+                "document.refused",
+                "warning",
+                {
+                    "topic": topic,
+                    "kind": kind,
+                    "reason": refusal.reason,
+                    "error": refusal.describe(),
+                },
+            )
 
     def _accept(self, kind: str, topic: str, payload: bytes) -> Outcome:
         data = parse_json(payload, self._max_bytes, topic)
@@ -136,21 +163,28 @@ class DocumentDownlink:
             if doc.version == in_force[0]:
                 return Outcome(None)  # the retained copy of what is in force
             raise DownlinkRefused(
-                "old_version", f"{kind} version {doc.version} is older than version "
-                f"{in_force[0]} in force (a replay)", where=topic,
-                fix="publish a document with a higher version")
+                "old_version",
+                f"{kind} version {doc.version} is older than version "
+                f"{in_force[0]} in force (a replay)",
+                where=topic,
+                fix="publish a document with a higher version",
+            )
         try:
             self._sink.apply(kind, doc.version, doc.document)
         except DocumentRefused as exc:
             raise DownlinkRefused("refused_by_box", exc.describe(), where=topic) from exc
         self._store.set_document_version(kind, doc.version, digest, iso(self._clock()))
-        return Outcome("document.applied", "info", {"kind": kind, "version": doc.version,
-                                                     "sha256": digest})
+        return Outcome(
+            "document.applied", "info", {"kind": kind, "version": doc.version, "sha256": digest}
+        )
 
     def _check_target(self, doc: SignedDocument, kind: str, topic: str) -> None:
         box = self._topics.box if kind == "config" else None
         if doc.kind != kind or doc.store != self._topics.store or doc.box != box:
             raise DownlinkRefused(
-                "wrong_target", f"document is a {doc.kind} for store {doc.store!r} box "
+                "wrong_target",
+                f"document is a {doc.kind} for store {doc.store!r} box "
                 f"{doc.box!r}, not a {kind} for store {self._topics.store!r} box {box!r}",
-                where=topic, fix="head office must address documents to the topic's store/box")
+                where=topic,
+                fix="head office must address documents to the topic's store/box",
+            )

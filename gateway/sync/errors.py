@@ -16,8 +16,9 @@ class SyncError(StoregateError):
 class DownlinkRefused(SyncError):
     """A downlink message (document or command) was not accepted; `reason` is a short code."""
 
-    def __init__(self, reason: str, what: str, *, where: str | None = None,
-                 fix: str | None = None) -> None:
+    def __init__(
+        self, reason: str, what: str, *, where: str | None = None, fix: str | None = None
+    ) -> None:
         self.reason = reason
         super().__init__(what, where=where, fix=fix)
 

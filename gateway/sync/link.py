@@ -142,40 +142,55 @@ class LinkEvents:
     def __init__(self) -> None:
         self.queue: deque[LinkEvent] = deque()
 
-    def on_connect(self, client: Any, userdata: Any, flags: Any, reason: ReasonCode,
-                   properties: Any) -> None:
+    def on_connect(
+        self, client: Any, userdata: Any, flags: Any, reason: ReasonCode, properties: Any
+    ) -> None:
         if reason.is_failure:
             self.queue.append(Refused(str(reason), int(reason.value)))
         else:
             limit = getattr(properties, "MaximumPacketSize", None)
-            self.queue.append(Connected(bool(flags.session_present),
-                                        int(limit) if limit else None))
+            self.queue.append(Connected(bool(flags.session_present), int(limit) if limit else None))
 
-    def on_disconnect(self, client: Any, userdata: Any, flags: Any, reason: Any,
-                      properties: Any) -> None:
+    def on_disconnect(
+        self, client: Any, userdata: Any, flags: Any, reason: Any, properties: Any
+    ) -> None:
         self.queue.append(Lost(str(reason)))
 
     def on_message(self, client: Any, userdata: Any, message: mqtt.MQTTMessage) -> None:
         self.queue.append(Message(message.topic, bytes(message.payload), bool(message.retain)))
 
-    def on_publish(self, client: Any, userdata: Any, mid: int, reason: Any,
-                   properties: Any) -> None:
+    def on_publish(
+        self, client: Any, userdata: Any, mid: int, reason: Any, properties: Any
+    ) -> None:
         self.queue.append(PubAck(mid))
 
 
-def new_client(options: LinkOptions, protocol: Protocol, events: LinkEvents,
-               will_topic: str, will_payload: bytes) -> mqtt.Client:
+def new_client(
+    options: LinkOptions,
+    protocol: Protocol,
+    events: LinkEvents,
+    will_topic: str,
+    will_payload: bytes,
+) -> mqtt.Client:
     """A paho client set up for one attempt (callbacks, TLS, credentials, Last Will).
 
     Raises `BrokerUnreachable` when the TLS files cannot be loaded.
     """
     if protocol == "5":
-        client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=options.client_id,
-                             protocol=mqtt.MQTTv5, reconnect_on_failure=False)
+        client = mqtt.Client(
+            CallbackAPIVersion.VERSION2,
+            client_id=options.client_id,
+            protocol=mqtt.MQTTv5,
+            reconnect_on_failure=False,
+        )
     else:
-        client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=options.client_id,
-                             protocol=mqtt.MQTTv311, clean_session=False,
-                             reconnect_on_failure=False)
+        client = mqtt.Client(
+            CallbackAPIVersion.VERSION2,
+            client_id=options.client_id,
+            protocol=mqtt.MQTTv311,
+            clean_session=False,
+            reconnect_on_failure=False,
+        )
     client.on_connect = events.on_connect
     client.on_disconnect = events.on_disconnect
     client.on_message = events.on_message
@@ -188,13 +203,16 @@ def new_client(options: LinkOptions, protocol: Protocol, events: LinkEvents,
         client.username_pw_set(options.username, options.password)
     if options.ca_file or options.cert_file:
         try:
-            client.tls_set(ca_certs=options.ca_file, certfile=options.cert_file,
-                           keyfile=options.key_file)
+            client.tls_set(
+                ca_certs=options.ca_file, certfile=options.cert_file, keyfile=options.key_file
+            )
         except (OSError, ssl.SSLError, ValueError) as exc:
             raise BrokerUnreachable(
-                f"TLS files cannot be used: {exc}", where=f"mqtt broker {options.broker}",
+                f"TLS files cannot be used: {exc}",
+                where=f"mqtt broker {options.broker}",
                 fix="mqtt.ca_file, mqtt.cert_file and mqtt.key_file must be readable PEM "
-                "files (the key without a passphrase)") from exc
+                "files (the key without a passphrase)",
+            ) from exc
     client.will_set(will_topic, will_payload, qos=1, retain=True)
     return client
 
@@ -206,8 +224,13 @@ def connect(client: mqtt.Client, options: LinkOptions, protocol: Protocol) -> No
             properties = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]
             properties.SessionExpiryInterval = options.session_expiry
             properties.ReceiveMaximum = options.receive_maximum
-            client.connect(options.host, options.port, options.keepalive, clean_start=False,
-                           properties=properties)
+            client.connect(
+                options.host,
+                options.port,
+                options.keepalive,
+                clean_start=False,
+                properties=properties,
+            )
         else:
             client.connect(options.host, options.port, options.keepalive)
     except ssl.SSLCertVerificationError as exc:
@@ -215,15 +238,20 @@ def connect(client: mqtt.Client, options: LinkOptions, protocol: Protocol) -> No
             f"TLS: the broker's certificate is not trusted ({exc.verify_message})",
             where=f"mqtt broker {options.broker}",
             fix="set mqtt.ca_file to the CA that signed the broker's certificate, and "
-            "mqtt.host to a name the certificate is issued for") from exc
+            "mqtt.host to a name the certificate is issued for",
+        ) from exc
     except ssl.SSLError as exc:
         raise BrokerUnreachable(
-            f"TLS handshake failed: {exc.reason or exc}", where=f"mqtt broker {options.broker}",
-            fix="check that the port speaks TLS, and mqtt.cert_file / mqtt.key_file") from exc
+            f"TLS handshake failed: {exc.reason or exc}",
+            where=f"mqtt broker {options.broker}",
+            fix="check that the port speaks TLS, and mqtt.cert_file / mqtt.key_file",
+        ) from exc
     except (OSError, ValueError) as exc:
         raise BrokerUnreachable(
-            f"cannot connect: {_os_reason(exc)}", where=f"mqtt broker {options.broker}",
-            fix="check mqtt.host and mqtt.port, the network and that the broker runs") from exc
+            f"cannot connect: {_os_reason(exc)}",
+            where=f"mqtt broker {options.broker}",
+            fix="check mqtt.host and mqtt.port, the network and that the broker runs",
+        ) from exc
 
 
 def _os_reason(exc: BaseException) -> str:
@@ -237,10 +265,14 @@ def _os_reason(exc: BaseException) -> str:
 def refusal_error(refused: Refused, options: LinkOptions) -> SyncError:
     """The typed error for a CONNACK refusal, with what to change."""
     if refused.code in CREDENTIAL_REFUSALS:
-        fix = ("check mqtt.username and mqtt.password (or the client certificate) against "
-               "the broker's accounts and ACL; retrying slowly")
+        fix = (
+            "check mqtt.username and mqtt.password (or the client certificate) against "
+            "the broker's accounts and ACL; retrying slowly"
+        )
     else:
         fix = "see the broker's log for why it refused this client id"
-    return BrokerRefused(f"the broker refused the connection: {refused.reason}",
-                         where=f"mqtt broker {options.broker} as {options.client_id!r}",
-                         fix=fix)
+    return BrokerRefused(
+        f"the broker refused the connection: {refused.reason}",
+        where=f"mqtt broker {options.broker} as {options.client_id!r}",
+        fix=fix,
+    )

@@ -134,16 +134,15 @@ class DeviceHealth(BaseModel):
     state: Literal["connected", "disconnected", "error", "unknown"]
     error: str | None = None
     last_event_at: str | None = None
-    paper: Literal["ok", "low", "out", "unknown"] | None = Field(
-        None, description="printers only"
-    )
+    paper: Literal["ok", "low", "out", "unknown"] | None = Field(None, description="printers only")
 
 
 class JournalHealth(BaseModel):
     model_config = ConfigDict(extra="forbid")
     backlog: Seq
-    oldest_unacknowledged_age_s: Annotated[
-        float, Field(ge=0, le=CENTURY_S, allow_inf_nan=False)] | None
+    oldest_unacknowledged_age_s: (
+        Annotated[float, Field(ge=0, le=CENTURY_S, allow_inf_nan=False)] | None
+    )
     acknowledged_seq: Seq
     last_ack_at: str | None
 

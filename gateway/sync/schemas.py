@@ -21,8 +21,11 @@ ID_BASE = "https://storegate.example/schemas/"
 
 def schema_of(name: str) -> dict[str, Any]:
     schema = PAYLOADS[name].model_json_schema()
-    return {"$schema": "https://json-schema.org/draft/2020-12/schema",
-            "$id": f"{ID_BASE}sync.{name}.json", **schema}
+    return {
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "$id": f"{ID_BASE}sync.{name}.json",
+        **schema,
+    }
 
 
 def rendered(name: str) -> str:
@@ -34,8 +37,11 @@ def schema_path(name: str) -> Path:
 
 
 def main(argv: list[str]) -> int:
-    stale = [name for name in PAYLOADS if not schema_path(name).exists()
-             or schema_path(name).read_text() != rendered(name)]
+    stale = [
+        name
+        for name in PAYLOADS
+        if not schema_path(name).exists() or schema_path(name).read_text() != rendered(name)
+    ]
     if "--write" in argv:
         SCHEMA_DIR.mkdir(exist_ok=True)
         for name in PAYLOADS:

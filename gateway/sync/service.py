@@ -124,23 +124,50 @@ class SyncConfig:
         data_dir = Path(settings.paths.data_dir)
         password = mqtt_s.password.get_secret_value() if mqtt_s.password else None
         link = LinkOptions(
-            host=mqtt_s.host, port=mqtt_s.port,
+            host=mqtt_s.host,
+            port=mqtt_s.port,
             client_id=mqtt_s.client_id or f"storegate-{store.id}-{store.box}",
-            keepalive=mqtt_s.keepalive, session_expiry=mqtt_s.session_expiry,
-            receive_maximum=64, max_inflight=sync_s.window_batches + sync_s.queue_window + 4,
-            username=mqtt_s.username, password=password,
+            keepalive=mqtt_s.keepalive,
+            session_expiry=mqtt_s.session_expiry,
+            receive_maximum=64,
+            max_inflight=sync_s.window_batches + sync_s.queue_window + 4,
+            username=mqtt_s.username,
+            password=password,
             ca_file=str(mqtt_s.ca_file) if mqtt_s.ca_file else None,
             cert_file=str(mqtt_s.cert_file) if mqtt_s.cert_file else None,
-            key_file=str(mqtt_s.key_file) if mqtt_s.key_file else None)
-        tuning = {name: getattr(sync_s, name) for name in (
-            "batch_max_records", "batch_max_bytes", "window_batches", "resend_after",
-            "poll_interval", "ack_report_interval", "require_head_office_online",
-            "telemetry_interval", "queue_max_messages", "queue_window", "reconnect_min",
-            "reconnect_max", "refused_min", "downlink_max_bytes")}
-        return cls(store=store.id, box=store.box, root_topic=mqtt_s.root_topic, link=link,
-                   protocol=mqtt_s.protocol, journal_path=settings.paths.database,
-                   state_path=sync_s.state_file or data_dir / "sync.db", data_dir=data_dir,
-                   trusted_keys=TrustedKeys(sync_s.trusted_keys), **tuning)
+            key_file=str(mqtt_s.key_file) if mqtt_s.key_file else None,
+        )
+        tuning = {
+            name: getattr(sync_s, name)
+            for name in (
+                "batch_max_records",
+                "batch_max_bytes",
+                "window_batches",
+                "resend_after",
+                "poll_interval",
+                "ack_report_interval",
+                "require_head_office_online",
+                "telemetry_interval",
+                "queue_max_messages",
+                "queue_window",
+                "reconnect_min",
+                "reconnect_max",
+                "refused_min",
+                "downlink_max_bytes",
+            )
+        }
+        return cls(
+            store=store.id,
+            box=store.box,
+            root_topic=mqtt_s.root_topic,
+            link=link,
+            protocol=mqtt_s.protocol,
+            journal_path=settings.paths.database,
+            state_path=sync_s.state_file or data_dir / "sync.db",
+            data_dir=data_dir,
+            trusted_keys=TrustedKeys(sync_s.trusted_keys),
+            **tuning,
+        )
 
 
 @dataclass(frozen=True)
@@ -168,13 +195,20 @@ class _Connection:
 class SyncService:
     """Box side of cloud sync; `start()` it once, `stop()` it on shutdown."""
 
-    def __init__(self, config: SyncConfig, *, acknowledge: AckSink,
-                 sink: DocumentSink | None = None, registry: CommandRegistry | None = None,
-                 devices: Callable[[], dict[str, DeviceHealth]] = dict,
-                 clock: WallClock | None = None,
-                 monotonic: Callable[[], float] = time.monotonic,
-                 rng: random.Random | None = None, new_id: Callable[[], str] | None = None,
-                 version: str = __version__) -> None:
+    def __init__(
+        self,
+        config: SyncConfig,
+        *,
+        acknowledge: AckSink,
+        sink: DocumentSink | None = None,
+        registry: CommandRegistry | None = None,
+        devices: Callable[[], dict[str, DeviceHealth]] = dict,
+        clock: WallClock | None = None,
+        monotonic: Callable[[], float] = time.monotonic,
+        rng: random.Random | None = None,
+        new_id: Callable[[], str] | None = None,
+        version: str = __version__,
+    ) -> None:
         self.config = config
         self.topics = Topics(config.root_topic, config.store, config.box)
         self._acknowledge = acknowledge
@@ -185,25 +219,40 @@ class SyncService:
         self._version = version
         self._boot_id = boot_id()
         self._started_mono = monotonic()
-        self._backoff = ReconnectBackoff(minimum=config.reconnect_min,
-                                         maximum=config.reconnect_max,
-                                         refused_min=config.refused_min,
-                                         rng=rng or random.Random())
+        self._backoff = ReconnectBackoff(
+            minimum=config.reconnect_min,
+            maximum=config.reconnect_max,
+            refused_min=config.refused_min,
+            rng=rng or random.Random(),
+        )
         self._store = SyncStore(config.state_path, capacity=config.queue_max_messages)
         self._journal = Journal(open_database(config.journal_path, readonly=True))
         self._wire = WireReader(config.journal_path)
-        self.uplink = Uplink(acknowledged_seq=self._journal.acknowledged_seq(),
-                             window=config.window_batches, resend_after=config.resend_after,
-                             require_head_office_online=config.require_head_office_online)
-        self._registry = builtin_commands(registry or CommandRegistry(),
-                                          sync_now=self.sync_now, clock=self._now)
+        self.uplink = Uplink(
+            acknowledged_seq=self._journal.acknowledged_seq(),
+            window=config.window_batches,
+            resend_after=config.resend_after,
+            require_head_office_online=config.require_head_office_online,
+        )
+        self._registry = builtin_commands(
+            registry or CommandRegistry(), sync_now=self.sync_now, clock=self._now
+        )
         self._documents = DocumentDownlink(
-            topics=self.topics, keys=config.trusted_keys, store=self._store,
-            sink=sink or SinksByKind(), max_bytes=config.downlink_max_bytes,
-            clock=self._now)
+            topics=self.topics,
+            keys=config.trusted_keys,
+            store=self._store,
+            sink=sink or SinksByKind(),
+            max_bytes=config.downlink_max_bytes,
+            clock=self._now,
+        )
         self._commands = CommandDownlink(
-            topics=self.topics, keys=config.trusted_keys, store=self._store,
-            registry=self._registry, max_bytes=config.downlink_max_bytes, clock=self._now)
+            topics=self.topics,
+            keys=config.trusted_keys,
+            store=self._store,
+            registry=self._registry,
+            max_bytes=config.downlink_max_bytes,
+            clock=self._now,
+        )
         self._telemetry = TelemetryPolicy(config.telemetry_interval)
         self._lock = threading.Lock()
         self._wake = threading.Event()
@@ -298,8 +347,11 @@ class SyncService:
         self._handle_events()
         if self._conn is conn and rc not in (mqtt.MQTT_ERR_SUCCESS, mqtt.MQTT_ERR_AGAIN):
             self._link_lost(f"network loop: {mqtt.error_string(rc)}")
-        if (self._conn is not None and not self._conn.connected
-                and now - self._conn.started > self._connack_wait()):
+        if (
+            self._conn is not None
+            and not self._conn.connected
+            and now - self._conn.started > self._connack_wait()
+        ):
             self._link_lost("no CONNACK from the broker in time")
         self._housekeeping(now)
 
@@ -314,8 +366,9 @@ class SyncService:
         will = self._box_state(online=False, session=session)
         self._state = "connecting"
         try:
-            client = new_client(self.config.link, self._protocol.current, events, self.topics.state,
-                                will)
+            client = new_client(
+                self.config.link, self._protocol.current, events, self.topics.state, will
+            )
             connect(client, self.config.link, self._protocol.current)
         except StoregateError as exc:
             self._attempt_failed(exc.describe(), refused=False)
@@ -350,8 +403,9 @@ class SyncService:
         conn.max_batch_bytes = self.config.batch_max_bytes
         conn.max_packet = event.max_packet
         if event.max_packet is not None:  # a bigger batch would get us disconnected forever
-            conn.max_batch_bytes = max(1, min(conn.max_batch_bytes,
-                                              event.max_packet - PACKET_OVERHEAD))
+            conn.max_batch_bytes = max(
+                1, min(conn.max_batch_bytes, event.max_packet - PACKET_OVERHEAD)
+            )
         self._backoff.reset()
         self._reconnects += 1
         self._state = "connected"
@@ -363,11 +417,20 @@ class SyncService:
         self._journal_mids.clear()
         self._outbox_cursor = 0
         conn.client.subscribe([(topic, 1) for topic in self.topics.subscriptions()])
-        birth = self._box_state(online=True, session=conn.session, protocol=conn.protocol,
-                                head_seq=state.head_seq, acked_seq=state.acknowledged_seq)
+        birth = self._box_state(
+            online=True,
+            session=conn.session,
+            protocol=conn.protocol,
+            head_seq=state.head_seq,
+            acked_seq=state.acknowledged_seq,
+        )
         conn.client.publish(self.topics.state, birth, qos=1, retain=True)
-        log.info("connected to %s (MQTT %s, session present: %s)", self.config.link.broker,
-                 conn.protocol, event.session_present)
+        log.info(
+            "connected to %s (MQTT %s, session present: %s)",
+            self.config.link.broker,
+            conn.protocol,
+            event.session_present,
+        )
 
     def _on_refused(self, conn: _Connection, event: Refused) -> None:
         self._drop_connection()
@@ -397,12 +460,17 @@ class SyncService:
         when 3.1.1 is tried at once; else the caller backs off as for any lost link."""
         tried = self._protocol.current
         if self._protocol.unanswered():
-            log.info("broker %s did not answer the MQTT 5 CONNECT (%s); trying 3.1.1",
-                     self.config.link.broker, reason)
+            log.info(
+                "broker %s did not answer the MQTT 5 CONNECT (%s); trying 3.1.1",
+                self.config.link.broker,
+                reason,
+            )
             return True
         if tried != self._protocol.current:
-            log.info("broker %s did not answer MQTT 3.1.1 either; back to MQTT 5",
-                     self.config.link.broker)
+            log.info(
+                "broker %s did not answer MQTT 3.1.1 either; back to MQTT 5",
+                self.config.link.broker,
+            )
         return False
 
     def _drop_connection(self) -> None:
@@ -421,9 +489,12 @@ class SyncService:
         if conn is None or not conn.connected:
             self._drop_connection()
             return
-        info = conn.client.publish(self.topics.state,
-                                   self._box_state(online=False, session=conn.session),
-                                   qos=1, retain=True)
+        info = conn.client.publish(
+            self.topics.state,
+            self._box_state(online=False, session=conn.session),
+            qos=1,
+            retain=True,
+        )
         deadline = self._mono() + 2.0
         while not _published(info) and self._mono() < deadline:
             if conn.client.loop(timeout=0.05) != mqtt.MQTT_ERR_SUCCESS:
@@ -443,9 +514,15 @@ class SyncService:
             if answer is not None:
                 self._queue("cmd_result", answer.result.model_dump_json().encode())
                 if answer.refusal is not None:
-                    self._queue_event("command.refused", {
-                        "reason": answer.refusal.reason, "error": answer.refusal.describe(),
-                        "id": answer.result.id}, "warning")
+                    self._queue_event(
+                        "command.refused",
+                        {
+                            "reason": answer.refusal.reason,
+                            "error": answer.refusal.describe(),
+                            "id": answer.result.id,
+                        },
+                        "warning",
+                    )
         else:
             self._report_outcome(self._documents.receive(topic, message.payload))
 
@@ -481,10 +558,16 @@ class SyncService:
             self._last_ack_at = iso(self._now())
         elif verdict is not AckVerdict.STALE:
             head = self._journal.state().head_seq
-            self._refuse_ack({"reason": verdict.value, "seq": ack.seq, "hash": ack.hash,
-                              "journal_head_seq": head,
-                              "error": f"ack for seq {ack.seq} refused ({verdict.value}); "
-                              f"journal head is {head}"})
+            self._refuse_ack(
+                {
+                    "reason": verdict.value,
+                    "seq": ack.seq,
+                    "hash": ack.hash,
+                    "journal_head_seq": head,
+                    "error": f"ack for seq {ack.seq} refused ({verdict.value}); "
+                    f"journal head is {head}",
+                }
+            )
 
     def _refuse_ack(self, body: dict[str, Any]) -> None:
         self._queue_event("ack.refused", body, "error")
@@ -505,8 +588,11 @@ class SyncService:
             return False
         if self.uplink.on_tick(now):
             self._pending.clear()
-            log.info("no ack progress for %.0f s; re-sending from seq %d",
-                     self.config.resend_after, self.uplink.next_seq)
+            log.info(
+                "no ack progress for %.0f s; re-sending from seq %d",
+                self.config.resend_after,
+                self.uplink.next_seq,
+            )
         busy = self._pump_journal(conn, now)
         if self._conn is not conn:
             return False
@@ -529,9 +615,13 @@ class SyncService:
             return False
         first, last = records[0][0], records[-1][0]
         historical = self.uplink.claim(first, last, now)
-        payload = batch_payload(store=self.config.store, box=self.config.box,
-                                historical=historical, sent_at=iso(self._now()),
-                                records=records)
+        payload = batch_payload(
+            store=self.config.store,
+            box=self.config.box,
+            historical=historical,
+            sent_at=iso(self._now()),
+            records=records,
+        )
         info = conn.client.publish(self.topics.journal, payload, qos=1)
         if info.rc != mqtt.MQTT_ERR_SUCCESS:
             self._link_lost(f"publish failed: {mqtt.error_string(info.rc)}")
@@ -539,8 +629,7 @@ class SyncService:
         self._journal_mids.add(info.mid)
         return True
 
-    def _too_big_for_broker(self, conn: _Connection, record: tuple[int, bytes],
-                            now: float) -> bool:
+    def _too_big_for_broker(self, conn: _Connection, record: tuple[int, bytes], now: float) -> bool:
         """A record the broker would refuse stops the drain (never skipped), with an error."""
         seq, encoded = record
         if conn.max_packet is None or len(encoded) + PACKET_OVERHEAD <= conn.max_packet:
@@ -550,7 +639,8 @@ class SyncService:
         self._record_error(
             f"journal record seq {seq} is {len(encoded)} bytes, more than the broker's "
             f"maximum packet size ({conn.max_packet}); the uplink waits at it\n"
-            "  fix: raise max_packet_size on the broker (it must fit the largest record)")
+            "  fix: raise max_packet_size on the broker (it must fit the largest record)"
+        )
         return True
 
     def _batch_records(self, after: int, max_bytes: int) -> list[tuple[int, bytes]]:
@@ -560,8 +650,9 @@ class SyncService:
         wanted = self.config.batch_max_records - len(self._pending)
         if wanted > 0:  # top up, so leftovers do not go out as a small batch
             last = self._pending[-1][0] if self._pending else after
-            self._pending.extend((seq, encoded) for seq, _, encoded in
-                                 self._wire.read(last, wanted))
+            self._pending.extend(
+                (seq, encoded) for seq, _, encoded in self._wire.read(last, wanted)
+            )
         return take_batch(self._pending, self.config.batch_max_records, max_bytes)
 
     def _pump_outbox(self, conn: _Connection) -> bool:
@@ -570,8 +661,11 @@ class SyncService:
             return False
         sent = False
         for message in self._store.peek(self._outbox_cursor, room):
-            topic = {"events": self.topics.events, "telemetry": self.topics.telemetry,
-                     "cmd_result": self.topics.command_result}[message.channel]
+            topic = {
+                "events": self.topics.events,
+                "telemetry": self.topics.telemetry,
+                "cmd_result": self.topics.command_result,
+            }[message.channel]
             info = conn.client.publish(topic, message.payload, qos=1)
             if info.rc != mqtt.MQTT_ERR_SUCCESS:
                 self._link_lost(f"publish failed: {mqtt.error_string(info.rc)}")
@@ -624,8 +718,9 @@ class SyncService:
         if not self._telemetry.due(now, key):
             return
         self._telemetry.sent(now, key)
-        self._queue("telemetry", self._telemetry_payload(devices, synced).model_dump_json()
-                    .encode())
+        self._queue(
+            "telemetry", self._telemetry_payload(devices, synced).model_dump_json().encode()
+        )
 
     def _telemetry_payload(self, devices: dict[str, DeviceHealth], synced: bool) -> Telemetry:
         count, oldest = self._journal.backlog()
@@ -633,17 +728,28 @@ class SyncService:
         if oldest is not None:
             age = max(0.0, (self._now() - parse_instant(oldest)).total_seconds())
         return Telemetry(
-            time=iso(self._now()), boot_id=self._boot_id, version=self._version,
-            uptime_s=round(self._mono() - self._started_mono, 3), clock_synced=synced,
+            time=iso(self._now()),
+            boot_id=self._boot_id,
+            version=self._version,
+            uptime_s=round(self._mono() - self._started_mono, 3),
+            clock_synced=synced,
             host=read_host(self.config.data_dir),
-            journal=JournalHealth(backlog=count, oldest_unacknowledged_age_s=age,
-                                  acknowledged_seq=self.uplink.acknowledged_seq,
-                                  last_ack_at=self._last_ack_at),
-            queue=QueueHealth(depth=self._store.depth(), capacity=self._store.capacity,
-                              dropped_telemetry=self._store.counter("dropped_telemetry"),
-                              dropped_events=self._store.counter("dropped_events")
-                              + self._store.counter("dropped_cmd_result")),
-            reconnects=self._reconnects, devices=devices)
+            journal=JournalHealth(
+                backlog=count,
+                oldest_unacknowledged_age_s=age,
+                acknowledged_seq=self.uplink.acknowledged_seq,
+                last_ack_at=self._last_ack_at,
+            ),
+            queue=QueueHealth(
+                depth=self._store.depth(),
+                capacity=self._store.capacity,
+                dropped_telemetry=self._store.counter("dropped_telemetry"),
+                dropped_events=self._store.counter("dropped_events")
+                + self._store.counter("dropped_cmd_result"),
+            ),
+            reconnects=self._reconnects,
+            devices=devices,
+        )
 
     # ------------------------------------------------------------ helpers
 
@@ -656,16 +762,34 @@ class SyncService:
             log.warning("sync queue full: dropped %d oldest message(s)", dropped)
 
     def _queue_event(self, kind: str, body: dict[str, Any], severity: Severity) -> None:
-        event = Event(id=self._new_id(), time=iso(self._now()), kind=kind, severity=severity,
-                      body=body)
+        event = Event(
+            id=self._new_id(), time=iso(self._now()), kind=kind, severity=severity, body=body
+        )
         self._queue("events", event.model_dump_json().encode())
 
-    def _box_state(self, *, online: bool, session: int, protocol: Protocol | None = None,
-                   head_seq: int | None = None, acked_seq: int | None = None) -> bytes:
-        return BoxState(online=online, session=session, boot_id=self._boot_id,
-                        version=self._version, time=iso(self._now()), protocol=protocol,
-                        journal_head_seq=head_seq, journal_acknowledged_seq=acked_seq,
-                        ).model_dump_json().encode()
+    def _box_state(
+        self,
+        *,
+        online: bool,
+        session: int,
+        protocol: Protocol | None = None,
+        head_seq: int | None = None,
+        acked_seq: int | None = None,
+    ) -> bytes:
+        return (
+            BoxState(
+                online=online,
+                session=session,
+                boot_id=self._boot_id,
+                version=self._version,
+                time=iso(self._now()),
+                protocol=protocol,
+                journal_head_seq=head_seq,
+                journal_acknowledged_seq=acked_seq,
+            )
+            .model_dump_json()
+            .encode()
+        )
 
     def _record_error(self, error: str) -> None:
         with self._lock:
@@ -676,17 +800,23 @@ class SyncService:
         counters = self.uplink.counters
         conn = self._conn  # read once: the sync thread may drop it meanwhile
         return {
-            "connection": self._state, "broker": self.config.link.broker,
+            "connection": self._state,
+            "broker": self.config.link.broker,
             "protocol": conn.protocol if conn is not None else None,
             "connected_since": self._connected_since if self._state == "connected" else None,
             "head_office_online": self.uplink.head_office_online,
             "acknowledged_seq": self.uplink.acknowledged_seq,
-            "last_ack_at": self._last_ack_at, "in_flight_batches": len(self.uplink.in_flight),
-            "records_sent": counters.records_sent, "batches_sent": counters.batches_sent,
-            "go_backs": counters.go_backs, "acks_refused": counters.acks_refused,
-            "reconnects": self._reconnects, "connect_attempts": self._attempts,
+            "last_ack_at": self._last_ack_at,
+            "in_flight_batches": len(self.uplink.in_flight),
+            "records_sent": counters.records_sent,
+            "batches_sent": counters.batches_sent,
+            "go_backs": counters.go_backs,
+            "acks_refused": counters.acks_refused,
+            "reconnects": self._reconnects,
+            "connect_attempts": self._attempts,
             "last_error": self._last_error,
-            "last_error_at": self._last_error_at, "pid": os.getpid(),
+            "last_error_at": self._last_error_at,
+            "pid": os.getpid(),
         }
 
     def _write_status(self, *, force: bool = False) -> None:
@@ -695,8 +825,11 @@ class SyncService:
             body = self._status_body()
         steady = {k: v for k, v in body.items() if k not in STATUS_VOLATILE}
         now = self._mono()
-        if (not force and steady == self._status_written
-                and now - self._status_written_at < STATUS_HEARTBEAT):
+        if (
+            not force
+            and steady == self._status_written
+            and now - self._status_written_at < STATUS_HEARTBEAT
+        ):
             return
         self._store.write_status(body, iso(self._now()))
         self._status_written, self._status_written_at = steady, now

@@ -46,8 +46,9 @@ class SyncSettings(BaseModel):
 
     enabled: bool = True
     state_file: Path | None = Field(
-        None, description="sync's own SQLite file (queue, versions, command ids); "
-        "default <paths.data_dir>/sync.db"
+        None,
+        description="sync's own SQLite file (queue, versions, command ids); "
+        "default <paths.data_dir>/sync.db",
     )
     batch_max_records: int = Field(500, ge=1, le=100_000)
     batch_max_bytes: int = Field(256 * 1024, ge=4096, le=64 * 1024 * 1024)

@@ -61,7 +61,9 @@ class TrustedKeys:
         key = self._keys.get(key_id) if isinstance(key_id, str) else None
         if key is None:
             raise DownlinkRefused(
-                "unknown_key", f"signed with unknown key id {key_id!r}", where=where,
+                "unknown_key",
+                f"signed with unknown key id {key_id!r}",
+                where=where,
                 fix=f"add the key to [[sync.trusted_keys]] (trusted now: {self.key_ids})",
             )
         try:
@@ -69,11 +71,15 @@ class TrustedKeys:
             key.verify(signature, signed_bytes(message))
         except (binascii.Error, ValueError, InvalidSignature) as exc:
             raise DownlinkRefused(
-                "bad_signature", f"signature does not verify with key {key_id!r}", where=where,
+                "bad_signature",
+                f"signature does not verify with key {key_id!r}",
+                where=where,
                 fix="head office must sign the exact fields it sends (gateway.sync.signing)",
             ) from exc
         except UnserialisableBody as exc:
             raise DownlinkRefused(
-                "not_canonical", f"message has no canonical form: {exc.what}", where=where,
+                "not_canonical",
+                f"message has no canonical form: {exc.what}",
+                where=where,
                 fix="send amounts and fractions as decimal strings, never JSON floats",
             ) from exc

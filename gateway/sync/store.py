@@ -74,12 +74,17 @@ class SyncStore:
         self._lock = threading.Lock()
         try:
             if readonly:
-                self._conn = sqlite3.connect(f"file:{self.path}?mode=ro", uri=True,
-                                             isolation_level=None, check_same_thread=False)
+                self._conn = sqlite3.connect(
+                    f"file:{self.path}?mode=ro",
+                    uri=True,
+                    isolation_level=None,
+                    check_same_thread=False,
+                )
             else:
                 self.path.parent.mkdir(parents=True, exist_ok=True)
-                self._conn = sqlite3.connect(str(self.path), isolation_level=None,
-                                             check_same_thread=False)
+                self._conn = sqlite3.connect(
+                    str(self.path), isolation_level=None, check_same_thread=False
+                )
                 self._conn.execute("PRAGMA journal_mode = WAL")
                 self._conn.execute("PRAGMA synchronous = FULL")
                 self._conn.executescript(SCHEMA)
@@ -87,7 +92,8 @@ class SyncStore:
             self._conn.execute("PRAGMA busy_timeout = 5000")
         except sqlite3.DatabaseError as exc:
             raise DatabaseError(
-                f"sync state file cannot be used: {exc}", where=str(self.path),
+                f"sync state file cannot be used: {exc}",
+                where=str(self.path),
                 fix="stop the gateway, move the file aside (it holds only queued telemetry, "
                 "events and downlink versions) and start again",
             ) from exc
@@ -115,14 +121,17 @@ class SyncStore:
             dropped = 0
             while depth - dropped >= self.capacity and self._drop_oldest(db):
                 dropped += 1
-            db.execute("INSERT INTO outbox (channel, payload, created_at) VALUES (?, ?, ?)",
-                       (channel, payload, created_at))
+            db.execute(
+                "INSERT INTO outbox (channel, payload, created_at) VALUES (?, ?, ?)",
+                (channel, payload, created_at),
+            )
             return dropped
 
     def _drop_oldest(self, db: sqlite3.Connection) -> bool:
         for channel in DROP_ORDER:
-            row = db.execute("SELECT id FROM outbox WHERE channel = ? ORDER BY id LIMIT 1",
-                             (channel,)).fetchone()
+            row = db.execute(
+                "SELECT id FROM outbox WHERE channel = ? ORDER BY id LIMIT 1", (channel,)
+            ).fetchone()
             if row is not None:
                 db.execute("DELETE FROM outbox WHERE id = ?", (row[0],))
                 self._bump(db, f"dropped_{channel}", 1)
@@ -134,7 +143,8 @@ class SyncStore:
         with self._lock:
             rows = self._conn.execute(
                 "SELECT id, channel, payload FROM outbox WHERE id > ? ORDER BY id LIMIT ?",
-                (after_id, limit)).fetchall()
+                (after_id, limit),
+            ).fetchall()
         return [QueuedMessage(r[0], r[1], bytes(r[2])) for r in rows]
 
     def remove(self, message_id: int) -> None:
@@ -149,59 +159,71 @@ class SyncStore:
 
     @staticmethod
     def _bump(db: sqlite3.Connection, name: str, by: int) -> None:
-        db.execute("INSERT INTO counter VALUES (?, ?) ON CONFLICT(name) DO UPDATE "
-                   "SET value = value + excluded.value", (name, by))
+        db.execute(
+            "INSERT INTO counter VALUES (?, ?) ON CONFLICT(name) DO UPDATE "
+            "SET value = value + excluded.value",
+            (name, by),
+        )
 
     def bump(self, name: str, by: int = 1) -> int:
         with self._transaction() as db:
             self._bump(db, name, by)
-            return int(db.execute("SELECT value FROM counter WHERE name = ?",
-                                  (name,)).fetchone()[0])
+            return int(
+                db.execute("SELECT value FROM counter WHERE name = ?", (name,)).fetchone()[0]
+            )
 
     def counter(self, name: str) -> int:
         with self._lock:
-            row = self._conn.execute("SELECT value FROM counter WHERE name = ?",
-                                     (name,)).fetchone()
+            row = self._conn.execute("SELECT value FROM counter WHERE name = ?", (name,)).fetchone()
         return int(row[0]) if row else 0
 
     # ------------------------------------------------------------ documents
 
     def document_version(self, kind: str) -> tuple[int, str] | None:
         with self._lock:
-            row = self._conn.execute("SELECT version, sha256 FROM document_version "
-                                     "WHERE kind = ?", (kind,)).fetchone()
+            row = self._conn.execute(
+                "SELECT version, sha256 FROM document_version WHERE kind = ?", (kind,)
+            ).fetchone()
         return (int(row[0]), str(row[1])) if row else None
 
     def set_document_version(self, kind: str, version: int, sha256: str, at: str) -> None:
         with self._transaction() as db:
-            db.execute("INSERT OR REPLACE INTO document_version VALUES (?, ?, ?, ?)",
-                       (kind, version, sha256, at))
+            db.execute(
+                "INSERT OR REPLACE INTO document_version VALUES (?, ?, ?, ?)",
+                (kind, version, sha256, at),
+            )
 
     # ------------------------------------------------------------ commands
 
-    def claim_command(self, command_id: str, name: str | None, received_at: str,
-                      expires_at: str) -> CommandEntry | None:
+    def claim_command(
+        self, command_id: str, name: str | None, received_at: str, expires_at: str
+    ) -> CommandEntry | None:
         """Record `command_id` as running; the earlier entry if it was seen before."""
         with self._transaction() as db:
-            row = db.execute("SELECT id, name, status, result FROM command_log WHERE id = ?",
-                             (command_id,)).fetchone()
+            row = db.execute(
+                "SELECT id, name, status, result FROM command_log WHERE id = ?", (command_id,)
+            ).fetchone()
             if row is not None:
-                return CommandEntry(row[0], row[1], row[2],
-                                    json.loads(row[3]) if row[3] else None)
-            db.execute("INSERT INTO command_log VALUES (?, ?, ?, ?, 'running', NULL)",
-                       (command_id, name, received_at, expires_at))
+                return CommandEntry(row[0], row[1], row[2], json.loads(row[3]) if row[3] else None)
+            db.execute(
+                "INSERT INTO command_log VALUES (?, ?, ?, ?, 'running', NULL)",
+                (command_id, name, received_at, expires_at),
+            )
             return None
 
     def finish_command(self, command_id: str, status: str, result: dict[str, Any]) -> None:
         with self._transaction() as db:
-            db.execute("UPDATE command_log SET status = ?, result = ? WHERE id = ?",
-                       (status, json.dumps(result), command_id))
+            db.execute(
+                "UPDATE command_log SET status = ?, result = ? WHERE id = ?",
+                (status, json.dumps(result), command_id),
+            )
 
     def forget_commands(self, expired_before: str) -> int:
         """Drop ids whose expiry passed long ago: a replay of them is refused as expired."""
         with self._transaction() as db:
-            return db.execute("DELETE FROM command_log WHERE expires_at < ?",
-                              (expired_before,)).rowcount
+            return db.execute(
+                "DELETE FROM command_log WHERE expires_at < ?", (expired_before,)
+            ).rowcount
 
     # ------------------------------------------------------------ status snapshot
 

@@ -37,8 +37,10 @@ class TelemetryPolicy:
 
 def change_key(devices: dict[str, DeviceHealth], clock_synced: bool) -> Hashable:
     """What must be reported at once when it changes (not load, memory or backlog)."""
-    return (clock_synced, tuple(sorted((name, d.state, d.error, d.paper)
-                                       for name, d in devices.items())))
+    return (
+        clock_synced,
+        tuple(sorted((name, d.state, d.error, d.paper) for name, d in devices.items())),
+    )
 
 
 def _read(path: Path) -> str | None:
@@ -75,8 +77,9 @@ def boot_id(proc_root: Path = Path("/proc")) -> str:
     return text.strip() if text else "unknown"
 
 
-def read_host(data_dir: Path, *, proc_root: Path = Path("/proc"),
-              sys_root: Path = Path("/sys")) -> HostHealth:
+def read_host(
+    data_dir: Path, *, proc_root: Path = Path("/proc"), sys_root: Path = Path("/sys")
+) -> HostHealth:
     total, available = _meminfo(proc_root)
     disk_total: int | None = None
     disk_free: int | None = None
@@ -89,6 +92,11 @@ def read_host(data_dir: Path, *, proc_root: Path = Path("/proc"),
         load = os.getloadavg()
     except OSError:
         load = None
-    return HostHealth(load=load, temperature_c=cpu_temperature(sys_root),
-                      memory_total=total, memory_available=available,
-                      disk_total=disk_total, disk_free=disk_free)
+    return HostHealth(
+        load=load,
+        temperature_c=cpu_temperature(sys_root),
+        memory_total=total,
+        memory_available=available,
+        disk_total=disk_total,
+        disk_free=disk_free,
+    )

@@ -78,13 +78,18 @@ class Topics:
         office's acknowledged position is known before its presence starts the drain, and
         a restarted box does not re-send what head office already holds.
         """
-        return [self.ack, self.head_office_state, self.command, self.config, self.catalog,
-                self.members]
+        return [
+            self.ack,
+            self.head_office_state,
+            self.command,
+            self.config,
+            self.catalog,
+            self.members,
+        ]
 
     def document_kind(self, topic: str) -> str | None:
         """The signed document kind a downlink topic carries, or None."""
-        return {self.catalog: "catalog", self.members: "members",
-                self.config: "config"}.get(topic)
+        return {self.catalog: "catalog", self.members: "members", self.config: "config"}.get(topic)
 
 
 def journal_wildcard(root: str) -> str:

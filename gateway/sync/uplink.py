@@ -48,8 +48,14 @@ class UplinkCounters:
 class Uplink:
     """Window and acknowledgement state of one box's journal uplink."""
 
-    def __init__(self, *, acknowledged_seq: int, window: int, resend_after: float,
-                 require_head_office_online: bool = True) -> None:
+    def __init__(
+        self,
+        *,
+        acknowledged_seq: int,
+        window: int,
+        resend_after: float,
+        require_head_office_online: bool = True,
+    ) -> None:
         if window < 1:
             raise ValueError("window must be at least 1 batch")
         self.acknowledged_seq = acknowledged_seq
@@ -163,8 +169,9 @@ class Uplink:
 
     @property
     def counters(self) -> UplinkCounters:
-        return UplinkCounters(self._batches_sent, self._records_sent, self._go_backs,
-                              self._acks_refused)
+        return UplinkCounters(
+            self._batches_sent, self._records_sent, self._go_backs, self._acks_refused
+        )
 
     def _go_back(self) -> None:
         if self.next_seq > self.acknowledged_seq + 1:

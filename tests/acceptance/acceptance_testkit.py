@@ -80,15 +80,41 @@ def store_catalog() -> dict[str, Any]:
     example = json.loads(EXAMPLE_CATALOG.read_text())
     products = [p for p in example["products"] if p["sku"] in KEPT_SKUS]
     template = next(p for p in example["products"] if p["sku"] == "CHOC-MILK")
-    products.append({**template, "sku": "CHOC-TRUFFLE", "name": "Truffle bar",
-                     "price": "4.00", "barcodes": [CHOC_A]})
-    products.append({**template, "sku": "CHOC-DROPS", "name": "Chocolate drops",
-                     "price": "2.00", "barcodes": [CHOC_B]})
+    products.append(
+        {
+            **template,
+            "sku": "CHOC-TRUFFLE",
+            "name": "Truffle bar",
+            "price": "4.00",
+            "barcodes": [CHOC_A],
+        }
+    )
+    products.append(
+        {
+            **template,
+            "sku": "CHOC-DROPS",
+            "name": "Chocolate drops",
+            "price": "2.00",
+            "barcodes": [CHOC_B],
+        }
+    )
     for product in products:
         product.pop("member_price", None)
-    return {**example, "version": 1, "products": products, "promotions": [
-        {"type": "buy_get", "id": "choc-3for2", "name": "Chocolate 3 for 2",
-         "target": {"categories": ["chocolate"]}, "buy": 2, "get": 1}]}
+    return {
+        **example,
+        "version": 1,
+        "products": products,
+        "promotions": [
+            {
+                "type": "buy_get",
+                "id": "choc-3for2",
+                "name": "Chocolate 3 for 2",
+                "target": {"categories": ["chocolate"]},
+                "buy": 2,
+                "get": 1,
+            }
+        ],
+    }
 
 
 def label(flag: str, item: str, value: str) -> str:
@@ -105,30 +131,60 @@ ALICE_CARD = "04A2B3C4D5E6F1"
 
 def members_document() -> dict[str, Any]:
     from gateway.members import card_key
+
     return {
-        "schema": "storegate.members/1", "version": 1, "currency": "CHF", "decimals": 2,
+        "schema": "storegate.members/1",
+        "version": 1,
+        "currency": "CHF",
+        "decimals": 2,
         "issued_at": "2026-11-24T06:00:00+00:00",
         "card_hashing": {"algorithm": "sha256", "salt": SALT},
         "redemption": {"points": 100, "value": "1.00"},
-        "groups": [{"id": "staff", "name": "Staff", "member_prices": True,
-                    "points": {"per": "1.00", "points": 1},
-                    "limits": {"per_transaction": None, "per_day": "200.00",
-                               "meal_only": False, "meals": []}}],
-        "members": [{"id": "M0001", "group": "staff", "name": "Alice",
-                     "cards": [card_key(ALICE_CARD, SALT)],
-                     "wallets": {"points": 5000, "subsidy": "0.00", "cash": "300.00"}}],
+        "groups": [
+            {
+                "id": "staff",
+                "name": "Staff",
+                "member_prices": True,
+                "points": {"per": "1.00", "points": 1},
+                "limits": {
+                    "per_transaction": None,
+                    "per_day": "200.00",
+                    "meal_only": False,
+                    "meals": [],
+                },
+            }
+        ],
+        "members": [
+            {
+                "id": "M0001",
+                "group": "staff",
+                "name": "Alice",
+                "cards": [card_key(ALICE_CARD, SALT)],
+                "wallets": {"points": 5000, "subsidy": "0.00", "cash": "300.00"},
+            }
+        ],
         "blacklist": {"version": 1, "cards": []},
-        "offline": {"stored_value": True, "points_redemption": False,
-                    "per_transaction": "25.00", "per_day": "40.00",
-                    "points_per_transaction": 1000, "points_per_day": 1500,
-                    "max_offline_minutes": 240, "max_unsynced_sales": 200},
+        "offline": {
+            "stored_value": True,
+            "points_redemption": False,
+            "per_transaction": "25.00",
+            "per_day": "40.00",
+            "points_per_transaction": 1000,
+            "points_per_day": 1500,
+            "max_offline_minutes": 240,
+            "max_unsynced_sales": 200,
+        },
     }
 
 
 # -- the store --------------------------------------------------------------------------------
 
-SYNC_ENV = {"STOREGATE_SYNC__RECONNECT_MIN": "0.2", "STOREGATE_SYNC__RECONNECT_MAX": "1.0",
-            "STOREGATE_SYNC__RESEND_AFTER": "3", "STOREGATE_SYNC__POLL_INTERVAL": "0.1"}
+SYNC_ENV = {
+    "STOREGATE_SYNC__RECONNECT_MIN": "0.2",
+    "STOREGATE_SYNC__RECONNECT_MAX": "1.0",
+    "STOREGATE_SYNC__RESEND_AFTER": "3",
+    "STOREGATE_SYNC__POLL_INTERVAL": "0.1",
+}
 
 
 def devices_toml(scanner: str, scales: dict[str, tuple[str, str]], printer: str) -> str:
@@ -147,11 +203,14 @@ protocol = "{protocol}"
 serial = {{ port = "{port}" }}
 poll_interval_s = 0.1
 """
-    return text + f"""
+    return (
+        text
+        + f"""
 [[devices.printers]]
 name = "receipt"
 uri = "{printer}"
 """
+    )
 
 
 def wait_until(what: str, check: Callable[[], Any], timeout: float = 20.0) -> Any:
@@ -222,15 +281,15 @@ class Store:
         """A sale an earlier, failed scenario left open is voided (by the supervisor), so
         one failure does not fail the scenarios after it."""
         if self.lane()["state"] in ("in_sale", "tendering"):
-            self.ok("void_sale", reason="left open by a failed scenario",
-                    supervisor_card=BEAT_CARD)
+            self.ok("void_sale", reason="left open by a failed scenario", supervisor_card=BEAT_CARD)
 
     def scan(self, code: str) -> None:
         """A scan on the serial scanner; waits until the lane has one more line."""
         before = self.lane()["lines"]
         self.scanner.scan(code)
-        wait_until(f"the scan of {code} to reach the lane",
-                   lambda: self.lane()["lines"] > before, 10)
+        wait_until(
+            f"the scan of {code} to reach the lane", lambda: self.lane()["lines"] > before, 10
+        )
 
     def put_on_scale(self, name: str, weight: str) -> None:
         """Every other scale to zero, then `weight` on scale `name`, stable; waits until the
@@ -241,8 +300,7 @@ class Store:
                 wait_until(f"{other} to read zero", lambda: self.status()["scale"] is None, 10)
         self.scales[name].set(mode="stable", weight=weight)
         # The others read zero, so the box's stable reading (in kg) is this scale's.
-        wait_until(f"{name} to settle at {weight}",
-                   lambda: self.status()["scale"] is not None, 10)
+        wait_until(f"{name} to settle at {weight}", lambda: self.status()["scale"] is not None, 10)
 
     def clear_scales(self) -> None:
         for name, simulator in self.scales.items():
@@ -265,6 +323,7 @@ class Store:
         """Journal records after seq `after`, read from the file (read-only)."""
         from gateway.database import open_database
         from gateway.journal import Journal
+
         db = open_database(self.box_dir / "storegate.db", readonly=True)
         try:
             return list(Journal(db).read(after, 100_000))
@@ -276,6 +335,7 @@ class Store:
 
     def office(self, sql: str, params: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
         from cloud.db import Database
+
         db = Database.open(self.office_url)
         try:
             return [tuple(row) for row in db.query(sql, params)]
@@ -283,17 +343,25 @@ class Store:
             db.close()
 
     def office_seqs(self) -> list[int]:
-        return [int(s) for (s,) in self.office(
-            "SELECT seq FROM journal_record WHERE store = ? AND box = ? ORDER BY seq",
-            ("store-1", "box-1"))]
+        return [
+            int(s)
+            for (s,) in self.office(
+                "SELECT seq FROM journal_record WHERE store = ? AND box = ? ORDER BY seq",
+                ("store-1", "box-1"),
+            )
+        ]
 
     def wait_office_has_all(self, timeout: float = 30.0) -> None:
         """Head office holds every journal record of the box (and acknowledged them)."""
-        wait_until("head office to acknowledge the whole journal",
-                   lambda: self.status()["journal"]["backlog"] == 0, timeout)
+        wait_until(
+            "head office to acknowledge the whole journal",
+            lambda: self.status()["journal"]["backlog"] == 0,
+            timeout,
+        )
         head = self.head()
-        wait_until("head office to store every record",
-                   lambda: self.office_seqs()[-1:] == [head], timeout)
+        wait_until(
+            "head office to store every record", lambda: self.office_seqs()[-1:] == [head], timeout
+        )
 
     def cloud(self, *args: str) -> Any:
         """The real `cloud` command with `--db` and `--json`; its parsed output."""
@@ -302,17 +370,33 @@ class Store:
         return json.loads(out)
 
     def gateway(self, *args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
-        return subprocess.run([str(GATEWAY), *args, "--config", str(self.config)],
-                              capture_output=True, text=True, input=stdin, timeout=60,
-                              check=False)
+        return subprocess.run(
+            [str(GATEWAY), *args, "--config", str(self.config)],
+            capture_output=True,
+            text=True,
+            input=stdin,
+            timeout=60,
+            check=False,
+        )
 
     # -- life cycle ------------------------------------------------------------------------
 
     def start_ingest(self) -> None:
         log = (self.workdir / "cloud-ingest.log").open("ab")
-        self.ingest = subprocess.Popen([str(CLOUD), "ingest", "--db", self.office_url,
-                                        "--host", "127.0.0.1", "--port", str(self.broker.port)],
-                                       stdout=log, stderr=log)
+        self.ingest = subprocess.Popen(
+            [
+                str(CLOUD),
+                "ingest",
+                "--db",
+                self.office_url,
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(self.broker.port),
+            ],
+            stdout=log,
+            stderr=log,
+        )
         log.close()
 
     def connected(self) -> bool:
@@ -335,11 +419,11 @@ def open_store(workdir: Path) -> Iterator[Store]:
     box_dir = workdir / "box"
     box_dir.mkdir()
     scanner = SerialScannerSimulator().start()
-    scales = {"scale-kg": ScaleSimulator("toledo8217", weight="0.000", mode="zero", pace=False),
-              "scale-g": ScaleSimulator("mtsics", weight="0", unit="g", mode="zero",
-                                        pace=False),
-              "scale-lb": ScaleSimulator("mtsics", weight="0", unit="lb", mode="zero",
-                                         pace=False)}
+    scales = {
+        "scale-kg": ScaleSimulator("toledo8217", weight="0.000", mode="zero", pace=False),
+        "scale-g": ScaleSimulator("mtsics", weight="0", unit="g", mode="zero", pace=False),
+        "scale-lb": ScaleSimulator("mtsics", weight="0", unit="lb", mode="zero", pace=False),
+    }
     for simulator in scales.values():
         simulator.start()
     printer = NetworkPrinterSimulator().start()
@@ -347,11 +431,13 @@ def open_store(workdir: Path) -> Iterator[Store]:
     office_url = f"sqlite:///{workdir / 'head-office.db'}"
     catalog = workdir / "catalog.json"
     catalog.write_text(json.dumps(store_catalog(), indent=1))
-    devices = devices_toml(scanner.path, {n: (s.protocol.name, s.path)
-                                          for n, s in scales.items()}, printer.uri)
+    devices = devices_toml(
+        scanner.path, {n: (s.protocol.name, s.path) for n, s in scales.items()}, printer.uri
+    )
     config = write_config(box_dir, devices)
-    text = config.read_text().replace('# catalog = "/etc/storegate/catalog.json"',
-                                      f'catalog = "{catalog}"')
+    text = config.read_text().replace(
+        '# catalog = "/etc/storegate/catalog.json"', f'catalog = "{catalog}"'
+    )
     config.write_text(text.replace("port = 1883", f"port = {broker.port}"))
     store = Store(workdir, broker, office_url, scanner, scales, printer, config)
     store.closers += [scanner.stop, printer.stop, *(s.stop for s in scales.values())]
@@ -361,9 +447,14 @@ def open_store(workdir: Path) -> Iterator[Store]:
         assert code == 0, err
         store.start_ingest()
         store.daemon = Daemon(box_dir, config, SYNC_ENV)
-        wait_until("the scanner and the scales to be connected", lambda: all(
-            store.status()["devices"].get(name, {}).get("state") == "connected"
-            for name in ("scanner", *scales)), 30)
+        wait_until(
+            "the scanner and the scales to be connected",
+            lambda: all(
+                store.status()["devices"].get(name, {}).get("state") == "connected"
+                for name in ("scanner", *scales)
+            ),
+            30,
+        )
         wait_until("the box to connect to the broker", store.connected, 30)
         yield store
     finally:
@@ -376,11 +467,13 @@ def _prepare_box(box_dir: Path) -> None:
     not the path under test.)"""
     from gateway.database import open_database
     from gateway.members import MemberStore, parse_document
+
     database = box_dir / "storegate.db"
     add_staff(database)
     db = open_database(database)
-    MemberStore(db, "box-1").apply_document(parse_document(members_document()),
-                                            datetime(2026, 11, 24, 6))
+    MemberStore(db, "box-1").apply_document(
+        parse_document(members_document()), datetime(2026, 11, 24, 6)
+    )
     db.conn.close()
 
 

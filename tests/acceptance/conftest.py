@@ -31,8 +31,9 @@ def till(store: Store) -> Store:
 def browser() -> Iterator[Browser]:
     """Per module, as in tests/screens: Playwright's sync API keeps an event loop open."""
     with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path="/usr/bin/chromium",
-                                              args=CHROMIUM_ARGS)
+        chromium = playwright.chromium.launch(
+            executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS
+        )
         yield chromium
         chromium.close()
 

@@ -58,8 +58,11 @@ def committed(store: Store, answer: dict[str, Any], kind: str) -> Any:
 
 def wait_kicks(store: Store, since: int, count: int) -> bytes:
     """The printer's bytes after offset `since` once they hold `count` drawer pulses."""
-    wait_until(f"{count} drawer kick(s) on the printer",
-               lambda: kicks(store.printed()[since:]) >= count, 10)
+    wait_until(
+        f"{count} drawer kick(s) on the printer",
+        lambda: kicks(store.printed()[since:]) >= count,
+        10,
+    )
     return store.printed()[since:]
 
 
@@ -108,8 +111,7 @@ def test_a_cash_sale_prints_its_receipt_and_opens_the_drawer_once(till: Store) -
     sale = committed(till, answer, "sale")
     assert sale.body["totals"]["total"] == "4.95" and sale.body["change"] == "5.05"
     copy = till.wait_printed(sale.seq, "sale")
-    for text in ("Whole milk 1 l", "Brown bread 500 g", "4.95", "5.05",
-                 sale.body["receipt_id"]):
+    for text in ("Whole milk 1 l", "Brown bread 500 g", "4.95", "5.05", sale.body["receipt_id"]):
         assert text in copy, copy
     paper = till.printed()[mark:]
     assert b"Whole milk 1 l" in paper and b"Brown bread 500 g" in paper
@@ -145,13 +147,14 @@ def test_a_split_sale_card_then_cash_opens_the_drawer_once(till: Store) -> None:
     mark = len(till.printed())
     till.scan(OIL)
     till.scan(BREAD)  # 8.90 + 3.20 = 12.10
-    part = till.ok("tender", type="card", amount="5.00", reference="AUTH0043",
-                   card=PAYMENT_CARD)
+    part = till.ok("tender", type="card", amount="5.00", reference="AUTH0043", card=PAYMENT_CARD)
     assert part["state"] == "tendering" and part["records"] == []
     answer = till.ok("tender", type="cash", amount="10.00")
     sale = committed(till, answer, "sale")
     assert [(t["type"], t["amount"]) for t in sale.body["tenders"]] == [
-        ("card", "5.00"), ("cash", "7.10")]
+        ("card", "5.00"),
+        ("cash", "7.10"),
+    ]
     assert sale.body["change"] == "2.90"
     till.wait_printed(sale.seq, "sale")
     assert kicks(wait_kicks(till, mark, 1)) == 1
@@ -171,21 +174,27 @@ def test_a_member_sale_with_points_and_stored_value(till: Store) -> None:
     sale = committed(till, answer, "sale")
     assert sale.body["member"]["id"] == "M0001"
     assert [(t["type"], t["amount"]) for t in sale.body["tenders"]] == [
-        ("points", "2.00"), ("stored_value", "10.10")]
-    changes = {r.body["change"]: r.body for r in till.records(before)
-               if r.kind == "member_balance"}
+        ("points", "2.00"),
+        ("stored_value", "10.10"),
+    ]
+    changes = {r.body["change"]: r.body for r in till.records(before) if r.kind == "member_balance"}
     sale_id = sale.body["receipt_id"]
-    assert {c: (b["wallet"], b["delta"], b["reason"], b["offline"])
-            for c, b in changes.items()} == {
+    assert {
+        c: (b["wallet"], b["delta"], b["reason"], b["offline"]) for c, b in changes.items()
+    } == {
         f"{sale_id}/t1/points": ("points", "-200", "redeem", False),
         f"{sale_id}/t2/cash": ("cash", "-10.10", "spend", False),
         f"{sale_id}/earn/points": ("points", "10", "earn", False),  # 12.10 - 2.00 paid in points
     }
     # The receipt is the sale's: its text copy is named for the sale record.
-    wait_until("the member sale's text copy", lambda: any(
-        list(till.receipts.glob(f"{seq:07d}-*.txt")) for seq in answer["records"]), 15)
-    copies = sorted(p.name for seq in answer["records"]
-                    for p in till.receipts.glob(f"{seq:07d}-*.txt"))
+    wait_until(
+        "the member sale's text copy",
+        lambda: any(list(till.receipts.glob(f"{seq:07d}-*.txt")) for seq in answer["records"]),
+        15,
+    )
+    copies = sorted(
+        p.name for seq in answer["records"] for p in till.receipts.glob(f"{seq:07d}-*.txt")
+    )
     assert copies == [f"{sale.seq:07d}-sale.txt"]
     assert not list(till.receipts.glob("*-member_balance.txt"))
     copy = till.wait_printed(sale.seq, "sale")
@@ -193,13 +202,15 @@ def test_a_member_sale_with_points_and_stored_value(till: Store) -> None:
     # Head office has the sale and its balance changes, as the box hashed them.
     till.wait_office_has_all()
     box = [(r.seq, r.kind, r.hash) for r in till.records(before)]
-    office = till.office("SELECT seq, kind, hash FROM journal_record WHERE seq > ? "
-                         "ORDER BY seq", (before,))
+    office = till.office(
+        "SELECT seq, kind, hash FROM journal_record WHERE seq > ? ORDER BY seq", (before,)
+    )
     assert [(int(s), k, h) for s, k, h in office] == box
 
 
 def test_offline_the_member_limits_of_the_policy_apply_and_head_office_gets_it_all_once(
-        till: Store) -> None:
+    till: Store,
+) -> None:
     """docs/members.md, offline policy of the store's document: stored value at most 25.00
     a sale and 40.00 a day while offline, no points redemption offline."""
     before = till.head()
@@ -221,14 +232,17 @@ def test_offline_the_member_limits_of_the_policy_apply_and_head_office_gets_it_a
         over_day = till.key("tender", type="stored_value", amount="25.00")
         assert over_day.get("refused") == "offline_day_ceiling", over_day
         till.ok("tender", type="stored_value", amount="20.00")  # exactly the ceiling
-        second = committed(till, till.ok("tender", type="card", reference="AUTH0044",
-                                         card=PAYMENT_CARD), "sale")
+        second = committed(
+            till, till.ok("tender", type="card", reference="AUTH0044", card=PAYMENT_CARD), "sale"
+        )
         plain = cash_sale(till, MILK)
         assert plain.body["totals"]["total"] == "1.75"
-        spends = [r.body for r in till.records(before)
-                  if r.kind == "member_balance" and r.body["reason"] == "spend"]
-        assert [(b["delta"], b["offline"]) for b in spends] == [("-20.00", True),
-                                                                ("-20.00", True)]
+        spends = [
+            r.body
+            for r in till.records(before)
+            if r.kind == "member_balance" and r.body["reason"] == "spend"
+        ]
+        assert [(b["delta"], b["offline"]) for b in spends] == [("-20.00", True), ("-20.00", True)]
         assert till.status()["journal"]["backlog"] >= 3
     finally:
         till.broker.start()
@@ -243,7 +257,8 @@ def test_offline_the_member_limits_of_the_policy_apply_and_head_office_gets_it_a
 
 
 def test_refunding_one_unit_of_a_three_for_two_pays_back_what_it_cost_in_its_set(
-        till: Store, cashier: Page) -> None:
+    till: Store, cashier: Page
+) -> None:
     """4 truffle bars (4.00) and 2 drops (2.00), "3 for 2": sets form from the dearest unit
     down. Set 1 = three bars, 4.00 off, one bar free. Set 2 = bar + drop + drop (8.00), the
     cheapest (2.00) free, spread over the set by price: 1.00 off the bar, 0.50 off each drop.
@@ -253,10 +268,8 @@ def test_refunding_one_unit_of_a_three_for_two_pays_back_what_it_cost_in_its_set
     till.ok("scan", code=CHOC_B, quantity="2")
     assert till.lane()["total"] == "14.00"
     sale = committed(till, till.ok("tender", type="cash", amount="20.00"), "sale")
-    lines = [(line["sku"], money(line["quantity"]), line["total"])
-             for line in sale.body["lines"]]
-    assert lines == [("CHOC-TRUFFLE", Decimal(4), "11.00"),
-                     ("CHOC-DROPS", Decimal(2), "3.00")]
+    lines = [(line["sku"], money(line["quantity"]), line["total"]) for line in sale.body["lines"]]
+    assert lines == [("CHOC-TRUFFLE", Decimal(4), "11.00"), ("CHOC-DROPS", Decimal(2), "3.00")]
     till.wait_printed(sale.seq, "sale")
     mark = len(till.printed())
     before = till.head()
@@ -276,7 +289,8 @@ def test_refunding_one_unit_of_a_three_for_two_pays_back_what_it_cost_in_its_set
     assert len(refund) == 1
     body = refund[0].body
     assert [(line["original_index"], money(line["quantity"])) for line in body["lines"]] == [
-        (1, Decimal(1))]
+        (1, Decimal(1))
+    ]
     assert body["total"] == "1.50" and body["tenders"][-1]["type"] == "cash"
     copy = till.wait_printed(refund[0].seq, "refund")
     assert "Chocolate drops" in copy and "1.50" in copy
@@ -290,8 +304,7 @@ SAME_WEIGHT = {"scale-kg": "0.456", "scale-g": "456", "scale-lb": "1.00531"}
 BANANAS_0456 = "1.32"
 
 
-def test_weighing_on_kg_g_and_lb_scales_at_the_control_socket_charges_the_same(
-        till: Store) -> None:
+def test_weighing_on_kg_g_and_lb_scales_at_the_control_socket_charges_the_same(till: Store) -> None:
     for scale, weight in SAME_WEIGHT.items():
         till.put_on_scale(scale, weight)
         answer = till.key("weigh", code=BANANA_PLU)
@@ -305,7 +318,8 @@ def test_weighing_on_kg_g_and_lb_scales_at_the_control_socket_charges_the_same(
 
 
 def test_weighing_on_kg_g_and_lb_scales_with_f3_on_the_cashier_page_charges_the_same(
-        till: Store, cashier: Page) -> None:
+    till: Store, cashier: Page
+) -> None:
     basket = cashier.locator("#basket tr[data-line]")
     for count, (scale, weight) in enumerate(SAME_WEIGHT.items(), start=1):
         till.put_on_scale(scale, weight)
@@ -320,7 +334,8 @@ def test_weighing_on_kg_g_and_lb_scales_with_f3_on_the_cashier_page_charges_the_
 
 
 def test_label_items_sell_at_their_label_and_a_quantity_on_them_is_refused(
-        till: Store, cashier: Page) -> None:
+    till: Store, cashier: Page
+) -> None:
     ham = label("22", HAM_PLU, "630")  # deli price label: cooked ham, 6.30
     apples = label("23", APPLE_PLU, "456")  # produce weight label: apples, 0.456 kg
     till.scan(ham)
@@ -339,14 +354,17 @@ def test_label_items_sell_at_their_label_and_a_quantity_on_them_is_refused(
     expect(cashier.locator("#total")).to_have_text("CHF 8.03")
     sale = cash_sale(till)
     assert [(line["sku"], line["total"]) for line in sale.body["lines"]] == [
-        ("DELI-HAM", "6.30"), ("APPLE-GALA", "1.73")]
+        ("DELI-HAM", "6.30"),
+        ("APPLE-GALA", "1.73"),
+    ]
 
 
 # -- price override ---------------------------------------------------------------------------
 
 
 def test_a_price_override_is_refused_without_a_trace_and_accepted_with_one_record(
-        till: Store, cashier: Page) -> None:
+    till: Store, cashier: Page
+) -> None:
     before = till.head()
     till.scan(MILK)
     basket = cashier.locator("#basket tr[data-line]")
@@ -392,8 +410,12 @@ def _office_day(store: Store, day: str) -> dict[str, Decimal]:
 
 def _box_figures(report: dict[str, Any]) -> dict[str, Decimal]:
     figures = report.get("figures", report)
-    return {"tickets": money(figures["sales"]), "sales": money(figures["gross"]),
-            "refunds": money(figures["refunds_amount"]), "net": money(figures["net"])}
+    return {
+        "tickets": money(figures["sales"]),
+        "sales": money(figures["gross"]),
+        "refunds": money(figures["refunds_amount"]),
+        "net": money(figures["net"]),
+    }
 
 
 def test_x_and_z_of_the_day_match_head_office(store: Store) -> None:
@@ -402,8 +424,7 @@ def test_x_and_z_of_the_day_match_head_office(store: Store) -> None:
     if store.lane()["state"] != "closed":
         store.void_left_open()
         store.ok("close_shift", counted="500.00")
-    days = sorted({r.body["business_day"] for r in store.records()
-                   if r.kind in ("sale", "refund")})
+    days = sorted({r.body["business_day"] for r in store.records() if r.kind in ("sale", "refund")})
     assert days, "no sale in the day"
     store.wait_office_has_all()
     for day in days:
@@ -422,4 +443,5 @@ def test_x_and_z_of_the_day_match_head_office(store: Store) -> None:
     assert sorted(int(s) for (s,) in office_closes) == [r.seq for r in closes]
     for day in days:
         assert _office_day(store, day) == _box_figures(
-            json.loads(store.gateway("report", "x", "--date", day, "--json").stdout))
+            json.loads(store.gateway("report", "x", "--date", day, "--json").stdout)
+        )

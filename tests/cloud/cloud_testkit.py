@@ -73,17 +73,29 @@ class RunningIngest:
         self.thread.join(15)
 
 
-def start_ingest(db_url: str, port: int, *, name: str = "w1", wait: bool = True,
-                 clock: Clock = test_clock, **overrides: Any) -> RunningIngest:
-    config = IngestConfig(db_url=db_url, broker=BrokerOptions(port=port), root=ROOT,
-                          client_id=f"cloud-ingest-test-{name}", rule_interval=0.5,
-                          retry_min=0.1, retry_max=1.0,
-                          thresholds=Thresholds(gap_seconds=1.0))
+def start_ingest(
+    db_url: str,
+    port: int,
+    *,
+    name: str = "w1",
+    wait: bool = True,
+    clock: Clock = test_clock,
+    **overrides: Any,
+) -> RunningIngest:
+    config = IngestConfig(
+        db_url=db_url,
+        broker=BrokerOptions(port=port),
+        root=ROOT,
+        client_id=f"cloud-ingest-test-{name}",
+        rule_interval=0.5,
+        retry_min=0.1,
+        retry_max=1.0,
+        thresholds=Thresholds(gap_seconds=1.0),
+    )
     config = replace(config, **overrides)
     worker = IngestWorker(config, clock=clock)
     stop = threading.Event()
-    thread = threading.Thread(target=worker.run, args=(stop,), name=f"ingest-{name}",
-                              daemon=True)
+    thread = threading.Thread(target=worker.run, args=(stop,), name=f"ingest-{name}", daemon=True)
     thread.start()
     if wait:
         assert worker.connected.wait(10), "ingest worker did not connect"
@@ -93,31 +105,62 @@ def start_ingest(db_url: str, port: int, *, name: str = "w1", wait: bool = True,
 class Box:
     """A store box: its own journal file and the real sync service, on its own thread."""
 
-    def __init__(self, workdir: Path, port: int, store: str = "store-1", box: str = "box-1",
-                 journal_clock: JournalClock | None = None, **overrides: Any) -> None:
+    def __init__(
+        self,
+        workdir: Path,
+        port: int,
+        store: str = "store-1",
+        box: str = "box-1",
+        journal_clock: JournalClock | None = None,
+        **overrides: Any,
+    ) -> None:
         workdir.mkdir(parents=True, exist_ok=True)
         self.store, self.box = store, box
         db = open_database(workdir / "box.db")  # the box's own clock unless a day is given
         self.journal = Journal(db) if journal_clock is None else Journal(db, clock=journal_clock)
-        link = LinkOptions(host="127.0.0.1", port=port, client_id=f"storegate-{store}-{box}",
-                           keepalive=5, session_expiry=300, receive_maximum=64,
-                           max_inflight=40, connect_timeout=2.0)
+        link = LinkOptions(
+            host="127.0.0.1",
+            port=port,
+            client_id=f"storegate-{store}-{box}",
+            keepalive=5,
+            session_expiry=300,
+            receive_maximum=64,
+            max_inflight=40,
+            connect_timeout=2.0,
+        )
         link_overrides = {k: overrides.pop(k) for k in list(overrides) if hasattr(link, k)}
         config = SyncConfig(
-            store=store, box=box, root_topic=ROOT, link=replace(link, **link_overrides),
-            protocol="5", journal_path=workdir / "box.db", state_path=workdir / "sync.db",
-            data_dir=workdir, batch_max_records=200, batch_max_bytes=256 * 1024,
-            window_batches=8, resend_after=2.0, poll_interval=0.05, ack_report_interval=0.2,
-            telemetry_interval=3600, reconnect_min=0.2, reconnect_max=1.0, refused_min=0.5)
+            store=store,
+            box=box,
+            root_topic=ROOT,
+            link=replace(link, **link_overrides),
+            protocol="5",
+            journal_path=workdir / "box.db",
+            state_path=workdir / "sync.db",
+            data_dir=workdir,
+            batch_max_records=200,
+            batch_max_bytes=256 * 1024,
+            window_batches=8,
+            resend_after=2.0,
+            poll_interval=0.05,
+            ack_report_interval=0.2,
+            telemetry_interval=3600,
+            reconnect_min=0.2,
+            reconnect_max=1.0,
+            refused_min=0.5,
+        )
         self.config = replace(config, **overrides)
         self.service: SyncService | None = None
         self.devices: dict[str, DeviceHealth] = {}
 
     def start(self, **kwargs: Any) -> Box:
         self.service = SyncService(
-            self.config, rng=random.Random(7), devices=lambda: dict(self.devices), **kwargs,
-            acknowledge=lambda seq, digest: self.journal.acknowledge(seq,
-                                                                     expected_hash=digest))
+            self.config,
+            rng=random.Random(7),
+            devices=lambda: dict(self.devices),
+            **kwargs,
+            acknowledge=lambda seq, digest: self.journal.acknowledge(seq, expected_hash=digest),
+        )
         self.service.start()
         return self
 
@@ -126,13 +169,15 @@ class Box:
             self.service.stop()
             self.service = None
 
-    def append(self, count: int, body: Callable[[int], dict[str, Any]] | None = None,
-               kind: str = "sale") -> None:
+    def append(
+        self, count: int, body: Callable[[int], dict[str, Any]] | None = None, kind: str = "sale"
+    ) -> None:
         make = body or sample_body
         head = self.journal.state().head_seq
         for first in range(0, count, 1000):
-            self.journal.append_many([(kind, make(head + i + 1))
-                                      for i in range(first, min(count, first + 1000))])
+            self.journal.append_many(
+                [(kind, make(head + i + 1)) for i in range(first, min(count, first + 1000))]
+            )
 
     def acknowledged(self) -> int:
         return self.journal.acknowledged_seq()
@@ -143,15 +188,22 @@ class Box:
 
 def sample_body(n: int, size: int = 300) -> dict[str, Any]:
     """A record body of about `size` bytes (amounts as decimal strings)."""
-    return {"receipt": n, "total": f"{n % 1000}.{n % 100:02d}", "lines": [
-        {"sku": f"SKU{n:08d}", "qty": "1", "price": "2.50", "name": "x" * max(0, size - 120)}]}
+    return {
+        "receipt": n,
+        "total": f"{n % 1000}.{n % 100:02d}",
+        "lines": [
+            {"sku": f"SKU{n:08d}", "qty": "1", "price": "2.50", "name": "x" * max(0, size - 120)}
+        ],
+    }
 
 
 def stored(db_url: str, store: str, box: str) -> list[tuple[int, str]]:
     db = Database.open(db_url)
     try:
-        rows = db.query("SELECT seq, hash FROM journal_record WHERE store = ? AND box = ? "
-                        "ORDER BY seq", (store, box))
+        rows = db.query(
+            "SELECT seq, hash FROM journal_record WHERE store = ? AND box = ? ORDER BY seq",
+            (store, box),
+        )
     finally:
         db.close()
     return [(int(s), h) for s, h in rows]
@@ -160,8 +212,7 @@ def stored(db_url: str, store: str, box: str) -> list[tuple[int, str]]:
 def chain_position(db_url: str, store: str, box: str) -> int:
     db = Database.open(db_url)
     try:
-        row = db.one("SELECT acked_seq FROM box_chain WHERE store = ? AND box = ?",
-                     (store, box))
+        row = db.one("SELECT acked_seq FROM box_chain WHERE store = ? AND box = ?", (store, box))
     finally:
         db.close()
     return int(row[0]) if row else 0
@@ -202,7 +253,8 @@ def office_presence(port: int) -> bool | None:
     seen: list[bool] = []
     client = mqtt.Client(CallbackAPIVersion.VERSION2, protocol=mqtt.MQTTv5)
     client.on_message = lambda c, u, m: seen.append(
-        HeadOfficeState.model_validate_json(m.payload).online)
+        HeadOfficeState.model_validate_json(m.payload).online
+    )
     client.connect("127.0.0.1", port)
     client.loop_start()
     client.subscribe(f"{ROOT}/_office/state", qos=1)
@@ -217,13 +269,18 @@ def cloud_cli(*args: str) -> tuple[int, str, str]:
     import subprocess
     import sys
 
-    done = subprocess.run([str(Path(sys.executable).parent / "cloud"), *args],
-                          capture_output=True, text=True, timeout=120)
+    done = subprocess.run(
+        [str(Path(sys.executable).parent / "cloud"), *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     return done.returncode, done.stdout, done.stderr
 
 
-def store_journal_directly(db_url: str, store: str, box: str, journal: Journal,
-                           chunk: int = 500) -> None:
+def store_journal_directly(
+    db_url: str, store: str, box: str, journal: Journal, chunk: int = 500
+) -> None:
     """Feed a box's journal to head office's storage without a broker, batch by batch,
     through the same checks ingest applies (for report tests that need volume, fast)."""
     from cloud.inbound import parse
@@ -237,12 +294,16 @@ def store_journal_directly(db_url: str, store: str, box: str, journal: Journal,
         head = journal.state().head_seq
         for after in range(0, head, chunk):
             records = journal.read(after, chunk)
-            payload = JournalBatch(store=store, box=box, first_seq=records[0].seq,
-                                   last_seq=records[-1].seq, historical=False,
-                                   sent_at="2026-11-24T00:00:00.000Z",
-                                   records=[r.to_wire() for r in records])
-            item = parse(ROOT, Topics(ROOT, store, box).journal,
-                         payload.model_dump_json().encode())
+            payload = JournalBatch(
+                store=store,
+                box=box,
+                first_seq=records[0].seq,
+                last_seq=records[-1].seq,
+                historical=False,
+                sent_at="2026-11-24T00:00:00.000Z",
+                records=[r.to_wire() for r in records],
+            )
+            item = parse(ROOT, Topics(ROOT, store, box).journal, payload.model_dump_json().encode())
             ingest_store.apply([item], "2026-11-24T00:00:00.000Z")
     finally:
         db.close()

@@ -37,11 +37,14 @@ def seed(db_url: str, tmp_path: Path, day: date) -> None:
     """store-1: five ordinary days of 40 sales before `day`, then only 4 on `day` (far below
     its usual day); store-2: 200 sales on `day` alone, half refunded and a no-sale after
     each (every cashier over both limits; no history, so never unusual)."""
-    for store, days in (("store-1", [StoreDay("store-1", "box-1", day - timedelta(days=n), 40)
-                                     for n in range(5, 0, -1)]
-                         + [StoreDay("store-1", "box-1", day, 4)]),
-                        ("store-2", [StoreDay("store-2", "box-1", day, 200, refund_share=0.5,
-                                              no_sale_share=1.0)])):
+    for store, days in (
+        (
+            "store-1",
+            [StoreDay("store-1", "box-1", day - timedelta(days=n), 40) for n in range(5, 0, -1)]
+            + [StoreDay("store-1", "box-1", day, 4)],
+        ),
+        ("store-2", [StoreDay("store-2", "box-1", day, 200, refund_share=0.5, no_sale_share=1.0)]),
+    ):
         journal = journal_of_days(tmp_path / f"{store}-{day}.db", days)
         store_journal_directly(db_url, store, "box-1", journal)
 
@@ -52,9 +55,11 @@ def seed_offline_boxes(db_url: str, now: datetime) -> None:
     try:
         with db.transaction():
             for box, minutes in (("box-9", 20), ("box-8", 5)):
-                db.execute("INSERT INTO box_state (store, box, online, offline_since) "
-                           "VALUES ('store-1', ?, ?, ?)",
-                           (box, False, iso(now - timedelta(minutes=minutes))))
+                db.execute(
+                    "INSERT INTO box_state (store, box, online, offline_since) "
+                    "VALUES ('store-1', ?, ?, ?)",
+                    (box, False, iso(now - timedelta(minutes=minutes))),
+                )
     finally:
         db.close()
 
@@ -75,8 +80,7 @@ def assert_day_judged(found: list[dict], day: date) -> None:
     assert {a["body"]["day"] for a in sales} == {str(day)}
 
 
-def test_sales_rules_raise_once_and_alerts_can_be_acknowledged(
-        tmp_path: Path, db_url: str) -> None:
+def test_sales_rules_raise_once_and_alerts_can_be_acknowledged(tmp_path: Path, db_url: str) -> None:
     seed(db_url, tmp_path, DAY)
     for _ in range(2):  # a second pass raises nothing new
         status, out, err = cloud_cli("alerts", "check", "--db", db_url, "--at", AT)
@@ -122,8 +126,8 @@ SPREAD = [
 
 @pytest.mark.parametrize(("now", "day"), SPREAD, ids=[day for _, day in SPREAD])
 def test_the_worker_judges_the_closed_day_of_its_own_clock(
-        tmp_path: Path, db_url: str, ingest: Callable[..., RunningIngest], now: str,
-        day: str) -> None:
+    tmp_path: Path, db_url: str, ingest: Callable[..., RunningIngest], now: str, day: str
+) -> None:
     """The real `cloud ingest` worker, its clock stopped at `now`, over stored journals:
     the sales rules judge the day before and the offline rule counts from `now`."""
     instant = parse_instant(now)
@@ -132,8 +136,9 @@ def test_the_worker_judges_the_closed_day_of_its_own_clock(
     ingest(clock=fixed_clock(instant), sales_rule_interval=0.2)
     db = Database.open(db_url)
     try:
-        assert eventually(lambda: {"store.sales_unusual", *CASHIER_KINDS} <= {
-            a.kind for a in list_alerts(db)}, 30)
+        assert eventually(
+            lambda: {"store.sales_unusual", *CASHIER_KINDS} <= {a.kind for a in list_alerts(db)}, 30
+        )
         found = [a.as_json() for a in list_alerts(db)]
     finally:
         db.close()

@@ -40,17 +40,20 @@ CLOUD = Path(sys.executable).parent / "cloud"
 
 def journal_records(path: Path, count: int, salt: str = "") -> list[JournalRecord]:
     journal = Journal(open_database(path))
-    journal.append_many([("sale", {**sample_body(n), "salt": salt})
-                         for n in range(1, count + 1)])
+    journal.append_many([("sale", {**sample_body(n), "salt": salt}) for n in range(1, count + 1)])
     return journal.read(0, count)
 
 
-def batch(chosen: list[JournalRecord], store: str = STORE, box: str = BOX,
-          **changes: Any) -> bytes:
-    payload = JournalBatch(store=store, box=box, first_seq=chosen[0].seq,
-                           last_seq=chosen[-1].seq, historical=False,
-                           sent_at="2026-11-24T00:00:00.000Z",
-                           records=[r.to_wire() for r in chosen]).model_dump(mode="json")
+def batch(chosen: list[JournalRecord], store: str = STORE, box: str = BOX, **changes: Any) -> bytes:
+    payload = JournalBatch(
+        store=store,
+        box=box,
+        first_seq=chosen[0].seq,
+        last_seq=chosen[-1].seq,
+        historical=False,
+        sent_at="2026-11-24T00:00:00.000Z",
+        records=[r.to_wire() for r in chosen],
+    ).model_dump(mode="json")
     payload.update(changes)
     return json.dumps(payload).encode()
 
@@ -85,8 +88,8 @@ def _setup(broker: Mosquitto, ingest: Callable[..., RunningIngest]) -> Publisher
 
 
 def test_schema_violations_are_alerted_acknowledged_and_skipped(
-        tmp_path: Path, db_url: str, broker: Mosquitto,
-        ingest: Callable[..., RunningIngest]) -> None:
+    tmp_path: Path, db_url: str, broker: Mosquitto, ingest: Callable[..., RunningIngest]
+) -> None:
     box = _setup(broker, ingest)
     records = journal_records(tmp_path / "box.db", 3)
     try:
@@ -103,8 +106,8 @@ def test_schema_violations_are_alerted_acknowledged_and_skipped(
 
 
 def test_a_box_publishing_under_another_stores_topic_is_refused(
-        tmp_path: Path, db_url: str, broker: Mosquitto,
-        ingest: Callable[..., RunningIngest]) -> None:
+    tmp_path: Path, db_url: str, broker: Mosquitto, ingest: Callable[..., RunningIngest]
+) -> None:
     box = _setup(broker, ingest)
     try:
         records = journal_records(tmp_path / "box.db", 2)
@@ -116,8 +119,8 @@ def test_a_box_publishing_under_another_stores_topic_is_refused(
 
 
 def test_forged_record_is_refused_and_the_gap_it_leaves_is_alerted(
-        tmp_path: Path, db_url: str, broker: Mosquitto,
-        ingest: Callable[..., RunningIngest]) -> None:
+    tmp_path: Path, db_url: str, broker: Mosquitto, ingest: Callable[..., RunningIngest]
+) -> None:
     box = _setup(broker, ingest)
     try:
         records = journal_records(tmp_path / "box.db", 5)
@@ -135,8 +138,8 @@ def test_forged_record_is_refused_and_the_gap_it_leaves_is_alerted(
 
 
 def test_same_seq_with_another_hash_keeps_the_stored_record_and_alerts(
-        tmp_path: Path, db_url: str, broker: Mosquitto,
-        ingest: Callable[..., RunningIngest]) -> None:
+    tmp_path: Path, db_url: str, broker: Mosquitto, ingest: Callable[..., RunningIngest]
+) -> None:
     box = _setup(broker, ingest)
     try:
         genuine = journal_records(tmp_path / "a.db", 3)
@@ -151,8 +154,8 @@ def test_same_seq_with_another_hash_keeps_the_stored_record_and_alerts(
 
 
 def test_record_that_does_not_chain_stops_the_position_with_a_break_alert(
-        tmp_path: Path, db_url: str, broker: Mosquitto,
-        ingest: Callable[..., RunningIngest]) -> None:
+    tmp_path: Path, db_url: str, broker: Mosquitto, ingest: Callable[..., RunningIngest]
+) -> None:
     box = _setup(broker, ingest)
     try:
         genuine = journal_records(tmp_path / "a.db", 3)
@@ -168,8 +171,8 @@ def test_record_that_does_not_chain_stops_the_position_with_a_break_alert(
 
 
 def test_duplicate_and_out_of_order_batches_store_once_and_ack_contiguously(
-        tmp_path: Path, db_url: str, broker: Mosquitto,
-        ingest: Callable[..., RunningIngest]) -> None:
+    tmp_path: Path, db_url: str, broker: Mosquitto, ingest: Callable[..., RunningIngest]
+) -> None:
     box = _setup(broker, ingest)
     try:
         records = journal_records(tmp_path / "box.db", 300)
@@ -190,8 +193,8 @@ def test_duplicate_and_out_of_order_batches_store_once_and_ack_contiguously(
 
 
 def test_events_and_telemetry_raise_their_alerts_and_offline_boxes_are_noticed(
-        tmp_path: Path, db_url: str, broker: Mosquitto,
-        ingest: Callable[..., RunningIngest]) -> None:
+    tmp_path: Path, db_url: str, broker: Mosquitto, ingest: Callable[..., RunningIngest]
+) -> None:
     from datetime import UTC, datetime, timedelta
 
     from cloud import rules
@@ -205,37 +208,91 @@ def test_events_and_telemetry_raise_their_alerts_and_offline_boxes_are_noticed(
     topics = Topics(ROOT, STORE, BOX)
 
     def telemetry(at: datetime, backlog: int) -> bytes:
-        return Telemetry.model_validate({
-            "time": iso(at), "boot_id": "b1", "version": "0.1.0", "uptime_s": 10.0,
-            "clock_synced": True, "reconnects": 1,
-            "host": {"load": None, "temperature_c": None, "memory_total": None,
-                     "memory_available": None, "disk_total": None, "disk_free": None},
-            "journal": {"backlog": backlog, "oldest_unacknowledged_age_s": 5 * 3600.0,
-                        "acknowledged_seq": 10, "last_ack_at": None},
-            "queue": {"depth": 0, "capacity": 100, "dropped_telemetry": 0,
-                      "dropped_events": 0}}).model_dump_json().encode()
+        return (
+            Telemetry.model_validate(
+                {
+                    "time": iso(at),
+                    "boot_id": "b1",
+                    "version": "0.1.0",
+                    "uptime_s": 10.0,
+                    "clock_synced": True,
+                    "reconnects": 1,
+                    "host": {
+                        "load": None,
+                        "temperature_c": None,
+                        "memory_total": None,
+                        "memory_available": None,
+                        "disk_total": None,
+                        "disk_free": None,
+                    },
+                    "journal": {
+                        "backlog": backlog,
+                        "oldest_unacknowledged_age_s": 5 * 3600.0,
+                        "acknowledged_seq": 10,
+                        "last_ack_at": None,
+                    },
+                    "queue": {
+                        "depth": 0,
+                        "capacity": 100,
+                        "dropped_telemetry": 0,
+                        "dropped_events": 0,
+                    },
+                }
+            )
+            .model_dump_json()
+            .encode()
+        )
 
     try:
         for payload, topic in (
-                (BoxState(online=True, session=3, boot_id="b1", time=iso(now))
-                 .model_dump_json().encode(), topics.state),
-                (telemetry(now, 4000), topics.telemetry),
-                (telemetry(now + timedelta(seconds=60), 5000), topics.telemetry),
-                (Event(id="e1", time=iso(now), kind="document.refused", severity="warning",
-                       body={"reason": "bad_signature"}).model_dump_json().encode(),
-                 topics.events),
-                (BoxState(online=True, session=2, boot_id="b0", time=iso(now))
-                 .model_dump_json().encode(), topics.state),  # stale session: ignored
-                (BoxState(online=False, session=3, boot_id="b1", time=iso(now))
-                 .model_dump_json().encode(), topics.state)):
+            (
+                BoxState(online=True, session=3, boot_id="b1", time=iso(now))
+                .model_dump_json()
+                .encode(),
+                topics.state,
+            ),
+            (telemetry(now, 4000), topics.telemetry),
+            (telemetry(now + timedelta(seconds=60), 5000), topics.telemetry),
+            (
+                Event(
+                    id="e1",
+                    time=iso(now),
+                    kind="document.refused",
+                    severity="warning",
+                    body={"reason": "bad_signature"},
+                )
+                .model_dump_json()
+                .encode(),
+                topics.events,
+            ),
+            (
+                BoxState(online=True, session=2, boot_id="b0", time=iso(now))
+                .model_dump_json()
+                .encode(),
+                topics.state,
+            ),  # stale session: ignored
+            (
+                BoxState(online=False, session=3, boot_id="b1", time=iso(now))
+                .model_dump_json()
+                .encode(),
+                topics.state,
+            ),
+        ):
             box.client.publish(topic, payload, qos=1).wait_for_publish(5)
-        assert eventually(lambda: {"backlog.old", "backlog.growing", "event.document.refused"}
-                          <= set(alert_kinds(db_url)))
+        assert eventually(
+            lambda: (
+                {"backlog.old", "backlog.growing", "event.document.refused"}
+                <= set(alert_kinds(db_url))
+            )
+        )
         db = Database.open(db_url)
         try:
-            assert eventually(lambda: db.one(
-                "SELECT online, session FROM box_state WHERE box = ?", (BOX,)) in
-                ((False, 3), (0, 3)))
+            assert eventually(
+                lambda: (
+                    db.one("SELECT online, session FROM box_state WHERE box = ?", (BOX,))
+                    in ((False, 3), (0, 3))
+                )
+            )
             rules.periodic(db, iso(now + timedelta(minutes=10)))
             assert "box.offline" not in alert_kinds(db_url)  # offline since `now`: 10 min
             rules.periodic(db, iso(now + timedelta(minutes=20)))
@@ -246,39 +303,72 @@ def test_events_and_telemetry_raise_their_alerts_and_offline_boxes_are_noticed(
         box.close()
 
 
-def forged_record(seq: int, *, record_id: str = "r-forged", body: dict[str, Any] | None = None
-                  ) -> dict[str, Any]:
+def forged_record(
+    seq: int, *, record_id: str = "r-forged", body: dict[str, Any] | None = None
+) -> dict[str, Any]:
     """A record whose hash IS the hash of its fields (so it passes the forgery check) but
     whose values no database column can hold: what a crafted message would carry."""
-    fields: dict[str, Any] = {"seq": seq, "id": record_id, "time": "2026-11-24T10:00:00.000Z",
-                              "clock_synced": True, "kind": "sale", "body": body or {"n": 1},
-                              "prev_hash": "0" * 64}
+    fields: dict[str, Any] = {
+        "seq": seq,
+        "id": record_id,
+        "time": "2026-11-24T10:00:00.000Z",
+        "clock_synced": True,
+        "kind": "sale",
+        "body": body or {"n": 1},
+        "prev_hash": "0" * 64,
+    }
     fields["hash"] = record_hash(**fields)
     return fields
 
 
 def crafted_batch(*records: dict[str, Any]) -> bytes:
-    return json.dumps({"v": 1, "store": STORE, "box": BOX, "first_seq": records[0]["seq"],
-                       "last_seq": records[-1]["seq"], "historical": False,
-                       "sent_at": "2026-11-24T10:00:00.000Z", "records": list(records)}
-                      ).encode()
+    return json.dumps(
+        {
+            "v": 1,
+            "store": STORE,
+            "box": BOX,
+            "first_seq": records[0]["seq"],
+            "last_seq": records[-1]["seq"],
+            "historical": False,
+            "sent_at": "2026-11-24T10:00:00.000Z",
+            "records": list(records),
+        }
+    ).encode()
 
 
 def crafted_telemetry(time: str, age: float) -> bytes:
     """Telemetry with the time and backlog age a crafted message chooses."""
-    return json.dumps({
-        "v": 1, "time": time, "boot_id": "b1", "version": "0.1.0", "uptime_s": 1.0,
-        "clock_synced": True, "reconnects": 0,
-        "host": {"load": None, "temperature_c": None, "memory_total": None,
-                 "memory_available": None, "disk_total": None, "disk_free": None},
-        "journal": {"backlog": 9, "oldest_unacknowledged_age_s": age, "acknowledged_seq": 0,
-                    "last_ack_at": None},
-        "queue": {"depth": 0, "capacity": 9, "dropped_telemetry": 0, "dropped_events": 0}}
+    return json.dumps(
+        {
+            "v": 1,
+            "time": time,
+            "boot_id": "b1",
+            "version": "0.1.0",
+            "uptime_s": 1.0,
+            "clock_synced": True,
+            "reconnects": 0,
+            "host": {
+                "load": None,
+                "temperature_c": None,
+                "memory_total": None,
+                "memory_available": None,
+                "disk_total": None,
+                "disk_free": None,
+            },
+            "journal": {
+                "backlog": 9,
+                "oldest_unacknowledged_age_s": age,
+                "acknowledged_seq": 0,
+                "last_ack_at": None,
+            },
+            "queue": {"depth": 0, "capacity": 9, "dropped_telemetry": 0, "dropped_events": 0},
+        }
     ).encode()
 
 
 def test_crafted_messages_become_alerts_and_cloud_ingest_keeps_storing(
-        tmp_path: Path, db_url: str, broker: Mosquitto) -> None:
+    tmp_path: Path, db_url: str, broker: Mosquitto
+) -> None:
     """Integers beyond 64 bits (a record's seq, a state's session) and NUL characters in
     text, published on a box's topics at a running `cloud ingest`: each one becomes a
     `payload.invalid` alert naming the box, the topic and what was wrong; the process keeps
@@ -286,9 +376,20 @@ def test_crafted_messages_become_alerts_and_cloud_ingest_keeps_storing(
     topics = Topics(ROOT, STORE, BOX)
     log = tmp_path / "ingest.log"
     with log.open("wb") as out:
-        worker = subprocess.Popen([str(CLOUD), "ingest", "--db", db_url, "--port",
-                                   str(broker.port), "--client-id", "crafted"],
-                                  stdout=out, stderr=out)
+        worker = subprocess.Popen(
+            [
+                str(CLOUD),
+                "ingest",
+                "--db",
+                db_url,
+                "--port",
+                str(broker.port),
+                "--client-id",
+                "crafted",
+            ],
+            stdout=out,
+            stderr=out,
+        )
     box = Publisher(broker.port)
     try:
         assert eventually(lambda: office_presence(broker.port) is True)
@@ -296,12 +397,20 @@ def test_crafted_messages_become_alerts_and_cloud_ingest_keeps_storing(
             (topics.journal, crafted_batch(forged_record(2**63))),
             (topics.journal, crafted_batch(forged_record(2**70))),
             (topics.journal, crafted_batch(forged_record(1, record_id="r\x00nul"))),
-            (topics.state, json.dumps({"v": 1, "online": True, "session": 2**64,
-                                       "boot_id": "b1"}).encode()),
-            (topics.state, json.dumps({"v": 1, "online": True, "session": 1,
-                                       "boot_id": "b\x001"}).encode()),
-            (topics.events, json.dumps({"v": 1, "id": "e\x001", "time": "2026-11-24T10:00Z",
-                                        "kind": "note"}).encode()),
+            (
+                topics.state,
+                json.dumps({"v": 1, "online": True, "session": 2**64, "boot_id": "b1"}).encode(),
+            ),
+            (
+                topics.state,
+                json.dumps({"v": 1, "online": True, "session": 1, "boot_id": "b\x001"}).encode(),
+            ),
+            (
+                topics.events,
+                json.dumps(
+                    {"v": 1, "id": "e\x001", "time": "2026-11-24T10:00Z", "kind": "note"}
+                ).encode(),
+            ),
             (topics.telemetry, crafted_telemetry("2026-11-24T10:00:00.000Z", 1e300)),
             # passes every check, then fails in the store step (the backlog rule reads the
             # time): the worker must survive what storing raises, too
@@ -317,15 +426,17 @@ def test_crafted_messages_become_alerts_and_cloud_ingest_keeps_storing(
         assert office_presence(broker.port) is True  # no Last Will paused the boxes
         db = Database.open(db_url)
         try:
-            alerts = db.query("SELECT store, box, message FROM alert "
-                              "WHERE kind = 'payload.invalid' ORDER BY id")
+            alerts = db.query(
+                "SELECT store, box, message FROM alert WHERE kind = 'payload.invalid' ORDER BY id"
+            )
         finally:
             db.close()
-        assert all((store, box_name) == (STORE, BOX) and f"{STORE}/{BOX}" in message
-                   for store, box_name, message in alerts), alerts
+        assert all(
+            (store, box_name) == (STORE, BOX) and f"{STORE}/{BOX}" in message
+            for store, box_name, message in alerts
+        ), alerts
         channels = (topics.journal, topics.state, topics.events, topics.telemetry)
-        named = sorted(next(t for t in channels if f" {t}" in message)
-                       for _, _, message in alerts)
+        named = sorted(next(t for t in channels if f" {t}" in message) for _, _, message in alerts)
         assert named == sorted(topic for topic, _ in crafted), alerts
         messages = " | ".join(m for _, _, m in alerts)
         assert "9223372036854775807" in messages  # the bound it broke

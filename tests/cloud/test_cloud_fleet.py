@@ -19,14 +19,17 @@ def _fleet(db_url: str) -> list[dict[str, object]]:
 
 
 def test_fleet_shows_birth_telemetry_devices_and_the_last_will(
-        tmp_path: Path, db_url: str, broker: Mosquitto,
-        ingest: Callable[..., RunningIngest]) -> None:
+    tmp_path: Path, db_url: str, broker: Mosquitto, ingest: Callable[..., RunningIngest]
+) -> None:
     ingest()
     proxy = LinkProxy(broker.port).start()
     box = Box(tmp_path / "box", proxy.port, telemetry_interval=0.3)
-    box.devices = {"printer": DeviceHealth(state="connected", paper="out"),
-                   "scanner": DeviceHealth(state="error", error="usb unplugged",
-                                           last_event_at="2026-11-24T01:00:00.000Z")}
+    box.devices = {
+        "printer": DeviceHealth(state="connected", paper="out"),
+        "scanner": DeviceHealth(
+            state="error", error="usb unplugged", last_event_at="2026-11-24T01:00:00.000Z"
+        ),
+    }
     box.append(120)
     box.start()
     try:
@@ -34,16 +37,19 @@ def test_fleet_shows_birth_telemetry_devices_and_the_last_will(
 
         def telemetry_in() -> bool:
             rows = _fleet(db_url)
-            return bool(rows) and rows[0]["telemetry_time"] is not None \
+            return (
+                bool(rows)
+                and rows[0]["telemetry_time"] is not None
                 and rows[0]["acknowledged_seq"] == 120
+            )
+
         assert eventually(telemetry_in)
         (view,) = _fleet(db_url)
         assert view["online"] is True and view["store"] == "store-1"
         assert view["version"] and view["boot_id"]
         assert isinstance(view["clock_synced"], bool)  # the box reports its clock state
         assert view["devices"]["scanner"]["state"] == "error"  # type: ignore[index]
-        assert eventually(lambda: {"device.fault", "printer.paper_out"}
-                          <= set(alert_kinds(db_url)))
+        assert eventually(lambda: {"device.fault", "printer.paper_out"} <= set(alert_kinds(db_url)))
         status, table, _ = cloud_cli("fleet", "--db", db_url)
         assert status == 0 and "online" in table and "paper out" in table
         proxy.down()  # the shop's line drops: the broker publishes the Last Will

@@ -29,8 +29,8 @@ DAY = date(2026, 11, 23)  # a fixed day: the boxes' journals are stamped with it
 
 @pytest.mark.slow
 def test_fifty_boxes_a_day_of_sales_each_ingested_exactly_once(
-        tmp_path: Path, db_url: str, broker: Mosquitto,
-        ingest: Callable[..., RunningIngest]) -> None:
+    tmp_path: Path, db_url: str, broker: Mosquitto, ingest: Callable[..., RunningIngest]
+) -> None:
     for _ in range(2):
         ingest()
     boxes: list[Box] = []
@@ -38,14 +38,22 @@ def test_fifty_boxes_a_day_of_sales_each_ingested_exactly_once(
     for s in range(1, STORES + 1):
         store = f"store-{s:02d}"
         for b in range(1, BOXES_PER_STORE + 1):
-            box = Box(tmp_path / store / f"box-{b}", broker.port, store=store, box=f"box-{b}",
-                      batch_max_records=100, window_batches=4, poll_interval=0.2,
-                      journal_clock=day_clock(DAY))
+            box = Box(
+                tmp_path / store / f"box-{b}",
+                broker.port,
+                store=store,
+                box=f"box-{b}",
+                batch_max_records=100,
+                window_batches=4,
+                poll_interval=0.2,
+                journal_clock=day_clock(DAY),
+            )
             entries = list(StoreDay(store, box.box, DAY, SALES, seed=b).records())
             box.journal.append_many(entries)
             expected[store] = expected.get(store, Decimal(0)) + sum(
                 (Decimal(body["totals"]["total"]) for kind, body in entries if kind == "sale"),
-                Decimal(0))
+                Decimal(0),
+            )
             boxes.append(box)
     try:
         for box in boxes:
@@ -60,8 +68,19 @@ def test_fifty_boxes_a_day_of_sales_each_ingested_exactly_once(
         heads = {(b.store, b.box): b.head() for b in boxes}
         assert all(v["online"] for v in fleet)
         assert {(v["store"], v["box"]): v["acknowledged_seq"] for v in fleet} == heads
-        status, out, err = cloud_cli("report", "sales", "--by", "store", "--db", db_url,
-                                     "--from", str(DAY), "--to", str(DAY), "--json")
+        status, out, err = cloud_cli(
+            "report",
+            "sales",
+            "--by",
+            "store",
+            "--db",
+            db_url,
+            "--from",
+            str(DAY),
+            "--to",
+            str(DAY),
+            "--json",
+        )
         assert status == 0, err
         rows = json.loads(out)["rows"]
         assert {r["store"]: Decimal(r["sales"]) for r in rows} == expected

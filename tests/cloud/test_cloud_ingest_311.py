@@ -29,15 +29,15 @@ def _office(tmp_path: Path) -> str:
     return url
 
 
-def test_records_are_stored_once_and_acknowledged_through_a_broker_kill(
-        tmp_path: Path) -> None:
+def test_records_are_stored_once_and_acknowledged_through_a_broker_kill(tmp_path: Path) -> None:
     """amqtt keeps no session, queued message or retained ack across the kill: the box
     re-sends from what head office acknowledged, and ingest drops what it already has."""
     url = _office(tmp_path)
     with EmbeddedBroker(tmp_path / "amqtt") as amqtt:
         worker = start_ingest(url, amqtt.port, wait=False)  # protocol "auto"
-        box = Box(tmp_path / "box", amqtt.port, protocol="auto", batch_max_records=100,
-                  window_batches=4)
+        box = Box(
+            tmp_path / "box", amqtt.port, protocol="auto", batch_max_records=100, window_batches=4
+        )
         box.append(2000)
         box.start()
         try:
@@ -63,8 +63,17 @@ def test_a_second_ingest_worker_over_311_is_refused_with_what_to_do(tmp_path: Pa
     with EmbeddedBroker(tmp_path / "amqtt") as amqtt:
         first = start_ingest(url, amqtt.port, protocol="3.1.1")
         try:
-            status, _, err = cloud_cli("ingest", "--db", url, "--port", str(amqtt.port),
-                                       "--protocol", "3.1.1", "--client-id", "second")
+            status, _, err = cloud_cli(
+                "ingest",
+                "--db",
+                url,
+                "--port",
+                str(amqtt.port),
+                "--protocol",
+                "3.1.1",
+                "--client-id",
+                "second",
+            )
             assert status == 1, err[-2000:]
             assert "another ingest worker (cloud-ingest-test-w1) is online" in err
             assert "no shared subscriptions" in err

@@ -18,8 +18,8 @@ from gateway.harness.brokers import Mosquitto
 
 
 def test_box_journal_is_stored_once_and_acknowledged(
-        tmp_path: Path, db_url: str, broker: Mosquitto,
-        ingest: Callable[..., RunningIngest]) -> None:
+    tmp_path: Path, db_url: str, broker: Mosquitto, ingest: Callable[..., RunningIngest]
+) -> None:
     worker = ingest()
     box = Box(tmp_path / "box", broker.port)
     box.append(3000)
@@ -34,7 +34,8 @@ def test_box_journal_is_stored_once_and_acknowledged(
 
 
 def test_presence_stays_online_while_any_worker_runs(
-        db_url: str, broker: Mosquitto, ingest: Callable[..., RunningIngest]) -> None:
+    db_url: str, broker: Mosquitto, ingest: Callable[..., RunningIngest]
+) -> None:
     first, second = ingest(), ingest()
     assert eventually(lambda: office_presence(broker.port) is True)
     first.stop()  # its goodbye says offline; the other worker re-asserts online

@@ -42,14 +42,16 @@ CLOUD = Path(sys.executable).parent / "cloud"
 
 @pytest.mark.slow
 def test_50000_records_buffered_while_broker_is_down_arrive_once(
-        tmp_path: Path, db_url: str) -> None:
+    tmp_path: Path, db_url: str
+) -> None:
     broker = Mosquitto(tmp_path / "broker")
     box = Box(tmp_path / "box", broker.port, batch_max_records=500, window_batches=16)
     box.append(50_000)
     box.start()
     try:
-        assert eventually(lambda: box.service is not None
-                          and box.service.status()["last_error"] is not None, 5)
+        assert eventually(
+            lambda: box.service is not None and box.service.status()["last_error"] is not None, 5
+        )
         with broker:
             worker = start_ingest(db_url, broker.port)
             try:
@@ -64,8 +66,8 @@ def test_50000_records_buffered_while_broker_is_down_arrive_once(
 
 @pytest.mark.slow
 def test_broker_killed_and_restarted_mid_upload(
-        tmp_path: Path, db_url: str, broker: Mosquitto,
-        ingest: Callable[..., RunningIngest]) -> None:
+    tmp_path: Path, db_url: str, broker: Mosquitto, ingest: Callable[..., RunningIngest]
+) -> None:
     ingest()
     box = Box(tmp_path / "box", broker.port, batch_max_records=100, window_batches=4)
     box.append(20_000)
@@ -83,24 +85,34 @@ def test_broker_killed_and_restarted_mid_upload(
 
 @pytest.mark.slow
 def test_box_process_sigkilled_at_random_moments_loses_nothing(
-        tmp_path: Path, db_url: str, broker: Mosquitto,
-        ingest: Callable[..., RunningIngest]) -> None:
+    tmp_path: Path, db_url: str, broker: Mosquitto, ingest: Callable[..., RunningIngest]
+) -> None:
     """The sync engineer's box process (journal writer + SyncService), killed 20 times."""
     ingest()
     rng = random.Random(20261124)
     workdir = tmp_path / "box"
     workdir.mkdir()
     for _ in range(20):
-        proc = subprocess.Popen([sys.executable, str(SYNC_BOX_PROCESS), str(workdir),
-                                 str(broker.port), "300"])
+        proc = subprocess.Popen(
+            [sys.executable, str(SYNC_BOX_PROCESS), str(workdir), str(broker.port), "300"]
+        )
         time.sleep(rng.uniform(0.3, 1.2))
         proc.kill()
         proc.wait(10)
         seqs = [s for s, _ in stored(db_url, "store-1", "box-1")]
         assert seqs == sorted(set(seqs))  # never twice
     assert seqs, "nothing reached head office while the box was being killed"
-    final = subprocess.run([sys.executable, str(SYNC_BOX_PROCESS), str(workdir),
-                            str(broker.port), "0", "--exit-when-acked"], timeout=120)
+    final = subprocess.run(
+        [
+            sys.executable,
+            str(SYNC_BOX_PROCESS),
+            str(workdir),
+            str(broker.port),
+            "0",
+            "--exit-when-acked",
+        ],
+        timeout=120,
+    )
     assert final.returncode == 0
     journal = Journal(open_database(workdir / "box.db", readonly=True))
     head = journal.state().head_seq
@@ -112,8 +124,8 @@ def test_box_process_sigkilled_at_random_moments_loses_nothing(
 
 @pytest.mark.slow
 def test_flaky_box_link_during_a_long_upload(
-        tmp_path: Path, db_url: str, broker: Mosquitto,
-        ingest: Callable[..., RunningIngest]) -> None:
+    tmp_path: Path, db_url: str, broker: Mosquitto, ingest: Callable[..., RunningIngest]
+) -> None:
     ingest()
     proxy = LinkProxy(broker.port, delay=0.005).start()
     box = Box(tmp_path / "box", proxy.port, batch_max_records=100, window_batches=4)
@@ -133,21 +145,44 @@ def test_flaky_box_link_during_a_long_upload(
         proxy.stop()
 
 
-def _ingest_process(db_url: str, port: int, name: str, tmp_path: Path
-                    ) -> subprocess.Popen[bytes]:
+def _ingest_process(db_url: str, port: int, name: str, tmp_path: Path) -> subprocess.Popen[bytes]:
     log = (tmp_path / f"{name}.log").open("wb")
-    return subprocess.Popen([str(CLOUD), "ingest", "--db", db_url, "--port", str(port),
-                             "--group", "ingest", "--client-id", name,
-                             "--receive-maximum", "8"], stdout=log, stderr=log)
+    return subprocess.Popen(
+        [
+            str(CLOUD),
+            "ingest",
+            "--db",
+            db_url,
+            "--port",
+            str(port),
+            "--group",
+            "ingest",
+            "--client-id",
+            name,
+            "--receive-maximum",
+            "8",
+        ],
+        stdout=log,
+        stderr=log,
+    )
 
 
 @pytest.mark.slow
 def test_two_ingest_processes_split_one_stream_and_store_each_record_once(
-        tmp_path: Path, db_url: str, broker: Mosquitto) -> None:
-    workers = [_ingest_process(db_url, broker.port, f"worker-{i}", tmp_path)
-               for i in (1, 2)]
-    boxes = [Box(tmp_path / f"box{i}", broker.port, store="store-1", box=f"box-{i}",
-                 batch_max_records=50, window_batches=8) for i in (1, 2, 3)]
+    tmp_path: Path, db_url: str, broker: Mosquitto
+) -> None:
+    workers = [_ingest_process(db_url, broker.port, f"worker-{i}", tmp_path) for i in (1, 2)]
+    boxes = [
+        Box(
+            tmp_path / f"box{i}",
+            broker.port,
+            store="store-1",
+            box=f"box-{i}",
+            batch_max_records=50,
+            window_batches=8,
+        )
+        for i in (1, 2, 3)
+    ]
     try:
         for box in boxes:
             box.append(8000)
@@ -181,7 +216,8 @@ def retained_acks(port: int, boxes: list[Box]) -> list[int]:
     seen: dict[str, int] = {}
     client = mqtt.Client(CallbackAPIVersion.VERSION2, protocol=mqtt.MQTTv5)
     client.on_message = lambda c, u, m: seen.__setitem__(
-        m.topic, Ack.model_validate_json(m.payload).seq)
+        m.topic, Ack.model_validate_json(m.payload).seq
+    )
     client.connect("127.0.0.1", port)
     client.loop_start()
     topics = [Topics(ROOT, b.store, b.box).ack for b in boxes]
@@ -203,7 +239,8 @@ def _stored_by_worker(tmp_path: Path) -> list[int]:
 
 @pytest.mark.slow
 def test_two_workers_with_one_killed_midway_still_deliver_everything(
-        tmp_path: Path, db_url: str, broker: Mosquitto) -> None:
+    tmp_path: Path, db_url: str, broker: Mosquitto
+) -> None:
     first = _ingest_process(db_url, broker.port, "worker-1", tmp_path)
     second = start_ingest(db_url, broker.port, name="survivor")
     box = Box(tmp_path / "box", broker.port, batch_max_records=100, window_batches=8)
@@ -235,13 +272,13 @@ def _outage(db_url: str, seconds: float) -> Iterator[None]:
             conn.close()
         return
     name = psycopg.conninfo.conninfo_to_dict(url.target)["dbname"]
-    admin_url = os.environ.get("STOREGATE_TEST_PG",
-                               "postgresql://postgres@127.0.0.1:5432/postgres")
+    admin_url = os.environ.get("STOREGATE_TEST_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
     with psycopg.connect(admin_url, autocommit=True) as admin:
         admin.execute(f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS false')
         try:
-            admin.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-                          "WHERE datname = %s", (name,))
+            admin.execute(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s", (name,)
+            )
             yield
             time.sleep(seconds)
         finally:
@@ -250,8 +287,8 @@ def _outage(db_url: str, seconds: float) -> Iterator[None]:
 
 @pytest.mark.slow
 def test_database_going_away_mid_upload_acknowledges_nothing_then_stores_once(
-        tmp_path: Path, db_url: str, broker: Mosquitto,
-        ingest: Callable[..., RunningIngest]) -> None:
+    tmp_path: Path, db_url: str, broker: Mosquitto, ingest: Callable[..., RunningIngest]
+) -> None:
     worker = ingest()
     box = Box(tmp_path / "box", broker.port, batch_max_records=100, window_batches=4)
     box.append(12_000)
@@ -275,8 +312,8 @@ def test_database_going_away_mid_upload_acknowledges_nothing_then_stores_once(
 
 
 def test_receive_maximum_holds_back_the_broker_while_the_database_is_slow(
-        tmp_path: Path, db_url: str, broker: Mosquitto,
-        ingest: Callable[..., RunningIngest]) -> None:
+    tmp_path: Path, db_url: str, broker: Mosquitto, ingest: Callable[..., RunningIngest]
+) -> None:
     worker = ingest(receive_maximum=2)
     box = Box(tmp_path / "box", broker.port, batch_max_records=50, window_batches=20)
     box.append(2000)
@@ -299,8 +336,7 @@ def test_receive_maximum_holds_back_the_broker_while_the_database_is_slow(
 
 
 def test_ingest_refuses_a_database_that_was_not_upgraded(tmp_path: Path) -> None:
-    status, _, err = cloud_cli("ingest", "--db", f"sqlite:///{tmp_path / 'new.db'}",
-                               "--port", "1")
+    status, _, err = cloud_cli("ingest", "--db", f"sqlite:///{tmp_path / 'new.db'}", "--port", "1")
     assert status == 3 and "cloud db upgrade" in err and "Traceback" not in err
     status, out, _ = cloud_cli("db", "status", "--db", f"sqlite:///{tmp_path / 'new.db'}")
     assert status == 1 and "schema version 0" in out
@@ -308,14 +344,21 @@ def test_ingest_refuses_a_database_that_was_not_upgraded(tmp_path: Path) -> None
 
 @pytest.mark.slow
 def test_worker_link_drop_with_unacknowledged_messages_and_a_resumed_session(
-        tmp_path: Path, db_url: str, broker: Mosquitto) -> None:
+    tmp_path: Path, db_url: str, broker: Mosquitto
+) -> None:
     """Messages received on a connection that dropped are never acknowledged on the next;
     with a persistent session the broker re-sends them, and they are stored once."""
     proxy = LinkProxy(broker.port).start()
-    worker = start_ingest(db_url, proxy.port, session_expiry=60, receive_maximum=4,
-                          broker=BrokerOptions(port=proxy.port, keepalive=5))
-    box = Box(tmp_path / "box", broker.port, batch_max_records=100, window_batches=8,
-              resend_after=30.0)
+    worker = start_ingest(
+        db_url,
+        proxy.port,
+        session_expiry=60,
+        receive_maximum=4,
+        broker=BrokerOptions(port=proxy.port, keepalive=5),
+    )
+    box = Box(
+        tmp_path / "box", broker.port, batch_max_records=100, window_batches=8, resend_after=30.0
+    )
     box.append(3000)
     try:
         outage = _outage(db_url, 0.0)

@@ -23,8 +23,7 @@ def sold(tmp_path: Path, db_url: str) -> dict[str, list[tuple[str, dict]]]:
     """Two days of trading on three boxes, stored at head office; returns the bodies."""
     bodies: dict[str, list[tuple[str, dict]]] = {}
     for store, box in BOXES:
-        days = [StoreDay(store, box, BEFORE, 80), StoreDay(store, box, DURING, 80,
-                                                          promotion="P1")]
+        days = [StoreDay(store, box, BEFORE, 80), StoreDay(store, box, DURING, 80, promotion="P1")]
         journal = journal_of_days(tmp_path / f"{store}-{box}.db", days)
         entries = [entry for day in days for entry in day.records()]
         store_journal_directly(db_url, store, box, journal)
@@ -39,7 +38,8 @@ def _report(db_url: str, *args: str) -> dict:
 
 
 def test_sales_by_day_and_store_add_up_to_the_tickets(
-        db_url: str, sold: dict[str, list[tuple[str, dict]]]) -> None:
+    db_url: str, sold: dict[str, list[tuple[str, dict]]]
+) -> None:
     expected = {str(BEFORE): Decimal(0), str(DURING): Decimal(0)}
     refunds = Decimal(0)
     for entries in sold.values():
@@ -51,8 +51,7 @@ def test_sales_by_day_and_store_add_up_to_the_tickets(
     by_day = _report(db_url, "sales", "--by", "day")
     assert {r["day"]: Decimal(r["sales"]) for r in by_day["rows"]} == expected
     assert sum(Decimal(r["refunds"]) for r in by_day["rows"]) == refunds
-    by_store = _report(db_url, "sales", "--by", "store", "--from", str(DURING),
-                       "--to", str(DURING))
+    by_store = _report(db_url, "sales", "--by", "store", "--from", str(DURING), "--to", str(DURING))
     assert [r["store"] for r in by_store["rows"]] == ["store-1", "store-2"]
     assert sum(Decimal(r["sales"]) for r in by_store["rows"]) == expected[str(DURING)]
     assert sum(r["tickets"] for r in by_store["rows"]) == 3 * 80
@@ -64,38 +63,67 @@ def test_sales_by_day_and_store_add_up_to_the_tickets(
 
 
 def test_items_basket_refunds_promotion_and_rfm(
-        tmp_path: Path, db_url: str, sold: dict[str, list[tuple[str, dict]]]) -> None:
+    tmp_path: Path, db_url: str, sold: dict[str, list[tuple[str, dict]]]
+) -> None:
     top = _report(db_url, "items", "--limit", "3")["rows"]
     assert len(top) == 3 and Decimal(top[0]["sales"]) >= Decimal(top[1]["sales"])
     slow = _report(db_url, "items", "--slow", "--limit", "3")["rows"]
     assert Decimal(slow[0]["quantity"]) <= Decimal(slow[-1]["quantity"])
     basket = _report(db_url, "basket", "--by", "store")["rows"]
     for row in basket:
-        assert Decimal(row["average ticket"]) == (Decimal(row["sales"]) / row["tickets"]
-                                                  ).quantize(Decimal("0.01"))
+        assert Decimal(row["average ticket"]) == (Decimal(row["sales"]) / row["tickets"]).quantize(
+            Decimal("0.01")
+        )
     refunds = _report(db_url, "refunds", "--by", "store")["rows"]
     assert sum(r["refunds"] for r in refunds) == sum(
-        1 for e in sold.values() for k, _ in e if k == "refund")
-    promo = _report(db_url, "promotion", "--promotion", "P1", "--from", str(DURING),
-                    "--to", str(DURING))["rows"]
+        1 for e in sold.values() for k, _ in e if k == "refund"
+    )
+    promo = _report(
+        db_url, "promotion", "--promotion", "P1", "--from", str(DURING), "--to", str(DURING)
+    )["rows"]
     assert {r["sku"] for r in promo} == {"SKU0002", "SKU0006", "all promoted"}
     rfm = _report(db_url, "rfm", "--segments")["rows"]
     assert sum(r["members"] for r in rfm) > 50
-    status, out, err = cloud_cli("report", "sales", "--by", "category", "--db", db_url,
-                                 "--csv", "--chart", str(tmp_path / "category.png"))
+    status, out, err = cloud_cli(
+        "report",
+        "sales",
+        "--by",
+        "category",
+        "--db",
+        db_url,
+        "--csv",
+        "--chart",
+        str(tmp_path / "category.png"),
+    )
     assert status == 0, err
     assert out.splitlines()[0] == "category,tickets,items,sales,refunds,net"
     assert (tmp_path / "category.png").read_bytes()[:4] == b"\x89PNG"
-    status, out, _ = cloud_cli("report", "sales", "--by", "hour", "--db", db_url,
-                               "--chart", str(tmp_path / "hour.svg"))
+    status, out, _ = cloud_cli(
+        "report", "sales", "--by", "hour", "--db", db_url, "--chart", str(tmp_path / "hour.svg")
+    )
     assert status == 0 and "Sales by hour" in out
     assert b"<svg" in (tmp_path / "hour.svg").read_bytes()
 
 
 def test_dividend_run_is_exact_to_the_cent_and_paid_once(
-        tmp_path: Path, db_url: str, sold: dict[str, list[tuple[str, dict]]]) -> None:
-    args = ("dividend", "run", "--db", db_url, "--from", str(BEFORE), "--to", str(DURING),
-            "--pool", "1000.00", "--weight", "household=0.5", "--period", "2026-W47")
+    tmp_path: Path, db_url: str, sold: dict[str, list[tuple[str, dict]]]
+) -> None:
+    args = (
+        "dividend",
+        "run",
+        "--db",
+        db_url,
+        "--from",
+        str(BEFORE),
+        "--to",
+        str(DURING),
+        "--pool",
+        "1000.00",
+        "--weight",
+        "household=0.5",
+        "--period",
+        "2026-W47",
+    )
     status, out, err = cloud_cli(*args, "--out", str(tmp_path / "dividend.csv"))
     assert status == 0, err
     assert "1000.00 shared among" in out
@@ -111,19 +139,27 @@ def test_dividend_run_is_exact_to_the_cent_and_paid_once(
 def test_largest_remainder_allocation() -> None:
     payouts = allocate(Decimal("0.10"), {"b": Decimal(1), "a": Decimal(1), "c": Decimal(1)})
     assert [(p.member, p.amount) for p in payouts] == [
-        ("a", Decimal("0.04")), ("b", Decimal("0.03")), ("c", Decimal("0.03"))]
+        ("a", Decimal("0.04")),
+        ("b", Decimal("0.03")),
+        ("c", Decimal("0.03")),
+    ]
     payouts = allocate(Decimal("100.00"), {"x": Decimal("2"), "y": Decimal("1")})
     assert [p.amount for p in payouts] == [Decimal("66.67"), Decimal("33.33")]
     # equal remainders go to the larger spend, then the smaller member id. By hand: 2 cents
     # over 1 : 3 are 0.5 and 1.5 cents, floors 0 + 1, the cent left (remainders 0.5 each)
     # to "b", the larger spend; 1 cent over 1 : 1 goes to "a"; 1 cent over 1.5 : 1.5 : 3
     # (half-weighted spends) is 0.25 + 0.25 + 0.5: to "c", the largest remainder
-    assert [(p.member, p.amount) for p in allocate(Decimal("0.02"), {
-        "a": Decimal(1), "b": Decimal(3)})] == [("a", Decimal("0.00")), ("b", Decimal("0.02"))]
-    assert [(p.member, p.amount) for p in allocate(Decimal("0.01"), {
-        "b": Decimal(1), "a": Decimal(1)})] == [("a", Decimal("0.01")), ("b", Decimal("0.00"))]
-    assert [(p.member, p.amount) for p in allocate(Decimal("0.01"), {
-        "b": Decimal("1.5"), "a": Decimal("1.5"), "c": Decimal(3)})] == [
-        ("a", Decimal("0.00")), ("b", Decimal("0.00")), ("c", Decimal("0.01"))]
+    assert [
+        (p.member, p.amount) for p in allocate(Decimal("0.02"), {"a": Decimal(1), "b": Decimal(3)})
+    ] == [("a", Decimal("0.00")), ("b", Decimal("0.02"))]
+    assert [
+        (p.member, p.amount) for p in allocate(Decimal("0.01"), {"b": Decimal(1), "a": Decimal(1)})
+    ] == [("a", Decimal("0.01")), ("b", Decimal("0.00"))]
+    assert [
+        (p.member, p.amount)
+        for p in allocate(
+            Decimal("0.01"), {"b": Decimal("1.5"), "a": Decimal("1.5"), "c": Decimal(3)}
+        )
+    ] == [("a", Decimal("0.00")), ("b", Decimal("0.00")), ("c", Decimal("0.01"))]
     with pytest.raises(DividendError):
         allocate(Decimal("1.00"), {})

@@ -35,12 +35,19 @@ def _no_ambient_settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Non
 
 
 def test_thresholds_come_from_defaults_then_the_file_then_the_environment(
-        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     assert load_cloud_settings().alerts == Thresholds()
     assert Thresholds().model_dump() == {  # the defaults the rules always had
-        "offline_minutes": 15.0, "gap_seconds": 120.0, "backlog_hours": 4.0,
-        "backlog_growing_min": 1000, "refund_void_rate": 0.10, "refund_void_min_tickets": 20,
-        "no_sale_per_day": 10, "sales_deviation": 0.5}
+        "offline_minutes": 15.0,
+        "gap_seconds": 120.0,
+        "backlog_hours": 4.0,
+        "backlog_growing_min": 1000,
+        "refund_void_rate": 0.10,
+        "refund_void_min_tickets": 20,
+        "no_sale_per_day": 10,
+        "sales_deviation": 0.5,
+    }
     example = Path(__file__).resolve().parents[2] / "config" / "cloud.example.toml"
     assert load_cloud_settings(example).alerts == Thresholds()  # documents the defaults
     path = tmp_path / "cloud.toml"
@@ -63,8 +70,8 @@ def test_a_bad_settings_file_is_refused_with_every_problem(tmp_path: Path) -> No
         "fractional part (got 10.5)",
         "alerts.refund_void_rate: Input should be less than or equal to 1 (got 10)",
         "alerts.sales_deviation: Input should be a finite number (got inf)",
-        "alerts.gap_secnds: unknown key (misspelt? see config/cloud.example.toml for every "
-        "key)"]
+        "alerts.gap_secnds: unknown key (misspelt? see config/cloud.example.toml for every key)",
+    ]
     path.write_text("[alerts\n")
     with pytest.raises(CloudSettingsError, match="not valid TOML"):
         load_cloud_settings(path)
@@ -72,21 +79,30 @@ def test_a_bad_settings_file_is_refused_with_every_problem(tmp_path: Path) -> No
         load_cloud_settings(tmp_path / "missing.toml")
     # `cloud ingest` refuses before it connects anywhere (no broker runs here)
     path.write_text(BAD)
-    status, _, err = cloud_cli("ingest", "--config", str(path), "--port", "9",
-                               "--db", f"sqlite:///{tmp_path / 'office.db'}")
+    status, _, err = cloud_cli(
+        "ingest",
+        "--config",
+        str(path),
+        "--port",
+        "9",
+        "--db",
+        f"sqlite:///{tmp_path / 'office.db'}",
+    )
     assert status == 2 and "invalid head-office settings (5 problems)" in err
     assert "alerts.refund_void_rate" in err and "fix:" in err and "Traceback" not in err
 
 
 @pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
 def test_alerts_check_runs_the_rules_with_the_configured_thresholds(
-        tmp_path: Path, office_db: Database, db_url: str,
-        capsys: pytest.CaptureFixture[str]) -> None:
+    tmp_path: Path, office_db: Database, db_url: str, capsys: pytest.CaptureFixture[str]
+) -> None:
     now = datetime(2026, 11, 24, 9, 0, tzinfo=UTC)
     with office_db.transaction():
-        office_db.execute("INSERT INTO box_state (store, box, online, offline_since) "
-                          "VALUES ('store-1', 'box-1', 0, ?)",
-                          (iso(now - timedelta(minutes=5)),))
+        office_db.execute(
+            "INSERT INTO box_state (store, box, online, offline_since) "
+            "VALUES ('store-1', 'box-1', 0, ?)",
+            (iso(now - timedelta(minutes=5)),),
+        )
     at = ["--at", iso(now)]
     assert cloud_main(["alerts", "check", "--db", db_url, *at]) == 0
     assert list_alerts(office_db) == []  # 15 minutes by default

@@ -27,7 +27,8 @@ def free_port() -> int:
 def write_config(directory: Path, extra: str = "") -> Path:
     """The example settings with data in `directory` (and `extra` TOML appended)."""
     text = EXAMPLE_CONFIG.read_text().replace(
-        'data_dir = "/var/lib/storegate"', f'data_dir = "{directory}"')
+        'data_dir = "/var/lib/storegate"', f'data_dir = "{directory}"'
+    )
     text = text.replace("port = 8080", f"port = {free_port()}")  # the screens, [screens]
     config = directory / "gateway.toml"
     config.write_text(text + extra)
@@ -55,6 +56,7 @@ class NotifyListener:
     def __init__(self, directory: Path) -> None:
         import socket as _socket
         import threading as _threading
+
         self.path = directory / "notify.sock"
         self.sock = _socket.socket(_socket.AF_UNIX, _socket.SOCK_DGRAM)
         self.path.unlink(missing_ok=True)
@@ -67,6 +69,7 @@ class NotifyListener:
 
     def _read(self) -> None:
         import time as _time
+
         while not self._closed.is_set():
             try:
                 data = self.sock.recv(4096)
@@ -79,6 +82,7 @@ class NotifyListener:
     def wait_for(self, text: str, timeout: float = 20.0) -> float:
         """Monotonic time the first message containing `text` arrived."""
         import time as _time
+
         deadline = _time.monotonic() + timeout
         while _time.monotonic() < deadline:
             for at, message in list(self.messages):
@@ -90,6 +94,7 @@ class NotifyListener:
     def drain(self, seconds: float) -> None:
         """Collect every message that arrives during `seconds`."""
         import time as _time
+
         _time.sleep(seconds)
 
     def close(self) -> None:
@@ -111,19 +116,27 @@ def add_staff(database: Path) -> None:
     db = open_database(database)
     staff = StaffDirectory(db, settings.lane)
     staff.add("101", "Anna", "cashier", pin="472951", card="CARD-ANNA")
-    staff.add("201", "Beat", "supervisor", pin="836104", card="CARD-BEAT",
-              ceiling=Decimal("100.00"))
+    staff.add(
+        "201", "Beat", "supervisor", pin="836104", card="CARD-BEAT", ceiling=Decimal("100.00")
+    )
     db.conn.close()  # the daemon must be the box's only writer
 
 
 class Daemon:
     """`gateway run` as a real subprocess with a notify socket; `ask` talks to it."""
 
-    def __init__(self, directory: Path, config: Path, env: dict[str, str] | None = None,
-                 watchdog_usec: int | None = None, log_dir: Path | None = None) -> None:
+    def __init__(
+        self,
+        directory: Path,
+        config: Path,
+        env: dict[str, str] | None = None,
+        watchdog_usec: int | None = None,
+        log_dir: Path | None = None,
+    ) -> None:
         import os as _os
         import subprocess as _subprocess
         import time as _time
+
         self.directory = directory
         self.config = config
         self.notify = NotifyListener(directory)
@@ -133,14 +146,18 @@ class Daemon:
         self.log_path = (log_dir or directory) / "daemon.log"  # off a disk a test fills
         self.log = self.log_path.open("ab")
         self.started = _time.monotonic()
-        self.process = _subprocess.Popen([str(GATEWAY), "run", "--config", str(config)],
-                                         stdout=self.log, stderr=self.log,
-                                         env={**_os.environ, **extra})
+        self.process = _subprocess.Popen(
+            [str(GATEWAY), "run", "--config", str(config)],
+            stdout=self.log,
+            stderr=self.log,
+            env={**_os.environ, **extra},
+        )
         self.ready_at = self.notify.wait_for("READY=1") - self.started
         self.socket = directory / "control.sock"
 
     def ask(self, request: dict[str, object]) -> dict[str, object]:
         from gateway.daemon.control import call
+
         return call(self.socket, request, timeout=30)
 
     def key(self, action: str, **fields: str) -> dict[str, object]:
@@ -170,8 +187,9 @@ NO_SYNC = {"STOREGATE_SYNC__ENABLED": "false"}
 def box_config(directory: Path, extra: str = "") -> Path:
     """Example settings with the data in `directory`, the example catalog, no devices."""
     config = write_config(directory, extra)
-    text = config.read_text().replace('# catalog = "/etc/storegate/catalog.json"',
-                                      f'catalog = "{EXAMPLE_CATALOG}"')
+    text = config.read_text().replace(
+        '# catalog = "/etc/storegate/catalog.json"', f'catalog = "{EXAMPLE_CATALOG}"'
+    )
     config.write_text(text)
     add_staff(directory / "storegate.db")
     return config
@@ -181,8 +199,7 @@ def box_config(directory: Path, extra: str = "") -> Path:
 def tmpfs(path: Path, size: str) -> Iterator[Path]:
     """A small real filesystem (the test runs as root, as CI does)."""
     path.mkdir(parents=True, exist_ok=True)
-    subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(path)],
-                   check=True)
+    subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(path)], check=True)
     try:
         yield path
     finally:

@@ -17,8 +17,11 @@ from gateway.harness.brokers import Mosquitto
 ROOT = "storegate/v1"
 SALT = "5f3a9c0e1b2d4f6a8c0e1b2d4f6a8c0e"
 ALICE_UID = "04A2B3C4D5E680"
-FAST_SYNC = {"STOREGATE_SYNC__RECONNECT_MIN": "0.2", "STOREGATE_SYNC__RECONNECT_MAX": "1",
-             "STOREGATE_SYNC__TELEMETRY_INTERVAL": "3600"}
+FAST_SYNC = {
+    "STOREGATE_SYNC__RECONNECT_MIN": "0.2",
+    "STOREGATE_SYNC__RECONNECT_MAX": "1",
+    "STOREGATE_SYNC__TELEMETRY_INTERVAL": "3600",
+}
 
 
 def wait_until(check: Callable[[], object], timeout: float, what: str) -> None:
@@ -48,8 +51,12 @@ def publish(port: int, topic: str, payload: dict[str, Any], *, retain: bool) -> 
 
 def head_office_online(port: int) -> None:
     """What `cloud ingest` says on start: boxes may drain (retained presence)."""
-    publish(port, f"{ROOT}/_office/state",
-            {"online": True, "time": "2026-11-24T06:00:00.000Z", "node": "test"}, retain=True)
+    publish(
+        port,
+        f"{ROOT}/_office/state",
+        {"online": True, "time": "2026-11-24T06:00:00.000Z", "node": "test"},
+        retain=True,
+    )
 
 
 def members_document() -> dict[str, Any]:
@@ -57,20 +64,42 @@ def members_document() -> dict[str, Any]:
     from gateway.members import card_key
 
     return {
-        "schema": "storegate.members/1", "version": 1,
-        "issued_at": "2026-11-24T06:00:00+00:00", "currency": "CHF", "decimals": 2,
+        "schema": "storegate.members/1",
+        "version": 1,
+        "issued_at": "2026-11-24T06:00:00+00:00",
+        "currency": "CHF",
+        "decimals": 2,
         "card_hashing": {"algorithm": "sha256", "salt": SALT},
         "redemption": {"points": 100, "value": "1.00"},
-        "groups": [{"id": "canteen", "name": "Staff canteen", "member_prices": False,
-                    "points": {"per": "1.00", "points": 1}, "limits": {}}],
-        "members": [{"id": "M0001", "group": "canteen", "name": "Alice",
-                     "cards": [card_key(ALICE_UID, SALT)],
-                     "wallets": {"points": 5000, "subsidy": "0.00", "cash": "200.00"}}],
+        "groups": [
+            {
+                "id": "canteen",
+                "name": "Staff canteen",
+                "member_prices": False,
+                "points": {"per": "1.00", "points": 1},
+                "limits": {},
+            }
+        ],
+        "members": [
+            {
+                "id": "M0001",
+                "group": "canteen",
+                "name": "Alice",
+                "cards": [card_key(ALICE_UID, SALT)],
+                "wallets": {"points": 5000, "subsidy": "0.00", "cash": "200.00"},
+            }
+        ],
         "blacklist": {"version": 1, "cards": []},
-        "offline": {"stored_value": True, "points_redemption": False,
-                    "per_transaction": "25.00", "per_day": "40.00",
-                    "points_per_transaction": 1000, "points_per_day": 1500,
-                    "max_offline_minutes": 240, "max_unsynced_sales": 200},
+        "offline": {
+            "stored_value": True,
+            "points_redemption": False,
+            "per_transaction": "25.00",
+            "per_day": "40.00",
+            "points_per_transaction": 1000,
+            "points_per_day": 1500,
+            "max_offline_minutes": 240,
+            "max_unsynced_sales": 200,
+        },
     }
 
 
@@ -83,8 +112,9 @@ def load_members(database: Path) -> None:
     from gateway.members.document import parse_document
 
     db = open_database(database)
-    MemberStore(db, "box-1").apply_document(parse_document(members_document()),
-                                            datetime(2026, 11, 24, 6, 0))
+    MemberStore(db, "box-1").apply_document(
+        parse_document(members_document()), datetime(2026, 11, 24, 6, 0)
+    )
     db.conn.close()
 
 
@@ -93,6 +123,7 @@ def journal_bodies(database: Path, kind: str) -> list[dict[str, Any]]:
     import sqlite3
 
     with contextlib.closing(sqlite3.connect(f"file:{database}?mode=ro", uri=True)) as conn:
-        rows = conn.execute("SELECT body FROM journal_record WHERE kind = ? ORDER BY seq",
-                            (kind,)).fetchall()
+        rows = conn.execute(
+            "SELECT body FROM journal_record WHERE kind = ? ORDER BY seq", (kind,)
+        ).fetchall()
     return [json.loads(body) for (body,) in rows]

@@ -26,8 +26,9 @@ for i in range(100000):
 
 
 def gateway(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([str(GATEWAY), *args], capture_output=True, text=True, timeout=120,
-                          check=False)
+    return subprocess.run(
+        [str(GATEWAY), *args], capture_output=True, text=True, timeout=120, check=False
+    )
 
 
 def test_backup_during_appends_verifies_and_rotation_keeps_the_newest(tmp_path: Path) -> None:
@@ -35,8 +36,9 @@ def test_backup_during_appends_verifies_and_rotation_keeps_the_newest(tmp_path: 
     config.write_text(config.read_text().replace("keep = 14", "keep = 3"))
     database = tmp_path / "storegate.db"
     append_records(database, 5)
-    writer = subprocess.Popen([sys.executable, "-c", WRITER, str(database)],
-                              stdout=subprocess.PIPE, text=True)
+    writer = subprocess.Popen(
+        [sys.executable, "-c", WRITER, str(database)], stdout=subprocess.PIPE, text=True
+    )
     try:
         assert writer.stdout is not None and writer.stdout.readline().strip() == "ready"
         for _ in range(5):
@@ -83,11 +85,15 @@ def test_restore_refuses_a_tampered_backup_and_a_running_daemon(tmp_path: Path) 
     assert gateway("backup", str(copy), "--config", str(config)).returncode == 0
     with sqlite3.connect(copy) as conn:
         conn.execute("DROP TRIGGER IF EXISTS journal_record_no_update")
-        triggers = [r[0] for r in conn.execute(
-            "SELECT name FROM sqlite_master WHERE type='trigger' AND tbl_name='journal_record'")]
+        triggers = [
+            r[0]
+            for r in conn.execute(
+                "SELECT name FROM sqlite_master WHERE type='trigger' AND tbl_name='journal_record'"
+            )
+        ]
         for name in triggers:
             conn.execute(f"DROP TRIGGER {name}")
-        conn.execute("UPDATE journal_record SET body = '{\"total\":\"9.99\"}' WHERE seq = 3")
+        conn.execute('UPDATE journal_record SET body = \'{"total":"9.99"}\' WHERE seq = 3')
     tampered = gateway("restore", str(copy), "--config", str(config))
     assert tampered.returncode == 1 and "record 3" in tampered.stderr
     good = tmp_path / "good.db"

@@ -20,8 +20,7 @@ import gateway.daemon.box, gateway.daemon.status, gateway.sync.service
 
 
 def _python(code: str) -> str:
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                          timeout=120)
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
     return done.stdout
 
@@ -30,16 +29,22 @@ def test_the_box_runs_without_head_offices_libraries() -> None:
     """A box installs no extra: nothing of the box may import psycopg or matplotlib (`cloud`),
     numpy (which only matplotlib brings; sqlite-utils merely uses it when present) or amqtt
     (`demo`)."""
-    _python("import sys\nfor name in ('numpy', 'matplotlib', 'psycopg', 'amqtt'):\n"
-            "    sys.modules[name] = None  # import raises ImportError, as on a box\n" + RUN
-            + "import gateway.daemon.install, gateway.daemon.doctor, gateway.screens.app\n"
-            "import gateway.receipts.escpos, devices.printer, gateway.sync.signing\n")
+    _python(
+        "import sys\nfor name in ('numpy', 'matplotlib', 'psycopg', 'amqtt'):\n"
+        "    sys.modules[name] = None  # import raises ImportError, as on a box\n"
+        + RUN
+        + "import gateway.daemon.install, gateway.daemon.doctor, gateway.screens.app\n"
+        "import gateway.receipts.escpos, devices.printer, gateway.sync.signing\n"
+    )
 
 
 def test_gateway_run_loads_escpos_and_the_screens_only_when_configured() -> None:
-    loaded = json.loads(_python(
-        "import sys, json\n" + RUN + "print(json.dumps(sorted({m.split('.')[0] "
-        "for m in sys.modules})))"))
+    loaded = json.loads(
+        _python(
+            "import sys, json\n" + RUN + "print(json.dumps(sorted({m.split('.')[0] "
+            "for m in sys.modules})))"
+        )
+    )
     assert not {"matplotlib", "psycopg", "amqtt"} & set(loaded)
     # python-escpos comes with the first configured printer (PrinterWorker, printer_for);
     # the web stack with `[screens] enabled` (gateway.daemon.screens).
@@ -49,7 +54,8 @@ def test_gateway_run_loads_escpos_and_the_screens_only_when_configured() -> None
 @pytest.mark.skipif(platform.libc_ver()[0] != "glibc", reason="malloc_trim is glibc's")
 def test_freed_heap_goes_back_to_the_system() -> None:
     """Blocks freed around a few survivors stay in RSS until `release_freed_heap()`."""
-    figures = json.loads(_python("""
+    figures = json.loads(
+        _python("""
 import json, os
 from gateway.daemon.memory import release_freed_heap
 
@@ -63,7 +69,8 @@ del blocks
 before = rss()
 trimmed = release_freed_heap()
 print(json.dumps({"before": before, "after": rss(), "trimmed": trimmed, "kept": len(keep)}))
-"""))
+""")
+    )
     assert figures["trimmed"] is True
     assert figures["before"] - figures["after"] > 40, figures
 
@@ -72,7 +79,8 @@ def test_survivors_are_frozen_out_of_full_collections_and_a_swap_frees_old_cycle
     """After `release_freed_heap()` a full collection does not walk the catalog built at
     start-up; calling it again (the daemon does after a catalog swap) still frees the old
     catalog's reference cycles, which freezing alone would keep for ever."""
-    figures = json.loads(_python("""
+    figures = json.loads(
+        _python("""
 import gc, json, time, weakref
 from gateway.daemon.memory import release_freed_heap
 
@@ -96,7 +104,8 @@ del old
 release_freed_heap()
 print(json.dumps({"walked": walked, "frozen": frozen, "freed": gone() is None,
                   "frozen_count": gc.get_freeze_count()}))
-"""))
+""")
+    )
     assert figures["frozen_count"] > 300_000, figures
     assert figures["frozen"] < figures["walked"] / 5, figures
     assert figures["freed"] is True, figures

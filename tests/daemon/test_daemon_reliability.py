@@ -37,7 +37,8 @@ FLAP_EVERY = 2_500
 def sales_in(database: Path) -> int:
     with contextlib.closing(sqlite3.connect(f"file:{database}?mode=ro", uri=True)) as conn:
         count: int = conn.execute(
-            "SELECT count(*) FROM journal_record WHERE kind = 'sale'").fetchone()[0]
+            "SELECT count(*) FROM journal_record WHERE kind = 'sale'"
+        ).fetchone()[0]
     return count
 
 
@@ -48,7 +49,8 @@ def check_whole(database: Path) -> None:
     with contextlib.closing(sqlite3.connect(f"file:{database}?mode=ro", uri=True)) as conn:
         orphans = conn.execute(
             "SELECT count(*) FROM journal_record r LEFT JOIN lane_doc d ON d.seq = r.seq "
-            "WHERE r.kind IN ('sale', 'shift_open') AND d.seq IS NULL").fetchone()[0]
+            "WHERE r.kind IN ('sale', 'shift_open') AND d.seq IS NULL"
+        ).fetchone()[0]
     assert orphans == 0
 
 
@@ -56,8 +58,9 @@ def test_sigkill_at_random_points_of_a_sale(tmp_path: Path) -> None:
     rng = random.Random(7)
     printer = NetworkPrinterSimulator().start()
     printer.reply_delay = 0.01  # printing takes a while: kills land in it too
-    config = box_config(tmp_path, f'\n[[devices.printers]]\nname = "receipt"\n'
-                        f'uri = "{printer.uri}"\n')
+    config = box_config(
+        tmp_path, f'\n[[devices.printers]]\nname = "receipt"\nuri = "{printer.uri}"\n'
+    )
     database = tmp_path / "storegate.db"
     phases: dict[str, int] = {}
     try:
@@ -81,7 +84,8 @@ def test_sigkill_at_random_points_of_a_sale(tmp_path: Path) -> None:
             assert lane["state"] == "idle" and lane["lines"] == 0, lane  # type: ignore[index]
             deadline = time.monotonic() + 20
             while (missing := unprinted(database, tmp_path / "receipts")) and (
-                    time.monotonic() < deadline):
+                time.monotonic() < deadline
+            ):
                 time.sleep(0.1)
             assert missing == [], (missing, final.output()[-3000:])
         finally:
@@ -94,8 +98,10 @@ def test_sigkill_at_random_points_of_a_sale(tmp_path: Path) -> None:
 def unprinted(database: Path, receipts: Path) -> list[int]:
     """Sales whose receipt has no text copy (the copy is written after the paper)."""
     with contextlib.closing(sqlite3.connect(f"file:{database}?mode=ro", uri=True)) as conn:
-        seqs = [r[0] for r in conn.execute(
-            "SELECT seq FROM journal_record WHERE kind = 'sale' ORDER BY seq")]
+        seqs = [
+            r[0]
+            for r in conn.execute("SELECT seq FROM journal_record WHERE kind = 'sale' ORDER BY seq")
+        ]
     return [seq for seq in seqs if not (receipts / f"{seq:07d}-sale.txt").exists()]
 
 
@@ -106,9 +112,11 @@ def ring_and_kill(daemon: Daemon, phase: str, rng: random.Random) -> bool:
     for _ in range(rng.randint(1, 3)):
         assert conn.ask({"command": "lane", "action": "scan", "code": "7612345001012"})["ok"]
     if phase == "scanning":
-        threading.Thread(target=_quietly, args=(conn, {"command": "lane", "action": "scan",
-                                                       "code": "7612345001135"}, answered),
-                         daemon=True).start()
+        threading.Thread(
+            target=_quietly,
+            args=(conn, {"command": "lane", "action": "scan", "code": "7612345001135"}, answered),
+            daemon=True,
+        ).start()
         time.sleep(rng.uniform(0, 0.004))
     else:
         tender = {"command": "lane", "action": "tender", "type": "cash", "amount": "10"}
@@ -124,12 +132,12 @@ def ring_and_kill(daemon: Daemon, phase: str, rng: random.Random) -> bool:
     conn.close()
     daemon.notify.close()
     daemon.log.close()
-    return phase != "scanning" and any(a.get("ok") and a.get("state") == "idle"
-                                       for a in answered)
+    return phase != "scanning" and any(a.get("ok") and a.get("state") == "idle" for a in answered)
 
 
-def _quietly(conn: Connection, request: dict[str, object],
-             answered: list[dict[str, object]]) -> None:
+def _quietly(
+    conn: Connection, request: dict[str, object], answered: list[dict[str, object]]
+) -> None:
     with contextlib.suppress(OSError, ValueError):
         answered.append(conn.ask(request))
 
@@ -144,8 +152,9 @@ def wait_until(check: object, timeout: float) -> None:
 def test_full_disk_refuses_new_sales_then_recovers(tmp_path: Path) -> None:
     with tmpfs(tmp_path / "data", "6m") as data:
         config = box_config(data, "")
-        config.write_text(config.read_text().replace("disk_min_free_mb = 50",
-                                                     "disk_min_free_mb = 1"))
+        config.write_text(
+            config.read_text().replace("disk_min_free_mb = 50", "disk_min_free_mb = 1")
+        )
         daemon = Daemon(data, config, NO_SYNC)
         try:
             assert daemon.key("sign_on", staff="101", pin="472951")["ok"]
@@ -179,9 +188,12 @@ def test_scale_unplugged_and_back_under_a_new_path_during_a_sale(tmp_path: Path)
     link = tmp_path / "dev-storegate-scale"  # what the udev rule's stable symlink is for
     first = ScaleSimulator("toledo8217", weight="0.456", pace=False).start()
     link.symlink_to(first.path)
-    config = box_config(tmp_path, f'\n[[devices.scales]]\nname = "scale"\n'
-                        f'protocol = "toledo8217"\nserial = {{ port = "{link}" }}\n'
-                        'poll_interval_s = 0.1\n')
+    config = box_config(
+        tmp_path,
+        f'\n[[devices.scales]]\nname = "scale"\n'
+        f'protocol = "toledo8217"\nserial = {{ port = "{link}" }}\n'
+        "poll_interval_s = 0.1\n",
+    )
     daemon = Daemon(tmp_path, config, NO_SYNC)
     second: ScaleSimulator | None = None
     try:
@@ -192,10 +204,19 @@ def test_scale_unplugged_and_back_under_a_new_path_during_a_sale(tmp_path: Path)
         assert second.path != first.path  # a new path, as a re-enumerated USB adapter gets
         first.stop()
         link.unlink()
-        wait_until(lambda: daemon.status()["devices"]["scale"]["state"]  # type: ignore[index]
-                   == "disconnected", 10)
-        assert daemon.key("weigh", code="1002")["refused"] in ("needs_weight", "scale_empty",
-                                                               "scale_unstable", "not_weighed")
+        wait_until(
+            lambda: (
+                daemon.status()["devices"]["scale"]["state"]  # type: ignore[index]
+                == "disconnected"
+            ),
+            10,
+        )
+        assert daemon.key("weigh", code="1002")["refused"] in (
+            "needs_weight",
+            "scale_empty",
+            "scale_unstable",
+            "not_weighed",
+        )
         link.symlink_to(second.path)
         wait_until(lambda: daemon.status()["scale"] == "1.230", 15)
         weighed = daemon.key("weigh", code="1002")
@@ -220,59 +241,79 @@ def test_soak_busy_lane_with_a_flapping_broker(tmp_path: Path) -> None:
     with tmpfs(tmp_path / "data", "768m") as data:
         broker = Mosquitto(data / "broker").start()
         url = f"sqlite:///{data / 'head-office.db'}"
-        assert subprocess.run([str(CLOUD), "db", "upgrade", "--db", url],
-                              capture_output=True, check=False).returncode == 0
-        ingest = subprocess.Popen([str(CLOUD), "ingest", "--db", url, "--port",
-                                   str(broker.port)], stdout=subprocess.DEVNULL,
-                                  stderr=(data / "ingest.log").open("wb"))
+        assert (
+            subprocess.run(
+                [str(CLOUD), "db", "upgrade", "--db", url], capture_output=True, check=False
+            ).returncode
+            == 0
+        )
+        ingest = subprocess.Popen(
+            [str(CLOUD), "ingest", "--db", url, "--port", str(broker.port)],
+            stdout=subprocess.DEVNULL,
+            stderr=(data / "ingest.log").open("wb"),
+        )
         config = box_config(data)
         config.write_text(config.read_text().replace("port = 1883", f"port = {broker.port}"))
-        daemon = Daemon(data, config, {"STOREGATE_SYNC__RECONNECT_MAX": "1",
-                                       "STOREGATE_SYNC__RESEND_AFTER": "5"})
+        daemon = Daemon(
+            data,
+            config,
+            {"STOREGATE_SYNC__RECONNECT_MAX": "1", "STOREGATE_SYNC__RESEND_AFTER": "5"},
+        )
         try:
             conn = Connection(daemon.socket)
-            assert conn.ask({"command": "lane", "action": "sign_on", "staff": "101",
-                             "pin": "472951"})["ok"]
+            assert conn.ask(
+                {"command": "lane", "action": "sign_on", "staff": "101", "pin": "472951"}
+            )["ok"]
             rss: list[int] = []
             for n in range(SOAK_SALES):
                 if n == 500:
                     rss.append(rss_kb(daemon.process.pid))
                 if n and n % FLAP_EVERY == 0:
                     broker.restart()
-                answer = conn.ask({"command": "lane", "action": "scan",
-                                   "code": "7612345001012"})
+                answer = conn.ask({"command": "lane", "action": "scan", "code": "7612345001012"})
                 assert answer["ok"], answer
-                assert conn.ask({"command": "lane", "action": "tender", "type": "cash",
-                                 "amount": "2"})["ok"]
+                assert conn.ask(
+                    {"command": "lane", "action": "tender", "type": "cash", "amount": "2"}
+                )["ok"]
             rss.append(rss_kb(daemon.process.pid))
-            wait_until(lambda: conn.ask({"command": "status"})["status"]["journal"]["backlog"]
-                       == 0, 120)
+            wait_until(
+                lambda: conn.ask({"command": "status"})["status"]["journal"]["backlog"] == 0, 120
+            )
             conn.close()
-            print(f"\nsoak: {SOAK_SALES} sales, RSS {rss[0] / 1024:.1f} MB after 500 sales, "
-                  f"{rss[1] / 1024:.1f} MB at the end")
+            print(
+                f"\nsoak: {SOAK_SALES} sales, RSS {rss[0] / 1024:.1f} MB after 500 sales, "
+                f"{rss[1] / 1024:.1f} MB at the end"
+            )
             assert rss[1] - rss[0] < 20 * 1024, rss
         finally:
             assert daemon.stop() == 0, daemon.output()
             ingest.terminate()
             ingest.wait(20)
             broker.kill()
-        report = subprocess.run([str(CLOUD), "report", "sales", "--db", url, "--by", "box",
-                                 "--json"], capture_output=True, text=True, check=True)
+        report = subprocess.run(
+            [str(CLOUD), "report", "sales", "--db", url, "--by", "box", "--json"],
+            capture_output=True,
+            text=True,
+            check=True,
+        )
         assert f'"tickets": {SOAK_SALES}' in report.stdout, report.stdout
         check_whole(data / "storegate.db")
 
 
 def test_a_commit_on_a_full_disk_is_refused_kept_open_and_succeeds_when_space_returns(
-        tmp_path: Path) -> None:
+    tmp_path: Path,
+) -> None:
     """Sync on (its queue `sync.db` on the same full disk, no broker reachable): the failed
     commit is refused with `journal_unavailable`, the sale stays open, the daemon answers;
     freed space lets the same tender through. A restart on a full disk comes up, answers
     status and refuses to sell with the reason."""
     with tmpfs(tmp_path / "data", "6m") as data:
         config = box_config(data, "")
-        config.write_text(config.read_text().replace("disk_min_free_mb = 50",
-                                                     "disk_min_free_mb = 1")
-                          .replace("port = 1883", f"port = {free_port()}"))
+        config.write_text(
+            config.read_text()
+            .replace("disk_min_free_mb = 50", "disk_min_free_mb = 1")
+            .replace("port = 1883", f"port = {free_port()}")
+        )
         filler = data / "filler"
         daemon = Daemon(data, config, log_dir=tmp_path)
         try:

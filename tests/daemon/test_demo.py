@@ -19,8 +19,13 @@ from gateway.harness import demo
 
 
 def _run_demo(tmp_path: Path, *options: str) -> str:
-    done = subprocess.run([str(GATEWAY), "demo", "--workdir", str(tmp_path), *options],
-                          capture_output=True, text=True, timeout=170, check=False)
+    done = subprocess.run(
+        [str(GATEWAY), "demo", "--workdir", str(tmp_path), *options],
+        capture_output=True,
+        text=True,
+        timeout=170,
+        check=False,
+    )
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     return done.stdout
 
@@ -48,8 +53,7 @@ def test_full_demo_rides_through_the_outage_and_head_office_agrees(tmp_path: Pat
     _assert_the_day_agrees(out, tmp_path)
 
 
-def test_full_demo_on_the_embedded_broker_rides_through_the_outage_too(
-        tmp_path: Path) -> None:
+def test_full_demo_on_the_embedded_broker_rides_through_the_outage_too(tmp_path: Path) -> None:
     """amqtt loses sessions and retained acks when killed: the box re-sends what head
     office has not acknowledged and ingest stores each record once, so the day still
     agrees. Both sides find out on their own that the broker speaks only 3.1.1."""
@@ -73,16 +77,20 @@ def test_broker_choice(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
 
 
 def test_the_daemon_never_imports_amqtt() -> None:
-    code = ("import sys, gateway.cli, gateway.daemon.status, gateway.daemon.box, "
-            "gateway.sync.service; print(sorted(m for m in sys.modules if 'amqtt' in m))")
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                          timeout=60, check=True)
+    code = (
+        "import sys, gateway.cli, gateway.daemon.status, gateway.daemon.box, "
+        "gateway.sync.service; print(sorted(m for m in sys.modules if 'amqtt' in m))"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True
+    )
     assert done.stdout.strip() == "[]"
 
 
 def test_quick_demo_prints_receipts_and_a_day_total_that_adds_up() -> None:
-    done = subprocess.run([str(GATEWAY), "demo", "--quick"], capture_output=True, text=True,
-                          timeout=120, check=False)
+    done = subprocess.run(
+        [str(GATEWAY), "demo", "--quick"], capture_output=True, text=True, timeout=120, check=False
+    )
     assert done.returncode == 0, done.stderr
     totals = [Decimal(t) for t in re.findall(r"^TOTAL CHF +([0-9.]+)$", done.stdout, re.M)]
     assert totals, done.stdout

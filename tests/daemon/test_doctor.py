@@ -23,17 +23,27 @@ def certificate(path: Path, days_left: int) -> None:
     key = ec.generate_private_key(ec.SECP256R1())
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "test CA")])
     now = datetime.now(UTC)
-    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name)
-            .public_key(key.public_key()).serial_number(1)
-            .not_valid_before(now - timedelta(days=300))
-            .not_valid_after(now + timedelta(days=days_left))
-            .sign(key, hashes.SHA256()))
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(1)
+        .not_valid_before(now - timedelta(days=300))
+        .not_valid_after(now + timedelta(days=days_left))
+        .sign(key, hashes.SHA256())
+    )
     path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
 
 
 def doctor(config: Path) -> tuple[int, dict[str, list[str]]]:
-    done = subprocess.run([str(GATEWAY), "doctor", "--config", str(config)],
-                          capture_output=True, text=True, timeout=120, check=False)
+    done = subprocess.run(
+        [str(GATEWAY), "doctor", "--config", str(config)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
     lines: dict[str, list[str]] = {}
     for line in done.stdout.splitlines():
         if line[:4] in ("OK  ", "WARN", "FAIL"):
@@ -48,7 +58,9 @@ def test_doctor_names_each_problem_with_its_fix(tmp_path: Path) -> None:
     broker = Mosquitto(tmp_path / "broker").start()
     try:
         certificate(tmp_path / "ca.pem", days_left=10)
-        config = write_config(tmp_path, f"""
+        config = write_config(
+            tmp_path,
+            f"""
 [[devices.scales]]
 name = "deli-scale"
 protocol = "toledo8217"
@@ -57,37 +69,44 @@ serial = {{ port = "{scale.path}" }}
 [[devices.printers]]
 name = "receipt"
 uri = "{printer.uri}"
-""")
+""",
+        )
         text = config.read_text().replace("port = 1883", f"port = {broker.port}")
-        text = text.replace('# ca_file = "/etc/storegate/tls/ca.pem"',
-                            f'ca_file = "{tmp_path / "ca.pem"}"')
+        text = text.replace(
+            '# ca_file = "/etc/storegate/tls/ca.pem"', f'ca_file = "{tmp_path / "ca.pem"}"'
+        )
         config.write_text(text)
         append_records(tmp_path / "storegate.db", 5)
         printer.flags.add("paper_out")
         status, found = doctor(config)
         assert status == 1
-        assert found["device"][0].startswith("OK") and "answers (stable, 0.352" in found[
-            "device"][0]
+        assert (
+            found["device"][0].startswith("OK") and "answers (stable, 0.352" in found["device"][0]
+        )
         assert found["printer"][0].startswith("FAIL") and "paper out" in found["printer"][0]
         assert any(line.startswith("WARN") and "expires in" in line for line in found["tls"])
-        assert found["journal"][0].startswith("OK") and "5 records checked" in found[
-            "journal"][0]
+        assert found["journal"][0].startswith("OK") and "5 records checked" in found["journal"][0]
         assert found["backup"][0].startswith("WARN")
         # TLS is configured but the broker speaks plain MQTT: the handshake must fail.
         assert found["broker"][0].startswith("FAIL") and "TLS" in found["broker"][0]
 
         printer.flags.discard("paper_out")
         config.write_text(text.replace(f'ca_file = "{tmp_path / "ca.pem"}"', ""))
-        assert subprocess.run([str(GATEWAY), "backup", "--config", str(config)],
-                              capture_output=True, check=False).returncode == 0
+        assert (
+            subprocess.run(
+                [str(GATEWAY), "backup", "--config", str(config)], capture_output=True, check=False
+            ).returncode
+            == 0
+        )
         status, found = doctor(config)
         assert found["printer"][0].startswith("OK")
         assert found["broker"][0].startswith("OK")
         assert found["backup"][0].startswith("OK")
 
         with sqlite3.connect(tmp_path / "storegate.db") as conn:
-            for (name,) in conn.execute("SELECT name FROM sqlite_master WHERE type='trigger' "
-                                        "AND tbl_name='journal_record'").fetchall():
+            for (name,) in conn.execute(
+                "SELECT name FROM sqlite_master WHERE type='trigger' AND tbl_name='journal_record'"
+            ).fetchall():
                 conn.execute(f"DROP TRIGGER {name}")
             conn.execute("UPDATE journal_record SET kind = 'refund' WHERE seq = 2")
         scale.stop()

@@ -11,13 +11,18 @@ from pathlib import Path
 
 from daemon_testkit import GATEWAY, ROOT
 
-UNITS = ("storegate.service", "storegate-cloud.service", "storegate-backup.service",
-         "storegate-backup.timer")
+UNITS = (
+    "storegate.service",
+    "storegate-cloud.service",
+    "storegate-backup.service",
+    "storegate-backup.timer",
+)
 
 
 def gateway(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([str(GATEWAY), *args], capture_output=True, text=True, timeout=120,
-                          check=False)
+    return subprocess.run(
+        [str(GATEWAY), *args], capture_output=True, text=True, timeout=120, check=False
+    )
 
 
 def tree(root: Path) -> dict[str, bytes | str]:
@@ -51,7 +56,8 @@ def test_install_creates_user_dirs_units_rules_config_and_enables(tmp_path: Path
         assert (tmp_path / folder).is_dir()
     for unit in UNITS:
         assert (tmp_path / "etc/systemd/system" / unit).read_text() == (
-            ROOT / "systemd" / unit).read_text()
+            ROOT / "systemd" / unit
+        ).read_text()
     assert (tmp_path / "etc/systemd/system/multi-user.target.wants/storegate.service").is_symlink()
     assert (tmp_path / "etc/systemd/system/timers.target.wants/storegate-backup.timer").is_symlink()
     assert (tmp_path / "etc/udev/rules.d/70-storegate.rules").exists()
@@ -91,7 +97,9 @@ def test_uninstall_keeps_data_unless_purged(tmp_path: Path) -> None:
 def test_device_rules_follow_the_configured_devices(tmp_path: Path) -> None:
     assert install(tmp_path).returncode == 0
     config = tmp_path / "etc/storegate/gateway.toml"
-    config.write_text(config.read_text() + """
+    config.write_text(
+        config.read_text()
+        + """
 [[devices.scales]]
 name = "deli-scale"
 protocol = "toledo8217"
@@ -110,7 +118,8 @@ serial = { port = "usb:0403:6001:A1B2C3" }
 [[devices.printers]]
 name = "receipt"
 uri = "usb://04b8:0202"
-""")
+"""
+    )
     assert install(tmp_path).returncode == 0
     rules = (tmp_path / "etc/udev/rules.d/71-storegate-devices.rules").read_text()
     assert 'SYMLINK=="serial/by-id/usb-FTDI_FT232R-if00-port0"' in rules
@@ -119,8 +128,10 @@ uri = "usb://04b8:0202"
     assert 'SYMLINK+="storegate/front-scanner"' in rules
     assert 'ATTR{idVendor}=="04b8", ATTR{idProduct}=="0202", GROUP="lp"' in rules
     assert 'SYMLINK+="storegate/receipt"' in rules
-    assert ('SUBSYSTEM=="tty", ATTRS{idVendor}=="0403", ATTRS{idProduct}=="6001", '
-            'ATTRS{serial}=="A1B2C3", GROUP="dialout"') in rules
+    assert (
+        'SUBSYSTEM=="tty", ATTRS{idVendor}=="0403", ATTRS{idProduct}=="6001", '
+        'ATTRS{serial}=="A1B2C3", GROUP="dialout"'
+    ) in rules
 
 
 def test_units_pass_systemd_analyze_verify(tmp_path: Path) -> None:
@@ -133,19 +144,37 @@ def test_units_pass_systemd_analyze_verify(tmp_path: Path) -> None:
     if shutil.which("systemd-analyze") is None:
         for unit in UNITS:
             sections = re.findall(r"^\[(\w+)\]$", (tmp_path / unit).read_text(), re.M)
-            assert sections[0] == "Unit" and set(sections) <= {"Unit", "Service", "Timer",
-                                                               "Install"}, unit
+            assert sections[0] == "Unit" and set(sections) <= {
+                "Unit",
+                "Service",
+                "Timer",
+                "Install",
+            }, unit
         return
-    done = subprocess.run(["systemd-analyze", "verify", *(str(tmp_path / u) for u in UNITS)],
-                          capture_output=True, text=True, timeout=60, check=False)
+    done = subprocess.run(
+        ["systemd-analyze", "verify", *(str(tmp_path / u) for u in UNITS)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
     assert done.returncode == 0, done.stderr
     assert done.stderr.strip() == "", done.stderr
 
 
 def test_service_unit_has_the_supervision_and_hardening_the_issue_asks() -> None:
     text = (ROOT / "systemd" / "storegate.service").read_text()
-    for line in ("Type=notify", "WatchdogSec=30", "Restart=on-failure", "User=storegate",
-                 "SupplementaryGroups=input dialout lp storegate-tech", "NoNewPrivileges=yes",
-                 "ProtectSystem=strict", "ReadWritePaths=/var/lib/storegate", "ProtectHome=yes",
-                 "PrivateTmp=yes", "DeviceAllow=char-input rw"):
+    for line in (
+        "Type=notify",
+        "WatchdogSec=30",
+        "Restart=on-failure",
+        "User=storegate",
+        "SupplementaryGroups=input dialout lp storegate-tech",
+        "NoNewPrivileges=yes",
+        "ProtectSystem=strict",
+        "ReadWritePaths=/var/lib/storegate",
+        "ProtectHome=yes",
+        "PrivateTmp=yes",
+        "DeviceAllow=char-input rw",
+    ):
         assert line in text.splitlines(), line

@@ -39,8 +39,13 @@ def test_a_tampered_journal_sells_nothing_until_the_break_is_accepted(tmp_path: 
         assert daemon.stop() == 0, daemon.output()
     sale = journal_bodies(database, "sale")[1]
     sale["total"] = "0.05"
-    tamper(database, ("UPDATE journal_record SET body = ? WHERE seq = 3",
-                      (json.dumps(sale, sort_keys=True, separators=(",", ":")),)))
+    tamper(
+        database,
+        (
+            "UPDATE journal_record SET body = ? WHERE seq = 3",
+            (json.dumps(sale, sort_keys=True, separators=(",", ":")),),
+        ),
+    )
     assert not verify_journal(open_database(database, readonly=True)).ok
 
     daemon = Daemon(tmp_path, config, NO_SYNC)
@@ -55,14 +60,42 @@ def test_a_tampered_journal_sells_nothing_until_the_break_is_accepted(tmp_path: 
         assert refused.get("refused") == "journal_broken", refused
         assert "record 3" in str(refused["error"])
 
-        wrong = subprocess.run([str(GATEWAY), "accept-break", "--seq", "2", "--by", "Tom",
-                                "--reason", "ticket 4711", "--config", str(config)],
-                               capture_output=True, text=True, check=False)
+        wrong = subprocess.run(
+            [
+                str(GATEWAY),
+                "accept-break",
+                "--seq",
+                "2",
+                "--by",
+                "Tom",
+                "--reason",
+                "ticket 4711",
+                "--config",
+                str(config),
+            ],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
         assert wrong.returncode == 1 and "breaks at record 3" in wrong.stderr, wrong
         assert "Traceback" not in wrong.stderr
-        accepted = subprocess.run([str(GATEWAY), "accept-break", "--seq", "3", "--by", "Tom",
-                                   "--reason", "ticket 4711: copy kept", "--config",
-                                   str(config)], capture_output=True, text=True, check=False)
+        accepted = subprocess.run(
+            [
+                str(GATEWAY),
+                "accept-break",
+                "--seq",
+                "3",
+                "--by",
+                "Tom",
+                "--reason",
+                "ticket 4711: copy kept",
+                "--config",
+                str(config),
+            ],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
         assert accepted.returncode == 0, accepted.stdout + accepted.stderr
         assert sell(daemon)["ok"]
     finally:

@@ -27,8 +27,7 @@ def connected(daemon: Daemon) -> bool:
     return bool(sync["connection"] == "connected" and sync["head_office_online"])  # type: ignore[index]
 
 
-def test_member_tenders_follow_the_offline_policy_while_the_broker_is_down(
-        tmp_path: Path) -> None:
+def test_member_tenders_follow_the_offline_policy_while_the_broker_is_down(tmp_path: Path) -> None:
     broker = Mosquitto(tmp_path / "broker").start()
     daemon: Daemon | None = None
     try:
@@ -47,8 +46,11 @@ def test_member_tenders_follow_the_offline_policy_while_the_broker_is_down(
         assert daemon.key("tender", type="cash", amount="10")["ok"]
 
         broker.kill()
-        wait_until(lambda: daemon.status()["sync"]["connection"] != "connected",  # type: ignore[index]
-                   15, "the box to notice the broker is gone")
+        wait_until(
+            lambda: daemon.status()["sync"]["connection"] != "connected",  # type: ignore[index]
+            15,
+            "the box to notice the broker is gone",
+        )
 
         assert daemon.key("member", card=ALICE_UID)["ok"]
         assert daemon.key("scan", code=WINE, quantity="3")["ok"]
@@ -65,10 +67,17 @@ def test_member_tenders_follow_the_offline_policy_while_the_broker_is_down(
         if daemon is not None:
             assert daemon.stop() == 0, daemon.output()[-3000:]
         broker.kill()
-    spends = [b for b in journal_bodies(tmp_path / "storegate.db", "member_balance")
-              if b["reason"] == "spend"]
-    assert [(b["delta"], b["offline"]) for b in spends] == [("-30.00", False),
-                                                           ("-20.00", True)], spends
-    earned = [b for b in journal_bodies(tmp_path / "storegate.db", "member_balance")
-              if b["reason"] == "earn"]
+    spends = [
+        b
+        for b in journal_bodies(tmp_path / "storegate.db", "member_balance")
+        if b["reason"] == "spend"
+    ]
+    assert [(b["delta"], b["offline"]) for b in spends] == [("-30.00", False), ("-20.00", True)], (
+        spends
+    )
+    earned = [
+        b
+        for b in journal_bodies(tmp_path / "storegate.db", "member_balance")
+        if b["reason"] == "earn"
+    ]
     assert [b["offline"] for b in earned] == [False, True], earned

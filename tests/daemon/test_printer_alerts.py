@@ -22,8 +22,12 @@ from gateway.harness.brokers import Mosquitto
 def alerts(office: Path) -> list[tuple[str, str, str | None]]:
     """(kind, message, acknowledged_by) of every alert at head office."""
     with contextlib.closing(sqlite3.connect(f"file:{office}?mode=ro", uri=True)) as conn:
-        return [(k, m, b) for k, m, b in conn.execute(
-            "SELECT kind, message, acknowledged_by FROM alert ORDER BY id")]
+        return [
+            (k, m, b)
+            for k, m, b in conn.execute(
+                "SELECT kind, message, acknowledged_by FROM alert ORDER BY id"
+            )
+        ]
 
 
 def of_kind(office: Path, kind: str) -> list[tuple[str, str, str | None]]:
@@ -38,13 +42,20 @@ def test_paper_out_raises_one_alert_with_words_and_clears_on_recovery(tmp_path: 
     ingest: subprocess.Popen[bytes] | None = None
     daemon: Daemon | None = None
     try:
-        assert subprocess.run([str(CLOUD), "db", "upgrade", "--db", url],
-                              capture_output=True, check=False).returncode == 0
-        ingest = subprocess.Popen([str(CLOUD), "ingest", "--db", url, "--port",
-                                   str(broker.port)], stdout=subprocess.DEVNULL,
-                                  stderr=(tmp_path / "ingest.log").open("wb"))
-        config = synced_box_config(tmp_path, broker, f'\n[[devices.printers]]\n'
-                                   f'name = "receipt"\nuri = "{printer.uri}"\n')
+        assert (
+            subprocess.run(
+                [str(CLOUD), "db", "upgrade", "--db", url], capture_output=True, check=False
+            ).returncode
+            == 0
+        )
+        ingest = subprocess.Popen(
+            [str(CLOUD), "ingest", "--db", url, "--port", str(broker.port)],
+            stdout=subprocess.DEVNULL,
+            stderr=(tmp_path / "ingest.log").open("wb"),
+        )
+        config = synced_box_config(
+            tmp_path, broker, f'\n[[devices.printers]]\nname = "receipt"\nuri = "{printer.uri}"\n'
+        )
         daemon = Daemon(tmp_path, config, FAST_SYNC)
         for _ in range(4):  # the failed_pins anomaly (more than 3 in 5 min)
             assert daemon.key("sign_on", staff="101", pin="000000")["refused"] == "wrong_pin"
@@ -54,9 +65,11 @@ def test_paper_out_raises_one_alert_with_words_and_clears_on_recovery(tmp_path: 
         for _ in range(2):
             assert daemon.key("scan", code="7612345001012")["ok"]
             assert daemon.key("tender", type="cash", amount="5")["ok"]
-        wait_until(lambda: of_kind(office, "printer.paper_out")
-                   and of_kind(office, "event.alert.printer"), 30,
-                   "head office's printer alerts")
+        wait_until(
+            lambda: of_kind(office, "printer.paper_out") and of_kind(office, "event.alert.printer"),
+            30,
+            "head office's printer alerts",
+        )
         paper = of_kind(office, "printer.paper_out")
         assert len(paper) == 1, alerts(office)
         assert "printer receipt is out of paper" in paper[0][1], paper
@@ -68,10 +81,15 @@ def test_paper_out_raises_one_alert_with_words_and_clears_on_recovery(tmp_path: 
         assert anomaly[1].split("reported anomaly.failed_pins:")[1].strip(), anomaly
 
         printer.flags.clear()
-        wait_until(lambda: all(a[2] == "box (cleared)" for a in
-                               of_kind(office, "printer.paper_out")
-                               + of_kind(office, "event.alert.printer")), 30,
-                   "the printer alerts to clear")
+        wait_until(
+            lambda: all(
+                a[2] == "box (cleared)"
+                for a in of_kind(office, "printer.paper_out")
+                + of_kind(office, "event.alert.printer")
+            ),
+            30,
+            "the printer alerts to clear",
+        )
         status = daemon.status()
         assert "receipt ready" in str(status["printer"]), status["printer"]
         cleared = [a for a in status["alerts"] if a.get("cleared")]  # type: ignore[union-attr]

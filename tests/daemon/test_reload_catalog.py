@@ -17,14 +17,14 @@ def wait_for_output(daemon: Daemon, text: str, timeout: float = 10) -> None:
         time.sleep(0.05)
 
 
-def test_sighup_with_a_newer_invalid_catalog_alerts_and_keeps_the_old_one(
-        tmp_path: Path) -> None:
+def test_sighup_with_a_newer_invalid_catalog_alerts_and_keeps_the_old_one(tmp_path: Path) -> None:
     catalog_file = tmp_path / "catalog.json"
     catalog = json.loads(EXAMPLE_CATALOG.read_text())
     catalog_file.write_text(json.dumps(catalog))
     config = box_config(tmp_path)
-    config.write_text(config.read_text().replace(f'catalog = "{EXAMPLE_CATALOG}"',
-                                                 f'catalog = "{catalog_file}"'))
+    config.write_text(
+        config.read_text().replace(f'catalog = "{EXAMPLE_CATALOG}"', f'catalog = "{catalog_file}"')
+    )
     daemon = Daemon(tmp_path, config, NO_SYNC)
     try:
         assert daemon.key("sign_on", staff="101", pin="472951")["ok"]

@@ -33,12 +33,18 @@ class Office:
     config: Path
 
     def cloud(self, *args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
-        return subprocess.run([str(CLOUD), *args, "--db", self.url, "--port", str(self.port)],
-                              capture_output=True, text=True, timeout=timeout, check=False)
+        return subprocess.run(
+            [str(CLOUD), *args, "--db", self.url, "--port", str(self.port)],
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            check=False,
+        )
 
     def cmd(self, name: str, *args: str) -> tuple[int, dict[str, object]]:
-        done = self.cloud("cmd", "store-1", "box-1", name, *args, "--key", str(self.key),
-                          "--timeout", "30")
+        done = self.cloud(
+            "cmd", "store-1", "box-1", name, *args, "--key", str(self.key), "--timeout", "30"
+        )
         assert "Traceback" not in done.stderr, done.stderr
         try:
             return done.returncode, json.loads(done.stdout)
@@ -47,8 +53,12 @@ class Office:
 
     def events(self, kind: str) -> list[dict[str, object]]:
         with contextlib.closing(sqlite3.connect(f"file:{self.path}?mode=ro", uri=True)) as c:
-            return [json.loads(b) for (b,) in c.execute(
-                "SELECT body FROM box_event WHERE kind = ? ORDER BY received_at", (kind,))]
+            return [
+                json.loads(b)
+                for (b,) in c.execute(
+                    "SELECT body FROM box_event WHERE kind = ? ORDER BY received_at", (kind,)
+                )
+            ]
 
 
 @pytest.fixture
@@ -60,17 +70,29 @@ def office(tmp_path: Path) -> Iterator[Office]:
     ingest: subprocess.Popen[bytes] | None = None
     daemon: Daemon | None = None
     try:
-        assert subprocess.run([str(CLOUD), "db", "upgrade", "--db", url],
-                              capture_output=True, check=False).returncode == 0
-        keys = subprocess.run([str(CLOUD), "keys", "generate", "--dir", str(tmp_path),
-                               "--key-id", "ho-1"], capture_output=True, text=True,
-                              check=True).stdout
-        trusted = keys[keys.index("[[sync.trusted_keys]]"):]
-        ingest = subprocess.Popen([str(CLOUD), "ingest", "--db", url, "--port",
-                                   str(broker.port)], stdout=subprocess.DEVNULL,
-                                  stderr=(tmp_path / "ingest.log").open("wb"))
-        config = synced_box_config(tmp_path, broker, f'\n[[devices.printers]]\n'
-                                   f'name = "receipt"\nuri = "{printer.uri}"\n\n{trusted}')
+        assert (
+            subprocess.run(
+                [str(CLOUD), "db", "upgrade", "--db", url], capture_output=True, check=False
+            ).returncode
+            == 0
+        )
+        keys = subprocess.run(
+            [str(CLOUD), "keys", "generate", "--dir", str(tmp_path), "--key-id", "ho-1"],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
+        trusted = keys[keys.index("[[sync.trusted_keys]]") :]
+        ingest = subprocess.Popen(
+            [str(CLOUD), "ingest", "--db", url, "--port", str(broker.port)],
+            stdout=subprocess.DEVNULL,
+            stderr=(tmp_path / "ingest.log").open("wb"),
+        )
+        config = synced_box_config(
+            tmp_path,
+            broker,
+            f'\n[[devices.printers]]\nname = "receipt"\nuri = "{printer.uri}"\n\n{trusted}',
+        )
         daemon = Daemon(tmp_path, config, FAST_SYNC)
         assert daemon.key("sign_on", staff="101", pin="472951")["ok"]
         yield Office(url, path, tmp_path / "ho-1.pem", broker.port, daemon, printer, config)
@@ -106,8 +128,9 @@ def test_remote_commands_run_on_the_box_and_answer_head_office(office: Office) -
     assert status == 0 and page["result"] == {"printed": {"receipt": "ready"}}, page
     wait_until(lambda: b"sent by head office" in office.printer.printed, 10, "the test page")
 
-    office.config.write_text(office.config.read_text().replace('sale_above = "500.00"',
-                                                               'sale_above = "1.00"'))
+    office.config.write_text(
+        office.config.read_text().replace('sale_above = "500.00"', 'sale_above = "1.00"')
+    )
     status, reload = office.cmd("reload_config")
     assert status == 0 and reload["result"]["reloaded"] is True, reload  # type: ignore[index]
     wait_until(lambda: "settings reloaded" in office.daemon.output(), 10, "the reload")
@@ -125,13 +148,22 @@ def test_remote_commands_run_on_the_box_and_answer_head_office(office: Office) -
 
 
 def test_a_config_from_head_office_applies_between_sales_and_survives_a_restart(
-        office: Office, tmp_path: Path) -> None:
+    office: Office, tmp_path: Path
+) -> None:
     assert office.daemon.key("scan", code="7612345001012")["ok"]  # a sale in progress
     document = tmp_path / "box-1.toml"
-    document.write_text('[store]\nfooter = ["Remote footer"]\n\n'
-                        '[anomalies]\nsale_above = "1.00"\n')
-    published = office.cloud("publish", "config", str(document), "--store", "store-1",
-                             "--box", "box-1", "--key", str(office.key))
+    document.write_text('[store]\nfooter = ["Remote footer"]\n\n[anomalies]\nsale_above = "1.00"\n')
+    published = office.cloud(
+        "publish",
+        "config",
+        str(document),
+        "--store",
+        "store-1",
+        "--box",
+        "box-1",
+        "--key",
+        str(office.key),
+    )
     assert published.returncode == 0, published.stdout + published.stderr
     wait_until(lambda: office.events("document.applied"), 20, "document.applied")
     paid = office.daemon.key("tender", type="cash", amount="5")
@@ -144,23 +176,39 @@ def test_a_config_from_head_office_applies_between_sales_and_survives_a_restart(
     assert "Remote footer" in (receipts / f"{after:07d}-sale.txt").read_text()
     settings = load_settings(office.config)
     assert settings.store.footer == ["Remote footer"] or tuple(settings.store.footer) == (
-        "Remote footer",)
+        "Remote footer",
+    )
     assert str(settings.anomalies.sale_above) == "1.00"
     assert "[[sync.trusted_keys]]" in office.config.read_text()  # the rest kept
 
     before = office.config.read_text()
     document.write_text('[mqtt]\nhost = "elsewhere.example"\n')
-    published = office.cloud("publish", "config", str(document), "--store", "store-1",
-                             "--box", "box-1", "--key", str(office.key))
+    published = office.cloud(
+        "publish",
+        "config",
+        str(document),
+        "--store",
+        "store-1",
+        "--box",
+        "box-1",
+        "--key",
+        str(office.key),
+    )
     assert published.returncode != 0 and "[mqtt]" in published.stderr, published.stderr
     assert "nothing was sent" in published.stderr
     # an older (or careless) head office signs and sends it all the same: the box refuses it
     from cloud.publish import document_topic, load_key, signed_document
-    forged = signed_document("config", "store-1", "box-1", 99,
-                             {"mqtt": {"host": "elsewhere.example"}}, load_key(office.key),
-                             "2026-11-24T10:00:00+00:00")
-    publish(office.port, document_topic(ROOT, "config", "store-1", "box-1"), forged,
-            retain=True)
+
+    forged = signed_document(
+        "config",
+        "store-1",
+        "box-1",
+        99,
+        {"mqtt": {"host": "elsewhere.example"}},
+        load_key(office.key),
+        "2026-11-24T10:00:00+00:00",
+    )
+    publish(office.port, document_topic(ROOT, "config", "store-1", "box-1"), forged, retain=True)
     wait_until(lambda: office.events("document.refused"), 20, "document.refused")
     refusal = office.events("document.refused")[-1]
     assert "mqtt.host" in str(refusal["error"]) or "[mqtt]" in str(refusal["error"]), refusal

@@ -33,14 +33,20 @@ OLD_DAY = datetime(2026, 10, 1, 9, 0)  # store-local; long before any run of thi
 
 
 def run(config: Path, *args: str, stdin: str = "") -> subprocess.CompletedProcess[str]:
-    return subprocess.run([str(GATEWAY), *args, "--config", str(config)], input=stdin,
-                          capture_output=True, text=True, check=False)
+    return subprocess.run(
+        [str(GATEWAY), *args, "--config", str(config)],
+        input=stdin,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
 
 
 def journal_state(database: Path) -> dict[str, int]:
     with sqlite3.connect(f"file:{database}?mode=ro", uri=True) as conn:
         head, ack, anchor = conn.execute(
-            "SELECT head_seq, acknowledged_seq, anchor_seq FROM journal_state").fetchone()
+            "SELECT head_seq, acknowledged_seq, anchor_seq FROM journal_state"
+        ).fetchone()
     return {"head": head, "acknowledged": ack, "anchor": anchor}
 
 
@@ -60,10 +66,12 @@ def test_the_daemon_refuses_report_days_before_writing(tmp_path: Path) -> None:
         assert daemon.key("tender", type="cash", amount="5")["ok"]
         assert daemon.key("close_shift", counted="1.75")["ok"]
         head = journal_state(tmp_path / "storegate.db")["head"]
-        for day, problem in (("2026-12-2", "is not a date written YYYY-MM-DD"),
-                             ("2026-02-30", "is not a calendar date"),
-                             ("2999-01-01", "is after today"),
-                             ("2020-01-06", "recorded no sale, refund, void or no-sale")):
+        for day, problem in (
+            ("2026-12-2", "is not a date written YYYY-MM-DD"),
+            ("2026-02-30", "is not a calendar date"),
+            ("2999-01-01", "is after today"),
+            ("2020-01-06", "recorded no sale, refund, void or no-sale"),
+        ):
             cli = run(config, "report", "z", "--date", day, "--card", "CARD-BEAT")
             assert cli.returncode == 2 and problem in cli.stderr, cli.stderr
             raw = daemon.ask({"command": "z_report", "day": day, "card": "CARD-BEAT"})
@@ -72,8 +80,9 @@ def test_the_daemon_refuses_report_days_before_writing(tmp_path: Path) -> None:
         x = run(config, "report", "x", "--shift", "nosuch")
         assert x.returncode == 2 and "never opened a shift 'nosuch'" in x.stderr, x.stderr
         assert journal_state(tmp_path / "storegate.db")["head"] == head  # nothing journalled
-        empty = run(config, "report", "z", "--date", "2020-01-06", "--card", "CARD-BEAT",
-                    "--empty-day")
+        empty = run(
+            config, "report", "z", "--date", "2020-01-06", "--card", "CARD-BEAT", "--empty-day"
+        )
         assert empty.returncode == 0 and "Z REPORT 0001" in empty.stdout, empty.stderr
         today = run(config, "report", "z", "--card", "CARD-BEAT")
         assert today.returncode == 0 and "Z REPORT 0002" in today.stdout, today.stderr
@@ -94,8 +103,13 @@ def _old_trading_day(database: Path, config: Path) -> int:
 
     book = LaneBook(db, Journal(db, clock=old_clock))
     members = RoomMembers(MemberAccounts(MemberStore(db, settings.store.box)))
-    lane = Lane(book=book, staff=StaffDirectory(db, settings.lane),
-                catalog=load_catalog_file(EXAMPLE_CATALOG), settings=settings, members=members)
+    lane = Lane(
+        book=book,
+        staff=StaffDirectory(db, settings.lane),
+        catalog=load_catalog_file(EXAMPLE_CATALOG),
+        settings=settings,
+        members=members,
+    )
     at = iter(OLD_DAY + timedelta(minutes=n) for n in range(100))
     assert not isinstance(lane.handle(ev.OpenShift(next(at), CASHIER)), ev.Refusal)
     for _ in range(2):
@@ -117,24 +131,36 @@ def test_gateway_run_prunes_what_head_office_and_a_backup_hold(tmp_path: Path) -
         config = box_config(tmp_path)
         config.write_text(config.read_text().replace("port = 1883", f"port = {broker.port}"))
         old = _old_trading_day(database, config)
-        daemon = Daemon(tmp_path, config, {"STOREGATE_JOURNAL__RETENTION_DAYS": "7",
-                                           "STOREGATE_JOURNAL__PRUNE_INTERVAL_S": "1",
-                                           "STOREGATE_JOURNAL__PRUNE_BATCH": "10"})
+        daemon = Daemon(
+            tmp_path,
+            config,
+            {
+                "STOREGATE_JOURNAL__RETENTION_DAYS": "7",
+                "STOREGATE_JOURNAL__PRUNE_INTERVAL_S": "1",
+                "STOREGATE_JOURNAL__PRUNE_BATCH": "10",
+            },
+        )
         try:
             assert daemon.key("sign_on", staff="101", pin="472951")["ok"]
             assert daemon.key("scan", code="7612345001012")["ok"]
             assert daemon.key("tender", type="cash", amount="5")["ok"]
             head = journal_state(database)["head"]
-            wait_until("head office acknowledged everything",
-                       lambda: journal_state(database)["acknowledged"] == head)
-            wait_until("retention waits for a backup",
-                       lambda: "the oldest kept record is in no backup yet" in daemon.output())
+            wait_until(
+                "head office acknowledged everything",
+                lambda: journal_state(database)["acknowledged"] == head,
+            )
+            wait_until(
+                "retention waits for a backup",
+                lambda: "the oldest kept record is in no backup yet" in daemon.output(),
+            )
             assert journal_state(database)["anchor"] == 0  # acknowledged, old, not backed up
             backup = daemon.ask({"command": "backup"})
             assert backup["ok"], backup
             wait_until("the old day is pruned", lambda: journal_state(database)["anchor"] == old)
-            wait_until("retention waits for age",
-                       lambda: "younger than the retention period" in daemon.output())
+            wait_until(
+                "retention waits for age",
+                lambda: "younger than the retention period" in daemon.output(),
+            )
             assert journal_state(database)["anchor"] == old  # today's records stay
 
             verify = run(config, "journal", "verify")
@@ -150,14 +176,17 @@ def test_gateway_run_prunes_what_head_office_and_a_backup_hold(tmp_path: Path) -
             assert again.returncode == 0 and "verified" in again.stdout, again.stderr
 
             reprint = run(config, "receipt", "2")
-            assert reprint.returncode == 2 and "older than the retention period" in \
-                reprint.stderr and "Traceback" not in reprint.stderr, reprint.stderr
-            refund = daemon.key("refund", receipt="box-1-000001", reason="broken",
-                                card="CARD-BEAT")
+            assert (
+                reprint.returncode == 2
+                and "older than the retention period" in reprint.stderr
+                and "Traceback" not in reprint.stderr
+            ), reprint.stderr
+            refund = daemon.key("refund", receipt="box-1-000001", reason="broken", card="CARD-BEAT")
             assert refund["ok"] is False, refund
             assert "older than the retention period" in str(refund), refund
-            late_z = run(config, "report", "z", "--date", OLD_DAY.date().isoformat(),
-                         "--card", "CARD-BEAT")
+            late_z = run(
+                config, "report", "z", "--date", OLD_DAY.date().isoformat(), "--card", "CARD-BEAT"
+            )
             assert late_z.returncode == 2 and "retention period" in late_z.stderr, late_z.stderr
             assert journal_state(database)["head"] == head
             assert daemon.key("scan", code="7612345001012")["ok"]  # the till goes on selling

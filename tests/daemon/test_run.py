@@ -57,12 +57,19 @@ def test_ready_watchdog_status_and_a_private_socket(tmp_path: Path) -> None:
         assert "synchronised" in status["clock"]  # type: ignore[operator]
         backup = daemon.ask({"command": "backup"})
         assert backup["ok"] and Path(str(backup["path"])).exists(), backup
-        till = subprocess.run([str(GATEWAY), "till", "sign_on", "staff=101", "pin=472951",
-                               "--config", str(config)], capture_output=True, text=True,
-                              check=False)
+        till = subprocess.run(
+            [str(GATEWAY), "till", "sign_on", "staff=101", "pin=472951", "--config", str(config)],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
         assert till.returncode == 0 and '"ok": true' in till.stdout, till.stdout + till.stderr
-        shown = subprocess.run([str(GATEWAY), "status", "--config", str(config)],
-                               capture_output=True, text=True, check=False)
+        shown = subprocess.run(
+            [str(GATEWAY), "status", "--config", str(config)],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
         assert shown.returncode == 0, shown.stderr
         assert "lane     idle, cashier Anna" in shown.stdout
         assert "journal  head 1, acknowledged 0, backlog 1" in shown.stdout
@@ -71,8 +78,12 @@ def test_ready_watchdog_status_and_a_private_socket(tmp_path: Path) -> None:
         assert daemon.stop() == 0, daemon.output()
     assert not daemon.socket.exists()
     assert "STOPPING=1" in [m for _, m in daemon.notify.messages]
-    gone = subprocess.run([str(GATEWAY), "status", "--config", str(config)],
-                          capture_output=True, text=True, check=False)
+    gone = subprocess.run(
+        [str(GATEWAY), "status", "--config", str(config)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     assert gone.returncode == 1 and "the daemon is not running" in gone.stderr
     assert "Traceback" not in gone.stderr
 
@@ -118,15 +129,18 @@ def test_sighup_reloads_anomaly_thresholds_and_anomalies_reach_the_lane(tmp_path
         assert daemon.key("sign_on", staff="101", pin="472951")["ok"]
         for n in range(6):
             assert daemon.key("scan", code=f"76199999{n:04d}")["refused"] in (
-                "unknown_item", "misread")
+                "unknown_item",
+                "misread",
+            )
         assert daemon.key("scan", code="7612345001012")["ok"]
         assert daemon.key("tender", type="cash", amount="5")["ok"]
         rules = [a["rule"] for a in daemon.status()["anomalies"]]  # type: ignore[index]
         assert "failed_pins" in rules
         assert "sale_above_limit" not in rules
 
-        config.write_text(config.read_text().replace('sale_above = "500.00"',
-                                                     'sale_above = "1.00"'))
+        config.write_text(
+            config.read_text().replace('sale_above = "500.00"', 'sale_above = "1.00"')
+        )
         daemon.process.send_signal(1)  # SIGHUP
         deadline = time.monotonic() + 10
         while "settings reloaded" not in daemon.output():
@@ -153,28 +167,42 @@ def test_a_signed_catalog_from_head_office_applies_between_sales(tmp_path: Path)
     public = base64.b64encode(key.public_key().public_bytes(Encoding.Raw, PublicFormat.Raw))
     broker = Mosquitto(tmp_path / "broker").start()
     try:
-        config = box_config(tmp_path, f'\n[[sync.trusted_keys]]\nkey_id = "ho-1"\n'
-                            f'public_key = "{public.decode()}"\n')
+        config = box_config(
+            tmp_path,
+            f'\n[[sync.trusted_keys]]\nkey_id = "ho-1"\npublic_key = "{public.decode()}"\n',
+        )
         config.write_text(config.read_text().replace("port = 1883", f"port = {broker.port}"))
         daemon = Daemon(tmp_path, config)
         try:
             assert daemon.key("sign_on", staff="101", pin="472951")["ok"]
             first = daemon.key("scan", code="7612345001012")
             assert first["lane"]["total"] == "1.75"  # type: ignore[index]
-            catalog = json.loads((Path(__file__).parents[2] / "config" /
-                                  "catalog.example.json").read_text())
+            catalog = json.loads(
+                (Path(__file__).parents[2] / "config" / "catalog.example.json").read_text()
+            )
             catalog["version"] = 2
             for product in catalog["products"]:
                 if product["sku"] == "MILK-1L":
                     product["price"] = "1.95"
-            message = sign({"v": 1, "kind": "catalog", "store": "store-1", "box": None,
-                            "version": 2, "issued_at": "2026-11-24T02:00:00.000Z",
-                            "document": catalog}, key, "ho-1")
+            message = sign(
+                {
+                    "v": 1,
+                    "kind": "catalog",
+                    "store": "store-1",
+                    "box": None,
+                    "version": 2,
+                    "issued_at": "2026-11-24T02:00:00.000Z",
+                    "document": catalog,
+                },
+                key,
+                "ho-1",
+            )
             publisher = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2)
             publisher.connect("127.0.0.1", broker.port)
             publisher.loop_start()
-            publisher.publish("storegate/v1/store-1/catalog", json.dumps(message), qos=1,
-                              retain=True).wait_for_publish(10)
+            publisher.publish(
+                "storegate/v1/store-1/catalog", json.dumps(message), qos=1, retain=True
+            ).wait_for_publish(10)
             publisher.loop_stop()
             publisher.disconnect()
             deadline = time.monotonic() + 15
@@ -193,13 +221,15 @@ def test_a_signed_catalog_from_head_office_applies_between_sales(tmp_path: Path)
 
 
 def test_cli_changes_go_through_the_running_daemon_which_stays_the_one_writer(
-        tmp_path: Path) -> None:
+    tmp_path: Path,
+) -> None:
     """A technician adds a cashier, loads a catalog and closes the day on a live box: each
     change is written by the daemon's main loop (it says so in its log) and takes effect
     in the running lane at once; with the daemon stopped, the same commands write the file."""
     config = box_config(tmp_path)
-    catalog = json.loads((Path(__file__).parents[2] / "config" / "catalog.example.json")
-                         .read_text())
+    catalog = json.loads(
+        (Path(__file__).parents[2] / "config" / "catalog.example.json").read_text()
+    )
     catalog["version"] = 2
     for product in catalog["products"]:
         if product["sku"] == "MILK-1L":
@@ -208,26 +238,43 @@ def test_cli_changes_go_through_the_running_daemon_which_stays_the_one_writer(
     newer.write_text(json.dumps(catalog))
 
     def gateway(*args: str, stdin: str = "") -> subprocess.CompletedProcess[str]:
-        return subprocess.run([str(GATEWAY), *args, "--config", str(config)], input=stdin,
-                              capture_output=True, text=True, check=False)
+        return subprocess.run(
+            [str(GATEWAY), *args, "--config", str(config)],
+            input=stdin,
+            capture_output=True,
+            text=True,
+            check=False,
+        )
 
     daemon = Daemon(tmp_path, config, NO_SYNC)
     try:
-        added = gateway("staff", "add", "102", "Carla", "cashier", "--pin-stdin",
-                        stdin="615243\n")
+        added = gateway("staff", "add", "102", "Carla", "cashier", "--pin-stdin", stdin="615243\n")
         assert added.returncode == 0, added.stderr
         assert "staff 102 Carla (cashier) saved" in added.stdout
-        bad = gateway("staff", "add", "103", "Dora", "supervisor", "--ceiling", "lots",
-                      "--pin-stdin", stdin="615243\n")
+        bad = gateway(
+            "staff",
+            "add",
+            "103",
+            "Dora",
+            "supervisor",
+            "--ceiling",
+            "lots",
+            "--pin-stdin",
+            stdin="615243\n",
+        )
         assert bad.returncode == 2 and "override ceiling 'lots' is not a number" in bad.stderr
         broken = tmp_path / "catalog-broken.json"
-        broken.write_text(json.dumps({**catalog, "version": 3, "products": [
-            {**catalog["products"][0], "price": "-1"}]}))
+        broken.write_text(
+            json.dumps(
+                {**catalog, "version": 3, "products": [{**catalog["products"][0], "price": "-1"}]}
+            )
+        )
         refused = gateway("catalog", "load", str(broken))
         assert refused.returncode == 2 and "price" in refused.stderr, refused.stderr
         loaded = gateway("catalog", "load", str(newer))
-        assert loaded.returncode == 0 and "catalog version 2 in force" in loaded.stdout, \
+        assert loaded.returncode == 0 and "catalog version 2 in force" in loaded.stdout, (
             loaded.stderr
+        )
         assert daemon.key("sign_on", staff="102", pin="615243")["ok"]
         scanned = daemon.key("scan", code="7612345001012")
         assert scanned["lane"]["total"] == "1.95"  # type: ignore[index]
@@ -242,11 +289,19 @@ def test_cli_changes_go_through_the_running_daemon_which_stays_the_one_writer(
         assert "catalog version 2 loaded through the control socket" in log, log[-2000:]
     finally:
         assert daemon.stop() == 0, daemon.output()
-    offline = gateway("staff", "add", "104", "Emil", "cashier", "--pin-stdin",
-                      stdin="716354\n")
+    offline = gateway("staff", "add", "104", "Emil", "cashier", "--pin-stdin", stdin="716354\n")
     assert offline.returncode == 0 and "staff 104 Emil (cashier) saved" in offline.stdout
-    bad_offline = gateway("staff", "add", "103", "Dora", "supervisor", "--ceiling", "lots",
-                          "--pin-stdin", stdin="615243\n")
+    bad_offline = gateway(
+        "staff",
+        "add",
+        "103",
+        "Dora",
+        "supervisor",
+        "--ceiling",
+        "lots",
+        "--pin-stdin",
+        stdin="615243\n",
+    )
     assert (bad_offline.returncode, bad_offline.stderr) == (bad.returncode, bad.stderr)
     refused_offline = gateway("catalog", "load", str(broken))
     assert refused_offline.returncode == 2
@@ -281,6 +336,10 @@ def test_a_reader_holding_the_file_open_loses_nothing_across_a_restart(tmp_path:
     finally:
         assert again.stop() == 0, again.output()
         reader.close()
-    verified = subprocess.run([str(GATEWAY), "journal", "verify", "--config", str(config)],
-                              capture_output=True, text=True, check=False)
+    verified = subprocess.run(
+        [str(GATEWAY), "journal", "verify", "--config", str(config)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     assert verified.returncode == 0, verified.stdout + verified.stderr

@@ -41,6 +41,7 @@ def test_screens_follow_the_daemons_lane(tmp_path: Path) -> None:
         # The refund-lines dialog reads the receipt through the daemon's main loop.
         from gateway.database import open_database
         from gateway.journal import Journal
+
         sale = Journal(open_database(tmp_path / "storegate.db", readonly=True)).get(head + 1)
         assert sale is not None and sale.kind == "sale"
         fetch(f"{url}/action/refund_lines", {"entry": str(sale.body["receipt_id"])})

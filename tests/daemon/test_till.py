@@ -26,8 +26,9 @@ SUPERVISOR = {"supervisor_card": "CARD-BEAT", "reason": "customer"}
 
 
 def printer_box(directory: Path, printer: NetworkPrinterSimulator) -> Path:
-    return box_config(directory, f'\n[[devices.printers]]\nname = "receipt"\n'
-                      f'uri = "{printer.uri}"\n')
+    return box_config(
+        directory, f'\n[[devices.printers]]\nname = "receipt"\nuri = "{printer.uri}"\n'
+    )
 
 
 def wait_for(check: object, timeout: float = 10.0) -> None:
@@ -54,7 +55,8 @@ def settled(printer: NetworkPrinterSimulator, receipts: Path, copies: int) -> No
 
 
 def test_the_drawer_opens_once_on_cash_sale_cash_refund_and_no_sale_never_on_card(
-        tmp_path: Path) -> None:
+    tmp_path: Path,
+) -> None:
     printer = NetworkPrinterSimulator().start()
     config = printer_box(tmp_path, printer)
     receipts = tmp_path / "receipts"
@@ -75,8 +77,12 @@ def test_the_drawer_opens_once_on_cash_sale_cash_refund_and_no_sale_never_on_car
         assert kicks(printer) == 1  # a card sale leaves the drawer shut
 
         sale_seq = int(cash["records"][0])  # type: ignore[index]
-        refund = daemon.key("refund", receipt=receipt_id(tmp_path / "storegate.db", sale_seq),
-                            tender="cash", **SUPERVISOR)
+        refund = daemon.key(
+            "refund",
+            receipt=receipt_id(tmp_path / "storegate.db", sale_seq),
+            tender="cash",
+            **SUPERVISOR,
+        )
         assert refund["ok"], refund
         settled(printer, receipts, 3)
         assert kicks(printer) == 2
@@ -86,16 +92,18 @@ def test_the_drawer_opens_once_on_cash_sale_cash_refund_and_no_sale_never_on_car
         wait_for(lambda: kicks(printer) >= 3)
         time.sleep(0.3)
         assert kicks(printer) == 3
-        assert not [a for a in daemon.status()["alerts"]  # type: ignore[union-attr]
-                    if a["source"] == "printer"]  # type: ignore[index]
+        assert not [
+            a
+            for a in daemon.status()["alerts"]  # type: ignore[union-attr]
+            if a["source"] == "printer"
+        ]  # type: ignore[index]
     finally:
         assert daemon.stop() == 0, daemon.output()
         printer.stop()
     assert kicks(printer) == 3  # and none at shutdown
 
 
-def test_a_drawer_kick_that_fails_is_reported_like_a_receipt_that_failed(
-        tmp_path: Path) -> None:
+def test_a_drawer_kick_that_fails_is_reported_like_a_receipt_that_failed(tmp_path: Path) -> None:
     printer = NetworkPrinterSimulator().start()
     config = printer_box(tmp_path, printer)
     daemon = Daemon(tmp_path, config, NO_SYNC)
@@ -106,8 +114,11 @@ def test_a_drawer_kick_that_fails_is_reported_like_a_receipt_that_failed(
         assert no_sale["ok"], no_sale  # the no-sale is recorded all the same
 
         def drawer_alert() -> bool:
-            return any(a["source"] == "printer" and "drawer" in a["message"]  # type: ignore[index]
-                       for a in daemon.status()["alerts"])  # type: ignore[union-attr]
+            return any(
+                a["source"] == "printer" and "drawer" in a["message"]  # type: ignore[index]
+                for a in daemon.status()["alerts"]
+            )  # type: ignore[union-attr]
+
         wait_for(drawer_alert, 15)
         assert daemon.status()["printer"] != "ok"
     finally:
@@ -117,8 +128,9 @@ def test_a_drawer_kick_that_fails_is_reported_like_a_receipt_that_failed(
 def add_members(database: Path) -> None:
     """Member Alice (card MEMBER_CARD) as head office would have pushed her."""
     db = open_database(database)
-    MemberStore(db, "box-1").apply_document(parse_document(members_document()),
-                                             datetime(2026, 11, 24, 6))
+    MemberStore(db, "box-1").apply_document(
+        parse_document(members_document()), datetime(2026, 11, 24, 6)
+    )
     db.conn.close()
 
 
@@ -134,14 +146,17 @@ def test_a_member_sale_prints_the_sale_once_across_restarts(tmp_path: Path) -> N
         assert daemon.key("scan", code=MILK)["ok"]
         paid = daemon.key("tender", type="cash", amount="5")
         assert paid["ok"] and paid["state"] == "idle", paid
-        with contextlib.closing(sqlite3.connect(
-                f"file:{tmp_path / 'storegate.db'}?mode=ro", uri=True)) as conn:
+        with contextlib.closing(
+            sqlite3.connect(f"file:{tmp_path / 'storegate.db'}?mode=ro", uri=True)
+        ) as conn:
             kinds = dict(conn.execute("SELECT seq, kind FROM journal_record"))
         sale = [seq for seq, kind in kinds.items() if kind == "sale"]
         assert len(sale) == 1 and "member_balance" in kinds.values(), kinds
         wait_for(lambda: (receipts / f"{sale[0]:07d}-sale.txt").exists())
-        assert "Alice" in (receipts / f"{sale[0]:07d}-sale.txt").read_text() or \
-            "M0001" in (receipts / f"{sale[0]:07d}-sale.txt").read_text()
+        assert (
+            "Alice" in (receipts / f"{sale[0]:07d}-sale.txt").read_text()
+            or "M0001" in (receipts / f"{sale[0]:07d}-sale.txt").read_text()
+        )
     finally:
         assert daemon.stop() == 0, daemon.output()
     copies = sorted(p.name for p in receipts.glob("*.txt"))
@@ -197,10 +212,13 @@ def test_bad_requests_are_answered_and_the_till_keeps_its_sale(tmp_path: Path) -
             assert daemon.process.poll() is None, (request, daemon.output()[-3000:])
             lane = daemon.status()["lane"]
             assert lane["state"] == "in_sale" and lane["lines"] == 2, (request, lane)  # type: ignore[index]
-        for request in ({"command": "nosuch"}, {"command": ["status"]},
-                        {"command": "staff", "action": "add"},
-                        {"command": "catalog_load", "text": {"not": "a catalog"}},
-                        {"command": "z_report", "card": 17}):
+        for request in (
+            {"command": "nosuch"},
+            {"command": ["status"]},
+            {"command": "staff", "action": "add"},
+            {"command": "catalog_load", "text": {"not": "a catalog"}},
+            {"command": "z_report", "card": 17},
+        ):
             answer = daemon.ask(request)
             assert answer["ok"] is False and answer["error"], (request, answer)
             assert daemon.process.poll() is None, (request, daemon.output()[-3000:])

@@ -38,12 +38,23 @@ def counting_ids(prefix: str = "rec") -> Callable[[], str]:
 
 def sale_body(number: int, lines: int = 3) -> dict[str, Any]:
     """A completed sale as the lane would journal it (money as Decimal)."""
-    items = [{"sku": f"SKU{n:04d}", "name": f"item {n}", "qty": Decimal("1"),
-              "unit_price": Decimal("2.50"), "amount": Decimal("2.50"), "tax_rate": "A"}
-             for n in range(lines)]
-    return {"receipt": f"R{number:06d}", "lines": items,
-            "total": Decimal("2.50") * lines, "tenders": [{"type": "cash",
-                                                           "amount": Decimal("2.50") * lines}]}
+    items = [
+        {
+            "sku": f"SKU{n:04d}",
+            "name": f"item {n}",
+            "qty": Decimal("1"),
+            "unit_price": Decimal("2.50"),
+            "amount": Decimal("2.50"),
+            "tax_rate": "A",
+        }
+        for n in range(lines)
+    ]
+    return {
+        "receipt": f"R{number:06d}",
+        "lines": items,
+        "total": Decimal("2.50") * lines,
+        "tenders": [{"type": "cash", "amount": Decimal("2.50") * lines}],
+    }
 
 
 def tamper(path: Path, *statements: tuple[str, tuple[Any, ...]]) -> None:

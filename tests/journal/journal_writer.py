@@ -27,8 +27,10 @@ PRICE = Decimal("1.25")
 
 def debit(conn: sqlite3.Connection) -> None:
     (balance,) = conn.execute("SELECT balance FROM member_balance WHERE member = 'M1'").fetchone()
-    conn.execute("UPDATE member_balance SET balance = ? WHERE member = 'M1'",
-                 (str(Decimal(balance) - PRICE),))
+    conn.execute(
+        "UPDATE member_balance SET balance = ? WHERE member = 'M1'",
+        (str(Decimal(balance) - PRICE),),
+    )
 
 
 def printed_count(receipts: Path) -> int:
@@ -43,16 +45,21 @@ def main() -> int:
     parser.add_argument("--crash-after-commit", type=int, default=-1)
     args = parser.parse_args()
     db = open_database(args.db)
-    db.conn.execute("CREATE TABLE IF NOT EXISTS member_balance (member TEXT PRIMARY KEY, "
-                    "balance TEXT NOT NULL)")
+    db.conn.execute(
+        "CREATE TABLE IF NOT EXISTS member_balance (member TEXT PRIMARY KEY, balance TEXT NOT NULL)"
+    )
     db.conn.execute("INSERT OR IGNORE INTO member_balance VALUES ('M1', '100000.00')")
     journal = Journal(db)
     fd = os.open(args.receipts, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
     print("ready", flush=True)
     for n in range(printed_count(args.receipts), args.sales):
         lines = [{"sku": f"SKU{k}", "qty": "1", "amount": str(PRICE / 20)} for k in range(20)]
-        record = journal.append("sale", {"sale": n, "lines": lines, "total": PRICE,
-                                         "member": "M1"}, record_id=f"sale-{n}", also=debit)
+        record = journal.append(
+            "sale",
+            {"sale": n, "lines": lines, "total": PRICE, "member": "M1"},
+            record_id=f"sale-{n}",
+            also=debit,
+        )
         if n == args.crash_after_commit:
             os.kill(os.getpid(), signal.SIGKILL)
         os.write(fd, f"{n} {record.seq} {record.hash}\n".encode())

@@ -32,16 +32,18 @@ def test_verify_intact_exits_zero(journal_file: Path, capsys: pytest.CaptureFixt
     assert "journal intact: 300 records checked (1..300)" in capsys.readouterr().out
 
 
-def test_verify_tampered_names_the_record(journal_file: Path,
-                                          capsys: pytest.CaptureFixture[str]) -> None:
+def test_verify_tampered_names_the_record(
+    journal_file: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     tamper(journal_file, ("UPDATE journal_record SET kind = 'void' WHERE seq = 123", ()))
     assert main(["journal", "verify", "--db", str(journal_file)]) == 1
     err = capsys.readouterr().err
     assert "journal BROKEN at record 123: record 123 was altered" in err
 
 
-def test_verify_reads_the_database_path_from_settings(journal_file: Path, tmp_path: Path,
-                                                      capsys: pytest.CaptureFixture[str]) -> None:
+def test_verify_reads_the_database_path_from_settings(
+    journal_file: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     config = tmp_path / "gateway.toml"
     config.write_text(f'[paths]\ndata_dir = "{journal_file.parent}"\n')
     assert main(["journal", "verify", "--config", str(config)]) == 0
@@ -64,8 +66,12 @@ def test_truncated_database_is_a_clear_database_error(journal_file: Path, keep: 
 def test_truncated_database_from_the_command_line(journal_file: Path) -> None:
     with journal_file.open("r+b") as handle:
         handle.truncate(journal_file.stat().st_size // 2)
-    done = subprocess.run([sys.executable, "-m", "gateway.cli", "journal", "verify", "--db",
-                           str(journal_file)], capture_output=True, text=True, timeout=60)
+    done = subprocess.run(
+        [sys.executable, "-m", "gateway.cli", "journal", "verify", "--db", str(journal_file)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert done.returncode == DatabaseError.exit_code
     assert "Traceback" not in done.stderr
     assert "malformed" in done.stderr and "fix:" in done.stderr
@@ -84,14 +90,16 @@ def test_export_writes_wire_records_as_json_lines(journal_file: Path, tmp_path: 
     assert len(out.read_text().splitlines()) == 300
 
 
-def test_export_refuses_an_empty_range(journal_file: Path,
-                                       capsys: pytest.CaptureFixture[str]) -> None:
+def test_export_refuses_an_empty_range(
+    journal_file: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     assert main(["journal", "export", "--db", str(journal_file), "--from", "400"]) == 2
     assert "records kept are 1..300" in capsys.readouterr().err
 
 
-def test_status_shows_head_ack_and_backlog(journal_file: Path,
-                                           capsys: pytest.CaptureFixture[str]) -> None:
+def test_status_shows_head_ack_and_backlog(
+    journal_file: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     assert main(["journal", "status", "--db", str(journal_file)]) == 0
     out = capsys.readouterr().out
     assert "head seq:          300" in out
@@ -99,7 +107,8 @@ def test_status_shows_head_ack_and_backlog(journal_file: Path,
     assert "backlog:           200 record(s), oldest 2026-03-01T09:01:40.000Z" in out
 
 
-def test_missing_database_is_a_clear_error(tmp_path: Path,
-                                           capsys: pytest.CaptureFixture[str]) -> None:
+def test_missing_database_is_a_clear_error(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     assert main(["journal", "verify", "--db", str(tmp_path / "none.db")]) == 3
     assert "database file does not exist" in capsys.readouterr().err

@@ -22,8 +22,11 @@ KILLS = 20
 
 
 def _start(db: Path, receipts: Path, *extra: str) -> subprocess.Popen[str]:
-    process = subprocess.Popen([sys.executable, str(WRITER), str(db), str(receipts), *extra],
-                               stdout=subprocess.PIPE, text=True)
+    process = subprocess.Popen(
+        [sys.executable, str(WRITER), str(db), str(receipts), *extra],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     assert process.stdout is not None
     assert process.stdout.readline() == "ready\n"
     return process

@@ -50,11 +50,17 @@ def test_step_end_stops_before_the_first_young_record() -> None:
 
 
 @settings(max_examples=300, deadline=None)
-@given(anchor=st.integers(0, 50), extra=st.integers(0, 60), ack=st.integers(0, 120),
-       backed=st.integers(0, 120), batch=st.integers(1, 30),
-       young=st.one_of(st.none(), st.integers(0, 120)))
+@given(
+    anchor=st.integers(0, 50),
+    extra=st.integers(0, 60),
+    ack=st.integers(0, 120),
+    backed=st.integers(0, 120),
+    batch=st.integers(1, 30),
+    young=st.one_of(st.none(), st.integers(0, 120)),
+)
 def test_a_plan_never_reaches_past_acknowledged_backed_up_or_the_head(
-        anchor: int, extra: int, ack: int, backed: int, batch: int, young: int | None) -> None:
+    anchor: int, extra: int, ack: int, backed: int, batch: int, young: int | None
+) -> None:
     head = anchor + extra
     marks = Watermarks(anchor, head, max(anchor, min(ack, head)), backed)
     chosen = window(marks, batch)
@@ -76,13 +82,17 @@ def _days_of_records(journal: Journal, clock: SteppingClock, days: int, per_day:
 
 
 def test_the_keeper_prunes_only_acknowledged_backed_up_old_records_in_steps(
-        journal: Journal, clock: SteppingClock) -> None:
+    journal: Journal, clock: SteppingClock
+) -> None:
     _days_of_records(journal, clock, days=20, per_day=10)  # seq 1..200, 10 a day
     reach = {"seq": 0}
     now = {"at": START + timedelta(days=20)}
-    keeper = RetentionKeeper(journal, JournalSettings(retention_days=7, prune_batch=25,
-                                                      prune_interval_s=60),
-                             backed_up=lambda: reach["seq"], wall=lambda: now["at"])
+    keeper = RetentionKeeper(
+        journal,
+        JournalSettings(retention_days=7, prune_batch=25, prune_interval_s=60),
+        backed_up=lambda: reach["seq"],
+        wall=lambda: now["at"],
+    )
     assert keeper.step() == (0, Hold.ACKNOWLEDGEMENT)
     journal.acknowledge(150)
     assert keeper.step() == (0, Hold.BACKUP)  # acknowledged, but no backup holds them
@@ -110,14 +120,19 @@ def test_the_keeper_prunes_only_acknowledged_backed_up_old_records_in_steps(
 def test_retention_zero_keeps_everything(journal: Journal, clock: SteppingClock) -> None:
     _days_of_records(journal, clock, days=3, per_day=2)
     journal.acknowledge(6)
-    keeper = RetentionKeeper(journal, JournalSettings(retention_days=0),
-                             backed_up=lambda: 6, wall=lambda: START + timedelta(days=999))
+    keeper = RetentionKeeper(
+        journal,
+        JournalSettings(retention_days=0),
+        backed_up=lambda: 6,
+        wall=lambda: START + timedelta(days=999),
+    )
     assert keeper.step() == (0, Hold.DISABLED)
     assert journal.state().anchor_seq == 0
 
 
-def test_dependents_delete_in_the_same_transaction(journal: Journal, clock: SteppingClock,
-                                                   db: sqlite_utils.Database) -> None:
+def test_dependents_delete_in_the_same_transaction(
+    journal: Journal, clock: SteppingClock, db: sqlite_utils.Database
+) -> None:
     _days_of_records(journal, clock, days=10, per_day=1)
     journal.acknowledge(10)
     db.conn.execute("CREATE TABLE side (seq INTEGER)")
@@ -128,17 +143,27 @@ def test_dependents_delete_in_the_same_transaction(journal: Journal, clock: Step
     def broken(conn: sqlite3.Connection, upto: int) -> None:
         raise DatabaseError("disk I/O error", where="side table", fix="free some space")
 
-    keeper = RetentionKeeper(journal, JournalSettings(retention_days=7), backed_up=lambda: 10,
-                             wall=lambda: START + timedelta(days=30), dependents=[broken],
-                             alert=alerts.append)
+    keeper = RetentionKeeper(
+        journal,
+        JournalSettings(retention_days=7),
+        backed_up=lambda: 10,
+        wall=lambda: START + timedelta(days=30),
+        dependents=[broken],
+        alert=alerts.append,
+    )
     assert keeper.tick(0.0) == 0 and "journal pruning failed" in alerts[-1]
     assert journal.state().anchor_seq == 0 and journal.get(1) is not None  # rolled back
 
     def side(conn: sqlite3.Connection, upto: int) -> None:
         conn.execute("DELETE FROM side WHERE seq <= ?", (upto,))
 
-    keeper = RetentionKeeper(journal, JournalSettings(retention_days=7), backed_up=lambda: 10,
-                             wall=lambda: START + timedelta(days=30), dependents=[side])
+    keeper = RetentionKeeper(
+        journal,
+        JournalSettings(retention_days=7),
+        backed_up=lambda: 10,
+        wall=lambda: START + timedelta(days=30),
+        dependents=[side],
+    )
     assert keeper.tick(0.0) == 9
     assert [r[0] for r in db.conn.execute("SELECT seq FROM side")] == [10]
 
@@ -170,24 +195,34 @@ def test_a_backup_counts_only_while_it_exists_and_holds_this_chain(tmp_path: Pat
     assert reach() == 5 and first.path.exists()
 
 
-@pytest.mark.parametrize(("toml", "expected"), [
-    ("[journal]\nretention_days = 3\n", "journal.retention_days: "
-     "retention_days = 3: use 0 (keep every record) or 7 to 3650 days"),
-    ("[journal]\nprune_batch = 0\n", "journal.prune_batch"),
-    ("[journal]\nretention = 90\n", "journal.retention: unknown key"),
-])
-def test_config_check_names_a_bad_journal_setting(tmp_path: Path, toml: str,
-                                                  expected: str) -> None:
+@pytest.mark.parametrize(
+    ("toml", "expected"),
+    [
+        (
+            "[journal]\nretention_days = 3\n",
+            "journal.retention_days: "
+            "retention_days = 3: use 0 (keep every record) or 7 to 3650 days",
+        ),
+        ("[journal]\nprune_batch = 0\n", "journal.prune_batch"),
+        ("[journal]\nretention = 90\n", "journal.retention: unknown key"),
+    ],
+)
+def test_config_check_names_a_bad_journal_setting(tmp_path: Path, toml: str, expected: str) -> None:
     config = tmp_path / "gateway.toml"
     config.write_text(toml)
-    done = subprocess.run([str(GATEWAY), "config", "check", "--config", str(config)],
-                          capture_output=True, text=True, check=False)
+    done = subprocess.run(
+        [str(GATEWAY), "config", "check", "--config", str(config)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     assert done.returncode == 2 and expected in done.stderr, done.stderr
     assert "Traceback" not in done.stderr
 
 
 def test_random_days_never_prune_the_unacknowledged_the_unbacked_or_the_young(
-        journal: Journal, clock: SteppingClock) -> None:
+    journal: Journal, clock: SteppingClock
+) -> None:
     """A seeded random mix of sales, acknowledgements, backups, time passing and keeper
     steps on a real file: after every step the kept records are exactly those the rules
     keep, and the chain verifies."""
@@ -195,16 +230,21 @@ def test_random_days_never_prune_the_unacknowledged_the_unbacked_or_the_young(
     reach = {"seq": 0}
     now = {"at": START}
     stamps: dict[int, datetime] = {}
-    keeper = RetentionKeeper(journal, JournalSettings(retention_days=7, prune_batch=10),
-                             backed_up=lambda: reach["seq"], wall=lambda: now["at"])
+    keeper = RetentionKeeper(
+        journal,
+        JournalSettings(retention_days=7, prune_batch=10),
+        backed_up=lambda: reach["seq"],
+        wall=lambda: now["at"],
+    )
     clock.step = timedelta(0)
     for _ in range(400):
         action = rng.choice(("sell", "sell", "ack", "backup", "time", "step", "step"))
         head = journal.state().head_seq
         if action == "sell":
             clock.now = now["at"]
-            for record in journal.append_many([("sale", sale_body(n))
-                                               for n in range(rng.randint(1, 8))]):
+            for record in journal.append_many(
+                [("sale", sale_body(n)) for n in range(rng.randint(1, 8))]
+            ):
                 stamps[record.seq] = now["at"]
         elif action == "ack" and head:
             journal.acknowledge(rng.randint(journal.state().acknowledged_seq, head))
@@ -219,8 +259,10 @@ def test_random_days_never_prune_the_unacknowledged_the_unbacked_or_the_young(
             assert deleted == after.anchor_seq - state.anchor_seq <= 10
             assert after.anchor_seq <= min(after.acknowledged_seq, reach["seq"])
             assert after.anchor_seq < max(after.head_seq, 1)
-            assert all(stamps[s] < now["at"] - timedelta(days=7)
-                       for s in range(state.anchor_seq + 1, after.anchor_seq + 1))
+            assert all(
+                stamps[s] < now["at"] - timedelta(days=7)
+                for s in range(state.anchor_seq + 1, after.anchor_seq + 1)
+            )
             assert journal.get(after.anchor_seq + 1) is not None or after.head_seq == 0
     assert journal.state().anchor_seq > 0  # the mix did prune
     assert verify_journal(journal._db).ok

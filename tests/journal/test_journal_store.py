@@ -55,14 +55,16 @@ def test_reader_connection_sees_committed_records(journal: Journal, db_path: Pat
 
 
 def test_same_record_id_returns_existing_record_and_skips_also(
-        journal: Journal, db: sqlite_utils.Database) -> None:
+    journal: Journal, db: sqlite_utils.Database
+) -> None:
     db.conn.execute("CREATE TABLE member_balance (member TEXT PRIMARY KEY, balance TEXT)")
     db.conn.execute("INSERT INTO member_balance VALUES ('M1', '50.00')")
 
     def debit(conn: sqlite3.Connection) -> None:
         (balance,) = conn.execute("SELECT balance FROM member_balance").fetchone()
-        conn.execute("UPDATE member_balance SET balance = ?",
-                     (str(Decimal(balance) - Decimal("12.00")),))
+        conn.execute(
+            "UPDATE member_balance SET balance = ?", (str(Decimal(balance) - Decimal("12.00")),)
+        )
 
     body = {"member": "M1", "change": Decimal("-12.00")}
     first = journal.append("member_balance", body, record_id="bal-1", also=debit)
@@ -80,7 +82,8 @@ def test_reused_record_id_with_other_body_is_refused(journal: Journal) -> None:
 
 
 def test_also_failure_rolls_back_record_and_side_effect(
-        journal: Journal, db: sqlite_utils.Database) -> None:
+    journal: Journal, db: sqlite_utils.Database
+) -> None:
     db.conn.execute("CREATE TABLE stock (sku TEXT PRIMARY KEY, qty INTEGER CHECK (qty >= 0))")
     db.conn.execute("INSERT INTO stock VALUES ('A', 1)")
 
@@ -114,17 +117,24 @@ def test_append_many_replay_and_mixed_batch(journal: Journal) -> None:
     assert journal.head() == written[-1]
 
 
-@pytest.mark.parametrize("kind, body, record_id", [
-    ("", {}, None), ("sale", ["not", "a", "mapping"], None), ("sale", {}, ""),
-])
-def test_bad_entries_are_refused(journal: Journal, kind: str, body: object,
-                                 record_id: str | None) -> None:
+@pytest.mark.parametrize(
+    "kind, body, record_id",
+    [
+        ("", {}, None),
+        ("sale", ["not", "a", "mapping"], None),
+        ("sale", {}, ""),
+    ],
+)
+def test_bad_entries_are_refused(
+    journal: Journal, kind: str, body: object, record_id: str | None
+) -> None:
     with pytest.raises(JournalError):
         journal.append(kind, body, record_id=record_id)  # type: ignore[arg-type]
 
 
-def test_read_find_and_order_do_not_depend_on_the_clock(journal: Journal,
-                                                        clock: SteppingClock) -> None:
+def test_read_find_and_order_do_not_depend_on_the_clock(
+    journal: Journal, clock: SteppingClock
+) -> None:
     journal.append("sale", sale_body(1))
     clock.now = START - timedelta(days=3)  # the clock jumps backwards
     clock.synced = False
@@ -154,8 +164,7 @@ def test_acknowledge_is_monotonic_and_bounded(journal: Journal) -> None:
     assert journal.backlog() == (0, None)
 
 
-def test_prune_removes_only_acknowledged_and_old(journal: Journal,
-                                                 clock: SteppingClock) -> None:
+def test_prune_removes_only_acknowledged_and_old(journal: Journal, clock: SteppingClock) -> None:
     clock.step = timedelta(days=1)
     journal.append_many([("sale", sale_body(0))])
     for n in range(1, 10):
@@ -170,12 +179,14 @@ def test_prune_removes_only_acknowledged_and_old(journal: Journal,
     assert journal.read(0, 1)[0].seq == 7
     assert journal.state().anchor_seq == 6
     assert verify_journal(journal._db).ok
-    assert journal.prune(now + timedelta(days=365), timedelta(days=90),
-                         backed_up_seq=10) == 0  # 7..10 unacknowledged
+    assert (
+        journal.prune(now + timedelta(days=365), timedelta(days=90), backed_up_seq=10) == 0
+    )  # 7..10 unacknowledged
 
 
-def test_prune_keeps_the_head_and_stops_at_a_future_stamp(journal: Journal,
-                                                          clock: SteppingClock) -> None:
+def test_prune_keeps_the_head_and_stops_at_a_future_stamp(
+    journal: Journal, clock: SteppingClock
+) -> None:
     journal.append("sale", sale_body(1))
     clock.now = START + timedelta(days=400)  # clock jumped forward for one record
     journal.append("sale", sale_body(2))
@@ -190,7 +201,8 @@ def test_prune_keeps_the_head_and_stops_at_a_future_stamp(journal: Journal,
 
 
 def test_database_refuses_deleting_unacknowledged_and_updating(
-        journal: Journal, db: sqlite_utils.Database) -> None:
+    journal: Journal, db: sqlite_utils.Database
+) -> None:
     journal.append("sale", sale_body(1))
     with pytest.raises(sqlite3.IntegrityError, match="only once acknowledged"):
         db.conn.execute("DELETE FROM journal_record")
@@ -216,12 +228,12 @@ def test_wire_round_trip(journal: Journal) -> None:
     assert JournalRecord.from_wire(wire) == record
     assert JournalRecord.from_wire(wire).verify(GENESIS_HASH)
     with pytest.raises(JournalError, match="seq must be an integer; hash missing"):
-        JournalRecord.from_wire({**{k: v for k, v in wire.items() if k != "hash"},
-                                 "seq": True})
+        JournalRecord.from_wire({**{k: v for k, v in wire.items() if k != "hash"}, "seq": True})
 
 
-def test_append_inside_an_open_transaction_is_refused(journal: Journal,
-                                                      db: sqlite_utils.Database) -> None:
+def test_append_inside_an_open_transaction_is_refused(
+    journal: Journal, db: sqlite_utils.Database
+) -> None:
     db.conn.execute("BEGIN")
     with pytest.raises(JournalError, match="already inside a transaction"):
         journal.append("sale", sale_body(1))

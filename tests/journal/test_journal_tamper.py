@@ -43,8 +43,17 @@ def _forged(seq: int, prev_hash: str, body: dict[str, Any]) -> tuple[Any, ...]:
     """A record an attacker computes correctly under the published hash rule."""
     rid, time, kind = f"forged{seq}", "2026-03-01T09:00:04.500Z", "sale"
     body_bytes = canonical_json(body)
-    digest = hash_bytes(envelope_bytes(prev_hash=prev_hash, seq=seq, id=rid, time=time,
-                                       clock_synced=True, kind=kind, body_bytes=body_bytes))
+    digest = hash_bytes(
+        envelope_bytes(
+            prev_hash=prev_hash,
+            seq=seq,
+            id=rid,
+            time=time,
+            clock_synced=True,
+            kind=kind,
+            body_bytes=body_bytes,
+        )
+    )
     return (seq, rid, time, 1, kind, body_bytes.decode(), prev_hash, digest)
 
 
@@ -62,8 +71,11 @@ def _hash_change(path: Path) -> None:
 def _rehashed_body_change(path: Path) -> None:
     prev = row(path, 4)[6]
     forged = _forged(4, prev, {"receipt": "R000003", "total": "0.01"})
-    tamper(path, ("DELETE FROM journal_record WHERE seq = 4", ()),
-           ("INSERT INTO journal_record VALUES (?, ?, ?, ?, ?, ?, ?, ?)", forged))
+    tamper(
+        path,
+        ("DELETE FROM journal_record WHERE seq = 4", ()),
+        ("INSERT INTO journal_record VALUES (?, ?, ?, ?, ?, ?, ?, ?)", forged),
+    )
 
 
 def _deleted_row(path: Path) -> None:
@@ -71,17 +83,23 @@ def _deleted_row(path: Path) -> None:
 
 
 def _deleted_and_renumbered(path: Path) -> None:
-    tamper(path, ("DELETE FROM journal_record WHERE seq = 4", ()),
-           ("UPDATE journal_record SET seq = seq + 1000 WHERE seq > 4", ()),
-           ("UPDATE journal_record SET seq = seq - 1001 WHERE seq > 1000", ()))
+    tamper(
+        path,
+        ("DELETE FROM journal_record WHERE seq = 4", ()),
+        ("UPDATE journal_record SET seq = seq + 1000 WHERE seq > 4", ()),
+        ("UPDATE journal_record SET seq = seq - 1001 WHERE seq > 1000", ()),
+    )
 
 
 def _inserted_and_renumbered(path: Path) -> None:
     prev = row(path, 3)[-1]
     forged = _forged(4, prev, {"receipt": "X", "total": "99.00"})
-    tamper(path, ("UPDATE journal_record SET seq = seq + 1000 WHERE seq >= 4", ()),
-           ("UPDATE journal_record SET seq = seq - 999 WHERE seq >= 1000", ()),
-           ("INSERT INTO journal_record VALUES (?, ?, ?, ?, ?, ?, ?, ?)", forged))
+    tamper(
+        path,
+        ("UPDATE journal_record SET seq = seq + 1000 WHERE seq >= 4", ()),
+        ("UPDATE journal_record SET seq = seq - 999 WHERE seq >= 1000", ()),
+        ("INSERT INTO journal_record VALUES (?, ?, ?, ?, ?, ?, ?, ?)", forged),
+    )
 
 
 def _inserted_after_head(path: Path) -> None:
@@ -91,9 +109,12 @@ def _inserted_after_head(path: Path) -> None:
 
 
 def _swapped_rows(path: Path) -> None:
-    tamper(path, ("UPDATE journal_record SET seq = -1 WHERE seq = 4", ()),
-           ("UPDATE journal_record SET seq = 4 WHERE seq = 5", ()),
-           ("UPDATE journal_record SET seq = 5 WHERE seq = -1", ()))
+    tamper(
+        path,
+        ("UPDATE journal_record SET seq = -1 WHERE seq = 4", ()),
+        ("UPDATE journal_record SET seq = 4 WHERE seq = 5", ()),
+        ("UPDATE journal_record SET seq = 5 WHERE seq = -1", ()),
+    )
 
 
 def _last_deleted(path: Path) -> None:
@@ -109,19 +130,22 @@ def _clock_synced_not_boolean(path: Path) -> None:
 
 
 def _time_changed(path: Path) -> None:
-    tamper(path, ("UPDATE journal_record SET time = '2026-03-02T09:00:04.000Z' WHERE seq = 4",
-                  ()))
+    tamper(path, ("UPDATE journal_record SET time = '2026-03-02T09:00:04.000Z' WHERE seq = 4", ()))
 
 
 def _whitespace_in_body(path: Path) -> None:
     body = row(path, 4)[5]
-    tamper(path, ("UPDATE journal_record SET body = ? WHERE seq = 4",
-                  (json.dumps(json.loads(body), sort_keys=True),)))
+    tamper(
+        path,
+        (
+            "UPDATE journal_record SET body = ? WHERE seq = 4",
+            (json.dumps(json.loads(body), sort_keys=True),),
+        ),
+    )
 
 
 def _kind_invalid_utf8(path: Path) -> None:
-    tamper(path, ("UPDATE journal_record SET kind = CAST(X'73ff6c65' AS TEXT) WHERE seq = 4",
-                  ()))
+    tamper(path, ("UPDATE journal_record SET kind = CAST(X'73ff6c65' AS TEXT) WHERE seq = 4", ()))
 
 
 def _hash_as_number(path: Path) -> None:
@@ -167,27 +191,31 @@ def test_rewritten_chain_is_caught_by_the_acknowledged_hash(written: Path) -> No
         record = _forged(seq, prev, {"n": seq})
         forged.append(record)
         prev = record[-1]
-    tamper(written, ("DELETE FROM journal_record WHERE seq >= 2", ()),
-           *[("INSERT INTO journal_record VALUES (?, ?, ?, ?, ?, ?, ?, ?)", r) for r in forged],
-           ("UPDATE journal_state SET head_hash = ?", (prev,)))
+    tamper(
+        written,
+        ("DELETE FROM journal_record WHERE seq >= 2", ()),
+        *[("INSERT INTO journal_record VALUES (?, ?, ?, ?, ?, ?, ?, ?)", r) for r in forged],
+        ("UPDATE journal_state SET head_hash = ?", (prev,)),
+    )
     report = _verify(written)
     assert report.first_bad_seq == RECORDS
     assert "differs from the one head office acknowledged" in (report.problem or "")
 
 
-@settings(max_examples=40, deadline=None,
-          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 @given(data=st.data())
 def test_any_single_byte_change_of_a_stored_body_is_detected(
-        written: Path, tmp_path_factory: pytest.TempPathFactory, data: st.DataObject) -> None:
+    written: Path, tmp_path_factory: pytest.TempPathFactory, data: st.DataObject
+) -> None:
     copy = tmp_path_factory.mktemp("copy") / "storegate.db"
     shutil.copy(written, copy)
     seq = data.draw(st.integers(1, RECORDS), label="seq")
     body = row(copy, seq)[5].encode()
     at = data.draw(st.integers(0, len(body) - 1), label="byte")
     new = data.draw(st.integers(0, 255).filter(lambda b: b != body[at]), label="value")
-    changed = body[:at] + bytes([new]) + body[at + 1:]
-    tamper(copy, ("UPDATE journal_record SET body = CAST(? AS TEXT) WHERE seq = ?",
-                  (changed, seq)))
+    changed = body[:at] + bytes([new]) + body[at + 1 :]
+    tamper(copy, ("UPDATE journal_record SET body = CAST(? AS TEXT) WHERE seq = ?", (changed, seq)))
     report = _verify(copy)
     assert not report.ok and report.first_bad_seq == seq, report.problem

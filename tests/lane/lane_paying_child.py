@@ -19,11 +19,14 @@ from gateway.settings import load_settings
 def main(db_path: str) -> None:
     lane = make_lane(Path(db_path), load_catalog_file(CATALOG), load_settings(SETTINGS))
     clock = Clock()
-    for event in (ev.OpenShift(clock(), CASHIER), ev.MemberCard(clock(), ALICE),
-                  ev.Scan(clock(), "7612345001234"), ev.Scan(clock(), "7612345001326"),
-                  ev.Tender(clock(), "card", Decimal("5.00"), reference="AUTH-1",
-                            card="4111111111111111"),
-                  ev.Tender(clock(), "stored_value", Decimal("2.00"))):
+    for event in (
+        ev.OpenShift(clock(), CASHIER),
+        ev.MemberCard(clock(), ALICE),
+        ev.Scan(clock(), "7612345001234"),
+        ev.Scan(clock(), "7612345001326"),
+        ev.Tender(clock(), "card", Decimal("5.00"), reference="AUTH-1", card="4111111111111111"),
+        ev.Tender(clock(), "stored_value", Decimal("2.00")),
+    ):
         answer = lane.handle(event)
         assert not hasattr(answer, "code"), answer
     print("TENDERED", flush=True)

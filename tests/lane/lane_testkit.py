@@ -34,8 +34,9 @@ SUPERVISOR_PIN = Credential(staff_id="201", pin="836104")
 
 def add_staff(staff: StaffDirectory) -> None:
     staff.add("101", "Anna", "cashier", pin="472951", card="CARD-ANNA")
-    staff.add("201", "Beat", "supervisor", pin="836104", card="CARD-BEAT",
-              ceiling=Decimal("100.00"))
+    staff.add(
+        "201", "Beat", "supervisor", pin="836104", card="CARD-BEAT", ceiling=Decimal("100.00")
+    )
     staff.add("301", "Chen 陈", "admin", pin="508273", card="CARD-CHEN")
 
 
@@ -60,24 +61,52 @@ LOST = "04A2B3C4D5E604"  # on the blacklist
 def members_document() -> dict[str, Any]:
     """A members document as head office pushes it (CHF, like the example catalog)."""
     return {
-        "schema": "storegate.members/1", "version": 1, "currency": "CHF", "decimals": 2,
+        "schema": "storegate.members/1",
+        "version": 1,
+        "currency": "CHF",
+        "decimals": 2,
         "card_hashing": {"algorithm": "sha256", "salt": SALT},
         "redemption": {"points": 100, "value": "1.00"},
-        "groups": [{"id": "canteen", "name": "Staff", "member_prices": True,
-                    "points": {"per": "1.00", "points": 1},
-                    "limits": {"per_day": "80.00", "meals": [
-                        {"name": "lunch", "from": "11:00", "to": "14:00", "max": "30.00"}]}}],
-        "members": [
-            {"id": "M0001", "group": "canteen", "name": "Alice",
-             "cards": [card_key(ALICE, SALT)],
-             "wallets": {"points": 1200, "subsidy": "20.00", "cash": "50.00"}},
-            {"id": "M0003", "group": "canteen", "name": "Carol", "status": "blocked",
-             "status_since": "2026-11-01", "cards": [card_key(CAROL, SALT)]},
-            {"id": "M0004", "group": "canteen", "name": "Dan", "cards": [card_key(LOST, SALT)],
-             "wallets": {"cash": "100.00"}},
+        "groups": [
+            {
+                "id": "canteen",
+                "name": "Staff",
+                "member_prices": True,
+                "points": {"per": "1.00", "points": 1},
+                "limits": {
+                    "per_day": "80.00",
+                    "meals": [{"name": "lunch", "from": "11:00", "to": "14:00", "max": "30.00"}],
+                },
+            }
         ],
-        "blacklist": {"version": 1, "cards": [{"card": card_key(LOST, SALT),
-                                               "since": "2026-11-22", "reason": "lost"}]},
+        "members": [
+            {
+                "id": "M0001",
+                "group": "canteen",
+                "name": "Alice",
+                "cards": [card_key(ALICE, SALT)],
+                "wallets": {"points": 1200, "subsidy": "20.00", "cash": "50.00"},
+            },
+            {
+                "id": "M0003",
+                "group": "canteen",
+                "name": "Carol",
+                "status": "blocked",
+                "status_since": "2026-11-01",
+                "cards": [card_key(CAROL, SALT)],
+            },
+            {
+                "id": "M0004",
+                "group": "canteen",
+                "name": "Dan",
+                "cards": [card_key(LOST, SALT)],
+                "wallets": {"cash": "100.00"},
+            },
+        ],
+        "blacklist": {
+            "version": 1,
+            "cards": [{"card": card_key(LOST, SALT), "since": "2026-11-22", "reason": "lost"}],
+        },
         "offline": {"stored_value": True, "points_redemption": True},
     }
 
@@ -106,6 +135,11 @@ def make_lane(db_path: Path, catalog: Catalog, settings: GatewaySettings) -> Lan
     if staff.get("101") is None:
         add_staff(staff)
         store.apply_document(parse_document(members_document()), datetime(2026, 11, 24, 6))
-    return Lane(book=book, staff=staff, catalog=catalog, settings=settings,
-                members=RoomMembers(MemberAccounts(store)), new_id=new_id)
-
+    return Lane(
+        book=book,
+        staff=staff,
+        catalog=catalog,
+        settings=settings,
+        members=RoomMembers(MemberAccounts(store)),
+        new_id=new_id,
+    )

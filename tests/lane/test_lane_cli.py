@@ -43,8 +43,21 @@ def test_staff_report_and_receipt_commands(tmp_path: Path, catalog, settings) ->
     lane.handle(ev.Tender(clock(), "cash", Decimal(5)))
     lane.book.db.conn.close()
 
-    added = gateway("staff", "add", "401", "Dora", "supervisor", "--card", "CARD-DORA",
-                    "--ceiling", "50.00", "--pin-stdin", "--db", str(db), stdin="246810\n")
+    added = gateway(
+        "staff",
+        "add",
+        "401",
+        "Dora",
+        "supervisor",
+        "--card",
+        "CARD-DORA",
+        "--ceiling",
+        "50.00",
+        "--pin-stdin",
+        "--db",
+        str(db),
+        stdin="246810\n",
+    )
     assert added.returncode == 0, added.stderr
     totp = gateway("staff", "totp", "401", "--db", str(db))
     assert totp.stdout.startswith("otpauth://totp/"), totp.stderr
@@ -68,22 +81,33 @@ def test_staff_report_and_receipt_commands(tmp_path: Path, catalog, settings) ->
     assert text.returncode == 0 and "X REPORT shift box-1-S00001" in text.stdout
     assert "Sales" in text.stdout and "1.61" in text.stdout
 
-    open_shift = gateway("report", "z", "--date", "2026-11-24", "--card", "CARD-DORA",
-                         "--db", str(db))
+    open_shift = gateway(
+        "report", "z", "--date", "2026-11-24", "--card", "CARD-DORA", "--db", str(db)
+    )
     assert open_shift.returncode == 1 and "shift is still open" in open_shift.stderr
 
     lane = make_lane(db, catalog, settings)
     lane.handle(ev.CloseShift(clock(), Decimal("1.60")))
     lane.book.db.conn.close()
-    cashier = gateway("report", "z", "--date", "2026-11-24", "--staff", "101", "--pin-stdin",
-                      "--db", str(db), stdin="472951\n")
+    cashier = gateway(
+        "report",
+        "z",
+        "--date",
+        "2026-11-24",
+        "--staff",
+        "101",
+        "--pin-stdin",
+        "--db",
+        str(db),
+        stdin="472951\n",
+    )
     assert cashier.returncode == 1 and "may not close the day" in cashier.stderr
-    z = gateway("report", "z", "--date", "2026-11-24", "--card", "CARD-DORA", "--json",
-                "--db", str(db))
+    z = gateway(
+        "report", "z", "--date", "2026-11-24", "--card", "CARD-DORA", "--json", "--db", str(db)
+    )
     assert z.returncode == 0, z.stderr
     assert json.loads(z.stdout)["z_number"] == 1
-    twice = gateway("report", "z", "--date", "2026-11-24", "--card", "CARD-DORA",
-                    "--db", str(db))
+    twice = gateway("report", "z", "--date", "2026-11-24", "--card", "CARD-DORA", "--db", str(db))
     assert twice.returncode == 1 and "already closed" in twice.stderr
 
     reprint = gateway("receipt", "2", "--width", "32", "--db", str(db))
@@ -104,24 +128,65 @@ def test_a_truncated_database_is_refused_with_a_fix(tmp_path: Path, catalog, set
     assert "truncated" in answer.stderr and "fix:" in answer.stderr
 
 
-def test_staff_changes_need_an_admins_pin_and_totp_once_enrolled(tmp_path: Path, catalog,
-                                                                 settings) -> None:
+def test_staff_changes_need_an_admins_pin_and_totp_once_enrolled(
+    tmp_path: Path, catalog, settings
+) -> None:
     db = tmp_path / "storegate.db"
     lane = make_lane(db, catalog, settings)  # admin 301 (PIN 508273) exists, no TOTP yet
     lane.book.db.conn.close()
     first = gateway("staff", "totp", "301", "--db", str(db))  # bootstrap: nobody enrolled
     assert first.returncode == 0 and first.stdout.startswith("otpauth://")
     secret = pyotp.parse_uri(first.stdout.strip()).secret
-    refused = gateway("staff", "add", "402", "Eve", "cashier", "--pin-stdin", "--db", str(db),
-                      stdin="135790\n")
+    refused = gateway(
+        "staff", "add", "402", "Eve", "cashier", "--pin-stdin", "--db", str(db), stdin="135790\n"
+    )
     assert refused.returncode == 2 and "--by STAFF_ID --totp CODE" in refused.stderr
-    wrong = gateway("staff", "add", "402", "Eve", "cashier", "--pin-stdin", "--by", "301",
-                    "--totp", "000000", "--db", str(db), stdin="508273\n135790\n")
+    wrong = gateway(
+        "staff",
+        "add",
+        "402",
+        "Eve",
+        "cashier",
+        "--pin-stdin",
+        "--by",
+        "301",
+        "--totp",
+        "000000",
+        "--db",
+        str(db),
+        stdin="508273\n135790\n",
+    )
     assert wrong.returncode == 1 and "authenticator code is not valid" in wrong.stderr
     code = pyotp.TOTP(secret).now()
-    done = gateway("staff", "add", "402", "Eve", "cashier", "--pin-stdin", "--by", "301",
-                   "--totp", code, "--db", str(db), stdin="508273\n135790\n")
+    done = gateway(
+        "staff",
+        "add",
+        "402",
+        "Eve",
+        "cashier",
+        "--pin-stdin",
+        "--by",
+        "301",
+        "--totp",
+        code,
+        "--db",
+        str(db),
+        stdin="508273\n135790\n",
+    )
     assert done.returncode == 0, done.stderr
-    cashier = gateway("staff", "add", "403", "Fay", "cashier", "--pin-stdin", "--by", "402",
-                      "--totp", code, "--db", str(db), stdin="135790\n246802\n")
+    cashier = gateway(
+        "staff",
+        "add",
+        "403",
+        "Fay",
+        "cashier",
+        "--pin-stdin",
+        "--by",
+        "402",
+        "--totp",
+        code,
+        "--db",
+        str(db),
+        stdin="135790\n246802\n",
+    )
     assert cashier.returncode == 1 and "may not change_settings" in cashier.stderr

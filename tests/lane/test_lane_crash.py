@@ -26,8 +26,9 @@ CHILD = Path(__file__).parent / "lane_crash_child.py"
 
 def test_crash_between_commit_and_print(tmp_path: Path, catalog, settings) -> None:
     db_path = tmp_path / "storegate.db"
-    child = subprocess.Popen([sys.executable, str(CHILD), str(db_path)], cwd=ROOT,
-                             stdout=subprocess.PIPE, text=True)
+    child = subprocess.Popen(
+        [sys.executable, str(CHILD), str(db_path)], cwd=ROOT, stdout=subprocess.PIPE, text=True
+    )
     assert child.stdout is not None
     line = child.stdout.readline().split()
     os.kill(child.pid, signal.SIGKILL)
@@ -42,9 +43,24 @@ def test_crash_between_commit_and_print(tmp_path: Path, catalog, settings) -> No
 
     escpos = tmp_path / "copy.bin"
     reprint = subprocess.run(
-        [sys.executable, "-m", "gateway.cli", "receipt", str(seq), "--config", str(SETTINGS),
-         "--db", str(db_path), "--escpos", str(escpos)],
-        cwd=ROOT, capture_output=True, text=True, timeout=60)
+        [
+            sys.executable,
+            "-m",
+            "gateway.cli",
+            "receipt",
+            str(seq),
+            "--config",
+            str(SETTINGS),
+            "--db",
+            str(db_path),
+            "--escpos",
+            str(escpos),
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert reprint.returncode == 0, reprint.stderr
     assert "*** COPY ***" in reprint.stdout and record_id in reprint.stdout
     assert sales[0].hash.encode() in escpos.read_bytes()
@@ -62,11 +78,14 @@ def test_crash_between_commit_and_print(tmp_path: Path, catalog, settings) -> No
     assert kinds == ["shift_open", "sale", "sale"]
 
 
-def test_crash_during_payment_keeps_the_tenders_taken(tmp_path: Path, catalog,
-                                                       settings) -> None:
+def test_crash_during_payment_keeps_the_tenders_taken(tmp_path: Path, catalog, settings) -> None:
     db_path = tmp_path / "storegate.db"
-    child = subprocess.Popen([sys.executable, str(Path(__file__).parent / "lane_paying_child.py"),
-                              str(db_path)], cwd=ROOT, stdout=subprocess.PIPE, text=True)
+    child = subprocess.Popen(
+        [sys.executable, str(Path(__file__).parent / "lane_paying_child.py"), str(db_path)],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     assert child.stdout is not None
     said = child.stdout.readline().strip()
     os.kill(child.pid, signal.SIGKILL)
@@ -75,8 +94,10 @@ def test_crash_during_payment_keeps_the_tenders_taken(tmp_path: Path, catalog,
 
     lane = make_lane(db_path, catalog, settings)  # the box restarts mid-payment
     assert lane.state is State.TENDERING and lane.restore_notes == ()
-    assert [(t.type, t.amount) for t in lane.sale.tenders] == [("card", Decimal("5.00")),
-                                                                ("stored_value", Decimal("2.00"))]
+    assert [(t.type, t.amount) for t in lane.sale.tenders] == [
+        ("card", Decimal("5.00")),
+        ("stored_value", Decimal("2.00")),
+    ]
     assert lane.sale.member is not None and lane.sale.member.id == "M0001"
     clock = Clock()
     out = lane.handle(ev.Tender(clock(), "cash", Decimal(20)))
@@ -91,8 +112,9 @@ def test_crash_during_payment_keeps_the_tenders_taken(tmp_path: Path, catalog,
     assert again.state is State.IDLE and again.sale is None
 
 
-def test_a_payment_that_cannot_come_back_is_parked_not_lost(tmp_path: Path, catalog,
-                                                             settings) -> None:
+def test_a_payment_that_cannot_come_back_is_parked_not_lost(
+    tmp_path: Path, catalog, settings
+) -> None:
     lane = make_lane(tmp_path / "storegate.db", catalog, settings)
     clock = Clock()
     lane.handle(ev.OpenShift(clock(), CASHIER))

@@ -32,9 +32,23 @@ from gateway.reports import close_day, day_report, from_bodies
 D = Decimal
 EXPECTED = Path(__file__).parent / "expected"
 DAY = "2026-11-24"
-EACH = ["7612345001012", "7612345001050", "7612345001067", "7612345001128", "7612345001142",
-        "7612345001234", "7612345001241", "7612345001265", "7612345001289", "7612345001319",
-        "7612345001357", "4006381333931", "7612345001210", "7612345001203", "76123450"]
+EACH = [
+    "7612345001012",
+    "7612345001050",
+    "7612345001067",
+    "7612345001128",
+    "7612345001142",
+    "7612345001234",
+    "7612345001241",
+    "7612345001265",
+    "7612345001289",
+    "7612345001319",
+    "7612345001357",
+    "4006381333931",
+    "7612345001210",
+    "7612345001203",
+    "76123450",
+]
 WEIGHED = ["1001", "1002", "1003", "1010", "2001", "2003"]
 LABELS = ["2202001004607", "2301001004560"]  # ham label 4.60, apples label 0.456 kg
 
@@ -65,8 +79,10 @@ def ring_up(lane: Lane, clock: Clock, rng: random.Random, n: int) -> None:
 def pay(lane: Lane, clock: Clock, n: int) -> Outcome:
     total = lane.sale.priced.total
     if n % 3 == 0:
-        return ok(lane, ev.Tender(clock(), "card", None, reference=f"AUTH{n:04d}",
-                                  card="5500000000000004"))
+        return ok(
+            lane,
+            ev.Tender(clock(), "card", None, reference=f"AUTH{n:04d}", card="5500000000000004"),
+        )
     if n % 5 == 1 and total > 2:
         ok(lane, ev.Tender(clock(), "mobile", D("2.00"), reference=f"MP{n:04d}"))
     if n % 8 == 4 and total > 1:
@@ -96,11 +112,21 @@ def run_day(lane: Lane, clock: Clock) -> dict[str, object]:
     original = seen["refunded"].body  # type: ignore[attr-defined]
     refused = lane.handle(ev.Refund(clock(), original["receipt_id"], "damaged", {0: D(1)}))
     assert isinstance(refused, Refusal) and refused.code == "needs_override"
-    refund = ok(lane, ev.Refund(clock(), original["receipt_id"], "damaged", {0: D(1)},
-                                authorization=ev.Authorization(SUPERVISOR, "damaged goods")))
+    refund = ok(
+        lane,
+        ev.Refund(
+            clock(),
+            original["receipt_id"],
+            "damaged",
+            {0: D(1)},
+            authorization=ev.Authorization(SUPERVISOR, "damaged goods"),
+        ),
+    )
     seen["refund"] = next(r for r in refund.records if r.kind == "refund")
-    drawer = ok(lane, ev.NoSale(clock(), "change for the till next door",
-                                ev.Authorization(SUPERVISOR, "change")))
+    drawer = ok(
+        lane,
+        ev.NoSale(clock(), "change for the till next door", ev.Authorization(SUPERVISOR, "change")),
+    )
     assert drawer.open_drawer and [r.kind for r in drawer.records] == ["override", "no_sale"]
     seen["close"] = ok(lane, ev.CloseShift(clock(), D("1000.00"), blind=True)).records[0]
     return seen
@@ -120,11 +146,13 @@ def test_a_day_at_one_lane(tmp_path: Path, catalog, settings) -> None:
     seen = run_day(lane, clock)
     assert lane.state is State.CLOSED
 
-    z = close_day(lane.book, lane.staff, settings.lane, lane.lane_ref, DAY, clock(),
-                  SUPERVISOR, lane.new_id)
+    z = close_day(
+        lane.book, lane.staff, settings.lane, lane.lane_ref, DAY, clock(), SUPERVISOR, lane.new_id
+    )
     assert not isinstance(z, Refusal)
-    again = close_day(lane.book, lane.staff, settings.lane, lane.lane_ref, DAY, clock(),
-                      SUPERVISOR, lane.new_id)
+    again = close_day(
+        lane.book, lane.staff, settings.lane, lane.lane_ref, DAY, clock(), SUPERVISOR, lane.new_id
+    )
     assert isinstance(again, Refusal) and again.code == "z_done"
 
     records = lane.book.journal.read(0, 10_000)
@@ -151,8 +179,12 @@ def test_a_day_at_one_lane(tmp_path: Path, catalog, settings) -> None:
     assert z.body["points_issued"] > 0
     assert z.body["points_reversed"] == refund["points_reversed"] > 0
     close = seen["close"].body  # type: ignore[attr-defined]
-    assert D(close["expected"]) == D("150.00") + sum(
-        D(t["amount"]) for s in sales for t in s["tenders"] if t["type"] == "cash") - refund_paid
+    assert (
+        D(close["expected"])
+        == D("150.00")
+        + sum(D(t["amount"]) for s in sales for t in s["tenders"] if t["type"] == "cash")
+        - refund_paid
+    )
     from_digests = day_report(lane.book, DAY).to_json()
     assert from_digests["sales"] == 51
     assert from_bodies((r.seq, r.kind, r.body) for r in records).to_json() == from_digests
@@ -165,8 +197,10 @@ def test_a_day_at_one_lane(tmp_path: Path, catalog, settings) -> None:
     for name in ("first", "member", "refund", "between"):
         record = seen[name]
         expect(f"day-{name}.txt", render_receipt(from_record(record, header, footer), width))
-    expect("day-member-32.txt", render_receipt(from_record(seen["member"], header, footer,
-                                                           copy=True), 32))
+    expect(
+        "day-member-32.txt",
+        render_receipt(from_record(seen["member"], header, footer, copy=True), 32),
+    )
     expect("day-z.txt", render_receipt(from_record(z, header, ()), 48))
     escpos = render_escpos(from_record(seen["first"], header, footer), width)
     assert escpos.startswith(b"\x1b@") and escpos.endswith(b"\x1dV\x00")
@@ -178,8 +212,10 @@ def test_a_day_at_one_lane(tmp_path: Path, catalog, settings) -> None:
     victim = next(r for r in records if r.kind == "sale" and r.seq > 20)
     conn = sqlite3.connect(tampered)
     conn.execute("DROP TRIGGER journal_record_never_updated")
-    conn.execute("UPDATE journal_record SET body = replace(body, ?, ?) WHERE seq = ?",
-                 (f'"total":"{victim.body["totals"]["total"]}"', '"total":"0.05"', victim.seq))
+    conn.execute(
+        "UPDATE journal_record SET body = replace(body, ?, ?) WHERE seq = ?",
+        (f'"total":"{victim.body["totals"]["total"]}"', '"total":"0.05"', victim.seq),
+    )
     conn.commit()
     conn.close()
     report = verify_journal(open_database(tampered, readonly=True))

@@ -82,7 +82,8 @@ def test_weighed_item_needs_a_stable_positive_in_range_weight(lane: Lane, clock:
 
 
 def test_tender_less_than_due_keeps_the_sale_open_then_cash_gives_change(
-        lane: Lane, clock: Clock) -> None:
+    lane: Lane, clock: Clock
+) -> None:
     open_lane(lane, clock)
     for _ in range(3):
         ok(lane, ev.Scan(clock(), CHOC))  # 3 for 2: 3.80
@@ -113,14 +114,14 @@ def test_change_is_given_only_on_cash(lane: Lane, clock: Clock) -> None:
     refused(lane, ev.Tender(clock(), "points", D("1.00")), "needs_member")
 
 
-def test_split_tender_card_masks_the_number_and_charges_exactly(lane: Lane,
-                                                                 clock: Clock) -> None:
+def test_split_tender_card_masks_the_number_and_charges_exactly(lane: Lane, clock: Clock) -> None:
     open_lane(lane, clock)
     ok(lane, ev.Scan(clock(), CHOC))
     ok(lane, ev.Scan(clock(), PEN))
     ok(lane, ev.Tender(clock(), "voucher", D("1.00"), reference="V-778"))
-    done = ok(lane, ev.Tender(clock(), "card", None, reference="AUTH-9",
-                              card="4111 1111 1111 1111"))
+    done = ok(
+        lane, ev.Tender(clock(), "card", None, reference="AUTH-9", card="4111 1111 1111 1111")
+    )
     body = done.records[0].body
     assert not done.open_drawer  # no cash: the drawer stays shut
     card = body["tenders"][1]
@@ -152,8 +153,11 @@ def test_quantity_void_and_price_override_rules(lane: Lane, clock: Clock) -> Non
     assert lane.sale.lines[0].quantity == 3
     refused(lane, ev.ChangeQuantity(clock(), 5, D(1)), "no_such_line")
     refused(lane, ev.PriceOverride(clock(), 0, D("0.50")), "needs_override")
-    refused(lane, ev.PriceOverride(clock(), 0, D("0.50"), ev.Authorization(CASHIER, "x")),
-            "not_permitted")
+    refused(
+        lane,
+        ev.PriceOverride(clock(), 0, D("0.50"), ev.Authorization(CASHIER, "x")),
+        "not_permitted",
+    )
     ok(lane, ev.PriceOverride(clock(), 0, D("0.50"), ev.Authorization(SUPERVISOR, "damaged")))
     assert lane.sale.priced.lines[0].unit_price == D("0.50")
     ok(lane, ev.Scan(clock(), CHOC))
@@ -167,9 +171,11 @@ def test_quantity_void_and_price_override_rules(lane: Lane, clock: Clock) -> Non
     assert [v["sku"] for v in body["voided_lines"]] == ["CHOC-MILK"]
 
 
-def test_suspend_and_resume_across_a_restart(db_path: Path, catalog, settings,
-                                             clock: Clock) -> None:
+def test_suspend_and_resume_across_a_restart(
+    db_path: Path, catalog, settings, clock: Clock
+) -> None:
     from lane_testkit import make_lane
+
     lane = make_lane(db_path, catalog, settings)
     open_lane(lane, clock)
     ok(lane, ev.Scan(clock(), CHOC))
@@ -197,14 +203,17 @@ def test_void_sale_before_and_after_tender(lane: Lane, clock: Clock) -> None:
     ok(lane, ev.Scan(clock(), CHOC))
     ok(lane, ev.Tender(clock(), "card", D("1.00"), reference="T"))
     refused(lane, ev.VoidSale(clock(), "card declined later"), "needs_override")
-    out = ok(lane, ev.VoidSale(clock(), "card declined later",
-                               ev.Authorization(SUPERVISOR, "terminal reversal")))
+    out = ok(
+        lane,
+        ev.VoidSale(
+            clock(), "card declined later", ev.Authorization(SUPERVISOR, "terminal reversal")
+        ),
+    )
     assert [r.kind for r in out.records] == ["override", "void"]
     assert out.records[1].body["tenders_reversed"][0]["amount"] == "1.00"
 
 
-def test_new_catalog_waits_for_the_sale_in_progress(lane: Lane, clock: Clock,
-                                                    catalog) -> None:
+def test_new_catalog_waits_for_the_sale_in_progress(lane: Lane, clock: Clock, catalog) -> None:
     data = json.loads(json.dumps(catalog.document.model_dump(mode="json", by_alias=True)))
     data["version"] = 2
     for product in data["products"]:
@@ -237,6 +246,7 @@ def test_close_shift_counts_the_drawer(lane: Lane, clock: Clock) -> None:
 
 def test_a_weight_reading_from_the_scale_driver(lane: Lane, clock: Clock) -> None:
     from devices.events import WeightReading, WeightStatus
+
     open_lane(lane, clock)
     moving = WeightReading("scale", D("0.456"), "kg", WeightStatus.MOTION, b"", clock.now)
     refused(lane, ev.Weighed.from_reading(clock(), "1001", moving), "scale_unstable")
@@ -245,9 +255,11 @@ def test_a_weight_reading_from_the_scale_driver(lane: Lane, clock: Clock) -> Non
     assert lane.sale.lines[0].weight == D("0.456")
 
 
-def test_counts_are_blind_unless_the_settings_say_otherwise(db_path: Path, catalog, settings,
-                                                             clock: Clock) -> None:
+def test_counts_are_blind_unless_the_settings_say_otherwise(
+    db_path: Path, catalog, settings, clock: Clock
+) -> None:
     from lane_testkit import make_lane
+
     lane = make_lane(db_path, catalog, settings)
     open_lane(lane, clock)
     ok(lane, ev.Scan(clock(), CHOC))
@@ -256,19 +268,23 @@ def test_counts_are_blind_unless_the_settings_say_otherwise(db_path: Path, catal
     x = lane.x_report()
     assert (x.sales, x.cash_sales) == (1, D("1.60"))
     lane.book.db.conn.close()
-    open_counts = settings.model_copy(update={"lane": settings.lane.model_copy(
-        update={"blind_count": False})})
+    open_counts = settings.model_copy(
+        update={"lane": settings.lane.model_copy(update={"blind_count": False})}
+    )
     again = make_lane(db_path, catalog, open_counts)
     assert again.expected_drawer() == D("101.60")
     body = ok(again, ev.CloseShift(clock(), D("101.60"))).records[0].body
     assert body["blind"] is False and body["over_short"] == "0.00"
 
 
-def test_shift_handover_carries_the_counted_drawer_over(db_path: Path, catalog, settings,
-                                                         clock: Clock) -> None:
+def test_shift_handover_carries_the_counted_drawer_over(
+    db_path: Path, catalog, settings, clock: Clock
+) -> None:
     from lane_testkit import SUPERVISOR_PIN, make_lane
-    handover = settings.model_copy(update={"lane": settings.lane.model_copy(
-        update={"carry_over_drawer": True})})
+
+    handover = settings.model_copy(
+        update={"lane": settings.lane.model_copy(update={"carry_over_drawer": True})}
+    )
     lane = make_lane(db_path, catalog, handover)
     first = ok(lane, ev.OpenShift(clock(), CASHIER))
     assert first.records[0].body["opening_float"] == str(settings.lane.opening_float)
@@ -278,15 +294,22 @@ def test_shift_handover_carries_the_counted_drawer_over(db_path: Path, catalog, 
     second = ok(lane, ev.OpenShift(clock(), SUPERVISOR_PIN))
     body = second.records[0].body
     assert (body["opening_float"], body["staff"]["name"], body["method"]) == (
-        "151.55", "Beat", "pin")
+        "151.55",
+        "Beat",
+        "pin",
+    )
 
 
 def test_a_card_tender_keeps_at_most_six_and_four_digits(lane: Lane, clock: Clock) -> None:
     """The card reader hands the lane an already masked number (411111******1111): it is
     kept as it is; a full number typed in is masked; a short one keeps its last four."""
     open_lane(lane, clock)
-    cards = {"411111******1111": "411111******1111", "4111111111111111": "411111******1111",
-             "4111111111": "******1111", "1234": "**1234"}
+    cards = {
+        "411111******1111": "411111******1111",
+        "4111111111111111": "411111******1111",
+        "4111111111": "******1111",
+        "1234": "**1234",
+    }
     for given, kept in cards.items():
         ok(lane, ev.Scan(clock(), PEN))
         done = ok(lane, ev.Tender(clock(), "card", None, reference="T-9", card=given))

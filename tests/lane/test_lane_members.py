@@ -87,11 +87,16 @@ def test_refunds_take_back_earned_points_and_return_stored_value(lane: Lane) -> 
     sale = ok(lane, ev.Tender(clock(), "cash", D(1))).records[0].body
     assert sale["points"]["earned"] == 25
     receipt = sale["receipt_id"]
-    too_much = lane.handle(ev.Refund(clock(), receipt, "x", None, tender="stored_value",
-                                     authorization=boss))
+    too_much = lane.handle(
+        ev.Refund(clock(), receipt, "x", None, tender="stored_value", authorization=boss)
+    )
     assert isinstance(too_much, Refusal) and too_much.code == "wallet_refund", too_much
-    half = ok(lane, ev.Refund(clock(), receipt, "one bottle", {0: D(1)},
-                              tender="stored_value", authorization=boss))
+    half = ok(
+        lane,
+        ev.Refund(
+            clock(), receipt, "one bottle", {0: D(1)}, tender="stored_value", authorization=boss
+        ),
+    )
     kinds = [r.kind for r in half.records]
     assert kinds[:2] == ["override", "refund"] and set(kinds[2:]) == {"member_balance"}
     refund = half.records[1].body
@@ -114,6 +119,7 @@ def test_offline_past_the_policy_a_supervisor_approves_the_member_tender(lane: L
 
     from gateway.lane.members import RoomMembers
     from gateway.members import LinkState, MemberAccounts, MemberStore, parse_document
+
     store = MemberStore(lane.book.db, "box-1")
     doc = members_document()
     doc["version"] = 2
@@ -127,8 +133,15 @@ def test_offline_past_the_policy_a_supervisor_approves_the_member_tender(lane: L
     ok(lane, ev.Scan(clock(), WINE))
     asked = lane.handle(ev.Tender(clock(), "stored_value", D("5.00")))
     assert isinstance(asked, Refusal) and asked.needs_supervisor, asked
-    approved = ok(lane, ev.Tender(clock(), "stored_value", D("5.00"),
-                                 authorization=ev.Authorization(SUPERVISOR, "link down")))
+    approved = ok(
+        lane,
+        ev.Tender(
+            clock(),
+            "stored_value",
+            D("5.00"),
+            authorization=ev.Authorization(SUPERVISOR, "link down"),
+        ),
+    )
     assert [r.kind for r in approved.records] == ["override"]  # with the tender it approved
     done = ok(lane, ev.Tender(clock(), "cash", D(10)))
     sale = done.records[0].body

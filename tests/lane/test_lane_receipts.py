@@ -45,14 +45,16 @@ def test_text_receipt_fits_the_paper(cjk_sale: Outcome, width: int) -> None:
     assert all(cell_width(line) <= width for line in lines), text
     assert any(line.startswith("鲜牛奶") for line in lines)
     total = next(line for line in lines if line.startswith("TOTAL CHF"))
-    assert cell_width(total) == width and total.endswith(cjk_sale.records[0].body["totals"]
-                                                         ["total"])
+    assert cell_width(total) == width and total.endswith(
+        cjk_sale.records[0].body["totals"]["total"]
+    )
     assert "Change" in text and "journal #2" in text
 
 
 def test_cjk_receipt_matches_the_reviewed_file(cjk_sale: Outcome) -> None:
-    text = render_receipt(from_record(cjk_sale.records[0], ["鲜果超市 Fresh Mart"], ["谢谢惠顾"]),
-                          32)
+    text = render_receipt(
+        from_record(cjk_sale.records[0], ["鲜果超市 Fresh Mart"], ["谢谢惠顾"]), 32
+    )
     path = Path(__file__).parent / "expected" / "cjk-32.txt"
     if os.environ.get("LANE_WRITE_EXPECTED"):
         path.write_text(text, encoding="utf-8")

@@ -23,7 +23,8 @@ def test_docs_list_every_refusal_code_and_no_other() -> None:
 
 def test_every_code_in_the_list_is_used_by_the_box() -> None:
     """A code nobody answers with is a stale entry: the list stays what the box says."""
-    sources = "\n".join(p.read_text() for p in (ROOT / "gateway").rglob("*.py")
-                        if p.name != "refusals.py")
+    sources = "\n".join(
+        p.read_text() for p in (ROOT / "gateway").rglob("*.py") if p.name != "refusals.py"
+    )
     unused = {code for code in REFUSAL_CODES if f'"{code}"' not in sources}
     assert not unused

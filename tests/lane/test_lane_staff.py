@@ -59,17 +59,21 @@ def test_lockout_survives_a_restart(db_path: Path, catalog, settings, clock: Clo
 
 
 def test_override_covers_one_operation_up_to_the_supervisors_ceiling(
-        lane: Lane, clock: Clock) -> None:
+    lane: Lane, clock: Clock
+) -> None:
     assert isinstance(lane.handle(ev.OpenShift(clock(), CASHIER)), Outcome)
     lane.handle(ev.Scan(clock(), "7612345001326"))  # wine 12.50
-    over = lane.handle(ev.PriceOverride(clock(), 0, D("150.00"),
-                                        ev.Authorization(SUPERVISOR, "typo")))
+    over = lane.handle(
+        ev.PriceOverride(clock(), 0, D("150.00"), ev.Authorization(SUPERVISOR, "typo"))
+    )
     assert isinstance(over, Refusal) and over.code == "over_ceiling"  # Beat's ceiling is 100
-    no_reason = lane.handle(ev.PriceOverride(clock(), 0, D("10.00"),
-                                             ev.Authorization(SUPERVISOR_PIN, " ")))
+    no_reason = lane.handle(
+        ev.PriceOverride(clock(), 0, D("10.00"), ev.Authorization(SUPERVISOR_PIN, " "))
+    )
     assert isinstance(no_reason, Refusal) and no_reason.code == "needs_reason"
-    done = lane.handle(ev.PriceOverride(clock(), 0, D("10.00"),
-                                        ev.Authorization(SUPERVISOR_PIN, "shelf price")))
+    done = lane.handle(
+        ev.PriceOverride(clock(), 0, D("10.00"), ev.Authorization(SUPERVISOR_PIN, "shelf price"))
+    )
     assert isinstance(done, Outcome)
     # one shot: the next override-needing action asks again
     again = lane.handle(ev.PriceOverride(clock(), 0, D("9.00")))
@@ -97,8 +101,7 @@ def test_box_actions_need_the_persons_totp_second_factor(lane: Lane) -> None:
     assert isinstance(bad, Refusal) and bad.code == "wrong_second_factor"
     who = staff.authorize_box_action("restore_backup", admin, code, now)
     assert not isinstance(who, Refusal) and who.id == "301"
-    cashier = staff.authorize_box_action("change_settings", Credential(card="CARD-ANNA"),
-                                         code, now)
+    cashier = staff.authorize_box_action("change_settings", Credential(card="CARD-ANNA"), code, now)
     assert isinstance(cashier, Refusal) and cashier.code == "not_permitted"
     stale = staff.authorize_box_action("restore_backup", admin, code, now + timedelta(minutes=5))
     assert isinstance(stale, Refusal)
@@ -109,6 +112,7 @@ def test_lane_settings_refuse_unknown_actions_and_roles(tmp_path: Path) -> None:
 
     from gateway.errors import SettingsError
     from gateway.settings import load_settings
+
     path = tmp_path / "gateway.toml"
     path.write_text('[lane.permissions]\nrefunds = ["supervisor"]\n')
     with pytest.raises(SettingsError) as caught:

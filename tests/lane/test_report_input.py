@@ -26,9 +26,13 @@ TODAY = date(2026, 12, 2)
 
 
 def gateway(db: Path, *args: str, stdin: str = "") -> subprocess.CompletedProcess[str]:
-    return subprocess.run([str(GATEWAY), "report", *args, "--db", str(db), "--config",
-                           str(SETTINGS)], input=stdin, capture_output=True, text=True,
-                          check=False)
+    return subprocess.run(
+        [str(GATEWAY), "report", *args, "--db", str(db), "--config", str(SETTINGS)],
+        input=stdin,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
 
 
 def written(db: Path) -> tuple[int, int]:
@@ -39,14 +43,17 @@ def written(db: Path) -> tuple[int, int]:
     return int(head), int(pins)
 
 
-@pytest.mark.parametrize(("text", "problem"), [
-    ("2026-12-2", "is not a date written YYYY-MM-DD"),
-    ("26-12-02", "is not a date written YYYY-MM-DD"),
-    ("2026-02-30", "is not a calendar date"),
-    ("2026-13-01", "is not a calendar date"),
-    ("2026-12-03", "is after today (2026-12-02)"),
-    ("2025-12-01", "older than the journal's retention period"),
-])
+@pytest.mark.parametrize(
+    ("text", "problem"),
+    [
+        ("2026-12-2", "is not a date written YYYY-MM-DD"),
+        ("26-12-02", "is not a date written YYYY-MM-DD"),
+        ("2026-02-30", "is not a calendar date"),
+        ("2026-13-01", "is not a calendar date"),
+        ("2026-12-03", "is after today (2026-12-02)"),
+        ("2025-12-01", "older than the journal's retention period"),
+    ],
+)
 def test_the_day_rule(text: str, problem: str) -> None:
     with pytest.raises(ReportInputError, match=problem.replace("(", r"\(").replace(")", r"\)")):
         business_day(text, TODAY, kept_from="2026-09-03")
@@ -69,23 +76,30 @@ def till(tmp_path: Path, catalog: Catalog, settings: GatewaySettings) -> Path:
     return db
 
 
-@pytest.mark.parametrize(("args", "problem"), [
-    (("z", "--date", "2026-12-2"), "'2026-12-2' is not a date written YYYY-MM-DD"),
-    (("z", "--date", "2026-02-30"), "2026-02-30 is not a calendar date"),
-    (("z", "--date", "2999-01-01"), "2999-01-01 is after today"),
-    (("z", "--date", "2026-11-23"), "recorded no sale, refund, void or no-sale on 2026-11-23"),
-    (("z", "--shift", "box-1-S00001", "--date", "2026-11-24"), "--shift cannot be used"),
-    (("x", "--date", "2026-12-2"), "'2026-12-2' is not a date written YYYY-MM-DD"),
-    (("x", "--date", "2999-01-01"), "2999-01-01 is after today"),
-    (("x", "--shift", "nosuch"), "this till never opened a shift 'nosuch'"),
-    (("x", "--shift", "box-1-S00001", "--date", "2026-11-24"), "--shift with --date"),
-    (("x", "--empty-day"), "--empty-day cannot be used"),
-])
+@pytest.mark.parametrize(
+    ("args", "problem"),
+    [
+        (("z", "--date", "2026-12-2"), "'2026-12-2' is not a date written YYYY-MM-DD"),
+        (("z", "--date", "2026-02-30"), "2026-02-30 is not a calendar date"),
+        (("z", "--date", "2999-01-01"), "2999-01-01 is after today"),
+        (("z", "--date", "2026-11-23"), "recorded no sale, refund, void or no-sale on 2026-11-23"),
+        (("z", "--shift", "box-1-S00001", "--date", "2026-11-24"), "--shift cannot be used"),
+        (("x", "--date", "2026-12-2"), "'2026-12-2' is not a date written YYYY-MM-DD"),
+        (("x", "--date", "2999-01-01"), "2999-01-01 is after today"),
+        (("x", "--shift", "nosuch"), "this till never opened a shift 'nosuch'"),
+        (("x", "--shift", "box-1-S00001", "--date", "2026-11-24"), "--shift with --date"),
+        (("x", "--empty-day"), "--empty-day cannot be used"),
+    ],
+)
 def test_bad_report_input_is_refused_before_anything_is_written(
-        till: Path, args: tuple[str, ...], problem: str) -> None:
+    till: Path, args: tuple[str, ...], problem: str
+) -> None:
     before = written(till)
-    done = gateway(till, *args, "--staff", "201", "--pin-stdin", stdin="000000\n") \
-        if args[0] == "z" else gateway(till, *args)
+    done = (
+        gateway(till, *args, "--staff", "201", "--pin-stdin", stdin="000000\n")
+        if args[0] == "z"
+        else gateway(till, *args)
+    )
     assert done.returncode == 2, (done.stdout, done.stderr)
     assert problem in done.stderr and "fix:" in done.stderr, done.stderr
     assert "Traceback" not in done.stderr and done.stdout == ""
@@ -101,8 +115,9 @@ def test_a_real_day_closes_and_an_empty_one_only_when_confirmed(till: Path) -> N
     z = gateway(till, "z", "--date", "2026-11-24", "--card", "CARD-BEAT", "--json")
     assert z.returncode == 0 and json.loads(z.stdout)["z_number"] == 1, z.stderr
     head = written(till)[0]
-    empty = gateway(till, "z", "--date", "2026-11-23", "--card", "CARD-BEAT", "--empty-day",
-                    "--json")
+    empty = gateway(
+        till, "z", "--date", "2026-11-23", "--card", "CARD-BEAT", "--empty-day", "--json"
+    )
     assert empty.returncode == 0, empty.stderr
     body = json.loads(empty.stdout)
     assert (body["z_number"], body["sales"], body["net"]) == (2, 0, "0.00")

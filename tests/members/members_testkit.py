@@ -46,36 +46,83 @@ def document(version: int = 1, **changes: Any) -> dict[str, Any]:
         "card_hashing": {"algorithm": "sha256", "salt": SALT},
         "redemption": {"points": 100, "value": "1.00"},
         "groups": [
-            {"id": "canteen", "name": "Staff canteen", "member_prices": True,
-             "points": {"per": "1.00", "points": 1},
-             "limits": {"per_day": "80.00", "meals": [
-                 {"name": "breakfast", "from": "07:00", "to": "09:30", "max": "15.00"},
-                 {"name": "lunch", "from": "11:00", "to": "14:00", "max": "30.00"},
-                 {"name": "dinner", "from": "17:00", "to": "20:00", "max": "30.00"}]}},
+            {
+                "id": "canteen",
+                "name": "Staff canteen",
+                "member_prices": True,
+                "points": {"per": "1.00", "points": 1},
+                "limits": {
+                    "per_day": "80.00",
+                    "meals": [
+                        {"name": "breakfast", "from": "07:00", "to": "09:30", "max": "15.00"},
+                        {"name": "lunch", "from": "11:00", "to": "14:00", "max": "30.00"},
+                        {"name": "dinner", "from": "17:00", "to": "20:00", "max": "30.00"},
+                    ],
+                },
+            },
             {"id": "retail", "member_prices": False, "points": None},
-            {"id": "mealsonly", "limits": {"meal_only": True, "per_transaction": "20.00",
-                                           "meals": [{"name": "lunch", "from": "11:00",
-                                                      "to": "14:00"}]}},
+            {
+                "id": "mealsonly",
+                "limits": {
+                    "meal_only": True,
+                    "per_transaction": "20.00",
+                    "meals": [{"name": "lunch", "from": "11:00", "to": "14:00"}],
+                },
+            },
         ],
         "members": [
-            {"id": "M0001", "group": "canteen", "name": "Alice", "cards": [uid_key(ALICE_UID)],
-             "wallets": {"points": 1200, "subsidy": "20.00", "cash": "50.00"},
-             "subsidy_expires": "2026-11-30"},
-            {"id": "M0002", "group": "retail", "name": "Bob", "cards": [uid_key(BOB_UID)],
-             "wallets": {"points": 50, "cash": "10.00"}},
-            {"id": "M0003", "group": "canteen", "name": "Carol", "status": "blocked",
-             "status_since": "2026-11-01", "cards": [uid_key(CAROL_UID)]},
-            {"id": "M0004", "group": "canteen", "name": "Dave", "status": "lost",
-             "status_since": "2026-11-20", "cards": [uid_key(DAVE_UID)]},
-            {"id": "M0005", "group": "mealsonly", "cards": [uid_key(LOST_UID)],
-             "wallets": {"cash": "100.00"}},
+            {
+                "id": "M0001",
+                "group": "canteen",
+                "name": "Alice",
+                "cards": [uid_key(ALICE_UID)],
+                "wallets": {"points": 1200, "subsidy": "20.00", "cash": "50.00"},
+                "subsidy_expires": "2026-11-30",
+            },
+            {
+                "id": "M0002",
+                "group": "retail",
+                "name": "Bob",
+                "cards": [uid_key(BOB_UID)],
+                "wallets": {"points": 50, "cash": "10.00"},
+            },
+            {
+                "id": "M0003",
+                "group": "canteen",
+                "name": "Carol",
+                "status": "blocked",
+                "status_since": "2026-11-01",
+                "cards": [uid_key(CAROL_UID)],
+            },
+            {
+                "id": "M0004",
+                "group": "canteen",
+                "name": "Dave",
+                "status": "lost",
+                "status_since": "2026-11-20",
+                "cards": [uid_key(DAVE_UID)],
+            },
+            {
+                "id": "M0005",
+                "group": "mealsonly",
+                "cards": [uid_key(LOST_UID)],
+                "wallets": {"cash": "100.00"},
+            },
         ],
-        "blacklist": {"version": 3, "cards": [
-            {"card": uid_key(LOST_UID), "since": "2026-11-22", "reason": "lost"}]},
-        "offline": {"stored_value": True, "points_redemption": True,
-                    "per_transaction": "25.00", "per_day": "40.00",
-                    "points_per_transaction": 1000, "points_per_day": 1500,
-                    "max_offline_minutes": 240, "max_unsynced_sales": 200},
+        "blacklist": {
+            "version": 3,
+            "cards": [{"card": uid_key(LOST_UID), "since": "2026-11-22", "reason": "lost"}],
+        },
+        "offline": {
+            "stored_value": True,
+            "points_redemption": True,
+            "per_transaction": "25.00",
+            "per_day": "40.00",
+            "points_per_transaction": 1000,
+            "points_per_day": 1500,
+            "max_offline_minutes": 240,
+            "max_unsynced_sales": 200,
+        },
     }
     doc.update(changes)
     return copy.deepcopy(doc)
@@ -122,15 +169,39 @@ def open_box(path: Path) -> Box:
 
 def line(index: int, total: str, flags: tuple[str, ...] = ()) -> PricedLine:
     amount = Decimal(total)
-    return PricedLine(index=index, sku=f"SKU{index}", name=f"item {index}", category="food",
-                      unit="each", quantity=Decimal(1), unit_price=amount, list_amount=amount,
-                      adjustments=(), amount=amount, tax_class="std", tax_rate=Decimal("0.13"),
-                      tax_inclusive=True, tax=Decimal(0), total=amount, flags=flags)
+    return PricedLine(
+        index=index,
+        sku=f"SKU{index}",
+        name=f"item {index}",
+        category="food",
+        unit="each",
+        quantity=Decimal(1),
+        unit_price=amount,
+        list_amount=amount,
+        adjustments=(),
+        amount=amount,
+        tax_class="std",
+        tax_rate=Decimal("0.13"),
+        tax_inclusive=True,
+        tax=Decimal(0),
+        total=amount,
+        flags=flags,
+    )
 
 
 def priced(*lines: PricedLine) -> PricedBasket:
     total = sum((x.total for x in lines), Decimal(0))
-    return PricedBasket(currency="CNY", places=2, catalog_version=1, lines=tuple(lines),
-                        list_total=total, item_discounts=Decimal(0),
-                        basket_discounts=Decimal(0), moling=Decimal(0), tax=Decimal(0),
-                        taxes=(), total=total, cash_rounding=Decimal(0))
+    return PricedBasket(
+        currency="CNY",
+        places=2,
+        catalog_version=1,
+        lines=tuple(lines),
+        list_total=total,
+        item_discounts=Decimal(0),
+        basket_discounts=Decimal(0),
+        moling=Decimal(0),
+        tax=Decimal(0),
+        taxes=(),
+        total=total,
+        cash_rounding=Decimal(0),
+    )

@@ -70,15 +70,18 @@ def test_more_decimals_than_the_currency_has_are_refused() -> None:
     assert any("limits.per_day: 80.001" in p for p in problems)
 
 
-@pytest.mark.parametrize(("path", "value", "expected"), [
-    (("members", 0, "status"), "frozen", "members[0].status"),
-    (("members", 0, "cards"), ["04A2B3C4D5E680"], "members[0].cards[0]"),
-    (("members", 0, "wallets"), {"points": 1.5}, "members[0].wallets.points"),
-    (("members", 0, "wallets"), {"cash": "-1.00"}, "members[0].wallets.cash"),
-    (("card_hashing",), {"salt": "short"}, "card_hashing.salt"),
-    (("schema",), "storegate.members/2", "schema"),
-    (("offline",), {"stored_value": True, "surprise": 1}, "offline.surprise: unknown field"),
-])
+@pytest.mark.parametrize(
+    ("path", "value", "expected"),
+    [
+        (("members", 0, "status"), "frozen", "members[0].status"),
+        (("members", 0, "cards"), ["04A2B3C4D5E680"], "members[0].cards[0]"),
+        (("members", 0, "wallets"), {"points": 1.5}, "members[0].wallets.points"),
+        (("members", 0, "wallets"), {"cash": "-1.00"}, "members[0].wallets.cash"),
+        (("card_hashing",), {"salt": "short"}, "card_hashing.salt"),
+        (("schema",), "storegate.members/2", "schema"),
+        (("offline",), {"stored_value": True, "surprise": 1}, "offline.surprise: unknown field"),
+    ],
+)
 def test_bad_fields_are_named(path: tuple[object, ...], value: object, expected: str) -> None:
     data = document()
     target: object = data

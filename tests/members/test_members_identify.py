@@ -41,8 +41,7 @@ def refusal(box: Box, read: str) -> Refusal:
 def test_a_card_uid_is_found_however_the_reader_spells_it(box: Box, read: str) -> None:
     alice = accepted(box, read)
     assert (alice.id, alice.name, alice.group.id) == ("M0001", "Alice", "canteen")
-    assert (alice.points, alice.subsidy, alice.cash) == (1200, Decimal("20.00"),
-                                                         Decimal("50.00"))
+    assert (alice.points, alice.subsidy, alice.cash) == (1200, Decimal("20.00"), Decimal("50.00"))
     assert alice.card_ref == "**********E680"
 
 
@@ -55,8 +54,9 @@ def test_a_store_issued_member_id_is_accepted_and_shown_whole(box: Box) -> None:
 def test_blocked_account_is_refused_with_a_sentence(box: Box) -> None:
     refused = refusal(box, CAROL_UID)
     assert refused.code == "blocked"
-    assert refused.message == ("member account blocked on 2026-11-01 — keep the card, call a "
-                               "supervisor")
+    assert refused.message == (
+        "member account blocked on 2026-11-01 — keep the card, call a supervisor"
+    )
 
 
 def test_lost_status_is_refused_with_the_date(box: Box) -> None:
@@ -107,8 +107,7 @@ def test_pricing_context_follows_the_groups_member_price_eligibility(box: Box) -
 
 def test_a_newer_blacklist_pushed_alone_blocks_a_card_at_once(box: Box) -> None:
     accepted(box, ALICE_UID)
-    newer = Blacklist(version=4, cards=[BlacklistEntry(card=uid_key(ALICE_UID),
-                                                       reason="stolen")])
+    newer = Blacklist(version=4, cards=[BlacklistEntry(card=uid_key(ALICE_UID), reason="stolen")])
     assert box.store.apply_blacklist(newer) is True
     refused = refusal(box, ALICE_UID)
     assert refused.code == "blacklisted" and "reported stolen" in refused.message

@@ -35,8 +35,9 @@ def alice(box: Box) -> Account:
     return found
 
 
-def authorise(box: Box, amount: str, tender: str = "stored_value",
-              at: datetime = LUNCH) -> Authorisation:
+def authorise(
+    box: Box, amount: str, tender: str = "stored_value", at: datetime = LUNCH
+) -> Authorisation:
     got = box.members.authorise(alice(box), tender, D(amount), at)  # type: ignore[arg-type]
     assert isinstance(got, Authorisation), got
     return got
@@ -45,8 +46,9 @@ def authorise(box: Box, amount: str, tender: str = "stored_value",
 def sell(box: Box, sale_id: str, amount: str, earned: int = 0) -> BalancePosting:
     """A sale paid with stored value, journalled with its balance changes in one go."""
     posting = box.members.postings(sale_id, alice(box), [authorise(box, amount)], earned, LUNCH)
-    box.journal.append_many([("sale", {"id": sale_id, "total": amount}, sale_id),
-                             *posting.entries], also=posting.also)
+    box.journal.append_many(
+        [("sale", {"id": sale_id, "total": amount}, sale_id), *posting.entries], also=posting.also
+    )
     return posting
 
 
@@ -58,8 +60,11 @@ def test_a_sale_writes_one_record_per_wallet_change_keyed_by_change_id(box: Box)
     sell(box, "S1", "26.00", earned=26)
     records = box.journal.read(0, 10)
     assert [(r.kind, r.id) for r in records] == [
-        ("sale", "S1"), (KIND, "S1/t1/subsidy"), (KIND, "S1/t1/cash"),
-        (KIND, "S1/earn/points")]
+        ("sale", "S1"),
+        (KIND, "S1/t1/subsidy"),
+        (KIND, "S1/t1/cash"),
+        (KIND, "S1/earn/points"),
+    ]
     subsidy = records[1].body
     assert subsidy["delta"] == "-20.00" and subsidy["before"] == "20.00"
     assert subsidy["after"] == "0.00" and subsidy["reason"] == "spend"
@@ -86,8 +91,9 @@ def test_posting_a_recorded_sale_again_gives_the_recorded_entries(box: Box) -> N
     first = sell(box, "S1", "10.00", earned=10)
     again = box.members.postings("S1", alice(box), [authorise(box, "10.00")], 10, LUNCH)
     assert again.entries == first.entries  # not recomputed from the new balances
-    box.journal.append_many([("sale", {"id": "S1", "total": "10.00"}, "S1"), *again.entries],
-                            also=again.also)
+    box.journal.append_many(
+        [("sale", {"id": "S1", "total": "10.00"}, "S1"), *again.entries], also=again.also
+    )
     assert balances(box) == Balances(1210, D("10.00"), D("50.00"))
 
 
@@ -109,8 +115,7 @@ def test_a_failed_sale_transaction_leaves_the_balances_untouched(box: Box) -> No
         raise RuntimeError("printer on fire")
 
     with pytest.raises(RuntimeError):
-        box.journal.append_many([("sale", {"id": "S1"}, "S1"), *posting.entries],
-                                also=lane_fails)
+        box.journal.append_many([("sale", {"id": "S1"}, "S1"), *posting.entries], also=lane_fails)
     assert balances(box) == Balances(1200, D("20.00"), D("50.00"))
     assert box.journal.state().head_seq == 0
 
@@ -169,8 +174,9 @@ def test_balances_survive_a_restart(box: Box) -> None:
 
 
 def originals(box: Box, sale_id: str) -> list[dict[str, Any]]:
-    return [r.body for r in box.journal.read(0, 100)
-            if r.kind == KIND and r.body["sale"] == sale_id]
+    return [
+        r.body for r in box.journal.read(0, 100) if r.kind == KIND and r.body["sale"] == sale_id
+    ]
 
 
 def test_a_refund_gives_back_to_the_wallets_and_takes_earned_points(box: Box) -> None:
@@ -188,9 +194,9 @@ def test_a_refund_gives_back_to_the_wallets_and_takes_earned_points(box: Box) ->
 
 def test_a_partial_refund_reverses_only_the_part(box: Box) -> None:
     sell(box, "S1", "26.00")
-    box.members.reverse("R1", originals(box, "S1"), LUNCH,
-                        parts={"S1/t1/cash": D("6.00"), "S1/t1/subsidy": D("0")}
-                        ).record(box.journal)
+    box.members.reverse(
+        "R1", originals(box, "S1"), LUNCH, parts={"S1/t1/cash": D("6.00"), "S1/t1/subsidy": D("0")}
+    ).record(box.journal)
     assert balances(box) == Balances(1200, D("0.00"), D("50.00"))
     with pytest.raises(MembersError, match=r"0\.00 of 6\.00 is left"):
         box.members.reverse("R2", originals(box, "S1"), LUNCH, parts={"S1/t1/cash": D("0.01")})
@@ -199,8 +205,9 @@ def test_a_partial_refund_reverses_only_the_part(box: Box) -> None:
     rest.record(box.journal)
     assert balances(box) == Balances(1200, D("20.00"), D("50.00"))
     assert box.members.reverse("R3", originals(box, "S1"), LUNCH).entries == ()
-    again = box.members.reverse("R1", originals(box, "S1"), LUNCH,
-                                parts={"S1/t1/cash": D("6.00"), "S1/t1/subsidy": D("0")})
+    again = box.members.reverse(
+        "R1", originals(box, "S1"), LUNCH, parts={"S1/t1/cash": D("6.00"), "S1/t1/subsidy": D("0")}
+    )
     assert [e[2] for e in again.entries] == ["R1/reverse/S1/t1/cash"]  # re-post: recorded one
     again.record(box.journal)
     assert balances(box) == Balances(1200, D("20.00"), D("50.00"))
@@ -261,8 +268,9 @@ def test_the_sync_sink_applies_and_refuses_documents(box: Box) -> None:
 
 def test_a_supervisors_offline_approval_is_in_the_record(box: Box) -> None:
     late = LinkState(online=False, offline_for=timedelta(hours=6))
-    auth = box.members.authorise(alice(box), "stored_value", D("3.00"), LUNCH, late,
-                                 supervisor="S07")
+    auth = box.members.authorise(
+        alice(box), "stored_value", D("3.00"), LUNCH, late, supervisor="S07"
+    )
     assert isinstance(auth, Authorisation)
     box.members.postings("S1", alice(box), [auth], 0, LUNCH).record(box.journal)
     body = originals(box, "S1")[0]

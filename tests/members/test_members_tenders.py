@@ -40,17 +40,29 @@ def alice(box: Box) -> Account:
     return found
 
 
-def ok(box: Box, amount: str, at: datetime = LUNCH, tender: TenderKind = "stored_value",
-       link: LinkState | None = None, earlier: tuple[Authorisation, ...] = (),
-       who: Account | None = None) -> Authorisation:
+def ok(
+    box: Box,
+    amount: str,
+    at: datetime = LUNCH,
+    tender: TenderKind = "stored_value",
+    link: LinkState | None = None,
+    earlier: tuple[Authorisation, ...] = (),
+    who: Account | None = None,
+) -> Authorisation:
     got = box.members.authorise(who or alice(box), tender, D(amount), at, link, earlier)
     assert isinstance(got, Authorisation), got
     return got
 
 
-def no(box: Box, amount: str, at: datetime = LUNCH, tender: TenderKind = "stored_value",
-       link: LinkState | None = None, earlier: tuple[Authorisation, ...] = (),
-       who: Account | None = None) -> Refusal:
+def no(
+    box: Box,
+    amount: str,
+    at: datetime = LUNCH,
+    tender: TenderKind = "stored_value",
+    link: LinkState | None = None,
+    earlier: tuple[Authorisation, ...] = (),
+    who: Account | None = None,
+) -> Refusal:
     got = box.members.authorise(who or alice(box), tender, D(amount), at, link, earlier)
     assert isinstance(got, Refusal), got
     return got
@@ -61,6 +73,7 @@ def spend(box: Box, sale: str, *auths: Authorisation) -> None:
 
 
 # -- wallets ------------------------------------------------------------------------------
+
 
 def test_subsidy_is_spent_before_cash(box: Box) -> None:
     assert ok(box, "12.00").debits == (Debit("subsidy", D("12.00")),)
@@ -87,8 +100,10 @@ def test_expired_subsidy_is_named_when_the_balance_falls_short(box: Box) -> None
     box.apply(data)
     refused = no(box, "10.00", at=datetime(2026, 12, 1, 12, 0))
     assert refused.code == "insufficient_balance"
-    assert refused.message == ("balance covers only 3.00; the subsidy of 20.00 expired on "
-                               "2026-11-30 — take another payment for the rest")
+    assert refused.message == (
+        "balance covers only 3.00; the subsidy of 20.00 expired on "
+        "2026-11-30 — take another payment for the rest"
+    )
 
 
 def test_insufficient_balance_by_one_cent(box: Box) -> None:
@@ -100,14 +115,16 @@ def test_insufficient_balance_by_one_cent(box: Box) -> None:
 
 # -- group limits -------------------------------------------------------------------------
 
+
 def test_meal_limit_exceeded_by_one_cent_is_refused(box: Box) -> None:
     ok(box, "30.00")
     spend(box, "S1", ok(box, "18.00"))
     ok(box, "12.00")
     refused = no(box, "12.01")
     assert refused.code == "meal_limit"
-    assert refused.message == ("lunch limit 30.00 reached (12.00 left) — take another payment "
-                               "for the rest")
+    assert refused.message == (
+        "lunch limit 30.00 reached (12.00 left) — take another payment for the rest"
+    )
 
 
 def test_meal_limit_resets_in_the_next_meal_period(box: Box) -> None:
@@ -129,8 +146,9 @@ def test_day_limit_exceeded_by_one_cent_is_refused(box: Box) -> None:
     ok(box, "10.00", at=late)
     refused = no(box, "10.01", at=late)
     assert refused.code == "day_limit"
-    assert refused.message == ("daily limit 80.00 reached (10.00 left) — take another payment "
-                               "for the rest")
+    assert refused.message == (
+        "daily limit 80.00 reached (10.00 left) — take another payment for the rest"
+    )
     assert ok(box, "30.00", at=datetime(2026, 11, 25, 12, 0)).meal == "lunch"  # a new day
 
 
@@ -153,6 +171,7 @@ def test_meal_only_group_refuses_outside_meal_periods(box: Box) -> None:
 
 # -- offline policy -----------------------------------------------------------------------
 
+
 def test_offline_stored_value_within_the_policy_is_allowed_and_marked(box: Box) -> None:
     auth = ok(box, "25.00", link=OFFLINE)
     assert auth.offline is True
@@ -162,8 +181,7 @@ def test_offline_per_transaction_ceiling_by_one_cent(box: Box) -> None:
     refused = no(box, "25.01", link=OFFLINE)
     assert refused.code == "offline_transaction_ceiling"
     first = ok(box, "20.00", link=OFFLINE)
-    assert no(box, "5.01", link=OFFLINE, earlier=(first,)).code == (
-        "offline_transaction_ceiling")
+    assert no(box, "5.01", link=OFFLINE, earlier=(first,)).code == ("offline_transaction_ceiling")
 
 
 def test_offline_per_day_ceiling_counts_this_boxs_offline_debits(box: Box) -> None:
@@ -193,8 +211,9 @@ def test_too_long_offline_needs_a_supervisor(box: Box) -> None:
     assert ok(box, "1.00", link=LinkState(online=False, offline_for=timedelta(minutes=240)))
     approved = ok(box, "1.00", link=LinkState(False, timedelta(hours=9), 0, supervisor="S07"))
     assert approved.supervisor == "S07"
-    again = box.members.authorise(alice(box), "stored_value", D("1.00"), LUNCH, long,
-                                  supervisor="S08")
+    again = box.members.authorise(
+        alice(box), "stored_value", D("1.00"), LUNCH, long, supervisor="S08"
+    )
     assert isinstance(again, Authorisation) and again.supervisor == "S08"
 
 
@@ -206,6 +225,7 @@ def test_too_many_unsynced_sales_needs_a_supervisor(box: Box) -> None:
 
 
 # -- points -------------------------------------------------------------------------------
+
 
 def test_points_pay_in_whole_points(box: Box) -> None:
     assert ok(box, "5.00", tender="points").debits == (Debit("points", D(500)),)
@@ -228,7 +248,8 @@ def test_points_offline_ceilings(box: Box) -> None:
     member(data, "M0001")["wallets"]["points"] = 5000
     box.apply(data)
     assert no(box, "10.01", tender="points", link=OFFLINE).code == (
-        "offline_points_transaction_ceiling")
+        "offline_points_transaction_ceiling"
+    )
     auth = ok(box, "10.00", tender="points", link=OFFLINE)
     box.members.postings("S1", alice(box), [auth], 0, LUNCH).record(box.journal)
     assert no(box, "5.01", tender="points", link=OFFLINE).code == "offline_points_day_ceiling"
@@ -260,6 +281,7 @@ def test_a_bad_amount_from_the_lane_is_an_error(box: Box, amount: Decimal) -> No
 
 # -- points earned ------------------------------------------------------------------------
 
+
 def test_points_earned_skip_no_points_lines_and_round_down(box: Box) -> None:
     basket = priced(line(0, "12.99"), line(1, "40.00", ("no_points",)), line(2, "7.50"))
     assert box.members.points_earned(alice(box), basket) == 20
@@ -284,5 +306,7 @@ def test_the_link_state_can_come_from_sync_instead_of_the_lane(box: Box) -> None
     offline = MemberAccounts(box.store, link=lambda: LinkState(False, timedelta(hours=5)))
     refused = offline.authorise(alice(box), "stored_value", D("1.00"), LUNCH)
     assert isinstance(refused, Refusal) and refused.code == "offline_too_long"
-    assert isinstance(offline.authorise(alice(box), "stored_value", D("1.00"), LUNCH,
-                                        link=LinkState()), Authorisation)
+    assert isinstance(
+        offline.authorise(alice(box), "stored_value", D("1.00"), LUNCH, link=LinkState()),
+        Authorisation,
+    )

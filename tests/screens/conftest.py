@@ -25,8 +25,9 @@ def browser() -> Iterator[Browser]:
     """Per module, not per session: while Playwright's sync API is open it keeps an event
     loop running on the main thread, and later folders' tests call asyncio.run()."""
     with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path="/usr/bin/chromium",
-                                              args=CHROMIUM_ARGS)
+        chromium = playwright.chromium.launch(
+            executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS
+        )
         yield chromium
         chromium.close()
 
@@ -41,9 +42,13 @@ def till(tmp_path: Path, language: str) -> Iterator[Till]:
     settings = load_settings(ROOT / "config" / "gateway.example.toml")
     settings.screens.language = language  # type: ignore[assignment]
     lane = demo_lane(tmp_path / "storegate.db", settings)
-    hub = ScreenHub(LocalLane(lane), settings.screens,
-                    clock=StepClock(datetime(2026, 11, 24, 9, 0)),
-                    scale_capacity=SCALE_CAPACITIES, store_name=settings.store.name)
+    hub = ScreenHub(
+        LocalLane(lane),
+        settings.screens,
+        clock=StepClock(datetime(2026, 11, 24, 9, 0)),
+        scale_capacity=SCALE_CAPACITIES,
+        store_name=settings.store.name,
+    )
     server = ScreensServer(create_app(hub), settings.screens, port=0).start()
     try:
         with running_devices(hub) as devices:

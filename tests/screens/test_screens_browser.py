@@ -13,7 +13,8 @@ from gateway.harness.screens_demo import MEMBER_CARD, SUPERVISOR, member_card
 
 
 def test_a_scan_in_the_simulator_shows_on_both_screens_and_the_pole(
-        till: Till, cashier: Page, customer: Page) -> None:
+    till: Till, cashier: Page, customer: Page
+) -> None:
     sign_on(cashier)
     shot(cashier, "cashier-idle")
     started = time.monotonic()
@@ -80,8 +81,7 @@ def test_a_weighed_item_shows_the_live_weight(till: Till, cashier: Page) -> None
     expect(cashier.locator("#weight")).to_contain_text("1.250 kg")
 
 
-def test_a_member_card_applies_member_prices(till: Till, cashier: Page, customer: Page
-                                             ) -> None:
+def test_a_member_card_applies_member_prices(till: Till, cashier: Page, customer: Page) -> None:
     sign_on(cashier)
     till.devices.scanner.scan(MILK)
     expect(cashier.locator("#total")).to_have_text("CHF 1.75")
@@ -127,8 +127,9 @@ def test_tender_shows_the_change(till: Till, cashier: Page, customer: Page) -> N
     expect(customer.locator("#thanks")).to_contain_text("CHF 30.00")  # handed over
     qr = customer.locator("#qr")
     expect(qr.locator("svg")).to_be_visible()
-    assert qr.get_attribute("data-qr") == (f"storegate:store-1/box-1/{body['receipt_id']}/"
-                                           f"{record.seq}/{record.hash}")
+    assert qr.get_attribute("data-qr") == (
+        f"storegate:store-1/box-1/{body['receipt_id']}/{record.seq}/{record.hash}"
+    )
     lines = (pole("Total", f"CHF {body['totals']['due']}"), pole("Change", f"CHF {change}"))
     assert till.devices.pole.wait_for(*lines) == lines
     shot(cashier, "cashier-change")

@@ -63,8 +63,13 @@ class MainLoop:
 def wired(tmp_path: Path) -> Iterator[tuple[ScreenHub, MainLoop, str]]:
     settings = load_settings(ROOT / "config" / "gateway.example.toml")
     loop = MainLoop(demo_lane(tmp_path / "storegate.db", settings))
-    hub = ScreenHub(loop.owner, settings.screens, clock=StepClock(datetime(2026, 11, 24, 9)),
-                    scale_capacity=SCALE_CAPACITIES, store_name="Corner Shop")
+    hub = ScreenHub(
+        loop.owner,
+        settings.screens,
+        clock=StepClock(datetime(2026, 11, 24, 9)),
+        scale_capacity=SCALE_CAPACITIES,
+        store_name="Corner Shop",
+    )
     server = ScreensServer(create_app(hub), settings.screens, port=0).start()
     try:
         yield hub, loop, server.url
@@ -73,8 +78,9 @@ def wired(tmp_path: Path) -> Iterator[tuple[ScreenHub, MainLoop, str]]:
         loop.inbox.put(None)
 
 
-def read_events(url: str, wanted: Callable[[dict[str, str]], bool], action: Callable[[], object]
-                ) -> dict[str, str]:
+def read_events(
+    url: str, wanted: Callable[[dict[str, str]], bool], action: Callable[[], object]
+) -> dict[str, str]:
     """Open the event stream, run `action` once it is open, return the newest HTML of each
     part as soon as `wanted` says so."""
     latest: dict[str, str] = {}
@@ -96,17 +102,18 @@ def read_events(url: str, wanted: Callable[[dict[str, str]], bool], action: Call
 
 
 def test_keys_go_through_the_daemons_feed_on_its_main_loop(
-        wired: tuple[ScreenHub, MainLoop, str]) -> None:
+    wired: tuple[ScreenHub, MainLoop, str],
+) -> None:
     hub, loop, url = wired
     hub.submit("sign_on", {"staff_id": CASHIER[0], "pin": CASHIER[1]})
-    parts = read_events(url, lambda p: "Whole milk 1 l" in p.get("basket", ""),
-                        lambda: hub.press("enter", MILK))
+    parts = read_events(
+        url, lambda p: "Whole milk 1 l" in p.get("basket", ""), lambda: hub.press("enter", MILK)
+    )
     assert "CHF 1.75" in parts["basket"]
     assert loop.threads_seen == {loop.thread.name}
 
 
-def test_events_the_daemon_fed_itself_are_recorded(
-        wired: tuple[ScreenHub, MainLoop, str]) -> None:
+def test_events_the_daemon_fed_itself_are_recorded(wired: tuple[ScreenHub, MainLoop, str]) -> None:
     hub, loop, _ = wired
     hub.submit("sign_on", {"staff_id": CASHIER[0], "pin": CASHIER[1]})
     scan = ev.Scan(datetime(2026, 11, 24, 9, 5), "0000000000000")
@@ -114,15 +121,15 @@ def test_events_the_daemon_fed_itself_are_recorded(
     loop.call(lambda: hub.record(scan, loop.lane.handle(scan), loop.owner.take()))
     assert hub.view.message is not None and hub.view.message.kind == "refusal"
     assert "Barcode not read" in hub.view.message.text or "Unknown" in hub.view.message.text
-    reading = WeightReading("deli-scale", Decimal("0.250"), "kg", WeightStatus.STABLE, b"",
-                            datetime(2026, 11, 24, 9, 6))
+    reading = WeightReading(
+        "deli-scale", Decimal("0.250"), "kg", WeightStatus.STABLE, b"", datetime(2026, 11, 24, 9, 6)
+    )
     hub.observe(reading)
     assert hub.view.weight == "0.250 kg" and hub.view.weight_stable
     assert loop.lane.sale is None  # observing a weight never feeds the lane
 
 
-def test_snapshots_are_taken_on_the_main_loop_only(
-        wired: tuple[ScreenHub, MainLoop, str]) -> None:
+def test_snapshots_are_taken_on_the_main_loop_only(wired: tuple[ScreenHub, MainLoop, str]) -> None:
     hub, loop, _ = wired
     with pytest.raises(AssertionError, match="main loop"):
         loop.owner.take()  # this test's thread is a web thread to the owner
@@ -139,6 +146,7 @@ def test_snapshots_are_taken_on_the_main_loop_only(
 def test_the_demo_day_plays_on_the_screens(till: Any) -> None:
     """`python -m gateway.harness.screens_demo` plays this script; both sales must complete."""
     from gateway.harness.screens_demo import play_day
+
     play_day(till.hub, till.devices, pause=0.4)
     sales = [r for r in till.lane.book.journal.read(0, 100) if r.kind == "sale"]
     assert [s.body["tenders"][0]["type"] for s in sales] == ["cash", "card"]

@@ -27,18 +27,29 @@ def self_signed(directory: Path) -> tuple[Path, Path]:
     key = ec.generate_private_key(ec.SECP256R1())
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "storegate box")])
     now = dt.datetime.now(dt.UTC)
-    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name)
-            .public_key(key.public_key()).serial_number(x509.random_serial_number())
-            .not_valid_before(now - dt.timedelta(minutes=5))
-            .not_valid_after(now + dt.timedelta(days=1))
-            .add_extension(x509.SubjectAlternativeName(
-                [x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), critical=False)
-            .sign(key, hashes.SHA256()))
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - dt.timedelta(minutes=5))
+        .not_valid_after(now + dt.timedelta(days=1))
+        .add_extension(
+            x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
+            critical=False,
+        )
+        .sign(key, hashes.SHA256())
+    )
     cert_path, key_path = directory / "screens.pem", directory / "screens.key"
     cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    key_path.write_bytes(key.private_bytes(serialization.Encoding.PEM,
-                                           serialization.PrivateFormat.PKCS8,
-                                           serialization.NoEncryption()))
+    key_path.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
     return cert_path, key_path
 
 
@@ -46,8 +57,9 @@ def test_screens_over_https(tmp_path: Path) -> None:
     settings = load_settings(ROOT / "config" / "gateway.example.toml")
     settings.screens.tls_cert, settings.screens.tls_key = self_signed(tmp_path)
     lane = demo_lane(tmp_path / "storegate.db", settings)
-    hub = ScreenHub(LocalLane(lane), settings.screens,
-                    clock=StepClock(dt.datetime(2026, 11, 24, 9)))
+    hub = ScreenHub(
+        LocalLane(lane), settings.screens, clock=StepClock(dt.datetime(2026, 11, 24, 9))
+    )
     server = ScreensServer(create_app(hub), settings.screens, port=0).start()
     try:
         assert server.url.startswith("https://127.0.0.1:")

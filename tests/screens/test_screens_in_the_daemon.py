@@ -61,19 +61,31 @@ def stopped_cleanly() -> Iterator[list[Daemon]]:
 # kg, g, lb and oz readings of the same 456 g of apples (1.005 lb = 0.45586 kg, 16.08 oz =
 # 0.45586 kg), each with a capacity in the scale's own unit: at 3.80 per kg the line lists
 # CHF 1.73 before the produce promotion.
-UNITS = [("kg", "0.456", "15"), ("g", "456", "15000"), ("lb", "1.005", "33"),
-         ("oz", "16.08", "528")]
+UNITS = [
+    ("kg", "0.456", "15"),
+    ("g", "456", "15000"),
+    ("lb", "1.005", "33"),
+    ("oz", "16.08", "528"),
+]
 
 
 @pytest.mark.parametrize(("unit", "weight", "capacity"), UNITS)
 def test_f3_and_the_control_socket_price_a_weighed_item_alike(
-        tmp_path: Path, browser: Browser, stopped_cleanly: list[Daemon], unit: str,
-        weight: str, capacity: str) -> None:
+    tmp_path: Path,
+    browser: Browser,
+    stopped_cleanly: list[Daemon],
+    unit: str,
+    weight: str,
+    capacity: str,
+) -> None:
     scale = ScaleSimulator("mtsics", weight=weight, unit=unit, pace=False).start()
     try:
-        config = box_config(tmp_path, f'\n[[devices.scales]]\nname = "deli-scale"\n'
-                            f'protocol = "mtsics"\nserial = {{ port = "{scale.path}" }}\n'
-                            f'poll_interval_s = 0.1\ncapacity = {capacity}\n')
+        config = box_config(
+            tmp_path,
+            f'\n[[devices.scales]]\nname = "deli-scale"\n'
+            f'protocol = "mtsics"\nserial = {{ port = "{scale.path}" }}\n'
+            f"poll_interval_s = 0.1\ncapacity = {capacity}\n",
+        )
         daemon = Daemon(tmp_path, config, NO_SYNC)
         stopped_cleanly.append(daemon)
         assert daemon.key("sign_on", staff="101", pin="472951")["ok"]
@@ -104,8 +116,9 @@ def test_f3_and_the_control_socket_price_a_weighed_item_alike(
 def lan_page(browser: Browser, url: str) -> Page:
     """A tablet's browser: uvicorn takes the client address from X-Forwarded-For when the
     connection comes from loopback, so the screens see a LAN client that must sign in."""
-    context = browser.new_context(extra_http_headers={"X-Forwarded-For": LAN_CLIENT},
-                                  viewport={"width": 1280, "height": 800})
+    context = browser.new_context(
+        extra_http_headers={"X-Forwarded-For": LAN_CLIENT}, viewport={"width": 1280, "height": 800}
+    )
     page = context.new_page()
     page.set_default_timeout(10_000)
     page.goto(url + "/")
@@ -113,9 +126,9 @@ def lan_page(browser: Browser, url: str) -> Page:
 
 
 def test_only_the_main_loop_uses_the_database_in_a_browser_session(
-        tmp_path: Path, browser: Browser, stopped_cleanly: list[Daemon]) -> None:
-    daemon = Daemon(tmp_path, box_config(tmp_path),
-                    {**NO_SYNC, "STOREGATE_SCREENS__LAN": "true"})
+    tmp_path: Path, browser: Browser, stopped_cleanly: list[Daemon]
+) -> None:
+    daemon = Daemon(tmp_path, box_config(tmp_path), {**NO_SYNC, "STOREGATE_SCREENS__LAN": "true"})
     stopped_cleanly.append(daemon)
     url = str(daemon.status()["screens"])
     page = lan_page(browser, url)
@@ -162,13 +175,11 @@ def test_the_one_translator_compares_capacity_in_the_scales_own_unit() -> None:
 
     def weighed(weight: str, unit: str, capacity: str | None = None) -> Weighed:
         reading = WeightReading("deli-scale", Decimal(weight), unit, WeightStatus.STABLE, b"", at)
-        return Weighed.from_reading(at, APPLES, reading,
-                                    Decimal(capacity) if capacity else None)
+        return Weighed.from_reading(at, APPLES, reading, Decimal(capacity) if capacity else None)
 
     grams = weighed("456", "g", "15000")
     assert (grams.weight, grams.capacity, grams.scale_says) == (Decimal("0.456"), 15, None)
-    assert weighed("15001", "g", "15000").scale_says == \
-        "weight 15001 g exceeds the capacity 15000"
+    assert weighed("15001", "g", "15000").scale_says == "weight 15001 g exceeds the capacity 15000"
     assert weighed("2", "lb").weight == Decimal("0.90718474")
     assert weighed("1", "ct").scale_says == "the scale weighs in ct; set it to kg, g, lb or oz"
     assert Weighed.from_reading(at, APPLES, None) == Weighed(at, APPLES, None, True)

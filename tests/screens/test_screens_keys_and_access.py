@@ -27,8 +27,9 @@ def test_every_action_has_a_key_and_a_button(cashier: Page) -> None:
         expect(button).to_have_attribute("data-key", key)
 
 
-def test_keyboard_only_quantity_void_suspend_resume(till: Till, cashier: Page,
-                                                    customer: Page) -> None:
+def test_keyboard_only_quantity_void_suspend_resume(
+    till: Till, cashier: Page, customer: Page
+) -> None:
     sign_on(cashier)
     for code in (MILK, WINE):
         cashier.keyboard.type(code)
@@ -68,6 +69,7 @@ def test_staff_cards_sign_on_and_authorise(till: Till, cashier: Page) -> None:
     from datetime import datetime
 
     from devices.events import CardEvent, CardKind
+
     at = datetime(2026, 11, 24, 9)
     till.hub.device(CardEvent("loyalty-reader", "CARD-ANNA", CardKind.STAFF, None, at))
     expect(cashier.locator("#cashier")).to_have_text("Anna")
@@ -118,14 +120,23 @@ def test_actions_need_the_pages_own_header(till: Till) -> None:
         assert client.post("/action/suspend", headers={"HX-Request": "true"}).status_code == 204
 
 
-def _asgi(app: object, client_host: str, method: str, path: str,
-          cookies: dict[str, str] | None = None, **kw: object) -> httpx.Response:
+def _asgi(
+    app: object,
+    client_host: str,
+    method: str,
+    path: str,
+    cookies: dict[str, str] | None = None,
+    **kw: object,
+) -> httpx.Response:
     """One request to the app as if from `client_host` (a tablet on the shop's LAN)."""
+
     async def go() -> httpx.Response:
         transport = httpx.ASGITransport(app=app, client=(client_host, 40000))  # type: ignore[arg-type]
-        async with httpx.AsyncClient(transport=transport, base_url="http://box",
-                                     cookies=cookies) as client:
+        async with httpx.AsyncClient(
+            transport=transport, base_url="http://box", cookies=cookies
+        ) as client:
             return await client.request(method, path, **kw)  # type: ignore[arg-type]
+
     with ThreadPoolExecutor(1) as pool:  # Playwright's loop runs on this thread
         return pool.submit(asyncio.run, go()).result()
 
@@ -137,13 +148,21 @@ def test_lan_access_needs_lan_and_a_staff_login(till: Till) -> None:
     assert refused.status_code == 403 and "this box only" in refused.text
     till.hub.settings.lan = True
     try:
-        assert _asgi(app, "192.0.2.50", "GET", "/customer").headers["location"] == \
-            "/login?next=/customer"
-        wrong = _asgi(app, "192.0.2.50", "POST", "/login",
-                      data={"staff_id": CASHIER[0], "pin": "000000"})
+        assert (
+            _asgi(app, "192.0.2.50", "GET", "/customer").headers["location"]
+            == "/login?next=/customer"
+        )
+        wrong = _asgi(
+            app, "192.0.2.50", "POST", "/login", data={"staff_id": CASHIER[0], "pin": "000000"}
+        )
         assert wrong.status_code == 401 and "Wrong staff number or PIN" in wrong.text
-        good = _asgi(app, "192.0.2.50", "POST", "/login",
-                     data={"staff_id": CASHIER[0], "pin": CASHIER[1], "next": "/customer"})
+        good = _asgi(
+            app,
+            "192.0.2.50",
+            "POST",
+            "/login",
+            data={"staff_id": CASHIER[0], "pin": CASHIER[1], "next": "/customer"},
+        )
         assert good.status_code == 303 and good.headers["location"] == "/customer"
         cookie = good.cookies[SESSION_COOKIE]
         assert "httponly" in good.headers["set-cookie"].lower()
@@ -159,8 +178,11 @@ def test_lan_access_needs_lan_and_a_staff_login(till: Till) -> None:
 def test_settings_keep_the_screens_on_loopback_unless_lan(tmp_path: Path) -> None:
     base = (ROOT / "config" / "gateway.example.toml").read_text()
     exposed = tmp_path / "exposed.toml"
-    exposed.write_text(base.replace('[screens]\n', '[screens]\nhost = "0.0.0.0"\n', 1)
-                       .replace('host = "127.0.0.1"\nport = 8080', 'port = 8080'))
+    exposed.write_text(
+        base.replace("[screens]\n", '[screens]\nhost = "0.0.0.0"\n', 1).replace(
+            'host = "127.0.0.1"\nport = 8080', "port = 8080"
+        )
+    )
     with pytest.raises(SettingsError, match="lan = true"):
         load_settings(exposed)
     half_tls = tmp_path / "tls.toml"
@@ -168,6 +190,7 @@ def test_settings_keep_the_screens_on_loopback_unless_lan(tmp_path: Path) -> Non
     with pytest.raises(SettingsError, match="tls_cert and tls_key go together"):
         load_settings(half_tls)
     both = tmp_path / "both.toml"
-    both.write_text(base.replace("# tls_cert = ", "tls_cert = ").replace("# tls_key = ",
-                                                                          "tls_key = "))
+    both.write_text(
+        base.replace("# tls_cert = ", "tls_cert = ").replace("# tls_key = ", "tls_key = ")
+    )
     assert load_settings(both).screens.https

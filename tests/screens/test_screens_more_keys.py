@@ -115,7 +115,8 @@ def test_refund_lines_return_without_receipt_and_no_sale(till: Till, cashier: Pa
     dialog.locator('input[name="reference"]').press("Enter")
     authorise(cashier, "corked")
     expect(cashier.locator(".message.notice")).to_have_text(
-        "Refunded: CHF 12.50. Give back card 12.50.")
+        "Refunded: CHF 12.50. Give back card 12.50."
+    )
     refund = [r for r in journal(till) if r.kind == "refund"][-1]
     assert refund.body["original_receipt_id"] == receipt
     assert [line["original_index"] for line in refund.body["lines"]] == [1]
@@ -132,7 +133,8 @@ def test_refund_lines_return_without_receipt_and_no_sale(till: Till, cashier: Pa
     dialog.locator('input[name="reason"]').press("Enter")
     authorise(cashier, "known customer")
     expect(cashier.locator(".message.notice")).to_have_text(
-        "Refunded: CHF 1.75. Give back cash 1.75.")
+        "Refunded: CHF 1.75. Give back cash 1.75."
+    )
     back = [r for r in journal(till) if r.kind == "refund"][-1]
     assert back.seq > refund.seq and back.body.get("original_receipt_id") is None
     overrides = [r.body["action"] for r in journal(till) if r.kind == "override"]
@@ -170,7 +172,11 @@ def test_chinese_labels_and_refusals_of_the_new_keys(till: Till, cashier: Page) 
 
 def test_refund_tender_words() -> None:
     assert [refund_tender(t) for t in ("", "Card", "储值", "stored value")] == [
-        "cash", "card", "stored_value", "stored_value"]
+        "cash",
+        "card",
+        "stored_value",
+        "stored_value",
+    ]
     with pytest.raises(EntryError):
         refund_tender("cheque")
     assert notice_text("zh", "Give back card 12.50.") == "退回银行卡 12.50。"
@@ -180,20 +186,22 @@ def test_refund_tender_words() -> None:
 def test_points_given_back_read_in_chinese_and_never_as_a_member_greeting() -> None:
     """The refund's points notices (gateway/lane/refunds.py, members.py) have their own
     shapes: the generic "Member ..." greeting must not swallow them."""
-    assert notice_text("zh", "500 points go back to member M0001 (balance 1200), nothing "
-                       "in money.") == "500 积分退回会员 M0001（余额 1200），不退现金。"
+    assert (
+        notice_text("zh", "500 points go back to member M0001 (balance 1200), nothing in money.")
+        == "500 积分退回会员 M0001（余额 1200），不退现金。"
+    )
     assert notice_text("zh", "111 points go back to member M0001 (balance 1311).") == (
-        "111 积分退回会员 M0001（余额 1311）。")
-    assert notice_text("zh", "Member M0002 is lost: the 500 points go back to the "
-                       "account, not to the card.") == (
-        "会员 M0002 已挂失：500 积分退回账户，不退回卡。")
+        "111 积分退回会员 M0001（余额 1311）。"
+    )
+    assert notice_text(
+        "zh", "Member M0002 is lost: the 500 points go back to the account, not to the card."
+    ) == ("会员 M0002 已挂失：500 积分退回账户，不退回卡。")
     assert notice_text("zh", "Member M0001 Anna.") == "会员：M0001 Anna。"
     assert refusal_text("zh", "points_back", "x").startswith("积分只能退回积分")
     assert refusal_text("zh", "no_member_to_credit", "x").startswith("无小票退货")
 
 
-def test_a_member_tender_the_room_wants_approved_gets_the_supervisor_prompt(
-        tmp_path: Path) -> None:
+def test_a_member_tender_the_room_wants_approved_gets_the_supervisor_prompt(tmp_path: Path) -> None:
     """The members room answers an offline member tender with `needs_supervisor` (its own
     code, not needs_override): the hub opens the supervisor prompt and sends the same
     tender again with the supervisor's authorization. The room's offline state is stood in
@@ -207,21 +215,27 @@ def test_a_member_tender_the_room_wants_approved_gets_the_supervisor_prompt(
             fed.append(event)
             member_tender = isinstance(event, ev.Tender) and event.type != "cash"
             if member_tender and getattr(event, "authorization", None) is None:
-                return Fed(ev.Refusal("offline_too_long", "Offline for more than 60 minutes "
-                                      "- a supervisor must approve stored value.", True),
-                           self.snapshot())
+                return Fed(
+                    ev.Refusal(
+                        "offline_too_long",
+                        "Offline for more than 60 minutes "
+                        "- a supervisor must approve stored value.",
+                        True,
+                    ),
+                    self.snapshot(),
+                )
             return super().feed(event)
 
-    hub = ScreenHub(OfflineRoom(lane), settings.screens,
-                    clock=StepClock(datetime(2026, 11, 24, 9)))
+    hub = ScreenHub(OfflineRoom(lane), settings.screens, clock=StepClock(datetime(2026, 11, 24, 9)))
     hub.submit("sign_on", {"staff_id": CASHIER[0], "pin": CASHIER[1]})
     hub.press("enter", MILK)
     hub.device(member_card(MEMBER_CARD))
     hub.press("stored_value", "")
     assert hub.desk.prompt is not None and hub.desk.prompt.kind == "supervisor"
     assert lane.sale is not None and lane.sale.tenders == ()
-    hub.submit("supervisor", {"staff_id": SUPERVISOR[0], "pin": SUPERVISOR[1],
-                              "reason": "link down"})
+    hub.submit(
+        "supervisor", {"staff_id": SUPERVISOR[0], "pin": SUPERVISOR[1], "reason": "link down"}
+    )
     retry = fed[-1]
     assert isinstance(retry, ev.Tender) and retry.type == "stored_value"
     assert retry.authorization is not None

@@ -64,8 +64,10 @@ def test_chinese_text_is_never_cut_in_half() -> None:
 
 
 def test_chinese_display_through_the_simulator() -> None:
-    with PoleDisplaySimulator(encoding="gb18030") as sim, \
-            PoleDisplay(sim.path, encoding="gb18030") as pole:
+    with (
+        PoleDisplaySimulator(encoding="gb18030") as sim,
+        PoleDisplay(sim.path, encoding="gb18030") as pole,
+    ):
         assert isinstance(sim, PoleDisplaySimulator)
         pole.show_pair(("全脂牛奶 1升 特价商品", "¥12.50"), ("合计", "¥88.00"))
         top, bottom = sim.wait_for(bottom="合计         ￥88.00")
@@ -112,12 +114,14 @@ def test_unknown_command_set_is_refused_at_configuration() -> None:
 def test_feed_shows_chinese_only_on_a_display_that_can() -> None:
     from gateway.screens.pole import PoleFeed
     from gateway.screens.view import ScreenView
+
     idle = ScreenView(language="zh", state="idle", state_text="")
     for encoding, expected in (("ascii", "Welcome"), ("gb18030", "欢迎光临")):
         with PoleDisplaySimulator(encoding=encoding) as sim:
             assert isinstance(sim, PoleDisplaySimulator)
-            feed = PoleFeed(PoleDisplay(sim.path, encoding=encoding), language="zh",
-                            store_name="Corner Shop")
+            feed = PoleFeed(
+                PoleDisplay(sim.path, encoding=encoding), language="zh", store_name="Corner Shop"
+            )
             feed(idle)
             top, bottom = sim.wait_for(expected, "Corner Shop")
             feed.stop()

@@ -56,8 +56,7 @@ def test_the_dialog_lists_the_lines_and_refunds_part_of_one(till: Till, cashier:
     expect(rows.nth(0).locator(".left")).to_have_text("3")
     expect(rows.nth(2).locator(".sold")).to_have_text("0.456 kg")
     expect(rows.nth(2).locator(".name")).to_contain_text("whole line only")
-    expect(dialog.locator("#receipt")).to_contain_text(
-        f"Total CHF {sale.body['totals']['total']}")
+    expect(dialog.locator("#receipt")).to_contain_text(f"Total CHF {sale.body['totals']['total']}")
 
     # keyboard: the cursor is on line 1; Space takes all three, - leaves two
     first = dialog.locator('input[name="line_1"]')
@@ -89,11 +88,13 @@ def test_the_dialog_lists_the_lines_and_refunds_part_of_one(till: Till, cashier:
     expect(cashier.locator(".message.notice")).to_contain_text("Refunded: CHF ")
     refund = journal(till, "refund")[-1]
     assert refund.body["original_receipt_id"] == receipt
-    assert [(line["original_index"], Decimal(line["quantity"]))
-            for line in refund.body["lines"]] == [(0, Decimal(2))]
+    assert [
+        (line["original_index"], Decimal(line["quantity"])) for line in refund.body["lines"]
+    ] == [(0, Decimal(2))]
     paid = refund.body["tenders"][-1]["amount"]
     expect(cashier.locator(".message.notice")).to_have_text(
-        f"Refunded: CHF {refund.body['total']}. Give back cash {paid}.")
+        f"Refunded: CHF {refund.body['total']}. Give back cash {paid}."
+    )
     assert till.lane.book.refunded(receipt) == {0: Decimal(2)}
 
     # the same receipt again: what the lane book says was refunded, and what is left
@@ -104,12 +105,16 @@ def test_the_dialog_lists_the_lines_and_refunds_part_of_one(till: Till, cashier:
     expect(rows.nth(1).locator(".left")).to_have_text("1")
 
 
-@pytest.mark.parametrize(("language", "alert", "hint"), [
-    ("en", "No sale with receipt box-1-999999 on this till.", "Type or scan the receipt"),
-    ("zh", "本收银台没有这张小票。", "请输入或扫描小票号"),
-])
+@pytest.mark.parametrize(
+    ("language", "alert", "hint"),
+    [
+        ("en", "No sale with receipt box-1-999999 on this till.", "Type or scan the receipt"),
+        ("zh", "本收银台没有这张小票。", "请输入或扫描小票号"),
+    ],
+)
 def test_an_unknown_receipt_is_said_in_the_dialog_and_nothing_is_sent(
-        till: Till, cashier: Page, alert: str, hint: str) -> None:
+    till: Till, cashier: Page, alert: str, hint: str
+) -> None:
     sign_on(cashier)
     before = till.hub.desk.message
     cashier.keyboard.press("Shift+F10")  # no receipt on the entry line: the dialog asks
@@ -128,9 +133,16 @@ def test_an_unknown_receipt_is_said_in_the_dialog_and_nothing_is_sent(
 
 
 def test_the_quantities_picked_on_the_lines() -> None:
-    assert refund_choice({"receipt_id": "box-1-000001", "line_1": "2", "line_2": "",
-                          "line_3": "all", "line_4": "0", "reason": "x"}) == {
-        0: Decimal(2), 2: None}
+    assert refund_choice(
+        {
+            "receipt_id": "box-1-000001",
+            "line_1": "2",
+            "line_2": "",
+            "line_3": "all",
+            "line_4": "0",
+            "reason": "x",
+        }
+    ) == {0: Decimal(2), 2: None}
     assert refund_choice({"line_12": "全部", "line_3": "1,5"}) == {2: Decimal("1.5"), 11: None}
     for bad in ({}, {"line_1": ""}, {"line_1": "0"}, {"line_x": "1"}, {"line_1": "two"}):
         with pytest.raises(EntryError):

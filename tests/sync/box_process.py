@@ -26,8 +26,14 @@ def main() -> int:
     exit_when_acked = "--exit-when-acked" in sys.argv
     journal = Journal(open_database(workdir / "box.db"))
     acks: queue.Queue[tuple[int, str]] = queue.Queue()
-    config = make_config(workdir, port, batch_max_records=50, window_batches=4,
-                         resend_after=1.0, ack_report_interval=0.05)
+    config = make_config(
+        workdir,
+        port,
+        batch_max_records=50,
+        window_batches=4,
+        resend_after=1.0,
+        ack_report_interval=0.05,
+    )
     service = SyncService(config, acknowledge=lambda seq, digest: acks.put((seq, digest)))
     service.start()
     appended = 0

@@ -36,8 +36,9 @@ def signing_key() -> Ed25519PrivateKey:
 
 @pytest.fixture
 def receiver(tmp_path: Path, broker: Mosquitto) -> Iterator[ReferenceReceiver]:
-    office = ReferenceReceiver(host="127.0.0.1", port=broker.port,
-                               db_path=tmp_path / "office.db", synchronous="NORMAL")
+    office = ReferenceReceiver(
+        host="127.0.0.1", port=broker.port, db_path=tmp_path / "office.db", synchronous="NORMAL"
+    )
     office.start()
     office.wait_connected()
     yield office
@@ -51,8 +52,10 @@ def start_service(journal: Journal) -> Iterator[Callable[..., SyncService]]:
     def start(config: SyncConfig, **kwargs: Any) -> SyncService:
         kwargs.setdefault("rng", random.Random(7))
         service = SyncService(
-            config, acknowledge=lambda seq, digest: journal.acknowledge(
-                seq, expected_hash=digest), **kwargs)
+            config,
+            acknowledge=lambda seq, digest: journal.acknowledge(seq, expected_hash=digest),
+            **kwargs,
+        )
         service.start()
         started.append(service)
         return service

@@ -37,24 +37,40 @@ def secured(tmp_path: Path) -> Iterator[tuple[Mosquitto, TlsFiles, int]]:
     tls = make_tls(tmp_path / "tls")
     passwords = tmp_path / "passwd"
     for user, password in (("office", "office-pw"), ("store-1-box-1", "right-pw")):
-        subprocess.run(["mosquitto_passwd", "-b", *(["-c"] if not passwords.exists() else []),
-                        str(passwords), user, password], check=True, capture_output=True)
+        subprocess.run(
+            [
+                "mosquitto_passwd",
+                "-b",
+                *(["-c"] if not passwords.exists() else []),
+                str(passwords),
+                user,
+                password,
+            ],
+            check=True,
+            capture_output=True,
+        )
     tls_port = free_port()
-    extra = (f"password_file {passwords}\n"
-             f"listener {tls_port} 127.0.0.1\n"
-             f"cafile {tls.ca}\ncertfile {tls.server_cert}\nkeyfile {tls.server_key}\n"
-             "require_certificate true\n")
+    extra = (
+        f"password_file {passwords}\n"
+        f"listener {tls_port} 127.0.0.1\n"
+        f"cafile {tls.ca}\ncertfile {tls.server_cert}\nkeyfile {tls.server_key}\n"
+        "require_certificate true\n"
+    )
     broker = Mosquitto(tmp_path / "broker", extra=extra, allow_anonymous=False)
     with broker:
         yield broker, tls, tls_port
 
 
 @pytest.fixture
-def office(tmp_path: Path, secured: tuple[Mosquitto, TlsFiles, int]
-           ) -> Iterator[ReferenceReceiver]:
+def office(tmp_path: Path, secured: tuple[Mosquitto, TlsFiles, int]) -> Iterator[ReferenceReceiver]:
     broker, _, _ = secured
-    receiver = ReferenceReceiver(host="127.0.0.1", port=broker.port, username="office",
-                                 password="office-pw", db_path=tmp_path / "office.db")
+    receiver = ReferenceReceiver(
+        host="127.0.0.1",
+        port=broker.port,
+        username="office",
+        password="office-pw",
+        db_path=tmp_path / "office.db",
+    )
     receiver.start()
     receiver.wait_connected()
     yield receiver
@@ -62,11 +78,22 @@ def office(tmp_path: Path, secured: tuple[Mosquitto, TlsFiles, int]
 
 
 def test_bad_credentials_give_a_clear_error_and_slow_retries(
-        tmp_path: Path, secured: tuple[Mosquitto, TlsFiles, int], journal: Journal,
-        start_service: Callable[..., SyncService]) -> None:
+    tmp_path: Path,
+    secured: tuple[Mosquitto, TlsFiles, int],
+    journal: Journal,
+    start_service: Callable[..., SyncService],
+) -> None:
     broker, _, _ = secured
-    service = start_service(make_config(tmp_path, broker.port, username="store-1-box-1",
-                                        password="wrong-pw", refused_min=1.0, reconnect_max=1.0))
+    service = start_service(
+        make_config(
+            tmp_path,
+            broker.port,
+            username="store-1-box-1",
+            password="wrong-pw",
+            refused_min=1.0,
+            reconnect_max=1.0,
+        )
+    )
     assert eventually(lambda: service.status()["connection"] == "refused", 5)
     time.sleep(3)
     status = service.status()
@@ -79,23 +106,43 @@ def test_bad_credentials_give_a_clear_error_and_slow_retries(
 
 
 def test_right_credentials_and_mutual_tls_upload(
-        tmp_path: Path, secured: tuple[Mosquitto, TlsFiles, int], office: ReferenceReceiver,
-        journal: Journal, start_service: Callable[..., SyncService]) -> None:
+    tmp_path: Path,
+    secured: tuple[Mosquitto, TlsFiles, int],
+    office: ReferenceReceiver,
+    journal: Journal,
+    start_service: Callable[..., SyncService],
+) -> None:
     _, tls, tls_port = secured
     append_sales(journal, 300)
-    start_service(make_config(tmp_path, tls_port, username="store-1-box-1",
-                              password="right-pw", ca_file=str(tls.ca),
-                              cert_file=str(tls.client_cert), key_file=str(tls.client_key)))
+    start_service(
+        make_config(
+            tmp_path,
+            tls_port,
+            username="store-1-box-1",
+            password="right-pw",
+            ca_file=str(tls.ca),
+            cert_file=str(tls.client_cert),
+            key_file=str(tls.client_key),
+        )
+    )
     office.wait_for(STORE, BOX, 300, timeout=20)
 
 
 def test_tls_with_the_wrong_ca_is_refused_clearly(
-        tmp_path: Path, secured: tuple[Mosquitto, TlsFiles, int],
-        start_service: Callable[..., SyncService]) -> None:
+    tmp_path: Path,
+    secured: tuple[Mosquitto, TlsFiles, int],
+    start_service: Callable[..., SyncService],
+) -> None:
     _, tls, tls_port = secured
-    service = start_service(make_config(tmp_path, tls_port, ca_file=str(tls.other_ca),
-                                        cert_file=str(tls.client_cert),
-                                        key_file=str(tls.client_key)))
+    service = start_service(
+        make_config(
+            tmp_path,
+            tls_port,
+            ca_file=str(tls.other_ca),
+            cert_file=str(tls.client_cert),
+            key_file=str(tls.client_key),
+        )
+    )
     assert eventually(lambda: service.status()["last_error"] is not None, 5)
     error = service.status()["last_error"]
     assert "certificate is not trusted" in error and "mqtt.ca_file" in error
@@ -103,19 +150,26 @@ def test_tls_with_the_wrong_ca_is_refused_clearly(
 
 
 def test_missing_tls_files_are_a_clear_error_not_a_crash(
-        tmp_path: Path, secured: tuple[Mosquitto, TlsFiles, int],
-        start_service: Callable[..., SyncService]) -> None:
+    tmp_path: Path,
+    secured: tuple[Mosquitto, TlsFiles, int],
+    start_service: Callable[..., SyncService],
+) -> None:
     _, _, tls_port = secured
-    service = start_service(make_config(tmp_path, tls_port,
-                                        ca_file=str(tmp_path / "missing-ca.pem")))
+    service = start_service(
+        make_config(tmp_path, tls_port, ca_file=str(tmp_path / "missing-ca.pem"))
+    )
     assert eventually(lambda: service.status()["last_error"] is not None, 5)
     error = service.status()["last_error"]
     assert "TLS files cannot be used" in error and "mqtt.ca_file" in error
 
 
 def test_falls_back_to_mqtt_311_when_the_broker_refuses_5(
-        tmp_path: Path, broker: Mosquitto, receiver: ReferenceReceiver, journal: Journal,
-        start_service: Callable[..., SyncService]) -> None:
+    tmp_path: Path,
+    broker: Mosquitto,
+    receiver: ReferenceReceiver,
+    journal: Journal,
+    start_service: Callable[..., SyncService],
+) -> None:
     old_broker = LinkProxy(broker.port, refuse_mqtt5=True).start()
     try:
         append_sales(journal, 100)
@@ -129,7 +183,8 @@ def test_falls_back_to_mqtt_311_when_the_broker_refuses_5(
 
 
 def test_falls_back_to_mqtt_311_when_the_broker_leaves_5_unanswered(
-        tmp_path: Path, journal: Journal, start_service: Callable[..., SyncService]) -> None:
+    tmp_path: Path, journal: Journal, start_service: Callable[..., SyncService]
+) -> None:
     """amqtt (the demo's embedded broker) neither accepts nor refuses an MQTT 5 CONNECT that
     carries properties: it waits for bytes that never come."""
     with EmbeddedBroker(tmp_path / "amqtt") as amqtt:
@@ -159,15 +214,17 @@ def test_the_protocol_rule_the_box_and_head_office_share() -> None:
 
 
 def test_a_silent_broker_gets_311_then_5_again(
-        tmp_path: Path, journal: Journal, start_service: Callable[..., SyncService],
-        caplog: pytest.LogCaptureFixture) -> None:
+    tmp_path: Path,
+    journal: Journal,
+    start_service: Callable[..., SyncService],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
     """A broker that answers neither version: the silence was not about the protocol, so
     the box goes back to MQTT 5 (each look at the clock moves it 2 s on)."""
     caplog.set_level(logging.INFO, logger="gateway.sync.service")
     ticks = itertools.count(0.0, 2.0)
     with socket.create_server(("127.0.0.1", 0)) as silent:  # connects, never answers
-        start_service(make_config(tmp_path, silent.getsockname()[1]),
-                      monotonic=lambda: next(ticks))
+        start_service(make_config(tmp_path, silent.getsockname()[1]), monotonic=lambda: next(ticks))
         assert eventually(lambda: _said(caplog, "trying 3.1.1") >= 2, 10)
     assert _said(caplog, "back to MQTT 5") >= 1
 
@@ -191,8 +248,12 @@ def _retained_311(port: int, topic: str) -> list[dict[str, Any]]:
 
 
 def test_presence_gates_the_drain_and_bad_acks_are_refused_and_reported(
-        tmp_path: Path, broker: Mosquitto, receiver: ReferenceReceiver, journal: Journal,
-        start_service: Callable[..., SyncService]) -> None:
+    tmp_path: Path,
+    broker: Mosquitto,
+    receiver: ReferenceReceiver,
+    journal: Journal,
+    start_service: Callable[..., SyncService],
+) -> None:
     receiver.set_presence(False)
     append_sales(journal, 100)
     service = start_service(make_config(tmp_path, broker.port))
@@ -202,10 +263,16 @@ def test_presence_gates_the_drain_and_bad_acks_are_refused_and_reported(
     wrong = journal.read(49, 1)[0].hash.replace("a", "b").replace("0", "1")
     receiver.publish(ACK, Ack(seq=50, hash=wrong, time="t").model_dump_json())
     receiver.publish(ACK, Ack(seq=10**6, hash="0" * 64, time="t").model_dump_json())
-    assert eventually(lambda: len([e for e in receiver.received(f"{BOX}/events")
-                                   if e["kind"] == "ack.refused"]) == 2)
-    reasons = [e["body"]["reason"] for e in receiver.received(f"{BOX}/events")
-               if e["kind"] == "ack.refused"]
+    assert eventually(
+        lambda: (
+            len([e for e in receiver.received(f"{BOX}/events") if e["kind"] == "ack.refused"]) == 2
+        )
+    )
+    reasons = [
+        e["body"]["reason"]
+        for e in receiver.received(f"{BOX}/events")
+        if e["kind"] == "ack.refused"
+    ]
     assert reasons == ["hash_mismatch", "beyond_journal"]
     assert journal.acknowledged_seq() == 0
     assert service.status()["acks_refused"] == 2
@@ -215,15 +282,20 @@ def test_presence_gates_the_drain_and_bad_acks_are_refused_and_reported(
 
 
 def test_birth_on_connect_and_last_will_when_the_box_vanishes(
-        tmp_path: Path, broker: Mosquitto, receiver: ReferenceReceiver, journal: Journal,
-        start_service: Callable[..., SyncService]) -> None:
+    tmp_path: Path,
+    broker: Mosquitto,
+    receiver: ReferenceReceiver,
+    journal: Journal,
+    start_service: Callable[..., SyncService],
+) -> None:
     proxy = LinkProxy(broker.port).start()
     try:
         service = start_service(make_config(tmp_path, proxy.port, keepalive=5))
         assert eventually(lambda: service.status()["connection"] == "connected")
         proxy.down()  # the box's line dies without a DISCONNECT
-        assert eventually(lambda: any(not s["online"] for s in
-                                      receiver.received(f"{BOX}/state")), 15)
+        assert eventually(
+            lambda: any(not s["online"] for s in receiver.received(f"{BOX}/state")), 15
+        )
         states = receiver.received(f"{BOX}/state")
         birth = next(s for s in states if s["online"])
         death = next(s for s in states if not s["online"])

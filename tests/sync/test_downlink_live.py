@@ -35,26 +35,55 @@ class RecordingSink:
 
     def apply(self, kind: str, version: int, document: dict[str, Any]) -> None:
         if document.get("refuse"):
-            raise DocumentRefused("price list has a product without a price",
-                                  where=f"{kind} v{version}", fix="fix the document")
+            raise DocumentRefused(
+                "price list has a product without a price",
+                where=f"{kind} v{version}",
+                fix="fix the document",
+            )
         self.applied.append((kind, version, document))
 
 
-def document(key: Ed25519PrivateKey, version: int, *, kind: str = "catalog",
-             key_id: str = "ho-1", store: str = STORE, box: str | None = None,
-             body: Mapping[str, Any] | None = None) -> bytes:
-    unsigned = {"v": 1, "kind": kind, "store": store, "box": box, "version": version,
-                "issued_at": "2026-11-24T02:00:00.000Z",
-                "document": dict(body or {"products": [{"sku": "A", "price": "1.20"}]})}
+def document(
+    key: Ed25519PrivateKey,
+    version: int,
+    *,
+    kind: str = "catalog",
+    key_id: str = "ho-1",
+    store: str = STORE,
+    box: str | None = None,
+    body: Mapping[str, Any] | None = None,
+) -> bytes:
+    unsigned = {
+        "v": 1,
+        "kind": kind,
+        "store": store,
+        "box": box,
+        "version": version,
+        "issued_at": "2026-11-24T02:00:00.000Z",
+        "document": dict(body or {"products": [{"sku": "A", "price": "1.20"}]}),
+    }
     return json.dumps(sign(unsigned, key, key_id)).encode()
 
 
-def command(key: Ed25519PrivateKey, ident: str, name: str, *, expires_in: float = 300,
-            args: Mapping[str, Any] | None = None) -> bytes:
+def command(
+    key: Ed25519PrivateKey,
+    ident: str,
+    name: str,
+    *,
+    expires_in: float = 300,
+    args: Mapping[str, Any] | None = None,
+) -> bytes:
     now = datetime.now(UTC)
-    unsigned = {"v": 1, "id": ident, "name": name, "args": dict(args or {}), "store": STORE,
-                "box": BOX, "issued_at": iso(now),
-                "expires_at": iso(now + timedelta(seconds=expires_in))}
+    unsigned = {
+        "v": 1,
+        "id": ident,
+        "name": name,
+        "args": dict(args or {}),
+        "store": STORE,
+        "box": BOX,
+        "issued_at": iso(now),
+        "expires_at": iso(now + timedelta(seconds=expires_in)),
+    }
     return json.dumps(sign(unsigned, key, "ho-1")).encode()
 
 
@@ -72,9 +101,14 @@ def sink() -> RecordingSink:
 
 
 @pytest.fixture
-def box(tmp_path: Path, broker: Mosquitto, receiver: ReferenceReceiver,
-        signing_key: Ed25519PrivateKey, sink: RecordingSink,
-        start_service: Callable[..., SyncService]) -> SyncService:
+def box(
+    tmp_path: Path,
+    broker: Mosquitto,
+    receiver: ReferenceReceiver,
+    signing_key: Ed25519PrivateKey,
+    sink: RecordingSink,
+    start_service: Callable[..., SyncService],
+) -> SyncService:
     runs: list[str] = []
     registry = CommandRegistry()
     registry.register("count", lambda args: {"runs": len(runs.append("x") or runs)})
@@ -83,41 +117,59 @@ def box(tmp_path: Path, broker: Mosquitto, receiver: ReferenceReceiver,
         raise CommandFailed("printer has no paper", fix="load paper")
 
     registry.register("print_test_page", fail)
-    service = start_service(make_config(tmp_path, broker.port, downlink_max_bytes=4096,
-                                        trusted_keys=trusted(signing_key)),
-                            sink=sink, registry=registry)
+    service = start_service(
+        make_config(
+            tmp_path, broker.port, downlink_max_bytes=4096, trusted_keys=trusted(signing_key)
+        ),
+        sink=sink,
+        registry=registry,
+    )
     assert eventually(lambda: service.status()["connection"] == "connected")
     return service
 
 
 def test_a_valid_document_is_applied_once_and_reported(
-        box: SyncService, receiver: ReferenceReceiver, signing_key: Ed25519PrivateKey,
-        sink: RecordingSink) -> None:
+    box: SyncService,
+    receiver: ReferenceReceiver,
+    signing_key: Ed25519PrivateKey,
+    sink: RecordingSink,
+) -> None:
     receiver.publish(CATALOG, document(signing_key, 2), retain=True)
     assert eventually(lambda: len(events_of(receiver, "document.applied")) == 1)
     assert sink.applied == [("catalog", 2, {"products": [{"sku": "A", "price": "1.20"}]})]
     receiver.publish(CATALOG, document(signing_key, 2), retain=True)  # re-delivery
-    receiver.publish(CONFIG, document(signing_key, 1, kind="config", box=BOX,
-                                      body={"telemetry_interval": "30"}), retain=True)
+    receiver.publish(
+        CONFIG,
+        document(signing_key, 1, kind="config", box=BOX, body={"telemetry_interval": "30"}),
+        retain=True,
+    )
     assert eventually(lambda: len(sink.applied) == 2)
     assert [a[0] for a in sink.applied] == ["catalog", "config"]
     assert not events_of(receiver, "document.refused")
 
 
-@pytest.mark.parametrize(("payload_of", "reason"), [
-    (lambda k: document(Ed25519PrivateKey.generate(), 5), "bad_signature"),
-    (lambda k: document(k, 5, key_id="ho-retired"), "unknown_key"),
-    (lambda k: b'{"v": 1, "kind": "catalog", "version": ', "broken_json"),
-    (lambda k: json.dumps({"v": 1, "kind": "catalog", "version": "five"}).encode(), "schema"),
-    (lambda k: document(k, 5, body={"blob": "x" * 5000}), "oversized"),
-    (lambda k: document(k, 5, store="store-2"), "wrong_target"),
-    (lambda k: document(k, 5, body={"refuse": True}), "refused_by_box"),
-    (lambda k: document(k, 1), "old_version"),
-])
+@pytest.mark.parametrize(
+    ("payload_of", "reason"),
+    [
+        (lambda k: document(Ed25519PrivateKey.generate(), 5), "bad_signature"),
+        (lambda k: document(k, 5, key_id="ho-retired"), "unknown_key"),
+        (lambda k: b'{"v": 1, "kind": "catalog", "version": ', "broken_json"),
+        (lambda k: json.dumps({"v": 1, "kind": "catalog", "version": "five"}).encode(), "schema"),
+        (lambda k: document(k, 5, body={"blob": "x" * 5000}), "oversized"),
+        (lambda k: document(k, 5, store="store-2"), "wrong_target"),
+        (lambda k: document(k, 5, body={"refuse": True}), "refused_by_box"),
+        (lambda k: document(k, 1), "old_version"),
+    ],
+)
 def test_bad_documents_are_refused_with_the_reason_and_the_old_one_stays(
-        box: SyncService, receiver: ReferenceReceiver, signing_key: Ed25519PrivateKey,
-        sink: RecordingSink, journal: Journal,
-        payload_of: Callable[[Ed25519PrivateKey], bytes], reason: str) -> None:
+    box: SyncService,
+    receiver: ReferenceReceiver,
+    signing_key: Ed25519PrivateKey,
+    sink: RecordingSink,
+    journal: Journal,
+    payload_of: Callable[[Ed25519PrivateKey], bytes],
+    reason: str,
+) -> None:
     receiver.publish(CATALOG, document(signing_key, 3), retain=True)
     assert eventually(lambda: len(sink.applied) == 1)
     receiver.publish(CATALOG, payload_of(signing_key), retain=True)
@@ -132,7 +184,8 @@ def test_bad_documents_are_refused_with_the_reason_and_the_old_one_stays(
 
 
 def test_commands_run_once_per_id_and_answer(
-        box: SyncService, receiver: ReferenceReceiver, signing_key: Ed25519PrivateKey) -> None:
+    box: SyncService, receiver: ReferenceReceiver, signing_key: Ed25519PrivateKey
+) -> None:
     receiver.publish(COMMAND, command(signing_key, "c-1", "ping"))
     assert eventually(lambda: len(results(receiver, "c-1")) == 1)
     (pong,) = results(receiver, "c-1")
@@ -145,8 +198,7 @@ def test_commands_run_once_per_id_and_answer(
 
     receiver.publish(COMMAND, command(signing_key, "c-3", "print_test_page"))
     receiver.publish(COMMAND, command(signing_key, "c-4", "format_disk"))
-    receiver.publish(COMMAND, command(signing_key, "c-5", "set_log_level",
-                                      args={"level": "debug"}))
+    receiver.publish(COMMAND, command(signing_key, "c-5", "set_log_level", args={"level": "debug"}))
     assert eventually(lambda: all(results(receiver, c) for c in ("c-3", "c-4", "c-5")))
     assert results(receiver, "c-3")[0]["status"] == "failed"
     assert "no paper" in results(receiver, "c-3")[0]["error"]
@@ -155,7 +207,8 @@ def test_commands_run_once_per_id_and_answer(
 
 
 def test_an_expired_or_unsigned_command_never_runs(
-        box: SyncService, receiver: ReferenceReceiver, signing_key: Ed25519PrivateKey) -> None:
+    box: SyncService, receiver: ReferenceReceiver, signing_key: Ed25519PrivateKey
+) -> None:
     receiver.publish(COMMAND, command(signing_key, "old-1", "count", expires_in=-60))
     forged = json.loads(command(signing_key, "forged-1", "count"))
     forged["name"] = "sync_now"

@@ -14,8 +14,12 @@ from gateway.sync.service import SyncService
 
 
 def test_backlog_is_delivered_in_order_and_acknowledged(
-        tmp_path: Path, broker: Mosquitto, journal: Journal, receiver: ReferenceReceiver,
-        start_service: Callable[..., SyncService]) -> None:
+    tmp_path: Path,
+    broker: Mosquitto,
+    journal: Journal,
+    receiver: ReferenceReceiver,
+    start_service: Callable[..., SyncService],
+) -> None:
     append_sales(journal, 3000)
     start_service(make_config(tmp_path, broker.port))
     receiver.wait_for(STORE, BOX, 3000, timeout=30)
@@ -25,10 +29,15 @@ def test_backlog_is_delivered_in_order_and_acknowledged(
 
 
 def test_batches_lost_after_the_broker_accepted_them_are_resent_after_the_timeout(
-        tmp_path: Path, broker: Mosquitto, journal: Journal, receiver: ReferenceReceiver,
-        start_service: Callable[..., SyncService]) -> None:
-    service = start_service(make_config(tmp_path, broker.port, batch_max_records=100,
-                                        resend_after=1.0))
+    tmp_path: Path,
+    broker: Mosquitto,
+    journal: Journal,
+    receiver: ReferenceReceiver,
+    start_service: Callable[..., SyncService],
+) -> None:
+    service = start_service(
+        make_config(tmp_path, broker.port, batch_max_records=100, resend_after=1.0)
+    )
     assert eventually(lambda: service.status()["head_office_online"])
     receiver.lose_batches = 3  # PUBACKed by the broker, never stored by head office
     append_sales(journal, 500)  # live records, journaled while connected
@@ -39,10 +48,12 @@ def test_batches_lost_after_the_broker_accepted_them_are_resent_after_the_timeou
 
 
 def test_batches_shrink_to_the_broker_maximum_packet_size(
-        tmp_path: Path, journal: Journal, start_service: Callable[..., SyncService]) -> None:
+    tmp_path: Path, journal: Journal, start_service: Callable[..., SyncService]
+) -> None:
     with Mosquitto(tmp_path / "small", extra="max_packet_size 20000") as broker:
-        office = ReferenceReceiver(host="127.0.0.1", port=broker.port,
-                                   db_path=tmp_path / "office.db")
+        office = ReferenceReceiver(
+            host="127.0.0.1", port=broker.port, db_path=tmp_path / "office.db"
+        )
         office.start()
         try:
             append_sales(journal, 400, size=1000)  # 200 records would be ~250 KB
@@ -55,18 +66,21 @@ def test_batches_shrink_to_the_broker_maximum_packet_size(
 
 
 def test_a_record_larger_than_the_broker_allows_stops_the_uplink_with_a_clear_error(
-        tmp_path: Path, journal: Journal, start_service: Callable[..., SyncService]) -> None:
+    tmp_path: Path, journal: Journal, start_service: Callable[..., SyncService]
+) -> None:
     with Mosquitto(tmp_path / "small", extra="max_packet_size 20000") as broker:
-        office = ReferenceReceiver(host="127.0.0.1", port=broker.port,
-                                   db_path=tmp_path / "office.db")
+        office = ReferenceReceiver(
+            host="127.0.0.1", port=broker.port, db_path=tmp_path / "office.db"
+        )
         office.start()
         try:
             append_sales(journal, 10)
             journal.append("sale", sale_body(11, size=30_000))
             service = start_service(make_config(tmp_path, broker.port))
             office.wait_for(STORE, BOX, 10, timeout=10)
-            assert eventually(lambda: "maximum packet size" in (
-                service.status()["last_error"] or ""))
+            assert eventually(
+                lambda: "maximum packet size" in (service.status()["last_error"] or "")
+            )
             assert service.status()["reconnects"] == 1  # no disconnect loop
             assert office.acknowledged(STORE, BOX) == 10
         finally:

@@ -35,16 +35,19 @@ def assert_delivered_exactly(receiver: ReferenceReceiver, journal: Journal) -> N
 
 @pytest.mark.slow
 def test_50000_records_buffered_while_broker_is_down_arrive_in_order(
-        tmp_path: Path, journal: Journal, start_service: Callable[..., SyncService]) -> None:
+    tmp_path: Path, journal: Journal, start_service: Callable[..., SyncService]
+) -> None:
     broker = Mosquitto(tmp_path / "broker")
     append_sales(journal, 50_000)
-    service = start_service(make_config(tmp_path, broker.port, batch_max_records=500,
-                                        window_batches=16))
+    service = start_service(
+        make_config(tmp_path, broker.port, batch_max_records=500, window_batches=16)
+    )
     assert eventually(lambda: service.status()["last_error"] is not None, 5)
     assert service.status()["connection"] != "connected"
     with broker:
-        receiver = ReferenceReceiver(host="127.0.0.1", port=broker.port,
-                                     db_path=tmp_path / "office.db", synchronous="NORMAL")
+        receiver = ReferenceReceiver(
+            host="127.0.0.1", port=broker.port, db_path=tmp_path / "office.db", synchronous="NORMAL"
+        )
         receiver.start()
         try:
             receiver.wait_for(STORE, BOX, 50_000, timeout=120)
@@ -56,11 +59,14 @@ def test_50000_records_buffered_while_broker_is_down_arrive_in_order(
 
 @pytest.mark.slow
 def test_broker_killed_and_restarted_without_persistence_mid_upload(
-        tmp_path: Path, broker: Mosquitto, journal: Journal, receiver: ReferenceReceiver,
-        start_service: Callable[..., SyncService]) -> None:
+    tmp_path: Path,
+    broker: Mosquitto,
+    journal: Journal,
+    receiver: ReferenceReceiver,
+    start_service: Callable[..., SyncService],
+) -> None:
     append_sales(journal, 20_000)
-    start_service(make_config(tmp_path, broker.port, batch_max_records=100,
-                              window_batches=4))
+    start_service(make_config(tmp_path, broker.port, batch_max_records=100, window_batches=4))
     assert eventually(lambda: receiver.acknowledged(STORE, BOX) >= 3000, 30)
     broker.kill()
     time.sleep(0.5)
@@ -73,12 +79,14 @@ def test_broker_killed_and_restarted_without_persistence_mid_upload(
 
 @pytest.mark.slow
 def test_box_process_sigkilled_at_random_moments_loses_nothing(
-        tmp_path: Path, broker: Mosquitto, receiver: ReferenceReceiver) -> None:
+    tmp_path: Path, broker: Mosquitto, receiver: ReferenceReceiver
+) -> None:
     rng = random.Random(20261124)
     kills = 0
     for _ in range(22):
-        box = subprocess.Popen([sys.executable, str(BOX_PROCESS), str(tmp_path),
-                                str(broker.port), "400"])
+        box = subprocess.Popen(
+            [sys.executable, str(BOX_PROCESS), str(tmp_path), str(broker.port), "400"]
+        )
         time.sleep(rng.uniform(0.4, 1.6))
         box.kill()  # SIGKILL
         box.wait(10)
@@ -86,10 +94,20 @@ def test_box_process_sigkilled_at_random_moments_loses_nothing(
         stored = receiver.stored_seqs(STORE, BOX)
         assert stored == list(range(1, len(stored) + 1))  # never a gap, never twice
     assert len(stored) > 0  # uploads were under way while the box was being killed
-    final = subprocess.run([sys.executable, str(BOX_PROCESS), str(tmp_path),
-                            str(broker.port), "0", "--exit-when-acked"], timeout=120)
+    final = subprocess.run(
+        [
+            sys.executable,
+            str(BOX_PROCESS),
+            str(tmp_path),
+            str(broker.port),
+            "0",
+            "--exit-when-acked",
+        ],
+        timeout=120,
+    )
     assert final.returncode == 0
     from gateway.database import open_database
+
     journal = Journal(open_database(tmp_path / "box.db", readonly=True))
     assert kills >= 20
     assert journal.state().head_seq > 1000
@@ -99,13 +117,18 @@ def test_box_process_sigkilled_at_random_moments_loses_nothing(
 
 @pytest.mark.slow
 def test_flaky_link_dropping_and_restoring_during_a_long_upload(
-        tmp_path: Path, broker: Mosquitto, journal: Journal, receiver: ReferenceReceiver,
-        start_service: Callable[..., SyncService]) -> None:
+    tmp_path: Path,
+    broker: Mosquitto,
+    journal: Journal,
+    receiver: ReferenceReceiver,
+    start_service: Callable[..., SyncService],
+) -> None:
     proxy = LinkProxy(broker.port, delay=0.005).start()
     try:
         append_sales(journal, 30_000)
-        service = start_service(make_config(tmp_path, proxy.port, batch_max_records=100,
-                                            window_batches=4))
+        service = start_service(
+            make_config(tmp_path, proxy.port, batch_max_records=100, window_batches=4)
+        )
         progress = []
         for _ in range(8):
             time.sleep(0.4)

@@ -18,15 +18,18 @@ from gateway.sync.service import SyncService
 
 
 def test_sync_status_reports_what_the_files_hold(
-        tmp_path: Path, broker: Mosquitto, receiver: ReferenceReceiver,
-        capsys: pytest.CaptureFixture[str]) -> None:
+    tmp_path: Path,
+    broker: Mosquitto,
+    receiver: ReferenceReceiver,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
     data = tmp_path / "data"
     journal = Journal(open_database(data / "storegate.db"))
     append_sales(journal, 120)
-    config = make_config(tmp_path, broker.port, journal_path=data / "storegate.db",
-                         state_path=data / "sync.db")
-    service = SyncService(config, acknowledge=lambda s, h: journal.acknowledge(
-        s, expected_hash=h))
+    config = make_config(
+        tmp_path, broker.port, journal_path=data / "storegate.db", state_path=data / "sync.db"
+    )
+    service = SyncService(config, acknowledge=lambda s, h: journal.acknowledge(s, expected_hash=h))
     service.start()
     receiver.wait_for(STORE, BOX, 120, timeout=10)
     assert eventually(lambda: journal.acknowledged_seq() == 120)
@@ -49,7 +52,8 @@ def test_sync_status_reports_what_the_files_hold(
 
 
 def test_sync_status_without_a_journal_is_a_clear_error(
-        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     toml = tmp_path / "gateway.toml"
     toml.write_text(f'[paths]\ndata_dir = "{tmp_path / "none"}"\n')
     assert main(["sync", "status", "--config", str(toml)]) == 3
@@ -57,15 +61,19 @@ def test_sync_status_without_a_journal_is_a_clear_error(
 
 
 def test_telemetry_and_events_wait_on_disk_while_offline_with_drops_counted(
-        tmp_path: Path, broker: Mosquitto, receiver: ReferenceReceiver,
-        journal: Journal) -> None:
+    tmp_path: Path, broker: Mosquitto, receiver: ReferenceReceiver, journal: Journal
+) -> None:
     line = LinkProxy(broker.port).start()
     line.down()  # the shop's line is down from the start; head office is listening
     devices = {"printer": DeviceHealth(state="connected", paper="low")}
-    config = make_config(tmp_path, line.port, telemetry_interval=0.05,
-                         queue_max_messages=12, reconnect_max=0.3)
-    service = SyncService(config, acknowledge=lambda s, h: journal.acknowledge(
-        s, expected_hash=h), devices=lambda: devices)
+    config = make_config(
+        tmp_path, line.port, telemetry_interval=0.05, queue_max_messages=12, reconnect_max=0.3
+    )
+    service = SyncService(
+        config,
+        acknowledge=lambda s, h: journal.acknowledge(s, expected_hash=h),
+        devices=lambda: devices,
+    )
     service.start()
     try:
         service.post_event("device.state", {"device": "printer", "paper": "low"}, "warning")
@@ -73,8 +81,13 @@ def test_telemetry_and_events_wait_on_disk_while_offline_with_drops_counted(
         service.post_event("alert.drawer", {"open_s": 90}, "warning")
         line.up()
         assert eventually(lambda: len(receiver.received(f"{BOX}/telemetry")) >= 3, 10)
-        assert eventually(lambda: [e["kind"] for e in receiver.received(f"{BOX}/events")][:2]
-                          == ["device.state", "alert.drawer"])  # events were kept, in order
+        assert eventually(
+            lambda: (
+                [e["kind"] for e in receiver.received(f"{BOX}/events")][:2]
+                == ["device.state", "alert.drawer"]
+            )
+        )  # events were kept, in order
+
         def fresh() -> list[Telemetry]:  # sampled after the line came back
             sent = [Telemetry.model_validate(t) for t in receiver.received(f"{BOX}/telemetry")]
             return [t for t in sent if t.reconnects >= 1]
@@ -92,6 +105,7 @@ def test_telemetry_and_events_wait_on_disk_while_offline_with_drops_counted(
 
 def _dropped(tmp_path: Path) -> int:
     from gateway.sync.store import SyncStore
+
     store = SyncStore(tmp_path / "sync.db", capacity=12, readonly=True)
     try:
         return store.counter("dropped_telemetry")

@@ -50,10 +50,13 @@ def test_the_example_settings_file_is_valid() -> None:
     assert load_settings(example).sync.window_batches == 16
 
 
-@pytest.mark.parametrize(("line", "problem"), [
-    ('public_key = "not base64!"', "not base64"),
-    ('public_key = "AAAA"', "decodes to 3 bytes"),
-])
+@pytest.mark.parametrize(
+    ("line", "problem"),
+    [
+        ('public_key = "not base64!"', "not base64"),
+        ('public_key = "AAAA"', "decodes to 3 bytes"),
+    ],
+)
 def test_a_bad_trusted_key_is_a_settings_error(tmp_path: Path, line: str, problem: str) -> None:
     toml = tmp_path / "gateway.toml"
     toml.write_text(f'[[sync.trusted_keys]]\nkey_id = "k"\n{line}\n')

@@ -37,14 +37,19 @@ def test_queue_survives_reopening(tmp_path: Path) -> None:
 
 def test_a_command_id_is_claimed_once(tmp_path: Path) -> None:
     store = SyncStore(tmp_path / "sync.db", capacity=10)
-    assert store.claim_command("c1", "ping", "2026-01-01T00:00:00.000Z",
-                               "2026-01-01T00:05:00.000Z") is None
+    assert (
+        store.claim_command("c1", "ping", "2026-01-01T00:00:00.000Z", "2026-01-01T00:05:00.000Z")
+        is None
+    )
     again = store.claim_command("c1", "ping", "x", "y")
     assert again is not None and again.status == "running"
     store.finish_command("c1", "ok", {"result": {"pong": True}, "error": None})
     done = store.claim_command("c1", "ping", "x", "y")
-    assert done is not None and done.status == "ok" and done.result == {
-        "result": {"pong": True}, "error": None}
+    assert (
+        done is not None
+        and done.status == "ok"
+        and done.result == {"result": {"pong": True}, "error": None}
+    )
 
 
 def test_telemetry_is_due_on_interval_and_on_change() -> None:

@@ -38,8 +38,9 @@ def test_nothing_is_sent_before_connect_or_while_head_office_is_away() -> None:
     assert up.next_batch(10) is None  # presence not yet seen
     up.on_head_office_presence(True)
     assert up.next_batch(10) == 0
-    relaxed = Uplink(acknowledged_seq=0, window=4, resend_after=10.0,
-                     require_head_office_online=False)
+    relaxed = Uplink(
+        acknowledged_seq=0, window=4, resend_after=10.0, require_head_office_online=False
+    )
     relaxed.on_connected(head_seq=10)
     assert relaxed.next_batch(10) == 0
 
@@ -78,13 +79,17 @@ def test_head_office_coming_back_online_restarts_the_window() -> None:
     assert up.next_batch(10) == 0 and not up.in_flight
 
 
-@pytest.mark.parametrize(("seq", "ack_hash", "journal_hash", "verdict"), [
-    (5, H[5], H[5], AckVerdict.ADVANCED),
-    (150, H[150], None, AckVerdict.BEYOND_JOURNAL),
-    (5, H[6], H[5], AckVerdict.HASH_MISMATCH),
-])
-def test_ack_verdicts(seq: int, ack_hash: str, journal_hash: str | None,
-                      verdict: AckVerdict) -> None:
+@pytest.mark.parametrize(
+    ("seq", "ack_hash", "journal_hash", "verdict"),
+    [
+        (5, H[5], H[5], AckVerdict.ADVANCED),
+        (150, H[150], None, AckVerdict.BEYOND_JOURNAL),
+        (5, H[6], H[5], AckVerdict.HASH_MISMATCH),
+    ],
+)
+def test_ack_verdicts(
+    seq: int, ack_hash: str, journal_hash: str | None, verdict: AckVerdict
+) -> None:
     up = ready()
     up.claim(1, 10, now=0)
     assert up.on_ack(seq, ack_hash, journal_hash, now=1) is verdict
@@ -124,7 +129,7 @@ def test_ack_reports_are_coalesced() -> None:
 def test_backoff_is_full_jitter_under_an_exponential_cap() -> None:
     backoff = ReconnectBackoff(minimum=1, maximum=60, refused_min=20, rng=random.Random(3))
     delays = [backoff.next_delay() for _ in range(12)]
-    caps = [min(60, 2 ** n) for n in range(12)]
+    caps = [min(60, 2**n) for n in range(12)]
     assert all(0 <= d <= c for d, c in zip(delays, caps, strict=True))
     assert len({round(d, 3) for d in delays}) == 12  # spread, not in step
     assert backoff.next_delay(refused=True) >= 20

@@ -31,10 +31,15 @@ class Office:
 
 
 @settings(max_examples=150, deadline=None)
-@given(seed=st.integers(0, 2**32), window=st.integers(1, 6), batch=st.integers(1, 25),
-       steps=st.integers(50, 400))
-def test_invariants_hold_and_everything_arrives(seed: int, window: int, batch: int,
-                                                steps: int) -> None:
+@given(
+    seed=st.integers(0, 2**32),
+    window=st.integers(1, 6),
+    batch=st.integers(1, 25),
+    steps=st.integers(50, 400),
+)
+def test_invariants_hold_and_everything_arrives(
+    seed: int, window: int, batch: int, steps: int
+) -> None:
     rng = random.Random(seed)
     up = Uplink(acknowledged_seq=0, window=window, resend_after=5.0)
     office = Office()

@@ -21,7 +21,7 @@ TRICKY = [
 
 def test_wire_bytes_are_the_journal_wire_form(tmp_path: Path, journal: Journal) -> None:
     journal.append_many(TRICKY)
-    journal.append("kind/with \"quote\"", {"x": "y"}, record_id="id-\u00e9\"1")
+    journal.append('kind/with "quote"', {"x": "y"}, record_id='id-\u00e9"1')
     reader = WireReader(tmp_path / "box.db")
     wire = reader.read(0, 10)
     records = journal.read(0, 10)
@@ -29,8 +29,11 @@ def test_wire_bytes_are_the_journal_wire_form(tmp_path: Path, journal: Journal) 
     for (_, digest, encoded), record in zip(wire, records, strict=True):
         assert json.loads(encoded) == record.to_wire()
         assert digest == record.hash
-    batch = JournalBatch.model_validate_json(batch_payload(
-        store="s", box="b", historical=False, sent_at="t", records=[(s, e) for s, _, e in wire]))
+    batch = JournalBatch.model_validate_json(
+        batch_payload(
+            store="s", box="b", historical=False, sent_at="t", records=[(s, e) for s, _, e in wire]
+        )
+    )
     for parsed, record in zip(batch.records, records, strict=True):
         body = canonical_body(parsed)
         assert body is not None and wire_record_hash(parsed, body) == record.hash
