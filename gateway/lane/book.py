@@ -26,10 +26,13 @@ from typing import Any
 import sqlite_utils
 
 from gateway.journal import Journal, JournalRecord
-from gateway.lane.digest import REPORTED, digest
+from gateway.lane.digest import DIGEST_VERSION, REPORTED, Digest, digest
 
 Also = Callable[[sqlite3.Connection], None]
 PAYING = "PAYING"  # the lane_suspended row of the sale whose payment is under way
+# A stored digest is used only when it is of this code's version (digests written before
+# versions existed are version 1); any other is folded again from its record's body.
+CURRENT = "(d.digest IS NOT NULL AND IFNULL(json_extract(d.digest, '$.v'), 1) = ?)"
 
 
 @dataclass(frozen=True)
@@ -284,10 +287,10 @@ class LaneReader:
     def _digests(self, where: str, value: str) -> Iterator[tuple[int, str, str | None, str | None]]:
         marks = ", ".join("?" * len(REPORTED))
         yield from self.conn.execute(
-            f"SELECT d.seq, d.kind, d.digest, CASE WHEN d.digest IS NULL THEN "
-            f"(SELECT body FROM journal_record r WHERE r.seq = d.seq) END FROM lane_doc d "
-            f"WHERE {where} AND d.kind IN ({marks}) ORDER BY d.seq",
-            (value, *REPORTED),
+            f"SELECT d.seq, d.kind, CASE WHEN {CURRENT} THEN d.digest END, CASE WHEN NOT "
+            f"{CURRENT} THEN (SELECT body FROM journal_record r WHERE r.seq = d.seq) END "
+            f"FROM lane_doc d WHERE {where} AND d.kind IN ({marks}) ORDER BY d.seq",
+            (DIGEST_VERSION, DIGEST_VERSION, value, *REPORTED),
         )
 
     def has_shift(self, shift_id: str) -> bool:
@@ -377,7 +380,7 @@ class LaneBook(LaneReader):
         self.conn.execute("COMMIT")
 
 
-def _digest_or_none(kind: str, body: dict[str, Any]) -> dict[str, Any] | None:
+def _digest_or_none(kind: str, body: dict[str, Any]) -> Digest | None:
     """A record is never refused for its report digest: an amount the digest cannot take
     leaves it empty, and reports then read (and complain about) the body itself."""
     try:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from decimal import Decimal
-from typing import Any
+from typing import Any, TypedDict
 
 from gateway.money import to_minor_units
 
@@ -42,14 +42,65 @@ def _taxes(rows: Iterable[Mapping[str, Any]], places: int) -> dict[str, list[int
     return out
 
 
-def digest(kind: str, body: Mapping[str, Any]) -> dict[str, Any] | None:
+DIGEST_VERSION = 1  # bump when a digest's keys or meaning change (older ones: recomputed)
+
+
+class SaleDigest(TypedDict):
+    """A sale's figures: `p` places, `t` total, `s` savings, `cur` currency, `lv` voided
+    lines, `pe`/`pr` points earned/redeemed, `st` [staff id, name], `tn` per tender, `tx`
+    per tax rate [gross, tax], `c` per category; amounts in minor units."""
+
+    v: int
+    p: int
+    t: int
+    s: int
+    cur: str
+    lv: int
+    pe: int
+    pr: int
+    st: list[str]
+    tn: dict[str, int]
+    tx: dict[str, list[int]]
+    c: dict[str, int]
+
+
+class RefundDigest(TypedDict):
+    """A refund's figures: as a sale's, with `pb`/`pg` points taken back / given back."""
+
+    v: int
+    p: int
+    t: int
+    pb: int
+    pg: int
+    tn: dict[str, int]
+    tx: dict[str, list[int]]
+    c: dict[str, int]
+
+
+class VoidDigest(TypedDict):
+    """A voided sale: its total as a decimal string (voids carry no currency places)."""
+
+    v: int
+    t: str
+
+
+class NoSaleDigest(TypedDict):
+    v: int
+
+
+Digest = SaleDigest | RefundDigest | VoidDigest | NoSaleDigest
+
+
+def digest(kind: str, body: Mapping[str, Any]) -> Digest | None:
     """The figures of one record for X/Z, or None for kinds reports do not sum.
 
-    Amounts are integers in minor units (`p` decimals), so reports add ints, not Decimals;
-    a void keeps its total as a decimal string (voids carry no currency places)."""
+    Amounts are integers in minor units (`p` decimals), so reports add ints, not Decimals.
+    Stored beside the record with `v` = DIGEST_VERSION; a report meets a digest of another
+    version only as NULL (`LaneReader`'s digest query), and folds the body again."""
     if kind == "sale":
         p = body["places"]
         return {
+            "v": DIGEST_VERSION,
             "p": p,
             "t": units(body["totals"]["total"], p),
             "s": units(body["totals"]["savings"], p),
@@ -65,6 +116,7 @@ def digest(kind: str, body: Mapping[str, Any]) -> dict[str, Any] | None:
     if kind == "refund":
         p = body["places"]
         return {
+            "v": DIGEST_VERSION,
             "p": p,
             "t": units(body["total"], p),
             "pb": body.get("points_reversed", 0),
@@ -74,7 +126,7 @@ def digest(kind: str, body: Mapping[str, Any]) -> dict[str, Any] | None:
             "c": _fold(((line["category"], line["amount"]) for line in body["lines"]), p),
         }
     if kind == "void":
-        return {"t": body["total"]}
+        return {"v": DIGEST_VERSION, "t": body["total"]}
     if kind == "no_sale":
-        return {}
+        return {"v": DIGEST_VERSION}
     return None

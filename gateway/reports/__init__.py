@@ -14,12 +14,18 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import ROUND_HALF_UP, Decimal
-from typing import Any
+from typing import Any, cast
 
 from gateway.errors import StoregateError
 from gateway.journal import JournalRecord
 from gateway.lane.book import Batch, LaneBook, LaneReader
-from gateway.lane.digest import digest
+from gateway.lane.digest import (
+    Digest,
+    RefundDigest,
+    SaleDigest,
+    VoidDigest,
+    digest,
+)
 from gateway.lane.events import Credential, Refusal
 from gateway.lane.records import Breakdown, LaneRef, ZReportBody
 from gateway.lane.settings import LaneSettings
@@ -99,23 +105,35 @@ class Figures:
     def net(self) -> Decimal:
         return self.money(self.units["gross"] - self.units["refunds_amount"])
 
-    def add(self, seq: int, kind: str, figures: dict[str, Any]) -> None:
+    def add(self, seq: int, kind: str, figures: Digest) -> None:
         """Fold one record's digest (see `gateway.lane.digest`) into the sums."""
         self.first_seq = self.first_seq or seq
         self.last_seq = seq
-        if "p" in figures:
-            if self.places is None:
-                self.places = figures["p"]
-            elif figures["p"] != self.places:
-                raise ReportError(
-                    f"records with {figures['p']} and {self.places} decimals "
-                    f"in one report (record {seq})",
-                    where="X/Z report",
-                    fix="report each currency's days apart",
-                )
-        getattr(self, f"_{kind}")(figures)
+        match kind:
+            case "sale":
+                sale = cast(SaleDigest, figures)
+                self._places(seq, sale["p"])
+                self._sale(sale)
+            case "refund":
+                refund = cast(RefundDigest, figures)
+                self._places(seq, refund["p"])
+                self._refund(refund)
+            case "void":
+                self._void(cast(VoidDigest, figures))
+            case "no_sale":
+                self._no_sale()
 
-    def _sale(self, d: dict[str, Any]) -> None:
+    def _places(self, seq: int, places: int) -> None:
+        if self.places is None:
+            self.places = places
+        elif places != self.places:
+            raise ReportError(
+                f"records with {places} and {self.places} decimals in one report (record {seq})",
+                where="X/Z report",
+                fix="report each currency's days apart",
+            )
+
+    def _sale(self, d: SaleDigest) -> None:
         total = d["t"]
         self.currency = d["cur"]
         self.sales += 1
@@ -131,7 +149,7 @@ class Figures:
         row.count += 1
         row.amount += total
 
-    def _spread(self, d: dict[str, Any], sign: int) -> None:
+    def _spread(self, d: SaleDigest | RefundDigest, sign: int) -> None:
         """Add a sale's (sign 1) or refund's (sign -1) breakdowns; refunds count no sale.
 
         Inlined integer arithmetic, no call per entry: this runs ~10 times per sale."""
@@ -147,7 +165,7 @@ class Figures:
             row.amount += sign * gross
             row.tax += sign * tax
 
-    def _refund(self, d: dict[str, Any]) -> None:
+    def _refund(self, d: RefundDigest) -> None:
         self.refunds += 1
         self.units["refunds_amount"] += d["t"]
         self.points_reversed += d.get("pb", 0)
@@ -155,11 +173,11 @@ class Figures:
         self.units["cash_refunds"] += d["tn"].get("cash", 0)
         self._spread(d, -1)
 
-    def _void(self, d: dict[str, Any]) -> None:
+    def _void(self, d: VoidDigest) -> None:
         self.voids += 1
         self.voids_amount += Decimal(d["t"])
 
-    def _no_sale(self, d: dict[str, Any]) -> None:
+    def _no_sale(self) -> None:
         self.no_sales += 1
 
     def breakdowns(self) -> dict[str, list[Breakdown]]:
