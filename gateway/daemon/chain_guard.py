@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import os
 import sqlite3
 import sys
@@ -32,6 +33,7 @@ from gateway.errors import StoregateError, UsageError
 from gateway.journal import verify_journal
 from gateway.journal.verify import ChainCheck, Finding, StoredRow
 
+log = logging.getLogger("storegate.daemon")
 CHECKPOINT = "journal-checkpoint.json"
 ACCEPTED_KIND = "journal_break_accepted"
 _ROWS_AFTER = (
@@ -95,14 +97,20 @@ def check_at_start(db: sqlite_utils.Database, data_dir: Path) -> Checked:
 
 
 def write_checkpoint(data_dir: Path, seq: int, digest: str) -> None:
-    """Atomically (write, fsync, rename): a torn file would only cost one full walk."""
+    """Atomically (write, fsync, rename): a torn file would only cost one full walk. The
+    checkpoint only saves time: one that cannot be written (a full disk) is logged and the
+    next start walks further, but the box starts and sells (docs/daemon.md, full disk)."""
     path = data_dir / CHECKPOINT
     partial = path.with_suffix(".partial")
-    with partial.open("w") as fh:
-        json.dump({"seq": seq, "hash": digest}, fh)
-        fh.flush()
-        os.fsync(fh.fileno())
-    partial.replace(path)
+    try:
+        with partial.open("w") as fh:
+            json.dump({"seq": seq, "hash": digest}, fh)
+            fh.flush()
+            os.fsync(fh.fileno())
+        partial.replace(path)
+    except OSError as exc:
+        log.warning("journal checkpoint not written (%s): the next start checks more", exc)
+        partial.unlink(missing_ok=True)
 
 
 def _usable_checkpoint(

@@ -94,8 +94,7 @@ class SyncStore:
             raise DatabaseError(
                 f"sync state file cannot be used: {exc}",
                 where=str(self.path),
-                fix="stop the gateway, move the file aside (it holds only queued telemetry, "
-                "events and downlink versions) and start again",
+                fix=_fix_for(exc),
             ) from exc
 
     def close(self) -> None:
@@ -235,3 +234,18 @@ class SyncStore:
         with self._lock:
             row = self._conn.execute("SELECT body, updated_at FROM status WHERE id = 1").fetchone()
         return (json.loads(row[0]), str(row[1])) if row else None
+
+
+def _fix_for(exc: sqlite3.DatabaseError) -> str:
+    """What a technician does: a full disk needs space, not a new file (moving the file
+    aside would lose the queued events and change nothing)."""
+    text = str(exc).lower()
+    if "full" in text or "disk i/o" in text or "no space" in text:
+        return (
+            "free space on the box's disk (`gateway doctor` shows how much is left); "
+            "sync starts again by itself"
+        )
+    return (
+        "stop the gateway, move the file aside (it holds only queued telemetry, "
+        "events and downlink versions) and start again"
+    )

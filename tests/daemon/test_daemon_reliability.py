@@ -347,6 +347,8 @@ def test_a_commit_on_a_full_disk_is_refused_kept_open_and_succeeds_when_space_re
             assert status["lane"]["state"] == "idle", status  # type: ignore[index]
             assert status["sync"]["state"] == "not started", status  # type: ignore[index]
             assert "disk is full" in status["sync"]["error"]  # type: ignore[index]
+            sync_alert = next(a for a in status["alerts"] if a["source"] == "sync")  # type: ignore[index, union-attr]
+            assert "free space" in sync_alert["message"], sync_alert  # not "move the file"
             refused = full.key("scan", code="7612345001012")
             assert refused["refused"] == "disk_full", refused
             assert "storage is full" in str(refused["error"])
