@@ -21,8 +21,8 @@ from gateway.members import (
     LinkState,
     MembersDocumentError,
     MembersError,
-    MembersSink,
 )
+from gateway.members.sink import MembersSink
 from gateway.members.store import Balances
 from gateway.sync.errors import DocumentRefused
 
