@@ -14,6 +14,7 @@ from decimal import Decimal
 from typing import Any
 
 from gateway.journal import JournalRecord
+from gateway.lane.records import RefundBody, SaleBody, SaleLine, TaxLine, Tender
 
 TENDER_NAMES = {
     "cash": "Cash",
@@ -106,10 +107,10 @@ def from_record(
         "currency": str(body.get("currency", "")),
         "places": int(body.get("places", 2)),
     }
-    if record.kind == "sale":
-        return _sale(body, base)
+    if record.kind == "sale":  # read through the models head office validates them with
+        return _sale(SaleBody.model_validate(body), base)
     if record.kind == "refund":
-        return _refund(body, base)
+        return _refund(RefundBody.model_validate(body), base)
     if record.kind == "z_report":
         return _z_report(body, base)
     return Receipt(
@@ -130,127 +131,102 @@ def _lane(body: Mapping[str, Any]) -> str:
     return f"{lane.get('store', '')}/{lane.get('box', '')}"
 
 
-def _line(line: Mapping[str, Any], places: int) -> ReceiptLine:
+def _line(line: SaleLine, places: int) -> ReceiptLine:
     details: list[str] = []
-    quantity = Decimal(line["quantity"])
-    if line.get("weight") is not None and line.get("code") is None:
-        details.append(f"{line['weight']} kg x {Decimal(line['unit_price']):.{places}f}/kg")
-    elif line.get("code") and line.get("weight") is not None:
-        details.append(f"label {line['code']} {line['weight']} kg")
-    elif quantity != 1:
-        details.append(f"{quantity} x {Decimal(line['unit_price']):.{places}f}")
-    adjustments = tuple(
-        (a["label"], Decimal(a["amount"]))
-        for a in line["adjustments"]
-        if a["kind"] in LINE_ADJUSTMENTS
-    )
-    return ReceiptLine(line["name"], Decimal(line["list_amount"]), tuple(details), adjustments)
+    if line.weight is not None and line.code is None:
+        details.append(f"{line.weight} kg x {line.unit_price:.{places}f}/kg")
+    elif line.code and line.weight is not None:
+        details.append(f"label {line.code} {line.weight} kg")
+    elif line.quantity != 1:
+        details.append(f"{line.quantity} x {line.unit_price:.{places}f}")
+    adjustments = tuple((a.label, a.amount) for a in line.adjustments if a.kind in LINE_ADJUSTMENTS)
+    return ReceiptLine(line.name, line.list_amount, tuple(details), adjustments)
 
 
-def _basket_adjustments(lines: Sequence[Mapping[str, Any]]) -> tuple[tuple[str, Decimal], ...]:
+def _basket_adjustments(lines: Sequence[SaleLine]) -> tuple[tuple[str, Decimal], ...]:
     totals: dict[str, Decimal] = {}
     for line in lines:
-        for adj in line["adjustments"]:
-            if adj["kind"] not in LINE_ADJUSTMENTS:
-                totals[adj["label"]] = totals.get(adj["label"], Decimal(0)) + Decimal(adj["amount"])
+        for adj in line.adjustments:
+            if adj.kind not in LINE_ADJUSTMENTS:
+                totals[adj.label] = totals.get(adj.label, Decimal(0)) + adj.amount
     return tuple(totals.items())
 
 
-def _taxes(rows: Sequence[Mapping[str, Any]]) -> tuple[TaxRow, ...]:
-    return tuple(
-        TaxRow(
-            Decimal(t["rate"]),
-            bool(t["inclusive"]),
-            Decimal(t["net"]),
-            Decimal(t["tax"]),
-            Decimal(t["gross"]),
-        )
-        for t in rows
-    )
+def _taxes(rows: Sequence[TaxLine]) -> tuple[TaxRow, ...]:
+    return tuple(TaxRow(t.rate, t.inclusive, t.net, t.tax, t.gross) for t in rows)
 
 
-def _tender_label(tender: Mapping[str, Any]) -> str:
-    label = str(TENDER_NAMES.get(tender["type"], tender["type"]))
-    if tender.get("card"):
-        label += f" {tender['card']}"
-    elif tender.get("reference"):
-        label += f" {tender['reference']}"
+def _tender_label(tender: Tender) -> str:
+    label = str(TENDER_NAMES.get(tender.type, tender.type))
+    if tender.card:
+        label += f" {tender.card}"
+    elif tender.reference:
+        label += f" {tender.reference}"
     return label
 
 
-def _tenders(body: Mapping[str, Any]) -> tuple[tuple[str, Decimal], ...]:
-    out = []
-    for tender in body["tenders"]:
-        amount = Decimal(tender["given"] if tender.get("given") else tender["amount"])
-        out.append((_tender_label(tender), amount))
-    return tuple(out)
+def _tenders(tenders: Sequence[Tender]) -> tuple[tuple[str, Decimal], ...]:
+    return tuple((_tender_label(t), t.given if t.given else t.amount) for t in tenders)
 
 
-def _sale(body: Mapping[str, Any], base: dict[str, Any]) -> Receipt:
+def _sale(body: SaleBody, base: dict[str, Any]) -> Receipt:
     places = base["places"]
-    totals = body["totals"]
-    member = body.get("member")
-    points = body.get("points") or {}
+    totals = body.totals
+    points = body.points
     point_rows = []
-    if member:
-        if points.get("earned"):
-            point_rows.append(f"Points earned: {points['earned']}")
-        if points.get("redeemed"):
-            point_rows.append(f"Points redeemed: {points['redeemed']}")
-        if points.get("balance") is not None:
-            point_rows.append(f"Points balance: {points['balance']}")
+    if body.member is not None:
+        if points.earned:
+            point_rows.append(f"Points earned: {points.earned}")
+        if points.redeemed:
+            point_rows.append(f"Points redeemed: {points.redeemed}")
+        if points.balance is not None:
+            point_rows.append(f"Points balance: {points.balance}")
     return Receipt(
         title="RECEIPT",
-        document_id=body["receipt_id"],
-        lines=tuple(_line(line, places) for line in body["lines"]),
-        basket_adjustments=_basket_adjustments(body["lines"]),
-        savings=Decimal(totals["savings"]),
-        total=Decimal(totals["total"]),
-        cash_rounding=Decimal(totals["cash_rounding"]),
-        due=Decimal(totals["due"]),
-        taxes=_taxes(body["taxes"]),
-        tenders=_tenders(body),
-        change=Decimal(body["change"]),
-        member=member["id"] if member else None,
+        document_id=body.receipt_id,
+        lines=tuple(_line(line, places) for line in body.lines),
+        basket_adjustments=_basket_adjustments(body.lines),
+        savings=totals.savings,
+        total=totals.total,
+        cash_rounding=totals.cash_rounding,
+        due=totals.due,
+        taxes=_taxes(body.taxes),
+        tenders=_tenders(body.tenders),
+        change=body.change,
+        member=body.member.id if body.member else None,
         points=tuple(point_rows),
-        notes=tuple(
-            f"Override: {o['action']} by {o['supervisor']['name']}"
-            for o in body.get("overrides", [])
-        ),
+        notes=tuple(f"Override: {o.action} by {o.supervisor.name}" for o in body.overrides),
         **base,
     )
 
 
-def _refund(body: Mapping[str, Any], base: dict[str, Any]) -> Receipt:
+def _refund(body: RefundBody, base: dict[str, Any]) -> Receipt:
     lines = tuple(
-        ReceiptLine(line["name"], -Decimal(line["amount"]), (f"{line['quantity']} returned",))
-        for line in body["lines"]
+        ReceiptLine(line.name, -line.amount, (f"{line.quantity} returned",)) for line in body.lines
     )
-    total = -Decimal(body["total"])
-    paid = -sum((Decimal(t["amount"]) for t in body["tenders"]), Decimal(0))
+    total = -body.total
+    paid = -sum((t.amount for t in body.tenders), Decimal(0))
     notes = [
-        f"Refund of {body['original_receipt_id']}"
-        if body["with_receipt"]
-        else "Return without receipt",
-        f"Reason: {body['reason']}",
+        f"Refund of {body.original_receipt_id}" if body.with_receipt else "Return without receipt",
+        f"Reason: {body.reason}",
     ]
-    if body.get("override"):
-        notes.append(f"Authorised by {body['override']['supervisor']['name']}")
-    member = body.get("member")
-    points = [f"{label}: {body[key]}" for key, label in REFUND_POINTS if body.get(key)]
-    if points and body.get("points_balance") is not None:
-        points.append(f"Points balance: {body['points_balance']}")
+    if body.override is not None:
+        notes.append(f"Authorised by {body.override.supervisor.name}")
+    fields = body.model_dump()
+    points = [f"{label}: {fields[key]}" for key, label in REFUND_POINTS if fields.get(key)]
+    if points and body.points_balance is not None:
+        points.append(f"Points balance: {body.points_balance}")
     return Receipt(
         title="REFUND",
-        document_id=body["refund_id"],
+        document_id=body.refund_id,
         lines=lines,
         total=total,
-        member=member["id"] if member else None,
+        member=body.member.id if body.member else None,
         points=tuple(points),
         cash_rounding=paid - total,
         due=paid,
-        taxes=_taxes(body["taxes"]),
-        tenders=tuple((_tender_label(t), -Decimal(t["amount"])) for t in body["tenders"]),
+        taxes=_taxes(body.taxes),
+        tenders=tuple((_tender_label(t), -t.amount) for t in body.tenders),
         notes=tuple(notes),
         **base,
     )
