@@ -173,5 +173,7 @@ class Screens:
             self.hub.publish(self.owner.take())
 
     def stop(self) -> None:
+        """At SIGTERM: the server ends the pages' open event streams, then exits (see
+        `ScreensServer.stop`), so a connected kiosk does not make the stop log a traceback."""
         if self.server is not None:
             self.server.stop()

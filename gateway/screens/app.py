@@ -145,11 +145,13 @@ class ScreensApp:
         self, request: Request, names: tuple[str, ...]
     ) -> AsyncIterator[dict[str, str]]:
         """Send each part again only when its HTML changed (live weight must not redraw an
-        open dialog the cashier is typing into)."""
+        open dialog the cashier is typing into). Ends by itself when the hub closes (the
+        server is stopping): a stream the server had to cancel would log a traceback at
+        every shutdown, and the browser reconnects to the next daemon either way."""
         flag = self.hub.waiter()
         sent: dict[str, str] = {}
         try:
-            while True:
+            while not self.hub.closed:
                 flag.clear()
                 for name, html in self.parts(self.hub.view, names).items():
                     if sent.get(name) != html:
@@ -227,6 +229,14 @@ def guarded(screens: ScreensApp, endpoint: Call, *, post: bool = False) -> Call:
         return await endpoint(request)
 
     return check
+
+
+def end_streams(app: Starlette) -> None:
+    """End the open event streams of an app made by `create_app`; before the server is
+    told to exit (see `ScreensServer.stop`)."""
+    screens = getattr(app.state, "screens", None)
+    if isinstance(screens, ScreensApp):
+        screens.hub.close()
 
 
 def create_app(hub: ScreenHub) -> Starlette:

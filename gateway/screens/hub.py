@@ -110,6 +110,7 @@ class ScreenHub:
         self._lock = threading.RLock()
         self._listeners: list[Listener] = []
         self._waiters: list[tuple[asyncio.AbstractEventLoop, asyncio.Event]] = []
+        self.closed = False  # set by close(): the streams end, the server is stopping
         self.version = 0
         self.snapshot: LaneSnapshot = owner.snapshot()
         self._view = self._build()
@@ -147,6 +148,19 @@ class ScreenHub:
         with self._lock:
             self._waiters = [(lp, f) for lp, f in self._waiters if f is not flag]
 
+    def close(self) -> None:
+        """The server is stopping: every stream ends itself (see `closed`), so the server
+        finds no request it has to cancel. Wakes the streams like a change does."""
+        with self._lock:
+            self.closed = True
+            waiters = list(self._waiters)
+        self._wake(waiters)
+
+    def _wake(self, waiters: list[tuple[asyncio.AbstractEventLoop, asyncio.Event]]) -> None:
+        for loop, flag in waiters:
+            if not loop.is_closed():
+                loop.call_soon_threadsafe(flag.set)
+
     def _adopt(self, snapshot: LaneSnapshot | None) -> None:
         """Keep the newest snapshot (under the lock): one that arrives late is older."""
         if snapshot is not None and snapshot.serial >= self.snapshot.serial:
@@ -161,9 +175,7 @@ class ScreenHub:
             self._view = self._build()
             self.version += 1
             view, waiters, listeners = self._view, list(self._waiters), list(self._listeners)
-        for loop, flag in waiters:
-            if not loop.is_closed():
-                loop.call_soon_threadsafe(flag.set)
+        self._wake(waiters)
         for listener in listeners:
             listener(view)
 

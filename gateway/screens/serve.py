@@ -12,7 +12,9 @@ import time
 from typing import Any
 
 import uvicorn
+from starlette.applications import Starlette
 
+from gateway.screens.app import end_streams
 from gateway.screens.settings import ScreensSettings
 
 
@@ -38,8 +40,11 @@ def server_config(
 class ScreensServer:
     """Uvicorn on a thread of its own; `url` once started, `stop()` to end it."""
 
-    def __init__(self, app: Any, settings: ScreensSettings, *, port: int | None = None) -> None:
+    def __init__(
+        self, app: Starlette, settings: ScreensSettings, *, port: int | None = None
+    ) -> None:
         self.settings = settings
+        self.app = app
         self.server = uvicorn.Server(server_config(app, settings, port=port))
         self._thread = threading.Thread(target=self.server.run, name="screens", daemon=True)
 
@@ -66,5 +71,8 @@ class ScreensServer:
         return f"{scheme}://{host}:{self.port}"
 
     def stop(self) -> None:
+        """End the pages' event streams first, then the server: uvicorn then has no open
+        request to wait for (its graceful timeout) or to cancel (a traceback in the log)."""
+        end_streams(self.app)
         self.server.should_exit = True
         self._thread.join(timeout=5)

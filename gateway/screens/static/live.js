@@ -1,5 +1,7 @@
 // Marks the page live while its server-sent event stream is open; when the box stops
-// answering the page says so (body:not([data-live]) in screens.css) and htmx reconnects.
+// answering (the daemon stopped: it ends the stream itself) the page says so
+// (body:not([data-live]) in screens.css, the text in body[data-gone]) and the browser
+// reconnects by itself, every few seconds, until the daemon is back.
 (function () {
   "use strict";
   document.addEventListener("htmx:sseOpen", function () { document.body.dataset.live = "1"; });
