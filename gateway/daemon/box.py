@@ -444,9 +444,12 @@ class Box:
                 )
             except (StoregateError, sqlite3.Error, OSError) as exc:
                 log.error("shutdown: the sale in progress could not be suspended: %s", exc)
+        self._answer_waiting()
         if self.control is not None:
             self.control.stop()
+        self._answer_waiting()
         self.screens.stop()
+        self._answer_waiting()
         if self.runner is not None:
             self.runner.stop()
         if self.printer is not None:
@@ -458,6 +461,18 @@ class Box:
             self.db.conn.commit()
         self.db.conn.close()
         log.info("stopped")
+
+    def _answer_waiting(self) -> None:
+        """At shutdown: whoever still waits on the loop (a key press on a screen, a control
+        request, a document) is answered now that the loop reads no more, not after its
+        20-30 s time-out; the rest of the inbox (device events, acks) is let go."""
+        stopping = StoregateError("the box is stopping", fix="try again once it is back")
+        while True:
+            try:
+                message = self.inbox.get_nowait()
+            except queue.Empty:
+                return
+            self._failed(message, stopping, "the box is stopping: try again once it is back")
 
     # -- messages -------------------------------------------------------------------------
 
@@ -476,9 +491,10 @@ class Box:
             log.exception("handling %s failed; the lane goes on", type(message).__name__)
             self._failed(message, exc)
 
-    def _failed(self, message: object, exc: Exception) -> None:
+    def _failed(self, message: object, exc: Exception, what: str | None = None) -> None:
         """Answer whoever waits on `message` after its handler raised `exc`."""
-        what = f"internal error ({type(exc).__name__}: {exc}); the sale in progress is kept"
+        if what is None:
+            what = f"internal error ({type(exc).__name__}: {exc}); the sale in progress is kept"
         if isinstance(message, Request):
             message.reply.put({"ok": False, "error": what, "exit_code": 1})
         elif isinstance(message, DocumentJob):
