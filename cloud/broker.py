@@ -1,92 +1,120 @@
-"""The Mosquitto access list that confines each box to its own topics (`cloud broker acl`).
+"""The broker's access file that confines each box to its own topics (`cloud broker acl`).
 
-Owns the ACL text only. Identity: each box's client certificate has the common name
-`{store}/{box}` and the broker runs with `use_identity_as_username true`, so `%u` in a
-pattern is exactly the box's topic prefix below the root: a box can write only its own
-journal/events/telemetry/state/cmd result and read only its own ack/cmd/config. The
-store-wide documents (catalog, members) sit above `%u`, so each box gets a `user` block
-naming its store's two topics — which is why the file is generated from the box list.
-Head office connects as `office_user` with the rights ingest, publish and cmd need.
-Topic spellings come from `gateway.sync.topics`.
+Owns the access rules only, written as the configuration of Mosquitto's dynamic-security
+plugin (JSON), because Mosquitto 2.0's `acl_file` never checks a subscription: any box
+could join head office's shared group (`$share/ingest/...`), be dealt every other
+message, be refused it at delivery, and the message was lost for the whole group. The
+plugin checks every SUBSCRIBE against the subscriber's own rules, and anything not
+granted is refused (default deny, nothing falls through to another check).
+
+Identity: a client certificate's common name is the user name (`use_identity_as_username`)
+and, on the box listener, also the client id (`use_username_as_clientid`), so a box is
+`{store}/{box}` whatever id it sends and cannot take over another client's session.
+Boxes and head office use different CAs and listeners (config/mosquitto/mosquitto.conf).
+The plugin (2.0) has no `%u` substitution, so each box gets a role of its own naming its
+topics literally: write its journal/events/telemetry/state/cmd result, subscribe to and
+receive its ack/cmd/config, its store's catalog and members, and head office's presence.
+Head office (`office_user`) gets the rights ingest, publish and cmd need, including its
+shared subscriptions. No one is granted `$CONTROL`, so the rules cannot be changed over
+MQTT; regenerate the file and restart Mosquitto instead. Topic spellings come from
+`gateway.sync.topics`.
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable
+from typing import TypedDict
 
 from gateway.errors import UsageError
 from gateway.sync.topics import HEAD_OFFICE_LEVEL, Topics
 
-BOX_ID = "%u"
+OFFICE_ROLE = "storegate-office"
 
 
-def box_patterns(root: str) -> list[str]:
-    """Pattern lines every box gets (`%u` = `{store}/{box}`)."""
-    sample = Topics(root, "STORE", "BOX")
-
-    def pattern(access: str, topic: str) -> str:
-        return f"pattern {access} " + topic.replace(sample.box_prefix, f"{root}/{BOX_ID}", 1)
-
-    return [
-        *(
-            pattern("write", t)
-            for t in (
-                sample.journal,
-                sample.events,
-                sample.telemetry,
-                sample.state,
-                sample.command_result,
-            )
-        ),
-        *(pattern("read", t) for t in (sample.ack, sample.command, sample.config)),
-    ]
+class Acl(TypedDict):
+    acltype: str
+    topic: str
+    allow: bool
 
 
-def office_lines(root: str, office_user: str) -> list[str]:
+class Role(TypedDict):
+    rolename: str
+    acls: list[Acl]
+
+
+def _acl(acltype: str, topic: str) -> Acl:
+    return {"acltype": acltype, "topic": topic, "allow": True}
+
+
+def box_role(root: str, identity: str) -> Role:
+    """One box's rights, every topic spelled out (the role is named after the box)."""
+    store, box = _split(identity)
+    topics = Topics(root, store, box)
+    writes = [topics.journal, topics.events, topics.telemetry, topics.state]
+    writes.append(topics.command_result)
+    reads = [*topics.subscriptions()]
+    return {
+        "rolename": f"box:{identity}",
+        "acls": [
+            *(_acl("publishClientSend", t) for t in writes),
+            *(_acl("subscribeLiteral", t) for t in reads),
+            *(_acl("publishClientReceive", t) for t in reads),
+        ],
+    }
+
+
+def office_role(root: str) -> Role:
+    """Head office: reads every box's up topics, plainly or in any shared group, writes
+    acks, commands and documents, and owns its presence topic."""
     wild = Topics(root, "+", "+")
-    return [
-        f"user {office_user}",
-        *(
-            f"topic read {t}"
-            for t in (wild.journal, wild.events, wild.telemetry, wild.state, wild.command_result)
-        ),
-        *(
-            f"topic write {t}"
-            for t in (wild.ack, wild.command, wild.config, wild.catalog, wild.members)
-        ),
-        f"topic readwrite {root}/{HEAD_OFFICE_LEVEL}/state",
-    ]
+    presence = f"{root}/{HEAD_OFFICE_LEVEL}/state"
+    reads = [wild.journal, wild.events, wild.telemetry, wild.state, wild.command_result]
+    writes = [wild.ack, wild.command, wild.config, wild.catalog, wild.members, presence]
+    return {
+        "rolename": OFFICE_ROLE,
+        "acls": [
+            *(_acl("publishClientSend", t) for t in writes),
+            *(_acl("subscribePattern", t) for t in [*reads, presence]),
+            *(_acl("subscribePattern", f"$share/+/{t}") for t in reads),
+            *(_acl("publishClientReceive", t) for t in [*reads, presence]),
+        ],
+    }
 
 
 def acl_text(root: str, boxes: Iterable[str], office_user: str = "storegate-office") -> str:
-    """The whole ACL file for these boxes (`store/box` each)."""
-    lines = [
-        "# storegate broker ACL, generated by `cloud broker acl` - do not edit by hand.",
-        "# Box certificates: CN = {store}/{box}; mosquitto: use_identity_as_username.",
-        "",
-        "# every box: its own subtree only",
-        *box_patterns(root),
-        f"pattern read {root}/{HEAD_OFFICE_LEVEL}/state",
-        "",
-        "# head office",
-        *office_lines(root, office_user),
-        "",
+    """The whole access file (dynamic-security JSON) for these boxes (`store/box` each)."""
+    identities = sorted(set(boxes))
+    roles = [office_role(root), *(box_role(root, b) for b in identities)]
+    if office_user in identities or "/" in office_user:
+        raise UsageError(
+            f"office user {office_user!r} looks like a box",
+            where="cloud broker acl --office-user",
+            fix="name head office without a '/', e.g. storegate-office",
+        )
+    clients = [
+        {"username": office_user, "roles": [{"rolename": OFFICE_ROLE}]},
+        *({"username": b, "roles": [{"rolename": f"box:{b}"}]} for b in identities),
     ]
-    for identity in sorted(set(boxes)):
-        store, box = _split(identity)
-        topics = Topics(root, store, box)
-        lines += [
-            f"user {identity}",
-            f"topic read {topics.catalog}",
-            f"topic read {topics.members}",
-            "",
-        ]
-    return "\n".join(lines)
+    document = {
+        "_comment": "storegate broker access, generated by `cloud broker acl` - do not edit "
+        "by hand; docs/cloud.md (Broker)",
+        "defaultACLAccess": {
+            "publishClientSend": False,
+            "publishClientReceive": False,
+            "subscribe": False,
+            "unsubscribe": True,
+        },
+        "clients": clients,
+        "groups": [],
+        "roles": roles,
+    }
+    return json.dumps(document, indent=2) + "\n"
 
 
 def _split(identity: str) -> tuple[str, str]:
     parts = identity.split("/")
-    if len(parts) != 2 or not all(parts) or any(c in identity for c in "+#"):
+    if len(parts) != 2 or not all(parts) or any(c in identity for c in "+#$"):
         raise UsageError(
             f"box {identity!r} is not STORE/BOX",
             where="cloud broker acl",
