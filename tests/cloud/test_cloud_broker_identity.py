@@ -17,13 +17,13 @@ from cloud.inbound import subscriptions
 from gateway.sync.payloads import Event
 from gateway.sync.topics import Topics
 
-ROGUE, VICTIM = "store-1/box-1", "store-2/box-1"
+ROGUE, VICTIM, UNLISTED = "store-1/box-1", "store-2/box-1", "store-3/box-9"
 EVENTS = 40
 
 
 @pytest.fixture
 def shipped(tmp_path: Path) -> Iterator[ShippedBroker]:
-    with ShippedBroker(tmp_path / "broker", [ROGUE, VICTIM]) as broker:
+    with ShippedBroker(tmp_path / "broker", [ROGUE, VICTIM], unlisted=(UNLISTED,)) as broker:
         yield broker
 
 
@@ -122,3 +122,22 @@ def test_a_box_certificate_is_refused_on_the_office_listener(shipped: ShippedBro
     """There clients pick their own ids; a box must not get there to pick an ingest's."""
     with pytest.raises(ConnectionRefusedError):
         shipped.probe(ROGUE, "cloud-ingest-test-w1", office=True).close()
+
+
+def test_a_box_missing_from_the_access_file_may_do_nothing(shipped: ShippedBroker) -> None:
+    """The device CA lets it in; the rules know no such box, so nothing is granted."""
+    office = shipped.probe("storegate-office", "cloud-office-test", office=True)
+    stranger = shipped.probe(UNLISTED, "storegate-store-3-box-9")
+    listed = shipped.probe(VICTIM, "storegate-store-2-box-1")
+    try:
+        own, known = Topics(ROOT, *UNLISTED.split("/")), Topics(ROOT, *VICTIM.split("/"))
+        assert office.subscribe(own.journal, known.journal) == [1, 1]
+        assert all(code >= 0x80 for code in stranger.subscribe(own.ack, own.catalog))
+        stranger.client.publish(own.journal, "unlisted", qos=1).wait_for_publish(5)
+        listed.client.publish(known.journal, "listed", qos=1).wait_for_publish(5)
+        assert eventually(lambda: f"{known.journal} listed" in office.seen, 5)
+        assert office.seen == [f"{known.journal} listed"]
+    finally:
+        listed.close()
+        for probe in (office, stranger):
+            probe.close()
