@@ -188,7 +188,9 @@ def _ingest(args: argparse.Namespace) -> int:
 def _register_broker(sub: Any) -> None:
     broker = sub.add_parser("broker", help="broker set-up helpers")
     broker_sub = broker.add_subparsers(dest="broker_command", metavar="ACTION")
-    acl = broker_sub.add_parser("acl", help="print the Mosquitto ACL for these boxes")
+    acl = broker_sub.add_parser(
+        "acl", help="print the broker access file (Mosquitto dynamic-security JSON) for these boxes"
+    )
     acl.add_argument(
         "--box",
         action="append",
