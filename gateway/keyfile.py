@@ -41,9 +41,10 @@ class SecretsKey:
         self.path = path
         self._fernet: Fernet | None = None
 
-    def seal(self, secret: str) -> str:
-        """`secret` as stored: the prefix and a Fernet token (creates the key if needed)."""
-        token = self._key(create=True).encrypt(secret.encode()).decode()
+    def seal(self, secret: str, *, may_create: bool) -> str:
+        """`secret` as stored: the prefix and a Fernet token. `may_create`: the key file
+        may be made now (the caller knows nothing is sealed with another key yet)."""
+        token = self._key(create=may_create).encrypt(secret.encode()).decode()
         return SEALED_PREFIX + token
 
     def open(self, stored: str) -> str:

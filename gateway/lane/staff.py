@@ -241,7 +241,7 @@ class StaffDirectory:
         with self._conn:
             self._conn.execute(
                 "UPDATE lane_staff SET totp_secret = ? WHERE id = ?",
-                (self._key.seal(secret), staff_id),
+                (self._key.seal(secret, may_create=not self._any_sealed()), staff_id),
             )
         return pyotp.TOTP(secret).provisioning_uri(
             name=f"{member.name} ({staff_id})", issuer_name=self._settings.totp_issuer
@@ -306,6 +306,13 @@ class StaffDirectory:
         ).fetchone()
         return self._key.open(row[0]) if row and row[0] is not None else None
 
+    def _any_sealed(self) -> bool:
+        """Is a seed sealed already (then a missing key file is lost, never made anew)?"""
+        rows = self._conn.execute(
+            "SELECT totp_secret FROM lane_staff WHERE totp_secret IS NOT NULL"
+        ).fetchall()
+        return any(is_sealed(seed) for (seed,) in rows)
+
     def seal_clear_seeds(self) -> int:
         """Seal every TOTP seed still stored in the clear (databases from before issue 13);
         returns how many. Run at the daemon's start. The old cells are overwritten
@@ -323,7 +330,7 @@ class StaffDirectory:
                 for staff_id, seed in clear:
                     self._conn.execute(
                         "UPDATE lane_staff SET totp_secret = ? WHERE id = ?",
-                        (self._key.seal(seed), staff_id),
+                        (self._key.seal(seed, may_create=not self._any_sealed()), staff_id),
                     )
             self._conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
             self._conn.execute("VACUUM")  # pages freed before secure_delete was on
