@@ -14,6 +14,7 @@ import sqlite_utils
 
 from gateway.errors import DatabaseError
 from gateway.migrations import LATEST_VERSION, MIGRATIONS
+from gateway.private_files import private_sqlite
 
 SQLITE_HEADER = b"SQLite format 3\x00"
 
@@ -100,7 +101,7 @@ def open_database(
             fix="check --db PATH, or `paths.data_dir` in the settings",
         )
     if not readonly:
-        path.parent.mkdir(parents=True, exist_ok=True)
+        private_sqlite(path)  # 0600 whatever the umask: it holds PIN hashes and the books
     try:
         if readonly:
             conn = sqlite3.connect(

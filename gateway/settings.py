@@ -63,10 +63,17 @@ class PathSettings(Section):
     catalog: Path | None = Field(
         None, description="catalog document loaded at start when the database has none"
     )
+    secrets_key: Path | None = Field(
+        None, description="key file sealing the TOTP seeds (default: data_dir/secrets.key)"
+    )
 
     @property
     def database(self) -> Path:
         return self.data_dir / "storegate.db"
+
+    def secrets_key_for(self, database: Path) -> Path:
+        """The configured key, else `secrets.key` beside the database in use (`--db`)."""
+        return self.secrets_key or database.with_name("secrets.key")
 
 
 LABEL_LAYOUT_PATTERN = r"^[0-9]{1,3}[IPWQVC]+$"

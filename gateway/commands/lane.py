@@ -22,6 +22,7 @@ from gateway.daemon.lock import ask_owner, owner_refused, writer_of
 from gateway.database import open_database
 from gateway.errors import UsageError
 from gateway.journal import Journal
+from gateway.keyfile import SecretsKey
 from gateway.lane.book import LaneBook
 from gateway.lane.events import Credential, Refusal
 from gateway.lane.records import LaneRef
@@ -109,6 +110,13 @@ def _open(args: argparse.Namespace, *, readonly: bool = False) -> tuple[GatewayS
     return settings, open_database(path, readonly=readonly)
 
 
+def _staff(db: Any, settings: GatewaySettings, database: Path) -> StaffDirectory:
+    """The staff table with the box's secrets key (`paths.secrets_key`, or beside `--db`)."""
+    return StaffDirectory(
+        db, settings.lane, secrets_key=SecretsKey(settings.paths.secrets_key_for(database))
+    )
+
+
 def _receipt(args: argparse.Namespace) -> int:
     settings, db = _open(args, readonly=True)
     journal = Journal(db)
@@ -178,7 +186,7 @@ def _report(args: argparse.Namespace) -> int:
     )
     if socket_path is not None:  # the running daemon writes the Z (and knows the day closed)
         return _z_through_daemon(args, socket_path, credential, day)
-    staff = StaffDirectory(db, settings.lane)
+    staff = _staff(db, settings, path)
     lane = LaneRef(store=settings.store.id, box=settings.store.box)
     import uuid
 
@@ -289,7 +297,7 @@ def _staff_change(args: argparse.Namespace, action: str) -> int:
     path, socket_path = writer_of(settings, args.db)
     db = open_database(path, readonly=socket_path is not None)  # the daemon writes, if up
     by_pin = None
-    if StaffDirectory(db, settings.lane).second_factor_enrolled():
+    if _staff(db, settings, path).second_factor_enrolled():
         if args.by is None or args.totp is None:
             raise UsageError(
                 "changing staff needs an admin's approval",
@@ -316,7 +324,7 @@ def _staff_change(args: argparse.Namespace, action: str) -> int:
             return owner_refused(answer, "staff")
         print(answer["text"])
         return 0
-    result = StaffDirectory(db, settings.lane).change(change, _today(settings), datetime.now(UTC))
+    result = _staff(db, settings, path).change(change, _today(settings), datetime.now(UTC))
     if isinstance(result, Refusal):
         print(f"gateway staff: {result.message}", file=sys.stderr)
         return 1

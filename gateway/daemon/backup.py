@@ -32,6 +32,7 @@ from pathlib import Path
 from gateway.database import open_database
 from gateway.errors import StoregateError
 from gateway.journal import JournalRecord, verify_journal
+from gateway.private_files import private_dir, private_sqlite
 
 BACKUP_NAME = re.compile(r"^storegate-(\d{8}T\d{6}\d{0,6}Z)-seq(\d+)\.db$")
 
@@ -103,9 +104,10 @@ def take_backup(
 ) -> BackupInfo:
     """Back up `database` online; rotate `directory` to the newest `keep` backups."""
     moment = now or datetime.now(UTC)
-    directory.mkdir(parents=True, exist_ok=True)
+    private_dir(directory)
     partial = (target or directory / "storegate.db").with_suffix(".partial")
     partial.unlink(missing_ok=True)
+    private_sqlite(partial)  # a backup is the whole database: 0600 whatever the umask
     with closing(_readonly(database)) as source, closing(sqlite3.connect(partial)) as copy:
         source.backup(copy)  # one step: a consistent snapshot; WAL writers go on
         copy.execute("PRAGMA journal_mode = DELETE")

@@ -84,6 +84,7 @@ from gateway.database import open_database
 from gateway.errors import StoregateError
 from gateway.journal import Journal, JournalError
 from gateway.journal.retention import RetentionKeeper
+from gateway.keyfile import SecretsKey
 from gateway.lane import events as ev
 from gateway.lane.book import LaneBook
 from gateway.lane.events import Outcome, Refusal
@@ -92,6 +93,7 @@ from gateway.lane.members import RoomMembers
 from gateway.lane.records import LaneRef
 from gateway.lane.staff import StaffChange, StaffDirectory
 from gateway.members import LinkState, MemberAccounts, MemberStore
+from gateway.private_files import private_dir
 from gateway.receipts.text import render_receipt
 from gateway.settings import GatewaySettings, load_settings
 
@@ -226,7 +228,7 @@ class Box:
 
     def start(self) -> None:
         self._route_signals()
-        self.data_dir.mkdir(parents=True, exist_ok=True)
+        private_dir(self.data_dir)  # made 0700: nobody else lists or swaps its files
         self.db = open_database(self.settings.paths.database, owner_thread_only=True)
         self.journal = Journal(self.db, clock=self.clock.stamp)
         self.book = LaneBook(self.db, self.journal)
@@ -238,7 +240,14 @@ class Box:
             dependents=(LaneBook.forget_through,),
             alert=lambda m: self.alert("journal", m),
         )
-        self.staff = StaffDirectory(self.db, self.settings.lane)
+        paths = self.settings.paths
+        self.staff = StaffDirectory(
+            self.db,
+            self.settings.lane,
+            secrets_key=SecretsKey(paths.secrets_key_for(paths.database)),
+        )
+        if sealed := self.staff.seal_clear_seeds():
+            log.warning("%d TOTP seed(s) found in the clear were sealed with the key", sealed)
         link = self._member_link()
         members = RoomMembers(
             MemberAccounts(MemberStore(self.db, self.settings.store.box), link=link), link=link

@@ -32,6 +32,7 @@ import sqlite_utils
 from gateway.errors import StoregateError, UsageError
 from gateway.journal import verify_journal
 from gateway.journal.verify import ChainCheck, Finding, StoredRow
+from gateway.private_files import open_private
 
 log = logging.getLogger("storegate.daemon")
 CHECKPOINT = "journal-checkpoint.json"
@@ -103,7 +104,7 @@ def write_checkpoint(data_dir: Path, seq: int, digest: str) -> None:
     path = data_dir / CHECKPOINT
     partial = path.with_suffix(".partial")
     try:
-        with partial.open("w") as fh:
+        with open_private(partial) as fh:
             json.dump({"seq": seq, "hash": digest}, fh)
             fh.flush()
             os.fsync(fh.fileno())

@@ -22,6 +22,7 @@ from typing import Any
 
 from gateway.daemon.control import call, control_socket
 from gateway.errors import StoregateError
+from gateway.private_files import private_dir
 from gateway.settings import GatewaySettings
 
 LOCK_NAME = "daemon.lock"
@@ -34,7 +35,7 @@ class DaemonLockError(StoregateError):
 @contextmanager
 def daemon_lock(data_dir: Path, *, holder: str) -> Iterator[None]:
     """Held by `gateway run` for its whole life and by restore while it replaces the file."""
-    data_dir.mkdir(parents=True, exist_ok=True)
+    private_dir(data_dir)
     fd = os.open(data_dir / LOCK_NAME, os.O_RDWR | os.O_CREAT, 0o660)
     try:
         try:

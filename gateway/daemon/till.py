@@ -30,6 +30,7 @@ from devices.runner import printer_for
 from gateway.daemon.printer_health import PrinterHealth
 from gateway.journal import JournalRecord
 from gateway.lane.events import Outcome
+from gateway.private_files import private_dir, write_private
 from gateway.receipts.text import render_receipt
 from gateway.settings import GatewaySettings
 
@@ -101,7 +102,7 @@ class PrinterWorker:
             )
 
     def start(self) -> None:
-        self.receipts_dir.mkdir(parents=True, exist_ok=True)
+        private_dir(self.receipts_dir)  # copies hold who bought what: owner only
         self.thread.start()
 
     def stop(self, timeout: float = 5.0) -> None:
@@ -148,7 +149,7 @@ class PrinterWorker:
             self._print_paper(job)
         path = self.copy_path(job.seq, job.kind)
         partial = path.with_suffix(".partial")
-        partial.write_text(render_receipt(job.receipt, self.width))
+        write_private(partial, render_receipt(job.receipt, self.width))
         partial.replace(path)
 
     def _print_paper(self, job: PrintJob) -> None:

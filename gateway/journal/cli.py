@@ -21,6 +21,7 @@ from gateway.errors import UsageError
 from gateway.journal.chain import canonical_json
 from gateway.journal.store import Journal
 from gateway.journal.verify import verify_journal
+from gateway.private_files import open_private
 from gateway.settings import DEFAULT_CONFIG_PATH, load_settings
 
 EXPORT_BATCH = 2000
@@ -128,7 +129,7 @@ def _output(path: str | None) -> Iterator[IO[str]]:
         yield sys.stdout
         return
     try:
-        handle = open(path, "w", encoding="utf-8")  # noqa: SIM115 - closed below
+        handle = open_private(Path(path))  # the journal is the shop's books: owner only
     except OSError as exc:
         raise UsageError(
             f"cannot write the export: {exc.strerror}",

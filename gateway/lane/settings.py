@@ -50,6 +50,13 @@ class LaneSettings(BaseModel):
         "counted at close, instead of `opening_float`",
     )
     pin_attempts: int = Field(5, ge=1, le=20, description="wrong PINs before a lockout")
+    pin_min_digits: int = Field(
+        6,
+        ge=6,
+        le=12,
+        description="shortest PIN a person may be given (docs/lane.md, PINs at rest: how "
+        "long each length resists a stolen database)",
+    )
     lockout_minutes: int = Field(15, ge=1, le=1440)
     supervisor_ceiling: Decimal = Field(
         Decimal("200.00"),

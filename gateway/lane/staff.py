@@ -2,8 +2,15 @@
 
 Owns the `lane_staff` table (migration 3): people, roles, staff cards, PINs stored only as
 salted scrypt hashes, a wrong-PIN counter with lockout, per-person override ceilings and
-TOTP secrets for the second factor technicians and admins need on box actions. It does not
-touch the journal (the lane records overrides) nor any other table. Time is passed in.
+TOTP secrets for the second factor technicians and admins need on box actions, sealed with
+the box's secrets key (`gateway.keyfile`) so the database file alone holds no seed. It does
+not touch the journal (the lane records overrides) nor any other table. Time is passed in.
+
+PIN hashes (docs/lane.md, "PINs at rest"; figures in bench/README.md): `PIN_COST` lanes
+of scrypt(N=2^14, r=8) run at once on their own threads (hashlib frees the GIL), combined by
+SHA-256 so no lane can be checked alone: the till waits for one lane (~35 ms here), an
+attacker pays for all of them on every guess. A hash of an older cost (the single-lane
+hash before issue 13) still signs its person on and is replaced at that sign-on.
 """
 
 from __future__ import annotations
@@ -12,23 +19,42 @@ import hashlib
 import hmac
 import os
 import sqlite3
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
+from pathlib import Path
 
 import pyotp
 import sqlite_utils
 
 from gateway.errors import StoregateError
+from gateway.keyfile import SecretsKey, is_sealed
 from gateway.lane.events import Credential, Refusal
 from gateway.lane.records import StaffRef
 from gateway.lane.settings import BOX_ACTIONS, ROLES, LaneSettings
 from gateway.money import parse_amount
 
-SCRYPT_N, SCRYPT_R, SCRYPT_P = 2**14, 8, 1  # ~16 MiB, tens of ms on a Pi: slow to guess
 SALT_BYTES = 16
-PIN_DIGITS = (4, 12)
+HASH_TAG = b"scrypt-lanes:"  # then log2(N), r, lanes as one byte each, then the digest
+
+
+@dataclass(frozen=True)
+class PinCost:
+    """What one PIN guess costs: `lanes` scrypt(2^log2_n, r, p=1) of 128*N*r bytes each."""
+
+    log2_n: int
+    r: int
+    lanes: int
+
+    def tag(self) -> bytes:
+        return HASH_TAG + bytes((self.log2_n, self.r, self.lanes))
+
+
+LEGACY_COST = PinCost(14, 8, 1)  # before issue 13: one lane, stored as the bare digest
+PIN_COST = PinCost(14, 8, 2)  # two cores of a Pi 4/5 for one lane's time; two stay free
+PIN_MAX_DIGITS = 12
 
 
 class StaffError(StoregateError):
@@ -49,15 +75,50 @@ class StaffMember:
         return StaffRef(id=self.id, name=self.name, role=self.role)
 
 
-def hash_pin(pin: str, salt: bytes) -> bytes:
-    """scrypt(pin, salt): only this is stored; the PIN itself never is."""
-    return hashlib.scrypt(pin.encode(), salt=salt, n=SCRYPT_N, r=SCRYPT_R, p=SCRYPT_P, dklen=32)
+def _scrypt(pin: str, salt: bytes, cost: PinCost) -> bytes:
+    return hashlib.scrypt(
+        pin.encode(), salt=salt, n=2**cost.log2_n, r=cost.r, p=1, dklen=32, maxmem=2**28
+    )
 
 
-def _check_pin_shape(pin: str) -> None:
-    if not pin.isdigit() or not PIN_DIGITS[0] <= len(pin) <= PIN_DIGITS[1]:
+def hash_pin(pin: str, salt: bytes, cost: PinCost = PIN_COST) -> bytes:
+    """The stored form of a PIN: the cost's tag and SHA-256 over its lanes' scrypt outputs
+    (lane i salted with salt + i), the lanes computed at once. The PIN itself is never kept.
+    `LEGACY_COST` gives the bare single scrypt digest stored before issue 13."""
+    if cost == LEGACY_COST:
+        return _scrypt(pin, salt, cost)
+    outputs: list[bytes] = [b""] * cost.lanes
+
+    def lane(index: int) -> None:
+        outputs[index] = _scrypt(pin, salt + bytes((index,)), cost)
+
+    helpers = [threading.Thread(target=lane, args=(i,)) for i in range(1, cost.lanes)]
+    for helper in helpers:
+        helper.start()
+    lane(0)
+    for helper in helpers:
+        helper.join()
+    return cost.tag() + hashlib.sha256(b"".join(outputs)).digest()
+
+
+def stored_cost(stored: bytes) -> PinCost | None:
+    """The cost a stored hash was made with (None: not a hash this box knows)."""
+    if len(stored) == 32:
+        return LEGACY_COST
+    if stored.startswith(HASH_TAG) and len(stored) == len(HASH_TAG) + 3 + 32:
+        log2_n, r, lanes = stored[len(HASH_TAG) : len(HASH_TAG) + 3]
+        if 10 <= log2_n <= 20 and 1 <= r <= 32 and 1 <= lanes <= 16:
+            return PinCost(log2_n, r, lanes)
+    return None
+
+
+def _check_pin_shape(pin: str, min_digits: int) -> None:
+    if not pin.isdigit() or not min_digits <= len(pin) <= PIN_MAX_DIGITS:
         raise StaffError(
-            "a PIN is 4 to 12 digits", where="staff PIN", fix="choose a PIN of 4-12 digits"
+            f"a PIN is {min_digits} to {PIN_MAX_DIGITS} digits",
+            where="staff PIN",
+            fix=f"choose a PIN of {min_digits}-{PIN_MAX_DIGITS} digits (lane.pin_min_digits; "
+            "docs/lane.md says why a short PIN falls to a stolen database)",
         )
 
 
@@ -99,9 +160,18 @@ class StaffChange:
 class StaffDirectory:
     """The staff table, for the lane (identify, authorise) and the CLI (add, enrol)."""
 
-    def __init__(self, db: sqlite_utils.Database, settings: LaneSettings) -> None:
+    def __init__(
+        self,
+        db: sqlite_utils.Database,
+        settings: LaneSettings,
+        *,
+        secrets_key: SecretsKey | None = None,
+    ) -> None:
+        """`secrets_key`: the key that seals TOTP seeds (default: `secrets.key` beside the
+        database file, as `paths.secrets_key` defaults to)."""
         self._conn: sqlite3.Connection = db.conn
         self._settings = settings
+        self._key = secrets_key or SecretsKey(default_key_path(self._conn))
 
     # -- administration ------------------------------------------------------------------
 
@@ -125,7 +195,7 @@ class StaffDirectory:
             )
         salt = pin_hash = None
         if pin is not None:
-            _check_pin_shape(pin)
+            _check_pin_shape(pin, self._settings.pin_min_digits)
             salt = os.urandom(SALT_BYTES)
             pin_hash = hash_pin(pin, salt)
         try:
@@ -170,7 +240,8 @@ class StaffDirectory:
         secret = pyotp.random_base32()
         with self._conn:
             self._conn.execute(
-                "UPDATE lane_staff SET totp_secret = ? WHERE id = ?", (secret, staff_id)
+                "UPDATE lane_staff SET totp_secret = ? WHERE id = ?",
+                (self._key.seal(secret, may_create=not self._any_sealed()), staff_id),
             )
         return pyotp.TOTP(secret).provisioning_uri(
             name=f"{member.name} ({staff_id})", issuer_name=self._settings.totp_issuer
@@ -229,10 +300,44 @@ class StaffDirectory:
         )
 
     def totp_secret(self, staff_id: str) -> str | None:
+        """The person's TOTP seed, opened with the secrets key (never kept in the clear)."""
         row = self._conn.execute(
             "SELECT totp_secret FROM lane_staff WHERE id = ?", (staff_id,)
         ).fetchone()
-        return row[0] if row else None
+        return self._key.open(row[0]) if row and row[0] is not None else None
+
+    def _any_sealed(self) -> bool:
+        """Is a seed sealed already (then a missing key file is lost, never made anew)?"""
+        rows = self._conn.execute(
+            "SELECT totp_secret FROM lane_staff WHERE totp_secret IS NOT NULL"
+        ).fetchall()
+        return any(is_sealed(seed) for (seed,) in rows)
+
+    def seal_clear_seeds(self) -> int:
+        """Seal every TOTP seed still stored in the clear (databases from before issue 13);
+        returns how many. Run at the daemon's start. The old cells are overwritten
+        (`secure_delete`) and the WAL checkpointed and truncated, so the clear seed is left
+        neither in a free page nor in the -wal file."""
+        rows = self._conn.execute(
+            "SELECT id, totp_secret FROM lane_staff WHERE totp_secret IS NOT NULL"
+        ).fetchall()
+        clear = [(staff_id, seed) for staff_id, seed in rows if not is_sealed(seed)]
+        if not clear:
+            return 0
+        self._conn.execute("PRAGMA secure_delete = ON")
+        try:
+            with self._conn:
+                for staff_id, seed in clear:
+                    self._conn.execute(
+                        "UPDATE lane_staff SET totp_secret = ? WHERE id = ?",
+                        (self._key.seal(seed, may_create=not self._any_sealed()), staff_id),
+                    )
+            self._conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+            self._conn.execute("VACUUM")  # pages freed before secure_delete was on
+            self._conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        finally:
+            self._conn.execute("PRAGMA secure_delete = OFF")
+        return len(clear)
 
     # -- reading -------------------------------------------------------------------------
 
@@ -287,7 +392,7 @@ class StaffDirectory:
             (staff_id,),
         ).fetchone()
         wrong = Refusal("wrong_pin", "Wrong staff number or PIN.")
-        if row is None or row[0] is None:
+        if row is None or row[0] is None or stored_cost(row[1]) is None:
             hash_pin(pin, b"\0" * SALT_BYTES)  # same work either way: no timing hint
             return wrong, ()
         salt, stored, failed, locked_until = row
@@ -296,11 +401,16 @@ class StaffDirectory:
                 "locked_out",
                 f"Too many wrong PINs: locked until {locked_until[11:16]}. Ask a supervisor.",
             ), ()
-        if hmac.compare_digest(hash_pin(pin, salt), stored):
+        cost = stored_cost(stored)
+        assert cost is not None
+        if hmac.compare_digest(hash_pin(pin, salt, cost), stored):
             member = self.get(staff_id)
             assert member is not None
             clean = not failed and locked_until is None
-            return member, () if clean else (_pin_count(staff_id, 0, None),)
+            writes: tuple[PinWrite, ...] = () if clean else (_pin_count(staff_id, 0, None),)
+            if cost != PIN_COST:  # an older, cheaper hash: replaced now that the PIN is known
+                writes += (_pin_rehash(staff_id, pin),)
+            return member, writes
         return self._count_failure(staff_id, failed + 1, now, wrong)
 
     def _count_failure(
@@ -370,6 +480,28 @@ def _pin_count(staff_id: str, failed: int, locked_until: str | None) -> PinWrite
         )
 
     return write
+
+
+def _pin_rehash(staff_id: str, pin: str) -> PinWrite:
+    """The person's PIN hashed anew at `PIN_COST`, with a fresh salt (written with the step
+    that signed them on; one more hash, once per person)."""
+    salt = os.urandom(SALT_BYTES)
+    digest = hash_pin(pin, salt)
+
+    def write(conn: sqlite3.Connection) -> None:
+        conn.execute(
+            "UPDATE lane_staff SET pin_salt = ?, pin_hash = ? WHERE id = ?",
+            (salt, digest, staff_id),
+        )
+
+    return write
+
+
+def default_key_path(conn: sqlite3.Connection) -> Path:
+    """`secrets.key` beside the main database file (the working folder for one in memory)."""
+    row = conn.execute("PRAGMA database_list").fetchone()
+    database = Path(row[2]) if row and row[2] else Path("storegate.db")
+    return database.with_name("secrets.key")
 
 
 def _member(row: tuple[object, ...]) -> StaffMember:

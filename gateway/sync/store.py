@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from gateway.errors import DatabaseError
+from gateway.private_files import private_sqlite
 
 Channel = Literal["events", "telemetry", "cmd_result"]
 SCHEMA_VERSION = 1
@@ -81,7 +82,7 @@ class SyncStore:
                     check_same_thread=False,
                 )
             else:
-                self.path.parent.mkdir(parents=True, exist_ok=True)
+                private_sqlite(self.path)  # 0600 whatever the umask
                 self._conn = sqlite3.connect(
                     str(self.path), isolation_level=None, check_same_thread=False
                 )
