@@ -1,11 +1,14 @@
 """The member dividend run (消费分红): share a pool among members by weighted spend.
 
-Owns `dividend_run` and `dividend_payout`. The rules are data (`DividendRules`): weights
-per category (default 1), a minimum weighted spend to take part, refunds subtracted. Each
-member's share is pool x weighted spend / total weighted spend, floored to the cent; the
-cents left over go one each to the largest remainders (ties: larger spend, then member id),
-so the payouts add up to the pool exactly. A run is recorded with its period and scope in
-the same transaction as its payouts, and the same (period, scope) cannot be paid twice.
+Owns `dividend_run` and `dividend_payout`. A member is a member of one store: spend counts
+for (store, member), the store being the one whose boxes' topics the sales came on, and only
+for members of that store's last published members list (`member_roster`). The rules are
+data (`DividendRules`): weights per category (default 1), a minimum weighted spend to take
+part, refunds subtracted. Each member's share is pool x weighted spend / total weighted
+spend, floored to the cent; the cents left over go one each to the largest remainders
+(ties: larger spend, then store and member id), so the payouts add up to the pool exactly.
+A run is recorded with its period and scope in the same transaction as its payouts, and
+the same (period, scope) cannot be paid twice.
 """
 
 from __future__ import annotations
@@ -59,38 +62,54 @@ class DividendRules:
 
 @dataclass(frozen=True)
 class Payout:
+    store: str
     member: str
     weighted_spend: Decimal
     amount: Decimal
 
 
-def weighted_spend(loaded: Loaded, rules: DividendRules) -> dict[str, Decimal]:
-    """Per member: sum of sale line totals x category weight, minus refunds likewise."""
-    spend: dict[str, Decimal] = defaultdict(lambda: Decimal("0.00"))
+MemberKey = tuple[str, str]  # (store, member id): a member id is one store's own
+
+
+def roster(db: Database) -> set[MemberKey]:
+    """The members of every store's last published members document (`cloud publish`)."""
+    return {(str(s), str(m)) for s, m in db.query("SELECT store, member FROM member_roster")}
+
+
+def weighted_spend(
+    loaded: Loaded, rules: DividendRules, members: set[MemberKey]
+) -> dict[MemberKey, Decimal]:
+    """Per (store, member): sum of sale line totals x category weight, minus refunds
+    likewise. The store is the one whose box's topic the record came on (`Entry.store`),
+    never what the body says; a member id not in that store's published members list
+    takes no part, whatever it spent (a box cannot credit another store's member)."""
+    spend: dict[MemberKey, Decimal] = defaultdict(lambda: Decimal("0.00"))
     for entry in loaded.entries:
         body = entry.body
         member = getattr(body, "member", None)
-        if member is None:
+        if member is None or (entry.store, member.id) not in members:
             continue
+        key = (entry.store, member.id)
         if isinstance(body, SaleBody):
             for line in body.lines:
-                spend[member.id] += line.total * rules.weight(line.category)
+                spend[key] += line.total * rules.weight(line.category)
         elif isinstance(body, RefundBody):
             for refund in body.lines:
-                spend[member.id] -= refund.amount * rules.weight(refund.category)
+                spend[key] -= refund.amount * rules.weight(refund.category)
     return {m: s for m, s in spend.items() if s > 0 and s >= rules.min_spend}
 
 
-def allocate(pool: Decimal, spend: dict[str, Decimal]) -> list[Payout]:
+def allocate(pool: Decimal, spend: dict[MemberKey, Decimal]) -> list[Payout]:
     """Largest-remainder allocation of `pool` (whole cents) in proportion to `spend`: the
     money kernel's rule (`gateway.money.allocate`, the one the pricing engine splits
-    discounts with). Members are handed to it larger spend first, then by id, so a tie
-    between equal remainders goes the way this module's docstring promises."""
+    discounts with). Members are handed to it larger spend first, then by (store, id), so
+    a tie between equal remainders goes the way this module's docstring promises."""
     total = sum(spend.values(), Decimal(0))
     if total <= 0:
         raise DividendError(
             "no member has a positive weighted spend in the period",
-            fix="check the period, the store and --min-spend",
+            fix="check the period, the store and --min-spend, and that the store's members "
+            "list was published (`cloud publish members`): only its members take part",
         )
     if pool < 0 or round_money(pool, PLACES) != pool:
         raise UsageError(
@@ -101,7 +120,7 @@ def allocate(pool: Decimal, spend: dict[str, Decimal]) -> list[Payout]:
     order = sorted(spend, key=lambda m: (-spend[m], m))
     shares = dict(zip(order, money.allocate(pool, [spend[m] for m in order], PLACES), strict=True))
     return [
-        Payout(m, round_money(spend[m], PLACES, Rounding.HALF_EVEN), shares[m])
+        Payout(m[0], m[1], round_money(spend[m], PLACES, Rounding.HALF_EVEN), shares[m])
         for m in sorted(spend)
     ]
 
@@ -119,7 +138,7 @@ def run(
     now: str,
 ) -> list[Payout]:
     """Allocate, write the CSV and record the run; refuse a period already paid."""
-    payouts = allocate(pool, weighted_spend(loaded, rules))
+    payouts = allocate(pool, weighted_spend(loaded, rules, roster(db)))
     with db.transaction():
         done = db.execute(
             "SELECT created_at, csv_path FROM dividend_run WHERE period = ? AND scope = ?",
@@ -146,9 +165,12 @@ def run(
             ),
         )
         db.executemany(
-            "INSERT INTO dividend_payout (period, scope, member, weighted_spend, "
-            "amount) VALUES (?, ?, ?, ?, ?)",
-            [(label, scope, p.member, money(p.weighted_spend), money(p.amount)) for p in payouts],
+            "INSERT INTO dividend_payout (period, scope, store, member, weighted_spend, "
+            "amount) VALUES (?, ?, ?, ?, ?, ?)",
+            [
+                (label, scope, p.store, p.member, money(p.weighted_spend), money(p.amount))
+                for p in payouts
+            ],
         )
         _write_csv(csv_path, payouts, label, scope)
     return payouts
@@ -158,6 +180,6 @@ def _write_csv(path: Path, payouts: list[Payout], label: str, scope: str) -> Non
     path.parent.mkdir(parents=True, exist_ok=True)
     with path.open("w", newline="", encoding="utf-8") as out:
         writer = csv.writer(out)
-        writer.writerow(["period", "scope", "member", "weighted_spend", "dividend"])
+        writer.writerow(["period", "scope", "store", "member", "weighted_spend", "dividend"])
         for p in payouts:
-            writer.writerow([label, scope, p.member, str(p.weighted_spend), str(p.amount)])
+            writer.writerow([label, scope, p.store, p.member, str(p.weighted_spend), str(p.amount)])

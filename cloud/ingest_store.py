@@ -499,12 +499,16 @@ class IngestStore:
         )
 
     def _result(self, item: ResultIn, now: str) -> None:
+        """A result updates only a command of the box whose topic it came on: the id in
+        the payload is a claim, the topic is the box (the ACL binds it to the box's
+        certificate). A result naming another box's command changes nothing of it."""
         result = item.result
-        self.db.execute(
+        cur = self.db.execute(
             "INSERT INTO command (id, store, box, name, args, issued_at, expires_at, status, "
             "result, error, result_at) VALUES (?, ?, ?, ?, '{}', '', '', ?, ?, ?, ?) "
             "ON CONFLICT (id) DO UPDATE SET status = excluded.status, "
-            "result = excluded.result, error = excluded.error, result_at = excluded.result_at",
+            "result = excluded.result, error = excluded.error, result_at = excluded.result_at "
+            "WHERE command.store = excluded.store AND command.box = excluded.box",
             (
                 result.id,
                 item.store,
@@ -515,6 +519,24 @@ class IngestStore:
                 result.error,
                 result.time,
             ),
+        )
+        if cur.rowcount:
+            return
+        owner = self.db.execute(
+            "SELECT store, box FROM command WHERE id = ?", (result.id,)
+        ).fetchone()
+        raise_alert(
+            self.db,
+            key=f"command.foreign_result:{item.store}/{item.box}:{result.id}",
+            kind="command.foreign_result",
+            severity="critical",
+            now=now,
+            store=item.store,
+            box=item.box,
+            message=f"{item.store}/{item.box} sent a result for command {result.id}, which "
+            f"head office sent to {owner[0]}/{owner[1]}: ignored, the command is unchanged "
+            "(a box answering for another is compromised or misconfigured)",
+            body={"command": result.id, "owner": f"{owner[0]}/{owner[1]}"},
         )
 
     def _ensure_state_row(self, store: str, box: str) -> None:

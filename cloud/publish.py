@@ -13,13 +13,17 @@ strings and the box re-derives the very bytes that were signed.
 
 from __future__ import annotations
 
+import getpass
 import json
 import os
 import secrets
+import stat
+import sys
 import threading
 import time
 import tomllib
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 from decimal import Decimal
@@ -29,7 +33,9 @@ from typing import Any
 import paho.mqtt.client as mqtt
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.serialization import (
+    BestAvailableEncryption,
     Encoding,
+    KeySerializationEncryption,
     NoEncryption,
     PrivateFormat,
     load_pem_private_key,
@@ -66,10 +72,36 @@ class SigningKey:
         return public_key_b64(self.private)
 
 
+PASSPHRASE_ENV = "STOREGATE_SIGNING_KEY_PASSPHRASE"
+Passphrase = Callable[[], bytes | None]
+
+
+def passphrase_from_env_or_terminal(confirm: bool = False) -> bytes | None:
+    """The signing key's passphrase: `$STOREGATE_SIGNING_KEY_PASSPHRASE`, else asked on the
+    terminal (twice when `confirm`), else None (no terminal: a service, a pipe)."""
+    value = os.environ.get(PASSPHRASE_ENV)
+    if value:
+        return value.encode("utf-8")
+    if not sys.stdin.isatty():
+        return None
+    first = getpass.getpass("signing key passphrase: ")
+    if confirm and getpass.getpass("again: ") != first:
+        raise UsageError(
+            "the two passphrases differ",
+            where="cloud keys generate --encrypt",
+            fix="type the same passphrase twice",
+        )
+    return first.encode("utf-8") or None
+
+
 def generate_key(
-    directory: Path, key_id: str | None, clock: Clock = system_clock
+    directory: Path,
+    key_id: str | None,
+    clock: Clock = system_clock,
+    passphrase: bytes | None = None,
 ) -> tuple[SigningKey, Path]:
-    """A new key pair written as `KEY_ID.pem` (private, mode 0600) and `KEY_ID.pub`."""
+    """A new key pair written as `KEY_ID.pem` (private, mode 0600; encrypted with
+    `passphrase` when given) and `KEY_ID.pub`."""
     import re
 
     key_id = key_id or f"ho-{clock().strftime('%Y%m%d')}-{secrets.token_hex(3)}"
@@ -88,23 +120,52 @@ def generate_key(
             fix="choose another --key-id; never overwrite a key boxes trust",
         )
     key = SigningKey(key_id, Ed25519PrivateKey.generate())
+    encryption: KeySerializationEncryption = (
+        BestAvailableEncryption(passphrase) if passphrase else NoEncryption()
+    )
     fd = os.open(pem, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(fd, "wb") as out:
-        out.write(key.private.private_bytes(Encoding.PEM, PrivateFormat.PKCS8, NoEncryption()))
+        out.write(key.private.private_bytes(Encoding.PEM, PrivateFormat.PKCS8, encryption))
     (directory / f"{key_id}.pub").write_text(key.public_b64 + "\n")
     return key, pem
 
 
-def load_key(path: Path, key_id: str | None = None) -> SigningKey:
-    """The private key in `path`; its id is `key_id` or the file name without `.pem`."""
+def load_key(
+    path: Path,
+    key_id: str | None = None,
+    passphrase: Passphrase = passphrase_from_env_or_terminal,
+) -> SigningKey:
+    """The private key in `path`; its id is `key_id` or the file name without `.pem`.
+
+    A key file group or others may read (or write) is refused before it is read: whoever
+    holds it signs catalogs and commands every box obeys. An encrypted key (PKCS#8, as
+    `cloud keys generate --encrypt` writes) asks `passphrase` only when it needs one."""
+    _check_private(path)
     try:
-        private = load_pem_private_key(path.read_bytes(), password=None)
-    except (OSError, ValueError) as exc:
-        raise UsageError(
-            f"cannot read the signing key: {exc}",
-            where=str(path),
-            fix="pass the KEY_ID.pem file `cloud keys generate` wrote",
-        ) from exc
+        data = path.read_bytes()
+    except OSError as exc:
+        raise _unreadable(path, exc) from exc
+    if b"ENCRYPTED" not in data.split(b"\n", 1)[0]:
+        try:
+            private = load_pem_private_key(data, password=None)
+        except (ValueError, TypeError) as exc:
+            raise _unreadable(path, exc) from exc
+    else:
+        secret = passphrase()
+        if secret is None:
+            raise UsageError(
+                "the signing key is encrypted and no passphrase was given",
+                where=str(path),
+                fix=f"set ${PASSPHRASE_ENV}, or run the command on a terminal to be asked",
+            )
+        try:
+            private = load_pem_private_key(data, password=secret)
+        except (ValueError, TypeError) as exc:
+            raise UsageError(
+                "wrong passphrase for the signing key (or the file is damaged)",
+                where=str(path),
+                fix=f"give the passphrase the key was written with (${PASSPHRASE_ENV})",
+            ) from exc
     if not isinstance(private, Ed25519PrivateKey):
         raise UsageError(
             "not an Ed25519 private key",
@@ -112,6 +173,29 @@ def load_key(path: Path, key_id: str | None = None) -> SigningKey:
             fix="generate one with `cloud keys generate`",
         )
     return SigningKey(key_id or path.name.removesuffix(".pem"), private)
+
+
+def _unreadable(path: Path, exc: Exception) -> UsageError:
+    return UsageError(
+        f"cannot read the signing key: {exc}",
+        where=str(path),
+        fix="pass the KEY_ID.pem file `cloud keys generate` wrote",
+    )
+
+
+def _check_private(path: Path) -> None:
+    """Refuse a key file that anyone but its owner can read or write."""
+    try:
+        mode = stat.S_IMODE(path.stat().st_mode)
+    except OSError as exc:
+        raise _unreadable(path, exc) from exc
+    if mode & 0o077:
+        raise UsageError(
+            f"the signing key is open to group or others (mode {mode:o}): refused",
+            where=str(path),
+            fix=f"chmod 600 {path} (and consider the key exposed if others could read it: "
+            "generate a new one and rotate)",
+        )
 
 
 def trusted_key_toml(key: SigningKey) -> str:
@@ -338,7 +422,21 @@ def publish_document(
     message = signed_document(kind, store, box, version, document, key, now)
     with OneShot(broker, f"cloud-publish-{uuid.uuid4().hex[:8]}") as link:
         link.publish(topic, json.dumps(message, ensure_ascii=False).encode(), retain=True)
+    if kind == "members":
+        record_roster(db, store, version, message["document"])
     return message
+
+
+def record_roster(db: Database, store: str, version: int, document: dict[str, Any]) -> None:
+    """The member ids of the members document `store`'s boxes now hold: what a dividend
+    may credit in that store (a member id is the store's own, never another store's)."""
+    members = [str(m["id"]) for m in document.get("members", [])]
+    with db.transaction():
+        db.execute("DELETE FROM member_roster WHERE store = ?", (store,))
+        db.executemany(
+            "INSERT INTO member_roster (store, member, version) VALUES (?, ?, ?)",
+            [(store, member, version) for member in sorted(set(members))],
+        )
 
 
 def run_command(

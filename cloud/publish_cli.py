@@ -10,7 +10,15 @@ from pathlib import Path
 from typing import Any
 
 from cloud.db import Database
-from cloud.publish import generate_key, load_key, publish_document, run_command, trusted_key_toml
+from cloud.publish import (
+    PASSPHRASE_ENV,
+    generate_key,
+    load_key,
+    passphrase_from_env_or_terminal,
+    publish_document,
+    run_command,
+    trusted_key_toml,
+)
 from cloud.schema import require_current
 from gateway.errors import UsageError
 
@@ -23,6 +31,12 @@ def register(sub: Any, db_arg: ArgAdder, broker_args: ArgAdder) -> None:
     generate = keys_sub.add_parser("generate", help="new Ed25519 key pair with a key id")
     generate.add_argument("--dir", type=Path, default=Path("keys"))
     generate.add_argument("--key-id")
+    generate.add_argument(
+        "--encrypt",
+        action="store_true",
+        help="encrypt the private key with a passphrase ($STOREGATE_SIGNING_KEY_PASSPHRASE, "
+        "or asked on the terminal)",
+    )
     generate.set_defaults(func=_generate)
 
     publish = sub.add_parser("publish", help="check, version, sign and publish a document")
@@ -69,7 +83,16 @@ def _key_args(parser: argparse.ArgumentParser) -> None:
 
 
 def _generate(args: argparse.Namespace) -> int:
-    key, path = generate_key(args.dir, args.key_id)
+    passphrase = None
+    if args.encrypt:
+        passphrase = passphrase_from_env_or_terminal(confirm=True)
+        if passphrase is None:
+            raise UsageError(
+                "--encrypt needs a passphrase",
+                where="cloud keys generate",
+                fix=f"set ${PASSPHRASE_ENV}, or run the command on a terminal to be asked",
+            )
+    key, path = generate_key(args.dir, args.key_id, passphrase=passphrase)
     print(
         f"wrote {path} (private, keep it at head office) and "
         f"{path.with_suffix('.pub')}\n\nadd to each box's settings:\n\n"

@@ -98,6 +98,24 @@ MIGRATIONS: list[list[str]] = [
             reason TEXT NOT NULL, accepted_by TEXT NOT NULL, accepted_at TEXT NOT NULL,
             UNIQUE (store, box, seq))""",
     ],
+    # 4: a member is a member of one store (issue 13, #10): the member ids of each store's
+    # last published members document, and dividend payouts keyed by (store, member) --
+    # the store being the one whose boxes' topics the spend came on
+    [
+        """CREATE TABLE member_roster (
+            store TEXT NOT NULL, member TEXT NOT NULL, version {BIGINT} NOT NULL,
+            PRIMARY KEY (store, member))""",
+        """CREATE TABLE dividend_payout_by_store (
+            period TEXT NOT NULL, scope TEXT NOT NULL, store TEXT NOT NULL,
+            member TEXT NOT NULL, weighted_spend {MONEY} NOT NULL, amount {MONEY} NOT NULL,
+            PRIMARY KEY (period, scope, store, member))""",
+        """INSERT INTO dividend_payout_by_store
+            SELECT period, scope, CASE WHEN scope = '*' THEN '' ELSE scope END, member,
+                   weighted_spend, amount
+            FROM dividend_payout""",
+        "DROP TABLE dividend_payout",
+        "ALTER TABLE dividend_payout_by_store RENAME TO dividend_payout",
+    ],
 ]
 
 LATEST = len(MIGRATIONS)

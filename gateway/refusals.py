@@ -27,6 +27,7 @@ RefusalCode = Literal[
     "members_off",
     "misread",
     "needs_member",
+    "needs_member_card",
     "needs_override",
     "needs_reason",
     "needs_receipt",

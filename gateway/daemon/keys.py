@@ -34,7 +34,7 @@ def from_device(event: ScanEvent | CardEvent, lane_state: str, at: datetime) -> 
     if event.kind is CardKind.STAFF and lane_state == "closed" and event.card_id:
         return ev.OpenShift(at, ev.Credential(card=event.card_id))
     if event.kind is CardKind.MEMBER and event.card_id and lane_state in ("idle", "in_sale"):
-        return ev.MemberCard(at, event.card_id)
+        return ev.MemberCard(at, event.card_id, source="reader")
     if event.kind is CardKind.PAYMENT and lane_state in ("in_sale", "tendering"):
         return ev.Tender(at, "card", None, reference="terminal", card=event.masked)
     return None

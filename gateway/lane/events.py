@@ -182,9 +182,17 @@ class VoidSale(Event):
     authorization: Authorization | None = None
 
 
+CardSource = Literal["reader", "keyed"]
+
+
 @dataclass(frozen=True)
 class MemberCard(Event):
+    """A member card read or a member id keyed. `source` is "reader" only for what a card
+    reader gave (a device event); anything typed (the entry line, the control socket) is
+    "keyed", and a keyed member id may not pay from the member's wallets."""
+
     card_id: str
+    source: CardSource = "keyed"
 
 
 @dataclass(frozen=True)

@@ -40,7 +40,10 @@ MEMBER_TENDER_KINDS: dict[str, TenderKind] = {"points": "points", "stored_value"
 class MemberAccount:
     """A member as the lane shows and prices them (never a payment card number).
 
-    `handle` is the members room's own account object, passed back to it unchanged."""
+    `handle` is the members room's own account object, passed back to it unchanged.
+    `card_present` says the member's card was read: by a card reader, or its UID (which
+    only the card carries) was given. A member id typed from a receipt leaves it False:
+    such a member earns points but pays nothing from their wallets."""
 
     id: str
     group: str | None = None
@@ -48,6 +51,7 @@ class MemberAccount:
     points: int = 0
     context: MemberContext | None = None
     handle: object = None
+    card_present: bool = False
 
 
 @dataclass(frozen=True)
@@ -180,6 +184,7 @@ class RoomMembers:
             points=found.points,
             context=self.accounts.pricing_context(found),
             handle=found,
+            card_present=found.by_card,
         )
 
     def authorize(

@@ -276,6 +276,8 @@ def member(lane: LaneContext, event: ev.MemberCard) -> Step | Refusal:
     account = lane.members.identify(event.card_id, event.at)
     if isinstance(account, Refusal):
         return account
+    if event.source == "reader":
+        account = replace(account, card_present=True)
     name = account.name or account.id
     return _in_sale(lane, reprice(replace(sale, member=account), event.at), (f"Member {name}.",))
 
@@ -384,6 +386,12 @@ def _take(lane: LaneContext, sale: Sale, event: ev.Tender, remaining: Decimal) -
     if event.type in MEMBER_TENDERS:
         if sale.member is None:
             return Refusal("needs_member", "Scan the member card first.")
+        if not sale.member.card_present:
+            return Refusal(
+                "needs_member_card",
+                "Points and stored value need the member's card: read it on the card "
+                "reader (a typed member id only earns points).",
+            )
         answer = lane.members.authorize(
             sale.member, event.type, amount, event.at, sale.authorisations
         )
@@ -610,6 +618,7 @@ def snapshot(sale: Sale) -> dict[str, Any]:
     return {
         "lines": [_line_json(line) for line in sale.lines],
         "member_card": None if sale.member is None else sale.member.id,
+        "member_card_present": sale.member is not None and sale.member.card_present,
         "coupons": list(sale.coupons),
         "voided": [v.to_body() for v in sale.voided],
         "overrides": [o.to_body() for o in sale.overrides],
@@ -643,7 +652,9 @@ def from_snapshot(lane: LaneContext, body: dict[str, Any], at: datetime) -> Sale
         found = lane.members.identify(body["member_card"], at)
         if isinstance(found, Refusal):
             return found
-        member = found
+        # The card was read for this sale before it was suspended (or before a restart);
+        # the snapshot lives in the box's own database, so its word is kept.
+        member = replace(found, card_present=bool(body.get("member_card_present")))
     return Sale(
         started=datetime.fromisoformat(body["started"]),
         catalog=lane.catalog,

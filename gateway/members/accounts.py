@@ -82,7 +82,11 @@ class MemberAccounts:
     # -- identifying -----------------------------------------------------------------------
 
     def identify(self, read: str) -> Account | Refusal:
-        """The member behind a card read, or why the card is refused (never stored)."""
+        """The member behind a card read, or why the card is refused (never stored).
+
+        `by_card` on the answer tells a card UID (matched by its key) from the printed
+        member id: only the lane knows whether a card reader gave the read, so the lane
+        decides what each may pay with (docs/members.md, "Who may pay from the wallets")."""
         doc = self.store.document()
         if doc is None:
             return Refusal(
@@ -100,7 +104,7 @@ class MemberAccounts:
                 f"card reported {listed.reason}{since} — keep the card, call a supervisor",
             )
         member_id = self.store.member_for_card(hashed) if raw else None
-        card_ref = mask_card(raw)
+        card_ref, by_card = mask_card(raw), member_id is not None
         if member_id is None and as_id is not None and self.store.member(as_id) is not None:
             member_id, card_ref = as_id, as_id
         if member_id is None:
@@ -108,7 +112,8 @@ class MemberAccounts:
         account = self.account(member_id, card_ref)
         if account is None:
             return _unknown(raw)
-        return status_refusal(account.status, account.status_since) or account
+        refused = status_refusal(account.status, account.status_since)
+        return refused or replace(account, by_card=by_card)
 
     def account(self, member_id: str, card_ref: str | None = None) -> Account | None:
         """The member with balances as of now (document + this box's unconfirmed changes)."""

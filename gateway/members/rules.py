@@ -63,6 +63,9 @@ class Account:
     subsidy: Decimal
     cash: Decimal
     card_ref: str
+    # True when the read matched one of the member's card keys (a card UID), False when it
+    # was the store-issued member id, which is printed on receipts and can be typed by anyone.
+    by_card: bool = False
 
     def usable_subsidy(self, day: date) -> Decimal:
         """The subsidy wallet is frozen after its last day (canteen practice)."""

@@ -578,7 +578,7 @@ class ScreenHub:
             reason = str(getattr(pending, "reason", "")) or "supervisor card"
             event_ = self._authorised(ev.Authorization(ev.Credential(card=card), reason), at)
             return self.handle(event_) if event_ is not None else None
-        return self.handle(ev.MemberCard(at, card))
+        return self.handle(ev.MemberCard(at, card, source="reader"))
 
     def _weight(self, reading: WeightReading) -> None:
         with self._lock:

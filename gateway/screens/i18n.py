@@ -264,6 +264,7 @@ REFUSALS_ZH: dict[str, str] = {
     "no_change": "只有现金可以找零。",
     "needs_reference": "请输入交易参考号（终端或券号）。",
     "needs_member": "请先刷会员卡。",
+    "needs_member_card": "积分和储值支付需要刷会员卡：手输的会员号只能积分。",
     "unknown_receipt": "本收银台没有这张小票。",
     "no_such_suspension": "没有这张挂单。",
     "wrong_pin": "工号或密码错误。",

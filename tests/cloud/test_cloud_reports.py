@@ -11,8 +11,10 @@ from pathlib import Path
 import pytest
 from cloud_testkit import cloud_cli, journal_of_days, store_journal_directly
 
+from cloud.db import Database
 from cloud.dividend import DividendError, allocate
-from gateway.harness.fleetsim import StoreDay
+from cloud.publish import record_roster
+from gateway.harness.fleetsim import MEMBERS, StoreDay
 
 BEFORE, DURING = date(2026, 11, 22), date(2026, 11, 23)  # fixed days: never the calendar's
 BOXES = [("store-1", "box-1"), ("store-1", "box-2"), ("store-2", "box-1")]
@@ -124,6 +126,12 @@ def test_dividend_run_is_exact_to_the_cent_and_paid_once(
         "--period",
         "2026-W47",
     )
+    db = Database.open(db_url)
+    try:  # each store's members list, as `cloud publish members` records it
+        for store in ("store-1", "store-2"):
+            record_roster(db, store, 1, {"members": [{"id": m} for m in MEMBERS]})
+    finally:
+        db.close()
     status, out, err = cloud_cli(*args, "--out", str(tmp_path / "dividend.csv"))
     assert status == 0, err
     assert "1000.00 shared among" in out
@@ -137,28 +145,33 @@ def test_dividend_run_is_exact_to_the_cent_and_paid_once(
 
 
 def test_largest_remainder_allocation() -> None:
-    payouts = allocate(Decimal("0.10"), {"b": Decimal(1), "a": Decimal(1), "c": Decimal(1)})
+    payouts = allocate(
+        Decimal("0.10"), {("s", "b"): Decimal(1), ("s", "a"): Decimal(1), ("s", "c"): Decimal(1)}
+    )
     assert [(p.member, p.amount) for p in payouts] == [
         ("a", Decimal("0.04")),
         ("b", Decimal("0.03")),
         ("c", Decimal("0.03")),
     ]
-    payouts = allocate(Decimal("100.00"), {"x": Decimal("2"), "y": Decimal("1")})
+    payouts = allocate(Decimal("100.00"), {("s", "x"): Decimal("2"), ("s", "y"): Decimal("1")})
     assert [p.amount for p in payouts] == [Decimal("66.67"), Decimal("33.33")]
     # equal remainders go to the larger spend, then the smaller member id. By hand: 2 cents
     # over 1 : 3 are 0.5 and 1.5 cents, floors 0 + 1, the cent left (remainders 0.5 each)
     # to "b", the larger spend; 1 cent over 1 : 1 goes to "a"; 1 cent over 1.5 : 1.5 : 3
     # (half-weighted spends) is 0.25 + 0.25 + 0.5: to "c", the largest remainder
     assert [
-        (p.member, p.amount) for p in allocate(Decimal("0.02"), {"a": Decimal(1), "b": Decimal(3)})
+        (p.member, p.amount)
+        for p in allocate(Decimal("0.02"), {("s", "a"): Decimal(1), ("s", "b"): Decimal(3)})
     ] == [("a", Decimal("0.00")), ("b", Decimal("0.02"))]
     assert [
-        (p.member, p.amount) for p in allocate(Decimal("0.01"), {"b": Decimal(1), "a": Decimal(1)})
+        (p.member, p.amount)
+        for p in allocate(Decimal("0.01"), {("s", "b"): Decimal(1), ("s", "a"): Decimal(1)})
     ] == [("a", Decimal("0.01")), ("b", Decimal("0.00"))]
     assert [
         (p.member, p.amount)
         for p in allocate(
-            Decimal("0.01"), {"b": Decimal("1.5"), "a": Decimal("1.5"), "c": Decimal(3)}
+            Decimal("0.01"),
+            {("s", "b"): Decimal("1.5"), ("s", "a"): Decimal("1.5"), ("s", "c"): Decimal(3)},
         )
     ] == [("a", Decimal("0.00")), ("b", Decimal("0.00")), ("c", Decimal("0.01"))]
     with pytest.raises(DividendError):

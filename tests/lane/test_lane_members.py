@@ -150,3 +150,28 @@ def test_offline_past_the_policy_a_supervisor_approves_the_member_tender(lane: L
     assert [r.kind for r in records][:2] == ["shift_open", "override"]
     balance = [r.body for r in records if r.kind == "member_balance"]
     assert balance and all(b["offline"] for b in balance if b["reason"] == "spend")
+
+
+def test_a_keyed_member_id_pays_nothing_but_one_a_reader_gave_does(
+    lane: Lane, clock: Clock
+) -> None:
+    """Issue 13, #9: the member id is printed on receipts; typed, it earns points only. A
+    card reader that gives the member id (a magstripe member card) is the card itself."""
+    ok(lane, ev.OpenShift(clock(), CASHIER))
+    ok(lane, ev.MemberCard(clock(), "M0001"))
+    ok(lane, ev.Scan(clock(), WINE))
+    for kind in ("stored_value", "points"):
+        typed = lane.handle(ev.Tender(clock(), kind, D("1.00")))
+        assert isinstance(typed, Refusal) and typed.code == "needs_member_card", typed
+    ok(lane, ev.Suspend(clock()))
+    resumed = ok(lane, ev.Resume(clock(), "H0001"))
+    assert resumed.state == "in_sale"
+    again = lane.handle(ev.Tender(clock(), "stored_value", D("1.00")))
+    assert isinstance(again, Refusal) and again.code == "needs_member_card", again
+    ok(lane, ev.Tender(clock(), "cash", D(20)))
+
+    ok(lane, ev.MemberCard(clock(), "M0001", source="reader"))
+    ok(lane, ev.Scan(clock(), WINE))
+    ok(lane, ev.Suspend(clock()))
+    ok(lane, ev.Resume(clock(), "H0002"))  # the card read is kept with the suspended sale
+    ok(lane, ev.Tender(clock(), "stored_value", D("1.00")))
