@@ -184,7 +184,10 @@ class ScreenHub:
     def handle(self, event: ev.Event) -> Outcome | Refusal:
         """Hand `event` to the lane's owner, remember what it answered, publish. The hub's
         lock is not held meanwhile: an owner that runs it on the daemon's main loop cannot
-        deadlock with that loop calling `publish`."""
+        deadlock with that loop calling `publish`. A card number typed into a reason or a
+        reference is masked before the hub keeps the event (a pending override's prompt
+        shows its reason again, to every page following the lane)."""
+        event = ev.without_card_data(event)
         fed = self.owner.feed(event)
         self.record(event, fed.answer, fed.snapshot)
         return fed.answer
