@@ -31,7 +31,7 @@ KEEP_HEAD, KEEP_TAIL = 6, 4  # what PCI DSS 3.4.1 allows to be shown of a PAN
 _GROUPS = re.compile(r"\d+(?:[\s\-./]{1,3}\d+)*")
 _GROUP = re.compile(r"\d+")
 _SEPARATORS = re.compile(r"[\s\-./]")
-_TRACK1 = re.compile(r"%?B(\d[\d ]{11,22})\^[^^?\n]{0,26}(?:\^[^?\n]*)?\??")
+_TRACK1 = re.compile(r"%?B(\d[\d ]{11,22})\^[^^?\n]{0,26}(?:\^[^?\s]*)?\??")
 _TRACK2 = re.compile(r";?(\d{12,19})=\d*\??")
 
 

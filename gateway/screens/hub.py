@@ -37,6 +37,7 @@ from devices.events import (
     ScanEvent,
     WeightReading,
 )
+from gateway.cardsafe import mask_card_data
 from gateway.lane import events as ev
 from gateway.lane.events import Outcome, Refusal
 from gateway.screens import keys
@@ -254,7 +255,7 @@ class ScreenHub:
         try:
             return self._press(action, entry)
         except keys.EntryError as exc:
-            self.note("refusal", refusal_text(self.language, exc.code, str(exc)))
+            self.note("refusal", refusal_text(self.language, exc.code, mask_card_data(str(exc))))
             return None
 
     def _press(self, action: str, entry: str) -> Outcome | Refusal | None:
@@ -453,7 +454,7 @@ class ScreenHub:
         try:
             event = self._dialog_event(kind, f, at)
         except keys.EntryError as exc:
-            self.note("refusal", refusal_text(self.language, exc.code, str(exc)))
+            self.note("refusal", refusal_text(self.language, exc.code, mask_card_data(str(exc))))
             return None
         return self.handle(event) if event is not None else None
 
