@@ -9,8 +9,9 @@ the control socket's and screens' echoes all use this module, so one rule decide
 everywhere. Pure: no imports beyond the standard library, no I/O, no clock.
 
 What counts as card data:
-- a PAN: 13-19 digits passing the Luhn check (ISO/IEC 7812), typed in one run or in
-  groups separated by spaces, dashes, dots or slashes (at most three between groups);
+- a PAN: 13-19 digits passing the Luhn check (ISO/IEC 7812), not starting with 0, typed
+  in one run or in groups separated by spaces, dashes, dots or slashes (at most three
+  between groups);
 - track 1 (ISO/IEC 7813 format B): `%B` PAN `^` name `^` expiry, service code and
   discretionary data `?` (the sentinels may be missing when typed by hand);
 - track 2: `;` PAN `=` expiry, service code and discretionary data `?`, the PAN Luhn-valid.
@@ -49,8 +50,11 @@ def luhn_valid(digits: str) -> bool:
 
 
 def is_payment_pan(digits: str) -> bool:
-    """13-19 digits with a valid Luhn check digit (nothing else: no separators)."""
-    return PAN_MIN <= len(digits) <= PAN_MAX and luhn_valid(digits)
+    """13-19 digits with a valid Luhn check digit, not starting with 0 (nothing else: no
+    separators). Major industry identifier 0 is ISO/TC 68's, never a card issuer's
+    (ISO/IEC 7812-1); leaving it out keeps zero-padded codes (`0000000000000`, a UPC-A read
+    as EAN-13 `0...`) from being taken for card numbers."""
+    return PAN_MIN <= len(digits) <= PAN_MAX and digits[0] != "0" and luhn_valid(digits)
 
 
 def mask_pan(pan: str) -> str:

@@ -63,6 +63,7 @@ def test_a_track_is_replaced_by_its_masked_pan_alone(track: str) -> None:
         "400005******5556",  # already masked
         "010761234500101217261231",  # a GS1 element string: one run, > 19 digits
         "2026-11-24 12.50",
+        "0000000000000",  # Luhn-valid, but no issuer's number starts with 0
         "",
     ],
 )
