@@ -1,8 +1,10 @@
 """Card readers: a finished wedge line -> `CardEvent` (magstripe ISO 7813 or RFID/NFC UID).
 
-Owns track parsing, payment-card recognition and masking, RFID UID normalisation and the
-member/staff classification by configured prefixes. Pure: fed key events (through
-`devices.wedge`) or finished lines; no device I/O, clock injected.
+Owns track parsing, RFID UID normalisation and the member/staff classification by
+configured prefixes; the Luhn check and the mask are the box's one card-data rule
+(`gateway.cardsafe` [STDNUM-LUHN]), so the reader and the lane agree on what a PAN is.
+Pure: fed key events (through `devices.wedge`) or finished lines; no device I/O, clock
+injected.
 
 PCI DSS rules this module enforces (device-protocols.md §4.3 [PCI-321][PCI-FAQ]): a
 payment card — format code B on track 1, or a Luhn-valid 13-19 digit PAN with a bank
@@ -25,34 +27,14 @@ from typing import Literal
 from devices.events import CardEvent, CardKind, Clock, DecodeFault, Role
 from devices.keymaps import Keymap
 from devices.wedge import KeyboardWedgeDecoder, KeyEventLike, Terminator, WedgeFault, WedgeOutput
+from gateway.cardsafe import is_payment_pan, luhn_valid, mask_pan
+
+__all__ = ["CardLineDecoder", "WedgeCardDecoder", "is_payment_pan", "luhn_valid", "mask_pan"]
 
 TRACK1 = re.compile(r"%([A-Z])([0-9 ]{1,19})\^([^^?]{0,26})\^([^?]*)\?")
 TRACK2 = re.compile(r";([0-9]{1,19})=([0-9=]*)\?")
 TRACK2_PLAIN = re.compile(r";([0-9]{1,19})\?")  # loyalty cards without a field separator
 UNREADABLE = re.compile(r"^(%E\?|;E\?|E)+$")
-
-
-def luhn_valid(digits: str) -> bool:
-    """ISO/IEC 7812 check digit [STDNUM-LUHN]."""
-    if not (digits.isascii() and digits.isdigit()) or len(digits) < 2:
-        return False
-    total = 0
-    for index, char in enumerate(reversed(digits)):
-        value = int(char)
-        if index % 2:
-            value = value * 2 - 9 if value > 4 else value * 2
-        total += value
-    return total % 10 == 0
-
-
-def mask_pan(pan: str) -> str:
-    """First six and last four digits, the rest as '*' (PCI DSS 3.3 / 3.4.1)."""
-    keep_head = 6 if len(pan) >= 13 else 0
-    return pan[:keep_head] + "*" * (len(pan) - keep_head - 4) + pan[-4:]
-
-
-def is_payment_pan(pan: str) -> bool:
-    return 13 <= len(pan) <= 19 and luhn_valid(pan)
 
 
 class CardLineDecoder:

@@ -15,7 +15,6 @@ from __future__ import annotations
 import re
 from typing import Literal
 
-from devices.cards import TRACK1, TRACK2, is_payment_pan
 from devices.events import Clock, DecodeFault, Role, ScanEvent
 from devices.keymaps import Keymap
 from devices.wedge import (
@@ -25,6 +24,7 @@ from devices.wedge import (
     WedgeFault,
     WedgeOutput,
 )
+from gateway.cardsafe import has_track_data
 
 # AIM identifier -> symbology. Exact identifiers first, then per code letter.
 AIM_EXACT: dict[str, str] = {
@@ -76,13 +76,9 @@ def split_scan(text: str, *, prefix: str = "", aim_ids: bool = True) -> tuple[st
 
 def carries_payment_track(text: str) -> bool:
     """A magstripe swipe on a scanner-role device (keyboard with an MSR, misconfigured
-    reader) must never become a ScanEvent: the track would be logged and journaled."""
-    for pattern in (TRACK1, TRACK2):
-        for match in pattern.finditer(text):
-            pan = match.group(2 if pattern is TRACK1 else 1).replace(" ", "")
-            if is_payment_pan(pan):
-                return True
-    return False
+    reader) must never become a ScanEvent: the track would be logged and journaled. (A
+    card number alone reaches the lane, which refuses it unless a product has that code.)"""
+    return has_track_data(text)
 
 
 def garbled(text: str) -> bool:

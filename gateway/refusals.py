@@ -43,6 +43,7 @@ RefusalCode = Literal[
     "not_now",
     "not_weighed",
     "over_ceiling",
+    "payment_card_scanned",
     "points_back",
     "quantity_on_weighed",
     "scale_empty",

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
+from gateway.cardsafe import mask_card_data
 from gateway.daemon.settings import AnomalySettings
 
 PER_SHIFT = {
@@ -33,10 +34,12 @@ class Anomaly:
     detail: dict[str, Any] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, Any]:
+        """The event's body for head office and the supervisor's view: a code the lane
+        took for an unknown barcode (or anything else) never carries a card number."""
         return {
             "rule": self.rule,
-            "message": self.message,
-            "detail": {k: str(v) for k, v in self.detail.items()},
+            "message": mask_card_data(self.message),
+            "detail": {k: mask_card_data(str(v)) for k, v in self.detail.items()},
         }
 
 

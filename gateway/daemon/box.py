@@ -52,6 +52,7 @@ from devices.runner import (
     scale_loop,
     scanner_loop,
 )
+from gateway.cardsafe import mask_card_data
 from gateway.catalog.catalog import Catalog
 from gateway.catalog.store import CatalogStore
 from gateway.daemon.anomalies import Anomaly, AnomalyWatch
@@ -610,6 +611,7 @@ class Box:
         self._note_device(event.device, "connected", "", event.at)
         lane_event = from_device(event, self.lane.state.value, self.clock.local())
         if lane_event is not None:
+            lane_event = ev.without_card_data(lane_event)  # what the screens keep, too
             self.screens.record(lane_event, self.feed(lane_event))
             self.last_input = {
                 "count": self.last_input["count"] + 1,
@@ -626,6 +628,7 @@ class Box:
         )
         if isinstance(event, NotAnEvent):
             return {"ok": False, "error": event.message, "exit_code": 2}
+        event = ev.without_card_data(event)  # what the screens keep and show, too
         answer = self.feed(event)
         self.screens.record(event, answer)
         if isinstance(answer, Refusal):
@@ -779,7 +782,7 @@ class Box:
         result = self.staff.change(change, self.clock.local(), self.clock.wall())
         if isinstance(result, Refusal):
             return {"ok": False, "refused": result.code, "error": result.message}
-        log.info("staff %s changed through the control socket", change.staff_id)
+        log.info("staff %s changed through the control socket", mask_card_data(change.staff_id))
         return {"ok": True, "text": result}
 
     def _catalog_load(self, request: CatalogLoadRequest) -> dict[str, Any]:

@@ -17,6 +17,7 @@ from typing import Any, get_args
 
 from devices.events import CardEvent, CardKind, ScanEvent, WeightReading
 from devices.settings import ScaleSettings
+from gateway.cardsafe import mask_card_data
 from gateway.lane import events as ev
 
 
@@ -166,8 +167,8 @@ def from_request(
         return NotAnEvent("a lane request needs an action (e.g. scan, tender)")
     try:
         return _build(action, request, at, scale, scale_capacity)
-    except ValueError as exc:
-        return NotAnEvent(f"{action}: {exc}")
+    except ValueError as exc:  # the sentence may quote what was typed: masked
+        return NotAnEvent(mask_card_data(f"{action}: {exc}"))
 
 
 def _build(
@@ -219,7 +220,7 @@ def _build(
             if counted is None:
                 return NotAnEvent("close_shift needs the counted cash")
             return ev.CloseShift(at, counted, authorization=_authorization(r))
-    return NotAnEvent(f"unknown lane action {action!r}")
+    return NotAnEvent(mask_card_data(f"unknown lane action {action!r}"))
 
 
 def scale_capacities(scales: Sequence[ScaleSettings]) -> dict[str, Decimal]:

@@ -14,6 +14,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from gateway.cardsafe import mask_card_data
 from gateway.errors import StoregateError
 
 MAX_FIELD = 256  # a card, staff number, PIN, day or source name
@@ -200,7 +201,7 @@ def parse_request(body: Mapping[str, Any]) -> ControlRequest:
     parser = PARSERS.get(command) if isinstance(command, str) else None
     if parser is None:
         raise BadRequest(
-            f"unknown command {str(command)[:40]!r}",
+            mask_card_data(f"unknown command {str(command)[:40]!r}"),
             where="control socket",
             fix=f"one of: {', '.join(PARSERS)}",
         )

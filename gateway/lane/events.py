@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields, replace
 from datetime import datetime
 from decimal import Decimal
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
+from gateway.cardsafe import mask_card_data
 from gateway.refusals import RefusalCode
 
 if TYPE_CHECKING:
@@ -272,3 +273,41 @@ class Outcome:
     document: object | None = None
     notices: tuple[str, ...] = field(default_factory=tuple)
     open_drawer: bool = False
+
+
+# Fields that are codes looked up as typed: masking would turn a product's, a coupon's or a
+# member card's code into one nothing has. Their handlers decide (a scanned or keyed card
+# number is refused with `payment_card_scanned`; a payment card offered as a member card
+# with `payment_card`; a coupon's refusal masks it); a `Credential` is looked up, not kept.
+CODE_FIELDS: dict[type[Event], frozenset[str]] = {
+    Scan: frozenset({"raw"}),
+    Plu: frozenset({"code"}),
+    Weighed: frozenset({"code"}),
+    ReturnWithoutReceipt: frozenset({"code"}),
+    Coupon: frozenset({"code"}),
+    MemberCard: frozenset({"card_id"}),
+}
+Masked = TypeVar("Masked", bound=Event)
+
+
+def without_card_data(event: Masked) -> Masked:
+    """`event` with a card number or track masked (first six, last four) in every text a
+    person typed that the lane may journal, print or echo: tender references and card
+    fields, reasons (the event's and its supervisor's), receipt and suspension ids. Applied
+    by the lane before any handler sees the event (`Lane.decide`), and by the daemon and
+    the screens before they keep or show what was fed (PCI DSS 3.3.1, 3.5.1)."""
+    changes: dict[str, Any] = {}
+    skip = CODE_FIELDS.get(type(event), frozenset())
+    for item in fields(event):
+        value = getattr(event, item.name)
+        if item.name in skip:
+            continue
+        if isinstance(value, str):
+            masked: object = mask_card_data(value)
+        elif isinstance(value, Authorization):
+            masked = replace(value, reason=mask_card_data(value.reason))
+        else:
+            continue
+        if masked != value:
+            changes[item.name] = masked
+    return replace(event, **changes) if changes else event

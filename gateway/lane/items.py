@@ -8,6 +8,7 @@ from __future__ import annotations
 from decimal import Decimal
 
 from gateway.barcodes import plu_key
+from gateway.cardsafe import has_card_data
 from gateway.catalog.catalog import Catalog
 from gateway.catalog.document import Product
 from gateway.lane.events import Refusal
@@ -20,6 +21,21 @@ def whole_quantity(quantity: Decimal) -> Refusal | None:
     if quantity != quantity.to_integral_value() or not 1 <= quantity <= MAX_QUANTITY:
         return Refusal("bad_quantity", f"Quantity {quantity} must be a whole number 1-9999.")
     return None
+
+
+def card_code_refusal(code: str) -> Refusal | None:
+    """A code scanned or keyed that no product has and that is a payment card's number or
+    track (a card swiped or typed where a barcode was expected): refused with a sentence
+    that does not repeat it, so it is never echoed, counted as an unknown barcode,
+    reported to head office or logged (PCI DSS 3.3.1, 3.5.1). A product's own code is
+    never refused: the catalog is asked first."""
+    if not has_card_data(code):
+        return None
+    return Refusal(
+        "payment_card_scanned",
+        "That is a payment card, not an item: nothing of it was kept. "
+        "Take card payments on the card terminal.",
+    )
 
 
 def find_product(catalog: Catalog, code: str) -> Product | None:

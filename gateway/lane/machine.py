@@ -214,7 +214,9 @@ class Lane:
         return self.apply(step)
 
     def decide(self, event: ev.Event) -> Step | Refusal:
-        """What `event` would do now, with the writes it intends; writes nothing."""
+        """What `event` would do now, with the writes it intends; writes nothing. The
+        handler sees the event with any card number masked (`ev.without_card_data`)."""
+        event = ev.without_card_data(event)
         transition = TABLE[self.state].get(type(event))
         if transition is None:
             return Refusal("not_now", WHY_NOT[self.state])

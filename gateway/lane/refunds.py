@@ -28,7 +28,7 @@ from gateway.journal.retention import retention_note
 from gateway.lane import events as ev
 from gateway.lane.book import Batch
 from gateway.lane.events import Refusal
-from gateway.lane.items import find_product, whole_quantity
+from gateway.lane.items import card_code_refusal, find_product, whole_quantity
 from gateway.lane.members import POINTS_BACK_FIX, PointsBackError, Settlement
 from gateway.lane.proportion import NO_POINTS, PointsBack, points_back
 from gateway.lane.records import MemberRef, RefundBody, RefundLine, SaleBody, SaleLine, TaxLine
@@ -254,7 +254,9 @@ def return_without_receipt(lane: LaneContext, event: ev.ReturnWithoutReceipt) ->
         )
     product = find_product(lane.catalog, event.code)
     if product is None:
-        return Refusal("unknown_item", f"No item with code {event.code}.")
+        return card_code_refusal(event.code) or Refusal(
+            "unknown_item", f"No item with code {event.code}."
+        )
     if product.weighed:
         return Refusal("needs_receipt", f"{product.name} was weighed: it needs its receipt.")
     if bad := whole_quantity(event.quantity):

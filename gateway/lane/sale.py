@@ -18,11 +18,12 @@ from decimal import Decimal
 from typing import Any
 
 from gateway.barcodes import Misread, parse_scan
+from gateway.cardsafe import mask_card_data, mask_card_number
 from gateway.errors import StoregateError
 from gateway.lane import events as ev
 from gateway.lane.book import Batch
 from gateway.lane.events import Refusal
-from gateway.lane.items import find_product, whole_quantity
+from gateway.lane.items import card_code_refusal, find_product, whole_quantity
 from gateway.lane.members import MemberAccount, sentence
 from gateway.lane.records import (
     LineAdjustment,
@@ -93,11 +94,13 @@ def _add(lane: LaneContext, at: datetime, line: BasketLine) -> Step | Refusal:
 def scan(lane: LaneContext, event: ev.Scan) -> Step | Refusal:
     sale = current(lane, event.at)
     parsed = parse_scan(event.raw, lane.settings.barcodes)
+    product = None if isinstance(parsed, Misread) else sale.catalog.lookup(parsed.lookup_keys)
+    if product is None and (card := card_code_refusal(event.raw)):
+        return card
     if isinstance(parsed, Misread):
         return Refusal(
             "misread", f"Barcode not read ({parsed.reason}). Scan it again or key the number."
         )
-    product = sale.catalog.lookup(parsed.lookup_keys)
     if product is None:
         return Refusal(
             "unknown_item",
@@ -131,7 +134,9 @@ def plu(lane: LaneContext, event: ev.Plu) -> Step | Refusal:
     sale = current(lane, event.at)
     product = _find(sale.catalog, event.code)
     if product is None:
-        return Refusal("unknown_item", f"No item with PLU {event.code}.")
+        return card_code_refusal(event.code) or Refusal(
+            "unknown_item", f"No item with PLU {event.code}."
+        )
     if product.weighed:
         return Refusal("needs_weight", f"{product.name} is sold by weight: weigh it on the scale.")
     if bad := _whole(event.quantity):
@@ -154,7 +159,9 @@ def weighed(lane: LaneContext, event: ev.Weighed) -> Step | Refusal:
     sale = current(lane, event.at)
     product = _find(sale.catalog, event.code)
     if product is None:
-        return Refusal("unknown_item", f"No item with PLU {event.code}.")
+        return card_code_refusal(event.code) or Refusal(
+            "unknown_item", f"No item with PLU {event.code}."
+        )
     if not product.weighed:
         return Refusal("not_weighed", f"{product.name} is sold by the piece, not by weight.")
     if event.scale_says:
@@ -286,7 +293,7 @@ def coupon(lane: LaneContext, event: ev.Coupon) -> Step | Refusal:
     sale = current(lane, event.at)
     code = event.code.strip().upper()
     if code not in sale.catalog.coupons:
-        return Refusal("unknown_coupon", f"Coupon {event.code} is not valid here.")
+        return Refusal("unknown_coupon", f"Coupon {mask_card_data(event.code)} is not valid here.")
     if code in sale.coupons:
         return Refusal("coupon_twice", f"Coupon {code} is already on this sale.")
     with_coupon = reprice(replace(sale, coupons=(*sale.coupons, code)), event.at)
@@ -297,27 +304,6 @@ def coupon(lane: LaneContext, event: ev.Coupon) -> Step | Refusal:
 
 
 # -- tender and completion -------------------------------------------------------------
-
-
-def _mask(card: str | None) -> str | None:
-    """At most the first six and last four digits of a payment card (PCI DSS 3.4), with at
-    least two digits hidden; a card the reader already masked keeps its own mask."""
-    if card is None:
-        return None
-    text = card.strip()
-    if "*" in text:  # e.g. 411111******1111 from the card reader
-        lead = text[: len(text) - len(text.lstrip("0123456789"))][:6]
-        tail = text[len(text.rstrip("0123456789")) :][-4:]
-        length = len(text)
-    else:
-        digits = "".join(ch for ch in text if ch.isdigit())
-        lead, tail, length = digits[:6], digits[-4:], len(digits)
-    if not length:
-        return None
-    if length - len(lead) - len(tail) < 2:
-        lead = ""
-    hidden = min(max(length - len(lead) - len(tail), 2), 19 - len(lead) - len(tail))
-    return lead + "*" * hidden + tail
 
 
 def tender(lane: LaneContext, event: ev.Tender) -> Step | Refusal:
@@ -410,7 +396,7 @@ def _take(lane: LaneContext, sale: Sale, event: ev.Tender, remaining: Decimal) -
         type=event.type,
         amount=amount,
         reference=event.reference,
-        card=_mask(event.card) if event.type == "card" else None,
+        card=mask_card_number(event.card) if event.type == "card" else None,
     )
     return record, amount == remaining, answer, approvals, batch
 

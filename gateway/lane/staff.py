@@ -29,6 +29,7 @@ from pathlib import Path
 import pyotp
 import sqlite_utils
 
+from gateway.cardsafe import has_card_data, mask_card_data
 from gateway.errors import StoregateError
 from gateway.keyfile import SecretsKey, is_sealed
 from gateway.lane.events import Credential, Refusal
@@ -186,7 +187,15 @@ class StaffDirectory:
         ceiling: Decimal | None = None,
     ) -> StaffMember:
         """Create or update a person; a PIN or TOTP already enrolled is kept unless a new
-        PIN is given, and any lockout is cleared."""
+        PIN is given, and any lockout is cleared. A payment card is never a staff card (its
+        number would be stored in full); a card number in the name is masked."""
+        if card is not None and has_card_data(card):
+            raise StaffError(
+                "that is a payment card's number: it cannot be a staff card",
+                where=f"staff {staff_id}",
+                fix="enrol the person's staff badge (or a PIN)",
+            )
+        name = mask_card_data(name)
         if role not in ROLES:
             raise StaffError(
                 f"unknown role {role!r}",

@@ -10,8 +10,9 @@ from __future__ import annotations
 import hashlib
 import re
 
+from gateway.cardsafe import is_payment_pan, mask_pan
+
 _SEPARATORS = re.compile(r"[\s:\-]")
-_DIGITS = re.compile(r"^\d{13,19}$")
 
 
 def normalise_uid(read: str) -> str:
@@ -26,17 +27,9 @@ def card_key(read: str, salt: str) -> str:
 
 
 def looks_like_payment_card(read: str) -> bool:
-    """13-19 digits passing the Luhn check: a bank card swiped where a member card belongs."""
-    digits = normalise_uid(read)
-    if not _DIGITS.match(digits):
-        return False
-    total = 0
-    for i, char in enumerate(reversed(digits)):
-        value = int(char)
-        if i % 2 == 1:
-            value = value * 2 - 9 if value > 4 else value * 2
-        total += value
-    return total % 10 == 0
+    """13-19 digits passing the Luhn check: a bank card swiped where a member card belongs
+    (the box's one rule, `gateway.cardsafe`)."""
+    return is_payment_pan(normalise_uid(read))
 
 
 def mask_card(read: str) -> str:
@@ -47,7 +40,7 @@ def mask_card(read: str) -> str:
     """
     text = normalise_uid(read)
     if looks_like_payment_card(text):
-        return f"{text[:6]}{'*' * (len(text) - 10)}{text[-4:]}"
+        return mask_pan(text)
     if len(text) > 4:
         return "*" * (len(text) - 4) + text[-4:]
     return "*" * len(text)

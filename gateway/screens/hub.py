@@ -37,6 +37,7 @@ from devices.events import (
     ScanEvent,
     WeightReading,
 )
+from gateway.cardsafe import mask_card_data
 from gateway.lane import events as ev
 from gateway.lane.events import Outcome, Refusal
 from gateway.screens import keys
@@ -184,7 +185,10 @@ class ScreenHub:
     def handle(self, event: ev.Event) -> Outcome | Refusal:
         """Hand `event` to the lane's owner, remember what it answered, publish. The hub's
         lock is not held meanwhile: an owner that runs it on the daemon's main loop cannot
-        deadlock with that loop calling `publish`."""
+        deadlock with that loop calling `publish`. A card number typed into a reason or a
+        reference is masked before the hub keeps the event (a pending override's prompt
+        shows its reason again, to every page following the lane)."""
+        event = ev.without_card_data(event)
         fed = self.owner.feed(event)
         self.record(event, fed.answer, fed.snapshot)
         return fed.answer
@@ -251,7 +255,7 @@ class ScreenHub:
         try:
             return self._press(action, entry)
         except keys.EntryError as exc:
-            self.note("refusal", refusal_text(self.language, exc.code, str(exc)))
+            self.note("refusal", refusal_text(self.language, exc.code, mask_card_data(str(exc))))
             return None
 
     def _press(self, action: str, entry: str) -> Outcome | Refusal | None:
@@ -450,7 +454,7 @@ class ScreenHub:
         try:
             event = self._dialog_event(kind, f, at)
         except keys.EntryError as exc:
-            self.note("refusal", refusal_text(self.language, exc.code, str(exc)))
+            self.note("refusal", refusal_text(self.language, exc.code, mask_card_data(str(exc))))
             return None
         return self.handle(event) if event is not None else None
 

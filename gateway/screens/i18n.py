@@ -244,6 +244,7 @@ REFUSALS_ZH: dict[str, str] = {
     "not_now": "现在不能这样操作。",
     "misread": "条码未读出：请重扫或手输条码。",
     "unknown_item": "商品不在目录中：请放在一边并呼叫主管。",
+    "payment_card_scanned": "这是银行卡，不是商品：卡号未被保存。请在刷卡机上收款。",
     "needs_weight": "此商品按重量销售：请放到秤上称重。",
     "bad_quantity": "数量必须是 1-9999 的整数。",
     "scale_unstable": "秤还在晃动：请等稳定。",

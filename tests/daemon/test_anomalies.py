@@ -79,3 +79,12 @@ def test_clock_watch_reports_a_backward_jump_and_tolerates_jitter() -> None:
     jump = c.tick(start - timedelta(minutes=10), 102.0)
     assert jump is not None and jump.seconds < -600 and c.jumps_back == 1
     assert c.tick(start - timedelta(minutes=10) + timedelta(seconds=1), 103.0) is None
+
+
+def test_an_anomaly_event_never_carries_a_card_number() -> None:
+    """The unknown-barcode burst names the last code: head office gets it masked."""
+    w = watch(unknown_barcodes=1, unknown_window_s=60)
+    assert w.unknown_barcode("0000", 0.0) == []
+    [burst] = w.unknown_barcode("4000 0566 5566 5556", 1.0)
+    body = burst.to_json()
+    assert body["detail"]["last"] == "4000 05** **** 5556"
