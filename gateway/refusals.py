@@ -63,6 +63,7 @@ RefusalCode = Literal[
     "no_second_factor",
     "not_permitted",
     "unknown_action",
+    "unknown_staff",
     "unknown_staff_card",
     "wrong_pin",
     "wrong_second_factor",

@@ -2,8 +2,9 @@
 
 Events are plain frozen values built by the daemon from devices and keys (or by tests):
 no behaviour, no I/O. Every event carries `at`, the store-local wall time it happened, so
-the lane never reads a clock. A `Refusal` is a sentence a cashier can read plus a stable
-`code` for software; the lane's state after a refusal is exactly what it was before.
+the lane never reads a clock, and may carry `actor`, the person doing it. A `Refusal` is a
+sentence a cashier can read plus a stable `code` for software; the lane's state after a
+refusal is exactly what it was before.
 """
 
 from __future__ import annotations
@@ -64,7 +65,13 @@ class Authorization:
 
 @dataclass(frozen=True)
 class Event:
+    """`at`: when it happened. `actor`: the staff id of the authenticated person doing it
+    when that is not whoever is signed on at the till (a staff member logged in on a LAN
+    tablet); None is the till itself, whose actions are its signed-on cashier's. The lane
+    checks permissions against the actor's role and journals the actor (issue 13)."""
+
     at: datetime
+    actor: str | None = field(default=None, kw_only=True)
 
 
 @dataclass(frozen=True)

@@ -26,7 +26,6 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, replace
-from datetime import datetime
 from decimal import Decimal
 from typing import TypeVar, cast
 
@@ -42,7 +41,7 @@ from gateway.lane.records import (
     OverrideBody,
 )
 from gateway.lane.staff import StaffDirectory
-from gateway.lane.state import LaneContext, Permit, Sale, Shift, State, Step
+from gateway.lane.state import Acting, LaneContext, Permit, Sale, Shift, State, Step
 from gateway.receipts.model import Receipt
 from gateway.reports import Figures
 from gateway.settings import GatewaySettings
@@ -220,6 +219,11 @@ class Lane:
         transition = TABLE[self.state].get(type(event))
         if transition is None:
             return Refusal("not_now", WHY_NOT[self.state])
+        if event.actor is not None and self.staff.get(event.actor) is None:
+            return Refusal(
+                "unknown_staff",
+                f"Staff number {event.actor} is not (or no longer) active here: sign in again.",
+            )
         step = transition.handler(self, event)
         if isinstance(step, Refusal):
             return step
@@ -259,19 +263,32 @@ class Lane:
 
     # -- permissions ---------------------------------------------------------------------
 
+    def acting(self, event: ev.Event) -> Acting:
+        """Who does `event`: the person it names (`decide` refused one not on the staff),
+        else the till's signed-on cashier, who is then the operator beside them."""
+        cashier = self.shift.staff if self.shift else None
+        if event.actor is None or (cashier is not None and event.actor == cashier.id):
+            assert cashier is not None, "only a sign-on comes without a shift, and names no one"
+            return Acting(cashier)
+        person = self.staff.get(event.actor)
+        assert person is not None, "decide refuses an actor who is not on the staff"
+        return Acting(person, cashier)
+
     def permit(
         self,
         action: str,
-        at: datetime,
+        event: ev.Event,
         authorization: ev.Authorization | None,
         *,
         amount: Decimal | None = None,
         receipt_id: str | None = None,
     ) -> Permit | Refusal:
-        """May the signed-on cashier do `action`, or does this event carry an override?"""
-        actor = self.shift.staff if self.shift else None
+        """May the person doing `event` (`acting`) do `action` by their own role, or does the
+        event carry a supervisor's override? Never the role of whoever else is signed on."""
+        at = event.at
+        acting = self.acting(event)
         lane = self.settings.lane
-        if actor is not None and lane.allows(actor.role, action):
+        if lane.allows(acting.person.role, action):
             return Permit()
         label = ACTION_LABELS.get(action, action)
         if authorization is None:
@@ -305,7 +322,8 @@ class Lane:
                 local_time=at.isoformat(),
                 action=action,
                 supervisor=supervisor.ref(),
-                cashier=actor.ref() if actor else None,
+                cashier=acting.staff,
+                operator=acting.operator_ref,
                 method=authorization.credential.method,
                 amount=amount,
                 ceiling=ceiling,

@@ -11,7 +11,10 @@ Rules every body follows:
 - a member is named by the store-issued member id only; a payment card appears at most as
   first six + last four digits (`MaskedPan`), never in full, never with track data;
 - unknown keys are refused (`extra="forbid"`), so a typo never passes silently;
-- `schema` names the body's version; a change old readers cannot ignore bumps it.
+- `schema` names the body's version; a change old readers cannot ignore bumps it;
+- `staff` is who did it (the authenticated person: a LAN tablet's, or the till's signed-on
+  cashier); `operator` the till's cashier when that is someone else, and absent otherwise
+  (so a body of one person's action is byte for byte what it was before `operator` existed).
 
 The members engineer owns `member_balance` bodies (gateway/members); this module does not
 define them. Pure data: no I/O, no clock, no SQLite.
@@ -45,14 +48,21 @@ OverrideAction = Literal[
 ]
 
 
+OMITTED_WHEN_NONE = frozenset({"operator"})  # keys added later: absent, not null, when unset
+
+
 class Body(BaseModel):
     """Base of every lane body: frozen, strict about unknown keys."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     def to_body(self) -> dict[str, Any]:
-        """Plain JSON data for `Journal.append` (amounts as strings)."""
-        return self.model_dump(mode="json")
+        """Plain JSON data for `Journal.append` (amounts as strings). Keys added after a
+        body shipped (`OMITTED_WHEN_NONE`) are left out when unset, so a reader that
+        predates them still reads every record that does not use them."""
+        unset = {k for k in OMITTED_WHEN_NONE if k in type(self).model_fields}
+        unset = {k for k in unset if getattr(self, k) is None}
+        return self.model_dump(mode="json", by_alias=True, exclude=unset or None)
 
 
 class StaffRef(Body):
@@ -171,6 +181,9 @@ class SaleBody(Body):
     business_day: str = Field(description="YYYY-MM-DD the sale counts toward (store-local)")
     local_time: str = Field(description="store-local wall time, ISO-8601 without offset")
     staff: StaffRef
+    operator: StaffRef | None = Field(
+        None, description="the till's signed-on cashier, when someone else did it"
+    )
     member: MemberRef | None = None
     catalog_version: int
     currency: str
@@ -190,9 +203,6 @@ class SaleBody(Body):
     resumed_from: str | None = Field(None, description="id of the suspension it resumed")
 
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
-
-    def to_body(self) -> dict[str, Any]:
-        return self.model_dump(mode="json", by_alias=True)
 
 
 class RefundLine(Body):
@@ -221,6 +231,9 @@ class RefundBody(Body):
     business_day: str
     local_time: str
     staff: StaffRef
+    operator: StaffRef | None = Field(
+        None, description="the till's signed-on cashier, when someone else did it"
+    )
     with_receipt: bool
     original_receipt_id: str | None = None
     original_seq: int | None = None
@@ -244,9 +257,6 @@ class RefundBody(Body):
 
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
 
-    def to_body(self) -> dict[str, Any]:
-        return self.model_dump(mode="json", by_alias=True)
-
 
 class VoidBody(Body):
     """`void`: a whole sale abandoned before completion (kept for loss prevention)."""
@@ -257,6 +267,9 @@ class VoidBody(Body):
     business_day: str
     local_time: str
     staff: StaffRef
+    operator: StaffRef | None = Field(
+        None, description="the till's signed-on cashier, when someone else did it"
+    )
     after_tender: bool
     lines: list[SaleLine]
     total: Money
@@ -273,6 +286,9 @@ class NoSaleBody(Body):
     business_day: str
     local_time: str
     staff: StaffRef
+    operator: StaffRef | None = Field(
+        None, description="the till's signed-on cashier, when someone else did it"
+    )
     reason: str
     override: OverrideRef | None = None
 
@@ -297,6 +313,9 @@ class ShiftCloseBody(Body):
     business_day: str
     local_time: str
     staff: StaffRef
+    operator: StaffRef | None = Field(
+        None, description="the till's signed-on cashier, when someone else did it"
+    )
     blind: bool = Field(description="the cashier counted without seeing the expected amount")
     opening_float: Money
     cash_sales: Money
@@ -317,7 +336,10 @@ class OverrideBody(Body):
     local_time: str
     action: OverrideAction
     supervisor: StaffRef
-    cashier: StaffRef | None
+    cashier: StaffRef | None = Field(description="who asked for it (the actor)")
+    operator: StaffRef | None = Field(
+        None, description="the till's signed-on cashier, when someone else asked"
+    )
     method: Literal["card", "pin"]
     amount: Money | None = None
     ceiling: Money | None = None

@@ -72,7 +72,7 @@ def refund(lane: LaneContext, event: ev.Refund) -> Step | Refusal:
     if event.tender == "stored_value" and member is None:
         return Refusal("needs_member", "This sale had no member: refund in cash or to the card.")
     permit = lane.permit(
-        "refund", event.at, event.authorization, amount=total, receipt_id=event.receipt_id
+        "refund", event, event.authorization, amount=total, receipt_id=event.receipt_id
     )
     if isinstance(permit, Refusal):
         return permit
@@ -82,7 +82,7 @@ def refund(lane: LaneContext, event: ev.Refund) -> Step | Refusal:
         settle = _member_settle(lane, bodies, share, event.tender, points, event.at)
     return _commit(
         lane,
-        event.at,
+        event,
         lines,
         total,
         permit,
@@ -277,12 +277,12 @@ def return_without_receipt(lane: LaneContext, event: ev.ReturnWithoutReceipt) ->
         tax_inclusive=line.tax_inclusive,
         tax=line.tax,
     )
-    permit = lane.permit("return_without_receipt", event.at, event.authorization, amount=line.total)
+    permit = lane.permit("return_without_receipt", event, event.authorization, amount=line.total)
     if isinstance(permit, Refusal):
         return permit
     return _commit(
         lane,
-        event.at,
+        event,
         [refund_line],
         line.total,
         permit,
@@ -321,7 +321,7 @@ def _taxes(lines: list[RefundLine]) -> list[TaxLine]:
 
 def _commit(
     lane: LaneContext,
-    at: datetime,
+    event: ev.Event,
     lines: list[RefundLine],
     total: Decimal,
     permit: Permit,
@@ -340,6 +340,7 @@ def _commit(
     """The refund's intended records: the points part goes back as points (a `points`
     tender of the money those points paid), the rest of `total` by `tender`, cash rounded."""
     assert lane.shift is not None
+    at, acting = event.at, lane.acting(event)
     money = total - points.amount
     paid = money
     rule = lane.catalog.money.cash_rounding
@@ -362,7 +363,8 @@ def _commit(
         shift_id=lane.shift.shift_id,
         business_day=day,
         local_time=at.isoformat(timespec="seconds"),
-        staff=lane.shift.staff.ref(),
+        staff=acting.staff,
+        operator=acting.operator_ref,
         with_receipt=with_receipt,
         original_receipt_id=original[0] if original else None,
         original_seq=original[1] if original else None,

@@ -83,9 +83,10 @@ def _in_sale(
 # -- ringing up ------------------------------------------------------------------------
 
 
-def _add(lane: LaneContext, at: datetime, line: BasketLine) -> Step | Refusal:
+def _add(lane: LaneContext, event: ev.Event, line: BasketLine) -> Step | Refusal:
+    at = event.at
     sale = current(lane, at)
-    permit = lane.permit("sell", at, None)
+    permit = lane.permit("sell", event, None)
     if isinstance(permit, Refusal):
         return permit
     return _in_sale(lane, reprice(replace(sale, lines=(*sale.lines, line)), at))
@@ -119,7 +120,7 @@ def scan(lane: LaneContext, event: ev.Scan) -> Step | Refusal:
         return bad
     return _add(
         lane,
-        event.at,
+        event,
         BasketLine(
             product.sku,
             quantity=quantity,
@@ -141,7 +142,7 @@ def plu(lane: LaneContext, event: ev.Plu) -> Step | Refusal:
         return Refusal("needs_weight", f"{product.name} is sold by weight: weigh it on the scale.")
     if bad := _whole(event.quantity):
         return bad
-    return _add(lane, event.at, BasketLine(product.sku, quantity=event.quantity))
+    return _add(lane, event, BasketLine(product.sku, quantity=event.quantity))
 
 
 def weight_refusal(weight: Decimal | None, stable: bool, capacity: Decimal) -> Refusal | None:
@@ -168,7 +169,7 @@ def weighed(lane: LaneContext, event: ev.Weighed) -> Step | Refusal:
         return Refusal("scale_not_priceable", f"The scale cannot price this: {event.scale_says}.")
     if bad := weight_refusal(event.weight, event.stable, event.capacity):
         return bad
-    return _add(lane, event.at, BasketLine(product.sku, weight=event.weight))
+    return _add(lane, event, BasketLine(product.sku, weight=event.weight))
 
 
 def _line(sale: Sale, index: int) -> Refusal | None:
@@ -189,7 +190,7 @@ def change_quantity(lane: LaneContext, event: ev.ChangeQuantity) -> Step | Refus
         )
     overrides, batch = sale.overrides, Batch()
     if event.quantity < old.quantity:
-        permit = lane.permit("void_line", event.at, event.authorization)
+        permit = lane.permit("void_line", event, event.authorization)
         if isinstance(permit, Refusal):
             return permit
         overrides = (*overrides, *_override(lane, permit, event.at, batch))
@@ -215,7 +216,7 @@ def void_line(lane: LaneContext, event: ev.VoidLine) -> Step | Refusal:
     sale = _open(lane)
     if bad := _line(sale, event.line):
         return bad
-    permit = lane.permit("void_line", event.at, event.authorization)
+    permit = lane.permit("void_line", event, event.authorization)
     if isinstance(permit, Refusal):
         return permit
     assert sale.priced is not None
@@ -253,7 +254,7 @@ def price_override(lane: LaneContext, event: ev.PriceOverride) -> Step | Refusal
     old = sale.lines[event.line]
     permit = lane.permit(
         "price_override",
-        event.at,
+        event,
         event.authorization,
         amount=event.unit_price * (old.quantity or 1),
     )
@@ -333,7 +334,7 @@ def tender(lane: LaneContext, event: ev.Tender) -> Step | Refusal:
         return lane.with_sale(
             State.TENDERING, sale, notices=(f"Still to pay: {left}",), batch=batch
         )
-    return complete(lane, sale, event.at, batch)
+    return complete(lane, sale, event, batch)
 
 
 def _same_minute(a: datetime | None, b: datetime) -> bool:
@@ -407,10 +408,14 @@ def _approve_offline(
     """The members room wants a supervisor to approve going on offline: ask again with the
     approver named, and journal the approval only once it was granted."""
     assert sale.member is not None and lane.shift is not None
-    permit = lane.permit("approve_offline", event.at, event.authorization, amount=amount)
+    permit = lane.permit("approve_offline", event, event.authorization, amount=amount)
     if isinstance(permit, Refusal):
         return permit
-    approver = permit.override.supervisor.id if permit.override is not None else lane.shift.staff.id
+    approver = (
+        permit.override.supervisor.id
+        if permit.override is not None
+        else lane.acting(event).person.id
+    )
     answer = lane.members.authorize(
         sale.member, event.type, amount, event.at, sale.authorisations, supervisor=approver
     )
@@ -486,10 +491,12 @@ def _totals(priced: PricedBasket, paid: Decimal) -> Totals:
     )
 
 
-def complete(lane: LaneContext, sale: Sale, at: datetime, batch: Batch) -> Step:
+def complete(lane: LaneContext, sale: Sale, event: ev.Event, batch: Batch) -> Step:
     """The sale record (and the member's balance changes) as the step's batch: committed
-    before any receipt exists; the receipt is made of the committed `sale` record."""
+    before any receipt exists; the receipt is made of the committed `sale` record. It is
+    the sale of whoever completes it (`event`'s actor), beside the till's cashier."""
     assert sale.priced is not None and lane.shift is not None
+    at, acting = event.at, lane.acting(event)
     priced = sale.priced
     number = lane.book.next_number("receipt")
     receipt_id = f"{lane.lane_ref.box}-{number:06d}"
@@ -507,7 +514,8 @@ def complete(lane: LaneContext, sale: Sale, at: datetime, batch: Batch) -> Step:
         shift_id=lane.shift.shift_id,
         business_day=day,
         local_time=at.isoformat(timespec="seconds"),
-        staff=lane.shift.staff.ref(),
+        staff=acting.staff,
+        operator=acting.operator_ref,
         member=MemberRef(id=sale.member.id, group=sale.member.group) if sale.member else None,
         catalog_version=priced.catalog_version,
         currency=priced.currency,
@@ -709,7 +717,8 @@ def void_sale(lane: LaneContext, event: ev.VoidSale) -> Step | Refusal:
         return Refusal("needs_reason", "Enter why the sale is voided.")
     action = "void_after_tender" if sale.tenders else "void_sale"
     total = sale.priced.total if sale.priced else ZERO
-    permit = lane.permit(action, event.at, event.authorization, amount=sale.paid or None)
+    acting = lane.acting(event)
+    permit = lane.permit(action, event, event.authorization, amount=sale.paid or None)
     if isinstance(permit, Refusal):
         return permit
     day = event.at.date().isoformat()
@@ -722,7 +731,8 @@ def void_sale(lane: LaneContext, event: ev.VoidSale) -> Step | Refusal:
         shift_id=lane.shift.shift_id,
         business_day=day,
         local_time=event.at.isoformat(timespec="seconds"),
-        staff=lane.shift.staff.ref(),
+        staff=acting.staff,
+        operator=acting.operator_ref,
         after_tender=bool(sale.tenders),
         lines=lines,
         total=total,

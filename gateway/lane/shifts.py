@@ -60,7 +60,8 @@ def close_shift(lane: LaneContext, event: ev.CloseShift) -> Step | Refusal:
     assert lane.shift is not None
     if event.counted < 0:
         return Refusal("bad_count", "The counted cash cannot be negative.")
-    permit = lane.permit("close_shift", event.at, event.authorization)
+    acting = lane.acting(event)
+    permit = lane.permit("close_shift", event, event.authorization)
     if isinstance(permit, Refusal):
         return permit
     cash_in, cash_out, sales, refunds_ = shift_cash(lane, lane.shift.shift_id)
@@ -71,7 +72,8 @@ def close_shift(lane: LaneContext, event: ev.CloseShift) -> Step | Refusal:
         lane=lane.lane_ref,
         business_day=day,
         local_time=event.at.isoformat(),
-        staff=lane.shift.staff.ref(),
+        staff=acting.staff,
+        operator=acting.operator_ref,
         blind=lane.settings.lane.blind_count if event.blind is None else event.blind,
         opening_float=lane.shift.opening_float,
         cash_sales=cash_in,
@@ -128,7 +130,8 @@ def no_sale(lane: LaneContext, event: ev.NoSale) -> Step | Refusal:
     assert lane.shift is not None
     if not event.reason.strip():
         return Refusal("needs_reason", "Enter why the drawer is opened.")
-    permit = lane.permit("no_sale", event.at, event.authorization)
+    acting = lane.acting(event)
+    permit = lane.permit("no_sale", event, event.authorization)
     if isinstance(permit, Refusal):
         return permit
     day = event.at.date().isoformat()
@@ -137,7 +140,8 @@ def no_sale(lane: LaneContext, event: ev.NoSale) -> Step | Refusal:
         shift_id=lane.shift.shift_id,
         business_day=day,
         local_time=event.at.isoformat(),
-        staff=lane.shift.staff.ref(),
+        staff=acting.staff,
+        operator=acting.operator_ref,
         reason=event.reason.strip(),
         override=sale_override_ref(permit.override),
     )

@@ -23,7 +23,7 @@ from gateway.lane import events as ev
 from gateway.lane.book import Also, Batch, LaneReader
 from gateway.lane.events import Refusal
 from gateway.lane.members import MemberAccount, MemberService
-from gateway.lane.records import LaneRef, OverrideBody, OverrideRef, SaleLine
+from gateway.lane.records import LaneRef, OverrideBody, OverrideRef, SaleLine, StaffRef
 from gateway.lane.records import Tender as TenderRecord
 from gateway.lane.staff import StaffDirectory, StaffMember
 from gateway.money import ZERO
@@ -68,6 +68,26 @@ class Sale:
     @property
     def paid(self) -> Decimal:
         return sum((t.amount for t in self.tenders), ZERO)
+
+
+@dataclass(frozen=True)
+class Acting:
+    """Who does an event: `person`, the authenticated one (the event's `actor`, else the
+    till's signed-on cashier), and `operator`, that cashier when it is someone else.
+    Permissions are checked against `person`'s role; records name both."""
+
+    person: StaffMember
+    operator: StaffMember | None = None
+
+    @property
+    def staff(self) -> StaffRef:
+        """The record's `staff`: who did it."""
+        return self.person.ref()
+
+    @property
+    def operator_ref(self) -> StaffRef | None:
+        """The record's `operator`: the till's cashier, only when someone else did it."""
+        return self.operator.ref() if self.operator is not None else None
 
 
 @dataclass(frozen=True)
@@ -120,10 +140,12 @@ class LaneContext(Protocol):
     @property
     def sale(self) -> Sale | None: ...
 
+    def acting(self, event: ev.Event) -> Acting: ...
+
     def permit(
         self,
         action: str,
-        at: datetime,
+        event: ev.Event,
         authorization: ev.Authorization | None,
         *,
         amount: Decimal | None = None,

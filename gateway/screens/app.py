@@ -70,6 +70,10 @@ class StaffSessions:
             return False
         return True
 
+    def person(self, token: str | None) -> str | None:
+        """The staff id a valid session was opened for (None: no valid session)."""
+        return self.tokens[token or ""][0] if self.valid(token) else None
+
 
 def is_loopback(host: str | None) -> bool:
     try:
@@ -165,18 +169,24 @@ class ScreensApp:
 
     # -- actions -------------------------------------------------------------------------
 
+    def person(self, request: Request) -> str | None:
+        """Who a request acts as: the staff member its session was opened for (a LAN
+        tablet's login), or None for the till's own kiosk, whose actions are the signed-on
+        cashier's. The lane checks the permissions of, and journals, this person."""
+        return self.sessions.person(request.cookies.get(SESSION_COOKIE))
+
     async def action(self, request: Request) -> Response:
         name = request.path_params["name"]
         form = await request.form()
         entry = str(form.get("entry", ""))
-        await run_in_threadpool(self.hub.press, name, entry)
+        await run_in_threadpool(self.hub.press, name, entry, self.person(request))
         return Response(status_code=204)
 
     async def dialog(self, request: Request) -> Response:
         kind = request.path_params["kind"]
         form = await request.form()
         fields = {k: str(v) for k, v in form.items()}
-        await run_in_threadpool(self.hub.submit, kind, fields)
+        await run_in_threadpool(self.hub.submit, kind, fields, self.person(request))
         return Response(status_code=204)
 
     # -- LAN login -----------------------------------------------------------------------

@@ -182,13 +182,16 @@ class ScreenHub:
 
     # -- lane events -------------------------------------------------------------------------
 
-    def handle(self, event: ev.Event) -> Outcome | Refusal:
-        """Hand `event` to the lane's owner, remember what it answered, publish. The hub's
-        lock is not held meanwhile: an owner that runs it on the daemon's main loop cannot
-        deadlock with that loop calling `publish`. A card number typed into a reason or a
-        reference is masked before the hub keeps the event (a pending override's prompt
-        shows its reason again, to every page following the lane)."""
+    def handle(self, event: ev.Event, actor: str | None = None) -> Outcome | Refusal:
+        """Hand `event` to the lane's owner, remember what it answered, publish. `actor`:
+        the staff id of a LAN session's person, who the event is done by (None: the till
+        itself, its signed-on cashier). The hub's lock is not held meanwhile: an owner that
+        runs it on the daemon's main loop cannot deadlock with that loop calling `publish`.
+        A card number typed into a reason or a reference is masked before the hub keeps the
+        event (a pending override's prompt shows its reason again, to every page)."""
         event = ev.without_card_data(event)
+        if actor is not None:
+            event = replace(event, actor=actor)
         fed = self.owner.feed(event)
         self.record(event, fed.answer, fed.snapshot)
         return fed.answer
@@ -250,15 +253,18 @@ class ScreenHub:
 
     # -- keys and dialogs --------------------------------------------------------------------
 
-    def press(self, action: str, entry: str = "") -> Outcome | Refusal | None:
-        """A function key (or its button) with what the entry line held."""
+    def press(
+        self, action: str, entry: str = "", actor: str | None = None
+    ) -> Outcome | Refusal | None:
+        """A function key (or its button) with what the entry line held, pressed by `actor`
+        (a LAN session's staff id; None: at the till)."""
         try:
-            return self._press(action, entry)
+            return self._press(action, entry, actor)
         except keys.EntryError as exc:
             self.note("refusal", refusal_text(self.language, exc.code, mask_card_data(str(exc))))
             return None
 
-    def _press(self, action: str, entry: str) -> Outcome | Refusal | None:
+    def _press(self, action: str, entry: str, actor: str | None) -> Outcome | Refusal | None:
         at = self.clock()
         simple: dict[str, Callable[[], ev.Event | None]] = {
             "enter": lambda: keys.item_event(entry, at),
@@ -277,7 +283,7 @@ class ScreenHub:
         }
         if action in simple:
             event = simple[action]()
-            return self.handle(event) if event is not None else None
+            return self.handle(event, actor) if event is not None else None
         if action == "refund_lines":  # asks the lane's owner: not under the hub's lock
             listed = self._refund_lines_prompt(entry.strip())
             with self._lock:
@@ -447,8 +453,12 @@ class ScreenHub:
                 "close_shift", self.t("close_shift"), "", (("counted", self.t("counted"), ""),)
             )
 
-    def submit(self, kind: str, fields: Mapping[str, str]) -> Outcome | Refusal | None:
-        """The open dialog's form: builds the lane event it stands for."""
+    def submit(
+        self, kind: str, fields: Mapping[str, str], actor: str | None = None
+    ) -> Outcome | Refusal | None:
+        """The open dialog's form: builds the lane event it stands for, done by `actor` (a
+        LAN session's staff id; None: at the till). A supervisor's form sent for a pending
+        event makes it the sender's too: whoever sends it asks for the override."""
         at = self.clock()
         f = {k: str(v).strip() for k, v in fields.items()}
         try:
@@ -456,7 +466,7 @@ class ScreenHub:
         except keys.EntryError as exc:
             self.note("refusal", refusal_text(self.language, exc.code, mask_card_data(str(exc))))
             return None
-        return self.handle(event) if event is not None else None
+        return self.handle(event, actor) if event is not None else None
 
     def _dialog_event(self, kind: str, f: Mapping[str, str], at: datetime) -> ev.Event | None:
         credential = ev.Credential(staff_id=f.get("staff_id") or None, pin=f.get("pin") or None)
