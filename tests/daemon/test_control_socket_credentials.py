@@ -15,6 +15,7 @@ import json
 import os
 import subprocess
 import tempfile
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -64,7 +65,7 @@ class Box:
     """`gateway run` with its socket where the group can reach it; `as_technician` asks as
     the group's user over a raw socket, `gateway` runs the real CLI (as root)."""
 
-    def __init__(self, directory: Path, *, admins: bool) -> None:
+    def __init__(self, directory: Path, *, admins: bool, start: bool = True) -> None:
         self.directory = directory
         self.socket_dir = Path(tempfile.mkdtemp(prefix="sgsock-", dir="/tmp"))
         self.socket_dir.chmod(0o755)
@@ -80,7 +81,12 @@ class Box:
         self.secrets: dict[str, str] = {}
         if admins:
             self.secrets = enrol_admins(self.database)
-        self.daemon = Daemon(directory, self.config, NO_SYNC)
+        if start:
+            self.start(NO_SYNC)
+
+    def start(self, env: dict[str, str] | None) -> None:
+        """`gateway run` with `env` (NO_SYNC: without head office)."""
+        self.daemon = Daemon(self.directory, self.config, env)
         self.daemon.socket = self.socket
 
     def as_technician(self, request: dict[str, Any]) -> dict[str, Any]:
@@ -450,3 +456,73 @@ def test_accepting_a_journal_break_needs_an_admin_and_names_them(
     [record] = journal_bodies(box.database, "journal_break_accepted")
     assert record["actor"] == {"id": "301", "name": "Ada", "role": "admin"}
     assert record["by"] == "301" and "4711" in record["reason"]
+
+
+def test_a_catalog_loaded_on_the_box_never_blocks_head_offices_signed_ones(
+    tmp_path: Path, technician: str
+) -> None:
+    """Version 999 loaded over the socket (by a permitted person) used to make the box
+    refuse head office's next signed catalog (version 2) as "not newer"."""
+    import base64
+
+    import paho.mqtt.client as mqtt
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+    from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+
+    from gateway.harness.brokers import Mosquitto
+    from gateway.sync.signing import sign
+
+    key = Ed25519PrivateKey.generate()
+    public = base64.b64encode(key.public_key().public_bytes(Encoding.Raw, PublicFormat.Raw))
+    broker = Mosquitto(tmp_path / "broker").start()
+    try:
+        box = Box(tmp_path, admins=True, start=False)
+        text = box.config.read_text().replace("port = 1883", f"port = {broker.port}")
+        box.config.write_text(
+            text + f'\n[[sync.trusted_keys]]\nkey_id = "ho-1"\npublic_key = "{public.decode()}"\n'
+        )
+        box.start(None)  # with sync, to the broker above
+        try:
+            loaded = box.as_technician(
+                {
+                    "command": "catalog_load",
+                    "text": cheap_catalog(999),
+                    "by": ADMIN[0],
+                    "by_pin": ADMIN[1],
+                    "totp": box.code(ADMIN[0]),
+                }
+            )
+            assert loaded["ok"] and loaded["version"] == 999, loaded
+            catalog = json.loads(EXAMPLE_CATALOG.read_text())
+            catalog["version"] = 2
+            message = sign(
+                {
+                    "v": 1,
+                    "kind": "catalog",
+                    "store": "store-1",
+                    "box": None,
+                    "version": 2,
+                    "issued_at": "2026-11-24T02:00:00.000Z",
+                    "document": catalog,
+                },
+                key,
+                "ho-1",
+            )
+            publisher = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2)
+            publisher.connect("127.0.0.1", broker.port)
+            publisher.loop_start()
+            publisher.publish(
+                "storegate/v1/store-1/catalog", json.dumps(message), qos=1, retain=True
+            ).wait_for_publish(10)
+            publisher.loop_stop()
+            publisher.disconnect()
+            deadline = time.monotonic() + 20
+            while "applied catalog document version 2" not in box.daemon.output():
+                assert "not newer" not in box.daemon.output(), box.daemon.output()[-2000:]
+                assert time.monotonic() < deadline, box.daemon.output()[-2000:]
+                time.sleep(0.1)
+            assert milk_price(box) == "1.75"  # head office's prices, not the local 0.01
+        finally:
+            box.stop()
+    finally:
+        broker.kill()
