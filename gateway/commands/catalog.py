@@ -13,6 +13,7 @@ from typing import Any
 
 from gateway.catalog.document import json_schema, read_document
 from gateway.catalog.store import CatalogStore
+from gateway.commands.prompts import read_pin
 from gateway.daemon.lock import ask_owner, owner_refused, writer_of
 from gateway.database import open_database
 from gateway.settings import load_settings
@@ -32,6 +33,13 @@ def register(sub: Any) -> None:
         action="store_true",
         help="accept a version that is not newer than the one in force",
     )
+    load.add_argument(
+        "--by",
+        metavar="STAFF_ID",
+        help="running box: the admin or technician loading it (the PIN is asked)",
+    )
+    load.add_argument("--totp", metavar="CODE", help="running box: their authenticator code")
+    load.add_argument("--pin-stdin", action="store_true", help="read the PIN from stdin")
     load.set_defaults(func=_load)
     show = actions.add_parser("show", help="the catalog in force on this box")
     _db_options(show)
@@ -61,14 +69,16 @@ def _check(args: argparse.Namespace) -> int:
 
 def _load(args: argparse.Namespace) -> int:
     """Through the running daemon when it owns the database (the one writer, and the lane
-    then prices with the new catalog at once), else into the file directly."""
+    then prices with the new catalog at once; it asks who loads it and journals the load),
+    else into the file directly (whoever may write the file)."""
     text = Path(args.file).read_text(encoding="utf-8")
     database, socket_path = writer_of(load_settings(args.config), args.db)
     if socket_path is not None:
-        answer = ask_owner(
-            socket_path,
-            {"command": "catalog_load", "text": text, "source": args.file, "force": args.force},
-        )
+        request = {"command": "catalog_load", "text": text, "source": args.file}
+        request |= {"force": args.force, "by": args.by, "totp": args.totp}
+        if args.by:
+            request["by_pin"] = read_pin(args.pin_stdin, "PIN: ")
+        answer = ask_owner(socket_path, {k: v for k, v in request.items() if v is not None})
         if not answer.get("ok"):
             return owner_refused(answer, "catalog load")
         version, products = answer["version"], answer["products"]

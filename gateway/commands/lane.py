@@ -10,7 +10,6 @@ reports open the database read-only.
 from __future__ import annotations
 
 import argparse
-import getpass
 import json
 import sys
 from datetime import UTC, datetime
@@ -18,6 +17,7 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from gateway.commands.prompts import read_pin
 from gateway.daemon.lock import ask_owner, owner_refused, writer_of
 from gateway.database import open_database
 from gateway.errors import UsageError
@@ -147,9 +147,7 @@ def _receipt(args: argparse.Namespace) -> int:
 
 
 def _pin(args: argparse.Namespace, prompt: str = "PIN: ") -> str:
-    if args.pin_stdin:
-        return sys.stdin.readline().strip()
-    return getpass.getpass(prompt)
+    return read_pin(args.pin_stdin, prompt)
 
 
 def _today(settings: GatewaySettings) -> datetime:
@@ -180,6 +178,13 @@ def _report(args: argparse.Namespace) -> int:
             "a Z report needs who closes the day",
             where="gateway report z",
             fix="pass --card CARD, or --staff ID (the PIN is asked)",
+        )
+    if args.card and socket_path is not None:
+        raise UsageError(
+            "a card typed on the command line is not a card read: the running box takes "
+            "the day close from a staff number and PIN",
+            where="gateway report z",
+            fix="pass --staff ID (the PIN is asked)",
         )
     credential = (
         Credential(card=args.card) if args.card else Credential(staff_id=args.staff, pin=_pin(args))
@@ -275,7 +280,6 @@ def _z_through_daemon(
     request = {
         "command": "z_report",
         "day": day,
-        "card": credential.card,
         "staff": credential.staff_id,
         "pin": credential.pin,
         "empty_day": args.empty_day or None,
@@ -292,19 +296,18 @@ def _z_through_daemon(
 
 def _staff_change(args: argparse.Namespace, action: str) -> int:
     """Ask for the PINs, then apply the change: through the running daemon when it owns
-    the database (it is the one writer), else to the file directly."""
+    the database (it is the one writer, and journals the change), else to the file
+    directly. The approver's PIN is asked when `--by` names one."""
     settings = load_settings(args.config)
     path, socket_path = writer_of(settings, args.db)
     db = open_database(path, readonly=socket_path is not None)  # the daemon writes, if up
-    by_pin = None
-    if _staff(db, settings, path).second_factor_enrolled():
-        if args.by is None or args.totp is None:
-            raise UsageError(
-                "changing staff needs an admin's approval",
-                where="gateway staff",
-                fix="pass --by STAFF_ID --totp CODE (the PIN is asked first)",
-            )
-        by_pin = _pin(args, "PIN of the approver: ")
+    if args.by is None and _staff(db, settings, path).bootstrap() is None:
+        raise UsageError(
+            "changing staff needs an admin's approval",
+            where="gateway staff",
+            fix="pass --by STAFF_ID --totp CODE (the PIN is asked first)",
+        )
+    by_pin = _pin(args, "PIN of the approver: ") if args.by else None
     new_pin = _pin(args) if action == "add" else None
     change = StaffChange(
         action=action,
@@ -328,7 +331,7 @@ def _staff_change(args: argparse.Namespace, action: str) -> int:
     if isinstance(result, Refusal):
         print(f"gateway staff: {result.message}", file=sys.stderr)
         return 1
-    print(result)
+    print(result.text)
     return 0
 
 

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import enum
 import faulthandler
+import hashlib
 import json
 import logging
 import os
@@ -57,6 +58,7 @@ from gateway.catalog.catalog import Catalog
 from gateway.catalog.store import CatalogStore
 from gateway.daemon.anomalies import Anomaly, AnomalyWatch
 from gateway.daemon.backup import BackupReach, backup_dir, take_backup
+from gateway.daemon.box_actions import BOX_ACTION_KIND, access_view, actor, box_action
 from gateway.daemon.boxclock import BoxClock, SystemClock
 from gateway.daemon.chain_guard import ChainBroken
 from gateway.daemon.clockwatch import ClockWatch
@@ -67,6 +69,7 @@ from gateway.daemon.memory import release_freed_heap
 from gateway.daemon.notify import Notifier
 from gateway.daemon.requests import (
     AcceptBreakRequest,
+    Approval,
     BackupRequest,
     BadRequest,
     CatalogLoadRequest,
@@ -92,7 +95,7 @@ from gateway.lane.events import Outcome, Refusal
 from gateway.lane.machine import Lane, State
 from gateway.lane.members import RoomMembers
 from gateway.lane.records import LaneRef
-from gateway.lane.staff import StaffChange, StaffDirectory
+from gateway.lane.staff import StaffChange, StaffDirectory, StaffMember
 from gateway.members import LinkState, MemberAccounts, MemberStore
 from gateway.private_files import private_dir
 from gateway.receipts.text import render_receipt
@@ -364,23 +367,37 @@ class Box:
             self.alert("journal", checked.broken.alert_text())
 
     def _accept_break(self, request: AcceptBreakRequest) -> dict[str, Any]:
-        """`gateway accept-break`: journal who accepted the break and why; sales resume."""
+        """`gateway accept-break`: an admin or technician (`restore_backup`) accepts the
+        break; the record names them and why; sales resume."""
         from gateway.daemon.chain_guard import ACCEPTED_KIND, acceptance, write_checkpoint
 
-        record = self.journal.append(
-            ACCEPTED_KIND, acceptance(dict(request.fields), self.chain_broken)
-        )
+        body = acceptance(dict(request.fields), self.chain_broken)  # the break as it is now
+        who = self._approved("restore_backup", request.approval)
+        if isinstance(who, Refusal):
+            return {"ok": False, "refused": who.code, "error": who.message}
+        record = self.journal.append(ACCEPTED_KIND, {**body, "by": who.id, "actor": actor(who)})
         write_checkpoint(self.data_dir, record.seq, record.hash)
         self.chain_broken = None
         self.alert_cleared(
             "journal",
             f"journal break at record {record.body['seq']} "
-            f"accepted by {record.body['by']} ({record.body['reason']}); "
+            f"accepted by {who.name} ({who.id}, {record.body['reason']}); "
             f"recorded as record {record.seq}; sales resume",
         )
         if self.sync is not None:
             self.sync.sync_now()
         return {"ok": True, "seq": record.seq}
+
+    def _approved(self, action: str, approval: Approval) -> StaffMember | Refusal:
+        """The person a control request's approval names, checked for `action`."""
+        credential = (
+            ev.Credential(staff_id=approval.staff_id, pin=approval.pin)
+            if approval.staff_id
+            else None
+        )
+        return self.staff.authorize_change(
+            action, credential, approval.totp, self.clock.local(), self.clock.wall()
+        )
 
     def _member_link(self) -> Callable[[], LinkState] | None:
         """The offline member policy follows sync's link (none without sync: online)."""
@@ -742,11 +759,7 @@ class Box:
         from gateway.receipts.model import from_record
         from gateway.reports import close_day
 
-        credential = (
-            ev.Credential(card=request.card)
-            if request.card
-            else ev.Credential(staff_id=request.staff, pin=request.pin)
-        )
+        credential = ev.Credential(staff_id=request.staff, pin=request.pin)
         now = self.clock.local()
         day = request.day or now.date().isoformat()
         lane_ref = LaneRef(store=self.settings.store.id, box=self.settings.store.box)
@@ -777,22 +790,53 @@ class Box:
         }
 
     def _staff_request(self, request: StaffRequest) -> dict[str, Any]:
-        """`gateway staff add|totp` while the daemon runs: the main loop writes it."""
+        """`gateway staff add|totp` while the daemon runs: approved (StaffDirectory.change),
+        written by the main loop, then journalled as a `box_action` naming the approver."""
         change = StaffChange.from_request(dict(request.fields))
+        stage = self.staff.bootstrap()
         result = self.staff.change(change, self.clock.local(), self.clock.wall())
         if isinstance(result, Refusal):
             return {"ok": False, "refused": result.code, "error": result.message}
+        member = self.staff.get(change.staff_id)
+        target = {"id": change.staff_id}
+        if member is not None:
+            target = {"id": member.id, "name": member.name, "role": member.role}
+        self.journal.append(
+            BOX_ACTION_KIND, box_action(f"staff_{change.action}", result.actor, stage, staff=target)
+        )
         log.info("staff %s changed through the control socket", mask_card_data(change.staff_id))
-        return {"ok": True, "text": result}
+        return {"ok": True, "text": result.text}
 
     def _catalog_load(self, request: CatalogLoadRequest) -> dict[str, Any]:
-        """`gateway catalog load` while the daemon runs: stored, then priced with at once
-        (the sale in progress keeps its catalog, as with a pushed one)."""
-        catalog = CatalogStore(self.db).apply_text(
-            request.text, request.source, allow_same_or_older=request.force
-        )
+        """`gateway catalog load` while the daemon runs: approved (`change_settings`),
+        stored, priced with at once (the sale in progress keeps its catalog, as with a
+        pushed one) and journalled as a `box_action`. A local catalog never blocks head
+        office's: signed catalogs are ordered by head office's own versions (_apply_document)."""
+        stage = self.staff.bootstrap()
+        who = self._approved("change_settings", request.approval)
+        if isinstance(who, Refusal):
+            return {"ok": False, "refused": who.code, "error": who.message}
+        store = CatalogStore(self.db)
+        previous = store.version()
+        catalog = store.apply_text(request.text, request.source, allow_same_or_older=request.force)
         self._use_catalog(catalog)
-        log.info("catalog version %s loaded through the control socket", catalog.version)
+        self.journal.append(
+            BOX_ACTION_KIND,
+            box_action(
+                "catalog_load",
+                who,
+                stage,
+                version=catalog.version,
+                previous_version=previous,
+                force=request.force,
+                source=request.source,
+                sha256=hashlib.sha256(request.text.encode("utf-8")).hexdigest(),
+                products=len(catalog.products),
+            ),
+        )
+        log.info(
+            "catalog version %s loaded through the control socket by %s", catalog.version, who.id
+        )
         return {"ok": True, "version": catalog.version, "products": len(catalog.products)}
 
     def _apply_document(self, job: DocumentJob) -> BaseException | None:
@@ -806,7 +850,11 @@ class Box:
             if job.kind == "catalog":
                 document = parse_document(job.document, source)
                 text = json.dumps(job.document, default=str)
-                self._use_catalog(CatalogStore(self.db).apply(document, text, source))
+                # Ordered by head office's own signed versions (the downlink refused a
+                # replay): a catalog loaded on the box, whatever its version, never blocks it.
+                self._use_catalog(
+                    CatalogStore(self.db).apply(document, text, source, allow_same_or_older=True)
+                )
             elif job.kind == "members":
                 MembersSink(MemberStore(self.db, self.settings.store.box)).apply(
                     job.kind, job.version, job.document
@@ -1031,6 +1079,7 @@ class Box:
             "counts": dict(self.counts),
             "screens": self.screens.url,
             "last_input": dict(self.last_input),
+            "access": access_view(self.staff.bootstrap()),
         }
 
 

@@ -6,7 +6,9 @@ sync outbox: sales appended behind an altered record would look as trustworthy a
 rest, and head office stops acknowledging at the break anyway. The technician either
 restores a verified backup (`gateway restore`) or, having kept a copy of the file as
 evidence, accepts the break (`gateway accept-break`): that appends a
-`journal_break_accepted` record (who, why, where the chain breaks) and sales resume.
+`journal_break_accepted` record (who, why, where the chain breaks) and sales resume. Only
+an admin or technician (`restore_backup`) may, with their PIN (and authenticator code once
+second factors exist); the record names them (`by`, `actor`).
 
 Fast start: walking a year of records takes seconds, so the walk starts at a checkpoint
 (`<data_dir>/journal-checkpoint.json`, the last seq and hash verified, written atomically
@@ -198,15 +200,23 @@ def acceptance(body: dict[str, object], broken: ChainBroken | None) -> dict[str,
 
 
 def accept_break_command(args: argparse.Namespace) -> int:
-    """`gateway accept-break --seq N --by NAME --reason TEXT` on the running daemon."""
+    """`gateway accept-break --seq N --by STAFF_ID [--totp CODE] --reason TEXT` on the
+    running daemon: the admin's or technician's PIN is asked (or read with --pin-stdin)."""
+    from gateway.commands.prompts import read_pin
     from gateway.daemon.control import call
     from gateway.daemon.status import socket_path
 
-    answer = call(
-        socket_path(args.config),
-        {"command": "accept_break", "seq": args.seq, "by": args.by, "reason": args.reason},
-        timeout=30,
-    )
+    request: dict[str, object] = {
+        "command": "accept_break",
+        "seq": args.seq,
+        "by": args.by,
+        "reason": args.reason,
+    }
+    if args.by.strip() and args.reason.strip():
+        request["by_pin"] = read_pin(args.pin_stdin, f"PIN of {args.by}: ")
+    if args.totp:
+        request["totp"] = args.totp
+    answer = call(socket_path(args.config), request, timeout=30)
     if not answer.get("ok"):
         print(f"gateway: {answer.get('error')}", file=sys.stderr)
         return int(answer.get("exit_code") or 1)

@@ -69,7 +69,14 @@ def _register_run(sub: Any) -> None:
         "journal; the running daemon takes sales again.",
     )
     accept.add_argument("--seq", type=int, required=True, help="the record the chain breaks at")
-    accept.add_argument("--by", required=True, metavar="NAME")
+    accept.add_argument(
+        "--by",
+        required=True,
+        metavar="STAFF_ID",
+        help="the admin or technician accepting it (the PIN is asked)",
+    )
+    accept.add_argument("--totp", metavar="CODE", help="their authenticator code")
+    accept.add_argument("--pin-stdin", action="store_true", help="read the PIN from stdin")
     accept.add_argument("--reason", required=True, metavar="TEXT")
     _config(accept)
     accept.set_defaults(func=_lazy("gateway.daemon.chain_guard", "accept_break_command"))

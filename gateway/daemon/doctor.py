@@ -73,6 +73,7 @@ class Doctor:
             self.clock,
             self.disk,
             self.journal,
+            self.access,
             self.backlog,
             self.backups,
         ]
@@ -377,6 +378,24 @@ class Doctor:
                 )
             ]
         return [ok("journal", report.describe())]
+
+    def access(self) -> list[Finding]:
+        """The bootstrap (no admin with a second factor yet): from the running daemon, else
+        from the database (read-only)."""
+        from gateway.daemon.box_actions import access_view
+        from gateway.database import open_database
+        from gateway.lane.staff import StaffDirectory
+
+        view = (self.daemon or {}).get("access")
+        if view is None:
+            path = self.settings.paths.database
+            if not path.exists():
+                return []
+            db = open_database(path, readonly=True)
+            view = access_view(StaffDirectory(db, self.settings.lane).bootstrap())
+        if view["bootstrap"]:
+            return [Finding("access", "WARN", view["allows"], view["fix"])]
+        return [ok("access", view["allows"])]
 
     def backlog(self) -> list[Finding]:
         from gateway.database import open_database

@@ -148,6 +148,13 @@ def _reason(request: dict[str, Any]) -> str:
 
 
 def _authorization(request: dict[str, Any]) -> ev.Authorization | None:
+    """A supervisor's override: their staff number and PIN (`supervisor=`,
+    `supervisor_pin=`); a `supervisor_card` is refused before this on the control socket."""
+    if request.get("supervisor") not in (None, ""):
+        credential = ev.Credential(
+            staff_id=_text(request, "supervisor"), pin=_text(request, "supervisor_pin", default="")
+        )
+        return ev.Authorization(credential, _reason(request))
     if not request.get("supervisor_card"):
         return None
     return ev.Authorization(ev.Credential(card=_text(request, "supervisor_card")), _reason(request))

@@ -6,6 +6,13 @@ valid request and answers it from a table (request type -> handler) in `Box`. A 
 request carries its fields as keyed: `gateway.daemon.keys` checks each value when it turns
 them into a lane event (that needs the lane's time and the scale's reading, which live on
 the main loop).
+
+Who asks. The socket's file mode lets its group in; that is not who changes data. A card
+string typed on the socket is not a card read, so a lane sign-on, a supervisor's override
+and a Z report over the socket name a staff number and PIN (`card`, `supervisor_card`
+are refused here, exit 2). A change to the box (staff, catalog, accepting a journal break)
+carries an `Approval` (`by`, `by_pin`, `totp`) that the main loop checks against the
+staff directory (docs/daemon.md, "Control socket").
 """
 
 from __future__ import annotations
@@ -24,6 +31,16 @@ class BadRequest(StoregateError):
     """A control request that is not one this daemon answers, or has a wrong field."""
 
     exit_code = 2
+
+
+@dataclass(frozen=True)
+class Approval:
+    """`by` (a staff number), `by_pin` and, once second factors exist, `totp`: the person
+    asking for a change to the box (gateway.lane.staff.StaffDirectory.authorize_change)."""
+
+    staff_id: str | None
+    pin: str | None
+    totp: str | None
 
 
 @dataclass(frozen=True)
@@ -55,11 +72,11 @@ class BackupRequest:
 
 @dataclass(frozen=True)
 class ZReportRequest:
-    """`{"command": "z_report", "card": ...}` or with `staff` and `pin`; `day` optional."""
+    """`{"command": "z_report", "staff": ..., "pin": ...}`; `day` optional (no `card`: a
+    card typed on the socket is not a card read)."""
 
-    card: str | None
-    staff: str | None
-    pin: str | None
+    staff: str
+    pin: str
     day: str | None
     empty_day: bool = False  # a Z of a day with no trading, asked for on purpose
 
@@ -73,19 +90,23 @@ class StaffRequest:
 
 @dataclass(frozen=True)
 class CatalogLoadRequest:
-    """`{"command": "catalog_load", "text": DOCUMENT, "source": NAME, "force": BOOL}`."""
+    """`{"command": "catalog_load", "text": DOCUMENT, "source": NAME, "force": BOOL,
+    "by": STAFF, "by_pin": PIN, "totp": CODE}`."""
 
     text: str
     source: str
     force: bool
+    approval: Approval
 
 
 @dataclass(frozen=True)
 class AcceptBreakRequest:
-    """`{"command": "accept_break", "seq": N, "by": NAME, "reason": TEXT}`
-    (gateway.daemon.chain_guard checks them against the break as it is now)."""
+    """`{"command": "accept_break", "seq": N, "by": STAFF, "by_pin": PIN, "totp": CODE,
+    "reason": TEXT}` (gateway.daemon.chain_guard checks them against the break as it is
+    now; `by` is the approver's staff number)."""
 
     fields: Mapping[str, object]
+    approval: Approval
 
 
 ControlRequest = (
@@ -119,21 +140,46 @@ def _text(body: Mapping[str, Any], key: str, command: str, *, limit: int = MAX_F
     return text
 
 
+def _typed_card(command: str, key: str, instead: str) -> BadRequest:
+    return BadRequest(
+        f"{command}: {key} is a card typed on the control socket, which is not a card read",
+        where="control socket",
+        fix=f"{instead}, or read the card at the till",
+    )
+
+
+def _approval(body: Mapping[str, Any], command: str) -> Approval:
+    return Approval(
+        _text(body, "by", command), _text(body, "by_pin", command), _text(body, "totp", command)
+    )
+
+
+def _lane(body: Mapping[str, Any]) -> LaneRequest:
+    if body.get("supervisor_card") not in (None, ""):
+        raise _typed_card(
+            "lane", "supervisor_card", "send supervisor= and supervisor_pin= (their PIN)"
+        )
+    if body.get("action") == "sign_on" and body.get("card") not in (None, ""):
+        raise _typed_card("sign_on", "card", "send staff= and pin=")
+    return LaneRequest(body)
+
+
 def _z_report(body: Mapping[str, Any]) -> ZReportRequest:
-    request = ZReportRequest(
-        card=_text(body, "card", "z_report"),
-        staff=_text(body, "staff", "z_report"),
-        pin=_text(body, "pin", "z_report"),
+    if body.get("card") not in (None, ""):
+        raise _typed_card("z_report", "card", "gateway report z --staff N (the PIN is asked)")
+    staff, pin = _text(body, "staff", "z_report"), _text(body, "pin", "z_report")
+    if staff is None or pin is None:
+        raise BadRequest(
+            "z_report needs a supervisor's staff number and PIN",
+            where="control socket",
+            fix="gateway report z --staff N (the PIN is asked)",
+        )
+    return ZReportRequest(
+        staff=staff,
+        pin=pin,
         day=_text(body, "day", "z_report"),
         empty_day=body.get("empty_day") is True,
     )
-    if request.card is None and (request.staff is None or request.pin is None):
-        raise BadRequest(
-            "z_report needs a supervisor's card, or staff and pin",
-            where="control socket",
-            fix="gateway report z --card CARD (or --staff N, then the PIN)",
-        )
-    return request
 
 
 def _staff(body: Mapping[str, Any]) -> StaffRequest:
@@ -162,7 +208,8 @@ def _accept_break(body: Mapping[str, Any]) -> AcceptBreakRequest:
             "seq": seq,
             "by": _text(body, "by", "accept_break"),
             "reason": _text(body, "reason", "accept_break", limit=500),
-        }
+        },
+        _approval(body, "accept_break"),
     )
 
 
@@ -178,13 +225,16 @@ def _catalog_load(body: Mapping[str, Any]) -> CatalogLoadRequest:
     if not isinstance(force, bool):
         raise BadRequest("catalog_load: force must be true or false", where="control socket")
     return CatalogLoadRequest(
-        text, _text(body, "source", "catalog_load", limit=4096) or "catalog load", force
+        text,
+        _text(body, "source", "catalog_load", limit=4096) or "catalog load",
+        force,
+        _approval(body, "catalog_load"),
     )
 
 
 PARSERS: dict[str, Callable[[Mapping[str, Any]], ControlRequest]] = {
     "status": lambda _: StatusRequest(),
-    "lane": LaneRequest,
+    "lane": _lane,
     "reload": lambda _: ReloadRequest(),
     "sync_now": lambda _: SyncNowRequest(),
     "backup": lambda _: BackupRequest(),

@@ -46,6 +46,7 @@ def render_status(s: dict[str, Any]) -> str:
         f"clock    {clock['now']}, {_synced(clock['synchronised'])}, "
         f"{clock['jumps_back']} jump(s) back",
         f"printer  {s['printer']}",
+        _access_line(s.get("access") or {}),
     ]
     for name, device in sorted(s["devices"].items()):
         lines.append(
@@ -68,6 +69,13 @@ def _sync_line(sync: dict[str, Any]) -> str:
     if sync.get("last_error") and sync["connection"] != "connected":
         line += f" (last error: {sync['last_error']})"
     return line
+
+
+def _access_line(access: dict[str, Any]) -> str:
+    """The bootstrap said loudly: until it ends, the socket's group can do more."""
+    if access.get("bootstrap"):
+        return f"access   BOOTSTRAP ({access['bootstrap']}): {access['allows']}; {access['fix']}"
+    return f"access   {access.get('allows', '?')}"
 
 
 def _synced(flag: bool) -> str:

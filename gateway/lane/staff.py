@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
+from typing import Literal
 
 import pyotp
 import sqlite_utils
@@ -56,6 +57,8 @@ class PinCost:
 LEGACY_COST = PinCost(14, 8, 1)  # before issue 13: one lane, stored as the bare digest
 PIN_COST = PinCost(14, 8, 2)  # two cores of a Pi 4/5 for one lane's time; two stay free
 PIN_MAX_DIGITS = 12
+APPROVER_ROLES = ("technician", "admin")  # who may approve box actions (ends the bootstrap)
+Bootstrap = Literal["first_admin", "pin_only"]  # a new box's stages, see StaffDirectory
 
 
 class StaffError(StoregateError):
@@ -158,6 +161,15 @@ class StaffChange:
         return cls(**fields)  # type: ignore[arg-type]
 
 
+@dataclass(frozen=True)
+class StaffChanged:
+    """A staff change made: the line to show, and who approved it (None: the bootstrap's
+    first admin, added unapproved)."""
+
+    text: str
+    actor: StaffMember | None
+
+
 class StaffDirectory:
     """The staff table, for the lane (identify, authorise) and the CLI (add, enrol)."""
 
@@ -256,30 +268,29 @@ class StaffDirectory:
             name=f"{member.name} ({staff_id})", issuer_name=self._settings.totp_issuer
         )
 
-    def change(self, change: StaffChange, now: datetime, utc: datetime) -> str | Refusal:
-        """Apply a staff change after its approval; the answer is the line to show.
+    def change(self, change: StaffChange, now: datetime, utc: datetime) -> StaffChanged | Refusal:
+        """Apply a staff change after its approval; the answer names the line to show and
+        who approved it (to journal).
 
-        Once someone who may change the box has an authenticator, every change needs an
-        admin's (or technician's) PIN and TOTP code; the very first admin is the bootstrap.
+        The approval follows the bootstrap (`bootstrap`): with no admin or technician yet,
+        only the first of them may be added, unapproved; until one of them has an
+        authenticator, a change needs their PIN; after that their PIN and TOTP code.
         `now` is store-local wall time (PIN lockout), `utc` an aware time (TOTP)."""
-        if self.second_factor_enrolled():
-            if not (change.by and change.by_pin is not None and change.totp):
-                return Refusal(
-                    "approval_needed",
-                    "Changing staff needs an admin's approval: "
-                    "pass --by STAFF_ID --totp CODE (the PIN is asked first).",
-                )
-            who = self.authorize_box_action(
+        first = change.action == "add" and change.role in APPROVER_ROLES
+        actor: StaffMember | None = None
+        if not (first and self.bootstrap() == "first_admin"):
+            approved = self.authorize_change(
                 "change_settings",
-                Credential(staff_id=change.by, pin=change.by_pin),
+                Credential(staff_id=change.by, pin=change.by_pin) if change.by else None,
                 change.totp,
                 now,
                 utc,
             )
-            if isinstance(who, Refusal):
-                return who
+            if isinstance(approved, Refusal):
+                return approved
+            actor = approved
         if change.action == "totp":
-            return self.enroll_totp(change.staff_id)
+            return StaffChanged(self.enroll_totp(change.staff_id), actor)
         ceiling = None
         if change.ceiling:
             try:
@@ -296,7 +307,7 @@ class StaffDirectory:
             card=change.card,
             ceiling=ceiling,
         )
-        return f"staff {member.id} {member.name} ({member.role}) saved"
+        return StaffChanged(f"staff {member.id} {member.name} ({member.role}) saved", actor)
 
     def second_factor_enrolled(self) -> bool:
         """Has anyone who may change the box an authenticator enrolled (bootstrap is over)?"""
@@ -307,6 +318,18 @@ class StaffDirectory:
             ).fetchone()
             is not None
         )
+
+    def bootstrap(self) -> Bootstrap | None:
+        """Where a new box stands (None once it is over): `first_admin` while no admin or
+        technician with a PIN exists (only the first may be added, unapproved), `pin_only`
+        while none of them has an authenticator (their PIN approves, no code exists)."""
+        if self.second_factor_enrolled():
+            return None
+        approver = self._conn.execute(
+            "SELECT 1 FROM lane_staff WHERE active = 1 AND pin_hash IS NOT NULL AND role "
+            "IN ('technician', 'admin') LIMIT 1"
+        ).fetchone()
+        return "pin_only" if approver else "first_admin"
 
     def totp_secret(self, staff_id: str) -> str | None:
         """The person's TOTP seed, opened with the secrets key (never kept in the clear)."""
@@ -473,6 +496,44 @@ class StaffDirectory:
             return Refusal("no_second_factor", f"{who.name} has no authenticator enrolled.")
         if not self.check_second_factor(who.id, totp_code, utc or now):
             return Refusal("wrong_second_factor", "The authenticator code is not valid.")
+        return who
+
+    def authorize_change(
+        self,
+        action: str,
+        credential: Credential | None,
+        totp_code: str | None,
+        now: datetime,
+        utc: datetime,
+    ) -> StaffMember | Refusal:
+        """A change to the box asked by `credential` (a staff number and PIN: a card string
+        typed at a socket or a prompt is not a card read), checked for `action`'s role and,
+        once the bootstrap is over, with the person's TOTP code."""
+        stage = self.bootstrap()
+        if stage == "first_admin":
+            return Refusal(
+                "approval_needed",
+                "This box has no admin yet: add the first one "
+                "(gateway staff add ID NAME admin), then enrol their authenticator.",
+            )
+        if credential is None or credential.staff_id is None or credential.pin is None:
+            return Refusal(
+                "approval_needed",
+                "This change needs an admin's or technician's approval: pass --by STAFF_ID"
+                + (" (the PIN is asked)." if stage else " --totp CODE (the PIN is asked first)."),
+            )
+        if stage is None:
+            if not totp_code:
+                return Refusal(
+                    "approval_needed",
+                    "This change needs the approver's authenticator code too: --totp CODE.",
+                )
+            return self.authorize_box_action(action, credential, totp_code, now, utc)
+        who = self.identify(Credential(staff_id=credential.staff_id, pin=credential.pin), now)
+        if isinstance(who, Refusal):
+            return who
+        if not self._settings.allows(who.role, action):
+            return Refusal("not_permitted", f"{who.name} ({who.role}) may not {action}.")
         return who
 
 

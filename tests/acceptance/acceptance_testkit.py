@@ -281,7 +281,12 @@ class Store:
         """A sale an earlier, failed scenario left open is voided (by the supervisor), so
         one failure does not fail the scenarios after it."""
         if self.lane()["state"] in ("in_sale", "tendering"):
-            self.ok("void_sale", reason="left open by a failed scenario", supervisor_card=BEAT_CARD)
+            self.ok(
+                "void_sale",
+                reason="left open by a failed scenario",
+                supervisor=BEAT[0],
+                supervisor_pin=BEAT[1],
+            )
 
     def scan(self, code: str) -> None:
         """A scan on the serial scanner; waits until the lane has one more line."""

@@ -20,7 +20,6 @@ from acceptance_testkit import (
     APPLE_PLU,
     BANANA_PLU,
     BEAT,
-    BEAT_CARD,
     BREAD,
     CHOC_A,
     CHOC_B,
@@ -136,7 +135,9 @@ def test_a_card_sale_never_opens_the_drawer_and_a_no_sale_opens_it_once(till: St
     # the paper, a kick for the card sale would be there too.
     refused = till.key("no_sale", reason="change for the float")
     assert refused["refused"] == "needs_override", refused  # a cashier needs a supervisor
-    no_sale = till.ok("no_sale", reason="change for the float", supervisor_card=BEAT_CARD)
+    no_sale = till.ok(
+        "no_sale", reason="change for the float", supervisor=BEAT[0], supervisor_pin=BEAT[1]
+    )
     kinds = sorted(r.kind for r in till.records(min(no_sale["records"]) - 1))
     assert "no_sale" in kinds
     paper = wait_kicks(till, mark, 1)
@@ -433,7 +434,9 @@ def test_x_and_z_of_the_day_match_head_office(store: Store) -> None:
         box_x = _box_figures(json.loads(x.stdout))
         assert box_x["tickets"] > 0
         assert box_x == _office_day(store, day), day
-        z = store.gateway("report", "z", "--date", day, "--card", BEAT_CARD, "--json")
+        z = store.gateway(
+            "report", "z", "--date", day, "--staff", BEAT[0], "--pin-stdin", "--json", stdin=BEAT[1]
+        )
         assert z.returncode == 0, z.stderr
         assert _box_figures(json.loads(z.stdout)) == box_x
     store.wait_office_has_all()

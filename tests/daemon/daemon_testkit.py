@@ -122,6 +122,23 @@ def add_staff(database: Path) -> None:
     db.conn.close()  # the daemon must be the box's only writer
 
 
+ADMIN = ("301", "508273")  # add_admin: the box's admin (staff number, PIN)
+
+
+def add_admin(database: Path) -> None:
+    """An admin with a PIN and no authenticator (the box is in bootstrap `pin_only`: box
+    changes over the control socket need this PIN, `--by 301`)."""
+    from gateway.database import open_database
+    from gateway.lane.staff import StaffDirectory
+    from gateway.settings import load_settings
+
+    db = open_database(database)
+    StaffDirectory(db, load_settings(EXAMPLE_CONFIG).lane).add(
+        ADMIN[0], "Ada", "admin", pin=ADMIN[1]
+    )
+    db.conn.close()
+
+
 class Daemon:
     """`gateway run` as a real subprocess with a notify socket; `ask` talks to it."""
 

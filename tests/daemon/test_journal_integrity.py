@@ -10,7 +10,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from daemon_testkit import GATEWAY, NO_SYNC, ROOT, Daemon, box_config
+from daemon_testkit import ADMIN, GATEWAY, NO_SYNC, ROOT, Daemon, add_admin, box_config
 from ops_testkit import journal_bodies
 
 from gateway.database import open_database
@@ -30,6 +30,7 @@ def sell(daemon: Daemon) -> dict[str, object]:
 def test_a_tampered_journal_sells_nothing_until_the_break_is_accepted(tmp_path: Path) -> None:
     config = box_config(tmp_path)
     database = tmp_path / "storegate.db"
+    add_admin(database)
     daemon = Daemon(tmp_path, config, NO_SYNC)
     try:
         assert daemon.key("sign_on", staff="101", pin="472951")["ok"]
@@ -67,12 +68,14 @@ def test_a_tampered_journal_sells_nothing_until_the_break_is_accepted(tmp_path: 
                 "--seq",
                 "2",
                 "--by",
-                "Tom",
+                ADMIN[0],
+                "--pin-stdin",
                 "--reason",
                 "ticket 4711",
                 "--config",
                 str(config),
             ],
+            input=f"{ADMIN[1]}\n",
             capture_output=True,
             text=True,
             check=False,
@@ -86,12 +89,14 @@ def test_a_tampered_journal_sells_nothing_until_the_break_is_accepted(tmp_path: 
                 "--seq",
                 "3",
                 "--by",
-                "Tom",
+                ADMIN[0],
+                "--pin-stdin",
                 "--reason",
                 "ticket 4711: copy kept",
                 "--config",
                 str(config),
             ],
+            input=f"{ADMIN[1]}\n",
             capture_output=True,
             text=True,
             check=False,
@@ -101,7 +106,7 @@ def test_a_tampered_journal_sells_nothing_until_the_break_is_accepted(tmp_path: 
     finally:
         assert daemon.stop() == 0, daemon.output()
     [record] = journal_bodies(database, "journal_break_accepted")
-    assert record["seq"] == 3 and record["by"] == "Tom" and "4711" in record["reason"]
+    assert record["seq"] == 3 and record["by"] == ADMIN[0] and "4711" in record["reason"]
 
     again = Daemon(tmp_path, config, NO_SYNC)  # the break stays accepted across a restart
     try:

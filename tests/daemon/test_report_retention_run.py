@@ -32,6 +32,9 @@ CASHIER = ev.Credential(card="CARD-ANNA")
 OLD_DAY = datetime(2026, 10, 1, 9, 0)  # store-local; long before any run of this test
 
 
+BEAT, BEAT_PIN = ("--staff", "201", "--pin-stdin"), "836104\n"  # the socket takes no typed card
+
+
 def run(config: Path, *args: str, stdin: str = "") -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [str(GATEWAY), *args, "--config", str(config)],
@@ -72,19 +75,19 @@ def test_the_daemon_refuses_report_days_before_writing(tmp_path: Path) -> None:
             ("2999-01-01", "is after today"),
             ("2020-01-06", "recorded no sale, refund, void or no-sale"),
         ):
-            cli = run(config, "report", "z", "--date", day, "--card", "CARD-BEAT")
+            cli = run(config, "report", "z", "--date", day, *BEAT, stdin=BEAT_PIN)
             assert cli.returncode == 2 and problem in cli.stderr, cli.stderr
-            raw = daemon.ask({"command": "z_report", "day": day, "card": "CARD-BEAT"})
+            raw = daemon.ask({"command": "z_report", "day": day, "staff": "201", "pin": "836104"})
             assert raw["ok"] is False and raw["exit_code"] == 2, raw
             assert problem in str(raw["error"])
         x = run(config, "report", "x", "--shift", "nosuch")
         assert x.returncode == 2 and "never opened a shift 'nosuch'" in x.stderr, x.stderr
         assert journal_state(tmp_path / "storegate.db")["head"] == head  # nothing journalled
         empty = run(
-            config, "report", "z", "--date", "2020-01-06", "--card", "CARD-BEAT", "--empty-day"
+            config, "report", "z", "--date", "2020-01-06", *BEAT, "--empty-day", stdin=BEAT_PIN
         )
         assert empty.returncode == 0 and "Z REPORT 0001" in empty.stdout, empty.stderr
-        today = run(config, "report", "z", "--card", "CARD-BEAT")
+        today = run(config, "report", "z", *BEAT, stdin=BEAT_PIN)
         assert today.returncode == 0 and "Z REPORT 0002" in today.stdout, today.stderr
     finally:
         assert daemon.stop() == 0, daemon.output()
@@ -185,7 +188,7 @@ def test_gateway_run_prunes_what_head_office_and_a_backup_hold(tmp_path: Path) -
             assert refund["ok"] is False, refund
             assert "older than the retention period" in str(refund), refund
             late_z = run(
-                config, "report", "z", "--date", OLD_DAY.date().isoformat(), "--card", "CARD-BEAT"
+                config, "report", "z", "--date", OLD_DAY.date().isoformat(), *BEAT, stdin=BEAT_PIN
             )
             assert late_z.returncode == 2 and "retention period" in late_z.stderr, late_z.stderr
             assert journal_state(database)["head"] == head

@@ -12,7 +12,7 @@ import time
 from pathlib import Path
 
 import paho.mqtt.client as mqtt
-from daemon_testkit import GATEWAY, NO_SYNC, Daemon, box_config
+from daemon_testkit import ADMIN, GATEWAY, NO_SYNC, Daemon, add_admin, box_config
 
 from gateway.harness.brokers import Mosquitto
 
@@ -225,8 +225,11 @@ def test_cli_changes_go_through_the_running_daemon_which_stays_the_one_writer(
 ) -> None:
     """A technician adds a cashier, loads a catalog and closes the day on a live box: each
     change is written by the daemon's main loop (it says so in its log) and takes effect
-    in the running lane at once; with the daemon stopped, the same commands write the file."""
+    in the running lane at once; with the daemon stopped, the same commands write the file.
+    The admin approves with their PIN (no authenticator enrolled yet: bootstrap)."""
     config = box_config(tmp_path)
+    add_admin(tmp_path / "storegate.db")
+    by = ("--by", ADMIN[0], "--pin-stdin")
     catalog = json.loads(
         (Path(__file__).parents[2] / "config" / "catalog.example.json").read_text()
     )
@@ -248,7 +251,9 @@ def test_cli_changes_go_through_the_running_daemon_which_stays_the_one_writer(
 
     daemon = Daemon(tmp_path, config, NO_SYNC)
     try:
-        added = gateway("staff", "add", "102", "Carla", "cashier", "--pin-stdin", stdin="615243\n")
+        added = gateway(
+            "staff", "add", "102", "Carla", "cashier", *by, stdin=f"{ADMIN[1]}\n615243\n"
+        )
         assert added.returncode == 0, added.stderr
         assert "staff 102 Carla (cashier) saved" in added.stdout
         bad = gateway(
@@ -259,8 +264,8 @@ def test_cli_changes_go_through_the_running_daemon_which_stays_the_one_writer(
             "supervisor",
             "--ceiling",
             "lots",
-            "--pin-stdin",
-            stdin="615243\n",
+            *by,
+            stdin=f"{ADMIN[1]}\n615243\n",
         )
         assert bad.returncode == 2 and "override ceiling 'lots' is not a number" in bad.stderr
         broken = tmp_path / "catalog-broken.json"
@@ -269,9 +274,11 @@ def test_cli_changes_go_through_the_running_daemon_which_stays_the_one_writer(
                 {**catalog, "version": 3, "products": [{**catalog["products"][0], "price": "-1"}]}
             )
         )
-        refused = gateway("catalog", "load", str(broken))
+        refused = gateway("catalog", "load", str(broken), *by, stdin=f"{ADMIN[1]}\n")
         assert refused.returncode == 2 and "price" in refused.stderr, refused.stderr
-        loaded = gateway("catalog", "load", str(newer))
+        unapproved = gateway("catalog", "load", str(newer))
+        assert unapproved.returncode == 1 and "--by STAFF_ID" in unapproved.stderr
+        loaded = gateway("catalog", "load", str(newer), *by, stdin=f"{ADMIN[1]}\n")
         assert loaded.returncode == 0 and "catalog version 2 in force" in loaded.stdout, (
             loaded.stderr
         )
@@ -280,16 +287,16 @@ def test_cli_changes_go_through_the_running_daemon_which_stays_the_one_writer(
         assert scanned["lane"]["total"] == "1.95"  # type: ignore[index]
         assert daemon.key("tender", type="cash", amount="2")["ok"]
         assert daemon.key("close_shift", counted="1.95")["ok"]
-        z = gateway("report", "z", "--card", "CARD-BEAT")
+        z = gateway("report", "z", "--staff", "201", "--pin-stdin", stdin="836104\n")
         assert z.returncode == 0 and "Z REPORT 0001" in z.stdout, z.stderr
-        again = gateway("report", "z", "--card", "CARD-BEAT")
+        again = gateway("report", "z", "--staff", "201", "--pin-stdin", stdin="836104\n")
         assert again.returncode == 1 and "gateway report z:" in again.stderr
         log = daemon.output()
         assert "staff 102 changed through the control socket" in log, log[-2000:]
         assert "catalog version 2 loaded through the control socket" in log, log[-2000:]
     finally:
         assert daemon.stop() == 0, daemon.output()
-    offline = gateway("staff", "add", "104", "Emil", "cashier", "--pin-stdin", stdin="716354\n")
+    offline = gateway("staff", "add", "104", "Emil", "cashier", *by, stdin=f"{ADMIN[1]}\n716354\n")
     assert offline.returncode == 0 and "staff 104 Emil (cashier) saved" in offline.stdout
     bad_offline = gateway(
         "staff",
@@ -299,8 +306,8 @@ def test_cli_changes_go_through_the_running_daemon_which_stays_the_one_writer(
         "supervisor",
         "--ceiling",
         "lots",
-        "--pin-stdin",
-        stdin="615243\n",
+        *by,
+        stdin=f"{ADMIN[1]}\n615243\n",
     )
     assert (bad_offline.returncode, bad_offline.stderr) == (bad.returncode, bad.stderr)
     refused_offline = gateway("catalog", "load", str(broken))

@@ -22,7 +22,7 @@ from gateway.receipts.escpos import drawer_pulse
 MILK = "7612345001012"
 BUTTER = "7612345001036"
 KICK = drawer_pulse(2)  # ESC p 0 t1 t2: what the drawer on pin 2 opens on
-SUPERVISOR = {"supervisor_card": "CARD-BEAT", "reason": "customer"}
+SUPERVISOR = {"supervisor": "201", "supervisor_pin": "836104", "reason": "customer"}
 
 
 def printer_box(directory: Path, printer: NetworkPrinterSimulator) -> Path:

@@ -54,12 +54,18 @@ def test_staff_report_and_receipt_commands(tmp_path: Path, catalog, settings) ->
         "--ceiling",
         "50.00",
         "--pin-stdin",
+        "--by",
+        "301",
         "--db",
         str(db),
-        stdin="246810\n",
+        stdin="508273\n246810\n",
     )
     assert added.returncode == 0, added.stderr
-    totp = gateway("staff", "totp", "401", "--db", str(db))
+    unapproved = gateway("staff", "totp", "401", "--db", str(db))
+    assert unapproved.returncode == 1 and "--by STAFF_ID" in unapproved.stderr
+    totp = gateway(
+        "staff", "totp", "401", "--by", "301", "--pin-stdin", "--db", str(db), stdin="508273\n"
+    )
     assert totp.stdout.startswith("otpauth://totp/"), totp.stderr
     bad_role = gateway("staff", "add", "402", "Eve", "boss", "--db", str(db))
     assert bad_role.returncode == 2
@@ -134,7 +140,9 @@ def test_staff_changes_need_an_admins_pin_and_totp_once_enrolled(
     db = tmp_path / "storegate.db"
     lane = make_lane(db, catalog, settings)  # admin 301 (PIN 508273) exists, no TOTP yet
     lane.book.db.conn.close()
-    first = gateway("staff", "totp", "301", "--db", str(db))  # bootstrap: nobody enrolled
+    first = gateway(  # bootstrap: nobody enrolled, the admin's PIN approves
+        "staff", "totp", "301", "--by", "301", "--pin-stdin", "--db", str(db), stdin="508273\n"
+    )
     assert first.returncode == 0 and first.stdout.startswith("otpauth://")
     secret = pyotp.parse_uri(first.stdout.strip()).secret
     refused = gateway(
