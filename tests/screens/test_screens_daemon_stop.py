@@ -45,7 +45,8 @@ def test_a_stop_with_both_pages_open_is_clean_and_they_reconnect_after_a_restart
         url = str(daemon.status()["screens"])
         assert daemon.key("sign_on", **CASHIER_STAFF)["ok"]
         cashier = open_page(browser, daemon_kiosk(url, tmp_path))
-        customer = open_page(browser, daemon_kiosk(url, tmp_path, "/customer"), 1024, 600)
+        customer_url = daemon_kiosk(url, tmp_path, "/customer")
+        customer = open_page(browser, customer_url, width=1024, height=600)
         pages += [cashier, customer]
         expect(cashier.locator("[data-state]")).to_have_attribute("data-state", "idle")
 
