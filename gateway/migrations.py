@@ -197,6 +197,14 @@ MIGRATIONS: tuple[Migration, ...] = (
         ALTER TABLE lane_doc ADD COLUMN digest TEXT;
         """,
     ),
+    Migration(
+        6,
+        "staff: where the counted wrong PINs came from, the last TOTP time step accepted",
+        """
+        ALTER TABLE lane_staff ADD COLUMN failed_source TEXT;
+        ALTER TABLE lane_staff ADD COLUMN totp_last_step INTEGER;
+        """,
+    ),
 )
 
 LATEST_VERSION = MIGRATIONS[-1].version

@@ -111,7 +111,13 @@ class Screens:
         config = settings.screens
         if not config.enabled:
             return
+        if config.lan and config.insecure_lan and not config.https:
+            log.warning(
+                "screens: insecure_lan = true: staff PINs and session cookies cross the "
+                "shop's network in clear (plain HTTP); give [screens] tls_cert and tls_key"
+            )
         try:
+            from gateway.screens.access import TOKEN_FILE, kiosk_token
             from gateway.screens.app import create_app
             from gateway.screens.hub import ScreenHub, store_clock
             from gateway.screens.serve import ScreensServer
@@ -124,7 +130,8 @@ class Screens:
                 scale_capacity=scale_capacities(settings.devices.scales),
                 store_name=settings.store.name,
             )
-            self.server = ScreensServer(create_app(self.hub), config).start()
+            token = kiosk_token(settings.paths.data_dir / TOKEN_FILE)
+            self.server = ScreensServer(create_app(self.hub, kiosk_token=token), config).start()
             self._start_pole(settings, alert)
         except (OSError, RuntimeError, SystemExit) as exc:
             self.hub = self.server = None
@@ -135,7 +142,14 @@ class Screens:
                 "or set [screens] port)",
             )
             return
-        log.info("screens: cashier %s/  customer %s/customer", self.url, self.url)
+        log.info(
+            "screens: cashier %s/  customer %s/customer  (the kiosk browser opens %s/kiosk "
+            "with the token in %s)",
+            self.url,
+            self.url,
+            self.url,
+            settings.paths.data_dir / "screens.token",
+        )
 
     def _start_pole(self, settings: GatewaySettings, alert: Callable[[str, str], None]) -> None:
         pole = settings.screens.pole_display

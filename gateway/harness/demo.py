@@ -35,6 +35,7 @@ from gateway.commands.quote import ScanProblem, parse_at, scan_to_line
 from gateway.errors import StoregateError, UsageError
 from gateway.pricing import Basket, BasketLine, price_basket
 from gateway.receipts.text import render_quote
+from gateway.screens.access import TOKEN_FILE, kiosk_link
 from gateway.settings import load_settings
 
 REPO = Path(__file__).resolve().parents[2]
@@ -338,10 +339,14 @@ def start_world(world: World, broker: str) -> tuple[Path, Till]:
     )
     say(f"the box is connected to the broker (MQTT {till.status()['sync'].get('protocol')})")
     screens = till.status().get("screens")
-    if screens:
+    token_file = world.workdir / "box" / TOKEN_FILE  # made 0600 by gateway run
+    if screens and token_file.exists():
+        token = token_file.read_text().strip()
         say(
-            f"cashier screen {screens}/  customer screen {screens}/customer  (open them in a "
-            "browser to watch the day; `gateway demo --pace 3` slows it down)"
+            f"cashier screen {kiosk_link(screens, token)}  customer screen "
+            f"{kiosk_link(screens, token, '/customer')}  (the kiosk links, with this box's "
+            "token: open them in a browser to watch the day; `gateway demo --pace 3` slows "
+            "it down)"
         )
     world.printer = printer
     return config, till

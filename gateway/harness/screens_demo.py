@@ -39,6 +39,7 @@ from gateway.lane.machine import Lane
 from gateway.lane.members import RoomMembers
 from gateway.lane.staff import StaffDirectory
 from gateway.members import MemberAccounts, MemberStore, card_key, parse_document
+from gateway.screens.access import TOKEN_FILE, kiosk_link, kiosk_token
 from gateway.screens.app import create_app
 from gateway.screens.hub import ScreenHub, store_clock
 from gateway.screens.pole import PoleFeed
@@ -266,9 +267,11 @@ def main(argv: list[str] | None = None) -> int:
         scale_capacity=SCALE_CAPACITIES,
         store_name=settings.store.name,
     )
-    server = ScreensServer(create_app(hub), settings.screens, port=args.port).start()
-    print(f"cashier screen:  {server.url}/")
-    print(f"customer screen: {server.url}/customer")
+    token = kiosk_token(data / TOKEN_FILE)
+    app = create_app(hub, kiosk_token=token)
+    server = ScreensServer(app, settings.screens, port=args.port).start()
+    print(f"cashier screen:  {kiosk_link(server.url, token)}")
+    print(f"customer screen: {kiosk_link(server.url, token, '/customer')}")
     with running_devices(hub) as devices:
         try:
             play_day(hub, devices, args.pause)

@@ -59,6 +59,8 @@ PIN_COST = PinCost(14, 8, 2)  # two cores of a Pi 4/5 for one lane's time; two s
 PIN_MAX_DIGITS = 12
 APPROVER_ROLES = ("technician", "admin")  # who may approve box actions (ends the bootstrap)
 Bootstrap = Literal["first_admin", "pin_only"]  # a new box's stages, see StaffDirectory
+TILL = "till"  # PIN attempts at the till: its keyboard, the kiosk, the control socket
+MIXED = "*"  # the counted failures came from more than one source
 
 
 class StaffError(StoregateError):
@@ -228,6 +230,7 @@ class StaffDirectory:
                     "pin_salt = coalesce(excluded.pin_salt, pin_salt), "
                     "pin_hash = coalesce(excluded.pin_hash, pin_hash), "
                     "ceiling = excluded.ceiling, failed_pins = 0, locked_until = NULL, "
+                    "failed_source = NULL, "
                     "active = 1",
                     (
                         staff_id,
@@ -391,10 +394,13 @@ class StaffDirectory:
 
     # -- identification ------------------------------------------------------------------
 
-    def identify(self, credential: Credential, now: datetime) -> StaffMember | Refusal:
+    def identify(
+        self, credential: Credential, now: datetime, source: str = TILL
+    ) -> StaffMember | Refusal:
         """A staff card or staff number + PIN; wrong PINs count toward a lockout (the count is
-        written at once: for callers outside the lane, which has `identify_intent`)."""
-        who, writes = self.identify_intent(credential, now)
+        written at once: for callers outside the lane, which has `identify_intent`).
+        `source` says where the attempt came from (see `_check_pin`)."""
+        who, writes = self.identify_intent(credential, now, source)
         if writes:
             with self._conn:
                 for write in writes:
@@ -402,7 +408,7 @@ class StaffDirectory:
         return who
 
     def identify_intent(
-        self, credential: Credential, now: datetime
+        self, credential: Credential, now: datetime, source: str = TILL
     ) -> tuple[StaffMember | Refusal, tuple[PinWrite, ...]]:
         """Who this is, and the PIN-attempt count it changes (to write with the step that
         used it, or even when it is refused: that count is what makes a lockout)."""
@@ -413,44 +419,57 @@ class StaffDirectory:
             return member, ()
         if credential.staff_id is None or credential.pin is None:
             return Refusal("no_credential", "Scan your staff card or enter number and PIN."), ()
-        return self._check_pin(credential.staff_id, credential.pin, now)
+        return self._check_pin(credential.staff_id, credential.pin, now, source)
 
     def _check_pin(
-        self, staff_id: str, pin: str, now: datetime
+        self, staff_id: str, pin: str, now: datetime, source: str
     ) -> tuple[StaffMember | Refusal, tuple[PinWrite, ...]]:
+        """One counter per person, and the one source its failures came from (`MIXED` once
+        they came from several): a right PIN clears the count only when every failure in it
+        came from the same source, so a cashier signing on at the till does not give a LAN
+        guesser a fresh set of tries; the lockout's end clears it too."""
         row = self._conn.execute(
-            "SELECT pin_salt, pin_hash, failed_pins, locked_until FROM lane_staff "
-            "WHERE id = ? AND active = 1",
+            "SELECT pin_salt, pin_hash, failed_pins, locked_until, failed_source "
+            "FROM lane_staff WHERE id = ? AND active = 1",
             (staff_id,),
         ).fetchone()
         wrong = Refusal("wrong_pin", "Wrong staff number or PIN.")
         if row is None or row[0] is None or stored_cost(row[1]) is None:
             hash_pin(pin, b"\0" * SALT_BYTES)  # same work either way: no timing hint
             return wrong, ()
-        salt, stored, failed, locked_until = row
+        salt, stored, failed, locked_until, failed_source = row
+        cost = stored_cost(stored)
+        assert cost is not None
+        matches = hmac.compare_digest(hash_pin(pin, salt, cost), stored)  # always: no hint
         if locked_until is not None and now.isoformat() < locked_until:
             return Refusal(
                 "locked_out",
                 f"Too many wrong PINs: locked until {locked_until[11:16]}. Ask a supervisor.",
             ), ()
-        cost = stored_cost(stored)
-        assert cost is not None
-        if hmac.compare_digest(hash_pin(pin, salt, cost), stored):
+        if locked_until is not None:  # the lockout is over: a fresh count
+            failed, failed_source = 0, None
+        if matches:
             member = self.get(staff_id)
             assert member is not None
-            clean = not failed and locked_until is None
-            writes: tuple[PinWrite, ...] = () if clean else (_pin_count(staff_id, 0, None),)
+            writes: tuple[PinWrite, ...] = ()
+            if not failed:
+                writes = () if locked_until is None else (_pin_count(staff_id, 0, None),)
+            elif failed_source == source:
+                writes = (_pin_count(staff_id, 0, None),)
+            # else: another source's failures still count
             if cost != PIN_COST:  # an older, cheaper hash: replaced now that the PIN is known
                 writes += (_pin_rehash(staff_id, pin),)
             return member, writes
-        return self._count_failure(staff_id, failed + 1, now, wrong)
+        if failed and failed_source != source:
+            source = MIXED
+        return self._count_failure(staff_id, failed + 1, now, wrong, source)
 
     def _count_failure(
-        self, staff_id: str, failed: int, now: datetime, wrong: Refusal
+        self, staff_id: str, failed: int, now: datetime, wrong: Refusal, source: str
     ) -> tuple[Refusal, tuple[PinWrite, ...]]:
         limit = self._settings.pin_attempts
         if failed < limit:
-            return wrong, (_pin_count(staff_id, failed, None),)
+            return wrong, (_pin_count(staff_id, failed, None, source),)
         until = (now + timedelta(minutes=self._settings.lockout_minutes)).isoformat()
         return (
             Refusal(
@@ -466,11 +485,31 @@ class StaffDirectory:
         return member.ceiling if member.ceiling is not None else self._settings.supervisor_ceiling
 
     def check_second_factor(self, staff_id: str, code: str, now: datetime) -> bool:
-        """A TOTP code from the person's own enrolled app (one step of clock drift allowed)."""
+        """A TOTP code from the person's own enrolled app (one step of clock drift allowed),
+        accepted once: the time step it matched is remembered, and a code of that step or
+        an earlier one is refused (someone who watched it typed cannot use it again)."""
         secret = self.totp_secret(staff_id)
         if secret is None:
             return False
-        return pyotp.TOTP(secret).verify(code, for_time=now, valid_window=1)
+        totp = pyotp.TOTP(secret)
+        current = totp.timecode(now)
+        step = next(
+            (
+                current + drift
+                for drift in (-1, 0, 1)
+                if hmac.compare_digest(totp.at(now, counter_offset=drift), str(code).strip())
+            ),
+            None,
+        )
+        if step is None:
+            return False
+        with self._conn:
+            used = self._conn.execute(
+                "UPDATE lane_staff SET totp_last_step = ? WHERE id = ? "
+                "AND (totp_last_step IS NULL OR totp_last_step < ?)",
+                (step, staff_id, step),
+            ).rowcount
+        return used == 1
 
     def authorize_box_action(
         self,
@@ -540,13 +579,17 @@ class StaffDirectory:
 PinWrite = Callable[[sqlite3.Connection], None]
 
 
-def _pin_count(staff_id: str, failed: int, locked_until: str | None) -> PinWrite:
-    """The PIN-attempt count of one person (0 and a lock time when the limit was reached)."""
+def _pin_count(
+    staff_id: str, failed: int, locked_until: str | None, source: str | None = None
+) -> PinWrite:
+    """The PIN-attempt count of one person (0 and a lock time when the limit was reached)
+    and where the counted failures came from."""
 
     def write(conn: sqlite3.Connection) -> None:
         conn.execute(
-            "UPDATE lane_staff SET failed_pins = ?, locked_until = ? WHERE id = ?",
-            (failed, locked_until, staff_id),
+            "UPDATE lane_staff SET failed_pins = ?, locked_until = ?, failed_source = ? "
+            "WHERE id = ?",
+            (failed, locked_until, source if failed else None, staff_id),
         )
 
     return write

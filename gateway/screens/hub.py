@@ -543,14 +543,20 @@ class ScreenHub:
             changes["reason"] = authorization.reason
         return replace(pending, **changes)
 
-    def identify_staff(self, staff_id: str, pin: str) -> Any:
+    def identify_staff(self, staff_id: str, pin: str, source: str = "screens") -> Any:
         """A LAN login: the lane's staff directory checks the PIN (and counts failures
         toward its lockout), on the lane owner's thread. Answers the staff member or a
-        Refusal."""
+        Refusal. `source`: where the login came from ("screens ADDRESS")."""
         if not staff_id.strip() or not pin.strip():
             return Refusal("no_credential", "Enter your staff number and PIN.")
         credential = ev.Credential(staff_id=staff_id.strip(), pin=pin.strip())
-        return self.owner.ask(StaffLogin(credential, self.clock()))
+        return self.owner.ask(StaffLogin(credential, self.clock(), source))
+
+    def wake(self) -> None:
+        """Wake every event stream without a change (a session ended: its stream ends)."""
+        with self._lock:
+            waiters = list(self._waiters)
+        self._wake(waiters)
 
     def note(self, kind: str, text: str) -> None:
         with self._lock:

@@ -108,13 +108,15 @@ class LaneRequest(Protocol[T_co]):
 @dataclass(frozen=True)
 class StaffLogin:
     """A LAN login: the staff directory checks the PIN and counts a wrong one toward its
-    lockout (a database write)."""
+    lockout (a database write). `source` names where it came from ("screens ADDRESS"):
+    a right PIN clears only failures from that same source (gateway.lane.staff)."""
 
     credential: ev.Credential
     at: datetime
+    source: str = "screens"
 
     def run(self, lane: LanePort) -> StaffMember | Refusal:
-        answer: StaffMember | Refusal = lane.staff.identify(self.credential, self.at)
+        answer: StaffMember | Refusal = lane.staff.identify(self.credential, self.at, self.source)
         return answer
 
 

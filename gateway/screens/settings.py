@@ -47,6 +47,22 @@ class ScreensSettings(_Section):
     lan: bool = Field(False, description="allow other machines on the LAN (staff login)")
     tls_cert: Path | None = Field(None, description="PEM certificate: serve HTTPS")
     tls_key: Path | None = Field(None, description="PEM private key of tls_cert")
+    insecure_lan: bool = Field(
+        False,
+        description="lan = true over plain HTTP (PINs and cookies in clear on the shop's "
+        "network); logged as a warning at every start",
+    )
+    allowed_hosts: list[str] = Field(
+        default_factory=list,
+        description="host names tablets use for the screens (besides loopback, IP "
+        "literals and this box's name); any other Host header is refused",
+    )
+    session_idle_minutes: float = Field(
+        15, gt=0, le=15, description="a LAN session ends after this long without a request"
+    )
+    session_hours: float = Field(
+        12, gt=0, le=24, description="a LAN session ends this long after its login, whatever"
+    )
     language: Literal["en", "zh"] = "en"
     currency: CurrencyFormatSettings = Field(default_factory=CurrencyFormatSettings)
     receipt_qr: str | None = Field(
@@ -64,6 +80,12 @@ class ScreensSettings(_Section):
             raise ValueError(
                 f"host {self.host!r} is not loopback: set lan = true to serve "
                 "the screens on the shop's network (staff login required)"
+            )
+        if self.lan and not self.https and not self.insecure_lan:
+            raise ValueError(
+                "lan = true without tls_cert/tls_key would send staff PINs and session "
+                "cookies over the shop's network in clear: give a certificate and key, or "
+                "set insecure_lan = true to accept that (a warning at every start)"
             )
         return self
 

@@ -34,7 +34,7 @@ from acceptance_testkit import (
     wait_until,
 )
 from playwright.sync_api import Browser, Page, expect
-from screens_testkit import open_page
+from screens_testkit import daemon_kiosk, open_page
 
 PAYMENT_CARD = "5500000000000004"
 
@@ -79,7 +79,7 @@ def override_records(store: Store, after: int) -> list[Any]:
 @pytest.fixture
 def cashier(browser: Browser, till: Store) -> Iterator[Page]:
     """The cashier page `gateway run` serves, in Chromium, showing the open shift."""
-    page = open_page(browser, str(till.status()["screens"]) + "/")
+    page = open_page(browser, daemon_kiosk(str(till.status()["screens"]), till.box_dir))
     expect(page.locator("[data-state]")).to_have_attribute("data-state", "idle")
     yield page
     page.close()

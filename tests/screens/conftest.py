@@ -13,6 +13,7 @@ from playwright.sync_api import Browser, Page, sync_playwright
 from screens_testkit import CHROMIUM_ARGS, ROOT, Till, open_page
 
 from gateway.harness.screens_demo import SCALE_CAPACITIES, StepClock, demo_lane, running_devices
+from gateway.screens.access import TOKEN_FILE, kiosk_token
 from gateway.screens.app import create_app
 from gateway.screens.hub import ScreenHub
 from gateway.screens.requests import LocalLane
@@ -49,23 +50,24 @@ def till(tmp_path: Path, language: str) -> Iterator[Till]:
         scale_capacity=SCALE_CAPACITIES,
         store_name=settings.store.name,
     )
-    server = ScreensServer(create_app(hub), settings.screens, port=0).start()
+    token = kiosk_token(tmp_path / TOKEN_FILE)
+    server = ScreensServer(create_app(hub, kiosk_token=token), settings.screens, port=0).start()
     try:
         with running_devices(hub) as devices:
-            yield Till(hub, devices, server.url, settings, lane)
+            yield Till(hub, devices, server.url, settings, lane, token)
     finally:
         server.stop()
 
 
 @pytest.fixture
 def cashier(browser: Browser, till: Till) -> Iterator[Page]:
-    page = open_page(browser, till.url + "/")
+    page = open_page(browser, till.kiosk("/"))
     yield page
     page.close()
 
 
 @pytest.fixture
 def customer(browser: Browser, till: Till) -> Iterator[Page]:
-    page = open_page(browser, till.url + "/customer", width=1024, height=600)
+    page = open_page(browser, till.kiosk("/customer"), width=1024, height=600)
     yield page
     page.close()

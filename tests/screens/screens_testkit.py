@@ -3,13 +3,18 @@ cashier's sign-on by keyboard. (A module of its own name: test modules import it
 
 from __future__ import annotations
 
+import asyncio
+import re
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
+import httpx
 from playwright.sync_api import Browser, Page, expect
 
 from gateway.harness.screens_demo import CASHIER, DemoDevices
 from gateway.lane.machine import Lane
+from gateway.screens.access import KIOSK_COOKIE, TOKEN_FILE, kiosk_link
 from gateway.screens.hub import ScreenHub
 from gateway.settings import GatewaySettings
 
@@ -37,6 +42,21 @@ class Till:
     url: str
     settings: GatewaySettings
     lane: Lane  # the hub reaches it only through its owner, LocalLane; tests read it here
+    kiosk_token: str  # the kiosk's credential: pages and requests carry it (see `kiosk`)
+
+    def kiosk(self, page: str = "/") -> str:
+        """The kiosk link to `page`: what the box's own browser is started with."""
+        return kiosk_link(self.url, self.kiosk_token, page)
+
+    @property
+    def cookies(self) -> dict[str, str]:
+        """The kiosk's cookie, for an HTTP client standing in for the kiosk browser."""
+        return {KIOSK_COOKIE: self.kiosk_token}
+
+
+def daemon_kiosk(url: str, data_dir: Path, page: str = "/") -> str:
+    """The kiosk link of a `gateway run` whose data is in `data_dir` (its 0600 token file)."""
+    return kiosk_link(url, (data_dir / TOKEN_FILE).read_text().strip(), page)
 
 
 def open_page(browser: Browser, url: str, *, width: int = 1280, height: int = 800) -> Page:
@@ -69,3 +89,31 @@ def sign_on(page: Page, who: tuple[str, str] = CASHIER) -> None:
     page.keyboard.type(who[1])
     page.keyboard.press("Enter")
     expect(page.locator("[data-state]")).to_have_attribute("data-state", "idle")
+
+
+def asgi(
+    app: object,
+    client_host: str,
+    method: str,
+    path: str,
+    cookies: dict[str, str] | None = None,
+    **kw: object,
+) -> httpx.Response:
+    """One request to the app as if from `client_host` (a tablet on the shop's LAN)."""
+
+    async def go() -> httpx.Response:
+        transport = httpx.ASGITransport(app=app, client=(client_host, 40000))  # type: ignore[arg-type]
+        async with httpx.AsyncClient(
+            transport=transport, base_url="http://127.0.0.1", cookies=cookies
+        ) as client:
+            return await client.request(method, path, **kw)  # type: ignore[arg-type]
+
+    with ThreadPoolExecutor(1) as pool:  # Playwright's loop runs on this thread
+        return pool.submit(asyncio.run, go()).result()
+
+
+def csrf_of(page: httpx.Response) -> dict[str, str]:
+    """The login form's CSRF token, as the form field and as its cookie."""
+    token = re.search(r'name="csrf" value="([^"]+)"', page.text)
+    assert token is not None, page.text
+    return {"csrf": token.group(1)}

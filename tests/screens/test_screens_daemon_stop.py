@@ -10,7 +10,7 @@ import time
 from pathlib import Path
 
 from playwright.sync_api import Browser, Page, expect
-from screens_testkit import MILK, open_page
+from screens_testkit import MILK, daemon_kiosk, open_page
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "daemon"))
 from daemon_testkit import NO_SYNC, Daemon, box_config
@@ -44,8 +44,9 @@ def test_a_stop_with_both_pages_open_is_clean_and_they_reconnect_after_a_restart
         assert daemon is not None
         url = str(daemon.status()["screens"])
         assert daemon.key("sign_on", **CASHIER_STAFF)["ok"]
-        cashier = open_page(browser, url + "/")
-        customer = open_page(browser, url + "/customer", width=1024, height=600)
+        cashier = open_page(browser, daemon_kiosk(url, tmp_path))
+        customer_url = daemon_kiosk(url, tmp_path, "/customer")
+        customer = open_page(browser, customer_url, width=1024, height=600)
         pages += [cashier, customer]
         expect(cashier.locator("[data-state]")).to_have_attribute("data-state", "idle")
 

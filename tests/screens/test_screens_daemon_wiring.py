@@ -23,6 +23,7 @@ from gateway.harness.screens_demo import CASHIER, SCALE_CAPACITIES, StepClock, d
 from gateway.lane import events as ev
 from gateway.lane.events import Outcome, Refusal
 from gateway.lane.machine import Lane
+from gateway.screens.access import KIOSK_COOKIE
 from gateway.screens.app import create_app
 from gateway.screens.hub import ScreenHub
 from gateway.screens.serve import ScreensServer
@@ -70,12 +71,16 @@ def wired(tmp_path: Path) -> Iterator[tuple[ScreenHub, MainLoop, str]]:
         scale_capacity=SCALE_CAPACITIES,
         store_name="Corner Shop",
     )
-    server = ScreensServer(create_app(hub), settings.screens, port=0).start()
+    app = create_app(hub, kiosk_token=KIOSK_TOKEN)
+    server = ScreensServer(app, settings.screens, port=0).start()
     try:
         yield hub, loop, server.url
     finally:
         server.stop()
         loop.inbox.put(None)
+
+
+KIOSK_TOKEN = "kiosk-token-of-this-test-0123456789abcdef"
 
 
 def read_events(
@@ -84,7 +89,11 @@ def read_events(
     """Open the event stream, run `action` once it is open, return the newest HTML of each
     part as soon as `wanted` says so."""
     latest: dict[str, str] = {}
-    with httpx.Client(timeout=10) as client, client.stream("GET", url + "/events") as stream:
+    kiosk = {KIOSK_COOKIE: KIOSK_TOKEN}
+    with (
+        httpx.Client(timeout=10, cookies=kiosk) as client,
+        client.stream("GET", url + "/events") as stream,
+    ):
         event, data, acted = "", "", False
         for raw in stream.iter_lines():
             if raw.startswith("event: "):

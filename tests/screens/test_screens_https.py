@@ -14,6 +14,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
 from gateway.harness.screens_demo import StepClock, demo_lane
+from gateway.screens.access import HSTS, KIOSK_COOKIE
 from gateway.screens.app import create_app
 from gateway.screens.hub import ScreenHub
 from gateway.screens.requests import LocalLane
@@ -60,12 +61,14 @@ def test_screens_over_https(tmp_path: Path) -> None:
     hub = ScreenHub(
         LocalLane(lane), settings.screens, clock=StepClock(dt.datetime(2026, 11, 24, 9))
     )
-    server = ScreensServer(create_app(hub), settings.screens, port=0).start()
+    token = "kiosk-token-of-this-test-0123456789abcdef"
+    server = ScreensServer(create_app(hub, kiosk_token=token), settings.screens, port=0).start()
     try:
         assert server.url.startswith("https://127.0.0.1:")
         trust = ssl.create_default_context(cafile=str(settings.screens.tls_cert))
-        page = httpx.get(server.url + "/", verify=trust)
+        page = httpx.get(server.url + "/", verify=trust, cookies={KIOSK_COOKIE: token})
         assert page.status_code == 200 and "sse-connect" in page.text
+        assert page.headers["strict-transport-security"] == HSTS
         plain = httpx.Client(base_url=server.url.replace("https", "http"))
         try:
             plain.get("/")

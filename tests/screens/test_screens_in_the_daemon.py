@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 from playwright.sync_api import Browser, Page, expect
-from screens_testkit import MILK, sign_on
+from screens_testkit import MILK, daemon_kiosk, sign_on
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "daemon"))
 from daemon_testkit import NO_SYNC, Daemon, box_config
@@ -91,7 +91,7 @@ def test_f3_and_the_control_socket_price_a_weighed_item_alike(
         assert daemon.key("sign_on", staff="101", pin="472951")["ok"]
         wait_until(lambda: daemon.status()["scale"] is not None)
         page = browser.new_page()
-        page.goto(str(daemon.status()["screens"]) + "/")
+        page.goto(daemon_kiosk(str(daemon.status()["screens"]), tmp_path))
         page.wait_for_selector("body[data-live]", state="attached")
         expect(page.locator("#weight")).to_have_class("weight stable")
         page.keyboard.type(APPLES)
@@ -128,7 +128,8 @@ def lan_page(browser: Browser, url: str) -> Page:
 def test_only_the_main_loop_uses_the_database_in_a_browser_session(
     tmp_path: Path, browser: Browser, stopped_cleanly: list[Daemon]
 ) -> None:
-    daemon = Daemon(tmp_path, box_config(tmp_path), {**NO_SYNC, "STOREGATE_SCREENS__LAN": "true"})
+    lan = {"STOREGATE_SCREENS__LAN": "true", "STOREGATE_SCREENS__INSECURE_LAN": "true"}
+    daemon = Daemon(tmp_path, box_config(tmp_path), {**NO_SYNC, **lan})
     stopped_cleanly.append(daemon)
     url = str(daemon.status()["screens"])
     page = lan_page(browser, url)

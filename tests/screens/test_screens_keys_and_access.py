@@ -3,18 +3,17 @@ screens (loopback, LAN with a staff login, actions only from the pages themselve
 
 from __future__ import annotations
 
-import asyncio
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import httpx
 import pytest
 from playwright.sync_api import Page, expect
-from screens_testkit import MILK, WINE, Till, shot, sign_on
+from screens_testkit import MILK, WINE, Till, asgi, csrf_of, shot, sign_on
 
 from gateway.errors import SettingsError
 from gateway.harness.screens_demo import CASHIER, SUPERVISOR
-from gateway.screens.app import SESSION_COOKIE, create_app
+from gateway.screens.access import CSRF_COOKIE, SESSION_COOKIE
+from gateway.screens.app import create_app
 from gateway.screens.keys import KEYS
 from gateway.settings import load_settings
 
@@ -115,62 +114,50 @@ def test_printer_paper_out_shows_as_a_device_alert(till: Till, cashier: Page) ->
 
 
 def test_actions_need_the_pages_own_header(till: Till) -> None:
-    with httpx.Client(base_url=till.url) as client:
+    with httpx.Client(base_url=till.url, cookies=till.cookies) as client:
         assert client.post("/action/suspend").status_code == 403
         assert client.post("/action/suspend", headers={"HX-Request": "true"}).status_code == 204
 
 
-def _asgi(
-    app: object,
-    client_host: str,
-    method: str,
-    path: str,
-    cookies: dict[str, str] | None = None,
-    **kw: object,
-) -> httpx.Response:
-    """One request to the app as if from `client_host` (a tablet on the shop's LAN)."""
-
-    async def go() -> httpx.Response:
-        transport = httpx.ASGITransport(app=app, client=(client_host, 40000))  # type: ignore[arg-type]
-        async with httpx.AsyncClient(
-            transport=transport, base_url="http://box", cookies=cookies
-        ) as client:
-            return await client.request(method, path, **kw)  # type: ignore[arg-type]
-
-    with ThreadPoolExecutor(1) as pool:  # Playwright's loop runs on this thread
-        return pool.submit(asyncio.run, go()).result()
-
-
 def test_lan_access_needs_lan_and_a_staff_login(till: Till) -> None:
-    app = create_app(till.hub)
-    assert _asgi(app, "127.0.0.1", "GET", "/").status_code == 200
-    refused = _asgi(app, "192.0.2.50", "GET", "/")
+    app = create_app(till.hub, kiosk_token=till.kiosk_token)
+    kiosk = till.cookies
+    assert asgi(app, "127.0.0.1", "GET", "/", cookies=kiosk).status_code == 200
+    refused = asgi(app, "192.0.2.50", "GET", "/", cookies=kiosk)
     assert refused.status_code == 403 and "this box only" in refused.text
     till.hub.settings.lan = True
     try:
-        assert (
-            _asgi(app, "192.0.2.50", "GET", "/customer").headers["location"]
-            == "/login?next=/customer"
-        )
-        wrong = _asgi(
-            app, "192.0.2.50", "POST", "/login", data={"staff_id": CASHIER[0], "pin": "000000"}
-        )
-        assert wrong.status_code == 401 and "Wrong staff number or PIN" in wrong.text
-        good = _asgi(
+        lan_kiosk = asgi(app, "192.0.2.50", "GET", "/customer", cookies=kiosk)
+        assert lan_kiosk.status_code == 401  # the kiosk cookie counts on the box only
+        assert 'name="next" value="/customer"' in lan_kiosk.text  # the login form instead
+        form = asgi(app, "192.0.2.50", "GET", "/login")
+        csrf = csrf_of(form)
+        jar = {CSRF_COOKIE: form.cookies[CSRF_COOKIE]}
+        wrong = asgi(
             app,
             "192.0.2.50",
             "POST",
             "/login",
-            data={"staff_id": CASHIER[0], "pin": CASHIER[1], "next": "/customer"},
+            cookies=jar,
+            data={"staff_id": CASHIER[0], "pin": "000000", **csrf},
+        )
+        assert wrong.status_code == 401 and "Wrong staff number or PIN" in wrong.text
+        good = asgi(
+            app,
+            "192.0.2.50",
+            "POST",
+            "/login",
+            cookies=jar,
+            data={"staff_id": CASHIER[0], "pin": CASHIER[1], "next": "/customer", **csrf},
         )
         assert good.status_code == 303 and good.headers["location"] == "/customer"
         cookie = good.cookies[SESSION_COOKIE]
         assert "httponly" in good.headers["set-cookie"].lower()
         assert "samesite=strict" in good.headers["set-cookie"].lower()
-        page = _asgi(app, "192.0.2.50", "GET", "/", cookies={SESSION_COOKIE: cookie})
+        page = asgi(app, "192.0.2.50", "GET", "/", cookies={SESSION_COOKIE: cookie})
         assert page.status_code == 200 and "sse-connect" in page.text
-        forged = _asgi(app, "192.0.2.50", "GET", "/", cookies={SESSION_COOKIE: "guess"})
-        assert forged.status_code == 303
+        forged = asgi(app, "192.0.2.50", "GET", "/", cookies={SESSION_COOKIE: "guess"})
+        assert forged.status_code == 401
     finally:
         till.hub.settings.lan = False
 
