@@ -58,7 +58,9 @@ def no_sale(page: Page, reason: str) -> None:
 
 
 def refund(page: Page, receipt_id: str, reason: str) -> None:
+    expect(page.locator('[data-prompt="supervisor"]')).to_have_count(0)  # the prompt closed
     page.keyboard.type(receipt_id)
+    expect(page.locator("#entry")).to_have_value(receipt_id)  # typed, before the key
     page.keyboard.press("F10")
     dialog = page.locator('[data-prompt="refund"]')
     expect(dialog).to_be_visible()
@@ -73,7 +75,8 @@ def test_a_tablet_acts_as_its_own_person_not_as_the_tills_cashier(
 ) -> None:
     config = box_config(tmp_path)
     add_second_supervisor(tmp_path / "storegate.db")
-    daemon = Daemon(tmp_path, config, {**NO_SYNC, "STOREGATE_SCREENS__LAN": "true"})
+    lan = {"STOREGATE_SCREENS__LAN": "true", "STOREGATE_SCREENS__INSECURE_LAN": "true"}
+    daemon = Daemon(tmp_path, config, {**NO_SYNC, **lan})
     stopped_cleanly.append(daemon)
     assert daemon.key("sign_on", staff=TILL_SUPERVISOR[0], pin=TILL_SUPERVISOR[1])["ok"]
     assert daemon.key("scan", code=MILK)["ok"]
