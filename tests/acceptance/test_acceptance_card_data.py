@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from acceptance_testkit import BEAT_CARD, MILK, OIL, Store, open_store, wait_until
+from acceptance_testkit import BEAT, MILK, OIL, Store, open_store, wait_until
 
 PAN = "4000056655665556"  # Luhn-valid, Visa range; in no fixture of the store
 SPACED = "4000 0566 5566 5556"
@@ -122,10 +122,17 @@ def test_a_card_number_typed_or_scanned_anywhere_is_never_kept_or_sent(store: St
     refusals.append(_typed(store, answers, "member", card=PAN).get("refused"))
     _typed(store, answers, "tender", type="card", amount=PAN, reference="x")  # bad amount
     voided = _typed(
-        store, answers, "void_sale", reason=f"card {DASHED} declined", supervisor_card=BEAT_CARD
+        store,
+        answers,
+        "void_sale",
+        reason=f"card {DASHED} declined",
+        supervisor=BEAT[0],
+        supervisor_pin=BEAT[1],
     )
     assert voided.get("ok"), voided
-    opened = _typed(store, answers, "no_sale", reason=f"card {PAN}", supervisor_card=BEAT_CARD)
+    opened = _typed(
+        store, answers, "no_sale", reason=f"card {PAN}", supervisor=BEAT[0], supervisor_pin=BEAT[1]
+    )
     assert opened.get("ok"), opened
     # -- a refund of the card sale with the number as the reason ----------------------------
     sale_record = next(r for r in store.records() if r.kind == "sale" and r.seq in sale["records"])
@@ -135,7 +142,8 @@ def test_a_card_number_typed_or_scanned_anywhere_is_never_kept_or_sent(store: St
         "refund",
         receipt=sale_record.body["receipt_id"],
         reason=f"refund to {SPACED}",
-        supervisor_card=BEAT_CARD,
+        supervisor=BEAT[0],
+        supervisor_pin=BEAT[1],
     )
     assert refunded.get("ok"), refunded
 

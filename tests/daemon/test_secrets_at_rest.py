@@ -104,7 +104,11 @@ def test_the_boxs_files_are_the_service_accounts_alone_and_hold_no_seed(
         stdin=f"{ADMIN_PIN}\n",
     )  # fmt: skip
     assert added.returncode == 0, added.stderr
-    enrolled = gateway("staff", "totp", "301", "--config", str(config))
+    # the first admin enrols her own authenticator, with her PIN (this ends the bootstrap)
+    enrolled = gateway(
+        "staff", "totp", "301", "--by", "301", "--config", str(config), "--pin-stdin",
+        stdin=f"{ADMIN_PIN}\n",
+    )  # fmt: skip
     assert enrolled.returncode == 0, enrolled.stderr
     seed = pyotp.parse_uri(enrolled.stdout.strip()).secret
     plant_old_technician(database)
