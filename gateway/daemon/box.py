@@ -875,9 +875,10 @@ class Box:
 
     def _apply_config(self, document: dict[str, Any]) -> None:
         """Head office's settings: into the file now, live between sales (remote_config)."""
-        from gateway.daemon.remote_config import changes_from, write_settings
+        from gateway.daemon.remote_config import write_settings
+        from gateway.sync.config_keys import config_changes
 
-        path = write_settings(self.config_path, changes_from(document))
+        path = write_settings(self.config_path, config_changes(document))
         log.info("settings from head office written to %s", path)
         if self.lane.sale is None:
             self.reload()

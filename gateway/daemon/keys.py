@@ -19,6 +19,7 @@ from devices.events import CardEvent, CardKind, ScanEvent, WeightReading
 from devices.settings import ScaleSettings
 from gateway.cardsafe import mask_card_data
 from gateway.lane import events as ev
+from gateway.pricing.engine import MAX_QUANTITY  # items of one scan or PLU, whole
 
 
 @dataclass(frozen=True)
@@ -47,7 +48,6 @@ def from_device(event: ScanEvent | CardEvent, lane_state: str, at: datetime) -> 
 # arithmetic that would raise instead of answering.
 MAX_AMOUNT = Decimal("9999999.99")  # the largest tender, float or count a till takes
 MAX_DECIMALS = 6  # places an amount may carry here; the lane refuses beyond the currency's
-MAX_QUANTITY = 9999  # items of one scan or PLU, whole
 MAX_LINE = 9999  # a line index
 MAX_TEXT = 256  # a barcode, PLU, card, id, reference, PIN
 MAX_REASON = 500  # a reason a person typed
@@ -104,7 +104,7 @@ def _whole(value: object, what: str, low: int, high: int) -> int:
 def _quantity(value: object) -> Decimal:
     if value is None:
         return Decimal(1)
-    return Decimal(_whole(value, "quantity", 1, MAX_QUANTITY))
+    return Decimal(_whole(value, "quantity", 1, int(MAX_QUANTITY)))
 
 
 def _text(

@@ -23,10 +23,7 @@ from typing import Any
 
 from gateway.errors import StoregateError
 from gateway.settings import load_settings
-from gateway.sync.config_keys import config_changes
 from gateway.sync.errors import DocumentRefused
-
-changes_from = config_changes  # the one check, shared with `cloud publish config`
 
 
 def write_settings(config_path: str | None, changes: dict[tuple[str, str], Any]) -> Path:

@@ -23,13 +23,10 @@ def rate_key(tax: Mapping[str, Any]) -> str:
     return f"{rate:f}%" + ("" if tax["inclusive"] else " excl.")
 
 
-units = to_minor_units  # the one minor-units rule (gateway.money)
-
-
 def _fold(pairs: Iterable[tuple[str, Decimal]], places: int) -> dict[str, int]:
     out: dict[str, int] = {}
     for key, amount in pairs:
-        out[key] = out.get(key, 0) + units(amount, places)
+        out[key] = out.get(key, 0) + to_minor_units(amount, places)
     return out
 
 
@@ -37,8 +34,8 @@ def _taxes(rows: Iterable[Mapping[str, Any]], places: int) -> dict[str, list[int
     out: dict[str, list[int]] = {}
     for tax in rows:
         sums = out.setdefault(rate_key(tax), [0, 0])
-        sums[0] += units(tax["gross"], places)
-        sums[1] += units(tax["tax"], places)
+        sums[0] += to_minor_units(tax["gross"], places)
+        sums[1] += to_minor_units(tax["tax"], places)
     return out
 
 
@@ -102,8 +99,8 @@ def digest(kind: str, body: Mapping[str, Any]) -> Digest | None:
         return {
             "v": DIGEST_VERSION,
             "p": p,
-            "t": units(body["totals"]["total"], p),
-            "s": units(body["totals"]["savings"], p),
+            "t": to_minor_units(body["totals"]["total"], p),
+            "s": to_minor_units(body["totals"]["savings"], p),
             "cur": body["currency"],
             "lv": len(body["voided_lines"]),
             "pe": body["points"]["earned"],
@@ -118,7 +115,7 @@ def digest(kind: str, body: Mapping[str, Any]) -> Digest | None:
         return {
             "v": DIGEST_VERSION,
             "p": p,
-            "t": units(body["total"], p),
+            "t": to_minor_units(body["total"], p),
             "pb": body.get("points_reversed", 0),
             "pg": body.get("points_returned", 0),
             "tn": _fold(((t["type"], t["amount"]) for t in body["tenders"]), p),

@@ -12,8 +12,7 @@ from gateway.cardsafe import has_card_data
 from gateway.catalog.catalog import Catalog
 from gateway.catalog.document import Product
 from gateway.lane.events import Refusal
-
-MAX_QUANTITY = Decimal(9999)
+from gateway.pricing.engine import MAX_QUANTITY  # what the engine prices: one bound
 
 
 def whole_quantity(quantity: Decimal) -> Refusal | None:

@@ -43,8 +43,6 @@ from gateway.pricing import Basket, BasketLine, PricedBasket, price_basket
 from gateway.pricing.basket import quantity_on_weighed_error
 from gateway.pricing.result import PricedLine
 
-_whole = whole_quantity
-_find = find_product
 EXTERNAL = ("card", "mobile", "voucher")
 MEMBER_TENDERS = ("points", "stored_value")
 
@@ -116,7 +114,7 @@ def scan(lane: LaneContext, event: ev.Scan) -> Step | Refusal:
             "scan each label (or weigh each item) once, without a quantity.",
         )
     quantity = Decimal(parsed.count or 1) * event.quantity
-    if parsed.weight is None and parsed.price is None and (bad := _whole(quantity)):
+    if parsed.weight is None and parsed.price is None and (bad := whole_quantity(quantity)):
         return bad
     return _add(
         lane,
@@ -133,14 +131,14 @@ def scan(lane: LaneContext, event: ev.Scan) -> Step | Refusal:
 
 def plu(lane: LaneContext, event: ev.Plu) -> Step | Refusal:
     sale = current(lane, event.at)
-    product = _find(sale.catalog, event.code)
+    product = find_product(sale.catalog, event.code)
     if product is None:
         return card_code_refusal(event.code) or Refusal(
             "unknown_item", f"No item with PLU {event.code}."
         )
     if product.weighed:
         return Refusal("needs_weight", f"{product.name} is sold by weight: weigh it on the scale.")
-    if bad := _whole(event.quantity):
+    if bad := whole_quantity(event.quantity):
         return bad
     return _add(lane, event, BasketLine(product.sku, quantity=event.quantity))
 
@@ -158,7 +156,7 @@ def weight_refusal(weight: Decimal | None, stable: bool, capacity: Decimal) -> R
 
 def weighed(lane: LaneContext, event: ev.Weighed) -> Step | Refusal:
     sale = current(lane, event.at)
-    product = _find(sale.catalog, event.code)
+    product = find_product(sale.catalog, event.code)
     if product is None:
         return card_code_refusal(event.code) or Refusal(
             "unknown_item", f"No item with PLU {event.code}."
@@ -180,7 +178,7 @@ def _line(sale: Sale, index: int) -> Refusal | None:
 
 def change_quantity(lane: LaneContext, event: ev.ChangeQuantity) -> Step | Refusal:
     sale = _open(lane)
-    if (bad := _line(sale, event.line)) or (bad := _whole(event.quantity)):
+    if (bad := _line(sale, event.line)) or (bad := whole_quantity(event.quantity)):
         return bad
     old = sale.lines[event.line]
     if old.weight is not None or old.label_price is not None:

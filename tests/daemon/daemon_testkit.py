@@ -213,6 +213,22 @@ def box_config(directory: Path, extra: str = "") -> Path:
 
 
 @contextlib.contextmanager
+def local_user(name: str, groups: tuple[str, ...] = ()) -> Iterator[str]:
+    """A local account for playing another user of the box (the tests run as root, as CI
+    does), in `groups` (created if missing); removed again afterwards. Give each test
+    process its own name: xdist workers run side by side."""
+    for group in groups:
+        subprocess.run(["groupadd", "-f", group], check=True)
+    subprocess.run(["userdel", name], capture_output=True, check=False)
+    member_of = ["-G", ",".join(groups)] if groups else []
+    subprocess.run(["useradd", "-M", "-s", "/bin/sh", *member_of, name], check=True)
+    try:
+        yield name
+    finally:
+        subprocess.run(["userdel", name], capture_output=True, check=False)
+
+
+@contextlib.contextmanager
 def tmpfs(path: Path, size: str) -> Iterator[Path]:
     """A small real filesystem (the test runs as root, as CI does)."""
     path.mkdir(parents=True, exist_ok=True)

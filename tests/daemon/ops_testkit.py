@@ -5,12 +5,13 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import paho.mqtt.client as mqtt
-from daemon_testkit import box_config
+from daemon_testkit import Daemon, box_config
 
 from gateway.harness.brokers import Mosquitto
 
@@ -127,3 +128,29 @@ def journal_bodies(database: Path, kind: str) -> list[dict[str, Any]]:
             "SELECT body FROM journal_record WHERE kind = ? ORDER BY seq", (kind,)
         ).fetchall()
     return [json.loads(body) for (body,) in rows]
+
+
+def connected(daemon: Daemon) -> bool:
+    sync = daemon.status()["sync"]
+    return bool(sync["connection"] == "connected" and sync["head_office_online"])  # type: ignore[index]
+
+
+@contextmanager
+def member_till(directory: Path) -> Iterator[tuple[Mosquitto, Daemon]]:
+    """`gateway run` synced to a broker of its own with head office present, the members
+    document loaded and the cashier (101) signed on; stopped (exit 0 asserted) and the
+    broker killed afterwards, whatever the test did to it."""
+    broker = Mosquitto(directory / "broker").start()
+    daemon: Daemon | None = None
+    try:
+        head_office_online(broker.port)
+        config = synced_box_config(directory, broker)
+        load_members(directory / "storegate.db")
+        daemon = Daemon(directory, config, FAST_SYNC)
+        wait_until(lambda: connected(daemon), 15, "the box online with head office")
+        assert daemon.key("sign_on", staff="101", pin="472951")["ok"]
+        yield broker, daemon
+    finally:
+        if daemon is not None:
+            assert daemon.stop() == 0, daemon.output()[-3000:]
+        broker.kill()

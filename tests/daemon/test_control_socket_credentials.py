@@ -22,14 +22,23 @@ from typing import Any
 
 import pyotp
 import pytest
-from daemon_testkit import EXAMPLE_CATALOG, EXAMPLE_CONFIG, GATEWAY, NO_SYNC, ROOT, Daemon
+from daemon_testkit import (
+    EXAMPLE_CATALOG,
+    EXAMPLE_CONFIG,
+    GATEWAY,
+    NO_SYNC,
+    ROOT,
+    Daemon,
+    local_user,
+)
 from daemon_testkit import box_config as example_box
-from ops_testkit import journal_bodies
+from ops_testkit import journal_bodies, publish
 
 from gateway.daemon.control import call
 
 GROUP = "sgsock"  # the socket's group on this test machine (`[daemon] socket_group`)
-USER = "sgsock-tech"  # a technician-group user: may use the socket, is nobody on the till
+# a technician-group user: may use the socket, is nobody on the till (one per test process)
+USER = f"sgtech{os.getpid() % 100000}"
 ADMIN = ("301", "508273")
 SECOND_ADMIN = ("302", "720461")
 CASHIER = ("101", "472951")
@@ -52,13 +61,10 @@ print(data.decode())
 
 
 @pytest.fixture(scope="module")
-def technician() -> str:
-    """A local user in the socket's group (the test runs as root, as CI does)."""
-    subprocess.run(["groupadd", "-f", GROUP], check=True)
-    if subprocess.run(["id", USER], capture_output=True, check=False).returncode != 0:
-        subprocess.run(["useradd", "-M", "-G", GROUP, USER], check=False)
-    subprocess.run(["usermod", "-aG", GROUP, USER], check=True)
-    return USER
+def technician() -> Iterator[str]:
+    """A local user in the socket's group."""
+    with local_user(USER, (GROUP,)) as name:
+        yield name
 
 
 class Box:
@@ -465,7 +471,6 @@ def test_a_catalog_loaded_on_the_box_never_blocks_head_offices_signed_ones(
     refuse head office's next signed catalog (version 2) as "not newer"."""
     import base64
 
-    import paho.mqtt.client as mqtt
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
     from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
@@ -508,14 +513,7 @@ def test_a_catalog_loaded_on_the_box_never_blocks_head_offices_signed_ones(
                 key,
                 "ho-1",
             )
-            publisher = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2)
-            publisher.connect("127.0.0.1", broker.port)
-            publisher.loop_start()
-            publisher.publish(
-                "storegate/v1/store-1/catalog", json.dumps(message), qos=1, retain=True
-            ).wait_for_publish(10)
-            publisher.loop_stop()
-            publisher.disconnect()
+            publish(broker.port, "storegate/v1/store-1/catalog", message, retain=True)
             deadline = time.monotonic() + 20
             while "applied catalog document version 2" not in box.daemon.output():
                 assert "not newer" not in box.daemon.output(), box.daemon.output()[-2000:]

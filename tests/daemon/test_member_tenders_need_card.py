@@ -10,37 +10,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from daemon_testkit import Daemon
-from ops_testkit import (
-    ALICE_UID,
-    FAST_SYNC,
-    head_office_online,
-    journal_bodies,
-    load_members,
-    synced_box_config,
-    wait_until,
-)
-
-from gateway.harness.brokers import Mosquitto
+from ops_testkit import ALICE_UID, journal_bodies, member_till
 
 WINE = "7612345001326"  # 12.50 in the example catalog
 
 
 def test_a_typed_member_id_earns_points_but_pays_nothing_from_the_wallets(tmp_path: Path) -> None:
-    broker = Mosquitto(tmp_path / "broker").start()
-    daemon: Daemon | None = None
-    try:
-        head_office_online(broker.port)
-        config = synced_box_config(tmp_path, broker)
-        load_members(tmp_path / "storegate.db")
-        daemon = Daemon(tmp_path, config, FAST_SYNC)
-        wait_until(
-            lambda: daemon.status()["sync"]["head_office_online"],  # type: ignore[index]
-            15,
-            "the box online with head office",
-        )
-        assert daemon.key("sign_on", staff="101", pin="472951")["ok"]
-
+    with member_till(tmp_path) as (_, daemon):
         # The attacker keys the member id from a receipt.
         typed = daemon.key("member", card="M0001")
         assert typed["ok"], typed
@@ -59,10 +35,6 @@ def test_a_typed_member_id_earns_points_but_pays_nothing_from_the_wallets(tmp_pa
         wallet = daemon.key("tender", type="stored_value", amount="10.00")
         assert wallet["ok"], wallet
         assert daemon.key("tender", type="points", amount="2.50")["ok"]
-    finally:
-        if daemon is not None:
-            assert daemon.stop() == 0, daemon.output()[-3000:]
-        broker.kill()
     changes = [
         (b["sale"][-6:], b["reason"], b["wallet"], b["delta"])
         for b in journal_bodies(tmp_path / "storegate.db", "member_balance")

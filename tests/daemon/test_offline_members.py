@@ -6,38 +6,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from daemon_testkit import Daemon
-from ops_testkit import (
-    ALICE_UID,
-    FAST_SYNC,
-    head_office_online,
-    journal_bodies,
-    load_members,
-    synced_box_config,
-    wait_until,
-)
-
-from gateway.harness.brokers import Mosquitto
+from ops_testkit import ALICE_UID, journal_bodies, member_till, wait_until
 
 WINE = "7612345001326"  # 12.50 in the example catalog
 
 
-def connected(daemon: Daemon) -> bool:
-    sync = daemon.status()["sync"]
-    return bool(sync["connection"] == "connected" and sync["head_office_online"])  # type: ignore[index]
-
-
 def test_member_tenders_follow_the_offline_policy_while_the_broker_is_down(tmp_path: Path) -> None:
-    broker = Mosquitto(tmp_path / "broker").start()
-    daemon: Daemon | None = None
-    try:
-        head_office_online(broker.port)
-        config = synced_box_config(tmp_path, broker)
-        load_members(tmp_path / "storegate.db")
-        daemon = Daemon(tmp_path, config, FAST_SYNC)
-        wait_until(lambda: connected(daemon), 15, "the box online with head office")
-        assert daemon.key("sign_on", staff="101", pin="472951")["ok"]
-
+    with member_till(tmp_path) as (broker, daemon):
         # Online: 30.00 of stored value in one sale is above the offline ceiling, and fine.
         assert daemon.key("member", card=ALICE_UID)["ok"]
         assert daemon.key("scan", code=WINE, quantity="3")["ok"]  # 37.50
@@ -63,10 +38,6 @@ def test_member_tenders_follow_the_offline_policy_while_the_broker_is_down(tmp_p
         assert within["ok"], within
         paid = daemon.key("tender", type="cash", amount="20")
         assert paid["ok"] and paid["state"] == "idle", paid
-    finally:
-        if daemon is not None:
-            assert daemon.stop() == 0, daemon.output()[-3000:]
-        broker.kill()
     spends = [
         b
         for b in journal_bodies(tmp_path / "storegate.db", "member_balance")

@@ -24,7 +24,7 @@ from pathlib import Path
 
 import pyotp
 import pytest
-from daemon_testkit import GATEWAY, Daemon, box_config
+from daemon_testkit import GATEWAY, Daemon, box_config, local_user
 
 from gateway.lane.staff import LEGACY_COST, PIN_COST, hash_pin, stored_cost
 
@@ -37,13 +37,8 @@ OLD_SEED = pyotp.random_base32()  # what a box before issue 13 kept in lane_staf
 @pytest.fixture
 def outsider() -> Iterator[str]:
     """A local user in none of the box's groups."""
-    name = f"sgout{os.getpid() % 100000}"
-    subprocess.run(["userdel", name], capture_output=True, check=False)
-    subprocess.run(["useradd", "--no-create-home", "--shell", "/bin/sh", name], check=True)
-    try:
+    with local_user(f"sgout{os.getpid() % 100000}") as name:
         yield name
-    finally:
-        subprocess.run(["userdel", name], capture_output=True, check=False)
 
 
 @pytest.fixture
