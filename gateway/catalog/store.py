@@ -10,6 +10,8 @@ Writes go through the connection the caller owns (the daemon's single writer).
 from __future__ import annotations
 
 import hashlib
+import sqlite3
+from collections.abc import Callable
 from datetime import UTC, datetime
 
 import sqlite_utils
@@ -17,6 +19,9 @@ import sqlite_utils
 from gateway.barcodes import lookup_key_for_code, plu_key
 from gateway.catalog.catalog import Catalog, build_catalog
 from gateway.catalog.document import CatalogDocument, CatalogError, loads, parse_document
+
+# The catalog's rows, written inside the caller's transaction.
+CatalogWrite = Callable[[sqlite3.Connection], None]
 
 
 class CatalogStore:
@@ -39,6 +44,13 @@ class CatalogStore:
         doc = parse_document(loads(text, source), source)
         return self.apply(doc, text, source, allow_same_or_older=allow_same_or_older, now=now)
 
+    def intend_text(
+        self, text: str, source: str, *, allow_same_or_older: bool = False
+    ) -> tuple[Catalog, CatalogWrite]:
+        """`intend` for a document's JSON text, validated first."""
+        doc = parse_document(loads(text, source), source)
+        return self.intend(doc, text, source, allow_same_or_older=allow_same_or_older)
+
     def apply(
         self,
         doc: CatalogDocument,
@@ -48,6 +60,33 @@ class CatalogStore:
         allow_same_or_older: bool = False,
         now: datetime | None = None,
     ) -> Catalog:
+        """Make `doc` the catalog in force, in one transaction of its own."""
+        catalog, write = self.intend(
+            doc, text, source, allow_same_or_older=allow_same_or_older, now=now
+        )
+        conn = self.conn
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            write(conn)
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        return catalog
+
+    def intend(
+        self,
+        doc: CatalogDocument,
+        text: str,
+        source: str,
+        *,
+        allow_same_or_older: bool = False,
+        now: datetime | None = None,
+    ) -> tuple[Catalog, CatalogWrite]:
+        """The catalog `doc` builds, checked against the one in force, and the write that
+        puts it in force — run by the caller inside the transaction it commits with (a
+        load's journal record, so the catalog and the record of who loaded it commit
+        together). Nothing is written here."""
         current = self.version()
         if current is not None and doc.version <= current and not allow_same_or_older:
             raise CatalogError(
@@ -61,9 +100,9 @@ class CatalogStore:
         applied = (now or datetime.now(UTC)).isoformat()
         digest = hashlib.sha256(text.encode("utf-8")).hexdigest()
         codes = [(key, sku) for key, sku in catalog.codes.items() if not key.startswith("SKU:")]
-        conn = self.conn
-        conn.execute("BEGIN IMMEDIATE")
-        try:
+        issued = doc.issued_at.isoformat() if doc.issued_at else None
+
+        def write(conn: sqlite3.Connection) -> None:
             conn.execute("DELETE FROM catalog_code")
             conn.execute("DELETE FROM catalog_product")
             conn.executemany(
@@ -74,19 +113,10 @@ class CatalogStore:
             conn.execute(
                 "INSERT OR REPLACE INTO catalog_document "
                 "(id, version, issued_at, sha256, applied_at, body) VALUES (1, ?, ?, ?, ?, ?)",
-                (
-                    doc.version,
-                    doc.issued_at.isoformat() if doc.issued_at else None,
-                    digest,
-                    applied,
-                    text,
-                ),
+                (doc.version, issued, digest, applied, text),
             )
-            conn.execute("COMMIT")
-        except BaseException:
-            conn.execute("ROLLBACK")
-            raise
-        return catalog
+
+        return catalog, write
 
     def load(self) -> Catalog | None:
         """The catalog in force, or None on a box that has never received one."""

@@ -14,8 +14,11 @@ from typing import Any
 from gateway.catalog.document import json_schema, read_document
 from gateway.catalog.store import CatalogStore
 from gateway.commands.prompts import read_pin
+from gateway.daemon.box_actions import journal_catalog_load
 from gateway.daemon.lock import ask_owner, owner_refused, writer_of
 from gateway.database import open_database
+from gateway.journal import Journal
+from gateway.lane.staff import StaffDirectory
 from gateway.settings import load_settings
 
 
@@ -72,7 +75,8 @@ def _load(args: argparse.Namespace) -> int:
     then prices with the new catalog at once; it asks who loads it and journals the load),
     else into the file directly (whoever may write the file)."""
     text = Path(args.file).read_text(encoding="utf-8")
-    database, socket_path = writer_of(load_settings(args.config), args.db)
+    settings = load_settings(args.config)
+    database, socket_path = writer_of(settings, args.db)
     if socket_path is not None:
         request = {"command": "catalog_load", "text": text, "source": args.file}
         request |= {"force": args.force, "by": args.by, "totp": args.totp}
@@ -83,8 +87,19 @@ def _load(args: argparse.Namespace) -> int:
             return owner_refused(answer, "catalog load")
         version, products = answer["version"], answer["products"]
     else:
-        store = CatalogStore(open_database(database))
-        catalog = store.apply_text(text, args.file, allow_same_or_older=args.force)
+        # A stopped box: whoever may write its file loads the catalog, journalled as the
+        # daemon would (`via: file`, no approver asked) in the same transaction.
+        db = open_database(database)
+        catalog = journal_catalog_load(
+            Journal(db),
+            CatalogStore(db),
+            text,
+            args.file,
+            force=args.force,
+            who=None,
+            stage=StaffDirectory(db, settings.lane).bootstrap(),
+            via="file",
+        )
         version, products = catalog.version, len(catalog.products)
     print(f"catalog version {version} in force: {products} products")
     return 0

@@ -18,6 +18,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from gateway.commands.prompts import read_pin
+from gateway.daemon.box_actions import journal_staff_change
 from gateway.daemon.lock import ask_owner, owner_refused, writer_of
 from gateway.database import open_database
 from gateway.errors import UsageError
@@ -327,7 +328,12 @@ def _staff_change(args: argparse.Namespace, action: str) -> int:
             return owner_refused(answer, "staff")
         print(answer["text"])
         return 0
-    result = _staff(db, settings, path).change(change, _today(settings), datetime.now(UTC))
+    # A stopped box: this command is the file's one writer, and journals the change as the
+    # daemon would (`via: file`), in the same transaction.
+    staff = _staff(db, settings, path)
+    stage = staff.bootstrap()
+    intent = staff.intend_change(change, _today(settings), datetime.now(UTC))
+    result = journal_staff_change(Journal(db), staff, change, intent, stage, "file")
     if isinstance(result, Refusal):
         print(f"gateway staff: {result.message}", file=sys.stderr)
         return 1

@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import enum
 import faulthandler
-import hashlib
 import json
 import logging
 import os
@@ -58,7 +57,12 @@ from gateway.catalog.catalog import Catalog
 from gateway.catalog.store import CatalogStore
 from gateway.daemon.anomalies import Anomaly, AnomalyWatch
 from gateway.daemon.backup import BackupReach, backup_dir, take_backup
-from gateway.daemon.box_actions import BOX_ACTION_KIND, access_view, actor, box_action
+from gateway.daemon.box_actions import (
+    access_view,
+    actor,
+    journal_catalog_load,
+    journal_staff_change,
+)
 from gateway.daemon.boxclock import BoxClock, SystemClock
 from gateway.daemon.chain_guard import ChainBroken
 from gateway.daemon.clockwatch import ClockWatch
@@ -790,50 +794,37 @@ class Box:
         }
 
     def _staff_request(self, request: StaffRequest) -> dict[str, Any]:
-        """`gateway staff add|totp` while the daemon runs: approved (StaffDirectory.change),
-        written by the main loop, then journalled as a `box_action` naming the approver."""
+        """`gateway staff add|totp` while the daemon runs: approved
+        (StaffDirectory.intend_change) and committed by the main loop with its `box_action`
+        record naming the approver."""
         change = StaffChange.from_request(dict(request.fields))
         stage = self.staff.bootstrap()
-        result = self.staff.change(change, self.clock.local(), self.clock.wall())
+        intent = self.staff.intend_change(change, self.clock.local(), self.clock.wall())
+        result = journal_staff_change(self.journal, self.staff, change, intent, stage, "socket")
         if isinstance(result, Refusal):
             return {"ok": False, "refused": result.code, "error": result.message}
-        member = self.staff.get(change.staff_id)
-        target = {"id": change.staff_id}
-        if member is not None:
-            target = {"id": member.id, "name": member.name, "role": member.role}
-        self.journal.append(
-            BOX_ACTION_KIND, box_action(f"staff_{change.action}", result.actor, stage, staff=target)
-        )
         log.info("staff %s changed through the control socket", mask_card_data(change.staff_id))
         return {"ok": True, "text": result.text}
 
     def _catalog_load(self, request: CatalogLoadRequest) -> dict[str, Any]:
         """`gateway catalog load` while the daemon runs: approved (`change_settings`),
-        stored, priced with at once (the sale in progress keeps its catalog, as with a
-        pushed one) and journalled as a `box_action`. A local catalog never blocks head
-        office's: signed catalogs are ordered by head office's own versions (_apply_document)."""
+        stored with its `box_action` record in one transaction, and priced with at once
+        (the sale in progress keeps its catalog, as with a pushed one)."""
         stage = self.staff.bootstrap()
         who = self._approved("change_settings", request.approval)
         if isinstance(who, Refusal):
             return {"ok": False, "refused": who.code, "error": who.message}
-        store = CatalogStore(self.db)
-        previous = store.version()
-        catalog = store.apply_text(request.text, request.source, allow_same_or_older=request.force)
-        self._use_catalog(catalog)
-        self.journal.append(
-            BOX_ACTION_KIND,
-            box_action(
-                "catalog_load",
-                who,
-                stage,
-                version=catalog.version,
-                previous_version=previous,
-                force=request.force,
-                source=request.source,
-                sha256=hashlib.sha256(request.text.encode("utf-8")).hexdigest(),
-                products=len(catalog.products),
-            ),
+        catalog = journal_catalog_load(
+            self.journal,
+            CatalogStore(self.db),
+            request.text,
+            request.source,
+            force=request.force,
+            who=who,
+            stage=stage,
+            via="socket",
         )
+        self._use_catalog(catalog)
         log.info(
             "catalog version %s loaded through the control socket by %s", catalog.version, who.id
         )

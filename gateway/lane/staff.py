@@ -41,6 +41,9 @@ from gateway.money import parse_amount
 SALT_BYTES = 16
 HASH_TAG = b"scrypt-lanes:"  # then log2(N), r, lanes as one byte each, then the digest
 
+# A write intended by a step, run by the caller inside the transaction it commits with.
+PinWrite = Callable[[sqlite3.Connection], None]
+
 
 @dataclass(frozen=True)
 class PinCost:
@@ -165,11 +168,18 @@ class StaffChange:
 
 @dataclass(frozen=True)
 class StaffChanged:
-    """A staff change made: the line to show, and who approved it (None: the bootstrap's
-    first admin, added unapproved)."""
+    """A staff change approved, not yet written: the line to show, who approved it (None:
+    the bootstrap's first admin, added unapproved), the person changed as journalled, and
+    the write to commit with that record."""
 
     text: str
     actor: StaffMember | None
+    staff: dict[str, str]
+    write: PinWrite
+
+
+def _staff_view(staff_id: str, name: str, role: str) -> dict[str, str]:
+    return {"id": staff_id, "name": name, "role": role}
 
 
 class StaffDirectory:
@@ -200,9 +210,29 @@ class StaffDirectory:
         card: str | None = None,
         ceiling: Decimal | None = None,
     ) -> StaffMember:
-        """Create or update a person; a PIN or TOTP already enrolled is kept unless a new
-        PIN is given, and any lockout is cleared. A payment card is never a staff card (its
-        number would be stored in full); a card number in the name is masked."""
+        """Create or update a person at once (tests, the demo, the bootstrap's files); a
+        change asked by someone goes through `intend_change` and is journalled with it."""
+        write = self.upsert_intent(staff_id, name, role, pin=pin, card=card, ceiling=ceiling)
+        with self._conn:
+            write(self._conn)
+        member = self.get(staff_id)
+        assert member is not None
+        return member
+
+    def upsert_intent(
+        self,
+        staff_id: str,
+        name: str,
+        role: str,
+        *,
+        pin: str | None = None,
+        card: str | None = None,
+        ceiling: Decimal | None = None,
+    ) -> PinWrite:
+        """The write that creates or updates a person, checked first (nothing is written
+        here). A PIN or TOTP already enrolled is kept unless a new PIN is given, and any
+        lockout is cleared. A payment card is never a staff card (its number would be stored
+        in full); a card number in the name is masked."""
         if card is not None and has_card_data(card):
             raise StaffError(
                 "that is a payment card's number: it cannot be a staff card",
@@ -221,9 +251,19 @@ class StaffDirectory:
             _check_pin_shape(pin, self._settings.pin_min_digits)
             salt = os.urandom(SALT_BYTES)
             pin_hash = hash_pin(pin, salt)
-        try:
-            with self._conn:
-                self._conn.execute(
+        row = (
+            staff_id,
+            name,
+            role,
+            card,
+            salt,
+            pin_hash,
+            None if ceiling is None else str(ceiling),
+        )
+
+        def write(conn: sqlite3.Connection) -> None:
+            try:
+                conn.execute(
                     "INSERT INTO lane_staff (id, name, role, card, pin_salt, pin_hash, ceiling) "
                     "VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT(id) DO UPDATE SET "
                     "name = excluded.name, role = excluded.role, card = excluded.card, "
@@ -232,28 +272,27 @@ class StaffDirectory:
                     "ceiling = excluded.ceiling, failed_pins = 0, locked_until = NULL, "
                     "failed_source = NULL, "
                     "active = 1",
-                    (
-                        staff_id,
-                        name,
-                        role,
-                        card,
-                        salt,
-                        pin_hash,
-                        None if ceiling is None else str(ceiling),
-                    ),
+                    row,
                 )
-        except sqlite3.IntegrityError as exc:
-            raise StaffError(
-                f"staff card {card} already belongs to someone else",
-                where=f"staff {staff_id}",
-                fix="use another card",
-            ) from exc
-        member = self.get(staff_id)
-        assert member is not None
-        return member
+            except sqlite3.IntegrityError as exc:
+                raise StaffError(
+                    f"staff card {card} already belongs to someone else",
+                    where=f"staff {staff_id}",
+                    fix="use another card",
+                ) from exc
+
+        return write
 
     def enroll_totp(self, staff_id: str) -> str:
-        """Give a person a fresh TOTP secret; returns the provisioning URI for their app."""
+        """Give a person a fresh TOTP secret at once; returns the provisioning URI."""
+        uri, write = self.totp_intent(staff_id)
+        with self._conn:
+            write(self._conn)
+        return uri
+
+    def totp_intent(self, staff_id: str) -> tuple[str, PinWrite]:
+        """A fresh TOTP secret for a person: its provisioning URI for the authenticator app,
+        and the write that stores it sealed (nothing is written here)."""
         member = self.get(staff_id)
         if member is None:
             raise StaffError(
@@ -262,18 +301,23 @@ class StaffDirectory:
                 fix="add them first with `gateway staff add`",
             )
         secret = pyotp.random_base32()
-        with self._conn:
-            self._conn.execute(
-                "UPDATE lane_staff SET totp_secret = ? WHERE id = ?",
-                (self._key.seal(secret, may_create=not self._any_sealed()), staff_id),
-            )
-        return pyotp.TOTP(secret).provisioning_uri(
+        sealed = self._key.seal(secret, may_create=not self._any_sealed())
+
+        def write(conn: sqlite3.Connection) -> None:
+            conn.execute("UPDATE lane_staff SET totp_secret = ? WHERE id = ?", (sealed, staff_id))
+
+        uri = pyotp.TOTP(secret).provisioning_uri(
             name=f"{member.name} ({staff_id})", issuer_name=self._settings.totp_issuer
         )
+        return uri, write
 
-    def change(self, change: StaffChange, now: datetime, utc: datetime) -> StaffChanged | Refusal:
-        """Apply a staff change after its approval; the answer names the line to show and
-        who approved it (to journal).
+    def intend_change(
+        self, change: StaffChange, now: datetime, utc: datetime
+    ) -> StaffChanged | Refusal:
+        """A staff change checked and approved, with the write that makes it (nothing of the
+        change is written here: the caller commits `write` with the change's journal record,
+        `gateway.daemon.box_actions.journal_staff_change`). A wrong approver PIN is counted
+        at once, as everywhere.
 
         The approval follows the bootstrap (`bootstrap`): with no admin or technician yet,
         only the first of them may be added, unapproved; until one of them has an
@@ -293,7 +337,10 @@ class StaffDirectory:
                 return approved
             actor = approved
         if change.action == "totp":
-            return StaffChanged(self.enroll_totp(change.staff_id), actor)
+            uri, write = self.totp_intent(change.staff_id)
+            member = self.get(change.staff_id)
+            assert member is not None  # totp_intent refused an unknown person
+            return StaffChanged(uri, actor, _staff_view(member.id, member.name, member.role), write)
         ceiling = None
         if change.ceiling:
             try:
@@ -302,7 +349,7 @@ class StaffDirectory:
                 raise StaffError(
                     str(exc), where=f"staff {change.staff_id}", fix="write the ceiling like 100.00"
                 ) from None
-        member = self.add(
+        write = self.upsert_intent(
             change.staff_id,
             change.name,
             change.role,
@@ -310,7 +357,13 @@ class StaffDirectory:
             card=change.card,
             ceiling=ceiling,
         )
-        return StaffChanged(f"staff {member.id} {member.name} ({member.role}) saved", actor)
+        name = mask_card_data(change.name)
+        return StaffChanged(
+            f"staff {change.staff_id} {name} ({change.role}) saved",
+            actor,
+            _staff_view(change.staff_id, name, change.role),
+            write,
+        )
 
     def second_factor_enrolled(self) -> bool:
         """Has anyone who may change the box an authenticator enrolled (bootstrap is over)?"""
@@ -574,9 +627,6 @@ class StaffDirectory:
         if not self._settings.allows(who.role, action):
             return Refusal("not_permitted", f"{who.name} ({who.role}) may not {action}.")
         return who
-
-
-PinWrite = Callable[[sqlite3.Connection], None]
 
 
 def _pin_count(

@@ -524,3 +524,110 @@ def test_a_catalog_loaded_on_the_box_never_blocks_head_offices_signed_ones(
             box.stop()
     finally:
         broker.kill()
+
+
+def refuse_box_actions(database: Path) -> None:
+    """The journal's disk gives out exactly when a `box_action` record is written (a SQLite
+    trigger aborting that insert): the change made with it must not stay either."""
+    import sqlite3
+
+    conn = sqlite3.connect(database)
+    with conn:
+        conn.execute(
+            "CREATE TRIGGER no_box_action BEFORE INSERT ON journal_record "
+            "WHEN NEW.kind = 'box_action' BEGIN SELECT RAISE(ABORT, 'disk I/O error'); END"
+        )
+    conn.close()
+
+
+def staff_row(database: Path, staff_id: str) -> tuple[object, ...] | None:
+    import sqlite3
+
+    conn = sqlite3.connect(database)
+    row: tuple[object, ...] | None = conn.execute(
+        "SELECT id, name, role FROM lane_staff WHERE id = ?", (staff_id,)
+    ).fetchone()
+    conn.close()
+    return row
+
+
+def test_a_stopped_box_journals_the_changes_made_on_its_file(tmp_path: Path) -> None:
+    """With the daemon stopped the CLI is the file's one writer: a staff change and a
+    catalog load are journalled as through the socket, `via: file`."""
+    box = Box(tmp_path, admins=True, start=False)
+    cheap = tmp_path / "cheap.json"
+    cheap.write_text(cheap_catalog(2))
+    staff = box.gateway(
+        "staff",
+        "add",
+        "103",
+        "Dora",
+        "supervisor",
+        "--pin-stdin",
+        "--by",
+        ADMIN[0],
+        "--totp",
+        box.code(ADMIN[0]),
+        stdin=f"{ADMIN[1]}\n246810\n",
+    )
+    assert staff.returncode == 0, staff.stderr
+    loaded = box.gateway("catalog", "load", str(cheap))
+    assert loaded.returncode == 0, loaded.stderr
+    added, catalog = journal_bodies(box.database, "box_action")
+    assert added["action"] == "staff_add" and added["via"] == "file"
+    assert added["actor"] == {"id": "301", "name": "Ada", "role": "admin"}
+    assert added["staff"] == {"id": "103", "name": "Dora", "role": "supervisor"}
+    assert "246810" not in json.dumps(added)
+    assert catalog["action"] == "catalog_load" and catalog["via"] == "file"
+    assert catalog["actor"] is None and catalog["version"] == 2  # whoever may write the file
+    verified = box.gateway("journal", "verify")
+    assert verified.returncode == 0, verified.stdout + verified.stderr
+
+
+def test_a_change_is_never_left_without_its_record(tmp_path: Path) -> None:
+    """The change and its `box_action` record commit in one transaction: when the record
+    cannot be written the change is not made either — on a stopped box's file and through
+    the running daemon — and the person is told, with no traceback."""
+    box = Box(tmp_path, admins=True, start=False)
+    refuse_box_actions(box.database)
+    cheap = tmp_path / "cheap.json"
+    cheap.write_text(cheap_catalog(2))
+    staff = box.gateway(
+        "staff",
+        "add",
+        "103",
+        "Dora",
+        "supervisor",
+        "--pin-stdin",
+        "--by",
+        ADMIN[0],
+        "--totp",
+        box.code(ADMIN[0]),
+        stdin=f"{ADMIN[1]}\n246810\n",
+    )
+    assert staff.returncode != 0 and "Traceback" not in staff.stderr, staff.stderr
+    assert "disk I/O error" in staff.stderr
+    assert staff_row(box.database, "103") is None
+    loaded = box.gateway("catalog", "load", str(cheap))
+    assert loaded.returncode != 0 and "Traceback" not in loaded.stderr, loaded.stderr
+    box.start(NO_SYNC)
+    try:
+        assert milk_price(box) != "0.01"  # the catalog in force is still the old one
+        answer = box.as_root(
+            {
+                "command": "staff",
+                "action": "add",
+                "staff_id": "104",
+                "name": "Eve",
+                "role": "supervisor",
+                "pin": "246810",
+                "by": SECOND_ADMIN[0],
+                "by_pin": SECOND_ADMIN[1],
+                "totp": box.code(SECOND_ADMIN[0]),
+            }
+        )
+        assert not answer["ok"], answer
+        assert staff_row(box.database, "104") is None
+        assert journal_bodies(box.database, "box_action") == []
+    finally:
+        box.stop()
