@@ -275,55 +275,65 @@ SEGMENTS: list[tuple[str, Callable[[int, int, int], bool]]] = [
 
 def rfm(loaded: Loaded, as_of: date) -> Table:
     """Recency (days since last visit), frequency (tickets), monetary (net spend) per member,
-    each scored 1..5 by quintile among the members, and a named segment."""
-    last: dict[str, str] = {}
-    tickets: dict[str, int] = defaultdict(int)
-    spend: dict[str, Decimal] = defaultdict(lambda: ZERO)
+    each scored 1..5 by quintile among the members, and a named segment.
+
+    A member is a store's: member ids are issued per store (another store's `M0001` is
+    another person, docs/members.md), so the key is (store, member)."""
+    last: dict[tuple[str, str], str] = {}
+    tickets: dict[tuple[str, str], int] = defaultdict(int)
+    spend: dict[tuple[str, str], Decimal] = defaultdict(lambda: ZERO)
     for entry in loaded.entries:
         body = entry.body
         member = getattr(body, "member", None)
         if member is None:
             continue
+        key = (entry.store, member.id)
         if isinstance(body, SaleBody):
-            tickets[member.id] += 1
-            spend[member.id] += body.totals.total
-            last[member.id] = max(last.get(member.id, ""), body.business_day)
+            tickets[key] += 1
+            spend[key] += body.totals.total
+            last[key] = max(last.get(key, ""), body.business_day)
         elif isinstance(body, RefundBody):
-            spend[member.id] -= body.total
+            spend[key] -= body.total
     members = sorted(tickets)
     recency = {m: (as_of - date.fromisoformat(last[m])).days for m in members}
-    r_score = _quintiles({m: -recency[m] for m in members})
+    r_score = _quintiles({m: Decimal(-recency[m]) for m in members})
     f_score = _quintiles({m: Decimal(tickets[m]) for m in members})
     m_score = _quintiles({m: spend[m] for m in members})
     table = Table(
         f"Member RFM as of {as_of}",
-        ["member", "recency days", "frequency", "monetary", "R", "F", "M", "segment"],
+        ["store", "member", "recency days", "frequency", "monetary", "R", "F", "M", "segment"],
         notes=_notes(loaded),
     )
     for m in members:
         r, f, mo = r_score[m], f_score[m], m_score[m]
         segment = next(name for name, test in SEGMENTS if test(r, f, mo))
-        table.rows.append([m, recency[m], tickets[m], spend[m], r, f, mo, segment])
+        table.rows.append([m[0], m[1], recency[m], tickets[m], spend[m], r, f, mo, segment])
     return table
 
 
-def _quintiles(values: dict[str, Any]) -> dict[str, int]:
-    """Score 1..5 by rank (ties share the lower score), 5 = best."""
-    ordered = sorted(values.items(), key=lambda kv: (kv[1], kv[0]))
+def _quintiles(values: dict[tuple[str, str], Decimal]) -> dict[tuple[str, str], int]:
+    """Score 1..5 by rank, 5 = best: the quintile in which a member's rank falls. Tied
+    members share the score of their tie's mid-point (the average of the ranks they
+    span), so a tie neither punishes nor rewards its members and does not depend on their
+    ids: when everyone bought once, everyone's F is 3."""
+    ordered = sorted(values.items(), key=lambda kv: kv[1])
     count = len(ordered)
-    scores: dict[str, int] = {}
-    first_rank: dict[Any, int] = {}
-    for rank, (member, value) in enumerate(ordered):
-        first_rank.setdefault(value, rank)
-        scores[member] = 1 + (first_rank[value] * 5) // count
+    spans: dict[Decimal, list[int]] = {}
+    for rank, (_, value) in enumerate(ordered):
+        spans.setdefault(value, [rank, rank])[1] = rank
+    scores: dict[tuple[str, str], int] = {}
+    for member, value in ordered:
+        low, high = spans[value]
+        # the quintile of the tie's mid-point: 5 * (mid-rank + 0.5) / count, 1-based
+        scores[member] = 1 + (5 * (low + high + 1)) // (2 * count)
     return scores
 
 
 def segment_summary(table: Table) -> Table:
     counts: dict[str, list[Any]] = defaultdict(lambda: [0, ZERO])
     for row in table.rows:
-        counts[str(row[7])][0] += 1
-        counts[str(row[7])][1] += row[3]
+        counts[str(row[8])][0] += 1
+        counts[str(row[8])][1] += row[4]
     summary = Table("Members by RFM segment", ["segment", "members", "monetary"])
     for name, _ in SEGMENTS:
         if name in counts:

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from cloud import render, reports
-from cloud.clock import utc_now_iso
+from cloud.clock import system_clock, utc_now_iso
 from cloud.db import Database
 from cloud.dividend import DividendRules
 from cloud.dividend import run as dividend_run
@@ -38,7 +38,7 @@ def register(sub: Any, db_arg: ArgAdder, broker_args: ArgAdder) -> None:
     promo = _report(kinds, "promotion", "promoted items during vs before", db_arg)
     promo.add_argument("--promotion", required=True)
     rfm = _report(kinds, "rfm", "member recency / frequency / monetary segments", db_arg)
-    rfm.add_argument("--as-of", help="YYYY-MM-DD (default: --to)")
+    rfm.add_argument("--as-of", help="YYYY-MM-DD (default: today, or --to when earlier)")
     rfm.add_argument("--segments", action="store_true", help="summary per segment")
 
     dividend = sub.add_parser("dividend", help="member dividend (消费分红)")
@@ -65,8 +65,11 @@ def _report(kinds: Any, name: str, help_text: str, db_arg: ArgAdder) -> Any:
     output = parser.add_mutually_exclusive_group()
     output.add_argument("--json", action="store_true")
     output.add_argument("--csv", action="store_true")
+    parser.add_argument(
+        "--out", type=Path, help="also write it to FILE.csv (UTF-8 with BOM) or FILE.xlsx"
+    )
     parser.add_argument("--chart", type=Path, help="also draw it to FILE.png / FILE.svg")
-    parser.add_argument("--chart-column")
+    parser.add_argument("--chart-column", help="the numeric column to draw (default: the last)")
     parser.set_defaults(func=_run_report)
     return parser
 
@@ -85,6 +88,8 @@ def _run_report(args: argparse.Namespace) -> int:
         print(render.csv_text(table), end="")
     else:
         print(render.text(table))
+    if args.out:
+        render.write_file(table, args.out)
     if args.chart:
         render.chart(table, args.chart, args.chart_column)
     return 0
@@ -109,7 +114,7 @@ def _build(db: Database, args: argparse.Namespace, period: Period) -> reports.Ta
             )
         before = load(db, period.before(), args.store)
         return reports.promotion_effect(loaded, before, args.promotion)
-    as_of = date.fromisoformat(args.as_of) if args.as_of else period.last
+    as_of = _as_of(args.as_of, period)
     table = reports.rfm(loaded, as_of)
     return reports.segment_summary(table) if args.segments else table
 
@@ -145,3 +150,16 @@ def _dividend(args: argparse.Namespace) -> int:
         f"{len(payouts)} members, written to {args.out}"
     )
     return 0
+
+
+def _as_of(given: str | None, period: Period, today: date | None = None) -> date:
+    """The day recency is counted to: as given, else today (UTC) — or the period's last day
+    when the period ends before today, so last month's RFM is last month's."""
+    if given:
+        try:
+            return date.fromisoformat(given)
+        except ValueError:
+            raise UsageError(
+                f"not a date: {given!r}", where="--as-of", fix="write the day as YYYY-MM-DD"
+            ) from None
+    return min(period.last, today or system_clock().date())
