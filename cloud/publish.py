@@ -407,24 +407,31 @@ def publish_document(
     broker: BrokerOptions,
     root: str,
     kind: str,
-    path: Path,
-    store: str,
+    document: dict[str, Any],
+    stores: list[str],
     box: str | None,
     key: SigningKey,
     clock: Clock = system_clock,
-) -> dict[str, Any]:
-    """Check, version, sign and publish retained; returns the signed message."""
-    topic = document_topic(root, kind, store, box)
-    document = read_document(kind, path)
-    check_document(kind, document, str(path))
-    now = iso(clock())
-    version = next_version(db, kind, store, box, document, key.key_id, now)
-    message = signed_document(kind, store, box, version, document, key, now)
+) -> list[dict[str, Any]]:
+    """Version, sign and publish a checked document retained to each of `stores` (known
+    stores only: `cloud.stores.require_known`); returns the signed messages in order. Each
+    store's version is its own; what was sent is kept for the next preview."""
+    from cloud.stores import record_published, require_known
+
+    require_known(db, stores, f"cloud publish {kind}")
+    topics = [document_topic(root, kind, store, box) for store in stores]
+    messages = []
     with OneShot(broker, f"cloud-publish-{uuid.uuid4().hex[:8]}") as link:
-        link.publish(topic, json.dumps(message, ensure_ascii=False).encode(), retain=True)
-    if kind == "members":
-        record_roster(db, store, version, message["document"])
-    return message
+        for store, topic in zip(stores, topics, strict=True):
+            now = iso(clock())
+            version = next_version(db, kind, store, box, document, key.key_id, now)
+            message = signed_document(kind, store, box, version, document, key, now)
+            link.publish(topic, json.dumps(message, ensure_ascii=False).encode(), retain=True)
+            record_published(db, kind, store, box, version, message["document"])
+            if kind == "members":
+                record_roster(db, store, version, message["document"])
+            messages.append(message)
+    return messages
 
 
 def record_roster(db: Database, store: str, version: int, document: dict[str, Any]) -> None:

@@ -9,13 +9,17 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from cloud.clock import utc_now_iso
 from cloud.db import Database
 from cloud.publish import (
     PASSPHRASE_ENV,
+    check_document,
+    document_topic,
     generate_key,
     load_key,
     passphrase_from_env_or_terminal,
     publish_document,
+    read_document,
     run_command,
     trusted_key_toml,
 )
@@ -39,12 +43,28 @@ def register(sub: Any, db_arg: ArgAdder, broker_args: ArgAdder) -> None:
     )
     generate.set_defaults(func=_generate)
 
-    publish = sub.add_parser("publish", help="check, version, sign and publish a document")
+    publish = sub.add_parser(
+        "publish",
+        help="check, version, sign and publish a document",
+        description="Check, version, sign and publish a catalog, members or config document "
+        "to a known store or to every store of a group (a staged rollout with --pilot). "
+        "--preview shows what would change and publishes nothing.",
+    )
     publish.add_argument("kind", choices=("catalog", "members", "config"))
-    publish.add_argument("file", type=Path)
-    publish.add_argument("--store", required=True)
+    publish.add_argument("file", type=Path, help="the document (JSON; TOML for config)")
+    target = publish.add_mutually_exclusive_group(required=True)
+    target.add_argument("--store", help="one known store (cloud stores list)")
+    target.add_argument("--group", help="every store of a group (cloud groups list)")
     publish.add_argument("--box", help="config only: the box it is for")
-    _key_args(publish)
+    publish.add_argument(
+        "--pilot",
+        help="with --group: publish to these stores of it first (comma-separated); "
+        "the rest follow with `cloud rollout continue ID`",
+    )
+    publish.add_argument(
+        "--preview", action="store_true", help="show what would change per store; send nothing"
+    )
+    key_args(publish)
     db_arg(publish)
     broker_args(publish)
     publish.set_defaults(func=_publish)
@@ -66,13 +86,13 @@ def register(sub: Any, db_arg: ArgAdder, broker_args: ArgAdder) -> None:
         default=600.0,
         help="seconds the box may still run it after it was issued",
     )
-    _key_args(cmd)
+    key_args(cmd)
     db_arg(cmd)
     broker_args(cmd)
     cmd.set_defaults(func=_cmd)
 
 
-def _key_args(parser: argparse.ArgumentParser) -> None:
+def key_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--key",
         type=Path,
@@ -102,7 +122,7 @@ def _generate(args: argparse.Namespace) -> int:
     return 0
 
 
-def _signing_key(args: argparse.Namespace) -> Any:
+def signing_key(args: argparse.Namespace) -> Any:
     if args.key is None:
         raise UsageError(
             "no signing key given",
@@ -114,35 +134,94 @@ def _signing_key(args: argparse.Namespace) -> Any:
 
 def _publish(args: argparse.Namespace) -> int:
     from cloud.commands import broker_options
+    from cloud.stores import group_stores, last_published, preview, require_known, start_rollout
 
-    key = _signing_key(args)
+    if args.group and args.kind == "config":
+        raise UsageError(
+            "a config document is for one box, not a group",
+            where="cloud publish config --group",
+            fix="publish it with --store STORE --box BOX",
+        )
+    document_topic(args.root, args.kind, args.store or "_", args.box)  # --box where it belongs
+    document = read_document(args.kind, args.file)
+    check_document(args.kind, document, str(args.file))
+    key = None if args.preview else signing_key(args)  # an exposed key is refused first
     db = Database.open(args.db)
     try:
         require_current(db)
-        message = publish_document(
+        stores = [args.store] if args.store else group_stores(db, args.group)
+        require_known(db, stores, f"cloud publish {args.kind}")
+        if args.preview:
+            for store in stores:
+                before = last_published(db, args.kind, store, args.box)
+                shown = preview(args.kind, store, before[1] if before else None, document)
+                since = f"version {before[0]}" if before else "nothing yet"
+                print(f"{store} (published: {since}):")
+                print("".join(f"  {line}\n" for line in shown.lines), end="")
+            return 0
+        pilot = _pilot(args, stores)
+        assert key is not None
+        first = pilot or stores
+        rollout = None
+        if pilot:
+            rest = [s for s in stores if s not in pilot]
+            rollout = start_rollout(db, args.kind, args.group, document, pilot, rest, utc_now_iso())
+        messages = publish_document(
             db=db,
             broker=broker_options(args),
             root=args.root,
             kind=args.kind,
-            path=args.file,
-            store=args.store,
+            document=document,
+            stores=first,
             box=args.box,
             key=key,
         )
+        if rollout is not None:
+            from cloud.stores import mark_published
+
+            for store, message in zip(first, messages, strict=True):
+                mark_published(db, rollout, store, int(message["version"]), utc_now_iso())
     finally:
         db.close()
-    target = f"{args.store}/{args.box}" if args.box else args.store
-    print(
-        f"published {args.kind} version {message['version']} for {target} "
-        f"(signed by {key.key_id}, retained)"
-    )
+    for store, message in zip(first, messages, strict=True):
+        target = f"{store}/{args.box}" if args.box else store
+        print(
+            f"published {args.kind} version {message['version']} for {target} "
+            f"(signed by {key.key_id}, retained)"
+        )
+    if rollout is not None:
+        print(
+            f"rollout {rollout}: pilot stores {', '.join(first)} first; see "
+            f"`cloud rollout status {rollout}`, then `cloud rollout continue {rollout}` "
+            "publishes to the rest of the group"
+        )
     return 0
+
+
+def _pilot(args: argparse.Namespace, stores: list[str]) -> list[str]:
+    if not args.pilot:
+        return []
+    if not args.group:
+        raise UsageError(
+            "--pilot is for a group's staged rollout",
+            where="cloud publish --pilot",
+            fix="publish with --group GROUP --pilot STORE,...",
+        )
+    pilot = [s.strip() for s in args.pilot.split(",") if s.strip()]
+    outside = [s for s in pilot if s not in stores]
+    if outside or not pilot:
+        raise UsageError(
+            f"pilot stores not in group {args.group}: {', '.join(outside) or '(none given)'}",
+            where="--pilot",
+            fix=f"choose stores of {args.group}: {', '.join(stores)}",
+        )
+    return pilot
 
 
 def _cmd(args: argparse.Namespace) -> int:
     from cloud.commands import broker_options
 
-    key = _signing_key(args)
+    key = signing_key(args)
     db = Database.open(args.db)
     try:
         require_current(db)

@@ -116,6 +116,23 @@ MIGRATIONS: list[list[str]] = [
         "DROP TABLE dividend_payout",
         "ALTER TABLE dividend_payout_by_store RENAME TO dividend_payout",
     ],
+    # 5: stores and store groups (publishing to a group, an unknown store refused), the
+    # document last published to each store (previews), staged rollouts (cloud/stores.py)
+    [
+        """CREATE TABLE store (
+            id TEXT PRIMARY KEY, name TEXT, added_at TEXT NOT NULL)""",
+        """CREATE TABLE store_group (
+            name TEXT NOT NULL, store TEXT NOT NULL, PRIMARY KEY (name, store))""",
+        """CREATE TABLE published_document (
+            kind TEXT NOT NULL, store TEXT NOT NULL, box TEXT NOT NULL,
+            version {BIGINT} NOT NULL, body {JSON} NOT NULL, PRIMARY KEY (kind, store, box))""",
+        """CREATE TABLE rollout (
+            id {SERIAL}, kind TEXT NOT NULL, target TEXT NOT NULL, document {JSON} NOT NULL,
+            created_at TEXT NOT NULL)""",
+        """CREATE TABLE rollout_store (
+            rollout {BIGINT} NOT NULL, store TEXT NOT NULL, stage TEXT NOT NULL,
+            version {BIGINT}, published_at TEXT, PRIMARY KEY (rollout, store))""",
+    ],
 ]
 
 LATEST = len(MIGRATIONS)

@@ -141,22 +141,28 @@ class DocumentDownlink:
         try:
             return self._accept(kind, topic, payload)
         except DownlinkRefused as refusal:
-            return Outcome(
-                "document.refused",
-                "warning",
-                {
-                    "topic": topic,
-                    "kind": kind,
-                    "reason": refusal.reason,
-                    "error": refusal.describe(),
-                },
-            )
+            body: dict[str, Any] = {
+                "topic": topic,
+                "kind": kind,
+                "reason": refusal.reason,
+                "error": refusal.describe(),
+            }
+            if refusal.version is not None:
+                body["version"] = refusal.version
+            return Outcome("document.refused", "warning", body)
 
     def _accept(self, kind: str, topic: str, payload: bytes) -> Outcome:
         data = parse_json(payload, self._max_bytes, topic)
         doc = validate(SignedDocument, data, topic)
         self._check_target(doc, kind, topic)
         self._keys.verify(data, topic)
+        try:
+            return self._apply(kind, topic, payload, doc)
+        except DownlinkRefused as refusal:
+            refusal.version = doc.version  # signed by head office: worth reporting
+            raise
+
+    def _apply(self, kind: str, topic: str, payload: bytes, doc: SignedDocument) -> Outcome:
         digest = hashlib.sha256(payload).hexdigest()
         in_force = self._store.document_version(kind)
         if in_force is not None and doc.version <= in_force[0]:

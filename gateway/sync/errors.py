@@ -20,6 +20,7 @@ class DownlinkRefused(SyncError):
         self, reason: str, what: str, *, where: str | None = None, fix: str | None = None
     ) -> None:
         self.reason = reason
+        self.version: int | None = None  # the document's, once its signature held
         super().__init__(what, where=where, fix=fix)
 
 

@@ -44,6 +44,7 @@ def test_publish_signs_versions_and_refuses_invalid_documents_before_sending(
     sink = RecordingSink()
     box = Box(tmp_path / "box", broker.port, trusted_keys=trusted).start(sink=sink)
     common = ("--db", db_url, "--port", str(broker.port), "--key", str(pem))
+    assert cloud_cli("stores", "add", "store-1", "--db", db_url)[0] == 0
     try:
         status, out, err = cloud_cli(
             "publish", "catalog", str(CATALOG), "--store", "store-1", *common
@@ -86,6 +87,7 @@ def test_cmd_waits_for_the_result_or_times_out_clearly(
     pem, trusted = _key(tmp_path)
     box = Box(tmp_path / "box", broker.port, trusted_keys=trusted).start()
     common = ("--db", db_url, "--port", str(broker.port), "--key", str(pem))
+    assert cloud_cli("stores", "add", "store-1", "--db", db_url)[0] == 0
     try:
         assert eventually(
             lambda: box.service is not None and box.service.status()["connection"] == "connected"
@@ -146,6 +148,7 @@ def test_members_and_box_config_reach_only_their_targets(
         for name, sink in sinks.items()
     ]
     common = ("--db", db_url, "--port", str(broker.port), "--key", str(pem))
+    assert cloud_cli("stores", "add", "store-1", "--db", db_url)[0] == 0
     members, config = tmp_path / "members.json", tmp_path / "box-2.toml"
     members.write_text(json.dumps(MEMBERS))
     config.write_text('[store]\nfooter = ["Merci!"]\n')

@@ -146,6 +146,7 @@ def test_a_dividend_credits_only_the_members_of_the_store_the_spend_came_from(
         str(tmp_path / "keys/ho-test.pem"),
     )
     store_2_members = MEMBERS[:10]
+    assert cloud_cli("stores", "add", "store-1", "store-2", "--db", db_url)[0] == 0
     for store, ids in (("store-1", MEMBERS), ("store-2", store_2_members)):
         document = tmp_path / f"{store}-members.json"
         document.write_text(json.dumps(members_document(ids)))
@@ -198,6 +199,7 @@ def test_a_signing_key_others_can_read_is_refused(
     assert status == 0, err
     pem = tmp_path / "ho-1.pem"
     common = ("--db", db_url, "--port", str(broker.port), "--key", str(pem))
+    assert cloud_cli("stores", "add", "s1", "--db", db_url)[0] == 0
     for mode in (0o644, 0o640, 0o604):
         pem.chmod(mode)
         status, _, err = cloud_cli("publish", "catalog", str(CATALOG), "--store", "s1", *common)
@@ -225,6 +227,7 @@ def test_an_encrypted_signing_key_works_with_its_passphrase_and_fails_clearly_wi
     assert pem.read_text().startswith("-----BEGIN ENCRYPTED PRIVATE KEY-----")
     assert oct(pem.stat().st_mode & 0o777) == "0o600"
     common = ("--db", db_url, "--port", str(broker.port), "--key", str(pem))
+    assert cloud_cli("stores", "add", "s1", "--db", db_url)[0] == 0
     publish = ("publish", "catalog", str(CATALOG), "--store", "s1", *common)
     status, out, err = cloud_cli(*publish)
     assert status == 0 and "version 1" in out, err

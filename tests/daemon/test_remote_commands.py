@@ -76,6 +76,8 @@ def office(tmp_path: Path) -> Iterator[Office]:
             ).returncode
             == 0
         )
+        registered = [str(CLOUD), "stores", "add", "store-1", "--db", url]
+        assert subprocess.run(registered, capture_output=True, check=False).returncode == 0
         keys = subprocess.run(
             [str(CLOUD), "keys", "generate", "--dir", str(tmp_path), "--key-id", "ho-1"],
             capture_output=True,
