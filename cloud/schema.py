@@ -133,6 +133,24 @@ MIGRATIONS: list[list[str]] = [
             rollout {BIGINT} NOT NULL, store TEXT NOT NULL, stage TEXT NOT NULL,
             version {BIGINT}, published_at TEXT, PRIMARY KEY (rollout, store))""",
     ],
+    # 6: alerts with a lifecycle -- cleared apart from acknowledged, an assignee, comments
+    # -- and the notifications sent about them (cloud/notify.py). Alerts cleared before
+    # were marked acknowledged by "box (cleared)": they become cleared, unacknowledged.
+    [
+        "ALTER TABLE alert ADD COLUMN cleared_at TEXT",
+        "ALTER TABLE alert ADD COLUMN assignee TEXT",
+        """UPDATE alert SET cleared_at = acknowledged_at, acknowledged_at = NULL,
+            acknowledged_by = NULL WHERE acknowledged_by = 'box (cleared)'""",
+        """CREATE TABLE alert_comment (
+            id {SERIAL}, alert {BIGINT} NOT NULL, at TEXT NOT NULL, author TEXT NOT NULL,
+            text TEXT NOT NULL)""",
+        """CREATE TABLE notify_channel (
+            name TEXT PRIMARY KEY, after_alert {BIGINT} NOT NULL, created_at TEXT NOT NULL)""",
+        """CREATE TABLE notification (
+            channel TEXT NOT NULL, alert {BIGINT} NOT NULL, event TEXT NOT NULL,
+            state TEXT NOT NULL, attempts {BIGINT} NOT NULL DEFAULT 0, last_error TEXT,
+            queued_at TEXT NOT NULL, sent_at TEXT, PRIMARY KEY (channel, alert, event))""",
+    ],
 ]
 
 LATEST = len(MIGRATIONS)
