@@ -49,7 +49,7 @@ class Receivers(ThreadingHTTPServer):
 class Handler(BaseHTTPRequestHandler):
     server: Receivers
 
-    def do_POST(self) -> None:  # noqa: N802 (http.server's name)
+    def do_POST(self) -> None:
         url = urllib.parse.urlsplit(self.path)
         body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
         if url.path in self.server.failing:
@@ -82,7 +82,7 @@ class Mailbox:
     def __init__(self) -> None:
         self.mails: list[Any] = []
 
-    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
         self.mails.append(message_from_bytes(envelope.content))
         return "250 OK"
 

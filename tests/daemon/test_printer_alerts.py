@@ -24,9 +24,7 @@ def alerts(office: Path) -> list[tuple[str, str, str | None]]:
     with contextlib.closing(sqlite3.connect(f"file:{office}?mode=ro", uri=True)) as conn:
         return [
             (k, m, b)
-            for k, m, b in conn.execute(
-                "SELECT kind, message, cleared_at FROM alert ORDER BY id"
-            )
+            for k, m, b in conn.execute("SELECT kind, message, cleared_at FROM alert ORDER BY id")
         ]
 
 
