@@ -151,6 +151,17 @@ MIGRATIONS: list[list[str]] = [
             state TEXT NOT NULL, attempts {BIGINT} NOT NULL DEFAULT 0, last_error TEXT,
             queued_at TEXT NOT NULL, sent_at TEXT, PRIMARY KEY (channel, alert, event))""",
     ],
+    # 7: head office in the browser: accounts with a role and a scope, and the audit log of
+    # every sign-in and change (cloud/web/accounts.py)
+    [
+        """CREATE TABLE web_account (
+            name TEXT PRIMARY KEY, role TEXT NOT NULL, scope TEXT, salt TEXT NOT NULL,
+            password_hash TEXT NOT NULL, totp_secret TEXT, failed {BIGINT} NOT NULL,
+            locked_until TEXT, created_at TEXT NOT NULL)""",
+        """CREATE TABLE web_audit (
+            id {SERIAL}, at TEXT NOT NULL, account TEXT NOT NULL, action TEXT NOT NULL,
+            detail {JSON} NOT NULL)""",
+    ],
 ]
 
 LATEST = len(MIGRATIONS)
