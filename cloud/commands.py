@@ -58,12 +58,21 @@ def broker_options(args: argparse.Namespace) -> BrokerOptions:
 
 
 def register(sub: Any) -> None:
-    from cloud import alerts_cli, chain_cli, fleet_cli, publish_cli, reports_cli, stores_cli
+    from cloud import (
+        alerts_cli,
+        chain_cli,
+        fleet_cli,
+        members_cli,
+        publish_cli,
+        reports_cli,
+        stores_cli,
+    )
     from cloud.web import cli as web_cli
 
     _register_db(sub)
     _register_ingest(sub)
-    for room in (fleet_cli, publish_cli, stores_cli, alerts_cli, chain_cli, reports_cli, web_cli):
+    rooms = (fleet_cli, publish_cli, stores_cli, members_cli, alerts_cli, chain_cli, reports_cli)
+    for room in (*rooms, web_cli):
         room.register(sub, _db_arg, _broker_args)
     _register_broker(sub)
 

@@ -162,6 +162,27 @@ MIGRATIONS: list[list[str]] = [
             id {SERIAL}, at TEXT NOT NULL, account TEXT NOT NULL, action TEXT NOT NULL,
             detail {JSON} NOT NULL)""",
     ],
+    # 8: the member ledger (cloud/members.py): each store's member settings and card salt,
+    # members, card keys (never a UID), every balance change, the blacklist
+    [
+        """CREATE TABLE member_store (
+            store TEXT PRIMARY KEY, salt TEXT NOT NULL, settings {JSON} NOT NULL,
+            blacklist_version {BIGINT} NOT NULL, updated_at TEXT NOT NULL)""",
+        """CREATE TABLE member_account (
+            store TEXT NOT NULL, id TEXT NOT NULL, grp TEXT NOT NULL, name TEXT,
+            status TEXT NOT NULL, status_since TEXT, subsidy_expires TEXT,
+            PRIMARY KEY (store, id))""",
+        """CREATE TABLE member_card (
+            store TEXT NOT NULL, card TEXT NOT NULL, member TEXT NOT NULL,
+            PRIMARY KEY (store, card))""",
+        """CREATE TABLE member_ledger (
+            id {SERIAL}, store TEXT NOT NULL, member TEXT NOT NULL, wallet TEXT NOT NULL,
+            delta TEXT NOT NULL, source TEXT NOT NULL, ref TEXT NOT NULL, at TEXT NOT NULL,
+            by_whom TEXT NOT NULL, UNIQUE (store, source, ref, wallet))""",
+        """CREATE TABLE member_blacklist (
+            store TEXT NOT NULL, card TEXT NOT NULL, member TEXT NOT NULL, since TEXT NOT NULL,
+            reason TEXT NOT NULL, PRIMARY KEY (store, card))""",
+    ],
 ]
 
 LATEST = len(MIGRATIONS)
