@@ -256,12 +256,12 @@ def import_members(db: Database, store: str, path: Path, *, by: str, now: str) -
                 for wallet, amount in row.wallets.items():
                     if amount:
                         ref = f"{path.name}:{row.line}:{row.id}"
-                        _line(db, store, row.id, wallet, amount, "import", ref, by, now)
+                        ledger_line(db, store, row.id, wallet, amount, "import", ref, by, now)
     created = sum(1 for r in rows if r.id not in existing)
     return created, len(rows) - created
 
 
-def _line(
+def ledger_line(
     db: Database,
     store: str,
     member: str,
@@ -272,6 +272,8 @@ def _line(
     by: str,
     at: str,
 ) -> None:
+    """One balance change (call inside a transaction); the same (source, ref, wallet) of a
+    store is written once, so posting twice changes nothing."""
     db.execute(
         "INSERT INTO member_ledger (store, member, wallet, delta, source, ref, at, by_whom) "
         "VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (store, source, ref, wallet) DO NOTHING",
@@ -313,7 +315,7 @@ def adjust(
                 where="cloud members adjust",
                 fix="give a smaller amount",
             )
-        _line(
+        ledger_line(
             db,
             store,
             member,
@@ -380,7 +382,7 @@ def post_box_changes(db: Database, store: str) -> dict[str, int]:
                 (store, box, seq),
             ):
                 body = json.loads(body_text)
-                _line(
+                ledger_line(
                     db,
                     store,
                     str(body["member"]),
@@ -412,6 +414,12 @@ def history(db: Database, store: str, member: str) -> list[tuple[str, str, str, 
         (store, member),
     )
     return [tuple(str(c) for c in r) for r in rows]  # type: ignore[misc]
+
+
+def ledger_members(db: Database, store: str) -> set[str]:
+    """The member ids of `store` in head office's ledger (empty: the store's members are
+    kept elsewhere and its documents written by hand)."""
+    return {str(r[0]) for r in db.query("SELECT id FROM member_account WHERE store = ?", (store,))}
 
 
 def members(db: Database, store: str) -> list[tuple[str, str, str, str, dict[str, Decimal]]]:

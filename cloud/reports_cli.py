@@ -52,8 +52,20 @@ def register(sub: Any, db_arg: ArgAdder, broker_args: ArgAdder) -> None:
     run.add_argument("--pool", required=True, help="amount to share, e.g. 1000.00")
     run.add_argument("--weight", action="append", default=[], metavar="CATEGORY=W")
     run.add_argument("--min-spend", default="0")
-    run.add_argument("--out", type=Path, required=True, help="CSV file to write")
+    run.add_argument("--out", type=Path, help="CSV file to write (needed unless --dry-run)")
+    run.add_argument(
+        "--credit",
+        choices=("cash", "subsidy"),
+        help="also credit each payout to this wallet in head office's member ledger "
+        "(published with the store's next members document)",
+    )
+    run.add_argument(
+        "--dry-run", action="store_true", help="show the payouts; record and credit nothing"
+    )
     run.set_defaults(func=_dividend)
+    past = dividend_sub.add_parser("list", help="every dividend run so far")
+    db_arg(past)
+    past.set_defaults(func=_dividend_list)
 
 
 def _report(kinds: Any, name: str, help_text: str, db_arg: ArgAdder) -> Any:
@@ -127,28 +139,60 @@ def _dividend(args: argparse.Namespace) -> int:
         raise UsageError(
             f"pool {args.pool!r} is not an amount", where="--pool", fix="e.g. --pool 1000.00"
         ) from exc
+    if args.out is None and not args.dry_run:
+        raise UsageError(
+            "a dividend run writes its payouts to a CSV file",
+            where="cloud dividend run",
+            fix="pass --out FILE.csv (or --dry-run to see the payouts first)",
+        )
     rules = DividendRules.parse(args.weight, args.min_spend)
+    label = args.period or reports.span(period)
     db = Database.open(args.db)
     try:
         require_current(db)
-        payouts = dividend_run(
+        payouts, credited = dividend_run(
             db,
             period=period,
-            label=args.period or reports.span(period),
+            label=label,
             scope=args.store or "*",
             pool=pool,
             rules=rules,
             loaded=load(db, period, args.store),
             csv_path=args.out,
             now=utc_now_iso(),
+            credit=args.credit,
+            dry_run=args.dry_run,
         )
     finally:
         db.close()
     paid = sum((p.amount for p in payouts), Decimal(0))
+    if args.dry_run:
+        for p in payouts:
+            print(f"{p.store}  {p.member}  weighted spend {p.weighted_spend}  dividend {p.amount}")
+        print(f"dividend {label} (dry run): {paid} among {len(payouts)} members; nothing recorded")
+        return 0
+    wallet = f"; {credited} credited to {args.credit}" if args.credit else ""
     print(
-        f"dividend {args.period or reports.span(period)}: {paid} shared among "
-        f"{len(payouts)} members, written to {args.out}"
+        f"dividend {label}: {paid} shared among {len(payouts)} members, "
+        f"written to {args.out}{wallet}"
     )
+    return 0
+
+
+def _dividend_list(args: argparse.Namespace) -> int:
+    from cloud.dividend import past_runs
+
+    db = Database.open(args.db)
+    try:
+        require_current(db)
+        runs = past_runs(db)
+    finally:
+        db.close()
+    for period, scope, pool, count, created in runs:
+        where = "all stores" if scope == "*" else scope
+        print(f"{period}  {where}  pool {pool}  {count} members  {created}")
+    if not runs:
+        print("no dividend run yet")
     return 0
 
 

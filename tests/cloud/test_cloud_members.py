@@ -202,3 +202,66 @@ def test_members_imported_published_spent_and_folded_in_once(
             assert ALICE not in dump and BOB not in dump
     finally:
         box.stop()
+
+
+def test_a_dividend_is_previewed_then_credited_to_the_members_wallets(
+    tmp_path: Path, db_url: str, broker: Mosquitto
+) -> None:
+    import csv
+
+    from cloud_testkit import journal_of_days, store_journal_directly
+
+    from gateway.harness.fleetsim import MEMBERS, StoreDay
+
+    day = datetime(2026, 11, 10).date()
+    journal = journal_of_days(tmp_path / "box.db", [StoreDay("store-1", "box-1", day, 400)])
+    store_journal_directly(db_url, "store-1", "box-1", journal)
+    cli("keys", "generate", "--dir", str(tmp_path / "keys"), "--key-id", "ho-test")
+    db = ("--db", db_url)
+    common = (*db, "--port", str(broker.port), "--key", str(tmp_path / "keys" / "ho-test.pem"))
+    settings = tmp_path / "settings.json"
+    settings.write_text(json.dumps(SETTINGS))
+    kept = MEMBERS[:40]
+    sheet = tmp_path / "members.csv"
+    sheet.write_text("id,group,cash\n" + "".join(f"{m},staff,10.00\n" for m in kept))
+    cli("stores", "add", "store-1", *db)
+    cli("members", "import", str(sheet), "--store", "store-1", "--settings", str(settings), *db)
+    cli("members", "publish", "--store", "store-1", *common)  # the roster a dividend credits
+    run = (
+        "dividend",
+        "run",
+        "--from",
+        "2026-11-01",
+        "--to",
+        "2026-11-30",
+        "--period",
+        "2026-11",
+        "--pool",
+        "100.00",
+        *db,
+    )
+    preview = cli(*run, "--dry-run")
+    assert "(dry run): 100.00 among" in preview and "nothing recorded" in preview
+    assert "no dividend run yet" in cli("dividend", "list", *db)
+    out = cli(*run, "--credit", "cash", "--out", str(tmp_path / "dividend.csv"))
+    with (tmp_path / "dividend.csv").open() as handle:
+        paid = {r["member"]: Decimal(r["dividend"]) for r in csv.DictReader(handle)}
+    assert paid and sum(paid.values()) == Decimal("100.00")
+    assert f"{len([m for m in paid if paid[m]])} credited to cash" in out, out
+    listing = {
+        m["id"]: Decimal(m["cash"])
+        for m in json.loads(cli("members", "list", "--store", "store-1", "--json", *db))
+    }
+    for member in kept:
+        assert listing[member] == Decimal("10.00") + paid.get(member, Decimal(0))
+    member = next(m for m in paid if paid[m])
+    assert "dividend" in cli("members", "history", member, "--store", "store-1", *db)
+    assert "2026-11  all stores  pool 100.00" in cli("dividend", "list", *db)
+    status, _, err = cloud_cli(*run, "--credit", "cash", "--out", str(tmp_path / "again.csv"))
+    assert status != 0 and "already run" in err  # paid once: credited once
+    document = tmp_path / "members.json"
+    cli("members", "publish", "--store", "store-1", "--out", str(document), *db)
+    wallets = {
+        m["id"]: Decimal(m["wallets"]["cash"]) for m in json.loads(document.read_text())["members"]
+    }
+    assert wallets == listing
