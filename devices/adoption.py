@@ -94,6 +94,10 @@ def _input_claims(match: InputMatch, device: UdevDevice) -> bool:
         return False
     if match.name and not fnmatch.fnmatchcase(device.get("NAME"), match.name):
         return False
+    if match.path and not any(
+        fnmatch.fnmatchcase(n, match.path) for n in (device.node, *device.links)
+    ):
+        return False
     return not (match.phys and not fnmatch.fnmatchcase(device.get("PHYS"), match.phys))
 
 

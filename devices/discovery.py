@@ -157,6 +157,8 @@ def input_mismatch(match: InputMatch, info: InputDeviceInfo) -> list[str]:
         reasons.append(f"name {info.name!r} does not match {match.name!r}")
     if match.phys and not fnmatch.fnmatchcase(info.phys, match.phys):
         reasons.append(f"phys {info.phys!r} does not match {match.phys!r}")
+    if match.path and not fnmatch.fnmatchcase(info.path, match.path):
+        reasons.append(f"path {info.path!r} does not match {match.path!r}")
     return reasons
 
 

@@ -136,6 +136,29 @@ def register(sub: Any) -> None:
     s.add_argument("--duration", type=float)
     s.set_defaults(func=cmd_simulate_scanner)
     s = kinds.add_parser(
+        "card-reader",
+        help="a wedge card reader: rehearse what the box reads, or serve a box on a FIFO",
+        description="Types magstripe swipes (--swipe TRACKS) and RFID taps (--tap UID, hex, "
+        "MSB first) as the key events a reader programmed for --layout sends. Without "
+        "--fifo it decodes them with a configured card reader's settings (--config, "
+        "--reader) and prints what the box would see (payment cards masked). With --fifo "
+        "PATH it writes them, as input_event records, into a FIFO that `gateway run` reads "
+        "like the reader's node ([[devices.card_readers]] match = { path = PATH }).",
+    )
+    _config_arg(s)
+    s.add_argument("--reader", help="the configured card reader to rehearse (default: first)")
+    s.add_argument("--swipe", action="append", default=[], metavar="TRACKS",
+                   help="e.g. ';6004001234567890=4912?' (repeatable)")  # fmt: skip
+    s.add_argument("--tap", action="append", default=[], metavar="UID",
+                   help="a card's UID in hex, MSB first, e.g. 04A1B2C3 (repeatable)")  # fmt: skip
+    s.add_argument("--layout", help="the reader's keyboard country (default: the reader's)")
+    s.add_argument("--rfid-format", choices=["decimal", "hex"], help="how the reader types UIDs")
+    s.add_argument("--byte-order", choices=["msb_first", "lsb_first"])
+    s.add_argument("--fifo", metavar="PATH", help="serve a box: write the events into PATH")
+    s.add_argument("--interval", type=float, default=1.0, help="seconds between cards (--fifo)")
+    s.add_argument("--duration", type=float, help="--fifo: stop after S seconds")
+    s.set_defaults(func=cmd_simulate_card_reader)
+    s = kinds.add_parser(
         "wedge",
         help="show the key events a wedge scanner sends for TEXT, and what a layout reads",
         description="No hardware needed: types TEXT as a scanner programmed for --layout "
@@ -667,6 +690,72 @@ def cmd_simulate_wedge(args: argparse.Namespace) -> int:
     print(f"typed on {typed_with.layout}: {args.text!r}")
     print(f"read as  {read_with.layout}: {read!r}  {verdict}")
     return 0 if read == args.text else 1
+
+
+def cmd_simulate_card_reader(args: argparse.Namespace) -> int:
+    from devices.cards import CardLineDecoder, WedgeCardDecoder
+    from devices.events import CardEvent
+    from devices.keymaps import load_keymap
+    from devices.settings import CardReaderSettings, InputMatch
+    from devices.simulators.card_reader import CardReaderSimulator, key_events, tap_text
+
+    readers = _device_settings(args).card_readers if args.config or not args.fifo else []
+    reader = next((r for r in readers if args.reader in (None, r.name)), None)
+    if args.reader and reader is None:
+        raise UsageError(
+            f"no card reader {args.reader!r} in the settings",
+            fix="name one of [[devices.card_readers]], or leave --reader out",
+        )
+    reader = reader or CardReaderSettings(name="reader", match=InputMatch(name="*"))
+    layout = args.layout or reader.keys.layout
+    rfid_format = args.rfid_format or reader.rfid_format
+    byte_order = args.byte_order or reader.rfid_byte_order
+    try:
+        uids = [bytes.fromhex(uid) for uid in args.tap]
+    except ValueError as exc:
+        raise UsageError(f"--tap: {exc}", fix="give the UID in hex, e.g. 04A1B2C3") from exc
+    texts = [*args.swipe, *(tap_text(u, rfid_format=rfid_format, byte_order=byte_order)
+                            for u in uids)]  # fmt: skip
+    if not texts:
+        raise UsageError("nothing to type", fix="give --swipe TRACKS and/or --tap UID")
+    if args.fifo:
+        with CardReaderSimulator(
+            Path(args.fifo), layout=layout, rfid_format=rfid_format, byte_order=byte_order
+        ) as sim:
+            print(f"card reader simulator on FIFO {args.fifo} ({layout}); Ctrl-C stops", flush=True)
+            stop = threading.Event()
+            deadline = time.monotonic() + args.duration if args.duration else None
+            try:
+                while deadline is None or time.monotonic() < deadline:
+                    for text in texts:
+                        if stop.wait(args.interval):
+                            break
+                        sim.type_line(text)
+            except KeyboardInterrupt:
+                pass
+        return 0
+    decoder = WedgeCardDecoder(
+        CardLineDecoder(
+            reader.name,
+            utc_now,
+            rfid_format=reader.rfid_format,
+            rfid_byte_order=reader.rfid_byte_order,
+            rfid_uid_bytes=reader.rfid_uid_bytes,
+            member_prefixes=tuple(reader.member_prefixes),
+            staff_prefixes=tuple(reader.staff_prefixes),
+        ),
+        load_keymap(reader.keys.layout),
+    )
+    wrong = 0
+    for number, text in enumerate(texts, start=1):
+        try:
+            events = key_events(text, layout)
+        except ValueError as exc:
+            raise UsageError(str(exc), fix="use characters the reader's layout can type") from exc
+        for output in (o for e in events for o in decoder.feed(e)):
+            print(f"card {number}: {describe(output)}")
+            wrong += not isinstance(output, CardEvent)
+    return 1 if wrong else 0
 
 
 def cmd_simulate_scanner(args: argparse.Namespace) -> int:
