@@ -171,7 +171,9 @@ class RecordedSource:
         self._pending = list(events)
 
     @classmethod
-    def load(cls, path: Path) -> RecordedSource:
+    def load(cls, path: Path, *, replay: bool = False) -> RecordedSource:
+        """The recording at `path`; its events happened already unless `replay` (then
+        `poll()` delivers them one by one, as hotplug)."""
         try:
             data = json.loads(path.read_text(encoding="utf-8"))
             devices = [_props(d) for d in data.get("devices", [])]
@@ -186,7 +188,8 @@ class RecordedSource:
                 fix='give a file written by `gateway devices record` ({"devices": [...]})',
             ) from exc
         source = cls(devices, events)
-        source.drain()  # a recording's events have all happened
+        if not replay:
+            source.drain()
         return source
 
     def plug(self, props: Mapping[str, str]) -> None:

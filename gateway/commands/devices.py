@@ -16,6 +16,7 @@ import queue
 import sys
 import threading
 import time
+from collections.abc import Callable
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -75,8 +76,11 @@ def register(sub: Any) -> None:
     p.add_argument("--output", metavar="FILE", help="default: standard output")
     p.set_defaults(func=cmd_record)
 
-    p = actions.add_parser("watch", help="print decoded events live until Ctrl-C")
+    p = actions.add_parser(
+        "watch", help="print decoded events, and devices plugged in or out, until Ctrl-C"
+    )
     _config_arg(p)
+    _recording_arg(p, replay=True)
     p.add_argument("--scale", metavar="PORT", help="also watch a scale on PORT (needs --protocol)")
     p.add_argument("--protocol", choices=sorted(PROTOCOLS), help="protocol of --scale")
     p.add_argument("--serial-scanner", metavar="PORT", help="also watch a serial scanner on PORT")
@@ -178,19 +182,20 @@ def _config_arg(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def _recording_arg(parser: argparse.ArgumentParser) -> None:
+def _recording_arg(parser: argparse.ArgumentParser, replay: bool = False) -> None:
+    then = "; its events are replayed as hotplug" if replay else ""
     parser.add_argument(
         "--from-recording",
         metavar="FILE",
-        help="read the devices from a `gateway devices record` file instead of udev",
+        help=f"read the devices from a `gateway devices record` file instead of udev{then}",
     )
 
 
-def _source(args: argparse.Namespace) -> DeviceSource:
+def _source(args: argparse.Namespace, replay: bool = False) -> DeviceSource:
     from devices.udev import PyudevSource, RecordedSource
 
     if getattr(args, "from_recording", None):
-        return RecordedSource.load(Path(args.from_recording))
+        return RecordedSource.load(Path(args.from_recording), replay=replay)
     return PyudevSource()
 
 
@@ -461,18 +466,16 @@ def cmd_watch(args: argparse.Namespace) -> int:
         card_readers=settings.card_readers,
         printers=[*settings.printers, *extra.printers],
     )
-    events: queue.Queue[DeviceEvent] = queue.Queue()
+    events: queue.Queue[DeviceEvent | str] = queue.Queue()
     loops = device_loops(settings, events.put)
-    if not loops:
-        raise UsageError(
-            "nothing to watch: no devices configured",
-            fix="configure [devices] or pass --scale/--serial-scanner/--printer",
-        )
-    print(
-        f"watching {len(loops)} device(s): {', '.join(loop.name for loop in loops)}; Ctrl-C stops",
-        flush=True,
-    )
+    names = ", ".join(loop.name for loop in loops) or "none configured"
+    print(f"watching {len(loops)} device(s): {names}; and hotplug; Ctrl-C stops", flush=True)
     runner = DeviceRunner(loops).start()
+    stop = threading.Event()
+    plugs = threading.Thread(
+        target=_watch_hotplug, args=(_source(args, replay=True), settings, events.put, stop)
+    )
+    plugs.start()
     deadline = time.monotonic() + args.duration if args.duration else None
     try:
         while deadline is None or time.monotonic() < deadline:
@@ -480,12 +483,53 @@ def cmd_watch(args: argparse.Namespace) -> int:
                 event = events.get(timeout=0.1)
             except queue.Empty:
                 continue
-            print(describe(event), flush=True)
+            print(event if isinstance(event, str) else describe(event), flush=True)
     except KeyboardInterrupt:
         pass
     finally:
+        stop.set()
+        plugs.join(2)
         runner.stop()
     return 0
+
+
+def _watch_hotplug(
+    source: DeviceSource,
+    settings: DeviceSettings,
+    say: Callable[[str], None],
+    stop: threading.Event,
+) -> None:
+    """Devices plugged in (with what they probably are and how to adopt them) and out."""
+    from devices.adoption import review
+    from devices.known_devices import known_devices, system_usb_ids
+
+    try:
+        while not stop.is_set():
+            event = source.poll(0.2)
+            if event is None:
+                continue
+            node = event.device.node
+            if event.action == "remove":
+                say(f"unplugged {node}")
+                continue
+            if event.action != "add":
+                continue
+            result = review(settings, source.enumerate(), known_devices(), system_usb_ids())
+            claimed = [c for c in result.configured if c.node == node]
+            if claimed:
+                say(f"plugged   {node}: {claimed[0].role.value} {claimed[0].name!r} (configured)")
+                continue
+            for p in (p for p in result.proposals if p.device.node == node):
+                vp = p.device.vendor_product or "no USB id"
+                if p.role is None:
+                    say(f"plugged   {node} {vp} {p.title}: not adopted: {p.why}")
+                else:
+                    say(
+                        f"plugged   {node} {vp} {p.title}: probably a {p.role}; "
+                        f"`gateway devices adopt {p.identity}`"
+                    )
+    except (OSError, ImportError) as exc:  # no netlink socket / libudev here
+        say(f"hotplug is not watched: {exc}")
 
 
 def _adhoc_settings(args: argparse.Namespace) -> DeviceSettings:

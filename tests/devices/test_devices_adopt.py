@@ -327,3 +327,28 @@ def test_the_console_is_found_from_sysfs_and_the_kernel_command_line(tmp_path) -
     assert {"/dev/ttyS0", "/dev/ttyAMA0", "/dev/tty0"} <= found
     with pytest.raises(ProbeRefused):
         check_may_write("/dev/ttyS0", named_scale=True, consoles=lambda: found)
+
+
+def test_watch_reports_devices_plugged_in_and_out(tmp_path, capsys) -> None:
+    config = tmp_path / "gateway.toml"
+    config.write_text(
+        '[[devices.scales]]\nname = "deli"\nprotocol = "cas"\n'
+        'serial = { port = "/dev/serial/by-id/usb-CAS-if00" }\n'
+    )
+    newland = tty_props("/dev/ttyACM0", "1eab", "0c06", "/dev/serial/by-id/usb-Newland-if00")
+    cas = tty_props("/dev/ttyUSB0", "0f0c", "0001", "/dev/serial/by-id/usb-CAS-if00")
+    recording = tmp_path / "udev.json"
+    recording.write_text(json.dumps({"devices": [], "events": [
+        {"action": "add", "device": newland},
+        {"action": "add", "device": cas},
+        {"action": "remove", "device": newland},
+    ]}))  # fmt: skip
+    args = ["devices", "watch", "--config", str(config), "--from-recording", str(recording)]
+    assert main([*args, "--duration", "1.5"]) == 0
+    out = capsys.readouterr().out
+    assert (
+        "plugged   /dev/ttyACM0 1eab:0c06 Newland HR100/HR3260/HR3290 cordless/BS80 (USB Serial "
+        "CDC): probably a scanner; `gateway devices adopt /dev/serial/by-id/usb-Newland-if00`"
+    ) in out
+    assert "plugged   /dev/ttyUSB0: scale 'deli' (configured)" in out
+    assert "unplugged /dev/ttyACM0" in out
