@@ -352,3 +352,12 @@ def test_watch_reports_devices_plugged_in_and_out(tmp_path, capsys) -> None:
     ) in out
     assert "plugged   /dev/ttyUSB0: scale 'deli' (configured)" in out
     assert "unplugged /dev/ttyACM0" in out
+
+
+def test_docs_list_every_entry_of_the_table_with_its_source() -> None:
+    docs = (Path(__file__).resolve().parents[2] / "docs" / "devices.md").read_text()
+    for device in known_devices().devices:
+        row = next((line for line in docs.splitlines() if line.startswith(f"| `{device.usb}`")), "")
+        assert row, f"{device.usb} is not in docs/devices.md"
+        assert (device.source if device.source != "usb.ids" else "usb.ids") in row
+        assert row.endswith("| yes |") == device.uncertain, row
