@@ -15,6 +15,7 @@ about the scale behind it).
 from __future__ import annotations
 
 import fnmatch
+import glob
 import os
 from dataclasses import dataclass, field
 from typing import Any
@@ -115,11 +116,15 @@ def review(
         assert match is not None  # a wedge scanner's settings require it
         nodes = [d.node for d in devices if _input_claims(match, d)]
         claimed.update(nodes)
+        if not nodes and match.path:  # a node udev does not list (a simulator's FIFO)
+            nodes = glob.glob(match.path)
         wanted = ", ".join(f"{k}={v}" for k, v in match.model_dump().items() if v)
         configured.append(Configured(role, name, f"input device with {wanted}", _first(nodes)))
     for role, name, pattern in serial_roles(settings):
         nodes = [d.node for d in devices if _port_claims(pattern, d)]
         claimed.update(nodes)
+        if not nodes and usb_identity(pattern) is None:  # not USB: a built-in UART, a pty
+            nodes = glob.glob(pattern)
         configured.append(Configured(role, name, f"port {pattern}", _first(nodes)))
     for printer in settings.printers:
         if printer.uri.startswith("usb://"):

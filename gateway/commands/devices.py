@@ -294,6 +294,13 @@ def cmd_adopt(args: argparse.Namespace) -> int:
     from devices.known_devices import known_devices, system_usb_ids
     from gateway.settings import DEFAULT_CONFIG_PATH, load_settings
 
+    if (args.as_role or args.name or args.protocol) and not args.node:
+        raise UsageError(
+            "--as, --name and --protocol describe one device: name it",
+            where="gateway devices adopt",
+            fix="give its node or by-id link, e.g. `gateway devices adopt /dev/ttyUSB0 --as "
+            "scale` (`gateway devices list` shows them)",
+        )
     path = Path(args.config or DEFAULT_CONFIG_PATH)
     settings = load_settings(path)
     result, present = _review(args, settings.devices)
@@ -316,13 +323,13 @@ def cmd_adopt(args: argparse.Namespace) -> int:
                 where=args.node,
                 fix="`gateway devices list` shows what is plugged in and what is configured",
             )
-    elif not args.as_role:
+    else:
         candidates = [p for p in candidates if p.role is not None]
     if not candidates:
         print("nothing to adopt: every plugged-in device the box knows is configured")
         return 0
     taken = {c.name for c in result.configured}
-    wrote = 0
+    wrote = refused = 0
     for candidate in candidates:
         proposal = candidate
         if args.as_role or args.name or args.protocol:
@@ -337,6 +344,7 @@ def cmd_adopt(args: argparse.Namespace) -> int:
             )
         if proposal.role is None:
             print(f"{candidate.device.node}: {proposal.title}\n  not adopted: {proposal.why}")
+            refused += 1
             continue
         entry = dict(proposal.entry)
         if args.name:
@@ -349,7 +357,7 @@ def cmd_adopt(args: argparse.Namespace) -> int:
             for attempt in found.attempts:
                 print(f"  {attempt.protocol:<11} {attempt.request:<12} {attempt.outcome}")
             if found.protocol is None:
-                raise UsageError(
+                raise DeviceError(
                     f"{proposal.device.node}: no known scale protocol answered",
                     where=proposal.device.node,
                     fix="check cable (null-modem?), power and the scale's interface menu, or "
@@ -375,7 +383,7 @@ def cmd_adopt(args: argparse.Namespace) -> int:
         print(f"written: {proposal.section} {entry['name']!r}")
     if wrote and not args.no_reload:
         _ask_daemon_to_reload(path)
-    return 0
+    return 1 if args.node and refused else 0  # the one device asked for was not adopted
 
 
 def _confirm(prompt: str) -> bool:

@@ -361,3 +361,34 @@ def test_docs_list_every_entry_of_the_table_with_its_source() -> None:
         assert row, f"{device.usb} is not in docs/devices.md"
         assert (device.source if device.source != "usb.ids" else "usb.ids") in row
         assert row.endswith("| yes |") == device.uncertain, row
+
+
+def test_adopt_refusals_are_clear_and_write_nothing(tmp_path, capsys) -> None:
+    with ScaleSimulator("nci", mode="silent", pace=False) as silent:
+        config = tmp_path / "gateway.toml"
+        config.write_text(
+            '[[devices.scanners]]\nname = "door"\nkind = "serial"\n'
+            'serial = { port = "/dev/ttyACM9" }\n'
+        )
+        before = config.read_text()
+        recording = tmp_path / "udev.json"
+        recording.write_text(json.dumps({"devices": [
+            tty_props(silent.path, "1a86", "7523"),
+            tty_props("/dev/ttyACM9", "1eab", "0c06"),
+        ]}))  # fmt: skip
+        base = ["--config", str(config), "--from-recording", str(recording), "--yes"]
+        # a bridge without --as: not adopted, says why, exit 1
+        assert main(["devices", "adopt", silent.path, *base]) == 1
+        assert "CH340 bridge: the device behind it is unknown" in capsys.readouterr().out
+        # --as needs a node
+        assert main(["devices", "adopt", "--as", "scale", *base]) == 2
+        assert "name it" in capsys.readouterr().err
+        # a configured device is not adopted twice
+        assert main(["devices", "adopt", "/dev/ttyACM9", *base]) == 2
+        assert "already configured as 'door'" in capsys.readouterr().err
+        # a scale that answers no protocol: every attempt shown, nothing written
+        assert main(["devices", "adopt", silent.path, "--as", "scale", *base]) == 4
+        captured = capsys.readouterr()
+        assert "no known scale protocol answered" in captured.err
+        assert captured.out.count("no answer at 9600") == 4
+        assert config.read_text() == before
