@@ -392,3 +392,26 @@ def test_adopt_refusals_are_clear_and_write_nothing(tmp_path, capsys) -> None:
         assert "no known scale protocol answered" in captured.err
         assert captured.out.count("no answer at 9600") == 4
         assert config.read_text() == before
+
+
+def test_pyudev_lists_this_machine_and_leaves_built_in_uarts_and_consoles_alone(
+    tmp_path,
+) -> None:
+    """The production source on this machine (no USB here): libudev lists its ttys, and
+    none of them — the console UART ttyS0, /dev/console, virtual consoles — is offered."""
+    import pyudev
+
+    from devices.udev import PyudevSource, wanted
+
+    raw = {d.device_node for d in pyudev.Context().list_devices(subsystem="tty")}
+    source = PyudevSource()
+    listed = source.enumerate()
+    if Path("/sys/class/tty/ttyS0").exists():
+        assert "/dev/ttyS0" in raw
+    assert not {d.node for d in listed} & {"/dev/ttyS0", "/dev/console", "/dev/tty0", "/dev/tty"}
+    assert all(wanted(d) for d in listed)
+    assert source.poll(0.1) is None  # the netlink monitor starts; nothing is plugged in
+    # `record` writes what it lists, in the form --from-recording reads
+    out = tmp_path / "recorded.json"
+    assert main(["devices", "record", "--output", str(out)]) == 0
+    assert RecordedSource.load(out).enumerate() == listed
