@@ -14,13 +14,18 @@ about the scale behind it).
 
 from __future__ import annotations
 
-import fnmatch
 import glob
-import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
-from devices.discovery import serial_roles
+from devices.discovery import (
+    InputDeviceInfo,
+    SerialPortInfo,
+    input_mismatch,
+    port_mismatch,
+    serial_roles,
+    wedge_roles,
+)
 from devices.events import Role
 from devices.known_devices import KnownDevice, KnownDeviceTable, UsbIds
 from devices.serial_line import usb_identity
@@ -59,6 +64,7 @@ class Proposal:
     stable: bool
     section: str | None = None
     entry: dict[str, Any] = field(default_factory=dict)
+    why_not: tuple[str, ...] = ()  # why each configured entry does not claim it
 
 
 @dataclass(frozen=True)
@@ -72,34 +78,44 @@ class Review:
 
 
 # -- matching configured entries -----------------------------------------------------------
-def _port_claims(pattern: str, device: UdevDevice) -> bool:
+def as_input(device: UdevDevice) -> InputDeviceInfo:
+    """The udev view as discovery's matcher wants it (one matching rule for both)."""
+    vp = device.vendor_product or "0000:0000"
+    return InputDeviceInfo(
+        device.node,
+        device.get("NAME"),
+        device.get("PHYS"),
+        int(vp[:4], 16),
+        int(vp[5:], 16),
+        device.get("UNIQ"),
+        device.keyboard,
+    )
+
+
+def as_port(device: UdevDevice) -> SerialPortInfo:
+    vp = device.vendor_product
+    return SerialPortInfo(
+        device.node,
+        device.links,
+        int(vp[:4], 16) if vp else None,
+        int(vp[5:], 16) if vp else None,
+        device.serial_number or None,
+        device.label,
+    )
+
+
+def _why_not(role: Role, name: str, match: InputMatch | str, device: UdevDevice) -> str | None:
+    """None when the configured `match` (InputMatch or port pattern) claims `device`; ""
+    when the entry is for another kind of device (no reason worth showing)."""
+    if isinstance(match, InputMatch):
+        if device.subsystem != "input":
+            return ""
+        reasons = input_mismatch(match, as_input(device))
+        return f"{role.value} {name!r}: " + "; ".join(reasons) if reasons else None
     if device.subsystem == "input":
-        return False
-    identity = usb_identity(pattern)
-    if identity is not None:
-        vid, pid, serial_number = identity
-        return device.vendor_product == f"{vid:04x}:{pid:04x}" and serial_number in (
-            None,
-            device.serial_number,
-        )
-    names = (device.node, *device.links)
-    if any(fnmatch.fnmatchcase(name, pattern) for name in names):
-        return True
-    return os.path.exists(pattern) and os.path.realpath(pattern) == os.path.realpath(device.node)
-
-
-def _input_claims(match: InputMatch, device: UdevDevice) -> bool:
-    if device.subsystem != "input":
-        return False
-    if match.vendor_product and match.vendor_product.lower() != device.vendor_product:
-        return False
-    if match.name and not fnmatch.fnmatchcase(device.get("NAME"), match.name):
-        return False
-    if match.path and not any(
-        fnmatch.fnmatchcase(n, match.path) for n in (device.node, *device.links)
-    ):
-        return False
-    return not (match.phys and not fnmatch.fnmatchcase(device.get("PHYS"), match.phys))
+        return ""
+    reason = port_mismatch(match, as_port(device))
+    return f"{role.value} {name!r}: {reason}" if reason else None
 
 
 def review(
@@ -108,29 +124,37 @@ def review(
     table: KnownDeviceTable,
     names: UsbIds,
 ) -> Review:
+    wanted: list[tuple[Role, str, InputMatch | str, str]] = [
+        (role, name, match, "input device with " + _describe(match))
+        for role, name, match in wedge_roles(settings)
+    ]
+    wanted += [
+        (role, name, pattern, f"port {pattern}") for role, name, pattern in serial_roles(settings)
+    ]
     configured: list[Configured] = []
-    claimed: set[str] = set()
-    wedges = [(Role.SCANNER, s.name, s.match) for s in settings.scanners if s.kind == "wedge"]
-    wedges += [(Role.CARD_READER, c.name, c.match) for c in settings.card_readers]
-    for role, name, match in wedges:
-        assert match is not None  # a wedge scanner's settings require it
-        nodes = [d.node for d in devices if _input_claims(match, d)]
-        claimed.update(nodes)
-        if not nodes and match.path:  # a node udev does not list (a simulator's FIFO)
-            nodes = glob.glob(match.path)
-        wanted = ", ".join(f"{k}={v}" for k, v in match.model_dump().items() if v)
-        configured.append(Configured(role, name, f"input device with {wanted}", _first(nodes)))
-    for role, name, pattern in serial_roles(settings):
-        nodes = [d.node for d in devices if _port_claims(pattern, d)]
-        claimed.update(nodes)
-        if not nodes and usb_identity(pattern) is None:  # not USB: a built-in UART, a pty
-            nodes = glob.glob(pattern)
-        configured.append(Configured(role, name, f"port {pattern}", _first(nodes)))
+    claimed: dict[str, str] = {}  # node -> configured name
+    reasons: dict[str, list[str]] = {d.node: [] for d in devices}
+    for role, name, match, description in wanted:
+        nodes = []
+        for device in devices:
+            if device.node in claimed:
+                continue
+            why = _why_not(role, name, match, device)
+            if why is None:
+                nodes.append(device.node)
+            elif why:
+                reasons[device.node].append(why)
+        claimed.update((node, name) for node in nodes)
+        if not nodes:  # a path udev does not list: a built-in UART, a pty, a FIFO
+            pattern = match.path if isinstance(match, InputMatch) else match
+            if pattern and usb_identity(pattern) is None:
+                nodes = sorted(glob.glob(pattern))
+        configured.append(Configured(role, name, description, _first(nodes)))
     for printer in settings.printers:
         if printer.uri.startswith("usb://"):
             vid_pid = printer.uri[6:].split("?")[0].lower()
             nodes = [d.node for d in devices if d.vendor_product == vid_pid]
-            claimed.update(nodes)
+            claimed.update((node, printer.name) for node in nodes)
             configured.append(Configured(Role.PRINTER, printer.name, printer.uri, _first(nodes)))
         elif printer.uri.startswith("tcp://"):
             configured.append(Configured(Role.PRINTER, printer.name, printer.uri, network=True))
@@ -140,10 +164,15 @@ def review(
         if device.node in claimed:
             continue
         proposal = propose(device, devices, table, names, taken)
+        proposal = replace(proposal, why_not=tuple(reasons[device.node]))
         if proposal.entry:
             taken.add(proposal.entry["name"])
         proposals.append(proposal)
     return Review(configured, proposals)
+
+
+def _describe(match: InputMatch) -> str:
+    return ", ".join(f"{k}={v}" for k, v in match.model_dump().items() if v)
 
 
 def _first(nodes: list[str]) -> str | None:

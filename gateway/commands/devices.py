@@ -19,7 +19,7 @@ import time
 from collections.abc import Callable
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from devices.adoption import Proposal, Review
 from devices.errors import DeviceError, PrinterNotReady
@@ -33,8 +33,11 @@ from devices.settings import (
     ScannerSettings,
     SerialLine,
 )
-from devices.udev import DeviceSource, UdevDevice
 from gateway.errors import UsageError
+
+if TYPE_CHECKING:
+    from devices.adoption import Proposal, Review
+    from devices.udev import DeviceSource, UdevDevice
 
 
 def register(sub: Any) -> None:
@@ -235,6 +238,8 @@ def cmd_list(args: argparse.Namespace) -> int:
     for p in result.proposals:
         vp = p.device.vendor_product or "no USB id"
         print(f"  {p.device.node}  {vp}  {p.title}")
+        for reason in p.why_not:
+            print(f"    not claimed by {reason}")
         if p.role is None:
             print(f"    not adopted: {p.why}")
             continue
@@ -277,6 +282,7 @@ def _review_json(result: Review) -> dict[str, Any]:
                 "title": p.title,
                 "role": p.role,
                 "why": p.why,
+                "why_not": list(p.why_not),
                 "identity": p.identity,
                 "stable": p.stable,
                 "section": p.section,
