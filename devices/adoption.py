@@ -301,6 +301,7 @@ def add_entry(text: str, section: str, entry: dict[str, Any]) -> str:
             table[key] = inline
         else:
             table[key] = value
+    table.add(tomlkit.nl())  # a blank line before whatever section follows
     existing = devices.get(section)
     if existing is None:
         array = tomlkit.aot()

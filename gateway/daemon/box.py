@@ -357,10 +357,10 @@ class Box:
 
     def _restart_devices(self, devices: DeviceSettings) -> None:
         """Reload: scanners, scales and card readers start again with the new `[devices]`
-        (an entry `gateway devices adopt` wrote is picked up); printers need a restart."""
-        if devices.printers != self.settings.devices.printers:
-            log.warning("[devices.printers] changed: restart the service to apply it")
-            devices = devices.model_copy(update={"printers": self.settings.devices.printers})
+        (an entry `gateway devices adopt` wrote is picked up); the printer thread takes the
+        new printers between two jobs."""
+        if devices.printers != self.settings.devices.printers and self.printer is not None:
+            self.printer.reconfigure(devices.printers)
         if self.runner is not None:
             self.runner.stop()
         self.settings.devices = devices

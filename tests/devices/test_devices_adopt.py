@@ -27,7 +27,7 @@ from devices.known_devices import (
     system_usb_ids,
 )
 from devices.settings import DeviceSettings
-from devices.simulators.printer import NetworkPrinterSimulator
+from devices.simulators.printer import SerialPrinterSimulator
 from devices.simulators.scale import ScaleSimulator
 from devices.simulators.scanner import SerialScannerSimulator
 from devices.udev import RecordedSource, UdevDevice
@@ -64,24 +64,23 @@ def wait_for(what: str, check, timeout: float = 20.0) -> None:
 def test_plug_propose_adopt_and_sell_through_the_daemon(tmp_path: Path, capsys) -> None:
     scanner = SerialScannerSimulator().start()
     scale = ScaleSimulator("toledo8217", weight="0.000", mode="zero", pace=False).start()
-    printer = NetworkPrinterSimulator().start()
+    printer = SerialPrinterSimulator().start()
     by_id = tmp_path / "by-id"
     by_id.mkdir()
     scanner_link = by_id / "usb-Newland_HR100-if00"
     scanner_link.symlink_to(scanner.path)
     bridge_link = by_id / "usb-1a86_USB_Serial-if00-port0"
     bridge_link.symlink_to(scale.path)
-    config = box_config(
-        tmp_path,
-        f"\n# the printer stays as the technician wrote it\n[[devices.printers]]\n"
-        f'name = "receipt"\nuri = "{printer.uri}"\n',
-    )
+    printer_link = by_id / "usb-BIXOLON_SRP-350II-if00"
+    printer_link.symlink_to(printer.path)
+    config = box_config(tmp_path, "\n# the technician's own note stays where it is\n")
     recording = tmp_path / "udev.json"
     source = RecordedSource()
     source.plug(tty_props(scanner.path, "1eab", "0c06", str(scanner_link), ID_USB_DRIVER="cdc_acm"))
     source.plug(tty_props(scale.path, "1a86", "7523", str(bridge_link), ID_USB_DRIVER="ch341"))
+    source.plug(tty_props(printer.path, "1504", "001f", str(printer_link)))
     events = source.drain()
-    assert [e.action for e in events] == ["add", "add"]
+    assert [e.action for e in events] == ["add", "add", "add"]
     recording.write_text(json.dumps({"devices": [dict(d.properties) for d in source.enumerate()]}))
     daemon = Daemon(tmp_path, config, NO_SYNC)
     try:
@@ -98,18 +97,28 @@ def test_plug_propose_adopt_and_sell_through_the_daemon(tmp_path: Path, capsys) 
         }  # fmt: skip
         bridge = by_node[scale.path]
         assert bridge["role"] is None and "CH340 bridge" in bridge["why"]
+        bixolon = by_node[printer.path]
+        assert bixolon["title"] == "Bixolon SRP-350II Thermal Receipt Printer"
+        assert bixolon["entry"] == {
+            "name": "printer", "uri": f"serial://{printer_link}", "profile": "default"
+        }  # fmt: skip
 
         # adopt the scanner (by its by-id link) and the scale behind the bridge
         text_before = config.read_text()
-        assert main(["devices", "adopt", str(scanner_link), "--config", str(config),
+        # without NODE: every device the table knows (the scanner and the printer)
+        assert main(["devices", "adopt", "--config", str(config),
                      "--from-recording", str(recording), "--yes"]) == 0  # fmt: skip
         assert main(["devices", "adopt", scale.path, "--as", "scale", "--config", str(config),
                      "--from-recording", str(recording), "--yes"]) == 0  # fmt: skip
         out = capsys.readouterr().out
         assert "the scale speaks toledo8217" in out and "reloaded" in out
         text = config.read_text()
-        assert text.startswith(text_before.split("[[devices.printers]]")[0])  # nothing lost
-        assert "# the printer stays as the technician wrote it" in text
+        import difflib
+
+        changes = difflib.SequenceMatcher(None, text_before.splitlines(), text.splitlines())
+        assert {op for op, *_ in changes.get_opcodes()} == {"equal", "insert"}  # nothing lost
+        assert "# the technician's own note stays where it is" in text
+        assert f'uri = "serial://{printer_link}"' in text
         assert f'serial = {{port = "{bridge_link}"}}' in text and 'protocol = "toledo8217"' in text
 
         # the daemon picked both up: they connect, and a sale goes through them
@@ -129,7 +138,8 @@ def test_plug_propose_adopt_and_sell_through_the_daemon(tmp_path: Path, capsys) 
         assert daemon.status()["lane"]["lines"] == 2
         paid = daemon.key("tender", type="cash", amount="50")
         assert paid["ok"] and paid["state"] == "idle", paid
-        wait_for("the receipt", lambda: b"TOTAL" in printer.printed.upper())
+        wait_for("the receipt", lambda: b"TOTAL" in printer.responder.printed.upper())
+        assert daemon.status()["printer"] != "none"
 
         # listed again: all found, nothing left to adopt
         assert main(["devices", "list", "--config", str(config), "--from-recording",
