@@ -228,6 +228,9 @@ def propose(
             why = "not in the known-device table"
         why += "; adopt it with --as scanner|scale|printer|card_reader"
         return Proposal(device, title, known, None, why, identity, stable)
+    misfit = _misfit(role, device)
+    if misfit:
+        return Proposal(device, title, known, None, misfit, identity, stable)
     name = _free_name(role.replace("_", "-"), taken)
     entry = _entry(role, name, device, identity, known, protocol)
     why = f"{'you said ' + role if as_role else 'known ' + (known.kind if known else role)}"
@@ -236,6 +239,21 @@ def propose(
     if known is not None and known.notes:
         why += f"; {known.notes}"
     return Proposal(device, title, known, role, why, identity, stable, SECTIONS[role], entry)
+
+
+def _misfit(role: str, device: UdevDevice) -> str:
+    """Why `device` cannot take `role` ("" when it can): the box reads scanners and card
+    readers as keyboards, scanners and scales on serial lines, printers on serial or lp."""
+    kind = {"input": "a keyboard-like input device", "usbmisc": "a USB printer-class node"}
+    fits = {
+        "input": ("scanner", "card_reader"),
+        "tty": ("scanner", "scale", "printer"),
+        "usbmisc": ("printer",),
+    }
+    if role in fits.get(device.subsystem, ()):
+        return ""
+    what = kind.get(device.subsystem, "a serial port")
+    return f"{what} cannot be a {role} here (card readers are read as keyboards only)"
 
 
 def _free_name(base: str, taken: set[str]) -> str:
@@ -278,8 +296,7 @@ def _entry(
         usblp = device.subsystem == "usbmisc"  # kernel usblp: write-only, no status
         uri = f"file://{device.node}" if usblp else f"serial://{identity}"
         return {"name": name, "uri": uri, "profile": profile}
-    # card reader on a serial line: the box reads card readers as keyboards only
-    return {}
+    raise AssertionError(f"{role} on {device.subsystem}: _misfit should have refused it")
 
 
 # -- writing ----------------------------------------------------------------------------------

@@ -246,6 +246,8 @@ def cmd_list(args: argparse.Namespace) -> int:
         print(f"    probably a {p.role}: {p.why}")
         if not p.stable:
             print("    (no by-id link or serial number: the name may change when replugged)")
+        if p.entry.get("protocol") == "?":
+            print("    (protocol ?: `gateway devices adopt` asks the scale which one it speaks)")
         print(f"    adopt with `gateway devices adopt {p.device.node}`, which adds:")
         for line in _entry_text(p).splitlines():
             print(f"      {line}")

@@ -425,3 +425,21 @@ def test_pyudev_lists_this_machine_and_leaves_built_in_uarts_and_consoles_alone(
     out = tmp_path / "recorded.json"
     assert main(["devices", "record", "--output", str(out)]) == 0
     assert RecordedSource.load(out).enumerate() == listed
+
+
+def test_a_role_the_device_cannot_take_is_refused_with_the_reason() -> None:
+    from devices.adoption import propose
+
+    keyboard = UdevDevice({"SUBSYSTEM": "input", "DEVNAME": "/dev/input/event3",
+                           "ID_INPUT_KEYBOARD": "1", "NAME": "USB Keyboard"})  # fmt: skip
+    bridge = UdevDevice(tty_props("/dev/ttyUSB0", "1a86", "7523"))
+    table, names = known_devices(), UsbIds()
+    as_scale = propose(keyboard, [keyboard], table, names, set(), as_role="scale")
+    assert as_scale.role is None and as_scale.entry == {}
+    assert "a keyboard-like input device cannot be a scale" in as_scale.why
+    as_reader = propose(bridge, [bridge], table, names, set(), as_role="card_reader")
+    assert as_reader.role is None and "card readers are read as keyboards only" in as_reader.why
+    as_scanner = propose(keyboard, [keyboard], table, names, {"scanner"}, as_role="scanner")
+    assert as_scanner.entry == {
+        "name": "scanner-2", "kind": "wedge", "match": {"name": "USB Keyboard"}
+    }  # fmt: skip
