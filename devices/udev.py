@@ -107,10 +107,17 @@ class PyudevSource:
     """The system's devices through pyudev (libudev); netlink monitor for hotplug."""
 
     def __init__(self) -> None:
-        import pyudev
+        try:
+            import pyudev
 
+            self.context = pyudev.Context()
+        except ImportError as exc:  # pyudev, or libudev.so.1 behind it, missing
+            raise DeviceError(
+                f"cannot ask udev what is plugged in: {exc}",
+                fix="install libudev1 (Debian) and the pyudev package; or give "
+                "--from-recording FILE",
+            ) from exc
         self._pyudev = pyudev
-        self.context = pyudev.Context()
         self._monitor: Any = None
 
     def enumerate(self) -> list[UdevDevice]:

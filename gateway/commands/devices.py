@@ -410,18 +410,28 @@ def _confirm(prompt: str) -> bool:
 
 def _write_checked(path: Path, text: str) -> None:
     """Write only a file that still loads: the new text is validated first, then replaces
-    the old one atomically (same directory, same mode)."""
+    the old one atomically (same directory, same mode and owner)."""
     import tempfile
 
     from gateway.settings import load_settings
 
-    with tempfile.NamedTemporaryFile(
-        "w", dir=path.parent, prefix=f".{path.name}.", suffix=".new", delete=False
-    ) as new:
-        new.write(text)
+    try:
+        with tempfile.NamedTemporaryFile(
+            "w", dir=path.parent, prefix=f".{path.name}.", suffix=".new", delete=False
+        ) as new:
+            new.write(text)
+    except OSError as exc:
+        raise UsageError(
+            f"cannot write next to {path}: {exc.strerror}",
+            where=str(path),
+            fix="run it as the settings file's owner (sudo gateway devices adopt ...)",
+        ) from exc
     try:
         load_settings(Path(new.name))
-        os.chmod(new.name, path.stat().st_mode & 0o7777)
+        old = path.stat()
+        os.chmod(new.name, old.st_mode & 0o7777)
+        if os.geteuid() == 0:
+            os.chown(new.name, old.st_uid, old.st_gid)
         os.replace(new.name, path)
     finally:
         if os.path.exists(new.name):
