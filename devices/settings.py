@@ -34,13 +34,20 @@ class InputMatch(_Section):
     vendor_product: str | None = Field(None, pattern=VENDOR_PRODUCT, description="e.g. 0c2e:0b61")
     name: str | None = None
     phys: str | None = None
+    path: str | None = Field(
+        None,
+        description="a node path or glob, e.g. /dev/input/by-id/usb-MagTek_*-event-kbd: "
+        "the node(s) it names are opened directly (the other keys are then not checked); "
+        "a FIFO of input_event records (`gateway devices simulate card-reader`) is read "
+        "like a node",
+    )
 
     @model_validator(mode="after")
     def _something(self) -> InputMatch:
-        if not (self.vendor_product or self.name or self.phys):
+        if not (self.vendor_product or self.name or self.phys or self.path):
             raise ValueError(
-                "give at least one of vendor_product, name, phys — an empty match would "
-                "grab every keyboard"
+                "give at least one of vendor_product, name, phys, path — an empty match "
+                "would grab every keyboard"
             )
         return self
 

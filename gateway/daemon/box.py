@@ -52,6 +52,7 @@ from devices.runner import (
     scale_loop,
     scanner_loop,
 )
+from devices.settings import DeviceSettings
 from gateway.cardsafe import mask_card_data
 from gateway.catalog.catalog import Catalog
 from gateway.catalog.store import CatalogStore
@@ -353,6 +354,19 @@ class Box:
                 "at": None,
             }
         self.runner = DeviceRunner(loops).start()
+
+    def _restart_devices(self, devices: DeviceSettings) -> None:
+        """Reload: scanners, scales and card readers start again with the new `[devices]`
+        (an entry `gateway devices adopt` wrote is picked up); the printer thread takes the
+        new printers between two jobs."""
+        if devices.printers != self.settings.devices.printers and self.printer is not None:
+            self.printer.reconfigure(devices.printers)
+        if self.runner is not None:
+            self.runner.stop()
+        self.settings.devices = devices
+        self.devices.clear()
+        self._start_devices()
+        log.info("devices restarted with the reloaded settings: %s", ", ".join(self.devices))
 
     def _check_chain(self) -> None:
         """Journal integrity at start (gateway.daemon.chain_guard): broken, no sale."""
@@ -986,9 +1000,11 @@ class Box:
             self.alert("settings", f"reload refused, old settings stay: {exc.describe()}")
             self.notifier.ready()
             return
-        for section in ("devices", "mqtt", "sync", "paths"):
+        for section in ("mqtt", "sync", "paths"):
             if getattr(fresh, section) != getattr(self.settings, section):
                 log.warning("[%s] changed: restart the service to apply it", section)
+        if fresh.devices != self.settings.devices:
+            self._restart_devices(fresh.devices)
         self.settings.anomalies = fresh.anomalies
         self.settings.backup = fresh.backup
         self.settings.journal = self.retention.settings = fresh.journal

@@ -64,6 +64,11 @@ class PrinterHealth:
         self._cleared = cleared
         self._outage: _Outage | None = None
 
+    def track(self, names: list[str]) -> None:
+        """The printers of reloaded settings: new ones start "unknown", removed ones go."""
+        with self._lock:
+            self._printers = {name: self._printers.get(name, _Printer()) for name in names}
+
     def observe(self, event: DeviceEvent) -> None:
         """A printer's state report (its sink; called on the printer thread)."""
         if not isinstance(event, DeviceStateEvent):
