@@ -185,7 +185,7 @@ def test_simulate_scale_runs_as_a_command(tmp_path):
             "--link",
             str(link),
             "--duration",
-            "3",
+            "120",  # ended by the test: never by a clock racing a busy machine
         ],
         stdout=subprocess.PIPE,
         text=True,
@@ -218,7 +218,7 @@ def test_simulate_printer_command(tmp_path):
             "--output",
             str(out_file),
             "--duration",
-            "2",
+            "120",  # ended by the test's Ctrl-C below
         ],
         stdout=subprocess.PIPE,
         text=True,
@@ -255,7 +255,7 @@ def test_simulate_scanner_command(tmp_path, suffix):
             "--link",
             str(link),
             "--duration",
-            "3",
+            "120",  # ended by the test: never by a clock racing a busy machine
         ],
         stdout=subprocess.PIPE,
         text=True,
@@ -263,7 +263,7 @@ def test_simulate_scanner_command(tmp_path, suffix):
     try:
         assert "scanner simulator" in proc.stdout.readline()
         result = subprocess.run(
-            [*GATEWAY, "devices", "watch", "--serial-scanner", str(link), "--duration", "1"],
+            [*GATEWAY, "devices", "watch", "--serial-scanner", str(link), "--duration", "3"],
             capture_output=True,
             text=True,
             timeout=10,
