@@ -183,6 +183,12 @@ MIGRATIONS: list[list[str]] = [
             store TEXT NOT NULL, card TEXT NOT NULL, member TEXT NOT NULL, since TEXT NOT NULL,
             reason TEXT NOT NULL, PRIMARY KEY (store, card))""",
     ],
+    # 9: API tokens for programs (an ERP), scoped like accounts, kept as their hash
+    [
+        """CREATE TABLE web_token (
+            name TEXT PRIMARY KEY, role TEXT NOT NULL, scope TEXT, token_hash TEXT NOT NULL
+            UNIQUE, created_at TEXT NOT NULL, revoked_at TEXT)""",
+    ],
 ]
 
 LATEST = len(MIGRATIONS)

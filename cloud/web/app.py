@@ -31,7 +31,7 @@ from starlette.staticfiles import StaticFiles
 from cloud.alerts import acknowledge, get_alert
 from cloud.clock import Clock, iso
 from cloud.db import Database
-from cloud.web import views
+from cloud.web import api, views
 from cloud.web.accounts import (
     SIGN_IN_REFUSED,
     Account,
@@ -119,6 +119,10 @@ def create_app(db_url: str, *, clock: Clock, https: bool = False) -> Starlette:
         finally:
             db.close()
         return None if account is None else (session, account)
+
+    def browser_account(request: Request) -> Account | None:
+        found = who(request)
+        return None if found is None else found[1]
 
     def signed_in(
         handler: Callable[[Request, Session, Account], Response],
@@ -306,6 +310,7 @@ def create_app(db_url: str, *, clock: Clock, https: bool = False) -> Starlette:
             Route("/audit", signed_in(audit_page)),
             Route("/alerts/{alert:int}/ack", ack, methods=["POST"]),
             Route("/api/stores/{store}/sales", signed_in(api_sales)),
+            *api.routes(open_db, clock, browser_account),
             Mount("/static", StaticFiles(directory=HERE / "static"), name="static"),
         ],
         middleware=[Middleware(BaseHTTPMiddleware, dispatch=headers)],

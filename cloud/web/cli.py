@@ -49,6 +49,23 @@ def register(sub: Any, db_arg: ArgAdder, broker_args: ArgAdder) -> None:
     totp.add_argument("name", help="the account")
     totp.add_argument("--by", default=getpass.getuser(), help="who (audited; default: this user)")
     totp.set_defaults(func=_user_totp)
+    token = web_sub.add_parser("token", help="API tokens for programs (an ERP)")
+    token_sub = token.add_subparsers(dest="token_command", metavar="ACTION", required=True)
+    tadd = token_sub.add_parser("add", help="a new token, shown once")
+    db_arg(tadd)
+    tadd.add_argument("name", help="what uses it, e.g. erp")
+    tadd.add_argument("--role", required=True, help="admin, regional, store or auditor")
+    tadd.add_argument("--scope", help="regional: a store group; store: a store id")
+    tadd.add_argument("--by", default=getpass.getuser(), help="who (audited; default: this user)")
+    tadd.set_defaults(func=_token_add)
+    tlist = token_sub.add_parser("list", help="every token (never the token itself)")
+    db_arg(tlist)
+    tlist.set_defaults(func=_token_list)
+    trev = token_sub.add_parser("revoke", help="stop a token at once")
+    db_arg(trev)
+    trev.add_argument("name", help="the token's name")
+    trev.add_argument("--by", default=getpass.getuser(), help="who (audited; default: this user)")
+    trev.set_defaults(func=_token_revoke)
 
 
 def _password(args: argparse.Namespace) -> str:
@@ -90,6 +107,51 @@ def _user_totp(args: argparse.Namespace) -> int:
     finally:
         db.close()
     print(uri)
+    return 0
+
+
+def _token_add(args: argparse.Namespace) -> int:
+    from cloud.web.api import add_token
+
+    db = Database.open(args.db)
+    try:
+        require_current(db)
+        token = add_token(db, args.name, args.role, args.scope, by=args.by, now=utc_now_iso())
+    finally:
+        db.close()
+    print(token)
+    print(
+        f"token {args.name}: shown once, keep it secret (Authorization: Bearer ...)",
+        file=sys.stderr,
+    )
+    return 0
+
+
+def _token_list(args: argparse.Namespace) -> int:
+    from cloud.web.api import tokens
+
+    db = Database.open(args.db)
+    try:
+        require_current(db)
+        rows = tokens(db)
+    finally:
+        db.close()
+    for name, role, scope, created, revoked in rows:
+        state = f"revoked {revoked}" if revoked else "live"
+        print(f"{name}  {role}{' ' + scope if scope else ''}  created {created}  {state}")
+    return 0
+
+
+def _token_revoke(args: argparse.Namespace) -> int:
+    from cloud.web.api import revoke_token
+
+    db = Database.open(args.db)
+    try:
+        require_current(db)
+        revoke_token(db, args.name, by=args.by, now=utc_now_iso())
+    finally:
+        db.close()
+    print(f"token {args.name} revoked")
     return 0
 
 

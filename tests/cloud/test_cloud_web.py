@@ -265,3 +265,63 @@ def test_an_operator_reads_the_day_and_drills_into_a_store(
         expect(page.get_by_role("heading", name="Sign in")).to_be_visible()
     finally:
         page.close()
+
+
+def test_the_api_answers_a_token_within_its_scope(office: str, db_url: str) -> None:
+    tokens = {}
+    for name, role, scope in (
+        ("erp-1", "store", "store-1"),
+        ("audit", "auditor", None),
+        ("erp", "admin", None),
+    ):
+        args = ["web", "token", "add", name, "--role", role, "--db", db_url]
+        status, out, err = cloud_cli(*args, *(["--scope", scope] if scope else []))
+        assert status == 0, err
+        tokens[name] = out.strip()
+    api = httpx.Client(base_url=office + "/api/v1", timeout=30)
+
+    def get(path: str, token: str | None) -> httpx.Response:
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        return api.get(path, headers=headers)
+
+    assert get("/stores", None).status_code == 401
+    assert get("/stores", "sgt_forged").status_code == 401
+    assert get("/stores", tokens["erp-1"]).json() == {"stores": ["store-1"]}
+    assert get("/stores/store-2/sales", tokens["erp-1"]).status_code == 404
+    assert all(b["store"] == "store-1" for b in get("/fleet", tokens["erp-1"]).json()["boxes"])
+    assert {a["store"] for a in get("/alerts", tokens["erp-1"]).json()["alerts"]} == {"store-1"}
+    answer = get(f"/stores/store-1/sales?from={WEEK_BEFORE}&to={TODAY}&by=day", tokens["erp-1"])
+    assert answer.status_code == 200, answer.text
+    status, out, err = cloud_cli(
+        "report",
+        "sales",
+        "--by",
+        "day",
+        "--store",
+        "store-1",
+        "--from",
+        str(WEEK_BEFORE),
+        "--to",
+        str(TODAY),
+        "--db",
+        db_url,
+        "--json",
+    )
+    assert status == 0, err
+    assert answer.json()["rows"] == [
+        {k: str(v) for k, v in r.items()} for r in json.loads(out)["rows"]
+    ]
+    assert get("/stores/store-1/sales?by=weekday", tokens["erp-1"]).status_code == 400
+    other = alert_id(db_url, "store-2")
+    headers = {"Authorization": f"Bearer {tokens['audit']}"}
+    assert api.post(f"/alerts/{other}/ack", headers=headers).status_code == 403
+    headers = {"Authorization": f"Bearer {tokens['erp-1']}"}
+    assert api.post(f"/alerts/{other}/ack", headers=headers).status_code == 404
+    headers = {"Authorization": f"Bearer {tokens['erp']}"}
+    assert api.post(f"/alerts/{other}/ack", headers=headers).json() == {"ok": True, "alert": other}
+    assert cloud_cli("web", "token", "revoke", "erp-1", "--db", db_url)[0] == 0
+    assert get("/stores", tokens["erp-1"]).status_code == 401
+    spec = api.get("/openapi.json").json()
+    assert spec["openapi"].startswith("3.") and "/api/v1/stores/{store}/sales" in spec["paths"]
+    status, out, _ = cloud_cli("web", "token", "list", "--db", db_url)
+    assert "erp-1  store store-1" in out and "revoked" in out and tokens["erp"] not in out
