@@ -44,6 +44,7 @@ RefusalCode = Literal[
     "not_weighed",
     "over_ceiling",
     "payment_card_scanned",
+    "payment_code_scanned",
     "points_back",
     "quantity_on_weighed",
     "scale_empty",
