@@ -411,6 +411,44 @@ def _start_head_office(world: World) -> None:
         ],
     )
     say("head office: cloud ingest on SQLite")
+    _start_head_office_web(world, url)
+
+
+def _start_head_office_web(world: World, url: str) -> None:
+    """`cloud web serve` on the demo's head office, with an admin account for the day."""
+    import secrets
+
+    password = "demo-" + secrets.token_hex(6)
+    done = subprocess.run(
+        [
+            *(str(BIN / "cloud"), "web", "user", "add", "demo", "--role", "admin"),
+            *("--password-stdin", "--by", "gateway demo", "--db", url),
+        ],
+        input=password + "\n",
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if done.returncode != 0:
+        raise DemoError(f"cloud web user add failed: {done.stderr}", where=url)
+    port = free_port()
+    world.spawn(
+        "cloud-web",
+        [str(BIN / "cloud"), "web", "serve", "--db", url, "--port", str(port)],
+    )
+    address = f"http://127.0.0.1:{port}/"
+    wait_for("head office's pages", lambda: _answers_http(address + "login"), 30)
+    say(f"head office in the browser: {address} (sign in as demo / {password})")
+
+
+def _answers_http(url: str) -> bool:
+    import urllib.request
+
+    try:
+        with urllib.request.urlopen(url, timeout=2) as answer:
+            return bool(answer.status == 200)
+    except OSError:
+        return False
 
 
 def _add_staff(config: Path) -> None:

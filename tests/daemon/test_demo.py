@@ -51,6 +51,7 @@ def _assert_the_day_agrees(out: str, tmp_path: Path) -> None:
 def test_full_demo_rides_through_the_outage_and_head_office_agrees(tmp_path: Path) -> None:
     out = _run_demo(tmp_path)
     assert "private Mosquitto on 127.0.0.1:" in out
+    assert re.search(r"head office in the browser: http://127\.0\.0\.1:\d+/ \(sign in as demo", out)
     _assert_the_day_agrees(out, tmp_path)
 
 
