@@ -58,11 +58,11 @@ def broker_options(args: argparse.Namespace) -> BrokerOptions:
 
 
 def register(sub: Any) -> None:
-    from cloud import alerts_cli, chain_cli, fleet_cli, publish_cli, reports_cli
+    from cloud import alerts_cli, chain_cli, fleet_cli, publish_cli, reports_cli, stock_cli
 
     _register_db(sub)
     _register_ingest(sub)
-    for room in (fleet_cli, publish_cli, alerts_cli, chain_cli, reports_cli):
+    for room in (fleet_cli, publish_cli, alerts_cli, chain_cli, reports_cli, stock_cli):
         room.register(sub, _db_arg, _broker_args)
     _register_broker(sub)
 

@@ -58,6 +58,42 @@ def json_text(table: Table) -> str:
     )
 
 
+def write_file(table: Table, path: Path) -> Path:
+    """The table as a file for spreadsheets, by its extension: `.csv` is UTF-8 with a BOM
+    (so Excel reads 中文 names right), `.xlsx` an Excel workbook (openpyxl, the `cloud`
+    extra) whose figures are numbers, not text."""
+    suffix = path.suffix.lower()
+    if suffix not in (".csv", ".xlsx"):
+        raise UsageError(
+            f"cannot write {path.name}", where="--out", fix="end the file name in .csv or .xlsx"
+        )
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if suffix == ".csv":
+        path.write_text(csv_text(table), encoding="utf-8-sig", newline="")
+        return path
+    try:  # the `cloud` extra: head office only
+        from openpyxl import Workbook
+    except ImportError as exc:
+        raise UsageError(
+            f"xlsx files need openpyxl, which is not installed here ({exc})",
+            where="--out",
+            fix="install head office's libraries: pip install 'storegate[cloud]' (or write a .csv)",
+        ) from exc
+    book = Workbook()
+    sheet = book.active
+    assert sheet is not None
+    sheet.title = "".join(" " if c in "[]:*?/\\" else c for c in table.title)[:31]
+    sheet.append(table.columns)
+    for row in table.rows:
+        sheet.append(list(row))  # Decimal and int cells are stored as numbers
+    if table.notes:
+        notes = book.create_sheet("notes")
+        for note in table.notes:
+            notes.append([note])
+    book.save(path)
+    return path
+
+
 def chart(table: Table, path: Path, column: str | None = None) -> Path:
     """A bar chart of one numeric column (default: the last) against the first column."""
     if path.suffix.lower() not in (".png", ".svg"):

@@ -20,6 +20,8 @@ TYPES = {
         "BOOL": "INTEGER",
         "JSON": "TEXT",
         "MONEY": "TEXT",
+        "QTY": "TEXT",
+        "COST": "TEXT",
         "SERIAL": "INTEGER PRIMARY KEY AUTOINCREMENT",
         "FALSE": "0",
     },
@@ -28,6 +30,8 @@ TYPES = {
         "BOOL": "BOOLEAN",
         "JSON": "TEXT",
         "MONEY": "NUMERIC(18, 2)",
+        "QTY": "NUMERIC(18, 3)",
+        "COST": "NUMERIC(18, 4)",
         "SERIAL": "BIGSERIAL PRIMARY KEY",
         "FALSE": "FALSE",
     },
@@ -115,6 +119,41 @@ MIGRATIONS: list[list[str]] = [
             FROM dividend_payout""",
         "DROP TABLE dividend_payout",
         "ALTER TABLE dividend_payout_by_store RENAME TO dividend_payout",
+    ],
+    # 5: the stock ledger (issue 17, docs/stock.md): documents head office records (goods
+    # receipts, transfers, losses, counts, purchase orders), movements per store x sku --
+    # each keyed once (a sale line by store/box/seq/line) and carrying the position after
+    # it -- the derived position per item, item settings, and how far each box's journal
+    # has been posted. Quantities are NUMERIC(18,3) (kg to the gram), costs NUMERIC(18,4).
+    [
+        """CREATE TABLE stock_document (
+            id TEXT PRIMARY KEY, kind TEXT NOT NULL, store TEXT NOT NULL, other_store TEXT,
+            reference TEXT, status TEXT NOT NULL, business_day TEXT NOT NULL,
+            time TEXT NOT NULL, body {JSON} NOT NULL, created_by TEXT NOT NULL,
+            created_at TEXT NOT NULL)""",
+        """CREATE TABLE stock_movement (
+            id {SERIAL}, key TEXT NOT NULL UNIQUE, store TEXT NOT NULL, sku TEXT NOT NULL,
+            kind TEXT NOT NULL, quantity {QTY} NOT NULL, unit TEXT NOT NULL,
+            unit_cost {COST} NOT NULL, value {MONEY} NOT NULL,
+            on_hand_after {QTY} NOT NULL, avg_cost_after {COST} NOT NULL,
+            business_day TEXT NOT NULL, time TEXT NOT NULL, document TEXT NOT NULL,
+            box TEXT, seq {BIGINT}, line {BIGINT}, reason TEXT, actor TEXT NOT NULL,
+            recorded_at TEXT NOT NULL)""",
+        "CREATE INDEX stock_movement_item ON stock_movement (store, sku, id)",
+        "CREATE INDEX stock_movement_day ON stock_movement (business_day)",
+        """CREATE TABLE stock_position (
+            store TEXT NOT NULL, sku TEXT NOT NULL, name TEXT NOT NULL, unit TEXT NOT NULL,
+            on_hand {QTY} NOT NULL, avg_cost {COST} NOT NULL,
+            last_movement {BIGINT} NOT NULL, updated_at TEXT NOT NULL,
+            PRIMARY KEY (store, sku))""",
+        """CREATE TABLE stock_item (
+            store TEXT NOT NULL, sku TEXT NOT NULL, name TEXT, unit TEXT,
+            min_level {QTY}, min_cover_days {BIGINT}, lead_days {BIGINT},
+            order_days {BIGINT}, pack {QTY}, supplier TEXT,
+            updated_by TEXT NOT NULL, updated_at TEXT NOT NULL, PRIMARY KEY (store, sku))""",
+        """CREATE TABLE stock_posting (
+            store TEXT NOT NULL, box TEXT NOT NULL, posted_seq {BIGINT} NOT NULL,
+            updated_at TEXT NOT NULL, PRIMARY KEY (store, box))""",
     ],
 ]
 
