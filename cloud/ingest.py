@@ -47,7 +47,7 @@ from paho.mqtt.enums import CallbackAPIVersion
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
-from cloud import rules
+from cloud import rules, stock
 from cloud.clock import Clock, iso, system_clock
 from cloud.db import Database
 from cloud.inbound import Inbound, Problem, Rejected, parse, subscriptions
@@ -96,6 +96,7 @@ class IngestConfig:
     rule_interval: float = 5.0
     ack_refresh: float = 1.0
     sales_rule_interval: float = 3600.0  # reads 4 weeks of sales: hourly is plenty
+    stock_post_interval: float = 60.0  # post new sales/refunds to the stock ledger (0: never)
     retry_min: float = 0.2
     retry_max: float = 10.0
     thresholds: rules.Thresholds = field(default_factory=rules.Thresholds)
@@ -337,6 +338,7 @@ class IngestWorker:
     def _serve(self, store: IngestStore, db: Database, stop: threading.Event) -> None:
         next_rules = next_refresh = 0.0
         next_sales_rules = time.monotonic() + min(60.0, self.config.sales_rule_interval)
+        next_stock_post = time.monotonic() + self.config.stock_post_interval
         while not stop.is_set():
             self._fall_back_if_unspoken()
             batch = self._drain(0.2)
@@ -361,6 +363,17 @@ class IngestWorker:
             if time.monotonic() >= next_sales_rules:
                 next_sales_rules = time.monotonic() + self.config.sales_rule_interval
                 self._with_retry(self._closed_day_rules(db), db, stop)
+            if self.config.stock_post_interval > 0 and time.monotonic() >= next_stock_post:
+                next_stock_post = time.monotonic() + self.config.stock_post_interval
+                self._with_retry(
+                    self._rule_pass(
+                        "stock posting",
+                        lambda: stock.post_journal(db, self._now()),
+                        db,
+                    ),
+                    db,
+                    stop,
+                )
 
     def _closed_day_rules(self, db: Database) -> Any:
         """The sales rules for the business day that closed before the clock's now."""

@@ -1,5 +1,6 @@
-"""Showing a report `Table`: aligned text, CSV, JSON, or a chart (PNG/SVG) for people who
-would rather look than read. Decimals are printed as exact strings in every format.
+"""Showing a report `Table`: aligned text, CSV, JSON, a file for a spreadsheet (CSV with a
+UTF-8 BOM, or xlsx), or a chart (PNG/SVG) for people who would rather look than read.
+Decimals are printed as exact strings in every text format and are numbers in xlsx.
 
 Owns output formats only; the figures come from `cloud.reports`.
 """
@@ -43,6 +44,56 @@ def csv_text(table: Table) -> str:
     return out.getvalue()
 
 
+def write_file(table: Table, path: Path) -> Path:
+    """The table as a file a spreadsheet opens as it is: `.csv` in UTF-8 with a byte-order
+    mark (without it Excel reads 牛奶 as mojibake), or `.xlsx` (amounts as numbers with
+    their decimals, the title and notes around the table)."""
+    suffix = path.suffix.lower()
+    if suffix not in (".csv", ".xlsx"):
+        raise UsageError(
+            f"cannot write {path.name}", where="--out", fix="end the file name in .csv or .xlsx"
+        )
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if suffix == ".csv":
+        path.write_text(csv_text(table), encoding="utf-8-sig", newline="")
+        return path
+    try:  # the `cloud` extra
+        from openpyxl import Workbook
+    except ImportError as exc:
+        raise UsageError(
+            f"xlsx needs openpyxl, which is not installed here ({exc})",
+            where="--out",
+            fix="install head office's libraries: pip install 'storegate[cloud]' (or write .csv)",
+        ) from exc
+    book = Workbook()
+    sheet = book.active
+    assert sheet is not None
+    sheet.title = "report"
+    sheet.append([table.title])
+    sheet.append(table.columns)
+    for row in table.rows:
+        sheet.append([_x(c) for c in row])
+        for cell, value in zip(sheet[sheet.max_row], row, strict=True):
+            if isinstance(value, Decimal):
+                cell.number_format = _number_format(value)
+    for note in table.notes:
+        sheet.append([note])
+    book.save(path)
+    return path
+
+
+def _x(cell: Cell) -> str | int | float:
+    # xlsx stores numbers as IEEE doubles: an amount of at most 15 significant digits
+    # survives exactly, and its number format shows it with its own decimals.
+    return float(cell) if isinstance(cell, Decimal) else cell
+
+
+def _number_format(value: Decimal) -> str:
+    exponent = value.as_tuple().exponent
+    places = -exponent if isinstance(exponent, int) and exponent < 0 else 0
+    return "0." + "0" * places if places else "0"
+
+
 def json_text(table: Table) -> str:
     return json.dumps(
         {
@@ -56,42 +107,6 @@ def json_text(table: Table) -> str:
         indent=2,
         ensure_ascii=False,
     )
-
-
-def write_file(table: Table, path: Path) -> Path:
-    """The table as a file for spreadsheets, by its extension: `.csv` is UTF-8 with a BOM
-    (so Excel reads 中文 names right), `.xlsx` an Excel workbook (openpyxl, the `cloud`
-    extra) whose figures are numbers, not text."""
-    suffix = path.suffix.lower()
-    if suffix not in (".csv", ".xlsx"):
-        raise UsageError(
-            f"cannot write {path.name}", where="--out", fix="end the file name in .csv or .xlsx"
-        )
-    path.parent.mkdir(parents=True, exist_ok=True)
-    if suffix == ".csv":
-        path.write_text(csv_text(table), encoding="utf-8-sig", newline="")
-        return path
-    try:  # the `cloud` extra: head office only
-        from openpyxl import Workbook
-    except ImportError as exc:
-        raise UsageError(
-            f"xlsx files need openpyxl, which is not installed here ({exc})",
-            where="--out",
-            fix="install head office's libraries: pip install 'storegate[cloud]' (or write a .csv)",
-        ) from exc
-    book = Workbook()
-    sheet = book.active
-    assert sheet is not None
-    sheet.title = "".join(" " if c in "[]:*?/\\" else c for c in table.title)[:31]
-    sheet.append(table.columns)
-    for row in table.rows:
-        sheet.append(list(row))  # Decimal and int cells are stored as numbers
-    if table.notes:
-        notes = book.create_sheet("notes")
-        for note in table.notes:
-            notes.append([note])
-    book.save(path)
-    return path
 
 
 def chart(table: Table, path: Path, column: str | None = None) -> Path:
@@ -130,6 +145,8 @@ def chart(table: Table, path: Path, column: str | None = None) -> Path:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    _use_cjk_font()
+
     index = table.columns.index(wanted)
     labels = [_s(r[0]) for r in table.rows]
     values = [float(r[index]) for r in table.rows]  # drawing only: floats are fine here
@@ -143,6 +160,34 @@ def chart(table: Table, path: Path, column: str | None = None) -> Path:
     fig.savefig(path)
     plt.close(fig)
     return path
+
+
+# Fonts with Chinese glyphs, best first (Debian: fonts-wqy-microhei, fonts-noto-cjk; the
+# README's set-up installs the first). Matplotlib's own DejaVu Sans has none: without one of
+# these a product named 牛奶 is drawn as empty boxes.
+CJK_FONTS = (
+    "WenQuanYi Micro Hei",
+    "Noto Sans CJK SC",
+    "Noto Sans SC",
+    "Source Han Sans SC",
+    "WenQuanYi Zen Hei",
+    "AR PL UMing CN",
+)
+
+
+def _use_cjk_font() -> str | None:
+    """Put the first CJK font found ahead of matplotlib's default, keeping DejaVu Sans as
+    the fallback for Latin text; returns its name (None: none installed, and labels in
+    Chinese will not draw)."""
+    import matplotlib
+    from matplotlib import font_manager
+
+    installed = {font.name for font in font_manager.fontManager.ttflist}
+    found = next((name for name in CJK_FONTS if name in installed), None)
+    if found is not None:
+        matplotlib.rcParams["font.family"] = "sans-serif"
+        matplotlib.rcParams["font.sans-serif"] = [found, "DejaVu Sans"]
+    return found
 
 
 def _s(cell: Cell) -> str:

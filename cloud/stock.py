@@ -302,9 +302,13 @@ def post_journal(db: Database, now: str, store: str | None = None) -> Posted:
     """Post every acknowledged sale and refund not posted yet as movements (exactly once:
     a cursor per box, and each line's unique key). Voids never move stock; a sale's
     `voided_lines` were never sold."""
-    where, params = ("WHERE store = ?", [store]) if store else ("", [])
+    where, params = ("AND c.store = ?", [store]) if store else ("", [])
+    # only the boxes whose acknowledged position is past their posting cursor
     boxes = db.query(
-        f"SELECT store, box, acked_seq FROM box_chain {where} ORDER BY store, box", params
+        "SELECT c.store, c.box, c.acked_seq FROM box_chain c LEFT JOIN stock_posting p "
+        "ON p.store = c.store AND p.box = c.box "
+        f"WHERE c.acked_seq > coalesce(p.posted_seq, 0) {where} ORDER BY c.store, c.box",
+        params,
     )
     result = Posted()
     for box_store, box, acked in boxes:

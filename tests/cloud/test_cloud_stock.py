@@ -264,9 +264,11 @@ def test_reorder_purchase_order_and_exports(
     sheet = load_workbook(xlsx_path).active
     assert sheet is not None
     cells = [[c.value for c in row] for row in sheet.iter_rows()]
-    assert cells[0][:3] == ["store", "sku", "name"] and cells[0][11] == "order"
-    # 22 on hand, 6 on order: need 20 + 4 - 22 - 6 = -4: order 0, as a number
-    assert cells[1][1] == "BREAD" and cells[1][4] == 22 and cells[1][11] == 0
+    assert cells[0][0] == "Reorder suggestions for 2026-11-30"
+    assert cells[1][:3] == ["store", "sku", "name"] and cells[1][11] == "order"
+    # 22 on hand, 6 on order: need 20 + 4 - 22 - 6 = -4: order 0, as numbers
+    assert cells[2][1] == "BREAD" and cells[2][4] == 22 and cells[2][9] == -4
+    assert cells[2][11] == 0 and cells[2][12] == 1.2
     # receiving the rest closes the order; a further receipt against it is refused
     ok(
         capsys, "stock", "receive", *db, "--store", "store-1", "--doc", "GR-3", "--po", "PO-1",
