@@ -26,7 +26,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Any, Literal
 
@@ -169,10 +169,19 @@ class Ledger:
         """The item's stock unit as head office knows it (position, else item settings)."""
         if self._exists(store, sku):
             return self._load(store, sku)[2]
+        return self._settings(store, sku)[1]
+
+    def name_of(self, store: str, sku: str) -> str:
+        """The item's name: its position's, else its settings', else its sku."""
+        if self._exists(store, sku):
+            return self._load(store, sku)[1]
+        return self._settings(store, sku)[0] or sku
+
+    def _settings(self, store: str, sku: str) -> tuple[str | None, str | None]:
         row = self.db.execute(
-            "SELECT unit FROM stock_item WHERE store = ? AND sku = ?", (store, sku)
+            "SELECT name, unit FROM stock_item WHERE store = ? AND sku = ?", (store, sku)
         ).fetchone()
-        return None if row is None or row[0] is None else str(row[0])
+        return (None, None) if row is None else (row[0], row[1])
 
     def _exists(self, store: str, sku: str) -> bool:
         return self._load(store, sku)[2] != ""
@@ -540,14 +549,16 @@ def _movement(
     *,
     unit_cost: Decimal | None = None,
     reason: str | None = None,
+    unit: str | None = None,
     where: str = "--item",
 ) -> Movement:
-    unit = _unit(ledger, store, line.sku)
+    unit = unit or _unit(ledger, store, line.sku)
     _check_each(unit, line.quantity, line.sku, where)
     return Movement(
         key=f"{kind}:{doc}/{n}",
         store=store,
         sku=line.sku,
+        name=ledger.name_of(store, line.sku),
         kind=kind,
         quantity=line.quantity * sign,
         unit=unit,
@@ -632,9 +643,13 @@ def transfer(
             out = _movement(ledger, doc, n, source, line, "transfer_out", -1, stamp)
             cost = ledger.position(source, line.sku).avg_cost
             ledger.append(out)
-            into = _movement(ledger, doc, n, target, line, "transfer_in", 1, stamp, unit_cost=cost)
+            # an item new to the target store comes with the sender's unit and name
+            unit = ledger.unit_of(target, line.sku) or out.unit
+            into = _movement(
+                ledger, doc, n, target, line, "transfer_in", 1, stamp, unit_cost=cost, unit=unit
+            )
             if ledger.unit_of(target, line.sku) is None:
-                into = Movement(**{**into.__dict__, "unit": out.unit})
+                into = replace(into, name=out.name)
             ledger.append(into)
     return len(lines)
 
@@ -871,7 +886,7 @@ class Level:
 
 def levels(db: Database, store: str | None = None, as_of: str | None = None) -> list[Level]:
     """Every item's position: now (`stock_position`), or at the end of business day
-    `as_of` (the position after the item's last movement of that day or before)."""
+    `as_of` (its movements of that day and before added up)."""
     where, params = ("WHERE store = ?", [store]) if store else ("", [])
     if as_of is None:
         rows = db.query(
@@ -880,18 +895,21 @@ def levels(db: Database, store: str | None = None, as_of: str | None = None) -> 
             params,
         )
         return [Level(r[0], r[1], r[2], r[3], dec(r[4]), dec(r[5])) for r in rows]
+    # At the end of a day: on hand is the sum of the item's movements of that day and
+    # before (a document back-dated to an earlier day counts there); the average is the
+    # one after the last of them in ledger order.
     names = {
         (r[0], r[1]): (r[2], r[3])
         for r in db.query("SELECT store, sku, name, unit FROM stock_position")
     }
     cond = " AND ".join(c for c in ("business_day <= ?", "store = ?" if store else "") if c)
     latest: dict[tuple[str, str], tuple[Decimal, Decimal]] = {}
-    for s, sku, on_hand, avg in db.query(
-        f"SELECT store, sku, on_hand_after, avg_cost_after FROM stock_movement WHERE {cond} "
-        "ORDER BY id",
+    for s, sku, quantity, avg in db.query(
+        f"SELECT store, sku, quantity, avg_cost_after FROM stock_movement WHERE {cond} ORDER BY id",
         [as_of, *params],
     ):
-        latest[(s, sku)] = (dec(on_hand), dec(avg))
+        held = latest.get((s, sku), (ZERO, ZERO))[0]
+        latest[(s, sku)] = (held + dec(quantity), dec(avg))
     return [
         Level(s, sku, *names.get((s, sku), (sku, "each")), on_hand, avg)
         for (s, sku), (on_hand, avg) in sorted(latest.items())

@@ -168,6 +168,16 @@ def test_ledger_from_journal_and_documents(
         "cost of sales": "12.00",
         "shrink %": "38.42",
     }
+    # a weighed item new to the receiving store arrives in kg, named, at the sender's cost
+    ok(
+        capsys, "stock", "transfer", *db, "--from-store", "store-1", "--to-store", "store-2",
+        "--doc", "T-2", *at, "--item", "APPLE", "0.5",
+    )  # fmt: skip
+    second = _json(capsys, "stock", "report", "onhand", *db, "--store", "store-2")
+    assert [(r["sku"], r["name"], r["unit"], r["on hand"], r["avg cost"]) for r in second] == [
+        ("APPLE", "name of APPLE", "kg", "0.500", "3.4783"),  # as its sales name it
+        ("MILK", "name of MILK", "each", "5.000", "2.0000"),
+    ]
     assert "every position is what its movements give" in ok(capsys, "stock", "verify", *db)
 
     # a document is recorded once; bad input is a clear error with no traceback
@@ -280,6 +290,9 @@ def test_reorder_purchase_order_and_exports(
     )  # fmt: skip
     assert status == 1 and "fully received already" in err
 
+    # mid-window: 90 in on Nov 1, Nov 2..15 sold two Saturdays x 8 + 12 days x 2 = 40
+    mid = _json(capsys, "stock", "report", "onhand", *db, "--as-of", "2026-11-15")
+    assert [(r["on hand"], r["value"]) for r in mid] == [("50.000", "60.00")]
     turnover = _json(
         capsys, "stock", "report", "turnover", *db, "--from", "2026-11-02", "--to", "2026-11-29"
     )
