@@ -184,17 +184,6 @@ def _alert(row: tuple[Any, ...]) -> Alert:
     )
 
 
-def latest_acknowledger(db: Database, key_prefix: str) -> tuple[bool, str | None]:
-    """For alerts whose key starts with `key_prefix` (one per episode of a lasting
-    condition, e.g. an item low on stock): whether any was raised, and who acknowledged
-    the newest (None while it is open). Call inside the caller's transaction."""
-    row = db.execute(
-        "SELECT acknowledged_by FROM alert WHERE substr(key, 1, ?) = ? ORDER BY id DESC LIMIT 1",
-        (len(key_prefix), key_prefix),
-    ).fetchone()
-    return (False, None) if row is None else (True, row[0])
-
-
 def clear_key_prefix(db: Database, key_prefix: str, *, now: str) -> int:
     """The condition is gone: open alerts whose key starts with `key_prefix` are
     acknowledged as `CLEARED_BY` inside the caller's transaction; returns how many."""

@@ -124,7 +124,8 @@ MIGRATIONS: list[list[str]] = [
     # receipts, transfers, losses, counts, purchase orders), movements per store x sku --
     # each keyed once (a sale line by store/box/seq/line) and carrying the position after
     # it -- the derived position per item, item settings, and how far each box's journal
-    # has been posted. Quantities are NUMERIC(18,3) (kg to the gram), costs NUMERIC(18,4).
+    # has been posted, and the stock conditions (low, negative, shrink) holding since when
+    # (one alert per episode). Quantities are NUMERIC(18,3) (kg to the gram), costs NUMERIC(18,4).
     [
         """CREATE TABLE stock_document (
             id TEXT PRIMARY KEY, kind TEXT NOT NULL, store TEXT NOT NULL, other_store TEXT,
@@ -154,6 +155,8 @@ MIGRATIONS: list[list[str]] = [
         """CREATE TABLE stock_posting (
             store TEXT NOT NULL, box TEXT NOT NULL, posted_seq {BIGINT} NOT NULL,
             updated_at TEXT NOT NULL, PRIMARY KEY (store, box))""",
+        """CREATE TABLE stock_condition (
+            key_prefix TEXT PRIMARY KEY, since TEXT NOT NULL)""",
     ],
 ]
 

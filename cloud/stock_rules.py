@@ -15,7 +15,7 @@ from datetime import date, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
-from cloud.alerts import CLEARED_BY, clear_key_prefix, latest_acknowledger, raise_alert
+from cloud.alerts import clear_key_prefix, raise_alert
 from cloud.db import Database
 from cloud.sales import Period
 from cloud.stock import ZERO, ItemSettings, item_settings, levels, movements
@@ -55,13 +55,19 @@ def _episode(
     findings: Findings,
     **alert: Any,
 ) -> None:
+    """One alert per episode of a lasting condition: raised when it starts (recorded in
+    `stock_condition`), cleared and forgotten when a pass finds it gone."""
+    row = db.execute("SELECT since FROM stock_condition WHERE key_prefix = ?", (prefix,)).fetchone()
     if holds:
         findings.holding += 1
-        raised, acknowledger = latest_acknowledger(db, prefix)
-        if not raised or acknowledger == CLEARED_BY:
+        if row is None:
+            db.execute(
+                "INSERT INTO stock_condition (key_prefix, since) VALUES (?, ?)", (prefix, now)
+            )
             raise_alert(db, key=prefix + now, now=now, **alert)
             findings.raised += 1
-    else:
+    elif row is not None:
+        db.execute("DELETE FROM stock_condition WHERE key_prefix = ?", (prefix,))
         findings.cleared += clear_key_prefix(db, prefix, now=now)
 
 

@@ -349,20 +349,30 @@ def test_stock_alerts_raise_once_and_clear(
         "store-1 GUM name of GUM: stock is negative (-3.000 each)"
     )
     assert "0 alert(s) raised" in ok(capsys, *check)  # the same conditions: no new alert
+    # a person acknowledges the low-stock alert: it stays acknowledged by them while low
+    low_id = json.loads(ok(capsys, "alerts", *db, "--json"))[0]["id"]
+    ok(capsys, "alerts", "ack", str(low_id), "--by", "erin", *db)
+    assert "0 alert(s) raised" in ok(capsys, *check)
 
     for doc, sku, qty in (("GR-2", "BREAD", "30"), ("GR-3", "GUM", "5")):
         ok(
             capsys, "stock", "receive", *db, "--store", "store-1", "--doc", doc,
             "--by", "bob", "--at", "2026-11-30T07:00Z", "--item", sku, qty, "0.50",
         )  # fmt: skip
-    # 40 loaves: 14.0 days of cover; GUM at 2
-    assert "0 holding, 0 alert(s) raised, 2 cleared" in ok(
+    # 40 loaves: 14.0 days of cover; GUM at 2: both end, the open (negative) one clears
+    assert "0 holding, 0 alert(s) raised, 1 cleared" in ok(
         capsys, "stock", "check", *db, "--at", "2026-11-30T08:00Z"
     ).replace("condition(s) ", "")
     assert [b for _, b in _alerts(db_url, "stock.low") + _alerts(db_url, "stock.negative")] == [
-        "box (cleared)",
+        "erin",  # a person's acknowledgement keeps their name
         "box (cleared)",
     ]
+    # low again (a min above 40): a new episode, a new alert, though erin acknowledged one
+    ok(capsys, "stock", "item", "store-1", "BREAD", "--min", "50", *db)
+    assert "1 alert(s) raised" in ok(capsys, "stock", "check", *db, "--at", "2026-11-30T08:30Z")
+    assert [b for _, b in _alerts(db_url, "stock.low")] == ["erin", None]
+    ok(capsys, "stock", "item", "store-1", "BREAD", "--min", "0", *db)
+    assert "1 cleared" in ok(capsys, "stock", "check", *db, "--at", "2026-11-30T08:45Z")
     # shrink: 10 loaves lost at the average now, (10 x 1.20 + 30 x 0.50) / 40 = 0.675
     # (movements are costed in the order they are recorded), 6.75 against the 96.00 cost
     # of the 80 loaves sold = 7.03 % > 2 %
