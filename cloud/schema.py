@@ -142,6 +142,7 @@ MIGRATIONS: list[list[str]] = [
             recorded_at TEXT NOT NULL)""",
         "CREATE INDEX stock_movement_item ON stock_movement (store, sku, id)",
         "CREATE INDEX stock_movement_day ON stock_movement (business_day)",
+        "CREATE INDEX stock_movement_source ON stock_movement (store, box, seq)",
         """CREATE TABLE stock_position (
             store TEXT NOT NULL, sku TEXT NOT NULL, name TEXT NOT NULL, unit TEXT NOT NULL,
             on_hand {QTY} NOT NULL, avg_cost {COST} NOT NULL,

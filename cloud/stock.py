@@ -160,6 +160,8 @@ class Ledger:
     now: str
     positions: dict[tuple[str, str], tuple[Position, str, str]] = field(default_factory=dict)
     touched: set[tuple[str, str]] = field(default_factory=set)
+    known: set[str] = field(default_factory=set)
+    pending: list[tuple[Any, ...]] = field(default_factory=list)
     appended: int = 0
 
     def position(self, store: str, sku: str) -> Position:
@@ -204,16 +206,29 @@ class Ledger:
                 )
         return self.positions[key]
 
+    def preload(self, store: str, skus: Iterable[str]) -> None:
+        """Read the positions of these items in one go (posting touches many at once)."""
+        wanted = sorted({sku for sku in skus if (store, sku) not in self.positions})
+        for first in range(0, len(wanted), 500):
+            part = wanted[first : first + 500]
+            for sku, on_hand, avg, name, unit in self.db.execute(
+                "SELECT sku, on_hand, avg_cost, name, unit FROM stock_position WHERE store = ? "
+                f"AND sku IN ({', '.join('?' for _ in part)})" + self.db.lock_rows_for_update(),
+                (store, *part),
+            ).fetchall():
+                self.positions[(store, sku)] = (Position(dec(on_hand), dec(avg)), name, unit)
+            for sku in part:
+                self.positions.setdefault((store, sku), (Position(), "", ""))
+
     def append(self, m: Movement) -> bool:
-        """Append `m` unless its key is already in the ledger; True when appended."""
+        """Append `m` unless its key is already in the ledger (`known` keys: those of this
+        transaction and those the caller looked up); True when appended. Rows are written
+        by `flush`, all at once."""
+        if m.key in self.known:
+            return False
         before, name, unit = self._load(m.store, m.sku)
         after, moved_at, value = apply_movement(before, m.kind, m.quantity, m.unit_cost)
-        cur = self.db.execute(
-            "INSERT INTO stock_movement (key, store, sku, kind, quantity, unit, unit_cost, "
-            "value, on_hand_after, avg_cost_after, business_day, time, document, box, seq, "
-            "line, reason, actor, recorded_at) VALUES "
-            "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
-            "ON CONFLICT (key) DO NOTHING",
+        self.pending.append(
             (
                 m.key,
                 m.store,
@@ -234,29 +249,30 @@ class Ledger:
                 m.reason,
                 m.actor,
                 self.now,
-            ),
+            )
         )
-        if not cur.rowcount:
-            return False
+        self.known.add(m.key)
         self.positions[(m.store, m.sku)] = (after, m.name or name or m.sku, m.unit or unit)
         self.touched.add((m.store, m.sku))
         self.appended += 1
         return True
 
     def flush(self) -> None:
-        """Write the touched positions (their last movement's id as `last_movement`)."""
+        """Write the pending movements, then the touched positions (with the id of their
+        last movement as `last_movement`). A key already stored fails the transaction:
+        the caller's look-up of known keys must have prevented it."""
+        self.db.executemany(
+            "INSERT INTO stock_movement (key, store, sku, kind, quantity, unit, unit_cost, "
+            "value, on_hand_after, avg_cost_after, business_day, time, document, box, seq, "
+            "line, reason, actor, recorded_at) VALUES "
+            "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            self.pending,
+        )
+        self.pending.clear()
+        rows = []
         for store, sku in sorted(self.touched):
             position, name, unit = self.positions[(store, sku)]
-            last = self.db.execute(
-                "SELECT max(id) FROM stock_movement WHERE store = ? AND sku = ?", (store, sku)
-            ).fetchone()
-            self.db.execute(
-                "INSERT INTO stock_position (store, sku, name, unit, on_hand, avg_cost, "
-                "last_movement, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?) "
-                "ON CONFLICT (store, sku) DO UPDATE SET name = excluded.name, "
-                "unit = excluded.unit, on_hand = excluded.on_hand, "
-                "avg_cost = excluded.avg_cost, last_movement = excluded.last_movement, "
-                "updated_at = excluded.updated_at",
+            rows.append(
                 (
                     store,
                     sku,
@@ -264,10 +280,21 @@ class Ledger:
                     unit,
                     self.num(position.on_hand, QTY),
                     self.num(position.avg_cost, COST),
-                    int(last[0]) if last and last[0] is not None else 0,
+                    store,
+                    sku,
                     self.now,
-                ),
+                )
             )
+        self.db.executemany(
+            "INSERT INTO stock_position (store, sku, name, unit, on_hand, avg_cost, "
+            "last_movement, updated_at) VALUES (?, ?, ?, ?, ?, ?, "
+            "(SELECT max(id) FROM stock_movement WHERE store = ? AND sku = ?), ?) "
+            "ON CONFLICT (store, sku) DO UPDATE SET name = excluded.name, "
+            "unit = excluded.unit, on_hand = excluded.on_hand, "
+            "avg_cost = excluded.avg_cost, last_movement = excluded.last_movement, "
+            "updated_at = excluded.updated_at",
+            rows,
+        )
         self.touched.clear()
 
     def num(self, value: Decimal, places: Decimal) -> Decimal | str:
@@ -344,11 +371,24 @@ def _post_chunk(db: Database, now: str, store: str, box: str, acked: int, result
             "AND seq > ? AND seq <= ? AND kind IN (?, ?) ORDER BY seq",
             (store, box, posted, upto, *POSTED_KINDS),
         ).fetchall()
-        for seq, kind, body, time in rows:
-            result.records += 1
-            for movement in _journal_movements(store, box, int(seq), kind, body, time, result):
-                if ledger.append(movement):
-                    result.movements += 1
+        found = [
+            movement
+            for seq, kind, body, time in rows
+            for movement in _journal_movements(store, box, int(seq), kind, body, time, result)
+        ]
+        result.records += len(rows)
+        ledger.known.update(
+            key
+            for (key,) in db.execute(
+                "SELECT key FROM stock_movement WHERE store = ? AND box = ? AND seq > ? "
+                "AND seq <= ?",
+                (store, box, posted, upto),
+            ).fetchall()
+        )
+        ledger.preload(store, (m.sku for m in found))
+        for movement in found:
+            if ledger.append(movement):
+                result.movements += 1
         db.execute(
             "INSERT INTO stock_posting (store, box, posted_seq, updated_at) VALUES (?, ?, ?, ?) "
             "ON CONFLICT (store, box) DO UPDATE SET posted_seq = excluded.posted_seq, "
@@ -606,6 +646,7 @@ def receive(
                 )
             )
         if order is not None:
+            ledger.flush()  # the order's status counts the receipt's movements
             _update_order_status(db, order)
     return len(lines)
 

@@ -391,3 +391,36 @@ def test_stock_alerts_raise_once_and_clear(
     )
     listed = ok(capsys, "alerts", *db)
     assert "stock." not in listed  # every stock alert cleared out of the default listing
+
+
+def test_posting_from_two_workers_at_once_moves_each_line_once(tmp_path: Path, db_url: str) -> None:
+    import threading
+
+    from cloud import stock
+
+    _bread_journal(tmp_path, db_url)
+    errors: list[BaseException] = []
+
+    def post() -> None:
+        office = Database.open(db_url)
+        try:
+            for _ in range(3):
+                stock.post_journal(office, "2026-11-30T06:00:00.000Z")
+        except BaseException as exc:  # reported below
+            errors.append(exc)
+        finally:
+            office.close()
+
+    workers = [threading.Thread(target=post) for _ in range(2)]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join(60)
+    assert not errors
+    office = Database.open(db_url)
+    try:
+        moved = stock.movements(office, sku="BREAD")
+        assert len(moved) == 28 and sum(m.quantity for m in moved) == D1(-80)
+        assert stock.verify(office) == []
+    finally:
+        office.close()
