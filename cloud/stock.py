@@ -161,6 +161,7 @@ class Ledger:
     positions: dict[tuple[str, str], tuple[Position, str, str]] = field(default_factory=dict)
     touched: set[tuple[str, str]] = field(default_factory=set)
     known: set[str] = field(default_factory=set)
+    settings: dict[str, dict[str, tuple[str | None, str | None]]] = field(default_factory=dict)
     pending: list[tuple[Any, ...]] = field(default_factory=list)
     appended: int = 0
 
@@ -180,10 +181,15 @@ class Ledger:
         return self._settings(store, sku)[0] or sku
 
     def _settings(self, store: str, sku: str) -> tuple[str | None, str | None]:
-        row = self.db.execute(
-            "SELECT name, unit FROM stock_item WHERE store = ? AND sku = ?", (store, sku)
-        ).fetchone()
-        return (None, None) if row is None else (row[0], row[1])
+        """(name, unit) from the store's item settings, read once per store."""
+        if store not in self.settings:
+            self.settings[store] = {
+                str(sku_): (name, unit)
+                for sku_, name, unit in self.db.execute(
+                    "SELECT sku, name, unit FROM stock_item WHERE store = ?", (store,)
+                ).fetchall()
+            }
+        return self.settings[store].get(sku, (None, None))
 
     def _exists(self, store: str, sku: str) -> bool:
         return self._load(store, sku)[2] != ""
@@ -387,7 +393,7 @@ def _post_chunk(db: Database, now: str, store: str, box: str, acked: int, result
         )
         ledger.preload(store, (m.sku for m in found))
         for movement in found:
-            if ledger.append(movement):
+            if ledger.append(_measurable(ledger, movement, result)):
                 result.movements += 1
         db.execute(
             "INSERT INTO stock_posting (store, box, posted_seq, updated_at) VALUES (?, ?, ?, ?) "
@@ -396,6 +402,15 @@ def _post_chunk(db: Database, now: str, store: str, box: str, acked: int, result
             (store, box, upto, now),
         )
     return upto < acked
+
+
+def _measurable(ledger: Ledger, m: Movement, result: Posted) -> Movement:
+    """A refund line without a weight of an item stocked in kg was a price-label line
+    (a refund line carries no unit): its weight is not known, so it moves nothing."""
+    if m.kind == "refund" and m.unit == "each" and ledger.unit_of(m.store, m.sku) == "kg":
+        result.unmeasured += 1
+        return replace(m, quantity=ZERO, unit="kg", reason=UNMEASURED)
+    return m
 
 
 def _journal_movements(
@@ -627,6 +642,7 @@ def receive(
     `order` when given (its status becomes `partial` or `received`)."""
     _need_lines(lines)
     with writing(db, now) as ledger:
+        ledger.preload(store, (line.sku for line in lines))
         if order is not None:
             _check_order(db, order, store)
         _record_document(
@@ -670,6 +686,8 @@ def transfer(
             fix="name the store the goods go to",
         )
     with writing(db, now) as ledger:
+        for store in (source, target):
+            ledger.preload(store, (line.sku for line in lines))
         _record_document(
             db,
             now,
@@ -714,6 +732,7 @@ def record_loss(
             fix=f"choose one of {', '.join(LOSS_REASONS)}",
         )
     with writing(db, now) as ledger:
+        ledger.preload(store, (line.sku for line in lines))
         _record_document(
             db,
             now,
@@ -753,6 +772,7 @@ def record_count(
         )
     results: list[CountResult] = []
     with writing(db, now) as ledger:
+        ledger.preload(store, (line.sku for line in lines))
         _record_document(db, now, doc, "stock_count", store, stamp, {"lines": _lines_body(lines)})
         for n, line in enumerate(lines):
             expected = ledger.position(store, line.sku).on_hand
@@ -1094,8 +1114,8 @@ def set_item(
     db: Database, now: str, store: str, sku: str, by: str, changes: dict[str, Any]
 ) -> ItemSettings:
     """Change some of an item's settings (the others keep their values)."""
+    current = item_settings(db, store).get(sku)  # outside: `query` ends a transaction
     with writing(db, now) as ledger:
-        current = item_settings(db, store).get(sku)
         merged = {f: getattr(current, f) if current else None for f in ITEM_FIELDS}
         merged.update({k: v for k, v in changes.items() if v is not None})
         params = [

@@ -256,7 +256,8 @@ def _posted(done: stock.Posted) -> str:
     )
     if done.unmeasured:
         text += (
-            f"; {done.unmeasured} weighed line(s) sold by price label without weight (not measured)"
+            f"; {done.unmeasured} weighed line(s) sold or refunded by price label "
+            "without weight (not measured)"
         )
     if done.unreadable:
         text += f"; {done.unreadable} record(s) whose body this version cannot read (skipped)"

@@ -49,6 +49,7 @@ def days_of_cover(on_hand: Decimal, sold_per_day: Decimal) -> Decimal | None:
 
 def _episode(
     db: Database,
+    conditions: dict[str, str],
     prefix: str,
     holds: bool,
     now: str,
@@ -56,18 +57,20 @@ def _episode(
     **alert: Any,
 ) -> None:
     """One alert per episode of a lasting condition: raised when it starts (recorded in
-    `stock_condition`), cleared and forgotten when a pass finds it gone."""
-    row = db.execute("SELECT since FROM stock_condition WHERE key_prefix = ?", (prefix,)).fetchone()
+    `stock_condition`; `conditions` is that table as read at the start of the pass),
+    cleared and forgotten when a pass finds it gone."""
     if holds:
         findings.holding += 1
-        if row is None:
+        if prefix not in conditions:
             db.execute(
                 "INSERT INTO stock_condition (key_prefix, since) VALUES (?, ?)", (prefix, now)
             )
+            conditions[prefix] = now
             raise_alert(db, key=prefix + now, now=now, **alert)
             findings.raised += 1
-    elif row is not None:
+    elif prefix in conditions:
         db.execute("DELETE FROM stock_condition WHERE key_prefix = ?", (prefix,))
+        del conditions[prefix]
         findings.cleared += clear_key_prefix(db, prefix, now=now)
 
 
@@ -89,14 +92,22 @@ def check(db: Database, day: date, now: str, limits: StockLimits = StockLimits()
         ),
         by_item=False,
     )
-    stores_seen = {lv.store for lv in levels(db)}
+    positions = levels(db)  # read before the transaction: `query` ends read transactions
+    stores_seen = {lv.store for lv in positions}
     findings = Findings()
     with db.transaction():
-        for lv in levels(db):
+        conditions = {
+            str(prefix): str(since)
+            for prefix, since in db.execute(
+                "SELECT key_prefix, since FROM stock_condition" + db.lock_rows_for_update()
+            ).fetchall()
+        }
+        for lv in positions:
             item = settings.get(f"{lv.store}\t{lv.sku}", ItemSettings())
             subject = f"{lv.store}/{lv.sku}"
             _episode(
                 db,
+                conditions,
                 f"stock.negative:{subject}:",
                 lv.on_hand < 0,
                 now,
@@ -123,6 +134,7 @@ def check(db: Database, day: date, now: str, limits: StockLimits = StockLimits()
                 why.append(f"{cover} days of cover, under {item.min_cover_days}")
             _episode(
                 db,
+                conditions,
                 f"stock.low:{subject}:",
                 lv.on_hand >= 0 and (below_min or short_cover),
                 now,
@@ -146,6 +158,7 @@ def check(db: Database, day: date, now: str, limits: StockLimits = StockLimits()
             share = "no sales" if rate is None else f"{rate:.2%} of cost of sales"
             _episode(
                 db,
+                conditions,
                 f"stock.shrink:{store}/*:",
                 over,
                 now,

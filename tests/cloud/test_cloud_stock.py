@@ -95,13 +95,14 @@ def test_ledger_from_journal_and_documents(
             ("sale", sale_body("store-1", "box-1", "R2", D, [
                 Sold("MILK", "2"), Sold("APPLE", unit="kg", weight=None)])),
             ("refund", refund_body("store-1", "box-1", "RF1", D, "MILK", "1")),
+            ("refund", refund_body("store-1", "box-1", "RF2", D, "APPLE", "1")),  # a label
         ],
     )  # fmt: skip
     _ingest(db_url, box)
     out = ok(capsys, "stock", "post", *db)
-    # 2 sales (4 lines) + 1 refund line; the label-priced apple has no weight
-    assert "posted 3 journal record(s) of 1 box(es): 5 movement(s)" in out
-    assert "1 weighed line(s) sold by price label without weight" in out
+    # 2 sales (4 lines) + 2 refund lines; the label-priced apples have no weight
+    assert "posted 4 journal record(s) of 1 box(es): 6 movement(s)" in out
+    assert "2 weighed line(s) sold or refunded by price label without weight" in out
     # posting again, and the same journal delivered again, move nothing
     _ingest(db_url, box)
     assert ": 0 movement(s)" in ok(capsys, "stock", "post", *db)
