@@ -17,9 +17,8 @@ from typing import Any
 
 from cloud.alerts import clear_key_prefix, raise_alert
 from cloud.db import Database
-from cloud.sales import Period
-from cloud.stock import ZERO, ItemSettings, item_settings, levels, movements
-from cloud.stock_plan import SHRINK_KINDS, SOLD_KINDS, Shrink, shrink_by
+from cloud.stock import ZERO, ItemSettings, dec, item_settings, levels
+from cloud.stock_plan import SHRINK_KINDS, SOLD_KINDS, Shrink
 
 COVER_WINDOW_DAYS = 28
 
@@ -77,21 +76,27 @@ def _episode(
 def check(db: Database, day: date, now: str, limits: StockLimits = StockLimits()) -> Findings:
     """Judge every item's position now, and each store's shrink over the `shrink_days`
     ending on `day` (the closed business day); raise and clear alerts in one transaction."""
-    window = Period(day - timedelta(days=COVER_WINDOW_DAYS - 1), day)
+    cover_from = str(day - timedelta(days=COVER_WINDOW_DAYS - 1))
+    shrink_from = str(day - timedelta(days=limits.shrink_days - 1))
     sold: dict[tuple[str, str], Decimal] = {}
-    for m in movements(db, first=str(window.first), last=str(window.last), kinds=SOLD_KINDS):
-        sold[(m.store, m.sku)] = sold.get((m.store, m.sku), ZERO) - m.quantity
+    shrink: dict[tuple[str, str], Shrink] = {}
+    # one lean read of both windows (the figures only, no movement objects)
+    for store, sku, kind, quantity, value, business_day in db.query(
+        "SELECT store, sku, kind, quantity, value, business_day FROM stock_movement "
+        "WHERE business_day >= ? AND business_day <= ? AND kind IN (?, ?, ?, ?)",
+        (min(cover_from, shrink_from), str(day), *SOLD_KINDS, *SHRINK_KINDS),
+    ):
+        if kind in SOLD_KINDS and business_day >= cover_from:
+            sold[(store, sku)] = sold.get((store, sku), ZERO) - dec(quantity)
+        if business_day >= shrink_from:
+            row = shrink.setdefault((store, ""), Shrink())
+            if kind == "loss":
+                row.lost -= dec(value)
+            elif kind == "count":
+                row.counted += dec(value)
+            else:
+                row.sold -= dec(value)
     settings = item_settings(db)
-    shrink_window = Period(day - timedelta(days=limits.shrink_days - 1), day)
-    shrink = shrink_by(
-        movements(
-            db,
-            first=str(shrink_window.first),
-            last=str(shrink_window.last),
-            kinds=(*SHRINK_KINDS, *SOLD_KINDS),
-        ),
-        by_item=False,
-    )
     positions = levels(db)  # read before the transaction: `query` ends read transactions
     stores_seen = {lv.store for lv in positions}
     findings = Findings()
