@@ -163,7 +163,6 @@ class Ledger:
     known: set[str] = field(default_factory=set)
     settings: dict[str, dict[str, tuple[str | None, str | None]]] = field(default_factory=dict)
     pending: list[tuple[Any, ...]] = field(default_factory=list)
-    appended: int = 0
 
     def position(self, store: str, sku: str) -> Position:
         return self._load(store, sku)[0]
@@ -260,7 +259,6 @@ class Ledger:
         self.known.add(m.key)
         self.positions[(m.store, m.sku)] = (after, m.name or name or m.sku, m.unit or unit)
         self.touched.add((m.store, m.sku))
-        self.appended += 1
         return True
 
     def flush(self) -> None:
@@ -432,7 +430,7 @@ def _journal_movements(
                 sku=line.sku,
                 name=line.name,
                 kind="sale",
-                quantity=-(qty or ZERO),
+                quantity=ZERO if qty is None else -qty,
                 unit=stock_unit(line.unit),
                 business_day=parsed.business_day,
                 time=time,

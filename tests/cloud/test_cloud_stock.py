@@ -295,6 +295,9 @@ def test_reorder_purchase_order_and_exports(
     # mid-window: 90 in on Nov 1, Nov 2..15 sold two Saturdays x 8 + 12 days x 2 = 40
     mid = _json(capsys, "stock", "report", "onhand", *db, "--as-of", "2026-11-15")
     assert [(r["on hand"], r["value"]) for r in mid] == [("50.000", "60.00")]
+    chart = tmp_path / "value.png"
+    ok(capsys, "stock", "report", "onhand", *db, "--chart", str(chart), "--chart-column", "value")
+    assert chart.read_bytes()[:4] == b"\x89PNG"
     turnover = _json(
         capsys, "stock", "report", "turnover", *db, "--from", "2026-11-02", "--to", "2026-11-29"
     )
