@@ -93,6 +93,7 @@ def test_ledger_from_journal_and_documents(
             ("sale", sale_body("store-1", "box-1", "R1", D, [
                 Sold("MILK", "3"), Sold("APPLE", unit="kg", weight="1.250")])),
             ("void", {"not": "a stock movement"}),
+            ("sale", {"receipt": 7, "schema": "storegate.lane.sale/99"}),  # a newer body
             ("sale", sale_body("store-1", "box-1", "R2", D, [
                 Sold("MILK", "2"), Sold("APPLE", unit="kg", weight=None)])),
             ("refund", refund_body("store-1", "box-1", "RF1", D, "MILK", "1")),
@@ -102,8 +103,9 @@ def test_ledger_from_journal_and_documents(
     _ingest(db_url, box)
     out = ok(capsys, "stock", "post", *db)
     # 2 sales (4 lines) + 2 refund lines; the label-priced apples have no weight
-    assert "posted 4 journal record(s) of 1 box(es): 6 movement(s)" in out
+    assert "posted 5 journal record(s) of 1 box(es): 6 movement(s)" in out
     assert "2 weighed line(s) sold or refunded by price label without weight" in out
+    assert "1 record(s) whose body this version cannot read (skipped)" in out
     # posting again, and the same journal delivered again, move nothing
     _ingest(db_url, box)
     assert ": 0 movement(s)" in ok(capsys, "stock", "post", *db)
@@ -120,6 +122,7 @@ def test_ledger_from_journal_and_documents(
         ("refund", "1.000", "RF1"),
     ]
     assert trail[1]["source"] == "box-1 seq 1 line 0" and trail[1]["by"] == "c1"
+    assert trail[2]["source"] == "box-1 seq 4 line 0"  # after the void and the newer body
     assert trail[3]["value"] == "2.00"  # back in at the average 2.0000
 
     # moving average: 6 on hand at 2.00, 6 in at 2.50 -> 2.2500; 3 in at 1.00 -> 2.0000
