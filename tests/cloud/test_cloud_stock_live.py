@@ -54,7 +54,7 @@ def test_ingest_posts_a_boxs_sales_to_the_stock_ledger(
     )  # fmt: skip
     box.start()
     try:
-        assert eventually(lambda: _posted_seq(db_url) == 3), "ingest did not post the journal"
+        assert eventually(lambda: _posted_seq(db_url) == 3, 60), "ingest did not post"
     finally:
         box.stop()
     rows = json.loads(ok(capsys, "stock", "report", "onhand", *db, "--json"))["rows"]
