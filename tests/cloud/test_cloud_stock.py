@@ -434,3 +434,36 @@ def test_posting_from_two_workers_at_once_moves_each_line_once(tmp_path: Path, d
         assert stock.verify(office) == []
     finally:
         office.close()
+
+
+def test_the_real_lanes_weighed_and_counted_lines_move_in_their_units(
+    tmp_path: Path, db_url: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Sales rung up on the lane itself (the example catalog: apples per kg, chocolate
+    each), journalled, ingested, posted: the apples move their scale weight in kg."""
+    from datetime import datetime
+
+    from gateway.harness.screens_demo import StepClock, demo_lane
+    from gateway.journal.store import Journal
+    from gateway.lane import events as ev
+    from gateway.lane.events import Credential, Outcome
+    from gateway.settings import load_settings
+
+    repo = Path(__file__).resolve().parents[2]
+    lane = demo_lane(tmp_path / "lane.db", load_settings(repo / "config" / "gateway.example.toml"))
+    clock = StepClock(datetime(2026, 11, 24, 9, 0))
+    for event in (
+        ev.OpenShift(clock(), Credential(card="CARD-ANNA"), D1("100.00")),
+        ev.Weighed(clock(), "1001", D1("0.456"), stable=True),
+        ev.Scan(clock(), "7612345001234", D1(2)),
+        ev.Tender(clock(), "cash", D1("50.00")),
+        ev.Weighed(clock(), "1001", D1("1.204"), stable=True),
+        ev.Tender(clock(), "card", None, reference="T-1"),
+    ):
+        assert isinstance(lane.handle(event), Outcome), event
+    store_journal_directly(db_url, "store-1", "box-1", Journal(lane.book.db))
+    ok(capsys, "stock", "item", "store-1", "APPLE-GALA", "--unit", "kg", "--db", db_url)
+    assert ": 3 movement(s)" in ok(capsys, "stock", "post", "--db", db_url)
+    rows = {r["sku"]: r for r in _json(capsys, "stock", "report", "onhand", "--db", db_url)}
+    assert (rows["APPLE-GALA"]["unit"], rows["APPLE-GALA"]["on hand"]) == ("kg", "-1.660")
+    assert (rows["CHOC-MILK"]["unit"], rows["CHOC-MILK"]["on hand"]) == ("each", "-2.000")
