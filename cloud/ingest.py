@@ -84,6 +84,9 @@ class BrokerOptions:
             client.tls_set(ca_certs=self.ca_file, certfile=self.cert_file, keyfile=self.key_file)
 
 
+STOCK_POST_BUDGET = 1  # stock-posting transactions per pass (2000 seqs each)
+
+
 @dataclass(frozen=True)
 class IngestConfig:
     db_url: str
@@ -157,6 +160,7 @@ class IngestWorker:
         self._inbox: queue.Queue[Received] = queue.Queue()
         self._generation = 0
         self._touched: set[tuple[str, str]] = set()
+        self._stock_backlog = False  # the last stock posting pass left records to post
         self._socket_opened: float | None = None  # waiting for a CONNACK since then
         self._unanswered: str | None = None  # why MQTT 5 looks unspoken by this broker
         self._client = self._new_client()
@@ -364,16 +368,21 @@ class IngestWorker:
                 next_sales_rules = time.monotonic() + self.config.sales_rule_interval
                 self._with_retry(self._closed_day_rules(db), db, stop)
             if self.config.stock_post_interval > 0 and time.monotonic() >= next_stock_post:
-                next_stock_post = time.monotonic() + self.config.stock_post_interval
-                self._with_retry(
-                    self._rule_pass(
-                        "stock posting",
-                        lambda: stock.post_journal(db, self._now()),
-                        db,
-                    ),
-                    db,
-                    stop,
+                self._stock_backlog = False
+                self._with_retry(self._stock_posting(db), db, stop)
+                # a backlog is posted a chunk a second, between storing what arrives
+                next_stock_post = time.monotonic() + (
+                    1.0 if self._stock_backlog else self.config.stock_post_interval
                 )
+
+    def _stock_posting(self, db: Database) -> Callable[[], None]:
+        """Post new sales and refunds to the stock ledger, one chunk per pass."""
+
+        def post() -> None:
+            done = stock.post_journal(db, self._now(), budget=STOCK_POST_BUDGET)
+            self._stock_backlog = done.more
+
+        return self._rule_pass("stock posting", post, db)
 
     def _closed_day_rules(self, db: Database) -> Any:
         """The sales rules for the business day that closed before the clock's now."""

@@ -333,15 +333,20 @@ class Posted:
     unmeasured: int = 0
     unreadable: int = 0
     boxes: int = 0
+    more: bool = False  # the budget ran out with records still to post
 
 
 POSTED_KINDS = ("sale", "refund")
 
 
-def post_journal(db: Database, now: str, store: str | None = None) -> Posted:
+def post_journal(
+    db: Database, now: str, store: str | None = None, budget: int | None = None
+) -> Posted:
     """Post every acknowledged sale and refund not posted yet as movements (exactly once:
     a cursor per box, and each line's unique key). Voids never move stock; a sale's
-    `voided_lines` were never sold."""
+    `voided_lines` were never sold. With a `budget`, at most that many transactions of
+    `POST_CHUNK` seqs (`cloud ingest` posts between storing, so it must not stall);
+    `more` then says whether records were left for the next pass."""
     where, params = ("AND c.store = ?", [store]) if store else ("", [])
     # only the boxes whose acknowledged position is past their posting cursor
     boxes = db.query(
@@ -351,10 +356,20 @@ def post_journal(db: Database, now: str, store: str | None = None) -> Posted:
         params,
     )
     result = Posted()
+    spent = 0
     for box_store, box, acked in boxes:
+        if budget is not None and spent >= budget:
+            result.more = True
+            break
         result.boxes += 1
-        while _post_chunk(db, now, box_store, box, int(acked), result):
-            pass
+        while True:
+            spent += 1
+            left = _post_chunk(db, now, box_store, box, int(acked), result)
+            if not left:
+                break
+            if budget is not None and spent >= budget:
+                result.more = True
+                break
     return result
 
 

@@ -467,3 +467,21 @@ def test_the_real_lanes_weighed_and_counted_lines_move_in_their_units(
     rows = {r["sku"]: r for r in _json(capsys, "stock", "report", "onhand", "--db", db_url)}
     assert (rows["APPLE-GALA"]["unit"], rows["APPLE-GALA"]["on hand"]) == ("kg", "-1.660")
     assert (rows["CHOC-MILK"]["unit"], rows["CHOC-MILK"]["on hand"]) == ("each", "-2.000")
+
+
+def test_posting_with_a_budget_leaves_the_rest_for_the_next_pass(
+    tmp_path: Path, db_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from cloud import stock
+
+    _bread_journal(tmp_path, db_url)  # 28 sales, seqs 1..28
+    monkeypatch.setattr(stock, "POST_CHUNK", 10)
+    office = Database.open(db_url)
+    try:
+        passes = [stock.post_journal(office, "2026-11-30T06:00:00.000Z", budget=1)]
+        while passes[-1].more:
+            passes.append(stock.post_journal(office, "2026-11-30T06:00:00.000Z", budget=1))
+        assert [p.movements for p in passes] == [10, 10, 8]
+        assert stock.post_journal(office, "2026-11-30T06:00:00.000Z", budget=1).movements == 0
+    finally:
+        office.close()
