@@ -237,3 +237,13 @@ def _alert(row: tuple[Any, ...]) -> Alert:
         cleared_at,
         assignee,
     )
+
+
+def clear_key_prefix(db: Database, key_prefix: str, *, now: str) -> int:
+    """The condition is gone: active alerts whose key starts with `key_prefix` are cleared
+    inside the caller's transaction; returns how many."""
+    cur = db.execute(
+        "UPDATE alert SET cleared_at = ? WHERE cleared_at IS NULL AND substr(key, 1, ?) = ?",
+        (now, len(key_prefix), key_prefix),
+    )
+    return max(0, int(cur.rowcount or 0))

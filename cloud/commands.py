@@ -65,6 +65,7 @@ def register(sub: Any) -> None:
         members_cli,
         publish_cli,
         reports_cli,
+        stock_cli,
         stores_cli,
     )
     from cloud.web import cli as web_cli
@@ -72,7 +73,7 @@ def register(sub: Any) -> None:
     _register_db(sub)
     _register_ingest(sub)
     rooms = (fleet_cli, publish_cli, stores_cli, members_cli, alerts_cli, chain_cli, reports_cli)
-    for room in (*rooms, web_cli):
+    for room in (*rooms, stock_cli, web_cli):
         room.register(sub, _db_arg, _broker_args)
     _register_broker(sub)
 
@@ -156,6 +157,13 @@ def _register_ingest(sub: Any) -> None:
         "falls back to 3.1.1 when the broker does not speak it; over 3.1.1 "
         "there are no shared subscriptions, so run ONE worker only",
     )
+    ingest.add_argument(
+        "--stock-post-interval",
+        type=float,
+        default=60.0,
+        help="seconds between posting new sales and refunds to the stock ledger "
+        "(docs/stock.md; 0: never, run `cloud stock post` instead)",
+    )
     ingest.add_argument("--log-level", default="INFO")
     config_arg(ingest)
     ingest.set_defaults(func=_ingest)
@@ -175,6 +183,7 @@ def _ingest(args: argparse.Namespace) -> int:
         receive_maximum=args.receive_maximum,
         session_expiry=args.session_expiry,
         protocol=args.protocol,
+        stock_post_interval=args.stock_post_interval,
     )
     stop = threading.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):

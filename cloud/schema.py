@@ -20,6 +20,8 @@ TYPES = {
         "BOOL": "INTEGER",
         "JSON": "TEXT",
         "MONEY": "TEXT",
+        "QTY": "TEXT",
+        "COST": "TEXT",
         "SERIAL": "INTEGER PRIMARY KEY AUTOINCREMENT",
         "FALSE": "0",
     },
@@ -28,6 +30,8 @@ TYPES = {
         "BOOL": "BOOLEAN",
         "JSON": "TEXT",
         "MONEY": "NUMERIC(18, 2)",
+        "QTY": "NUMERIC(18, 3)",
+        "COST": "NUMERIC(18, 4)",
         "SERIAL": "BIGSERIAL PRIMARY KEY",
         "FALSE": "FALSE",
     },
@@ -188,6 +192,45 @@ MIGRATIONS: list[list[str]] = [
         """CREATE TABLE web_token (
             name TEXT PRIMARY KEY, role TEXT NOT NULL, scope TEXT, token_hash TEXT NOT NULL
             UNIQUE, created_at TEXT NOT NULL, revoked_at TEXT)""",
+    ],
+    # 10: the stock ledger (issue 17, docs/stock.md): documents head office records (goods
+    # receipts, transfers, losses, counts, purchase orders), movements per store x sku --
+    # each keyed once (a sale line by store/box/seq/line) and carrying the position after
+    # it -- the derived position per item, item settings, and how far each box's journal
+    # has been posted, and the stock conditions (low, negative, shrink) holding since when
+    # (one alert per episode). Quantities are NUMERIC(18,3) (kg to the gram), costs NUMERIC(18,4).
+    [
+        """CREATE TABLE stock_document (
+            id TEXT PRIMARY KEY, kind TEXT NOT NULL, store TEXT NOT NULL, other_store TEXT,
+            reference TEXT, status TEXT NOT NULL, business_day TEXT NOT NULL,
+            time TEXT NOT NULL, body {JSON} NOT NULL, created_by TEXT NOT NULL,
+            created_at TEXT NOT NULL)""",
+        """CREATE TABLE stock_movement (
+            id {SERIAL}, key TEXT NOT NULL UNIQUE, store TEXT NOT NULL, sku TEXT NOT NULL,
+            kind TEXT NOT NULL, quantity {QTY} NOT NULL, unit TEXT NOT NULL,
+            unit_cost {COST} NOT NULL, value {MONEY} NOT NULL,
+            on_hand_after {QTY} NOT NULL, avg_cost_after {COST} NOT NULL,
+            business_day TEXT NOT NULL, time TEXT NOT NULL, document TEXT NOT NULL,
+            box TEXT, seq {BIGINT}, line {BIGINT}, reason TEXT, actor TEXT NOT NULL,
+            recorded_at TEXT NOT NULL)""",
+        "CREATE INDEX stock_movement_item ON stock_movement (store, sku, id)",
+        "CREATE INDEX stock_movement_day ON stock_movement (business_day)",
+        "CREATE INDEX stock_movement_source ON stock_movement (store, box, seq)",
+        """CREATE TABLE stock_position (
+            store TEXT NOT NULL, sku TEXT NOT NULL, name TEXT NOT NULL, unit TEXT NOT NULL,
+            on_hand {QTY} NOT NULL, avg_cost {COST} NOT NULL,
+            last_movement {BIGINT} NOT NULL, updated_at TEXT NOT NULL,
+            PRIMARY KEY (store, sku))""",
+        """CREATE TABLE stock_item (
+            store TEXT NOT NULL, sku TEXT NOT NULL, name TEXT, unit TEXT,
+            min_level {QTY}, min_cover_days {BIGINT}, lead_days {BIGINT},
+            order_days {BIGINT}, pack {QTY}, supplier TEXT,
+            updated_by TEXT NOT NULL, updated_at TEXT NOT NULL, PRIMARY KEY (store, sku))""",
+        """CREATE TABLE stock_posting (
+            store TEXT NOT NULL, box TEXT NOT NULL, posted_seq {BIGINT} NOT NULL,
+            updated_at TEXT NOT NULL, PRIMARY KEY (store, box))""",
+        """CREATE TABLE stock_condition (
+            key_prefix TEXT PRIMARY KEY, since TEXT NOT NULL)""",
     ],
 ]
 
