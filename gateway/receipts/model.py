@@ -114,6 +114,8 @@ def from_record(
         return _refund(RefundBody.model_validate(body), base)
     if record.kind == "z_report":
         return _z_report(body, base)
+    if record.kind in ("paid_in", "paid_out"):
+        return _cash_movement(record.kind, body, base)
     return Receipt(
         title=record.kind.replace("_", " ").upper(),
         document_id=str(body.get("receipt_id") or body.get("shift_id") or record.id),
@@ -300,6 +302,27 @@ def drawer_rows(body: Mapping[str, Any]) -> list[tuple[str, str]]:
             ("Over/short", drawer.signed(Decimal(body["over_short"]))),
         ]
     return rows
+
+
+def _cash_movement(kind: str, body: Mapping[str, Any], base: dict[str, Any]) -> Receipt:
+    """A paid-in or paid-out slip: the amount, why, who authorised it; a paid-out is
+    signed for by whoever takes the cash (no shop footer: it is not a customer's)."""
+    rows = [
+        ("Amount", f"{body['currency']} {body['amount']}"),
+        ("Reason", str(body["reason"])),
+        ("Shift", str(body["shift_id"])),
+    ]
+    override = body.get("override")
+    if override:
+        rows.append(("Authorised by", str(override["supervisor"]["name"])))
+    notes = ("Received by: ____________________",) if kind == "paid_out" else ()
+    return Receipt(
+        title="PAID IN" if kind == "paid_in" else "PAID OUT",
+        document_id=str(body["movement_id"]),
+        rows=tuple(rows),
+        notes=notes,
+        **{**base, "footer": ()},
+    )
 
 
 def _rows(body: Mapping[str, Any], prefix: str = "") -> list[tuple[str, str]]:

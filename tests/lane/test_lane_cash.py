@@ -146,6 +146,9 @@ def test_a_paid_out_needs_a_permitted_role_a_reason_and_the_cash(lane: Lane, clo
     assert (paid["staff"]["name"], paid["amount"], paid["reason"]) == ("Anna", "30.00", "milk man")
     assert paid["override"]["supervisor"]["name"] == "Beat"
     assert out.document is out.records[1]
+    slip = render_receipt(out.receipt, 42)  # type: ignore[arg-type]
+    assert "PAID OUT" in slip and "Received by:" in slip and "Thank you" not in slip
+    assert any(r.startswith("Authorised by") and r.endswith("Beat") for r in slip.splitlines())
     # a supervisor logged in on a tablet pays out herself: her permission, her name, and
     # the till's cashier beside her
     mine = ok(lane, ev.PaidOut(clock(), D("70.00"), "cash drop to the safe", actor="201"))
