@@ -162,6 +162,30 @@ def test_a_paid_out_needs_a_permitted_role_a_reason_and_the_cash(lane: Lane, clo
     refused(lane, ev.PaidOut(clock(), D("100.05"), "safe drop", actor="201"), "drawer_short")
 
 
+def failed_pins(lane: Lane, staff_id: str) -> int:
+    row = lane.book.conn.execute(
+        "SELECT failed_pins FROM lane_staff WHERE id = ?", (staff_id,)
+    ).fetchone()
+    return int(row[0])
+
+
+def test_a_wrong_amount_or_count_costs_no_pin_attempt(lane: Lane, clock: Clock) -> None:
+    ok(lane, ev.OpenShift(clock(), CASHIER, D("100.00")))
+    wrong = ev.Authorization(ev.Credential(staff_id="201", pin="000000"), "x")
+    refused(lane, ev.PaidOut(clock(), D("500.00"), "safe drop", wrong), "drawer_short")
+    refused(lane, ev.PaidOut(clock(), D("5.00"), "", wrong), "needs_reason")
+    refused(lane, ev.PaidIn(clock(), D("0"), "bank", wrong), "bad_amount")
+    count = ((D("50"), 1),)
+    refused(
+        lane,
+        ev.CloseShift(clock(), D("60"), authorization=wrong, denominations=count),
+        "count_mismatch",
+    )
+    assert failed_pins(lane, "201") == 0
+    refused(lane, ev.PaidOut(clock(), D("5.00"), "milk man", wrong), "wrong_pin")
+    assert failed_pins(lane, "201") == 1  # only a check that looked at the PIN counts it
+
+
 def test_a_paid_out_in_a_sale_is_refused(lane: Lane, clock: Clock) -> None:
     ok(lane, ev.OpenShift(clock(), CASHIER, D("100.00")))
     ok(lane, ev.Scan(clock(), CHOC))
