@@ -3,9 +3,10 @@
 `digest(kind, body)` is the one function that reads a sale / refund / void / no-sale /
 paid-in / paid-out / shift open / shift close body for reports (the last four feed the
 cash drawer's figures: float, cash in and out, count and over/short). The lane book
-stores its result in `lane_doc.digest` in the same transaction as the record, so a Z over 20,000 sales sums 20,000 small digests instead of re-parsing
-every full body; reports fall back to the body itself where a digest is missing, and a test
-checks both paths give the same figures. Pure: no I/O. Amounts stay decimal strings.
+stores its result in `lane_doc.digest` in the same transaction as the record, so a Z over
+20,000 sales sums 20,000 small digests instead of re-parsing every full body; reports fall
+back to the body itself where a digest is missing, and a test checks both paths give the
+same figures. Pure: no I/O. Amounts stay decimal strings.
 """
 
 from __future__ import annotations
