@@ -11,6 +11,7 @@ those of the journalled `shift_close` body. Pure: no I/O, no clock.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import replace
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
@@ -22,6 +23,14 @@ from gateway.screens.money import CurrencyFormat
 from gateway.screens.view import Message, Prompt, Translate
 
 MOVEMENTS = ("paid_in", "paid_out")
+DIALOGS = (*MOVEMENTS, "close_shift")  # kept open, as typed, when refused
+
+
+def refused(prompt: Prompt, typed: Mapping[str, str], why: str) -> Prompt:
+    """`prompt` again with what was typed in it and why it was refused (no PIN is ever
+    typed in these dialogs, so nothing secret is put back in the page)."""
+    fields = tuple((name, label, typed.get(name, value)) for name, label, value in prompt.fields)
+    return replace(prompt, fields=fields, alert=why)
 
 
 def float_field(t: Translate) -> tuple[str, str, str]:

@@ -479,8 +479,24 @@ class ScreenHub:
             event = self._dialog_event(kind, f, at)
         except keys.EntryError as exc:
             self.note("refusal", refusal_text(self.language, exc.code, mask_card_data(str(exc))))
+            self._keep_typed(kind, f)
             return None
-        return self.handle(event, actor) if event is not None else None
+        if event is None:
+            return None
+        answer = self.handle(event, actor)
+        if isinstance(answer, Refusal):
+            self._keep_typed(kind, f)
+        return answer
+
+    def _keep_typed(self, kind: str, fields: Mapping[str, str]) -> None:
+        """A cash dialog the lane (or its own parsing) refused stays open with what was
+        typed and the refusal inside it: a count of a dozen notes and coins is not lost."""
+        with self._lock:
+            prompt, message = self.desk.prompt, self.desk.message
+            if kind not in cash.DIALOGS or prompt is None or prompt.kind != kind:
+                return
+            self.desk.prompt = cash.refused(prompt, fields, message.text if message else "")
+        self.publish()
 
     def _dialog_event(self, kind: str, f: Mapping[str, str], at: datetime) -> ev.Event | None:
         credential = ev.Credential(staff_id=f.get("staff_id") or None, pin=f.get("pin") or None)

@@ -46,6 +46,11 @@ def test_float_paid_in_paid_out_and_a_counted_close_by_keyboard(till: Till, cash
     paid_in = cashier.locator('[data-prompt="paid_in"]')
     expect(paid_in.locator('input[name="amount"]')).to_have_value("20")
     expect(paid_in.locator('input[name="reason"]')).to_be_focused()
+    cashier.keyboard.press("Enter")  # no reason: refused inside the dialog, amount kept
+    expect(paid_in.locator("#prompt-alert")).to_have_text("Enter why cash is paid in.")
+    expect(paid_in.locator('input[name="amount"]')).to_have_value("20")
+    expect(paid_in.locator('input[name="reason"]')).to_be_focused()
+    assert bodies(till, "paid_in") == []
     cashier.keyboard.type("change from the bank")
     cashier.keyboard.press("Enter")
     expect(paid_in).to_have_count(0)
@@ -79,7 +84,20 @@ def test_float_paid_in_paid_out_and_a_counted_close_by_keyboard(till: Till, cash
     close = cashier.locator('[data-prompt="close_shift"]')
     expect(close.locator('input[name="counted"]')).to_be_focused()
     expect(close.locator("input")).to_have_count(1 + len(denominations("CHF")))
-    cashier.keyboard.press("Tab")  # the total stays empty: the notes and coins say it
+    cashier.keyboard.type("90")  # a total that is not what the pieces add up to
+    for _ in range(4):  # d_1000, d_200, d_100, d_50
+        cashier.keyboard.press("Tab")
+    cashier.keyboard.type("1")
+    cashier.keyboard.press("Enter")
+    expect(close.locator("#prompt-alert")).to_contain_text("add up to 50, not 90")
+    expect(close.locator('input[name="counted"]')).to_have_value("90")  # kept as typed
+    expect(close.locator('input[name="d_50"]')).to_have_value("1")
+    assert bodies(till, "shift_close") == []  # refused: nothing written
+    expect(close.locator('input[name="d_1000"]')).to_be_focused()  # the first empty one
+    cashier.keyboard.press("Shift+Tab")
+    cashier.keyboard.press("Control+a")
+    cashier.keyboard.press("Backspace")  # the total stays empty: the notes and coins say it
+    cashier.keyboard.press("Tab")
     for value in ("1000", "200", "100"):
         expect(close.locator(f'input[name="d_{value}"]')).to_be_focused()
         cashier.keyboard.press("Tab")
