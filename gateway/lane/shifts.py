@@ -16,6 +16,7 @@ from gateway.lane.book import Batch, OpenShiftRow
 from gateway.lane.events import Refusal
 from gateway.lane.records import DenominationCount, NoSaleBody, ShiftCloseBody, ShiftOpenBody
 from gateway.lane.state import LaneContext, Shift, State, Step, sale_override_ref
+from gateway.money import decimal_places
 
 NO_SHIFT = "No shift is open: sign on with your staff card or PIN first."
 
@@ -61,7 +62,14 @@ def close_shift(lane: LaneContext, event: ev.CloseShift) -> Step | Refusal:
     assert lane.shift is not None
     if event.counted < 0:
         return Refusal("bad_count", "The counted cash cannot be negative.")
-    counts = _denominations(lane, event)
+    places = lane.catalog.places
+    if decimal_places(event.counted) > places:
+        return Refusal(
+            "bad_count", f"The counted cash {event.counted} has more than {places} decimals."
+        )
+    cent = Decimal(1).scaleb(-places)
+    counted = event.counted.quantize(cent)  # kept to the currency's decimals
+    counts = _denominations(lane, event, cent)
     if isinstance(counts, Refusal):
         return counts
     acting = lane.acting(event)
@@ -86,8 +94,8 @@ def close_shift(lane: LaneContext, event: ev.CloseShift) -> Step | Refusal:
         cash_sales=cash_in,
         cash_refunds=cash_out,
         expected=expected,
-        counted=event.counted,
-        over_short=drawer.over_short(event.counted, expected),
+        counted=counted,
+        over_short=drawer.over_short(counted, expected),
         sales=figures.sales,
         refunds=figures.refunds,
         paid_in=figures.paid_in,
@@ -106,13 +114,13 @@ def close_shift(lane: LaneContext, event: ev.CloseShift) -> Step | Refusal:
         None,
         None,
         batch,
-        notices=(
-            f"Drawer {word}: {body.over_short} (expected {expected}, counted {event.counted}).",
-        ),
+        notices=(f"Drawer {word}: {body.over_short} (expected {expected}, counted {counted}).",),
     )
 
 
-def _denominations(lane: LaneContext, event: ev.CloseShift) -> list[DenominationCount] | Refusal:
+def _denominations(
+    lane: LaneContext, event: ev.CloseShift, cent: Decimal
+) -> list[DenominationCount] | Refusal:
     """The count per note and coin, when given: each one of the currency's, its sum the
     counted cash (`drawer.count_total`)."""
     if not event.denominations:
@@ -128,7 +136,7 @@ def _denominations(lane: LaneContext, event: ev.CloseShift) -> list[Denomination
             f"The notes and coins counted add up to {total}, not {event.counted}: count again.",
         )
     return [
-        DenominationCount(value=value, pieces=pieces, amount=value * pieces)
+        DenominationCount(value=value, pieces=pieces, amount=(value * pieces).quantize(cent))
         for value, pieces in event.denominations
         if pieces
     ]

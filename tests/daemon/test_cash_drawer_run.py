@@ -119,8 +119,8 @@ def test_float_paid_in_out_and_a_counted_close_reach_x_and_z(tmp_path: Path) -> 
         close = daemon.key("close_shift", d_50="1", d_20="1", d_10="1", d_5="1", d_2="2")
         assert close["ok"], close  # 89.00 counted: 0.25 short
         [shift_close] = bodies(database, "shift_close")
-        assert (shift_close["counted"], shift_close["over_short"]) == ("89", "-0.25")
-        assert shift_close["denominations"][0] == {"value": "50", "pieces": 1, "amount": "50"}  # type: ignore[index]
+        assert (shift_close["counted"], shift_close["over_short"]) == ("89.00", "-0.25")
+        assert shift_close["denominations"][0] == {"value": "50", "pieces": 1, "amount": "50.00"}  # type: ignore[index]
 
         z = run(config, "report", "z", "--staff", "201", "--pin-stdin", stdin="836104\n")
         assert z.returncode == 0, z.stderr

@@ -243,15 +243,17 @@ def test_a_count_by_denomination_must_add_up(lane: Lane, clock: Clock) -> None:
         ev.CloseShift(clock(), D("2.00"), denominations=((D("1"), 1), (D("1"), 1))),
         "bad_denomination",
     )
-    out = ok(lane, ev.CloseShift(clock(), D("49.50"), denominations=notes))
+    refused(lane, ev.CloseShift(clock(), D("49.505")), "bad_count")  # CHF has 2 decimals
+    out = ok(lane, ev.CloseShift(clock(), D("49.5"), denominations=notes))
     close = out.records[0].body  # type: ignore[attr-defined]
     assert close["denominations"] == [
-        {"value": "20", "pieces": 2, "amount": "40"},
-        {"value": "5", "pieces": 1, "amount": "5"},
-        {"value": "2", "pieces": 2, "amount": "4"},
+        {"value": "20", "pieces": 2, "amount": "40.00"},
+        {"value": "5", "pieces": 1, "amount": "5.00"},
+        {"value": "2", "pieces": 2, "amount": "4.00"},
         {"value": "0.50", "pieces": 1, "amount": "0.50"},
     ]
-    assert (close["over_short"], close["paid_in"], close["paid_out"]) == ("-0.50", "0.00", "0.00")
+    assert (close["counted"], close["over_short"]) == ("49.50", "-0.50")  # to the cent
+    assert (close["paid_in"], close["paid_out"]) == ("0.00", "0.00")
     assert parse_body("shift_close", close).to_body() == close
 
 

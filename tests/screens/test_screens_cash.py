@@ -111,7 +111,7 @@ def test_float_paid_in_paid_out_and_a_counted_close_by_keyboard(till: Till, cash
     [closed] = bodies(till, "shift_close")
     assert (closed["expected"], closed["counted"], closed["over_short"]) == (
         "87.50",
-        "87",
+        "87.00",
         "-0.50",
     )
     assert [d["value"] for d in closed["denominations"]] == ["50", "20", "10", "5", "2"]  # type: ignore[index, union-attr]
