@@ -377,9 +377,12 @@ NOTICES_ZH: tuple[tuple[re.Pattern[str], str], ...] = (
     (re.compile(r"^Drawer open\.$"), "钱箱已打开。"),
     (re.compile(r"^Paid in: (\S+)\.$"), r"已存入现金：\1。"),
     (re.compile(r"^Paid out: (\S+)\.$"), r"已支出现金：\1。"),
-    (
-        re.compile(r"^Drawer (over|short|even): (\S+) \(expected (\S+), counted (\S+)\)\.$"),
-        r"钱箱 \1：\2（应有 \3，实点 \4）。",
+    *(
+        (
+            re.compile(rf"^Drawer {word}: (\S+) \(expected (\S+), counted (\S+)\)\.$"),
+            rf"钱箱{zh}：\1（应有 \2，实点 \3）。",
+        )
+        for word, zh in (("over", "长款"), ("short", "短款"), ("even", "无差额"))
     ),
 )
 

@@ -16,7 +16,7 @@ from gateway.journal.records import JournalRecord
 from gateway.lane import events as ev
 from gateway.lane.drawer import denominations
 from gateway.screens.cash import close_event, closed_prompt, movement_event
-from gateway.screens.i18n import translator
+from gateway.screens.i18n import notice_text, refusal_text, translator
 from gateway.screens.keys import EntryError
 from gateway.screens.money import CurrencyFormat
 
@@ -170,3 +170,7 @@ def test_the_dialogs_forms_read_as_lane_events() -> None:
         t,
     )
     assert prompt.rows[-1] == ("长短款: 长款", "¥+1.20", "over-short over")
+    said = "Drawer short: -0.50 (expected 87.50, counted 87.00)."
+    assert notice_text("zh", said) == "钱箱短款：-0.50（应有 87.50，实点 87.00）。"
+    assert notice_text("zh", "Paid out: 12.50.") == "已支出现金：12.50。"
+    assert refusal_text("zh", "drawer_short", "x") == "钱箱里的现金不够支出这个金额。"
