@@ -2,7 +2,8 @@
 
 Like every handler, each takes the lane read-only (`LaneContext`) and returns a `Step`
 with its intended writes (the `paid_in` / `paid_out` record, a supervisor's override) or a
-`Refusal` that writes nothing. The drawer's amount rules are `gateway.lane.drawer`'s.
+`Refusal` that writes nothing. The drawer's amount rules are `gateway.lane.drawer`'s; what
+the drawer holds now is the shift's X (`Figures.expected_with` the shift's float).
 
 Order of the checks: what needs no one's credential first (the amount, the reason, the
 drawer holding enough), then the permission (`lane.paid_in` / `lane.paid_out` roles, or a
@@ -14,26 +15,12 @@ from __future__ import annotations
 from decimal import Decimal
 
 from gateway import reports
-from gateway.lane import drawer
 from gateway.lane import events as ev
 from gateway.lane.book import Batch
 from gateway.lane.events import Refusal
 from gateway.lane.records import CashMovementBody, PaidInBody, PaidOutBody
 from gateway.lane.state import LaneContext, Step, sale_override_ref
 from gateway.money import decimal_places
-
-
-def drawer_now(lane: LaneContext) -> Decimal:
-    """Expected cash in the drawer of the shift in progress (`drawer.expected_cash`)."""
-    assert lane.shift is not None
-    figures = reports.x_report(lane.book, lane.shift.shift_id)
-    return drawer.expected_cash(
-        lane.shift.opening_float,
-        figures.cash_sales,
-        figures.cash_refunds,
-        figures.paid_in,
-        figures.paid_out,
-    )
 
 
 def paid_in(lane: LaneContext, event: ev.PaidIn) -> Step | Refusal:
@@ -60,7 +47,8 @@ def _movement(lane: LaneContext, event: ev.PaidIn | ev.PaidOut, kind: str) -> St
         return Refusal("needs_reason", f"Enter why cash is {word}.")
     amount = event.amount.quantize(Decimal(1).scaleb(-places))
     if kind == "paid_out":
-        holds = drawer_now(lane)
+        figures = reports.x_report(lane.book, lane.shift.shift_id)
+        holds = figures.expected_with(lane.shift.opening_float)
         if amount > holds:  # a paid-out cannot take the drawer below zero
             return Refusal(
                 "drawer_short",

@@ -78,9 +78,7 @@ def close_shift(lane: LaneContext, event: ev.CloseShift) -> Step | Refusal:
         return permit
     figures = reports.x_report(lane.book, lane.shift.shift_id)
     cash_in, cash_out = figures.cash_sales, figures.cash_refunds
-    expected = drawer.expected_cash(
-        lane.shift.opening_float, cash_in, cash_out, figures.paid_in, figures.paid_out
-    )
+    expected = figures.expected_with(lane.shift.opening_float)
     day = lane.shift.business_day
     body = ShiftCloseBody(
         shift_id=lane.shift.shift_id,
@@ -149,13 +147,7 @@ def expected_drawer(lane: LaneContext) -> Decimal | Refusal:
     if lane.settings.lane.blind_count:
         return Refusal("blind_count", "Counts are blind here: count the drawer first.")
     figures = reports.x_report(lane.book, lane.shift.shift_id)
-    return drawer.expected_cash(
-        lane.shift.opening_float,
-        figures.cash_sales,
-        figures.cash_refunds,
-        figures.paid_in,
-        figures.paid_out,
-    )
+    return figures.expected_with(lane.shift.opening_float)
 
 
 def x_report(lane: LaneContext) -> reports.Figures | Refusal:

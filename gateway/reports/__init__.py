@@ -123,8 +123,13 @@ class Figures:
     @property
     def expected_cash(self) -> Decimal:
         """The drawer's rule (`drawer.expected_cash`) over the report's figures."""
+        return self.expected_with(self.opening_floats)
+
+    def expected_with(self, opening_float: Decimal) -> Decimal:
+        """The same rule from a float known otherwise: the lane's shift in progress keeps its
+        own, which stands even if retention has pruned the shift's `shift_open` record."""
         return drawer.expected_cash(
-            self.opening_floats, self.cash_sales, self.cash_refunds, self.paid_in, self.paid_out
+            opening_float, self.cash_sales, self.cash_refunds, self.paid_in, self.paid_out
         )
 
     def add(self, seq: int, kind: str, figures: Digest) -> None:
