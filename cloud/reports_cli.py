@@ -22,7 +22,7 @@ ArgAdder = Callable[[argparse.ArgumentParser], None]
 
 
 def register(sub: Any, db_arg: ArgAdder, broker_args: ArgAdder) -> None:
-    report = sub.add_parser("report", help="sales, items, basket, refunds, promotion, rfm")
+    report = sub.add_parser("report", help="sales, items, basket, refunds, cash, promotion, rfm")
     kinds = report.add_subparsers(dest="report", metavar="REPORT")
     sales = _report(kinds, "sales", "sales by store/box/day/hour/category/cashier", db_arg)
     sales.add_argument(
@@ -35,6 +35,8 @@ def register(sub: Any, db_arg: ArgAdder, broker_args: ArgAdder) -> None:
     basket.add_argument("--by", default="store", choices=("store", "box", "day", "cashier"))
     refunds = _report(kinds, "refunds", "refunds, voids and no-sales", db_arg)
     refunds.add_argument("--by", default="cashier", choices=("store", "box", "day", "cashier"))
+    cash = _report(kinds, "cash", "paid in / out and the drawers' over/short", db_arg)
+    cash.add_argument("--by", default="box", choices=("store", "box", "day", "cashier"))
     promo = _report(kinds, "promotion", "promoted items during vs before", db_arg)
     promo.add_argument("--promotion", required=True)
     rfm = _report(kinds, "rfm", "member recency / frequency / monetary segments", db_arg)
@@ -108,6 +110,8 @@ def _run_report(args: argparse.Namespace) -> int:
 
 
 def _build(db: Database, args: argparse.Namespace, period: Period) -> reports.Table:
+    if args.report == "cash":
+        return reports.cash_drawer(load(db, period, args.store, reports.CASH_KINDS), args.by)
     loaded = load(db, period, args.store)
     if args.report == "sales":
         return reports.sales_by(loaded, args.by)

@@ -25,6 +25,7 @@ from gateway.errors import UsageError
 from gateway.journal import Journal
 from gateway.keyfile import SecretsKey
 from gateway.lane.book import LaneBook
+from gateway.lane.digest import TRADING
 from gateway.lane.events import Credential, Refusal
 from gateway.lane.records import LaneRef
 from gateway.lane.staff import StaffChange, StaffDirectory
@@ -172,7 +173,7 @@ def _report(args: argparse.Namespace) -> int:
     )
     if args.which == "x":
         return _x_report(args, settings, book, day)
-    if not args.empty_day and next(book.day_digests(day), None) is None:
+    if not args.empty_day and not any(row[1] in TRADING for row in book.day_digests(day)):
         raise refuse_empty_day(day)  # before a PIN is asked; the daemon checks it again
     if args.card is None and args.staff is None:
         raise UsageError(
@@ -254,7 +255,7 @@ def _x_report(args: argparse.Namespace, settings: GatewaySettings, book: LaneBoo
     print(
         json.dumps(figures.to_json(), indent=2)
         if args.json
-        else render_report(title, figures, settings.store.receipt_width),
+        else render_report(title, figures, settings.store.receipt_width, at=_today(settings)),
         end="\n",
     )
     if not figures.first_seq:

@@ -511,6 +511,14 @@ def _cash_for(total: str) -> str:
 
 
 def close_day(till: Till) -> dict[str, Any]:
+    till.key(  # refused: DemoError
+        "paid_out",
+        amount="20.00",
+        reason="window cleaner",
+        supervisor="201",
+        supervisor_pin="836104",
+    )
+    say("Anna pays the window cleaner 20.00 from the drawer (paid out, Beat authorises)")
     till.key("close_shift", counted="250.00")
     say("Anna closes her shift (blind count 250.00); Beat closes the day with his PIN")
     # a card string typed on the control socket is not a card read: Beat's number and PIN

@@ -260,12 +260,34 @@ class NoSale(Event):
 
 
 @dataclass(frozen=True)
+class PaidIn(Event):
+    """Cash put into the drawer that is not a sale (change from the bank, a float top-up)."""
+
+    amount: Decimal
+    reason: str
+    authorization: Authorization | None = None
+
+
+@dataclass(frozen=True)
+class PaidOut(Event):
+    """Cash taken out of the drawer that is not a refund (a supplier paid, a cash drop)."""
+
+    amount: Decimal
+    reason: str
+    authorization: Authorization | None = None
+
+
+@dataclass(frozen=True)
 class CloseShift(Event):
-    """The drawer count; `blind` None follows the `lane.blind_count` setting."""
+    """The drawer count; `blind` None follows the `lane.blind_count` setting.
+
+    `denominations`: the count per note and coin (`gateway.lane.drawer`), optional; when
+    given, `counted` must be its sum (the dialog fills it in)."""
 
     counted: Decimal
     blind: bool | None = None
     authorization: Authorization | None = None
+    denominations: tuple[tuple[Decimal, int], ...] = ()
 
 
 @dataclass(frozen=True)

@@ -2,7 +2,8 @@
 
 Everything that decides what the till may do next lives in this file; what happens to the
 sale in progress lives in `sale.py`, refunds in `refunds.py`, shifts and the no-sale in
-`shifts.py` (none of them imports another, or this file).
+`shifts.py`, paid-in and paid-out in `cash.py` (none of them imports another, or this
+file; the drawer's amount rules are `drawer.py`'s).
 
 Theory of operation. The lane is a plain object fed typed events (`events.py`). `TABLE`
 says, per state, which event types are legal, which handler takes each and which states it
@@ -31,8 +32,8 @@ from typing import TypeVar, cast
 
 from gateway.catalog.catalog import Catalog
 from gateway.journal import JournalRecord
+from gateway.lane import cash, refunds, sale, shifts
 from gateway.lane import events as ev
-from gateway.lane import refunds, sale, shifts
 from gateway.lane.book import Batch, LaneBook, LaneReader
 from gateway.lane.events import Outcome, Refusal
 from gateway.lane.members import MemberService, NoMembers
@@ -93,6 +94,8 @@ TABLE: dict[State, dict[type[ev.Event], Transition]] = {
             on(ev.Refund, refunds.refund, State.IDLE),
             on(ev.ReturnWithoutReceipt, refunds.return_without_receipt, State.IDLE),
             on(ev.NoSale, shifts.no_sale, State.IDLE),
+            on(ev.PaidIn, cash.paid_in, State.IDLE),
+            on(ev.PaidOut, cash.paid_out, State.IDLE),
             on(ev.CloseShift, shifts.close_shift, State.CLOSED),
         ]
     ),
@@ -132,6 +135,8 @@ ACTION_LABELS = {
     "refund": "A refund",
     "return_without_receipt": "A return without receipt",
     "no_sale": "Opening the drawer",
+    "paid_in": "A paid-in",
+    "paid_out": "A paid-out",
     "close_shift": "Closing the shift",
     "open_shift": "Opening a shift",
     "sell": "Selling",

@@ -45,10 +45,30 @@ OverrideAction = Literal[
     "no_sale",
     "close_shift_with_difference",
     "approve_offline",
+    "paid_out",
+    "paid_in",
 ]
 
 
-OMITTED_WHEN_NONE = frozenset({"operator"})  # keys added later: absent, not null, when unset
+# keys added later: absent, not null, when unset (so older bodies stay byte for byte)
+OMITTED_WHEN_NONE = frozenset(
+    {
+        "operator",
+        # shift_close and z_report: the cash movements and the count (issue 14, item 5)
+        "paid_in",
+        "paid_out",
+        "denominations",
+        "paid_ins",
+        "paid_outs",
+        "opening_floats",
+        "cash_sales",
+        "cash_refunds",
+        "expected_cash",
+        "counted",
+        "over_short",
+        "shifts_closed",
+    }
+)
 
 
 class Body(BaseModel):
@@ -305,6 +325,50 @@ class ShiftOpenBody(Body):
     opening_float: Money
 
 
+class CashMovementBody(Body):
+    """What `paid_in` and `paid_out` share: cash into or out of the drawer that is not a
+    sale or a refund, with why, who did it and who authorised it."""
+
+    movement_id: str
+    lane: LaneRef
+    shift_id: str
+    business_day: str
+    local_time: str
+    staff: StaffRef
+    operator: StaffRef | None = Field(
+        None, description="the till's signed-on cashier, when someone else did it"
+    )
+    currency: str
+    places: int
+    amount: Money = Field(description="positive: the cash that went in (paid_in) or out")
+    reason: str
+    override: OverrideRef | None = None
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+
+class PaidInBody(CashMovementBody):
+    """`paid_in`: cash put into the drawer (change from the bank, a float top-up)."""
+
+    schema_: Literal["storegate.lane.paid_in/1"] = Field("storegate.lane.paid_in/1", alias="schema")
+
+
+class PaidOutBody(CashMovementBody):
+    """`paid_out`: cash taken out of the drawer (a supplier paid, a cash drop to the safe)."""
+
+    schema_: Literal["storegate.lane.paid_out/1"] = Field(
+        "storegate.lane.paid_out/1", alias="schema"
+    )
+
+
+class DenominationCount(Body):
+    """One note or coin of a drawer count: its value, how many, and value x pieces."""
+
+    value: Money
+    pieces: int = Field(ge=0)
+    amount: Money
+
+
 class ShiftCloseBody(Body):
     """`shift_close`: the count of the drawer and what the journal says should be in it."""
 
@@ -325,6 +389,11 @@ class ShiftCloseBody(Body):
     over_short: Money = Field(description="counted - expected: negative means short")
     sales: int
     refunds: int
+    paid_in: Money | None = Field(None, description="paid into the drawer (absent: none)")
+    paid_out: Money | None = Field(None, description="paid out of the drawer (absent: none)")
+    denominations: list[DenominationCount] | None = Field(
+        None, description="the count per note and coin, when counted so"
+    )
 
 
 class OverrideBody(Body):
@@ -383,6 +452,20 @@ class ZReportBody(Body):
     points_redeemed: int
     points_reversed: int = Field(0, description="earned points taken back by refunds")
     points_returned: int = Field(0, description="redeemed points given back by refunds")
+    # The drawer (added later: absent on Z records written before them)
+    opening_floats: Money | None = Field(None, description="opening floats of the shifts")
+    cash_sales: Money | None = None
+    cash_refunds: Money | None = None
+    paid_ins: int | None = None
+    paid_in: Money | None = None
+    paid_outs: int | None = None
+    paid_out: Money | None = None
+    expected_cash: Money | None = Field(
+        None, description="floats + cash sales - cash refunds + paid in - paid out"
+    )
+    shifts_closed: int | None = None
+    counted: Money | None = Field(None, description="the closed shifts' counts")
+    over_short: Money | None = Field(None, description="the closed shifts' over/short")
     by_tender: list[Breakdown]
     by_tax: list[Breakdown]
     by_category: list[Breakdown]
@@ -394,6 +477,8 @@ RECORD_MODELS: dict[str, type[Body]] = {
     "refund": RefundBody,
     "void": VoidBody,
     "no_sale": NoSaleBody,
+    "paid_in": PaidInBody,
+    "paid_out": PaidOutBody,
     "shift_open": ShiftOpenBody,
     "shift_close": ShiftCloseBody,
     "override": OverrideBody,

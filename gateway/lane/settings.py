@@ -28,6 +28,8 @@ DEFAULT_PERMISSIONS: dict[str, list[Role]] = {
     "no_sale": ["supervisor", "admin"],
     "approve_offline": ["supervisor", "admin"],
     "close_shift": ["cashier", "supervisor", "admin"],
+    "paid_in": ["cashier", "supervisor", "admin"],
+    "paid_out": ["supervisor", "admin"],
     "close_day": ["supervisor", "admin"],
     # Box actions: also need the person's TOTP second factor.
     "change_settings": ["technician", "admin"],

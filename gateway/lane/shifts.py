@@ -10,11 +10,13 @@ from dataclasses import replace
 from decimal import Decimal
 
 from gateway import reports
+from gateway.lane import drawer
 from gateway.lane import events as ev
 from gateway.lane.book import Batch, OpenShiftRow
 from gateway.lane.events import Refusal
-from gateway.lane.records import NoSaleBody, ShiftCloseBody, ShiftOpenBody
+from gateway.lane.records import DenominationCount, NoSaleBody, ShiftCloseBody, ShiftOpenBody
 from gateway.lane.state import LaneContext, Shift, State, Step, sale_override_ref
+from gateway.money import decimal_places
 
 NO_SHIFT = "No shift is open: sign on with your staff card or PIN first."
 
@@ -60,12 +62,23 @@ def close_shift(lane: LaneContext, event: ev.CloseShift) -> Step | Refusal:
     assert lane.shift is not None
     if event.counted < 0:
         return Refusal("bad_count", "The counted cash cannot be negative.")
+    places = lane.catalog.places
+    if decimal_places(event.counted) > places:
+        return Refusal(
+            "bad_count", f"The counted cash {event.counted} has more than {places} decimals."
+        )
+    cent = Decimal(1).scaleb(-places)
+    counted = event.counted.quantize(cent)  # kept to the currency's decimals
+    counts = _denominations(lane, event, cent)
+    if isinstance(counts, Refusal):
+        return counts
     acting = lane.acting(event)
     permit = lane.permit("close_shift", event, event.authorization)
     if isinstance(permit, Refusal):
         return permit
-    cash_in, cash_out, sales, refunds_ = shift_cash(lane, lane.shift.shift_id)
-    expected = lane.shift.opening_float + cash_in - cash_out
+    figures = reports.x_report(lane.book, lane.shift.shift_id)
+    cash_in, cash_out = figures.cash_sales, figures.cash_refunds
+    expected = figures.expected_with(lane.shift.opening_float)
     day = lane.shift.business_day
     body = ShiftCloseBody(
         shift_id=lane.shift.shift_id,
@@ -79,10 +92,13 @@ def close_shift(lane: LaneContext, event: ev.CloseShift) -> Step | Refusal:
         cash_sales=cash_in,
         cash_refunds=cash_out,
         expected=expected,
-        counted=event.counted,
-        over_short=event.counted - expected,
-        sales=sales,
-        refunds=refunds_,
+        counted=counted,
+        over_short=drawer.over_short(counted, expected),
+        sales=figures.sales,
+        refunds=figures.refunds,
+        paid_in=figures.paid_in,
+        paid_out=figures.paid_out,
+        denominations=counts or None,
     )
     batch = Batch()
     lane.add_override(batch, permit, day)
@@ -96,10 +112,32 @@ def close_shift(lane: LaneContext, event: ev.CloseShift) -> Step | Refusal:
         None,
         None,
         batch,
-        notices=(
-            f"Drawer {word}: {body.over_short} (expected {expected}, counted {event.counted}).",
-        ),
+        notices=(f"Drawer {word}: {body.over_short} (expected {expected}, counted {counted}).",),
     )
+
+
+def _denominations(
+    lane: LaneContext, event: ev.CloseShift, cent: Decimal
+) -> list[DenominationCount] | Refusal:
+    """The count per note and coin, when given: each one of the currency's, its sum the
+    counted cash (`drawer.count_total`)."""
+    if not event.denominations:
+        return []
+    currency = lane.catalog.money.currency
+    try:
+        total = drawer.count_total(currency, event.denominations)
+    except drawer.CountError as exc:
+        return Refusal("bad_denomination", f"{exc}.")
+    if total != event.counted:
+        return Refusal(
+            "count_mismatch",
+            f"The notes and coins counted add up to {total}, not {event.counted}: count again.",
+        )
+    return [
+        DenominationCount(value=value, pieces=pieces, amount=(value * pieces).quantize(cent))
+        for value, pieces in event.denominations
+        if pieces
+    ]
 
 
 def expected_drawer(lane: LaneContext) -> Decimal | Refusal:
@@ -108,9 +146,8 @@ def expected_drawer(lane: LaneContext) -> Decimal | Refusal:
         return Refusal("no_shift", NO_SHIFT)
     if lane.settings.lane.blind_count:
         return Refusal("blind_count", "Counts are blind here: count the drawer first.")
-    cash_in, cash_out, _, _ = shift_cash(lane, lane.shift.shift_id)
-    expected: Decimal = Decimal(lane.shift.opening_float) + cash_in - cash_out
-    return expected
+    figures = reports.x_report(lane.book, lane.shift.shift_id)
+    return figures.expected_with(lane.shift.opening_float)
 
 
 def x_report(lane: LaneContext) -> reports.Figures | Refusal:
@@ -118,12 +155,6 @@ def x_report(lane: LaneContext) -> reports.Figures | Refusal:
     if lane.shift is None:
         return Refusal("no_shift", NO_SHIFT)
     return reports.x_report(lane.book, lane.shift.shift_id)
-
-
-def shift_cash(lane: LaneContext, shift_id: str) -> tuple[Decimal, Decimal, int, int]:
-    """Cash taken and paid back in a shift, from the X report of that shift."""
-    figures = reports.x_report(lane.book, shift_id)
-    return figures.cash_sales, figures.cash_refunds, figures.sales, figures.refunds
 
 
 def no_sale(lane: LaneContext, event: ev.NoSale) -> Step | Refusal:

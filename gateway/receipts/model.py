@@ -14,6 +14,7 @@ from decimal import Decimal
 from typing import Any
 
 from gateway.journal import JournalRecord
+from gateway.lane import drawer
 from gateway.lane.records import RefundBody, SaleBody, SaleLine, TaxLine, Tender
 
 TENDER_NAMES = {
@@ -113,6 +114,8 @@ def from_record(
         return _refund(RefundBody.model_validate(body), base)
     if record.kind == "z_report":
         return _z_report(body, base)
+    if record.kind in ("paid_in", "paid_out"):
+        return _cash_movement(record.kind, body, base)
     return Receipt(
         title=record.kind.replace("_", " ").upper(),
         document_id=str(body.get("receipt_id") or body.get("shift_id") or record.id),
@@ -234,7 +237,7 @@ def _refund(body: RefundBody, base: dict[str, Any]) -> Receipt:
 
 Z_SECTIONS = (
     ("by_tender", "By tender"),
-    ("by_tax", "By tax rate"),
+    ("by_tax", "By tax rate (net  tax  gross)"),
     ("by_category", "By category"),
     ("by_cashier", "By cashier (count, amount)"),
 )
@@ -256,12 +259,15 @@ def _z_report(body: Mapping[str, Any], base: dict[str, Any]) -> Receipt:
         ("Points redeemed", str(body["points_redeemed"])),
         ("Points taken back", str(body.get("points_reversed", 0))),
         ("Points given back", str(body.get("points_returned", 0))),
+        *drawer_rows(body),
     ]
     for key, title in Z_SECTIONS:
         rows.append((f"-- {title}", ""))
         for row in body[key]:
             label = f"  {row['key']}" + (f" {row['name']}" if row.get("name") else "")
             value = f"{row['count']}  {row['amount']}" if key == "by_cashier" else row["amount"]
+            if key == "by_tax" and row.get("tax") is not None:
+                value = tax_columns(Decimal(row["amount"]), Decimal(row["tax"]))
             rows.append((label, value))
     base = {**base, "currency": body["currency"]}
     return Receipt(
@@ -269,6 +275,53 @@ def _z_report(body: Mapping[str, Any], base: dict[str, Any]) -> Receipt:
         document_id=f"Z{body['z_number']:04d}",
         rows=tuple(rows),
         **base,
+    )
+
+
+def tax_columns(gross: Decimal, tax: Decimal) -> str:
+    """A tax rate's row on an X or Z: net, tax and gross (`drawer.net_of`)."""
+    return f"{drawer.net_of(gross, tax):>9} {tax:>7} {gross:>9}"
+
+
+def drawer_rows(body: Mapping[str, Any]) -> list[tuple[str, str]]:
+    """The cash drawer's section of a Z (absent on a Z written before it existed)."""
+    if body.get("expected_cash") is None:
+        return []
+    rows = [
+        ("-- Cash drawer", ""),
+        ("Opening floats", str(body["opening_floats"])),
+        ("Cash sales", str(body["cash_sales"])),
+        ("Cash refunds", str(body["cash_refunds"])),
+        ("Paid in", f"{body['paid_ins']}  {body['paid_in']}"),
+        ("Paid out", f"{body['paid_outs']}  {body['paid_out']}"),
+        ("Expected cash", str(body["expected_cash"])),
+    ]
+    if body.get("shifts_closed"):
+        rows += [
+            ("Counted", str(body["counted"])),
+            ("Over/short", drawer.signed(Decimal(body["over_short"]))),
+        ]
+    return rows
+
+
+def _cash_movement(kind: str, body: Mapping[str, Any], base: dict[str, Any]) -> Receipt:
+    """A paid-in or paid-out slip: the amount, why, who authorised it; a paid-out is
+    signed for by whoever takes the cash (no shop footer: it is not a customer's)."""
+    rows = [
+        ("Amount", f"{body['currency']} {body['amount']}"),
+        ("Reason", str(body["reason"])),
+        ("Shift", str(body["shift_id"])),
+    ]
+    override = body.get("override")
+    if override:
+        rows.append(("Authorised by", str(override["supervisor"]["name"])))
+    notes = ("Received by: ____________________",) if kind == "paid_out" else ()
+    return Receipt(
+        title="PAID IN" if kind == "paid_in" else "PAID OUT",
+        document_id=str(body["movement_id"]),
+        rows=tuple(rows),
+        notes=notes,
+        **{**base, "footer": ()},
     )
 
 

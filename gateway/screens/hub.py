@@ -40,7 +40,7 @@ from devices.events import (
 from gateway.cardsafe import mask_card_data
 from gateway.lane import events as ev
 from gateway.lane.events import Outcome, Refusal
-from gateway.screens import keys
+from gateway.screens import cash, keys
 from gateway.screens.i18n import notice_text, refusal_text, translator
 from gateway.screens.money import CurrencyFormat
 from gateway.screens.requests import (
@@ -73,6 +73,8 @@ OVERRIDABLE = (
     ev.NoSale,
     ev.CloseShift,
     ev.Tender,
+    ev.PaidIn,
+    ev.PaidOut,
 )
 
 
@@ -239,6 +241,10 @@ class ScreenHub:
         text = " ".join(notice_text(self.language, n) for n in outcome.notices)
         self.desk.message = Message("notice", text) if text else None
         records: tuple[Any, ...] = outcome.records
+        closed = next((r for r in records if r.kind == "shift_close"), None)
+        if closed is not None:  # the drawer's figures, over/short in the colour of its sign
+            self.desk.prompt = cash.closed_prompt(closed.body, self.money, self.t)
+            self.desk.message = cash.closed_message(closed.body, text)
         document = next((r for r in records if r.kind in ("sale", "refund")), None)
         if document is not None and document.kind == "sale":
             name = member_name if document.body.get("member") else None
@@ -299,6 +305,8 @@ class ScreenHub:
             "select": self._select,
             "return": self._open_return,
             "no_sale": self._open_no_sale,
+            "paid_in": lambda entry: self._open_movement("paid_in", entry),
+            "paid_out": lambda entry: self._open_movement("paid_out", entry),
             "escape": lambda _: self._escape(),
         }
         if action not in dialogs:
@@ -435,6 +443,10 @@ class ScreenHub:
             "no_sale", self.t("k_no_sale"), "", (("reason", self.t("reason"), entry.strip()),)
         )
 
+    def _open_movement(self, kind: str, entry: str) -> None:
+        """Shift+F6 / Shift+F7: cash in or out of the drawer; the lane wants a reason."""
+        self.desk.prompt = cash.movement_prompt(kind, self.t, entry)
+
     def _open_void(self, entry: str) -> None:
         self.desk.prompt = Prompt(
             "void_sale", self.t("k_void_sale"), "", (("reason", self.t("reason"), entry.strip()),)
@@ -446,12 +458,14 @@ class ScreenHub:
                 "sign_on",
                 self.t("sign_on"),
                 "",
-                (("staff_id", self.t("staff_id"), entry.strip()), ("pin", self.t("pin"), "")),
+                (
+                    ("staff_id", self.t("staff_id"), entry.strip()),
+                    ("pin", self.t("pin"), ""),
+                    cash.float_field(self.t),
+                ),
             )
         else:
-            self.desk.prompt = Prompt(
-                "close_shift", self.t("close_shift"), "", (("counted", self.t("counted"), ""),)
-            )
+            self.desk.prompt = cash.close_prompt(self.t, self.money, self.snapshot.currency)
 
     def submit(
         self, kind: str, fields: Mapping[str, str], actor: str | None = None
@@ -465,16 +479,38 @@ class ScreenHub:
             event = self._dialog_event(kind, f, at)
         except keys.EntryError as exc:
             self.note("refusal", refusal_text(self.language, exc.code, mask_card_data(str(exc))))
+            self._keep_typed(kind, f)
             return None
-        return self.handle(event, actor) if event is not None else None
+        if event is None:
+            return None
+        answer = self.handle(event, actor)
+        if isinstance(answer, Refusal):
+            self._keep_typed(kind, f)
+        return answer
+
+    def _keep_typed(self, kind: str, fields: Mapping[str, str]) -> None:
+        """A cash dialog the lane (or its own parsing) refused stays open with what was
+        typed and the refusal inside it: a count of a dozen notes and coins is not lost."""
+        with self._lock:
+            prompt, message = self.desk.prompt, self.desk.message
+            if kind not in cash.DIALOGS or prompt is None or prompt.kind != kind:
+                return
+            self.desk.prompt = cash.refused(prompt, fields, message.text if message else "")
+        self.publish()
 
     def _dialog_event(self, kind: str, f: Mapping[str, str], at: datetime) -> ev.Event | None:
         credential = ev.Credential(staff_id=f.get("staff_id") or None, pin=f.get("pin") or None)
         if kind == "sign_on":
-            return ev.OpenShift(at, credential)
+            return ev.OpenShift(at, credential, cash.opening_float(f))
         if kind == "close_shift":
-            counted = keys.amount(f.get("counted", "")) or Decimal(0)
-            return ev.CloseShift(at, counted)
+            return cash.close_event(f, at, self.snapshot.currency)
+        if kind in cash.MOVEMENTS:
+            return cash.movement_event(kind, f, at)
+        if kind == "shift_closed":  # the drawer's figures were read: OK closes them
+            with self._lock:
+                self.desk.prompt = None
+            self.publish()
+            return None
         if kind == "refund":
             return ev.Refund(
                 at,

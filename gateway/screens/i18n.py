@@ -104,6 +104,20 @@ TEXTS: dict[str, dict[str, str]] = {
         "alerts": "Alerts",
         "close_shift": "Close shift",
         "counted": "Cash counted",
+        "opening_float": "Opening float",
+        "float_field": "Opening float (empty: the usual)",
+        "k_paid_in": "Paid in",
+        "k_paid_out": "Paid out",
+        "paid_in_hint": "Cash put into the drawer without a sale: the amount and why.",
+        "paid_out_hint": "Cash taken out of the drawer without a refund: the amount and why.",
+        "count_hint": "Type the total, or how many of each note and coin (Tab: next).",
+        "cash_sales": "Cash sales",
+        "cash_refunds": "Cash refunds",
+        "expected_cash": "Expected cash",
+        "over_short": "Over/short",
+        "over": "over",
+        "short": "short",
+        "even": "even",
         "pole_due": "Due",
         "k_coupon": "Coupon",
         "k_price": "Price",
@@ -221,6 +235,20 @@ TEXTS: dict[str, dict[str, str]] = {
         "alerts": "提示",
         "close_shift": "交班",
         "counted": "实点现金",
+        "opening_float": "备用金",
+        "float_field": "备用金（空：默认）",
+        "k_paid_in": "存入现金",
+        "k_paid_out": "支出现金",
+        "paid_in_hint": "非销售存入钱箱的现金：金额和原因。",
+        "paid_out_hint": "非退货从钱箱取出的现金：金额和原因。",
+        "count_hint": "输入总额，或每种纸币硬币的张数（Tab：下一个）。",
+        "cash_sales": "现金销售",
+        "cash_refunds": "现金退款",
+        "expected_cash": "应有现金",
+        "over_short": "长短款",
+        "over": "长款",
+        "short": "短款",
+        "even": "无差额",
         "pole_due": "待付",
         "k_coupon": "优惠券",
         "k_price": "改价",
@@ -295,6 +323,10 @@ REFUSALS_ZH: dict[str, str] = {
     "no_points_payout": "积分不退现：请退现金、银行卡或储值。",
     "no_member_to_credit": "无小票退货没有会员可退储值：请退现金或银行卡。",
     "points_back": "积分只能退回积分，现在无法退回，也不能退现金：请联系主管。",
+    "drawer_short": "钱箱里的现金不够支出这个金额。",
+    "count_mismatch": "各面额合计与实点总额不符：请重新清点。",
+    "bad_denomination": "这不是本币种的纸币或硬币，或张数不是整数。",
+    "needs_amount": "请输入现金金额，再按回车。",
 }
 
 
@@ -343,6 +375,15 @@ NOTICES_ZH: tuple[tuple[re.Pattern[str], str], ...] = (
     (re.compile(r"^Give back stored_value (\S+)\.$"), r"退回储值 \1。"),
     (re.compile(r"^Give back (\S+) (\S+)\.$"), r"退还 \1 \2。"),
     (re.compile(r"^Drawer open\.$"), "钱箱已打开。"),
+    (re.compile(r"^Paid in: (\S+)\.$"), r"已存入现金：\1。"),
+    (re.compile(r"^Paid out: (\S+)\.$"), r"已支出现金：\1。"),
+    *(
+        (
+            re.compile(rf"^Drawer {word}: (\S+) \(expected (\S+), counted (\S+)\)\.$"),
+            rf"钱箱{zh}：\1（应有 \2，实点 \3）。",
+        )
+        for word, zh in (("over", "长款"), ("short", "短款"), ("even", "无差额"))
+    ),
 )
 
 

@@ -40,6 +40,9 @@ KEYS: dict[str, tuple[str, str]] = {
     "refund_lines": ("Shift+F10", "k_refund_lines"),
     "return": ("Shift+F11", "k_return"),
     "no_sale": ("Shift+F12", "k_no_sale"),
+    # cash into and out of the drawer without a sale, beside suspend / resume
+    "paid_in": ("Shift+F6", "k_paid_in"),
+    "paid_out": ("Shift+F7", "k_paid_out"),
 }
 BARCODE_MIN = 8  # EAN-8 is the shortest barcode; shorter numbers are PLUs
 

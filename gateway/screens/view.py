@@ -81,7 +81,8 @@ class ReceiptView:
 @dataclass(frozen=True)
 class Prompt:
     """A dialog the cashier must answer: `kind` names the form, `fields` its inputs;
-    `alert` is a refusal shown inside it, `receipt` the receipt it lists."""
+    `alert` is a refusal shown inside it, `receipt` the receipt it lists, `rows` figures it
+    shows (label, value, css class: the drawer after a close)."""
 
     kind: str
     title: str
@@ -89,6 +90,7 @@ class Prompt:
     fields: tuple[tuple[str, str, str], ...] = ()  # (name, label, prefilled value)
     alert: str = ""
     receipt: ReceiptView | None = None
+    rows: tuple[tuple[str, str, str], ...] = ()
 
 
 @dataclass(frozen=True)

@@ -42,6 +42,8 @@ def _assert_the_day_agrees(out: str, tmp_path: Path) -> None:
     assert office is not None
     assert (int(office.group(1)), Decimal(office.group(2))) == (12, sum(sale_totals))
     assert "IDENTICAL" in out
+    assert re.search(r"^Paid out +1  20\.00$", out, re.M), out  # the day's paid-out, on the Z
+    assert re.search(r"^Over/short +[-+]?[0-9.]+$", out, re.M), out
     receipts = sorted((tmp_path / "box" / "receipts").glob("*-sale.txt"))
     assert len(receipts) == 12
     done_in = re.search(r"done in ([0-9.]+) s", out)
