@@ -781,7 +781,7 @@ class Box:
         if isinstance(record, Refusal):
             return {"ok": False, "refused": record.code, "error": record.message}
         store = self.settings.store
-        receipt = from_record(record, store.header, ())
+        receipt = from_record(record, store.header, (), language=self.settings.screens.language)
         if self.till is not None:
             self.till.print(record, receipt)
         if self.sync is not None:

@@ -89,7 +89,7 @@ class PrinterWorker:
             printer_for(p, self.health.observe, utc_now) for p in settings.devices.printers
         ]
         self.state = "none configured" if not self.printers else "unknown"
-        self.render_escpos: Callable[[Any, int], bytes] | None = None
+        self.render_escpos: Callable[..., bytes] | None = None
         if self.printers:
             from gateway.receipts.escpos import render_escpos
 
@@ -153,9 +153,11 @@ class PrinterWorker:
         partial.replace(path)
 
     def _print_paper(self, job: PrintJob) -> None:
+        """Rendered for each printer in its own encoding (a Chinese receipt goes to a CJK
+        profile's printer in GB18030 Chinese mode)."""
         assert self.render_escpos is not None
-        data = self.render_escpos(job.receipt, self.width)
         for printer in self.printers:
+            data = self.render_escpos(job.receipt, self.width, encode=printer.encode_text)
             try:
                 printer.print_bytes(data)
                 self.state = "ok"

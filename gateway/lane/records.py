@@ -48,7 +48,9 @@ OverrideAction = Literal[
 ]
 
 
-OMITTED_WHEN_NONE = frozenset({"operator"})  # keys added later: absent, not null, when unset
+OMITTED_WHEN_NONE = frozenset(
+    {"operator", "language"}
+)  # keys added later: absent, not null, when unset
 
 
 class Body(BaseModel):
@@ -303,6 +305,11 @@ class ShiftOpenBody(Body):
     staff: StaffRef
     method: Literal["card", "pin"]
     opening_float: Money
+    language: str | None = Field(
+        None,
+        description="the language the cashier chose for the shift's screens and receipts; "
+        "absent: the box's default ([screens] language)",
+    )
 
 
 class ShiftCloseBody(Body):

@@ -16,7 +16,7 @@ from collections.abc import Callable
 
 from devices.errors import DeviceError
 from devices.pole_display import PoleDisplay
-from gateway.screens.i18n import translator
+from gateway.i18n import translator
 from gateway.screens.view import ScreenView
 
 Lines = tuple[tuple[str, str], tuple[str, str]]
