@@ -80,6 +80,7 @@ TEXTS: dict[str, dict[str, str]] = {
         "z_by_cashier": "By cashier (count, amount)",
         # -- the sign-on's language choice
         "language": "Language",
+        "language_own": "My own (or the till's)",
         "ok": "OK",
         "use_terminal": "{card}: use the card terminal",
         "customer_title": "Welcome",
@@ -255,6 +256,7 @@ TEXTS: dict[str, dict[str, str]] = {
         "z_by_category": "按品类",
         "z_by_cashier": "按收银员（笔数，金额）",
         "language": "语言",
+        "language_own": "我的默认语言",
         "ok": "确定",
         "use_terminal": "{card}：请在刷卡机上收款",
         "customer_title": "欢迎光临",

@@ -38,8 +38,9 @@ def open_shift(lane: LaneContext, event: ev.OpenShift) -> Step | Refusal:
         opening = lane.settings.lane.opening_float
     if opening < 0:
         return Refusal("bad_float", "The opening float cannot be negative.", writes=writes)
-    language = event.language or lane.settings.screens.language
-    if language not in LANGUAGES:  # journalled only when chosen: else the box's default
+    own = event.language or lane.settings.screens.staff_languages.get(who.id)
+    language = own or lane.settings.screens.language
+    if language not in LANGUAGES:  # journalled when chosen or the staff's own, else left out
         known = ", ".join(LANGUAGES)
         return Refusal(
             "bad_language", f"No language {language!r} here: choose {known}.", writes=writes
@@ -52,7 +53,7 @@ def open_shift(lane: LaneContext, event: ev.OpenShift) -> Step | Refusal:
         staff=who.ref(),
         method=event.credential.method,
         opening_float=opening,
-        language=event.language,
+        language=own,
     )
     batch = Batch(writes=list(writes))
     batch.add("shift_open", body.to_body(), lane.new_id(), business_day=day, shift_id=shift_id)

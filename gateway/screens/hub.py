@@ -458,7 +458,7 @@ class ScreenHub:
                 (
                     ("staff_id", self.t("staff_id"), entry.strip()),
                     ("pin", self.t("pin"), ""),
-                    ("language", self.t("language"), self.language),
+                    ("language", self.t("language"), ""),
                 ),
             )
         else:

@@ -63,7 +63,14 @@ class ScreensSettings(_Section):
     session_hours: float = Field(
         12, gt=0, le=24, description="a LAN session ends this long after its login, whatever"
     )
-    language: Literal["en", "zh"] = "en"
+    language: Literal["en", "zh"] = Field(
+        "en", description="the box's default: the pages while no shift is open"
+    )
+    staff_languages: dict[str, Literal["en", "zh"]] = Field(
+        default_factory=dict,
+        description='a staff member\'s own language by staff number, {"101" = "zh"}: their '
+        "sign-on without a choice (a staff card) opens the shift in it",
+    )
     currency: CurrencyFormatSettings = Field(default_factory=CurrencyFormatSettings)
     receipt_qr: str | None = Field(
         None,

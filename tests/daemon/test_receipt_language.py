@@ -1,9 +1,10 @@
 """A cashier's language reaches the paper: through `gateway run`, its control socket and
-the TCP printer simulator with a Chinese printer's profile, a cashier who signed on in
-Chinese gets a Chinese receipt (合计, 找零, 税; the catalog's Chinese product and
-promotion names) in GB18030 inside the printer's Chinese mode (`FS &` ... `FS .`), also
-after the daemon restarted mid-shift; the next cashier, signed on without a choice, gets
-the box's default, English. `gateway receipt` reprints in the cashier's language too."""
+the TCP printer simulator with a Chinese printer's profile, a cashier whose own language
+is Chinese (`[screens] staff_languages`) signs on and gets a Chinese receipt (合计, 找零,
+税; the catalog's Chinese product and promotion names) in GB18030 inside the printer's
+Chinese mode (`FS &` ... `FS .`), also after the daemon restarted mid-shift; the next
+cashier, signed on without a choice, gets the box's default, English. `gateway receipt`
+reprints in the cashier's language too."""
 
 from __future__ import annotations
 
@@ -87,7 +88,8 @@ def test_a_chinese_cashiers_receipt_prints_in_chinese_and_the_next_cashiers_in_e
     config = box_config(
         tmp_path,
         f'\n[[devices.printers]]\nname = "receipt"\nuri = "{printer.uri}"\n'
-        'profile = "rongta-rp326-cjk"\n',
+        'profile = "rongta-rp326-cjk"\n'
+        '\n[screens.staff_languages]\n"101" = "zh"\n',  # Anna's own language
     )
     catalog = chinese_catalog(tmp_path)
     config.write_text(config.read_text().replace(str(EXAMPLE_CATALOG), str(catalog)))
@@ -95,7 +97,7 @@ def test_a_chinese_cashiers_receipt_prints_in_chinese_and_the_next_cashiers_in_e
     try:
         refused = daemon.key("sign_on", staff="101", pin="472951", language="fr")
         assert not refused["ok"] and refused["refused"] == "bad_language", refused
-        assert daemon.key("sign_on", staff="101", pin="472951", language="zh")["ok"]
+        assert daemon.key("sign_on", staff="101", pin="472951")["ok"]  # in her own: zh
         daemon.stop()  # the shift stays open, and so does its language
         daemon = Daemon(tmp_path, config, NO_SYNC)
         sale = sell_milk_and_yoghurts(daemon)
@@ -139,7 +141,7 @@ def test_a_chinese_cashiers_receipt_prints_in_chinese_and_the_next_cashiers_in_e
         assert "合计".encode() not in chinese
 
         assert daemon.key("close_shift", counted="3.75")["ok"]
-        assert daemon.key("sign_on", staff="201", pin="836104")["ok"]  # the box's default
+        assert daemon.key("sign_on", staff="201", pin="836104")["ok"]  # the box's default: en
         sell_milk_and_yoghurts(daemon)
         english = text_lines(wait_for_receipts(printer, 2)[1])
         assert english[3].strip() == "RECEIPT" and english[5].startswith("Staff: Beat")
