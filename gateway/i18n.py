@@ -511,6 +511,9 @@ NOTICES_ZH: tuple[tuple[re.Pattern[str], str], ...] = (
     (re.compile(r"^Give back (\S+) (\S+)\.$"), r"退还 \1 \2。"),
     (re.compile(r"^Drawer open\.$"), "钱箱已打开。"),
     (re.compile(r"^Sale voided: give back (.+)$"), r"整单已取消：退还 \1"),
+    # the pricing engine's coupon notices (gateway/pricing/coupons.py), as the lane says them
+    (re.compile(r"^Coupon (\S+) is not known\.$"), r"优惠券 \1 无效。"),
+    (re.compile(r"^Coupon (\S+) does not apply: (.+)\.$"), r"优惠券 \1 不适用（\2）。"),
     (
         re.compile(r"^Drawer over: (\S+) \(expected (\S+), counted (\S+)\)\.$"),
         r"钱箱长款 \1（应有 \2，实点 \3）。",

@@ -71,6 +71,7 @@ def test_every_refusal_code_has_a_chinese_sentence() -> None:
             "Drawer short: -0.50 (expected 101.75, counted 101.25).",
             "钱箱短款 -0.50（应有 101.75，实点 101.25）。",
         ),
+        ("Coupon WELCOME5 is not known.", "优惠券 WELCOME5 无效。"),
         ("Something new the lane says.", "Something new the lane says."),
     ],
 )

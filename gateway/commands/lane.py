@@ -146,12 +146,13 @@ def _receipt(args: argparse.Namespace) -> int:
         )
     shift = record.body.get("shift_id")
     chosen = LaneReader(db, journal).shift_language(str(shift)) if shift else None
+    language = args.language or language_of(chosen, settings.screens.language)
     receipt = from_record(
         record,
-        settings.store.header,
-        settings.store.footer,
+        settings.store.header_in(language),
+        settings.store.footer_in(language),
         copy=True,
-        language=args.language or language_of(chosen, settings.screens.language),
+        language=language,
         names=CatalogStore(db).load(),
     )
     width = args.width or settings.store.receipt_width

@@ -364,7 +364,11 @@ class Lane:
         store = self.settings.store
         language = self.shift.language if self.shift else self.settings.screens.language
         return from_record(
-            record, store.header, store.footer, language=language, names=self.catalog
+            record,
+            store.header_in(language),
+            store.footer_in(language),
+            language=language,
+            names=self.catalog,
         )
 
     def with_sale(

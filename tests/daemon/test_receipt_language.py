@@ -89,7 +89,8 @@ def test_a_chinese_cashiers_receipt_prints_in_chinese_and_the_next_cashiers_in_e
         tmp_path,
         f'\n[[devices.printers]]\nname = "receipt"\nuri = "{printer.uri}"\n'
         'profile = "rongta-rp326-cjk"\n'
-        '\n[screens.staff_languages]\n"101" = "zh"\n',  # Anna's own language
+        '\n[screens.staff_languages]\n"101" = "zh"\n'  # Anna's own language
+        '\n[store.texts.zh]\nfooter = ["谢谢惠顾！"]\n',  # the header stays [store]'s
     )
     catalog = chinese_catalog(tmp_path)
     config.write_text(config.read_text().replace(str(EXAMPLE_CATALOG), str(catalog)))
@@ -108,10 +109,10 @@ def test_a_chinese_cashiers_receipt_prints_in_chinese_and_the_next_cashiers_in_e
             "Corner Shop",
             "Bahnhofstrasse 1, 8001 Zurich",
             "VAT CHE-123.456.789",
-        ]  # the store's own header and footer, as configured
+        ]  # the store's own header: no Chinese one configured
         assert re.fullmatch(r"box-1-000001 +\d{4}-\d\d-\d\d \d\d:\d\d", lines[4]), lines[4]
         assert re.fullmatch(r"日志 #\d+ [0-9a-f]{16}", lines[-1]), lines[-1]
-        assert footer.strip() == "Thank you for shopping with us!"
+        assert footer.strip() == "谢谢惠顾！"  # [store.texts.zh]
         rule = "-" * 42
         assert lines[3:4] + lines[5:-2] == [
             "                 购物小票",
@@ -136,7 +137,7 @@ def test_a_chinese_cashiers_receipt_prints_in_chinese_and_the_next_cashiers_in_e
         assert total in chinese and "找零".encode("gb18030") + b" " * 34 + b"6.25" in chinese
         raw_lines = chinese.split(b"\x1b@", 1)[1].split(b"\n")[:-1]
         wide = [line for line in raw_lines if not line.isascii()]
-        assert len(wide) == 11  # the lines with Chinese text, each in Chinese mode
+        assert len(wide) == 12  # the lines with Chinese text, each in Chinese mode
         assert all(FS_CHINESE_ON in line and line.endswith(FS_CHINESE_OFF) for line in wide)
         assert "合计".encode() not in chinese
 
@@ -152,6 +153,7 @@ def test_a_chinese_cashiers_receipt_prints_in_chinese_and_the_next_cashiers_in_e
         ]
         assert "TOTAL CHF                             3.75" in english
         assert "Change                                6.25" in english
+        assert english[-2].strip() == "Thank you for shopping with us!"
         assert FS_CHINESE_ON not in wait_for_receipts(printer, 2)[1]
 
         copy = reprint(config, sale)  # in the language its cashier chose at sign-on
