@@ -35,7 +35,9 @@ class PoleDisplaySettings(_Section):
     command_set: Literal["cd5220", "escpos"] = "cd5220"
     encoding: str = Field("ascii", description="ascii, cp858, gb18030 (Chinese displays)")
     baudrate: int = Field(9600, ge=1200, le=115200)
-    language: Literal["en", "zh"] | None = Field(None, description="default: screens language")
+    language: Literal["en", "zh"] | None = Field(
+        None, description="default: the signed-on cashier's, else the screens' language"
+    )
 
 
 class ScreensSettings(_Section):
