@@ -32,12 +32,13 @@ WORD = re.compile(r"[A-Za-z]{2,}")
 
 
 def english_words(page: Page, till: Till) -> list[str]:
-    """ASCII words left on the page once codes (device names, ids, the currency code, PLU,
-    units) are taken out."""
+    """ASCII words left on the page once codes and data (device names, ids, the currency
+    code, PLU, units, staff names) are taken out."""
     text = page.evaluate(VISIBLE_TEXT)
     view = till.hub.view
     receipt = view.last_sale.receipt_id if view.last_sale else ""
-    codes = [*till.hub.desk.devices, view.shift_id or "", receipt, till.hub.store_name]
+    people = [view.cashier or ""]  # staff names are data (the refund dialog's "sold by")
+    codes = [*till.hub.desk.devices, view.shift_id or "", receipt, till.hub.store_name, *people]
     for code in sorted(filter(None, codes), key=len, reverse=True):
         text = text.replace(code, " ")
     allowed = {"PLU", "CHF", "kg"}
@@ -80,6 +81,22 @@ def test_a_cashier_who_signs_on_in_chinese_sees_only_chinese_the_next_one_englis
         expect(page.locator("#last-sale")).to_contain_text(zh["change"])
         shot(page, "cashier-zh-signed-on")
         assert english_words(page, till) == []
+        receipt = till.hub.view.last_sale.receipt_id  # type: ignore[union-attr]
+        page.locator("#entry").fill(receipt)
+        page.keyboard.press("Shift+F10")  # the refund-lines dialog lists the sale's lines
+        expect(page.locator("#receipt")).to_have_attribute("data-receipt", receipt)
+        expect(page.locator('[data-prompt="refund_lines"]')).to_contain_text(zh["lines_hint"])
+        assert english_words(page, till) == []
+        dialog = page.locator('[data-prompt="refund_lines"]')
+        dialog.locator("input[name=line_1]").fill("1")
+        dialog.locator("input[name=reason]").fill("坏了")
+        dialog.locator("input[name=reason]").press("Enter")  # a cashier's refund: supervisor
+        prompt = page.locator('[data-prompt="supervisor"]')
+        expect(prompt).to_contain_text(zh["supervisor"])
+        expect(prompt).to_contain_text("此操作需要主管授权")  # the lane's refusal, by its code
+        assert english_words(page, till) == []
+        page.keyboard.press("Escape")
+        expect(page.locator("[data-prompt]")).to_have_count(0)
 
         page.keyboard.press("F12")  # the shift closes: the page goes back to the default
         expect(page.locator('[data-prompt="close_shift"]')).to_contain_text(zh["counted"])
