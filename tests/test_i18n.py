@@ -13,6 +13,7 @@ from typing import get_args
 
 import pytest
 
+from devices.events import DeviceState, Role, WeightStatus
 from gateway.catalog.catalog import build_catalog, load_catalog_file
 from gateway.catalog.document import CatalogError, parse_document
 from gateway.i18n import (
@@ -54,6 +55,11 @@ def test_every_key_the_screens_and_receipts_ask_for_is_in_the_table() -> None:
                 asked |= set(ASKED.findall(path.read_text()))
     assert asked, "no t('key') found: the scan is broken"
     assert asked <= set(TEXTS["en"]), asked - set(TEXTS["en"])
+
+
+def test_every_device_role_and_state_the_screens_show_has_a_text() -> None:
+    shown = {*Role, *DeviceState, *WeightStatus}  # t(role), t(state), t(weight status)
+    assert {str(value) for value in shown} <= set(TEXTS["zh"])
 
 
 def test_every_refusal_code_has_a_chinese_sentence() -> None:
