@@ -383,6 +383,8 @@ REFUSALS_ZH: dict[str, str] = {
     "misread": "条码未读出：请重扫或手输条码。",
     "unknown_item": "商品不在目录中：请放在一边并呼叫主管。",
     "payment_card_scanned": "这是银行卡，不是商品：卡号未被保存。请在刷卡机上收款。",
+    "payment_code_scanned": "这是移动支付付款码，不是商品：未保存任何内容。"
+    "本收银台不收移动支付：请顾客换一种付款方式。",
     "needs_weight": "此商品按重量销售：请放到秤上称重。",
     "bad_quantity": "数量必须是 1-9999 的整数。",
     "scale_unstable": "秤还在晃动：请等稳定。",
