@@ -62,6 +62,7 @@ RefusalCode = Literal[
     "whole_line_only",
     # staff: sign-on, PINs, permissions
     "approval_needed",
+    "bad_language",
     "locked_out",
     "no_credential",
     "no_second_factor",

@@ -41,6 +41,7 @@ class Catalog:
     item_promotions_all: tuple[Any, ...]
     basket_promotions: tuple[BasketThreshold, ...]
     coupons: frozenset[str] = field(default_factory=frozenset)
+    promotions: Mapping[str, Any] = field(default_factory=dict)  # by id
     _promotions_cache: dict[str, tuple[Any, ...]] = field(
         default_factory=dict, compare=False, repr=False
     )
@@ -70,6 +71,16 @@ class Catalog:
 
     def by_sku(self, sku: str) -> Product | None:
         return self.products.get(sku)
+
+    def product_name(self, sku: str, language: str) -> str | None:
+        """The product's name in `language` (its `names`), None when it has none."""
+        product = self.products.get(sku)
+        return product.names.get(language) if product is not None else None
+
+    def promotion_name(self, promotion: str, language: str) -> str | None:
+        """The promotion's name in `language` (its `names`), None when it has none."""
+        promo = self.promotions.get(promotion)
+        return promo.names.get(language) if promo is not None else None
 
     def item_promotions_for(self, product: Product) -> tuple[Any, ...]:
         """Item-level promotions that target `product` (schedule and member not checked)."""
@@ -155,6 +166,7 @@ def build_catalog(doc: CatalogDocument) -> Catalog:
         item_promotions_all=tuple(every),
         basket_promotions=tuple(sorted(basket, key=lambda p: (p.priority, p.id))),
         coupons=frozenset(p.coupon for p in doc.promotions if p.coupon),
+        promotions={p.id: p for p in doc.promotions},
     )
 
 

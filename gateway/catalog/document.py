@@ -20,6 +20,7 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    StringConstraints,
     ValidationError,
     WithJsonSchema,
     field_validator,
@@ -97,6 +98,37 @@ class Model(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+NAME_LANGUAGE = r"^[a-z]{2,3}$"  # ISO 639 code: en, zh, de, fr
+Names = dict[
+    Annotated[str, StringConstraints(pattern=NAME_LANGUAGE)],
+    Annotated[str, StringConstraints(min_length=1, max_length=120)],
+]
+NAMES_DESCRIPTION = (
+    'the name in other languages, by ISO 639 code: {"en": "Whole milk", "zh": "全脂牛奶"}; '
+    "screens and receipts in that language show it, the journal keeps `name`"
+)
+
+
+def _name_or_names(schema: dict[str, Any]) -> None:
+    """The JSON Schema says what the validator does: `name`, or `names` to take it from."""
+    schema["required"] = [k for k in schema.get("required", []) if k != "name"]
+    schema["anyOf"] = [{"required": ["name"]}, {"required": ["names"]}]
+
+
+NAMED = ConfigDict(extra="forbid", frozen=True, json_schema_extra=_name_or_names)
+
+
+def _name_from_names(data: Any) -> Any:
+    """`name` left out: the `names` entry in English, else the first one (backward
+    compatible: a document with `name` only reads as before)."""
+    if isinstance(data, dict) and not data.get("name") and isinstance(data.get("names"), dict):
+        names = data["names"]
+        first = names.get("en") or next(iter(names.values()), None)
+        if isinstance(first, str):
+            return {**data, "name": first}
+    return data
+
+
 class CashRoundingRule(Model):
     """Cash only: a card is charged the exact total."""
 
@@ -144,8 +176,11 @@ ProductFlag = Literal["no_discount", "no_points", "age_restricted"]
 
 
 class Product(Model):
+    model_config = NAMED
+
     sku: str = Field(pattern=IDENTIFIER)
-    name: str = Field(min_length=1, max_length=120)
+    name: str = Field(min_length=1, max_length=120, description="may be left out given `names`")
+    names: Names = Field(default_factory=dict, description=NAMES_DESCRIPTION)
     barcodes: list[str] = Field(default_factory=list)
     plu: str | None = Field(None, pattern=r"^[0-9]{1,6}$")
     unit: Literal["each", "kg", "g"] = "each"
@@ -165,6 +200,11 @@ class Product(Model):
             if not code or len(code) > 80 or not code.isprintable() or code != code.strip():
                 raise ValueError(f"barcode {code!r} must be 1-80 printable characters")
         return value
+
+    @model_validator(mode="before")
+    @classmethod
+    def _name(cls, data: Any) -> Any:
+        return _name_from_names(data)
 
     @property
     def weighed(self) -> bool:
@@ -206,8 +246,11 @@ class Schedule(Model):
 
 
 class PromotionBase(Model):
+    model_config = NAMED
+
     id: str = Field(pattern=IDENTIFIER)
-    name: str = Field(min_length=1)
+    name: str = Field(min_length=1, description="may be left out given `names`")
+    names: Names = Field(default_factory=dict, description=NAMES_DESCRIPTION)
     priority: int = Field(100, description="lower applies first and wins ties")
     exclusive: bool = Field(
         False, description="items given this promotion take no other promotion or basket discount"
@@ -218,6 +261,11 @@ class PromotionBase(Model):
         None, description="cap on this promotion's discount per sale"
     )
     schedule: Schedule = Field(default_factory=Schedule)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _name(cls, data: Any) -> Any:
+        return _name_from_names(data)
 
 
 class PercentOff(PromotionBase):

@@ -17,14 +17,16 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from gateway.catalog.store import CatalogStore
 from gateway.commands.prompts import read_pin
 from gateway.daemon.box_actions import journal_staff_change
 from gateway.daemon.lock import ask_owner, owner_refused, writer_of
 from gateway.database import open_database
 from gateway.errors import UsageError
+from gateway.i18n import LANGUAGES, language_of
 from gateway.journal import Journal
 from gateway.keyfile import SecretsKey
-from gateway.lane.book import LaneBook
+from gateway.lane.book import LaneBook, LaneReader
 from gateway.lane.digest import TRADING
 from gateway.lane.events import Credential, Refusal
 from gateway.lane.records import LaneRef
@@ -55,6 +57,11 @@ def register(sub: Any) -> None:
     receipt.add_argument("--escpos", metavar="FILE", help="also write ESC/POS bytes to FILE")
     receipt.add_argument(
         "--width", type=int, choices=(32, 42, 48), help="columns (default store.receipt_width)"
+    )
+    receipt.add_argument(
+        "--language",
+        choices=LANGUAGES,
+        help="default: the language its cashier chose at sign-on, else [screens] language",
     )
     _common(receipt)
     receipt.set_defaults(func=_receipt)
@@ -138,7 +145,17 @@ def _receipt(args: argparse.Namespace) -> int:
             where="gateway receipt",
             fix=f"{kept}; `gateway journal export` lists them",
         )
-    receipt = from_record(record, settings.store.header, settings.store.footer, copy=True)
+    shift = record.body.get("shift_id")
+    chosen = LaneReader(db, journal).shift_language(str(shift)) if shift else None
+    language = args.language or language_of(chosen, settings.screens.language)
+    receipt = from_record(
+        record,
+        settings.store.header_in(language),
+        settings.store.footer_in(language),
+        copy=True,
+        language=language,
+        names=CatalogStore(db).load(),
+    )
     width = args.width or settings.store.receipt_width
     print(render_receipt(receipt, width), end="")
     if args.escpos:

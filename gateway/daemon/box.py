@@ -795,7 +795,8 @@ class Box:
         if isinstance(record, Refusal):
             return {"ok": False, "refused": record.code, "error": record.message}
         store = self.settings.store
-        receipt = from_record(record, store.header, ())
+        language = self.settings.screens.language
+        receipt = from_record(record, store.header_in(language), (), language=language)
         if self.till is not None:
             self.till.print(record, receipt)
         if self.sync is not None:
@@ -1011,6 +1012,7 @@ class Box:
         self.settings.daemon = fresh.daemon
         self.settings.store.header = fresh.store.header
         self.settings.store.footer = fresh.store.footer
+        self.settings.store.texts = fresh.store.texts
         self.anomalies.reconfigure(fresh.anomalies)
         self._reload_catalog()
         self.notifier.ready()

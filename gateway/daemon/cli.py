@@ -47,7 +47,7 @@ def _register_run(sub: Any) -> None:
     till = sub.add_parser(
         "till",
         help="a lane action on the running daemon (as if keyed)",
-        description="ACTION: sign_on staff=ID pin=PIN | scan code=EAN | "
+        description="ACTION: sign_on staff=ID pin=PIN [language=zh] | scan code=EAN | "
         "plu code=PLU | weigh code=PLU | member card=ID | tender type=cash "
         "amount=20 | suspend | resume id=ID | void_sale reason=.. "
         "supervisor_card=.. | no_sale reason=.. | close_shift counted=.. | "

@@ -205,7 +205,12 @@ def _build(
 ) -> ev.Event | NotAnEvent:
     match action:
         case "sign_on":
-            return ev.OpenShift(at, _credential(r), _decimal(r.get("float"), "float"))
+            return ev.OpenShift(
+                at,
+                _credential(r),
+                _decimal(r.get("float"), "float"),
+                language=_optional(r, "language"),
+            )
         case "scan":
             return ev.Scan(at, _text(r, "code"), _quantity(r.get("quantity")))
         case "plu":

@@ -95,7 +95,7 @@ class PrinterWorker:
             cleared or (lambda source, message: None),
         )
         self.printers: list[ReceiptPrinter] = []
-        self.render_escpos: Callable[[Any, int], bytes] | None = None
+        self.render_escpos: Callable[..., bytes] | None = None
         self._use(settings.devices.printers)
         self.thread = threading.Thread(target=self._run, name="storegate-printer", daemon=True)
         if self.printers and self.drawer_printer is None:
@@ -178,9 +178,11 @@ class PrinterWorker:
         partial.replace(path)
 
     def _print_paper(self, job: PrintJob) -> None:
+        """Rendered for each printer in its own encoding (a Chinese receipt goes to a CJK
+        profile's printer in GB18030 Chinese mode)."""
         assert self.render_escpos is not None
-        data = self.render_escpos(job.receipt, self.width)
         for printer in self.printers:
+            data = self.render_escpos(job.receipt, self.width, encode=printer.encode_text)
             try:
                 printer.print_bytes(data)
                 self.state = "ok"

@@ -123,6 +123,16 @@ class LaneReader:
         shift_id, staff_id, method, opened_at, day, opening = row
         return OpenShiftRow(shift_id, staff_id, method, opened_at, day, Decimal(opening))
 
+    def shift_language(self, shift_id: str) -> str | None:
+        """The language the cashier chose when `shift_id` opened (its shift_open record)."""
+        row = self.conn.execute(
+            "SELECT r.body FROM lane_doc d JOIN journal_record r ON r.seq = d.seq "
+            "WHERE d.kind = 'shift_open' AND d.shift_id = ? ORDER BY d.seq DESC LIMIT 1",
+            (shift_id,),
+        ).fetchone()
+        language = json.loads(row[0]).get("language") if row else None
+        return str(language) if language else None
+
     def last_count(self) -> Decimal | None:
         """The cash counted when the last shift closed (for a handover), if any."""
         row = self.conn.execute(

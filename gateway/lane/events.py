@@ -76,8 +76,12 @@ class Event:
 
 @dataclass(frozen=True)
 class OpenShift(Event):
+    """A cashier signs on; `language`: the one they chose to work in (screens and their
+    receipts), None: their own (`[screens] staff_languages`), else the box's default."""
+
     credential: Credential
     opening_float: Decimal | None = None
+    language: str | None = None
 
 
 @dataclass(frozen=True)

@@ -184,7 +184,10 @@ class Lane:
         member = self.staff.get(row.staff_id)
         if member is None:
             return
-        self.shift = Shift(row.shift_id, member, row.business_day, row.opening_float, row.method)
+        language = self._book.shift_language(row.shift_id) or self.settings.screens.language
+        self.shift = Shift(
+            row.shift_id, member, row.business_day, row.opening_float, row.method, language
+        )
         self.state = State.IDLE
         self._restore_paying()
 
@@ -364,7 +367,14 @@ class Lane:
         from gateway.receipts.model import from_record
 
         store = self.settings.store
-        return from_record(record, store.header, store.footer)
+        language = self.shift.language if self.shift else self.settings.screens.language
+        return from_record(
+            record,
+            store.header_in(language),
+            store.footer_in(language),
+            language=language,
+            names=self.catalog,
+        )
 
     def with_sale(
         self,

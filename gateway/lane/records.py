@@ -54,6 +54,7 @@ OverrideAction = Literal[
 OMITTED_WHEN_NONE = frozenset(
     {
         "operator",
+        "language",  # shift_open: the cashier's chosen language (issue 14, item 7)
         # shift_close and z_report: the cash movements and the count (issue 14, item 5)
         "paid_in",
         "paid_out",
@@ -323,6 +324,11 @@ class ShiftOpenBody(Body):
     staff: StaffRef
     method: Literal["card", "pin"]
     opening_float: Money
+    language: str | None = Field(
+        None,
+        description="the language the cashier chose for the shift's screens and receipts; "
+        "absent: the box's default ([screens] language)",
+    )
 
 
 class CashMovementBody(Body):

@@ -10,6 +10,7 @@ from dataclasses import replace
 from decimal import Decimal
 
 from gateway import reports
+from gateway.i18n import LANGUAGES
 from gateway.lane import drawer
 from gateway.lane import events as ev
 from gateway.lane.book import Batch, OpenShiftRow
@@ -39,6 +40,13 @@ def open_shift(lane: LaneContext, event: ev.OpenShift) -> Step | Refusal:
         opening = lane.settings.lane.opening_float
     if opening < 0:
         return Refusal("bad_float", "The opening float cannot be negative.", writes=writes)
+    own = event.language or lane.settings.screens.staff_languages.get(who.id)
+    language = own or lane.settings.screens.language
+    if language not in LANGUAGES:  # journalled when chosen or the staff's own, else left out
+        known = ", ".join(LANGUAGES)
+        return Refusal(
+            "bad_language", f"No language {language!r} here: choose {known}.", writes=writes
+        )
     body = ShiftOpenBody(
         shift_id=shift_id,
         lane=lane.lane_ref,
@@ -47,6 +55,7 @@ def open_shift(lane: LaneContext, event: ev.OpenShift) -> Step | Refusal:
         staff=who.ref(),
         method=event.credential.method,
         opening_float=opening,
+        language=own,
     )
     batch = Batch(writes=list(writes))
     batch.add("shift_open", body.to_body(), lane.new_id(), business_day=day, shift_id=shift_id)
@@ -54,7 +63,7 @@ def open_shift(lane: LaneContext, event: ev.OpenShift) -> Step | Refusal:
         shift_id, who.id, event.credential.method, event.at.isoformat(), day, opening
     )
     batch.writes += [lane.book.take_number("shift", number), lane.book.record_shift(row)]
-    shift = Shift(shift_id, who, day, opening, event.credential.method)
+    shift = Shift(shift_id, who, day, opening, event.credential.method, language)
     return Step(State.IDLE, shift, None, batch, notices=(f"Shift {shift_id} open for {who.name}.",))
 
 

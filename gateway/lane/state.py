@@ -45,6 +45,7 @@ class Shift:
     business_day: str
     opening_float: Decimal
     method: str
+    language: str = "en"  # the cashier's, chosen at sign-on: their screens and receipts
 
 
 @dataclass(frozen=True)

@@ -405,6 +405,7 @@ def drawer_fields(figures: Figures) -> dict[str, Any]:
 def render_report(title: str, figures: Figures, width: int, *, at: datetime) -> str:
     """The report as receipt-width text, for the printer or the terminal; `at` is when it
     was made (store-local), printed under the title: an X is a snapshot of that moment."""
+    from gateway.i18n import translator
     from gateway.receipts.model import drawer_rows, tax_columns
     from gateway.receipts.text import center, columns
 
@@ -428,7 +429,8 @@ def render_report(title: str, figures: Figures, width: int, *, at: datetime) -> 
         ("Points given back", str(figures.points_returned)),
     ]
     out.extend(columns(k, v, width) for k, v in scalars)
-    for label, value in drawer_rows(json.loads(json.dumps(drawer_fields(figures), default=str))):
+    fields = json.loads(json.dumps(drawer_fields(figures), default=str))
+    for label, value in drawer_rows(fields, translator("en")):
         out.append(rule if label.startswith("--") else columns(label, value, width))
         if label.startswith("--"):
             out.append(label[3:].lower())

@@ -41,6 +41,7 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from gateway.i18n import LANGUAGE_NAMES, refusal_text
 from gateway.lane.events import Refusal
 from gateway.screens.access import (
     CSRF_COOKIE,
@@ -57,7 +58,6 @@ from gateway.screens.access import (
     security_headers,
 )
 from gateway.screens.hub import ScreenHub
-from gateway.screens.i18n import refusal_text
 from gateway.screens.keys import KEYS
 from gateway.screens.view import ScreenView
 
@@ -85,6 +85,7 @@ def templates() -> Environment:
     )
     env.globals["qr_svg"] = qr_svg
     env.globals["KEYS"] = KEYS
+    env.globals["LANGUAGE_NAMES"] = LANGUAGE_NAMES
     return env
 
 

@@ -38,10 +38,10 @@ from devices.events import (
     WeightReading,
 )
 from gateway.cardsafe import mask_card_data
+from gateway.i18n import Translate, language_of, notice_text, refusal_text, translator
 from gateway.lane import events as ev
 from gateway.lane.events import Outcome, Refusal
 from gateway.screens import cash, keys
-from gateway.screens.i18n import notice_text, refusal_text, translator
 from gateway.screens.money import CurrencyFormat
 from gateway.screens.requests import (
     ItemCode,
@@ -105,8 +105,6 @@ class ScreenHub:
         self.clock = clock
         self.scale_capacity = dict(scale_capacity or {})
         self.store_name = store_name
-        self.language = settings.language
-        self.t = translator(self.language)
         self.desk = Desk()
         self._pending: ev.Event | None = None
         self._member_name: str | None = None
@@ -123,6 +121,17 @@ class ScreenHub:
     @property
     def view(self) -> ScreenView:
         return self._view
+
+    @property
+    def language(self) -> str:
+        """The signed-on cashier's language (chosen at sign-on), else the box's default:
+        the pages follow a new sign-on at once, without a restart."""
+        shift = self.snapshot.shift
+        return language_of(getattr(shift, "language", None), self.settings.language)
+
+    @property
+    def t(self) -> Translate:
+        return translator(self.language)
 
     @property
     def money(self) -> CurrencyFormat:
@@ -462,6 +471,7 @@ class ScreenHub:
                     ("staff_id", self.t("staff_id"), entry.strip()),
                     ("pin", self.t("pin"), ""),
                     cash.float_field(self.t),
+                    ("language", self.t("language"), ""),
                 ),
             )
         else:
@@ -501,7 +511,9 @@ class ScreenHub:
     def _dialog_event(self, kind: str, f: Mapping[str, str], at: datetime) -> ev.Event | None:
         credential = ev.Credential(staff_id=f.get("staff_id") or None, pin=f.get("pin") or None)
         if kind == "sign_on":
-            return ev.OpenShift(at, credential, cash.opening_float(f))
+            return ev.OpenShift(
+                at, credential, cash.opening_float(f), language=f.get("language") or None
+            )
         if kind == "close_shift":
             return cash.close_event(f, at, self.snapshot.currency)
         if kind in cash.MOVEMENTS:
@@ -623,7 +635,7 @@ class ScreenHub:
 
     def _card(self, event: CardEvent, at: datetime) -> Outcome | Refusal | None:
         if event.kind is CardKind.PAYMENT:
-            self.note("alert", f"{event.masked}: use the card terminal")
+            self.note("alert", self.t("use_terminal").format(card=event.masked))
             return None
         card = event.card_id or ""
         if event.kind is CardKind.STAFF:

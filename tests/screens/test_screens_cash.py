@@ -12,11 +12,11 @@ from playwright.sync_api import Page, expect
 from screens_testkit import Till, shot
 
 from gateway.harness.screens_demo import CASHIER, SUPERVISOR
+from gateway.i18n import notice_text, refusal_text, translator
 from gateway.journal.records import JournalRecord
 from gateway.lane import events as ev
 from gateway.lane.drawer import denominations
 from gateway.screens.cash import close_event, closed_prompt, movement_event
-from gateway.screens.i18n import notice_text, refusal_text, translator
 from gateway.screens.keys import EntryError
 from gateway.screens.money import CurrencyFormat
 

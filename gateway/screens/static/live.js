@@ -6,4 +6,12 @@
   "use strict";
   document.addEventListener("htmx:sseOpen", function () { document.body.dataset.live = "1"; });
   document.addEventListener("htmx:sseError", function () { delete document.body.dataset.live; });
+  // A cashier who signed on in another language: the pushed parts say so (data-language)
+  // and the page loads again in it, the parts that are not pushed too (no restart).
+  document.addEventListener("htmx:sseMessage", function () {
+    var pushed = document.querySelector("[data-language]:not(html)");
+    if (pushed && pushed.dataset.language !== document.documentElement.dataset.language) {
+      window.location.reload();
+    }
+  });
 })();

@@ -1,19 +1,105 @@
-"""Texts of the screens in English and Chinese (simplified), by key.
+"""Every text the box shows or prints, in English and Chinese (simplified), by key: the
+screens, the pole display and the receipts read this one table.
 
-Owns the wording only. Lane refusals arrive as English sentences with a stable `code`; a
-Chinese screen shows its own sentence for the codes it knows and the lane's English for
-the rest (a new refusal is never hidden). Pure: no I/O.
+Owns the wording only. The lane stays language-free: refusals arrive with a stable `code`
+(a Chinese screen shows its own sentence for the codes it knows and the lane's English for
+the rest: a new refusal is never hidden), notices as English sentences whose known shapes
+are translated here, and product and promotion names as the catalog's (`names` by
+language, `CatalogNames`). A text with `{placeholders}` is filled with `str.format`.
+Pure: no I/O.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from typing import Literal, Protocol
 
 Language = str
+Translate = Callable[[str], str]
+LANGUAGES: tuple[Literal["en", "zh"], ...] = ("en", "zh")
+# each language named in itself, for the sign-on choice
+LANGUAGE_NAMES: dict[str, str] = {"en": "English", "zh": "中文"}
 TEXTS: dict[str, dict[str, str]] = {
     "en": {
         "title": "Till",
+        # -- receipts (gateway/receipts): printed in the cashier's language
+        "r_sale": "RECEIPT",
+        "r_refund": "REFUND",
+        "r_copy": "*** COPY ***",
+        "r_staff": "Staff: {name}",
+        "r_journal": "journal #{seq} {hash}",
+        "r_saved": "You saved",
+        "r_total": "TOTAL {currency}",
+        "r_cash_rounding": "  cash rounding",
+        "r_paid": "  paid {currency}",
+        "r_change": "Change",
+        "r_tax": "Tax",
+        "r_tax_columns": "net      tax    gross",
+        "r_member": "Member",
+        "r_weighed": "{weight} kg x {price}/kg",
+        "r_label": "label {code} {weight} kg",
+        "r_times": "{quantity} x {price}",
+        "r_points_earned": "Points earned: {points}",
+        "r_points_redeemed": "Points redeemed: {points}",
+        "r_points_balance": "Points balance: {points}",
+        "r_points_returned": "Points given back",
+        "r_points_reversed": "Points taken back",
+        "r_override": "Override: {action} by {name}",
+        "r_returned": "{quantity} returned",
+        "r_refund_of": "Refund of {receipt}",
+        "r_no_receipt": "Return without receipt",
+        "r_reason": "Reason: {reason}",
+        "r_authorised": "Authorised by {name}",
+        "r_tender_cash": "Cash",
+        "r_tender_card": "Card",
+        "r_tender_mobile": "Mobile",
+        "r_tender_voucher": "Voucher",
+        "r_tender_points": "Points",
+        "r_tender_stored_value": "Stored value",
+        "adj_member_price": "member price",
+        "adj_override": "price override",
+        "adj_moling": "抹零 rounding down",
+        "z_title": "Z REPORT {number:04d} ({currency})",
+        "z_business_day": "Business day",
+        "z_records": "Journal records",
+        "z_sales": "Sales",
+        "z_discounts": "Discounts given",
+        "z_refunds": "Refunds",
+        "z_net": "Net sales",
+        "z_voids": "Voided sales",
+        "z_line_voids": "Voided lines",
+        "z_no_sales": "No-sale opens",
+        "z_points_issued": "Points issued",
+        "z_points_redeemed": "Points redeemed",
+        "z_points_reversed": "Points taken back",
+        "z_points_returned": "Points given back",
+        "z_by_tender": "By tender",
+        "z_by_tax": "By tax rate (net  tax  gross)",
+        "z_by_category": "By category",
+        "z_by_cashier": "By cashier (count, amount)",
+        "z_drawer": "Cash drawer",
+        "z_opening_floats": "Opening floats",
+        "z_cash_sales": "Cash sales",
+        "z_cash_refunds": "Cash refunds",
+        "z_paid_in": "Paid in",
+        "z_paid_out": "Paid out",
+        "z_expected_cash": "Expected cash",
+        "z_counted": "Counted",
+        "z_over_short": "Over/short",
+        "r_paid_in_title": "PAID IN",
+        "r_paid_out_title": "PAID OUT",
+        "r_cash_amount": "Amount",
+        "r_cash_reason": "Reason",
+        "r_cash_shift": "Shift",
+        "r_cash_authorised": "Authorised by",
+        "r_cash_received": "Received by: ____________________",
+        # -- the sign-on's language choice
+        "language": "Language",
+        "language_own": "My own (or the till's)",
+        "ok": "OK",
+        "card_reader": "Card reader",
+        "use_terminal": "{card}: use the card terminal",
         "customer_title": "Welcome",
         "basket": "Basket",
         "item": "Item",
@@ -146,6 +232,81 @@ TEXTS: dict[str, dict[str, str]] = {
     },
     "zh": {
         "title": "收银台",
+        "r_sale": "购物小票",
+        "r_refund": "退货单",
+        "r_copy": "*** 重印副本 ***",
+        "r_staff": "收银员：{name}",
+        "r_journal": "日志 #{seq} {hash}",
+        "r_saved": "已优惠",
+        "r_total": "合计 {currency}",
+        "r_cash_rounding": "  现金取整",
+        "r_paid": "  实付 {currency}",
+        "r_change": "找零",
+        "r_tax": "税",
+        "r_tax_columns": "净额    税额   含税额",
+        "r_member": "会员",
+        "r_weighed": "{weight} kg x {price}/kg",
+        "r_label": "称重标签 {code} {weight} kg",
+        "r_times": "{quantity} x {price}",
+        "r_points_earned": "本单积分：{points}",
+        "r_points_redeemed": "使用积分：{points}",
+        "r_points_balance": "积分余额：{points}",
+        "r_points_returned": "退回积分",
+        "r_points_reversed": "扣回积分",
+        "r_override": "主管授权：{action}（{name}）",
+        "r_returned": "退货 {quantity}",
+        "r_refund_of": "原小票 {receipt}",
+        "r_no_receipt": "无小票退货",
+        "r_reason": "原因：{reason}",
+        "r_authorised": "授权主管：{name}",
+        "r_tender_cash": "现金",
+        "r_tender_card": "银行卡",
+        "r_tender_mobile": "移动支付",
+        "r_tender_voucher": "代金券",
+        "r_tender_points": "积分",
+        "r_tender_stored_value": "储值",
+        "adj_member_price": "会员价",
+        "adj_override": "改价",
+        "adj_moling": "抹零",
+        "z_title": "日结报表 Z{number:04d}（{currency}）",
+        "z_business_day": "营业日",
+        "z_records": "日志记录",
+        "z_sales": "销售",
+        "z_discounts": "折扣",
+        "z_refunds": "退货",
+        "z_net": "净销售额",
+        "z_voids": "整单取消",
+        "z_line_voids": "删行",
+        "z_no_sales": "开钱箱",
+        "z_points_issued": "发放积分",
+        "z_points_redeemed": "使用积分",
+        "z_points_reversed": "扣回积分",
+        "z_points_returned": "退回积分",
+        "z_by_tender": "按支付方式",
+        "z_by_tax": "按税率（净额  税额  含税）",
+        "z_by_category": "按品类",
+        "z_by_cashier": "按收银员（笔数，金额）",
+        "z_drawer": "钱箱",
+        "z_opening_floats": "备用金",
+        "z_cash_sales": "现金销售",
+        "z_cash_refunds": "现金退款",
+        "z_paid_in": "存入现金",
+        "z_paid_out": "支出现金",
+        "z_expected_cash": "应有现金",
+        "z_counted": "实点现金",
+        "z_over_short": "长短款",
+        "r_paid_in_title": "存入现金",
+        "r_paid_out_title": "支出现金",
+        "r_cash_amount": "金额",
+        "r_cash_reason": "原因",
+        "r_cash_shift": "班次",
+        "r_cash_authorised": "批准人",
+        "r_cash_received": "领取人签字：____________________",
+        "language": "语言",
+        "language_own": "我的默认语言",
+        "ok": "确定",
+        "card_reader": "读卡器",
+        "use_terminal": "{card}：请在刷卡机上收款",
         "customer_title": "欢迎光临",
         "basket": "购物清单",
         "item": "商品",
@@ -282,6 +443,8 @@ REFUSALS_ZH: dict[str, str] = {
     "misread": "条码未读出：请重扫或手输条码。",
     "unknown_item": "商品不在目录中：请放在一边并呼叫主管。",
     "payment_card_scanned": "这是银行卡，不是商品：卡号未被保存。请在刷卡机上收款。",
+    "payment_code_scanned": "这是移动支付付款码，不是商品：未保存任何内容。"
+    "本收银台不收移动支付：请顾客换一种付款方式。",
     "needs_weight": "此商品按重量销售：请放到秤上称重。",
     "bad_quantity": "数量必须是 1-9999 的整数。",
     "scale_unstable": "秤还在晃动：请等稳定。",
@@ -306,6 +469,46 @@ REFUSALS_ZH: dict[str, str] = {
     "unknown_receipt": "本收银台没有这张小票。",
     "no_such_suspension": "没有这张挂单。",
     "wrong_pin": "工号或密码错误。",
+    "bad_language": "没有这种语言：请选择 English 或 中文。",
+    "bad_count": "实点现金不能为负数。",
+    "bad_float": "备用金不能为负数。",
+    "blind_count": "本店为盲点：请先清点钱箱。",
+    "cannot_price": "此商品无法计价：请呼叫主管。",
+    "no_shift": "还没有开班：请刷员工卡或输入工号和密码登录。",
+    "quantity_on_weighed": "称重标签商品逐件扫描（或逐件称重），不能输入数量。",
+    "scale_not_priceable": "秤无法为此商品计价。",
+    "wallet_refund": "储值无法退回：请选择其他退款方式。",
+    "weighed_line": "称重或标签商品不能改数量：请删行后重新称重。",
+    "approval_needed": "本机还没有管理员：请先添加管理员并绑定验证器。",
+    "no_credential": "请刷员工卡，或输入工号和密码。",
+    "no_second_factor": "此人没有绑定验证器。",
+    "unknown_action": "没有这种操作。",
+    "unknown_staff": "此工号在本机无效或已停用：请重新登录。",
+    "unknown_staff_card": "本机不认识这张员工卡。",
+    "wrong_second_factor": "验证码无效。",
+    "day_limit": "已达到当日限额：余款请用其他方式支付。",
+    "insufficient_balance": "储值余额不足：余款请用其他方式支付。",
+    "insufficient_points": "积分不足：请用其他方式支付。",
+    "lost": "此会员卡已挂失。",
+    "meal_limit": "已达到本餐限额：余款请用其他方式支付。",
+    "no_members": "尚未收到总部的会员名单：请不刷会员卡继续收银。",
+    "no_redemption": "本店不能用积分支付。",
+    "offline_day_ceiling": "离线时每位会员每天的储值支付有上限：请用其他方式支付。",
+    "offline_not_allowed": "收银台离线时不能使用此支付方式：请用其他方式支付。",
+    "offline_points_day_ceiling": "离线时每位会员每天的积分支付有上限：请用其他方式支付。",
+    "offline_points_transaction_ceiling": "离线时每单的积分支付有上限：请用其他方式支付。",
+    "offline_too_long": "离线时间过长：联网前需要主管授权。",
+    "offline_transaction_ceiling": "离线时每单的储值支付有上限：请用其他方式支付。",
+    "outside_meal_period": "储值只能在用餐时段使用：请用其他方式支付。",
+    "payment_card": "这是银行卡，不是会员卡：请按银行卡收款。",
+    "points_step": "积分按固定档位支付：请输入整数积分对应的金额。",
+    "too_many_unsynced": "未上传总部的销售过多：需要主管授权。",
+    "transaction_limit": "已达到此会员的每单储值上限：余款请用其他方式支付。",
+    "shift_open": "还有班次未交班：请先交班再日结。",
+    "z_done": "这一天已经日结。",
+    "disk_full": "本机存储已满，无法记录新的销售：请呼叫技术员。",
+    "journal_broken": "本机日志完整性检查失败，无法记录：请呼叫技术员。",
+    "journal_unavailable": "销售未能记录（存储故障或已满）：请呼叫技术员。",
     "locked_out": "密码错误次数过多，已锁定。",
     "bad_amount": "金额必须大于零。",
     "needs_price": "请输入新单价，再按 Shift+F4。",
@@ -377,6 +580,10 @@ NOTICES_ZH: tuple[tuple[re.Pattern[str], str], ...] = (
     (re.compile(r"^Drawer open\.$"), "钱箱已打开。"),
     (re.compile(r"^Paid in: (\S+)\.$"), r"已存入现金：\1。"),
     (re.compile(r"^Paid out: (\S+)\.$"), r"已支出现金：\1。"),
+    (re.compile(r"^Sale voided: give back (.+)$"), r"整单已取消：退还 \1"),
+    # the pricing engine's coupon notices (gateway/pricing/coupons.py), as the lane says them
+    (re.compile(r"^Coupon (\S+) is not known\.$"), r"优惠券 \1 无效。"),
+    (re.compile(r"^Coupon (\S+) does not apply: (.+)\.$"), r"优惠券 \1 不适用（\2）。"),
     *(
         (
             re.compile(rf"^Drawer {word}: (\S+) \(expected (\S+), counted (\S+)\)\.$"),
@@ -397,7 +604,7 @@ def notice_text(language: Language, text: str) -> str:
     return text
 
 
-def translator(language: Language) -> Callable[[str], str]:
+def translator(language: Language) -> Translate:
     """`t(key)` in `language`, falling back to English, then to the key itself."""
     texts, english = TEXTS.get(language, TEXTS["en"]), TEXTS["en"]
     return lambda key: texts.get(key) or english.get(key) or key
@@ -408,3 +615,42 @@ def refusal_text(language: Language, code: str, message: str) -> str:
     if language == "zh" and code in REFUSALS_ZH:
         return REFUSALS_ZH[code]
     return message
+
+
+def language_of(chosen: str | None, default: Language) -> Language:
+    """The language a cashier works in: the one chosen at sign-on when it is one of
+    `LANGUAGES`, else the box's default (`[screens] language`)."""
+    return chosen if chosen in LANGUAGES else default
+
+
+class CatalogNames(Protocol):
+    """Product and promotion names by language (`gateway.catalog.Catalog` is one): None
+    when the catalog has no name in that language (the journal's name is shown then)."""
+
+    def product_name(self, sku: str, language: str) -> str | None: ...
+
+    def promotion_name(self, promotion: str, language: str) -> str | None: ...
+
+
+def product_name(language: Language, sku: str, name: str, names: CatalogNames | None) -> str:
+    """A line's product name in `language`: the catalog's, else the name it was sold as."""
+    found = names.product_name(sku, language) if names is not None else None
+    return found or name
+
+
+def adjustment_label(
+    language: Language,
+    kind: str,
+    label: str,
+    promotion: str | None,
+    names: CatalogNames | None,
+) -> str:
+    """A discount's label in `language`: a promotion's name from the catalog; the pricing
+    engine's own adjustments (member price, price override, 抹零) by kind; else as priced."""
+    if promotion is not None and names is not None:
+        found = names.promotion_name(promotion, language)
+        if found:
+            return found
+    if promotion is None:
+        return TEXTS.get(language, TEXTS["en"]).get(f"adj_{kind}", label)
+    return label
