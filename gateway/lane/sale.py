@@ -40,7 +40,7 @@ from gateway.lane.records import (
 )
 from gateway.lane.records import Tender as TenderRecord
 from gateway.lane.state import LaneContext, Permit, Sale, State, Step, sale_override_ref
-from gateway.money import ZERO, cash_rounding
+from gateway.money import ZERO, cash_rounding, quantum
 from gateway.pricing import Basket, BasketLine, PricedBasket, price_basket
 from gateway.pricing.basket import quantity_on_weighed_error
 from gateway.pricing.result import PricedLine
@@ -229,6 +229,7 @@ def open_price(lane: LaneContext, event: ev.OpenPrice) -> Step | Refusal:
         return Refusal("bad_price", "Key the item's price: more than zero.")
     if price != round(price, places):
         return Refusal("bad_price", f"{price} has more decimals than the currency.")
+    price = price.quantize(quantum(places))  # 45 keyed is 45.00, as the catalog writes it
     if bad := whole_quantity(event.quantity):
         return bad
     amount = price * event.quantity

@@ -20,6 +20,7 @@ from devices.events import WeightReading
 from gateway.money import ZERO
 from gateway.screens.money import CurrencyFormat, weight_text
 from gateway.screens.requests import LaneSnapshot
+from gateway.screens.selling import Choice
 
 Translate = Callable[[str], str]
 
@@ -89,6 +90,7 @@ class Prompt:
     fields: tuple[tuple[str, str, str], ...] = ()  # (name, label, prefilled value)
     alert: str = ""
     receipt: ReceiptView | None = None
+    choices: tuple[Choice, ...] = ()  # buttons to pick from (search, quick keys, departments)
 
 
 @dataclass(frozen=True)

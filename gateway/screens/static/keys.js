@@ -25,7 +25,10 @@
     // the cashier is typing in the open dialog: another part of the page being pushed
     // (a live weight, a device's health) must not move the cursor
     if (form && form.contains(document.activeElement)) { return; }
-    var target = form ? (form.querySelector("input[value='']") || form.querySelector("input")) : entry;
+    // (a dialog without fields, the age check, takes Enter on its confirm button)
+    var target = form ? (form.querySelector("input[value='']:not([type=hidden])") ||
+                         form.querySelector("input:not([type=hidden])") ||
+                         form.querySelector("button[type=submit]")) : entry;
     if (target && document.activeElement !== target) {
       target.focus();
       if (form && target.value) { target.select(); }  // typing or scanning replaces it
