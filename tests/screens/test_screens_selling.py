@@ -79,6 +79,7 @@ def test_keyboard_only_search_quick_keys_open_price_and_age(till: Till, cashier:
     cashier.keyboard.type("501")
     cashier.keyboard.press("Enter")
     expect(search.locator("button[data-choice]")).to_have_count(1)
+    expect(search.locator('input[name="query"]')).to_be_focused()
     expect(search.locator("button[data-choice]")).to_contain_text("Butter croissant")
     cashier.keyboard.press("Enter")
     expect(rows).to_have_count(3)
@@ -113,6 +114,7 @@ def test_keyboard_only_search_quick_keys_open_price_and_age(till: Till, cashier:
 
     # a department's quick key opens the open-price dialog; the price, Enter
     cashier.keyboard.press("Shift+F5")
+    expect(quick.locator('input[name="key"]')).to_be_focused()
     cashier.keyboard.type("8")
     cashier.keyboard.press("Enter")
     dialog = cashier.locator('[data-prompt="open_price"]')
@@ -131,6 +133,7 @@ def test_keyboard_only_search_quick_keys_open_price_and_age(till: Till, cashier:
     cashier.keyboard.press("Enter")
     supervisor = cashier.locator('[data-prompt="supervisor"]')
     expect(supervisor).to_contain_text("above the Bakery counter ceiling of 30.00")
+    expect(supervisor.locator('input[name="staff_id"]')).to_be_focused()
     cashier.keyboard.type(SUPERVISOR[0])
     cashier.keyboard.press("Tab")
     cashier.keyboard.type(SUPERVISOR[1])
@@ -143,6 +146,7 @@ def test_keyboard_only_search_quick_keys_open_price_and_age(till: Till, cashier:
     till.devices.scanner.scan(WINE)
     age = cashier.locator('[data-prompt="age"]')
     expect(age).to_contain_text("born on or before 2008-11-24")
+    expect(age.locator("button[type=submit]")).to_be_focused()
     shot(cashier, "cashier-age-check")
     cashier.keyboard.press("Escape")
     expect(age).to_have_count(0)
