@@ -84,6 +84,7 @@ OVERRIDABLE = (
     ev.ConfirmAge,
 )
 LISTED = ("refund_lines", "search", "quick", "open_price")  # dialogs that ask the owner first
+SELLING_DIALOGS = ("search", "quick", "open_price", "age")
 
 
 def store_clock(timezone: str) -> Callable[[], datetime]:
@@ -228,6 +229,10 @@ class ScreenHub:
         if refusal.code == "needs_age_check":
             self.desk.prompt = self._age_prompt(self.desk.message.text)
             return
+        open_ = self.desk.prompt
+        if open_ is not None and open_.kind in SELLING_DIALOGS:
+            # said inside the dialog the cashier is looking at, which stays open
+            self.desk.prompt = replace(open_, alert=self.desk.message.text)
         # a member tender the members room will only take offline with a supervisor's
         # approval says so with `needs_supervisor` rather than the lane's own code
         wants_supervisor = refusal.code == "needs_override" or refusal.needs_supervisor

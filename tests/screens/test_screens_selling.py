@@ -177,11 +177,23 @@ def test_touch_only_keypad_quick_keys_search_open_price_and_age(till: Till, tabl
         for char in text:
             pad.locator(f'button[data-pad="{char}"]').tap()
 
-    # the keypad types a PLU on the entry line and ↵ rings it up
-    keypad("9")
-    expect(tablet.locator("#entry")).to_have_value("9")
+    # the keypad types a PLU on the entry line and ↵ rings it up; C clears the line
+    keypad("7")
+    pad.locator('button[data-pad="clear"]').tap()
+    expect(tablet.locator("#entry")).to_have_value("")
+    keypad("2*9")
+    expect(tablet.locator("#entry")).to_have_value("2*9")
     pad.locator('button[data-pad="enter"]').tap()
     expect(rows).to_have_count(1)
+    expect(rows.first.locator(".qty")).to_have_text("2")
+
+    # the age key with nothing restricted on the sale: the lane says so; cancel
+    tablet.locator('.keys [data-action="age"]').tap()
+    age = tablet.locator('[data-prompt="age"]')
+    age.locator("button[type=submit]").tap()
+    expect(age.locator("#prompt-alert")).to_have_text("Nothing on this sale is age-restricted.")
+    age.locator('button[hx-post="/action/escape"]').tap()
+    expect(age).to_have_count(0)
 
     # quick keys: tap the key bar's button, tap the bread
     tablet.locator('.keys [data-action="quick"]').tap()
@@ -223,7 +235,6 @@ def test_touch_only_keypad_quick_keys_search_open_price_and_age(till: Till, tabl
     dialog.locator('button[data-choice="DEPT-ALCOHOL"]').tap()
     keypad("9.90")
     dialog.locator("button[type=submit]").tap()
-    age = tablet.locator('[data-prompt="age"]')
     expect(age).to_contain_text("born on or before")
     age.locator("button[type=submit]").tap()
     expect(age).to_have_count(0)
@@ -232,7 +243,7 @@ def test_touch_only_keypad_quick_keys_search_open_price_and_age(till: Till, tabl
 
     body = last_sale(till)
     assert [(line["sku"], line["quantity"]) for line in body["lines"]] == [
-        ("BAG-PAPER", "1"),
+        ("BAG-PAPER", "2"),
         ("BREAD-BRN", "2"),
         ("BANANA", "1.250"),
         ("DEPT-FLOWERS", "1"),
@@ -268,6 +279,14 @@ def test_pinyin_initials_find_a_chinese_name(till: Till, cashier: Page) -> None:
     cashier.keyboard.press("Enter")  # the only result
     expect(cashier.locator("#basket tr[data-line]")).to_have_count(1)
     assert lines(till) == [("CN-COKE", "1")]
+
+    cashier.keyboard.press("Shift+F7")  # the age key: nothing restricted here
+    age = cashier.locator('[data-prompt="age"]')
+    expect(age.locator("button[type=submit]")).to_be_focused()
+    cashier.keyboard.press("Enter")
+    expect(age.locator("#prompt-alert")).to_have_text("Nothing on this sale is age-restricted.")
+    cashier.keyboard.press("Escape")
+    expect(age).to_have_count(0)
 
     cashier.keyboard.type("nothing like it")
     cashier.keyboard.press("Shift+F3")
