@@ -13,8 +13,6 @@ from __future__ import annotations
 import unicodedata
 from dataclasses import dataclass
 
-from pypinyin import Style, lazy_pinyin
-
 from gateway.catalog.catalog import Catalog
 from gateway.catalog.document import Product
 
@@ -45,6 +43,8 @@ def _is_han(char: str) -> bool:
 def initials(name: str) -> str:
     """可口可乐 330ml -> `kkkl3`: a letter per Chinese character (its pinyin's first), and
     the first character of every other word."""
+    from pypinyin import Style, lazy_pinyin  # a dependency: imported when a name needs it
+
     out: list[str] = []
     for chunk in lazy_pinyin(name, style=Style.FIRST_LETTER, errors=lambda text: text):
         if len(chunk) == 1 and chunk.isalpha() and chunk.isascii():
