@@ -493,6 +493,10 @@ class ScreenHub:
         """Shift+F7: confirm the customer's age now (the lane says whether it is needed)."""
         self.desk.prompt = self._age_prompt("")
 
+    def _open(self, kind: str) -> bool:
+        with self._lock:
+            return self.desk.prompt is not None and self.desk.prompt.kind == kind
+
     def _choices(self, kind: str) -> tuple[Choice, ...]:
         with self._lock:
             prompt = self.desk.prompt
@@ -640,6 +644,8 @@ class ScreenHub:
             )
         if kind == "no_sale":
             return ev.NoSale(at, f.get("reason", ""))
+        if kind in SELLING_DIALOGS and not self._open(kind):
+            return None  # a form of a dialog no longer open (a second Enter): done already
         if kind == "search":
             return self._search_event(f, at)
         if kind == "quick":

@@ -8,6 +8,9 @@ from __future__ import annotations
 import copy
 import json
 from collections.abc import Callable, Iterator
+from datetime import datetime
+from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -16,9 +19,12 @@ from screens_testkit import MILK, ROOT, WINE, Till, shot, sign_on
 
 from gateway.catalog.catalog import build_catalog
 from gateway.catalog.document import parse_document
-from gateway.harness.screens_demo import SUPERVISOR
+from gateway.harness.screens_demo import SUPERVISOR, StepClock, demo_lane
 from gateway.journal.records import JournalRecord
-from gateway.settings import GatewaySettings
+from gateway.lane.events import Outcome
+from gateway.screens.hub import ScreenHub
+from gateway.screens.requests import LocalLane
+from gateway.settings import GatewaySettings, load_settings
 
 
 @pytest.fixture
@@ -293,3 +299,24 @@ def test_pinyin_initials_find_a_chinese_name(till: Till, cashier: Page) -> None:
     expect(search.locator("#prompt-alert")).to_have_text("Nothing found: try fewer letters.")
     cashier.keyboard.press("Escape")
     expect(search).to_have_count(0)
+
+
+def test_a_second_enter_on_a_dialog_already_done_rings_up_nothing(tmp_path: Path) -> None:
+    """The hub without a browser: the open-price form sent twice (a double Enter) rings up
+    one line; a search form after its dialog closed opens nothing."""
+    settings = load_settings(ROOT / "config" / "gateway.example.toml")
+    lane = demo_lane(tmp_path / "storegate.db", settings)
+    hub = ScreenHub(LocalLane(lane), settings.screens, clock=StepClock(datetime(2026, 11, 24, 9)))
+    assert isinstance(hub.submit("sign_on", {"staff_id": "101", "pin": "472951"}), Outcome)
+    hub.press("open_price", "4.50")
+    fields = {"department": "1", "price": "4.50", "quantity": "2"}
+    assert isinstance(hub.submit("open_price", fields), Outcome)
+    assert hub.submit("open_price", fields) is None
+    assert lane.sale is not None and [(li.sku, li.quantity) for li in lane.sale.lines] == [
+        ("DEPT-BAKERY", Decimal(2))
+    ]
+    hub.press("search", "croissant")
+    assert hub.view.prompt is not None and hub.view.prompt.choices[0].value == "CROISS"
+    assert isinstance(hub.submit("search", {"query": "croissant", "choice": "CROISS"}), Outcome)
+    assert hub.submit("search", {"query": "croissant", "choice": "CROISS"}) is None
+    assert hub.view.prompt is None and len(lane.sale.lines) == 2
