@@ -12,6 +12,7 @@ from typing import Literal, get_args
 
 RefusalCode = Literal[
     # the lane: selling, tenders, refunds, suspensions
+    "age_confirmed",
     "already_refunded",
     "bad_amount",
     "bad_count",
@@ -29,6 +30,7 @@ RefusalCode = Literal[
     "member_set",
     "members_off",
     "misread",
+    "needs_age_check",
     "needs_member",
     "needs_member_card",
     "needs_override",
@@ -36,6 +38,7 @@ RefusalCode = Literal[
     "needs_receipt",
     "needs_reference",
     "needs_weight",
+    "no_age_check",
     "no_change",
     "no_member_to_credit",
     "no_points_payout",
@@ -45,6 +48,8 @@ RefusalCode = Literal[
     "not_member_tender",
     "not_now",
     "not_weighed",
+    "open_price_item",
+    "open_price_line",
     "over_ceiling",
     "payment_card_scanned",
     "payment_code_scanned",
@@ -55,6 +60,7 @@ RefusalCode = Literal[
     "scale_over",
     "scale_unstable",
     "unknown_coupon",
+    "unknown_department",
     "unknown_item",
     "unknown_receipt",
     "wallet_refund",

@@ -217,6 +217,23 @@ def _build(
             return ev.Plu(at, _text(r, "code"), _quantity(r.get("quantity")))
         case "weigh":
             return ev.Weighed.from_reading(at, _text(r, "code"), scale, capacity)
+        case "pick":
+            sku = _text(r, "sku")
+            reading = ev.Weighed.from_reading(at, sku, scale, capacity) if r.get("weigh") else None
+            return ev.Pick(at, sku, _quantity(r.get("quantity")), reading)
+        case "open_price":
+            price = _decimal(r.get("price"), "price")
+            if price is None:
+                return NotAnEvent("open_price needs the price each (price=)")
+            return ev.OpenPrice(
+                at,
+                _text(r, "department"),
+                price,
+                _quantity(r.get("quantity")),
+                _authorization(r),
+            )
+        case "confirm_age":
+            return ev.ConfirmAge(at, _authorization(r))
         case "member":
             return ev.MemberCard(at, _text(r, "card"))
         case "tender":

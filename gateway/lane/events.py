@@ -169,6 +169,37 @@ class Weighed(Event):
 
 
 @dataclass(frozen=True)
+class Pick(Event):
+    """An item chosen on the screen by its sku (the search dialog, a quick key), not by a
+    code typed: a weighed one comes with the scale's reading as `Weighed.from_reading`
+    made it (`weighed`), a counted one with its `quantity`."""
+
+    sku: str
+    quantity: Decimal = Decimal(1)
+    weighed: Weighed | None = None
+
+
+@dataclass(frozen=True)
+class OpenPrice(Event):
+    """A department's open-price key: an item with no barcode, sold at the unit price the
+    cashier keyed (`unit_price`, per piece) to that department. Above the department's
+    ceiling it needs a supervisor (`authorization`)."""
+
+    department: str
+    unit_price: Decimal
+    quantity: Decimal = Decimal(1)
+    authorization: Authorization | None = None
+
+
+@dataclass(frozen=True)
+class ConfirmAge(Event):
+    """The cashier saw that the customer is old enough for the sale's age-restricted
+    items (once per sale; the sale record keeps who confirmed it)."""
+
+    authorization: Authorization | None = None
+
+
+@dataclass(frozen=True)
 class ChangeQuantity(Event):
     line: int
     quantity: Decimal
@@ -316,6 +347,8 @@ CODE_FIELDS: dict[type[Event], frozenset[str]] = {
     Scan: frozenset({"raw"}),
     Plu: frozenset({"code"}),
     Weighed: frozenset({"code"}),
+    Pick: frozenset({"sku"}),
+    OpenPrice: frozenset({"department"}),
     ReturnWithoutReceipt: frozenset({"code"}),
     Coupon: frozenset({"code"}),
     MemberCard: frozenset({"card_id"}),

@@ -78,6 +78,8 @@ def _items(*leads_to: State) -> list[tuple[type[ev.Event], Transition]]:
         on(ev.Scan, sale.scan, *leads_to),
         on(ev.Plu, sale.plu, *leads_to),
         on(ev.Weighed, sale.weighed, *leads_to),
+        on(ev.Pick, sale.pick, *leads_to),
+        on(ev.OpenPrice, sale.open_price, *leads_to),
     ]
 
 
@@ -105,6 +107,7 @@ TABLE: dict[State, dict[type[ev.Event], Transition]] = {
             on(ev.ChangeQuantity, sale.change_quantity, State.IN_SALE),
             on(ev.VoidLine, sale.void_line, State.IN_SALE),
             on(ev.PriceOverride, sale.price_override, State.IN_SALE),
+            on(ev.ConfirmAge, sale.confirm_age, State.IN_SALE),
             on(ev.MemberCard, sale.member, State.IN_SALE),
             on(ev.Coupon, sale.coupon, State.IN_SALE),
             on(ev.Tender, sale.tender, State.TENDERING, State.IDLE),
@@ -141,6 +144,9 @@ ACTION_LABELS = {
     "open_shift": "Opening a shift",
     "sell": "Selling",
     "approve_offline": "A member tender while offline",
+    "open_price": "Selling at an open price",
+    "open_price_over_ceiling": "An open price above the department's ceiling",
+    "confirm_age": "Confirming the customer's age",
 }
 
 

@@ -47,6 +47,9 @@ OverrideAction = Literal[
     "approve_offline",
     "paid_out",
     "paid_in",
+    "open_price",
+    "open_price_over_ceiling",
+    "confirm_age",
 ]
 
 
@@ -68,6 +71,9 @@ OMITTED_WHEN_NONE = frozenset(
         "counted",
         "over_short",
         "shifts_closed",
+        # sale lines and sales: open-price lines and the age check (issue 14, items 3, 4)
+        "open_price",
+        "age_check",
     }
 )
 
@@ -117,6 +123,37 @@ class LineAdjustment(Body):
     promotion: str | None = None
 
 
+class OpenPriceRef(Body):
+    """A line sold at a price the cashier keyed (a department's open-price key): which
+    department, its ceiling then, and who keyed it."""
+
+    department: str
+    ceiling: Money
+    staff: StaffRef
+
+
+class AgeCheck(Body):
+    """The customer's age was confirmed for this sale's age-restricted items: by whom,
+    when, and the birth date it stood for (born on or before `born_by`)."""
+
+    staff: StaffRef
+    operator: StaffRef | None = Field(
+        None, description="the till's signed-on cashier, when someone else confirmed"
+    )
+    local_time: str
+    minimum_age: int
+    born_by: str = Field(description="YYYY-MM-DD: the latest birth date that is old enough")
+
+
+def without_unset_lines(lines: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Lines of a body with the later keys (`OMITTED_WHEN_NONE`) left out when unset, as
+    `Body.to_body` does for a body's own keys."""
+    return [
+        {k: v for k, v in line.items() if v is not None or k not in OMITTED_WHEN_NONE}
+        for line in lines
+    ]
+
+
 class SaleLine(Body):
     """A priced line exactly as the totals engine allocated it (refunds read these amounts)."""
 
@@ -138,6 +175,9 @@ class SaleLine(Body):
     total: Money
     code: str | None = None
     override: str | None = Field(None, description="id of the override record, if any")
+    open_price: OpenPriceRef | None = Field(
+        None, description="keyed at a department's open-price key, and by whom"
+    )
 
 
 class TaxLine(Body):
@@ -222,8 +262,19 @@ class SaleBody(Body):
     points: Points = Field(default_factory=Points)
     overrides: list[OverrideRef] = Field(default_factory=list)
     resumed_from: str | None = Field(None, description="id of the suspension it resumed")
+    age_check: AgeCheck | None = Field(
+        None, description="who confirmed the customer's age, for age-restricted items"
+    )
 
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+    def to_body(self) -> dict[str, Any]:
+        body = super().to_body()
+        body["lines"] = without_unset_lines(body["lines"])
+        body["voided_lines"] = without_unset_lines(body["voided_lines"])
+        if body.get("age_check") and body["age_check"].get("operator") is None:
+            body["age_check"].pop("operator", None)
+        return body
 
 
 class RefundLine(Body):
@@ -297,6 +348,11 @@ class VoidBody(Body):
     tenders_reversed: list[Tender] = Field(default_factory=list)
     reason: str
     override: OverrideRef | None = None
+
+    def to_body(self) -> dict[str, Any]:
+        body = super().to_body()
+        body["lines"] = without_unset_lines(body["lines"])
+        return body
 
 
 class NoSaleBody(Body):

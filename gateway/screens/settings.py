@@ -80,6 +80,9 @@ class ScreensSettings(_Section):
         "'https://shop.example/r/{receipt_id}'; default: the receipt's journal reference",
     )
     pole_display: PoleDisplaySettings | None = None
+    keypad: bool = Field(
+        False, description="show an on-screen numeric keypad on the cashier page (touch screens)"
+    )
 
     @model_validator(mode="after")
     def _safe_exposure(self) -> ScreensSettings:

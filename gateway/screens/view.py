@@ -21,6 +21,7 @@ from gateway.i18n import CatalogNames, adjustment_label, product_name
 from gateway.money import ZERO
 from gateway.screens.money import CurrencyFormat, weight_text
 from gateway.screens.requests import LaneSnapshot
+from gateway.screens.selling import Choice
 
 Translate = Callable[[str], str]
 
@@ -92,6 +93,7 @@ class Prompt:
     alert: str = ""
     receipt: ReceiptView | None = None
     rows: tuple[tuple[str, str, str], ...] = ()
+    choices: tuple[Choice, ...] = ()  # buttons to pick from (search, quick keys, departments)
 
 
 @dataclass(frozen=True)

@@ -41,8 +41,8 @@ def test_float_paid_in_paid_out_and_a_counted_close_by_keyboard(till: Till, cash
     expect(cashier.locator("[data-state]")).to_have_attribute("data-state", "idle")
     assert bodies(till, "shift_open")[0]["opening_float"] == "80.00"
 
-    cashier.keyboard.type("20")  # the amount on the entry line, then Shift+F6: paid in
-    cashier.keyboard.press("Shift+F6")
+    cashier.keyboard.type("20")  # the amount on the entry line, then Ctrl+F6: paid in
+    cashier.keyboard.press("Control+F6")
     paid_in = cashier.locator('[data-prompt="paid_in"]')
     expect(paid_in.locator('input[name="amount"]')).to_have_value("20")
     expect(paid_in.locator('input[name="reason"]')).to_be_focused()
@@ -58,7 +58,7 @@ def test_float_paid_in_paid_out_and_a_counted_close_by_keyboard(till: Till, cash
     [movement] = bodies(till, "paid_in")
     assert (movement["amount"], movement["reason"]) == ("20.00", "change from the bank")
 
-    cashier.keyboard.press("Shift+F7")  # paid out: a cashier needs a supervisor for it
+    cashier.keyboard.press("Control+F7")  # paid out: a cashier needs a supervisor for it
     paid_out = cashier.locator('[data-prompt="paid_out"]')
     expect(paid_out.locator('input[name="amount"]')).to_be_focused()
     cashier.keyboard.type("12.50")

@@ -1,7 +1,8 @@
 // The cashier's keyboard: every function key presses its button on the key bar, so the
 // page works without a mouse. The browser's own meaning of F5/F11/F12 is suppressed here.
-// Shift+F2/F4/F8-F12 are the less frequent actions (coupon, price, member tenders,
-// refund of chosen lines, return without receipt, no-sale).
+// Shift+F2-F12 are the less frequent actions (coupon, search, price, quick keys, open
+// price, age check, member tenders, refund of chosen lines, return without receipt,
+// no-sale); Ctrl+F6 / Ctrl+F7 are paid in / paid out.
 // Key presses are sent in order, one after the other, with the entry line as it was at the
 // press (a scanner or a fast cashier types the next code while the last one is on its way).
 (function () {
@@ -25,9 +26,10 @@
     // the cashier is typing in the open dialog: another part of the page being pushed
     // (a live weight, a device's health) must not move the cursor
     if (form && form.contains(document.activeElement)) { return; }
-    // a dialog without inputs (the drawer's figures after a close): its OK button, so Enter
-    // reads them away
-    var target = form ? (form.querySelector("input[value='']") || form.querySelector("input") ||
+    // a dialog without inputs (the drawer's figures after a close, the age check): its OK
+    // button, so Enter reads them away
+    var target = form ? (form.querySelector("input[value='']:not([type=hidden])") ||
+                         form.querySelector("input:not([type=hidden])") ||
                          form.querySelector("button[type=submit]")) : entry;
     if (target && document.activeElement !== target) {
       target.focus();
@@ -51,7 +53,8 @@
     if (e.key === "F1") { e.preventDefault(); latch(!latched); return; }
     var fkey = /^F[0-9]+$/.test(e.key);
     // Shift + a function key is a key of its own (the rarer actions: see docs/screens.md)
-    var name = ((e.shiftKey || latched) && fkey ? "Shift+" : "") + e.key;
+    // Ctrl + a function key: the cash movements (paid in / out), rarer still
+    var name = (fkey && e.ctrlKey ? "Ctrl+" : (e.shiftKey || latched) && fkey ? "Shift+" : "") + e.key;
     if (fkey || e.key === "Escape") { latch(false); }
     var button = document.querySelector('.keys [data-key="' + name + '"]');
     if (!button) { return; }
