@@ -47,14 +47,22 @@ def _register_run(sub: Any) -> None:
     till = sub.add_parser(
         "till",
         help="a lane action on the running daemon (as if keyed)",
-        description="ACTION: sign_on staff=ID pin=PIN | scan code=EAN | "
+        description="ACTION: sign_on staff=ID | scan code=EAN | "
         "plu code=PLU | weigh code=PLU | member card=ID | tender type=cash "
         "amount=20 | suspend | resume id=ID | void_sale reason=.. "
-        "supervisor_card=.. | no_sale reason=.. | close_shift counted=.. | "
-        "z card=STAFFCARD",
+        "supervisor=ID | no_sale reason=.. supervisor=ID | close_shift counted=.. | "
+        "z staff=ID. The PIN of staff= and supervisor= is asked (or read from stdin "
+        "with --pin-stdin), never given as a FIELD.",
     )
-    till.add_argument("action")
-    till.add_argument("fields", nargs="*", metavar="FIELD=VALUE")
+    till.add_argument("action", help="the lane action, e.g. sign_on, scan, tender")
+    till.add_argument(
+        "fields", nargs="*", metavar="FIELD=VALUE", help="the action's fields, e.g. code=EAN"
+    )
+    till.add_argument(
+        "--pin-stdin",
+        action="store_true",
+        help="read the PIN(s) from stdin, one a line (staff's first, then supervisor's)",
+    )
     _config(till)
     till.set_defaults(func=_lazy("gateway.daemon.status", "till_command"))
     doctor = sub.add_parser("doctor", help="check the box and explain what to fix")
