@@ -25,17 +25,19 @@ def register(sub: Any, db_arg: ArgAdder, broker_args: ArgAdder) -> None:
     db_arg(alerts)
     alerts.add_argument("--since", help="ISO time or YYYY-MM-DD (default: everything)")
     alerts.add_argument("--all", action="store_true", help="include acknowledged alerts")
-    alerts.add_argument("--store")
+    alerts.add_argument("--store", help="only this store")
     alerts.add_argument(
         "--severity", choices=SEVERITIES, default="info", help="at least this severity"
     )
-    alerts.add_argument("--json", action="store_true")
+    alerts.add_argument("--json", action="store_true", help="machine-readable output")
     alerts.set_defaults(func=_list)
     actions = alerts.add_subparsers(dest="alerts_command", metavar="ACTION")
     ack = actions.add_parser("ack", help="acknowledge alerts by id")
     db_arg(ack)
-    ack.add_argument("ids", type=int, nargs="+")
-    ack.add_argument("--by", default=getpass.getuser())
+    ack.add_argument("ids", type=int, nargs="+", metavar="ID", help="alert numbers to acknowledge")
+    ack.add_argument(
+        "--by", default=getpass.getuser(), help="who acknowledges (default: your login)"
+    )
     ack.set_defaults(func=_ack)
     check = actions.add_parser("check", help="run the periodic and sales rules now")
     db_arg(check)

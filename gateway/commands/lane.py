@@ -50,7 +50,7 @@ def _approval(parser: argparse.ArgumentParser) -> None:
 
 def register(sub: Any) -> None:
     receipt = sub.add_parser("receipt", help="reprint the receipt of a journal record (a copy)")
-    receipt.add_argument("seq", type=int, metavar="SEQ")
+    receipt.add_argument("seq", type=int, metavar="SEQ", help="the journal record's number")
     receipt.add_argument("--escpos", metavar="FILE", help="also write ESC/POS bytes to FILE")
     receipt.add_argument(
         "--width", type=int, choices=(32, 42, 48), help="columns (default store.receipt_width)"
@@ -59,10 +59,10 @@ def register(sub: Any) -> None:
     receipt.set_defaults(func=_receipt)
 
     report = sub.add_parser("report", help="X (current shift) or Z (day close) report")
-    report.add_argument("which", choices=("x", "z"))
+    report.add_argument("which", choices=("x", "z"), help="x: figures so far; z: close the day")
     report.add_argument("--date", metavar="YYYY-MM-DD", help="business day (default today)")
     report.add_argument("--shift", metavar="ID", help="X report of this shift")
-    report.add_argument("--json", action="store_true")
+    report.add_argument("--json", action="store_true", help="print JSON instead of the report")
     report.add_argument(
         "--check",
         action="store_true",
