@@ -52,7 +52,8 @@ def build_parser(prog: str, description: str, modules: Sequence[str]) -> argpars
 def describe_commands(parser: argparse.ArgumentParser) -> None:
     """Give every sub-command without a `description` its one-line `help` as one, so that
     `gateway X Y --help` always opens with what the command does (a room that has more to
-    say sets its own description)."""
+    say sets its own description); and remember which parser a command line reached, so
+    an unknown argument is refused with that command's usage."""
     for action in parser._actions:
         if not isinstance(action, argparse._SubParsersAction):
             continue
@@ -61,6 +62,7 @@ def describe_commands(parser: argparse.ArgumentParser) -> None:
             line = helps.get(name)
             if child.description is None and line:
                 child.description = f"{line[0].upper()}{line[1:]}."
+            child.set_defaults(command_parser=child)  # the deepest one parsed wins
             describe_commands(child)
 
 
@@ -76,7 +78,9 @@ def run_command_tree(parser: argparse.ArgumentParser, argv: Sequence[str] | None
     a `StoregateError` into its sentence; a reader that closed the pipe (`gateway report
     x | head -1`) into a quiet BROKEN_PIPE; anything unforeseen into one line saying it is
     a bug and how to see the traceback (`STOREGATE_TRACEBACK=1`)."""
-    args = parser.parse_args(argv)
+    args, extra = parser.parse_known_args(argv)
+    if extra:  # said by the command they were given to, with its usage
+        getattr(args, "command_parser", parser).error(f"unrecognized arguments: {' '.join(extra)}")
     func = getattr(args, "func", None)
     if func is None:
         parser.print_help()
