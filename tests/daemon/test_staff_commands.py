@@ -148,3 +148,16 @@ def test_pin_policy_and_a_person_who_cannot_sign_on_are_refused(tmp_path: Path) 
         assert daemon.key("sign_on", staff="102", pin="730418")["ok"] is True
     finally:
         assert daemon.stop() == 0, daemon.output()
+
+
+def test_on_a_stopped_box_the_cli_makes_and_journals_the_change_itself(tmp_path: Path) -> None:
+    config = box_config(tmp_path)
+    add_admin(tmp_path / "storegate.db")
+    disabled = approved(config, "disable", "201")
+    assert disabled.returncode == 0, disabled.stderr
+    assert listed(config)["201"].endswith("disabled")
+    assert approved(config, "enable", "201").returncode == 0
+    [*_, enabled] = journal_bodies(tmp_path / "storegate.db", "box_action")
+    assert enabled["action"] == "staff_enable" and enabled["via"] == "file"
+    assert enabled["actor"]["id"] == ADMIN[0]
+    assert listed(config)["201"].endswith("active")
