@@ -200,13 +200,15 @@ def _run_showing(command: list[str], what: str) -> None:
         command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
     ) as child:
         assert child.stdout is not None
-        tail: list[str] = []
+        said: list[str] = []
         for line in child.stdout:
             progress("  " + line.rstrip())
-            tail = [*tail[-19:], line.rstrip()]
+            if line.strip():
+                said.append(line.strip())
     if child.returncode != 0:
+        errors = [line for line in said if line.startswith("ERROR")]
         raise InstallError(
-            f"{what} failed: {' / '.join(tail[-3:])}",
+            f"{what} failed: {(errors or said or ['no output'])[-1]}",
             where=" ".join(command),
             fix="the lines above say why (network? disk space?); re-run the install (it is "
             "safe to repeat)",

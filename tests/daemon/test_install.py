@@ -238,3 +238,20 @@ def test_service_unit_has_the_supervision_and_hardening_the_issue_asks() -> None
         "DeviceAllow=char-input rw",
     ):
         assert line in text.splitlines(), line
+
+
+def test_building_the_venv_shows_progress_and_an_offline_pip_says_why(tmp_path: Path) -> None:
+    """The real venv build (no --venv-from) with pip kept off the network (PIP_NO_INDEX,
+    pip's own setting): each step is announced before it runs, pip's lines are passed on,
+    and the failure is one sentence naming pip's error."""
+    done = gateway("install", "--root", str(tmp_path), env={"PIP_NO_INDEX": "1"})
+    assert done.returncode == 1, done.stdout
+    lines = done.stderr.splitlines()
+    creating = next(i for i, x in enumerate(lines) if "1/2 creating the virtual environment" in x)
+    installing = next(i for i, x in enumerate(lines) if "2/2 installing storegate" in x)
+    assert creating < installing < len(lines) - 2
+    assert any(x.startswith("[storegate install]   ") for x in lines[installing + 1 :])
+    assert "installing storegate" in lines[-2] and "No matching distribution" in lines[-2]
+    assert "Traceback" not in done.stderr
+    assert (tmp_path / "opt/storegate/venv/bin/python").exists()
+    assert not (tmp_path / "opt/storegate/venv/.storegate-source").exists()  # retried next time
