@@ -331,6 +331,13 @@ class Box:
             if store.version() is None:
                 return store.apply_text(text, str(file))
         catalog = store.load()
+        if catalog is not None and file is not None and not Path(file).exists():
+            log.warning(
+                "paths.catalog names %s, which does not exist; selling with the "
+                "database's catalog (version %s)",
+                file,
+                catalog.version,
+            )
         if catalog is None and file is not None:
             raise StartError(
                 f"there is no catalog: the database holds none and paths.catalog names "

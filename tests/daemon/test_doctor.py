@@ -14,7 +14,14 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
-from daemon_testkit import EXAMPLE_CATALOG, GATEWAY, append_records, write_config
+from daemon_testkit import (
+    EXAMPLE_CATALOG,
+    GATEWAY,
+    NO_SYNC,
+    Daemon,
+    append_records,
+    write_config,
+)
 
 from devices.simulators.printer import NetworkPrinterSimulator
 from devices.simulators.scale import ScaleSimulator
@@ -167,3 +174,15 @@ def test_doctor_fails_a_missing_catalog_and_a_taken_screens_port(tmp_path: Path)
     gone.write_text(EXAMPLE_CATALOG.read_text())
     status, found = doctor(config)
     assert found["catalog"][0].startswith("OK"), found["catalog"]
+
+    # Once the database holds a catalog, the daemon sells with it and says the file is gone.
+    first = Daemon(tmp_path, config, NO_SYNC)
+    assert first.stop() == 0, first.output()
+    gone.unlink()
+    daemon = Daemon(tmp_path, config, NO_SYNC)
+    try:
+        status, found = doctor(config)
+        assert found["catalog"][0].startswith("FAIL"), found["catalog"]
+    finally:
+        assert daemon.stop() == 0, daemon.output()
+    assert f"paths.catalog names {gone}, which does not exist; selling with" in daemon.output()
