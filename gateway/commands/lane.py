@@ -139,7 +139,8 @@ def register(sub: Any) -> None:
         standing = staff_sub.add_parser(
             action,
             help=STAFF_ACTIONS[action],
-            description=f"{STAFF_ACTIONS[action].capitalize()}; approved (--by) and "
+            description=f"{STAFF_ACTIONS[action][0].upper()}{STAFF_ACTIONS[action][1:]}; approved "
+            "(--by) and "
             "journalled like `staff add`. The last admin or technician the box's approvals "
             "rest on cannot be disabled or removed.",
         )
