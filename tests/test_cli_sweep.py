@@ -132,3 +132,25 @@ def bad_value_actions(leaf: argparse.ArgumentParser) -> list[argparse.Action]:
         and not isinstance(a, argparse._SubParsersAction | argparse._HelpAction)
     ]
     return checked
+
+
+def test_an_unforeseen_error_is_one_sentence_unless_the_traceback_is_asked_for(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """`run_command_tree` itself, with a command whose body fails as no room foresaw."""
+
+    def broken(_: argparse.Namespace) -> int:
+        raise KeyError("shelf")
+
+    parser = argparse.ArgumentParser(prog="gateway")
+    parser.add_subparsers().add_parser("broken").set_defaults(func=broken)
+    monkeypatch.delenv(gateway.cli.TRACEBACK_ENV, raising=False)
+    err = io.StringIO()
+    with redirect_stderr(err):
+        code = gateway.cli.run_command_tree(parser, ["broken"])
+    assert code == gateway.cli.INTERNAL_ERROR
+    assert err.getvalue().startswith("gateway: unexpected error (KeyError: 'shelf'); this is a bug")
+    assert f"{gateway.cli.TRACEBACK_ENV}=1" in err.getvalue() and "Traceback" not in err.getvalue()
+    monkeypatch.setenv(gateway.cli.TRACEBACK_ENV, "1")  # as the systemd units set it
+    with pytest.raises(KeyError):
+        gateway.cli.run_command_tree(parser, ["broken"])
