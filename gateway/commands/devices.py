@@ -256,7 +256,7 @@ def _adhoc_settings(args: argparse.Namespace) -> DeviceSettings:
             )
         )
     if args.printer:
-        printers.append(PrinterSettings(name="printer", uri=printer_uri(args.printer)))
+        printers.append(_printer_option(args.printer, args.devices_command))
     return DeviceSettings(scales=scales, scanners=scanners, printers=printers)
 
 
@@ -305,25 +305,31 @@ def cmd_scale(args: argparse.Namespace) -> int:
     return 0
 
 
+def _printer_option(text: str, command: str, **settings: Any) -> PrinterSettings:
+    """`--printer` as typed (a bare HOST[:PORT] is a network printer), or a usage error
+    saying what to write."""
+    try:
+        return PrinterSettings(name="printer", uri=printer_uri(text), **settings)
+    except ValidationError as exc:
+        raise UsageError(
+            f"--printer {text!r}: {exc.errors()[0]['msg']}",
+            where=f"gateway devices {command}",
+            fix="write HOST or HOST:PORT (network, port 9100), tcp://HOST:9100, "
+            "serial:///dev/ttyUSB0, usb://VID:PID or file:///dev/usb/lp0",
+        ) from None
+
+
 # -- print-test -------------------------------------------------------------------------
 def cmd_print_test(args: argparse.Namespace) -> int:
     if args.printer:
-        try:
-            targets = [
-                PrinterSettings(
-                    name="printer",
-                    uri=printer_uri(args.printer),
-                    profile=args.profile or "default",
-                    timeout_s=args.timeout,
-                )
-            ]
-        except ValidationError as exc:
-            raise UsageError(
-                f"--printer {args.printer!r}: {exc.errors()[0]['msg']}",
-                where="gateway devices print-test",
-                fix="write HOST or HOST:PORT (network, port 9100), tcp://HOST:9100, "
-                "serial:///dev/ttyUSB0, usb://VID:PID or file:///dev/usb/lp0",
-            ) from None
+        targets = [
+            _printer_option(
+                args.printer,
+                "print-test",
+                profile=args.profile or "default",
+                timeout_s=args.timeout,
+            )
+        ]
     else:
         targets = _device_settings(args).printers
         if not targets:
