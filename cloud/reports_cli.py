@@ -26,19 +26,37 @@ def register(sub: Any, db_arg: ArgAdder, broker_args: ArgAdder) -> None:
     kinds = report.add_subparsers(dest="report", metavar="REPORT")
     sales = _report(kinds, "sales", "sales by store/box/day/hour/category/cashier", db_arg)
     sales.add_argument(
-        "--by", default="day", choices=("store", "box", "day", "hour", "category", "cashier")
+        "--by",
+        default="day",
+        choices=("store", "box", "day", "hour", "category", "cashier"),
+        help="group by (default day)",
     )
     items = _report(kinds, "items", "top (or --slow) items", db_arg)
-    items.add_argument("--limit", type=int, default=20)
-    items.add_argument("--slow", action="store_true")
+    items.add_argument("--limit", type=int, default=20, help="how many items (default 20)")
+    items.add_argument("--slow", action="store_true", help="the slowest sellers instead")
     basket = _report(kinds, "basket", "basket size and average ticket", db_arg)
-    basket.add_argument("--by", default="store", choices=("store", "box", "day", "cashier"))
+    basket.add_argument(
+        "--by",
+        default="store",
+        choices=("store", "box", "day", "cashier"),
+        help="group by (default store)",
+    )
     refunds = _report(kinds, "refunds", "refunds, voids and no-sales", db_arg)
-    refunds.add_argument("--by", default="cashier", choices=("store", "box", "day", "cashier"))
+    refunds.add_argument(
+        "--by",
+        default="cashier",
+        choices=("store", "box", "day", "cashier"),
+        help="group by (default cashier)",
+    )
     cash = _report(kinds, "cash", "paid in / out and the drawers' over/short", db_arg)
-    cash.add_argument("--by", default="box", choices=("store", "box", "day", "cashier"))
+    cash.add_argument(
+        "--by",
+        default="box",
+        choices=("store", "box", "day", "cashier"),
+        help="group by (default box)",
+    )
     promo = _report(kinds, "promotion", "promoted items during vs before", db_arg)
-    promo.add_argument("--promotion", required=True)
+    promo.add_argument("--promotion", required=True, help="the promotion's id")
     rfm = _report(kinds, "rfm", "member recency / frequency / monetary segments", db_arg)
     rfm.add_argument("--as-of", help="YYYY-MM-DD (default: today, or --to when earlier)")
     rfm.add_argument("--segments", action="store_true", help="summary per segment")
@@ -47,13 +65,19 @@ def register(sub: Any, db_arg: ArgAdder, broker_args: ArgAdder) -> None:
     dividend_sub = dividend.add_subparsers(dest="dividend_command", metavar="ACTION")
     run = dividend_sub.add_parser("run", help="share a pool by weighted spend, once per period")
     db_arg(run)
-    run.add_argument("--from", dest="first", required=True)
-    run.add_argument("--to", dest="last", required=True)
+    run.add_argument("--from", dest="first", required=True, help="first business day YYYY-MM-DD")
+    run.add_argument("--to", dest="last", required=True, help="last business day YYYY-MM-DD")
     run.add_argument("--period", help="label recorded (default FROM..TO)")
     run.add_argument("--store", help="only this store's members' spend (default: all)")
     run.add_argument("--pool", required=True, help="amount to share, e.g. 1000.00")
-    run.add_argument("--weight", action="append", default=[], metavar="CATEGORY=W")
-    run.add_argument("--min-spend", default="0")
+    run.add_argument(
+        "--weight",
+        action="append",
+        default=[],
+        metavar="CATEGORY=W",
+        help="weight of a category's spend (repeat; default 1)",
+    )
+    run.add_argument("--min-spend", default="0", help="least weighted spend to share (default 0)")
     run.add_argument("--out", type=Path, help="CSV file to write (needed unless --dry-run)")
     run.add_argument(
         "--credit",
@@ -75,10 +99,10 @@ def _report(kinds: Any, name: str, help_text: str, db_arg: ArgAdder) -> Any:
     db_arg(parser)
     parser.add_argument("--from", dest="first", help="first business day YYYY-MM-DD")
     parser.add_argument("--to", dest="last", help="last business day YYYY-MM-DD")
-    parser.add_argument("--store")
+    parser.add_argument("--store", help="only this store")
     output = parser.add_mutually_exclusive_group()
-    output.add_argument("--json", action="store_true")
-    output.add_argument("--csv", action="store_true")
+    output.add_argument("--json", action="store_true", help="machine-readable output")
+    output.add_argument("--csv", action="store_true", help="CSV output")
     parser.add_argument(
         "--out", type=Path, help="also write it to FILE.csv (UTF-8 with BOM) or FILE.xlsx"
     )

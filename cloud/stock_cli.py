@@ -28,14 +28,14 @@ def register(sub: Any, db_arg: ArgAdder, broker_args: ArgAdder) -> None:
     actions = parser.add_subparsers(dest="stock_command", metavar="ACTION")
 
     post = _action(actions, "post", "post the ingested journal's sales and refunds", db_arg)
-    post.add_argument("--store")
+    post.add_argument("--store", help="only this store")
     post.set_defaults(func=_post)
 
     item = _action(actions, "item", "set an item's stock settings in a store", db_arg)
-    item.add_argument("store")
-    item.add_argument("sku")
-    item.add_argument("--name")
-    item.add_argument("--unit", choices=stock.UNITS)
+    item.add_argument("store", help="the store")
+    item.add_argument("sku", help="the item's sku")
+    item.add_argument("--name", help="the item's name")
+    item.add_argument("--unit", choices=stock.UNITS, help="how it is counted")
     item.add_argument("--min", dest="min_level", help="low-stock alert below this quantity")
     item.add_argument(
         "--min-cover-days", type=int, help="low-stock alert under these days of cover"
@@ -43,49 +43,49 @@ def register(sub: Any, db_arg: ArgAdder, broker_args: ArgAdder) -> None:
     item.add_argument("--lead-days", type=int, help="days from ordering to delivery (default 1)")
     item.add_argument("--order-days", type=int, help="days an order must last (default 7)")
     item.add_argument("--pack", help="order in whole packs of this quantity (default 1)")
-    item.add_argument("--supplier")
-    item.add_argument("--by", default=getpass.getuser())
+    item.add_argument("--supplier", help="who supplies it")
+    item.add_argument("--by", default=getpass.getuser(), help="who (default: this user)")
     item.set_defaults(func=_item)
 
     receive = _document(
         actions, "receive", "a goods receipt (进货)", db_arg, ("SKU", "QTY", "COST")
     )
-    receive.add_argument("--store", required=True)
+    receive.add_argument("--store", required=True, help="the store")
     receive.add_argument("--po", help="the purchase order received against")
-    receive.add_argument("--supplier")
+    receive.add_argument("--supplier", help="who supplies it")
     receive.set_defaults(func=_receive)
 
     move = _document(
         actions, "transfer", "goods sent from one store to another", db_arg, ("SKU", "QTY")
     )
-    move.add_argument("--from-store", required=True)
-    move.add_argument("--to-store", required=True)
+    move.add_argument("--from-store", required=True, help="the store it leaves")
+    move.add_argument("--to-store", required=True, help="the store it goes to")
     move.set_defaults(func=_transfer)
 
     loss = _document(
         actions, "loss", "loss or damage (报损) with its reason", db_arg, ("SKU", "QTY")
     )
-    loss.add_argument("--store", required=True)
-    loss.add_argument("--reason", required=True, choices=stock.LOSS_REASONS)
-    loss.add_argument("--note")
+    loss.add_argument("--store", required=True, help="the store")
+    loss.add_argument("--reason", required=True, choices=stock.LOSS_REASONS, help="why it was lost")
+    loss.add_argument("--note", help="what happened, in words")
     loss.set_defaults(func=_loss)
 
     count = _document(
         actions, "count", "a stock count (盘点): items as counted", db_arg, ("SKU", "COUNTED")
     )
-    count.add_argument("--store", required=True)
+    count.add_argument("--store", required=True, help="the store")
     count.set_defaults(func=_count)
 
     moves = _action(actions, "movements", "every movement with its document and source", db_arg)
-    moves.add_argument("--store")
-    moves.add_argument("--sku")
-    moves.add_argument("--from", dest="first")
-    moves.add_argument("--to", dest="last")
+    moves.add_argument("--store", help="only this store")
+    moves.add_argument("--sku", help="only this item")
+    moves.add_argument("--from", dest="first", help="first business day YYYY-MM-DD")
+    moves.add_argument("--to", dest="last", help="last business day YYYY-MM-DD")
     _output(moves)
     moves.set_defaults(func=_movements)
 
     reorder = _action(actions, "reorder", "reorder suggestions from sales velocity", db_arg)
-    reorder.add_argument("--store", required=True)
+    reorder.add_argument("--store", required=True, help="the store")
     reorder.add_argument("--day", help="the ordering day YYYY-MM-DD (default: today, UTC)")
     reorder.add_argument("--all", action="store_true", help="also the items needing nothing")
     _output(reorder)
@@ -94,19 +94,19 @@ def register(sub: Any, db_arg: ArgAdder, broker_args: ArgAdder) -> None:
     po = actions.add_parser("po", help="purchase orders")
     po_actions = po.add_subparsers(dest="po_command", metavar="ACTION")
     create = _action(po_actions, "create", "a purchase order from the reorder suggestions", db_arg)
-    create.add_argument("--store", required=True)
+    create.add_argument("--store", required=True, help="the store")
     create.add_argument("--doc", required=True, help="the order's number, e.g. PO-0001")
     create.add_argument("--day", help="the ordering day (default: today, UTC)")
     create.add_argument("--supplier", help="only items of this supplier (and name it on the order)")
-    create.add_argument("--by", default=getpass.getuser())
-    create.add_argument("--at", metavar="TIME")
+    create.add_argument("--by", default=getpass.getuser(), help="who (default: this user)")
+    create.add_argument("--at", metavar="TIME", help="as of this instant (ISO-8601; default now)")
     create.set_defaults(func=_po_create)
     show = _action(po_actions, "show", "a purchase order's lines and what was received", db_arg)
-    show.add_argument("order")
+    show.add_argument("order", help="the purchase order's number")
     _output(show)
     show.set_defaults(func=_po_show)
     listing = _action(po_actions, "list", "purchase orders and their status", db_arg)
-    listing.add_argument("--store")
+    listing.add_argument("--store", help="only this store")
     listing.set_defaults(func=_po_list)
 
     check = _action(actions, "check", "post the journal, then raise / clear stock alerts", db_arg)
@@ -115,23 +115,25 @@ def register(sub: Any, db_arg: ArgAdder, broker_args: ArgAdder) -> None:
     check.add_argument(
         "--shrink-rate", default="0.02", help="share of cost of sales (default 0.02)"
     )
-    check.add_argument("--shrink-days", type=int, default=28)
+    check.add_argument(
+        "--shrink-days", type=int, default=28, help="days the shrink is judged over (default 28)"
+    )
     check.set_defaults(func=_check)
 
     verify = _action(actions, "verify", "recompute every level from the movements", db_arg)
     verify.set_defaults(func=_verify)
 
     report = _action(actions, "report", "stock reports", db_arg)
-    report.add_argument("report", choices=REPORTS)
-    report.add_argument("--from", dest="first")
-    report.add_argument("--to", dest="last")
-    report.add_argument("--store")
+    report.add_argument("report", choices=REPORTS, help="which report")
+    report.add_argument("--from", dest="first", help="first business day YYYY-MM-DD")
+    report.add_argument("--to", dest="last", help="last business day YYYY-MM-DD")
+    report.add_argument("--store", help="only this store")
     report.add_argument("--as-of", help="onhand: at the end of this day (default now)")
     report.add_argument("--max-sold", default="0", help="slow: sold at most this (default 0)")
     report.add_argument("--by", choices=("store", "item"), default="store", help="shrink")
     _output(report)
     report.add_argument("--chart", type=Path, help="also draw it to FILE.png / FILE.svg")
-    report.add_argument("--chart-column")
+    report.add_argument("--chart-column", help="the numeric column to draw (default: the last)")
     report.set_defaults(func=_report)
 
 
@@ -147,7 +149,13 @@ def _document(
     parser = _action(actions, name, help_text, db_arg)
     parser.add_argument("--doc", required=True, help="the document's number (recorded once)")
     parser.add_argument(
-        "--item", action="append", nargs=len(item), metavar=item, default=[], required=True
+        "--item",
+        action="append",
+        nargs=len(item),
+        metavar=item,
+        default=[],
+        required=True,
+        help="one line of the document (repeat for each)",
     )
     parser.add_argument("--by", default=getpass.getuser(), help="who records it")
     parser.add_argument("--at", metavar="TIME", help="when it happened (ISO-8601; default now)")
@@ -157,8 +165,8 @@ def _document(
 
 def _output(parser: argparse.ArgumentParser) -> None:
     shown = parser.add_mutually_exclusive_group()
-    shown.add_argument("--json", action="store_true")
-    shown.add_argument("--csv", action="store_true")
+    shown.add_argument("--json", action="store_true", help="as JSON")
+    shown.add_argument("--csv", action="store_true", help="as CSV")
     parser.add_argument(
         "--out", type=Path, help="also write FILE.csv (UTF-8 with BOM) or FILE.xlsx"
     )

@@ -133,6 +133,21 @@ class CardReaderSettings(_Section):
     staff_prefixes: list[str] = Field(default_factory=list)
 
 
+# A printer as a person types it on the command line: a host name or address, maybe a port.
+BARE_PRINTER_ADDRESS = re.compile(r"^(?:[A-Za-z0-9][A-Za-z0-9.-]*|\[[0-9A-Fa-f:]+\])(?::\d{1,5})?$")
+
+
+def printer_uri(text: str) -> str:
+    """`text` as a printer uri: a uri stays as it is; a bare host or address, with or
+    without a port (192.168.1.50, printer.local:9100), is a network printer on raw TCP
+    (port 9100 unless given). Anything else is returned unchanged for the uri check to
+    refuse with its example."""
+    text = text.strip()
+    if "://" not in text and BARE_PRINTER_ADDRESS.match(text):
+        return f"tcp://{text}" if re.search(r":\d+$", text) else f"tcp://{text}:9100"
+    return text
+
+
 class PrinterSettings(_Section):
     name: str = Field(pattern=DEVICE_NAME)
     uri: str = Field(

@@ -21,6 +21,8 @@ from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from pydantic import ValidationError
+
 from devices.adoption import Proposal, Review
 from devices.errors import DeviceError, PrinterNotReady
 from devices.events import DeviceEvent, describe, utc_now
@@ -32,6 +34,7 @@ from devices.settings import (
     ScaleSettings,
     ScannerSettings,
     SerialLine,
+    printer_uri,
 )
 from gateway.errors import UsageError
 
@@ -93,54 +96,66 @@ def register(sub: Any) -> None:
 
     p = actions.add_parser("scale", help="take one reading from a scale")
     p.add_argument("--port", required=True, help="serial port, e.g. /dev/ttyUSB0")
-    p.add_argument("--protocol", required=True, choices=sorted(PROTOCOLS))
+    p.add_argument(
+        "--protocol", required=True, choices=sorted(PROTOCOLS), help="the scale's protocol"
+    )
     p.add_argument("--baud", type=int, help="baud rate (default: the protocol's)")
     p.add_argument("--parity", choices=["N", "E", "O"], help="parity (default: the protocol's)")
-    p.add_argument("--bytesize", type=int, choices=[7, 8])
+    p.add_argument(
+        "--bytesize", type=int, choices=[7, 8], help="data bits (default: the protocol's)"
+    )
     p.add_argument("--timeout", type=float, default=1.0, help="reply timeout in seconds (1)")
-    p.add_argument("--retries", type=int, default=1)
+    p.add_argument(
+        "--retries", type=int, default=1, help="requests again when no reply (default 1)"
+    )
     p.add_argument("--zero", action="store_true", help="send the zero command first")
-    p.add_argument("--json", action="store_true")
+    p.add_argument("--json", action="store_true", help="print the reading as JSON")
     p.set_defaults(func=cmd_scale)
 
     p = actions.add_parser("print-test", help="print a test page with the printer's status")
     _config_arg(p)
-    p.add_argument("--printer", metavar="URI", help="tcp://HOST:9100, serial:///dev/ttyUSB0 ...")
+    p.add_argument(
+        "--printer",
+        metavar="URI",
+        help="HOST[:PORT] (network, 9100), tcp://HOST:9100, serial:///dev/ttyUSB0 ...",
+    )
     p.add_argument("--profile", default=None, help=f"one of {', '.join(profile_names('printer'))}")
-    p.add_argument("--timeout", type=float, default=3.0)
+    p.add_argument("--timeout", type=float, default=3.0, help="seconds to wait (default 3)")
     p.add_argument("--kick", action="store_true", help="also open the cash drawer")
     p.set_defaults(func=cmd_print_test)
 
     p = actions.add_parser("simulate", help="run a simulated device for bench work")
     kinds = p.add_subparsers(dest="simulated", metavar="DEVICE", required=True)
     s = kinds.add_parser("scale", help="a scale on a pseudo-terminal")
-    s.add_argument("--protocol", required=True, choices=sorted(PROTOCOLS))
+    s.add_argument("--protocol", required=True, choices=sorted(PROTOCOLS), help="protocol to speak")
     s.add_argument(
         "--mode",
         default="stable",
         help="stable, motion, zero, under_zero, "
         "over_capacity, error, garbage, wrong_protocol, silent, partial",
     )
-    s.add_argument("--weight", default="1.234")
-    s.add_argument("--unit", default="kg")
+    s.add_argument("--weight", default="1.234", help="weight it reports (default 1.234)")
+    s.add_argument("--unit", default="kg", help="unit it reports (default kg)")
     s.add_argument("--link", metavar="PATH", help="also create a symlink PATH to the pty")
-    s.add_argument("--duration", type=float)
+    s.add_argument("--duration", type=float, help="seconds to run (default: until Ctrl-C)")
     s.set_defaults(func=cmd_simulate_scale)
     s = kinds.add_parser("printer", help="a network receipt printer that keeps what it gets")
-    s.add_argument("--host", default="127.0.0.1")
-    s.add_argument("--port", type=int, default=9100)
-    s.add_argument("--paper-out", action="store_true")
-    s.add_argument("--cover-open", action="store_true")
+    s.add_argument("--host", default="127.0.0.1", help="address to listen on")
+    s.add_argument("--port", type=int, default=9100, help="port to listen on (default 9100)")
+    s.add_argument("--paper-out", action="store_true", help="report paper out")
+    s.add_argument("--cover-open", action="store_true", help="report the cover open")
     s.add_argument("--silent", action="store_true", help="never answer status queries")
     s.add_argument("--output", metavar="FILE", help="append everything received to FILE")
-    s.add_argument("--duration", type=float)
+    s.add_argument("--duration", type=float, help="seconds to run (default: until Ctrl-C)")
     s.set_defaults(func=cmd_simulate_printer)
     s = kinds.add_parser("scanner", help="a serial barcode scanner on a pseudo-terminal")
     s.add_argument("codes", nargs="*", default=["]E04006381333931"], help="codes to scan")
-    s.add_argument("--suffix", choices=["cr", "lf", "crlf"], default="cr")
+    s.add_argument(
+        "--suffix", choices=["cr", "lf", "crlf"], default="cr", help="end of each code (default cr)"
+    )
     s.add_argument("--interval", type=float, default=1.0, help="seconds between scans")
-    s.add_argument("--link", metavar="PATH")
-    s.add_argument("--duration", type=float)
+    s.add_argument("--link", metavar="PATH", help="also link the pty at PATH")
+    s.add_argument("--duration", type=float, help="seconds to run (default: until Ctrl-C)")
     s.set_defaults(func=cmd_simulate_scanner)
     s = kinds.add_parser(
         "card-reader",
@@ -160,7 +175,9 @@ def register(sub: Any) -> None:
                    help="a card's UID in hex, MSB first, e.g. 04A1B2C3 (repeatable)")  # fmt: skip
     s.add_argument("--layout", help="the reader's keyboard country (default: the reader's)")
     s.add_argument("--rfid-format", choices=["decimal", "hex"], help="how the reader types UIDs")
-    s.add_argument("--byte-order", choices=["msb_first", "lsb_first"])
+    s.add_argument(
+        "--byte-order", choices=["msb_first", "lsb_first"], help="the UID's byte order as typed"
+    )
     s.add_argument("--fifo", metavar="PATH", help="serve a box: write the events into PATH")
     s.add_argument("--interval", type=float, default=1.0, help="seconds between cards (--fifo)")
     s.add_argument("--duration", type=float, help="--fifo: stop after S seconds")
@@ -172,7 +189,7 @@ def register(sub: Any) -> None:
         "would (real evdev InputEvents), then decodes them with --read-as. Shows the "
         "classic wrong-layout fault before it happens in the shop.",
     )
-    s.add_argument("text")
+    s.add_argument("text", help="what the wedge types")
     s.add_argument("--layout", default="us", help="the scanner's keyboard country")
     s.add_argument("--read-as", default=None, help="the box's layout (default: --layout)")
     s.add_argument("--events", action="store_true", help="also print every key event")
@@ -573,7 +590,7 @@ def _adhoc_settings(args: argparse.Namespace) -> DeviceSettings:
             )
         )
     if args.printer:
-        printers.append(PrinterSettings(name="printer", uri=args.printer))
+        printers.append(_printer_option(args.printer, args.devices_command))
     return DeviceSettings(scales=scales, scanners=scanners, printers=printers)
 
 
@@ -622,13 +639,27 @@ def cmd_scale(args: argparse.Namespace) -> int:
     return 0
 
 
+def _printer_option(text: str, command: str, **settings: Any) -> PrinterSettings:
+    """`--printer` as typed (a bare HOST[:PORT] is a network printer), or a usage error
+    saying what to write."""
+    try:
+        return PrinterSettings(name="printer", uri=printer_uri(text), **settings)
+    except ValidationError as exc:
+        raise UsageError(
+            f"--printer {text!r}: {exc.errors()[0]['msg']}",
+            where=f"gateway devices {command}",
+            fix="write HOST or HOST:PORT (network, port 9100), tcp://HOST:9100, "
+            "serial:///dev/ttyUSB0, usb://VID:PID or file:///dev/usb/lp0",
+        ) from None
+
+
 # -- print-test -------------------------------------------------------------------------
 def cmd_print_test(args: argparse.Namespace) -> int:
     if args.printer:
         targets = [
-            PrinterSettings(
-                name="printer",
-                uri=args.printer,
+            _printer_option(
+                args.printer,
+                "print-test",
                 profile=args.profile or "default",
                 timeout_s=args.timeout,
             )

@@ -1,4 +1,4 @@
-"""`gateway receipt`, `gateway report x|z` and `gateway staff ...`.
+"""`gateway receipt`, `gateway report x|z` and `gateway staff list|add|totp|disable|...`.
 
 Reprints read the journal only (every reprint is marked as a copy); `report z` writes the
 day's Z record; `staff` manages the lane_staff table. PINs are read from the terminal (or
@@ -30,7 +30,7 @@ from gateway.lane.book import LaneBook, LaneReader
 from gateway.lane.digest import TRADING
 from gateway.lane.events import Credential, Refusal
 from gateway.lane.records import LaneRef
-from gateway.lane.staff import StaffChange, StaffDirectory
+from gateway.lane.staff import STAFF_ACTIONS, STATE_ACTIONS, StaffChange, StaffDirectory
 from gateway.receipts.model import from_record
 from gateway.receipts.text import render_receipt
 from gateway.reports.days import business_day, refuse_empty_day, refuse_unknown_shift
@@ -53,7 +53,7 @@ def _approval(parser: argparse.ArgumentParser) -> None:
 
 def register(sub: Any) -> None:
     receipt = sub.add_parser("receipt", help="reprint the receipt of a journal record (a copy)")
-    receipt.add_argument("seq", type=int, metavar="SEQ")
+    receipt.add_argument("seq", type=int, metavar="SEQ", help="the journal record's number")
     receipt.add_argument("--escpos", metavar="FILE", help="also write ESC/POS bytes to FILE")
     receipt.add_argument(
         "--width", type=int, choices=(32, 42, 48), help="columns (default store.receipt_width)"
@@ -67,10 +67,10 @@ def register(sub: Any) -> None:
     receipt.set_defaults(func=_receipt)
 
     report = sub.add_parser("report", help="X (current shift) or Z (day close) report")
-    report.add_argument("which", choices=("x", "z"))
+    report.add_argument("which", choices=("x", "z"), help="x: figures so far; z: close the day")
     report.add_argument("--date", metavar="YYYY-MM-DD", help="business day (default today)")
     report.add_argument("--shift", metavar="ID", help="X report of this shift")
-    report.add_argument("--json", action="store_true")
+    report.add_argument("--json", action="store_true", help="print JSON instead of the report")
     report.add_argument(
         "--check",
         action="store_true",
@@ -89,13 +89,40 @@ def register(sub: Any) -> None:
     _common(report)
     report.set_defaults(func=_report)
 
-    staff = sub.add_parser("staff", help="add staff and enrol their second factor")
+    staff = sub.add_parser(
+        "staff",
+        help="list, add, disable, enable, unlock, remove staff; enrol their second factor",
+        description="Staff changes are approved by an admin or technician (--by) and "
+        "journalled as box_action records naming them; while `gateway run` is up they go "
+        "through it. PINs are asked, never taken from the command line.",
+    )
     staff_sub = staff.add_subparsers(dest="staff_command", metavar="ACTION", required=True)
-    add = staff_sub.add_parser("add", help="add or replace a person (PIN is asked)")
-    add.add_argument("id")
-    add.add_argument("name")
-    add.add_argument("role", choices=("cashier", "supervisor", "technician", "admin"))
-    add.add_argument("--card", metavar="CARD")
+    listing = staff_sub.add_parser(
+        "list",
+        help="everyone on this box: role, how they sign on, their standing",
+        description="Lists every person (active or not) with their role, whether they have "
+        "a card, a PIN and an authenticator, and whether they are disabled or locked out. "
+        "Reads the database only; never shows a card's value or a PIN.",
+    )
+    listing.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    _common(listing)
+    listing.set_defaults(func=_staff_list)
+    add = staff_sub.add_parser(
+        "add",
+        help="add or replace a person (PIN is asked)",
+        description="Adds a person, or updates one with this staff number (a PIN already "
+        "enrolled is kept when the PIN asked for is left empty). A person needs a PIN or a "
+        "staff card; PINs are lane.pin_min_digits to 12 digits and not trivial (000000, "
+        "123456, 121212 are refused).",
+    )
+    add.add_argument("id", help="staff number (what they key at sign-on)")
+    add.add_argument("name", help="name shown on receipts and reports")
+    add.add_argument(
+        "role",
+        choices=("cashier", "supervisor", "technician", "admin"),
+        help="what they may do ([lane.permissions])",
+    )
+    add.add_argument("--card", metavar="CARD", help="their staff badge (never a payment card)")
     add.add_argument("--ceiling", metavar="AMOUNT", help="override ceiling (supervisors)")
     add.add_argument(
         "--pin-stdin",
@@ -105,12 +132,33 @@ def register(sub: Any) -> None:
     _approval(add)
     _common(add)
     add.set_defaults(func=_staff_add)
-    totp = staff_sub.add_parser("totp", help="enrol a TOTP authenticator; prints its URI")
-    totp.add_argument("id")
+    totp = staff_sub.add_parser(
+        "totp",
+        help="enrol a TOTP authenticator; prints its URI",
+        description="Gives the person a fresh TOTP secret (sealed with the box's secrets "
+        "key) and prints the otpauth:// URI to scan into their authenticator app.",
+    )
+    totp.add_argument("id", help="staff number of the person enrolling")
     totp.add_argument("--pin-stdin", action="store_true", help="read the approver's PIN from stdin")
     _approval(totp)
     _common(totp)
     totp.set_defaults(func=_staff_totp)
+    for action in STATE_ACTIONS:
+        standing = staff_sub.add_parser(
+            action,
+            help=STAFF_ACTIONS[action],
+            description=f"{STAFF_ACTIONS[action][0].upper()}{STAFF_ACTIONS[action][1:]}; approved "
+            "(--by) and "
+            "journalled like `staff add`. The last admin or technician the box's approvals "
+            "rest on cannot be disabled or removed.",
+        )
+        standing.add_argument("id", help="staff number")
+        standing.add_argument(
+            "--pin-stdin", action="store_true", help="read the approver's PIN from stdin"
+        )
+        _approval(standing)
+        _common(standing)
+        standing.set_defaults(func=_staff_standing, staff_action=action)
 
 
 def _open(args: argparse.Namespace, *, readonly: bool = False) -> tuple[GatewaySettings, Any]:
@@ -357,6 +405,30 @@ def _staff_change(args: argparse.Namespace, action: str) -> int:
         return 1
     print(result.text)
     return 0
+
+
+def _staff_list(args: argparse.Namespace) -> int:
+    settings, db = _open(args, readonly=True)
+    path = Path(args.db) if args.db else settings.paths.database
+    people = _staff(db, settings, path).roster(_today(settings))
+    if args.json:
+        print(json.dumps([{**p.__dict__, "state": p.state()} for p in people], indent=2))
+        return 0
+    if not people:
+        print("no staff yet: gateway staff add ID NAME admin adds the first admin")
+        return 0
+    rows = [("ID", "NAME", "ROLE", "SIGNS ON WITH", "STATE")]
+    for p in people:
+        ways = [w for w, has in (("card", p.card), ("PIN", p.pin), ("TOTP", p.totp)) if has]
+        rows.append((p.id, p.name, p.role, "+".join(ways) or "-", p.state()))
+    widths = [max(len(row[i]) for row in rows) for i in range(4)]
+    for row in rows:
+        print("  ".join(cell.ljust(widths[i]) for i, cell in enumerate(row[:4])) + "  " + row[4])
+    return 0
+
+
+def _staff_standing(args: argparse.Namespace) -> int:
+    return _staff_change(args, args.staff_action)
 
 
 def _staff_add(args: argparse.Namespace) -> int:

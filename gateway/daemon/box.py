@@ -332,6 +332,20 @@ class Box:
             if store.version() is None:
                 return store.apply_text(text, str(file))
         catalog = store.load()
+        if catalog is not None and file is not None and not Path(file).exists():
+            log.warning(
+                "paths.catalog names %s, which does not exist; selling with the "
+                "database's catalog (version %s)",
+                file,
+                catalog.version,
+            )
+        if catalog is None and file is not None:
+            raise StartError(
+                f"there is no catalog: the database holds none and paths.catalog names "
+                f"{file}, which does not exist",
+                where=str(getattr(self.settings, "toml_path", None) or "paths.catalog"),
+                fix=f"put the catalog document at {file}, or correct paths.catalog",
+            )
         if catalog is None:
             raise StartError(
                 "there is no catalog: the database holds none and no catalog file is configured",

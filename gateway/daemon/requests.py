@@ -83,7 +83,8 @@ class ZReportRequest:
 
 @dataclass(frozen=True)
 class StaffRequest:
-    """`{"command": "staff", "action": "add"|"totp", ...}` (gateway.lane.staff.StaffChange)."""
+    """`{"command": "staff", "action": ACTION, ...}`, ACTION one of
+    gateway.lane.staff.STAFF_ACTIONS (checked by StaffChange.from_request)."""
 
     fields: Mapping[str, object]
 
