@@ -104,6 +104,10 @@ def test_a_cashier_who_signs_on_in_chinese_sees_only_chinese_the_next_one_englis
         page.keyboard.press("Enter")
         expect(page.locator("[data-state]")).to_have_attribute("data-state", "closed")
         expect(page.locator("html")).to_have_attribute("data-language", "en")
+        figures = page.locator('[data-prompt="shift_closed"]')  # the drawer's figures: read
+        expect(figures).to_be_visible()
+        figures.locator("button[type=submit]").press("Enter")
+        expect(figures).to_have_count(0)
 
         sign_on_in(page, SUPERVISOR, "en")
         expect(page.locator("html")).to_have_attribute("lang", "en")
