@@ -240,6 +240,8 @@ class TechnicianPage:
         if old is not None:
             self.who.pop(old.token, None)
         session = self.sessions.open(who.staff_id)
+        for token in [t for t in self.who if self.sessions.find(t, touch=False) is None]:
+            del self.who[token]  # sessions that ended by themselves
         self.who[session.token] = who
         response = RedirectResponse(PREFIX, status_code=303)
         response.set_cookie(

@@ -171,6 +171,12 @@ def test_a_technician_tests_the_devices_from_the_page(browser: Browser, bench: B
     assert len(bench.printer.printed) == printed
     assert len([b for b in box_actions(bench.data) if b["action"] == "open_drawer"]) == 1
 
+    # Signing out ends the session: its cookie answers nothing any more.
+    page.click("text=Sign out")
+    expect(page.locator("#login-error")).to_have_count(0)
+    expect(page.locator("input[name=totp]")).to_be_visible()
+    assert page.request.get(bench.url + "/part/events").status == 401
+
     # The code that signed in is not good a second time.
     other = browser.new_context().new_page()
     sign_in(other, bench.url, TECH, code)
@@ -204,3 +210,42 @@ def test_cashiers_wrong_codes_and_outsiders_are_refused(browser: Browser, bench:
     assert "frame-ancestors 'none'" in headers["content-security-policy"]
     assert page.request.get(bench.url, headers={"Host": "evil.example"}).status == 421
     page.context.close()
+
+
+def test_the_page_over_https(tmp_path: Path) -> None:
+    """With a certificate the page is HTTPS only: HSTS, and the session cookie is Secure."""
+    import ssl
+
+    import httpx
+    from test_screens_https import self_signed
+
+    cert, key = self_signed(tmp_path)
+    config = box_config(tmp_path)
+    secret = add_technician(tmp_path / "storegate.db")
+    env = {**NO_SYNC, "STOREGATE_SCREENS__TLS_CERT": str(cert),
+           "STOREGATE_SCREENS__TLS_KEY": str(key)}  # fmt: skip
+    daemon = Daemon(tmp_path, config, env)
+    try:
+        url = str(daemon.status()["screens"])
+        assert url.startswith("https://127.0.0.1:")
+        trust = ssl.create_default_context(cafile=str(cert))
+        with httpx.Client(base_url=url, verify=trust) as client:
+            form = client.get("/tech")
+            assert form.status_code == 200 and "Technician sign-in" in form.text
+            assert form.headers["strict-transport-security"]
+            assert "secure" in form.headers["set-cookie"].lower()
+            csrf = form.text.split('name="csrf" value="')[1].split('"')[0]
+            signed = client.post(
+                "/tech/login",
+                data={"csrf": csrf, "staff_id": TECH[0], "pin": TECH[1],
+                      "totp": pyotp.TOTP(secret).now()},
+            )  # fmt: skip
+            assert signed.status_code == 303, signed.text
+            cookie = signed.headers["set-cookie"].lower()
+            assert "storegate_tech=" in cookie and "secure" in cookie and "httponly" in cookie
+            assert "path=/tech" in cookie and "samesite=strict" in cookie
+            page = client.get("/tech")
+            assert "Tess (401, technician)" in page.text
+    finally:
+        code = daemon.stop()
+        assert code == 0, daemon.output()
