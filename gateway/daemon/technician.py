@@ -109,7 +109,7 @@ class BoxDesk:
         mqtt = self.box.settings.mqtt
         status["addresses"] = [
             f"host name {socket.gethostname()}",
-            f"broker {getattr(mqtt, 'host', '?')}:{getattr(mqtt, 'port', '?')}",
+            f"broker {mqtt.host}:{mqtt.port}" + (" (TLS)" if mqtt.ca_file else ""),
         ]
         return status
 

@@ -183,8 +183,12 @@ class TechnicianPage:
     async def ask(self, request: TechRequest) -> Any:
         return await run_in_threadpool(self.desk.ask, request)
 
-    def _session(self, request: Request) -> tuple[StaffSession, Technician] | None:
-        session = self.sessions.find(request.cookies.get(TECH_COOKIE))
+    def _session(
+        self, request: Request, *, touch: bool = True
+    ) -> tuple[StaffSession, Technician] | None:
+        """The signed-in technician; `touch`: the request counts as activity (the parts'
+        polling does not, so an open page left alone still ends at the idle timeout)."""
+        session = self.sessions.find(request.cookies.get(TECH_COOKIE), touch=touch)
         if session is None:
             return None
         who = self.who.get(session.token)
@@ -272,7 +276,7 @@ class TechnicianPage:
     # -- parts and tests -----------------------------------------------------------------
 
     async def part(self, request: Request) -> Response:
-        if not self._here(request) or self._session(request) is None:
+        if not self._here(request) or self._session(request, touch=False) is None:
             return PlainTextResponse("Sign in first.", 401)
         name = request.path_params["name"]
         if name not in PARTS:

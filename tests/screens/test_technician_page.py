@@ -151,6 +151,11 @@ def test_a_technician_tests_the_devices_from_the_page(browser: Browser, bench: B
     expect(page.locator("#result")).to_contain_text("symbology")
     expect(page.locator("#result")).to_contain_text("nothing was sold")
 
+    page.click("#test-devices")  # udev knows no pty: the scale's port is reported missing
+    expect(page.locator("#result")).to_contain_text("scale deli-scale")
+    expect(page.locator("#result")).to_contain_text("printer receipt: network printer")
+    expect(page.locator("#result")).to_contain_text("Not configured")
+
     page.click("#test-doctor")
     expect(page.locator("#result tr.finding").first).to_be_visible(timeout=30_000)
     page.click("#test-settings")
