@@ -691,13 +691,21 @@ def _adhoc_settings(args: argparse.Namespace) -> DeviceSettings:
 # -- scale ------------------------------------------------------------------------------
 def cmd_scale(args: argparse.Namespace) -> int:
     from devices.scale_driver import SerialScale
+    from gateway.errors import StoregateError
     from gateway.settings import load_settings
 
-    box = load_settings(args.config)
-    daemon = _daemon_socket(box)
-    held = [s for s in box.devices.scales if _port_key(s.serial.port) == _port_key(args.port)]
-    if daemon is not None and held:
-        return _scale_through_daemon(args, daemon, held[0].name)
+    try:
+        box = load_settings(args.config)
+    except StoregateError:
+        if args.config:
+            raise
+        box = None  # the default settings do not load: the bench reads the port itself
+    if box is not None:
+        daemon = _daemon_socket(box)
+        port = _port_key(args.port)
+        held = [s for s in box.devices.scales if _port_key(s.serial.port) == port]
+        if daemon is not None and held:
+            return _scale_through_daemon(args, daemon, held[0].name)
     if not args.protocol:
         raise UsageError(
             f"{args.port}: which protocol does the scale speak?",
