@@ -254,3 +254,31 @@ def test_the_page_over_https(tmp_path: Path) -> None:
     finally:
         code = daemon.stop()
         assert code == 0, daemon.output()
+
+
+def test_an_open_page_left_alone_ends_at_the_idle_timeout(browser: Browser, tmp_path: Path) -> None:
+    """The page polls its parts every few seconds; that is not activity, so a page left
+    open signs its technician out after `session_idle_minutes` (here 3 s)."""
+    config = box_config(tmp_path)
+    secret = add_technician(tmp_path / "storegate.db")
+    env = {**NO_SYNC, "STOREGATE_SCREENS__SESSION_IDLE_MINUTES": "0.05"}
+    daemon = Daemon(tmp_path, config, env)
+    try:
+        url = str(daemon.status()["screens"]) + "/tech"
+        page = browser.new_context().new_page()
+        sign_in(page, url, TECH, pyotp.TOTP(secret).now())
+        expect(page.locator("#who")).to_contain_text("Tess")
+        answered = page.wait_for_event(
+            "response", lambda r: "/tech/part/" in r.url and r.status == 200, timeout=15_000
+        )
+        assert answered.ok  # it polls, and is answered, while the session lasts
+        ended = page.wait_for_event(
+            "response", lambda r: "/tech/part/" in r.url and r.status == 401, timeout=30_000
+        )
+        assert ended.status == 401
+        page.reload()
+        expect(page.locator("input[name=totp]")).to_be_visible()
+        page.context.close()
+    finally:
+        code = daemon.stop()
+        assert code == 0, daemon.output()
