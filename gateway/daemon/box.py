@@ -243,7 +243,7 @@ class Box:
     # -- life cycle -----------------------------------------------------------------------
 
     def start(self) -> None:
-        logging.getLogger("storegate").addHandler(self.recent_log)
+        logging.getLogger().addHandler(self.recent_log)  # every logger: sync, journal, ours
         self._route_signals()
         private_dir(self.data_dir)  # made 0700: nobody else lists or swaps its files
         self.db = open_database(self.settings.paths.database, owner_thread_only=True)
@@ -518,7 +518,7 @@ class Box:
             self.db.conn.commit()
         self.db.conn.close()
         log.info("stopped")
-        logging.getLogger("storegate").removeHandler(self.recent_log)
+        logging.getLogger().removeHandler(self.recent_log)
 
     def _answer_waiting(self) -> None:
         """At shutdown: whoever still waits on the loop (a key press on a screen, a control
