@@ -107,7 +107,10 @@ class Screens:
         inbox: queue.SimpleQueue[Any],
         feed: Callable[[ev.Event], Outcome | Refusal],
         alert: Callable[[str, str], None],
+        technician: Any = None,
     ) -> None:
+        """`technician`: the technician page's desk (gateway.daemon.technician.BoxDesk),
+        served under `/tech`; None: no technician page."""
         config = settings.screens
         if not config.enabled:
             return
@@ -131,7 +134,8 @@ class Screens:
                 store_name=settings.store.name,
             )
             token = kiosk_token(settings.paths.data_dir / TOKEN_FILE)
-            self.server = ScreensServer(create_app(self.hub, kiosk_token=token), config).start()
+            app = create_app(self.hub, kiosk_token=token, technician=technician)
+            self.server = ScreensServer(app, config).start()
             self._start_pole(settings, alert)
         except (OSError, RuntimeError, SystemExit) as exc:
             self.hub = self.server = None
@@ -143,8 +147,9 @@ class Screens:
             )
             return
         log.info(
-            "screens: cashier %s/  customer %s/customer  (the kiosk browser opens %s/kiosk "
-            "with the token in %s)",
+            "screens: cashier %s/  customer %s/customer  technician %s/tech  (the kiosk "
+            "browser opens %s/kiosk with the token in %s)",
+            self.url,
             self.url,
             self.url,
             self.url,
