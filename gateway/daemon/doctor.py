@@ -234,12 +234,22 @@ class Doctor:
             ]
         return [ok("screens", f"{where} is free for gateway run")]
 
-    def _serial_device(self, name: str, port: str) -> Finding:
+    def _serial_device(self, name: str, pattern: str) -> Finding:
+        """A configured port as the driver finds it: a path, a glob or a USB identity
+        (`usb:VID:PID[:SERIAL]`, what `gateway devices adopt` may write), resolved by the
+        drivers' own rule (`devices.serial_line.resolve_port`)."""
+        from devices.errors import DeviceError
+        from devices.serial_line import resolve_port
+
+        try:
+            port = resolve_port(pattern)
+        except DeviceError:
+            port = pattern
         if not Path(port).exists():
             return Finding(
                 "device",
                 "FAIL",
-                f"{name}: {port} does not exist (unplugged, or the udev rule did not match)",
+                f"{name}: {pattern} does not exist (unplugged, or the udev rule did not match)",
                 "plug it in; check `ls -l /dev/storegate/` and `gateway devices list`",
             )
         if not os.access(port, os.R_OK | os.W_OK):

@@ -186,3 +186,26 @@ def test_doctor_fails_a_missing_catalog_and_a_taken_screens_port(tmp_path: Path)
     finally:
         assert daemon.stop() == 0, daemon.output()
     assert f"paths.catalog names {gone}, which does not exist; selling with" in daemon.output()
+
+
+def test_doctor_finds_a_scale_named_by_a_glob_as_the_driver_does(tmp_path: Path) -> None:
+    """A port written as a glob (or a USB identity, as `gateway devices adopt` may write) is
+    resolved by the drivers' own rule, not taken for a file name that does not exist."""
+    scale = ScaleSimulator("toledo8217", weight="0.352", pace=False).start()
+    try:
+        (tmp_path / "scale-usb-1").symlink_to(scale.path)  # a stable name, as udev's
+        pattern = str(tmp_path / "scale-usb-*")
+        config = write_config(
+            tmp_path,
+            f"""
+[[devices.scales]]
+name = "deli-scale"
+protocol = "toledo8217"
+serial = {{ port = "{pattern}" }}
+""",
+        )
+        _, found = doctor(config)
+        assert found["device"][0].startswith("OK"), found["device"]
+        assert "answers (stable, 0.352" in found["device"][0]
+    finally:
+        scale.stop()
