@@ -50,8 +50,18 @@ def _approval(parser: argparse.ArgumentParser) -> None:
 
 def register(sub: Any) -> None:
     receipt = sub.add_parser("receipt", help="reprint the receipt of a journal record (a copy)")
-    receipt.add_argument("seq", type=int, metavar="SEQ")
+    receipt.add_argument(
+        "seq",
+        metavar="SEQ|RECEIPT",
+        help="the journal record number, or the receipt number printed on the slip",
+    )
     receipt.add_argument("--escpos", metavar="FILE", help="also write ESC/POS bytes to FILE")
+    receipt.add_argument(
+        "--print",
+        action="store_true",
+        dest="to_printer",
+        help="also print the copy on the receipt printer (through the running daemon)",
+    )
     receipt.add_argument(
         "--width", type=int, choices=(32, 42, 48), help="columns (default store.receipt_width)"
     )
@@ -118,32 +128,92 @@ def _staff(db: Any, settings: GatewaySettings, database: Path) -> StaffDirectory
     )
 
 
-def _receipt(args: argparse.Namespace) -> int:
-    settings, db = _open(args, readonly=True)
-    journal = Journal(db)
-    record = journal.get(args.seq)
+def _receipt_record(journal: Journal, db: Any, wanted: str) -> Any:
+    """The record `wanted` names: digits are a journal record number (seq), anything else
+    the receipt number printed on the slip (e.g. box-1-000042)."""
+    wanted = wanted.strip()
+    if not wanted.isdigit():
+        record = LaneBook(db, journal).by_receipt(wanted)
+        if record is None:
+            raise UsageError(
+                f"there is no receipt {wanted!r} on this till",
+                where="gateway receipt",
+                fix="give the receipt number as printed (e.g. box-1-000042) or the journal "
+                "record number; receipts older than the retention period are pruned",
+            )
+        return record
+    seq = int(wanted)
+    record = journal.get(seq)
     if record is None:
         state = journal.state()
         kept = f"this till keeps records {state.anchor_seq + 1}..{state.head_seq}"
-        if 0 < args.seq <= state.anchor_seq:
+        if 0 < seq <= state.anchor_seq:
             raise UsageError(
-                f"journal record {args.seq} is older than the retention period: "
+                f"journal record {seq} is older than the retention period: "
                 "it was pruned from this till after head office acknowledged it",
                 where="gateway receipt",
                 fix=f"head office keeps every record; {kept}",
             )
         raise UsageError(
-            f"there is no journal record {args.seq}",
+            f"there is no journal record {seq}",
             where="gateway receipt",
             fix=f"{kept}; `gateway journal export` lists them",
         )
+    return record
+
+
+def _receipt(args: argparse.Namespace) -> int:
+    settings, db = _open(args, readonly=True)
+    journal = Journal(db)
+    record = _receipt_record(journal, db, args.seq)
     receipt = from_record(record, settings.store.header, settings.store.footer, copy=True)
     width = args.width or settings.store.receipt_width
     print(render_receipt(receipt, width), end="")
-    if args.escpos:
+    if args.escpos or args.to_printer:
         from gateway.receipts.escpos import render_escpos  # python-escpos: only when asked
 
-        Path(args.escpos).write_bytes(render_escpos(receipt, width))
+        data = render_escpos(receipt, width)
+        if args.escpos:
+            Path(args.escpos).write_bytes(data)
+        if args.to_printer:
+            return _print_copy(args, settings, record.seq, data)
+    return 0
+
+
+def _print_copy(args: argparse.Namespace, settings: GatewaySettings, seq: int, data: bytes) -> int:
+    """The copy on paper: through the running daemon's printer thread (the one that talks
+    to the printers), else straight to each configured printer."""
+    if not settings.devices.printers:
+        raise UsageError(
+            "--print: no receipt printer is configured",
+            where="gateway receipt",
+            fix="add [[devices.printers]] to the settings, or leave out --print",
+        )
+    _, socket_path = writer_of(settings, args.db)
+    if socket_path is not None:
+        answer = ask_owner(socket_path, {"command": "reprint", "seq": seq})
+        if not answer.get("ok"):
+            return owner_refused(answer, "receipt")
+        print(
+            f"gateway receipt: copy of {answer.get('receipt')} sent to the printer", file=sys.stderr
+        )
+        return 0
+    from devices.errors import DeviceError
+    from devices.runner import printer_for
+
+    for configured in settings.devices.printers:
+        printer = printer_for(configured)
+        try:
+            printer.print_bytes(data)
+        except DeviceError as exc:
+            raise UsageError(
+                f"--print: printer {configured.name} did not print: {exc.what}",
+                where="gateway receipt",
+                fix="check the printer (paper, cover, cable) and run the command again",
+            ) from exc
+        finally:
+            printer.close()
+    print("gateway receipt: copy sent to the printer", file=sys.stderr)
     return 0
 
 

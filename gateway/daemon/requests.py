@@ -109,6 +109,14 @@ class AcceptBreakRequest:
     approval: Approval
 
 
+@dataclass(frozen=True)
+class ReprintRequest:
+    """`{"command": "reprint", "seq": N}`: the receipt of journal record N printed again,
+    marked COPY / 重印, through the daemon's printer thread (`gateway receipt N --print`)."""
+
+    seq: int
+
+
 ControlRequest = (
     StatusRequest
     | LaneRequest
@@ -119,6 +127,7 @@ ControlRequest = (
     | StaffRequest
     | CatalogLoadRequest
     | AcceptBreakRequest
+    | ReprintRequest
 )
 
 
@@ -232,6 +241,17 @@ def _catalog_load(body: Mapping[str, Any]) -> CatalogLoadRequest:
     )
 
 
+def _reprint(body: Mapping[str, Any]) -> ReprintRequest:
+    seq = body.get("seq")
+    if isinstance(seq, bool) or not isinstance(seq, int) or not 0 < seq < 2**63:
+        raise BadRequest(
+            "reprint: seq must be the journal record number of a receipt",
+            where="control socket",
+            fix="gateway receipt SEQ|RECEIPT_NUMBER --print",
+        )
+    return ReprintRequest(seq)
+
+
 PARSERS: dict[str, Callable[[Mapping[str, Any]], ControlRequest]] = {
     "status": lambda _: StatusRequest(),
     "lane": _lane,
@@ -242,6 +262,7 @@ PARSERS: dict[str, Callable[[Mapping[str, Any]], ControlRequest]] = {
     "staff": _staff,
     "catalog_load": _catalog_load,
     "accept_break": _accept_break,
+    "reprint": _reprint,
 }
 
 

@@ -107,7 +107,11 @@ class Screens:
         inbox: queue.SimpleQueue[Any],
         feed: Callable[[ev.Event], Outcome | Refusal],
         alert: Callable[[str, str], None],
+        reprint: Callable[[int | None], str | None] | None = None,
     ) -> None:
+        """`reprint(seq)` prints the receipt of journal record `seq` again (None: the last
+        receipt, as a copy) through the printer thread, on the main loop; the screens'
+        Shift+F7 and their failed-print banner use it."""
         config = settings.screens
         if not config.enabled:
             return
@@ -129,7 +133,11 @@ class Screens:
                 clock=store_clock(settings.store.timezone),
                 scale_capacity=scale_capacities(settings.devices.scales),
                 store_name=settings.store.name,
+                lane_name=settings.store.box,
             )
+            if reprint is not None:
+                owner, print_again = self.owner, reprint
+                self.hub.reprinter = lambda seq: owner._on_main(lambda: print_again(seq))
             token = kiosk_token(settings.paths.data_dir / TOKEN_FILE)
             self.server = ScreensServer(create_app(self.hub, kiosk_token=token), config).start()
             self._start_pole(settings, alert)
@@ -179,6 +187,28 @@ class Screens:
         """A weight or a device's health: shown, never fed to the lane."""
         if self.hub is not None:
             self.hub.observe(event)
+
+    def tick(self, online: bool | None, backlog: int) -> None:
+        """Every second from the main loop's housekeeping: the clock on the page, the
+        customer's thank-you timing out, and how the box stands with head office (`online`
+        None: no sync) with the records it has not acknowledged yet."""
+        if self.hub is not None:
+            self.hub.tick()
+            self.hub.sync_state(online, backlog)
+
+    def follow_printer(self, printer: Any) -> None:
+        """The printer thread's word reaches the till: each printer's state in the device
+        panel, and a receipt that did not print as the banner (thread-safe hub calls)."""
+        if self.hub is None:
+            return
+        hub = self.hub
+        printer.on_state = hub.observe
+
+        def receipt(job: Any, printed: bool, reason: str) -> None:
+            label = str(getattr(job.receipt, "document_id", "") or job.record_id)
+            hub.receipt_printed(job.seq, label, printed, reason)
+
+        printer.on_receipt = receipt
 
     def publish(self) -> None:
         """Something other than an event changed the lane (a new catalog, a reload); on

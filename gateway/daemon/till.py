@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from devices.errors import DeviceError
-from devices.events import utc_now
+from devices.events import DeviceEvent, utc_now
 from devices.runner import printer_for
 from gateway.daemon.printer_health import PrinterHealth
 from gateway.journal import JournalRecord
@@ -85,9 +85,11 @@ class PrinterWorker:
             alert,
             cleared or (lambda source, message: None),
         )
-        self.printers = [
-            printer_for(p, self.health.observe, utc_now) for p in settings.devices.printers
-        ]
+        # who else follows the printers (the till's screens): each printer's state report,
+        # and each receipt printed or not (the job, and why not). Called on this thread.
+        self.on_state: Callable[[DeviceEvent], None] = lambda event: None
+        self.on_receipt: Callable[[PrintJob, bool, str], None] = lambda job, ok, why: None
+        self.printers = [printer_for(p, self._observed, utc_now) for p in settings.devices.printers]
         self.state = "none configured" if not self.printers else "unknown"
         self.render_escpos: Callable[[Any, int], bytes] | None = None
         if self.printers:
@@ -110,6 +112,10 @@ class PrinterWorker:
         self.thread.join(timeout)
         for printer in self.printers:
             printer.close()
+
+    def _observed(self, event: DeviceEvent) -> None:
+        self.health.observe(event)
+        self.on_state(event)
 
     @property
     def drawer_printer(self) -> ReceiptPrinter | None:
@@ -155,6 +161,7 @@ class PrinterWorker:
     def _print_paper(self, job: PrintJob) -> None:
         assert self.render_escpos is not None
         data = self.render_escpos(job.receipt, self.width)
+        failed = ""
         for printer in self.printers:
             try:
                 printer.print_bytes(data)
@@ -164,6 +171,8 @@ class PrinterWorker:
                 printer.close()
                 self.state = f"offline: {exc}"
                 self.health.not_printed(job.seq, exc.what)
+                failed = failed or exc.what
+        self.on_receipt(job, not failed, failed)
 
     def _kick(self, job: DrawerKick) -> None:
         printer = self.drawer_printer

@@ -168,6 +168,7 @@ def receipt_lines(receipt: Any, width: int) -> list[str]:
     out = [center(h, width) for h in receipt.header]
     if receipt.copy:
         out.append(center("*** COPY ***", width))
+        out.append(center("*** 重印 ***", width))  # a Chinese till's staff read it too
     out.append(center(receipt.title, width))
     out.append(columns(receipt.document_id, receipt.local_time.replace("T", " ")[:16], width))
     out.append(columns(f"Staff: {receipt.staff}", receipt.lane, width))

@@ -117,7 +117,8 @@ TEXTS: dict[str, dict[str, str]] = {
         "pay_back": "Pay back (cash / card / stored value)",
         "cash_word": "cash",
         "lines_hint": "How many of each line to refund: digits; Space: all that is left "
-        "(again: none); + / -: one more / less; ↑ ↓: next line; Enter: refund.",
+        "(again: none); + / -: one more / less; ↑ ↓: next line; Enter: on to the reason, "
+        "pay back and OK.",
         "receipt_hint": "Type or scan the receipt number, then Enter: its lines are listed.",
         "sold": "Sold",
         "paid_line": "Paid",
@@ -234,7 +235,7 @@ TEXTS: dict[str, dict[str, str]] = {
         "pay_back": "退款方式（现金 / 银行卡 / 储值）",
         "cash_word": "现金",
         "lines_hint": "在行上输入退货数量；空格：全部可退（再按：不退）；+ / -：加减一件；"
-        "↑ ↓：换行；回车：退货。",
+        "↑ ↓：换行；回车：依次到原因、退款方式和确定。",
         "receipt_hint": "请输入或扫描小票号，再按回车：列出小票各行。",
         "sold": "售出",
         "paid_line": "实付",
@@ -296,6 +297,43 @@ REFUSALS_ZH: dict[str, str] = {
     "no_member_to_credit": "无小票退货没有会员可退储值：请退现金或银行卡。",
     "points_back": "积分只能退回积分，现在无法退回，也不能退现金：请联系主管。",
 }
+
+
+# The till at a glance (status bar, printer banner, reprint) and the customer's refund.
+AT_A_GLANCE: dict[str, dict[str, str]] = {
+    "en": {
+        "lane": "Lane",
+        "online": "Online",
+        "offline": "Offline",
+        "sync_off": "No sync",
+        "to_send": "to send",
+        "not_printed": "Receipt {receipt} did not print",
+        "reprint_hint": "Shift+F7 prints it again",
+        "k_reprint": "Reprint receipt",
+        "no_printer": "No receipt printer on this till.",
+        "nothing_to_reprint": "No receipt to print again yet.",
+        "reprinting": "Printing again:",
+        "customer_refund": "Refund",
+        "refund_to_you": "Refunded to you",
+    },
+    "zh": {
+        "lane": "收银台",
+        "online": "在线",
+        "offline": "离线",
+        "sync_off": "未同步",
+        "to_send": "条待上传",
+        "not_printed": "小票 {receipt} 未打印",
+        "reprint_hint": "按 Shift+F7 重新打印",
+        "k_reprint": "重印小票",
+        "no_printer": "本收银台没有小票打印机。",
+        "nothing_to_reprint": "还没有可重印的小票。",
+        "reprinting": "正在重印：",
+        "customer_refund": "退款",
+        "refund_to_you": "退给您",
+    },
+}
+for _language, _texts in AT_A_GLANCE.items():
+    TEXTS[_language].update(_texts)
 
 
 # The lane's notices are English sentences without codes: known shapes are translated,

@@ -9,7 +9,11 @@
   var entry = document.getElementById("entry");
   var queue = Promise.resolve();
 
+  // the till is not answering (live.js): nothing is sent, nothing is queued for later
+  function live() { return document.body.hasAttribute("data-live"); }
+
   function send(action, value) {
+    if (!live()) { return; }
     var body = new URLSearchParams({ entry: value === undefined ? entry.value : value });
     if (value === undefined) { entry.value = ""; }
     queue = queue.then(function () {
@@ -39,6 +43,7 @@
   function latch(on) { latched = on; document.body.classList.toggle("shift-latched", on); }
 
   document.addEventListener("keydown", function (e) {
+    if (!live()) { e.preventDefault(); return; }  // the till is gone: no input
     if (dialog() && e.key !== "Escape") { return; }  // typing in a dialog: Enter submits it
     // a character typed while the cursor is nowhere (a dialog just closed, before the next
     // push puts it back on the entry line) belongs on the entry line, not lost
@@ -125,6 +130,35 @@
     if (actions[e.key]) { e.preventDefault(); actions[e.key](); }
   });
 
+  // In the refund-lines dialog Enter walks on: from the lines to the reason, to how the
+  // money goes back (to the terminal's reference when that is not cash); Enter on the last
+  // of them is OK: it refunds. In the receipt number Enter lists the receipt typed.
+  document.addEventListener("keydown", function (e) {
+    if (e.key !== "Enter" || e.target.tagName !== "INPUT") { return; }
+    var form = e.target.closest("form[data-steps]");
+    if (!form || e.target.name === "receipt_id") { return; }
+    var field = function (name) { return form.querySelector('input[name="' + name + '"]'); };
+    var tender = field("tender");
+    var order = ["reason", "tender"];
+    if (tender && tender.value.trim() !== tender.defaultValue.trim()) { order.push("reference"); }
+    var at = pickRow(e.target) ? -1 : order.indexOf(e.target.name);
+    if (at === -1 && !pickRow(e.target)) { return; }
+    e.preventDefault();
+    var next = at + 1 < order.length ? field(order[at + 1]) : null;
+    if (next) { next.focus(); next.select(); } else { form.querySelector('button[type="submit"]').click(); }
+  }, true);
+
+  // the basket follows the line just scanned or selected
+  function followLine() {
+    var row = document.querySelector("#basket tr.selected");
+    if (row) { row.scrollIntoView({ block: "nearest" }); }
+  }
+  document.body.addEventListener("htmx:sseMessage", function (e) {
+    if (e.target && e.target.id === "basket") { followLine(); }
+  });
+  // a message or a banner taking its row shrinks the basket: the line stays in view
+  if (window.ResizeObserver) { new ResizeObserver(followLine).observe(document.getElementById("basket")); }
+
   document.addEventListener("input", function (e) {
     var row = e.target.closest && pickRow(e.target);
     if (row) { row.classList.toggle("chosen", e.target.value.trim() !== ""); }
@@ -139,7 +173,9 @@
     if (input) { input.focus(); }
   });
 
-  document.body.addEventListener("htmx:sseMessage", function () { focusInput(); });
+  // a heartbeat (live.js) changes nothing on the page: the cursor stays where it is
+  function pushed(e) { return !(e.target && e.target.id === "beat"); }
+  document.body.addEventListener("htmx:sseMessage", function (e) { if (pushed(e)) { focusInput(); } });
   document.body.addEventListener("click", function (e) {
     if (!e.target.closest("input, button")) { focusInput(); }
   });
