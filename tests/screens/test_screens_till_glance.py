@@ -23,7 +23,9 @@ from gateway.settings import load_settings
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "daemon"))
 from daemon_testkit import GATEWAY, NO_SYNC, Daemon, box_config
-from ops_testkit import wait_until
+from ops_testkit import FAST_SYNC, head_office_online, synced_box_config, wait_until
+
+from gateway.harness.brokers import Mosquitto
 
 CASHIER_STAFF = {"staff": "101", "pin": "472951"}
 COPY = b"*** COPY ***"
@@ -125,6 +127,34 @@ def test_a_hung_daemon_is_said_within_2_s_and_the_page_takes_no_input(
         page.close()
     finally:
         assert daemon.stop() == 0, daemon.output()[-3000:]
+
+
+def test_the_sync_light_follows_the_link_and_counts_what_waits(
+    tmp_path: Path, browser: Browser
+) -> None:
+    broker = Mosquitto(tmp_path / "broker").start()
+    daemon: Daemon | None = None
+    try:
+        head_office_online(broker.port)
+        daemon = Daemon(tmp_path, synced_box_config(tmp_path, broker), FAST_SYNC)
+        url = str(daemon.status()["screens"])
+        page = open_page(browser, daemon_kiosk(url, tmp_path))
+        light = page.locator("#st-sync")
+        expect(light).to_have_attribute("data-online", "true", timeout=20_000)
+        expect(light).to_have_text(re.compile(r"^Online"))
+        broker.kill()  # the link is gone: offline, and what the till keeps meanwhile
+        expect(light).to_have_attribute("data-online", "false", timeout=20_000)
+        assert daemon.key("sign_on", **CASHIER_STAFF)["ok"]
+        sell(daemon)
+        expect(light).to_have_text(re.compile(r"^Offline · [1-9]\d* to send$"))
+        expect(light).to_have_class("sync offline")
+        backlog = daemon.status()["journal"]["backlog"]  # type: ignore[index]
+        expect(light).to_have_attribute("data-backlog", str(backlog))
+        page.close()
+    finally:
+        if daemon is not None:
+            assert daemon.stop() == 0, daemon.output()[-3000:]
+        broker.kill()
 
 
 def receipt_command(config: Path, *args: str) -> subprocess.CompletedProcess[str]:
