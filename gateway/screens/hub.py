@@ -248,6 +248,7 @@ class ScreenHub:
     def _accepted(self, outcome: Outcome, member_name: str | None) -> None:
         self._pending = None
         self.desk.prompt = None
+        self.desk.refund_picks = {}
         self.desk.selected = None
         text = " ".join(notice_text(self.language, n) for n in outcome.notices)
         self.desk.message = Message("notice", text) if text else None
@@ -305,7 +306,7 @@ class ScreenHub:
         if action == "refund_lines":  # asks the lane's owner: not under the hub's lock
             listed = self._refund_lines_prompt(entry.strip())
             with self._lock:
-                self.desk.prompt = listed
+                self.desk.prompt, self.desk.refund_picks = listed, {}
             self.publish()
             return None
         dialogs: dict[str, Callable[[str], None]] = {
@@ -315,6 +316,7 @@ class ScreenHub:
             "up": lambda _: self._move(-1),
             "down": lambda _: self._move(1),
             "select": self._select,
+            "refund_pick": self._refund_pick,
             "return": self._open_return,
             "no_sale": self._open_no_sale,
             "escape": lambda _: self._escape(),
@@ -371,7 +373,23 @@ class ScreenHub:
         if entry.strip().isdigit() and 1 <= int(entry) <= len(self.view.lines):
             self.desk.selected = int(entry) - 1
 
+    def _refund_pick(self, entry: str) -> None:
+        """What the cashier has picked so far in the refund-lines dialog (`1=2;3=all`, sent
+        by the page as it changes), for the customer's display only: the lane gets the
+        picks with OK, and checks them then."""
+        prompt = self.desk.prompt
+        if prompt is None or prompt.receipt is None:
+            return
+        numbers = {line.number for line in prompt.receipt.lines if line.open}
+        picks: dict[int, str] = {}
+        for item in entry.split(";")[:500]:
+            number, _, quantity = item.partition("=")
+            if number.strip().isdigit() and int(number) in numbers and quantity.strip():
+                picks[int(number)] = quantity.strip()[:12]
+        self.desk.refund_picks = picks
+
     def _escape(self) -> None:
+        self.desk.refund_picks = {}
         self.desk.prompt = None
         self.desk.message = None
         self._pending = None

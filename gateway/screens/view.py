@@ -165,6 +165,7 @@ class ScreenView:
     unprinted: Unprinted | None = None
     thanks: LastSale | None = None  # the customer's thank-you, until cleared
     refunded: str | None = None  # the customer's last refund total, until cleared
+    refund_picks: tuple[tuple[int, str], ...] = ()  # (line number, picked) so far
 
     @property
     def last_line(self) -> LineView | None:
@@ -194,6 +195,7 @@ class Desk:
     unprinted: Unprinted | None = None
     refunded: str | None = None  # the last refund's total (the customer's display)
     thanks_cleared: bool = False  # the customer's thank-you was cleared (time, sign-on)
+    refund_picks: dict[int, str] = field(default_factory=dict)  # the refund-lines dialog's
 
 
 def build_view(
@@ -226,6 +228,7 @@ def build_view(
         "unprinted": desk.unprinted,
         "thanks": None if sale is not None or desk.thanks_cleared else desk.last_sale,
         "refunded": None if sale is not None or desk.thanks_cleared else desk.refunded,
+        "refund_picks": tuple(sorted(desk.refund_picks.items())),
     }
     if sale is not None:
         base.update(_sale(sale, desk, fmt, t))

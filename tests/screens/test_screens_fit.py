@@ -121,7 +121,11 @@ def test_the_refund_lines_dialog_of_30_lines_fits_and_ends_by_keyboard(
         expect(customer.locator("#c-refund li")).to_have_count(30)
 
         expect(dialog.locator('input[name="line_1"]')).to_be_focused()
-        page.keyboard.press("Space")  # all of line 1
+        page.keyboard.press("Space")  # all of line 1: the customer sees it going back
+        expect(customer.locator('#c-refund li[data-line="1"]')).to_have_class("open picked")
+        expect(customer.locator('#c-refund li[data-line="1"] .back')).to_have_text("↩ 1")
+        expect(customer.locator("#c-refund li.picked")).to_have_count(1)
+        customer.screenshot(path=str(DOCS / "customer-refund.png"))
         page.keyboard.press("Enter")  # on to the reason
         expect(dialog.locator('input[name="reason"]')).to_be_focused()
         page.keyboard.type("spilt")
@@ -145,6 +149,48 @@ def test_the_refund_lines_dialog_of_30_lines_fits_and_ends_by_keyboard(
     finally:
         page.close()
         customer.close()
+
+
+# every dialog the cashier page opens, by its key, with what the entry line holds
+DIALOGS = [
+    ("F12", "", "sign_on"),
+    ("F10", "box-1-000001", "refund"),
+    ("Shift+F10", "", "refund_lines"),
+    ("Shift+F11", "7612345001197", "return"),
+    ("Shift+F12", "", "no_sale"),
+    ("F11", "", "void_sale"),
+    ("F12", "", "close_shift"),
+]
+
+
+def test_every_dialog_fits_a_small_screen_and_goes_by_keyboard(
+    till: Till, browser: Browser
+) -> None:
+    page = open_page(browser, till.kiosk("/"), width=1024, height=768)
+    try:
+        for key, entry, kind in DIALOGS:
+            if kind == "refund":
+                sign_on(page)
+            if kind == "void_sale":  # a sale to void
+                page.keyboard.type(BARCODES[0])
+                page.keyboard.press("Enter")
+                expect(page.locator("#basket tr[data-line]")).to_have_count(1)
+            page.keyboard.type(entry)
+            page.keyboard.press(key)
+            dialog = page.locator(f'[data-prompt="{kind}"] form')
+            expect(dialog).to_be_visible()
+            inside(page, dialog)
+            inside(page, dialog.locator('button[type="submit"]'))
+            expect(dialog.locator("input:focus")).to_have_count(1)  # typing goes in at once
+            if kind == "void_sale":  # finished by keyboard: the reason, Enter
+                page.keyboard.type("customer changed mind")
+                page.keyboard.press("Enter")
+                expect(page.locator("[data-state]")).to_have_attribute("data-state", "idle")
+            else:
+                page.keyboard.press("Escape")
+            expect(page.locator("[data-prompt]")).to_have_count(0)
+    finally:
+        page.close()
 
 
 def test_the_thank_you_goes_after_its_time_and_at_the_next_sign_on(

@@ -97,6 +97,22 @@
     if (!input) { return; }
     input.value = value;
     row.classList.toggle("chosen", value.trim() !== "");
+    picked(row);
+  }
+
+  // what is picked so far goes to the hub for the customer's display (the lane gets the
+  // picks with OK and checks them then); sent a moment after the last change
+  var pickTimer = null;
+  function picked(row) {
+    var body = row.closest("tbody");
+    clearTimeout(pickTimer);
+    pickTimer = setTimeout(function () {
+      var picks = [];
+      body.querySelectorAll("tr[data-line] input").forEach(function (input) {
+        if (input.value.trim()) { picks.push(input.closest("tr").dataset.line + "=" + input.value.trim()); }
+      });
+      send("refund_pick", picks.join(";"));
+    }, 150);
   }
 
   function toggle(row) {
@@ -161,7 +177,7 @@
 
   document.addEventListener("input", function (e) {
     var row = e.target.closest && pickRow(e.target);
-    if (row) { row.classList.toggle("chosen", e.target.value.trim() !== ""); }
+    if (row) { row.classList.toggle("chosen", e.target.value.trim() !== ""); picked(row); }
   });
 
   document.getElementById("prompt").addEventListener("click", function (e) {
