@@ -996,7 +996,7 @@ class Box:
         entry.update(state=state, detail=detail, at=at.isoformat())
 
     def _housekeeping(self, now: float) -> None:
-        if now >= self.next_screens_tick:
+        if self.screens.url is not None and now >= self.next_screens_tick:
             self.next_screens_tick = now + SCREENS_TICK_S
             online = self.sync.link_status().online if self.sync is not None else None
             self.screens.tick(online, self.journal.backlog()[0])

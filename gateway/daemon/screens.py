@@ -71,6 +71,10 @@ class MainLoopLane:
             return fn()
         return on_main_loop(self.inbox, fn)
 
+    def run(self, fn: Callable[[], T]) -> T:
+        """`fn()` on the main loop (the screens' reprint: it reads the journal)."""
+        return self._on_main(fn)
+
     def take(self) -> LaneSnapshot:
         """The lane as it is now; on the main loop only (it reads the book)."""
         assert threading.get_ident() == self._main, "lane snapshots are taken on the main loop"
@@ -137,7 +141,7 @@ class Screens:
             )
             if reprint is not None:
                 owner, print_again = self.owner, reprint
-                self.hub.reprinter = lambda seq: owner._on_main(lambda: print_again(seq))
+                self.hub.reprinter = lambda seq: owner.run(lambda: print_again(seq))
             token = kiosk_token(settings.paths.data_dir / TOKEN_FILE)
             self.server = ScreensServer(create_app(self.hub, kiosk_token=token), config).start()
             self._start_pole(settings, alert)
