@@ -250,3 +250,15 @@ def test_the_status_bar_shows_sync_and_the_unprinted_banner(
     expect(cashier.locator(".message.alert")).to_have_text("No receipt printer on this till.")
     hub.receipt_printed(7, "box-1-000003", True)
     expect(cashier.locator("#unprinted")).to_have_count(0)
+
+
+@pytest.mark.parametrize("language", ["zh"])
+def test_the_status_bar_and_banner_in_chinese(till: Till, cashier: Page) -> None:
+    sign_on(cashier)
+    till.hub.sync_state(False, 3)
+    expect(cashier.locator("#st-sync")).to_have_text("离线 · 3 条待上传")
+    expect(cashier.locator("#st-lane")).to_have_text("收银台 box-1")
+    till.hub.receipt_printed(7, "box-1-000003", False)
+    expect(cashier.locator("#unprinted")).to_have_text(
+        "小票 box-1-000003 未打印 — 按 Shift+F7 重新打印"
+    )

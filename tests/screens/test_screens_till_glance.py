@@ -15,17 +15,18 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
 from playwright.sync_api import Browser, expect
 from screens_testkit import MILK, WINE, daemon_kiosk, open_page
 
 from devices.simulators.printer import NetworkPrinterSimulator
+from gateway.daemon.requests import BadRequest, parse_request
+from gateway.harness.brokers import Mosquitto
 from gateway.settings import load_settings
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "daemon"))
-from daemon_testkit import GATEWAY, NO_SYNC, Daemon, box_config
+from daemon_testkit import GATEWAY, NO_SYNC, Daemon, box_config, write_config
 from ops_testkit import FAST_SYNC, head_office_online, synced_box_config, wait_until
-
-from gateway.harness.brokers import Mosquitto
 
 CASHIER_STAFF = {"staff": "101", "pin": "472951"}
 COPY = b"*** COPY ***"
@@ -197,6 +198,13 @@ def test_gateway_receipt_takes_the_slip_number_and_prints_a_copy(tmp_path: Path)
         unknown = receipt_command(config, "box-1-999999", "--print")
         assert unknown.returncode == 2, unknown
         assert "no receipt 'box-1-999999'" in unknown.stderr and "Traceback" not in unknown.stderr
+        (tmp_path / "bare").mkdir()
+        bare = write_config(tmp_path / "bare")  # no printer configured: said, exit 2
+        db = str(tmp_path / "storegate.db")
+        none = receipt_command(bare, "1", "--print", "--db", db)
+        assert none.returncode == 2 and "no receipt printer is configured" in none.stderr, none
+        with pytest.raises(BadRequest, match="seq must be the journal record number"):
+            parse_request({"command": "reprint", "seq": "box-1-000001"})
     finally:
         if daemon is not None:
             daemon.stop()
