@@ -63,6 +63,9 @@ class PrinterHealth:
         self._alert = alert
         self._cleared = cleared
         self._outage: _Outage | None = None
+        # who else follows the printers' state reports (the till's screens: the device
+        # panel); called on the printer thread, must not block
+        self.listener: Callable[[DeviceEvent], None] = lambda event: None
 
     def observe(self, event: DeviceEvent) -> None:
         """A printer's state report (its sink; called on the printer thread)."""
@@ -73,6 +76,7 @@ class PrinterHealth:
             printer.state, printer.detail = event.state.value, event.detail
             printer.since = event.at.isoformat()
         log.info("printer %s: %s %s", event.device, event.state.value, event.detail)
+        self.listener(event)
         if event.state in _PRINTS:
             self._maybe_recovered()
 

@@ -206,7 +206,7 @@ class Screens:
         if self.hub is None:
             return
         hub = self.hub
-        printer.on_state = hub.observe
+        printer.health.listener = hub.observe
 
         def receipt(job: Any, printed: bool, reason: str) -> None:
             label = str(getattr(job.receipt, "document_id", "") or job.record_id)

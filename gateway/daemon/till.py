@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from devices.errors import DeviceError
-from devices.events import DeviceEvent, utc_now
+from devices.events import utc_now
 from devices.runner import printer_for
 from gateway.daemon.printer_health import PrinterHealth
 from gateway.journal import JournalRecord
@@ -85,11 +85,9 @@ class PrinterWorker:
             alert,
             cleared or (lambda source, message: None),
         )
-        # who else follows the printers (the till's screens): each printer's state report,
-        # and each receipt printed or not (the job, and why not). Called on this thread.
-        self.on_state: Callable[[DeviceEvent], None] = lambda event: None
-        self.on_receipt: Callable[[PrintJob, bool, str], None] = lambda job, ok, why: None
-        self.printers = [printer_for(p, self._observed, utc_now) for p in settings.devices.printers]
+        self.printers = [
+            printer_for(p, self.health.observe, utc_now) for p in settings.devices.printers
+        ]
         self.state = "none configured" if not self.printers else "unknown"
         self.render_escpos: Callable[[Any, int], bytes] | None = None
         if self.printers:
@@ -97,6 +95,9 @@ class PrinterWorker:
 
             self.render_escpos = render_escpos
         self.thread = threading.Thread(target=self._run, name="storegate-printer", daemon=True)
+        # who else follows each receipt printed or not (the till's screens: the job, and
+        # why not); called on this thread. Printer states: `health.listener`.
+        self.on_receipt: Callable[[PrintJob, bool, str], None] = lambda job, ok, why: None
         if self.printers and self.drawer_printer is None:
             log.warning(
                 "no configured printer's profile has a drawer port: the cash drawer "
@@ -112,10 +113,6 @@ class PrinterWorker:
         self.thread.join(timeout)
         for printer in self.printers:
             printer.close()
-
-    def _observed(self, event: DeviceEvent) -> None:
-        self.health.observe(event)
-        self.on_state(event)
 
     @property
     def drawer_printer(self) -> ReceiptPrinter | None:
