@@ -15,12 +15,11 @@ from pathlib import Path
 
 import pytest
 from playwright.sync_api import Browser, Locator, Page, expect
-from screens_testkit import ROOT, Till, open_page, sign_on
+from screens_testkit import Till, open_page, shot, sign_on
 
 from gateway.harness.screens_demo import MEMBER_CARD, SUPERVISOR, member_card
 from gateway.lane import events as ev
 
-DOCS = ROOT / "docs" / "screens"
 SIZES = [(1024, 768), (1366, 768), (1920, 1080)]
 # 30 different products, chosen for their promotions: yoghurt 3 for 2.00, chocolate 3 for
 # 2, second coffee half price, snacks 15 % off, pasta 0.50 off, member dairy 10 % off
@@ -80,8 +79,7 @@ def test_a_30_line_basket_keeps_total_due_and_newest_line_in_view(
             inside(page, page.locator(element))
         scroller = page.locator("#lines-scroll")
         shown_in(scroller, page.locator('#basket tr[data-line="30"]'))  # just scanned
-        DOCS.mkdir(exist_ok=True)
-        page.screenshot(path=str(DOCS / f"cashier-30-lines-{width}x{height}.png"))
+        shot(page, f"cashier-30-lines-{width}x{height}")
 
         for _ in range(26):  # up to line 4: the basket follows the selection
             page.keyboard.press("ArrowUp")
@@ -125,15 +123,14 @@ def test_the_refund_lines_dialog_of_30_lines_fits_and_ends_by_keyboard(
         expect(customer.locator('#c-refund li[data-line="1"]')).to_have_class("open picked")
         expect(customer.locator('#c-refund li[data-line="1"] .back')).to_have_text("↩ 1")
         expect(customer.locator("#c-refund li.picked")).to_have_count(1)
-        customer.screenshot(path=str(DOCS / "customer-refund.png"))
+        shot(customer, "customer-refund")
         page.keyboard.press("Enter")  # on to the reason
         expect(dialog.locator('input[name="reason"]')).to_be_focused()
         page.keyboard.type("spilt")
         page.keyboard.press("Enter")  # on to how the money goes back
         expect(dialog.locator('input[name="tender"]')).to_be_focused()
         inside(page, dialog.locator('button[type="submit"]'))  # OK in view too
-        DOCS.mkdir(exist_ok=True)
-        page.screenshot(path=str(DOCS / "cashier-refund-30-lines-1024x768.png"))
+        shot(page, "cashier-refund-30-lines-1024x768")
         page.keyboard.press("Enter")  # cash: the last field, Enter is OK
         supervisor = page.locator('[data-prompt="supervisor"]')
         expect(supervisor).to_be_visible()

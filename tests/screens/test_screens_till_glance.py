@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 from playwright.sync_api import Browser, expect
-from screens_testkit import MILK, WINE, daemon_kiosk, open_page
+from screens_testkit import MILK, WINE, daemon_kiosk, open_page, shot
 
 from devices.simulators.printer import NetworkPrinterSimulator
 from gateway.daemon.requests import BadRequest, parse_request
@@ -72,11 +72,7 @@ def test_status_bar_unprinted_banner_and_one_key_reprints(tmp_path: Path, browse
         expect(banner).to_contain_text("Receipt box-1-000002 did not print")
         expect(banner).to_contain_text("Shift+F7")
         expect(panel).to_have_class("bad")
-        page.screenshot(
-            path=str(
-                Path(__file__).resolve().parents[2] / "docs" / "screens" / "cashier-unprinted.png"
-            )
-        )
+        shot(page, "cashier-unprinted")
         assert b"box-1-000002" not in printer.printed
 
         printer.flags.clear()
