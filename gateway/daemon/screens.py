@@ -115,7 +115,7 @@ class Screens:
     ) -> None:
         """`reprint(seq)` prints the receipt of journal record `seq` again (None: the last
         receipt, as a copy) through the printer thread, on the main loop; the screens'
-        Shift+F7 and their failed-print banner use it."""
+        Ctrl+P and their failed-print banner use it."""
         config = settings.screens
         if not config.enabled:
             return

@@ -329,7 +329,7 @@ class ScreenHub:
         return None
 
     def _reprint(self) -> None:
-        """Shift+F7: the receipt the banner says did not print, else the last receipt
+        """Ctrl+P: the receipt the banner says did not print, else the last receipt
         (marked as a copy), printed again from its journal record."""
         with self._lock:
             unprinted = self.desk.unprinted
@@ -638,7 +638,7 @@ class ScreenHub:
 
     def receipt_printed(self, seq: int, receipt_id: str, printed: bool, reason: str = "") -> None:
         """The printer thread's word on the receipt of record `seq`: one that did not
-        print raises the till's banner (Shift+F7 prints it again); printed, it goes."""
+        print raises the till's banner (Ctrl+P prints it again); printed, it goes."""
         with self._lock:
             shown = self.desk.unprinted
             if not printed:

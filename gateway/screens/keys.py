@@ -40,8 +40,9 @@ KEYS: dict[str, tuple[str, str]] = {
     "refund_lines": ("Shift+F10", "k_refund_lines"),
     "return": ("Shift+F11", "k_return"),
     "no_sale": ("Shift+F12", "k_no_sale"),
-    # beside resume: the receipt that did not print (the banner), else the last one
-    "reprint": ("Shift+F7", "k_reprint"),
+    # print again (Ctrl+P, as everywhere): the receipt that did not print (the banner),
+    # else the last one. Not a Shift+F key: those are taken by the rarer sale actions.
+    "reprint": ("Ctrl+P", "k_reprint"),
 }
 BARCODE_MIN = 8  # EAN-8 is the shortest barcode; shorter numbers are PLUs
 

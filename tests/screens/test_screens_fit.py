@@ -243,7 +243,7 @@ def test_the_status_bar_shows_sync_and_the_unprinted_banner(
     hub.receipt_printed(7, "box-1-000003", False, "printer receipt is out of paper")
     expect(cashier.locator("#unprinted")).to_contain_text("Receipt box-1-000003 did not print")
     inside(cashier, cashier.locator("#unprinted"))
-    cashier.keyboard.press("Shift+F7")  # no printer thread without the daemon: said so
+    cashier.keyboard.press("Control+p")  # no printer thread without the daemon: said so
     expect(cashier.locator(".message.alert")).to_have_text("No receipt printer on this till.")
     hub.receipt_printed(7, "box-1-000003", True)
     expect(cashier.locator("#unprinted")).to_have_count(0)
@@ -257,5 +257,5 @@ def test_the_status_bar_and_banner_in_chinese(till: Till, cashier: Page) -> None
     expect(cashier.locator("#st-lane")).to_have_text("收银台 box-1")
     till.hub.receipt_printed(7, "box-1-000003", False)
     expect(cashier.locator("#unprinted")).to_have_text(
-        "小票 box-1-000003 未打印 — 按 Shift+F7 重新打印"
+        "小票 box-1-000003 未打印 — 按 Ctrl+P 重新打印"
     )

@@ -1,7 +1,7 @@
 """The till at a glance in `gateway run` (issue 14, item 2), in Chromium, with the TCP
 receipt printer simulator: the status bar (store, lane, cashier, date and clock, sync),
 the printer in the device panel, a receipt that did not print as a banner with its
-one-key reprint (Shift+F7) through the daemon's printer thread, the same key printing
+one-key reprint (Ctrl+P) through the daemon's printer thread, the same key printing
 the last receipt again as a copy (COPY / 重印 in the printer's bytes), the page saying
 within 2 s that a hung daemon does not answer and taking no input meanwhile; and
 `gateway receipt NUMBER --print` with and without the running daemon."""
@@ -70,20 +70,20 @@ def test_status_bar_unprinted_banner_and_one_key_reprints(tmp_path: Path, browse
         sell(daemon, WINE)
         banner = page.locator("#unprinted")
         expect(banner).to_contain_text("Receipt box-1-000002 did not print")
-        expect(banner).to_contain_text("Shift+F7")
+        expect(banner).to_contain_text("Ctrl+P")
         expect(panel).to_have_class("bad")
         shot(page, "cashier-unprinted")
         assert b"box-1-000002" not in printer.printed
 
         printer.flags.clear()
-        page.keyboard.press("Shift+F7")  # one key: the receipt that did not print
+        page.keyboard.press("Control+p")  # one key: the receipt that did not print
         wait_until(lambda: b"box-1-000002" in printer.printed, 20, "the reprint")
         expect(banner).to_have_count(0)
         expect(panel).to_contain_text("ready")
         reprinted = bytes(printer.printed)
         assert COPY not in reprinted  # the customer never had it: the receipt itself
 
-        page.keyboard.press("Shift+F7")  # no banner: the last receipt, as a copy
+        page.keyboard.press("Control+p")  # no banner: the last receipt, as a copy
         wait_until(lambda: COPY in printer.printed, 20, "the copy")
         copy = bytes(printer.printed)[len(reprinted) :]
         assert CHONGYIN in copy and b"box-1-000002" in copy, copy

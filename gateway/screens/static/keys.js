@@ -52,8 +52,10 @@
         document.activeElement.tagName === "INPUT")) { entry.focus(); return; }
     if (e.key === "F1") { e.preventDefault(); latch(!latched); return; }
     var fkey = /^F[0-9]+$/.test(e.key);
-    // Shift + a function key is a key of its own (the rarer actions: see docs/screens.md)
+    // Shift + a function key is a key of its own (the rarer actions: see docs/screens.md);
+    // Ctrl + a letter too (Ctrl+P: print again; the browser's own meaning is suppressed)
     var name = ((e.shiftKey || latched) && fkey ? "Shift+" : "") + e.key;
+    if (e.ctrlKey && !e.altKey && /^[a-z]$/i.test(e.key)) { name = "Ctrl+" + e.key.toUpperCase(); }
     if (fkey || e.key === "Escape") { latch(false); }
     var button = document.querySelector('.keys [data-key="' + name + '"]');
     if (!button) { return; }
