@@ -1,6 +1,9 @@
-"""Alerts: raising them (once per key), listing them and acknowledging them.
+"""Alerts: raising them (once per key), listing them, and their lifecycle.
 
-Owns the `alert` table. An alert is keyed by what it is about (rule, box, record, occurrence)
+An alert is **active** until the condition behind it ends — then the rule or the box
+**clears** it (`cleared_at`) — and, apart from that, **acknowledged** or not by a person;
+it may be assigned to someone and carry comments. Owns the `alert` and `alert_comment`
+tables. An alert is keyed by what it is about (rule, box, record, occurrence)
 so the same problem seen again — a re-delivered forged batch, a second worker, the next
 rule pass — never raises it twice. Raising happens inside the caller's transaction, so an
 alert exists exactly when the data that caused it was committed.
@@ -35,9 +38,17 @@ class Alert:
     body: dict[str, Any]
     acknowledged_at: str | None
     acknowledged_by: str | None
+    cleared_at: str | None = None
+    assignee: str | None = None
+
+    @property
+    def state(self) -> str:
+        """`active` or `cleared`, then `unacknowledged` or `acknowledged`."""
+        cleared = "cleared" if self.cleared_at else "active"
+        return f"{cleared}, {'acknowledged' if self.acknowledged_at else 'unacknowledged'}"
 
     def as_json(self) -> dict[str, Any]:
-        return dict(self.__dict__)
+        return {**self.__dict__, "state": self.state}
 
 
 def raise_alert(
@@ -84,7 +95,7 @@ def _text(value: str | None) -> str | None:
 
 _COLUMNS = (
     "id, raised_at, kind, severity, store, box, seq, record_id, message, body, "
-    "acknowledged_at, acknowledged_by"
+    "acknowledged_at, acknowledged_by, cleared_at, assignee"
 )
 
 
@@ -95,12 +106,14 @@ def list_alerts(
     include_acknowledged: bool = False,
     store: str | None = None,
     min_severity: str = "info",
+    after_id: int = 0,
 ) -> list[Alert]:
-    """Alerts raised at or after `since` (ISO time), newest last."""
-    where = ["raised_at >= ?"]
-    params: list[Any] = [since or ""]
+    """Alerts raised at or after `since` (ISO time), newest last: the open ones (active and
+    unacknowledged) unless `include_acknowledged`."""
+    where = ["raised_at >= ?", "id > ?"]
+    params: list[Any] = [since or "", after_id]
     if not include_acknowledged:
-        where.append("acknowledged_at IS NULL")
+        where.append("acknowledged_at IS NULL AND cleared_at IS NULL")
     if store:
         where.append("store = ?")
         params.append(store)
@@ -143,20 +156,17 @@ def acknowledge_key(db: Database, key: str, *, who: str, now: str) -> int | None
     return int(row[0])
 
 
-CLEARED_BY = "box (cleared)"
-
-
 def clear_alerts(
     db: Database, *, kind: str, store: str, box: str, now: str, key_prefix: str | None = None
 ) -> int:
-    """The box reports the problem gone: its open alerts of `kind` (those whose key starts
-    with `key_prefix`, when given) are acknowledged as `CLEARED_BY` inside the caller's
-    transaction; returns how many. An alert a person acknowledged keeps their name."""
+    """The condition is gone (the box says so, or the rule no longer sees it): its active
+    alerts of `kind` (those whose key starts with `key_prefix`, when given) are cleared
+    inside the caller's transaction; returns how many. Acknowledgement is left as it was."""
     sql = (
-        "UPDATE alert SET acknowledged_at = ?, acknowledged_by = ? WHERE kind = ? "
-        "AND store = ? AND box = ? AND acknowledged_at IS NULL"
+        "UPDATE alert SET cleared_at = ? WHERE kind = ? AND store = ? AND box = ? "
+        "AND cleared_at IS NULL"
     )
-    params: list[Any] = [now, CLEARED_BY, kind, store, box]
+    params: list[Any] = [now, kind, store, box]
     if key_prefix is not None:
         sql += " AND substr(key, 1, ?) = ?"
         params += [len(key_prefix), key_prefix]
@@ -164,10 +174,53 @@ def clear_alerts(
     return max(0, int(cur.rowcount or 0))
 
 
-def _alert(row: tuple[Any, ...]) -> Alert:
-    (id_, raised_at, kind, severity, store, box, seq, record_id, message, body, ack_at, ack_by) = (
-        row
+def get_alert(db: Database, alert_id: int, where: str) -> Alert:
+    row = db.one(f"SELECT {_COLUMNS} FROM alert WHERE id = ?", (alert_id,))
+    if row is None:
+        raise StoregateError(
+            f"no alert with id {alert_id}",
+            where=where,
+            fix="list alerts with `cloud alerts --all` for their ids",
+        )
+    return _alert(row)
+
+
+def assign(db: Database, alert_id: int, *, to: str, by: str, now: str) -> None:
+    """Give an alert to someone to look after; recorded as a comment naming who did it."""
+    with db.transaction():
+        get_alert(db, alert_id, "cloud alerts assign")
+        db.execute("UPDATE alert SET assignee = ? WHERE id = ?", (_text(to), alert_id))
+        _comment(db, alert_id, by, f"assigned to {to}", now)
+
+
+def comment(db: Database, alert_id: int, *, text: str, by: str, now: str) -> None:
+    if not text.strip():
+        raise StoregateError(
+            "an empty comment", where="cloud alerts comment", fix="say what was found or done"
+        )
+    with db.transaction():
+        get_alert(db, alert_id, "cloud alerts comment")
+        _comment(db, alert_id, by, text, now)
+
+
+def _comment(db: Database, alert_id: int, by: str, text: str, now: str) -> None:
+    db.execute(
+        "INSERT INTO alert_comment (alert, at, author, text) VALUES (?, ?, ?, ?)",
+        (alert_id, now, _text(by), _text(text)),
     )
+
+
+def comments(db: Database, alert_id: int) -> list[tuple[str, str, str]]:
+    """(time, author, text) of an alert's comments, oldest first."""
+    rows = db.query(
+        "SELECT at, author, text FROM alert_comment WHERE alert = ? ORDER BY id", (alert_id,)
+    )
+    return [(str(a), str(b), str(c)) for a, b, c in rows]
+
+
+def _alert(row: tuple[Any, ...]) -> Alert:
+    (id_, raised_at, kind, severity, store, box, seq, record_id, message, body) = row[:10]
+    ack_at, ack_by, cleared_at, assignee = row[10:14]
     return Alert(
         int(id_),
         raised_at,
@@ -181,4 +234,16 @@ def _alert(row: tuple[Any, ...]) -> Alert:
         json.loads(body),
         ack_at,
         ack_by,
+        cleared_at,
+        assignee,
     )
+
+
+def clear_key_prefix(db: Database, key_prefix: str, *, now: str) -> int:
+    """The condition is gone: active alerts whose key starts with `key_prefix` are cleared
+    inside the caller's transaction; returns how many."""
+    cur = db.execute(
+        "UPDATE alert SET cleared_at = ? WHERE cleared_at IS NULL AND substr(key, 1, ?) = ?",
+        (now, len(key_prefix), key_prefix),
+    )
+    return max(0, int(cur.rowcount or 0))

@@ -1,4 +1,5 @@
-"""`cloud alerts [--since T]`, `cloud alerts ack ID`, `cloud alerts check`."""
+"""`cloud alerts [--since T]`, `cloud alerts ack|show|assign|comment|check`, and
+`cloud notify run|test`."""
 
 from __future__ import annotations
 
@@ -9,8 +10,8 @@ from collections.abc import Callable
 from datetime import date, datetime
 from typing import Any
 
-from cloud import rules
-from cloud.alerts import SEVERITIES, acknowledge, list_alerts
+from cloud import notify, rules
+from cloud.alerts import SEVERITIES, acknowledge, assign, comment, comments, get_alert, list_alerts
 from cloud.clock import Clock, iso, parse_instant, system_clock, utc_now_iso
 from cloud.db import Database
 from cloud.schema import require_current
@@ -24,19 +25,37 @@ def register(sub: Any, db_arg: ArgAdder, broker_args: ArgAdder) -> None:
     alerts = sub.add_parser("alerts", help="list, acknowledge and check alerts")
     db_arg(alerts)
     alerts.add_argument("--since", help="ISO time or YYYY-MM-DD (default: everything)")
-    alerts.add_argument("--all", action="store_true", help="include acknowledged alerts")
-    alerts.add_argument("--store")
+    alerts.add_argument(
+        "--all", action="store_true", help="include acknowledged and cleared alerts"
+    )
+    alerts.add_argument("--store", help="only this store's alerts")
     alerts.add_argument(
         "--severity", choices=SEVERITIES, default="info", help="at least this severity"
     )
-    alerts.add_argument("--json", action="store_true")
+    alerts.add_argument("--json", action="store_true", help="as JSON")
     alerts.set_defaults(func=_list)
     actions = alerts.add_subparsers(dest="alerts_command", metavar="ACTION")
     ack = actions.add_parser("ack", help="acknowledge alerts by id")
     db_arg(ack)
-    ack.add_argument("ids", type=int, nargs="+")
-    ack.add_argument("--by", default=getpass.getuser())
+    ack.add_argument("ids", type=int, nargs="+", help="alert ids")
+    ack.add_argument("--by", default=getpass.getuser(), help="who (default: this user)")
     ack.set_defaults(func=_ack)
+    show = actions.add_parser("show", help="one alert: state, assignee, comments, notifications")
+    db_arg(show)
+    show.add_argument("id", type=int, help="the alert's id")
+    show.set_defaults(func=_show)
+    give = actions.add_parser("assign", help="give an alert to someone to look after")
+    db_arg(give)
+    give.add_argument("id", type=int, help="the alert's id")
+    give.add_argument("--to", required=True, help="who looks after it")
+    give.add_argument("--by", default=getpass.getuser(), help="who (default: this user)")
+    give.set_defaults(func=_assign)
+    note = actions.add_parser("comment", help="add a comment to an alert")
+    db_arg(note)
+    note.add_argument("id", type=int, help="the alert's id")
+    note.add_argument("text", help="what was found or done")
+    note.add_argument("--by", default=getpass.getuser(), help="who (default: this user)")
+    note.set_defaults(func=_comment)
     check = actions.add_parser("check", help="run the periodic and sales rules now")
     db_arg(check)
     check.add_argument(
@@ -50,6 +69,26 @@ def register(sub: Any, db_arg: ArgAdder, broker_args: ArgAdder) -> None:
     )
     config_arg(check)
     check.set_defaults(func=_check)
+
+    sender = sub.add_parser(
+        "notify",
+        help="send alert notifications (webhooks, WeCom, DingTalk, e-mail)",
+        description="Send notifications about alerts to the channels of [notify] in head "
+        "office's settings. Run exactly one `cloud notify run` per head office.",
+    )
+    notify_sub = sender.add_subparsers(dest="notify_command", metavar="ACTION", required=True)
+    run = notify_sub.add_parser("run", help="deliver pending notifications, every interval")
+    db_arg(run)
+    config_arg(run)
+    run.add_argument("--once", action="store_true", help="one pass, then exit")
+    run.add_argument(
+        "--at", metavar="TIME", help="with --once: as of this instant (ISO-8601 with an offset)"
+    )
+    run.set_defaults(func=_notify_run)
+    test = notify_sub.add_parser("test", help="send a test message to one channel")
+    config_arg(test)
+    test.add_argument("channel", help="the channel's name in [[notify.channels]]")
+    test.set_defaults(func=_notify_test)
 
 
 def _list(args: argparse.Namespace) -> int:
@@ -72,9 +111,11 @@ def _list(args: argparse.Namespace) -> int:
         where = "/".join(p for p in (a.store, a.box) if p) or "-"
         seq = f" seq {a.seq}" if a.seq is not None else ""
         acked = f"  [acknowledged by {a.acknowledged_by}]" if a.acknowledged_at else ""
+        cleared = f"  [cleared {a.cleared_at}]" if a.cleared_at else ""
+        owner = f"  [assigned to {a.assignee}]" if a.assignee else ""
         print(
             f"#{a.id} {a.raised_at} {a.severity.upper():8} {a.kind} {where}{seq}: "
-            f"{a.message}{acked}"
+            f"{a.message}{cleared}{acked}{owner}"
         )
     print(f"{len(found)} alert(s)")
     return 0
@@ -89,6 +130,115 @@ def _ack(args: argparse.Namespace) -> int:
     finally:
         db.close()
     print(f"acknowledged {len(args.ids)} alert(s)")
+    return 0
+
+
+def _show(args: argparse.Namespace) -> int:
+    db = Database.open(args.db)
+    try:
+        require_current(db)
+        alert = get_alert(db, args.id, "cloud alerts show")
+        notes = comments(db, args.id)
+        sent = notify.deliveries(db, args.id)
+    finally:
+        db.close()
+    where = "/".join(p for p in (alert.store, alert.box) if p) or "head office"
+    print(f"alert {alert.id}: {alert.severity} {alert.kind} at {where}")
+    print(alert.message)
+    print(f"raised {alert.raised_at}; {alert.state}")
+    if alert.cleared_at:
+        print(f"cleared {alert.cleared_at}")
+    if alert.acknowledged_at:
+        print(f"acknowledged {alert.acknowledged_at} by {alert.acknowledged_by}")
+    print(f"assigned to {alert.assignee}" if alert.assignee else "assigned to nobody")
+    for at, author, text in notes:
+        print(f"  {at} {author}: {text}")
+    for channel, event, state, attempts, error in sent:
+        why = f" ({error})" if error else ""
+        print(f"  notification {channel} {event}: {state} after {attempts} attempt(s){why}")
+    return 0
+
+
+def _assign(args: argparse.Namespace) -> int:
+    db = Database.open(args.db)
+    try:
+        require_current(db)
+        assign(db, args.id, to=args.to, by=args.by, now=utc_now_iso())
+    finally:
+        db.close()
+    print(f"alert {args.id} assigned to {args.to}")
+    return 0
+
+
+def _comment(args: argparse.Namespace) -> int:
+    db = Database.open(args.db)
+    try:
+        require_current(db)
+        comment(db, args.id, text=args.text, by=args.by, now=utc_now_iso())
+    finally:
+        db.close()
+    print(f"comment added to alert {args.id}")
+    return 0
+
+
+def _notify_settings(args: argparse.Namespace) -> notify.NotifySettings:
+    settings = load_cloud_settings(args.config).notify
+    if not settings.channels:
+        raise UsageError(
+            "no notification channel is configured",
+            where="[notify] in head office's settings",
+            fix="add [[notify.channels]] (config/cloud.example.toml shows each kind)",
+        )
+    return settings
+
+
+def _notify_run(args: argparse.Namespace, clock: Clock = system_clock) -> int:
+    import time
+
+    settings = _notify_settings(args)
+    send = notify.real_sender(settings.smtp)
+    db = Database.open(args.db)
+    try:
+        require_current(db)
+        while True:
+            now = _instant(args.at) if args.at and args.once else clock()
+            for name, report in notify.deliver(db, settings, now, send).items():
+                if report.sent or report.digested or report.failed or args.once:
+                    print(
+                        f"{name}: {report.sent} sent, {report.digested} in a digest, "
+                        f"{report.failed} failed (tried again next pass), "
+                        f"{report.waiting} waiting for the rate",
+                        flush=True,
+                    )
+            if args.once:
+                return 0
+            time.sleep(settings.interval)
+    finally:
+        db.close()
+
+
+def _notify_test(args: argparse.Namespace, clock: Clock = system_clock) -> int:
+    settings = _notify_settings(args)
+    channel = next((c for c in settings.channels if c.name == args.channel), None)
+    if channel is None:
+        names = ", ".join(c.name for c in settings.channels)
+        raise UsageError(
+            f"no channel {args.channel!r}", where="cloud notify test", fix=f"one of: {names}"
+        )
+    message = notify.Message(
+        "storegate test notification",
+        f"storegate test notification\nsent to {channel.name} by `cloud notify test`",
+        (),
+    )
+    try:
+        notify.real_sender(settings.smtp)(channel, message, clock())
+    except notify.SendFailed as exc:
+        raise UsageError(
+            f"{channel.name} did not take it: {exc}",
+            where=f"[[notify.channels]] {channel.name}",
+            fix="check its url / recipients and the server",
+        ) from exc
+    print(f"{channel.name}: sent")
     return 0
 
 

@@ -23,15 +23,15 @@ def register(sub: Any, db_arg: ArgAdder, broker_args: ArgAdder) -> None:
         help="position, the break (hashes on both sides), "
         "records stored beyond, earlier acceptances",
     )
-    show.add_argument("box", metavar="STORE/BOX")
-    show.add_argument("--json", action="store_true")
+    show.add_argument("box", metavar="STORE/BOX", help="the box, e.g. store-1/box-1")
+    show.add_argument("--json", action="store_true", help="machine-readable output")
     db_arg(show)
     show.set_defaults(func=_show)
     accept = actions.add_parser(
         "accept",
         help="accept the break at SEQ (audited) so the position and the box's ack move past it",
     )
-    accept.add_argument("box", metavar="STORE/BOX")
+    accept.add_argument("box", metavar="STORE/BOX", help="the box, e.g. store-1/box-1")
     accept.add_argument("--seq", type=int, required=True, help="the seq the chain breaks at")
     accept.add_argument("--reason", required=True, help="why the break is expected")
     accept.add_argument("--by", required=True, help="who accepts it")

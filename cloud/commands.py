@@ -29,20 +29,31 @@ def _db_arg(parser: argparse.ArgumentParser) -> None:
 
 
 def _broker_args(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--host", default=os.environ.get("STOREGATE_MQTT_HOST", "127.0.0.1"))
     parser.add_argument(
-        "--port", type=int, default=int(os.environ.get("STOREGATE_MQTT_PORT", "1883"))
+        "--host",
+        default=os.environ.get("STOREGATE_MQTT_HOST", "127.0.0.1"),
+        help="broker host (or $STOREGATE_MQTT_HOST)",
+    )
+    parser.add_argument(
+        "--port",
+        type=int,
+        default=int(os.environ.get("STOREGATE_MQTT_PORT", "1883")),
+        help="broker port (or $STOREGATE_MQTT_PORT; 8883 for TLS)",
     )
     parser.add_argument("--root", default=DEFAULT_ROOT, help="topic root (mqtt.root_topic)")
-    parser.add_argument("--username", default=os.environ.get("STOREGATE_MQTT_USERNAME"))
+    parser.add_argument(
+        "--username",
+        default=os.environ.get("STOREGATE_MQTT_USERNAME"),
+        help="broker user (or $STOREGATE_MQTT_USERNAME)",
+    )
     parser.add_argument(
         "--password",
         default=os.environ.get("STOREGATE_MQTT_PASSWORD"),
         help="or $STOREGATE_MQTT_PASSWORD (keeps it out of `ps`)",
     )
-    parser.add_argument("--ca-file")
-    parser.add_argument("--cert-file")
-    parser.add_argument("--key-file")
+    parser.add_argument("--ca-file", help="PEM CA that signed the broker's certificate (TLS)")
+    parser.add_argument("--cert-file", help="PEM client certificate (TLS)")
+    parser.add_argument("--key-file", help="PEM private key of --cert-file")
 
 
 def broker_options(args: argparse.Namespace) -> BrokerOptions:
@@ -58,11 +69,22 @@ def broker_options(args: argparse.Namespace) -> BrokerOptions:
 
 
 def register(sub: Any) -> None:
-    from cloud import alerts_cli, chain_cli, fleet_cli, publish_cli, reports_cli, stores_cli
+    from cloud import (
+        alerts_cli,
+        chain_cli,
+        fleet_cli,
+        members_cli,
+        publish_cli,
+        reports_cli,
+        stock_cli,
+        stores_cli,
+    )
+    from cloud.web import cli as web_cli
 
     _register_db(sub)
     _register_ingest(sub)
-    for room in (fleet_cli, publish_cli, stores_cli, alerts_cli, chain_cli, reports_cli):
+    rooms = (fleet_cli, publish_cli, stores_cli, members_cli, alerts_cli, chain_cli, reports_cli)
+    for room in (*rooms, stock_cli, web_cli):
         room.register(sub, _db_arg, _broker_args)
     _register_broker(sub)
 
@@ -146,7 +168,16 @@ def _register_ingest(sub: Any) -> None:
         "falls back to 3.1.1 when the broker does not speak it; over 3.1.1 "
         "there are no shared subscriptions, so run ONE worker only",
     )
-    ingest.add_argument("--log-level", default="INFO")
+    ingest.add_argument(
+        "--stock-post-interval",
+        type=float,
+        default=60.0,
+        help="seconds between posting new sales and refunds to the stock ledger "
+        "(docs/stock.md; 0: never, run `cloud stock post` instead)",
+    )
+    ingest.add_argument(
+        "--log-level", default="INFO", help="DEBUG, INFO, WARNING or ERROR (default INFO)"
+    )
     config_arg(ingest)
     ingest.set_defaults(func=_ingest)
 
@@ -165,6 +196,7 @@ def _ingest(args: argparse.Namespace) -> int:
         receive_maximum=args.receive_maximum,
         session_expiry=args.session_expiry,
         protocol=args.protocol,
+        stock_post_interval=args.stock_post_interval,
     )
     stop = threading.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):
@@ -198,8 +230,12 @@ def _register_broker(sub: Any) -> None:
         metavar="STORE/BOX",
         help="a box identity (its certificate CN); repeat for each box",
     )
-    acl.add_argument("--root", default=DEFAULT_ROOT)
-    acl.add_argument("--office-user", default="storegate-office")
+    acl.add_argument("--root", default=DEFAULT_ROOT, help="topic root (mqtt.root_topic)")
+    acl.add_argument(
+        "--office-user",
+        default="storegate-office",
+        help="head office's broker user (default storegate-office)",
+    )
     acl.set_defaults(func=_broker_acl)
 
 

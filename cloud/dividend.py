@@ -134,11 +134,20 @@ def run(
     pool: Decimal,
     rules: DividendRules,
     loaded: Loaded,
-    csv_path: Path,
+    csv_path: Path | None,
     now: str,
-) -> list[Payout]:
-    """Allocate, write the CSV and record the run; refuse a period already paid."""
+    credit: str | None = None,
+    dry_run: bool = False,
+) -> tuple[list[Payout], int]:
+    """Allocate, write the CSV and record the run; refuse a period already paid. With
+    `credit` (a wallet) each payout is also a ledger line of the member in head office's
+    member ledger, in the same transaction (the store's next members document carries it);
+    returns the payouts and how many were credited. `dry_run` computes and writes nothing."""
     payouts = allocate(pool, weighted_spend(loaded, rules, roster(db)))
+    if dry_run:
+        return payouts, 0
+    assert csv_path is not None
+    credited = 0
     with db.transaction():
         done = db.execute(
             "SELECT created_at, csv_path FROM dividend_run WHERE period = ? AND scope = ?",
@@ -172,8 +181,37 @@ def run(
                 for p in payouts
             ],
         )
+        if credit is not None:
+            credited = _credit(db, payouts, credit, label, scope, now)
         _write_csv(csv_path, payouts, label, scope)
-    return payouts
+    return payouts, credited
+
+
+def _credit(
+    db: Database, payouts: list[Payout], wallet: str, label: str, scope: str, now: str
+) -> int:
+    """Ledger lines for the payouts of members head office keeps (inside the run's
+    transaction); returns how many."""
+    from cloud.members import ledger_line, ledger_members
+
+    kept: dict[str, set[str]] = {}
+    credited = 0
+    for p in payouts:
+        if p.store not in kept:
+            kept[p.store] = ledger_members(db, p.store)
+        if p.member in kept[p.store] and p.amount:
+            ref = f"{label}:{scope}:{p.member}"
+            ledger_line(db, p.store, p.member, wallet, p.amount, "dividend", ref, "dividend", now)
+            credited += 1
+    return credited
+
+
+def past_runs(db: Database) -> list[tuple[str, str, str, int, str]]:
+    """(period, scope, pool, members, created_at) of every run, oldest first."""
+    rows = db.query(
+        "SELECT period, scope, pool, members, created_at FROM dividend_run ORDER BY created_at"
+    )
+    return [(str(a), str(b), str(c), int(d), str(e)) for a, b, c, d, e in rows]
 
 
 def _write_csv(path: Path, payouts: list[Payout], label: str, scope: str) -> None:

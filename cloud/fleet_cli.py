@@ -25,8 +25,10 @@ def register(sub: Any, db_arg: ArgAdder, broker_args: ArgAdder) -> None:
     actions = parser.add_subparsers(dest="fleet_command", metavar="ACTION")
     watch = actions.add_parser("watch", help="refresh the fleet view every few seconds")
     db_arg(watch)
-    watch.add_argument("--store")
-    watch.add_argument("--interval", type=float, default=5.0)
+    watch.add_argument("--store", help="only this store")
+    watch.add_argument(
+        "--interval", type=float, default=5.0, help="seconds between refreshes (default 5)"
+    )
     watch.add_argument("--count", type=int, default=0, help="stop after N refreshes (0: never)")
     watch.set_defaults(func=_watch, json=False)
 

@@ -47,7 +47,7 @@ from paho.mqtt.enums import CallbackAPIVersion
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
-from cloud import rules
+from cloud import rules, stock
 from cloud.clock import Clock, iso, system_clock
 from cloud.db import Database
 from cloud.inbound import Inbound, Problem, Rejected, parse, subscriptions
@@ -84,6 +84,9 @@ class BrokerOptions:
             client.tls_set(ca_certs=self.ca_file, certfile=self.cert_file, keyfile=self.key_file)
 
 
+STOCK_POST_BUDGET = 1  # stock-posting transactions per pass (2000 seqs each)
+
+
 @dataclass(frozen=True)
 class IngestConfig:
     db_url: str
@@ -96,6 +99,7 @@ class IngestConfig:
     rule_interval: float = 5.0
     ack_refresh: float = 1.0
     sales_rule_interval: float = 3600.0  # reads 4 weeks of sales: hourly is plenty
+    stock_post_interval: float = 60.0  # post new sales/refunds to the stock ledger (0: never)
     retry_min: float = 0.2
     retry_max: float = 10.0
     thresholds: rules.Thresholds = field(default_factory=rules.Thresholds)
@@ -156,6 +160,7 @@ class IngestWorker:
         self._inbox: queue.Queue[Received] = queue.Queue()
         self._generation = 0
         self._touched: set[tuple[str, str]] = set()
+        self._stock_backlog = False  # the last stock posting pass left records to post
         self._socket_opened: float | None = None  # waiting for a CONNACK since then
         self._unanswered: str | None = None  # why MQTT 5 looks unspoken by this broker
         self._client = self._new_client()
@@ -337,6 +342,7 @@ class IngestWorker:
     def _serve(self, store: IngestStore, db: Database, stop: threading.Event) -> None:
         next_rules = next_refresh = 0.0
         next_sales_rules = time.monotonic() + min(60.0, self.config.sales_rule_interval)
+        next_stock_post = time.monotonic() + self.config.stock_post_interval
         while not stop.is_set():
             self._fall_back_if_unspoken()
             batch = self._drain(0.2)
@@ -361,6 +367,22 @@ class IngestWorker:
             if time.monotonic() >= next_sales_rules:
                 next_sales_rules = time.monotonic() + self.config.sales_rule_interval
                 self._with_retry(self._closed_day_rules(db), db, stop)
+            if self.config.stock_post_interval > 0 and time.monotonic() >= next_stock_post:
+                self._stock_backlog = False
+                self._with_retry(self._stock_posting(db), db, stop)
+                # a backlog is posted a chunk a second, between storing what arrives
+                next_stock_post = time.monotonic() + (
+                    1.0 if self._stock_backlog else self.config.stock_post_interval
+                )
+
+    def _stock_posting(self, db: Database) -> Callable[[], None]:
+        """Post new sales and refunds to the stock ledger, one chunk per pass."""
+
+        def post() -> None:
+            done = stock.post_journal(db, self._now(), budget=STOCK_POST_BUDGET)
+            self._stock_backlog = done.more
+
+        return self._rule_pass("stock posting", post, db)
 
     def _closed_day_rules(self, db: Database) -> Any:
         """The sales rules for the business day that closed before the clock's now."""

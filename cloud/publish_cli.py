@@ -33,8 +33,10 @@ def register(sub: Any, db_arg: ArgAdder, broker_args: ArgAdder) -> None:
     keys = sub.add_parser("keys", help="head-office signing keys")
     keys_sub = keys.add_subparsers(dest="keys_command", metavar="ACTION")
     generate = keys_sub.add_parser("generate", help="new Ed25519 key pair with a key id")
-    generate.add_argument("--dir", type=Path, default=Path("keys"))
-    generate.add_argument("--key-id")
+    generate.add_argument(
+        "--dir", type=Path, default=Path("keys"), help="folder for the key pair (default keys)"
+    )
+    generate.add_argument("--key-id", help="name boxes know the key by (default: generated)")
     generate.add_argument(
         "--encrypt",
         action="store_true",
@@ -50,7 +52,9 @@ def register(sub: Any, db_arg: ArgAdder, broker_args: ArgAdder) -> None:
         "to a known store or to every store of a group (a staged rollout with --pilot). "
         "--preview shows what would change and publishes nothing.",
     )
-    publish.add_argument("kind", choices=("catalog", "members", "config"))
+    publish.add_argument(
+        "kind", choices=("catalog", "members", "config"), help="which document this is"
+    )
     publish.add_argument("file", type=Path, help="the document (JSON; TOML for config)")
     target = publish.add_mutually_exclusive_group(required=True)
     target.add_argument("--store", help="one known store (cloud stores list)")
@@ -70,16 +74,20 @@ def register(sub: Any, db_arg: ArgAdder, broker_args: ArgAdder) -> None:
     publish.set_defaults(func=_publish)
 
     cmd = sub.add_parser("cmd", help="run a command on a box and print its result")
-    cmd.add_argument("store")
-    cmd.add_argument("box")
-    cmd.add_argument("name", metavar="COMMAND")
+    cmd.add_argument("store", help="store id")
+    cmd.add_argument("box", help="box id in that store")
+    cmd.add_argument(
+        "name", metavar="COMMAND", help="report_x, backup_now, print_test_page or reload_config"
+    )
     cmd.add_argument(
         "args",
         nargs="*",
         metavar="KEY=VALUE",
         help="arguments (VALUE is JSON when it parses as JSON)",
     )
-    cmd.add_argument("--timeout", type=float, default=30.0)
+    cmd.add_argument(
+        "--timeout", type=float, default=30.0, help="seconds to wait for the answer (default 30)"
+    )
     cmd.add_argument(
         "--expires",
         type=float,

@@ -22,7 +22,14 @@ from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 from cloud.sales import Entry, Loaded, Period
-from gateway.lane.records import RefundBody, SaleBody, VoidBody
+from gateway.lane.records import (
+    CashMovementBody,
+    PaidOutBody,
+    RefundBody,
+    SaleBody,
+    ShiftCloseBody,
+    VoidBody,
+)
 from gateway.money import Rounding, round_money
 
 ZERO = Decimal("0.00")
@@ -343,3 +350,35 @@ def segment_summary(table: Table) -> Table:
 
 def span(period: Period) -> str:
     return f"{period.first} .. {period.last}"
+
+
+CASH_KINDS = ("paid_in", "paid_out", "shift_close")
+
+
+def cash_drawer(loaded: Loaded, by: str = "box") -> Table:
+    """Cash moved without a sale and the drawers' counts: paid in and out (count, amount)
+    and, per closed shift, expected, counted and over/short (counted - expected, as each
+    shift's close recorded it)."""
+    key = _key_of(by)
+    acc: dict[str, list[Any]] = defaultdict(lambda: [0, ZERO, 0, ZERO, 0, ZERO, ZERO, ZERO])
+    for entry in loaded.entries:
+        row = acc[key(entry)]
+        body = entry.body
+        if isinstance(body, CashMovementBody):
+            at = 2 if isinstance(body, PaidOutBody) else 0
+            row[at] += 1
+            row[at + 1] += body.amount
+        elif isinstance(body, ShiftCloseBody):
+            row[4] += 1
+            row[5] += body.expected
+            row[6] += body.counted
+            row[7] += body.over_short
+    table = Table(
+        f"Cash drawer by {by}",
+        [by, "paid ins", "paid in", "paid outs", "paid out", "shifts closed", "expected",
+         "counted", "over/short"],
+        notes=_notes(loaded),
+    )  # fmt: skip
+    for name in sorted(acc):
+        table.rows.append([name, *acc[name]])
+    return table

@@ -22,21 +22,41 @@ ArgAdder = Callable[[argparse.ArgumentParser], None]
 
 
 def register(sub: Any, db_arg: ArgAdder, broker_args: ArgAdder) -> None:
-    report = sub.add_parser("report", help="sales, items, basket, refunds, promotion, rfm")
+    report = sub.add_parser("report", help="sales, items, basket, refunds, cash, promotion, rfm")
     kinds = report.add_subparsers(dest="report", metavar="REPORT")
     sales = _report(kinds, "sales", "sales by store/box/day/hour/category/cashier", db_arg)
     sales.add_argument(
-        "--by", default="day", choices=("store", "box", "day", "hour", "category", "cashier")
+        "--by",
+        default="day",
+        choices=("store", "box", "day", "hour", "category", "cashier"),
+        help="group by (default day)",
     )
     items = _report(kinds, "items", "top (or --slow) items", db_arg)
-    items.add_argument("--limit", type=int, default=20)
-    items.add_argument("--slow", action="store_true")
+    items.add_argument("--limit", type=int, default=20, help="how many items (default 20)")
+    items.add_argument("--slow", action="store_true", help="the slowest sellers instead")
     basket = _report(kinds, "basket", "basket size and average ticket", db_arg)
-    basket.add_argument("--by", default="store", choices=("store", "box", "day", "cashier"))
+    basket.add_argument(
+        "--by",
+        default="store",
+        choices=("store", "box", "day", "cashier"),
+        help="group by (default store)",
+    )
     refunds = _report(kinds, "refunds", "refunds, voids and no-sales", db_arg)
-    refunds.add_argument("--by", default="cashier", choices=("store", "box", "day", "cashier"))
+    refunds.add_argument(
+        "--by",
+        default="cashier",
+        choices=("store", "box", "day", "cashier"),
+        help="group by (default cashier)",
+    )
+    cash = _report(kinds, "cash", "paid in / out and the drawers' over/short", db_arg)
+    cash.add_argument(
+        "--by",
+        default="box",
+        choices=("store", "box", "day", "cashier"),
+        help="group by (default box)",
+    )
     promo = _report(kinds, "promotion", "promoted items during vs before", db_arg)
-    promo.add_argument("--promotion", required=True)
+    promo.add_argument("--promotion", required=True, help="the promotion's id")
     rfm = _report(kinds, "rfm", "member recency / frequency / monetary segments", db_arg)
     rfm.add_argument("--as-of", help="YYYY-MM-DD (default: today, or --to when earlier)")
     rfm.add_argument("--segments", action="store_true", help="summary per segment")
@@ -45,15 +65,33 @@ def register(sub: Any, db_arg: ArgAdder, broker_args: ArgAdder) -> None:
     dividend_sub = dividend.add_subparsers(dest="dividend_command", metavar="ACTION")
     run = dividend_sub.add_parser("run", help="share a pool by weighted spend, once per period")
     db_arg(run)
-    run.add_argument("--from", dest="first", required=True)
-    run.add_argument("--to", dest="last", required=True)
+    run.add_argument("--from", dest="first", required=True, help="first business day YYYY-MM-DD")
+    run.add_argument("--to", dest="last", required=True, help="last business day YYYY-MM-DD")
     run.add_argument("--period", help="label recorded (default FROM..TO)")
     run.add_argument("--store", help="only this store's members' spend (default: all)")
     run.add_argument("--pool", required=True, help="amount to share, e.g. 1000.00")
-    run.add_argument("--weight", action="append", default=[], metavar="CATEGORY=W")
-    run.add_argument("--min-spend", default="0")
-    run.add_argument("--out", type=Path, required=True, help="CSV file to write")
+    run.add_argument(
+        "--weight",
+        action="append",
+        default=[],
+        metavar="CATEGORY=W",
+        help="weight of a category's spend (repeat; default 1)",
+    )
+    run.add_argument("--min-spend", default="0", help="least weighted spend to share (default 0)")
+    run.add_argument("--out", type=Path, help="CSV file to write (needed unless --dry-run)")
+    run.add_argument(
+        "--credit",
+        choices=("cash", "subsidy"),
+        help="also credit each payout to this wallet in head office's member ledger "
+        "(published with the store's next members document)",
+    )
+    run.add_argument(
+        "--dry-run", action="store_true", help="show the payouts; record and credit nothing"
+    )
     run.set_defaults(func=_dividend)
+    past = dividend_sub.add_parser("list", help="every dividend run so far")
+    db_arg(past)
+    past.set_defaults(func=_dividend_list)
 
 
 def _report(kinds: Any, name: str, help_text: str, db_arg: ArgAdder) -> Any:
@@ -61,10 +99,10 @@ def _report(kinds: Any, name: str, help_text: str, db_arg: ArgAdder) -> Any:
     db_arg(parser)
     parser.add_argument("--from", dest="first", help="first business day YYYY-MM-DD")
     parser.add_argument("--to", dest="last", help="last business day YYYY-MM-DD")
-    parser.add_argument("--store")
+    parser.add_argument("--store", help="only this store")
     output = parser.add_mutually_exclusive_group()
-    output.add_argument("--json", action="store_true")
-    output.add_argument("--csv", action="store_true")
+    output.add_argument("--json", action="store_true", help="machine-readable output")
+    output.add_argument("--csv", action="store_true", help="CSV output")
     parser.add_argument(
         "--out", type=Path, help="also write it to FILE.csv (UTF-8 with BOM) or FILE.xlsx"
     )
@@ -96,6 +134,8 @@ def _run_report(args: argparse.Namespace) -> int:
 
 
 def _build(db: Database, args: argparse.Namespace, period: Period) -> reports.Table:
+    if args.report == "cash":
+        return reports.cash_drawer(load(db, period, args.store, reports.CASH_KINDS), args.by)
     loaded = load(db, period, args.store)
     if args.report == "sales":
         return reports.sales_by(loaded, args.by)
@@ -127,28 +167,60 @@ def _dividend(args: argparse.Namespace) -> int:
         raise UsageError(
             f"pool {args.pool!r} is not an amount", where="--pool", fix="e.g. --pool 1000.00"
         ) from exc
+    if args.out is None and not args.dry_run:
+        raise UsageError(
+            "a dividend run writes its payouts to a CSV file",
+            where="cloud dividend run",
+            fix="pass --out FILE.csv (or --dry-run to see the payouts first)",
+        )
     rules = DividendRules.parse(args.weight, args.min_spend)
+    label = args.period or reports.span(period)
     db = Database.open(args.db)
     try:
         require_current(db)
-        payouts = dividend_run(
+        payouts, credited = dividend_run(
             db,
             period=period,
-            label=args.period or reports.span(period),
+            label=label,
             scope=args.store or "*",
             pool=pool,
             rules=rules,
             loaded=load(db, period, args.store),
             csv_path=args.out,
             now=utc_now_iso(),
+            credit=args.credit,
+            dry_run=args.dry_run,
         )
     finally:
         db.close()
     paid = sum((p.amount for p in payouts), Decimal(0))
+    if args.dry_run:
+        for p in payouts:
+            print(f"{p.store}  {p.member}  weighted spend {p.weighted_spend}  dividend {p.amount}")
+        print(f"dividend {label} (dry run): {paid} among {len(payouts)} members; nothing recorded")
+        return 0
+    wallet = f"; {credited} credited to {args.credit}" if args.credit else ""
     print(
-        f"dividend {args.period or reports.span(period)}: {paid} shared among "
-        f"{len(payouts)} members, written to {args.out}"
+        f"dividend {label}: {paid} shared among {len(payouts)} members, "
+        f"written to {args.out}{wallet}"
     )
+    return 0
+
+
+def _dividend_list(args: argparse.Namespace) -> int:
+    from cloud.dividend import past_runs
+
+    db = Database.open(args.db)
+    try:
+        require_current(db)
+        runs = past_runs(db)
+    finally:
+        db.close()
+    for period, scope, pool, count, created in runs:
+        where = "all stores" if scope == "*" else scope
+        print(f"{period}  {where}  pool {pool}  {count} members  {created}")
+    if not runs:
+        print("no dividend run yet")
     return 0
 
 

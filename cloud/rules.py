@@ -124,6 +124,8 @@ def telemetry_alerts(
             )
     journal = telemetry.journal
     age = journal.oldest_unacknowledged_age_s
+    if latest and (age is None or age <= limits.backlog_hours * 3600):
+        clear_alerts(db, kind="backlog.old", store=store, box=box, now=now)
     if age is not None and age > limits.backlog_hours * 3600:
         oldest = iso(parse_instant(telemetry.time) - timedelta(seconds=age))[:16]
         raise_alert(
@@ -235,6 +237,23 @@ def periodic(db: Database, now: str, limits: Thresholds = DEFAULTS) -> None:
                 "is acknowledged",
                 body={"acked_seq": acked, "max_seq": top},
             )
+        _clear_ended(db, now)
+
+
+def _clear_ended(db: Database, now: str) -> None:
+    """Clear the offline and gap alerts whose condition has ended: the box is online
+    again, the records after the gap arrived."""
+    for store, box in db.execute(
+        "SELECT a.store, a.box FROM alert a JOIN box_state s ON s.store = a.store AND "
+        "s.box = a.box WHERE a.kind = 'box.offline' AND a.cleared_at IS NULL AND s.online",
+    ).fetchall():
+        clear_alerts(db, kind="box.offline", store=store, box=box, now=now)
+    for store, box in db.execute(
+        "SELECT a.store, a.box FROM alert a JOIN box_chain c ON c.store = a.store AND "
+        "c.box = a.box WHERE a.kind = 'chain.gap' AND a.cleared_at IS NULL AND "
+        "c.gap_since IS NULL",
+    ).fetchall():
+        clear_alerts(db, kind="chain.gap", store=store, box=box, now=now)
 
 
 def sales_rules(

@@ -1,7 +1,8 @@
 """Reading the lane's journal bodies back out of head office's database, typed.
 
 Owns one query: the sale/refund/void/no_sale records of a period (by business day, the
-store's own calendar) and optionally one store, parsed with the lane's models
+store's own calendar; other lane kinds on request, e.g. the cash report's paid_in /
+paid_out / shift_close) and optionally one store, parsed with the lane's models
 (`gateway.lane.records`) — the very shapes the lane wrote. Bodies that do not parse (a
 newer schema, another room's kind) are counted, never guessed at. Read-only.
 """

@@ -20,6 +20,8 @@ TYPES = {
         "BOOL": "INTEGER",
         "JSON": "TEXT",
         "MONEY": "TEXT",
+        "QTY": "TEXT",
+        "COST": "TEXT",
         "SERIAL": "INTEGER PRIMARY KEY AUTOINCREMENT",
         "FALSE": "0",
     },
@@ -28,6 +30,8 @@ TYPES = {
         "BOOL": "BOOLEAN",
         "JSON": "TEXT",
         "MONEY": "NUMERIC(18, 2)",
+        "QTY": "NUMERIC(18, 3)",
+        "COST": "NUMERIC(18, 4)",
         "SERIAL": "BIGSERIAL PRIMARY KEY",
         "FALSE": "FALSE",
     },
@@ -132,6 +136,101 @@ MIGRATIONS: list[list[str]] = [
         """CREATE TABLE rollout_store (
             rollout {BIGINT} NOT NULL, store TEXT NOT NULL, stage TEXT NOT NULL,
             version {BIGINT}, published_at TEXT, PRIMARY KEY (rollout, store))""",
+    ],
+    # 6: alerts with a lifecycle -- cleared apart from acknowledged, an assignee, comments
+    # -- and the notifications sent about them (cloud/notify.py). Alerts cleared before
+    # were marked acknowledged by "box (cleared)": they become cleared, unacknowledged.
+    [
+        "ALTER TABLE alert ADD COLUMN cleared_at TEXT",
+        "ALTER TABLE alert ADD COLUMN assignee TEXT",
+        """UPDATE alert SET cleared_at = acknowledged_at, acknowledged_at = NULL,
+            acknowledged_by = NULL WHERE acknowledged_by = 'box (cleared)'""",
+        """CREATE TABLE alert_comment (
+            id {SERIAL}, alert {BIGINT} NOT NULL, at TEXT NOT NULL, author TEXT NOT NULL,
+            text TEXT NOT NULL)""",
+        """CREATE TABLE notify_channel (
+            name TEXT PRIMARY KEY, after_alert {BIGINT} NOT NULL, created_at TEXT NOT NULL)""",
+        """CREATE TABLE notification (
+            channel TEXT NOT NULL, alert {BIGINT} NOT NULL, event TEXT NOT NULL,
+            state TEXT NOT NULL, attempts {BIGINT} NOT NULL DEFAULT 0, last_error TEXT,
+            queued_at TEXT NOT NULL, sent_at TEXT, PRIMARY KEY (channel, alert, event))""",
+    ],
+    # 7: head office in the browser: accounts with a role and a scope, and the audit log of
+    # every sign-in and change (cloud/web/accounts.py)
+    [
+        """CREATE TABLE web_account (
+            name TEXT PRIMARY KEY, role TEXT NOT NULL, scope TEXT, salt TEXT NOT NULL,
+            password_hash TEXT NOT NULL, totp_secret TEXT, failed {BIGINT} NOT NULL,
+            locked_until TEXT, created_at TEXT NOT NULL)""",
+        """CREATE TABLE web_audit (
+            id {SERIAL}, at TEXT NOT NULL, account TEXT NOT NULL, action TEXT NOT NULL,
+            detail {JSON} NOT NULL)""",
+    ],
+    # 8: the member ledger (cloud/members.py): each store's member settings and card salt,
+    # members, card keys (never a UID), every balance change, the blacklist
+    [
+        """CREATE TABLE member_store (
+            store TEXT PRIMARY KEY, salt TEXT NOT NULL, settings {JSON} NOT NULL,
+            blacklist_version {BIGINT} NOT NULL, updated_at TEXT NOT NULL)""",
+        """CREATE TABLE member_account (
+            store TEXT NOT NULL, id TEXT NOT NULL, grp TEXT NOT NULL, name TEXT,
+            status TEXT NOT NULL, status_since TEXT, subsidy_expires TEXT,
+            PRIMARY KEY (store, id))""",
+        """CREATE TABLE member_card (
+            store TEXT NOT NULL, card TEXT NOT NULL, member TEXT NOT NULL,
+            PRIMARY KEY (store, card))""",
+        """CREATE TABLE member_ledger (
+            id {SERIAL}, store TEXT NOT NULL, member TEXT NOT NULL, wallet TEXT NOT NULL,
+            delta TEXT NOT NULL, source TEXT NOT NULL, ref TEXT NOT NULL, at TEXT NOT NULL,
+            by_whom TEXT NOT NULL, UNIQUE (store, source, ref, wallet))""",
+        """CREATE TABLE member_blacklist (
+            store TEXT NOT NULL, card TEXT NOT NULL, member TEXT NOT NULL, since TEXT NOT NULL,
+            reason TEXT NOT NULL, PRIMARY KEY (store, card))""",
+    ],
+    # 9: API tokens for programs (an ERP), scoped like accounts, kept as their hash
+    [
+        """CREATE TABLE web_token (
+            name TEXT PRIMARY KEY, role TEXT NOT NULL, scope TEXT, token_hash TEXT NOT NULL
+            UNIQUE, created_at TEXT NOT NULL, revoked_at TEXT)""",
+    ],
+    # 10: the stock ledger (issue 17, docs/stock.md): documents head office records (goods
+    # receipts, transfers, losses, counts, purchase orders), movements per store x sku --
+    # each keyed once (a sale line by store/box/seq/line) and carrying the position after
+    # it -- the derived position per item, item settings, and how far each box's journal
+    # has been posted, and the stock conditions (low, negative, shrink) holding since when
+    # (one alert per episode). Quantities are NUMERIC(18,3) (kg to the gram), costs NUMERIC(18,4).
+    [
+        """CREATE TABLE stock_document (
+            id TEXT PRIMARY KEY, kind TEXT NOT NULL, store TEXT NOT NULL, other_store TEXT,
+            reference TEXT, status TEXT NOT NULL, business_day TEXT NOT NULL,
+            time TEXT NOT NULL, body {JSON} NOT NULL, created_by TEXT NOT NULL,
+            created_at TEXT NOT NULL)""",
+        """CREATE TABLE stock_movement (
+            id {SERIAL}, key TEXT NOT NULL UNIQUE, store TEXT NOT NULL, sku TEXT NOT NULL,
+            kind TEXT NOT NULL, quantity {QTY} NOT NULL, unit TEXT NOT NULL,
+            unit_cost {COST} NOT NULL, value {MONEY} NOT NULL,
+            on_hand_after {QTY} NOT NULL, avg_cost_after {COST} NOT NULL,
+            business_day TEXT NOT NULL, time TEXT NOT NULL, document TEXT NOT NULL,
+            box TEXT, seq {BIGINT}, line {BIGINT}, reason TEXT, actor TEXT NOT NULL,
+            recorded_at TEXT NOT NULL)""",
+        "CREATE INDEX stock_movement_item ON stock_movement (store, sku, id)",
+        "CREATE INDEX stock_movement_day ON stock_movement (business_day)",
+        "CREATE INDEX stock_movement_source ON stock_movement (store, box, seq)",
+        """CREATE TABLE stock_position (
+            store TEXT NOT NULL, sku TEXT NOT NULL, name TEXT NOT NULL, unit TEXT NOT NULL,
+            on_hand {QTY} NOT NULL, avg_cost {COST} NOT NULL,
+            last_movement {BIGINT} NOT NULL, updated_at TEXT NOT NULL,
+            PRIMARY KEY (store, sku))""",
+        """CREATE TABLE stock_item (
+            store TEXT NOT NULL, sku TEXT NOT NULL, name TEXT, unit TEXT,
+            min_level {QTY}, min_cover_days {BIGINT}, lead_days {BIGINT},
+            order_days {BIGINT}, pack {QTY}, supplier TEXT,
+            updated_by TEXT NOT NULL, updated_at TEXT NOT NULL, PRIMARY KEY (store, sku))""",
+        """CREATE TABLE stock_posting (
+            store TEXT NOT NULL, box TEXT NOT NULL, posted_seq {BIGINT} NOT NULL,
+            updated_at TEXT NOT NULL, PRIMARY KEY (store, box))""",
+        """CREATE TABLE stock_condition (
+            key_prefix TEXT PRIMARY KEY, since TEXT NOT NULL)""",
     ],
 ]
 

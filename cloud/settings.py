@@ -3,7 +3,8 @@
 Owns finding and reading the settings file (`--config PATH`, else `$STOREGATE_CLOUD_CONFIG`,
 else /etc/storegate/cloud.toml when it exists) and refusing a bad one whole, every problem
 listed in the wording of `gateway.validation` (the box's settings read the same way). Each
-room owns its section's model: `[alerts]` is `cloud.rules.Thresholds`. Where to connect
+room owns its section's model: `[alerts]` is `cloud.rules.Thresholds`, `[notify]`
+`cloud.notify.NotifySettings`. Where to connect
 (`--db`, the broker) stays on the command line and its own variables; this module must
 not read those.
 """
@@ -17,6 +18,7 @@ from pathlib import Path
 from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
+from cloud.notify import NotifySettings
 from cloud.rules import Thresholds
 from gateway.errors import ProblemsError
 from gateway.settings_files import TomlSettings, load_toml_settings
@@ -52,6 +54,7 @@ class CloudSettings(TomlSettings):
     )
 
     alerts: Thresholds = Field(default_factory=Thresholds)
+    notify: NotifySettings = Field(default_factory=NotifySettings)
 
 
 def config_path_default() -> str | None:

@@ -1,20 +1,20 @@
-"""What is plugged in, and which configured role each device plays — with reasons.
+"""Which configured role a device plays, with the reason each role turns it down.
 
-Owns listing input devices (`evdev.list_devices()`) and serial ports (pyserial
-`list_ports`, `/dev/serial/by-id`), and the pure matching of those lists against the
-`[devices]` settings. Serial ports are never probed by writing to them (an Odoo lesson:
-a probe once turned every serial device into an "Adam scale", odoo-iot-box.md §6): a port
-plays a role only because the settings name it.
-
-"Interfaces discover, drivers claim" (STYLE.md): devices that no role claims are still
-listed, each with the reason every configured role turned it down.
+Owns listing input devices for the wedge adapter (`evdev.list_devices()`) and the pure
+matching of one device against the `[devices]` settings: `input_mismatch` (an input
+node against a role's `InputMatch`) and `port_mismatch` (a serial port against a role's
+port: path, glob, by-id link or `usb:VID:PID[:SERIAL]`). `devices.adoption` applies them to
+what udev lists. Serial ports are never probed by writing to them (an Odoo lesson: a probe
+once turned every serial device into an "Adam scale", odoo-iot-box.md §6): a port plays a
+role only because the settings name it.
 """
 
 from __future__ import annotations
 
 import fnmatch
+import glob
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 from devices.events import Role
@@ -72,27 +72,6 @@ class SerialPortInfo:
         return "  ".join(parts)
 
 
-@dataclass(frozen=True)
-class Claim:
-    """One present device: the role and configured name that claim it, or why none does."""
-
-    kind: str  # "input" or "serial"
-    path: str
-    summary: str
-    role: Role | None = None
-    device: str | None = None
-    why_not: tuple[str, ...] = field(default_factory=tuple)
-
-
-@dataclass(frozen=True)
-class Missing:
-    """A configured device with nothing present that matches it."""
-
-    role: Role
-    device: str
-    wanted: str
-
-
 # -- listing (I/O) ------------------------------------------------------------------------
 def list_input_devices() -> list[InputDeviceInfo]:
     """Readable /dev/input/event* nodes; empty without permission (group 'input')."""
@@ -122,29 +101,6 @@ def list_input_devices() -> list[InputDeviceInfo]:
     return sorted(found, key=lambda d: d.path)
 
 
-def list_serial_ports(by_id_dir: Path = BY_ID) -> list[SerialPortInfo]:
-    """pyserial's ports plus their stable /dev/serial/by-id names."""
-    from serial.tools import list_ports
-
-    links: dict[str, list[str]] = {}
-    if by_id_dir.is_dir():
-        for link in sorted(by_id_dir.iterdir()):
-            links.setdefault(os.path.realpath(link), []).append(str(link))
-    ports = []
-    for port in list_ports.comports():
-        ports.append(
-            SerialPortInfo(
-                device=port.device,
-                by_id=tuple(links.get(os.path.realpath(port.device), ())),
-                vid=port.vid,
-                pid=port.pid,
-                serial_number=port.serial_number,
-                description=port.description or "",
-            )
-        )
-    return sorted(ports, key=lambda p: p.device)
-
-
 # -- matching (pure) ----------------------------------------------------------------------
 def input_mismatch(match: InputMatch, info: InputDeviceInfo) -> list[str]:
     """Reasons `info` does not satisfy `match`; empty means it matches."""
@@ -157,7 +113,16 @@ def input_mismatch(match: InputMatch, info: InputDeviceInfo) -> list[str]:
         reasons.append(f"name {info.name!r} does not match {match.name!r}")
     if match.phys and not fnmatch.fnmatchcase(info.phys, match.phys):
         reasons.append(f"phys {info.phys!r} does not match {match.phys!r}")
+    if match.path and not _names_node(match.path, info.path):
+        reasons.append(f"path {info.path!r} is not {match.path!r}")
     return reasons
+
+
+def _names_node(pattern: str, path: str) -> bool:
+    """`pattern` (a path or glob, maybe a by-id link) names the node `path`."""
+    if fnmatch.fnmatchcase(path, pattern):
+        return True
+    return any(os.path.realpath(p) == os.path.realpath(path) for p in glob.glob(pattern))
 
 
 def port_mismatch(pattern: str, port: SerialPortInfo) -> str | None:
@@ -177,7 +142,7 @@ def port_mismatch(pattern: str, port: SerialPortInfo) -> str | None:
     return f"port is not {pattern}"
 
 
-def _wedge_roles(settings: DeviceSettings) -> list[tuple[Role, str, InputMatch]]:
+def wedge_roles(settings: DeviceSettings) -> list[tuple[Role, str, InputMatch]]:
     roles = [
         (Role.SCANNER, s.name, s.match)
         for s in settings.scanners
@@ -200,54 +165,3 @@ def serial_roles(settings: DeviceSettings) -> list[tuple[Role, str, str]]:
         if p.uri.startswith(("serial://", "file://"))
     ]
     return roles
-
-
-def match_devices(
-    settings: DeviceSettings, inputs: list[InputDeviceInfo], ports: list[SerialPortInfo]
-) -> tuple[list[Claim], list[Missing]]:
-    claims: list[Claim] = []
-    found: set[str] = set()
-    for info in inputs:
-        reasons = []
-        for role, name, match in _wedge_roles(settings):
-            why = input_mismatch(match, info)
-            if not why:
-                claims.append(Claim("input", info.path, info.summary(), role, name))
-                found.add(name)
-                break
-            reasons.append(f"{role.value} {name!r}: " + "; ".join(why))
-        else:
-            if not _wedge_roles(settings):
-                reasons.append("no scanner or card reader is configured")
-            if not info.keyboard:
-                reasons.append("not a keyboard-like device")
-            claims.append(Claim("input", info.path, info.summary(), why_not=tuple(reasons)))
-    for port in ports:
-        reasons = []
-        for role, name, pattern in serial_roles(settings):
-            mismatch = port_mismatch(pattern, port)
-            if mismatch is None:
-                claims.append(Claim("serial", port.device, port.summary(), role, name))
-                found.add(name)
-                break
-            reasons.append(f"{role.value} {name!r}: {mismatch}")
-        else:
-            if not serial_roles(settings):
-                reasons.append("no serial scale, scanner or printer is configured")
-            claims.append(Claim("serial", port.device, port.summary(), why_not=tuple(reasons)))
-    missing = [
-        Missing(role, name, _describe(match))
-        for role, name, match in _wedge_roles(settings)
-        if name not in found
-    ]
-    missing += [
-        Missing(role, name, f"port {pattern}")
-        for role, name, pattern in serial_roles(settings)
-        if name not in found and (usb_identity(pattern) is not None or not os.path.exists(pattern))
-    ]
-    return claims, missing
-
-
-def _describe(match: InputMatch) -> str:
-    keys = {"vendor_product": match.vendor_product, "name": match.name, "phys": match.phys}
-    return "input device with " + ", ".join(f"{k}={v}" for k, v in keys.items() if v)

@@ -14,7 +14,12 @@ decoders it feeds are tested on real `evdev.InputEvent` sequences.
 from __future__ import annotations
 
 import contextlib
+import errno
+import glob
+import os
 import select
+import stat
+import struct
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -48,9 +53,47 @@ class WedgeDecoder(Protocol):
 
 
 def open_evdev_node(path: str) -> Any:
+    """An evdev node; a FIFO (a simulator's stream of input_event records) as a node too."""
+    if stat.S_ISFIFO(os.stat(path).st_mode):
+        return EventStreamNode(path)
     import evdev
 
     return evdev.InputDevice(path)
+
+
+INPUT_EVENT = struct.Struct("llHHi")  # struct input_event: timeval, type, code, value
+
+
+class EventStreamNode:
+    """A FIFO carrying `struct input_event` records, read like an evdev node: the card
+    reader and wedge simulators write one, so a box on the bench reads them through the
+    same adapter and decoders as a real reader. No writer left = unplugged (ENODEV)."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        self.fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+        self._partial = b""
+
+    def read(self) -> list[Any]:
+        from evdev import InputEvent
+
+        data = os.read(self.fd, INPUT_EVENT.size * 256)
+        if not data:
+            raise OSError(errno.ENODEV, f"{self.path}: the simulator stopped writing")
+        data = self._partial + data
+        whole = len(data) - len(data) % INPUT_EVENT.size
+        self._partial = data[whole:]
+        return [InputEvent(*fields) for fields in INPUT_EVENT.iter_unpack(data[:whole])]
+
+    def grab(self) -> None:
+        """Nothing to grab: no other reader sees a FIFO's records."""
+
+    def ungrab(self) -> None:
+        """See grab."""
+
+    def close(self) -> None:
+        with contextlib.suppress(OSError):
+            os.close(self.fd)
 
 
 class WedgeInput:
@@ -105,7 +148,12 @@ class WedgeInput:
                         node.close()
 
     def _open(self) -> list[Any]:
-        paths = [info.path for info in self.list_devices() if not input_mismatch(self.match, info)]
+        if self.match.path:  # named nodes (a by-id link, a simulator's FIFO), no listing
+            paths = sorted(glob.glob(self.match.path))
+        else:
+            paths = [
+                info.path for info in self.list_devices() if not input_mismatch(self.match, info)
+            ]
         if not paths:
             raise DeviceNotFound(
                 f"no input device matches {self.name!r}",

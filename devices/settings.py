@@ -34,13 +34,20 @@ class InputMatch(_Section):
     vendor_product: str | None = Field(None, pattern=VENDOR_PRODUCT, description="e.g. 0c2e:0b61")
     name: str | None = None
     phys: str | None = None
+    path: str | None = Field(
+        None,
+        description="a node path or glob, e.g. /dev/input/by-id/usb-MagTek_*-event-kbd: "
+        "the node(s) it names are opened directly (the other keys are then not checked); "
+        "a FIFO of input_event records (`gateway devices simulate card-reader`) is read "
+        "like a node",
+    )
 
     @model_validator(mode="after")
     def _something(self) -> InputMatch:
-        if not (self.vendor_product or self.name or self.phys):
+        if not (self.vendor_product or self.name or self.phys or self.path):
             raise ValueError(
-                "give at least one of vendor_product, name, phys — an empty match would "
-                "grab every keyboard"
+                "give at least one of vendor_product, name, phys, path — an empty match "
+                "would grab every keyboard"
             )
         return self
 
@@ -124,6 +131,21 @@ class CardReaderSettings(_Section):
     rfid_uid_bytes: int = Field(4, ge=4, le=10)
     member_prefixes: list[str] = Field(default_factory=list)
     staff_prefixes: list[str] = Field(default_factory=list)
+
+
+# A printer as a person types it on the command line: a host name or address, maybe a port.
+BARE_PRINTER_ADDRESS = re.compile(r"^(?:[A-Za-z0-9][A-Za-z0-9.-]*|\[[0-9A-Fa-f:]+\])(?::\d{1,5})?$")
+
+
+def printer_uri(text: str) -> str:
+    """`text` as a printer uri: a uri stays as it is; a bare host or address, with or
+    without a port (192.168.1.50, printer.local:9100), is a network printer on raw TCP
+    (port 9100 unless given). Anything else is returned unchanged for the uri check to
+    refuse with its example."""
+    text = text.strip()
+    if "://" not in text and BARE_PRINTER_ADDRESS.match(text):
+        return f"tcp://{text}" if re.search(r":\d+$", text) else f"tcp://{text}:9100"
+    return text
 
 
 class PrinterSettings(_Section):

@@ -36,6 +36,13 @@ class Section(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
+class ReceiptTexts(Section):
+    """`[store.texts.<language>]`: the store's own lines on receipts printed in it."""
+
+    header: list[str] | None = Field(None, description="default: [store] header")
+    footer: list[str] | None = Field(None, description="default: [store] footer")
+
+
 class StoreSettings(Section):
     id: str = Field("store-1", pattern=IDENTIFIER, description="store id, used in MQTT topics")
     box: str = Field("box-1", pattern=IDENTIFIER, description="this box's id within the store")
@@ -44,6 +51,21 @@ class StoreSettings(Section):
     header: list[str] = Field(default_factory=list, description="receipt header lines")
     footer: list[str] = Field(default_factory=lambda: ["Thank you!"])
     receipt_width: Literal[32, 42, 48] = 42
+    texts: dict[Literal["en", "zh"], ReceiptTexts] = Field(
+        default_factory=dict,
+        description="header and footer of receipts printed in another language (the "
+        "cashier's): [store.texts.zh] footer = [...]",
+    )
+
+    def header_in(self, language: str) -> list[str]:
+        """The receipt header in `language` (`texts`), else `header`."""
+        own = self.texts.get(language)  # type: ignore[call-overload]
+        return own.header if own is not None and own.header is not None else self.header
+
+    def footer_in(self, language: str) -> list[str]:
+        """The receipt footer in `language` (`texts`), else `footer`."""
+        own = self.texts.get(language)  # type: ignore[call-overload]
+        return own.footer if own is not None and own.footer is not None else self.footer
 
     @field_validator("timezone")
     @classmethod

@@ -20,9 +20,12 @@ python3 -c 'import ensurepip, venv' 2>/dev/null || {
 }
 stamp="$venv/.storegate-source"
 if [ ! -x "$venv/bin/gateway" ] || [ "$(cat "$stamp" 2>/dev/null)" != "$src" ]; then
-    log "creating $venv from $src"
+    log "1/3 creating the virtual environment $venv"
     python3 -m venv "$venv"
-    "$venv/bin/pip" install -q -e "$src"
+    log "2/3 installing storegate from $src and its dependencies with pip (a few minutes on a Raspberry Pi; pip's lines follow)"
+    "$venv/bin/pip" install --progress-bar off -e "$src" 2>&1 | sed 's/^/[storegate install]   /' >&2
     printf '%s' "$src" > "$stamp"
+    log "virtual environment ready"
 fi
+log "3/3 user, directories, units, udev rules, starter config (gateway install)"
 exec "$venv/bin/gateway" install --venv-from "$venv" "$@"

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from gateway.errors import SettingsError
-from gateway.settings import load_settings, masked
+from gateway.settings import DEFAULT_CONFIG_PATH, load_settings, masked
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLE = ROOT / "config" / "gateway.example.toml"
@@ -111,3 +111,27 @@ def test_config_check_json_masks_secrets(tmp_path: Path) -> None:
     assert result.returncode == 0
     assert json.loads(result.stdout)["mqtt"]["password"] == "***"
     assert "hunter2" not in result.stdout
+
+
+def test_config_check_says_when_no_file_was_read(tmp_path: Path) -> None:
+    assert not DEFAULT_CONFIG_PATH.exists(), "this test needs a machine with no installed box"
+    result = run_gateway("config", "check")
+    assert result.returncode == 1, result.stdout
+    assert "no settings file was read" in result.stderr
+    assert str(DEFAULT_CONFIG_PATH) in result.stderr and "Traceback" not in result.stderr
+
+
+def test_config_check_fails_a_catalog_file_that_does_not_exist(tmp_path: Path) -> None:
+    config = tmp_path / "gateway.toml"
+    gone = tmp_path / "catalog.json"
+    config.write_text(
+        EXAMPLE.read_text().replace(
+            '# catalog = "/etc/storegate/catalog.json"', f'catalog = "{gone}"'
+        )
+    )
+    result = run_gateway("config", "check", "--config", str(config))
+    assert result.returncode == 2, result.stdout
+    assert f"paths.catalog: {gone} does not exist" in result.stderr
+    assert "Traceback" not in result.stderr
+    gone.write_text("{}")
+    assert run_gateway("config", "check", "--config", str(config)).returncode == 0

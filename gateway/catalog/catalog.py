@@ -12,7 +12,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from gateway.barcodes import plu_key
 from gateway.catalog.document import (
@@ -20,12 +20,26 @@ from gateway.catalog.document import (
     BasketThreshold,
     CatalogDocument,
     Category,
+    Department,
     MoneyRules,
     Product,
     TaxClass,
     catalog_key,
     read_document,
 )
+
+QuickKeyKind = Literal["item", "weighed", "department"]
+
+
+@dataclass(frozen=True)
+class QuickKey:
+    """One key of the quick-key grid: a product without a barcode to scan (a bag, bread,
+    fruit to weigh) or a department's open-price key, at its `position` (from 1)."""
+
+    position: int
+    sku: str  # the product's sku, or the department's id
+    name: str
+    kind: QuickKeyKind
 
 
 @dataclass(frozen=True)
@@ -41,6 +55,12 @@ class Catalog:
     item_promotions_all: tuple[Any, ...]
     basket_promotions: tuple[BasketThreshold, ...]
     coupons: frozenset[str] = field(default_factory=frozenset)
+    promotions: Mapping[str, Any] = field(default_factory=dict)  # by id
+    departments: Mapping[str, Department] = field(default_factory=dict)
+    department_products: Mapping[str, Product] = field(default_factory=dict)
+    quick_keys: tuple[QuickKey, ...] = ()
+    # the product search's index (gateway.catalog.search), made at the first search
+    search_index: list[Any] = field(default_factory=list, compare=False, repr=False)
     _promotions_cache: dict[str, tuple[Any, ...]] = field(
         default_factory=dict, compare=False, repr=False
     )
@@ -69,7 +89,24 @@ class Catalog:
         return None
 
     def by_sku(self, sku: str) -> Product | None:
-        return self.products.get(sku)
+        """A product, or the stand-in product of a department (priced only with the unit
+        price the cashier keys: see `department`)."""
+        found = self.products.get(sku)
+        return found if found is not None else self.department_products.get(sku)
+
+    def department(self, sku: str) -> Department | None:
+        """The department `sku` stands for, when it is one (an open-price line)."""
+        return self.departments.get(sku)
+
+    def product_name(self, sku: str, language: str) -> str | None:
+        """The product's name in `language` (its `names`), None when it has none."""
+        product = self.products.get(sku)
+        return product.names.get(language) if product is not None else None
+
+    def promotion_name(self, promotion: str, language: str) -> str | None:
+        """The promotion's name in `language` (its `names`), None when it has none."""
+        promo = self.promotions.get(promotion)
+        return promo.names.get(language) if promo is not None else None
 
     def item_promotions_for(self, product: Product) -> tuple[Any, ...]:
         """Item-level promotions that target `product` (schedule and member not checked)."""
@@ -117,8 +154,39 @@ class Catalog:
         return product.price / per
 
 
+def department_product(dept: Department) -> Product:
+    """The product a department's open-price lines are priced as: its tax class, category
+    and flags, no barcode or PLU (nothing scans or keys it), and a catalog price of 0 (the
+    lane always gives the unit price the cashier typed)."""
+    return Product(
+        sku=dept.id,
+        name=dept.name,
+        price=Decimal(0),
+        tax_class=dept.tax_class,
+        category=dept.category,
+        flags=list(dept.flags),
+    )
+
+
+def quick_keys(doc: CatalogDocument) -> tuple[QuickKey, ...]:
+    """The quick-key grid in position order."""
+    keys = [
+        QuickKey(p.quick_key, p.sku, p.name, "weighed" if p.weighed else "item")
+        for p in doc.products
+        if p.quick_key is not None
+    ]
+    keys += [
+        QuickKey(d.quick_key, d.id, d.name, "department")
+        for d in doc.departments
+        if d.quick_key is not None
+    ]
+    return tuple(sorted(keys, key=lambda k: k.position))
+
+
 def build_catalog(doc: CatalogDocument) -> Catalog:
-    """Index a validated document (see `document.parse_document`)."""
+    """Index a validated document (see `document.parse_document`). A department is in
+    `by_sku` as its stand-in (`department_product`) so the engine prices its lines, and in
+    no code index nor in `products`: it is sold only through its open-price key."""
     products = {p.sku: p for p in doc.products}
     codes: dict[str, str] = {}
     for product in doc.products:
@@ -155,6 +223,10 @@ def build_catalog(doc: CatalogDocument) -> Catalog:
         item_promotions_all=tuple(every),
         basket_promotions=tuple(sorted(basket, key=lambda p: (p.priority, p.id))),
         coupons=frozenset(p.coupon for p in doc.promotions if p.coupon),
+        promotions={p.id: p for p in doc.promotions},
+        departments={d.id: d for d in doc.departments},
+        department_products={d.id: department_product(d) for d in doc.departments},
+        quick_keys=quick_keys(doc),
     )
 
 

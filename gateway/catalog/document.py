@@ -20,6 +20,7 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    StringConstraints,
     ValidationError,
     WithJsonSchema,
     field_validator,
@@ -97,6 +98,37 @@ class Model(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+NAME_LANGUAGE = r"^[a-z]{2,3}$"  # ISO 639 code: en, zh, de, fr
+Names = dict[
+    Annotated[str, StringConstraints(pattern=NAME_LANGUAGE)],
+    Annotated[str, StringConstraints(min_length=1, max_length=120)],
+]
+NAMES_DESCRIPTION = (
+    'the name in other languages, by ISO 639 code: {"en": "Whole milk", "zh": "全脂牛奶"}; '
+    "screens and receipts in that language show it, the journal keeps `name`"
+)
+
+
+def _name_or_names(schema: dict[str, Any]) -> None:
+    """The JSON Schema says what the validator does: `name`, or `names` to take it from."""
+    schema["required"] = [k for k in schema.get("required", []) if k != "name"]
+    schema["anyOf"] = [{"required": ["name"]}, {"required": ["names"]}]
+
+
+NAMED = ConfigDict(extra="forbid", frozen=True, json_schema_extra=_name_or_names)
+
+
+def _name_from_names(data: Any) -> Any:
+    """`name` left out: the `names` entry in English, else the first one (backward
+    compatible: a document with `name` only reads as before)."""
+    if isinstance(data, dict) and not data.get("name") and isinstance(data.get("names"), dict):
+        names = data["names"]
+        first = names.get("en") or next(iter(names.values()), None)
+        if isinstance(first, str):
+            return {**data, "name": first}
+    return data
+
+
 class CashRoundingRule(Model):
     """Cash only: a card is charged the exact total."""
 
@@ -141,11 +173,24 @@ class Category(Model):
 
 
 ProductFlag = Literal["no_discount", "no_points", "age_restricted"]
+MAX_QUICK_KEYS = 48  # the cashier's quick-key grid: 8 columns x 6 rows at most
+QuickKey = Annotated[
+    int | None,
+    Field(
+        ge=1,
+        le=MAX_QUICK_KEYS,
+        description="position on the cashier's quick-key grid (1 is top left); "
+        "unique across products and departments",
+    ),
+]
 
 
 class Product(Model):
+    model_config = NAMED
+
     sku: str = Field(pattern=IDENTIFIER)
-    name: str = Field(min_length=1, max_length=120)
+    name: str = Field(min_length=1, max_length=120, description="may be left out given `names`")
+    names: Names = Field(default_factory=dict, description=NAMES_DESCRIPTION)
     barcodes: list[str] = Field(default_factory=list)
     plu: str | None = Field(None, pattern=r"^[0-9]{1,6}$")
     unit: Literal["each", "kg", "g"] = "each"
@@ -157,6 +202,7 @@ class Product(Model):
     category: str
     member_price: Amount | None = None
     flags: list[ProductFlag] = Field(default_factory=list)
+    quick_key: QuickKey = None
 
     @field_validator("barcodes")
     @classmethod
@@ -166,9 +212,29 @@ class Product(Model):
                 raise ValueError(f"barcode {code!r} must be 1-80 printable characters")
         return value
 
+    @model_validator(mode="before")
+    @classmethod
+    def _name(cls, data: Any) -> Any:
+        return _name_from_names(data)
+
     @property
     def weighed(self) -> bool:
         return self.unit != "each"
+
+
+class Department(Model):
+    """An open-price key: goods with no barcode and no product of their own (a bunch of
+    flowers, a cake from the counter) are sold at a price the cashier types, booked to
+    this department's tax class and category. `ceiling` is the highest unit price a
+    cashier may type; above it the lane wants a supervisor (docs/lane.md)."""
+
+    id: str = Field(pattern=IDENTIFIER, description="unique, and no product's sku")
+    name: str = Field(min_length=1, max_length=120)
+    tax_class: str
+    category: str
+    ceiling: PositiveAmount = Field(description="highest unit price a cashier may key")
+    flags: list[ProductFlag] = Field(default_factory=list)
+    quick_key: QuickKey = None
 
 
 class Target(Model):
@@ -206,8 +272,11 @@ class Schedule(Model):
 
 
 class PromotionBase(Model):
+    model_config = NAMED
+
     id: str = Field(pattern=IDENTIFIER)
-    name: str = Field(min_length=1)
+    name: str = Field(min_length=1, description="may be left out given `names`")
+    names: Names = Field(default_factory=dict, description=NAMES_DESCRIPTION)
     priority: int = Field(100, description="lower applies first and wins ties")
     exclusive: bool = Field(
         False, description="items given this promotion take no other promotion or basket discount"
@@ -218,6 +287,11 @@ class PromotionBase(Model):
         None, description="cap on this promotion's discount per sale"
     )
     schedule: Schedule = Field(default_factory=Schedule)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _name(cls, data: Any) -> Any:
+        return _name_from_names(data)
 
 
 class PercentOff(PromotionBase):
@@ -296,6 +370,9 @@ class CatalogDocument(Model):
     tax_classes: list[TaxClass] = Field(min_length=1)
     categories: list[Category] = Field(min_length=1)
     products: list[Product]
+    departments: list[Department] = Field(
+        default_factory=list, description="open-price keys (docs/catalog.md)"
+    )
     promotions: list[Promotion] = Field(default_factory=list)
 
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
@@ -320,7 +397,7 @@ def parse_document(data: Any, source: str = "catalog") -> CatalogDocument:
     return doc
 
 
-_ITEM_AT = re.compile(r"^(products|promotions)\[(\d+)\]")
+_ITEM_AT = re.compile(r"^(products|promotions|departments)\[(\d+)\]")
 _TOO_BIG = f"Input should be less than {AMOUNT_LIMIT}"
 
 
@@ -337,7 +414,8 @@ def _named(problem: str, data: Any) -> str:
     if match is None or not isinstance(items, list) or int(match[2]) >= len(items):
         return problem
     item = items[int(match[2])]
-    name = item.get("sku" if match[1] == "products" else "id") if isinstance(item, dict) else None
+    key = "sku" if match[1] == "products" else "id"
+    name = item.get(key) if isinstance(item, dict) else None
     if not isinstance(name, str):
         return problem
     return f"{match[0]} ({name}){problem[match.end() :]}"
@@ -403,6 +481,7 @@ def cross_check(doc: CatalogDocument) -> list[str]:
             owner = codes.setdefault(key, product.sku)
             if owner != product.sku:
                 problems.append(f"{where}: duplicate {label}, already used by product {owner}")
+    _check_departments(doc, taxes, categories, skus, places, problems)
     for i, promo in enumerate(doc.promotions):
         _check_promotion(promo, f"promotions[{i}] ({promo.id})", skus, categories, places, problems)
     _unique(doc.promotions, "id", "promotions", problems)
@@ -445,6 +524,36 @@ def _unique(items: list[Any], field: str, where: str, problems: list[str]) -> se
 def _decimals(value: Decimal | None, places: int, where: str, problems: list[str]) -> None:
     if value is not None and decimal_places(value) > places:
         problems.append(f"{where}: {value} has more than the currency's {places} decimal places")
+
+
+def _check_departments(
+    doc: CatalogDocument,
+    taxes: set[str],
+    categories: set[str],
+    skus: set[str],
+    places: int,
+    problems: list[str],
+) -> None:
+    """Departments' references and ids, and the quick-key grid: one item per position."""
+    _unique(doc.departments, "id", "departments", problems)
+    for i, dept in enumerate(doc.departments):
+        where = f"departments[{i}] ({dept.id})"
+        if dept.tax_class not in taxes:
+            problems.append(f"{where}.tax_class: unknown tax class {dept.tax_class!r}")
+        if dept.category not in categories:
+            problems.append(f"{where}.category: unknown category {dept.category!r}")
+        if dept.id in skus:
+            problems.append(f"{where}.id: {dept.id!r} is already a product's sku")
+        _decimals(dept.ceiling, places, f"{where}.ceiling", problems)
+    keys: dict[int, str] = {}
+    items = [(f"products[{i}] ({p.sku})", p.quick_key) for i, p in enumerate(doc.products)]
+    items += [(f"departments[{i}] ({d.id})", d.quick_key) for i, d in enumerate(doc.departments)]
+    for name, position in items:
+        if position is None:
+            continue
+        owner = keys.setdefault(position, name)
+        if owner != name:
+            problems.append(f"{name}.quick_key: position {position} is already {owner}'s")
 
 
 def _check_promotion(

@@ -26,10 +26,10 @@ def register(sub: Any) -> None:
     catalog = sub.add_parser("catalog", help="check, load and show catalog documents")
     actions = catalog.add_subparsers(dest="catalog_command", metavar="ACTION", required=True)
     check = actions.add_parser("check", help="validate a catalog document and list every problem")
-    check.add_argument("file", metavar="FILE")
+    check.add_argument("file", metavar="FILE", help="catalog document (JSON)")
     check.set_defaults(func=_check)
     load = actions.add_parser("load", help="make a catalog document the one in force on this box")
-    load.add_argument("file", metavar="FILE")
+    load.add_argument("file", metavar="FILE", help="catalog document (JSON)")
     _db_options(load)
     load.add_argument(
         "--force",

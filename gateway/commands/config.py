@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
+from pathlib import Path
 from typing import Any
 
+from gateway.errors import SettingsError
 from gateway.settings import DEFAULT_CONFIG_PATH, load_settings, masked
 
 
@@ -16,7 +19,8 @@ def register(sub: Any) -> None:
         "check",
         help="validate settings and print the effective values (secrets masked)",
         description=f"Reads {DEFAULT_CONFIG_PATH} (or --config PATH) and STOREGATE_* "
-        "environment variables; exits 2 when anything is invalid.",
+        "environment variables; exits 2 when anything is invalid (a key, or a file it "
+        "names that does not exist), 1 when no settings file was read at all.",
     )
     check.add_argument(
         "--config", metavar="PATH", help=f"settings file (default {DEFAULT_CONFIG_PATH})"
@@ -27,12 +31,32 @@ def register(sub: Any) -> None:
 
 def _check(args: argparse.Namespace) -> int:
     settings = load_settings(args.config)
+    read: Path | None = getattr(settings, "toml_path", None)
+    source = str(read) if read is not None else "settings (defaults and environment)"
+    catalog = settings.paths.catalog
+    if catalog is not None and not catalog.is_file():
+        raise SettingsError(
+            source,
+            [
+                f"paths.catalog: {catalog} does not exist (gateway run loads it when the "
+                "database holds no catalog)"
+            ],
+        )
     data = masked(settings)
     if args.json:
         print(json.dumps(data, indent=2, ensure_ascii=False))
     else:
         print(_as_toml(data))
-        print("# settings OK")
+    if read is None:
+        print(
+            f"gateway config check: no settings file was read: {DEFAULT_CONFIG_PATH} does "
+            "not exist, so the values above are the defaults and the environment\n"
+            "  fix: install one (gateway install), or pass --config PATH",
+            file=sys.stderr,
+        )
+        return 1
+    if not args.json:
+        print(f"# settings OK ({read})")
     return 0
 
 

@@ -1,4 +1,4 @@
-"""`gateway receipt`, `gateway report x|z` and `gateway staff ...`.
+"""`gateway receipt`, `gateway report x|z` and `gateway staff list|add|totp|disable|...`.
 
 Reprints read the journal only (every reprint is marked as a copy); `report z` writes the
 day's Z record; `staff` manages the lane_staff table. PINs are read from the terminal (or
@@ -17,17 +17,20 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from gateway.catalog.store import CatalogStore
 from gateway.commands.prompts import read_pin
 from gateway.daemon.box_actions import journal_staff_change
 from gateway.daemon.lock import ask_owner, owner_refused, writer_of
 from gateway.database import open_database
 from gateway.errors import UsageError
+from gateway.i18n import LANGUAGES
 from gateway.journal import Journal
 from gateway.keyfile import SecretsKey
-from gateway.lane.book import LaneBook
+from gateway.lane.book import LaneBook, LaneReader
+from gateway.lane.digest import TRADING
 from gateway.lane.events import Credential, Refusal
 from gateway.lane.records import LaneRef
-from gateway.lane.staff import StaffChange, StaffDirectory
+from gateway.lane.staff import STAFF_ACTIONS, STATE_ACTIONS, StaffChange, StaffDirectory
 from gateway.receipts.model import from_record
 from gateway.receipts.text import render_receipt
 from gateway.reports.days import business_day, refuse_empty_day, refuse_unknown_shift
@@ -65,14 +68,19 @@ def register(sub: Any) -> None:
     receipt.add_argument(
         "--width", type=int, choices=(32, 42, 48), help="columns (default store.receipt_width)"
     )
+    receipt.add_argument(
+        "--language",
+        choices=LANGUAGES,
+        help="default: the language its cashier chose at sign-on, else [screens] language",
+    )
     _common(receipt)
     receipt.set_defaults(func=_receipt)
 
     report = sub.add_parser("report", help="X (current shift) or Z (day close) report")
-    report.add_argument("which", choices=("x", "z"))
+    report.add_argument("which", choices=("x", "z"), help="x: figures so far; z: close the day")
     report.add_argument("--date", metavar="YYYY-MM-DD", help="business day (default today)")
     report.add_argument("--shift", metavar="ID", help="X report of this shift")
-    report.add_argument("--json", action="store_true")
+    report.add_argument("--json", action="store_true", help="print JSON instead of the report")
     report.add_argument(
         "--check",
         action="store_true",
@@ -91,13 +99,40 @@ def register(sub: Any) -> None:
     _common(report)
     report.set_defaults(func=_report)
 
-    staff = sub.add_parser("staff", help="add staff and enrol their second factor")
+    staff = sub.add_parser(
+        "staff",
+        help="list, add, disable, enable, unlock, remove staff; enrol their second factor",
+        description="Staff changes are approved by an admin or technician (--by) and "
+        "journalled as box_action records naming them; while `gateway run` is up they go "
+        "through it. PINs are asked, never taken from the command line.",
+    )
     staff_sub = staff.add_subparsers(dest="staff_command", metavar="ACTION", required=True)
-    add = staff_sub.add_parser("add", help="add or replace a person (PIN is asked)")
-    add.add_argument("id")
-    add.add_argument("name")
-    add.add_argument("role", choices=("cashier", "supervisor", "technician", "admin"))
-    add.add_argument("--card", metavar="CARD")
+    listing = staff_sub.add_parser(
+        "list",
+        help="everyone on this box: role, how they sign on, their standing",
+        description="Lists every person (active or not) with their role, whether they have "
+        "a card, a PIN and an authenticator, and whether they are disabled or locked out. "
+        "Reads the database only; never shows a card's value or a PIN.",
+    )
+    listing.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    _common(listing)
+    listing.set_defaults(func=_staff_list)
+    add = staff_sub.add_parser(
+        "add",
+        help="add or replace a person (PIN is asked)",
+        description="Adds a person, or updates one with this staff number (a PIN already "
+        "enrolled is kept when the PIN asked for is left empty). A person needs a PIN or a "
+        "staff card; PINs are lane.pin_min_digits to 12 digits and not trivial (000000, "
+        "123456, 121212 are refused).",
+    )
+    add.add_argument("id", help="staff number (what they key at sign-on)")
+    add.add_argument("name", help="name shown on receipts and reports")
+    add.add_argument(
+        "role",
+        choices=("cashier", "supervisor", "technician", "admin"),
+        help="what they may do ([lane.permissions])",
+    )
+    add.add_argument("--card", metavar="CARD", help="their staff badge (never a payment card)")
     add.add_argument("--ceiling", metavar="AMOUNT", help="override ceiling (supervisors)")
     add.add_argument(
         "--pin-stdin",
@@ -107,12 +142,33 @@ def register(sub: Any) -> None:
     _approval(add)
     _common(add)
     add.set_defaults(func=_staff_add)
-    totp = staff_sub.add_parser("totp", help="enrol a TOTP authenticator; prints its URI")
-    totp.add_argument("id")
+    totp = staff_sub.add_parser(
+        "totp",
+        help="enrol a TOTP authenticator; prints its URI",
+        description="Gives the person a fresh TOTP secret (sealed with the box's secrets "
+        "key) and prints the otpauth:// URI to scan into their authenticator app.",
+    )
+    totp.add_argument("id", help="staff number of the person enrolling")
     totp.add_argument("--pin-stdin", action="store_true", help="read the approver's PIN from stdin")
     _approval(totp)
     _common(totp)
     totp.set_defaults(func=_staff_totp)
+    for action in STATE_ACTIONS:
+        standing = staff_sub.add_parser(
+            action,
+            help=STAFF_ACTIONS[action],
+            description=f"{STAFF_ACTIONS[action][0].upper()}{STAFF_ACTIONS[action][1:]}; approved "
+            "(--by) and "
+            "journalled like `staff add`. The last admin or technician the box's approvals "
+            "rest on cannot be disabled or removed.",
+        )
+        standing.add_argument("id", help="staff number")
+        standing.add_argument(
+            "--pin-stdin", action="store_true", help="read the approver's PIN from stdin"
+        )
+        _approval(standing)
+        _common(standing)
+        standing.set_defaults(func=_staff_standing, staff_action=action)
 
 
 def _open(args: argparse.Namespace, *, readonly: bool = False) -> tuple[GatewaySettings, Any]:
@@ -166,23 +222,37 @@ def _receipt(args: argparse.Namespace) -> int:
     settings, db = _open(args, readonly=True)
     journal = Journal(db)
     record = _receipt_record(journal, db, args.seq)
-    receipt = from_record(record, settings.store.header, settings.store.footer, copy=True)
+    reader = LaneReader(db, journal)
+    language = args.language or reader.record_language(record, settings.screens.language)
+    receipt = from_record(
+        record,
+        settings.store.header_in(language),
+        settings.store.footer_in(language),
+        copy=True,
+        language=language,
+        names=CatalogStore(db).load(),
+    )
     width = args.width or settings.store.receipt_width
     print(render_receipt(receipt, width), end="")
-    if args.escpos or args.to_printer:
+    if args.escpos:
         from gateway.receipts.escpos import render_escpos  # python-escpos: only when asked
 
-        data = render_escpos(receipt, width)
-        if args.escpos:
-            Path(args.escpos).write_bytes(data)
-        if args.to_printer:
-            return _print_copy(args, settings, record.seq, data)
+        Path(args.escpos).write_bytes(render_escpos(receipt, width))
+    if args.to_printer:
+        return _print_copy(args, settings, record.seq, receipt, width, args.language)
     return 0
 
 
-def _print_copy(args: argparse.Namespace, settings: GatewaySettings, seq: int, data: bytes) -> int:
+def _print_copy(
+    args: argparse.Namespace,
+    settings: GatewaySettings,
+    seq: int,
+    receipt: Any,
+    width: int,
+    language: str | None,
+) -> int:
     """The copy on paper: through the running daemon's printer thread (the one that talks
-    to the printers), else straight to each configured printer."""
+    to the printers), else straight to each configured printer, rendered in its encoding."""
     if not settings.devices.printers:
         raise UsageError(
             "--print: no receipt printer is configured",
@@ -191,7 +261,10 @@ def _print_copy(args: argparse.Namespace, settings: GatewaySettings, seq: int, d
         )
     _, socket_path = writer_of(settings, args.db)
     if socket_path is not None:
-        answer = ask_owner(socket_path, {"command": "reprint", "seq": seq})
+        request: dict[str, Any] = {"command": "reprint", "seq": seq}
+        if language:
+            request["language"] = language
+        answer = ask_owner(socket_path, request)
         if not answer.get("ok"):
             return owner_refused(answer, "receipt")
         print(
@@ -200,11 +273,12 @@ def _print_copy(args: argparse.Namespace, settings: GatewaySettings, seq: int, d
         return 0
     from devices.errors import DeviceError
     from devices.runner import printer_for
+    from gateway.receipts.escpos import render_escpos
 
     for configured in settings.devices.printers:
         printer = printer_for(configured)
         try:
-            printer.print_bytes(data)
+            printer.print_bytes(render_escpos(receipt, width, encode=printer.encode_text))
         except DeviceError as exc:
             raise UsageError(
                 f"--print: printer {configured.name} did not print: {exc.what}",
@@ -242,7 +316,7 @@ def _report(args: argparse.Namespace) -> int:
     )
     if args.which == "x":
         return _x_report(args, settings, book, day)
-    if not args.empty_day and next(book.day_digests(day), None) is None:
+    if not args.empty_day and not any(row[1] in TRADING for row in book.day_digests(day)):
         raise refuse_empty_day(day)  # before a PIN is asked; the daemon checks it again
     if args.card is None and args.staff is None:
         raise UsageError(
@@ -324,7 +398,7 @@ def _x_report(args: argparse.Namespace, settings: GatewaySettings, book: LaneBoo
     print(
         json.dumps(figures.to_json(), indent=2)
         if args.json
-        else render_report(title, figures, settings.store.receipt_width),
+        else render_report(title, figures, settings.store.receipt_width, at=_today(settings)),
         end="\n",
     )
     if not figures.first_seq:
@@ -409,6 +483,30 @@ def _staff_change(args: argparse.Namespace, action: str) -> int:
         return 1
     print(result.text)
     return 0
+
+
+def _staff_list(args: argparse.Namespace) -> int:
+    settings, db = _open(args, readonly=True)
+    path = Path(args.db) if args.db else settings.paths.database
+    people = _staff(db, settings, path).roster(_today(settings))
+    if args.json:
+        print(json.dumps([{**p.__dict__, "state": p.state()} for p in people], indent=2))
+        return 0
+    if not people:
+        print("no staff yet: gateway staff add ID NAME admin adds the first admin")
+        return 0
+    rows = [("ID", "NAME", "ROLE", "SIGNS ON WITH", "STATE")]
+    for p in people:
+        ways = [w for w, has in (("card", p.card), ("PIN", p.pin), ("TOTP", p.totp)) if has]
+        rows.append((p.id, p.name, p.role, "+".join(ways) or "-", p.state()))
+    widths = [max(len(row[i]) for row in rows) for i in range(4)]
+    for row in rows:
+        print("  ".join(cell.ljust(widths[i]) for i, cell in enumerate(row[:4])) + "  " + row[4])
+    return 0
+
+
+def _staff_standing(args: argparse.Namespace) -> int:
+    return _staff_change(args, args.staff_action)
 
 
 def _staff_add(args: argparse.Namespace) -> int:

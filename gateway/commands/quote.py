@@ -59,7 +59,7 @@ def register(sub: Any) -> None:
         help="a coupon entered at the lane (repeatable)",
     )
     quote.add_argument("--json", action="store_true", help="print the full priced basket as JSON")
-    quote.add_argument("scans", nargs="+", metavar="SCAN")
+    quote.add_argument("scans", nargs="+", metavar="SCAN", help="barcodes or PLUs, as scanned")
     quote.set_defaults(func=_quote)
 
 

@@ -52,6 +52,7 @@ from devices.runner import (
     scale_loop,
     scanner_loop,
 )
+from devices.settings import DeviceSettings
 from gateway.cardsafe import mask_card_data
 from gateway.catalog.catalog import Catalog
 from gateway.catalog.store import CatalogStore
@@ -110,7 +111,7 @@ log = logging.getLogger("storegate.daemon")
 TICK = 0.2  # seconds the loop waits for a message before housekeeping
 RECENT = 50  # anomalies and alerts kept for the supervisor's view
 SYNC_RETRY_S = 30.0  # seconds between attempts to start sync when its state file failed
-PRINTED_KINDS = ("sale", "refund", "z_report")
+PRINTED_KINDS = ("sale", "refund", "paid_in", "paid_out", "z_report")
 SCREENS_TICK_S = 1.0
 
 
@@ -295,11 +296,14 @@ class Box:
             "ready: lane %s, journal head %s", self.lane.state.value, self.journal.state().head_seq
         )
 
-    def reprint(self, seq: int | None, copy: bool | None = None) -> str | None:
+    def reprint(
+        self, seq: int | None, copy: bool | None = None, language: str | None = None
+    ) -> str | None:
         """Print the receipt of journal record `seq` again through the printer thread (None:
-        the newest printed record), read back from the journal; marked COPY / 重印 unless it
-        is the receipt the printer said it did not print (`copy` None: decided so). Answers
-        the receipt number, or None when there is no such receipt. On the main loop."""
+        the newest printed record), read back from the journal; marked as a copy unless it
+        is the receipt the printer said it did not print (`copy` None: decided so). In
+        `language`, else the one its cashier chose at sign-on. Answers the receipt number,
+        or None when there is no such receipt. On the main loop."""
         assert self.printer is not None and self.till is not None
         record = self._printed_record(seq)
         if record is None:
@@ -309,7 +313,15 @@ class Box:
         from gateway.receipts.model import from_record
 
         store = self.settings.store
-        receipt = from_record(record, store.header, store.footer, copy=copy)
+        language = language or self.book.record_language(record, self.settings.screens.language)
+        receipt = from_record(
+            record,
+            store.header_in(language),
+            store.footer_in(language),
+            copy=copy,
+            language=language,
+            names=self.lane.catalog,
+        )
         self.till.print(record, receipt)
         number = str(record.body.get("receipt_id") or record.id)
         log.info("record %s (%s) printed again%s", record.seq, number, " (copy)" if copy else "")
@@ -324,7 +336,7 @@ class Box:
         return next((r for r in reversed(recent) if r.kind in PRINTED_KINDS), None)
 
     def _reprint_request(self, request: ReprintRequest) -> dict[str, Any]:
-        receipt = self.reprint(request.seq, copy=True)
+        receipt = self.reprint(request.seq, copy=True, language=request.language)
         if receipt is None:
             return {
                 "ok": False,
@@ -376,6 +388,20 @@ class Box:
             if store.version() is None:
                 return store.apply_text(text, str(file))
         catalog = store.load()
+        if catalog is not None and file is not None and not Path(file).exists():
+            log.warning(
+                "paths.catalog names %s, which does not exist; selling with the "
+                "database's catalog (version %s)",
+                file,
+                catalog.version,
+            )
+        if catalog is None and file is not None:
+            raise StartError(
+                f"there is no catalog: the database holds none and paths.catalog names "
+                f"{file}, which does not exist",
+                where=str(getattr(self.settings, "toml_path", None) or "paths.catalog"),
+                fix=f"put the catalog document at {file}, or correct paths.catalog",
+            )
         if catalog is None:
             raise StartError(
                 "there is no catalog: the database holds none and no catalog file is configured",
@@ -398,6 +424,19 @@ class Box:
                 "at": None,
             }
         self.runner = DeviceRunner(loops).start()
+
+    def _restart_devices(self, devices: DeviceSettings) -> None:
+        """Reload: scanners, scales and card readers start again with the new `[devices]`
+        (an entry `gateway devices adopt` wrote is picked up); the printer thread takes the
+        new printers between two jobs."""
+        if devices.printers != self.settings.devices.printers and self.printer is not None:
+            self.printer.reconfigure(devices.printers)
+        if self.runner is not None:
+            self.runner.stop()
+        self.settings.devices = devices
+        self.devices.clear()
+        self._start_devices()
+        log.info("devices restarted with the reloaded settings: %s", ", ".join(self.devices))
 
     def _check_chain(self) -> None:
         """Journal integrity at start (gateway.daemon.chain_guard): broken, no sale."""
@@ -826,7 +865,8 @@ class Box:
         if isinstance(record, Refusal):
             return {"ok": False, "refused": record.code, "error": record.message}
         store = self.settings.store
-        receipt = from_record(record, store.header, ())
+        language = self.settings.screens.language
+        receipt = from_record(record, store.header_in(language), (), language=language)
         if self.till is not None:
             self.till.print(record, receipt)
         if self.sync is not None:
@@ -1035,15 +1075,18 @@ class Box:
             self.alert("settings", f"reload refused, old settings stay: {exc.describe()}")
             self.notifier.ready()
             return
-        for section in ("devices", "mqtt", "sync", "paths"):
+        for section in ("mqtt", "sync", "paths"):
             if getattr(fresh, section) != getattr(self.settings, section):
                 log.warning("[%s] changed: restart the service to apply it", section)
+        if fresh.devices != self.settings.devices:
+            self._restart_devices(fresh.devices)
         self.settings.anomalies = fresh.anomalies
         self.settings.backup = fresh.backup
         self.settings.journal = self.retention.settings = fresh.journal
         self.settings.daemon = fresh.daemon
         self.settings.store.header = fresh.store.header
         self.settings.store.footer = fresh.store.footer
+        self.settings.store.texts = fresh.store.texts
         self.anomalies.reconfigure(fresh.anomalies)
         self._reload_catalog()
         self.notifier.ready()

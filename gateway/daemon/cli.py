@@ -41,24 +41,32 @@ def _register_run(sub: Any) -> None:
     _config(run)
     run.set_defaults(func=_lazy("gateway.daemon.status", "run_command"))
     status = sub.add_parser("status", help="the running daemon: lane, devices, backlog, clock")
-    status.add_argument("--json", action="store_true")
+    status.add_argument("--json", action="store_true", help="print JSON instead of text")
     _config(status)
     status.set_defaults(func=_lazy("gateway.daemon.status", "status_command"))
     till = sub.add_parser(
         "till",
         help="a lane action on the running daemon (as if keyed)",
-        description="ACTION: sign_on staff=ID pin=PIN | scan code=EAN | "
+        description="ACTION: sign_on staff=ID [language=zh] | scan code=EAN | "
         "plu code=PLU | weigh code=PLU | member card=ID | tender type=cash "
         "amount=20 | suspend | resume id=ID | void_sale reason=.. "
-        "supervisor_card=.. | no_sale reason=.. | close_shift counted=.. | "
-        "z card=STAFFCARD",
+        "supervisor=ID | no_sale reason=.. supervisor=ID | close_shift counted=.. | "
+        "z staff=ID. The PIN of staff= and supervisor= is asked (or read from stdin "
+        "with --pin-stdin), never given as a FIELD.",
     )
-    till.add_argument("action")
-    till.add_argument("fields", nargs="*", metavar="FIELD=VALUE")
+    till.add_argument("action", help="the lane action, e.g. sign_on, scan, tender")
+    till.add_argument(
+        "fields", nargs="*", metavar="FIELD=VALUE", help="the action's fields, e.g. code=EAN"
+    )
+    till.add_argument(
+        "--pin-stdin",
+        action="store_true",
+        help="read the PIN(s) from stdin, one a line (staff's first, then supervisor's)",
+    )
     _config(till)
     till.set_defaults(func=_lazy("gateway.daemon.status", "till_command"))
     doctor = sub.add_parser("doctor", help="check the box and explain what to fix")
-    doctor.add_argument("--json", action="store_true")
+    doctor.add_argument("--json", action="store_true", help="print the findings as JSON")
     _config(doctor)
     doctor.set_defaults(func=_lazy("gateway.daemon.doctor", "doctor_command"))
     accept = sub.add_parser(
@@ -77,7 +85,9 @@ def _register_run(sub: Any) -> None:
     )
     accept.add_argument("--totp", metavar="CODE", help="their authenticator code")
     accept.add_argument("--pin-stdin", action="store_true", help="read the PIN from stdin")
-    accept.add_argument("--reason", required=True, metavar="TEXT")
+    accept.add_argument(
+        "--reason", required=True, metavar="TEXT", help="why (journalled with the acceptance)"
+    )
     _config(accept)
     accept.set_defaults(func=_lazy("gateway.daemon.chain_guard", "accept_break_command"))
 
@@ -94,7 +104,7 @@ def _register_backup(sub: Any) -> None:
     _config(backup)
     backup.set_defaults(func=_lazy("gateway.daemon.commands", "backup_command"))
     restore = sub.add_parser("restore", help="verify a backup and put it in place (daemon stopped)")
-    restore.add_argument("path", metavar="PATH")
+    restore.add_argument("path", metavar="PATH", help="the backup file")
     restore.add_argument(
         "--force",
         action="store_true",
@@ -125,12 +135,23 @@ def _register_install(sub: Any) -> None:
     )
     install.set_defaults(func=_lazy("gateway.daemon.install", "install_command"))
     uninstall = sub.add_parser(
-        "uninstall", help="remove the service and rules; keeps data and config unless --purge"
+        "uninstall",
+        help="remove the service and rules; keeps data and config unless --purge",
+        description="Disables and removes the units, timer, udev rules and the venv. "
+        "--purge also deletes the data, the config and the user, and is refused while the "
+        "journal holds records head office has not acknowledged (--force overrides).",
     )
-    uninstall.add_argument("--root", default="/", metavar="DIR")
+    uninstall.add_argument(
+        "--root", default="/", metavar="DIR", help="remove from this folder (default /)"
+    )
     uninstall.add_argument(
         "--purge",
         action="store_true",
         help="also delete /var/lib/storegate, /etc/storegate and the user",
+    )
+    uninstall.add_argument(
+        "--force",
+        action="store_true",
+        help="purge even while head office has not acknowledged every journal record",
     )
     uninstall.set_defaults(func=_lazy("gateway.daemon.install", "uninstall_command"))

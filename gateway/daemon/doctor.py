@@ -10,6 +10,7 @@ and the broker is only connected to (TCP, then TLS when configured), never publi
 from __future__ import annotations
 
 import argparse
+import errno
 import grp
 import json
 import os
@@ -66,6 +67,8 @@ class Doctor:
         checks: list[Callable[[], list[Finding]]] = [
             self.service_user,
             self.daemon_running,
+            self.catalog,
+            self.screens,
             self.devices,
             self.printers,
             self.broker,
@@ -150,8 +153,86 @@ class Doctor:
                 )
             )
         if not findings:
-            findings.append(ok("device", "no scanners, scales or card readers configured"))
+            findings.append(
+                Finding(
+                    "device",
+                    "WARN",
+                    "no scanner, scale or card reader is configured: items can only be keyed",
+                    "`gateway devices list` shows what is plugged in; add its entry to "
+                    "[devices] (docs/devices.md)",
+                )
+            )
         return findings
+
+    def catalog(self) -> list[Finding]:
+        """The catalog `gateway run` starts with: `paths.catalog` when set (it must exist),
+        else the one the database holds (read-only)."""
+        from gateway.catalog.catalog import load_catalog_file
+        from gateway.catalog.store import CatalogStore
+        from gateway.database import open_database
+
+        file = self.settings.paths.catalog
+        if file is not None:
+            if not Path(file).is_file():
+                return [
+                    Finding(
+                        "catalog",
+                        "FAIL",
+                        f"paths.catalog is {file}, which does not exist",
+                        "put the catalog document there, or correct paths.catalog in "
+                        f"{_settings_file(self.settings)}",
+                    )
+                ]
+            try:
+                products = len(load_catalog_file(file).products)
+            except StoregateError as exc:
+                return [Finding("catalog", "FAIL", f"{file}: {exc.what}", exc.fix or "")]
+            return [ok("catalog", f"{file}: {products} products")]
+        path = self.settings.paths.database
+        version = (
+            CatalogStore(open_database(path, readonly=True)).version() if path.exists() else None
+        )
+        if version is not None:
+            return [ok("catalog", f"version {version} in the database (paths.catalog unset)")]
+        return [
+            Finding(
+                "catalog",
+                "FAIL",
+                "no catalog: paths.catalog is not set and the database holds none, so "
+                "gateway run will not start",
+                "set paths.catalog to a catalog document, or let head office push one",
+            )
+        ]
+
+    def screens(self) -> list[Finding]:
+        """The screens' address: served by the running daemon, else free to bind."""
+        sc = self.settings.screens
+        where = f"{sc.host}:{sc.port}"
+        if not sc.enabled:
+            return [ok("screens", "disabled ([screens] enabled = false)")]
+        if self.daemon is not None:
+            if self.daemon.get("screens"):
+                return [ok("screens", f"served at {self.daemon['screens']}")]
+            return [
+                Finding(
+                    "screens",
+                    "FAIL",
+                    f"the daemon runs but does not serve the screens on {where}",
+                    "journalctl -u storegate -e says why (another program on the port?)",
+                )
+            ]
+        problem = _bind_problem(sc.host, sc.port)
+        if problem:
+            return [
+                Finding(
+                    "screens",
+                    "FAIL",
+                    f"cannot listen on {where}: {problem}",
+                    f"stop what holds it (ss -ltnp 'sport = :{sc.port}') or set "
+                    "[screens] port to a free one",
+                )
+            ]
+        return [ok("screens", f"{where} is free for gateway run")]
 
     def _serial_device(self, name: str, port: str) -> Finding:
         if not Path(port).exists():
@@ -228,6 +309,15 @@ class Doctor:
         from devices.runner import printer_for
 
         findings = []
+        if not self.settings.devices.printers:
+            return [
+                Finding(
+                    "printer",
+                    "WARN",
+                    "no receipt printer is configured: receipts are not printed",
+                    "add [[devices.printers]] with its uri (docs/devices.md)",
+                )
+            ]
         for p in self.settings.devices.printers:
             printer = printer_for(p)
             try:
@@ -460,6 +550,29 @@ def _tls_handshake(sock: socket.socket, m: Any) -> str | None:
         return str(exc.reason or exc)
     except OSError as exc:
         return str(exc)
+
+
+def _bind_problem(host: str, port: int) -> str | None:
+    """Why this machine cannot listen on host:port now (None: it can); the probe socket
+    is closed at once."""
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except socket.gaierror as exc:
+        return f"the address does not resolve ({exc.strerror})"
+    family, kind, proto, _, address = infos[0]
+    with socket.socket(family, kind, proto) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn binds
+        try:
+            probe.bind(address)
+        except OSError as exc:
+            taken = exc.errno == errno.EADDRINUSE
+            return "another program is listening there" if taken else str(exc.strerror)
+    return None
+
+
+def _settings_file(settings: GatewaySettings) -> str:
+    path = getattr(settings, "toml_path", None)
+    return str(path) if path is not None else "the settings file"
 
 
 def _member(user: str, primary_gid: int, group: str) -> bool:

@@ -16,7 +16,9 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import shutil
+import sqlite3
 import subprocess
 import sys
 from dataclasses import dataclass, field
@@ -53,9 +55,20 @@ class InstallReport:
     root: Path
     changed: list[str] = field(default_factory=list)
     kept: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
 
     def note(self, changed: bool, what: str) -> None:
         (self.changed if changed else self.kept).append(what)
+
+
+def progress(line: str) -> None:
+    """One line of progress for a step that takes a while (stderr: stdout is the report)."""
+    print(f"[storegate install] {line}", file=sys.stderr, flush=True)
+
+
+# Kernel names the kernel hands out in plug-in order: the same adapter can be ttyUSB1
+# tomorrow (docs/install.md, "Stable device names").
+KERNEL_SERIAL = re.compile(r"^/dev/tty(USB|ACM)\d+$")
 
 
 def write_if_different(path: Path, text: str, mode: int = 0o644) -> bool:
@@ -74,8 +87,10 @@ def under(root: Path, absolute: str) -> Path:
     return root / absolute.lstrip("/")
 
 
-def device_rules(config: Path) -> str:
-    """udev rules for the devices named in the config: service group and /dev/storegate/NAME."""
+def device_rules(config: Path, warnings: list[str] | None = None) -> str:
+    """udev rules for the devices named in the config: service group and /dev/storegate/NAME.
+    A serial device configured by its kernel name (/dev/ttyUSB0) is matched by the USB
+    identity of the adapter found there now, and a warning is added to `warnings`."""
     lines = [
         "# Written by `gateway install` from the [devices] section; re-run it after editing",
         "# the config. Each rule gives the device to the service and a stable name.",
@@ -94,9 +109,21 @@ def device_rules(config: Path) -> str:
     serials = [(s.name, s.serial.port) for s in devices.scanners if s.serial is not None]
     serials += [(s.name, s.serial.port) for s in devices.scales]
     for name, port in serials:
-        lines.append(_serial_rule(name, port))
+        lines.append(_serial_rule(name, port, warnings if warnings is not None else []))
     lines += [rule for p in devices.printers if (rule := _printer_rule(p.name, p.uri))]
     return "\n".join(lines) + "\n"
+
+
+def adapter_identity(port: str) -> str | None:
+    """The USB identity `usb:VID:PID[:SERIAL]` of the adapter at `port` now (None: nothing
+    there, or not a USB adapter), from pyserial's port list."""
+    from serial.tools import list_ports
+
+    for found in list_ports.comports():
+        if found.device == port and found.vid is not None and found.pid is not None:
+            serial_number = f":{found.serial_number}" if found.serial_number else ""
+            return f"usb:{found.vid:04x}:{found.pid:04x}{serial_number}"
+    return None
 
 
 def _printer_rule(name: str, uri: str) -> str | None:
@@ -116,10 +143,26 @@ def _printer_rule(name: str, uri: str) -> str | None:
     return None  # network printers need no rule
 
 
-def _serial_rule(name: str, port: str) -> str:
+def _serial_rule(name: str, port: str, warnings: list[str]) -> str:
     """A serial port as the devices room names it: a by-id/by-path link (or a glob of
-    one), a USB identity `usb:VID:PID[:SERIAL]`, or a kernel name such as /dev/ttyUSB0."""
+    one), a USB identity `usb:VID:PID[:SERIAL]`, or a kernel name such as /dev/ttyUSB0 —
+    which is not stable, so it is matched by the identity of the adapter there now when
+    one is (and warned about either way)."""
     identity = usb_identity(port)
+    if KERNEL_SERIAL.match(port):
+        found = adapter_identity(port)
+        warnings.append(
+            f"{name} is configured as {port}: that name follows plug-in order and can "
+            "belong to another adapter after a reboot or a replug. "
+            + (
+                f"The rule matches the adapter there now ({found}); set "
+                f'port = "{found}" (or "/dev/storegate/{name}") in the config'
+                if found
+                else "No adapter is there now, so the rule matches the kernel name; set "
+                'port = "usb:VID:PID:SERIAL" or a /dev/serial/by-id/ path in the config'
+            )
+        )
+        identity = usb_identity(found) if found else None
     if identity is not None:
         vendor, product, serial_number = identity
         match = f'ATTRS{{idVendor}}=="{vendor:04x}", ATTRS{{idProduct}}=="{product:04x}"'
@@ -148,6 +191,27 @@ def _run(command: list[str], what: str) -> None:
             where=" ".join(command),
             fix="run the command by hand to see the full error, then re-run "
             "the install (it is safe to repeat)",
+        )
+
+
+def _run_showing(command: list[str], what: str) -> None:
+    """As `_run`, with the command's own output passed on line by line as progress."""
+    with subprocess.Popen(
+        command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+    ) as child:
+        assert child.stdout is not None
+        said: list[str] = []
+        for line in child.stdout:
+            progress("  " + line.rstrip())
+            if line.strip():
+                said.append(line.strip())
+    if child.returncode != 0:
+        errors = [line for line in said if line.startswith("ERROR")]
+        raise InstallError(
+            f"{what} failed: {(errors or said or ['no output'])[-1]}",
+            where=" ".join(command),
+            fix="the lines above say why (network? disk space?); re-run the install (it is "
+            "safe to repeat)",
         )
 
 
@@ -180,7 +244,8 @@ def install_config(report: InstallReport) -> None:
         report.note(write_if_different(target, text, 0o640), str(target))
         _give_to_service_group(root, target)
     rules = under(root, f"/etc/udev/rules.d/{DEVICE_RULES}")
-    report.note(write_if_different(rules, device_rules(root / CONFIG)), str(rules))
+    text = device_rules(root / CONFIG, report.warnings)
+    report.note(write_if_different(rules, text), str(rules))
 
 
 def _give_to_service_group(root: Path, path: Path) -> None:
@@ -242,11 +307,17 @@ def install_venv(report: InstallReport, venv_from: Path | None) -> None:
     if stamp.exists() and stamp.read_text() == str(REPO):
         report.note(False, str(target))
         return
+    progress(f"1/2 creating the virtual environment {target}")
     _run([sys.executable, "-m", "venv", str(target)], "creating the virtual environment")
-    _run(
-        [str(target / "bin" / "pip"), "install", "-q", "-e", str(REPO)],
+    progress(
+        "2/2 installing storegate and its dependencies into it with pip (a few minutes "
+        "on a Raspberry Pi; pip's lines follow)"
+    )
+    _run_showing(
+        [str(target / "bin" / "pip"), "install", "--progress-bar", "off", "-e", str(REPO)],
         "installing storegate (editable: units and docs stay in the source tree)",
     )
+    progress("virtual environment ready")
     stamp.write_text(str(REPO))
     report.note(True, str(target))
 
@@ -300,9 +371,43 @@ def install(root: Path, venv_from: Path | None = None) -> InstallReport:
     return report
 
 
-def uninstall(root: Path, purge: bool = False) -> InstallReport:
-    """Remove the units, rules and venv; keep /var/lib/storegate and /etc/storegate unless purge."""
+def unsent_records(root: Path) -> tuple[Path, int] | None:
+    """The box database under `root` and how many journal records in it head office has
+    not acknowledged (None: no database). A file that cannot be read is an InstallError:
+    nobody can then say that head office has everything."""
+    from gateway.database import open_database
+    from gateway.journal import Journal
+
+    config = root / CONFIG
+    data_dir = load_settings(config).paths.data_dir if config.exists() else None
+    database = under(root, str(data_dir or "/var/lib/storegate")) / "storegate.db"
+    if not database.exists():
+        return None
+    try:
+        count, _ = Journal(open_database(database, readonly=True)).backlog()
+    except (StoregateError, sqlite3.Error) as exc:
+        raise InstallError(
+            f"cannot read the journal in {database}: {exc}",
+            where="gateway uninstall --purge",
+            fix="keep a copy of the file; pass --force to delete it anyway",
+        ) from None
+    return database, count
+
+
+def uninstall(root: Path, purge: bool = False, force: bool = False) -> InstallReport:
+    """Remove the units, rules and venv; keep /var/lib/storegate and /etc/storegate unless
+    purge — which is refused while the journal holds records head office has not
+    acknowledged, unless `force`."""
     report = InstallReport(root)
+    if purge and not force and (unsent := unsent_records(root)) is not None and unsent[1]:
+        database, count = unsent
+        raise InstallError(
+            f"the journal in {database} holds {count} record(s) head office has not "
+            "acknowledged: --purge would delete sales nobody else has",
+            where="gateway uninstall --purge",
+            fix="start the box until `gateway sync status` shows no backlog, or keep a "
+            "backup (gateway backup PATH); --force purges anyway",
+        )
     if under(root, "/etc/systemd/system/storegate.service").exists():
         _run(["systemctl", f"--root={root}", "disable", *ENABLED], "disabling the units")
     if live_system(root):
@@ -363,7 +468,7 @@ def install_command(args: argparse.Namespace) -> int:
 
 
 def uninstall_command(args: argparse.Namespace) -> int:
-    report = uninstall(Path(args.root), purge=args.purge)
+    report = uninstall(Path(args.root), purge=args.purge, force=args.force)
     _print(report, "uninstalled")
     return 0
 
@@ -371,5 +476,7 @@ def uninstall_command(args: argparse.Namespace) -> int:
 def _print(report: InstallReport, verb: str) -> None:
     for line in report.changed:
         print(f"  changed: {line}")
+    for warning in report.warnings:
+        print(f"storegate install: warning: {warning}", file=sys.stderr)
     summary = f"{len(report.changed)} change(s)" if report.changed else "nothing to change"
     print(f"storegate {verb} under {report.root}: {summary}")

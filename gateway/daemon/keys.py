@@ -19,6 +19,7 @@ from devices.events import CardEvent, CardKind, ScanEvent, WeightReading
 from devices.settings import ScaleSettings
 from gateway.cardsafe import mask_card_data
 from gateway.lane import events as ev
+from gateway.lane.drawer import DENOMINATION_FIELD
 from gateway.pricing.engine import MAX_QUANTITY  # items of one scan or PLU, whole
 
 
@@ -160,6 +161,23 @@ def _authorization(request: dict[str, Any]) -> ev.Authorization | None:
     return ev.Authorization(ev.Credential(card=_text(request, "supervisor_card")), _reason(request))
 
 
+MAX_PIECES = 100000  # notes or coins of one value in one drawer
+
+
+def _denominations(request: dict[str, Any]) -> tuple[tuple[Decimal, int], ...]:
+    """A count per note and coin: fields `d_<value>=<pieces>` (`d_50=3 d_0.05=12`), as the
+    count dialog sends them; the lane checks each value against the currency's."""
+    out: list[tuple[Decimal, int]] = []
+    for key in sorted(request):
+        if not key.startswith(DENOMINATION_FIELD) or request[key] in (None, ""):
+            continue
+        value = _decimal(key[len(DENOMINATION_FIELD) :], "denomination")
+        if value is None or value <= 0:
+            raise BadValue(f"{key} is not a note or coin value")
+        out.append((value, _whole(request[key], key, 0, MAX_PIECES)))
+    return tuple(sorted(out, reverse=True))
+
+
 def from_request(
     request: dict[str, Any],
     at: datetime,
@@ -187,13 +205,35 @@ def _build(
 ) -> ev.Event | NotAnEvent:
     match action:
         case "sign_on":
-            return ev.OpenShift(at, _credential(r), _decimal(r.get("float"), "float"))
+            return ev.OpenShift(
+                at,
+                _credential(r),
+                _decimal(r.get("float"), "float"),
+                language=_optional(r, "language"),
+            )
         case "scan":
             return ev.Scan(at, _text(r, "code"), _quantity(r.get("quantity")))
         case "plu":
             return ev.Plu(at, _text(r, "code"), _quantity(r.get("quantity")))
         case "weigh":
             return ev.Weighed.from_reading(at, _text(r, "code"), scale, capacity)
+        case "pick":
+            sku = _text(r, "sku")
+            reading = ev.Weighed.from_reading(at, sku, scale, capacity) if r.get("weigh") else None
+            return ev.Pick(at, sku, _quantity(r.get("quantity")), reading)
+        case "open_price":
+            price = _decimal(r.get("price"), "price")
+            if price is None:
+                return NotAnEvent("open_price needs the price each (price=)")
+            return ev.OpenPrice(
+                at,
+                _text(r, "department"),
+                price,
+                _quantity(r.get("quantity")),
+                _authorization(r),
+            )
+        case "confirm_age":
+            return ev.ConfirmAge(at, _authorization(r))
         case "member":
             return ev.MemberCard(at, _text(r, "card"))
         case "tender":
@@ -222,11 +262,20 @@ def _build(
                 tender=_tender_type(r.get("tender", "cash"), "tender"),
                 authorization=_authorization(r),
             )
+        case "paid_in" | "paid_out":
+            amount = _decimal(r.get("amount"), "amount")
+            if amount is None:
+                return NotAnEvent(f"{action} needs the amount")
+            movement = ev.PaidIn if action == "paid_in" else ev.PaidOut
+            return movement(at, amount, _reason(r), _authorization(r))
         case "close_shift":
             counted = _decimal(r.get("counted"), "counted")
+            count = _denominations(r)
+            if counted is None and count:  # the notes and coins alone: their sum
+                counted = sum((value * pieces for value, pieces in count), Decimal(0))
             if counted is None:
                 return NotAnEvent("close_shift needs the counted cash")
-            return ev.CloseShift(at, counted, authorization=_authorization(r))
+            return ev.CloseShift(at, counted, authorization=_authorization(r), denominations=count)
     return NotAnEvent(mask_card_data(f"unknown lane action {action!r}"))
 
 

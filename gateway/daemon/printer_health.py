@@ -67,6 +67,11 @@ class PrinterHealth:
         # panel); called on the printer thread, must not block
         self.listener: Callable[[DeviceEvent], None] = lambda event: None
 
+    def track(self, names: list[str]) -> None:
+        """The printers of reloaded settings: new ones start "unknown", removed ones go."""
+        with self._lock:
+            self._printers = {name: self._printers.get(name, _Printer()) for name in names}
+
     def observe(self, event: DeviceEvent) -> None:
         """A printer's state report (its sink; called on the printer thread)."""
         if not isinstance(event, DeviceStateEvent):
@@ -92,7 +97,8 @@ class PrinterHealth:
             self._alert(
                 "printer",
                 f"receipt {seq} not printed ({reason}); reprint with "
-                f"`gateway receipt {seq}` once the printer is ready",
+                f"`gateway receipt {seq} --print` (or Ctrl+P at the till) once the printer "
+                "is ready",
             )
         else:
             log.error("printer: receipt %s not printed either (%s)", seq, reason)
@@ -118,7 +124,7 @@ class PrinterHealth:
             "printer",
             f"the printer prints again (it was: {outage.reason}); "
             f"receipts not printed meanwhile: {listed} — reprint each with "
-            "`gateway receipt SEQ`",
+            "`gateway receipt SEQ --print`",
         )
 
     def telemetry(self) -> dict[str, DeviceHealth]:

@@ -24,6 +24,7 @@ from gateway.sync.commands import CommandRegistry
 from gateway.sync.errors import CommandFailed
 
 if TYPE_CHECKING:
+    from gateway.daemon.boxclock import BoxClock
     from gateway.daemon.till import PrinterWorker
     from gateway.lane.book import LaneBook
     from gateway.lane.machine import Lane
@@ -45,6 +46,9 @@ class BoxSide(Protocol):
     def reload(self) -> None: ...
 
     def local_day(self) -> str: ...
+
+    @property
+    def clock(self) -> BoxClock: ...
 
 
 def register_remote_commands(registry: CommandRegistry, box: BoxSide) -> CommandRegistry:
@@ -93,7 +97,7 @@ class RemoteCommands:
             return {
                 "title": title,
                 "figures": figures.to_json(),
-                "text": render_report(title, figures, width),
+                "text": render_report(title, figures, width, at=self.box.clock.local()),
             }
 
         return self._on_loop(build)

@@ -23,6 +23,7 @@ from typing import Any
 
 from gateway.cardsafe import mask_card_data
 from gateway.errors import StoregateError
+from gateway.i18n import LANGUAGES
 
 MAX_FIELD = 256  # a card, staff number, PIN, day or source name
 
@@ -83,7 +84,8 @@ class ZReportRequest:
 
 @dataclass(frozen=True)
 class StaffRequest:
-    """`{"command": "staff", "action": "add"|"totp", ...}` (gateway.lane.staff.StaffChange)."""
+    """`{"command": "staff", "action": ACTION, ...}`, ACTION one of
+    gateway.lane.staff.STAFF_ACTIONS (checked by StaffChange.from_request)."""
 
     fields: Mapping[str, object]
 
@@ -112,9 +114,11 @@ class AcceptBreakRequest:
 @dataclass(frozen=True)
 class ReprintRequest:
     """`{"command": "reprint", "seq": N}`: the receipt of journal record N printed again,
-    marked COPY / 重印, through the daemon's printer thread (`gateway receipt N --print`)."""
+    marked as a copy, through the daemon's printer thread (`gateway receipt N --print`);
+    `"language"` (optional): the receipt's language, else the one its cashier chose."""
 
     seq: int
+    language: str | None = None
 
 
 ControlRequest = (
@@ -249,7 +253,14 @@ def _reprint(body: Mapping[str, Any]) -> ReprintRequest:
             where="control socket",
             fix="gateway receipt SEQ|RECEIPT_NUMBER --print",
         )
-    return ReprintRequest(seq)
+    language = body.get("language")
+    if language is not None and language not in LANGUAGES:
+        raise BadRequest(
+            f"reprint: language must be one of {', '.join(LANGUAGES)}",
+            where="control socket",
+            fix="gateway receipt SEQ --print --language en|zh",
+        )
+    return ReprintRequest(seq, language)
 
 
 PARSERS: dict[str, Callable[[Mapping[str, Any]], ControlRequest]] = {

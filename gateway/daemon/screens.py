@@ -175,7 +175,7 @@ class Screens:
         )
         self.pole = PoleFeed(
             display,
-            language=pole.language or settings.screens.language,
+            language=pole.language,  # None: the signed-on cashier's
             store_name=settings.store.name,
             on_error=lambda text: alert("pole_display", text),
         )

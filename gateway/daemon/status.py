@@ -10,6 +10,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+from gateway.commands.prompts import read_pin
 from gateway.daemon.control import ControlError, call, control_socket
 from gateway.errors import UsageError
 from gateway.settings import load_settings
@@ -82,6 +83,10 @@ def _synced(flag: bool) -> str:
     return "synchronised" if flag else "NOT synchronised (NTP)"
 
 
+# A staff number keyed with a lane action, and the PIN asked for it (never a FIELD=VALUE).
+PIN_OF = {"staff": "pin", "supervisor": "supervisor_pin"}
+
+
 def till_command(args: argparse.Namespace) -> int:
     """`gateway till ACTION [FIELD=VALUE ...]`: a keyed lane action on the running daemon."""
     request: dict[str, Any] = {"command": "lane", "action": args.action}
@@ -95,7 +100,17 @@ def till_command(args: argparse.Namespace) -> int:
                 where="gateway till",
                 fix="e.g. gateway till scan code=7612345001012",
             )
+        if key in PIN_OF.values():
+            raise UsageError(
+                f"a PIN is never given on the command line ({key}=), where `ps` and the "
+                "shell's history show it",
+                where="gateway till",
+                fix=f"leave {key}= out: it is asked (or read from stdin with --pin-stdin)",
+            )
         request[key] = value
+    for who, pin in PIN_OF.items():
+        if request.get(who):
+            request[pin] = read_pin(args.pin_stdin, f"PIN of {request[who]}: ")
     answer = call(socket_path(args.config), request, timeout=30)
     if "text" in answer:
         print(answer["text"], end="")

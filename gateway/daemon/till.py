@@ -19,7 +19,7 @@ from __future__ import annotations
 import logging
 import queue
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -36,6 +36,7 @@ from gateway.settings import GatewaySettings
 
 if TYPE_CHECKING:  # python-escpos loads with the first configured printer only
     from devices.printer import ReceiptPrinter
+    from devices.settings import PrinterSettings
 
 log = logging.getLogger("storegate.daemon")
 Alert = Callable[[str, str], None]
@@ -60,6 +61,14 @@ class DrawerKick:
     seq: int
 
 
+@dataclass(frozen=True)
+class Reconfigure:
+    """Printers of reloaded settings, swapped in on the printer thread between jobs."""
+
+    printers: tuple[PrinterSettings, ...]
+    seq: int = 0  # every job names a record; this one none
+
+
 class PrinterWorker:
     """Prints committed receipts on its own thread and keeps a text copy of each; opens the
     drawer when asked.
@@ -79,21 +88,15 @@ class PrinterWorker:
         self.width = settings.store.receipt_width
         self.receipts_dir = receipts_dir
         self.alert = alert
-        self.jobs: queue.Queue[PrintJob | DrawerKick | None] = queue.Queue()
+        self.jobs: queue.Queue[PrintJob | DrawerKick | Reconfigure | None] = queue.Queue()
         self.health = PrinterHealth(
             [p.name for p in settings.devices.printers],
             alert,
             cleared or (lambda source, message: None),
         )
-        self.printers = [
-            printer_for(p, self.health.observe, utc_now) for p in settings.devices.printers
-        ]
-        self.state = "none configured" if not self.printers else "unknown"
-        self.render_escpos: Callable[[Any, int], bytes] | None = None
-        if self.printers:
-            from gateway.receipts.escpos import render_escpos
-
-            self.render_escpos = render_escpos
+        self.printers: list[ReceiptPrinter] = []
+        self.render_escpos: Callable[..., bytes] | None = None
+        self._use(settings.devices.printers)
         self.thread = threading.Thread(target=self._run, name="storegate-printer", daemon=True)
         # who else follows each receipt printed or not (the till's screens: the job, and
         # why not); called on this thread. Printer states: `health.listener`.
@@ -103,6 +106,26 @@ class PrinterWorker:
                 "no configured printer's profile has a drawer port: the cash drawer "
                 "is not opened by the box"
             )
+
+    def _use(self, printers: Sequence[PrinterSettings]) -> None:
+        self.printers = [printer_for(p, self.health.observe, utc_now) for p in printers]
+        self.state = "none configured" if not self.printers else "unknown"
+        if self.printers and self.render_escpos is None:
+            from gateway.receipts.escpos import render_escpos
+
+            self.render_escpos = render_escpos
+
+    def reconfigure(self, printers: Sequence[PrinterSettings]) -> None:
+        """Reloaded settings' printers (`gateway devices adopt`): the jobs queued before
+        print on the old printers, the ones after on the new."""
+        self.jobs.put(Reconfigure(tuple(printers)))
+
+    def _swap(self, job: Reconfigure) -> None:
+        for printer in self.printers:
+            printer.close()
+        self.health.track([p.name for p in job.printers])
+        self._use(job.printers)
+        log.info("printers now: %s", ", ".join(p.name for p in job.printers) or "none")
 
     def start(self) -> None:
         private_dir(self.receipts_dir)  # copies hold who bought what: owner only
@@ -124,13 +147,15 @@ class PrinterWorker:
             try:
                 if isinstance(job, DrawerKick):
                     self._kick(job)
+                elif isinstance(job, Reconfigure):
+                    self._swap(job)
                 else:
                     self._print(job)
             except Exception as exc:  # a bad receipt must not end printing for good
                 log.exception("printer job for record %s failed", job.seq)
                 self.alert("printer", f"record {job.seq}: printer job failed: {exc}")
 
-    def _next_job(self) -> PrintJob | DrawerKick | None:
+    def _next_job(self) -> PrintJob | DrawerKick | Reconfigure | None:
         """The next job; while a printer is in trouble, its status is asked between jobs so
         recovery is seen (and the alert cleared) without a sale."""
         while True:
@@ -156,10 +181,12 @@ class PrinterWorker:
         partial.replace(path)
 
     def _print_paper(self, job: PrintJob) -> None:
+        """Rendered for each printer in its own encoding (a Chinese receipt goes to a CJK
+        profile's printer in GB18030 Chinese mode)."""
         assert self.render_escpos is not None
-        data = self.render_escpos(job.receipt, self.width)
         failed = ""
         for printer in self.printers:
+            data = self.render_escpos(job.receipt, self.width, encode=printer.encode_text)
             try:
                 printer.print_bytes(data)
                 self.state = "ok"

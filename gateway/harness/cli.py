@@ -40,6 +40,16 @@ def register(sub: Any) -> None:
         metavar="SECONDS",
         help="pause between sales so a person can watch the screens",
     )
-    parser.add_argument("--catalog", default=str(demo.EXAMPLE_CATALOG), metavar="FILE")
-    parser.add_argument("--config", default=str(demo.EXAMPLE_CONFIG), metavar="PATH")
+    parser.add_argument(
+        "--catalog",
+        default=str(demo.EXAMPLE_CATALOG),
+        metavar="FILE",
+        help="catalog document (default: the example)",
+    )
+    parser.add_argument(
+        "--config",
+        default=str(demo.EXAMPLE_CONFIG),
+        metavar="PATH",
+        help="settings file (default: the example)",
+    )
     parser.set_defaults(func=demo.demo_command)

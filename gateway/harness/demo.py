@@ -1,7 +1,8 @@
 """`gateway demo`: the README's main job, a scripted shopping day a visitor can watch.
 
 Owns the demo script and the throw-away world it builds in a work folder: simulated
-serial scanner and scale (pseudo-terminals) and a network receipt printer (TCP), a
+serial scanner and scale (pseudo-terminals), a keyboard-wedge card reader (key events on
+a FIFO, `devices.simulators.card_reader`) and a network receipt printer (TCP), a
 private MQTT broker on a free port (Mosquitto when the binary is there, else the embedded
 amqtt broker of `gateway.harness.embedded_broker`, each in its own process), `cloud ingest`
 on a SQLite file, and `gateway run` as a real subprocess. The day is played through the
@@ -212,7 +213,14 @@ class World:
             self.broker.kill()
 
 
-def device_tables(scanner: str, scale: str, printer: str) -> str:
+# The card sale paid at the simulated card reader (a swipe typed as key events, read by
+# the daemon through the wedge decoder; only the masked number reaches the lane). The
+# others pay through the control socket, as a payment terminal's integration would.
+READER_SALE = 2
+READER_SWIPE = ";5500000000000004=29121010000000000000?"  # the scheme's published test PAN
+
+
+def device_tables(scanner: str, scale: str, printer: str, card_reader: str) -> str:
     return f"""
 [[devices.scanners]]
 name = "scanner"
@@ -229,6 +237,10 @@ poll_interval_s = 0.1
 [[devices.printers]]
 name = "receipt"
 uri = "{printer}"
+
+[[devices.card_readers]]
+name = "card-reader"
+match = {{ path = "{card_reader}" }}
 """
 
 
@@ -264,10 +276,11 @@ SYNC_ENV = {
 class Till:
     """The cashier's hands: the simulators and the daemon's control socket."""
 
-    def __init__(self, socket_path: Path, scanner: Any, scale: Any) -> None:
+    def __init__(self, socket_path: Path, scanner: Any, scale: Any, card_reader: Any) -> None:
         self.socket_path = socket_path
         self.scanner = scanner
         self.scale = scale
+        self.card_reader = card_reader
 
     def ask(self, request: dict[str, Any]) -> dict[str, Any]:
         from gateway.daemon.control import call
@@ -295,10 +308,19 @@ class Till:
             10,
         )
 
+    def swipe(self, tracks: str) -> None:
+        """A card swiped at the reader: the sale is paid when the lane is idle again."""
+        self.card_reader.swipe(None, tracks)
+        wait_for("the card swiped at the reader to pay", lambda: _paid(self.status()), 10)
+
     def weigh(self, plu: str, kilograms: str) -> None:
         self.scale.set(mode="stable", weight=kilograms)
         wait_for("the scale to settle", lambda: _weighs(self.status(), kilograms), 10)
         self.key("weigh", code=plu)
+
+
+def _paid(status: dict[str, Any]) -> bool:
+    return bool(status["lane"]["state"] == "idle")
 
 
 def _weighs(status: dict[str, Any], kilograms: str) -> bool:
@@ -306,6 +328,7 @@ def _weighs(status: dict[str, Any], kilograms: str) -> bool:
 
 
 def start_world(world: World, broker: str) -> tuple[Path, Till]:
+    from devices.simulators.card_reader import CardReaderSimulator
     from devices.simulators.printer import NetworkPrinterSimulator
     from devices.simulators.scale import ScaleSimulator
     from devices.simulators.scanner import SerialScannerSimulator
@@ -313,25 +336,28 @@ def start_world(world: World, broker: str) -> tuple[Path, Till]:
     scanner = SerialScannerSimulator().start()
     scale = ScaleSimulator("toledo8217", weight="0.000", mode="zero", pace=False).start()
     printer = NetworkPrinterSimulator().start()
-    world.closers += [scanner.stop, scale.stop, printer.stop]
-    say(f"simulated scanner on {scanner.path}, scale on {scale.path}, printer at {printer.uri}")
-    world.broker = start_broker(broker, world.workdir / "broker")
-    config = write_config(
-        world.workdir, world.broker.port, device_tables(scanner.path, scale.path, printer.uri)
+    card_reader = CardReaderSimulator(world.workdir / "card-reader.fifo").start()
+    world.closers += [scanner.stop, scale.stop, printer.stop, card_reader.stop]
+    say(
+        f"simulated scanner on {scanner.path}, scale on {scale.path}, printer at "
+        f"{printer.uri}, card reader on {card_reader.path}"
     )
+    world.broker = start_broker(broker, world.workdir / "broker")
+    tables = device_tables(scanner.path, scale.path, printer.uri, str(card_reader.path))
+    config = write_config(world.workdir, world.broker.port, tables)
     _start_head_office(world)
     _add_staff(config)
     world.spawn("gateway-run", [str(BIN / "gateway"), "run", "--config", str(config)], SYNC_ENV)
     socket_path = world.workdir / "box" / "control.sock"
-    till = Till(socket_path, scanner, scale)
+    till = Till(socket_path, scanner, scale, card_reader)
     wait_for("gateway run to answer on its control socket", lambda: _answers(till), 30)
     # A scan written to the pseudo-terminal before the daemon has opened it is lost.
     wait_for(
-        "the scanner and the scale to be connected",
+        "the scanner, the scale and the card reader to be connected",
         lambda: all(d.get("state") == "connected" for d in till.status()["devices"].values()),
         30,
     )
-    say("gateway run is up: lane, journal, printer, scanner, scale and sync")
+    say("gateway run is up: lane, journal, printer, scanner, scale, card reader and sync")
     wait_for(
         "the box to connect to the broker",
         lambda: till.status()["sync"].get("connection") == "connected",
@@ -385,6 +411,44 @@ def _start_head_office(world: World) -> None:
         ],
     )
     say("head office: cloud ingest on SQLite")
+    _start_head_office_web(world, url)
+
+
+def _start_head_office_web(world: World, url: str) -> None:
+    """`cloud web serve` on the demo's head office, with an admin account for the day."""
+    import secrets
+
+    password = "demo-" + secrets.token_hex(6)
+    done = subprocess.run(
+        [
+            *(str(BIN / "cloud"), "web", "user", "add", "demo", "--role", "admin"),
+            *("--password-stdin", "--by", "gateway demo", "--db", url),
+        ],
+        input=password + "\n",
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if done.returncode != 0:
+        raise DemoError(f"cloud web user add failed: {done.stderr}", where=url)
+    port = free_port()
+    world.spawn(
+        "cloud-web",
+        [str(BIN / "cloud"), "web", "serve", "--db", url, "--port", str(port)],
+    )
+    address = f"http://127.0.0.1:{port}/"
+    wait_for("head office's pages", lambda: _answers_http(address + "login"), 30)
+    say(f"head office in the browser: {address} (sign in as demo / {password})")
+
+
+def _answers_http(url: str) -> bool:
+    import urllib.request
+
+    try:
+        with urllib.request.urlopen(url, timeout=2) as answer:
+            return bool(answer.status == 200)
+    except OSError:
+        return False
 
 
 def _add_staff(config: Path) -> None:
@@ -417,6 +481,15 @@ def play_day(world: World, till: Till, pace: float = 0.0) -> None:
         for plu, kilograms in weighed:
             till.weigh(plu, kilograms)
         total = till.status()["lane"]["total"]
+        if number == READER_SALE and tender == "card":
+            till.swipe(READER_SWIPE)
+            status = till.status()
+            say(
+                f"sale {number:2}: {len(scans) + len(weighed)} items, total {total}, paid by "
+                f"card swiped at the reader (the box saw only 550000******0004) | journal head "
+                f"{status['journal']['head_seq']}, backlog {status['journal']['backlog']}"
+            )
+            continue
         paid = (
             {"reference": f"AUTH{number:04d}", "card": "5500000000000004"}
             if tender == "card"
@@ -438,6 +511,14 @@ def _cash_for(total: str) -> str:
 
 
 def close_day(till: Till) -> dict[str, Any]:
+    till.key(  # refused: DemoError
+        "paid_out",
+        amount="20.00",
+        reason="window cleaner",
+        supervisor="201",
+        supervisor_pin="836104",
+    )
+    say("Anna pays the window cleaner 20.00 from the drawer (paid out, Beat authorises)")
     till.key("close_shift", counted="250.00")
     say("Anna closes her shift (blind count 250.00); Beat closes the day with his PIN")
     # a card string typed on the control socket is not a card read: Beat's number and PIN

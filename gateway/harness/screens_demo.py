@@ -200,7 +200,7 @@ def running_devices(
         display = PoleDisplay(devices.pole.path)
         devices.feed = PoleFeed(
             display,
-            language=language or hub.language,
+            language=language,  # None: the signed-on cashier's
             store_name=store_name or hub.store_name,
             on_error=lambda text: hub.note("alert", text),
         )

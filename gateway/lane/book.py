@@ -25,6 +25,7 @@ from typing import Any
 
 import sqlite_utils
 
+from gateway.i18n import Language, language_of
 from gateway.journal import Journal, JournalRecord
 from gateway.lane.digest import DIGEST_VERSION, REPORTED, Digest, digest
 
@@ -122,6 +123,22 @@ class LaneReader:
             return None
         shift_id, staff_id, method, opened_at, day, opening = row
         return OpenShiftRow(shift_id, staff_id, method, opened_at, day, Decimal(opening))
+
+    def shift_language(self, shift_id: str) -> str | None:
+        """The language the cashier chose when `shift_id` opened (its shift_open record)."""
+        row = self.conn.execute(
+            "SELECT r.body FROM lane_doc d JOIN journal_record r ON r.seq = d.seq "
+            "WHERE d.kind = 'shift_open' AND d.shift_id = ? ORDER BY d.seq DESC LIMIT 1",
+            (shift_id,),
+        ).fetchone()
+        language = json.loads(row[0]).get("language") if row else None
+        return str(language) if language else None
+
+    def record_language(self, record: JournalRecord, default: Language) -> Language:
+        """The language a record's receipt is printed in, again too: the one its shift's
+        cashier chose at sign-on, else `default` (`[screens] language`)."""
+        shift = record.body.get("shift_id")
+        return language_of(self.shift_language(str(shift)) if shift else None, default)
 
     def last_count(self) -> Decimal | None:
         """The cash counted when the last shift closed (for a handover), if any."""

@@ -1,10 +1,12 @@
 """The report digest of a lane record: the few figures X/Z reports sum, folded per record.
 
-`digest(kind, body)` is the one function that reads a sale / refund / void / no-sale body
-for reports. The lane book stores its result in `lane_doc.digest` in the same transaction
-as the record, so a Z over 20,000 sales sums 20,000 small digests instead of re-parsing
-every full body; reports fall back to the body itself where a digest is missing, and a test
-checks both paths give the same figures. Pure: no I/O. Amounts stay decimal strings.
+`digest(kind, body)` is the one function that reads a sale / refund / void / no-sale /
+paid-in / paid-out / shift open / shift close body for reports (the last four feed the
+cash drawer's figures: float, cash in and out, count and over/short). The lane book
+stores its result in `lane_doc.digest` in the same transaction as the record, so a Z over
+20,000 sales sums 20,000 small digests instead of re-parsing every full body; reports fall
+back to the body itself where a digest is missing, and a test checks both paths give the
+same figures. Pure: no I/O. Amounts stay decimal strings.
 """
 
 from __future__ import annotations
@@ -15,7 +17,10 @@ from typing import Any, TypedDict
 
 from gateway.money import to_minor_units
 
-REPORTED = ("sale", "refund", "void", "no_sale")
+REPORTED = ("sale", "refund", "void", "no_sale", "paid_in", "paid_out", "shift_open", "shift_close")
+# of those, the kinds that are the shift's trading (what a Z's record range and "no
+# trading that day" count); a shift opened and closed alone is not trading
+TRADING = ("sale", "refund", "void", "no_sale", "paid_in", "paid_out")
 
 
 def rate_key(tax: Mapping[str, Any]) -> str:
@@ -85,7 +90,37 @@ class NoSaleDigest(TypedDict):
     v: int
 
 
-Digest = SaleDigest | RefundDigest | VoidDigest | NoSaleDigest
+class CashMovementDigest(TypedDict):
+    """A paid-in or paid-out: `a` its amount as a decimal string."""
+
+    v: int
+    a: str
+
+
+class ShiftOpenDigest(TypedDict):
+    """A shift's opening float `f`, as a decimal string."""
+
+    v: int
+    f: str
+
+
+class ShiftCloseDigest(TypedDict):
+    """A shift's close: `n` counted and `o` over/short, as decimal strings."""
+
+    v: int
+    n: str
+    o: str
+
+
+Digest = (
+    SaleDigest
+    | RefundDigest
+    | VoidDigest
+    | NoSaleDigest
+    | CashMovementDigest
+    | ShiftOpenDigest
+    | ShiftCloseDigest
+)
 
 
 def digest(kind: str, body: Mapping[str, Any]) -> Digest | None:
@@ -126,4 +161,14 @@ def digest(kind: str, body: Mapping[str, Any]) -> Digest | None:
         return {"v": DIGEST_VERSION, "t": body["total"]}
     if kind == "no_sale":
         return {"v": DIGEST_VERSION}
+    if kind in ("paid_in", "paid_out"):
+        return {"v": DIGEST_VERSION, "a": str(Decimal(body["amount"]))}
+    if kind == "shift_open":
+        return {"v": DIGEST_VERSION, "f": str(Decimal(body["opening_float"]))}
+    if kind == "shift_close":
+        return {
+            "v": DIGEST_VERSION,
+            "n": str(Decimal(body["counted"])),
+            "o": str(Decimal(body["over_short"])),
+        }
     return None

@@ -76,8 +76,12 @@ class Event:
 
 @dataclass(frozen=True)
 class OpenShift(Event):
+    """A cashier signs on; `language`: the one they chose to work in (screens and their
+    receipts), None: their own (`[screens] staff_languages`), else the box's default."""
+
     credential: Credential
     opening_float: Decimal | None = None
+    language: str | None = None
 
 
 @dataclass(frozen=True)
@@ -162,6 +166,37 @@ class Weighed(Event):
             )
         limit = kilograms(capacity, reading.unit) if capacity is not None else None
         return cls(at, code, weight, True, limit if limit is not None else DEFAULT_CAPACITY_KG)
+
+
+@dataclass(frozen=True)
+class Pick(Event):
+    """An item chosen on the screen by its sku (the search dialog, a quick key), not by a
+    code typed: a weighed one comes with the scale's reading as `Weighed.from_reading`
+    made it (`weighed`), a counted one with its `quantity`."""
+
+    sku: str
+    quantity: Decimal = Decimal(1)
+    weighed: Weighed | None = None
+
+
+@dataclass(frozen=True)
+class OpenPrice(Event):
+    """A department's open-price key: an item with no barcode, sold at the unit price the
+    cashier keyed (`unit_price`, per piece) to that department. Above the department's
+    ceiling it needs a supervisor (`authorization`)."""
+
+    department: str
+    unit_price: Decimal
+    quantity: Decimal = Decimal(1)
+    authorization: Authorization | None = None
+
+
+@dataclass(frozen=True)
+class ConfirmAge(Event):
+    """The cashier saw that the customer is old enough for the sale's age-restricted
+    items (once per sale; the sale record keeps who confirmed it)."""
+
+    authorization: Authorization | None = None
 
 
 @dataclass(frozen=True)
@@ -260,12 +295,34 @@ class NoSale(Event):
 
 
 @dataclass(frozen=True)
+class PaidIn(Event):
+    """Cash put into the drawer that is not a sale (change from the bank, a float top-up)."""
+
+    amount: Decimal
+    reason: str
+    authorization: Authorization | None = None
+
+
+@dataclass(frozen=True)
+class PaidOut(Event):
+    """Cash taken out of the drawer that is not a refund (a supplier paid, a cash drop)."""
+
+    amount: Decimal
+    reason: str
+    authorization: Authorization | None = None
+
+
+@dataclass(frozen=True)
 class CloseShift(Event):
-    """The drawer count; `blind` None follows the `lane.blind_count` setting."""
+    """The drawer count; `blind` None follows the `lane.blind_count` setting.
+
+    `denominations`: the count per note and coin (`gateway.lane.drawer`), optional; when
+    given, `counted` must be its sum (the dialog fills it in)."""
 
     counted: Decimal
     blind: bool | None = None
     authorization: Authorization | None = None
+    denominations: tuple[tuple[Decimal, int], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -290,6 +347,8 @@ CODE_FIELDS: dict[type[Event], frozenset[str]] = {
     Scan: frozenset({"raw"}),
     Plu: frozenset({"code"}),
     Weighed: frozenset({"code"}),
+    Pick: frozenset({"sku"}),
+    OpenPrice: frozenset({"department"}),
     ReturnWithoutReceipt: frozenset({"code"}),
     Coupon: frozenset({"code"}),
     MemberCard: frozenset({"card_id"}),

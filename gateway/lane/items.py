@@ -8,6 +8,7 @@ from __future__ import annotations
 from decimal import Decimal
 
 from gateway.barcodes import plu_key
+from gateway.barcodes.payment_codes import SCHEME_NAMES, payment_scheme
 from gateway.cardsafe import has_card_data
 from gateway.catalog.catalog import Catalog
 from gateway.catalog.document import Product
@@ -23,11 +24,19 @@ def whole_quantity(quantity: Decimal) -> Refusal | None:
 
 
 def card_code_refusal(code: str) -> Refusal | None:
-    """A code scanned or keyed that no product has and that is a payment card's number or
-    track (a card swiped or typed where a barcode was expected): refused with a sentence
-    that does not repeat it, so it is never echoed, counted as an unknown barcode,
-    reported to head office or logged (PCI DSS 3.3.1, 3.5.1). A product's own code is
-    never refused: the catalog is asked first."""
+    """A code scanned or keyed that no product has and that is a payment instrument: a
+    payment card's number or track (a card swiped or typed where a barcode was expected),
+    or a wallet's one-time payment code (`gateway.barcodes.payment_codes`). Refused with a
+    sentence that does not repeat it, so it is never echoed, counted as an unknown
+    barcode, reported to head office or logged (PCI DSS 3.3.1, 3.5.1). A product's own
+    code is never refused: the catalog is asked first."""
+    scheme = payment_scheme(code)
+    if scheme is not None:
+        return Refusal(
+            "payment_code_scanned",
+            f"That is a {SCHEME_NAMES[scheme]} payment code, not an item: nothing of it was "
+            "kept. This till does not take wallet payments: ask for another way to pay.",
+        )
     if not has_card_data(code):
         return None
     return Refusal(

@@ -2,7 +2,8 @@
 
 Everything that decides what the till may do next lives in this file; what happens to the
 sale in progress lives in `sale.py`, refunds in `refunds.py`, shifts and the no-sale in
-`shifts.py` (none of them imports another, or this file).
+`shifts.py`, paid-in and paid-out in `cash.py` (none of them imports another, or this
+file; the drawer's amount rules are `drawer.py`'s).
 
 Theory of operation. The lane is a plain object fed typed events (`events.py`). `TABLE`
 says, per state, which event types are legal, which handler takes each and which states it
@@ -31,8 +32,8 @@ from typing import TypeVar, cast
 
 from gateway.catalog.catalog import Catalog
 from gateway.journal import JournalRecord
+from gateway.lane import cash, refunds, sale, shifts
 from gateway.lane import events as ev
-from gateway.lane import refunds, sale, shifts
 from gateway.lane.book import Batch, LaneBook, LaneReader
 from gateway.lane.events import Outcome, Refusal
 from gateway.lane.members import MemberService, NoMembers
@@ -77,6 +78,8 @@ def _items(*leads_to: State) -> list[tuple[type[ev.Event], Transition]]:
         on(ev.Scan, sale.scan, *leads_to),
         on(ev.Plu, sale.plu, *leads_to),
         on(ev.Weighed, sale.weighed, *leads_to),
+        on(ev.Pick, sale.pick, *leads_to),
+        on(ev.OpenPrice, sale.open_price, *leads_to),
     ]
 
 
@@ -93,6 +96,8 @@ TABLE: dict[State, dict[type[ev.Event], Transition]] = {
             on(ev.Refund, refunds.refund, State.IDLE),
             on(ev.ReturnWithoutReceipt, refunds.return_without_receipt, State.IDLE),
             on(ev.NoSale, shifts.no_sale, State.IDLE),
+            on(ev.PaidIn, cash.paid_in, State.IDLE),
+            on(ev.PaidOut, cash.paid_out, State.IDLE),
             on(ev.CloseShift, shifts.close_shift, State.CLOSED),
         ]
     ),
@@ -102,6 +107,7 @@ TABLE: dict[State, dict[type[ev.Event], Transition]] = {
             on(ev.ChangeQuantity, sale.change_quantity, State.IN_SALE),
             on(ev.VoidLine, sale.void_line, State.IN_SALE),
             on(ev.PriceOverride, sale.price_override, State.IN_SALE),
+            on(ev.ConfirmAge, sale.confirm_age, State.IN_SALE),
             on(ev.MemberCard, sale.member, State.IN_SALE),
             on(ev.Coupon, sale.coupon, State.IN_SALE),
             on(ev.Tender, sale.tender, State.TENDERING, State.IDLE),
@@ -132,10 +138,15 @@ ACTION_LABELS = {
     "refund": "A refund",
     "return_without_receipt": "A return without receipt",
     "no_sale": "Opening the drawer",
+    "paid_in": "A paid-in",
+    "paid_out": "A paid-out",
     "close_shift": "Closing the shift",
     "open_shift": "Opening a shift",
     "sell": "Selling",
     "approve_offline": "A member tender while offline",
+    "open_price": "Selling at an open price",
+    "open_price_over_ceiling": "An open price above the department's ceiling",
+    "confirm_age": "Confirming the customer's age",
 }
 
 
@@ -179,7 +190,10 @@ class Lane:
         member = self.staff.get(row.staff_id)
         if member is None:
             return
-        self.shift = Shift(row.shift_id, member, row.business_day, row.opening_float, row.method)
+        language = self._book.shift_language(row.shift_id) or self.settings.screens.language
+        self.shift = Shift(
+            row.shift_id, member, row.business_day, row.opening_float, row.method, language
+        )
         self.state = State.IDLE
         self._restore_paying()
 
@@ -359,7 +373,14 @@ class Lane:
         from gateway.receipts.model import from_record
 
         store = self.settings.store
-        return from_record(record, store.header, store.footer)
+        language = self.shift.language if self.shift else self.settings.screens.language
+        return from_record(
+            record,
+            store.header_in(language),
+            store.footer_in(language),
+            language=language,
+            names=self.catalog,
+        )
 
     def with_sale(
         self,

@@ -45,10 +45,37 @@ OverrideAction = Literal[
     "no_sale",
     "close_shift_with_difference",
     "approve_offline",
+    "paid_out",
+    "paid_in",
+    "open_price",
+    "open_price_over_ceiling",
+    "confirm_age",
 ]
 
 
-OMITTED_WHEN_NONE = frozenset({"operator"})  # keys added later: absent, not null, when unset
+# keys added later: absent, not null, when unset (so older bodies stay byte for byte)
+OMITTED_WHEN_NONE = frozenset(
+    {
+        "operator",
+        "language",  # shift_open: the cashier's chosen language (issue 14, item 7)
+        # shift_close and z_report: the cash movements and the count (issue 14, item 5)
+        "paid_in",
+        "paid_out",
+        "denominations",
+        "paid_ins",
+        "paid_outs",
+        "opening_floats",
+        "cash_sales",
+        "cash_refunds",
+        "expected_cash",
+        "counted",
+        "over_short",
+        "shifts_closed",
+        # sale lines and sales: open-price lines and the age check (issue 14, items 3, 4)
+        "open_price",
+        "age_check",
+    }
+)
 
 
 class Body(BaseModel):
@@ -96,6 +123,37 @@ class LineAdjustment(Body):
     promotion: str | None = None
 
 
+class OpenPriceRef(Body):
+    """A line sold at a price the cashier keyed (a department's open-price key): which
+    department, its ceiling then, and who keyed it."""
+
+    department: str
+    ceiling: Money
+    staff: StaffRef
+
+
+class AgeCheck(Body):
+    """The customer's age was confirmed for this sale's age-restricted items: by whom,
+    when, and the birth date it stood for (born on or before `born_by`)."""
+
+    staff: StaffRef
+    operator: StaffRef | None = Field(
+        None, description="the till's signed-on cashier, when someone else confirmed"
+    )
+    local_time: str
+    minimum_age: int
+    born_by: str = Field(description="YYYY-MM-DD: the latest birth date that is old enough")
+
+
+def without_unset_lines(lines: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Lines of a body with the later keys (`OMITTED_WHEN_NONE`) left out when unset, as
+    `Body.to_body` does for a body's own keys."""
+    return [
+        {k: v for k, v in line.items() if v is not None or k not in OMITTED_WHEN_NONE}
+        for line in lines
+    ]
+
+
 class SaleLine(Body):
     """A priced line exactly as the totals engine allocated it (refunds read these amounts)."""
 
@@ -117,6 +175,9 @@ class SaleLine(Body):
     total: Money
     code: str | None = None
     override: str | None = Field(None, description="id of the override record, if any")
+    open_price: OpenPriceRef | None = Field(
+        None, description="keyed at a department's open-price key, and by whom"
+    )
 
 
 class TaxLine(Body):
@@ -201,8 +262,19 @@ class SaleBody(Body):
     points: Points = Field(default_factory=Points)
     overrides: list[OverrideRef] = Field(default_factory=list)
     resumed_from: str | None = Field(None, description="id of the suspension it resumed")
+    age_check: AgeCheck | None = Field(
+        None, description="who confirmed the customer's age, for age-restricted items"
+    )
 
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+    def to_body(self) -> dict[str, Any]:
+        body = super().to_body()
+        body["lines"] = without_unset_lines(body["lines"])
+        body["voided_lines"] = without_unset_lines(body["voided_lines"])
+        if body.get("age_check") and body["age_check"].get("operator") is None:
+            body["age_check"].pop("operator", None)
+        return body
 
 
 class RefundLine(Body):
@@ -277,6 +349,11 @@ class VoidBody(Body):
     reason: str
     override: OverrideRef | None = None
 
+    def to_body(self) -> dict[str, Any]:
+        body = super().to_body()
+        body["lines"] = without_unset_lines(body["lines"])
+        return body
+
 
 class NoSaleBody(Body):
     """`no_sale`: the drawer opened with no sale."""
@@ -303,6 +380,55 @@ class ShiftOpenBody(Body):
     staff: StaffRef
     method: Literal["card", "pin"]
     opening_float: Money
+    language: str | None = Field(
+        None,
+        description="the language the cashier chose for the shift's screens and receipts; "
+        "absent: the box's default ([screens] language)",
+    )
+
+
+class CashMovementBody(Body):
+    """What `paid_in` and `paid_out` share: cash into or out of the drawer that is not a
+    sale or a refund, with why, who did it and who authorised it."""
+
+    movement_id: str
+    lane: LaneRef
+    shift_id: str
+    business_day: str
+    local_time: str
+    staff: StaffRef
+    operator: StaffRef | None = Field(
+        None, description="the till's signed-on cashier, when someone else did it"
+    )
+    currency: str
+    places: int
+    amount: Money = Field(description="positive: the cash that went in (paid_in) or out")
+    reason: str
+    override: OverrideRef | None = None
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+
+class PaidInBody(CashMovementBody):
+    """`paid_in`: cash put into the drawer (change from the bank, a float top-up)."""
+
+    schema_: Literal["storegate.lane.paid_in/1"] = Field("storegate.lane.paid_in/1", alias="schema")
+
+
+class PaidOutBody(CashMovementBody):
+    """`paid_out`: cash taken out of the drawer (a supplier paid, a cash drop to the safe)."""
+
+    schema_: Literal["storegate.lane.paid_out/1"] = Field(
+        "storegate.lane.paid_out/1", alias="schema"
+    )
+
+
+class DenominationCount(Body):
+    """One note or coin of a drawer count: its value, how many, and value x pieces."""
+
+    value: Money
+    pieces: int = Field(ge=0)
+    amount: Money
 
 
 class ShiftCloseBody(Body):
@@ -325,6 +451,11 @@ class ShiftCloseBody(Body):
     over_short: Money = Field(description="counted - expected: negative means short")
     sales: int
     refunds: int
+    paid_in: Money | None = Field(None, description="paid into the drawer (absent: none)")
+    paid_out: Money | None = Field(None, description="paid out of the drawer (absent: none)")
+    denominations: list[DenominationCount] | None = Field(
+        None, description="the count per note and coin, when counted so"
+    )
 
 
 class OverrideBody(Body):
@@ -383,6 +514,20 @@ class ZReportBody(Body):
     points_redeemed: int
     points_reversed: int = Field(0, description="earned points taken back by refunds")
     points_returned: int = Field(0, description="redeemed points given back by refunds")
+    # The drawer (added later: absent on Z records written before them)
+    opening_floats: Money | None = Field(None, description="opening floats of the shifts")
+    cash_sales: Money | None = None
+    cash_refunds: Money | None = None
+    paid_ins: int | None = None
+    paid_in: Money | None = None
+    paid_outs: int | None = None
+    paid_out: Money | None = None
+    expected_cash: Money | None = Field(
+        None, description="floats + cash sales - cash refunds + paid in - paid out"
+    )
+    shifts_closed: int | None = None
+    counted: Money | None = Field(None, description="the closed shifts' counts")
+    over_short: Money | None = Field(None, description="the closed shifts' over/short")
     by_tender: list[Breakdown]
     by_tax: list[Breakdown]
     by_category: list[Breakdown]
@@ -394,6 +539,8 @@ RECORD_MODELS: dict[str, type[Body]] = {
     "refund": RefundBody,
     "void": VoidBody,
     "no_sale": NoSaleBody,
+    "paid_in": PaidInBody,
+    "paid_out": PaidOutBody,
     "shift_open": ShiftOpenBody,
     "shift_close": ShiftCloseBody,
     "override": OverrideBody,

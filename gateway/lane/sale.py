@@ -13,9 +13,9 @@ the handlers see the lane as a read-only `LaneContext`.
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import datetime
+from datetime import date, datetime
 from decimal import Decimal
-from typing import Any
+from typing import Any, TypeVar
 
 from gateway.barcodes import Misread, parse_scan
 from gateway.cardsafe import mask_card_data, mask_card_number
@@ -26,8 +26,10 @@ from gateway.lane.events import Refusal
 from gateway.lane.items import card_code_refusal, find_product, whole_quantity
 from gateway.lane.members import MemberAccount, sentence
 from gateway.lane.records import (
+    AgeCheck,
     LineAdjustment,
     MemberRef,
+    OpenPriceRef,
     OverrideRef,
     Points,
     SaleBody,
@@ -38,7 +40,7 @@ from gateway.lane.records import (
 )
 from gateway.lane.records import Tender as TenderRecord
 from gateway.lane.state import LaneContext, Permit, Sale, State, Step, sale_override_ref
-from gateway.money import ZERO, cash_rounding
+from gateway.money import ZERO, cash_rounding, quantum
 from gateway.pricing import Basket, BasketLine, PricedBasket, price_basket
 from gateway.pricing.basket import quantity_on_weighed_error
 from gateway.pricing.result import PricedLine
@@ -87,7 +89,182 @@ def _add(lane: LaneContext, event: ev.Event, line: BasketLine) -> Step | Refusal
     permit = lane.permit("sell", event, None)
     if isinstance(permit, Refusal):
         return permit
-    return _in_sale(lane, reprice(replace(sale, lines=(*sale.lines, line)), at))
+    lines = _with_line(lane, sale, line)
+    if isinstance(lines, Refusal):
+        return lines
+    after = replace(sale, lines=lines)
+    return _in_sale(lane, reprice(after, at), _age_notice(lane, sale, after, at))
+
+
+def _mergeable(line: BasketLine) -> bool:
+    """A counted line at the catalog's price: one more of it is the same line."""
+    return (
+        line.weight is None
+        and line.label_price is None
+        and line.price_override is None
+        and line.open_price is None
+    )
+
+
+def _with_line(lane: LaneContext, sale: Sale, line: BasketLine) -> tuple[BasketLine, ...] | Refusal:
+    """The sale's lines with `line` rung up: a new line, or (setting `lane.merge_repeats`)
+    counted into the latest line of the same item, when both are counted lines at the
+    catalog's price."""
+    if lane.settings.lane.merge_repeats and _mergeable(line):
+        for index in range(len(sale.lines) - 1, -1, -1):
+            old = sale.lines[index]
+            if old.sku == line.sku and _mergeable(old):
+                if bad := whole_quantity(old.quantity + line.quantity):
+                    return bad
+                lines = list(sale.lines)
+                lines[index] = replace(old, quantity=old.quantity + line.quantity)
+                return tuple(lines)
+    return (*sale.lines, line)
+
+
+# -- age-restricted items --------------------------------------------------------------
+
+
+def born_by(today: date, years: int) -> date:
+    """The latest birth date of someone `years` old on `today` (born on 29 February: the
+    birthday is 28 February in a year without one)."""
+    try:
+        return today.replace(year=today.year - years)
+    except ValueError:
+        return today.replace(year=today.year - years, day=28)
+
+
+def _age_notice(lane: LaneContext, before: Sale, after: Sale, at: datetime) -> tuple[str, ...]:
+    """The lane asks once: when the first age-restricted item of an unconfirmed sale is
+    rung up."""
+    rules = lane.settings.lane
+    if not rules.age_check or before.needs_age_check or not after.needs_age_check:
+        return ()
+    born = born_by(at.date(), rules.minimum_age).isoformat()
+    return (f"Age check: is the customer born on or before {born}?",)
+
+
+def confirm_age(lane: LaneContext, event: ev.ConfirmAge) -> Step | Refusal:
+    """The cashier confirms the customer's age once per sale; the sale record keeps who
+    did and when (`AgeCheck`)."""
+    sale = _open(lane)
+    if sale.age_check is not None:
+        return Refusal(
+            "age_confirmed",
+            f"The customer's age is already confirmed for this sale "
+            f"(by {sale.age_check.staff.name}).",
+        )
+    if not sale.age_restricted:
+        return Refusal("no_age_check", "Nothing on this sale is age-restricted.")
+    permit = lane.permit("confirm_age", event, event.authorization)
+    if isinstance(permit, Refusal):
+        return permit
+    batch = Batch()
+    overrides = (*sale.overrides, *_override(lane, permit, event.at, batch))
+    acting, years = lane.acting(event), lane.settings.lane.minimum_age
+    check = AgeCheck(
+        staff=acting.staff,
+        operator=acting.operator_ref,
+        local_time=event.at.isoformat(timespec="seconds"),
+        minimum_age=years,
+        born_by=born_by(event.at.date(), years).isoformat(),
+    )
+    return _in_sale(
+        lane,
+        replace(sale, age_check=check, overrides=overrides),
+        (f"Age confirmed by {acting.person.name}.",),
+        batch=batch,
+    )
+
+
+def _age_refusal(lane: LaneContext, sale: Sale, at: datetime) -> Refusal | None:
+    """No payment while age-restricted items wait for the customer's age."""
+    rules = lane.settings.lane
+    if not rules.age_check or not sale.needs_age_check:
+        return None
+    born = born_by(at.date(), rules.minimum_age).isoformat()
+    return Refusal(
+        "needs_age_check",
+        f"Confirm the customer's age first (born on or before {born}), "
+        "or void the age-restricted items.",
+    )
+
+
+# -- items without a barcode -----------------------------------------------------------
+
+
+def pick(lane: LaneContext, event: ev.Pick) -> Step | Refusal:
+    """An item chosen on the screen (search, quick key) by its sku."""
+    sale = current(lane, event.at)
+    department = sale.catalog.department(event.sku)
+    if department is not None:
+        return Refusal("open_price_item", f"{department.name} is an open-price key: key the price.")
+    product = sale.catalog.products.get(event.sku)
+    if product is None:
+        return Refusal("unknown_item", f"No item {event.sku} in the catalog in force.")
+    if product.weighed:
+        if event.weighed is None:
+            return Refusal(
+                "needs_weight", f"{product.name} is sold by weight: weigh it on the scale."
+            )
+        return _weighed_item(lane, event, product.sku, event.weighed)
+    if bad := whole_quantity(event.quantity):
+        return bad
+    return _add(lane, event, BasketLine(product.sku, quantity=event.quantity))
+
+
+def open_price(lane: LaneContext, event: ev.OpenPrice) -> Step | Refusal:
+    """A department's open-price key: the unit price the cashier keyed, up to the
+    department's ceiling by the `open_price` permission; above it by
+    `open_price_over_ceiling` (a supervisor's, by default). The line records who keyed it."""
+    sale = current(lane, event.at)
+    department = sale.catalog.department(event.department.strip())
+    if department is None:
+        known = ", ".join(sorted(sale.catalog.departments)) or "none in this catalog"
+        return Refusal(
+            "unknown_department", f"No department {event.department!r} (known: {known})."
+        )
+    price, places = event.unit_price, sale.catalog.places
+    if not price.is_finite() or price <= 0:
+        return Refusal("bad_price", "Key the item's price: more than zero.")
+    if price != round(price, places):
+        return Refusal("bad_price", f"{price} has more decimals than the currency.")
+    price = price.quantize(quantum(places))  # 45 keyed is 45.00, as the catalog writes it
+    if bad := whole_quantity(event.quantity):
+        return bad
+    amount = price * event.quantity
+    over = price > department.ceiling
+    action = "open_price_over_ceiling" if over else "open_price"
+    acting = lane.acting(event)
+    if (
+        over
+        and event.authorization is None
+        and not lane.settings.lane.allows(acting.person.role, action)
+    ):
+        return Refusal(
+            "needs_override",
+            f"{price} is above the {department.name} ceiling of {department.ceiling}: "
+            "a supervisor must authorise it (scan a supervisor card or enter a supervisor PIN).",
+        )
+    permit = lane.permit(action, event, event.authorization, amount=amount)
+    if isinstance(permit, Refusal):
+        return permit
+    selling = lane.permit("sell", event, None)
+    if isinstance(selling, Refusal):
+        return selling
+    batch = Batch()
+    overrides = (*sale.overrides, *_override(lane, permit, event.at, batch))
+    keyed = OpenPriceRef(department=department.id, ceiling=department.ceiling, staff=acting.staff)
+    line = BasketLine(department.id, quantity=event.quantity, open_price=price)
+    after = replace(
+        sale,
+        lines=(*sale.lines, line),
+        overrides=overrides,
+        line_open_prices=(*sale.line_open_prices, (len(sale.lines), keyed)),
+    )
+    return _in_sale(
+        lane, reprice(after, event.at), _age_notice(lane, sale, after, event.at), batch=batch
+    )
 
 
 def scan(lane: LaneContext, event: ev.Scan) -> Step | Refusal:
@@ -163,11 +340,18 @@ def weighed(lane: LaneContext, event: ev.Weighed) -> Step | Refusal:
         )
     if not product.weighed:
         return Refusal("not_weighed", f"{product.name} is sold by the piece, not by weight.")
-    if event.scale_says:
-        return Refusal("scale_not_priceable", f"The scale cannot price this: {event.scale_says}.")
-    if bad := weight_refusal(event.weight, event.stable, event.capacity):
+    return _weighed_item(lane, event, product.sku, event)
+
+
+def _weighed_item(
+    lane: LaneContext, event: ev.Event, sku: str, reading: ev.Weighed
+) -> Step | Refusal:
+    """A weighed product with the scale's reading: only a stable, positive, in-range one."""
+    if reading.scale_says:
+        return Refusal("scale_not_priceable", f"The scale cannot price this: {reading.scale_says}.")
+    if bad := weight_refusal(reading.weight, reading.stable, reading.capacity):
         return bad
-    return _add(lane, event, BasketLine(product.sku, weight=event.weight))
+    return _add(lane, event, BasketLine(sku, weight=reading.weight))
 
 
 def _line(sale: Sale, index: int) -> Refusal | None:
@@ -218,13 +402,12 @@ def void_line(lane: LaneContext, event: ev.VoidLine) -> Step | Refusal:
     if isinstance(permit, Refusal):
         return permit
     assert sale.priced is not None
-    voided = sale_line(sale.priced.lines[event.line], None)
+    voided = sale_line(sale.priced.lines[event.line], None, dict(sale.line_open_prices))
     lines = sale.lines[: event.line] + sale.lines[event.line + 1 :]
     batch = Batch()
     overrides = (*sale.overrides, *_override(lane, permit, event.at, batch))
-    shifted = tuple(
-        (i if i < event.line else i - 1, o) for i, o in sale.line_overrides if i != event.line
-    )
+    shifted = _without_line(sale.line_overrides, event.line)
+    keyed = _without_line(sale.line_open_prices, event.line)
     return _in_sale(
         lane,
         reprice(
@@ -234,11 +417,21 @@ def void_line(lane: LaneContext, event: ev.VoidLine) -> Step | Refusal:
                 voided=(*sale.voided, voided),
                 overrides=overrides,
                 line_overrides=shifted,
+                line_open_prices=keyed,
             ),
             event.at,
         ),
         batch=batch,
     )
+
+
+T = TypeVar("T")
+
+
+def _without_line(links: tuple[tuple[int, T], ...], line: int) -> tuple[tuple[int, T], ...]:
+    """Per-line links (overrides, open prices) once `line` is voided: the later lines
+    move up by one."""
+    return tuple((i if i < line else i - 1, v) for i, v in links if i != line)
 
 
 def price_override(lane: LaneContext, event: ev.PriceOverride) -> Step | Refusal:
@@ -250,6 +443,11 @@ def price_override(lane: LaneContext, event: ev.PriceOverride) -> Step | Refusal
     if event.unit_price != round(event.unit_price, sale.catalog.places):
         return Refusal("bad_price", f"{event.unit_price} has more decimals than the currency.")
     old = sale.lines[event.line]
+    if old.open_price is not None:
+        return Refusal(
+            "open_price_line",
+            "An open-price line has the price that was keyed: void it and key it again.",
+        )
     permit = lane.permit(
         "price_override",
         event,
@@ -309,6 +507,8 @@ def tender(lane: LaneContext, event: ev.Tender) -> Step | Refusal:
     sale = _open(lane)
     if not sale.lines:
         return Refusal("empty_sale", "Nothing to pay: scan an item first.")
+    if refused := _age_refusal(lane, sale, event.at):
+        return refused
     if not sale.tenders and not _same_minute(sale.priced_at, event.at):
         priced = reprice(sale, event.at)  # prices are fixed when payment starts
         if isinstance(priced, Refusal):
@@ -433,8 +633,11 @@ def _cash(sale: Sale, event: ev.Tender, remaining: Decimal) -> tuple[TenderRecor
     return TenderRecord(type="cash", amount=given, given=given, change=ZERO), False
 
 
-def sale_line(line: PricedLine, override: str | None) -> SaleLine:
-    """A priced line as the journal keeps it (amounts exactly as the engine allocated)."""
+def sale_line(
+    line: PricedLine, override: str | None, keyed: dict[int, OpenPriceRef] | None = None
+) -> SaleLine:
+    """A priced line as the journal keeps it (amounts exactly as the engine allocated);
+    `keyed`: the sale's open-price lines by index, with who keyed each."""
     return SaleLine(
         index=line.index,
         sku=line.sku,
@@ -457,6 +660,7 @@ def sale_line(line: PricedLine, override: str | None) -> SaleLine:
         total=line.total,
         code=line.code,
         override=override,
+        open_price=(keyed or {}).get(line.index),
     )
 
 
@@ -504,7 +708,7 @@ def complete(lane: LaneContext, sale: Sale, event: ev.Event, batch: Batch) -> St
         else None
     )
     tenders = list(sale.tenders)
-    links = dict(sale.line_overrides)
+    links, keyed = dict(sale.line_overrides), dict(sale.line_open_prices)
     day = at.date().isoformat()
     body = SaleBody(
         receipt_id=receipt_id,
@@ -518,7 +722,7 @@ def complete(lane: LaneContext, sale: Sale, event: ev.Event, batch: Batch) -> St
         catalog_version=priced.catalog_version,
         currency=priced.currency,
         places=priced.places,
-        lines=[sale_line(line, links.get(i)) for i, line in enumerate(priced.lines)],
+        lines=[sale_line(line, links.get(i), keyed) for i, line in enumerate(priced.lines)],
         voided_lines=list(sale.voided),
         coupons=list(sale.coupons),
         promotions=sorted(
@@ -531,6 +735,7 @@ def complete(lane: LaneContext, sale: Sale, event: ev.Event, batch: Batch) -> St
         points=_points(settlement),
         overrides=list(sale.overrides),
         resumed_from=sale.resumed_from,
+        age_check=sale.age_check,
     )
     batch.add(
         "sale",
@@ -602,6 +807,7 @@ def _line_json(line: BasketLine) -> dict[str, str | None]:
         "label_price": text(line.label_price),
         "price_override": text(line.price_override),
         "code": line.code,
+        "open_price": text(line.open_price),
     }
 
 
@@ -619,6 +825,8 @@ def snapshot(sale: Sale) -> dict[str, Any]:
         "tenders": [t.to_body() for t in sale.tenders],
         "priced_at": None if sale.priced_at is None else sale.priced_at.isoformat(),
         "resumed_from": sale.resumed_from,
+        "line_open_prices": [[i, ref.to_body()] for i, ref in sale.line_open_prices],
+        "age_check": None if sale.age_check is None else sale.age_check.to_body(),
     }
 
 
@@ -636,6 +844,7 @@ def from_snapshot(lane: LaneContext, body: dict[str, Any], at: datetime) -> Sale
             label_price=dec(d["label_price"]),
             price_override=dec(d["price_override"]),
             code=d["code"],
+            open_price=dec(d.get("open_price")),
         )
         for d in body["lines"]
     )
@@ -657,6 +866,10 @@ def from_snapshot(lane: LaneContext, body: dict[str, Any], at: datetime) -> Sale
         overrides=tuple(OverrideRef.model_validate(o) for o in body["overrides"]),
         line_overrides=tuple((int(i), str(o)) for i, o in body["line_overrides"]),
         resumed_from=body.get("resumed_from"),
+        line_open_prices=tuple(
+            (int(i), OpenPriceRef.model_validate(o)) for i, o in body.get("line_open_prices", ())
+        ),
+        age_check=AgeCheck.model_validate(body["age_check"]) if body.get("age_check") else None,
     )
 
 
@@ -722,7 +935,8 @@ def void_sale(lane: LaneContext, event: ev.VoidSale) -> Step | Refusal:
     day = event.at.date().isoformat()
     number = lane.book.next_number("receipt")
     receipt_id = f"{lane.lane_ref.box}-{number:06d}"
-    lines = [sale_line(line, None) for line in sale.priced.lines] if sale.priced else []
+    keyed = dict(sale.line_open_prices)
+    lines = [sale_line(line, None, keyed) for line in sale.priced.lines] if sale.priced else []
     body = VoidBody(
         receipt_id=receipt_id,
         lane=lane.lane_ref,

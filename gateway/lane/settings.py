@@ -27,7 +27,12 @@ DEFAULT_PERMISSIONS: dict[str, list[Role]] = {
     "return_without_receipt": ["supervisor", "admin"],
     "no_sale": ["supervisor", "admin"],
     "approve_offline": ["supervisor", "admin"],
+    "open_price": ["cashier", "supervisor", "admin"],
+    "open_price_over_ceiling": ["supervisor", "admin"],
+    "confirm_age": ["cashier", "supervisor", "admin"],
     "close_shift": ["cashier", "supervisor", "admin"],
+    "paid_in": ["cashier", "supervisor", "admin"],
+    "paid_out": ["supervisor", "admin"],
     "close_day": ["supervisor", "admin"],
     # Box actions: also need the person's TOTP second factor.
     "change_settings": ["technician", "admin"],
@@ -64,6 +69,19 @@ class LaneSettings(BaseModel):
         description="largest amount one supervisor override covers, unless set per person",
     )
     totp_issuer: str = Field("storegate", description="shown in the authenticator app")
+    merge_repeats: bool = Field(
+        False,
+        description="scanning or keying an item already on the sale adds to that line's "
+        "quantity instead of a new line (counted items at the catalog's price only)",
+    )
+    age_check: bool = Field(
+        False,
+        description="age-restricted items need the cashier to confirm the customer's age "
+        "once per sale before payment",
+    )
+    minimum_age: int = Field(
+        18, ge=1, le=99, description="years: the age the cashier confirms (and the date shown)"
+    )
     permissions: dict[str, list[Role]] = Field(default_factory=lambda: dict(DEFAULT_PERMISSIONS))
 
     @field_validator("permissions")

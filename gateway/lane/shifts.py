@@ -10,11 +10,14 @@ from dataclasses import replace
 from decimal import Decimal
 
 from gateway import reports
+from gateway.i18n import LANGUAGES
+from gateway.lane import drawer
 from gateway.lane import events as ev
 from gateway.lane.book import Batch, OpenShiftRow
 from gateway.lane.events import Refusal
-from gateway.lane.records import NoSaleBody, ShiftCloseBody, ShiftOpenBody
+from gateway.lane.records import DenominationCount, NoSaleBody, ShiftCloseBody, ShiftOpenBody
 from gateway.lane.state import LaneContext, Shift, State, Step, sale_override_ref
+from gateway.money import decimal_places
 
 NO_SHIFT = "No shift is open: sign on with your staff card or PIN first."
 
@@ -37,6 +40,13 @@ def open_shift(lane: LaneContext, event: ev.OpenShift) -> Step | Refusal:
         opening = lane.settings.lane.opening_float
     if opening < 0:
         return Refusal("bad_float", "The opening float cannot be negative.", writes=writes)
+    own = event.language or lane.settings.screens.staff_languages.get(who.id)
+    language = own or lane.settings.screens.language
+    if language not in LANGUAGES:  # journalled when chosen or the staff's own, else left out
+        known = ", ".join(LANGUAGES)
+        return Refusal(
+            "bad_language", f"No language {language!r} here: choose {known}.", writes=writes
+        )
     body = ShiftOpenBody(
         shift_id=shift_id,
         lane=lane.lane_ref,
@@ -45,6 +55,7 @@ def open_shift(lane: LaneContext, event: ev.OpenShift) -> Step | Refusal:
         staff=who.ref(),
         method=event.credential.method,
         opening_float=opening,
+        language=own,
     )
     batch = Batch(writes=list(writes))
     batch.add("shift_open", body.to_body(), lane.new_id(), business_day=day, shift_id=shift_id)
@@ -52,7 +63,7 @@ def open_shift(lane: LaneContext, event: ev.OpenShift) -> Step | Refusal:
         shift_id, who.id, event.credential.method, event.at.isoformat(), day, opening
     )
     batch.writes += [lane.book.take_number("shift", number), lane.book.record_shift(row)]
-    shift = Shift(shift_id, who, day, opening, event.credential.method)
+    shift = Shift(shift_id, who, day, opening, event.credential.method, language)
     return Step(State.IDLE, shift, None, batch, notices=(f"Shift {shift_id} open for {who.name}.",))
 
 
@@ -60,12 +71,23 @@ def close_shift(lane: LaneContext, event: ev.CloseShift) -> Step | Refusal:
     assert lane.shift is not None
     if event.counted < 0:
         return Refusal("bad_count", "The counted cash cannot be negative.")
+    places = lane.catalog.places
+    if decimal_places(event.counted) > places:
+        return Refusal(
+            "bad_count", f"The counted cash {event.counted} has more than {places} decimals."
+        )
+    cent = Decimal(1).scaleb(-places)
+    counted = event.counted.quantize(cent)  # kept to the currency's decimals
+    counts = _denominations(lane, event, cent)
+    if isinstance(counts, Refusal):
+        return counts
     acting = lane.acting(event)
     permit = lane.permit("close_shift", event, event.authorization)
     if isinstance(permit, Refusal):
         return permit
-    cash_in, cash_out, sales, refunds_ = shift_cash(lane, lane.shift.shift_id)
-    expected = lane.shift.opening_float + cash_in - cash_out
+    figures = reports.x_report(lane.book, lane.shift.shift_id)
+    cash_in, cash_out = figures.cash_sales, figures.cash_refunds
+    expected = figures.expected_with(lane.shift.opening_float)
     day = lane.shift.business_day
     body = ShiftCloseBody(
         shift_id=lane.shift.shift_id,
@@ -79,10 +101,13 @@ def close_shift(lane: LaneContext, event: ev.CloseShift) -> Step | Refusal:
         cash_sales=cash_in,
         cash_refunds=cash_out,
         expected=expected,
-        counted=event.counted,
-        over_short=event.counted - expected,
-        sales=sales,
-        refunds=refunds_,
+        counted=counted,
+        over_short=drawer.over_short(counted, expected),
+        sales=figures.sales,
+        refunds=figures.refunds,
+        paid_in=figures.paid_in,
+        paid_out=figures.paid_out,
+        denominations=counts or None,
     )
     batch = Batch()
     lane.add_override(batch, permit, day)
@@ -96,10 +121,32 @@ def close_shift(lane: LaneContext, event: ev.CloseShift) -> Step | Refusal:
         None,
         None,
         batch,
-        notices=(
-            f"Drawer {word}: {body.over_short} (expected {expected}, counted {event.counted}).",
-        ),
+        notices=(f"Drawer {word}: {body.over_short} (expected {expected}, counted {counted}).",),
     )
+
+
+def _denominations(
+    lane: LaneContext, event: ev.CloseShift, cent: Decimal
+) -> list[DenominationCount] | Refusal:
+    """The count per note and coin, when given: each one of the currency's, its sum the
+    counted cash (`drawer.count_total`)."""
+    if not event.denominations:
+        return []
+    currency = lane.catalog.money.currency
+    try:
+        total = drawer.count_total(currency, event.denominations)
+    except drawer.CountError as exc:
+        return Refusal("bad_denomination", f"{exc}.")
+    if total != event.counted:
+        return Refusal(
+            "count_mismatch",
+            f"The notes and coins counted add up to {total}, not {event.counted}: count again.",
+        )
+    return [
+        DenominationCount(value=value, pieces=pieces, amount=(value * pieces).quantize(cent))
+        for value, pieces in event.denominations
+        if pieces
+    ]
 
 
 def expected_drawer(lane: LaneContext) -> Decimal | Refusal:
@@ -108,9 +155,8 @@ def expected_drawer(lane: LaneContext) -> Decimal | Refusal:
         return Refusal("no_shift", NO_SHIFT)
     if lane.settings.lane.blind_count:
         return Refusal("blind_count", "Counts are blind here: count the drawer first.")
-    cash_in, cash_out, _, _ = shift_cash(lane, lane.shift.shift_id)
-    expected: Decimal = Decimal(lane.shift.opening_float) + cash_in - cash_out
-    return expected
+    figures = reports.x_report(lane.book, lane.shift.shift_id)
+    return figures.expected_with(lane.shift.opening_float)
 
 
 def x_report(lane: LaneContext) -> reports.Figures | Refusal:
@@ -118,12 +164,6 @@ def x_report(lane: LaneContext) -> reports.Figures | Refusal:
     if lane.shift is None:
         return Refusal("no_shift", NO_SHIFT)
     return reports.x_report(lane.book, lane.shift.shift_id)
-
-
-def shift_cash(lane: LaneContext, shift_id: str) -> tuple[Decimal, Decimal, int, int]:
-    """Cash taken and paid back in a shift, from the X report of that shift."""
-    figures = reports.x_report(lane.book, shift_id)
-    return figures.cash_sales, figures.cash_refunds, figures.sales, figures.refunds
 
 
 def no_sale(lane: LaneContext, event: ev.NoSale) -> Step | Refusal:

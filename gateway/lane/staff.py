@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import itertools
 import os
 import sqlite3
 import threading
@@ -121,6 +122,21 @@ def stored_cost(stored: bytes) -> PinCost | None:
     return None
 
 
+def trivial_pin(pin: str) -> str | None:
+    """Why `pin` is among the first a guesser tries (None: it is not): one digit repeated
+    (000000), a run up or down (123456, 987654, 890123) or a short block repeated (121212,
+    123123). Pure; docs/lane.md "PIN policy"."""
+    if len(set(pin)) == 1:
+        return "it is one digit repeated"
+    steps = {(int(b) - int(a)) % 10 for a, b in itertools.pairwise(pin)}
+    if steps in ({1}, {9}):
+        return "its digits run up or down"
+    for size in range(2, len(pin) // 2 + 1):
+        if len(pin) % size == 0 and pin == pin[:size] * (len(pin) // size):
+            return f"it repeats {pin[:size]}"
+    return None
+
+
 def _check_pin_shape(pin: str, min_digits: int) -> None:
     if not pin.isdigit() or not min_digits <= len(pin) <= PIN_MAX_DIGITS:
         raise StaffError(
@@ -129,14 +145,33 @@ def _check_pin_shape(pin: str, min_digits: int) -> None:
             fix=f"choose a PIN of {min_digits}-{PIN_MAX_DIGITS} digits (lane.pin_min_digits; "
             "docs/lane.md says why a short PIN falls to a stolen database)",
         )
+    if why := trivial_pin(pin):
+        raise StaffError(
+            f"that PIN is too easy to guess: {why}",
+            where="staff PIN",
+            fix="choose digits with no pattern (not 000000, 123456 or 121212)",
+        )
+
+
+# `gateway staff ACTION`: what each change does (journalled as `staff_ACTION`).
+STAFF_ACTIONS: dict[str, str] = {
+    "add": "add or replace a person",
+    "totp": "enrol an authenticator",
+    "disable": "keep the person but refuse their card and PIN",
+    "enable": "let a disabled person sign on again",
+    "unlock": "clear a lockout and the wrong-PIN count",
+    "remove": "delete the person (their journal records keep their name)",
+}
+STATE_ACTIONS = ("disable", "enable", "unlock", "remove")  # change a person's standing only
 
 
 @dataclass(frozen=True)
 class StaffChange:
-    """`gateway staff add|totp` as data, so the CLI can apply it to the file itself or hand
-    it to the running daemon (the database's one writer) over the control socket."""
+    """`gateway staff add|totp|disable|enable|unlock|remove` as data, so the CLI can apply
+    it to the file itself or hand it to the running daemon (the database's one writer)
+    over the control socket."""
 
-    action: str  # "add" or "totp"
+    action: str  # one of STAFF_ACTIONS
     staff_id: str
     name: str = ""
     role: str = ""
@@ -157,9 +192,9 @@ class StaffChange:
             for k, v in body.items()
             if k in cls.__dataclass_fields__
         }
-        if fields.get("action") not in ("add", "totp") or not fields.get("staff_id"):
+        if fields.get("action") not in STAFF_ACTIONS or not fields.get("staff_id"):
             raise StaffError(
-                "a staff change needs action add or totp and a staff id",
+                f"a staff change needs an action ({', '.join(STAFF_ACTIONS)}) and a staff id",
                 where="staff request",
                 fix="use `gateway staff add|totp`",
             )
@@ -180,6 +215,32 @@ class StaffChanged:
 
 def _staff_view(staff_id: str, name: str, role: str) -> dict[str, str]:
     return {"id": staff_id, "name": name, "role": role}
+
+
+@dataclass(frozen=True)
+class StaffListing:
+    """One person as `gateway staff list` shows them: how they may sign on and their
+    standing. Never the card's value, the PIN's hash or the TOTP seed."""
+
+    id: str
+    name: str
+    role: str
+    card: bool
+    pin: bool
+    totp: bool
+    active: bool
+    failed_pins: int
+    locked_until: str | None  # store-local ISO time, only while the lockout lasts
+
+    def state(self) -> str:
+        if not self.active:
+            return "disabled"
+        if self.locked_until:
+            return f"locked until {self.locked_until[11:16]}"
+        return f"{self.failed_pins} wrong PIN(s)" if self.failed_pins else "active"
+
+
+_BOOTSTRAP_STRENGTH: dict[Bootstrap | None, int] = {"first_admin": 0, "pin_only": 1, None: 2}
 
 
 class StaffDirectory:
@@ -245,6 +306,12 @@ class StaffDirectory:
                 f"unknown role {role!r}",
                 where=f"staff {staff_id}",
                 fix=f"use one of {', '.join(ROLES)}",
+            )
+        if pin is None and card is None and not self._has_pin(staff_id):
+            raise StaffError(
+                "a person needs a PIN or a staff card to sign on",
+                where=f"staff {staff_id}",
+                fix="give a PIN when asked, or --card CARD",
             )
         salt = pin_hash = None
         if pin is not None:
@@ -336,6 +403,9 @@ class StaffDirectory:
             if isinstance(approved, Refusal):
                 return approved
             actor = approved
+        if change.action in STATE_ACTIONS:
+            text, view, write = self.standing_intent(change.action, change.staff_id)
+            return StaffChanged(text, actor, view, write)
         if change.action == "totp":
             uri, write = self.totp_intent(change.staff_id)
             member = self.get(change.staff_id)
@@ -365,25 +435,111 @@ class StaffDirectory:
             write,
         )
 
-    def second_factor_enrolled(self) -> bool:
-        """Has anyone who may change the box an authenticator enrolled (bootstrap is over)?"""
+    def standing_intent(self, action: str, staff_id: str) -> tuple[str, dict[str, str], PinWrite]:
+        """`disable`, `enable`, `unlock` or `remove` one person: the line to show, the person
+        as journalled and the write (nothing is written here). Refused: an unknown person, a
+        change that changes nothing, and disabling or removing the admin or technician the
+        box's approvals rest on (that would reopen the bootstrap to anyone on the socket)."""
+        row = self._conn.execute(
+            "SELECT name, role, active, failed_pins, locked_until FROM lane_staff WHERE id = ?",
+            (staff_id,),
+        ).fetchone()
+        where = f"staff {staff_id}"
+        if row is None:
+            raise StaffError(
+                "no such staff member", where=where, fix="`gateway staff list` shows who exists"
+            )
+        name, role, active, failed, locked_until = row
+        view = _staff_view(staff_id, str(name), str(role))
+        now_stage = self.bootstrap()
+        weakens = (
+            _BOOTSTRAP_STRENGTH[self.bootstrap(without=staff_id)] < _BOOTSTRAP_STRENGTH[now_stage]
+        )
+        if action in ("disable", "remove") and active and weakens:
+            raise StaffError(
+                f"{name} is the last {role} who can approve box changes"
+                + (" with an authenticator" if now_stage is None else ""),
+                where=where,
+                fix="add (and enrol) another admin or technician first",
+            )
+        nothing = {
+            "disable": (not active, "is already disabled", "`gateway staff enable` undoes it"),
+            "enable": (bool(active), "is not disabled", "nothing to do"),
+            "unlock": (
+                not failed and locked_until is None,
+                "is not locked out and has no wrong PIN counted",
+                "nothing to do",
+            ),
+        }
+        if action in nothing and nothing[action][0]:
+            _, what, fix = nothing[action]
+            raise StaffError(f"{name} {what}", where=where, fix=fix)
+        sql = {
+            "disable": "UPDATE lane_staff SET active = 0 WHERE id = ?",
+            "enable": "UPDATE lane_staff SET active = 1 WHERE id = ?",
+            "unlock": "UPDATE lane_staff SET failed_pins = 0, locked_until = NULL, "
+            "failed_source = NULL WHERE id = ?",
+            "remove": "DELETE FROM lane_staff WHERE id = ?",
+        }[action]
+
+        def write(conn: sqlite3.Connection) -> None:
+            conn.execute(sql, (staff_id,))
+
+        done = {"disable": "disabled", "enable": "enabled", "unlock": "unlocked"}
+        return f"staff {staff_id} {name} ({role}) {done.get(action, 'removed')}", view, write
+
+    def roster(self, now: datetime) -> list[StaffListing]:
+        """Everyone, active or not, by staff number; a lockout over at `now` (store-local
+        time) is not shown."""
+        rows = self._conn.execute(
+            "SELECT id, name, role, card IS NOT NULL, pin_hash IS NOT NULL, "
+            "totp_secret IS NOT NULL, active, failed_pins, locked_until FROM lane_staff "
+            "ORDER BY id"
+        ).fetchall()
+        return [
+            StaffListing(
+                id=str(r[0]),
+                name=str(r[1]),
+                role=str(r[2]),
+                card=bool(r[3]),
+                pin=bool(r[4]),
+                totp=bool(r[5]),
+                active=bool(r[6]),
+                failed_pins=int(r[7]) if r[8] is None or now.isoformat() < r[8] else 0,
+                locked_until=r[8] if r[8] is not None and now.isoformat() < r[8] else None,
+            )
+            for r in rows
+        ]
+
+    def _has_pin(self, staff_id: str) -> bool:
+        row = self._conn.execute(
+            "SELECT pin_hash IS NOT NULL FROM lane_staff WHERE id = ?", (staff_id,)
+        ).fetchone()
+        return bool(row and row[0])
+
+    def second_factor_enrolled(self, without: str | None = None) -> bool:
+        """Has anyone who may change the box an authenticator enrolled (bootstrap is over)?
+        `without`: as if that person were gone."""
         return (
             self._conn.execute(
                 "SELECT 1 FROM lane_staff WHERE active = 1 AND totp_secret IS NOT NULL AND role "
-                "IN ('technician', 'admin') LIMIT 1"
+                "IN ('technician', 'admin') AND id IS NOT ? LIMIT 1",
+                (without,),
             ).fetchone()
             is not None
         )
 
-    def bootstrap(self) -> Bootstrap | None:
+    def bootstrap(self, without: str | None = None) -> Bootstrap | None:
         """Where a new box stands (None once it is over): `first_admin` while no admin or
         technician with a PIN exists (only the first may be added, unapproved), `pin_only`
-        while none of them has an authenticator (their PIN approves, no code exists)."""
-        if self.second_factor_enrolled():
+        while none of them has an authenticator (their PIN approves, no code exists).
+        `without`: the stage the box would be in without that person."""
+        if self.second_factor_enrolled(without):
             return None
         approver = self._conn.execute(
             "SELECT 1 FROM lane_staff WHERE active = 1 AND pin_hash IS NOT NULL AND role "
-            "IN ('technician', 'admin') LIMIT 1"
+            "IN ('technician', 'admin') AND id IS NOT ? LIMIT 1",
+            (without,),
         ).fetchone()
         return "pin_only" if approver else "first_admin"
 

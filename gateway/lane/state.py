@@ -23,7 +23,15 @@ from gateway.lane import events as ev
 from gateway.lane.book import Also, Batch, LaneReader
 from gateway.lane.events import Refusal
 from gateway.lane.members import MemberAccount, MemberService
-from gateway.lane.records import LaneRef, OverrideBody, OverrideRef, SaleLine, StaffRef
+from gateway.lane.records import (
+    AgeCheck,
+    LaneRef,
+    OpenPriceRef,
+    OverrideBody,
+    OverrideRef,
+    SaleLine,
+    StaffRef,
+)
 from gateway.lane.records import Tender as TenderRecord
 from gateway.lane.staff import StaffDirectory, StaffMember
 from gateway.money import ZERO
@@ -45,6 +53,7 @@ class Shift:
     business_day: str
     opening_float: Decimal
     method: str
+    language: str = "en"  # the cashier's, chosen at sign-on: their screens and receipts
 
 
 @dataclass(frozen=True)
@@ -64,10 +73,27 @@ class Sale:
     resumed_from: str | None = None
     authorisations: tuple[object, ...] = ()
     priced_at: datetime | None = None
+    line_open_prices: tuple[tuple[int, OpenPriceRef], ...] = ()  # line index -> who keyed
+    age_check: AgeCheck | None = None
 
     @property
     def paid(self) -> Decimal:
         return sum((t.amount for t in self.tenders), ZERO)
+
+    @property
+    def age_restricted(self) -> bool:
+        """A line of the sale is an age-restricted product (or department)."""
+        for line in self.lines:
+            product = self.catalog.by_sku(line.sku)
+            if product is not None and "age_restricted" in product.flags:
+                return True
+        return False
+
+    @property
+    def needs_age_check(self) -> bool:
+        """Age-restricted items are on the sale and nobody confirmed the customer's age
+        yet (whether the lane asks at all is the `lane.age_check` setting)."""
+        return self.age_check is None and self.age_restricted
 
 
 @dataclass(frozen=True)

@@ -27,6 +27,8 @@ class BasketLine:
     `quantity` counts units for products sold each; weighed products carry `weight` in kg
     instead. A price-embedded label carries its face value in `label_price` and is taken
     as printed. `price_override` is a supervisor's unit price (the lane records who).
+    `open_price` is the unit price a cashier keyed for a department's open-price line: it
+    is the line's list price (no adjustment), as a catalog price would be.
     """
 
     sku: str
@@ -35,6 +37,7 @@ class BasketLine:
     label_price: Decimal | None = None
     price_override: Decimal | None = None
     code: str | None = None
+    open_price: Decimal | None = None
 
 
 @dataclass(frozen=True)

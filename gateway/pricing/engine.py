@@ -132,7 +132,12 @@ def price_basket(basket: Basket, catalog: Catalog) -> PricedBasket:
         product = facts.get(source.sku)
         if product is None:
             product = facts.learn(catalog, source.sku, i, source)
-        if product.counted and source.label_price is None and source.price_override is None:
+        if (
+            product.counted
+            and source.label_price is None
+            and source.price_override is None
+            and source.open_price is None
+        ):
             line = _catalog_priced_line(i, source, product)
         else:
             line = _base_line(i, source, product, catalog, places, basket)
@@ -296,6 +301,12 @@ def _base_line(
             where=_where(index, line),
             fix="enter the new unit price with at most the currency's decimals",
         )
+    if line.open_price is not None and not is_amount(line.open_price, places):
+        raise PricingError(
+            f"open price {line.open_price} is not a valid amount",
+            where=_where(index, line),
+            fix="key the unit price with at most the currency's decimals",
+        )
     if line.label_price is not None:
         result = _label_line(index, line, product, tax, places)
     elif product.unit != "each":  # Product.weighed, without the property call
@@ -410,10 +421,9 @@ def _counted_line(
     basket: Basket,
 ) -> _Line:
     count = _count(index, line)
-    list_amount = product.price * count
-    result = _Line(
-        index, line, product, tax, count, count, product.price, list_amount, list_amount, []
-    )
+    price = product.price if line.open_price is None else line.open_price  # keyed: list price
+    list_amount = price * count
+    result = _Line(index, line, product, tax, count, count, price, list_amount, list_amount, [])
     if line.price_override is not None:
         _override(result, line.price_override * count, index, places)
         result.unit_price = line.price_override

@@ -3,7 +3,10 @@
 A receipt exists only for a record that is already in the journal (a sale is committed
 before its receipt is printed), so the model carries the record's seq and hash and the QR
 code names both: anyone can check a paper receipt against the journal. A reprint is the
-same model with `copy=True`. Pure: reads a record and settings values, no I/O.
+same model with `copy=True`. Every word is printed in the receipt's `language` (the
+cashier's, chosen at sign-on), from the one table of texts (`gateway.i18n`); product and
+promotion names come from the catalog's `names` in that language when it has them, else
+as the record holds them. Pure: reads a record and settings values, no I/O.
 """
 
 from __future__ import annotations
@@ -13,19 +16,13 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
+from gateway.i18n import CatalogNames, Translate, adjustment_label, product_name, translator
 from gateway.journal import JournalRecord
+from gateway.lane import drawer
 from gateway.lane.records import RefundBody, SaleBody, SaleLine, TaxLine, Tender
 
-TENDER_NAMES = {
-    "cash": "Cash",
-    "card": "Card",
-    "mobile": "Mobile",
-    "voucher": "Voucher",
-    "points": "Points",
-    "stored_value": "Stored value",
-}
 LINE_ADJUSTMENTS = ("member_price", "promotion", "override")
-REFUND_POINTS = (("points_returned", "Points given back"), ("points_reversed", "Points taken back"))
+REFUND_POINTS = ("points_returned", "points_reversed")
 
 
 @dataclass(frozen=True)
@@ -61,6 +58,7 @@ class Receipt:
     lane: str
     currency: str
     places: int
+    language: str = "en"
     copy: bool = False
     lines: tuple[ReceiptLine, ...] = ()
     basket_adjustments: tuple[tuple[str, Decimal], ...] = ()
@@ -91,9 +89,13 @@ def from_record(
     footer: Sequence[str] = (),
     *,
     copy: bool = False,
+    language: str = "en",
+    names: CatalogNames | None = None,
 ) -> Receipt:
-    """The receipt of any journal record (sales and refunds in full, others as rows)."""
+    """The receipt of any journal record (sales and refunds in full, others as rows), in
+    `language`, with product and promotion names from `names` (the catalog) when given."""
     body = record.body
+    words = Words(language, names)
     base: dict[str, Any] = {
         "kind": record.kind,
         "header": tuple(header),
@@ -106,19 +108,48 @@ def from_record(
         "lane": _lane(body),
         "currency": str(body.get("currency", "")),
         "places": int(body.get("places", 2)),
+        "language": language,
     }
     if record.kind == "sale":  # read through the models head office validates them with
-        return _sale(SaleBody.model_validate(body), base)
+        return _sale(SaleBody.model_validate(body), base, words)
     if record.kind == "refund":
-        return _refund(RefundBody.model_validate(body), base)
+        return _refund(RefundBody.model_validate(body), base, words)
     if record.kind == "z_report":
-        return _z_report(body, base)
+        return _z_report(body, base, words.t)
+    if record.kind in ("paid_in", "paid_out"):
+        return _cash_movement(record.kind, body, base, words.t)
     return Receipt(
         title=record.kind.replace("_", " ").upper(),
         document_id=str(body.get("receipt_id") or body.get("shift_id") or record.id),
         rows=tuple(_rows(body)),
         **base,
     )
+
+
+@dataclass(frozen=True)
+class Words:
+    """The receipt's language: its texts (`t`) and the catalog's names in it."""
+
+    language: str
+    names: CatalogNames | None
+
+    @property
+    def t(self) -> Translate:
+        return translator(self.language)
+
+    def product(self, sku: str, name: str) -> str:
+        return product_name(self.language, sku, name, self.names)
+
+    def adjustment(self, kind: str, label: str, promotion: str | None) -> str:
+        return adjustment_label(self.language, kind, label, promotion, self.names)
+
+    def tender(self, tender: str) -> str:
+        return self.t(f"r_tender_{tender}") if f"r_tender_{tender}" in TENDER_KEYS else tender
+
+
+TENDER_KEYS = frozenset(
+    f"r_tender_{t}" for t in ("cash", "card", "mobile", "voucher", "points", "stored_value")
+)
 
 
 def _staff(body: Mapping[str, Any]) -> str:
@@ -131,24 +162,33 @@ def _lane(body: Mapping[str, Any]) -> str:
     return f"{lane.get('store', '')}/{lane.get('box', '')}"
 
 
-def _line(line: SaleLine, places: int) -> ReceiptLine:
+def _line(line: SaleLine, places: int, words: Words) -> ReceiptLine:
+    t = words.t
     details: list[str] = []
+    price = f"{line.unit_price:.{places}f}"
     if line.weight is not None and line.code is None:
-        details.append(f"{line.weight} kg x {line.unit_price:.{places}f}/kg")
+        details.append(t("r_weighed").format(weight=line.weight, price=price))
     elif line.code and line.weight is not None:
-        details.append(f"label {line.code} {line.weight} kg")
+        details.append(t("r_label").format(code=line.code, weight=line.weight))
     elif line.quantity != 1:
-        details.append(f"{line.quantity} x {line.unit_price:.{places}f}")
-    adjustments = tuple((a.label, a.amount) for a in line.adjustments if a.kind in LINE_ADJUSTMENTS)
-    return ReceiptLine(line.name, line.list_amount, tuple(details), adjustments)
+        details.append(t("r_times").format(quantity=line.quantity, price=price))
+    adjustments = tuple(
+        (words.adjustment(a.kind, a.label, a.promotion), a.amount)
+        for a in line.adjustments
+        if a.kind in LINE_ADJUSTMENTS
+    )
+    return ReceiptLine(
+        words.product(line.sku, line.name), line.list_amount, tuple(details), adjustments
+    )
 
 
-def _basket_adjustments(lines: Sequence[SaleLine]) -> tuple[tuple[str, Decimal], ...]:
+def _basket_adjustments(lines: Sequence[SaleLine], words: Words) -> tuple[tuple[str, Decimal], ...]:
     totals: dict[str, Decimal] = {}
     for line in lines:
         for adj in line.adjustments:
             if adj.kind not in LINE_ADJUSTMENTS:
-                totals[adj.label] = totals.get(adj.label, Decimal(0)) + adj.amount
+                label = words.adjustment(adj.kind, adj.label, adj.promotion)
+                totals[label] = totals.get(label, Decimal(0)) + adj.amount
     return tuple(totals.items())
 
 
@@ -156,8 +196,8 @@ def _taxes(rows: Sequence[TaxLine]) -> tuple[TaxRow, ...]:
     return tuple(TaxRow(t.rate, t.inclusive, t.net, t.tax, t.gross) for t in rows)
 
 
-def _tender_label(tender: Tender) -> str:
-    label = str(TENDER_NAMES.get(tender.type, tender.type))
+def _tender_label(tender: Tender, words: Words) -> str:
+    label = words.tender(tender.type)
     if tender.card:
         label += f" {tender.card}"
     elif tender.reference:
@@ -165,59 +205,70 @@ def _tender_label(tender: Tender) -> str:
     return label
 
 
-def _tenders(tenders: Sequence[Tender]) -> tuple[tuple[str, Decimal], ...]:
-    return tuple((_tender_label(t), t.given if t.given else t.amount) for t in tenders)
+def _tenders(tenders: Sequence[Tender], words: Words) -> tuple[tuple[str, Decimal], ...]:
+    return tuple((_tender_label(t, words), t.given if t.given else t.amount) for t in tenders)
 
 
-def _sale(body: SaleBody, base: dict[str, Any]) -> Receipt:
+def _sale(body: SaleBody, base: dict[str, Any], words: Words) -> Receipt:
+    t = words.t
     places = base["places"]
     totals = body.totals
     points = body.points
     point_rows = []
     if body.member is not None:
         if points.earned:
-            point_rows.append(f"Points earned: {points.earned}")
+            point_rows.append(t("r_points_earned").format(points=points.earned))
         if points.redeemed:
-            point_rows.append(f"Points redeemed: {points.redeemed}")
+            point_rows.append(t("r_points_redeemed").format(points=points.redeemed))
         if points.balance is not None:
-            point_rows.append(f"Points balance: {points.balance}")
+            point_rows.append(t("r_points_balance").format(points=points.balance))
     return Receipt(
-        title="RECEIPT",
+        title=t("r_sale"),
         document_id=body.receipt_id,
-        lines=tuple(_line(line, places) for line in body.lines),
-        basket_adjustments=_basket_adjustments(body.lines),
+        lines=tuple(_line(line, places, words) for line in body.lines),
+        basket_adjustments=_basket_adjustments(body.lines, words),
         savings=totals.savings,
         total=totals.total,
         cash_rounding=totals.cash_rounding,
         due=totals.due,
         taxes=_taxes(body.taxes),
-        tenders=_tenders(body.tenders),
+        tenders=_tenders(body.tenders, words),
         change=body.change,
         member=body.member.id if body.member else None,
         points=tuple(point_rows),
-        notes=tuple(f"Override: {o.action} by {o.supervisor.name}" for o in body.overrides),
+        notes=tuple(
+            t("r_override").format(action=o.action, name=o.supervisor.name) for o in body.overrides
+        ),
         **base,
     )
 
 
-def _refund(body: RefundBody, base: dict[str, Any]) -> Receipt:
+def _refund(body: RefundBody, base: dict[str, Any], words: Words) -> Receipt:
+    t = words.t
     lines = tuple(
-        ReceiptLine(line.name, -line.amount, (f"{line.quantity} returned",)) for line in body.lines
+        ReceiptLine(
+            words.product(line.sku, line.name),
+            -line.amount,
+            (t("r_returned").format(quantity=line.quantity),),
+        )
+        for line in body.lines
     )
     total = -body.total
-    paid = -sum((t.amount for t in body.tenders), Decimal(0))
+    paid = -sum((tender.amount for tender in body.tenders), Decimal(0))
     notes = [
-        f"Refund of {body.original_receipt_id}" if body.with_receipt else "Return without receipt",
-        f"Reason: {body.reason}",
+        t("r_refund_of").format(receipt=body.original_receipt_id)
+        if body.with_receipt
+        else t("r_no_receipt"),
+        t("r_reason").format(reason=body.reason),
     ]
     if body.override is not None:
-        notes.append(f"Authorised by {body.override.supervisor.name}")
+        notes.append(t("r_authorised").format(name=body.override.supervisor.name))
     fields = body.model_dump()
-    points = [f"{label}: {fields[key]}" for key, label in REFUND_POINTS if fields.get(key)]
+    points = [f"{t('r_' + key)}: {fields[key]}" for key in REFUND_POINTS if fields.get(key)]
     if points and body.points_balance is not None:
-        points.append(f"Points balance: {body.points_balance}")
+        points.append(t("r_points_balance").format(points=body.points_balance))
     return Receipt(
-        title="REFUND",
+        title=t("r_refund"),
         document_id=body.refund_id,
         lines=lines,
         total=total,
@@ -226,49 +277,96 @@ def _refund(body: RefundBody, base: dict[str, Any]) -> Receipt:
         cash_rounding=paid - total,
         due=paid,
         taxes=_taxes(body.taxes),
-        tenders=tuple((_tender_label(t), -t.amount) for t in body.tenders),
+        tenders=tuple((_tender_label(tender, words), -tender.amount) for tender in body.tenders),
         notes=tuple(notes),
         **base,
     )
 
 
-Z_SECTIONS = (
-    ("by_tender", "By tender"),
-    ("by_tax", "By tax rate"),
-    ("by_category", "By category"),
-    ("by_cashier", "By cashier (count, amount)"),
-)
+Z_SECTIONS = ("by_tender", "by_tax", "by_category", "by_cashier")
 
 
-def _z_report(body: Mapping[str, Any], base: dict[str, Any]) -> Receipt:
+def _z_report(body: Mapping[str, Any], base: dict[str, Any], t: Translate) -> Receipt:
     """The day close: totals first, then each breakdown under its own heading."""
     rows: list[tuple[str, str]] = [
-        ("Business day", body["business_day"]),
-        ("Journal records", f"{body['first_seq']}-{body['last_seq']}"),
-        ("Sales", f"{body['sales']}  {body['gross']}"),
-        ("Discounts given", body["discounts"]),
-        ("Refunds", f"{body['refunds']}  {body['refunds_amount']}"),
-        ("Net sales", body["net"]),
-        ("Voided sales", f"{body['voids']}  {body['voids_amount']}"),
-        ("Voided lines", str(body["line_voids"])),
-        ("No-sale opens", str(body["no_sales"])),
-        ("Points issued", str(body["points_issued"])),
-        ("Points redeemed", str(body["points_redeemed"])),
-        ("Points taken back", str(body.get("points_reversed", 0))),
-        ("Points given back", str(body.get("points_returned", 0))),
+        (t("z_business_day"), body["business_day"]),
+        (t("z_records"), f"{body['first_seq']}-{body['last_seq']}"),
+        (t("z_sales"), f"{body['sales']}  {body['gross']}"),
+        (t("z_discounts"), body["discounts"]),
+        (t("z_refunds"), f"{body['refunds']}  {body['refunds_amount']}"),
+        (t("z_net"), body["net"]),
+        (t("z_voids"), f"{body['voids']}  {body['voids_amount']}"),
+        (t("z_line_voids"), str(body["line_voids"])),
+        (t("z_no_sales"), str(body["no_sales"])),
+        (t("z_points_issued"), str(body["points_issued"])),
+        (t("z_points_redeemed"), str(body["points_redeemed"])),
+        (t("z_points_reversed"), str(body.get("points_reversed", 0))),
+        (t("z_points_returned"), str(body.get("points_returned", 0))),
+        *drawer_rows(body, t),
     ]
-    for key, title in Z_SECTIONS:
-        rows.append((f"-- {title}", ""))
+    for key in Z_SECTIONS:
+        rows.append((f"-- {t('z_' + key)}", ""))
         for row in body[key]:
             label = f"  {row['key']}" + (f" {row['name']}" if row.get("name") else "")
             value = f"{row['count']}  {row['amount']}" if key == "by_cashier" else row["amount"]
+            if key == "by_tax" and row.get("tax") is not None:
+                value = tax_columns(Decimal(row["amount"]), Decimal(row["tax"]))
             rows.append((label, value))
     base = {**base, "currency": body["currency"]}
     return Receipt(
-        title=f"Z REPORT {body['z_number']:04d} ({body['currency']})",
+        title=t("z_title").format(number=body["z_number"], currency=body["currency"]),
         document_id=f"Z{body['z_number']:04d}",
         rows=tuple(rows),
         **base,
+    )
+
+
+def tax_columns(gross: Decimal, tax: Decimal) -> str:
+    """A tax rate's row on an X or Z: net, tax and gross (`drawer.net_of`)."""
+    return f"{drawer.net_of(gross, tax):>9} {tax:>7} {gross:>9}"
+
+
+def drawer_rows(body: Mapping[str, Any], t: Translate) -> list[tuple[str, str]]:
+    """The cash drawer's section of a Z (absent on a Z written before it existed)."""
+    if body.get("expected_cash") is None:
+        return []
+    rows = [
+        (f"-- {t('z_drawer')}", ""),
+        (t("z_opening_floats"), str(body["opening_floats"])),
+        (t("z_cash_sales"), str(body["cash_sales"])),
+        (t("z_cash_refunds"), str(body["cash_refunds"])),
+        (t("z_paid_in"), f"{body['paid_ins']}  {body['paid_in']}"),
+        (t("z_paid_out"), f"{body['paid_outs']}  {body['paid_out']}"),
+        (t("z_expected_cash"), str(body["expected_cash"])),
+    ]
+    if body.get("shifts_closed"):
+        rows += [
+            (t("z_counted"), str(body["counted"])),
+            (t("z_over_short"), drawer.signed(Decimal(body["over_short"]))),
+        ]
+    return rows
+
+
+def _cash_movement(
+    kind: str, body: Mapping[str, Any], base: dict[str, Any], t: Translate
+) -> Receipt:
+    """A paid-in or paid-out slip: the amount, why, who authorised it; a paid-out is
+    signed for by whoever takes the cash (no shop footer: it is not a customer's)."""
+    rows = [
+        (t("r_cash_amount"), f"{body['currency']} {body['amount']}"),
+        (t("r_cash_reason"), str(body["reason"])),
+        (t("r_cash_shift"), str(body["shift_id"])),
+    ]
+    override = body.get("override")
+    if override:
+        rows.append((t("r_cash_authorised"), str(override["supervisor"]["name"])))
+    notes = (t("r_cash_received"),) if kind == "paid_out" else ()
+    return Receipt(
+        title=t("r_paid_in_title") if kind == "paid_in" else t("r_paid_out_title"),
+        document_id=str(body["movement_id"]),
+        rows=tuple(rows),
+        notes=notes,
+        **{**base, "footer": ()},
     )
 
 

@@ -11,6 +11,7 @@ from collections.abc import Iterable
 from decimal import Decimal
 from typing import Any
 
+from gateway.i18n import translator
 from gateway.pricing.result import PricedBasket, PricedLine
 
 
@@ -164,14 +165,15 @@ def render_receipt(receipt: Any, width: int) -> str:
 
 
 def receipt_lines(receipt: Any, width: int) -> list[str]:
+    """The receipt's lines, every word in `receipt.language`."""
+    t = translator(receipt.language)
     rule = "-" * width
     out = [center(h, width) for h in receipt.header]
     if receipt.copy:
-        out.append(center("*** COPY ***", width))
-        out.append(center("*** 重印 ***", width))  # a Chinese till's staff read it too
+        out.append(center(t("r_copy"), width))
     out.append(center(receipt.title, width))
     out.append(columns(receipt.document_id, receipt.local_time.replace("T", " ")[:16], width))
-    out.append(columns(f"Staff: {receipt.staff}", receipt.lane, width))
+    out.append(columns(t("r_staff").format(name=receipt.staff), receipt.lane, width))
     out.append(rule)
     if receipt.rows:
         out.extend(columns(k, v, width) if v else clip(k, width) for k, v in receipt.rows)
@@ -180,7 +182,7 @@ def receipt_lines(receipt: Any, width: int) -> list[str]:
     out.extend(wrap_all(receipt.notes, width))
     out.append(rule)
     out.extend(center(f, width) for f in receipt.footer)
-    out.append(clip(f"journal #{receipt.seq} {receipt.hash[:16]}", width))
+    out.append(clip(t("r_journal").format(seq=receipt.seq, hash=receipt.hash[:16]), width))
     return out
 
 
@@ -189,6 +191,7 @@ def wrap_all(texts: Iterable[str], width: int) -> list[str]:
 
 
 def _money_block(receipt: Any, width: int) -> list[str]:
+    t = translator(receipt.language)
     fmt = receipt.fmt
     out: list[str] = []
     for line in receipt.lines:
@@ -198,25 +201,30 @@ def _money_block(receipt: Any, width: int) -> list[str]:
     out.append("-" * width)
     out.extend(columns(label, fmt(amount), width) for label, amount in receipt.basket_adjustments)
     if receipt.savings:
-        out.append(columns("You saved", fmt(receipt.savings), width))
-    out.append(columns(f"TOTAL {receipt.currency}", fmt(receipt.total), width))
+        out.append(columns(t("r_saved"), fmt(receipt.savings), width))
+    out.append(columns(total_label(receipt), fmt(receipt.total), width))
     if receipt.cash_rounding:
-        out.append(columns("  cash rounding", fmt(receipt.cash_rounding), width))
-        out.append(columns(f"  paid {receipt.currency}", fmt(receipt.due), width))
+        out.append(columns(t("r_cash_rounding"), fmt(receipt.cash_rounding), width))
+        out.append(columns(t("r_paid").format(currency=receipt.currency), fmt(receipt.due), width))
     out.extend(columns(label, fmt(amount), width) for label, amount in receipt.tenders)
     if receipt.change:
-        out.append(columns("Change", fmt(receipt.change), width))
+        out.append(columns(t("r_change"), fmt(receipt.change), width))
     out.append("-" * width)
-    out.append(columns("Tax", "net      tax    gross", width))
+    out.append(columns(t("r_tax"), t("r_tax_columns"), width))
     for tax in receipt.taxes:
         figures = f"{fmt(tax.net):>8} {fmt(tax.tax):>7} {fmt(tax.gross):>8}"
         out.append(
             columns(f"{tax.rate.normalize():f}%{'' if tax.inclusive else ' +'}", figures, width)
         )
     if receipt.member:
-        out.append(columns("Member", receipt.member, width))
+        out.append(columns(t("r_member"), receipt.member, width))
         out.extend(clip(p, width) for p in receipt.points)
     return out
+
+
+def total_label(receipt: Any) -> str:
+    """The total's label ("TOTAL CHF", "合计 CNY"): ESC/POS prints that line bold."""
+    return str(translator(receipt.language)("r_total").format(currency=receipt.currency))
 
 
 def _name_and_amount(name: str, amount: str, width: int) -> list[str]:

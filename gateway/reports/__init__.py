@@ -18,11 +18,16 @@ from typing import Any, cast
 
 from gateway.errors import StoregateError
 from gateway.journal import JournalRecord
+from gateway.lane import drawer
 from gateway.lane.book import Batch, LaneBook, LaneReader
 from gateway.lane.digest import (
+    TRADING,
+    CashMovementDigest,
     Digest,
     RefundDigest,
     SaleDigest,
+    ShiftCloseDigest,
+    ShiftOpenDigest,
     VoidDigest,
     digest,
 )
@@ -67,6 +72,16 @@ class Figures:
     points_reversed: int = 0
     points_returned: int = 0
     voids_amount: Decimal = ZERO
+    # the drawer: floats of the shifts opened, cash paid in and out, the closed shifts' counts
+    shifts_opened: int = 0
+    opening_floats: Decimal = ZERO
+    paid_ins: int = 0
+    paid_in: Decimal = ZERO
+    paid_outs: int = 0
+    paid_out: Decimal = ZERO
+    shifts_closed: int = 0
+    counted: Decimal = ZERO
+    over_short: Decimal = ZERO
     units: dict[str, int] = field(
         default_factory=lambda: dict.fromkeys(
             ("gross", "discounts", "refunds_amount", "cash_sales", "cash_refunds"), 0
@@ -105,10 +120,24 @@ class Figures:
     def net(self) -> Decimal:
         return self.money(self.units["gross"] - self.units["refunds_amount"])
 
+    @property
+    def expected_cash(self) -> Decimal:
+        """The drawer's rule (`drawer.expected_cash`) over the report's figures."""
+        return self.expected_with(self.opening_floats)
+
+    def expected_with(self, opening_float: Decimal) -> Decimal:
+        """The same rule from a float known otherwise: the lane's shift in progress keeps its
+        own, which stands even if retention has pruned the shift's `shift_open` record."""
+        return drawer.expected_cash(
+            opening_float, self.cash_sales, self.cash_refunds, self.paid_in, self.paid_out
+        )
+
     def add(self, seq: int, kind: str, figures: Digest) -> None:
-        """Fold one record's digest (see `gateway.lane.digest`) into the sums."""
-        self.first_seq = self.first_seq or seq
-        self.last_seq = seq
+        """Fold one record's digest (see `gateway.lane.digest`) into the sums; a shift's
+        open and close add to the drawer's figures only, not to the records range."""
+        if kind in TRADING:
+            self.first_seq = self.first_seq or seq
+            self.last_seq = seq
         match kind:
             case "sale":
                 sale = cast(SaleDigest, figures)
@@ -122,6 +151,20 @@ class Figures:
                 self._void(cast(VoidDigest, figures))
             case "no_sale":
                 self._no_sale()
+            case "paid_in":
+                self.paid_ins += 1
+                self.paid_in += Decimal(cast(CashMovementDigest, figures)["a"])
+            case "paid_out":
+                self.paid_outs += 1
+                self.paid_out += Decimal(cast(CashMovementDigest, figures)["a"])
+            case "shift_open":
+                self.shifts_opened += 1
+                self.opening_floats += Decimal(cast(ShiftOpenDigest, figures)["f"])
+            case "shift_close":
+                close = cast(ShiftCloseDigest, figures)
+                self.shifts_closed += 1
+                self.counted += Decimal(close["n"])
+                self.over_short += Decimal(close["o"])
 
     def _places(self, seq: int, places: int) -> None:
         if self.places is None:
@@ -207,13 +250,20 @@ class Figures:
 
     def to_json(self) -> dict[str, Any]:
         out: dict[str, Any] = {
-            k: v
+            k: str(v) if isinstance(v, Decimal) else v
             for k, v in vars(self).items()
-            if not isinstance(v, dict) and k not in ("places", "voids_amount")
+            if not isinstance(v, dict) and k != "places"
         }
-        for name in ("gross", "discounts", "refunds_amount", "net", "cash_sales", "cash_refunds"):
+        for name in (
+            "gross",
+            "discounts",
+            "refunds_amount",
+            "net",
+            "cash_sales",
+            "cash_refunds",
+            "expected_cash",
+        ):
             out[name] = str(getattr(self, name))
-        out["voids_amount"] = str(self.voids_amount)
         for name, rows in self.breakdowns().items():
             out[name] = [r.to_body() for r in rows]
         return out
@@ -326,6 +376,7 @@ def close_day(
         points_redeemed=figures.points_redeemed,
         points_reversed=figures.points_reversed,
         points_returned=figures.points_returned,
+        **drawer_fields(figures),
         **figures.breakdowns(),
     )
     batch = Batch()
@@ -334,12 +385,36 @@ def close_day(
     return book.commit(batch)[0]
 
 
-def render_report(title: str, figures: Figures, width: int) -> str:
-    """The report as receipt-width text, for the printer or the terminal."""
+def drawer_fields(figures: Figures) -> dict[str, Any]:
+    """The cash drawer's figures as a Z body carries them."""
+    return {
+        "opening_floats": figures.opening_floats,
+        "cash_sales": figures.cash_sales,
+        "cash_refunds": figures.cash_refunds,
+        "paid_ins": figures.paid_ins,
+        "paid_in": figures.paid_in,
+        "paid_outs": figures.paid_outs,
+        "paid_out": figures.paid_out,
+        "expected_cash": figures.expected_cash,
+        "shifts_closed": figures.shifts_closed,
+        "counted": figures.counted,
+        "over_short": figures.over_short,
+    }
+
+
+def render_report(title: str, figures: Figures, width: int, *, at: datetime) -> str:
+    """The report as receipt-width text, for the printer or the terminal; `at` is when it
+    was made (store-local), printed under the title: an X is a snapshot of that moment."""
+    from gateway.i18n import translator
+    from gateway.receipts.model import drawer_rows, tax_columns
     from gateway.receipts.text import center, columns
 
     rule = "-" * width
-    out = [center(title, width), rule]
+    out = [
+        center(title, width),
+        columns("Printed", at.isoformat(sep=" ", timespec="seconds"), width),
+        rule,
+    ]
     scalars = [
         ("Sales", f"{figures.sales}  {figures.gross}"),
         ("Discounts", str(figures.discounts)),
@@ -354,11 +429,18 @@ def render_report(title: str, figures: Figures, width: int) -> str:
         ("Points given back", str(figures.points_returned)),
     ]
     out.extend(columns(k, v, width) for k, v in scalars)
+    fields = json.loads(json.dumps(drawer_fields(figures), default=str))
+    for label, value in drawer_rows(fields, translator("en")):
+        out.append(rule if label.startswith("--") else columns(label, value, width))
+        if label.startswith("--"):
+            out.append(label[3:].lower())
     for name, rows in figures.breakdowns().items():
         out.append(rule)
-        out.append(name.replace("_", " "))
+        out.append(name.replace("_", " ") + (" (net  tax  gross)" if name == "by_tax" else ""))
         for row in rows:
             label = f"  {row.key}" + (f" {row.name}" if row.name else "")
             value = f"{row.count}  {row.amount}" + (f"  avg {row.average}" if row.average else "")
+            if name == "by_tax" and row.tax is not None:
+                value = tax_columns(row.amount, row.tax)
             out.append(columns(label, value, width))
     return "\n".join(out)

@@ -40,6 +40,7 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from gateway.i18n import LANGUAGE_NAMES, refusal_text
 from gateway.lane.events import Refusal
 from gateway.screens.access import (
     CSRF_COOKIE,
@@ -56,7 +57,6 @@ from gateway.screens.access import (
     security_headers,
 )
 from gateway.screens.hub import ScreenHub
-from gateway.screens.i18n import refusal_text
 from gateway.screens.keys import KEYS
 from gateway.screens.view import ScreenView
 
@@ -86,6 +86,7 @@ def templates() -> Environment:
     )
     env.globals["qr_svg"] = qr_svg
     env.globals["KEYS"] = KEYS
+    env.globals["LANGUAGE_NAMES"] = LANGUAGE_NAMES
     return env
 
 

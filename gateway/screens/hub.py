@@ -38,10 +38,10 @@ from devices.events import (
     WeightReading,
 )
 from gateway.cardsafe import mask_card_data
+from gateway.i18n import Translate, language_of, notice_text, refusal_text, translator
 from gateway.lane import events as ev
 from gateway.lane.events import Outcome, Refusal
-from gateway.screens import keys
-from gateway.screens.i18n import notice_text, refusal_text, translator
+from gateway.screens import cash, keys
 from gateway.screens.money import CurrencyFormat
 from gateway.screens.requests import (
     ItemCode,
@@ -50,6 +50,13 @@ from gateway.screens.requests import (
     ReceiptLines,
     SoldReceipt,
     StaffLogin,
+)
+from gateway.screens.selling import (
+    Choice,
+    DepartmentList,
+    ProductSearch,
+    QuickKeyList,
+    chosen,
 )
 from gateway.screens.settings import ScreensSettings
 from gateway.screens.view import (
@@ -75,7 +82,13 @@ OVERRIDABLE = (
     ev.NoSale,
     ev.CloseShift,
     ev.Tender,
+    ev.PaidIn,
+    ev.PaidOut,
+    ev.OpenPrice,
+    ev.ConfirmAge,
 )
+LISTED = ("refund_lines", "search", "quick", "open_price")  # dialogs that ask the owner first
+SELLING_DIALOGS = ("search", "quick", "open_price", "age")
 
 
 def store_clock(timezone: str) -> Callable[[], datetime]:
@@ -106,8 +119,6 @@ class ScreenHub:
         self.clock = clock
         self.scale_capacity = dict(scale_capacity or {})
         self.store_name = store_name
-        self.language = settings.language
-        self.t = translator(self.language)
         self.desk = Desk(store=store_name, lane_name=lane_name)
         self._thanks_at: datetime | None = None  # when the customer's thank-you began
         # prints a receipt again through the daemon's printer thread: the journal record
@@ -129,6 +140,17 @@ class ScreenHub:
     @property
     def view(self) -> ScreenView:
         return self._view
+
+    @property
+    def language(self) -> str:
+        """The signed-on cashier's language (chosen at sign-on), else the box's default:
+        the pages follow a new sign-on at once, without a restart."""
+        shift = self.snapshot.shift
+        return language_of(getattr(shift, "language", None), self.settings.language)
+
+    @property
+    def t(self) -> Translate:
+        return translator(self.language)
 
     @property
     def money(self) -> CurrencyFormat:
@@ -228,6 +250,13 @@ class ScreenHub:
         self.desk.message = Message(
             "refusal", refusal_text(self.language, refusal.code, refusal.message)
         )
+        if refusal.code == "needs_age_check":
+            self.desk.prompt = self._age_prompt(self.desk.message.text)
+            return
+        open_ = self.desk.prompt
+        if open_ is not None and open_.kind in SELLING_DIALOGS:
+            # said inside the dialog the cashier is looking at, which stays open
+            self.desk.prompt = replace(open_, alert=self.desk.message.text)
         # a member tender the members room will only take offline with a supervisor's
         # approval says so with `needs_supervisor` rather than the lane's own code
         wants_supervisor = refusal.code == "needs_override" or refusal.needs_supervisor
@@ -252,7 +281,14 @@ class ScreenHub:
         self.desk.selected = None
         text = " ".join(notice_text(self.language, n) for n in outcome.notices)
         self.desk.message = Message("notice", text) if text else None
+        asked = next((n for n in outcome.notices if n.startswith("Age check:")), None)
+        if asked is not None:  # the lane asks once per sale: the prompt opens with it
+            self.desk.prompt = self._age_prompt(notice_text(self.language, asked))
         records: tuple[Any, ...] = outcome.records
+        closed = next((r for r in records if r.kind == "shift_close"), None)
+        if closed is not None:  # the drawer's figures, over/short in the colour of its sign
+            self.desk.prompt = cash.closed_prompt(closed.body, self.money, self.t)
+            self.desk.message = cash.closed_message(closed.body, text)
         document = next((r for r in records if r.kind in ("sale", "refund")), None)
         if document is not None and document.kind == "sale":
             name = member_name if document.body.get("member") else None
@@ -303,8 +339,8 @@ class ScreenHub:
         if action == "reprint":  # the daemon's printer thread: not under the hub's lock
             self._reprint()
             return None
-        if action == "refund_lines":  # asks the lane's owner: not under the hub's lock
-            listed = self._refund_lines_prompt(entry.strip())
+        if action in LISTED:  # asks the lane's owner: not under the hub's lock
+            listed = self._listed_prompt(action, entry)
             with self._lock:
                 self.desk.prompt, self.desk.refund_picks = listed, {}
             self.publish()
@@ -319,6 +355,9 @@ class ScreenHub:
             "refund_pick": self._refund_pick,
             "return": self._open_return,
             "no_sale": self._open_no_sale,
+            "paid_in": lambda entry: self._open_movement("paid_in", entry),
+            "paid_out": lambda entry: self._open_movement("paid_out", entry),
+            "age": lambda _: self._open_age(),
             "escape": lambda _: self._escape(),
         }
         if action not in dialogs:
@@ -345,7 +384,11 @@ class ScreenHub:
     def _weighed(self, entry: str, at: datetime) -> ev.Event:
         """F3: the PLU typed and the scale's last reading, through the lane's one
         translator from a reading to `Weighed` (the control socket's `weigh` uses it too)."""
-        code = keys.weighed_code(entry)
+        return self._reading(at, keys.weighed_code(entry))
+
+    def _reading(self, at: datetime, code: str) -> ev.Weighed:
+        """The scale's last reading for the item `code`, as the lane's one translator
+        (`Weighed.from_reading`) makes it."""
         with self._lock:
             reading = self.desk.reading
         capacity = self.scale_capacity.get(reading.device) if reading is not None else None
@@ -460,6 +503,116 @@ class ScreenHub:
         self.publish()
         return True
 
+    # -- items without a barcode: search, quick keys, open price, age ----------------------
+
+    def _listed_prompt(self, action: str, entry: str) -> Prompt:
+        """A dialog that lists what the lane's owner reads (never under the hub's lock)."""
+        if action == "refund_lines":
+            return self._refund_lines_prompt(entry.strip())
+        if action == "search":
+            return self._search_prompt(entry.strip())
+        if action == "quick":
+            return self._quick_prompt(entry)
+        return self._open_price_prompt("", entry.strip())
+
+    def _search_prompt(self, query: str) -> Prompt:
+        """Shift+F3: products by name, PLU or pinyin initials (the entry line's text)."""
+        found = self.owner.ask(ProductSearch(query)) if query else ()
+        return Prompt(
+            "search",
+            self.t("k_search"),
+            self.t("search_hint"),
+            (("query", self.t("search_query"), query),),
+            alert=self.t("no_results") if query and not found else "",
+            choices=found,
+        )
+
+    def _quick_prompt(self, entry: str) -> Prompt:
+        """Shift+F5: the catalog's quick keys; a quantity typed on the entry line stays."""
+        count = entry.strip() if entry.strip().isdigit() else "1"
+        return Prompt(
+            "quick",
+            self.t("k_quick"),
+            self.t("quick_hint"),
+            (("key", self.t("key_number"), ""), ("quantity", self.t("qty"), count)),
+            choices=self.owner.ask(QuickKeyList()),
+        )
+
+    def _open_price_prompt(self, department: str, price: str) -> Prompt:
+        """Shift+F6 (or a department's quick key): department, price each and quantity;
+        a price typed on the entry line comes with it."""
+        return Prompt(
+            "open_price",
+            self.t("k_open_price"),
+            self.t("departments_hint"),
+            (
+                ("department", self.t("department"), department),
+                ("price", self.t("unit_price"), price),
+                ("quantity", self.t("qty"), "1"),
+            ),
+            choices=self.owner.ask(DepartmentList()),
+        )
+
+    def _age_prompt(self, text: str) -> Prompt:
+        return Prompt("age", self.t("k_age"), text or self.t("age_hint"))
+
+    def _open_age(self) -> None:
+        """Shift+F7: confirm the customer's age now (the lane says whether it is needed)."""
+        self.desk.prompt = self._age_prompt("")
+
+    def _open(self, kind: str) -> bool:
+        with self._lock:
+            return self.desk.prompt is not None and self.desk.prompt.kind == kind
+
+    def _choices(self, kind: str) -> tuple[Choice, ...]:
+        with self._lock:
+            prompt = self.desk.prompt
+        return prompt.choices if prompt is not None and prompt.kind == kind else ()
+
+    def _show(self, prompt: Prompt) -> None:
+        with self._lock:
+            self.desk.prompt = prompt
+        self.publish()
+
+    def _picked(self, choice: Choice, count: str, at: datetime) -> ev.Event | None:
+        """A search result or a quick key: a counted item with its quantity, a weighed one
+        with the scale's reading, a department's key opens the open-price dialog."""
+        if choice.kind == "department":
+            self._show(self._open_price_prompt(choice.value, ""))
+            return None
+        if choice.kind == "weighed":
+            return ev.Pick(at, choice.value, weighed=self._reading(at, choice.value))
+        return ev.Pick(at, choice.value, keys.quantity(count or "1"))
+
+    def _search_event(self, f: Mapping[str, str], at: datetime) -> ev.Event | None:
+        """The search form: a result picked (tapped, or Enter on it), else the query
+        listed again; Enter on the query with one result listed takes that one."""
+        choices = self._choices("search")
+        query = f.get("query", "")
+        pick = chosen(choices, f.get("choice", ""))
+        if pick is None and len(choices) == 1 and f.get("listed") == query:
+            pick = choices[0]
+        if pick is None:
+            self._show(self._search_prompt(query))
+            return None
+        return self._picked(pick, "1", at)
+
+    def _quick_event(self, f: Mapping[str, str], at: datetime) -> ev.Event | None:
+        pick = chosen(self._choices("quick"), f.get("choice") or f.get("key", ""))
+        if pick is None:
+            raise keys.EntryError("bad_key", "Tap a quick key, or type its number.")
+        return self._picked(pick, f.get("quantity", "1"), at)
+
+    def _open_price_event(self, f: Mapping[str, str], at: datetime) -> ev.Event:
+        typed = f.get("department", "")
+        department = chosen(self._choices("open_price"), typed)
+        return ev.OpenPrice(
+            at,
+            department.value if department is not None else typed,
+            keys.open_price(f.get("price", "")),
+            keys.quantity(f.get("quantity", "") or "1"),
+        )
+
     def _open_return(self, entry: str) -> None:
         """Shift+F11: goods back without a receipt; the entry line may hold `n*code`."""
         try:
@@ -485,6 +638,10 @@ class ScreenHub:
             "no_sale", self.t("k_no_sale"), "", (("reason", self.t("reason"), entry.strip()),)
         )
 
+    def _open_movement(self, kind: str, entry: str) -> None:
+        """Shift+F6 / Shift+F7: cash in or out of the drawer; the lane wants a reason."""
+        self.desk.prompt = cash.movement_prompt(kind, self.t, entry)
+
     def _open_void(self, entry: str) -> None:
         self.desk.prompt = Prompt(
             "void_sale", self.t("k_void_sale"), "", (("reason", self.t("reason"), entry.strip()),)
@@ -496,12 +653,15 @@ class ScreenHub:
                 "sign_on",
                 self.t("sign_on"),
                 "",
-                (("staff_id", self.t("staff_id"), entry.strip()), ("pin", self.t("pin"), "")),
+                (
+                    ("staff_id", self.t("staff_id"), entry.strip()),
+                    ("pin", self.t("pin"), ""),
+                    cash.float_field(self.t),
+                    ("language", self.t("language"), ""),
+                ),
             )
         else:
-            self.desk.prompt = Prompt(
-                "close_shift", self.t("close_shift"), "", (("counted", self.t("counted"), ""),)
-            )
+            self.desk.prompt = cash.close_prompt(self.t, self.money, self.snapshot.currency)
 
     def submit(
         self, kind: str, fields: Mapping[str, str], actor: str | None = None
@@ -515,16 +675,40 @@ class ScreenHub:
             event = self._dialog_event(kind, f, at)
         except keys.EntryError as exc:
             self.note("refusal", refusal_text(self.language, exc.code, mask_card_data(str(exc))))
+            self._keep_typed(kind, f)
             return None
-        return self.handle(event, actor) if event is not None else None
+        if event is None:
+            return None
+        answer = self.handle(event, actor)
+        if isinstance(answer, Refusal):
+            self._keep_typed(kind, f)
+        return answer
+
+    def _keep_typed(self, kind: str, fields: Mapping[str, str]) -> None:
+        """A cash dialog the lane (or its own parsing) refused stays open with what was
+        typed and the refusal inside it: a count of a dozen notes and coins is not lost."""
+        with self._lock:
+            prompt, message = self.desk.prompt, self.desk.message
+            if kind not in cash.DIALOGS or prompt is None or prompt.kind != kind:
+                return
+            self.desk.prompt = cash.refused(prompt, fields, message.text if message else "")
+        self.publish()
 
     def _dialog_event(self, kind: str, f: Mapping[str, str], at: datetime) -> ev.Event | None:
         credential = ev.Credential(staff_id=f.get("staff_id") or None, pin=f.get("pin") or None)
         if kind == "sign_on":
-            return ev.OpenShift(at, credential)
+            return ev.OpenShift(
+                at, credential, cash.opening_float(f), language=f.get("language") or None
+            )
         if kind == "close_shift":
-            counted = keys.amount(f.get("counted", "")) or Decimal(0)
-            return ev.CloseShift(at, counted)
+            return cash.close_event(f, at, self.snapshot.currency)
+        if kind in cash.MOVEMENTS:
+            return cash.movement_event(kind, f, at)
+        if kind == "shift_closed":  # the drawer's figures were read: OK closes them
+            with self._lock:
+                self.desk.prompt = None
+            self.publish()
+            return None
         if kind == "refund":
             return ev.Refund(
                 at,
@@ -558,6 +742,16 @@ class ScreenHub:
             )
         if kind == "no_sale":
             return ev.NoSale(at, f.get("reason", ""))
+        if kind in SELLING_DIALOGS and not self._open(kind):
+            return None  # a form of a dialog no longer open (a second Enter): done already
+        if kind == "search":
+            return self._search_event(f, at)
+        if kind == "quick":
+            return self._quick_event(f, at)
+        if kind == "open_price":
+            return self._open_price_event(f, at)
+        if kind == "age":
+            return ev.ConfirmAge(at)
         if kind == "supervisor":
             return self._authorised(ev.Authorization(credential, f.get("reason", "")), at)
         raise keys.EntryError("unknown_dialog", f"No such dialog: {kind}.")
@@ -678,7 +872,7 @@ class ScreenHub:
 
     def _card(self, event: CardEvent, at: datetime) -> Outcome | Refusal | None:
         if event.kind is CardKind.PAYMENT:
-            self.note("alert", f"{event.masked}: use the card terminal")
+            self.note("alert", self.t("use_terminal").format(card=event.masked))
             return None
         card = event.card_id or ""
         if event.kind is CardKind.STAFF:

@@ -40,9 +40,18 @@ KEYS: dict[str, tuple[str, str]] = {
     "refund_lines": ("Shift+F10", "k_refund_lines"),
     "return": ("Shift+F11", "k_return"),
     "no_sale": ("Shift+F12", "k_no_sale"),
+    # cash into and out of the drawer without a sale: Ctrl with suspend / resume's keys
+    "paid_in": ("Ctrl+F6", "k_paid_in"),
+    "paid_out": ("Ctrl+F7", "k_paid_out"),
     # print again (Ctrl+P, as everywhere): the receipt that did not print (the banner),
     # else the last one. Not a Shift+F key: those are taken by the rarer sale actions.
     "reprint": ("Ctrl+P", "k_reprint"),
+    # selling what has no barcode (docs/screens.md "Items without a barcode"): search next
+    # to weigh, quick keys and open price next to void line / suspend, the age check
+    "search": ("Shift+F3", "k_search"),
+    "quick": ("Shift+F5", "k_quick"),
+    "open_price": ("Shift+F6", "k_open_price"),
+    "age": ("Shift+F7", "k_age"),
 }
 BARCODE_MIN = 8  # EAN-8 is the shortest barcode; shorter numbers are PLUs
 
@@ -117,6 +126,13 @@ def price(raw: str) -> Decimal:
     """Shift+F4: the new unit price of the selected line (the lane refuses a negative one)."""
     if not raw.strip():
         raise EntryError("needs_price", "Type the new unit price, then press Shift+F4.")
+    return _number(raw, "bad_price")
+
+
+def open_price(raw: str) -> Decimal:
+    """The open-price dialog's unit price (the lane checks it against the ceiling)."""
+    if not raw.strip():
+        raise EntryError("needs_price", "Type the item's price, then press Enter.")
     return _number(raw, "bad_price")
 
 

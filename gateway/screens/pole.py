@@ -16,7 +16,7 @@ from collections.abc import Callable
 
 from devices.errors import DeviceError
 from devices.pole_display import PoleDisplay
-from gateway.screens.i18n import translator
+from gateway.i18n import translator
 from gateway.screens.view import ScreenView
 
 Lines = tuple[tuple[str, str], tuple[str, str]]
@@ -54,12 +54,14 @@ class PoleFeed:
         self,
         display: PoleDisplay,
         *,
-        language: str,
+        language: str | None,
         store_name: str,
         on_error: Callable[[str], None] | None = None,
     ) -> None:
+        """`language`: the display's own; None: each view's (the signed-on cashier's).
+        Either falls back to English on a display whose character set cannot show it."""
         self.display = display
-        self.language = language if _can_show(display.encoding, language) else "en"
+        self.language = language
         self.store_name = store_name
         self.on_error = on_error
         self._views: queue.Queue[ScreenView | None] = queue.Queue(maxsize=1)
@@ -83,7 +85,10 @@ class PoleFeed:
 
     def _run(self) -> None:
         while (view := self._views.get()) is not None:
-            lines = pole_lines(view, self.language, self.store_name)
+            language = self.language or view.language
+            if not _can_show(self.display.encoding, language):
+                language = "en"
+            lines = pole_lines(view, language, self.store_name)
             if lines == self._shown:
                 continue
             try:

@@ -35,7 +35,9 @@ class PoleDisplaySettings(_Section):
     command_set: Literal["cd5220", "escpos"] = "cd5220"
     encoding: str = Field("ascii", description="ascii, cp858, gb18030 (Chinese displays)")
     baudrate: int = Field(9600, ge=1200, le=115200)
-    language: Literal["en", "zh"] | None = Field(None, description="default: screens language")
+    language: Literal["en", "zh"] | None = Field(
+        None, description="default: the signed-on cashier's, else the screens' language"
+    )
 
 
 class ScreensSettings(_Section):
@@ -63,7 +65,14 @@ class ScreensSettings(_Section):
     session_hours: float = Field(
         12, gt=0, le=24, description="a LAN session ends this long after its login, whatever"
     )
-    language: Literal["en", "zh"] = "en"
+    language: Literal["en", "zh"] = Field(
+        "en", description="the box's default: the pages while no shift is open"
+    )
+    staff_languages: dict[str, Literal["en", "zh"]] = Field(
+        default_factory=dict,
+        description='a staff member\'s own language by staff number, {"101" = "zh"}: their '
+        "sign-on without a choice (a staff card) opens the shift in it",
+    )
     currency: CurrencyFormatSettings = Field(default_factory=CurrencyFormatSettings)
     receipt_qr: str | None = Field(
         None,
@@ -78,6 +87,9 @@ class ScreensSettings(_Section):
         "sale or sign-on)",
     )
     pole_display: PoleDisplaySettings | None = None
+    keypad: bool = Field(
+        False, description="show an on-screen numeric keypad on the cashier page (touch screens)"
+    )
 
     @model_validator(mode="after")
     def _safe_exposure(self) -> ScreensSettings:

@@ -17,9 +17,11 @@ from decimal import Decimal
 from typing import Any
 
 from devices.events import WeightReading
+from gateway.i18n import CatalogNames, adjustment_label, product_name
 from gateway.money import ZERO
 from gateway.screens.money import CurrencyFormat, weight_text
 from gateway.screens.requests import LaneSnapshot
+from gateway.screens.selling import Choice
 
 Translate = Callable[[str], str]
 
@@ -81,7 +83,8 @@ class ReceiptView:
 @dataclass(frozen=True)
 class Prompt:
     """A dialog the cashier must answer: `kind` names the form, `fields` its inputs;
-    `alert` is a refusal shown inside it, `receipt` the receipt it lists."""
+    `alert` is a refusal shown inside it, `receipt` the receipt it lists, `rows` figures it
+    shows (label, value, css class: the drawer after a close)."""
 
     kind: str
     title: str
@@ -89,6 +92,8 @@ class Prompt:
     fields: tuple[tuple[str, str, str], ...] = ()  # (name, label, prefilled value)
     alert: str = ""
     receipt: ReceiptView | None = None
+    rows: tuple[tuple[str, str, str], ...] = ()
+    choices: tuple[Choice, ...] = ()  # buttons to pick from (search, quick keys, departments)
 
 
 @dataclass(frozen=True)
@@ -231,7 +236,7 @@ def build_view(
         "refund_picks": tuple(sorted(desk.refund_picks.items())),
     }
     if sale is not None:
-        base.update(_sale(sale, desk, fmt, t))
+        base.update(_sale(sale, desk, fmt, t, language))
     return ScreenView(**base)
 
 
@@ -243,7 +248,9 @@ def _devices(desk: Desk, t: Translate) -> tuple[DeviceView, ...]:
     )
 
 
-def _sale(sale: Any, desk: Desk, fmt: CurrencyFormat, t: Translate) -> dict[str, Any]:
+def _sale(
+    sale: Any, desk: Desk, fmt: CurrencyFormat, t: Translate, language: str
+) -> dict[str, Any]:
     priced = sale.priced
     out: dict[str, Any] = {}
     if sale.member is not None:
@@ -252,7 +259,10 @@ def _sale(sale: Any, desk: Desk, fmt: CurrencyFormat, t: Translate) -> dict[str,
     if priced is None:
         return out
     selected = desk.selected if desk.selected is not None else len(priced.lines) - 1
-    out["lines"] = tuple(_line(line, fmt, i == selected) for i, line in enumerate(priced.lines))
+    out["lines"] = tuple(
+        _line(line, fmt, i == selected, language, sale.catalog)
+        for i, line in enumerate(priced.lines)
+    )
     out["item_count"] = _count(priced.lines)
     out["list_total"] = fmt(priced.list_total)
     out["savings"] = fmt(priced.savings)  # every line's adjustments, basket ones included
@@ -287,20 +297,27 @@ def _plain(number: Decimal) -> str:
     return str(number.quantize(Decimal(1))) if number == number.to_integral_value() else str(number)
 
 
-def _line(line: Any, fmt: CurrencyFormat, selected: bool) -> LineView:
+def _line(
+    line: Any, fmt: CurrencyFormat, selected: bool, language: str, names: CatalogNames | None
+) -> LineView:
+    """A priced line in `language`: its product and promotion names from the sale's
+    catalog, the engine's own adjustments by kind (`gateway.i18n`)."""
     if line.weight is not None:
         quantity = f"{line.weight:.3f} {line.unit}"
     else:
         quantity = _plain(line.quantity)
     return LineView(
         number=line.index + 1,
-        name=line.name,
+        name=product_name(language, line.sku, line.name, names),
         quantity=quantity,
         unit_price=fmt(line.unit_price),
         amount=fmt(line.total),
         list_amount=fmt(line.list_amount),
         amount_plain=fmt.number(line.total),
-        adjustments=tuple((a.label, fmt(a.amount)) for a in line.adjustments),
+        adjustments=tuple(
+            (adjustment_label(language, a.kind, a.label, a.promotion, names), fmt(a.amount))
+            for a in line.adjustments
+        ),
         selected=selected,
     )
 

@@ -32,6 +32,7 @@ def _run_demo(tmp_path: Path, *options: str) -> str:
 
 def _assert_the_day_agrees(out: str, tmp_path: Path) -> None:
     assert "the broker goes down" in out and "the broker is back" in out
+    assert "paid by card swiped at the reader (the box saw only 550000******0004)" in out
     sale_totals = [Decimal(t) for t in re.findall(r"sale +\d+: .* total ([0-9.]+),", out)]
     assert len(sale_totals) == 12
     z_sales = re.search(r"^Sales +(\d+) +([0-9.]+)$", out, re.M)
@@ -41,6 +42,8 @@ def _assert_the_day_agrees(out: str, tmp_path: Path) -> None:
     assert office is not None
     assert (int(office.group(1)), Decimal(office.group(2))) == (12, sum(sale_totals))
     assert "IDENTICAL" in out
+    assert re.search(r"^Paid out +1  20\.00$", out, re.M), out  # the day's paid-out, on the Z
+    assert re.search(r"^Over/short +[-+]?[0-9.]+$", out, re.M), out
     receipts = sorted((tmp_path / "box" / "receipts").glob("*-sale.txt"))
     assert len(receipts) == 12
     done_in = re.search(r"done in ([0-9.]+) s", out)
@@ -50,6 +53,7 @@ def _assert_the_day_agrees(out: str, tmp_path: Path) -> None:
 def test_full_demo_rides_through_the_outage_and_head_office_agrees(tmp_path: Path) -> None:
     out = _run_demo(tmp_path)
     assert "private Mosquitto on 127.0.0.1:" in out
+    assert re.search(r"head office in the browser: http://127\.0\.0\.1:\d+/ \(sign in as demo", out)
     _assert_the_day_agrees(out, tmp_path)
 
 

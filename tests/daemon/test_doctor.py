@@ -3,6 +3,8 @@ TLS certificate about to expire, a journal that verifies and then one that does 
 
 from __future__ import annotations
 
+import os
+import re
 import sqlite3
 import subprocess
 from datetime import UTC, datetime, timedelta
@@ -12,7 +14,14 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
-from daemon_testkit import GATEWAY, append_records, write_config
+from daemon_testkit import (
+    EXAMPLE_CATALOG,
+    GATEWAY,
+    NO_SYNC,
+    Daemon,
+    append_records,
+    write_config,
+)
 
 from devices.simulators.printer import NetworkPrinterSimulator
 from devices.simulators.scale import ScaleSimulator
@@ -118,3 +127,62 @@ uri = "{printer.uri}"
         broker.kill()
         printer.stop()
         scale.stop()
+
+
+def test_doctor_fails_a_missing_catalog_and_a_taken_screens_port(tmp_path: Path) -> None:
+    import socket
+
+    gone = tmp_path / "catalog.json"
+    config = write_config(tmp_path)
+    text = config.read_text().replace(
+        '# catalog = "/etc/storegate/catalog.json"', f'catalog = "{gone}"'
+    )
+    config.write_text(text)
+    with socket.socket() as holder:  # another program on the screens' port
+        holder.bind(("127.0.0.1", 0))
+        holder.listen()
+        port = holder.getsockname()[1]
+        config.write_text(re.sub(r"(\[screens\][^\[]*?)port = \d+", rf"\g<1>port = {port}", text))
+        status, found = doctor(config)
+        assert status == 1
+        assert (
+            found["catalog"][0].startswith("FAIL")
+            and f"{gone}, which does not exist" in (found["catalog"][0])
+        )
+        assert found["screens"][0].startswith("FAIL"), found["screens"]
+        assert (
+            f"127.0.0.1:{port}" in found["screens"][0]
+            and "another program" in (found["screens"][0])
+        )
+        # no device and no printer configured: each is a WARN, not an OK
+        assert found["device"][0].startswith("WARN") and "no scanner" in found["device"][0]
+        assert found["printer"][0].startswith("WARN"), found["printer"]
+
+        run = subprocess.run(
+            [str(GATEWAY), "run", "--config", str(config)],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+            env={**os.environ, "STOREGATE_SYNC__ENABLED": "false"},
+        )
+        assert run.returncode != 0
+        assert f"paths.catalog names {gone}, which does not exist" in run.stderr, run.stderr
+        assert "Traceback" not in run.stderr
+    status, found = doctor(config)  # the port is free again
+    assert found["screens"][0].startswith("OK") and "is free" in found["screens"][0]
+    gone.write_text(EXAMPLE_CATALOG.read_text())
+    status, found = doctor(config)
+    assert found["catalog"][0].startswith("OK"), found["catalog"]
+
+    # Once the database holds a catalog, the daemon sells with it and says the file is gone.
+    first = Daemon(tmp_path, config, NO_SYNC)
+    assert first.stop() == 0, first.output()
+    gone.unlink()
+    daemon = Daemon(tmp_path, config, NO_SYNC)
+    try:
+        status, found = doctor(config)
+        assert found["catalog"][0].startswith("FAIL"), found["catalog"]
+    finally:
+        assert daemon.stop() == 0, daemon.output()
+    assert f"paths.catalog names {gone}, which does not exist; selling with" in daemon.output()

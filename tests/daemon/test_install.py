@@ -3,13 +3,14 @@ purge, and the units passing `systemd-analyze verify`."""
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
 import subprocess
 import sys
 from pathlib import Path
 
-from daemon_testkit import GATEWAY, ROOT
+from daemon_testkit import GATEWAY, ROOT, append_records
 
 UNITS = (
     "storegate.service",
@@ -19,9 +20,14 @@ UNITS = (
 )
 
 
-def gateway(*args: str) -> subprocess.CompletedProcess[str]:
+def gateway(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [str(GATEWAY), *args], capture_output=True, text=True, timeout=120, check=False
+        [str(GATEWAY), *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+        env={**os.environ, **(env or {})},
     )
 
 
@@ -62,7 +68,16 @@ def test_install_creates_user_dirs_units_rules_config_and_enables(tmp_path: Path
     assert (tmp_path / "etc/systemd/system/timers.target.wants/storegate-backup.timer").is_symlink()
     assert (tmp_path / "etc/udev/rules.d/70-storegate.rules").exists()
     assert (tmp_path / "opt/storegate/venv").resolve() == Path(sys.prefix).resolve()
-    check = gateway("config", "check", "--config", str(tmp_path / "etc/storegate/gateway.toml"))
+    config = str(tmp_path / "etc/storegate/gateway.toml")
+    # The starter config names the live /etc/storegate/catalog.json; in this scratch root
+    # the catalog the install wrote is under tmp_path.
+    check = gateway("config", "check", "--config", config)
+    assert check.returncode == 2 and "paths.catalog: /etc/storegate/catalog.json" in check.stderr
+    catalog = tmp_path / "etc/storegate/catalog.json"
+    assert catalog.exists()
+    check = gateway(
+        "config", "check", "--config", config, env={"STOREGATE_PATHS__CATALOG": str(catalog)}
+    )
     assert check.returncode == 0, check.stderr
 
 
@@ -88,10 +103,55 @@ def test_uninstall_keeps_data_unless_purged(tmp_path: Path) -> None:
     assert not (tmp_path / "opt/storegate").exists()
     assert sale_data.read_bytes() == b"precious"
     assert (tmp_path / "etc/storegate/gateway.toml").exists()
-    purge = gateway("uninstall", "--root", str(tmp_path), "--purge")
+    unreadable = gateway("uninstall", "--root", str(tmp_path), "--purge")
+    assert unreadable.returncode == 1 and "cannot read the journal" in unreadable.stderr
+    assert sale_data.read_bytes() == b"precious"  # nobody can say head office has it all
+    purge = gateway("uninstall", "--root", str(tmp_path), "--purge", "--force")
     assert purge.returncode == 0, purge.stderr
     assert not (tmp_path / "var/lib/storegate").exists()
     assert "storegate:" not in (tmp_path / "etc/passwd").read_text()
+
+
+def test_purge_is_refused_while_head_office_lacks_records(tmp_path: Path) -> None:
+    from gateway.database import open_database
+    from gateway.journal import Journal
+
+    assert install(tmp_path).returncode == 0
+    database = tmp_path / "var/lib/storegate/storegate.db"
+    append_records(database, 3)
+    refused = gateway("uninstall", "--root", str(tmp_path), "--purge")
+    assert refused.returncode == 1, refused.stdout
+    assert "holds 3 record(s) head office has not acknowledged" in refused.stderr
+    assert "--force" in refused.stderr and "Traceback" not in refused.stderr
+    assert database.exists() and (tmp_path / "etc/systemd/system/storegate.service").exists()
+
+    db = open_database(database)
+    journal = Journal(db)
+    journal.acknowledge(journal.state().head_seq)
+    db.conn.close()
+    purge = gateway("uninstall", "--root", str(tmp_path), "--purge")
+    assert purge.returncode == 0, purge.stderr
+    assert not database.exists()
+
+
+def test_a_device_configured_by_its_kernel_name_is_warned_about(tmp_path: Path) -> None:
+    assert install(tmp_path).returncode == 0
+    config = tmp_path / "etc/storegate/gateway.toml"
+    config.write_text(
+        config.read_text()
+        + """
+[[devices.scales]]
+name = "deli-scale"
+protocol = "toledo8217"
+serial = { port = "/dev/ttyUSB7" }
+"""
+    )
+    done = install(tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert "warning: deli-scale is configured as /dev/ttyUSB7" in done.stderr
+    assert "usb:VID:PID:SERIAL" in done.stderr  # no adapter there now: what to write
+    rules = (tmp_path / "etc/udev/rules.d/71-storegate-devices.rules").read_text()
+    assert 'KERNEL=="ttyUSB7"' in rules and 'SYMLINK+="storegate/deli-scale"' in rules
 
 
 def test_device_rules_follow_the_configured_devices(tmp_path: Path) -> None:
@@ -178,3 +238,20 @@ def test_service_unit_has_the_supervision_and_hardening_the_issue_asks() -> None
         "DeviceAllow=char-input rw",
     ):
         assert line in text.splitlines(), line
+
+
+def test_building_the_venv_shows_progress_and_an_offline_pip_says_why(tmp_path: Path) -> None:
+    """The real venv build (no --venv-from) with pip kept off the network (PIP_NO_INDEX,
+    pip's own setting): each step is announced before it runs, pip's lines are passed on,
+    and the failure is one sentence naming pip's error."""
+    done = gateway("install", "--root", str(tmp_path), env={"PIP_NO_INDEX": "1"})
+    assert done.returncode == 1, done.stdout
+    lines = done.stderr.splitlines()
+    creating = next(i for i, x in enumerate(lines) if "1/2 creating the virtual environment" in x)
+    installing = next(i for i, x in enumerate(lines) if "2/2 installing storegate" in x)
+    assert creating < installing < len(lines) - 2
+    assert any(x.startswith("[storegate install]   ") for x in lines[installing + 1 :])
+    assert "installing storegate" in lines[-2] and "No matching distribution" in lines[-2]
+    assert "Traceback" not in done.stderr
+    assert (tmp_path / "opt/storegate/venv/bin/python").exists()
+    assert not (tmp_path / "opt/storegate/venv/.storegate-source").exists()  # retried next time

@@ -57,8 +57,18 @@ def test_ready_watchdog_status_and_a_private_socket(tmp_path: Path) -> None:
         assert "synchronised" in status["clock"]  # type: ignore[operator]
         backup = daemon.ask({"command": "backup"})
         assert backup["ok"] and Path(str(backup["path"])).exists(), backup
-        till = subprocess.run(
+        on_command_line = subprocess.run(
             [str(GATEWAY), "till", "sign_on", "staff=101", "pin=472951", "--config", str(config)],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        assert on_command_line.returncode == 2, on_command_line.stdout
+        assert "never given on the command line" in on_command_line.stderr
+        assert "Traceback" not in on_command_line.stderr
+        till = subprocess.run(
+            [str(GATEWAY), "till", "sign_on", "staff=101", "--pin-stdin", "--config", str(config)],
+            input="472951\n",
             capture_output=True,
             text=True,
             check=False,

@@ -193,6 +193,12 @@ BAD_REQUESTS: list[dict[str, object]] = [
     {"action": "void_line", "line": "first"},
     {"action": "close_shift", "counted": "1e9999"},
     {"action": "refund", "receipt": "x", "tender": "bitcoin"},
+    {"action": "paid_out", "amount": "1e9999", "reason": "x"},
+    {"action": "paid_in", "reason": "no amount"},
+    {"action": "paid_in", "amount": "-5", "reason": "x"},
+    {"action": "close_shift", "d_50": "-1"},
+    {"action": "close_shift", "d_fifty": "1"},
+    {"action": "close_shift", "d_50": "1e9"},
     {"action": "launch_rockets"},
     {"action": 7},
 ]

@@ -153,7 +153,10 @@ def test_list_shows_roles_and_reasons(capsys, tmp_path):
         'serial = { port = "/dev/serial/by-id/usb-nothing" }\n'
         '[[devices.scanners]]\nname = "front"\nmatch = { vendor_product = "0c2e:0b61" }\n'
     )
-    assert main(["devices", "list", "--config", str(config), "--json"]) == 0
+    empty = tmp_path / "udev.json"  # nothing plugged in (a recorded udev view)
+    empty.write_text('{"devices": []}')
+    listing = ["devices", "list", "--config", str(config), "--from-recording", str(empty)]
+    assert main([*listing, "--json"]) == 1  # a configured device is missing
     data = json.loads(capsys.readouterr().out)
     assert {
         "role": "scale",
@@ -161,8 +164,10 @@ def test_list_shows_roles_and_reasons(capsys, tmp_path):
         "wanted": "port /dev/serial/by-id/usb-nothing",
     } in data["missing"]
     assert any(m["name"] == "front" for m in data["missing"])
-    assert main(["devices", "list", "--config", str(config)]) == 0
-    assert "Configured but not present" in capsys.readouterr().out
+    assert main(listing) == 1
+    out = capsys.readouterr().out
+    assert "scale 'deli': MISSING: no port /dev/serial/by-id/usb-nothing" in out
+    assert "scanner 'front': MISSING: no input device with vendor_product=0c2e:0b61" in out
 
 
 def test_simulate_scale_runs_as_a_command(tmp_path):
@@ -180,7 +185,7 @@ def test_simulate_scale_runs_as_a_command(tmp_path):
             "--link",
             str(link),
             "--duration",
-            "3",
+            "120",  # ended by the test: never by a clock racing a busy machine
         ],
         stdout=subprocess.PIPE,
         text=True,
@@ -213,7 +218,7 @@ def test_simulate_printer_command(tmp_path):
             "--output",
             str(out_file),
             "--duration",
-            "2",
+            "120",  # ended by the test's Ctrl-C below
         ],
         stdout=subprocess.PIPE,
         text=True,
@@ -250,7 +255,7 @@ def test_simulate_scanner_command(tmp_path, suffix):
             "--link",
             str(link),
             "--duration",
-            "3",
+            "120",  # ended by the test: never by a clock racing a busy machine
         ],
         stdout=subprocess.PIPE,
         text=True,
@@ -258,7 +263,7 @@ def test_simulate_scanner_command(tmp_path, suffix):
     try:
         assert "scanner simulator" in proc.stdout.readline()
         result = subprocess.run(
-            [*GATEWAY, "devices", "watch", "--serial-scanner", str(link), "--duration", "1"],
+            [*GATEWAY, "devices", "watch", "--serial-scanner", str(link), "--duration", "3"],
             capture_output=True,
             text=True,
             timeout=10,

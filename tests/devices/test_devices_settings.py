@@ -9,19 +9,20 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
+from devices.adoption import review
 from devices.discovery import (
     InputDeviceInfo,
     SerialPortInfo,
     input_mismatch,
     list_input_devices,
-    list_serial_ports,
-    match_devices,
     port_mismatch,
 )
 from devices.errors import DeviceNotFound
 from devices.events import Role
+from devices.known_devices import UsbIds, known_devices
 from devices.serial_line import resolve_port
 from devices.settings import DeviceSettings, InputMatch
+from devices.udev import UdevDevice
 from gateway.errors import SettingsError
 from gateway.settings import load_settings
 
@@ -105,29 +106,33 @@ def test_matching_claims_and_explains():
             "card_readers": [{"name": "loyalty", "match": {"name": "*RFID*"}}],
         }
     )
-    ports = [
-        SerialPortInfo(
-            "/dev/ttyUSB1", ("/dev/serial/by-id/usb-FTDI_A1-if00-port0",), 0x0403, 0x6001, "A1"
-        ),
-        SerialPortInfo("/dev/ttyS0"),
-    ]
-    claims, missing = match_devices(settings, [SCANNER, KEYBOARD], ports)
-    by_path = {c.path: c for c in claims}
-    assert (by_path["/dev/input/event5"].role, by_path["/dev/input/event5"].device) == (
-        Role.SCANNER,
-        "front",
-    )
-    keyboard = by_path["/dev/input/event2"]
+    present = [
+        UdevDevice({"SUBSYSTEM": "input", "DEVNAME": "/dev/input/event5", "ID_VENDOR_ID": "0c2e",
+                    "ID_MODEL_ID": "0b61", "NAME": SCANNER.name, "PHYS": SCANNER.phys,
+                    "ID_INPUT_KEYBOARD": "1"}),
+        UdevDevice({"SUBSYSTEM": "input", "DEVNAME": "/dev/input/event2", "ID_VENDOR_ID": "046d",
+                    "ID_MODEL_ID": "c31c", "NAME": KEYBOARD.name, "PHYS": KEYBOARD.phys,
+                    "ID_INPUT_KEYBOARD": "1"}),
+        UdevDevice({"SUBSYSTEM": "tty", "DEVNAME": "/dev/ttyUSB1", "ID_BUS": "usb",
+                    "ID_VENDOR_ID": "0403", "ID_MODEL_ID": "6001", "ID_SERIAL_SHORT": "A1",
+                    "DEVLINKS": "/dev/serial/by-id/usb-FTDI_A1-if00-port0"}),
+        UdevDevice({"SUBSYSTEM": "tty", "DEVNAME": "/dev/ttyUSB2", "ID_BUS": "usb",
+                    "ID_VENDOR_ID": "067b", "ID_MODEL_ID": "2303"}),
+    ]  # fmt: skip
+    result = review(settings, present, known_devices(), UsbIds())
+    found = {c.name: c.node for c in result.configured}
+    assert found == {"front": "/dev/input/event5", "deli": "/dev/ttyUSB1", "loyalty": None}
+    assert [(m.role, m.name) for m in result.missing] == [(Role.CARD_READER, "loyalty")]
+    by_node = {p.device.node: p for p in result.proposals}
+    keyboard = by_node["/dev/input/event2"]
     assert keyboard.role is None
     assert any("046d:c31c is not 0c2e:0b61" in r for r in keyboard.why_not)
     assert any(
         "name 'Logitech USB Keyboard' does not match '*RFID*'" in r for r in keyboard.why_not
     )
-    assert by_path["/dev/ttyUSB1"].device == "deli"
-    assert by_path["/dev/ttyS0"].why_not == (
+    assert by_node["/dev/ttyUSB2"].why_not == (
         "scale 'deli': port is not /dev/serial/by-id/usb-FTDI*",
     )
-    assert [(m.role, m.device) for m in missing] == [(Role.CARD_READER, "loyalty")]
 
 
 def test_serial_port_by_usb_identity():
@@ -139,8 +144,12 @@ def test_serial_port_by_usb_identity():
     settings = DeviceSettings.model_validate(
         {"scales": [{"name": "deli", "protocol": "nci", "serial": {"port": "usb:0403:6001"}}]}
     )
-    claims, missing = match_devices(settings, [], [ftdi])
-    assert (claims[0].device, missing) == ("deli", [])
+    udev = UdevDevice(
+        {"SUBSYSTEM": "tty", "DEVNAME": "/dev/ttyUSB3", "ID_BUS": "usb", "ID_VENDOR_ID": "0403",
+         "ID_MODEL_ID": "6001", "ID_SERIAL_SHORT": "A1B2C3"}
+    )  # fmt: skip
+    result = review(settings, [udev], known_devices(), UsbIds())
+    assert (result.configured[0].node, result.missing) == ("/dev/ttyUSB3", [])
     with pytest.raises(DeviceNotFound):
         resolve_port("usb:0403:6001:not-plugged-in")
 
@@ -156,9 +165,5 @@ def test_two_identical_scanners_told_apart_by_phys():
     ]
 
 
-def test_listing_this_machine_does_not_fail(tmp_path):
-    assert isinstance(list_input_devices(), list)
-    by_id = tmp_path / "by-id"
-    by_id.mkdir()
-    ports = list_serial_ports(by_id)
-    assert all(p.device.startswith("/dev/") for p in ports)
+def test_listing_this_machine_does_not_fail():
+    assert all(d.path.startswith("/dev/input/") for d in list_input_devices())

@@ -333,10 +333,10 @@ def test_x_and_z_count_the_points_given_back(lane: Lane, clock: Clock) -> None:
     x = lane.x_report()
     assert (x.points_redeemed, x.points_returned, x.points_reversed) == (500, 250, 10)
     assert {r.key: r.amount for r in x.breakdowns()["by_tender"]}["points"] == D("2.50")
+    records = lane.book.journal.read(0, 100)  # the shift so far: the X's records
+    assert from_bodies((r.seq, r.kind, r.body) for r in records).to_json() == x.to_json()
     ok(lane, ev.CloseShift(clock(), D("10.00"), authorization=BOSS))
     day = "2026-11-24"
-    records = lane.book.journal.read(0, 100)
-    assert from_bodies((r.seq, r.kind, r.body) for r in records).to_json() == x.to_json()
     z = close_day(
         lane.book,
         lane.staff,

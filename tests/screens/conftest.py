@@ -4,7 +4,7 @@ Debian's Chromium driven by Playwright. Screenshots go to tests/artifacts/screen
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import datetime
 from pathlib import Path
 
@@ -18,7 +18,7 @@ from gateway.screens.app import create_app
 from gateway.screens.hub import ScreenHub
 from gateway.screens.requests import LocalLane
 from gateway.screens.serve import ScreensServer
-from gateway.settings import load_settings
+from gateway.settings import GatewaySettings, load_settings
 
 
 @pytest.fixture(scope="module")
@@ -39,9 +39,16 @@ def language() -> str:
 
 
 @pytest.fixture
-def till(tmp_path: Path, language: str) -> Iterator[Till]:
+def tune() -> Callable[[GatewaySettings], None]:
+    """Changes a test module makes to the example settings of its till (none here)."""
+    return lambda settings: None
+
+
+@pytest.fixture
+def till(tmp_path: Path, language: str, tune: Callable[[GatewaySettings], None]) -> Iterator[Till]:
     settings = load_settings(ROOT / "config" / "gateway.example.toml")
     settings.screens.language = language  # type: ignore[assignment]
+    tune(settings)
     lane = demo_lane(tmp_path / "storegate.db", settings)
     hub = ScreenHub(
         LocalLane(lane),

@@ -155,6 +155,11 @@ DIALOGS = [
     ("Shift+F10", "", "refund_lines"),
     ("Shift+F11", "7612345001197", "return"),
     ("Shift+F12", "", "no_sale"),
+    ("Control+F6", "", "paid_in"),
+    ("Control+F7", "", "paid_out"),
+    ("Shift+F3", "", "search"),
+    ("Shift+F5", "", "quick"),
+    ("Shift+F6", "", "open_price"),
     ("F11", "", "void_sale"),
     ("F12", "", "close_shift"),
 ]
@@ -222,6 +227,10 @@ def test_the_thank_you_goes_after_its_time_and_at_the_next_sign_on(
     cashier.keyboard.type("0")
     cashier.keyboard.press("Enter")
     expect(cashier.locator("[data-state]")).to_have_attribute("data-state", "closed")
+    figures = cashier.locator('[data-prompt="shift_closed"]')  # the drawer's figures
+    expect(figures.locator('button[type="submit"]')).to_be_focused()
+    cashier.keyboard.press("Enter")  # read: OK
+    expect(figures).to_have_count(0)
     expect(customer.locator("#thanks")).to_be_visible()  # the shift closed: still thanked
     sign_on(cashier)
     expect(customer.locator("#welcome")).to_be_visible()

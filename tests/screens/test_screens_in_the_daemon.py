@@ -186,3 +186,82 @@ def test_the_one_translator_compares_capacity_in_the_scales_own_unit() -> None:
     assert weighed("2", "lb").weight == Decimal("0.90718474")
     assert weighed("1", "ct").scale_says == "the scale weighs in ct; set it to kg, g, lb or oz"
     assert Weighed.from_reading(at, APPLES, None) == Weighed(at, APPLES, None, True)
+
+
+def test_items_without_a_barcode_and_the_age_check_through_gateway_run(
+    tmp_path: Path, browser: Browser, stopped_cleanly: list[Daemon]
+) -> None:
+    """Issue 14 items 3 and 4 as `gateway run` serves them: search, a quick key, merged
+    repeats, an open price above the ceiling with a supervisor, the age check, the keypad
+    (its settings from the environment), all on the main loop's database connection."""
+    env = {
+        **NO_SYNC,
+        "STOREGATE_LANE__AGE_CHECK": "true",
+        "STOREGATE_LANE__MERGE_REPEATS": "true",
+        "STOREGATE_SCREENS__KEYPAD": "true",
+    }
+    daemon = Daemon(tmp_path, box_config(tmp_path), env)
+    stopped_cleanly.append(daemon)
+    assert daemon.key("sign_on", staff="101", pin="472951")["ok"]
+    page = browser.new_page(viewport={"width": 1280, "height": 800})
+    page.set_default_timeout(10_000)
+    page.goto(daemon_kiosk(str(daemon.status()["screens"]), tmp_path))
+    page.wait_for_selector("body[data-live]", state="attached")
+    rows = page.locator("#basket tr[data-line]")
+    try:
+        expect(page.locator("#keypad")).to_be_visible()
+        for _ in range(2):
+            page.keyboard.type(MILK)
+            page.keyboard.press("Enter")
+        expect(rows.first.locator(".qty")).to_have_text("2")  # merged
+        page.keyboard.type("gruy")
+        page.keyboard.press("Shift+F3")
+        expect(page.locator('[data-prompt="search"] button[data-choice]')).to_have_count(1)
+        page.keyboard.press("ArrowDown")
+        page.keyboard.press("Enter")
+        expect(rows).to_have_count(2)
+        page.keyboard.press("Shift+F5")
+        expect(page.locator('[data-prompt="quick"] input[name="key"]')).to_be_focused()
+        page.keyboard.type("1")  # the paper bag
+        page.keyboard.press("Enter")
+        expect(rows).to_have_count(3)
+        page.keyboard.type("85")
+        page.keyboard.press("Shift+F6")
+        expect(page.locator('[data-prompt="open_price"] input[name="department"]')).to_be_focused()
+        page.keyboard.type("2")  # Flowers, ceiling 80.00
+        page.keyboard.press("Enter")
+        expect(page.locator('[data-prompt="supervisor"]')).to_contain_text("ceiling of 80.00")
+        expect(page.locator('[data-prompt="supervisor"] input[name="staff_id"]')).to_be_focused()
+        page.keyboard.type(SUPERVISOR[0])
+        page.keyboard.press("Tab")
+        page.keyboard.type(SUPERVISOR[1])
+        page.keyboard.press("Tab")
+        page.keyboard.type("large bouquet")
+        page.keyboard.press("Enter")
+        expect(rows).to_have_count(4)
+        page.keyboard.type("7612345001319")  # lager: age-restricted
+        page.keyboard.press("Enter")
+        age = page.locator('[data-prompt="age"]')
+        expect(age).to_contain_text("born on or before")
+        expect(age.locator("button[type=submit]")).to_be_focused()
+        page.keyboard.press("Enter")
+        expect(age).to_have_count(0)
+        page.keyboard.press("F8")
+        expect(page.locator("#last-sale")).to_be_visible()
+    finally:
+        page.close()
+    (sale,) = records(tmp_path, "sale")
+    body = sale.body
+    assert [(line["sku"], line["quantity"]) for line in body["lines"]] == [
+        ("MILK-1L", "2"),
+        ("CHEESE-GRU", "1"),
+        ("BAG-PAPER", "1"),
+        ("DEPT-FLOWERS", "1"),
+        ("BEER-50", "1"),
+    ]
+    assert body["lines"][3]["open_price"]["staff"]["id"] == "101"
+    assert body["lines"][3]["unit_price"] == "85.00"
+    assert body["age_check"]["staff"]["id"] == "101"
+    (override,) = records(tmp_path, "override")
+    assert override.body["action"] == "open_price_over_ceiling"
+    assert override.body["supervisor"]["id"] == SUPERVISOR[0]

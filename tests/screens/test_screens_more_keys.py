@@ -20,10 +20,10 @@ from gateway.harness.screens_demo import (
     demo_lane,
     member_card,
 )
+from gateway.i18n import notice_text, refusal_text
 from gateway.journal.records import JournalRecord
 from gateway.lane import events as ev
 from gateway.screens.hub import ScreenHub
-from gateway.screens.i18n import notice_text, refusal_text
 from gateway.screens.keys import EntryError, refund_tender
 from gateway.screens.requests import Fed, LocalLane
 from gateway.settings import load_settings

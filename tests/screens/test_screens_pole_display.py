@@ -126,3 +126,17 @@ def test_feed_shows_chinese_only_on_a_display_that_can() -> None:
             top, bottom = sim.wait_for(expected, "Corner Shop")
             feed.stop()
         assert (top.strip(), bottom.strip()) == (expected, "Corner Shop")
+
+
+def test_feed_without_a_language_follows_each_views_language() -> None:
+    from gateway.screens.pole import PoleFeed
+    from gateway.screens.view import ScreenView
+
+    with PoleDisplaySimulator(encoding="gb18030") as sim:
+        assert isinstance(sim, PoleDisplaySimulator)
+        feed = PoleFeed(PoleDisplay(sim.path, encoding="gb18030"), language=None, store_name="S")
+        feed(ScreenView(language="zh", state="idle", state_text=""))  # a Chinese cashier
+        assert sim.wait_for("欢迎光临", "S")[0].strip() == "欢迎光临"
+        feed(ScreenView(language="en", state="closed", state_text=""))  # signed off
+        assert sim.wait_for("Welcome", "S")[0].strip() == "Welcome"
+        feed.stop()

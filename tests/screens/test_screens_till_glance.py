@@ -29,14 +29,16 @@ from daemon_testkit import GATEWAY, NO_SYNC, Daemon, box_config, write_config
 from ops_testkit import FAST_SYNC, head_office_online, synced_box_config, wait_until
 
 CASHIER_STAFF = {"staff": "101", "pin": "472951"}
-COPY = b"*** COPY ***"
-CHONGYIN = "重印".encode("gb18030")  # the printer's code page (gateway.receipts.escpos)
+COPY = b"*** COPY / "  # the copy mark, "*** COPY / 重印 ***" (gateway.i18n r_copy)
+CHONGYIN = "重印".encode("gb18030")  # a CJK printer's Chinese mode (devices.printer.encode_text)
 GONE_BOUND_S = 2.0  # issue 14: "within 2 seconds"
 
 
 def printer_config(tmp_path: Path, printer: NetworkPrinterSimulator) -> Path:
+    # cjk: the copy mark's 重印 prints in GB18030 (a printer without it prints "?")
     return box_config(
-        tmp_path, f'\n[[devices.printers]]\nname = "receipt"\nuri = "{printer.uri}"\n'
+        tmp_path,
+        f'\n[[devices.printers]]\nname = "receipt"\nuri = "{printer.uri}"\ncjk = true\n',
     )
 
 
@@ -177,7 +179,7 @@ def test_gateway_receipt_takes_the_slip_number_and_prints_a_copy(tmp_path: Path)
         # the running daemon prints it: its printer thread is the one talking to printers
         done = receipt_command(config, "box-1-000001", "--print")
         assert done.returncode == 0, done.stderr
-        assert "*** COPY ***" in done.stdout and "重印" in done.stdout
+        assert "*** COPY / 重印 ***" in done.stdout
         wait_until(lambda: COPY in printer.printed[before:], 20, "the daemon's copy")
         copy = bytes(printer.printed[before:])
         assert CHONGYIN in copy and b"box-1-000001" in copy

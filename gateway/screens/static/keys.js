@@ -1,7 +1,9 @@
 // The cashier's keyboard: every function key presses its button on the key bar, so the
 // page works without a mouse. The browser's own meaning of F5/F11/F12 is suppressed here.
-// Shift+F2/F4/F8-F12 are the less frequent actions (coupon, price, member tenders,
-// refund of chosen lines, return without receipt, no-sale).
+// Shift+F2-F12 are the less frequent actions (coupon, search, price, quick keys, open
+// price, age check, member tenders, refund of chosen lines, return without receipt,
+// no-sale); Ctrl+F6 / Ctrl+F7 are paid in / paid out; Ctrl+P prints a receipt again (the
+// browser's print dialog is suppressed).
 // Key presses are sent in order, one after the other, with the entry line as it was at the
 // press (a scanner or a fast cashier types the next code while the last one is on its way).
 (function () {
@@ -29,7 +31,11 @@
     // the cashier is typing in the open dialog: another part of the page being pushed
     // (a live weight, a device's health) must not move the cursor
     if (form && form.contains(document.activeElement)) { return; }
-    var target = form ? (form.querySelector("input[value='']") || form.querySelector("input")) : entry;
+    // a dialog without inputs (the drawer's figures after a close, the age check): its OK
+    // button, so Enter reads them away
+    var target = form ? (form.querySelector("input[value='']:not([type=hidden])") ||
+                         form.querySelector("input:not([type=hidden])") ||
+                         form.querySelector("button[type=submit]")) : entry;
     if (target && document.activeElement !== target) {
       target.focus();
       if (form && target.value) { target.select(); }  // typing or scanning replaces it
@@ -44,6 +50,9 @@
 
   document.addEventListener("keydown", function (e) {
     if (!live()) { e.preventDefault(); return; }  // the till is gone: no input
+    // Ctrl+P is the till's print again (below), never the browser's print dialog, also
+    // while a dialog is open (where it does nothing)
+    if (e.ctrlKey && !e.altKey && (e.key === "p" || e.key === "P")) { e.preventDefault(); }
     if (dialog() && e.key !== "Escape") { return; }  // typing in a dialog: Enter submits it
     // a character typed while the cursor is nowhere (a dialog just closed, before the next
     // push puts it back on the entry line) belongs on the entry line, not lost
@@ -53,8 +62,9 @@
     if (e.key === "F1") { e.preventDefault(); latch(!latched); return; }
     var fkey = /^F[0-9]+$/.test(e.key);
     // Shift + a function key is a key of its own (the rarer actions: see docs/screens.md);
-    // Ctrl + a letter too (Ctrl+P: print again; the browser's own meaning is suppressed)
-    var name = ((e.shiftKey || latched) && fkey ? "Shift+" : "") + e.key;
+    // Ctrl + a function key: the cash movements (paid in / out), rarer still; Ctrl + a
+    // letter too (Ctrl+P: print again)
+    var name = (fkey && e.ctrlKey ? "Ctrl+" : (e.shiftKey || latched) && fkey ? "Shift+" : "") + e.key;
     if (e.ctrlKey && !e.altKey && /^[a-z]$/i.test(e.key)) { name = "Ctrl+" + e.key.toUpperCase(); }
     if (fkey || e.key === "Escape") { latch(false); }
     var button = document.querySelector('.keys [data-key="' + name + '"]');

@@ -25,4 +25,12 @@
   document.addEventListener("htmx:sseOpen", heard);
   document.addEventListener("htmx:sseBeforeMessage", heard);
   document.addEventListener("htmx:sseError", function () { clearTimeout(timer); gone(); });
+  // A cashier who signed on in another language: the pushed parts say so (data-language)
+  // and the page loads again in it, the parts that are not pushed too (no restart).
+  document.addEventListener("htmx:sseMessage", function () {
+    var pushed = document.querySelector("[data-language]:not(html)");
+    if (pushed && pushed.dataset.language !== document.documentElement.dataset.language) {
+      window.location.reload();
+    }
+  });
 })();

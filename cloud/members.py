@@ -1,0 +1,496 @@
+"""Head office's member ledger: each store's members, their cards (hashed), and every
+balance change, from which head office builds the members document its boxes apply.
+
+Owns the `member_store`, `member_account`, `member_card`, `member_ledger` and
+`member_blacklist` tables (migration 8). A member is a store's (ids are issued per store).
+A card is kept only as the `sha256:` key the box computes (`gateway.members.card_key`,
+with the store's salt, made at the first import and never changed), never as its UID.
+Balances are never edited: each change is a ledger line (`import` for opening balances,
+`adjust` by a person with a reason, `box` for a change a box journalled), and a wallet's
+balance is the sum of its lines. A box's changes are posted from the ingested journal up to
+that box's acknowledged position, which the document then names as `included_through`, so
+the box neither loses a debit head office has not seen nor counts one twice
+(docs/members.md, "Balances").
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import secrets
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import date
+from decimal import Decimal, InvalidOperation
+from pathlib import Path
+from typing import Any
+
+from cloud.db import Database
+from gateway.errors import ProblemsError, UsageError
+from gateway.members.cards import card_key
+from gateway.members.document import parse_document
+from gateway.settings import IDENTIFIER
+
+WALLETS = ("points", "subsidy", "cash")
+COLUMNS = ("id", "name", "group", "cards", "points", "subsidy", "cash", "subsidy_expires", "status")
+STATUSES = ("active", "blocked", "lost")
+
+
+class MemberImportError(ProblemsError):
+    """A member file refused whole, every bad row listed (exit status 2)."""
+
+    def __init__(self, source: str, problems: list[str]) -> None:
+        super().__init__(
+            source,
+            problems,
+            headline="member file refused, {count} (nothing was imported)",
+            fix="correct those rows and import the file again; docs/members.md lists the columns",
+        )
+
+
+@dataclass(frozen=True)
+class Row:
+    line: int
+    id: str
+    name: str
+    group: str
+    cards: tuple[str, ...]
+    wallets: dict[str, Decimal]
+    subsidy_expires: date | None
+    status: str
+
+
+# -- the store's document settings -----------------------------------------------------
+
+
+def set_store(db: Database, store: str, settings: dict[str, Any], now: str) -> str:
+    """The store's document settings (currency, decimals, groups, redemption, offline),
+    checked by building a document with them; the card salt is made once and kept."""
+    row = db.one("SELECT salt FROM member_store WHERE store = ?", (store,))
+    salt = str(row[0]) if row else secrets.token_hex(16)
+    allowed = {"currency", "decimals", "groups", "redemption", "offline"}
+    unknown = sorted(set(settings) - allowed)
+    if unknown:
+        raise UsageError(
+            f"unknown member settings: {', '.join(unknown)}",
+            where="--settings",
+            fix=f"use {', '.join(sorted(allowed))}",
+        )
+    probe = {
+        "schema": "storegate.members/1",
+        "version": 1,
+        "card_hashing": {"algorithm": "sha256", "salt": salt},
+        **settings,
+    }
+    parse_document(probe, "--settings")
+    with db.transaction():
+        db.execute(
+            "INSERT INTO member_store (store, salt, settings, blacklist_version, updated_at) "
+            "VALUES (?, ?, ?, 0, ?) ON CONFLICT (store) DO UPDATE SET "
+            "settings = excluded.settings, updated_at = excluded.updated_at",
+            (store, salt, json.dumps(settings, sort_keys=True, default=str), now),
+        )
+    return salt
+
+
+def _store(db: Database, store: str, where: str) -> tuple[str, dict[str, Any], int]:
+    row = db.one(
+        "SELECT salt, settings, blacklist_version FROM member_store WHERE store = ?", (store,)
+    )
+    if row is None:
+        raise UsageError(
+            f"store {store} has no member settings yet",
+            where=where,
+            fix="import its members with --settings FILE.json (currency, groups, ...) first",
+        )
+    return str(row[0]), json.loads(row[1]), int(row[2])
+
+
+# -- import ----------------------------------------------------------------------------
+
+
+def read_rows(path: Path) -> list[dict[str, str]]:
+    """The file's rows as text cells by column name: CSV (UTF-8, a BOM allowed) or xlsx."""
+    try:
+        if path.suffix.lower() == ".xlsx":
+            from openpyxl import load_workbook
+
+            sheet = load_workbook(path, read_only=True, data_only=True).active
+            assert sheet is not None
+            values = [
+                [("" if c is None else str(c)) for c in r]
+                for r in sheet.iter_rows(values_only=True)
+            ]
+            header, *body = values or [[]]
+            return [dict(zip(header, r, strict=False)) for r in body if any(r)]
+        text = path.read_text(encoding="utf-8-sig")
+    except (OSError, UnicodeDecodeError, ValueError) as exc:
+        raise UsageError(
+            f"cannot read {path}: {exc}",
+            where="cloud members import",
+            fix="give a UTF-8 CSV or an xlsx file",
+        ) from exc
+    return list(csv.DictReader(io.StringIO(text)))
+
+
+def parse_rows(rows: list[dict[str, str]], groups: set[str], source: str) -> list[Row]:
+    """Every row checked; all problems listed at once."""
+    import re
+
+    if rows and "id" not in rows[0]:
+        raise MemberImportError(source, [f"no `id` column (the columns are {', '.join(COLUMNS)})"])
+    problems: list[str] = []
+    parsed: list[Row] = []
+    seen: dict[str, int] = {}
+    card_lines: dict[str, int] = {}
+    for n, raw in enumerate(rows, start=2):  # line 1 is the header
+        cell = {k.strip().lower(): (v or "").strip() for k, v in raw.items() if k}
+        bad = [c for c in cell if c not in COLUMNS]
+        if bad:
+            problems.append(f"line {n}: unknown column {', '.join(bad)}")
+            continue
+        member = cell.get("id", "")
+        if not re.match(IDENTIFIER, member):
+            problems.append(
+                f"line {n}: member id {member!r} is not an id (letters, digits, - and _)"
+            )
+            continue
+        if member in seen:
+            problems.append(f"line {n}: member {member} is also on line {seen[member]}")
+        seen[member] = n
+        group = cell.get("group", "")
+        if group not in groups:
+            problems.append(
+                f"line {n}: {member}: group {group!r} is not one of {', '.join(sorted(groups))}"
+            )
+        cards = tuple(c for c in re.split(r"[;\s]+", cell.get("cards", "")) if c)
+        for card in cards:
+            if card in card_lines:
+                problems.append(
+                    f"line {n}: {member}: card {card[:4]}… is also on line {card_lines[card]}"
+                )
+            card_lines[card] = n
+        wallets: dict[str, Decimal] = {}
+        for wallet in WALLETS:
+            text = cell.get(wallet, "") or "0"
+            try:
+                amount = Decimal(text)
+            except InvalidOperation:
+                problems.append(f"line {n}: {member}: {wallet} {text!r} is not a number")
+                continue
+            if amount < 0 or (wallet == "points" and amount != amount.to_integral_value()):
+                problems.append(
+                    f"line {n}: {member}: {wallet} {text} must be a whole, positive figure"
+                    if wallet == "points"
+                    else f"line {n}: {member}: {wallet} {text} is negative"
+                )
+            wallets[wallet] = amount
+        expires = None
+        if cell.get("subsidy_expires"):
+            try:
+                expires = date.fromisoformat(cell["subsidy_expires"])
+            except ValueError:
+                problems.append(
+                    f"line {n}: {member}: subsidy_expires "
+                    f"{cell['subsidy_expires']!r} is not YYYY-MM-DD"
+                )
+        status = cell.get("status") or "active"
+        if status not in STATUSES:
+            problems.append(
+                f"line {n}: {member}: status {status!r} is not one of {', '.join(STATUSES)}"
+            )
+        parsed.append(Row(n, member, cell.get("name", ""), group, cards, wallets, expires, status))
+    if problems:
+        raise MemberImportError(source, problems)
+    return parsed
+
+
+def import_members(db: Database, store: str, path: Path, *, by: str, now: str) -> tuple[int, int]:
+    """Create or update the file's members in one transaction; (created, updated). A new
+    member's wallets are their opening balances; an existing member's balances change only
+    through `adjust`, so a file with balances for them is refused."""
+    salt, settings, _ = _store(db, store, "cloud members import")
+    groups = {str(g["id"]) for g in settings.get("groups", [])}
+    rows = parse_rows(read_rows(path), groups, str(path))
+    existing = {
+        str(r[0]) for r in db.query("SELECT id FROM member_account WHERE store = ?", (store,))
+    }
+    owners = dict(db.query("SELECT card, member FROM member_card WHERE store = ?", (store,)))
+    problems = []
+    for row in rows:
+        if row.id in existing and any(row.wallets.values()):
+            problems.append(
+                f"line {row.line}: {row.id} exists: change balances with `cloud members adjust`"
+            )
+        for card in row.cards:
+            owner = owners.get(card_key(card, salt))
+            if owner is not None and owner != row.id:
+                problems.append(f"line {row.line}: {row.id}: a card is already {owner}'s")
+    if problems:
+        raise MemberImportError(str(path), problems)
+    with db.transaction():
+        for row in rows:
+            db.execute(
+                "INSERT INTO member_account (store, id, grp, name, status, status_since, "
+                "subsidy_expires) VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (store, id) DO UPDATE "
+                "SET grp = excluded.grp, name = excluded.name, status = excluded.status, "
+                "subsidy_expires = excluded.subsidy_expires",
+                (
+                    store,
+                    row.id,
+                    row.group,
+                    row.name or None,
+                    row.status,
+                    None if row.status == "active" else now[:10],
+                    None if row.subsidy_expires is None else str(row.subsidy_expires),
+                ),
+            )
+            for card in row.cards:
+                db.execute(
+                    "INSERT INTO member_card (store, card, member) VALUES (?, ?, ?) "
+                    "ON CONFLICT (store, card) DO NOTHING",
+                    (store, card_key(card, salt), row.id),
+                )
+            if row.id not in existing:
+                for wallet, amount in row.wallets.items():
+                    if amount:
+                        ref = f"{path.name}:{row.line}:{row.id}"
+                        ledger_line(db, store, row.id, wallet, amount, "import", ref, by, now)
+    created = sum(1 for r in rows if r.id not in existing)
+    return created, len(rows) - created
+
+
+def ledger_line(
+    db: Database,
+    store: str,
+    member: str,
+    wallet: str,
+    delta: Decimal,
+    source: str,
+    ref: str,
+    by: str,
+    at: str,
+) -> None:
+    """One balance change (call inside a transaction); the same (source, ref, wallet) of a
+    store is written once, so posting twice changes nothing."""
+    db.execute(
+        "INSERT INTO member_ledger (store, member, wallet, delta, source, ref, at, by_whom) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (store, source, ref, wallet) DO NOTHING",
+        (store, member, wallet, str(delta), source, ref, at, by),
+    )
+
+
+def _member(db: Database, store: str, member: str, where: str) -> None:
+    if db.one("SELECT 1 FROM member_account WHERE store = ? AND id = ?", (store, member)) is None:
+        raise UsageError(
+            f"no member {member} in {store}", where=where, fix="see `cloud members list --store S`"
+        )
+
+
+def adjust(
+    db: Database,
+    store: str,
+    member: str,
+    wallet: str,
+    delta: Decimal,
+    reason: str,
+    *,
+    by: str,
+    now: str,
+) -> None:
+    """A correction or a top-up made at head office: one ledger line naming who and why."""
+    _member(db, store, member, "cloud members adjust")
+    if wallet not in WALLETS:
+        raise UsageError(
+            f"no wallet {wallet!r}", where="--wallet", fix=f"one of {', '.join(WALLETS)}"
+        )
+    if not reason.strip():
+        raise UsageError("an adjustment needs its reason", where="--reason", fix="say why")
+    with db.transaction():
+        balance = balances(db, store).get(member, {}).get(wallet, Decimal(0))
+        if balance + delta < 0:
+            raise UsageError(
+                f"{member}'s {wallet} is {balance}: it cannot go below zero",
+                where="cloud members adjust",
+                fix="give a smaller amount",
+            )
+        ledger_line(
+            db,
+            store,
+            member,
+            wallet,
+            delta,
+            "adjust",
+            f"{now}:{secrets.token_hex(4)}:{reason}",
+            by,
+            now,
+        )
+
+
+def set_status(
+    db: Database, store: str, member: str, status: str, reason: str, *, now: str
+) -> None:
+    """Block, report lost or unblock a member; a lost or blocked member's cards go on the
+    store's blacklist (a new blacklist version), so every box refuses them."""
+    _member(db, store, member, f"cloud members {status}")
+    with db.transaction():
+        db.execute(
+            "UPDATE member_account SET status = ?, status_since = ? WHERE store = ? AND id = ?",
+            (status, now[:10], store, member),
+        )
+        cards = [
+            str(r[0])
+            for r in db.query(
+                "SELECT card FROM member_card WHERE store = ? AND member = ?", (store, member)
+            )
+        ]
+        if status == "active":
+            db.execute(
+                "DELETE FROM member_blacklist WHERE store = ? AND member = ?", (store, member)
+            )
+        else:
+            for card in cards:
+                db.execute(
+                    "INSERT INTO member_blacklist (store, card, member, since, reason) VALUES "
+                    "(?, ?, ?, ?, ?) ON CONFLICT (store, card) DO UPDATE SET "
+                    "reason = excluded.reason",
+                    (store, card, member, now[:10], "lost" if status == "lost" else "blocked"),
+                )
+        db.execute(
+            "UPDATE member_store SET blacklist_version = blacklist_version + 1 WHERE store = ?",
+            (store,),
+        )
+
+
+# -- what the boxes did ----------------------------------------------------------------
+
+
+def post_box_changes(db: Database, store: str) -> dict[str, int]:
+    """Post every `member_balance` record of the store's boxes up to each box's
+    acknowledged seq into the ledger (once: keyed by the change id); returns that
+    position per box — the document's `included_through`."""
+    through = {
+        str(b): int(s)
+        for b, s in db.query("SELECT box, acked_seq FROM box_chain WHERE store = ?", (store,))
+    }
+    with db.transaction():
+        for box, seq in through.items():
+            for body_text, at in db.query(
+                "SELECT body, time FROM journal_record WHERE store = ? AND box = ? AND kind = "
+                "'member_balance' AND seq <= ?",
+                (store, box, seq),
+            ):
+                body = json.loads(body_text)
+                ledger_line(
+                    db,
+                    store,
+                    str(body["member"]),
+                    str(body["wallet"]),
+                    Decimal(str(body["delta"])),
+                    "box",
+                    str(body["change"]),
+                    f"box {box}",
+                    str(at),
+                )
+    return through
+
+
+def balances(db: Database, store: str) -> dict[str, dict[str, Decimal]]:
+    found: dict[str, dict[str, Decimal]] = defaultdict(lambda: dict.fromkeys(WALLETS, Decimal(0)))
+    for member, wallet, delta in db.query(
+        "SELECT member, wallet, delta FROM member_ledger WHERE store = ?", (store,)
+    ):
+        found[str(member)][str(wallet)] += Decimal(str(delta))
+    return found
+
+
+def history(db: Database, store: str, member: str) -> list[tuple[str, str, str, str, str, str]]:
+    """(at, wallet, delta, source, ref, by) of every change of a member, oldest first."""
+    _member(db, store, member, "cloud members history")
+    rows = db.query(
+        "SELECT at, wallet, delta, source, ref, by_whom FROM member_ledger WHERE store = ? "
+        "AND member = ? ORDER BY at, id",
+        (store, member),
+    )
+    return [tuple(str(c) for c in r) for r in rows]  # type: ignore[misc]
+
+
+def ledger_members(db: Database, store: str) -> set[str]:
+    """The member ids of `store` in head office's ledger (empty: the store's members are
+    kept elsewhere and its documents written by hand)."""
+    return {str(r[0]) for r in db.query("SELECT id FROM member_account WHERE store = ?", (store,))}
+
+
+def members(db: Database, store: str) -> list[tuple[str, str, str, str, dict[str, Decimal]]]:
+    """(id, name, group, status, balances) of every member of a store."""
+    money = balances(db, store)
+    rows = db.query(
+        "SELECT id, coalesce(name, ''), grp, status FROM member_account WHERE store = ? "
+        "ORDER BY id",
+        (store,),
+    )
+    return [
+        (str(i), str(n), str(g), str(s), money.get(str(i), dict.fromkeys(WALLETS, Decimal(0))))
+        for i, n, g, s in rows
+    ]
+
+
+# -- the document ----------------------------------------------------------------------
+
+
+def build_document(db: Database, store: str, now: str) -> dict[str, Any]:
+    """The members document of `store` as the ledger stands (its version is set when it is
+    published), checked with the box's own parser."""
+    salt, settings, blacklist_version = _store(db, store, "cloud members publish")
+    through = post_box_changes(db, store)
+    money = balances(db, store)
+    cards: dict[str, list[str]] = defaultdict(list)
+    for card, member in db.query(
+        "SELECT card, member FROM member_card WHERE store = ? ORDER BY card", (store,)
+    ):
+        cards[str(member)].append(str(card))
+    entries = []
+    for member, name, group, status, since, expires in db.query(
+        "SELECT id, name, grp, status, status_since, subsidy_expires FROM member_account "
+        "WHERE store = ? ORDER BY id",
+        (store,),
+    ):
+        wallet = money.get(str(member), dict.fromkeys(WALLETS, Decimal(0)))
+        entry: dict[str, Any] = {
+            "id": member,
+            "group": group,
+            "status": status,
+            "cards": cards.get(str(member), []),
+            "wallets": {
+                "points": int(wallet["points"]),
+                "subsidy": str(wallet["subsidy"]),
+                "cash": str(wallet["cash"]),
+            },
+        }
+        if name:
+            entry["name"] = name
+        if since and status != "active":
+            entry["status_since"] = since
+        if expires:
+            entry["subsidy_expires"] = expires
+        entries.append(entry)
+    blacklist = [
+        {"card": str(card), "since": str(since), "reason": str(reason)}
+        for card, since, reason in db.query(
+            "SELECT card, since, reason FROM member_blacklist WHERE store = ? ORDER BY card",
+            (store,),
+        )
+    ]
+    document = {
+        "schema": "storegate.members/1",
+        "version": 1,
+        "issued_at": now.replace("Z", "+00:00"),
+        **settings,
+        "card_hashing": {"algorithm": "sha256", "salt": salt},
+        "included_through": through,
+        "members": entries,
+        "blacklist": {"version": blacklist_version, "cards": blacklist},
+    }
+    parse_document(json.loads(json.dumps(document)), f"members of {store}")
+    return document

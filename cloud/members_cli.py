@@ -1,0 +1,203 @@
+"""`cloud members import|list|history|adjust|block|lost|unblock|publish`: argument handling."""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import json
+from collections.abc import Callable
+from decimal import Decimal, InvalidOperation
+from pathlib import Path
+from typing import Any
+
+from cloud import members
+from cloud.clock import utc_now_iso
+from cloud.db import Database
+from cloud.schema import require_current
+from gateway.errors import UsageError
+
+ArgAdder = Callable[[argparse.ArgumentParser], None]
+
+
+def register(sub: Any, db_arg: ArgAdder, broker_args: ArgAdder) -> None:
+    from cloud.publish_cli import key_args
+
+    top = sub.add_parser(
+        "members",
+        help="the member ledger: import, balances, block, publish the members document",
+        description="Each store's members at head office: import them from CSV or xlsx "
+        "(card UIDs hashed as the box expects), change balances with a reason, block or "
+        "report lost cards, and build, sign and publish the store's members document.",
+    )
+    acts = top.add_subparsers(dest="members_command", metavar="ACTION", required=True)
+
+    def action(name: str, text: str) -> argparse.ArgumentParser:
+        parser: argparse.ArgumentParser = acts.add_parser(name, help=text)
+        db_arg(parser)
+        parser.add_argument("--store", required=True, help="the store whose members these are")
+        return parser
+
+    imp = action("import", "create or update members from FILE.csv or FILE.xlsx")
+    imp.add_argument("file", type=Path, help=f"columns: {', '.join(members.COLUMNS)}")
+    imp.add_argument(
+        "--settings",
+        type=Path,
+        help="JSON: currency, decimals, groups, redemption, offline (needed the first time)",
+    )
+    imp.add_argument("--by", default=getpass.getuser(), help="who (default: this user)")
+    imp.set_defaults(func=_import)
+    listing = action("list", "every member with their balances")
+    listing.add_argument("--json", action="store_true", help="as JSON")
+    listing.set_defaults(func=_list)
+    hist = action("history", "every balance change of one member")
+    hist.add_argument("member", help="the member id")
+    hist.set_defaults(func=_history)
+    adj = action("adjust", "change a balance (a top-up, a correction) with a reason")
+    adj.add_argument("member", help="the member id")
+    adj.add_argument("--wallet", required=True, choices=members.WALLETS, help="which wallet")
+    adj.add_argument("--delta", required=True, help="the change, e.g. 50.00 or -3.20")
+    adj.add_argument("--reason", required=True, help="why (kept in the ledger)")
+    adj.add_argument("--by", default=getpass.getuser(), help="who (default: this user)")
+    adj.set_defaults(func=_adjust)
+    for status, name, text in (
+        ("blocked", "block", "block a member: their cards are refused at every box"),
+        ("lost", "lost", "report a member's card lost: it is refused at every box"),
+        ("active", "unblock", "make a blocked or lost member active again"),
+    ):
+        change = action(name, text)
+        change.add_argument("member", help="the member id")
+        change.set_defaults(func=_status, status=status)
+    pub = action("publish", "build, sign and publish the store's members document")
+    pub.add_argument("--out", type=Path, help="only write the (unsigned) document to FILE")
+    key_args(pub)
+    broker_args(pub)
+    pub.set_defaults(func=_publish)
+
+
+def _open(args: argparse.Namespace) -> Database:
+    db = Database.open(args.db)
+    require_current(db)
+    return db
+
+
+def _import(args: argparse.Namespace) -> int:
+    db = _open(args)
+    try:
+        if args.settings:
+            try:
+                settings = json.loads(args.settings.read_text(encoding="utf-8"))
+            except (OSError, ValueError) as exc:
+                raise UsageError(
+                    f"cannot read {args.settings}: {exc}",
+                    where="--settings",
+                    fix="give a JSON file",
+                ) from exc
+            members.set_store(db, args.store, settings, utc_now_iso())
+        created, updated = members.import_members(
+            db, args.store, args.file, by=args.by, now=utc_now_iso()
+        )
+    finally:
+        db.close()
+    print(f"{args.store}: {created} member(s) created, {updated} updated")
+    return 0
+
+
+def _list(args: argparse.Namespace) -> int:
+    db = _open(args)
+    try:
+        rows = members.members(db, args.store)
+    finally:
+        db.close()
+    if args.json:
+        out = [
+            {"id": i, "name": n, "group": g, "status": s, **{k: str(v) for k, v in w.items()}}
+            for i, n, g, s, w in rows
+        ]
+        print(json.dumps(out, indent=2, ensure_ascii=False))
+        return 0
+    for i, n, g, s, w in rows:
+        print(f"{i}  {n}  {g}  {s}  points {w['points']}  subsidy {w['subsidy']}  cash {w['cash']}")
+    print(f"{len(rows)} member(s)")
+    return 0
+
+
+def _history(args: argparse.Namespace) -> int:
+    db = _open(args)
+    try:
+        lines = members.history(db, args.store, args.member)
+    finally:
+        db.close()
+    for at, wallet, delta, source, ref, by in lines:
+        print(f"{at}  {wallet:8} {delta:>10}  {source:6} {by}  {ref}")
+    return 0
+
+
+def _adjust(args: argparse.Namespace) -> int:
+    try:
+        delta = Decimal(args.delta)
+    except InvalidOperation:
+        raise UsageError(
+            f"--delta {args.delta!r} is not an amount",
+            where="cloud members adjust",
+            fix="e.g. 50.00",
+        ) from None
+    db = _open(args)
+    try:
+        members.adjust(
+            db,
+            args.store,
+            args.member,
+            args.wallet,
+            delta,
+            args.reason,
+            by=args.by,
+            now=utc_now_iso(),
+        )
+    finally:
+        db.close()
+    print(f"{args.member}: {args.wallet} {delta:+} ({args.reason})")
+    return 0
+
+
+def _status(args: argparse.Namespace) -> int:
+    db = _open(args)
+    try:
+        members.set_status(db, args.store, args.member, args.status, "", now=utc_now_iso())
+    finally:
+        db.close()
+    print(f"{args.member} is {args.status}; publish the members document to tell the boxes")
+    return 0
+
+
+def _publish(args: argparse.Namespace) -> int:
+    from cloud.commands import broker_options
+    from cloud.publish import publish_document
+    from cloud.publish_cli import signing_key
+
+    db = _open(args)
+    try:
+        document = members.build_document(db, args.store, utc_now_iso())
+        if args.out:
+            args.out.write_text(
+                json.dumps(document, indent=2, ensure_ascii=False), encoding="utf-8"
+            )
+            print(f"wrote {args.out}: {len(document['members'])} member(s), not published")
+            return 0
+        key = signing_key(args)
+        [message] = publish_document(
+            db=db,
+            broker=broker_options(args),
+            root=args.root,
+            kind="members",
+            document=document,
+            stores=[args.store],
+            box=None,
+            key=key,
+        )
+    finally:
+        db.close()
+    print(
+        f"published members version {message['version']} for {args.store}: "
+        f"{len(document['members'])} member(s), included through {document['included_through']}"
+    )
+    return 0

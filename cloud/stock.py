@@ -1,0 +1,1179 @@
+"""The stock ledger at head office (issue 17, docs/stock.md): movements per store x sku.
+
+Owns the tables `stock_document`, `stock_movement`, `stock_position`, `stock_item` and
+`stock_posting`. Every change of stock is a movement, appended once under a unique key and
+traceable to its document: a sale or refund line of an ingested journal record (key
+`sale:STORE/BOX/SEQ/LINE`, document the receipt or refund id), or a document head office
+records — goods receipt (进货), transfer out / in, loss or damage (报损) with its reason,
+stock-count adjustment (盘点). Levels are never edited: `stock_position` is the running
+result of the movements (each movement also keeps the position after it), written in the
+same transaction as the movements, and `verify` recomputes it from them.
+
+Cost is the **moving average** (`moving_average`, named and tested): a receipt or a
+transfer in at a known cost re-weighs the average; every other movement moves at the
+average and leaves it as it is. Quantities are Decimal in the item's stock unit: `each`,
+or `kg` for weighed items (a sale line's `weight`, always kg, also for items priced per g).
+
+The journal is read only up to each box's acknowledged position (contiguous and chained,
+`box_chain.acked_seq`) and a cursor per box (`stock_posting`) says how far it was posted;
+the unique key makes a second posting of the same line impossible as well. One stock writer
+at a time (a PostgreSQL advisory lock; SQLite's writer lock), so the running average is
+computed in one order. Must not write anything but these tables.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field, replace
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from typing import Any, Literal
+
+from pydantic import ValidationError
+
+from cloud.db import Database
+from gateway.errors import StoregateError, UsageError
+from gateway.lane.records import RefundBody, SaleBody
+
+MovementKind = Literal["sale", "refund", "receipt", "transfer_out", "transfer_in", "loss", "count"]
+DocumentKind = Literal["goods_receipt", "transfer", "loss", "stock_count", "purchase_order"]
+LOSS_REASONS = ("damaged", "expired", "spoiled", "theft", "other")
+UNITS = ("each", "kg")
+
+QTY = Decimal("0.001")
+COST = Decimal("0.0001")
+CENT = Decimal("0.01")
+ZERO = Decimal(0)
+STOCK_LOCK = 7150017  # pg_advisory_xact_lock key: one stock writer at a time
+POST_CHUNK = 2000  # journal records read per posting transaction
+UNMEASURED = "price label without weight: quantity not known"
+
+
+class StockError(StoregateError):
+    """A stock document that cannot be recorded as given (exit status 1)."""
+
+
+# ---------------------------------------------------------------- the rules (pure)
+
+
+@dataclass(frozen=True)
+class Position:
+    """An item's stock in one store: quantity on hand and its moving-average unit cost."""
+
+    on_hand: Decimal = ZERO
+    avg_cost: Decimal = ZERO
+
+    @property
+    def value(self) -> Decimal:
+        return stock_value(self.on_hand, self.avg_cost)
+
+
+def stock_value(on_hand: Decimal, avg_cost: Decimal) -> Decimal:
+    """Rule "stock value": quantity on hand x average cost, to the cent half up."""
+    return (on_hand * avg_cost).quantize(CENT, ROUND_HALF_UP)
+
+
+def moving_average(before: Position, quantity: Decimal, unit_cost: Decimal) -> Decimal:
+    """Rule "moving average cost" (移动加权平均) for `quantity` coming in at `unit_cost`.
+
+    With stock on hand: (on_hand x avg + quantity x unit_cost) / (on_hand + quantity), to
+    4 places half up. With none or less (zero or negative stock) the average restarts at
+    the incoming cost: what was sold short was valued at the old average already, and
+    weighing the new goods against a negative quantity would give a meaningless cost."""
+    if before.on_hand <= 0:
+        return unit_cost.quantize(COST, ROUND_HALF_UP)
+    total = before.on_hand * before.avg_cost + quantity * unit_cost
+    return (total / (before.on_hand + quantity)).quantize(COST, ROUND_HALF_UP)
+
+
+INCOMING_AT_COST: frozenset[str] = frozenset({"receipt", "transfer_in"})
+
+
+def apply_movement(
+    before: Position, kind: str, quantity: Decimal, unit_cost: Decimal | None = None
+) -> tuple[Position, Decimal, Decimal]:
+    """(position after, unit cost it moved at, its value) for one movement.
+
+    A receipt or transfer in brings its own cost (moving average); every other movement
+    — sale, refund, loss, count, transfer out — moves at the average, which it keeps.
+    Rule "movement value": quantity x unit cost, to the cent half up, signed like the
+    quantity."""
+    if kind in INCOMING_AT_COST:
+        if unit_cost is None:
+            raise ValueError(f"a {kind} needs its unit cost")
+        average = moving_average(before, quantity, unit_cost)
+        moved_at = unit_cost
+    else:
+        average = moved_at = before.avg_cost
+    value = (quantity * moved_at).quantize(CENT, ROUND_HALF_UP)
+    return Position(before.on_hand + quantity, average), moved_at, value
+
+
+WEIGHED_UNITS = frozenset({"kg", "g"})  # the catalog's units sold by weight
+
+
+def stock_unit(unit: str) -> str:
+    """The stock unit of a sale line's unit: `kg` for items sold by kg or g, else `each`."""
+    return "kg" if unit in WEIGHED_UNITS else "each"
+
+
+def line_quantity(unit: str, quantity: Decimal, weight: Decimal | None) -> Decimal | None:
+    """How much a sale line moves, in its stock unit: the weight (kg, as the lane always
+    writes it) for weighed items, the count for the others; None for a weighed item sold
+    by a price-embedded label that carried no weight (it cannot be measured)."""
+    if unit not in WEIGHED_UNITS:
+        return quantity
+    return None if weight is None else weight.quantize(QTY, ROUND_HALF_UP)
+
+
+# ---------------------------------------------------------------- movements
+
+
+@dataclass(frozen=True)
+class Movement:
+    """One movement to append: `quantity` signed (out is negative)."""
+
+    key: str
+    store: str
+    sku: str
+    kind: MovementKind
+    quantity: Decimal
+    unit: str
+    business_day: str
+    time: str
+    document: str
+    actor: str
+    name: str = ""
+    unit_cost: Decimal | None = None
+    box: str | None = None
+    seq: int | None = None
+    line: int | None = None
+    reason: str | None = None
+
+
+@dataclass
+class Ledger:
+    """Appends movements inside one stock transaction (`writing`), keeping positions."""
+
+    db: Database
+    now: str
+    positions: dict[tuple[str, str], tuple[Position, str, str]] = field(default_factory=dict)
+    touched: set[tuple[str, str]] = field(default_factory=set)
+    known: set[str] = field(default_factory=set)
+    settings: dict[str, dict[str, tuple[str | None, str | None]]] = field(default_factory=dict)
+    pending: list[tuple[Any, ...]] = field(default_factory=list)
+
+    def position(self, store: str, sku: str) -> Position:
+        return self._load(store, sku)[0]
+
+    def unit_of(self, store: str, sku: str) -> str | None:
+        """The item's stock unit as head office knows it (position, else item settings)."""
+        if self._exists(store, sku):
+            return self._load(store, sku)[2]
+        return self._settings(store, sku)[1]
+
+    def name_of(self, store: str, sku: str) -> str:
+        """The item's name: its position's, else its settings', else its sku."""
+        if self._exists(store, sku):
+            return self._load(store, sku)[1]
+        return self._settings(store, sku)[0] or sku
+
+    def _settings(self, store: str, sku: str) -> tuple[str | None, str | None]:
+        """(name, unit) from the store's item settings, read once per store."""
+        if store not in self.settings:
+            self.settings[store] = {
+                str(sku_): (name, unit)
+                for sku_, name, unit in self.db.execute(
+                    "SELECT sku, name, unit FROM stock_item WHERE store = ?", (store,)
+                ).fetchall()
+            }
+        return self.settings[store].get(sku, (None, None))
+
+    def _exists(self, store: str, sku: str) -> bool:
+        return self._load(store, sku)[2] != ""
+
+    def _load(self, store: str, sku: str) -> tuple[Position, str, str]:
+        key = (store, sku)
+        if key not in self.positions:
+            row = self.db.execute(
+                "SELECT on_hand, avg_cost, name, unit FROM stock_position "
+                "WHERE store = ? AND sku = ?" + self.db.lock_rows_for_update(),
+                (store, sku),
+            ).fetchone()
+            if row is None:
+                self.positions[key] = (Position(), "", "")
+            else:
+                self.positions[key] = (
+                    Position(dec(row[0]), dec(row[1])),
+                    str(row[2]),
+                    str(row[3]),
+                )
+        return self.positions[key]
+
+    def preload(self, store: str, skus: Iterable[str]) -> None:
+        """Read the positions of these items in one go (posting touches many at once)."""
+        wanted = sorted({sku for sku in skus if (store, sku) not in self.positions})
+        for first in range(0, len(wanted), 500):
+            part = wanted[first : first + 500]
+            for sku, on_hand, avg, name, unit in self.db.execute(
+                "SELECT sku, on_hand, avg_cost, name, unit FROM stock_position WHERE store = ? "
+                f"AND sku IN ({', '.join('?' for _ in part)})" + self.db.lock_rows_for_update(),
+                (store, *part),
+            ).fetchall():
+                self.positions[(store, sku)] = (Position(dec(on_hand), dec(avg)), name, unit)
+            for sku in part:
+                self.positions.setdefault((store, sku), (Position(), "", ""))
+
+    def append(self, m: Movement) -> bool:
+        """Append `m` unless its key is already in the ledger (`known` keys: those of this
+        transaction and those the caller looked up); True when appended. Rows are written
+        by `flush`, all at once."""
+        if m.key in self.known:
+            return False
+        before, name, unit = self._load(m.store, m.sku)
+        after, moved_at, value = apply_movement(before, m.kind, m.quantity, m.unit_cost)
+        self.pending.append(
+            (
+                m.key,
+                m.store,
+                m.sku,
+                m.kind,
+                self.num(m.quantity, QTY),
+                m.unit,
+                self.num(moved_at, COST),
+                self.num(value, CENT),
+                self.num(after.on_hand, QTY),
+                self.num(after.avg_cost, COST),
+                m.business_day,
+                m.time,
+                m.document,
+                m.box,
+                m.seq,
+                m.line,
+                m.reason,
+                m.actor,
+                self.now,
+            )
+        )
+        self.known.add(m.key)
+        self.positions[(m.store, m.sku)] = (after, m.name or name or m.sku, m.unit or unit)
+        self.touched.add((m.store, m.sku))
+        return True
+
+    def flush(self) -> None:
+        """Write the pending movements, then the touched positions (with the id of their
+        last movement as `last_movement`). A key already stored fails the transaction:
+        the caller's look-up of known keys must have prevented it."""
+        self.db.executemany(
+            "INSERT INTO stock_movement (key, store, sku, kind, quantity, unit, unit_cost, "
+            "value, on_hand_after, avg_cost_after, business_day, time, document, box, seq, "
+            "line, reason, actor, recorded_at) VALUES "
+            "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            self.pending,
+        )
+        self.pending.clear()
+        rows = []
+        for store, sku in sorted(self.touched):
+            position, name, unit = self.positions[(store, sku)]
+            rows.append(
+                (
+                    store,
+                    sku,
+                    name,
+                    unit,
+                    self.num(position.on_hand, QTY),
+                    self.num(position.avg_cost, COST),
+                    store,
+                    sku,
+                    self.now,
+                )
+            )
+        self.db.executemany(
+            "INSERT INTO stock_position (store, sku, name, unit, on_hand, avg_cost, "
+            "last_movement, updated_at) VALUES (?, ?, ?, ?, ?, ?, "
+            "(SELECT max(id) FROM stock_movement WHERE store = ? AND sku = ?), ?) "
+            "ON CONFLICT (store, sku) DO UPDATE SET name = excluded.name, "
+            "unit = excluded.unit, on_hand = excluded.on_hand, "
+            "avg_cost = excluded.avg_cost, last_movement = excluded.last_movement, "
+            "updated_at = excluded.updated_at",
+            rows,
+        )
+        self.touched.clear()
+
+    def num(self, value: Decimal, places: Decimal) -> Decimal | str:
+        """A Decimal as the engine stores it: NUMERIC in PostgreSQL, text in SQLite."""
+        exact = value.quantize(places, ROUND_HALF_UP)
+        return exact if self.db.dialect == "postgresql" else str(exact)
+
+
+def dec(value: Any) -> Decimal:
+    """A stored quantity, cost or amount back as Decimal (NUMERIC or decimal text)."""
+    return value if isinstance(value, Decimal) else Decimal(str(value))
+
+
+@contextmanager
+def writing(db: Database, now: str) -> Iterator[Ledger]:
+    """One stock transaction: the stock writer's lock, a ledger, positions written last."""
+    with db.transaction():
+        if db.dialect == "postgresql":
+            db.execute("SELECT pg_advisory_xact_lock(?)", (STOCK_LOCK,))
+        ledger = Ledger(db, now)
+        yield ledger
+        ledger.flush()
+
+
+# ---------------------------------------------------------------- posting the journal
+
+
+@dataclass
+class Posted:
+    records: int = 0
+    movements: int = 0
+    unmeasured: int = 0
+    unreadable: int = 0
+    boxes: int = 0
+    more: bool = False  # the budget ran out with records still to post
+
+
+POSTED_KINDS = ("sale", "refund")
+
+
+def post_journal(
+    db: Database, now: str, store: str | None = None, budget: int | None = None
+) -> Posted:
+    """Post every acknowledged sale and refund not posted yet as movements (exactly once:
+    a cursor per box, and each line's unique key). Voids never move stock; a sale's
+    `voided_lines` were never sold. With a `budget`, at most that many transactions of
+    `POST_CHUNK` seqs (`cloud ingest` posts between storing, so it must not stall);
+    `more` then says whether records were left for the next pass."""
+    where, params = ("AND c.store = ?", [store]) if store else ("", [])
+    # only the boxes whose acknowledged position is past their posting cursor
+    boxes = db.query(
+        "SELECT c.store, c.box, c.acked_seq FROM box_chain c LEFT JOIN stock_posting p "
+        "ON p.store = c.store AND p.box = c.box "
+        f"WHERE c.acked_seq > coalesce(p.posted_seq, 0) {where} ORDER BY c.store, c.box",
+        params,
+    )
+    result = Posted()
+    spent = 0
+    for box_store, box, acked in boxes:
+        if budget is not None and spent >= budget:
+            result.more = True
+            break
+        result.boxes += 1
+        while True:
+            spent += 1
+            left = _post_chunk(db, now, box_store, box, int(acked), result)
+            if not left:
+                break
+            if budget is not None and spent >= budget:
+                result.more = True
+                break
+    return result
+
+
+def _post_chunk(db: Database, now: str, store: str, box: str, acked: int, result: Posted) -> bool:
+    """Post the next chunk of one box's journal; False when it is posted up to `acked`."""
+    with writing(db, now) as ledger:
+        row = db.execute(
+            "SELECT posted_seq FROM stock_posting WHERE store = ? AND box = ?"
+            + db.lock_rows_for_update(),
+            (store, box),
+        ).fetchone()
+        posted = int(row[0]) if row else 0
+        if posted >= acked:
+            return False
+        upto = min(acked, posted + POST_CHUNK)
+        rows = db.execute(
+            "SELECT seq, kind, body, time FROM journal_record WHERE store = ? AND box = ? "
+            "AND seq > ? AND seq <= ? AND kind IN (?, ?) ORDER BY seq",
+            (store, box, posted, upto, *POSTED_KINDS),
+        ).fetchall()
+        found = [
+            movement
+            for seq, kind, body, time in rows
+            for movement in _journal_movements(store, box, int(seq), kind, body, time, result)
+        ]
+        result.records += len(rows)
+        ledger.known.update(
+            key
+            for (key,) in db.execute(
+                "SELECT key FROM stock_movement WHERE store = ? AND box = ? AND seq > ? "
+                "AND seq <= ?",
+                (store, box, posted, upto),
+            ).fetchall()
+        )
+        ledger.preload(store, (m.sku for m in found))
+        for movement in found:
+            if ledger.append(_measurable(ledger, movement, result)):
+                result.movements += 1
+        db.execute(
+            "INSERT INTO stock_posting (store, box, posted_seq, updated_at) VALUES (?, ?, ?, ?) "
+            "ON CONFLICT (store, box) DO UPDATE SET posted_seq = excluded.posted_seq, "
+            "updated_at = excluded.updated_at",
+            (store, box, upto, now),
+        )
+    return upto < acked
+
+
+def _measurable(ledger: Ledger, m: Movement, result: Posted) -> Movement:
+    """A refund line without a weight of an item stocked in kg was a price-label line
+    (a refund line carries no unit): its weight is not known, so it moves nothing."""
+    if m.kind == "refund" and m.unit == "each" and ledger.unit_of(m.store, m.sku) == "kg":
+        result.unmeasured += 1
+        return replace(m, quantity=ZERO, unit="kg", reason=UNMEASURED)
+    return m
+
+
+def _journal_movements(
+    store: str, box: str, seq: int, kind: str, body: str, time: str, result: Posted
+) -> Iterator[Movement]:
+    try:
+        parsed = (SaleBody if kind == "sale" else RefundBody).model_validate_json(body)
+    except ValidationError:
+        result.unreadable += 1
+        return
+    where = f"{store}/{box}/{seq}"
+    if isinstance(parsed, SaleBody):
+        for line in parsed.lines:
+            qty = line_quantity(line.unit, line.quantity, line.weight)
+            result.unmeasured += qty is None
+            yield Movement(
+                key=f"sale:{where}/{line.index}",
+                store=store,
+                sku=line.sku,
+                name=line.name,
+                kind="sale",
+                quantity=ZERO if qty is None else -qty,
+                unit=stock_unit(line.unit),
+                business_day=parsed.business_day,
+                time=time,
+                document=parsed.receipt_id,
+                actor=parsed.staff.id,
+                box=box,
+                seq=seq,
+                line=line.index,
+                reason=UNMEASURED if qty is None else None,
+            )
+        return
+    for number, back in enumerate(parsed.lines):
+        # A refund line has no unit: a weight says it was weighed (kg), else a count.
+        unit = "each" if back.weight is None else "kg"
+        qty = back.quantity if back.weight is None else back.weight.quantize(QTY)
+        yield Movement(
+            key=f"refund:{where}/{number}",
+            store=store,
+            sku=back.sku,
+            name=back.name,
+            kind="refund",
+            quantity=qty,
+            unit=unit,
+            business_day=parsed.business_day,
+            time=time,
+            document=parsed.refund_id,
+            actor=parsed.staff.id,
+            box=box,
+            seq=seq,
+            line=number,
+            reason=parsed.reason or None,
+        )
+
+
+# ---------------------------------------------------------------- documents
+
+
+@dataclass(frozen=True)
+class DocumentLine:
+    sku: str
+    quantity: Decimal
+    unit_cost: Decimal | None = None
+
+
+@dataclass(frozen=True)
+class Stamp:
+    """Who records a document, when it happened and the business day it counts toward."""
+
+    by: str
+    time: str
+    business_day: str
+
+
+def parse_quantity(text: str, where: str, *, allow_zero: bool = False) -> Decimal:
+    try:
+        value = Decimal(text)
+    except InvalidOperation as exc:
+        raise UsageError(
+            f"{text!r} is not a quantity", where=where, fix="write e.g. 12 or 1.250 (kg)"
+        ) from exc
+    if not value.is_finite() or value < 0 or (value == 0 and not allow_zero):
+        raise UsageError(
+            f"quantity {text} must be {'0 or more' if allow_zero else 'above 0'}",
+            where=where,
+            fix="give a positive quantity in the item's unit",
+        )
+    if value != value.quantize(QTY):
+        raise UsageError(
+            f"quantity {text} has more than 3 decimals",
+            where=where,
+            fix="kg are kept to the gram: at most 3 decimals",
+        )
+    return value
+
+
+def parse_cost(text: str, where: str) -> Decimal:
+    try:
+        value = Decimal(text)
+    except InvalidOperation as exc:
+        raise UsageError(f"{text!r} is not a cost", where=where, fix="write e.g. 2.35") from exc
+    if not value.is_finite() or value < 0 or value != value.quantize(COST):
+        raise UsageError(
+            f"unit cost {text} must be 0 or more with at most 4 decimals",
+            where=where,
+            fix="give the cost per unit (per kg for weighed items), e.g. 2.35",
+        )
+    return value
+
+
+def _record_document(
+    db: Database,
+    now: str,
+    doc_id: str,
+    kind: DocumentKind,
+    store: str,
+    stamp: Stamp,
+    body: dict[str, Any],
+    *,
+    other_store: str | None = None,
+    reference: str | None = None,
+    status: str = "done",
+) -> None:
+    if not doc_id.strip():
+        raise UsageError("a document needs its number", where="--doc", fix="e.g. --doc GR-0001")
+    found = db.execute(
+        "SELECT kind, store, created_by, created_at FROM stock_document WHERE id = ?", (doc_id,)
+    ).fetchone()
+    if found is not None:
+        raise StockError(
+            f"document {doc_id} is already recorded ({found[0]} for {found[1]}, by "
+            f"{found[2]} at {found[3]})",
+            where="--doc",
+            fix="a document is recorded once; give a new number (correct a mistake with "
+            "another document, e.g. a count or a loss)",
+        )
+    db.execute(
+        "INSERT INTO stock_document (id, kind, store, other_store, reference, status, "
+        "business_day, time, body, created_by, created_at) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        (
+            doc_id,
+            kind,
+            store,
+            other_store,
+            reference,
+            status,
+            stamp.business_day,
+            stamp.time,
+            json.dumps(body, sort_keys=True, ensure_ascii=False),
+            stamp.by,
+            now,
+        ),
+    )
+
+
+def _unit(ledger: Ledger, store: str, sku: str) -> str:
+    return ledger.unit_of(store, sku) or "each"
+
+
+def _check_each(unit: str, qty: Decimal, sku: str, where: str) -> None:
+    if unit == "each" and qty != qty.to_integral_value():
+        raise UsageError(
+            f"{sku} is counted each: {qty} is not a whole number",
+            where=where,
+            fix="give whole units, or set the item's unit with "
+            "`cloud stock item set --unit kg` if it is weighed",
+        )
+
+
+def _lines_body(lines: Sequence[DocumentLine]) -> list[dict[str, str]]:
+    out = []
+    for line in lines:
+        item = {"sku": line.sku, "quantity": str(line.quantity)}
+        if line.unit_cost is not None:
+            item["unit_cost"] = str(line.unit_cost)
+        out.append(item)
+    return out
+
+
+def _movement(
+    ledger: Ledger,
+    doc: str,
+    n: int,
+    store: str,
+    line: DocumentLine,
+    kind: MovementKind,
+    sign: int,
+    stamp: Stamp,
+    *,
+    unit_cost: Decimal | None = None,
+    reason: str | None = None,
+    unit: str | None = None,
+    where: str = "--item",
+) -> Movement:
+    unit = unit or _unit(ledger, store, line.sku)
+    _check_each(unit, line.quantity, line.sku, where)
+    return Movement(
+        key=f"{kind}:{doc}/{n}",
+        store=store,
+        sku=line.sku,
+        name=ledger.name_of(store, line.sku),
+        kind=kind,
+        quantity=line.quantity * sign,
+        unit=unit,
+        business_day=stamp.business_day,
+        time=stamp.time,
+        document=doc,
+        actor=stamp.by,
+        unit_cost=unit_cost,
+        line=n,
+        reason=reason,
+    )
+
+
+def receive(
+    db: Database,
+    now: str,
+    doc: str,
+    store: str,
+    lines: Sequence[DocumentLine],
+    stamp: Stamp,
+    *,
+    order: str | None = None,
+    supplier: str | None = None,
+) -> int:
+    """A goods receipt (进货): each line in at its unit cost; against purchase order
+    `order` when given (its status becomes `partial` or `received`)."""
+    _need_lines(lines)
+    with writing(db, now) as ledger:
+        ledger.preload(store, (line.sku for line in lines))
+        if order is not None:
+            _check_order(db, order, store)
+        _record_document(
+            db,
+            now,
+            doc,
+            "goods_receipt",
+            store,
+            stamp,
+            {"lines": _lines_body(lines), "supplier": supplier},
+            reference=order,
+        )
+        for n, line in enumerate(lines):
+            ledger.append(
+                _movement(
+                    ledger, doc, n, store, line, "receipt", 1, stamp, unit_cost=line.unit_cost
+                )
+            )
+        if order is not None:
+            ledger.flush()  # the order's status counts the receipt's movements
+            _update_order_status(db, order)
+    return len(lines)
+
+
+def transfer(
+    db: Database,
+    now: str,
+    doc: str,
+    source: str,
+    target: str,
+    lines: Sequence[DocumentLine],
+    stamp: Stamp,
+) -> int:
+    """Goods moved between stores: out of `source` at its average cost, into `target` at
+    that same cost (which re-weighs the target's moving average)."""
+    _need_lines(lines)
+    if source == target:
+        raise UsageError(
+            f"a transfer from {source} to itself moves nothing",
+            where="--to-store",
+            fix="name the store the goods go to",
+        )
+    with writing(db, now) as ledger:
+        for store in (source, target):
+            ledger.preload(store, (line.sku for line in lines))
+        _record_document(
+            db,
+            now,
+            doc,
+            "transfer",
+            source,
+            stamp,
+            {"lines": _lines_body(lines)},
+            other_store=target,
+        )
+        for n, line in enumerate(lines):
+            out = _movement(ledger, doc, n, source, line, "transfer_out", -1, stamp)
+            cost = ledger.position(source, line.sku).avg_cost
+            ledger.append(out)
+            # an item new to the target store comes with the sender's unit and name
+            unit = ledger.unit_of(target, line.sku) or out.unit
+            into = _movement(
+                ledger, doc, n, target, line, "transfer_in", 1, stamp, unit_cost=cost, unit=unit
+            )
+            if ledger.unit_of(target, line.sku) is None:
+                into = replace(into, name=out.name)
+            ledger.append(into)
+    return len(lines)
+
+
+def record_loss(
+    db: Database,
+    now: str,
+    doc: str,
+    store: str,
+    lines: Sequence[DocumentLine],
+    stamp: Stamp,
+    reason: str,
+    note: str | None = None,
+) -> int:
+    """Loss or damage (报损): each line out at the average cost, with its reason."""
+    _need_lines(lines)
+    if reason not in LOSS_REASONS:
+        raise UsageError(
+            f"unknown loss reason {reason!r}",
+            where="--reason",
+            fix=f"choose one of {', '.join(LOSS_REASONS)}",
+        )
+    with writing(db, now) as ledger:
+        ledger.preload(store, (line.sku for line in lines))
+        _record_document(
+            db,
+            now,
+            doc,
+            "loss",
+            store,
+            stamp,
+            {"lines": _lines_body(lines), "reason": reason, "note": note},
+        )
+        for n, line in enumerate(lines):
+            ledger.append(_movement(ledger, doc, n, store, line, "loss", -1, stamp, reason=reason))
+    return len(lines)
+
+
+@dataclass(frozen=True)
+class CountResult:
+    sku: str
+    expected: Decimal
+    counted: Decimal
+
+    @property
+    def variance(self) -> Decimal:
+        return self.counted - self.expected
+
+
+def record_count(
+    db: Database, now: str, doc: str, store: str, lines: Sequence[DocumentLine], stamp: Stamp
+) -> list[CountResult]:
+    """A stock count (盘点): each counted item is adjusted to the count by one movement of
+    the difference (also of 0, so the count is on the item's trail), at the average cost.
+    Post the journal first (`post_journal`), so the sales before the count are in."""
+    _need_lines(lines)
+    skus = [line.sku for line in lines]
+    if len(set(skus)) != len(skus):
+        raise UsageError(
+            "an item is counted twice in one count", where="--item", fix="add the counts up first"
+        )
+    results: list[CountResult] = []
+    with writing(db, now) as ledger:
+        ledger.preload(store, (line.sku for line in lines))
+        _record_document(db, now, doc, "stock_count", store, stamp, {"lines": _lines_body(lines)})
+        for n, line in enumerate(lines):
+            expected = ledger.position(store, line.sku).on_hand
+            unit = _unit(ledger, store, line.sku)
+            _check_each(unit, line.quantity, line.sku, "--item")
+            ledger.append(
+                Movement(
+                    key=f"count:{doc}/{n}",
+                    store=store,
+                    sku=line.sku,
+                    kind="count",
+                    quantity=line.quantity - expected,
+                    unit=unit,
+                    business_day=stamp.business_day,
+                    time=stamp.time,
+                    document=doc,
+                    actor=stamp.by,
+                    line=n,
+                    reason=f"counted {line.quantity}, expected {expected}",
+                )
+            )
+            results.append(CountResult(line.sku, expected, line.quantity))
+    return results
+
+
+def _need_lines(lines: Sequence[DocumentLine]) -> None:
+    if not lines:
+        raise UsageError(
+            "the document has no lines", where="--item", fix="give at least one --item"
+        )
+
+
+# ---------------------------------------------------------------- purchase orders
+
+
+def create_order(
+    db: Database,
+    now: str,
+    doc: str,
+    store: str,
+    lines: Sequence[DocumentLine],
+    stamp: Stamp,
+    supplier: str | None = None,
+) -> int:
+    """A purchase order head office issues; goods are received against it later."""
+    _need_lines(lines)
+    with writing(db, now):
+        _record_document(
+            db,
+            now,
+            doc,
+            "purchase_order",
+            store,
+            stamp,
+            {"lines": _lines_body(lines), "supplier": supplier},
+            status="open",
+        )
+    return len(lines)
+
+
+@dataclass(frozen=True)
+class OrderLine:
+    sku: str
+    ordered: Decimal
+    received: Decimal
+    unit_cost: Decimal | None
+
+    @property
+    def outstanding(self) -> Decimal:
+        return max(ZERO, self.ordered - self.received)
+
+
+@dataclass(frozen=True)
+class Order:
+    id: str
+    store: str
+    status: str
+    business_day: str
+    created_by: str
+    supplier: str | None
+    lines: list[OrderLine]
+
+
+def load_order(db: Database, order: str) -> Order:
+    row = db.execute(
+        "SELECT store, status, business_day, created_by, body FROM stock_document "
+        "WHERE id = ? AND kind = 'purchase_order'",
+        (order,),
+    ).fetchone()
+    if row is None:
+        raise StockError(
+            f"no purchase order {order}",
+            where="--po",
+            fix="list orders with `cloud stock po list`; create one with `cloud stock po create`",
+        )
+    store, status, day, by, body = row
+    received: dict[str, Decimal] = {}
+    for sku, qty in db.execute(
+        "SELECT m.sku, m.quantity FROM stock_movement m JOIN stock_document d "
+        "ON d.id = m.document WHERE d.reference = ? AND d.kind = 'goods_receipt' "
+        "AND m.kind = 'receipt'",
+        (order,),
+    ).fetchall():
+        received[sku] = received.get(sku, ZERO) + dec(qty)
+    data = json.loads(body)
+    lines = [
+        OrderLine(
+            item["sku"],
+            Decimal(item["quantity"]),
+            received.get(item["sku"], ZERO),
+            Decimal(item["unit_cost"]) if item.get("unit_cost") else None,
+        )
+        for item in data["lines"]
+    ]
+    return Order(order, store, status, day, by, data.get("supplier"), lines)
+
+
+def _check_order(db: Database, order: str, store: str) -> None:
+    found = load_order(db, order)
+    if found.store != store:
+        raise StockError(
+            f"purchase order {order} is for {found.store}, not {store}",
+            where="--po",
+            fix="receive it in the store it was ordered for",
+        )
+    if found.status == "received":
+        raise StockError(
+            f"purchase order {order} is fully received already",
+            where="--po",
+            fix="record extra goods as a receipt without --po",
+        )
+
+
+def _update_order_status(db: Database, order: str) -> None:
+    found = load_order(db, order)
+    done = all(line.outstanding == 0 for line in found.lines)
+    db.execute(
+        "UPDATE stock_document SET status = ? WHERE id = ?",
+        ("received" if done else "partial", order),
+    )
+
+
+def on_order(db: Database, store: str) -> dict[str, Decimal]:
+    """Per sku: what open or partly received purchase orders of `store` still bring."""
+    outstanding: dict[str, Decimal] = {}
+    for (order,) in db.query(
+        "SELECT id FROM stock_document WHERE kind = 'purchase_order' AND store = ? "
+        "AND status IN ('open', 'partial') ORDER BY id",
+        (store,),
+    ):
+        for line in load_order(db, order).lines:
+            outstanding[line.sku] = outstanding.get(line.sku, ZERO) + line.outstanding
+    return outstanding
+
+
+# ---------------------------------------------------------------- reading
+
+
+@dataclass(frozen=True)
+class Level:
+    store: str
+    sku: str
+    name: str
+    unit: str
+    on_hand: Decimal
+    avg_cost: Decimal
+
+    @property
+    def value(self) -> Decimal:
+        return stock_value(self.on_hand, self.avg_cost)
+
+
+def levels(db: Database, store: str | None = None, as_of: str | None = None) -> list[Level]:
+    """Every item's position: now (`stock_position`), or at the end of business day
+    `as_of` (its movements of that day and before added up)."""
+    where, params = ("WHERE store = ?", [store]) if store else ("", [])
+    if as_of is None:
+        rows = db.query(
+            f"SELECT store, sku, name, unit, on_hand, avg_cost FROM stock_position {where} "
+            "ORDER BY store, sku",
+            params,
+        )
+        return [Level(r[0], r[1], r[2], r[3], dec(r[4]), dec(r[5])) for r in rows]
+    # At the end of a day: on hand is the sum of the item's movements of that day and
+    # before (a document back-dated to an earlier day counts there); the average is the
+    # one after the last of them in ledger order.
+    names = {
+        (r[0], r[1]): (r[2], r[3])
+        for r in db.query("SELECT store, sku, name, unit FROM stock_position")
+    }
+    cond = " AND ".join(c for c in ("business_day <= ?", "store = ?" if store else "") if c)
+    latest: dict[tuple[str, str], tuple[Decimal, Decimal]] = {}
+    for s, sku, quantity, avg in db.query(
+        f"SELECT store, sku, quantity, avg_cost_after FROM stock_movement WHERE {cond} ORDER BY id",
+        [as_of, *params],
+    ):
+        held = latest.get((s, sku), (ZERO, ZERO))[0]
+        latest[(s, sku)] = (held + dec(quantity), dec(avg))
+    return [
+        Level(s, sku, *names.get((s, sku), (sku, "each")), on_hand, avg)
+        for (s, sku), (on_hand, avg) in sorted(latest.items())
+    ]
+
+
+@dataclass(frozen=True)
+class StoredMovement:
+    id: int
+    store: str
+    sku: str
+    kind: str
+    quantity: Decimal
+    unit: str
+    unit_cost: Decimal
+    value: Decimal
+    on_hand_after: Decimal
+    avg_cost_after: Decimal
+    business_day: str
+    time: str
+    document: str
+    box: str | None
+    seq: int | None
+    line: int | None
+    reason: str | None
+    actor: str
+
+
+MOVEMENT_COLUMNS = (
+    "id, store, sku, kind, quantity, unit, unit_cost, value, on_hand_after, avg_cost_after, "
+    "business_day, time, document, box, seq, line, reason, actor"
+)
+
+
+def movements(
+    db: Database,
+    *,
+    store: str | None = None,
+    sku: str | None = None,
+    first: str | None = None,
+    last: str | None = None,
+    kinds: Iterable[str] | None = None,
+) -> list[StoredMovement]:
+    """Movements in ledger order, filtered by store, sku, business days and kinds."""
+    where: list[str] = []
+    params: list[Any] = []
+    for column, value, op in (
+        ("store", store, "="),
+        ("sku", sku, "="),
+        ("business_day", first, ">="),
+        ("business_day", last, "<="),
+    ):
+        if value is not None:
+            where.append(f"{column} {op} ?")
+            params.append(value)
+    chosen = list(kinds or ())
+    if chosen:
+        where.append(f"kind IN ({', '.join('?' for _ in chosen)})")
+        params += chosen
+    sql = f"SELECT {MOVEMENT_COLUMNS} FROM stock_movement"
+    if where:
+        sql += " WHERE " + " AND ".join(where)
+    return [
+        StoredMovement(
+            int(r[0]),
+            r[1],
+            r[2],
+            r[3],
+            dec(r[4]),
+            r[5],
+            dec(r[6]),
+            dec(r[7]),
+            dec(r[8]),
+            dec(r[9]),
+            r[10],
+            r[11],
+            r[12],
+            r[13],
+            None if r[14] is None else int(r[14]),
+            None if r[15] is None else int(r[15]),
+            r[16],
+            r[17],
+        )
+        for r in db.query(sql + " ORDER BY id", params)
+    ]
+
+
+@dataclass(frozen=True)
+class Drift:
+    store: str
+    sku: str
+    stored: Position
+    derived: Position
+
+
+def verify(db: Database) -> list[Drift]:
+    """Recompute every position from its movements with the same rules; what differs."""
+    derived: dict[tuple[str, str], Position] = {}
+    for m in movements(db):
+        before = derived.get((m.store, m.sku), Position())
+        cost = m.unit_cost if m.kind in INCOMING_AT_COST else None
+        derived[(m.store, m.sku)] = apply_movement(before, m.kind, m.quantity, cost)[0]
+    stored = {(lv.store, lv.sku): Position(lv.on_hand, lv.avg_cost) for lv in levels(db)}
+    return [
+        Drift(s, sku, stored.get((s, sku), Position()), derived.get((s, sku), Position()))
+        for s, sku in sorted(set(stored) | set(derived))
+        if stored.get((s, sku), Position()) != derived.get((s, sku), Position())
+    ]
+
+
+# ---------------------------------------------------------------- item settings
+
+
+@dataclass(frozen=True)
+class ItemSettings:
+    """What reorder and the low-stock rule need to know about an item in a store."""
+
+    min_level: Decimal | None = None
+    min_cover_days: int | None = None
+    lead_days: int = 1
+    order_days: int = 7
+    pack: Decimal = Decimal(1)
+    supplier: str | None = None
+    name: str | None = None
+    unit: str | None = None
+
+
+ITEM_FIELDS = (
+    "name",
+    "unit",
+    "min_level",
+    "min_cover_days",
+    "lead_days",
+    "order_days",
+    "pack",
+    "supplier",
+)
+
+
+def set_item(
+    db: Database, now: str, store: str, sku: str, by: str, changes: dict[str, Any]
+) -> ItemSettings:
+    """Change some of an item's settings (the others keep their values)."""
+    current = item_settings(db, store).get(sku)  # outside: `query` ends a transaction
+    with writing(db, now) as ledger:
+        merged = {f: getattr(current, f) if current else None for f in ITEM_FIELDS}
+        merged.update({k: v for k, v in changes.items() if v is not None})
+        params = [
+            merged["name"],
+            merged["unit"],
+            None if merged["min_level"] is None else ledger.num(merged["min_level"], QTY),
+            merged["min_cover_days"],
+            merged["lead_days"],
+            merged["order_days"],
+            None if merged["pack"] is None else ledger.num(merged["pack"], QTY),
+            merged["supplier"],
+        ]
+        db.execute(
+            "INSERT INTO stock_item (store, sku, name, unit, min_level, min_cover_days, "
+            "lead_days, order_days, pack, supplier, updated_by, updated_at) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (store, sku) DO UPDATE SET "
+            "name = excluded.name, unit = excluded.unit, min_level = excluded.min_level, "
+            "min_cover_days = excluded.min_cover_days, lead_days = excluded.lead_days, "
+            "order_days = excluded.order_days, pack = excluded.pack, "
+            "supplier = excluded.supplier, updated_by = excluded.updated_by, "
+            "updated_at = excluded.updated_at",
+            (store, sku, *params, by, now),
+        )
+    return item_settings(db, store)[sku]
+
+
+def item_settings(db: Database, store: str | None = None) -> dict[str, ItemSettings]:
+    """Settings by sku for one store (by (store, sku) key text 'STORE\\tSKU' for all)."""
+    where, params = ("WHERE store = ?", [store]) if store else ("", [])
+    out: dict[str, ItemSettings] = {}
+    for row in db.query(
+        "SELECT store, sku, name, unit, min_level, min_cover_days, lead_days, order_days, "
+        f"pack, supplier FROM stock_item {where}",
+        params,
+    ):
+        s, sku, name, unit, min_level, cover, lead, order_days, pack, supplier = row
+        settings = ItemSettings(
+            None if min_level is None else dec(min_level),
+            None if cover is None else int(cover),
+            1 if lead is None else int(lead),
+            7 if order_days is None else int(order_days),
+            Decimal(1) if pack is None else dec(pack),
+            supplier,
+            name,
+            unit,
+        )
+        out[sku if store else f"{s}\t{sku}"] = settings
+    return out

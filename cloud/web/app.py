@@ -1,0 +1,331 @@
+"""`cloud web`: the Starlette application — sign-in, sessions, the pages and a small JSON
+API, each request checked against the account's role and stores.
+
+Sessions live in memory (a restart signs everyone out): an HttpOnly, SameSite=Strict cookie
+(Secure under HTTPS) holding a random token, ended by signing out, after `IDLE` without a
+request or `LIFETIME` after sign-in. Every form carries the session's CSRF token (the login
+form a token of its own, double-submitted with a cookie); a POST without it is refused. A
+store the account may not see answers 404, by page and by API alike. Pages send CSP with
+`frame-ancestors 'none'` and use no inline script. The clock is injected.
+"""
+
+from __future__ import annotations
+
+import secrets
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from jinja2 import Environment, FileSystemLoader, select_autoescape
+from starlette.applications import Starlette
+from starlette.middleware import Middleware
+from starlette.middleware.base import BaseHTTPMiddleware
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+from starlette.routing import Mount, Route
+from starlette.staticfiles import StaticFiles
+
+from cloud.alerts import acknowledge, get_alert
+from cloud.clock import Clock, iso
+from cloud.db import Database
+from cloud.web import api, views
+from cloud.web.accounts import (
+    SIGN_IN_REFUSED,
+    Account,
+    audit,
+    audit_log,
+    get_account,
+    sign_in,
+    visible_stores,
+)
+
+HERE = Path(__file__).parent
+SESSION_COOKIE = "storegate_office"
+LOGIN_CSRF_COOKIE = "storegate_office_login"
+IDLE = timedelta(minutes=30)
+LIFETIME = timedelta(hours=12)
+CSP = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "connect-src 'self'; form-action 'self'; base-uri 'none'; object-src 'none'; "
+    "frame-ancestors 'none'"
+)
+
+
+@dataclass
+class Session:
+    account: str
+    csrf: str
+    started: datetime
+    seen: datetime
+
+
+class Sessions:
+    """Token -> session, shared by the server's threads."""
+
+    def __init__(self, clock: Clock) -> None:
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._by_token: dict[str, Session] = {}
+
+    def start(self, account: str) -> tuple[str, Session]:
+        now = self._clock()
+        token = secrets.token_urlsafe(32)
+        session = Session(account, secrets.token_urlsafe(24), now, now)
+        with self._lock:
+            self._by_token[token] = session
+        return token, session
+
+    def get(self, token: str | None) -> Session | None:
+        if not token:
+            return None
+        now = self._clock()
+        with self._lock:
+            session = self._by_token.get(token)
+            if session is None:
+                return None
+            if now - session.seen > IDLE or now - session.started > LIFETIME:
+                del self._by_token[token]
+                return None
+            session.seen = now
+            return session
+
+    def end(self, token: str | None) -> None:
+        with self._lock:
+            self._by_token.pop(token or "", None)
+
+
+def create_app(db_url: str, *, clock: Clock, https: bool = False) -> Starlette:
+    env = Environment(
+        loader=FileSystemLoader(HERE / "templates"), autoescape=select_autoescape(["html"])
+    )
+    sessions = Sessions(clock)
+
+    def open_db() -> Database:
+        return Database.open(db_url)
+
+    def page(name: str, status: int = 200, **context: Any) -> HTMLResponse:
+        return HTMLResponse(env.get_template(name).render(**context), status_code=status)
+
+    def who(request: Request) -> tuple[Session, Account] | None:
+        session = sessions.get(request.cookies.get(SESSION_COOKIE))
+        if session is None:
+            return None
+        db = open_db()
+        try:
+            account = get_account(db, session.account)
+        finally:
+            db.close()
+        return None if account is None else (session, account)
+
+    def browser_account(request: Request) -> Account | None:
+        found = who(request)
+        return None if found is None else found[1]
+
+    def signed_in(
+        handler: Callable[[Request, Session, Account], Response],
+    ) -> Callable[[Request], Response]:
+        def endpoint(request: Request) -> Response:
+            found = who(request)
+            if found is None:
+                if request.url.path.startswith("/api/"):
+                    return JSONResponse({"error": "sign in first"}, status_code=401)
+                return RedirectResponse("/login", status_code=303)
+            return handler(request, *found)
+
+        return endpoint
+
+    def cookie(response: Response, name: str, value: str) -> None:
+        response.set_cookie(name, value, httponly=True, samesite="strict", secure=https, path="/")
+
+    def login_form(request: Request) -> Response:
+        token = secrets.token_urlsafe(24)
+        response = page("login.html", csrf=token, error=None)
+        cookie(response, LOGIN_CSRF_COOKIE, token)
+        return response
+
+    async def login(request: Request) -> Response:
+        form = await request.form()
+        token = str(form.get("csrf", ""))
+        if not token or not secrets.compare_digest(
+            token, request.cookies.get(LOGIN_CSRF_COOKIE, "")
+        ):
+            return page(
+                "message.html", 403, text="The form has expired: open the sign-in page again."
+            )
+        db = open_db()
+        try:
+            source = request.client.host if request.client else "?"
+            account = sign_in(
+                db,
+                str(form.get("name", "")),
+                str(form.get("password", "")),
+                str(form.get("code", "")),
+                clock(),
+                source,
+            )
+        finally:
+            db.close()
+        if account is None:
+            fresh = secrets.token_urlsafe(24)
+            response = page("login.html", 401, csrf=fresh, error=SIGN_IN_REFUSED)
+            cookie(response, LOGIN_CSRF_COOKIE, fresh)
+            return response
+        session_token, _ = sessions.start(account.name)
+        done = RedirectResponse("/", status_code=303)
+        cookie(done, SESSION_COOKIE, session_token)  # a new token: no fixation
+        done.delete_cookie(LOGIN_CSRF_COOKIE, path="/")
+        return done
+
+    async def logout(request: Request) -> Response:
+        found = who(request)
+        form = await request.form()
+        if found is not None and _csrf_ok(form.get("csrf"), found[0]):
+            sessions.end(request.cookies.get(SESSION_COOKIE))
+            db = open_db()
+            try:
+                with db.transaction():
+                    audit(db, found[1].name, "sign_out", {}, iso(clock()))
+            finally:
+                db.close()
+        response = RedirectResponse("/login", status_code=303)
+        response.delete_cookie(SESSION_COOKIE, path="/")
+        return response
+
+    def home(request: Request, session: Session, account: Account) -> Response:
+        db = open_db()
+        try:
+            view = views.dashboard(db, account, clock().date())
+        finally:
+            db.close()
+        return page("dashboard.html", view=view, account=account, csrf=session.csrf)
+
+    def live(request: Request, session: Session, account: Account) -> Response:
+        db = open_db()
+        try:
+            view = views.dashboard(db, account, clock().date())
+        finally:
+            db.close()
+        return page("_live.html", view=view, account=account, csrf=session.csrf)
+
+    def store(request: Request, session: Session, account: Account) -> Response:
+        db = open_db()
+        try:
+            view = views.store_view(db, account, request.path_params["store"], clock().date())
+        finally:
+            db.close()
+        if view is None:
+            return page(
+                "message.html", 404, text="No such store.", account=account, csrf=session.csrf
+            )
+        return page("store.html", view=view, account=account, csrf=session.csrf)
+
+    def audit_page(request: Request, session: Session, account: Account) -> Response:
+        if account.role not in ("admin", "auditor"):
+            return page(
+                "message.html",
+                403,
+                text="Only admins and auditors read the audit log.",
+                account=account,
+                csrf=session.csrf,
+            )
+        db = open_db()
+        try:
+            rows = audit_log(db)
+        finally:
+            db.close()
+        return page("audit.html", rows=rows, account=account, csrf=session.csrf)
+
+    async def ack(request: Request) -> Response:
+        found = who(request)
+        if found is None:
+            return RedirectResponse("/login", status_code=303)
+        session, account = found
+        form = await request.form()
+        if not _csrf_ok(form.get("csrf"), session):
+            return page("message.html", 403, text="The form has expired: reload the page.")
+        if not account.may_change:
+            return page(
+                "message.html",
+                403,
+                text="An auditor reads; acknowledging is for managers.",
+                account=account,
+                csrf=session.csrf,
+            )
+        db = open_db()
+        try:
+            alert = get_alert(db, int(request.path_params["alert"]), "web")
+            every = account.role == "admin"
+            if not (alert.store in visible_stores(db, account) or (alert.store is None and every)):
+                return page(
+                    "message.html", 404, text="No such alert.", account=account, csrf=session.csrf
+                )
+            now = iso(clock())
+            acknowledge(db, alert.id, who=account.name, now=now)
+            with db.transaction():
+                audit(db, account.name, "alert.ack", {"alert": alert.id}, now)
+        finally:
+            db.close()
+        return RedirectResponse(_local(form.get("back")), status_code=303)
+
+    def api_sales(request: Request, session: Session, account: Account) -> Response:
+        db = open_db()
+        try:
+            view = views.store_view(db, account, request.path_params["store"], clock().date())
+        finally:
+            db.close()
+        if view is None:
+            return JSONResponse({"error": "no such store"}, status_code=404)
+        table = view.by_hour
+        return JSONResponse(
+            {
+                "store": view.store,
+                "day": str(view.day),
+                "columns": table.columns,
+                "rows": [[str(c) for c in row] for row in table.rows],
+            }
+        )
+
+    async def headers(request: Request, call_next: Any) -> Response:
+        response: Response = await call_next(request)
+        response.headers["Content-Security-Policy"] = CSP
+        response.headers["X-Frame-Options"] = "DENY"
+        response.headers["X-Content-Type-Options"] = "nosniff"
+        response.headers["Referrer-Policy"] = "no-referrer"
+        response.headers["Cache-Control"] = "no-store"
+        if https:
+            response.headers["Strict-Transport-Security"] = "max-age=31536000"
+        return response
+
+    app = Starlette(
+        routes=[
+            Route("/login", login_form, methods=["GET"]),
+            Route("/login", login, methods=["POST"]),
+            Route("/logout", logout, methods=["POST"]),
+            Route("/", signed_in(home)),
+            Route("/live", signed_in(live)),
+            Route("/stores/{store}", signed_in(store)),
+            Route("/audit", signed_in(audit_page)),
+            Route("/alerts/{alert:int}/ack", ack, methods=["POST"]),
+            Route("/api/stores/{store}/sales", signed_in(api_sales)),
+            *api.routes(open_db, clock, browser_account),
+            Mount("/static", StaticFiles(directory=HERE / "static"), name="static"),
+        ],
+        middleware=[Middleware(BaseHTTPMiddleware, dispatch=headers)],
+    )
+
+    return app
+
+
+def _local(path: object) -> str:
+    """A redirect target on this site only (no scheme, no `//host`, no backslash)."""
+    text = str(path or "/")
+    if not text.startswith("/") or text.startswith("//") or "\\" in text:
+        return "/"
+    return text
+
+
+def _csrf_ok(given: object, session: Session) -> bool:
+    return isinstance(given, str) and bool(given) and secrets.compare_digest(given, session.csrf)

@@ -1,0 +1,179 @@
+"""`cloud web serve` and `cloud web user add|totp`: argument handling only."""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from cloud.clock import system_clock, utc_now_iso
+from cloud.db import Database
+from cloud.schema import require_current
+from gateway.errors import UsageError
+
+ArgAdder = Callable[[argparse.ArgumentParser], None]
+
+
+def register(sub: Any, db_arg: ArgAdder, broker_args: ArgAdder) -> None:
+    web = sub.add_parser(
+        "web",
+        help="head office in the browser: serve it, manage its accounts",
+        description="Head office in the browser: the dashboard, each store's drill-down, "
+        "open alerts, the audit log; accounts with a role (admin, regional, store, auditor).",
+    )
+    web_sub = web.add_subparsers(dest="web_command", metavar="ACTION", required=True)
+    serve = web_sub.add_parser("serve", help="serve the pages (uvicorn)")
+    db_arg(serve)
+    serve.add_argument("--host", default="127.0.0.1", help="address to listen on")
+    serve.add_argument("--port", type=int, default=8090, help="port (default 8090)")
+    serve.add_argument("--tls-cert", type=Path, help="certificate (PEM): serve HTTPS")
+    serve.add_argument("--tls-key", type=Path, help="its private key (PEM)")
+    serve.set_defaults(func=_serve)
+    user = web_sub.add_parser("user", help="web accounts")
+    user_sub = user.add_subparsers(dest="user_command", metavar="ACTION", required=True)
+    add = user_sub.add_parser("add", help="create or change an account (password asked)")
+    db_arg(add)
+    add.add_argument("name", help="the account's sign-in name")
+    add.add_argument("--role", required=True, help="admin, regional, store or auditor")
+    add.add_argument("--scope", help="regional: a store group; store: a store id")
+    add.add_argument(
+        "--password-stdin", action="store_true", help="read the password from standard input"
+    )
+    add.add_argument("--by", default=getpass.getuser(), help="who (audited; default: this user)")
+    add.set_defaults(func=_user_add)
+    totp = user_sub.add_parser("totp", help="enrol an authenticator (prints its URI)")
+    db_arg(totp)
+    totp.add_argument("name", help="the account")
+    totp.add_argument("--by", default=getpass.getuser(), help="who (audited; default: this user)")
+    totp.set_defaults(func=_user_totp)
+    token = web_sub.add_parser("token", help="API tokens for programs (an ERP)")
+    token_sub = token.add_subparsers(dest="token_command", metavar="ACTION", required=True)
+    tadd = token_sub.add_parser("add", help="a new token, shown once")
+    db_arg(tadd)
+    tadd.add_argument("name", help="what uses it, e.g. erp")
+    tadd.add_argument("--role", required=True, help="admin, regional, store or auditor")
+    tadd.add_argument("--scope", help="regional: a store group; store: a store id")
+    tadd.add_argument("--by", default=getpass.getuser(), help="who (audited; default: this user)")
+    tadd.set_defaults(func=_token_add)
+    tlist = token_sub.add_parser("list", help="every token (never the token itself)")
+    db_arg(tlist)
+    tlist.set_defaults(func=_token_list)
+    trev = token_sub.add_parser("revoke", help="stop a token at once")
+    db_arg(trev)
+    trev.add_argument("name", help="the token's name")
+    trev.add_argument("--by", default=getpass.getuser(), help="who (audited; default: this user)")
+    trev.set_defaults(func=_token_revoke)
+
+
+def _password(args: argparse.Namespace) -> str:
+    if args.password_stdin:
+        return sys.stdin.readline().rstrip("\n")
+    if not sys.stdin.isatty():
+        raise UsageError(
+            "no terminal to ask the password on",
+            where="cloud web user add",
+            fix="pass --password-stdin and give it on standard input",
+        )
+    first = getpass.getpass("Password: ")
+    if first != getpass.getpass("Again: "):
+        raise UsageError("the passwords differ", where="cloud web user add", fix="type it again")
+    return first
+
+
+def _user_add(args: argparse.Namespace) -> int:
+    from cloud.web.accounts import add_account
+
+    password = _password(args)
+    db = Database.open(args.db)
+    try:
+        require_current(db)
+        add_account(db, args.name, args.role, args.scope, password, by=args.by, now=utc_now_iso())
+    finally:
+        db.close()
+    print(f"account {args.name} ({args.role}{': ' + args.scope if args.scope else ''}) saved")
+    return 0
+
+
+def _user_totp(args: argparse.Namespace) -> int:
+    from cloud.web.accounts import enroll_totp
+
+    db = Database.open(args.db)
+    try:
+        require_current(db)
+        uri = enroll_totp(db, args.name, by=args.by, now=utc_now_iso())
+    finally:
+        db.close()
+    print(uri)
+    return 0
+
+
+def _token_add(args: argparse.Namespace) -> int:
+    from cloud.web.api import add_token
+
+    db = Database.open(args.db)
+    try:
+        require_current(db)
+        token = add_token(db, args.name, args.role, args.scope, by=args.by, now=utc_now_iso())
+    finally:
+        db.close()
+    print(token)
+    print(
+        f"token {args.name}: shown once, keep it secret (Authorization: Bearer ...)",
+        file=sys.stderr,
+    )
+    return 0
+
+
+def _token_list(args: argparse.Namespace) -> int:
+    from cloud.web.api import tokens
+
+    db = Database.open(args.db)
+    try:
+        require_current(db)
+        rows = tokens(db)
+    finally:
+        db.close()
+    for name, role, scope, created, revoked in rows:
+        state = f"revoked {revoked}" if revoked else "live"
+        print(f"{name}  {role}{' ' + scope if scope else ''}  created {created}  {state}")
+    return 0
+
+
+def _token_revoke(args: argparse.Namespace) -> int:
+    from cloud.web.api import revoke_token
+
+    db = Database.open(args.db)
+    try:
+        require_current(db)
+        revoke_token(db, args.name, by=args.by, now=utc_now_iso())
+    finally:
+        db.close()
+    print(f"token {args.name} revoked")
+    return 0
+
+
+def _serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from cloud.web.app import create_app
+
+    if bool(args.tls_cert) != bool(args.tls_key):
+        raise UsageError(
+            "HTTPS needs both the certificate and its key",
+            where="cloud web serve",
+            fix="pass --tls-cert and --tls-key together",
+        )
+    db = Database.open(args.db)
+    try:
+        require_current(db)
+    finally:
+        db.close()
+    https = args.tls_cert is not None
+    app = create_app(args.db, clock=system_clock, https=https)
+    tls = {"ssl_certfile": str(args.tls_cert), "ssl_keyfile": str(args.tls_key)} if https else {}
+    print(f"head office on {'https' if https else 'http'}://{args.host}:{args.port}/", flush=True)
+    uvicorn.run(app, host=args.host, port=args.port, log_level="warning", **tls)  # type: ignore[arg-type]
+    return 0
