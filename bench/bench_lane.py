@@ -1,6 +1,7 @@
 """Lane benchmarks (issue 3): the lane's full commit of a 20-line sale, and the Z report.
 
 Run: .venv/bin/python bench/bench_lane.py [--sales 200] [--day 20000] [--dir DIR]
+     .venv/bin/python bench/bench_lane.py --scans-only [--rounds 30]   (issue 14, ~1 min)
 
 1. Completing a 20-line sale through the lane: the final `Tender` event, which re-prices
    the basket, builds and validates the `sale` body, appends it to the journal with its
@@ -11,6 +12,10 @@ Run: .venv/bin/python bench/bench_lane.py [--sales 200] [--day 20000] [--dir DIR
 2. The Z report over a business day of --day sales (built from a real lane sale body,
    appended in batches with their index rows): `day_report` (read + sum) and `close_day`
    (figures + the z_report record). Target: under 1 s.
+
+3. (issue 14) The scan of the 1st, 50th and 200th line of a 200-line sale through
+   `Lane.handle` (parse, look-up, permission, pricing per scan, the step), with the example
+   catalog; baseline in the same run: a full `price_basket` of the same basket right after.
 
 Files go in --dir (default: the system temp dir); use a real disk, not tmpfs.
 """
@@ -38,6 +43,7 @@ from gateway.lane.book import Batch, LaneBook
 from gateway.lane.events import Credential, Outcome
 from gateway.lane.machine import Lane
 from gateway.lane.staff import StaffDirectory
+from gateway.pricing import Basket, price_basket
 from gateway.reports import close_day, day_report
 from gateway.settings import load_settings
 
@@ -210,12 +216,52 @@ def bench_z(folder: Path, count: int) -> dict[str, float]:
     return {"built": built, "x": read, "z": closed}
 
 
+def bench_scans(folder: Path, rounds: int) -> dict[int, tuple[float, float]]:
+    """Per position (1st, 50th, 200th scan): the median `Lane.handle(Scan)` and the median
+    full `price_basket` of the same basket, over `rounds` sales of 200 lines."""
+    lane = make_lane(folder / "scans.db")
+    clock = Clock(datetime(2026, 11, 24, 8))
+    lane.handle(ev.OpenShift(clock(), CASHIER))
+    samples: dict[int, tuple[list[float], list[float]]] = {n: ([], []) for n in (1, 50, 200)}
+    for _ in range(rounds):
+        for n in range(1, 201):
+            event = ev.Scan(clock(), ITEMS[(n * 7) % len(ITEMS)], Decimal(1 + n % 3))
+            start = time.perf_counter()
+            out = lane.handle(event)
+            spent = time.perf_counter() - start
+            assert isinstance(out, Outcome)
+            if n in samples:
+                sale = lane.sale
+                assert sale is not None and sale.priced is not None
+                member = sale.member.context if sale.member else None
+                basket = Basket(sale.lines, event.at, member, sale.coupons)
+                start = time.perf_counter()
+                whole = price_basket(basket, sale.catalog)
+                samples[n][1].append(time.perf_counter() - start)
+                samples[n][0].append(spent)
+                assert whole == sale.priced
+        lane.handle(ev.Suspend(clock()))
+    return {n: (statistics.median(a), statistics.median(b)) for n, (a, b) in samples.items()}
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sales", type=int, default=200, help="sales per round")
     parser.add_argument("--day", type=int, default=20_000, help="sales in the Z day")
     parser.add_argument("--dir", type=Path, default=None)
+    parser.add_argument("--scans-only", action="store_true", help="only the per-scan figures")
+    parser.add_argument("--rounds", type=int, default=30, help="200-line sales for --scans-only")
     args = parser.parse_args()
+    if args.scans_only:
+        with tempfile.TemporaryDirectory(dir=args.dir) as tmp:
+            scans = bench_scans(Path(tmp), args.rounds)
+        for n, (lane_s, full_s) in scans.items():
+            print(
+                f"scan of line {n} through the lane: median {lane_s * 1e3:.3f} ms; full "
+                f"price_basket of the same basket: median {full_s * 1e3:.3f} ms; "
+                f"ratio {lane_s / full_s:.2f}"
+            )
+        return 0
     with tempfile.TemporaryDirectory(dir=args.dir) as tmp:
         folder = Path(tmp)
         commit = bench_commit(folder, args.sales)

@@ -1,7 +1,8 @@
-"""Benchmarks for issue 2: pricing a big basket, loading a big catalog, looking up a barcode.
+"""Benchmarks for issue 2: pricing a big basket, loading a big catalog, looking up a barcode;
+issue 14: pricing per scan.
 
 Run: .venv/bin/python bench/bench_pricing.py   (about half a minute; --pricing-only: a few
-seconds)
+seconds; --scan-only: the per-scan figures alone)
 
 Each figure is printed beside a baseline measured in the same run on the same data, so the
 ratio means something on any machine:
@@ -10,7 +11,10 @@ ratio means something on any machine:
 - catalog load: validate + index + store a 100,000-product document in SQLite; baseline =
   `json.loads` of the same text;
 - barcode: p99 of `parse_scan` + catalog look-up (and of the SQLite index probe);
-  baseline = a bare dict look-up of the same key.
+  baseline = a bare dict look-up of the same key;
+- per scan (issue 14): `price_scan` of the 1st, 50th and 200th line of that basket, each
+  from the memo the scans before it left (as the lane carries it); baseline = a full
+  `price_basket` of the same basket, timed alternately in the same run.
 """
 
 from __future__ import annotations
@@ -35,7 +39,7 @@ from gateway.catalog.catalog import build_catalog
 from gateway.catalog.document import loads, parse_document
 from gateway.catalog.store import CatalogStore
 from gateway.database import open_database
-from gateway.pricing import Basket, BasketLine, MemberContext, price_basket
+from gateway.pricing import Basket, BasketLine, MemberContext, PricingMemo, price_basket, price_scan
 from gateway.settings import BarcodeSettings
 
 AT = datetime(2026, 11, 25, 18, 30)
@@ -46,7 +50,11 @@ def ean(n: int) -> str:
     return body + str(gs1_standard_check_digit(body))
 
 
-def make_document(products: int, promotions: int, seed: int = 7) -> dict[str, Any]:
+def make_document(
+    products: int, promotions: int, seed: int = 7, thresholds: bool = True
+) -> dict[str, Any]:
+    """`promotions` live promotions, the last 5 of them spend thresholds (without
+    `thresholds`: those 5 left out)."""
     rnd = random.Random(seed)
     categories = [{"id": f"c{i}", "name": f"Category {i}"} for i in range(40)]
     items = []
@@ -91,7 +99,7 @@ def make_document(products: int, promotions: int, seed: int = 7) -> dict[str, An
         }
         promo.update(terms[kind])
         promos.append(promo)
-    for i in range(5):
+    for i in range(5 if thresholds else 0):
         promos.append(
             {
                 "type": "basket_threshold",
@@ -140,18 +148,23 @@ def timed(fn: Callable[[], object], rounds: int) -> list[float]:
     return out
 
 
-def bench_pricing() -> None:
-    document = make_document(2000, 50)
-    catalog = build_catalog(parse_document(document))
+def bench_lines(catalog: Any, count: int = 200) -> list[BasketLine]:
     rnd = random.Random(1)
     lines = []
-    for _ in range(200):
+    for _ in range(count):
         sku = f"S{rnd.randrange(400)}"
         product = catalog.products[sku]
         if product.weighed:
             lines.append(BasketLine(sku, weight=Decimal(rnd.randint(100, 2000)) / 1000))
         else:
             lines.append(BasketLine(sku, quantity=Decimal(rnd.randint(1, 3))))
+    return lines
+
+
+def bench_pricing() -> None:
+    document = make_document(2000, 50)
+    catalog = build_catalog(parse_document(document))
+    lines = bench_lines(catalog)
     basket = Basket(tuple(lines), AT, MemberContext("M1"))
     priced = price_basket(basket, catalog)
     applied = len(priced.promotions)
@@ -183,6 +196,49 @@ def bench_pricing() -> None:
     print(
         f"  first pricing with a new catalog: median {statistics.median(first) * 1e3:.3f} ms (of 5)"
     )
+
+
+def bench_scan(thresholds: bool = True, rounds: int = 1000) -> None:
+    """The scan of the 1st, 50th and 200th line, priced from the memo the scans before left
+    (`price_scan`, as the lane does), against a full `price_basket` of the same basket in
+    the same run: the two timed alternately, so other work on the machine hits both. Without
+    `thresholds`: the same catalog less its 5 spend thresholds (45 live promotions)."""
+    catalog = build_catalog(parse_document(make_document(2000, 50, thresholds=thresholds)))
+    lines = bench_lines(catalog)
+    member = MemberContext("M1")
+    memos: dict[int, PricingMemo | None] = {}
+    memo: PricingMemo | None = None
+    for n in range(len(lines) + 1):  # ring the basket up scan by scan, as the lane does
+        memos[n] = memo
+        if n:
+            _, memo = price_scan(Basket(tuple(lines[:n]), AT, member), catalog, memo)
+    print(
+        "per scan, 50 live promotions (5 of them thresholds)"
+        if thresholds
+        else "per scan, the same catalog without its thresholds (45 live promotions)"
+    )
+    for n in (1, 50, 200):
+        basket = Basket(tuple(lines[:n]), AT, member)
+        before = memos[n - 1]
+        scan = partial(price_scan, basket, catalog, before)
+        full = partial(price_basket, basket, catalog)
+        assert scan()[0] == full()  # the same result, field for field
+        for _ in range(20):
+            scan(), full()
+        scans, fulls = [], []
+        for _ in range(rounds):
+            scans.extend(timed(scan, 1))
+            fulls.extend(timed(full, 1))
+        p99, full_p99 = percentile(scans, 0.99), percentile(fulls, 0.99)
+        p50, full_p50 = statistics.median(scans), statistics.median(fulls)
+        best, full_best = min(scans), min(fulls)
+        target = f" (target < 0.5 ms: {'PASS' if p99 < 0.0005 else 'FAIL'})" if n == 200 else ""
+        print(
+            f"  scan of line {n}: price_scan p50 {p50 * 1e3:.3f} ms, p99 {p99 * 1e3:.3f} ms"
+            f"{target}, best {best * 1e3:.3f} ms; full price_basket p50 {full_p50 * 1e3:.3f} ms, "
+            f"p99 {full_p99 * 1e3:.3f} ms, best {full_best * 1e3:.3f} ms; ratio p50 "
+            f"{p50 / full_p50:.2f}, p99 {p99 / full_p99:.2f}, best {best / full_best:.2f}"
+        )
 
 
 def bench_catalog_load(workdir: Path) -> None:
@@ -240,7 +296,14 @@ def bench_lookup(store: CatalogStore, catalog: Any) -> None:
 
 def main() -> int:
     print(f"python {sys.version.split()[0]}, load average {load_average()}")
+    if "--scan-only" in sys.argv[1:]:
+        bench_scan()
+        bench_scan(thresholds=False)
+        print(f"load average {load_average()}")
+        return 0
     bench_pricing()
+    bench_scan()
+    bench_scan(thresholds=False)
     print(f"load average {load_average()}")
     if "--pricing-only" not in sys.argv[1:]:
         with tempfile.TemporaryDirectory() as tmp:

@@ -41,6 +41,8 @@ from gateway.errors import UsageError
 if TYPE_CHECKING:
     from devices.adoption import Proposal, Review
     from devices.udev import DeviceSource, UdevDevice
+    from gateway.daemon.control import Connection
+    from gateway.settings import GatewaySettings
 
 
 def register(sub: Any) -> None:
@@ -83,7 +85,9 @@ def register(sub: Any) -> None:
     p.set_defaults(func=cmd_record)
 
     p = actions.add_parser(
-        "watch", help="print decoded events, and devices plugged in or out, until Ctrl-C"
+        "watch",
+        help="print decoded events, and devices plugged in or out, until Ctrl-C (beside "
+        "gateway run: its devices' events, through its control socket)",
     )
     _config_arg(p)
     _recording_arg(p, replay=True)
@@ -94,11 +98,17 @@ def register(sub: Any) -> None:
     p.add_argument("--duration", type=float, metavar="S", help="stop after S seconds")
     p.set_defaults(func=cmd_watch)
 
-    p = actions.add_parser("scale", help="take one reading from a scale")
+    p = actions.add_parser(
+        "scale",
+        help="take one reading from a scale (beside gateway run: its newest reading of it)",
+    )
     p.add_argument("--port", required=True, help="serial port, e.g. /dev/ttyUSB0")
     p.add_argument(
-        "--protocol", required=True, choices=sorted(PROTOCOLS), help="the scale's protocol"
+        "--protocol",
+        choices=sorted(PROTOCOLS),
+        help="needed unless gateway run holds the port (it knows the scale's)",
     )
+    _config_arg(p)
     p.add_argument("--baud", type=int, help="baud rate (default: the protocol's)")
     p.add_argument("--parity", choices=["N", "E", "O"], help="parity (default: the protocol's)")
     p.add_argument(
@@ -238,7 +248,7 @@ def cmd_list(args: argparse.Namespace) -> int:
     settings = _device_settings(args)
     result, _ = _review(args, settings)
     if args.json:
-        print(json.dumps(_review_json(result), indent=2))
+        print(json.dumps(review_json(result), indent=2))
         return 1 if result.missing else 0
     print("Configured devices:")
     if not result.configured:
@@ -278,7 +288,8 @@ def _entry_text(p: Proposal) -> str:
     return entry_text(p.section, p.entry)
 
 
-def _review_json(result: Review) -> dict[str, Any]:
+def review_json(result: Review) -> dict[str, Any]:
+    """`gateway devices list --json`, and the technician page's device review."""
     return {
         "configured": [
             {
@@ -499,24 +510,57 @@ def cmd_record(args: argparse.Namespace) -> int:
 
 # -- watch ------------------------------------------------------------------------------
 def cmd_watch(args: argparse.Namespace) -> int:
+    """Beside a running `gateway run` the configured devices' ports are the daemon's: their
+    events come through its control socket (`device_events`); only devices given on the
+    command line that it does not run are opened here."""
     from devices.runner import DeviceRunner, device_loops
+    from gateway.settings import load_settings
 
-    settings = _device_settings(args)
+    box = load_settings(getattr(args, "config", None))
+    configured = box.devices
     extra = _adhoc_settings(args)
+    daemon = _daemon_socket(box)
+    if daemon is not None:
+        ports = {_port_key(s.serial.port) for s in configured.scales}
+        ports |= {_port_key(s.serial.port) for s in configured.scanners if s.serial is not None}
+        extra = DeviceSettings(
+            scales=[s for s in extra.scales if _port_key(s.serial.port) not in ports],
+            scanners=[
+                s
+                for s in extra.scanners
+                if s.serial is None or _port_key(s.serial.port) not in ports
+            ],
+            printers=extra.printers,
+        )
+        configured = DeviceSettings(printers=configured.printers)
     settings = DeviceSettings(
-        scanners=[*settings.scanners, *extra.scanners],
-        scales=[*settings.scales, *extra.scales],
-        card_readers=settings.card_readers,
-        printers=[*settings.printers, *extra.printers],
+        scanners=[*configured.scanners, *extra.scanners],
+        scales=[*configured.scales, *extra.scales],
+        card_readers=configured.card_readers,
+        printers=[*configured.printers, *extra.printers],
     )
     events: queue.Queue[DeviceEvent | str] = queue.Queue()
     loops = device_loops(settings, events.put)
-    names = ", ".join(loop.name for loop in loops) or "none configured"
+    stop = threading.Event()
+    if daemon is not None:
+        d = box.devices
+        held = [x.name for x in d.scanners] + [x.name for x in d.scales]
+        held += [x.name for x in d.card_readers]
+        print(
+            f"gateway run holds the ports of {', '.join(held) or 'its devices'}: their events "
+            f"come through its control socket ({daemon})",
+            flush=True,
+        )
+        connection, last = _daemon_events(daemon)
+        threading.Thread(
+            target=_watch_daemon, args=(connection, last, events.put, stop), daemon=True
+        ).start()
+    names = ", ".join(loop.name for loop in loops) or "none here"
     print(f"watching {len(loops)} device(s): {names}; and hotplug; Ctrl-C stops", flush=True)
     runner = DeviceRunner(loops).start()
-    stop = threading.Event()
     plugs = threading.Thread(
-        target=_watch_hotplug, args=(_source(args, replay=True), settings, events.put, stop)
+        target=_watch_hotplug,
+        args=(_source(args, replay=True), box.devices if daemon else settings, events.put, stop),
     )
     plugs.start()
     deadline = time.monotonic() + args.duration if args.duration else None
@@ -534,6 +578,71 @@ def cmd_watch(args: argparse.Namespace) -> int:
         plugs.join(2)
         runner.stop()
     return 0
+
+
+DAEMON_POLL_S = 0.2  # how often `watch` asks the daemon for new events
+
+
+def _daemon_socket(settings: GatewaySettings) -> Path | None:
+    """The control socket of the `gateway run` on these settings, or None when none runs."""
+    from gateway.daemon.control import control_socket
+    from gateway.daemon.lock import daemon_holds
+
+    path = control_socket(settings)
+    try:
+        running = daemon_holds(Path(settings.paths.data_dir))
+    except PermissionError:  # not allowed to open its lock file: does its socket answer?
+        running = path.exists()
+    return path if running else None
+
+
+def _port_key(port: str) -> str:
+    """A serial port as compared: the device node it names (by-id links resolved)."""
+    return os.path.realpath(port) if port.startswith("/") else port
+
+
+def _daemon_events(path: Path) -> tuple[Connection, int]:
+    """A connection to the daemon and the number of its newest device event (the ones
+    before `watch` started are not repeated)."""
+    from gateway.daemon.control import Connection, ControlError
+
+    try:
+        connection = Connection(path)
+        answer = connection.ask({"command": "device_events", "after": 0})
+    except (OSError, ValueError) as exc:
+        raise ControlError(
+            f"gateway run holds the devices' ports, and its control socket does not answer: {exc}",
+            where=str(path),
+            fix="add yourself to the socket's group (storegate-tech), or use sudo",
+        ) from None
+    if not answer.get("ok"):
+        raise ControlError(
+            f"gateway run did not give its device events: {answer.get('error')}",
+            where=str(path),
+            fix="update storegate on this box (the daemon predates `device_events`)",
+        )
+    return connection, int(answer.get("last", 0))
+
+
+def _watch_daemon(
+    connection: Connection, last: int, say: Callable[[str], None], stop: threading.Event
+) -> None:
+    """The daemon's device events after `last`, as they come."""
+    from gateway.errors import StoregateError
+
+    try:
+        while not stop.wait(DAEMON_POLL_S):
+            answer = connection.ask({"command": "device_events", "after": last})
+            if not answer.get("ok"):
+                say(f"the daemon did not give its events: {answer.get('error')}")
+                return
+            for event in answer["events"]:
+                say(str(event["line"]))
+            last = int(answer.get("last", last))
+    except (OSError, ValueError, StoregateError) as exc:
+        say(f"the daemon stopped answering ({exc}): its devices are no longer shown")
+    finally:
+        connection.close()
 
 
 def _watch_hotplug(
@@ -597,7 +706,27 @@ def _adhoc_settings(args: argparse.Namespace) -> DeviceSettings:
 # -- scale ------------------------------------------------------------------------------
 def cmd_scale(args: argparse.Namespace) -> int:
     from devices.scale_driver import SerialScale
+    from gateway.errors import StoregateError
+    from gateway.settings import load_settings
 
+    try:
+        box = load_settings(args.config)
+    except StoregateError:
+        if args.config:
+            raise
+        box = None  # the default settings do not load: the bench reads the port itself
+    if box is not None:
+        daemon = _daemon_socket(box)
+        port = _port_key(args.port)
+        held = [s for s in box.devices.scales if _port_key(s.serial.port) == port]
+        if daemon is not None and held:
+            return _scale_through_daemon(args, daemon, held[0].name)
+    if not args.protocol:
+        raise UsageError(
+            f"{args.port}: which protocol does the scale speak?",
+            where="gateway devices scale",
+            fix=f"give --protocol, one of {', '.join(sorted(PROTOCOLS))}",
+        )
     scale = SerialScale(
         "scale",
         args.protocol,
@@ -613,6 +742,49 @@ def cmd_scale(args: argparse.Namespace) -> int:
             result = scale.zero()
             print(f"zero: {'done' if result.ok else 'refused'} ({result.detail})")
         reading = scale.read_weight()
+    _print_reading(args, reading)
+    return 0
+
+
+def _scale_through_daemon(args: argparse.Namespace, path: Path, name: str) -> int:
+    """`gateway run` holds the scale's port: its newest reading, through the socket."""
+    from gateway.daemon.control import call
+
+    if args.zero:
+        raise UsageError(
+            f"gateway run holds {args.port} (scale {name!r}): the bench cannot zero it",
+            where=args.port,
+            fix="zero it with the scale's own key, or stop gateway run for bench work",
+        )
+    print(
+        f"gateway run holds {args.port} (scale {name!r}): its newest reading, through its "
+        f"control socket ({path})",
+        file=sys.stderr if args.json else sys.stdout,
+        flush=True,
+    )
+    answer = call(path, {"command": "scale_reading", "scale": name}, timeout=args.timeout + 10)
+    if not answer.get("ok"):
+        raise DeviceError(
+            f"scale {name!r}: {answer.get('error')}",
+            where=args.port,
+            fix="`gateway status` shows the scale's state; check its cable and power",
+        )
+    reading = answer["reading"]
+    if args.json:
+        print(json.dumps(reading))
+        return 0
+    weight = (
+        f"{reading['weight']} {reading['unit']}" if reading["weight"] is not None else "no weight"
+    )
+    net = "  net" if reading["net"] else ""
+    detail = f"  ({reading['detail']})" if reading["detail"] else ""
+    print(f"{weight}  status={reading['status']}{net}{detail}  ({reading.get('age_s')} s ago)")
+    print(f"raw: {reading['raw'].encode('latin-1')!r}")
+    print("priceable: yes" if reading["priceable"] else f"priceable: no ({reading['why_not']})")
+    return 0
+
+
+def _print_reading(args: argparse.Namespace, reading: Any) -> None:
     why = reading.why_not_priceable()
     if args.json:
         print(
@@ -636,7 +808,6 @@ def cmd_scale(args: argparse.Namespace) -> int:
         )
         print(f"raw: {reading.raw!r}")
         print("priceable: yes" if why is None else f"priceable: no ({why})")
-    return 0
 
 
 def _printer_option(text: str, command: str, **settings: Any) -> PrinterSettings:

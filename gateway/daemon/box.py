@@ -68,6 +68,7 @@ from gateway.daemon.boxclock import BoxClock, SystemClock
 from gateway.daemon.chain_guard import ChainBroken
 from gateway.daemon.clockwatch import ClockWatch
 from gateway.daemon.control import ControlServer, control_socket
+from gateway.daemon.device_feed import DeviceFeed, RecentLog, weight_json
 from gateway.daemon.keys import NotAnEvent, from_device, from_request, scale_capacity
 from gateway.daemon.lock import daemon_lock
 from gateway.daemon.memory import release_freed_heap
@@ -79,9 +80,11 @@ from gateway.daemon.requests import (
     BadRequest,
     CatalogLoadRequest,
     ControlRequest,
+    DeviceEventsRequest,
     LaneRequest,
     ReloadRequest,
     ReprintRequest,
+    ScaleReadingRequest,
     StaffRequest,
     StatusRequest,
     SyncNowRequest,
@@ -195,6 +198,8 @@ class Box:
         self.alerts: deque[dict[str, Any]] = deque(maxlen=RECENT)
         self.clock_watch = ClockWatch()
         self.devices: dict[str, dict[str, Any]] = {}
+        self.device_feed = DeviceFeed()  # the technician's live events (memory only)
+        self.recent_log = RecentLog()  # the technician page's log lines
         self.scale: WeightReading | None = None
         self.sync: Any = None
         self.sync_failure: str | None = None  # why sync could not start (retried)
@@ -227,6 +232,8 @@ class Box:
         # Control requests by type, answered on the main loop (backup: on its own thread).
         self.answers: dict[type, Callable[[Any], dict[str, Any]]] = {
             StatusRequest: lambda _: {"ok": True, "status": self.status()},
+            DeviceEventsRequest: self._device_events,
+            ScaleReadingRequest: self._scale_reading,
             LaneRequest: self._lane_request,
             ReloadRequest: self._reload_request,
             ZReportRequest: self._z_report,
@@ -240,6 +247,7 @@ class Box:
     # -- life cycle -----------------------------------------------------------------------
 
     def start(self) -> None:
+        logging.getLogger().addHandler(self.recent_log)  # every logger: sync, journal, ours
         self._route_signals()
         private_dir(self.data_dir)  # made 0700: nobody else lists or swaps its files
         self.db = open_database(self.settings.paths.database, owner_thread_only=True)
@@ -287,8 +295,16 @@ class Box:
         )
         self.control.start()
         self.notifier.ready(f"lane {self.lane.state.value}")
+        from gateway.daemon.technician import BoxDesk
+
         self.screens.start(
-            self.settings, self.lane, self.inbox, self.feed, self.alert, self.reprint
+            self.settings,
+            self.lane,
+            self.inbox,
+            self.feed,
+            self.alert,
+            reprint=self.reprint,
+            technician=BoxDesk(self),
         )
         self.screens.follow_printer(self.printer)
         release_freed_heap()  # start-up's garbage back to the OS, its survivors frozen
@@ -576,6 +592,7 @@ class Box:
             self.db.conn.commit()
         self.db.conn.close()
         log.info("stopped")
+        logging.getLogger().removeHandler(self.recent_log)
 
     def _answer_waiting(self) -> None:
         """At shutdown: whoever still waits on the loop (a key press on a screen, a control
@@ -645,6 +662,7 @@ class Box:
         message.reply.put(answer)
 
     def _weight(self, message: WeightReading) -> None:
+        self.device_feed.add(message)
         self.screens.observe(message)
         self.scale = message
         self._note_device(message.device, "connected", "", message.at)
@@ -652,6 +670,7 @@ class Box:
         self._report(self.anomalies.scale_reading(weight, weight is not None))
 
     def _device_state(self, message: DeviceStateEvent) -> None:
+        self.device_feed.add(message)
         self.screens.observe(message)
         self._note_device(message.device, message.state.value, message.detail, message.at)
         if (
@@ -662,6 +681,7 @@ class Box:
             self.scale = None  # never price with the weight of an unplugged scale
 
     def _decode_fault(self, message: DecodeFault) -> None:
+        self.device_feed.add(message)
         self.screens.observe(message)
         log.info("device %s: %s", message.device, message.reason)
 
@@ -684,6 +704,24 @@ class Box:
             return self.answers[type(request)](request)
         except StoregateError as exc:
             return {"ok": False, "error": exc.describe(), "exit_code": exc.exit_code}
+
+    def _device_events(self, request: DeviceEventsRequest) -> dict[str, Any]:
+        """`gateway devices watch` beside the daemon: what the drivers said since `after`."""
+        events = [e.to_json() for e in self.device_feed.since(request.after)]
+        return {"ok": True, "events": events, "last": self.device_feed.last}
+
+    def _scale_reading(self, request: ScaleReadingRequest) -> dict[str, Any]:
+        """`gateway devices scale` beside the daemon: the newest reading its driver took."""
+        reading = self.device_feed.reading(request.scale)
+        if reading is None:
+            which = f"scale {request.scale!r}" if request.scale else "any scale"
+            return {
+                "ok": False,
+                "error": f"no reading from {which} yet",
+                "exit_code": 1,
+                "devices": self.devices,
+            }
+        return {"ok": True, "reading": weight_json(reading, self.clock.wall())}
 
     def _reload_request(self, _: ReloadRequest) -> dict[str, Any]:
         self.reload()
@@ -713,6 +751,7 @@ class Box:
         request.reply.put({"ok": True, "path": str(info.path), "head_seq": info.head_seq})
 
     def _device_input(self, event: ScanEvent | CardEvent) -> None:
+        self.device_feed.add(event)
         self._note_device(event.device, "connected", "", event.at)
         lane_event = from_device(event, self.lane.state.value, self.clock.local())
         if lane_event is not None:

@@ -121,8 +121,28 @@ class ReprintRequest:
     language: str | None = None
 
 
+@dataclass(frozen=True)
+class DeviceEventsRequest:
+    """`{"command": "device_events", "after": N}`: the device events the daemon kept
+    (gateway.daemon.device_feed) numbered above N, for `gateway devices watch` beside the
+    daemon. Read-only, card data masked: the socket's group may ask."""
+
+    after: int
+
+
+@dataclass(frozen=True)
+class ScaleReadingRequest:
+    """`{"command": "scale_reading", "scale": NAME}`: that scale's newest reading (any
+    scale's when NAME is left out), for `gateway devices scale` beside the daemon.
+    Read-only: the socket's group may ask."""
+
+    scale: str | None
+
+
 ControlRequest = (
     StatusRequest
+    | DeviceEventsRequest
+    | ScaleReadingRequest
     | LaneRequest
     | ReloadRequest
     | SyncNowRequest
@@ -263,7 +283,20 @@ def _reprint(body: Mapping[str, Any]) -> ReprintRequest:
     return ReprintRequest(seq, language)
 
 
+def _device_events(body: Mapping[str, Any]) -> DeviceEventsRequest:
+    after = body.get("after", 0)
+    if isinstance(after, bool) or not isinstance(after, int) or after < 0:
+        raise BadRequest(
+            "device_events: after must be the number of the last event seen (0: all)",
+            where="control socket",
+            fix='send {"command": "device_events", "after": 0}',
+        )
+    return DeviceEventsRequest(after)
+
+
 PARSERS: dict[str, Callable[[Mapping[str, Any]], ControlRequest]] = {
+    "device_events": _device_events,
+    "scale_reading": lambda body: ScaleReadingRequest(_text(body, "scale", "scale_reading")),
     "status": lambda _: StatusRequest(),
     "lane": _lane,
     "reload": lambda _: ReloadRequest(),

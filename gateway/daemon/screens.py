@@ -112,10 +112,13 @@ class Screens:
         feed: Callable[[ev.Event], Outcome | Refusal],
         alert: Callable[[str, str], None],
         reprint: Callable[[int | None], str | None] | None = None,
+        technician: Any = None,
     ) -> None:
         """`reprint(seq)` prints the receipt of journal record `seq` again (None: the last
         receipt, as a copy) through the printer thread, on the main loop; the screens'
-        Ctrl+P and their failed-print banner use it."""
+        Ctrl+P and their failed-print banner use it. `technician`: the technician page's
+        desk (gateway.daemon.technician.BoxDesk), served under `/tech`; None: no
+        technician page."""
         config = settings.screens
         if not config.enabled:
             return
@@ -143,7 +146,8 @@ class Screens:
                 owner, print_again = self.owner, reprint
                 self.hub.reprinter = lambda seq: owner.run(lambda: print_again(seq))
             token = kiosk_token(settings.paths.data_dir / TOKEN_FILE)
-            self.server = ScreensServer(create_app(self.hub, kiosk_token=token), config).start()
+            app = create_app(self.hub, kiosk_token=token, technician=technician)
+            self.server = ScreensServer(app, config).start()
             self._start_pole(settings, alert)
         except (OSError, RuntimeError, SystemExit) as exc:
             self.hub = self.server = None
@@ -155,8 +159,9 @@ class Screens:
             )
             return
         log.info(
-            "screens: cashier %s/  customer %s/customer  (the kiosk browser opens %s/kiosk "
-            "with the token in %s)",
+            "screens: cashier %s/  customer %s/customer  technician %s/tech  (the kiosk "
+            "browser opens %s/kiosk with the token in %s)",
+            self.url,
             self.url,
             self.url,
             self.url,

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from devices.errors import DeviceError
+from devices.errors import DeviceError, PrinterNotReady
 from devices.events import utc_now
 from devices.runner import printer_for
 from gateway.daemon.printer_health import PrinterHealth
@@ -62,6 +62,19 @@ class DrawerKick:
 
 
 @dataclass(frozen=True)
+class BenchJob:
+    """A technician's test from the technician page: `test_page` prints
+    `ReceiptPrinter.print_test_page` (as `gateway devices print-test`) on every printer,
+    `drawer` kicks the drawer's printer. `reply` gets one line per printer; the main loop
+    never waits for it (the web thread that asked does)."""
+
+    kind: str  # "test_page" or "drawer"
+    lines: tuple[str, ...]
+    reply: queue.SimpleQueue[list[str]]
+    seq: int = 0  # every job names a record; this one none
+
+
+@dataclass(frozen=True)
 class Reconfigure:
     """Printers of reloaded settings, swapped in on the printer thread between jobs."""
 
@@ -88,7 +101,9 @@ class PrinterWorker:
         self.width = settings.store.receipt_width
         self.receipts_dir = receipts_dir
         self.alert = alert
-        self.jobs: queue.Queue[PrintJob | DrawerKick | Reconfigure | None] = queue.Queue()
+        self.jobs: queue.Queue[PrintJob | DrawerKick | BenchJob | Reconfigure | None] = (
+            queue.Queue()
+        )
         self.health = PrinterHealth(
             [p.name for p in settings.devices.printers],
             alert,
@@ -149,13 +164,40 @@ class PrinterWorker:
                     self._kick(job)
                 elif isinstance(job, Reconfigure):
                     self._swap(job)
+                elif isinstance(job, BenchJob):
+                    job.reply.put(self._bench(job))
                 else:
                     self._print(job)
             except Exception as exc:  # a bad receipt must not end printing for good
                 log.exception("printer job for record %s failed", job.seq)
                 self.alert("printer", f"record {job.seq}: printer job failed: {exc}")
 
-    def _next_job(self) -> PrintJob | DrawerKick | Reconfigure | None:
+    def _bench(self, job: BenchJob) -> list[str]:
+        """A technician's test page or drawer kick, between two receipts."""
+        if not self.printers:
+            return ["no printer is configured ([[devices.printers]])"]
+        targets = self.printers if job.kind == "test_page" else [self.drawer_printer]
+        said: list[str] = []
+        for printer in targets:
+            if printer is None:
+                return ["no configured printer's profile has a drawer port"]
+            try:
+                if job.kind == "test_page":
+                    status = printer.print_test_page(list(job.lines))
+                    said.append(f"{printer.name}: test page printed; {status.describe()}")
+                else:
+                    printer.kick_drawer()
+                    said.append(f"{printer.name}: drawer opened")
+                self.state = "ok"
+            except PrinterNotReady as exc:
+                said.append(f"{printer.name}: {exc.what}")
+            except DeviceError as exc:
+                printer.close()
+                self.state = f"offline: {exc}"
+                said.append(f"{printer.name}: {exc.describe()}")
+        return said
+
+    def _next_job(self) -> PrintJob | DrawerKick | BenchJob | Reconfigure | None:
         """The next job; while a printer is in trouble, its status is asked between jobs so
         recovery is seen (and the alert cleared) without a sale."""
         while True:

@@ -41,8 +41,9 @@ from gateway.lane.records import (
 from gateway.lane.records import Tender as TenderRecord
 from gateway.lane.state import LaneContext, Permit, Sale, State, Step, sale_override_ref
 from gateway.money import ZERO, cash_rounding, quantum
-from gateway.pricing import Basket, BasketLine, PricedBasket, price_basket
+from gateway.pricing import Basket, BasketLine, PricedBasket
 from gateway.pricing.basket import quantity_on_weighed_error
+from gateway.pricing.incremental import price_scan
 from gateway.pricing.result import PricedLine
 
 EXTERNAL = ("card", "mobile", "voucher")
@@ -60,13 +61,16 @@ def current(lane: LaneContext, at: datetime) -> Sale:
 
 
 def reprice(sale: Sale, at: datetime) -> Sale | Refusal:
-    """Price the basket with the sale's own catalog (a new catalog waits for the next sale)."""
+    """Price the basket with the sale's own catalog (a new catalog waits for the next sale),
+    re-using the last pricing's work for the lines that did not change (the same result as
+    pricing it whole: `gateway.pricing.incremental`)."""
     member = sale.member.context if sale.member else None
+    basket = Basket(sale.lines, at, member, sale.coupons)
     try:
-        priced = price_basket(Basket(sale.lines, at, member, sale.coupons), sale.catalog)
+        priced, memo = price_scan(basket, sale.catalog, sale.pricing)
     except StoregateError as exc:
         return Refusal("cannot_price", sentence(exc.what))
-    return replace(sale, priced=priced, priced_at=at)
+    return replace(sale, priced=priced, priced_at=at, pricing=memo)
 
 
 def _in_sale(

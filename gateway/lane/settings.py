@@ -38,8 +38,10 @@ DEFAULT_PERMISSIONS: dict[str, list[Role]] = {
     "change_settings": ["technician", "admin"],
     "restore_backup": ["technician", "admin"],
     "trust_key": ["admin"],
+    # The technician page (docs/technician.md): devices' tests, doctor, the settings check.
+    "service_devices": ["technician", "admin"],
 }
-BOX_ACTIONS = frozenset({"change_settings", "restore_backup", "trust_key"})
+BOX_ACTIONS = frozenset({"change_settings", "restore_backup", "trust_key", "service_devices"})
 
 
 class LaneSettings(BaseModel):

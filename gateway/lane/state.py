@@ -36,6 +36,7 @@ from gateway.lane.records import Tender as TenderRecord
 from gateway.lane.staff import StaffDirectory, StaffMember
 from gateway.money import ZERO
 from gateway.pricing import BasketLine, PricedBasket
+from gateway.pricing.incremental import PricingMemo
 from gateway.settings import GatewaySettings
 
 
@@ -58,7 +59,10 @@ class Shift:
 
 @dataclass(frozen=True)
 class Sale:
-    """The basket being rung up, and what has been paid toward it."""
+    """The basket being rung up, and what has been paid toward it.
+
+    `pricing` is what the last pricing of this sale worked out (a read-only value), handed
+    to the next one so a scan prices only what it changed (`gateway.pricing.price_scan`)."""
 
     started: datetime
     catalog: Catalog
@@ -75,6 +79,7 @@ class Sale:
     priced_at: datetime | None = None
     line_open_prices: tuple[tuple[int, OpenPriceRef], ...] = ()  # line index -> who keyed
     age_check: AgeCheck | None = None
+    pricing: PricingMemo | None = field(default=None, compare=False, repr=False)
 
     @property
     def paid(self) -> Decimal:

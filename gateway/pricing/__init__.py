@@ -10,6 +10,7 @@ from gateway.pricing.basket import (
     quantity_on_weighed_error,
 )
 from gateway.pricing.engine import PricingError, price_basket
+from gateway.pricing.incremental import PricingMemo, price_scan
 from gateway.pricing.result import Adjustment, PricedBasket, PricedLine, TaxSummary
 
 __all__ = [
@@ -21,8 +22,10 @@ __all__ = [
     "PricedBasket",
     "PricedLine",
     "PricingError",
+    "PricingMemo",
     "QuantityOnWeighedError",
     "TaxSummary",
     "price_basket",
+    "price_scan",
     "quantity_on_weighed_error",
 ]

@@ -119,6 +119,9 @@ class _Line:
     # (`_ProductFacts.counted_best`); `_UNKNOWN` means work it out
     counted_best: Any = _UNKNOWN
     sets: tuple[Any, ...] = ()  # the set promotions among `promotions`
+    # `amount` in whole minor units as step 2 left it, when already known (pricing per
+    # scan keeps it with the line: `gateway.pricing.incremental`); `_UNKNOWN`: work it out
+    minor: Any = _UNKNOWN
 
 
 def price_basket(basket: Basket, catalog: Catalog) -> PricedBasket:
@@ -1042,7 +1045,9 @@ def _thresholds_in_minor_units(
     more decimals. Any other case goes back to `_threshold` from there on.
     """
     places = shares.places
-    units = [_minor_units(line.amount, places) for line in own]
+    units = [
+        _minor_units(line.amount, places) if line.minor is _UNKNOWN else line.minor for line in own
+    ]
     if spend is None:  # (what the lines cost: summed already if a threshold was chosen on it)
         spend = sum([line.amount for line in own], ZERO)
     exponent = spend.as_tuple().exponent

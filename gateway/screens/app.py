@@ -58,6 +58,7 @@ from gateway.screens.access import (
 )
 from gateway.screens.hub import ScreenHub
 from gateway.screens.keys import KEYS
+from gateway.screens.technician import TechnicianDesk, TechnicianPage, technician_routes
 from gateway.screens.view import ScreenView
 
 PACKAGE = resources.files("gateway.screens")
@@ -367,15 +368,26 @@ def end_streams(app: Starlette) -> None:
 
 
 def create_app(
-    hub: ScreenHub, *, kiosk_token: str | None = None, clock: Clock = time.monotonic
+    hub: ScreenHub,
+    *,
+    kiosk_token: str | None = None,
+    clock: Clock = time.monotonic,
+    technician: TechnicianDesk | None = None,
 ) -> Starlette:
     """The ASGI app for `hub`: mount it in `gateway run` (see docs/screens.md).
     `kiosk_token`: the kiosk link's token (`gateway.screens.access.kiosk_token`); None:
-    no kiosk, everyone signs in. `clock`: monotonic seconds for the staff sessions."""
+    no kiosk, everyone signs in. `clock`: monotonic seconds for the staff sessions.
+    `technician`: the box's answers for the technician page (`/tech`, docs/technician.md);
+    None: no technician page."""
     screens = ScreensApp(hub, kiosk_token=kiosk_token, clock=clock)
     static = StaticFiles(directory=str(PACKAGE / "static"))
+    tech: list[Route] = []
+    if technician is not None:
+        page = TechnicianPage(technician, hub.settings, screens.env, clock)
+        tech = technician_routes(page)
     app = Starlette(
         routes=[
+            *tech,
             Route("/", guarded(screens, screens.cashier)),
             Route("/customer", guarded(screens, screens.customer)),
             Route("/events", guarded(screens, screens.cashier_events)),
