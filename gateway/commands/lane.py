@@ -23,7 +23,7 @@ from gateway.daemon.box_actions import journal_staff_change
 from gateway.daemon.lock import ask_owner, owner_refused, writer_of
 from gateway.database import open_database
 from gateway.errors import UsageError
-from gateway.i18n import LANGUAGES, language_of
+from gateway.i18n import LANGUAGES
 from gateway.journal import Journal
 from gateway.keyfile import SecretsKey
 from gateway.lane.book import LaneBook, LaneReader
@@ -53,8 +53,18 @@ def _approval(parser: argparse.ArgumentParser) -> None:
 
 def register(sub: Any) -> None:
     receipt = sub.add_parser("receipt", help="reprint the receipt of a journal record (a copy)")
-    receipt.add_argument("seq", type=int, metavar="SEQ", help="the journal record's number")
+    receipt.add_argument(
+        "seq",
+        metavar="SEQ|RECEIPT",
+        help="the journal record number, or the receipt number printed on the slip",
+    )
     receipt.add_argument("--escpos", metavar="FILE", help="also write ESC/POS bytes to FILE")
+    receipt.add_argument(
+        "--print",
+        action="store_true",
+        dest="to_printer",
+        help="also print the copy on the receipt printer (through the running daemon)",
+    )
     receipt.add_argument(
         "--width", type=int, choices=(32, 42, 48), help="columns (default store.receipt_width)"
     )
@@ -174,28 +184,46 @@ def _staff(db: Any, settings: GatewaySettings, database: Path) -> StaffDirectory
     )
 
 
-def _receipt(args: argparse.Namespace) -> int:
-    settings, db = _open(args, readonly=True)
-    journal = Journal(db)
-    record = journal.get(args.seq)
+def _receipt_record(journal: Journal, db: Any, wanted: str) -> Any:
+    """The record `wanted` names: digits are a journal record number (seq), anything else
+    the receipt number printed on the slip (e.g. box-1-000042)."""
+    wanted = wanted.strip()
+    if not wanted.isdigit():
+        record = LaneBook(db, journal).by_receipt(wanted)
+        if record is None:
+            raise UsageError(
+                f"there is no receipt {wanted!r} on this till",
+                where="gateway receipt",
+                fix="give the receipt number as printed (e.g. box-1-000042) or the journal "
+                "record number; receipts older than the retention period are pruned",
+            )
+        return record
+    seq = int(wanted)
+    record = journal.get(seq)
     if record is None:
         state = journal.state()
         kept = f"this till keeps records {state.anchor_seq + 1}..{state.head_seq}"
-        if 0 < args.seq <= state.anchor_seq:
+        if 0 < seq <= state.anchor_seq:
             raise UsageError(
-                f"journal record {args.seq} is older than the retention period: "
+                f"journal record {seq} is older than the retention period: "
                 "it was pruned from this till after head office acknowledged it",
                 where="gateway receipt",
                 fix=f"head office keeps every record; {kept}",
             )
         raise UsageError(
-            f"there is no journal record {args.seq}",
+            f"there is no journal record {seq}",
             where="gateway receipt",
             fix=f"{kept}; `gateway journal export` lists them",
         )
-    shift = record.body.get("shift_id")
-    chosen = LaneReader(db, journal).shift_language(str(shift)) if shift else None
-    language = args.language or language_of(chosen, settings.screens.language)
+    return record
+
+
+def _receipt(args: argparse.Namespace) -> int:
+    settings, db = _open(args, readonly=True)
+    journal = Journal(db)
+    record = _receipt_record(journal, db, args.seq)
+    reader = LaneReader(db, journal)
+    language = args.language or reader.record_language(record, settings.screens.language)
     receipt = from_record(
         record,
         settings.store.header_in(language),
@@ -210,6 +238,56 @@ def _receipt(args: argparse.Namespace) -> int:
         from gateway.receipts.escpos import render_escpos  # python-escpos: only when asked
 
         Path(args.escpos).write_bytes(render_escpos(receipt, width))
+    if args.to_printer:
+        return _print_copy(args, settings, record.seq, receipt, width, args.language)
+    return 0
+
+
+def _print_copy(
+    args: argparse.Namespace,
+    settings: GatewaySettings,
+    seq: int,
+    receipt: Any,
+    width: int,
+    language: str | None,
+) -> int:
+    """The copy on paper: through the running daemon's printer thread (the one that talks
+    to the printers), else straight to each configured printer, rendered in its encoding."""
+    if not settings.devices.printers:
+        raise UsageError(
+            "--print: no receipt printer is configured",
+            where="gateway receipt",
+            fix="add [[devices.printers]] to the settings, or leave out --print",
+        )
+    _, socket_path = writer_of(settings, args.db)
+    if socket_path is not None:
+        request: dict[str, Any] = {"command": "reprint", "seq": seq}
+        if language:
+            request["language"] = language
+        answer = ask_owner(socket_path, request)
+        if not answer.get("ok"):
+            return owner_refused(answer, "receipt")
+        print(
+            f"gateway receipt: copy of {answer.get('receipt')} sent to the printer", file=sys.stderr
+        )
+        return 0
+    from devices.errors import DeviceError
+    from devices.runner import printer_for
+    from gateway.receipts.escpos import render_escpos
+
+    for configured in settings.devices.printers:
+        printer = printer_for(configured)
+        try:
+            printer.print_bytes(render_escpos(receipt, width, encode=printer.encode_text))
+        except DeviceError as exc:
+            raise UsageError(
+                f"--print: printer {configured.name} did not print: {exc.what}",
+                where="gateway receipt",
+                fix="check the printer (paper, cover, cable) and run the command again",
+            ) from exc
+        finally:
+            printer.close()
+    print("gateway receipt: copy sent to the printer", file=sys.stderr)
     return 0
 
 

@@ -83,6 +83,7 @@ from gateway.daemon.requests import (
     DeviceEventsRequest,
     LaneRequest,
     ReloadRequest,
+    ReprintRequest,
     ScaleReadingRequest,
     StaffRequest,
     StatusRequest,
@@ -94,7 +95,7 @@ from gateway.daemon.screens import Call, Screens
 from gateway.daemon.till import PrinterWorker, TillEffects
 from gateway.database import open_database
 from gateway.errors import StoregateError
-from gateway.journal import Journal, JournalError
+from gateway.journal import Journal, JournalError, JournalRecord
 from gateway.journal.retention import RetentionKeeper
 from gateway.keyfile import SecretsKey
 from gateway.lane import events as ev
@@ -114,6 +115,7 @@ TICK = 0.2  # seconds the loop waits for a message before housekeeping
 RECENT = 50  # anomalies and alerts kept for the supervisor's view
 SYNC_RETRY_S = 30.0  # seconds between attempts to start sync when its state file failed
 PRINTED_KINDS = ("sale", "refund", "paid_in", "paid_out", "z_report")
+SCREENS_TICK_S = 1.0
 
 
 class StartError(StoregateError):
@@ -210,6 +212,7 @@ class Box:
         self.chain_broken: ChainBroken | None = None
         self.config_pending = False  # head office's settings wait for the sale to end
         self.next_backup = self.clock.monotonic() + settings.backup.interval_hours * 3600
+        self.next_screens_tick = 0.0  # the screens' clock, sync light and thank-you timer
         self.counts = {"events": 0, "sales": 0, "refusals": 0}
         # When the lane last changed because of a device (for scan-to-screen latency).
         self.last_input: dict[str, Any] = {"count": 0, "device": None, "lane_updated_at": None}
@@ -238,6 +241,7 @@ class Box:
             CatalogLoadRequest: self._catalog_load,
             SyncNowRequest: self._sync_now,
             AcceptBreakRequest: self._accept_break,
+            ReprintRequest: self._reprint_request,
         }
 
     # -- life cycle -----------------------------------------------------------------------
@@ -294,12 +298,68 @@ class Box:
         from gateway.daemon.technician import BoxDesk
 
         self.screens.start(
-            self.settings, self.lane, self.inbox, self.feed, self.alert, BoxDesk(self)
+            self.settings,
+            self.lane,
+            self.inbox,
+            self.feed,
+            self.alert,
+            reprint=self.reprint,
+            technician=BoxDesk(self),
         )
+        self.screens.follow_printer(self.printer)
         release_freed_heap()  # start-up's garbage back to the OS, its survivors frozen
         log.info(
             "ready: lane %s, journal head %s", self.lane.state.value, self.journal.state().head_seq
         )
+
+    def reprint(
+        self, seq: int | None, copy: bool | None = None, language: str | None = None
+    ) -> str | None:
+        """Print the receipt of journal record `seq` again through the printer thread (None:
+        the newest printed record), read back from the journal; marked as a copy unless it
+        is the receipt the printer said it did not print (`copy` None: decided so). In
+        `language`, else the one its cashier chose at sign-on. Answers the receipt number,
+        or None when there is no such receipt. On the main loop."""
+        assert self.printer is not None and self.till is not None
+        record = self._printed_record(seq)
+        if record is None:
+            return None
+        if copy is None:
+            copy = seq is None
+        from gateway.receipts.model import from_record
+
+        store = self.settings.store
+        language = language or self.book.record_language(record, self.settings.screens.language)
+        receipt = from_record(
+            record,
+            store.header_in(language),
+            store.footer_in(language),
+            copy=copy,
+            language=language,
+            names=self.lane.catalog,
+        )
+        self.till.print(record, receipt)
+        number = str(record.body.get("receipt_id") or record.id)
+        log.info("record %s (%s) printed again%s", record.seq, number, " (copy)" if copy else "")
+        return number
+
+    def _printed_record(self, seq: int | None) -> JournalRecord | None:
+        if seq is not None:
+            record = self.journal.get(seq)
+            return record if record is not None and record.kind in PRINTED_KINDS else None
+        head = self.journal.state().head_seq
+        recent = self.journal.read(max(0, head - 200), 200)  # as `_reprint_unprinted` looks
+        return next((r for r in reversed(recent) if r.kind in PRINTED_KINDS), None)
+
+    def _reprint_request(self, request: ReprintRequest) -> dict[str, Any]:
+        receipt = self.reprint(request.seq, copy=True, language=request.language)
+        if receipt is None:
+            return {
+                "ok": False,
+                "error": f"journal record {request.seq} is not a receipt on this till",
+                "exit_code": 2,
+            }
+        return {"ok": True, "receipt": receipt}
 
     def _reprint_unprinted(self, last: int = 200) -> None:
         """After a crash between commit and print: print what has no text copy yet."""
@@ -1015,6 +1075,10 @@ class Box:
         entry.update(state=state, detail=detail, at=at.isoformat())
 
     def _housekeeping(self, now: float) -> None:
+        if self.screens.url is not None and now >= self.next_screens_tick:
+            self.next_screens_tick = now + SCREENS_TICK_S
+            online = self.sync.link_status().online if self.sync is not None else None
+            self.screens.tick(online, self.journal.backlog()[0])
         if self.sync_retry_at is not None and now >= self.sync_retry_at:
             self._start_sync()
         jump = self.clock_watch.tick(self.clock.wall(), now)

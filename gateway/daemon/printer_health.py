@@ -63,6 +63,9 @@ class PrinterHealth:
         self._alert = alert
         self._cleared = cleared
         self._outage: _Outage | None = None
+        # who else follows the printers' state reports (the till's screens: the device
+        # panel); called on the printer thread, must not block
+        self.listener: Callable[[DeviceEvent], None] = lambda event: None
 
     def track(self, names: list[str]) -> None:
         """The printers of reloaded settings: new ones start "unknown", removed ones go."""
@@ -78,6 +81,7 @@ class PrinterHealth:
             printer.state, printer.detail = event.state.value, event.detail
             printer.since = event.at.isoformat()
         log.info("printer %s: %s %s", event.device, event.state.value, event.detail)
+        self.listener(event)
         if event.state in _PRINTS:
             self._maybe_recovered()
 
@@ -93,7 +97,8 @@ class PrinterHealth:
             self._alert(
                 "printer",
                 f"receipt {seq} not printed ({reason}); reprint with "
-                f"`gateway receipt {seq}` once the printer is ready",
+                f"`gateway receipt {seq} --print` (or Ctrl+P at the till) once the printer "
+                "is ready",
             )
         else:
             log.error("printer: receipt %s not printed either (%s)", seq, reason)
@@ -119,7 +124,7 @@ class PrinterHealth:
             "printer",
             f"the printer prints again (it was: {outage.reason}); "
             f"receipts not printed meanwhile: {listed} — reprint each with "
-            "`gateway receipt SEQ`",
+            "`gateway receipt SEQ --print`",
         )
 
     def telemetry(self) -> dict[str, DeviceHealth]:

@@ -23,6 +23,7 @@ from typing import Any
 
 from gateway.cardsafe import mask_card_data
 from gateway.errors import StoregateError
+from gateway.i18n import LANGUAGES
 
 MAX_FIELD = 256  # a card, staff number, PIN, day or source name
 
@@ -111,6 +112,16 @@ class AcceptBreakRequest:
 
 
 @dataclass(frozen=True)
+class ReprintRequest:
+    """`{"command": "reprint", "seq": N}`: the receipt of journal record N printed again,
+    marked as a copy, through the daemon's printer thread (`gateway receipt N --print`);
+    `"language"` (optional): the receipt's language, else the one its cashier chose."""
+
+    seq: int
+    language: str | None = None
+
+
+@dataclass(frozen=True)
 class DeviceEventsRequest:
     """`{"command": "device_events", "after": N}`: the device events the daemon kept
     (gateway.daemon.device_feed) numbered above N, for `gateway devices watch` beside the
@@ -140,6 +151,7 @@ ControlRequest = (
     | StaffRequest
     | CatalogLoadRequest
     | AcceptBreakRequest
+    | ReprintRequest
 )
 
 
@@ -253,6 +265,24 @@ def _catalog_load(body: Mapping[str, Any]) -> CatalogLoadRequest:
     )
 
 
+def _reprint(body: Mapping[str, Any]) -> ReprintRequest:
+    seq = body.get("seq")
+    if isinstance(seq, bool) or not isinstance(seq, int) or not 0 < seq < 2**63:
+        raise BadRequest(
+            "reprint: seq must be the journal record number of a receipt",
+            where="control socket",
+            fix="gateway receipt SEQ|RECEIPT_NUMBER --print",
+        )
+    language = body.get("language")
+    if language is not None and language not in LANGUAGES:
+        raise BadRequest(
+            f"reprint: language must be one of {', '.join(LANGUAGES)}",
+            where="control socket",
+            fix="gateway receipt SEQ --print --language en|zh",
+        )
+    return ReprintRequest(seq, language)
+
+
 def _device_events(body: Mapping[str, Any]) -> DeviceEventsRequest:
     after = body.get("after", 0)
     if isinstance(after, bool) or not isinstance(after, int) or after < 0:
@@ -276,6 +306,7 @@ PARSERS: dict[str, Callable[[Mapping[str, Any]], ControlRequest]] = {
     "staff": _staff,
     "catalog_load": _catalog_load,
     "accept_break": _accept_break,
+    "reprint": _reprint,
 }
 
 

@@ -71,6 +71,10 @@ class MainLoopLane:
             return fn()
         return on_main_loop(self.inbox, fn)
 
+    def run(self, fn: Callable[[], T]) -> T:
+        """`fn()` on the main loop (the screens' reprint: it reads the journal)."""
+        return self._on_main(fn)
+
     def take(self) -> LaneSnapshot:
         """The lane as it is now; on the main loop only (it reads the book)."""
         assert threading.get_ident() == self._main, "lane snapshots are taken on the main loop"
@@ -107,10 +111,14 @@ class Screens:
         inbox: queue.SimpleQueue[Any],
         feed: Callable[[ev.Event], Outcome | Refusal],
         alert: Callable[[str, str], None],
+        reprint: Callable[[int | None], str | None] | None = None,
         technician: Any = None,
     ) -> None:
-        """`technician`: the technician page's desk (gateway.daemon.technician.BoxDesk),
-        served under `/tech`; None: no technician page."""
+        """`reprint(seq)` prints the receipt of journal record `seq` again (None: the last
+        receipt, as a copy) through the printer thread, on the main loop; the screens'
+        Ctrl+P and their failed-print banner use it. `technician`: the technician page's
+        desk (gateway.daemon.technician.BoxDesk), served under `/tech`; None: no
+        technician page."""
         config = settings.screens
         if not config.enabled:
             return
@@ -132,7 +140,11 @@ class Screens:
                 clock=store_clock(settings.store.timezone),
                 scale_capacity=scale_capacities(settings.devices.scales),
                 store_name=settings.store.name,
+                lane_name=settings.store.box,
             )
+            if reprint is not None:
+                owner, print_again = self.owner, reprint
+                self.hub.reprinter = lambda seq: owner.run(lambda: print_again(seq))
             token = kiosk_token(settings.paths.data_dir / TOKEN_FILE)
             app = create_app(self.hub, kiosk_token=token, technician=technician)
             self.server = ScreensServer(app, config).start()
@@ -184,6 +196,28 @@ class Screens:
         """A weight or a device's health: shown, never fed to the lane."""
         if self.hub is not None:
             self.hub.observe(event)
+
+    def tick(self, online: bool | None, backlog: int) -> None:
+        """Every second from the main loop's housekeeping: the clock on the page, the
+        customer's thank-you timing out, and how the box stands with head office (`online`
+        None: no sync) with the records it has not acknowledged yet."""
+        if self.hub is not None:
+            self.hub.tick()
+            self.hub.sync_state(online, backlog)
+
+    def follow_printer(self, printer: Any) -> None:
+        """The printer thread's word reaches the till: each printer's state in the device
+        panel, and a receipt that did not print as the banner (thread-safe hub calls)."""
+        if self.hub is None:
+            return
+        hub = self.hub
+        printer.health.listener = hub.observe
+
+        def receipt(job: Any, printed: bool, reason: str) -> None:
+            label = str(getattr(job.receipt, "document_id", "") or job.record_id)
+            hub.receipt_printed(job.seq, label, printed, reason)
+
+        printer.on_receipt = receipt
 
     def publish(self) -> None:
         """Something other than an event changed the lane (a new catalog, a reload); on

@@ -113,6 +113,9 @@ class PrinterWorker:
         self.render_escpos: Callable[..., bytes] | None = None
         self._use(settings.devices.printers)
         self.thread = threading.Thread(target=self._run, name="storegate-printer", daemon=True)
+        # who else follows each receipt printed or not (the till's screens: the job, and
+        # why not); called on this thread. Printer states: `health.listener`.
+        self.on_receipt: Callable[[PrintJob, bool, str], None] = lambda job, ok, why: None
         if self.printers and self.drawer_printer is None:
             log.warning(
                 "no configured printer's profile has a drawer port: the cash drawer "
@@ -223,6 +226,7 @@ class PrinterWorker:
         """Rendered for each printer in its own encoding (a Chinese receipt goes to a CJK
         profile's printer in GB18030 Chinese mode)."""
         assert self.render_escpos is not None
+        failed = ""
         for printer in self.printers:
             data = self.render_escpos(job.receipt, self.width, encode=printer.encode_text)
             try:
@@ -233,6 +237,8 @@ class PrinterWorker:
                 printer.close()
                 self.state = f"offline: {exc}"
                 self.health.not_printed(job.seq, exc.what)
+                failed = failed or exc.what
+        self.on_receipt(job, not failed, failed)
 
     def _kick(self, job: DrawerKick) -> None:
         printer = self.drawer_printer

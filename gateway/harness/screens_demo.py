@@ -266,7 +266,9 @@ def main(argv: list[str] | None = None) -> int:
         clock=store_clock(settings.store.timezone),
         scale_capacity=SCALE_CAPACITIES,
         store_name=settings.store.name,
+        lane_name=settings.store.box,
     )
+    hub.tick()  # the status bar's date and time (store-local wall time here)
     token = kiosk_token(data / TOKEN_FILE)
     app = create_app(hub, kiosk_token=token)
     server = ScreensServer(app, settings.screens, port=args.port).start()

@@ -25,6 +25,7 @@ from typing import Any
 
 import sqlite_utils
 
+from gateway.i18n import Language, language_of
 from gateway.journal import Journal, JournalRecord
 from gateway.lane.digest import DIGEST_VERSION, REPORTED, Digest, digest
 
@@ -132,6 +133,12 @@ class LaneReader:
         ).fetchone()
         language = json.loads(row[0]).get("language") if row else None
         return str(language) if language else None
+
+    def record_language(self, record: JournalRecord, default: Language) -> Language:
+        """The language a record's receipt is printed in, again too: the one its shift's
+        cashier chose at sign-on, else `default` (`[screens] language`)."""
+        shift = record.body.get("shift_id")
+        return language_of(self.shift_language(str(shift)) if shift else None, default)
 
     def last_count(self) -> Decimal | None:
         """The cash counted when the last shift closed (for a handover), if any."""

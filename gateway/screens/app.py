@@ -21,7 +21,6 @@ header, which a cross-site form cannot send.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import secrets
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -63,10 +62,12 @@ from gateway.screens.technician import TechnicianDesk, TechnicianPage, technicia
 from gateway.screens.view import ScreenView
 
 PACKAGE = resources.files("gateway.screens")
-CASHIER_PARTS = ("basket", "side", "prompt", "message")
+CASHIER_PARTS = ("status", "basket", "side", "prompt", "message")
 CUSTOMER_PARTS = ("customer",)
 KIOSK_COOKIE_SECONDS = 366 * 24 * 3600
-STREAM_RECHECK_S = 30.0  # an idle stream looks at its session at least this often
+# An idle stream says it is alive this often; the page (live.js) calls the till gone when
+# it hears nothing for BEAT_LOST_MS, so a daemon that stopped (or hangs) shows within 2 s.
+BEAT_S = 0.5
 LOGIN_FAILURES = ("wrong_pin", "locked_out")  # one answer: no hint which staff ids exist
 
 
@@ -166,18 +167,22 @@ class ScreensApp:
                         yield {"event": name, "data": html}
                 if await request.is_disconnected():
                     return
-                await self._wait(flag, session)
+                if not await self._wait(flag, session):
+                    yield {"event": "beat", "data": ""}
         finally:
             self.hub.forget(flag)
 
-    async def _wait(self, flag: asyncio.Event, session: StaffSession | None) -> None:
-        """Until the next change, or until `session` may have ended by itself."""
-        if session is None:
-            await flag.wait()
-            return
-        timeout = max(0.05, min(self.sessions.remaining(session), STREAM_RECHECK_S))
-        with contextlib.suppress(TimeoutError):
+    async def _wait(self, flag: asyncio.Event, session: StaffSession | None) -> bool:
+        """Until the next change (True), or until a heartbeat is due or `session` may have
+        ended by itself (False)."""
+        timeout = BEAT_S
+        if session is not None:
+            timeout = max(0.05, min(self.sessions.remaining(session), BEAT_S))
+        try:
             await asyncio.wait_for(flag.wait(), timeout)
+        except TimeoutError:
+            return False
+        return True
 
     # -- actions -------------------------------------------------------------------------
 

@@ -23,7 +23,7 @@ import asyncio
 import threading
 from collections.abc import Callable, Mapping
 from dataclasses import replace
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -64,6 +64,8 @@ from gateway.screens.view import (
     Message,
     Prompt,
     ScreenView,
+    SyncView,
+    Unprinted,
     build_view,
     last_sale,
     receipt_view,
@@ -106,6 +108,7 @@ class ScreenHub:
         clock: Callable[[], datetime],
         scale_capacity: Mapping[str, Decimal] | None = None,
         store_name: str = "",
+        lane_name: str = "",
     ) -> None:
         """`owner` runs every lane event and request (`LocalLane(lane)` without a daemon;
         the daemon's main loop in `gateway run`, which then calls `record` for events it
@@ -116,7 +119,12 @@ class ScreenHub:
         self.clock = clock
         self.scale_capacity = dict(scale_capacity or {})
         self.store_name = store_name
-        self.desk = Desk()
+        self.desk = Desk(store=store_name, lane_name=lane_name)
+        self._thanks_at: datetime | None = None  # when the customer's thank-you began
+        # prints a receipt again through the daemon's printer thread: the journal record
+        # `seq` (None: the last receipt); answers its receipt number, None for nothing to
+        # print. None here: this till has no printer thread (no daemon).
+        self.reprinter: Callable[[int | None], str | None] | None = None
         self._pending: ev.Event | None = None
         self._member_name: str | None = None
         self._lock = threading.RLock()
@@ -228,7 +236,12 @@ class ScreenHub:
             if isinstance(answer, Refusal):
                 self._refused(event, answer)
             else:
+                shown = (self.desk.last_sale, self.desk.refunded)
                 self._accepted(answer, self._member_name)
+                if (self.desk.last_sale, self.desk.refunded) != shown:
+                    self.desk.thanks_cleared, self._thanks_at = False, event.at
+                if isinstance(event, ev.OpenShift):  # the next cashier: a fresh display
+                    self.desk.thanks_cleared, self._thanks_at = True, None
             if not self.snapshot.member:
                 self._member_name = None
         self.publish()
@@ -264,6 +277,7 @@ class ScreenHub:
     def _accepted(self, outcome: Outcome, member_name: str | None) -> None:
         self._pending = None
         self.desk.prompt = None
+        self.desk.refund_picks = {}
         self.desk.selected = None
         text = " ".join(notice_text(self.language, n) for n in outcome.notices)
         self.desk.message = Message("notice", text) if text else None
@@ -281,8 +295,10 @@ class ScreenHub:
             self.desk.last_sale = last_sale(
                 document.body, outcome.receipt, self.money, self.settings.receipt_qr, name
             )
+            self.desk.refunded = None
         elif document is not None:
             total = self.money(Decimal(str(document.body["total"])))
+            self.desk.refunded = total
             self.desk.message = Message("notice", f"{self.t('refunded')}: {total}. {text}")
         if self.snapshot.sale is not None:
             self.desk.last_sale = None
@@ -320,10 +336,13 @@ class ScreenHub:
         if action in simple:
             event = simple[action]()
             return self.handle(event, actor) if event is not None else None
+        if action == "reprint":  # the daemon's printer thread: not under the hub's lock
+            self._reprint()
+            return None
         if action in LISTED:  # asks the lane's owner: not under the hub's lock
             listed = self._listed_prompt(action, entry)
             with self._lock:
-                self.desk.prompt = listed
+                self.desk.prompt, self.desk.refund_picks = listed, {}
             self.publish()
             return None
         dialogs: dict[str, Callable[[str], None]] = {
@@ -333,6 +352,7 @@ class ScreenHub:
             "up": lambda _: self._move(-1),
             "down": lambda _: self._move(1),
             "select": self._select,
+            "refund_pick": self._refund_pick,
             "return": self._open_return,
             "no_sale": self._open_no_sale,
             "paid_in": lambda entry: self._open_movement("paid_in", entry),
@@ -346,6 +366,20 @@ class ScreenHub:
             dialogs[action](entry)
         self.publish()
         return None
+
+    def _reprint(self) -> None:
+        """Ctrl+P: the receipt the banner says did not print, else the last receipt
+        (marked as a copy), printed again from its journal record."""
+        with self._lock:
+            unprinted = self.desk.unprinted
+        if self.reprinter is None:
+            self.note("alert", self.t("no_printer"))
+            return
+        printing = self.reprinter(unprinted.seq if unprinted is not None else None)
+        if printing is None:
+            self.note("alert", self.t("nothing_to_reprint"))
+        else:
+            self.note("notice", f"{self.t('reprinting')} {printing}")
 
     def _weighed(self, entry: str, at: datetime) -> ev.Event:
         """F3: the PLU typed and the scale's last reading, through the lane's one
@@ -382,7 +416,23 @@ class ScreenHub:
         if entry.strip().isdigit() and 1 <= int(entry) <= len(self.view.lines):
             self.desk.selected = int(entry) - 1
 
+    def _refund_pick(self, entry: str) -> None:
+        """What the cashier has picked so far in the refund-lines dialog (`1=2;3=all`, sent
+        by the page as it changes), for the customer's display only: the lane gets the
+        picks with OK, and checks them then."""
+        prompt = self.desk.prompt
+        if prompt is None or prompt.receipt is None:
+            return
+        numbers = {line.number for line in prompt.receipt.lines if line.open}
+        picks: dict[int, str] = {}
+        for item in entry.split(";")[:500]:
+            number, _, quantity = item.partition("=")
+            if number.strip().isdigit() and int(number) in numbers and quantity.strip():
+                picks[int(number)] = quantity.strip()[:12]
+        self.desk.refund_picks = picks
+
     def _escape(self) -> None:
+        self.desk.refund_picks = {}
         self.desk.prompt = None
         self.desk.message = None
         self._pending = None
@@ -751,6 +801,47 @@ class ScreenHub:
         with self._lock:
             waiters = list(self._waiters)
         self._wake(waiters)
+
+    # -- the till at a glance ----------------------------------------------------------------
+
+    def tick(self, now: datetime | None = None) -> None:
+        """The clock moved (the daemon calls this every second; `now` defaults to the
+        hub's clock): the date and time shown, and the customer's thank-you cleared once
+        `[screens] thanks_seconds` have passed. Publishes only what changed."""
+        now = now if now is not None else self.clock()
+        limit = self.settings.thanks_seconds
+        with self._lock:
+            desk = self.desk
+            before = (desk.date, desk.clock, desk.thanks_cleared)
+            desk.date, desk.clock = now.strftime("%Y-%m-%d"), now.strftime("%H:%M")
+            since = self._thanks_at
+            if limit and since is not None and now - since >= timedelta(seconds=limit):
+                desk.thanks_cleared, self._thanks_at = True, None
+            changed = before != (desk.date, desk.clock, desk.thanks_cleared)
+        if changed:
+            self.publish()
+
+    def sync_state(self, online: bool | None, backlog: int) -> None:
+        """How the box stands with head office (`online` None: sync is off), and how many
+        journal records wait for its acknowledgement."""
+        state = SyncView(online, backlog)
+        with self._lock:
+            changed, self.desk.sync = self.desk.sync != state, state
+        if changed:
+            self.publish()
+
+    def receipt_printed(self, seq: int, receipt_id: str, printed: bool, reason: str = "") -> None:
+        """The printer thread's word on the receipt of record `seq`: one that did not
+        print raises the till's banner (Ctrl+P prints it again); printed, it goes."""
+        with self._lock:
+            shown = self.desk.unprinted
+            if not printed:
+                self.desk.unprinted = Unprinted(seq, receipt_id, reason)
+            elif shown is not None and shown.seq == seq:
+                self.desk.unprinted = None
+            changed = shown != self.desk.unprinted
+        if changed:
+            self.publish()
 
     def note(self, kind: str, text: str) -> None:
         with self._lock:

@@ -43,6 +43,9 @@ KEYS: dict[str, tuple[str, str]] = {
     # cash into and out of the drawer without a sale: Ctrl with suspend / resume's keys
     "paid_in": ("Ctrl+F6", "k_paid_in"),
     "paid_out": ("Ctrl+F7", "k_paid_out"),
+    # print again (Ctrl+P, as everywhere): the receipt that did not print (the banner),
+    # else the last one. Not a Shift+F key: those are taken by the rarer sale actions.
+    "reprint": ("Ctrl+P", "k_reprint"),
     # selling what has no barcode (docs/screens.md "Items without a barcode"): search next
     # to weigh, quick keys and open price next to void line / suspend, the age check
     "search": ("Shift+F3", "k_search"),

@@ -30,7 +30,7 @@ def pole_lines(view: ScreenView, language: str, store_name: str) -> Lines:
     line = view.last_line
     if line is not None:
         return (line.name, line.amount_plain), (t("total"), view.total)
-    sale = view.last_sale
+    sale = view.thanks  # cleared at the next sign-on or after [screens] thanks_seconds
     if sale is not None:
         if sale.change_amount:
             return (t("total"), sale.total), (t("change"), sale.change)

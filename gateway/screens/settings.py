@@ -79,6 +79,13 @@ class ScreensSettings(_Section):
         description="what the customer's QR code opens, e.g. "
         "'https://shop.example/r/{receipt_id}'; default: the receipt's journal reference",
     )
+    thanks_seconds: float = Field(
+        120,
+        ge=0,
+        le=3600,
+        description="seconds the customer display keeps the thank-you (0: until the next "
+        "sale or sign-on)",
+    )
     pole_display: PoleDisplaySettings | None = None
     keypad: bool = Field(
         False, description="show an on-screen numeric keypad on the cashier page (touch screens)"

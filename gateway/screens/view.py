@@ -118,6 +118,23 @@ class LastSale:
 
 
 @dataclass(frozen=True)
+class Unprinted:
+    """A receipt the printer did not print: the till's banner, with its one-key reprint."""
+
+    seq: int  # the journal record
+    receipt_id: str  # as it would have been printed on the slip
+    reason: str
+
+
+@dataclass(frozen=True)
+class SyncView:
+    """The link to head office at a glance: `online` None when this box has no sync."""
+
+    online: bool | None
+    backlog: int  # journal records head office has not acknowledged yet
+
+
+@dataclass(frozen=True)
 class ScreenView:
     language: str
     state: str
@@ -145,6 +162,15 @@ class ScreenView:
     weight_stable: bool = False
     last_sale: LastSale | None = None
     suspended: tuple[str, ...] = ()
+    store: str = ""  # the store's name, and this till's lane (box) id
+    lane_name: str = ""
+    date: str = ""  # the store's date and time, as of the last tick
+    clock: str = ""
+    sync: SyncView | None = None  # None: not known yet
+    unprinted: Unprinted | None = None
+    thanks: LastSale | None = None  # the customer's thank-you, until cleared
+    refunded: str | None = None  # the customer's last refund total, until cleared
+    refund_picks: tuple[tuple[int, str], ...] = ()  # (line number, picked) so far
 
     @property
     def last_line(self) -> LineView | None:
@@ -166,6 +192,15 @@ class Desk:
     prompt: Prompt | None = None
     last_sale: LastSale | None = None
     selected: int | None = None
+    store: str = ""
+    lane_name: str = ""
+    date: str = ""
+    clock: str = ""
+    sync: SyncView | None = None
+    unprinted: Unprinted | None = None
+    refunded: str | None = None  # the last refund's total (the customer's display)
+    thanks_cleared: bool = False  # the customer's thank-you was cleared (time, sign-on)
+    refund_picks: dict[int, str] = field(default_factory=dict)  # the refund-lines dialog's
 
 
 def build_view(
@@ -190,6 +225,15 @@ def build_view(
         "weight_stable": desk.weight_status == "stable",
         "last_sale": desk.last_sale if sale is None else None,
         "suspended": lane.suspended if shift else (),
+        "store": desk.store,
+        "lane_name": desk.lane_name,
+        "date": desk.date,
+        "clock": desk.clock,
+        "sync": desk.sync,
+        "unprinted": desk.unprinted,
+        "thanks": None if sale is not None or desk.thanks_cleared else desk.last_sale,
+        "refunded": None if sale is not None or desk.thanks_cleared else desk.refunded,
+        "refund_picks": tuple(sorted(desk.refund_picks.items())),
     }
     if sale is not None:
         base.update(_sale(sale, desk, fmt, t, language))

@@ -157,12 +157,12 @@ def test_a_chinese_cashiers_receipt_prints_in_chinese_and_the_next_cashiers_in_e
         assert FS_CHINESE_ON not in wait_for_receipts(printer, 2)[1]
 
         copy = reprint(config, sale)  # in the language its cashier chose at sign-on
-        assert copy[3].strip() == "*** 重印副本 ***" and copy[4].strip() == "购物小票"
+        assert copy[3].strip() == "*** 重印副本 / COPY ***" and copy[4].strip() == "购物小票"
         assert "合计 CHF                              3.75" in copy
         assert "全脂牛奶 1升                          1.75" in copy
         english_copy = reprint(config, sale, "--language", "en")
         assert "TOTAL CHF                             3.75" in english_copy
-        assert english_copy[3].strip() == "*** COPY ***"
+        assert english_copy[3].strip() == "*** COPY / 重印 ***"
     finally:
         daemon.stop()
         printer.stop()

@@ -117,7 +117,7 @@ def test_staff_report_and_receipt_commands(tmp_path: Path, catalog, settings) ->
     assert twice.returncode == 1 and "already closed" in twice.stderr
 
     reprint = gateway("receipt", "2", "--width", "32", "--db", str(db))
-    assert reprint.returncode == 0 and "*** COPY ***" in reprint.stdout
+    assert reprint.returncode == 0 and "*** COPY / 重印 ***" in reprint.stdout
     assert max(len(line) for line in reprint.stdout.splitlines()) <= 32
     missing = gateway("receipt", "999", "--db", str(db))
     assert missing.returncode == 2 and "no journal record 999" in missing.stderr

@@ -62,7 +62,7 @@ def test_crash_between_commit_and_print(tmp_path: Path, catalog, settings) -> No
         timeout=60,
     )
     assert reprint.returncode == 0, reprint.stderr
-    assert "*** COPY ***" in reprint.stdout and record_id in reprint.stdout
+    assert "*** COPY / 重印 ***" in reprint.stdout and record_id in reprint.stdout
     assert sales[0].hash.encode() in escpos.read_bytes()
 
     lane = make_lane(db_path, catalog, settings)  # the box restarts

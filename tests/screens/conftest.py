@@ -56,6 +56,7 @@ def till(tmp_path: Path, language: str, tune: Callable[[GatewaySettings], None])
         clock=StepClock(datetime(2026, 11, 24, 9, 0)),
         scale_capacity=SCALE_CAPACITIES,
         store_name=settings.store.name,
+        lane_name=settings.store.box,
     )
     token = kiosk_token(tmp_path / TOKEN_FILE)
     server = ScreensServer(create_app(hub, kiosk_token=token), settings.screens, port=0).start()

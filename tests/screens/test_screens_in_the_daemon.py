@@ -153,7 +153,9 @@ def test_only_the_main_loop_uses_the_database_in_a_browser_session(
         expect(dialog.locator('input[name="line_1"]')).to_be_focused()
         page.keyboard.press("Space")  # all of line 1
         dialog.locator('input[name="reason"]').fill("changed mind")
-        dialog.locator('input[name="reason"]').press("Enter")
+        dialog.locator('input[name="reason"]').press("Enter")  # on to pay back
+        expect(dialog.locator('input[name="tender"]')).to_be_focused()
+        page.keyboard.press("Enter")  # cash: the last field, Enter is OK
         expect(page.locator('[data-prompt="supervisor"]')).to_be_visible()  # the lane wants one
         page.keyboard.type(SUPERVISOR[0])
         page.keyboard.press("Tab")

@@ -32,13 +32,15 @@ WORD = re.compile(r"[A-Za-z]{2,}")
 
 
 def english_words(page: Page, till: Till) -> list[str]:
-    """ASCII words left on the page once codes and data (device names, ids, the currency
-    code, PLU, units, staff names) are taken out."""
+    """ASCII words left on the page once codes and data (device names, ids, the lane's
+    name, the currency code, PLU, units, staff names) are taken out."""
     text = page.evaluate(VISIBLE_TEXT)
     view = till.hub.view
     receipt = view.last_sale.receipt_id if view.last_sale else ""
     people = [view.cashier or ""]  # staff names are data (the refund dialog's "sold by")
-    codes = [*till.hub.desk.devices, view.shift_id or "", receipt, till.hub.store_name, *people]
+    desk = till.hub.desk  # the lane's name (`[store] box`, the status bar) is a code too
+    codes = [*desk.devices, view.shift_id or "", receipt, till.hub.store_name, desk.lane_name]
+    codes += people
     for code in sorted(filter(None, codes), key=len, reverse=True):
         text = text.replace(code, " ")
     allowed = {"PLU", "CHF", "kg"}
@@ -90,7 +92,9 @@ def test_a_cashier_who_signs_on_in_chinese_sees_only_chinese_the_next_one_englis
         dialog = page.locator('[data-prompt="refund_lines"]')
         dialog.locator("input[name=line_1]").fill("1")
         dialog.locator("input[name=reason]").fill("坏了")
-        dialog.locator("input[name=reason]").press("Enter")  # a cashier's refund: supervisor
+        dialog.locator("input[name=reason]").press("Enter")  # on to pay back
+        expect(dialog.locator("input[name=tender]")).to_be_focused()
+        page.keyboard.press("Enter")  # cash: the last field, Enter is OK; a cashier: supervisor
         prompt = page.locator('[data-prompt="supervisor"]')
         expect(prompt).to_contain_text(zh["supervisor"])
         expect(prompt).to_contain_text("此操作需要主管授权")  # the lane's refusal, by its code

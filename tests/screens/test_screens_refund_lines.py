@@ -77,7 +77,9 @@ def test_the_dialog_lists_the_lines_and_refunds_part_of_one(till: Till, cashier:
     dialog.locator('input[name="reason"]').fill("leaking bottles")
     expect(rows.nth(0)).to_have_class(re.compile(r"\bchosen\b"))
     shot(cashier, "cashier-refund-lines")
-    cashier.keyboard.press("Enter")
+    cashier.keyboard.press("Enter")  # from the reason, Enter walks on to pay back
+    expect(dialog.locator('input[name="tender"]')).to_be_focused()
+    cashier.keyboard.press("Enter")  # cash: the last field, Enter is OK
 
     supervisor = cashier.locator('[data-prompt="supervisor"]')  # the lane wants one
     expect(supervisor).to_contain_text("needs a supervisor")

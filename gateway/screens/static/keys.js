@@ -2,7 +2,8 @@
 // page works without a mouse. The browser's own meaning of F5/F11/F12 is suppressed here.
 // Shift+F2-F12 are the less frequent actions (coupon, search, price, quick keys, open
 // price, age check, member tenders, refund of chosen lines, return without receipt,
-// no-sale); Ctrl+F6 / Ctrl+F7 are paid in / paid out.
+// no-sale); Ctrl+F6 / Ctrl+F7 are paid in / paid out; Ctrl+P prints a receipt again (the
+// browser's print dialog is suppressed).
 // Key presses are sent in order, one after the other, with the entry line as it was at the
 // press (a scanner or a fast cashier types the next code while the last one is on its way).
 (function () {
@@ -10,7 +11,11 @@
   var entry = document.getElementById("entry");
   var queue = Promise.resolve();
 
+  // the till is not answering (live.js): nothing is sent, nothing is queued for later
+  function live() { return document.body.hasAttribute("data-live"); }
+
   function send(action, value) {
+    if (!live()) { return; }
     var body = new URLSearchParams({ entry: value === undefined ? entry.value : value });
     if (value === undefined) { entry.value = ""; }
     queue = queue.then(function () {
@@ -44,6 +49,10 @@
   function latch(on) { latched = on; document.body.classList.toggle("shift-latched", on); }
 
   document.addEventListener("keydown", function (e) {
+    if (!live()) { e.preventDefault(); return; }  // the till is gone: no input
+    // Ctrl+P is the till's print again (below), never the browser's print dialog, also
+    // while a dialog is open (where it does nothing)
+    if (e.ctrlKey && !e.altKey && (e.key === "p" || e.key === "P")) { e.preventDefault(); }
     if (dialog() && e.key !== "Escape") { return; }  // typing in a dialog: Enter submits it
     // a character typed while the cursor is nowhere (a dialog just closed, before the next
     // push puts it back on the entry line) belongs on the entry line, not lost
@@ -52,9 +61,11 @@
         document.activeElement.tagName === "INPUT")) { entry.focus(); return; }
     if (e.key === "F1") { e.preventDefault(); latch(!latched); return; }
     var fkey = /^F[0-9]+$/.test(e.key);
-    // Shift + a function key is a key of its own (the rarer actions: see docs/screens.md)
-    // Ctrl + a function key: the cash movements (paid in / out), rarer still
+    // Shift + a function key is a key of its own (the rarer actions: see docs/screens.md);
+    // Ctrl + a function key: the cash movements (paid in / out), rarer still; Ctrl + a
+    // letter too (Ctrl+P: print again)
     var name = (fkey && e.ctrlKey ? "Ctrl+" : (e.shiftKey || latched) && fkey ? "Shift+" : "") + e.key;
+    if (e.ctrlKey && !e.altKey && /^[a-z]$/i.test(e.key)) { name = "Ctrl+" + e.key.toUpperCase(); }
     if (fkey || e.key === "Escape") { latch(false); }
     var button = document.querySelector('.keys [data-key="' + name + '"]');
     if (!button) { return; }
@@ -98,6 +109,22 @@
     if (!input) { return; }
     input.value = value;
     row.classList.toggle("chosen", value.trim() !== "");
+    picked(row);
+  }
+
+  // what is picked so far goes to the hub for the customer's display (the lane gets the
+  // picks with OK and checks them then); sent a moment after the last change
+  var pickTimer = null;
+  function picked(row) {
+    var body = row.closest("tbody");
+    clearTimeout(pickTimer);
+    pickTimer = setTimeout(function () {
+      var picks = [];
+      body.querySelectorAll("tr[data-line] input").forEach(function (input) {
+        if (input.value.trim()) { picks.push(input.closest("tr").dataset.line + "=" + input.value.trim()); }
+      });
+      send("refund_pick", picks.join(";"));
+    }, 150);
   }
 
   function toggle(row) {
@@ -131,9 +158,38 @@
     if (actions[e.key]) { e.preventDefault(); actions[e.key](); }
   });
 
+  // In the refund-lines dialog Enter walks on: from the lines to the reason, to how the
+  // money goes back (to the terminal's reference when that is not cash); Enter on the last
+  // of them is OK: it refunds. In the receipt number Enter lists the receipt typed.
+  document.addEventListener("keydown", function (e) {
+    if (e.key !== "Enter" || e.target.tagName !== "INPUT") { return; }
+    var form = e.target.closest("form[data-steps]");
+    if (!form || e.target.name === "receipt_id") { return; }
+    var field = function (name) { return form.querySelector('input[name="' + name + '"]'); };
+    var tender = field("tender");
+    var order = ["reason", "tender"];
+    if (tender && tender.value.trim() !== tender.defaultValue.trim()) { order.push("reference"); }
+    var at = pickRow(e.target) ? -1 : order.indexOf(e.target.name);
+    if (at === -1 && !pickRow(e.target)) { return; }
+    e.preventDefault();
+    var next = at + 1 < order.length ? field(order[at + 1]) : null;
+    if (next) { next.focus(); next.select(); } else { form.querySelector('button[type="submit"]').click(); }
+  }, true);
+
+  // the basket follows the line just scanned or selected
+  function followLine() {
+    var row = document.querySelector("#basket tr.selected");
+    if (row) { row.scrollIntoView({ block: "nearest" }); }
+  }
+  document.body.addEventListener("htmx:sseMessage", function (e) {
+    if (e.target && e.target.id === "basket") { followLine(); }
+  });
+  // a message or a banner taking its row shrinks the basket: the line stays in view
+  if (window.ResizeObserver) { new ResizeObserver(followLine).observe(document.getElementById("basket")); }
+
   document.addEventListener("input", function (e) {
     var row = e.target.closest && pickRow(e.target);
-    if (row) { row.classList.toggle("chosen", e.target.value.trim() !== ""); }
+    if (row) { row.classList.toggle("chosen", e.target.value.trim() !== ""); picked(row); }
   });
 
   document.getElementById("prompt").addEventListener("click", function (e) {
@@ -145,7 +201,9 @@
     if (input) { input.focus(); }
   });
 
-  document.body.addEventListener("htmx:sseMessage", function () { focusInput(); });
+  // a heartbeat (live.js) changes nothing on the page: the cursor stays where it is
+  function pushed(e) { return !(e.target && e.target.id === "beat"); }
+  document.body.addEventListener("htmx:sseMessage", function (e) { if (pushed(e)) { focusInput(); } });
   document.body.addEventListener("click", function (e) {
     if (!e.target.closest("input, button")) { focusInput(); }
   });
