@@ -18,6 +18,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 import secrets
 from collections import defaultdict
 from dataclasses import dataclass
@@ -136,8 +137,6 @@ def read_rows(path: Path) -> list[dict[str, str]]:
 
 def parse_rows(rows: list[dict[str, str]], groups: set[str], source: str) -> list[Row]:
     """Every row checked; all problems listed at once."""
-    import re
-
     if rows and "id" not in rows[0]:
         raise MemberImportError(source, [f"no `id` column (the columns are {', '.join(COLUMNS)})"])
     problems: list[str] = []

@@ -12,8 +12,7 @@ from typing import Any
 
 from cloud import members
 from cloud.clock import utc_now_iso
-from cloud.db import Database
-from cloud.schema import require_current
+from cloud.schema import open_current
 from gateway.errors import UsageError
 
 ArgAdder = Callable[[argparse.ArgumentParser], None]
@@ -74,14 +73,8 @@ def register(sub: Any, db_arg: ArgAdder, broker_args: ArgAdder) -> None:
     pub.set_defaults(func=_publish)
 
 
-def _open(args: argparse.Namespace) -> Database:
-    db = Database.open(args.db)
-    require_current(db)
-    return db
-
-
 def _import(args: argparse.Namespace) -> int:
-    db = _open(args)
+    db = open_current(args.db)
     try:
         if args.settings:
             try:
@@ -103,7 +96,7 @@ def _import(args: argparse.Namespace) -> int:
 
 
 def _list(args: argparse.Namespace) -> int:
-    db = _open(args)
+    db = open_current(args.db)
     try:
         rows = members.members(db, args.store)
     finally:
@@ -122,7 +115,7 @@ def _list(args: argparse.Namespace) -> int:
 
 
 def _history(args: argparse.Namespace) -> int:
-    db = _open(args)
+    db = open_current(args.db)
     try:
         lines = members.history(db, args.store, args.member)
     finally:
@@ -141,7 +134,7 @@ def _adjust(args: argparse.Namespace) -> int:
             where="cloud members adjust",
             fix="e.g. 50.00",
         ) from None
-    db = _open(args)
+    db = open_current(args.db)
     try:
         members.adjust(
             db,
@@ -160,7 +153,7 @@ def _adjust(args: argparse.Namespace) -> int:
 
 
 def _status(args: argparse.Namespace) -> int:
-    db = _open(args)
+    db = open_current(args.db)
     try:
         members.set_status(db, args.store, args.member, args.status, "", now=utc_now_iso())
     finally:
@@ -174,7 +167,7 @@ def _publish(args: argparse.Namespace) -> int:
     from cloud.publish import publish_document
     from cloud.publish_cli import signing_key
 
-    db = _open(args)
+    db = open_current(args.db)
     try:
         document = members.build_document(db, args.store, utc_now_iso())
         if args.out:

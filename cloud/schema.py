@@ -298,6 +298,18 @@ def require_current(db: Database) -> None:
         )
 
 
+def open_current(url: str) -> Database:
+    """The head-office database at `url`, refused (and closed) unless it is at the
+    schema this head office needs: what every `cloud` command opens."""
+    db = Database.open(url)
+    try:
+        require_current(db)
+    except BaseException:
+        db.close()
+        raise
+    return db
+
+
 def _now() -> str:
     from cloud.clock import utc_now_iso
 

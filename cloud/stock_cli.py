@@ -11,10 +11,9 @@ from typing import Any
 
 from cloud import render, stock, stock_plan, stock_rules
 from cloud.clock import Clock, iso, parse_instant, system_clock
-from cloud.db import Database
 from cloud.reports import Table
 from cloud.sales import Period
-from cloud.schema import require_current
+from cloud.schema import open_current
 from gateway.errors import UsageError
 
 ArgAdder = Callable[[argparse.ArgumentParser], None]
@@ -175,16 +174,6 @@ def _output(parser: argparse.ArgumentParser) -> None:
 # ---------------------------------------------------------------- helpers
 
 
-def _open(args: argparse.Namespace) -> Database:
-    db = Database.open(args.db)
-    try:
-        require_current(db)
-    except BaseException:
-        db.close()
-        raise
-    return db
-
-
 def _instant(text: str | None, clock: Clock = system_clock) -> datetime:
     if text is None:
         return clock()
@@ -248,7 +237,7 @@ def _show(table: Table, args: argparse.Namespace) -> None:
 
 
 def _post(args: argparse.Namespace) -> int:
-    db = _open(args)
+    db = open_current(args.db)
     try:
         done = stock.post_journal(db, iso(system_clock()), args.store)
     finally:
@@ -291,7 +280,7 @@ def _item(args: argparse.Namespace) -> int:
                 fix="give 0 or more days",
             )
         changes[name] = value
-    db = _open(args)
+    db = open_current(args.db)
     try:
         item = stock.set_item(db, iso(system_clock()), args.store, args.sku, args.by, changes)
     finally:
@@ -307,7 +296,7 @@ def _item(args: argparse.Namespace) -> int:
 def _receive(args: argparse.Namespace) -> int:
     now, stamp = _stamp(args)
     lines = _lines(args.item, cost=True)
-    db = _open(args)
+    db = open_current(args.db)
     try:
         n = stock.receive(
             db, now, args.doc, args.store, lines, stamp, order=args.po, supplier=args.supplier
@@ -324,7 +313,7 @@ def _receive(args: argparse.Namespace) -> int:
 def _transfer(args: argparse.Namespace) -> int:
     now, stamp = _stamp(args)
     lines = _lines(args.item)
-    db = _open(args)
+    db = open_current(args.db)
     try:
         n = stock.transfer(db, now, args.doc, args.from_store, args.to_store, lines, stamp)
     finally:
@@ -336,7 +325,7 @@ def _transfer(args: argparse.Namespace) -> int:
 def _loss(args: argparse.Namespace) -> int:
     now, stamp = _stamp(args)
     lines = _lines(args.item)
-    db = _open(args)
+    db = open_current(args.db)
     try:
         n = stock.record_loss(db, now, args.doc, args.store, lines, stamp, args.reason, args.note)
     finally:
@@ -348,7 +337,7 @@ def _loss(args: argparse.Namespace) -> int:
 def _count(args: argparse.Namespace) -> int:
     now, stamp = _stamp(args)
     lines = _lines(args.item, zero=True)
-    db = _open(args)
+    db = open_current(args.db)
     try:
         stock.post_journal(db, now, args.store)
         results = stock.record_count(db, now, args.doc, args.store, lines, stamp)
@@ -361,7 +350,7 @@ def _count(args: argparse.Namespace) -> int:
 
 
 def _movements(args: argparse.Namespace) -> int:
-    db = _open(args)
+    db = open_current(args.db)
     try:
         found = stock.movements(
             db, store=args.store, sku=args.sku, first=args.first, last=args.last
@@ -375,7 +364,7 @@ def _movements(args: argparse.Namespace) -> int:
 def _reorder(args: argparse.Namespace) -> int:
     instant = system_clock()
     day = _day(args.day, instant)
-    db = _open(args)
+    db = open_current(args.db)
     try:
         stock.post_journal(db, iso(instant), args.store)
         table = stock_plan.reorder_table(stock_plan.reorder(db, args.store, day), day, args.all)
@@ -390,7 +379,7 @@ def _po_create(args: argparse.Namespace) -> int:
     now = iso(instant)
     day = _day(args.day, instant)
     stamp = stock.Stamp(args.by, now, str(day))
-    db = _open(args)
+    db = open_current(args.db)
     try:
         stock.post_journal(db, now, args.store)
         settings = stock.item_settings(db, args.store)
@@ -420,7 +409,7 @@ def _po_create(args: argparse.Namespace) -> int:
 
 
 def _po_show(args: argparse.Namespace) -> int:
-    db = _open(args)
+    db = open_current(args.db)
     try:
         order = stock.load_order(db, args.order)
         names = {lv.sku: lv.name for lv in stock.levels(db, order.store)}
@@ -462,7 +451,7 @@ def _po_show(args: argparse.Namespace) -> int:
 
 
 def _po_list(args: argparse.Namespace) -> int:
-    db = _open(args)
+    db = open_current(args.db)
     try:
         where, params = ("AND store = ?", [args.store]) if args.store else ("", [])
         rows = db.query(
@@ -491,7 +480,7 @@ def _check(args: argparse.Namespace, clock: Clock = system_clock) -> int:
             fix="e.g. --shrink-rate 0.02 --shrink-days 28",
         )
     now = iso(instant)
-    db = _open(args)
+    db = open_current(args.db)
     try:
         done = stock.post_journal(db, now)
         found = stock_rules.check(db, day, now, stock_rules.StockLimits(rate, args.shrink_days))
@@ -506,7 +495,7 @@ def _check(args: argparse.Namespace, clock: Clock = system_clock) -> int:
 
 
 def _verify(args: argparse.Namespace) -> int:
-    db = _open(args)
+    db = open_current(args.db)
     try:
         drifts = stock.verify(db)
     finally:
@@ -525,7 +514,7 @@ def _verify(args: argparse.Namespace) -> int:
 
 def _report(args: argparse.Namespace) -> int:
     period = Period.parse(args.first, args.last)
-    db = _open(args)
+    db = open_current(args.db)
     try:
         if args.report == "onhand":
             table = stock_plan.on_hand_table(db, args.store, args.as_of)

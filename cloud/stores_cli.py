@@ -10,7 +10,7 @@ from typing import Any
 from cloud import stores
 from cloud.clock import utc_now_iso
 from cloud.db import Database
-from cloud.schema import require_current
+from cloud.schema import open_current
 from gateway.errors import UsageError
 
 ArgAdder = Callable[[argparse.ArgumentParser], None]
@@ -80,14 +80,8 @@ def register(sub: Any, db_arg: ArgAdder, broker_args: ArgAdder) -> None:
     cont.set_defaults(func=_rollout_continue)
 
 
-def _open(args: argparse.Namespace) -> Database:
-    db = Database.open(args.db)
-    require_current(db)
-    return db
-
-
 def _stores_list(args: argparse.Namespace) -> int:
-    db = _open(args)
+    db = open_current(args.db)
     try:
         rows = stores.store_rows(db)
     finally:
@@ -103,7 +97,7 @@ def _stores_list(args: argparse.Namespace) -> int:
 
 
 def _stores_add(args: argparse.Namespace) -> int:
-    db = _open(args)
+    db = open_current(args.db)
     try:
         stores.add_stores(db, args.store, args.name, utc_now_iso())
     finally:
@@ -113,7 +107,7 @@ def _stores_add(args: argparse.Namespace) -> int:
 
 
 def _groups_list(args: argparse.Namespace) -> int:
-    db = _open(args)
+    db = open_current(args.db)
     try:
         found = stores.groups(db)
     finally:
@@ -126,7 +120,7 @@ def _groups_list(args: argparse.Namespace) -> int:
 
 
 def _groups_change(args: argparse.Namespace) -> int:
-    db = _open(args)
+    db = open_current(args.db)
     try:
         stores.set_group(db, args.group, args.store, remove=args.remove)
         members = stores.groups(db).get(args.group, [])
@@ -137,7 +131,7 @@ def _groups_change(args: argparse.Namespace) -> int:
 
 
 def _rollout_list(args: argparse.Namespace) -> int:
-    db = _open(args)
+    db = open_current(args.db)
     try:
         found = stores.rollouts(db)
     finally:
@@ -165,7 +159,7 @@ def _status_rows(db: Database, rollout: stores.Rollout) -> list[dict[str, Any]]:
 
 
 def _rollout_status(args: argparse.Namespace) -> int:
-    db = _open(args)
+    db = open_current(args.db)
     try:
         rollout = stores.load_rollout(db, args.id)
         rows = _status_rows(db, rollout)
@@ -197,7 +191,7 @@ def _rollout_continue(args: argparse.Namespace) -> int:
     from cloud.publish import publish_document
     from cloud.publish_cli import signing_key
 
-    db = _open(args)
+    db = open_current(args.db)
     try:
         rollout = stores.load_rollout(db, args.id)
         rows = _status_rows(db, rollout)

@@ -160,7 +160,10 @@ def routes(
         if store is None:
             return JSONResponse({"error": "no such store"}, status_code=404)
         period = _period(request, clock().date())
-        limit = int(request.query_params.get("limit", "50"))
+        text = request.query_params.get("limit", "50")
+        if not text.isdigit() or not 1 <= int(text) <= 1000:
+            raise UsageError(f"limit={text!r}", where="limit", fix="a whole number, 1 to 1000")
+        limit = int(text)
         table = reports.items(load(db, period, store), limit=limit, slow=False)
         return JSONResponse(
             {"store": store, "from": str(period.first), "to": str(period.last), **_table(table)}

@@ -312,6 +312,7 @@ def test_the_api_answers_a_token_within_its_scope(office: str, db_url: str) -> N
         {k: str(v) for k, v in r.items()} for r in json.loads(out)["rows"]
     ]
     assert get("/stores/store-1/sales?by=weekday", tokens["erp-1"]).status_code == 400
+    assert get("/stores/store-1/items?limit=lots", tokens["erp-1"]).status_code == 400
     other = alert_id(db_url, "store-2")
     headers = {"Authorization": f"Bearer {tokens['audit']}"}
     assert api.post(f"/alerts/{other}/ack", headers=headers).status_code == 403
