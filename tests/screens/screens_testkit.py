@@ -63,8 +63,14 @@ def open_page(browser: Browser, url: str, *, width: int = 1280, height: int = 80
     page = browser.new_page(viewport={"width": width, "height": height})
     page.set_default_timeout(10_000)
     page.goto(url)
-    page.wait_for_selector("body[data-live]", state="attached")  # the event stream is open
+    wait_live(page)
     return page
+
+
+def wait_live(page: Page) -> None:
+    """Until the page's event stream is open: a page that has just (re)loaded takes no keys
+    before that (live.js), as a cashier sees by its "not answering" look."""
+    page.wait_for_selector("body[data-live]", state="attached")
 
 
 def shot(page: Page, name: str) -> Path:

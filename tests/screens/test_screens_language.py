@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 
 from playwright.sync_api import Browser, Page, expect
-from screens_testkit import MILK, Till, open_page, shot
+from screens_testkit import MILK, Till, open_page, shot, wait_live
 
 from gateway.harness.screens_demo import CASHIER, SUPERVISOR
 from gateway.i18n import TEXTS
@@ -59,6 +59,7 @@ def sign_on_in(page: Page, who: tuple[str, str], language: str, expected: str = 
     dialog.locator("input[name=pin]").press("Enter")
     expect(page.locator("[data-state]")).to_have_attribute("data-state", "idle")
     expect(page.locator("html")).to_have_attribute("data-language", expected or language)
+    wait_live(page)  # the page loaded again in the language: keys count once it is live
 
 
 def test_a_cashier_who_signs_on_in_chinese_sees_only_chinese_the_next_one_english(
@@ -108,6 +109,7 @@ def test_a_cashier_who_signs_on_in_chinese_sees_only_chinese_the_next_one_englis
         page.keyboard.press("Enter")
         expect(page.locator("[data-state]")).to_have_attribute("data-state", "closed")
         expect(page.locator("html")).to_have_attribute("data-language", "en")
+        wait_live(page)  # loaded again in the box's language: Enter counts once it is live
         figures = page.locator('[data-prompt="shift_closed"]')  # the drawer's figures: read
         expect(figures).to_be_visible()
         figures.locator("button[type=submit]").press("Enter")
