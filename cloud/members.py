@@ -34,7 +34,18 @@ from gateway.members.document import parse_document
 from gateway.settings import IDENTIFIER
 
 WALLETS = ("points", "subsidy", "cash")
-COLUMNS = ("id", "name", "group", "cards", "points", "subsidy", "cash", "subsidy_expires", "status")
+COLUMNS = (
+    "id",
+    "name",
+    "group",
+    "department",
+    "cards",
+    "points",
+    "subsidy",
+    "cash",
+    "subsidy_expires",
+    "status",
+)
 STATUSES = ("active", "blocked", "lost")
 
 
@@ -60,6 +71,7 @@ class Row:
     wallets: dict[str, Decimal]
     subsidy_expires: date | None
     status: str
+    department: str | None = None  # None: the file has no department column (kept)
 
 
 # -- the store's document settings -----------------------------------------------------
@@ -199,7 +211,12 @@ def parse_rows(rows: list[dict[str, str]], groups: set[str], source: str) -> lis
             problems.append(
                 f"line {n}: {member}: status {status!r} is not one of {', '.join(STATUSES)}"
             )
-        parsed.append(Row(n, member, cell.get("name", ""), group, cards, wallets, expires, status))
+        department = cell.get("department") if "department" in cell else None
+        if department and not re.match(IDENTIFIER, department):
+            problems.append(f"line {n}: {member}: department {department!r} is not an id")
+        parsed.append(
+            Row(n, member, cell.get("name", ""), group, cards, wallets, expires, status, department)
+        )
     if problems:
         raise MemberImportError(source, problems)
     return parsed
@@ -217,7 +234,15 @@ def import_members(db: Database, store: str, path: Path, *, by: str, now: str) -
     }
     owners = dict(db.query("SELECT card, member FROM member_card WHERE store = ?", (store,)))
     problems = []
+    known = {
+        str(r[0]) for r in db.query("SELECT id FROM member_department WHERE store = ?", (store,))
+    }
     for row in rows:
+        if row.department and row.department not in known:
+            problems.append(
+                f"line {row.line}: {row.id}: department {row.department!r} is not set up "
+                "(`cloud members department set`)"
+            )
         if row.id in existing and any(row.wallets.values()):
             problems.append(
                 f"line {row.line}: {row.id} exists: change balances with `cloud members adjust`"
@@ -245,6 +270,11 @@ def import_members(db: Database, store: str, path: Path, *, by: str, now: str) -
                     None if row.subsidy_expires is None else str(row.subsidy_expires),
                 ),
             )
+            if row.department is not None:
+                db.execute(
+                    "UPDATE member_account SET department = ? WHERE store = ? AND id = ?",
+                    (row.department or None, store, row.id),
+                )
             for card in row.cards:
                 db.execute(
                     "INSERT INTO member_card (store, card, member) VALUES (?, ?, ?) "
@@ -270,14 +300,48 @@ def ledger_line(
     ref: str,
     by: str,
     at: str,
+    *,
+    day: str | None = None,
+    meal: str | None = None,
 ) -> None:
     """One balance change (call inside a transaction); the same (source, ref, wallet) of a
-    store is written once, so posting twice changes nothing."""
+    store is written once, so posting twice changes nothing. It is booked in the month of
+    its business `day` (default: `at`'s day), or in the first open month when that one is
+    closed: a closed month's figures never change, a late line is a correction of the next
+    (docs/members.md, "Month close")."""
+    day = day or at[:10]
     db.execute(
-        "INSERT INTO member_ledger (store, member, wallet, delta, source, ref, at, by_whom) "
-        "VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (store, source, ref, wallet) DO NOTHING",
-        (store, member, wallet, str(delta), source, ref, at, by),
+        "INSERT INTO member_ledger (store, member, wallet, delta, source, ref, at, by_whom, "
+        "period, day, meal) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+        "ON CONFLICT (store, source, ref, wallet) DO NOTHING",
+        (
+            store,
+            member,
+            wallet,
+            str(delta),
+            source,
+            ref,
+            at,
+            by,
+            booked_in(db, store, day),
+            day,
+            meal,
+        ),
     )
+
+
+def booked_in(db: Database, store: str, day: str) -> str:
+    """The month (YYYY-MM) a change of business `day` is booked in: its own, unless the
+    store has closed it, then the month after the last closed one."""
+    period = day[:7]
+    row = db.one("SELECT max(period) FROM month_close WHERE store = ?", (store,))
+    last = None if row is None or row[0] is None else str(row[0])
+    return period if last is None or period > last else next_month(last)
+
+
+def next_month(period: str) -> str:
+    year, month = int(period[:4]), int(period[5:7])
+    return f"{year + month // 12:04d}-{month % 12 + 1:02d}"
 
 
 def _member(db: Database, store: str, member: str, where: str) -> None:
@@ -391,6 +455,8 @@ def post_box_changes(db: Database, store: str) -> dict[str, int]:
                     str(body["change"]),
                     f"box {box}",
                     str(at),
+                    day=str(body.get("day") or "") or None,
+                    meal=str(body.get("meal") or "") or None,
                 )
     return through
 

@@ -1,4 +1,5 @@
-"""`cloud members import|list|history|adjust|block|lost|unblock|publish`: argument handling."""
+"""`cloud members import|list|history|adjust|block|lost|unblock|publish`: argument handling
+(the canteen actions `department|grant|plan|budgets` are in cloud.accounts_cli)."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from cloud import members
+from cloud.accounts_cli import now_of, register_members
 from cloud.clock import utc_now_iso
 from cloud.schema import open_current
 from gateway.errors import UsageError
@@ -44,6 +46,9 @@ def register(sub: Any, db_arg: ArgAdder, broker_args: ArgAdder) -> None:
         help="JSON: currency, decimals, groups, redemption, offline (needed the first time)",
     )
     imp.add_argument("--by", default=getpass.getuser(), help="who (default: this user)")
+    imp.add_argument(
+        "--at", help="when, ISO-8601 with an offset (default: now): opening balances' day"
+    )
     imp.set_defaults(func=_import)
     listing = action("list", "every member with their balances")
     listing.add_argument("--json", action="store_true", help="as JSON")
@@ -57,6 +62,7 @@ def register(sub: Any, db_arg: ArgAdder, broker_args: ArgAdder) -> None:
     adj.add_argument("--delta", required=True, help="the change, e.g. 50.00 or -3.20")
     adj.add_argument("--reason", required=True, help="why (kept in the ledger)")
     adj.add_argument("--by", default=getpass.getuser(), help="who (default: this user)")
+    adj.add_argument("--at", help="when, ISO-8601 with an offset (default: now)")
     adj.set_defaults(func=_adjust)
     for status, name, text in (
         ("blocked", "block", "block a member: their cards are refused at every box"),
@@ -71,6 +77,7 @@ def register(sub: Any, db_arg: ArgAdder, broker_args: ArgAdder) -> None:
     key_args(pub)
     broker_args(pub)
     pub.set_defaults(func=_publish)
+    register_members(acts, db_arg)
 
 
 def _import(args: argparse.Namespace) -> int:
@@ -85,9 +92,9 @@ def _import(args: argparse.Namespace) -> int:
                     where="--settings",
                     fix="give a JSON file",
                 ) from exc
-            members.set_store(db, args.store, settings, utc_now_iso())
+            members.set_store(db, args.store, settings, now_of(args))
         created, updated = members.import_members(
-            db, args.store, args.file, by=args.by, now=utc_now_iso()
+            db, args.store, args.file, by=args.by, now=now_of(args)
         )
     finally:
         db.close()
@@ -144,7 +151,7 @@ def _adjust(args: argparse.Namespace) -> int:
             delta,
             args.reason,
             by=args.by,
-            now=utc_now_iso(),
+            now=now_of(args),
         )
     finally:
         db.close()

@@ -232,6 +232,35 @@ MIGRATIONS: list[list[str]] = [
         """CREATE TABLE stock_condition (
             key_prefix TEXT PRIMARY KEY, since TEXT NOT NULL)""",
     ],
+    # 11: accounts of enterprise canteens (issue 20, docs/members.md "Month close"): each
+    # ledger line is booked in a month (`period`, YYYY-MM: its own, or the first open one
+    # when its own is closed) with the box's business day and meal; members belong to
+    # departments with a monthly subsidy budget; subsidy plans and the grants made of
+    # them (once per plan and month); closed months with their frozen figures
+    [
+        "ALTER TABLE member_ledger ADD COLUMN period TEXT",
+        "ALTER TABLE member_ledger ADD COLUMN day TEXT",
+        "ALTER TABLE member_ledger ADD COLUMN meal TEXT",
+        "UPDATE member_ledger SET period = substr(at, 1, 7), day = substr(at, 1, 10)",
+        "CREATE INDEX member_ledger_period ON member_ledger (store, period)",
+        "ALTER TABLE member_account ADD COLUMN department TEXT",
+        """CREATE TABLE member_department (
+            store TEXT NOT NULL, id TEXT NOT NULL, name TEXT NOT NULL, budget {MONEY},
+            updated_by TEXT NOT NULL, updated_at TEXT NOT NULL, PRIMARY KEY (store, id))""",
+        """CREATE TABLE member_grant_plan (
+            store TEXT NOT NULL, id TEXT NOT NULL, grp TEXT NOT NULL, amount {MONEY} NOT NULL,
+            mode TEXT NOT NULL, day {BIGINT} NOT NULL, created_by TEXT NOT NULL,
+            created_at TEXT NOT NULL, PRIMARY KEY (store, id))""",
+        """CREATE TABLE member_grant (
+            store TEXT NOT NULL, id TEXT NOT NULL, period TEXT NOT NULL, grp TEXT NOT NULL,
+            amount {MONEY} NOT NULL, mode TEXT NOT NULL, expires TEXT NOT NULL,
+            members {BIGINT} NOT NULL, granted {MONEY} NOT NULL, forfeited {MONEY} NOT NULL,
+            by_whom TEXT NOT NULL, at TEXT NOT NULL, PRIMARY KEY (store, id, period))""",
+        """CREATE TABLE month_close (
+            store TEXT NOT NULL, period TEXT NOT NULL, closed_at TEXT NOT NULL,
+            closed_by TEXT NOT NULL, figures {JSON} NOT NULL, digest TEXT NOT NULL,
+            PRIMARY KEY (store, period))""",
+    ],
 ]
 
 LATEST = len(MIGRATIONS)
