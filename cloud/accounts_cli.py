@@ -64,6 +64,11 @@ def register_members(acts: Any, db_arg: ArgAdder) -> None:
     put.add_argument("department", help="the department id, e.g. ENG")
     put.add_argument("--name", default="", help="its name, e.g. 研发部 (default: the id)")
     put.add_argument("--budget", help="its monthly subsidy budget, e.g. 3000.00 (none: no budget)")
+    put.add_argument(
+        "--offline-allowance",
+        help="the most one offline box may pay of its members' subsidies past what head "
+        "office confirmed, e.g. 200.00 (none: no more than online)",
+    )
     _at(put)
     put.set_defaults(func=_department_set)
     listing = leaf(dept, "list", "every department, its budget and what it used in a month")
@@ -155,10 +160,22 @@ def register(sub: Any, db_arg: ArgAdder, broker_args: ArgAdder) -> None:
 
 def _department_set(args: argparse.Namespace) -> int:
     budget = None if args.budget is None else departments.amount(args.budget, "--budget")
+    allowance = (
+        None
+        if args.offline_allowance is None
+        else departments.amount(args.offline_allowance, "--offline-allowance")
+    )
     db = open_current(args.db)
     try:
         departments.set_department(
-            db, args.store, args.department, args.name, budget, by=args.by, now=now_of(args)
+            db,
+            args.store,
+            args.department,
+            args.name,
+            budget,
+            allowance=allowance,
+            by=args.by,
+            now=now_of(args),
         )
     finally:
         db.close()

@@ -37,9 +37,19 @@ def amount(text: str, where: str) -> Decimal:
 
 
 def set_department(
-    db: Database, store: str, dept: str, name: str, budget: Decimal | None, *, by: str, now: str
+    db: Database,
+    store: str,
+    dept: str,
+    name: str,
+    budget: Decimal | None,
+    *,
+    allowance: Decimal | None = None,
+    by: str,
+    now: str,
 ) -> None:
-    """Create or change a department; `budget` None: no monthly budget (nothing checked)."""
+    """Create or change a department; `budget` None: no monthly budget (nothing checked);
+    `allowance`: what one offline box may pay of its members' subsidies past what head
+    office confirmed (None: no more than online)."""
     if not re.match(IDENTIFIER, dept):
         raise UsageError(
             f"department {dept!r} is not an id",
@@ -48,23 +58,37 @@ def set_department(
         )
     with db.transaction():
         db.execute(
-            "INSERT INTO member_department (store, id, name, budget, updated_by, updated_at) "
-            "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (store, id) DO UPDATE SET "
-            "name = excluded.name, budget = excluded.budget, updated_by = excluded.updated_by, "
+            "INSERT INTO member_department (store, id, name, budget, offline_allowance, "
+            "updated_by, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (store, id) DO "
+            "UPDATE SET name = excluded.name, budget = excluded.budget, offline_allowance = "
+            "excluded.offline_allowance, updated_by = excluded.updated_by, "
             "updated_at = excluded.updated_at",
-            (store, dept, name or dept, None if budget is None else str(budget), by, now),
+            (
+                store,
+                dept,
+                name or dept,
+                None if budget is None else str(budget),
+                None if allowance is None else str(allowance),
+                by,
+                now,
+            ),
         )
 
 
-def departments(db: Database, store: str) -> dict[str, tuple[str, Decimal | None]]:
-    """id -> (name, monthly budget or None) of the store's departments."""
+def departments(db: Database, store: str) -> dict[str, tuple[str, Decimal | None, Decimal | None]]:
+    """id -> (name, monthly budget, offline allowance; None: none) of the departments."""
     return {
-        str(i): (str(n), None if b is None else Decimal(str(b)))
-        for i, n, b in db.query(
-            "SELECT id, name, budget FROM member_department WHERE store = ? ORDER BY id",
+        str(i): (str(n), _money(b), _money(a))
+        for i, n, b, a in db.query(
+            "SELECT id, name, budget, offline_allowance FROM member_department WHERE store = ? "
+            "ORDER BY id",
             (store,),
         )
     }
+
+
+def _money(value: object) -> Decimal | None:
+    return None if value is None else Decimal(str(value))
 
 
 def spent(db: Database, store: str, period: str) -> dict[str, Decimal]:
@@ -87,7 +111,7 @@ def budget_rows(
     """(department, name, budget, spent, % used) of every department, for `period`."""
     used = spent(db, store, period)
     rows = []
-    for dept, (name, budget) in departments(db, store).items():
+    for dept, (name, budget, _) in departments(db, store).items():
         value = used.get(dept, Decimal("0.00"))
         share = None if not budget else (value * 100 / budget).quantize(Decimal("0.1"))
         rows.append((dept, name, budget, value, share))

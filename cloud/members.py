@@ -556,6 +556,67 @@ def build_document(db: Database, store: str, now: str) -> dict[str, Any]:
         "included_through": through,
         "members": entries,
         "blacklist": {"version": blacklist_version, "cards": blacklist},
+        "spending": day_spending(db, store, now),
+        "departments": department_entries(db, store, now[:7]),
     }
     parse_document(json.loads(json.dumps(document)), f"members of {store}")
     return document
+
+
+def day_spending(db: Database, store: str, now: str) -> list[dict[str, Any]]:
+    """Stored value each member spent at the store's boxes on `now`'s UTC day and the day
+    before (a box matches its own local day), per meal, from the posted box changes."""
+    today = date.fromisoformat(now[:10])
+    days = [str(today.fromordinal(today.toordinal() - 1)), str(today)]
+    spent: dict[str, dict[str, dict[str, Decimal]]] = {d: {} for d in days}
+    for member, day, meal, delta in db.query(
+        "SELECT member, day, meal, delta FROM member_ledger WHERE store = ? AND source = 'box' "
+        "AND wallet IN ('subsidy', 'cash') AND day IN (?, ?) ORDER BY id",
+        (store, *days),
+    ):
+        figures = spent[str(day)].setdefault(str(member), defaultdict(Decimal))
+        figures[""] -= Decimal(str(delta))
+        if meal:
+            figures[str(meal)] -= Decimal(str(delta))
+    return [
+        {
+            "day": day,
+            "members": {
+                member: {
+                    "total": str(f[""]),
+                    "meals": {m: str(v) for m, v in f.items() if m},
+                }
+                for member, f in sorted(by_member.items())
+            },
+        }
+        for day, by_member in spent.items()
+    ]
+
+
+def department_entries(db: Database, store: str, month: str) -> list[dict[str, Any]]:
+    """Each department with its budget, what its members spent of subsidies in `month` and
+    its members, for the box to cap subsidy payments (docs/members.md, "Departments")."""
+    from cloud.departments import departments, spent
+
+    used = spent(db, store, month)
+    placed: dict[str, list[str]] = defaultdict(list)
+    for member, dept in db.query(
+        "SELECT id, department FROM member_account WHERE store = ? AND department IS NOT NULL "
+        "ORDER BY id",
+        (store,),
+    ):
+        placed[str(dept)].append(str(member))
+    out = []
+    for dept, (name, budget, allowance) in departments(db, store).items():
+        entry: dict[str, Any] = {
+            "id": dept,
+            "name": name,
+            "month": month,
+            "budget": None if budget is None else str(budget),
+            "spent": str(used.get(dept, Decimal("0.00"))),
+            "members": placed.get(dept, []),
+        }
+        if allowance is not None:
+            entry["offline_allowance"] = str(allowance)
+        out.append(entry)
+    return out

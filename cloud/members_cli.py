@@ -74,6 +74,9 @@ def register(sub: Any, db_arg: ArgAdder, broker_args: ArgAdder) -> None:
         change.set_defaults(func=_status, status=status)
     pub = action("publish", "build, sign and publish the store's members document")
     pub.add_argument("--out", type=Path, help="only write the (unsigned) document to FILE")
+    pub.add_argument(
+        "--at", help="when, ISO-8601 with an offset (default: now): the day of its spending figures"
+    )
     key_args(pub)
     broker_args(pub)
     pub.set_defaults(func=_publish)
@@ -176,7 +179,7 @@ def _publish(args: argparse.Namespace) -> int:
 
     db = open_current(args.db)
     try:
-        document = members.build_document(db, args.store, utc_now_iso())
+        document = members.build_document(db, args.store, now_of(args))
         if args.out:
             args.out.write_text(
                 json.dumps(document, indent=2, ensure_ascii=False), encoding="utf-8"

@@ -116,7 +116,7 @@ def figures(db: Database, store: str, period: str) -> dict[str, Any]:
             }
         )
     bills = []
-    for dept, (dept_name, budget) in departments(db, store).items():
+    for dept, (dept_name, budget, _) in departments(db, store).items():
         rows: list[dict[str, str]] = []
         for statement in statements:
             if statement["department"] != dept:

@@ -246,7 +246,8 @@ MIGRATIONS: list[list[str]] = [
         "ALTER TABLE member_account ADD COLUMN department TEXT",
         """CREATE TABLE member_department (
             store TEXT NOT NULL, id TEXT NOT NULL, name TEXT NOT NULL, budget {MONEY},
-            updated_by TEXT NOT NULL, updated_at TEXT NOT NULL, PRIMARY KEY (store, id))""",
+            offline_allowance {MONEY}, updated_by TEXT NOT NULL, updated_at TEXT NOT NULL,
+            PRIMARY KEY (store, id))""",
         """CREATE TABLE member_grant_plan (
             store TEXT NOT NULL, id TEXT NOT NULL, grp TEXT NOT NULL, amount {MONEY} NOT NULL,
             mode TEXT NOT NULL, day {BIGINT} NOT NULL, created_by TEXT NOT NULL,

@@ -552,6 +552,7 @@ REFUSALS_ZH: dict[str, str] = {
     "wrong_second_factor": "验证码无效。",
     "day_limit": "已达到当日限额：余款请用其他方式支付。",
     "insufficient_balance": "储值余额不足：余款请用其他方式支付。",
+    "department_budget": "本部门本月补贴预算已用完：余款请用其他方式支付。",
     "insufficient_points": "积分不足：请用其他方式支付。",
     "lost": "此会员卡已挂失。",
     "meal_limit": "已达到本餐限额：余款请用其他方式支付。",

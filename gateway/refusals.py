@@ -83,6 +83,7 @@ RefusalCode = Literal[
     "blocked",
     "day_limit",
     "insufficient_balance",
+    "department_budget",
     "insufficient_points",
     "lost",
     "meal_limit",

@@ -180,7 +180,9 @@ class MemberAccounts:
         if supervisor is not None:
             link = replace(link, supervisor=supervisor)
         meal = meal_at(fresh.group.limits, at)
-        spending = self.store.spending(fresh.id, at.date(), meal.name if meal else None)
+        spending = self.store.spending(
+            fresh.id, at.date(), meal.name if meal else None, online=link.online
+        )
         if tender == "points":
             return authorise_points(
                 fresh, amount, at, doc.redemption, spending, link, doc.offline, earlier

@@ -144,6 +144,42 @@ class OfflinePolicy(Model):
     max_unsynced_sales: int | None = Field(None, ge=0)
 
 
+class MemberDaySpending(Model):
+    """What one member spent of stored value on a day at every box, as head office knows
+    it: the boxes' changes up to `included_through`."""
+
+    total: Amount = Decimal(0)
+    meals: dict[Annotated[str, Field(pattern=IDENTIFIER)], Amount] = Field(default_factory=dict)
+
+
+class DaySpending(Model):
+    """Stored value spent on one local day, per member, across the store's boxes: with it a
+    box counts the day and meal limits over every till, not only its own (docs/members.md,
+    "Limits across boxes")."""
+
+    day: date
+    members: dict[Annotated[str, Field(pattern=IDENTIFIER)], MemberDaySpending] = Field(
+        default_factory=dict
+    )
+
+
+class Department(Model):
+    """A department (cost centre) and its monthly subsidy budget: a box pays no more from
+    its members' subsidy wallets in `month` than the budget leaves."""
+
+    id: str = Field(pattern=IDENTIFIER)
+    name: str | None = Field(None, max_length=80)
+    month: str = Field(pattern=r"^\d{4}-(0[1-9]|1[0-2])$", description="YYYY-MM of `spent`")
+    budget: Amount | None = Field(None, description="subsidy budget of the month; none: no cap")
+    spent: Amount = Field(Decimal(0), description="subsidy spent in `month` at every box")
+    offline_allowance: Amount | None = Field(
+        None,
+        description="while offline, the most one box may pay from the subsidy of this "
+        "department's members beyond what head office confirmed (none: no more than online)",
+    )
+    members: list[Annotated[str, Field(pattern=IDENTIFIER)]] = Field(default_factory=list)
+
+
 class MembersDocument(Model):
     schema_: Literal["storegate.members/1"] = Field(alias="schema")
     version: int = Field(ge=1, description="must increase with every publication")
@@ -161,6 +197,20 @@ class MembersDocument(Model):
     members: list[Member] = Field(default_factory=list)
     blacklist: Blacklist = Field(default_factory=lambda: Blacklist(version=0))
     offline: OfflinePolicy = Field(default_factory=lambda: OfflinePolicy.model_validate({}))
+    spending: list[DaySpending] = Field(
+        default_factory=list, description="stored value spent per member and day, all boxes"
+    )
+    departments: list[Department] = Field(default_factory=list)
+
+    def day_spending(self, day: date, member: str) -> MemberDaySpending | None:
+        """Head office's figure for `member` on `day`, or None when it sent none for it."""
+        for entry in self.spending:
+            if entry.day == day:
+                return entry.members.get(member, MemberDaySpending())
+        return None
+
+    def department_of(self, member: str) -> Department | None:
+        return next((d for d in self.departments if member in d.members), None)
 
 
 def parse_document(data: Any, source: str = "members") -> MembersDocument:
@@ -198,6 +248,21 @@ def cross_check(doc: MembersDocument) -> list[str]:
                 )
             seen_cards[card] = member.id
     _unique([e.card for e in doc.blacklist.cards], "blacklist.cards", "card", problems)
+    _unique([str(e.day) for e in doc.spending], "spending", "day", problems)
+    _unique([d.id for d in doc.departments], "departments", "id", problems)
+    members = {m.id for m in doc.members}
+    placed: dict[str, str] = {}
+    for i, dept in enumerate(doc.departments):
+        for field in ("budget", "spent", "offline_allowance"):
+            _decimals(getattr(dept, field), doc.decimals, f"departments[{i}].{field}", problems)
+        for mid in dept.members:
+            if doc.members and mid not in members:
+                problems.append(f"departments[{i}].members: no member {mid!r} in members")
+            if mid in placed:
+                problems.append(
+                    f"departments[{i}].members: {mid!r} is also in department {placed[mid]!r}"
+                )
+            placed[mid] = dept.id
     for field in ("per_transaction", "per_day"):
         _decimals(getattr(doc.offline, field), doc.decimals, f"offline.{field}", problems)
     if doc.redemption is not None:

@@ -76,12 +76,16 @@ class Account:
 
 @dataclass(frozen=True)
 class Spending:
-    """What this member already spent at this box (stored value, from its own changes)."""
+    """What this member already spent of stored value: `day` and `meal` at every box as far
+    as this box knows (head office's figure for the day plus this box's changes it has not
+    confirmed), the offline figures at this box alone; and what the member's department
+    may still pay from subsidies this month (None: no budget)."""
 
     day: Decimal = ZERO
     meal: Decimal = ZERO
     offline_day: Decimal = ZERO
     offline_points_day: int = 0
+    department_left: Decimal | None = None
 
 
 @dataclass(frozen=True)
@@ -216,8 +220,18 @@ def authorise_stored_value(
     if refused:
         return refused
     subsidy = max(account.usable_subsidy(at.date()) - _earlier_debit(earlier, "subsidy"), ZERO)
+    capped = False
+    if spending.department_left is not None:
+        budget = max(spending.department_left - _earlier_debit(earlier, "subsidy"), ZERO)
+        capped, subsidy = budget < subsidy, min(subsidy, budget)
     cash = max(account.cash - _earlier_debit(earlier, "cash"), ZERO)
     if subsidy + cash < amount:
+        if capped:
+            return Refusal(
+                "department_budget",
+                f"the department's subsidy budget for the month leaves {subsidy}; the "
+                f"balance covers only {subsidy + cash} — take another payment for the rest",
+            )
         return _insufficient(account, at, subsidy + cash)
     from_subsidy = min(amount, subsidy)
     split: tuple[tuple[Wallet, Decimal], ...] = (

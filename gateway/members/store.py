@@ -216,22 +216,64 @@ class MemberStore:
             int(sums.get("points", ZERO)), sums.get("subsidy", ZERO), sums.get("cash", ZERO)
         )
 
-    def spending(self, member_id: str, day: date, meal: str | None) -> Spending:
-        """Stored value and points this member used at this box on `day` (net of reversals)."""
+    def spending(
+        self, member_id: str, day: date, meal: str | None, *, online: bool = True
+    ) -> Spending:
+        """Stored value and points this member used on `day` (net of reversals): at every
+        box when head office's document carries the day (its figure, which holds this box's
+        confirmed changes, plus this box's unconfirmed ones), else at this box; and what
+        the member's department may still pay from subsidies in `day`'s month."""
+        doc = self.document()
+        known = doc.day_spending(day, member_id) if doc is not None else None
         spent = {"day": ZERO, "meal": ZERO, "offline": ZERO, "points": ZERO}
-        for wallet, delta, reason, row_meal, offline in self._conn.execute(
-            "SELECT wallet, delta, reason, meal, offline FROM member_change "
+        if known is not None:
+            spent["day"] = known.total
+            spent["meal"] = known.meals.get(meal, ZERO) if meal is not None else ZERO
+        for wallet, delta, reason, row_meal, offline, confirmed in self._conn.execute(
+            "SELECT wallet, delta, reason, meal, offline, confirmed_in FROM member_change "
             "WHERE member_id = ? AND local_day = ?",
             (member_id, day.isoformat()),
         ):
             amount = -Decimal(delta)
             if reason in STORED_VALUE_REASONS:
-                spent["day"] += amount
-                spent["meal"] += amount if meal is not None and row_meal == meal else ZERO
+                if known is None or confirmed is None:  # (else in head office's figure)
+                    spent["day"] += amount
+                    spent["meal"] += amount if meal is not None and row_meal == meal else ZERO
                 spent["offline"] += amount if offline else ZERO
             elif reason in POINTS_REDEEM_REASONS and offline and wallet == "points":
                 spent["points"] += amount
-        return Spending(spent["day"], spent["meal"], spent["offline"], int(spent["points"]))
+        return Spending(
+            spent["day"],
+            spent["meal"],
+            spent["offline"],
+            int(spent["points"]),
+            self._department_left(doc, member_id, day, online),
+        )
+
+    def _department_left(
+        self, doc: MembersDocument | None, member_id: str, day: date, online: bool
+    ) -> Decimal | None:
+        """The member's department's subsidy budget for `day`'s month less what head office
+        counted and this box's unconfirmed subsidy spending of its members; offline, no
+        more than the department's offline allowance past what head office confirmed."""
+        dept = doc.department_of(member_id) if doc is not None else None
+        if dept is None or dept.budget is None:
+            return None
+        month = day.isoformat()[:7]
+        counted = dept.spent if dept.month == month else ZERO
+        marks = ",".join("?" * len(dept.members))
+        own = ZERO
+        for delta, reason in self._conn.execute(
+            "SELECT delta, reason FROM member_change WHERE wallet = 'subsidy' AND confirmed_in "
+            f"IS NULL AND substr(local_day, 1, 7) = ? AND member_id IN ({marks})",
+            (month, *dept.members),
+        ):
+            if reason in STORED_VALUE_REASONS:
+                own -= Decimal(delta)
+        left = dept.budget - counted - own
+        if not online and dept.offline_allowance is not None:
+            left = min(left, dept.offline_allowance - own)
+        return max(left, ZERO)
 
     def pending_count(self) -> int:
         return int(

@@ -272,3 +272,82 @@ def test_a_canteen_month_granted_spent_at_two_boxes_closed_and_billed(
     finally:
         one.box.stop()
         two.box.stop()
+
+
+def test_meal_limits_and_a_department_budget_hold_across_two_boxes(
+    tmp_path: Path,
+    db_url: str,
+    broker: Mosquitto,
+    ingest: Callable[..., RunningIngest],
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """Issue 20 items 4 and 5: what one box took is counted at the other once head office
+    has it (the members document carries each member's day and meal spending and each
+    department's budget and spending); a subsidy payment past the budget is refused."""
+    ok(capsys, "keys", "generate", "--dir", str(tmp_path / "keys"), "--key-id", "ho")
+    public = (tmp_path / "keys" / "ho.pub").read_text().strip()
+    trusted = TrustedKeys([TrustedKey(key_id="ho", public_key=public)])
+    ingest()
+    one = Till(tmp_path / "box-1", broker.port, "box-1", trusted)
+    two = Till(tmp_path / "box-2", broker.port, "box-2", trusted)
+    db = ("--db", db_url, "--store", "store-1")
+    publish = ("members", "publish", *db, "--port", str(broker.port))
+    publish += ("--key", str(tmp_path / "keys" / "ho.pem"))
+    settings = tmp_path / "settings.json"
+    settings.write_text(json.dumps(SETTINGS, ensure_ascii=False))
+    try:
+        ok(capsys, "stores", "add", "store-1", "--db", db_url)
+        ok(capsys, "members", "department", "set", "OPS", "--budget", "50.00", *db)
+        members = tmp_path / "members.csv"
+        members.write_text(
+            f"id,name,group,department,cards\nM1,Alice,canteen,OPS,{ALICE}\n"
+            f"M2,Bob,canteen,OPS,{BOB}\n"
+        )
+        at = ("--at", "2026-11-01T00:30:00Z")
+        ok(capsys, "members", "import", str(members), "--settings", str(settings), *db, *at)
+        grant = ("--id", "nov", "--group", "canteen", "--amount", "60.00", "--mode", "add")
+        ok(capsys, "members", "grant", *grant, "--month", "2026-11", *db, *at)
+        ok(capsys, *publish, "--at", "2026-11-03T11:00:00Z")
+        assert eventually(lambda: one.version() == two.version() == 1)
+
+        one.pay(ALICE, "25.00", datetime(2026, 11, 3, 12, 0), "b1-s1")
+        lunch = datetime(2026, 11, 3, 12, 20)
+        alice = two.accounts.identify(ALICE)
+        assert not isinstance(alice, Refusal)
+        # before head office knows: box-2 sees only its own (the documented bound)
+        assert not isinstance(
+            two.accounts.authorise(alice, "stored_value", Decimal(10), lunch), Refusal
+        )
+        assert eventually(lambda: one.drained())
+        ok(capsys, *publish, "--at", "2026-11-03T12:10:00Z")
+        assert eventually(lambda: one.version() == two.version() == 2)
+        refused = two.accounts.authorise(alice, "stored_value", Decimal("10.00"), lunch)
+        assert isinstance(refused, Refusal) and refused.code == "meal_limit", refused
+        two.pay(ALICE, "5.00", lunch, "b2-s1")  # 25 at box-1 + 5 here: the lunch's 30.00
+
+        bob = two.accounts.identify(BOB)
+        assert not isinstance(bob, Refusal)
+        # the budget leaves 50 - 25 (head office) - 5 (this box, not yet confirmed) = 20
+        over = two.accounts.authorise(bob, "stored_value", Decimal("25.00"), lunch)
+        assert isinstance(over, Refusal) and over.code == "department_budget", over
+        assert "leaves 20.00" in over.message
+        two.pay(BOB, "20.00", lunch, "b2-s2")
+        dinner = datetime(2026, 11, 3, 18, 0)
+        spent = two.accounts.authorise(bob, "stored_value", Decimal("1.00"), dinner)
+        assert isinstance(spent, Refusal) and spent.code == "department_budget"
+        # box-1 learns it from head office's next document
+        assert eventually(lambda: two.drained())
+        ok(capsys, *publish, "--at", "2026-11-03T17:00:00Z")
+        assert eventually(lambda: one.version() == 3)
+        late = one.accounts.authorise(
+            one.accounts.identify(ALICE),  # type: ignore[arg-type]
+            "stored_value",
+            Decimal("1.00"),
+            dinner,
+        )
+        assert isinstance(late, Refusal) and late.code == "department_budget"
+        out = ok(capsys, "members", "department", "list", *db, "--month", "2026-11")
+        assert "OPS  OPS  budget 50.00  spent 50.00  100.0 %" in out
+    finally:
+        one.box.stop()
+        two.box.stop()
