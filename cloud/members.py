@@ -78,11 +78,12 @@ class Row:
 
 
 def set_store(db: Database, store: str, settings: dict[str, Any], now: str) -> str:
-    """The store's document settings (currency, decimals, groups, redemption, offline),
-    checked by building a document with them; the card salt is made once and kept."""
+    """The store's document settings (currency, decimals, groups, redemption, offline,
+    top_up), checked by building a document with them; the card salt is made once and
+    kept."""
     row = db.one("SELECT salt FROM member_store WHERE store = ?", (store,))
     salt = str(row[0]) if row else secrets.token_hex(16)
-    allowed = {"currency", "decimals", "groups", "redemption", "offline"}
+    allowed = {"currency", "decimals", "groups", "redemption", "offline", "top_up"}
     unknown = sorted(set(settings) - allowed)
     if unknown:
         raise UsageError(
@@ -571,8 +572,8 @@ def day_spending(db: Database, store: str, now: str) -> list[dict[str, Any]]:
     spent: dict[str, dict[str, dict[str, Decimal]]] = {d: {} for d in days}
     for member, day, meal, delta in db.query(
         "SELECT member, day, meal, delta FROM member_ledger WHERE store = ? AND source = 'box' "
-        "AND wallet IN ('subsidy', 'cash') AND day IN (?, ?) ORDER BY id",
-        (store, *days),
+        "AND wallet IN ('subsidy', 'cash') AND day IN (?, ?) AND ref NOT LIKE ? ORDER BY id",
+        (store, *days, "%/topup/%"),  # a top-up is money in, not spending
     ):
         figures = spent[str(day)].setdefault(str(member), defaultdict(Decimal))
         figures[""] -= Decimal(str(delta))

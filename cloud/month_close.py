@@ -53,6 +53,8 @@ def _kind(wallet: str, source: str, ref: str, delta: Decimal) -> str:
     if source == "grant":
         return "forfeited" if ":forfeit:" in ref else "granted"
     if source == "box":  # (a refund's reversal counts against what it reverses)
+        if "/topup/" in ref:  # a top-up at the till, or its refund
+            return "topped_up"
         return "earned" if wallet == "points" and "/earn/" in ref else "spent"
     if source in ("adjust", "import", "dividend"):
         return "topped_up" if delta > 0 else "adjusted"

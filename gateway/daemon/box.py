@@ -114,7 +114,7 @@ log = logging.getLogger("storegate.daemon")
 TICK = 0.2  # seconds the loop waits for a message before housekeeping
 RECENT = 50  # anomalies and alerts kept for the supervisor's view
 SYNC_RETRY_S = 30.0  # seconds between attempts to start sync when its state file failed
-PRINTED_KINDS = ("sale", "refund", "paid_in", "paid_out", "z_report")
+PRINTED_KINDS = ("sale", "refund", "paid_in", "paid_out", "top_up", "top_up_refund", "z_report")
 SCREENS_TICK_S = 1.0
 
 

@@ -268,6 +268,29 @@ def _build(
                 return NotAnEvent(f"{action} needs the amount")
             movement = ev.PaidIn if action == "paid_in" else ev.PaidOut
             return movement(at, amount, _reason(r), _authorization(r))
+        case "top_up":
+            amount = _decimal(r.get("amount"), "amount")
+            if amount is None:
+                return NotAnEvent("top_up needs the amount")
+            tender = str(r.get("tender") or "cash")
+            if tender not in ("cash", "card"):
+                return NotAnEvent(f"top_up tender {mask_card_data(tender)!r}: cash or card")
+            return ev.TopUp(
+                at,
+                _text(r, "card"),
+                amount,
+                tender="card" if tender == "card" else "cash",
+                reference=str(r.get("reference") or "") or None,
+                authorization=_authorization(r),
+            )
+        case "refund_top_up":
+            return ev.RefundTopUp(
+                at,
+                _text(r, "top_up"),
+                _text(r, "card"),
+                _reason(r),
+                authorization=_authorization(r),
+            )
         case "close_shift":
             counted = _decimal(r.get("counted"), "counted")
             count = _denominations(r)

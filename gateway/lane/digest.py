@@ -1,7 +1,7 @@
 """The report digest of a lane record: the few figures X/Z reports sum, folded per record.
 
 `digest(kind, body)` is the one function that reads a sale / refund / void / no-sale /
-paid-in / paid-out / shift open / shift close body for reports (the last four feed the
+paid-in / paid-out / top-up / shift open / shift close body for reports (the last four feed the
 cash drawer's figures: float, cash in and out, count and over/short). The lane book
 stores its result in `lane_doc.digest` in the same transaction as the record, so a Z over
 20,000 sales sums 20,000 small digests instead of re-parsing every full body; reports fall
@@ -17,10 +17,21 @@ from typing import Any, TypedDict
 
 from gateway.money import to_minor_units
 
-REPORTED = ("sale", "refund", "void", "no_sale", "paid_in", "paid_out", "shift_open", "shift_close")
+REPORTED = (
+    "sale",
+    "refund",
+    "void",
+    "no_sale",
+    "paid_in",
+    "paid_out",
+    "top_up",
+    "top_up_refund",
+    "shift_open",
+    "shift_close",
+)
 # of those, the kinds that are the shift's trading (what a Z's record range and "no
 # trading that day" count); a shift opened and closed alone is not trading
-TRADING = ("sale", "refund", "void", "no_sale", "paid_in", "paid_out")
+TRADING = ("sale", "refund", "void", "no_sale", "paid_in", "paid_out", "top_up", "top_up_refund")
 
 
 def rate_key(tax: Mapping[str, Any]) -> str:
@@ -97,6 +108,14 @@ class CashMovementDigest(TypedDict):
     a: str
 
 
+class TopUpDigest(TypedDict):
+    """A top-up or its refund: `a` what was paid (or paid back) and `t` its tender."""
+
+    v: int
+    a: str
+    t: str
+
+
 class ShiftOpenDigest(TypedDict):
     """A shift's opening float `f`, as a decimal string."""
 
@@ -118,6 +137,7 @@ Digest = (
     | VoidDigest
     | NoSaleDigest
     | CashMovementDigest
+    | TopUpDigest
     | ShiftOpenDigest
     | ShiftCloseDigest
 )
@@ -163,6 +183,8 @@ def digest(kind: str, body: Mapping[str, Any]) -> Digest | None:
         return {"v": DIGEST_VERSION}
     if kind in ("paid_in", "paid_out"):
         return {"v": DIGEST_VERSION, "a": str(Decimal(body["amount"]))}
+    if kind in ("top_up", "top_up_refund"):
+        return {"v": DIGEST_VERSION, "a": str(Decimal(body["amount"])), "t": body["tender"]}
     if kind == "shift_open":
         return {"v": DIGEST_VERSION, "f": str(Decimal(body["opening_float"]))}
     if kind == "shift_close":

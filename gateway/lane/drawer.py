@@ -59,9 +59,11 @@ def expected_cash(
     cash_refunds: Decimal,
     paid_in: Decimal,
     paid_out: Decimal,
+    top_ups: Decimal = Decimal(0),
 ) -> Decimal:
-    """Expected cash = opening float + cash sales - cash refunds + paid in - paid out."""
-    return opening_float + cash_sales - cash_refunds + paid_in - paid_out
+    """Expected cash = opening float + cash sales - cash refunds + paid in - paid out
+    + cash top-ups (net of those paid back in cash)."""
+    return opening_float + cash_sales - cash_refunds + paid_in - paid_out + top_ups
 
 
 def over_short(counted: Decimal, expected: Decimal) -> Decimal:

@@ -313,6 +313,31 @@ class PaidOut(Event):
 
 
 @dataclass(frozen=True)
+class TopUp(Event):
+    """A member's cash wallet topped up (充值) at the till: `card` read or its UID keyed,
+    `amount` paid by `tender` (cash into the drawer, or a card on the terminal)."""
+
+    card: str
+    amount: Decimal
+    tender: Literal["cash", "card"] = "cash"
+    reference: str | None = None
+    source: CardSource = "keyed"
+    authorization: Authorization | None = None
+
+
+@dataclass(frozen=True)
+class RefundTopUp(Event):
+    """A top-up paid back (its amount, by its tender) and taken off the wallet with its
+    bonus, while the wallet still holds it; the member's card must be there."""
+
+    top_up_id: str
+    card: str
+    reason: str
+    source: CardSource = "keyed"
+    authorization: Authorization | None = None
+
+
+@dataclass(frozen=True)
 class CloseShift(Event):
     """The drawer count; `blind` None follows the `lane.blind_count` setting.
 

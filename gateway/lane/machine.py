@@ -32,7 +32,7 @@ from typing import TypeVar, cast
 
 from gateway.catalog.catalog import Catalog
 from gateway.journal import JournalRecord
-from gateway.lane import cash, refunds, sale, shifts
+from gateway.lane import cash, refunds, sale, shifts, topups
 from gateway.lane import events as ev
 from gateway.lane.book import Batch, LaneBook, LaneReader
 from gateway.lane.events import Outcome, Refusal
@@ -98,6 +98,8 @@ TABLE: dict[State, dict[type[ev.Event], Transition]] = {
             on(ev.NoSale, shifts.no_sale, State.IDLE),
             on(ev.PaidIn, cash.paid_in, State.IDLE),
             on(ev.PaidOut, cash.paid_out, State.IDLE),
+            on(ev.TopUp, topups.top_up, State.IDLE),
+            on(ev.RefundTopUp, topups.refund_top_up, State.IDLE),
             on(ev.CloseShift, shifts.close_shift, State.CLOSED),
         ]
     ),
@@ -139,6 +141,8 @@ ACTION_LABELS = {
     "return_without_receipt": "A return without receipt",
     "no_sale": "Opening the drawer",
     "paid_in": "A paid-in",
+    "top_up": "A top-up",
+    "refund_top_up": "Refunding a top-up",
     "paid_out": "A paid-out",
     "close_shift": "Closing the shift",
     "open_shift": "Opening a shift",

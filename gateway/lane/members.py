@@ -67,6 +67,17 @@ class Settlement:
     notes: tuple[str, ...] = ()  # for the cashier (e.g. the account is blocked since)
 
 
+@dataclass(frozen=True)
+class TopUpPosting:
+    """A top-up's (or its refund's) balance change, committed with its record: the bonus
+    the store's rules gave, the cash wallet after it, the entries and their table writes."""
+
+    bonus: Decimal
+    balance: Decimal
+    entries: tuple[Entry, ...]
+    also: Also | None
+
+
 class MemberService(Protocol):
     def identify(self, card_id: str, at: datetime) -> MemberAccount | Refusal:
         """The member behind a card, or why the card is refused (blocked, lost, unknown)."""
@@ -97,6 +108,18 @@ class MemberService(Protocol):
         """Balance changes of a completed sale: entries and table writes, one transaction."""
         ...
 
+    def top_up(
+        self, account: MemberAccount, amount: Decimal, at: datetime, top_up_id: str
+    ) -> TopUpPosting | Refusal:
+        """A top-up of the member's cash wallet paid at the till, with the store's bonus."""
+        ...
+
+    def reverse_top_up(
+        self, refund_id: str, original: Mapping[str, Any], at: datetime
+    ) -> TopUpPosting | Refusal:
+        """A top-up taken back (`original`: its member_balance body), if still unspent."""
+        ...
+
     def reverse(
         self,
         refund_id: str,
@@ -117,6 +140,16 @@ class MemberService(Protocol):
 
 class NoMembers:
     """A box without a member scheme: cards are refused, member tenders never offered."""
+
+    def top_up(
+        self, account: MemberAccount, amount: Decimal, at: datetime, top_up_id: str
+    ) -> TopUpPosting | Refusal:
+        return Refusal("members_off", "Member cards are not accepted at this till.")
+
+    def reverse_top_up(
+        self, refund_id: str, original: Mapping[str, Any], at: datetime
+    ) -> TopUpPosting | Refusal:
+        return Refusal("members_off", "Member cards are not accepted at this till.")
 
     def identify(self, card_id: str, at: datetime) -> MemberAccount | Refusal:
         return Refusal("members_off", "Member cards are not accepted at this till.")
@@ -211,6 +244,23 @@ class RoomMembers:
         if isinstance(answer, RoomRefusal):
             return Refusal(answer.code, sentence(answer.message), answer.needs_supervisor)
         return answer
+
+    def top_up(
+        self, account: MemberAccount, amount: Decimal, at: datetime, top_up_id: str
+    ) -> TopUpPosting | Refusal:
+        answer = self.accounts.top_up(_account(account), amount, at, top_up_id)
+        if isinstance(answer, RoomRefusal):
+            return Refusal(answer.code, sentence(answer.message))
+        bonus, posting = answer
+        return TopUpPosting(bonus, _after(posting.entries), posting.entries, posting.also)
+
+    def reverse_top_up(
+        self, refund_id: str, original: Mapping[str, Any], at: datetime
+    ) -> TopUpPosting | Refusal:
+        answer = self.accounts.reverse_top_up(refund_id, original, at)
+        if isinstance(answer, RoomRefusal):
+            return Refusal(answer.code, sentence(answer.message))
+        return TopUpPosting(Decimal(0), _after(answer.entries), answer.entries, answer.also)
 
     def settle(
         self,
@@ -359,6 +409,11 @@ class PointsBackError(StoregateError):
 POINTS_BACK_FIX = (
     "refund it once the member is in this till's member list again, or ask head office"
 )
+
+
+def _after(entries: Sequence[Entry]) -> Decimal:
+    """The cash wallet after a posting's last change."""
+    return Decimal(str(entries[-1][1]["after"])) if entries else Decimal(0)
 
 
 def _account(account: MemberAccount) -> Account:

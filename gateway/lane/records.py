@@ -50,6 +50,8 @@ OverrideAction = Literal[
     "open_price",
     "open_price_over_ceiling",
     "confirm_age",
+    "top_up",
+    "refund_top_up",
 ]
 
 
@@ -64,6 +66,9 @@ OMITTED_WHEN_NONE = frozenset(
         "denominations",
         "paid_ins",
         "paid_outs",
+        "top_ups",
+        "top_up",
+        "top_up_cash",
         "opening_floats",
         "cash_sales",
         "cash_refunds",
@@ -423,6 +428,58 @@ class PaidOutBody(CashMovementBody):
     )
 
 
+class TopUpBody(Body):
+    """`top_up`: a member's cash wallet topped up at the till (充值): what was paid, by which
+    tender, the store's bonus on top, and the wallet after it. The wallet change itself is
+    its `member_balance` record, committed with this one."""
+
+    schema_: Literal["storegate.lane.top_up/1"] = Field("storegate.lane.top_up/1", alias="schema")
+    top_up_id: str
+    lane: LaneRef
+    shift_id: str
+    business_day: str
+    local_time: str
+    staff: StaffRef
+    operator: StaffRef | None = Field(
+        None, description="the till's signed-on cashier, when someone else did it"
+    )
+    currency: str
+    places: int
+    member: str = Field(description="the store-issued member id (never a card number)")
+    amount: Money = Field(description="what the customer paid")
+    bonus: Money = Field(description="put on the wallet on top, by the store's rules")
+    tender: Literal["cash", "card"]
+    reference: str | None = Field(None, description="the card terminal's reference")
+    balance: Money = Field(description="the cash wallet after it")
+    override: OverrideRef | None = None
+
+
+class TopUpRefundBody(Body):
+    """`top_up_refund`: a top-up paid back by its own tender and taken off the wallet with
+    its bonus (`taken`), with who authorised it and why."""
+
+    schema_: Literal["storegate.lane.top_up_refund/1"] = Field(
+        "storegate.lane.top_up_refund/1", alias="schema"
+    )
+    refund_id: str
+    top_up_id: str
+    lane: LaneRef
+    shift_id: str
+    business_day: str
+    local_time: str
+    staff: StaffRef
+    operator: StaffRef | None = None
+    currency: str
+    places: int
+    member: str
+    amount: Money = Field(description="paid back to the customer")
+    taken: Money = Field(description="taken off the wallet: the amount and its bonus")
+    tender: Literal["cash", "card"]
+    reason: str
+    balance: Money = Field(description="the cash wallet after it")
+    override: OverrideRef | None = None
+
+
 class DenominationCount(Body):
     """One note or coin of a drawer count: its value, how many, and value x pieces."""
 
@@ -522,8 +579,11 @@ class ZReportBody(Body):
     paid_in: Money | None = None
     paid_outs: int | None = None
     paid_out: Money | None = None
+    top_ups: int | None = Field(None, description="member top-ups less those paid back")
+    top_up: Money | None = Field(None, description="their amount, by any tender")
+    top_up_cash: Money | None = Field(None, description="the cash of them in the drawer")
     expected_cash: Money | None = Field(
-        None, description="floats + cash sales - cash refunds + paid in - paid out"
+        None, description="floats + cash sales - cash refunds + paid in - paid out + cash top-ups"
     )
     shifts_closed: int | None = None
     counted: Money | None = Field(None, description="the closed shifts' counts")
@@ -541,6 +601,8 @@ RECORD_MODELS: dict[str, type[Body]] = {
     "no_sale": NoSaleBody,
     "paid_in": PaidInBody,
     "paid_out": PaidOutBody,
+    "top_up": TopUpBody,
+    "top_up_refund": TopUpRefundBody,
     "shift_open": ShiftOpenBody,
     "shift_close": ShiftCloseBody,
     "override": OverrideBody,

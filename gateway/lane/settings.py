@@ -33,6 +33,8 @@ DEFAULT_PERMISSIONS: dict[str, list[Role]] = {
     "close_shift": ["cashier", "supervisor", "admin"],
     "paid_in": ["cashier", "supervisor", "admin"],
     "paid_out": ["supervisor", "admin"],
+    "top_up": ["cashier", "supervisor", "admin"],
+    "refund_top_up": ["supervisor", "admin"],
     "close_day": ["supervisor", "admin"],
     # Box actions: also need the person's TOTP second factor.
     "change_settings": ["technician", "admin"],

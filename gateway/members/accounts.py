@@ -286,6 +286,75 @@ class MemberAccounts:
         changes = [_reversal(refund_id, body, parts, account, self.store) for body in originals]
         return self._posting([c for c in changes if c.delta != 0], account, at)
 
+    def top_up(
+        self, account: Account, amount: Decimal, at: datetime, top_up_id: str
+    ) -> tuple[Decimal, BalancePosting] | Refusal:
+        """A top-up (充值) of the cash wallet by `amount`, paid at the till: the bonus the
+        document's rules give for it and the change (amount + bonus) to journal with the
+        top-up. Refused when the document has no top-up rules, outside its min / max, or
+        for a member who may not use the account."""
+        doc = self._document()
+        _check_amount(amount, doc.decimals)
+        fresh = self.account(account.id, account.card_ref)
+        if fresh is None:
+            return _unknown("")
+        refused = status_refusal(fresh.status, fresh.status_since)
+        if refused:
+            return refused
+        rules = doc.top_up
+        if rules is None:
+            return Refusal("no_top_up", "this store takes no top-ups at the till")
+        if amount < rules.min or (rules.max is not None and amount > rules.max):
+            most = f" and at most {rules.max}" if rules.max is not None else ""
+            return Refusal("top_up_amount", f"a top-up is at least {rules.min}{most}")
+        bonus = rules.bonus_for(amount).quantize(Decimal(1).scaleb(-doc.decimals))
+        change = Change(
+            f"{top_up_id}/topup/cash",
+            fresh.id,
+            "cash",
+            amount + bonus,
+            "top_up",
+            top_up_id,
+            at.date().isoformat(),
+            None,
+            not self._link().online,
+        )
+        return bonus, self._posting([change], fresh, at)
+
+    def reverse_top_up(
+        self, refund_id: str, original: Mapping[str, Any], at: datetime
+    ) -> BalancePosting | Refusal:
+        """Take a top-up (its amount and bonus) back off the cash wallet for its refund;
+        refused when what is left of the wallet no longer covers it (it was spent)."""
+        if str(original.get("reason")) != "top_up":
+            raise MembersError(
+                f"change {original.get('change')} is not a top-up",
+                where=f"refund {refund_id}",
+                fix="pass the top-up's member_balance body",
+            )
+        account = self.account(str(original["member"]))
+        if account is None:
+            return _unknown("")
+        delta = Decimal(str(original["delta"]))
+        if account.cash < delta:
+            return Refusal(
+                "top_up_spent",
+                f"the cash wallet holds {account.cash}, less than the top-up's {delta}: "
+                "it was spent and cannot be refunded",
+            )
+        change = Change(
+            f"{refund_id}/reverse/{original['change']}",
+            account.id,
+            "cash",
+            -delta,
+            "top_up_reversal",
+            refund_id,
+            at.date().isoformat(),
+            None,
+            not self._link().online,
+        )
+        return self._posting([change], account, at)
+
     def _posting(self, changes: list[Change], account: Account, at: datetime) -> BalancePosting:
         ids = [c.change_id for c in changes]
         if len(set(ids)) != len(ids):

@@ -180,6 +180,25 @@ class Department(Model):
     members: list[Annotated[str, Field(pattern=IDENTIFIER)]] = Field(default_factory=list)
 
 
+class TopUpBonus(Model):
+    """充100送10: a top-up of at least `from` gets `bonus` on top (the highest tier reached)."""
+
+    from_: Amount = Field(alias="from")
+    bonus: Amount
+
+
+class TopUpRules(Model):
+    """Top-ups (充值) of the cash wallet at the till: none without these rules."""
+
+    min: Amount = Decimal("1")
+    max: Amount | None = None
+    bonus: list[TopUpBonus] = Field(default_factory=list)
+
+    def bonus_for(self, amount: Decimal) -> Decimal:
+        reached = [tier.bonus for tier in self.bonus if amount >= tier.from_]
+        return max(reached, default=Decimal(0))
+
+
 class MembersDocument(Model):
     schema_: Literal["storegate.members/1"] = Field(alias="schema")
     version: int = Field(ge=1, description="must increase with every publication")
@@ -201,6 +220,7 @@ class MembersDocument(Model):
         default_factory=list, description="stored value spent per member and day, all boxes"
     )
     departments: list[Department] = Field(default_factory=list)
+    top_up: TopUpRules | None = Field(None, description="top-ups at the till; none: refused")
 
     def day_spending(self, day: date, member: str) -> MemberDaySpending | None:
         """Head office's figure for `member` on `day`, or None when it sent none for it."""
@@ -263,6 +283,14 @@ def cross_check(doc: MembersDocument) -> list[str]:
                     f"departments[{i}].members: {mid!r} is also in department {placed[mid]!r}"
                 )
             placed[mid] = dept.id
+    if doc.top_up is not None:
+        _decimals(doc.top_up.min, doc.decimals, "top_up.min", problems)
+        _decimals(doc.top_up.max, doc.decimals, "top_up.max", problems)
+        for i, tier in enumerate(doc.top_up.bonus):
+            _decimals(tier.from_, doc.decimals, f"top_up.bonus[{i}].from", problems)
+            _decimals(tier.bonus, doc.decimals, f"top_up.bonus[{i}].bonus", problems)
+        if doc.top_up.max is not None and doc.top_up.max < doc.top_up.min:
+            problems.append("top_up: max is below min")
     for field in ("per_transaction", "per_day"):
         _decimals(getattr(doc.offline, field), doc.decimals, f"offline.{field}", problems)
     if doc.redemption is not None:

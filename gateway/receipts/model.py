@@ -118,6 +118,8 @@ def from_record(
         return _z_report(body, base, words.t)
     if record.kind in ("paid_in", "paid_out"):
         return _cash_movement(record.kind, body, base, words.t)
+    if record.kind in ("top_up", "top_up_refund"):
+        return _top_up(record.kind, body, base, words.t)
     return Receipt(
         title=record.kind.replace("_", " ").upper(),
         document_id=str(body.get("receipt_id") or body.get("shift_id") or record.id),
@@ -337,6 +339,13 @@ def drawer_rows(body: Mapping[str, Any], t: Translate) -> list[tuple[str, str]]:
         (t("z_cash_refunds"), str(body["cash_refunds"])),
         (t("z_paid_in"), f"{body['paid_ins']}  {body['paid_in']}"),
         (t("z_paid_out"), f"{body['paid_outs']}  {body['paid_out']}"),
+    ]
+    if body.get("top_ups"):
+        rows += [
+            (t("z_top_ups"), f"{body['top_ups']}  {body['top_up']}"),
+            (t("z_top_up_cash"), str(body["top_up_cash"])),
+        ]
+    rows += [
         (t("z_expected_cash"), str(body["expected_cash"])),
     ]
     if body.get("shifts_closed"):
@@ -367,6 +376,39 @@ def _cash_movement(
         rows=tuple(rows),
         notes=notes,
         **{**base, "footer": ()},
+    )
+
+
+def _top_up(kind: str, body: Mapping[str, Any], base: dict[str, Any], t: Translate) -> Receipt:
+    """A top-up slip for the member (what was paid, the bonus, the balance now), or the
+    slip of its refund (what was paid back and taken off the wallet, why, who allowed it)."""
+    money = str(body["currency"])
+    rows = [(t("r_top_up_member"), str(body["member"]))]
+    if kind == "top_up":
+        rows += [(t("r_top_up_paid"), f"{money} {body['amount']}")]
+        if Decimal(body["bonus"]):
+            rows += [(t("r_top_up_bonus"), f"{money} {body['bonus']}")]
+    else:
+        rows += [
+            (t("r_top_up_of"), str(body["top_up_id"])),
+            (t("r_top_up_paid_back"), f"{money} {body['amount']}"),
+            (t("r_top_up_taken"), f"{money} {body['taken']}"),
+            (t("r_cash_reason"), str(body["reason"])),
+        ]
+    rows += [
+        (t("r_top_up_tender"), str(body["tender"])),
+        (t("r_top_up_balance"), f"{money} {body['balance']}"),
+    ]
+    if body.get("reference"):
+        rows.append((t("r_top_up_reference"), str(body["reference"])))
+    override = body.get("override")
+    if override:
+        rows.append((t("r_cash_authorised"), str(override["supervisor"]["name"])))
+    return Receipt(
+        title=t("r_top_up_title") if kind == "top_up" else t("r_top_up_refund_title"),
+        document_id=str(body["top_up_id"] if kind == "top_up" else body["refund_id"]),
+        rows=tuple(rows),
+        **base,
     )
 
 

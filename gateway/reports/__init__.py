@@ -28,6 +28,7 @@ from gateway.lane.digest import (
     SaleDigest,
     ShiftCloseDigest,
     ShiftOpenDigest,
+    TopUpDigest,
     VoidDigest,
     digest,
 )
@@ -79,6 +80,11 @@ class Figures:
     paid_in: Decimal = ZERO
     paid_outs: int = 0
     paid_out: Decimal = ZERO
+    # member top-ups (充值): how many, their amount by any tender, and the cash of them in
+    # the drawer; a top-up paid back counts against all three
+    top_ups: int = 0
+    top_up: Decimal = ZERO
+    top_up_cash: Decimal = ZERO
     shifts_closed: int = 0
     counted: Decimal = ZERO
     over_short: Decimal = ZERO
@@ -129,7 +135,12 @@ class Figures:
         """The same rule from a float known otherwise: the lane's shift in progress keeps its
         own, which stands even if retention has pruned the shift's `shift_open` record."""
         return drawer.expected_cash(
-            opening_float, self.cash_sales, self.cash_refunds, self.paid_in, self.paid_out
+            opening_float,
+            self.cash_sales,
+            self.cash_refunds,
+            self.paid_in,
+            self.paid_out,
+            self.top_up_cash,
         )
 
     def add(self, seq: int, kind: str, figures: Digest) -> None:
@@ -157,6 +168,13 @@ class Figures:
             case "paid_out":
                 self.paid_outs += 1
                 self.paid_out += Decimal(cast(CashMovementDigest, figures)["a"])
+            case "top_up" | "top_up_refund":
+                top = cast(TopUpDigest, figures)
+                sign = 1 if kind == "top_up" else -1
+                self.top_ups += sign
+                self.top_up += sign * Decimal(top["a"])
+                if top["t"] == "cash":
+                    self.top_up_cash += sign * Decimal(top["a"])
             case "shift_open":
                 self.shifts_opened += 1
                 self.opening_floats += Decimal(cast(ShiftOpenDigest, figures)["f"])
@@ -395,6 +413,9 @@ def drawer_fields(figures: Figures) -> dict[str, Any]:
         "paid_in": figures.paid_in,
         "paid_outs": figures.paid_outs,
         "paid_out": figures.paid_out,
+        "top_ups": figures.top_ups or None,
+        "top_up": figures.top_up if figures.top_ups else None,
+        "top_up_cash": figures.top_up_cash if figures.top_ups else None,
         "expected_cash": figures.expected_cash,
         "shifts_closed": figures.shifts_closed,
         "counted": figures.counted,

@@ -23,7 +23,8 @@ from gateway.screens.money import CurrencyFormat
 from gateway.screens.view import Message, Prompt, Translate
 
 MOVEMENTS = ("paid_in", "paid_out")
-DIALOGS = (*MOVEMENTS, "close_shift")  # kept open, as typed, when refused
+# kept open, as typed, when refused (the card field holds a card's UID: nothing secret)
+DIALOGS = (*MOVEMENTS, "close_shift", "top_up", "refund_top_up")
 
 
 def refused(prompt: Prompt, typed: Mapping[str, str], why: str) -> Prompt:
@@ -59,6 +60,53 @@ def movement_event(kind: str, fields: Mapping[str, str], at: datetime) -> ev.Eve
         raise keys.EntryError("needs_amount", "Type the amount of cash, then Enter.")
     movement = ev.PaidIn if kind == "paid_in" else ev.PaidOut
     return movement(at, amount, fields.get("reason", ""))
+
+
+def top_up_prompt(t: Translate, entry: str) -> Prompt:
+    """Ctrl+F8 top-up (充值): the member's card (read into the field, or its UID typed), the
+    amount (from the entry line), cash or card, the terminal's reference for a card."""
+    return Prompt(
+        "top_up",
+        t("k_top_up"),
+        t("top_up_hint"),
+        (
+            ("card", t("member_card"), ""),
+            ("amount", t("amount"), entry.strip()),
+            ("tender", t("top_up_tender"), "cash"),
+            ("reference", t("reference"), ""),
+        ),
+    )
+
+
+def top_up_event(fields: Mapping[str, str], at: datetime) -> ev.TopUp:
+    amount = keys.amount(fields.get("amount", ""))
+    if amount is None:
+        raise keys.EntryError("needs_amount", "Type the amount of the top-up, then Enter.")
+    tender = fields.get("tender", "cash").strip().lower() or "cash"
+    if tender not in ("cash", "card"):
+        raise keys.EntryError("bad_tender", "Pay a top-up by cash or card.")
+    return ev.TopUp(
+        at,
+        fields.get("card", "").strip(),
+        amount,
+        tender="card" if tender == "card" else "cash",
+        reference=fields.get("reference", "").strip() or None,
+    )
+
+
+def refund_top_up_prompt(t: Translate, entry: str) -> Prompt:
+    """Ctrl+F9 refund of a top-up: its number (from the entry line, as on its slip), the
+    member's card, why. A supervisor authorises it (the lane asks)."""
+    return Prompt(
+        "refund_top_up",
+        t("k_refund_top_up"),
+        t("refund_top_up_hint"),
+        (
+            ("top_up", t("top_up_number"), entry.strip()),
+            ("card", t("member_card"), ""),
+            ("reason", t("reason"), ""),
+        ),
+    )
 
 
 def close_prompt(t: Translate, fmt: CurrencyFormat, currency: str) -> Prompt:

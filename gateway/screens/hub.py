@@ -84,6 +84,8 @@ OVERRIDABLE = (
     ev.Tender,
     ev.PaidIn,
     ev.PaidOut,
+    ev.TopUp,
+    ev.RefundTopUp,
     ev.OpenPrice,
     ev.ConfirmAge,
 )
@@ -356,6 +358,8 @@ class ScreenHub:
             "return": self._open_return,
             "no_sale": self._open_no_sale,
             "paid_in": lambda entry: self._open_movement("paid_in", entry),
+            "top_up": lambda entry: self._prompt(cash.top_up_prompt(self.t, entry)),
+            "refund_top_up": lambda entry: self._prompt(cash.refund_top_up_prompt(self.t, entry)),
             "paid_out": lambda entry: self._open_movement("paid_out", entry),
             "age": lambda _: self._open_age(),
             "escape": lambda _: self._escape(),
@@ -638,6 +642,9 @@ class ScreenHub:
             "no_sale", self.t("k_no_sale"), "", (("reason", self.t("reason"), entry.strip()),)
         )
 
+    def _prompt(self, prompt: Prompt) -> None:
+        self.desk.prompt = prompt
+
     def _open_movement(self, kind: str, entry: str) -> None:
         """Shift+F6 / Shift+F7: cash in or out of the drawer; the lane wants a reason."""
         self.desk.prompt = cash.movement_prompt(kind, self.t, entry)
@@ -704,6 +711,10 @@ class ScreenHub:
             return cash.close_event(f, at, self.snapshot.currency)
         if kind in cash.MOVEMENTS:
             return cash.movement_event(kind, f, at)
+        if kind == "top_up":
+            return cash.top_up_event(f, at)
+        if kind == "refund_top_up":
+            return ev.RefundTopUp(at, f.get("top_up", ""), f.get("card", ""), f.get("reason", ""))
         if kind == "shift_closed":  # the drawer's figures were read: OK closes them
             with self._lock:
                 self.desk.prompt = None

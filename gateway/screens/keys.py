@@ -43,6 +43,9 @@ KEYS: dict[str, tuple[str, str]] = {
     # cash into and out of the drawer without a sale: Ctrl with suspend / resume's keys
     "paid_in": ("Ctrl+F6", "k_paid_in"),
     "paid_out": ("Ctrl+F7", "k_paid_out"),
+    # member top-ups (充值) and their refund: Ctrl with the tender keys
+    "top_up": ("Ctrl+F8", "k_top_up"),
+    "refund_top_up": ("Ctrl+F9", "k_refund_top_up"),
     # print again (Ctrl+P, as everywhere): the receipt that did not print (the banner),
     # else the last one. Not a Shift+F key: those are taken by the rarer sale actions.
     "reprint": ("Ctrl+P", "k_reprint"),

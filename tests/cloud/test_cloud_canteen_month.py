@@ -48,6 +48,7 @@ SETTINGS = {
         }
     ],
     "offline": {"stored_value": True, "per_transaction": "50.00"},
+    "top_up": {"min": "10.00", "bonus": [{"from": "100.00", "bonus": "10.00"}]},
 }
 
 
@@ -79,6 +80,14 @@ class Till:
         posting = self.accounts.postings(sale, account, [auth], 0, at)
         self.box.journal.append_many(list(posting.entries), also=posting.also)
         return [entry[1] for entry in posting.entries]
+
+    def top_up(self, card: str, amount: str, at: datetime, top_up_id: str) -> None:
+        """A top-up at the till (充值), journalled with its wallet change as the lane does."""
+        account = self.accounts.identify(card)
+        assert not isinstance(account, Refusal), account
+        answer = self.accounts.top_up(account, Decimal(amount), at, top_up_id)
+        assert not isinstance(answer, Refusal), answer
+        self.box.journal.append_many(list(answer[1].entries), also=answer[1].also)
 
     def drained(self) -> bool:
         return self.box.acknowledged() == self.box.head()
@@ -186,6 +195,7 @@ def test_a_canteen_month_granted_spent_at_two_boxes_closed_and_billed(
             "cash",
             "-10.00",
         )
+        two.top_up(ALICE, "100.00", datetime(2026, 11, 10, 9, 0), "b2-T1")  # 充100送10
         assert eventually(lambda: one.drained() and two.drained())
 
         out = ok(capsys, "members", "budgets", *db, "--at", "2026-11-06T20:00:00Z")
@@ -210,9 +220,9 @@ def test_a_canteen_month_granted_spent_at_two_boxes_closed_and_billed(
         }
         assert by_member["M1"]["wallets"]["cash"] == {
             "opening": "0.00",
-            "topped_up": "20.00",
+            "topped_up": "130.00",  # imported 20.00, topped up 100.00 at box-2 with 10.00 bonus
             "spent": "10.00",
-            "closing": "10.00",
+            "closing": "120.00",
         }
         assert by_member["M2"]["wallets"]["subsidy"]["closing"] == "12.00"
         assert by_member["M3"]["wallets"]["subsidy"]["closing"] == "5.00"

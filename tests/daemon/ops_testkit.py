@@ -101,6 +101,7 @@ def members_document() -> dict[str, Any]:
             "max_offline_minutes": 240,
             "max_unsynced_sales": 200,
         },
+        "top_up": {"min": "10.00", "bonus": [{"from": "100.00", "bonus": "10.00"}]},
     }
 
 

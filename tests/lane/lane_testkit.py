@@ -108,6 +108,11 @@ def members_document() -> dict[str, Any]:
             "cards": [{"card": card_key(LOST, SALT), "since": "2026-11-22", "reason": "lost"}],
         },
         "offline": {"stored_value": True, "points_redemption": True},
+        "top_up": {
+            "min": "10.00",
+            "max": "1000.00",
+            "bonus": [{"from": "100.00", "bonus": "10.00"}, {"from": "200.00", "bonus": "30.00"}],
+        },
     }
 
 
