@@ -35,6 +35,7 @@ from pydantic import ValidationError
 from cloud.db import Database
 from gateway.errors import StoregateError, UsageError
 from gateway.lane.records import RefundBody, SaleBody
+from gateway.stock.records import GoodsReceiptBody, StockCountBody
 
 MovementKind = Literal["sale", "refund", "receipt", "transfer_out", "transfer_in", "loss", "count"]
 DocumentKind = Literal["goods_receipt", "transfer", "loss", "stock_count", "purchase_order"]
@@ -336,7 +337,8 @@ class Posted:
     more: bool = False  # the budget ran out with records still to post
 
 
-POSTED_KINDS = ("sale", "refund")
+POSTED_KINDS = ("sale", "refund", "goods_receipt", "stock_count")
+BOX_DOCUMENTS = ("goods_receipt", "stock_count")  # a box's receipt and count (gateway.stock)
 
 
 def post_journal(
@@ -387,14 +389,9 @@ def _post_chunk(db: Database, now: str, store: str, box: str, acked: int, result
         upto = min(acked, posted + POST_CHUNK)
         rows = db.execute(
             "SELECT seq, kind, body, time FROM journal_record WHERE store = ? AND box = ? "
-            "AND seq > ? AND seq <= ? AND kind IN (?, ?) ORDER BY seq",
+            "AND seq > ? AND seq <= ? AND kind IN (?, ?, ?, ?) ORDER BY seq",
             (store, box, posted, upto, *POSTED_KINDS),
         ).fetchall()
-        found = [
-            movement
-            for seq, kind, body, time in rows
-            for movement in _journal_movements(store, box, int(seq), kind, body, time, result)
-        ]
         result.records += len(rows)
         ledger.known.update(
             key
@@ -404,10 +401,27 @@ def _post_chunk(db: Database, now: str, store: str, box: str, acked: int, result
                 (store, box, posted, upto),
             ).fetchall()
         )
-        ledger.preload(store, (m.sku for m in found))
-        for movement in found:
-            if ledger.append(_measurable(ledger, movement, result)):
-                result.movements += 1
+        # in journal order: a box's count judges the ledger as the records before it left it
+        parts: list[list[Movement] | tuple[int, str, GoodsReceiptBody | StockCountBody]] = []
+        skus: set[str] = set()
+        for seq, kind, body, time in rows:
+            if kind in BOX_DOCUMENTS:
+                document = _box_document(kind, body, result)
+                if document is not None:
+                    parts.append((int(seq), str(time), document))
+                    skus.update(line.sku for line in document.lines)
+                continue
+            found = list(_journal_movements(store, box, int(seq), kind, body, time, result))
+            skus.update(m.sku for m in found)
+            parts.append(found)
+        ledger.preload(store, skus)
+        for part in parts:
+            if isinstance(part, list):
+                for movement in part:
+                    if ledger.append(_measurable(ledger, movement, result)):
+                        result.movements += 1
+            else:
+                result.movements += _post_box_document(db, now, ledger, store, box, *part)
         db.execute(
             "INSERT INTO stock_posting (store, box, posted_seq, updated_at) VALUES (?, ?, ?, ?) "
             "ON CONFLICT (store, box) DO UPDATE SET posted_seq = excluded.posted_seq, "
@@ -415,6 +429,121 @@ def _post_chunk(db: Database, now: str, store: str, box: str, acked: int, result
             (store, box, upto, now),
         )
     return upto < acked
+
+
+def _box_document(kind: str, body: str, result: Posted) -> GoodsReceiptBody | StockCountBody | None:
+    try:
+        if kind == "goods_receipt":
+            return GoodsReceiptBody.model_validate_json(body)
+        return StockCountBody.model_validate_json(body)
+    except ValidationError:
+        result.unreadable += 1
+        return None
+
+
+def _post_box_document(
+    db: Database,
+    now: str,
+    ledger: Ledger,
+    store: str,
+    box: str,
+    seq: int,
+    time: str,
+    doc: GoodsReceiptBody | StockCountBody,
+) -> int:
+    """A goods receipt or stock count taken at a box (docs/stock.md, "At the box"): one
+    movement per line keyed by the journal line, the document recorded once. A receipt's
+    line without a cost comes in at its purchase order line's cost, else at the average;
+    the order's status moves. A count's movement is counted minus what the ledger held
+    after the box's record `after_seq`: what this box's journal moved since is taken off
+    what the ledger holds now, so the sales during the count stay counted."""
+    receipt = isinstance(doc, GoodsReceiptBody)
+    doc_id = doc.receipt_id if isinstance(doc, GoodsReceiptBody) else doc.count_id
+    order = doc.purchase_order if isinstance(doc, GoodsReceiptBody) else None
+    known_order = order is not None and _is_order(db, order, store)
+    if receipt and known_order:
+        assert order is not None
+        order_costs = {line.sku: line.unit_cost for line in load_order(db, order).lines}
+    else:
+        order_costs = {}
+    if db.execute("SELECT 1 FROM stock_document WHERE id = ?", (doc_id,)).fetchone() is None:
+        body = doc.model_dump(mode="json", by_alias=True)
+        db.execute(
+            "INSERT INTO stock_document (id, kind, store, other_store, reference, status, "
+            "business_day, time, body, created_by, created_at) "
+            "VALUES (?, ?, ?, NULL, ?, 'done', ?, ?, ?, ?, ?)",
+            (
+                doc_id,
+                "goods_receipt" if receipt else "stock_count",
+                store,
+                order,
+                doc.business_day,
+                time,
+                json.dumps({**body, "box": box, "seq": seq}, sort_keys=True, ensure_ascii=False),
+                doc.staff.id,
+                now,
+            ),
+        )
+    where = f"{store}/{box}/{seq}"
+    lines: list[tuple[int, str, str, str, Decimal, Decimal | None]] = []
+    if isinstance(doc, GoodsReceiptBody):
+        for r in doc.lines:
+            cost = r.unit_cost
+            if cost is None:
+                cost = order_costs.get(r.sku) or ledger.position(store, r.sku).avg_cost
+            lines.append((r.index, r.sku, r.name, r.unit, r.quantity, cost))
+    else:
+        ledger.flush()  # what this box moved since `after_seq` is read back from the table
+        for c in doc.lines:
+            held = ledger.position(store, c.sku).on_hand
+            expected = held - _moved_since(db, store, box, c.sku, doc.after_seq, seq)
+            lines.append((c.index, c.sku, c.name, c.unit, c.counted - expected, None))
+    kind: MovementKind = "receipt" if receipt else "count"
+    moved = 0
+    for index, sku, name, unit, quantity, cost in lines:
+        moved += ledger.append(
+            Movement(
+                key=f"{kind}:{where}/{index}",
+                store=store,
+                sku=sku,
+                name=name,
+                kind=kind,
+                quantity=quantity,
+                unit=unit,
+                business_day=doc.business_day,
+                time=time,
+                document=doc_id,
+                actor=doc.finished_by.id,
+                unit_cost=cost,
+                box=box,
+                seq=seq,
+                line=index,
+            )
+        )
+    if known_order:
+        assert order is not None
+        ledger.flush()  # the order's status counts the receipt's movements
+        _update_order_status(db, order)
+    return moved
+
+
+def _moved_since(db: Database, store: str, box: str, sku: str, after: int, before: int) -> Decimal:
+    """What box `box`'s journal records after `after` and before `before` moved of `sku`."""
+    total = ZERO
+    for (quantity,) in db.execute(
+        "SELECT quantity FROM stock_movement WHERE store = ? AND box = ? AND sku = ? "
+        "AND seq > ? AND seq < ?",
+        (store, box, sku, after, before),
+    ).fetchall():
+        total += dec(quantity)
+    return total
+
+
+def _is_order(db: Database, order: str, store: str) -> bool:
+    row = db.execute(
+        "SELECT store FROM stock_document WHERE id = ? AND kind = 'purchase_order'", (order,)
+    ).fetchone()
+    return row is not None and row[0] == store
 
 
 def _measurable(ledger: Ledger, m: Movement, result: Posted) -> Movement:
@@ -901,6 +1030,59 @@ def load_order(db: Database, order: str) -> Order:
         for item in data["lines"]
     ]
     return Order(order, store, status, day, by, data.get("supplier"), lines)
+
+
+def orders_document(db: Database, store: str, issued_at: str) -> dict[str, Any]:
+    """The `storegate.orders/1` document of `store` (gateway.stock.orders): every order
+    still to be received (open or partial), each line with its name, unit and what was
+    received already; what `cloud stock po publish` signs and sends."""
+    from gateway.stock.orders import parse_orders
+
+    names = {lv.sku: (lv.name, lv.unit) for lv in levels(db, store)}
+    settings = {
+        str(sku): (name, unit)
+        for sku, name, unit in db.query(
+            "SELECT sku, name, unit FROM stock_item WHERE store = ?", (store,)
+        )
+    }
+    orders = []
+    for (order_id,) in db.query(
+        "SELECT id FROM stock_document WHERE kind = 'purchase_order' AND store = ? "
+        "AND status IN ('open', 'partial') ORDER BY id",
+        (store,),
+    ):
+        order = load_order(db, str(order_id))
+        lines = []
+        for line in order.lines:
+            name, unit = names.get(line.sku) or settings.get(line.sku) or (None, None)
+            item: dict[str, Any] = {
+                "sku": line.sku,
+                "name": name or line.sku,
+                "unit": unit or "each",
+                "quantity": str(line.ordered),
+                "received": str(line.received),
+            }
+            if line.unit_cost is not None:
+                item["unit_cost"] = str(line.unit_cost)
+            lines.append(item)
+        orders.append(
+            {
+                "id": order.id,
+                "status": order.status,
+                "supplier": order.supplier,
+                "business_day": order.business_day,
+                "lines": lines,
+            }
+        )
+    document = {
+        "schema": "storegate.orders/1",
+        "version": 1,  # the publisher numbers it
+        "store": store,
+        "issued_at": issued_at,
+        "orders": orders,
+    }
+    parse_orders(document, f"orders of {store}")
+    return document
 
 
 def _check_order(db: Database, order: str, store: str) -> None:

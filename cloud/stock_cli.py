@@ -107,6 +107,20 @@ def register(sub: Any, db_arg: ArgAdder, broker_args: ArgAdder) -> None:
     listing = _action(po_actions, "list", "purchase orders and their status", db_arg)
     listing.add_argument("--store", help="only this store")
     listing.set_defaults(func=_po_list)
+    publish = _action(
+        po_actions,
+        "publish",
+        "send the store's open purchase orders to its boxes (signed, retained)",
+        db_arg,
+    )
+    publish.add_argument(
+        "order", help="a purchase order: its store's open and partial orders are sent"
+    )
+    from cloud.publish_cli import key_args
+
+    key_args(publish)
+    broker_args(publish)
+    publish.set_defaults(func=_po_publish)
 
     check = _action(actions, "check", "post the journal, then raise / clear stock alerts", db_arg)
     check.add_argument("--at", metavar="TIME", help="judge as of this instant (default now)")
@@ -447,6 +461,44 @@ def _po_show(args: argparse.Namespace) -> int:
         )
     table.notes.append(f"issued by {order.created_by}")
     _show(table, args)
+    return 0
+
+
+def _po_publish(args: argparse.Namespace) -> int:
+    """The order's store gets every order of it still to be received, as one signed
+    `orders` document on `{root}/{store}/orders` (docs/stock.md)."""
+    from cloud.commands import broker_options
+    from cloud.publish import publish_document
+    from cloud.publish_cli import signing_key
+
+    key = signing_key(args)
+    db = open_current(args.db)
+    try:
+        order = stock.load_order(db, args.order)
+        if order.status == "received":
+            raise stock.StockError(
+                f"purchase order {order.id} is fully received: there is nothing to send",
+                where="cloud stock po publish",
+                fix="`cloud stock po list` shows the open ones",
+            )
+        document = stock.orders_document(db, order.store, iso(system_clock()))
+        [message] = publish_document(
+            db=db,
+            broker=broker_options(args),
+            root=args.root,
+            kind="orders",
+            document=document,
+            stores=[order.store],
+            box=None,
+            key=key,
+        )
+    finally:
+        db.close()
+    ids = ", ".join(o["id"] for o in document["orders"])
+    print(
+        f"published orders version {message['version']} for {order.store}: {ids} "
+        f"(signed by {key.key_id}, retained)"
+    )
     return 0
 
 

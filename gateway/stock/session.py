@@ -57,6 +57,11 @@ class Refused:
     message: str
 
 
+NO_SESSION = Refused(
+    "no_session", "No stock session is open: start one (gateway stock receive | count)."
+)
+
+
 @dataclass(frozen=True)
 class Line:
     section: str  # "" when receiving
@@ -166,10 +171,7 @@ def step(session: Session | None, given: Given) -> Step | Refused:
     if isinstance(given, Start):
         return _start(session, given)
     if session is None:
-        return Refused(
-            "no_session",
-            "No stock session is open: start one (gateway stock receive | count).",
-        )
+        return NO_SESSION
     if isinstance(given, Add):
         return _add(session, given)
     if isinstance(given, Section):
