@@ -113,7 +113,8 @@ def _run(args: argparse.Namespace) -> int:
         if args.stock_action in ("status", "orders"):
             return _from_file(args, path)
         raise ControlError(
-            "receiving and counting need the running box (its scanner, scale and journal)",
+            "the daemon is not running: receiving and counting need it (its scanner, scale "
+            "and journal)",
             where="gateway stock",
             fix="start it: systemctl start storegate (or gateway run)",
         )

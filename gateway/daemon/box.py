@@ -825,7 +825,7 @@ class Box:
                 "Call the technician.",
             )
         if self.stock.session is not None and isinstance(
-            event, ev.Scan | ev.Plu | ev.Weighed | ev.Resume
+            event, ev.Scan | ev.Plu | ev.Weighed | ev.Resume | ev.MemberCard
         ):
             return Refusal(
                 "stock_mode",

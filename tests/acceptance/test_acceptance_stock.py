@@ -185,3 +185,58 @@ def test_a_delivery_received_and_a_count_taken_reach_the_ledger(store: Store, ke
     assert "(partial)" in po["title"]
     code, out, _ = cloud_cli("stock", "post", *office)
     assert "0 movement(s)" in out  # posted once
+
+
+def refused(store: Store, *args: str, pin: str | None = None) -> str:
+    """`gateway stock ARGS` that must fail with exit 1 and a sentence, no traceback."""
+    done = store.gateway("stock", *args, stdin=pin)
+    assert done.returncode == 1, f"gateway stock {args}: {done.returncode} {done.stdout}"
+    assert "Traceback" not in done.stderr
+    return done.stderr
+
+
+def test_the_box_refuses_what_it_cannot_take_and_writes_nothing(store: Store) -> None:
+    store.signed_on()
+    store.void_left_open()
+    head = store.head()
+    anna = ("--staff", "101", "--pin-stdin")
+    assert "may not receive goods or count stock" in refused(store, "count", *anna, pin="472951\n")
+    assert "Wrong staff number or PIN" in refused(
+        store, "count", "--staff", BEAT[0], "--pin-stdin", pin="000000\n"
+    )
+    assert "No stock session is open" in refused(store, "scan", MILK)
+    store.scan(MILK)  # a sale open at the till
+    assert "A sale is open" in refused(store, "count", "--staff", BEAT[0], "--pin-stdin", pin=PIN)
+    store.ok("void_sale", reason="test", supervisor=BEAT[0], supervisor_pin=BEAT[1])
+    after_sale = store.head()
+    assert not [r for r in store.records(head) if r.kind.startswith("stock")]  # no step
+    stock(store, "count", "--blind", pin=True)
+    assert "Unknown item" in refused(store, "scan", "NO-SUCH-SKU")
+    assert "is weighed: put it on the scale" in refused(store, "scan", BANANA_PLU)
+    assert "is not a whole number" in refused(store, "scan", MILK, "--quantity", "1.5")
+    assert "A count has no unit cost" in refused(store, "scan", MILK, "--cost", "1")
+    answer = stock(store, "scan", MILK)
+    assert (
+        answer["said"] == "Whole milk 1 l: counted."
+        and "quantity" not in answer["stock"]["lines"][0]
+    )  # blind
+    assert "is open already" in refused(store, "receive", "--staff", BEAT[0], "--pin-stdin",
+                                        pin=PIN)  # fmt: skip
+    stock(store, "cancel", "--reason", "started by mistake", pin=True)
+    steps = [r for r in store.records(after_sale) if r.kind.startswith("stock")]
+    assert [(r.kind, r.body["action"]) for r in steps] == [
+        ("stock_step", "start"),
+        ("stock_step", "add"),
+        ("stock_step", "cancel"),
+    ]
+    assert steps[-1].body["reason"] == "started by mistake"
+    # a stopped box: status and orders from the file, the rest refused
+    assert store.box().stop() == 0
+    try:
+        done = store.gateway("stock", "status")
+        assert done.returncode == 0 and "no stock session is open" in done.stdout
+        done = store.gateway("stock", "orders", "--json")
+        assert done.returncode == 0 and json.loads(done.stdout)["orders"][0]["id"] == "PO-1"
+        assert "the daemon is not running" in refused(store, "scan", MILK)
+    finally:
+        store.daemon = Daemon(store.box_dir, store.config, SYNC_ENV)
