@@ -769,6 +769,9 @@ class Box:
         self.device_feed.add(event)
         self._note_device(event.device, "connected", "", event.at)
         if self.stock.session is not None and isinstance(event, ScanEvent):
+            if self.chain_broken is not None:
+                log.error("stock scan not recorded: the journal failed its integrity check")
+                return
             answer = self.stock.scan(event.text, ev.scale_kilograms(self.scale))
             if not answer.get("ok"):
                 log.info("stock scan refused: %s", answer.get("error"))
@@ -947,7 +950,17 @@ class Box:
 
     def _stock_request(self, request: StockRequest) -> dict[str, Any]:
         """`gateway stock ...`: a step of receiving or a count (gateway.daemon.stock_desk);
-        a finished receipt or count goes up to head office at once."""
+        a finished receipt or count goes up to head office at once. A journal that failed
+        its integrity check takes no step (as it takes no sale)."""
+        if self.chain_broken is not None:
+            return {
+                "ok": False,
+                "refused": "journal_broken",
+                "error": "The box's journal failed its integrity check "
+                f"at record {self.chain_broken.seq}: nothing can be recorded. "
+                "Call the technician.",
+                "exit_code": 1,
+            }
         sale_open = self.lane.sale is not None or self.lane.state in (
             State.IN_SALE,
             State.TENDERING,

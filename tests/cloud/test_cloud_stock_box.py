@@ -126,3 +126,38 @@ def test_box_receipt_and_count_posted_once_against_the_ledger_after_after_seq(
     }
     assert "0 movement(s)" in ok(capsys, "stock", "post", *db)  # once
     assert ok(capsys, "stock", "verify", *db)
+
+
+def test_orders_document_holds_the_stores_open_orders_and_po_publish_refuses_bad_input(
+    tmp_path: Path, db_url: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from stock_testkit import cloud
+
+    from cloud.db import Database
+    from cloud.stock import orders_document
+    from gateway.stock.orders import parse_orders
+
+    db = ("--db", db_url)
+    at = ("--at", "2026-11-23T06:00Z", "--by", "alice")
+    ok(capsys, "stock", "item", "store-1", "PEAR", "--name", "Pears", "--unit", "kg",
+       "--min", "5", "--pack", "2", *db)  # fmt: skip
+    ok(capsys, "stock", "po", "create", "--store", "store-1", "--doc", "PO-7", "--day",
+       "2026-11-23", *at, *db)  # fmt: skip
+    office = Database.open(db_url)
+    try:
+        document = orders_document(office, "store-1", "2026-11-23T06:00:00Z")
+    finally:
+        office.close()
+    parsed = parse_orders(document, "test")
+    [order] = parsed.orders
+    assert (order.id, order.status) == ("PO-7", "open")
+    assert [(x.sku, x.name, x.unit, x.quantity) for x in order.lines] == [
+        ("PEAR", "Pears", "kg", Decimal(6))  # 5 rounded up to whole packs of 2
+    ]
+    key = ("--key", str(tmp_path / "none.pem"))
+    status, _, err = cloud(capsys, "stock", "po", "publish", "PO-404", *db)
+    assert status == 2 and "no signing key given" in err
+    ok(capsys, "keys", "generate", "--dir", str(tmp_path / "k"), "--key-id", "ho")
+    key = ("--key", str(tmp_path / "k" / "ho.pem"))
+    status, _, err = cloud(capsys, "stock", "po", "publish", "PO-404", *key, *db)
+    assert status == 1 and "no purchase order PO-404" in err and "Traceback" not in err
