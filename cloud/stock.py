@@ -476,7 +476,7 @@ def _post_box_document(
                 doc_id,
                 "goods_receipt" if receipt else "stock_count",
                 store,
-                order,
+                order if known_order else None,  # else the body keeps its number
                 doc.business_day,
                 time,
                 json.dumps({**body, "box": box, "seq": seq}, sort_keys=True, ensure_ascii=False),
