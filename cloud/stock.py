@@ -35,7 +35,7 @@ from pydantic import ValidationError
 from cloud.db import Database
 from gateway.errors import StoregateError, UsageError
 from gateway.lane.records import RefundBody, SaleBody
-from gateway.stock.records import GoodsReceiptBody, StockCountBody
+from gateway.stock.records import CountLine, GoodsReceiptBody, StockCountBody
 
 MovementKind = Literal["sale", "refund", "receipt", "transfer_out", "transfer_in", "loss", "count"]
 DocumentKind = Literal["goods_receipt", "transfer", "loss", "stock_count", "purchase_order"]
@@ -454,9 +454,10 @@ def _post_box_document(
     """A goods receipt or stock count taken at a box (docs/stock.md, "At the box"): one
     movement per line keyed by the journal line, the document recorded once. A receipt's
     line without a cost comes in at its purchase order line's cost, else at the average;
-    the order's status moves. A count's movement is counted minus what the ledger held
-    after the box's record `after_seq`: what this box's journal moved since is taken off
-    what the ledger holds now, so the sales during the count stay counted."""
+    the order's status moves. A count is recorded `pending` with each line's variance:
+    counted minus what the ledger held after the box's record `after_seq` (what this box's
+    journal moved since is taken off what the ledger holds now, so the sales during the
+    count stay counted); it moves stock when an approver applies it (`decide_count`)."""
     receipt = isinstance(doc, GoodsReceiptBody)
     doc_id = doc.receipt_id if isinstance(doc, GoodsReceiptBody) else doc.count_id
     order = doc.purchase_order if isinstance(doc, GoodsReceiptBody) else None
@@ -466,50 +467,49 @@ def _post_box_document(
         order_costs = {line.sku: line.unit_cost for line in load_order(db, order).lines}
     else:
         order_costs = {}
-    if db.execute("SELECT 1 FROM stock_document WHERE id = ?", (doc_id,)).fetchone() is None:
-        body = doc.model_dump(mode="json", by_alias=True)
-        db.execute(
-            "INSERT INTO stock_document (id, kind, store, other_store, reference, status, "
-            "business_day, time, body, created_by, created_at) "
-            "VALUES (?, ?, ?, NULL, ?, 'done', ?, ?, ?, ?, ?)",
-            (
-                doc_id,
-                "goods_receipt" if receipt else "stock_count",
-                store,
-                order if known_order else None,  # else the body keeps its number
-                doc.business_day,
-                time,
-                json.dumps({**body, "box": box, "seq": seq}, sort_keys=True, ensure_ascii=False),
-                doc.staff.id,
-                now,
-            ),
-        )
-    where = f"{store}/{box}/{seq}"
-    lines: list[tuple[int, str, str, str, Decimal, Decimal | None]] = []
-    if isinstance(doc, GoodsReceiptBody):
-        for r in doc.lines:
-            cost = r.unit_cost
-            if cost is None:
-                cost = order_costs.get(r.sku) or ledger.position(store, r.sku).avg_cost
-            lines.append((r.index, r.sku, r.name, r.unit, r.quantity, cost))
-    else:
+    if db.execute("SELECT 1 FROM stock_document WHERE id = ?", (doc_id,)).fetchone() is not None:
+        return 0  # a number head office holds already: never a second document
+    body = doc.model_dump(mode="json", by_alias=True)
+    body.update(box=box, seq=seq)
+    if isinstance(doc, StockCountBody):
         ledger.flush()  # what this box moved since `after_seq` is read back from the table
-        for c in doc.lines:
-            held = ledger.position(store, c.sku).on_hand
-            expected = held - _moved_since(db, store, box, c.sku, doc.after_seq, seq)
-            lines.append((c.index, c.sku, c.name, c.unit, c.counted - expected, None))
-    kind: MovementKind = "receipt" if receipt else "count"
+        body["variance"] = [
+            _judged(db, ledger, store, box, seq, doc.after_seq, c) for c in doc.lines
+        ]
+    db.execute(
+        "INSERT INTO stock_document (id, kind, store, other_store, reference, status, "
+        "business_day, time, body, created_by, created_at) "
+        "VALUES (?, ?, ?, NULL, ?, ?, ?, ?, ?, ?, ?)",
+        (
+            doc_id,
+            "goods_receipt" if receipt else "stock_count",
+            store,
+            order if known_order else None,  # else the body keeps its number
+            "done" if receipt else "pending",
+            doc.business_day,
+            time,
+            json.dumps(body, sort_keys=True, ensure_ascii=False),
+            doc.staff.id,
+            now,
+        ),
+    )
+    where = f"{store}/{box}/{seq}"
+    if isinstance(doc, StockCountBody):
+        return 0  # judged when recorded (above), moved when approved (`decide_count`)
     moved = 0
-    for index, sku, name, unit, quantity, cost in lines:
+    for r in doc.lines:
+        cost = r.unit_cost
+        if cost is None:
+            cost = order_costs.get(r.sku) or ledger.position(store, r.sku).avg_cost
         moved += ledger.append(
             Movement(
-                key=f"{kind}:{where}/{index}",
+                key=f"receipt:{where}/{r.index}",
                 store=store,
-                sku=sku,
-                name=name,
-                kind=kind,
-                quantity=quantity,
-                unit=unit,
+                sku=r.sku,
+                name=r.name,
+                kind="receipt",
+                quantity=r.quantity,
+                unit=r.unit,
                 business_day=doc.business_day,
                 time=time,
                 document=doc_id,
@@ -517,7 +517,7 @@ def _post_box_document(
                 unit_cost=cost,
                 box=box,
                 seq=seq,
-                line=index,
+                line=r.index,
             )
         )
     if known_order:
@@ -525,6 +525,114 @@ def _post_box_document(
         ledger.flush()  # the order's status counts the receipt's movements
         _update_order_status(db, order)
     return moved
+
+
+def _judged(
+    db: Database, ledger: Ledger, store: str, box: str, seq: int, after: int, line: CountLine
+) -> dict[str, str | int]:
+    """A box count line against the ledger after the box's record `after`: what the ledger
+    holds now, less what that box's journal moved of the item since."""
+    held = ledger.position(store, line.sku).on_hand
+    expected = held - _moved_since(db, store, box, line.sku, after, seq)
+    return {
+        "index": line.index,
+        "sku": line.sku,
+        "name": line.name,
+        "unit": line.unit,
+        "expected": str(expected),
+        "counted": str(line.counted),
+        "variance": str(line.counted - expected),
+    }
+
+
+@dataclass(frozen=True)
+class PendingCount:
+    id: str
+    store: str
+    status: str
+    business_day: str
+    box: str
+    seq: int
+    taken_by: str
+    lines: list[dict[str, Any]]
+
+
+def load_box_count(db: Database, doc_id: str) -> PendingCount:
+    row = db.execute(
+        "SELECT store, status, business_day, body FROM stock_document "
+        "WHERE id = ? AND kind = 'stock_count'",
+        (doc_id,),
+    ).fetchone()
+    body = json.loads(row[3]) if row is not None else {}
+    if row is None or "variance" not in body:
+        raise StockError(
+            f"no stock count {doc_id} taken at a box",
+            where="cloud stock approve",
+            fix="`cloud stock counts` lists the counts boxes sent",
+        )
+    return PendingCount(
+        doc_id,
+        str(row[0]),
+        str(row[1]),
+        str(row[2]),
+        str(body["box"]),
+        int(body["seq"]),
+        str(body["staff"]["id"]),
+        list(body["variance"]),
+    )
+
+
+def box_counts(db: Database, store: str | None = None) -> list[PendingCount]:
+    """Every count a box sent, newest last (`pending`, `approved` or `rejected`)."""
+    where, params = ("AND store = ?", [store]) if store else ("", [])
+    rows = db.query(
+        "SELECT id FROM stock_document WHERE kind = 'stock_count' "
+        f"AND status IN ('pending', 'approved', 'rejected') {where} ORDER BY time, id",
+        params,
+    )
+    return [load_box_count(db, str(r[0])) for r in rows]
+
+
+def decide_count(db: Database, now: str, doc_id: str, by: str, *, approve: bool) -> PendingCount:
+    """An approver applies a box's count (one `count` movement per line of its variance,
+    keyed `count:STORE/BOX/SEQ/N`, actor the approver) or rejects it (nothing moves).
+    The variance is a difference judged when the count was posted, so applying it later
+    leaves the sales since then counted."""
+    with writing(db, now) as ledger:
+        count = load_box_count(db, doc_id)
+        if count.status != "pending":
+            raise StockError(
+                f"stock count {doc_id} is {count.status} already",
+                where="cloud stock approve" if approve else "cloud stock reject",
+                fix="a count is approved or rejected once; take a new count to correct it",
+            )
+        if approve:
+            ledger.preload(count.store, (str(line["sku"]) for line in count.lines))
+            where = f"{count.store}/{count.box}/{count.seq}"
+            for line in count.lines:
+                ledger.append(
+                    Movement(
+                        key=f"count:{where}/{line['index']}",
+                        store=count.store,
+                        sku=str(line["sku"]),
+                        name=str(line["name"]),
+                        kind="count",
+                        quantity=Decimal(str(line["variance"])),
+                        unit=str(line["unit"]),
+                        business_day=count.business_day,
+                        time=now,
+                        document=doc_id,
+                        actor=by,
+                        box=count.box,
+                        seq=count.seq,
+                        line=int(line["index"]),
+                    )
+                )
+        db.execute(
+            "UPDATE stock_document SET status = ? WHERE id = ?",
+            ("approved" if approve else "rejected", doc_id),
+        )
+    return replace(count, status="approved" if approve else "rejected")
 
 
 def _moved_since(db: Database, store: str, box: str, sku: str, after: int, before: int) -> Decimal:

@@ -6,6 +6,7 @@ import argparse
 import getpass
 from collections.abc import Callable, Sequence
 from datetime import date, datetime
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -74,6 +75,21 @@ def register(sub: Any, db_arg: ArgAdder, broker_args: ArgAdder) -> None:
     )
     count.add_argument("--store", required=True, help="the store")
     count.set_defaults(func=_count)
+
+    counts = _action(actions, "counts", "the stock counts boxes sent, and their variance", db_arg)
+    counts.add_argument("--store", help="only this store")
+    counts.add_argument("--pending", action="store_true", help="only those awaiting approval")
+    counts.set_defaults(func=_counts)
+    for verb, what in (
+        ("approve", "apply a box's stock count: its variance moves the stock"),
+        ("reject", "reject a box's stock count: nothing moves"),
+    ):
+        decide = _action(actions, verb, what, db_arg)
+        decide.add_argument(
+            "count", metavar="COUNT", help="the count's number, e.g. box-1-C-000112"
+        )
+        decide.add_argument("--by", default=getpass.getuser(), help="who (default: this user)")
+        decide.set_defaults(func=_decide, approve=verb == "approve")
 
     moves = _action(actions, "movements", "every movement with its document and source", db_arg)
     moves.add_argument("--store", help="only this store")
@@ -360,6 +376,40 @@ def _count(args: argparse.Namespace) -> int:
     print(f"stock count {args.doc} in {args.store}:")
     for r in results:
         print(f"  {r.sku}: expected {r.expected}, counted {r.counted}, variance {r.variance:+}")
+    return 0
+
+
+def _counts(args: argparse.Namespace) -> int:
+    db = open_current(args.db)
+    try:
+        counts = stock.box_counts(db, args.store)
+    finally:
+        db.close()
+    shown = [c for c in counts if c.status == "pending" or not args.pending]
+    for count in shown:
+        print(
+            f"{count.id}  {count.store}  {count.business_day}  {count.status:8}  "
+            f"taken by {count.taken_by} (box {count.box}, record {count.seq})"
+        )
+        for line in count.lines:
+            print(
+                f"  {line['sku']}: expected {line['expected']}, counted {line['counted']}, "
+                f"variance {Decimal(str(line['variance'])):+}"
+            )
+    print(f"{len(shown)} count(s)")
+    return 0
+
+
+def _decide(args: argparse.Namespace) -> int:
+    db = open_current(args.db)
+    try:
+        count = stock.decide_count(
+            db, iso(system_clock()), args.count, args.by, approve=args.approve
+        )
+    finally:
+        db.close()
+    moved = "its variance moved the stock" if args.approve else "nothing moved"
+    print(f"stock count {count.id} in {count.store} {count.status} by {args.by}: {moved}")
     return 0
 
 

@@ -2,8 +2,8 @@
 purchase order (signed, on `{root}/{store}/orders`), the box (`gateway run`) receives the
 delivery against it with the simulated scanner and scale, sells, takes a stock count
 section by section that survives a restart, syncs through Mosquitto to `cloud ingest`, and
-head office posts receipt and count to its ledger: levels right to the unit, the order's
-status moved."""
+head office posts receipt and count to its ledger, an approver applies the count: levels
+right to the unit, the order's status moved."""
 
 from __future__ import annotations
 
@@ -162,6 +162,13 @@ def test_a_delivery_received_and_a_count_taken_reach_the_ledger(store: Store, ke
     # -- head office: synced, posted, levels to the unit ------------------------------------
     store.wait_office_has_all()
     code, out, err = cloud_cli("stock", "post", *office)
+    assert code == 0, err
+    levels = store.cloud("stock", "report", "onhand")["rows"]  # the count awaits approval
+    assert {r["sku"]: r["on hand"] for r in levels} == {"MILK-1L": "20.000", "BANANA": "4.250"}
+    code, out, err = cloud_cli("stock", "counts", "--pending", *office)
+    assert code == 0 and f"{count['count_id']}  store-1" in out, err
+    assert "MILK-1L: expected 20.000, counted 18.000, variance -2.000" in out
+    code, out, err = cloud_cli("stock", "approve", count["count_id"], "--by", "carol", *office)
     assert code == 0, err
     levels = store.cloud("stock", "report", "onhand")["rows"]
     assert {r["sku"]: r["on hand"] for r in levels} == {"MILK-1L": "18.000", "BANANA": "3.900"}

@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 from cloud_testkit import store_journal_directly
-from stock_testkit import BoxJournal, Sold, ok, sale_body
+from stock_testkit import BoxJournal, Sold, cloud, ok, sale_body
 
 from gateway.lane.records import LaneRef, StaffRef
 from gateway.stock.records import StepItem
@@ -90,13 +90,32 @@ def test_box_receipt_and_count_posted_once_against_the_ledger_after_after_seq(
             count[0],  # 8: the count starts after seq 7
             ("sale", sale_body("store-1", "box-1", "R3", D, [Sold("MILK", "2")])),  # 9
             *count[1:],  # 10-14, the count at 14
+            *session_records(  # 15-17: a second count, to be rejected
+                Start("count", "box-1-C-000015", BEAT, T, "2026-11-23", 14),
+                Add(MILK, Decimal(5), T),
+                Finish(T, BEAT, LANE),
+            ),
         ],
     )
     store_journal_directly(db_url, "store-1", "box-1", box.journal)
     out = ok(capsys, "stock", "post", *db)
     assert "1 record(s) whose body this version cannot read" in out
-    # MILK: 4 + 10 - 1 - 1 = 12 after seq 7; counted 12 -> 0; then -2 sold meanwhile -> 10
-    # APPLE: 2.500 in, counted 2.400 -> -0.100
+    # the counts wait for an approver: MILK 4 + 10 - 1 - 1 - 2 = 10, APPLE 2.500
+    pending = ok(capsys, "stock", "counts", "--pending", *db)
+    # MILK: 4 + 10 - 1 - 1 = 12 after seq 7, counted 12; APPLE 2.500 in, counted 2.400
+    assert "box-1-C-000009  store-1  2026-11-23  pending" in pending
+    assert "MILK: expected 12.000, counted 12.000, variance +0.000" in pending
+    assert "APPLE: expected 2.500, counted 2.400, variance -0.100" in pending
+    assert "2 count(s)" in pending
+    levels = {r["sku"]: r["on hand"] for r in rows(capsys, "stock", "report", "onhand", *db)}
+    assert levels == {"MILK": "10.000", "APPLE": "2.500"}
+    ok(capsys, "stock", "approve", "box-1-C-000009", "--by", "carol", *db)
+    ok(capsys, "stock", "reject", "box-1-C-000015", "--by", "carol", *db)
+    status, _, err = cloud(capsys, "stock", "approve", "box-1-C-000015", *db)
+    assert status == 1 and "is rejected already" in err
+    status, _, err = cloud(capsys, "stock", "approve", "box-1-GR-000001", *db)
+    assert status == 1 and "no stock count box-1-GR-000001 taken at a box" in err
+    # approved: MILK 10 + 0 = 10, APPLE 2.500 - 0.100; the rejected count moved nothing
     levels = {r["sku"]: (r["on hand"], r["avg cost"]) for r in rows(capsys, "stock", "report",
               "onhand", *db)}  # fmt: skip
     assert levels == {"MILK": ("10.000", "2.0000"), "APPLE": ("2.400", "3.0000")}
@@ -109,6 +128,7 @@ def test_box_receipt_and_count_posted_once_against_the_ledger_after_after_seq(
         ("sale", "-2.000", "R3"),
         ("count", "0.000", "box-1-C-000009"),
     ]
+    assert milk[-1]["by"] == "carol"
     apple = rows(capsys, "stock", "movements", "--sku", "APPLE", *db)
     assert [(m["kind"], m["quantity"]) for m in apple] == [
         ("receipt", "2.500"),
@@ -131,7 +151,6 @@ def test_box_receipt_and_count_posted_once_against_the_ledger_after_after_seq(
 def test_orders_document_holds_the_stores_open_orders_and_po_publish_refuses_bad_input(
     tmp_path: Path, db_url: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from stock_testkit import cloud
 
     from cloud.db import Database
     from cloud.stock import orders_document
