@@ -775,6 +775,7 @@ class Box:
             answer = self.stock.scan(event.text, ev.scale_kilograms(self.scale))
             if not answer.get("ok"):
                 log.info("stock scan refused: %s", answer.get("error"))
+            self._show_stock(answer)
             return
         lane_event = from_device(event, self.lane.state.value, self.clock.local())
         if lane_event is not None:
@@ -968,9 +969,23 @@ class Box:
         answer = self.stock.request(
             request.fields, ev.scale_kilograms(self.scale), sale_open=sale_open
         )
+        if request.fields.get("action") not in ("status", "orders"):
+            self._show_stock(answer)
         if answer.get("document") is not None and self.sync is not None:
             self.sync.sync_now()
         return answer
+
+    def _show_stock(self, answer: dict[str, Any]) -> None:
+        """The cashier screen's message line says what the stock step said (the item and
+        how many so far, or why not), so the person at the scanner sees it."""
+        at = self.clock.local()
+        shown: Outcome | Refusal
+        if answer.get("ok"):
+            said = (str(answer.get("said") or ""), *map(str, answer.get("notices") or ()))
+            shown = Outcome(self.lane.state.value, notices=tuple(n for n in said if n))
+        else:
+            shown = Refusal("stock_mode", str(answer.get("error") or ""))
+        self.screens.record(ev.Event(at), shown)
 
     def _staff_request(self, request: StaffRequest) -> dict[str, Any]:
         """`gateway staff add|totp` while the daemon runs: approved

@@ -24,6 +24,8 @@ from acceptance_testkit import (
     wait_until,
 )
 from daemon_testkit import Daemon
+from playwright.sync_api import Browser, expect
+from screens_testkit import daemon_kiosk, open_page
 
 PIN = BEAT[1] + "\n"
 
@@ -247,3 +249,23 @@ def test_the_box_refuses_what_it_cannot_take_and_writes_nothing(store: Store) ->
         assert "the daemon is not running" in refused(store, "scan", MILK)
     finally:
         store.daemon = Daemon(store.box_dir, store.config, SYNC_ENV)
+
+
+def test_the_cashier_screen_says_what_each_stock_scan_counted(
+    store: Store, browser: Browser
+) -> None:
+    store.signed_on()
+    store.void_left_open()
+    page = open_page(browser, daemon_kiosk(str(store.status()["screens"]), store.box_dir))
+    try:
+        expect(page.locator("[data-state]")).to_have_attribute("data-state", "idle")
+        stock(store, "count", "--section", "aisle-3", pin=True)
+        store.scanner.scan(MILK)
+        expect(page.locator(".message.notice")).to_contain_text(
+            "Whole milk 1 l: 1 (section aisle-3, all sections together)."
+        )
+        store.scanner.scan(BANANA_PLU)  # no weight on the scale: said, not counted
+        expect(page.locator(".message.refusal")).to_contain_text("is weighed: put it on")
+        stock(store, "cancel", pin=True)
+    finally:
+        page.close()
