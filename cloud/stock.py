@@ -476,6 +476,18 @@ def _post_box_document(
         body["variance"] = [
             _judged(db, ledger, store, box, seq, doc.after_seq, c) for c in doc.lines
         ]
+        if doc.scope == "full":  # what the store holds and nobody counted is not there
+            counted = {c.sku for c in doc.lines}
+            first = max((c.index for c in doc.lines), default=-1) + 1
+            held = db.query(
+                "SELECT sku, name, unit FROM stock_position WHERE store = ? ORDER BY sku",
+                (store,),
+            )
+            for n, (sku, name, unit) in enumerate(r for r in held if r[0] not in counted):
+                none = CountLine(index=first + n, sku=sku, name=name, unit=unit, counted=ZERO)
+                judged = _judged(db, ledger, store, box, seq, doc.after_seq, none)
+                if Decimal(str(judged["expected"])) != 0:
+                    body["variance"].append(judged)
     db.execute(
         "INSERT INTO stock_document (id, kind, store, other_store, reference, status, "
         "business_day, time, body, created_by, created_at) "
@@ -539,9 +551,9 @@ def _judged(
         "sku": line.sku,
         "name": line.name,
         "unit": line.unit,
-        "expected": str(expected),
-        "counted": str(line.counted),
-        "variance": str(line.counted - expected),
+        "expected": str(expected.quantize(QTY)),
+        "counted": str(line.counted.quantize(QTY)),
+        "variance": str((line.counted - expected).quantize(QTY)),
     }
 
 

@@ -53,6 +53,11 @@ def register(sub: Any) -> None:
     count = actions.add_parser("count", help="start a stock count")
     count.add_argument("--section", help="the first section counted (e.g. aisle-1)")
     count.add_argument("--blind", action="store_true", help="do not show running totals")
+    count.add_argument(
+        "--full",
+        action="store_true",
+        help="a count of everything: head office sets what is not counted to 0",
+    )
     _common(count, staff=True)
     count.set_defaults(func=_run, stock_action="count")
     scan = actions.add_parser("scan", help="an item, as if scanned (one more of it)")
@@ -100,6 +105,8 @@ def _request(args: argparse.Namespace) -> dict[str, Any]:
         request["reason"] = args.reason
     if getattr(args, "blind", False):
         request["blind"] = True
+    if getattr(args, "full", False):
+        request["full"] = True
     if getattr(args, "staff", None):
         request["staff"] = args.staff
         request["pin"] = read_pin(args.pin_stdin, f"PIN of {args.staff}: ")

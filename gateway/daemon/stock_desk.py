@@ -195,6 +195,7 @@ class StockDesk:
                 delivery_note=_text(fields.get("delivery_note")),
                 order_lines=order_lines,
                 section=_text(fields.get("section")),
+                full=fields.get("full") in (True, "true", "1", "yes"),
             )
         )
 

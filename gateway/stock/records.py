@@ -125,6 +125,7 @@ class StockStepBody(Body):
     business_day: str | None = None
     after_seq: int | None = None
     blind: bool | None = None
+    scope: Literal["partial", "full"] | None = None
     purchase_order: str | None = None
     supplier: str | None = None
     delivery_note: str | None = None

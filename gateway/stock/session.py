@@ -79,6 +79,7 @@ class Session:
     business_day: str
     after_seq: int
     blind: bool = False
+    full: bool = False  # a count of everything: what is not counted is not there
     purchase_order: str | None = None
     supplier: str | None = None
     delivery_note: str | None = None
@@ -118,6 +119,7 @@ class Start:
     delivery_note: str | None = None
     order_lines: tuple[OrderLineRef, ...] = ()
     section: str | None = None
+    full: bool = False
 
 
 @dataclass(frozen=True)
@@ -204,6 +206,8 @@ def _start(session: Session | None, given: Start) -> Step | Refused:
         )
     if given.mode == "count" and given.purchase_order is not None:
         return Refused("bad_input", "A stock count is not against a purchase order.")
+    if given.mode == "receive" and given.full:
+        return Refused("bad_input", "Only a stock count can be a full count.")
     section = _section_name(given.section) if given.section else ""
     if isinstance(section, Refused):
         return section
@@ -217,6 +221,7 @@ def _start(session: Session | None, given: Start) -> Step | Refused:
         business_day=given.business_day,
         after_seq=given.after_seq,
         blind=given.blind,
+        full=given.full,
         purchase_order=given.purchase_order,
         supplier=given.supplier,
         delivery_note=given.delivery_note,
@@ -232,6 +237,7 @@ def _start(session: Session | None, given: Start) -> Step | Refused:
         business_day=given.business_day,
         after_seq=given.after_seq,
         blind=given.blind,
+        scope="full" if given.full else None,
         purchase_order=given.purchase_order,
         supplier=given.supplier,
         delivery_note=given.delivery_note,
@@ -422,6 +428,7 @@ def _finish(session: Session, given: Finish) -> Step | Refused:
             **common,
             "schema": "storegate.lane.stock_count/1",
             "count_id": session.id,
+            "scope": "full" if session.full else "partial",
             "after_seq": session.after_seq,
             "sections": list(session.sections),
             "lines": counted,
@@ -465,7 +472,10 @@ def view(session: Session | None) -> dict[str, Any] | None:
     }
     if session.mode == "count":
         shown.update(
-            after_seq=session.after_seq, section=session.section, sections=list(session.sections)
+            after_seq=session.after_seq,
+            scope="full" if session.full else "partial",
+            section=session.section,
+            sections=list(session.sections),
         )
     if session.purchase_order is not None:
         received = {sku: q for sku, (_, q, _) in session.totals().items()}
@@ -528,6 +538,7 @@ def _given(body: dict[str, Any], session: Session | None) -> Given | None:
             delivery_note=parsed.delivery_note,
             order_lines=tuple(parsed.order_lines or ()),
             section=parsed.section,
+            full=parsed.scope == "full",
         )
     if session is None or parsed.session != session.id:
         return None

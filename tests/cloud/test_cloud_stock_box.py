@@ -180,3 +180,28 @@ def test_orders_document_holds_the_stores_open_orders_and_po_publish_refuses_bad
     key = ("--key", str(tmp_path / "k" / "ho.pem"))
     status, _, err = cloud(capsys, "stock", "po", "publish", "PO-404", *key, *db)
     assert status == 1 and "no purchase order PO-404" in err and "Traceback" not in err
+
+
+def test_a_full_count_sets_what_nobody_counted_to_zero(
+    tmp_path: Path, db_url: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    db = ("--db", db_url)
+    at = ("--at", "2026-11-23T06:00Z", "--by", "alice")
+    ok(capsys, "stock", "receive", *db, "--store", "store-1", "--doc", "GR-0", *at,
+       "--item", "MILK", "5", "2.00", "--item", "PEAR", "3", "1.00")  # fmt: skip
+    count = session_records(
+        Start("count", "box-1-C-000001", BEAT, T, "2026-11-23", 0, full=True),
+        Add(MILK, Decimal(4), T),
+        Finish(T, BEAT, LANE),
+    )
+    assert count[-1][1]["scope"] == "full"
+    box = BoxJournal(tmp_path / "box-1.db")
+    box.add(D, count)
+    store_journal_directly(db_url, "store-1", "box-1", box.journal)
+    ok(capsys, "stock", "post", *db)
+    pending = ok(capsys, "stock", "counts", *db)
+    assert "MILK: expected 5.000, counted 4.000, variance -1.000" in pending
+    assert "PEAR: expected 3.000, counted 0.000, variance -3.000" in pending
+    ok(capsys, "stock", "approve", "box-1-C-000001", *db)
+    levels = {r["sku"]: r["on hand"] for r in rows(capsys, "stock", "report", "onhand", *db)}
+    assert levels == {"MILK": "4.000", "PEAR": "0.000"}
