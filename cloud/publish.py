@@ -1,4 +1,5 @@
-"""Signed downlink from head office: keys, documents (catalog, members, config), commands.
+"""Signed downlink from head office: keys, documents (catalog, members, orders, config),
+commands.
 
 Owns: Ed25519 key files (`cloud keys generate`), checking a document with the same model
 the box applies it with *before* anything is sent, the version counter per (kind, store,
@@ -248,6 +249,10 @@ def check_document(kind: str, document: dict[str, Any], source: str) -> None:
         from gateway.members.document import parse_document as parse_members
 
         parse_members(document, source)
+    elif kind == "orders":
+        from gateway.stock.orders import parse_orders
+
+        parse_orders(document, source)
     else:
         from gateway.settings import GatewaySettings
         from gateway.sync.config_keys import config_changes
@@ -344,7 +349,7 @@ def document_topic(root: str, kind: str, store: str, box: str | None) -> str:
             where=f"--box {box}",
             fix="leave out --box; every box of the store takes it",
         )
-    return topics.catalog if kind == "catalog" else topics.members
+    return {"catalog": topics.catalog, "orders": topics.orders}.get(kind, topics.members)
 
 
 # ---------------------------------------------------------------- MQTT

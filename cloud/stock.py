@@ -35,6 +35,7 @@ from pydantic import ValidationError
 from cloud.db import Database
 from gateway.errors import StoregateError, UsageError
 from gateway.lane.records import RefundBody, SaleBody
+from gateway.stock.records import CountLine, GoodsReceiptBody, StockCountBody
 
 MovementKind = Literal["sale", "refund", "receipt", "transfer_out", "transfer_in", "loss", "count"]
 DocumentKind = Literal["goods_receipt", "transfer", "loss", "stock_count", "purchase_order"]
@@ -336,7 +337,8 @@ class Posted:
     more: bool = False  # the budget ran out with records still to post
 
 
-POSTED_KINDS = ("sale", "refund")
+POSTED_KINDS = ("sale", "refund", "goods_receipt", "stock_count")
+BOX_DOCUMENTS = ("goods_receipt", "stock_count")  # a box's receipt and count (gateway.stock)
 
 
 def post_journal(
@@ -387,14 +389,9 @@ def _post_chunk(db: Database, now: str, store: str, box: str, acked: int, result
         upto = min(acked, posted + POST_CHUNK)
         rows = db.execute(
             "SELECT seq, kind, body, time FROM journal_record WHERE store = ? AND box = ? "
-            "AND seq > ? AND seq <= ? AND kind IN (?, ?) ORDER BY seq",
+            "AND seq > ? AND seq <= ? AND kind IN (?, ?, ?, ?) ORDER BY seq",
             (store, box, posted, upto, *POSTED_KINDS),
         ).fetchall()
-        found = [
-            movement
-            for seq, kind, body, time in rows
-            for movement in _journal_movements(store, box, int(seq), kind, body, time, result)
-        ]
         result.records += len(rows)
         ledger.known.update(
             key
@@ -404,10 +401,27 @@ def _post_chunk(db: Database, now: str, store: str, box: str, acked: int, result
                 (store, box, posted, upto),
             ).fetchall()
         )
-        ledger.preload(store, (m.sku for m in found))
-        for movement in found:
-            if ledger.append(_measurable(ledger, movement, result)):
-                result.movements += 1
+        # in journal order: a box's count judges the ledger as the records before it left it
+        parts: list[list[Movement] | tuple[int, str, GoodsReceiptBody | StockCountBody]] = []
+        skus: set[str] = set()
+        for seq, kind, body, time in rows:
+            if kind in BOX_DOCUMENTS:
+                document = _box_document(kind, body, result)
+                if document is not None:
+                    parts.append((int(seq), str(time), document))
+                    skus.update(line.sku for line in document.lines)
+                continue
+            found = list(_journal_movements(store, box, int(seq), kind, body, time, result))
+            skus.update(m.sku for m in found)
+            parts.append(found)
+        ledger.preload(store, skus)
+        for part in parts:
+            if isinstance(part, list):
+                for movement in part:
+                    if ledger.append(_measurable(ledger, movement, result)):
+                        result.movements += 1
+            else:
+                result.movements += _post_box_document(db, now, ledger, store, box, *part)
         db.execute(
             "INSERT INTO stock_posting (store, box, posted_seq, updated_at) VALUES (?, ?, ?, ?) "
             "ON CONFLICT (store, box) DO UPDATE SET posted_seq = excluded.posted_seq, "
@@ -415,6 +429,241 @@ def _post_chunk(db: Database, now: str, store: str, box: str, acked: int, result
             (store, box, upto, now),
         )
     return upto < acked
+
+
+def _box_document(kind: str, body: str, result: Posted) -> GoodsReceiptBody | StockCountBody | None:
+    try:
+        if kind == "goods_receipt":
+            return GoodsReceiptBody.model_validate_json(body)
+        return StockCountBody.model_validate_json(body)
+    except ValidationError:
+        result.unreadable += 1
+        return None
+
+
+def _post_box_document(
+    db: Database,
+    now: str,
+    ledger: Ledger,
+    store: str,
+    box: str,
+    seq: int,
+    time: str,
+    doc: GoodsReceiptBody | StockCountBody,
+) -> int:
+    """A goods receipt or stock count taken at a box (docs/stock.md, "At the box"): one
+    movement per line keyed by the journal line, the document recorded once. A receipt's
+    line without a cost comes in at its purchase order line's cost, else at the average;
+    the order's status moves. A count is recorded `pending` with each line's variance:
+    counted minus what the ledger held after the box's record `after_seq` (what this box's
+    journal moved since is taken off what the ledger holds now, so the sales during the
+    count stay counted); it moves stock when an approver applies it (`decide_count`)."""
+    receipt = isinstance(doc, GoodsReceiptBody)
+    doc_id = doc.receipt_id if isinstance(doc, GoodsReceiptBody) else doc.count_id
+    order = doc.purchase_order if isinstance(doc, GoodsReceiptBody) else None
+    known_order = order is not None and _is_order(db, order, store)
+    if receipt and known_order:
+        assert order is not None
+        order_costs = {line.sku: line.unit_cost for line in load_order(db, order).lines}
+    else:
+        order_costs = {}
+    if db.execute("SELECT 1 FROM stock_document WHERE id = ?", (doc_id,)).fetchone() is not None:
+        return 0  # a number head office holds already: never a second document
+    body = doc.model_dump(mode="json", by_alias=True)
+    body.update(box=box, seq=seq)
+    if isinstance(doc, StockCountBody):
+        ledger.flush()  # what this box moved since `after_seq` is read back from the table
+        body["variance"] = [
+            _judged(db, ledger, store, box, seq, doc.after_seq, c) for c in doc.lines
+        ]
+        if doc.scope == "full":  # what the store holds and nobody counted is not there
+            counted = {c.sku for c in doc.lines}
+            first = max((c.index for c in doc.lines), default=-1) + 1
+            held = db.query(
+                "SELECT sku, name, unit FROM stock_position WHERE store = ? ORDER BY sku",
+                (store,),
+            )
+            for n, (sku, name, unit) in enumerate(r for r in held if r[0] not in counted):
+                none = CountLine(index=first + n, sku=sku, name=name, unit=unit, counted=ZERO)
+                judged = _judged(db, ledger, store, box, seq, doc.after_seq, none)
+                if Decimal(str(judged["expected"])) != 0:
+                    body["variance"].append(judged)
+    db.execute(
+        "INSERT INTO stock_document (id, kind, store, other_store, reference, status, "
+        "business_day, time, body, created_by, created_at) "
+        "VALUES (?, ?, ?, NULL, ?, ?, ?, ?, ?, ?, ?)",
+        (
+            doc_id,
+            "goods_receipt" if receipt else "stock_count",
+            store,
+            order if known_order else None,  # else the body keeps its number
+            "done" if receipt else "pending",
+            doc.business_day,
+            time,
+            json.dumps(body, sort_keys=True, ensure_ascii=False),
+            doc.staff.id,
+            now,
+        ),
+    )
+    where = f"{store}/{box}/{seq}"
+    if isinstance(doc, StockCountBody):
+        return 0  # judged when recorded (above), moved when approved (`decide_count`)
+    moved = 0
+    for r in doc.lines:
+        cost = r.unit_cost
+        if cost is None:
+            cost = order_costs.get(r.sku) or ledger.position(store, r.sku).avg_cost
+        moved += ledger.append(
+            Movement(
+                key=f"receipt:{where}/{r.index}",
+                store=store,
+                sku=r.sku,
+                name=r.name,
+                kind="receipt",
+                quantity=r.quantity,
+                unit=r.unit,
+                business_day=doc.business_day,
+                time=time,
+                document=doc_id,
+                actor=doc.finished_by.id,
+                unit_cost=cost,
+                box=box,
+                seq=seq,
+                line=r.index,
+            )
+        )
+    if known_order:
+        assert order is not None
+        ledger.flush()  # the order's status counts the receipt's movements
+        _update_order_status(db, order)
+    return moved
+
+
+def _judged(
+    db: Database, ledger: Ledger, store: str, box: str, seq: int, after: int, line: CountLine
+) -> dict[str, str | int]:
+    """A box count line against the ledger after the box's record `after`: what the ledger
+    holds now, less what that box's journal moved of the item since."""
+    held = ledger.position(store, line.sku).on_hand
+    expected = held - _moved_since(db, store, box, line.sku, after, seq)
+    return {
+        "index": line.index,
+        "sku": line.sku,
+        "name": line.name,
+        "unit": line.unit,
+        "expected": str(expected.quantize(QTY)),
+        "counted": str(line.counted.quantize(QTY)),
+        "variance": str((line.counted - expected).quantize(QTY)),
+    }
+
+
+@dataclass(frozen=True)
+class PendingCount:
+    id: str
+    store: str
+    status: str
+    business_day: str
+    box: str
+    seq: int
+    taken_by: str
+    lines: list[dict[str, Any]]
+
+
+def load_box_count(db: Database, doc_id: str) -> PendingCount:
+    row = db.execute(
+        "SELECT store, status, business_day, body FROM stock_document "
+        "WHERE id = ? AND kind = 'stock_count'",
+        (doc_id,),
+    ).fetchone()
+    body = json.loads(row[3]) if row is not None else {}
+    if row is None or "variance" not in body:
+        raise StockError(
+            f"no stock count {doc_id} taken at a box",
+            where="cloud stock approve",
+            fix="`cloud stock counts` lists the counts boxes sent",
+        )
+    return PendingCount(
+        doc_id,
+        str(row[0]),
+        str(row[1]),
+        str(row[2]),
+        str(body["box"]),
+        int(body["seq"]),
+        str(body["staff"]["id"]),
+        list(body["variance"]),
+    )
+
+
+def box_counts(db: Database, store: str | None = None) -> list[PendingCount]:
+    """Every count a box sent, newest last (`pending`, `approved` or `rejected`)."""
+    where, params = ("AND store = ?", [store]) if store else ("", [])
+    rows = db.query(
+        "SELECT id FROM stock_document WHERE kind = 'stock_count' "
+        f"AND status IN ('pending', 'approved', 'rejected') {where} ORDER BY time, id",
+        params,
+    )
+    return [load_box_count(db, str(r[0])) for r in rows]
+
+
+def decide_count(db: Database, now: str, doc_id: str, by: str, *, approve: bool) -> PendingCount:
+    """An approver applies a box's count (one `count` movement per line of its variance,
+    keyed `count:STORE/BOX/SEQ/N`, actor the approver) or rejects it (nothing moves).
+    The variance is a difference judged when the count was posted, so applying it later
+    leaves the sales since then counted."""
+    with writing(db, now) as ledger:
+        count = load_box_count(db, doc_id)
+        if count.status != "pending":
+            raise StockError(
+                f"stock count {doc_id} is {count.status} already",
+                where="cloud stock approve" if approve else "cloud stock reject",
+                fix="a count is approved or rejected once; take a new count to correct it",
+            )
+        if approve:
+            ledger.preload(count.store, (str(line["sku"]) for line in count.lines))
+            where = f"{count.store}/{count.box}/{count.seq}"
+            for line in count.lines:
+                ledger.append(
+                    Movement(
+                        key=f"count:{where}/{line['index']}",
+                        store=count.store,
+                        sku=str(line["sku"]),
+                        name=str(line["name"]),
+                        kind="count",
+                        quantity=Decimal(str(line["variance"])),
+                        unit=str(line["unit"]),
+                        business_day=count.business_day,
+                        time=now,
+                        document=doc_id,
+                        actor=by,
+                        box=count.box,
+                        seq=count.seq,
+                        line=int(line["index"]),
+                    )
+                )
+        db.execute(
+            "UPDATE stock_document SET status = ? WHERE id = ?",
+            ("approved" if approve else "rejected", doc_id),
+        )
+    return replace(count, status="approved" if approve else "rejected")
+
+
+def _moved_since(db: Database, store: str, box: str, sku: str, after: int, before: int) -> Decimal:
+    """What box `box`'s journal records after `after` and before `before` moved of `sku`."""
+    total = ZERO
+    for (quantity,) in db.execute(
+        "SELECT quantity FROM stock_movement WHERE store = ? AND box = ? AND sku = ? "
+        "AND seq > ? AND seq < ?",
+        (store, box, sku, after, before),
+    ).fetchall():
+        total += dec(quantity)
+    return total
+
+
+def _is_order(db: Database, order: str, store: str) -> bool:
+    row = db.execute(
+        "SELECT store FROM stock_document WHERE id = ? AND kind = 'purchase_order'", (order,)
+    ).fetchone()
+    return row is not None and row[0] == store
 
 
 def _measurable(ledger: Ledger, m: Movement, result: Posted) -> Movement:
@@ -901,6 +1150,59 @@ def load_order(db: Database, order: str) -> Order:
         for item in data["lines"]
     ]
     return Order(order, store, status, day, by, data.get("supplier"), lines)
+
+
+def orders_document(db: Database, store: str, issued_at: str) -> dict[str, Any]:
+    """The `storegate.orders/1` document of `store` (gateway.stock.orders): every order
+    still to be received (open or partial), each line with its name, unit and what was
+    received already; what `cloud stock po publish` signs and sends."""
+    from gateway.stock.orders import parse_orders
+
+    names = {lv.sku: (lv.name, lv.unit) for lv in levels(db, store)}
+    settings = {
+        str(sku): (name, unit)
+        for sku, name, unit in db.query(
+            "SELECT sku, name, unit FROM stock_item WHERE store = ?", (store,)
+        )
+    }
+    orders = []
+    for (order_id,) in db.query(
+        "SELECT id FROM stock_document WHERE kind = 'purchase_order' AND store = ? "
+        "AND status IN ('open', 'partial') ORDER BY id",
+        (store,),
+    ):
+        order = load_order(db, str(order_id))
+        lines = []
+        for line in order.lines:
+            name, unit = names.get(line.sku) or settings.get(line.sku) or (None, None)
+            item: dict[str, Any] = {
+                "sku": line.sku,
+                "name": name or line.sku,
+                "unit": unit or "each",
+                "quantity": str(line.ordered),
+                "received": str(line.received),
+            }
+            if line.unit_cost is not None:
+                item["unit_cost"] = str(line.unit_cost)
+            lines.append(item)
+        orders.append(
+            {
+                "id": order.id,
+                "status": order.status,
+                "supplier": order.supplier,
+                "business_day": order.business_day,
+                "lines": lines,
+            }
+        )
+    document = {
+        "schema": "storegate.orders/1",
+        "version": 1,  # the publisher numbers it
+        "store": store,
+        "issued_at": issued_at,
+        "orders": orders,
+    }
+    parse_orders(document, f"orders of {store}")
+    return document
 
 
 def _check_order(db: Database, order: str, store: str) -> None:

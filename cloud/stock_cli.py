@@ -6,6 +6,7 @@ import argparse
 import getpass
 from collections.abc import Callable, Sequence
 from datetime import date, datetime
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -75,6 +76,21 @@ def register(sub: Any, db_arg: ArgAdder, broker_args: ArgAdder) -> None:
     count.add_argument("--store", required=True, help="the store")
     count.set_defaults(func=_count)
 
+    counts = _action(actions, "counts", "the stock counts boxes sent, and their variance", db_arg)
+    counts.add_argument("--store", help="only this store")
+    counts.add_argument("--pending", action="store_true", help="only those awaiting approval")
+    counts.set_defaults(func=_counts)
+    for verb, what in (
+        ("approve", "apply a box's stock count: its variance moves the stock"),
+        ("reject", "reject a box's stock count: nothing moves"),
+    ):
+        decide = _action(actions, verb, what, db_arg)
+        decide.add_argument(
+            "count", metavar="COUNT", help="the count's number, e.g. box-1-C-000112"
+        )
+        decide.add_argument("--by", default=getpass.getuser(), help="who (default: this user)")
+        decide.set_defaults(func=_decide, approve=verb == "approve")
+
     moves = _action(actions, "movements", "every movement with its document and source", db_arg)
     moves.add_argument("--store", help="only this store")
     moves.add_argument("--sku", help="only this item")
@@ -107,6 +123,20 @@ def register(sub: Any, db_arg: ArgAdder, broker_args: ArgAdder) -> None:
     listing = _action(po_actions, "list", "purchase orders and their status", db_arg)
     listing.add_argument("--store", help="only this store")
     listing.set_defaults(func=_po_list)
+    publish = _action(
+        po_actions,
+        "publish",
+        "send the store's open purchase orders to its boxes (signed, retained)",
+        db_arg,
+    )
+    publish.add_argument(
+        "order", help="a purchase order: its store's open and partial orders are sent"
+    )
+    from cloud.publish_cli import key_args
+
+    key_args(publish)
+    broker_args(publish)
+    publish.set_defaults(func=_po_publish)
 
     check = _action(actions, "check", "post the journal, then raise / clear stock alerts", db_arg)
     check.add_argument("--at", metavar="TIME", help="judge as of this instant (default now)")
@@ -349,6 +379,40 @@ def _count(args: argparse.Namespace) -> int:
     return 0
 
 
+def _counts(args: argparse.Namespace) -> int:
+    db = open_current(args.db)
+    try:
+        counts = stock.box_counts(db, args.store)
+    finally:
+        db.close()
+    shown = [c for c in counts if c.status == "pending" or not args.pending]
+    for count in shown:
+        print(
+            f"{count.id}  {count.store}  {count.business_day}  {count.status:8}  "
+            f"taken by {count.taken_by} (box {count.box}, record {count.seq})"
+        )
+        for line in count.lines:
+            print(
+                f"  {line['sku']}: expected {line['expected']}, counted {line['counted']}, "
+                f"variance {Decimal(str(line['variance'])):+}"
+            )
+    print(f"{len(shown)} count(s)")
+    return 0
+
+
+def _decide(args: argparse.Namespace) -> int:
+    db = open_current(args.db)
+    try:
+        count = stock.decide_count(
+            db, iso(system_clock()), args.count, args.by, approve=args.approve
+        )
+    finally:
+        db.close()
+    moved = "its variance moved the stock" if args.approve else "nothing moved"
+    print(f"stock count {count.id} in {count.store} {count.status} by {args.by}: {moved}")
+    return 0
+
+
 def _movements(args: argparse.Namespace) -> int:
     db = open_current(args.db)
     try:
@@ -447,6 +511,44 @@ def _po_show(args: argparse.Namespace) -> int:
         )
     table.notes.append(f"issued by {order.created_by}")
     _show(table, args)
+    return 0
+
+
+def _po_publish(args: argparse.Namespace) -> int:
+    """The order's store gets every order of it still to be received, as one signed
+    `orders` document on `{root}/{store}/orders` (docs/stock.md)."""
+    from cloud.commands import broker_options
+    from cloud.publish import publish_document
+    from cloud.publish_cli import signing_key
+
+    key = signing_key(args)
+    db = open_current(args.db)
+    try:
+        order = stock.load_order(db, args.order)
+        if order.status == "received":
+            raise stock.StockError(
+                f"purchase order {order.id} is fully received: there is nothing to send",
+                where="cloud stock po publish",
+                fix="`cloud stock po list` shows the open ones",
+            )
+        document = stock.orders_document(db, order.store, iso(system_clock()))
+        [message] = publish_document(
+            db=db,
+            broker=broker_options(args),
+            root=args.root,
+            kind="orders",
+            document=document,
+            stores=[order.store],
+            box=None,
+            key=key,
+        )
+    finally:
+        db.close()
+    ids = ", ".join(o["id"] for o in document["orders"])
+    print(
+        f"published orders version {message['version']} for {order.store}: {ids} "
+        f"(signed by {key.key_id}, retained)"
+    )
     return 0
 
 

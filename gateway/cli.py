@@ -26,6 +26,7 @@ COMMAND_MODULES = (
     "gateway.commands.catalog",
     "gateway.journal.cli",
     "gateway.commands.lane",
+    "gateway.commands.stock",
     "gateway.commands.devices",
     "gateway.sync.cli",
     "gateway.daemon.cli",

@@ -205,6 +205,18 @@ MIGRATIONS: tuple[Migration, ...] = (
         ALTER TABLE lane_staff ADD COLUMN totp_last_step INTEGER;
         """,
     ),
+    Migration(
+        7,
+        "stock: the purchase orders head office pushed, to receive against (gateway.stock)",
+        """
+        CREATE TABLE stock_order (
+            id TEXT PRIMARY KEY,
+            version INTEGER NOT NULL,
+            body TEXT NOT NULL,
+            applied_at TEXT NOT NULL
+        ) WITHOUT ROWID;
+        """,
+    ),
 )
 
 LATEST_VERSION = MIGRATIONS[-1].version

@@ -111,6 +111,8 @@ RefusalCode = Literal[
     "disk_full",
     "journal_broken",
     "journal_unavailable",
+    # the box: a stock session (receiving, counting) has the scanner: no sale meanwhile
+    "stock_mode",
 ]
 
 REFUSAL_CODES: frozenset[str] = frozenset(get_args(RefusalCode))

@@ -87,6 +87,7 @@ from gateway.daemon.requests import (
     ScaleReadingRequest,
     StaffRequest,
     StatusRequest,
+    StockRequest,
     SyncNowRequest,
     ZReportRequest,
     parse_request,
@@ -242,6 +243,7 @@ class Box:
             SyncNowRequest: self._sync_now,
             AcceptBreakRequest: self._accept_break,
             ReprintRequest: self._reprint_request,
+            StockRequest: self._stock_request,
         }
 
     # -- life cycle -----------------------------------------------------------------------
@@ -281,6 +283,19 @@ class Box:
             members=members,
             new_id=self.clock.new_id,
         )
+        from gateway.daemon.stock_desk import StockDesk
+        from gateway.stock.orders import OrderStore
+
+        self.stock = StockDesk(
+            self.journal,
+            self.db.conn,
+            self.staff,
+            self.settings,
+            OrderStore(self.db.conn),
+            lambda: self.lane.catalog,
+            self.clock.local,
+        )
+        self.stock.restore()
         self.printer = PrinterWorker(
             self.settings, self._receipts_dir(), self.alert, self.alert_cleared
         )
@@ -753,6 +768,15 @@ class Box:
     def _device_input(self, event: ScanEvent | CardEvent) -> None:
         self.device_feed.add(event)
         self._note_device(event.device, "connected", "", event.at)
+        if self.stock.session is not None and isinstance(event, ScanEvent):
+            if self.chain_broken is not None:
+                log.error("stock scan not recorded: the journal failed its integrity check")
+                return
+            answer = self.stock.scan(event.text, ev.scale_kilograms(self.scale))
+            if not answer.get("ok"):
+                log.info("stock scan refused: %s", answer.get("error"))
+            self._show_stock(answer)
+            return
         lane_event = from_device(event, self.lane.state.value, self.clock.local())
         if lane_event is not None:
             lane_event = ev.without_card_data(lane_event)  # what the screens keep, too
@@ -803,6 +827,14 @@ class Box:
                 "The box's journal failed its integrity check "
                 f"at record {self.chain_broken.seq}: nothing can be recorded. "
                 "Call the technician.",
+            )
+        if self.stock.session is not None and isinstance(
+            event, ev.Scan | ev.Plu | ev.Weighed | ev.Resume | ev.MemberCard
+        ):
+            return Refusal(
+                "stock_mode",
+                f"The till is receiving or counting stock ({self.stock.session.id}): "
+                "finish or cancel that first (gateway stock finish | cancel).",
             )
         if self.lane.state is State.IDLE and isinstance(event, ev.Scan | ev.Plu | ev.Weighed):
             full = self._disk_too_full()
@@ -917,6 +949,44 @@ class Box:
             "text": render_receipt(receipt, store.receipt_width),
         }
 
+    def _stock_request(self, request: StockRequest) -> dict[str, Any]:
+        """`gateway stock ...`: a step of receiving or a count (gateway.daemon.stock_desk);
+        a finished receipt or count goes up to head office at once. A journal that failed
+        its integrity check takes no step (as it takes no sale)."""
+        if self.chain_broken is not None:
+            return {
+                "ok": False,
+                "refused": "journal_broken",
+                "error": "The box's journal failed its integrity check "
+                f"at record {self.chain_broken.seq}: nothing can be recorded. "
+                "Call the technician.",
+                "exit_code": 1,
+            }
+        sale_open = self.lane.sale is not None or self.lane.state in (
+            State.IN_SALE,
+            State.TENDERING,
+        )
+        answer = self.stock.request(
+            request.fields, ev.scale_kilograms(self.scale), sale_open=sale_open
+        )
+        if request.fields.get("action") not in ("status", "orders"):
+            self._show_stock(answer)
+        if answer.get("document") is not None and self.sync is not None:
+            self.sync.sync_now()
+        return answer
+
+    def _show_stock(self, answer: dict[str, Any]) -> None:
+        """The cashier screen's message line says what the stock step said (the item and
+        how many so far, or why not), so the person at the scanner sees it."""
+        at = self.clock.local()
+        shown: Outcome | Refusal
+        if answer.get("ok"):
+            said = (str(answer.get("said") or ""), *map(str, answer.get("notices") or ()))
+            shown = Outcome(self.lane.state.value, notices=tuple(n for n in said if n))
+        else:
+            shown = Refusal("stock_mode", str(answer.get("error") or ""))
+        self.screens.record(ev.Event(at), shown)
+
     def _staff_request(self, request: StaffRequest) -> dict[str, Any]:
         """`gateway staff add|totp` while the daemon runs: approved
         (StaffDirectory.intend_change) and committed by the main loop with its `box_action`
@@ -976,6 +1046,12 @@ class Box:
                 )
             elif job.kind == "config":
                 self._apply_config(job.document)
+            elif job.kind == "orders":
+                from gateway.stock.orders import OrderStore, parse_orders
+
+                OrderStore(self.db.conn).apply(
+                    parse_orders(job.document, source), self.clock.wall()
+                )
             else:
                 return DocumentRefused(
                     f"no applier for {job.kind} documents on this box",
@@ -1203,6 +1279,7 @@ class Box:
             "screens": self.screens.url,
             "last_input": dict(self.last_input),
             "access": access_view(self.staff.bootstrap()),
+            "stock": self.stock.view(),
         }
 
 

@@ -139,6 +139,14 @@ class ScaleReadingRequest:
     scale: str | None
 
 
+@dataclass(frozen=True)
+class StockRequest:
+    """`{"command": "stock", "action": ACTION, ...}`: a step of receiving or a stock count
+    (gateway.daemon.stock_desk; `staff` and `pin` name the supervisor where one is needed)."""
+
+    fields: Mapping[str, object]
+
+
 ControlRequest = (
     StatusRequest
     | DeviceEventsRequest
@@ -152,6 +160,7 @@ ControlRequest = (
     | CatalogLoadRequest
     | AcceptBreakRequest
     | ReprintRequest
+    | StockRequest
 )
 
 
@@ -226,6 +235,25 @@ def _staff(body: Mapping[str, Any]) -> StaffRequest:
             )
         fields[key] = value
     return StaffRequest(fields)
+
+
+def _stock(body: Mapping[str, Any]) -> StockRequest:
+    if body.get("card") not in (None, ""):
+        raise _typed_card("stock", "card", "send staff= and pin=")
+    fields: dict[str, object] = {}
+    for key, value in body.items():
+        if key == "command" or value is None:
+            continue
+        if not isinstance(value, str | int | bool) or (
+            isinstance(value, str) and len(value) > MAX_FIELD
+        ):
+            raise BadRequest(
+                f"stock: {key} must be text of at most {MAX_FIELD} characters",
+                where="control socket",
+                fix="gateway stock --help",
+            )
+        fields[key] = value
+    return StockRequest(fields)
 
 
 def _accept_break(body: Mapping[str, Any]) -> AcceptBreakRequest:
@@ -307,6 +335,7 @@ PARSERS: dict[str, Callable[[Mapping[str, Any]], ControlRequest]] = {
     "catalog_load": _catalog_load,
     "accept_break": _accept_break,
     "reprint": _reprint,
+    "stock": _stock,
 }
 
 

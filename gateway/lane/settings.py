@@ -36,6 +36,8 @@ DEFAULT_PERMISSIONS: dict[str, list[Role]] = {
     "top_up": ["cashier", "supervisor", "admin"],
     "refund_top_up": ["supervisor", "admin"],
     "close_day": ["supervisor", "admin"],
+    # Receiving and stock counts at the box (gateway stock, docs/stock.md): start, finish, cancel.
+    "stock": ["supervisor", "admin"],
     # Box actions: also need the person's TOTP second factor.
     "change_settings": ["technician", "admin"],
     "restore_backup": ["technician", "admin"],

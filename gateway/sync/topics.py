@@ -68,6 +68,11 @@ class Topics:
         return f"{self.root}/{self.store}/members"
 
     @property
+    def orders(self) -> str:
+        """The store's purchase orders to receive against (docs/stock.md)."""
+        return f"{self.root}/{self.store}/orders"
+
+    @property
     def head_office_state(self) -> str:
         return f"{self.root}/{HEAD_OFFICE_LEVEL}/state"
 
@@ -85,11 +90,18 @@ class Topics:
             self.config,
             self.catalog,
             self.members,
+            self.orders,
         ]
 
     def document_kind(self, topic: str) -> str | None:
         """The signed document kind a downlink topic carries, or None."""
-        return {self.catalog: "catalog", self.members: "members", self.config: "config"}.get(topic)
+        kinds = {
+            self.catalog: "catalog",
+            self.members: "members",
+            self.config: "config",
+            self.orders: "orders",
+        }
+        return kinds.get(topic)
 
 
 def journal_wildcard(root: str) -> str:

@@ -418,8 +418,9 @@ class Store:
         self.broker.kill()
 
 
-def open_store(workdir: Path) -> Iterator[Store]:
-    """Build, start and (on exit) stop the store; see the module docstring."""
+def open_store(workdir: Path, extra_toml: str = "") -> Iterator[Store]:
+    """Build, start and (on exit) stop the store; see the module docstring. `extra_toml`
+    is appended to the box's settings (e.g. a head-office key it trusts)."""
     workdir.mkdir(parents=True, exist_ok=True)
     box_dir = workdir / "box"
     box_dir.mkdir()
@@ -439,7 +440,7 @@ def open_store(workdir: Path) -> Iterator[Store]:
     devices = devices_toml(
         scanner.path, {n: (s.protocol.name, s.path) for n, s in scales.items()}, printer.uri
     )
-    config = write_config(box_dir, devices)
+    config = write_config(box_dir, devices + extra_toml)
     text = config.read_text().replace(
         '# catalog = "/etc/storegate/catalog.json"', f'catalog = "{catalog}"'
     )
