@@ -232,6 +232,18 @@ MIGRATIONS: list[list[str]] = [
         """CREATE TABLE stock_condition (
             key_prefix TEXT PRIMARY KEY, since TEXT NOT NULL)""",
     ],
+    # 11: zero-touch enrolment (cloud boxes). One row per box given its own broker
+    # credentials (the password is never kept: the broker holds only its hash), and every
+    # pairing code ever approved, so a code is spent once.
+    [
+        """CREATE TABLE enrolled_box (
+            store TEXT NOT NULL, box TEXT NOT NULL, username TEXT NOT NULL,
+            request_id TEXT NOT NULL, code TEXT NOT NULL, host TEXT,
+            approved_at TEXT NOT NULL, revoked_at TEXT, PRIMARY KEY (store, box))""",
+        """CREATE TABLE spent_code (
+            code TEXT PRIMARY KEY, store TEXT NOT NULL, box TEXT NOT NULL,
+            spent_at TEXT NOT NULL)""",
+    ],
 ]
 
 LATEST = len(MIGRATIONS)

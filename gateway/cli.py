@@ -28,6 +28,7 @@ COMMAND_MODULES = (
     "gateway.commands.lane",
     "gateway.commands.devices",
     "gateway.sync.cli",
+    "gateway.commands.enrol",
     "gateway.daemon.cli",
     "gateway.harness.cli",
 )
