@@ -45,7 +45,7 @@ def register(sub: Any, db_arg: ArgAdder, broker_args: ArgAdder) -> None:
     db_arg(listing)
     listing.set_defaults(func=_list)
     revoke = actions.add_parser("revoke", help="cut a box off the broker (STORE/BOX)")
-    revoke.add_argument("identity", metavar="STORE/BOX")
+    revoke.add_argument("identity", metavar="STORE/BOX", help="the box, e.g. store-1/box-1")
     db_arg(revoke)
     broker_args(revoke)
     revoke.set_defaults(func=_revoke)
