@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import queue
 import re
+import uuid
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
@@ -22,9 +23,11 @@ from gateway.errors import StoregateError
 from gateway.settings import GatewaySettings, load_settings
 from gateway.sync.commands import CommandRegistry
 from gateway.sync.errors import CommandFailed
+from gateway.sync.log_upload import EVENT_KIND, limits, parts, select_lines
 
 if TYPE_CHECKING:
     from gateway.daemon.boxclock import BoxClock
+    from gateway.daemon.device_feed import RecentLog
     from gateway.daemon.till import PrinterWorker
     from gateway.lane.book import LaneBook
     from gateway.lane.machine import Lane
@@ -42,6 +45,8 @@ class BoxSide(Protocol):
     book: LaneBook
     lane: Lane
     printer: PrinterWorker | None
+    recent_log: RecentLog
+    sync: Any  # gateway.sync.service.SyncService once started
 
     def reload(self) -> None: ...
 
@@ -57,6 +62,7 @@ def register_remote_commands(registry: CommandRegistry, box: BoxSide) -> Command
     registry.register("backup_now", commands.backup_now)
     registry.register("print_test_page", commands.print_test_page)
     registry.register("reload_config", commands.reload_config)
+    registry.register("upload_logs", commands.upload_logs)
     return registry
 
 
@@ -147,3 +153,16 @@ class RemoteCommands:
             ) from exc
         self._on_loop(self.box.reload)
         return {"reloaded": True, "file": self.box.config_path}
+
+    def upload_logs(self, args: Mapping[str, Any]) -> dict[str, Any]:
+        """`{lines?, max_bytes?}`: the newest log lines the box keeps (card data masked),
+        bounded, queued as `log.upload` events (gateway.sync.log_upload); `cloud logs`
+        shows them once ingest has them."""
+        bounds = limits(args)
+        chosen = select_lines(self.box.recent_log.lines(bounds.lines), bounds)
+        upload = uuid.uuid4().hex
+        bodies = parts(upload, chosen)
+        for body in bodies:
+            self.box.sync.post_event(EVENT_KIND, body)
+        size = sum(len(line.encode()) + 1 for line in chosen)
+        return {"upload": upload, "lines": len(chosen), "bytes": size, "parts": len(bodies)}

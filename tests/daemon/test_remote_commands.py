@@ -216,3 +216,48 @@ def test_a_config_from_head_office_applies_between_sales_and_survives_a_restart(
     assert "mqtt.host" in str(refusal["error"]) or "[mqtt]" in str(refusal["error"]), refusal
     assert office.config.read_text() == before
     assert re.search(r"may not change remotely", str(refusal["error"])), refusal
+
+
+def test_logs_uploaded_on_command_are_bounded_and_shown_by_cloud_logs(office: Office) -> None:
+    """`cloud cmd ... upload_logs` -> the box's newest log lines, bounded, as `log.upload`
+    events through sync's outbox -> ingest -> `cloud logs STORE/BOX`; the journal still
+    drains beside them."""
+
+    def cloud_logs(office: Office, *args: str) -> subprocess.CompletedProcess[str]:
+        command = [str(CLOUD), "logs", *args, "--db", office.url]
+        return subprocess.run(command, capture_output=True, text=True, timeout=60, check=False)
+
+    done = cloud_logs(office, "store-1/box-1")
+    assert done.returncode == 2 and "no log upload from store-1/box-1" in done.stderr
+    seq = sell(office.daemon)
+    status, sent = office.cmd("upload_logs", "lines=5")
+    assert status == 0 and sent["status"] == "ok", sent
+    result = sent["result"]
+    assert result["lines"] == 5 and result["parts"] == 1, result  # type: ignore[index]
+    wait_until(lambda: office.events("log.upload"), 20, "the upload at head office")
+    shown = cloud_logs(office, "store-1/box-1")
+    assert shown.returncode == 0, shown.stderr
+    lines = shown.stdout.splitlines()
+    assert len(lines) == 5 and all(re.match(r"\d\d:\d\d:\d\d \w+ ", line) for line in lines)
+
+    status, small = office.cmd("upload_logs", "lines=2000", "max_bytes=300")
+    assert status == 0, small
+    assert 0 < small["result"]["bytes"] <= 300, small  # type: ignore[index]
+    upload = str(small["result"]["upload"])  # type: ignore[index]
+    wait_until(lambda: len(office.events("log.upload")) == 2, 20, "the second upload")
+    both = cloud_logs(office, "store-1/box-1", "--upload", upload, "--json")
+    assert both.returncode == 0, both.stderr
+    body = json.loads(both.stdout)
+    assert body["upload"] == upload and body["missing"] == []
+    assert sum(len(line.encode()) + 1 for line in body["lines"]) <= 300
+
+    for bad, why in (("lines=0", "lines=0 is out of range"), ("max_bytes=1MB", "out of range")):
+        status, refused = office.cmd("upload_logs", bad)
+        assert status == 1 and why in str(refused["error"]), refused
+    status, refused = office.cmd("upload_logs", "level=9")
+    assert status == 1 and "unknown argument" in str(refused["error"]), refused
+    done = cloud_logs(office, "store-1/box-1", "--upload", "nope")
+    assert done.returncode == 2 and "sent no upload 'nope'" in done.stderr
+    journal = office.daemon.status()["journal"]
+    wait_until(lambda: office.daemon.status()["journal"]["acknowledged_seq"] >= seq, 20, "ack")  # type: ignore[index]
+    assert journal
