@@ -17,6 +17,7 @@ The choices are plain functions (`choose_request`, `grant_commands`, `revoke_com
 
 from __future__ import annotations
 
+import contextlib
 import json
 import secrets
 import threading
@@ -311,9 +312,11 @@ def approve(
             "INSERT INTO spent_code (code, store, box, spent_at) VALUES (?, ?, ?, ?)",
             (code, store, box, now),
         )
+    granted = False
     try:
         secret = password()
         admin.control(grant_commands(admin.root, store, box, secret))
+        granted = True
         credentials = BrokerCredentials(store, box, f"{store}/{box}", secret)
         answer = seal_answer(
             request,
@@ -330,6 +333,9 @@ def approve(
         )
         admin.publish_retained(request_topic(admin.root, request.request_id), b"")
     except BaseException:
+        if granted:  # the box never got its answer: take its client off the broker again
+            with contextlib.suppress(BrokerAdminError):
+                admin.control(revoke_commands(store, box))
         with db.transaction():
             db.execute("DELETE FROM spent_code WHERE code = ?", (code,))
         raise

@@ -18,6 +18,7 @@ from broker_testkit import ROOT, ShippedBroker
 from cloud_testkit import Box, assert_exactly_once, cloud_cli, eventually, start_ingest
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 
+from devices.simulators.printer import NetworkPrinterSimulator
 from gateway.broker_identity import identity_path
 from gateway.settings import load_settings
 from gateway.sync.enrolment import EnrolmentError, open_answer
@@ -42,8 +43,11 @@ def signing_key(tmp_path: Path) -> tuple[Path, str]:
     return tmp_path / "keys" / "ho-test.pem", (tmp_path / "keys" / "ho-test.pub").read_text()
 
 
-def box_config(tmp_path: Path, name: str, broker: ShippedBroker, public: str) -> Path:
-    """A fresh box's settings: the enrolment password and head office's key, no identity."""
+def box_config(
+    tmp_path: Path, name: str, broker: ShippedBroker, public: str, printer: str = ""
+) -> Path:
+    """A fresh box's settings: the enrolment password and head office's key, no identity
+    (and a receipt printer at `printer`, a tcp:// URI, when given)."""
     data = tmp_path / name
     data.mkdir()
     path = data / "gateway.toml"
@@ -65,16 +69,17 @@ retry_s = 0.2
 key_id = "ho-test"
 public_key = "{public.strip()}"
 """
+        + (f'\n[[devices.printers]]\nname = "receipt"\nuri = "{printer}"\n' if printer else "")
     )
     return path
 
 
-def start_enrol(config: Path) -> tuple[subprocess.Popen[str], str]:
+def start_enrol(config: Path, *extra: str) -> tuple[subprocess.Popen[str], str]:
     """`gateway enrol` running; its pairing code (the first line it prints)."""
     process = subprocess.Popen(
         [
             *(str(Path(sys.executable).parent / "gateway"), "enrol", "--config", str(config)),
-            *("--no-print", "--wait", "60"),
+            *("--wait", "60", *extra),
         ],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
@@ -98,17 +103,22 @@ def test_a_box_is_enrolled_connects_as_itself_and_is_revoked(
     # A second box waiting for enrolment, with the same shared identity, listens to every
     # answer topic it may read; it must learn nothing it can use.
     rival = shipped.password_probe("storegate-enrol", ENROL_PASSWORD, "rival")
-    process, code = start_enrol(box_config(tmp_path, "box", shipped, public))
+    # The enrolment identity may read answers (sealed) and nothing else.
+    codes = rival.subscribe(
+        f"{ROOT}/_enrol/+/answer",
+        f"{ROOT}/_enrol/+/request",
+        f"{ROOT}/#",
+        f"{ROOT}/{STORE}/{BOX}/cmd",
+        f"{ROOT}/_office/state",
+    )
+    assert codes[0] == 1 and all(c >= 0x80 for c in codes[1:]), codes
+    printer = NetworkPrinterSimulator().start()
+    process, code = start_enrol(box_config(tmp_path, "box", shipped, public, printer.uri))
     try:
-        # The enrolment identity may read answers (sealed) and nothing else.
-        codes = rival.subscribe(
-            f"{ROOT}/_enrol/+/answer",
-            f"{ROOT}/_enrol/+/request",
-            f"{ROOT}/#",
-            f"{ROOT}/{STORE}/{BOX}/cmd",
-            f"{ROOT}/_office/state",
-        )
-        assert codes[0] == 1 and all(c >= 0x80 for c in codes[1:]), codes
+        # The code on the receipt printer, large, with a QR code (a raster image) and how
+        # head office approves it.
+        assert eventually(lambda: b"cloud boxes approve" in printer.printed, 10)
+        assert code.encode() in printer.printed and b"\x1dv0" in printer.printed
 
         status, out, _ = cloud_cli("boxes", "pending", *office)
         assert status == 0 and code in out
@@ -141,6 +151,7 @@ def test_a_box_is_enrolled_connects_as_itself_and_is_revoked(
         assert process.returncode == 0, err
         assert f"enrolled as {STORE}/{BOX}" in out
     finally:
+        printer.stop()
         if process.poll() is None:
             process.kill()
     data = tmp_path / "box"
@@ -157,8 +168,8 @@ def test_a_box_is_enrolled_connects_as_itself_and_is_revoked(
     # The rival reads the retained answer (the boxes share one client id, so the
     # enrolling box's connection took the rival's: it connects again): sealed to the
     # enrolling box's key, neither its own key nor reading it as text gives the password.
-    if rival.drops:
-        rival.connect()
+    assert eventually(lambda: rival.drops >= 1, 5)
+    rival.connect()
     assert rival.subscribe(f"{ROOT}/_enrol/+/answer") == [1]
     assert eventually(lambda: any("/answer " in s for s in rival.seen), 5)
     answer = next(s for s in rival.seen if "/answer " in s).split(" ", 1)[1]
