@@ -71,6 +71,7 @@ def broker_options(args: argparse.Namespace) -> BrokerOptions:
 def register(sub: Any) -> None:
     from cloud import (
         alerts_cli,
+        backups_cli,
         boxes_cli,
         chain_cli,
         fleet_cli,
@@ -86,7 +87,7 @@ def register(sub: Any) -> None:
     _register_db(sub)
     _register_ingest(sub)
     rooms = (fleet_cli, publish_cli, stores_cli, members_cli, alerts_cli, chain_cli, reports_cli)
-    for room in (boxes_cli, logs_cli, *rooms, stock_cli, web_cli):
+    for room in (boxes_cli, logs_cli, backups_cli, *rooms, stock_cli, web_cli):
         room.register(sub, _db_arg, _broker_args)
     _register_broker(sub)
 

@@ -21,6 +21,8 @@ from gateway.daemon.backup import backup_dir, take_backup
 from gateway.daemon.screens import on_main_loop
 from gateway.errors import StoregateError
 from gateway.settings import GatewaySettings, load_settings
+from gateway.sync.backup_upload import EVENT_KIND as BACKUP_CHUNK
+from gateway.sync.backup_upload import chunk_bodies
 from gateway.sync.commands import CommandRegistry
 from gateway.sync.errors import CommandFailed
 from gateway.sync.log_upload import EVENT_KIND, limits, parts, select_lines
@@ -63,6 +65,7 @@ def register_remote_commands(registry: CommandRegistry, box: BoxSide) -> Command
     registry.register("print_test_page", commands.print_test_page)
     registry.register("reload_config", commands.reload_config)
     registry.register("upload_logs", commands.upload_logs)
+    registry.register("upload_backup", commands.upload_backup)
     return registry
 
 
@@ -166,3 +169,29 @@ class RemoteCommands:
             self.box.sync.post_event(EVENT_KIND, body)
         size = sum(len(line.encode()) + 1 for line in chosen)
         return {"upload": upload, "lines": len(chosen), "bytes": size, "parts": len(bodies)}
+
+    def upload_backup(self, args: Mapping[str, Any]) -> dict[str, Any]:
+        """A fresh online backup (as `backup_now`), sent to head office as `backup.chunk`
+        events with its SHA-256 (gateway.sync.backup_upload); `cloud backups` has it."""
+        if args:
+            raise CommandFailed(
+                f"unknown argument(s) {', '.join(sorted(args))}", fix="upload_backup takes none"
+            )
+        settings = self.box.settings
+        try:
+            info = take_backup(
+                settings.paths.database, backup_dir(settings), keep=settings.backup.keep
+            )
+            bodies = chunk_bodies(
+                uuid.uuid4().hex, info.path.name, info.head_seq, info.path.read_bytes()
+            )
+        except StoregateError as exc:
+            raise CommandFailed(exc.what, where=exc.where, fix=exc.fix) from exc
+        except OSError as exc:
+            raise CommandFailed(
+                f"the backup cannot be read: {exc}", fix="check the backup folder and the disk"
+            ) from exc
+        for body in bodies:
+            self.box.sync.post_event(BACKUP_CHUNK, body)
+        first = bodies[0]
+        return {k: first[k] for k in ("upload", "name", "head_seq", "size", "sha256", "parts")}

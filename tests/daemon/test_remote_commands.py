@@ -5,6 +5,7 @@ office (`cloud ingest` stores command results and the box's events)."""
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import re
 import sqlite3
@@ -14,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from daemon_testkit import CLOUD, Daemon
+from daemon_testkit import CLOUD, GATEWAY, Daemon
 from ops_testkit import FAST_SYNC, ROOT, publish, synced_box_config, wait_until
 
 from devices.simulators.printer import NetworkPrinterSimulator
@@ -261,3 +262,76 @@ def test_logs_uploaded_on_command_are_bounded_and_shown_by_cloud_logs(office: Of
     journal = office.daemon.status()["journal"]
     wait_until(lambda: office.daemon.status()["journal"]["acknowledged_seq"] >= seq, 20, "ack")  # type: ignore[index]
     assert journal
+
+
+def test_a_backup_goes_to_head_office_in_chunks_and_restores_a_replacement_box(
+    office: Office, tmp_path: Path
+) -> None:
+    """`cloud cmd ... upload_backup` -> a fresh online backup in checksummed chunks through
+    sync's outbox -> ingest -> `cloud backups list|fetch` (refusing one older than head
+    office's acknowledged position) -> `gateway restore` on a replacement box: its journal
+    with the same seqs and chain."""
+
+    def cloud(*args: str) -> subprocess.CompletedProcess[str]:
+        command = [str(CLOUD), "backups", *args, "--db", office.url]
+        return subprocess.run(command, capture_output=True, text=True, timeout=60, check=False)
+
+    for _ in range(3):
+        seq = sell(office.daemon)
+    status, sent = office.cmd("upload_backup")
+    assert status == 0 and sent["status"] == "ok", sent
+    result = sent["result"]
+    assert result["head_seq"] >= seq and result["parts"] >= 1, result  # type: ignore[index]
+    upload = str(result["upload"])  # type: ignore[index]
+    parts = int(result["parts"])  # type: ignore[index]
+    wait_until(lambda: len(office.events("backup.chunk")) == parts, 30, "every chunk")
+    listed = cloud("list", "store-1/box-1")
+    assert listed.returncode == 0 and f"{upload}  " in listed.stdout and "complete" in listed.stdout
+
+    out = tmp_path / "fetched.db"
+    done = cloud("fetch", "store-1/box-1", "--out", str(out))
+    assert done.returncode == 0, done.stderr
+    assert out.stat().st_mode & 0o077 == 0
+    assert hashlib.sha256(out.read_bytes()).hexdigest() == result["sha256"]  # type: ignore[index]
+    again = cloud("fetch", "store-1/box-1", "--out", str(out))
+    assert again.returncode == 2 and "exists already" in again.stderr
+
+    # The box sells on; once head office acknowledged past the backup, it is refused.
+    later = sell(office.daemon)
+    wait_until(lambda: acked(office) >= later, 20, "the later sale acknowledged")
+    stale = cloud("fetch", "store-1/box-1", "--out", str(tmp_path / "stale.db"))
+    assert stale.returncode == 2 and f"ends at seq {result['head_seq']}" in stale.stderr  # type: ignore[index]
+    assert "Traceback" not in stale.stderr
+    forced = cloud("fetch", "store-1/box-1", "--out", str(tmp_path / "f.db"), "--force")
+    assert forced.returncode == 0, forced.stderr
+
+    # A replacement box (a fresh data folder) restored from what head office holds.
+    replacement = tmp_path / "replacement"
+    replacement.mkdir()
+    config = replacement / "gateway.toml"
+    config.write_text(
+        office.config.read_text().replace(f'data_dir = "{tmp_path}"', f'data_dir = "{replacement}"')
+    )
+    restored = subprocess.run(
+        [str(GATEWAY), "restore", str(out), "--config", str(config)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert restored.returncode == 0, restored.stderr
+    assert f"journal 1..{result['head_seq']} verified" in restored.stdout  # type: ignore[index]
+    with contextlib.closing(sqlite3.connect(replacement / "storegate.db")) as c:
+        mine = c.execute("SELECT seq, hash FROM journal_record ORDER BY seq").fetchall()
+    with contextlib.closing(sqlite3.connect(f"file:{office.path}?mode=ro", uri=True)) as c:
+        theirs = c.execute(
+            "SELECT seq, hash FROM journal_record WHERE seq <= ? ORDER BY seq",
+            (result["head_seq"],),  # type: ignore[index]
+        ).fetchall()
+    assert mine == theirs and len(mine) == result["head_seq"]  # type: ignore[index]
+
+
+def acked(office: Office) -> int:
+    with contextlib.closing(sqlite3.connect(f"file:{office.path}?mode=ro", uri=True)) as c:
+        row = c.execute("SELECT acked_seq FROM box_chain WHERE store = 'store-1'").fetchone()
+    return int(row[0]) if row else 0
