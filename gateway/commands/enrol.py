@@ -1,8 +1,9 @@
 """`gateway enrol`: bring a box without broker credentials into service (zero-touch).
 
-Owns the command: say the pairing code (stdout, and on every configured receipt printer
-with a QR code), wait for head office's answer (gateway.sync.enrol_client), keep the
-credentials (gateway.broker_identity, 0600). `--if-needed` makes it a no-op on a box that
+Owns the command: say the pairing code (stdout; on every configured receipt printer with a
+QR code; and on the cashier screen: a page on the screens' port, loopback only, while it
+waits), wait for head office's answer (gateway.sync.enrol_client), keep the credentials
+(gateway.broker_identity, 0600). `--if-needed` makes it a no-op on a box that
 has credentials, so the service unit can run it before the daemon every time.
 """
 
@@ -11,6 +12,9 @@ from __future__ import annotations
 import argparse
 import socket
 import sys
+import threading
+from collections.abc import Callable
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 from gateway.broker_identity import BrokerIdentity, read_identity, write_identity
@@ -91,12 +95,18 @@ def cmd_enrol(args: argparse.Namespace) -> int:
         hint={"host": socket.gethostname()},
     )
     request, key = pending_request(data_dir, config.hint)
-    print(f"pairing code: {request.code}", flush=True)
-    print(f"approve it at head office: cloud boxes approve {request.code} --store S --box B")
-    if not args.no_print:
-        _print_code(settings, request.code)
     say = lambda line: print(line, file=sys.stderr, flush=True)  # noqa: E731
-    credentials = EnrolmentWait(config, request, key, say=say).run(args.wait)
+    screen = _show_code(settings, request.code, say)  # up before the code is announced
+    try:
+        print(f"pairing code: {request.code}", flush=True)
+        print(f"approve it at head office: cloud boxes approve {request.code} --store S --box B")
+        if not args.no_print:
+            _print_code(settings, request.code)
+        credentials = EnrolmentWait(config, request, key, say=say).run(args.wait)
+    finally:
+        if screen is not None:
+            screen.shutdown()
+            screen.server_close()
     if credentials is None:
         print(f"gateway enrol: no answer for {request.code} in {args.wait:g} s", file=sys.stderr)
         return TIMED_OUT
@@ -136,3 +146,42 @@ def _print_code(settings: Any, code: str) -> None:
             print(f"{target.name}: pairing code printed")
         except DeviceError as exc:
             print(f"{target.name}: pairing code not printed: {exc.what}", file=sys.stderr)
+
+
+PAGE = """<!doctype html><html><head><meta charset="utf-8">
+<meta http-equiv="refresh" content="5"><title>storegate: enrol this box</title>
+<style>body{{font-family:sans-serif;text-align:center;margin-top:8vh}}
+.code{{font-size:12vw;font-weight:bold;letter-spacing:.1em}} svg{{width:30vh}}</style>
+</head><body><h1>storegate: enrol this box</h1><div class="code">{code}</div>{qr}
+<p>Head office: <code>cloud boxes approve {code} --store S --box B</code></p>
+<p>This page gives way to the till once the box is enrolled.</p></body></html>"""
+
+
+def _show_code(settings: Any, code: str, say: Callable[[str], None]) -> ThreadingHTTPServer | None:
+    """The code on the cashier screen: a page where the screens will be (loopback only,
+    refreshing itself, so the kiosk browser shows the till once the daemon is up)."""
+    if not settings.screens.enabled:
+        return None
+    from gateway.screens.app import qr_svg
+
+    body = PAGE.format(code=code, qr=qr_svg(f"storegate-enrol:{code}")).encode()
+
+    class CodePage(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            self.send_response(200)
+            self.send_header("Content-Type", "text/html; charset=utf-8")
+            self.send_header("Content-Length", str(len(body)))
+            self.send_header("Cache-Control", "no-store")
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, format: str, *args: Any) -> None:
+            return
+
+    try:
+        server = ThreadingHTTPServer(("127.0.0.1", settings.screens.port), CodePage)
+    except OSError as exc:
+        say(f"pairing code not shown on the screen (port {settings.screens.port}: {exc})")
+        return None
+    threading.Thread(target=server.serve_forever, name="enrol-screen", daemon=True).start()
+    return server

@@ -10,6 +10,7 @@ import json
 import stat
 import subprocess
 import sys
+import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -20,6 +21,7 @@ from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 
 from devices.simulators.printer import NetworkPrinterSimulator
 from gateway.broker_identity import identity_path
+from gateway.harness.brokers import free_port
 from gateway.settings import load_settings
 from gateway.sync.enrolment import EnrolmentError, open_answer
 from gateway.sync.settings import TrustedKey
@@ -64,6 +66,9 @@ ca_file = "{broker.tls / "device-ca.pem"}"
 [enrol]
 password = "{ENROL_PASSWORD}"
 retry_s = 0.2
+
+[screens]
+port = {free_port()}
 
 [[sync.trusted_keys]]
 key_id = "ho-test"
@@ -119,6 +124,11 @@ def test_a_box_is_enrolled_connects_as_itself_and_is_revoked(
         # head office approves it.
         assert eventually(lambda: b"cloud boxes approve" in printer.printed, 10)
         assert code.encode() in printer.printed and b"\x1dv0" in printer.printed
+        # ... and on the cashier screen, where the kiosk browser looks (with a QR code).
+        port = load_settings(tmp_path / "box" / "gateway.toml").screens.port
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=10) as page:
+            html = page.read().decode()
+        assert f'<div class="code">{code}</div>' in html and "<svg" in html
 
         status, out, _ = cloud_cli("boxes", "pending", *office)
         assert status == 0 and code in out
