@@ -74,7 +74,7 @@ def check_identity(store: str, box: str, where: str) -> None:
             raise UsageError(
                 f"{name} {value!r} is not an id",
                 where=where,
-                fix=f"--{name}: letters, digits, '.', '_' or '-', starting with a letter or digit",
+                fix=f"--{name}: letters, digits, '_' or '-', starting with a letter or digit",
             )
 
 

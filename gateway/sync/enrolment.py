@@ -39,13 +39,14 @@ from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
 from gateway.errors import StoregateError, UsageError
+from gateway.settings import IDENTIFIER as ID_PATTERN
 from gateway.sync.errors import DownlinkRefused
 from gateway.sync.signing import TrustedKeys, sign
 
 ENROL_LEVEL = "_enrol"  # no store id can spell it (ids start with a letter or digit)
 VERSION = 1
 REQUEST_ID = re.compile(r"^[0-9a-f]{32}$")
-IDENTIFIER = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")  # as [store] id / box
+IDENTIFIER = re.compile(ID_PATTERN)  # what [store] id / box take
 # Crockford's base32: no I, L, O, U, so a code read off a receipt is not misread.
 ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
 MISREAD = str.maketrans({"I": "1", "L": "1", "O": "0"})
