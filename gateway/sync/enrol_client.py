@@ -93,6 +93,16 @@ def pending_request(
     return new_request(request_id, key, hint), key
 
 
+def pending_code(data_dir: Path) -> str | None:
+    """The pairing code of the request this box is waiting with, if any (read only)."""
+    try:
+        body = json.loads((Path(data_dir) / PENDING_FILE).read_text(encoding="utf-8"))
+        key = X25519PrivateKey.from_private_bytes(base64.b64decode(body["private_key"]))
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    return new_request(str(body.get("request_id", "")), key, {}).code
+
+
 def forget_pending(data_dir: Path) -> None:
     (Path(data_dir) / PENDING_FILE).unlink(missing_ok=True)
 

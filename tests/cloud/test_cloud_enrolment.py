@@ -98,6 +98,23 @@ def start_enrol(config: Path, *extra: str) -> tuple[subprocess.Popen[str], str]:
     return process, line.split(": ", 1)[1].strip()
 
 
+def doctor(data: Path) -> str:
+    """What `gateway doctor` says about the box's broker identity (its other checks are
+    not this test's business)."""
+    done = subprocess.run(
+        [
+            str(Path(sys.executable).parent / "gateway"),
+            "doctor",
+            "--config",
+            str(data / "gateway.toml"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    return "\n".join(line for line in done.stdout.splitlines() if " identity " in line)
+
+
 def test_a_box_is_enrolled_connects_as_itself_and_is_revoked(
     tmp_path: Path, db_url: str, shipped: ShippedBroker
 ) -> None:
@@ -129,6 +146,8 @@ def test_a_box_is_enrolled_connects_as_itself_and_is_revoked(
         with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=10) as page:
             html = page.read().decode()
         assert f'<div class="code">{code}</div>' in html and "<svg" in html
+
+        assert f"waiting for enrolment with pairing code {code}" in doctor(tmp_path / "box")
 
         status, out, _ = cloud_cli("boxes", "pending", *office)
         assert status == 0 and code in out
@@ -174,6 +193,7 @@ def test_a_box_is_enrolled_connects_as_itself_and_is_revoked(
         f"{STORE}/{BOX}",
     )
     assert not (data / "enrolment-pending.json").exists()
+    assert f"enrolled as {STORE}/{BOX}" in doctor(data)
 
     # The rival reads the retained answer (the boxes share one client id, so the
     # enrolling box's connection took the rival's: it connects again): sealed to the
