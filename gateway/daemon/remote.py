@@ -14,6 +14,7 @@ import queue
 import re
 import uuid
 from collections.abc import Callable, Mapping
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 from devices.errors import DeviceError
@@ -182,16 +183,25 @@ class RemoteCommands:
             info = take_backup(
                 settings.paths.database, backup_dir(settings), keep=settings.backup.keep
             )
-            bodies = chunk_bodies(
-                uuid.uuid4().hex, info.path.name, info.head_seq, info.path.read_bytes()
-            )
+            return send_backup(self.box.sync, info.path, info.head_seq)
         except StoregateError as exc:
             raise CommandFailed(exc.what, where=exc.where, fix=exc.fix) from exc
-        except OSError as exc:
-            raise CommandFailed(
-                f"the backup cannot be read: {exc}", fix="check the backup folder and the disk"
-            ) from exc
-        for body in bodies:
-            self.box.sync.post_event(BACKUP_CHUNK, body)
-        first = bodies[0]
-        return {k: first[k] for k in ("upload", "name", "head_seq", "size", "sha256", "parts")}
+
+
+def send_backup(sync: Any, path: Path, head_seq: int) -> dict[str, Any]:
+    """Queue the backup at `path` for head office as `backup.chunk` events; what was sent
+    (`upload_backup`'s answer). Used by the command and by the daemon's scheduled backups
+    (`[backup] upload`)."""
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise CommandFailed(
+            f"the backup cannot be read: {exc}",
+            where=str(path),
+            fix="check the backup folder and the disk",
+        ) from exc
+    bodies = chunk_bodies(uuid.uuid4().hex, path.name, head_seq, data)
+    for body in bodies:
+        sync.post_event(BACKUP_CHUNK, body)
+    first = bodies[0]
+    return {k: first[k] for k in ("upload", "name", "head_seq", "size", "sha256", "parts")}

@@ -63,7 +63,9 @@ class Office:
 
 
 @pytest.fixture
-def office(tmp_path: Path) -> Iterator[Office]:
+def office(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[Office]:
+    """Head office, a broker, a printer and the box; `request.param` (indirect
+    parametrisation) may map settings text to what replaces it before the box starts."""
     broker = Mosquitto(tmp_path / "broker").start()
     printer = NetworkPrinterSimulator().start()
     path = tmp_path / "office.db"
@@ -96,6 +98,9 @@ def office(tmp_path: Path) -> Iterator[Office]:
             broker,
             f'\n[[devices.printers]]\nname = "receipt"\nuri = "{printer.uri}"\n\n{trusted}',
         )
+        for old, new in getattr(request, "param", {}).items():
+            assert old in config.read_text(), old
+            config.write_text(config.read_text().replace(old, new))
         daemon = Daemon(tmp_path, config, FAST_SYNC)
         assert daemon.key("sign_on", staff="101", pin="472951")["ok"]
         yield Office(url, path, tmp_path / "ho-1.pem", broker.port, daemon, printer, config)
@@ -335,3 +340,26 @@ def acked(office: Office) -> int:
     with contextlib.closing(sqlite3.connect(f"file:{office.path}?mode=ro", uri=True)) as c:
         row = c.execute("SELECT acked_seq FROM box_chain WHERE store = 'store-1'").fetchone()
     return int(row[0]) if row else 0
+
+
+@pytest.mark.parametrize(
+    "office",
+    [{"interval_hours = 24\n": "interval_hours = 0.0005\n", "upload = false": "upload = true"}],
+    indirect=True,
+)
+def test_scheduled_backups_go_to_head_office_with_backup_upload(office: Office) -> None:
+    """`[backup] upload = true`: each backup the daemon takes on its schedule (here every
+    1.8 s) reaches head office complete, without anyone asking."""
+
+    def complete() -> bool:
+        done = subprocess.run(
+            [str(CLOUD), "backups", "list", "store-1/box-1", "--json", "--db", office.url],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+        return done.returncode == 0 and any(u["complete"] for u in json.loads(done.stdout))
+
+    sell(office.daemon)
+    wait_until(complete, 30, "a complete scheduled backup at head office")
