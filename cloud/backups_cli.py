@@ -12,15 +12,26 @@ from __future__ import annotations
 
 import argparse
 import json
+import uuid
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
+
+from paho.mqtt.packettypes import PacketTypes
+from paho.mqtt.properties import Properties
 
 from cloud.db import Database
 from cloud.schema import open_current
 from gateway.errors import UsageError
 from gateway.private_files import write_private
-from gateway.sync.backup_upload import EVENT_KIND, describe, reassemble
+from gateway.sync.backup_upload import (
+    EVENT_KIND,
+    RESTORE_EXPIRY_S,
+    UploadedBackup,
+    describe,
+    reassemble,
+)
+from gateway.sync.topics import Topics
 
 ArgAdder = Callable[[argparse.ArgumentParser], None]
 
@@ -49,6 +60,20 @@ def register(sub: Any, db_arg: ArgAdder, broker_args: ArgAdder) -> None:
     )
     db_arg(fetch)
     fetch.set_defaults(func=_fetch)
+    send = actions.add_parser(
+        "send",
+        help="send a box's uploaded backup back to it (`gateway restore --from-head-office`)",
+    )
+    send.add_argument("identity", metavar="STORE/BOX", help="the box, e.g. store-1/box-1")
+    send.add_argument("--upload", help="the upload id (default: the newest complete one)")
+    send.add_argument(
+        "--force",
+        action="store_true",
+        help="even a backup older than what head office acknowledged for the box",
+    )
+    db_arg(send)
+    broker_args(send)
+    send.set_defaults(func=_send)
 
 
 def _identity(text: str, where: str) -> tuple[str, str]:
@@ -94,14 +119,11 @@ def _list(args: argparse.Namespace) -> int:
     return 0
 
 
-def _fetch(args: argparse.Namespace) -> int:
-    store, box = _identity(args.identity, "cloud backups fetch")
-    if args.out.exists():
-        raise UsageError(
-            f"{args.out} exists already",
-            where="cloud backups fetch --out",
-            fix="name a new file; nothing was written",
-        )
+def _choose(
+    args: argparse.Namespace, store: str, box: str, where: str
+) -> tuple[UploadedBackup, list[dict[str, Any]]]:
+    """The upload to fetch or send, refused when it is older than head office's
+    acknowledged position for the box (unless --force)."""
     db = open_current(args.db)
     try:
         found = chunks(db, store, box)
@@ -115,7 +137,7 @@ def _fetch(args: argparse.Namespace) -> int:
     if chosen is None or chosen not in found:
         raise UsageError(
             f"no {'upload ' + repr(chosen) if chosen else 'complete backup'} from {store}/{box}",
-            where="cloud backups fetch",
+            where=where,
             fix=f"`cloud backups list {store}/{box}`; ask for one with `cloud cmd {store} {box} "
             "upload_backup`",
         )
@@ -126,14 +148,60 @@ def _fetch(args: argparse.Namespace) -> int:
             f"backup {info.name} ends at seq {info.head_seq}, but head office acknowledged "
             f"{store}/{box} up to {acked}: a box restored from it would hand out seqs "
             f"{info.head_seq + 1}..{acked} again for different records",
-            where="cloud backups fetch",
+            where=where,
             fix="fetch a newer backup (`cloud backups list`), or --force once you decided to",
         )
-    data = reassemble(found[chosen])
+    return info, found[chosen]
+
+
+def _fetch(args: argparse.Namespace) -> int:
+    store, box = _identity(args.identity, "cloud backups fetch")
+    if args.out.exists():
+        raise UsageError(
+            f"{args.out} exists already",
+            where="cloud backups fetch --out",
+            fix="name a new file; nothing was written",
+        )
+    info, parts = _choose(args, store, box, "cloud backups fetch")
+    data = reassemble(parts)
     write_private(args.out, "")  # created 0600 before the backup's bytes go in
     args.out.write_bytes(data)
     print(
         f"wrote {args.out} ({info.size} bytes, sha256 {info.sha256[:16]}..., journal to seq "
         f"{info.head_seq}); on the box, with the daemon stopped: gateway restore {args.out}"
+    )
+    return 0
+
+
+def _send(args: argparse.Namespace) -> int:
+    """Each chunk retained on the box's own `restore/{part}` topic (kept a day)."""
+    from cloud.commands import broker_options
+    from cloud.publish import OneShot
+
+    store, box = _identity(args.identity, "cloud backups send")
+    info, parts = _choose(args, store, box, "cloud backups send")
+    reassemble(parts)  # the checksum holds before anything is sent
+    topics = Topics(args.root, store, box)
+    properties = Properties(PacketTypes.PUBLISH)  # type: ignore[no-untyped-call]
+    properties.MessageExpiryInterval = RESTORE_EXPIRY_S
+    with OneShot(broker_options(args), f"cloud-backups-{uuid.uuid4().hex[:8]}") as link:
+        for body in sorted(parts, key=lambda b: int(b["part"])):
+            sent = link.client.publish(
+                topics.restore_part(int(body["part"])),
+                json.dumps(body).encode(),
+                qos=1,
+                retain=True,
+                properties=properties,
+            )
+            sent.wait_for_publish(30)
+            if not sent.is_published():
+                raise UsageError(
+                    "the broker did not take a chunk",
+                    where="cloud backups send",
+                    fix="check the broker and head office's access rules; send again",
+                )
+    print(
+        f"sent {info.name} ({info.parts} chunk(s), journal to seq {info.head_seq}) to "
+        f"{store}/{box}; there, with the daemon stopped: gateway restore --from-head-office"
     )
     return 0

@@ -75,6 +75,8 @@ def box_role(root: str, identity: str) -> Role:
             *(_acl("publishClientSend", t) for t in writes),
             *(_acl("subscribeLiteral", t) for t in reads),
             *(_acl("publishClientReceive", t) for t in reads),
+            _acl("subscribePattern", topics.restore),  # its own backup, sent back
+            _acl("publishClientReceive", topics.restore),
         ],
     }
 
@@ -86,6 +88,7 @@ def office_role(root: str) -> Role:
     presence = f"{root}/{HEAD_OFFICE_LEVEL}/state"
     reads = [wild.journal, wild.events, wild.telemetry, wild.state, wild.command_result]
     writes = [wild.ack, wild.command, wild.config, wild.catalog, wild.members, presence]
+    writes.append(wild.restore)
     return {
         "rolename": OFFICE_ROLE,
         "acls": [

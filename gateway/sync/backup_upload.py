@@ -22,6 +22,7 @@ from gateway.errors import StoregateError
 EVENT_KIND = "backup.chunk"
 CHUNK_BYTES = 192 * 1024  # 256 KiB once base64: well below any broker's message limit
 MAX_BYTES = 64 * 1024 * 1024  # at most 342 chunks
+RESTORE_EXPIRY_S = 24 * 3600  # chunks sent back to a box stay on the broker a day
 
 
 class BackupUploadError(StoregateError):
@@ -111,3 +112,13 @@ def reassemble(bodies: Sequence[Mapping[str, Any]]) -> bytes:
             fix="ask the box for a new upload (`cloud cmd STORE BOX upload_backup`)",
         )
     return data
+
+
+def newest_complete(bodies: Sequence[Mapping[str, Any]]) -> list[Mapping[str, Any]] | None:
+    """Of chunks of possibly several uploads (a box's restore topics), those of the
+    complete upload with the highest journal head; None when none is complete yet."""
+    uploads: dict[str, list[Mapping[str, Any]]] = {}
+    for body in bodies:
+        uploads.setdefault(str(body.get("upload")), []).append(body)
+    complete = [parts for parts in uploads.values() if describe(parts).complete]
+    return max(complete, key=lambda parts: describe(parts).head_seq, default=None)

@@ -251,6 +251,9 @@ def test_a_box_is_enrolled_connects_as_itself_and_is_revoked(
     # Revoked: the broker drops the box at once and refuses it from then on.
     login = (f"{STORE}/{BOX}", settings.mqtt.password.get_secret_value())
     victim = shipped.password_probe(*login)
+    # Its own topics only: a backup sent back to it, not to another box.
+    codes = victim.subscribe(f"{ROOT}/{STORE}/{BOX}/restore/+", f"{ROOT}/store-1/box-1/restore/+")
+    assert codes[0] == 1 and codes[1] >= 0x80, codes
     status, out, err = cloud_cli("boxes", "revoke", f"{STORE}/{BOX}", *db, *office)
     assert status == 0, err
     assert eventually(lambda: victim.drops == 1, 10)

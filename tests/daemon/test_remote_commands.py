@@ -335,6 +335,53 @@ def test_a_backup_goes_to_head_office_in_chunks_and_restores_a_replacement_box(
         ).fetchall()
     assert mine == theirs and len(mine) == result["head_seq"]  # type: ignore[index]
 
+    # Sent back over MQTT instead: the stale upload is refused, a fresh one restores a
+    # second replacement with `gateway restore --from-head-office`, which also learns
+    # head office's acknowledged position from the box's retained ack.
+    broker = ("--port", str(office.port))
+    refused = cloud("send", "store-1/box-1", "--upload", upload, *broker)
+    assert refused.returncode == 2 and "ends at seq" in refused.stderr
+    status, fresh = office.cmd("upload_backup")
+    assert status == 0, fresh
+    total = parts + int(fresh["result"]["parts"])  # type: ignore[index]
+    wait_until(lambda: len(office.events("backup.chunk")) == total, 30, "the fresh chunks")
+    sent = cloud("send", "store-1/box-1", *broker)
+    assert sent.returncode == 0 and "--from-head-office" in sent.stdout, sent.stderr
+    second = tmp_path / "second"
+    second.mkdir()
+    config2 = second / "gateway.toml"
+    config2.write_text(
+        office.config.read_text()
+        .replace(f'data_dir = "{tmp_path}"', f'data_dir = "{second}"')
+        .replace('# client_id = "storegate-store-1-box-1"', 'client_id = "replacement"')
+    )
+    fetched = subprocess.run(
+        [str(GATEWAY), "restore", "--from-head-office", "--config", str(config2), "--wait", "30"],
+        capture_output=True,
+        text=True,
+        timeout=90,
+        check=False,
+    )
+    assert fetched.returncode == 0, fetched.stdout + fetched.stderr
+    head = int(fresh["result"]["head_seq"])  # type: ignore[index]
+    assert f"received {fresh['result']['name']} from head office" in fetched.stdout  # type: ignore[index]
+    assert f"journal 1..{head} verified" in fetched.stdout
+    with contextlib.closing(sqlite3.connect(second / "storegate.db")) as c:
+        again = c.execute("SELECT seq, hash FROM journal_record ORDER BY seq").fetchall()
+    with contextlib.closing(sqlite3.connect(f"file:{office.path}?mode=ro", uri=True)) as c:
+        stored = c.execute(
+            "SELECT seq, hash FROM journal_record WHERE seq <= ? ORDER BY seq", (head,)
+        ).fetchall()
+    assert again == stored and len(again) == head
+    neither = subprocess.run(
+        [str(GATEWAY), "restore", "--config", str(config2)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert neither.returncode == 2 and "give a backup PATH or --from-head-office" in neither.stderr
+
 
 def acked(office: Office) -> int:
     with contextlib.closing(sqlite3.connect(f"file:{office.path}?mode=ro", uri=True)) as c:

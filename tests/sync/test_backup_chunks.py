@@ -13,6 +13,7 @@ from gateway.sync.backup_upload import (
     BackupUploadError,
     chunk_bodies,
     describe,
+    newest_complete,
     reassemble,
 )
 
@@ -41,3 +42,12 @@ def test_missing_tampered_and_oversized_are_refused() -> None:
         reassemble(mixed)
     with pytest.raises(BackupUploadError, match="MiB the outbox takes"):
         chunk_bodies("u3", "big.db", 1, bytes(MAX_BYTES + 1))
+
+
+def test_the_newest_complete_upload_is_chosen_among_stale_ones() -> None:
+    old = chunk_bodies("old", "a.db", 5, b"a" * (CHUNK_BYTES + 1))
+    new = chunk_bodies("new", "b.db", 9, b"b" * 10)
+    half = chunk_bodies("half", "c.db", 12, b"c" * (CHUNK_BYTES + 1))[:1]
+    assert newest_complete([*old, *half]) == old
+    assert newest_complete([*old, new[0], *half]) == new
+    assert newest_complete(half) is None
