@@ -264,6 +264,25 @@ def test_a_box_is_enrolled_connects_as_itself_and_is_revoked(
     status, out, _ = cloud_cli("boxes", "list", *db)
     assert f"{STORE}/{BOX}  revoked" in out
 
+    # Its replacement enrols under the same name (a new key, a new code).
+    process, fresh = start_enrol(box_config(tmp_path, "replacement", shipped, public), "--no-print")
+    try:
+        assert fresh != code
+        status, _, err = cloud_cli(
+            "boxes", "approve", fresh, "--store", STORE, "--box", BOX, "--key", str(pem),
+            *db, *office,
+        )  # fmt: skip
+        assert status == 0, err
+        assert process.wait(60) == 0
+    finally:
+        if process.poll() is None:
+            process.kill()
+    replaced = load_settings(tmp_path / "replacement" / "gateway.toml")
+    assert replaced.mqtt.password is not None
+    shipped.password_probe(f"{STORE}/{BOX}", replaced.mqtt.password.get_secret_value()).close()
+    status, out, _ = cloud_cli("boxes", "list", *db)
+    assert f"{STORE}/{BOX}  enrolled" in out and fresh in out
+
 
 def test_enrolment_refuses_bad_settings_with_what_to_fix(
     tmp_path: Path, shipped: ShippedBroker
