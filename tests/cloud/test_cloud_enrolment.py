@@ -10,6 +10,7 @@ import json
 import stat
 import subprocess
 import sys
+import time
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
@@ -134,6 +135,14 @@ def test_a_box_is_enrolled_connects_as_itself_and_is_revoked(
         f"{ROOT}/_office/state",
     )
     assert codes[0] == 1 and all(c >= 0x80 for c in codes[1:]), codes
+    # ... and may write nothing a box or head office reads.
+    watcher = shipped.probe("storegate-office", "cloud-office-watch", office=True)
+    assert watcher.subscribe(f"{ROOT}/+/+/journal", f"{ROOT}/+/+/events") == [1, 1]
+    for topic in (f"{ROOT}/{STORE}/{BOX}/journal", f"{ROOT}/store-1/box-1/events"):
+        rival.client.publish(topic, "forged", qos=1).wait_for_publish(5)
+    time.sleep(1.0)  # what was refused must stay away: give it time to (not) arrive
+    assert watcher.seen == []
+    watcher.close()
     printer = NetworkPrinterSimulator().start()
     process, code = start_enrol(box_config(tmp_path, "box", shipped, public, printer.uri))
     try:
