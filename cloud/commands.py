@@ -72,8 +72,11 @@ def register(sub: Any) -> None:
     from cloud import (
         accounts_cli,
         alerts_cli,
+        backups_cli,
+        boxes_cli,
         chain_cli,
         fleet_cli,
+        logs_cli,
         members_cli,
         publish_cli,
         reports_cli,
@@ -85,7 +88,7 @@ def register(sub: Any) -> None:
     _register_db(sub)
     _register_ingest(sub)
     rooms = (fleet_cli, publish_cli, stores_cli, members_cli, alerts_cli, chain_cli, reports_cli)
-    for room in (*rooms, accounts_cli, stock_cli, web_cli):
+    for room in (boxes_cli, logs_cli, backups_cli, *rooms, accounts_cli, stock_cli, web_cli):
         room.register(sub, _db_arg, _broker_args)
     _register_broker(sub)
 
@@ -237,11 +240,43 @@ def _register_broker(sub: Any) -> None:
         default="storegate-office",
         help="head office's broker user (default storegate-office)",
     )
+    acl.add_argument(
+        "--admin-user",
+        default="storegate-admin",
+        help="head office's enrolment service, the only one granted $CONTROL "
+        "(`cloud boxes`; default storegate-admin)",
+    )
+    acl.add_argument(
+        "--enrol",
+        action="store_true",
+        help="also the shared enrolment identity, password from $STOREGATE_ENROL_PASSWORD",
+    )
+    acl.add_argument(
+        "--enrol-user", default="storegate-enrol", help="its name (default storegate-enrol)"
+    )
     acl.set_defaults(func=_broker_acl)
 
 
 def _broker_acl(args: argparse.Namespace) -> int:
     from cloud.broker import acl_text
+    from gateway.errors import UsageError
 
-    print(acl_text(args.root, args.box, args.office_user), end="")
+    password = None
+    if args.enrol:
+        password = os.environ.get("STOREGATE_ENROL_PASSWORD")
+        if not password:
+            raise UsageError(
+                "--enrol needs the enrolment password",
+                where="cloud broker acl --enrol",
+                fix="set $STOREGATE_ENROL_PASSWORD (the [enrol] password of the box image)",
+            )
+    text = acl_text(
+        args.root,
+        args.box,
+        args.office_user,
+        admin_user=args.admin_user,
+        enrol_user=args.enrol_user,
+        enrol_password=password,
+    )
+    print(text, end="")
     return 0

@@ -1,7 +1,7 @@
 """Departments (cost centres) of an enterprise canteen or company store, and their monthly
 subsidy budgets.
 
-Owns `member_department` (migration 11). A member belongs to at most one department of
+Owns `member_department` (migration 12). A member belongs to at most one department of
 their store (`member_account.department`, set by the member import's `department`
 column). What a department has used of its budget in a month is its members' subsidy
 spending booked in that month (`spent`), net of refunds — the same figure its month-end

@@ -1,6 +1,6 @@
 """Month close and billing (月结, 自动化账单) of a store's member accounts.
 
-Owns `month_close` (migration 11). Closing a month freezes its figures: the boxes'
+Owns `month_close` (migration 12). Closing a month freezes its figures: the boxes'
 acknowledged spending is posted first, then every member's statement (each wallet's
 opening balance, what was granted, forfeited, topped up or adjusted, spent per box and
 meal, and the closing balance) and every department's bill (its members' subsidy

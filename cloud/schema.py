@@ -232,7 +232,19 @@ MIGRATIONS: list[list[str]] = [
         """CREATE TABLE stock_condition (
             key_prefix TEXT PRIMARY KEY, since TEXT NOT NULL)""",
     ],
-    # 11: accounts of enterprise canteens (issue 20, docs/members.md "Month close"): each
+    # 11: zero-touch enrolment (cloud boxes). One row per box given its own broker
+    # credentials (the password is never kept: the broker holds only its hash), and every
+    # pairing code ever approved, so a code is spent once.
+    [
+        """CREATE TABLE enrolled_box (
+            store TEXT NOT NULL, box TEXT NOT NULL, username TEXT NOT NULL,
+            request_id TEXT NOT NULL, code TEXT NOT NULL, host TEXT,
+            approved_at TEXT NOT NULL, revoked_at TEXT, PRIMARY KEY (store, box))""",
+        """CREATE TABLE spent_code (
+            code TEXT PRIMARY KEY, store TEXT NOT NULL, box TEXT NOT NULL,
+            spent_at TEXT NOT NULL)""",
+    ],
+    # 12: accounts of enterprise canteens (issue 20, docs/members.md "Month close"): each
     # ledger line is booked in a month (`period`, YYYY-MM: its own, or the first open one
     # when its own is closed) with the box's business day and meal; members belong to
     # departments with a monthly subsidy budget; subsidy plans and the grants made of

@@ -1,7 +1,7 @@
 """Subsidy grants (补贴发放): allowances put on the members' subsidy wallets at head office
 and carried to the boxes by the next members document.
 
-Owns `member_grant_plan` and `member_grant` (migration 11). A grant gives every active
+Owns `member_grant_plan` and `member_grant` (migration 12). A grant gives every active
 member of a group the same amount for a month, either **reset** (清零: what is left of the
 wallet is forfeited, then the amount is put on it, so it holds exactly the amount) or
 **add** (累计: the amount is added to what is left). Each is ledger lines — the forfeit and

@@ -18,13 +18,14 @@ from pydantic_settings import (
 )
 
 from devices.settings import DeviceSettings
+from gateway.broker_identity import identity_overlay, read_identity
 from gateway.daemon.settings import AnomalySettings, BackupSettings, DaemonSettings
 from gateway.errors import SettingsError
 from gateway.journal.settings import JournalSettings
 from gateway.lane.settings import LaneSettings
 from gateway.screens.settings import ScreensSettings
 from gateway.settings_files import TomlSettings, load_toml_settings
-from gateway.sync.settings import SyncSettings
+from gateway.sync.settings import EnrolSettings, SyncSettings
 
 DEFAULT_CONFIG_PATH = Path("/etc/storegate/gateway.toml")
 UNKNOWN_KEY = "unknown key (misspelt? see config/gateway.example.toml for every key)"
@@ -206,6 +207,7 @@ class GatewaySettings(TomlSettings):
     barcodes: BarcodeSettings = Field(default_factory=BarcodeSettings)
     mqtt: MqttSettings = Field(default_factory=MqttSettings)
     sync: SyncSettings = Field(default_factory=SyncSettings)
+    enrol: EnrolSettings = Field(default_factory=EnrolSettings)
     devices: DeviceSettings = Field(default_factory=DeviceSettings)
     lane: LaneSettings = Field(default_factory=LaneSettings)
     daemon: DaemonSettings = Field(default_factory=DaemonSettings)
@@ -221,7 +223,7 @@ def load_settings(path: str | Path | None = None) -> GatewaySettings:
     An explicit path that does not exist is an error; a missing default file means
     "defaults plus environment", which is what a fresh box has before installation.
     """
-    return load_toml_settings(
+    settings = load_toml_settings(
         GatewaySettings,
         path,
         default=DEFAULT_CONFIG_PATH,
@@ -229,6 +231,11 @@ def load_settings(path: str | Path | None = None) -> GatewaySettings:
         refuse=SettingsError,
         unknown_key=UNKNOWN_KEY,
     )
+    identity = read_identity(settings.paths.data_dir)  # an enrolled box: gateway enrol
+    if identity is None:
+        return settings
+    source = str(settings.toml_path or "settings (defaults and environment)")
+    return settings.model_copy(update=identity_overlay(settings, identity, source))
 
 
 def masked(settings: GatewaySettings) -> dict[str, Any]:

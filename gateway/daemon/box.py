@@ -1173,13 +1173,17 @@ class Box:
 
     def _scheduled_backup(self) -> None:
         try:
-            take_backup(
+            info = take_backup(
                 self.settings.paths.database,
                 backup_dir(self.settings),
                 keep=self.settings.backup.keep,
             )
-        except StoregateError as exc:
-            self.alert("backup", exc.describe())
+            if self.settings.backup.upload and self.sync is not None:
+                from gateway.daemon.remote import send_backup
+
+                send_backup(self.sync, info.path, info.head_seq)  # [backup] upload
+        except (StoregateError, sqlite3.Error, OSError) as exc:
+            self.alert("backup", exc.describe() if isinstance(exc, StoregateError) else str(exc))
 
     def reload(self) -> None:
         """SIGHUP: settings that may change live; the rest needs a restart (logged)."""

@@ -104,7 +104,19 @@ def _register_backup(sub: Any) -> None:
     _config(backup)
     backup.set_defaults(func=_lazy("gateway.daemon.commands", "backup_command"))
     restore = sub.add_parser("restore", help="verify a backup and put it in place (daemon stopped)")
-    restore.add_argument("path", metavar="PATH", help="the backup file")
+    restore.add_argument("path", nargs="?", metavar="PATH", help="the backup file")
+    restore.add_argument(
+        "--from-head-office",
+        action="store_true",
+        help="the backup head office sent back (`cloud backups send STORE/BOX`)",
+    )
+    restore.add_argument(
+        "--wait",
+        type=float,
+        default=60.0,
+        metavar="SECONDS",
+        help="how long --from-head-office waits for it (default 60)",
+    )
     restore.add_argument(
         "--force",
         action="store_true",

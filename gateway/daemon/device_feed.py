@@ -37,7 +37,7 @@ from devices.events import (
 from gateway.cardsafe import mask_card_data
 
 FEED_SIZE = 200  # device events kept for the technician
-LOG_SIZE = 200  # log lines kept for the technician
+LOG_SIZE = 2000  # log lines kept for the technician page and `upload_logs` (~0.5 MB)
 
 
 @dataclass(frozen=True)

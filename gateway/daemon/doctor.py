@@ -72,6 +72,7 @@ class Doctor:
             self.devices,
             self.printers,
             self.broker,
+            self.identity,
             self.certificates,
             self.clock,
             self.disk,
@@ -378,6 +379,32 @@ class Doctor:
                         )
                     ]
         return [ok("broker", f"{m.host}:{m.port} reachable" + (" (TLS)" if m.ca_file else ""))]
+
+    def identity(self) -> list[Finding]:
+        """Said only for a box that enrolled or is waiting to (docs/install.md)."""
+        from gateway.broker_identity import identity_path, read_identity
+        from gateway.sync.enrol_client import pending_code
+
+        data_dir = self.settings.paths.data_dir
+        enrolled = read_identity(data_dir)
+        if enrolled is not None:
+            where = identity_path(data_dir)
+            return [ok("identity", f"enrolled as {enrolled.store}/{enrolled.box} ({where})")]
+        m = self.settings.mqtt
+        if m.username is not None or m.cert_file is not None:
+            return []
+        code = pending_code(data_dir)
+        if code is None:
+            return []
+        return [
+            Finding(
+                "identity",
+                "WARN",
+                f"waiting for enrolment with pairing code {code}",
+                f"head office: `cloud boxes approve {code} --store S --box B`; the box "
+                "starts once it has its credentials (`journalctl -u storegate-enrol`)",
+            )
+        ]
 
     def certificates(self) -> list[Finding]:
         from cryptography import x509

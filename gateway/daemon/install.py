@@ -32,6 +32,7 @@ REPO = Path(__file__).resolve().parents[2]
 UNITS_SOURCE = REPO / "systemd"
 UNITS = (
     "storegate.service",
+    "storegate-enrol.service",
     "storegate-cloud.service",
     "storegate-backup.service",
     "storegate-backup.timer",

@@ -12,7 +12,9 @@ from __future__ import annotations
 
 import queue
 import re
+import uuid
 from collections.abc import Callable, Mapping
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 from devices.errors import DeviceError
@@ -20,11 +22,15 @@ from gateway.daemon.backup import backup_dir, take_backup
 from gateway.daemon.screens import on_main_loop
 from gateway.errors import StoregateError
 from gateway.settings import GatewaySettings, load_settings
+from gateway.sync.backup_upload import EVENT_KIND as BACKUP_CHUNK
+from gateway.sync.backup_upload import chunk_bodies
 from gateway.sync.commands import CommandRegistry
 from gateway.sync.errors import CommandFailed
+from gateway.sync.log_upload import EVENT_KIND, limits, parts, select_lines
 
 if TYPE_CHECKING:
     from gateway.daemon.boxclock import BoxClock
+    from gateway.daemon.device_feed import RecentLog
     from gateway.daemon.till import PrinterWorker
     from gateway.lane.book import LaneBook
     from gateway.lane.machine import Lane
@@ -42,6 +48,8 @@ class BoxSide(Protocol):
     book: LaneBook
     lane: Lane
     printer: PrinterWorker | None
+    recent_log: RecentLog
+    sync: Any  # gateway.sync.service.SyncService once started
 
     def reload(self) -> None: ...
 
@@ -57,6 +65,8 @@ def register_remote_commands(registry: CommandRegistry, box: BoxSide) -> Command
     registry.register("backup_now", commands.backup_now)
     registry.register("print_test_page", commands.print_test_page)
     registry.register("reload_config", commands.reload_config)
+    registry.register("upload_logs", commands.upload_logs)
+    registry.register("upload_backup", commands.upload_backup)
     return registry
 
 
@@ -147,3 +157,51 @@ class RemoteCommands:
             ) from exc
         self._on_loop(self.box.reload)
         return {"reloaded": True, "file": self.box.config_path}
+
+    def upload_logs(self, args: Mapping[str, Any]) -> dict[str, Any]:
+        """`{lines?, max_bytes?}`: the newest log lines the box keeps (card data masked),
+        bounded, queued as `log.upload` events (gateway.sync.log_upload); `cloud logs`
+        shows them once ingest has them."""
+        bounds = limits(args)
+        chosen = select_lines(self.box.recent_log.lines(bounds.lines), bounds)
+        upload = uuid.uuid4().hex
+        bodies = parts(upload, chosen)
+        for body in bodies:
+            self.box.sync.post_event(EVENT_KIND, body)
+        size = sum(len(line.encode()) + 1 for line in chosen)
+        return {"upload": upload, "lines": len(chosen), "bytes": size, "parts": len(bodies)}
+
+    def upload_backup(self, args: Mapping[str, Any]) -> dict[str, Any]:
+        """A fresh online backup (as `backup_now`), sent to head office as `backup.chunk`
+        events with its SHA-256 (gateway.sync.backup_upload); `cloud backups` has it."""
+        if args:
+            raise CommandFailed(
+                f"unknown argument(s) {', '.join(sorted(args))}", fix="upload_backup takes none"
+            )
+        settings = self.box.settings
+        try:
+            info = take_backup(
+                settings.paths.database, backup_dir(settings), keep=settings.backup.keep
+            )
+            return send_backup(self.box.sync, info.path, info.head_seq)
+        except StoregateError as exc:
+            raise CommandFailed(exc.what, where=exc.where, fix=exc.fix) from exc
+
+
+def send_backup(sync: Any, path: Path, head_seq: int) -> dict[str, Any]:
+    """Queue the backup at `path` for head office as `backup.chunk` events; what was sent
+    (`upload_backup`'s answer). Used by the command and by the daemon's scheduled backups
+    (`[backup] upload`)."""
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise CommandFailed(
+            f"the backup cannot be read: {exc}",
+            where=str(path),
+            fix="check the backup folder and the disk",
+        ) from exc
+    bodies = chunk_bodies(uuid.uuid4().hex, path.name, head_seq, data)
+    for body in bodies:
+        sync.post_event(BACKUP_CHUNK, body)
+    first = bodies[0]
+    return {k: first[k] for k in ("upload", "name", "head_seq", "size", "sha256", "parts")}

@@ -42,6 +42,11 @@ class BackupSettings(_Section):
     interval_hours: float = Field(
         24.0, gt=0, description="hours between backups taken by the running daemon"
     )
+    upload: bool = Field(
+        False,
+        description="send each backup the daemon takes to head office (`cloud backups`), "
+        "in chunks through sync's outbox",
+    )
 
 
 class AnomalySettings(_Section):

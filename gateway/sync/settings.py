@@ -10,7 +10,7 @@ import base64
 import binascii
 from pathlib import Path
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 
 KEY_ID = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"
 
@@ -75,3 +75,20 @@ class SyncSettings(BaseModel):
     )
     downlink_max_bytes: int = Field(16 * 1024 * 1024, ge=1024)
     trusted_keys: list[TrustedKey] = Field(default_factory=list)
+
+
+class EnrolSettings(BaseModel):
+    """`[enrol]`: how a box without broker credentials asks head office for its own
+    (zero-touch enrolment, docs/install.md). Set `password` in the image every new box
+    gets; a box that has `mqtt.username` or `mqtt.cert_file`, or was enrolled already,
+    never enrols."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    username: str = Field("storegate-enrol", description="the broker's shared enrolment user")
+    password: SecretStr | None = Field(
+        None, description="its password (`cloud broker acl --enrol`); unset: no enrolment"
+    )
+    retry_s: float = Field(
+        10.0, gt=0, le=3600, description="seconds between enrolment connection attempts"
+    )

@@ -60,6 +60,15 @@ class Topics:
         return f"{self.box_prefix}/config"
 
     @property
+    def restore(self) -> str:
+        """`.../restore/+`: a backup head office sends back, one retained chunk per part
+        (`cloud backups send`, read by `gateway restore --from-head-office`)."""
+        return f"{self.box_prefix}/restore/+"
+
+    def restore_part(self, part: int) -> str:
+        return f"{self.box_prefix}/restore/{part}"
+
+    @property
     def catalog(self) -> str:
         return f"{self.root}/{self.store}/catalog"
 

@@ -264,8 +264,9 @@ def office_presence(port: int) -> bool | None:
     return seen[-1] if seen else None
 
 
-def cloud_cli(*args: str) -> tuple[int, str, str]:
-    """Run the real `cloud` command; (exit status, stdout, stderr)."""
+def cloud_cli(*args: str, env: dict[str, str] | None = None) -> tuple[int, str, str]:
+    """Run the real `cloud` command; (exit status, stdout, stderr); `env` adds variables."""
+    import os
     import subprocess
     import sys
 
@@ -274,6 +275,7 @@ def cloud_cli(*args: str) -> tuple[int, str, str]:
         capture_output=True,
         text=True,
         timeout=120,
+        env=None if env is None else {**os.environ, **env},
     )
     return done.returncode, done.stdout, done.stderr
 

@@ -14,6 +14,7 @@ from daemon_testkit import GATEWAY, ROOT, append_records
 
 UNITS = (
     "storegate.service",
+    "storegate-enrol.service",
     "storegate-cloud.service",
     "storegate-backup.service",
     "storegate-backup.timer",
