@@ -38,6 +38,7 @@ def browser() -> Iterator[Browser]:
         chromium.close()
 
 
+@pytest.hookimpl(tryfirst=True)  # before xdist's worker names the groups from the marks
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """One store per module: under `pytest-xdist --dist loadgroup` keep a module's
     scenarios on one worker (under plain `load` each worker builds its own store)."""
