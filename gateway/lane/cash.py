@@ -15,12 +15,12 @@ from __future__ import annotations
 from decimal import Decimal
 
 from gateway import reports
+from gateway.lane import drawer
 from gateway.lane import events as ev
 from gateway.lane.book import Batch
 from gateway.lane.events import Refusal
 from gateway.lane.records import CashMovementBody, PaidInBody, PaidOutBody
-from gateway.lane.state import LaneContext, Step, sale_override_ref
-from gateway.money import decimal_places
+from gateway.lane.state import LaneContext, Step, sale_override_ref, shift_document
 
 
 def paid_in(lane: LaneContext, event: ev.PaidIn) -> Step | Refusal:
@@ -35,13 +35,9 @@ def _movement(lane: LaneContext, event: ev.PaidIn | ev.PaidOut, kind: str) -> St
     assert lane.shift is not None
     word = "paid in" if kind == "paid_in" else "paid out"
     places = lane.catalog.places
-    if not event.amount.is_finite() or event.amount <= 0:
-        return Refusal("bad_amount", f"The amount {word} must be more than 0.")
-    if decimal_places(event.amount) > places:
-        return Refusal(
-            "bad_amount",
-            f"The amount {event.amount} has more than the currency's {places} decimals.",
-        )
+    problem = drawer.amount_problem(event.amount, places, f"The amount {word}")
+    if problem is not None:
+        return Refusal("bad_amount", problem)
     reason = event.reason.strip()
     if not reason:
         return Refusal("needs_reason", f"Enter why cash is {word}.")
@@ -62,15 +58,8 @@ def _movement(lane: LaneContext, event: ev.PaidIn | ev.PaidOut, kind: str) -> St
     movement_id = lane.new_id()
     model: type[CashMovementBody] = PaidInBody if kind == "paid_in" else PaidOutBody
     body = model(
+        **shift_document(lane, acting, event.at),
         movement_id=movement_id,
-        lane=lane.lane_ref,
-        shift_id=lane.shift.shift_id,
-        business_day=day,
-        local_time=event.at.isoformat(),
-        staff=acting.staff,
-        operator=acting.operator_ref,
-        currency=lane.catalog.money.currency,
-        places=places,
         amount=amount,
         reason=reason,
         override=sale_override_ref(permit.override),

@@ -66,6 +66,17 @@ def expected_cash(
     return opening_float + cash_sales - cash_refunds + paid_in - paid_out + top_ups
 
 
+def amount_problem(amount: Decimal, places: int, what: str) -> str | None:
+    """Why `amount` cannot be cash into or out of the drawer (a paid-in, a top-up): more
+    than 0, with no more decimals than the currency's; None when it can."""
+    if not amount.is_finite() or amount <= 0:
+        return f"{what} must be more than 0."
+    exponent = amount.as_tuple().exponent
+    if isinstance(exponent, int) and -exponent > places:
+        return f"The amount {amount} has more than the currency's {places} decimals."
+    return None
+
+
 def over_short(counted: Decimal, expected: Decimal) -> Decimal:
     """Over/short = counted - expected (negative: short)."""
     return counted - expected

@@ -392,11 +392,11 @@ class ShiftOpenBody(Body):
     )
 
 
-class CashMovementBody(Body):
-    """What `paid_in` and `paid_out` share: cash into or out of the drawer that is not a
-    sale or a refund, with why, who did it and who authorised it."""
+class ShiftDocument(Body):
+    """What a till's document of a shift that is not a sale says first: where, in which
+    shift and day, when, who did it (and the till's cashier when that was someone else),
+    in which currency."""
 
-    movement_id: str
     lane: LaneRef
     shift_id: str
     business_day: str
@@ -407,6 +407,13 @@ class CashMovementBody(Body):
     )
     currency: str
     places: int
+
+
+class CashMovementBody(ShiftDocument):
+    """What `paid_in` and `paid_out` share: cash into or out of the drawer that is not a
+    sale or a refund, with why, who did it and who authorised it."""
+
+    movement_id: str
     amount: Money = Field(description="positive: the cash that went in (paid_in) or out")
     reason: str
     override: OverrideRef | None = None
@@ -428,23 +435,13 @@ class PaidOutBody(CashMovementBody):
     )
 
 
-class TopUpBody(Body):
+class TopUpBody(ShiftDocument):
     """`top_up`: a member's cash wallet topped up at the till (充值): what was paid, by which
     tender, the store's bonus on top, and the wallet after it. The wallet change itself is
     its `member_balance` record, committed with this one."""
 
     schema_: Literal["storegate.lane.top_up/1"] = Field("storegate.lane.top_up/1", alias="schema")
     top_up_id: str
-    lane: LaneRef
-    shift_id: str
-    business_day: str
-    local_time: str
-    staff: StaffRef
-    operator: StaffRef | None = Field(
-        None, description="the till's signed-on cashier, when someone else did it"
-    )
-    currency: str
-    places: int
     member: str = Field(description="the store-issued member id (never a card number)")
     amount: Money = Field(description="what the customer paid")
     bonus: Money = Field(description="put on the wallet on top, by the store's rules")
@@ -454,7 +451,7 @@ class TopUpBody(Body):
     override: OverrideRef | None = None
 
 
-class TopUpRefundBody(Body):
+class TopUpRefundBody(ShiftDocument):
     """`top_up_refund`: a top-up paid back by its own tender and taken off the wallet with
     its bonus (`taken`), with who authorised it and why."""
 
@@ -463,14 +460,6 @@ class TopUpRefundBody(Body):
     )
     refund_id: str
     top_up_id: str
-    lane: LaneRef
-    shift_id: str
-    business_day: str
-    local_time: str
-    staff: StaffRef
-    operator: StaffRef | None = None
-    currency: str
-    places: int
     member: str
     amount: Money = Field(description="paid back to the customer")
     taken: Money = Field(description="taken off the wallet: the amount and its bonus")

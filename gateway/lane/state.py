@@ -198,6 +198,22 @@ class LaneContext(Protocol):
     ) -> Step: ...
 
 
+def shift_document(lane: LaneContext, acting: Acting, at: datetime) -> dict[str, object]:
+    """The first fields of a shift's document that is not a sale (`ShiftDocument`): where,
+    the shift and its day, when, who, in which currency."""
+    assert lane.shift is not None
+    return {
+        "lane": lane.lane_ref,
+        "shift_id": lane.shift.shift_id,
+        "business_day": at.date().isoformat(),
+        "local_time": at.isoformat(),
+        "staff": acting.staff,
+        "operator": acting.operator_ref,
+        "currency": lane.catalog.money.currency,
+        "places": lane.catalog.places,
+    }
+
+
 def sale_override_ref(override: OverrideBody | None) -> OverrideRef | None:
     """The short reference to an override that the authorised record carries."""
     if override is None:

@@ -18,13 +18,13 @@ from __future__ import annotations
 from decimal import Decimal
 
 from gateway import reports
+from gateway.lane import drawer
 from gateway.lane import events as ev
 from gateway.lane.book import Batch
 from gateway.lane.events import Refusal
 from gateway.lane.members import MemberAccount, TopUpPosting
 from gateway.lane.records import TopUpBody, TopUpRefundBody
-from gateway.lane.state import LaneContext, Step, sale_override_ref
-from gateway.money import decimal_places
+from gateway.lane.state import LaneContext, Step, sale_override_ref, shift_document
 
 KIND = "top_up"
 REFUND_KIND = "top_up_refund"
@@ -33,13 +33,9 @@ REFUND_KIND = "top_up_refund"
 def top_up(lane: LaneContext, event: ev.TopUp) -> Step | Refusal:
     assert lane.shift is not None
     places = lane.catalog.places
-    if not event.amount.is_finite() or event.amount <= 0:
-        return Refusal("bad_amount", "A top-up must be more than 0.")
-    if decimal_places(event.amount) > places:
-        return Refusal(
-            "bad_amount",
-            f"The amount {event.amount} has more than the currency's {places} decimals.",
-        )
+    problem = drawer.amount_problem(event.amount, places, "A top-up")
+    if problem is not None:
+        return Refusal("bad_amount", problem)
     reference = (event.reference or "").strip() or None
     if event.tender == "card" and reference is None:
         return Refusal("needs_reference", "Enter the card terminal's reference of the top-up.")
@@ -58,15 +54,8 @@ def top_up(lane: LaneContext, event: ev.TopUp) -> Step | Refusal:
         return posting
     day = event.at.date().isoformat()
     body = TopUpBody(
+        **shift_document(lane, acting, event.at),
         top_up_id=top_up_id,
-        lane=lane.lane_ref,
-        shift_id=lane.shift.shift_id,
-        business_day=day,
-        local_time=event.at.isoformat(),
-        staff=acting.staff,
-        operator=acting.operator_ref,
-        currency=lane.catalog.money.currency,
-        places=places,
         member=account.id,
         amount=amount,
         bonus=posting.bonus,
@@ -141,16 +130,9 @@ def refund_top_up(lane: LaneContext, event: ev.RefundTopUp) -> Step | Refusal:
         return posting
     day = event.at.date().isoformat()
     body = TopUpRefundBody(
+        **shift_document(lane, acting, event.at),
         refund_id=refund_id,
         top_up_id=top_up_id,
-        lane=lane.lane_ref,
-        shift_id=lane.shift.shift_id,
-        business_day=day,
-        local_time=event.at.isoformat(),
-        staff=acting.staff,
-        operator=acting.operator_ref,
-        currency=original.currency,
-        places=original.places,
         member=original.member,
         amount=original.amount,
         taken=original.amount + original.bonus,
