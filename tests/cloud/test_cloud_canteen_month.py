@@ -99,13 +99,15 @@ def ok(capsys: pytest.CaptureFixture[str], *args: str) -> str:
     return out
 
 
-def test_a_canteen_month_granted_spent_at_two_boxes_closed_and_billed(
+def canteen(
     tmp_path: Path,
     db_url: str,
     broker: Mosquitto,
     ingest: Callable[..., RunningIngest],
     capsys: pytest.CaptureFixture[str],
-) -> None:
+) -> tuple[Till, Till, tuple[str, ...], tuple[str, ...], Path]:
+    """Head office with store-1, its signing key and an ingest worker; two boxes trusting
+    the key; the `--db/--store` options, the publish command and the members settings."""
     ok(capsys, "keys", "generate", "--dir", str(tmp_path / "keys"), "--key-id", "ho")
     public = (tmp_path / "keys" / "ho.pub").read_text().strip()
     trusted = TrustedKeys([TrustedKey(key_id="ho", public_key=public)])
@@ -117,8 +119,19 @@ def test_a_canteen_month_granted_spent_at_two_boxes_closed_and_billed(
     publish += ("--key", str(tmp_path / "keys" / "ho.pem"))
     settings = tmp_path / "settings.json"
     settings.write_text(json.dumps(SETTINGS, ensure_ascii=False))
+    ok(capsys, "stores", "add", "store-1", "--db", db_url)
+    return one, two, db, publish, settings
+
+
+def test_a_canteen_month_granted_spent_at_two_boxes_closed_and_billed(
+    tmp_path: Path,
+    db_url: str,
+    broker: Mosquitto,
+    ingest: Callable[..., RunningIngest],
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    one, two, db, publish, settings = canteen(tmp_path, db_url, broker, ingest, capsys)
     try:
-        ok(capsys, "stores", "add", "store-1", "--db", db_url)
         ok(
             capsys,
             "members",
@@ -294,19 +307,8 @@ def test_meal_limits_and_a_department_budget_hold_across_two_boxes(
     """Issue 20 items 4 and 5: what one box took is counted at the other once head office
     has it (the members document carries each member's day and meal spending and each
     department's budget and spending); a subsidy payment past the budget is refused."""
-    ok(capsys, "keys", "generate", "--dir", str(tmp_path / "keys"), "--key-id", "ho")
-    public = (tmp_path / "keys" / "ho.pub").read_text().strip()
-    trusted = TrustedKeys([TrustedKey(key_id="ho", public_key=public)])
-    ingest()
-    one = Till(tmp_path / "box-1", broker.port, "box-1", trusted)
-    two = Till(tmp_path / "box-2", broker.port, "box-2", trusted)
-    db = ("--db", db_url, "--store", "store-1")
-    publish = ("members", "publish", *db, "--port", str(broker.port))
-    publish += ("--key", str(tmp_path / "keys" / "ho.pem"))
-    settings = tmp_path / "settings.json"
-    settings.write_text(json.dumps(SETTINGS, ensure_ascii=False))
+    one, two, db, publish, settings = canteen(tmp_path, db_url, broker, ingest, capsys)
     try:
-        ok(capsys, "stores", "add", "store-1", "--db", db_url)
         ok(capsys, "members", "department", "set", "OPS", "--budget", "50.00", *db)
         members = tmp_path / "members.csv"
         members.write_text(
