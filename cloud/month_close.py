@@ -56,7 +56,9 @@ def _kind(wallet: str, source: str, ref: str, delta: Decimal) -> str:
         if "/topup/" in ref:  # a top-up at the till, or its refund
             return "topped_up"
         return "earned" if wallet == "points" and "/earn/" in ref else "spent"
-    if source in ("adjust", "import", "dividend"):
+    if source == "dividend":
+        return "dividend"
+    if source in ("adjust", "import"):
         return "topped_up" if delta > 0 else "adjusted"
     return "adjusted"
 
@@ -252,6 +254,7 @@ STATEMENT_COLUMNS = (
     "forfeited",
     "topped_up",
     "adjusted",
+    "dividend",
     "earned",
     "spent",
     "closing",

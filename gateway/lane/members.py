@@ -63,6 +63,7 @@ class Settlement:
     points_earned: int = 0
     points_redeemed: int = 0
     points_balance: int | None = None
+    stored_value_balance: Decimal | None = None  # subsidy + cash after, card present only
     points_returned: int = 0  # a refund: redeemed points given back to the points wallet
     notes: tuple[str, ...] = ()  # for the cashier (e.g. the account is blocked since)
 
@@ -282,7 +283,23 @@ class RoomMembers:
             points_earned=earned,
             points_redeemed=redeemed,
             points_balance=account.points + earned - redeemed,
+            stored_value_balance=self._wallets_after(account, taken),
         )
+
+    def _wallets_after(
+        self, account: MemberAccount, taken: Sequence[Authorisation]
+    ) -> Decimal | None:
+        """Subsidy + cash after the sale's debits, for the receipt (a dividend or top-up
+        shows there); only to the card's holder: a typed member id learns no balance."""
+        if not account.card_present:
+            return None
+        fresh = self.accounts.account(account.id)
+        if fresh is None:
+            return None
+        debited = sum(
+            (d.amount for a in taken for d in a.debits if d.wallet != "points"), Decimal(0)
+        )
+        return fresh.subsidy + fresh.cash - debited
 
     def reverse(
         self,

@@ -79,6 +79,8 @@ OMITTED_WHEN_NONE = frozenset(
         # sale lines and sales: open-price lines and the age check (issue 14, items 3, 4)
         "open_price",
         "age_check",
+        # sales of a member whose card was read: the wallets after it (issue 20, item 7)
+        "stored_value_balance",
     }
 )
 
@@ -265,6 +267,11 @@ class SaleBody(Body):
     tenders: list[Tender]
     change: Money
     points: Points = Field(default_factory=Points)
+    stored_value_balance: Money | None = Field(
+        None,
+        description="the member's subsidy + cash wallets after the sale, when their card "
+        "was read (absent otherwise)",
+    )
     overrides: list[OverrideRef] = Field(default_factory=list)
     resumed_from: str | None = Field(None, description="id of the suspension it resumed")
     age_check: AgeCheck | None = Field(

@@ -737,6 +737,7 @@ def complete(lane: LaneContext, sale: Sale, event: ev.Event, batch: Batch) -> St
         tenders=tenders,
         change=round(sum((t.change or ZERO for t in tenders), ZERO), priced.places),
         points=_points(settlement),
+        stored_value_balance=settlement.stored_value_balance if settlement else None,
         overrides=list(sale.overrides),
         resumed_from=sale.resumed_from,
         age_check=sale.age_check,

@@ -224,6 +224,8 @@ def _sale(body: SaleBody, base: dict[str, Any], words: Words) -> Receipt:
             point_rows.append(t("r_points_redeemed").format(points=points.redeemed))
         if points.balance is not None:
             point_rows.append(t("r_points_balance").format(points=points.balance))
+        if body.stored_value_balance is not None:
+            point_rows.append(t("r_wallet_balance").format(amount=body.stored_value_balance))
     return Receipt(
         title=t("r_sale"),
         document_id=body.receipt_id,
