@@ -89,7 +89,10 @@ class WalletSimulator:
                 self.send_header("Content-Type", kind)
                 self.send_header("Content-Length", str(len(answer)))
                 self.end_headers()
-                self.wfile.write(answer)
+                try:
+                    self.wfile.write(answer)
+                except (BrokenPipeError, ConnectionResetError):
+                    return  # the box was killed while its answer was held
 
             def log_message(self, format: str, *args: Any) -> None:
                 return

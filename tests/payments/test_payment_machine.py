@@ -111,13 +111,13 @@ def test_supervisor_confirms_or_cancels_with_reason() -> None:
 
 
 def test_supervisor_cannot_settle_a_pending_payment() -> None:
-    with pytest.raises(pm.PaymentProtocolError, match="SupervisorConfirm .* state pending"):
+    with pytest.raises(pm.PaymentProtocolError, match=r"SupervisorConfirm .* state pending"):
         pm.step(started(), pm.SupervisorConfirm("201", "1", "x"), 1, TIMING)
 
 
 def test_final_states_take_nothing() -> None:
     paid = pm.step(started(), pm.Answer("pay", "paid", "1"), 1, TIMING).payment
-    with pytest.raises(pm.PaymentProtocolError, match="Tick is not taken .* paid"):
+    with pytest.raises(pm.PaymentProtocolError, match=r"Tick is not taken .* paid"):
         pm.step(paid, pm.Tick(), 2, TIMING)
 
 

@@ -1,0 +1,301 @@
+"""Wallet payments through `gateway run` against the provider simulators (issue 16):
+a scanned WeChat Pay or Alipay payment code pays the sale; each state change is a journal
+record; the code is kept nowhere; a kill -9 mid-payment is resolved by a query at the next
+start; a supervisor resolves a payment left in doubt; the simulator's ledger agrees with the
+journal (nothing charged twice)."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import sqlite3
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from daemon_testkit import NO_SYNC, Daemon, box_config
+
+from gateway.harness.wallets import WalletSimulator
+
+WECHAT = "134567890123456789"
+ALIPAY = "28765432109876543210"
+ITEM = "7612345001012"
+
+
+@pytest.fixture
+def simulator() -> Iterator[WalletSimulator]:
+    sim = WalletSimulator(confirm_after=2)
+    sim.start()
+    try:
+        yield sim
+    finally:
+        sim.stop()
+
+
+def wallet_config(directory: Path, sim: WalletSimulator, revoke_s: float = 3.0) -> Path:
+    private, public = sim.write_keys(directory)
+    return box_config(
+        directory,
+        f"""
+[payments]
+poll_s = 0.2
+revoke_s = {revoke_s}
+timeout_s = 2
+
+[payments.wechat]
+enabled = true
+url = "{sim.url}"
+appid = "wx2421b1c4370ec43b"
+mch_id = "10000100"
+key = "{sim.wechat_key}"
+sign_type = "{sim.wechat_sign_type}"
+
+[payments.alipay]
+enabled = true
+url = "{sim.url}/gateway.do"
+app_id = "2021000000000001"
+private_key_file = "{private}"
+alipay_public_key_file = "{public}"
+""",
+    )
+
+
+def payments(directory: Path) -> list[dict[str, Any]]:
+    with contextlib.closing(
+        sqlite3.connect(f"file:{directory / 'storegate.db'}?mode=ro", uri=True)
+    ) as conn:
+        return [
+            json.loads(body)
+            for (body,) in conn.execute(
+                "SELECT body FROM journal_record WHERE kind = 'payment' ORDER BY seq"
+            )
+        ]
+
+
+def sales(directory: Path) -> list[dict[str, Any]]:
+    with contextlib.closing(
+        sqlite3.connect(f"file:{directory / 'storegate.db'}?mode=ro", uri=True)
+    ) as conn:
+        return [
+            json.loads(body)
+            for (body,) in conn.execute(
+                "SELECT body FROM journal_record WHERE kind = 'sale' ORDER BY seq"
+            )
+        ]
+
+
+def wait_lane(daemon: Daemon, check: Any, timeout: float = 20.0) -> dict[str, Any]:
+    deadline = time.monotonic() + timeout
+    while True:
+        lane: dict[str, Any] = daemon.status()["lane"]  # type: ignore[assignment]
+        if check(lane):
+            return lane
+        if time.monotonic() > deadline:
+            raise AssertionError(f"lane never got there: {lane}\n{daemon.output()[-3000:]}")
+        time.sleep(0.05)
+
+
+def ring_up(daemon: Daemon) -> None:
+    if daemon.status()["lane"]["state"] == "closed":  # type: ignore[index]
+        assert daemon.key("sign_on", staff="101", pin="472951")["ok"]
+    assert daemon.key("scan", code=ITEM)["ok"]
+
+
+def states(directory: Path) -> list[str]:
+    return [p["state"] for p in payments(directory)]
+
+
+def assert_code_kept_nowhere(directory: Path) -> None:
+    for path in directory.rglob("*"):
+        if path.is_file():
+            data = path.read_bytes()
+            for code in (WECHAT, ALIPAY):
+                assert code.encode() not in data, path
+
+
+@pytest.mark.parametrize(("code", "name"), [(WECHAT, "WeChat Pay"), (ALIPAY, "Alipay")])
+def test_a_scanned_payment_code_pays_the_sale(
+    tmp_path: Path, simulator: WalletSimulator, code: str, name: str
+) -> None:
+    daemon = Daemon(tmp_path, wallet_config(tmp_path, simulator), NO_SYNC)
+    try:
+        ring_up(daemon)
+        started = daemon.key("scan", code=code)
+        assert started["ok"], started
+        assert any(name in n for n in started["notices"]), started  # type: ignore[union-attr]
+        wait_lane(daemon, lambda lane: lane["state"] == "idle")
+    finally:
+        assert daemon.stop() == 0, daemon.output()
+    assert states(tmp_path) == ["pending", "paid"]
+    paid = payments(tmp_path)[-1]
+    [sale] = sales(tmp_path)
+    [tender] = sale["tenders"]
+    assert tender["type"] == "mobile" and tender["amount"] == paid["amount"]
+    assert tender["reference"] == f"{name} {paid['transaction_id']}"
+    assert paid["code"] == f"{code[:4]}…{code[-4:]}"
+    receipt = next((tmp_path / "receipts").glob("*-sale.txt"), None)
+    if receipt is not None:
+        assert paid["transaction_id"] in receipt.read_text()
+    assert simulator.charged_twice() == [] and simulator.rejected == []
+    assert simulator.net_charged(paid["out_trade_no"]) == sale_total(sale)
+    assert_code_kept_nowhere(tmp_path)
+
+
+def sale_total(sale: dict[str, Any]) -> Any:
+    from decimal import Decimal
+
+    return Decimal(sale["totals"]["total"])
+
+
+def test_the_customer_confirms_on_the_phone(tmp_path: Path, simulator: WalletSimulator) -> None:
+    simulator.script("password")
+    daemon = Daemon(tmp_path, wallet_config(tmp_path, simulator), NO_SYNC)
+    try:
+        ring_up(daemon)
+        assert daemon.key("scan", code=WECHAT)["ok"]
+        refused = daemon.key("scan", code=ITEM)  # nothing else while the customer confirms
+        assert refused["refused"] == "payment_pending", refused
+        wait_lane(daemon, lambda lane: lane["state"] == "idle")
+    finally:
+        assert daemon.stop() == 0, daemon.output()
+    assert states(tmp_path) == ["pending", "paid"]
+    assert "wechat orderquery" in simulator.requests
+    assert len(sales(tmp_path)) == 1 and simulator.charged_twice() == []
+
+
+def test_declined_leaves_the_sale_for_another_way_to_pay(
+    tmp_path: Path, simulator: WalletSimulator
+) -> None:
+    simulator.script("declined")
+    daemon = Daemon(tmp_path, wallet_config(tmp_path, simulator), NO_SYNC)
+    try:
+        ring_up(daemon)
+        assert daemon.key("scan", code=ALIPAY)["ok"]
+        wait_lane(daemon, lambda lane: lane["payment"] is None)
+        assert daemon.status()["lane"]["state"] == "tendering"  # type: ignore[index]
+        paid = daemon.key("tender", type="cash", amount="50")
+        assert paid["ok"] and paid["state"] == "idle", paid
+    finally:
+        assert daemon.stop() == 0, daemon.output()
+    assert states(tmp_path) == ["pending", "declined"]
+    [sale] = sales(tmp_path)
+    assert [t["type"] for t in sale["tenders"]] == ["cash"]
+
+
+@pytest.mark.parametrize("outcome", ["never", "late"])
+def test_unconfirmed_is_revoked_and_nothing_stays_charged(
+    tmp_path: Path, simulator: WalletSimulator, outcome: str
+) -> None:
+    simulator.script(outcome)
+    daemon = Daemon(tmp_path, wallet_config(tmp_path, simulator, revoke_s=1.0), NO_SYNC)
+    try:
+        ring_up(daemon)
+        assert daemon.key("scan", code=WECHAT)["ok"]
+        wait_lane(daemon, lambda lane: lane["payment"] is None)
+        assert daemon.status()["lane"]["state"] == "tendering"  # type: ignore[index]
+    finally:
+        assert daemon.stop() == 0, daemon.output()
+    assert states(tmp_path) == ["pending", "revoked"]
+    record = payments(tmp_path)[-1]
+    assert record["reason"] == "not confirmed in time"
+    assert simulator.net_charged(record["out_trade_no"]) == 0
+    assert "wechat reverse" in simulator.requests and sales(tmp_path) == []
+
+
+def test_an_error_after_the_charge_is_resolved_by_query(
+    tmp_path: Path, simulator: WalletSimulator
+) -> None:
+    simulator.script("error_after_charge")
+    daemon = Daemon(tmp_path, wallet_config(tmp_path, simulator), NO_SYNC)
+    try:
+        ring_up(daemon)
+        assert daemon.key("scan", code=WECHAT)["ok"]
+        wait_lane(daemon, lambda lane: lane["state"] == "idle")
+    finally:
+        assert daemon.stop() == 0, daemon.output()
+    assert states(tmp_path) == ["pending", "in_doubt", "paid"]
+    assert len(sales(tmp_path)) == 1 and simulator.charged_twice() == []
+
+
+def test_kill_9_mid_payment_then_the_restart_resolves_it_by_query(
+    tmp_path: Path, simulator: WalletSimulator
+) -> None:
+    simulator.script("hold")
+    config = wallet_config(tmp_path, simulator)
+    daemon = Daemon(tmp_path, config, NO_SYNC)
+    ring_up(daemon)
+    assert daemon.key("scan", code=WECHAT)["ok"]
+    simulator.wait_for("wechat micropay")  # charged; the answer is held
+    daemon.process.kill()
+    assert daemon.process.wait(10) == -9
+    simulator.release()
+    assert states(tmp_path) == ["pending"]
+    again = Daemon(tmp_path, config, NO_SYNC)
+    try:
+        wait_lane(again, lambda lane: lane["state"] == "idle")
+    finally:
+        assert again.stop() == 0, again.output()
+    assert states(tmp_path) == ["pending", "in_doubt", "paid"]
+    assert payments(tmp_path)[1]["reason"] == "the box stopped during the payment"
+    [sale] = sales(tmp_path)
+    assert simulator.charged_twice() == []
+    assert simulator.net_charged(payments(tmp_path)[0]["out_trade_no"]) == sale_total(sale)
+    assert_code_kept_nowhere(tmp_path)
+
+
+@pytest.mark.parametrize("decision", ["confirm", "cancel"])
+def test_a_supervisor_resolves_a_payment_in_doubt(
+    tmp_path: Path, simulator: WalletSimulator, decision: str
+) -> None:
+    simulator.script("hold")
+    config = wallet_config(tmp_path, simulator)
+    daemon = Daemon(tmp_path, config, NO_SYNC)
+    ring_up(daemon)
+    assert daemon.key("scan", code=WECHAT)["ok"]
+    simulator.wait_for("wechat micropay")
+    daemon.process.kill()
+    assert daemon.process.wait(10) == -9
+    simulator.stop()  # the provider cannot be reached: the payment stays in doubt
+    again = Daemon(tmp_path, config, NO_SYNC)
+    try:
+        wait_lane(again, lambda lane: (lane["payment"] or {}).get("state") == "in_doubt")
+        assert again.key("tender", type="cash")["refused"] == "payment_pending"
+        txn = "4200000000000000000000000001"
+        cashier = again.key(
+            "resolve_payment",
+            decision=decision,
+            transaction_id=txn,
+            reason="checked",
+            staff="101",
+            pin="472951",
+        )
+        assert cashier.get("refused") == "not_permitted", cashier
+        no_reason = again.key(
+            "resolve_payment", decision=decision, transaction_id=txn, staff="201", pin="836104"
+        )
+        assert no_reason["exit_code"] == 2, no_reason
+        resolved = again.key(
+            "resolve_payment",
+            decision=decision,
+            transaction_id=txn,
+            reason="seen in the merchant app",
+            staff="201",
+            pin="836104",
+        )
+        assert resolved["ok"], resolved
+        if decision == "confirm":
+            wait_lane(again, lambda lane: lane["state"] == "idle")
+        else:
+            lane = wait_lane(again, lambda lane: lane["payment"] is None)
+            assert lane["state"] == "tendering"
+            assert again.key("tender", type="cash", amount="50")["state"] == "idle"
+    finally:
+        assert again.stop() == 0, again.output()
+    final = payments(tmp_path)[-1]
+    assert final["state"] == ("paid" if decision == "confirm" else "revoked")
+    assert final["supervisor"] == "201" and final["reason"] == "seen in the merchant app"
+    [sale] = sales(tmp_path)
+    tender_types = [t["type"] for t in sale["tenders"]]
+    assert tender_types == (["mobile"] if decision == "confirm" else ["cash"])
