@@ -61,6 +61,7 @@ class WalletSimulator:
     wechat_key: str = "0123456789abcdef0123456789abcdef"
     wechat_sign_type: str = "HMAC-SHA256"
     confirm_after: int = 2
+    answer_key: str | None = None  # sign answers with another key (a forged answer)
     outcome: str = "paid"
     ledger: dict[str, Order] = field(default_factory=dict)
     requests: list[str] = field(default_factory=list)
@@ -220,7 +221,8 @@ class WalletSimulator:
 
     def _wechat_answer(self, fields: dict[str, str]) -> bytes:
         fields = {"return_code": "SUCCESS", "return_msg": "OK", "nonce_str": "sim", **fields}
-        fields["sign"] = wechat.sign(fields, self.wechat_key, self.wechat_sign_type)
+        key = self.answer_key or self.wechat_key
+        fields["sign"] = wechat.sign(fields, key, self.wechat_sign_type)
         return wechat.to_xml(fields)
 
     def _wechat(self, path: str, body: bytes) -> bytes:
