@@ -143,6 +143,19 @@ def test_a_scanned_payment_code_pays_the_sale(
     assert_code_kept_nowhere(tmp_path)
 
 
+def report_x(config: Path, *, as_json: bool = True) -> Any:
+    import subprocess
+
+    from daemon_testkit import GATEWAY
+
+    args = [str(GATEWAY), "report", "x", "--config", str(config)]
+    result = subprocess.run(
+        [*args, "--json"] if as_json else args, capture_output=True, text=True, timeout=60
+    )
+    assert result.returncode == 0, result
+    return json.loads(result.stdout) if as_json else result.stdout
+
+
 def sale_total(sale: dict[str, Any]) -> Any:
     from decimal import Decimal
 
@@ -262,6 +275,9 @@ def test_a_supervisor_resolves_a_payment_in_doubt(
     try:
         wait_lane(again, lambda lane: (lane["payment"] or {}).get("state") == "in_doubt")
         assert again.key("tender", type="cash")["refused"] == "payment_pending"
+        [doubt] = report_x(config)["in_doubt"]
+        assert doubt["provider"] == "wechat" and doubt["state"] == "in_doubt", doubt
+        assert "IN DOUBT" in report_x(config, as_json=False)
         txn = "4200000000000000000000000001"
         cashier = again.key(
             "resolve_payment",
@@ -295,6 +311,10 @@ def test_a_supervisor_resolves_a_payment_in_doubt(
         assert again.stop() == 0, again.output()
     final = payments(tmp_path)[-1]
     assert final["state"] == ("paid" if decision == "confirm" else "revoked")
+    figures = report_x(config)
+    assert figures["in_doubt"] == []
+    by_provider = [(r["key"], r["count"]) for r in figures["by_provider"]]
+    assert by_provider == ([("wechat", 1)] if decision == "confirm" else [])
     assert final["supervisor"] == "201" and final["reason"] == "seen in the merchant app"
     [sale] = sales(tmp_path)
     tender_types = [t["type"] for t in sale["tenders"]]
