@@ -512,6 +512,7 @@ REFUSALS_ZH: dict[str, str] = {
     "payment_pending": "正在等待顾客在手机上确认付款（或付款状态待定）：请稍候，或请主管处理。",
     "payment_declined": "移动支付被拒绝，未扣款：请顾客换一种付款方式。",
     "payment_revoked": "移动支付已撤销，未扣款：请重新扫码或换一种付款方式。",
+    "refund_over_payment": "退到移动支付的金额超过该笔付款尚可退的金额：其余请用其他方式退还。",
     "payment_in_doubt": "移动支付状态待定：正在向支付机构查询，或请主管处理。",
     "needs_weight": "此商品按重量销售：请放到秤上称重。",
     "bad_quantity": "数量必须是 1-9999 的整数。",

@@ -58,6 +58,7 @@ RefusalCode = Literal[
     "payment_pending",
     "payment_revoked",
     "points_back",
+    "refund_over_payment",
     "quantity_on_weighed",
     "scale_empty",
     "scale_not_priceable",

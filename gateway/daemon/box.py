@@ -810,8 +810,12 @@ class Box:
         scanned payment code starts a wallet payment; while one is unresolved only the
         wallet's own events (`wallet`) reach the lane (`wallet_till`)."""
         if not wallet:
-            if isinstance(event, ev.Scan):
-                started = self.wallets.scan(event)
+            if isinstance(event, ev.Scan | ev.Refund):
+                started = (
+                    self.wallets.scan(event)
+                    if isinstance(event, ev.Scan)
+                    else self.wallets.refund(event)
+                )
                 if started is not None:
                     return started
             held = self.wallets.gate()

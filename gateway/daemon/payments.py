@@ -103,6 +103,54 @@ class WalletDesk:
         self._carry_out(result)
         return result.payment
 
+    def start_refund(
+        self,
+        original: pm.Payment,
+        amount: Decimal,
+        out_refund_no: str,
+        now: float,
+        day: str,
+        shift: str | None,
+    ) -> pm.Payment:
+        refund_id = self.new_id()
+        result = pm.start_refund(refund_id, original, amount, out_refund_no, "", now)
+        self.where[refund_id] = (day, shift)
+        self._carry_out(result)
+        return result.payment
+
+    def paid_payment(self, transaction_id: str) -> pm.Payment | None:
+        """The paid wallet payment with this provider transaction id (a sale's tender)."""
+        found = None
+        for body in self._bodies("json_extract(r.body, '$.transaction_id') = ?", transaction_id):
+            if body.get("kind", "payment") == "payment":
+                found = body
+        if found is None or found["state"] != "paid":
+            return None
+        return pm.from_record(found, 0.0)
+
+    def refunded(self, out_trade_no: str, but: str) -> Decimal:
+        """What refunds already gave back of the payment `out_trade_no` (paid ones; `but`
+        the refund number being asked again, which is not counted)."""
+        last: dict[str, dict[str, Any]] = {}
+        for body in self._bodies("json_extract(r.body, '$.refund_of') = ?", out_trade_no):
+            last[body["payment_id"]] = body
+        return sum(
+            (
+                Decimal(b["amount"])
+                for b in last.values()
+                if b["state"] in ("paid", "pending", "in_doubt") and b["out_trade_no"] != but
+            ),
+            Decimal(0),
+        )
+
+    def _bodies(self, where: str, value: str) -> list[dict[str, Any]]:
+        rows = self.book.conn.execute(
+            "SELECT r.body FROM lane_doc d JOIN journal_record r ON r.seq = d.seq "
+            f"WHERE d.kind = 'payment' AND {where} ORDER BY d.seq",
+            (value,),
+        )
+        return [json.loads(body) for (body,) in rows]
+
     def feed(self, payment_id: str, given: pm.Input, now: float) -> pm.Result | None:
         """One input to one payment; its change journalled, its call made. None: no such
         payment in progress (an answer after it was settled)."""
@@ -171,7 +219,8 @@ class WalletDesk:
         )
         self.book.commit(batch)
         log.info(
-            "payment %s (%s %s %s): %s%s",
+            "%s %s (%s %s %s): %s%s",
+            payment.kind,
             payment.payment_id,
             SCHEME_NAMES[payment.provider],
             payment.amount,
@@ -192,7 +241,10 @@ class WalletDesk:
         def run() -> None:
             answer: pm.Answer | pm.NoAnswer
             try:
-                if request.call == "pay":
+                if payment.is_refund:
+                    call = provider.refund if request.call == "pay" else provider.refund_query
+                    answer = call(payment)
+                elif request.call == "pay":
                     assert code is not None
                     answer = provider.pay(payment, code)
                 elif request.call == "query":

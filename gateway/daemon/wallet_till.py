@@ -15,6 +15,8 @@ own threads and come back as `ProviderReply` messages.
 from __future__ import annotations
 
 import logging
+from dataclasses import replace
+from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from gateway.barcodes.payment_codes import SCHEME_NAMES, payment_scheme
@@ -37,6 +39,7 @@ class WalletTill:
     def __init__(self, box: Box, desk: WalletDesk) -> None:
         self.box = box
         self.desk = desk
+        self.refunds: dict[str, ev.Refund] = {}  # refund payment -> the lane's event (memory)
 
     # -- the lane's gate ---------------------------------------------------------------------
 
@@ -46,12 +49,15 @@ class WalletTill:
         if payment is None:
             return None
         name = SCHEME_NAMES[payment.provider]
+        what = "refund" if payment.is_refund else "payment"
         if payment.state is pm.PaymentState.IN_DOUBT:
             return Refusal(
                 "payment_pending",
-                f"The {name} payment of {payment.amount} is in doubt ({payment.reason}): "
+                f"The {name} {what} of {payment.amount} is in doubt ({payment.reason}): "
                 "wait while the box asks again, or have a supervisor resolve it.",
             )
+        if payment.is_refund:
+            return Refusal("payment_pending", f"Waiting for {name} to refund {payment.amount}.")
         return Refusal(
             "payment_pending",
             f"Waiting for the customer to pay {payment.amount} with {name}.",
@@ -86,6 +92,72 @@ class WalletTill:
         )
         return answer
 
+    def refund(self, event: ev.Refund) -> Outcome | Refusal | None:
+        """A refund to `mobile` of a sale a wallet paid goes back through that provider
+        first; the lane records it once the provider says the money went back. None: not
+        such a refund (the lane answers it as before)."""
+        if event.tender != "mobile":
+            return None
+        record = self.box.book.by_receipt(event.receipt_id)
+        if record is None or record.kind != "sale":
+            return None
+        references = [t.get("reference") or "" for t in record.body.get("tenders", ())]
+        original = next(
+            (
+                found
+                for reference in references
+                if (found := self.desk.paid_payment(reference.rpartition(" ")[2])) is not None
+            ),
+            None,
+        )
+        if original is None or not self.desk.takes(original.provider):
+            return None
+        refused = self.gate()
+        if refused is not None:
+            return refused
+        step = self.box.lane.decide(event)
+        if isinstance(step, Refusal):
+            return None  # the lane refuses it (and counts a wrong PIN) as for any refund
+        amount = sum(
+            (
+                Decimal(t["amount"])
+                for kind, body, _ in step.batch.entries
+                if kind == "refund"
+                for t in body["tenders"]
+                if t["type"] == "mobile"
+            ),
+            Decimal(0),
+        )
+        if amount <= 0:
+            return None
+        name = SCHEME_NAMES[original.provider]
+        (done,) = self.box.book.conn.execute(
+            "SELECT count(*) FROM journal_record WHERE kind = 'refund' "
+            "AND json_extract(body, '$.original_receipt_id') = ?",
+            (event.receipt_id,),
+        ).fetchone()
+        # the same number when a refund is asked again after a crash: never refunded twice
+        out_refund_no = f"{original.out_trade_no}R{done + 1}"
+        back = self.desk.refunded(original.out_trade_no, but=out_refund_no)
+        if back + amount > original.amount:
+            return Refusal(
+                "refund_over_payment",
+                f"{name} took {original.amount} for this sale and {back} went back already: "
+                f"refund at most {original.amount - back} to it, the rest another way.",
+            )
+        lane = self.box.lane
+        assert lane.shift is not None
+        refund = self.desk.start_refund(
+            original,
+            amount,
+            out_refund_no,
+            self.box.clock.monotonic(),
+            lane.shift.business_day,
+            lane.shift.shift_id,
+        )
+        self.refunds[refund.payment_id] = event
+        return Outcome(state=lane.state.value, notices=(f"Refunding {amount} to {name}.",))
+
     # -- the desk's news -----------------------------------------------------------------------
 
     def reply(self, message: ProviderReply) -> None:
@@ -108,6 +180,9 @@ class WalletTill:
         name = SCHEME_NAMES[payment.provider]
         at = self.box.clock.local()
         shown = ev.WalletPayment(at, name)
+        if payment.is_refund:
+            self._refund_after(payment)
+            return
         match payment.state:
             case pm.PaymentState.PAID:
                 self._paid(payment)
@@ -134,6 +209,46 @@ class WalletTill:
             case pm.PaymentState.IN_DOUBT:
                 self.box.alert("payments", f"{name} payment {payment.amount} in doubt")
                 self.box.screens.record(shown, self.gate() or Refusal("payment_pending", ""))
+
+    def _refund_after(self, refund: pm.Payment) -> None:
+        name = SCHEME_NAMES[refund.provider]
+        if refund.state is pm.PaymentState.IN_DOUBT:
+            self.box.alert("payments", f"{name} refund {refund.amount} in doubt")
+            return
+        event = self.refunds.pop(refund.payment_id, None)
+        self.desk.settled(refund.payment_id)
+        if refund.state is not pm.PaymentState.PAID:
+            if event is not None:
+                self.box.screens.record(
+                    event,
+                    Refusal(
+                        "payment_declined",
+                        f"{name} did not refund {refund.amount} ({refund.reason}): nothing "
+                        "went back. Pay it back another way.",
+                    ),
+                )
+            return
+        if event is None:  # the box restarted meanwhile: the lane's event is gone
+            self.box.alert(
+                "payments",
+                f"{name} refunded {refund.amount} ({refund.transaction_id}) but the till has not "
+                "recorded it: do the same refund again at the till to record it (the provider "
+                "will not refund it twice).",
+            )
+            return
+        given = replace(
+            event,
+            at=self.box.clock.local(),
+            reference=f"{name} refund {refund.transaction_id or refund.out_trade_no}",
+        )
+        answer = self.box.feed(given, wallet=True)
+        self.box.screens.record(given, answer)
+        if isinstance(answer, Refusal):
+            self.box.alert(
+                "payments",
+                f"{name} refunded {refund.amount} but the till could not record it: "
+                f"{answer.message}",
+            )
 
     def _paid(self, payment: pm.Payment) -> None:
         """The money is taken: the sale takes it as a `mobile` tender and completes."""

@@ -15,6 +15,10 @@ Outcomes are scripted per payment (`script(outcome)` sets what the next payments
 - `hold`: charged, and the answer is held until `release()` (a daemon killed meanwhile
   never gets it).
 
+Refunds (WeChat `/secapi/pay/refund`, `/pay/refundquery`; Alipay `alipay.trade.refund`,
+`alipay.trade.fastpay.refund.query`) give back at most what the order took; a refund number
+asked for again is answered with the refund already made (never a second one).
+
 The `ledger` keeps, per order number, what was charged and given back, so a test can check
 that nothing is charged twice and that the journal agrees. Test and demo harness only: the
 box never imports it.
@@ -52,6 +56,16 @@ class Order:
     refunds: int = 0
     transaction_id: str = ""
     pays: int = 0  # pay requests seen for this order (a repeat must not charge again)
+    refunded: Decimal = Decimal(0)  # given back by refunds (not by a revoke)
+
+
+@dataclass
+class Refund:
+    out_refund_no: str
+    out_trade_no: str
+    amount: Decimal
+    refund_id: str
+    requests: int = 1  # refund requests seen with this number (a repeat refunds once)
 
 
 @dataclass
@@ -64,6 +78,8 @@ class WalletSimulator:
     answer_key: str | None = None  # sign answers with another key (a forged answer)
     outcome: str = "paid"
     ledger: dict[str, Order] = field(default_factory=dict)
+    refunds: dict[str, Refund] = field(default_factory=dict)
+    refuse_refunds: bool = False  # the provider refuses every refund (e.g. too late)
     requests: list[str] = field(default_factory=list)
     rejected: list[str] = field(default_factory=list)  # requests whose signature failed
 
@@ -155,7 +171,9 @@ class WalletSimulator:
     def net_charged(self, out_trade_no: str) -> Decimal:
         with self.lock:
             order = self.ledger.get(out_trade_no)
-            return Decimal(0) if order is None else order.amount * (order.charges - order.refunds)
+            if order is None:
+                return Decimal(0)
+            return order.amount * (order.charges - order.refunds) - order.refunded
 
     # -- the provider side -----------------------------------------------------------------
 
@@ -217,6 +235,32 @@ class WalletSimulator:
             order.state = "closed"
             return order
 
+    def _refund(self, number: str, out_refund_no: str, amount: Decimal) -> Refund | str:
+        """The refund after a refund request (one seen before is not made again), or why
+        it is refused."""
+        with self.lock:
+            known = self.refunds.get(out_refund_no)
+            if known is not None:
+                known.requests += 1
+                return known
+            order = self.ledger.get(number)
+            if self.refuse_refunds:
+                return "TRADE_OVERDUE"
+            if order is None or order.state != "paid":
+                return "ORDERNOTEXIST"
+            if order.refunded + amount > order.amount:
+                return "INVALID_REQUEST"
+            order.refunded += amount
+            self.numbers += 1
+            refund = Refund(out_refund_no, number, amount, f"5030{self.numbers:024d}")
+            self.refunds[out_refund_no] = refund
+            return refund
+
+    def refunded_twice(self) -> list[str]:
+        """Refund numbers asked for more than once (each was refunded once)."""
+        with self.lock:
+            return [r.out_refund_no for r in self.refunds.values() if r.requests > 1]
+
     # WeChat Pay ------------------------------------------------------------------------
 
     def _wechat_answer(self, fields: dict[str, str]) -> bytes:
@@ -273,6 +317,29 @@ class WalletSimulator:
             self._saw("wechat reverse")
             self._revoke(number)
             return self._wechat_answer({"result_code": "SUCCESS", "recall": "N"})
+        if path == "/secapi/pay/refund":
+            self._saw("wechat refund")
+            made = self._refund(
+                number, fields["out_refund_no"], Decimal(fields["refund_fee"]) / 100
+            )
+            if isinstance(made, str):
+                return self._wechat_answer({"result_code": "FAIL", "err_code": made})
+            return self._wechat_answer({"result_code": "SUCCESS", "refund_id": made.refund_id})
+        if path == "/pay/refundquery":
+            self._saw("wechat refundquery")
+            with self.lock:
+                known = self.refunds.get(fields.get("out_refund_no", ""))
+            if known is None:
+                return self._wechat_answer({"result_code": "FAIL", "err_code": "REFUNDNOTEXIST"})
+            return self._wechat_answer(
+                {
+                    "result_code": "SUCCESS",
+                    "refund_count": "1",
+                    "refund_status_0": "SUCCESS",
+                    "refund_id_0": known.refund_id,
+                    "out_refund_no_0": known.out_refund_no,
+                }
+            )
         return wechat.to_xml({"return_code": "FAIL", "return_msg": f"no such API {path}"})
 
     # Alipay ----------------------------------------------------------------------------
@@ -342,4 +409,24 @@ class WalletSimulator:
             found = self._revoke(number)
             action = "refund" if found is not None and found.refunds else "close"
             return self._alipay_answer(method, {**ok, "retry_flag": "N", "action": action})
+        if method == "alipay.trade.refund":
+            self._saw("alipay refund")
+            made = self._refund(number, biz["out_request_no"], Decimal(biz["refund_amount"]))
+            if isinstance(made, str):
+                return self._alipay_answer(
+                    method, {"code": "40004", "msg": "Business Failed", "sub_code": f"ACQ.{made}"}
+                )
+            return self._alipay_answer(
+                method, {**ok, "fund_change": "N" if made.requests > 1 else "Y"}
+            )
+        if method == "alipay.trade.fastpay.refund.query":
+            self._saw("alipay refund query")
+            with self.lock:
+                known = self.refunds.get(biz.get("out_request_no", ""))
+            if known is None:
+                return self._alipay_answer(method, ok)
+            return self._alipay_answer(
+                method,
+                {**ok, "refund_amount": str(known.amount), "refund_status": "REFUND_SUCCESS"},
+            )
         return self._alipay_answer(method, {"code": "40004", "msg": "no such method"})

@@ -2,7 +2,8 @@
 open API.
 
 Documented at opendocs.alipay.com: `alipay.trade.pay` with `scene=bar_code`,
-`alipay.trade.query`, `alipay.trade.cancel`, `alipay.trade.refund`, all `POST`ed as form
+`alipay.trade.query`, `alipay.trade.cancel`, `alipay.trade.refund` and
+`alipay.trade.fastpay.refund.query`, all `POST`ed as form
 fields to the gateway with `biz_content` as JSON. RSA2 signing: the fields but `sign`,
 sorted by name, joined `k=v&...` (values not URL-encoded), SHA256withRSA (PKCS#1 v1.5)
 with the application's private key, base64. An answer is JSON `{"<method with _>_response":
@@ -168,3 +169,44 @@ class Alipay:
         if answer.get("code") == "10000" and answer.get("retry_flag") != "Y":
             return Answer("revoke", "revoked", reason=payment.reason or "revoked")
         return NoAnswer("revoke", f"Alipay did not cancel: {answer.get('sub_code', '')}")
+
+    def refund(self, refund: Payment) -> Answer | NoAnswer:
+        assert refund.refund_of is not None
+        answer = self._call(
+            "alipay.trade.refund",
+            {
+                "out_trade_no": refund.refund_of,
+                "refund_amount": str(refund.amount),
+                "out_request_no": refund.out_trade_no,
+                "refund_reason": "storegate refund",
+            },
+            "pay",
+        )
+        if isinstance(answer, NoAnswer):
+            return answer
+        if answer.get("code") == "10000":
+            if answer.get("fund_change") == "Y":
+                return Answer("pay", "paid", transaction_id=refund.out_trade_no)
+            return Answer("pay", "waiting")  # accepted; the query says when it is done
+        if answer.get("code") == "20000":
+            return NoAnswer("pay", f"Alipay: {answer.get('sub_msg', 'service unavailable')}")
+        return Answer(
+            "pay", "declined", reason=f"{answer.get('sub_code')}: {answer.get('sub_msg', '')}"
+        )
+
+    def refund_query(self, refund: Payment) -> Answer | NoAnswer:
+        assert refund.refund_of is not None
+        answer = self._call(
+            "alipay.trade.fastpay.refund.query",
+            {"out_trade_no": refund.refund_of, "out_request_no": refund.out_trade_no},
+            "query",
+        )
+        if isinstance(answer, NoAnswer):
+            return answer
+        if answer.get("code") != "10000":
+            return NoAnswer("query", f"Alipay: {answer.get('sub_code') or answer.get('code')}")
+        if answer.get("refund_status") == "REFUND_SUCCESS":
+            return Answer("query", "paid", transaction_id=refund.out_trade_no)
+        if not answer.get("refund_amount"):
+            return Answer("query", "unpaid", reason="Alipay has no such refund")
+        return Answer("query", "waiting")

@@ -17,6 +17,12 @@ queried on `Reconnect` (the daemon's restart is one); the provider's word settle
 supervisor may settle it instead (`SupervisorConfirm` with the provider's transaction id,
 or `SupervisorCancel`, which also revokes at the provider), always with a reason.
 
+A refund (`start_refund`) goes through the same states with the same table: `Pay` then
+means "ask for the refund", `paid` that the money went back, `waiting` that the provider is
+still processing it (queried every `poll_s`). A refund is never revoked: one still
+processing after `revoke_s` is `in_doubt` (queried on), and a supervisor's cancel records
+that it was not made (nothing is sent).
+
 `TABLE[state][input type]` is the handler; an input missing there is one precise
 `PaymentProtocolError` naming the input and the state. Final states (`paid`, `declined`,
 `revoked`) accept nothing.
@@ -44,6 +50,7 @@ class PaymentState(enum.Enum):
     IN_DOUBT = "in_doubt"
 
 
+Kind = Literal["payment", "refund"]
 FINAL = frozenset({PaymentState.PAID, PaymentState.DECLINED, PaymentState.REVOKED})
 Call = Literal["pay", "query", "revoke"]
 
@@ -67,6 +74,14 @@ class Payment:
     transaction_id: str | None = None
     reason: str = ""
     supervisor: str | None = None
+    kind: Kind = "payment"
+    refund_of: str | None = None  # a refund: the payment's out_trade_no
+    original_amount: Decimal | None = None  # a refund: what that payment took
+    original_transaction: str | None = None  # a refund: that payment's transaction id
+
+    @property
+    def is_refund(self) -> bool:
+        return self.kind == "refund"
 
 
 # -- inputs ---------------------------------------------------------------------------
@@ -183,6 +198,33 @@ def start(
     return Result(payment, Changed(payment), Request("pay", payment))
 
 
+def start_refund(
+    payment_id: str,
+    original: Payment,
+    amount: Decimal,
+    out_refund_no: str,
+    code_masked: str,
+    now: float,
+) -> Result:
+    """A new pending refund of `amount` of the paid `original`; the caller asks for it."""
+    refund = Payment(
+        payment_id=payment_id,
+        provider=original.provider,
+        amount=amount,
+        currency=original.currency,
+        out_trade_no=out_refund_no,
+        code_masked=code_masked,
+        state=PaymentState.PENDING,
+        started_at=now,
+        waiting_for="pay",
+        kind="refund",
+        refund_of=original.out_trade_no,
+        original_amount=original.amount,
+        original_transaction=original.transaction_id,
+    )
+    return Result(refund, Changed(refund), Request("pay", refund))
+
+
 def step(payment: Payment, given: Input, now: float, timing: Timing = Timing()) -> Result:
     """The payment after `given` at `now`."""
     handler = TABLE[payment.state].get(type(given))
@@ -217,6 +259,15 @@ def _answer(payment: Payment, given: Input, now: float, timing: Timing) -> Resul
             return _to(payment, PaymentState.DECLINED, reason=given.reason)
         case "revoked":
             return _to(payment, PaymentState.REVOKED, reason=given.reason or payment.reason)
+        case "unpaid" if payment.is_refund:
+            return _to(payment, PaymentState.DECLINED, reason=given.reason or "no such refund")
+        case "waiting" if payment.is_refund:
+            late = now - payment.started_at >= timing.revoke_s
+            if late and payment.state is PaymentState.PENDING:
+                doubt = _to(payment, PaymentState.IN_DOUBT, reason="refund still processing")
+                retry = replace(doubt.payment, next_query_at=now + timing.poll_s)
+                return replace(doubt, payment=retry)
+            return Result(replace(payment, waiting_for=None, next_query_at=now + timing.poll_s))
         case "waiting" | "unpaid":
             if payment.state is PaymentState.IN_DOUBT or payment.revoke_asked:
                 # nobody waits at the till for an order found unpaid after a loss: close it
@@ -261,7 +312,7 @@ def _retry(payment: Payment, given: Input, now: float, timing: Timing) -> Result
 def _tick(payment: Payment, given: Input, now: float, timing: Timing) -> Result:
     if payment.waiting_for is not None or payment.next_query_at is None:
         return Result(payment)
-    if now - payment.started_at >= timing.revoke_s:
+    if now - payment.started_at >= timing.revoke_s and not payment.is_refund:
         return _ask(payment, "revoke", revoke_asked=True, reason="not confirmed in time")
     if now >= payment.next_query_at:
         return _ask(payment, "query", next_query_at=None)
@@ -288,6 +339,8 @@ def _confirm(payment: Payment, given: Input, now: float, timing: Timing) -> Resu
 def _cancel(payment: Payment, given: Input, now: float, timing: Timing) -> Result:
     assert isinstance(given, SupervisorCancel)
     after = _to(payment, PaymentState.REVOKED, supervisor=given.supervisor, reason=given.reason)
+    if payment.is_refund:
+        return after  # a refund cannot be taken back: recorded as not made
     # the provider is told too: whatever it may have taken goes back
     return Result(after.payment, after.changed, Request("revoke", after.payment))
 
@@ -334,6 +387,12 @@ def record_body(payment: Payment) -> dict[str, object]:
         body["reason"] = payment.reason
     if payment.supervisor:
         body["supervisor"] = payment.supervisor
+    if payment.is_refund:
+        body["kind"] = "refund"
+        body["refund_of"] = payment.refund_of
+        body["original_amount"] = str(payment.original_amount)
+        if payment.original_transaction:
+            body["original_transaction"] = payment.original_transaction
     return body
 
 
@@ -351,4 +410,10 @@ def from_record(body: dict[str, object], now: float) -> Payment:
         transaction_id=body.get("transaction_id"),  # type: ignore[arg-type]
         reason=str(body.get("reason", "")),
         supervisor=body.get("supervisor"),  # type: ignore[arg-type]
+        kind="refund" if body.get("kind") == "refund" else "payment",
+        refund_of=body.get("refund_of"),  # type: ignore[arg-type]
+        original_amount=(
+            Decimal(str(body["original_amount"])) if body.get("original_amount") else None
+        ),
+        original_transaction=body.get("original_transaction"),  # type: ignore[arg-type]
     )

@@ -1,4 +1,6 @@
-"""What the daemon needs of a wallet provider: the three calls of a code payment. Each
+"""What the daemon needs of a wallet provider: the three calls of a code payment and the
+two of a refund (a refund's `out_trade_no` is its own refund number, `refund_of` the
+payment's). Each
 adapter turns one call into the provider's documented HTTP request and its answer into the
 machine's `Answer` or `NoAnswer` — nothing more (no retries, no state: the machine decides).
 """
@@ -19,6 +21,10 @@ class Provider(Protocol):
     def query(self, payment: Payment) -> Answer | NoAnswer: ...
 
     def revoke(self, payment: Payment) -> Answer | NoAnswer: ...
+
+    def refund(self, refund: Payment) -> Answer | NoAnswer: ...
+
+    def refund_query(self, refund: Payment) -> Answer | NoAnswer: ...
 
 
 def minor_units(amount: Decimal) -> int:

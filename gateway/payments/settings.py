@@ -50,6 +50,11 @@ class WeChatPaySettings(BaseModel):
                     "WeChat Pay is enabled but " + ", ".join(missing) + " is not set "
                     "(from the merchant platform pay.weixin.qq.com: 账户中心 > API安全)"
                 )
+        if (self.cert_file is None) != (self.key_file is None):
+            raise ValueError(
+                "cert_file and key_file go together (the API client certificate and its "
+                "key, apiclient_cert.pem and apiclient_key.pem): set both or neither"
+            )
         return self
 
 

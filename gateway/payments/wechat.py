@@ -2,10 +2,10 @@
 
 Documented at pay.weixin.qq.com/wiki/doc/api/micropay.php: `POST /pay/micropay` (chapter
 9_10), `/pay/orderquery` (9_2), `/secapi/pay/reverse` (9_11, client certificate),
-`/secapi/pay/refund` (9_4). Requests and answers are flat `<xml>` documents; each is
-signed: the non-empty fields but `sign`, sorted by name, joined `k=v&...`, then `&key=KEY`,
-MD5 (or HMAC-SHA256 keyed with KEY), upper-case hex. An answer whose signature does not
-match is no answer.
+`/secapi/pay/refund` (9_4), `/pay/refundquery` (9_5). Requests and answers are flat
+`<xml>` documents; each is signed: the non-empty fields but `sign`, sorted by name, joined
+`k=v&...`, then `&key=KEY`, MD5 (or HMAC-SHA256 keyed with KEY), upper-case hex. An
+answer whose signature does not match is no answer.
 
 The signing and the XML are pure functions (`sign`, `to_xml`, `from_xml`), shared with the
 simulator; `WeChatPay` is the HTTP edge (httpx).
@@ -151,3 +151,46 @@ class WeChatPay:
             "revoke",
             f"WeChat Pay did not revoke: {answer.get('err_code') or answer.get('return_msg')}",
         )
+
+    def refund(self, refund: Payment) -> Answer | NoAnswer:
+        assert refund.refund_of is not None and refund.original_amount is not None
+        answer = self._call(
+            "/secapi/pay/refund",
+            {
+                "out_trade_no": refund.refund_of,
+                "out_refund_no": refund.out_trade_no,
+                "total_fee": str(minor_units(refund.original_amount)),
+                "refund_fee": str(minor_units(refund.amount)),
+                "refund_fee_type": refund.currency,
+            },
+            "pay",
+        )
+        if isinstance(answer, NoAnswer):
+            return answer
+        if answer.get("return_code") != "SUCCESS":
+            return Answer("pay", "declined", reason=answer.get("return_msg", "refused"))
+        if answer.get("result_code") == "SUCCESS":
+            return Answer("pay", "waiting")  # accepted: WeChat Pay refunds asynchronously
+        error = answer.get("err_code", "")
+        if error in ("SYSTEMERROR", "BIZERR_NEED_RETRY", "FREQUENCY_LIMITED", ""):
+            return NoAnswer("pay", f"WeChat Pay: {error or 'no result'}")
+        return Answer("pay", "declined", reason=f"{error}: {answer.get('err_code_des', '')}")
+
+    def refund_query(self, refund: Payment) -> Answer | NoAnswer:
+        answer = self._call("/pay/refundquery", {"out_refund_no": refund.out_trade_no}, "query")
+        if isinstance(answer, NoAnswer):
+            return answer
+        if answer.get("return_code") != "SUCCESS":
+            return NoAnswer("query", f"WeChat Pay refused the query: {answer.get('return_msg')}")
+        if answer.get("result_code") != "SUCCESS":
+            if answer.get("err_code") == "REFUNDNOTEXIST":
+                return Answer("query", "unpaid", reason="WeChat Pay has no such refund")
+            return NoAnswer("query", f"WeChat Pay: {answer.get('err_code')}")
+        status = answer.get("refund_status_0", "")
+        if status == "SUCCESS":
+            return Answer("query", "paid", transaction_id=answer.get("refund_id_0"))
+        if status == "PROCESSING":
+            return Answer("query", "waiting")
+        if status in ("REFUNDCLOSE", "CHANGE"):
+            return Answer("query", "declined", reason=f"WeChat Pay: refund {status}")
+        return NoAnswer("query", f"WeChat Pay: refund_status {status!r}")

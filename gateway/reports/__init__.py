@@ -96,14 +96,16 @@ class Figures:
     in_doubt: list[dict[str, str]] = field(default_factory=list)
 
     def fold_payments(self, bodies: Iterable[dict[str, Any]]) -> None:
-        """Each payment's last state: `paid` counts for its provider; `pending` or
+        """Each payment's last state: `paid` counts for its provider (a refund for
+        "<provider> refunds"); `pending` or
         `in_doubt` is listed as in doubt (never counted as paid or as unpaid)."""
         last: dict[str, dict[str, Any]] = {}
         for body in bodies:
             last[body["payment_id"]] = body
         for body in last.values():
             if body["state"] == "paid":
-                row = self.by_provider.setdefault(body["provider"], _Row())
+                key = body["provider"] + (" refunds" if body.get("kind") == "refund" else "")
+                row = self.by_provider.setdefault(key, _Row())
                 row.count += 1
                 row.amount += int(Decimal(body["amount"]).scaleb(self.places or 2))
             elif body["state"] in ("pending", "in_doubt"):

@@ -319,3 +319,105 @@ def test_a_supervisor_resolves_a_payment_in_doubt(
     [sale] = sales(tmp_path)
     tender_types = [t["type"] for t in sale["tenders"]]
     assert tender_types == (["mobile"] if decision == "confirm" else ["cash"])
+
+
+def refunds(directory: Path) -> list[dict[str, Any]]:
+    with contextlib.closing(
+        sqlite3.connect(f"file:{directory / 'storegate.db'}?mode=ro", uri=True)
+    ) as conn:
+        return [
+            json.loads(body)
+            for (body,) in conn.execute(
+                "SELECT body FROM journal_record WHERE kind = 'refund' ORDER BY seq"
+            )
+        ]
+
+
+@pytest.mark.parametrize(("code", "name"), [(WECHAT, "WeChat Pay"), (ALIPAY, "Alipay")])
+def test_a_refund_goes_back_through_the_provider(
+    tmp_path: Path, simulator: WalletSimulator, code: str, name: str
+) -> None:
+    config = wallet_config(tmp_path, simulator)
+    daemon = Daemon(tmp_path, config, NO_SYNC)
+    try:
+        ring_up(daemon)
+        assert daemon.key("scan", code=code)["ok"]
+        wait_lane(daemon, lambda lane: lane["state"] == "idle")
+        [sale] = sales(tmp_path)
+        asked = daemon.key(
+            "refund",
+            receipt=sale["receipt_id"],
+            reason="broken",
+            tender="mobile",
+            supervisor="201",
+            supervisor_pin="836104",
+        )
+        assert asked["ok"] and asked["records"] == [], asked  # nothing recorded yet
+        assert asked["notices"] == [f"Refunding {sale['totals']['total']} to {name}."], asked
+        deadline = time.monotonic() + 20
+        while not refunds(tmp_path) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        again = daemon.key(
+            "refund",
+            receipt=sale["receipt_id"],
+            reason="again",
+            tender="mobile",
+            supervisor="201",
+            supervisor_pin="836104",
+        )
+        assert again["refused"] == "already_refunded", again
+    finally:
+        assert daemon.stop() == 0, daemon.output()
+    [refund] = refunds(tmp_path)
+    [tender] = refund["tenders"]
+    refund_record = payments(tmp_path)[-1]
+    assert [p["state"] for p in payments(tmp_path)] == ["pending", "paid", "pending", "paid"]
+    assert (
+        refund_record["kind"] == "refund"
+        and refund_record["refund_of"] == (payments(tmp_path)[0]["out_trade_no"])
+    )
+    assert tender["type"] == "mobile" and tender["amount"] == sale["totals"]["total"]
+    assert tender["reference"] == f"{name} refund {refund_record['transaction_id']}"
+    assert simulator.net_charged(refund_record["refund_of"]) == 0
+    assert simulator.refunded_twice() == [] and simulator.charged_twice() == []
+    figures = report_x(config)
+    rows = {r["key"]: (r["count"], r["amount"]) for r in figures["by_provider"]}
+    provider = "wechat" if code == WECHAT else "alipay"
+    total = sale["totals"]["total"]
+    assert rows == {provider: (1, total), f"{provider} refunds": (1, total)}, rows
+
+
+def test_a_refund_the_provider_refuses_records_nothing(
+    tmp_path: Path, simulator: WalletSimulator
+) -> None:
+    daemon = Daemon(tmp_path, wallet_config(tmp_path, simulator), NO_SYNC)
+    try:
+        ring_up(daemon)
+        assert daemon.key("scan", code=WECHAT)["ok"]
+        wait_lane(daemon, lambda lane: lane["state"] == "idle")
+        [sale] = sales(tmp_path)
+        simulator.refuse_refunds = True
+        asked = daemon.key(
+            "refund",
+            receipt=sale["receipt_id"],
+            reason="broken",
+            tender="mobile",
+            supervisor="201",
+            supervisor_pin="836104",
+        )
+        assert asked["ok"], asked
+        deadline = time.monotonic() + 20
+        while payments(tmp_path)[-1]["state"] == "pending" and time.monotonic() < deadline:
+            time.sleep(0.05)
+        cash = daemon.key(
+            "refund", receipt=sale["receipt_id"], reason="broken", supervisor="201",
+            supervisor_pin="836104",
+        )  # fmt: skip
+        assert cash["ok"], cash
+    finally:
+        assert daemon.stop() == 0, daemon.output()
+    assert payments(tmp_path)[-1]["state"] == "declined"
+    assert "TRADE_OVERDUE" in payments(tmp_path)[-1]["reason"]
+    [refund] = refunds(tmp_path)
+    assert [t["type"] for t in refund["tenders"]] == ["cash"]
+    assert simulator.net_charged(payments(tmp_path)[0]["out_trade_no"]) == sale_total(sale)

@@ -130,3 +130,40 @@ def test_record_round_trip() -> None:
     payment = pm.step(started(), pm.NoAnswer("pay", "lost"), 1, TIMING).payment
     again = pm.from_record(pm.record_body(payment), 50)
     assert again.state is pm.PaymentState.IN_DOUBT and again.amount == Decimal("12.50")
+
+
+def refund_of(now: float = 0.0) -> pm.Payment:
+    paid = pm.step(started(), pm.Answer("pay", "paid", "4200"), 1.0, TIMING).payment
+    result = pm.start_refund("r1", paid, Decimal("5.00"), "p1R1", "", now)
+    assert result.request is not None and result.request.call == "pay"
+    assert result.payment.is_refund and result.payment.refund_of == "p1"
+    return result.payment
+
+
+def test_a_refund_processing_is_polled_then_done() -> None:
+    refund = pm.step(refund_of(), pm.Answer("pay", "waiting"), 1, TIMING).payment
+    query = pm.step(refund, pm.Tick(), 5, TIMING)
+    assert query.request is not None and query.request.call == "query"
+    done = pm.step(query.payment, pm.Answer("query", "paid", "5030"), 6, TIMING)
+    assert done.payment.state is pm.PaymentState.PAID and done.payment.transaction_id == "5030"
+    body = pm.record_body(done.payment)
+    assert body["kind"] == "refund" and body["refund_of"] == "p1"
+    assert pm.from_record(body, 0).is_refund
+
+
+def test_a_refund_is_never_revoked_but_in_doubt_when_slow() -> None:
+    refund = pm.step(refund_of(), pm.Answer("pay", "waiting"), 1, TIMING).payment
+    tick = pm.step(refund, pm.Tick(), 31, TIMING)
+    assert tick.request is not None and tick.request.call == "query"
+    late = pm.step(tick.payment, pm.Answer("query", "waiting"), 31, TIMING)
+    assert late.payment.state is pm.PaymentState.IN_DOUBT
+    assert late.payment.reason == "refund still processing"
+    cancel = pm.step(late.payment, pm.SupervisorCancel("201", "not refunded"), 40, TIMING)
+    assert cancel.payment.state is pm.PaymentState.REVOKED and cancel.request is None
+
+
+def test_a_refund_the_provider_does_not_know_was_not_made() -> None:
+    doubt = pm.step(refund_of(), pm.NoAnswer("pay", "lost"), 1, TIMING).payment
+    query = pm.step(doubt, pm.Reconnect(), 2, TIMING).payment
+    gone = pm.step(query, pm.Answer("query", "unpaid", reason="no such refund"), 3, TIMING)
+    assert gone.payment.state is pm.PaymentState.DECLINED
