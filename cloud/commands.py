@@ -74,6 +74,7 @@ def register(sub: Any) -> None:
         chain_cli,
         fleet_cli,
         members_cli,
+        payments_cli,
         publish_cli,
         reports_cli,
         stock_cli,
@@ -84,7 +85,7 @@ def register(sub: Any) -> None:
     _register_db(sub)
     _register_ingest(sub)
     rooms = (fleet_cli, publish_cli, stores_cli, members_cli, alerts_cli, chain_cli, reports_cli)
-    for room in (*rooms, stock_cli, web_cli):
+    for room in (*rooms, payments_cli, stock_cli, web_cli):
         room.register(sub, _db_arg, _broker_args)
     _register_broker(sub)
 

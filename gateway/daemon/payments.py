@@ -212,7 +212,7 @@ class WalletDesk:
         batch = Batch()
         batch.add(
             "payment",
-            pm.record_body(payment),
+            {**pm.record_body(payment), "business_day": day},
             self.new_id(),
             business_day=day,
             shift_id=shift,

@@ -138,11 +138,11 @@ class WalletSimulator:
         """Let a held answer go (`hold`)."""
         self.released.set()
 
-    def wait_for(self, what: str, timeout: float = 20.0) -> None:
-        """Until the simulator has seen a request `what` (e.g. 'wechat micropay')."""
+    def wait_for(self, what: str, times: int = 1, timeout: float = 20.0) -> None:
+        """Until the simulator has seen `times` requests `what` (e.g. 'wechat micropay')."""
         with self.seen:
-            if not self.seen.wait_for(lambda: what in self.requests, timeout):
-                raise TimeoutError(f"the simulator saw no {what} in {timeout} s")
+            if not self.seen.wait_for(lambda: self.requests.count(what) >= times, timeout):
+                raise TimeoutError(f"the simulator saw fewer than {times} {what} in {timeout} s")
 
     def write_keys(self, directory: Path) -> tuple[Path, Path]:
         """The application's private key and Alipay's public key as PEM files (the box's
@@ -174,6 +174,21 @@ class WalletSimulator:
             if order is None:
                 return Decimal(0)
             return order.amount * (order.charges - order.refunds) - order.refunded
+
+    def statement(self, provider: str, day: str) -> str:
+        """The provider's settlement statement of `day` for what this simulator did, in the
+        documented layout (WeChat Pay downloadbill ALL; Alipay 业务明细), as `cloud
+        payments import` reads it."""
+        with self.lock:
+            orders = [o for o in self.ledger.values() if o.provider == provider and o.charges]
+            refunds = [
+                (r, self.ledger[r.out_trade_no])
+                for r in self.refunds.values()
+                if self.ledger[r.out_trade_no].provider == provider
+            ]
+        if provider == "wechat":
+            return _wechat_bill(orders, refunds, day)
+        return _alipay_bill(orders, refunds, day)
 
     # -- the provider side -----------------------------------------------------------------
 
@@ -430,3 +445,75 @@ class WalletSimulator:
                 {**ok, "refund_amount": str(known.amount), "refund_status": "REFUND_SUCCESS"},
             )
         return self._alipay_answer(method, {"code": "40004", "msg": "no such method"})
+
+
+WECHAT_BILL_HEADER = (
+    "交易时间,公众账号ID,商户号,特约商户号,设备号,微信订单号,商户订单号,用户标识,交易类型,"
+    "交易状态,付款银行,货币种类,应结订单金额,代金券金额,微信退款单号,商户退款单号,退款金额,"
+    "充值券退款金额,退款类型,退款状态,商品名称,商户数据包,手续费,费率,订单金额,申请退款金额,"
+    "费率备注"
+)
+
+
+def _wechat_bill(orders: list[Order], refunds: list[tuple[Refund, Order]], day: str) -> str:
+    def row(order: Order, state: str, amount: Decimal, refund: Refund | None) -> str:
+        cells = [
+            f"{day} 12:00:00", "wx2421b1c4370ec43b", "10000100", "0", "",
+            order.transaction_id, order.out_trade_no, "oUpF8uMuAJO_M2pxb1Q9zNjWeS6o",
+            "MICROPAY", state, "CFT", "CNY", f"{order.amount:.2f}", "0.00",
+            refund.refund_id if refund else "0", refund.out_refund_no if refund else "0",
+            f"{amount:.2f}" if refund else "0.00", "0.00", "ORIGINAL" if refund else "",
+            "SUCCESS" if refund else "", "storegate sale", "", "0.00", "0.60%",
+            f"{order.amount:.2f}", f"{amount:.2f}" if refund else "0.00", "",
+        ]  # fmt: skip
+        return ",".join(f"`{c}" for c in cells)
+
+    lines = [WECHAT_BILL_HEADER]
+    for order in orders:
+        revoked = order.state == "closed" and order.refunds
+        lines.append(row(order, "REVOKED" if revoked else "SUCCESS", order.amount, None))
+    for refund, order in refunds:
+        lines.append(row(order, "REFUND", refund.amount, refund))
+    total = sum((o.amount for o in orders), Decimal(0))
+    back = sum((r.amount for r, _ in refunds), Decimal(0))
+    lines.append(
+        "总交易单数,应结订单总金额,退款总金额,充值券退款总金额,手续费总金额,订单总金额,申请退款总金额"
+    )
+    lines.append(f"`{len(orders)},`{total:.2f},`{back:.2f},`0.00,`0.00,`{total:.2f},`{back:.2f}")
+    return "\n".join(lines) + "\n"
+
+
+ALIPAY_BILL_HEADER = (
+    "支付宝交易号,商户订单号,业务类型,商品名称,创建时间,完成时间,门店编号,门店名称,操作员,终端号,"
+    "对方账户,订单金额（元）,商家实收（元）,支付宝红包（元）,集分宝（元）,支付宝优惠（元）,"
+    "商家优惠（元）,券核销金额（元）,券名称,商家红包消费金额（元）,卡消费金额（元）,"
+    "退款批次号/请求号,服务费（元）,分润（元）,备注"
+)
+
+
+def _alipay_bill(orders: list[Order], refunds: list[tuple[Refund, Order]], day: str) -> str:
+    def row(order: Order, kind: str, amount: Decimal, refund_no: str) -> str:
+        cells = [
+            order.transaction_id, order.out_trade_no, kind, "storegate sale",
+            f"{day} 12:00:00", f"{day} 12:00:01", "", "", "", "", "cus***@example.com",
+            f"{amount:.2f}", f"{amount:.2f}", "0.00", "0.00", "0.00", "0.00", "0.00", "",
+            "0.00", "0.00", refund_no, "0.00", "0.00", "",
+        ]  # fmt: skip
+        return ",".join(cells)
+
+    lines = [
+        "#支付宝业务明细查询",
+        "#账号：[20880000000000000156]",
+        f"#起始日期：[{day} 00:00:00]   终止日期：[{day} 23:59:59]",
+        "#-----------------------------------------业务明细列表----------------------------------------",
+        ALIPAY_BILL_HEADER,
+    ]
+    for order in orders:
+        if not (order.state == "closed" and order.refunds):
+            lines.append(row(order, "交易", order.amount, ""))
+    for refund, order in refunds:
+        lines.append(row(order, "退款", -refund.amount, refund.out_refund_no))
+    lines.append(
+        "#-----------------------------------------业务明细列表结束------------------------------------"
+    )
+    return "\n".join(lines) + "\n"

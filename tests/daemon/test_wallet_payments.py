@@ -6,22 +6,29 @@ journal (nothing charged twice)."""
 
 from __future__ import annotations
 
-import contextlib
-import json
-import sqlite3
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
-from daemon_testkit import NO_SYNC, Daemon, box_config
+from daemon_testkit import NO_SYNC, Daemon
+from wallet_testkit import (
+    ALIPAY,
+    ITEM,
+    WECHAT,
+    assert_code_kept_nowhere,
+    payments,
+    refunds,
+    report_x,
+    ring_up,
+    sale_total,
+    sales,
+    states,
+    wait_lane,
+    wallet_config,
+)
 
 from gateway.harness.wallets import WalletSimulator
-
-WECHAT = "134567890123456789"
-ALIPAY = "28765432109876543210"
-ITEM = "7612345001012"
 
 
 @pytest.fixture
@@ -32,87 +39,6 @@ def simulator() -> Iterator[WalletSimulator]:
         yield sim
     finally:
         sim.stop()
-
-
-def wallet_config(directory: Path, sim: WalletSimulator, revoke_s: float = 3.0) -> Path:
-    private, public = sim.write_keys(directory)
-    return box_config(
-        directory,
-        f"""
-[payments]
-poll_s = 0.2
-revoke_s = {revoke_s}
-timeout_s = 2
-
-[payments.wechat]
-enabled = true
-url = "{sim.url}"
-appid = "wx2421b1c4370ec43b"
-mch_id = "10000100"
-key = "{sim.wechat_key}"
-sign_type = "{sim.wechat_sign_type}"
-
-[payments.alipay]
-enabled = true
-url = "{sim.url}/gateway.do"
-app_id = "2021000000000001"
-private_key_file = "{private}"
-alipay_public_key_file = "{public}"
-""",
-    )
-
-
-def payments(directory: Path) -> list[dict[str, Any]]:
-    with contextlib.closing(
-        sqlite3.connect(f"file:{directory / 'storegate.db'}?mode=ro", uri=True)
-    ) as conn:
-        return [
-            json.loads(body)
-            for (body,) in conn.execute(
-                "SELECT body FROM journal_record WHERE kind = 'payment' ORDER BY seq"
-            )
-        ]
-
-
-def sales(directory: Path) -> list[dict[str, Any]]:
-    with contextlib.closing(
-        sqlite3.connect(f"file:{directory / 'storegate.db'}?mode=ro", uri=True)
-    ) as conn:
-        return [
-            json.loads(body)
-            for (body,) in conn.execute(
-                "SELECT body FROM journal_record WHERE kind = 'sale' ORDER BY seq"
-            )
-        ]
-
-
-def wait_lane(daemon: Daemon, check: Any, timeout: float = 20.0) -> dict[str, Any]:
-    deadline = time.monotonic() + timeout
-    while True:
-        lane: dict[str, Any] = daemon.status()["lane"]  # type: ignore[assignment]
-        if check(lane):
-            return lane
-        if time.monotonic() > deadline:
-            raise AssertionError(f"lane never got there: {lane}\n{daemon.output()[-3000:]}")
-        time.sleep(0.05)
-
-
-def ring_up(daemon: Daemon) -> None:
-    if daemon.status()["lane"]["state"] == "closed":  # type: ignore[index]
-        assert daemon.key("sign_on", staff="101", pin="472951")["ok"]
-    assert daemon.key("scan", code=ITEM)["ok"]
-
-
-def states(directory: Path) -> list[str]:
-    return [p["state"] for p in payments(directory)]
-
-
-def assert_code_kept_nowhere(directory: Path) -> None:
-    for path in directory.rglob("*"):
-        if path.is_file():
-            data = path.read_bytes()
-            for code in (WECHAT, ALIPAY):
-                assert code.encode() not in data, path
 
 
 @pytest.mark.parametrize(("code", "name"), [(WECHAT, "WeChat Pay"), (ALIPAY, "Alipay")])
@@ -141,25 +67,6 @@ def test_a_scanned_payment_code_pays_the_sale(
     assert simulator.charged_twice() == [] and simulator.rejected == []
     assert simulator.net_charged(paid["out_trade_no"]) == sale_total(sale)
     assert_code_kept_nowhere(tmp_path)
-
-
-def report_x(config: Path, *, as_json: bool = True) -> Any:
-    import subprocess
-
-    from daemon_testkit import GATEWAY
-
-    args = [str(GATEWAY), "report", "x", "--config", str(config)]
-    result = subprocess.run(
-        [*args, "--json"] if as_json else args, capture_output=True, text=True, timeout=60
-    )
-    assert result.returncode == 0, result
-    return json.loads(result.stdout) if as_json else result.stdout
-
-
-def sale_total(sale: dict[str, Any]) -> Any:
-    from decimal import Decimal
-
-    return Decimal(sale["totals"]["total"])
 
 
 def test_the_customer_confirms_on_the_phone(tmp_path: Path, simulator: WalletSimulator) -> None:
@@ -319,18 +226,6 @@ def test_a_supervisor_resolves_a_payment_in_doubt(
     [sale] = sales(tmp_path)
     tender_types = [t["type"] for t in sale["tenders"]]
     assert tender_types == (["mobile"] if decision == "confirm" else ["cash"])
-
-
-def refunds(directory: Path) -> list[dict[str, Any]]:
-    with contextlib.closing(
-        sqlite3.connect(f"file:{directory / 'storegate.db'}?mode=ro", uri=True)
-    ) as conn:
-        return [
-            json.loads(body)
-            for (body,) in conn.execute(
-                "SELECT body FROM journal_record WHERE kind = 'refund' ORDER BY seq"
-            )
-        ]
 
 
 @pytest.mark.parametrize(("code", "name"), [(WECHAT, "WeChat Pay"), (ALIPAY, "Alipay")])
