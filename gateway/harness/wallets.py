@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from dataclasses import dataclass, field
 from decimal import Decimal
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -80,6 +81,7 @@ class WalletSimulator:
     ledger: dict[str, Order] = field(default_factory=dict)
     refunds: dict[str, Refund] = field(default_factory=dict)
     refuse_refunds: bool = False  # the provider refuses every refund (e.g. too late)
+    reply_delay: float = 0.0  # seconds each answer takes (a slow provider)
     requests: list[str] = field(default_factory=list)
     rejected: list[str] = field(default_factory=list)  # requests whose signature failed
 
@@ -102,6 +104,8 @@ class WalletSimulator:
                 length = int(self.headers.get("Content-Length", "0"))
                 body = self.rfile.read(length)
                 status, answer, kind = simulator.answer(self.path, body)
+                if simulator.reply_delay:
+                    time.sleep(simulator.reply_delay)  # the provider's latency, not a sync
                 self.send_response(status)
                 self.send_header("Content-Type", kind)
                 self.send_header("Content-Length", str(len(answer)))
@@ -137,6 +141,11 @@ class WalletSimulator:
     def release(self) -> None:
         """Let a held answer go (`hold`)."""
         self.released.set()
+
+    def hold_next(self) -> None:
+        """The next payments are charged and their answers held until `release()`."""
+        self.released.clear()
+        self.script("hold")
 
     def wait_for(self, what: str, times: int = 1, timeout: float = 20.0) -> None:
         """Until the simulator has seen `times` requests `what` (e.g. 'wechat micropay')."""
