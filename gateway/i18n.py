@@ -610,6 +610,8 @@ NOTICES_ZH: tuple[tuple[re.Pattern[str], str], ...] = (
     (re.compile(r"^Still to pay: (\S+)$"), r"待付：\1"),
     (re.compile(r"^Waiting for WeChat Pay: (\S+)$"), r"等待顾客微信支付确认：\1"),
     (re.compile(r"^Waiting for Alipay: (\S+)$"), r"等待顾客支付宝确认：\1"),
+    (re.compile(r"^Refunding (\S+) to WeChat Pay\.$"), r"正在退款 \1 到微信支付。"),
+    (re.compile(r"^Refunding (\S+) to Alipay\.$"), r"正在退款 \1 到支付宝。"),
     (
         re.compile(r"^Age check: is the customer born on or before (\S+)\?$"),
         r"年龄确认：顾客是否出生于 \1 或之前？",

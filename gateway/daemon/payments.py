@@ -200,10 +200,12 @@ class WalletDesk:
     # -- effects -----------------------------------------------------------------------------
 
     def _carry_out(self, result: pm.Result) -> None:
+        """Journal the change first: a change the journal refused (storage failing) is not
+        taken, and no call is made on its strength (a restart resolves from the journal)."""
         payment = result.payment
-        self.active[payment.payment_id] = payment
         if result.changed is not None:
             self._journal(payment)
+        self.active[payment.payment_id] = payment
         if result.request is not None:
             self._call(result.request)
 
