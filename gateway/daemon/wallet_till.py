@@ -52,7 +52,7 @@ class WalletTill:
         what = "refund" if payment.is_refund else "payment"
         if payment.state is pm.PaymentState.IN_DOUBT:
             return Refusal(
-                "payment_pending",
+                "payment_in_doubt",
                 f"The {name} {what} of {payment.amount} is in doubt ({payment.reason}): "
                 "wait while the box asks again, or have a supervisor resolve it.",
             )
@@ -208,7 +208,7 @@ class WalletTill:
                 )
             case pm.PaymentState.IN_DOUBT:
                 self.box.alert("payments", f"{name} payment {payment.amount} in doubt")
-                self.box.screens.record(shown, self.gate() or Refusal("payment_pending", ""))
+                self.box.screens.record(shown, self.gate() or Refusal("payment_in_doubt", ""))
 
     def _refund_after(self, refund: pm.Payment) -> None:
         name = SCHEME_NAMES[refund.provider]

@@ -181,7 +181,7 @@ def test_a_supervisor_resolves_a_payment_in_doubt(
     again = Daemon(tmp_path, config, NO_SYNC)
     try:
         wait_lane(again, lambda lane: (lane["payment"] or {}).get("state") == "in_doubt")
-        assert again.key("tender", type="cash")["refused"] == "payment_pending"
+        assert again.key("tender", type="cash")["refused"] == "payment_in_doubt"
         [doubt] = report_x(config)["in_doubt"]
         assert doubt["provider"] == "wechat" and doubt["state"] == "in_doubt", doubt
         assert "IN DOUBT" in report_x(config, as_json=False)
