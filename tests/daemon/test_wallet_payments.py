@@ -6,12 +6,14 @@ journal (nothing charged twice)."""
 
 from __future__ import annotations
 
+import json
+import subprocess
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from daemon_testkit import NO_SYNC, Daemon
+from daemon_testkit import GATEWAY, NO_SYNC, Daemon
 from wallet_testkit import (
     ALIPAY,
     ITEM,
@@ -199,14 +201,24 @@ def test_a_supervisor_resolves_a_payment_in_doubt(
             "resolve_payment", decision=decision, transaction_id=txn, staff="201", pin="836104"
         )
         assert no_reason["exit_code"] == 2, no_reason
-        resolved = again.key(
-            "resolve_payment",
-            decision=decision,
-            transaction_id=txn,
-            reason="seen in the merchant app",
-            staff="201",
-            pin="836104",
-        )
+        if decision == "confirm":  # as a supervisor types it: `gateway till`, PIN on stdin
+            typed = subprocess.run(
+                [str(GATEWAY), "till", "resolve_payment", "decision=confirm",
+                 f"transaction_id={txn}", "reason=seen in the merchant app", "staff=201",
+                 "--pin-stdin", "--config", str(config)],
+                input="836104\n", capture_output=True, text=True, timeout=60,
+            )  # fmt: skip
+            assert typed.returncode == 0, typed
+            resolved = json.loads(typed.stdout.strip().splitlines()[-1])
+        else:
+            resolved = again.key(
+                "resolve_payment",
+                decision=decision,
+                transaction_id=txn,
+                reason="seen in the merchant app",
+                staff="201",
+                pin="836104",
+            )
         assert resolved["ok"], resolved
         if decision == "confirm":
             wait_lane(again, lambda lane: lane["state"] == "idle")
