@@ -70,6 +70,12 @@ class WalletTill:
         lane = self.box.lane
         if scheme is None or not self.desk.takes(scheme):
             return None
+        if lane.state is State.IDLE:
+            return Refusal(
+                "payment_code_scanned",
+                f"That is a {SCHEME_NAMES[scheme]} payment code: nothing of it was kept. "
+                "Ring up the items first, then scan it to pay.",
+            )
         if lane.state not in (State.IN_SALE, State.TENDERING):
             return None
         refused = self.gate()

@@ -49,6 +49,10 @@ def test_a_scanned_payment_code_pays_the_sale(
 ) -> None:
     daemon = Daemon(tmp_path, wallet_config(tmp_path, simulator), NO_SYNC)
     try:
+        assert daemon.key("sign_on", staff="101", pin="472951")["ok"]
+        early = daemon.key("scan", code=code)  # no sale yet: nothing to pay
+        assert early["refused"] == "payment_code_scanned", early
+        assert "Ring up the items first" in str(early["error"]) and code not in str(early)
         ring_up(daemon)
         started = daemon.key("scan", code=code)
         assert started["ok"], started
