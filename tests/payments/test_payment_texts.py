@@ -23,3 +23,18 @@ def test_wallet_notices_in_chinese(english: str, chinese: str) -> None:
 def test_wallet_refusals_have_chinese() -> None:
     for code in ("payment_pending", "payment_declined", "payment_revoked", "refund_over_payment"):
         assert REFUSALS_ZH[code]
+
+
+def test_the_technicians_feed_keeps_a_payment_code_masked() -> None:
+    from datetime import UTC, datetime
+
+    from devices.events import ScanEvent
+    from gateway.daemon.device_feed import DeviceFeed
+
+    feed = DeviceFeed()
+    at = datetime(2026, 12, 2, tzinfo=UTC)
+    entry = feed.add(ScanEvent("scanner", "134567890123456789", "QR Code", "]Q1", at))
+    assert entry is not None and entry.code == "1345…6789"
+    assert "134567890123456789" not in repr(entry)
+    item = feed.add(ScanEvent("scanner", "7612345001012", "EAN-13/UPC", "]E0", at))
+    assert item is not None and item.code == "7612345001012"
