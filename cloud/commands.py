@@ -78,6 +78,7 @@ def register(sub: Any) -> None:
         fleet_cli,
         logs_cli,
         members_cli,
+        payments_cli,
         publish_cli,
         reports_cli,
         stock_cli,
@@ -88,7 +89,16 @@ def register(sub: Any) -> None:
     _register_db(sub)
     _register_ingest(sub)
     rooms = (fleet_cli, publish_cli, stores_cli, members_cli, alerts_cli, chain_cli, reports_cli)
-    for room in (boxes_cli, logs_cli, backups_cli, *rooms, accounts_cli, stock_cli, web_cli):
+    for room in (
+        boxes_cli,
+        logs_cli,
+        backups_cli,
+        *rooms,
+        accounts_cli,
+        payments_cli,
+        stock_cli,
+        web_cli,
+    ):
         room.register(sub, _db_arg, _broker_args)
     _register_broker(sub)
 

@@ -22,7 +22,9 @@ ArgAdder = Callable[[argparse.ArgumentParser], None]
 
 
 def register(sub: Any, db_arg: ArgAdder, broker_args: ArgAdder) -> None:
-    report = sub.add_parser("report", help="sales, items, basket, refunds, cash, promotion, rfm")
+    report = sub.add_parser(
+        "report", help="sales, items, basket, refunds, cash, promotion, rfm, payments"
+    )
     kinds = report.add_subparsers(dest="report", metavar="REPORT")
     sales = _report(kinds, "sales", "sales by store/box/day/hour/category/cashier", db_arg)
     sales.add_argument(
@@ -60,6 +62,9 @@ def register(sub: Any, db_arg: ArgAdder, broker_args: ArgAdder) -> None:
     rfm = _report(kinds, "rfm", "member recency / frequency / monetary segments", db_arg)
     rfm.add_argument("--as-of", help="YYYY-MM-DD (default: today, or --to when earlier)")
     rfm.add_argument("--segments", action="store_true", help="summary per segment")
+    from cloud import payments_cli  # its report reads settlement lines, not `load`
+
+    payments_cli.add_report(kinds, db_arg)
 
     dividend = sub.add_parser("dividend", help="member dividend (消费分红)")
     dividend_sub = dividend.add_subparsers(dest="dividend_command", metavar="ACTION")

@@ -274,6 +274,17 @@ MIGRATIONS: list[list[str]] = [
             closed_by TEXT NOT NULL, figures {JSON} NOT NULL, digest TEXT NOT NULL,
             PRIMARY KEY (store, period))""",
     ],
+    # 13: wallet providers' settlement statements (cloud payments import), one row per payment
+    # or refund line; imported again, a line is kept once (issue 16, item 6)
+    [
+        """CREATE TABLE settlement_line (
+            provider TEXT NOT NULL, store TEXT NOT NULL, business_day TEXT NOT NULL,
+            kind TEXT NOT NULL, transaction_id TEXT NOT NULL, out_trade_no TEXT NOT NULL,
+            refund_no TEXT NOT NULL, amount {MONEY} NOT NULL, source TEXT NOT NULL,
+            imported_at TEXT NOT NULL,
+            PRIMARY KEY (provider, store, kind, out_trade_no, refund_no))""",
+        "CREATE INDEX settlement_line_day ON settlement_line (store, business_day)",
+    ],
 ]
 
 LATEST = len(MIGRATIONS)

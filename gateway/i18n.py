@@ -551,6 +551,11 @@ REFUSALS_ZH: dict[str, str] = {
     "payment_card_scanned": "这是银行卡，不是商品：卡号未被保存。请在刷卡机上收款。",
     "payment_code_scanned": "这是移动支付付款码，不是商品：未保存任何内容。"
     "本收银台不收移动支付：请顾客换一种付款方式。",
+    "payment_pending": "正在等待顾客在手机上确认付款（或付款状态待定）：请稍候，或请主管处理。",
+    "payment_declined": "移动支付被拒绝，未扣款：请顾客换一种付款方式。",
+    "payment_revoked": "移动支付已撤销，未扣款：请重新扫码或换一种付款方式。",
+    "refund_over_payment": "退到移动支付的金额超过该笔付款尚可退的金额：其余请用其他方式退还。",
+    "payment_in_doubt": "移动支付状态待定：正在向支付机构查询，或请主管处理。",
     "needs_weight": "此商品按重量销售：请放到秤上称重。",
     "bad_quantity": "数量必须是 1-9999 的整数。",
     "scale_unstable": "秤还在晃动：请等稳定。",
@@ -650,6 +655,10 @@ NOTICES_ZH: tuple[tuple[re.Pattern[str], str], ...] = (
     (re.compile(r"^Shift (\S+) open for (.+)\.$"), r"班次 \1 已开班：\2。"),
     (re.compile(r"^Change: (\S+)$"), r"找零：\1"),
     (re.compile(r"^Still to pay: (\S+)$"), r"待付：\1"),
+    (re.compile(r"^Waiting for WeChat Pay: (\S+)$"), r"等待顾客微信支付确认：\1"),
+    (re.compile(r"^Waiting for Alipay: (\S+)$"), r"等待顾客支付宝确认：\1"),
+    (re.compile(r"^Refunding (\S+) to WeChat Pay\.$"), r"正在退款 \1 到微信支付。"),
+    (re.compile(r"^Refunding (\S+) to Alipay\.$"), r"正在退款 \1 到支付宝。"),
     (
         re.compile(r"^Age check: is the customer born on or before (\S+)\?$"),
         r"年龄确认：顾客是否出生于 \1 或之前？",

@@ -23,6 +23,7 @@ from gateway.daemon.settings import AnomalySettings, BackupSettings, DaemonSetti
 from gateway.errors import SettingsError
 from gateway.journal.settings import JournalSettings
 from gateway.lane.settings import LaneSettings
+from gateway.payments.settings import PaymentSettings
 from gateway.screens.settings import ScreensSettings
 from gateway.settings_files import TomlSettings, load_toml_settings
 from gateway.sync.settings import EnrolSettings, SyncSettings
@@ -215,6 +216,7 @@ class GatewaySettings(TomlSettings):
     journal: JournalSettings = Field(default_factory=JournalSettings)
     anomalies: AnomalySettings = Field(default_factory=AnomalySettings)
     screens: ScreensSettings = Field(default_factory=ScreensSettings)
+    payments: PaymentSettings = Field(default_factory=PaymentSettings)
 
 
 def load_settings(path: str | Path | None = None) -> GatewaySettings:

@@ -42,6 +42,13 @@ def _check(args: argparse.Namespace) -> int:
                 "database holds no catalog)"
             ],
         )
+    missing = [
+        f"{key}: {path} does not exist (the provider's key or certificate file)"
+        for key, path in settings.payments.files()
+        if not path.is_file()
+    ]
+    if missing:
+        raise SettingsError(source, missing)
     data = masked(settings)
     if args.json:
         print(json.dumps(data, indent=2, ensure_ascii=False))

@@ -73,6 +73,7 @@ from gateway.daemon.keys import NotAnEvent, from_device, from_request, scale_cap
 from gateway.daemon.lock import daemon_lock
 from gateway.daemon.memory import release_freed_heap
 from gateway.daemon.notify import Notifier
+from gateway.daemon.payments import ProviderReply, WalletDesk
 from gateway.daemon.requests import (
     AcceptBreakRequest,
     Approval,
@@ -94,6 +95,7 @@ from gateway.daemon.requests import (
 )
 from gateway.daemon.screens import Call, Screens
 from gateway.daemon.till import PrinterWorker, TillEffects
+from gateway.daemon.wallet_till import WalletTill
 from gateway.database import open_database
 from gateway.errors import StoregateError
 from gateway.journal import Journal, JournalError, JournalRecord
@@ -229,6 +231,7 @@ class Box:
             WeightReading: self._weight,
             DeviceStateEvent: self._device_state,
             DecodeFault: self._decode_fault,
+            ProviderReply: lambda reply: self.wallets.reply(reply),
         }
         # Control requests by type, answered on the main loop (backup: on its own thread).
         self.answers: dict[type, Callable[[Any], dict[str, Any]]] = {
@@ -296,6 +299,11 @@ class Box:
             self.clock.local,
         )
         self.stock.restore()
+        self.wallets = WalletTill(
+            self,
+            WalletDesk(self.settings.payments, self.book, self.inbox, self.clock.new_id),
+        )
+        self.wallets.restore()  # payments a restart left unresolved: in doubt, asked again
         self.printer = PrinterWorker(
             self.settings, self._receipts_dir(), self.alert, self.alert_cleared
         )
@@ -788,6 +796,8 @@ class Box:
             }
 
     def _lane_request(self, request: LaneRequest) -> dict[str, Any]:
+        if request.fields.get("action") == "resolve_payment":
+            return self.wallets.resolve(dict(request.fields))
         event = from_request(
             dict(request.fields),
             self.clock.local(),
@@ -816,11 +826,25 @@ class Box:
 
     # -- the lane ---------------------------------------------------------------------------
 
-    def feed(self, event: ev.Event) -> Outcome | Refusal:
+    def feed(self, event: ev.Event, *, wallet: bool = False) -> Outcome | Refusal:
         """One lane event: refuse a new sale when the disk is nearly full; commit; then the
         till's side effects (drawer, receipt). A commit the storage refuses is refused with
         `journal_unavailable`; the lane is as it was, so the same event can be tried again.
-        A journal that failed its integrity check refuses everything (chain_guard)."""
+        A journal that failed its integrity check refuses everything (chain_guard). A
+        scanned payment code starts a wallet payment; while one is unresolved only the
+        wallet's own events (`wallet`) reach the lane (`wallet_till`)."""
+        if not wallet:
+            if isinstance(event, ev.Scan | ev.Refund):
+                started = (
+                    self.wallets.scan(event)
+                    if isinstance(event, ev.Scan)
+                    else self.wallets.refund(event)
+                )
+                if started is not None:
+                    return started
+            held = self.wallets.gate()
+            if held is not None:
+                return held
         if self.chain_broken is not None:
             return Refusal(
                 "journal_broken",
@@ -1170,6 +1194,7 @@ class Box:
             self.next_backup = now + self.settings.backup.interval_hours * 3600
             threading.Thread(target=self._scheduled_backup, daemon=True).start()
         self.retention.tick(now)
+        self.wallets.tick(now)
 
     def _scheduled_backup(self) -> None:
         try:
@@ -1240,6 +1265,7 @@ class Box:
             "lines": len(getattr(priced, "lines", ()) or ()) if priced else 0,
             "total": str(priced.total) if priced is not None else None,
             "suspended": self.book.suspended_ids(),
+            "payment": self.wallets.view(),
             "anomalies": list(self.recent_anomalies)[-5:],
         }
 

@@ -8,7 +8,8 @@ web and control threads ask the main loop, never the rings themselves):
   what came after the last one it saw. Scans carry their symbology; weights are kept
   only when they change (a scale polled five times a second would push every scan out);
   cards only as their kind and a masked number (gateway.cardsafe: no card number or
-  track is kept, even in memory for a page). The newest reading of each scale is kept
+  track is kept, even in memory for a page); a wallet's payment code only as its first and
+  last four (`scan_text`). The newest reading of each scale is kept
   apart, so "read the scale" answers even when the ring has moved on.
 - `RecentLog`: the daemon's recent log lines (a logging handler), masked the same way.
 
@@ -20,7 +21,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections import deque
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
@@ -34,7 +35,17 @@ from devices.events import (
     WeightReading,
     describe,
 )
+from gateway.barcodes.payment_codes import mask_payment_code, payment_scheme
 from gateway.cardsafe import mask_card_data
+
+
+def scan_text(text: str) -> str:
+    """A scan as the technician may see it: a wallet's payment code (a bearer token) as
+    its first and last four, card data masked, anything else as scanned."""
+    if payment_scheme(text) is not None:
+        return mask_payment_code(text)
+    return mask_card_data(text)
+
 
 FEED_SIZE = 200  # device events kept for the technician
 LOG_SIZE = 2000  # log lines kept for the technician page and `upload_logs` (~0.5 MB)
@@ -102,13 +113,14 @@ class DeviceFeed:
         at = event.at.isoformat()
         match event:
             case ScanEvent():
+                shown = replace(event, text=scan_text(event.text))
                 return self._keep(
                     at,
                     event.device,
                     "scan",
-                    mask_card_data(describe(event)),
+                    mask_card_data(describe(shown)),
                     symbology=event.symbology or "unknown",
-                    code=mask_card_data(event.text),
+                    code=shown.text,
                 )
             case WeightReading():
                 before = self.weights.get(event.device)

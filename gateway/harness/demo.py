@@ -2,7 +2,9 @@
 
 Owns the demo script and the throw-away world it builds in a work folder: simulated
 serial scanner and scale (pseudo-terminals), a keyboard-wedge card reader (key events on
-a FIFO, `devices.simulators.card_reader`) and a network receipt printer (TCP), a
+a FIFO, `devices.simulators.card_reader`), a network receipt printer (TCP), a WeChat
+Pay simulator (local HTTP, `gateway.harness.wallets`: one sale is paid by a scanned
+payment code), a
 private MQTT broker on a free port (Mosquitto when the binary is there, else the embedded
 amqtt broker of `gateway.harness.embedded_broker`, each in its own process), `cloud ingest`
 on a SQLite file, and `gateway run` as a real subprocess. The day is played through the
@@ -34,6 +36,7 @@ from typing import TYPE_CHECKING, Any
 from gateway.catalog.catalog import load_catalog_file
 from gateway.commands.quote import ScanProblem, parse_at, scan_to_line
 from gateway.errors import StoregateError, UsageError
+from gateway.harness.wallets import WalletSimulator
 from gateway.pricing import Basket, BasketLine, price_basket
 from gateway.receipts.text import render_quote
 from gateway.screens.access import TOKEN_FILE, kiosk_link
@@ -65,9 +68,13 @@ DAY: tuple[tuple[tuple[str, ...], tuple[tuple[str, str], ...], str], ...] = (
     (("7612345001180",), (("1002", "0.844"),), "cash"),
     (("7612345001104", "7612345001111"), (), "card"),
     (("7612345001135", "7612345001135"), (("1001", "1.020"),), "cash"),
-    (("7612345001043",), (), "cash"),
+    (("7612345001043",), (), "wechat"),
     (("7612345001128", "7612345001012"), (("2001", "0.250"),), "card"),
 )
+# The wallet sale: the customer's WeChat Pay payment code (付款码), scanned at the serial
+# scanner like any barcode, pays through the WeChat Pay simulator (`gateway.harness.wallets`);
+# the customer confirms on the phone first (USERPAYING, then paid at the second query).
+WECHAT_CODE = "134567890123456789"
 OUTAGE = (5, 9)  # the broker is down from before sale 5 until after sale 8
 
 
@@ -244,6 +251,21 @@ match = {{ path = "{card_reader}" }}
 """
 
 
+def wallet_tables(wallets: WalletSimulator) -> str:
+    return f"""
+[payments]
+poll_s = 1.0
+
+[payments.wechat]
+enabled = true
+url = "{wallets.url}"
+appid = "wx2421b1c4370ec43b"
+mch_id = "10000100"
+key = "{wallets.wechat_key}"
+sign_type = "{wallets.wechat_sign_type}"
+"""
+
+
 def free_port() -> int:
     import socket
 
@@ -281,6 +303,7 @@ class Till:
         self.scanner = scanner
         self.scale = scale
         self.card_reader = card_reader
+        self.wallets: WalletSimulator | None = None
 
     def ask(self, request: dict[str, Any]) -> dict[str, Any]:
         from gateway.daemon.control import call
@@ -337,19 +360,23 @@ def start_world(world: World, broker: str) -> tuple[Path, Till]:
     scale = ScaleSimulator("toledo8217", weight="0.000", mode="zero", pace=False).start()
     printer = NetworkPrinterSimulator().start()
     card_reader = CardReaderSimulator(world.workdir / "card-reader.fifo").start()
-    world.closers += [scanner.stop, scale.stop, printer.stop, card_reader.stop]
+    wallets = WalletSimulator(outcome="password")
+    wallets.start()
+    world.closers += [scanner.stop, scale.stop, printer.stop, card_reader.stop, wallets.stop]
     say(
         f"simulated scanner on {scanner.path}, scale on {scale.path}, printer at "
         f"{printer.uri}, card reader on {card_reader.path}"
     )
     world.broker = start_broker(broker, world.workdir / "broker")
     tables = device_tables(scanner.path, scale.path, printer.uri, str(card_reader.path))
+    tables += wallet_tables(wallets)
     config = write_config(world.workdir, world.broker.port, tables)
     _start_head_office(world)
     _add_staff(config)
     world.spawn("gateway-run", [str(BIN / "gateway"), "run", "--config", str(config)], SYNC_ENV)
     socket_path = world.workdir / "box" / "control.sock"
     till = Till(socket_path, scanner, scale, card_reader)
+    till.wallets = wallets
     wait_for("gateway run to answer on its control socket", lambda: _answers(till), 30)
     # A scan written to the pseudo-terminal before the daemon has opened it is lost.
     wait_for(
@@ -481,6 +508,18 @@ def play_day(world: World, till: Till, pace: float = 0.0) -> None:
         for plu, kilograms in weighed:
             till.weigh(plu, kilograms)
         total = till.status()["lane"]["total"]
+        if tender == "wechat":
+            till.scanner.scan(WECHAT_CODE)
+            wait_for("the customer to pay with WeChat Pay", lambda: _paid(till.status()), 30)
+            assert till.wallets is not None
+            [order] = till.wallets.ledger.values()
+            say(
+                f"sale {number:2}: {len(scans) + len(weighed)} items, total {total}, paid by "
+                f"WeChat Pay: payment code scanned (the box kept only {WECHAT_CODE[:4]}…"
+                f"{WECHAT_CODE[-4:]}), confirmed on the phone, transaction "
+                f"{order.transaction_id} charged {order.charges}x"
+            )
+            continue
         if number == READER_SALE and tender == "card":
             till.swipe(READER_SWIPE)
             status = till.status()

@@ -301,6 +301,19 @@ class LaneReader:
         for seq, kind, body in rows:
             yield seq, kind, json.loads(body)
 
+    def payment_bodies(
+        self, *, day: str | None = None, shift_id: str | None = None
+    ) -> Iterator[dict[str, Any]]:
+        """The `payment` records (wallet payments' state changes) of a day or a shift."""
+        where, value = ("d.business_day = ?", day) if day else ("d.shift_id = ?", shift_id)
+        rows = self.conn.execute(
+            f"SELECT r.body FROM lane_doc d JOIN journal_record r ON r.seq = d.seq "
+            f"WHERE {where} AND d.kind = 'payment' ORDER BY d.seq",
+            (value,),
+        )
+        for (body,) in rows:
+            yield json.loads(body)
+
     def _digests(self, where: str, value: str) -> Iterator[tuple[int, str, str | None, str | None]]:
         marks = ", ".join("?" * len(REPORTED))
         yield from self.conn.execute(

@@ -256,6 +256,15 @@ class Tender(Event):
 
 
 @dataclass(frozen=True)
+class WalletPayment(Event):
+    """A wallet payment code was scanned: payment starts (prices fixed, the sale kept and
+    locked in `tendering`) while the provider is asked; its outcome comes back as a
+    `Tender` of type `mobile` (paid) or not at all. `provider` is the wallet's name."""
+
+    provider: str
+
+
+@dataclass(frozen=True)
 class Suspend(Event):
     pass
 

@@ -113,6 +113,7 @@ TABLE: dict[State, dict[type[ev.Event], Transition]] = {
             on(ev.MemberCard, sale.member, State.IN_SALE),
             on(ev.Coupon, sale.coupon, State.IN_SALE),
             on(ev.Tender, sale.tender, State.TENDERING, State.IDLE),
+            on(ev.WalletPayment, sale.wallet_payment, State.TENDERING),
             on(ev.Suspend, sale.suspend, State.IDLE),
             on(ev.VoidSale, sale.void_sale, State.IDLE),
         ]
@@ -120,6 +121,7 @@ TABLE: dict[State, dict[type[ev.Event], Transition]] = {
     State.TENDERING: dict(
         [
             on(ev.Tender, sale.tender, State.TENDERING, State.IDLE),
+            on(ev.WalletPayment, sale.wallet_payment, State.TENDERING),
             on(ev.VoidSale, sale.void_sale, State.IDLE),
         ]
     ),
@@ -217,7 +219,8 @@ class Lane:
             )
             return
         self.sale, self.restore_notes = restored
-        self.state = State.TENDERING if self.sale.tenders else State.IN_SALE
+        # payment had started (a tender taken, or a wallet payment asked): prices stay fixed
+        self.state = State.TENDERING
 
     # -- the one entry point -------------------------------------------------------------
 

@@ -76,6 +76,9 @@ OMITTED_WHEN_NONE = frozenset(
         "counted",
         "over_short",
         "shifts_closed",
+        # z_report: wallet payments per provider and any in doubt (issue 16)
+        "by_provider",
+        "in_doubt",
         # sale lines and sales: open-price lines and the age check (issue 14, items 3, 4)
         "open_price",
         "age_check",
@@ -542,6 +545,16 @@ class Breakdown(Body):
     tax: Money | None = None
 
 
+class PaymentInDoubt(Body):
+    """A wallet payment neither paid nor settled otherwise, as a Z report lists it."""
+
+    payment_id: str
+    provider: str
+    amount: Money
+    state: str
+    reason: str = ""
+
+
 class ZReportBody(Body):
     """`z_report`: the day's close (日结); `z_number` is the box's running Z counter."""
 
@@ -588,6 +601,12 @@ class ZReportBody(Body):
     by_tax: list[Breakdown]
     by_category: list[Breakdown]
     by_cashier: list[Breakdown]
+    by_provider: list[Breakdown] | None = Field(
+        None, description="wallet payments paid, per provider (absent: none that day)"
+    )
+    in_doubt: list[PaymentInDoubt] | None = Field(
+        None, description="wallet payments still in doubt at the close (absent: none)"
+    )
 
 
 RECORD_MODELS: dict[str, type[Body]] = {

@@ -513,7 +513,8 @@ def tender(lane: LaneContext, event: ev.Tender) -> Step | Refusal:
         return Refusal("empty_sale", "Nothing to pay: scan an item first.")
     if refused := _age_refusal(lane, sale, event.at):
         return refused
-    if not sale.tenders and not _same_minute(sale.priced_at, event.at):
+    started = sale.tenders or lane.state is State.TENDERING  # a wallet payment started it
+    if not started and not _same_minute(sale.priced_at, event.at):
         priced = reprice(sale, event.at)  # prices are fixed when payment starts
         if isinstance(priced, Refusal):
             return priced
@@ -537,6 +538,28 @@ def tender(lane: LaneContext, event: ev.Tender) -> Step | Refusal:
             State.TENDERING, sale, notices=(f"Still to pay: {left}",), batch=batch
         )
     return complete(lane, sale, event, batch)
+
+
+def wallet_payment(lane: LaneContext, event: ev.WalletPayment) -> Step | Refusal:
+    """A scanned wallet payment code starts payment: the same checks and pricing as a first
+    tender, then the sale waits in `tendering` (kept, so a restart brings it back) for the
+    provider's answer, which the daemon turns into a `mobile` tender."""
+    sale = _open(lane)
+    if not sale.lines:
+        return Refusal("empty_sale", "Nothing to pay: scan an item first.")
+    if refused := _age_refusal(lane, sale, event.at):
+        return refused
+    started = sale.tenders or lane.state is State.TENDERING
+    if not started and not _same_minute(sale.priced_at, event.at):
+        priced = reprice(sale, event.at)  # prices are fixed when payment starts
+        if isinstance(priced, Refusal):
+            return priced
+        sale = priced
+    assert sale.priced is not None
+    remaining = sale.priced.total - sale.paid
+    return lane.with_sale(
+        State.TENDERING, sale, notices=(f"Waiting for {event.provider}: {remaining}",)
+    )
 
 
 def _same_minute(a: datetime | None, b: datetime) -> bool:

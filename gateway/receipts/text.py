@@ -42,6 +42,19 @@ def columns(left: str, right: str, width: int) -> str:
     return pad_right(left, max(room, 0)) + " " + right
 
 
+def columns_kept(left: str, right: str, width: int) -> list[str]:
+    """`left` and `right` like `columns`, but a `left` too long is wrapped, never cut: a
+    tender's reference (a wallet's transaction id) must be printed whole."""
+    room = width - cell_width(right) - 1
+    if cell_width(left) <= room:
+        return [columns(left, right, width)]
+    lines = wrap(left, width)
+    last = lines.pop()
+    if cell_width(last) <= room:
+        return [*lines, columns(last, right, width)]
+    return [*lines, last, columns("", right, width)]
+
+
 def wrap(text: str, width: int) -> list[str]:
     lines, current = [], ""
     for word in text.split(" "):
@@ -206,7 +219,8 @@ def _money_block(receipt: Any, width: int) -> list[str]:
     if receipt.cash_rounding:
         out.append(columns(t("r_cash_rounding"), fmt(receipt.cash_rounding), width))
         out.append(columns(t("r_paid").format(currency=receipt.currency), fmt(receipt.due), width))
-    out.extend(columns(label, fmt(amount), width) for label, amount in receipt.tenders)
+    for label, amount in receipt.tenders:
+        out.extend(columns_kept(label, fmt(amount), width))
     if receipt.change:
         out.append(columns(t("r_change"), fmt(receipt.change), width))
     out.append("-" * width)

@@ -33,7 +33,7 @@ from gateway.lane.digest import (
     digest,
 )
 from gateway.lane.events import Credential, Refusal
-from gateway.lane.records import Breakdown, LaneRef, ZReportBody
+from gateway.lane.records import Breakdown, LaneRef, PaymentInDoubt, ZReportBody
 from gateway.lane.settings import LaneSettings
 from gateway.lane.staff import StaffDirectory
 from gateway.money import from_minor_units
@@ -97,6 +97,39 @@ class Figures:
     by_tax: dict[str, _Row] = field(default_factory=dict)
     by_category: dict[str, _Row] = field(default_factory=dict)
     by_cashier: dict[str, _Row] = field(default_factory=dict)
+    # wallet payments (`payment` records): paid per provider, and those still in doubt
+    by_provider: dict[str, _Row] = field(default_factory=dict)
+    in_doubt: list[dict[str, str]] = field(default_factory=list)
+
+    def fold_payments(self, bodies: Iterable[dict[str, Any]]) -> None:
+        """Each payment's last state: `paid` counts for its provider (a refund for
+        "<provider> refunds"); `pending` or
+        `in_doubt` is listed as in doubt (never counted as paid or as unpaid)."""
+        last: dict[str, dict[str, Any]] = {}
+        for body in bodies:
+            last[body["payment_id"]] = body
+        for body in last.values():
+            if body["state"] == "paid":
+                key = body["provider"] + (" refunds" if body.get("kind") == "refund" else "")
+                row = self.by_provider.setdefault(key, _Row())
+                row.count += 1
+                row.amount += int(Decimal(body["amount"]).scaleb(self.places or 2))
+            elif body["state"] in ("pending", "in_doubt"):
+                self.in_doubt.append(
+                    {
+                        "payment_id": body["payment_id"],
+                        "provider": body["provider"],
+                        "amount": body["amount"],
+                        "state": body["state"],
+                        "reason": body.get("reason", ""),
+                    }
+                )
+
+    def provider_rows(self) -> list[Breakdown]:
+        return [
+            Breakdown(key=k, count=r.count, amount=self.money(r.amount))
+            for k, r in sorted(self.by_provider.items())
+        ]
 
     def money(self, minor: int) -> Decimal:
         places = 2 if self.places is None else self.places
@@ -284,6 +317,7 @@ class Figures:
             out[name] = str(getattr(self, name))
         for name, rows in self.breakdowns().items():
             out[name] = [r.to_body() for r in rows]
+        out["by_provider"] = [r.to_body() for r in self.provider_rows()]
         return out
 
 
@@ -323,7 +357,9 @@ def from_bodies(records: Iterable[tuple[int, str, dict[str, Any]]]) -> Figures:
 
 def x_report(book: LaneReader, shift_id: str) -> Figures:
     """The X report: the shift so far (reading only; nothing is written)."""
-    return compute(book.shift_digests(shift_id))
+    figures = compute(book.shift_digests(shift_id))
+    figures.fold_payments(book.payment_bodies(shift_id=shift_id))
+    return figures
 
 
 def kept_from(book: LaneBook) -> str | None:
@@ -335,7 +371,9 @@ def kept_from(book: LaneBook) -> str | None:
 
 
 def day_report(book: LaneBook, day: str) -> Figures:
-    return compute(book.day_digests(day))
+    figures = compute(book.day_digests(day))
+    figures.fold_payments(book.payment_bodies(day=day))
+    return figures
 
 
 def close_day(
@@ -396,6 +434,8 @@ def close_day(
         points_returned=figures.points_returned,
         **drawer_fields(figures),
         **figures.breakdowns(),
+        by_provider=figures.provider_rows() or None,
+        in_doubt=[PaymentInDoubt.model_validate(p) for p in figures.in_doubt] or None,
     )
     batch = Batch()
     batch.add("z_report", body.to_body(), new_id(), business_day=day)
@@ -464,4 +504,16 @@ def render_report(title: str, figures: Figures, width: int, *, at: datetime) -> 
             if name == "by_tax" and row.tax is not None:
                 value = tax_columns(row.amount, row.tax)
             out.append(columns(label, value, width))
+    if figures.by_provider:
+        out.append(rule)
+        out.append("by provider (wallet payments)")
+        for row in figures.provider_rows():
+            out.append(columns(f"  {row.key}", f"{row.count}  {row.amount}", width))
+    if figures.in_doubt:
+        out.append(rule)
+        out.append("IN DOUBT (wallet payments)")
+        for doubt in figures.in_doubt:
+            out.append(columns(f"  {doubt['provider']} {doubt['state']}", doubt["amount"], width))
+            if doubt["reason"]:
+                out.append(f"    {doubt['reason']}"[:width])
     return "\n".join(out)

@@ -33,6 +33,10 @@ def _run_demo(tmp_path: Path, *options: str) -> str:
 def _assert_the_day_agrees(out: str, tmp_path: Path) -> None:
     assert "the broker goes down" in out and "the broker is back" in out
     assert "paid by card swiped at the reader (the box saw only 550000******0004)" in out
+    assert re.search(r"paid by WeChat Pay: .* kept only 1345…6789\), .* charged 1x", out), out
+    for path in tmp_path.rglob("*"):  # the payment code, scanned at the serial scanner
+        if path.is_file() and not path.is_fifo():
+            assert b"134567890123456789" not in path.read_bytes(), path
     sale_totals = [Decimal(t) for t in re.findall(r"sale +\d+: .* total ([0-9.]+),", out)]
     assert len(sale_totals) == 12
     z_sales = re.search(r"^Sales +(\d+) +([0-9.]+)$", out, re.M)

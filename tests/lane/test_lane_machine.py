@@ -58,7 +58,7 @@ def test_every_state_refuses_what_its_table_does_not_list(lane: Lane, clock: Clo
     assert lane.state is State.TENDERING
     refused(lane, ev.Scan(clock(), CHOC), "not_now")
     refused(lane, ev.Suspend(clock()), "not_now")
-    assert set(TABLE[State.TENDERING]) == {ev.Tender, ev.VoidSale}
+    assert set(TABLE[State.TENDERING]) == {ev.Tender, ev.WalletPayment, ev.VoidSale}
 
 
 def test_scan_misread_and_unknown_item_are_refused(lane: Lane, clock: Clock) -> None:
