@@ -14,6 +14,7 @@ from cloud import notify, rules
 from cloud.alerts import SEVERITIES, acknowledge, assign, comment, comments, get_alert, list_alerts
 from cloud.clock import Clock, iso, parse_instant, system_clock, utc_now_iso
 from cloud.db import Database
+from cloud.departments import check_all_budgets
 from cloud.schema import require_current
 from cloud.settings import config_arg, load_cloud_settings
 from gateway.errors import UsageError
@@ -252,6 +253,7 @@ def _check(args: argparse.Namespace, clock: Clock = system_clock) -> int:
         now = iso(instant)
         rules.periodic(db, now, limits)
         considered = rules.sales_rules(db, day, now, limits)
+        considered += check_all_budgets(db, now)
     finally:
         db.close()
     print(f"rules checked for {day}: {considered} finding(s) (see `cloud alerts`)")

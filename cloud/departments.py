@@ -6,7 +6,8 @@ their store (`member_account.department`, set by the member import's `department
 column). What a department has used of its budget in a month is its members' subsidy
 spending booked in that month (`spent`), net of refunds — the same figure its month-end
 bill charges (`cloud.month_close`). `check_budgets` raises head office's alerts at 80 % and
-100 % of a budget, once per department, month and level (docs/members.md, "Departments").
+100 % of a budget, once per department, month and level (docs/members.md, "Departments");
+`cloud alerts check` and the ingest workers' rule passes run it for every store.
 """
 
 from __future__ import annotations
@@ -147,3 +148,16 @@ def check_budgets(db: Database, store: str, period: str, *, now: str) -> list[st
                     raised.append(key)
                     break
     return raised
+
+
+def check_all_budgets(db: Database, now: str) -> int:
+    """`check_budgets` for `now`'s month in every store with a budgeted department (what
+    `cloud alerts check` and every ingest worker's sales-rule pass run); returns how many
+    budget alerts hold."""
+    stores = [
+        str(r[0])
+        for r in db.query(
+            "SELECT DISTINCT store FROM member_department WHERE budget IS NOT NULL ORDER BY store"
+        )
+    ]
+    return sum(len(check_budgets(db, store, now[:7], now=now)) for store in stores)

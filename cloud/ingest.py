@@ -50,6 +50,7 @@ from paho.mqtt.properties import Properties
 from cloud import rules, stock
 from cloud.clock import Clock, iso, system_clock
 from cloud.db import Database
+from cloud.departments import check_all_budgets
 from cloud.inbound import Inbound, Problem, Rejected, parse, subscriptions
 from cloud.ingest_store import AckPosition, ApplyResult, IngestStore
 from cloud.schema import require_current
@@ -387,11 +388,12 @@ class IngestWorker:
     def _closed_day_rules(self, db: Database) -> Any:
         """The sales rules for the business day that closed before the clock's now."""
         day = rules.closed_day(self._clock())
-        return self._rule_pass(
-            f"sales rules for {day}",
-            lambda: rules.sales_rules(db, day, self._now(), self.config.thresholds),
-            db,
-        )
+
+        def both() -> None:
+            rules.sales_rules(db, day, self._now(), self.config.thresholds)
+            check_all_budgets(db, self._now())  # departments' subsidy budgets, this month
+
+        return self._rule_pass(f"sales rules for {day}", both, db)
 
     @staticmethod
     def _rule_pass(what: str, action: Callable[[], object], db: Database) -> Callable[[], None]:

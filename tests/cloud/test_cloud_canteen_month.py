@@ -211,11 +211,14 @@ def test_a_canteen_month_granted_spent_at_two_boxes_closed_and_billed(
         two.top_up(ALICE, "100.00", datetime(2026, 11, 10, 9, 0), "b2-T1")  # 充100送10
         assert eventually(lambda: one.drained() and two.drained())
 
-        out = ok(capsys, "members", "budgets", *db, "--at", "2026-11-06T20:00:00Z")
-        assert "ENG: 108.00 of 130.00 (83.1 %)" in out and "OPS: 55.00 of 40.00 (137.5 %)" in out
+        # the periodic check (as every ingest worker runs it) raises the budgets' alerts
+        ok(capsys, "alerts", "check", "--db", db_url, "--at", "2026-11-06T20:00:00Z")
         alerts = ok(capsys, "alerts", "--db", db_url, "--json")
         budget = {a["severity"] for a in json.loads(alerts) if a["kind"] == "department_budget"}
         assert budget == {"warning", "critical"}, alerts
+        out = ok(capsys, "members", "budgets", *db, "--at", "2026-11-06T20:00:00Z")
+        assert "ENG: 108.00 of 130.00 (83.1 %)" in out and "OPS: 55.00 of 40.00 (137.5 %)" in out
+        assert "2 budget alert(s) holding for 2026-11" in out
 
         close = ("close", "month", "2026-11", *db, "--by", "finance")
         status, _, err = cloud(capsys, *close, "--at", "2026-11-20T09:00:00Z")
