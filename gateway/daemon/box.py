@@ -320,7 +320,9 @@ class Box:
             self.alert,
             reprint=self.reprint,
             technician=BoxDesk(self),
+            stock=lambda fields: self._stock_request(StockRequest(fields)),
         )
+        self.screens.stock(self.stock.view())  # a session carried over a restart
         self.screens.follow_printer(self.printer)
         release_freed_heap()  # start-up's garbage back to the OS, its survivors frozen
         log.info(
@@ -979,6 +981,7 @@ class Box:
         """The cashier screen's message line says what the stock step said (the item and
         how many so far, or why not), so the person at the scanner sees it."""
         at = self.clock.local()
+        self.screens.stock(self.stock.view())
         shown: Outcome | Refusal
         if answer.get("ok"):
             said = (str(answer.get("said") or ""), *map(str, answer.get("notices") or ()))
