@@ -594,6 +594,7 @@ TEXTS: dict[str, dict[str, str]] = {
 
 REFUSALS_ZH: dict[str, str] = {
     "not_now": "现在不能这样操作。",
+    "stock_mode": "正在进货或盘点：请先完成（Ctrl+F11）或取消（Ctrl+F12）。",
     "needs_age_check": "请先确认顾客年龄，或删除限龄商品。",
     "age_confirmed": "本单已确认过顾客年龄。",
     "no_age_check": "本单没有限龄商品。",
