@@ -295,7 +295,8 @@ def supervisor(page: Any, prompt: str, who: tuple[str, str] = BEAT) -> None:
 
 def test_a_count_taken_from_the_cashier_page(store: Store, browser: Browser) -> None:
     """Ctrl+F10 at 1024x768: a count of section shelf by the supervisor; a scan on the
-    scanner and 3*bread typed go to it and show; Ctrl+F10 moves to the next section;
+    scanner, 3*bread typed and bananas on the scale (F3) go to it and show; Ctrl+F10
+    moves to the next section;
     Ctrl+F11 finishes it: the stock_count record holds both, the till sells again."""
     store.signed_on()
     store.void_left_open()
@@ -332,6 +333,11 @@ def test_a_count_taken_from_the_cashier_page(store: Store, browser: Browser) -> 
         expect(page.locator("#stock-section")).to_have_text("backroom")
         store.scanner.scan(MILK)
         expect(counted).to_have_text(["2", "3"])
+        store.put_on_scale("scale-kg", "3.900")
+        page.keyboard.type(BANANA_PLU)
+        page.keyboard.press("F3")  # weighed: the scale's stable reading
+        expect(counted).to_have_text(["2", "3", "3.900 kg"])
+        store.clear_scales()
         fits = page.evaluate(
             "document.documentElement.scrollWidth <= 1024 && "
             "document.documentElement.scrollHeight <= 768"
@@ -347,6 +353,7 @@ def test_a_count_taken_from_the_cashier_page(store: Store, browser: Browser) -> 
     assert count["sections"] == ["shelf", "backroom"]
     assert count["staff"]["id"] == BEAT[0] and count["finished_by"]["id"] == BEAT[0]
     assert sorted((x["sku"], x["counted"]) for x in count["lines"]) == [
+        ("BANANA", "3.900"),
         ("BREAD-BRN", "3.000"),
         ("MILK-1L", "2.000"),
     ]
@@ -378,3 +385,38 @@ def test_a_cashier_cannot_start_a_count_from_the_page(store: Store, browser: Bro
         page.close()
     assert not [r for r in store.records(head) if r.kind.startswith("stock")]
     assert session(store) is None
+
+
+def test_receiving_against_an_order_from_the_cashier_page(
+    store: Store, keys: Path, browser: Browser
+) -> None:
+    """Ctrl+F10 lists PO-1's lines (ordered / received / outstanding); receiving against
+    it shows each line's progress instead of the basket; Ctrl+F12 cancels it with a reason,
+    no document, and the till is back."""
+    store.signed_on()
+    store.void_left_open()
+    order_published(store, keys)
+    head = store.head()
+    page = open_page(browser, daemon_kiosk(str(store.status()["screens"]), store.box_dir))
+    try:
+        page.keyboard.press("Control+F10")
+        dialog = page.locator('[data-prompt="stock_start"]')
+        expect(dialog.locator("table.figures")).to_contain_text("PO-1 · Whole milk 1 l")
+        dialog.locator("input[name=mode]").fill("进货")
+        dialog.locator("input[name=po]").fill("PO-1")
+        dialog.locator("input[name=delivery_note]").fill("DN-9")
+        supervisor(page, "stock_start")
+        expect(page.locator("#stock-po")).to_have_text("PO-1")
+        milk = page.locator(".stock-order tr.line", has_text="Whole milk 1 l")
+        store.scanner.scan(MILK)
+        expect(milk.locator("td.received")).to_have_text("1")
+        page.keyboard.type("mistake")
+        page.keyboard.press("Control+F12")
+        supervisor(page, "stock_cancel")
+        expect(page.locator("[data-state]")).to_have_attribute("data-state", "idle")
+    finally:
+        page.close()
+    steps = [r.body for r in store.records(head) if r.kind.startswith("stock")]
+    assert [b["action"] for b in steps] == ["start", "add", "cancel"]
+    assert steps[0]["purchase_order"] == "PO-1" and steps[-1]["reason"] == "mistake"
+    assert not [r for r in store.records(head) if r.kind == "goods_receipt"]
