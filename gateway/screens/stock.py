@@ -136,19 +136,23 @@ def order_rows(orders: list[Mapping[str, Any]], t: Translate) -> tuple[tuple[str
 
 
 def start_prompt(t: Translate, orders: list[Mapping[str, Any]], entry: str) -> Prompt:
-    """Ctrl+F10 with no session open: a count (the default) or receiving, its section and
-    whether it is blind, or the purchase order and the delivery note; the supervisor."""
+    """Ctrl+F10 with no session open: the supervisor first (the cursor starts there: number,
+    Tab, PIN, Enter), then a count (the default) or receiving, the count's section and
+    whether it is blind, the purchase order and the delivery note. The entry line names
+    the section, or a purchase order of the box (then it is receiving against it)."""
+    typed = entry.strip()
+    ordered = any(str(order.get("id")) == typed for order in orders) and bool(typed)
     return Prompt(
         "stock_start",
         t("k_stock"),
         t("stock_start_hint"),
         (
-            ("mode", t("stock_mode_field"), "count"),
-            ("section", t("stock_section"), entry.strip()),
-            ("blind", t("stock_blind_field"), "no"),
-            ("po", t("stock_po"), ""),
-            ("delivery_note", t("stock_delivery_note"), ""),
             *_supervisor(t),
+            ("mode", t("stock_mode_field"), "receive" if ordered else "count"),
+            ("section", t("stock_section"), "" if ordered else typed),
+            ("blind", t("stock_blind_field"), "no"),
+            ("po", t("stock_po"), typed if ordered else ""),
+            ("delivery_note", t("stock_delivery_note"), ""),
         ),
         rows=order_rows(orders, t),
     )

@@ -313,7 +313,11 @@ def test_a_count_taken_from_the_cashier_page(store: Store, browser: Browser) -> 
         dialog = page.locator('[data-prompt="stock_start"]')
         expect(dialog.locator("input[name=section]")).to_have_value("shelf")
         expect(dialog.locator("input[name=mode]")).to_have_value("count")
-        supervisor(page, "stock_start")
+        expect(dialog.locator("input[name=staff_id]")).to_be_focused()
+        page.keyboard.type(BEAT[0])  # keyboard only: number, Tab, PIN, Enter
+        page.keyboard.press("Tab")
+        page.keyboard.type(BEAT[1])
+        page.keyboard.press("Enter")
         expect(page.locator("[data-state]")).to_have_attribute("data-state", "stock")
         expect(page.locator("#stock-section")).to_have_text("shelf")
         store.scanner.scan(MILK)
@@ -399,11 +403,12 @@ def test_receiving_against_an_order_from_the_cashier_page(
     head = store.head()
     page = open_page(browser, daemon_kiosk(str(store.status()["screens"]), store.box_dir))
     try:
+        page.keyboard.type("PO-1")  # an order of the box on the entry line: receiving it
         page.keyboard.press("Control+F10")
         dialog = page.locator('[data-prompt="stock_start"]')
         expect(dialog.locator("table.figures")).to_contain_text("PO-1 · Whole milk 1 l")
-        dialog.locator("input[name=mode]").fill("进货")
-        dialog.locator("input[name=po]").fill("PO-1")
+        expect(dialog.locator("input[name=mode]")).to_have_value("receive")
+        expect(dialog.locator("input[name=po]")).to_have_value("PO-1")
         dialog.locator("input[name=delivery_note]").fill("DN-9")
         supervisor(page, "stock_start")
         expect(page.locator("#stock-po")).to_have_text("PO-1")
@@ -418,5 +423,6 @@ def test_receiving_against_an_order_from_the_cashier_page(
         page.close()
     steps = [r.body for r in store.records(head) if r.kind.startswith("stock")]
     assert [b["action"] for b in steps] == ["start", "add", "cancel"]
-    assert steps[0]["purchase_order"] == "PO-1" and steps[-1]["reason"] == "mistake"
+    assert steps[0]["purchase_order"] == "PO-1" and steps[0]["delivery_note"] == "DN-9"
+    assert steps[-1]["reason"] == "mistake"
     assert not [r for r in store.records(head) if r.kind == "goods_receipt"]

@@ -59,6 +59,8 @@ def test_the_orders_and_a_blind_count_as_shown() -> None:
         }
     ]
     rows = stock.start_prompt(t, orders, "").rows
+    received = dict((n, v) for n, _, v in stock.start_prompt(t, orders, "PO-1").fields)
+    assert (received["mode"], received["po"], received["section"]) == ("receive", "PO-1", "")
     assert rows[1][:2] == ("PO-1 · Milk", "24 / 4 / 20")
     assert stock.start_prompt(t, [], "").rows[0][1] == t("stock_no_orders")
     blind = {
