@@ -7,6 +7,7 @@ tests/acceptance/test_acceptance_stock.py."""
 from __future__ import annotations
 
 import pytest
+from screens_testkit import Till
 
 from gateway.i18n import translator
 from gateway.screens import keys, stock
@@ -75,3 +76,11 @@ def test_the_orders_and_a_blind_count_as_shown() -> None:
     assert shown is not None
     assert (shown.title, shown.lines[0].quantity) == ("盘点 · 盲盘", "")
     assert stock.stock_view(None, t) is None
+
+
+def test_a_till_without_the_daemon_has_no_stock_desk(till: Till) -> None:
+    """The demo hub (no daemon, no stock desk): Ctrl+F10 says so and nothing opens."""
+    till.hub.press("stock")
+    view = till.hub.view
+    assert view.prompt is None and view.stock is None
+    assert view.message is not None and view.message.text == t("stock_no_desk")
