@@ -35,7 +35,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from devices.events import (
     CardEvent,
@@ -111,6 +111,7 @@ from gateway.lane.staff import StaffChange, StaffDirectory, StaffMember
 from gateway.members import LinkState, MemberAccounts, MemberStore
 from gateway.private_files import private_dir
 from gateway.receipts.text import render_receipt
+from gateway.refusals import REFUSAL_CODES, RefusalCode
 from gateway.settings import GatewaySettings, load_settings
 
 log = logging.getLogger("storegate.daemon")
@@ -328,7 +329,9 @@ class Box:
             self.alert,
             reprint=self.reprint,
             technician=BoxDesk(self),
+            stock=lambda fields: self._stock_request(StockRequest(fields)),
         )
+        self.screens.stock(self.stock.view())  # a session carried over a restart
         self.screens.follow_printer(self.printer)
         release_freed_heap()  # start-up's garbage back to the OS, its survivors frozen
         log.info(
@@ -1003,12 +1006,17 @@ class Box:
         """The cashier screen's message line says what the stock step said (the item and
         how many so far, or why not), so the person at the scanner sees it."""
         at = self.clock.local()
+        self.screens.stock(self.stock.view())
         shown: Outcome | Refusal
         if answer.get("ok"):
             said = (str(answer.get("said") or ""), *map(str, answer.get("notices") or ()))
             shown = Outcome(self.lane.state.value, notices=tuple(n for n in said if n))
         else:
-            shown = Refusal("stock_mode", str(answer.get("error") or ""))
+            # the desk's own code where the lane has it (the page words it in the cashier's
+            # language: unknown_item, needs_weight, not_permitted, wrong_pin ...)
+            code = str(answer.get("refused"))
+            known = cast(RefusalCode, code) if code in REFUSAL_CODES else "stock_mode"
+            shown = Refusal(known, str(answer.get("error") or ""))
         self.screens.record(ev.Event(at), shown)
 
     def _staff_request(self, request: StaffRequest) -> dict[str, Any]:

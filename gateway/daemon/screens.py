@@ -113,12 +113,14 @@ class Screens:
         alert: Callable[[str, str], None],
         reprint: Callable[[int | None], str | None] | None = None,
         technician: Any = None,
+        stock: Callable[[dict[str, Any]], dict[str, Any]] | None = None,
     ) -> None:
         """`reprint(seq)` prints the receipt of journal record `seq` again (None: the last
         receipt, as a copy) through the printer thread, on the main loop; the screens'
         Ctrl+P and their failed-print banner use it. `technician`: the technician page's
         desk (gateway.daemon.technician.BoxDesk), served under `/tech`; None: no
-        technician page."""
+        technician page. `stock(fields)`: a `{"command": "stock"}` request's answer, on the
+        main loop (the cashier page's stock mode, gateway.screens.stock)."""
         config = settings.screens
         if not config.enabled:
             return
@@ -145,6 +147,9 @@ class Screens:
             if reprint is not None:
                 owner, print_again = self.owner, reprint
                 self.hub.reprinter = lambda seq: owner.run(lambda: print_again(seq))
+            if stock is not None:
+                owner_, desk = self.owner, stock
+                self.hub.stocker = lambda fields: owner_.run(lambda: desk(fields))
             token = kiosk_token(settings.paths.data_dir / TOKEN_FILE)
             app = create_app(self.hub, kiosk_token=token, technician=technician)
             self.server = ScreensServer(app, config).start()
@@ -218,6 +223,12 @@ class Screens:
             hub.receipt_printed(job.seq, label, printed, reason)
 
         printer.on_receipt = receipt
+
+    def stock(self, shown: dict[str, Any] | None) -> None:
+        """The open stock session as the stock desk shows it (None: none open): the
+        cashier page shows it instead of the basket."""
+        if self.hub is not None:
+            self.hub.stock_shown(shown)
 
     def publish(self) -> None:
         """Something other than an event changed the lane (a new catalog, a reload); on

@@ -41,7 +41,7 @@ from gateway.cardsafe import mask_card_data
 from gateway.i18n import Translate, language_of, notice_text, refusal_text, translator
 from gateway.lane import events as ev
 from gateway.lane.events import Outcome, Refusal
-from gateway.screens import cash, keys
+from gateway.screens import cash, keys, stock
 from gateway.screens.money import CurrencyFormat
 from gateway.screens.requests import (
     ItemCode,
@@ -127,6 +127,11 @@ class ScreenHub:
         # `seq` (None: the last receipt); answers its receipt number, None for nothing to
         # print. None here: this till has no printer thread (no daemon).
         self.reprinter: Callable[[int | None], str | None] | None = None
+        # runs a stock desk request (gateway.screens.stock's fields) on the daemon's main
+        # loop and answers the desk's reply; None: no stock desk (no daemon). The daemon
+        # hands the open session's view to `stock_shown`.
+        self.stocker: Callable[[dict[str, Any]], dict[str, Any]] | None = None
+        self.stock_session: dict[str, Any] | None = None
         self._pending: ev.Event | None = None
         self._member_name: str | None = None
         self._lock = threading.RLock()
@@ -161,6 +166,8 @@ class ScreenHub:
 
     def _build(self) -> ScreenView:
         view = build_view(self.snapshot, self.desk, self.money, self.t, self.language)
+        if self.stock_session is not None:
+            view = replace(view, stock=stock.stock_view(self.stock_session, self.t))
         if view.member_name is not None:
             self._member_name = view.member_name  # greets the member after the sale too
         return view
@@ -319,6 +326,11 @@ class ScreenHub:
             return None
 
     def _press(self, action: str, entry: str, actor: str | None) -> Outcome | Refusal | None:
+        if action in stock.KEY_ACTIONS or (
+            self.stock_session is not None and action in stock.SCANNING
+        ):
+            self._stock_press(action, entry)
+            return None
         at = self.clock()
         simple: dict[str, Callable[[], ev.Event | None]] = {
             "enter": lambda: keys.item_event(entry, at),
@@ -702,6 +714,9 @@ class ScreenHub:
         self.publish()
 
     def _dialog_event(self, kind: str, f: Mapping[str, str], at: datetime) -> ev.Event | None:
+        if kind in stock.DIALOGS:
+            self._stock_submit(kind, f)
+            return None
         credential = ev.Credential(staff_id=f.get("staff_id") or None, pin=f.get("pin") or None)
         if kind == "sign_on":
             return ev.OpenShift(
@@ -812,6 +827,58 @@ class ScreenHub:
         with self._lock:
             waiters = list(self._waiters)
         self._wake(waiters)
+
+    # -- the stock mode (gateway.screens.stock; the daemon's stock desk decides) -------------
+
+    def stock_shown(self, shown: dict[str, Any] | None) -> None:
+        """The open stock session as the desk shows it (None: the till sells again)."""
+        with self._lock:
+            self.stock_session = shown
+        self.publish()
+
+    def _stock_press(self, action: str, entry: str) -> None:
+        """Ctrl+F10..F12 open the stock dialogs; while a session is open the entry line
+        (Enter, F3) is a scan of it. Never under the hub's lock: the desk answers on the
+        daemon's main loop, which shows the step through `record` and `stock_shown`."""
+        if self.stocker is None:
+            self.note("alert", self.t("stock_no_desk"))
+            return
+        if action in stock.SCANNING:
+            fields = stock.scan_fields(entry)
+            if fields is not None:
+                self.stocker(fields)
+            return
+        open_ = self.stock_session is not None
+        if action == "stock" and not open_:
+            orders = self.stocker({"action": "orders"}).get("orders") or []
+            self._show(stock.start_prompt(self.t, orders, entry))
+        elif not open_:
+            self.note("refusal", self.t("stock_none_open"))
+        elif action == "stock":
+            self._show(stock.section_prompt(self.t, entry))
+        elif action == "stock_finish":
+            self._show(stock.finish_prompt(self.t))
+        else:
+            self._show(stock.cancel_prompt(self.t, entry))
+
+    def _stock_submit(self, kind: str, f: Mapping[str, str]) -> None:
+        """A stock dialog's form to the desk: done, the dialog closes (the desk's step was
+        shown); refused, it stays open with what was typed, the PIN cleared, and why."""
+        if self.stocker is None or not self._open(kind):
+            return  # a form of a dialog no longer open (a second Enter): done already
+        answer = self.stocker(stock.request_fields(kind, f))
+        with self._lock:
+            prompt = self.desk.prompt
+            if prompt is None or prompt.kind != kind:
+                pass
+            elif answer.get("ok"):
+                self.desk.prompt = None
+            else:
+                why = refusal_text(
+                    self.language, str(answer.get("refused") or ""), str(answer.get("error"))
+                )
+                self.desk.prompt = stock.refused(prompt, f, why)
+        self.publish()
 
     # -- the till at a glance ----------------------------------------------------------------
 

@@ -46,6 +46,11 @@ KEYS: dict[str, tuple[str, str]] = {
     # member top-ups (充值) and their refund: Ctrl with the tender keys
     "top_up": ("Ctrl+F8", "k_top_up"),
     "refund_top_up": ("Ctrl+F9", "k_refund_top_up"),
+    # the stock mode (gateway.screens.stock): start receiving or a count (next section
+    # while one is open), finish, cancel - Ctrl with the last three function keys
+    "stock": ("Ctrl+F10", "k_stock"),
+    "stock_finish": ("Ctrl+F11", "k_stock_finish"),
+    "stock_cancel": ("Ctrl+F12", "k_stock_cancel"),
     # print again (Ctrl+P, as everywhere): the receipt that did not print (the banner),
     # else the last one. Not a Shift+F key: those are taken by the rarer sale actions.
     "reprint": ("Ctrl+P", "k_reprint"),

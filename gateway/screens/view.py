@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from devices.events import WeightReading
 from gateway.i18n import CatalogNames, adjustment_label, product_name
@@ -22,6 +22,9 @@ from gateway.money import ZERO
 from gateway.screens.money import CurrencyFormat, weight_text
 from gateway.screens.requests import LaneSnapshot
 from gateway.screens.selling import Choice
+
+if TYPE_CHECKING:
+    from gateway.screens.stock import StockView
 
 Translate = Callable[[str], str]
 
@@ -171,6 +174,7 @@ class ScreenView:
     thanks: LastSale | None = None  # the customer's thank-you, until cleared
     refunded: str | None = None  # the customer's last refund total, until cleared
     refund_picks: tuple[tuple[int, str], ...] = ()  # (line number, picked) so far
+    stock: StockView | None = None  # the open stock session, shown instead of the basket
 
     @property
     def last_line(self) -> LineView | None:

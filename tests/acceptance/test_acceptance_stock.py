@@ -14,8 +14,10 @@ from typing import Any
 
 import pytest
 from acceptance_testkit import (
+    ANNA,
     BANANA_PLU,
     BEAT,
+    BREAD,
     MILK,
     SYNC_ENV,
     Store,
@@ -281,3 +283,146 @@ def test_the_cashier_screen_says_what_each_stock_scan_counted(
         stock(store, "cancel", pin=True)
     finally:
         page.close()
+
+
+def supervisor(page: Any, prompt: str, who: tuple[str, str] = BEAT) -> None:
+    """The stock dialog's staff number and PIN, typed, then Enter: no mouse."""
+    dialog = page.locator(f'[data-prompt="{prompt}"]')
+    dialog.locator("input[name=staff_id]").fill(who[0])
+    dialog.locator("input[name=pin]").fill(who[1])
+    dialog.locator("input[name=pin]").press("Enter")
+
+
+def test_a_count_taken_from_the_cashier_page(store: Store, browser: Browser) -> None:
+    """Ctrl+F10 at 1024x768: a count of section shelf by the supervisor; a scan on the
+    scanner, 3*bread typed and bananas on the scale (F3) go to it and show; Ctrl+F10
+    moves to the next section;
+    Ctrl+F11 finishes it: the stock_count record holds both, the till sells again."""
+    store.signed_on()
+    store.void_left_open()
+    head = store.head()
+    page = open_page(
+        browser,
+        daemon_kiosk(str(store.status()["screens"]), store.box_dir),
+        width=1024,
+        height=768,
+    )
+    try:
+        page.keyboard.type("shelf")
+        page.keyboard.press("Control+F10")
+        dialog = page.locator('[data-prompt="stock_start"]')
+        expect(dialog.locator("input[name=section]")).to_have_value("shelf")
+        expect(dialog.locator("input[name=mode]")).to_have_value("count")
+        expect(dialog.locator("input[name=staff_id]")).to_be_focused()
+        page.keyboard.type(BEAT[0])  # keyboard only: number, Tab, PIN, Enter
+        page.keyboard.press("Tab")
+        page.keyboard.type(BEAT[1])
+        page.keyboard.press("Enter")
+        expect(page.locator("[data-state]")).to_have_attribute("data-state", "stock")
+        expect(page.locator("#stock-section")).to_have_text("shelf")
+        store.scanner.scan(MILK)
+        names, counted = page.locator(".stock-lines td.name"), page.locator(".stock-lines td.qty")
+        expect(names).to_have_text(["Whole milk 1 l"])
+        expect(counted).to_have_text(["1"])
+        page.keyboard.type(f"3*{BREAD}")
+        page.keyboard.press("Enter")
+        expect(names).to_have_text(["Whole milk 1 l", "Brown bread 500 g"])
+        expect(counted).to_have_text(["1", "3"])
+        assert store.key("scan", code=MILK).get("refused") == "stock_mode"
+        page.keyboard.type("backroom")
+        page.keyboard.press("Control+F10")
+        section = page.locator('[data-prompt="stock_section"]')
+        expect(section.locator("input[name=name]")).to_have_value("backroom")
+        section.locator("input[name=name]").press("Enter")
+        expect(page.locator("#stock-section")).to_have_text("backroom")
+        store.scanner.scan(MILK)
+        expect(counted).to_have_text(["2", "3"])
+        store.put_on_scale("scale-kg", "3.900")
+        page.keyboard.type(BANANA_PLU)
+        page.keyboard.press("F3")  # weighed: the scale's stable reading
+        expect(counted).to_have_text(["2", "3", "3.900 kg"])
+        store.clear_scales()
+        fits = page.evaluate(
+            "document.documentElement.scrollWidth <= 1024 && "
+            "document.documentElement.scrollHeight <= 768"
+        )
+        assert fits, "the stock mode fits the 1024x768 till"
+        page.keyboard.press("Control+F11")
+        supervisor(page, "stock_finish")
+        expect(page.locator("[data-state]")).to_have_attribute("data-state", "idle")
+        expect(page.locator("[data-prompt]")).to_have_count(0)
+    finally:
+        page.close()
+    (count,) = [r.body for r in store.records(head) if r.kind == "stock_count"]
+    assert count["sections"] == ["shelf", "backroom"]
+    assert count["staff"]["id"] == BEAT[0] and count["finished_by"]["id"] == BEAT[0]
+    assert sorted((x["sku"], x["counted"]) for x in count["lines"]) == [
+        ("BANANA", "3.900"),
+        ("BREAD-BRN", "3.000"),
+        ("MILK-1L", "2.000"),
+    ]
+    assert session(store) is None
+    assert store.key("scan", code=MILK).get("ok"), "the till sells again"
+    store.ok("void_sale", reason="test", supervisor=BEAT[0], supervisor_pin=BEAT[1])
+
+
+def test_a_cashier_cannot_start_a_count_from_the_page(store: Store, browser: Browser) -> None:
+    """A cashier's own number and PIN in the stock dialog: refused inside it, the PIN
+    cleared, nothing journalled, the till still selling."""
+    store.signed_on()
+    store.void_left_open()
+    head = store.head()
+    page = open_page(browser, daemon_kiosk(str(store.status()["screens"]), store.box_dir))
+    try:
+        page.keyboard.press("Control+F10")
+        supervisor(page, "stock_start", (ANNA["staff"], ANNA["pin"]))
+        dialog = page.locator('[data-prompt="stock_start"]')
+        expect(dialog.locator("#prompt-alert")).to_contain_text(
+            "may not receive goods or count stock"
+        )
+        expect(dialog.locator("input[name=staff_id]")).to_have_value(ANNA["staff"])
+        expect(dialog.locator("input[name=pin]")).to_have_value("")
+        page.keyboard.press("Escape")
+        expect(page.locator("[data-prompt]")).to_have_count(0)
+        expect(page.locator("[data-state]")).to_have_attribute("data-state", "idle")
+    finally:
+        page.close()
+    assert not [r for r in store.records(head) if r.kind.startswith("stock")]
+    assert session(store) is None
+
+
+def test_receiving_against_an_order_from_the_cashier_page(
+    store: Store, keys: Path, browser: Browser
+) -> None:
+    """Ctrl+F10 lists PO-1's lines (ordered / received / outstanding); receiving against
+    it shows each line's progress instead of the basket; Ctrl+F12 cancels it with a reason,
+    no document, and the till is back."""
+    store.signed_on()
+    store.void_left_open()
+    order_published(store, keys)
+    head = store.head()
+    page = open_page(browser, daemon_kiosk(str(store.status()["screens"]), store.box_dir))
+    try:
+        page.keyboard.type("PO-1")  # an order of the box on the entry line: receiving it
+        page.keyboard.press("Control+F10")
+        dialog = page.locator('[data-prompt="stock_start"]')
+        expect(dialog.locator("table.figures")).to_contain_text("PO-1 · Whole milk 1 l")
+        expect(dialog.locator("input[name=mode]")).to_have_value("receive")
+        expect(dialog.locator("input[name=po]")).to_have_value("PO-1")
+        dialog.locator("input[name=delivery_note]").fill("DN-9")
+        supervisor(page, "stock_start")
+        expect(page.locator("#stock-po")).to_have_text("PO-1")
+        milk = page.locator(".stock-order tr.line", has_text="Whole milk 1 l")
+        store.scanner.scan(MILK)
+        expect(milk.locator("td.received")).to_have_text("1")
+        page.keyboard.type("mistake")
+        page.keyboard.press("Control+F12")
+        supervisor(page, "stock_cancel")
+        expect(page.locator("[data-state]")).to_have_attribute("data-state", "idle")
+    finally:
+        page.close()
+    steps = [r.body for r in store.records(head) if r.kind.startswith("stock")]
+    assert [b["action"] for b in steps] == ["start", "add", "cancel"]
+    assert steps[0]["purchase_order"] == "PO-1" and steps[0]["delivery_note"] == "DN-9"
+    assert steps[-1]["reason"] == "mistake"
+    assert not [r for r in store.records(head) if r.kind == "goods_receipt"]
