@@ -1319,7 +1319,7 @@ def levels(db: Database, store: str | None = None, as_of: str | None = None) -> 
     # one after the last of them in ledger order.
     names = {
         (r[0], r[1]): (r[2], r[3])
-        for r in db.query("SELECT store, sku, name, unit FROM stock_position")
+        for r in db.query(f"SELECT store, sku, name, unit FROM stock_position {where}", params)
     }
     cond = " AND ".join(c for c in ("business_day <= ?", "store = ?" if store else "") if c)
     latest: dict[tuple[str, str], tuple[Decimal, Decimal]] = {}
