@@ -2,6 +2,9 @@
 
 Run: .venv/bin/python bench/bench_stock.py [--stores N] [--skus K] [--days D] [--sales S]
 [--skip-sqlite] [--skip-postgresql]
+Scale targets (PostgreSQL only): bench/bench_stock.py --scale [--stores N] [--post-stores M]
+[--products P] [--sales S] [--lines L] [--lookups Q]; the full size is
+--scale --stores 500 --products 20000 --sales 3000 --lines 5 (default --stores 5).
 
 For each database (PostgreSQL on 127.0.0.1:5432, or $STOREGATE_TEST_PG; SQLite in a
 temporary folder) it builds, in the same run:
@@ -20,12 +23,25 @@ and measures:
 - **levels at the end of a day** (`levels(as_of=...)`: adds the movements up);
 - **reorder** suggestions for one store; **stock check** (alert rules) over all stores;
 - `verify` (every position recomputed from its movements).
+
+With --scale (issue 17 item 6), in a fresh PostgreSQL database:
+- **a store's levels**: N stores x P products of `stock_position` loaded with COPY (set-up),
+  then `cloud.stock.levels(db, store)` (what `cloud stock report onhand --store S` reads)
+  for Q random stores: p50/p95/max against the 50 ms target;
+- **one day posted**: M stores (default N) x S sales of L lines each, stored with COPY as
+  ingest leaves them (acknowledged `journal_record` rows and `box_chain`), posted by
+  `cloud.stock.post_journal`; baseline in the same run: a bare COPY of the same movement
+  rows into a copy of `stock_movement`. When M < 500 the time for 500 stores is
+  extrapolated linearly and labelled so.
 """
 
 from __future__ import annotations
 
 import argparse
+import io
+import json
 import os
+import random
 import sys
 import tempfile
 import time
@@ -47,10 +63,7 @@ from gateway.journal.chain import canonical_json
 PG_ADMIN = os.environ.get("STOREGATE_TEST_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
 FIRST_DAY = date(2026, 11, 2)
 NOW = "2026-12-01T06:00:00.000Z"
-MOVEMENT_COLUMNS = (
-    "key, store, sku, kind, quantity, unit, unit_cost, value, on_hand_after, avg_cost_after, "
-    "business_day, time, document, box, seq, line, reason, actor, recorded_at"
-)
+MOVEMENT_COLUMNS = stock.WRITTEN_COLUMNS
 
 
 def timed(action: Callable[[], Any]) -> tuple[float, Any]:
@@ -175,16 +188,197 @@ def run(name: str, url: str, args: argparse.Namespace) -> None:
         db.close()
 
 
+def load_positions(url: str, stores: int, products: int) -> float:
+    """N x P positions by COPY (set-up): the primary key built once after the load."""
+    started = time.perf_counter()
+    with psycopg.connect(url) as conn:
+        conn.execute("ALTER TABLE stock_position DROP CONSTRAINT stock_position_pkey")
+        with conn.cursor().copy(
+            "COPY stock_position (store, sku, name, unit, on_hand, avg_cost, last_movement, "
+            "updated_at) FROM STDIN"
+        ) as copy:
+            for s in range(stores):
+                copy.write(
+                    "".join(
+                        f"store-{s}\tP{n:05d}\titem {n}\teach\t100000.000\t1.2500\t0\t{NOW}\n"
+                        for n in range(products)
+                    )
+                )
+        conn.execute("ALTER TABLE stock_position ADD PRIMARY KEY (store, sku)")
+        conn.commit()
+        conn.autocommit = True
+        conn.execute("VACUUM ANALYZE stock_position")
+    return time.perf_counter() - started
+
+
+def sale_template() -> dict[str, Any]:
+    """A real lane sale body from the fleet simulator, its lines to be replaced."""
+    for kind, body in StoreDay("store-0", "box-1", FIRST_DAY, 5, seed=0).records():
+        if kind == "sale":
+            return body
+    raise AssertionError("the fleet simulator made no sale")
+
+
+def load_day(url: str, stores: int, products: int, sales: int, lines: int) -> int:
+    """One business day per store: S sales of L lines (distinct random products), stored
+    by COPY as ingest leaves them (acknowledged and chained). Returns the sale lines."""
+    template = sale_template()
+    line = dict(template["lines"][0])
+    rng = random.Random(17)
+    with psycopg.connect(url) as conn:
+        with conn.cursor().copy(
+            "COPY journal_record (store, box, seq, id, time, clock_synced, kind, body, "
+            "prev_hash, hash, historical, received_at) FROM STDIN"
+        ) as copy:
+            for s in range(stores):
+                store = f"store-{s}"
+                buffer = io.StringIO()
+                for seq in range(1, sales + 1):
+                    chosen = rng.sample(range(products), lines)
+                    body = dict(template, receipt_id=f"box-1-20261102-{seq:05d}")
+                    body["lane"] = {"store": store, "box": "box-1"}
+                    body["lines"] = [
+                        dict(line, index=i, sku=f"P{n:05d}", name=f"item {n}")
+                        for i, n in enumerate(chosen)
+                    ]
+                    text = json.dumps(body, separators=(",", ":"), sort_keys=True)
+                    text = text.replace("\\", "\\\\")
+                    buffer.write(
+                        f"{store}\tbox-1\t{seq}\t{uuid.uuid4().hex}\t{FIRST_DAY}T12:00:00.000Z"
+                        f"\tt\tsale\t{text}\t{'0' * 64}\t{seq:064x}\tf\t{NOW}\n"
+                    )
+                copy.write(buffer.getvalue())
+        with conn.cursor().copy(
+            "COPY box_chain (store, box, acked_seq, acked_hash, max_seq) FROM STDIN"
+        ) as copy:
+            for s in range(stores):
+                copy.write(f"store-{s}\tbox-1\t{sales}\t{sales:064x}\t{sales}\n")
+        conn.commit()
+        conn.autocommit = True
+        conn.execute("VACUUM ANALYZE journal_record")
+    return stores * sales * lines
+
+
+def bare_copy(url: str) -> tuple[float, int]:
+    """The posted movement rows, copied out to a file, then timed: a bare COPY of them
+    into a copy of `stock_movement` (same columns, same indexes), one transaction."""
+    with tempfile.TemporaryFile() as spool, psycopg.connect(url) as conn:
+        with conn.cursor().copy(
+            f"COPY (SELECT {MOVEMENT_COLUMNS} FROM stock_movement ORDER BY id) TO STDOUT"
+        ) as out:
+            for block in out:
+                spool.write(block)
+        conn.execute("CREATE TABLE bare_movement (LIKE stock_movement INCLUDING ALL)")
+        conn.commit()
+        spool.seek(0)
+        started = time.perf_counter()
+        with conn.cursor().copy(f"COPY bare_movement ({MOVEMENT_COLUMNS}) FROM STDIN") as copy:
+            while block := spool.read(1 << 20):
+                copy.write(block)
+        conn.commit()
+        seconds = time.perf_counter() - started
+        count = conn.execute("SELECT count(*) FROM bare_movement").fetchone()
+    return seconds, int(count[0]) if count else 0
+
+
+def percentile(values: list[float], share: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(share * len(ordered)))]
+
+
+def run_scale(url: str, args: argparse.Namespace) -> bool:
+    """The two scale targets; True when both are met (the posting one only if measured
+    at the full 500 stores)."""
+    db = Database.open(url)
+    upgrade(db)
+    db.close()
+    stores, products = args.stores, args.products
+    loaded = load_positions(url, stores, products)
+    print(
+        f"\nPostgreSQL, scale: {stores} stores x {products:,} products = "
+        f"{stores * products:,} stock_position rows (COPY and index: {loaded:.1f} s)"
+    )
+    db = Database.open(url)
+    try:
+        rng = random.Random(6)
+        times = []
+        for _ in range(args.lookups):
+            store = f"store-{rng.randrange(stores)}"
+            seconds, found = timed(lambda s=store: stock.levels(db, s))
+            assert len(found) == products, (store, len(found))
+            times.append(seconds * 1000)
+        p95 = percentile(times, 0.95)
+        levels_ok = p95 < 50
+        print(
+            f"  a store's levels ({args.lookups} random stores, {products:,} items each): "
+            f"p50 {percentile(times, 0.5):.1f} ms, p95 {p95:.1f} ms, max {max(times):.1f} ms "
+            f"(target p95 < 50 ms: {'met' if levels_ok else 'MISSED'})"
+        )
+    finally:
+        db.close()
+    posting = args.post_stores or stores
+    set_up, sale_lines = timed(lambda: load_day(url, posting, products, args.sales, args.lines))
+    print(
+        f"  one day: {posting} stores x {args.sales:,} sales x {args.lines} lines = "
+        f"{sale_lines:,} sale lines "
+        f"(journal COPY: {set_up:.1f} s)"
+    )
+    db = Database.open(url)
+    try:
+        seconds, posted = timed(lambda: stock.post_journal(db, NOW))
+    finally:
+        db.close()
+    assert posted.movements == sale_lines, (posted, sale_lines)
+    baseline, copied = bare_copy(url)
+    assert copied == posted.movements
+    print(
+        f"  post the day            {seconds:7.1f} s  {posted.movements / seconds:9,.0f} "
+        f"movements/s   (baseline: bare COPY of the same {copied:,} rows {baseline:.1f} s, "
+        f"{copied / baseline:,.0f} rows/s; ratio {seconds / baseline:.1f}x)"
+    )
+    full = seconds * 500 / posting
+    if posting < 500:
+        print(
+            f"  EXTRAPOLATED to 500 stores (linear, x{500 / posting:g}): post {full:,.0f} s, "
+            f"bare COPY {baseline * 500 / posting:,.0f} s"
+        )
+    post_ok = posting >= 500 and seconds < 60
+    print(
+        f"  target one day of 500 stores < 60 s: "
+        f"{'met' if post_ok else 'MISSED' if full >= 60 else 'not measured at full size'}"
+    )
+    return levels_ok and post_ok
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--stores", type=int, default=20)
+    parser.add_argument("--stores", type=int, help="default 20, with --scale 5")
     parser.add_argument("--skus", type=int, default=2000)
     parser.add_argument("--days", type=int, default=7)
     parser.add_argument("--sales", type=int, default=300)
     parser.add_argument("--skip-sqlite", action="store_true")
     parser.add_argument("--skip-postgresql", action="store_true")
+    parser.add_argument("--scale", action="store_true", help="the issue 17 scale targets")
+    parser.add_argument("--products", type=int, default=20000, help="--scale: items a store")
+    parser.add_argument("--post-stores", type=int, help="--scale: stores posted (default all)")
+    parser.add_argument("--lines", type=int, default=5, help="--scale: lines a sale")
+    parser.add_argument("--lookups", type=int, default=300, help="--scale: stores read")
     args = parser.parse_args()
     print(f"load average at start: {os.getloadavg()[0]:.1f}; Python {sys.version.split()[0]}")
+    if args.scale:
+        args.stores = args.stores or 5
+        args.sales = args.sales if args.sales != 300 else 3000
+        name = f"bench_stock_{uuid.uuid4().hex[:8]}"
+        admin = psycopg.connect(PG_ADMIN, autocommit=True)
+        admin.execute(f'CREATE DATABASE "{name}"')
+        try:
+            met = run_scale(f"{PG_ADMIN.rsplit('/', 1)[0]}/{name}", args)
+        finally:
+            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+            admin.close()
+        print(f"load average at end: {os.getloadavg()[0]:.1f}")
+        return 0 if met else 1
+    args.stores = args.stores or 20
     if not args.skip_postgresql:
         name = f"bench_stock_{uuid.uuid4().hex[:8]}"
         admin = psycopg.connect(PG_ADMIN, autocommit=True)

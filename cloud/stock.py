@@ -28,7 +28,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 
 from pydantic import ValidationError
 
@@ -47,6 +47,10 @@ COST = Decimal("0.0001")
 CENT = Decimal("0.01")
 ZERO = Decimal(0)
 STOCK_LOCK = 7150017  # pg_advisory_xact_lock key: one stock writer at a time
+WRITTEN_COLUMNS = (  # a movement as `Ledger` writes it
+    "key, store, sku, kind, quantity, unit, unit_cost, value, on_hand_after, avg_cost_after, "
+    "business_day, time, document, box, seq, line, reason, actor, recorded_at"
+)
 POST_CHUNK = 2000  # journal records read per posting transaction
 UNMEASURED = "price label without weight: quantity not known"
 
@@ -265,11 +269,14 @@ class Ledger:
     def flush(self) -> None:
         """Write the pending movements, then the touched positions (with the id of their
         last movement as `last_movement`). A key already stored fails the transaction:
-        the caller's look-up of known keys must have prevented it."""
+        the caller's look-up of known keys must have prevented it. On PostgreSQL the
+        movements go in by COPY and the positions in one statement (a day of a whole
+        fleet is millions of rows: bench/bench_stock.py --scale)."""
+        if self.db.dialect == "postgresql":
+            self._flush_postgresql()
+            return
         self.db.executemany(
-            "INSERT INTO stock_movement (key, store, sku, kind, quantity, unit, unit_cost, "
-            "value, on_hand_after, avg_cost_after, business_day, time, document, box, seq, "
-            "line, reason, actor, recorded_at) VALUES "
+            f"INSERT INTO stock_movement ({WRITTEN_COLUMNS}) VALUES "
             "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             self.pending,
         )
@@ -299,6 +306,38 @@ class Ledger:
             "avg_cost = excluded.avg_cost, last_movement = excluded.last_movement, "
             "updated_at = excluded.updated_at",
             rows,
+        )
+        self.touched.clear()
+
+    def _flush_postgresql(self) -> None:
+        cur = self.db.conn.cursor()
+        if self.pending:
+            with cur.copy(f"COPY stock_movement ({WRITTEN_COLUMNS}) FROM STDIN") as copy:
+                for row in self.pending:
+                    copy.write_row(row)
+            self.pending.clear()
+        if not self.touched:
+            return
+        columns: list[list[Any]] = [[], [], [], [], [], []]
+        for store, sku in sorted(self.touched):
+            position, name, unit = self.positions[(store, sku)]
+            values = (store, sku, name, unit, position.on_hand, position.avg_cost)
+            for column, value in zip(columns, values, strict=True):
+                column.append(value)
+        columns[4] = [self.num(q, QTY) for q in columns[4]]
+        columns[5] = [self.num(c, COST) for c in columns[5]]
+        cur.execute(
+            "INSERT INTO stock_position (store, sku, name, unit, on_hand, avg_cost, "
+            "last_movement, updated_at) SELECT u.store, u.sku, u.name, u.unit, u.on_hand, "
+            "u.avg_cost, (SELECT max(m.id) FROM stock_movement m WHERE m.store = u.store "
+            "AND m.sku = u.sku), %s FROM unnest(%s::text[], %s::text[], %s::text[], "
+            "%s::text[], %s::numeric[], %s::numeric[]) "
+            "AS u(store, sku, name, unit, on_hand, avg_cost) "
+            "ON CONFLICT (store, sku) DO UPDATE SET name = excluded.name, "
+            "unit = excluded.unit, on_hand = excluded.on_hand, "
+            "avg_cost = excluded.avg_cost, last_movement = excluded.last_movement, "
+            "updated_at = excluded.updated_at",
+            (self.now, *columns),
         )
         self.touched.clear()
 
@@ -1246,8 +1285,10 @@ def on_order(db: Database, store: str) -> dict[str, Decimal]:
 # ---------------------------------------------------------------- reading
 
 
-@dataclass(frozen=True)
-class Level:
+class Level(NamedTuple):
+    """An item's position as reported. A named tuple, not a dataclass: a store's levels
+    are tens of thousands of them per read (bench/bench_stock.py --scale)."""
+
     store: str
     sku: str
     name: str
@@ -1270,13 +1311,15 @@ def levels(db: Database, store: str | None = None, as_of: str | None = None) -> 
             "ORDER BY store, sku",
             params,
         )
+        if db.dialect == "postgresql":  # NUMERIC arrives as Decimal already
+            return [Level(*r) for r in rows]
         return [Level(r[0], r[1], r[2], r[3], dec(r[4]), dec(r[5])) for r in rows]
     # At the end of a day: on hand is the sum of the item's movements of that day and
     # before (a document back-dated to an earlier day counts there); the average is the
     # one after the last of them in ledger order.
     names = {
         (r[0], r[1]): (r[2], r[3])
-        for r in db.query("SELECT store, sku, name, unit FROM stock_position")
+        for r in db.query(f"SELECT store, sku, name, unit FROM stock_position {where}", params)
     }
     cond = " AND ".join(c for c in ("business_day <= ?", "store = ?" if store else "") if c)
     latest: dict[tuple[str, str], tuple[Decimal, Decimal]] = {}
