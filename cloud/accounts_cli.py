@@ -8,6 +8,7 @@ import argparse
 import getpass
 import json
 from collections.abc import Callable
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -216,8 +217,6 @@ def _expires(text: str, period: str) -> str:
     if text == "never":
         return ""
     try:
-        from datetime import date
-
         return date.fromisoformat(text).isoformat()
     except ValueError:
         raise UsageError(

@@ -14,27 +14,25 @@ from __future__ import annotations
 
 import re
 from collections import defaultdict
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 
 from cloud.alerts import raise_alert
 from cloud.db import Database
 from gateway.errors import UsageError
+from gateway.money import parse_amount
 from gateway.settings import IDENTIFIER
 
 LEVELS = ((Decimal(100), "critical"), (Decimal(80), "warning"))  # % of the budget, highest first
 
 
 def amount(text: str, where: str) -> Decimal:
-    """A positive amount with at most two decimals, or a clear error naming `where`."""
+    """A head-office amount in cents (`gateway.money.parse_amount`'s rules), or a clear
+    error naming `where`; 40 is 40.00, so amounts print as cents."""
     try:
-        value = Decimal(text)
-    except InvalidOperation:
-        value = Decimal(-1)
-    if not value.is_finite() or value < 0 or value != round(value, 2):
-        raise UsageError(
-            f"{text!r} is not an amount", where=where, fix="a positive amount, e.g. 3000.00"
-        )
-    return value.quantize(Decimal("0.01"))  # 40 is 40.00: amounts print as cents
+        value = parse_amount(text, 2, what=where)
+    except ValueError as exc:
+        raise UsageError(str(exc), where=where, fix="a positive amount, e.g. 3000.00") from None
+    return value.quantize(Decimal("0.01"))
 
 
 def set_department(

@@ -22,7 +22,7 @@ import re
 import secrets
 from collections import defaultdict
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
@@ -568,7 +568,7 @@ def day_spending(db: Database, store: str, now: str) -> list[dict[str, Any]]:
     """Stored value each member spent at the store's boxes on `now`'s UTC day and the day
     before (a box matches its own local day), per meal, from the posted box changes."""
     today = date.fromisoformat(now[:10])
-    days = [str(today.fromordinal(today.toordinal() - 1)), str(today)]
+    days = [str(today - timedelta(days=1)), str(today)]
     spent: dict[str, dict[str, dict[str, Decimal]]] = {d: {} for d in days}
     for member, day, meal, delta in db.query(
         "SELECT member, day, meal, delta FROM member_ledger WHERE store = ? AND source = 'box' "

@@ -22,6 +22,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from decimal import Decimal
 
+from gateway.money import decimal_places
+
 # The notes and coins in circulation of each currency, largest first (central banks'
 # lists: SNB for CHF, ECB for EUR, Federal Reserve / US Mint for USD, Bank of England /
 # Royal Mint for GBP, PBoC for CNY, Bank of Japan / Japan Mint for JPY). A currency not
@@ -71,8 +73,7 @@ def amount_problem(amount: Decimal, places: int, what: str) -> str | None:
     than 0, with no more decimals than the currency's; None when it can."""
     if not amount.is_finite() or amount <= 0:
         return f"{what} must be more than 0."
-    exponent = amount.as_tuple().exponent
-    if isinstance(exponent, int) and -exponent > places:
+    if decimal_places(amount) > places:
         return f"The amount {amount} has more than the currency's {places} decimals."
     return None
 
