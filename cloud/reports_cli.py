@@ -14,7 +14,7 @@ from cloud.clock import system_clock, utc_now_iso
 from cloud.db import Database
 from cloud.dividend import DividendRules
 from cloud.dividend import run as dividend_run
-from cloud.sales import Period, load
+from cloud.sales import Loaded, Period, load
 from cloud.schema import require_current
 from gateway.errors import UsageError
 
@@ -23,7 +23,8 @@ ArgAdder = Callable[[argparse.ArgumentParser], None]
 
 def register(sub: Any, db_arg: ArgAdder, broker_args: ArgAdder) -> None:
     report = sub.add_parser(
-        "report", help="sales, items, basket, refunds, cash, promotion, rfm, payments"
+        "report",
+        help="sales, items, basket, refunds, cash, promotion, rfm, affinity, busy, payments",
     )
     kinds = report.add_subparsers(dest="report", metavar="REPORT")
     sales = _report(kinds, "sales", "sales by store/box/day/hour/category/cashier", db_arg)
@@ -62,6 +63,7 @@ def register(sub: Any, db_arg: ArgAdder, broker_args: ArgAdder) -> None:
     rfm = _report(kinds, "rfm", "member recency / frequency / monetary segments", db_arg)
     rfm.add_argument("--as-of", help="YYYY-MM-DD (default: today, or --to when earlier)")
     rfm.add_argument("--segments", action="store_true", help="summary per segment")
+    _add_mining(kinds, db_arg)
     from cloud import payments_cli  # its report reads settlement lines, not `load`
 
     payments_cli.add_report(kinds, db_arg)
@@ -159,9 +161,52 @@ def _build(db: Database, args: argparse.Namespace, period: Period) -> reports.Ta
             )
         before = load(db, period.before(), args.store)
         return reports.promotion_effect(loaded, before, args.promotion)
+    if args.report in ("affinity", "busy"):
+        return _mining(loaded, args)
     as_of = _as_of(args.as_of, period)
     table = reports.rfm(loaded, as_of)
     return reports.segment_summary(table) if args.segments else table
+
+
+def _add_mining(kinds: Any, db_arg: ArgAdder) -> None:
+    """`cloud report affinity` and `cloud report busy` (cloud.affinity)."""
+    affinity = _report(kinds, "affinity", "items bought together: association rules", db_arg)
+    affinity.add_argument(
+        "--min-support", default="0.01", help="least share of tickets (default 0.01)"
+    )
+    affinity.add_argument(
+        "--min-confidence", default="0.2", help="least confidence of a rule (default 0.2)"
+    )
+    affinity.add_argument("--limit", type=int, default=50, help="how many rules (default 50)")
+    busy = _report(kinds, "busy", "busy hours (weekday x hour) and seasonality (month)", db_arg)
+    busy.add_argument(
+        "--by", default="hour", choices=("hour", "month"), help="group by (default hour)"
+    )
+
+
+def _mining(loaded: Loaded, args: argparse.Namespace) -> reports.Table:
+    from cloud import affinity
+
+    if args.report == "busy":
+        return affinity.busy(loaded, args.by)
+    return affinity.affinity(
+        loaded,
+        min_support=_fraction(args.min_support, "--min-support"),
+        min_confidence=_fraction(args.min_confidence, "--min-confidence"),
+        limit=args.limit,
+    )
+
+
+def _fraction(text: str, where: str) -> Decimal:
+    try:
+        value = Decimal(text)
+    except InvalidOperation:
+        value = Decimal(-1)
+    if not value.is_finite() or not 0 < value <= 1:
+        raise UsageError(
+            f"{text!r} is not a share between 0 and 1", where=where, fix="e.g. 0.05 for 5 %"
+        )
+    return value
 
 
 def _dividend(args: argparse.Namespace) -> int:
