@@ -13,6 +13,7 @@ from typing import Any
 from cloud import render
 from cloud.clock import utc_now_iso
 from cloud.db import Database
+from cloud.reports import Table
 from cloud.reports_cli import ArgAdder, _report
 from cloud.sales import Period
 from cloud.schema import require_current
@@ -119,41 +120,47 @@ def _store(db: Database, store: str, lines: list[StatementLine], source: str) ->
     return added
 
 
+def payments_table(db: Database, period: Period, store: str | None, *, everything: bool) -> Table:
+    """`cloud report payments`: the wallet payments of the period (one store's or all)
+    reconciled against the imported statements; the page reads it here too."""
+    records = [
+        (s, box, json.loads(body))
+        for s, box, body in db.query(
+            "SELECT store, box, body FROM journal_record WHERE kind = 'payment' "
+            "ORDER BY store, box, seq"
+        )
+    ]
+    statement = [
+        (
+            s,
+            StatementLine(provider, day, kind, transaction, number, refund_no, Decimal(amount)),
+        )
+        for provider, s, day, kind, transaction, number, refund_no, amount in db.query(
+            "SELECT provider, store, business_day, kind, transaction_id, out_trade_no, "
+            "refund_no, amount FROM settlement_line"
+        )
+    ]
+    journal = [
+        p
+        for p in last_states(records)
+        if p.business_day in period and (store is None or p.store == store)
+    ]
+    lines = [
+        (s, line)
+        for s, line in statement
+        if line.business_day in period and (store is None or s == store)
+    ]
+    return reconcile(journal, lines, everything=everything)
+
+
 def _report_payments(args: argparse.Namespace) -> int:
     period = Period.parse(args.first, args.last)
     db = Database.open(args.db)
     try:
         require_current(db)
-        records = [
-            (store, box, json.loads(body))
-            for store, box, body in db.query(
-                "SELECT store, box, body FROM journal_record WHERE kind = 'payment' "
-                "ORDER BY store, box, seq"
-            )
-        ]
-        statement = [
-            (
-                store,
-                StatementLine(provider, day, kind, transaction, number, refund_no, Decimal(amount)),
-            )
-            for provider, store, day, kind, transaction, number, refund_no, amount in db.query(
-                "SELECT provider, store, business_day, kind, transaction_id, out_trade_no, "
-                "refund_no, amount FROM settlement_line"
-            )
-        ]
+        table = payments_table(db, period, args.store, everything=args.all)
     finally:
         db.close()
-    journal = [
-        p
-        for p in last_states(records)
-        if p.business_day in period and (args.store is None or p.store == args.store)
-    ]
-    lines = [
-        (s, line)
-        for s, line in statement
-        if line.business_day in period and (args.store is None or s == args.store)
-    ]
-    table = reconcile(journal, lines, everything=args.all)
     if args.json:
         print(render.json_text(table))
     elif args.csv:

@@ -382,3 +382,72 @@ def cash_drawer(loaded: Loaded, by: str = "box") -> Table:
     for name in sorted(acc):
         table.rows.append([name, *acc[name]])
     return table
+
+
+# Columns whose figures add up across rows (counts, quantities, amounts); averages, rates,
+# scores and recency do not, and their cell in the totals row stays empty.
+SUMMED = frozenset(
+    {
+        "tickets",
+        "items",
+        "sales",
+        "refunds",
+        "net",
+        "quantity",
+        "refunded",
+        "voids",
+        "voided",
+        "no sales",
+        "quantity before",
+        "sales before",
+        "quantity during",
+        "sales during",
+        "monetary",
+        "members",
+        "paid ins",
+        "paid in",
+        "paid outs",
+        "paid out",
+        "shifts closed",
+        "expected",
+        "counted",
+        "over/short",
+        "journal amount",
+        "statement amount",
+    }
+)
+
+
+def totals(table: Table) -> list[Cell] | None:
+    """The table's totals row: the exact sum of every column in `SUMMED` whose cells are all
+    numbers, "" elsewhere; None when nothing adds up (the page then shows no totals row).
+    A quantity column mixing units (kg and pieces) is still summed here as the CLI's
+    `items` is; `quantities_by_unit` gives them apart."""
+    row: list[Cell] = ["total"]
+    summed = False
+    for i, column in enumerate(table.columns[1:], start=1):
+        cells = [r[i] for r in table.rows]
+        if column in SUMMED and cells and all(isinstance(c, int | Decimal) for c in cells):
+            if all(isinstance(c, int) for c in cells):
+                row.append(sum(int(c) for c in cells))
+            else:
+                row.append(sum((Decimal(c) for c in cells), Decimal(0)))
+            summed = True
+        else:
+            row.append("")
+    return row if summed else None
+
+
+def quantities_by_unit(loaded: Loaded, by: str) -> Table:
+    """Quantity sold per group and unit: kilograms never added to pieces."""
+    key = (lambda e: "all") if by == "category" else _key_of(by)
+    acc: dict[tuple[str, str], Decimal] = defaultdict(Decimal)
+    for entry in loaded.entries:
+        if isinstance(entry.body, SaleBody):
+            for line in entry.body.lines:
+                group = line.category if by == "category" else key(entry)
+                acc[(group, line.unit)] += line.quantity
+    table = Table(f"Quantities by unit, by {by}", [by, "unit", "quantity"])
+    for (group, unit), quantity in sorted(acc.items()):
+        table.rows.append([group, unit, quantity.normalize() if quantity else Decimal(0)])
+    return table

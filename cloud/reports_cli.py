@@ -124,7 +124,7 @@ def _run_report(args: argparse.Namespace) -> int:
     db = Database.open(args.db)
     try:
         require_current(db)
-        table = _build(db, args, period)
+        table = build_table(db, args, period)
     finally:
         db.close()
     if args.json:
@@ -140,7 +140,9 @@ def _run_report(args: argparse.Namespace) -> int:
     return 0
 
 
-def _build(db: Database, args: argparse.Namespace, period: Period) -> reports.Table:
+def build_table(db: Database, args: argparse.Namespace, period: Period) -> reports.Table:
+    """The table of `cloud report REPORT` for these arguments (the page builds its tables
+    here too, so a figure on the page is the figure the CLI prints)."""
     if args.report == "cash":
         return reports.cash_drawer(load(db, period, args.store, reports.CASH_KINDS), args.by)
     loaded = load(db, period, args.store)

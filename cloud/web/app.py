@@ -31,7 +31,7 @@ from starlette.staticfiles import StaticFiles
 from cloud.alerts import acknowledge, get_alert
 from cloud.clock import Clock, iso
 from cloud.db import Database
-from cloud.web import api, views
+from cloud.web import api, report_page, views
 from cloud.web.accounts import (
     SIGN_IN_REFUSED,
     Account,
@@ -311,6 +311,7 @@ def create_app(db_url: str, *, clock: Clock, https: bool = False) -> Starlette:
             Route("/alerts/{alert:int}/ack", ack, methods=["POST"]),
             Route("/api/stores/{store}/sales", signed_in(api_sales)),
             *api.routes(open_db, clock, browser_account),
+            *report_page.routes(open_db, clock, signed_in, page),
             Mount("/static", StaticFiles(directory=HERE / "static"), name="static"),
         ],
         middleware=[Middleware(BaseHTTPMiddleware, dispatch=headers)],
