@@ -267,6 +267,7 @@ class _Ledger:
         self.item: list[Decimal] = []
         self.basket: list[Decimal] = []
         self._given: list[tuple[int, int, str, str, Decimal, list[int]]] = []
+        self.spends: dict[str, Decimal] = {}  # a threshold's id -> the spend it counted
 
     def give(self, promo_id: str, name: str, discount: Decimal, indexes: list[int]) -> None:
         """`promo_id` took `discount` (positive, the sum of its adjustments) off `indexes`."""
@@ -274,11 +275,17 @@ class _Ledger:
             self._given.append((indexes[0], len(self._given), promo_id, name, discount, indexes))
 
     def promotions(self) -> tuple[dict[str, Any], ...]:
-        """What each promotion gave and on which lines, in order of first appearance."""
-        return tuple(
-            {"id": promo_id, "name": name, "discount": discount, "lines": indexes}
-            for _, _, promo_id, name, discount, indexes in sorted(self._given)
-        )
+        """What each promotion gave and on which lines, in order of first appearance; a
+        threshold also says what spend it counted (its lines' shares name only the
+        discount, so a line keeps its share's explanation while the basket grows)."""
+        spends = self.spends
+        out = []
+        for _, _, promo_id, name, discount, indexes in sorted(self._given):
+            entry = {"id": promo_id, "name": name, "discount": discount, "lines": indexes}
+            if promo_id in spends:
+                entry["spend"] = spends[promo_id]
+            out.append(entry)
+        return tuple(out)
 
 
 # -- 1. list amounts -------------------------------------------------------------------------
@@ -1010,7 +1017,7 @@ def _threshold(
     discount = _threshold_discount(promo, total, places)
     if discount <= 0:
         return
-    detail = f"{discount} off {total}"
+    detail = threshold_detail(discount)
     name, promo_id = promo.name, promo.id
     given: list[Decimal] = []
     indexes: list[int] = []
@@ -1024,6 +1031,7 @@ def _threshold(
     taken_off = ZERO - sum(given, ZERO)
     ledger.basket.append(taken_off)
     ledger.give(promo_id, name, taken_off, indexes)
+    ledger.spends[promo_id] = total
 
 
 def _thresholds_in_minor_units(
@@ -1073,7 +1081,7 @@ def _thresholds_in_minor_units(
         if not given:
             continue  # a discount under one minor unit: no line gets anything
         shared = True
-        detail = f"{discount} off {spend}"
+        detail = threshold_detail(discount)
         name, promo_id = promo.name, promo.id
         discount_of = shares.discount
         made: dict[int, Adjustment] = {}  # lines given the same share share one (read-only)
@@ -1094,10 +1102,19 @@ def _thresholds_in_minor_units(
             taken_off,
             [line.index for line, f in zip(own, floors, strict=True) if f],
         )
+        ledger.spends[promo_id] = spend
     for line, before, now in zip(own, start, cents, strict=True):
         if before != now:
             line.amount -= shares.amount_of(before - now)
     return left
+
+
+def threshold_detail(discount: Decimal) -> str:
+    """What a line's share of a threshold says: the discount it is a share of. The spend
+    that discount was worked out on is the basket's (`PricedBasket.promotions`' `spend`),
+    not the line's, so a line whose share stays the same keeps the same explanation while
+    the basket grows (pricing per scan re-uses such lines as they are)."""
+    return f"share of {discount} off"
 
 
 def _eligible(promo: BasketThreshold, lines: Sequence[_Line], catalog: Catalog) -> Sequence[_Line]:
@@ -1181,32 +1198,7 @@ def _finish(
             quantity = source.weight or Decimal(1)
         else:
             quantity = counts.get(count) or counts.setdefault(count, Decimal(count))
-        product = line.product
-        # positional, in PricedLine's field order: keywords cost four times as much here,
-        # and this runs for every line of every pricing
-        priced.append(
-            PricedLine(
-                line.index,
-                product.sku,
-                product.name,
-                product.category,
-                product.unit,
-                quantity,
-                line.unit_price,
-                line.list_amount,
-                tuple(line.adjustments),
-                amount,
-                tax_class.id,
-                tax_class.rate,
-                tax_class.inclusive,
-                tax,
-                total,
-                source.weight,
-                source.label_price,
-                source.code,
-                tuple(product.flags),
-            )
-        )
+        priced.append(_priced_line(line, tuple(line.adjustments), quantity, amount, tax, total))
     total = sum(totals, ZERO)
     cash = (
         cash_rounding(total, money.cash_rounding.increment, money.cash_rounding.rule)
@@ -1230,6 +1222,41 @@ def _finish(
         coupons=tuple(basket.coupons),
         notices=coupon_notices(basket, catalog, active, lines),
         promotions=ledger.promotions(),
+    )
+
+
+def _priced_line(
+    line: _Line,
+    adjustments: tuple[Adjustment, ...],
+    quantity: Decimal,
+    amount: Decimal,
+    tax: Decimal,
+    total: Decimal,
+) -> PricedLine:
+    """The result line of working line `line` (also made by pricing per scan)."""
+    product, source, tax_class = line.product, line.source, line.tax
+    # positional, in PricedLine's field order: keywords cost four times as much here,
+    # and this runs for every line of every pricing
+    return PricedLine(
+        line.index,
+        product.sku,
+        product.name,
+        product.category,
+        product.unit,
+        quantity,
+        line.unit_price,
+        line.list_amount,
+        adjustments,
+        amount,
+        tax_class.id,
+        tax_class.rate,
+        tax_class.inclusive,
+        tax,
+        total,
+        source.weight,
+        source.label_price,
+        source.code,
+        tuple(product.flags),
     )
 
 

@@ -41,11 +41,12 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 
 from gateway.catalog.catalog import Catalog
-from gateway.money import ZERO
+from gateway.money import ZERO, cash_rounding, moling
 from gateway.pricing.basket import Basket, BasketLine
 from gateway.pricing.engine import (
     _SET_PROMOTIONS,
     _UNIT_PROMOTIONS,
+    HUNDRED,
     _active_promotions,
     _apply_basket_promotions,
     _apply_item_promotions,
@@ -56,8 +57,13 @@ from gateway.pricing.engine import (
     _Ledger,
     _Line,
     _minor_units,
+    _priced_line,
+    _Shares,
+    _tax_summary,
+    _threshold_discount,
+    threshold_detail,
 )
-from gateway.pricing.result import PricedBasket
+from gateway.pricing.result import Adjustment, PricedBasket, PricedLine
 
 # what a part gave, per promotion, in the order the engine gave it: (promotion id, name,
 # discount, the lines' indexes in the basket, a set promotion?)
@@ -80,7 +86,9 @@ class PricingMemo:
 
     Read-only (nothing in it is changed after it is made). `lines` is the basket it priced;
     `listed[i]` line i after step 1 and `links[i]` the promotions that tie it to other lines;
-    `parts` the parts' results by the indexes of their lines."""
+    `parts` the parts' results by the indexes of their lines; `templates[i]` line i as its
+    part left it, and `ends` how steps 3 to 5 ended for each line, when they were worked
+    out per scan (`_finish_per_scan`)."""
 
     catalog: Catalog | None = None
     live: frozenset[str] = frozenset()
@@ -89,6 +97,28 @@ class PricingMemo:
     listed: tuple[_Line, ...] = ()
     links: tuple[tuple[str, ...], ...] = ()
     parts: dict[tuple[int, ...], _Part] = field(default_factory=dict)
+    templates: tuple[_Line, ...] = ()
+    ends: _Ends | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class _Ends:
+    """How steps 3 to 5 ended, line by line, for the next pricing to re-use.
+
+    `header` names the thresholds that gave (id and the discount, as their lines' shares
+    say it) in order; `shares[i]` is line i's share of each of them in minor units (empty
+    for a line no threshold counts), `priced[i]` its result line and `tax[i]`, `total[i]`
+    its tax and total in minor units. `open[i]` says whether a threshold may count line i
+    and `minor[i]` is its amount after step 2 in minor units (None: not a plain amount in
+    the currency, so steps 3 to 5 are worked out in full)."""
+
+    header: tuple[tuple[str, str], ...]
+    shares: tuple[tuple[int, ...], ...]
+    priced: tuple[PricedLine, ...]
+    tax: tuple[int, ...]
+    total: tuple[int, ...]
+    open: tuple[bool, ...]
+    minor: tuple[int | None, ...]
 
 
 EMPTY = PricingMemo()
@@ -115,7 +145,7 @@ def price_scan(
     links: list[tuple[str, ...]] = []
     changed: set[int] = set()
     done: dict[tuple[int, ...], _Part] = {}
-    work: list[_Line | None] = [None] * count
+    work: list[_Line | None] = [None] * count  # each line as its part left it (a template)
     ledger = _Ledger()
     item = ledger.item
     tied: list[int] = []  # the lines of parts of more than one line, worked out below
@@ -136,7 +166,7 @@ def price_scan(
                 alone.append(i)
                 continue
             done[key] = part
-            work[i] = _copy(part.lines[0])
+            work[i] = part.lines[0]
             item.extend(part.item)
             continue
         product = facts.get(source.sku)
@@ -164,7 +194,7 @@ def price_scan(
     for part in _lines_alone(alone, listed, places):
         template = part.lines[0]
         done[(template.index,)] = part
-        work[template.index] = _copy(template)
+        work[template.index] = template
         item.extend(part.item)
     # the other parts: lines tied by a promotion they carry, through each other
     owner: dict[str, list[int]] = {}  # a link -> the part (a shared list of indexes) it is in
@@ -199,7 +229,7 @@ def price_scan(
             part = _item_promotions(key, listed, places)
         done[key] = part
         for template in part.lines:
-            work[template.index] = _copy(template)
+            work[template.index] = template
         item.extend(part.item)
     # what each promotion gave: (name, discounts, lines); a per-unit promotion given in
     # several parts is one entry, as in `price_basket`
@@ -221,12 +251,25 @@ def price_scan(
         name, discounts, given_to = merged[promo_id]
         given_to.sort()
         ledger.give(promo_id, name, sum(discounts, ZERO), given_to)
-    # steps 3 to 5 in full, on the fresh working lines made from the parts' templates
-    lines: list[_Line] = work  # type: ignore[assignment]  # every index is in one part
-    _apply_basket_promotions(lines, catalog, active, places, ledger)
-    priced = _finish(basket, catalog, lines, active, ledger)
+    templates: tuple[_Line, ...] = tuple(work)  # type: ignore[arg-type]  # each in a part
+    # steps 3 to 5: per scan where the basket allows, else in full on working copies
+    finished = _finish_per_scan(basket, catalog, active, templates, ledger, old)
+    if finished is None:
+        lines = [_copy(template) for template in templates]
+        _apply_basket_promotions(lines, catalog, active, places, ledger)
+        priced = _finish(basket, catalog, lines, active, ledger)
+    else:
+        priced, ends = finished
     return priced, PricingMemo(
-        catalog, live, member, basket.lines, tuple(listed), tuple(links), done
+        catalog,
+        live,
+        member,
+        basket.lines,
+        tuple(listed),
+        tuple(links),
+        done,
+        templates,
+        None if finished is None else ends,
     )
 
 
@@ -307,3 +350,277 @@ def _item_promotions(key: tuple[int, ...], listed: list[_Line], places: int) -> 
     )
     item = tuple([a.amount for line in sub for a in line.adjustments])
     return _Part(tuple(sub), gives, item)
+
+
+def _finish_per_scan(
+    basket: Basket,
+    catalog: Catalog,
+    active: set[str],
+    templates: tuple[_Line, ...],
+    ledger: _Ledger,
+    old: PricingMemo,
+) -> tuple[PricedBasket, _Ends] | None:
+    """Steps 3 to 5 (`engine._apply_basket_promotions`, `engine._finish`) for the usual
+    basket, re-using each line whose result cannot have changed; None where this basket is
+    not the usual one (then the engine's own steps run in full).
+
+    The usual basket: every amount after step 2 a plain amount in the currency (its
+    exponent, not negative), thresholds that all count every item and share in minor
+    units, no coupon and no 抹零 to share out. Then every line's result depends on the
+    line as step 2 left it (the same template object as last time) and on its shares of
+    the thresholds (which name only their discount), so a line with the same template and
+    the same shares as in the memo keeps its result line, tax and total, and only the
+    others are worked out, with the engine's formulas. The thresholds themselves are
+    shared out again on every scan: a new line changes the spend every share is worked
+    out from."""
+    count = len(templates)
+    money = catalog.money
+    if not count or basket.coupons:
+        return None
+    places = money.decimals
+    ends = old.ends
+    same = old.templates if ends is not None else ()
+    known = len(same)
+    # what each line brings to the thresholds and the totals: re-used for the same template
+    is_open: list[bool] = []
+    minors: list[int | None] = []
+    for i, template in enumerate(templates):
+        if i < known and same[i] is template:
+            assert ends is not None
+            is_open.append(ends.open[i])
+            minor = ends.minor[i]
+        else:
+            amount = template.amount
+            minor = _minor_units(amount, places)
+            if minor is not None and (amount < 0 or amount.as_tuple().exponent != -places):
+                minor = None
+            is_open.append(
+                not template.exclusive
+                and "no_discount" not in template.product.flags
+                and amount > 0
+            )
+        if minor is None:
+            return None
+        minors.append(minor)
+    shares = _Shares(places)
+    thresholds = _thresholds_per_scan(catalog, active, is_open, minors, shares)
+    if thresholds is None:
+        return None
+    header, by_line, gave = thresholds
+    old_shares: tuple[tuple[int, ...], ...] = ()
+    old_priced: tuple[PricedLine, ...] = ()
+    old_tax: tuple[int, ...] = ()
+    old_total: tuple[int, ...] = ()
+    if ends is not None and ends.header == header:
+        old_shares, old_priced, old_tax, old_total = ends.shares, ends.priced, ends.tax, ends.total
+    else:
+        known = 0
+    priced: list[PricedLine] = []
+    taxes: list[int] = []
+    totals: list[int] = []
+    made: dict[tuple[int, int], Adjustment] = {}  # (threshold, share) -> its adjustment
+    counts: dict[int, Decimal] = {}
+    labels = [
+        (promo_id, name, said) for (promo_id, name, *_), (_, said) in zip(gave, header, strict=True)
+    ]
+    mode = money.tax_rounding.decimal_mode
+    for i, template in enumerate(templates):
+        own = by_line[i]
+        if i < known and same[i] is template and old_shares[i] == own:
+            priced.append(old_priced[i])
+            taxes.append(old_tax[i])
+            totals.append(old_total[i])
+            continue
+        line, tax_units, total_units = _finished_line(
+            template, minors[i], own, labels, shares, made, counts, mode
+        )
+        priced.append(line)
+        taxes.append(tax_units)
+        totals.append(total_units)
+    grand = shares.amount_of(sum(totals))
+    mo = moling(grand, money.moling.step) if money.moling is not None else ZERO
+    if mo:
+        return None  # 抹零 to share out over every line: the engine's own steps
+    for promo_id, name, taken_off, indexes, spend in gave:
+        ledger.basket.append(taken_off)
+        ledger.give(promo_id, name, taken_off, indexes)
+        ledger.spends[promo_id] = spend
+    ends_now = _Ends(
+        header,
+        tuple(by_line),
+        tuple(priced),
+        tuple(taxes),
+        tuple(totals),
+        tuple(is_open),
+        tuple(minors),
+    )
+    return _basket_per_scan(basket, catalog, templates, ends_now, mo, shares, ledger), ends_now
+
+
+# what a threshold gave: (promotion id, name, discount taken off, lines given a share, spend)
+_Gave = tuple[str, str, Decimal, list[int], Decimal]
+
+
+def _thresholds_per_scan(
+    catalog: Catalog,
+    active: set[str],
+    is_open: list[bool],
+    minors: list[int | None],
+    shares: _Shares,
+) -> tuple[tuple[tuple[str, str], ...], list[tuple[int, ...]], list[_Gave]] | None:
+    """Step 3 as `engine._apply_basket_promotions` and `engine._thresholds_in_minor_units`
+    work it out when every threshold counts every item: the thresholds that gave (id and
+    what their shares say), each line's shares of them in minor units, and what each gave.
+    None when a threshold counts only some items or leaves a line costing nothing before
+    the next one (the engine's own steps then run)."""
+    promos = [p for p in catalog.basket_promotions if p.id in active]
+    count = len(minors)
+    if not promos:
+        return (), [()] * count, []
+    if not all(p.target.all_items for p in promos):
+        return None
+    places = shares.places
+    own = [i for i in range(count) if is_open[i]]
+    if not own:
+        return None
+    cents: list[int] = [minors[i] for i in own]  # type: ignore[misc]  # None ruled out
+    spend = shares.amount_of(sum(cents))  # (each amount has the currency's exponent)
+    chosen = [p for p in promos if p.stackable]
+    single = [p for p in promos if not p.stackable]
+    if single:
+        values = [(_threshold_discount(p, spend, places), p) for p in single]
+        best_value, best = max(values, key=lambda v: (v[0], -v[1].priority))
+        if best_value > 0:
+            chosen.append(best)
+    header: list[tuple[str, str]] = []
+    columns: list[list[int]] = []
+    gave: list[_Gave] = []
+    for promo in sorted(chosen, key=lambda p: (p.priority, p.id)):
+        if columns:
+            if 0 in cents:
+                return None  # a line costs nothing now: the next threshold counts fewer
+            spend = shares.amount_of(sum(cents))
+        discount = _threshold_discount(promo, spend, places)
+        if discount <= 0:
+            continue
+        floors = shares.split(discount, cents)
+        assert floors is not None  # whole minor units, a positive total
+        taken = sum(floors)
+        if not taken:
+            continue
+        header.append((promo.id, threshold_detail(discount)))
+        columns.append(floors)
+        cents = [c - f for c, f in zip(cents, floors, strict=True)]
+        indexes = [i for i, f in zip(own, floors, strict=True) if f]
+        gave.append((promo.id, promo.name, shares.amount_of(taken), indexes, spend))
+    by_line: list[tuple[int, ...]] = [()] * count
+    if columns:
+        for i, line_shares in zip(own, zip(*columns, strict=True), strict=True):
+            by_line[i] = line_shares
+    return tuple(header), by_line, gave
+
+
+def _finished_line(
+    template: _Line,
+    minor: int | None,
+    own: tuple[int, ...],
+    labels: list[tuple[str, str, str]],
+    shares: _Shares,
+    made: dict[tuple[int, int], Adjustment],
+    counts: dict[int, Decimal],
+    mode: str,
+) -> tuple[PricedLine, int, int]:
+    """Steps 3 to 5 for one line, as the engine works them out: its shares of the
+    thresholds (`own`, in the order of `labels`: id, name, what a share says), then tax
+    and total (rounded by `mode`, the catalog's `tax_rounding`). `minor`: the line's
+    amount after step 2 in minor units. Returns the result line with its tax and total in
+    minor units."""
+    adjustments = list(template.adjustments)
+    amount = template.amount
+    taken = 0
+    if own:
+        for k, units in enumerate(own):
+            if units:
+                adjustment = made.get((k, units))
+                if adjustment is None:
+                    promo_id, name, said = labels[k]
+                    adjustment = made[(k, units)] = Adjustment(
+                        "basket", shares.discount[units], name, promo_id, said
+                    )
+                adjustments.append(adjustment)
+                taken += units
+        if taken:
+            amount = amount - shares.amount_of(taken)
+    tax_class = template.tax
+    rate = tax_class.rate
+    cent = shares.unit
+    if tax_class.inclusive:
+        total = amount
+        tax = (total * rate / (HUNDRED + rate)).quantize(cent, mode)
+        line_amount = total
+    else:
+        total = amount + (amount * rate / HUNDRED).quantize(cent, mode)
+        tax = total - amount
+        line_amount = total - tax
+    count = template.count
+    if count is None:
+        quantity = template.source.weight or Decimal(1)
+    else:
+        quantity = counts.get(count) or counts.setdefault(count, Decimal(count))
+    line = _priced_line(template, tuple(adjustments), quantity, line_amount, tax, total)
+    places = shares.places
+    tax_units: int = _minor_units(tax, places)  # type: ignore[assignment]  # in the currency
+    if tax_class.inclusive:
+        assert minor is not None
+        return line, tax_units, minor - taken
+    total_units: int = _minor_units(total, places)  # type: ignore[assignment]  # as the tax
+    return line, tax_units, total_units
+
+
+def _basket_per_scan(
+    basket: Basket,
+    catalog: Catalog,
+    templates: tuple[_Line, ...],
+    ends: _Ends,
+    mo: Decimal,
+    shares: _Shares,
+    ledger: _Ledger,
+) -> PricedBasket:
+    """The priced basket from its result lines, as `engine._finish` sums them up (every
+    tax and total here has the currency's exponent, so sums of minor units are the same
+    amounts)."""
+    money = catalog.money
+    by_class: dict[str, list[int]] = {}  # tax class -> [tax, gross] of its lines
+    for line, tax, gross in zip(ends.priced, ends.tax, ends.total, strict=True):
+        sums = by_class.get(line.tax_class)
+        if sums is None:
+            by_class[line.tax_class] = [tax, gross]
+        else:
+            sums[0] += tax
+            sums[1] += gross
+    amount_of = shares.amount_of
+    classes = {t: [amount_of(tax), amount_of(gross)] for t, (tax, gross) in by_class.items()}
+    total = amount_of(sum(ends.total))
+    cash = (
+        cash_rounding(total, money.cash_rounding.increment, money.cash_rounding.rule)
+        if money.cash_rounding is not None
+        else ZERO
+    )
+    return PricedBasket(
+        currency=money.currency,
+        places=money.decimals,
+        catalog_version=catalog.version,
+        lines=ends.priced,
+        list_total=sum([template.list_amount for template in templates], ZERO),
+        item_discounts=ZERO - sum(ledger.item, ZERO),
+        basket_discounts=sum(ledger.basket, ZERO),
+        moling=mo,
+        tax=sum([sums[0] for sums in classes.values()], ZERO),
+        taxes=_tax_summary(classes, catalog),
+        total=total,
+        cash_rounding=cash,
+        member=basket.member.id if basket.member else None,
+        coupons=tuple(basket.coupons),
+        notices=(),  # (no coupon: `coupon_notices` has nothing to say)
+        promotions=ledger.promotions(),
+    )

@@ -97,8 +97,8 @@ def price_basket(basket: Basket, catalog: Catalog) -> PricedBasket:
     for line in lines:
         line.promotions, line.promotion_ids = catalog.live_item_promotions(line.product, live)
     _apply_item_promotions(lines, places)
-    _apply_basket_promotions(lines, catalog, active, places)
-    return _finish(basket, catalog, lines, active)
+    spends = _apply_basket_promotions(lines, catalog, active, places)
+    return _finish(basket, catalog, lines, active, spends)
 
 
 # -- 1. list amounts -------------------------------------------------------------------------
@@ -525,10 +525,12 @@ def _unit_detail(promo: Any, amount: Decimal, uncapped: Decimal) -> str:
 
 def _apply_basket_promotions(
     lines: list[_Line], catalog: Catalog, active: set[str], places: int
-) -> None:
+) -> dict[str, Decimal]:
+    """Apply the thresholds; returns the spend each one that gave a discount counted."""
+    spends: dict[str, Decimal] = {}
     promos = [p for p in catalog.basket_promotions if p.id in active]
     if not promos:
-        return
+        return spends
     eligible = {p.id: _eligible(p, lines, catalog) for p in promos}
     chosen: list[BasketThreshold] = [p for p in promos if p.stackable]
     single = [p for p in promos if not p.stackable]
@@ -543,11 +545,13 @@ def _apply_basket_promotions(
         if discount <= 0:
             continue
         amounts = [line.amount for line in own]
-        detail = f"{discount} off {sum(amounts, ZERO)}"
+        spends[promo.id] = sum(amounts, ZERO)
+        detail = f"share of {discount} off"
         for line, share in zip(own, allocate(discount, amounts, places), strict=True):
             if share:
                 line.adjustments.append(Adjustment("basket", -share, promo.name, promo.id, detail))
                 line.amount -= share
+    return spends
 
 
 def _eligible(promo: BasketThreshold, lines: Sequence[_Line], catalog: Catalog) -> list[_Line]:
@@ -589,7 +593,13 @@ def _line_tax(
     return round_money(total_or_net * tax.rate / HUNDRED, places, rule)
 
 
-def _finish(basket: Basket, catalog: Catalog, lines: list[_Line], active: set[str]) -> PricedBasket:
+def _finish(
+    basket: Basket,
+    catalog: Catalog,
+    lines: list[_Line],
+    active: set[str],
+    spends: dict[str, Decimal],
+) -> PricedBasket:
     money = catalog.money
     places = money.decimals
     rule = money.tax_rounding
@@ -617,7 +627,7 @@ def _finish(basket: Basket, catalog: Catalog, lines: list[_Line], active: set[st
         amount = total if line.tax.inclusive else total - tax
         priced.append(_priced_line(line, amount, tax, total))
     total = sum(totals, ZERO)
-    item_discounts, basket_discounts, promotions = _adjustment_totals(lines)
+    item_discounts, basket_discounts, promotions = _adjustment_totals(lines, spends)
     cash = (
         cash_rounding(total, money.cash_rounding.increment, money.cash_rounding.rule)
         if money.cash_rounding is not None
@@ -683,10 +693,10 @@ def _tax_summary(lines: Sequence[PricedLine], catalog: Catalog) -> tuple[TaxSumm
 
 
 def _adjustment_totals(
-    lines: Sequence[_Line],
+    lines: Sequence[_Line], spends: dict[str, Decimal]
 ) -> tuple[Decimal, Decimal, tuple[dict[str, Any], ...]]:
     """Item discounts, basket discounts (both positive) and what each promotion gave, in
-    one pass over the adjustments."""
+    one pass over the adjustments; a threshold also says what spend it counted."""
     item = basket = ZERO
     found: dict[str, dict[str, Any]] = {}
     for line in lines:
@@ -707,4 +717,7 @@ def _adjustment_totals(
                 }
             entry["discount"] -= adj.amount
             entry["lines"].append(line.index)
+    for promo_id, entry in found.items():
+        if promo_id in spends:
+            entry["spend"] = spends[promo_id]
     return item, basket, tuple(found.values())

@@ -226,6 +226,33 @@ def test_unchanged_lines_keep_their_parts() -> None:
     assert price_scan(basket, cat, PricingMemo())[0] == price_basket(basket, cat)
 
 
+def test_lines_whose_shares_stay_keep_their_result_lines() -> None:
+    """Steps 3 to 5 per scan: a line whose part and threshold shares did not change keeps
+    its result line (the same object), a line whose share moved is worked out again, and
+    the basket is still exactly `price_basket`'s; a threshold's spend is in the summary,
+    not in every line's explanation."""
+    picked = {"c3f2", "y3", "a30", "all7", "big", "r"}
+    cat = small_catalog([p for p in POOL if p["id"] in picked])
+    skus = ["A", "B", "PEN", "WINE", "BAG", "Y1", "C1"]
+    lines = tuple(BasketLine(skus[n % len(skus)], quantity=Decimal(n % 3 + 1)) for n in range(60))
+    lines = (*lines, BasketLine("B", quantity=Decimal(3)))
+    basket = Basket(lines[:-1], AT, MEMBER)
+    before, memo = price_scan(basket, cat)
+    whole = replace(basket, lines=lines)
+    priced, _ = price_scan(whole, cat, memo)
+    expected = price_basket(whole, cat)
+    assert_same_result(priced, expected)
+    thresholds = [p for p in expected.promotions if "spend" in p]
+    assert thresholds and all(p["spend"] > 0 for p in thresholds)
+    kept = [i for i, line in enumerate(before.lines) if priced.lines[i] is line]
+    moved = [i for i, line in enumerate(before.lines) if priced.lines[i] != line]
+    assert kept and moved  # some shares moved with the new spend, most stayed
+    assert len(kept) > len(moved)
+    assert set(kept).isdisjoint(moved)
+    shares = [a for line in priced.lines for a in line.adjustments if a.kind == "basket"]
+    assert shares and all(a.detail.startswith("share of ") for a in shares)
+
+
 def test_summary_order_when_a_per_unit_promotion_spans_parts() -> None:
     """A per-unit promotion given in several parts is one summary entry, ordered by its
     first line; on a line where a set promotion also first appears, the set promotion comes
