@@ -69,15 +69,20 @@ def cash_rounding(total: Decimal, increment: Decimal, rule: Rounding) -> Decimal
     return round_to_increment(total, increment, rule) - total
 
 
-def moling(total: Decimal, increment: Decimal) -> Decimal:
+def moling(total: Decimal, increment: Decimal, cap: Decimal | None = None) -> Decimal:
     """抹零: drop the fen (increment 0.10) or the jiao (1.00) from the amount due.
 
     Only ever rounds *down*: rounding a Chinese customer's total up breaks the Price Law
-    (art. 13). Returns the (zero or negative) adjustment.
+    (art. 13). Returns the (zero or negative) adjustment. `cap`: the most it takes off one
+    amount (a store dropping the jiao gives away up to 0.99 a sale; with a cap of 0.50 a
+    total of 12.80 is 12.30, of 12.40 is 12.00).
     """
     if total <= 0:
         return ZERO
-    return round_to_increment(total, increment, Rounding.DOWN) - total
+    adjustment = round_to_increment(total, increment, Rounding.DOWN) - total
+    if cap is not None and -adjustment > cap:
+        return -cap
+    return adjustment
 
 
 def allocate(total: Decimal, weights: Sequence[Decimal], places: int) -> list[Decimal]:

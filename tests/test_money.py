@@ -70,6 +70,24 @@ def test_moling_only_rounds_down(total: str, increment: str, adjustment: str) ->
     assert moling(D(total), D(increment)) == D(adjustment)
 
 
+@pytest.mark.parametrize(
+    ("total", "increment", "cap", "adjustment"),
+    [
+        ("12.80", "1.00", "0.50", "-0.50"),  # the jiao would take 0.80
+        ("12.40", "1.00", "0.50", "-0.40"),  # under the cap
+        ("12.50", "1.00", "0.50", "-0.50"),  # at it
+        ("12.34", "0.10", "0.01", "-0.01"),
+        ("12.00", "1.00", "0.50", "0.00"),  # nothing to drop
+        ("0.00", "1.00", "0.50", "0"),
+    ],
+)
+def test_moling_cap_is_the_most_it_takes_off(
+    total: str, increment: str, cap: str, adjustment: str
+) -> None:
+    got = moling(D(total), D(increment), D(cap))
+    assert got == D(adjustment) and str(got) == adjustment
+
+
 @given(st.decimals(min_value=0, max_value=10**7, places=2), st.sampled_from(["0.10", "1.00"]))
 def test_moling_never_charges_more(total: D, increment: str) -> None:
     adjustment = moling(total, D(increment))

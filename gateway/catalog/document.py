@@ -28,7 +28,7 @@ from pydantic import (
 )
 
 from gateway.errors import ProblemsError
-from gateway.money import Rounding, decimal_places
+from gateway.money import ZERO, Rounding, cash_rounding, decimal_places, moling
 from gateway.validation import describe_errors
 
 SCHEMA_ID = "storegate.catalog/1"
@@ -142,10 +142,22 @@ class MolingRule(Model):
     """抹零: drop small change from the amount due, always rounding down."""
 
     increment: Literal["0.10", "1.00", "1"] = Field(description="0.10 drops the fen, 1.00 the jiao")
+    cap: PositiveAmount | None = Field(
+        None, description="the most it takes off one sale, e.g. 0.50 (none: up to the increment)"
+    )
+    cash_only: bool = Field(
+        False,
+        description="only a cash payment gets it (a card or wallet pays the exact total), "
+        "like cash rounding; false: it comes off the total and is shared over the lines",
+    )
 
     @property
     def step(self) -> Decimal:
         return Decimal(self.increment)
+
+    def off(self, total: Decimal) -> Decimal:
+        """What it takes off `total` (zero or negative)."""
+        return moling(total, self.step, self.cap)
 
 
 class MoneyRules(Model):
@@ -157,6 +169,32 @@ class MoneyRules(Model):
     tax_rounding: Rounding = Field(Rounding.HALF_UP, description="rounding of each line's tax")
     cash_rounding: CashRoundingRule | None = None
     moling: MolingRule | None = None
+
+    @model_validator(mode="after")
+    def _one_cash_adjustment(self) -> MoneyRules:
+        if self.cash_rounding is not None and self.moling is not None and self.moling.cash_only:
+            raise ValueError(
+                "cash_rounding and a cash_only moling both adjust what cash pays: keep one "
+                "(drop cash_rounding, or set moling.cash_only to false)"
+            )
+        return self
+
+    def moling_off(self, total: Decimal) -> Decimal:
+        """抹零 that comes off `total` whatever pays it (zero when there is none, or when
+        it is for cash only)."""
+        if self.moling is None or self.moling.cash_only:
+            return ZERO
+        return self.moling.off(total)
+
+    def cash_adjustment(self, due: Decimal) -> Decimal:
+        """What a cash payment of `due` adds to it: cash rounding, or 抹零 for cash only
+        (zero or negative for 抹零); zero when neither is set. The lane's cash tender, a
+        cash refund and the priced basket's `cash_rounding` all take it from here."""
+        if self.cash_rounding is not None:
+            return cash_rounding(due, self.cash_rounding.increment, self.cash_rounding.rule)
+        if self.moling is not None and self.moling.cash_only:
+            return self.moling.off(due)
+        return ZERO
 
 
 class TaxClass(Model):

@@ -34,7 +34,7 @@ from gateway.lane.proportion import NO_POINTS, PointsBack, points_back
 from gateway.lane.records import MemberRef, RefundBody, RefundLine, SaleBody, SaleLine, TaxLine
 from gateway.lane.records import Tender as TenderRecord
 from gateway.lane.state import LaneContext, Permit, State, Step, sale_override_ref
-from gateway.money import ZERO, cash_rounding, split_units
+from gateway.money import ZERO, split_units
 from gateway.pricing import Basket, BasketLine, price_basket
 
 
@@ -343,9 +343,8 @@ def _commit(
     at, acting = event.at, lane.acting(event)
     money = total - points.amount
     paid = money
-    rule = lane.catalog.money.cash_rounding
-    if tender == "cash" and rule is not None:
-        paid = money + cash_rounding(money, rule.increment, rule.rule)
+    if tender == "cash":
+        paid = money + lane.catalog.money.cash_adjustment(money)
     number = lane.book.next_number("receipt")
     refund_id = f"{lane.lane_ref.box}-{number:06d}"
     settlement = settle(refund_id, paid) if settle is not None else Settlement()

@@ -40,7 +40,7 @@ from gateway.lane.records import (
 )
 from gateway.lane.records import Tender as TenderRecord
 from gateway.lane.state import LaneContext, Permit, Sale, State, Step, sale_override_ref
-from gateway.money import ZERO, cash_rounding, quantum
+from gateway.money import ZERO, quantum
 from gateway.pricing import Basket, BasketLine, PricedBasket
 from gateway.pricing.basket import quantity_on_weighed_error
 from gateway.pricing.incremental import price_scan
@@ -650,10 +650,10 @@ def _approve_offline(
 
 
 def _cash(sale: Sale, event: ev.Tender, remaining: Decimal) -> tuple[TenderRecord, bool]:
-    """Cash pays the remainder rounded to the cash increment; only cash gives change."""
+    """Cash pays the remainder rounded to the cash increment (or less its 抹零, where that
+    is for cash only); only cash gives change."""
     assert sale.priced is not None
-    rule = sale.catalog.money.cash_rounding
-    due = remaining + (cash_rounding(remaining, rule.increment, rule.rule) if rule else ZERO)
+    due = remaining + sale.catalog.money.cash_adjustment(remaining)
     given = due if event.amount is None else event.amount
     if given >= due:
         return TenderRecord(type="cash", amount=due, given=given, change=given - due), True

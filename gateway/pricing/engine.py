@@ -66,9 +66,7 @@ from gateway.money import (
     ZERO,
     Rounding,
     allocate,
-    cash_rounding,
     largest_remainder,
-    moling,
     quantum,
     round_money,
 )
@@ -1163,7 +1161,7 @@ def _finish(
             rate = tax_class.rate
             totals.append(line.amount + (line.amount * rate / HUNDRED).quantize(cent, mode))
     grand = sum(totals, ZERO)
-    mo = moling(grand, money.moling.step) if money.moling is not None else ZERO
+    mo = money.moling_off(grand)
     moled: set[int] = set()
     if mo:
         for line, share in zip(lines, allocate(mo, totals, places), strict=True):
@@ -1200,11 +1198,7 @@ def _finish(
             quantity = counts.get(count) or counts.setdefault(count, Decimal(count))
         priced.append(_priced_line(line, tuple(line.adjustments), quantity, amount, tax, total))
     total = sum(totals, ZERO)
-    cash = (
-        cash_rounding(total, money.cash_rounding.increment, money.cash_rounding.rule)
-        if money.cash_rounding is not None
-        else ZERO
-    )
+    cash = money.cash_adjustment(total)
     return PricedBasket(
         currency=money.currency,
         places=places,

@@ -41,7 +41,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 
 from gateway.catalog.catalog import Catalog
-from gateway.money import ZERO, cash_rounding, moling
+from gateway.money import ZERO
 from gateway.pricing.basket import Basket, BasketLine
 from gateway.pricing.engine import (
     _SET_PROMOTIONS,
@@ -438,7 +438,7 @@ def _finish_per_scan(
         taxes.append(tax_units)
         totals.append(total_units)
     grand = shares.amount_of(sum(totals))
-    mo = moling(grand, money.moling.step) if money.moling is not None else ZERO
+    mo = money.moling_off(grand)
     if mo:
         return None  # 抹零 to share out over every line: the engine's own steps
     for promo_id, name, taken_off, indexes, spend in gave:
@@ -601,11 +601,7 @@ def _basket_per_scan(
     amount_of = shares.amount_of
     classes = {t: [amount_of(tax), amount_of(gross)] for t, (tax, gross) in by_class.items()}
     total = amount_of(sum(ends.total))
-    cash = (
-        cash_rounding(total, money.cash_rounding.increment, money.cash_rounding.rule)
-        if money.cash_rounding is not None
-        else ZERO
-    )
+    cash = money.cash_adjustment(total)
     return PricedBasket(
         currency=money.currency,
         places=money.decimals,

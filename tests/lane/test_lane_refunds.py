@@ -165,6 +165,45 @@ def test_moling_is_refunded_in_proportion_from_the_stored_allocation(
     assert refunded == D(sale["totals"]["total"])
 
 
+def test_cash_only_moling_leaves_the_fen_out_of_cash_and_only_cash(
+    db_path, catalog, settings, clock: Clock
+) -> None:
+    """抹零 for cash only, capped: cash pays the total less the jiao (at most 0.50), a card
+    the exact total; the lines keep their exact amounts, and a cash refund of the whole
+    sale pays back what the cash paid."""
+    import json
+
+    from gateway.catalog.catalog import build_catalog
+    from gateway.catalog.document import parse_document
+
+    data = json.loads(json.dumps(catalog.document.model_dump(mode="json", by_alias=True)))
+    data["money"] = {
+        "currency": "CNY",
+        "decimals": 2,
+        "moling": {"increment": "1.00", "cap": "0.50", "cash_only": True},
+    }
+    lane = make_lane(db_path, build_catalog(parse_document(data)), settings)
+    ok(lane, ev.OpenShift(clock(), CASHIER))
+
+    def ring() -> None:
+        ok(lane, ev.Scan(clock(), "7612345001012", D(3)))  # 3 x 1.75 = 5.25
+        ok(lane, ev.Scan(clock(), "7612345001166"))  # 3.60: 8.85, the jiao would be 0.85
+
+    ring()
+    cash = ok(lane, ev.Tender(clock(), "cash", D(20))).records[0].body
+    assert cash["totals"]["total"] == "8.85" and cash["totals"]["moling"] == "0"
+    assert cash["totals"]["cash_rounding"] == "-0.50"  # capped at 0.50
+    assert [t["amount"] for t in cash["tenders"]] == ["8.35"] and cash["change"] == "11.65"
+    assert all(a["kind"] != "moling" for ln in cash["lines"] for a in ln["adjustments"])
+    ring()
+    card = ok(lane, ev.Tender(clock(), "card", None, reference="T9")).records[0].body
+    assert card["totals"]["cash_rounding"] == "0.00"
+    assert [t["amount"] for t in card["tenders"]] == ["8.85"]
+    back = ok(lane, ev.Refund(clock(), cash["receipt_id"], "x", None, authorization=BOSS))
+    (refund,) = [r.body for r in back.records if r.kind == "refund"]
+    assert refund["total"] == "8.85" and [t["amount"] for t in refund["tenders"]] == ["8.35"]
+
+
 def test_returning_one_item_of_one_of_two_sets_pays_back_what_that_set_cost(
     lane: Lane, clock: Clock
 ) -> None:

@@ -610,7 +610,10 @@ def _finish(
         else:
             totals.append(line.amount + _line_tax(line.amount, line.tax, places, rule, False))
     grand = sum(totals, ZERO)
-    mo = moling(grand, money.moling.step) if money.moling is not None else ZERO
+    mol = money.moling
+    # 抹零 comes off the total and is shared over the lines, unless it is for cash only:
+    # then, like cash rounding, it is only what a cash payment leaves out
+    mo = moling(grand, mol.step, mol.cap) if mol is not None and not mol.cash_only else ZERO
     moled: set[int] = set()
     if mo:
         for line, share in zip(lines, allocate(mo, totals, places), strict=True):
@@ -628,11 +631,12 @@ def _finish(
         priced.append(_priced_line(line, amount, tax, total))
     total = sum(totals, ZERO)
     item_discounts, basket_discounts, promotions = _adjustment_totals(lines, spends)
-    cash = (
-        cash_rounding(total, money.cash_rounding.increment, money.cash_rounding.rule)
-        if money.cash_rounding is not None
-        else ZERO
-    )
+    if money.cash_rounding is not None:
+        cash = cash_rounding(total, money.cash_rounding.increment, money.cash_rounding.rule)
+    elif mol is not None and mol.cash_only:
+        cash = moling(total, mol.step, mol.cap)
+    else:
+        cash = ZERO
     return PricedBasket(
         currency=money.currency,
         places=places,

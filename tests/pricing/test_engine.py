@@ -7,6 +7,7 @@ from datetime import datetime
 import pytest
 from pricing_catalogs import AT, D, catalog, line, price
 
+from gateway.catalog.document import CatalogError
 from gateway.pricing import PricingError
 
 THREE_FOR_TWO = {
@@ -249,6 +250,37 @@ def test_moling_drops_the_fen_and_only_rounds_down() -> None:
     assert basket.total == D("2.80") and basket.moling == D("-0.05")
     assert sum(ln.total for ln in basket.lines) == D("2.80")
     assert price(cat, line("A")).total == D("2.00")  # nothing to drop
+
+
+def test_moling_cap_is_the_most_it_takes_off() -> None:
+    """Dropping the jiao gives away up to 0.99 a sale; a cap of 0.50 stops it there."""
+    cat = catalog(currency="CNY", moling={"increment": "1.00", "cap": "0.50"})
+    basket = price(cat, line("A"), line("Y1"))  # 2.85: the jiao would take 0.85
+    assert basket.moling == D("-0.50") and basket.total == D("2.35")
+    assert sum(ln.total for ln in basket.lines) == D("2.35")
+    cheap = price(cat, line("Y1"))  # 0.85 -> 0.00 would take 0.85: capped
+    assert cheap.moling == D("-0.50") and cheap.total == D("0.35")
+    within = catalog(currency="CNY", moling={"increment": "0.10", "cap": "0.50"})
+    assert price(within, line("A"), line("Y1")).moling == D("-0.05")  # under the cap
+
+
+def test_cash_only_moling_is_what_cash_leaves_out() -> None:
+    """抹零 for cash only: the lines and the total stay exact (a card or wallet pays them),
+    and what cash pays is the total less the fen, reported as the basket's cash rounding."""
+    cat = catalog(currency="CNY", moling={"increment": "0.10", "cash_only": True})
+    basket = price(cat, line("A"), line("Y1"))  # 2.85
+    assert basket.moling == D("0") and basket.total == D("2.85")
+    assert all(a.kind != "moling" for ln in basket.lines for a in ln.adjustments)
+    assert basket.cash_rounding == D("-0.05") and basket.cash_total == D("2.80")
+
+
+def test_cash_only_moling_and_cash_rounding_are_one_too_many() -> None:
+    with pytest.raises(CatalogError, match="keep one"):
+        catalog(
+            currency="CNY",
+            cash_rounding={"increment": "0.05"},
+            moling={"increment": "0.10", "cash_only": True},
+        )
 
 
 def test_cash_rounding_applies_to_cash_only() -> None:

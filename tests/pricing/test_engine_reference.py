@@ -255,6 +255,9 @@ money_rules = st.sampled_from(
         {"weighed_rounding": "half_even", "tax_rounding": "down"},
         {"currency": "CNY", "moling": {"increment": "0.10"}},
         {"currency": "CNY", "moling": {"increment": "1.00"}, "tax_rounding": "half_even"},
+        {"currency": "CNY", "moling": {"increment": "1.00", "cap": "0.50"}},
+        {"currency": "CNY", "moling": {"increment": "0.10", "cash_only": True}},
+        {"currency": "CNY", "moling": {"increment": "1.00", "cap": "0.30", "cash_only": True}},
     ]
 )
 
