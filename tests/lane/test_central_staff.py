@@ -151,9 +151,9 @@ def test_a_local_cashier_s_id_is_taken_over_a_local_admin_s_is_refused(
     body = apply(lane, document(1, dora(id="101", name="Anna (HO)")))
     assert body["taken_over"] == ["101"] and origins(lane)["101"] == ("head_office", 1)
     assert signs_on(lane, clock, "101", DORA_PIN) and not signs_on(lane, clock, "101", "472951")
-    assert lane.book.conn.execute(
-        "SELECT card FROM lane_staff WHERE id = '101'"
-    ).fetchone() == (None,)
+    assert lane.book.conn.execute("SELECT card FROM lane_staff WHERE id = '101'").fetchone() == (
+        None,
+    )
 
 
 @pytest.mark.parametrize(
