@@ -49,7 +49,9 @@ def register(sub: Any, db_arg: ArgAdder, broker_args: ArgAdder) -> None:
     add = action("add", "create or replace a person (active); the PIN is asked")
     add.add_argument("staff_id", metavar="ID", help="their staff number, the same in every store")
     add.add_argument("--name", required=True, help="as receipts and screens show it")
-    add.add_argument("--role", required=True, choices=CENTRAL_ROLES, help="cashier or supervisor")
+    add.add_argument(
+        "--role", required=True, help=f"{' or '.join(CENTRAL_ROLES)} (admins are each box's own)"
+    )
     add.add_argument("--group", required=True, help="the store group they work in (cloud groups)")
     add.add_argument("--card", help="their staff card's value (never a payment card)")
     add.add_argument("--ceiling", help="a supervisor's override ceiling, e.g. 100.00")
