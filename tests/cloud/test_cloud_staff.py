@@ -153,3 +153,28 @@ def test_bad_input_is_refused_with_what_where_and_the_fix(
     status, _, err = cloud(capsys, "staff", "publish", "--store", "s1", *db)
     assert status == 2 and "no signing key given" in err, err
     assert "Traceback" not in err
+
+
+def test_a_preview_names_who_a_staff_document_changes(
+    tmp_path: Path,
+    db_url: str,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from cloud.stores import preview
+
+    db = ("--db", db_url)
+    ok(capsys, "stores", "add", "s1", *db)
+    ok(capsys, "groups", "add", "all", "s1", *db)
+    add(capsys, monkeypatch, db, "c-1", "--name", "Dora", "--role", "cashier", "--group", "all")
+    old = documents(capsys, db, tmp_path / "old")["s1"]
+    out = ok(capsys, "publish", "staff", str(tmp_path / "old" / "staff-s1.json"), "--store",
+             "s1", "--preview", *db)  # fmt: skip
+    assert "first staff document for s1" in out, out
+    add(capsys, monkeypatch, db, "c-1", "--name", "Dora", "--role", "supervisor", "--group", "all")
+    add(capsys, monkeypatch, db, "c-2", "--name", "Eve", "--role", "cashier", "--group", "all")
+    new = documents(capsys, db, tmp_path / "new")["s1"]
+    assert preview("staff", "s1", old, new).lines == [
+        "added c-2 Eve (cashier)",
+        "changed c-1 Dora: new PIN, role",
+    ]
