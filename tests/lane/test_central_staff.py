@@ -179,3 +179,15 @@ def test_a_document_the_box_cannot_take_is_refused_with_why(
 def test_a_staff_id_twice_is_refused() -> None:
     with pytest.raises(StaffDocumentRefused, match="staff id appears twice"):
         parse_staff_document(document(1, dora(), dora(name="Other")), "test")
+
+
+def test_a_person_removed_while_signed_on_keeps_the_shift_until_it_closes(
+    lane: Lane, clock: Clock
+) -> None:
+    apply(lane, document(1, dora()))
+    opened = lane.handle(ev.OpenShift(clock(), Credential(staff_id="c-900", pin=DORA_PIN)))
+    assert isinstance(opened, Outcome), opened
+    apply(lane, document(2))  # head office removes her meanwhile
+    closed = lane.handle(ev.CloseShift(clock(), counted=lane.settings.lane.opening_float))
+    assert isinstance(closed, Outcome), closed
+    assert not signs_on(lane, clock, "c-900", DORA_PIN)
