@@ -81,6 +81,7 @@ def register(sub: Any) -> None:
         payments_cli,
         publish_cli,
         reports_cli,
+        staff_cli,
         stock_cli,
         stores_cli,
     )
@@ -96,6 +97,7 @@ def register(sub: Any) -> None:
         *rooms,
         accounts_cli,
         payments_cli,
+        staff_cli,
         stock_cli,
         web_cli,
     ):

@@ -1,5 +1,5 @@
-"""Signed downlink from head office: keys, documents (catalog, members, orders, config),
-commands.
+"""Signed downlink from head office: keys, documents (catalog, members, orders, staff,
+config), commands.
 
 Owns: Ed25519 key files (`cloud keys generate`), checking a document with the same model
 the box applies it with *before* anything is sent, the version counter per (kind, store,
@@ -253,6 +253,10 @@ def check_document(kind: str, document: dict[str, Any], source: str) -> None:
         from gateway.stock.orders import parse_orders
 
         parse_orders(document, source)
+    elif kind == "staff":
+        from gateway.lane.staff_document import parse_staff_document
+
+        parse_staff_document(document, source)
     else:
         from gateway.settings import GatewaySettings
         from gateway.sync.config_keys import config_changes
@@ -349,7 +353,8 @@ def document_topic(root: str, kind: str, store: str, box: str | None) -> str:
             where=f"--box {box}",
             fix="leave out --box; every box of the store takes it",
         )
-    return {"catalog": topics.catalog, "orders": topics.orders}.get(kind, topics.members)
+    store_wide = {"catalog": topics.catalog, "orders": topics.orders, "staff": topics.staff}
+    return store_wide.get(kind, topics.members)
 
 
 # ---------------------------------------------------------------- MQTT

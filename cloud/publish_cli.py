@@ -48,12 +48,12 @@ def register(sub: Any, db_arg: ArgAdder, broker_args: ArgAdder) -> None:
     publish = sub.add_parser(
         "publish",
         help="check, version, sign and publish a document",
-        description="Check, version, sign and publish a catalog, members or config document "
+        description="Check, version, sign and publish a catalog, members, staff or config document "
         "to a known store or to every store of a group (a staged rollout with --pilot). "
         "--preview shows what would change and publishes nothing.",
     )
     publish.add_argument(
-        "kind", choices=("catalog", "members", "config"), help="which document this is"
+        "kind", choices=("catalog", "members", "staff", "config"), help="which document this is"
     )
     publish.add_argument("file", type=Path, help="the document (JSON; TOML for config)")
     target = publish.add_mutually_exclusive_group(required=True)

@@ -285,6 +285,17 @@ MIGRATIONS: list[list[str]] = [
             PRIMARY KEY (provider, store, kind, out_trade_no, refund_no))""",
         "CREATE INDEX settlement_line_day ON settlement_line (store, business_day)",
     ],
+    # 14: central staff (cloud/staff.py, docs/lane.md "Central staff"): head office's
+    # cashiers and supervisors, each valid in every store of one store group; a PIN only
+    # as its salt and salted hash (gateway.lane.pins), the PIN itself never kept. Every
+    # change is a `web_audit` line naming who made it.
+    [
+        """CREATE TABLE staff_person (
+            id TEXT PRIMARY KEY, name TEXT NOT NULL, role TEXT NOT NULL, grp TEXT NOT NULL,
+            card TEXT UNIQUE, pin_salt TEXT, pin_hash TEXT, ceiling TEXT,
+            active {BOOL} NOT NULL, updated_by TEXT NOT NULL, updated_at TEXT NOT NULL)""",
+        "CREATE INDEX staff_person_group ON staff_person (grp)",
+    ],
 ]
 
 LATEST = len(MIGRATIONS)

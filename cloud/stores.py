@@ -172,11 +172,32 @@ def preview(kind: str, store: str, old: dict[str, Any] | None, new: dict[str, An
         shown.lines += _catalog_changes(old, new)
     elif kind == "members":
         shown.lines += _members_changes(old, new)
+    elif kind == "staff":
+        shown.lines += _staff_changes(old, new)
     else:
         shown.lines += _config_changes(old, new)
     if not shown.lines:
         shown.lines.append("no change but the version")
     return shown
+
+
+def _staff_changes(old: dict[str, Any], new: dict[str, Any]) -> list[str]:
+    """Who a staff document adds, removes and changes (never their PIN hash)."""
+    before = {str(p["id"]): p for p in old.get("staff", [])}
+    after = {str(p["id"]): p for p in new.get("staff", [])}
+    lines = [
+        f"added {i} {after[i].get('name', '')} ({after[i].get('role')})"
+        for i in sorted(after.keys() - before.keys())
+    ]
+    lines += [
+        f"removed {i} {before[i].get('name', '')}" for i in sorted(before.keys() - after.keys())
+    ]
+    for i in sorted(before.keys() & after.keys()):
+        fields = sorted(k for k in {*before[i], *after[i]} if before[i].get(k) != after[i].get(k))
+        if fields:
+            shown = ["new PIN" if k == "pin_hash" else k for k in fields if k != "pin_salt"]
+            lines.append(f"changed {i} {after[i].get('name', '')}: {', '.join(shown)}")
+    return lines
 
 
 def _catalog_changes(old: dict[str, Any], new: dict[str, Any]) -> list[str]:

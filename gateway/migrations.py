@@ -217,6 +217,14 @@ MIGRATIONS: tuple[Migration, ...] = (
         ) WITHOUT ROWID;
         """,
     ),
+    Migration(
+        8,
+        "staff: where each person comes from (the box, or head office's staff document)",
+        """
+        ALTER TABLE lane_staff ADD COLUMN origin TEXT NOT NULL DEFAULT 'local';
+        ALTER TABLE lane_staff ADD COLUMN central_digest TEXT;
+        """,
+    ),
 )
 
 LATEST_VERSION = MIGRATIONS[-1].version

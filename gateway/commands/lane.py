@@ -495,13 +495,14 @@ def _staff_list(args: argparse.Namespace) -> int:
     if not people:
         print("no staff yet: gateway staff add ID NAME admin adds the first admin")
         return 0
-    rows = [("ID", "NAME", "ROLE", "SIGNS ON WITH", "STATE")]
+    rows = [("ID", "NAME", "ROLE", "SIGNS ON WITH", "FROM", "STATE")]
     for p in people:
         ways = [w for w, has in (("card", p.card), ("PIN", p.pin), ("TOTP", p.totp)) if has]
-        rows.append((p.id, p.name, p.role, "+".join(ways) or "-", p.state()))
-    widths = [max(len(row[i]) for row in rows) for i in range(4)]
+        origin = "head office" if p.origin == "head_office" else "this box"
+        rows.append((p.id, p.name, p.role, "+".join(ways) or "-", origin, p.state()))
+    widths = [max(len(row[i]) for row in rows) for i in range(5)]
     for row in rows:
-        print("  ".join(cell.ljust(widths[i]) for i, cell in enumerate(row[:4])) + "  " + row[4])
+        print("  ".join(cell.ljust(widths[i]) for i, cell in enumerate(row[:5])) + "  " + row[5])
     return 0
 
 

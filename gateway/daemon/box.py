@@ -1057,7 +1057,8 @@ class Box:
         return {"ok": True, "version": catalog.version, "products": len(catalog.products)}
 
     def _apply_document(self, job: DocumentJob) -> BaseException | None:
-        """Swap a catalog or members document in; the sale in progress keeps its catalog."""
+        """Swap a catalog, members, orders or staff document in (or write head office's
+        settings); the sale in progress keeps its catalog."""
         from gateway.catalog.document import parse_document
         from gateway.members.sink import MembersSink
         from gateway.sync.errors import DocumentRefused
@@ -1078,6 +1079,18 @@ class Box:
                 )
             elif job.kind == "config":
                 self._apply_config(job.document)
+            elif job.kind == "staff":
+                from gateway.daemon.box_actions import journal_staff_document
+                from gateway.lane.staff_document import parse_staff_document
+
+                body = journal_staff_document(
+                    self.journal, self.staff, parse_staff_document(job.document, source)
+                )
+                parts = ("added", "changed", "removed", "taken_over")
+                log.info(
+                    "staff from head office: %s",
+                    "; ".join(f"{k} {', '.join(body[k]) or '-'}" for k in parts),
+                )
             elif job.kind == "orders":
                 from gateway.stock.orders import OrderStore, parse_orders
 

@@ -19,6 +19,7 @@ from gateway.catalog.store import CatalogStore
 from gateway.journal import Journal
 from gateway.lane.events import Refusal
 from gateway.lane.staff import Bootstrap, StaffChange, StaffChanged, StaffDirectory, StaffMember
+from gateway.lane.staff_document import StaffDocument
 
 BOX_ACTION_KIND = "box_action"
 
@@ -43,8 +44,9 @@ def actor(member: StaffMember | None) -> dict[str, str] | None:
     return {"id": member.id, "name": member.name, "role": member.role}
 
 
-# Where a change came in: the running daemon's control socket, or the file of a stopped box.
-Via = Literal["socket", "file"]
+# Where a change came in: the running daemon's control socket, the file of a stopped box,
+# or head office's signed staff document (applied by the daemon's main loop).
+Via = Literal["socket", "file", "head_office"]
 
 
 def box_action(
@@ -76,6 +78,20 @@ def journal_staff_change(
     body = box_action(f"staff_{change.action}", intent.actor, stage, via, staff=intent.staff)
     journal.append(BOX_ACTION_KIND, body, also=intent.write)
     return intent
+
+
+def journal_staff_document(
+    journal: Journal, staff: StaffDirectory, document: StaffDocument
+) -> dict[str, Any]:
+    """Put head office's staff document in force and journal what it changed (a
+    `box_action` `staff_document`, via `head_office`, no actor: head office signed it) in
+    one transaction; returns the record's body. Raises `StaffDocumentRefused` with nothing
+    written when the box cannot take it (`StaffDirectory.apply_central_intent`)."""
+    stage = staff.bootstrap()
+    intent = staff.apply_central_intent(document)
+    body = box_action("staff_document", None, stage, "head_office", **intent.details())
+    journal.append(BOX_ACTION_KIND, body, also=intent.write)
+    return body
 
 
 def journal_catalog_load(

@@ -6,21 +6,21 @@ TOTP secrets for the second factor technicians and admins need on box actions, s
 the box's secrets key (`gateway.keyfile`) so the database file alone holds no seed. It does
 not touch the journal (the lane records overrides) nor any other table. Time is passed in.
 
-PIN hashes (docs/lane.md, "PINs at rest"; figures in bench/README.md): `PIN_COST` lanes
-of scrypt(N=2^14, r=8) run at once on their own threads (hashlib frees the GIL), combined by
-SHA-256 so no lane can be checked alone: the till waits for one lane (~35 ms here), an
-attacker pays for all of them on every guess. A hash of an older cost (the single-lane
-hash before issue 13) still signs its person on and is replaced at that sign-on.
+PIN hashes (docs/lane.md, "PINs at rest"; figures in bench/README.md) are
+`gateway.lane.pins`': the till waits for one scrypt lane (~35 ms here), an attacker pays
+for all of them on every guess. A hash of an older cost (the single-lane hash before
+issue 13) still signs its person on and is replaced at that sign-on.
+
+People come from two places (`origin`, migration 8): added on the box (`local`), or
+from head office's signed staff document (`head_office`, `apply_central_intent`). A
+newer document replaces head office's people and never touches the box's own.
 """
 
 from __future__ import annotations
 
-import hashlib
 import hmac
-import itertools
 import os
 import sqlite3
-import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -35,32 +35,23 @@ from gateway.cardsafe import has_card_data, mask_card_data
 from gateway.errors import StoregateError
 from gateway.keyfile import SecretsKey, is_sealed
 from gateway.lane.events import Credential, Refusal
+from gateway.lane.pins import LEGACY_COST as LEGACY_COST
+from gateway.lane.pins import PIN_COST as PIN_COST
+from gateway.lane.pins import PIN_MAX_DIGITS as PIN_MAX_DIGITS
+from gateway.lane.pins import SALT_BYTES as SALT_BYTES
+from gateway.lane.pins import PinCost as PinCost
+from gateway.lane.pins import hash_pin as hash_pin
+from gateway.lane.pins import pin_problem
+from gateway.lane.pins import stored_cost as stored_cost
+from gateway.lane.pins import trivial_pin as trivial_pin
 from gateway.lane.records import StaffRef
 from gateway.lane.settings import BOX_ACTIONS, ROLES, LaneSettings
+from gateway.lane.staff_document import StaffDocument, StaffDocumentRefused
 from gateway.money import parse_amount
-
-SALT_BYTES = 16
-HASH_TAG = b"scrypt-lanes:"  # then log2(N), r, lanes as one byte each, then the digest
 
 # A write intended by a step, run by the caller inside the transaction it commits with.
 PinWrite = Callable[[sqlite3.Connection], None]
 
-
-@dataclass(frozen=True)
-class PinCost:
-    """What one PIN guess costs: `lanes` scrypt(2^log2_n, r, p=1) of 128*N*r bytes each."""
-
-    log2_n: int
-    r: int
-    lanes: int
-
-    def tag(self) -> bytes:
-        return HASH_TAG + bytes((self.log2_n, self.r, self.lanes))
-
-
-LEGACY_COST = PinCost(14, 8, 1)  # before issue 13: one lane, stored as the bare digest
-PIN_COST = PinCost(14, 8, 2)  # two cores of a Pi 4/5 for one lane's time; two stay free
-PIN_MAX_DIGITS = 12
 APPROVER_ROLES = ("technician", "admin")  # who may approve box actions (ends the bootstrap)
 Bootstrap = Literal["first_admin", "pin_only"]  # a new box's stages, see StaffDirectory
 TILL = "till"  # PIN attempts at the till: its keyboard, the kiosk, the control socket
@@ -85,72 +76,9 @@ class StaffMember:
         return StaffRef(id=self.id, name=self.name, role=self.role)
 
 
-def _scrypt(pin: str, salt: bytes, cost: PinCost) -> bytes:
-    return hashlib.scrypt(
-        pin.encode(), salt=salt, n=2**cost.log2_n, r=cost.r, p=1, dklen=32, maxmem=2**28
-    )
-
-
-def hash_pin(pin: str, salt: bytes, cost: PinCost = PIN_COST) -> bytes:
-    """The stored form of a PIN: the cost's tag and SHA-256 over its lanes' scrypt outputs
-    (lane i salted with salt + i), the lanes computed at once. The PIN itself is never kept.
-    `LEGACY_COST` gives the bare single scrypt digest stored before issue 13."""
-    if cost == LEGACY_COST:
-        return _scrypt(pin, salt, cost)
-    outputs: list[bytes] = [b""] * cost.lanes
-
-    def lane(index: int) -> None:
-        outputs[index] = _scrypt(pin, salt + bytes((index,)), cost)
-
-    helpers = [threading.Thread(target=lane, args=(i,)) for i in range(1, cost.lanes)]
-    for helper in helpers:
-        helper.start()
-    lane(0)
-    for helper in helpers:
-        helper.join()
-    return cost.tag() + hashlib.sha256(b"".join(outputs)).digest()
-
-
-def stored_cost(stored: bytes) -> PinCost | None:
-    """The cost a stored hash was made with (None: not a hash this box knows)."""
-    if len(stored) == 32:
-        return LEGACY_COST
-    if stored.startswith(HASH_TAG) and len(stored) == len(HASH_TAG) + 3 + 32:
-        log2_n, r, lanes = stored[len(HASH_TAG) : len(HASH_TAG) + 3]
-        if 10 <= log2_n <= 20 and 1 <= r <= 32 and 1 <= lanes <= 16:
-            return PinCost(log2_n, r, lanes)
-    return None
-
-
-def trivial_pin(pin: str) -> str | None:
-    """Why `pin` is among the first a guesser tries (None: it is not): one digit repeated
-    (000000), a run up or down (123456, 987654, 890123) or a short block repeated (121212,
-    123123). Pure; docs/lane.md "PIN policy"."""
-    if len(set(pin)) == 1:
-        return "it is one digit repeated"
-    steps = {(int(b) - int(a)) % 10 for a, b in itertools.pairwise(pin)}
-    if steps in ({1}, {9}):
-        return "its digits run up or down"
-    for size in range(2, len(pin) // 2 + 1):
-        if len(pin) % size == 0 and pin == pin[:size] * (len(pin) // size):
-            return f"it repeats {pin[:size]}"
-    return None
-
-
 def _check_pin_shape(pin: str, min_digits: int) -> None:
-    if not pin.isdigit() or not min_digits <= len(pin) <= PIN_MAX_DIGITS:
-        raise StaffError(
-            f"a PIN is {min_digits} to {PIN_MAX_DIGITS} digits",
-            where="staff PIN",
-            fix=f"choose a PIN of {min_digits}-{PIN_MAX_DIGITS} digits (lane.pin_min_digits; "
-            "docs/lane.md says why a short PIN falls to a stolen database)",
-        )
-    if why := trivial_pin(pin):
-        raise StaffError(
-            f"that PIN is too easy to guess: {why}",
-            where="staff PIN",
-            fix="choose digits with no pattern (not 000000, 123456 or 121212)",
-        )
+    if problem := pin_problem(pin, min_digits):
+        raise StaffError(problem.what, where="staff PIN", fix=problem.fix)
 
 
 # `gateway staff ACTION`: what each change does (journalled as `staff_ACTION`).
@@ -231,6 +159,7 @@ class StaffListing:
     active: bool
     failed_pins: int
     locked_until: str | None  # store-local ISO time, only while the lockout lasts
+    origin: str = "local"  # or "head_office": from the staff document (docs/lane.md)
 
     def state(self) -> str:
         if not self.active:
@@ -238,6 +167,31 @@ class StaffListing:
         if self.locked_until:
             return f"locked until {self.locked_until[11:16]}"
         return f"{self.failed_pins} wrong PIN(s)" if self.failed_pins else "active"
+
+
+HEAD_OFFICE = "head_office"  # `lane_staff.origin` of a person from the staff document
+
+
+@dataclass(frozen=True)
+class CentralApplied:
+    """A staff document checked, not yet written: who it adds, changes, removes and takes
+    over from the box's own people (as journalled; never a PIN hash), and the write."""
+
+    version: int
+    added: tuple[str, ...]
+    changed: tuple[str, ...]
+    removed: tuple[str, ...]
+    taken_over: tuple[str, ...]
+    write: PinWrite
+
+    def details(self) -> dict[str, object]:
+        return {
+            "version": self.version,
+            "added": list(self.added),
+            "changed": list(self.changed),
+            "removed": list(self.removed),
+            "taken_over": list(self.taken_over),
+        }
 
 
 _BOOTSTRAP_STRENGTH: dict[Bootstrap | None, int] = {"first_admin": 0, "pin_only": 1, None: 2}
@@ -293,7 +247,9 @@ class StaffDirectory:
         """The write that creates or updates a person, checked first (nothing is written
         here). A PIN or TOTP already enrolled is kept unless a new PIN is given, and any
         lockout is cleared. A payment card is never a staff card (its number would be stored
-        in full); a card number in the name is masked."""
+        in full); a card number in the name is masked. Head office's people are changed at
+        head office only (`_refuse_central`)."""
+        self._refuse_central(staff_id, "add")
         if card is not None and has_card_data(card):
             raise StaffError(
                 "that is a payment card's number: it cannot be a staff card",
@@ -360,6 +316,7 @@ class StaffDirectory:
     def totp_intent(self, staff_id: str) -> tuple[str, PinWrite]:
         """A fresh TOTP secret for a person: its provisioning URI for the authenticator app,
         and the write that stores it sealed (nothing is written here)."""
+        self._refuse_central(staff_id, "totp")
         member = self.get(staff_id)
         if member is None:
             raise StaffError(
@@ -450,6 +407,8 @@ class StaffDirectory:
                 "no such staff member", where=where, fix="`gateway staff list` shows who exists"
             )
         name, role, active, failed, locked_until = row
+        if action == "remove":
+            self._refuse_central(staff_id, action)
         view = _staff_view(staff_id, str(name), str(role))
         now_stage = self.bootstrap()
         weakens = (
@@ -488,12 +447,129 @@ class StaffDirectory:
         done = {"disable": "disabled", "enable": "enabled", "unlock": "unlocked"}
         return f"staff {staff_id} {name} ({role}) {done.get(action, 'removed')}", view, write
 
+    def _refuse_central(self, staff_id: str, action: str) -> None:
+        """Head office's people are head office's: replacing, removing or enrolling one on
+        the box would be undone (or contradicted) by the next staff document. The box may
+        still disable, enable and unlock them (a store acts at once; that standing holds
+        until head office changes the person)."""
+        row = self._conn.execute(
+            "SELECT origin FROM lane_staff WHERE id = ?", (staff_id,)
+        ).fetchone()
+        if row is not None and row[0] == HEAD_OFFICE:
+            raise StaffError(
+                f"staff {staff_id} comes from head office's staff document: `{action}` is "
+                "head office's to do",
+                where=f"staff {staff_id}",
+                fix="change them at head office (cloud staff add|disable|remove, then cloud "
+                "staff publish); on the box, disable, enable and unlock still work",
+            )
+
+    def apply_central_intent(self, document: StaffDocument) -> CentralApplied:
+        """Head office's staff document as one write (nothing is written here): its people
+        are added or brought up to date, head office's people it no longer holds are
+        removed, and the box's own people are left alone.
+
+        A person head office left as they were (same entry as last applied) is not
+        touched, so a local disable or a lockout stands. A staff id the box already gives
+        one of its own cashiers or supervisors is taken over by head office's person (head
+        office wins; the ids taken over are listed in the result, which the daemon
+        journals). Refused whole (`StaffDocumentRefused`, the staff in force stay): a staff
+        id that is the box's own admin or technician (taking it over would change who
+        approves box changes), and a staff card that one of the box's own people holds."""
+        rows = {
+            str(r[0]): (str(r[1]), str(r[2]), r[3], r[4])
+            for r in self._conn.execute(
+                "SELECT id, origin, role, central_digest, card FROM lane_staff"
+            ).fetchall()
+        }
+        wanted = {person.id: person for person in document.staff}
+        source = f"staff document version {document.version}"
+        for staff_id in sorted(wanted):
+            found = rows.get(staff_id)
+            if found and found[0] != HEAD_OFFICE and found[1] in APPROVER_ROLES:
+                raise StaffDocumentRefused(
+                    f"staff id {staff_id} is this box's own {found[1]}: head office's "
+                    "person of that id is refused",
+                    where=source,
+                    fix="give head office's person another staff id (or remove the box's "
+                    f"own with `gateway staff remove {staff_id}`)",
+                )
+        local_cards = {
+            str(r[3]): staff_id
+            for staff_id, r in rows.items()
+            if r[0] != HEAD_OFFICE and r[3] is not None and staff_id not in wanted
+        }
+        for person in document.staff:
+            if person.card is not None and person.card in local_cards:
+                raise StaffDocumentRefused(
+                    f"head office's person {person.id} has a staff card this box gives its "
+                    f"own person {local_cards[person.card]}",
+                    where=source,
+                    fix="give one of them another card",
+                )
+        added = [i for i in sorted(wanted) if i not in rows]
+        taken_over = [i for i in sorted(wanted) if i in rows and rows[i][0] != HEAD_OFFICE]
+        changed = [
+            i
+            for i in sorted(wanted)
+            if i in rows and rows[i][0] == HEAD_OFFICE and rows[i][2] != wanted[i].digest()
+        ]
+        removed = sorted(i for i, r in rows.items() if r[0] == HEAD_OFFICE and i not in wanted)
+        writes = [wanted[i] for i in (*added, *taken_over, *changed)]
+
+        def write(conn: sqlite3.Connection) -> None:
+            conn.executemany(
+                "DELETE FROM lane_staff WHERE id = ?", [(i,) for i in (*removed, *taken_over)]
+            )
+            # Cards may move between head office's people in one document: free them first.
+            conn.executemany(
+                "UPDATE lane_staff SET card = NULL WHERE id = ?", [(p.id,) for p in writes]
+            )
+            for person in writes:
+                salt, digest = person.salt_bytes(), person.hash_bytes()
+                conn.execute(
+                    "INSERT INTO lane_staff (id, name, role, card, pin_salt, pin_hash, "
+                    "ceiling, active, origin, central_digest) "
+                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(id) DO UPDATE SET "
+                    "name = excluded.name, role = excluded.role, card = excluded.card, "
+                    "ceiling = excluded.ceiling, active = excluded.active, "
+                    "central_digest = excluded.central_digest, "
+                    "failed_pins = CASE WHEN pin_hash IS excluded.pin_hash THEN failed_pins "
+                    "ELSE 0 END, "
+                    "locked_until = CASE WHEN pin_hash IS excluded.pin_hash THEN locked_until "
+                    "END, "
+                    "failed_source = CASE WHEN pin_hash IS excluded.pin_hash THEN "
+                    "failed_source END, "
+                    "pin_salt = excluded.pin_salt, pin_hash = excluded.pin_hash",
+                    (
+                        person.id,
+                        person.name,
+                        person.role,
+                        person.card,
+                        salt,
+                        digest,
+                        person.ceiling,
+                        int(person.active),
+                        HEAD_OFFICE,
+                        person.digest(),
+                    ),
+                )
+
+        return CentralApplied(
+            version=document.version,
+            added=tuple(added),
+            changed=tuple(changed),
+            removed=tuple(removed),
+            taken_over=tuple(taken_over),
+            write=write,
+        )
+
     def roster(self, now: datetime) -> list[StaffListing]:
         """Everyone, active or not, by staff number; a lockout over at `now` (store-local
         time) is not shown."""
         rows = self._conn.execute(
             "SELECT id, name, role, card IS NOT NULL, pin_hash IS NOT NULL, "
-            "totp_secret IS NOT NULL, active, failed_pins, locked_until FROM lane_staff "
+            "totp_secret IS NOT NULL, active, failed_pins, locked_until, origin FROM lane_staff "
             "ORDER BY id"
         ).fetchall()
         return [
@@ -507,6 +583,7 @@ class StaffDirectory:
                 active=bool(r[6]),
                 failed_pins=int(r[7]) if r[8] is None or now.isoformat() < r[8] else 0,
                 locked_until=r[8] if r[8] is not None and now.isoformat() < r[8] else None,
+                origin=str(r[9]),
             )
             for r in rows
         ]

@@ -183,11 +183,12 @@ class Telemetry(Payload):
 # ---------------------------------------------------------------- down: signed
 
 
-DocumentKind = Literal["catalog", "members", "config", "orders"]
+DocumentKind = Literal["catalog", "members", "config", "orders", "staff"]
 
 
 class SignedDocument(Payload):
-    """Retained on `{store}/catalog`, `{store}/members`, `{store}/orders`, `{store}/{box}/config`.
+    """Retained on `{store}/catalog`, `{store}/members`, `{store}/orders`, `{store}/staff`,
+    `{store}/{box}/config`.
 
     `signature` is Ed25519 by the key `key_id` over the canonical JSON of every other field
     (gateway.sync.signing). `version` must exceed the one in force; `box` is null for

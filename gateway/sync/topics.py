@@ -82,6 +82,11 @@ class Topics:
         return f"{self.root}/{self.store}/orders"
 
     @property
+    def staff(self) -> str:
+        """Head office's people for the store's boxes (docs/lane.md, "Central staff")."""
+        return f"{self.root}/{self.store}/staff"
+
+    @property
     def head_office_state(self) -> str:
         return f"{self.root}/{HEAD_OFFICE_LEVEL}/state"
 
@@ -100,6 +105,7 @@ class Topics:
             self.catalog,
             self.members,
             self.orders,
+            self.staff,
         ]
 
     def document_kind(self, topic: str) -> str | None:
@@ -109,6 +115,7 @@ class Topics:
             self.members: "members",
             self.config: "config",
             self.orders: "orders",
+            self.staff: "staff",
         }
         return kinds.get(topic)
 
