@@ -15,6 +15,8 @@ import re
 from collections.abc import Callable
 from typing import Literal, Protocol
 
+from gateway.pricing.basket import MANUAL_DISCOUNT_LABEL
+
 Language = str
 Translate = Callable[[str], str]
 LANGUAGES: tuple[Literal["en", "zh"], ...] = ("en", "zh")
@@ -61,6 +63,7 @@ TEXTS: dict[str, dict[str, str]] = {
         "adj_member_price": "member price",
         "adj_override": "price override",
         "adj_moling": "抹零 rounding down",
+        "adj_basket": "basket discount",
         "z_title": "Z REPORT {number:04d} ({currency})",
         "z_business_day": "Business day",
         "z_records": "Journal records",
@@ -349,6 +352,7 @@ TEXTS: dict[str, dict[str, str]] = {
         "adj_member_price": "会员价",
         "adj_override": "改价",
         "adj_moling": "抹零",
+        "adj_basket": "整单折扣",
         "z_title": "日结报表 Z{number:04d}（{currency}）",
         "z_business_day": "营业日",
         "z_records": "日志记录",
@@ -827,11 +831,18 @@ def adjustment_label(
     names: CatalogNames | None,
 ) -> str:
     """A discount's label in `language`: a promotion's name from the catalog; the pricing
-    engine's own adjustments (member price, price override, 抹零) by kind; else as priced."""
+    engine's own adjustments (member price, price override, 抹零, the whole-basket manual
+    discount) by kind; else as priced. The manual discount keeps what it was (`10%`,
+    `5.00`) after its translated name: 整单折扣 10%."""
     if promotion is not None and names is not None:
         found = names.promotion_name(promotion, language)
         if found:
             return found
     if promotion is None:
-        return TEXTS.get(language, TEXTS["en"]).get(f"adj_{kind}", label)
+        text = TEXTS.get(language, TEXTS["en"]).get(f"adj_{kind}")
+        if text is None:
+            return label
+        if kind == "basket" and label.startswith(MANUAL_DISCOUNT_LABEL):
+            return text + label[len(MANUAL_DISCOUNT_LABEL) :]
+        return text
     return label

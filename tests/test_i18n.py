@@ -121,6 +121,11 @@ def test_catalog_names_by_language_with_name_kept_backward_compatible() -> None:
     assert adjustment_label("zh", "promotion", "x", "yog-3for2", catalog) == "酸奶任选3件2.00"
     assert adjustment_label("zh", "member_price", "member price", None, catalog) == "会员价"
     assert adjustment_label("en", "member_price", "member price", None, catalog) == "member price"
+    # the whole-basket manual discount (整单折扣) keeps its percent or amount after its name
+    assert adjustment_label("zh", "basket", "basket discount 10%", None, catalog) == "整单折扣 10%"
+    assert adjustment_label("en", "basket", "basket discount 5.00", None, None) == (
+        "basket discount 5.00"
+    )
     plain = load_catalog_file(EXAMPLE)  # a document without `names` reads as before
     assert all(not p.names for p in plain.document.products)
 

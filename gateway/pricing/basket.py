@@ -47,14 +47,53 @@ class MemberContext:
     name: str | None = None
 
 
+MANUAL_DISCOUNT_LABEL = "basket discount"
+"""How a whole-basket manual discount's adjustments are labelled (`ManualDiscount.label`);
+receipts translate these words and keep what follows (`10%`, `5.00`)."""
+
+
+@dataclass(frozen=True)
+class ManualDiscount:
+    """整单折扣: a discount on the whole basket that someone entered by hand, with why.
+
+    Exactly one of `percent` (more than 0, at most 100: that share of what the lines cost,
+    rounded half up to the currency) or `amount` (more than 0: taken off as it is, but
+    never more than the lines cost). Who entered it and who authorised it is the lane's
+    business (the sale body records them); the engine only prices it (step 3b in
+    `gateway.pricing.engine`). A malformed one cannot be made (ValueError): the lane
+    checks what a person typed before it builds one.
+    """
+
+    percent: Decimal | None = None
+    amount: Decimal | None = None
+    reason: str = ""
+
+    def __post_init__(self) -> None:
+        if (self.percent is None) == (self.amount is None):
+            raise ValueError("a basket discount is a percent or an amount, exactly one")
+        if self.percent is not None and not (0 < self.percent <= 100):
+            raise ValueError(f"a basket discount of {self.percent}% is not more than 0, up to 100")
+        if self.amount is not None and not (self.amount > 0 and self.amount.is_finite()):
+            raise ValueError(f"a basket discount of {self.amount} is not more than 0")
+
+    @property
+    def label(self) -> str:
+        """What its adjustments are called: `basket discount 10%` / `basket discount 5.00`."""
+        if self.percent is not None:
+            return f"{MANUAL_DISCOUNT_LABEL} {self.percent}%"
+        return f"{MANUAL_DISCOUNT_LABEL} {self.amount}"
+
+
 @dataclass(frozen=True)
 class Basket:
-    """`at` is the store's local wall time (promotion schedules are written in it)."""
+    """`at` is the store's local wall time (promotion schedules are written in it).
+    `discount`: a whole-basket manual discount (整单折扣), when one was entered."""
 
     lines: tuple[BasketLine, ...]
     at: datetime
     member: MemberContext | None = None
     coupons: tuple[str, ...] = ()
+    discount: ManualDiscount | None = None
 
 
 class QuantityOnWeighedError(StoregateError):

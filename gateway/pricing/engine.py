@@ -12,6 +12,11 @@ Order of work, each step named so a receipt can explain every cent:
    the customer most; ties go to the lower `priority`;
 3. basket promotions (满减 thresholds) on what the lines then cost, allocated back to the
    lines by largest remainder;
+   3b. then a whole-basket manual discount (整单折扣, `Basket.discount`) on what the same
+   lines (not `no_discount` items, not items under an `exclusive` promotion, costing more
+   than zero) cost after the thresholds: a percent of it rounded half up to the currency,
+   or an amount capped at it, allocated back by largest remainder as an adjustment of
+   kind `basket` with no promotion, counted in `basket_discounts`;
 4. tax per line (inclusive backed out, exclusive added), rounded by `tax_rounding`;
 5. 抹零 (always down) allocated back to the lines; cash rounding reported separately, since
    it applies to cash tender only.
@@ -70,7 +75,7 @@ from gateway.money import (
     quantum,
     round_money,
 )
-from gateway.pricing.basket import Basket, BasketLine
+from gateway.pricing.basket import Basket, BasketLine, ManualDiscount
 from gateway.pricing.coupons import coupon_notices
 from gateway.pricing.result import Adjustment, PricedBasket, PricedLine, TaxSummary
 
@@ -147,6 +152,7 @@ def price_basket(basket: Basket, catalog: Catalog) -> PricedBasket:
         lines.append(line)
     _apply_item_promotions(lines, places, ledger)
     _apply_basket_promotions(lines, catalog, active, places, ledger)
+    _apply_basket_discount(lines, basket.discount, places, ledger)
     return _finish(basket, catalog, lines, active, ledger)
 
 
@@ -1105,6 +1111,46 @@ def _thresholds_in_minor_units(
         if before != now:
             line.amount -= shares.amount_of(before - now)
     return left
+
+
+def _apply_basket_discount(
+    lines: list[_Line], discount: ManualDiscount | None, places: int, ledger: _Ledger
+) -> None:
+    """Step 3b: a whole-basket manual discount (整单折扣) on the lines that take basket
+    discounts, as they cost after the thresholds. Exclusive lines keep out of it, as they
+    keep out of thresholds: an exclusive promotion's price is the last word on its units."""
+    if discount is None:
+        return
+    own = [
+        line
+        for line in lines
+        if not line.exclusive and "no_discount" not in line.product.flags and line.amount > 0
+    ]
+    amounts = [line.amount for line in own]
+    off = basket_discount_amount(discount, sum(amounts, ZERO), places)
+    if off <= 0:
+        return
+    label, detail = discount.label, threshold_detail(off)
+    shares = _Shares(places)
+    given: list[Decimal] = []
+    split = shares.allocate(off, amounts, [_minor_units(a, places) for a in amounts])
+    for line, share in zip(own, split, strict=True):
+        if share:
+            line.adjustments.append(Adjustment("basket", -share, label, None, detail))
+            line.amount -= share
+            given.append(-share)
+    ledger.basket.append(ZERO - sum(given, ZERO))
+
+
+def basket_discount_amount(discount: ManualDiscount, spend: Decimal, places: int) -> Decimal:
+    """What a manual basket discount takes off `spend` (what its lines cost): a percent
+    rounded half up to the currency, or the amount; never more than `spend`."""
+    if discount.percent is not None:
+        off = round_money(spend * discount.percent / HUNDRED, places, Rounding.HALF_UP)
+    else:
+        assert discount.amount is not None
+        off = discount.amount
+    return min(off, spend)
 
 
 def threshold_detail(discount: Decimal) -> str:

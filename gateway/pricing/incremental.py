@@ -48,6 +48,7 @@ from gateway.pricing.engine import (
     _UNIT_PROMOTIONS,
     HUNDRED,
     _active_promotions,
+    _apply_basket_discount,
     _apply_basket_promotions,
     _apply_item_promotions,
     _base_line,
@@ -257,6 +258,7 @@ def price_scan(
     if finished is None:
         lines = [_copy(template) for template in templates]
         _apply_basket_promotions(lines, catalog, active, places, ledger)
+        _apply_basket_discount(lines, basket.discount, places, ledger)
         priced = _finish(basket, catalog, lines, active, ledger)
     else:
         priced, ends = finished
@@ -366,8 +368,9 @@ def _finish_per_scan(
 
     The usual basket: every amount after step 2 a plain amount in the currency (its
     exponent, not negative), thresholds that all count every item and share in minor
-    units, no coupon and no 抹零 to share out. Then every line's result depends on the
-    line as step 2 left it (the same template object as last time) and on its shares of
+    units, no coupon, no manual basket discount (整单折扣) and no 抹零 to share out.
+    Then every line's result depends on the line as step 2 left it (the same template
+    object as last time) and on its shares of
     the thresholds (which name only their discount), so a line with the same template and
     the same shares as in the memo keeps its result line, tax and total, and only the
     others are worked out, with the engine's formulas. The thresholds themselves are
@@ -375,7 +378,7 @@ def _finish_per_scan(
     out from."""
     count = len(templates)
     money = catalog.money
-    if not count or basket.coupons:
+    if not count or basket.coupons or basket.discount is not None:
         return None
     places = money.decimals
     ends = old.ends

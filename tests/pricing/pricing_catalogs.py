@@ -9,7 +9,14 @@ from typing import Any
 
 from gateway.catalog.catalog import Catalog, build_catalog
 from gateway.catalog.document import parse_document
-from gateway.pricing import Basket, BasketLine, MemberContext, PricedBasket, price_basket
+from gateway.pricing import (
+    Basket,
+    BasketLine,
+    ManualDiscount,
+    MemberContext,
+    PricedBasket,
+    price_basket,
+)
 
 AT = datetime(2026, 11, 25, 10, 0)  # a Wednesday morning
 
@@ -119,9 +126,10 @@ def price(
     at: datetime = AT,
     member: str | None = None,
     coupons: tuple[str, ...] = (),
+    discount: ManualDiscount | None = None,
 ) -> PricedBasket:
     ctx = MemberContext(member) if member else None
-    return price_basket(Basket(tuple(lines), at, ctx, coupons), cat)
+    return price_basket(Basket(tuple(lines), at, ctx, coupons, discount), cat)
 
 
 def D(text: str) -> Decimal:

@@ -23,7 +23,8 @@ Order of work, each step named so a receipt can explain every cent:
    of the competing set promotions (up to `MAX_SET_ORDERS`) and keeps the plan that saves
    the customer most; ties go to the lower `priority`;
 3. basket promotions (满减 thresholds) on what the lines then cost, allocated back to the
-   lines by largest remainder;
+   lines by largest remainder; then a whole-basket manual discount (整单折扣: added for
+   issue 21) on the lines that take basket discounts, as they then cost;
 4. tax per line (inclusive backed out, exclusive added), rounded by `tax_rounding`;
 5. 抹零 (always down) allocated back to the lines; cash rounding reported separately, since
    it applies to cash tender only.
@@ -98,6 +99,7 @@ def price_basket(basket: Basket, catalog: Catalog) -> PricedBasket:
         line.promotions, line.promotion_ids = catalog.live_item_promotions(line.product, live)
     _apply_item_promotions(lines, places)
     spends = _apply_basket_promotions(lines, catalog, active, places)
+    _apply_manual_discount(lines, basket, places)
     return _finish(basket, catalog, lines, active, spends)
 
 
@@ -580,6 +582,38 @@ def _threshold_discount(promo: BasketThreshold, eligible: Sequence[_Line], place
     if promo.max_discount is not None:
         discount = min(discount, promo.max_discount)
     return min(discount, spend)
+
+
+def _apply_manual_discount(lines: list[_Line], basket: Basket, places: int) -> None:
+    """整单折扣: percent (half up) or amount (capped) off the lines that take basket
+    discounts, each costing more than zero after the thresholds; shared by largest
+    remainder, no promotion named."""
+    discount = basket.discount
+    if discount is None:
+        return
+    own = [
+        line
+        for line in lines
+        if not line.exclusive and "no_discount" not in line.product.flags and line.amount > 0
+    ]
+    spend = sum((line.amount for line in own), ZERO)
+    if discount.percent is not None:
+        off = round_money(spend * discount.percent / HUNDRED, places, Rounding.HALF_UP)
+        label = f"basket discount {discount.percent}%"
+    else:
+        assert discount.amount is not None
+        off = discount.amount
+        label = f"basket discount {discount.amount}"
+    off = min(off, spend)
+    if off <= 0:
+        return
+    amounts = [line.amount for line in own]
+    for line, share in zip(own, allocate(off, amounts, places), strict=True):
+        if share:
+            line.adjustments.append(
+                Adjustment("basket", -share, label, None, f"share of {off} off")
+            )
+            line.amount -= share
 
 
 # -- 4 and 5. tax, 抹零, totals ----------------------------------------------------------------

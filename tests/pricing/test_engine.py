@@ -8,7 +8,7 @@ import pytest
 from pricing_catalogs import AT, D, catalog, line, price
 
 from gateway.catalog.document import CatalogError
-from gateway.pricing import PricingError
+from gateway.pricing import ManualDiscount, PricingError
 
 THREE_FOR_TWO = {
     "type": "buy_get",
@@ -304,3 +304,108 @@ def test_cash_rounding_applies_to_cash_only() -> None:
 def test_lines_the_engine_cannot_price_are_typed_errors(basket_line, message) -> None:  # type: ignore[no-untyped-def]
     with pytest.raises(PricingError, match=message):
         price(catalog(), basket_line)
+
+
+# -- 整单折扣: a whole-basket manual discount (issue 21) ------------------------------------
+
+
+def test_basket_discount_percent_rounds_half_up_and_shares_by_largest_remainder() -> None:
+    basket = price(
+        catalog(),
+        line("A"),
+        line("C1"),
+        line("C2"),
+        line("WINE"),
+        discount=ManualDiscount(percent=D("15"), reason="regular customer"),
+    )
+    # 15% of 6.10 (wine is no_discount) = 0.915 -> 0.92; exact shares 0.3016 / 0.2866 /
+    # 0.3318 -> 0.30 / 0.28 / 0.33 = 0.91, the last cent to the largest remainder (milk)
+    assert [ln.discount for ln in basket.lines] == [D("0.30"), D("0.29"), D("0.33"), D("0.00")]
+    assert basket.basket_discounts == D("0.92")
+    assert basket.total == D("17.68")  # 6.10 - 0.92 + 12.50
+    (adj,) = basket.lines[0].adjustments
+    assert (adj.kind, adj.amount, adj.label, adj.promotion) == (
+        "basket",
+        D("-0.30"),
+        "basket discount 15%",
+        None,
+    )
+    assert basket.lines[3].adjustments == ()
+    # what a refund of any one line pays back is that line's stored total
+    assert [ln.total for ln in basket.lines] == [D("1.70"), D("1.61"), D("1.87"), D("12.50")]
+    assert sum((ln.total for ln in basket.lines), D("0")) == basket.total
+
+
+def test_basket_discount_comes_after_the_thresholds() -> None:
+    spend = {
+        "type": "basket_threshold",
+        "id": "s",
+        "name": "1 off 10",
+        "tiers": [{"threshold": "10", "amount": "1"}],
+    }
+    basket = price(
+        catalog([spend]),
+        line("A", 5),
+        line("C2"),
+        discount=ManualDiscount(percent=D("10"), reason="complaint"),
+    )
+    # threshold: 1.00 of 12.20 -> 0.82 / 0.18, lines 9.18 / 2.02; then 10% of 11.20 = 1.12
+    # -> exact 0.918 / 0.202 -> 0.91 / 0.20 + the cent left to juice: 0.92 / 0.20
+    juice, dark = basket.lines
+    assert [a.amount for a in juice.adjustments] == [D("-0.82"), D("-0.92")]
+    assert [a.amount for a in dark.adjustments] == [D("-0.18"), D("-0.20")]
+    assert basket.basket_discounts == D("2.12")
+    assert basket.total == D("10.08")
+    assert [p["id"] for p in basket.promotions] == ["s"]  # the manual one names no promotion
+
+
+def test_basket_discount_amount_is_capped_at_what_its_lines_cost() -> None:
+    cat = catalog()
+    basket = price(cat, line("A"), line("WINE"), discount=ManualDiscount(amount=D("50.00")))
+    assert basket.lines[0].total == D("0.00") and basket.lines[1].total == D("12.50")
+    assert basket.basket_discounts == D("2.00") and basket.total == D("12.50")
+    five = price(cat, line("A"), line("C2"), discount=ManualDiscount(amount=D("1.00")))
+    # 1.00 over 2.00 / 2.20: 0.476 / 0.524 -> 0.47 / 0.52, the cent left to juice (.6 > .4)
+    assert [ln.discount for ln in five.lines] == [D("0.48"), D("0.52")]
+    assert five.lines[0].adjustments[0].label == "basket discount 1.00"
+    assert five.total == D("3.20")
+
+
+def test_basket_discount_is_taken_off_net_prices_before_tax() -> None:
+    basket = price(catalog(), line("PEN", 3), discount=ManualDiscount(percent=D("10")))
+    # 3.60 net - 0.36 = 3.24, tax 8.1% = 0.2624 -> 0.26
+    assert (basket.lines[0].amount, basket.tax, basket.total) == (D("3.24"), D("0.26"), D("3.50"))
+
+
+def test_exclusive_and_no_discount_lines_take_no_basket_discount() -> None:
+    solo = {
+        "type": "percent_off",
+        "id": "solo",
+        "name": "Juice -50%",
+        "exclusive": True,
+        "target": {"skus": ["A"]},
+        "percent": "50",
+    }
+    basket = price(
+        catalog([solo]),
+        line("A", 2),
+        line("B"),
+        line("WINE"),
+        discount=ManualDiscount(percent=D("20")),
+    )
+    juice, bread, wine = basket.lines
+    assert juice.total == D("2.00") and [a.kind for a in juice.adjustments] == ["promotion"]
+    assert bread.total == D("2.40") and wine.total == D("12.50")
+
+
+def test_a_malformed_basket_discount_cannot_be_made() -> None:
+    for bad in (
+        {},
+        {"percent": D("10"), "amount": D("1")},
+        {"percent": D("0")},
+        {"percent": D("100.01")},
+        {"amount": D("0")},
+        {"amount": D("-1")},
+    ):
+        with pytest.raises(ValueError, match="basket discount"):
+            ManualDiscount(**bad)  # type: ignore[arg-type]

@@ -35,7 +35,7 @@ from pricing_catalogs import AT, BASE
 from gateway.catalog.catalog import Catalog, build_catalog
 from gateway.catalog.document import parse_document
 from gateway.money import allocate
-from gateway.pricing import Basket, BasketLine, MemberContext, PricingError
+from gateway.pricing import Basket, BasketLine, ManualDiscount, MemberContext, PricingError
 from gateway.pricing import engine as fast_engine
 from gateway.pricing import price_basket as engine
 
@@ -262,6 +262,22 @@ money_rules = st.sampled_from(
 )
 
 
+# 整单折扣: none most of the time; a percent (whole, halves, odd hundredths, all of it) or
+# an amount (small, or more than the basket costs: then capped)
+manual_discounts = (
+    st.none()
+    | st.builds(
+        lambda p: ManualDiscount(percent=p, reason="regular customer"),
+        st.sampled_from([Decimal(5), Decimal(10), Decimal("12.5"), Decimal("33.33"), Decimal(100)])
+        | st.decimals(min_value=Decimal("0.01"), max_value=100, places=2),
+    )
+    | st.builds(
+        lambda a: ManualDiscount(amount=a, reason="damaged box"),
+        st.decimals(min_value=Decimal("0.01"), max_value=500, places=2),
+    )
+)
+
+
 def assert_same(basket: Basket, cat: Catalog) -> None:
     """Both engines price `basket` identically, or refuse it with the same error."""
     try:
@@ -298,9 +314,11 @@ short_amounts = st.lists(
     st.booleans(),
     st.lists(st.sampled_from(["YOG20", "yog20", "NOPE"]), max_size=2),
     money_rules,
+    manual_discounts,
 )
-def test_small_catalog_same_as_reference(promos, lines, member, coupons, money) -> None:  # type: ignore[no-untyped-def]
-    basket = Basket(tuple(lines), AT, MemberContext("M1") if member else None, tuple(coupons))
+def test_small_catalog_same_as_reference(promos, lines, member, coupons, money, discount) -> None:  # type: ignore[no-untyped-def]
+    member_context = MemberContext("M1") if member else None
+    basket = Basket(tuple(lines), AT, member_context, tuple(coupons), discount)
     assert_same(basket, small_catalog(promos, **money))
 
 
@@ -462,7 +480,14 @@ def generated_basket(cat: Catalog, seed: int, size: int) -> Basket:
             lines.append(BasketLine(product.sku, price_override=Decimal("1.50")))
         else:
             lines.append(BasketLine(product.sku, quantity=Decimal(rnd.randint(1, 6))))
-    return Basket(tuple(lines), AT, MemberContext("M1") if rnd.random() < 0.5 else None)
+    member = MemberContext("M1") if rnd.random() < 0.5 else None
+    discount = None
+    if rnd.random() < 0.25:  # 整单折扣, a percent or an amount
+        if rnd.random() < 0.5:
+            discount = ManualDiscount(percent=Decimal(rnd.randint(1, 10000)) / 100, reason="r")
+        else:
+            discount = ManualDiscount(amount=Decimal(rnd.randint(1, 50000)) / 100, reason="r")
+    return Basket(tuple(lines), AT, member, discount=discount)
 
 
 @settings(max_examples=150, deadline=None)

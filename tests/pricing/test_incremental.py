@@ -1,7 +1,8 @@
 """Pricing per scan (`gateway.pricing.incremental.price_scan`) against pricing the whole
 basket (`price_basket`): over random catalogs and random sequences of operations as a lane
 makes them (add a line, change a quantity, remove a line, set or drop the member, enter a
-coupon, let the clock move across a promotion's hours), every pricing carried on from the
+coupon, set, replace or clear a whole-basket discount, let the clock move across a
+promotion's hours), every pricing carried on from the
 previous one's memo must be field for field what `price_basket` gives for the same basket
 (the objects, and the JSON form where every amount is text so exponents count), and a
 basket that cannot be priced must fail with the same error, the caller keeping the memo
@@ -22,6 +23,7 @@ from test_engine_reference import (
     POOL,
     generated_catalog,
     labels,
+    manual_discounts,
     money_rules,
     small_catalog,
     weighed,
@@ -71,6 +73,7 @@ def operations(line: st.SearchStrategy[BasketLine]) -> st.SearchStrategy[list[An
             st.tuples(st.just("member"), st.booleans()),
             st.tuples(st.just("coupon"), st.sampled_from(["YOG20", "NOPE"])),
             st.tuples(st.just("clock"), st.booleans()),
+            st.tuples(st.just("discount"), manual_discounts),  # set, replace or clear
         ),
         min_size=1,
         max_size=40,
@@ -95,6 +98,8 @@ def apply(basket: Basket, op: tuple[Any, ...]) -> Basket:
         return replace(basket, member=MEMBER if op[1] else None)
     if kind == "coupon" and op[1] not in basket.coupons:
         return replace(basket, coupons=(*basket.coupons, op[1]))
+    if kind == "discount":
+        return replace(basket, discount=op[1])
     if kind == "clock":
         return replace(basket, at=(EVENING if op[1] else AT) + timedelta(minutes=len(lines)))
     return basket
