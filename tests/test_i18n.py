@@ -78,6 +78,8 @@ def test_every_refusal_code_has_a_chinese_sentence() -> None:
             "钱箱短款：-0.50（应有 101.75，实点 101.25）。",
         ),
         ("Coupon WELCOME5 is not known.", "优惠券 WELCOME5 无效。"),
+        ("Basket discount 10%: 1.23 off.", "整单折扣 10%：优惠 1.23。"),
+        ("Basket discount removed.", "已取消整单折扣。"),
         ("Something new the lane says.", "Something new the lane says."),
     ],
 )

@@ -220,6 +220,24 @@ class PriceOverride(Event):
 
 
 @dataclass(frozen=True)
+class BasketDiscount(Event):
+    """整单折扣: a discount on the whole sale, `percent` of it or an `amount` off (exactly
+    one), with why. Entered again, it replaces the one before. Its own permission
+    (`basket_discount`: supervisors by default), else a supervisor's `authorization`."""
+
+    reason: str
+    percent: Decimal | None = None
+    amount: Decimal | None = None
+    authorization: Authorization | None = None
+
+
+@dataclass(frozen=True)
+class RemoveBasketDiscount(Event):
+    """The whole-basket discount taken off the sale again (only raises the total: anyone
+    who may sell may do it)."""
+
+
+@dataclass(frozen=True)
 class VoidSale(Event):
     reason: str
     authorization: Authorization | None = None

@@ -42,6 +42,7 @@ OverrideAction = Literal[
     "void_sale",
     "void_after_tender",
     "price_override",
+    "basket_discount",
     "no_sale",
     "close_shift_with_difference",
     "approve_offline",
@@ -84,6 +85,8 @@ OMITTED_WHEN_NONE = frozenset(
         "age_check",
         # sales of a member whose card was read: the wallets after it (issue 20, item 7)
         "stored_value_balance",
+        # sales with a whole-basket manual discount (整单折扣, issue 21 item 1)
+        "basket_discount",
     }
 )
 
@@ -242,6 +245,23 @@ class OverrideRef(Body):
     reason: str
 
 
+class BasketDiscountRef(Body):
+    """整单折扣: the whole-basket manual discount on a sale, as it was entered (`percent`
+    or `amount`, exactly one), what it took off in all, why, who entered it and when, and
+    the supervisor's override when one authorised it. Each line's share is that line's
+    `basket` adjustment without a promotion, so a refund pays back the discounted amount."""
+
+    percent: Rate | None = None
+    amount: Money | None = None
+    discount: Money | None = Field(
+        None, description="what it took off the sale in all (set when the sale completes)"
+    )
+    reason: str
+    staff: StaffRef
+    local_time: str
+    override: OverrideRef | None = None
+
+
 class SaleBody(Body):
     """`sale`: a completed sale."""
 
@@ -279,6 +299,9 @@ class SaleBody(Body):
     resumed_from: str | None = Field(None, description="id of the suspension it resumed")
     age_check: AgeCheck | None = Field(
         None, description="who confirmed the customer's age, for age-restricted items"
+    )
+    basket_discount: BasketDiscountRef | None = Field(
+        None, description="a whole-basket manual discount (整单折扣), when one was given"
     )
 
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)

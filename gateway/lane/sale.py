@@ -27,6 +27,7 @@ from gateway.lane.items import card_code_refusal, find_product, whole_quantity
 from gateway.lane.members import MemberAccount, sentence
 from gateway.lane.records import (
     AgeCheck,
+    BasketDiscountRef,
     LineAdjustment,
     MemberRef,
     OpenPriceRef,
@@ -41,7 +42,7 @@ from gateway.lane.records import (
 from gateway.lane.records import Tender as TenderRecord
 from gateway.lane.state import LaneContext, Permit, Sale, State, Step, sale_override_ref
 from gateway.money import ZERO, quantum
-from gateway.pricing import Basket, BasketLine, PricedBasket
+from gateway.pricing import Basket, BasketLine, ManualDiscount, PricedBasket
 from gateway.pricing.basket import quantity_on_weighed_error
 from gateway.pricing.incremental import price_scan
 from gateway.pricing.result import PricedLine
@@ -65,7 +66,9 @@ def reprice(sale: Sale, at: datetime) -> Sale | Refusal:
     re-using the last pricing's work for the lines that did not change (the same result as
     pricing it whole: `gateway.pricing.incremental`)."""
     member = sale.member.context if sale.member else None
-    basket = Basket(sale.lines, at, member, sale.coupons)
+    d = sale.discount
+    discount = None if d is None else ManualDiscount(d.percent, d.amount, d.reason)
+    basket = Basket(sale.lines, at, member, sale.coupons, discount)
     try:
         priced, memo = price_scan(basket, sale.catalog, sale.pricing)
     except StoregateError as exc:
@@ -477,6 +480,105 @@ def price_override(lane: LaneContext, event: ev.PriceOverride) -> Step | Refusal
     )
 
 
+def basket_discount(lane: LaneContext, event: ev.BasketDiscount) -> Step | Refusal:
+    """整单折扣: a percent or an amount off the whole sale, with a reason; the
+    `basket_discount` permission or a supervisor's override, bounded by
+    `[lane] max_basket_discount_percent` (a percent) and the supervisor's ceiling (what it
+    takes off). Entered again, it replaces the one before (the sale keeps both overrides)."""
+    sale = _open(lane)
+    bad = _discount_refusal(lane, sale, event)
+    if bad is not None:
+        return bad
+    acting = lane.acting(event)
+    entered = BasketDiscountRef(
+        percent=event.percent,
+        amount=event.amount,
+        reason=event.reason.strip(),
+        staff=acting.staff,
+        local_time=event.at.isoformat(timespec="seconds"),
+    )
+    priced = reprice(replace(sale, discount=entered), event.at)
+    if isinstance(priced, Refusal):
+        return priced
+    assert priced.priced is not None
+    # what a supervisor answers for: an amount as entered (the most it can take off), a
+    # percent as what it takes off the sale as it stands
+    covers = event.amount if event.amount is not None else manual_discount(priced.priced)
+    permit = lane.permit("basket_discount", event, event.authorization, amount=covers)
+    if isinstance(permit, Refusal):
+        return permit
+    batch = Batch()
+    refs = _override(lane, permit, event.at, batch)
+    entered = entered.model_copy(update={"override": refs[0] if refs else None})
+    after = replace(priced, discount=entered, overrides=(*sale.overrides, *refs))
+    what = f"{event.percent}%" if event.percent is not None else f"{event.amount}"
+    return _in_sale(
+        lane,
+        after,
+        (f"Basket discount {what}: {manual_discount(priced.priced)} off.",),
+        batch=batch,
+    )
+
+
+def _discount_refusal(lane: LaneContext, sale: Sale, event: ev.BasketDiscount) -> Refusal | None:
+    """What is wrong with a basket discount as typed, before anyone is asked to allow it."""
+    percent, amount = event.percent, event.amount
+    how = "Enter the discount as a percent (10%) or an amount (5.00)"
+    if (percent is None) == (amount is None):
+        return Refusal("bad_discount", f"{how}, one of the two.")
+    value = percent if percent is not None else amount
+    assert value is not None
+    if not value.is_finite() or value <= 0:
+        return Refusal(
+            "bad_discount",
+            f"A discount must be more than zero ({value}); to take the discount off the "
+            "sale, remove it.",
+        )
+    if percent is not None:
+        most = lane.settings.lane.max_basket_discount_percent
+        if percent != round(percent, 2):
+            return Refusal("bad_discount", f"{percent}%: a percent has at most two decimals.")
+        if percent > most:
+            return Refusal(
+                "discount_over_maximum",
+                f"{percent}% is above the largest basket discount of {most}% "
+                "([lane] max_basket_discount_percent).",
+            )
+    elif amount is not None and amount != round(amount, sale.catalog.places):
+        return Refusal("bad_discount", f"{amount} has more decimals than the currency.")
+    if not event.reason.strip():
+        return Refusal("needs_reason", "Enter the reason for the basket discount.")
+    return None
+
+
+def manual_discount(priced: PricedBasket) -> Decimal:
+    """What the whole-basket manual discount takes off `priced`: the lines' `basket`
+    adjustments that name no promotion (a threshold's always names one)."""
+    return -sum(
+        (
+            a.amount
+            for line in priced.lines
+            for a in line.adjustments
+            if a.kind == "basket" and a.promotion is None
+        ),
+        ZERO,
+    )
+
+
+def remove_basket_discount(lane: LaneContext, event: ev.RemoveBasketDiscount) -> Step | Refusal:
+    """The basket discount off the sale again: it only raises the total, so the `sell`
+    permission is enough."""
+    sale = _open(lane)
+    if sale.discount is None:
+        return Refusal("no_basket_discount", "There is no basket discount on this sale.")
+    permit = lane.permit("sell", event, None)
+    if isinstance(permit, Refusal):
+        return permit
+    return _in_sale(
+        lane, reprice(replace(sale, discount=None), event.at), ("Basket discount removed.",)
+    )
+
+
 def member(lane: LaneContext, event: ev.MemberCard) -> Step | Refusal:
     sale = current(lane, event.at)
     if sale.member is not None:
@@ -764,6 +866,11 @@ def complete(lane: LaneContext, sale: Sale, event: ev.Event, batch: Batch) -> St
         overrides=list(sale.overrides),
         resumed_from=sale.resumed_from,
         age_check=sale.age_check,
+        basket_discount=(
+            None
+            if sale.discount is None
+            else sale.discount.model_copy(update={"discount": manual_discount(priced)})
+        ),
     )
     batch.add(
         "sale",
@@ -855,6 +962,7 @@ def snapshot(sale: Sale) -> dict[str, Any]:
         "resumed_from": sale.resumed_from,
         "line_open_prices": [[i, ref.to_body()] for i, ref in sale.line_open_prices],
         "age_check": None if sale.age_check is None else sale.age_check.to_body(),
+        "basket_discount": None if sale.discount is None else sale.discount.to_body(),
     }
 
 
@@ -898,6 +1006,11 @@ def from_snapshot(lane: LaneContext, body: dict[str, Any], at: datetime) -> Sale
             (int(i), OpenPriceRef.model_validate(o)) for i, o in body.get("line_open_prices", ())
         ),
         age_check=AgeCheck.model_validate(body["age_check"]) if body.get("age_check") else None,
+        discount=(
+            BasketDiscountRef.model_validate(body["basket_discount"])
+            if body.get("basket_discount")
+            else None
+        ),
     )
 
 

@@ -23,6 +23,7 @@ DEFAULT_PERMISSIONS: dict[str, list[Role]] = {
     "void_sale": ["cashier", "supervisor", "admin"],
     "void_after_tender": ["supervisor", "admin"],
     "price_override": ["supervisor", "admin"],
+    "basket_discount": ["supervisor", "admin"],  # 整单折扣: a discount on the whole sale
     "refund": ["supervisor", "admin"],
     "return_without_receipt": ["supervisor", "admin"],
     "no_sale": ["supervisor", "admin"],
@@ -74,6 +75,13 @@ class LaneSettings(BaseModel):
         Decimal("200.00"),
         ge=0,
         description="largest amount one supervisor override covers, unless set per person",
+    )
+    max_basket_discount_percent: Decimal = Field(
+        Decimal("20"),
+        gt=0,
+        le=100,
+        description="the largest whole-basket percent discount (整单折扣) anyone may enter; "
+        "an amount off is bounded by the supervisor's override ceiling",
     )
     totp_issuer: str = Field("storegate", description="shown in the authenticator app")
     merge_repeats: bool = Field(

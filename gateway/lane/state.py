@@ -25,6 +25,7 @@ from gateway.lane.events import Refusal
 from gateway.lane.members import MemberAccount, MemberService
 from gateway.lane.records import (
     AgeCheck,
+    BasketDiscountRef,
     LaneRef,
     OpenPriceRef,
     OverrideBody,
@@ -79,6 +80,7 @@ class Sale:
     priced_at: datetime | None = None
     line_open_prices: tuple[tuple[int, OpenPriceRef], ...] = ()  # line index -> who keyed
     age_check: AgeCheck | None = None
+    discount: BasketDiscountRef | None = None  # 整单折扣, as entered (its `discount` unset)
     pricing: PricingMemo | None = field(default=None, compare=False, repr=False)
 
     @property
