@@ -252,6 +252,18 @@ def _build(
             return ev.VoidLine(at, _whole(r.get("line"), "line", 0, MAX_LINE), _authorization(r))
         case "void_sale":
             return ev.VoidSale(at, _reason(r), _authorization(r))
+        case "discount":  # 整单折扣: percent= or amount= (one), reason=
+            percent, amount = (
+                _decimal(r.get("percent"), "percent"),
+                _decimal(r.get("amount"), "amount"),
+            )
+            if (percent is None) == (amount is None):
+                return NotAnEvent("discount needs percent= or amount= (one of the two) and reason=")
+            return ev.BasketDiscount(
+                at, _reason(r), percent=percent, amount=amount, authorization=_authorization(r)
+            )
+        case "remove_discount":
+            return ev.RemoveBasketDiscount(at)
         case "no_sale":
             return ev.NoSale(at, _reason(r), _authorization(r))
         case "refund":
