@@ -76,6 +76,7 @@ OVERRIDABLE = (
     ev.ChangeQuantity,
     ev.VoidLine,
     ev.PriceOverride,
+    ev.BasketDiscount,
     ev.VoidSale,
     ev.Refund,
     ev.ReturnWithoutReceipt,
@@ -90,7 +91,7 @@ OVERRIDABLE = (
     ev.ConfirmAge,
 )
 LISTED = ("refund_lines", "search", "quick", "open_price")  # dialogs that ask the owner first
-SELLING_DIALOGS = ("search", "quick", "open_price", "age")
+SELLING_DIALOGS = ("search", "quick", "open_price", "age", "basket_discount")
 
 
 def store_clock(timezone: str) -> Callable[[], datetime]:
@@ -374,6 +375,7 @@ class ScreenHub:
             "refund_top_up": lambda entry: self._prompt(cash.refund_top_up_prompt(self.t, entry)),
             "paid_out": lambda entry: self._open_movement("paid_out", entry),
             "age": lambda _: self._open_age(),
+            "basket_discount": self._open_basket_discount,
             "escape": lambda _: self._escape(),
         }
         if action not in dialogs:
@@ -661,6 +663,20 @@ class ScreenHub:
         """Shift+F6 / Shift+F7: cash in or out of the drawer; the lane wants a reason."""
         self.desk.prompt = cash.movement_prompt(kind, self.t, entry)
 
+    def _open_basket_discount(self, entry: str) -> None:
+        """Ctrl+F2: a discount on the whole sale (整单折扣), `10%` or an amount, and why;
+        what the entry line held is the discount. A cashier is then asked for a supervisor
+        (the lane's `needs_override`, as for any override)."""
+        self.desk.prompt = Prompt(
+            "basket_discount",
+            self.t("k_basket_discount"),
+            self.t("basket_discount_hint"),
+            (
+                ("discount", self.t("discount"), entry.strip()),
+                ("reason", self.t("reason"), ""),
+            ),
+        )
+
     def _open_void(self, entry: str) -> None:
         self.desk.prompt = Prompt(
             "void_sale", self.t("k_void_sale"), "", (("reason", self.t("reason"), entry.strip()),)
@@ -778,6 +794,8 @@ class ScreenHub:
             return self._open_price_event(f, at)
         if kind == "age":
             return ev.ConfirmAge(at)
+        if kind == "basket_discount":
+            return keys.basket_discount(f, at)
         if kind == "supervisor":
             return self._authorised(ev.Authorization(credential, f.get("reason", "")), at)
         raise keys.EntryError("unknown_dialog", f"No such dialog: {kind}.")

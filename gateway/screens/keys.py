@@ -34,6 +34,9 @@ KEYS: dict[str, tuple[str, str]] = {
     # next to quantity, member tenders next to cash/card, the rarer refunds and the drawer
     # next to refund / void sale / sign on (F1 is left to the kiosk's own help).
     "coupon": ("Shift+F2", "k_coupon"),
+    # a discount on the whole sale (整单折扣): Ctrl with coupon's key (not Ctrl+F4 / F5,
+    # which browsers keep for closing a tab and reloading)
+    "basket_discount": ("Ctrl+F2", "k_basket_discount"),
     "price": ("Shift+F4", "k_price"),
     "points": ("Shift+F8", "k_points"),
     "stored_value": ("Shift+F9", "k_stored_value"),
@@ -142,6 +145,25 @@ def open_price(raw: str) -> Decimal:
     if not raw.strip():
         raise EntryError("needs_price", "Type the item's price, then press Enter.")
     return _number(raw, "bad_price")
+
+
+def basket_discount(
+    fields: Mapping[str, str], at: datetime
+) -> ev.BasketDiscount | ev.RemoveBasketDiscount:
+    """Ctrl+F2's dialog: `discount` typed as a percent (`10%`, `12.5 %`) or an amount
+    (`5.00`), and its `reason`; `0` (or `0%`) takes the sale's discount off again. The
+    lane checks the rest (the largest percent, the currency's decimals, who may)."""
+    raw = fields.get("discount", "").strip()
+    if not raw:
+        raise EntryError("needs_discount", "Type the discount: 10% or an amount such as 5.00.")
+    percent = raw.endswith("%")
+    value = _number(raw.rstrip("%").strip(), "bad_discount")
+    if value == 0:
+        return ev.RemoveBasketDiscount(at)
+    reason = fields.get("reason", "")
+    if percent:
+        return ev.BasketDiscount(at, reason, percent=value)
+    return ev.BasketDiscount(at, reason, amount=value)
 
 
 def coupon(raw: str) -> str:

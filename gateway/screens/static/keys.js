@@ -2,7 +2,7 @@
 // page works without a mouse. The browser's own meaning of F5/F11/F12 is suppressed here.
 // Shift+F2-F12 are the less frequent actions (coupon, search, price, quick keys, open
 // price, age check, member tenders, refund of chosen lines, return without receipt,
-// no-sale); Ctrl+F6 / Ctrl+F7 are paid in / paid out, Ctrl+F8 / Ctrl+F9 top-ups, Ctrl+F10-F12
+// no-sale); Ctrl+F2 a discount on the whole sale (整单折扣), Ctrl+F6 / Ctrl+F7 paid in / out, Ctrl+F8 / Ctrl+F9 top-ups, Ctrl+F10-F12
 // the stock mode; Ctrl+P prints a receipt again (the browser's print dialog is suppressed).
 // Key presses are sent in order, one after the other, with the entry line as it was at the
 // press (a scanner or a fast cashier types the next code while the last one is on its way).
