@@ -174,3 +174,17 @@ def test_a_known_coupon_that_gives_nothing_says_why() -> None:
     assert data["notices"] == [
         "coupon WELCOME5 does not apply: spend 30.00 on qualifying items (this basket: 3.50)"
     ]
+
+
+def test_a_basket_discount_is_quoted_and_a_bad_one_exits_2() -> None:
+    """整单折扣 as the lane prices it: 10% of 8.85 = 0.885 -> 0.89, one row under the lines."""
+    result = quote("--discount", "10%", "7612345001012*3", "7612345001166")
+    assert result.returncode == 0, result.stderr
+    assert "basket discount 10%                  -0.89" in result.stdout
+    assert "TOTAL CHF                             7.96" in result.stdout
+    as_json = json.loads(quote("--json", "--discount", "2.00", "7612345001166").stdout)
+    assert as_json["basket_discounts"] == "2.00" and as_json["total"] == "1.60"
+    for bad, why in (("0", "not more than 0"), ("150%", "up to 100"), ("ten", "not a number")):
+        refused = quote("--discount", bad, "7612345001166")
+        assert refused.returncode == 2 and why in refused.stderr, refused.stderr
+        assert "Traceback" not in refused.stderr

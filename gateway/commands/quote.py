@@ -24,6 +24,7 @@ from gateway.errors import UsageError
 from gateway.pricing import (
     Basket,
     BasketLine,
+    ManualDiscount,
     MemberContext,
     PricedBasket,
     price_basket,
@@ -58,6 +59,12 @@ def register(sub: Any) -> None:
         metavar="CODE",
         help="a coupon entered at the lane (repeatable)",
     )
+    quote.add_argument(
+        "--discount",
+        metavar="10%|5.00",
+        help="a discount on the whole basket (整单折扣), a percent or an amount off, as a "
+        "supervisor enters it at the lane",
+    )
     quote.add_argument("--json", action="store_true", help="print the full priced basket as JSON")
     quote.add_argument("scans", nargs="+", metavar="SCAN", help="barcodes or PLUs, as scanned")
     quote.set_defaults(func=_quote)
@@ -83,7 +90,9 @@ def _quote(args: argparse.Namespace) -> int:
         else:
             lines.append(line)
     member = MemberContext(args.member) if args.member else None
-    priced = price_basket(Basket(tuple(lines), at, member, tuple(args.coupon)), catalog)
+    discount = parse_discount(args.discount)
+    basket = Basket(tuple(lines), at, member, tuple(args.coupon), discount)
+    priced = price_basket(basket, catalog)
     if args.json:
         print(json.dumps(_json(priced, problems, at), indent=2, ensure_ascii=False))
     else:
@@ -97,6 +106,22 @@ def _quote(args: argparse.Namespace) -> int:
             end="",
         )
     return 1 if problems else 0
+
+
+def parse_discount(text: str | None) -> ManualDiscount | None:
+    """`--discount`: `10%` (a percent, more than 0, at most 100) or `5.00` (an amount)."""
+    if text is None:
+        return None
+    raw = text.strip()
+    fix = "write a percent like 10% or an amount like 5.00, more than zero"
+    try:
+        value = Decimal(raw.rstrip("%").strip())
+        if raw.endswith("%"):
+            return ManualDiscount(percent=value, reason="quote")
+        return ManualDiscount(amount=value, reason="quote")
+    except (InvalidOperation, ValueError) as exc:
+        why = str(exc) if isinstance(exc, ValueError) and str(exc) else "not a number"
+        raise UsageError(f"--discount {text!r}: {why}", fix=fix) from None
 
 
 def parse_at(text: str | None, timezone: str) -> datetime:

@@ -10,7 +10,14 @@ from pricing_catalogs import AT, catalog
 
 from gateway.catalog.catalog import Catalog
 from gateway.money import ZERO, split_units
-from gateway.pricing import Basket, BasketLine, MemberContext, PricedBasket, PricingError
+from gateway.pricing import (
+    Basket,
+    BasketLine,
+    ManualDiscount,
+    MemberContext,
+    PricedBasket,
+    PricingError,
+)
 from gateway.pricing import price_basket as engine
 
 POOL = [
@@ -119,15 +126,34 @@ money_rules = st.sampled_from(
 )
 
 
-def price(cat: Catalog, basket_lines: list[BasketLine], member: bool) -> PricedBasket:
+# 整单折扣: none half of the time, else a percent or an amount (maybe more than the basket)
+discounts = (
+    st.none()
+    | st.builds(
+        lambda p: ManualDiscount(percent=p, reason="r"),
+        st.decimals(min_value=Decimal("0.01"), max_value=100, places=2),
+    )
+    | st.builds(
+        lambda a: ManualDiscount(amount=a, reason="r"),
+        st.decimals(min_value=Decimal("0.01"), max_value=300, places=2),
+    )
+)
+
+
+def price(
+    cat: Catalog,
+    basket_lines: list[BasketLine],
+    member: bool,
+    discount: ManualDiscount | None = None,
+) -> PricedBasket:
     ctx = MemberContext("M1") if member else None
-    return engine(Basket(tuple(basket_lines), AT, ctx), cat)
+    return engine(Basket(tuple(basket_lines), AT, ctx, discount=discount), cat)
 
 
 @settings(max_examples=300, deadline=None)
-@given(promotion_sets, lines, st.booleans(), money_rules)
-def test_line_totals_and_adjustments_sum_exactly(promos, basket_lines, member, money) -> None:  # type: ignore[no-untyped-def]
-    basket = price(catalog(promos, **money), basket_lines, member)
+@given(promotion_sets, lines, st.booleans(), money_rules, discounts)
+def test_line_totals_and_adjustments_sum_exactly(promos, basket_lines, member, money, off) -> None:  # type: ignore[no-untyped-def]
+    basket = price(catalog(promos, **money), basket_lines, member, off)
     assert sum((ln.total for ln in basket.lines), ZERO) == basket.total
     rebuilt = ZERO
     for ln in basket.lines:
@@ -142,32 +168,37 @@ def test_line_totals_and_adjustments_sum_exactly(promos, basket_lines, member, m
 
 
 @settings(max_examples=200, deadline=None)
-@given(promotion_sets, lines, st.booleans(), money_rules, st.randoms(use_true_random=False))
-def test_scan_order_never_changes_the_total(promos, basket_lines, member, money, rnd) -> None:  # type: ignore[no-untyped-def]
+@given(
+    promotion_sets, lines, st.booleans(), money_rules, st.randoms(use_true_random=False), discounts
+)
+def test_scan_order_never_changes_the_total(promos, basket_lines, member, money, rnd, off) -> None:  # type: ignore[no-untyped-def]
     cat = catalog(promos, **money)
     shuffled = list(basket_lines)
     rnd.shuffle(shuffled)
-    first, second = price(cat, basket_lines, member), price(cat, shuffled, member)
+    first, second = price(cat, basket_lines, member, off), price(cat, shuffled, member, off)
     assert first.total == second.total
     assert first.cash_total == second.cash_total
 
 
 @settings(max_examples=200, deadline=None)
-@given(promotion_sets, lines, st.booleans(), money_rules)
+@given(promotion_sets, lines, st.booleans(), money_rules, discounts)
 def test_no_promotion_makes_a_line_negative_or_the_basket_dearer(
-    promos, basket_lines, member, money
+    promos, basket_lines, member, money, off
 ) -> None:  # type: ignore[no-untyped-def]
     with_promos = price(catalog(promos, **money), basket_lines, member)
     without = price(catalog([], **money), basket_lines, member)
     assert all(ln.amount >= 0 and ln.total >= 0 for ln in with_promos.lines)
     assert with_promos.total <= without.total
     assert with_promos.moling <= 0
+    discounted = price(catalog(promos, **money), basket_lines, member, off)
+    assert all(ln.amount >= 0 and ln.total >= 0 for ln in discounted.lines)
+    assert discounted.total <= with_promos.total
 
 
 @settings(max_examples=200, deadline=None)
-@given(promotion_sets, lines, st.booleans())
-def test_refunding_every_unit_returns_the_total(promos, basket_lines, member) -> None:  # type: ignore[no-untyped-def]
-    basket = price(catalog(promos), basket_lines, member)
+@given(promotion_sets, lines, st.booleans(), discounts)
+def test_refunding_every_unit_returns_the_total(promos, basket_lines, member, off) -> None:  # type: ignore[no-untyped-def]
+    basket = price(catalog(promos), basket_lines, member, off)
     refunded = ZERO
     for ln in basket.lines:
         if ln.unit == "each" and ln.label_price is None:

@@ -8,6 +8,8 @@ from __future__ import annotations
 import subprocess
 import sys
 from collections.abc import Iterator
+from datetime import datetime
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
@@ -20,6 +22,8 @@ from daemon_testkit import GATEWAY, NO_SYNC, Daemon, box_config
 from gateway.database import open_database
 from gateway.harness.screens_demo import SUPERVISOR
 from gateway.journal import Journal, JournalRecord
+from gateway.lane import events as ev
+from gateway.screens.keys import EntryError, basket_discount
 
 RICE = "7612345001166"  # 3.60
 
@@ -106,3 +110,19 @@ def test_ctrl_f2_gives_a_basket_discount_with_a_supervisor(
     assert printed.returncode == 0, printed.stderr
     (row,) = [line for line in printed.stdout.splitlines() if "整单折扣" in line]
     assert "整单折扣 10%" in row and row.endswith("-0.89"), printed.stdout
+
+
+def test_what_the_dialog_reads_as_a_discount() -> None:
+    at = datetime(2026, 11, 24, 9, 0)
+
+    def read(text: str) -> ev.Event:
+        return basket_discount({"discount": text, "reason": "why"}, at)
+
+    assert read("10%") == ev.BasketDiscount(at, "why", percent=Decimal(10))
+    assert read(" 12.5 % ") == ev.BasketDiscount(at, "why", percent=Decimal("12.5"))
+    assert read("5,00") == ev.BasketDiscount(at, "why", amount=Decimal("5.00"))
+    assert read("0") == ev.RemoveBasketDiscount(at) == read("0%")
+    for typed, code in (("", "needs_discount"), ("ten", "bad_discount"), ("%", "bad_discount")):
+        with pytest.raises(EntryError) as refused:
+            read(typed)
+        assert refused.value.code == code
