@@ -4,6 +4,7 @@ a restart while paying, and refunded from the discounted line amounts."""
 
 from __future__ import annotations
 
+import json
 from decimal import Decimal
 from pathlib import Path
 from typing import Any, cast
@@ -15,7 +16,7 @@ from gateway.journal import JournalRecord
 from gateway.lane import events as ev
 from gateway.lane.events import Outcome, Refusal
 from gateway.lane.machine import Lane, State
-from gateway.lane.records import parse_body
+from gateway.lane.records import RECORD_MODELS, parse_body
 from gateway.receipts.model import from_record
 from gateway.receipts.text import render_receipt
 from gateway.settings import GatewaySettings
@@ -96,8 +97,9 @@ def test_a_cashier_needs_a_supervisor_and_the_sale_records_who_and_why(
     }
     assert body["overrides"][0]["action"] == "basket_discount"
     assert body["overrides"][0]["supervisor"]["name"] == "Beat"
-    # head office reads the body with the same model (cloud ingest: `parse_body`)
+    # head office reads the body with the same models (`cloud.sales`: RECORD_MODELS)
     assert parse_body("sale", body).to_body() == body
+    assert RECORD_MODELS["sale"].model_validate_json(json.dumps(body)).to_body() == body
     receipt = from_record(record, language="en")
     assert ("basket discount 10%", D("-0.89")) in receipt.basket_adjustments
     chinese = render_receipt(from_record(record, language="zh"), 42)
