@@ -19,7 +19,7 @@ from pathlib import Path
 import httpx
 import pytest
 from cloud_testkit import cloud_cli, journal_of_days, serving, store_journal_directly
-from playwright.sync_api import Browser, expect, sync_playwright
+from playwright.sync_api import Browser, expect
 
 from cloud.alerts import raise_alert
 from cloud.db import Database
@@ -29,7 +29,6 @@ from gateway.harness.fleetsim import StoreDay
 NOW = datetime(2026, 11, 20, 15, 0, tzinfo=UTC)
 TODAY, WEEK_BEFORE = date(2026, 11, 20), date(2026, 11, 13)
 PASSWORDS = {"ada": "admin pass phrase 1", "sam": "store one manager", "otto": "auditor pass 42"}
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run"]
 ARTIFACTS = Path(__file__).parents[1] / "artifacts" / "cloud"
 
 
@@ -181,16 +180,6 @@ def test_guessing_a_password_locks_the_account_and_says_nothing_of_who_exists(of
         ).status_code
         == 303
     )
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(
-            executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS
-        )
-        yield chromium
-        chromium.close()
 
 
 def test_an_operator_reads_the_day_and_drills_into_a_store(

@@ -23,6 +23,7 @@ import httpx
 import pyotp
 import pytest
 from cloud_testkit import cloud_cli, serving
+from playwright.sync_api import Browser, expect
 
 from cloud.db import Database
 from cloud.web.app import create_app
@@ -126,7 +127,7 @@ def no_traceback(err: str) -> None:
 
 
 def test_an_enrolled_seed_is_sealed_at_rest_and_its_code_signs_in(
-    accounts: str, key_path: Path
+    accounts: str, key_path: Path, browser: Browser
 ) -> None:
     db_url = accounts
     key_id = generate(key_path)
@@ -146,6 +147,16 @@ def test_an_enrolled_seed_is_sealed_at_rest_and_its_code_signs_in(
         assert sign_in(base_url, "ada", code_at(seed, NOW - timedelta(minutes=10))) == 401
         assert sign_in(base_url, "ada", code_at(seed)) == 303
         assert sign_in(base_url, "sam", "") == 303  # not enrolled: password alone
+        page = browser.new_page()  # and as a person does it, in Chromium
+        try:
+            page.goto(base_url + "/")
+            page.get_by_label("Name").fill("ada")
+            page.get_by_label("Password").fill(PASSWORDS["ada"])
+            page.get_by_label("Authenticator code").fill(code_at(seed))
+            page.get_by_role("button", name="Sign in").click()
+            expect(page.get_by_role("button", name="Sign out")).to_be_visible()
+        finally:
+            page.close()
     status, out, err = cloud_cli("web", "key", "check", "--db", db_url, env=key_env(key_path))
     assert status == 0, err
     assert f"1 of 1 TOTP seed(s) open with key {key_id}" in out
