@@ -130,6 +130,10 @@ def test_an_enrolled_seed_is_sealed_at_rest_and_its_code_signs_in(
     accounts: str, key_path: Path, browser: Browser
 ) -> None:
     db_url = accounts
+    status, _, err = cloud_cli("web", "user", "totp", "ada", "--db", db_url, env=key_env(key_path))
+    assert status == 2 and f"{key_path}: the TOTP key file is missing" in err  # no key yet
+    assert "`cloud web key generate`" in err
+    no_traceback(err)
     key_id = generate(key_path)
     assert key_path.stat().st_mode & 0o777 == 0o600
     seed = enrol(db_url, key_path, "ada")
