@@ -41,6 +41,7 @@ from cloud.web.accounts import (
     sign_in,
     visible_stores,
 )
+from cloud.web.totp_key import DEFAULT_TOTP_KEY, KeyFile
 
 HERE = Path(__file__).parent
 SESSION_COOKIE = "storegate_office"
@@ -97,7 +98,12 @@ class Sessions:
             self._by_token.pop(token or "", None)
 
 
-def create_app(db_url: str, *, clock: Clock, https: bool = False) -> Starlette:
+def create_app(
+    db_url: str, *, clock: Clock, https: bool = False, totp_key: KeyFile | None = None
+) -> Starlette:
+    """The application over `db_url`. `totp_key`: the key that opens the accounts' TOTP
+    seeds (default: `[web] totp_key`'s default path; read at the first TOTP sign-in)."""
+    key_file = totp_key or KeyFile(DEFAULT_TOTP_KEY)
     env = Environment(
         loader=FileSystemLoader(HERE / "templates"), autoescape=select_autoescape(["html"])
     )
@@ -165,6 +171,7 @@ def create_app(db_url: str, *, clock: Clock, https: bool = False) -> Starlette:
                 str(form.get("code", "")),
                 clock(),
                 source,
+                key_file,
             )
         finally:
             db.close()

@@ -12,7 +12,8 @@ from __future__ import annotations
 import random
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, timedelta
 from datetime import time as day_time
@@ -264,20 +265,47 @@ def office_presence(port: int) -> bool | None:
     return seen[-1] if seen else None
 
 
-def cloud_cli(*args: str, env: dict[str, str] | None = None) -> tuple[int, str, str]:
-    """Run the real `cloud` command; (exit status, stdout, stderr); `env` adds variables."""
+def cloud_cli(
+    *args: str, env: dict[str, str] | None = None, stdin: str | None = None
+) -> tuple[int, str, str]:
+    """Run the real `cloud` command; (exit status, stdout, stderr); `env` adds variables,
+    `stdin` is its standard input (e.g. a password for `--password-stdin`)."""
     import os
     import subprocess
     import sys
 
     done = subprocess.run(
         [str(Path(sys.executable).parent / "cloud"), *args],
+        input=stdin,
         capture_output=True,
         text=True,
         timeout=120,
         env=None if env is None else {**os.environ, **env},
     )
     return done.returncode, done.stdout, done.stderr
+
+
+@contextmanager
+def serving(app: Any) -> Iterator[str]:
+    """`app` (a `cloud web` application) on a real uvicorn server on a free port, in a
+    thread; yields its base URL and stops it afterwards."""
+    import uvicorn
+
+    from gateway.harness.brokers import free_port
+
+    port = free_port()
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 20
+    while not server.started:
+        assert time.monotonic() < deadline and thread.is_alive(), "cloud web did not start"
+        time.sleep(0.02)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(10)
 
 
 def store_journal_directly(

@@ -11,15 +11,18 @@ import os
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import psycopg
 import pytest
 from cloud_testkit import RunningIngest, start_ingest
+from playwright.sync_api import Browser, sync_playwright
 
 from cloud.db import Database
 from cloud.schema import upgrade
 from gateway.harness.brokers import Mosquitto
 
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run"]
 PG_ADMIN = os.environ.get("STOREGATE_TEST_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
 
 
@@ -88,7 +91,7 @@ def ingest(db_url: str, broker: Mosquitto) -> Iterator[Callable[..., RunningInge
     """Start ingest workers in this process (threads) against the test broker."""
     started: list[RunningIngest] = []
 
-    def start(**overrides: object) -> RunningIngest:
+    def start(**overrides: Any) -> RunningIngest:
         running = start_ingest(db_url, broker.port, name=f"w{len(started) + 1}", **overrides)
         started.append(running)
         return running
@@ -96,3 +99,14 @@ def ingest(db_url: str, broker: Mosquitto) -> Iterator[Callable[..., RunningInge
     yield start
     for running in started:
         running.stop()
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    """Chromium through Playwright, for `cloud web`'s pages (one per test module)."""
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(
+            executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS
+        )
+        yield chromium
+        chromium.close()

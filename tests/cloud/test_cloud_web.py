@@ -12,28 +12,23 @@ from __future__ import annotations
 
 import json
 import re
-import threading
-import time
 from collections.abc import Iterator
 from datetime import UTC, date, datetime
 from pathlib import Path
 
 import httpx
 import pytest
-import uvicorn
-from cloud_testkit import cloud_cli, journal_of_days, store_journal_directly
-from playwright.sync_api import Browser, expect, sync_playwright
+from cloud_testkit import cloud_cli, journal_of_days, serving, store_journal_directly
+from playwright.sync_api import Browser, expect
 
 from cloud.alerts import raise_alert
 from cloud.db import Database
 from cloud.web.app import create_app
-from gateway.harness.brokers import free_port
 from gateway.harness.fleetsim import StoreDay
 
 NOW = datetime(2026, 11, 20, 15, 0, tzinfo=UTC)
 TODAY, WEEK_BEFORE = date(2026, 11, 20), date(2026, 11, 13)
 PASSWORDS = {"ada": "admin pass phrase 1", "sam": "store one manager", "otto": "auditor pass 42"}
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run"]
 ARTIFACTS = Path(__file__).parents[1] / "artifacts" / "cloud"
 
 
@@ -79,35 +74,12 @@ def office(tmp_path: Path, db_url: str) -> Iterator[str]:
         args += ["--scope", scope] if scope else []
         status, _, err = _stdin_cli(PASSWORDS[name] + "\n", *args, "--db", db_url)
         assert status == 0, err
-    port = free_port()
-    server = uvicorn.Server(
-        uvicorn.Config(
-            create_app(db_url, clock=lambda: NOW), host="127.0.0.1", port=port, log_level="warning"
-        )
-    )
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started:
-        assert time.monotonic() < deadline and thread.is_alive(), "cloud web did not start"
-        time.sleep(0.02)
-    yield f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    thread.join(10)
+    with serving(create_app(db_url, clock=lambda: NOW)) as base:
+        yield base
 
 
 def _stdin_cli(stdin: str, *args: str) -> tuple[int, str, str]:
-    import subprocess
-    import sys
-
-    done = subprocess.run(
-        [str(Path(sys.executable).parent / "cloud"), *args],
-        input=stdin,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    return done.returncode, done.stdout, done.stderr
+    return cloud_cli(*args, stdin=stdin)
 
 
 def login_csrf(client: httpx.Client) -> str:
@@ -208,16 +180,6 @@ def test_guessing_a_password_locks_the_account_and_says_nothing_of_who_exists(of
         ).status_code
         == 303
     )
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(
-            executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS
-        )
-        yield chromium
-        chromium.close()
 
 
 def test_an_operator_reads_the_day_and_drills_into_a_store(
