@@ -28,23 +28,18 @@ from cloud import render, reports
 from cloud.clock import Clock
 from cloud.db import Database
 from cloud.payments_cli import payments_table
-from cloud.reports_cli import build_table
+from cloud.reports_cli import GROUPINGS, REPORTS, build_table
 from cloud.sales import Period, load
 from cloud.web.accounts import Account, visible_stores
 from gateway.errors import StoregateError, UsageError
 
-# The reports and their `--by` choices (as `cloud report REPORT --help` lists them), the
-# first being the CLI's default.
+# The reports the page offers and their `--by` choices, read from the CLI's own table
+# (the default first). Not yet affinity and busy.
 KINDS: dict[str, tuple[str, ...]] = {
-    "sales": ("day", "store", "box", "hour", "category", "cashier"),
-    "items": (),
-    "basket": ("store", "box", "day", "cashier"),
-    "refunds": ("cashier", "store", "box", "day"),
-    "cash": ("box", "store", "day", "cashier"),
-    "promotion": (),
-    "rfm": (),
-    "payments": (),
+    kind: GROUPINGS.get(kind, ()) for kind in REPORTS if kind not in ("affinity", "busy")
 }
+# Every grouping of any of them, for the form's one "Group by" list.
+GROUPS = tuple(dict.fromkeys(by for choices in KINDS.values() for by in choices))
 EVERY_STORE = ("admin", "auditor")
 _DRAWING = threading.Lock()  # matplotlib's pyplot is not thread-safe; requests run in threads
 
@@ -236,7 +231,14 @@ def routes(
         view = answer(request, session, account)
         if isinstance(view, Response):
             return view
-        return page("reports.html", view=view, kinds=KINDS, account=account, csrf=session.csrf)
+        return page(
+            "reports.html",
+            view=view,
+            kinds=KINDS,
+            groups=GROUPS,
+            account=account,
+            csrf=session.csrf,
+        )
 
     def download(suffix: str) -> Callable[[Request, Any, Account], Response]:
         def handler(request: Request, session: Any, account: Account) -> Response:
