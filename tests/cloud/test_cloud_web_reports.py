@@ -1,40 +1,26 @@
 """Reports in head office's pages (issue 18, item 6): the figures, CSV and xlsx are the
 CLI's own (`cloud report ... --json / --out`), with a totals row and quantities by unit; a
 store manager asking for another store's report by any URL gets 404. Played in Chromium
-and over HTTP against `cloud web` on a real server (the fixtures of test_cloud_web)."""
+and over HTTP against `cloud web` on a real server (conftest's `office` and `browser`)."""
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
-from cloud_testkit import cloud_cli
+from cloud_testkit import TODAY, WEEK_BEFORE, cloud_cli, report_json, sign_in_page, signed_in
 from playwright.sync_api import Browser, expect
-from test_cloud_web import PASSWORDS, TODAY, WEEK_BEFORE, browser, office, signed_in
-
-__all__ = ["browser", "office"]  # fixtures, imported for pytest
-
-
-def _cli_json(db_url: str, *args: str) -> dict[str, object]:
-    status, out, err = cloud_cli("report", *args, "--db", db_url, "--json")
-    assert status == 0, err
-    found: dict[str, object] = json.loads(out)
-    return found
 
 
 def test_the_page_report_is_the_cli_report_with_totals_and_files(
     office: str, db_url: str, tmp_path: Path, browser: Browser
 ) -> None:
     period = ["--from", str(WEEK_BEFORE), "--to", str(TODAY)]
-    expected = _cli_json(db_url, "sales", "--by", "store", *period)
+    expected = report_json(db_url, "sales", "--by", "store", *period)
     rows = expected["rows"]
     assert isinstance(rows, list)
     page = browser.new_page(viewport={"width": 1280, "height": 900})
     try:
-        page.goto(office + "/login")
-        page.get_by_label("Name").fill("ada")
-        page.get_by_label("Password").fill(PASSWORDS["ada"])
-        page.get_by_role("button", name="Sign in").click()
+        sign_in_page(page, office, "ada")
         page.get_by_role("link", name="Reports").click()
         page.get_by_label("Report", exact=True).select_option("sales")
         page.get_by_label("From", exact=True).fill(str(WEEK_BEFORE))
