@@ -115,11 +115,7 @@ def chart(table: Table, path: Path, column: str | None = None) -> Path:
         raise UsageError(
             f"cannot draw {path.name}", where="--chart", fix="end the file name in .png or .svg"
         )
-    numeric = [
-        c
-        for i, c in enumerate(table.columns)
-        if table.rows and all(isinstance(r[i], int | Decimal) for r in table.rows)
-    ]
+    numeric = numeric_columns(table)
     if not numeric:
         raise UsageError(
             "this report has no numeric column to draw",
@@ -160,6 +156,15 @@ def chart(table: Table, path: Path, column: str | None = None) -> Path:
     fig.savefig(path)
     plt.close(fig)
     return path
+
+
+def numeric_columns(table: Table) -> list[str]:
+    """The columns a chart can draw: every cell a number (none when there are no rows)."""
+    return [
+        c
+        for i, c in enumerate(table.columns)
+        if table.rows and all(isinstance(r[i], int | Decimal) for r in table.rows)
+    ]
 
 
 # Fonts with Chinese glyphs, best first (Debian: fonts-wqy-microhei, fonts-noto-cjk; the

@@ -42,6 +42,10 @@ GROUPINGS: dict[str, tuple[str, ...]] = {
     "cash": ("box", "store", "day", "cashier"),
     "busy": ("hour", "month"),
 }
+# The defaults of the other options the page offers too: `--limit` of the reports that
+# have one, and affinity's least support and confidence (shares, as typed).
+LIMITS = {"items": 20, "affinity": 50}
+MIN_SUPPORT, MIN_CONFIDENCE = "0.01", "0.2"
 
 
 def register(sub: Any, db_arg: ArgAdder, broker_args: ArgAdder) -> None:
@@ -53,7 +57,12 @@ def register(sub: Any, db_arg: ArgAdder, broker_args: ArgAdder) -> None:
     sales = _report(kinds, "sales", "sales by store/box/day/hour/category/cashier", db_arg)
     _add_by(sales, "sales")
     items = _report(kinds, "items", "top (or --slow) items", db_arg)
-    items.add_argument("--limit", type=int, default=20, help="how many items (default 20)")
+    items.add_argument(
+        "--limit",
+        type=int,
+        default=LIMITS["items"],
+        help=f"how many items (default {LIMITS['items']})",
+    )
     items.add_argument("--slow", action="store_true", help="the slowest sellers instead")
     basket = _report(kinds, "basket", "basket size and average ticket", db_arg)
     _add_by(basket, "basket")
@@ -184,12 +193,19 @@ def _add_mining(kinds: Any, db_arg: ArgAdder) -> None:
     """`cloud report affinity` and `cloud report busy` (cloud.affinity)."""
     affinity = _report(kinds, "affinity", "items bought together: association rules", db_arg)
     affinity.add_argument(
-        "--min-support", default="0.01", help="least share of tickets (default 0.01)"
+        "--min-support", default=MIN_SUPPORT, help=f"least share of tickets (default {MIN_SUPPORT})"
     )
     affinity.add_argument(
-        "--min-confidence", default="0.2", help="least confidence of a rule (default 0.2)"
+        "--min-confidence",
+        default=MIN_CONFIDENCE,
+        help=f"least confidence of a rule (default {MIN_CONFIDENCE})",
     )
-    affinity.add_argument("--limit", type=int, default=50, help="how many rules (default 50)")
+    affinity.add_argument(
+        "--limit",
+        type=int,
+        default=LIMITS["affinity"],
+        help=f"how many rules (default {LIMITS['affinity']})",
+    )
     busy = _report(kinds, "busy", "busy hours (weekday x hour) and seasonality (month)", db_arg)
     _add_by(busy, "busy")
 
