@@ -141,7 +141,7 @@ def chart(table: Table, path: Path, column: str | None = None) -> Path:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    _use_cjk_font()
+    use_cjk_font()
 
     index = table.columns.index(wanted)
     labels = [_s(r[0]) for r in table.rows]
@@ -180,7 +180,7 @@ CJK_FONTS = (
 )
 
 
-def _use_cjk_font() -> str | None:
+def use_cjk_font() -> str | None:
     """Put the first CJK font found ahead of matplotlib's default, keeping DejaVu Sans as
     the fallback for Latin text; returns its name (None: none installed, and labels in
     Chinese will not draw)."""

@@ -13,7 +13,7 @@ import json
 import random
 import threading
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, timedelta
@@ -59,14 +59,28 @@ def day_clock(day: date, hour: int = 12) -> JournalClock:
     return lambda: (datetime.combine(day, day_time(hour), tzinfo=UTC), True)
 
 
-def journal_of_days(path: Path, days: Iterable[StoreDay]) -> Journal:
+def journal_of_days(
+    path: Path, days: Iterable[StoreDay], names: Mapping[str, str] | None = None
+) -> Journal:
     """A box journal holding these simulated store days, each day's records stamped at
     its own noon UTC, as a box trading that day would (head office pre-filters records by
-    their time around the business days it reads)."""
+    their time around the business days it reads). `names` renames items by SKU (e.g. to
+    Chinese names) in every line that sells, refunds or voids them."""
     db = open_database(path)
     for day in days:
-        Journal(db, clock=day_clock(day.day)).append_many(list(day.records()))
+        records = list(day.records())
+        if names:
+            records = [(kind, _renamed(body, names)) for kind, body in records]
+        Journal(db, clock=day_clock(day.day)).append_many(records)
     return Journal(db)
+
+
+def _renamed(body: dict[str, Any], names: Mapping[str, str]) -> dict[str, Any]:
+    lines = [
+        {**line, "name": names.get(line.get("sku", ""), line.get("name"))}
+        for line in body.get("lines", [])
+    ]
+    return {**body, "lines": lines} if "lines" in body else body
 
 
 @dataclass
@@ -330,13 +344,23 @@ def store_journal_directly(
         db.close()
 
 
-def store_days(db_url: str, folder: Path, store: str, box: str, days: Iterable[StoreDay]) -> None:
-    """Simulated days of one box, journalled (`journal_of_days`) and stored at head office
-    (`store_journal_directly`): the set-up of every report test."""
-    store_journal_directly(db_url, store, box, journal_of_days(folder / f"{store}-{box}.db", days))
+def store_days(
+    db_url: str,
+    folder: Path,
+    store: str,
+    box: str,
+    days: Iterable[StoreDay],
+    names: Mapping[str, str] | None = None,
+) -> None:
+    """Simulated days of one box, journalled (`journal_of_days`, items renamed by `names`)
+    and stored at head office (`store_journal_directly`): the set-up of report tests."""
+    journal = journal_of_days(folder / f"{store}-{box}.db", days, names)
+    store_journal_directly(db_url, store, box, journal)
 
 
-# Head office's web pages (`cloud web`): the day its tests stand on, their accounts.
+# Head office's web pages (`cloud web`): the day its tests stand on, their accounts, and
+# where their screenshots go (docs/cloud.md shows them).
+ARTIFACTS = Path(__file__).parents[1] / "artifacts" / "cloud"
 OFFICE_NOW = datetime(2026, 11, 20, 15, 0, tzinfo=UTC)
 TODAY, WEEK_BEFORE = date(2026, 11, 20), date(2026, 11, 13)
 PASSWORDS = {
@@ -353,6 +377,17 @@ def add_web_user(db_url: str, name: str, role: str, scope: str | None = None) ->
     args += ["--scope", scope] if scope else []
     status, _, err = cloud_cli(*args, "--db", db_url, stdin=PASSWORDS[name] + "\n")
     assert status == 0, err
+
+
+def alert_id(db_url: str, store: str) -> int:
+    """The id of the store's (one) alert."""
+    db = Database.open(db_url)
+    try:
+        row = db.one("SELECT id FROM alert WHERE store = ?", (store,))
+    finally:
+        db.close()
+    assert row is not None
+    return int(row[0])
 
 
 @contextmanager

@@ -117,4 +117,4 @@ def test_a_chart_draws_chinese_names(tmp_path: Path) -> None:
         warnings.simplefilter("error")  # "Glyph 29275 missing from font(s) DejaVu Sans"
         path = render.chart(table, tmp_path / "items.png")
     assert path.stat().st_size > 1000
-    assert render._use_cjk_font() in render.CJK_FONTS
+    assert render.use_cjk_font() in render.CJK_FONTS

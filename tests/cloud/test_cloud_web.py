@@ -12,13 +12,14 @@ from __future__ import annotations
 
 import json
 import re
-from pathlib import Path
 
 import httpx
 from cloud_testkit import (
+    ARTIFACTS,
     PASSWORDS,
     TODAY,
     WEEK_BEFORE,
+    alert_id,
     cloud_cli,
     login_csrf,
     report_json,
@@ -26,20 +27,6 @@ from cloud_testkit import (
     signed_in,
 )
 from playwright.sync_api import Browser, expect
-
-from cloud.db import Database
-
-ARTIFACTS = Path(__file__).parents[1] / "artifacts" / "cloud"
-
-
-def alert_id(db_url: str, store: str) -> int:
-    db = Database.open(db_url)
-    try:
-        row = db.one("SELECT id FROM alert WHERE store = ?", (store,))
-    finally:
-        db.close()
-    assert row is not None
-    return int(row[0])
 
 
 def test_a_store_manager_sees_only_their_store_by_any_url(office: str, db_url: str) -> None:
