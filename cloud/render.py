@@ -110,7 +110,8 @@ def json_text(table: Table) -> str:
 
 
 def chart(table: Table, path: Path, column: str | None = None) -> Path:
-    """A bar chart of one numeric column (default: the last) against the first column."""
+    """A bar chart of one numeric column (default: the last), a bar per row in the table's
+    order, each labelled with the row's text cells (`row_label`)."""
     if path.suffix.lower() not in (".png", ".svg"):
         raise UsageError(
             f"cannot draw {path.name}", where="--chart", fix="end the file name in .png or .svg"
@@ -144,10 +145,14 @@ def chart(table: Table, path: Path, column: str | None = None) -> Path:
     use_cjk_font()
 
     index = table.columns.index(wanted)
-    labels = [_s(r[0]) for r in table.rows]
+    labels = [row_label(table, r) for r in table.rows]
     values = [float(r[index]) for r in table.rows]  # drawing only: floats are fine here
     fig, ax = plt.subplots(figsize=(max(6.0, 0.35 * len(labels) + 2), 4.5))
-    ax.bar(labels, values, color="#3b6ea5")
+    # Bars at positions, not at their labels: matplotlib puts bars of equal labels on one
+    # spot, which hid all but one hour of `busy` (every row "mon") and repeated rules.
+    positions = list(range(len(labels)))
+    ax.bar(positions, values, color="#3b6ea5")
+    ax.set_xticks(positions, labels)
     ax.set_title(table.title)
     ax.set_ylabel(wanted)
     ax.tick_params(axis="x", labelrotation=60 if len(labels) > 8 else 0)
@@ -156,6 +161,15 @@ def chart(table: Table, path: Path, column: str | None = None) -> Path:
     fig.savefig(path)
     plt.close(fig)
     return path
+
+
+def row_label(table: Table, row: list[Cell]) -> str:
+    """A row's name on a chart: its text cells joined by " / " (store; weekday / hour; if
+    bought / also bought; sku / name / category), so no two rows of a report look alike."""
+    numeric = set(numeric_columns(table))
+    return " / ".join(
+        _s(c) for c, name in zip(row, table.columns, strict=True) if name not in numeric
+    )
 
 
 def numeric_columns(table: Table) -> list[str]:
