@@ -10,6 +10,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import textwrap
 from decimal import Decimal
 from pathlib import Path
 
@@ -147,15 +148,20 @@ def chart(table: Table, path: Path, column: str | None = None) -> Path:
     index = table.columns.index(wanted)
     labels = [row_label(table, r) for r in table.rows]
     values = [float(r[index]) for r in table.rows]  # drawing only: floats are fine here
-    fig, ax = plt.subplots(figsize=(max(6.0, 0.35 * len(labels) + 2), 4.5))
+    longest = max((len(label) for label in labels), default=0)
+    slanted = len(labels) > 8 or longest > 12
+    # slanted labels get their own room below the bars instead of squeezing them
+    height = 4.5 + (0.08 * min(longest, 50) if slanted else 0)
+    fig, ax = plt.subplots(figsize=(max(6.0, 0.35 * len(labels) + 2), height))
     # Bars at positions, not at their labels: matplotlib puts bars of equal labels on one
     # spot, which hid all but one hour of `busy` (every row "mon") and repeated rules.
     positions = list(range(len(labels)))
     ax.bar(positions, values, color="#3b6ea5")
     ax.set_xticks(positions, labels)
-    ax.set_title(table.title)
+    ax.set_title(textwrap.fill(table.title, 60))  # a long title wraps, never clipped
     ax.set_ylabel(wanted)
-    ax.tick_params(axis="x", labelrotation=60 if len(labels) > 8 else 0)
+    if slanted:  # each label ends under its bar
+        plt.setp(ax.get_xticklabels(), rotation=60, ha="right", rotation_mode="anchor")
     fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path)
