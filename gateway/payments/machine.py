@@ -36,7 +36,11 @@ from dataclasses import dataclass, replace
 from decimal import Decimal
 from typing import Literal
 
-from gateway.barcodes.payment_codes import PaymentScheme
+from gateway.barcodes.payment_codes import SCHEME_NAMES, PaymentScheme
+
+ProviderId = PaymentScheme | Literal["card"]  # a wallet, or the card terminal
+PROVIDER_NAMES: dict[ProviderId, str] = {key: name for key, name in SCHEME_NAMES.items()}
+PROVIDER_NAMES["card"] = "Card"
 
 POLL_S = 4.0  # WeChat: query every 5-10 s, Alipay every 3-5 s, while the customer confirms
 REVOKE_S = 30.0  # WeChat: revoke a code payment not confirmed in 30 s
@@ -61,7 +65,7 @@ class Payment:
     `waiting_for` the call whose answer is awaited (None: none in flight)."""
 
     payment_id: str
-    provider: PaymentScheme
+    provider: ProviderId
     amount: Decimal
     currency: str
     out_trade_no: str
@@ -98,6 +102,7 @@ class Answer:
     outcome: Literal["paid", "waiting", "declined", "revoked", "unpaid"]
     transaction_id: str | None = None
     reason: str = ""
+    card: str = ""  # a card terminal's paid answer: the card number, masked (last four)
 
 
 @dataclass(frozen=True)
@@ -177,7 +182,7 @@ class Timing:
 
 def start(
     payment_id: str,
-    provider: PaymentScheme,
+    provider: ProviderId,
     amount: Decimal,
     currency: str,
     code_masked: str,
@@ -254,7 +259,12 @@ def _answer(payment: Payment, given: Input, now: float, timing: Timing) -> Resul
             if payment.revoke_asked and given.call == "query":
                 # paid after we asked to revoke: revoke again, never keep it silently
                 return _ask(payment, "revoke")
-            return _to(payment, PaymentState.PAID, transaction_id=given.transaction_id)
+            return _to(
+                payment,
+                PaymentState.PAID,
+                transaction_id=given.transaction_id,
+                code_masked=given.card or payment.code_masked,
+            )
         case "declined":
             return _to(payment, PaymentState.DECLINED, reason=given.reason)
         case "revoked":
