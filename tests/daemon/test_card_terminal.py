@@ -13,10 +13,11 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
-from daemon_testkit import NO_SYNC, Daemon, box_config
+from card_testkit import assert_pan_kept_nowhere, card_config
+from daemon_testkit import NO_SYNC, Daemon
 from wallet_testkit import payments, report_x, ring_up, sale_total, sales, states, wait_lane
 
-from gateway.harness.zvt_terminal import PAN, ZvtTerminalSimulator
+from gateway.harness.zvt_terminal import ZvtTerminalSimulator
 
 REFERENCE = "52500001-000001-0001"
 
@@ -25,33 +26,6 @@ REFERENCE = "52500001-000001-0001"
 def terminal() -> Iterator[ZvtTerminalSimulator]:
     with ZvtTerminalSimulator(delay_s=3.0) as simulator:
         yield simulator
-
-
-def card_config(directory: Path, sim: ZvtTerminalSimulator, timeout_s: float = 1.0) -> Path:
-    return box_config(
-        directory,
-        f"""
-[payments]
-poll_s = 0.2
-
-[payments.terminal]
-enabled = true
-host = "127.0.0.1"
-port = {sim.port}
-password = "{sim.password}"
-currency = "CHF"
-timeout_s = {timeout_s}
-""",
-    )
-
-
-def assert_pan_kept_nowhere(directory: Path, daemon: Daemon) -> None:
-    """Not the full number, nor its BCD bytes, in the database, logs or receipts."""
-    for path in directory.rglob("*"):
-        if path.is_file():
-            data = path.read_bytes()
-            assert PAN.encode() not in data and bytes.fromhex(PAN) not in data, path
-    assert PAN not in daemon.output()
 
 
 def test_the_terminal_pays_the_sale(tmp_path: Path, terminal: ZvtTerminalSimulator) -> None:
