@@ -23,6 +23,11 @@ still processing it (queried every `poll_s`). A refund is never revoked: one sti
 processing after `revoke_s` is `in_doubt` (queried on), and a supervisor's cancel records
 that it was not made (nothing is sent).
 
+The card terminal (provider `card`, ZVT: `gateway.payments.terminal`) uses the same table:
+its `pay` is the authorisation, answered `paid` (with the masked card number, kept as the
+payment's `code_masked`), `declined` or not at all; its `query` is a repeat receipt and its
+`revoke` a reversal. It never answers `waiting`, so the revoke timer does not apply to it.
+
 `TABLE[state][input type]` is the handler; an input missing there is one precise
 `PaymentProtocolError` naming the input and the state. Final states (`paid`, `declined`,
 `revoked`) accept nothing.

@@ -11,7 +11,9 @@ from daemon_testkit import Daemon, box_config
 from gateway.harness.zvt_terminal import PAN, ZvtTerminalSimulator
 
 
-def card_config(directory: Path, sim: ZvtTerminalSimulator, timeout_s: float = 1.0) -> Path:
+def card_config(
+    directory: Path, sim: ZvtTerminalSimulator, timeout_s: float = 1.0, currency: str = "CHF"
+) -> Path:
     """The example box (a CHF catalog) with the terminal simulator as its card terminal."""
     return box_config(
         directory,
@@ -24,7 +26,7 @@ enabled = true
 host = "127.0.0.1"
 port = {sim.port}
 password = "{sim.password}"
-currency = "CHF"
+currency = "{currency}"
 timeout_s = {timeout_s}
 """,
     )

@@ -204,3 +204,34 @@ def test_a_supervisor_confirms_a_card_payment_in_doubt(
     assert paid["supervisor"] == "201" and paid["transaction_id"] == "52500001-000009-0009"
     [sale] = sales(tmp_path)
     assert sale["tenders"][0]["reference"] == "52500001-000009-0009"
+
+
+def test_part_of_the_sale_by_card_and_a_terminal_in_another_currency(
+    tmp_path: Path, terminal: ZvtTerminalSimulator
+) -> None:
+    daemon = Daemon(tmp_path, card_config(tmp_path, terminal), NO_SYNC)
+    try:
+        ring_up(daemon)
+        ring_up(daemon)
+        assert daemon.key("tender", type="card", amount="1.00")["ok"]
+        wait_lane(daemon, lambda lane: lane["payment"] is None)
+        assert daemon.status()["lane"]["state"] == "tendering"  # type: ignore[index]
+        too_much = daemon.key("tender", type="card", amount="999")
+        assert too_much["refused"] == "no_change", too_much
+        assert daemon.key("tender", type="cash", amount="50")["state"] == "idle"
+    finally:
+        assert daemon.stop() == 0, daemon.output()
+    [sale] = sales(tmp_path)
+    assert [(t["type"], t["amount"]) for t in sale["tenders"]][0] == ("card", "1.00")
+    assert terminal.charged() == Decimal("1.00")
+    euro = tmp_path / "euro"
+    euro.mkdir()
+    daemon = Daemon(euro, card_config(euro, terminal, currency="EUR"), NO_SYNC)
+    try:
+        ring_up(daemon)
+        refused = daemon.key("tender", type="card")
+        assert refused["refused"] == "payment_declined", refused
+        assert "set up for EUR and this sale is in CHF" in str(refused["error"])
+    finally:
+        assert daemon.stop() == 0, daemon.output()
+    assert payments(euro) == [] and terminal.charged() == Decimal("1.00")
