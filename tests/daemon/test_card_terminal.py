@@ -222,7 +222,8 @@ def test_part_of_the_sale_by_card_and_a_terminal_in_another_currency(
     finally:
         assert daemon.stop() == 0, daemon.output()
     [sale] = sales(tmp_path)
-    assert [(t["type"], t["amount"]) for t in sale["tenders"]][0] == ("card", "1.00")
+    card, cash = sale["tenders"]
+    assert (card["type"], card["amount"], cash["type"]) == ("card", "1.00", "cash")
     assert terminal.charged() == Decimal("1.00")
     euro = tmp_path / "euro"
     euro.mkdir()
