@@ -335,7 +335,7 @@ class WalletTill:
             payment.amount,
             reference=(
                 payment.transaction_id or payment.out_trade_no
-                if card  # the terminal's `<terminal id>-<trace>-<receipt>`: "Card" is the type
+                if card  # the terminal's `TID…-TR…-R…`: "Card" is the type
                 else f"{name} {payment.transaction_id or payment.out_trade_no}"
             ),
             card=payment.code_masked if card and payment.code_masked else None,

@@ -19,7 +19,7 @@ from wallet_testkit import payments, report_x, ring_up, sale_total, sales, state
 
 from gateway.harness.zvt_terminal import ZvtTerminalSimulator
 
-REFERENCE = "52500001-000001-0001"
+REFERENCE = "TID52500001-TR000001-R0001"
 
 
 @pytest.fixture
@@ -50,7 +50,7 @@ def test_the_terminal_pays_the_sale(tmp_path: Path, terminal: ZvtTerminalSimulat
     [registered] = terminal.registered
     assert (registered.password, registered.currency) == ("123456", "0756")
     [receipt] = (tmp_path / "receipts").glob("*-sale.txt")
-    assert f"Card ************1111 {REFERENCE}" in receipt.read_text()
+    assert f"Card ************1111\n{REFERENCE}  " in receipt.read_text()  # wrapped, not cut
     x = report_x(tmp_path / "gateway.toml")
     assert [(r["key"], r["count"]) for r in x["by_provider"]] == [("card", 1)]
     assert_pan_kept_nowhere(tmp_path, daemon)
@@ -189,7 +189,7 @@ def test_a_supervisor_confirms_a_card_payment_in_doubt(
                 "command": "lane",
                 "action": "resolve_payment",
                 "decision": "confirm",
-                "transaction_id": "52500001-000009-0009",
+                "transaction_id": "TID52500001-TR000009-R0009",
                 "reason": "the terminal's receipt says approved",
                 "staff": "201",
                 "pin": "836104",
@@ -201,9 +201,9 @@ def test_a_supervisor_confirms_a_card_payment_in_doubt(
         assert daemon.stop() == 0, daemon.output()
     assert states(tmp_path) == ["pending", "in_doubt", "paid"]
     paid = payments(tmp_path)[-1]
-    assert paid["supervisor"] == "201" and paid["transaction_id"] == "52500001-000009-0009"
+    assert paid["supervisor"] == "201" and paid["transaction_id"] == "TID52500001-TR000009-R0009"
     [sale] = sales(tmp_path)
-    assert sale["tenders"][0]["reference"] == "52500001-000009-0009"
+    assert sale["tenders"][0]["reference"] == "TID52500001-TR000009-R0009"
 
 
 def test_part_of_the_sale_by_card_and_a_terminal_in_another_currency(

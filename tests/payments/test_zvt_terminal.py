@@ -10,8 +10,10 @@ from decimal import Decimal
 import pytest
 from pydantic import SecretStr
 
+from gateway.cardsafe import has_card_data
 from gateway.harness.zvt_terminal import PAN, ZvtTerminalSimulator
 from gateway.payments import machine as pm
+from gateway.payments import zvt
 from gateway.payments.settings import TerminalSettings
 from gateway.payments.terminal import ZvtTerminal
 
@@ -46,7 +48,7 @@ def test_approved_with_the_terminals_references(sim: ZvtTerminalSimulator, outco
     sim.script(outcome)
     answer = terminal(sim).pay(payment(), "")
     assert answer == pm.Answer(
-        "pay", "paid", transaction_id="52500001-000001-0001", card="************1111"
+        "pay", "paid", transaction_id="TID52500001-TR000001-R0001", card="************1111"
     )
     assert PAN not in repr(answer)
     assert sim.charged() == Decimal("12.50")
@@ -98,12 +100,12 @@ def test_an_answer_lost_after_approval_is_found_by_repeat_receipt(
     assert sim.charged() == Decimal("12.50")  # charged: the till must not pay again
     found = terminal(sim).query(payment())
     assert found == pm.Answer(
-        "query", "paid", transaction_id="52500001-000001-0001", card="************1111"
+        "query", "paid", transaction_id="TID52500001-TR000001-R0001", card="************1111"
     )
     assert sim.requests[-2:] == ["registration", "repeat receipt"]
     # another amount, or a reference the till already recorded, is not this payment
     assert terminal(sim).query(payment("9.99")).outcome == "revoked"  # type: ignore[union-attr]
-    known = terminal(sim, known={"52500001-000001-0001"}).query(payment())
+    known = terminal(sim, known={"TID52500001-TR000001-R0001"}).query(payment())
     assert isinstance(known, pm.Answer) and known.outcome == "revoked"
     assert "an earlier sale's" in known.reason
 
@@ -126,3 +128,13 @@ def test_a_lost_answer_is_reversed_from_the_repeat_receipt(sim: ZvtTerminalSimul
     assert isinstance(revoked, pm.Answer) and revoked.outcome == "revoked"
     assert sim.requests[-3:] == ["repeat receipt", "registration", "reversal"]
     assert sim.charged() == 0
+
+
+def test_the_terminals_references_never_read_as_a_card_number() -> None:
+    # 52500001 000005 0005 run together is Luhn-valid: a record would mask it
+    status = zvt.StatusInformation(
+        0, terminal_id="52500001", trace_number="000005", receipt_number="0005"
+    )
+    assert has_card_data("52500001-000005-0005")
+    assert ZvtTerminal.reference(status) == "TID52500001-TR000005-R0005"
+    assert not has_card_data(ZvtTerminal.reference(status))

@@ -42,6 +42,6 @@ def test_f9_pays_at_the_terminal(tmp_path: Path, browser: Browser) -> None:
     [sale] = sales(tmp_path)
     [tender] = sale["tenders"]
     assert tender["type"] == "card" and tender["card"] == "************1111"
-    assert tender["reference"] == "52500001-000001-0001"
+    assert tender["reference"] == "TID52500001-TR000001-R0001"
     assert terminal.requests == ["registration", "authorisation"]
     assert_pan_kept_nowhere(tmp_path, daemon)
