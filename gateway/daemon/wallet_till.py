@@ -135,6 +135,13 @@ class WalletTill:
                 "set [payments.terminal] currency, or type the reference of a payment made "
                 "another way.",
             )
+        priced = lane.sale.priced
+        if event.amount is not None and priced is not None:
+            due_now = priced.total - lane.sale.paid
+            if not 0 < event.amount <= due_now:  # refused before prices are fixed
+                return Refusal(
+                    "no_change", f"Only cash gives change: the card can pay at most {due_now}."
+                )
         answer = self.box.feed(ev.WalletPayment(event.at, "the card terminal"), wallet=True)
         if isinstance(answer, Refusal):
             return answer

@@ -213,6 +213,9 @@ def test_part_of_the_sale_by_card_and_a_terminal_in_another_currency(
     try:
         ring_up(daemon)
         ring_up(daemon)
+        over = daemon.key("tender", type="card", amount="999")
+        assert over["refused"] == "no_change", over
+        assert daemon.status()["lane"]["state"] == "in_sale"  # type: ignore[index]
         assert daemon.key("tender", type="card", amount="1.00")["ok"]
         wait_lane(daemon, lambda lane: lane["payment"] is None)
         assert daemon.status()["lane"]["state"] == "tendering"  # type: ignore[index]
