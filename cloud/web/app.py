@@ -31,7 +31,7 @@ from starlette.staticfiles import StaticFiles
 from cloud.alerts import acknowledge, get_alert
 from cloud.clock import Clock, iso
 from cloud.db import Database
-from cloud.web import api, report_page, views
+from cloud.web import api, publish_page, report_page, views
 from cloud.web.accounts import (
     SIGN_IN_REFUSED,
     Account,
@@ -97,7 +97,13 @@ class Sessions:
             self._by_token.pop(token or "", None)
 
 
-def create_app(db_url: str, *, clock: Clock, https: bool = False) -> Starlette:
+def create_app(
+    db_url: str,
+    *,
+    clock: Clock,
+    https: bool = False,
+    publisher: publish_page.Publisher | None = None,
+) -> Starlette:
     env = Environment(
         loader=FileSystemLoader(HERE / "templates"), autoescape=select_autoescape(["html"])
     )
@@ -312,6 +318,7 @@ def create_app(db_url: str, *, clock: Clock, https: bool = False) -> Starlette:
             Route("/api/stores/{store}/sales", signed_in(api_sales)),
             *api.routes(open_db, clock, browser_account),
             *report_page.routes(open_db, clock, signed_in, page),
+            *publish_page.routes(open_db, clock, signed_in, who, _csrf_ok, page, publisher),
             Mount("/static", StaticFiles(directory=HERE / "static"), name="static"),
         ],
         middleware=[Middleware(BaseHTTPMiddleware, dispatch=headers)],
