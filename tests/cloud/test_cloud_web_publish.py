@@ -35,7 +35,7 @@ from cloud_testkit import (
     test_clock as office_clock,
 )
 from playwright.sync_api import Page, expect
-from test_cloud_web import ARTIFACTS, PASSWORDS, _stdin_cli, browser, signed_in
+from test_cloud_web import ARTIFACTS, PASSWORDS, _stdin_cli, browser, login_csrf, signed_in
 
 from cloud.db import Database
 from cloud.ingest import BrokerOptions
@@ -51,6 +51,7 @@ from gateway.sync.topics import Topics
 __all__ = ["browser"]  # the Chromium fixture of the other cloud web tests
 CATALOG = Path(__file__).parents[2] / "config" / "catalog.example.json"
 STORES = ("store-1", "store-2", "store-3")
+MIA = "regional south manager"  # mia: the regional manager of group south
 
 
 class Sink:
@@ -112,6 +113,9 @@ def office(tmp_path: Path, db_url: str, broker: Mosquitto) -> Iterator[Office]:
         args += ["--scope", scope] if scope else []
         status, _, err = _stdin_cli(PASSWORDS[name] + "\n", *args, *db)
         assert status == 0, err
+    args = ["web", "user", "add", "mia", "--role", "regional", "--scope", "south"]
+    status, _, err = _stdin_cli(MIA + "\n", *args, "--password-stdin", *db)
+    assert status == 0, err
     publisher = Publisher(BrokerOptions(port=broker.port), ROOT, load_key(pem))
     port = free_port()
     app = create_app(db_url, clock=office_clock, publisher=publisher)
@@ -290,6 +294,8 @@ def test_an_admin_previews_publishes_to_a_pilot_and_continues_in_the_browser(
 def test_only_an_admin_publishes_and_others_see_the_rollouts_of_their_stores(
     office: Office, broker: Mosquitto
 ) -> None:
+    """Store manager sam (store-1), auditor otto and regional manager mia (south) by
+    forged requests; then an admin's own POST without its token, and to a mistyped target."""
     common = ("--db", office.db_url, "--port", str(broker.port), "--key", str(office.pem))
     for group, pilot in (("north", "store-1"), ("south", "store-2")):
         status, _, err = cloud_cli(
@@ -315,6 +321,15 @@ def test_only_an_admin_publishes_and_others_see_the_rollouts_of_their_stores(
         assert ("store-2" in mine.text) == (name == "otto")
         assert client.get("/rollouts/2").status_code == (404 if name == "sam" else 200)
         assert client.get("/rollouts/99").status_code == 404
+    regional = httpx.Client(base_url=office.url, follow_redirects=False, timeout=30)
+    form = {"csrf": login_csrf(regional), "name": "mia", "password": MIA}
+    assert regional.post("/login", data=form).status_code == 303
+    csrf = regional.get("/rollouts").text.split('name="csrf" value="')[1].split('"')[0]
+    north = regional.get("/rollouts/1").text
+    assert "store-2" in north and "store-3" in north and "store-1" not in north
+    assert regional.get("/rollouts/2").status_code == 200
+    assert regional.post("/rollouts/2/continue", data={"csrf": csrf}).status_code == 403
+    assert regional.get("/publish").status_code == 403
     assert office.versions() == before  # nothing was published by any of it
     anonymous = httpx.Client(base_url=office.url, follow_redirects=False, timeout=30)
     assert anonymous.post("/publish", data=forged).status_code == 303  # to /login
