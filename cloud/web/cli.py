@@ -35,6 +35,7 @@ def register(sub: Any, db_arg: ArgAdder, broker_args: ArgAdder) -> None:
     serve.add_argument("--tls-cert", type=Path, help="certificate (PEM): serve HTTPS")
     serve.add_argument("--tls-key", type=Path, help="its private key (PEM)")
     config_arg(serve)
+    _publishing_args(serve)
     serve.set_defaults(func=_serve)
     user = web_sub.add_parser("user", help="web accounts")
     user_sub = user.add_subparsers(dest="user_command", metavar="ACTION", required=True)
@@ -90,6 +91,64 @@ def register(sub: Any, db_arg: ArgAdder, broker_args: ArgAdder) -> None:
     trev.add_argument("name", help="the token's name")
     trev.add_argument("--by", default=getpass.getuser(), help="who (audited; default: this user)")
     trev.set_defaults(func=_token_revoke)
+
+
+def _publishing_args(parser: argparse.ArgumentParser) -> None:
+    """What `/publish` signs with and sends to: the key and broker `cloud publish` takes
+    (the same variables; `--mqtt-` in front where `serve` has its own --host/--port)."""
+    import os
+
+    from cloud.ingest import DEFAULT_ROOT
+    from cloud.publish_cli import key_args
+
+    key_args(parser)
+    env = os.environ.get
+    parser.add_argument(
+        "--mqtt-host",
+        default=env("STOREGATE_MQTT_HOST", "127.0.0.1"),
+        help="broker host for publishing (or $STOREGATE_MQTT_HOST)",
+    )
+    parser.add_argument(
+        "--mqtt-port",
+        type=int,
+        default=int(env("STOREGATE_MQTT_PORT", "1883")),
+        help="broker port (or $STOREGATE_MQTT_PORT; 8883 for TLS)",
+    )
+    parser.add_argument("--root", default=DEFAULT_ROOT, help="topic root (mqtt.root_topic)")
+    parser.add_argument(
+        "--mqtt-username",
+        default=env("STOREGATE_MQTT_USERNAME"),
+        help="broker user (or $STOREGATE_MQTT_USERNAME)",
+    )
+    parser.add_argument(
+        "--mqtt-password",
+        default=env("STOREGATE_MQTT_PASSWORD"),
+        help="or $STOREGATE_MQTT_PASSWORD (keeps it out of `ps`)",
+    )
+    parser.add_argument("--mqtt-ca-file", help="PEM CA that signed the broker's certificate")
+    parser.add_argument("--mqtt-cert-file", help="PEM client certificate for the broker")
+    parser.add_argument("--mqtt-key-file", help="PEM private key of --mqtt-cert-file")
+
+
+def publisher_of(args: argparse.Namespace) -> Any:
+    """The page's `Publisher` when a signing key is given (None: publishing is off). The
+    key is loaded now, so an exposed or unreadable key stops the server from starting."""
+    from cloud.ingest import BrokerOptions
+    from cloud.publish import load_key
+    from cloud.web.publish_page import Publisher
+
+    if args.key is None:
+        return None
+    broker = BrokerOptions(
+        host=args.mqtt_host,
+        port=args.mqtt_port,
+        username=args.mqtt_username,
+        password=args.mqtt_password,
+        ca_file=args.mqtt_ca_file,
+        cert_file=args.mqtt_cert_file,
+        key_file=args.mqtt_key_file,
+    )
+    return Publisher(broker, args.root, load_key(Path(args.key), args.key_id))
 
 
 def _password(args: argparse.Namespace) -> str:
@@ -259,8 +318,13 @@ def _serve(args: argparse.Namespace) -> int:
         db.close()
     _say_sealed(check.sealed_now, check.key_id)
     https = args.tls_cert is not None
-    app = create_app(args.db, clock=system_clock, https=https, totp_key=key_file)
+    publisher = publisher_of(args)
+    app = create_app(
+        args.db, clock=system_clock, https=https, totp_key=key_file, publisher=publisher
+    )
     tls = {"ssl_certfile": str(args.tls_cert), "ssl_keyfile": str(args.tls_key)} if https else {}
     print(f"head office on {'https' if https else 'http'}://{args.host}:{args.port}/", flush=True)
+    if publisher is None:
+        print("publishing is off: no signing key (--key or $STOREGATE_SIGNING_KEY)", flush=True)
     uvicorn.run(app, host=args.host, port=args.port, log_level="warning", **tls)  # type: ignore[arg-type]
     return 0

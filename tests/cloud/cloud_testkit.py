@@ -445,3 +445,22 @@ def sign_in_page(page: Page, base: str, name: str, path: str = "/login") -> None
     page.get_by_label("Name").fill(name)
     page.get_by_label("Password").fill(PASSWORDS[name])
     page.get_by_role("button", name="Sign in").click()
+
+
+def retained(port: int, topic: str, timeout: float = 5.0) -> dict[str, Any] | None:
+    """The retained message on `topic` (parsed JSON), as a box connecting now would get it."""
+    import json
+
+    import paho.mqtt.client as mqtt
+    from paho.mqtt.enums import CallbackAPIVersion
+
+    seen: list[dict[str, Any]] = []
+    client = mqtt.Client(CallbackAPIVersion.VERSION2, protocol=mqtt.MQTTv5)
+    client.on_message = lambda c, u, m: seen.append(json.loads(m.payload))
+    client.connect("127.0.0.1", port)
+    client.loop_start()
+    client.subscribe(topic, qos=1)
+    eventually(lambda: bool(seen), timeout)
+    client.loop_stop()
+    client.disconnect()
+    return seen[-1] if seen else None
