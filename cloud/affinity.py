@@ -26,7 +26,7 @@ from datetime import date
 from decimal import ROUND_CEILING, ROUND_HALF_UP, Decimal
 from itertools import combinations
 
-from cloud.reports import ZERO, Table, _avg, _notes
+from cloud.reports import ZERO, Table, average, skip_notes
 from cloud.sales import Loaded
 from gateway.lane.records import SaleBody
 
@@ -152,7 +152,7 @@ def affinity(loaded: Loaded, *, min_support: Decimal, min_confidence: Decimal, l
         f"Items bought together ({len(baskets)} tickets, support >= {min_support}, "
         f"confidence >= {min_confidence})",
         ["if bought", "also bought", "tickets together", "support", "confidence", "lift"],
-        notes=_notes(loaded),
+        notes=skip_notes(loaded),
     )
     for rule in rules[:limit]:
         table.rows.append(
@@ -191,9 +191,9 @@ def busy(loaded: Loaded, by: str) -> Table:
         acc[key][1] += body.totals.total
     head = ["month"] if by == "month" else ["weekday", "hour"]
     title = "Sales by month" if by == "month" else "Busy hours: sales by weekday and hour"
-    table = Table(title, [*head, "tickets", "sales", "average ticket"], notes=_notes(loaded))
+    table = Table(title, [*head, "tickets", "sales", "average ticket"], notes=skip_notes(loaded))
     for key in sorted(acc):
         tickets, sales = acc[key]
         label = list(key) if by == "month" else [key[0][2:], f"{key[1]}:00"]
-        table.rows.append([*label, int(tickets), sales, _avg(sales, int(tickets))])
+        table.rows.append([*label, int(tickets), sales, average(sales, int(tickets))])
     return table

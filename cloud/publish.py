@@ -210,22 +210,36 @@ def trusted_key_toml(key: SigningKey) -> str:
 def read_document(kind: str, path: Path) -> dict[str, Any]:
     """The file as plain JSON data with decimals kept exact (TOML allowed for config)."""
     try:
-        text = path.read_text(encoding="utf-8")
-        raw = (
-            tomllib.loads(text, parse_float=Decimal)
-            if path.suffix == ".toml"
-            else json.loads(text, parse_float=Decimal)
-        )
-    except (OSError, UnicodeDecodeError, ValueError) as exc:
+        data = path.read_bytes()
+    except OSError as exc:
         raise PublishError(
             f"cannot read the {kind} document: {exc}",
             where=str(path),
             fix="give a UTF-8 JSON file (TOML for config); nothing was sent",
         ) from exc
+    return parse_document(kind, data, toml=path.suffix == ".toml", where=str(path))
+
+
+def parse_document(kind: str, data: bytes, *, toml: bool, where: str) -> dict[str, Any]:
+    """A document's bytes (a file, a browser upload) as plain JSON data with decimals kept
+    exact; `toml` for a config written in TOML."""
+    try:
+        text = data.decode("utf-8")
+        raw = (
+            tomllib.loads(text, parse_float=Decimal)
+            if toml
+            else json.loads(text, parse_float=Decimal)
+        )
+    except (UnicodeDecodeError, ValueError) as exc:
+        raise PublishError(
+            f"cannot read the {kind} document: {exc}",
+            where=where,
+            fix="give a UTF-8 JSON file (TOML for config); nothing was sent",
+        ) from exc
     if not isinstance(raw, dict):
         raise PublishError(
             f"the {kind} document is not a JSON object",
-            where=str(path),
+            where=where,
             fix="the file must hold one object; nothing was sent",
         )
     try:
@@ -233,7 +247,7 @@ def read_document(kind: str, path: Path) -> dict[str, Any]:
     except JournalError as exc:
         raise PublishError(
             f"the {kind} document has a value with no exact spelling: {exc.what}",
-            where=str(path),
+            where=where,
             fix="write amounts as decimals or strings; nothing was sent",
         ) from exc
     return plain

@@ -9,16 +9,13 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from cloud.clock import utc_now_iso
 from cloud.db import Database
 from cloud.publish import (
     PASSPHRASE_ENV,
     check_document,
-    document_topic,
     generate_key,
     load_key,
     passphrase_from_env_or_terminal,
-    publish_document,
     read_document,
     run_command,
     trusted_key_toml,
@@ -142,88 +139,63 @@ def signing_key(args: argparse.Namespace) -> Any:
 
 def _publish(args: argparse.Namespace) -> int:
     from cloud.commands import broker_options
-    from cloud.stores import group_stores, last_published, preview, require_known, start_rollout
+    from cloud.rollout import (
+        check_target,
+        choose_pilot,
+        pilot_list,
+        preview_text,
+        previews,
+        publish,
+        target_stores,
+    )
 
-    if args.group and args.kind == "config":
-        raise UsageError(
-            "a config document is for one box, not a group",
-            where="cloud publish config --group",
-            fix="publish it with --store STORE --box BOX",
-        )
-    document_topic(args.root, args.kind, args.store or "_", args.box)  # --box where it belongs
+    check_target(args.kind, args.root, args.store, args.group, args.box)
     document = read_document(args.kind, args.file)
     check_document(args.kind, document, str(args.file))
     key = None if args.preview else signing_key(args)  # an exposed key is refused first
     db = Database.open(args.db)
     try:
         require_current(db)
-        stores = [args.store] if args.store else group_stores(db, args.group)
-        require_known(db, stores, f"cloud publish {args.kind}")
+        stores = target_stores(db, args.kind, args.store, args.group)
         if args.preview:
-            for store in stores:
-                before = last_published(db, args.kind, store, args.box)
-                shown = preview(args.kind, store, before[1] if before else None, document)
-                since = f"version {before[0]}" if before else "nothing yet"
-                print(f"{store} (published: {since}):")
-                print("".join(f"  {line}\n" for line in shown.lines), end="")
+            print(preview_text(previews(db, args.kind, stores, args.box, document)), end="")
             return 0
-        pilot = _pilot(args, stores)
+        if args.pilot is not None and not pilot_list(args.pilot) and args.group:
+            raise UsageError(
+                f"pilot stores not in group {args.group}: (none given)",
+                where="--pilot",
+                fix=f"choose stores of {args.group}: {', '.join(stores)}",
+            )
+        pilot = choose_pilot(args.group, stores, pilot_list(args.pilot))
         assert key is not None
-        first = pilot or stores
-        rollout = None
-        if pilot:
-            rest = [s for s in stores if s not in pilot]
-            rollout = start_rollout(db, args.kind, args.group, document, pilot, rest, utc_now_iso())
-        messages = publish_document(
-            db=db,
+        done = publish(
+            db,
             broker=broker_options(args),
             root=args.root,
             kind=args.kind,
             document=document,
-            stores=first,
+            stores=stores,
+            group=args.group,
+            pilot=pilot,
             box=args.box,
             key=key,
         )
-        if rollout is not None:
-            from cloud.stores import mark_published
-
-            for store, message in zip(first, messages, strict=True):
-                mark_published(db, rollout, store, int(message["version"]), utc_now_iso())
     finally:
         db.close()
-    for store, message in zip(first, messages, strict=True):
+    for store, version in done.versions:
         target = f"{store}/{args.box}" if args.box else store
         print(
-            f"published {args.kind} version {message['version']} for {target} "
+            f"published {args.kind} version {version} for {target} "
             f"(signed by {key.key_id}, retained)"
         )
-    if rollout is not None:
+    if done.rollout is not None:
+        first = [store for store, _ in done.versions]
         print(
-            f"rollout {rollout}: pilot stores {', '.join(first)} first; see "
-            f"`cloud rollout status {rollout}`, then `cloud rollout continue {rollout}` "
-            "publishes to the rest of the group"
+            f"rollout {done.rollout}: pilot stores {', '.join(first)} first; see "
+            f"`cloud rollout status {done.rollout}`, then `cloud rollout continue "
+            f"{done.rollout}` publishes to the rest of the group"
         )
     return 0
-
-
-def _pilot(args: argparse.Namespace, stores: list[str]) -> list[str]:
-    if not args.pilot:
-        return []
-    if not args.group:
-        raise UsageError(
-            "--pilot is for a group's staged rollout",
-            where="cloud publish --pilot",
-            fix="publish with --group GROUP --pilot STORE,...",
-        )
-    pilot = [s.strip() for s in args.pilot.split(",") if s.strip()]
-    outside = [s for s in pilot if s not in stores]
-    if outside or not pilot:
-        raise UsageError(
-            f"pilot stores not in group {args.group}: {', '.join(outside) or '(none given)'}",
-            where="--pilot",
-            fix=f"choose stores of {args.group}: {', '.join(stores)}",
-        )
-    return pilot
 
 
 def _cmd(args: argparse.Namespace) -> int:

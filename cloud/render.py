@@ -10,6 +10,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import textwrap
 from decimal import Decimal
 from pathlib import Path
 
@@ -110,16 +111,13 @@ def json_text(table: Table) -> str:
 
 
 def chart(table: Table, path: Path, column: str | None = None) -> Path:
-    """A bar chart of one numeric column (default: the last) against the first column."""
+    """A bar chart of one numeric column (default: the last), a bar per row in the table's
+    order, each labelled with the row's text cells (`row_label`)."""
     if path.suffix.lower() not in (".png", ".svg"):
         raise UsageError(
             f"cannot draw {path.name}", where="--chart", fix="end the file name in .png or .svg"
         )
-    numeric = [
-        c
-        for i, c in enumerate(table.columns)
-        if table.rows and all(isinstance(r[i], int | Decimal) for r in table.rows)
-    ]
+    numeric = numeric_columns(table)
     if not numeric:
         raise UsageError(
             "this report has no numeric column to draw",
@@ -145,21 +143,48 @@ def chart(table: Table, path: Path, column: str | None = None) -> Path:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    _use_cjk_font()
+    use_cjk_font()
 
     index = table.columns.index(wanted)
-    labels = [_s(r[0]) for r in table.rows]
+    labels = [row_label(table, r) for r in table.rows]
     values = [float(r[index]) for r in table.rows]  # drawing only: floats are fine here
-    fig, ax = plt.subplots(figsize=(max(6.0, 0.35 * len(labels) + 2), 4.5))
-    ax.bar(labels, values, color="#3b6ea5")
-    ax.set_title(table.title)
+    longest = max((len(label) for label in labels), default=0)
+    slanted = len(labels) > 8 or longest > 12
+    # slanted labels get their own room below the bars instead of squeezing them
+    height = 4.5 + (0.08 * min(longest, 50) if slanted else 0)
+    fig, ax = plt.subplots(figsize=(max(6.0, 0.35 * len(labels) + 2), height))
+    # Bars at positions, not at their labels: matplotlib puts bars of equal labels on one
+    # spot, which hid all but one hour of `busy` (every row "mon") and repeated rules.
+    positions = list(range(len(labels)))
+    ax.bar(positions, values, color="#3b6ea5")
+    ax.set_xticks(positions, labels)
+    ax.set_title(textwrap.fill(table.title, 60))  # a long title wraps, never clipped
     ax.set_ylabel(wanted)
-    ax.tick_params(axis="x", labelrotation=60 if len(labels) > 8 else 0)
+    if slanted:  # each label ends under its bar
+        plt.setp(ax.get_xticklabels(), rotation=60, ha="right", rotation_mode="anchor")
     fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path)
     plt.close(fig)
     return path
+
+
+def row_label(table: Table, row: list[Cell]) -> str:
+    """A row's name on a chart: its text cells joined by " / " (store; weekday / hour; if
+    bought / also bought; sku / name / category), so no two rows of a report look alike."""
+    numeric = set(numeric_columns(table))
+    return " / ".join(
+        _s(c) for c, name in zip(row, table.columns, strict=True) if name not in numeric
+    )
+
+
+def numeric_columns(table: Table) -> list[str]:
+    """The columns a chart can draw: every cell a number (none when there are no rows)."""
+    return [
+        c
+        for i, c in enumerate(table.columns)
+        if table.rows and all(isinstance(r[i], int | Decimal) for r in table.rows)
+    ]
 
 
 # Fonts with Chinese glyphs, best first (Debian: fonts-wqy-microhei, fonts-noto-cjk; the
@@ -175,7 +200,7 @@ CJK_FONTS = (
 )
 
 
-def _use_cjk_font() -> str | None:
+def use_cjk_font() -> str | None:
     """Put the first CJK font found ahead of matplotlib's default, keeping DejaVu Sans as
     the fallback for Latin text; returns its name (None: none installed, and labels in
     Chinese will not draw)."""

@@ -44,8 +44,9 @@ class Table:
     notes: list[str] = field(default_factory=list)
 
 
-def _avg(total: Decimal, count: int) -> Decimal:
-    """An average amount, to the cent half up (the money kernel's rounding)."""
+def average(total: Decimal, count: int) -> Decimal:
+    """An average amount, to the cent half up (the money kernel's rounding); 0.00 of no
+    count. Public: every report module (cloud.affinity too) averages the same way."""
     return round_money(total / count, 2, Rounding.HALF_UP) if count else ZERO
 
 
@@ -65,7 +66,9 @@ def _staff(entry: Entry) -> str:
     return f"{staff.id} {staff.name}" if staff else "?"
 
 
-def _notes(loaded: Loaded) -> list[str]:
+def skip_notes(loaded: Loaded) -> list[str]:
+    """The notes every report table carries about the records it had to skip (none when it
+    read them all), so a figure is never silently short."""
     return (
         [f"{loaded.skipped} record(s) skipped: body not of a known lane schema"]
         if loaded.skipped
@@ -88,7 +91,9 @@ def sales_by(loaded: Loaded, by: str) -> Table:
         elif isinstance(entry.body, RefundBody):
             row[3] += entry.body.total
     table = Table(
-        f"Sales by {by}", [by, "tickets", "items", "sales", "refunds", "net"], notes=_notes(loaded)
+        f"Sales by {by}",
+        [by, "tickets", "items", "sales", "refunds", "net"],
+        notes=skip_notes(loaded),
     )
     for name in sorted(acc):
         tickets, items, sales, refunds = acc[name]
@@ -120,7 +125,7 @@ def _sales_by_category(loaded: Loaded) -> Table:
     table = Table(
         "Sales by category",
         ["category", "tickets", "items", "sales", "refunds", "net"],
-        notes=_notes(loaded),
+        notes=skip_notes(loaded),
     )
     for name in sorted(acc):
         tickets, items, sales, refunds = acc[name]
@@ -144,7 +149,7 @@ def items(loaded: Loaded, *, limit: int, slow: bool) -> Table:
         else (lambda kv: (-kv[1][3], -kv[1][2], kv[0])),
     )
     title = "Slowest items (by quantity)" if slow else "Top items (by sales)"
-    table = Table(title, ["sku", "name", "category", "quantity", "sales"], notes=_notes(loaded))
+    table = Table(title, ["sku", "name", "category", "quantity", "sales"], notes=skip_notes(loaded))
     for sku, (name, category, quantity, sales) in order[:limit]:
         table.rows.append([sku, name, category, quantity.normalize(), sales])
     return table
@@ -164,7 +169,7 @@ def basket(loaded: Loaded, by: str = "store") -> Table:
     table = Table(
         f"Basket by {by}",
         [by, "tickets", "lines per ticket", "items per ticket", "average ticket", "sales"],
-        notes=_notes(loaded),
+        notes=skip_notes(loaded),
     )
     for name in sorted(acc):
         tickets, lines, quantity, sales = acc[name]
@@ -172,9 +177,9 @@ def basket(loaded: Loaded, by: str = "store") -> Table:
             [
                 name,
                 tickets,
-                _avg(Decimal(lines), tickets),
-                _avg(quantity, tickets),
-                _avg(sales, tickets),
+                average(Decimal(lines), tickets),
+                average(quantity, tickets),
+                average(sales, tickets),
                 sales,
             ]
         )
@@ -201,11 +206,11 @@ def refunds_voids(loaded: Loaded, by: str = "cashier") -> Table:
     table = Table(
         f"Refunds and voids by {by}",
         [by, "tickets", "refunds", "refunded", "voids", "voided", "no sales", "refund+void rate %"],
-        notes=_notes(loaded),
+        notes=skip_notes(loaded),
     )
     for name in sorted(acc):
         tickets, refunds, refunded, voids, voided, no_sales = acc[name]
-        rate = _avg(Decimal(100 * (refunds + voids)), tickets)
+        rate = average(Decimal(100 * (refunds + voids)), tickets)
         table.rows.append([name, tickets, refunds, refunded, voids, voided, no_sales, rate])
     return table
 
@@ -229,7 +234,7 @@ def promotion_effect(during: Loaded, before: Loaded, promotion: str) -> Table:
             "sales during",
             "quantity change %",
         ],
-        notes=_notes(during) + _notes(before),
+        notes=skip_notes(during) + skip_notes(before),
     )
     if not promoted:
         table.notes.append(f"no line in the period carries promotion {promotion!r}")
@@ -309,7 +314,7 @@ def rfm(loaded: Loaded, as_of: date) -> Table:
     table = Table(
         f"Member RFM as of {as_of}",
         ["store", "member", "recency days", "frequency", "monetary", "R", "F", "M", "segment"],
-        notes=_notes(loaded),
+        notes=skip_notes(loaded),
     )
     for m in members:
         r, f, mo = r_score[m], f_score[m], m_score[m]
@@ -377,7 +382,7 @@ def cash_drawer(loaded: Loaded, by: str = "box") -> Table:
         f"Cash drawer by {by}",
         [by, "paid ins", "paid in", "paid outs", "paid out", "shifts closed", "expected",
          "counted", "over/short"],
-        notes=_notes(loaded),
+        notes=skip_notes(loaded),
     )  # fmt: skip
     for name in sorted(acc):
         table.rows.append([name, *acc[name]])

@@ -20,44 +20,56 @@ from gateway.errors import UsageError
 
 ArgAdder = Callable[[argparse.ArgumentParser], None]
 
+# Every `cloud report`, in the order `cloud report --help` lists them.
+REPORTS = (
+    "sales",
+    "items",
+    "basket",
+    "refunds",
+    "cash",
+    "promotion",
+    "rfm",
+    "affinity",
+    "busy",
+    "payments",
+)
+# The `--by` choices of the reports that group, the default first. Read here by argparse
+# and by head office's `/reports` page (cloud.web.report_page), so the two cannot drift.
+GROUPINGS: dict[str, tuple[str, ...]] = {
+    "sales": ("day", "store", "box", "hour", "category", "cashier"),
+    "basket": ("store", "box", "day", "cashier"),
+    "refunds": ("cashier", "store", "box", "day"),
+    "cash": ("box", "store", "day", "cashier"),
+    "busy": ("hour", "month"),
+}
+# The defaults of the other options the page offers too: `--limit` of the reports that
+# have one, and affinity's least support and confidence (shares, as typed).
+LIMITS = {"items": 20, "affinity": 50}
+MIN_SUPPORT, MIN_CONFIDENCE = "0.01", "0.2"
+
 
 def register(sub: Any, db_arg: ArgAdder, broker_args: ArgAdder) -> None:
     report = sub.add_parser(
         "report",
-        help="sales, items, basket, refunds, cash, promotion, rfm, affinity, busy, payments",
+        help=", ".join(REPORTS),
     )
     kinds = report.add_subparsers(dest="report", metavar="REPORT")
     sales = _report(kinds, "sales", "sales by store/box/day/hour/category/cashier", db_arg)
-    sales.add_argument(
-        "--by",
-        default="day",
-        choices=("store", "box", "day", "hour", "category", "cashier"),
-        help="group by (default day)",
-    )
+    _add_by(sales, "sales")
     items = _report(kinds, "items", "top (or --slow) items", db_arg)
-    items.add_argument("--limit", type=int, default=20, help="how many items (default 20)")
+    items.add_argument(
+        "--limit",
+        type=int,
+        default=LIMITS["items"],
+        help=f"how many items (default {LIMITS['items']})",
+    )
     items.add_argument("--slow", action="store_true", help="the slowest sellers instead")
     basket = _report(kinds, "basket", "basket size and average ticket", db_arg)
-    basket.add_argument(
-        "--by",
-        default="store",
-        choices=("store", "box", "day", "cashier"),
-        help="group by (default store)",
-    )
+    _add_by(basket, "basket")
     refunds = _report(kinds, "refunds", "refunds, voids and no-sales", db_arg)
-    refunds.add_argument(
-        "--by",
-        default="cashier",
-        choices=("store", "box", "day", "cashier"),
-        help="group by (default cashier)",
-    )
+    _add_by(refunds, "refunds")
     cash = _report(kinds, "cash", "paid in / out and the drawers' over/short", db_arg)
-    cash.add_argument(
-        "--by",
-        default="box",
-        choices=("store", "box", "day", "cashier"),
-        help="group by (default box)",
-    )
+    _add_by(cash, "cash")
     promo = _report(kinds, "promotion", "promoted items during vs before", db_arg)
     promo.add_argument("--promotion", required=True, help="the promotion's id")
     rfm = _report(kinds, "rfm", "member recency / frequency / monetary segments", db_arg)
@@ -119,6 +131,13 @@ def _report(kinds: Any, name: str, help_text: str, db_arg: ArgAdder) -> Any:
     return parser
 
 
+def _add_by(parser: argparse.ArgumentParser, report: str) -> None:
+    choices = GROUPINGS[report]
+    parser.add_argument(
+        "--by", default=choices[0], choices=choices, help=f"group by (default {choices[0]})"
+    )
+
+
 def _run_report(args: argparse.Namespace) -> int:
     period = Period.parse(args.first, args.last)
     db = Database.open(args.db)
@@ -174,16 +193,21 @@ def _add_mining(kinds: Any, db_arg: ArgAdder) -> None:
     """`cloud report affinity` and `cloud report busy` (cloud.affinity)."""
     affinity = _report(kinds, "affinity", "items bought together: association rules", db_arg)
     affinity.add_argument(
-        "--min-support", default="0.01", help="least share of tickets (default 0.01)"
+        "--min-support", default=MIN_SUPPORT, help=f"least share of tickets (default {MIN_SUPPORT})"
     )
     affinity.add_argument(
-        "--min-confidence", default="0.2", help="least confidence of a rule (default 0.2)"
+        "--min-confidence",
+        default=MIN_CONFIDENCE,
+        help=f"least confidence of a rule (default {MIN_CONFIDENCE})",
     )
-    affinity.add_argument("--limit", type=int, default=50, help="how many rules (default 50)")
+    affinity.add_argument(
+        "--limit",
+        type=int,
+        default=LIMITS["affinity"],
+        help=f"how many rules (default {LIMITS['affinity']})",
+    )
     busy = _report(kinds, "busy", "busy hours (weekday x hour) and seasonality (month)", db_arg)
-    busy.add_argument(
-        "--by", default="hour", choices=("hour", "month"), help="group by (default hour)"
-    )
+    _add_by(busy, "busy")
 
 
 def _mining(loaded: Loaded, args: argparse.Namespace) -> reports.Table:

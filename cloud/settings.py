@@ -4,7 +4,7 @@ Owns finding and reading the settings file (`--config PATH`, else `$STOREGATE_CL
 else /etc/storegate/cloud.toml when it exists) and refusing a bad one whole, every problem
 listed in the wording of `gateway.validation` (the box's settings read the same way). Each
 room owns its section's model: `[alerts]` is `cloud.rules.Thresholds`, `[notify]`
-`cloud.notify.NotifySettings`. Where to connect
+`cloud.notify.NotifySettings`, `[web]` `cloud.web.totp_key.WebSettings`. Where to connect
 (`--db`, the broker) stays on the command line and its own variables; this module must
 not read those.
 """
@@ -20,6 +20,7 @@ from pydantic_settings import SettingsConfigDict
 
 from cloud.notify import NotifySettings
 from cloud.rules import Thresholds
+from cloud.web.totp_key import WebSettings
 from gateway.errors import ProblemsError
 from gateway.settings_files import TomlSettings, load_toml_settings
 
@@ -55,6 +56,7 @@ class CloudSettings(TomlSettings):
 
     alerts: Thresholds = Field(default_factory=Thresholds)
     notify: NotifySettings = Field(default_factory=NotifySettings)
+    web: WebSettings = Field(default_factory=WebSettings)
 
 
 def config_path_default() -> str | None:
@@ -80,7 +82,7 @@ def load_cloud_settings(path: str | Path | None = None) -> CloudSettings:
 
 
 def config_arg(parser: argparse.ArgumentParser) -> None:
-    """`--config PATH` for the commands that run the alert rules."""
+    """`--config PATH` for the commands that read head office's settings."""
     parser.add_argument(
         "--config",
         default=config_path_default(),

@@ -357,3 +357,20 @@ def box_states(
                 said = ("refused", str(body.get("error") or body.get("reason", "")))
         states.append((box, said[0], said[1]))
     return states
+
+
+def status_rows(db: Database, rollout: Rollout) -> list[dict[str, Any]]:
+    """Each store of a rollout with its stage, the version published to it (None: not
+    yet) and each of its boxes' state: what `cloud rollout status --json` prints."""
+    rows = []
+    for store, stage, version in rollout.stores:
+        boxes = [] if version is None else box_states(db, rollout.kind, store, version)
+        rows.append(
+            {
+                "store": store,
+                "stage": stage,
+                "version": version,
+                "boxes": [{"box": b, "state": s, "why": w} for b, s, w in boxes],
+            }
+        )
+    return rows

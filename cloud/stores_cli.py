@@ -9,9 +9,7 @@ from typing import Any
 
 from cloud import stores
 from cloud.clock import utc_now_iso
-from cloud.db import Database
 from cloud.schema import open_current
-from gateway.errors import UsageError
 
 ArgAdder = Callable[[argparse.ArgumentParser], None]
 
@@ -143,26 +141,11 @@ def _rollout_list(args: argparse.Namespace) -> int:
     return 0
 
 
-def _status_rows(db: Database, rollout: stores.Rollout) -> list[dict[str, Any]]:
-    rows = []
-    for store, stage, version in rollout.stores:
-        boxes = [] if version is None else stores.box_states(db, rollout.kind, store, version)
-        rows.append(
-            {
-                "store": store,
-                "stage": stage,
-                "version": version,
-                "boxes": [{"box": b, "state": s, "why": w} for b, s, w in boxes],
-            }
-        )
-    return rows
-
-
 def _rollout_status(args: argparse.Namespace) -> int:
     db = open_current(args.db)
     try:
         rollout = stores.load_rollout(db, args.id)
-        rows = _status_rows(db, rollout)
+        rows = stores.status_rows(db, rollout)
     finally:
         db.close()
     if args.json:
@@ -188,46 +171,23 @@ def _rollout_status(args: argparse.Namespace) -> int:
 
 def _rollout_continue(args: argparse.Namespace) -> int:
     from cloud.commands import broker_options
-    from cloud.publish import publish_document
     from cloud.publish_cli import signing_key
+    from cloud.rollout import continue_rollout
 
     db = open_current(args.db)
     try:
-        rollout = stores.load_rollout(db, args.id)
-        rows = _status_rows(db, rollout)
-        rest = [r["store"] for r in rows if r["stage"] == "rest" and r["version"] is None]
-        if not rest:
-            print(f"rollout {rollout.id}: every store of {rollout.group} has it already")
-            return 0
-        blocking = [
-            f"{r['store']}/{b['box']} {b['state']}"
-            for r in rows
-            if r["stage"] == "pilot"
-            for b in r["boxes"]
-            if b["state"] != "applied"
-        ]
-        if blocking and not args.force:
-            raise UsageError(
-                f"the pilot is not done: {', '.join(blocking)}",
-                where=f"cloud rollout continue {rollout.id}",
-                fix=f"see `cloud rollout status {rollout.id}`; fix the document and publish "
-                "again, or pass --force to continue anyway",
-            )
-        key = signing_key(args)
-        messages = publish_document(
-            db=db,
+        rollout, sent = continue_rollout(
+            db,
             broker=broker_options(args),
             root=args.root,
-            kind=rollout.kind,
-            document=rollout.document,
-            stores=rest,
-            box=None,
-            key=key,
+            rollout_id=args.id,
+            force=args.force,
+            key=lambda: signing_key(args),
         )
-        for store, message in zip(rest, messages, strict=True):
-            stores.mark_published(db, rollout.id, store, int(message["version"]), utc_now_iso())
     finally:
         db.close()
-    for store, message in zip(rest, messages, strict=True):
-        print(f"published {rollout.kind} version {message['version']} for {store}")
+    if not sent:
+        print(f"rollout {rollout.id}: every store of {rollout.group} has it already")
+    for store, version in sent:
+        print(f"published {rollout.kind} version {version} for {store}")
     return 0

@@ -6,6 +6,11 @@ every change), `regional` (the stores of one store group, `scope` = the group), 
 hashed with scrypt (N=2^15, r=8, p=1, a 16-byte salt: the standard KDF hashlib has), a
 second factor is a TOTP code (pyotp), five wrong passwords lock the account for 15 minutes,
 and every sign-in and change is written to the audit log. Time is passed in.
+
+TOTP seeds are stored sealed with head office's TOTP key (`cloud.web.totp_key`), the
+account's name bound in: a seed that does not open for its own row refuses the sign-in.
+Seeds from before sealing are sealed by `check_and_seal` (at `cloud web serve`'s start, by
+`cloud web key check`, and before every enrolment); sign-in never accepts a clear one.
 """
 
 from __future__ import annotations
@@ -13,6 +18,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import logging
 import os
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -22,7 +28,19 @@ import pyotp
 
 from cloud.clock import iso, parse_instant
 from cloud.db import Database
+from cloud.web.totp_key import (
+    SETTING,
+    KeyFile,
+    SeedRefused,
+    TotpKey,
+    TotpKeyError,
+    is_sealed,
+    key_id_of,
+    wrong_key,
+)
 from gateway.errors import UsageError
+
+log = logging.getLogger(__name__)
 
 Role = Literal["admin", "regional", "store", "auditor"]
 ROLES: tuple[Role, ...] = ("admin", "regional", "store", "auditor")
@@ -87,26 +105,36 @@ def add_account(
         audit(db, by, "account.set", {"account": name, "role": role, "scope": scope}, now)
 
 
-def enroll_totp(db: Database, name: str, *, by: str, now: str) -> str:
-    """A fresh TOTP secret for an account; returns the provisioning URI for the app."""
+def enroll_totp(db: Database, name: str, key_file: KeyFile, *, by: str, now: str) -> str:
+    """A fresh TOTP secret for an account, stored sealed; returns the provisioning URI for
+    the app. The key must be the one every other seed is sealed with (`check_and_seal`,
+    which also seals clear seeds left from before), so one database never mixes keys."""
+    if db.one("SELECT 1 FROM web_account WHERE name = ?", (name,)) is None:
+        raise UsageError(f"no account {name!r}", where="cloud web user totp", fix="add it first")
+    check_and_seal(db, key_file, now=now)
+    key = key_file.get()  # the first seed: read here (check_and_seal needed none)
     secret = pyotp.random_base32()
     with db.transaction():
-        done = db.execute(
-            "UPDATE web_account SET totp_secret = ? WHERE name = ?", (secret, name)
-        ).rowcount
-        if not done:
-            raise UsageError(
-                f"no account {name!r}", where="cloud web user totp", fix="add it first"
-            )
-        audit(db, by, "account.totp", {"account": name}, now)
+        db.execute(
+            "UPDATE web_account SET totp_secret = ? WHERE name = ?", (key.seal(secret, name), name)
+        )
+        audit(db, by, "account.totp", {"account": name, "key": key.key_id}, now)
     return pyotp.TOTP(secret).provisioning_uri(name=name, issuer_name="storegate head office")
 
 
 def sign_in(
-    db: Database, name: str, password: str, code: str, now: datetime, source: str
+    db: Database,
+    name: str,
+    password: str,
+    code: str,
+    now: datetime,
+    source: str,
+    key_file: KeyFile,
 ) -> Account | None:
     """The account when name, password and (once enrolled) the TOTP code are right; None
-    otherwise, with the failure counted and audited."""
+    otherwise, with the failure counted and audited. The seed is opened only after the
+    password was right; one that does not open for this account (altered, copied from
+    another row, clear) refuses, and a key that cannot be read refuses and is logged."""
     row = db.one(
         "SELECT role, scope, salt, password_hash, totp_secret, failed, locked_until "
         "FROM web_account WHERE name = ?",
@@ -120,8 +148,10 @@ def sign_in(
         return None
     role, scope, salt, digest, secret, failed, locked = row
     right = hmac.compare_digest(hash_password(password, bytes.fromhex(salt)).hex(), digest)
+    why: dict[str, object] = {}
     if right and secret:
-        right = pyotp.TOTP(secret).verify(code, for_time=now, valid_window=1)
+        seed = _open_seed(key_file, str(secret), name, why)
+        right = seed is not None and pyotp.TOTP(seed).verify(code, for_time=now, valid_window=1)
     if locked and parse_instant(locked) > now:
         right = False
     with db.transaction():
@@ -132,11 +162,23 @@ def sign_in(
                 "UPDATE web_account SET failed = ?, locked_until = ? WHERE name = ?",
                 (0 if failed >= ATTEMPTS else failed, until, name),
             )
-            audit(db, name, "sign_in.refused", {"source": source}, stamp)
+            audit(db, name, "sign_in.refused", {"source": source, **why}, stamp)
             return None
         db.execute("UPDATE web_account SET failed = 0, locked_until = NULL WHERE name = ?", (name,))
         audit(db, name, "sign_in", {"source": source}, stamp)
     return Account(name, role, scope)
+
+
+def _open_seed(key_file: KeyFile, stored: str, name: str, why: dict[str, object]) -> str | None:
+    """The account's seed, or None with the reason put in `why` (for the audit log)."""
+    try:
+        return key_file.get().open(stored, name)
+    except SeedRefused as exc:
+        why["why"] = exc.why
+    except TotpKeyError as exc:
+        log.error("cloud web: TOTP sign-in of %s refused: %s", name, exc.describe())
+        why["why"] = "totp key: " + str(exc)
+    return None
 
 
 def get_account(db: Database, name: str) -> Account | None:
@@ -168,3 +210,109 @@ def audit_log(db: Database, limit: int = 200) -> list[tuple[str, str, str, str]]
         "SELECT at, account, action, detail FROM web_audit ORDER BY id DESC LIMIT ?", (limit,)
     )
     return [(str(a), str(b), str(c), str(d)) for a, b, c, d in rows]
+
+
+@dataclass(frozen=True)
+class SeedCheck:
+    """What `check_and_seal` found: the key's id (None: no seed, no key needed), the clear
+    seeds it sealed, and (when asked to open them) the accounts whose seed did not open."""
+
+    key_id: str | None
+    sealed_now: list[str]
+    enrolled: int
+    refused: list[tuple[str, str]]
+
+
+def check_and_seal(
+    db: Database, key_file: KeyFile, *, now: str, open_all: bool = False
+) -> SeedCheck:
+    """Check that the key file is the one every sealed seed names, then seal the seeds
+    still stored in the clear (databases from before sealing), each under its account;
+    each sealing is audited (`account.totp_sealed`, by `cloud`).
+
+    No seed at all: nothing is read and no key is needed. A key file missing while seeds
+    exist, or another key than the one they name, is a `TotpKeyError` and nothing is
+    written. `open_all` also opens every seed (`cloud web key check`) and lists those that
+    do not verify for their account."""
+    rows = db.query(
+        "SELECT name, totp_secret FROM web_account WHERE totp_secret IS NOT NULL ORDER BY name"
+    )
+    if not rows:
+        return SeedCheck(None, [], 0, [])
+    sealed = [(str(n), str(s)) for n, s in rows if is_sealed(str(s))]
+    clear = [(str(n), str(s)) for n, s in rows if not is_sealed(str(s))]
+    key = key_file.get(
+        missing_fix=(
+            f"put back the copy of head office's TOTP key or point {SETTING} at it: "
+            f"{len(sealed)} account(s) have a sealed seed that only that key opens (never "
+            "generate a new key for them; if it is lost, enrol them again)"
+        )
+        if sealed
+        else f"{len(clear)} account(s) have a TOTP seed stored in the clear from before "
+        "sealing: create the key with `cloud web key generate` (keep a copy apart from the "
+        "database's backups), then start again; the seeds are sealed then"
+    )
+    by_other: dict[str, list[str]] = {}
+    for name, stored in sealed:
+        key_id = key_id_of(stored) or "(malformed)"
+        if key_id != key.key_id:
+            by_other.setdefault(key_id, []).append(name)
+    if by_other:
+        other, names = max(by_other.items(), key=lambda item: len(item[1]))
+        raise wrong_key(key, names, other)
+    if clear:
+        _seal_clear(db, key, clear, now)
+    refused: list[tuple[str, str]] = []
+    if open_all:
+        for name, stored in db.query(
+            "SELECT name, totp_secret FROM web_account WHERE totp_secret IS NOT NULL ORDER BY name"
+        ):
+            try:
+                key.open(str(stored), str(name))
+            except SeedRefused as exc:
+                refused.append((str(name), exc.why))
+    return SeedCheck(key.key_id, [n for n, _ in clear], len(rows), refused)
+
+
+def _seal_clear(db: Database, key: TotpKey, clear: list[tuple[str, str]], now: str) -> None:
+    """Overwrite each clear seed with its sealed form (only if the row still holds that
+    clear seed: two servers starting at once seal each row once), then leave no old copy
+    behind: SQLite with `secure_delete` on, a VACUUM (pages freed before) and the WAL
+    checkpointed and truncated; PostgreSQL with `VACUUM FULL web_account` (the old row
+    versions otherwise stay in the table's file until vacuumed)."""
+    if db.dialect == "sqlite":
+        db.conn.execute("PRAGMA secure_delete = ON")
+    try:
+        with db.transaction():
+            for name, seed in clear:
+                db.execute(
+                    "UPDATE web_account SET totp_secret = ? WHERE name = ? AND totp_secret = ?",
+                    (key.seal(seed, name), name, seed),
+                )
+                audit(db, "cloud", "account.totp_sealed", {"account": name}, now)
+        _scrub(db)
+    finally:
+        if db.dialect == "sqlite":
+            db.conn.execute("PRAGMA secure_delete = OFF")
+
+
+def _scrub(db: Database) -> None:
+    """Leave no copy of the clear seeds in the database's files (see `_seal_clear`)."""
+    if db.dialect == "sqlite":
+        db.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        db.conn.execute("VACUUM")
+        db.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        return
+    db.conn.commit()
+    db.conn.autocommit = True
+    try:
+        db.conn.execute("VACUUM FULL web_account")
+    except db.driver_errors as exc:  # sealed all the same: say what is left to do
+        log.warning(
+            "web_account: the TOTP seeds are sealed, but the old clear row versions could "
+            "not be vacuumed away (%s)\n  fix: run `VACUUM FULL web_account` as the "
+            "table's owner (until then they stay in the table's dead rows)",
+            str(exc).strip(),
+        )
+    finally:
+        db.conn.autocommit = False

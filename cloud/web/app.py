@@ -31,7 +31,7 @@ from starlette.staticfiles import StaticFiles
 from cloud.alerts import acknowledge, get_alert
 from cloud.clock import Clock, iso
 from cloud.db import Database
-from cloud.web import api, report_page, views
+from cloud.web import api, publish_page, report_page, views
 from cloud.web.accounts import (
     SIGN_IN_REFUSED,
     Account,
@@ -41,6 +41,7 @@ from cloud.web.accounts import (
     sign_in,
     visible_stores,
 )
+from cloud.web.totp_key import DEFAULT_TOTP_KEY, KeyFile
 
 HERE = Path(__file__).parent
 SESSION_COOKIE = "storegate_office"
@@ -97,7 +98,18 @@ class Sessions:
             self._by_token.pop(token or "", None)
 
 
-def create_app(db_url: str, *, clock: Clock, https: bool = False) -> Starlette:
+def create_app(
+    db_url: str,
+    *,
+    clock: Clock,
+    https: bool = False,
+    totp_key: KeyFile | None = None,
+    publisher: publish_page.Publisher | None = None,
+) -> Starlette:
+    """The application over `db_url`. `totp_key`: the key that opens the accounts' TOTP
+    seeds (default: `[web] totp_key`'s default path; read at the first TOTP sign-in);
+    `publisher`: what `/publish` signs and sends with (None: publishing is off)."""
+    key_file = totp_key or KeyFile(DEFAULT_TOTP_KEY)
     env = Environment(
         loader=FileSystemLoader(HERE / "templates"), autoescape=select_autoescape(["html"])
     )
@@ -165,6 +177,7 @@ def create_app(db_url: str, *, clock: Clock, https: bool = False) -> Starlette:
                 str(form.get("code", "")),
                 clock(),
                 source,
+                key_file,
             )
         finally:
             db.close()
@@ -312,6 +325,7 @@ def create_app(db_url: str, *, clock: Clock, https: bool = False) -> Starlette:
             Route("/api/stores/{store}/sales", signed_in(api_sales)),
             *api.routes(open_db, clock, browser_account),
             *report_page.routes(open_db, clock, signed_in, page),
+            *publish_page.routes(open_db, clock, signed_in, who, _csrf_ok, page, publisher),
             Mount("/static", StaticFiles(directory=HERE / "static"), name="static"),
         ],
         middleware=[Middleware(BaseHTTPMiddleware, dispatch=headers)],

@@ -1,11 +1,13 @@
-"""`/reports` in head office's pages: every `cloud report ...` with its period, store and
-options, the table with a totals row, quantities by unit, a chart, and the CSV (UTF-8 with
-a BOM) and xlsx the CLI's `--out` writes.
+"""`/reports` in head office's pages: every `cloud report ...` (affinity and busy too) with
+its period, store and options, the table with a totals row, quantities by unit, a chart,
+and the CSV (UTF-8 with a BOM) and xlsx the CLI's `--out` writes.
 
 The tables come from `cloud.reports_cli.build_table` and `cloud.payments_cli.payments_table`
 (the CLI's own), drawn and written by `cloud.render`: the page never computes a figure of
-its own. A store manager's report is their store's; a regional manager's one of their
-group's stores; another store answers 404, as every page does.
+its own. The reports, their `--by` choices and their options' defaults are the CLI's too
+(`cloud.reports_cli.REPORTS`, `GROUPINGS`, `LIMITS`), so the two cannot drift apart.
+A store manager's report is their store's; a regional manager's one of their group's
+stores; another store answers 404, as every page does.
 """
 
 from __future__ import annotations
@@ -28,23 +30,15 @@ from cloud import render, reports
 from cloud.clock import Clock
 from cloud.db import Database
 from cloud.payments_cli import payments_table
-from cloud.reports_cli import build_table
+from cloud.reports_cli import GROUPINGS, LIMITS, MIN_CONFIDENCE, MIN_SUPPORT, REPORTS, build_table
 from cloud.sales import Period, load
 from cloud.web.accounts import Account, visible_stores
 from gateway.errors import StoregateError, UsageError
 
-# The reports and their `--by` choices (as `cloud report REPORT --help` lists them), the
-# first being the CLI's default.
-KINDS: dict[str, tuple[str, ...]] = {
-    "sales": ("day", "store", "box", "hour", "category", "cashier"),
-    "items": (),
-    "basket": ("store", "box", "day", "cashier"),
-    "refunds": ("cashier", "store", "box", "day"),
-    "cash": ("box", "store", "day", "cashier"),
-    "promotion": (),
-    "rfm": (),
-    "payments": (),
-}
+# Every report of the CLI and its `--by` choices (the default first), read from its table.
+KINDS: dict[str, tuple[str, ...]] = {kind: GROUPINGS.get(kind, ()) for kind in REPORTS}
+# Every grouping of any of them, for the form's one "Group by" list.
+GROUPS = tuple(dict.fromkeys(by for choices in KINDS.values() for by in choices))
 EVERY_STORE = ("admin", "auditor")
 _DRAWING = threading.Lock()  # matplotlib's pyplot is not thread-safe; requests run in threads
 
@@ -58,12 +52,14 @@ class ReportRequest:
     last: date
     store: str | None
     by: str | None
-    limit: int = 20
+    limit: int | None = None  # None: the report's own default (LIMITS)
     slow: bool = False
     promotion: str = ""
     as_of: str = ""
     segments: bool = False
     everything: bool = False
+    min_support: str = ""  # "": the CLI's default, MIN_SUPPORT
+    min_confidence: str = ""
 
     def query(self) -> str:
         """The request as a query string (the download and chart links carry it)."""
@@ -73,8 +69,9 @@ class ReportRequest:
             "to": str(self.last),
             "store": self.store or "",
             "by": self.by or "",
-            "limit": str(self.limit),
         }
+        if self.limit is not None:
+            fields["limit"] = str(self.limit)
         for name, on in (("slow", self.slow), ("segments", self.segments)):
             if on:
                 fields[name] = "1"
@@ -84,6 +81,12 @@ class ReportRequest:
             fields["promotion"] = self.promotion
         if self.as_of:
             fields["as_of"] = self.as_of
+        for name, share in (
+            ("min_support", self.min_support),
+            ("min_confidence", self.min_confidence),
+        ):
+            if share:
+                fields[name] = share
         return urlencode(fields)
 
 
@@ -95,6 +98,7 @@ class ReportView:
     quantities: reports.Table | None
     stores: list[str]
     every_store: bool
+    chart: bool  # whether it has a column to draw (`cloud.render.numeric_columns`)
 
 
 def parse_request(params: Mapping[str, str], today: date) -> ReportRequest:
@@ -112,8 +116,8 @@ def parse_request(params: Mapping[str, str], today: date) -> ReportRequest:
             where="by",
             fix=f"one of {', '.join(choices)}",
         )
-    limit = params.get("limit") or "20"
-    if not limit.isdigit() or not 1 <= int(limit) <= 1000:
+    limit = params.get("limit", "").strip()
+    if limit and (not limit.isdigit() or not 1 <= int(limit) <= 1000):
         raise UsageError(f"limit {limit!r}", where="limit", fix="a whole number, 1 to 1000")
     promotion = params.get("promotion", "").strip()
     if kind == "promotion" and not promotion:
@@ -128,12 +132,14 @@ def parse_request(params: Mapping[str, str], today: date) -> ReportRequest:
         period.last,
         params.get("store") or None,
         by or None,
-        int(limit),
+        int(limit) if limit else None,
         bool(params.get("slow")),
         promotion,
         params.get("as_of", "").strip(),
         bool(params.get("segments")),
         bool(params.get("all")),
+        params.get("min_support", "").strip(),
+        params.get("min_confidence", "").strip(),
     )
 
 
@@ -169,22 +175,27 @@ def build(db: Database, account: Account, request: ReportRequest) -> ReportView 
         quantities,
         visible_stores(db, account),
         account.role in EVERY_STORE,
+        bool(render.numeric_columns(table)),
     )
 
 
 def _arguments(request: ReportRequest, store: str | None) -> argparse.Namespace:
-    """The request as the arguments `cloud report` parses, for its own table builder."""
+    """The request as the arguments `cloud report` parses, for its own table builder; an
+    option left empty takes the CLI's default (its shares are checked there, as typed)."""
+    limit = request.limit if request.limit is not None else LIMITS.get(request.kind)
     return argparse.Namespace(
         report=request.kind,
         first=str(request.first),
         last=str(request.last),
         store=store,
         by=request.by,
-        limit=request.limit,
+        limit=limit,
         slow=request.slow,
         promotion=request.promotion,
         as_of=request.as_of or None,
         segments=request.segments,
+        min_support=request.min_support or MIN_SUPPORT,
+        min_confidence=request.min_confidence or MIN_CONFIDENCE,
     )
 
 
@@ -236,7 +247,16 @@ def routes(
         view = answer(request, session, account)
         if isinstance(view, Response):
             return view
-        return page("reports.html", view=view, kinds=KINDS, account=account, csrf=session.csrf)
+        return page(
+            "reports.html",
+            view=view,
+            kinds=KINDS,
+            groups=GROUPS,
+            limits=LIMITS,
+            shares={"min_support": MIN_SUPPORT, "min_confidence": MIN_CONFIDENCE},
+            account=account,
+            csrf=session.csrf,
+        )
 
     def download(suffix: str) -> Callable[[Request, Any, Account], Response]:
         def handler(request: Request, session: Any, account: Account) -> Response:

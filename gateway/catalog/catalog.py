@@ -22,6 +22,7 @@ from gateway.catalog.document import (
     Category,
     Department,
     MoneyRules,
+    PointsMultiplier,
     Product,
     TaxClass,
     catalog_key,
@@ -54,6 +55,7 @@ class Catalog:
     item_promotions_by_category: Mapping[str, tuple[Any, ...]]
     item_promotions_all: tuple[Any, ...]
     basket_promotions: tuple[BasketThreshold, ...]
+    points_promotions: tuple[PointsMultiplier, ...]
     coupons: frozenset[str] = field(default_factory=frozenset)
     promotions: Mapping[str, Any] = field(default_factory=dict)  # by id
     departments: Mapping[str, Department] = field(default_factory=dict)
@@ -200,9 +202,13 @@ def build_catalog(doc: CatalogDocument) -> Catalog:
     by_cat: dict[str, list[Any]] = {}
     every: list[Any] = []
     basket: list[BasketThreshold] = []
+    points: list[PointsMultiplier] = []
     for promo in doc.promotions:
         if isinstance(promo, BasketThreshold):
             basket.append(promo)
+            continue
+        if isinstance(promo, PointsMultiplier):
+            points.append(promo)
             continue
         assert isinstance(promo, ITEM_PROMOTIONS)
         if promo.target.all_items:
@@ -222,6 +228,7 @@ def build_catalog(doc: CatalogDocument) -> Catalog:
         item_promotions_by_category={k: tuple(v) for k, v in by_cat.items()},
         item_promotions_all=tuple(every),
         basket_promotions=tuple(sorted(basket, key=lambda p: (p.priority, p.id))),
+        points_promotions=tuple(points),
         coupons=frozenset(p.coupon for p in doc.promotions if p.coupon),
         promotions={p.id: p for p in doc.promotions},
         departments={d.id: d for d in doc.departments},

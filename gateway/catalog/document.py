@@ -393,8 +393,20 @@ class BasketThreshold(PromotionBase):
     stackable: bool = Field(False, description="combines with other basket promotions")
 
 
+class PointsMultiplier(PromotionBase):
+    """会员日双倍积分: a member earns `multiplier` times the points on the lines it targets
+    (a member day, a category's week). It changes no price: pricing marks each line with
+    its multiplier (`PricedLine.points_multiplier`, the highest live one) and the member's
+    points are worked out from that. Members only by nature; no coupon, no cap, not
+    exclusive (refused: they say nothing about points)."""
+
+    type: Literal["points_multiplier"]
+    target: Target = Field(default_factory=lambda: Target(all_items=True))
+    multiplier: int = Field(ge=2, le=10, description="2: double points")
+
+
 Promotion = Annotated[
-    PercentOff | AmountOff | FixedPrice | BuyGet | Bundle | BasketThreshold,
+    PercentOff | AmountOff | FixedPrice | BuyGet | Bundle | BasketThreshold | PointsMultiplier,
     Field(discriminator="type"),
 ]
 ITEM_PROMOTIONS = (PercentOff, AmountOff, FixedPrice, BuyGet, Bundle)
@@ -417,7 +429,15 @@ class CatalogDocument(Model):
 
 
 ITEM_TYPE_TAGS = frozenset(
-    {"percent_off", "amount_off", "fixed_price", "buy_get", "bundle", "basket_threshold"}
+    {
+        "percent_off",
+        "amount_off",
+        "fixed_price",
+        "buy_get",
+        "bundle",
+        "basket_threshold",
+        "points_multiplier",
+    }
 )
 """pydantic's discriminator branch names: they appear in error locations, not in files."""
 
@@ -622,6 +642,17 @@ def _check_promotion(
                 f"{where}.schedule.hours[{j}]: 'to' must be after 'from' "
                 "(split a window that crosses midnight in two)"
             )
+    if isinstance(promo, PointsMultiplier):
+        for said, field in (
+            (promo.coupon is not None, "coupon"),
+            (promo.max_discount is not None, "max_discount"),
+            (promo.exclusive, "exclusive"),
+        ):
+            if said:
+                problems.append(
+                    f"{where}.{field}: a points_multiplier gives points, not money: "
+                    f"leave {field} out"
+                )
     if isinstance(promo, BasketThreshold):
         thresholds = [t.threshold for t in promo.tiers]
         if thresholds != sorted(set(thresholds)):

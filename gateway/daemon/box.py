@@ -834,14 +834,17 @@ class Box:
         till's side effects (drawer, receipt). A commit the storage refuses is refused with
         `journal_unavailable`; the lane is as it was, so the same event can be tried again.
         A journal that failed its integrity check refuses everything (chain_guard). A
-        scanned payment code starts a wallet payment; while one is unresolved only the
-        wallet's own events (`wallet`) reach the lane (`wallet_till`)."""
+        scanned payment code starts a wallet payment, a card tender without a reference a
+        card terminal payment; while one is unresolved only the payment's own events
+        (`wallet`) reach the lane (`wallet_till`)."""
         if not wallet:
-            if isinstance(event, ev.Scan | ev.Refund):
+            if isinstance(event, ev.Scan | ev.Refund | ev.Tender):
                 started = (
                     self.wallets.scan(event)
                     if isinstance(event, ev.Scan)
                     else self.wallets.refund(event)
+                    if isinstance(event, ev.Refund)
+                    else self.wallets.card(event)
                 )
                 if started is not None:
                     return started

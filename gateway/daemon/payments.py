@@ -1,4 +1,5 @@
-"""The daemon's side of wallet payments: carries out what the payment machine asks.
+"""The daemon's side of wallet and card terminal payments: carries out what the payment
+machine asks.
 
 The machine (`gateway.payments.machine`) decides; this module journals each change it
 reports (through the box's one writer, `LaneBook.commit`, on the main loop), makes each
@@ -8,6 +9,12 @@ payment code is held in memory only, for its one `pay` call, and never written a
 
 After a restart the journal's `payment` records say which payments were left unresolved:
 each comes back `in_doubt` and is queried (`Restarted`, then the machine's retries).
+
+A card terminal payment (provider `card`, `[payments.terminal]`) is the same machine with
+the ZVT terminal as its provider (`gateway.payments.terminal`): it has no code, and its
+paid answer brings the masked card number. The desk keeps the terminal references of the
+card payments the journal holds as paid (`card_references`), so that a repeat receipt of
+an earlier sale's payment is never taken for a lost answer.
 """
 
 from __future__ import annotations
@@ -21,7 +28,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from gateway.barcodes.payment_codes import SCHEME_NAMES, PaymentScheme, mask_payment_code
+from gateway.barcodes.payment_codes import mask_payment_code
 from gateway.lane.book import Batch, LaneBook
 from gateway.payments import machine as pm
 from gateway.payments.providers import Provider
@@ -40,8 +47,11 @@ class ProviderReply:
     answer: pm.Answer | pm.NoAnswer
 
 
-def build_providers(settings: PaymentSettings) -> dict[str, Provider]:
-    """The enabled providers' adapters."""
+def build_providers(
+    settings: PaymentSettings, known: Callable[[str], bool] | None = None
+) -> dict[str, Provider]:
+    """The enabled providers' adapters (`known`: the card terminal's references the till
+    already recorded)."""
     providers: dict[str, Provider] = {}
     if settings.wechat.enabled:
         from gateway.payments.wechat import WeChatPay
@@ -51,11 +61,15 @@ def build_providers(settings: PaymentSettings) -> dict[str, Provider]:
         from gateway.payments.alipay import Alipay
 
         providers["alipay"] = Alipay(settings.alipay, settings.timeout_s)
+    if settings.terminal.enabled:
+        from gateway.payments.terminal import ZvtTerminal
+
+        providers["card"] = ZvtTerminal(settings.terminal, known)
     return providers
 
 
 class WalletDesk:
-    """The till's wallet payments in progress (at most one at a time)."""
+    """The till's wallet and card payments in progress (at most one at a time)."""
 
     def __init__(
         self,
@@ -69,13 +83,22 @@ class WalletDesk:
         self.book = book
         self.inbox = inbox
         self.new_id = new_id
-        self.providers = build_providers(settings) if providers is None else providers
+        self.card_references: set[str] = {
+            str(body["transaction_id"])
+            for body in self._bodies("json_extract(r.body, '$.provider') = ?", "card")
+            if body.get("state") == "paid" and body.get("transaction_id")
+        }
+        self.providers = (
+            build_providers(settings, self.card_references.__contains__)
+            if providers is None
+            else providers
+        )
         self.active: dict[str, pm.Payment] = {}
         self.where: dict[str, tuple[str, str | None]] = {}  # payment -> (day, shift)
         self._codes: dict[str, str] = {}  # payment -> code, until its pay call is sent
 
-    def takes(self, scheme: PaymentScheme) -> bool:
-        return scheme in self.providers
+    def takes(self, provider: pm.ProviderId) -> bool:
+        return provider in self.providers
 
     def unresolved(self) -> pm.Payment | None:
         """The payment the till waits on (pending or in doubt), if any."""
@@ -88,7 +111,7 @@ class WalletDesk:
 
     def start(
         self,
-        scheme: PaymentScheme,
+        provider: pm.ProviderId,
         code: str,
         amount: Decimal,
         currency: str,
@@ -96,8 +119,11 @@ class WalletDesk:
         day: str,
         shift: str | None,
     ) -> pm.Payment:
+        """A payment starts: `code` the scanned payment code ("" for the card terminal,
+        whose card number only the terminal sees)."""
         payment_id = self.new_id()
-        result = pm.start(payment_id, scheme, amount, currency, mask_payment_code(code), now)
+        masked = mask_payment_code(code) if code else ""
+        result = pm.start(payment_id, provider, amount, currency, masked, now)
         self.where[payment_id] = (day, shift)
         self._codes[payment_id] = code
         self._carry_out(result)
@@ -220,11 +246,13 @@ class WalletDesk:
             shift_id=shift,
         )
         self.book.commit(batch)
+        if payment.provider == "card" and payment.state is pm.PaymentState.PAID:
+            self.card_references.add(payment.transaction_id or "")
         log.info(
             "%s %s (%s %s %s): %s%s",
             payment.kind,
             payment.payment_id,
-            SCHEME_NAMES[payment.provider],
+            pm.PROVIDER_NAMES[payment.provider],
             payment.amount,
             payment.code_masked,
             payment.state.value,
@@ -235,7 +263,9 @@ class WalletDesk:
         payment = request.payment
         provider = self.providers.get(payment.provider)
         if provider is None:
-            reply = pm.NoAnswer(request.call, f"{SCHEME_NAMES[payment.provider]} is not set up")
+            reply = pm.NoAnswer(
+                request.call, f"{pm.PROVIDER_NAMES[payment.provider]} is not set up"
+            )
             self.inbox.put(ProviderReply(payment.payment_id, reply))
             return
         code = self._codes.pop(payment.payment_id, None) if request.call == "pay" else None

@@ -1,4 +1,5 @@
-"""Wallet payments at the till: between the box's lane and its `WalletDesk`.
+"""Wallet and card terminal payments at the till: between the box's lane and its
+`WalletDesk`.
 
 A payment code scanned while a sale has items (or is being paid) starts a wallet payment
 of the amount due: the lane fixes the prices and keeps the sale in `tendering`
@@ -7,6 +8,12 @@ is unresolved the lane takes nothing else (`payment_pending`). `paid` becomes th
 `mobile` tender with the provider and its transaction id as the reference, which completes
 the sale; `declined` and `revoked` leave the sale in `tendering` for another way to pay;
 `in_doubt` waits for the provider's word or a supervisor (`resolve_payment`).
+
+F9 "Card" with no typed reference, while `[payments.terminal]` is enabled, is the same
+path with the card terminal as the provider (`card`): the amount goes to the terminal,
+`paid` becomes a `card` tender with the terminal's references and the masked card number.
+A typed reference is taken as before (a payment made on a terminal the till does not
+drive).
 
 Runs on the main loop only (the box's one writer); the desk's provider calls run on their
 own threads and come back as `ProviderReply` messages.
@@ -48,7 +55,7 @@ class WalletTill:
         payment = self.desk.unresolved()
         if payment is None:
             return None
-        name = SCHEME_NAMES[payment.provider]
+        name = pm.PROVIDER_NAMES[payment.provider]
         what = "refund" if payment.is_refund else "payment"
         if payment.state is pm.PaymentState.IN_DOUBT:
             return Refusal(
@@ -58,6 +65,11 @@ class WalletTill:
             )
         if payment.is_refund:
             return Refusal("payment_pending", f"Waiting for {name} to refund {payment.amount}.")
+        if payment.provider == "card":
+            return Refusal(
+                "payment_pending",
+                f"Waiting for the card terminal: the customer pays {payment.amount} there.",
+            )
         return Refusal(
             "payment_pending",
             f"Waiting for the customer to pay {payment.amount} with {name}.",
@@ -98,6 +110,60 @@ class WalletTill:
         )
         return answer
 
+    def card(self, event: ev.Tender) -> Outcome | Refusal | None:
+        """F9 "Card" without a typed reference while the card terminal is set up: the
+        amount (what is due, or the amount keyed) goes to the terminal. None: not such a
+        tender (the lane takes it as before)."""
+        lane = self.box.lane
+        if (
+            event.type != "card"
+            or (event.reference or "").strip()
+            or not self.desk.takes("card")
+            or lane.state not in (State.IN_SALE, State.TENDERING)
+            or lane.sale is None
+        ):
+            return None
+        refused = self.gate()
+        if refused is not None:
+            return refused
+        terminal = self.box.settings.payments.terminal.currency
+        currency = lane.sale.catalog.money.currency
+        if currency != terminal:
+            return Refusal(
+                "payment_declined",
+                f"The card terminal is set up for {terminal} and this sale is in {currency}: "
+                "set [payments.terminal] currency, or type the reference of a payment made "
+                "another way.",
+            )
+        priced = lane.sale.priced
+        if event.amount is not None and priced is not None:
+            due_now = priced.total - lane.sale.paid
+            if not 0 < event.amount <= due_now:  # refused before prices are fixed
+                return Refusal(
+                    "no_change", f"Only cash gives change: the card can pay at most {due_now}."
+                )
+        answer = self.box.feed(ev.WalletPayment(event.at, "the card terminal"), wallet=True)
+        if isinstance(answer, Refusal):
+            return answer
+        sale = lane.sale
+        assert sale is not None and sale.priced is not None and lane.shift is not None
+        due = sale.priced.total - sale.paid
+        amount = due if event.amount is None else event.amount
+        if not 0 < amount <= due:
+            return Refusal("no_change", f"Only cash gives change: the card can pay at most {due}.")
+        self.desk.start(
+            "card",
+            "",
+            amount,
+            currency,
+            self.box.clock.monotonic(),
+            lane.shift.business_day,
+            lane.shift.shift_id,
+        )
+        return Outcome(
+            state=lane.state.value, notices=(f"Waiting for the card terminal: {amount}",)
+        )
+
     def refund(self, event: ev.Refund) -> Outcome | Refusal | None:
         """A refund to `mobile` of a sale a wallet paid goes back through that provider
         first; the lane records it once the provider says the money went back. None: not
@@ -116,8 +182,12 @@ class WalletTill:
             ),
             None,
         )
-        if original is None or not self.desk.takes(original.provider):
-            return None
+        if (
+            original is None
+            or original.provider == "card"
+            or not self.desk.takes(original.provider)
+        ):
+            return None  # a card's refund is the lane's, paid back at the terminal by hand
         refused = self.gate()
         if refused is not None:
             return refused
@@ -136,7 +206,7 @@ class WalletTill:
         )
         if amount <= 0:
             return None
-        name = SCHEME_NAMES[original.provider]
+        name = pm.PROVIDER_NAMES[original.provider]
         (done,) = self.box.book.conn.execute(
             "SELECT count(*) FROM journal_record WHERE kind = 'refund' "
             "AND json_extract(body, '$.original_receipt_id') = ?",
@@ -183,7 +253,7 @@ class WalletTill:
         if result.changed is None:
             return
         payment = result.payment
-        name = SCHEME_NAMES[payment.provider]
+        name = pm.PROVIDER_NAMES[payment.provider]
         at = self.box.clock.local()
         shown = ev.WalletPayment(at, name)
         if payment.is_refund:
@@ -209,7 +279,12 @@ class WalletTill:
                     Refusal(
                         "payment_revoked",
                         f"The {name} payment was cancelled ({payment.reason}): nothing is "
-                        "charged. Scan a new payment code or take another way to pay.",
+                        "charged. "
+                        + (
+                            "Press Card again or take another way to pay."
+                            if payment.provider == "card"
+                            else "Scan a new payment code or take another way to pay."
+                        ),
                     ),
                 )
             case pm.PaymentState.IN_DOUBT:
@@ -217,7 +292,7 @@ class WalletTill:
                 self.box.screens.record(shown, self.gate() or Refusal("payment_in_doubt", ""))
 
     def _refund_after(self, refund: pm.Payment) -> None:
-        name = SCHEME_NAMES[refund.provider]
+        name = pm.PROVIDER_NAMES[refund.provider]
         if refund.state is pm.PaymentState.IN_DOUBT:
             self.box.alert("payments", f"{name} refund {refund.amount} in doubt")
             return
@@ -257,13 +332,20 @@ class WalletTill:
             )
 
     def _paid(self, payment: pm.Payment) -> None:
-        """The money is taken: the sale takes it as a `mobile` tender and completes."""
-        name = SCHEME_NAMES[payment.provider]
+        """The money is taken: the sale takes it as a `mobile` tender (a `card` tender with
+        the masked card number for the terminal) and completes."""
+        name = pm.PROVIDER_NAMES[payment.provider]
+        card = payment.provider == "card"
         tender = ev.Tender(
             self.box.clock.local(),
-            "mobile",
+            "card" if card else "mobile",
             payment.amount,
-            reference=f"{name} {payment.transaction_id or payment.out_trade_no}",
+            reference=(
+                payment.transaction_id or payment.out_trade_no
+                if card  # the terminal's `TID…-TR…-R…`: "Card" is the type
+                else f"{name} {payment.transaction_id or payment.out_trade_no}"
+            ),
+            card=payment.code_masked if card and payment.code_masked else None,
         )
         answer = self.box.feed(tender, wallet=True)
         self.box.screens.record(tender, answer)
@@ -299,11 +381,11 @@ class WalletTill:
             return _bad("a supervisor's resolution needs a reason", 2)
         transaction = str(fields.get("transaction_id") or "").strip()
         if decision == "confirm" and not (
-            transaction.isalnum() and len(transaction) <= MAX_TRANSACTION_ID
+            transaction.replace("-", "").isalnum() and len(transaction) <= MAX_TRANSACTION_ID
         ):
             return _bad(
-                "confirm needs the provider's transaction id (letters and digits, as the "
-                "provider's merchant app shows it)",
+                "confirm needs the provider's transaction id (letters, digits and '-', as the "
+                "provider's merchant app or the terminal's receipt shows it)",
                 2,
             )
         credential = ev.Credential(

@@ -143,10 +143,19 @@ def points_earned(
     basket: PricedBasket, rule: PointsRule | None, paid_with_points: Decimal = ZERO
 ) -> int:
     """Points for a priced basket: lines flagged "no_points" earn nothing, nor does what
-    was paid with points; every full `rule.per` gives `rule.points`, rounded down."""
+    was paid with points; every full `rule.per` gives `rule.points`, rounded down. A line
+    under a points multiplier (会员日双倍积分: `PricedLine.points_multiplier`) counts that
+    many times its total; what was paid with points is taken off once."""
     if rule is None:
         return 0
-    eligible = sum((line.total for line in basket.lines if NO_POINTS not in line.flags), ZERO)
+    eligible = sum(
+        (
+            line.total * line.points_multiplier
+            for line in basket.lines
+            if NO_POINTS not in line.flags
+        ),
+        ZERO,
+    )
     eligible -= paid_with_points
     if eligible <= 0:
         return 0

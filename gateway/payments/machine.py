@@ -23,6 +23,11 @@ still processing it (queried every `poll_s`). A refund is never revoked: one sti
 processing after `revoke_s` is `in_doubt` (queried on), and a supervisor's cancel records
 that it was not made (nothing is sent).
 
+The card terminal (provider `card`, ZVT: `gateway.payments.terminal`) uses the same table:
+its `pay` is the authorisation, answered `paid` (with the masked card number, kept as the
+payment's `code_masked`), `declined` or not at all; its `query` is a repeat receipt and its
+`revoke` a reversal. It never answers `waiting`, so the revoke timer does not apply to it.
+
 `TABLE[state][input type]` is the handler; an input missing there is one precise
 `PaymentProtocolError` naming the input and the state. Final states (`paid`, `declined`,
 `revoked`) accept nothing.
@@ -36,7 +41,11 @@ from dataclasses import dataclass, replace
 from decimal import Decimal
 from typing import Literal
 
-from gateway.barcodes.payment_codes import PaymentScheme
+from gateway.barcodes.payment_codes import SCHEME_NAMES, PaymentScheme
+
+ProviderId = PaymentScheme | Literal["card"]  # a wallet, or the card terminal
+PROVIDER_NAMES: dict[ProviderId, str] = {key: name for key, name in SCHEME_NAMES.items()}
+PROVIDER_NAMES["card"] = "Card"
 
 POLL_S = 4.0  # WeChat: query every 5-10 s, Alipay every 3-5 s, while the customer confirms
 REVOKE_S = 30.0  # WeChat: revoke a code payment not confirmed in 30 s
@@ -61,7 +70,7 @@ class Payment:
     `waiting_for` the call whose answer is awaited (None: none in flight)."""
 
     payment_id: str
-    provider: PaymentScheme
+    provider: ProviderId
     amount: Decimal
     currency: str
     out_trade_no: str
@@ -98,6 +107,7 @@ class Answer:
     outcome: Literal["paid", "waiting", "declined", "revoked", "unpaid"]
     transaction_id: str | None = None
     reason: str = ""
+    card: str = ""  # a card terminal's paid answer: the card number, masked (last four)
 
 
 @dataclass(frozen=True)
@@ -177,7 +187,7 @@ class Timing:
 
 def start(
     payment_id: str,
-    provider: PaymentScheme,
+    provider: ProviderId,
     amount: Decimal,
     currency: str,
     code_masked: str,
@@ -254,7 +264,12 @@ def _answer(payment: Payment, given: Input, now: float, timing: Timing) -> Resul
             if payment.revoke_asked and given.call == "query":
                 # paid after we asked to revoke: revoke again, never keep it silently
                 return _ask(payment, "revoke")
-            return _to(payment, PaymentState.PAID, transaction_id=given.transaction_id)
+            return _to(
+                payment,
+                PaymentState.PAID,
+                transaction_id=given.transaction_id,
+                code_masked=given.card or payment.code_masked,
+            )
         case "declined":
             return _to(payment, PaymentState.DECLINED, reason=given.reason)
         case "revoked":

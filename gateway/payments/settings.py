@@ -1,5 +1,5 @@
 """The `[payments]` section of the box settings: which wallets the till takes, the
-merchant's ids, keys and certificates, and the providers' timing rules.
+merchant's ids, keys and certificates, the providers' timing rules, and the card terminal.
 
 Owns only this model (gateway/settings.py assembles it); must not import gateway.settings.
 Keys are `SecretStr` (shown as *** by `gateway config check`), and none of them is ever
@@ -89,8 +89,53 @@ class AlipaySettings(BaseModel):
         return self
 
 
+class TerminalSettings(BaseModel):
+    """`[payments.terminal]`: a card terminal the till drives over ZVT (TCP), the DACH
+    terminals' ECR interface. Enabled, F9 "Card" sends the amount to it."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    enabled: bool = False
+    host: str = Field("", description="the terminal's address on the shop network")
+    port: int = Field(20007, ge=1, le=65535, description="its ZVT port (20007 by default)")
+    password: SecretStr | None = Field(
+        None, description="the terminal's six-digit password (the cashier's, not the merchant's)"
+    )
+    currency: Literal["EUR", "CHF", "GBP", "USD", "CNY", "DKK"] = Field(
+        "EUR", description="the currency the terminal is set up for (the sales' currency)"
+    )
+    timeout_s: float = Field(
+        120.0,
+        gt=0,
+        le=600,
+        description="seconds the terminal may stay silent during a payment (the customer "
+        "inserts the card and types the PIN) before the payment is in doubt",
+    )
+
+    @model_validator(mode="after")
+    def _complete(self) -> TerminalSettings:
+        if not self.enabled:
+            return self
+        missing = [] if self.host.strip() else ["host"]
+        password = self.password.get_secret_value() if self.password is not None else ""
+        if not password:
+            missing.append("password")
+        if missing:
+            raise ValueError(
+                "the card terminal is enabled but " + ", ".join(missing) + " is not set "
+                "(the terminal's IP address and its six-digit password, from the terminal's "
+                "set-up menu or the terminal provider)"
+            )
+        if len(password) != 6 or not password.isdigit():
+            raise ValueError(
+                "the card terminal's password must be six digits (as the terminal's set-up "
+                "menu shows it; 000000 on many terminals as delivered)"
+            )
+        return self
+
+
 class PaymentSettings(BaseModel):
-    """`[payments]`: wallet payments by scanned payment code."""
+    """`[payments]`: wallet payments by scanned payment code, and the card terminal."""
 
     model_config = ConfigDict(extra="forbid")
 
@@ -105,6 +150,7 @@ class PaymentSettings(BaseModel):
     )
     wechat: WeChatPaySettings = Field(default_factory=WeChatPaySettings)
     alipay: AlipaySettings = Field(default_factory=AlipaySettings)
+    terminal: TerminalSettings = Field(default_factory=TerminalSettings)
 
     def files(self) -> list[tuple[str, Path]]:
         """The key and certificate files of the enabled providers (config check: exist?)."""

@@ -62,6 +62,7 @@ from gateway.catalog.document import (
     BuyGet,
     FixedPrice,
     PercentOff,
+    PointsMultiplier,
     Product,
     Schedule,
     TaxClass,
@@ -1220,6 +1221,7 @@ def _finish(
     priced = []
     counts: dict[int, Decimal] = {}
     list_total = ZERO
+    points = points_multipliers(catalog, basket, active)
     by_class: dict[str, list[Decimal]] = {}  # tax class -> [tax, gross] of its lines
     for line, total in zip(lines, totals, strict=True):
         tax_class = line.tax
@@ -1242,7 +1244,10 @@ def _finish(
             quantity = source.weight or Decimal(1)
         else:
             quantity = counts.get(count) or counts.setdefault(count, Decimal(count))
-        priced.append(_priced_line(line, tuple(line.adjustments), quantity, amount, tax, total))
+        multiplier = _multiplier(catalog, points, line.product)
+        priced.append(
+            _priced_line(line, tuple(line.adjustments), quantity, amount, tax, total, multiplier)
+        )
     total = sum(totals, ZERO)
     cash = money.cash_adjustment(total)
     return PricedBasket(
@@ -1272,6 +1277,7 @@ def _priced_line(
     amount: Decimal,
     tax: Decimal,
     total: Decimal,
+    multiplier: int = 1,
 ) -> PricedLine:
     """The result line of working line `line` (also made by pricing per scan)."""
     product, source, tax_class = line.product, line.source, line.tax
@@ -1297,7 +1303,27 @@ def _priced_line(
         source.label_price,
         source.code,
         tuple(product.flags),
+        multiplier,
     )
+
+
+def points_multipliers(
+    catalog: Catalog, basket: Basket, active: set[str]
+) -> list[PointsMultiplier] | None:
+    """The live `points_multiplier` promotions, or None when there is none or no member
+    (points are a member's)."""
+    if basket.member is None or not catalog.points_promotions:
+        return None
+    live = [p for p in catalog.points_promotions if p.id in active]
+    return live or None
+
+
+def _multiplier(catalog: Catalog, live: list[PointsMultiplier] | None, product: Product) -> int:
+    """The highest multiplier of the live points promotions targeting `product` (they do
+    not multiply each other: a member day and a category week give the larger), else 1."""
+    if live is None:
+        return 1
+    return max((p.multiplier for p in live if catalog.in_target(p, product)), default=1)
 
 
 def _tax_summary(by_class: dict[str, list[Decimal]], catalog: Catalog) -> tuple[TaxSummary, ...]:

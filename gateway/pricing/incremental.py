@@ -62,6 +62,7 @@ from gateway.pricing.engine import (
     _Shares,
     _tax_summary,
     _threshold_discount,
+    points_multipliers,
     threshold_detail,
 )
 from gateway.pricing.result import Adjustment, PricedBasket, PricedLine
@@ -368,17 +369,22 @@ def _finish_per_scan(
 
     The usual basket: every amount after step 2 a plain amount in the currency (its
     exponent, not negative), thresholds that all count every item and share in minor
-    units, no coupon, no manual basket discount (整单折扣) and no 抹零 to share out.
-    Then every line's result depends on the line as step 2 left it (the same template
-    object as last time) and on its shares of
-    the thresholds (which name only their discount), so a line with the same template and
+    units, no coupon, no manual basket discount (整单折扣), no 抹零 to share out, no points
+    multiplier for a member. Then every line's result depends on the line as step 2 left it
+    (the same template object as last time) and on its shares of the thresholds (which
+    name only their discount), so a line with the same template and
     the same shares as in the memo keeps its result line, tax and total, and only the
     others are worked out, with the engine's formulas. The thresholds themselves are
     shared out again on every scan: a new line changes the spend every share is worked
     out from."""
     count = len(templates)
     money = catalog.money
-    if not count or basket.coupons or basket.discount is not None:
+    if (
+        not count
+        or basket.coupons
+        or basket.discount is not None
+        or points_multipliers(catalog, basket, active)
+    ):
         return None
     places = money.decimals
     ends = old.ends

@@ -50,6 +50,9 @@ class PricedLine:
     label_price: Decimal | None = None
     code: str | None = None
     flags: tuple[str, ...] = ()
+    # a member's points on this line count this many times (the highest live
+    # `points_multiplier` promotion targeting it; 1 without one, or without a member)
+    points_multiplier: int = 1
 
     @property
     def discount(self) -> Decimal:

@@ -202,6 +202,8 @@ def _tender_label(tender: Tender, words: Words) -> str:
     label = words.tender(tender.type)
     if tender.card:
         label += f" {tender.card}"
+        if tender.reference and tender.reference != "terminal":
+            label += f" {tender.reference}"  # a driven terminal's references (docs/payments.md)
     elif tender.reference:
         label += f" {tender.reference}"
     return label

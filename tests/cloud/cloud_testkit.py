@@ -9,15 +9,19 @@ day (`journal_of_days`, `Box(journal_clock=...)`).
 
 from __future__ import annotations
 
+import json
 import random
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, timedelta
 from datetime import time as day_time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+import httpx
 
 from cloud.clock import Clock
 from cloud.db import Database
@@ -30,6 +34,9 @@ from gateway.journal.store import Journal
 from gateway.sync.link import LinkOptions
 from gateway.sync.payloads import DeviceHealth
 from gateway.sync.service import SyncConfig, SyncService
+
+if TYPE_CHECKING:
+    from playwright.sync_api import Page
 
 ROOT = "storegate/v1"
 # Head office's "now" in tests: 2026-11-24 09:00 UTC plus the time this process has run.
@@ -52,14 +59,28 @@ def day_clock(day: date, hour: int = 12) -> JournalClock:
     return lambda: (datetime.combine(day, day_time(hour), tzinfo=UTC), True)
 
 
-def journal_of_days(path: Path, days: Iterable[StoreDay]) -> Journal:
+def journal_of_days(
+    path: Path, days: Iterable[StoreDay], names: Mapping[str, str] | None = None
+) -> Journal:
     """A box journal holding these simulated store days, each day's records stamped at
     its own noon UTC, as a box trading that day would (head office pre-filters records by
-    their time around the business days it reads)."""
+    their time around the business days it reads). `names` renames items by SKU (e.g. to
+    Chinese names) in every line that sells, refunds or voids them."""
     db = open_database(path)
     for day in days:
-        Journal(db, clock=day_clock(day.day)).append_many(list(day.records()))
+        records = list(day.records())
+        if names:
+            records = [(kind, _renamed(body, names)) for kind, body in records]
+        Journal(db, clock=day_clock(day.day)).append_many(records)
     return Journal(db)
+
+
+def _renamed(body: dict[str, Any], names: Mapping[str, str]) -> dict[str, Any]:
+    lines = [
+        {**line, "name": names.get(line.get("sku", ""), line.get("name"))}
+        for line in body.get("lines", [])
+    ]
+    return {**body, "lines": lines} if "lines" in body else body
 
 
 @dataclass
@@ -264,20 +285,55 @@ def office_presence(port: int) -> bool | None:
     return seen[-1] if seen else None
 
 
-def cloud_cli(*args: str, env: dict[str, str] | None = None) -> tuple[int, str, str]:
-    """Run the real `cloud` command; (exit status, stdout, stderr); `env` adds variables."""
+def cloud_cli(
+    *args: str, env: dict[str, str] | None = None, stdin: str | None = None
+) -> tuple[int, str, str]:
+    """Run the real `cloud` command; (exit status, stdout, stderr); `env` adds variables,
+    `stdin` is typed into it (a password for `--password-stdin`)."""
     import os
     import subprocess
     import sys
 
     done = subprocess.run(
         [str(Path(sys.executable).parent / "cloud"), *args],
+        input=stdin,
         capture_output=True,
         text=True,
         timeout=120,
         env=None if env is None else {**os.environ, **env},
     )
     return done.returncode, done.stdout, done.stderr
+
+
+@contextmanager
+def serving(app: Any) -> Iterator[str]:
+    """`app` (a `cloud web` application) on a real uvicorn server on a free port, in a
+    thread; yields its base URL and stops it afterwards."""
+    import uvicorn
+
+    from gateway.harness.brokers import free_port
+
+    port = free_port()
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 20
+    while not server.started:
+        assert time.monotonic() < deadline and thread.is_alive(), "cloud web did not start"
+        time.sleep(0.02)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(10)
+
+
+def report_json(db_url: str, *args: str) -> dict[str, Any]:
+    """`cloud report ARGS --json`: the table the CLI prints, as the figures to compare with."""
+    status, out, err = cloud_cli("report", *args, "--db", db_url, "--json")
+    assert status == 0, err
+    found: dict[str, Any] = json.loads(out)
+    return found
 
 
 def store_journal_directly(
@@ -309,3 +365,102 @@ def store_journal_directly(
             ingest_store.apply([item], "2026-11-24T00:00:00.000Z")
     finally:
         db.close()
+
+
+def store_days(
+    db_url: str,
+    folder: Path,
+    store: str,
+    box: str,
+    days: Iterable[StoreDay],
+    names: Mapping[str, str] | None = None,
+) -> None:
+    """Simulated days of one box, journalled (`journal_of_days`, items renamed by `names`)
+    and stored at head office (`store_journal_directly`): the set-up of report tests."""
+    journal = journal_of_days(folder / f"{store}-{box}.db", days, names)
+    store_journal_directly(db_url, store, box, journal)
+
+
+# Head office's web pages (`cloud web`): the day its tests stand on, their accounts, and
+# where their screenshots go (docs/cloud.md shows them).
+ARTIFACTS = Path(__file__).parents[1] / "artifacts" / "cloud"
+OFFICE_NOW = datetime(2026, 11, 20, 15, 0, tzinfo=UTC)
+TODAY, WEEK_BEFORE = date(2026, 11, 20), date(2026, 11, 13)
+PASSWORDS = {
+    "ada": "admin pass phrase 1",
+    "sam": "store one manager",
+    "otto": "auditor pass 42",
+    "rita": "regional north 7",
+}
+
+
+def add_web_user(db_url: str, name: str, role: str, scope: str | None = None) -> None:
+    """An account made with the real `cloud web user add`, its password from PASSWORDS."""
+    args = ["web", "user", "add", name, "--role", role, "--password-stdin", "--by", "setup"]
+    args += ["--scope", scope] if scope else []
+    status, _, err = cloud_cli(*args, "--db", db_url, stdin=PASSWORDS[name] + "\n")
+    assert status == 0, err
+
+
+def alert_id(db_url: str, store: str) -> int:
+    """The id of the store's (one) alert."""
+    db = Database.open(db_url)
+    try:
+        row = db.one("SELECT id FROM alert WHERE store = ?", (store,))
+    finally:
+        db.close()
+    assert row is not None
+    return int(row[0])
+
+
+@contextmanager
+def serving_office(db_url: str, clock: Clock | None = None) -> Iterator[str]:
+    """`cloud web` on a real HTTP server (`serving`) for `db_url`, its clock `clock`
+    (default: stopped at OFFICE_NOW); yields its address and stops it afterwards."""
+    from cloud.web.app import create_app
+
+    with serving(create_app(db_url, clock=clock or fixed_clock(OFFICE_NOW))) as base:
+        yield base
+
+
+def login_csrf(client: httpx.Client) -> str:
+    """The CSRF token of a fresh sign-in form."""
+    form = client.get("/login").text
+    return form.split('name="csrf" value="')[1].split('"')[0]
+
+
+def signed_in(base: str, name: str) -> tuple[httpx.Client, str]:
+    """A client signed in as `name` (password from PASSWORDS) and its CSRF token."""
+    client = httpx.Client(base_url=base, follow_redirects=False, timeout=30)
+    token = login_csrf(client)
+    answer = client.post("/login", data={"csrf": token, "name": name, "password": PASSWORDS[name]})
+    assert answer.status_code == 303, answer.text
+    page = client.get("/").text
+    return client, page.split('name="csrf" value="')[1].split('"')[0]
+
+
+def sign_in_page(page: Page, base: str, name: str, path: str = "/login") -> None:
+    """Sign in through the form in Chromium, as a person does."""
+    page.goto(base + path)
+    page.get_by_label("Name").fill(name)
+    page.get_by_label("Password").fill(PASSWORDS[name])
+    page.get_by_role("button", name="Sign in").click()
+
+
+def retained(port: int, topic: str, timeout: float = 5.0) -> dict[str, Any] | None:
+    """The retained message on `topic` (parsed JSON), as a box connecting now would get it."""
+    import json
+
+    import paho.mqtt.client as mqtt
+    from paho.mqtt.enums import CallbackAPIVersion
+
+    seen: list[dict[str, Any]] = []
+    client = mqtt.Client(CallbackAPIVersion.VERSION2, protocol=mqtt.MQTTv5)
+    client.on_message = lambda c, u, m: seen.append(json.loads(m.payload))
+    client.connect("127.0.0.1", port)
+    client.loop_start()
+    client.subscribe(topic, qos=1)
+    eventually(lambda: bool(seen), timeout)
+    client.loop_stop()
+    client.disconnect()
+    return seen[-1] if seen else None

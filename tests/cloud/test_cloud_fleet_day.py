@@ -18,6 +18,7 @@ from cloud_testkit import (
     cloud_cli,
     day_clock,
     eventually,
+    report_json,
 )
 
 from gateway.harness.brokers import Mosquitto
@@ -68,21 +69,8 @@ def test_fifty_boxes_a_day_of_sales_each_ingested_exactly_once(
         heads = {(b.store, b.box): b.head() for b in boxes}
         assert all(v["online"] for v in fleet)
         assert {(v["store"], v["box"]): v["acknowledged_seq"] for v in fleet} == heads
-        status, out, err = cloud_cli(
-            "report",
-            "sales",
-            "--by",
-            "store",
-            "--db",
-            db_url,
-            "--from",
-            str(DAY),
-            "--to",
-            str(DAY),
-            "--json",
-        )
-        assert status == 0, err
-        rows = json.loads(out)["rows"]
+        day = ["--from", str(DAY), "--to", str(DAY)]
+        rows = report_json(db_url, "sales", "--by", "store", *day)["rows"]
         assert {r["store"]: Decimal(r["sales"]) for r in rows} == expected
         assert sum(r["tickets"] for r in rows) == STORES * BOXES_PER_STORE * SALES
     finally:

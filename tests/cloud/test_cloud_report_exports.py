@@ -117,4 +117,12 @@ def test_a_chart_draws_chinese_names(tmp_path: Path) -> None:
         warnings.simplefilter("error")  # "Glyph 29275 missing from font(s) DejaVu Sans"
         path = render.chart(table, tmp_path / "items.png")
     assert path.stat().st_size > 1000
-    assert render._use_cjk_font() in render.CJK_FONTS
+    assert render.use_cjk_font() in render.CJK_FONTS
+
+
+def test_a_chart_has_a_bar_per_row_named_by_its_text_cells(tmp_path: Path) -> None:
+    table = Table("Busy hours", ["weekday", "hour", "tickets", "sales"])
+    table.rows += [["fri", "08:00", 7, Decimal("115.55")], ["fri", "09:00", 5, Decimal("102.15")]]
+    labels = [render.row_label(table, row) for row in table.rows]
+    assert labels == ["fri / 08:00", "fri / 09:00"]  # not one "fri" bar hiding the other
+    assert render.chart(table, tmp_path / "busy.png").stat().st_size > 1000

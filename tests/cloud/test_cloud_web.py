@@ -12,126 +12,21 @@ from __future__ import annotations
 
 import json
 import re
-import threading
-import time
-from collections.abc import Iterator
-from datetime import UTC, date, datetime
-from pathlib import Path
 
 import httpx
-import pytest
-import uvicorn
-from cloud_testkit import cloud_cli, journal_of_days, store_journal_directly
-from playwright.sync_api import Browser, expect, sync_playwright
-
-from cloud.alerts import raise_alert
-from cloud.db import Database
-from cloud.web.app import create_app
-from gateway.harness.brokers import free_port
-from gateway.harness.fleetsim import StoreDay
-
-NOW = datetime(2026, 11, 20, 15, 0, tzinfo=UTC)
-TODAY, WEEK_BEFORE = date(2026, 11, 20), date(2026, 11, 13)
-PASSWORDS = {"ada": "admin pass phrase 1", "sam": "store one manager", "otto": "auditor pass 42"}
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run"]
-ARTIFACTS = Path(__file__).parents[1] / "artifacts" / "cloud"
-
-
-@pytest.fixture
-def office(tmp_path: Path, db_url: str) -> Iterator[str]:
-    """Two stores' today and the same weekday a week before, their boxes, an open alert
-    each, three accounts; `cloud web` serving it (its clock fixed at NOW)."""
-    for store, sales in (("store-1", 40), ("store-2", 25)):
-        days = [StoreDay(store, "box-1", TODAY, sales), StoreDay(store, "box-1", WEEK_BEFORE, 30)]
-        store_journal_directly(
-            db_url, store, "box-1", journal_of_days(tmp_path / f"{store}.db", days)
-        )
-    db = Database.open(db_url)
-    try:
-        with db.transaction():
-            for store in ("store-1", "store-2"):
-                db.execute(
-                    "INSERT INTO box_state (store, box, online, last_seen, version) VALUES "
-                    "(?, 'box-1', ?, ?, '0.9.0') ON CONFLICT (store, box) DO UPDATE SET "
-                    "online = excluded.online, last_seen = excluded.last_seen, "
-                    "version = excluded.version",
-                    (store, store == "store-1", "2026-11-20T14:59:00.000Z"),
-                )
-                raise_alert(
-                    db,
-                    key=f"test:{store}",
-                    kind="box.offline",
-                    severity="error",
-                    message=f"{store}/box-1 offline since 2026-11-20T14:00:00.000Z",
-                    now="2026-11-20T14:20:00.000Z",
-                    store=store,
-                    box="box-1",
-                )
-    finally:
-        db.close()
-    assert cloud_cli("stores", "add", "store-1", "store-2", "--db", db_url)[0] == 0
-    for name, role, scope in (
-        ("ada", "admin", None),
-        ("sam", "store", "store-1"),
-        ("otto", "auditor", None),
-    ):
-        args = ["web", "user", "add", name, "--role", role, "--password-stdin", "--by", "setup"]
-        args += ["--scope", scope] if scope else []
-        status, _, err = _stdin_cli(PASSWORDS[name] + "\n", *args, "--db", db_url)
-        assert status == 0, err
-    port = free_port()
-    server = uvicorn.Server(
-        uvicorn.Config(
-            create_app(db_url, clock=lambda: NOW), host="127.0.0.1", port=port, log_level="warning"
-        )
-    )
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started:
-        assert time.monotonic() < deadline and thread.is_alive(), "cloud web did not start"
-        time.sleep(0.02)
-    yield f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    thread.join(10)
-
-
-def _stdin_cli(stdin: str, *args: str) -> tuple[int, str, str]:
-    import subprocess
-    import sys
-
-    done = subprocess.run(
-        [str(Path(sys.executable).parent / "cloud"), *args],
-        input=stdin,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    return done.returncode, done.stdout, done.stderr
-
-
-def login_csrf(client: httpx.Client) -> str:
-    form = client.get("/login").text
-    return form.split('name="csrf" value="')[1].split('"')[0]
-
-
-def signed_in(base: str, name: str) -> tuple[httpx.Client, str]:
-    client = httpx.Client(base_url=base, follow_redirects=False, timeout=30)
-    token = login_csrf(client)
-    answer = client.post("/login", data={"csrf": token, "name": name, "password": PASSWORDS[name]})
-    assert answer.status_code == 303, answer.text
-    page = client.get("/").text
-    return client, page.split('name="csrf" value="')[1].split('"')[0]
-
-
-def alert_id(db_url: str, store: str) -> int:
-    db = Database.open(db_url)
-    try:
-        row = db.one("SELECT id FROM alert WHERE store = ?", (store,))
-    finally:
-        db.close()
-    assert row is not None
-    return int(row[0])
+from cloud_testkit import (
+    ARTIFACTS,
+    PASSWORDS,
+    TODAY,
+    WEEK_BEFORE,
+    alert_id,
+    cloud_cli,
+    login_csrf,
+    report_json,
+    sign_in_page,
+    signed_in,
+)
+from playwright.sync_api import Browser, expect
 
 
 def test_a_store_manager_sees_only_their_store_by_any_url(office: str, db_url: str) -> None:
@@ -210,40 +105,14 @@ def test_guessing_a_password_locks_the_account_and_says_nothing_of_who_exists(of
     )
 
 
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(
-            executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS
-        )
-        yield chromium
-        chromium.close()
-
-
 def test_an_operator_reads_the_day_and_drills_into_a_store(
     office: str, db_url: str, browser: Browser
 ) -> None:
-    status, out, err = cloud_cli(
-        "report",
-        "sales",
-        "--by",
-        "store",
-        "--from",
-        str(TODAY),
-        "--to",
-        str(TODAY),
-        "--db",
-        db_url,
-        "--json",
-    )
-    assert status == 0, err
-    expected = {r["store"]: r["net"] for r in json.loads(out)["rows"]}
+    rows = report_json(db_url, "sales", "--by", "store", "--from", str(TODAY), "--to", str(TODAY))
+    expected = {r["store"]: r["net"] for r in rows["rows"]}
     page = browser.new_page(viewport={"width": 1024, "height": 768})
     try:
-        page.goto(office + "/")
-        page.get_by_label("Name").fill("ada")
-        page.get_by_label("Password").fill(PASSWORDS["ada"])
-        page.get_by_role("button", name="Sign in").click()
+        sign_in_page(page, office, "ada", "/")
         sales = page.locator("#sales tbody tr")
         expect(sales).to_have_count(2)
         for n, store in enumerate(("store-1", "store-2")):
@@ -292,25 +161,9 @@ def test_the_api_answers_a_token_within_its_scope(office: str, db_url: str) -> N
     assert {a["store"] for a in get("/alerts", tokens["erp-1"]).json()["alerts"]} == {"store-1"}
     answer = get(f"/stores/store-1/sales?from={WEEK_BEFORE}&to={TODAY}&by=day", tokens["erp-1"])
     assert answer.status_code == 200, answer.text
-    status, out, err = cloud_cli(
-        "report",
-        "sales",
-        "--by",
-        "day",
-        "--store",
-        "store-1",
-        "--from",
-        str(WEEK_BEFORE),
-        "--to",
-        str(TODAY),
-        "--db",
-        db_url,
-        "--json",
-    )
-    assert status == 0, err
-    assert answer.json()["rows"] == [
-        {k: str(v) for k, v in r.items()} for r in json.loads(out)["rows"]
-    ]
+    period = ["--from", str(WEEK_BEFORE), "--to", str(TODAY)]
+    cli = report_json(db_url, "sales", "--by", "day", "--store", "store-1", *period)
+    assert answer.json()["rows"] == [{k: str(v) for k, v in r.items()} for r in cli["rows"]]
     assert get("/stores/store-1/sales?by=weekday", tokens["erp-1"]).status_code == 400
     assert get("/stores/store-1/items?limit=lots", tokens["erp-1"]).status_code == 400
     other = alert_id(db_url, "store-2")

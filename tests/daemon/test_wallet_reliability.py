@@ -8,34 +8,30 @@ nothing kept that the journal does not call paid."""
 
 from __future__ import annotations
 
-import contextlib
 import random
-import sqlite3
 from collections import Counter
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 from daemon_testkit import NO_SYNC, Daemon
-from wallet_testkit import ALIPAY, ITEM, WECHAT, payments, sales, wait_lane, wallet_config
+from wallet_testkit import (
+    ALIPAY,
+    ITEM,
+    WECHAT,
+    check_whole,
+    payments,
+    sales,
+    settle,
+    wait_lane,
+    wallet_config,
+)
 
-from gateway.database import open_database
 from gateway.harness.wallets import WalletSimulator
-from gateway.journal.verify import verify_journal
 
 PAYMENTS = 20
 OUTCOMES = ("paid", "password", "hold", "error_after_charge", "never", "declined")
 PHASES = ("at_scan", "in_flight", "after")
-
-
-def settle(daemon: Daemon) -> None:
-    """Wait for the payment left by the last kill to be resolved, then finish its sale."""
-    lane = wait_lane(daemon, lambda lane: lane["payment"] is None, timeout=30)
-    if lane["state"] == "closed":
-        assert daemon.key("sign_on", staff="101", pin="472951")["ok"]
-    elif lane["state"] == "tendering":  # revoked or declined: the customer pays cash
-        paid = daemon.key("tender", type="cash", amount="50")
-        assert paid["ok"] and paid["state"] == "idle", paid
 
 
 def test_kill_9_at_random_points_of_20_wallet_payments(tmp_path: Path) -> None:
@@ -71,7 +67,7 @@ def test_kill_9_at_random_points_of_20_wallet_payments(tmp_path: Path) -> None:
         final = Daemon(tmp_path, config, NO_SYNC)
         try:
             settle(final)
-            assert final.status()["lane"]["state"] == "idle"
+            assert final.status()["lane"]["state"] == "idle"  # type: ignore[index]
         finally:
             assert final.stop() == 0, final.output()
     finally:
@@ -97,14 +93,3 @@ def test_kill_9_at_random_points_of_20_wallet_payments(tmp_path: Path) -> None:
     assert ended["paid"] >= 3 and ended["revoked"] >= 1, ended  # (seed 16: 9 paid, 11 revoked)
     known = {b["out_trade_no"] for b in last.values()}
     assert all(sim.net_charged(n) == 0 for n in sim.ledger if n not in known)
-
-
-def check_whole(database: Path) -> None:
-    report = verify_journal(open_database(database, readonly=True))
-    assert report.ok, report.describe()
-    with contextlib.closing(sqlite3.connect(f"file:{database}?mode=ro", uri=True)) as conn:
-        orphans = conn.execute(
-            "SELECT count(*) FROM journal_record r LEFT JOIN lane_doc d ON d.seq = r.seq "
-            "WHERE r.kind IN ('sale', 'payment') AND d.seq IS NULL"
-        ).fetchone()[0]
-    assert orphans == 0

@@ -15,7 +15,9 @@ from typing import Any
 
 from daemon_testkit import GATEWAY, Daemon, box_config
 
+from gateway.database import open_database
 from gateway.harness.wallets import WalletSimulator
+from gateway.journal.verify import verify_journal
 
 WECHAT = "134567890123456789"
 ALIPAY = "28765432109876543210"
@@ -126,3 +128,24 @@ def refunds(directory: Path) -> list[dict[str, Any]]:
                 "SELECT body FROM journal_record WHERE kind = 'refund' ORDER BY seq"
             )
         ]
+
+
+def settle(daemon: Daemon) -> None:
+    """Wait for the payment left by the last kill to be resolved, then finish its sale."""
+    lane = wait_lane(daemon, lambda lane: lane["payment"] is None, timeout=30)
+    if lane["state"] == "closed":
+        assert daemon.key("sign_on", staff="101", pin="472951")["ok"]
+    elif lane["state"] == "tendering":  # revoked or declined: the customer pays cash
+        paid = daemon.key("tender", type="cash", amount="50")
+        assert paid["ok"] and paid["state"] == "idle", paid
+
+
+def check_whole(database: Path) -> None:
+    report = verify_journal(open_database(database, readonly=True))
+    assert report.ok, report.describe()
+    with contextlib.closing(sqlite3.connect(f"file:{database}?mode=ro", uri=True)) as conn:
+        orphans = conn.execute(
+            "SELECT count(*) FROM journal_record r LEFT JOIN lane_doc d ON d.seq = r.seq "
+            "WHERE r.kind IN ('sale', 'payment') AND d.seq IS NULL"
+        ).fetchone()[0]
+    assert orphans == 0

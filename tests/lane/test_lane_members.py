@@ -175,3 +175,43 @@ def test_a_keyed_member_id_pays_nothing_but_one_a_reader_gave_does(
     ok(lane, ev.Suspend(clock()))
     ok(lane, ev.Resume(clock(), "H0002"))  # the card read is kept with the suspended sale
     ok(lane, ev.Tender(clock(), "stored_value", D("1.00")))
+
+
+def test_double_points_on_the_member_day_are_earned_and_taken_back_on_refund(
+    db_path, catalog, settings
+) -> None:  # type: ignore[no-untyped-def]
+    """A points multiplier (会员日双倍积分) through the lane: the member's sale earns double
+    points on the promoted item (its priced line says x2); a full refund takes the
+    doubled points back."""
+    import json
+
+    from lane_testkit import make_lane
+
+    from gateway.catalog.catalog import build_catalog
+    from gateway.catalog.document import parse_document
+
+    data = json.loads(json.dumps(catalog.document.model_dump(mode="json", by_alias=True)))
+    wine = [p["sku"] for p in data["products"] if WINE in p.get("barcodes", [])]
+    data["promotions"].append(
+        {
+            "type": "points_multiplier",
+            "id": "wine-x2",
+            "name": "Double points on wine",
+            "target": {"skus": wine},
+            "multiplier": 2,
+            "schedule": {"days": ["tue"]},
+        }
+    )
+    lane = make_lane(db_path, build_catalog(parse_document(data)), settings)
+    clock = Clock(datetime(2026, 11, 24, 12, 0))  # a Tuesday
+    boss = ev.Authorization(SUPERVISOR, "return")
+    ok(lane, ev.OpenShift(clock(), CASHIER))
+    ok(lane, ev.MemberCard(clock(), ALICE))
+    ok(lane, ev.Scan(clock(), WINE, D(2)))  # 25.00: 25 points, doubled
+    assert [line.points_multiplier for line in lane.sale.priced.lines] == [2]
+    sale = ok(lane, ev.Tender(clock(), "cash", D(30))).records[0].body
+    assert sale["points"]["earned"] == 50
+    back = ok(lane, ev.Refund(clock(), sale["receipt_id"], "x", None, authorization=boss))
+    (refund,) = [r.body for r in back.records if r.kind == "refund"]
+    assert refund["points_reversed"] == 50
+    assert verify_journal(lane.book.db).ok

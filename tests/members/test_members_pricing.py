@@ -59,3 +59,71 @@ def test_member_prices_and_points_through_the_engine(box: Box) -> None:
     assert box.members.pricing_context(bob) is None
     plain = price_basket(Basket(lines, LUNCH, member=box.members.pricing_context(bob)), catalog)
     assert plain.lines[0].total == Decimal("24.00")
+
+
+def test_points_multipliers_on_a_member_day(box: Box) -> None:
+    """会员日双倍积分: on the member day a member earns double points on food, a week of
+    triple points on everything beats it (the highest counts, not 2 x 3), no_points lines
+    still earn nothing, other days and non-members earn as usual; prices do not change."""
+    day = LUNCH.strftime("%a").lower()  # the test's lunch falls on this weekday
+    other = "mon" if day != "mon" else "tue"
+    doc = {
+        **CATALOG,
+        "promotions": [
+            {
+                "type": "points_multiplier",
+                "id": "member-day",
+                "name": "Member day: double points on food",
+                "target": {"categories": ["food"]},
+                "multiplier": 2,
+                "schedule": {"days": [day]},
+            },
+            {
+                "type": "points_multiplier",
+                "id": "triple-week",
+                "name": "Triple points",
+                "multiplier": 3,
+                "schedule": {"days": [other]},
+            },
+        ],
+    }
+    catalog = build_catalog(parse_catalog(doc))
+    lines = (BasketLine("RICE", Decimal(2)), BasketLine("CIGS"))
+    alice = account(box, ALICE_UID)
+    context = box.members.pricing_context(alice)
+    priced = price_basket(Basket(lines, LUNCH, member=context), catalog)
+    assert [line.points_multiplier for line in priced.lines] == [2, 2]
+    assert priced.lines[0].total == Decimal("19.00") and priced.total == Decimal("44.00")
+    assert box.members.points_earned(alice, priced) == 38  # 19.00 twice; cigarettes none
+    # what was paid with points is taken off once, not doubled
+    assert box.members.points_earned(alice, priced, Decimal("4.00")) == 34
+    # on the triple-points day everything counts three times, food too (3 beats 2)
+    doc["promotions"][1]["schedule"] = {"days": [day]}  # type: ignore[index]
+    triple = price_basket(Basket(lines, LUNCH, member=context), build_catalog(parse_catalog(doc)))
+    assert [line.points_multiplier for line in triple.lines] == [3, 3]
+    assert box.members.points_earned(alice, triple) == 57
+    # another day, and a basket without a member: no multiplier
+    doc["promotions"] = [{**doc["promotions"][0], "schedule": {"days": [other]}}]  # type: ignore[index]
+    usual = price_basket(Basket(lines, LUNCH, member=context), build_catalog(parse_catalog(doc)))
+    assert [line.points_multiplier for line in usual.lines] == [1, 1]
+    assert box.members.points_earned(alice, usual) == 19
+    anonymous = price_basket(Basket(lines, LUNCH), catalog)
+    assert [line.points_multiplier for line in anonymous.lines] == [1, 1]
+
+
+def test_a_points_multiplier_refuses_money_options() -> None:
+    import pytest
+
+    from gateway.catalog.document import CatalogError
+
+    promo = {
+        "type": "points_multiplier",
+        "id": "x2",
+        "name": "x2",
+        "multiplier": 2,
+        "coupon": "DOUBLE",
+    }
+    with pytest.raises(CatalogError, match=r"promotions\[0\] \(x2\).coupon: a points_multiplier"):
+        parse_catalog({**CATALOG, "promotions": [promo]})
+    with pytest.raises(CatalogError, match="multiplier"):
+        parse_catalog({**CATALOG, "promotions": [{**promo, "coupon": None, "multiplier": 1}]})

@@ -50,3 +50,33 @@ def test_the_wechat_key_is_masked(tmp_path: Path) -> None:
     )
     assert result.returncode == 0, result
     assert secret not in result.stdout and 'key = "***"' in result.stdout
+
+
+def test_an_enabled_card_terminal_without_its_address_or_password_is_refused(
+    tmp_path: Path,
+) -> None:
+    result = check(tmp_path, "\n[payments.terminal]\nenabled = true\n")
+    assert result.returncode == 2, result
+    assert "payments.terminal" in result.stderr
+    assert "the card terminal is enabled but host, password is not set" in result.stderr
+    assert "Traceback" not in result.stderr
+    wrong = check(
+        tmp_path, '\n[payments.terminal]\nenabled = true\nhost = "10.0.0.4"\npassword = "12ab"\n'
+    )
+    assert wrong.returncode == 2 and "password must be six digits" in wrong.stderr, wrong
+    currency = check(
+        tmp_path,
+        '\n[payments.terminal]\nenabled = true\nhost = "10.0.0.4"\npassword = "123456"\n'
+        'currency = "XYZ"\n',
+    )
+    assert currency.returncode == 2 and "payments.terminal.currency" in currency.stderr, currency
+
+
+def test_the_terminal_password_is_masked(tmp_path: Path) -> None:
+    result = check(
+        tmp_path,
+        '\n[payments.terminal]\nenabled = true\nhost = "10.0.0.4"\npassword = "482913"\n',
+    )
+    assert result.returncode == 0, result
+    assert "482913" not in result.stdout and 'password = "***"' in result.stdout
+    assert "[payments.terminal]" in result.stdout

@@ -47,6 +47,7 @@ from gateway.catalog.document import (
     BuyGet,
     FixedPrice,
     PercentOff,
+    PointsMultiplier,
     Product,
     Schedule,
     TaxClass,
@@ -662,7 +663,11 @@ def _finish(
         backed_out = line.tax.inclusive or line.index in moled
         tax = _line_tax(total, line.tax, places, rule, True) if backed_out else total - line.amount
         amount = total if line.tax.inclusive else total - tax
-        priced.append(_priced_line(line, amount, tax, total))
+        priced.append(
+            _priced_line(
+                line, amount, tax, total, _points_multiplier(line, basket, catalog, active)
+            )
+        )
     total = sum(totals, ZERO)
     item_discounts, basket_discounts, promotions = _adjustment_totals(lines, spends)
     if money.cash_rounding is not None:
@@ -691,7 +696,24 @@ def _finish(
     )
 
 
-def _priced_line(line: _Line, amount: Decimal, tax: Decimal, total: Decimal) -> PricedLine:
+def _points_multiplier(line: _Line, basket: Basket, catalog: Catalog, active: set[str]) -> int:
+    """A member's points count the highest live points multiplier targeting the line's
+    product, once (not one times another); 1 without one, or without a member."""
+    if basket.member is None:
+        return 1
+    found = [
+        promo.multiplier
+        for promo in catalog.document.promotions
+        if isinstance(promo, PointsMultiplier)
+        and promo.id in active
+        and catalog.in_target(promo, line.product)
+    ]
+    return max(found) if found else 1
+
+
+def _priced_line(
+    line: _Line, amount: Decimal, tax: Decimal, total: Decimal, multiplier: int
+) -> PricedLine:
     source = line.source
     return PricedLine(
         index=line.index,
@@ -713,6 +735,7 @@ def _priced_line(line: _Line, amount: Decimal, tax: Decimal, total: Decimal) -> 
         label_price=source.label_price,
         code=source.code,
         flags=tuple(line.product.flags),
+        points_multiplier=multiplier,
     )
 
 

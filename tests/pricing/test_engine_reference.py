@@ -97,6 +97,20 @@ POOL: list[dict[str, Any]] = [
         "priority": 60,
     },
     {
+        "type": "points_multiplier",
+        "id": "pts2",
+        "name": "double points on chocolate",
+        "target": {"categories": ["choc"]},
+        "multiplier": 2,
+    },
+    {
+        "type": "points_multiplier",
+        "id": "pts3",
+        "name": "triple points in the evening",
+        "multiplier": 3,
+        "schedule": {"hours": [{"from": "18:00", "to": "20:00"}]},
+    },
+    {
         "type": "percent_off",
         "id": "p15",
         "name": "-15%",

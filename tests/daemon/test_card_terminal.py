@@ -1,0 +1,241 @@
+"""Card payments through `gateway run` against the ZVT terminal simulator (issue 16 item
+4): "Card" (F9, `tender type=card`) with no typed reference sends the amount to the
+terminal; each state change is a `payment` record; a terminal that answers nothing leaves
+the tender in doubt with a visible reason until the terminal is asked again; an answer
+lost after approval is found by repeat receipt and charged once; a typed reference still
+records a payment made elsewhere; the full card number is in no file and no log."""
+
+from __future__ import annotations
+
+import signal
+from collections.abc import Iterator
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+from card_testkit import assert_pan_kept_nowhere, card_config
+from daemon_testkit import NO_SYNC, Daemon
+from wallet_testkit import payments, report_x, ring_up, sale_total, sales, states, wait_lane
+
+from gateway.harness.zvt_terminal import ZvtTerminalSimulator
+
+REFERENCE = "TID52500001-TR000001-R0001"
+
+
+@pytest.fixture
+def terminal() -> Iterator[ZvtTerminalSimulator]:
+    with ZvtTerminalSimulator(delay_s=3.0) as simulator:
+        yield simulator
+
+
+def test_the_terminal_pays_the_sale(tmp_path: Path, terminal: ZvtTerminalSimulator) -> None:
+    daemon = Daemon(tmp_path, card_config(tmp_path, terminal), NO_SYNC)
+    try:
+        ring_up(daemon)
+        started = daemon.key("tender", type="card")
+        assert started["ok"], started
+        assert str(started["notices"]).startswith("['Waiting for the card terminal: "), started
+        wait_lane(daemon, lambda lane: lane["state"] == "idle")
+    finally:
+        assert daemon.stop() == 0, daemon.output()
+    assert states(tmp_path) == ["pending", "paid"]
+    paid = payments(tmp_path)[-1]
+    assert paid["provider"] == "card" and paid["transaction_id"] == REFERENCE
+    assert paid["code"] == "************1111"
+    [sale] = sales(tmp_path)
+    [tender] = sale["tenders"]
+    assert tender["type"] == "card" and tender["reference"] == REFERENCE
+    assert tender["card"] == "************1111"
+    assert Decimal(tender["amount"]) == sale_total(sale) == terminal.charged()
+    [registered] = terminal.registered
+    assert (registered.password, registered.currency) == ("123456", "0756")
+    [receipt] = (tmp_path / "receipts").glob("*-sale.txt")
+    assert f"Card ************1111\n{REFERENCE}  " in receipt.read_text()  # wrapped, not cut
+    x = report_x(tmp_path / "gateway.toml")
+    assert [(r["key"], r["count"]) for r in x["by_provider"]] == [("card", 1)]
+    assert_pan_kept_nowhere(tmp_path, daemon)
+
+
+def test_declined_then_cash(tmp_path: Path, terminal: ZvtTerminalSimulator) -> None:
+    terminal.script("declined")
+    daemon = Daemon(tmp_path, card_config(tmp_path, terminal), NO_SYNC)
+    try:
+        ring_up(daemon)
+        assert daemon.key("tender", type="card")["ok"]
+        wait_lane(daemon, lambda lane: lane["payment"] is None)
+        assert daemon.status()["lane"]["state"] == "tendering"  # type: ignore[index]
+        paid = daemon.key("tender", type="cash", amount="50")
+        assert paid["ok"] and paid["state"] == "idle", paid
+    finally:
+        assert daemon.stop() == 0, daemon.output()
+    assert states(tmp_path) == ["pending", "declined"]
+    assert payments(tmp_path)[-1]["reason"] == "declined by the card issuer (Abgelehnt)"
+    [sale] = sales(tmp_path)
+    assert [t["type"] for t in sale["tenders"]] == ["cash"] and terminal.charged() == 0
+
+
+def test_a_terminal_that_answers_nothing_leaves_the_tender_in_doubt(
+    tmp_path: Path, terminal: ZvtTerminalSimulator
+) -> None:
+    terminal.silent = True
+    daemon = Daemon(tmp_path, card_config(tmp_path, terminal), NO_SYNC)
+    try:
+        ring_up(daemon)
+        assert daemon.key("tender", type="card")["ok"]
+        lane = wait_lane(daemon, lambda lane: (lane["payment"] or {}).get("state") == "in_doubt")
+        assert "the card terminal did not answer" in lane["payment"]["reason"], lane
+        refused = daemon.key("tender", type="cash", amount="50")
+        assert refused["refused"] == "payment_in_doubt", refused
+        assert "the card terminal did not answer" in str(refused["error"])
+        x = report_x(tmp_path / "gateway.toml")
+        assert [d["provider"] for d in x["in_doubt"]] == ["card"]
+        terminal.silent = False  # back: its last receipt is not this payment's
+        wait_lane(daemon, lambda lane: lane["payment"] is None)
+        assert daemon.status()["lane"]["state"] == "tendering"  # type: ignore[index]
+        assert daemon.key("tender", type="card")["ok"]  # Card again
+        wait_lane(daemon, lambda lane: lane["state"] == "idle")
+    finally:
+        assert daemon.stop() == 0, daemon.output()
+    assert states(tmp_path) == ["pending", "in_doubt", "revoked", "pending", "paid"]
+    revoked = payments(tmp_path)[2]
+    assert revoked["reason"] == "the terminal has no payment to repeat: nothing was charged"
+    assert "repeat receipt" in terminal.requests
+    [sale] = sales(tmp_path)
+    assert terminal.charged() == sale_total(sale) and len(terminal.ledger) == 1
+
+
+def test_an_answer_lost_after_approval_is_charged_once(
+    tmp_path: Path, terminal: ZvtTerminalSimulator
+) -> None:
+    terminal.script("lost", "approved")
+    daemon = Daemon(tmp_path, card_config(tmp_path, terminal), NO_SYNC)
+    try:
+        ring_up(daemon)
+        assert daemon.key("tender", type="card")["ok"]
+        wait_lane(daemon, lambda lane: lane["state"] == "idle")
+        # the next sale: the terminal's last receipt is now an earlier sale's
+        ring_up(daemon)
+        assert daemon.key("tender", type="card")["ok"]
+        wait_lane(daemon, lambda lane: lane["state"] == "idle")
+    finally:
+        assert daemon.stop() == 0, daemon.output()
+    first, second = dict.fromkeys(p["payment_id"] for p in payments(tmp_path))
+    assert [p["state"] for p in payments(tmp_path) if p["payment_id"] == first] == [
+        "pending",
+        "in_doubt",
+        "paid",
+    ]
+    bodies = payments(tmp_path)
+    assert bodies[1]["reason"].startswith("the card terminal did not answer")
+    assert bodies[2]["transaction_id"] == REFERENCE
+    assert [p["state"] for p in bodies if p["payment_id"] == second] == ["pending", "paid"]
+    assert len(sales(tmp_path)) == 2 and len(terminal.ledger) == 2
+    assert terminal.charged() == sum((sale_total(s) for s in sales(tmp_path)), Decimal(0))
+    assert_pan_kept_nowhere(tmp_path, daemon)
+
+
+def test_kill_mid_payment_is_resolved_at_the_next_start(
+    tmp_path: Path, terminal: ZvtTerminalSimulator
+) -> None:
+    terminal.script("slow")  # three seconds of "insert the card"
+    config = card_config(tmp_path, terminal, timeout_s=5.0)
+    daemon = Daemon(tmp_path, config, NO_SYNC)
+    ring_up(daemon)
+    assert daemon.key("tender", type="card")["ok"]
+    terminal.wait_for("authorisation")
+    daemon.stop(signal.SIGKILL)
+    terminal.script("approved")
+    again = Daemon(tmp_path, config, NO_SYNC)
+    try:
+        lane = wait_lane(again, lambda lane: lane["payment"] is None)
+        assert lane["state"] == "tendering", lane
+        assert again.key("tender", type="card")["ok"]
+        wait_lane(again, lambda lane: lane["state"] == "idle")
+    finally:
+        assert again.stop() == 0, again.output()
+    bodies = payments(tmp_path)
+    assert [p["state"] for p in bodies] == ["pending", "in_doubt", "revoked", "pending", "paid"]
+    assert bodies[1]["reason"] == "the box stopped during the payment"
+    [sale] = sales(tmp_path)
+    assert terminal.charged() == sale_total(sale) and len(terminal.ledger) == 1
+
+
+def test_a_typed_reference_is_a_payment_made_elsewhere(
+    tmp_path: Path, terminal: ZvtTerminalSimulator
+) -> None:
+    daemon = Daemon(tmp_path, card_config(tmp_path, terminal), NO_SYNC)
+    try:
+        ring_up(daemon)
+        paid = daemon.key("tender", type="card", reference="T-4711")
+        assert paid["ok"] and paid["state"] == "idle", paid
+    finally:
+        assert daemon.stop() == 0, daemon.output()
+    assert payments(tmp_path) == [] and terminal.requests == []
+    [sale] = sales(tmp_path)
+    assert sale["tenders"][0]["reference"] == "T-4711"
+
+
+def test_a_supervisor_confirms_a_card_payment_in_doubt(
+    tmp_path: Path, terminal: ZvtTerminalSimulator
+) -> None:
+    terminal.silent = True
+    daemon = Daemon(tmp_path, card_config(tmp_path, terminal), NO_SYNC)
+    try:
+        ring_up(daemon)
+        assert daemon.key("tender", type="card")["ok"]
+        wait_lane(daemon, lambda lane: (lane["payment"] or {}).get("state") == "in_doubt")
+        confirmed = daemon.ask(
+            {
+                "command": "lane",
+                "action": "resolve_payment",
+                "decision": "confirm",
+                "transaction_id": "TID52500001-TR000009-R0009",
+                "reason": "the terminal's receipt says approved",
+                "staff": "201",
+                "pin": "836104",
+            }
+        )
+        assert confirmed["ok"], confirmed
+        wait_lane(daemon, lambda lane: lane["state"] == "idle")
+    finally:
+        assert daemon.stop() == 0, daemon.output()
+    assert states(tmp_path) == ["pending", "in_doubt", "paid"]
+    paid = payments(tmp_path)[-1]
+    assert paid["supervisor"] == "201" and paid["transaction_id"] == "TID52500001-TR000009-R0009"
+    [sale] = sales(tmp_path)
+    assert sale["tenders"][0]["reference"] == "TID52500001-TR000009-R0009"
+
+
+def test_part_of_the_sale_by_card_and_a_terminal_in_another_currency(
+    tmp_path: Path, terminal: ZvtTerminalSimulator
+) -> None:
+    daemon = Daemon(tmp_path, card_config(tmp_path, terminal), NO_SYNC)
+    try:
+        ring_up(daemon)
+        ring_up(daemon)
+        over = daemon.key("tender", type="card", amount="999")
+        assert over["refused"] == "no_change", over
+        assert daemon.status()["lane"]["state"] == "in_sale"  # type: ignore[index]
+        assert daemon.key("tender", type="card", amount="1.00")["ok"]
+        wait_lane(daemon, lambda lane: lane["payment"] is None)
+        assert daemon.status()["lane"]["state"] == "tendering"  # type: ignore[index]
+        too_much = daemon.key("tender", type="card", amount="999")
+        assert too_much["refused"] == "no_change", too_much
+        assert daemon.key("tender", type="cash", amount="50")["state"] == "idle"
+    finally:
+        assert daemon.stop() == 0, daemon.output()
+    [sale] = sales(tmp_path)
+    card, cash = sale["tenders"]
+    assert (card["type"], card["amount"], cash["type"]) == ("card", "1.00", "cash")
+    assert terminal.charged() == Decimal("1.00")
+    euro = tmp_path / "euro"
+    euro.mkdir()
+    daemon = Daemon(euro, card_config(euro, terminal, currency="EUR"), NO_SYNC)
+    try:
+        ring_up(daemon)
+        refused = daemon.key("tender", type="card")
+        assert refused["refused"] == "payment_declined", refused
+        assert "set up for EUR and this sale is in CHF" in str(refused["error"])
+    finally:
+        assert daemon.stop() == 0, daemon.output()
+    assert payments(euro) == [] and terminal.charged() == Decimal("1.00")
