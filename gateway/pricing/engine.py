@@ -1248,13 +1248,32 @@ def _finish(
         priced.append(
             _priced_line(line, tuple(line.adjustments), quantity, amount, tax, total, multiplier)
         )
-    total = sum(totals, ZERO)
-    cash = money.cash_adjustment(total)
+    notices = coupon_notices(basket, catalog, active, lines)
+    return basket_result(
+        basket, catalog, tuple(priced), list_total, ledger, mo, by_class, sum(totals, ZERO), notices
+    )
+
+
+def basket_result(
+    basket: Basket,
+    catalog: Catalog,
+    lines: tuple[PricedLine, ...],
+    list_total: Decimal,
+    ledger: _Ledger,
+    mo: Decimal,
+    by_class: dict[str, list[Decimal]],
+    total: Decimal,
+    notices: tuple[str, ...],
+) -> PricedBasket:
+    """The priced basket from its result lines and what the ledger wrote down (also made by
+    pricing per scan): `by_class` is each tax class's [tax, gross] of its lines, `mo` the
+    抹零 shared over them, `total` what the lines' totals add up to."""
+    money = catalog.money
     return PricedBasket(
         currency=money.currency,
-        places=places,
+        places=money.decimals,
         catalog_version=catalog.version,
-        lines=tuple(priced),
+        lines=lines,
         list_total=list_total,
         item_discounts=ZERO - sum(ledger.item, ZERO),
         basket_discounts=sum(ledger.basket, ZERO),
@@ -1262,10 +1281,10 @@ def _finish(
         tax=sum([sums[0] for sums in by_class.values()], ZERO),
         taxes=_tax_summary(by_class, catalog),
         total=total,
-        cash_rounding=cash,
+        cash_rounding=money.cash_adjustment(total),
         member=basket.member.id if basket.member else None,
         coupons=tuple(basket.coupons),
-        notices=coupon_notices(basket, catalog, active, lines),
+        notices=notices,
         promotions=ledger.promotions(),
     )
 

@@ -60,8 +60,8 @@ from gateway.pricing.engine import (
     _minor_units,
     _priced_line,
     _Shares,
-    _tax_summary,
     _threshold_discount,
+    basket_result,
     points_multipliers,
     threshold_detail,
 )
@@ -598,7 +598,6 @@ def _basket_per_scan(
     """The priced basket from its result lines, as `engine._finish` sums them up (every
     tax and total here has the currency's exponent, so sums of minor units are the same
     amounts)."""
-    money = catalog.money
     by_class: dict[str, list[int]] = {}  # tax class -> [tax, gross] of its lines
     for line, tax, gross in zip(ends.priced, ends.tax, ends.total, strict=True):
         sums = by_class.get(line.tax_class)
@@ -610,22 +609,6 @@ def _basket_per_scan(
     amount_of = shares.amount_of
     classes = {t: [amount_of(tax), amount_of(gross)] for t, (tax, gross) in by_class.items()}
     total = amount_of(sum(ends.total))
-    cash = money.cash_adjustment(total)
-    return PricedBasket(
-        currency=money.currency,
-        places=money.decimals,
-        catalog_version=catalog.version,
-        lines=ends.priced,
-        list_total=sum([template.list_amount for template in templates], ZERO),
-        item_discounts=ZERO - sum(ledger.item, ZERO),
-        basket_discounts=sum(ledger.basket, ZERO),
-        moling=mo,
-        tax=sum([sums[0] for sums in classes.values()], ZERO),
-        taxes=_tax_summary(classes, catalog),
-        total=total,
-        cash_rounding=cash,
-        member=basket.member.id if basket.member else None,
-        coupons=tuple(basket.coupons),
-        notices=(),  # (no coupon: `coupon_notices` has nothing to say)
-        promotions=ledger.promotions(),
-    )
+    list_total = sum([template.list_amount for template in templates], ZERO)
+    # (no coupon: `coupon_notices` has nothing to say)
+    return basket_result(basket, catalog, ends.priced, list_total, ledger, mo, classes, total, ())
