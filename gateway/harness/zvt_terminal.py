@@ -17,6 +17,8 @@ goes back to the card, or is declined, or never answered, or lost after it went 
   a broken network): nothing charged;
 - `lost`: charged, then the connection drops before the status information goes out —
   the answer lost after the approval;
+- `gone`: as `lost`, and then the terminal answers nothing (`silent` is set) until a test
+  sets it back — approved, then off the network before the till could ask again;
 - `slow`: as `approved`, after `delay_s` seconds of intermediate status.
 
 `silent = True` makes the terminal answer nothing to any command until set back. The
@@ -38,7 +40,7 @@ from typing import Any, Literal
 
 from gateway.payments import zvt
 
-OUTCOMES = ("approved", "declined", "silent", "lost", "slow")
+OUTCOMES = ("approved", "declined", "silent", "lost", "gone", "slow")
 PAN = "4111111111111111"  # the simulator's card: a test looks for it everywhere
 
 
@@ -261,7 +263,8 @@ class ZvtTerminalSimulator:
                 kind=kind,
             )
             self.ledger.append(transaction)
-        if outcome == "lost":
+        if outcome in ("lost", "gone"):
+            self.silent = outcome == "gone" or self.silent
             sock.shutdown(socket.SHUT_RDWR)  # charged; the answer never reaches the till
             return None
         buffer = self._send(sock, self._status(transaction), buffer)
