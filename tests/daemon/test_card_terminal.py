@@ -186,11 +186,16 @@ def test_a_typed_reference_is_a_payment_made_elsewhere(
         ring_up(daemon)
         paid = daemon.key("tender", type="card", reference="T-4711")
         assert paid["ok"] and paid["state"] == "idle", paid
+        [sale] = sales(tmp_path)
+        # its refund to card is the lane's as before: paid back at that other terminal
+        refunded = refund_to_card(daemon, sale)
+        assert refunded["ok"] and refunded["records"], refunded
     finally:
         assert daemon.stop() == 0, daemon.output()
     assert payments(tmp_path) == [] and terminal.requests == []
-    [sale] = sales(tmp_path)
     assert sale["tenders"][0]["reference"] == "T-4711"
+    [refund] = refunds(tmp_path)
+    assert refund["tenders"][0]["type"] == "card"
 
 
 def test_a_supervisor_confirms_a_card_payment_in_doubt(
@@ -430,3 +435,36 @@ def test_a_refund_lost_and_the_box_killed_is_recorded_never_sent_twice(
     )
     assert terminal.refunded() == [sale_total(sale)] and terminal.charged() == 0
     assert_pan_kept_nowhere(tmp_path, again)
+
+
+def test_a_supervisor_cancels_a_card_refund_in_doubt(
+    tmp_path: Path, terminal: ZvtTerminalSimulator
+) -> None:
+    daemon = Daemon(tmp_path, card_config(tmp_path, terminal), NO_SYNC)
+    try:
+        sale = card_sale(daemon)
+        terminal.silent = True  # switched off: the refund never reached it
+        assert refund_to_card(daemon, sale)["ok"]
+        wait_lane(daemon, lambda lane: (lane["payment"] or {}).get("state") == "in_doubt")
+        cancelled = daemon.ask(
+            {
+                "command": "lane",
+                "action": "resolve_payment",
+                "decision": "cancel",
+                "reason": "the terminal was off: paid back in cash",
+                "staff": "201",
+                "pin": "836104",
+            }
+        )
+        assert cancelled["ok"], cancelled
+        wait_lane(daemon, lambda lane: lane["payment"] is None)
+        cash = daemon.key("refund", receipt=str(sale["receipt_id"]), reason="broken", **SUPERVISOR)
+        assert cash["ok"] and cash["records"], cash
+    finally:
+        assert daemon.stop() == 0, daemon.output()
+    assert states(tmp_path) == ["pending", "paid", "pending", "in_doubt", "revoked"]
+    cancel = payments(tmp_path)[-1]
+    assert cancel["supervisor"] == "201" and cancel["reason"].startswith("the terminal was off")
+    [refund] = refunds(tmp_path)
+    assert [t["type"] for t in refund["tenders"]] == ["cash"]
+    assert "refund" not in terminal.requests and terminal.charged() == sale_total(sale)
