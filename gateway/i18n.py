@@ -731,6 +731,10 @@ NOTICES_ZH: tuple[tuple[re.Pattern[str], str], ...] = (
     (re.compile(r"^Refunding (\S+) to WeChat Pay\.$"), r"正在退款 \1 到微信支付。"),
     (re.compile(r"^Refunding (\S+) to Alipay\.$"), r"正在退款 \1 到支付宝。"),
     (
+        re.compile(r"^Refunding (\S+) to the card: the customer presents it at the terminal\.$"),
+        r"正在退款 \1 到银行卡：请顾客在刷卡机上出示银行卡。",
+    ),
+    (
         re.compile(r"^Age check: is the customer born on or before (\S+)\?$"),
         r"年龄确认：顾客是否出生于 \1 或之前？",
     ),

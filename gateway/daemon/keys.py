@@ -129,6 +129,27 @@ def _optional(request: dict[str, Any], key: str) -> str | None:
     return None if request.get(key) in (None, "") else _text(request, key)
 
 
+def _refund_lines(value: object) -> dict[int, Decimal] | None:
+    """`lines=N:Q[,N:Q...]`: Q of line N (numbered as the receipt prints them, from 1) to
+    refund; absent, every line (what is left of it). The lane checks each against the
+    receipt (a weighed line's quantity is its weight)."""
+    if value is None:
+        return None
+    if not isinstance(value, str) or not value.strip():
+        raise BadValue("lines must be N:Q[,N:Q...]: Q of receipt line N, from 1 (e.g. lines=1:2)")
+    wanted: dict[int, Decimal] = {}
+    for part in value.split(",")[:MAX_LINE]:
+        number, colon, quantity = part.partition(":")
+        if not colon:
+            raise BadValue(f"lines {part.strip()[:40]!r} is not N:Q (line N, quantity Q)")
+        index = _whole(number, "line", 1, MAX_LINE) - 1
+        amount = _decimal(quantity, "quantity")
+        if amount is None or amount <= 0:
+            raise BadValue(f"lines {part.strip()[:40]!r}: the quantity must be more than 0")
+        wanted[index] = amount
+    return wanted
+
+
 def _tender_type(value: object, what: str = "type") -> ev.TenderType:
     for known in TENDER_TYPES:
         if value == known:
@@ -271,6 +292,7 @@ def _build(
                 at,
                 _text(r, "receipt"),
                 _reason(r),
+                lines=_refund_lines(r.get("lines")),
                 tender=_tender_type(r.get("tender", "cash"), "tender"),
                 authorization=_authorization(r),
             )

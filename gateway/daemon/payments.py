@@ -154,6 +154,17 @@ class WalletDesk:
             return None
         return pm.from_record(found, 0.0)
 
+    def paid_refund(self, out_refund_no: str) -> pm.Payment | None:
+        """The refund numbered `out_refund_no` if the journal holds it as paid (the money
+        went back), else None."""
+        found = None
+        for body in self._bodies("json_extract(r.body, '$.out_trade_no') = ?", out_refund_no):
+            if body.get("kind") == "refund":
+                found = body
+        if found is None or found["state"] != "paid":
+            return None
+        return pm.from_record(found, 0.0)
+
     def refunded(self, out_trade_no: str, but: str) -> Decimal:
         """What refunds already gave back of the payment `out_trade_no` (paid ones; `but`
         the refund number being asked again, which is not counted)."""

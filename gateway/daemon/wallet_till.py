@@ -63,6 +63,11 @@ class WalletTill:
                 f"The {name} {what} of {payment.amount} is in doubt ({payment.reason}): "
                 "wait while the box asks again, or have a supervisor resolve it.",
             )
+        if payment.is_refund and payment.provider == "card":
+            return Refusal(
+                "payment_pending",
+                f"Waiting for the card terminal: {payment.amount} goes back to the card there.",
+            )
         if payment.is_refund:
             return Refusal("payment_pending", f"Waiting for {name} to refund {payment.amount}.")
         if payment.provider == "card":
@@ -166,10 +171,14 @@ class WalletTill:
 
     def refund(self, event: ev.Refund) -> Outcome | Refusal | None:
         """A refund to `mobile` of a sale a wallet paid goes back through that provider
-        first; the lane records it once the provider says the money went back. None: not
-        such a refund (the lane answers it as before)."""
-        if event.tender != "mobile":
+        first, a refund to `card` of a sale the card terminal paid back through the
+        terminal (a ZVT refund to the customer's card); the lane records it once the
+        provider says the money went back. None: not such a refund (the lane answers it as
+        before: a card sale paid on a terminal the till does not drive is paid back there
+        by hand)."""
+        if event.tender not in ("mobile", "card"):
             return None
+        card = event.tender == "card"
         record = self.box.book.by_receipt(event.receipt_id)
         if record is None or record.kind != "sale":
             return None
@@ -184,10 +193,10 @@ class WalletTill:
         )
         if (
             original is None
-            or original.provider == "card"
+            or (original.provider == "card") != card
             or not self.desk.takes(original.provider)
         ):
-            return None  # a card's refund is the lane's, paid back at the terminal by hand
+            return None  # not paid through this provider: the lane's refund as before
         refused = self.gate()
         if refused is not None:
             return refused
@@ -200,13 +209,13 @@ class WalletTill:
                 for kind, body, _ in step.batch.entries
                 if kind == "refund"
                 for t in body["tenders"]
-                if t["type"] == "mobile"
+                if t["type"] == event.tender
             ),
             Decimal(0),
         )
         if amount <= 0:
             return None
-        name = pm.PROVIDER_NAMES[original.provider]
+        name = "The card terminal" if card else pm.PROVIDER_NAMES[original.provider]
         (done,) = self.box.book.conn.execute(
             "SELECT count(*) FROM journal_record WHERE kind = 'refund' "
             "AND json_extract(body, '$.original_receipt_id') = ?",
@@ -214,6 +223,11 @@ class WalletTill:
         ).fetchone()
         # the same number when a refund is asked again after a crash: never refunded twice
         out_refund_no = f"{original.out_trade_no}R{done + 1}"
+        went_back = self.desk.paid_refund(out_refund_no) if card else None
+        if went_back is not None and went_back.amount == amount:
+            # the terminal refunded it and the box stopped before the lane recorded it: a
+            # second ZVT refund would pay the card twice, so it is recorded, not sent
+            return self._record(event, went_back)
         back = self.desk.refunded(original.out_trade_no, but=out_refund_no)
         if back + amount > original.amount:
             return Refusal(
@@ -232,7 +246,12 @@ class WalletTill:
             lane.shift.shift_id,
         )
         self.refunds[refund.payment_id] = event
-        return Outcome(state=lane.state.value, notices=(f"Refunding {amount} to {name}.",))
+        notice = (
+            f"Refunding {amount} to the card: the customer presents it at the terminal."
+            if card
+            else f"Refunding {amount} to {name}."
+        )
+        return Outcome(state=lane.state.value, notices=(notice,))
 
     # -- the desk's news -----------------------------------------------------------------------
 
@@ -292,6 +311,7 @@ class WalletTill:
                 self.box.screens.record(shown, self.gate() or Refusal("payment_in_doubt", ""))
 
     def _refund_after(self, refund: pm.Payment) -> None:
+        card = refund.provider == "card"
         name = pm.PROVIDER_NAMES[refund.provider]
         if refund.state is pm.PaymentState.IN_DOUBT:
             self.box.alert("payments", f"{name} refund {refund.amount} in doubt")
@@ -299,24 +319,33 @@ class WalletTill:
         event = self.refunds.pop(refund.payment_id, None)
         self.desk.settled(refund.payment_id)
         if refund.state is not pm.PaymentState.PAID:
+            who = "The card terminal" if card else name
+            message = (
+                f"{who} did not refund {refund.amount} ({refund.reason}): nothing went back "
+                "and nothing is recorded as refunded. Pay it back another way"
+                + (" (or try the card again)." if card else ".")
+            )
+            log.warning("refund %s: %s", refund.payment_id, message)
             if event is not None:
-                self.box.screens.record(
-                    event,
-                    Refusal(
-                        "payment_declined",
-                        f"{name} did not refund {refund.amount} ({refund.reason}): nothing "
-                        "went back. Pay it back another way.",
-                    ),
-                )
+                self.box.screens.record(event, Refusal("payment_declined", message))
             return
         if event is None:  # the box restarted meanwhile: the lane's event is gone
             self.box.alert(
                 "payments",
                 f"{name} refunded {refund.amount} ({refund.transaction_id}) but the till has not "
-                "recorded it: do the same refund again at the till to record it (the provider "
-                "will not refund it twice).",
+                "recorded it: do the same refund again at the till to record it ("
+                + (
+                    "the terminal is not asked again)."
+                    if card
+                    else "the provider will not refund it twice)."
+                ),
             )
             return
+        self._record(event, refund)
+
+    def _record(self, event: ev.Refund, refund: pm.Payment) -> Outcome | Refusal:
+        """The money went back: the lane records the refund, its reference the provider's."""
+        name = pm.PROVIDER_NAMES[refund.provider]
         given = replace(
             event,
             at=self.box.clock.local(),
@@ -330,6 +359,7 @@ class WalletTill:
                 f"{name} refunded {refund.amount} but the till could not record it: "
                 f"{answer.message}",
             )
+        return answer
 
     def _paid(self, payment: pm.Payment) -> None:
         """The money is taken: the sale takes it as a `mobile` tender (a `card` tender with

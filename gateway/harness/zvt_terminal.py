@@ -1,13 +1,15 @@
 """A card terminal without a card: a local TCP server speaking ZVT as a payment terminal
 (PT) does, with scripted outcomes, for the tests and the demo.
 
-It answers registration (06 00), authorisation (06 01), repeat receipt (06 20), reversal
-(06 30) and status enquiry (05 01) with the APDUs the specification lays out: ACK, then
+It answers registration (06 00), authorisation (06 01), refund (06 31, Gutschrift),
+repeat receipt (06 20), reversal (06 30) and status enquiry (05 01) with the APDUs the
+specification lays out: ACK, then
 intermediate status (04 FF), status information (04 0F), completion (06 0F) or abort
 (06 1E), waiting for the till's ACK after each. It checks the password of every command
 that carries one (a wrong one: abort, result code 0x83... and nothing charged).
 
-`script(outcome)` sets what the next authorisations do:
+`script(outcome)` sets what the next authorisations and refunds do (a refund: the money
+goes back to the card, or is declined, or never answered, or lost after it went back):
 - `approved`: charged; the status information carries the *full* card number in BMP 22,
   as a careless terminal might, so a test can check the till keeps only its last four;
 - `declined`: status information with result code 05 ("Abgelehnt"), then abort 05;
@@ -15,11 +17,14 @@ that carries one (a wrong one: abort, result code 0x83... and nothing charged).
   a broken network): nothing charged;
 - `lost`: charged, then the connection drops before the status information goes out —
   the answer lost after the approval;
+- `gone`: as `lost`, and then the terminal answers nothing (`silent` is set) until a test
+  sets it back — approved, then off the network before the till could ask again;
 - `slow`: as `approved`, after `delay_s` seconds of intermediate status.
 
 `silent = True` makes the terminal answer nothing to any command until set back. The
-`ledger` keeps every authorisation (its receipt number, amount, reversed or not):
-`charged()` is what stays charged. Harness only: the box never imports it.
+`ledger` keeps every authorisation and refund (its receipt number, amount, reversed or
+not): `charged()` is what stays charged, the refunds taken off; `refunded()` what went
+back. Harness only: the box never imports it.
 """
 
 from __future__ import annotations
@@ -31,11 +36,11 @@ import threading
 import time
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any
+from typing import Any, Literal
 
 from gateway.payments import zvt
 
-OUTCOMES = ("approved", "declined", "silent", "lost", "slow")
+OUTCOMES = ("approved", "declined", "silent", "lost", "gone", "slow")
 PAN = "4111111111111111"  # the simulator's card: a test looks for it everywhere
 
 
@@ -47,6 +52,7 @@ class Transaction:
     currency: str
     approved: bool
     reversed: bool = False
+    kind: Literal["payment", "refund"] = "payment"
 
 
 class Hangup(Exception):
@@ -117,9 +123,16 @@ class ZvtTerminalSimulator:
             self.default = outcomes[-1]
 
     def charged(self) -> Decimal:
-        """What stays charged: approved and not reversed."""
+        """What stays charged: approved payments not reversed, less the refunds."""
         with self._lock:
-            return sum((t.amount for t in self.ledger if t.approved and not t.reversed), Decimal(0))
+            kept = [t for t in self.ledger if t.approved and not t.reversed]
+        paid = sum((t.amount for t in kept if t.kind == "payment"), Decimal(0))
+        return paid - sum((t.amount for t in kept if t.kind == "refund"), Decimal(0))
+
+    def refunded(self) -> list[Decimal]:
+        """The refunds that went back to the card, in turn."""
+        with self._lock:
+            return [t.amount for t in self.ledger if t.kind == "refund" and t.approved]
 
     def wait_for(self, what: str, times: int = 1, timeout: float = 20.0) -> None:
         deadline = time.monotonic() + timeout
@@ -168,7 +181,13 @@ class ZvtTerminalSimulator:
     def _command(self, sock: socket.socket, apdu: zvt.Apdu, buffer: bytes) -> bytes | None:
         """One command; what the till sent beyond it (None: the script drops the line)."""
         control, data = apdu.control, apdu.data
-        with_password = (zvt.REGISTRATION, zvt.REPEAT_RECEIPT, zvt.REVERSAL, zvt.STATUS_ENQUIRY)
+        with_password = (
+            zvt.REGISTRATION,
+            zvt.REFUND,
+            zvt.REPEAT_RECEIPT,
+            zvt.REVERSAL,
+            zvt.STATUS_ENQUIRY,
+        )
         if control in with_password and data[:3] != zvt.password_bytes(self.password):
             sock.sendall(zvt.ack().encode())
             return self._send(sock, zvt.Apdu(zvt.ABORT, b"\x83"), buffer)
@@ -181,6 +200,9 @@ class ZvtTerminalSimulator:
             return self._send(sock, completion, buffer)
         if control == zvt.AUTHORISATION:
             return self._authorise(sock, zvt.decode_bmps(data, "authorisation"), buffer)
+        if control == zvt.REFUND:
+            fields = zvt.decode_bmps(data[3:], "refund")
+            return self._authorise(sock, fields, buffer, kind="refund")
         if control == zvt.REPEAT_RECEIPT:
             sock.sendall(zvt.ack().encode())
             with self._lock:
@@ -200,8 +222,14 @@ class ZvtTerminalSimulator:
         return buffer
 
     def _authorise(
-        self, sock: socket.socket, fields: dict[str, zvt.Value], buffer: bytes
+        self,
+        sock: socket.socket,
+        fields: dict[str, zvt.Value],
+        buffer: bytes,
+        kind: Literal["payment", "refund"] = "payment",
     ) -> bytes | None:
+        """An authorisation (money from the card) or a refund (money back to it): the same
+        dialogue, the same outcomes."""
         outcome = self._next_outcome()
         if outcome == "silent":
             return buffer  # never answered: the till times out
@@ -232,9 +260,11 @@ class ZvtTerminalSimulator:
                 amount=amount,
                 currency=currency,
                 approved=True,
+                kind=kind,
             )
             self.ledger.append(transaction)
-        if outcome == "lost":
+        if outcome in ("lost", "gone"):
+            self.silent = outcome == "gone" or self.silent
             sock.shutdown(socket.SHUT_RDWR)  # charged; the answer never reaches the till
             return None
         buffer = self._send(sock, self._status(transaction), buffer)

@@ -19,6 +19,9 @@ starts the wait again).
   information again. It is this payment's when it was approved for the same amount and its
   reference is not one the till already recorded (`known`); then `paid`. Otherwise this
   payment never reached the terminal: `revoked`, nothing charged.
+- `refund` / `refund_query`: a refund (06 31, Gutschrift) of a card sale, answered as
+  `pay` and `query` are (the repeat receipt finds a refund whose answer was lost). A
+  refund the terminal never made is `unpaid` (the machine records it declined).
 - `revoke`: reversal (06 30) of the payment's receipt number — known from its transaction
   id, or from the repeat receipt when the answer was lost. Nothing of the payment at the
   terminal: `revoked` with nothing to reverse.
@@ -152,7 +155,12 @@ class ZvtTerminal:
         return f"TID{status.terminal_id}-TR{status.trace_number}-R{status.receipt_number}"
 
     def pay(self, payment: Payment, code: str) -> Answer | NoAnswer:
-        ended = self._ask(zvt.authorisation(payment.amount, payment.currency), "pay")
+        return self._transaction(
+            self._ask(zvt.authorisation(payment.amount, payment.currency), "pay")
+        )
+
+    def _transaction(self, ended: Ended | NoAnswer | Answer) -> Answer | NoAnswer:
+        """An authorisation's or a refund's end as the machine's answer to `pay`."""
         if not isinstance(ended, Ended):
             return ended
         if ended.refused is not None:
@@ -220,10 +228,22 @@ class ZvtTerminal:
         )
 
     def refund(self, refund: Payment) -> Answer | NoAnswer:
-        return Answer("pay", "declined", reason="card refunds are not sent to the terminal")
+        """Refund (06 31, Gutschrift) of the refund's amount to the card the customer
+        presents, answered as `pay` is: approved `paid` with the terminal's references, a
+        decline or an abort `declined`, silence `NoAnswer` (the refund in doubt)."""
+        apdu = zvt.refund(self.password, refund.amount, refund.currency)
+        return self._transaction(self._ask(apdu, "pay"))
 
     def refund_query(self, refund: Payment) -> Answer | NoAnswer:
-        return Answer("query", "unpaid", reason="card refunds are not sent to the terminal")
+        """A refund whose answer was lost: the repeat receipt says whether it went back
+        (`paid`) or never reached the terminal (`unpaid`: the machine records it declined,
+        nothing went back), as `query` does for a payment."""
+        last = self._last(refund, "query")
+        if isinstance(last, NoAnswer):
+            return last
+        if isinstance(last, str):
+            return Answer("query", "unpaid", reason=last.replace("charged", "refunded"))
+        return Answer("query", "paid", transaction_id=self.reference(last), card=last.pan)
 
 
 class _Refused(Exception):

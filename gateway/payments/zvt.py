@@ -42,6 +42,7 @@ COMPLETION = b"\x06\x0f"
 ABORT = b"\x06\x1e"
 REPEAT_RECEIPT = b"\x06\x20"
 REVERSAL = b"\x06\x30"
+REFUND = b"\x06\x31"  # Gutschrift: money back to the card
 ECR_ABORT = b"\x06\xb0"
 PRINT_LINE = b"\x06\xd1"
 PRINT_TEXT_BLOCK = b"\x06\xd3"
@@ -59,6 +60,7 @@ COMMAND_NAMES: dict[bytes, str] = {
     ABORT: "abort",
     REPEAT_RECEIPT: "repeat receipt",
     REVERSAL: "reversal",
+    REFUND: "refund",
     ECR_ABORT: "abort (ECR)",
     PRINT_LINE: "print line",
     PRINT_TEXT_BLOCK: "print text block",
@@ -460,6 +462,20 @@ def reversal(password: str, receipt_number: str) -> Apdu:
     """06 30: <password> BMP 87 the receipt number of the payment to reverse (ch. 2.9)."""
     return Apdu(
         REVERSAL, password_bytes(password) + encode_bmps({"receipt_number": receipt_number})
+    )
+
+
+def refund(password: str, amount: Decimal, currency: str) -> Apdu:
+    """06 31: <password> BMP 04 the amount, BMP 49 the currency (chapter 2.10, "Refund",
+    Gutschrift): the amount goes back to the card the customer presents. The terminal
+    answers as to an authorisation: status information (04 0F) with its result code and
+    references, then completion (06 0F), or abort (06 1E <result-code>)."""
+    return Apdu(
+        REFUND,
+        password_bytes(password)
+        + encode_bmps(
+            {"amount": amount_digits(amount), "currency_code": currency_digits(currency)}
+        ),
     )
 
 

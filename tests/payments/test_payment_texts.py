@@ -14,6 +14,10 @@ from gateway.i18n import REFUSALS_ZH, notice_text
         ("Waiting for Alipay: 3.50", "等待顾客支付宝确认：3.50"),
         ("Refunding 1.75 to WeChat Pay.", "正在退款 1.75 到微信支付。"),
         ("Refunding 1.75 to Alipay.", "正在退款 1.75 到支付宝。"),
+        (
+            "Refunding 1.75 to the card: the customer presents it at the terminal.",
+            "正在退款 1.75 到银行卡：请顾客在刷卡机上出示银行卡。",
+        ),
     ],
 )
 def test_wallet_notices_in_chinese(english: str, chinese: str) -> None:

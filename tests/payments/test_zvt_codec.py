@@ -59,6 +59,13 @@ def test_the_commands_the_till_sends() -> None:
         "06 01 0A 04 00 00 00 12 34 56 49 07 56"
     )
     assert zvt.reversal("123456", "0470").encode() == frame("06 30 06 12 34 56 87 04 70")
+    # refund (Gutschrift) of 7.25 CHF: password, BMP 04, BMP 49 (chapter 2.10)
+    assert zvt.refund("123456", Decimal("7.25"), "CHF").encode() == frame(
+        "06 31 0D 12 34 56 04 00 00 00 00 07 25 49 07 56"
+    )
+    assert zvt.decode_apdu(frame("06 31 0D 12 34 56 04 00 00 00 00 07 25 49 07 56")).name == (
+        "refund"
+    )
     assert zvt.repeat_receipt("123456").encode() == frame("06 20 03 12 34 56")
     assert zvt.status_enquiry("123456").encode() == frame("05 01 03 12 34 56")
     assert zvt.ack().encode() == frame("80 00 00")

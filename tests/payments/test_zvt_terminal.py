@@ -138,3 +138,57 @@ def test_the_terminals_references_never_read_as_a_card_number() -> None:
     assert has_card_data("52500001-000005-0005")
     assert ZvtTerminal.reference(status) == "TID52500001-TR000005-R0005"
     assert not has_card_data(ZvtTerminal.reference(status))
+
+
+def refund_of(paid: pm.Answer, amount: str) -> pm.Payment:
+    sale = pm.Payment(**{**payment().__dict__, "transaction_id": paid.transaction_id})
+    return pm.start_refund("r1", sale, Decimal(amount), "p1R1", "", 0).payment
+
+
+@pytest.mark.parametrize("outcome", ["approved", "slow"])
+def test_a_refund_goes_back_to_the_card(sim: ZvtTerminalSimulator, outcome: str) -> None:
+    paid = terminal(sim).pay(payment(), "")
+    assert isinstance(paid, pm.Answer) and paid.outcome == "paid"
+    sim.script(outcome)
+    back = terminal(sim).refund(refund_of(paid, "5.00"))
+    assert back == pm.Answer(
+        "pay", "paid", transaction_id="TID52500001-TR000002-R0002", card="************1111"
+    )
+    assert PAN not in repr(back)
+    assert sim.requests[-2:] == ["registration", "refund"]
+    assert sim.refunded() == [Decimal("5.00")] and sim.charged() == Decimal("7.50")
+
+
+def test_a_refund_the_terminal_declines_or_never_answers(sim: ZvtTerminalSimulator) -> None:
+    paid = terminal(sim).pay(payment(), "")
+    assert isinstance(paid, pm.Answer)
+    sim.script("declined")
+    declined = terminal(sim).refund(refund_of(paid, "12.50"))
+    assert declined == pm.Answer(
+        "pay", "declined", reason="declined by the card issuer (Abgelehnt)"
+    )
+    sim.script("silent")
+    silent = terminal(sim).refund(refund_of(paid, "12.50"))
+    assert isinstance(silent, pm.NoAnswer) and "nothing from the terminal" in silent.reason
+    assert sim.refunded() == [] and sim.charged() == Decimal("12.50")
+    # back again: the last receipt is the sale's own payment, which the till recorded
+    known = terminal(sim, known={paid.transaction_id or ""})
+    asked = known.refund_query(refund_of(paid, "12.50"))
+    assert isinstance(asked, pm.Answer) and asked.outcome == "unpaid", asked
+    assert "nothing was refunded" in asked.reason
+
+
+def test_a_refund_whose_answer_was_lost_is_found_by_repeat_receipt(
+    sim: ZvtTerminalSimulator,
+) -> None:
+    paid = terminal(sim).pay(payment(), "")
+    assert isinstance(paid, pm.Answer)
+    sim.script("lost")
+    lost = terminal(sim).refund(refund_of(paid, "2.50"))
+    assert isinstance(lost, pm.NoAnswer)
+    assert sim.refunded() == [Decimal("2.50")]  # it went back: the till must not send it again
+    known = terminal(sim, known={paid.transaction_id or ""})
+    found = known.refund_query(refund_of(paid, "2.50"))
+    assert found == pm.Answer(
+        "query", "paid", transaction_id="TID52500001-TR000002-R0002", card="************1111"
+    )
