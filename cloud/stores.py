@@ -174,6 +174,9 @@ def preview(kind: str, store: str, old: dict[str, Any] | None, new: dict[str, An
         shown.lines += _members_changes(old, new)
     elif kind == "staff":
         shown.lines += _staff_changes(old, new)
+    elif kind == "update":
+        if old.get("software") != new.get("software"):
+            shown.lines.append(f"software {old.get('software')} -> {new.get('software')}")
     else:
         shown.lines += _config_changes(old, new)
     if not shown.lines:

@@ -183,12 +183,12 @@ class Telemetry(Payload):
 # ---------------------------------------------------------------- down: signed
 
 
-DocumentKind = Literal["catalog", "members", "config", "orders", "staff"]
+DocumentKind = Literal["catalog", "members", "config", "orders", "staff", "update"]
 
 
 class SignedDocument(Payload):
     """Retained on `{store}/catalog`, `{store}/members`, `{store}/orders`, `{store}/staff`,
-    `{store}/{box}/config`.
+    `{store}/update`, `{store}/{box}/config`.
 
     `signature` is Ed25519 by the key `key_id` over the canonical JSON of every other field
     (gateway.sync.signing). `version` must exceed the one in force; `box` is null for
