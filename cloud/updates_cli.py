@@ -23,7 +23,7 @@ def register(sub: Any, db_arg: ArgAdder, broker_args: ArgAdder) -> None:
     update = sub.add_parser(
         "update",
         help="signed software updates: build a bundle, announce it to boxes",
-        description="Software updates of the boxes (docs/cloud.md, \"Software updates\"): "
+        description='Software updates of the boxes (docs/cloud.md, "Software updates"): '
         "`build` signs a bundle of wheels; `publish` tells a store's or a group's boxes to "
         "install it, pilot stores first with --pilot (then `cloud rollout continue ID`).",
     )

@@ -28,7 +28,9 @@ from gateway.sync.errors import DownlinkRefused
 from gateway.sync.signing import TrustedKeys
 
 MANIFEST = "manifest.json"
-PACKAGE = "storegate"  # the distribution an update installs (`pip install storegate==V`)
+PACKAGE: Literal["storegate"] = (
+    "storegate"  # the distribution an update installs (`pip install storegate==V`)
+)
 VERSION = r"^[0-9]{1,6}(\.[0-9]{1,6}){0,3}$"  # 1.2.3: numbers only, compared as numbers
 WHEEL = r"^[A-Za-z0-9_.+-]{1,200}\.whl$"  # a file name, never a path
 
@@ -136,9 +138,7 @@ def check_files(folder: Path, manifest: UpdateManifest) -> None:
     """Every file the manifest names is in `folder` with its size and hash, and nothing
     else is (pip would install an unlisted wheel from `--find-links` too)."""
     listed = {f.name for f in manifest.files}
-    extra = sorted(
-        p.name for p in folder.iterdir() if p.name != MANIFEST and p.name not in listed
-    )
+    extra = sorted(p.name for p in folder.iterdir() if p.name != MANIFEST and p.name not in listed)
     if extra:
         raise UpdateRefused(
             "extra_file",

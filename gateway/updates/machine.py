@@ -85,6 +85,8 @@ class Step:
 TRANSITIONS: dict[tuple[State, Input], Step] = {
     (State.IDLE, Input.DOWNLOADED): Step(Effect.VERIFY, State.DOWNLOADED),
     (State.IDLE, Input.DOWNLOAD_FAILED): Step(Effect.DISCARD, State.FAILED),
+    # The order's own manifest is forged or unsuitable: refused before any download.
+    (State.IDLE, Input.REFUSED): Step(Effect.DISCARD, State.FAILED),
     (State.DOWNLOADED, Input.VERIFIED): Step(Effect.INSTALL, State.VERIFIED),
     (State.DOWNLOADED, Input.REFUSED): Step(Effect.DISCARD, State.FAILED),
     (State.VERIFIED, Input.INSTALL_STARTED): Step(Effect.NOTHING, State.INSTALLING),

@@ -44,8 +44,10 @@ def test_cloud_update_build_makes_a_bundle_the_box_accepts(
     wheel = make_wheel(tmp_path / "wheels", "0.2.0")
     out = tmp_path / "bundle"
     status = cloud_main(
-        ["update", "build", str(tmp_path / "wheels"), "--version", "0.2.0"]
-        + ["--min-version", "0.1.0", "--out", str(out), "--key", str(pem)]
+        [
+            *("update", "build", str(tmp_path / "wheels"), "--version", "0.2.0"),
+            *("--min-version", "0.1.0", "--out", str(out), "--key", str(pem)),
+        ]
     )
     printed = capsys.readouterr().out
     assert status == 0 and "storegate 0.2.0 (from 0.1.0 on), 1 wheel(s), signed by ho-1" in printed
