@@ -90,8 +90,8 @@ def register(sub: Any) -> None:
 
     _register_db(sub)
     _register_ingest(sub)
-    rooms = (fleet_cli, publish_cli, updates_cli, stores_cli, members_cli, alerts_cli, chain_cli)
-    rooms = (*rooms, reports_cli)
+    rooms = [fleet_cli, publish_cli, updates_cli, stores_cli, members_cli, alerts_cli]
+    rooms += [chain_cli, reports_cli]
     for room in (
         boxes_cli,
         logs_cli,
