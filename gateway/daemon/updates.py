@@ -80,7 +80,8 @@ class UpdateDesk:
                 reason=exc.reason,
                 error=exc.describe(),
             )
-            self.box.journal.append(BOX_ACTION_KIND, body)
+            # Once per document version: its retained copy comes again on every reconnect.
+            self.box.journal.append(BOX_ACTION_KIND, body, record_id=f"update-refused-{version}")
             raise DocumentRefused(exc.what, where=exc.where, fix=exc.fix) from exc
         path = write_order(Path(self.box.settings.paths.data_dir), version, document)
         log.info(

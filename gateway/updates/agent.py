@@ -127,6 +127,7 @@ class UpdateAgent:
         self.do = adapters
         self.lock_retry_s = lock_retry_s
         self.record: dict[str, Any] = {}
+        self.order: dict[str, Any] = {}  # read once: a newer order waits for the next run
 
     # -- the state file ---------------------------------------------------------------
 
@@ -172,6 +173,7 @@ class UpdateAgent:
                 where=str(self.folder / ORDER),
                 fix="the daemon writes one when head office publishes an update",
             )
+        self.order = order
         order_id = f"{order.get('software')}-{order.get('document_version')}"
         earlier = read_json(self.folder / STATE)
         if earlier and earlier.get("id") == order_id:
@@ -202,8 +204,7 @@ class UpdateAgent:
             return self._run(Effect.SWITCH_BACK)
         self.record["state"] = State.IDLE.value
         self._note(None, None, f"interrupted in state {state.value}: starting again")
-        order = read_json(self.folder / ORDER) or {}
-        return self._run(self._fetch(order))
+        return self._run(self._fetch(self.order))
 
     def _check_order(self, order: dict[str, Any]) -> tuple[UpdateDocument, UpdateManifest]:
         return check_update_document(_document(order), self.keys, str(self.folder / ORDER))
@@ -216,9 +217,7 @@ class UpdateAgent:
 
     def _fetch(self, order: dict[str, Any]) -> Effect:
         try:
-            document, _ = check_update_document(
-                _document(order), self.keys, str(self.folder / ORDER)
-            )
+            document, _ = self._check_order(order)
             self.do.fetch(document.url, document.manifest, self._bundle())
         except UpdateRefused as exc:
             if exc.reason != "download":  # the order itself is forged or unsuitable
@@ -282,11 +281,8 @@ class UpdateAgent:
         return Effect.NOTHING
 
     def _verify(self) -> Effect:
-        order = read_json(self.folder / ORDER) or {}
         try:
-            _, manifest = check_update_document(
-                _document(order), self.keys, str(self.folder / ORDER)
-            )
+            _, manifest = self._check_order(self.order)
             check_files(self._bundle(), manifest)
             check_applicable(manifest, self.running, str(self._bundle()))
         except UpdateRefused as exc:

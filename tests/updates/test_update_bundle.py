@@ -141,3 +141,20 @@ def test_build_refuses_bad_input_with_a_fix_and_status_2(
         err = capsys.readouterr().err
         assert status == 2 and message in err and "fix:" in err and "Traceback" not in err
     assert not (tmp_path / "out").exists()
+
+
+def test_publish_refuses_a_folder_that_is_no_bundle_and_a_bad_address(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    key, pem = head_office_key(tmp_path / "keys")
+    bundle = make_bundle(tmp_path, key, "0.2.0")
+    base = ["update", "publish", "--store", "store-1", "--key", str(pem)]
+    cases = [
+        ([str(bundle), "--url", "ftp://example.com/b/"], 2, "is not an http://"),
+        ([str(tmp_path / "keys"), "--url", "https://x/b/"], 1, "no readable update manifest"),
+    ]
+    for extra, code, message in cases:
+        status = cloud_main(base + extra + ["--db", f"sqlite:///{tmp_path / 'ho.db'}"])
+        err = capsys.readouterr().err
+        assert status == code and message in err and "fix:" in err and "Traceback" not in err
+    assert not (tmp_path / "ho.db").exists()  # refused before head office's database

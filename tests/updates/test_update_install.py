@@ -163,3 +163,30 @@ def test_a_forged_order_is_refused_before_any_download(box: Box) -> None:
     assert box.apply() is State.FAILED
     assert "bad_signature" in str(box.record()["error"])
     assert not (updates_dir(box.data) / "bundles" / "2.0.0").exists()
+
+
+def test_an_updater_interrupted_while_checking_puts_the_old_version_back(box: Box) -> None:
+    """A power cut after the switch: the new version was never confirmed, so the next
+    run of the updater switches back and checks the old one (no new build needed)."""
+    bundle = make_bundle(box.tmp, box.key, "2.0.0")
+    box.order(bundle)
+    unconfirmed = box.envs / "2.0.0"
+    (unconfirmed / "bin").mkdir(parents=True)
+    box.link.unlink()
+    os.symlink(unconfirmed, box.link)
+    steps = [{"n": 1, "at": "t", "input": None, "effect": None, "state": "idle", "detail": ""}]
+    interrupted = {
+        "id": "2.0.0-1",
+        "version": "2.0.0",
+        "from_version": OLD,
+        "state": "checking",
+        "error": None,
+        "old_target": str(box.old),
+        "steps": steps,
+    }
+    (updates_dir(box.data) / STATE).write_text(json.dumps(interrupted))
+    assert box.apply() is State.ROLLED_BACK
+    assert box.runs() == OLD and not unconfirmed.exists()
+    record = box.record()
+    assert _states(record)[-2:] == ["rolling_back", "rolled_back"]
+    assert "interrupted before the new version was checked" in str(record["error"])
