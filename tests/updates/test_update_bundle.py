@@ -5,6 +5,10 @@ from __future__ import annotations
 
 import json
 import shutil
+import threading
+from collections.abc import Iterator
+from functools import partial
+from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
@@ -23,6 +27,7 @@ from gateway.updates.bundle import (
     check_manifest,
     software_version,
 )
+from gateway.updates.install import fetch_bundle
 
 
 def trusted(key: SigningKey) -> TrustedKeys:
@@ -158,3 +163,42 @@ def test_publish_refuses_a_folder_that_is_no_bundle_and_a_bad_address(
         err = capsys.readouterr().err
         assert status == code and message in err and "fix:" in err and "Traceback" not in err
     assert not (tmp_path / "ho.db").exists()  # refused before head office's database
+
+
+@pytest.fixture
+def served(tmp_path: Path) -> Iterator[tuple[str, Path]]:
+    """A real HTTP server (the standard library's) serving `tmp_path/www` on a free port."""
+    root = tmp_path / "www"
+    root.mkdir()
+    handler = partial(SimpleHTTPRequestHandler, directory=str(root))
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}/", root
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_the_box_fetches_a_bundle_over_http_and_checks_every_byte(
+    tmp_path: Path, served: tuple[str, Path]
+) -> None:
+    url, www = served
+    key, _ = head_office_key(tmp_path / "keys")
+    bundle = make_bundle(tmp_path, key, "0.2.0")
+    shutil.copytree(bundle, www / "b")
+    manifest = json.loads((bundle / MANIFEST).read_text())
+    fetched = fetch_bundle(f"{url}b/", manifest, tmp_path / "fetched")
+    assert verify(fetched, trusted(key)).version == "0.2.0"
+
+    wheel = next((www / "b").glob("*.whl"))
+    wheel.write_bytes(wheel.read_bytes()[::-1])  # the server's copy altered
+    with pytest.raises(UpdateRefused) as altered:
+        verify(fetch_bundle(f"{url}b/", manifest, tmp_path / "fetched"), trusted(key))
+    assert altered.value.reason == "wrong_hash"
+
+    wheel.unlink()
+    with pytest.raises(UpdateRefused) as missing:
+        fetch_bundle(f"{url}b/", manifest, tmp_path / "fetched")
+    assert missing.value.reason == "download" and "404" in missing.value.what
