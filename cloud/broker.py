@@ -13,7 +13,7 @@ and, on the box listener, also the client id (`use_username_as_clientid`), so a 
 Boxes and head office use different CAs and listeners (config/mosquitto/mosquitto.conf).
 The plugin (2.0) has no `%u` substitution, so each box gets a role of its own naming its
 topics literally: write its journal/events/telemetry/state/cmd result, subscribe to and
-receive its ack/cmd/config, its store's catalog, members, purchase orders and staff, and
+receive its ack/cmd/config, its store's catalog, members, purchase orders, staff and update, and
 head office's presence.
 Head office (`office_user`) gets the rights ingest, publish and cmd need, including its
 shared subscriptions. Only head office's
@@ -89,7 +89,7 @@ def office_role(root: str) -> Role:
     presence = f"{root}/{HEAD_OFFICE_LEVEL}/state"
     reads = [wild.journal, wild.events, wild.telemetry, wild.state, wild.command_result]
     writes = [wild.ack, wild.command, wild.config, wild.catalog, wild.members, wild.orders]
-    writes += [wild.staff, presence, wild.restore]
+    writes += [wild.staff, wild.update, presence, wild.restore]
     return {
         "rolename": OFFICE_ROLE,
         "acls": [

@@ -84,12 +84,14 @@ def register(sub: Any) -> None:
         staff_cli,
         stock_cli,
         stores_cli,
+        updates_cli,
     )
     from cloud.web import cli as web_cli
 
     _register_db(sub)
     _register_ingest(sub)
-    rooms = (fleet_cli, publish_cli, stores_cli, members_cli, alerts_cli, chain_cli, reports_cli)
+    rooms = [fleet_cli, publish_cli, updates_cli, stores_cli, members_cli, alerts_cli]
+    rooms += [chain_cli, reports_cli]
     for room in (
         boxes_cli,
         logs_cli,

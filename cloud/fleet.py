@@ -2,7 +2,8 @@
 
 Owns reading `box_state` and `box_chain` into one row per box and rendering it as a table
 or JSON. Online/offline come from the box's birth and Last Will (by session), the rest from
-its latest telemetry and the chain position head office has acknowledged. Read-only.
+its latest telemetry (the software version, and the last update's state) and the chain
+position head office has acknowledged. Read-only.
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ class BoxView:
     telemetry_time: str | None
     devices: dict[str, Any] = field(default_factory=dict)
     host: dict[str, Any] = field(default_factory=dict)
+    update: dict[str, Any] | None = None  # the box's last software update (telemetry)
 
     def as_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -92,12 +94,14 @@ def _view(row: tuple[Any, ...]) -> BoxView:
         telemetry_time=telemetry_time,
         devices=tele.get("devices", {}),
         host=tele.get("host", {}),
+        update=tele.get("update"),
     )
 
 
 def render(boxes: list[BoxView]) -> str:
     """A fixed-width table a person can scan: problems first in each row's last column."""
-    head = ("STORE", "BOX", "STATE", "LAST SEEN", "VERSION", "ACKED", "BACKLOG", "CLOCK", "DEVICES")
+    head: tuple[str, ...] = ("STORE", "BOX", "STATE", "LAST SEEN", "VERSION", "UPDATE")
+    head = (*head, "ACKED", "BACKLOG", "CLOCK", "DEVICES")
     rows = [head] + [
         (
             b.store,
@@ -105,6 +109,7 @@ def render(boxes: list[BoxView]) -> str:
             "online" if b.online else "OFFLINE",
             (b.last_seen or "-")[:19],
             b.version or "-",
+            _update(b.update),
             str(b.acknowledged_seq)
             + (f" (break@{b.chain_broken_at})" if b.chain_broken_at else ""),
             "-" if b.backlog is None else str(b.backlog),
@@ -118,6 +123,16 @@ def render(boxes: list[BoxView]) -> str:
     online = sum(b.online for b in boxes)
     lines.append(f"{len(boxes)} boxes, {online} online, {len(boxes) - online} offline")
     return "\n".join(lines)
+
+
+def _update(update: dict[str, Any] | None) -> str:
+    """`2.0.0 done`, `2.0.0 ROLLED_BACK`, `2.0.0 installed`: the last update's target and
+    state, in capitals when it did not end as head office wanted."""
+    if not update:
+        return "-"
+    state = str(update.get("state"))
+    shown = state.upper() if state in ("rolled_back", "failed") else state
+    return f"{update.get('version')} {shown}"
 
 
 def _devices(devices: dict[str, Any]) -> str:

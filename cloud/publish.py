@@ -1,5 +1,5 @@
 """Signed downlink from head office: keys, documents (catalog, members, orders, staff,
-config), commands.
+update, config), commands.
 
 Owns: Ed25519 key files (`cloud keys generate`), checking a document with the same model
 the box applies it with *before* anything is sent, the version counter per (kind, store,
@@ -271,6 +271,17 @@ def check_document(kind: str, document: dict[str, Any], source: str) -> None:
         from gateway.lane.staff_document import parse_staff_document
 
         parse_staff_document(document, source)
+    elif kind == "update":
+        from gateway.updates.bundle import UpdateDocument, UpdateManifest
+
+        try:
+            UpdateManifest.model_validate(UpdateDocument.model_validate(document).manifest)
+        except ValidationError as exc:
+            raise PublishError(
+                f"update refused: {exc.errors()[0]['msg']}",
+                where=source,
+                fix="give a bundle `cloud update build` made; nothing was sent",
+            ) from exc
     else:
         from gateway.settings import GatewaySettings
         from gateway.sync.config_keys import config_changes
@@ -367,7 +378,12 @@ def document_topic(root: str, kind: str, store: str, box: str | None) -> str:
             where=f"--box {box}",
             fix="leave out --box; every box of the store takes it",
         )
-    store_wide = {"catalog": topics.catalog, "orders": topics.orders, "staff": topics.staff}
+    store_wide = {
+        "catalog": topics.catalog,
+        "orders": topics.orders,
+        "staff": topics.staff,
+        "update": topics.update,
+    }
     return store_wide.get(kind, topics.members)
 
 

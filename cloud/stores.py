@@ -8,7 +8,7 @@ or a group only, so a mistyped store is refused instead of "published" to nobody
 differences a document would make (`preview`) are computed from the document last
 published to that store, plain code over two dicts. Whether a box applied or refused a
 version is what the box said (`document.applied` / `document.refused` events in
-`box_event`).
+`box_event`; for a software update, the update state in its telemetry).
 """
 
 from __future__ import annotations
@@ -174,6 +174,9 @@ def preview(kind: str, store: str, old: dict[str, Any] | None, new: dict[str, An
         shown.lines += _members_changes(old, new)
     elif kind == "staff":
         shown.lines += _staff_changes(old, new)
+    elif kind == "update":
+        if old.get("software") != new.get("software"):
+            shown.lines.append(f"software {old.get('software')} -> {new.get('software')}")
     else:
         shown.lines += _config_changes(old, new)
     if not shown.lines:
@@ -355,6 +358,8 @@ def box_states(
                 said = ("applied", "")
             elif event_kind == "document.refused" and body.get("version") == version:
                 said = ("refused", str(body.get("error") or body.get("reason", "")))
+        if kind == "update" and said[0] != "refused":
+            said = _update_state(db, store, box, version)
         states.append((box, said[0], said[1]))
     return states
 
@@ -374,3 +379,22 @@ def status_rows(db: Database, rollout: Rollout) -> list[dict[str, Any]]:
             }
         )
     return rows
+
+
+def _update_state(db: Database, store: str, box: str, version: int) -> tuple[BoxDocumentState, str]:
+    """An update is `applied` only once the box runs the new version and it answered its
+    health check (`done` in the box's telemetry), never when the box merely took the
+    order; a rollback or a failure is `refused` with what went wrong, so `cloud rollout
+    continue` does not spread a version the pilot stores rolled back."""
+    published = last_published(db, "update", store, None)
+    software = str(published[1].get("software")) if published else ""
+    row = db.one("SELECT telemetry FROM box_state WHERE store = ? AND box = ?", (store, box))
+    update = (json.loads(row[0]) if row and row[0] else {}).get("update") or {}
+    if update.get("id") != f"{software}-{version}":
+        return "waiting", ""
+    state = str(update.get("state"))
+    if state == "done":
+        return "applied", ""
+    if state in ("rolled_back", "failed"):
+        return "refused", f"{state}: {update.get('error') or ''}".rstrip(": ")
+    return "waiting", state

@@ -29,6 +29,7 @@ COMMAND_MODULES = (
     "gateway.commands.stock",
     "gateway.commands.devices",
     "gateway.sync.cli",
+    "gateway.updates.cli",
     "gateway.commands.enrol",
     "gateway.daemon.cli",
     "gateway.harness.cli",

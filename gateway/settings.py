@@ -19,7 +19,12 @@ from pydantic_settings import (
 
 from devices.settings import DeviceSettings
 from gateway.broker_identity import identity_overlay, read_identity
-from gateway.daemon.settings import AnomalySettings, BackupSettings, DaemonSettings
+from gateway.daemon.settings import (
+    AnomalySettings,
+    BackupSettings,
+    DaemonSettings,
+    UpdateSettings,
+)
 from gateway.errors import SettingsError
 from gateway.journal.settings import JournalSettings
 from gateway.lane.settings import LaneSettings
@@ -217,6 +222,7 @@ class GatewaySettings(TomlSettings):
     anomalies: AnomalySettings = Field(default_factory=AnomalySettings)
     screens: ScreensSettings = Field(default_factory=ScreensSettings)
     payments: PaymentSettings = Field(default_factory=PaymentSettings)
+    update: UpdateSettings = Field(default_factory=UpdateSettings)
 
 
 def load_settings(path: str | Path | None = None) -> GatewaySettings:

@@ -32,7 +32,7 @@ import sys
 import threading
 from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path
 from typing import Any, cast
@@ -53,6 +53,7 @@ from devices.runner import (
     scanner_loop,
 )
 from devices.settings import DeviceSettings
+from gateway import __version__
 from gateway.cardsafe import mask_card_data
 from gateway.catalog.catalog import Catalog
 from gateway.catalog.store import CatalogStore
@@ -90,11 +91,14 @@ from gateway.daemon.requests import (
     StatusRequest,
     StockRequest,
     SyncNowRequest,
+    UpdateLockRequest,
+    UpdateRecordRequest,
     ZReportRequest,
     parse_request,
 )
 from gateway.daemon.screens import Call, Screens
 from gateway.daemon.till import PrinterWorker, TillEffects
+from gateway.daemon.updates import UpdateDesk
 from gateway.daemon.wallet_till import WalletTill
 from gateway.database import open_database
 from gateway.errors import StoregateError
@@ -215,6 +219,7 @@ class Box:
         self.screens = Screens()
         self.chain_broken: ChainBroken | None = None
         self.config_pending = False  # head office's settings wait for the sale to end
+        self.updates = UpdateDesk(self)  # software updates: order, lock, journalled steps
         self.next_backup = self.clock.monotonic() + settings.backup.interval_hours * 3600
         self.next_screens_tick = 0.0  # the screens' clock, sync light and thank-you timer
         self.counts = {"events": 0, "sales": 0, "refusals": 0}
@@ -248,6 +253,8 @@ class Box:
             AcceptBreakRequest: self._accept_break,
             ReprintRequest: self._reprint_request,
             StockRequest: self._stock_request,
+            UpdateLockRequest: lambda r: self.updates.lock(r.version, r.peer_uid),
+            UpdateRecordRequest: lambda r: self.updates.record_steps(r.peer_uid),
         }
 
     # -- life cycle -----------------------------------------------------------------------
@@ -312,6 +319,7 @@ class Box:
         self.printer.start()
         self._reprint_unprinted()
         self._start_devices()
+        self._record_update_steps()
         self._start_sync()
         self._check_chain()
         self.control = ControlServer(
@@ -539,6 +547,14 @@ class Box:
             lambda: self.sync.link_status() if self.sync else None, self.journal, self.db.conn
         )
 
+    def _record_update_steps(self) -> None:
+        """The steps an update took while this daemon was not running (the switch and
+        restart that started this version, or the rollback), journalled now."""
+        try:
+            self.updates.record_steps(check_peer=False)
+        except (StoregateError, OSError, KeyError, TypeError) as exc:
+            self.alert("update", f"the update's steps could not be journalled: {exc}")
+
     def _start_sync(self) -> None:
         """Start sync; when its state file cannot be opened (a full disk) the box sells
         without it, says so, and tries again every SYNC_RETRY_S from housekeeping."""
@@ -555,6 +571,7 @@ class Box:
                 sink=MainLoopDocuments(self.inbox),
                 registry=register_remote_commands(CommandRegistry(), self),
                 devices=self._device_health,
+                update=self.updates.health,
                 clock=self.clock.stamp,
             )
         except StoregateError as exc:
@@ -711,13 +728,16 @@ class Box:
         self.screens.observe(message)
         log.info("device %s: %s", message.device, message.reason)
 
-    def _submit(self, body: dict[str, Any]) -> dict[str, Any]:
+    def _submit(self, body: dict[str, Any], peer_uid: int | None = None) -> dict[str, Any]:
         """Called on the control thread: parse the request, queue it and wait for the main
-        loop. A request that does not parse is answered here, without the loop."""
+        loop. A request that does not parse is answered here, without the loop. The
+        updater's requests carry the peer's user id the kernel reported."""
         try:
             request = parse_request(body)
         except BadRequest as exc:
             return {"ok": False, "error": exc.describe(), "exit_code": exc.exit_code}
+        if isinstance(request, UpdateLockRequest | UpdateRecordRequest):
+            request = replace(request, peer_uid=peer_uid)
         reply: queue.SimpleQueue[dict[str, Any]] = queue.SimpleQueue()
         self.inbox.put(Request(request, reply))
         try:
@@ -1094,6 +1114,8 @@ class Box:
                     "staff from head office: %s",
                     "; ".join(f"{k} {', '.join(body[k]) or '-'}" for k in parts),
                 )
+            elif job.kind == "update":
+                self.updates.offered(job.version, job.document)
             elif job.kind == "orders":
                 from gateway.stock.orders import OrderStore, parse_orders
 
@@ -1304,8 +1326,11 @@ class Box:
         sync = self.sync.status() if self.sync is not None else {"state": "disabled"}
         if self.sync_failure is not None:
             sync = {"state": "not started", "error": self.sync_failure}
+        update = self.updates.health()
         return {
             "pid": os.getpid(),
+            "version": __version__,
+            "update": update.model_dump() if update is not None else None,
             "uptime_s": round(self.clock.monotonic() - self.started, 1),
             "lane": self.lane_view(),
             "devices": self.devices,

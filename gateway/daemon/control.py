@@ -14,6 +14,7 @@ import grp
 import json
 import os
 import socket
+import struct
 import threading
 from collections.abc import Callable
 from pathlib import Path
@@ -22,7 +23,8 @@ from typing import Any
 from gateway.errors import StoregateError
 from gateway.settings import GatewaySettings
 
-Submit = Callable[[dict[str, Any]], dict[str, Any]]
+# The request and the peer's user id (SO_PEERCRED: the kernel's word, not the client's).
+Submit = Callable[[dict[str, Any], int | None], dict[str, Any]]
 MAX_REQUEST = 64 * 1024 * 1024  # `gateway catalog load` sends a whole catalog document
 
 
@@ -100,6 +102,7 @@ class ControlServer:
         """One request per line until the client closes (a till keeps its connection)."""
         with conn:
             conn.settimeout(300)
+            peer = _peer_uid(conn)
             reader = conn.makefile("rb")
             while not self._stop.is_set():
                 try:
@@ -108,22 +111,32 @@ class ControlServer:
                     return
                 if not line:
                     return
-                reply = self._reply(line)
+                reply = self._reply(line, peer)
                 try:
                     conn.sendall(json.dumps(reply, default=str).encode() + b"\n")
                 except OSError:
                     return
 
-    def _reply(self, line: bytes) -> dict[str, Any]:
+    def _reply(self, line: bytes, peer: int | None) -> dict[str, Any]:
         try:
             if len(line) > MAX_REQUEST:
                 raise ValueError("request too long")
             request = json.loads(line)
             if not isinstance(request, dict):
                 raise ValueError("a request is a JSON object")
-            return self.submit(request)
+            return self.submit(request, peer)
         except ValueError as exc:
             return {"ok": False, "error": f"bad request: {exc}"}
+
+
+def _peer_uid(conn: socket.socket) -> int | None:
+    """The connecting process's user id, as the kernel saw it at connect (Linux)."""
+    try:
+        raw = conn.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, struct.calcsize("3i"))
+    except (OSError, AttributeError):
+        return None
+    _, uid, _ = struct.unpack("3i", raw)
+    return int(uid)
 
 
 def _read_line(conn: socket.socket) -> bytes:

@@ -36,13 +36,18 @@ UNITS = (
     "storegate-cloud.service",
     "storegate-backup.service",
     "storegate-backup.timer",
+    "storegate-update.service",
+    "storegate-update.path",
 )
-ENABLED = ("storegate.service", "storegate-backup.timer")
+ENABLED = ("storegate.service", "storegate-backup.timer", "storegate-update.path")
 STATIC_RULES = "70-storegate.rules"
 DEVICE_RULES = "71-storegate-devices.rules"
 CONFIG = "etc/storegate/gateway.toml"
 CATALOG = "etc/storegate/catalog.json"
 VENV = "opt/storegate/venv"
+# What the units run: a link to the environment in force, which the updater switches
+# (docs/install.md, "Software updates"); made to point at VENV once, never replaced.
+CURRENT = "opt/storegate/current"
 
 
 class InstallError(StoregateError):
@@ -293,6 +298,17 @@ def _snapshot(root: Path, files: tuple[str, ...]) -> list[str]:
     return [(root / f).read_text() if (root / f).exists() else "" for f in files]
 
 
+def install_current(report: InstallReport) -> None:
+    """`/opt/storegate/current -> venv` on a first install; an existing link is left as
+    it is (an update may have switched it to a newer environment)."""
+    link = report.root / CURRENT
+    if link.is_symlink():
+        report.note(False, str(link))
+        return
+    link.symlink_to("venv")
+    report.note(True, str(link))
+
+
 def install_venv(report: InstallReport, venv_from: Path | None) -> None:
     """The virtual environment: a fresh one with storegate installed, or a link to one."""
     target = report.root / VENV
@@ -329,6 +345,7 @@ def enable_units(report: InstallReport) -> None:
         for w in (
             "multi-user.target.wants/storegate.service",
             "timers.target.wants/storegate-backup.timer",
+            "multi-user.target.wants/storegate-update.path",
         )
     ]
     before = all(w.is_symlink() for w in wants)
@@ -356,7 +373,14 @@ def reload_live(report: InstallReport) -> None:
             "applying udev rules",
         )
     _run(
-        ["systemctl", "start", "storegate.service", "storegate-backup.timer"], "starting storegate"
+        [
+            "systemctl",
+            "start",
+            "storegate.service",
+            "storegate-backup.timer",
+            "storegate-update.path",
+        ],
+        "starting storegate",
     )
 
 
@@ -366,6 +390,7 @@ def install(root: Path, venv_from: Path | None = None) -> InstallReport:
     install_accounts(report)
     install_config(report)
     install_venv(report, venv_from)
+    install_current(report)
     enable_units(report)
     if live_system(root) and report.changed:
         reload_live(report)
@@ -420,6 +445,8 @@ def uninstall(root: Path, purge: bool = False, force: bool = False) -> InstallRe
         "/etc/sysusers.d/storegate.conf",
         "/etc/tmpfiles.d/storegate.conf",
         "/opt/storegate/venv",
+        "/opt/storegate/current",
+        "/opt/storegate/venvs",
     ]
     if purge:
         paths += ["/var/lib/storegate", "/etc/storegate"]

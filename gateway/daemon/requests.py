@@ -67,6 +67,23 @@ class SyncNowRequest:
 
 
 @dataclass(frozen=True)
+class UpdateLockRequest:
+    """`{"command": "update_lock", "version": V}`: the updater asks the daemon to stop
+    now, between sales (docs/install.md, "Software updates"). Root or the service's own
+    user only (`peer_uid`, from the socket's peer credentials, never from the body)."""
+
+    version: str | None
+    peer_uid: int | None = None
+
+
+@dataclass(frozen=True)
+class UpdateRecordRequest:
+    """`{"command": "update_record"}`: journal the update's steps from its state file."""
+
+    peer_uid: int | None = None
+
+
+@dataclass(frozen=True)
 class BackupRequest:
     """`{"command": "backup"}`: answered off the loop (seconds of I/O)."""
 
@@ -161,6 +178,8 @@ ControlRequest = (
     | AcceptBreakRequest
     | ReprintRequest
     | StockRequest
+    | UpdateLockRequest
+    | UpdateRecordRequest
 )
 
 
@@ -336,6 +355,8 @@ PARSERS: dict[str, Callable[[Mapping[str, Any]], ControlRequest]] = {
     "accept_break": _accept_break,
     "reprint": _reprint,
     "stock": _stock,
+    "update_lock": lambda body: UpdateLockRequest(_text(body, "version", "update_lock")),
+    "update_record": lambda _: UpdateRecordRequest(),
 }
 
 

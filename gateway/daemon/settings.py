@@ -64,3 +64,30 @@ class AnomalySettings(_Section):
     )
     failed_pins: int = Field(3, ge=1, description="failed PIN entries within the window")
     failed_pin_window_s: float = Field(300.0, gt=0)
+
+
+class UpdateSettings(_Section):
+    """Signed software updates (docs/install.md, "Software updates"): where the virtual
+    environments live, how the service is restarted and how long it has to be ready."""
+
+    enabled: bool = Field(
+        True, description="take `update` documents from head office (false: refuse them)"
+    )
+    link: Path = Field(
+        Path("/opt/storegate/current"),
+        description="the symlink the service runs from, switched between environments",
+    )
+    environments: Path = Field(
+        Path("/opt/storegate/venvs"), description="where each version's environment is built"
+    )
+    restart_command: list[str] = Field(
+        ["systemctl", "restart", "storegate.service"],
+        min_length=1,
+        description="restarts the box's service (run by the updater, as root)",
+    )
+    health_timeout_s: float = Field(
+        60.0, gt=0, le=3600, description="seconds the new version has to answer `gateway status`"
+    )
+    lock_retry_s: float = Field(
+        10.0, gt=0, description="seconds between asks for the update lock while a sale is open"
+    )

@@ -36,7 +36,7 @@ def render_status(s: dict[str, Any]) -> str:
     lane, journal, clock = s["lane"], s["journal"], s["clock"]
     sync = s.get("sync", {})
     lines = [
-        f"daemon   pid {s['pid']}, up {s['uptime_s']} s",
+        f"daemon   pid {s['pid']}, up {s['uptime_s']} s, version {s.get('version', '?')}",
         f"lane     {lane['state']}"
         + (f", cashier {lane['cashier']}" if lane["cashier"] else "")
         + (f", sale of {lane['lines']} line(s), total {lane['total']}" if lane["total"] else ""),
@@ -49,6 +49,11 @@ def render_status(s: dict[str, Any]) -> str:
         f"printer  {s['printer']}",
         _access_line(s.get("access") or {}),
     ]
+    if update := s.get("update"):
+        lines.append(
+            f"update   {update['from_version']} -> {update['version']}: {update['state']}"
+            + (f" ({update['error']})" if update.get("error") else "")
+        )
     for name, device in sorted(s["devices"].items()):
         lines.append(
             f"device   {name} ({device.get('role')}): {device.get('state')} "

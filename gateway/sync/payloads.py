@@ -165,6 +165,19 @@ class HostHealth(BaseModel):
     disk_free: int | None
 
 
+class UpdateHealth(BaseModel):
+    """The box's last software update (docs/install.md, "Software updates"): the state
+    of gateway.updates.machine it is in, from which version to which, and what failed."""
+
+    model_config = ConfigDict(extra="forbid")
+    id: str
+    state: str = Field(pattern=r"^[a-z_]{1,32}$")
+    version: str
+    from_version: str
+    at: str | None = None
+    error: str | None = Field(None, max_length=2000)
+
+
 class Telemetry(Payload):
     """`.../telemetry` (QoS 1, through the bounded queue): periodic and on-change health."""
 
@@ -178,17 +191,18 @@ class Telemetry(Payload):
     queue: QueueHealth
     reconnects: Seq
     devices: dict[str, DeviceHealth] = Field(default_factory=dict)
+    update: UpdateHealth | None = Field(None, description="the last software update, if any")
 
 
 # ---------------------------------------------------------------- down: signed
 
 
-DocumentKind = Literal["catalog", "members", "config", "orders", "staff"]
+DocumentKind = Literal["catalog", "members", "config", "orders", "staff", "update"]
 
 
 class SignedDocument(Payload):
     """Retained on `{store}/catalog`, `{store}/members`, `{store}/orders`, `{store}/staff`,
-    `{store}/{box}/config`.
+    `{store}/update`, `{store}/{box}/config`.
 
     `signature` is Ed25519 by the key `key_id` over the canonical JSON of every other field
     (gateway.sync.signing). `version` must exceed the one in force; `box` is null for

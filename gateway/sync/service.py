@@ -68,6 +68,7 @@ from gateway.sync.payloads import (
     QueueHealth,
     Severity,
     Telemetry,
+    UpdateHealth,
 )
 from gateway.sync.signing import TrustedKeys
 from gateway.sync.store import Channel, SyncStore
@@ -203,6 +204,7 @@ class SyncService:
         sink: DocumentSink | None = None,
         registry: CommandRegistry | None = None,
         devices: Callable[[], dict[str, DeviceHealth]] = dict,
+        update: Callable[[], UpdateHealth | None] = lambda: None,
         clock: WallClock | None = None,
         monotonic: Callable[[], float] = time.monotonic,
         rng: random.Random | None = None,
@@ -213,6 +215,7 @@ class SyncService:
         self.topics = Topics(config.root_topic, config.store, config.box)
         self._acknowledge = acknowledge
         self._devices = devices
+        self._update = update
         self._clock: WallClock = clock or system_clock
         self._mono = monotonic
         self._new_id = new_id or (lambda: uuid.uuid4().hex)
@@ -713,16 +716,20 @@ class SyncService:
             return
         self._next_change_check = now + min(CHANGE_CHECK_EVERY, self.config.telemetry_interval)
         devices = self._devices()
+        update = self._update()
         _, synced = self._clock()
-        key = change_key(devices, synced)
+        key = change_key(devices, synced, update)
         if not self._telemetry.due(now, key):
             return
         self._telemetry.sent(now, key)
         self._queue(
-            "telemetry", self._telemetry_payload(devices, synced).model_dump_json().encode()
+            "telemetry",
+            self._telemetry_payload(devices, synced, update).model_dump_json().encode(),
         )
 
-    def _telemetry_payload(self, devices: dict[str, DeviceHealth], synced: bool) -> Telemetry:
+    def _telemetry_payload(
+        self, devices: dict[str, DeviceHealth], synced: bool, update: UpdateHealth | None = None
+    ) -> Telemetry:
         count, oldest = self._journal.backlog()
         age = None
         if oldest is not None:
@@ -749,6 +756,7 @@ class SyncService:
             ),
             reconnects=self._reconnects,
             devices=devices,
+            update=update,
         )
 
     # ------------------------------------------------------------ helpers

@@ -14,7 +14,7 @@ import shutil
 from collections.abc import Hashable
 from pathlib import Path
 
-from gateway.sync.payloads import DeviceHealth, HostHealth
+from gateway.sync.payloads import DeviceHealth, HostHealth, UpdateHealth
 
 
 class TelemetryPolicy:
@@ -35,11 +35,15 @@ class TelemetryPolicy:
         self._last_key = key
 
 
-def change_key(devices: dict[str, DeviceHealth], clock_synced: bool) -> Hashable:
-    """What must be reported at once when it changes (not load, memory or backlog)."""
+def change_key(
+    devices: dict[str, DeviceHealth], clock_synced: bool, update: UpdateHealth | None = None
+) -> Hashable:
+    """What must be reported at once when it changes (not load, memory or backlog): the
+    devices, the clock, and a software update's state."""
     return (
         clock_synced,
         tuple(sorted((name, d.state, d.error, d.paper) for name, d in devices.items())),
+        None if update is None else (update.id, update.state),
     )
 
 

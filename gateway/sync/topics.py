@@ -87,6 +87,12 @@ class Topics:
         return f"{self.root}/{self.store}/staff"
 
     @property
+    def update(self) -> str:
+        """The software version head office wants the store's boxes to run (docs/install.md,
+        "Software updates")."""
+        return f"{self.root}/{self.store}/update"
+
+    @property
     def head_office_state(self) -> str:
         return f"{self.root}/{HEAD_OFFICE_LEVEL}/state"
 
@@ -106,6 +112,7 @@ class Topics:
             self.members,
             self.orders,
             self.staff,
+            self.update,
         ]
 
     def document_kind(self, topic: str) -> str | None:
@@ -116,6 +123,7 @@ class Topics:
             self.config: "config",
             self.orders: "orders",
             self.staff: "staff",
+            self.update: "update",
         }
         return kinds.get(topic)
 

@@ -69,3 +69,22 @@ def test_box_to_ingest_through_tls_and_acl(
     finally:
         box.stop()
         worker.stop()
+
+
+def test_a_box_reads_its_own_stores_update_document_only(shipped: ShippedBroker) -> None:
+    """The software update topic (docs/install.md "Software updates") under the same ACL:
+    a box reads its own store's, not another store's, and cannot write its own."""
+    office = shipped.probe("storegate-office", "cloud-office-test", office=True)
+    box = shipped.probe("store-1/box-1", "storegate-store-1-box-1")
+    try:
+        codes = box.subscribe(f"{ROOT}/store-1/update", f"{ROOT}/store-2/update")
+        assert codes[0] == 1 and codes[1] >= 0x80, codes
+        office.client.publish(f"{ROOT}/store-1/update", "u1", qos=1).wait_for_publish(5)
+        office.client.publish(f"{ROOT}/store-2/update", "u2", qos=1).wait_for_publish(5)
+        box.client.publish(f"{ROOT}/store-1/update", "forged", qos=1)
+        assert eventually(lambda: f"{ROOT}/store-1/update u1" in box.seen, 5)
+        time.sleep(1.0)  # what was refused must stay away: give it time to (not) arrive
+        assert box.seen == [f"{ROOT}/store-1/update u1"]
+    finally:
+        for probe in (office, box):
+            probe.close()

@@ -18,6 +18,8 @@ UNITS = (
     "storegate-cloud.service",
     "storegate-backup.service",
     "storegate-backup.timer",
+    "storegate-update.service",
+    "storegate-update.path",
 )
 
 
@@ -69,6 +71,10 @@ def test_install_creates_user_dirs_units_rules_config_and_enables(tmp_path: Path
     assert (tmp_path / "etc/systemd/system/timers.target.wants/storegate-backup.timer").is_symlink()
     assert (tmp_path / "etc/udev/rules.d/70-storegate.rules").exists()
     assert (tmp_path / "opt/storegate/venv").resolve() == Path(sys.prefix).resolve()
+    # The units run /opt/storegate/current, which the updater switches (docs/install.md).
+    assert os.readlink(tmp_path / "opt/storegate/current") == "venv"
+    wants = tmp_path / "etc/systemd/system/multi-user.target.wants"
+    assert (wants / "storegate-update.path").is_symlink()
     config = str(tmp_path / "etc/storegate/gateway.toml")
     # The starter config names the live /etc/storegate/catalog.json; in this scratch root
     # the catalog the install wrote is under tmp_path.
@@ -201,6 +207,7 @@ def test_units_pass_systemd_analyze_verify(tmp_path: Path) -> None:
     # the commands exist, and change nothing else.
     for unit in UNITS:
         text = (ROOT / "systemd" / unit).read_text()
+        text = text.replace("/opt/storegate/current", sys.prefix)
         (tmp_path / unit).write_text(text.replace("/opt/storegate/venv", sys.prefix))
     if shutil.which("systemd-analyze") is None:
         for unit in UNITS:
