@@ -324,6 +324,8 @@ def main() -> int:
     parser.add_argument(
         "--budget", type=float, default=120, help="seconds a page may take in all (then n < Q)"
     )
+    parser.add_argument("--keep", action="store_true", help="keep the database (prints it)")
+    parser.add_argument("--url", help="time the pages over a database a --keep run left")
     args = parser.parse_args()
     print(
         f"load average at start: {' '.join(f'{x:.2f}' for x in os.getloadavg())} on "
@@ -331,11 +333,17 @@ def main() -> int:
         flush=True,
     )
     today = datetime.now(UTC).date()
-    name, url = fresh_pg()
+    if args.url:  # a database an earlier --keep run loaded (for profiling): no load
+        name, url = "", args.url
+    else:
+        name, url = fresh_pg()
     try:
-        prepared(url)
         started = time.perf_counter()
-        records, lines = load_fleet(url, args, today)
+        if not args.url:
+            prepared(url)
+            records, lines = load_fleet(url, args, today)
+        else:
+            records, lines = 0, 0
         with psycopg.connect(url) as conn:
             size = conn.execute(
                 "SELECT pg_size_pretty(pg_database_size(current_database()))"
@@ -351,7 +359,10 @@ def main() -> int:
         log.mkdir()
         met = measure(url, args, today, log)
     finally:
-        drop_pg(name)
+        if args.keep or args.url:
+            print(f"database kept: {url}")
+        else:
+            drop_pg(name)
     print(f"load average at end: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
     return 0 if met else 1
 
