@@ -180,7 +180,7 @@ def _number(value: Any, name: str) -> Any:
 def net_by_store(db: Database, day: date, stores: list[str]) -> dict[str, tuple[int, Decimal]]:
     """Each store's tickets and net (sales - refunds) on `day`: the figures of
     `cloud report sales --by store` for that day."""
-    if db.dialect == "postgresql":  # NUMERIC sums exactly in the server: 500 rows, not 30,000
+    if db.dialect == "postgresql":  # NUMERIC sums exactly in the server: 500 rows, not 24,000
         rows = db.query(
             "SELECT store, sum(tickets), sum(sales) - sum(refunds) FROM sales_summary "
             "WHERE business_day = ? GROUP BY store",
