@@ -7,8 +7,10 @@ talk MQTT.
 
 Theory of operation, for any number of workers on one database:
 - Records are inserted with `ON CONFLICT DO NOTHING` on (store, box, seq): a re-delivery
-  changes nothing. The same key arriving with another hash is a `record.conflict` alert and
-  the stored record stays.
+  changes nothing. The records a transaction did insert, and only those, are added to
+  `sales_summary` in it (`cloud.sales_summary.add`), so the summary counts each once.
+  The same key arriving with another hash is a `record.conflict` alert and the stored
+  record stays.
 - After inserting (in (store, box, seq) order), each box's `box_chain` row is locked
   (`FOR UPDATE`; SQLite's writer lock does the same), in (store, box) order so two
   workers never deadlock. Holding it, the worker walks
@@ -34,6 +36,7 @@ from dataclasses import dataclass
 from hashlib import sha256
 from typing import Any
 
+from cloud import sales_summary
 from cloud.alerts import raise_alert
 from cloud.db import Database
 from cloud.inbound import (
@@ -162,18 +165,27 @@ class IngestStore:
         if not rows:
             return 0
         if self.db.dialect == "postgresql":
-            return self._insert_copy(rows)
-        cur = self.db.conn.cursor()
-        before = self.db.conn.raw.total_changes
-        cur.executemany(
-            f"INSERT INTO journal_record ({_RECORD_COLUMNS}) VALUES "
-            "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (store, box, seq) DO NOTHING",
-            rows,
+            inserted = self._insert_copy(rows)
+        else:
+            cur = self.db.conn.cursor()
+            inserted = set()
+            for row in rows:
+                cur.execute(
+                    f"INSERT INTO journal_record ({_RECORD_COLUMNS}) VALUES "
+                    "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (store, box, seq) DO NOTHING",
+                    row,
+                )
+                if cur.rowcount == 1:
+                    inserted.add((row[0], row[1], row[2]))
+        # Only what this transaction stored is added: a re-delivery adds nothing.
+        sales_summary.add(
+            self.db, [(r[0], r[6], r[7]) for r in rows if (r[0], r[1], r[2]) in inserted]
         )
-        return int(self.db.conn.raw.total_changes - before)
+        return len(inserted)
 
-    def _insert_copy(self, rows: list[tuple[Any, ...]]) -> int:
-        """COPY into a per-connection staging table, then one INSERT ... ON CONFLICT."""
+    def _insert_copy(self, rows: list[tuple[Any, ...]]) -> set[tuple[str, str, int]]:
+        """COPY into a per-connection staging table, then one INSERT ... ON CONFLICT;
+        returns the keys it inserted."""
         cur = self.db.conn.cursor()
         if self._staging_on is not self.db.conn:  # temp tables live per connection
             cur.execute(
@@ -186,9 +198,10 @@ class IngestStore:
                 copy.write_row(row)
         cur.execute(
             f"INSERT INTO journal_record ({_RECORD_COLUMNS}) SELECT {_RECORD_COLUMNS} "
-            "FROM incoming_record ON CONFLICT (store, box, seq) DO NOTHING"
+            "FROM incoming_record ON CONFLICT (store, box, seq) DO NOTHING "
+            "RETURNING store, box, seq"
         )
-        inserted = int(cur.rowcount)
+        inserted = {(str(s), str(b), int(q)) for s, b, q in cur.fetchall()}
         cur.execute("TRUNCATE incoming_record")
         return inserted
 

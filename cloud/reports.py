@@ -15,7 +15,7 @@ net = sales - refunds; voids and no-sales never count as sales.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import ROUND_HALF_UP, Decimal
@@ -48,6 +48,11 @@ def average(total: Decimal, count: int) -> Decimal:
     """An average amount, to the cent half up (the money kernel's rounding); 0.00 of no
     count. Public: every report module (cloud.affinity too) averages the same way."""
     return round_money(total / count, 2, Rounding.HALF_UP) if count else ZERO
+
+
+def key_of(by: str) -> Callable[[Entry], str]:
+    """The key a record is counted under when a report is by store/box/day/hour/cashier."""
+    return _key_of(by)
 
 
 def _key_of(by: str) -> Callable[[Entry], str]:
@@ -90,11 +95,15 @@ def sales_by(loaded: Loaded, by: str) -> Table:
             row[2] += entry.body.totals.total
         elif isinstance(entry.body, RefundBody):
             row[3] += entry.body.total
-    table = Table(
-        f"Sales by {by}",
-        [by, "tickets", "items", "sales", "refunds", "net"],
-        notes=skip_notes(loaded),
-    )
+    table = sales_table(by, {name: tuple(row) for name, row in acc.items()})
+    table.notes = skip_notes(loaded)
+    return table
+
+
+def sales_table(by: str, acc: Mapping[str, Sequence[Any]]) -> Table:
+    """The sales table from its sums per key: (tickets, items, sales, refunds) — also what
+    the web pages build from `cloud.sales_summary`."""
+    table = Table(f"Sales by {by}", [by, "tickets", "items", "sales", "refunds", "net"])
     for name in sorted(acc):
         tickets, items, sales, refunds = acc[name]
         table.rows.append(
@@ -203,10 +212,17 @@ def refunds_voids(loaded: Loaded, by: str = "cashier") -> Table:
             row[4] += body.total
         elif entry.kind == "no_sale":
             row[5] += 1
+    table = refunds_voids_table(by, {name: tuple(row) for name, row in acc.items()})
+    table.notes = skip_notes(loaded)
+    return table
+
+
+def refunds_voids_table(by: str, acc: Mapping[str, Sequence[Any]]) -> Table:
+    """The refunds and voids table from its sums per key: (tickets, refunds, refunded,
+    voids, voided, no sales) — also what the web pages build from `cloud.sales_summary`."""
     table = Table(
         f"Refunds and voids by {by}",
         [by, "tickets", "refunds", "refunded", "voids", "voided", "no sales", "refund+void rate %"],
-        notes=skip_notes(loaded),
     )
     for name in sorted(acc):
         tickets, refunds, refunded, voids, voided, no_sales = acc[name]

@@ -12,6 +12,8 @@ text in SQLite, never a float. Journal bodies are the canonical JSON the hash co
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from cloud.db import CloudDatabaseError, Database
 
 TYPES = {
@@ -37,7 +39,15 @@ TYPES = {
     },
 }
 
-MIGRATIONS: list[list[str]] = [
+
+def _rebuild_sales_summary(db: Database) -> None:
+    from cloud.sales_summary import rebuild
+
+    rebuild(db)
+
+
+# A step is a statement, or a function of the database for what SQL cannot do (parse bodies).
+MIGRATIONS: list[list[str | Callable[[Database], None]]] = [
     # 1: journal, chain position, fleet state, events, telemetry, commands, alerts
     [
         """CREATE TABLE journal_record (
@@ -296,6 +306,18 @@ MIGRATIONS: list[list[str]] = [
             active {BOOL} NOT NULL, updated_by TEXT NOT NULL, updated_at TEXT NOT NULL)""",
         "CREATE INDEX staff_person_group ON staff_person (grp)",
     ],
+    # 15: the sales summary ingest keeps as it stores records (cloud/sales_summary.py), so
+    # the web pages read a day's figures without parsing its bodies (issue 18 item 9);
+    # filled from the records already stored
+    [
+        """CREATE TABLE sales_summary (
+            business_day TEXT NOT NULL, store TEXT NOT NULL, hour TEXT NOT NULL,
+            cashier TEXT NOT NULL, tickets {BIGINT} NOT NULL, items {QTY} NOT NULL,
+            sales {MONEY} NOT NULL, refund_count {BIGINT} NOT NULL, refunds {MONEY} NOT NULL,
+            voids {BIGINT} NOT NULL, voided {MONEY} NOT NULL, no_sales {BIGINT} NOT NULL,
+            PRIMARY KEY (business_day, store, hour, cashier))""",
+        _rebuild_sales_summary,
+    ],
 ]
 
 LATEST = len(MIGRATIONS)
@@ -338,7 +360,10 @@ def upgrade(db: Database) -> list[int]:
         for number in range(current_version(db) + 1, LATEST + 1):
             with db.transaction():
                 for statement in MIGRATIONS[number - 1]:
-                    db.execute(_spell(db, statement))
+                    if callable(statement):
+                        statement(db)
+                    else:
+                        db.execute(_spell(db, statement))
                 db.execute(
                     "INSERT INTO schema_version (version, applied_at) VALUES (?, ?)",
                     (number, _now()),

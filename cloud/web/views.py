@@ -1,5 +1,6 @@
 """What the pages show, read from head office's database for one account: plain values
-the templates render. Reuses the rooms' own readers (`cloud.fleet`, `cloud.sales`,
+the templates render. Reuses the rooms' own readers (`cloud.fleet`, `cloud.sales_summary`
+-- the sales figures ingest adds up as it stores records, so a page parses no bodies --
 `cloud.reports`, `cloud.alerts`, `cloud.stores`); never writes."""
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from cloud import reports
 from cloud.alerts import Alert, list_alerts
 from cloud.db import Database
 from cloud.fleet import BoxView, fleet
-from cloud.sales import Period, load
+from cloud.sales_summary import net_by_store, store_day
 from cloud.stores import box_states, last_published
 from cloud.web.accounts import Account, visible_stores
 
@@ -48,12 +49,6 @@ class StoreView:
     alerts: list[Alert] = field(default_factory=list)
 
 
-def _net_by_store(db: Database, day: date, stores: list[str]) -> dict[str, tuple[int, Decimal]]:
-    table = reports.sales_by(load(db, Period(day, day)), "store")
-    found = {str(r[0]): (int(r[1]), Decimal(r[5])) for r in table.rows}
-    return {s: found.get(s, (0, Decimal("0.00"))) for s in stores}
-
-
 def _change(now: Decimal, before: Decimal) -> str:
     if not before:
         return "new" if now else "-"
@@ -62,8 +57,8 @@ def _change(now: Decimal, before: Decimal) -> str:
 
 def dashboard(db: Database, account: Account, day: date) -> Dashboard:
     stores = visible_stores(db, account)
-    today = _net_by_store(db, day, stores)
-    before = _net_by_store(db, day - timedelta(days=7), stores)
+    today = net_by_store(db, day, stores)
+    before = net_by_store(db, day - timedelta(days=7), stores)
     rows = [
         StoreDay(s, today[s][0], today[s][1], before[s][1], _change(today[s][1], before[s][1]))
         for s in stores
@@ -88,15 +83,8 @@ def store_view(db: Database, account: Account, store: str, day: date) -> StoreVi
     404: it does not tell whether such a store exists)."""
     if store not in visible_stores(db, account):
         return None
-    loaded = load(db, Period(day, day), store)
-    view = StoreView(
-        store,
-        day,
-        reports.sales_by(loaded, "hour"),
-        reports.sales_by(loaded, "cashier"),
-        reports.refunds_voids(loaded, "cashier"),
-        fleet(db, store),
-    )
+    by_hour, by_cashier, refunds = store_day(db, store, day)
+    view = StoreView(store, day, by_hour, by_cashier, refunds, fleet(db, store))
     for kind in ("catalog", "members"):
         published = last_published(db, kind, store, None)
         if published is not None:
