@@ -26,6 +26,15 @@ def location(loc: Iterable[int | str], skip: frozenset[str] = frozenset()) -> st
     return out or "(document)"
 
 
+def first_problems(exc: ValidationError, count: int = 5) -> str:
+    """The first `count` problems of `exc` on one line (`loc: message; ...`): what a
+    refused downlink document, update manifest or orders / staff document says."""
+    return "; ".join(
+        f"{'.'.join(str(p) for p in e['loc']) or '(root)'}: {e['msg']}"
+        for e in exc.errors()[:count]
+    )
+
+
 def describe_errors(
     exc: ValidationError,
     *,

@@ -26,6 +26,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from gateway.cardsafe import has_card_data
 from gateway.errors import StoregateError
 from gateway.lane.pins import LEGACY_COST, SALT_BYTES, stored_cost
+from gateway.validation import first_problems
 
 SCHEMA: Literal["storegate.staff/1"] = "storegate.staff/1"
 CentralRole = Literal["cashier", "supervisor"]
@@ -153,10 +154,7 @@ def parse_staff_document(document: dict[str, Any], source: str) -> StaffDocument
     try:
         parsed = StaffDocument.model_validate(document)
     except ValidationError as exc:
-        problems = "; ".join(
-            f"{'.'.join(str(p) for p in e['loc']) or '(root)'}: {e['msg']}"
-            for e in exc.errors()[:5]
-        )
+        problems = first_problems(exc)
         raise StaffDocumentRefused(
             f"staff document refused: {problems}",
             where=source,

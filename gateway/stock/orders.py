@@ -21,6 +21,7 @@ from pydantic import BaseModel, ConfigDict, Field, PlainSerializer, ValidationEr
 
 from gateway.errors import StoregateError
 from gateway.stock.records import OrderLineRef
+from gateway.validation import first_problems
 
 Qty = Annotated[Decimal, Field(allow_inf_nan=False, ge=0), PlainSerializer(str, return_type=str)]
 
@@ -80,10 +81,7 @@ def parse_orders(document: dict[str, Any], source: str) -> OrdersDocument:
     try:
         parsed = OrdersDocument.model_validate(document)
     except ValidationError as exc:
-        problems = "; ".join(
-            f"{'.'.join(str(p) for p in e['loc']) or '(root)'}: {e['msg']}"
-            for e in exc.errors()[:5]
-        )
+        problems = first_problems(exc)
         raise OrdersRefused(
             f"orders document refused: {problems}",
             where=source,

@@ -28,6 +28,7 @@ from gateway.sync.signing import TrustedKeys
 from gateway.sync.store import SyncStore
 from gateway.sync.timefmt import iso
 from gateway.sync.topics import Topics
+from gateway.validation import first_problems
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -102,10 +103,7 @@ def validate(model: type[M], data: Any, where: str) -> M:
     try:
         return model.model_validate(data)
     except ValidationError as exc:
-        problems = "; ".join(
-            f"{'.'.join(str(p) for p in e['loc']) or '(root)'}: {e['msg']}"
-            for e in exc.errors()[:5]
-        )
+        problems = first_problems(exc)
         raise DownlinkRefused(
             "schema",
             f"does not match {model.__name__}: {problems}",

@@ -26,6 +26,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from gateway.errors import StoregateError
 from gateway.sync.errors import DownlinkRefused
 from gateway.sync.signing import TrustedKeys
+from gateway.validation import first_problems
 
 MANIFEST = "manifest.json"
 PACKAGE: Literal["storegate"] = (
@@ -89,10 +90,7 @@ def check_manifest(data: Any, keys: TrustedKeys, where: str) -> UpdateManifest:
     try:
         manifest = UpdateManifest.model_validate(data)
     except ValidationError as exc:
-        problems = "; ".join(
-            f"{'.'.join(str(p) for p in e['loc']) or '(root)'}: {e['msg']}"
-            for e in exc.errors()[:5]
-        )
+        problems = first_problems(exc)
         raise UpdateRefused(
             "schema",
             f"not an update manifest: {problems}",
