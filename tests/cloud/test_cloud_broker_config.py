@@ -12,6 +12,8 @@ import pytest
 from broker_testkit import ROOT, ShippedBroker
 from cloud_testkit import Box, assert_exactly_once, eventually, start_ingest
 
+from cloud.broker import acl_text
+
 BOXES = ["store-1/box-1", "store-2/box-1"]
 
 
@@ -88,3 +90,15 @@ def test_a_box_reads_its_own_stores_update_document_only(shipped: ShippedBroker)
     finally:
         for probe in (office, box):
             probe.close()
+
+
+def test_the_shipped_example_access_file_is_what_cloud_broker_acl_prints_today() -> None:
+    """docs/cloud.md points at config/mosquitto/access.example.json as an example of
+    `cloud broker acl`; it went stale once (no orders, staff or update topics), so it is
+    held to the generator: regenerate it with the line in the assertion message."""
+    example = Path(__file__).parents[2] / "config" / "mosquitto" / "access.example.json"
+    boxes = ["store-1/box-1", "store-1/box-2", "store-2/box-1"]
+    assert example.read_text(encoding="utf-8") == acl_text(ROOT, boxes), (
+        "regenerate: cloud broker acl --box store-1/box-1 --box store-1/box-2 "
+        "--box store-2/box-1 > config/mosquitto/access.example.json"
+    )
