@@ -197,3 +197,22 @@ def busy(loaded: Loaded, by: str) -> Table:
         label = list(key) if by == "month" else [key[0][2:], f"{key[1]}:00"]
         table.rows.append([*label, int(tickets), sales, average(sales, int(tickets))])
     return table
+
+
+def recommendations(
+    rules: Sequence[Rule], known: Iterable[str], per_product: int
+) -> dict[str, list[str]]:
+    """Often bought with: for each product, the consequents of its one-item rules A → B
+    in the rules' own order (lift, confidence, support), up to `per_product`, keeping only
+    products of `known` (the catalog being published: a product no longer sold is never
+    shown). Products with none are left out; keys sorted so the document is the same for
+    the same sales."""
+    catalog = set(known)
+    found: dict[str, list[str]] = defaultdict(list)
+    for rule in rules:
+        if len(rule.antecedent) != 1 or len(rule.consequent) != 1:
+            continue
+        (sku,), (other,) = rule.antecedent, rule.consequent
+        if sku in catalog and other in catalog and len(found[sku]) < per_product:
+            found[sku].append(other)
+    return {sku: found[sku] for sku in sorted(found) if found[sku]}

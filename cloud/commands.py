@@ -80,6 +80,7 @@ def register(sub: Any) -> None:
         members_cli,
         payments_cli,
         publish_cli,
+        recommend_cli,
         reports_cli,
         staff_cli,
         stock_cli,
@@ -91,7 +92,7 @@ def register(sub: Any) -> None:
     _register_db(sub)
     _register_ingest(sub)
     rooms = [fleet_cli, publish_cli, updates_cli, stores_cli, members_cli, alerts_cli]
-    rooms += [chain_cli, reports_cli]
+    rooms += [chain_cli, reports_cli, recommend_cli]
     for room in (
         boxes_cli,
         logs_cli,

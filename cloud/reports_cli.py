@@ -217,13 +217,13 @@ def _mining(loaded: Loaded, args: argparse.Namespace) -> reports.Table:
         return affinity.busy(loaded, args.by)
     return affinity.affinity(
         loaded,
-        min_support=_fraction(args.min_support, "--min-support"),
-        min_confidence=_fraction(args.min_confidence, "--min-confidence"),
+        min_support=share_arg(args.min_support, "--min-support"),
+        min_confidence=share_arg(args.min_confidence, "--min-confidence"),
         limit=args.limit,
     )
 
 
-def _fraction(text: str, where: str) -> Decimal:
+def share_arg(text: str, where: str) -> Decimal:
     try:
         value = Decimal(text)
     except InvalidOperation:

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from gateway.catalog.catalog import load_catalog_file
+from gateway.catalog.catalog import build_catalog, load_catalog_file
 from gateway.catalog.document import CatalogError, json_schema, parse_document, read_document
 from gateway.catalog.store import CatalogStore
 from gateway.database import open_database
@@ -175,3 +175,25 @@ def test_store_keeps_the_catalog_in_force_across_bad_and_old_documents(tmp_path:
     loaded = reopened.load()
     assert loaded is not None and loaded.version == 3 and len(loaded.products) == 10
     assert reopened.sku_for_barcode("4006381333931") is None
+
+
+def test_recommendations_name_products_of_the_catalog_and_fit_the_screen() -> None:
+    doc = example()
+    doc["recommendations"] = {
+        "MILK-1L": ["BREAD-BRN", "OIL-OLIVE"],
+        "GHOST": ["MILK-1L"],
+        "BREAD-BRN": ["BREAD-BRN", "NOPE"],
+        "OIL-OLIVE": ["MILK-1L", "MILK-1L"],
+        "PEN-HL": ["MILK-1L", "BREAD-BRN", "OIL-OLIVE", "APPLE-GALA"],
+    }
+    assert problems_of(doc) == [
+        "recommendations['GHOST']: unknown product 'GHOST'",
+        "recommendations['BREAD-BRN']: unknown product 'NOPE'",
+        "recommendations['BREAD-BRN']: a product cannot be recommended with itself",
+        "recommendations['OIL-OLIVE']: an item is listed twice",
+        "recommendations['PEN-HL']: 4 items, at most 3 are shown",
+    ]
+    doc["recommendations"] = {"MILK-1L": ["BREAD-BRN", "OIL-OLIVE"]}
+    catalog = build_catalog(parse_document(doc))
+    assert [p.sku for p in catalog.recommended_with("MILK-1L")] == ["BREAD-BRN", "OIL-OLIVE"]
+    assert catalog.recommended_with("BREAD-BRN") == ()

@@ -105,6 +105,12 @@ class Catalog:
         product = self.products.get(sku)
         return product.names.get(language) if product is not None else None
 
+    def recommended_with(self, sku: str) -> tuple[Product, ...]:
+        """The products head office found often bought with `sku`, best first (the
+        document's `recommendations`; empty when it has none)."""
+        others = self.document.recommendations.get(sku, ())
+        return tuple(self.products[other] for other in others if other in self.products)
+
     def promotion_name(self, promotion: str, language: str) -> str | None:
         """The promotion's name in `language` (its `names`), None when it has none."""
         promo = self.promotions.get(promotion)

@@ -424,6 +424,11 @@ class CatalogDocument(Model):
         default_factory=list, description="open-price keys (docs/catalog.md)"
     )
     promotions: list[Promotion] = Field(default_factory=list)
+    recommendations: dict[str, list[str]] = Field(
+        default_factory=dict,
+        description="sku -> up to 3 skus often bought with it (head office's association "
+        "rules, `cloud recommend`), shown on the customer screen",
+    )
 
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
 
@@ -543,7 +548,34 @@ def cross_check(doc: CatalogDocument) -> list[str]:
     for i, promo in enumerate(doc.promotions):
         _check_promotion(promo, f"promotions[{i}] ({promo.id})", skus, categories, places, problems)
     _unique(doc.promotions, "id", "promotions", problems)
+    _check_recommendations(doc.recommendations, skus, problems)
     return problems
+
+
+MAX_RECOMMENDATIONS = 3
+"""What the customer screen has room for beside the line just scanned."""
+
+
+def _check_recommendations(
+    recommendations: dict[str, list[str]], skus: set[str], problems: list[str]
+) -> None:
+    """Each key and each recommended item a product of this catalog, at most
+    MAX_RECOMMENDATIONS per product, none twice and never the product itself."""
+    for sku, others in recommendations.items():
+        where = f"recommendations[{sku!r}]"
+        if sku not in skus:
+            problems.append(f"{where}: unknown product {sku!r}")
+        if len(others) > MAX_RECOMMENDATIONS:
+            problems.append(
+                f"{where}: {len(others)} items, at most {MAX_RECOMMENDATIONS} are shown"
+            )
+        for other in others:
+            if other not in skus:
+                problems.append(f"{where}: unknown product {other!r}")
+        if sku in others:
+            problems.append(f"{where}: a product cannot be recommended with itself")
+        if len(set(others)) != len(others):
+            problems.append(f"{where}: an item is listed twice")
 
 
 @functools.lru_cache(maxsize=1 << 18)

@@ -175,6 +175,7 @@ class ScreenView:
     refunded: str | None = None  # the customer's last refund total, until cleared
     refund_picks: tuple[tuple[int, str], ...] = ()  # (line number, picked) so far
     stock: StockView | None = None  # the open stock session, shown instead of the basket
+    recommended: tuple[str, ...] = ()  # "often bought with" the newest line, not in the basket
 
     @property
     def last_line(self) -> LineView | None:
@@ -267,6 +268,7 @@ def _sale(
         _line(line, fmt, i == selected, language, sale.catalog)
         for i, line in enumerate(priced.lines)
     )
+    out["recommended"] = _recommended(priced.lines, sale.catalog, language)
     out["item_count"] = _count(priced.lines)
     out["list_total"] = fmt(priced.list_total)
     out["savings"] = fmt(priced.savings)  # every line's adjustments, basket ones included
@@ -286,6 +288,19 @@ def _sale(
         out["paid"] = fmt(sale.paid)
         out["due"] = fmt(max(priced.total - sale.paid, ZERO))
     return out
+
+
+def _recommended(lines: Any, catalog: Any, language: str) -> tuple[str, ...]:
+    """Names of what head office found often bought with the newest line (the catalog's
+    `recommendations`), leaving out what the basket already holds."""
+    if not lines or catalog is None:
+        return ()
+    basket = {line.sku for line in lines}
+    return tuple(
+        product_name(language, product.sku, product.name, catalog)
+        for product in catalog.recommended_with(lines[-1].sku)
+        if product.sku not in basket
+    )
 
 
 def _count(lines: Any) -> str:

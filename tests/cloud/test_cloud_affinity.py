@@ -10,8 +10,11 @@ from pathlib import Path
 
 from cloud_testkit import cloud_cli, journal_of_days, store_journal_directly
 
-from cloud.affinity import association_rules, frequent_itemsets
-from gateway.harness.fleetsim import StoreDay
+from cloud.affinity import association_rules, frequent_itemsets, recommendations
+from gateway.catalog.document import parse_document
+from gateway.harness.fleetsim import ITEMS, StoreDay
+
+EXAMPLE_CATALOG = Path(__file__).parents[2] / "config" / "catalog.example.json"
 
 BASKETS = [
     frozenset(s.split())
@@ -56,6 +59,35 @@ def test_itemsets_and_rules_by_hand() -> None:
     assert [r.lift for r in ordered] == sorted((r.lift for r in ordered), reverse=True)
 
 
+def test_recommendations_by_hand() -> None:
+    # the rules at confidence >= 0.5, in their order: lift 1.25 beer->milk, eggs->bread
+    # (confidence 1), bread->eggs, milk->beer (0.5); lift 0.9375 bread->milk, milk->bread
+    rules = association_rules(BASKETS, 2, Decimal("0.5"))
+    every = {"bread", "milk", "eggs", "beer"}
+    assert recommendations(rules, every, 3) == {
+        "beer": ["milk"],
+        "bread": ["eggs", "milk"],
+        "eggs": ["bread"],
+        "milk": ["beer", "bread"],
+    }
+    assert recommendations(rules, every, 1) == {
+        "beer": ["milk"],
+        "bread": ["eggs"],
+        "eggs": ["bread"],
+        "milk": ["beer"],
+    }
+    # eggs no longer in the catalog: neither recommended nor given recommendations
+    assert recommendations(rules, every - {"eggs"}, 3) == {
+        "beer": ["milk"],
+        "bread": ["milk"],
+        "milk": ["beer", "bread"],
+    }
+    # a rule with two items on a side ({a, b} -> c) is not an "often bought with" of one
+    # product: only the pairs count, in name order when their ratios tie
+    triples = association_rules([frozenset("abc")] * 3, 2, Decimal("0.5"))
+    assert recommendations(triples, "abc", 3) == {"a": ["b", "c"], "b": ["a", "c"], "c": ["a", "b"]}
+
+
 def test_affinity_and_busy_through_the_command(tmp_path: Path, db_url: str) -> None:
     day = date(2026, 3, 2)  # a Monday
     days = [StoreDay("store-1", "box-1", day, 60)]
@@ -88,3 +120,48 @@ def test_affinity_and_busy_through_the_command(tmp_path: Path, db_url: str) -> N
 
     status, out, err = cloud_cli("report", "affinity", "--db", db_url, "--min-support", "2")
     assert status == 2 and "between 0 and 1" in err and "Traceback" not in err
+
+
+def test_cloud_recommend_writes_a_catalog_the_box_accepts(tmp_path: Path, db_url: str) -> None:
+    days = [StoreDay("store-1", "box-1", date(2026, 3, 2), 60)]
+    store_journal_directly(db_url, "store-1", "box-1", journal_of_days(tmp_path / "box.db", days))
+    example = json.loads(EXAMPLE_CATALOG.read_text())
+    example["products"] += [
+        {"sku": i.sku, "name": i.name, "barcodes": [], "price": str(i.price),
+         "tax_class": "food", "category": i.category}
+        for i in ITEMS
+    ]  # fmt: skip
+    source = json.dumps(example, indent=1).encode()
+    catalog, out_file = tmp_path / "catalog.json", tmp_path / "out.json"
+    catalog.write_bytes(source)
+    status, out, err = cloud_cli(
+        "recommend", str(catalog), "--out", str(out_file), "--db", db_url,
+        "--min-support", "0.03", "--min-confidence", "0.1", "--per-product", "2",
+    )  # fmt: skip
+    assert status == 0, err
+    written = json.loads(out_file.read_text())
+    document = parse_document(written, "out")  # what the box checks when it arrives
+    skus = {p.sku for p in document.products}
+    assert document.recommendations, out
+    for sku, others in document.recommendations.items():
+        assert sku in skus and set(others) <= skus and 1 <= len(others) <= 2
+    assert f"recommendations for {len(document.recommendations)} products" in out
+    assert catalog.read_bytes() == source  # the source is never changed
+    # everything else of the document is as it was
+    assert {k: v for k, v in written.items() if k != "recommendations"} == json.loads(
+        source, parse_float=str
+    )
+
+    for args, expected in (
+        (("--out", str(catalog)), "--out is the catalog file itself"),
+        (("--out", str(out_file), "--per-product", "4"), "outside 1-3"),
+        (("--out", str(out_file), "--min-confidence", "0"), "between 0 and 1"),
+        (("--out", str(out_file), "--from", "2026-03-05", "--to", "2026-03-01"), "before"),
+    ):
+        status, out, err = cloud_cli("recommend", str(catalog), *args, "--db", db_url)
+        assert status == 2 and expected in err and "Traceback" not in err, err
+    assert catalog.read_bytes() == source
+    broken = tmp_path / "broken.json"
+    broken.write_text('{"schema": "storegate.catalog/1"}')
+    status, out, err = cloud_cli("recommend", str(broken), "--out", str(out_file), "--db", db_url)
+    assert status != 0 and "version" in err and "Traceback" not in err, err
