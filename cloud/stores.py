@@ -225,6 +225,18 @@ def _catalog_changes(old: dict[str, Any], new: dict[str, Any]) -> list[str]:
     )
     lines += [f"promotion added {p}" for p in sorted(promotions[1] - promotions[0])]
     lines += [f"promotion removed {p}" for p in sorted(promotions[0] - promotions[1])]
+    lines += _recommendation_changes(old.get("recommendations", {}), new.get("recommendations", {}))
+    return lines
+
+
+def _recommendation_changes(old: dict[str, list[str]], new: dict[str, list[str]]) -> list[str]:
+    """One line per product whose "often bought with" (`cloud recommend`) changes."""
+    lines = []
+    for sku in sorted(old.keys() | new.keys()):
+        was, now = old.get(sku, []), new.get(sku, [])
+        if was != now:
+            shown = ", ".join(now) if now else "none"
+            lines.append(f"recommendations {sku}: {', '.join(was) or 'none'} -> {shown}")
     return lines
 
 

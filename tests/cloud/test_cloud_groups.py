@@ -112,6 +112,7 @@ def test_a_staged_rollout_to_a_group(
         second["price"] = "0.05"
         fresh = {k: v for k, v in second.items() if k not in ("barcodes", "plu", "codes")}
         changed["products"].append({**fresh, "sku": "NEW-1", "name": "Bio Hafer"})
+        changed["recommendations"] = {first["sku"]: ["NEW-1"]}
         new = tmp_path / "catalog-2.json"
         new.write_text(json.dumps(changed))
         status, out, err = cloud_cli(
@@ -121,6 +122,7 @@ def test_a_staged_rollout_to_a_group(
         assert "store-1 (published: version 1):" in out
         assert f"price up {first['sku']}" in out and f"price down {second['sku']}" in out, out
         assert "added NEW-1 Bio Hafer at 0.05" in out and f"removed {removed['sku']}" in out
+        assert f"recommendations {first['sku']}: none -> NEW-1" in out, out
         assert versions(db_url) == [("store-1", 1), ("store-2", 1), ("store-3", 1)]
 
         # A pilot box that refuses stops the rollout until someone decides.
