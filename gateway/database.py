@@ -16,21 +16,26 @@ from gateway.errors import DatabaseError
 from gateway.migrations import LATEST_VERSION, MIGRATIONS
 from gateway.private_files import private_sqlite
 
-SQLITE_HEADER = b"SQLite format 3\x00"
 
-
-def _check_header(path: Path) -> None:
-    if not path.exists() or path.stat().st_size == 0:
-        return
-    with path.open("rb") as fh:
-        head = fh.read(100)
-    if not head.startswith(SQLITE_HEADER) or len(head) < 100:
-        raise DatabaseError(
+def _unreadable(exc: sqlite3.DatabaseError, path: Path) -> DatabaseError:
+    """The header is checked by SQLite itself, never by opening the file here: closing any
+    other descriptor of a database file drops every POSIX lock this process holds on it
+    (fcntl locks are per process and inode), after which another process's connection
+    believes it is the last one and deletes the WAL the daemon is still writing — the
+    sales in it are lost (https://www.sqlite.org/howtocorrupt.html, section 2.2)."""
+    if "not a database" in str(exc):
+        return DatabaseError(
             "not a SQLite database (the file is truncated or was overwritten)",
             where=str(path),
             fix="restore the newest backup with `gateway restore PATH`; keep this file for "
             "inspection, do not delete it",
         )
+    return DatabaseError(
+        f"SQLite cannot read the database: {exc}",
+        where=str(path),
+        fix="run `gateway journal verify`; restore the newest backup with "
+        "`gateway restore PATH` if the file is damaged",
+    )
 
 
 def _apply_pragmas(conn: sqlite3.Connection, readonly: bool) -> None:
@@ -93,7 +98,6 @@ def open_database(
     its connection so: its main loop is the one user, and a web or device thread that
     touched the database would fail loudly instead of racing the main loop's writes."""
     path = Path(path)
-    _check_header(path)
     if readonly and not path.exists():
         raise DatabaseError(
             "database file does not exist",
@@ -117,10 +121,5 @@ def open_database(
         else:
             _migrate(conn, path)
     except sqlite3.DatabaseError as exc:
-        raise DatabaseError(
-            f"SQLite cannot read the database: {exc}",
-            where=str(path),
-            fix="run `gateway journal verify`; restore the newest backup with "
-            "`gateway restore PATH` if the file is damaged",
-        ) from exc
+        raise _unreadable(exc, path) from exc
     return sqlite_utils.Database(conn)

@@ -484,11 +484,15 @@ def _add_staff(config: Path) -> None:
 
     settings = load_settings(config)
     Path(settings.paths.data_dir).mkdir(parents=True, exist_ok=True)
-    staff = StaffDirectory(open_database(settings.paths.database), settings.lane)
-    staff.add("101", "Anna", "cashier", pin="472951", card="CARD-ANNA")
-    staff.add(
-        "201", "Beat", "supervisor", pin="836104", card="CARD-BEAT", ceiling=Decimal("100.00")
-    )
+    db = open_database(settings.paths.database)
+    try:  # closed before the daemon starts: it is to be the file's one writer
+        staff = StaffDirectory(db, settings.lane)
+        staff.add("101", "Anna", "cashier", pin="472951", card="CARD-ANNA")
+        staff.add(
+            "201", "Beat", "supervisor", pin="836104", card="CARD-BEAT", ceiling=Decimal("100.00")
+        )
+    finally:
+        db.conn.close()
 
 
 def play_day(world: World, till: Till, pace: float = 0.0) -> None:

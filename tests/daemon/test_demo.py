@@ -14,8 +14,10 @@ from pathlib import Path
 import pytest
 from daemon_testkit import GATEWAY
 
+from gateway.database import open_database
 from gateway.errors import UsageError
 from gateway.harness import demo
+from gateway.journal import verify_journal
 
 
 def _run_demo(tmp_path: Path, *options: str) -> str:
@@ -50,8 +52,24 @@ def _assert_the_day_agrees(out: str, tmp_path: Path) -> None:
     assert re.search(r"^Over/short +[-+]?[0-9.]+$", out, re.M), out
     receipts = sorted((tmp_path / "box" / "receipts").glob("*-sale.txt"))
     assert len(receipts) == 12
+    _assert_the_journal_kept_the_day(tmp_path / "box" / "storegate.db")
     done_in = re.search(r"done in ([0-9.]+) s", out)
     assert done_in is not None and float(done_in.group(1)) < 120
+
+
+def _assert_the_journal_kept_the_day(path: Path) -> None:
+    """After the daemon stopped, its file holds every record the day made (a lost WAL once
+    left the first two records only, and `gateway report x` found one sale)."""
+    db = open_database(path, readonly=True)
+    try:
+        report = verify_journal(db)
+        kinds = dict(db.conn.execute("SELECT kind, count(*) FROM journal_record GROUP BY kind"))
+        (head,) = db.conn.execute("SELECT head_seq FROM journal_state").fetchone()
+    finally:
+        db.conn.close()
+    assert report.ok, report.describe()
+    assert kinds["sale"] == 12 and kinds["z_report"] == 1, kinds
+    assert head == sum(kinds.values())
 
 
 def test_full_demo_rides_through_the_outage_and_head_office_agrees(tmp_path: Path) -> None:
