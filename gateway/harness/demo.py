@@ -553,7 +553,23 @@ def _cash_for(total: str) -> str:
     return str((Decimal(total) + 5).to_integral_value())
 
 
-def close_day(till: Till) -> dict[str, Any]:
+SHORT = Decimal("0.50")  # the demo drawer is counted this much short, to show over/short
+
+
+def drawer_expected(config: Path) -> Decimal:
+    """What the drawer should hold now: `gateway report x --json`, as a cashier would ask."""
+    done = subprocess.run(
+        [str(BIN / "gateway"), "report", "x", "--json", "--config", str(config)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if done.returncode != 0:
+        raise DemoError(f"gateway report x failed: {done.stderr.strip()}", where=str(config))
+    return Decimal(str(json.loads(done.stdout)["expected_cash"]))
+
+
+def close_day(config: Path, till: Till) -> dict[str, Any]:
     till.key(  # refused: DemoError
         "paid_out",
         amount="20.00",
@@ -562,8 +578,13 @@ def close_day(till: Till) -> dict[str, Any]:
         supervisor_pin="836104",
     )
     say("Anna pays the window cleaner 20.00 from the drawer (paid out, Beat authorises)")
-    till.key("close_shift", counted="250.00")
-    say("Anna closes her shift (blind count 250.00); Beat closes the day with his PIN")
+    expected = drawer_expected(config)
+    counted = expected - SHORT
+    till.key("close_shift", counted=str(counted))
+    say(
+        f"Anna counts {counted} in the drawer (the X report expects {expected}: {SHORT} short) "
+        "and closes her shift; Beat closes the day with his PIN"
+    )
     # a card string typed on the control socket is not a card read: Beat's number and PIN
     answer = till.ask({"command": "z_report", "staff": "201", "pin": "836104"})
     if not answer.get("ok"):
@@ -589,9 +610,9 @@ def run_full_demo(workdir: Path, pace: float = 0.0, broker: str = "mosquitto") -
     started = time.monotonic()
     world = World(workdir)
     try:
-        _, till = start_world(world, broker)
+        config, till = start_world(world, broker)
         play_day(world, till, pace)
-        z = close_day(till)
+        z = close_day(config, till)
         print(z["text"], end="")
         wait_for(
             "head office to acknowledge every record",

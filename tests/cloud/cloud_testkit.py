@@ -264,6 +264,24 @@ def eventually(check: Callable[[], bool], timeout: float = 20.0) -> bool:
     return check()
 
 
+def while_progressing(
+    done: Callable[[], bool], progress: Callable[[], int], stall: float = 90.0
+) -> bool:
+    """Poll `done` for as long as `progress` keeps growing: False once it has not moved for
+    `stall` seconds. A fleet test on a loaded two-core CI machine may take minutes; what it
+    must never do is stand still longer than a resend and a reconnect take, so the bound is
+    on standing still, not on the machine's speed."""
+    seen, moved = progress(), time.monotonic()
+    while not done():
+        now_seen = progress()
+        if now_seen != seen:
+            seen, moved = now_seen, time.monotonic()
+        elif time.monotonic() - moved > stall:
+            return done()
+        time.sleep(0.2)
+    return True
+
+
 def office_presence(port: int) -> bool | None:
     """The retained head-office presence a box would see on connecting."""
     import paho.mqtt.client as mqtt

@@ -17,8 +17,8 @@ from cloud_testkit import (
     assert_exactly_once,
     cloud_cli,
     day_clock,
-    eventually,
     report_json,
+    while_progressing,
 )
 
 from gateway.harness.brokers import Mosquitto
@@ -59,7 +59,14 @@ def test_fifty_boxes_a_day_of_sales_each_ingested_exactly_once(
     try:
         for box in boxes:
             box.start()
-        assert eventually(lambda: all(b.acknowledged() == b.head() for b in boxes), 120)
+        assert while_progressing(
+            lambda: all(b.acknowledged() == b.head() for b in boxes),
+            lambda: sum(b.acknowledged() for b in boxes),
+        ), {
+            (b.store, b.box): (b.acknowledged(), b.head())
+            for b in boxes
+            if b.acknowledged() != b.head()
+        }
         for box in boxes:
             assert_exactly_once(db_url, box)
         status, out, err = cloud_cli("fleet", "--db", db_url, "--json")

@@ -28,6 +28,7 @@ from cloud_testkit import (
     eventually,
     start_ingest,
     stored,
+    while_progressing,
 )
 
 from cloud.db import DatabaseUrl
@@ -55,7 +56,7 @@ def test_50000_records_buffered_while_broker_is_down_arrive_once(
         with broker:
             worker = start_ingest(db_url, broker.port)
             try:
-                assert eventually(lambda: box.acknowledged() == 50_000, 120)
+                assert while_progressing(lambda: box.acknowledged() == 50_000, box.acknowledged)
                 assert_exactly_once(db_url, box)
             finally:
                 box.stop()  # while the broker still runs: its goodbye is published
@@ -73,11 +74,14 @@ def test_broker_killed_and_restarted_mid_upload(
     box.append(20_000)
     box.start()
     try:
-        assert eventually(lambda: chain_position(db_url, box.store, box.box) >= 3000, 30)
+        assert while_progressing(
+            lambda: chain_position(db_url, box.store, box.box) >= 3000,
+            lambda: chain_position(db_url, box.store, box.box),
+        )
         broker.kill()
         time.sleep(0.5)
         broker.start()  # empty: no sessions, no retained ack, no presence
-        assert eventually(lambda: box.acknowledged() == 20_000, 90)
+        assert while_progressing(lambda: box.acknowledged() == 20_000, box.acknowledged)
         assert_exactly_once(db_url, box)
     finally:
         box.stop()
@@ -137,7 +141,7 @@ def test_flaky_box_link_during_a_long_upload(
             proxy.down()
             time.sleep(0.3)
             proxy.up()
-        assert eventually(lambda: box.acknowledged() == 20_000, 90)
+        assert while_progressing(lambda: box.acknowledged() == 20_000, box.acknowledged)
         assert_exactly_once(db_url, box)
         assert proxy.connections >= 4
     finally:
@@ -187,7 +191,10 @@ def test_two_ingest_processes_split_one_stream_and_store_each_record_once(
         for box in boxes:
             box.append(8000)
             box.start()
-        assert eventually(lambda: all(b.acknowledged() == 8000 for b in boxes), 90)
+        assert while_progressing(
+            lambda: all(b.acknowledged() == 8000 for b in boxes),
+            lambda: sum(b.acknowledged() for b in boxes),
+        )
         for box in boxes:
             assert_exactly_once(db_url, box)
         # whichever worker published last, the retained ack settles on the true position
@@ -247,10 +254,13 @@ def test_two_workers_with_one_killed_midway_still_deliver_everything(
     box.append(15_000)
     box.start()
     try:
-        assert eventually(lambda: chain_position(db_url, box.store, box.box) >= 2000, 30)
+        assert while_progressing(
+            lambda: chain_position(db_url, box.store, box.box) >= 2000,
+            lambda: chain_position(db_url, box.store, box.box),
+        )
         first.kill()  # SIGKILL: its un-acknowledged messages are the box's to re-send
         first.wait(10)
-        assert eventually(lambda: box.acknowledged() == 15_000, 90)
+        assert while_progressing(lambda: box.acknowledged() == 15_000, box.acknowledged)
         assert_exactly_once(db_url, box)
     finally:
         box.stop()
@@ -294,7 +304,7 @@ def test_database_going_away_mid_upload_acknowledges_nothing_then_stores_once(
     box.append(12_000)
     box.start()
     try:
-        assert eventually(lambda: box.acknowledged() >= 2000, 30)
+        assert while_progressing(lambda: box.acknowledged() >= 2000, box.acknowledged)
         outage = _outage(db_url, 3.0)
         next(outage)
         time.sleep(1.0)  # in-flight commits settle; from here nothing can be stored
@@ -303,7 +313,7 @@ def test_database_going_away_mid_upload_acknowledges_nothing_then_stores_once(
         assert box.acknowledged() == frozen, "acknowledged while the database was away"
         for _ in outage:
             pass
-        assert eventually(lambda: box.acknowledged() == 12_000, 60)
+        assert while_progressing(lambda: box.acknowledged() == 12_000, box.acknowledged)
         assert_exactly_once(db_url, box)
         if DatabaseUrl.parse(db_url).dialect == "postgresql":
             assert worker.worker.counters.database_retries > 0
@@ -329,7 +339,7 @@ def test_receive_maximum_holds_back_the_broker_while_the_database_is_slow(
         for _ in outage:
             pass
     try:
-        assert eventually(lambda: box.acknowledged() == 2000, 60)
+        assert while_progressing(lambda: box.acknowledged() == 2000, box.acknowledged)
         assert_exactly_once(db_url, box)
     finally:
         box.stop()
