@@ -98,8 +98,12 @@ def test_box_process_sigkilled_at_random_moments_loses_nothing(
     workdir.mkdir()
     for _ in range(20):
         proc = subprocess.Popen(
-            [sys.executable, str(SYNC_BOX_PROCESS), str(workdir), str(broker.port), "300"]
+            [sys.executable, str(SYNC_BOX_PROCESS), str(workdir), str(broker.port), "300"],
+            stdout=subprocess.PIPE,
+            text=True,
         )
+        assert proc.stdout is not None
+        assert proc.stdout.readline() == "started\n"  # imports take seconds on a busy CI
         time.sleep(rng.uniform(0.3, 1.2))
         proc.kill()
         proc.wait(10)

@@ -85,8 +85,12 @@ def test_box_process_sigkilled_at_random_moments_loses_nothing(
     kills = 0
     for _ in range(22):
         box = subprocess.Popen(
-            [sys.executable, str(BOX_PROCESS), str(tmp_path), str(broker.port), "400"]
+            [sys.executable, str(BOX_PROCESS), str(tmp_path), str(broker.port), "400"],
+            stdout=subprocess.PIPE,
+            text=True,
         )
+        assert box.stdout is not None
+        assert box.stdout.readline() == "started\n"  # imports take seconds on a busy CI
         time.sleep(rng.uniform(0.4, 1.6))
         box.kill()  # SIGKILL
         box.wait(10)
