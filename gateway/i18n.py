@@ -846,13 +846,16 @@ def product_name(language: Language, sku: str, name: str, names: CatalogNames | 
     return found or name
 
 
-def _offer_word(language: Language, label: str) -> str:
-    """`赠品: ` for a gift's adjustment (`gift: …`), `加价购: ` for an add-on's, in
-    `language`; empty for any other label."""
+def _offer_label(language: Language, label: str, name: str | None) -> str | None:
+    """A threshold offer's adjustment (`gift: NAME`, `add-on: NAME`) in `language`: the
+    word translated (赠品, 加价购), then `name` (the promotion's name in that language) or
+    else the name it was priced with; None for any other label."""
     for word, key in ((GIFT_LABEL, "adj_gift"), (ADD_ON_LABEL, "adj_add_on")):
-        if label.startswith(f"{word}: "):
-            return f"{TEXTS.get(language, TEXTS['en'])[key]}: "
-    return ""
+        prefix = f"{word}: "
+        if label.startswith(prefix):
+            text = TEXTS.get(language, TEXTS["en"])[key]
+            return f"{text}: {name or label[len(prefix) :]}"
+    return None
 
 
 def adjustment_label(
@@ -867,10 +870,13 @@ def adjustment_label(
     discount) by kind; else as priced. The manual discount keeps what it was (`10%`,
     `5.00`) after its translated name: 整单折扣 10%. A threshold offer keeps its translated
     word before the promotion's name: 赠品: 满100送购物袋."""
-    if promotion is not None and names is not None:
-        found = names.promotion_name(promotion, language)
+    if promotion is not None:
+        found = names.promotion_name(promotion, language) if names is not None else None
+        offer = _offer_label(language, label, found)
+        if offer is not None:
+            return offer
         if found:
-            return _offer_word(language, label) + found
+            return found
     if promotion is None:
         text = TEXTS.get(language, TEXTS["en"]).get(f"adj_{kind}")
         if text is None:
