@@ -12,7 +12,7 @@ Order of work, each step named so a receipt can explain every cent:
    the customer most; ties go to the lower `priority`;
    2b. threshold offers (加价购 `add_on`, 满赠 `gift`): a spend reached on what the lines
    cost after step 2 (the offer's own item left out) prices up to N units of one item at
-   the offer's price (a gift: 0), on units that took no item promotion
+   the offer's price (a gift: 0), topping up what item promotions gave them
    (`apply_threshold_offers`);
 3. basket promotions (满减 thresholds) on what the lines then cost, allocated back to the
    lines by largest remainder;
@@ -1029,29 +1029,33 @@ def apply_threshold_offers(
     Every live offer's spend is counted on the lines as step 2 left them (`offer_spend`),
     so offers do not feed each other, and the 满减 thresholds after them count an add-on
     line at what it then costs. An offer whose spend reached its threshold prices up to
-    `quantity` units of its item, on counted lines of that item that took no item
-    promotion (each unit takes at most one; a line whose units were partly taken by a set
-    is left out whole: ring the offer's item up on a line of its own). Units are taken
-    from the dearest line first (a price override can make them differ), then from the
-    line with more units, then the earlier line; offers go in priority order, each taking
-    units the earlier ones left. A unit's discount is its price (after override and member
-    price) minus the offer's price; a line's discount is one `promotion` adjustment
-    labelled `offer_label`, capped by `max_discount` as item promotions are.
+    `quantity` units of its item at the offer's price, on counted lines of that item (not
+    under an exclusive promotion: its price is the last word on its units). A unit's cost
+    is its line's amount after step 2 over its units, so a unit that an item promotion
+    made cheaper is topped up to the offer's price, never given both: the line's discount
+    is n x (that cost - the offer's price), rounded half up to the minor unit, and a line
+    whose units already cost no more than the offer's price takes nothing. Units are taken
+    from the line whose units cost most, then the line with more units, then the earlier
+    line (by what the lines are, so scan order never changes a total); offers go in
+    priority order, each taking the units the earlier ones left. A line's discount is one
+    `promotion` adjustment labelled `offer_label`, capped by `max_discount` as item
+    promotions are.
     """
     promos = [p for p in catalog.offer_promotions if p.id in active]
     if not promos:
         return
     places = catalog.places
-    free: dict[int, int] = {}  # line index -> units no promotion took yet
+    free: dict[int, int] = {}  # line index -> units no offer took yet
+    cost: dict[int, tuple[Decimal, int, Decimal]] = {}  # amount, units, amount per unit
     for line in lines:
         if (
             line.count is not None
             and line.source.label_price is None
             and not line.exclusive
             and "no_discount" not in line.product.flags
-            and not any(a.kind == "promotion" for a in line.adjustments)
         ):
             free[line.index] = line.count
+            cost[line.index] = (line.amount, line.count, line.amount / line.count)
     spends = {p.id: offer_spend(p, lines, catalog) for p in promos}
     for promo in promos:
         spend = spends[promo.id]
@@ -1063,12 +1067,12 @@ def apply_threshold_offers(
             for line in lines
             if line.product.sku == promo.item
             and free.get(line.index, 0) > 0
-            and line.unit_price > price
+            and cost[line.index][2] > price
         ]
         # dearest unit first, then the line with more units: a choice by what the lines
         # are, not where they stand, so scan order never changes a total (lines equal on
         # both price the same whichever takes the offer)
-        units.sort(key=lambda ln: (-ln.unit_price, -free[ln.index], ln.index))
+        units.sort(key=lambda ln: (-cost[ln.index][2], -free[ln.index], ln.index))
         wanted = promo.quantity
         awards: list[tuple[_Line, int, Decimal]] = []
         for line in units:
@@ -1077,21 +1081,23 @@ def apply_threshold_offers(
             n = min(wanted, free[line.index])
             wanted -= n
             free[line.index] -= n
-            awards.append((line, n, (line.unit_price - price) * n))
+            amount, count, _ = cost[line.index]
+            off = n * (amount - count * price) / count  # n x (cost of a unit - price)
+            awards.append((line, n, round_money(off, places, Rounding.HALF_UP)))
         if not awards:
             continue
         amounts = _cap(promo, [a for _, _, a in awards], places)
         label = offer_label(promo)
         given: list[Decimal] = []
         indexes: list[int] = []
-        for (line, n, _), amount in sorted(
+        for (line, n, uncapped), amount in sorted(
             zip(awards, amounts, strict=True), key=lambda a: a[0][0].index
         ):
             if amount <= 0:
                 continue
             each = "free" if isinstance(promo, Gift) else f"at {price}"
             detail = f"{n} {each} with a spend of {promo.threshold}"
-            if promo.max_discount is not None and amount < (line.unit_price - price) * n:
+            if amount < uncapped:
                 detail += f" (capped at {promo.max_discount})"
             line.adjustments.append(Adjustment("promotion", -amount, label, promo.id, detail))
             line.amount -= amount

@@ -114,10 +114,21 @@ def test_offers_come_before_the_thresholds_which_count_the_add_on_at_its_new_pri
     assert basket.basket_discounts == D("1.00")
 
 
-def test_an_item_promotion_keeps_its_units_from_the_gift() -> None:
-    """A unit takes at most one promotion: yoghurts in a 3-for-2.00 bundle keep the bundle,
-    and a line that took an item promotion takes no offer; the gift goes to a yoghurt line
-    that took nothing."""
+def test_a_unit_an_item_promotion_made_cheaper_is_topped_up_to_the_offer_price() -> None:
+    """Each unit is given the offer's price, never that and an item promotion on top: the
+    offer takes off what the unit still costs after step 2 (its line's amount over its
+    units) down to the offer's price.
+
+    Chocolate 2.20 x 3 = 6.60 >= 5.00. Three yoghurts in the 3-for-2.00 bundle cost 2.00,
+    2.00 / 3 each: two free take 2 x 0.6667 = 1.3333 -> 1.33 off, the line 0.67 (the
+    unit paid for, at its bundle price).
+
+    With a mocha yoghurt (0.95) and a fourth yoghurt on a line of its own, the bundle
+    takes the dearest units, Y2 and two of line 1's: 2.65 - 2.00 = 0.65, spread 95:85:85
+    -> 0.2330 / 0.2085 / 0.2085, floors 23 / 20 / 20 cents and the two cents left to the
+    larger remainders (.85, .85): 0.23 / 0.21 / 0.21. Line 1 costs 2.55 - 0.42 = 2.13,
+    0.71 a unit; line 3 costs 0.85. The gift's two units: line 3's first (0.85 off, the
+    dearer unit), then one of line 1's (0.71 off): line 1 1.42, line 3 0.00."""
     bundle = {
         "type": "bundle",
         "id": "y3",
@@ -128,13 +139,36 @@ def test_an_item_promotion_keeps_its_units_from_the_gift() -> None:
     }
     cat = catalog([bundle, YOG_GIFT])
     taken = price(cat, line("C2", 3), line("Y1", 3))
-    assert [a.promotion for a in taken.lines[1].adjustments] == ["y3"]
-    # the bundle takes the dearest units (Y2 0.95, then two of line 1's Y1): line 1 took a
-    # promotion, so the gift is on the yoghurt rung up on a line of its own
+    yog = taken.lines[1]
+    assert [(a.promotion, a.amount) for a in yog.adjustments] == [
+        ("y3", D("-0.55")),
+        ("yog", D("-1.33")),
+    ]
+    assert yog.total == D("0.67")
     both = price(cat, line("C2", 3), line("Y1", 3), line("Y2"), line("Y1"))
-    assert [a.promotion for a in both.lines[1].adjustments] == ["y3"]
-    assert [a.promotion for a in both.lines[2].adjustments] == ["y3"]
+    assert [(a.promotion, a.amount) for a in both.lines[1].adjustments] == [
+        ("y3", D("-0.42")),
+        ("yog", D("-0.71")),
+    ]
+    assert [(a.promotion, a.amount) for a in both.lines[2].adjustments] == [("y3", D("-0.23"))]
     assert [(a.promotion, a.amount) for a in both.lines[3].adjustments] == [("yog", D("-0.85"))]
+    assert (both.lines[1].total, both.lines[3].total) == (D("1.42"), ZERO)
+
+
+def test_an_exclusive_promotion_keeps_its_units_from_the_offer() -> None:
+    """An exclusive promotion's price is the last word on its units: yoghurts at 0.50
+    (exclusive) take no gift."""
+    fixed = {
+        "type": "fixed_price",
+        "id": "y50",
+        "name": "yoghurt 0.50",
+        "target": {"skus": ["Y1"]},
+        "price": "0.50",
+        "exclusive": True,
+    }
+    basket = price(catalog([fixed, YOG_GIFT]), line("C2", 3), line("Y1", 2))
+    assert [a.promotion for a in basket.lines[1].adjustments] == ["y50"]
+    assert basket.lines[1].total == D("1.00")
 
 
 def test_member_price_and_cap() -> None:
