@@ -9,7 +9,8 @@ basket always carries the same sentences; they are checked by hand-written cases
 A coupon that gave something says nothing. Otherwise, first reason that holds:
 not known; for members only (no member identified); outside its time window; no
 qualifying item; a set promotion with too few qualifying items; a threshold not reached
-(with what the qualifying items cost after item promotions); else another offer won
+(with what the qualifying items cost after item promotions); an add-on or gift (加价购,
+满赠) whose spend was reached but whose item is not rung up; else another offer won
 (the items take a better item promotion, or a basket offer it does not combine with).
 """
 
