@@ -15,7 +15,7 @@ import re
 from collections.abc import Callable
 from typing import Literal, Protocol
 
-from gateway.pricing.basket import MANUAL_DISCOUNT_LABEL
+from gateway.pricing.basket import ADD_ON_LABEL, GIFT_LABEL, MANUAL_DISCOUNT_LABEL
 
 Language = str
 Translate = Callable[[str], str]
@@ -64,6 +64,8 @@ TEXTS: dict[str, dict[str, str]] = {
         "adj_override": "price override",
         "adj_moling": "抹零 rounding down",
         "adj_basket": "basket discount",
+        "adj_gift": "gift",
+        "adj_add_on": "add-on",
         "z_title": "Z REPORT {number:04d} ({currency})",
         "z_business_day": "Business day",
         "z_records": "Journal records",
@@ -358,6 +360,8 @@ TEXTS: dict[str, dict[str, str]] = {
         "adj_override": "改价",
         "adj_moling": "抹零",
         "adj_basket": "整单折扣",
+        "adj_gift": "赠品",
+        "adj_add_on": "加价购",
         "z_title": "日结报表 Z{number:04d}（{currency}）",
         "z_business_day": "营业日",
         "z_records": "日志记录",
@@ -842,6 +846,18 @@ def product_name(language: Language, sku: str, name: str, names: CatalogNames | 
     return found or name
 
 
+def _offer_label(language: Language, label: str, name: str | None) -> str | None:
+    """A threshold offer's adjustment (`gift: NAME`, `add-on: NAME`) in `language`: the
+    word translated (赠品, 加价购), then `name` (the promotion's name in that language) or
+    else the name it was priced with; None for any other label."""
+    for word, key in ((GIFT_LABEL, "adj_gift"), (ADD_ON_LABEL, "adj_add_on")):
+        prefix = f"{word}: "
+        if label.startswith(prefix):
+            text = TEXTS.get(language, TEXTS["en"])[key]
+            return f"{text}: {name or label[len(prefix) :]}"
+    return None
+
+
 def adjustment_label(
     language: Language,
     kind: str,
@@ -852,9 +868,13 @@ def adjustment_label(
     """A discount's label in `language`: a promotion's name from the catalog; the pricing
     engine's own adjustments (member price, price override, 抹零, the whole-basket manual
     discount) by kind; else as priced. The manual discount keeps what it was (`10%`,
-    `5.00`) after its translated name: 整单折扣 10%."""
-    if promotion is not None and names is not None:
-        found = names.promotion_name(promotion, language)
+    `5.00`) after its translated name: 整单折扣 10%. A threshold offer keeps its translated
+    word before the promotion's name: 赠品: 满100送购物袋."""
+    if promotion is not None:
+        found = names.promotion_name(promotion, language) if names is not None else None
+        offer = _offer_label(language, label, found)
+        if offer is not None:
+            return offer
         if found:
             return found
     if promotion is None:

@@ -17,6 +17,7 @@ from typing import Any, Literal
 from gateway.barcodes import plu_key
 from gateway.catalog.document import (
     ITEM_PROMOTIONS,
+    THRESHOLD_OFFERS,
     BasketThreshold,
     CatalogDocument,
     Category,
@@ -25,6 +26,7 @@ from gateway.catalog.document import (
     PointsMultiplier,
     Product,
     TaxClass,
+    ThresholdOffer,
     catalog_key,
     read_document,
 )
@@ -56,6 +58,8 @@ class Catalog:
     item_promotions_all: tuple[Any, ...]
     basket_promotions: tuple[BasketThreshold, ...]
     points_promotions: tuple[PointsMultiplier, ...]
+    # 加价购 / 满赠 (`add_on`, `gift`): thresholds that price one item, lowest priority first
+    offer_promotions: tuple[ThresholdOffer, ...] = ()
     coupons: frozenset[str] = field(default_factory=frozenset)
     promotions: Mapping[str, Any] = field(default_factory=dict)  # by id
     departments: Mapping[str, Department] = field(default_factory=dict)
@@ -209,7 +213,11 @@ def build_catalog(doc: CatalogDocument) -> Catalog:
     every: list[Any] = []
     basket: list[BasketThreshold] = []
     points: list[PointsMultiplier] = []
+    offers: list[ThresholdOffer] = []
     for promo in doc.promotions:
+        if isinstance(promo, THRESHOLD_OFFERS):
+            offers.append(promo)
+            continue
         if isinstance(promo, BasketThreshold):
             basket.append(promo)
             continue
@@ -235,6 +243,7 @@ def build_catalog(doc: CatalogDocument) -> Catalog:
         item_promotions_all=tuple(every),
         basket_promotions=tuple(sorted(basket, key=lambda p: (p.priority, p.id))),
         points_promotions=tuple(points),
+        offer_promotions=tuple(sorted(offers, key=lambda p: (p.priority, p.id))),
         coupons=frozenset(p.coupon for p in doc.promotions if p.coupon),
         promotions={p.id: p for p in doc.promotions},
         departments={d.id: d for d in doc.departments},

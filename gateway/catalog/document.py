@@ -405,8 +405,52 @@ class PointsMultiplier(PromotionBase):
     multiplier: int = Field(ge=2, le=10, description="2: double points")
 
 
+# -- threshold offers: 加价购 (add_on) and 满赠 (gift) ------------------------------------------
+
+
+class ThresholdOfferBase(PromotionBase):
+    """A threshold that makes one item cheaper instead of taking money off the basket: when
+    what the target lines cost after item promotions (counted as thresholds count it, the
+    offer's own `item` left out) reaches `threshold`, up to `quantity` units of `item` in
+    the basket cost the offer's price (docs/pricing.md step 2b)."""
+
+    target: Target = Field(
+        default_factory=lambda: Target(all_items=True),
+        description="what counts toward the threshold (the offer's own item never does)",
+    )
+    threshold: PositiveAmount = Field(description="spend that unlocks the offer")
+    item: str = Field(pattern=IDENTIFIER, description="sku of the item the offer prices")
+    quantity: Units = Field(1, description="how many units of `item` at most, per sale")
+
+
+class AddOn(ThresholdOfferBase):
+    """加价购: spend `threshold`, then buy up to `quantity` units of `item` for `price` each."""
+
+    type: Literal["add_on"]
+    price: Amount = Field(description="what each add-on unit costs (below the item's price)")
+
+
+class Gift(ThresholdOfferBase):
+    """满赠: spend `threshold`, and up to `quantity` units of `item` are free. The gift is
+    rung up like any item (scanned, or keyed by PLU); the offer makes it cost nothing."""
+
+    type: Literal["gift"]
+
+
+ThresholdOffer = AddOn | Gift
+THRESHOLD_OFFERS = (AddOn, Gift)
+
+
 Promotion = Annotated[
-    PercentOff | AmountOff | FixedPrice | BuyGet | Bundle | BasketThreshold | PointsMultiplier,
+    PercentOff
+    | AmountOff
+    | FixedPrice
+    | BuyGet
+    | Bundle
+    | BasketThreshold
+    | PointsMultiplier
+    | AddOn
+    | Gift,
     Field(discriminator="type"),
 ]
 ITEM_PROMOTIONS = (PercentOff, AmountOff, FixedPrice, BuyGet, Bundle)
@@ -442,6 +486,8 @@ ITEM_TYPE_TAGS = frozenset(
         "bundle",
         "basket_threshold",
         "points_multiplier",
+        "add_on",
+        "gift",
     }
 )
 """pydantic's discriminator branch names: they appear in error locations, not in files."""
@@ -548,6 +594,9 @@ def cross_check(doc: CatalogDocument) -> list[str]:
     for i, promo in enumerate(doc.promotions):
         _check_promotion(promo, f"promotions[{i}] ({promo.id})", skus, categories, places, problems)
     _unique(doc.promotions, "id", "promotions", problems)
+    for i, promo in enumerate(doc.promotions):
+        if isinstance(promo, THRESHOLD_OFFERS):
+            _check_threshold_offer(promo, f"promotions[{i}] ({promo.id})", doc, places, problems)
     _check_recommendations(doc.recommendations, skus, problems)
     return problems
 
@@ -699,6 +748,33 @@ def _check_promotion(
                     f"{where}.tiers[{j}]: gives more off ({tier.amount}) than the "
                     f"threshold ({tier.threshold})"
                 )
+
+
+def _check_threshold_offer(
+    promo: ThresholdOffer, where: str, doc: CatalogDocument, places: int, problems: list[str]
+) -> None:
+    """An add-on or a gift prices one product sold each, that takes discounts; an add-on's
+    price is below that product's price (else it would give nothing, or cost more)."""
+    _decimals(promo.threshold, places, f"{where}.threshold", problems)
+    product = next((p for p in doc.products if p.sku == promo.item), None)
+    if product is None:
+        problems.append(f"{where}.item: unknown product {promo.item!r}")
+        return
+    if product.weighed:
+        problems.append(
+            f"{where}.item: {promo.item} is sold by weight; an offer prices whole units "
+            "(pick a product sold each)"
+        )
+    if "no_discount" in product.flags:
+        problems.append(
+            f"{where}.item: {promo.item} is flagged no_discount, so no offer may price it "
+            "(drop the flag or pick another item)"
+        )
+    if isinstance(promo, AddOn) and promo.price >= product.price:
+        problems.append(
+            f"{where}.price: {promo.price} is not below the price of {promo.item} "
+            f"({product.price}); an add-on price must be lower"
+        )
 
 
 def json_schema() -> dict[str, Any]:

@@ -52,6 +52,13 @@ MANUAL_DISCOUNT_LABEL = "basket discount"
 receipts translate these words and keep what follows (`10%`, `5.00`)."""
 
 
+GIFT_LABEL = "gift"
+ADD_ON_LABEL = "add-on"
+"""What a threshold offer's adjustment (满赠 `gift`, 加价购 `add_on`) is called before the
+promotion's name, `gift: Tote bag from 100`: the line says why it costs what it costs.
+Receipts translate the word and keep the name (`engine.offer_label`)."""
+
+
 @dataclass(frozen=True)
 class ManualDiscount:
     """整单折扣: a discount on the whole basket that someone entered by hand, with why.

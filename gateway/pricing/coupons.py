@@ -9,7 +9,8 @@ basket always carries the same sentences; they are checked by hand-written cases
 A coupon that gave something says nothing. Otherwise, first reason that holds:
 not known; for members only (no member identified); outside its time window; no
 qualifying item; a set promotion with too few qualifying items; a threshold not reached
-(with what the qualifying items cost after item promotions); else another offer won
+(with what the qualifying items cost after item promotions); an add-on or gift (加价购,
+满赠) whose spend was reached but whose item is not rung up; else another offer won
 (the items take a better item promotion, or a basket offer it does not combine with).
 """
 
@@ -21,12 +22,14 @@ from typing import Protocol
 
 from gateway.catalog.catalog import Catalog
 from gateway.catalog.document import (
+    THRESHOLD_OFFERS,
     BasketThreshold,
     Bundle,
     BuyGet,
     Product,
     PromotionBase,
     Schedule,
+    ThresholdOffer,
 )
 from gateway.money import ZERO, quantum
 from gateway.pricing.basket import Basket
@@ -80,6 +83,8 @@ def _why(
         return f"outside its time window ({_window(promo.schedule)})"
     if isinstance(promo, BasketThreshold):
         return _threshold_why(promo, catalog, lines)
+    if isinstance(promo, THRESHOLD_OFFERS):
+        return _offer_why(promo, catalog, lines)
     carriers = [line for line in lines if promo_id in line.promotion_ids]
     if not carriers:
         return "no qualifying item in the basket"
@@ -114,6 +119,30 @@ def _threshold_why(
     if spend < lowest:
         return f"spend {lowest} on qualifying items (this basket: {spend})"
     return "another basket offer saves more and they do not combine"
+
+
+def _offer_why(promo: ThresholdOffer, catalog: Catalog, lines: Sequence[PricedWorkLine]) -> str:
+    """An add-on or gift that gave nothing: its spend not reached (counted as the engine
+    counts it, on what the lines cost before offers and thresholds), else its item not in
+    the basket, else its item's units took another promotion."""
+    offers = {p.id for p in catalog.offer_promotions}
+    spend = ZERO
+    for line in lines:
+        if line.product.sku == promo.item or line.exclusive:
+            continue
+        if "no_discount" in line.product.flags or not catalog.in_target(promo, line.product):
+            continue
+        later = [a.amount for a in line.adjustments if a.kind == "basket" or a.promotion in offers]
+        before = line.amount - sum(later, ZERO)
+        if before > 0:
+            spend += before
+    threshold = promo.threshold.quantize(quantum(catalog.places))
+    if spend < threshold:
+        return f"spend {threshold} on qualifying items (this basket: {spend})"
+    if not any(line.product.sku == promo.item for line in lines):
+        item = catalog.by_sku(promo.item)
+        return f"ring up its item ({item.name if item else promo.item}) to take it"
+    return "its items already take a better offer"
 
 
 def _window(schedule: Schedule) -> str:

@@ -10,6 +10,10 @@ Order of work, each step named so a receipt can explain every cent:
    takes at most one. Where they compete for the same units the engine tries every order
    of the competing set promotions (up to `MAX_SET_ORDERS`) and keeps the plan that saves
    the customer most; ties go to the lower `priority`;
+   2b. threshold offers (加价购 `add_on`, 满赠 `gift`): a spend reached on what the lines
+   cost after step 2 (the offer's own item left out) prices up to N units of one item at
+   the offer's price (a gift: 0), topping up what item promotions gave them
+   (`apply_threshold_offers`);
 3. basket promotions (满减 thresholds) on what the lines then cost, allocated back to the
    lines by largest remainder;
    3b. then a whole-basket manual discount (整单折扣, `Basket.discount`) on what the same
@@ -56,16 +60,19 @@ from typing import Any
 
 from gateway.catalog.catalog import Catalog
 from gateway.catalog.document import (
+    AddOn,
     AmountOff,
     BasketThreshold,
     Bundle,
     BuyGet,
     FixedPrice,
+    Gift,
     PercentOff,
     PointsMultiplier,
     Product,
     Schedule,
     TaxClass,
+    ThresholdOffer,
 )
 from gateway.errors import StoregateError
 from gateway.money import (
@@ -76,7 +83,13 @@ from gateway.money import (
     quantum,
     round_money,
 )
-from gateway.pricing.basket import Basket, BasketLine, ManualDiscount
+from gateway.pricing.basket import (
+    ADD_ON_LABEL,
+    GIFT_LABEL,
+    Basket,
+    BasketLine,
+    ManualDiscount,
+)
 from gateway.pricing.coupons import coupon_notices
 from gateway.pricing.result import Adjustment, PricedBasket, PricedLine, TaxSummary
 
@@ -152,6 +165,7 @@ def price_basket(basket: Basket, catalog: Catalog) -> PricedBasket:
             ledger.item.extend([adjustment.amount for adjustment in line.adjustments])
         lines.append(line)
     _apply_item_promotions(lines, places, ledger)
+    apply_threshold_offers(lines, catalog, active, ledger)
     _apply_basket_promotions(lines, catalog, active, places, ledger)
     _apply_basket_discount(lines, basket.discount, places, ledger)
     return _finish(basket, catalog, lines, active, ledger)
@@ -972,6 +986,129 @@ class _Shares:
             return allocate(total, weights, self.places)
         amount = self.amount
         return [amount[f] for f in floors]
+
+
+# -- 2b. threshold offers: 加价购 (add_on) and 满赠 (gift) ---------------------------------------
+
+
+def offer_label(promo: ThresholdOffer) -> str:
+    """The label of the adjustment a threshold offer gives: `gift: NAME`, `add-on: NAME`."""
+    return f"{GIFT_LABEL if isinstance(promo, Gift) else ADD_ON_LABEL}: {promo.name}"
+
+
+def offer_price(promo: ThresholdOffer) -> Decimal:
+    """What one unit of the offer's item costs when the offer applies (a gift: nothing)."""
+    return promo.price if isinstance(promo, AddOn) else ZERO
+
+
+def offer_spend(promo: ThresholdOffer, lines: Sequence[Any], catalog: Catalog) -> Decimal:
+    """What counts toward `promo`'s threshold: the lines a threshold would count (not
+    `no_discount`, not under an exclusive promotion, costing more than zero) in its
+    target, as they cost after item promotions, except every line of the offer's own item
+    (an add-on never pays for its own threshold)."""
+    item = promo.item
+    return sum(
+        [
+            line.amount
+            for line in lines
+            if line.product.sku != item
+            and not line.exclusive
+            and "no_discount" not in line.product.flags
+            and line.amount > 0
+            and catalog.in_target(promo, line.product)
+        ],
+        ZERO,
+    )
+
+
+def apply_threshold_offers(
+    lines: list[_Line], catalog: Catalog, active: set[str], ledger: _Ledger
+) -> None:
+    """Step 2b: 加价购 and 满赠, after item promotions and before the 满减 thresholds.
+
+    Every live offer's spend is counted on the lines as step 2 left them (`offer_spend`),
+    so offers do not feed each other, and the 满减 thresholds after them count an add-on
+    line at what it then costs. An offer whose spend reached its threshold prices up to
+    `quantity` units of its item at the offer's price, on counted lines of that item (not
+    under an exclusive promotion: its price is the last word on its units). A unit's cost
+    is its line's amount after step 2 over its units, so a unit that an item promotion
+    made cheaper is topped up to the offer's price, never given both: the line's discount
+    is n x (that cost - the offer's price), rounded half up to the minor unit, and a line
+    whose units already cost no more than the offer's price takes nothing. Units are taken
+    from the line whose units cost most, then the line with more units, then the earlier
+    line (by what the lines are, so scan order never changes a total); offers go in
+    priority order, each taking the units the earlier ones left. A line's discount is one
+    `promotion` adjustment labelled `offer_label`, capped by `max_discount` as item
+    promotions are.
+    """
+    promos = [p for p in catalog.offer_promotions if p.id in active]
+    if not promos:
+        return
+    places = catalog.places
+    free: dict[int, int] = {}  # line index -> units no offer took yet
+    cost: dict[int, tuple[Decimal, int, Decimal]] = {}  # amount, units, amount per unit
+    for line in lines:
+        if (
+            line.count is not None
+            and line.source.label_price is None
+            and not line.exclusive
+            and "no_discount" not in line.product.flags
+        ):
+            free[line.index] = line.count
+            cost[line.index] = (line.amount, line.count, line.amount / line.count)
+    spends = {p.id: offer_spend(p, lines, catalog) for p in promos}
+    for promo in promos:
+        spend = spends[promo.id]
+        if spend < promo.threshold:
+            continue
+        price = offer_price(promo)
+        units = [
+            line
+            for line in lines
+            if line.product.sku == promo.item
+            and free.get(line.index, 0) > 0
+            and cost[line.index][2] > price
+        ]
+        # dearest unit first, then the line with more units: a choice by what the lines
+        # are, not where they stand, so scan order never changes a total (lines equal on
+        # both price the same whichever takes the offer)
+        units.sort(key=lambda ln: (-cost[ln.index][2], -free[ln.index], ln.index))
+        wanted = promo.quantity
+        awards: list[tuple[_Line, int, Decimal]] = []
+        for line in units:
+            if not wanted:
+                break
+            n = min(wanted, free[line.index])
+            wanted -= n
+            free[line.index] -= n
+            amount, count, _ = cost[line.index]
+            off = n * (amount - count * price) / count  # n x (cost of a unit - price)
+            awards.append((line, n, round_money(off, places, Rounding.HALF_UP)))
+        if not awards:
+            continue
+        amounts = _cap(promo, [a for _, _, a in awards], places)
+        label = offer_label(promo)
+        given: list[Decimal] = []
+        indexes: list[int] = []
+        for (line, n, uncapped), amount in sorted(
+            zip(awards, amounts, strict=True), key=lambda a: a[0][0].index
+        ):
+            if amount <= 0:
+                continue
+            each = "free" if isinstance(promo, Gift) else f"at {price}"
+            detail = f"{n} {each} with a spend of {promo.threshold}"
+            if amount < uncapped:
+                detail += f" (capped at {promo.max_discount})"
+            line.adjustments.append(Adjustment("promotion", -amount, label, promo.id, detail))
+            line.amount -= amount
+            line.minor = _UNKNOWN  # (pricing per scan's minor units no longer hold)
+            line.exclusive = line.exclusive or promo.exclusive
+            given.append(-amount)
+            indexes.append(line.index)
+        ledger.item.extend(given)
+        ledger.give(promo.id, promo.name, ZERO - sum(given, ZERO), indexes)
+        if indexes:
+            ledger.spends[promo.id] = spend
 
 
 # -- 3. basket promotions --------------------------------------------------------------------

@@ -24,8 +24,11 @@ catalog facts, so a part whose lines are the same, at the same places, as in the
 its result; the others (the line just scanned, the line whose quantity changed, the part
 that line joined) are worked out again by the engine's own step functions, run on that
 part alone (lines that are each a part of their own: in one pass, `_lines_alone`).
-Steps 3 to 5 (thresholds, 满减, tax, 抹零, totals) depend on every line and are always
-worked out in full, by the engine's own functions, from the parts' results.
+Steps 2b to 5 (threshold offers 加价购 / 满赠, thresholds 满减, tax, 抹零, totals) depend on
+every line and are worked out from the parts' results: per scan for the usual basket
+(`_finish_per_scan`), else in full by the engine's own functions. A live threshold offer
+always takes the full path (it changes a line's amount after step 2, which every later
+step reads), so pricing per scan with one live is `price_basket` by construction.
 
 The per-promotion summary (`PricedBasket.promotions`) is merged from the parts: a
 per-unit promotion given in several parts is one entry (its lines in order, its
@@ -61,6 +64,7 @@ from gateway.pricing.engine import (
     _priced_line,
     _Shares,
     _threshold_discount,
+    apply_threshold_offers,
     basket_result,
     points_multipliers,
     threshold_detail,
@@ -258,6 +262,7 @@ def price_scan(
     finished = _finish_per_scan(basket, catalog, active, templates, ledger, old)
     if finished is None:
         lines = [_copy(template) for template in templates]
+        apply_threshold_offers(lines, catalog, active, ledger)
         _apply_basket_promotions(lines, catalog, active, places, ledger)
         _apply_basket_discount(lines, basket.discount, places, ledger)
         priced = _finish(basket, catalog, lines, active, ledger)
@@ -370,13 +375,13 @@ def _finish_per_scan(
     The usual basket: every amount after step 2 a plain amount in the currency (its
     exponent, not negative), thresholds that all count every item and share in minor
     units, no coupon, no manual basket discount (整单折扣), no 抹零 to share out, no points
-    multiplier for a member. Then every line's result depends on the line as step 2 left it
-    (the same template object as last time) and on its shares of the thresholds (which
-    name only their discount), so a line with the same template and
-    the same shares as in the memo keeps its result line, tax and total, and only the
-    others are worked out, with the engine's formulas. The thresholds themselves are
-    shared out again on every scan: a new line changes the spend every share is worked
-    out from."""
+    multiplier for a member, no threshold offer (加价购 / 满赠) live. Then every line's
+    result depends on the line as step 2 left it (the same template object as last time)
+    and on its shares of the thresholds (which name only their discount), so a line with
+    the same template and the same shares as in the memo keeps its result line, tax and
+    total, and only the others are worked out, with the engine's formulas. The thresholds
+    themselves are shared out again on every scan: a new line changes the spend every
+    share is worked out from."""
     count = len(templates)
     money = catalog.money
     if (
@@ -384,6 +389,7 @@ def _finish_per_scan(
         or basket.coupons
         or basket.discount is not None
         or points_multipliers(catalog, basket, active)
+        or any(p.id in active for p in catalog.offer_promotions)
     ):
         return None
     places = money.decimals

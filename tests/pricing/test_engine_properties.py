@@ -100,6 +100,36 @@ POOL = [
         "tiers": [{"threshold": "7", "amount": "0.70"}],
         "max_discount": "5.00",
     },
+    # 加价购 and 满赠 (step 2b): a net-priced add-on, a gift that a bundle also wants, an
+    # add-on on an item with a member price, capped
+    {
+        "type": "add_on",
+        "id": "pen-addon",
+        "name": "pen for 0.50",
+        "threshold": "8.00",
+        "item": "PEN",
+        "price": "0.50",
+        "quantity": 2,
+    },
+    {
+        "type": "gift",
+        "id": "yog-gift",
+        "name": "free yoghurt",
+        "target": {"categories": ["choc"]},
+        "threshold": "5.00",
+        "item": "Y1",
+    },
+    {
+        "type": "add_on",
+        "id": "bread-addon",
+        "name": "bread for 1.00",
+        "threshold": "4.00",
+        "item": "B",
+        "price": "1.00",
+        "quantity": 3,
+        "max_discount": "3.10",
+        "priority": 1,
+    },
 ]
 SKUS = ["A", "B", "C1", "C2", "Y1", "Y2", "PEN", "WINE"]
 

@@ -171,6 +171,56 @@ def test_scan_by_scan_same_as_whole_basket_generated_catalogs(  # type: ignore[n
     run(cat, start, [("add", generated_line(7)), *ops])
 
 
+# 加价购 / 满赠 (step 2b): a live one sends steps 2b to 5 down the full path; its lines'
+# parts are still re-used, so the two must agree scan after scan
+OFFERS: list[dict[str, Any]] = [
+    {
+        "type": "add_on",
+        "id": "pen-addon",
+        "name": "pen for 0.50",
+        "threshold": "6.00",
+        "item": "PEN",
+        "price": "0.50",
+        "quantity": 2,
+    },
+    {
+        "type": "gift",
+        "id": "yog-gift",
+        "name": "free yoghurt",
+        "target": {"categories": ["choc"]},
+        "threshold": "4.00",
+        "item": "Y1",
+        "coupon": "YOG20",
+    },
+    {
+        "type": "add_on",
+        "id": "bag-addon",
+        "name": "bag for 0.2",
+        "threshold": "3",
+        "item": "BAG",
+        "price": "0.2",
+        "quantity": 3,
+        "max_discount": "1.50",
+        "schedule": {"hours": [{"from": "18:00", "to": "20:00"}]},
+    },
+]
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    st.lists(st.sampled_from(POOL), unique_by=lambda p: p["id"], max_size=len(POOL)),
+    st.lists(st.sampled_from(OFFERS), unique_by=lambda p: p["id"], min_size=1),
+    money_rules,
+    st.booleans(),
+    operations(small_line),
+)
+def test_scan_by_scan_same_as_whole_basket_with_threshold_offers(  # type: ignore[no-untyped-def]
+    promos, offers, money, member, ops
+) -> None:
+    cat = small_catalog([*promos, *offers], **money)
+    run(cat, Basket((), AT, MEMBER if member else None), ops)
+
+
 COLLIDING = ("c3f2", "c5", "all7", "p15", "prod15", "y33", "y3", "mix2", "big", "r", "t")
 few_lines = st.one_of(
     st.builds(
