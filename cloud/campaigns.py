@@ -241,6 +241,12 @@ def mark_published(db: Database, campaign_id: str, now: str) -> Campaign:
     """The campaign's coupons go out from now: its period is counted from the first
     publication (publishing again re-sends them and keeps that moment)."""
     campaign = get(db, campaign_id)
+    if campaign.starts > date.fromisoformat(now[:10]):
+        raise UsageError(
+            f"campaign {campaign_id} starts on {campaign.starts}",
+            where="cloud campaign publish",
+            fix="publish it on or after its first day (its coupons count from publication)",
+        )
     if campaign.ends < date.fromisoformat(now[:10]):
         raise UsageError(
             f"campaign {campaign_id} ended on {campaign.ends}",

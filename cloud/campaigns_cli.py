@@ -104,9 +104,13 @@ def _create(args: argparse.Namespace) -> int:
     try:
         holdout = Decimal(args.holdout)
     except InvalidOperation:
-        holdout = Decimal(-1)
+        holdout = Decimal("NaN")
     if not holdout.is_finite():
-        holdout = Decimal(-1)
+        raise UsageError(
+            f"hold-out {args.holdout!r} is not a number",
+            where="--holdout",
+            fix="e.g. --holdout 0.10 for 10 % of the members",
+        )
     starts = _day(args.first, "--from", date.fromisoformat(now[:10]))
     ends = _day(args.last, "--to", starts + timedelta(days=campaigns.DEFAULT_DAYS - 1))
     seed = args.seed if args.seed is not None else secrets.randbelow(2**31)

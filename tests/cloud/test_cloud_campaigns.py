@@ -89,6 +89,7 @@ def test_a_campaign_is_drawn_published_and_measured_against_its_hold_out(
     err = refused(*create[:7], "--members", str(tmp_path / "typo.txt"), *db)
     assert "M99 is not a member of store-1" in err and "'not an id' is not a member id" in err
     assert "1.5 is not a share below 1" in refused(*create, "--holdout", "1.5")
+    assert "'ten' is not a number" in refused(*create, "--holdout", "ten")
     assert "no RFM segment 'vip'" in refused(*create[:7], "--segment", "vip", *db)
     assert "no campaign yet" in cli("campaign", "list", *db)
 
@@ -104,6 +105,8 @@ def test_a_campaign_is_drawn_published_and_measured_against_its_hold_out(
     assert (shown["held_out"], shown["treated"], shown["seed"]) == (held, treated, 7)
     assert shown["holdout"] == "0.3" and shown["audience"] == "members audience.txt"
 
+    early = ("campaign", "publish", "winback", "--at", "2026-11-14T23:00:00Z", *sending, *db)
+    assert "starts on 2026-11-15" in refused(*early)
     out = cli("campaign", "publish", "winback", "--at", "2026-11-15T00:00:00Z", *sending, *db)
     assert "coupon THANKS5 for 7 member(s) in members version 1 of store-1" in out
     document = tmp_path / "members.json"
@@ -148,6 +151,9 @@ def test_a_campaign_is_drawn_published_and_measured_against_its_hold_out(
     check_mean(rows["spend per member"], "14.29", "10.00", 100 / 7 - 10, 56.462585, 4.9449)
     assert any("seed 7" in n for n in report["notes"])
     assert "published 2026-11-15T00:00:00" in cli("campaign", "list", *db)
+    late = ("campaign", "publish", "winback", "--at", "2026-12-01T00:00:00Z", *sending, *db)
+    assert "ended on 2026-11-30" in refused(*late)
+    assert "no campaign 'nosuch'" in refused("campaign", "report", "nosuch", *db)
 
 
 def check_mean(
