@@ -264,12 +264,14 @@ def mark_published(db: Database, campaign_id: str, now: str) -> Campaign:
 # -- the members document's coupons ---------------------------------------------------------
 
 
-def redeemed(db: Database, store: str) -> set[tuple[str, str]]:
-    """(campaign, member) of every redemption in the store's ingested sale records."""
+def redeemed(db: Database, store: str, since: str = "") -> set[tuple[str, str]]:
+    """(campaign, member) of every redemption in the store's ingested sale records
+    journalled at or after `since` (a UTC time; the index on (kind, time) finds them)."""
     found: set[tuple[str, str]] = set()
     for (body,) in db.query(
-        "SELECT body FROM journal_record WHERE store = ? AND kind = 'sale' AND body LIKE ?",
-        (store, '%"redeemed_coupons"%'),
+        "SELECT body FROM journal_record WHERE kind = 'sale' AND time >= ? AND store = ? "
+        "AND body LIKE ?",
+        (since, store, '%"redeemed_coupons"%'),
     ):
         sale = SaleBody.model_validate_json(body)
         if sale.member is not None:
@@ -281,8 +283,15 @@ def coupons_for(db: Database, store: str, now: str) -> dict[str, list[dict[str, 
     """member -> the personal coupons the store's members document gives them: of every
     published campaign still running, to its treated members who have not redeemed it."""
     today = now[:10]
-    spent = redeemed(db, store)
     out: dict[str, list[dict[str, str]]] = defaultdict(list)
+    running = db.one(
+        "SELECT min(published_at) FROM campaign WHERE store = ? AND published_at IS NOT NULL "
+        "AND ends >= ?",
+        (store, today),
+    )
+    if running is None or running[0] is None:
+        return out  # no campaign running: no sale records to read
+    spent = redeemed(db, store, str(running[0]))
     for campaign, coupon, ends, member in db.query(
         "SELECT c.id, c.coupon, c.ends, m.member FROM campaign c JOIN campaign_member m "
         "ON m.campaign = c.id WHERE c.store = ? AND c.published_at IS NOT NULL AND c.ends >= ? "
