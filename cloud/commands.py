@@ -74,6 +74,7 @@ def register(sub: Any) -> None:
         alerts_cli,
         backups_cli,
         boxes_cli,
+        campaigns_cli,
         chain_cli,
         fleet_cli,
         logs_cli,
@@ -92,7 +93,7 @@ def register(sub: Any) -> None:
     _register_db(sub)
     _register_ingest(sub)
     rooms = [fleet_cli, publish_cli, updates_cli, stores_cli, members_cli, alerts_cli]
-    rooms += [chain_cli, reports_cli, recommend_cli]
+    rooms += [chain_cli, reports_cli, recommend_cli, campaigns_cli]
     for room in (
         boxes_cli,
         logs_cli,

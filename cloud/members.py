@@ -27,6 +27,7 @@ from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
 
+from cloud.campaigns import coupons_for
 from cloud.db import Database
 from gateway.errors import ProblemsError, UsageError
 from gateway.members.cards import card_key
@@ -511,6 +512,7 @@ def build_document(db: Database, store: str, now: str) -> dict[str, Any]:
     salt, settings, blacklist_version = _store(db, store, "cloud members publish")
     through = post_box_changes(db, store)
     money = balances(db, store)
+    coupons = coupons_for(db, store, now)
     cards: dict[str, list[str]] = defaultdict(list)
     for card, member in db.query(
         "SELECT card, member FROM member_card WHERE store = ? ORDER BY card", (store,)
@@ -540,6 +542,8 @@ def build_document(db: Database, store: str, now: str) -> dict[str, Any]:
             entry["status_since"] = since
         if expires:
             entry["subsidy_expires"] = expires
+        if str(member) in coupons:
+            entry["coupons"] = coupons[str(member)]
         entries.append(entry)
     blacklist = [
         {"card": str(card), "since": str(since), "reason": str(reason)}

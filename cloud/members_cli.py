@@ -172,11 +172,27 @@ def _status(args: argparse.Namespace) -> int:
     return 0
 
 
-def _publish(args: argparse.Namespace) -> int:
+def send_document(db: Any, args: argparse.Namespace, document: dict[str, Any]) -> dict[str, Any]:
+    """Sign and publish a store's members document (`args`: --store, the key and broker
+    options); the message as published, with its version."""
     from cloud.commands import broker_options
     from cloud.publish import publish_document
     from cloud.publish_cli import signing_key
 
+    [message] = publish_document(
+        db=db,
+        broker=broker_options(args),
+        root=args.root,
+        kind="members",
+        document=document,
+        stores=[args.store],
+        box=None,
+        key=signing_key(args),
+    )
+    return dict(message)
+
+
+def _publish(args: argparse.Namespace) -> int:
     db = open_current(args.db)
     try:
         document = members.build_document(db, args.store, now_of(args))
@@ -186,17 +202,7 @@ def _publish(args: argparse.Namespace) -> int:
             )
             print(f"wrote {args.out}: {len(document['members'])} member(s), not published")
             return 0
-        key = signing_key(args)
-        [message] = publish_document(
-            db=db,
-            broker=broker_options(args),
-            root=args.root,
-            kind="members",
-            document=document,
-            stores=[args.store],
-            box=None,
-            key=key,
-        )
+        message = send_document(db, args, document)
     finally:
         db.close()
     print(

@@ -318,6 +318,19 @@ MIGRATIONS: list[list[str | Callable[[Database], None]]] = [
             PRIMARY KEY (business_day, store, hour, cashier))""",
         _rebuild_sales_summary,
     ],
+    # 16: campaigns (issue 21 item 4, cloud/campaigns.py): a personal coupon offered to a
+    # store's members, each drawn into the treated group or the hold-out (recorded with the
+    # seed of the draw), published in the members document
+    [
+        """CREATE TABLE campaign (
+            id TEXT PRIMARY KEY, store TEXT NOT NULL, name TEXT NOT NULL,
+            coupon TEXT NOT NULL, audience TEXT NOT NULL, holdout TEXT NOT NULL,
+            seed {BIGINT} NOT NULL, starts TEXT NOT NULL, ends TEXT NOT NULL,
+            created_by TEXT NOT NULL, created_at TEXT NOT NULL, published_at TEXT)""",
+        """CREATE TABLE campaign_member (
+            campaign TEXT NOT NULL, member TEXT NOT NULL, holdout {BOOL} NOT NULL,
+            PRIMARY KEY (campaign, member))""",
+    ],
 ]
 
 LATEST = len(MIGRATIONS)

@@ -225,6 +225,27 @@ MIGRATIONS: tuple[Migration, ...] = (
         ALTER TABLE lane_staff ADD COLUMN central_digest TEXT;
         """,
     ),
+    Migration(
+        9,
+        "members: personal coupons of campaigns, and the ones this box saw redeemed",
+        """
+        CREATE TABLE member_coupon (
+            member_id TEXT NOT NULL,
+            campaign TEXT NOT NULL,
+            code TEXT NOT NULL,
+            until TEXT,
+            PRIMARY KEY (member_id, campaign)
+        ) WITHOUT ROWID;
+        CREATE TABLE member_coupon_use (
+            member_id TEXT NOT NULL,
+            campaign TEXT NOT NULL,
+            code TEXT NOT NULL,
+            sale_id TEXT NOT NULL,
+            local_day TEXT NOT NULL,
+            PRIMARY KEY (member_id, campaign)
+        ) WITHOUT ROWID;
+        """,
+    ),
 )
 
 LATEST_VERSION = MIGRATIONS[-1].version

@@ -257,6 +257,8 @@ def _build(
             return ev.ConfirmAge(at, _authorization(r))
         case "member":
             return ev.MemberCard(at, _text(r, "card"))
+        case "coupon":
+            return ev.Coupon(at, _text(r, "code"))
         case "tender":
             return ev.Tender(
                 at,

@@ -14,8 +14,8 @@ table.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
-from datetime import datetime
+from dataclasses import dataclass, field
+from datetime import date, datetime
 from decimal import Decimal
 from fractions import Fraction
 from typing import Any, Protocol
@@ -52,6 +52,17 @@ class MemberAccount:
     context: MemberContext | None = None
     handle: object = None
     card_present: bool = False
+    coupons: tuple[OfferedCoupon, ...] = field(default=())  # personal, still to redeem
+
+
+@dataclass(frozen=True)
+class OfferedCoupon:
+    """A personal coupon a campaign gave the member (docs/members.md, "Personal
+    coupons"): the catalog coupon `code` (upper case), until its last local day."""
+
+    campaign: str
+    code: str
+    until: date | None = None
 
 
 @dataclass(frozen=True)
@@ -105,8 +116,18 @@ class MemberService(Protocol):
         priced: PricedBasket,
         authorisations: Sequence[object],
         at: datetime,
+        *,
+        coupons: Sequence[OfferedCoupon] = (),
     ) -> Settlement:
-        """Balance changes of a completed sale: entries and table writes, one transaction."""
+        """Balance changes of a completed sale: entries and table writes, one transaction;
+        `coupons` are the member's personal coupons the sale redeemed (spent with it)."""
+        ...
+
+    def personal_coupon(
+        self, code: str, account: MemberAccount | None, at: datetime
+    ) -> Refusal | None:
+        """None when `code` is not a personal coupon, or is `account`'s own and unused;
+        else why it is refused (another member's, no member yet, already redeemed)."""
         ...
 
     def top_up(
@@ -173,8 +194,15 @@ class NoMembers:
         priced: PricedBasket,
         authorisations: Sequence[object],
         at: datetime,
+        *,
+        coupons: Sequence[OfferedCoupon] = (),
     ) -> Settlement:
         return Settlement()
+
+    def personal_coupon(
+        self, code: str, account: MemberAccount | None, at: datetime
+    ) -> Refusal | None:
+        return None  # no member document: no personal coupons
 
     def reverse(
         self,
@@ -219,6 +247,32 @@ class RoomMembers:
             context=self.accounts.pricing_context(found),
             handle=found,
             card_present=found.by_card,
+            coupons=self._offered(found.id, at.date()),
+        )
+
+    def _offered(self, member_id: str, day: date) -> tuple[OfferedCoupon, ...]:
+        rows = self.accounts.store.coupons(member_id, day)
+        return tuple(OfferedCoupon(r.campaign, r.code, r.until) for r in rows)
+
+    def personal_coupon(
+        self, code: str, account: MemberAccount | None, at: datetime
+    ) -> Refusal | None:
+        doc = self.accounts.store.document()
+        code = code.upper()
+        if doc is None or code not in self.accounts.store.personal_codes():
+            return None
+        if account is None:
+            return Refusal(
+                "coupon_not_yours",
+                f"Coupon {code} is a member's own: identify the member first.",
+            )
+        if any(c.code == code for c in self._offered(account.id, at.date())):
+            return None
+        if self.accounts.store.coupon_redeemed(account.id, code) is not None:
+            return Refusal("coupon_used", f"Coupon {code} was already redeemed by this member.")
+        return Refusal(
+            "coupon_not_yours",
+            f"Coupon {code} is not one of member {account.id}'s coupons (or it has expired).",
         )
 
     def authorize(
@@ -270,6 +324,8 @@ class RoomMembers:
         priced: PricedBasket,
         authorisations: Sequence[object],
         at: datetime,
+        *,
+        coupons: Sequence[OfferedCoupon] = (),
     ) -> Settlement:
         taken = _authorisations(authorisations)
         points_paid = sum((a.amount for a in taken if a.tender == "points"), Decimal(0))
@@ -277,14 +333,37 @@ class RoomMembers:
         earned = self.accounts.points_earned(holder, priced, points_paid)
         posting = self.accounts.postings(receipt_id, holder, taken, earned, at)
         redeemed = sum((int(d.amount) for a in taken for d in a.debits if d.wallet == "points"), 0)
+        also: Also | None = posting.also
+        if coupons:
+            also = self._spending_coupons(account.id, coupons, receipt_id, at.date(), also)
         return Settlement(
             entries=posting.entries,
-            also=posting.also,
+            also=also,
             points_earned=earned,
             points_redeemed=redeemed,
             points_balance=account.points + earned - redeemed,
             stored_value_balance=self._wallets_after(account, taken),
         )
+
+    def _spending_coupons(
+        self,
+        member_id: str,
+        coupons: Sequence[OfferedCoupon],
+        receipt_id: str,
+        day: date,
+        then: Also | None,
+    ) -> Also:
+        """The sale's `also` that spends its personal coupons too, in its transaction."""
+        from gateway.members.store import CouponRow
+
+        rows = [CouponRow(c.campaign, c.code, c.until) for c in coupons]
+
+        def also(conn: Any) -> None:
+            if then is not None:
+                then(conn)
+            self.accounts.store.record_coupon_uses(conn, member_id, rows, receipt_id, day)
+
+        return also
 
     def _wallets_after(
         self, account: MemberAccount, taken: Sequence[Authorisation]

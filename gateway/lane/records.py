@@ -60,6 +60,8 @@ OverrideAction = Literal[
 OMITTED_WHEN_NONE = frozenset(
     {
         "operator",
+        "member_coupons",  # sale: the member's personal coupons still to redeem (issue 21)
+        "redeemed_coupons",  # sale: the member's personal coupons still to redeem (issue 21)
         "language",  # shift_open: the cashier's chosen language (issue 14, item 7)
         # shift_close and z_report: the cash movements and the count (issue 14, item 5)
         "paid_in",
@@ -118,6 +120,14 @@ class MemberRef(Body):
 
     id: str
     group: str | None = None
+
+
+class CouponOfferRef(Body):
+    """A personal coupon the member still holds after the sale (printed on the receipt)."""
+
+    code: str
+    campaign: str
+    until: str | None = Field(None, description="YYYY-MM-DD, its last local day")
 
 
 class LaneRef(Body):
@@ -285,6 +295,14 @@ class SaleBody(Body):
     )
     coupons: list[str] = Field(default_factory=list)
     promotions: list[str] = Field(default_factory=list, description="promotion ids applied")
+    redeemed_coupons: list[str] | None = Field(
+        None,
+        description="the member's personal coupons (campaign ids) this sale redeemed: spent "
+        "once and for all (absent when none)",
+    )
+    member_coupons: list[CouponOfferRef] | None = Field(
+        None, description="the member's personal coupons still to redeem after the sale"
+    )
     totals: Totals
     taxes: list[TaxLine]
     tenders: list[Tender]

@@ -24,10 +24,11 @@ from gateway.lane import events as ev
 from gateway.lane.book import Batch
 from gateway.lane.events import Refusal
 from gateway.lane.items import card_code_refusal, find_product, whole_quantity
-from gateway.lane.members import MemberAccount, sentence
+from gateway.lane.members import MemberAccount, OfferedCoupon, sentence
 from gateway.lane.records import (
     AgeCheck,
     BasketDiscountRef,
+    CouponOfferRef,
     LineAdjustment,
     MemberRef,
     OpenPriceRef,
@@ -599,6 +600,9 @@ def coupon(lane: LaneContext, event: ev.Coupon) -> Step | Refusal:
         return Refusal("unknown_coupon", f"Coupon {mask_card_data(event.code)} is not valid here.")
     if code in sale.coupons:
         return Refusal("coupon_twice", f"Coupon {code} is already on this sale.")
+    personal = lane.members.personal_coupon(code, sale.member, event.at)
+    if personal is not None:
+        return personal
     with_coupon = reprice(replace(sale, coupons=(*sale.coupons, code)), event.at)
     priced = None if isinstance(with_coupon, Refusal) else with_coupon.priced
     # the pricing result says why a coupon gives nothing (threshold, items, time window)
@@ -831,8 +835,11 @@ def complete(lane: LaneContext, sale: Sale, event: ev.Event, batch: Batch) -> St
     priced = sale.priced
     number = lane.book.next_number("receipt")
     receipt_id = f"{lane.lane_ref.box}-{number:06d}"
+    redeemed = _redeemed_coupons(sale, priced)
     settlement = (
-        lane.members.settle(sale.member, receipt_id, priced, sale.authorisations, at)
+        lane.members.settle(
+            sale.member, receipt_id, priced, sale.authorisations, at, coupons=redeemed
+        )
         if sale.member is not None
         else None
     )
@@ -857,6 +864,8 @@ def complete(lane: LaneContext, sale: Sale, event: ev.Event, batch: Batch) -> St
         promotions=sorted(
             {a.promotion for line in priced.lines for a in line.adjustments if a.promotion}
         ),
+        redeemed_coupons=[c.campaign for c in redeemed] or None,
+        member_coupons=_coupons_left(sale, redeemed),
         totals=_totals(priced, sale.paid),
         taxes=tax_lines(priced),
         tenders=tenders,
@@ -896,6 +905,33 @@ def complete(lane: LaneContext, sale: Sale, event: ev.Event, batch: Batch) -> St
         notices=notices,
         open_drawer=cash,
     )
+
+
+def _redeemed_coupons(sale: Sale, priced: PricedBasket) -> tuple[OfferedCoupon, ...]:
+    """The member's personal coupons entered on this sale that gave something: a coupon
+    that gave nothing (its threshold not reached) stays the member's to use later."""
+    if sale.member is None or not sale.coupons:
+        return ()
+    applied = {a.promotion for line in priced.lines for a in line.adjustments if a.promotion}
+    giving = {
+        p.coupon.upper()
+        for p in sale.catalog.document.promotions
+        if p.coupon is not None and p.id in applied
+    }
+    return tuple(c for c in sale.member.coupons if c.code in sale.coupons and c.code in giving)
+
+
+def _coupons_left(sale: Sale, redeemed: tuple[OfferedCoupon, ...]) -> list[CouponOfferRef] | None:
+    if sale.member is None:
+        return None
+    left = [
+        CouponOfferRef(
+            code=c.code, campaign=c.campaign, until=c.until.isoformat() if c.until else None
+        )
+        for c in sale.member.coupons
+        if c not in redeemed
+    ]
+    return left or None
 
 
 def _points(settlement: Any) -> Points:

@@ -107,6 +107,16 @@ class Wallets(Model):
     cash: Amount = Decimal(0)
 
 
+class PersonalCoupon(Model):
+    """A coupon a head-office campaign gave this member (`cloud campaign`): the code of a
+    catalog promotion (`coupon`), redeemable by this member only and once (the box keeps
+    the redemption, and the sale record that journals it), until `until` (a local day)."""
+
+    code: str = Field(pattern=r"^[A-Za-z0-9_-]{1,32}$", description="a catalog coupon code")
+    campaign: str = Field(pattern=IDENTIFIER, description="the campaign that issued it")
+    until: date | None = Field(None, description="last local day it can be redeemed")
+
+
 class Member(Model):
     id: str = Field(pattern=IDENTIFIER, description="store-issued member id (may be printed)")
     group: str = Field(pattern=IDENTIFIER)
@@ -117,6 +127,9 @@ class Member(Model):
     wallets: Wallets = Field(default_factory=Wallets)
     subsidy_expires: date | None = Field(
         None, description="last local day the subsidy wallet can be spent"
+    )
+    coupons: list[PersonalCoupon] = Field(
+        default_factory=list, description="personal coupons of campaigns, each usable once"
     )
 
 
@@ -229,6 +242,11 @@ class MembersDocument(Model):
                 return entry.members.get(member, MemberDaySpending())
         return None
 
+    def personal_codes(self) -> frozenset[str]:
+        """Every coupon code (upper case) some member holds as a personal coupon: such a
+        code is accepted only from its holder (docs/members.md, "Personal coupons")."""
+        return frozenset(c.code.upper() for m in self.members for c in m.coupons)
+
     def department_of(self, member: str) -> Department | None:
         return next((d for d in self.departments if member in d.members), None)
 
@@ -261,6 +279,7 @@ def cross_check(doc: MembersDocument) -> list[str]:
             _decimals(
                 getattr(member.wallets, field), doc.decimals, f"{where}.wallets.{field}", problems
             )
+        _unique([c.campaign for c in member.coupons], f"{where}.coupons", "campaign", problems)
         for card in member.cards:
             if card in seen_cards:
                 problems.append(

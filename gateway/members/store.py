@@ -1,9 +1,10 @@
 """The members tables in SQLite: the document in force, the versioned blacklist, and this
 box's own balance changes. A thin store: no rule is decided here.
 
-Owns the member_* tables (migration 4). Reads `journal_record` only to learn the seq of a
-change's own journal record (inside the journal's transaction) and to return a recorded
-change's body unchanged; never writes the journal, never opens the database itself.
+Owns the member_* tables (migration 4; migration 9: personal coupons and the ones this box
+saw redeemed). Reads `journal_record` only to learn the seq of a change's own journal
+record (inside the journal's transaction) and to return a recorded change's body unchanged;
+never writes the journal, never opens the database itself.
 
 Theory of operation: `member_wallet` holds balances *as head office sent them*;
 `member_change` holds every change this box journalled, keyed by its change id (so writing
@@ -66,6 +67,15 @@ class MemberRow:
     status: str
     status_since: date | None
     subsidy_expires: date | None
+
+
+@dataclass(frozen=True)
+class CouponRow:
+    """A personal coupon as the box keeps it (code upper case)."""
+
+    campaign: str
+    code: str
+    until: date | None
 
 
 @dataclass(frozen=True)
@@ -316,6 +326,47 @@ class MemberStore:
         )
         return {row[0] for row in rows}
 
+    def coupons(self, member_id: str, day: date) -> tuple[CouponRow, ...]:
+        """The member's personal coupons still to redeem on local `day`: issued by the
+        document in force, not past their last day, and not redeemed at this box (a
+        redemption at another box comes back as a document without the coupon)."""
+        rows = self._conn.execute(
+            "SELECT c.campaign, c.code, c.until FROM member_coupon c WHERE c.member_id = ? "
+            "AND (c.until IS NULL OR c.until >= ?) AND NOT EXISTS (SELECT 1 FROM "
+            "member_coupon_use u WHERE u.member_id = c.member_id AND u.campaign = c.campaign) "
+            "ORDER BY c.campaign",
+            (member_id, day.isoformat()),
+        ).fetchall()
+        return tuple(CouponRow(r[0], r[1], _day(r[2])) for r in rows)
+
+    def personal_codes(self) -> frozenset[str]:
+        """Every code some member of the document in force holds as a personal coupon."""
+        rows = self._conn.execute("SELECT DISTINCT code FROM member_coupon").fetchall()
+        return frozenset(str(r[0]) for r in rows)
+
+    def coupon_redeemed(self, member_id: str, code: str) -> str | None:
+        """The sale that redeemed the member's coupon `code` at this box, if one did."""
+        row = self._conn.execute(
+            "SELECT sale_id FROM member_coupon_use WHERE member_id = ? AND code = ?",
+            (member_id, code.upper()),
+        ).fetchone()
+        return str(row[0]) if row else None
+
+    def record_coupon_uses(
+        self,
+        conn: sqlite3.Connection,
+        member_id: str,
+        uses: Sequence[CouponRow],
+        sale_id: str,
+        day: date,
+    ) -> None:
+        """Inside the sale's journal transaction: these coupons are spent (once: the
+        primary key refuses a second redemption of a campaign's coupon)."""
+        conn.executemany(
+            "INSERT OR IGNORE INTO member_coupon_use VALUES (?, ?, ?, ?, ?)",
+            [(member_id, u.campaign, u.code, sale_id, day.isoformat()) for u in uses],
+        )
+
     # -- the journal's `also` ------------------------------------------------------------
 
     def record(self, conn: sqlite3.Connection, changes: Sequence[Change]) -> None:
@@ -395,7 +446,7 @@ def _refusals(
 
 
 def _replace_members(conn: sqlite3.Connection, members: Sequence[Member]) -> None:
-    for table in ("member_wallet", "member_card", "member"):
+    for table in ("member_coupon", "member_wallet", "member_card", "member"):
         conn.execute(f"DELETE FROM {table}")
     conn.executemany(
         "INSERT INTO member VALUES (?, ?, ?, ?, ?, ?)",
@@ -420,6 +471,14 @@ def _replace_members(conn: sqlite3.Connection, members: Sequence[Member]) -> Non
             (m.id, wallet, str(getattr(m.wallets, wallet)))
             for m in members
             for wallet in ("points", "subsidy", "cash")
+        ],
+    )
+    conn.executemany(
+        "INSERT INTO member_coupon VALUES (?, ?, ?, ?)",
+        [
+            (m.id, c.campaign, c.code.upper(), c.until and c.until.isoformat())
+            for m in members
+            for c in m.coupons
         ],
     )
 

@@ -228,6 +228,9 @@ def _sale(body: SaleBody, base: dict[str, Any], words: Words) -> Receipt:
             point_rows.append(t("r_points_balance").format(points=points.balance))
         if body.stored_value_balance is not None:
             point_rows.append(t("r_wallet_balance").format(amount=body.stored_value_balance))
+        for coupon in body.member_coupons or ():
+            until = t("r_coupon_until").format(day=coupon.until) if coupon.until else ""
+            point_rows.append(t("r_your_coupon").format(code=coupon.code, until=until))
     return Receipt(
         title=t("r_sale"),
         document_id=body.receipt_id,

@@ -157,6 +157,7 @@ class ScreenView:
     tenders: tuple[tuple[str, str], ...] = ()
     member_name: str | None = None
     member_points: str | None = None
+    member_coupons: tuple[str, ...] = ()  # the member's personal coupons not on the sale yet
     message: Message | None = None
     prompt: Prompt | None = None
     devices: tuple[DeviceView, ...] = ()
@@ -261,6 +262,7 @@ def _sale(
     if sale.member is not None:
         out["member_name"] = sale.member.name or sale.member.id
         out["member_points"] = f"{sale.member.points} {t('points')}"
+        out["member_coupons"] = _member_coupons(sale, t)
     if priced is None:
         return out
     selected = desk.selected if desk.selected is not None else len(priced.lines) - 1
@@ -288,6 +290,18 @@ def _sale(
         out["paid"] = fmt(sale.paid)
         out["due"] = fmt(max(priced.total - sale.paid, ZERO))
     return out
+
+
+def _member_coupons(sale: Any, t: Translate) -> tuple[str, ...]:
+    """The member's personal coupons (docs/screens.md, "Personal coupons"), as the receipt
+    words them, leaving out those already entered on this sale."""
+    return tuple(
+        t("r_your_coupon").format(
+            code=c.code, until=t("r_coupon_until").format(day=c.until) if c.until else ""
+        )
+        for c in sale.member.coupons
+        if c.code not in sale.coupons
+    )
 
 
 def _recommended(lines: Any, catalog: Any, language: str) -> tuple[str, ...]:
