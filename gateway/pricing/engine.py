@@ -624,6 +624,7 @@ class _SetSearch:
         counted: dict[str, list[_Line]] = {}
         self._carriers: dict[str, list[_Line]] = {}  # every line a set promotion targets
         self.shared: list[list[str]] = []  # set promotions that target the same line
+        self._lines = lines  # (by index: what a limit's tie-break reads)
         self.reached: dict[str, UnitsTier] = {}  # quantity tiers: the tier the basket reached
         tiered: list[_Line] = []  # lines carrying quantity tiers: their best is decided after
         for line in lines:
@@ -720,6 +721,26 @@ class _SetSearch:
         # back in line order: per-unit promotions are given line by line
         self.best_unit = dict(sorted(self.best_unit.items()))
 
+    def _within_limits(self, wanted: list[tuple[int, int, Any, Decimal]]) -> dict[int, int]:
+        """How many of its units each line takes its best per-unit promotion for, where that
+        promotion has a `limit_per_sale` (限购); `wanted` is (line index, units left, the
+        promotion, its discount on one unit) for lines in line order. A limit goes to the
+        units it saves most on; among equal ones to the lowest sku, then the line with more
+        units, then the earlier line: lines that could swap places are alike, so the order
+        things were scanned in never changes the total."""
+        limited = [w for w in wanted if w[1] > 0 and w[2].limit_per_sale is not None]
+        if not limited:
+            return {}
+        own = self._lines
+        limited.sort(key=lambda w: (w[2].id, -w[3], own[w[0]].product.sku, -w[1], w[0]))
+        room: dict[str, int] = {}
+        out: dict[int, int] = {}
+        for index, units, promo, _ in limited:
+            free: int = room.get(promo.id, promo.limit_per_sale)
+            out[index] = taken = min(units, free)
+            room[promo.id] = free - taken
+        return out
+
     def best_order(self, group: list[SetPromotion]) -> list[tuple[SetPromotion, _SetPass]]:
         """The order of competing set promotions that saves the customer most on their lines,
         as the passes that form sets in that order.
@@ -770,13 +791,18 @@ class _SetSearch:
         by_promo: dict[str, list[Decimal]] = {}
         promos: dict[str, Any] = {}
         rounded = self._rounded
-        room: dict[str, int] = {}  # what is left of each limited promotion's limit_per_sale
+        within = self._within_limits(
+            [
+                (index, units - taken.get(index, 0), promo, d)
+                for index, units, promo, d in candidates
+            ]
+        )
         for index, units, promo, per_unit in candidates:
             left = units - taken.get(index, 0)
             if left <= 0:
                 continue
             if promo.limit_per_sale is not None:
-                left = _within_limit(promo, left, room)
+                left = within[index]
                 if not left:
                     continue
             amount = rounded.get((index, left))
@@ -825,14 +851,19 @@ class _SetSearch:
         by_promo: dict[str, list[tuple[int, Decimal]]] = {}
         promos: dict[str, Any] = {}
         cent = quantum(places)
-        room: dict[str, int] = {}  # what is left of each limited promotion's limit_per_sale
         limited: dict[int, str] = {}  # lines with units over a limit: what their detail adds
+        allowed = self._within_limits(
+            [
+                (index, lines[index].units - taken.get(index, 0), promo, per_unit)
+                for index, (promo, per_unit) in self.best_unit.items()
+            ]
+        )
         for index, (promo, per_unit) in self.best_unit.items():  # in line order
             left = lines[index].units - taken.get(index, 0)
             if left <= 0:
                 continue
             if promo.limit_per_sale is not None:
-                within = _within_limit(promo, left, room)
+                within = allowed[index]
                 if within < left:
                     limited[index] = _over_limit_detail(promo, within, left)
                 if not within:
@@ -972,15 +1003,6 @@ def _tier_reached(promo: QuantityTiers, units: int) -> UnitsTier | None:
         if units >= tier.min_units:
             reached = tier
     return reached
-
-
-def _within_limit(promo: Any, units: int, room: dict[str, int]) -> int:
-    """How many of `units` still take `promo` under its `limit_per_sale` (限购), given
-    what earlier lines took (`room`, updated): the first units rung up get it."""
-    free: int = room.get(promo.id, promo.limit_per_sale)
-    within = min(units, free)
-    room[promo.id] = free - within
-    return within
 
 
 def _over_limit_detail(promo: Any, within: int, units: int) -> str:
