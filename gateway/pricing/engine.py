@@ -791,17 +791,16 @@ class _SetSearch:
         by_promo: dict[str, list[Decimal]] = {}
         promos: dict[str, Any] = {}
         rounded = self._rounded
-        within = self._within_limits(
-            [
-                (index, units - taken.get(index, 0), promo, d)
-                for index, units, promo, d in candidates
-            ]
-        )
+        within: dict[int, int] | None = None  # worked out at the first limited promotion
         for index, units, promo, per_unit in candidates:
             left = units - taken.get(index, 0)
             if left <= 0:
                 continue
             if promo.limit_per_sale is not None:
+                if within is None:
+                    within = self._within_limits(
+                        [(i, n - taken.get(i, 0), p, d) for i, n, p, d in candidates]
+                    )
                 left = within[index]
                 if not left:
                     continue
@@ -852,17 +851,19 @@ class _SetSearch:
         promos: dict[str, Any] = {}
         cent = quantum(places)
         limited: dict[int, str] = {}  # lines with units over a limit: what their detail adds
-        allowed = self._within_limits(
-            [
-                (index, lines[index].units - taken.get(index, 0), promo, per_unit)
-                for index, (promo, per_unit) in self.best_unit.items()
-            ]
-        )
+        allowed: dict[int, int] | None = None  # worked out at the first limited promotion
         for index, (promo, per_unit) in self.best_unit.items():  # in line order
             left = lines[index].units - taken.get(index, 0)
             if left <= 0:
                 continue
             if promo.limit_per_sale is not None:
+                if allowed is None:
+                    allowed = self._within_limits(
+                        [
+                            (i, lines[i].units - taken.get(i, 0), p, d)
+                            for i, (p, d) in self.best_unit.items()
+                        ]
+                    )
                 within = allowed[index]
                 if within < left:
                     limited[index] = _over_limit_detail(promo, within, left)
