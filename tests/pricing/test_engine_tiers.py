@@ -261,3 +261,13 @@ def test_a_limit_belongs_to_per_unit_promotions_only() -> None:
     assert "promotions[0] (half-a).limit_per_sale" in _refused(
         {**HALF_APPLE_JUICE, "limit_per_sale": 0}
     )
+
+
+def test_a_coupon_tier_not_reached_says_how_many_items_it_needs() -> None:
+    coupon = {**CHOC_TIERS, "coupon": "CHOC"}
+    # one bar: the first tier needs 2
+    basket = price(catalog([coupon]), line("C1"), coupons=("CHOC",))
+    assert basket.notices == (
+        "coupon CHOC does not apply: it needs 2 qualifying items (this basket: 1)",
+    )
+    assert price(catalog([coupon]), line("C1", 2), coupons=("CHOC",)).notices == ()
