@@ -6,10 +6,11 @@ Order of work, each step named so a receipt can explain every cent:
 1. list amount per line: unit price x quantity, or unit price per kg x weight rounded by the
    catalog's `weighed_rounding`, or a price-embedded label's face value;
    then a supervisor's price override, then the member price layer;
-2. item promotions (percent / amount off, fixed price, buy X get Y, bundles): each unit
-   takes at most one. Where they compete for the same units the engine tries every order
-   of the competing set promotions (up to `MAX_SET_ORDERS`) and keeps the plan that saves
-   the customer most; ties go to the lower `priority`;
+2. item promotions (percent / amount off, fixed price, quantity tiers, buy X get Y,
+   bundles; a per-unit one may carry a limit per sale): each unit takes at most one.
+   Where they compete for the same units the engine tries every order of the competing
+   set promotions (up to `MAX_SET_ORDERS`) and keeps the plan that saves the customer
+   most; ties go to the lower `priority`;
 3. basket promotions (满减 thresholds) on what the lines then cost, allocated back to the
    lines by largest remainder;
    3b. then a whole-basket manual discount (整单折扣, `Basket.discount`) on what the same
