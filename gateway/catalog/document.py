@@ -507,6 +507,11 @@ def _named(problem: str, data: Any) -> str:
         f"more than {MAX_INTEGER_DIGITS} integer digits (amounts stay below "
         f"{AMOUNT_LIMIT}, what the totals engine computes exactly)",
     )
+    if problem.endswith(".limit_per_sale: unknown field"):
+        problem += (
+            " (a limit per sale is for promotions given unit by unit: percent_off, "
+            "amount_off, fixed_price, quantity_tiers; leave it out here)"
+        )
     match = _ITEM_AT.match(problem)
     items = data.get(match[1]) if match and isinstance(data, dict) else None
     if match is None or not isinstance(items, list) or int(match[2]) >= len(items):

@@ -257,7 +257,8 @@ def test_a_limit_belongs_to_per_unit_promotions_only() -> None:
         "price": "2.00",
         "limit_per_sale": 1,
     }
-    assert "promotions[0] (y3).limit_per_sale" in _refused(bundle)
+    said = _refused(bundle)
+    assert "promotions[0] (y3).limit_per_sale: unknown field (a limit per sale is for" in said
     assert "promotions[0] (half-a).limit_per_sale" in _refused(
         {**HALF_APPLE_JUICE, "limit_per_sale": 0}
     )
