@@ -14,12 +14,16 @@ from pydantic import ValidationError
 
 
 def location(loc: Iterable[int | str], skip: frozenset[str] = frozenset()) -> str:
-    """`("products", 3, "price")` -> `products[3].price`; `skip` drops union-branch tags."""
+    """`("products", 3, "price")` -> `products[3].price`; `skip` drops a union-branch tag:
+    the first one only, since a field may be named like a tag (`quantity_tiers`' tiers
+    hold a `percent_off`)."""
     out = ""
+    skipped = False
     for part in loc:
         if isinstance(part, int):
             out += f"[{part}]"
-        elif part in skip:
+        elif part in skip and not skipped:
+            skipped = True
             continue
         else:
             out += f".{part}" if out else str(part)

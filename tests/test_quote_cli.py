@@ -188,3 +188,78 @@ def test_a_basket_discount_is_quoted_and_a_bad_one_exits_2() -> None:
         refused = quote("--discount", bad, "7612345001166")
         assert refused.returncode == 2 and why in refused.stderr, refused.stderr
         assert "Traceback" not in refused.stderr
+
+
+DRINK_TIERS = {  # 2件9折 3件8折 on drinks
+    "type": "quantity_tiers",
+    "id": "drinks-tiers",
+    "name": "Drinks: 2 -10%, 3 -20%",
+    "target": {"categories": ["drinks"]},
+    "tiers": [{"min_units": 2, "percent_off": "10"}, {"min_units": 3, "percent_off": "20"}],
+}
+TEA_HALF = {  # 限购 1
+    "type": "percent_off",
+    "id": "tea-half",
+    "name": "Green tea half price, 1 per sale",
+    "target": {"skus": ["TEA-GREEN"]},
+    "percent": "50",
+    "limit_per_sale": 1,
+}
+
+
+def _catalog_with(tmp_path: Path, *promotions: dict[str, object]) -> str:
+    doc = json.loads(Path(CATALOG).read_text())
+    doc["promotions"].extend(promotions)
+    path = tmp_path / "catalog.json"
+    path.write_text(json.dumps(doc))
+    return str(path)
+
+
+def _quote_with(catalog: str, *args: str) -> subprocess.CompletedProcess[str]:
+    command = [sys.executable, "-m", "gateway.cli", "quote", "--catalog", catalog]
+    return subprocess.run(
+        [*command, "--config", SETTINGS, *args],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=60,
+    )
+
+
+def test_quantity_tiers_and_a_limit_per_sale_are_quoted(tmp_path: Path) -> None:
+    catalog = _catalog_with(tmp_path, DRINK_TIERS, TEA_HALF)
+    scans = ["7612345001296*2", "7612345001302", "7612345001227*3"]
+    result = _quote_with(catalog, "--json", "--at", "2026-11-25T10:00", *scans)
+    assert result.returncode == 0, result.stderr
+    data = json.loads(result.stdout)
+    # cola 2.10 x 2 and orange juice 2.90: 3 drinks, 20% off each:
+    #   cola 0.42 x 2 = 0.84 off (3.36), juice 0.58 off (2.32)
+    # green tea 3.30 x 3, half price on 1 only: 1.65 off, 9.90 - 1.65 = 8.25
+    assert [(line["sku"], line["total"]) for line in data["lines"]] == [
+        ("COLA-15", "3.36"),
+        ("JUICE-OR", "2.32"),
+        ("TEA-GREEN", "8.25"),
+    ]
+    details = [a["detail"] for line in data["lines"] for a in line["adjustments"]]
+    assert details == [
+        "20% off each from 3 units",
+        "20% off each from 3 units",
+        "50% off (limit 1 per sale: 1 of 3 units; 2 at the normal price)",
+    ]
+    assert data["total"] == "13.93"
+    receipt = _quote_with(catalog, "--at", "2026-11-25T10:00", *scans)
+    assert receipt.returncode == 0, receipt.stderr
+    assert "Drinks: 2 -10%, 3 -20%" in receipt.stdout
+    assert "13.93" in receipt.stdout
+
+
+def test_bad_quantity_tiers_refuse_the_catalog_naming_the_promotion(tmp_path: Path) -> None:
+    bad = {**DRINK_TIERS, "tiers": [DRINK_TIERS["tiers"][1], DRINK_TIERS["tiers"][0]]}  # type: ignore[index]
+    result = _quote_with(_catalog_with(tmp_path, bad), "7612345001296")
+    assert result.returncode == 2
+    assert "catalog refused" in result.stderr
+    assert (
+        "promotions[12] (drinks-tiers).tiers: min_units and percent_off must both increase"
+        in result.stderr
+    )
+    assert "Traceback" not in result.stderr

@@ -332,22 +332,49 @@ class PromotionBase(Model):
         return _name_from_names(data)
 
 
-class PercentOff(PromotionBase):
+class UnitPromotionBase(PromotionBase):
+    """A promotion given unit by unit (each unit its own discount), which may be limited."""
+
+    limit_per_sale: Units | None = Field(
+        None,
+        description="限购: only the first N units of one sale that take this promotion get it "
+        "(in the order they were rung up); the others pay the normal price",
+    )
+
+
+class PercentOff(UnitPromotionBase):
     type: Literal["percent_off"]
     target: Target
     percent: Percent
 
 
-class AmountOff(PromotionBase):
+class AmountOff(UnitPromotionBase):
     type: Literal["amount_off"]
     target: Target
     amount: PositiveAmount = Field(description="off each unit (each kg for weighed items)")
 
 
-class FixedPrice(PromotionBase):
+class FixedPrice(UnitPromotionBase):
     type: Literal["fixed_price"]
     target: Target
     price: Amount = Field(description="price of each unit (each kg for weighed items)")
+
+
+class UnitsTier(Model):
+    min_units: Units = Field(description="eligible units in the sale from which this tier applies")
+    percent_off: Percent = Field(description="off every eligible unit once the tier is reached")
+
+
+class QuantityTiers(UnitPromotionBase):
+    """2件9折, 3件8折: once a sale holds `min_units` units the promotion targets (items sold
+    each, counted over all their lines), every one of them is `percent_off` cheaper; the
+    highest tier reached applies to all of them."""
+
+    type: Literal["quantity_tiers"]
+    target: Target
+    tiers: list[UnitsTier] = Field(
+        min_length=1, description="min_units and percent_off both increasing strictly"
+    )
 
 
 class BuyGet(PromotionBase):
@@ -445,6 +472,7 @@ Promotion = Annotated[
     PercentOff
     | AmountOff
     | FixedPrice
+    | QuantityTiers
     | BuyGet
     | Bundle
     | BasketThreshold
@@ -453,7 +481,7 @@ Promotion = Annotated[
     | Gift,
     Field(discriminator="type"),
 ]
-ITEM_PROMOTIONS = (PercentOff, AmountOff, FixedPrice, BuyGet, Bundle)
+ITEM_PROMOTIONS = (PercentOff, AmountOff, FixedPrice, QuantityTiers, BuyGet, Bundle)
 
 
 class CatalogDocument(Model):
@@ -482,6 +510,7 @@ ITEM_TYPE_TAGS = frozenset(
         "percent_off",
         "amount_off",
         "fixed_price",
+        "quantity_tiers",
         "buy_get",
         "bundle",
         "basket_threshold",
@@ -518,6 +547,11 @@ def _named(problem: str, data: Any) -> str:
         f"more than {MAX_INTEGER_DIGITS} integer digits (amounts stay below "
         f"{AMOUNT_LIMIT}, what the totals engine computes exactly)",
     )
+    if problem.endswith(".limit_per_sale: unknown field"):
+        problem += (
+            " (a limit per sale is for promotions given unit by unit: percent_off, "
+            "amount_off, fixed_price, quantity_tiers; leave it out here)"
+        )
     match = _ITEM_AT.match(problem)
     items = data.get(match[1]) if match and isinstance(data, dict) else None
     if match is None or not isinstance(items, list) or int(match[2]) >= len(items):
@@ -734,6 +768,16 @@ def _check_promotion(
                     f"{where}.{field}: a points_multiplier gives points, not money: "
                     f"leave {field} out"
                 )
+    if isinstance(promo, QuantityTiers):
+        counts = [t.min_units for t in promo.tiers]
+        percents = [t.percent_off for t in promo.tiers]
+        if counts != sorted(set(counts)) or percents != sorted(set(percents)):
+            problems.append(
+                f"{where}.tiers: min_units and percent_off must both increase strictly "
+                f"from tier to tier (got min_units {', '.join(map(str, counts))}; "
+                f"percent_off {', '.join(f'{p:f}' for p in percents)}): write the tiers "
+                "from the fewest units up, each giving more off"
+            )
     if isinstance(promo, BasketThreshold):
         thresholds = [t.threshold for t in promo.tiers]
         if thresholds != sorted(set(thresholds)):

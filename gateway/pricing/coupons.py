@@ -28,6 +28,7 @@ from gateway.catalog.document import (
     BuyGet,
     Product,
     PromotionBase,
+    QuantityTiers,
     Schedule,
     ThresholdOffer,
 )
@@ -88,8 +89,11 @@ def _why(
     carriers = [line for line in lines if promo_id in line.promotion_ids]
     if not carriers:
         return "no qualifying item in the basket"
-    if isinstance(promo, BuyGet | Bundle):
-        size = promo.buy + promo.get if isinstance(promo, BuyGet) else promo.quantity
+    if isinstance(promo, BuyGet | Bundle | QuantityTiers):
+        if isinstance(promo, QuantityTiers):  # its first tier (items sold each count)
+            size = promo.tiers[0].min_units
+        else:
+            size = promo.buy + promo.get if isinstance(promo, BuyGet) else promo.quantity
         units = sum(line.count or 0 for line in carriers)
         if units < size:
             return f"it needs {size} qualifying items (this basket: {units})"

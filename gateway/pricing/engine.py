@@ -6,10 +6,11 @@ Order of work, each step named so a receipt can explain every cent:
 1. list amount per line: unit price x quantity, or unit price per kg x weight rounded by the
    catalog's `weighed_rounding`, or a price-embedded label's face value;
    then a supervisor's price override, then the member price layer;
-2. item promotions (percent / amount off, fixed price, buy X get Y, bundles): each unit
-   takes at most one. Where they compete for the same units the engine tries every order
-   of the competing set promotions (up to `MAX_SET_ORDERS`) and keeps the plan that saves
-   the customer most; ties go to the lower `priority`;
+2. item promotions (percent / amount off, fixed price, quantity tiers, buy X get Y,
+   bundles; a per-unit one may carry a limit per sale): each unit takes at most one.
+   Where they compete for the same units the engine tries every order of the competing
+   set promotions (up to `MAX_SET_ORDERS`) and keeps the plan that saves the customer
+   most; ties go to the lower `priority`;
    2b. threshold offers (加价购 `add_on`, 满赠 `gift`): a spend reached on what the lines
    cost after step 2 (the offer's own item left out) prices up to N units of one item at
    the offer's price (a gift: 0), topping up what item promotions gave them
@@ -70,9 +71,11 @@ from gateway.catalog.document import (
     PercentOff,
     PointsMultiplier,
     Product,
+    QuantityTiers,
     Schedule,
     TaxClass,
     ThresholdOffer,
+    UnitsTier,
 )
 from gateway.errors import StoregateError
 from gateway.money import (
@@ -187,7 +190,7 @@ class _ProductFacts:
     # unit (`_unit_discount`), or None
     unit_price: Decimal
     member_detail: str | None
-    counted_best: tuple[Any, Decimal] | None
+    counted_best: Any  # tuple[promotion, Decimal] | None, or `_UNKNOWN` (quantity tiers)
     sets: tuple[Any, ...]  # the set promotions among `promotions`, in their order
 
 
@@ -214,8 +217,10 @@ class _Facts(dict[str, _ProductFacts]):
         if self.member and product.member_price is not None:
             unit_price = product.member_price
             member_detail = f"member price {product.member_price} instead of {product.price}"
-        best: tuple[Any, Decimal] | None = None
-        if product.unit == "each":
+        best: Any = None
+        if any(isinstance(p, QuantityTiers) for p in promotions):
+            best = _UNKNOWN  # its discount depends on the basket: `_SetSearch` works it out
+        elif product.unit == "each":
             for promo in promotions:
                 if isinstance(promo, _UNIT_PROMOTIONS):
                     discount = _counted_unit_discount(promo, unit_price)
@@ -634,6 +639,9 @@ class _SetSearch:
         counted: dict[str, list[_Line]] = {}
         self._carriers: dict[str, list[_Line]] = {}  # every line a set promotion targets
         self.shared: list[list[str]] = []  # set promotions that target the same line
+        self._lines = lines  # (by index: what a limit's tie-break reads)
+        self.reached: dict[str, UnitsTier] = {}  # quantity tiers: the tier the basket reached
+        tiered: list[_Line] = []  # lines carrying quantity tiers: their best is decided after
         for line in lines:
             if not line.promotions:
                 continue
@@ -646,8 +654,14 @@ class _SetSearch:
                         discount = _unit_discount(promo, line)
                         if discount > best:
                             choice, best = promo, discount
-                known = None if choice is None else (choice, best)
-            if known is not None:
+                    elif isinstance(promo, QuantityTiers):
+                        tiered.append(line)
+                        break
+                else:
+                    known = None if choice is None else (choice, best)
+                    if known is not None:
+                        self.best_unit[line.index] = known
+            elif known is not None:
                 self.best_unit[line.index] = known
             sets = line.sets
             if not sets:
@@ -660,6 +674,8 @@ class _SetSearch:
                     counted.setdefault(promo.id, []).append(line)
             if len(sets) > 1:
                 self.shared.append([promo.id for promo in sets])
+        if tiered:
+            self._decide_tiered(tiered)
         self.competing = [p for p in promos.values() if units[p.id] >= _set_size(p)]
         # each competing promotion's counted lines, most expensive unit first (the order
         # sets are formed in): (line index, units, the unit as the search sees it)
@@ -686,6 +702,59 @@ class _SetSearch:
         self._passes: dict[tuple[str, tuple[int, ...]], _SetPass | None] = {}
         self._rounded: dict[tuple[int, int], Decimal] = {}
         self._shares = _Shares(places)
+
+    def _decide_tiered(self, tiered: list[_Line]) -> None:
+        """The best per-unit promotion of the lines carrying quantity tiers, now that the
+        units each tier promotion counts are known: every unit sold each that it targets,
+        over all its lines (those are all in `tiered`), whatever promotion the unit then
+        takes. A reached tier is a percent off each unit, competing with the line's other
+        per-unit promotions as they compete with each other (the first of the best)."""
+        counts: dict[str, int] = {}
+        for line in tiered:
+            if line.count is not None:
+                for promo in line.promotions:
+                    if isinstance(promo, QuantityTiers):
+                        counts[promo.id] = counts.get(promo.id, 0) + line.count
+        for line in tiered:
+            choice: Any = None
+            best = ZERO
+            for promo in line.promotions:
+                if isinstance(promo, _UNIT_PROMOTIONS):
+                    discount = _unit_discount(promo, line)
+                elif isinstance(promo, QuantityTiers):
+                    tier = _tier_reached(promo, counts.get(promo.id, 0))
+                    if tier is None or line.count is None:
+                        continue
+                    self.reached[promo.id] = tier
+                    discount = line.unit_price * tier.percent_off / HUNDRED
+                else:
+                    continue
+                if discount > best:
+                    choice, best = promo, discount
+            if choice is not None:
+                self.best_unit[line.index] = (choice, best)
+        # back in line order: per-unit promotions are given line by line
+        self.best_unit = dict(sorted(self.best_unit.items()))
+
+    def _within_limits(self, wanted: list[tuple[int, int, Any, Decimal]]) -> dict[int, int]:
+        """How many of its units each line takes its best per-unit promotion for, where that
+        promotion has a `limit_per_sale` (限购); `wanted` is (line index, units left, the
+        promotion, its discount on one unit) for lines in line order. A limit goes to the
+        units it saves most on; among equal ones to the lowest sku, then the line with more
+        units, then the earlier line: lines that could swap places are alike, so the order
+        things were scanned in never changes the total."""
+        limited = [w for w in wanted if w[1] > 0 and w[2].limit_per_sale is not None]
+        if not limited:
+            return {}
+        own = self._lines
+        limited.sort(key=lambda w: (w[2].id, -w[3], own[w[0]].product.sku, -w[1], w[0]))
+        room: dict[str, int] = {}
+        out: dict[int, int] = {}
+        for index, units, promo, _ in limited:
+            free: int = room.get(promo.id, promo.limit_per_sale)
+            out[index] = taken = min(units, free)
+            room[promo.id] = free - taken
+        return out
 
     def best_order(self, group: list[SetPromotion]) -> list[tuple[SetPromotion, _SetPass]]:
         """The order of competing set promotions that saves the customer most on their lines,
@@ -737,10 +806,19 @@ class _SetSearch:
         by_promo: dict[str, list[Decimal]] = {}
         promos: dict[str, Any] = {}
         rounded = self._rounded
+        within: dict[int, int] | None = None  # worked out at the first limited promotion
         for index, units, promo, per_unit in candidates:
             left = units - taken.get(index, 0)
             if left <= 0:
                 continue
+            if promo.limit_per_sale is not None:
+                if within is None:
+                    within = self._within_limits(
+                        [(i, n - taken.get(i, 0), p, d) for i, n, p, d in candidates]
+                    )
+                left = within[index]
+                if not left:
+                    continue
             amount = rounded.get((index, left))
             if amount is None:
                 amount = rounded[index, left] = round_money(
@@ -787,10 +865,26 @@ class _SetSearch:
         by_promo: dict[str, list[tuple[int, Decimal]]] = {}
         promos: dict[str, Any] = {}
         cent = quantum(places)
+        limited: dict[int, str] = {}  # lines with units over a limit: what their detail adds
+        allowed: dict[int, int] | None = None  # worked out at the first limited promotion
         for index, (promo, per_unit) in self.best_unit.items():  # in line order
             left = lines[index].units - taken.get(index, 0)
             if left <= 0:
                 continue
+            if promo.limit_per_sale is not None:
+                if allowed is None:
+                    allowed = self._within_limits(
+                        [
+                            (i, lines[i].units - taken.get(i, 0), p, d)
+                            for i, (p, d) in self.best_unit.items()
+                        ]
+                    )
+                within = allowed[index]
+                if within < left:
+                    limited[index] = _over_limit_detail(promo, within, left)
+                if not within:
+                    continue
+                left = within
             promos[promo.id] = promo
             # round_money(per_unit * left, places, Rounding.HALF_UP), without the calls
             amount = (per_unit * left).quantize(cent, rounding=ROUND_HALF_UP)
@@ -799,7 +893,7 @@ class _SetSearch:
             promo = promos[promo_id]
             amounts = [a for _, a in shares_of]
             capped = _cap(promo, amounts, places)
-            text = _unit_detail(promo)
+            text = _unit_detail(promo, self.reached)
             if capped is not amounts:  # scaled down to the promotion's max_discount
                 awards = [
                     (index, amount, f"{text} (capped at {promo.max_discount})")
@@ -809,6 +903,11 @@ class _SetSearch:
                 ]
             else:
                 awards = [(index, amount, text) for index, amount in shares_of]
+            if limited:
+                awards = [
+                    (index, amount, f"{said}{limited[index]}" if index in limited else said)
+                    for index, amount, said in awards
+                ]
             _give(lines, promo, awards, ledger)
 
     def _run(
@@ -913,10 +1012,32 @@ def _cap(promo: Any, amounts: list[Decimal], places: int) -> list[Decimal]:
     return allocate(cap, amounts, places)
 
 
-def _unit_detail(promo: Any) -> str:
+def _tier_reached(promo: QuantityTiers, units: int) -> UnitsTier | None:
+    """The highest tier of `promo` that `units` eligible units reach, or None."""
+    reached = None
+    for tier in promo.tiers:  # (min_units increasing: the catalog checks it)
+        if units >= tier.min_units:
+            reached = tier
+    return reached
+
+
+def _over_limit_detail(promo: Any, within: int, units: int) -> str:
+    """What a line says when `promo`'s limit left some of its units at the normal price."""
+    over = units - within
+    return (
+        f" (limit {promo.limit_per_sale} per sale: {within} of {units} units; "
+        f"{over} at the normal price)"
+    )
+
+
+def _unit_detail(promo: Any, reached: dict[str, UnitsTier] | None = None) -> str:
     """What a per-unit promotion did (the plan adds "(capped at ...)" where it was)."""
     if isinstance(promo, PercentOff):
         return f"{promo.percent.normalize():f}% off"
+    if isinstance(promo, QuantityTiers):
+        assert reached is not None
+        tier = reached[promo.id]
+        return f"{tier.percent_off.normalize():f}% off each from {tier.min_units} units"
     if isinstance(promo, AmountOff):
         return f"{promo.amount} off each"
     return f"now {promo.price} each"

@@ -15,15 +15,17 @@ override, member price; item promotions) couple lines only through promotions:
   line's award depends on the line alone and on what the set promotions took of it;
 - a set promotion forms sets from the units of every line it targets, and set promotions
   that share a line are compared together (`engine._conflict_groups`);
-- a per-unit promotion with `max_discount` shares its cap between all its lines.
+- a per-unit promotion with `max_discount` shares its cap between all its lines, one with
+  `limit_per_sale` its limit, and quantity tiers count the units of all their lines.
 
 So the lines fall into *parts*: lines linked (directly or through each other) by a set
-promotion or a capped per-unit promotion they carry form one part, a line with neither is
-a part alone. Steps 1 and 2 of a part depend only on its lines, their order and the
-catalog facts, so a part whose lines are the same, at the same places, as in the memo keeps
-its result; the others (the line just scanned, the line whose quantity changed, the part
-that line joined) are worked out again by the engine's own step functions, run on that
-part alone (lines that are each a part of their own: in one pass, `_lines_alone`).
+promotion, a capped or limited per-unit promotion or quantity tiers they carry form one
+part, a line with none of them is a part alone. Steps 1 and 2 of a part depend only on its
+lines, their order and the catalog facts, so a part whose lines are the same, at the same
+places, as in the memo keeps its result; the others (the line just scanned, the line whose
+quantity changed, the part that line joined) are worked out again by the engine's own step
+functions, run on that part alone (lines that are each a part of their own: in one pass,
+`_lines_alone`).
 Steps 2b to 5 (threshold offers 加价购 / 满赠, thresholds 满减, tax, 抹零, totals) depend on
 every line and are worked out from the parts' results: per scan for the usual basket
 (`_finish_per_scan`), else in full by the engine's own functions. A live threshold offer
@@ -44,6 +46,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 
 from gateway.catalog.catalog import Catalog
+from gateway.catalog.document import QuantityTiers
 from gateway.money import ZERO
 from gateway.pricing.basket import Basket, BasketLine
 from gateway.pricing.engine import (
@@ -70,6 +73,8 @@ from gateway.pricing.engine import (
     threshold_detail,
 )
 from gateway.pricing.result import Adjustment, PricedBasket, PricedLine
+
+_TIED = (*_UNIT_PROMOTIONS, QuantityTiers)  # per-unit kinds that may tie lines together
 
 # what a part gave, per promotion, in the order the engine gave it: (promotion id, name,
 # discount, the lines' indexes in the basket, a set promotion?)
@@ -282,12 +287,18 @@ def price_scan(
 
 
 def _links_of(line: _Line) -> tuple[str, ...]:
-    """The promotions that tie `line` to other lines: its set promotions, and its per-unit
-    promotions with a cap (shared by all their lines)."""
+    """The promotions that tie `line` to other lines: its set promotions, its per-unit
+    promotions with a cap or a `limit_per_sale` (shared by all their lines), and its
+    quantity tiers (the tier reached counts the units of all their lines)."""
     capped = [
         promo.id
         for promo in line.promotions
-        if isinstance(promo, _UNIT_PROMOTIONS) and promo.max_discount is not None
+        if isinstance(promo, _TIED)
+        and (
+            promo.max_discount is not None
+            or promo.limit_per_sale is not None
+            or isinstance(promo, QuantityTiers)
+        )
     ]
     return tuple([promo.id for promo in line.sets] + capped)
 

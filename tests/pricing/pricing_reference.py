@@ -18,10 +18,12 @@ Order of work, each step named so a receipt can explain every cent:
 1. list amount per line: unit price x quantity, or unit price per kg x weight rounded by the
    catalog's `weighed_rounding`, or a price-embedded label's face value;
    then a supervisor's price override, then the member price layer;
-2. item promotions (percent / amount off, fixed price, buy X get Y, bundles): each unit
-   takes at most one. Where they compete for the same units the engine tries every order
-   of the competing set promotions (up to `MAX_SET_ORDERS`) and keeps the plan that saves
-   the customer most; ties go to the lower `priority`;
+2. item promotions (percent / amount off, fixed price, quantity tiers, buy X get Y,
+   bundles; a per-unit one may carry a limit per sale;
+   tiers and limits added for issue 21): each unit takes at most one.
+   Where they compete for the same units the engine tries every order of the competing
+   set promotions (up to `MAX_SET_ORDERS`) and keeps the plan that saves the customer
+   most; ties go to the lower `priority`;
 3. basket promotions (满减 thresholds) on what the lines then cost, allocated back to the
    lines by largest remainder; then a whole-basket manual discount (整单折扣: added for
    issue 21) on the lines that take basket discounts, as they then cost;
@@ -49,6 +51,7 @@ from gateway.catalog.document import (
     PercentOff,
     PointsMultiplier,
     Product,
+    QuantityTiers,
     Schedule,
     TaxClass,
 )
@@ -311,15 +314,38 @@ class _Plan:
             self.value += amount
 
 
+def _tiers_reached(lines: Sequence[_Line]) -> dict[str, Any]:
+    """Quantity tiers: the tier each one reaches, counting the units sold each it targets
+    over every line."""
+    units: dict[str, int] = {}
+    promos: dict[str, QuantityTiers] = {}
+    for line in lines:
+        for promo in line.promotions:
+            if isinstance(promo, QuantityTiers) and line.count is not None:
+                units[promo.id] = units.get(promo.id, 0) + line.count
+                promos[promo.id] = promo
+    reached = {}
+    for promo_id, count in units.items():
+        tiers = [t for t in promos[promo_id].tiers if count >= t.min_units]
+        if tiers:
+            reached[promo_id] = tiers[-1]
+    return reached
+
+
 def _best_unit_promotions(lines: Sequence[_Line]) -> dict[int, tuple[Any, Decimal]]:
     best: dict[int, tuple[Any, Decimal]] = {}
+    reached = _tiers_reached(lines)
     for line in lines:
         choice: tuple[Any, Decimal] = (None, ZERO)
         for promo in line.promotions:
             if isinstance(promo, PercentOff | AmountOff | FixedPrice):
                 discount = _unit_discount(promo, line)
-                if discount > choice[1]:
-                    choice = (promo, discount)
+            elif isinstance(promo, QuantityTiers) and promo.id in reached and line.count:
+                discount = line.unit_price * reached[promo.id].percent_off / HUNDRED
+            else:
+                continue
+            if discount > choice[1]:
+                choice = (promo, discount)
         if choice[0] is not None:
             best[line.index] = choice
     return best
@@ -424,15 +450,27 @@ def _evaluate(
         _apply_set_promotion(promo, lines, best_unit, taken, plan, places, build)
     by_promo: dict[str, list[tuple[int, Decimal]]] = {}
     promos: dict[str, Any] = {}
+    within = _within_limits(lines, best_unit, taken)
+    over: dict[int, str] = {}
     for line in lines:
         choice = best_unit.get(line.index)
         left = line.units - taken.get(line.index, 0)
         if choice is None or left <= 0:
             continue
         promo, per_unit = choice
+        if line.index in within:  # 限购: only so many units of the sale take it
+            if within[line.index] < left:
+                over[line.index] = (
+                    f" (limit {promo.limit_per_sale} per sale: {within[line.index]} of "
+                    f"{left} units; {left - within[line.index]} at the normal price)"
+                )
+            left = within[line.index]
+            if not left:
+                continue
         promos[promo.id] = promo
         amount = round_money(per_unit * left, places, Rounding.HALF_UP)
         by_promo.setdefault(promo.id, []).append((line.index, amount))
+    reached = _tiers_reached(lines)
     for promo_id, shares in by_promo.items():
         promo = promos[promo_id]
         capped = _cap(promo, [a for _, a in shares], places)
@@ -440,8 +478,32 @@ def _evaluate(
             plan.value += sum(capped, ZERO)
             continue
         for (index, original), amount in zip(shares, capped, strict=True):
-            plan.add(index, promo, amount, _unit_detail(promo, amount, original))
+            detail = _unit_detail(promo, amount, original, reached) + over.get(index, "")
+            plan.add(index, promo, amount, detail)
     return plan
+
+
+def _within_limits(
+    lines: Sequence[_Line], best_unit: dict[int, tuple[Any, Decimal]], taken: dict[int, int]
+) -> dict[int, int]:
+    """For lines whose best per-unit promotion has a `limit_per_sale`: how many of their
+    units left take it. The limit goes to the units it saves most on, then the lowest sku,
+    the line with more units, the earlier line."""
+    wanted = []
+    for line in lines:
+        choice = best_unit.get(line.index)
+        left = line.units - taken.get(line.index, 0)
+        if choice is not None and left > 0 and choice[0].limit_per_sale is not None:
+            wanted.append(
+                (choice[0].id, -choice[1], line.product.sku, -left, line.index, choice[0])
+            )
+    room: dict[str, int] = {}
+    out: dict[int, int] = {}
+    for promo_id, _, _, minus_left, index, promo in sorted(wanted, key=lambda w: w[:5]):
+        free = room.get(promo_id, promo.limit_per_sale)
+        out[index] = min(-minus_left, free)
+        room[promo_id] = free - out[index]
+    return out
 
 
 def _apply_set_promotion(
@@ -511,9 +573,15 @@ def _cap(promo: Any, amounts: list[Decimal], places: int) -> list[Decimal]:
     return allocate(cap, amounts, places)
 
 
-def _unit_detail(promo: Any, amount: Decimal, uncapped: Decimal) -> str:
+def _unit_detail(
+    promo: Any, amount: Decimal, uncapped: Decimal, reached: dict[str, Any] | None = None
+) -> str:
     if isinstance(promo, PercentOff):
         text = f"{promo.percent.normalize():f}% off"
+    elif isinstance(promo, QuantityTiers):
+        assert reached is not None
+        tier = reached[promo.id]
+        text = f"{tier.percent_off.normalize():f}% off each from {tier.min_units} units"
     elif isinstance(promo, AmountOff):
         text = f"{promo.amount} off each"
     else:

@@ -220,6 +220,23 @@ POOL: list[dict[str, Any]] = [
         "priority": 2,
         "tiers": [{"threshold": "50", "amount": "5"}],
     },
+    {  # quantity tiers (2件9折 3件8折) and a limit per sale (限购), issue 21
+        "type": "quantity_tiers",
+        "id": "ref-tiers",
+        "name": "food 2 -5%, 3 -12.5%",
+        "target": {"categories": ["food"], "skus": ["APPLE"]},
+        "tiers": [{"min_units": 2, "percent_off": "5"}, {"min_units": 3, "percent_off": "12.5"}],
+        "limit_per_sale": 5,
+    },
+    {
+        "type": "amount_off",
+        "id": "ref-lim",
+        "name": "0.25 off, 3 per sale",
+        "target": {"categories": ["yog", "choc"], "skus": ["CHERRY"]},
+        "amount": "0.25",
+        "limit_per_sale": 3,
+        "max_discount": "0.60",
+    },
 ]
 # prices written with fewer decimals than the currency's: amounts keep the exponent they
 # are written with (`2` is not `2.00` in the JSON), which the fast path must keep too

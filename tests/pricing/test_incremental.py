@@ -206,9 +206,47 @@ OFFERS: list[dict[str, Any]] = [
 ]
 
 
+TIERED = [  # quantity tiers and 限购 (issue 21): both tie their lines together
+    {
+        "type": "quantity_tiers",
+        "id": "qt",
+        "name": "2 for -10%, 4 for -20%",
+        "target": {"categories": ["food"]},
+        "tiers": [{"min_units": 2, "percent_off": "10"}, {"min_units": 4, "percent_off": "20"}],
+    },
+    {
+        "type": "quantity_tiers",
+        "id": "qt-choc",
+        "name": "chocolate 3 for -33.3333%",
+        "target": {"categories": ["choc"], "skus": ["CHERRY"]},
+        "tiers": [{"min_units": 3, "percent_off": "33.3333"}],
+        "limit_per_sale": 4,
+        "max_discount": "2.50",
+        "priority": 1,
+    },
+    {
+        "type": "fixed_price",
+        "id": "lim-pen",
+        "name": "pens 0.99, 2 per sale",
+        "target": {"skus": ["PEN", "NUTS"]},
+        "price": "0.99",
+        "limit_per_sale": 2,
+    },
+    {
+        "type": "percent_off",
+        "id": "lim-y",
+        "name": "yoghurt -25%, 3 per sale",
+        "target": {"categories": ["yog"]},
+        "percent": "25",
+        "limit_per_sale": 3,
+        "member_only": True,
+    },
+]
+
+
 @settings(max_examples=150, deadline=None)
 @given(
-    st.lists(st.sampled_from(POOL), unique_by=lambda p: p["id"], max_size=len(POOL)),
+    st.lists(st.sampled_from(POOL + TIERED), unique_by=lambda p: p["id"], max_size=8),
     st.lists(st.sampled_from(OFFERS), unique_by=lambda p: p["id"], min_size=1),
     money_rules,
     st.booleans(),
@@ -219,6 +257,35 @@ def test_scan_by_scan_same_as_whole_basket_with_threshold_offers(  # type: ignor
 ) -> None:
     cat = small_catalog([*promos, *offers], **money)
     run(cat, Basket((), AT, MEMBER if member else None), ops)
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    st.lists(st.sampled_from(POOL + TIERED), unique_by=lambda p: p["id"], min_size=1),
+    money_rules,
+    st.booleans(),
+    operations(small_line),
+)
+def test_scan_by_scan_same_as_whole_basket_with_tiers_and_limits(
+    promos, money, member, ops
+) -> None:  # type: ignore[no-untyped-def]
+    """Quantity tiers count the units of all their lines and a limit is used up line by
+    line, so adding, changing or removing any of their lines reprices the others."""
+    cat = small_catalog([p for p in promos if p["id"] != "qt"] + TIERED[:1], **money)
+    run(cat, Basket((), AT, MEMBER if member else None), ops)
+
+
+def test_a_new_line_moves_the_tier_of_the_lines_before_it() -> None:
+    """Two bars at 10% each; a third scanned moves both earlier lines to 20%."""
+    cat = small_catalog([TIERED[0]])
+    first = Basket((BasketLine("C1"), BasketLine("C2")), AT)
+    before, memo = price_scan(first, cat)
+    assert [ln.discount for ln in before.lines] == [Decimal("0.19"), Decimal("0.22")]
+    whole = replace(first, lines=(*first.lines, BasketLine("C1"), BasketLine("C2")))
+    priced, _ = price_scan(whole, cat, memo)
+    assert_same_result(priced, price_basket(whole, cat))
+    # 4 units: 20% of 1.90 = 0.38, of 2.20 = 0.44
+    assert [ln.discount for ln in priced.lines] == [Decimal("0.38"), Decimal("0.44")] * 2
 
 
 COLLIDING = ("c3f2", "c5", "all7", "p15", "prod15", "y33", "y3", "mix2", "big", "r", "t")
