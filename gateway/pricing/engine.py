@@ -682,8 +682,12 @@ class _SetSearch:
         self._members: dict[str, list[tuple[int, int, Unit]]] = {}
         units_of: dict[int, Unit] = {}
         for promo in self.competing:
+            # equal units: the line with more units first, then the earlier line, so which
+            # line a set takes from never depends on the order of scanning (what it leaves
+            # of a line is rounded with the line's other units)
             own = sorted(
-                counted[promo.id], key=lambda ln: (-ln.unit_price, ln.product.sku, ln.index)
+                counted[promo.id],
+                key=lambda ln: (-ln.unit_price, ln.product.sku, -ln.units, ln.index),
             )
             members = self._members[promo.id] = []
             for ln in own:

@@ -516,16 +516,19 @@ def _apply_set_promotion(
     build: bool,
 ) -> None:
     units: list[tuple[Decimal, str, int]] = []
+    count_of: dict[int, int] = {}
     for line in lines:
         if line.count is None or promo.id not in line.promotion_ids:
             continue
+        count_of[line.index] = line.count
         free = line.count - taken.get(line.index, 0)
         if free > 0:
             units.extend([(line.unit_price, line.product.sku, line.index)] * free)
     size = _set_size(promo)
     if len(units) < size:
         return
-    units.sort(key=lambda u: (-u[0], u[1], u[2]))
+    # equal units: from the line with more units first, then the earlier line
+    units.sort(key=lambda u: (-u[0], u[1], -count_of[u[2]], u[2]))
     chosen: list[list[tuple[Decimal, str, int]]] = []
     discounts: list[Decimal] = []
     for start in range(0, len(units) - size + 1, size):
