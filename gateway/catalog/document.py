@@ -167,6 +167,12 @@ class MoneyRules(Model):
         Rounding.HALF_UP, description="rounding of unit price x weight to the minor unit"
     )
     tax_rounding: Rounding = Field(Rounding.HALF_UP, description="rounding of each line's tax")
+    tax_per: Literal["line", "rate"] = Field(
+        "line",
+        description="line: each line's tax rounded on its own; rate: each tax rate's tax "
+        "rounded once, on the basket's lines of that rate, and shared back over them by "
+        "largest remainder (VAT per rate on the receipt, where the country wants it)",
+    )
     cash_rounding: CashRoundingRule | None = None
     moling: MolingRule | None = None
 

@@ -22,7 +22,8 @@ Order of work, each step named so a receipt can explain every cent:
    than zero) cost after the thresholds: a percent of it rounded half up to the currency,
    or an amount capped at it, allocated back by largest remainder as an adjustment of
    kind `basket` with no promotion, counted in `basket_discounts`;
-4. tax per line (inclusive backed out, exclusive added), rounded by `tax_rounding`;
+4. tax per line (inclusive backed out, exclusive added), rounded by `tax_rounding`, or
+   with `money.tax_per = "rate"` per tax rate, shared back to its lines (`tax_per_rate`);
 5. 抹零 (always down) allocated back to the lines; cash rounding reported separately, since
    it applies to cash tender only.
 
@@ -1461,14 +1462,23 @@ def _finish(
     # round_money(total x rate / (100 + rate)) backed out of a total, by `tax_rounding`
     # (written out in the loops: they run for every line of every pricing)
     cent, mode = quantum(places), rule.decimal_mode
+    per_rate = money.tax_per == "rate"
     totals: list[Decimal] = []
-    for line in lines:
-        tax_class = line.tax
-        if tax_class.inclusive:
-            totals.append(line.amount)
-        else:
-            rate = tax_class.rate
-            totals.append(line.amount + (line.amount * rate / HUNDRED).quantize(cent, mode))
+    if per_rate:
+        totals = [line.amount for line in lines]
+        added = [line for line in lines if not line.tax.inclusive]
+        for line, share in zip(
+            added, tax_per_rate(added, totals, places, rule, False), strict=True
+        ):
+            totals[line.index] += share
+    else:
+        for line in lines:
+            tax_class = line.tax
+            if tax_class.inclusive:
+                totals.append(line.amount)
+            else:
+                rate = tax_class.rate
+                totals.append(line.amount + (line.amount * rate / HUNDRED).quantize(cent, mode))
     grand = sum(totals, ZERO)
     mo = money.moling_off(grand)
     moled: set[int] = set()
@@ -1485,9 +1495,21 @@ def _finish(
     list_total = ZERO
     points = points_multipliers(catalog, basket, active)
     by_class: dict[str, list[Decimal]] = {}  # tax class -> [tax, gross] of its lines
+    backed: dict[int, Decimal] = {}  # per rate: each backed-out line's share of its rate's tax
+    if per_rate:
+        out = [line for line in lines if line.tax.inclusive or line.index in moled]
+        backed = dict(
+            zip(
+                [line.index for line in out],
+                tax_per_rate(out, totals, places, rule, True),
+                strict=True,
+            )
+        )
     for line, total in zip(lines, totals, strict=True):
         tax_class = line.tax
-        if tax_class.inclusive or line.index in moled:
+        if per_rate and line.index in backed:
+            tax = backed[line.index]
+        elif tax_class.inclusive or line.index in moled:
             rate = tax_class.rate
             tax = (total * rate / (HUNDRED + rate)).quantize(cent, mode)
         else:
@@ -1514,6 +1536,32 @@ def _finish(
     return basket_result(
         basket, catalog, tuple(priced), list_total, ledger, mo, by_class, sum(totals, ZERO), notices
     )
+
+
+def tax_per_rate(
+    lines: list[_Line], amounts: list[Decimal], places: int, rule: Rounding, backed_out: bool
+) -> list[Decimal]:
+    """`money.tax_per = "rate"`: each tax class's tax on `lines` (of `amounts`, by line
+    index) rounded once — added to their net sum, or backed out of their gross sum — and
+    shared back over them by largest remainder in proportion to their amounts, so the lines'
+    taxes add up to the rate's and a refund of any line returns its own share. A class with
+    a line below zero keeps per-line rounding (a share of a sum is not defined there).
+    The shares come back in the order of `lines`."""
+    by_class: dict[str, list[_Line]] = {}
+    for line in lines:
+        by_class.setdefault(line.tax.id, []).append(line)
+    share_of: dict[int, Decimal] = {}
+    for members in by_class.values():
+        rate = members[0].tax.rate
+        part = [amounts[line.index] for line in members]
+        divisor = HUNDRED + rate if backed_out else HUNDRED
+        if any(amount < 0 for amount in part):
+            shares = [round_money(a * rate / divisor, places, rule) for a in part]
+        else:
+            tax = round_money(sum(part, ZERO) * rate / divisor, places, rule)
+            shares = allocate(tax, part, places)
+        share_of.update(zip([line.index for line in members], shares, strict=True))
+    return [share_of[line.index] for line in lines]
 
 
 def basket_result(

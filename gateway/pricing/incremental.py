@@ -386,7 +386,8 @@ def _finish_per_scan(
     The usual basket: every amount after step 2 a plain amount in the currency (its
     exponent, not negative), thresholds that all count every item and share in minor
     units, no coupon, no manual basket discount (整单折扣), no 抹零 to share out, no points
-    multiplier for a member, no threshold offer (加价购 / 满赠) live. Then every line's
+    multiplier for a member, no threshold offer (加价购 / 满赠) live, tax per line (with
+    `tax_per = "rate"` a line's tax depends on every line of its rate). Then every line's
     result depends on the line as step 2 left it (the same template object as last time)
     and on its shares of the thresholds (which name only their discount), so a line with
     the same template and the same shares as in the memo keeps its result line, tax and
@@ -401,6 +402,7 @@ def _finish_per_scan(
         or basket.discount is not None
         or points_multipliers(catalog, basket, active)
         or any(p.id in active for p in catalog.offer_promotions)
+        or money.tax_per == "rate"
     ):
         return None
     places = money.decimals

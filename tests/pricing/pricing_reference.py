@@ -699,6 +699,25 @@ def _line_tax(
     return round_money(total_or_net * tax.rate / HUNDRED, places, rule)
 
 
+def _rate_shares(
+    lines: list[tuple[_Line, Decimal]], places: int, rule: Rounding, backed_out: bool
+) -> dict[int, Decimal]:
+    """Per rate: the class's tax on the sum of its lines, by largest remainder over them."""
+    out: dict[int, Decimal] = {}
+    for class_id in sorted({line.tax.id for line, _ in lines}):
+        of_class = [(line, amount) for line, amount in lines if line.tax.id == class_id]
+        if any(amount < 0 for _, amount in of_class):
+            for line, amount in of_class:
+                out[line.index] = _line_tax(amount, line.tax, places, rule, backed_out)
+            continue
+        tax = _line_tax(
+            sum((a for _, a in of_class), ZERO), of_class[0][0].tax, places, rule, backed_out
+        )
+        shares = allocate(tax, [a for _, a in of_class], places)
+        out.update({line.index: share for (line, _), share in zip(of_class, shares, strict=True)})
+    return out
+
+
 def _finish(
     basket: Basket,
     catalog: Catalog,
@@ -709,12 +728,21 @@ def _finish(
     money = catalog.money
     places = money.decimals
     rule = money.tax_rounding
+    per_rate = money.tax_per == "rate"
     totals: list[Decimal] = []
     for line in lines:
         if line.tax.inclusive:
             totals.append(line.amount)
+        elif per_rate:
+            totals.append(line.amount)  # the rate's tax is added below, shared out
         else:
             totals.append(line.amount + _line_tax(line.amount, line.tax, places, rule, False))
+    if per_rate:
+        added = _rate_shares(
+            [(line, line.amount) for line in lines if not line.tax.inclusive], places, rule, False
+        )
+        for index, share in added.items():
+            totals[index] += share
     grand = sum(totals, ZERO)
     mol = money.moling
     # 抹零 comes off the total and is shared over the lines, unless it is for cash only:
@@ -730,9 +758,26 @@ def _finish(
                 totals[line.index] += share
                 moled.add(line.index)
     priced = []
+    backed: dict[int, Decimal] = {}
+    if per_rate:
+        backed = _rate_shares(
+            [
+                (line, total)
+                for line, total in zip(lines, totals, strict=True)
+                if line.tax.inclusive or line.index in moled
+            ],
+            places,
+            rule,
+            True,
+        )
     for line, total in zip(lines, totals, strict=True):
         backed_out = line.tax.inclusive or line.index in moled
-        tax = _line_tax(total, line.tax, places, rule, True) if backed_out else total - line.amount
+        if backed_out and line.index in backed:
+            tax = backed[line.index]
+        elif backed_out:
+            tax = _line_tax(total, line.tax, places, rule, True)
+        else:
+            tax = total - line.amount
         amount = total if line.tax.inclusive else total - tax
         priced.append(
             _priced_line(

@@ -176,6 +176,8 @@ money_rules = st.sampled_from(
         {"cash_rounding": {"increment": "0.05"}},
         {"currency": "CNY", "moling": {"increment": "0.10"}},
         {"currency": "CNY", "moling": {"increment": "1.00"}, "tax_rounding": "half_even"},
+        {"tax_per": "rate"},
+        {"currency": "CNY", "moling": {"increment": "0.10"}, "tax_per": "rate"},
     ]
 )
 

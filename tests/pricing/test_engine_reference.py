@@ -289,6 +289,9 @@ money_rules = st.sampled_from(
         {"currency": "CNY", "moling": {"increment": "1.00", "cap": "0.50"}},
         {"currency": "CNY", "moling": {"increment": "0.10", "cash_only": True}},
         {"currency": "CNY", "moling": {"increment": "1.00", "cap": "0.30", "cash_only": True}},
+        {"tax_per": "rate"},
+        {"tax_per": "rate", "tax_rounding": "down", "cash_rounding": {"increment": "0.05"}},
+        {"currency": "CNY", "moling": {"increment": "0.10"}, "tax_per": "rate"},
     ]
 )
 
