@@ -246,6 +246,20 @@ MIGRATIONS: tuple[Migration, ...] = (
         ) WITHOUT ROWID;
         """,
     ),
+    Migration(
+        10,
+        "lane: units members took of promotions with a limit per member (限购), per sale/refund",
+        """
+        CREATE TABLE lane_member_units (
+            member_id TEXT NOT NULL,
+            promotion TEXT NOT NULL,
+            record_id TEXT NOT NULL,
+            sale_time TEXT NOT NULL,
+            units INTEGER NOT NULL,
+            PRIMARY KEY (member_id, promotion, record_id)
+        ) WITHOUT ROWID;
+        """,
+    ),
 )
 
 LATEST_VERSION = MIGRATIONS[-1].version

@@ -14,7 +14,7 @@ import re
 from datetime import datetime, time
 from decimal import Decimal
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, Self
 
 from pydantic import (
     BaseModel,
@@ -346,6 +346,21 @@ class UnitPromotionBase(PromotionBase):
         description="限购: only the first N units of one sale that take this promotion get it "
         "(in the order they were rung up); the others pay the normal price",
     )
+    limit_per_member: Units | None = Field(
+        None,
+        description="限购 per member: a member takes this promotion on at most N units over "
+        "its schedule's valid_from to valid_until, counted over their sales at this box "
+        "(refunds give units back); the others pay the normal price. Needs member_only",
+    )
+
+    @model_validator(mode="after")
+    def _member_limit_needs_member_only(self) -> Self:
+        if self.limit_per_member is not None and not self.member_only:
+            raise ValueError(
+                "limit_per_member counts a member's units, so the promotion must be "
+                'member_only: add "member_only": true, or use limit_per_sale'
+            )
+        return self
 
 
 class PercentOff(UnitPromotionBase):
@@ -553,9 +568,9 @@ def _named(problem: str, data: Any) -> str:
         f"more than {MAX_INTEGER_DIGITS} integer digits (amounts stay below "
         f"{AMOUNT_LIMIT}, what the totals engine computes exactly)",
     )
-    if problem.endswith(".limit_per_sale: unknown field"):
+    if problem.endswith((".limit_per_sale: unknown field", ".limit_per_member: unknown field")):
         problem += (
-            " (a limit per sale is for promotions given unit by unit: percent_off, "
+            " (a limit per sale or per member is for promotions given unit by unit: percent_off, "
             "amount_off, fixed_price, quantity_tiers; leave it out here)"
         )
     match = _ITEM_AT.match(problem)

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -274,6 +274,35 @@ class LaneReader:
                 "INSERT INTO lane_refunded (receipt_id, line_index, quantity, "
                 "refund_seq) VALUES (?, ?, ?, ?)",
                 [(receipt_id, i, str(q), seq) for i, q in lines],
+            )
+
+        return write
+
+    # -- 限购 per member -------------------------------------------------------------------
+
+    def member_units(self, member_id: str) -> tuple[tuple[str, str, int], ...]:
+        """What the member took of promotions with a `limit_per_member` at this box, as
+        `MemberContext.taken` holds it: (promotion, the sale's store-local time, units),
+        a sale's refunds netted against it; the engine counts those in a promotion's window."""
+        rows = self.conn.execute(
+            "SELECT promotion, sale_time, SUM(units) FROM lane_member_units "
+            "WHERE member_id = ? GROUP BY promotion, sale_time HAVING SUM(units) != 0 "
+            "ORDER BY promotion, sale_time",
+            (member_id,),
+        )
+        return tuple((str(p), str(t), int(n)) for p, t, n in rows)
+
+    @staticmethod
+    def record_member_units(
+        member_id: str, record_id: str, sale_time: str, units: Mapping[str, int]
+    ) -> Also:
+        """A sale's units of member-limited promotions (a refund's given back: negative, at
+        its sale's time), written with its record; once per record and promotion."""
+
+        def write(conn: sqlite3.Connection) -> None:
+            conn.executemany(
+                "INSERT OR IGNORE INTO lane_member_units VALUES (?, ?, ?, ?, ?)",
+                [(member_id, p, record_id, sale_time, n) for p, n in sorted(units.items()) if n],
             )
 
         return write

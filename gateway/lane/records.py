@@ -89,6 +89,8 @@ OMITTED_WHEN_NONE = frozenset(
         "stored_value_balance",
         # sales with a whole-basket manual discount (整单折扣, issue 21 item 1)
         "basket_discount",
+        # line adjustments of a promotion with a limit per member: its units (issue 21)
+        "units",
     }
 )
 
@@ -144,6 +146,12 @@ class LineAdjustment(Body):
     amount: Money
     label: str
     promotion: str | None = None
+    units: int | None = Field(
+        None,
+        ge=0,
+        description="限购 per member: how many of the line's units the promotion covered "
+        "(what the member's count took; a refund gives them back)",
+    )
 
 
 class OpenPriceRef(Body):
@@ -171,10 +179,14 @@ class AgeCheck(Body):
 def without_unset_lines(lines: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Lines of a body with the later keys (`OMITTED_WHEN_NONE`) left out when unset, as
     `Body.to_body` does for a body's own keys."""
-    return [
+    out = [
         {k: v for k, v in line.items() if v is not None or k not in OMITTED_WHEN_NONE}
         for line in lines
     ]
+    for line in out:
+        if "adjustments" in line:
+            line["adjustments"] = without_unset_lines(line["adjustments"])
+    return out
 
 
 class SaleLine(Body):

@@ -96,7 +96,35 @@ def refund(lane: LaneContext, event: ev.Refund) -> Step | Refusal:
         places=original.places,
         settle=settle,
         points=points,
+        units_back=_member_units_back(original, done, lines),
     )
+
+
+def _member_units_back(
+    original: SaleBody, done: Mapping[int, Decimal], lines: list[RefundLine]
+) -> tuple[str, dict[str, int]] | None:
+    """限购 per member: the units a refund gives back to the member's count, by promotion,
+    with the sale's local time (the window they were counted in). A line's units that
+    took the promotion are given back first: of a line of 3 where 2 took it, the first
+    2 units brought back give 2 back, the third none."""
+    if original.member is None:
+        return None
+    back: dict[str, int] = {}
+    for refunded in lines:
+        sold = original.lines[refunded.original_index]
+        before = done.get(refunded.original_index, ZERO)
+        after = before + refunded.quantity
+        for adjustment in sold.adjustments:
+            if adjustment.units is None or adjustment.promotion is None:
+                continue
+            covered = Decimal(adjustment.units)
+            given = int(min(after, covered) - min(before, covered))
+            if given:
+                back[adjustment.promotion] = back.get(adjustment.promotion, 0) - given
+    if not back:
+        return None
+    sale_time = datetime.fromisoformat(original.local_time).replace(tzinfo=None)
+    return sale_time.isoformat(timespec="seconds"), back
 
 
 def _no_points_payout(points: PointsBack, money: Decimal) -> str:
@@ -336,6 +364,7 @@ def _commit(
     places: int,
     settle: Settle | None = None,
     points: PointsBack = NO_POINTS,
+    units_back: tuple[str, dict[str, int]] | None = None,
 ) -> Step | Refusal:
     """The refund's intended records: the points part goes back as points (a `points`
     tender of the money those points paid), the rest of `total` by `tender`, cash rounded."""
@@ -397,6 +426,9 @@ def _commit(
                 original[0], refund_id, [(line.original_index, line.quantity) for line in lines]
             )
         )
+    if units_back is not None and member is not None:
+        sale_time, back = units_back
+        batch.writes.append(lane.book.record_member_units(member.id, refund_id, sale_time, back))
     batch.entries.extend((k, dict(b), i) for k, b, i in settlement.entries)
     if settlement.also is not None:
         batch.writes.append(settlement.also)

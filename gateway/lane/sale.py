@@ -589,8 +589,33 @@ def member(lane: LaneContext, event: ev.MemberCard) -> Step | Refusal:
         return account
     if event.source == "reader":
         account = replace(account, card_present=True)
+    account = with_member_units(lane, account)
     name = account.name or account.id
     return _in_sale(lane, reprice(replace(sale, member=account), event.at), (f"Member {name}.",))
+
+
+def with_member_units(lane: LaneContext, account: MemberAccount) -> MemberAccount:
+    """The member with what they took of promotions with a limit per member (限购) at this
+    box, for pricing to count (`MemberContext.taken`); read when they are identified."""
+    if account.context is None:  # no member pricing for their group: nothing to count
+        return account
+    taken = lane.book.member_units(account.id)
+    return replace(account, context=replace(account.context, taken=taken)) if taken else account
+
+
+def member_units(priced: PricedBasket) -> dict[str, int]:
+    """Units each promotion with a limit per member covered in a priced basket."""
+    out: dict[str, int] = {}
+    for line in priced.lines:
+        for a in line.adjustments:
+            if a.units is not None and a.promotion is not None:
+                out[a.promotion] = out.get(a.promotion, 0) + a.units
+    return out
+
+
+def local_time(at: datetime) -> str:
+    """The store-local wall time as promotion schedules are compared with it."""
+    return at.replace(tzinfo=None).isoformat(timespec="seconds")
 
 
 def coupon(lane: LaneContext, event: ev.Coupon) -> Step | Refusal:
@@ -782,7 +807,9 @@ def sale_line(
         unit_price=line.unit_price,
         list_amount=line.list_amount,
         adjustments=[
-            LineAdjustment(kind=a.kind, amount=a.amount, label=a.label, promotion=a.promotion)
+            LineAdjustment(
+                kind=a.kind, amount=a.amount, label=a.label, promotion=a.promotion, units=a.units
+            )
             for a in line.adjustments
         ],
         amount=line.amount,
@@ -890,6 +917,11 @@ def complete(lane: LaneContext, sale: Sale, event: ev.Event, batch: Batch) -> St
         receipt_id=receipt_id,
     )
     batch.writes += [lane.book.take_number("receipt", number), lane.book.clear_paying]
+    taken = member_units(priced)
+    if sale.member is not None and taken:
+        batch.writes.append(
+            lane.book.record_member_units(sale.member.id, receipt_id, local_time(at), taken)
+        )
     if settlement is not None:
         batch.entries.extend((k, dict(b), i) for k, b, i in settlement.entries)
         if settlement.also is not None:
@@ -1028,6 +1060,7 @@ def from_snapshot(lane: LaneContext, body: dict[str, Any], at: datetime) -> Sale
         # The card was read for this sale before it was suspended (or before a restart);
         # the snapshot lives in the box's own database, so its word is kept.
         member = replace(found, card_present=bool(body.get("member_card_present")))
+        member = with_member_units(lane, member)
     return Sale(
         started=datetime.fromisoformat(body["started"]),
         catalog=lane.catalog,

@@ -42,9 +42,16 @@ class BasketLine:
 
 @dataclass(frozen=True)
 class MemberContext:
+    """The member as pricing sees them. `taken` is what the member already took of
+    promotions with a `limit_per_member` (限购 per member) at this box: (promotion id, the
+    store-local time of the sale, ISO-8601, units; a refund's units are negative, at its
+    sale's time). The engine counts the rows inside each promotion's schedule window; the
+    lane reads them when the member is identified (`gateway.lane.book`)."""
+
     id: str
     group: str | None = None
     name: str | None = None
+    taken: tuple[tuple[str, str, int], ...] = ()
 
 
 MANUAL_DISCOUNT_LABEL = "basket discount"

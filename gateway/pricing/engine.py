@@ -93,6 +93,7 @@ from gateway.pricing.basket import (
     Basket,
     BasketLine,
     ManualDiscount,
+    MemberContext,
 )
 from gateway.pricing.coupons import coupon_notices
 from gateway.pricing.result import Adjustment, PricedBasket, PricedLine, TaxSummary
@@ -105,6 +106,7 @@ MAX_AMOUNT = Decimal(10) ** 9
 # the quantities rung up nearly always, already checked (whole, 1 to MAX_QUANTITY): a
 # look-up instead of the checks (a Decimal key matches by value: 2, 2.0 and 2.00 alike)
 _USUAL_COUNTS = {Decimal(n): n for n in range(1, 101)}
+MAX_UNITS = 10**9  # more units than any sale holds: "no limit per sale"
 MAX_SET_ORDERS = 3  # competing set promotions tried in every order up to this many (3! = 6)
 _UNKNOWN: Any = object()
 SetPromotion = BuyGet | Bundle
@@ -168,7 +170,7 @@ def price_basket(basket: Basket, catalog: Catalog) -> PricedBasket:
         if line.adjustments:  # an override or a member price
             ledger.item.extend([adjustment.amount for adjustment in line.adjustments])
         lines.append(line)
-    _apply_item_promotions(lines, places, ledger)
+    _apply_item_promotions(lines, places, ledger, basket.member)
     apply_threshold_offers(lines, catalog, active, ledger)
     _apply_basket_promotions(lines, catalog, active, places, ledger)
     _apply_basket_discount(lines, basket.discount, places, ledger)
@@ -568,8 +570,10 @@ def _unit_discount(promo: UnitPromotion, line: _Line) -> Decimal:
     return max(ZERO, line.amount - promo.price * weight)
 
 
-def _apply_item_promotions(lines: list[_Line], places: int, ledger: _Ledger) -> None:
-    search = _SetSearch(lines, places)
+def _apply_item_promotions(
+    lines: list[_Line], places: int, ledger: _Ledger, member: MemberContext | None = None
+) -> None:
+    search = _SetSearch(lines, places, member)
     plan: list[tuple[SetPromotion, _SetPass]] = []
     for group in _conflict_groups(search.competing, search.shared):
         plan.extend(search.best_order(group))
@@ -577,17 +581,26 @@ def _apply_item_promotions(lines: list[_Line], places: int, ledger: _Ledger) -> 
 
 
 def _give(
-    lines: Sequence[_Line], promo: Any, awards: Iterable[tuple[int, Decimal, str]], ledger: _Ledger
+    lines: Sequence[_Line],
+    promo: Any,
+    awards: Iterable[tuple[int, Decimal, str]],
+    ledger: _Ledger,
+    units: dict[int, int] | None = None,
 ) -> None:
     """Record an item promotion's discounts: (line index, amount, detail), in line order;
-    a zero amount records nothing."""
+    a zero amount records nothing. `units`: by line, the units a promotion with a
+    `limit_per_member` covered (the adjustment says them)."""
     name, promo_id, exclusive = promo.name, promo.id, promo.exclusive
     given: list[Decimal] = []
     indexes: list[int] = []
     for index, amount, detail in awards:
         if amount > 0:
             line = lines[index]
-            line.adjustments.append(Adjustment("promotion", -amount, name, promo_id, detail))
+            line.adjustments.append(
+                Adjustment("promotion", -amount, name, promo_id, detail)
+                if units is None
+                else Adjustment("promotion", -amount, name, promo_id, detail, units[index])
+            )
             line.amount -= amount
             line.exclusive = line.exclusive or exclusive
             given.append(-amount)
@@ -632,8 +645,11 @@ class _SetSearch:
     passes, not worked out again. Lives only for one `price_basket` call.
     """
 
-    def __init__(self, lines: Sequence[_Line], places: int) -> None:
+    def __init__(
+        self, lines: Sequence[_Line], places: int, member: MemberContext | None = None
+    ) -> None:
         self.places = places
+        self._member = member
         self.best_unit: dict[int, tuple[Any, Decimal]] = {}
         promos: dict[str, SetPromotion] = {}
         units: dict[str, int] = {}
@@ -748,7 +764,7 @@ class _SetSearch:
         units it saves most on; among equal ones to the lowest sku, then the line with more
         units, then the earlier line: lines that could swap places are alike, so the order
         things were scanned in never changes the total."""
-        limited = [w for w in wanted if w[1] > 0 and w[2].limit_per_sale is not None]
+        limited = [w for w in wanted if w[1] > 0 and _limited(w[2])]
         if not limited:
             return {}
         own = self._lines
@@ -756,7 +772,9 @@ class _SetSearch:
         room: dict[str, int] = {}
         out: dict[int, int] = {}
         for index, units, promo, _ in limited:
-            free: int = room.get(promo.id, promo.limit_per_sale)
+            free = room.get(promo.id)
+            if free is None:
+                free = _room(promo, self._member)
             out[index] = taken = min(units, free)
             room[promo.id] = free - taken
         return out
@@ -816,7 +834,7 @@ class _SetSearch:
             left = units - taken.get(index, 0)
             if left <= 0:
                 continue
-            if promo.limit_per_sale is not None:
+            if _limited(promo):
                 if within is None:
                     within = self._within_limits(
                         [(i, n - taken.get(i, 0), p, d) for i, n, p, d in candidates]
@@ -871,12 +889,13 @@ class _SetSearch:
         promos: dict[str, Any] = {}
         cent = quantum(places)
         limited: dict[int, str] = {}  # lines with units over a limit: what their detail adds
+        covered: dict[int, int] = {}  # units a member's limit covered, by line
         allowed: dict[int, int] | None = None  # worked out at the first limited promotion
         for index, (promo, per_unit) in self.best_unit.items():  # in line order
             left = lines[index].units - taken.get(index, 0)
             if left <= 0:
                 continue
-            if promo.limit_per_sale is not None:
+            if _limited(promo):
                 if allowed is None:
                     allowed = self._within_limits(
                         [
@@ -886,10 +905,12 @@ class _SetSearch:
                     )
                 within = allowed[index]
                 if within < left:
-                    limited[index] = _over_limit_detail(promo, within, left)
+                    limited[index] = _over_limit_detail(promo, within, left, self._member)
                 if not within:
                     continue
                 left = within
+                if promo.limit_per_member is not None:
+                    covered[index] = within
             promos[promo.id] = promo
             # round_money(per_unit * left, places, Rounding.HALF_UP), without the calls
             amount = (per_unit * left).quantize(cent, rounding=ROUND_HALF_UP)
@@ -913,7 +934,7 @@ class _SetSearch:
                     (index, amount, f"{said}{limited[index]}" if index in limited else said)
                     for index, amount, said in awards
                 ]
-            _give(lines, promo, awards, ledger)
+            _give(lines, promo, awards, ledger, covered if promo.limit_per_member else None)
 
     def _run(
         self, promo: SetPromotion, before: list[tuple[SetPromotion, _SetPass]]
@@ -1026,13 +1047,51 @@ def _tier_reached(promo: QuantityTiers, units: int) -> UnitsTier | None:
     return reached
 
 
-def _over_limit_detail(promo: Any, within: int, units: int) -> str:
-    """What a line says when `promo`'s limit left some of its units at the normal price."""
+def _limited(promo: Any) -> bool:
+    """Does a per-unit promotion carry a limit (per sale or per member)?"""
+    return promo.limit_per_sale is not None or promo.limit_per_member is not None
+
+
+def member_taken(promo: Any, member: MemberContext | None) -> int:
+    """The units of `promo` the member already took at this box inside its schedule's
+    window (`valid_from` inclusive to `valid_until` exclusive, store-local), refunds
+    given back; never less than 0."""
+    if member is None or not member.taken:
+        return 0
+    schedule = promo.schedule
+    start = "" if schedule.valid_from is None else schedule.valid_from.isoformat()
+    end = None if schedule.valid_until is None else schedule.valid_until.isoformat()
+    taken = 0
+    for promo_id, at, units in member.taken:
+        if promo_id == promo.id and at >= start and (end is None or at < end):
+            taken += units
+    return max(0, taken)
+
+
+def _room(promo: Any, member: MemberContext | None) -> int:
+    """How many units of this sale a limited promotion may still cover: its
+    `limit_per_sale`, and what the member has left of its `limit_per_member` (the smaller);
+    without a member a member's limit leaves nothing (its promotion is `member_only`)."""
+    room: int = MAX_UNITS if promo.limit_per_sale is None else promo.limit_per_sale
+    if promo.limit_per_member is not None:
+        room = min(room, max(0, promo.limit_per_member - member_taken(promo, member)))
+    return room
+
+
+def _over_limit_detail(promo: Any, within: int, units: int, member: MemberContext | None) -> str:
+    """What a line says when `promo`'s limit left some of its units at the normal price:
+    the member's limit when it is what binds, else the limit per sale."""
     over = units - within
-    return (
-        f" (limit {promo.limit_per_sale} per sale: {within} of {units} units; "
-        f"{over} at the normal price)"
-    )
+    per_member = promo.limit_per_member
+    if per_member is not None and (
+        promo.limit_per_sale is None
+        or per_member - member_taken(promo, member) < promo.limit_per_sale
+    ):
+        before = member_taken(promo, member)
+        said = f"limit {per_member} per member, {min(before, per_member)} taken before"
+    else:
+        said = f"limit {promo.limit_per_sale} per sale"
+    return f" ({said}: {within} of {units} units; {over} at the normal price)"
 
 
 def _unit_detail(promo: Any, reached: dict[str, UnitsTier] | None = None) -> str:

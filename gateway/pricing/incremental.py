@@ -16,7 +16,9 @@ override, member price; item promotions) couple lines only through promotions:
 - a set promotion forms sets from the units of every line it targets, and set promotions
   that share a line are compared together (`engine._conflict_groups`);
 - a per-unit promotion with `max_discount` shares its cap between all its lines, one with
-  `limit_per_sale` its limit, and quantity tiers count the units of all their lines.
+  `limit_per_sale` or `limit_per_member` its limit (a member's limit also counts what
+  the member took before: the memo is used only with the same counts,
+  `MemberContext.taken`), and quantity tiers count the units of all their lines.
 
 So the lines fall into *parts*: lines linked (directly or through each other) by a set
 promotion, a capped or limited per-unit promotion or quantity tiers they carry form one
@@ -48,7 +50,7 @@ from decimal import Decimal
 from gateway.catalog.catalog import Catalog
 from gateway.catalog.document import QuantityTiers
 from gateway.money import ZERO
-from gateway.pricing.basket import Basket, BasketLine
+from gateway.pricing.basket import Basket, BasketLine, MemberContext
 from gateway.pricing.engine import (
     _SET_PROMOTIONS,
     _UNIT_PROMOTIONS,
@@ -104,6 +106,9 @@ class PricingMemo:
     catalog: Catalog | None = None
     live: frozenset[str] = frozenset()
     member: bool = False
+    # the member's counts of promotions with a `limit_per_member`: what such a promotion
+    # has left for this sale depends on them, so a memo of other counts is not used
+    taken: tuple[tuple[str, str, int], ...] = ()
     lines: tuple[BasketLine, ...] = ()
     listed: tuple[_Line, ...] = ()
     links: tuple[tuple[str, ...], ...] = ()
@@ -147,7 +152,8 @@ def price_scan(
     member = basket.member is not None
     facts = _facts_for(catalog, live, member)
     old = memo if memo is not None else EMPTY
-    if old.catalog is not catalog or old.live != live or old.member != member:
+    taken = basket.member.taken if basket.member is not None else ()
+    if old.catalog is not catalog or old.live != live or old.member != member or old.taken != taken:
         old = EMPTY
     old_lines, old_listed, old_links, old_parts = old.lines, old.listed, old.links, old.parts
     known = len(old_lines)
@@ -237,7 +243,7 @@ def price_scan(
         key = tuple(sorted(group))
         part = old_parts.get(key)  # re-used when it is the same lines at the same places
         if part is None or not changed.isdisjoint(key):
-            part = _item_promotions(key, listed, places)
+            part = _item_promotions(key, listed, places, basket.member)
         done[key] = part
         for template in part.lines:
             work[template.index] = template
@@ -277,6 +283,7 @@ def price_scan(
         catalog,
         live,
         member,
+        taken,
         basket.lines,
         tuple(listed),
         tuple(links),
@@ -288,7 +295,8 @@ def price_scan(
 
 def _links_of(line: _Line) -> tuple[str, ...]:
     """The promotions that tie `line` to other lines: its set promotions, its per-unit
-    promotions with a cap or a `limit_per_sale` (shared by all their lines), and its
+    promotions with a cap or a limit (`limit_per_sale`, `limit_per_member`: shared by all
+    their lines), and its
     quantity tiers (the tier reached counts the units of all their lines)."""
     capped = [
         promo.id
@@ -297,6 +305,7 @@ def _links_of(line: _Line) -> tuple[str, ...]:
         and (
             promo.max_discount is not None
             or promo.limit_per_sale is not None
+            or promo.limit_per_member is not None
             or isinstance(promo, QuantityTiers)
         )
     ]
@@ -350,13 +359,15 @@ def _lines_alone(alone: list[int], listed: list[_Line], places: int) -> list[_Pa
     return parts
 
 
-def _item_promotions(key: tuple[int, ...], listed: list[_Line], places: int) -> _Part:
+def _item_promotions(
+    key: tuple[int, ...], listed: list[_Line], places: int, member: MemberContext | None = None
+) -> _Part:
     """Step 2 for the lines `key` (indexes in the basket), by the engine on those lines
     alone, numbered 0, 1, ... in the same order (every choice the engine makes by line
     index only compares indexes, so the order is all that counts)."""
     sub = [_copy(listed[index], local) for local, index in enumerate(key)]
     ledger = _Ledger()
-    _apply_item_promotions(sub, places, ledger)
+    _apply_item_promotions(sub, places, ledger, member)
     for local, line in enumerate(sub):
         line.index = key[local]
         line.minor = _minor_units(line.amount, places)

@@ -20,13 +20,16 @@ AdjustmentKind = Literal["member_price", "promotion", "basket", "moling", "overr
 
 @dataclass(slots=True)
 class Adjustment:
-    """A change to a line's amount: negative for a discount. `detail` explains the cent."""
+    """A change to a line's amount: negative for a discount. `detail` explains the cent.
+    `units`: how many of the line's units a promotion with a `limit_per_member` covered
+    (what the member's count takes; None for every other adjustment)."""
 
     kind: AdjustmentKind
     amount: Decimal
     label: str
     promotion: str | None = None
     detail: str = ""
+    units: int | None = None
 
 
 @dataclass(slots=True)
@@ -106,6 +109,10 @@ class PricedBasket:
     def to_json(self) -> dict[str, Any]:
         """Plain JSON data; amounts as strings so no reader turns them into floats."""
         data = asdict(self)
+        for line in data["lines"]:  # `units` is said only where a member's limit counted
+            for adjustment in line["adjustments"]:
+                if adjustment["units"] is None:
+                    del adjustment["units"]
         data["cash_total"] = self.cash_total
         data["savings"] = self.savings
         return _stringify(data)  # type: ignore[no-any-return]

@@ -56,7 +56,7 @@ from gateway.catalog.document import (
     TaxClass,
 )
 from gateway.money import ZERO, Rounding, allocate, cash_rounding, moling, quantum, round_money
-from gateway.pricing.basket import Basket, BasketLine
+from gateway.pricing.basket import Basket, BasketLine, MemberContext
 from gateway.pricing.coupons import coupon_notices
 from gateway.pricing.engine import PricingError
 from gateway.pricing.result import Adjustment, PricedBasket, PricedLine, TaxSummary
@@ -101,7 +101,7 @@ def price_basket(basket: Basket, catalog: Catalog) -> PricedBasket:
     live = frozenset(active)
     for line in lines:
         line.promotions, line.promotion_ids = catalog.live_item_promotions(line.product, live)
-    _apply_item_promotions(lines, places)
+    _apply_item_promotions(lines, places, basket.member)
     spends = _apply_basket_promotions(lines, catalog, active, places)
     _apply_manual_discount(lines, basket, places)
     return _finish(basket, catalog, lines, active, spends)
@@ -305,12 +305,14 @@ def _unit_discount(promo: UnitPromotion, line: _Line) -> Decimal:
 class _Plan:
     """Item discounts chosen for every line under one order of the set promotions."""
 
-    per_line: dict[int, list[tuple[Any, Decimal, str]]] = field(default_factory=dict)
+    per_line: dict[int, list[tuple[Any, Decimal, str, int | None]]] = field(default_factory=dict)
     value: Decimal = ZERO
 
-    def add(self, index: int, promo: Any, amount: Decimal, detail: str) -> None:
+    def add(
+        self, index: int, promo: Any, amount: Decimal, detail: str, units: int | None = None
+    ) -> None:
         if amount > 0:
-            self.per_line.setdefault(index, []).append((promo, amount, detail))
+            self.per_line.setdefault(index, []).append((promo, amount, detail, units))
             self.value += amount
 
 
@@ -351,17 +353,21 @@ def _best_unit_promotions(lines: Sequence[_Line]) -> dict[int, tuple[Any, Decima
     return best
 
 
-def _apply_item_promotions(lines: list[_Line], places: int) -> None:
+def _apply_item_promotions(
+    lines: list[_Line], places: int, member: MemberContext | None = None
+) -> None:
     best_unit = _best_unit_promotions(lines)
     order: list[SetPromotion] = []
     for group in _conflict_groups(_competing_set_promotions(lines), lines):
-        order.extend(_best_order(group, lines, best_unit, places))
-    best = _evaluate(order, lines, best_unit, places)
+        order.extend(_best_order(group, lines, best_unit, places, member))
+    best = _evaluate(order, lines, best_unit, places, member)
     by_index = {line.index: line for line in lines}
     for index, applied in best.per_line.items():
         line = by_index[index]
-        for promo, amount, detail in applied:
-            line.adjustments.append(Adjustment("promotion", -amount, promo.name, promo.id, detail))
+        for promo, amount, detail, units in applied:
+            line.adjustments.append(
+                Adjustment("promotion", -amount, promo.name, promo.id, detail, units)
+            )
             line.amount -= amount
             line.exclusive = line.exclusive or promo.exclusive
 
@@ -371,6 +377,7 @@ def _best_order(
     lines: Sequence[_Line],
     best_unit: dict[int, tuple[Any, Decimal]],
     places: int,
+    member: MemberContext | None = None,
 ) -> tuple[Any, ...]:
     """The order of competing set promotions that saves the customer most on their lines.
 
@@ -387,7 +394,7 @@ def _best_order(
     )
     best: tuple[Decimal, tuple[Any, ...]] | None = None
     for candidate in orders:
-        value = _evaluate(candidate, own, best_unit, places, build=False).value
+        value = _evaluate(candidate, own, best_unit, places, member, build=False).value
         if best is None or value > best[0]:
             best = (value, candidate)
     assert best is not None
@@ -439,6 +446,7 @@ def _evaluate(
     lines: Sequence[_Line],
     best_unit: dict[int, tuple[Any, Decimal]],
     places: int,
+    member: MemberContext | None = None,
     *,
     build: bool = True,
 ) -> _Plan:
@@ -450,23 +458,37 @@ def _evaluate(
         _apply_set_promotion(promo, lines, best_unit, taken, plan, places, build)
     by_promo: dict[str, list[tuple[int, Decimal]]] = {}
     promos: dict[str, Any] = {}
-    within = _within_limits(lines, best_unit, taken)
+    within = _within_limits(lines, best_unit, taken, member)
     over: dict[int, str] = {}
+    covered: dict[int, int] = {}  # units a member's limit covered, by line
     for line in lines:
         choice = best_unit.get(line.index)
         left = line.units - taken.get(line.index, 0)
         if choice is None or left <= 0:
             continue
         promo, per_unit = choice
-        if line.index in within:  # 限购: only so many units of the sale take it
+        if line.index in within:  # 限购: only so many units of the sale (or member) take it
             if within[line.index] < left:
+                before = _member_took(promo, member)
+                if promo.limit_per_member is not None and (
+                    promo.limit_per_sale is None
+                    or promo.limit_per_member - before < promo.limit_per_sale
+                ):
+                    said = (
+                        f"limit {promo.limit_per_member} per member, "
+                        f"{min(before, promo.limit_per_member)} taken before"
+                    )
+                else:
+                    said = f"limit {promo.limit_per_sale} per sale"
                 over[line.index] = (
-                    f" (limit {promo.limit_per_sale} per sale: {within[line.index]} of "
+                    f" ({said}: {within[line.index]} of "
                     f"{left} units; {left - within[line.index]} at the normal price)"
                 )
             left = within[line.index]
             if not left:
                 continue
+            if promo.limit_per_member is not None:
+                covered[line.index] = left
         promos[promo.id] = promo
         amount = round_money(per_unit * left, places, Rounding.HALF_UP)
         by_promo.setdefault(promo.id, []).append((line.index, amount))
@@ -479,12 +501,30 @@ def _evaluate(
             continue
         for (index, original), amount in zip(shares, capped, strict=True):
             detail = _unit_detail(promo, amount, original, reached) + over.get(index, "")
-            plan.add(index, promo, amount, detail)
+            plan.add(index, promo, amount, detail, covered.get(index))
     return plan
 
 
+def _member_took(promo: Any, member: MemberContext | None) -> int:
+    """What the member took of `promo` at this box, within its schedule's window."""
+    if member is None:
+        return 0
+    start, end = promo.schedule.valid_from, promo.schedule.valid_until
+    took = 0
+    for promo_id, at, units in member.taken:
+        when = datetime.fromisoformat(at)
+        if promo_id != promo.id or (start is not None and when < start.replace(tzinfo=None)):
+            continue
+        if end is None or when < end.replace(tzinfo=None):
+            took += units
+    return max(took, 0)
+
+
 def _within_limits(
-    lines: Sequence[_Line], best_unit: dict[int, tuple[Any, Decimal]], taken: dict[int, int]
+    lines: Sequence[_Line],
+    best_unit: dict[int, tuple[Any, Decimal]],
+    taken: dict[int, int],
+    member: MemberContext | None = None,
 ) -> dict[int, int]:
     """For lines whose best per-unit promotion has a `limit_per_sale`: how many of their
     units left take it. The limit goes to the units it saves most on, then the lowest sku,
@@ -493,14 +533,23 @@ def _within_limits(
     for line in lines:
         choice = best_unit.get(line.index)
         left = line.units - taken.get(line.index, 0)
-        if choice is not None and left > 0 and choice[0].limit_per_sale is not None:
+        limited = choice is not None and (
+            choice[0].limit_per_sale is not None or choice[0].limit_per_member is not None
+        )
+        if choice is not None and left > 0 and limited:
             wanted.append(
                 (choice[0].id, -choice[1], line.product.sku, -left, line.index, choice[0])
             )
     room: dict[str, int] = {}
     out: dict[int, int] = {}
     for promo_id, _, _, minus_left, index, promo in sorted(wanted, key=lambda w: w[:5]):
-        free = room.get(promo_id, promo.limit_per_sale)
+        if promo_id not in room:
+            per_sale = promo.limit_per_sale
+            room[promo_id] = 10**9 if per_sale is None else per_sale
+            if promo.limit_per_member is not None:
+                left_of_member = max(0, promo.limit_per_member - _member_took(promo, member))
+                room[promo_id] = min(room[promo_id], left_of_member)
+        free = room[promo_id]
         out[index] = min(-minus_left, free)
         room[promo_id] = free - out[index]
     return out

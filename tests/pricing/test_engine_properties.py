@@ -101,6 +101,16 @@ POOL = [
         "limit_per_sale": 4,
         "max_discount": "2.50",
     },
+    {  # 限购 per member: the member took 1 of 3 before (`TAKEN`)
+        "type": "percent_off",
+        "id": "lim-m",
+        "name": "members: juice and yoghurt -30%, 3 a week",
+        "target": {"skus": ["A", "Y1"]},
+        "percent": "30",
+        "member_only": True,
+        "limit_per_member": 3,
+        "schedule": {"valid_from": "2026-11-23T00:00", "valid_until": "2026-11-30T00:00"},
+    },
     {
         "type": "amount_off",
         "id": "lim-y",
@@ -202,8 +212,30 @@ def price(
     member: bool,
     discount: ManualDiscount | None = None,
 ) -> PricedBasket:
-    ctx = MemberContext("M1") if member else None
+    ctx = MemberContext("M1", taken=TAKEN) if member else None
     return engine(Basket(tuple(basket_lines), AT, ctx, discount=discount), cat)
+
+
+TAKEN = (("lim-m", "2026-11-24T09:00:00", 2), ("lim-m", "2026-11-24T09:00:00", -1))
+
+
+@settings(max_examples=200, deadline=None)
+@given(promotion_sets, lines, money_rules, discounts)
+def test_a_member_limit_covers_no_more_than_the_member_has_left(  # type: ignore[no-untyped-def]
+    promos, basket_lines, money, off
+) -> None:
+    basket = price(catalog(promos, **money), basket_lines, True, off)
+    covered = [
+        a.units
+        for ln in basket.lines
+        for a in ln.adjustments
+        if a.promotion == "lim-m" and a.kind == "promotion"
+    ]
+    assert all(n is not None and n > 0 for n in covered)
+    assert sum(n for n in covered if n is not None) <= 3 - 1
+    assert all(
+        a.units is None for ln in basket.lines for a in ln.adjustments if a.promotion != "lim-m"
+    )
 
 
 @settings(max_examples=300, deadline=None)

@@ -156,6 +156,16 @@ POOL: list[dict[str, Any]] = [
         "price": "1.99",
         "member_only": True,
     },
+    {  # 限购 per member (the member took some before: `MEMBER_TOOK`)
+        "type": "percent_off",
+        "id": "lim-m",
+        "name": "members: yoghurt and pens -20%, 3 a week",
+        "target": {"skus": ["Y1", "Y2", "PEN"]},
+        "percent": "20",
+        "member_only": True,
+        "limit_per_member": 3,
+        "schedule": {"valid_from": "2026-11-23T00:00", "valid_until": "2026-11-30T00:00"},
+    },
     {
         "type": "fixed_price",
         "id": "fx-apple",
@@ -341,6 +351,16 @@ short_amounts = st.lists(
 )
 
 
+MEMBER_TOOK = MemberContext(
+    "M1",
+    taken=(
+        ("lim-m", "2026-11-24T09:00:00", 2),  # this week's: 1 of 3 left once refunded
+        ("lim-m", "2026-11-24T09:00:00", -1),  # a refund of that sale gave one back
+        ("lim-m", "2026-11-16T09:00:00", 3),  # last week's: outside the window
+    ),
+)
+
+
 @settings(max_examples=250, deadline=None)
 @given(
     st.lists(st.sampled_from(POOL), unique_by=lambda p: p["id"], max_size=len(POOL)),
@@ -351,7 +371,7 @@ short_amounts = st.lists(
     manual_discounts,
 )
 def test_small_catalog_same_as_reference(promos, lines, member, coupons, money, discount) -> None:  # type: ignore[no-untyped-def]
-    member_context = MemberContext("M1") if member else None
+    member_context = MEMBER_TOOK if member else None
     basket = Basket(tuple(lines), AT, member_context, tuple(coupons), discount)
     assert_same(basket, small_catalog(promos, **money))
 

@@ -258,7 +258,8 @@ def test_a_limit_belongs_to_per_unit_promotions_only() -> None:
         "limit_per_sale": 1,
     }
     said = _refused(bundle)
-    assert "promotions[0] (y3).limit_per_sale: unknown field (a limit per sale is for" in said
+    assert "promotions[0] (y3).limit_per_sale: unknown field" in said
+    assert "(a limit per sale or per member is for" in said
     assert "promotions[0] (half-a).limit_per_sale" in _refused(
         {**HALF_APPLE_JUICE, "limit_per_sale": 0}
     )

@@ -41,6 +41,7 @@ from gateway.pricing import (
 from gateway.pricing.incremental import PricingMemo, price_scan
 
 MEMBER = MemberContext("M1")
+MEMBER_TOOK = MemberContext("M1", taken=(("lim-m", "2026-11-24T09:00:00", 2),))
 EVENING = datetime(2026, 11, 25, 18, 30)  # the pool's "eve" bundle is live 18:00-20:00
 
 counted = st.builds(
@@ -70,7 +71,7 @@ def operations(line: st.SearchStrategy[BasketLine]) -> st.SearchStrategy[list[An
             st.tuples(st.just("add"), line),
             st.tuples(st.just("quantity"), st.integers(0, 60), st.integers(1, 9)),
             st.tuples(st.just("remove"), st.integers(0, 60)),
-            st.tuples(st.just("member"), st.booleans()),
+            st.tuples(st.just("member"), st.sampled_from([None, MEMBER, MEMBER_TOOK])),
             st.tuples(st.just("coupon"), st.sampled_from(["YOG20", "NOPE"])),
             st.tuples(st.just("clock"), st.booleans()),
             st.tuples(st.just("discount"), manual_discounts),  # set, replace or clear
@@ -95,7 +96,7 @@ def apply(basket: Basket, op: tuple[Any, ...]) -> Basket:
         del lines[op[1] % len(lines)]
         return replace(basket, lines=tuple(lines))
     if kind == "member":
-        return replace(basket, member=MEMBER if op[1] else None)
+        return replace(basket, member=op[1])
     if kind == "coupon" and op[1] not in basket.coupons:
         return replace(basket, coupons=(*basket.coupons, op[1]))
     if kind == "discount":
@@ -240,6 +241,16 @@ TIERED = [  # quantity tiers and 限购 (issue 21): both tie their lines togethe
         "percent": "25",
         "limit_per_sale": 3,
         "member_only": True,
+    },
+    {  # 限购 per member: what is left depends on the member's counts (`MEMBER_TOOK`)
+        "type": "amount_off",
+        "id": "lim-m",
+        "name": "members: pens and yoghurt 0.30 off, 3 a week",
+        "target": {"skus": ["PEN", "Y1"]},
+        "amount": "0.30",
+        "member_only": True,
+        "limit_per_member": 3,
+        "limit_per_sale": 2,
     },
 ]
 
