@@ -1,0 +1,73 @@
+"""Reduced-to-clear stickers: a label layout with `reduced = true` (docs/barcodes.md).
+
+Check digits computed here with the GS1 mod-10 rule (biip's), never copied from the code
+under test: 290012300099 -> 5, 270000012330 -> 0.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import pytest
+from pydantic import ValidationError
+
+from gateway.barcodes import Misread, ScannedCode, parse_scan
+from gateway.settings import BarcodeSettings, LabelLayout
+
+PRICE = LabelLayout(name="reduced price", pattern="29IIIIIPPPPPC", reduced=True)
+PERCENT = LabelLayout(name="reduced percent", pattern="27IIIIIIIIRRC", reduced=True)
+STORE = BarcodeSettings(
+    label_layouts=[PRICE, PERCENT, LabelLayout(name="deli", pattern="22IIIIIPPPPPC")]
+)
+
+
+def test_a_price_sticker_reads_the_item_and_its_new_price() -> None:
+    result = parse_scan("2900123000995", STORE)
+    assert isinstance(result, ScannedCode)
+    assert result.source == "label" and result.lookup_keys == ("PLU:123",)
+    assert result.reduced_price == Decimal("0.99") and result.reduced_percent is None
+    assert result.price is None  # not a price-embedded label: the lane must not take it so
+    assert result.layout == "reduced price" and result.symbology == "EAN-13"
+
+
+def test_a_percent_sticker_reads_the_item_and_the_percent_off() -> None:
+    result = parse_scan("2700000123300", STORE)
+    assert isinstance(result, ScannedCode)
+    assert result.lookup_keys == ("PLU:123",)
+    assert result.reduced_percent == Decimal(30) and result.reduced_price is None
+
+
+def test_an_ordinary_label_is_not_reduced() -> None:
+    result = parse_scan("2200123005991", STORE)
+    assert isinstance(result, ScannedCode)
+    assert result.price == Decimal("5.99") and result.reduced_price is None
+
+
+@pytest.mark.parametrize("raw", ["2900123000994", "2700000123301"])
+def test_a_wrong_check_digit_is_a_misread(raw: str) -> None:
+    result = parse_scan(raw, STORE)
+    assert isinstance(result, Misread) and result.kind == "check_digit"
+
+
+def test_zero_percent_off_is_a_misread() -> None:
+    # 270000012300 + check digit 3
+    result = parse_scan("2700000123003", STORE)
+    assert isinstance(result, Misread) and result.kind == "malformed"
+    assert "0% off" in result.reason
+
+
+@pytest.mark.parametrize(
+    ("pattern", "reduced", "message"),
+    [
+        ("27IIIIIIIIRRC", False, "add reduced = true"),
+        ("29IIIIIPPPRRC", True, "either its new price 'P' or a percent off 'R'"),
+        ("26IIIIIPPPPPWWWWWC", True, "no weight 'W' or count 'Q'"),
+        ("27IIIIIIIRRRC", True, "two digits 'RR'"),
+        ("27IIIIIIIVRRC", True, "verifier digit"),
+    ],
+)
+def test_settings_refuse_a_reduced_layout_that_cannot_be_read(
+    pattern: str, reduced: bool, message: str
+) -> None:
+    with pytest.raises(ValidationError, match=message):
+        LabelLayout(name="x", pattern=pattern, reduced=reduced)
