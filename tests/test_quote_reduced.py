@@ -12,12 +12,12 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 CATALOG = str(ROOT / "config" / "catalog.example.json")
 SETTINGS = str(ROOT / "config" / "gateway.example.toml")
+COMMAND = [sys.executable, "-m", "gateway.cli", "quote", "--catalog", CATALOG, "--config", SETTINGS]
 
 
 def quote(*args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "gateway.cli", "quote", "--catalog", CATALOG]
-        + ["--config", SETTINGS, "--at", "2026-11-27T10:00", *args],
+        [*COMMAND, "--at", "2026-11-27T10:00", *args],
         capture_output=True,
         text=True,
         cwd=ROOT,
