@@ -7,12 +7,13 @@ under test: 290012300099 -> 5, 270000012330 -> 0.
 from __future__ import annotations
 
 from decimal import Decimal
+from pathlib import Path
 
 import pytest
 from pydantic import ValidationError
 
 from gateway.barcodes import Misread, ScannedCode, parse_scan
-from gateway.settings import BarcodeSettings, LabelLayout
+from gateway.settings import BarcodeSettings, LabelLayout, load_settings
 
 PRICE = LabelLayout(name="reduced price", pattern="29IIIIIPPPPPC", reduced=True)
 PERCENT = LabelLayout(name="reduced percent", pattern="27IIIIIIIIRRC", reduced=True)
@@ -71,3 +72,17 @@ def test_settings_refuse_a_reduced_layout_that_cannot_be_read(
 ) -> None:
     with pytest.raises(ValidationError, match=message):
         LabelLayout(name="x", pattern=pattern, reduced=reduced)
+
+
+def test_the_examples_of_the_docs_with_the_example_settings() -> None:
+    """docs/barcodes.md "Reduced-to-clear stickers", row by row."""
+    settings = load_settings(Path(__file__).resolve().parents[1] / "config/gateway.example.toml")
+    at_070 = parse_scan("2900501000708", settings.barcodes)
+    assert isinstance(at_070, ScannedCode) and at_070.lookup_keys == ("PLU:501",)
+    assert at_070.reduced_price == Decimal("0.70")
+    half = parse_scan("2700000501504", settings.barcodes)
+    assert isinstance(half, ScannedCode) and half.reduced_percent == 50
+    wrong = parse_scan("2900501000709", settings.barcodes)
+    assert isinstance(wrong, Misread) and wrong.reason == "check digit is 9, expected 8 — rescan"
+    zero = parse_scan("2700000501009", settings.barcodes)
+    assert isinstance(zero, Misread) and zero.kind == "malformed"
