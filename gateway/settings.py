@@ -190,6 +190,11 @@ class BarcodeSettings(Section):
     )
     label_layouts: list[LabelLayout] = Field(default_factory=list)
     verify_price_digit: bool = True
+    gs1_price_is_reduced: bool = Field(
+        False,
+        description="a GS1 code with a GTIN and AI 392n (no weight, no count) is a "
+        "reduced-to-clear sticker: (01)GTIN(3922)price sells the item at that reduced price",
+    )
 
     @field_validator("rcn_region")
     @classmethod

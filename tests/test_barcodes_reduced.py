@@ -86,3 +86,35 @@ def test_the_examples_of_the_docs_with_the_example_settings() -> None:
     assert isinstance(wrong, Misread) and wrong.reason == "check digit is 9, expected 8 — rescan"
     zero = parse_scan("2700000501009", settings.barcodes)
     assert isinstance(zero, Misread) and zero.kind == "malformed"
+
+
+GS1_REDUCED = BarcodeSettings(gs1_price_is_reduced=True)
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        "(01)07612345001128(3922)150",  # as printed under a GS1 DataBar Expanded
+        "]e00107612345001128392200150",  # as a scanner sends it, AIM identifier for DataBar
+        "0107612345001128392200150",
+    ],
+)
+def test_with_the_switch_a_gs1_amount_payable_is_a_reduced_price(raw: str) -> None:
+    result = parse_scan(raw, GS1_REDUCED)
+    assert isinstance(result, ScannedCode)
+    assert result.lookup_keys == ("07612345001128",) and result.source == "gs1"
+    assert result.reduced_price == Decimal("1.50") and result.price is None
+    plain = parse_scan(raw, BarcodeSettings())  # without it: a label price, as before
+    assert isinstance(plain, ScannedCode) and plain.price == Decimal("1.50")
+    assert plain.reduced_price is None
+
+
+def test_a_gs1_amount_with_a_weight_stays_a_label_price_with_the_switch() -> None:
+    result = parse_scan("(01)07612345001128(3922)150(3103)001250", GS1_REDUCED)
+    assert isinstance(result, ScannedCode)
+    assert result.price == Decimal("1.50") and result.reduced_price is None
+
+
+def test_a_gs1_sticker_with_a_wrong_check_digit_is_a_misread_with_the_switch() -> None:
+    result = parse_scan("(01)07612345001129(3922)150", GS1_REDUCED)
+    assert isinstance(result, Misread) and result.kind == "check_digit"

@@ -89,3 +89,21 @@ def test_stickers_that_cannot_be_sold_are_refused_with_a_reason(
     assert refused(lane, ev.Scan(clock(), CROISSANT_AT_070, D(2))).code == "reduced_sticker"
     assert refused(lane, ev.Scan(clock(), "2900501000709")).code == "misread"  # check digit
     assert lane.sale is None or not lane.sale.lines
+
+
+def test_a_gs1_databar_markdown_label_with_the_switch(
+    db_path: Path, catalog: Catalog, settings: GatewaySettings
+) -> None:
+    """`[barcodes] gs1_price_is_reduced`: (01)GTIN(3922)price is a reduced sticker keyed by
+    the product's GTIN (the brown bread, 3.20)."""
+    barcodes = settings.barcodes.model_copy(update={"gs1_price_is_reduced": True})
+    switched = settings.model_copy(update={"barcodes": barcodes})
+    lane, clock = make_lane(db_path, catalog, switched), Clock()
+    ok(lane, ev.OpenShift(clock(), CASHIER))
+    above = refused(lane, ev.Scan(clock(), "(01)07612345001128(3922)350"))
+    assert above.code == "reduced_sticker" and "price of 3.20" in above.message
+    ok(lane, ev.Scan(clock(), "]e00107612345001128392200150"))
+    assert lane.sale is not None and lane.sale.priced is not None
+    (line,) = lane.sale.priced.lines
+    assert line.total == D("1.50")
+    assert [(a.kind, a.label) for a in line.adjustments] == [("reduced", "reduced from 3.20")]
