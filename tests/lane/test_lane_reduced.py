@@ -107,3 +107,20 @@ def test_a_gs1_databar_markdown_label_with_the_switch(
     (line,) = lane.sale.priced.lines
     assert line.total == D("1.50")
     assert [(a.kind, a.label) for a in line.adjustments] == [("reduced", "reduced from 3.20")]
+
+
+def test_a_suspended_sale_keeps_its_reduced_lines(
+    db_path: Path, catalog: Catalog, settings: GatewaySettings
+) -> None:
+    lane, clock = make_lane(db_path, catalog, settings), Clock()
+    ok(lane, ev.OpenShift(clock(), CASHIER))
+    ok(lane, ev.Scan(clock(), CROISSANT_AT_070))
+    ok(lane, ev.Scan(clock(), CROISSANT_HALF_OFF))
+    ok(lane, ev.Suspend(clock()))
+    ok(lane, ev.Resume(clock(), "H0001"))
+    assert lane.sale is not None and lane.sale.priced is not None
+    assert [ln.total for ln in lane.sale.priced.lines] == [D("0.70"), D("0.70")]
+    assert [a.detail for ln in lane.sale.priced.lines for a in ln.adjustments] == [
+        "sticker price 0.70",
+        "50% off",
+    ]
