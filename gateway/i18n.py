@@ -16,6 +16,7 @@ from collections.abc import Callable
 from typing import Literal, Protocol
 
 from gateway.pricing.basket import ADD_ON_LABEL, GIFT_LABEL, MANUAL_DISCOUNT_LABEL
+from gateway.pricing.reduced import REDUCED_LABEL
 
 Language = str
 Translate = Callable[[str], str]
@@ -68,6 +69,7 @@ TEXTS: dict[str, dict[str, str]] = {
         "adj_basket": "basket discount",
         "adj_gift": "gift",
         "adj_add_on": "add-on",
+        "adj_reduced": "Reduced from",
         "z_title": "Z REPORT {number:04d} ({currency})",
         "z_business_day": "Business day",
         "z_records": "Journal records",
@@ -367,6 +369,7 @@ TEXTS: dict[str, dict[str, str]] = {
         "adj_basket": "整单折扣",
         "adj_gift": "赠品",
         "adj_add_on": "加价购",
+        "adj_reduced": "特价处理 原价",
         "z_title": "日结报表 Z{number:04d}（{currency}）",
         "z_business_day": "营业日",
         "z_records": "日志记录",
@@ -628,6 +631,11 @@ REFUSALS_ZH: dict[str, str] = {
     "open_price_line": "手输价格的行不能改价：请删除后重新输入。",
     "misread": "条码未读出：请重扫或手输条码。",
     "unknown_item": "商品不在目录中：请放在一边并呼叫主管。",
+    "reduced_sticker": (
+        "特价处理标签不能使用（标签价高于原价、称重商品或带了数量）："
+        "请揭掉标签按原价销售，或呼叫主管。"
+    ),
+    "reduced_line": "特价处理商品一件一行：请删行后逐个扫描标签。",
     "payment_card_scanned": "这是银行卡，不是商品：卡号未被保存。请在刷卡机上收款。",
     "payment_code_scanned": "这是移动支付付款码，不是商品：未保存任何内容。"
     "本收银台不收移动支付：请顾客换一种付款方式。",
@@ -875,8 +883,9 @@ def adjustment_label(
 ) -> str:
     """A discount's label in `language`: a promotion's name from the catalog; the pricing
     engine's own adjustments (member price, price override, 抹零, the whole-basket manual
-    discount) by kind; else as priced. The manual discount keeps what it was (`10%`,
-    `5.00`) after its translated name: 整单折扣 10%. A threshold offer keeps its translated
+    discount, a reduced sticker) by kind; else as priced. The manual discount keeps what it
+    was (`10%`, `5.00`) after its translated name: 整单折扣 10%; a reduced sticker the price
+    it was reduced from: 特价处理 原价 3.20. A threshold offer keeps its translated
     word before the promotion's name: 赠品: 满100送购物袋."""
     if promotion is not None:
         found = names.promotion_name(promotion, language) if names is not None else None
@@ -891,5 +900,7 @@ def adjustment_label(
             return label
         if kind == "basket" and label.startswith(MANUAL_DISCOUNT_LABEL):
             return text + label[len(MANUAL_DISCOUNT_LABEL) :]
+        if kind == "reduced" and label.startswith(REDUCED_LABEL):
+            return text + label[len(REDUCED_LABEL) :]  # Reduced from 3.20, 特价处理 原价 3.20
         return text
     return label

@@ -65,6 +65,8 @@ RefusalCode = Literal[
     "points_back",
     "refund_over_payment",
     "quantity_on_weighed",
+    "reduced_line",
+    "reduced_sticker",
     "scale_empty",
     "scale_not_priceable",
     "scale_over",

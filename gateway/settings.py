@@ -12,7 +12,7 @@ from typing import Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from biip.rcn import RcnRegion
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import (
     SettingsConfigDict,
 )
@@ -105,7 +105,7 @@ class PathSettings(Section):
         return self.secrets_key or database.with_name("secrets.key")
 
 
-LABEL_LAYOUT_PATTERN = r"^[0-9]{1,3}[IPWQVC]+$"
+LABEL_LAYOUT_PATTERN = r"^[0-9]{1,3}[IPWQVCR]+$"
 
 
 class LabelLayout(Section):
@@ -114,6 +114,9 @@ class LabelLayout(Section):
     `pattern` spells each digit: literal flag digits first, then I = item code (PLU),
     P = price, W = weight, Q = count, V = price/weight verifier, C = check digit.
     E.g. "21IIIIIPPPPPC" (13-digit, price) or "26IIIIIPPPPPWWWWWC" (18-digit, price+weight).
+    `reduced = true` makes it a reduced-to-clear sticker: the item code with either its new
+    price P or R = a whole percent off the catalog price (two digits), e.g. "29IIIIIPPPPPC"
+    or "27IIIIIIIIRRC" (docs/barcodes.md "Reduced-to-clear stickers").
     """
 
     name: str
@@ -121,6 +124,14 @@ class LabelLayout(Section):
     price_decimals: int = Field(2, ge=0, le=4)
     weight_decimals: int = Field(3, ge=0, le=4)
     weight_unit: Literal["kg", "g"] = "kg"
+    reduced: bool = Field(
+        False, description="a reduced-to-clear sticker: item code and new price P or percent off R"
+    )
+
+    @model_validator(mode="after")
+    def _reduced_fields(self) -> LabelLayout:
+        _check_reduced(self.pattern, self.reduced)
+        return self
 
     @field_validator("pattern")
     @classmethod
@@ -134,9 +145,9 @@ class LabelLayout(Section):
             raise ValueError("the last digit of a layout must be the check digit 'C', once")
         if "I" not in value:
             raise ValueError("a layout needs item-code digits 'I' to find the product")
-        if not ({"P", "W", "Q"} & set(value)):
+        if not ({"P", "W", "Q", "R"} & set(value)):
             raise ValueError("a layout needs price 'P', weight 'W' or count 'Q' digits")
-        for letter in "IPWQV":
+        for letter in "IPWQVR":
             places = [i for i, char in enumerate(value) if char == letter]
             if places and places != list(range(places[0], places[-1] + 1)):
                 raise ValueError(f"the '{letter}' digits of a layout must be contiguous")
@@ -145,10 +156,26 @@ class LabelLayout(Section):
         return value
 
 
+def _check_reduced(pattern: str, reduced: bool) -> None:
+    """A reduced sticker says its new price P or a percent off R (two digits), nothing else."""
+    letters = set(pattern)
+    if not reduced:
+        if "R" in letters:
+            raise ValueError("percent-off digits 'R' are for a reduced sticker: add reduced = true")
+        return
+    if ({"P", "R"} & letters) in ({"P", "R"}, set()) or {"W", "Q"} & letters:
+        raise ValueError(
+            "a reduced sticker's layout has the item 'I' and either its new price 'P' or a "
+            "percent off 'R', no weight 'W' or count 'Q' (e.g. 29IIIIIPPPPPC, 27IIIIIIIIRRC)"
+        )
+    if "R" in letters and (pattern.count("R") != 2 or "V" in letters):
+        raise ValueError("a reduced sticker's percent off is two digits 'RR', with no verifier")
+
+
 def _check_verifier(pattern: str) -> None:
     """GS1's price/weight verifier (Gen. Specs §7.9.2-7.9.4) exists for 4 and 5 digits only."""
-    protected = next(letter for letter in "PWQ" if letter in pattern)
-    if pattern.count("V") != 1 or pattern.count(protected) not in (4, 5):
+    protected = next((letter for letter in "PWQ" if letter in pattern), None)
+    if protected is None or pattern.count("V") != 1 or pattern.count(protected) not in (4, 5):
         raise ValueError(
             "a verifier digit 'V' is one digit protecting a 4- or 5-digit price field "
             "(or weight, or count, when there is no price)"
@@ -163,6 +190,11 @@ class BarcodeSettings(Section):
     )
     label_layouts: list[LabelLayout] = Field(default_factory=list)
     verify_price_digit: bool = True
+    gs1_price_is_reduced: bool = Field(
+        False,
+        description="a GS1 code with a GTIN and AI 392n (no weight, no count) is a "
+        "reduced-to-clear sticker: (01)GTIN(3922)price sells the item at that reduced price",
+    )
 
     @field_validator("rcn_region")
     @classmethod

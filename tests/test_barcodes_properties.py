@@ -45,6 +45,14 @@ EVERY_SETTING = [
     BarcodeSettings(label_layouts=LAYOUTS),
     *(BarcodeSettings(rcn_region=r) for r in ["DE", "DK", "EE", "FI", "GB", "LT", "LV", "NO"]),
     BarcodeSettings(rcn_region="SE", label_layouts=LAYOUTS, verify_price_digit=False),
+    BarcodeSettings(  # reduced-to-clear stickers: in-store layouts and GS1 amounts
+        label_layouts=[
+            LabelLayout(name="reduced", pattern="29IIIIIPPPPPC", reduced=True),
+            LabelLayout(name="reduced %", pattern="27IIIIIIIIRRC", reduced=True),
+            *LAYOUTS,
+        ],
+        gs1_price_is_reduced=True,
+    ),
 ]
 
 settings_choice = st.sampled_from(EVERY_SETTING)

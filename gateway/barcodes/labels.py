@@ -32,7 +32,7 @@ def _fields(pattern: str) -> _Fields:
     flag_count = len(pattern) - len(pattern.lstrip("0123456789"))
     slices = {
         letter: slice(pattern.index(letter), pattern.rindex(letter) + 1)
-        for letter in "IPWQVC"
+        for letter in "IPWQVCR"
         if letter in pattern
     }
     return _Fields(pattern[:flag_count], slices)
@@ -68,6 +68,8 @@ def read_label(
     misread = _verify_price_digit(raw, digits, fields) if verify else None
     if misread is not None:
         return misread
+    if layout.reduced:
+        return _reduced_sticker(raw, digits, layout, fields, symbology)
     price = weight = None
     count = None
     if "P" in fields:
@@ -110,4 +112,29 @@ def _verify_price_digit(raw: str, digits: str, fields: dict[str, slice]) -> Misr
         raw,
         f"{field_name} check digit is {found}, expected {expected} — rescan, or reprint the label",
         "verifier",
+    )
+
+
+def _reduced_sticker(
+    raw: str, digits: str, layout: LabelLayout, fields: dict[str, slice], symbology: str | None
+) -> ScanResult:
+    """A reduced-to-clear sticker: the item code and its new price, or a percent off the
+    catalog price (01-99; the catalog and the lane decide whether the item may be sold so)."""
+    reduced_price = reduced_percent = None
+    if "P" in fields:
+        reduced_price = Decimal(digits[fields["P"]]).scaleb(-layout.price_decimals)
+    else:
+        reduced_percent = Decimal(int(digits[fields["R"]]))
+        if reduced_percent == 0:
+            return Misread(
+                raw, "the reduced sticker says 0% off — reprint the sticker", "malformed"
+            )
+    return ScannedCode(
+        raw,
+        "label",
+        (plu_key(digits[fields["I"]]),),
+        symbology,
+        layout=layout.name,
+        reduced_price=reduced_price,
+        reduced_percent=reduced_percent,
     )

@@ -36,6 +36,7 @@ class ScannedCode:
 
     `lookup_keys` are tried in order and the first key the catalog knows wins. `price`
     is the face value printed on a label (or AI 392n), `weight` is always in kg.
+    `reduced_price` / `reduced_percent`: what a reduced-to-clear sticker says.
     """
 
     raw: str
@@ -49,6 +50,10 @@ class ScannedCode:
     batch: str | None = None
     expiry: date | None = None
     layout: str | None = None
+    # a reduced-to-clear sticker (a layout with `reduced = true`): the item's new price,
+    # or the whole percent off its catalog price; `price` stays None (not a label price)
+    reduced_price: Decimal | None = None
+    reduced_percent: Decimal | None = None
 
 
 @dataclass(frozen=True)

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from dataclasses import replace
 
 from gateway.barcodes.gs1 import read_gs1
 from gateway.barcodes.labels import label_symbology, layout_matches, read_label
@@ -32,7 +33,8 @@ def parse_scan(raw: str, settings: BarcodeSettings) -> ScanResult:
     separator or "(AI)" text); typed PLU; digits — 1-6 digits are a PLU, then the store's
     label layouts in the order given, then GTINs (with biip's regional RCN rules when
     `rcn_region` is set), then a GS1 string without identifier or separator ("01…");
-    anything else is an internal code looked up as it is.
+    anything else is an internal code looked up as it is. With `gs1_price_is_reduced`, a GS1
+    result with an amount payable and no weight or count is then a reduced sticker.
     """
     text = raw.strip()
     if not text:
@@ -63,7 +65,23 @@ def parse_scan(raw: str, settings: BarcodeSettings) -> ScanResult:
     identifier, body = aim
     if not body:
         return Misread(raw, "the scanner sent no data after its symbology identifier", "empty")
-    return _read_data(raw, identifier, body, settings)
+    result = _read_data(raw, identifier, body, settings)
+    return _gs1_reduced_sticker(result) if settings.gs1_price_is_reduced else result
+
+
+def _gs1_reduced_sticker(result: ScanResult) -> ScanResult:
+    """`gs1_price_is_reduced`: a GS1 code with a GTIN and an amount payable (AI 392n) but no
+    weight or count — a GS1 DataBar Expanded markdown label, (01)GTIN(3922)price — is a
+    reduced-to-clear sticker: the amount is the item's new price, not a label price."""
+    if (
+        isinstance(result, ScannedCode)
+        and result.source == "gs1"
+        and result.price is not None
+        and result.weight is None
+        and result.count is None
+    ):
+        return replace(result, price=None, reduced_price=result.price)
+    return result
 
 
 def _read_data(

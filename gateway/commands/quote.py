@@ -20,6 +20,7 @@ from zoneinfo import ZoneInfo
 
 from gateway.barcodes import Misread, parse_scan
 from gateway.catalog.catalog import Catalog, load_catalog_file
+from gateway.catalog.document import Product
 from gateway.errors import UsageError
 from gateway.pricing import (
     Basket,
@@ -30,6 +31,7 @@ from gateway.pricing import (
     price_basket,
     quantity_on_weighed_error,
 )
+from gateway.pricing.reduced import Reduction, reduction_problem
 from gateway.receipts.text import render_quote
 from gateway.settings import GatewaySettings, load_settings
 
@@ -73,7 +75,7 @@ def register(sub: Any) -> None:
 @dataclass(frozen=True)
 class ScanProblem:
     scan: str
-    kind: str  # "misread", "unknown", "needs_weight", "bad_input"
+    kind: str  # "misread", "unknown", "needs_weight", "bad_input", "reduced_sticker"
     message: str
 
 
@@ -161,6 +163,10 @@ def scan_to_line(
             "unknown item (not in catalog "
             f"v{catalog.version}; keys tried: {', '.join(parsed.lookup_keys)})",
         )
+    if parsed.reduced_price is not None or parsed.reduced_percent is not None:
+        return _reduced_line(
+            scan, product, Reduction(parsed.reduced_price, parsed.reduced_percent), qty, parsed.raw
+        )
     if weight is not None and (weight <= 0 or weight > 1000):
         return ScanProblem(
             scan, "bad_input", f"weight {weight} kg must be above 0 and at most 1000"
@@ -180,6 +186,16 @@ def scan_to_line(
     return BasketLine(
         product.sku, quantity=qty, weight=weight, label_price=parsed.price, code=parsed.raw
     )
+
+
+def _reduced_line(
+    scan: str, product: Product, reduction: Reduction, qty: Decimal, code: str
+) -> BasketLine | ScanProblem:
+    """A reduced-to-clear sticker: one item at the sticker's price, or listed as refused
+    as the lane refuses it (`reduced_sticker`)."""
+    if problem := reduction_problem(product, reduction, qty):
+        return ScanProblem(scan, "reduced_sticker", f"reduced sticker refused: {problem}")
+    return BasketLine(product.sku, reduced=reduction, code=code)
 
 
 def _decimal(text: str, what: str) -> Decimal:

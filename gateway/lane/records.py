@@ -34,7 +34,7 @@ MaskedPan = Annotated[str, Field(pattern=r"^[0-9]{0,6}\*{2,13}[0-9]{0,4}$", max_
 
 Role = Literal["cashier", "supervisor", "technician", "admin"]
 TenderType = Literal["cash", "card", "mobile", "voucher", "points", "stored_value"]
-AdjustmentKind = Literal["member_price", "promotion", "basket", "moling", "override"]
+AdjustmentKind = Literal["member_price", "promotion", "basket", "moling", "override", "reduced"]
 OverrideAction = Literal[
     "refund",
     "return_without_receipt",

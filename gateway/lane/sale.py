@@ -17,8 +17,9 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any, TypeVar
 
-from gateway.barcodes import Misread, parse_scan
+from gateway.barcodes import Misread, ScannedCode, parse_scan
 from gateway.cardsafe import mask_card_data, mask_card_number
+from gateway.catalog.document import Product
 from gateway.errors import StoregateError
 from gateway.lane import events as ev
 from gateway.lane.book import Batch
@@ -46,6 +47,7 @@ from gateway.money import ZERO, quantum
 from gateway.pricing import Basket, BasketLine, ManualDiscount, PricedBasket
 from gateway.pricing.basket import quantity_on_weighed_error
 from gateway.pricing.incremental import price_scan
+from gateway.pricing.reduced import Reduction, reduction_problem
 from gateway.pricing.result import PricedLine
 
 EXTERNAL = ("card", "mobile", "voucher")
@@ -111,6 +113,7 @@ def _mergeable(line: BasketLine) -> bool:
         and line.label_price is None
         and line.price_override is None
         and line.open_price is None
+        and line.reduced is None
     )
 
 
@@ -290,6 +293,8 @@ def scan(lane: LaneContext, event: ev.Scan) -> Step | Refusal:
             "unknown_item",
             "Unknown item: it is not in the catalog. Put it aside and call a supervisor.",
         )
+    if parsed.reduced_price is not None or parsed.reduced_percent is not None:
+        return _reduced_sticker(lane, event, product, parsed)
     if product.weighed and parsed.weight is None and parsed.price is None:
         return Refusal("needs_weight", f"{product.name} is sold by weight: weigh it on the scale.")
     if quantity_on_weighed_error(event.quantity, parsed.weight, parsed.price, parsed.raw):
@@ -312,6 +317,18 @@ def scan(lane: LaneContext, event: ev.Scan) -> Step | Refusal:
             code=parsed.raw,
         ),
     )
+
+
+def _reduced_sticker(
+    lane: LaneContext, event: ev.Scan, product: Product, parsed: ScannedCode
+) -> Step | Refusal:
+    """A reduced-to-clear sticker (docs/barcodes.md): one item at the sticker's price, or
+    refused (`reduced_sticker`) when it may not be sold so — above the catalog price, on a
+    weighed item, with a quantity."""
+    reduction = Reduction(parsed.reduced_price, parsed.reduced_percent)
+    if problem := reduction_problem(product, reduction, event.quantity):
+        return Refusal("reduced_sticker", f"Reduced sticker refused: {problem}.")
+    return _add(lane, event, BasketLine(product.sku, reduced=reduction, code=parsed.raw))
 
 
 def plu(lane: LaneContext, event: ev.Plu) -> Step | Refusal:
@@ -368,11 +385,18 @@ def _line(sale: Sale, index: int) -> Refusal | None:
     return None
 
 
+_REDUCED_LINE = (
+    "A reduced item is one item at its sticker's price: void the line and scan each sticker."
+)
+
+
 def change_quantity(lane: LaneContext, event: ev.ChangeQuantity) -> Step | Refusal:
     sale = _open(lane)
     if (bad := _line(sale, event.line)) or (bad := whole_quantity(event.quantity)):
         return bad
     old = sale.lines[event.line]
+    if old.reduced is not None:
+        return Refusal("reduced_line", _REDUCED_LINE)
     if old.weight is not None or old.label_price is not None:
         return Refusal(
             "weighed_line",
@@ -451,6 +475,8 @@ def price_override(lane: LaneContext, event: ev.PriceOverride) -> Step | Refusal
     if event.unit_price != round(event.unit_price, sale.catalog.places):
         return Refusal("bad_price", f"{event.unit_price} has more decimals than the currency.")
     old = sale.lines[event.line]
+    if old.reduced is not None:
+        return Refusal("reduced_line", _REDUCED_LINE)
     if old.open_price is not None:
         return Refusal(
             "open_price_line",
@@ -1011,7 +1037,27 @@ def _line_json(line: BasketLine) -> dict[str, str | None]:
         "price_override": text(line.price_override),
         "code": line.code,
         "open_price": text(line.open_price),
+        **_reduced_json(line),
     }
+
+
+def _reduced_json(line: BasketLine) -> dict[str, str | None]:
+    """A reduced sticker's keys, only on its line (older snapshots stay as they were)."""
+    if line.reduced is None:
+        return {}
+    return {
+        "reduced_price": None if line.reduced.price is None else str(line.reduced.price),
+        "reduced_percent": None if line.reduced.percent is None else str(line.reduced.percent),
+    }
+
+
+def _reduced_from_json(d: dict[str, Any]) -> Reduction | None:
+    if d.get("reduced_price") is None and d.get("reduced_percent") is None:
+        return None
+    price, percent = d.get("reduced_price"), d.get("reduced_percent")
+    return Reduction(
+        None if price is None else Decimal(price), None if percent is None else Decimal(percent)
+    )
 
 
 def snapshot(sale: Sale) -> dict[str, Any]:
@@ -1049,6 +1095,7 @@ def from_snapshot(lane: LaneContext, body: dict[str, Any], at: datetime) -> Sale
             price_override=dec(d["price_override"]),
             code=d["code"],
             open_price=dec(d.get("open_price")),
+            reduced=_reduced_from_json(d),
         )
         for d in body["lines"]
     )

@@ -10,6 +10,7 @@ from datetime import datetime
 from decimal import Decimal
 
 from gateway.errors import StoregateError
+from gateway.pricing.reduced import Reduction
 
 QUANTITY_ON_WEIGHED = "quantity_on_weighed"
 """The lane's refusal code for a quantity on a weighed or price-labelled scan."""
@@ -29,6 +30,8 @@ class BasketLine:
     as printed. `price_override` is a supervisor's unit price (the lane records who).
     `open_price` is the unit price a cashier keyed for a department's open-price line: it
     is the line's list price (no adjustment), as a catalog price would be.
+    `reduced` is a reduced-to-clear sticker's new price or percent off
+    (`gateway.pricing.reduced`): one item, at that price and nothing else.
     """
 
     sku: str
@@ -38,6 +41,7 @@ class BasketLine:
     price_override: Decimal | None = None
     code: str | None = None
     open_price: Decimal | None = None
+    reduced: Reduction | None = None
 
 
 @dataclass(frozen=True)

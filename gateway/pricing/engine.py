@@ -5,7 +5,10 @@ Order of work, each step named so a receipt can explain every cent:
 
 1. list amount per line: unit price x quantity, or unit price per kg x weight rounded by the
    catalog's `weighed_rounding`, or a price-embedded label's face value;
-   then a supervisor's price override, then the member price layer;
+   then a supervisor's price override, then the member price layer; a reduced-to-clear
+   sticker (`BasketLine.reduced`, `gateway.pricing.reduced`) instead lists one item at the
+   catalog's price with a `reduced` adjustment down to the sticker's, and the line takes
+   nothing from any later step (it is exclusive and carries no promotions);
 2. item promotions (percent / amount off, fixed price, quantity tiers, buy X get Y,
    bundles; a per-unit one may carry a limit per sale): each unit takes at most one.
    Where they compete for the same units the engine tries every order of the competing
@@ -96,6 +99,7 @@ from gateway.pricing.basket import (
     MemberContext,
 )
 from gateway.pricing.coupons import coupon_notices
+from gateway.pricing.reduced import reduced_amount, reduced_label, reduction_problem
 from gateway.pricing.result import Adjustment, PricedBasket, PricedLine, TaxSummary
 
 HUNDRED = Decimal(100)
@@ -163,6 +167,7 @@ def price_basket(basket: Basket, catalog: Catalog) -> PricedBasket:
             and source.label_price is None
             and source.price_override is None
             and source.open_price is None
+            and source.reduced is None
         ):
             line = _catalog_priced_line(i, source, product)
         else:
@@ -344,6 +349,8 @@ def _base_line(
             where=_where(index, line),
             fix="key the unit price with at most the currency's decimals",
         )
+    if line.reduced is not None:
+        return _reduced_line(index, line, product, tax, places)
     if line.label_price is not None:
         result = _label_line(index, line, product, tax, places)
     elif product.unit != "each":  # Product.weighed, without the property call
@@ -367,6 +374,38 @@ def _label_line(
             fix="rescan the label; a torn label can be keyed by PLU and weight",
         )
     return _Line(index, line, product, tax, None, 1, price, price, price, [])
+
+
+def _reduced_line(
+    index: int, line: BasketLine, product: Product, tax: TaxClass, places: int
+) -> _Line:
+    """A reduced-to-clear sticker (`gateway.pricing.reduced`): one item listed at the
+    catalog's price, brought down to the sticker's by a `reduced` adjustment, and final —
+    no promotions (none are carried), exclusive so no threshold or basket discount counts
+    or touches it."""
+    reduction = line.reduced
+    assert reduction is not None
+    problem = reduction_problem(product, reduction, line.quantity)
+    if problem is not None:
+        raise PricingError(
+            problem, where=_where(index, line), fix="sell the item without its reduced sticker"
+        )
+    amount = reduced_amount(product.price, reduction, places)
+    if not is_amount(amount, places):
+        raise PricingError(
+            f"reduced price {amount} is not a valid amount",
+            where=_where(index, line),
+            fix="rescan the sticker, or reprint it with the currency's decimals",
+        )
+    listed = product.price
+    result = _Line(index, line, product, tax, None, 1, listed, listed, listed, [])
+    if amount != listed:
+        result.adjustments.append(
+            Adjustment("reduced", amount - listed, reduced_label(listed), detail=reduction.detail)
+        )
+        result.amount = amount
+    result.exclusive = True
+    return result
 
 
 def _weighed_line(

@@ -194,6 +194,7 @@ def price_scan(
             and source.label_price is None
             and source.price_override is None
             and source.open_price is None
+            and source.reduced is None
         ):
             line = _catalog_priced_line(i, source, product)
         else:

@@ -15,7 +15,7 @@ from typing import Any, Literal
 
 from gateway.money import ZERO
 
-AdjustmentKind = Literal["member_price", "promotion", "basket", "moling", "override"]
+AdjustmentKind = Literal["member_price", "promotion", "basket", "moling", "override", "reduced"]
 
 
 @dataclass(slots=True)

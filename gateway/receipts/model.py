@@ -21,7 +21,7 @@ from gateway.journal import JournalRecord
 from gateway.lane import drawer
 from gateway.lane.records import RefundBody, SaleBody, SaleLine, TaxLine, Tender
 
-LINE_ADJUSTMENTS = ("member_price", "promotion", "override")
+LINE_ADJUSTMENTS = ("member_price", "promotion", "override", "reduced")
 REFUND_POINTS = ("points_returned", "points_reversed")
 
 

@@ -80,7 +80,7 @@ def center(text: str, width: int) -> str:
     return " " * left + text
 
 
-LINE_ADJUSTMENTS = ("member_price", "promotion", "override")
+LINE_ADJUSTMENTS = ("member_price", "promotion", "override", "reduced")
 
 
 def basket_adjustments(basket: PricedBasket) -> list[tuple[str, Decimal]]:

@@ -19,6 +19,7 @@ from gateway.pricing import (
     PricingError,
 )
 from gateway.pricing import price_basket as engine
+from gateway.pricing.reduced import Reduction
 
 POOL = [
     {
@@ -179,7 +180,16 @@ weighed = st.builds(
 labels = st.builds(
     lambda cents: BasketLine("APPLE", label_price=Decimal(cents) / 100), st.integers(0, 99999)
 )
-lines = st.lists(st.one_of(counted, counted, weighed, labels), min_size=0, max_size=25)
+# reduced-to-clear stickers that may be sold: 0.50 (below every SKU's price) or a percent off
+stickers = st.builds(
+    lambda sku, percent: BasketLine(
+        sku,
+        reduced=Reduction(Decimal("0.50"), None) if percent is None else Reduction(None, percent),
+    ),
+    st.sampled_from(SKUS),
+    st.none() | st.integers(1, 99).map(Decimal),
+)
+lines = st.lists(st.one_of(counted, counted, weighed, labels, stickers), min_size=0, max_size=25)
 money_rules = st.sampled_from(
     [
         {},

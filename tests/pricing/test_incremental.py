@@ -2,7 +2,7 @@
 basket (`price_basket`): over random catalogs and random sequences of operations as a lane
 makes them (add a line, change a quantity, remove a line, set or drop the member, enter a
 coupon, set, replace or clear a whole-basket discount, let the clock move across a
-promotion's hours), every pricing carried on from the
+promotion's hours; reduced-to-clear stickers among the lines), every pricing carried on from the
 previous one's memo must be field for field what `price_basket` gives for the same basket
 (the objects, and the JSON form where every amount is text so exponents count), and a
 basket that cannot be priced must fail with the same error, the caller keeping the memo
@@ -39,6 +39,7 @@ from gateway.pricing import (
     price_basket,
 )
 from gateway.pricing.incremental import PricingMemo, price_scan
+from gateway.pricing.reduced import Reduction
 
 MEMBER = MemberContext("M1")
 MEMBER_TOOK = MemberContext("M1", taken=(("lim-m", "2026-11-24T09:00:00", 2),))
@@ -50,7 +51,15 @@ counted = st.builds(
     st.integers(1, 8),
     st.none() | st.none() | st.none() | st.sampled_from([Decimal("0.50"), Decimal("9.99")]),
 )
-small_line = st.one_of(counted, counted, counted, weighed, labels)
+reduced = st.builds(  # reduced-to-clear stickers: a price (some above the catalog's), a percent
+    lambda sku, price, percent: BasketLine(
+        sku, reduced=Reduction(price, None) if percent is None else Reduction(None, percent)
+    ),
+    st.sampled_from(["A", "B", "C1", "C2", "WINE", "APPLE", "NOSUCH"]),
+    st.sampled_from([Decimal("0.50"), Decimal("1.99"), Decimal("2.00"), Decimal("30.00")]),
+    st.none() | st.sampled_from([Decimal(10), Decimal(33), Decimal("50")]),
+)
+small_line = st.one_of(counted, counted, counted, weighed, labels, reduced)
 
 
 def generated_line(seed: int) -> BasketLine:
