@@ -201,6 +201,10 @@ class SaleLine(Body):
     open_price: OpenPriceRef | None = Field(
         None, description="keyed at a department's open-price key, and by whom"
     )
+    # deposits (Pfand / 押金): what the line's deposit adds to its total, and the deposit
+    # product; absent on lines without one, so older bodies stay byte for byte
+    deposit: Money | None = Field(None, exclude_if=lambda v: v is None)
+    deposit_sku: str | None = Field(None, exclude_if=lambda v: v is None)
 
 
 class TaxLine(Body):

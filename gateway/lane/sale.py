@@ -794,6 +794,8 @@ def sale_line(
         code=line.code,
         override=override,
         open_price=(keyed or {}).get(line.index),
+        deposit=line.deposit if line.deposit_sku is not None else None,
+        deposit_sku=line.deposit_sku,
     )
 
 

@@ -42,11 +42,12 @@ every result is field for field the one `price_basket` gives for the same basket
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 
 from gateway.catalog.catalog import Catalog
-from gateway.catalog.document import QuantityTiers
+from gateway.catalog.document import DEPOSIT_FLAG, QuantityTiers
 from gateway.money import ZERO
 from gateway.pricing.basket import Basket, BasketLine
 from gateway.pricing.engine import (
@@ -69,6 +70,8 @@ from gateway.pricing.engine import (
     _threshold_discount,
     apply_threshold_offers,
     basket_result,
+    empties_line,
+    is_empties,
     points_multipliers,
     threshold_detail,
 )
@@ -192,6 +195,8 @@ def price_scan(
             line = _catalog_priced_line(i, source, product)
         else:
             line = _base_line(i, source, product, catalog, places, basket)
+        if product.product.flags and DEPOSIT_FLAG in product.product.flags:
+            line = empties_line(line)
         listed.append(line)
         own = _links_of(line)
         links.append(own)
@@ -284,6 +289,14 @@ def price_scan(
         templates,
         None if finished is None else ends,
     )
+
+
+def _has_deposits(catalog: Catalog, templates: Sequence[_Line]) -> bool:
+    """A line carrying a deposit or returning empties: steps 3 to 5 then run in full
+    (`engine._finish` adds deposits to totals and keeps them out of 抹零)."""
+    if not catalog.deposits:
+        return False
+    return any(t.product.deposit is not None or is_empties(t) for t in templates)
 
 
 def _links_of(line: _Line) -> tuple[str, ...]:
@@ -401,6 +414,7 @@ def _finish_per_scan(
         or basket.discount is not None
         or points_multipliers(catalog, basket, active)
         or any(p.id in active for p in catalog.offer_promotions)
+        or _has_deposits(catalog, templates)
     ):
         return None
     places = money.decimals
