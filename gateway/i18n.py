@@ -659,6 +659,8 @@ REFUSALS_ZH: dict[str, str] = {
     "blacklisted": "此卡已挂失。",
     "members_off": "本收银台不接受会员卡。",
     "empty_sale": "还没有商品：请先扫描。",
+    "empties_line": "退空瓶不能退货：空瓶押金已付，瓶子归门店。",
+    "empties_payout_cash": "退回的空瓶押金多于本单金额：差额请以现金退给顾客。",
     "no_change": "只有现金可以找零。",
     "needs_reference": "请输入交易参考号（终端或券号）。",
     "needs_member": "请先刷会员卡。",
