@@ -1534,7 +1534,8 @@ def _finish(
     mo = money.moling_off(grand) if grand > 0 else ZERO
     moled: set[int] = set()
     weights = moling_weights(lines, totals) if catalog.deposits else totals
-    mo = max(mo, -sum(weights, ZERO))  # never more than the items (not deposits) cost
+    if catalog.deposits and -mo > sum(weights, ZERO):  # never more than the items cost
+        mo = ZERO - sum(weights, ZERO)
     if mo:
         for line, share in zip(lines, allocate(mo, weights, places), strict=True):
             if share:

@@ -165,6 +165,18 @@ def test_moling_never_takes_more_than_the_items_cost() -> None:
     assert basket.lines[1].total == D("-0.25")  # the empties line takes no share
 
 
+def test_moling_is_capped_at_what_the_items_cost() -> None:
+    # a cola overridden to 0.05 + its deposit 0.25 = 0.30 due; 抹零 to 1.00 would take all
+    # 0.30 off, but only the cola's 0.05 can be shared: 0.05 off, 0.25 due (the deposit)
+    cat = deposit_catalog(currency="CNY", moling={"increment": "1.00"})
+    basket = priced(cat, line("COLA", price_override=D("0.05")))
+    assert (basket.moling, basket.total, basket.lines[0].total) == (
+        D("-0.05"),
+        D("0.25"),
+        D("0.25"),
+    )
+
+
 def test_net_prices_add_the_tax_of_the_deposit_too() -> None:
     # beer 1.00 net + tax 8.1% = 0.081 -> 0.08; deposit 0.08 net + 0.00648 -> 0.01
     # total 1.00 + 0.08 + 0.08 + 0.01 = 1.17; tax 0.09; the line's deposit (gross) 0.09
