@@ -13,7 +13,7 @@ from lane_testkit import CASHIER, CATALOG, SUPERVISOR, Clock, make_lane
 from gateway.catalog.catalog import build_catalog
 from gateway.catalog.document import parse_document
 from gateway.lane import events as ev
-from gateway.lane.events import Outcome
+from gateway.lane.events import Outcome, Refusal
 from gateway.lane.machine import Lane
 from gateway.receipts.model import from_record
 from gateway.receipts.text import render_receipt
@@ -104,6 +104,10 @@ def test_only_empties_pays_out_cash_with_a_refund_s_permission(
     assert out.open_drawer
     receipt = render_receipt(from_record(next(r for r in out.records if r.kind == "sale")), 42)
     assert "Empties returned" in receipt
+    # the drawer paid it: the shift's cash sales are 1.50 lower (a negative cash tender)
+    x = lane.x_report()
+    assert not isinstance(x, Refusal)
+    assert (x.cash_sales, x.expected_cash) == (D("-1.50"), x.opening_floats - D("1.50"))
 
 
 def test_the_receipt_shows_the_deposit_on_its_own_row_in_english_and_chinese(
