@@ -37,6 +37,7 @@ TenderType = Literal["cash", "card", "mobile", "voucher", "points", "stored_valu
 AdjustmentKind = Literal["member_price", "promotion", "basket", "moling", "override"]
 OverrideAction = Literal[
     "refund",
+    "empties_payout",
     "return_without_receipt",
     "void_line",
     "void_sale",

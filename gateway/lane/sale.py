@@ -680,8 +680,8 @@ EMPTIES_CASH_ONLY = "The empties are worth more than the sale: pay the differenc
 def empties_payout(lane: LaneContext, sale: Sale, event: ev.Tender) -> Step | Refusal:
     """A sale whose empties returned (Leergut) are worth more than what it sells (or that
     only returns empties) costs less than zero: the difference is paid out in cash, as a
-    refund is, and needs the permission a refund needs (`lane.permissions.refund`, or a
-    supervisor's override). It is journalled as the sale it is, its one tender a cash
+    refund is, with its own permission (`empties_payout`, a refund's roles by default) or a
+    supervisor's override. It is journalled as the sale it is, its one tender a cash
     tender of the (negative) amount paid out after cash rounding."""
     assert sale.priced is not None
     if event.type != "cash":
@@ -694,7 +694,7 @@ def empties_payout(lane: LaneContext, sale: Sale, event: ev.Tender) -> Step | Re
         return Refusal("empties_payout_cash", EMPTIES_CASH_ONLY)
     total = sale.priced.total
     due = total + sale.catalog.money.cash_adjustment(total)
-    permit = lane.permit("refund", event, event.authorization, amount=-due)
+    permit = lane.permit("empties_payout", event, event.authorization, amount=-due)
     if isinstance(permit, Refusal):
         return permit
     batch = Batch()

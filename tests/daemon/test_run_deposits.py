@@ -1,6 +1,6 @@
 """Deposits (Pfand / 押金) through `gateway run` (issue 21 item 1): a bottle's deposit priced
 on its line, empties scanned back on the control socket, an empties-only basket paid out
-in cash with a supervisor (a refund's permission), and a refund of a bottle paying its
+in cash with a supervisor (`empties_payout`), and a refund of a bottle paying its
 deposit back."""
 
 from __future__ import annotations

@@ -1,5 +1,5 @@
 """Deposits (Pfand / 押金) at the lane: a bottle's deposit on its line, empties returned as
-a negative line, a basket of only empties paid out in cash with a refund's permission, and
+a negative line, a basket of only empties paid out in cash (`empties_payout`), and
 a refund of a bottle paying its deposit back (docs/lane.md "Deposits and empties")."""
 
 from __future__ import annotations
@@ -158,3 +158,36 @@ def test_empties_cannot_be_a_return_without_receipt(
         ev.ReturnWithoutReceipt(clock(), "PFAND-050", "bottles", authorization=BOSS)
     )
     assert not isinstance(refused, Outcome) and refused.code == "empties_line"
+
+
+def test_a_store_can_let_cashiers_pay_out_empties(db_path: Path, settings: GatewaySettings) -> None:
+    # German stores mostly do: `empties_payout` with the cashier role, no supervisor needed
+    lenient = settings.lane.model_copy(
+        update={
+            "permissions": {
+                **settings.lane.permissions,
+                "empties_payout": ["cashier", "supervisor", "admin"],
+            }
+        }
+    )
+    doc = build_catalog(parse_document(deposit_document()))
+    lane, clock = make_lane(db_path, doc, settings.model_copy(update={"lane": lenient})), Clock()
+    ok(lane, ev.OpenShift(clock(), CASHIER))
+    ok(lane, ev.Scan(clock(), PFAND, D(2)))
+    out = ok(lane, ev.Tender(clock(), "cash"))
+    body = next(r.body for r in out.records if r.kind == "sale")
+    assert body["totals"]["due"] == "-1.00" and body["overrides"] == []
+    assert [r.kind for r in out.records].count("override") == 0
+
+
+def test_paying_out_empties_is_refused_to_a_cashier_in_plain_words(
+    db_path: Path, settings: GatewaySettings
+) -> None:
+    lane, clock = deposit_lane(db_path, settings), Clock()
+    ok(lane, ev.OpenShift(clock(), CASHIER))
+    ok(lane, ev.Scan(clock(), PFAND))
+    refused = lane.handle(ev.Tender(clock(), "cash"))
+    assert not isinstance(refused, Outcome)
+    assert refused.message.startswith("Paying out empties needs a supervisor")
+    amount = lane.handle(ev.Tender(clock(), "cash", D("1.00"), authorization=BOSS))
+    assert not isinstance(amount, Outcome) and amount.code == "bad_amount"
