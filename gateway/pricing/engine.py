@@ -26,6 +26,12 @@ Order of work, each step named so a receipt can explain every cent:
 5. 抹零 (always down) allocated back to the lines; cash rounding reported separately, since
    it applies to cash tender only.
 
+Deposits (Pfand / 押金, docs/pricing.md "Deposits"): a line whose product names a deposit
+carries it per unit, added in step 4 outside every promotion, threshold, basket discount
+and 抹零 share, taxed at the line's rate; a deposit product rung up alone is an empties
+return, a negative line (`empties_line`). The reference (`pricing_reference.py`) knows no
+deposits: `tests/pricing/test_engine_deposits.py` holds them by hand and by property.
+
 Speed (issue 2: a 200-line basket with 50 live promotions in under 2 ms). The rules above
 are written out plainly in `tests/pricing/pricing_reference.py`; this module reaches the
 same results with fewer operations:

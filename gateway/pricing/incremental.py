@@ -399,8 +399,9 @@ def _finish_per_scan(
     The usual basket: every amount after step 2 a plain amount in the currency (its
     exponent, not negative), thresholds that all count every item and share in minor
     units, no coupon, no manual basket discount (整单折扣), no 抹零 to share out, no points
-    multiplier for a member, no threshold offer (加价购 / 满赠) live. Then every line's
-    result depends on the line as step 2 left it (the same template object as last time)
+    multiplier for a member, no threshold offer (加价购 / 满赠) live, no deposit or
+    empties line (`_has_deposits`). Then every line's result depends on the line as step 2
+    left it (the same template object as last time)
     and on its shares of the thresholds (which name only their discount), so a line with
     the same template and the same shares as in the memo keeps its result line, tax and
     total, and only the others are worked out, with the engine's formulas. The thresholds
