@@ -31,6 +31,8 @@ RefusalCode = Literal[
     "discount_over_maximum",
     "drawer_short",
     "empty_sale",
+    "empties_line",
+    "empties_payout_cash",
     "member_set",
     "members_off",
     "misread",

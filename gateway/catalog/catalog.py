@@ -16,6 +16,7 @@ from typing import Any, Literal
 
 from gateway.barcodes import plu_key
 from gateway.catalog.document import (
+    DEPOSIT_FLAG,
     ITEM_PROMOTIONS,
     THRESHOLD_OFFERS,
     BasketThreshold,
@@ -65,6 +66,8 @@ class Catalog:
     departments: Mapping[str, Department] = field(default_factory=dict)
     department_products: Mapping[str, Product] = field(default_factory=dict)
     quick_keys: tuple[QuickKey, ...] = ()
+    # the deposit products (Pfand / 押金, flagged `deposit`) by sku; empty: no deposits
+    deposits: Mapping[str, Product] = field(default_factory=dict)
     # the product search's index (gateway.catalog.search), made at the first search
     search_index: list[Any] = field(default_factory=list, compare=False, repr=False)
     _promotions_cache: dict[str, tuple[Any, ...]] = field(
@@ -249,6 +252,7 @@ def build_catalog(doc: CatalogDocument) -> Catalog:
         departments={d.id: d for d in doc.departments},
         department_products={d.id: department_product(d) for d in doc.departments},
         quick_keys=quick_keys(doc),
+        deposits={p.sku: p for p in doc.products if DEPOSIT_FLAG in p.flags},
     )
 
 

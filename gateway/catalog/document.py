@@ -216,7 +216,7 @@ class Category(Model):
     parent: str | None = None
 
 
-ProductFlag = Literal["no_discount", "no_points", "age_restricted"]
+ProductFlag = Literal["no_discount", "no_points", "age_restricted", "deposit"]
 MAX_QUICK_KEYS = 48  # the cashier's quick-key grid: 8 columns x 6 rows at most
 QuickKey = Annotated[
     int | None,
@@ -227,6 +227,61 @@ QuickKey = Annotated[
         "unique across products and departments",
     ),
 ]
+
+
+# -- deposits (Pfand / 押金) ------------------------------------------------------------------
+DEPOSIT_FLAG = "deposit"
+"""A product flagged `deposit` is a deposit (Pfand 0.25, 押金 1.00): bottles carry it
+(`Product.deposit`), and scanning it alone is an empties return (Leergut), a negative line.
+It takes no discount and earns no points: the flags `no_discount` and `no_points` are
+added to it."""
+
+
+class DepositRef(Model):
+    """The deposit a product carries per unit sold: the deposit product's sku."""
+
+    sku: str = Field(pattern=IDENTIFIER, description="a product flagged `deposit`")
+
+
+def _deposit_flags(data: Any) -> Any:
+    """A deposit product takes no discount and earns no points, whatever else it says."""
+    if isinstance(data, dict) and DEPOSIT_FLAG in (data.get("flags") or ()):
+        flags = list(data["flags"])
+        flags += [f for f in ("no_discount", "no_points") if f not in flags]
+        data = {**data, "flags": flags}
+    return data
+
+
+def _check_deposits(doc: CatalogDocument, places: int, problems: list[str]) -> None:
+    """A product's `deposit` names a deposit product; deposits go on items sold each; a
+    deposit product is sold each at a price above 0 and carries no deposit of its own."""
+    by_sku = {p.sku: p for p in doc.products}
+    for i, product in enumerate(doc.products):
+        where = f"products[{i}] ({product.sku})"
+        if DEPOSIT_FLAG in product.flags:
+            if product.unit != "each":
+                problems.append(f"{where}.unit: a deposit is sold each, not by {product.unit}")
+            if product.price <= 0:
+                problems.append(f"{where}.price: a deposit must be more than 0")
+            if product.member_price is not None:
+                problems.append(f"{where}.member_price: a deposit has no member price")
+            if product.deposit is not None:
+                problems.append(f"{where}.deposit: a deposit product carries no deposit itself")
+            continue
+        if product.deposit is None:
+            continue
+        target = by_sku.get(product.deposit.sku)
+        if target is None or DEPOSIT_FLAG not in target.flags:
+            what = "no product" if target is None else "a product not flagged deposit"
+            problems.append(
+                f"{where}.deposit.sku: {product.deposit.sku!r} is {what}; add a product "
+                f'with "flags": ["deposit"] and its price (Pfand 0.25) and name it here'
+            )
+        if product.unit != "each":
+            problems.append(
+                f"{where}.deposit: only items sold each carry a deposit (this one is sold by "
+                f"{product.unit})"
+            )
 
 
 class Product(Model):
@@ -247,6 +302,9 @@ class Product(Model):
     member_price: Amount | None = None
     flags: list[ProductFlag] = Field(default_factory=list)
     quick_key: QuickKey = None
+    deposit: DepositRef | None = Field(
+        None, description="the deposit (Pfand / 押金) each unit sold carries: a deposit product"
+    )
 
     @field_validator("barcodes")
     @classmethod
@@ -259,7 +317,7 @@ class Product(Model):
     @model_validator(mode="before")
     @classmethod
     def _name(cls, data: Any) -> Any:
-        return _name_from_names(data)
+        return _deposit_flags(_name_from_names(data))
 
     @property
     def weighed(self) -> bool:
@@ -646,6 +704,7 @@ def cross_check(doc: CatalogDocument) -> list[str]:
             if owner != product.sku:
                 problems.append(f"{where}: duplicate {label}, already used by product {owner}")
     _check_departments(doc, taxes, categories, skus, places, problems)
+    _check_deposits(doc, places, problems)
     for i, promo in enumerate(doc.promotions):
         _check_promotion(promo, f"promotions[{i}] ({promo.id})", skus, categories, places, problems)
     _unique(doc.promotions, "id", "promotions", problems)

@@ -266,6 +266,7 @@ def _build(
                 _decimal(r.get("amount"), "amount"),
                 reference=_optional(r, "reference"),
                 card=_optional(r, "card"),
+                authorization=_authorization(r),  # an empties payout (a refund's permission)
             )
         case "suspend":
             return ev.Suspend(at)

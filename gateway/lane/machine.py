@@ -143,6 +143,7 @@ ACTION_LABELS = {
     "price_override": "A price override",
     "basket_discount": "A discount on the whole sale",
     "refund": "A refund",
+    "empties_payout": "Paying out empties",
     "return_without_receipt": "A return without receipt",
     "no_sale": "Opening the drawer",
     "paid_in": "A paid-in",

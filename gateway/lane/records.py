@@ -37,6 +37,7 @@ TenderType = Literal["cash", "card", "mobile", "voucher", "points", "stored_valu
 AdjustmentKind = Literal["member_price", "promotion", "basket", "moling", "override", "reduced"]
 OverrideAction = Literal[
     "refund",
+    "empties_payout",
     "return_without_receipt",
     "void_line",
     "void_sale",
@@ -213,6 +214,10 @@ class SaleLine(Body):
     open_price: OpenPriceRef | None = Field(
         None, description="keyed at a department's open-price key, and by whom"
     )
+    # deposits (Pfand / 押金): what the line's deposit adds to its total, and the deposit
+    # product; absent on lines without one, so older bodies stay byte for byte
+    deposit: Money | None = Field(None, exclude_if=lambda v: v is None)
+    deposit_sku: str | None = Field(None, exclude_if=lambda v: v is None)
 
 
 class TaxLine(Body):

@@ -23,6 +23,7 @@ from decimal import Decimal
 from fractions import Fraction
 from typing import Any
 
+from gateway.catalog.document import DEPOSIT_FLAG
 from gateway.errors import StoregateError
 from gateway.journal.retention import retention_note
 from gateway.lane import events as ev
@@ -218,7 +219,7 @@ def _refund_lines(
         wanted = {
             i: line.quantity - done.get(i, ZERO)
             for i, line in enumerate(sold)
-            if line.quantity > done.get(i, ZERO)
+            if line.quantity > done.get(i, ZERO) and not _empties(line)
         }
         if not wanted:
             return Refusal("already_refunded", "Every line of this receipt was already refunded.")
@@ -238,6 +239,12 @@ def _one_line(
 ) -> RefundLine | Refusal:
     sold = line.quantity
     name = line.name
+    if _empties(line):
+        return Refusal(
+            "empties_line",
+            f"Line {index + 1} ({name}) is empties paid back: the store keeps the bottles, "
+            "it is not refunded.",
+        )
     if done >= sold:
         return Refusal("already_refunded", f"Line {index + 1} ({name}) was already refunded.")
     if quantity <= 0 or quantity + done > sold:
@@ -267,6 +274,11 @@ def _one_line(
     )
 
 
+def _empties(line: SaleLine) -> bool:
+    """An empties return (Leergut) line of a sale: the only lines priced below zero."""
+    return line.unit_price < 0
+
+
 def return_without_receipt(lane: LaneContext, event: ev.ReturnWithoutReceipt) -> Step | Refusal:
     if not event.reason.strip():
         return Refusal("needs_reason", "Enter the reason for the return.")
@@ -287,6 +299,10 @@ def return_without_receipt(lane: LaneContext, event: ev.ReturnWithoutReceipt) ->
         )
     if product.weighed:
         return Refusal("needs_receipt", f"{product.name} was weighed: it needs its receipt.")
+    if DEPOSIT_FLAG in product.flags:
+        return Refusal(
+            "empties_line", "Empties are taken back in a sale: scan them there, not as a return."
+        )
     if bad := whole_quantity(event.quantity):
         return bad
     priced = price_basket(

@@ -677,6 +677,8 @@ def tender(lane: LaneContext, event: ev.Tender) -> Step | Refusal:
             return priced
         sale = priced
     assert sale.priced is not None
+    if sale.priced.total < 0:
+        return empties_payout(lane, sale, event)
     remaining = sale.priced.total - sale.paid
     taken = _take(lane, sale, event, remaining)
     if isinstance(taken, Refusal):
@@ -713,10 +715,45 @@ def wallet_payment(lane: LaneContext, event: ev.WalletPayment) -> Step | Refusal
             return priced
         sale = priced
     assert sale.priced is not None
+    if sale.priced.total < 0:
+        return Refusal("empties_payout_cash", EMPTIES_CASH_ONLY)
     remaining = sale.priced.total - sale.paid
     return lane.with_sale(
         State.TENDERING, sale, notices=(f"Waiting for {event.provider}: {remaining}",)
     )
+
+
+# -- empties paid out (Leergut) --------------------------------------------------------------
+
+EMPTIES_CASH_ONLY = "The empties are worth more than the sale: pay the difference out in cash."
+
+
+def empties_payout(lane: LaneContext, sale: Sale, event: ev.Tender) -> Step | Refusal:
+    """A sale whose empties returned (Leergut) are worth more than what it sells (or that
+    only returns empties) costs less than zero: the difference is paid out in cash, as a
+    refund is, with its own permission (`empties_payout`, a refund's roles by default) or a
+    supervisor's override. It is journalled as the sale it is, its one tender a cash
+    tender of the (negative) amount paid out after cash rounding."""
+    assert sale.priced is not None
+    if event.type != "cash":
+        return Refusal("empties_payout_cash", EMPTIES_CASH_ONLY)
+    if event.amount is not None:
+        return Refusal(
+            "bad_amount", "Empties are paid out in full: take the cash key without an amount."
+        )
+    if sale.tenders:  # (a tender cannot have been taken: the sale never cost more than 0)
+        return Refusal("empties_payout_cash", EMPTIES_CASH_ONLY)
+    total = sale.priced.total
+    due = total + sale.catalog.money.cash_adjustment(total)
+    permit = lane.permit("empties_payout", event, event.authorization, amount=-due)
+    if isinstance(permit, Refusal):
+        return permit
+    batch = Batch()
+    approvals = _override(lane, permit, event.at, batch)
+    payout = TenderRecord(type="cash", amount=due, given=ZERO, change=ZERO)
+    sale = replace(sale, tenders=(payout,), overrides=(*sale.overrides, *approvals))
+    step = complete(lane, sale, event, batch)
+    return replace(step, notices=(*step.notices, f"Pay out: {-due}"))
 
 
 def _same_minute(a: datetime | None, b: datetime) -> bool:
@@ -847,6 +884,8 @@ def sale_line(
         code=line.code,
         override=override,
         open_price=(keyed or {}).get(line.index),
+        deposit=line.deposit if line.deposit_sku is not None else None,
+        deposit_sku=line.deposit_sku,
     )
 
 

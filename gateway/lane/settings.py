@@ -25,6 +25,9 @@ DEFAULT_PERMISSIONS: dict[str, list[Role]] = {
     "price_override": ["supervisor", "admin"],
     "basket_discount": ["supervisor", "admin"],  # 整单折扣: a discount on the whole sale
     "refund": ["supervisor", "admin"],
+    # empties (Leergut) worth more than the sale, paid out in cash: a refund's roles by
+    # default; German stores often let cashiers pay out (docs/lane.md "Deposits and empties")
+    "empties_payout": ["supervisor", "admin"],
     "return_without_receipt": ["supervisor", "admin"],
     "no_sale": ["supervisor", "admin"],
     "approve_offline": ["supervisor", "admin"],

@@ -145,12 +145,13 @@ def points_earned(
     """Points for a priced basket: lines flagged "no_points" earn nothing, nor does what
     was paid with points; every full `rule.per` gives `rule.points`, rounded down. A line
     under a points multiplier (会员日双倍积分: `PricedLine.points_multiplier`) counts that
-    many times its total; what was paid with points is taken off once."""
+    many times its total; what was paid with points is taken off once. A bottle's deposit
+    (Pfand / 押金, `PricedLine.deposit`) earns nothing: it is given back with the empty."""
     if rule is None:
         return 0
     eligible = sum(
         (
-            line.total * line.points_multiplier
+            (line.total - line.deposit) * line.points_multiplier
             for line in basket.lines
             if NO_POINTS not in line.flags
         ),

@@ -30,6 +30,12 @@ Order of work, each step named so a receipt can explain every cent:
 5. 抹零 (always down) allocated back to the lines; cash rounding reported separately, since
    it applies to cash tender only.
 
+Deposits (Pfand / 押金, docs/pricing.md "Deposits"): a line whose product names a deposit
+carries it per unit, added in step 4 outside every promotion, threshold, basket discount
+and 抹零 share, taxed at the line's rate; a deposit product rung up alone is an empties
+return, a negative line (`empties_line`). The reference (`pricing_reference.py`) knows no
+deposits: `tests/pricing/test_engine_deposits.py` holds them by hand and by property.
+
 Speed (issue 2: a 200-line basket with 50 live promotions in under 2 ms). The rules above
 are written out plainly in `tests/pricing/pricing_reference.py`; this module reaches the
 same results with fewer operations:
@@ -65,6 +71,7 @@ from typing import Any
 
 from gateway.catalog.catalog import Catalog
 from gateway.catalog.document import (
+    DEPOSIT_FLAG,
     AddOn,
     AmountOff,
     BasketThreshold,
@@ -172,6 +179,8 @@ def price_basket(basket: Basket, catalog: Catalog) -> PricedBasket:
             line = _catalog_priced_line(i, source, product)
         else:
             line = _base_line(i, source, product, catalog, places, basket)
+        if product.product.flags and DEPOSIT_FLAG in product.product.flags:
+            line = empties_line(line)
         if line.adjustments:  # an override or a member price
             ledger.item.extend([adjustment.amount for adjustment in line.adjustments])
         lines.append(line)
@@ -1547,6 +1556,66 @@ def _threshold_discount(promo: BasketThreshold, spend: Decimal, places: int) -> 
     return min(discount, spend)
 
 
+# -- deposits (Pfand / 押金) and empties returns (Leergut) ------------------------------------
+
+
+def empties_line(line: _Line) -> _Line:
+    """A deposit product rung up on its own is an empties return (Leergut): the deposit
+    paid back, a negative line of `-price x quantity`. It takes no promotion, no threshold,
+    no basket discount and no 抹零 share (a deposit product is `no_discount`), and its tax
+    is its own tax class's (the deposit it pays back was charged at the rate of a bottle
+    nobody can name any more). An override, a label or an open price on it is refused."""
+    source = line.source
+    if source.price_override is not None or source.label_price is not None or source.open_price:
+        raise PricingError(
+            f"{line.product.name} is a deposit: an empties return is paid back at its price",
+            where=_where(line.index, source),
+            fix="scan the deposit code once per empty bottle (or with a quantity)",
+        )
+    line.unit_price = -line.unit_price
+    line.list_amount = -line.list_amount
+    line.amount = -line.amount
+    line.counted_best = None
+    return line
+
+
+def is_empties(line: _Line | PricedLine) -> bool:
+    """An empties return line (a deposit product rung up on its own)."""
+    flags = line.product.flags if isinstance(line, _Line) else line.flags
+    return bool(flags) and DEPOSIT_FLAG in flags
+
+
+def line_deposits(catalog: Catalog, lines: Sequence[_Line]) -> list[Decimal]:
+    """The deposit each line carries: its product's deposit price x its units (a price
+    label is one unit), zero for a line without one. It is read as the line's prices are
+    (before tax for an exclusive tax class), and taxed at the line's rate: in Germany the
+    Pfand shares the VAT rate of the drink it comes with (UStAE 10.1 (8))."""
+    if not catalog.deposits:
+        return [ZERO] * len(lines)
+    out = []
+    for line in lines:
+        ref = line.product.deposit
+        out.append(ZERO if ref is None else catalog.deposits[ref.sku].price * line.units)
+    return out
+
+
+def deposit_gross(line: _Line, deposit: Decimal, cent: Decimal, mode: str) -> Decimal:
+    """What `deposit` on `line` adds to its total: itself for an inclusive tax class, with
+    its tax added (rounded by `tax_rounding`) for an exclusive one."""
+    if not deposit or line.tax.inclusive:
+        return deposit
+    return deposit + (deposit * line.tax.rate / HUNDRED).quantize(cent, mode)
+
+
+def moling_weights(lines: Sequence[_Line], totals: Sequence[Decimal]) -> list[Decimal]:
+    """What each line weighs when 抹零 is shared out: its total without deposit, zero for
+    an empties return and for a line costing nothing (a deposit takes no share)."""
+    return [
+        ZERO if is_empties(line) or total <= 0 else total
+        for line, total in zip(lines, totals, strict=True)
+    ]
+
+
 # -- 4 and 5. tax, 抹零, totals ----------------------------------------------------------------
 
 
@@ -1577,11 +1646,16 @@ def _finish(
             else:
                 rate = tax_class.rate
                 totals.append(line.amount + (line.amount * rate / HUNDRED).quantize(cent, mode))
-    grand = sum(totals, ZERO)
-    mo = money.moling_off(grand)
+    deposits = line_deposits(catalog, lines)
+    gross = [deposit_gross(line, d, cent, mode) for line, d in zip(lines, deposits, strict=True)]
+    grand = sum(totals, ZERO) + sum(gross, ZERO)
+    mo = money.moling_off(grand) if grand > 0 else ZERO
     moled: set[int] = set()
+    weights = moling_weights(lines, totals) if catalog.deposits else totals
+    if catalog.deposits and -mo > sum(weights, ZERO):  # never more than the items cost
+        mo = ZERO - sum(weights, ZERO)
     if mo:
-        for line, share in zip(lines, allocate(mo, totals, places), strict=True):
+        for line, share in zip(lines, allocate(mo, weights, places), strict=True):
             if share:
                 line.adjustments.append(
                     Adjustment("moling", share, "抹零 rounding down", detail=f"{mo} on {grand}")
@@ -1596,14 +1670,16 @@ def _finish(
     backed: dict[int, Decimal] = {}  # per rate: each backed-out line's share of its rate's tax
     if per_rate:
         out = [line for line in lines if line.tax.inclusive or line.index in moled]
+        with_deposits = [t + g for t, g in zip(totals, gross, strict=True)]
         backed = dict(
             zip(
                 [line.index for line in out],
-                tax_per_rate(out, totals, places, rule, True),
+                tax_per_rate(out, with_deposits, places, rule, True),
                 strict=True,
             )
         )
-    for line, total in zip(lines, totals, strict=True):
+    for line, total, deposit, deposit_total in zip(lines, totals, deposits, gross, strict=True):
+        total += deposit_total
         tax_class = line.tax
         if per_rate and line.index in backed:
             tax = backed[line.index]
@@ -1611,7 +1687,7 @@ def _finish(
             rate = tax_class.rate
             tax = (total * rate / (HUNDRED + rate)).quantize(cent, mode)
         else:
-            tax = total - line.amount
+            tax = total - line.amount - deposit
         amount = total if tax_class.inclusive else total - tax
         list_total += line.list_amount
         sums = by_class.get(tax_class.id)
@@ -1627,12 +1703,14 @@ def _finish(
         else:
             quantity = counts.get(count) or counts.setdefault(count, Decimal(count))
         multiplier = _multiplier(catalog, points, line.product)
+        adjustments = tuple(line.adjustments)
         priced.append(
-            _priced_line(line, tuple(line.adjustments), quantity, amount, tax, total, multiplier)
+            _priced_line(line, adjustments, quantity, amount, tax, total, multiplier, deposit_total)
         )
     notices = coupon_notices(basket, catalog, active, lines)
+    grand_total = sum(totals, ZERO) + sum(gross, ZERO)
     return basket_result(
-        basket, catalog, tuple(priced), list_total, ledger, mo, by_class, sum(totals, ZERO), notices
+        basket, catalog, tuple(priced), list_total, ledger, mo, by_class, grand_total, notices
     )
 
 
@@ -1694,6 +1772,8 @@ def basket_result(
         coupons=tuple(basket.coupons),
         notices=notices,
         promotions=ledger.promotions(),
+        deposits=sum([line.deposit for line in lines], ZERO),
+        empties=sum([line.total for line in lines if is_empties(line)], ZERO),
     )
 
 
@@ -1705,8 +1785,10 @@ def _priced_line(
     tax: Decimal,
     total: Decimal,
     multiplier: int = 1,
+    deposit: Decimal = ZERO,
 ) -> PricedLine:
-    """The result line of working line `line` (also made by pricing per scan)."""
+    """The result line of working line `line` (also made by pricing per scan); `deposit`:
+    what the line's deposit adds to its total."""
     product, source, tax_class = line.product, line.source, line.tax
     # positional, in PricedLine's field order: keywords cost four times as much here,
     # and this runs for every line of every pricing
@@ -1731,6 +1813,8 @@ def _priced_line(
         source.code,
         tuple(product.flags),
         multiplier,
+        deposit,
+        product.deposit.sku if product.deposit is not None else None,
     )
 
 

@@ -44,11 +44,12 @@ every result is field for field the one `price_basket` gives for the same basket
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 
 from gateway.catalog.catalog import Catalog
-from gateway.catalog.document import QuantityTiers
+from gateway.catalog.document import DEPOSIT_FLAG, QuantityTiers
 from gateway.money import ZERO
 from gateway.pricing.basket import Basket, BasketLine, MemberContext
 from gateway.pricing.engine import (
@@ -71,6 +72,8 @@ from gateway.pricing.engine import (
     _threshold_discount,
     apply_threshold_offers,
     basket_result,
+    empties_line,
+    is_empties,
     points_multipliers,
     threshold_detail,
 )
@@ -199,6 +202,8 @@ def price_scan(
             line = _catalog_priced_line(i, source, product)
         else:
             line = _base_line(i, source, product, catalog, places, basket)
+        if product.product.flags and DEPOSIT_FLAG in product.product.flags:
+            line = empties_line(line)
         listed.append(line)
         own = _links_of(line)
         links.append(own)
@@ -292,6 +297,14 @@ def price_scan(
         templates,
         None if finished is None else ends,
     )
+
+
+def _has_deposits(catalog: Catalog, templates: Sequence[_Line]) -> bool:
+    """A line carrying a deposit or returning empties: steps 3 to 5 then run in full
+    (`engine._finish` adds deposits to totals and keeps them out of 抹零)."""
+    if not catalog.deposits:
+        return False
+    return any(t.product.deposit is not None or is_empties(t) for t in templates)
 
 
 def _links_of(line: _Line) -> tuple[str, ...]:
@@ -398,9 +411,10 @@ def _finish_per_scan(
     The usual basket: every amount after step 2 a plain amount in the currency (its
     exponent, not negative), thresholds that all count every item and share in minor
     units, no coupon, no manual basket discount (整单折扣), no 抹零 to share out, no points
-    multiplier for a member, no threshold offer (加价购 / 满赠) live, tax per line (with
-    `tax_per = "rate"` a line's tax depends on every line of its rate). Then every line's
-    result depends on the line as step 2 left it (the same template object as last time)
+    multiplier for a member, no threshold offer (加价购 / 满赠) live, no deposit or
+    empties line (`_has_deposits`), tax per line (with `tax_per = "rate"` a line's tax
+    depends on every line of its rate). Then every line's result depends on the line as
+    step 2 left it (the same template object as last time)
     and on its shares of the thresholds (which name only their discount), so a line with
     the same template and the same shares as in the memo keeps its result line, tax and
     total, and only the others are worked out, with the engine's formulas. The thresholds
@@ -415,6 +429,7 @@ def _finish_per_scan(
         or points_multipliers(catalog, basket, active)
         or any(p.id in active for p in catalog.offer_promotions)
         or money.tax_per == "rate"
+        or _has_deposits(catalog, templates)
     ):
         return None
     places = money.decimals

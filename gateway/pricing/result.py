@@ -56,6 +56,10 @@ class PricedLine:
     # a member's points on this line count this many times (the highest live
     # `points_multiplier` promotion targeting it; 1 without one, or without a member)
     points_multiplier: int = 1
+    # the deposit (Pfand / 押金) the line carries, in its total: the deposit product's
+    # price x the units (with its tax added for an exclusive tax class), 0 without one
+    deposit: Decimal = ZERO
+    deposit_sku: str | None = None
 
     @property
     def discount(self) -> Decimal:
@@ -96,6 +100,10 @@ class PricedBasket:
     coupons: tuple[str, ...] = ()
     notices: tuple[str, ...] = ()
     promotions: tuple[dict[str, Any], ...] = field(default_factory=tuple)
+    # deposits charged on the lines (in their totals), and empties returned (the totals of
+    # the empties lines: zero or negative)
+    deposits: Decimal = ZERO
+    empties: Decimal = ZERO
 
     @property
     def cash_total(self) -> Decimal:

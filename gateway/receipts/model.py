@@ -20,6 +20,7 @@ from gateway.i18n import CatalogNames, Translate, adjustment_label, product_name
 from gateway.journal import JournalRecord
 from gateway.lane import drawer
 from gateway.lane.records import RefundBody, SaleBody, SaleLine, TaxLine, Tender
+from gateway.receipts.text import deposit_text
 
 LINE_ADJUSTMENTS = ("member_price", "promotion", "override", "reduced")
 REFUND_POINTS = ("points_returned", "points_reversed")
@@ -179,9 +180,20 @@ def _line(line: SaleLine, places: int, words: Words) -> ReceiptLine:
         for a in line.adjustments
         if a.kind in LINE_ADJUSTMENTS
     )
+    adjustments += _deposit_row(line, places, words)
+    if line.unit_price < 0:  # only an empties return (Leergut) is priced below zero
+        details.append(t("r_empties"))
     return ReceiptLine(
         words.product(line.sku, line.name), line.list_amount, tuple(details), adjustments
     )
+
+
+def _deposit_row(line: SaleLine, places: int, words: Words) -> tuple[tuple[str, Decimal], ...]:
+    """The line's deposit on a row of its own under the item, as German receipts print
+    it ("Pfand 0.25"; `Deposit 2 x 0.25`, `押金 2 x 0.25`): what it added to the line."""
+    if line.deposit is None or not line.deposit:
+        return ()
+    return ((deposit_text(words.t, line.deposit, line.quantity, places), line.deposit),)
 
 
 def _basket_adjustments(lines: Sequence[SaleLine], words: Words) -> tuple[tuple[str, Decimal], ...]:

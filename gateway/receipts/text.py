@@ -11,7 +11,7 @@ from collections.abc import Iterable
 from decimal import Decimal
 from typing import Any
 
-from gateway.i18n import translator
+from gateway.i18n import Translate, translator
 from gateway.pricing.result import PricedBasket, PricedLine
 
 
@@ -108,7 +108,21 @@ def line_block(line: PricedLine, width: int, places: int) -> list[str]:
     for adj in line.adjustments:
         if adj.kind in LINE_ADJUSTMENTS:
             out.append(columns(f"  {adj.label}", _fmt(adj.amount, places), width))
+    if line.deposit:
+        text = deposit_text(translator("en"), line.deposit, line.quantity, places)
+        out.append(columns(f"  {text}", _fmt(line.deposit, places), width))
+    elif "deposit" in line.flags:
+        out.append("  empties returned")
     return out
+
+
+def deposit_text(t: Translate, deposit: Decimal, quantity: Decimal, places: int) -> str:
+    """`Deposit 0.25` for one unit, `Deposit 2 x 0.25` for more (the unit's deposit, its
+    tax in for a net-priced line)."""
+    if quantity == 1:
+        return str(t("r_deposit").format(price=f"{deposit:.{places}f}"))
+    unit = f"{deposit / quantity:.{places}f}"
+    return str(t("r_deposit_times").format(quantity=quantity, price=unit))
 
 
 def _fmt(amount: Decimal, places: int) -> str:

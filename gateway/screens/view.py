@@ -17,8 +17,9 @@ from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from devices.events import WeightReading
-from gateway.i18n import CatalogNames, adjustment_label, product_name
+from gateway.i18n import CatalogNames, adjustment_label, product_name, translator
 from gateway.money import ZERO
+from gateway.receipts.text import deposit_text
 from gateway.screens.money import CurrencyFormat, weight_text
 from gateway.screens.requests import LaneSnapshot
 from gateway.screens.selling import Choice
@@ -350,9 +351,18 @@ def _line(
         adjustments=tuple(
             (adjustment_label(language, a.kind, a.label, a.promotion, names), fmt(a.amount))
             for a in line.adjustments
-        ),
+        )
+        + _deposit_row(line, fmt, language),
         selected=selected,
     )
+
+
+def _deposit_row(line: Any, fmt: CurrencyFormat, language: str) -> tuple[tuple[str, str], ...]:
+    """A bottle's deposit (Pfand / 押金) under its line, worded as the receipt words it."""
+    if not line.deposit:
+        return ()
+    text = deposit_text(translator(language), line.deposit, line.quantity, fmt.places)
+    return ((text, fmt(line.deposit)),)
 
 
 def last_sale(

@@ -3,6 +3,7 @@ the cent, the offline policy's ceilings and its supervisor gate, and points earn
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime, timedelta
 from decimal import Decimal
 
@@ -287,6 +288,12 @@ def test_points_earned_skip_no_points_lines_and_round_down(box: Box) -> None:
     assert box.members.points_earned(alice(box), basket) == 20
     assert box.members.points_earned(alice(box), basket, paid_with_points=D("5.00")) == 15
     assert box.members.points_earned(alice(box), basket, paid_with_points=D("90")) == 0
+
+
+def test_a_bottle_s_deposit_earns_no_points(box: Box) -> None:
+    # a 12.99 line of which 2.00 is deposit (Pfand / 押金): 10.99 earns 10 points, not 12
+    bottle = replace(line(0, "12.99"), deposit=D("2.00"), deposit_sku="PFAND")
+    assert box.members.points_earned(alice(box), priced(bottle)) == 10
 
 
 def test_a_group_without_a_points_rule_earns_nothing(box: Box) -> None:
