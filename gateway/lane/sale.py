@@ -633,6 +633,25 @@ def _serial_refusal(
     return lane.members.serial_coupon(serial, sale.member)
 
 
+def _serials_still_valid(lane: LaneContext, sale: Sale) -> tuple[Sale, tuple[str, ...]]:
+    """A resumed sale without the serial coupons redeemed meanwhile (on another sale), and
+    a sentence for each one it lost."""
+    kept: list[str] = []
+    dropped: list[str] = []
+    for code in sale.coupons:
+        serial = read_serial(code, sale.catalog.document.promotions)
+        refused = (
+            lane.members.serial_coupon(serial, sale.member)
+            if isinstance(serial, SerialCoupon)
+            else None
+        )
+        if refused is None:
+            kept.append(code)
+        else:
+            dropped.append(f"Coupon {code} taken off the sale: {refused.message}")
+    return (replace(sale, coupons=tuple(kept)) if dropped else sale), tuple(dropped)
+
+
 def _redeemed_serials(sale: Sale, priced: PricedBasket) -> tuple[SerialCoupon, ...]:
     """The serial coupons on this sale that gave something (one that gave nothing is not
     spent: the customer keeps it)."""
@@ -1122,11 +1141,11 @@ def resume(lane: LaneContext, event: ev.Resume) -> Step | Refusal:
     sale = from_snapshot(lane, body, event.at)
     if isinstance(sale, Refusal):
         return sale
-    sale = replace(sale, resumed_from=event.suspension_id)
+    sale, dropped = _serials_still_valid(lane, replace(sale, resumed_from=event.suspension_id))
     return _in_sale(
         lane,
         reprice(sale, event.at),
-        (f"Resumed {event.suspension_id}.",),
+        (f"Resumed {event.suspension_id}.", *dropped),
         batch=Batch(writes=[lane.book.unsuspend(event.suspension_id)]),
     )
 

@@ -147,3 +147,17 @@ def test_the_use_is_in_the_sales_transaction(lane: Lane, clock: Clock, db_path: 
     store = lane.members.accounts.store  # type: ignore[attr-defined]
     assert store.serial_redeemed("xmas-5", 9) == body["receipt_id"]
     assert store.serial_redeemed("xmas-5", 10) is None
+
+
+def test_a_serial_redeemed_while_its_sale_was_suspended_comes_off_it(
+    lane: Lane, clock: Clock
+) -> None:
+    ok(lane, ev.OpenShift(clock(), CASHIER))
+    ok(lane, ev.Scan(clock(), DETERGENT, Decimal(3)))
+    ok(lane, ev.Coupon(clock(), xmas(5)))
+    ok(lane, ev.Suspend(clock()))
+    sell_with(lane, clock, xmas(5))  # the same printed code, on another sale
+    back = ok(lane, ev.Resume(clock(), "H0001"))
+    assert "Coupon XMAS-000005-" in back.notices[1] and "already redeemed" in back.notices[1]
+    assert lane.sale is not None and lane.sale.coupons == ()
+    assert lane.sale.priced is not None and lane.sale.priced.total == Decimal("35.70")
