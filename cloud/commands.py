@@ -76,6 +76,7 @@ def register(sub: Any) -> None:
         boxes_cli,
         campaigns_cli,
         chain_cli,
+        coupons_cli,
         fleet_cli,
         logs_cli,
         members_cli,
@@ -93,7 +94,7 @@ def register(sub: Any) -> None:
     _register_db(sub)
     _register_ingest(sub)
     rooms = [fleet_cli, publish_cli, updates_cli, stores_cli, members_cli, alerts_cli]
-    rooms += [chain_cli, reports_cli, recommend_cli, campaigns_cli]
+    rooms += [chain_cli, reports_cli, recommend_cli, campaigns_cli, coupons_cli]
     for room in (
         boxes_cli,
         logs_cli,

@@ -373,6 +373,24 @@ class Schedule(Model):
         return value
 
 
+class SerialCoupons(Model):
+    """Printed coupons each usable once, `PREFIX-000123-7F3A` (docs/pricing.md, "Serial
+    coupons"): the promotion applies only with one of them, checked at the lane."""
+
+    prefix: str = Field(
+        pattern=r"^[A-Z0-9]{2,12}$",
+        description="what every code starts with, upper-case letters and digits (XMAS)",
+    )
+    secret: str = Field(
+        min_length=16,
+        description="the key of the codes' check (HMAC-SHA256); head office keeps it, the "
+        "catalog carries it to the store's boxes only",
+    )
+    per_member: int | None = Field(
+        None, ge=1, description="at most this many of these serials per member (a member required)"
+    )
+
+
 class PromotionBase(Model):
     model_config = NAMED
 
@@ -385,6 +403,9 @@ class PromotionBase(Model):
     )
     member_only: bool = False
     coupon: str | None = Field(None, pattern=r"^[A-Za-z0-9_-]{1,32}$")
+    serials: SerialCoupons | None = Field(
+        None, description="instead of `coupon`: printed serial coupons, each usable once"
+    )
     max_discount: Amount | None = Field(
         None, description="cap on this promotion's discount per sale"
     )
@@ -708,11 +729,34 @@ def cross_check(doc: CatalogDocument) -> list[str]:
     for i, promo in enumerate(doc.promotions):
         _check_promotion(promo, f"promotions[{i}] ({promo.id})", skus, categories, places, problems)
     _unique(doc.promotions, "id", "promotions", problems)
+    _check_serials(doc, problems)
     for i, promo in enumerate(doc.promotions):
         if isinstance(promo, THRESHOLD_OFFERS):
             _check_threshold_offer(promo, f"promotions[{i}] ({promo.id})", doc, places, problems)
     _check_recommendations(doc.recommendations, skus, problems)
     return problems
+
+
+def _check_serials(doc: CatalogDocument, problems: list[str]) -> None:
+    """Serial coupons: not beside a `coupon` code, not on points, one prefix one promotion."""
+    prefixes: dict[str, str] = {}
+    for i, promo in enumerate(doc.promotions):
+        if promo.serials is None:
+            continue
+        where = f"promotions[{i}] ({promo.id}).serials"
+        if promo.coupon is not None:
+            problems.append(
+                f"{where}: a promotion takes either one `coupon` code or `serials`, not both: "
+                "leave one out"
+            )
+        if isinstance(promo, PointsMultiplier):
+            problems.append(f"{where}: a points_multiplier takes no coupon: leave serials out")
+        owner = prefixes.setdefault(promo.serials.prefix, promo.id)
+        if owner != promo.id:
+            problems.append(
+                f"{where}.prefix: {promo.serials.prefix} is already the prefix of {owner}'s "
+                "serials: give each promotion its own prefix"
+            )
 
 
 MAX_RECOMMENDATIONS = 3

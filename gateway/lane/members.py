@@ -20,6 +20,7 @@ from decimal import Decimal
 from fractions import Fraction
 from typing import Any, Protocol
 
+from gateway.catalog.serials import SerialCoupon
 from gateway.errors import StoregateError
 from gateway.lane.events import Refusal
 from gateway.lane.proportion import points_in_proportion
@@ -130,6 +131,23 @@ class MemberService(Protocol):
         else why it is refused (another member's, no member yet, already redeemed)."""
         ...
 
+    def serial_coupon(self, serial: SerialCoupon, account: MemberAccount | None) -> Refusal | None:
+        """None when serial coupon `serial` (its check already holds) may go on the sale;
+        else why not: redeemed already at this box, a member needed (`per_member`), or
+        the member's `per_member` reached."""
+        ...
+
+    def spend_serials(
+        self,
+        serials: Sequence[SerialCoupon],
+        account: MemberAccount | None,
+        receipt_id: str,
+        day: date,
+    ) -> Also:
+        """The table write, committed in the sale's transaction, that spends these serial
+        coupons (the ones that gave something)."""
+        ...
+
     def top_up(
         self, account: MemberAccount, amount: Decimal, at: datetime, top_up_id: str
     ) -> TopUpPosting | Refusal:
@@ -204,6 +222,22 @@ class NoMembers:
     ) -> Refusal | None:
         return None  # no member document: no personal coupons
 
+    def serial_coupon(self, serial: SerialCoupon, account: MemberAccount | None) -> Refusal | None:
+        return Refusal(
+            "members_off",
+            f"Coupon {serial.code} is a serial coupon: this till keeps no member tables to "
+            "record it in.",
+        )
+
+    def spend_serials(
+        self,
+        serials: Sequence[SerialCoupon],
+        account: MemberAccount | None,
+        receipt_id: str,
+        day: date,
+    ) -> Also:
+        raise AssertionError("no serial coupon goes on a sale at a till without members")
+
     def reverse(
         self,
         refund_id: str,
@@ -274,6 +308,45 @@ class RoomMembers:
             "coupon_not_yours",
             f"Coupon {code} is not one of member {account.id}'s coupons (or it has expired).",
         )
+
+    def serial_coupon(self, serial: SerialCoupon, account: MemberAccount | None) -> Refusal | None:
+        store = self.accounts.store
+        if store.serial_redeemed(serial.promotion, serial.serial) is not None:
+            return Refusal("coupon_used", f"Coupon {serial.code} was already redeemed.")
+        limit = serial.per_member
+        if limit is None:
+            return None
+        if account is None:
+            return Refusal(
+                "needs_member",
+                f"Coupon {serial.code} counts per member: identify the member first.",
+            )
+        used = store.serials_redeemed_by(account.id, serial.promotion)
+        if used >= limit:
+            return Refusal(
+                "serial_limit",
+                f"Member {account.id} has had {used} coupon(s) of {serial.promotion}: at most "
+                f"{limit} per member.",
+            )
+        return None
+
+    def spend_serials(
+        self,
+        serials: Sequence[SerialCoupon],
+        account: MemberAccount | None,
+        receipt_id: str,
+        day: date,
+    ) -> Also:
+        from gateway.members.store import NO_MEMBER, CouponRow, serial_campaign
+
+        member_id = account.id if account is not None else NO_MEMBER
+        rows = [CouponRow(serial_campaign(s.promotion, s.serial), s.code, None) for s in serials]
+        store = self.accounts.store
+
+        def also(conn: Any) -> None:
+            store.record_coupon_uses(conn, member_id, rows, receipt_id, day)
+
+        return also
 
     def authorize(
         self,

@@ -20,6 +20,7 @@ from typing import Any, TypeVar
 from gateway.barcodes import Misread, ScannedCode, parse_scan
 from gateway.cardsafe import mask_card_data, mask_card_number
 from gateway.catalog.document import Product
+from gateway.catalog.serials import SerialCoupon, SerialProblem, read_serial
 from gateway.errors import StoregateError
 from gateway.lane import events as ev
 from gateway.lane.book import Batch
@@ -647,7 +648,12 @@ def local_time(at: datetime) -> str:
 def coupon(lane: LaneContext, event: ev.Coupon) -> Step | Refusal:
     sale = current(lane, event.at)
     code = event.code.strip().upper()
-    if code not in sale.catalog.coupons:
+    serial = read_serial(code, sale.catalog.document.promotions)
+    if serial is not None:
+        refused = _serial_refusal(lane, sale, serial)
+        if refused is not None:
+            return refused
+    elif code not in sale.catalog.coupons:
         return Refusal("unknown_coupon", f"Coupon {mask_card_data(event.code)} is not valid here.")
     if code in sale.coupons:
         return Refusal("coupon_twice", f"Coupon {code} is already on this sale.")
@@ -659,6 +665,50 @@ def coupon(lane: LaneContext, event: ev.Coupon) -> Step | Refusal:
     # the pricing result says why a coupon gives nothing (threshold, items, time window)
     notices = tuple(f"{n[:1].upper()}{n[1:]}." for n in (priced.notices if priced else ()))
     return _in_sale(lane, with_coupon, notices)
+
+
+def _serial_refusal(
+    lane: LaneContext, sale: Sale, serial: SerialCoupon | SerialProblem
+) -> Refusal | None:
+    """A serial coupon (docs/pricing.md, "Serial coupons"): its check, one per promotion
+    and sale, then what the members room knows of its uses."""
+    if isinstance(serial, SerialProblem):
+        return Refusal("bad_serial", serial.message)
+    for other in sale.coupons:
+        taken = read_serial(other, sale.catalog.document.promotions)
+        if isinstance(taken, SerialCoupon) and taken.promotion == serial.promotion:
+            return Refusal(
+                "coupon_twice",
+                f"Coupon {taken.code} of {serial.promotion} is already on this sale: one a sale.",
+            )
+    return lane.members.serial_coupon(serial, sale.member)
+
+
+def _serials_still_valid(lane: LaneContext, sale: Sale) -> tuple[Sale, tuple[str, ...]]:
+    """A resumed sale without the serial coupons redeemed meanwhile (on another sale), and
+    a sentence for each one it lost."""
+    kept: list[str] = []
+    dropped: list[str] = []
+    for code in sale.coupons:
+        serial = read_serial(code, sale.catalog.document.promotions)
+        refused = (
+            lane.members.serial_coupon(serial, sale.member)
+            if isinstance(serial, SerialCoupon)
+            else None
+        )
+        if refused is None:
+            kept.append(code)
+        else:
+            dropped.append(f"Coupon {code} taken off the sale: {refused.message}")
+    return (replace(sale, coupons=tuple(kept)) if dropped else sale), tuple(dropped)
+
+
+def _redeemed_serials(sale: Sale, priced: PricedBasket) -> tuple[SerialCoupon, ...]:
+    """The serial coupons on this sale that gave something (one that gave nothing is not
+    spent: the customer keeps it)."""
+    applied = {a.promotion for line in priced.lines for a in line.adjustments if a.promotion}
+    found = (read_serial(c, sale.catalog.document.promotions) for c in sale.coupons)
+    return tuple(s for s in found if isinstance(s, SerialCoupon) and s.promotion in applied)
 
 
 # -- tender and completion -------------------------------------------------------------
@@ -991,6 +1041,8 @@ def complete(lane: LaneContext, sale: Sale, event: ev.Event, batch: Batch) -> St
         batch.entries.extend((k, dict(b), i) for k, b, i in settlement.entries)
         if settlement.also is not None:
             batch.writes.append(settlement.also)
+    if serials := _redeemed_serials(sale, priced):
+        batch.writes.append(lane.members.spend_serials(serials, sale.member, receipt_id, at.date()))
     notices = (f"Change: {body.change}",) if body.change else ()
     cash = any(t.type == "cash" for t in tenders)
     return lane.with_sale(
@@ -1208,11 +1260,11 @@ def resume(lane: LaneContext, event: ev.Resume) -> Step | Refusal:
     sale = from_snapshot(lane, body, event.at)
     if isinstance(sale, Refusal):
         return sale
-    sale = replace(sale, resumed_from=event.suspension_id)
+    sale, dropped = _serials_still_valid(lane, replace(sale, resumed_from=event.suspension_id))
     return _in_sale(
         lane,
         reprice(sale, event.at),
-        (f"Resumed {event.suspension_id}.",),
+        (f"Resumed {event.suspension_id}.", *dropped),
         batch=Batch(writes=[lane.book.unsuspend(event.suspension_id)]),
     )
 

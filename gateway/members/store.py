@@ -2,9 +2,10 @@
 box's own balance changes. A thin store: no rule is decided here.
 
 Owns the member_* tables (migration 4; migration 9: personal coupons and the ones this box
-saw redeemed). Reads `journal_record` only to learn the seq of a change's own journal
-record (inside the journal's transaction) and to return a recorded change's body unchanged;
-never writes the journal, never opens the database itself.
+saw redeemed, and the serial coupons it saw redeemed, named by `serial_campaign`).
+Reads `journal_record` only to learn the seq of a change's own journal record (inside the
+journal's transaction) and to return a recorded change's body unchanged; never writes the
+journal, never opens the database itself.
 
 Theory of operation: `member_wallet` holds balances *as head office sent them*;
 `member_change` holds every change this box journalled, keyed by its change id (so writing
@@ -94,6 +95,17 @@ class AppliedDocument:
     confirmed: int
     pending: int
     blacklist_version: int
+
+
+NO_MEMBER = ""
+"""The member id of a serial coupon redeemed on a sale without a member."""
+
+
+def serial_campaign(promotion: str, serial: int) -> str:
+    """How `member_coupon_use` names a serial coupon's redemption: one row per serial
+    (its primary key with the member keeps a personal coupon's once; a serial is looked up
+    by this name alone, whoever redeemed it)."""
+    return f"serial:{promotion}:{serial:06d}"
 
 
 def _day(text: str | None) -> date | None:
@@ -351,6 +363,25 @@ class MemberStore:
             (member_id, code.upper()),
         ).fetchone()
         return str(row[0]) if row else None
+
+    def serial_redeemed(self, promotion: str, serial: int) -> str | None:
+        """The sale that redeemed serial coupon `serial` of `promotion` at this box, by
+        any member or none (docs/pricing.md, "Serial coupons")."""
+        row = self._conn.execute(
+            "SELECT sale_id FROM member_coupon_use WHERE campaign = ?",
+            (serial_campaign(promotion, serial),),
+        ).fetchone()
+        return str(row[0]) if row else None
+
+    def serials_redeemed_by(self, member_id: str, promotion: str) -> int:
+        """How many serial coupons of `promotion` the member redeemed at this box."""
+        head = serial_campaign(promotion, 0)[: -len("000000")]
+        row = self._conn.execute(
+            "SELECT COUNT(*) FROM member_coupon_use WHERE member_id = ? "
+            "AND substr(campaign, 1, ?) = ?",
+            (member_id, len(head), head),
+        ).fetchone()
+        return int(row[0])
 
     def record_coupon_uses(
         self,

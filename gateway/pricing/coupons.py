@@ -32,6 +32,7 @@ from gateway.catalog.document import (
     Schedule,
     ThresholdOffer,
 )
+from gateway.catalog.serials import coupon_opens
 from gateway.money import ZERO, quantum
 from gateway.pricing.basket import Basket
 from gateway.pricing.result import Adjustment
@@ -60,7 +61,7 @@ def coupon_notices(
         matching = [
             p
             for p in catalog.document.promotions
-            if p.coupon is not None and p.coupon.upper() == code.upper()
+            if (p.coupon is not None or p.serials is not None) and coupon_opens(p, (code.upper(),))
         ]
         if not matching:
             notices.append(f"coupon {code} is not known")

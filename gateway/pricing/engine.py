@@ -88,6 +88,7 @@ from gateway.catalog.document import (
     ThresholdOffer,
     UnitsTier,
 )
+from gateway.catalog.serials import coupon_opens
 from gateway.errors import StoregateError
 from gateway.money import (
     ZERO,
@@ -561,7 +562,7 @@ def _active_promotions(catalog: Catalog, basket: Basket) -> set[str]:
     for promo in catalog.document.promotions:
         if promo.member_only and basket.member is None:
             continue
-        if promo.coupon is not None and promo.coupon.upper() not in coupons:
+        if not coupon_opens(promo, coupons):
             continue
         if _schedule_allows_local(promo.schedule, local):
             active.add(promo.id)

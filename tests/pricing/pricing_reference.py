@@ -55,6 +55,7 @@ from gateway.catalog.document import (
     Schedule,
     TaxClass,
 )
+from gateway.catalog.serials import coupon_opens
 from gateway.money import ZERO, Rounding, allocate, cash_rounding, moling, quantum, round_money
 from gateway.pricing.basket import Basket, BasketLine, MemberContext
 from gateway.pricing.coupons import coupon_notices
@@ -256,7 +257,7 @@ def _active_promotions(catalog: Catalog, basket: Basket) -> set[str]:
     for promo in catalog.document.promotions:
         if promo.member_only and basket.member is None:
             continue
-        if promo.coupon is not None and promo.coupon.upper() not in coupons:
+        if not coupon_opens(promo, coupons):
             continue
         if schedule_allows(promo.schedule, basket.at):
             active.add(promo.id)
