@@ -318,6 +318,11 @@ MIGRATIONS: list[list[str | Callable[[Database], None]]] = [
             PRIMARY KEY (business_day, store, hour, cashier))""",
         _rebuild_sales_summary,
     ],
+    # 16: accounts managed in the page (cloud/web/accounts_page.py, issue 18 item 2): an
+    # account an admin disabled keeps its row (and audit trail) but cannot sign in
+    [
+        "ALTER TABLE web_account ADD COLUMN disabled_at TEXT",
+    ],
 ]
 
 LATEST = len(MIGRATIONS)
