@@ -323,7 +323,7 @@ def create_app(
             Route("/audit", signed_in(audit_page)),
             Route("/alerts/{alert:int}/ack", ack, methods=["POST"]),
             Route("/api/stores/{store}/sales", signed_in(api_sales)),
-            *api.routes(open_db, clock, browser_account),
+            *api.routes(open_db, clock, browser_account, publisher),
             *report_page.routes(open_db, clock, signed_in, page),
             *publish_page.routes(open_db, clock, signed_in, who, _csrf_ok, page, publisher),
             *accounts_page.routes(open_db, clock, signed_in, who, _csrf_ok, page),
