@@ -5,13 +5,27 @@ a browser whose stream fails polls instead.
 Played in Chromium: an alert acknowledged through the API leaves the open dashboard within
 the push interval, with no reload; with the stream blocked the page polls and still
 catches up. Played over HTTP: a store manager's stream holds only their store, ends with a
-`signin` event once they signed out, and is refused to anyone not signed in."""
+`signin` event once they signed out, and is refused to anyone not signed in; a stream
+whose browser went away stops looking at the database."""
 
 from __future__ import annotations
 
+import time
+from datetime import datetime
+
 import httpx
-from cloud_testkit import alert_id, cloud_cli, sign_in_page, signed_in
+from cloud_testkit import (
+    OFFICE_NOW,
+    add_web_user,
+    alert_id,
+    cloud_cli,
+    serving,
+    sign_in_page,
+    signed_in,
+)
 from playwright.sync_api import Browser, Route, expect
+
+from cloud.web.app import create_app
 
 
 def ack_through_the_api(office: str, db_url: str, store: str) -> None:
@@ -82,3 +96,25 @@ def test_a_stream_holds_only_the_accounts_stores_and_ends_with_the_session(offic
     assert [k for k, _ in events] == ["live", "signin"]
     first = events[0][1]
     assert "store-1" in first and "store-2" not in first
+
+
+def test_a_stream_stops_when_its_browser_goes_away(db_url: str) -> None:
+    """The dashboard is rendered once per look (its clock read each time): after the
+    client closed the stream, no more looks."""
+    add_web_user(db_url, "ada", "admin")
+    looks: list[datetime] = []
+
+    def clock() -> datetime:
+        looks.append(OFFICE_NOW)
+        return OFFICE_NOW
+
+    with serving(create_app(db_url, clock=clock, live_interval=0.05)) as base:
+        client, _ = signed_in(base, "ada")
+        with client.stream("GET", "/live/events") as stream:
+            for line in stream.iter_lines():
+                if line == "event: live":
+                    break
+        time.sleep(0.5)
+        after_close = len(looks)
+        time.sleep(1.0)
+        assert len(looks) == after_close
