@@ -267,6 +267,12 @@ class AccountRow:
     disabled: bool
     created_at: str
 
+    @property
+    def state(self) -> str:
+        if self.disabled:
+            return "disabled"
+        return f"locked until {self.locked_until}" if self.locked_until else "active"
+
 
 def account_rows(db: Database, now: datetime) -> list[AccountRow]:
     rows = db.query(

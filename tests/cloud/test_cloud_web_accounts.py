@@ -203,6 +203,37 @@ def test_no_other_role_reads_or_changes_accounts(office: str, db_url: str) -> No
     assert changes == []
 
 
+def test_the_command_line_lists_disables_enables_and_unlocks(office: str, db_url: str) -> None:
+    """The page's functions from the command line: the same checks, the same audit."""
+    db = ("--db", db_url)
+    status, out, err = cloud_cli("web", "user", "list", *db)
+    assert status == 0, err
+    assert out.splitlines() == [
+        "ada  admin  totp off  active",
+        "otto  auditor  totp off  active",
+        "sam  store store-1  totp off  active",
+    ]
+    status, _, err = cloud_cli("web", "user", "disable", "ada", *db)
+    assert status == 2 and "'ada' is the last admin" in err and "Traceback" not in err
+    status, _, err = cloud_cli("web", "user", "disable", "nobody", *db)
+    assert status == 2 and "no account 'nobody'" in err
+    assert cloud_cli("web", "user", "disable", "sam", "--by", "root", *db)[0] == 0
+    assert sign_in(office, "sam", PASSWORDS["sam"]) == 401
+    assert "sam  store store-1  totp off  disabled" in cloud_cli("web", "user", "list", *db)[1]
+    assert cloud_cli("web", "user", "enable", "sam", "--by", "root", *db)[0] == 0
+    for n in range(5):
+        assert sign_in(office, "sam", f"wrong guess {n:04d}") == 401
+    assert sign_in(office, "sam", PASSWORDS["sam"]) == 401  # locked by the office's clock
+    assert cloud_cli("web", "user", "unlock", "sam", "--by", "root", *db)[0] == 0
+    assert sign_in(office, "sam", PASSWORDS["sam"]) == 303
+    done = [(w, a) for w, a, d in audit(db_url) if d.get("account") == "sam"]
+    assert [x for x in done if x[0] == "root"] == [
+        ("root", "account.disable"),
+        ("root", "account.enable"),
+        ("root", "account.unlock"),
+    ]
+
+
 def test_the_command_line_never_demotes_the_last_admin(office: str, db_url: str) -> None:
     args = ["web", "user", "add", "ada", "--role", "auditor", "--password-stdin", "--db", db_url]
     status, _, err = cloud_cli(*args, stdin=PASSWORDS["ada"] + "\n")
