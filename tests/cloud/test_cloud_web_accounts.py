@@ -14,7 +14,7 @@ import json
 from typing import Any
 
 import httpx
-from cloud_testkit import PASSWORDS, cloud_cli, login_csrf, signed_in
+from cloud_testkit import ARTIFACTS, PASSWORDS, cloud_cli, login_csrf, signed_in
 from playwright.sync_api import Browser, Page, expect
 
 from cloud.db import Database
@@ -142,6 +142,8 @@ def test_an_admin_manages_accounts_in_the_browser(
         expect(page.locator("#error")).to_contain_text("'ada' is the last admin")
         expect(row(page, "ada").locator("td").nth(1)).to_have_text("admin")
         expect(row(page, "ada").locator(".state")).to_have_text("active")
+        ARTIFACTS.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(ARTIFACTS / "accounts.png"), full_page=True)
         rita_row = row(page, "rita")
         rita_row.get_by_label("Role of rita").select_option("admin")
         rita_row.get_by_role("button", name="Change").click()
