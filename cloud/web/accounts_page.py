@@ -104,14 +104,18 @@ def routes(
                 return refuse(403, "The form has expired: reload the page.", session, None)
             if account.role != "admin":
                 return refuse(403, ADMINS_ONLY, session, account)
+            refused: str | None = None
+            password: str | None = None
             db = open_db()
             try:
                 password = change(db, account, form, iso(clock()))
             except StoregateError as exc:
+                refused = exc.describe()
+            finally:
                 db.close()
+            if refused is not None:
                 again = dict(form) if request.url.path == "/accounts/add" else {}
-                return list_page(session, account, 400, error=exc.describe(), form=again)
-            db.close()
+                return list_page(session, account, 400, error=refused, form=again)
             if password is None:
                 return RedirectResponse("/accounts", status_code=303)
             return page(
