@@ -331,6 +331,11 @@ MIGRATIONS: list[list[str | Callable[[Database], None]]] = [
             campaign TEXT NOT NULL, member TEXT NOT NULL, holdout {BOOL} NOT NULL,
             PRIMARY KEY (campaign, member))""",
     ],
+    # 17: accounts managed in the page (cloud/web/accounts_page.py, issue 18 item 2): an
+    # account an admin disabled keeps its row (and audit trail) but cannot sign in
+    [
+        "ALTER TABLE web_account ADD COLUMN disabled_at TEXT",
+    ],
 ]
 
 LATEST = len(MIGRATIONS)

@@ -7,6 +7,12 @@ hashed with scrypt (N=2^15, r=8, p=1, a 16-byte salt: the standard KDF hashlib h
 second factor is a TOTP code (pyotp), five wrong passwords lock the account for 15 minutes,
 and every sign-in and change is written to the audit log. Time is passed in.
 
+Accounts are changed here only, by `cloud web user add` and by an admin's `/accounts` page
+alike (`cloud.web.accounts_page`): role and scope (a scope must name a known store or an
+existing group), disabling (the row and its audit trail stay; sign-in and every open
+session stop at once), unlocking, a new password. The last enabled admin cannot be
+disabled or demoted, so head office is never left without one.
+
 TOTP seeds are stored sealed with head office's TOTP key (`cloud.web.totp_key`), the
 account's name bound in: a seed that does not open for its own row refuses the sign-in.
 Seeds from before sealing are sealed by `check_and_seal` (at `cloud web serve`'s start, by
@@ -20,6 +26,7 @@ import hmac
 import json
 import logging
 import os
+import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Literal
@@ -67,34 +74,102 @@ def hash_password(password: str, salt: bytes) -> bytes:
     return hashlib.scrypt(password.encode(), salt=salt, n=2**15, r=8, p=1, maxmem=64 * 2**20)
 
 
-def add_account(
-    db: Database, name: str, role: str, scope: str | None, password: str, *, by: str, now: str
-) -> None:
-    """Create or replace an account (a new password clears a lockout)."""
-    from cloud.stores import group_stores, require_known
+def check_scope(db: Database, role: str, scope: str | None, where: str) -> str | None:
+    """The scope an account (or token) of `role` is given: a regional manager's existing
+    store group, a store manager's known store, None for the roles that see every store."""
+    from cloud.stores import groups, known_stores
 
     if role not in ROLES:
-        raise UsageError(f"unknown role {role!r}", where="--role", fix=f"one of {', '.join(ROLES)}")
+        raise UsageError(f"unknown role {role!r}", where=where, fix=f"one of {', '.join(ROLES)}")
+    scope = (scope or "").strip() or None
     if role == "regional":
-        if not scope:
+        if scope is None:
             raise UsageError(
-                "a regional manager sees a store group", where="--scope", fix="--scope GROUP"
+                "a regional manager sees a store group", where=where, fix="give its group"
             )
-        group_stores(db, scope)
-    elif role == "store":
-        if not scope:
-            raise UsageError("a store manager sees one store", where="--scope", fix="--scope STORE")
-        require_known(db, [scope], "cloud web user add")
-    else:
-        scope = None
+        if scope not in groups(db):
+            raise UsageError(
+                f"unknown store group {scope!r}",
+                where=where,
+                fix="check the spelling (`cloud groups list`), or make it first with "
+                "`cloud groups add GROUP STORE...`; the account was not changed",
+            )
+        return scope
+    if role == "store":
+        if scope is None:
+            raise UsageError("a store manager sees one store", where=where, fix="give its store")
+        if scope not in known_stores(db):
+            raise UsageError(
+                f"unknown store {scope!r}",
+                where=where,
+                fix="check the spelling (`cloud stores list`), or register it first with "
+                "`cloud stores add STORE`; the account was not changed",
+            )
+        return scope
+    return None
+
+
+def check_name(name: str, where: str) -> str:
+    """An account's sign-in name: printable, no spaces at its ends, not `token:...` (the
+    name the audit log gives API tokens)."""
+    if not name or name != name.strip() or len(name) > 64 or not name.isprintable():
+        raise UsageError(
+            f"{name!r} is not an account name",
+            where=where,
+            fix="1 to 64 printable characters, no spaces at either end",
+        )
+    if name.startswith("token:"):
+        raise UsageError(
+            f"{name!r} looks like an API token's name in the audit log",
+            where=where,
+            fix="choose a name that does not start with `token:`",
+        )
+    return name
+
+
+def check_password(password: str, where: str) -> None:
     if len(password) < MIN_PASSWORD:
         raise UsageError(
             f"a password of at least {MIN_PASSWORD} characters is needed",
-            where="cloud web user add",
+            where=where,
             fix="choose a longer pass phrase",
         )
+
+
+def new_password() -> str:
+    """A password head office chooses (an admin's reset, an account made in the page):
+    20 random characters, about 120 bits, shown once and never stored in the clear."""
+    return secrets.token_urlsafe(15)
+
+
+def add_account(
+    db: Database,
+    name: str,
+    role: str,
+    scope: str | None,
+    password: str,
+    *,
+    by: str,
+    now: str,
+    replace: bool = True,
+    where: str = "cloud web user add",
+) -> None:
+    """Create an account, or (`replace`) change an existing one's role, scope and password
+    (a new password clears a lockout). The last admin is never demoted."""
+    check_name(name, where)
+    scope = check_scope(db, role, scope, where)
+    check_password(password, where)
     salt = os.urandom(16)
     with db.transaction():
+        exists = db.one("SELECT 1 FROM web_account WHERE name = ?", (name,)) is not None
+        if exists and not replace:
+            raise UsageError(
+                f"there is already an account {name!r}",
+                where=where,
+                fix="choose another name, or change that account's role or password in its row",
+            )
+        if exists and role != "admin":
+            _keep_an_admin(db, name, where)
         db.execute(
             "INSERT INTO web_account (name, role, scope, salt, password_hash, failed, "
             "created_at) VALUES (?, ?, ?, ?, ?, 0, ?) ON CONFLICT (name) DO UPDATE SET "
@@ -103,6 +178,119 @@ def add_account(
             (name, role, scope, salt.hex(), hash_password(password, salt).hex(), now),
         )
         audit(db, by, "account.set", {"account": name, "role": role, "scope": scope}, now)
+
+
+def _require_account(db: Database, name: str, where: str) -> tuple[str, str | None]:
+    row = db.one("SELECT role, disabled_at FROM web_account WHERE name = ?", (name,))
+    if row is None:
+        raise UsageError(f"no account {name!r}", where=where, fix="see the list of accounts")
+    return str(row[0]), row[1]
+
+
+def _keep_an_admin(db: Database, name: str, where: str) -> None:
+    """Refuse to take `name` out of the enabled admins when it is the last one (the rows
+    locked, so two admins demoting each other at once cannot both succeed)."""
+    rows = db.query(
+        "SELECT name FROM web_account WHERE role = 'admin' AND disabled_at IS NULL"
+        + db.lock_rows_for_update()
+    )
+    admins = {str(r[0]) for r in rows}
+    if admins == {name}:
+        raise UsageError(
+            f"{name!r} is the last admin",
+            where=where,
+            fix="make another account admin first: head office always keeps one",
+        )
+
+
+def set_role(
+    db: Database, name: str, role: str, scope: str | None, *, by: str, now: str, where: str
+) -> None:
+    """Change an account's role and scope (its password and second factor stay)."""
+    scope = check_scope(db, role, scope, where)
+    with db.transaction():
+        before, _ = _require_account(db, name, where)
+        if before == "admin" and role != "admin":
+            _keep_an_admin(db, name, where)
+        db.execute("UPDATE web_account SET role = ?, scope = ? WHERE name = ?", (role, scope, name))
+        detail: dict[str, object] = {"account": name, "role": role, "scope": scope, "was": before}
+        audit(db, by, "account.role", detail, now)
+
+
+def set_disabled(db: Database, name: str, disabled: bool, *, by: str, now: str, where: str) -> None:
+    """Disable an account (no sign-in, its open sessions end at their next request) or
+    enable it again."""
+    with db.transaction():
+        role, _ = _require_account(db, name, where)
+        if disabled and role == "admin":
+            _keep_an_admin(db, name, where)
+        db.execute(
+            "UPDATE web_account SET disabled_at = ? WHERE name = ?",
+            (now if disabled else None, name),
+        )
+        audit(db, by, "account.disable" if disabled else "account.enable", {"account": name}, now)
+
+
+def unlock(db: Database, name: str, *, by: str, now: str, where: str) -> None:
+    """End a lockout after too many wrong sign-ins (the count starts again)."""
+    with db.transaction():
+        _require_account(db, name, where)
+        db.execute("UPDATE web_account SET failed = 0, locked_until = NULL WHERE name = ?", (name,))
+        audit(db, by, "account.unlock", {"account": name}, now)
+
+
+def reset_password(
+    db: Database, name: str, password: str, *, by: str, now: str, where: str
+) -> None:
+    """Give an account a new password (a lockout ends; its authenticator stays)."""
+    check_password(password, where)
+    salt = os.urandom(16)
+    with db.transaction():
+        _require_account(db, name, where)
+        db.execute(
+            "UPDATE web_account SET salt = ?, password_hash = ?, failed = 0, locked_until = NULL "
+            "WHERE name = ?",
+            (salt.hex(), hash_password(password, salt).hex(), name),
+        )
+        audit(db, by, "account.password", {"account": name}, now)
+
+
+@dataclass(frozen=True)
+class AccountRow:
+    """An account as `/accounts` lists it (never its hash or seed)."""
+
+    name: str
+    role: str
+    scope: str | None
+    totp: bool
+    locked_until: str | None  # set while a lockout lasts
+    disabled: bool
+    created_at: str
+
+    @property
+    def state(self) -> str:
+        if self.disabled:
+            return "disabled"
+        return f"locked until {self.locked_until}" if self.locked_until else "active"
+
+
+def account_rows(db: Database, now: datetime) -> list[AccountRow]:
+    rows = db.query(
+        "SELECT name, role, scope, totp_secret IS NOT NULL, locked_until, disabled_at, "
+        "created_at FROM web_account ORDER BY name"
+    )
+    return [
+        AccountRow(
+            str(name),
+            str(role),
+            scope,
+            bool(totp),
+            locked if locked and parse_instant(locked) > now else None,
+            disabled is not None,
+            str(created),
+        )
+        for name, role, scope, totp, locked, disabled, created in rows
+    ]
 
 
 def enroll_totp(db: Database, name: str, key_file: KeyFile, *, by: str, now: str) -> str:
@@ -136,8 +324,8 @@ def sign_in(
     password was right; one that does not open for this account (altered, copied from
     another row, clear) refuses, and a key that cannot be read refuses and is logged."""
     row = db.one(
-        "SELECT role, scope, salt, password_hash, totp_secret, failed, locked_until "
-        "FROM web_account WHERE name = ?",
+        "SELECT role, scope, salt, password_hash, totp_secret, failed, locked_until, "
+        "disabled_at FROM web_account WHERE name = ?",
         (name,),
     )
     stamp = iso(now)
@@ -146,9 +334,12 @@ def sign_in(
         with db.transaction():
             audit(db, name, "sign_in.refused", {"source": source, "why": "unknown"}, stamp)
         return None
-    role, scope, salt, digest, secret, failed, locked = row
+    role, scope, salt, digest, secret, failed, locked, disabled = row
     right = hmac.compare_digest(hash_password(password, bytes.fromhex(salt)).hex(), digest)
     why: dict[str, object] = {}
+    if right and disabled:
+        right = False
+        why["why"] = "disabled"
     if right and secret:
         seed = _open_seed(key_file, str(secret), name, why)
         right = seed is not None and pyotp.TOTP(seed).verify(code, for_time=now, valid_window=1)
@@ -182,7 +373,11 @@ def _open_seed(key_file: KeyFile, stored: str, name: str, why: dict[str, object]
 
 
 def get_account(db: Database, name: str) -> Account | None:
-    row = db.one("SELECT role, scope FROM web_account WHERE name = ?", (name,))
+    """The account as it is now (None when there is none or it is disabled): read at
+    every request, so a change an admin makes holds at the account's next click."""
+    row = db.one(
+        "SELECT role, scope FROM web_account WHERE name = ? AND disabled_at IS NULL", (name,)
+    )
     return None if row is None else Account(name, row[0], row[1])
 
 

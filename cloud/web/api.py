@@ -1,21 +1,31 @@
 """Head office's HTTP API for an ERP (`/api/v1/...`, described by `/api/v1/openapi.json`):
 stores, sales and items per store and period, open alerts and acknowledging them, the
-fleet. Called with a token (`Authorization: Bearer TOKEN`, `cloud web token add`) scoped
-like an account (admin, regional, store, auditor); a signed-in browser may read it too.
+fleet, and publishing a catalog, members, staff or config document to a store or a group
+(its preview first, if wanted). Called with a token (`Authorization: Bearer TOKEN`, `cloud
+web token add`) scoped like an account (admin, regional, store, auditor); a signed-in
+browser may read it too.
 
 Owns the `web_token` table (migration 9): a token is shown once and kept only as its
 SHA-256. A store the token may not see answers 404, as the pages do; an auditor's or a
 read-only token's change answers 403. Money is a decimal string, never a float.
+
+Publishing is `/publish`'s, step for step (`cloud.web.publish_page.checked_draft`, then
+`cloud.rollout`'s preview and publish, signed with the key `cloud web serve --key` loaded):
+only an admin token publishes or previews (403 for every other), the request's body is the
+document as the CLI reads a file, and an unknown store or group, a document the box's model
+refuses or a pilot outside the group answers 400 with what, where and the fix before
+anything is versioned or sent. Each publish is audited under `token:NAME`.
 """
 
 from __future__ import annotations
 
 import hashlib
 import secrets
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from datetime import date
 from typing import Any
 
+from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
@@ -25,8 +35,11 @@ from cloud.alerts import acknowledge, get_alert
 from cloud.clock import Clock, iso
 from cloud.db import Database
 from cloud.fleet import fleet
+from cloud.publish import parse_document
+from cloud.rollout import preview_text, previews, publish
 from cloud.sales import Period, load
 from cloud.web.accounts import ROLES, Account, audit, visible_stores
+from cloud.web.publish_page import MAX_UPLOAD, OFF, Draft, Publisher, checked_draft
 from cloud.web.views import visible_alerts
 from gateway.errors import StoregateError, UsageError
 
@@ -106,32 +119,67 @@ def _period(request: Request, today: date) -> Period:
     return Period.parse(first, last)
 
 
+def refused(exc: StoregateError, status: int = 400) -> JSONResponse:
+    """An error as the API answers it: the CLI's text, and its parts for a program."""
+    return JSONResponse(
+        {"error": exc.describe(), "what": exc.what, "where": exc.where, "fix": exc.fix},
+        status_code=status,
+    )
+
+
 def routes(
     open_db: Callable[[], Database],
     clock: Clock,
     browser_account: Callable[[Request], Account | None],
+    publisher: Publisher | None = None,
 ) -> list[Route]:
-    """The API's routes, for `create_app`."""
+    """The API's routes, for `create_app`; `publisher` as `/publish` has it (None:
+    publishing answers 409, previews still answer)."""
+    root = publisher.root if publisher else "storegate/v1"
+
+    def answer(request: Request, handler: Callable[[Database, Account], Response]) -> Response:
+        db = open_db()
+        try:
+            account = token_account(db, request.headers.get("authorization"))
+            if account is None and request.method == "GET":
+                account = browser_account(request)  # a signed-in page may read
+            if account is None:
+                return JSONResponse(
+                    {"error": "a valid token is needed: Authorization: Bearer TOKEN"},
+                    status_code=401,
+                )
+            return handler(db, account)
+        except StoregateError as exc:
+            return refused(exc)
+        finally:
+            db.close()
 
     def endpoint(
         handler: Callable[[Request, Database, Account], Response],
     ) -> Callable[[Request], Response]:
         def run(request: Request) -> Response:
-            db = open_db()
-            try:
-                account = token_account(db, request.headers.get("authorization"))
-                if account is None and request.method == "GET":
-                    account = browser_account(request)  # a signed-in page may read
-                if account is None:
+            return answer(request, lambda db, account: handler(request, db, account))
+
+        return run
+
+    def with_body(
+        handler: Callable[[Request, Database, Account, bytes], Response],
+    ) -> Callable[[Request], Awaitable[Response]]:
+        """A POST whose body is a document: read (at most MAX_UPLOAD bytes), then the
+        token and the handler in a worker thread (signing and MQTT block)."""
+
+        async def run(request: Request) -> Response:
+            body = b""
+            async for chunk in request.stream():
+                body += chunk
+                if len(body) > MAX_UPLOAD:
                     return JSONResponse(
-                        {"error": "a valid token is needed: Authorization: Bearer TOKEN"},
-                        status_code=401,
+                        {"error": f"the document is larger than {MAX_UPLOAD} bytes"},
+                        status_code=413,
                     )
-                return handler(request, db, account)
-            except StoregateError as exc:
-                return JSONResponse({"error": exc.describe()}, status_code=400)
-            finally:
-                db.close()
+            return await run_in_threadpool(
+                answer, request, lambda db, account: handler(request, db, account, body)
+            )
 
         return run
 
@@ -190,6 +238,94 @@ def routes(
         mine = set(visible_stores(db, account))
         return JSONResponse({"boxes": [b.as_json() for b in fleet(db) if b.store in mine]})
 
+    def not_admin() -> JSONResponse:
+        return JSONResponse(
+            {
+                "error": "only an admin token publishes",
+                "fix": "use a token made with `cloud web token add NAME --role admin`",
+            },
+            status_code=403,
+        )
+
+    def draft_of(request: Request, db: Database, body: bytes) -> Draft:
+        """The request as `/publish`'s form would be, checked the CLI's way."""
+        query = request.query_params
+        kind = str(request.path_params["kind"])
+        draft = Draft(
+            kind,
+            query.get("store", "").strip(),
+            query.get("group", "").strip(),
+            query.get("pilot", "").strip(),
+            query.get("box", "").strip(),
+            "the request's body",
+        )
+        toml = request.headers.get("content-type", "").split(";")[0].strip() == "application/toml"
+        draft.document = parse_document(kind, body, toml=toml, where=draft.source)
+        return checked_draft(db, draft, root)
+
+    def publish_preview(request: Request, db: Database, account: Account, body: bytes) -> Response:
+        if account.role != "admin":
+            return not_admin()
+        draft = draft_of(request, db, body)
+        shown = previews(db, draft.kind, draft.stores, draft.box or None, draft.document)
+        return JSONResponse(
+            {
+                "kind": draft.kind,
+                "target": draft.target,
+                "pilot": draft.pilots,
+                "stores": [
+                    {"store": p.store, "published": p.published, "lines": p.lines} for p in shown
+                ],
+                "text": preview_text(shown),
+            }
+        )
+
+    def publish_now(request: Request, db: Database, account: Account, body: bytes) -> Response:
+        if account.role != "admin":
+            return not_admin()
+        draft = draft_of(request, db, body)
+        if publisher is None:
+            return JSONResponse({"error": OFF}, status_code=409)
+        done = publish(
+            db,
+            broker=publisher.broker,
+            root=publisher.root,
+            kind=draft.kind,
+            document=draft.document,
+            stores=draft.stores,
+            group=draft.group or None,
+            pilot=draft.pilots,
+            box=draft.box or None,
+            key=publisher.key,
+            clock=clock,
+        )
+        with db.transaction():
+            audit(
+                db,
+                account.name,
+                "publish",
+                {
+                    "kind": draft.kind,
+                    "target": draft.target,
+                    "box": draft.box or None,
+                    "pilot": draft.pilots,
+                    "rollout": done.rollout,
+                    "versions": dict(done.versions),
+                    "key": publisher.key.key_id,
+                    "via": "api",
+                },
+                iso(clock()),
+            )
+        return JSONResponse(
+            {
+                "kind": draft.kind,
+                "target": draft.target,
+                "rollout": done.rollout,
+                "versions": [{"store": s, "version": v} for s, v in done.versions],
+                "key": publisher.key.key_id,
+            }
+        )
+
     def openapi(request: Request) -> Response:
         return JSONResponse(OPENAPI)
 
@@ -201,6 +337,8 @@ def routes(
         Route(f"{PREFIX}/alerts", endpoint(alerts)),
         Route(f"{PREFIX}/alerts/{{alert:int}}/ack", endpoint(ack), methods=["POST"]),
         Route(f"{PREFIX}/fleet", endpoint(boxes)),
+        Route(f"{PREFIX}/publish/{{kind}}/preview", with_body(publish_preview), methods=["POST"]),
+        Route(f"{PREFIX}/publish/{{kind}}", with_body(publish_now), methods=["POST"]),
     ]
 
 
@@ -232,6 +370,74 @@ _TO = {
     "schema": {"type": "string", "format": "date"},
     "description": "last business day (default: from)",
 }
+
+_KIND = {
+    "name": "kind",
+    "in": "path",
+    "required": True,
+    "schema": {"enum": ["catalog", "members", "staff", "config"]},
+}
+_TARGET = [
+    {
+        "name": "store",
+        "in": "query",
+        "schema": {"type": "string"},
+        "description": "one known store (or group, not both)",
+    },
+    {
+        "name": "group",
+        "in": "query",
+        "schema": {"type": "string"},
+        "description": "an existing store group (not for config)",
+    },
+    {
+        "name": "pilot",
+        "in": "query",
+        "schema": {"type": "string"},
+        "description": "stores of the group that get it first, comma-separated: starts a "
+        "staged rollout (continued on /rollouts/ID or `cloud rollout continue`)",
+    },
+    {
+        "name": "box",
+        "in": "query",
+        "schema": {"type": "string"},
+        "description": "config only: the box of the store",
+    },
+]
+_DOCUMENT = {
+    "required": True,
+    "description": "the document, as `cloud publish KIND FILE` reads the file (UTF-8 JSON; "
+    "a config also as TOML with Content-Type application/toml); decimals kept exact",
+    "content": {
+        "application/json": {"schema": {"type": "object"}},
+        "application/toml": {"schema": {"type": "string"}},
+    },
+}
+_REFUSED = {
+    "description": "refused before anything was versioned or sent: an unknown store or "
+    "group, a document the box's model refuses, a pilot outside the group; "
+    "{error, what, where, fix}"
+}
+
+
+def _publishing(summary: str, done: str, *extra: tuple[str, str]) -> dict[str, Any]:
+    return {
+        "post": {
+            "summary": summary,
+            "security": [{"token": []}],
+            "parameters": [_KIND, *_TARGET],
+            "requestBody": _DOCUMENT,
+            "responses": {
+                "200": {"description": done},
+                "400": _REFUSED,
+                "401": {"description": "no valid token"},
+                "403": {"description": "not an admin token"},
+                "413": {"description": "a document larger than 16 MiB"},
+                **{code: {"description": text} for code, text in extra},
+            },
+        }
+    }
+
 
 OPENAPI: dict[str, Any] = {
     "openapi": "3.1.0",
@@ -275,6 +481,18 @@ OPENAPI: dict[str, Any] = {
         },
         f"{PREFIX}/fleet": _get(
             "every box of the token's stores: online, last seen, backlog, versions, devices"
+        ),
+        f"{PREFIX}/publish/{{kind}}/preview": _publishing(
+            "what publishing the document would change in each store (admin tokens only; "
+            "reads only)",
+            "{kind, target, pilot, stores: [{store, published, lines}], text}: `text` is "
+            "what `cloud publish --preview` prints",
+        ),
+        f"{PREFIX}/publish/{{kind}}": _publishing(
+            "check, sign with head office's key and publish the document to a store or a "
+            "group, the pilot stores first when given (admin tokens only; audited)",
+            "{kind, target, rollout, versions: [{store, version}], key}",
+            ("409", "publishing is off: the server has no signing key"),
         ),
     },
 }

@@ -11,9 +11,10 @@ store the account may not see answers 404, by page and by API alike. Pages send 
 
 from __future__ import annotations
 
+import asyncio
 import secrets
 import threading
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -21,17 +22,24 @@ from typing import Any
 
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
 from starlette.middleware import Middleware
 from starlette.middleware.base import BaseHTTPMiddleware
 from starlette.requests import Request
-from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+from starlette.responses import (
+    HTMLResponse,
+    JSONResponse,
+    RedirectResponse,
+    Response,
+    StreamingResponse,
+)
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from cloud.alerts import acknowledge, get_alert
 from cloud.clock import Clock, iso
 from cloud.db import Database
-from cloud.web import api, publish_page, report_page, views
+from cloud.web import accounts_page, api, publish_page, report_page, views
 from cloud.web.accounts import (
     SIGN_IN_REFUSED,
     Account,
@@ -47,6 +55,8 @@ HERE = Path(__file__).parent
 SESSION_COOKIE = "storegate_office"
 LOGIN_CSRF_COOKIE = "storegate_office_login"
 IDLE = timedelta(minutes=30)
+LIVE_INTERVAL = 2.0  # seconds between two looks at the dashboard's figures for a stream
+STREAM_LIFETIME = 300.0  # seconds: then the stream ends and the browser opens a new one
 LIFETIME = timedelta(hours=12)
 CSP = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
@@ -105,10 +115,12 @@ def create_app(
     https: bool = False,
     totp_key: KeyFile | None = None,
     publisher: publish_page.Publisher | None = None,
+    live_interval: float = LIVE_INTERVAL,
 ) -> Starlette:
     """The application over `db_url`. `totp_key`: the key that opens the accounts' TOTP
     seeds (default: `[web] totp_key`'s default path; read at the first TOTP sign-in);
-    `publisher`: what `/publish` signs and sends with (None: publishing is off)."""
+    `publisher`: what `/publish` signs and sends with (None: publishing is off);
+    `live_interval`: seconds between two renderings of a pushed dashboard."""
     key_file = totp_key or KeyFile(DEFAULT_TOTP_KEY)
     env = Environment(
         loader=FileSystemLoader(HERE / "templates"), autoescape=select_autoescape(["html"])
@@ -215,13 +227,41 @@ def create_app(
             db.close()
         return page("dashboard.html", view=view, account=account, csrf=session.csrf)
 
-    def live(request: Request, session: Session, account: Account) -> Response:
+    def live_html(session: Session, account: Account) -> str:
         db = open_db()
         try:
             view = views.dashboard(db, account, clock().date())
         finally:
             db.close()
-        return page("_live.html", view=view, account=account, csrf=session.csrf)
+        return env.get_template("_live.html").render(view=view, account=account, csrf=session.csrf)
+
+    def live(request: Request, session: Session, account: Account) -> Response:
+        return HTMLResponse(live_html(session, account))
+
+    def live_events(request: Request, session: Session, account: Account) -> Response:
+        async def stream() -> AsyncIterator[str]:
+            sent = None
+            started = asyncio.get_running_loop().time()
+            yield f"retry: {int(live_interval * 1000)}\n\n"
+            while asyncio.get_running_loop().time() - started < STREAM_LIFETIME:
+                if await request.is_disconnected():
+                    return
+                found = await run_in_threadpool(who, request)
+                if found is None:  # signed out, timed out or disabled: the page signs in
+                    yield "event: signin\ndata: /login\n\n"
+                    return
+                html = await run_in_threadpool(live_html, *found)
+                if html != sent:
+                    sent = html
+                    yield "event: live\n" + "".join(f"data: {line}\n" for line in html.split("\n"))
+                    yield "\n"
+                else:
+                    yield ": unchanged\n\n"
+                await asyncio.sleep(live_interval)
+
+        return StreamingResponse(
+            stream(), media_type="text/event-stream", headers={"X-Accel-Buffering": "no"}
+        )
 
     def store(request: Request, session: Session, account: Account) -> Response:
         db = open_db()
@@ -319,13 +359,15 @@ def create_app(
             Route("/logout", logout, methods=["POST"]),
             Route("/", signed_in(home)),
             Route("/live", signed_in(live)),
+            Route("/live/events", signed_in(live_events)),
             Route("/stores/{store}", signed_in(store)),
             Route("/audit", signed_in(audit_page)),
             Route("/alerts/{alert:int}/ack", ack, methods=["POST"]),
             Route("/api/stores/{store}/sales", signed_in(api_sales)),
-            *api.routes(open_db, clock, browser_account),
+            *api.routes(open_db, clock, browser_account, publisher),
             *report_page.routes(open_db, clock, signed_in, page),
             *publish_page.routes(open_db, clock, signed_in, who, _csrf_ok, page, publisher),
+            *accounts_page.routes(open_db, clock, signed_in, who, _csrf_ok, page),
             Mount("/static", StaticFiles(directory=HERE / "static"), name="static"),
         ],
         middleware=[Middleware(BaseHTTPMiddleware, dispatch=headers)],

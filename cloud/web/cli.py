@@ -1,5 +1,5 @@
-"""`cloud web serve`, `cloud web user add|totp`, `cloud web key generate|check` and
-`cloud web token add|list|revoke`: argument handling only."""
+"""`cloud web serve`, `cloud web user add|totp|list|disable|enable|unlock`, `cloud web key
+generate|check` and `cloud web token add|list|revoke`: argument handling only."""
 
 from __future__ import annotations
 
@@ -49,6 +49,21 @@ def register(sub: Any, db_arg: ArgAdder, broker_args: ArgAdder) -> None:
     )
     add.add_argument("--by", default=getpass.getuser(), help="who (audited; default: this user)")
     add.set_defaults(func=_user_add)
+    ulist = user_sub.add_parser("list", help="every account: role, scope, TOTP, state")
+    db_arg(ulist)
+    ulist.set_defaults(func=_user_list)
+    for action, text in (
+        ("disable", "stop an account signing in (its sessions end; never the last admin)"),
+        ("enable", "let a disabled account sign in again"),
+        ("unlock", "end a lockout after too many wrong passwords"),
+    ):
+        one = user_sub.add_parser(action, help=text)
+        db_arg(one)
+        one.add_argument("name", help="the account")
+        one.add_argument(
+            "--by", default=getpass.getuser(), help="who (audited; default: this user)"
+        )
+        one.set_defaults(func=_user_change, action=action)
     totp = user_sub.add_parser("totp", help="enrol an authenticator (prints its URI)")
     db_arg(totp)
     totp.add_argument("name", help="the account")
@@ -177,6 +192,43 @@ def _user_add(args: argparse.Namespace) -> int:
     finally:
         db.close()
     print(f"account {args.name} ({args.role}{': ' + args.scope if args.scope else ''}) saved")
+    return 0
+
+
+def _user_list(args: argparse.Namespace) -> int:
+    from cloud.web.accounts import account_rows
+
+    db = Database.open(args.db)
+    try:
+        require_current(db)
+        rows = account_rows(db, system_clock())
+    finally:
+        db.close()
+    for a in rows:
+        scope = " " + a.scope if a.scope else ""
+        print(f"{a.name}  {a.role}{scope}  totp {'on' if a.totp else 'off'}  {a.state}")
+    return 0
+
+
+def _user_change(args: argparse.Namespace) -> int:
+    from cloud.web.accounts import set_disabled, unlock
+
+    where = f"cloud web user {args.action}"
+    db = Database.open(args.db)
+    try:
+        require_current(db)
+        if args.action == "unlock":
+            unlock(db, args.name, by=args.by, now=utc_now_iso(), where=where)
+        else:
+            disabled = args.action == "disable"
+            set_disabled(db, args.name, disabled, by=args.by, now=utc_now_iso(), where=where)
+    finally:
+        db.close()
+    print(
+        f"account {args.name} {args.action}d"
+        if args.action != "unlock"
+        else f"account {args.name} unlocked"
+    )
     return 0
 
 

@@ -329,3 +329,150 @@ def test_only_an_admin_publishes_and_others_see_the_rollouts_of_their_stores(
     assert done.status_code == 200 and done.text.count("published catalog version") == 3
     assert office.versions() == [("store-1", 2), ("store-2", 2), ("store-3", 1)]
     assert [a for w, a, _ in office.audit() if a == "publish"] == ["publish"]
+
+
+def api_token(db_url: str, name: str, role: str, scope: str | None = None) -> str:
+    """A token made with the real `cloud web token add`."""
+    args = ["web", "token", "add", name, "--role", role, "--db", db_url]
+    status, out, err = cloud_cli(*args, *(["--scope", scope] if scope else []))
+    assert status == 0, err
+    return out.strip()
+
+
+def test_an_erp_previews_and_publishes_through_the_api(
+    tmp_path: Path, office: Office, broker: Mosquitto
+) -> None:
+    """Over real HTTP with an admin token: the preview is the CLI's text; a mistyped group
+    or store, a body that is no JSON and a config for a group are refused with the fix,
+    never published; publishing to a pilot reaches its box, signed by head office's key."""
+    sink = Sink()
+    box = Box(tmp_path / "store-1", broker.port, trusted_keys=office.trusted).start(sink=sink)
+    api = httpx.Client(
+        base_url=office.url + "/api/v1",
+        headers={"Authorization": f"Bearer {api_token(office.db_url, 'erp', 'admin')}"},
+        timeout=30,
+    )
+    body = CATALOG.read_bytes()
+    try:
+        preview = api.post("/publish/catalog/preview?group=north", content=body)
+        assert preview.status_code == 200, preview.text
+        status, cli, err = cloud_cli(
+            "publish", "catalog", str(CATALOG), "--group", "north", "--preview", *office_db(office)
+        )
+        assert status == 0, err
+        shown = preview.json()
+        assert shown["text"] == cli and shown["target"] == "group north"
+        assert [s["store"] for s in shown["stores"]] == list(STORES)
+        assert all(s["published"] is None for s in shown["stores"])
+        for query, says in (
+            ("group=nort", "unknown store group 'nort'"),
+            ("store=stor-1", "unknown store: stor-1"),
+            ("group=north&pilot=store-9", "pilot stores not in group north: store-9"),
+            ("store=store-1&group=north", "publish to one store or to one group"),
+        ):
+            for path in ("/publish/catalog", "/publish/catalog/preview"):
+                answer = api.post(f"{path}?{query}", content=body)
+                assert answer.status_code == 400, (path, query, answer.text)
+                assert says in answer.json()["what"] and answer.json()["fix"], answer.text
+        refused = api.post("/publish/catalog?store=store-1", content=b"{not json")
+        assert refused.status_code == 400 and "cannot read the catalog document" in refused.text
+        config = api.post("/publish/config?group=north", content=b"{}")
+        assert config.status_code == 400 and "not a group" in config.json()["what"]
+        assert api.post("/publish/orders?store=store-1", content=body).status_code == 400
+        assert office.versions() == []
+
+        done = api.post("/publish/catalog?group=north&pilot=store-1", content=body)
+        assert done.status_code == 200, done.text
+        assert done.json() == {
+            "kind": "catalog",
+            "target": "group north",
+            "rollout": 1,
+            "versions": [{"store": "store-1", "version": 1}],
+            "key": "ho-test",
+        }
+        assert eventually(lambda: sink.applied == [1])
+        assert office.versions() == [("store-1", 1)]
+        message = retained(broker.port, Topics(ROOT, "store-1", "_").catalog)
+        assert message is not None
+        office.trusted.verify(message, "test")
+        expected = read_document("catalog", CATALOG)
+        if "version" in expected:
+            expected["version"] = 1
+        assert message["document"] == expected
+        status, out, err = cloud_cli("rollout", "status", "1", "--json", *office_db(office))
+        assert status == 0, err
+        assert {r["store"]: r["version"] for r in json.loads(out)["stores"]} == {
+            "store-1": 1,
+            "store-2": None,
+            "store-3": None,
+        }
+        again = api.post("/publish/catalog/preview?store=store-1", content=body).json()
+        assert again["stores"][0]["published"] == 1
+    finally:
+        box.stop()
+    published = [(w, d) for w, a, d in office.audit() if a == "publish"]
+    assert published == [
+        (
+            "token:erp",
+            {
+                "kind": "catalog",
+                "target": "group north",
+                "box": None,
+                "pilot": ["store-1"],
+                "rollout": 1,
+                "versions": {"store-1": 1},
+                "key": "ho-test",
+                "via": "api",
+            },
+        )
+    ]
+    spec = httpx.get(office.url + "/api/v1/openapi.json", timeout=30).json()
+    for path in ("/api/v1/publish/{kind}", "/api/v1/publish/{kind}/preview"):
+        post = spec["paths"][path]["post"]
+        assert "requestBody" in post and {"400", "403"} <= set(post["responses"])
+
+
+def office_db(office: Office) -> tuple[str, str]:
+    return ("--db", office.db_url)
+
+
+def test_only_an_admin_token_publishes_through_the_api(office: Office) -> None:
+    """Store, regional and auditor tokens, a forged token, none, and an admin's browser
+    session (cookies never carry a POST to the API): 401 or 403, nothing published."""
+    body = CATALOG.read_bytes()
+    api = httpx.Client(base_url=office.url + "/api/v1", timeout=30)
+    for name, role, scope in (
+        ("erp-1", "store", "store-1"),
+        ("erp-south", "regional", "south"),
+        ("audit", "auditor", None),
+    ):
+        headers = {"Authorization": f"Bearer {api_token(office.db_url, name, role, scope)}"}
+        for path in ("/publish/catalog?store=store-1", "/publish/catalog/preview?store=store-1"):
+            answer = api.post(path, content=body, headers=headers)
+            assert answer.status_code == 403, (name, path, answer.text)
+            assert "lines" not in answer.text
+    for headers in ({}, {"Authorization": "Bearer sgt_forged"}):
+        answer = api.post("/publish/catalog?store=store-1", content=body, headers=headers)
+        assert answer.status_code == 401
+    admin, csrf = signed_in(office.url, "ada")
+    answer = admin.post(
+        "/api/v1/publish/catalog?store=store-1",
+        content=body,
+        headers={"X-CSRF-Token": csrf, "Content-Type": "application/json"},
+    )
+    assert answer.status_code == 401
+    assert office.versions() == []
+    assert [a for _, a, _ in office.audit() if a == "publish"] == []
+
+
+def test_without_a_signing_key_the_api_previews_and_refuses_to_publish(db_url: str) -> None:
+    assert cloud_cli("stores", "add", "store-1", "--db", db_url)[0] == 0
+    token = api_token(db_url, "erp", "admin")
+    with serving(create_app(db_url, clock=office_clock)) as base:
+        api = httpx.Client(
+            base_url=base + "/api/v1", headers={"Authorization": f"Bearer {token}"}, timeout=30
+        )
+        body = CATALOG.read_bytes()
+        assert api.post("/publish/catalog/preview?store=store-1", content=body).status_code == 200
+        off = api.post("/publish/catalog?store=store-1", content=body)
+        assert off.status_code == 409 and "Publishing is off" in off.json()["error"]

@@ -1,0 +1,171 @@
+"""`/accounts` in head office's pages: an admin lists the web accounts (role, scope, TOTP
+on or off, locked, disabled), adds one, changes its role and scope, disables or enables
+it, unlocks it after a lockout and gives it a new password.
+
+Every change is `cloud.web.accounts`' (the functions `cloud web user add` uses), with its
+checks: an unknown store or group is refused, the last admin is never disabled or demoted.
+Each is audited with the admin who made it. A password is always chosen by head office
+(`new_password`), shown once on the answer to that POST and never again: no admin types
+or picks one, so none is weak, reused or seen in a form's history, and none is stored or
+audited in the clear. Only an admin sees the page or changes anything: every other role
+gets 403, by page and by POST (after the CSRF check every POST has).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from starlette.datastructures import FormData
+from starlette.requests import Request
+from starlette.responses import RedirectResponse, Response
+from starlette.routing import Route
+
+from cloud.clock import Clock, iso
+from cloud.db import Database
+from cloud.stores import groups, known_stores
+from cloud.web.accounts import (
+    ROLES,
+    Account,
+    account_rows,
+    add_account,
+    new_password,
+    reset_password,
+    set_disabled,
+    set_role,
+    unlock,
+)
+from gateway.errors import StoregateError
+
+Page = Callable[..., Response]
+Who = Callable[[Request], Any]  # (session, account) or None
+Guard = Callable[[Callable[[Request, Any, Account], Response]], Callable[[Request], Response]]
+ADMINS_ONLY = "Only an admin manages accounts."
+WHERE = "/accounts"
+
+
+def _text(form: FormData, name: str) -> str:
+    value = form.get(name)
+    return value.strip() if isinstance(value, str) else ""
+
+
+def routes(
+    open_db: Callable[[], Database],
+    clock: Clock,
+    signed_in: Guard,
+    who: Who,
+    csrf_ok: Callable[[object, Any], bool],
+    page: Page,
+) -> list[Route]:
+    """`/accounts` and its POSTs, for `create_app`."""
+
+    def refuse(status: int, text: str, session: Any, account: Account | None) -> Response:
+        return page("message.html", status, text=text, account=account, csrf=session.csrf)
+
+    def list_page(session: Any, account: Account, status: int = 200, **extra: Any) -> Response:
+        db = open_db()
+        try:
+            rows = account_rows(db, clock())
+            stores, found = sorted(known_stores(db)), sorted(groups(db))
+        finally:
+            db.close()
+        return page(
+            "accounts.html",
+            status,
+            account=account,
+            csrf=session.csrf,
+            rows=rows,
+            roles=ROLES,
+            stores=stores,
+            groups=found,
+            error=extra.pop("error", None),
+            form=extra.pop("form", {}),
+            **extra,
+        )
+
+    def show(request: Request, session: Any, account: Account) -> Response:
+        if account.role != "admin":
+            return refuse(403, ADMINS_ONLY, session, account)
+        return list_page(session, account)
+
+    def admin_post(
+        change: Callable[[Database, Account, FormData, str], str | None],
+    ) -> Callable[[Request], Awaitable[Response]]:
+        """A POST only an admin makes: signed in, then the session's CSRF token, then the
+        role. `change` returns a password to show once, or None (back to the list)."""
+
+        async def endpoint(request: Request) -> Response:
+            found = who(request)
+            if found is None:
+                return RedirectResponse("/login", status_code=303)
+            session, account = found
+            form = await request.form()
+            if not csrf_ok(form.get("csrf"), session):
+                return refuse(403, "The form has expired: reload the page.", session, None)
+            if account.role != "admin":
+                return refuse(403, ADMINS_ONLY, session, account)
+            refused: str | None = None
+            password: str | None = None
+            db = open_db()
+            try:
+                password = change(db, account, form, iso(clock()))
+            except StoregateError as exc:
+                refused = exc.describe()
+            finally:
+                db.close()
+            if refused is not None:
+                again = dict(form) if request.url.path == "/accounts/add" else {}
+                return list_page(session, account, 400, error=refused, form=again)
+            if password is None:
+                return RedirectResponse("/accounts", status_code=303)
+            return page(
+                "account_password.html",
+                account=account,
+                csrf=session.csrf,
+                for_account=_text(form, "name"),
+                password=password,
+            )
+
+        return endpoint
+
+    def add(db: Database, admin: Account, form: FormData, now: str) -> str | None:
+        password = new_password()
+        name, role, scope = _text(form, "name"), _text(form, "role"), _text(form, "scope")
+        add_account(
+            db, name, role, scope, password, by=admin.name, now=now, replace=False, where=WHERE
+        )
+        return password
+
+    def role(db: Database, admin: Account, form: FormData, now: str) -> str | None:
+        name = _text(form, "name")
+        set_role(
+            db, name, _text(form, "role"), _text(form, "scope"), by=admin.name, now=now, where=WHERE
+        )
+        return None
+
+    def disable(db: Database, admin: Account, form: FormData, now: str) -> str | None:
+        set_disabled(db, _text(form, "name"), True, by=admin.name, now=now, where=WHERE)
+        return None
+
+    def enable(db: Database, admin: Account, form: FormData, now: str) -> str | None:
+        set_disabled(db, _text(form, "name"), False, by=admin.name, now=now, where=WHERE)
+        return None
+
+    def unlocked(db: Database, admin: Account, form: FormData, now: str) -> str | None:
+        unlock(db, _text(form, "name"), by=admin.name, now=now, where=WHERE)
+        return None
+
+    def password(db: Database, admin: Account, form: FormData, now: str) -> str | None:
+        fresh = new_password()
+        reset_password(db, _text(form, "name"), fresh, by=admin.name, now=now, where=WHERE)
+        return fresh
+
+    return [
+        Route("/accounts", signed_in(show), methods=["GET"]),
+        Route("/accounts/add", admin_post(add), methods=["POST"]),
+        Route("/accounts/role", admin_post(role), methods=["POST"]),
+        Route("/accounts/disable", admin_post(disable), methods=["POST"]),
+        Route("/accounts/enable", admin_post(enable), methods=["POST"]),
+        Route("/accounts/unlock", admin_post(unlocked), methods=["POST"]),
+        Route("/accounts/password", admin_post(password), methods=["POST"]),
+    ]
