@@ -36,10 +36,17 @@ from cloud.clock import Clock, iso
 from cloud.db import Database
 from cloud.fleet import fleet
 from cloud.publish import parse_document
-from cloud.rollout import preview_text, previews, publish
+from cloud.rollout import preview_text, previews
 from cloud.sales import Period, load
 from cloud.web.accounts import ROLES, Account, audit, visible_stores
-from cloud.web.publish_page import MAX_UPLOAD, OFF, Draft, Publisher, checked_draft
+from cloud.web.publish_page import (
+    MAX_UPLOAD,
+    OFF,
+    Draft,
+    Publisher,
+    checked_draft,
+    publish_draft,
+)
 from cloud.web.views import visible_alerts
 from gateway.errors import StoregateError, UsageError
 
@@ -286,36 +293,7 @@ def routes(
         draft = draft_of(request, db, body)
         if publisher is None:
             return JSONResponse({"error": OFF}, status_code=409)
-        done = publish(
-            db,
-            broker=publisher.broker,
-            root=publisher.root,
-            kind=draft.kind,
-            document=draft.document,
-            stores=draft.stores,
-            group=draft.group or None,
-            pilot=draft.pilots,
-            box=draft.box or None,
-            key=publisher.key,
-            clock=clock,
-        )
-        with db.transaction():
-            audit(
-                db,
-                account.name,
-                "publish",
-                {
-                    "kind": draft.kind,
-                    "target": draft.target,
-                    "box": draft.box or None,
-                    "pilot": draft.pilots,
-                    "rollout": done.rollout,
-                    "versions": dict(done.versions),
-                    "key": publisher.key.key_id,
-                    "via": "api",
-                },
-                iso(clock()),
-            )
+        done = publish_draft(db, draft, publisher, account.name, clock, via="api")
         return JSONResponse(
             {
                 "kind": draft.kind,

@@ -33,6 +33,7 @@ from cloud.ingest import BrokerOptions
 from cloud.publish import SigningKey, check_document, parse_document
 from cloud.rollout import (
     KINDS,
+    Published,
     StorePreview,
     check_target,
     choose_pilot,
@@ -96,6 +97,45 @@ def checked_draft(db: Database, draft: Draft, root: str) -> Draft:
     draft.stores = target_stores(db, draft.kind, draft.store or None, draft.group or None)
     draft.pilots = choose_pilot(draft.group or None, draft.stores, pilot_list(draft.pilot))
     return draft
+
+
+def publish_draft(
+    db: Database,
+    draft: Draft,
+    publisher: Publisher,
+    by: str,
+    clock: Clock,
+    via: str | None = None,
+) -> Published:
+    """Sign and send a checked draft (`cloud.rollout.publish`, what `cloud publish` runs)
+    and audit it under `by`; the page and the API publish through here (`via`: "api")."""
+    done = publish(
+        db,
+        broker=publisher.broker,
+        root=publisher.root,
+        kind=draft.kind,
+        document=draft.document,
+        stores=draft.stores,
+        group=draft.group or None,
+        pilot=draft.pilots,
+        box=draft.box or None,
+        key=publisher.key,
+        clock=clock,
+    )
+    detail: dict[str, Any] = {
+        "kind": draft.kind,
+        "target": draft.target,
+        "box": draft.box or None,
+        "pilot": draft.pilots,
+        "rollout": done.rollout,
+        "versions": dict(done.versions),
+        "key": publisher.key.key_id,
+    }
+    if via is not None:
+        detail["via"] = via
+    with db.transaction():
+        audit(db, by, "publish", detail, iso(clock()))
+    return done
 
 
 def routes(
@@ -222,35 +262,7 @@ def routes(
                 draft.kind, _text(form, "document").encode(), toml=False, where=draft.source
             )
             checked_draft(db, draft, root)
-            done = publish(
-                db,
-                broker=publisher.broker,
-                root=publisher.root,
-                kind=draft.kind,
-                document=draft.document,
-                stores=draft.stores,
-                group=draft.group or None,
-                pilot=draft.pilots,
-                box=draft.box or None,
-                key=publisher.key,
-                clock=clock,
-            )
-            with db.transaction():
-                audit(
-                    db,
-                    account.name,
-                    "publish",
-                    {
-                        "kind": draft.kind,
-                        "target": draft.target,
-                        "box": draft.box or None,
-                        "pilot": draft.pilots,
-                        "rollout": done.rollout,
-                        "versions": dict(done.versions),
-                        "key": publisher.key.key_id,
-                    },
-                    iso(clock()),
-                )
+            done = publish_draft(db, draft, publisher, account.name, clock)
         except StoregateError as exc:
             return form_page(session, account, 400, error=exc.describe(), draft=draft)
         finally:
