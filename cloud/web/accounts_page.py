@@ -35,18 +35,11 @@ from cloud.web.accounts import (
     set_role,
     unlock,
 )
+from cloud.web.routing import Guard, Page, Who, form_text
 from gateway.errors import StoregateError
 
-Page = Callable[..., Response]
-Who = Callable[[Request], Any]  # (session, account) or None
-Guard = Callable[[Callable[[Request, Any, Account], Response]], Callable[[Request], Response]]
 ADMINS_ONLY = "Only an admin manages accounts."
 WHERE = "/accounts"
-
-
-def _text(form: FormData, name: str) -> str:
-    value = form.get(name)
-    return value.strip() if isinstance(value, str) else ""
 
 
 def routes(
@@ -122,7 +115,7 @@ def routes(
                 "account_password.html",
                 account=account,
                 csrf=session.csrf,
-                for_account=_text(form, "name"),
+                for_account=form_text(form, "name"),
                 password=password,
             )
 
@@ -130,34 +123,44 @@ def routes(
 
     def add(db: Database, admin: Account, form: FormData, now: str) -> str | None:
         password = new_password()
-        name, role, scope = _text(form, "name"), _text(form, "role"), _text(form, "scope")
+        name, role, scope = (
+            form_text(form, "name"),
+            form_text(form, "role"),
+            form_text(form, "scope"),
+        )
         add_account(
             db, name, role, scope, password, by=admin.name, now=now, replace=False, where=WHERE
         )
         return password
 
     def role(db: Database, admin: Account, form: FormData, now: str) -> str | None:
-        name = _text(form, "name")
+        name = form_text(form, "name")
         set_role(
-            db, name, _text(form, "role"), _text(form, "scope"), by=admin.name, now=now, where=WHERE
+            db,
+            name,
+            form_text(form, "role"),
+            form_text(form, "scope"),
+            by=admin.name,
+            now=now,
+            where=WHERE,
         )
         return None
 
     def disable(db: Database, admin: Account, form: FormData, now: str) -> str | None:
-        set_disabled(db, _text(form, "name"), True, by=admin.name, now=now, where=WHERE)
+        set_disabled(db, form_text(form, "name"), True, by=admin.name, now=now, where=WHERE)
         return None
 
     def enable(db: Database, admin: Account, form: FormData, now: str) -> str | None:
-        set_disabled(db, _text(form, "name"), False, by=admin.name, now=now, where=WHERE)
+        set_disabled(db, form_text(form, "name"), False, by=admin.name, now=now, where=WHERE)
         return None
 
     def unlocked(db: Database, admin: Account, form: FormData, now: str) -> str | None:
-        unlock(db, _text(form, "name"), by=admin.name, now=now, where=WHERE)
+        unlock(db, form_text(form, "name"), by=admin.name, now=now, where=WHERE)
         return None
 
     def password(db: Database, admin: Account, form: FormData, now: str) -> str | None:
         fresh = new_password()
-        reset_password(db, _text(form, "name"), fresh, by=admin.name, now=now, where=WHERE)
+        reset_password(db, form_text(form, "name"), fresh, by=admin.name, now=now, where=WHERE)
         return fresh
 
     return [

@@ -46,11 +46,9 @@ from cloud.rollout import (
 )
 from cloud.stores import groups, known_stores, load_rollout, rollouts, status_rows
 from cloud.web.accounts import Account, audit, visible_stores
+from cloud.web.routing import Guard, Page, Who, form_text
 from gateway.errors import StoregateError, UsageError
 
-Page = Callable[..., Response]
-Who = Callable[[Request], Any]  # (session, account) or None
-Guard = Callable[[Callable[[Request, Any, Account], Response]], Callable[[Request], Response]]
 MAX_UPLOAD = 16 * 2**20  # bytes: a catalog of many thousand products fits
 
 
@@ -82,11 +80,6 @@ class Draft:
     @property
     def target(self) -> str:
         return f"group {self.group}" if self.group else f"store {self.store}"
-
-
-def _text(form: FormData, name: str) -> str:
-    value = form.get(name)
-    return value.strip() if isinstance(value, str) else ""
 
 
 def checked_draft(db: Database, draft: Draft, root: str) -> Draft:
@@ -202,11 +195,11 @@ def routes(
     ) -> Response:
         upload = form.get("file")
         draft = Draft(
-            _text(form, "kind"),
-            _text(form, "store"),
-            _text(form, "group"),
-            _text(form, "pilot"),
-            _text(form, "box"),
+            form_text(form, "kind"),
+            form_text(form, "store"),
+            form_text(form, "group"),
+            form_text(form, "pilot"),
+            form_text(form, "box"),
             "the uploaded document",
         )
         if not isinstance(upload, UploadFile) or not upload.filename:
@@ -247,19 +240,19 @@ def routes(
         request: Request, session: Any, account: Account, form: FormData
     ) -> Response:
         draft = Draft(
-            _text(form, "kind"),
-            _text(form, "store"),
-            _text(form, "group"),
-            _text(form, "pilot"),
-            _text(form, "box"),
-            _text(form, "source") or "the previewed document",
+            form_text(form, "kind"),
+            form_text(form, "store"),
+            form_text(form, "group"),
+            form_text(form, "pilot"),
+            form_text(form, "box"),
+            form_text(form, "source") or "the previewed document",
         )
         if publisher is None:
             return form_page(session, account, 409, error=OFF, draft=draft)
         db = open_db()
         try:
             draft.document = parse_document(
-                draft.kind, _text(form, "document").encode(), toml=False, where=draft.source
+                draft.kind, form_text(form, "document").encode(), toml=False, where=draft.source
             )
             checked_draft(db, draft, root)
             done = publish_draft(db, draft, publisher, account.name, clock)

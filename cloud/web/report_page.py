@@ -33,6 +33,7 @@ from cloud.payments_cli import payments_table
 from cloud.reports_cli import GROUPINGS, LIMITS, MIN_CONFIDENCE, MIN_SUPPORT, REPORTS, build_table
 from cloud.sales import Period, load
 from cloud.web.accounts import Account, visible_stores
+from cloud.web.routing import Guard, Page
 from gateway.errors import StoregateError, UsageError
 
 # Every report of the CLI and its `--by` choices (the default first), read from its table.
@@ -216,9 +217,6 @@ MEDIA = {
     ".xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
     ".png": "image/png",
 }
-
-Page = Callable[..., Response]
-Guard = Callable[[Callable[[Request, Any, Account], Response]], Callable[[Request], Response]]
 
 
 def routes(

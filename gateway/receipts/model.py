@@ -20,9 +20,8 @@ from gateway.i18n import CatalogNames, Translate, adjustment_label, product_name
 from gateway.journal import JournalRecord
 from gateway.lane import drawer
 from gateway.lane.records import RefundBody, SaleBody, SaleLine, TaxLine, Tender
-from gateway.receipts.text import deposit_text
+from gateway.receipts.text import LINE_ADJUSTMENTS, deposit_text
 
-LINE_ADJUSTMENTS = ("member_price", "promotion", "override", "reduced")
 REFUND_POINTS = ("points_returned", "points_reversed")
 
 
