@@ -1751,10 +1751,14 @@ def basket_result(
     by_class: dict[str, list[Decimal]],
     total: Decimal,
     notices: tuple[str, ...],
+    deposits: Decimal | None = None,
+    empties: Decimal | None = None,
 ) -> PricedBasket:
     """The priced basket from its result lines and what the ledger wrote down (also made by
     pricing per scan): `by_class` is each tax class's [tax, gross] of its lines, `mo` the
-    抹零 shared over them, `total` what the lines' totals add up to."""
+    抹零 shared over them, `total` what the lines' totals add up to; `deposits` and
+    `empties` their sums when the caller knows them (pricing per scan: zero, it prices no
+    basket with a deposit or an empties line), else added up here."""
     money = catalog.money
     return PricedBasket(
         currency=money.currency,
@@ -1773,8 +1777,12 @@ def basket_result(
         coupons=tuple(basket.coupons),
         notices=notices,
         promotions=ledger.promotions(),
-        deposits=sum([line.deposit for line in lines], ZERO),
-        empties=sum([line.total for line in lines if is_empties(line)], ZERO),
+        deposits=sum([line.deposit for line in lines], ZERO) if deposits is None else deposits,
+        empties=(
+            sum([line.total for line in lines if is_empties(line)], ZERO)
+            if empties is None
+            else empties
+        ),
     )
 
 

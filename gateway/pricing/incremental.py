@@ -47,6 +47,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
+from itertools import compress, repeat
+from operator import attrgetter, eq, is_not, mul, ne, sub
 
 from gateway.catalog.catalog import Catalog
 from gateway.catalog.document import DEPOSIT_FLAG, QuantityTiers
@@ -80,6 +82,8 @@ from gateway.pricing.engine import (
 from gateway.pricing.result import Adjustment, PricedBasket, PricedLine
 
 _TIED = (*_UNIT_PROMOTIONS, QuantityTiers)  # per-unit kinds that may tie lines together
+_TAX_CLASS = attrgetter("tax_class")
+_LIST_AMOUNT = attrgetter("list_amount")
 
 # what a part gave, per promotion, in the order the engine gave it: (promotion id, name,
 # discount, the lines' indexes in the basket, a set promotion?)
@@ -125,11 +129,10 @@ class _Ends:
     """How steps 3 to 5 ended, line by line, for the next pricing to re-use.
 
     `header` names the thresholds that gave (id and the discount, as their lines' shares
-    say it) in order; `shares[i]` is line i's share of each of them in minor units (empty
-    for a line no threshold counts), `priced[i]` its result line and `tax[i]`, `total[i]`
+    say it) in order; `shares[k][i]` is line i's share of threshold k in minor units (0
+    for a line it does not count), `priced[i]` its result line and `tax[i]`, `total[i]`
     its tax and total in minor units. `open[i]` says whether a threshold may count line i
-    and `minor[i]` is its amount after step 2 in minor units (None: not a plain amount in
-    the currency, so steps 3 to 5 are worked out in full)."""
+    and `minor[i]` is its amount after step 2 in minor units."""
 
     header: tuple[tuple[str, str], ...]
     shares: tuple[tuple[int, ...], ...]
@@ -137,7 +140,7 @@ class _Ends:
     tax: tuple[int, ...]
     total: tuple[int, ...]
     open: tuple[bool, ...]
-    minor: tuple[int | None, ...]
+    minor: tuple[int, ...]
 
 
 EMPTY = PricingMemo()
@@ -435,63 +438,58 @@ def _finish_per_scan(
     places = money.decimals
     ends = old.ends
     same = old.templates if ends is not None else ()
-    known = len(same)
-    # what each line brings to the thresholds and the totals: re-used for the same template
-    is_open: list[bool] = []
-    minors: list[int | None] = []
-    for i, template in enumerate(templates):
-        if i < known and same[i] is template:
-            assert ends is not None
-            is_open.append(ends.open[i])
-            minor = ends.minor[i]
-        else:
-            amount = template.amount
-            minor = _minor_units(amount, places)
-            if minor is not None and (amount < 0 or amount.as_tuple().exponent != -places):
-                minor = None
-            is_open.append(
-                not template.exclusive
-                and "no_discount" not in template.product.flags
-                and amount > 0
-            )
-        if minor is None:
+    known = min(len(same), count)
+    # the lines whose template is not the memo's (their part was worked out again, or they
+    # are new): only these are looked at again; the others bring what they brought before
+    fresh = [*compress(range(known), map(is_not, templates, same)), *range(known, count)]
+    if known:
+        assert ends is not None
+        is_open = [*ends.open[:known], *repeat(False, count - known)]
+        minors = [*ends.minor[:known], *repeat(0, count - known)]
+    else:
+        is_open, minors = [False] * count, [0] * count
+    for i in fresh:
+        template = templates[i]
+        amount = template.amount
+        minor = _minor_units(amount, places)
+        if minor is None or amount < 0 or amount.as_tuple().exponent != -places:
             return None
-        minors.append(minor)
+        minors[i] = minor
+        is_open[i] = (
+            not template.exclusive and "no_discount" not in template.product.flags and amount > 0
+        )
     shares = _Shares(places)
     thresholds = _thresholds_per_scan(catalog, active, is_open, minors, shares)
     if thresholds is None:
         return None
-    header, by_line, gave = thresholds
-    old_shares: tuple[tuple[int, ...], ...] = ()
-    old_priced: tuple[PricedLine, ...] = ()
-    old_tax: tuple[int, ...] = ()
-    old_total: tuple[int, ...] = ()
+    header, columns, gave = thresholds
     if ends is not None and ends.header == header:
-        old_shares, old_priced, old_tax, old_total = ends.shares, ends.priced, ends.tax, ends.total
+        # a line with the memo's template and the memo's shares keeps its result
+        redo = set(fresh)
+        for column, was in zip(columns, ends.shares, strict=True):
+            redo.update(compress(range(known), map(ne, column, was)))
+        priced = list(ends.priced[:known])
+        taxes = list(ends.tax[:known])
+        totals = list(ends.total[:known])
     else:
+        redo = set(range(count))
         known = 0
-    priced: list[PricedLine] = []
-    taxes: list[int] = []
-    totals: list[int] = []
+        priced, taxes, totals = [], [], []
     made: dict[tuple[int, int], Adjustment] = {}  # (threshold, share) -> its adjustment
     counts: dict[int, Decimal] = {}
     labels = [
         (promo_id, name, said) for (promo_id, name, *_), (_, said) in zip(gave, header, strict=True)
     ]
     mode = money.tax_rounding.decimal_mode
-    for i, template in enumerate(templates):
-        own = by_line[i]
-        if i < known and same[i] is template and old_shares[i] == own:
-            priced.append(old_priced[i])
-            taxes.append(old_tax[i])
-            totals.append(old_total[i])
-            continue
-        line, tax_units, total_units = _finished_line(
-            template, minors[i], own, labels, shares, made, counts, mode
-        )
-        priced.append(line)
-        taxes.append(tax_units)
-        totals.append(total_units)
+    for i in sorted(redo):  # (the new lines, from `known` on, in order: appended)
+        own = tuple([column[i] for column in columns])
+        done = _finished_line(templates[i], minors[i], own, labels, shares, made, counts, mode)
+        if i < known:
+            priced[i], taxes[i], totals[i] = done
+        else:
+            priced.append(done[0])
+            taxes.append(done[1])
+            totals.append(done[2])
     grand = shares.amount_of(sum(totals))
     mo = money.moling_off(grand)
     if mo:
@@ -502,7 +500,7 @@ def _finish_per_scan(
         ledger.spends[promo_id] = spend
     ends_now = _Ends(
         header,
-        tuple(by_line),
+        tuple([tuple(column) for column in columns]),
         tuple(priced),
         tuple(taxes),
         tuple(totals),
@@ -520,25 +518,32 @@ def _thresholds_per_scan(
     catalog: Catalog,
     active: set[str],
     is_open: list[bool],
-    minors: list[int | None],
+    minors: list[int],
     shares: _Shares,
-) -> tuple[tuple[tuple[str, str], ...], list[tuple[int, ...]], list[_Gave]] | None:
+) -> tuple[tuple[tuple[str, str], ...], list[list[int]], list[_Gave]] | None:
     """Step 3 as `engine._apply_basket_promotions` and `engine._thresholds_in_minor_units`
     work it out when every threshold counts every item: the thresholds that gave (id and
-    what their shares say), each line's shares of them in minor units, and what each gave.
-    None when a threshold counts only some items or leaves a line costing nothing before
-    the next one (the engine's own steps then run)."""
+    what their shares say), for each of them every line's share in minor units (0 for a
+    line it does not count), and what each gave. None when a threshold counts only some
+    items or leaves a line costing nothing before the next one (the engine's own steps
+    then run).
+
+    The shares are worked out over every line at once, a line no threshold counts
+    weighing nothing: the same shares as over the counted lines alone, since such a line's
+    floor and remainder are 0 and the largest-remainder rule never gives a leftover unit
+    to a remainder of 0 (the leftover units are the remainders' sum over the total
+    weight, so more remainders than leftover units are above 0)."""
     promos = [p for p in catalog.basket_promotions if p.id in active]
-    count = len(minors)
     if not promos:
-        return (), [()] * count, []
+        return (), [], []
     if not all(p.target.all_items for p in promos):
         return None
-    places = shares.places
-    own = [i for i in range(count) if is_open[i]]
-    if not own:
+    counted = sum(is_open)
+    if not counted:
         return None
-    cents: list[int] = [minors[i] for i in own]  # type: ignore[misc]  # None ruled out
+    places = shares.places
+    closed = len(minors) - counted  # lines no threshold counts: each weighs 0
+    cents = list(map(mul, minors, is_open))
     spend = shares.amount_of(sum(cents))  # (each amount has the currency's exponent)
     chosen = [p for p in promos if p.stackable]
     single = [p for p in promos if not p.stackable]
@@ -552,7 +557,7 @@ def _thresholds_per_scan(
     gave: list[_Gave] = []
     for promo in sorted(chosen, key=lambda p: (p.priority, p.id)):
         if columns:
-            if 0 in cents:
+            if cents.count(0) > closed:
                 return None  # a line costs nothing now: the next threshold counts fewer
             spend = shares.amount_of(sum(cents))
         discount = _threshold_discount(promo, spend, places)
@@ -565,14 +570,10 @@ def _thresholds_per_scan(
             continue
         header.append((promo.id, threshold_detail(discount)))
         columns.append(floors)
-        cents = [c - f for c, f in zip(cents, floors, strict=True)]
-        indexes = [i for i, f in zip(own, floors, strict=True) if f]
+        cents = list(map(sub, cents, floors))
+        indexes = list(compress(range(len(floors)), floors))
         gave.append((promo.id, promo.name, shares.amount_of(taken), indexes, spend))
-    by_line: list[tuple[int, ...]] = [()] * count
-    if columns:
-        for i, line_shares in zip(own, zip(*columns, strict=True), strict=True):
-            by_line[i] = line_shares
-    return tuple(header), by_line, gave
+    return tuple(header), columns, gave
 
 
 def _finished_line(
@@ -644,17 +645,21 @@ def _basket_per_scan(
     """The priced basket from its result lines, as `engine._finish` sums them up (every
     tax and total here has the currency's exponent, so sums of minor units are the same
     amounts)."""
-    by_class: dict[str, list[int]] = {}  # tax class -> [tax, gross] of its lines
-    for line, tax, gross in zip(ends.priced, ends.tax, ends.total, strict=True):
-        sums = by_class.get(line.tax_class)
-        if sums is None:
-            by_class[line.tax_class] = [tax, gross]
-        else:
-            sums[0] += tax
-            sums[1] += gross
     amount_of = shares.amount_of
-    classes = {t: [amount_of(tax), amount_of(gross)] for t, (tax, gross) in by_class.items()}
-    total = amount_of(sum(ends.total))
-    list_total = sum([template.list_amount for template in templates], ZERO)
-    # (no coupon: `coupon_notices` has nothing to say)
-    return basket_result(basket, catalog, ends.priced, list_total, ledger, mo, classes, total, ())
+    taxes, totals = ends.tax, ends.total
+    of_class = list(map(_TAX_CLASS, ends.priced))
+    kinds = set(of_class)
+    classes: dict[str, list[Decimal]] = {}
+    for tax_class in kinds:  # (a few classes: sums in C, not a walk of the lines)
+        if len(kinds) == 1:
+            tax, gross = sum(taxes), sum(totals)
+        else:
+            tax = sum(compress(taxes, map(eq, of_class, repeat(tax_class))))
+            gross = sum(compress(totals, map(eq, of_class, repeat(tax_class))))
+        classes[tax_class] = [amount_of(tax), amount_of(gross)]
+    total = amount_of(sum(totals))
+    list_total = sum(map(_LIST_AMOUNT, templates), ZERO)
+    # (no coupon: `coupon_notices` has nothing to say; no deposit, no empties line)
+    return basket_result(
+        basket, catalog, ends.priced, list_total, ledger, mo, classes, total, (), ZERO, ZERO
+    )
