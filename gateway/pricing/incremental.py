@@ -46,7 +46,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from decimal import Decimal
+from decimal import ROUND_DOWN, ROUND_HALF_EVEN, ROUND_HALF_UP, ROUND_UP, Decimal, getcontext
 from itertools import compress, repeat
 from operator import attrgetter, eq, is_not, mul, ne, sub
 
@@ -122,6 +122,11 @@ class PricingMemo:
     parts: dict[tuple[int, ...], _Part] = field(default_factory=dict)
     templates: tuple[_Line, ...] = ()
     ends: _Ends | None = None
+    # the parts of the lines that are a part of their own, in line order, their item
+    # adjustments' amounts in that order, and the other lines (tied to others) in order
+    alone: dict[tuple[int, ...], _Part] = field(default_factory=dict)
+    alone_item: tuple[Decimal, ...] = ()
+    tied: tuple[int, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -173,9 +178,22 @@ def price_scan(
     item = ledger.item
     tied: list[int] = []  # the lines of parts of more than one line, worked out below
     alone: list[int] = []  # lines that are a part of their own, with no result to re-use
+    if known and known <= count and basket.lines[:known] == old_lines:
+        # the memo's basket with lines added after it (the usual scan): its lines, links
+        # and the parts of its lines alone are taken whole, without a walk of its lines
+        listed = list(old_listed)
+        links = list(old_links)
+        done.update(old.alone)
+        item.extend(old.alone_item)
+        work[:known] = old.templates
+        tied.extend(old.tied)
+        start = known
+    else:
+        start = 0
     # step 1, line by line in order (so the first line that cannot be priced is the one
     # named, as in `price_basket`); a line tied to no other is a part of its own
-    for i, source in enumerate(basket.lines):
+    for i in range(start, count):
+        source = basket.lines[i]
         if i < known and (old_lines[i] is source or old_lines[i] == source):
             listed.append(old_listed[i])
             own = old_links[i]
@@ -222,6 +240,9 @@ def price_scan(
         done[(template.index,)] = part
         work[template.index] = template
         item.extend(part.item)
+    # the parts of lines alone, in line order (as the next scan's walk would find them)
+    lone = dict(done) if start else dict(sorted(done.items()))  # (added lines come after)
+    lone_item = tuple(item)
     # the other parts: lines tied by a promotion they carry, through each other
     owner: dict[str, list[int]] = {}  # a link -> the part (a shared list of indexes) it is in
     for i in tied:
@@ -299,6 +320,9 @@ def price_scan(
         done,
         templates,
         None if finished is None else ends,
+        lone,
+        lone_item,
+        tuple(tied),
     )
 
 
@@ -481,9 +505,12 @@ def _finish_per_scan(
         (promo_id, name, said) for (promo_id, name, *_), (_, said) in zip(gave, header, strict=True)
     ]
     mode = money.tax_rounding.decimal_mode
+    integer = getcontext().prec >= 28  # (what `_tax_units` counts on, else Decimal)
     for i in sorted(redo):  # (the new lines, from `known` on, in order: appended)
         own = tuple([column[i] for column in columns])
-        done = _finished_line(templates[i], minors[i], own, labels, shares, made, counts, mode)
+        done = _finished_line(
+            templates[i], minors[i], own, labels, shares, made, counts, mode, integer
+        )
         if i < known:
             priced[i], taxes[i], totals[i] = done
         else:
@@ -578,59 +605,95 @@ def _thresholds_per_scan(
 
 def _finished_line(
     template: _Line,
-    minor: int | None,
+    minor: int,
     own: tuple[int, ...],
     labels: list[tuple[str, str, str]],
     shares: _Shares,
     made: dict[tuple[int, int], Adjustment],
     counts: dict[int, Decimal],
     mode: str,
+    integer: bool,
 ) -> tuple[PricedLine, int, int]:
     """Steps 3 to 5 for one line, as the engine works them out: its shares of the
     thresholds (`own`, in the order of `labels`: id, name, what a share says), then tax
     and total (rounded by `mode`, the catalog's `tax_rounding`). `minor`: the line's
     amount after step 2 in minor units. Returns the result line with its tax and total in
-    minor units."""
+    minor units; `integer`: tax may be worked out in minor units (`_tax_units`)."""
     adjustments = list(template.adjustments)
-    amount = template.amount
     taken = 0
-    if own:
-        for k, units in enumerate(own):
-            if units:
-                adjustment = made.get((k, units))
-                if adjustment is None:
-                    promo_id, name, said = labels[k]
-                    adjustment = made[(k, units)] = Adjustment(
-                        "basket", shares.discount[units], name, promo_id, said
-                    )
-                adjustments.append(adjustment)
-                taken += units
-        if taken:
-            amount = amount - shares.amount_of(taken)
+    for k, units in enumerate(own):
+        if units:
+            adjustment = made.get((k, units))
+            if adjustment is None:
+                promo_id, name, said = labels[k]
+                adjustment = made[(k, units)] = Adjustment(
+                    "basket", shares.discount[units], name, promo_id, said
+                )
+            adjustments.append(adjustment)
+            taken += units
     tax_class = template.tax
-    rate = tax_class.rate
-    cent = shares.unit
-    if tax_class.inclusive:
-        total = amount
-        tax = (total * rate / (HUNDRED + rate)).quantize(cent, mode)
-        line_amount = total
-    else:
-        total = amount + (amount * rate / HUNDRED).quantize(cent, mode)
-        tax = total - amount
-        line_amount = total - tax
+    inclusive = tax_class.inclusive
+    net = minor - taken  # the line's amount after its shares, in minor units
+    tax_units = _tax_units(net, tax_class.rate, inclusive, mode) if integer else None
+    amount_of = shares.amount_of
+    if tax_units is not None:  # (each amount has the currency's exponent, as the engine's)
+        if inclusive:
+            total_units = net
+            line_amount = total = amount_of(net)
+            tax = amount_of(tax_units)
+        else:
+            total_units = net + tax_units
+            line_amount, tax, total = amount_of(net), amount_of(tax_units), amount_of(total_units)
+    else:  # the engine's own formulas, in Decimal
+        amount = template.amount - amount_of(taken) if taken else template.amount
+        rate, cent = tax_class.rate, shares.unit
+        if inclusive:
+            total = amount
+            tax = (total * rate / (HUNDRED + rate)).quantize(cent, mode)
+            line_amount = total
+        else:
+            total = amount + (amount * rate / HUNDRED).quantize(cent, mode)
+            tax = total - amount
+            line_amount = total - tax
+        tax_units = _minor_units(tax, shares.places)  # type: ignore[assignment]  # a cent's
+        total_units = _minor_units(total, shares.places)  # type: ignore[assignment]  # exponent
     count = template.count
     if count is None:
         quantity = template.source.weight or Decimal(1)
     else:
         quantity = counts.get(count) or counts.setdefault(count, Decimal(count))
     line = _priced_line(template, tuple(adjustments), quantity, line_amount, tax, total)
-    places = shares.places
-    tax_units: int = _minor_units(tax, places)  # type: ignore[assignment]  # in the currency
-    if tax_class.inclusive:
-        assert minor is not None
-        return line, tax_units, minor - taken
-    total_units: int = _minor_units(total, places)  # type: ignore[assignment]  # as the tax
     return line, tax_units, total_units
+
+
+_ROUND_UP_IF = {  # rounding mode -> does (quotient, twice the rest, divisor) round up?
+    ROUND_DOWN: lambda whole, twice, divisor: False,
+    ROUND_UP: lambda whole, twice, divisor: True,
+    ROUND_HALF_UP: lambda whole, twice, divisor: twice >= divisor,
+    ROUND_HALF_EVEN: lambda whole, twice, divisor: (
+        twice > divisor or (twice == divisor and whole % 2 == 1)
+    ),
+}
+
+
+def _tax_units(units: int, rate: Decimal, inclusive: bool, mode: str) -> int | None:
+    """The tax in minor units of an amount of `units` minor units (0 or more; a gross
+    amount when `inclusive`, else the net), rounded by `mode`, as the engine's Decimal
+    formula gives it: `units x rate / (100 + rate)` (inclusive) or `units x rate / 100`,
+    rounded to a whole minor unit, here on exact integers. None where the two could
+    differ, for the engine's formulas to run: a mode not listed, a rate below 0, or
+    amounts so large that the 28 digits Decimal divides to could move a rounding (a
+    quotient of a divisor under 10^10 is at least 1/divisor from any rounding point it is
+    not on, far more than 28 digits of an amount under 10^15 minor units can err)."""
+    round_up_if = _ROUND_UP_IF.get(mode)
+    numerator, denominator = rate.as_integer_ratio()
+    divisor = 100 * denominator + (numerator if inclusive else 0)
+    if round_up_if is None or numerator < 0 or units >= 10**15 or divisor >= 10**10:
+        return None
+    whole, rest = divmod(units * numerator, divisor)
+    if rest and round_up_if(whole, 2 * rest, divisor):
+        return whole + 1
+    return whole
 
 
 def _basket_per_scan(
