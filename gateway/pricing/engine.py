@@ -1193,15 +1193,21 @@ class _Shares:
         if not units or total < 0 or None in units:
             return None
         whole: Sequence[int] = units  # type: ignore[assignment]  # None was ruled out
-        units_total = int((total / self.unit).to_integral_value(rounding=ROUND_HALF_UP))
         if not any(whole):
             whole = [1] * len(whole)
-        floors = largest_remainder(units_total, whole)
+        floors = self.split_whole(total, whole)
         amount = self.amount
         for f in set(floors).difference(amount):
             amount[f] = share = Decimal(f) * self.unit
             self.discount[f] = -share
         return floors
+
+    def split_whole(self, total: Decimal, units: Sequence[int]) -> list[int]:
+        """`split` for weights known to be whole minor units, some above 0, and `total` 0 or
+        more, without making every share's amount (pricing per scan makes only those it
+        needs, with `amount_of`)."""
+        units_total = int((total / self.unit).to_integral_value(rounding=ROUND_HALF_UP))
+        return largest_remainder(units_total, units)
 
     def amount_of(self, units: int) -> Decimal:
         """`units` minor units as an amount: `Decimal(units) * quantum(places)`."""

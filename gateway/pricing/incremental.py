@@ -44,7 +44,7 @@ every result is field for field the one `price_basket` gives for the same basket
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from decimal import ROUND_DOWN, ROUND_HALF_EVEN, ROUND_HALF_UP, ROUND_UP, Decimal, getcontext
 from itertools import compress, repeat
@@ -83,7 +83,6 @@ from gateway.pricing.result import Adjustment, PricedBasket, PricedLine
 
 _TIED = (*_UNIT_PROMOTIONS, QuantityTiers)  # per-unit kinds that may tie lines together
 _TAX_CLASS = attrgetter("tax_class")
-_LIST_AMOUNT = attrgetter("list_amount")
 
 # what a part gave, per promotion, in the order the engine gave it: (promotion id, name,
 # discount, the lines' indexes in the basket, a set promotion?)
@@ -122,11 +121,13 @@ class PricingMemo:
     parts: dict[tuple[int, ...], _Part] = field(default_factory=dict)
     templates: tuple[_Line, ...] = ()
     ends: _Ends | None = None
-    # the parts of the lines that are a part of their own, in line order, their item
-    # adjustments' amounts in that order, and the other lines (tied to others) in order
+    # the parts of the lines that are a part of their own, in line order, the sum of their
+    # item adjustments' amounts, and the other lines (tied to others) in order
     alone: dict[tuple[int, ...], _Part] = field(default_factory=dict)
-    alone_item: tuple[Decimal, ...] = ()
+    alone_item: Decimal = ZERO
     tied: tuple[int, ...] = ()
+    tied_parts: tuple[tuple[tuple[int, ...], _Part], ...] = ()  # the others, in order
+    list_total: Decimal = ZERO  # what `lines` cost at list price
 
 
 @dataclass(frozen=True, slots=True)
@@ -184,7 +185,7 @@ def price_scan(
         listed = list(old_listed)
         links = list(old_links)
         done.update(old.alone)
-        item.extend(old.alone_item)
+        item.append(old.alone_item)
         work[:known] = old.templates
         tied.extend(old.tied)
         start = known
@@ -242,9 +243,16 @@ def price_scan(
         item.extend(part.item)
     # the parts of lines alone, in line order (as the next scan's walk would find them)
     lone = dict(done) if start else dict(sorted(done.items()))  # (added lines come after)
-    lone_item = tuple(item)
-    # the other parts: lines tied by a promotion they carry, through each other
+    lone_item = sum(item, ZERO)  # (only ever summed: `item_discounts`)
+    # the other parts: lines tied by a promotion they carry, through each other; the
+    # memo's, as they were, when the lines added tie none
     owner: dict[str, list[int]] = {}  # a link -> the part (a shared list of indexes) it is in
+    all_tied = tuple(tied)
+    if start and len(tied) == len(old.tied):
+        for key, part in old.tied_parts:
+            done[key] = part
+            item.extend(part.item)
+        tied = []
     for i in tied:
         group: list[int] | None = None
         for link in links[i]:
@@ -278,6 +286,12 @@ def price_scan(
         for template in part.lines:
             work[template.index] = template
         item.extend(part.item)
+    tied_parts = tuple([entry for entry in done.items() if entry[0] not in lone])
+    list_total = (
+        sum([line.list_amount for line in listed[start:]], old.list_total)
+        if start
+        else sum([line.list_amount for line in listed], ZERO)
+    )
     # what each promotion gave: (name, discounts, lines); a per-unit promotion given in
     # several parts is one entry, as in `price_basket`
     merged: dict[str, tuple[str, list[Decimal], list[int]]] = {}
@@ -300,7 +314,7 @@ def price_scan(
         ledger.give(promo_id, name, sum(discounts, ZERO), given_to)
     templates: tuple[_Line, ...] = tuple(work)  # type: ignore[arg-type]  # each in a part
     # steps 3 to 5: per scan where the basket allows, else in full on working copies
-    finished = _finish_per_scan(basket, catalog, active, templates, ledger, old)
+    finished = _finish_per_scan(basket, catalog, active, templates, ledger, old, list_total)
     if finished is None:
         lines = [_copy(template) for template in templates]
         apply_threshold_offers(lines, catalog, active, ledger)
@@ -322,7 +336,9 @@ def price_scan(
         None if finished is None else ends,
         lone,
         lone_item,
-        tuple(tied),
+        all_tied,
+        tied_parts,
+        list_total,
     )
 
 
@@ -430,6 +446,7 @@ def _finish_per_scan(
     templates: tuple[_Line, ...],
     ledger: _Ledger,
     old: PricingMemo,
+    list_total: Decimal,
 ) -> tuple[PricedBasket, _Ends] | None:
     """Steps 3 to 5 (`engine._apply_basket_promotions`, `engine._finish`) for the usual
     basket, re-using each line whose result cannot have changed; None where this basket is
@@ -534,7 +551,7 @@ def _finish_per_scan(
         tuple(is_open),
         tuple(minors),
     )
-    return _basket_per_scan(basket, catalog, templates, ends_now, mo, shares, ledger), ends_now
+    return _basket_per_scan(basket, catalog, list_total, ends_now, mo, shares, ledger), ends_now
 
 
 # what a threshold gave: (promotion id, name, discount taken off, lines given a share, spend)
@@ -571,7 +588,8 @@ def _thresholds_per_scan(
     places = shares.places
     closed = len(minors) - counted  # lines no threshold counts: each weighs 0
     cents = list(map(mul, minors, is_open))
-    spend = shares.amount_of(sum(cents))  # (each amount has the currency's exponent)
+    spend_units = sum(cents)
+    spend = shares.amount_of(spend_units)  # (each amount has the currency's exponent)
     chosen = [p for p in promos if p.stackable]
     single = [p for p in promos if not p.stackable]
     if single:
@@ -582,22 +600,26 @@ def _thresholds_per_scan(
     header: list[tuple[str, str]] = []
     columns: list[list[int]] = []
     gave: list[_Gave] = []
+    given: list[int] | None = None  # the last shares, not yet taken off `cents`
     for promo in sorted(chosen, key=lambda p: (p.priority, p.id)):
         if columns:
+            if given is not None:  # (only when a threshold follows: what the lines cost now)
+                cents = list(map(sub, cents, given))
+                given = None
             if cents.count(0) > closed:
                 return None  # a line costs nothing now: the next threshold counts fewer
-            spend = shares.amount_of(sum(cents))
+            spend = shares.amount_of(spend_units)
         discount = _threshold_discount(promo, spend, places)
         if discount <= 0:
             continue
-        floors = shares.split(discount, cents)
-        assert floors is not None  # whole minor units, a positive total
+        floors = shares.split_whole(discount, cents)  # (a positive total weight)
         taken = sum(floors)
         if not taken:
             continue
         header.append((promo.id, threshold_detail(discount)))
         columns.append(floors)
-        cents = list(map(sub, cents, floors))
+        given = floors
+        spend_units -= taken
         indexes = list(compress(range(len(floors)), floors))
         gave.append((promo.id, promo.name, shares.amount_of(taken), indexes, spend))
     return tuple(header), columns, gave
@@ -627,7 +649,7 @@ def _finished_line(
             if adjustment is None:
                 promo_id, name, said = labels[k]
                 adjustment = made[(k, units)] = Adjustment(
-                    "basket", shares.discount[units], name, promo_id, said
+                    "basket", ZERO - shares.amount_of(units), name, promo_id, said
                 )
             adjustments.append(adjustment)
             taken += units
@@ -655,8 +677,10 @@ def _finished_line(
             total = amount + (amount * rate / HUNDRED).quantize(cent, mode)
             tax = total - amount
             line_amount = total - tax
-        tax_units = _minor_units(tax, shares.places)  # type: ignore[assignment]  # a cent's
-        total_units = _minor_units(total, shares.places)  # type: ignore[assignment]  # exponent
+        tax_minor = _minor_units(tax, shares.places)
+        total_minor = _minor_units(total, shares.places)
+        assert tax_minor is not None and total_minor is not None  # (a cent's exponent)
+        tax_units, total_units = tax_minor, total_minor
     count = template.count
     if count is None:
         quantity = template.source.weight or Decimal(1)
@@ -666,7 +690,8 @@ def _finished_line(
     return line, tax_units, total_units
 
 
-_ROUND_UP_IF = {  # rounding mode -> does (quotient, twice the rest, divisor) round up?
+# rounding mode -> does (quotient, twice the rest, divisor) round up?
+_ROUND_UP_IF: dict[str, Callable[[int, int, int], bool]] = {
     ROUND_DOWN: lambda whole, twice, divisor: False,
     ROUND_UP: lambda whole, twice, divisor: True,
     ROUND_HALF_UP: lambda whole, twice, divisor: twice >= divisor,
@@ -699,7 +724,7 @@ def _tax_units(units: int, rate: Decimal, inclusive: bool, mode: str) -> int | N
 def _basket_per_scan(
     basket: Basket,
     catalog: Catalog,
-    templates: tuple[_Line, ...],
+    list_total: Decimal,
     ends: _Ends,
     mo: Decimal,
     shares: _Shares,
@@ -707,7 +732,7 @@ def _basket_per_scan(
 ) -> PricedBasket:
     """The priced basket from its result lines, as `engine._finish` sums them up (every
     tax and total here has the currency's exponent, so sums of minor units are the same
-    amounts)."""
+    amounts); `list_total`: what the lines cost at list price."""
     amount_of = shares.amount_of
     taxes, totals = ends.tax, ends.total
     of_class = list(map(_TAX_CLASS, ends.priced))
@@ -721,7 +746,6 @@ def _basket_per_scan(
             gross = sum(compress(totals, map(eq, of_class, repeat(tax_class))))
         classes[tax_class] = [amount_of(tax), amount_of(gross)]
     total = amount_of(sum(totals))
-    list_total = sum(map(_LIST_AMOUNT, templates), ZERO)
     # (no coupon: `coupon_notices` has nothing to say; no deposit, no empties line)
     return basket_result(
         basket, catalog, ends.priced, list_total, ledger, mo, classes, total, (), ZERO, ZERO

@@ -30,6 +30,7 @@ from test_engine_reference import (
 )
 
 from gateway.catalog.catalog import Catalog
+from gateway.money import Rounding
 from gateway.pricing import (
     Basket,
     BasketLine,
@@ -38,7 +39,6 @@ from gateway.pricing import (
     PricingError,
     price_basket,
 )
-from gateway.money import Rounding
 from gateway.pricing.engine import HUNDRED
 from gateway.pricing.incremental import PricingMemo, _tax_units, price_scan
 from gateway.pricing.reduced import Reduction
