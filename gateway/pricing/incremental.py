@@ -107,7 +107,9 @@ class PricingMemo:
     `listed[i]` line i after step 1 and `links[i]` the promotions that tie it to other lines;
     `parts` the parts' results by the indexes of their lines; `templates[i]` line i as its
     part left it, and `ends` how steps 3 to 5 ended for each line, when they were worked
-    out per scan (`_finish_per_scan`)."""
+    out per scan (`_finish_per_scan`). The rest is for the usual next basket, this one
+    with lines added: it takes `alone` (the lone lines' parts), `tied_parts` (when the
+    added lines tie none) and `list_total` whole instead of walking these lines again."""
 
     catalog: Catalog | None = None
     live: frozenset[str] = frozenset()
