@@ -12,6 +12,8 @@ import functools
 from collections.abc import Sequence
 from decimal import Decimal
 from enum import StrEnum
+from itertools import repeat
+from operator import floordiv, mod, mul
 
 ZERO = Decimal(0)
 
@@ -124,12 +126,17 @@ def largest_remainder(units_total: int, weights: Sequence[int]) -> list[int]:
 def _largest_remainder(
     units_total: int, weights: Sequence[Decimal] | Sequence[int], weight_sum: Decimal | int
 ) -> list[int]:
-    floors = [int(units_total * w // weight_sum) for w in weights]
+    # maps over C functions rather than comprehensions (each product worked out once):
+    # pricing per scan shares thresholds out over every line on every scan
+    scaled = list(map(mul, weights, repeat(units_total)))
+    floors = list(map(floordiv, scaled, repeat(weight_sum)))
+    if not isinstance(weight_sum, int):
+        floors = list(map(int, floors))  # (Decimal `//` truncates, as int() then does)
     left = units_total - sum(floors)
     if left:
-        # negated remainders: an ascending (stable) sort puts the largest first, ties in order
-        remainders = [-(units_total * w % weight_sum) for w in weights]
-        for i in sorted(range(len(floors)), key=remainders.__getitem__)[:left]:
+        remainders = list(map(mod, scaled, repeat(weight_sum)))
+        # a stable sort, reversed: the largest remainders first, ties in order
+        for i in sorted(range(len(floors)), key=remainders.__getitem__, reverse=True)[:left]:
             floors[i] += 1
     return floors
 

@@ -1193,15 +1193,21 @@ class _Shares:
         if not units or total < 0 or None in units:
             return None
         whole: Sequence[int] = units  # type: ignore[assignment]  # None was ruled out
-        units_total = int((total / self.unit).to_integral_value(rounding=ROUND_HALF_UP))
         if not any(whole):
             whole = [1] * len(whole)
-        floors = largest_remainder(units_total, whole)
+        floors = self.split_whole(total, whole)
         amount = self.amount
         for f in set(floors).difference(amount):
             amount[f] = share = Decimal(f) * self.unit
             self.discount[f] = -share
         return floors
+
+    def split_whole(self, total: Decimal, units: Sequence[int]) -> list[int]:
+        """`split` for weights known to be whole minor units, some above 0, and `total` 0 or
+        more, without making every share's amount (pricing per scan makes only those it
+        needs, with `amount_of`)."""
+        units_total = int((total / self.unit).to_integral_value(rounding=ROUND_HALF_UP))
+        return largest_remainder(units_total, units)
 
     def amount_of(self, units: int) -> Decimal:
         """`units` minor units as an amount: `Decimal(units) * quantum(places)`."""
@@ -1751,10 +1757,14 @@ def basket_result(
     by_class: dict[str, list[Decimal]],
     total: Decimal,
     notices: tuple[str, ...],
+    deposits: Decimal | None = None,
+    empties: Decimal | None = None,
 ) -> PricedBasket:
     """The priced basket from its result lines and what the ledger wrote down (also made by
     pricing per scan): `by_class` is each tax class's [tax, gross] of its lines, `mo` the
-    抹零 shared over them, `total` what the lines' totals add up to."""
+    抹零 shared over them, `total` what the lines' totals add up to; `deposits` and
+    `empties` their sums when the caller knows them (pricing per scan: zero, it prices no
+    basket with a deposit or an empties line), else added up here."""
     money = catalog.money
     return PricedBasket(
         currency=money.currency,
@@ -1773,8 +1783,12 @@ def basket_result(
         coupons=tuple(basket.coupons),
         notices=notices,
         promotions=ledger.promotions(),
-        deposits=sum([line.deposit for line in lines], ZERO),
-        empties=sum([line.total for line in lines if is_empties(line)], ZERO),
+        deposits=sum([line.deposit for line in lines], ZERO) if deposits is None else deposits,
+        empties=(
+            sum([line.total for line in lines if is_empties(line)], ZERO)
+            if empties is None
+            else empties
+        ),
     )
 
 

@@ -44,9 +44,11 @@ every result is field for field the one `price_basket` gives for the same basket
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from decimal import Decimal
+from decimal import ROUND_DOWN, ROUND_HALF_EVEN, ROUND_HALF_UP, ROUND_UP, Decimal, getcontext
+from itertools import compress, repeat
+from operator import attrgetter, eq, is_not, mul, ne, sub
 
 from gateway.catalog.catalog import Catalog
 from gateway.catalog.document import DEPOSIT_FLAG, QuantityTiers
@@ -80,6 +82,7 @@ from gateway.pricing.engine import (
 from gateway.pricing.result import Adjustment, PricedBasket, PricedLine
 
 _TIED = (*_UNIT_PROMOTIONS, QuantityTiers)  # per-unit kinds that may tie lines together
+_TAX_CLASS = attrgetter("tax_class")
 
 # what a part gave, per promotion, in the order the engine gave it: (promotion id, name,
 # discount, the lines' indexes in the basket, a set promotion?)
@@ -104,7 +107,9 @@ class PricingMemo:
     `listed[i]` line i after step 1 and `links[i]` the promotions that tie it to other lines;
     `parts` the parts' results by the indexes of their lines; `templates[i]` line i as its
     part left it, and `ends` how steps 3 to 5 ended for each line, when they were worked
-    out per scan (`_finish_per_scan`)."""
+    out per scan (`_finish_per_scan`). The rest is for the usual next basket, this one
+    with lines added: it takes `alone` (the lone lines' parts), `tied_parts` (when the
+    added lines tie none) and `list_total` whole instead of walking these lines again."""
 
     catalog: Catalog | None = None
     live: frozenset[str] = frozenset()
@@ -118,6 +123,13 @@ class PricingMemo:
     parts: dict[tuple[int, ...], _Part] = field(default_factory=dict)
     templates: tuple[_Line, ...] = ()
     ends: _Ends | None = None
+    # the parts of the lines that are a part of their own, in line order, the sum of their
+    # item adjustments' amounts, and the other lines (tied to others) in order
+    alone: dict[tuple[int, ...], _Part] = field(default_factory=dict)
+    alone_item: Decimal = ZERO
+    tied: tuple[int, ...] = ()
+    tied_parts: tuple[tuple[tuple[int, ...], _Part], ...] = ()  # the others, in order
+    list_total: Decimal = ZERO  # what `lines` cost at list price
 
 
 @dataclass(frozen=True, slots=True)
@@ -125,11 +137,10 @@ class _Ends:
     """How steps 3 to 5 ended, line by line, for the next pricing to re-use.
 
     `header` names the thresholds that gave (id and the discount, as their lines' shares
-    say it) in order; `shares[i]` is line i's share of each of them in minor units (empty
-    for a line no threshold counts), `priced[i]` its result line and `tax[i]`, `total[i]`
+    say it) in order; `shares[k][i]` is line i's share of threshold k in minor units (0
+    for a line it does not count), `priced[i]` its result line and `tax[i]`, `total[i]`
     its tax and total in minor units. `open[i]` says whether a threshold may count line i
-    and `minor[i]` is its amount after step 2 in minor units (None: not a plain amount in
-    the currency, so steps 3 to 5 are worked out in full)."""
+    and `minor[i]` is its amount after step 2 in minor units."""
 
     header: tuple[tuple[str, str], ...]
     shares: tuple[tuple[int, ...], ...]
@@ -137,7 +148,7 @@ class _Ends:
     tax: tuple[int, ...]
     total: tuple[int, ...]
     open: tuple[bool, ...]
-    minor: tuple[int | None, ...]
+    minor: tuple[int, ...]
 
 
 EMPTY = PricingMemo()
@@ -170,9 +181,22 @@ def price_scan(
     item = ledger.item
     tied: list[int] = []  # the lines of parts of more than one line, worked out below
     alone: list[int] = []  # lines that are a part of their own, with no result to re-use
+    if known and known <= count and basket.lines[:known] == old_lines:
+        # the memo's basket with lines added after it (the usual scan): its lines, links
+        # and the parts of its lines alone are taken whole, without a walk of its lines
+        listed = list(old_listed)
+        links = list(old_links)
+        done.update(old.alone)
+        item.append(old.alone_item)
+        work[:known] = old.templates
+        tied.extend(old.tied)
+        start = known
+    else:
+        start = 0
     # step 1, line by line in order (so the first line that cannot be priced is the one
     # named, as in `price_basket`); a line tied to no other is a part of its own
-    for i, source in enumerate(basket.lines):
+    for i in range(start, count):
+        source = basket.lines[i]
         if i < known and (old_lines[i] is source or old_lines[i] == source):
             listed.append(old_listed[i])
             own = old_links[i]
@@ -219,8 +243,18 @@ def price_scan(
         done[(template.index,)] = part
         work[template.index] = template
         item.extend(part.item)
-    # the other parts: lines tied by a promotion they carry, through each other
+    # the parts of lines alone, in line order (as the next scan's walk would find them)
+    lone = dict(done) if start else dict(sorted(done.items()))  # (added lines come after)
+    lone_item = sum(item, ZERO)  # (only ever summed: `item_discounts`)
+    # the other parts: lines tied by a promotion they carry, through each other; the
+    # memo's, as they were, when the lines added tie none
     owner: dict[str, list[int]] = {}  # a link -> the part (a shared list of indexes) it is in
+    all_tied = tuple(tied)
+    if start and len(tied) == len(old.tied):
+        for key, part in old.tied_parts:
+            done[key] = part
+            item.extend(part.item)
+        tied = []
     for i in tied:
         group: list[int] | None = None
         for link in links[i]:
@@ -254,6 +288,12 @@ def price_scan(
         for template in part.lines:
             work[template.index] = template
         item.extend(part.item)
+    tied_parts = tuple([entry for entry in done.items() if entry[0] not in lone])
+    list_total = (
+        sum([line.list_amount for line in listed[start:]], old.list_total)
+        if start
+        else sum([line.list_amount for line in listed], ZERO)
+    )
     # what each promotion gave: (name, discounts, lines); a per-unit promotion given in
     # several parts is one entry, as in `price_basket`
     merged: dict[str, tuple[str, list[Decimal], list[int]]] = {}
@@ -276,7 +316,7 @@ def price_scan(
         ledger.give(promo_id, name, sum(discounts, ZERO), given_to)
     templates: tuple[_Line, ...] = tuple(work)  # type: ignore[arg-type]  # each in a part
     # steps 3 to 5: per scan where the basket allows, else in full on working copies
-    finished = _finish_per_scan(basket, catalog, active, templates, ledger, old)
+    finished = _finish_per_scan(basket, catalog, active, templates, ledger, old, list_total)
     if finished is None:
         lines = [_copy(template) for template in templates]
         apply_threshold_offers(lines, catalog, active, ledger)
@@ -296,6 +336,11 @@ def price_scan(
         done,
         templates,
         None if finished is None else ends,
+        lone,
+        lone_item,
+        all_tied,
+        tied_parts,
+        list_total,
     )
 
 
@@ -403,6 +448,7 @@ def _finish_per_scan(
     templates: tuple[_Line, ...],
     ledger: _Ledger,
     old: PricingMemo,
+    list_total: Decimal,
 ) -> tuple[PricedBasket, _Ends] | None:
     """Steps 3 to 5 (`engine._apply_basket_promotions`, `engine._finish`) for the usual
     basket, re-using each line whose result cannot have changed; None where this basket is
@@ -435,63 +481,61 @@ def _finish_per_scan(
     places = money.decimals
     ends = old.ends
     same = old.templates if ends is not None else ()
-    known = len(same)
-    # what each line brings to the thresholds and the totals: re-used for the same template
-    is_open: list[bool] = []
-    minors: list[int | None] = []
-    for i, template in enumerate(templates):
-        if i < known and same[i] is template:
-            assert ends is not None
-            is_open.append(ends.open[i])
-            minor = ends.minor[i]
-        else:
-            amount = template.amount
-            minor = _minor_units(amount, places)
-            if minor is not None and (amount < 0 or amount.as_tuple().exponent != -places):
-                minor = None
-            is_open.append(
-                not template.exclusive
-                and "no_discount" not in template.product.flags
-                and amount > 0
-            )
-        if minor is None:
+    known = min(len(same), count)
+    # the lines whose template is not the memo's (their part was worked out again, or they
+    # are new): only these are looked at again; the others bring what they brought before
+    fresh = [*compress(range(known), map(is_not, templates, same)), *range(known, count)]
+    if known:
+        assert ends is not None
+        is_open = [*ends.open[:known], *repeat(False, count - known)]
+        minors = [*ends.minor[:known], *repeat(0, count - known)]
+    else:
+        is_open, minors = [False] * count, [0] * count
+    for i in fresh:
+        template = templates[i]
+        amount = template.amount
+        minor = _minor_units(amount, places)
+        if minor is None or amount < 0 or amount.as_tuple().exponent != -places:
             return None
-        minors.append(minor)
+        minors[i] = minor
+        is_open[i] = (
+            not template.exclusive and "no_discount" not in template.product.flags and amount > 0
+        )
     shares = _Shares(places)
     thresholds = _thresholds_per_scan(catalog, active, is_open, minors, shares)
     if thresholds is None:
         return None
-    header, by_line, gave = thresholds
-    old_shares: tuple[tuple[int, ...], ...] = ()
-    old_priced: tuple[PricedLine, ...] = ()
-    old_tax: tuple[int, ...] = ()
-    old_total: tuple[int, ...] = ()
+    header, columns, gave = thresholds
     if ends is not None and ends.header == header:
-        old_shares, old_priced, old_tax, old_total = ends.shares, ends.priced, ends.tax, ends.total
+        # a line with the memo's template and the memo's shares keeps its result
+        redo = set(fresh)
+        for column, was in zip(columns, ends.shares, strict=True):
+            redo.update(compress(range(known), map(ne, column, was)))
+        priced = list(ends.priced[:known])
+        taxes = list(ends.tax[:known])
+        totals = list(ends.total[:known])
     else:
+        redo = set(range(count))
         known = 0
-    priced: list[PricedLine] = []
-    taxes: list[int] = []
-    totals: list[int] = []
+        priced, taxes, totals = [], [], []
     made: dict[tuple[int, int], Adjustment] = {}  # (threshold, share) -> its adjustment
     counts: dict[int, Decimal] = {}
     labels = [
         (promo_id, name, said) for (promo_id, name, *_), (_, said) in zip(gave, header, strict=True)
     ]
     mode = money.tax_rounding.decimal_mode
-    for i, template in enumerate(templates):
-        own = by_line[i]
-        if i < known and same[i] is template and old_shares[i] == own:
-            priced.append(old_priced[i])
-            taxes.append(old_tax[i])
-            totals.append(old_total[i])
-            continue
-        line, tax_units, total_units = _finished_line(
-            template, minors[i], own, labels, shares, made, counts, mode
+    integer = getcontext().prec >= 28  # (what `_tax_units` counts on, else Decimal)
+    for i in sorted(redo):  # (the new lines, from `known` on, in order: appended)
+        own = tuple([column[i] for column in columns])
+        done = _finished_line(
+            templates[i], minors[i], own, labels, shares, made, counts, mode, integer
         )
-        priced.append(line)
-        taxes.append(tax_units)
-        totals.append(total_units)
+        if i < known:
+            priced[i], taxes[i], totals[i] = done
+        else:
+            priced.append(done[0])
+            taxes.append(done[1])
+            totals.append(done[2])
     grand = shares.amount_of(sum(totals))
     mo = money.moling_off(grand)
     if mo:
@@ -502,14 +546,14 @@ def _finish_per_scan(
         ledger.spends[promo_id] = spend
     ends_now = _Ends(
         header,
-        tuple(by_line),
+        tuple([tuple(column) for column in columns]),
         tuple(priced),
         tuple(taxes),
         tuple(totals),
         tuple(is_open),
         tuple(minors),
     )
-    return _basket_per_scan(basket, catalog, templates, ends_now, mo, shares, ledger), ends_now
+    return _basket_per_scan(basket, catalog, list_total, ends_now, mo, shares, ledger), ends_now
 
 
 # what a threshold gave: (promotion id, name, discount taken off, lines given a share, spend)
@@ -520,26 +564,34 @@ def _thresholds_per_scan(
     catalog: Catalog,
     active: set[str],
     is_open: list[bool],
-    minors: list[int | None],
+    minors: list[int],
     shares: _Shares,
-) -> tuple[tuple[tuple[str, str], ...], list[tuple[int, ...]], list[_Gave]] | None:
+) -> tuple[tuple[tuple[str, str], ...], list[list[int]], list[_Gave]] | None:
     """Step 3 as `engine._apply_basket_promotions` and `engine._thresholds_in_minor_units`
     work it out when every threshold counts every item: the thresholds that gave (id and
-    what their shares say), each line's shares of them in minor units, and what each gave.
-    None when a threshold counts only some items or leaves a line costing nothing before
-    the next one (the engine's own steps then run)."""
+    what their shares say), for each of them every line's share in minor units (0 for a
+    line it does not count), and what each gave. None when a threshold counts only some
+    items or leaves a line costing nothing before the next one (the engine's own steps
+    then run).
+
+    The shares are worked out over every line at once, a line no threshold counts
+    weighing nothing: the same shares as over the counted lines alone, since such a line's
+    floor and remainder are 0 and the largest-remainder rule never gives a leftover unit
+    to a remainder of 0 (the leftover units are the remainders' sum over the total
+    weight, so more remainders than leftover units are above 0)."""
     promos = [p for p in catalog.basket_promotions if p.id in active]
-    count = len(minors)
     if not promos:
-        return (), [()] * count, []
+        return (), [], []
     if not all(p.target.all_items for p in promos):
         return None
-    places = shares.places
-    own = [i for i in range(count) if is_open[i]]
-    if not own:
+    counted = sum(is_open)
+    if not counted:
         return None
-    cents: list[int] = [minors[i] for i in own]  # type: ignore[misc]  # None ruled out
-    spend = shares.amount_of(sum(cents))  # (each amount has the currency's exponent)
+    places = shares.places
+    closed = len(minors) - counted  # lines no threshold counts: each weighs 0
+    cents = list(map(mul, minors, is_open))
+    spend_units = sum(cents)
+    spend = shares.amount_of(spend_units)  # (each amount has the currency's exponent)
     chosen = [p for p in promos if p.stackable]
     single = [p for p in promos if not p.stackable]
     if single:
@@ -550,92 +602,131 @@ def _thresholds_per_scan(
     header: list[tuple[str, str]] = []
     columns: list[list[int]] = []
     gave: list[_Gave] = []
+    given: list[int] | None = None  # the last shares, not yet taken off `cents`
     for promo in sorted(chosen, key=lambda p: (p.priority, p.id)):
         if columns:
-            if 0 in cents:
+            if given is not None:  # (only when a threshold follows: what the lines cost now)
+                cents = list(map(sub, cents, given))
+                given = None
+            if cents.count(0) > closed:
                 return None  # a line costs nothing now: the next threshold counts fewer
-            spend = shares.amount_of(sum(cents))
+            spend = shares.amount_of(spend_units)
         discount = _threshold_discount(promo, spend, places)
         if discount <= 0:
             continue
-        floors = shares.split(discount, cents)
-        assert floors is not None  # whole minor units, a positive total
+        floors = shares.split_whole(discount, cents)  # (a positive total weight)
         taken = sum(floors)
         if not taken:
             continue
         header.append((promo.id, threshold_detail(discount)))
         columns.append(floors)
-        cents = [c - f for c, f in zip(cents, floors, strict=True)]
-        indexes = [i for i, f in zip(own, floors, strict=True) if f]
+        given = floors
+        spend_units -= taken
+        indexes = list(compress(range(len(floors)), floors))
         gave.append((promo.id, promo.name, shares.amount_of(taken), indexes, spend))
-    by_line: list[tuple[int, ...]] = [()] * count
-    if columns:
-        for i, line_shares in zip(own, zip(*columns, strict=True), strict=True):
-            by_line[i] = line_shares
-    return tuple(header), by_line, gave
+    return tuple(header), columns, gave
 
 
 def _finished_line(
     template: _Line,
-    minor: int | None,
+    minor: int,
     own: tuple[int, ...],
     labels: list[tuple[str, str, str]],
     shares: _Shares,
     made: dict[tuple[int, int], Adjustment],
     counts: dict[int, Decimal],
     mode: str,
+    integer: bool,
 ) -> tuple[PricedLine, int, int]:
     """Steps 3 to 5 for one line, as the engine works them out: its shares of the
     thresholds (`own`, in the order of `labels`: id, name, what a share says), then tax
     and total (rounded by `mode`, the catalog's `tax_rounding`). `minor`: the line's
     amount after step 2 in minor units. Returns the result line with its tax and total in
-    minor units."""
+    minor units; `integer`: tax may be worked out in minor units (`_tax_units`)."""
     adjustments = list(template.adjustments)
-    amount = template.amount
     taken = 0
-    if own:
-        for k, units in enumerate(own):
-            if units:
-                adjustment = made.get((k, units))
-                if adjustment is None:
-                    promo_id, name, said = labels[k]
-                    adjustment = made[(k, units)] = Adjustment(
-                        "basket", shares.discount[units], name, promo_id, said
-                    )
-                adjustments.append(adjustment)
-                taken += units
-        if taken:
-            amount = amount - shares.amount_of(taken)
+    for k, units in enumerate(own):
+        if units:
+            adjustment = made.get((k, units))
+            if adjustment is None:
+                promo_id, name, said = labels[k]
+                adjustment = made[(k, units)] = Adjustment(
+                    "basket", ZERO - shares.amount_of(units), name, promo_id, said
+                )
+            adjustments.append(adjustment)
+            taken += units
     tax_class = template.tax
-    rate = tax_class.rate
-    cent = shares.unit
-    if tax_class.inclusive:
-        total = amount
-        tax = (total * rate / (HUNDRED + rate)).quantize(cent, mode)
-        line_amount = total
-    else:
-        total = amount + (amount * rate / HUNDRED).quantize(cent, mode)
-        tax = total - amount
-        line_amount = total - tax
+    inclusive = tax_class.inclusive
+    net = minor - taken  # the line's amount after its shares, in minor units
+    tax_units = _tax_units(net, tax_class.rate, inclusive, mode) if integer else None
+    amount_of = shares.amount_of
+    if tax_units is not None:  # (each amount has the currency's exponent, as the engine's)
+        if inclusive:
+            total_units = net
+            line_amount = total = amount_of(net)
+            tax = amount_of(tax_units)
+        else:
+            total_units = net + tax_units
+            line_amount, tax, total = amount_of(net), amount_of(tax_units), amount_of(total_units)
+    else:  # the engine's own formulas, in Decimal
+        amount = template.amount - amount_of(taken) if taken else template.amount
+        rate, cent = tax_class.rate, shares.unit
+        if inclusive:
+            total = amount
+            tax = (total * rate / (HUNDRED + rate)).quantize(cent, mode)
+            line_amount = total
+        else:
+            total = amount + (amount * rate / HUNDRED).quantize(cent, mode)
+            tax = total - amount
+            line_amount = total - tax
+        tax_minor = _minor_units(tax, shares.places)
+        total_minor = _minor_units(total, shares.places)
+        assert tax_minor is not None and total_minor is not None  # (a cent's exponent)
+        tax_units, total_units = tax_minor, total_minor
     count = template.count
     if count is None:
         quantity = template.source.weight or Decimal(1)
     else:
         quantity = counts.get(count) or counts.setdefault(count, Decimal(count))
     line = _priced_line(template, tuple(adjustments), quantity, line_amount, tax, total)
-    places = shares.places
-    tax_units: int = _minor_units(tax, places)  # type: ignore[assignment]  # in the currency
-    if tax_class.inclusive:
-        assert minor is not None
-        return line, tax_units, minor - taken
-    total_units: int = _minor_units(total, places)  # type: ignore[assignment]  # as the tax
     return line, tax_units, total_units
+
+
+# rounding mode -> does (quotient, twice the rest, divisor) round up?
+_ROUND_UP_IF: dict[str, Callable[[int, int, int], bool]] = {
+    ROUND_DOWN: lambda whole, twice, divisor: False,
+    ROUND_UP: lambda whole, twice, divisor: True,
+    ROUND_HALF_UP: lambda whole, twice, divisor: twice >= divisor,
+    ROUND_HALF_EVEN: lambda whole, twice, divisor: (
+        twice > divisor or (twice == divisor and whole % 2 == 1)
+    ),
+}
+
+
+def _tax_units(units: int, rate: Decimal, inclusive: bool, mode: str) -> int | None:
+    """The tax in minor units of an amount of `units` minor units (0 or more; a gross
+    amount when `inclusive`, else the net), rounded by `mode`, as the engine's Decimal
+    formula gives it: `units x rate / (100 + rate)` (inclusive) or `units x rate / 100`,
+    rounded to a whole minor unit, here on exact integers. None where the two could
+    differ, for the engine's formulas to run: a mode not listed, a rate below 0, or
+    amounts so large that the 28 digits Decimal divides to could move a rounding (a
+    quotient of a divisor under 10^10 is at least 1/divisor from any rounding point it is
+    not on, far more than 28 digits of an amount under 10^15 minor units can err)."""
+    round_up_if = _ROUND_UP_IF.get(mode)
+    numerator, denominator = rate.as_integer_ratio()
+    divisor = 100 * denominator + (numerator if inclusive else 0)
+    if round_up_if is None or numerator < 0 or units >= 10**15 or divisor >= 10**10:
+        return None
+    whole, rest = divmod(units * numerator, divisor)
+    if rest and round_up_if(whole, 2 * rest, divisor):
+        return whole + 1
+    return whole
 
 
 def _basket_per_scan(
     basket: Basket,
     catalog: Catalog,
-    templates: tuple[_Line, ...],
+    list_total: Decimal,
     ends: _Ends,
     mo: Decimal,
     shares: _Shares,
@@ -643,18 +734,21 @@ def _basket_per_scan(
 ) -> PricedBasket:
     """The priced basket from its result lines, as `engine._finish` sums them up (every
     tax and total here has the currency's exponent, so sums of minor units are the same
-    amounts)."""
-    by_class: dict[str, list[int]] = {}  # tax class -> [tax, gross] of its lines
-    for line, tax, gross in zip(ends.priced, ends.tax, ends.total, strict=True):
-        sums = by_class.get(line.tax_class)
-        if sums is None:
-            by_class[line.tax_class] = [tax, gross]
-        else:
-            sums[0] += tax
-            sums[1] += gross
+    amounts); `list_total`: what the lines cost at list price."""
     amount_of = shares.amount_of
-    classes = {t: [amount_of(tax), amount_of(gross)] for t, (tax, gross) in by_class.items()}
-    total = amount_of(sum(ends.total))
-    list_total = sum([template.list_amount for template in templates], ZERO)
-    # (no coupon: `coupon_notices` has nothing to say)
-    return basket_result(basket, catalog, ends.priced, list_total, ledger, mo, classes, total, ())
+    taxes, totals = ends.tax, ends.total
+    of_class = list(map(_TAX_CLASS, ends.priced))
+    kinds = set(of_class)
+    classes: dict[str, list[Decimal]] = {}
+    for tax_class in kinds:  # (a few classes: sums in C, not a walk of the lines)
+        if len(kinds) == 1:
+            tax, gross = sum(taxes), sum(totals)
+        else:
+            tax = sum(compress(taxes, map(eq, of_class, repeat(tax_class))))
+            gross = sum(compress(totals, map(eq, of_class, repeat(tax_class))))
+        classes[tax_class] = [amount_of(tax), amount_of(gross)]
+    total = amount_of(sum(totals))
+    # (no coupon: `coupon_notices` has nothing to say; no deposit, no empties line)
+    return basket_result(
+        basket, catalog, ends.priced, list_total, ledger, mo, classes, total, (), ZERO, ZERO
+    )

@@ -30,6 +30,7 @@ from test_engine_reference import (
 )
 
 from gateway.catalog.catalog import Catalog
+from gateway.money import Rounding
 from gateway.pricing import (
     Basket,
     BasketLine,
@@ -38,7 +39,8 @@ from gateway.pricing import (
     PricingError,
     price_basket,
 )
-from gateway.pricing.incremental import PricingMemo, price_scan
+from gateway.pricing.engine import HUNDRED
+from gateway.pricing.incremental import PricingMemo, _tax_units, price_scan
 from gateway.pricing.reduced import Reduction
 
 MEMBER = MemberContext("M1")
@@ -451,3 +453,25 @@ def test_open_price_lines_are_priced_per_scan_as_in_full() -> None:
         got, memo = price_scan(basket, cat, memo)
         assert_same_result(got, price_basket(basket, cat))
     assert got.lines[1].list_amount == Decimal("9.00")
+
+
+@given(
+    st.integers(0, 10**8) | st.integers(0, 10**16),
+    st.decimals(0, 40, places=3) | st.sampled_from([Decimal(0), Decimal("2.6"), Decimal("8.1")]),
+    st.booleans(),
+    st.sampled_from(list(Rounding)),
+)
+def test_tax_in_minor_units_is_the_engines_decimal_formula(
+    units: int, rate: Decimal, inclusive: bool, rule: Rounding
+) -> None:
+    """Pricing per scan works a redone line's tax out on whole minor units
+    (`incremental._tax_units`); it must be the engine's Decimal formula, rounding and all,
+    or decline (None) so the engine's formula runs."""
+    amount = Decimal(units).scaleb(-2)
+    exact = amount * rate / (HUNDRED + rate) if inclusive else amount * rate / HUNDRED
+    expected = exact.quantize(Decimal("0.01"), rule.decimal_mode)
+    got = _tax_units(units, rate, inclusive, rule.decimal_mode)
+    if units < 10**15:
+        assert got is not None
+    if got is not None:
+        assert Decimal(got).scaleb(-2) == expected
