@@ -18,7 +18,7 @@ from cloud.schema import open_current
 from gateway.errors import UsageError
 
 ArgAdder = Callable[[argparse.ArgumentParser], None]
-REPORTS = ("onhand", "turnover", "slow", "shrink", "variance")
+REPORTS = stock_plan.STOCK_REPORTS
 ITEM_OPTIONS = {
     f: "--min" if f == "min_level" else "--" + f.replace("_", "-") for f in stock.ITEM_FIELDS
 }
@@ -162,7 +162,9 @@ def register(sub: Any, db_arg: ArgAdder, broker_args: ArgAdder) -> None:
     report.add_argument("--store", help="only this store")
     report.add_argument("--as-of", help="onhand: at the end of this day (default now)")
     report.add_argument("--max-sold", default="0", help="slow: sold at most this (default 0)")
-    report.add_argument("--by", choices=("store", "item"), default="store", help="shrink")
+    report.add_argument(
+        "--by", choices=stock_plan.SHRINK_BY, default=stock_plan.SHRINK_BY[0], help="shrink"
+    )
     _output(report)
     report.add_argument("--chart", type=Path, help="also draw it to FILE.png / FILE.svg")
     report.add_argument("--chart-column", help="the numeric column to draw (default: the last)")
@@ -530,21 +532,14 @@ def _verify(args: argparse.Namespace) -> int:
 
 def _report(args: argparse.Namespace) -> int:
     period = Period.parse(args.first, args.last)
+    if args.report in ("turnover", "slow"):
+        _bounded(args)
+    max_sold = stock.parse_quantity(args.max_sold, "--max-sold", allow_zero=True)
     db = open_current(args.db)
     try:
-        if args.report == "onhand":
-            table = stock_plan.on_hand_table(db, args.store, args.as_of)
-        elif args.report == "turnover":
-            _bounded(args)
-            table = stock_plan.turnover_table(db, period, args.store)
-        elif args.report == "slow":
-            _bounded(args)
-            max_sold = stock.parse_quantity(args.max_sold, "--max-sold", allow_zero=True)
-            table = stock_plan.slow_movers_table(db, period, args.store, max_sold)
-        elif args.report == "shrink":
-            table = stock_plan.shrink_table(db, period, args.store, args.by == "item")
-        else:
-            table = stock_plan.variance_table(db, period, args.store)
+        table = stock_plan.report_table(
+            db, args.report, period, args.store, as_of=args.as_of, max_sold=max_sold, by=args.by
+        )
     finally:
         db.close()
     _show(table, args)

@@ -506,3 +506,30 @@ def order_table(db: Database, order_id: str) -> Table:
         )
     table.notes.append(f"issued by {order.created_by}")
     return table
+
+
+STOCK_REPORTS = ("onhand", "turnover", "slow", "shrink", "variance")
+SHRINK_BY = ("store", "item")  # shrink's groupings, the default first
+
+
+def report_table(
+    db: Database,
+    report: str,
+    period: Period,
+    store: str | None,
+    *,
+    as_of: str | None = None,
+    max_sold: Decimal = ZERO,
+    by: str = "store",
+) -> Table:
+    """The stock report `report` (`cloud stock report REPORT` and the reports page):
+    `as_of` for onhand, `max_sold` for slow, `by` (store or item) for shrink."""
+    if report == "onhand":
+        return on_hand_table(db, store, as_of)
+    if report == "turnover":
+        return turnover_table(db, period, store)
+    if report == "slow":
+        return slow_movers_table(db, period, store, max_sold)
+    if report == "shrink":
+        return shrink_table(db, period, store, by == "item")
+    return variance_table(db, period, store)
