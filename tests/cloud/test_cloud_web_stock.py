@@ -20,6 +20,7 @@ from typing import Any
 import httpx
 import pytest
 from cloud_testkit import (
+    ARTIFACTS,
     OFFICE_NOW,
     ROOT,
     TODAY,
@@ -166,7 +167,7 @@ def test_a_store_manager_receives_sees_the_level_and_approves_a_count(
         page.get_by_role("link", name="Counts").click()
         page.get_by_role("link", name=COUNT).click()
         expect(page.locator('#variance tr[data-sku="WS-MILK"]')).to_contain_text("-2.000")
-        page.screenshot(path=str(tmp_path / "stock-count.png"))
+        page.screenshot(path=str(ARTIFACTS / "stock-count.png"), full_page=True)
         page.get_by_role("button", name="Approve the count").click()
         expect(page.locator("#count-status")).to_have_text("approved")
         expect(page.get_by_role("button", name="Approve the count")).to_have_count(0)
