@@ -227,11 +227,24 @@ def test_reorder_becomes_a_purchase_order_shown_downloaded_and_published(
     assert sent.status_code == 303, sent.text
     message = retained(broker.port, f"{ROOT}/store-1/orders")
     assert message is not None and "PO-1" in json.dumps(message)
-    assert [a for _, a, _ in audit(db_url) if a.startswith("stock.")] == [
-        "stock.po.create",
-        "stock.po.publish",
-    ]
     assert "PO-1" in client.get("/stock/po").text
+
+    # A transfer to store-2 and a loss with its reason, as forms of lines.
+    line = {"csrf": csrf, "store": "store-1", "sku": "WS-MILK", "qty": "1"}
+    moved = client.post("/stock/transfer", data={**line, "doc": "T-1", "to_store": "store-2"})
+    assert moved.status_code == 303, moved.text
+    lost = {**line, "doc": "L-1", "reason": "expired", "note": "past its date"}
+    assert client.post("/stock/loss", data=lost).status_code == 303
+    bad = client.post("/stock/loss", data={**lost, "doc": "L-2", "reason": "lost"})
+    assert bad.status_code == 400 and "unknown loss reason" in bad.text
+    assert on_hand(db_url) == {("store-1", "WS-MILK"): "0.000", ("store-2", "WS-MILK"): "1.000"}
+    trail = [(a, d.get("doc") or d.get("order")) for _, a, d in audit(db_url) if "stock" in a]
+    assert trail == [
+        ("stock.po.create", "PO-1"),
+        ("stock.po.publish", "PO-1"),
+        ("stock.transfer", "T-1"),
+        ("stock.loss", "L-1"),
+    ]
 
 
 def test_no_one_changes_stock_they_may_not(office: str, db_url: str, tmp_path: Path) -> None:
