@@ -28,7 +28,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
-from typing import Any, Literal, NamedTuple
+from typing import TYPE_CHECKING, Any, Literal, NamedTuple
 
 from pydantic import ValidationError
 
@@ -36,6 +36,10 @@ from cloud.db import Database
 from gateway.errors import StoregateError, UsageError
 from gateway.lane.records import RefundBody, SaleBody
 from gateway.stock.records import CountLine, GoodsReceiptBody, StockCountBody
+
+if TYPE_CHECKING:
+    from cloud.ingest import BrokerOptions
+    from cloud.publish import SigningKey
 
 MovementKind = Literal["sale", "refund", "receipt", "transfer_out", "transfer_in", "loss", "count"]
 DocumentKind = Literal["goods_receipt", "transfer", "loss", "stock_count", "purchase_order"]
@@ -883,7 +887,7 @@ def _check_each(unit: str, qty: Decimal, sku: str, where: str) -> None:
         )
 
 
-def _lines_body(lines: Sequence[DocumentLine]) -> list[dict[str, str]]:
+def lines_body(lines: Sequence[DocumentLine]) -> list[dict[str, str]]:
     out = []
     for line in lines:
         item = {"sku": line.sku, "quantity": str(line.quantity)}
@@ -953,7 +957,7 @@ def receive(
             "goods_receipt",
             store,
             stamp,
-            {"lines": _lines_body(lines), "supplier": supplier},
+            {"lines": lines_body(lines), "supplier": supplier},
             reference=order,
         )
         for n, line in enumerate(lines):
@@ -996,7 +1000,7 @@ def transfer(
             "transfer",
             source,
             stamp,
-            {"lines": _lines_body(lines)},
+            {"lines": lines_body(lines)},
             other_store=target,
         )
         for n, line in enumerate(lines):
@@ -1041,7 +1045,7 @@ def record_loss(
             "loss",
             store,
             stamp,
-            {"lines": _lines_body(lines), "reason": reason, "note": note},
+            {"lines": lines_body(lines), "reason": reason, "note": note},
         )
         for n, line in enumerate(lines):
             ledger.append(_movement(ledger, doc, n, store, line, "loss", -1, stamp, reason=reason))
@@ -1074,7 +1078,7 @@ def record_count(
     results: list[CountResult] = []
     with writing(db, now) as ledger:
         ledger.preload(store, (line.sku for line in lines))
-        _record_document(db, now, doc, "stock_count", store, stamp, {"lines": _lines_body(lines)})
+        _record_document(db, now, doc, "stock_count", store, stamp, {"lines": lines_body(lines)})
         for n, line in enumerate(lines):
             expected = ledger.position(store, line.sku).on_hand
             unit = _unit(ledger, store, line.sku)
@@ -1128,7 +1132,7 @@ def create_order(
             "purchase_order",
             store,
             stamp,
-            {"lines": _lines_body(lines), "supplier": supplier},
+            {"lines": lines_body(lines), "supplier": supplier},
             status="open",
         )
     return len(lines)
@@ -1522,3 +1526,112 @@ def item_settings(db: Database, store: str | None = None) -> dict[str, ItemSetti
         )
         out[sku if store else f"{s}\t{sku}"] = settings
     return out
+
+
+# ---------------------------------------------------------------- what a person typed
+
+
+def parse_lines(
+    items: Sequence[Sequence[str]], *, cost: bool = False, zero: bool = False, label: str = "--item"
+) -> list[DocumentLine]:
+    """A document's lines as typed (sku, quantity and, where `cost`, the unit cost), each
+    checked with the line named (`label #N (...)`); what `cloud stock` and the page both
+    parse, so a line the one refuses the other refuses with the same words."""
+    lines = []
+    for n, item in enumerate(items, 1):
+        where = f"{label} #{n} ({' '.join(item)})"
+        sku = item[0].strip()
+        if not sku:
+            raise UsageError("blank sku", where=where, fix="give the item's sku first")
+        qty = parse_quantity(item[1], where, allow_zero=zero)
+        lines.append(DocumentLine(sku, qty, parse_cost(item[2], where) if cost else None))
+    return lines
+
+
+DAY_FIELDS = ("min_cover_days", "lead_days", "order_days")
+
+
+def item_changes(given: dict[str, str | None], label: dict[str, str]) -> dict[str, Any]:
+    """An item's settings as typed (None: left as it is) checked into what `set_item`
+    takes; `label` names each field as the caller shows it (`--min`, or the form's)."""
+    min_level, pack = given.get("min_level"), given.get("pack")
+    unit = given.get("unit")
+    if unit is not None and unit not in UNITS:
+        raise UsageError(
+            f"unknown unit {unit!r}", where=label["unit"], fix=f"one of {', '.join(UNITS)}"
+        )
+    changes: dict[str, Any] = {
+        "name": given.get("name"),
+        "unit": unit,
+        "supplier": given.get("supplier"),
+        "min_level": None
+        if min_level is None
+        else parse_quantity(min_level, label["min_level"], allow_zero=True),
+        "pack": None if pack is None else parse_quantity(pack, label["pack"]),
+    }
+    for name in DAY_FIELDS:
+        text = given.get(name)
+        if text is None:
+            changes[name] = None
+            continue
+        try:
+            value = int(text)
+        except ValueError as exc:
+            raise UsageError(
+                f"{label[name]} {text!r} is not a number of days",
+                where=label[name],
+                fix="give whole days, 0 or more",
+            ) from exc
+        if value < 0:
+            raise UsageError(
+                f"{label[name]} {value} is negative", where=label[name], fix="give 0 or more days"
+            )
+        changes[name] = value
+    return changes
+
+
+def list_orders(db: Database, store: str | None = None) -> list[tuple[str, str, str, str, str]]:
+    """Purchase orders (id, store, business day, status, issued by), by day then id."""
+    where, params = ("AND store = ?", [store]) if store else ("", [])
+    rows = db.query(
+        "SELECT id, store, business_day, status, created_by FROM stock_document "
+        f"WHERE kind = 'purchase_order' {where} ORDER BY business_day, id",
+        params,
+    )
+    return [(str(a), str(b), str(c), str(d), str(e)) for a, b, c, d, e in rows]
+
+
+def publish_orders(
+    db: Database,
+    order_id: str,
+    *,
+    broker: BrokerOptions,
+    root: str,
+    key: SigningKey,
+    now: str,
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Send the store of `order_id` every order of it still to be received, as one signed
+    `orders` document on `{root}/{store}/orders` (`cloud.publish.publish_document`, what
+    `cloud publish` runs); (the document, the signed message). What `cloud stock po
+    publish` and the page's Publish do."""
+    from cloud.publish import publish_document
+
+    order = load_order(db, order_id)
+    if order.status == "received":
+        raise StockError(
+            f"purchase order {order.id} is fully received: there is nothing to send",
+            where="cloud stock po publish",
+            fix="`cloud stock po list` shows the open ones",
+        )
+    document = orders_document(db, order.store, now)
+    [message] = publish_document(
+        db=db,
+        broker=broker,
+        root=root,
+        kind="orders",
+        document=document,
+        stores=[order.store],
+        box=None,
+        key=key,
+    )
+    return document, message

@@ -18,7 +18,10 @@ from cloud.schema import open_current
 from gateway.errors import UsageError
 
 ArgAdder = Callable[[argparse.ArgumentParser], None]
-REPORTS = ("onhand", "turnover", "slow", "shrink", "variance")
+REPORTS = stock_plan.STOCK_REPORTS
+ITEM_OPTIONS = {
+    f: "--min" if f == "min_level" else "--" + f.replace("_", "-") for f in stock.ITEM_FIELDS
+}
 
 
 def register(sub: Any, db_arg: ArgAdder, broker_args: ArgAdder) -> None:
@@ -159,7 +162,9 @@ def register(sub: Any, db_arg: ArgAdder, broker_args: ArgAdder) -> None:
     report.add_argument("--store", help="only this store")
     report.add_argument("--as-of", help="onhand: at the end of this day (default now)")
     report.add_argument("--max-sold", default="0", help="slow: sold at most this (default 0)")
-    report.add_argument("--by", choices=("store", "item"), default="store", help="shrink")
+    report.add_argument(
+        "--by", choices=stock_plan.SHRINK_BY, default=stock_plan.SHRINK_BY[0], help="shrink"
+    )
     _output(report)
     report.add_argument("--chart", type=Path, help="also draw it to FILE.png / FILE.svg")
     report.add_argument("--chart-column", help="the numeric column to draw (default: the last)")
@@ -239,17 +244,7 @@ def _stamp(args: argparse.Namespace) -> tuple[str, stock.Stamp]:
 def _lines(
     items: Sequence[Sequence[str]], *, cost: bool = False, zero: bool = False
 ) -> list[stock.DocumentLine]:
-    lines = []
-    for n, item in enumerate(items, 1):
-        where = f"--item #{n} ({' '.join(item)})"
-        sku = item[0].strip()
-        if not sku:
-            raise UsageError("blank sku", where=where, fix="give the item's sku first")
-        qty = stock.parse_quantity(item[1], where, allow_zero=zero)
-        lines.append(
-            stock.DocumentLine(sku, qty, stock.parse_cost(item[2], where) if cost else None)
-        )
-    return lines
+    return stock.parse_lines(items, cost=cost, zero=zero)
 
 
 def _show(table: Table, args: argparse.Namespace) -> None:
@@ -292,24 +287,9 @@ def _posted(done: stock.Posted) -> str:
 
 
 def _item(args: argparse.Namespace) -> int:
-    changes: dict[str, Any] = {
-        "name": args.name,
-        "unit": args.unit,
-        "supplier": args.supplier,
-        "min_level": None
-        if args.min_level is None
-        else stock.parse_quantity(args.min_level, "--min", allow_zero=True),
-        "pack": None if args.pack is None else stock.parse_quantity(args.pack, "--pack"),
-    }
-    for name in ("min_cover_days", "lead_days", "order_days"):
-        value = getattr(args, name)
-        if value is not None and value < 0:
-            raise UsageError(
-                f"--{name.replace('_', '-')} {value} is negative",
-                where=f"--{name.replace('_', '-')}",
-                fix="give 0 or more days",
-            )
-        changes[name] = value
+    given = {name: getattr(args, name) for name in stock.ITEM_FIELDS}
+    texts = {k: None if v is None else str(v) for k, v in given.items()}
+    changes = stock.item_changes(texts, ITEM_OPTIONS)
     db = open_current(args.db)
     try:
         item = stock.set_item(db, iso(system_clock()), args.store, args.sku, args.by, changes)
@@ -442,28 +422,12 @@ def _po_create(args: argparse.Namespace) -> int:
     instant = _instant(args.at)
     now = iso(instant)
     day = _day(args.day, instant)
-    stamp = stock.Stamp(args.by, now, str(day))
     db = open_current(args.db)
     try:
         stock.post_journal(db, now, args.store)
-        settings = stock.item_settings(db, args.store)
-        chosen = [
-            s
-            for s in stock_plan.reorder(db, args.store, day)
-            if s.quantity > 0
-            and (
-                args.supplier is None
-                or settings.get(s.sku, stock.ItemSettings()).supplier == args.supplier
-            )
-        ]
-        if not chosen:
-            raise stock.StockError(
-                f"nothing to order for {args.store} on {day}",
-                where="cloud stock po create",
-                fix="see `cloud stock reorder --all` for why (stock and orders cover the demand)",
-            )
-        lines = [stock.DocumentLine(s.sku, s.quantity, s.avg_cost) for s in chosen]
-        stock.create_order(db, now, args.doc, args.store, lines, stamp, args.supplier)
+        lines = stock_plan.order_suggested(
+            db, now, args.doc, args.store, day, args.by, args.supplier
+        )
     finally:
         db.close()
     print(f"purchase order {args.doc} for {args.store}: {len(lines)} line(s)")
@@ -475,41 +439,9 @@ def _po_create(args: argparse.Namespace) -> int:
 def _po_show(args: argparse.Namespace) -> int:
     db = open_current(args.db)
     try:
-        order = stock.load_order(db, args.order)
-        names = {lv.sku: lv.name for lv in stock.levels(db, order.store)}
+        table = stock_plan.order_table(db, args.order)
     finally:
         db.close()
-    table = Table(
-        f"Purchase order {order.id} for {order.store} ({order.status})",
-        [
-            "order",
-            "store",
-            "day",
-            "supplier",
-            "sku",
-            "name",
-            "ordered",
-            "received",
-            "outstanding",
-            "unit cost",
-        ],
-    )
-    for line in order.lines:
-        table.rows.append(
-            [
-                order.id,
-                order.store,
-                order.business_day,
-                order.supplier or "",
-                line.sku,
-                names.get(line.sku, line.sku),
-                line.ordered,
-                line.received,
-                line.outstanding,
-                line.unit_cost if line.unit_cost is not None else "",
-            ]
-        )
-    table.notes.append(f"issued by {order.created_by}")
     _show(table, args)
     return 0
 
@@ -518,35 +450,24 @@ def _po_publish(args: argparse.Namespace) -> int:
     """The order's store gets every order of it still to be received, as one signed
     `orders` document on `{root}/{store}/orders` (docs/stock.md)."""
     from cloud.commands import broker_options
-    from cloud.publish import publish_document
     from cloud.publish_cli import signing_key
 
     key = signing_key(args)
     db = open_current(args.db)
     try:
-        order = stock.load_order(db, args.order)
-        if order.status == "received":
-            raise stock.StockError(
-                f"purchase order {order.id} is fully received: there is nothing to send",
-                where="cloud stock po publish",
-                fix="`cloud stock po list` shows the open ones",
-            )
-        document = stock.orders_document(db, order.store, iso(system_clock()))
-        [message] = publish_document(
-            db=db,
+        document, message = stock.publish_orders(
+            db,
+            args.order,
             broker=broker_options(args),
             root=args.root,
-            kind="orders",
-            document=document,
-            stores=[order.store],
-            box=None,
             key=key,
+            now=iso(system_clock()),
         )
     finally:
         db.close()
     ids = ", ".join(o["id"] for o in document["orders"])
     print(
-        f"published orders version {message['version']} for {order.store}: {ids} "
+        f"published orders version {message['version']} for {document['store']}: {ids} "
         f"(signed by {key.key_id}, retained)"
     )
     return 0
@@ -555,12 +476,7 @@ def _po_publish(args: argparse.Namespace) -> int:
 def _po_list(args: argparse.Namespace) -> int:
     db = open_current(args.db)
     try:
-        where, params = ("AND store = ?", [args.store]) if args.store else ("", [])
-        rows = db.query(
-            "SELECT id, store, business_day, status, created_by FROM stock_document "
-            f"WHERE kind = 'purchase_order' {where} ORDER BY business_day, id",
-            params,
-        )
+        rows = stock.list_orders(db, args.store)
     finally:
         db.close()
     for order, store, day, status, by in rows:
@@ -616,21 +532,14 @@ def _verify(args: argparse.Namespace) -> int:
 
 def _report(args: argparse.Namespace) -> int:
     period = Period.parse(args.first, args.last)
+    if args.report in ("turnover", "slow"):
+        _bounded(args)
+    max_sold = stock.parse_quantity(args.max_sold, "--max-sold", allow_zero=True)
     db = open_current(args.db)
     try:
-        if args.report == "onhand":
-            table = stock_plan.on_hand_table(db, args.store, args.as_of)
-        elif args.report == "turnover":
-            _bounded(args)
-            table = stock_plan.turnover_table(db, period, args.store)
-        elif args.report == "slow":
-            _bounded(args)
-            max_sold = stock.parse_quantity(args.max_sold, "--max-sold", allow_zero=True)
-            table = stock_plan.slow_movers_table(db, period, args.store, max_sold)
-        elif args.report == "shrink":
-            table = stock_plan.shrink_table(db, period, args.store, args.by == "item")
-        else:
-            table = stock_plan.variance_table(db, period, args.store)
+        table = stock_plan.report_table(
+            db, args.report, period, args.store, as_of=args.as_of, max_sold=max_sold, by=args.by
+        )
     finally:
         db.close()
     _show(table, args)

@@ -3,8 +3,10 @@ stock reports (on hand and its value, turnover, slow movers, shrink, count varia
 
 Owns the arithmetic of `cloud stock reorder` and `cloud stock report ...`; each returns a
 `cloud.reports.Table` that `cloud.render` prints or writes (text, JSON, CSV, xlsx, chart).
-Every rule is named in its docstring and in docs/stock.md. Read-only: figures come from
-`cloud.stock` (movements and positions), quantities and money stay Decimal.
+Every rule is named in its docstring and in docs/stock.md. Read-only (but for
+`order_suggested`, which issues the order the suggestions make through
+`cloud.stock.create_order`): figures come from `cloud.stock` (movements and positions),
+quantities and money stay Decimal.
 """
 
 from __future__ import annotations
@@ -22,11 +24,16 @@ from cloud.stock import (
     CENT,
     QTY,
     ZERO,
+    DocumentLine,
     ItemSettings,
     Level,
+    Stamp,
+    StockError,
     StoredMovement,
+    create_order,
     item_settings,
     levels,
+    load_order,
     movements,
     on_order,
 )
@@ -437,3 +444,92 @@ def movements_table(moves: list[StoredMovement]) -> Table:
             ]
         )
     return table
+
+
+def order_suggested(
+    db: Database, now: str, doc: str, store: str, day: date, by: str, supplier: str | None
+) -> list[DocumentLine]:
+    """Issue purchase order `doc` from the reorder suggestions of `store` for `day` (only
+    `supplier`'s items when given), each line at the item's average cost; its lines.
+    Post the journal first (`cloud.stock.post_journal`) so the sales are in."""
+    settings = item_settings(db, store)
+    chosen = [
+        s
+        for s in reorder(db, store, day)
+        if s.quantity > 0
+        and (supplier is None or settings.get(s.sku, ItemSettings()).supplier == supplier)
+    ]
+    if not chosen:
+        raise StockError(
+            f"nothing to order for {store} on {day}",
+            where="cloud stock po create",
+            fix="see `cloud stock reorder --all` for why (stock and orders cover the demand)",
+        )
+    lines = [DocumentLine(s.sku, s.quantity, s.avg_cost) for s in chosen]
+    create_order(db, now, doc, store, lines, Stamp(by, now, str(day)), supplier)
+    return lines
+
+
+def order_table(db: Database, order_id: str) -> Table:
+    """A purchase order's lines and what was received against each (`cloud stock po show`)."""
+    order = load_order(db, order_id)
+    names = {lv.sku: lv.name for lv in levels(db, order.store)}
+    table = Table(
+        f"Purchase order {order.id} for {order.store} ({order.status})",
+        [
+            "order",
+            "store",
+            "day",
+            "supplier",
+            "sku",
+            "name",
+            "ordered",
+            "received",
+            "outstanding",
+            "unit cost",
+        ],
+    )
+    for line in order.lines:
+        table.rows.append(
+            [
+                order.id,
+                order.store,
+                order.business_day,
+                order.supplier or "",
+                line.sku,
+                names.get(line.sku, line.sku),
+                line.ordered,
+                line.received,
+                line.outstanding,
+                line.unit_cost if line.unit_cost is not None else "",
+            ]
+        )
+    table.notes.append(f"issued by {order.created_by}")
+    return table
+
+
+STOCK_REPORTS = ("onhand", "turnover", "slow", "shrink", "variance")
+SHRINK_BY = ("store", "item")  # shrink's groupings, the default first
+
+
+def report_table(
+    db: Database,
+    report: str,
+    period: Period,
+    store: str | None,
+    *,
+    as_of: str | None = None,
+    max_sold: Decimal = ZERO,
+    by: str = "store",
+) -> Table:
+    """The stock report `report` (`cloud stock report REPORT` and the reports page):
+    `as_of` for onhand, `max_sold` for slow, `by` (store or item) for shrink."""
+    if report == "onhand":
+        return on_hand_table(db, store, as_of)
+    if report == "turnover":
+        return turnover_table(db, period, store)
+    if report == "slow":
+        return slow_movers_table(db, period, store, max_sold)
+    if report == "shrink":
+        return shrink_table(db, period, store, by == "item")
+    return variance_table(db, period, store)

@@ -2,9 +2,10 @@
 its period, store and options, the table with a totals row, quantities by unit, a chart,
 and the CSV (UTF-8 with a BOM) and xlsx the CLI's `--out` writes.
 
-The tables come from `cloud.reports_cli.build_table` and `cloud.payments_cli.payments_table`
-(the CLI's own), drawn and written by `cloud.render`: the page never computes a figure of
-its own. The reports, their `--by` choices and their options' defaults are the CLI's too
+The tables come from `cloud.reports_cli.build_table`, `cloud.payments_cli.payments_table`
+and `cloud.stock_plan.report_table` (the CLI's own; `cloud stock report X` is `stock-X`),
+drawn and written by `cloud.render`: the page never computes a figure of its own. The
+reports, their `--by` choices and their options' defaults are the CLI's too
 (`cloud.reports_cli.REPORTS`, `GROUPINGS`, `LIMITS`), so the two cannot drift apart.
 A store manager's report is their store's; a regional manager's one of their group's
 stores; another store answers 404, as every page does.
@@ -26,7 +27,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from cloud import render, reports
+from cloud import render, reports, stock, stock_plan
 from cloud.clock import Clock
 from cloud.db import Database
 from cloud.payments_cli import payments_table
@@ -38,6 +39,12 @@ from gateway.errors import StoregateError, UsageError
 
 # Every report of the CLI and its `--by` choices (the default first), read from its table.
 KINDS: dict[str, tuple[str, ...]] = {kind: GROUPINGS.get(kind, ()) for kind in REPORTS}
+# ... and `cloud stock report ...`'s, as `stock-onhand` and so on (shrink by store or item).
+STOCK = "stock-"
+KINDS |= {
+    STOCK + kind: stock_plan.SHRINK_BY if kind == "shrink" else ()
+    for kind in stock_plan.STOCK_REPORTS
+}
 # Every grouping of any of them, for the form's one "Group by" list.
 GROUPS = tuple(dict.fromkeys(by for choices in KINDS.values() for by in choices))
 EVERY_STORE = ("admin", "auditor")
@@ -61,6 +68,7 @@ class ReportRequest:
     everything: bool = False
     min_support: str = ""  # "": the CLI's default, MIN_SUPPORT
     min_confidence: str = ""
+    max_sold: str = ""  # stock-slow: "" is the CLI's default, 0
 
     def query(self) -> str:
         """The request as a query string (the download and chart links carry it)."""
@@ -85,6 +93,7 @@ class ReportRequest:
         for name, share in (
             ("min_support", self.min_support),
             ("min_confidence", self.min_confidence),
+            ("max_sold", self.max_sold),
         ):
             if share:
                 fields[name] = share
@@ -141,6 +150,7 @@ def parse_request(params: Mapping[str, str], today: date) -> ReportRequest:
         bool(params.get("all")),
         params.get("min_support", "").strip(),
         params.get("min_confidence", "").strip(),
+        params.get("max_sold", "").strip(),
     )
 
 
@@ -164,6 +174,16 @@ def build(db: Database, account: Account, request: ReportRequest) -> ReportView 
     period = Period(request.first, request.last)
     if request.kind == "payments":
         table = payments_table(db, period, store, everything=request.everything)
+    elif request.kind.startswith(STOCK):
+        table = stock_plan.report_table(
+            db,
+            request.kind.removeprefix(STOCK),
+            period,
+            store,
+            as_of=request.as_of or None,
+            max_sold=stock.parse_quantity(request.max_sold or "0", "max_sold", allow_zero=True),
+            by=request.by or stock_plan.SHRINK_BY[0],
+        )
     else:
         table = build_table(db, _arguments(request, store), period)
     quantities = None

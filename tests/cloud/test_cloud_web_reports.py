@@ -119,6 +119,12 @@ def test_the_page_offers_every_cli_report_with_the_cli_s_groupings() -> None:
         by = next((a for a in parser._actions if "--by" in a.option_strings), None)
         offered[kind] = tuple(by.choices or ()) if by else ()
         assert by is None or by.default == offered[kind][0], kind  # the default comes first
+    # ... and every `cloud stock report`, as stock-REPORT
+    stock = choices(choices(cli)["stock"])["report"]
+    which = next(a for a in stock._actions if a.dest == "report")
+    by = next(a for a in stock._actions if "--by" in a.option_strings)
+    for kind in which.choices or ():
+        offered[report_page.STOCK + kind] = tuple(by.choices or ()) if kind == "shrink" else ()
     assert offered == report_page.KINDS
 
 
