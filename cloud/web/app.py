@@ -43,6 +43,7 @@ from cloud.web import (
     accounts_page,
     api,
     box_page,
+    enrol_page,
     publish_page,
     report_page,
     stores_page,
@@ -123,11 +124,13 @@ def create_app(
     https: bool = False,
     totp_key: KeyFile | None = None,
     publisher: publish_page.Publisher | None = None,
+    enroller: enrol_page.Enroller | None = None,
     live_interval: float = LIVE_INTERVAL,
 ) -> Starlette:
     """The application over `db_url`. `totp_key`: the key that opens the accounts' TOTP
     seeds (default: `[web] totp_key`'s default path; read at the first TOTP sign-in);
     `publisher`: what `/publish` signs and sends with (None: publishing is off);
+    `enroller`: how `/boxes` approves and revokes (None: it lists only);
     `live_interval`: seconds between two renderings of a pushed dashboard."""
     key_file = totp_key or KeyFile(DEFAULT_TOTP_KEY)
     env = Environment(
@@ -378,6 +381,7 @@ def create_app(
             *accounts_page.routes(open_db, clock, signed_in, who, _csrf_ok, page),
             *stores_page.routes(open_db, clock, signed_in, who, _csrf_ok, page),
             *box_page.routes(open_db, clock, signed_in, who, _csrf_ok, page),
+            *enrol_page.routes(open_db, clock, signed_in, who, _csrf_ok, page, enroller),
             Mount("/static", StaticFiles(directory=HERE / "static"), name="static"),
         ],
         middleware=[Middleware(BaseHTTPMiddleware, dispatch=headers)],

@@ -1,9 +1,8 @@
 """`/stores/{store}/boxes/{box}` in head office's pages: one box's chain position and its
 break (`cloud chain show`), accepting that break (`cloud chain accept`), its log uploads
-(`cloud logs`) and uploaded backups (`cloud backups list|fetch`); and `/boxes`, the
-enrolled boxes (`cloud boxes list`).
+(`cloud logs`) and uploaded backups (`cloud backups list|fetch`).
 
-Every step is the CLI's own function (`cloud.chain`, `cloud.box_uploads`, `cloud.boxes`):
+Every step is the CLI's own function (`cloud.chain`, `cloud.box_uploads`):
 accepting refuses anything but the box's current break, a backup that ends before the
 acknowledged position is refused unless the admin asks for it anyway. Whoever sees the
 store reads the box's page and its logs; only an admin accepts a break (403 otherwise,
@@ -28,7 +27,6 @@ from starlette.responses import PlainTextResponse, RedirectResponse, Response
 from starlette.routing import Route
 
 from cloud.box_uploads import acked_seq, backup_uploads, choose_backup, log_uploads
-from cloud.boxes import enrolled
 from cloud.chain import ChainError, accept_break, chain_view
 from cloud.clock import Clock, iso
 from cloud.db import Database
@@ -49,7 +47,7 @@ def routes(
     csrf_ok: Callable[[object, Any], bool],
     page: Page,
 ) -> list[Route]:
-    """The box's page, its POST and downloads, and `/boxes`, for `create_app`."""
+    """The box's page, its POST and downloads, for `create_app`."""
 
     def refuse(status: int, text: str, session: Any, account: Account | None) -> Response:
         return page("message.html", status, text=text, account=account, csrf=session.csrf)
@@ -188,18 +186,8 @@ def routes(
             headers={"Content-Disposition": f'attachment; filename="{_safe(info.name)}"'},
         )
 
-    def boxes_list(request: Request, session: Any, account: Account) -> Response:
-        db = open_db()
-        try:
-            seen = set(visible_stores(db, account))
-            rows = [b for b in enrolled(db) if b.store in seen]
-        finally:
-            db.close()
-        return page("boxes.html", account=account, csrf=session.csrf, rows=rows)
-
     box = "/stores/{store}/boxes/{box}"
     return [
-        Route("/boxes", signed_in(boxes_list), methods=["GET"]),
         Route(box, signed_in(show), methods=["GET"]),
         Route(box + "/chain/accept", accept, methods=["POST"]),
         Route(box + "/logs/{upload}", signed_in(log_text), methods=["GET"]),
