@@ -130,3 +130,10 @@ def test_only_an_admin_changes_stores_and_each_reads_its_own(office: str, db_url
     assert cli(db_url, "stores", "list") + cli(db_url, "groups", "list") == before
     changes = [a for a in audit(db_url)[len(logged) :] if a[1] != "sign_in"]
     assert changes == []
+    # A regional manager whose group an admin empties sees no store, and no error.
+    ada, csrf = signed_in(office, "ada")
+    answer = ada.post("/groups/remove", data={"group": "south", "stores": "store-2", "csrf": csrf})
+    assert answer.status_code == 303
+    answer = rita.get("/stores")
+    assert answer.status_code == 200 and "No store yet." in answer.text
+    assert rita.get("/").status_code == 200
