@@ -20,12 +20,11 @@ from typing import Any
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
-from cloud.db import Database
+from cloud.box_uploads import backup_uploads, choose_backup
 from cloud.schema import open_current
 from gateway.errors import UsageError
 from gateway.private_files import write_private
 from gateway.sync.backup_upload import (
-    EVENT_KIND,
     RESTORE_EXPIRY_S,
     UploadedBackup,
     describe,
@@ -87,25 +86,11 @@ def _identity(text: str, where: str) -> tuple[str, str]:
     return store, box
 
 
-def chunks(db: Database, store: str, box: str) -> dict[str, list[dict[str, Any]]]:
-    """Every upload's chunks, newest upload first (by when its first chunk was stored)."""
-    rows = db.query(
-        "SELECT body FROM box_event WHERE store = ? AND box = ? AND kind = ? "
-        "ORDER BY received_at, time",
-        (store, box, EVENT_KIND),
-    )
-    found: dict[str, list[dict[str, Any]]] = {}
-    for (body,) in rows:
-        chunk = json.loads(body)
-        found.setdefault(str(chunk.get("upload")), []).append(chunk)
-    return dict(reversed(list(found.items())))
-
-
 def _list(args: argparse.Namespace) -> int:
     store, box = _identity(args.identity, "cloud backups list")
     db = open_current(args.db)
     try:
-        found = [describe(parts) for parts in chunks(db, store, box).values()]
+        found = [describe(parts) for parts in backup_uploads(db, store, box).values()]
     finally:
         db.close()
     if args.json:
@@ -122,36 +107,11 @@ def _list(args: argparse.Namespace) -> int:
 def _choose(
     args: argparse.Namespace, store: str, box: str, where: str
 ) -> tuple[UploadedBackup, list[dict[str, Any]]]:
-    """The upload to fetch or send, refused when it is older than head office's
-    acknowledged position for the box (unless --force)."""
     db = open_current(args.db)
     try:
-        found = chunks(db, store, box)
-        acked_row = db.one(
-            "SELECT acked_seq FROM box_chain WHERE store = ? AND box = ?", (store, box)
-        )
+        return choose_backup(db, store, box, args.upload, args.force, where)
     finally:
         db.close()
-    complete = [u for u, parts in found.items() if describe(parts).complete]
-    chosen = args.upload or (complete[0] if complete else None)
-    if chosen is None or chosen not in found:
-        raise UsageError(
-            f"no {'upload ' + repr(chosen) if chosen else 'complete backup'} from {store}/{box}",
-            where=where,
-            fix=f"`cloud backups list {store}/{box}`; ask for one with `cloud cmd {store} {box} "
-            "upload_backup`",
-        )
-    info = describe(found[chosen])
-    acked = int(acked_row[0]) if acked_row else 0
-    if info.head_seq < acked and not args.force:
-        raise UsageError(
-            f"backup {info.name} ends at seq {info.head_seq}, but head office acknowledged "
-            f"{store}/{box} up to {acked}: a box restored from it would hand out seqs "
-            f"{info.head_seq + 1}..{acked} again for different records",
-            where=where,
-            fix="fetch a newer backup (`cloud backups list`), or --force once you decided to",
-        )
-    return info, found[chosen]
 
 
 def _fetch(args: argparse.Namespace) -> int:

@@ -370,3 +370,52 @@ def revoke(db: Database, admin: BrokerAdmin, store: str, box: str, now: str) -> 
             "UPDATE enrolled_box SET revoked_at = ? WHERE store = ? AND box = ?",
             (now, store, box),
         )
+
+
+# ---------------------------------------------------------------- checked requests
+
+
+def enrol_code(
+    db: Database,
+    broker: BrokerOptions,
+    root: str,
+    *,
+    code: str,
+    store: str,
+    box: str,
+    key: SigningKey,
+    now: str,
+    where: str,
+) -> tuple[str, EnrolmentRequest]:
+    """`cloud boxes approve` whole, for the CLI and `/boxes`: the code as typed (any case,
+    with or without its dash), the ids, a known store, then `approve` over one broker
+    connection. Returns the code as read and the request approved."""
+    from cloud.stores import require_known
+    from gateway.sync.enrolment import normalise_code
+
+    code = normalise_code(code, where)
+    check_identity(store, box, where)
+    require_known(db, [store], where)
+    with BrokerAdmin(broker, root) as admin:
+        return code, approve(db, admin, code=code, store=store, box=box, key=key, now=now)
+
+
+def parse_identity(text: str, where: str) -> tuple[str, str]:
+    """`STORE/BOX` -> (store, box), both ids."""
+    store, _, box = text.partition("/")
+    if not store or not box or "/" in box:
+        raise UsageError(
+            f"{text!r} is not STORE/BOX",
+            where=where,
+            fix="name the box as store-id/box-id, e.g. store-1/box-1",
+        )
+    check_identity(store, box, where)
+    return store, box
+
+
+def revoke_box(
+    db: Database, broker: BrokerOptions, root: str, store: str, box: str, now: str
+) -> None:
+    """`cloud boxes revoke` whole, for the CLI and `/boxes`, over one broker connection."""
+    with BrokerAdmin(broker, root) as admin:
+        revoke(db, admin, store, box, now)

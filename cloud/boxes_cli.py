@@ -10,9 +10,6 @@ from typing import Any
 from cloud import boxes
 from cloud.clock import utc_now_iso
 from cloud.schema import open_current
-from cloud.stores import require_known
-from gateway.errors import UsageError
-from gateway.sync.enrolment import normalise_code
 
 ArgAdder = Callable[[argparse.ArgumentParser], None]
 
@@ -58,18 +55,25 @@ def _admin(args: argparse.Namespace) -> boxes.BrokerAdmin:
 
 
 def _approve(args: argparse.Namespace) -> int:
+    from cloud.commands import broker_options
     from cloud.publish_cli import signing_key
 
-    code = normalise_code(args.code, "cloud boxes approve CODE")
-    boxes.check_identity(args.store, args.box, "cloud boxes approve")
+    where = "cloud boxes approve"
+    boxes.check_identity(args.store, args.box, where)
     key = signing_key(args)
     db = open_current(args.db)
     try:
-        require_known(db, [args.store], "cloud boxes approve --store")
-        with _admin(args) as admin:
-            request = boxes.approve(
-                db, admin, code=code, store=args.store, box=args.box, key=key, now=utc_now_iso()
-            )
+        code, request = boxes.enrol_code(
+            db,
+            broker_options(args),
+            args.root,
+            code=args.code,
+            store=args.store,
+            box=args.box,
+            key=key,
+            now=utc_now_iso(),
+            where=where,
+        )
     finally:
         db.close()
     host = request.hint.get("host")
@@ -112,18 +116,12 @@ def _list(args: argparse.Namespace) -> int:
 
 
 def _revoke(args: argparse.Namespace) -> int:
-    store, _, box = args.identity.partition("/")
-    if not store or not box or "/" in box:
-        raise UsageError(
-            f"{args.identity!r} is not STORE/BOX",
-            where="cloud boxes revoke",
-            fix="name the box as store-id/box-id, e.g. store-1/box-1",
-        )
-    boxes.check_identity(store, box, "cloud boxes revoke")
+    from cloud.commands import broker_options
+
+    store, box = boxes.parse_identity(args.identity, "cloud boxes revoke")
     db = open_current(args.db)
     try:
-        with _admin(args) as admin:
-            boxes.revoke(db, admin, store, box, utc_now_iso())
+        boxes.revoke_box(db, broker_options(args), args.root, store, box, utc_now_iso())
     finally:
         db.close()
     print(f"revoked {store}/{box}: the broker disconnected it and refuses its credentials")

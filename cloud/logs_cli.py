@@ -13,10 +13,10 @@ import sys
 from collections.abc import Callable
 from typing import Any
 
-from cloud.db import Database
+from cloud.box_uploads import log_uploads
 from cloud.schema import open_current
 from gateway.errors import UsageError
-from gateway.sync.log_upload import EVENT_KIND, Upload, assemble
+from gateway.sync.log_upload import Upload, assemble
 
 ArgAdder = Callable[[argparse.ArgumentParser], None]
 INCOMPLETE = 1
@@ -36,20 +36,6 @@ def register(sub: Any, db_arg: ArgAdder, broker_args: ArgAdder) -> None:
     parser.set_defaults(func=_logs)
 
 
-def uploads(db: Database, store: str, box: str) -> dict[str, list[dict[str, Any]]]:
-    """Every upload's parts, newest upload first (by when its first part was stored)."""
-    rows = db.query(
-        "SELECT body, received_at FROM box_event WHERE store = ? AND box = ? AND kind = ? "
-        "ORDER BY received_at, time",
-        (store, box, EVENT_KIND),
-    )
-    found: dict[str, list[dict[str, Any]]] = {}
-    for body, _ in rows:
-        part = json.loads(body)
-        found.setdefault(str(part.get("upload")), []).append(part)
-    return dict(reversed(list(found.items())))
-
-
 def _logs(args: argparse.Namespace) -> int:
     store, _, box = args.identity.partition("/")
     if not store or not box or "/" in box:
@@ -60,7 +46,7 @@ def _logs(args: argparse.Namespace) -> int:
         )
     db = open_current(args.db)
     try:
-        found = uploads(db, store, box)
+        found = log_uploads(db, store, box)
     finally:
         db.close()
     if not found:

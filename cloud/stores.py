@@ -36,10 +36,13 @@ def known_stores(db: Database) -> set[str]:
     return {str(row[0]) for row in rows}
 
 
-def add_stores(db: Database, stores: list[str], name: str | None, now: str) -> None:
-    """Register stores (again: keeps the first registration, updates a given name)."""
+def add_stores(
+    db: Database, stores: list[str], name: str | None, now: str, where: str = "cloud stores add"
+) -> None:
+    """Register stores (again: keeps the first registration, updates a given name);
+    `where` names the command or page asking, for its errors."""
     for store in stores:
-        _check_store_id(store)
+        _check_store_id(store, where)
     with db.transaction():
         for store in stores:
             db.execute(
@@ -52,11 +55,11 @@ def add_stores(db: Database, stores: list[str], name: str | None, now: str) -> N
 STORE_ID = re.compile(IDENTIFIER)  # the box's own rule for its [store] id
 
 
-def _check_store_id(store: str) -> None:
+def _check_store_id(store: str, where: str = "cloud stores add") -> None:
     if not STORE_ID.match(store):
         raise UsageError(
             f"{store!r} cannot be a store id (it is one MQTT topic level)",
-            where="cloud stores add",
+            where=where,
             fix="use letters, digits, '-' and '_' (at most 64), as in the box's [store] id",
         )
 
@@ -74,11 +77,15 @@ def require_known(db: Database, stores: list[str], where: str) -> None:
         )
 
 
-def set_group(db: Database, group: str, stores: list[str], *, remove: bool = False) -> None:
-    """Put known stores into a group (a region, a format), or take them out of it."""
-    _check_store_id(group)
+def set_group(
+    db: Database, group: str, stores: list[str], *, remove: bool = False, where: str | None = None
+) -> None:
+    """Put known stores into a group (a region, a format), or take them out of it;
+    `where` names the page asking (default: the CLI's command), for its errors."""
+    where = where or f"cloud groups {'remove' if remove else 'add'} {group}"
+    _check_store_id(group, where)
     if not remove:
-        require_known(db, stores, f"cloud groups add {group}")
+        require_known(db, stores, where)
     with db.transaction():
         for store in stores:
             if remove:

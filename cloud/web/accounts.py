@@ -383,12 +383,12 @@ def get_account(db: Database, name: str) -> Account | None:
 
 def visible_stores(db: Database, account: Account) -> list[str]:
     """The stores an account may see, by its role."""
-    from cloud.stores import group_stores, known_stores
+    from cloud.stores import groups, known_stores
 
     if account.role == "store":
         return [account.scope] if account.scope else []
-    if account.role == "regional":
-        return group_stores(db, account.scope) if account.scope else []
+    if account.role == "regional":  # a group emptied on /stores: no store, not an error
+        return groups(db).get(account.scope, []) if account.scope else []
     return sorted(known_stores(db))
 
 

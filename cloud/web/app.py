@@ -39,7 +39,17 @@ from starlette.staticfiles import StaticFiles
 from cloud.alerts import acknowledge, get_alert
 from cloud.clock import Clock, iso
 from cloud.db import Database
-from cloud.web import accounts_page, api, publish_page, report_page, stock_page, views
+from cloud.web import (
+    accounts_page,
+    api,
+    box_page,
+    enrol_page,
+    publish_page,
+    report_page,
+    stock_page,
+    stores_page,
+    views,
+)
 from cloud.web.accounts import (
     SIGN_IN_REFUSED,
     Account,
@@ -115,11 +125,13 @@ def create_app(
     https: bool = False,
     totp_key: KeyFile | None = None,
     publisher: publish_page.Publisher | None = None,
+    enroller: enrol_page.Enroller | None = None,
     live_interval: float = LIVE_INTERVAL,
 ) -> Starlette:
     """The application over `db_url`. `totp_key`: the key that opens the accounts' TOTP
     seeds (default: `[web] totp_key`'s default path; read at the first TOTP sign-in);
     `publisher`: what `/publish` signs and sends with (None: publishing is off);
+    `enroller`: how `/boxes` approves and revokes (None: it lists only);
     `live_interval`: seconds between two renderings of a pushed dashboard."""
     key_file = totp_key or KeyFile(DEFAULT_TOTP_KEY)
     env = Environment(
@@ -369,6 +381,9 @@ def create_app(
             *publish_page.routes(open_db, clock, signed_in, who, _csrf_ok, page, publisher),
             *accounts_page.routes(open_db, clock, signed_in, who, _csrf_ok, page),
             *stock_page.routes(open_db, clock, signed_in, who, _csrf_ok, page, publisher),
+            *stores_page.routes(open_db, clock, signed_in, who, _csrf_ok, page),
+            *box_page.routes(open_db, clock, signed_in, who, _csrf_ok, page),
+            *enrol_page.routes(open_db, clock, signed_in, who, _csrf_ok, page, enroller),
             Mount("/static", StaticFiles(directory=HERE / "static"), name="static"),
         ],
         middleware=[Middleware(BaseHTTPMiddleware, dispatch=headers)],

@@ -143,6 +143,12 @@ def _publishing_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--mqtt-ca-file", help="PEM CA that signed the broker's certificate")
     parser.add_argument("--mqtt-cert-file", help="PEM client certificate for the broker")
     parser.add_argument("--mqtt-key-file", help="PEM private key of --mqtt-cert-file")
+    parser.add_argument(
+        "--enrol-cert-file",
+        help="PEM certificate of head office's enrolment service (storegate-admin): "
+        "/boxes approves and revokes (with --key; the --mqtt- broker)",
+    )
+    parser.add_argument("--enrol-key-file", help="PEM private key of --enrol-cert-file")
 
 
 def publisher_of(args: argparse.Namespace) -> Any:
@@ -164,6 +170,25 @@ def publisher_of(args: argparse.Namespace) -> Any:
         key_file=args.mqtt_key_file,
     )
     return Publisher(broker, args.root, load_key(Path(args.key), args.key_id))
+
+
+def enroller_of(args: argparse.Namespace, publisher: Any) -> Any:
+    """The `/boxes` page's `Enroller`: the publishing broker reached with the enrolment
+    service's certificate, and the publishing key (None: /boxes lists only)."""
+    from dataclasses import replace
+
+    from cloud.web.enrol_page import Enroller
+
+    if args.enrol_cert_file is None and args.enrol_key_file is None:
+        return None
+    if publisher is None or not (args.enrol_cert_file and args.enrol_key_file):
+        raise UsageError(
+            "approving boxes needs the enrolment certificate, its key and head office's key",
+            where="cloud web serve --enrol-cert-file",
+            fix="pass --enrol-cert-file and --enrol-key-file together, with --key",
+        )
+    broker = replace(publisher.broker, cert_file=args.enrol_cert_file, key_file=args.enrol_key_file)
+    return Enroller(broker, publisher.root, publisher.key)
 
 
 def _password(args: argparse.Namespace) -> str:
@@ -371,8 +396,14 @@ def _serve(args: argparse.Namespace) -> int:
     _say_sealed(check.sealed_now, check.key_id)
     https = args.tls_cert is not None
     publisher = publisher_of(args)
+    enroller = enroller_of(args, publisher)
     app = create_app(
-        args.db, clock=system_clock, https=https, totp_key=key_file, publisher=publisher
+        args.db,
+        clock=system_clock,
+        https=https,
+        totp_key=key_file,
+        publisher=publisher,
+        enroller=enroller,
     )
     tls = {"ssl_certfile": str(args.tls_cert), "ssl_keyfile": str(args.tls_key)} if https else {}
     print(f"head office on {'https' if https else 'http'}://{args.host}:{args.port}/", flush=True)
