@@ -17,12 +17,13 @@ or `kg` for weighed items (a sale line's `weight`, always kg, also for items pri
 The journal is read only up to each box's acknowledged position (contiguous and chained,
 `box_chain.acked_seq`) and a cursor per box (`stock_posting`) says how far it was posted;
 the unique key makes a second posting of the same line impossible as well. One stock writer
-at a time (a PostgreSQL advisory lock; SQLite's writer lock), so the running average is
-computed in one order. Must not write anything but these tables.
+at a time per store (PostgreSQL advisory locks, `writing`; SQLite's writer lock), so the
+running average is computed in one order. Must not write anything but these tables.
 """
 
 from __future__ import annotations
 
+import gc
 import json
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
@@ -46,7 +47,7 @@ QTY = Decimal("0.001")
 COST = Decimal("0.0001")
 CENT = Decimal("0.01")
 ZERO = Decimal(0)
-STOCK_LOCK = 7150017  # pg_advisory_xact_lock key: one stock writer at a time
+STOCK_LOCK = 7150017  # pg_advisory_xact_lock key: one stock writer at a time (`writing`)
 WRITTEN_COLUMNS = (  # a movement as `Ledger` writes it
     "key, store, sku, kind, quantity, unit, unit_cost, value, on_hand_after, avg_cost_after, "
     "business_day, time, document, box, seq, line, reason, actor, recorded_at"
@@ -168,6 +169,7 @@ class Ledger:
     known: set[str] = field(default_factory=set)
     settings: dict[str, dict[str, tuple[str | None, str | None]]] = field(default_factory=dict)
     pending: list[tuple[Any, ...]] = field(default_factory=list)
+    last_ids: dict[tuple[str, str], int] = field(default_factory=dict)  # PostgreSQL's flush
 
     def position(self, store: str, sku: str) -> Position:
         return self._load(store, sku)[0]
@@ -219,13 +221,20 @@ class Ledger:
     def preload(self, store: str, skus: Iterable[str]) -> None:
         """Read the positions of these items in one go (posting touches many at once)."""
         wanted = sorted({sku for sku in skus if (store, sku) not in self.positions})
-        for first in range(0, len(wanted), 500):
-            part = wanted[first : first + 500]
-            for sku, on_hand, avg, name, unit in self.db.execute(
-                "SELECT sku, on_hand, avg_cost, name, unit FROM stock_position WHERE store = ? "
-                f"AND sku IN ({', '.join('?' for _ in part)})" + self.db.lock_rows_for_update(),
-                (store, *part),
-            ).fetchall():
+        select = "SELECT sku, on_hand, avg_cost, name, unit FROM stock_position WHERE store = ? "
+        if self.db.dialect == "postgresql":  # one array parameter: one statement, parsed once
+            parts = [wanted] if wanted else []
+            select += "AND sku = ANY(?::text[]) FOR UPDATE"
+        else:  # SQLite has no arrays: at most 500 placeholders a statement
+            parts = [wanted[first : first + 500] for first in range(0, len(wanted), 500)]
+        for part in parts:
+            params = (store, part) if self.db.dialect == "postgresql" else (store, *part)
+            sql = (
+                select
+                if self.db.dialect == "postgresql"
+                else (select + f"AND sku IN ({', '.join('?' for _ in part)})")
+            )
+            for sku, on_hand, avg, name, unit in self.db.execute(sql, params).fetchall():
                 self.positions[(store, sku)] = (Position(dec(on_hand), dec(avg)), name, unit)
             for sku in part:
                 self.positions.setdefault((store, sku), (Position(), "", ""))
@@ -312,27 +321,42 @@ class Ledger:
     def _flush_postgresql(self) -> None:
         cur = self.db.conn.cursor()
         if self.pending:
-            with cur.copy(f"COPY stock_movement ({WRITTEN_COLUMNS}) FROM STDIN") as copy:
-                for row in self.pending:
-                    copy.write_row(row)
+            # The ids drawn first, so each position's last movement is known here instead
+            # of looked up per item. Each `nextval` is atomic (workers posting other stores
+            # draw at the same time) and ascending: in ledger order once sorted.
+            drawn = cur.execute(
+                "SELECT nextval(pg_get_serial_sequence('stock_movement', 'id')) "
+                "FROM generate_series(1, %s)",
+                (len(self.pending),),
+            ).fetchall()
+            ids = sorted(int(i) for (i,) in drawn)
+            with cur.copy(f"COPY stock_movement (id, {WRITTEN_COLUMNS}) FROM STDIN") as copy:
+                for movement_id, row in zip(ids, self.pending, strict=True):
+                    copy.write_row((movement_id, *row))
+                    self.last_ids[(row[1], row[2])] = movement_id
             self.pending.clear()
         if not self.touched:
             return
-        columns: list[list[Any]] = [[], [], [], [], [], []]
+        columns: list[list[Any]] = [[], [], [], [], [], [], []]
         for store, sku in sorted(self.touched):
             position, name, unit = self.positions[(store, sku)]
-            values = (store, sku, name, unit, position.on_hand, position.avg_cost)
+            values = (
+                store,
+                sku,
+                name,
+                unit,
+                self.num(position.on_hand, QTY),
+                self.num(position.avg_cost, COST),
+                self.last_ids[(store, sku)],
+            )
             for column, value in zip(columns, values, strict=True):
                 column.append(value)
-        columns[4] = [self.num(q, QTY) for q in columns[4]]
-        columns[5] = [self.num(c, COST) for c in columns[5]]
         cur.execute(
             "INSERT INTO stock_position (store, sku, name, unit, on_hand, avg_cost, "
             "last_movement, updated_at) SELECT u.store, u.sku, u.name, u.unit, u.on_hand, "
-            "u.avg_cost, (SELECT max(m.id) FROM stock_movement m WHERE m.store = u.store "
-            "AND m.sku = u.sku), %s FROM unnest(%s::text[], %s::text[], %s::text[], "
-            "%s::text[], %s::numeric[], %s::numeric[]) "
-            "AS u(store, sku, name, unit, on_hand, avg_cost) "
+            "u.avg_cost, u.last_movement, %s FROM unnest(%s::text[], %s::text[], %s::text[], "
+            "%s::text[], %s::numeric[], %s::numeric[], %s::bigint[]) "
+            "AS u(store, sku, name, unit, on_hand, avg_cost, last_movement) "
             "ON CONFLICT (store, sku) DO UPDATE SET name = excluded.name, "
             "unit = excluded.unit, on_hand = excluded.on_hand, "
             "avg_cost = excluded.avg_cost, last_movement = excluded.last_movement, "
@@ -353,11 +377,20 @@ def dec(value: Any) -> Decimal:
 
 
 @contextmanager
-def writing(db: Database, now: str) -> Iterator[Ledger]:
-    """One stock transaction: the stock writer's lock, a ledger, positions written last."""
+def writing(db: Database, now: str, store: str | None = None) -> Iterator[Ledger]:
+    """One stock transaction: the stock writer's lock, a ledger, positions written last.
+
+    The running average needs one order per item, and items are per store. So on
+    PostgreSQL a transaction that writes only `store` (posting a box's journal) takes the
+    stock lock shared and that store's lock exclusive: posting workers on different
+    stores run side by side. Any other (head office's documents: a transfer moves two
+    stores) takes the stock lock exclusive, alone. SQLite has one writer anyway."""
     with db.transaction():
-        if db.dialect == "postgresql":
+        if db.dialect == "postgresql" and store is None:
             db.execute("SELECT pg_advisory_xact_lock(?)", (STOCK_LOCK,))
+        elif db.dialect == "postgresql":
+            db.execute("SELECT pg_advisory_xact_lock_shared(?)", (STOCK_LOCK,))
+            db.execute("SELECT pg_advisory_xact_lock(?, hashtext(?))", (STOCK_LOCK, store))
         ledger = Ledger(db, now)
         yield ledger
         ledger.flush()
@@ -416,7 +449,7 @@ def post_journal(
 
 def _post_chunk(db: Database, now: str, store: str, box: str, acked: int, result: Posted) -> bool:
     """Post the next chunk of one box's journal; False when it is posted up to `acked`."""
-    with writing(db, now) as ledger:
+    with writing(db, now, store) as ledger:
         row = db.execute(
             "SELECT posted_seq FROM stock_posting WHERE store = ? AND box = ?"
             + db.lock_rows_for_update(),
@@ -1301,17 +1334,42 @@ class Level(NamedTuple):
         return stock_value(self.on_hand, self.avg_cost)
 
 
+@contextmanager
+def _no_collection() -> Iterator[None]:
+    """The cyclic garbage collector paused while a read builds tens of thousands of rows
+    (tuples and Decimals, no cycles): otherwise it runs every 700 of them, and its full
+    passes walk the whole heap, about a fifth of a store's levels read and most of its
+    tail (bench/bench_stock.py --scale). Left as found: a caller that paused it keeps it
+    paused."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
 def levels(db: Database, store: str | None = None, as_of: str | None = None) -> list[Level]:
     """Every item's position: now (`stock_position`), or at the end of business day
     `as_of` (its movements of that day and before added up)."""
     where, params = ("WHERE store = ?", [store]) if store else ("", [])
     if as_of is None:
+        if store is not None:  # one store's (tens of thousands): its name not sent each row
+            with _no_collection():
+                found = db.query(
+                    "SELECT sku, name, unit, on_hand, avg_cost FROM stock_position "
+                    "WHERE store = ? ORDER BY sku",
+                    params,
+                )
+                if db.dialect == "postgresql":  # NUMERIC arrives as Decimal already
+                    return [Level(store, *r) for r in found]
+                return [Level(store, r[0], r[1], r[2], dec(r[3]), dec(r[4])) for r in found]
         rows = db.query(
-            f"SELECT store, sku, name, unit, on_hand, avg_cost FROM stock_position {where} "
-            "ORDER BY store, sku",
-            params,
+            "SELECT store, sku, name, unit, on_hand, avg_cost FROM stock_position "
+            "ORDER BY store, sku"
         )
-        if db.dialect == "postgresql":  # NUMERIC arrives as Decimal already
+        if db.dialect == "postgresql":
             return [Level(*r) for r in rows]
         return [Level(r[0], r[1], r[2], r[3], dec(r[4]), dec(r[5])) for r in rows]
     # At the end of a day: on hand is the sum of the item's movements of that day and
