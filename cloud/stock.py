@@ -169,7 +169,6 @@ class Ledger:
     known: set[str] = field(default_factory=set)
     settings: dict[str, dict[str, tuple[str | None, str | None]]] = field(default_factory=dict)
     pending: list[tuple[Any, ...]] = field(default_factory=list)
-    last_ids: dict[tuple[str, str], int] = field(default_factory=dict)  # PostgreSQL's flush
 
     def position(self, store: str, sku: str) -> Position:
         return self._load(store, sku)[0]
@@ -221,20 +220,13 @@ class Ledger:
     def preload(self, store: str, skus: Iterable[str]) -> None:
         """Read the positions of these items in one go (posting touches many at once)."""
         wanted = sorted({sku for sku in skus if (store, sku) not in self.positions})
-        select = "SELECT sku, on_hand, avg_cost, name, unit FROM stock_position WHERE store = ? "
-        if self.db.dialect == "postgresql":  # one array parameter: one statement, parsed once
-            parts = [wanted] if wanted else []
-            select += "AND sku = ANY(?::text[]) FOR UPDATE"
-        else:  # SQLite has no arrays: at most 500 placeholders a statement
-            parts = [wanted[first : first + 500] for first in range(0, len(wanted), 500)]
-        for part in parts:
-            params = (store, part) if self.db.dialect == "postgresql" else (store, *part)
-            sql = (
-                select
-                if self.db.dialect == "postgresql"
-                else (select + f"AND sku IN ({', '.join('?' for _ in part)})")
-            )
-            for sku, on_hand, avg, name, unit in self.db.execute(sql, params).fetchall():
+        for first in range(0, len(wanted), 500):
+            part = wanted[first : first + 500]
+            for sku, on_hand, avg, name, unit in self.db.execute(
+                "SELECT sku, on_hand, avg_cost, name, unit FROM stock_position WHERE store = ? "
+                f"AND sku IN ({', '.join('?' for _ in part)})" + self.db.lock_rows_for_update(),
+                (store, *part),
+            ).fetchall():
                 self.positions[(store, sku)] = (Position(dec(on_hand), dec(avg)), name, unit)
             for sku in part:
                 self.positions.setdefault((store, sku), (Position(), "", ""))
@@ -321,42 +313,27 @@ class Ledger:
     def _flush_postgresql(self) -> None:
         cur = self.db.conn.cursor()
         if self.pending:
-            # The ids drawn first, so each position's last movement is known here instead
-            # of looked up per item. Each `nextval` is atomic (workers posting other stores
-            # draw at the same time) and ascending: in ledger order once sorted.
-            drawn = cur.execute(
-                "SELECT nextval(pg_get_serial_sequence('stock_movement', 'id')) "
-                "FROM generate_series(1, %s)",
-                (len(self.pending),),
-            ).fetchall()
-            ids = sorted(int(i) for (i,) in drawn)
-            with cur.copy(f"COPY stock_movement (id, {WRITTEN_COLUMNS}) FROM STDIN") as copy:
-                for movement_id, row in zip(ids, self.pending, strict=True):
-                    copy.write_row((movement_id, *row))
-                    self.last_ids[(row[1], row[2])] = movement_id
+            with cur.copy(f"COPY stock_movement ({WRITTEN_COLUMNS}) FROM STDIN") as copy:
+                for row in self.pending:
+                    copy.write_row(row)
             self.pending.clear()
         if not self.touched:
             return
-        columns: list[list[Any]] = [[], [], [], [], [], [], []]
+        columns: list[list[Any]] = [[], [], [], [], [], []]
         for store, sku in sorted(self.touched):
             position, name, unit = self.positions[(store, sku)]
-            values = (
-                store,
-                sku,
-                name,
-                unit,
-                self.num(position.on_hand, QTY),
-                self.num(position.avg_cost, COST),
-                self.last_ids[(store, sku)],
-            )
+            values = (store, sku, name, unit, position.on_hand, position.avg_cost)
             for column, value in zip(columns, values, strict=True):
                 column.append(value)
+        columns[4] = [self.num(q, QTY) for q in columns[4]]
+        columns[5] = [self.num(c, COST) for c in columns[5]]
         cur.execute(
             "INSERT INTO stock_position (store, sku, name, unit, on_hand, avg_cost, "
             "last_movement, updated_at) SELECT u.store, u.sku, u.name, u.unit, u.on_hand, "
-            "u.avg_cost, u.last_movement, %s FROM unnest(%s::text[], %s::text[], %s::text[], "
-            "%s::text[], %s::numeric[], %s::numeric[], %s::bigint[]) "
-            "AS u(store, sku, name, unit, on_hand, avg_cost, last_movement) "
+            "u.avg_cost, (SELECT max(m.id) FROM stock_movement m WHERE m.store = u.store "
+            "AND m.sku = u.sku), %s FROM unnest(%s::text[], %s::text[], %s::text[], "
+            "%s::text[], %s::numeric[], %s::numeric[]) "
+            "AS u(store, sku, name, unit, on_hand, avg_cost) "
             "ON CONFLICT (store, sku) DO UPDATE SET name = excluded.name, "
             "unit = excluded.unit, on_hand = excluded.on_hand, "
             "avg_cost = excluded.avg_cost, last_movement = excluded.last_movement, "
@@ -1355,8 +1332,8 @@ def levels(db: Database, store: str | None = None, as_of: str | None = None) -> 
     `as_of` (its movements of that day and before added up)."""
     where, params = ("WHERE store = ?", [store]) if store else ("", [])
     if as_of is None:
-        if store is not None:  # one store's (tens of thousands): its name not sent each row
-            with _no_collection():
+        with _no_collection():
+            if store:  # one store's (tens of thousands): its name not sent with each row
                 found = db.query(
                     "SELECT sku, name, unit, on_hand, avg_cost FROM stock_position "
                     "WHERE store = ? ORDER BY sku",
@@ -1365,13 +1342,13 @@ def levels(db: Database, store: str | None = None, as_of: str | None = None) -> 
                 if db.dialect == "postgresql":  # NUMERIC arrives as Decimal already
                     return [Level(store, *r) for r in found]
                 return [Level(store, r[0], r[1], r[2], dec(r[3]), dec(r[4])) for r in found]
-        rows = db.query(
-            "SELECT store, sku, name, unit, on_hand, avg_cost FROM stock_position "
-            "ORDER BY store, sku"
-        )
-        if db.dialect == "postgresql":
-            return [Level(*r) for r in rows]
-        return [Level(r[0], r[1], r[2], r[3], dec(r[4]), dec(r[5])) for r in rows]
+            rows = db.query(
+                "SELECT store, sku, name, unit, on_hand, avg_cost FROM stock_position "
+                "ORDER BY store, sku"
+            )
+            if db.dialect == "postgresql":
+                return [Level(*r) for r in rows]
+            return [Level(r[0], r[1], r[2], r[3], dec(r[4]), dec(r[5])) for r in rows]
     # At the end of a day: on hand is the sum of the item's movements of that day and
     # before (a document back-dated to an earlier day counts there); the average is the
     # one after the last of them in ledger order.
