@@ -1340,14 +1340,15 @@ def levels(db: Database, store: str | None = None, as_of: str | None = None) -> 
                     params,
                 )
                 if db.dialect == "postgresql":  # NUMERIC arrives as Decimal already
-                    return [Level(store, *r) for r in found]
+                    make = Level._make  # skips the generated __new__'s keyword handling
+                    return [make((store, *r)) for r in found]
                 return [Level(store, r[0], r[1], r[2], dec(r[3]), dec(r[4])) for r in found]
             rows = db.query(
                 "SELECT store, sku, name, unit, on_hand, avg_cost FROM stock_position "
                 "ORDER BY store, sku"
             )
             if db.dialect == "postgresql":
-                return [Level(*r) for r in rows]
+                return list(map(Level._make, rows))
             return [Level(r[0], r[1], r[2], r[3], dec(r[4]), dec(r[5])) for r in rows]
     # At the end of a day: on hand is the sum of the item's movements of that day and
     # before (a document back-dated to an earlier day counts there); the average is the
