@@ -17,12 +17,13 @@ or `kg` for weighed items (a sale line's `weight`, always kg, also for items pri
 The journal is read only up to each box's acknowledged position (contiguous and chained,
 `box_chain.acked_seq`) and a cursor per box (`stock_posting`) says how far it was posted;
 the unique key makes a second posting of the same line impossible as well. One stock writer
-at a time (a PostgreSQL advisory lock; SQLite's writer lock), so the running average is
-computed in one order. Must not write anything but these tables.
+at a time per store (PostgreSQL advisory locks, `writing`; SQLite's writer lock), so the
+running average is computed in one order. Must not write anything but these tables.
 """
 
 from __future__ import annotations
 
+import gc
 import json
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
@@ -50,7 +51,7 @@ QTY = Decimal("0.001")
 COST = Decimal("0.0001")
 CENT = Decimal("0.01")
 ZERO = Decimal(0)
-STOCK_LOCK = 7150017  # pg_advisory_xact_lock key: one stock writer at a time
+STOCK_LOCK = 7150017  # pg_advisory_xact_lock key: one stock writer at a time (`writing`)
 WRITTEN_COLUMNS = (  # a movement as `Ledger` writes it
     "key, store, sku, kind, quantity, unit, unit_cost, value, on_hand_after, avg_cost_after, "
     "business_day, time, document, box, seq, line, reason, actor, recorded_at"
@@ -357,11 +358,20 @@ def dec(value: Any) -> Decimal:
 
 
 @contextmanager
-def writing(db: Database, now: str) -> Iterator[Ledger]:
-    """One stock transaction: the stock writer's lock, a ledger, positions written last."""
+def writing(db: Database, now: str, store: str | None = None) -> Iterator[Ledger]:
+    """One stock transaction: the stock writer's lock, a ledger, positions written last.
+
+    The running average needs one order per item, and items are per store. So on
+    PostgreSQL a transaction that writes only `store` (posting a box's journal) takes the
+    stock lock shared and that store's lock exclusive: posting workers on different
+    stores run side by side. Any other (head office's documents: a transfer moves two
+    stores) takes the stock lock exclusive, alone. SQLite has one writer anyway."""
     with db.transaction():
-        if db.dialect == "postgresql":
+        if db.dialect == "postgresql" and store is None:
             db.execute("SELECT pg_advisory_xact_lock(?)", (STOCK_LOCK,))
+        elif db.dialect == "postgresql":
+            db.execute("SELECT pg_advisory_xact_lock_shared(?)", (STOCK_LOCK,))
+            db.execute("SELECT pg_advisory_xact_lock(?, hashtext(?))", (STOCK_LOCK, store))
         ledger = Ledger(db, now)
         yield ledger
         ledger.flush()
@@ -420,7 +430,7 @@ def post_journal(
 
 def _post_chunk(db: Database, now: str, store: str, box: str, acked: int, result: Posted) -> bool:
     """Post the next chunk of one box's journal; False when it is posted up to `acked`."""
-    with writing(db, now) as ledger:
+    with writing(db, now, store) as ledger:
         row = db.execute(
             "SELECT posted_seq FROM stock_posting WHERE store = ? AND box = ?"
             + db.lock_rows_for_update(),
@@ -1305,19 +1315,45 @@ class Level(NamedTuple):
         return stock_value(self.on_hand, self.avg_cost)
 
 
+@contextmanager
+def _no_collection() -> Iterator[None]:
+    """The cyclic garbage collector paused while a read builds tens of thousands of rows
+    (tuples and Decimals, no cycles): otherwise it runs every 700 of them, and its full
+    passes walk the whole heap, about a fifth of a store's levels read and most of its
+    tail (bench/bench_stock.py --scale). Left as found: a caller that paused it keeps it
+    paused."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
 def levels(db: Database, store: str | None = None, as_of: str | None = None) -> list[Level]:
     """Every item's position: now (`stock_position`), or at the end of business day
     `as_of` (its movements of that day and before added up)."""
     where, params = ("WHERE store = ?", [store]) if store else ("", [])
     if as_of is None:
-        rows = db.query(
-            f"SELECT store, sku, name, unit, on_hand, avg_cost FROM stock_position {where} "
-            "ORDER BY store, sku",
-            params,
-        )
-        if db.dialect == "postgresql":  # NUMERIC arrives as Decimal already
-            return [Level(*r) for r in rows]
-        return [Level(r[0], r[1], r[2], r[3], dec(r[4]), dec(r[5])) for r in rows]
+        with _no_collection():
+            if store:  # one store's (tens of thousands): its name not sent with each row
+                found = db.query(
+                    "SELECT sku, name, unit, on_hand, avg_cost FROM stock_position "
+                    "WHERE store = ? ORDER BY sku",
+                    params,
+                )
+                if db.dialect == "postgresql":  # NUMERIC arrives as Decimal already
+                    make = Level._make  # skips the generated __new__'s keyword handling
+                    return [make((store, *r)) for r in found]
+                return [Level(store, r[0], r[1], r[2], dec(r[3]), dec(r[4])) for r in found]
+            rows = db.query(
+                "SELECT store, sku, name, unit, on_hand, avg_cost FROM stock_position "
+                "ORDER BY store, sku"
+            )
+            if db.dialect == "postgresql":
+                return list(map(Level._make, rows))
+            return [Level(r[0], r[1], r[2], r[3], dec(r[4]), dec(r[5])) for r in rows]
     # At the end of a day: on hand is the sum of the item's movements of that day and
     # before (a document back-dated to an earlier day counts there); the average is the
     # one after the last of them in ledger order.

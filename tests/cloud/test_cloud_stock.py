@@ -20,6 +20,7 @@ from openpyxl import load_workbook
 from stock_testkit import BoxJournal, Sold, cloud, ok, refund_body, sale_body
 
 from cloud.db import Database
+from cloud.schema import upgrade
 from cloud.stock import Position, apply_movement, moving_average
 from cloud.stock_plan import demand, order_quantity
 from cloud.stock_rules import days_of_cover
@@ -434,6 +435,49 @@ def test_posting_from_two_workers_at_once_moves_each_line_once(tmp_path: Path, d
         assert stock.verify(office) == []
     finally:
         office.close()
+
+
+def test_posting_one_store_runs_beside_another_stores_but_not_beside_a_document(
+    tmp_path: Path, pg_server_database: str
+) -> None:
+    """PostgreSQL's stock lock is per store for posting (bench/bench_stock.py --scale
+    --post-workers 2): store-2 posts while a transaction posting store-1 is open; store-1
+    and head office's documents (a transfer moves two stores) wait. A wait that should not
+    happen fails on `lock_timeout` instead of hanging the test."""
+    import psycopg
+    from conftest import fresh_pg_url
+
+    from cloud import stock
+
+    url = fresh_pg_url(pg_server_database)
+    office = Database.open(url)
+    upgrade(office)
+    office.close()
+    day = date(2026, 11, 2)
+    for store in ("store-1", "store-2"):
+        box = BoxJournal(tmp_path / f"{store}.db")
+        box.add(day, [("sale", sale_body(store, "box-1", f"{store}-1", day, [Sold("BREAD", "3")]))])
+        _ingest(url, box, store)
+    now = "2026-11-30T06:00:00.000Z"
+    holder, other = Database.open(url), Database.open(url)
+    try:
+        with stock.writing(holder, now, "store-1"):
+            other.execute("SET lock_timeout = '20s'")
+            other.conn.commit()
+            assert stock.post_journal(other, now, "store-2").movements == 1
+            other.execute("SET lock_timeout = '100ms'")
+            other.conn.commit()
+            with pytest.raises(psycopg.errors.LockNotAvailable):
+                stock.post_journal(other, now, "store-1")
+            with pytest.raises(psycopg.errors.LockNotAvailable), stock.writing(other, now):
+                pass
+        assert stock.post_journal(other, now).movements == 1  # store-1, once released
+        held = {(lv.store, lv.sku): lv.on_hand for lv in stock.levels(other)}
+        assert held == {("store-1", "BREAD"): Decimal(-3), ("store-2", "BREAD"): Decimal(-3)}
+        assert stock.verify(other) == []
+    finally:
+        holder.close()
+        other.close()
 
 
 def test_the_real_lanes_weighed_and_counted_lines_move_in_their_units(
