@@ -7,7 +7,6 @@ import argparse
 import getpass
 import json
 from collections.abc import Callable
-from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
 
@@ -136,14 +135,7 @@ def _history(args: argparse.Namespace) -> int:
 
 
 def _adjust(args: argparse.Namespace) -> int:
-    try:
-        delta = Decimal(args.delta)
-    except InvalidOperation:
-        raise UsageError(
-            f"--delta {args.delta!r} is not an amount",
-            where="cloud members adjust",
-            fix="e.g. 50.00",
-        ) from None
+    delta = members.parse_delta(args.delta, "cloud members adjust --delta")
     db = open_current(args.db)
     try:
         members.adjust(
@@ -174,22 +166,13 @@ def _status(args: argparse.Namespace) -> int:
 
 def send_document(db: Any, args: argparse.Namespace, document: dict[str, Any]) -> dict[str, Any]:
     """Sign and publish a store's members document (`args`: --store, the key and broker
-    options); the message as published, with its version."""
+    options) through `members.send_document`; the message as published, with its version."""
     from cloud.commands import broker_options
-    from cloud.publish import publish_document
     from cloud.publish_cli import signing_key
 
-    [message] = publish_document(
-        db=db,
-        broker=broker_options(args),
-        root=args.root,
-        kind="members",
-        document=document,
-        stores=[args.store],
-        box=None,
-        key=signing_key(args),
+    return members.send_document(
+        db, args.store, document, broker=broker_options(args), root=args.root, key=signing_key(args)
     )
-    return dict(message)
 
 
 def _publish(args: argparse.Namespace) -> int:
