@@ -42,6 +42,7 @@ from cloud.db import Database
 from cloud.web import (
     accounts_page,
     api,
+    coupons_page,
     members_page,
     publish_page,
     report_page,
@@ -378,6 +379,7 @@ def create_app(
             *accounts_page.routes(open_db, clock, signed_in, who, _csrf_ok, page),
             *members_page.routes(open_db, clock, signed_in, who, _csrf_ok, page, publisher),
             *staff_page.routes(open_db, clock, signed_in, who, _csrf_ok, page, publisher),
+            *coupons_page.routes(open_db, clock, signed_in, who, _csrf_ok, page),
             Mount("/static", StaticFiles(directory=HERE / "static"), name="static"),
         ],
         middleware=[Middleware(BaseHTTPMiddleware, dispatch=headers)],
