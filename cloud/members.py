@@ -87,6 +87,14 @@ def set_store(db: Database, store: str, settings: dict[str, Any], now: str) -> s
     """The store's document settings (currency, decimals, groups, redemption, offline,
     top_up), checked by building a document with them; the card salt is made once and
     kept."""
+    salt = _checked_settings(db, store, settings)
+    with db.transaction():
+        _write_store(db, store, salt, settings, now)
+    return salt
+
+
+def _checked_settings(db: Database, store: str, settings: dict[str, Any]) -> str:
+    """The store's salt (kept, or new) once `settings` pass the box's parser."""
     row = db.one("SELECT salt FROM member_store WHERE store = ?", (store,))
     salt = str(row[0]) if row else secrets.token_hex(16)
     allowed = {"currency", "decimals", "groups", "redemption", "offline", "top_up"}
@@ -104,14 +112,17 @@ def set_store(db: Database, store: str, settings: dict[str, Any], now: str) -> s
         **settings,
     }
     parse_document(probe, "--settings")
-    with db.transaction():
-        db.execute(
-            "INSERT INTO member_store (store, salt, settings, blacklist_version, updated_at) "
-            "VALUES (?, ?, ?, 0, ?) ON CONFLICT (store) DO UPDATE SET "
-            "settings = excluded.settings, updated_at = excluded.updated_at",
-            (store, salt, json.dumps(settings, sort_keys=True, default=str), now),
-        )
     return salt
+
+
+def _write_store(db: Database, store: str, salt: str, settings: dict[str, Any], now: str) -> None:
+    """Write the store's settings (call inside a transaction)."""
+    db.execute(
+        "INSERT INTO member_store (store, salt, settings, blacklist_version, updated_at) "
+        "VALUES (?, ?, ?, 0, ?) ON CONFLICT (store) DO UPDATE SET "
+        "settings = excluded.settings, updated_at = excluded.updated_at",
+        (store, salt, json.dumps(settings, sort_keys=True, default=str), now),
+    )
 
 
 def _store(db: Database, store: str, where: str) -> tuple[str, dict[str, Any], int]:
@@ -235,11 +246,26 @@ def parse_rows(rows: list[dict[str, str]], groups: set[str], source: str) -> lis
     return parsed
 
 
-def import_members(db: Database, store: str, path: Path, *, by: str, now: str) -> tuple[int, int]:
+def import_members(
+    db: Database,
+    store: str,
+    path: Path,
+    *,
+    by: str,
+    now: str,
+    settings: dict[str, Any] | None = None,
+) -> tuple[int, int]:
     """Create or update the file's members in one transaction; (created, updated). A new
     member's wallets are their opening balances; an existing member's balances change only
-    through `adjust`, so a file with balances for them is refused."""
-    salt, settings, _ = _store(db, store, "cloud members import")
+    through `adjust`, so a file with balances for them is refused. `settings` (the store's
+    document settings, needed the first time) are checked first and written in the same
+    transaction, so a refused file changes nothing at all."""
+    new_settings = settings
+    if new_settings is not None:
+        salt = _checked_settings(db, store, new_settings)
+        settings = new_settings
+    else:
+        salt, settings, _ = _store(db, store, "cloud members import")
     groups = {str(g["id"]) for g in settings.get("groups", [])}
     rows = parse_rows(read_rows(path), groups, str(path))
     existing = {
@@ -267,6 +293,8 @@ def import_members(db: Database, store: str, path: Path, *, by: str, now: str) -
     if problems:
         raise MemberImportError(str(path), problems)
     with db.transaction():
+        if new_settings is not None:
+            _write_store(db, store, salt, new_settings, now)
         for row in rows:
             db.execute(
                 "INSERT INTO member_account (store, id, grp, name, status, status_since, "
@@ -665,8 +693,9 @@ def member_page(
     where = "store = ?"
     params: list[Any] = [store]
     if search:
-        pattern = "%" + search.lower().replace("\\", "").replace("%", "").replace("_", "") + "%"
-        where += " AND (lower(id) LIKE ? OR lower(coalesce(name, '')) LIKE ?)"
+        escaped = search.lower().replace("!", "!!").replace("%", "!%").replace("_", "!_")
+        pattern = f"%{escaped}%"
+        where += " AND (lower(id) LIKE ? ESCAPE '!' OR lower(coalesce(name, '')) LIKE ? ESCAPE '!')"
         params += [pattern, pattern]
     total_row = db.one(f"SELECT count(*) FROM member_account WHERE {where}", tuple(params))
     total = int(total_row[0]) if total_row else 0

@@ -83,20 +83,20 @@ def register(sub: Any, db_arg: ArgAdder, broker_args: ArgAdder) -> None:
 
 
 def _import(args: argparse.Namespace) -> int:
+    settings = None
+    if args.settings:
+        try:
+            settings = json.loads(args.settings.read_text(encoding="utf-8"))
+        except (OSError, ValueError) as exc:
+            raise UsageError(
+                f"cannot read {args.settings}: {exc}",
+                where="--settings",
+                fix="give a JSON file",
+            ) from exc
     db = open_current(args.db)
     try:
-        if args.settings:
-            try:
-                settings = json.loads(args.settings.read_text(encoding="utf-8"))
-            except (OSError, ValueError) as exc:
-                raise UsageError(
-                    f"cannot read {args.settings}: {exc}",
-                    where="--settings",
-                    fix="give a JSON file",
-                ) from exc
-            members.set_store(db, args.store, settings, now_of(args))
         created, updated = members.import_members(
-            db, args.store, args.file, by=args.by, now=now_of(args)
+            db, args.store, args.file, by=args.by, now=now_of(args), settings=settings
         )
     finally:
         db.close()

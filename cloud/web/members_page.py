@@ -248,9 +248,12 @@ def routes(
             with tempfile.TemporaryDirectory(prefix="storegate-members-") as work:
                 path = Path(work) / name
                 path.write_bytes(await upload.read())
+                settings = None
                 if isinstance(settings_file, UploadFile) and settings_file.filename:
-                    members.set_store(db, store, settings_json(await settings_file.read()), now)
-                created, updated = members.import_members(db, store, path, by=account.name, now=now)
+                    settings = settings_json(await settings_file.read())
+                created, updated = members.import_members(
+                    db, store, path, by=account.name, now=now, settings=settings
+                )
             with db.transaction():
                 audit(
                     db,

@@ -108,6 +108,7 @@ def test_a_store_manager_imports_adjusts_and_blocks_members_in_the_browser(
         expect(page.locator("#error")).to_contain_text("a card is a payment card number")
         assert PAN not in page.content()
         assert query(db_url, "SELECT * FROM member_account") == []
+        assert query(db_url, "SELECT * FROM member_store") == []  # nor its settings
 
         form.get_by_label("Member file").set_input_files(str(good))
         form.get_by_label("Store settings").set_input_files(str(settings))
@@ -117,6 +118,9 @@ def test_a_store_manager_imports_adjusts_and_blocks_members_in_the_browser(
         expect(page.locator("#pager")).to_contain_text("Page 1 of 2")
         page.get_by_role("link", name="Next").click()
         expect(page.locator("#members tbody tr")).to_have_count(10)
+        page.get_by_label("Member id or name").fill("0_")  # no wildcard: a literal _
+        page.get_by_role("button", name="Search").click()
+        expect(page.locator("#members tbody tr")).to_have_count(0)
         page.get_by_label("Member id or name").fill("alice")
         page.get_by_role("button", name="Search").click()
         expect(page.locator("#members tbody tr")).to_have_count(1)
@@ -182,11 +186,12 @@ def test_a_store_manager_imports_adjusts_and_blocks_members_in_the_browser(
     ]
 
 
-def test_publishing_signs_the_members_document_with_head_offices_key(
+def test_publishing_signs_the_members_and_staff_documents_with_head_offices_key(
     tmp_path: Path, db_url: str, broker: Mosquitto
 ) -> None:
-    """An admin publishes store-1's members over the page: the retained document is
-    signed by head office's key, holds the members with hashed cards, and is audited."""
+    """An admin publishes store-1's members on `/members` and group north's staff on
+    `/staff`: the retained documents are signed by head office's key (the members with
+    hashed cards, the cashier with the PIN's hash only), and each is audited."""
     status, _, err = cloud_cli("keys", "generate", "--dir", str(tmp_path), "--key-id", "ho-test")
     assert status == 0, err
     public = (tmp_path / "ho-test.pub").read_text().strip()
@@ -195,6 +200,9 @@ def test_publishing_signs_the_members_document_with_head_offices_key(
     assert cloud_cli("stores", "add", "store-1", *db)[0] == 0
     args = ("members", "import", str(good), "--store", "store-1", "--settings", str(settings))
     assert cloud_cli(*args, *db)[0] == 0
+    assert cloud_cli("groups", "add", "north", "store-1", *db)[0] == 0
+    args = ("staff", "add", "C100", "--name", "Li", "--role", "cashier", "--group", "north")
+    assert cloud_cli(*args, "--pin-stdin", *db, stdin="482916\n")[0] == 0
     add_web_user(db_url, "ada", "admin")
     publisher = Publisher(BrokerOptions(port=broker.port), ROOT, load_key(tmp_path / "ho-test.pem"))
     app = create_app(db_url, clock=fixed_clock(OFFICE_NOW), publisher=publisher)
@@ -203,6 +211,14 @@ def test_publishing_signs_the_members_document_with_head_offices_key(
         answer = client.post("/stores/store-1/members/publish", data={"csrf": csrf})
         assert answer.status_code == 200, answer.text
         assert "Published members version 1 for store-1: 60 member(s)." in answer.text
+        answer = client.post("/staff/publish", data={"csrf": csrf, "group": "north"})
+        assert answer.status_code == 200, answer.text
+        assert "published staff version 1 for store-1: 1 person(s)" in answer.text
+    staff = retained(broker.port, Topics(ROOT, "store-1", "_").staff)
+    assert staff is not None
+    TrustedKeys([TrustedKey(key_id="ho-test", public_key=public)]).verify(staff, "test")
+    [cashier] = staff["document"]["staff"]
+    assert cashier["id"] == "C100" and "pin_hash" in cashier and "482916" not in json.dumps(staff)
     message = retained(broker.port, Topics(ROOT, "store-1", "_").members)
     assert message is not None
     TrustedKeys([TrustedKey(key_id="ho-test", public_key=public)]).verify(message, "test")
@@ -211,6 +227,7 @@ def test_publishing_signs_the_members_document_with_head_offices_key(
     alice = next(m for m in document["members"] if m["id"] == "M0001")
     assert alice["cards"] == [card_key(ALICE, salt)] and alice["wallets"]["cash"] == "100.00"
     [(who, detail)] = [(w, d) for w, a, d in audit(db_url) if a == "member.publish"]
+    assert ("ada", "staff.publish") in [(w, a) for w, a, _ in audit(db_url)]
     assert who == "ada" and detail == {
         "store": "store-1",
         "version": 1,
