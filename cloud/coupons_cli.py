@@ -1,8 +1,9 @@
 """`cloud coupon serials`: the printed codes of a promotion's serial coupons (docs/cloud.md,
 "Serial coupons"), computed from the catalog's secret with `gateway.catalog.serials`.
 
-Argument handling and output only; the codes' shape and check are the box's own module,
-so head office prints exactly what the lane accepts.
+Argument handling and output only: the codes are `cloud.coupons.serial_table`'s (the
+serials page's too), whose shape and check are the box's own module, so head office
+prints exactly what the lane accepts.
 """
 
 from __future__ import annotations
@@ -13,10 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from cloud import render
-from cloud.reports import Table
-from gateway.catalog.document import read_document
-from gateway.catalog.serials import MAX_SERIAL, serial_code
-from gateway.errors import UsageError
+from cloud.coupons import serial_table
 
 ArgAdder = Callable[[argparse.ArgumentParser], None]
 
@@ -42,36 +40,6 @@ def register(sub: Any, db_arg: ArgAdder, broker_args: ArgAdder) -> None:
         "--out", type=Path, help="write a .csv (UTF-8 with a BOM) or .xlsx file instead"
     )
     serials.set_defaults(func=_serials)
-
-
-def serial_table(promotion: str, catalog: Path, first: int, count: int) -> Table:
-    """The codes as a table (serial, code), or a UsageError saying what to change."""
-    doc = read_document(catalog)
-    promo = next((p for p in doc.promotions if p.id == promotion), None)
-    if promo is None:
-        known = ", ".join(p.id for p in doc.promotions if p.serials is not None) or "none"
-        raise UsageError(
-            f"no promotion {promotion} in the catalog",
-            where=str(catalog),
-            fix=f"give the id of a promotion with serials (here: {known})",
-        )
-    if promo.serials is None:
-        raise UsageError(
-            f"promotion {promotion} takes no serial coupons",
-            where=f"{catalog}: promotion {promotion}",
-            fix="add serials: {prefix, secret} to it in the catalog, or give another id",
-        )
-    if first < 1 or count < 1 or first + count - 1 > MAX_SERIAL:
-        raise UsageError(
-            f"serials {first} to {first + count - 1} are out of range",
-            where="--from / --count",
-            fix=f"serials run from 1 to {MAX_SERIAL}: --from at least 1, --count at least 1",
-        )
-    prefix, secret = promo.serials.prefix, promo.serials.secret
-    rows: list[list[Any]] = [
-        [n, serial_code(prefix, secret, n)] for n in range(first, first + count)
-    ]
-    return Table(f"Serial coupons of {promotion}", ["serial", "code"], rows)
 
 
 def _serials(args: argparse.Namespace) -> int:

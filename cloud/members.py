@@ -25,14 +25,19 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from cloud.campaigns import coupons_for
+from cloud.clock import Clock, system_clock
 from cloud.db import Database
 from gateway.errors import ProblemsError, UsageError
-from gateway.members.cards import card_key
+from gateway.members.cards import card_key, looks_like_payment_card
 from gateway.members.document import parse_document
 from gateway.settings import IDENTIFIER
+
+if TYPE_CHECKING:
+    from cloud.ingest import BrokerOptions
+    from cloud.publish import SigningKey
 
 WALLETS = ("points", "subsidy", "cash")
 COLUMNS = (
@@ -82,6 +87,14 @@ def set_store(db: Database, store: str, settings: dict[str, Any], now: str) -> s
     """The store's document settings (currency, decimals, groups, redemption, offline,
     top_up), checked by building a document with them; the card salt is made once and
     kept."""
+    salt = _checked_settings(db, store, settings)
+    with db.transaction():
+        _write_store(db, store, salt, settings, now)
+    return salt
+
+
+def _checked_settings(db: Database, store: str, settings: dict[str, Any]) -> str:
+    """The store's salt (kept, or new) once `settings` pass the box's parser."""
     row = db.one("SELECT salt FROM member_store WHERE store = ?", (store,))
     salt = str(row[0]) if row else secrets.token_hex(16)
     allowed = {"currency", "decimals", "groups", "redemption", "offline", "top_up"}
@@ -99,14 +112,17 @@ def set_store(db: Database, store: str, settings: dict[str, Any], now: str) -> s
         **settings,
     }
     parse_document(probe, "--settings")
-    with db.transaction():
-        db.execute(
-            "INSERT INTO member_store (store, salt, settings, blacklist_version, updated_at) "
-            "VALUES (?, ?, ?, 0, ?) ON CONFLICT (store) DO UPDATE SET "
-            "settings = excluded.settings, updated_at = excluded.updated_at",
-            (store, salt, json.dumps(settings, sort_keys=True, default=str), now),
-        )
     return salt
+
+
+def _write_store(db: Database, store: str, salt: str, settings: dict[str, Any], now: str) -> None:
+    """Write the store's settings (call inside a transaction)."""
+    db.execute(
+        "INSERT INTO member_store (store, salt, settings, blacklist_version, updated_at) "
+        "VALUES (?, ?, ?, 0, ?) ON CONFLICT (store) DO UPDATE SET "
+        "settings = excluded.settings, updated_at = excluded.updated_at",
+        (store, salt, json.dumps(settings, sort_keys=True, default=str), now),
+    )
 
 
 def _store(db: Database, store: str, where: str) -> tuple[str, dict[str, Any], int]:
@@ -179,6 +195,12 @@ def parse_rows(rows: list[dict[str, str]], groups: set[str], source: str) -> lis
             )
         cards = tuple(c for c in re.split(r"[;\s]+", cell.get("cards", "")) if c)
         for card in cards:
+            if looks_like_payment_card(card):  # never hashed or kept: not a member card
+                problems.append(
+                    f"line {n}: {member}: a card is a payment card number, not a member "
+                    "card's UID (it is not kept)"
+                )
+                continue
             if card in card_lines:
                 problems.append(
                     f"line {n}: {member}: card {card[:4]}… is also on line {card_lines[card]}"
@@ -224,11 +246,26 @@ def parse_rows(rows: list[dict[str, str]], groups: set[str], source: str) -> lis
     return parsed
 
 
-def import_members(db: Database, store: str, path: Path, *, by: str, now: str) -> tuple[int, int]:
+def import_members(
+    db: Database,
+    store: str,
+    path: Path,
+    *,
+    by: str,
+    now: str,
+    settings: dict[str, Any] | None = None,
+) -> tuple[int, int]:
     """Create or update the file's members in one transaction; (created, updated). A new
     member's wallets are their opening balances; an existing member's balances change only
-    through `adjust`, so a file with balances for them is refused."""
-    salt, settings, _ = _store(db, store, "cloud members import")
+    through `adjust`, so a file with balances for them is refused. `settings` (the store's
+    document settings, needed the first time) are checked first and written in the same
+    transaction, so a refused file changes nothing at all."""
+    new_settings = settings
+    if new_settings is not None:
+        salt = _checked_settings(db, store, new_settings)
+        settings = new_settings
+    else:
+        salt, settings, _ = _store(db, store, "cloud members import")
     groups = {str(g["id"]) for g in settings.get("groups", [])}
     rows = parse_rows(read_rows(path), groups, str(path))
     existing = {
@@ -256,6 +293,8 @@ def import_members(db: Database, store: str, path: Path, *, by: str, now: str) -
     if problems:
         raise MemberImportError(str(path), problems)
     with db.transaction():
+        if new_settings is not None:
+            _write_store(db, store, salt, new_settings, now)
         for row in rows:
             db.execute(
                 "INSERT INTO member_account (store, id, grp, name, status, status_since, "
@@ -351,6 +390,21 @@ def _member(db: Database, store: str, member: str, where: str) -> None:
         raise UsageError(
             f"no member {member} in {store}", where=where, fix="see `cloud members list --store S`"
         )
+
+
+def parse_delta(text: str, where: str) -> Decimal:
+    """A balance change as typed (`50.00`, `-3.20`): a finite amount, else a clear error."""
+    try:
+        delta = Decimal(text.strip())
+    except InvalidOperation:
+        delta = Decimal("NaN")
+    if not delta.is_finite() or not delta:
+        raise UsageError(
+            f"{text!r} is not an amount to change a balance by",
+            where=where,
+            fix="e.g. 50.00 or -3.20",
+        )
+    return delta
 
 
 def adjust(
@@ -625,3 +679,83 @@ def department_entries(db: Database, store: str, month: str) -> list[dict[str, A
             entry["offline_allowance"] = str(allowance)
         out.append(entry)
     return out
+
+
+# -- for pages: one page of a large store, and publishing --------------------------------
+
+
+def member_page(
+    db: Database, store: str, search: str, offset: int, limit: int
+) -> tuple[int, list[tuple[str, str, str, str, dict[str, Decimal]]]]:
+    """(how many match, those of one page) of a store's members whose id or name contains
+    `search` (any case), ordered by id; balances are summed for the page's members only, so
+    a store of tens of thousands is read a page at a time."""
+    where = "store = ?"
+    params: list[Any] = [store]
+    if search:
+        escaped = search.lower().replace("!", "!!").replace("%", "!%").replace("_", "!_")
+        pattern = f"%{escaped}%"
+        where += " AND (lower(id) LIKE ? ESCAPE '!' OR lower(coalesce(name, '')) LIKE ? ESCAPE '!')"
+        params += [pattern, pattern]
+    total_row = db.one(f"SELECT count(*) FROM member_account WHERE {where}", tuple(params))
+    total = int(total_row[0]) if total_row else 0
+    rows = db.query(
+        f"SELECT id, coalesce(name, ''), grp, status FROM member_account WHERE {where} "
+        "ORDER BY id LIMIT ? OFFSET ?",
+        (*params, limit, offset),
+    )
+    ids = [str(r[0]) for r in rows]
+    money: dict[str, dict[str, Decimal]] = {i: dict.fromkeys(WALLETS, Decimal(0)) for i in ids}
+    if ids:
+        marks = ", ".join("?" for _ in ids)
+        for member, wallet, delta in db.query(
+            "SELECT member, wallet, delta FROM member_ledger WHERE store = ? "
+            f"AND member IN ({marks})",
+            (store, *ids),
+        ):
+            money[str(member)][str(wallet)] += Decimal(str(delta))
+    return total, [(str(i), str(n), str(g), str(s), money[str(i)]) for i, n, g, s in rows]
+
+
+def member_row(
+    db: Database, store: str, member: str
+) -> tuple[str, str, str, str, dict[str, Decimal]] | None:
+    """(id, name, group, status, balances) of one member, None when the store has none."""
+    row = db.one(
+        "SELECT id, coalesce(name, ''), grp, status FROM member_account WHERE store = ? AND id = ?",
+        (store, member),
+    )
+    if row is None:
+        return None
+    wallets = balances(db, store).get(member, dict.fromkeys(WALLETS, Decimal(0)))
+    return str(row[0]), str(row[1]), str(row[2]), str(row[3]), wallets
+
+
+def send_document(
+    db: Database,
+    store: str,
+    document: dict[str, Any],
+    *,
+    broker: BrokerOptions,
+    root: str,
+    key: SigningKey,
+    clock: Clock = system_clock,
+) -> dict[str, Any]:
+    """Sign and publish a store's members document with head office's key
+    (`cloud.publish.publish_document`, retained for its boxes); the message as published,
+    with its version. `cloud members publish`, `cloud campaigns` and the members page
+    publish through here."""
+    from cloud.publish import publish_document
+
+    [message] = publish_document(
+        db=db,
+        broker=broker,
+        root=root,
+        kind="members",
+        document=document,
+        stores=[store],
+        box=None,
+        key=key,
+        clock=clock,
+    )
+    return dict(message)

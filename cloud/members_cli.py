@@ -7,7 +7,6 @@ import argparse
 import getpass
 import json
 from collections.abc import Callable
-from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
 
@@ -84,20 +83,20 @@ def register(sub: Any, db_arg: ArgAdder, broker_args: ArgAdder) -> None:
 
 
 def _import(args: argparse.Namespace) -> int:
+    settings = None
+    if args.settings:
+        try:
+            settings = json.loads(args.settings.read_text(encoding="utf-8"))
+        except (OSError, ValueError) as exc:
+            raise UsageError(
+                f"cannot read {args.settings}: {exc}",
+                where="--settings",
+                fix="give a JSON file",
+            ) from exc
     db = open_current(args.db)
     try:
-        if args.settings:
-            try:
-                settings = json.loads(args.settings.read_text(encoding="utf-8"))
-            except (OSError, ValueError) as exc:
-                raise UsageError(
-                    f"cannot read {args.settings}: {exc}",
-                    where="--settings",
-                    fix="give a JSON file",
-                ) from exc
-            members.set_store(db, args.store, settings, now_of(args))
         created, updated = members.import_members(
-            db, args.store, args.file, by=args.by, now=now_of(args)
+            db, args.store, args.file, by=args.by, now=now_of(args), settings=settings
         )
     finally:
         db.close()
@@ -136,14 +135,7 @@ def _history(args: argparse.Namespace) -> int:
 
 
 def _adjust(args: argparse.Namespace) -> int:
-    try:
-        delta = Decimal(args.delta)
-    except InvalidOperation:
-        raise UsageError(
-            f"--delta {args.delta!r} is not an amount",
-            where="cloud members adjust",
-            fix="e.g. 50.00",
-        ) from None
+    delta = members.parse_delta(args.delta, "cloud members adjust --delta")
     db = open_current(args.db)
     try:
         members.adjust(
@@ -174,22 +166,13 @@ def _status(args: argparse.Namespace) -> int:
 
 def send_document(db: Any, args: argparse.Namespace, document: dict[str, Any]) -> dict[str, Any]:
     """Sign and publish a store's members document (`args`: --store, the key and broker
-    options); the message as published, with its version."""
+    options) through `members.send_document`; the message as published, with its version."""
     from cloud.commands import broker_options
-    from cloud.publish import publish_document
     from cloud.publish_cli import signing_key
 
-    [message] = publish_document(
-        db=db,
-        broker=broker_options(args),
-        root=args.root,
-        kind="members",
-        document=document,
-        stores=[args.store],
-        box=None,
-        key=signing_key(args),
+    return members.send_document(
+        db, args.store, document, broker=broker_options(args), root=args.root, key=signing_key(args)
     )
-    return dict(message)
 
 
 def _publish(args: argparse.Namespace) -> int:

@@ -14,8 +14,9 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from cloud.clock import Clock, iso, system_clock
 from cloud.db import Database
 from cloud.web.accounts import audit
 from gateway.errors import UsageError
@@ -27,6 +28,10 @@ from gateway.lane.staff_document import (
     encode_bytes,
     parse_staff_document,
 )
+
+if TYPE_CHECKING:
+    from cloud.ingest import BrokerOptions
+    from cloud.publish import SigningKey
 
 DEFAULT_PIN_MIN_DIGITS = 6  # the box's own default (lane.pin_min_digits)
 
@@ -238,3 +243,41 @@ def record_publication(
     whom (written once the broker took it)."""
     with db.transaction():
         audit(db, by, "staff.publish", {"store": store, "version": version, "people": people}, now)
+
+
+def publish_staff(
+    db: Database,
+    stores: list[str],
+    *,
+    broker: BrokerOptions,
+    root: str,
+    key: SigningKey,
+    by: str,
+    clock: Clock = system_clock,
+) -> list[tuple[str, int, int]]:
+    """Build, sign (head office's `key`) and send each store's staff document, auditing
+    each publication under `by`; (store, version, people) per store. `cloud staff publish`
+    and the staff page publish through here."""
+    from cloud.publish import publish_document
+    from cloud.stores import require_known
+
+    require_known(db, stores, "cloud staff publish")
+    now = iso(clock())
+    documents = {store: store_document(db, store, now) for store in stores}
+    sent = []
+    for store, document in documents.items():
+        [message] = publish_document(
+            db=db,
+            broker=broker,
+            root=root,
+            kind="staff",
+            document=document,
+            stores=[store],
+            box=None,
+            key=key,
+            clock=clock,
+        )
+        version, count = int(message["version"]), len(document["staff"])
+        record_publication(db, by, store, version, count, iso(clock()))
+        sent.append((store, version, count))
+    return sent

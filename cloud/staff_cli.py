@@ -180,7 +180,6 @@ def _change(args: argparse.Namespace) -> int:
 
 def _publish(args: argparse.Namespace) -> int:
     from cloud.commands import broker_options
-    from cloud.publish import publish_document
     from cloud.publish_cli import signing_key
     from cloud.stores import group_stores, require_known
 
@@ -204,23 +203,13 @@ def _publish(args: argparse.Namespace) -> int:
                 print(f"wrote {path}: {len(document['staff'])} person(s), not published")
             return 0
         key = signing_key(args)
-        for store, document in documents.items():
-            [message] = publish_document(
-                db=db,
-                broker=broker_options(args),
-                root=args.root,
-                kind="staff",
-                document=document,
-                stores=[store],
-                box=None,
-                key=key,
-            )
-            staff.record_publication(
-                db, args.by, store, int(message["version"]), len(document["staff"]), utc_now_iso()
-            )
+        sent = staff.publish_staff(
+            db, stores, broker=broker_options(args), root=args.root, key=key, by=args.by
+        )
+        for store, version, count in sent:
             print(
-                f"published staff version {message['version']} for {store}: "
-                f"{len(document['staff'])} person(s) (signed by {key.key_id}, retained)"
+                f"published staff version {version} for {store}: "
+                f"{count} person(s) (signed by {key.key_id}, retained)"
             )
     finally:
         db.close()
