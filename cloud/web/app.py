@@ -39,7 +39,7 @@ from starlette.staticfiles import StaticFiles
 from cloud.alerts import acknowledge, get_alert
 from cloud.clock import Clock, iso
 from cloud.db import Database
-from cloud.web import accounts_page, api, publish_page, report_page, views
+from cloud.web import accounts_page, api, campaigns_page, publish_page, report_page, views
 from cloud.web.accounts import (
     SIGN_IN_REFUSED,
     Account,
@@ -368,6 +368,7 @@ def create_app(
             *report_page.routes(open_db, clock, signed_in, page),
             *publish_page.routes(open_db, clock, signed_in, who, _csrf_ok, page, publisher),
             *accounts_page.routes(open_db, clock, signed_in, who, _csrf_ok, page),
+            *campaigns_page.routes(open_db, clock, signed_in, who, _csrf_ok, page, publisher),
             Mount("/static", StaticFiles(directory=HERE / "static"), name="static"),
         ],
         middleware=[Middleware(BaseHTTPMiddleware, dispatch=headers)],
