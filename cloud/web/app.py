@@ -39,7 +39,15 @@ from starlette.staticfiles import StaticFiles
 from cloud.alerts import acknowledge, get_alert
 from cloud.clock import Clock, iso
 from cloud.db import Database
-from cloud.web import accounts_page, api, campaigns_page, publish_page, report_page, views
+from cloud.web import (
+    accounts_page,
+    api,
+    campaigns_page,
+    canteen_page,
+    publish_page,
+    report_page,
+    views,
+)
 from cloud.web.accounts import (
     SIGN_IN_REFUSED,
     Account,
@@ -369,6 +377,7 @@ def create_app(
             *publish_page.routes(open_db, clock, signed_in, who, _csrf_ok, page, publisher),
             *accounts_page.routes(open_db, clock, signed_in, who, _csrf_ok, page),
             *campaigns_page.routes(open_db, clock, signed_in, who, _csrf_ok, page, publisher),
+            *canteen_page.routes(open_db, clock, signed_in, who, _csrf_ok, page),
             Mount("/static", StaticFiles(directory=HERE / "static"), name="static"),
         ],
         middleware=[Middleware(BaseHTTPMiddleware, dispatch=headers)],
