@@ -44,8 +44,10 @@ from cloud.web import (
     api,
     campaigns_page,
     canteen_page,
+    payments_page,
     publish_page,
     report_page,
+    updates_page,
     views,
 )
 from cloud.web.accounts import (
@@ -378,6 +380,8 @@ def create_app(
             *accounts_page.routes(open_db, clock, signed_in, who, _csrf_ok, page),
             *campaigns_page.routes(open_db, clock, signed_in, who, _csrf_ok, page, publisher),
             *canteen_page.routes(open_db, clock, signed_in, who, _csrf_ok, page),
+            *updates_page.routes(open_db, clock, signed_in, who, _csrf_ok, page, publisher),
+            *payments_page.routes(open_db, clock, signed_in, who, _csrf_ok, page),
             Mount("/static", StaticFiles(directory=HERE / "static"), name="static"),
         ],
         middleware=[Middleware(BaseHTTPMiddleware, dispatch=headers)],

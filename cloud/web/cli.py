@@ -143,6 +143,9 @@ def _publishing_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--mqtt-ca-file", help="PEM CA that signed the broker's certificate")
     parser.add_argument("--mqtt-cert-file", help="PEM client certificate for the broker")
     parser.add_argument("--mqtt-key-file", help="PEM private key of --mqtt-cert-file")
+    parser.add_argument(
+        "--updates", type=Path, help="the folder of the bundles `cloud update build` made"
+    )
 
 
 def publisher_of(args: argparse.Namespace) -> Any:
@@ -163,7 +166,8 @@ def publisher_of(args: argparse.Namespace) -> Any:
         cert_file=args.mqtt_cert_file,
         key_file=args.mqtt_key_file,
     )
-    return Publisher(broker, args.root, load_key(Path(args.key), args.key_id))
+    key = load_key(Path(args.key), args.key_id)
+    return Publisher(broker, args.root, key, args.updates)
 
 
 def _password(args: argparse.Namespace) -> str:
