@@ -8,7 +8,6 @@ import argparse
 import getpass
 import json
 from collections.abc import Callable
-from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -211,25 +210,10 @@ def _department_list(args: argparse.Namespace) -> int:
     return 0
 
 
-def _expires(text: str, period: str) -> str:
-    if text == "month-end":
-        return subsidies.month_end(period)
-    if text == "never":
-        return ""
-    try:
-        return date.fromisoformat(text).isoformat()
-    except ValueError:
-        raise UsageError(
-            f"--expires {text!r} is not a day",
-            where="--expires",
-            fix="month-end, never or YYYY-MM-DD",
-        ) from None
-
-
 def _grant(args: argparse.Namespace) -> int:
     period = subsidies.period_of(args.month, "--month")
     amount = departments.amount(args.amount, "--amount")
-    expires = _expires(args.expires, period)
+    expires = subsidies.expires_of(args.expires, period)
     db = open_current(args.db)
     try:
         made = subsidies.grant(
@@ -251,11 +235,7 @@ def _grant(args: argparse.Namespace) -> int:
 
 
 def _say(made: subsidies.Grant) -> None:
-    print(
-        f"{made.id} {made.period}: {made.amount} to {made.members} member(s) of {made.group} "
-        f"({made.mode}), {made.granted} granted, {made.forfeited} forfeited, "
-        f"expires {made.expires or 'never'}; publish the members document to tell the boxes"
-    )
+    print(subsidies.described(made))
 
 
 def _plan_add(args: argparse.Namespace) -> int:

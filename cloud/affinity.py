@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from datetime import date
 from decimal import ROUND_CEILING, ROUND_HALF_UP, Decimal
 from itertools import combinations
+from typing import Any
 
 from cloud.reports import ZERO, Table, average, skip_notes
 from cloud.sales import Loaded
@@ -216,3 +217,21 @@ def recommendations(
         if sku in catalog and other in catalog and len(found[sku]) < per_product:
             found[sku].append(other)
     return {sku: found[sku] for sku in sorted(found) if found[sku]}
+
+
+def recommended_catalog(
+    document: dict[str, Any],
+    loaded: Loaded,
+    *,
+    min_support: Decimal,
+    min_confidence: Decimal,
+    per_product: int,
+) -> tuple[dict[str, Any], int, int]:
+    """A copy of a catalog document with its `recommendations` set from the association
+    rules of `loaded`'s baskets (`cloud recommend` and the recommendations page); with
+    how many tickets and rules there were."""
+    baskets = baskets_of(loaded)
+    rules = association_rules(baskets, min_count_for(len(baskets), min_support), min_confidence)
+    skus = [product["sku"] for product in document.get("products", [])]
+    made = {**document, "recommendations": recommendations(rules, skus, per_product)}
+    return made, len(baskets), len(rules)

@@ -15,11 +15,14 @@ from __future__ import annotations
 
 import random
 import re
+import secrets
 from collections import defaultdict
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, timedelta
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from pathlib import Path
+from typing import Any
 
 from cloud import intervals
 from cloud.db import Database
@@ -88,6 +91,14 @@ def list_audience(db: Database, store: str, path: Path) -> Audience:
         raise UsageError(
             f"cannot read {path}: {exc}", where="--members", fix="give a UTF-8 text file"
         ) from exc
+    return lines_audience(db, store, lines, str(path), f"members {path.name}", "--members")
+
+
+def lines_audience(
+    db: Database, store: str, lines: Iterable[str], source: str, described: str, where: str
+) -> Audience:
+    """The member ids of `lines` (a file's, or a page's box of them): one per line, blank
+    lines and `#` comments skipped, each a member of `store` at head office."""
     ids = [line.split("#")[0].strip() for line in lines]
     ids = [i for i in ids if i]
     bad = [i for i in ids if not re.match(IDENTIFIER, i)]
@@ -97,12 +108,45 @@ def list_audience(db: Database, store: str, path: Path) -> Audience:
         named = [f"{i!r} is not a member id" for i in bad]
         named += [f"{i} is not a member of {store}" for i in unknown]
         raise UsageError(
-            f"{path}: {'; '.join(named[:5])}"
+            f"{source}: {'; '.join(named[:5])}"
             + (f" (and {len(named) - 5} more)" if len(named) > 5 else ""),
-            where="--members",
+            where=where,
             fix="one member id of this store a line (cloud members list --store STORE)",
         )
-    return Audience(tuple(dict.fromkeys(ids)), f"members {path.name}")
+    return Audience(tuple(dict.fromkeys(ids)), described)
+
+
+def parse_holdout(text: str, where: str = "--holdout") -> Decimal:
+    """A hold-out share as typed (`create` checks its range)."""
+    try:
+        holdout = Decimal(text)
+    except InvalidOperation:
+        holdout = Decimal("NaN")
+    if not holdout.is_finite():
+        raise UsageError(
+            f"hold-out {text!r} is not a number",
+            where=where,
+            fix="e.g. 0.10 for 10 % of the members",
+        )
+    return holdout
+
+
+def parse_day(text: str | None, where: str, default: date) -> date:
+    """A day as typed, YYYY-MM-DD; `default` when none was."""
+    if not text:
+        return default
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise UsageError(
+            f"not a date: {text!r}", where=where, fix="write it as YYYY-MM-DD"
+        ) from None
+
+
+def new_seed() -> int:
+    """The seed of a draw nobody chose: random, and kept with the campaign so the same
+    hold-out can be drawn again."""
+    return secrets.randbelow(2**31)
 
 
 def draw_holdout(members: tuple[str, ...], share: Decimal, seed: int) -> set[str]:
@@ -235,6 +279,16 @@ def all_campaigns(db: Database, store: str | None = None) -> list[Campaign]:
         (store,) if store else (),
     )
     return [get(db, str(r[0])) for r in rows]
+
+
+def coupons_given(document: dict[str, Any], campaign_id: str) -> int:
+    """How many members a members document gives the campaign's coupon."""
+    return sum(
+        1
+        for m in document["members"]
+        for coupon in m.get("coupons", ())
+        if coupon["campaign"] == campaign_id
+    )
 
 
 def mark_published(db: Database, campaign_id: str, now: str) -> Campaign:

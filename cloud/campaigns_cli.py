@@ -5,17 +5,14 @@ from __future__ import annotations
 import argparse
 import getpass
 import json
-import secrets
 from collections.abc import Callable
 from datetime import date, timedelta
-from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
 
 from cloud import campaigns, render
 from cloud.accounts_cli import now_of
 from cloud.schema import open_current
-from gateway.errors import UsageError
 
 ArgAdder = Callable[[argparse.ArgumentParser], None]
 
@@ -88,36 +85,18 @@ def register(sub: Any, db_arg: ArgAdder, broker_args: ArgAdder) -> None:
     report.set_defaults(func=_report)
 
 
-def _day(text: str | None, where: str, default: date) -> date:
-    if not text:
-        return default
-    try:
-        return date.fromisoformat(text)
-    except ValueError:
-        raise UsageError(
-            f"not a date: {text!r}", where=where, fix="write it as YYYY-MM-DD"
-        ) from None
-
-
 def _create(args: argparse.Namespace) -> int:
     now = now_of(args)
-    try:
-        holdout = Decimal(args.holdout)
-    except InvalidOperation:
-        holdout = Decimal("NaN")
-    if not holdout.is_finite():
-        raise UsageError(
-            f"hold-out {args.holdout!r} is not a number",
-            where="--holdout",
-            fix="e.g. --holdout 0.10 for 10 % of the members",
-        )
-    starts = _day(args.first, "--from", date.fromisoformat(now[:10]))
-    ends = _day(args.last, "--to", starts + timedelta(days=campaigns.DEFAULT_DAYS - 1))
-    seed = args.seed if args.seed is not None else secrets.randbelow(2**31)
+    holdout = campaigns.parse_holdout(args.holdout)
+    starts = campaigns.parse_day(args.first, "--from", date.fromisoformat(now[:10]))
+    ends = campaigns.parse_day(
+        args.last, "--to", starts + timedelta(days=campaigns.DEFAULT_DAYS - 1)
+    )
+    seed = args.seed if args.seed is not None else campaigns.new_seed()
     db = open_current(args.db)
     try:
         if args.segment is not None:
-            as_of = _day(args.as_of, "--as-of", starts)
+            as_of = campaigns.parse_day(args.as_of, "--as-of", starts)
             audience = campaigns.segment_audience(db, args.store, args.segment, as_of)
         else:
             audience = campaigns.list_audience(db, args.store, args.members)
@@ -208,12 +187,7 @@ def _publish(args: argparse.Namespace) -> int:
         message = send_document(db, args, document)
     finally:
         db.close()
-    given = sum(
-        1
-        for m in document["members"]
-        for coupon in m.get("coupons", ())
-        if coupon["campaign"] == campaign.id
-    )
+    given = campaigns.coupons_given(document, campaign.id)
     print(
         f"campaign {campaign.id}: coupon {campaign.coupon} for {given} member(s) in members "
         f"version {message['version']} of {campaign.store} (period from {campaign.published_at})"

@@ -125,6 +125,19 @@ def allocate(pool: Decimal, spend: dict[MemberKey, Decimal]) -> list[Payout]:
     ]
 
 
+def parse_pool(text: str, where: str = "--pool") -> Decimal:
+    """The amount a run shares, as typed."""
+    try:
+        pool = Decimal(text)
+    except InvalidOperation as exc:
+        raise UsageError(
+            f"pool {text!r} is not an amount", where=where, fix="e.g. --pool 1000.00"
+        ) from exc
+    if not pool.is_finite():
+        raise UsageError(f"pool {text!r} is not an amount", where=where, fix="e.g. 1000.00")
+    return pool
+
+
 def run(
     db: Database,
     *,

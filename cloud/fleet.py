@@ -109,7 +109,7 @@ def render(boxes: list[BoxView]) -> str:
             "online" if b.online else "OFFLINE",
             (b.last_seen or "-")[:19],
             b.version or "-",
-            _update(b.update),
+            update_text(b.update),
             str(b.acknowledged_seq)
             + (f" (break@{b.chain_broken_at})" if b.chain_broken_at else ""),
             "-" if b.backlog is None else str(b.backlog),
@@ -125,7 +125,7 @@ def render(boxes: list[BoxView]) -> str:
     return "\n".join(lines)
 
 
-def _update(update: dict[str, Any] | None) -> str:
+def update_text(update: dict[str, Any] | None) -> str:
     """`2.0.0 done`, `2.0.0 ROLLED_BACK`, `2.0.0 installed`: the last update's target and
     state, in capitals when it did not end as head office wanted."""
     if not update:

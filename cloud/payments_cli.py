@@ -19,10 +19,10 @@ from cloud.sales import Period
 from cloud.schema import require_current
 from cloud.settlement import (
     StatementLine,
-    decode,
     last_states,
-    parse,
+    read_statement,
     reconcile,
+    store_lines,
 )
 from gateway.errors import UsageError
 
@@ -65,19 +65,11 @@ def _import(args: argparse.Namespace) -> int:
             where="cloud payments import",
             fix="check the path",
         ) from None
-    try:
-        text = decode(data)
-    except UnicodeDecodeError:
-        raise UsageError(
-            f"{path} is neither UTF-8 nor GB18030 text",
-            where="cloud payments import",
-            fix="pass the statement CSV as the provider exports it",
-        ) from None
-    lines = parse(args.provider, text, str(path))
+    lines = read_statement(args.provider, data, str(path))
     db = Database.open(args.db)
     try:
         require_current(db)
-        added = _store(db, args.store, lines, str(path.name))
+        added = store_lines(db, args.store, lines, str(path.name), utc_now_iso())
     finally:
         db.close()
     print(
@@ -85,39 +77,6 @@ def _import(args: argparse.Namespace) -> int:
         f"({added} new, {len(lines) - added} already imported)"
     )
     return 0
-
-
-def _store(db: Database, store: str, lines: list[StatementLine], source: str) -> int:
-    now = utc_now_iso()
-    added = 0
-    with db.transaction():
-        for line in lines:
-            key = (line.provider, store, line.kind, line.out_trade_no, line.refund_no)
-            if db.one(
-                "SELECT 1 FROM settlement_line WHERE provider = ? AND store = ? AND kind = ? "
-                "AND out_trade_no = ? AND refund_no = ?",
-                key,
-            ):
-                continue
-            db.execute(
-                "INSERT INTO settlement_line (provider, store, business_day, kind, "
-                "transaction_id, out_trade_no, refund_no, amount, source, imported_at) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (
-                    line.provider,
-                    store,
-                    line.business_day,
-                    line.kind,
-                    line.transaction_id,
-                    line.out_trade_no,
-                    line.refund_no,
-                    str(line.amount),
-                    source,
-                    now,
-                ),
-            )
-            added += 1
-    return added
 
 
 def payments_table(db: Database, period: Period, store: str | None, *, everything: bool) -> Table:

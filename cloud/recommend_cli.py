@@ -84,17 +84,18 @@ def _recommend(args: argparse.Namespace) -> int:
         loaded = load(db, period, args.store)
     finally:
         db.close()
-    baskets = affinity.baskets_of(loaded)
-    rules = affinity.association_rules(
-        baskets, affinity.min_count_for(len(baskets), min_support), min_confidence
+    document, tickets, rules = affinity.recommended_catalog(
+        document,
+        loaded,
+        min_support=min_support,
+        min_confidence=min_confidence,
+        per_product=args.per_product,
     )
-    skus = [product["sku"] for product in document.get("products", [])]
-    document["recommendations"] = affinity.recommendations(rules, skus, args.per_product)
     check_document("catalog", document, str(args.out))
     args.out.write_text(json.dumps(document, indent=2, ensure_ascii=False) + "\n", "utf-8")
     shown = document["recommendations"]
     print(
-        f"{len(baskets)} tickets, {len(rules)} rules: recommendations for {len(shown)} "
+        f"{tickets} tickets, {rules} rules: recommendations for {len(shown)} "
         f"products written to {args.out}; publish it with `cloud publish catalog {args.out} "
         "--store STORE` (or --group)"
     )

@@ -12,7 +12,7 @@ from typing import Any
 from cloud import render, reports
 from cloud.clock import system_clock, utc_now_iso
 from cloud.db import Database
-from cloud.dividend import DividendRules
+from cloud.dividend import DividendRules, parse_pool
 from cloud.dividend import run as dividend_run
 from cloud.sales import Loaded, Period, load
 from cloud.schema import require_current
@@ -237,12 +237,7 @@ def share_arg(text: str, where: str) -> Decimal:
 
 def _dividend(args: argparse.Namespace) -> int:
     period = Period.parse(args.first, args.last)
-    try:
-        pool = Decimal(args.pool)
-    except InvalidOperation as exc:
-        raise UsageError(
-            f"pool {args.pool!r} is not an amount", where="--pool", fix="e.g. --pool 1000.00"
-        ) from exc
+    pool = parse_pool(args.pool)
     if args.out is None and not args.dry_run:
         raise UsageError(
             "a dividend run writes its payouts to a CSV file",

@@ -25,8 +25,9 @@ from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from typing import Any, Literal
 
+from cloud.db import Database
 from cloud.reports import Table
-from gateway.errors import ProblemsError
+from gateway.errors import ProblemsError, UsageError
 
 Provider = Literal["wechat", "alipay"]
 WECHAT_HEADER = "交易时间"
@@ -66,6 +67,57 @@ def decode(data: bytes) -> str:
 
 def parse(provider: Provider, text: str, source: str) -> list[StatementLine]:
     return _wechat(text, source) if provider == "wechat" else _alipay(text, source)
+
+
+def read_statement(provider: str, data: bytes, source: str) -> list[StatementLine]:
+    """A statement file's bytes as the provider exports it (UTF-8 or GB18030), read into
+    its payment and refund lines (`cloud payments import` and the payments page)."""
+    if provider not in ("wechat", "alipay"):
+        raise UsageError(f"no provider {provider!r}", where="provider", fix="wechat or alipay")
+    try:
+        text = decode(data)
+    except UnicodeDecodeError:
+        raise UsageError(
+            f"{source} is neither UTF-8 nor GB18030 text",
+            where="cloud payments import",
+            fix="pass the statement CSV as the provider exports it",
+        ) from None
+    chosen: Provider = "wechat" if provider == "wechat" else "alipay"
+    return parse(chosen, text, source)
+
+
+def store_lines(db: Database, store: str, lines: list[StatementLine], source: str, now: str) -> int:
+    """Keep a statement's lines for `store`, each line once however often the file is
+    imported; how many were new."""
+    added = 0
+    with db.transaction():
+        for line in lines:
+            key = (line.provider, store, line.kind, line.out_trade_no, line.refund_no)
+            if db.one(
+                "SELECT 1 FROM settlement_line WHERE provider = ? AND store = ? AND kind = ? "
+                "AND out_trade_no = ? AND refund_no = ?",
+                key,
+            ):
+                continue
+            db.execute(
+                "INSERT INTO settlement_line (provider, store, business_day, kind, "
+                "transaction_id, out_trade_no, refund_no, amount, source, imported_at) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    line.provider,
+                    store,
+                    line.business_day,
+                    line.kind,
+                    line.transaction_id,
+                    line.out_trade_no,
+                    line.refund_no,
+                    str(line.amount),
+                    source,
+                    now,
+                ),
+            )
+            added += 1
+    return added
 
 
 def _amount(value: str, where: str, problems: list[str]) -> Decimal:

@@ -19,6 +19,7 @@ from __future__ import annotations
 import calendar
 import re
 from dataclasses import dataclass
+from datetime import date
 from decimal import Decimal
 
 from cloud.db import Database
@@ -47,10 +48,34 @@ class Grant:
     forfeited: Decimal
 
 
+def described(made: Grant) -> str:
+    """What a grant did, as `cloud members grant` prints it and the canteen page says it."""
+    return (
+        f"{made.id} {made.period}: {made.amount} to {made.members} member(s) of {made.group} "
+        f"({made.mode}), {made.granted} granted, {made.forfeited} forfeited, "
+        f"expires {made.expires or 'never'}; publish the members document to tell the boxes"
+    )
+
+
 def period_of(text: str, where: str) -> str:
     if not PERIOD.match(text):
         raise UsageError(f"{text!r} is not a month", where=where, fix="YYYY-MM, e.g. 2026-11")
     return text
+
+
+def expires_of(text: str, period: str, where: str = "--expires") -> str:
+    """The last day a grant may be spent as typed: month-end (of `period`), never ("")
+    or YYYY-MM-DD."""
+    if text == "month-end":
+        return month_end(period)
+    if text == "never":
+        return ""
+    try:
+        return date.fromisoformat(text).isoformat()
+    except ValueError:
+        raise UsageError(
+            f"{where} {text!r} is not a day", where=where, fix="month-end, never or YYYY-MM-DD"
+        ) from None
 
 
 def month_end(period: str) -> str:

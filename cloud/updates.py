@@ -17,7 +17,9 @@ from pathlib import Path
 from typing import Any
 
 from cloud.clock import Clock, iso, system_clock
-from cloud.publish import PublishError, SigningKey
+from cloud.db import Database
+from cloud.ingest import BrokerOptions
+from cloud.publish import PublishError, SigningKey, publish_document
 from gateway.errors import UsageError
 from gateway.sync.signing import sign
 from gateway.updates.bundle import (
@@ -128,3 +130,70 @@ def update_document(bundle: Path, url: str) -> dict[str, Any]:
             "on the box, for a copied bundle)",
         )
     return {"software": manifest["version"], "url": url.rstrip("/") + "/", "manifest": manifest}
+
+
+def bundles(folder: Path) -> list[tuple[str, dict[str, Any]]]:
+    """(folder name, signed manifest) of every bundle `cloud update build` made in
+    `folder`, by name; a sub-folder without a readable manifest is not a bundle."""
+    found = []
+    for bundle in sorted(p for p in folder.iterdir() if p.is_dir()) if folder.is_dir() else []:
+        try:
+            found.append((bundle.name, read_manifest(bundle)))
+        except PublishError:
+            continue
+    return found
+
+
+def publish_update(
+    db: Database,
+    *,
+    broker: BrokerOptions,
+    root: str,
+    document: dict[str, Any],
+    store: str | None,
+    group: str | None,
+    pilot: str | None,
+    key: SigningKey,
+    clock: Clock = system_clock,
+) -> tuple[list[str], list[dict[str, Any]], int | None]:
+    """Announce an `update` document to a store's or a group's boxes (`cloud update
+    publish`; the page calls it too): the pilot stores first when given, as a rollout the
+    rest follow with `cloud rollout continue`. (stores sent to, their messages, rollout)."""
+    from cloud.rollout import choose_pilot, pilot_list
+    from cloud.stores import group_stores, mark_published, require_known, start_rollout
+
+    if pilot and not group:
+        raise UsageError(
+            "--pilot is for a group's staged rollout",
+            where="cloud update publish --pilot",
+            fix="publish with --group GROUP --pilot STORE,...",
+        )
+    if bool(store) == bool(group):
+        raise UsageError(
+            "an update goes to a store or to a group",
+            where="cloud update publish",
+            fix="name one store (--store) or one group (--group)",
+        )
+    stores = [store] if store else group_stores(db, str(group))
+    require_known(db, stores, "cloud update publish")
+    pilots = choose_pilot(group, stores, pilot_list(pilot))
+    first = pilots or stores
+    rollout = None
+    if pilots and group:
+        rest = [s for s in stores if s not in pilots]
+        rollout = start_rollout(db, "update", group, document, pilots, rest, iso(clock()))
+    messages = publish_document(
+        db=db,
+        broker=broker,
+        root=root,
+        kind="update",
+        document=document,
+        stores=first,
+        box=None,
+        key=key,
+        clock=clock,
+    )
+    if rollout is not None:
+        for sent, message in zip(first, messages, strict=True):
+            mark_published(db, rollout, sent, int(message["version"]), iso(clock()))
+    return first, messages, rollout

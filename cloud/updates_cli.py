@@ -8,13 +8,10 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from cloud.clock import utc_now_iso
 from cloud.db import Database
-from cloud.publish import publish_document
 from cloud.publish_cli import key_args, signing_key
 from cloud.schema import require_current
-from cloud.updates import build_bundle, update_document
-from gateway.errors import UsageError
+from cloud.updates import build_bundle, publish_update, update_document
 
 ArgAdder = Callable[[argparse.ArgumentParser], None]
 
@@ -81,41 +78,22 @@ def _build(args: argparse.Namespace) -> int:
 
 def _publish(args: argparse.Namespace) -> int:
     from cloud.commands import broker_options
-    from cloud.rollout import choose_pilot, pilot_list
-    from cloud.stores import group_stores, mark_published, require_known, start_rollout
 
     document = update_document(args.bundle, args.url)
     key = signing_key(args)
-    if args.pilot and not args.group:
-        raise UsageError(
-            "--pilot is for a group's staged rollout",
-            where="cloud update publish --pilot",
-            fix="publish with --group GROUP --pilot STORE,...",
-        )
     db = Database.open(args.db)
     try:
         require_current(db)
-        stores = [args.store] if args.store else group_stores(db, args.group)
-        require_known(db, stores, "cloud update publish")
-        pilot = choose_pilot(args.group, stores, pilot_list(args.pilot))
-        first = pilot or stores
-        rollout = None
-        if pilot:
-            rest = [s for s in stores if s not in pilot]
-            rollout = start_rollout(db, "update", args.group, document, pilot, rest, utc_now_iso())
-        messages = publish_document(
-            db=db,
+        first, messages, rollout = publish_update(
+            db,
             broker=broker_options(args),
             root=args.root,
-            kind="update",
             document=document,
-            stores=first,
-            box=None,
+            store=args.store,
+            group=args.group,
+            pilot=args.pilot,
             key=key,
         )
-        if rollout is not None:
-            for store, message in zip(first, messages, strict=True):
-                mark_published(db, rollout, store, int(message["version"]), utc_now_iso())
     finally:
         db.close()
     for store, message in zip(first, messages, strict=True):

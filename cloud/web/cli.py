@@ -149,6 +149,9 @@ def _publishing_args(parser: argparse.ArgumentParser) -> None:
         "/boxes approves and revokes (with --key; the --mqtt- broker)",
     )
     parser.add_argument("--enrol-key-file", help="PEM private key of --enrol-cert-file")
+    parser.add_argument(
+        "--updates", type=Path, help="the folder of the bundles `cloud update build` made"
+    )
 
 
 def publisher_of(args: argparse.Namespace) -> Any:
@@ -169,7 +172,8 @@ def publisher_of(args: argparse.Namespace) -> Any:
         cert_file=args.mqtt_cert_file,
         key_file=args.mqtt_key_file,
     )
-    return Publisher(broker, args.root, load_key(Path(args.key), args.key_id))
+    key = load_key(Path(args.key), args.key_id)
+    return Publisher(broker, args.root, key, args.updates)
 
 
 def enroller_of(args: argparse.Namespace, publisher: Any) -> Any:

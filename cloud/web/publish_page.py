@@ -20,6 +20,7 @@ from __future__ import annotations
 import json
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from starlette.datastructures import FormData, UploadFile
@@ -55,11 +56,13 @@ MAX_UPLOAD = 16 * 2**20  # bytes: a catalog of many thousand products fits
 @dataclass(frozen=True)
 class Publisher:
     """Where and with what the pages publish: the broker as `cloud publish` reaches it
-    and head office's signing key (loaded by `cloud web serve`)."""
+    and head office's signing key (loaded by `cloud web serve`); `updates`: the folder
+    of the update bundles `/updates` offers (`cloud web serve --updates DIR`)."""
 
     broker: BrokerOptions
     root: str
     key: SigningKey
+    updates: Path | None = None
 
 
 @dataclass

@@ -1,0 +1,91 @@
+"""The member dividend in the browser (issue 18): `/dividend` on a real HTTP server over
+head office's database (SQLite and PostgreSQL) holding two stores' ingested sales; the dry
+run's payouts compared with the real `cloud dividend run --dry-run`, and the runs listed
+as the real `cloud dividend list` lists them.
+
+Played as an admin in Chromium: a pool that is no amount is refused, naming it; a dry run
+of store-1's day shows the CLI's payouts and records nothing; a run made with the CLI is
+listed. Played as an attacker: a store manager reads nothing of it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from cloud_testkit import TODAY, cloud_cli, sign_in_page, signed_in
+from playwright.sync_api import Browser, expect
+
+from cloud.db import Database
+from gateway.harness.fleetsim import MEMBERS
+
+
+def roster(db_url: str) -> None:
+    """store-1's members as its last published members document named them (the
+    roster `cloud publish members` keeps; published here without a broker)."""
+    db = Database.open(db_url)
+    try:
+        with db.transaction():
+            db.executemany(
+                "INSERT INTO member_roster (store, member, version) VALUES (?, ?, 1)",
+                [("store-1", m) for m in MEMBERS],
+            )
+    finally:
+        db.close()
+
+
+def test_an_admin_dry_runs_a_dividend_and_reads_the_runs(
+    tmp_path: Path, office: str, db_url: str, browser: Browser
+) -> None:
+    roster(db_url)
+    day = str(TODAY)
+    page = browser.new_page(viewport={"width": 1024, "height": 768})
+    try:
+        sign_in_page(page, office, "ada")
+        page.get_by_role("link", name="Dividend").click()
+        expect(page.locator("#runs tbody")).to_have_text("No dividend run yet.")
+        form = page.locator("#dry-run")
+        form.get_by_label("From", exact=True).fill(day)
+        form.get_by_label("To", exact=True).fill(day)
+        form.get_by_label("Store").select_option("store-1")
+        form.get_by_label("Pool").fill("lots")
+        form.get_by_role("button", name="Compute the payouts").click()
+        expect(page.locator("#error")).to_contain_text("pool 'lots' is not an amount")
+        form.get_by_label("Pool").fill("100.00")
+        form.get_by_role("button", name="Compute the payouts").click()
+        status, out, err = cloud_cli(
+            "dividend", "run", "--db", db_url, "--from", day, "--to", day, "--store",
+            "store-1", "--pool", "100.00", "--dry-run",
+        )  # fmt: skip
+        assert status == 0, err
+        *lines, summary = out.strip().splitlines()
+        expect(page.locator("#said")).to_have_text(summary)
+        rows = page.locator("#payouts tbody tr")
+        expect(rows).to_have_count(len(lines))
+        assert len(lines) > 1
+        shown = [
+            f"{c[0]}  {c[1]}  weighted spend {c[2]}  dividend {c[3]}"
+            for c in (rows.nth(n).locator("td").all_inner_texts() for n in range(len(lines)))
+        ]
+        assert shown == lines
+        assert "no dividend run yet" in cloud_cli("dividend", "list", "--db", db_url)[1]
+
+        status, _, err = cloud_cli(
+            "dividend", "run", "--db", db_url, "--from", day, "--to", day, "--pool", "50.00",
+            "--out", str(tmp_path / "paid.csv"),
+        )  # fmt: skip
+        assert status == 0, err
+        page.reload()
+        cells = page.locator("#runs tbody tr").first.locator("td").all_inner_texts()
+        assert cells[:3] == [f"{day} .. {day}", "all stores", "50.00"]
+        listed = cloud_cli("dividend", "list", "--db", db_url)[1]
+        assert f"{day} .. {day}  all stores  pool 50.00  {cells[3]} members" in listed
+    finally:
+        page.close()
+
+
+def test_a_store_manager_reads_no_dividend(office: str) -> None:
+    sam, _ = signed_in(office, "sam")
+    assert sam.get("/dividend").status_code == 403
+    assert sam.get("/dividend?from=2026-11-20&to=2026-11-20&pool=1").status_code == 403
+    assert 'href="/dividend"' not in sam.get("/").text
+    otto, _ = signed_in(office, "otto")
+    assert otto.get("/dividend").status_code == 200
