@@ -30,6 +30,7 @@ from gateway.errors import StoregateError, UsageError
 
 ADMINS_ONLY = "Only an admin changes subsidies, budgets and month closes."
 NO_SUCH = "No such store."
+NO_STORES = "No store yet: an admin registers stores on the Stores page (or `cloud stores add`)."
 
 Change = Callable[[Database, str, FormData, str, str], tuple[str, dict[str, Any], str]]
 
@@ -90,7 +91,7 @@ def routes(
         finally:
             db.close()
         if not stores:
-            return refuse(404, NO_SUCH, session, account)
+            return refuse(404, NO_STORES, session, account)
         return RedirectResponse(f"/canteen/{stores[0]}", status_code=303)
 
     def show(request: Request, session: Any, account: Account) -> Response:
