@@ -48,7 +48,7 @@ from gateway.stock.session import Add, Finish, Start, Step, step
 
 BEAT = StaffRef(id="201", name="Beat", role="supervisor")
 MILK = StepItem(sku="WS-MILK", name="Milk 1l", unit="each")
-COUNT = "box-2-C-000001"
+COUNT = "store-1-box-2-C-000001"  # as a box numbers it: its store, box, C, seq
 
 
 def audit(db_url: str) -> list[tuple[str, str, dict[str, Any]]]:
