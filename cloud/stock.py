@@ -520,8 +520,10 @@ def _post_box_document(
         order_costs = {line.sku: line.unit_cost for line in load_order(db, order).lines}
     else:
         order_costs = {}
-    if db.execute("SELECT 1 FROM stock_document WHERE id = ?", (doc_id,)).fetchone() is not None:
-        return 0  # a number head office holds already: never a second document
+    recorded = _box_document_id(db, store, box, seq, doc_id)
+    if recorded is None:
+        return 0  # this very record is held already (a re-delivery): never a second document
+    doc_id = recorded
     body = doc.model_dump(mode="json", by_alias=True)
     body.update(box=box, seq=seq)
     if isinstance(doc, StockCountBody):
@@ -590,6 +592,38 @@ def _post_box_document(
         ledger.flush()  # the order's status counts the receipt's movements
         _update_order_status(db, order)
     return moved
+
+
+def _box_document_id(db: Database, store: str, box: str, seq: int, number: str) -> str | None:
+    """The id head office records a box's document under, or None when this journal
+    record (store, box, seq) is recorded already. Box ids repeat across stores and a box
+    of an older release numbered its documents `BOX-CODE-N`, without the store, so the
+    id is the number with the store put in front unless it starts with it (what a box
+    numbers now: `STORE-BOX-CODE-N`); should that be held by another record, `-2`, `-3`
+    ... after it. A document recorded under its bare number (before head office put the
+    store in) still counts as this record's."""
+    own = number if number.startswith(f"{store}-") else f"{store}-{number}"
+    if _held_by(db, number) == (store, box, seq):
+        return None
+    candidate, n = own, 1
+    while (holder := _held_by(db, candidate)) is not None:
+        if holder == (store, box, seq):
+            return None
+        n += 1
+        candidate = f"{own}-{n}"
+    return candidate
+
+
+def _held_by(db: Database, doc_id: str) -> tuple[str, str, int] | None:
+    """The journal record (store, box, seq) a document came from; ("", "", 0) for one
+    head office recorded; None when no document has the id."""
+    row = db.execute("SELECT store, body FROM stock_document WHERE id = ?", (doc_id,)).fetchone()
+    if row is None:
+        return None
+    body = json.loads(row[1])
+    if not isinstance(body, dict) or "box" not in body or "seq" not in body:
+        return ("", "", 0)
+    return (str(row[0]), str(body["box"]), int(body["seq"]))
 
 
 def _judged(

@@ -168,6 +168,7 @@ class StockDesk:
             return who
         head = self.journal.state().head_seq
         code = "GR" if mode == "receive" else "C"
+        where = self.settings.store  # its id in the number: box ids repeat across stores
         order_id = _text(fields.get("po"))
         order_lines: tuple[Any, ...] = ()
         supplier = _text(fields.get("supplier"))
@@ -184,7 +185,7 @@ class StockDesk:
         return self._take(
             Start(
                 mode=mode,
-                session_id=f"{self.settings.store.box}-{code}-{head + 1:06d}",
+                session_id=f"{where.id}-{where.box}-{code}-{head + 1:06d}",
                 staff=who,
                 local_time=now.isoformat("T", "seconds"),
                 business_day=now.date().isoformat(),

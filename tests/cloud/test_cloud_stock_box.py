@@ -65,13 +65,15 @@ def test_box_receipt_and_count_posted_once_against_the_ledger_after_after_seq(
         *db,
     )  # fmt: skip  (need 16 - 4 = 12 at the average 2.00)
     receipt = session_records(
-        Start("receive", "box-1-GR-000001", BEAT, T, "2026-11-23", 0, purchase_order="PO-1"),
+        Start(
+            "receive", "store-1-box-1-GR-000001", BEAT, T, "2026-11-23", 0, purchase_order="PO-1"
+        ),
         Add(MILK, Decimal(10), T),  # no cost: the order line's 2.00
         Add(APPLE, Decimal("2.500"), T, unit_cost=Decimal("3.00")),
         Finish(T, BEAT, LANE),
     )
     count = session_records(
-        Start("count", "box-1-C-000009", BEAT, T, "2026-11-23", 7, section="shelf"),
+        Start("count", "store-1-box-1-C-000009", BEAT, T, "2026-11-23", 7, section="shelf"),
         Add(MILK, Decimal(9), T),
         Section("backroom", T),
         Add(MILK, Decimal(3), T),
@@ -91,7 +93,7 @@ def test_box_receipt_and_count_posted_once_against_the_ledger_after_after_seq(
             ("sale", sale_body("store-1", "box-1", "R3", D, [Sold("MILK", "2")])),  # 9
             *count[1:],  # 10-14, the count at 14
             *session_records(  # 15-17: a second count, to be rejected
-                Start("count", "box-1-C-000015", BEAT, T, "2026-11-23", 14),
+                Start("count", "store-1-box-1-C-000015", BEAT, T, "2026-11-23", 14),
                 Add(MILK, Decimal(5), T),
                 Finish(T, BEAT, LANE),
             ),
@@ -103,18 +105,18 @@ def test_box_receipt_and_count_posted_once_against_the_ledger_after_after_seq(
     # the counts wait for an approver: MILK 4 + 10 - 1 - 1 - 2 = 10, APPLE 2.500
     pending = ok(capsys, "stock", "counts", "--pending", *db)
     # MILK: 4 + 10 - 1 - 1 = 12 after seq 7, counted 12; APPLE 2.500 in, counted 2.400
-    assert "box-1-C-000009  store-1  2026-11-23  pending" in pending
+    assert "store-1-box-1-C-000009  store-1  2026-11-23  pending" in pending
     assert "MILK: expected 12.000, counted 12.000, variance +0.000" in pending
     assert "APPLE: expected 2.500, counted 2.400, variance -0.100" in pending
     assert "2 count(s)" in pending
     levels = {r["sku"]: r["on hand"] for r in rows(capsys, "stock", "report", "onhand", *db)}
     assert levels == {"MILK": "10.000", "APPLE": "2.500"}
-    ok(capsys, "stock", "approve", "box-1-C-000009", "--by", "carol", *db)
-    ok(capsys, "stock", "reject", "box-1-C-000015", "--by", "carol", *db)
-    status, _, err = cloud(capsys, "stock", "approve", "box-1-C-000015", *db)
+    ok(capsys, "stock", "approve", "store-1-box-1-C-000009", "--by", "carol", *db)
+    ok(capsys, "stock", "reject", "store-1-box-1-C-000015", "--by", "carol", *db)
+    status, _, err = cloud(capsys, "stock", "approve", "store-1-box-1-C-000015", *db)
     assert status == 1 and "is rejected already" in err
-    status, _, err = cloud(capsys, "stock", "approve", "box-1-GR-000001", *db)
-    assert status == 1 and "no stock count box-1-GR-000001 taken at a box" in err
+    status, _, err = cloud(capsys, "stock", "approve", "store-1-box-1-GR-000001", *db)
+    assert status == 1 and "no stock count store-1-box-1-GR-000001 taken at a box" in err
     # approved: MILK 10 + 0 = 10, APPLE 2.500 - 0.100; the rejected count moved nothing
     levels = {r["sku"]: (r["on hand"], r["avg cost"]) for r in rows(capsys, "stock", "report",
               "onhand", *db)}  # fmt: skip
@@ -122,11 +124,11 @@ def test_box_receipt_and_count_posted_once_against_the_ledger_after_after_seq(
     milk = rows(capsys, "stock", "movements", "--sku", "MILK", *db)
     assert [(m["kind"], m["quantity"], m["document"]) for m in milk] == [
         ("receipt", "4.000", "GR-0"),
-        ("receipt", "10.000", "box-1-GR-000001"),
+        ("receipt", "10.000", "store-1-box-1-GR-000001"),
         ("sale", "-1.000", "R1"),
         ("sale", "-1.000", "R2"),
         ("sale", "-2.000", "R3"),
-        ("count", "0.000", "box-1-C-000009"),
+        ("count", "0.000", "store-1-box-1-C-000009"),
     ]
     assert milk[-1]["by"] == "carol"
     apple = rows(capsys, "stock", "movements", "--sku", "APPLE", *db)
@@ -190,7 +192,7 @@ def test_a_full_count_sets_what_nobody_counted_to_zero(
     ok(capsys, "stock", "receive", *db, "--store", "store-1", "--doc", "GR-0", *at,
        "--item", "MILK", "5", "2.00", "--item", "PEAR", "3", "1.00")  # fmt: skip
     count = session_records(
-        Start("count", "box-1-C-000001", BEAT, T, "2026-11-23", 0, full=True),
+        Start("count", "store-1-box-1-C-000001", BEAT, T, "2026-11-23", 0, full=True),
         Add(MILK, Decimal(4), T),
         Finish(T, BEAT, LANE),
     )
@@ -202,6 +204,129 @@ def test_a_full_count_sets_what_nobody_counted_to_zero(
     pending = ok(capsys, "stock", "counts", *db)
     assert "MILK: expected 5.000, counted 4.000, variance -1.000" in pending
     assert "PEAR: expected 3.000, counted 0.000, variance -3.000" in pending
-    ok(capsys, "stock", "approve", "box-1-C-000001", *db)
+    ok(capsys, "stock", "approve", "store-1-box-1-C-000001", *db)
     levels = {r["sku"]: r["on hand"] for r in rows(capsys, "stock", "report", "onhand", *db)}
     assert levels == {"MILK": "4.000", "PEAR": "0.000"}
+
+
+def test_two_stores_box_1_documents_of_the_same_number_both_land_apart(
+    tmp_path: Path, db_url: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Issue 17: `box-1` of store-1 and `box-1` of store-2, of a release that numbered
+    without the store, each receive goods and count under the same numbers. Head office
+    keeps both, each under its store's id; each count is approved on its own; store-2's
+    receipt naming store-1's order neither finds nor moves it; posted again, nothing twice."""
+    from cloud.db import Database
+
+    db = ("--db", db_url)
+    at = ("--at", "2026-11-23T06:00Z", "--by", "alice")
+    ok(capsys, "stock", "receive", *db, "--store", "store-1", "--doc", "GR-0", *at,
+       "--item", "MILK", "4", "2.00")  # fmt: skip
+    ok(capsys, "stock", "item", "store-1", "MILK", "--min", "16", *db)
+    ok(
+        capsys,
+        "stock",
+        "po",
+        "create",
+        "--store",
+        "store-1",
+        "--doc",
+        "PO-1",
+        "--day",
+        "2026-11-23",
+        *at,
+        *db,
+    )  # fmt: skip  (MILK 16 - 4 = 12 at 2.00)
+    # store-1: 10 in against PO-1 (its cost 2.00), counted 13; store-2: 7 in at 3.00
+    # naming PO-1 (another store's order), counted 9
+    for store, received, cost, counted in (("store-1", 10, None, 13), ("store-2", 7, "3.00", 9)):
+        lane = LaneRef(store=store, box="box-1")
+        unit_cost = None if cost is None else Decimal(cost)
+        box = BoxJournal(tmp_path / f"{store}.db")
+        box.add(
+            D,
+            [
+                *session_records(  # seqs 1-3
+                    Start(
+                        "receive",
+                        "box-1-GR-000001",
+                        BEAT,
+                        T,
+                        "2026-11-23",
+                        0,
+                        purchase_order="PO-1",
+                    ),
+                    Add(MILK, Decimal(received), T, unit_cost=unit_cost),
+                    Finish(T, BEAT, lane),
+                ),
+                ("sale", sale_body(store, "box-1", "R1", D, [Sold("MILK", "1")])),  # 4
+                *session_records(  # seqs 5-7
+                    Start("count", "box-1-C-000005", BEAT, T, "2026-11-23", 4),
+                    Add(MILK, Decimal(counted), T),
+                    Finish(T, BEAT, lane),
+                ),
+            ],
+        )
+        store_journal_directly(db_url, store, "box-1", box.journal)
+    ok(capsys, "stock", "post", *db)
+    counts = ok(capsys, "stock", "counts", "--pending", *db)
+    assert "store-1-box-1-C-000005  store-1  2026-11-23  pending" in counts
+    assert "store-2-box-1-C-000005  store-2  2026-11-23  pending" in counts
+    # store-1: 4 + 10 - 1 = 13, counted 13; store-2: 7 - 1 = 6, counted 9
+    assert "MILK: expected 13.000, counted 13.000, variance +0.000" in counts
+    assert "MILK: expected 6.000, counted 9.000, variance +3.000" in counts
+    assert "2 count(s)" in counts
+    ok(capsys, "stock", "approve", "store-2-box-1-C-000005", "--by", "carol", *db)
+    left = ok(capsys, "stock", "counts", "--pending", *db)
+    assert "store-1-box-1-C-000005" in left and "store-2-box-1-C-000005" not in left
+    ok(capsys, "stock", "approve", "store-1-box-1-C-000005", "--by", "carol", *db)
+
+    def levels() -> dict[tuple[str, str], tuple[str, str]]:
+        found = rows(capsys, "stock", "report", "onhand", *db)
+        return {(r["store"], r["sku"]): (r["on hand"], r["avg cost"]) for r in found}
+
+    # store-1: (4 x 2.00 + 10 x 2.00) / 14 = 2.0000; store-2: 7 at 3.00
+    assert levels() == {("store-1", "MILK"): ("13.000", "2.0000"),
+                        ("store-2", "MILK"): ("9.000", "3.0000")}  # fmt: skip
+    for store, expected in (
+        ("store-1", [("receipt", "4.000", "GR-0"), ("receipt", "10.000",
+         "store-1-box-1-GR-000001"), ("sale", "-1.000", "R1"),
+         ("count", "0.000", "store-1-box-1-C-000005")]),
+        ("store-2", [("receipt", "7.000", "store-2-box-1-GR-000001"), ("sale", "-1.000", "R1"),
+         ("count", "3.000", "store-2-box-1-C-000005")]),
+    ):  # fmt: skip
+        moved = rows(capsys, "stock", "movements", "--store", store, *db)
+        assert [(m["kind"], m["quantity"], m["document"]) for m in moved] == expected
+    order = json.loads(ok(capsys, "stock", "po", "show", "PO-1", *db, "--json"))
+    assert "(partial)" in order["title"]  # 10 of 12: store-2's 7 not received against it
+    assert [(r["sku"], r["received"]) for r in order["rows"]] == [("MILK", "10.000")]
+    office = Database.open(db_url)
+    try:
+        referenced = office.query(
+            "SELECT id, store, reference FROM stock_document WHERE kind = 'goods_receipt' "
+            "ORDER BY id"
+        )
+        # delivered again (the posting cursor lost, as after a restore): recorded once --
+        # store-2's count as head office recorded it before it put the store in, too
+        with office.transaction():
+            office.execute("UPDATE stock_posting SET posted_seq = 0")
+            office.execute(
+                "UPDATE stock_document SET id = 'box-1-C-000005' "
+                "WHERE id = 'store-2-box-1-C-000005'"
+            )
+    finally:
+        office.close()
+    assert [tuple(r) for r in referenced] == [
+        ("GR-0", "store-1", None),
+        ("store-1-box-1-GR-000001", "store-1", "PO-1"),
+        ("store-2-box-1-GR-000001", "store-2", None),
+    ]
+    assert "0 movement(s)" in ok(capsys, "stock", "post", *db)
+    again = ok(capsys, "stock", "counts", *db).splitlines()
+    assert sorted(line.split()[:4] for line in again if line.startswith(("box", "store"))) == [
+        ["box-1-C-000005", "store-2", "2026-11-23", "approved"],
+        ["store-1-box-1-C-000005", "store-1", "2026-11-23", "approved"],
+    ]
+    assert levels() == {("store-1", "MILK"): ("13.000", "2.0000"),
+                        ("store-2", "MILK"): ("9.000", "3.0000")}  # fmt: skip
+    assert ok(capsys, "stock", "verify", *db)

@@ -48,7 +48,7 @@ from gateway.stock.session import Add, Finish, Start, Step, step
 
 BEAT = StaffRef(id="201", name="Beat", role="supervisor")
 MILK = StepItem(sku="WS-MILK", name="Milk 1l", unit="each")
-COUNT = "box-2-C-000001"
+COUNT = "store-1-box-2-C-000001"  # as a box numbers it: its store, box, C, seq
 
 
 def audit(db_url: str) -> list[tuple[str, str, dict[str, Any]]]:
@@ -66,22 +66,24 @@ def on_hand(db_url: str) -> dict[tuple[str, str], str]:
     return {(r["store"], r["sku"]): r["on hand"] for r in json.loads(out)["rows"]}
 
 
-def box_count(tmp_path: Path, db_url: str, counted: int) -> None:
-    """Box store-1/box-2 counts WS-MILK (its session core's records), head office posts it."""
+def box_count(
+    tmp_path: Path, db_url: str, counted: int, store: str = "store-1", number: str = COUNT
+) -> None:
+    """Box STORE/box-2 counts WS-MILK (its session core's records), head office posts it."""
     records: list[tuple[str, dict[str, Any]]] = []
     state = None
     at = "2026-11-20T14:00:00"
     for given in (
-        Start("count", COUNT, BEAT, at, str(TODAY), 0),
+        Start("count", number, BEAT, at, str(TODAY), 0),
         Add(MILK, Decimal(counted), at),
-        Finish(at, BEAT, LaneRef(store="store-1", box="box-2")),
+        Finish(at, BEAT, LaneRef(store=store, box="box-2")),
     ):
         result = step(state, given)
         assert isinstance(result, Step), result
         state, records = result.session, records + list(result.records)
-    box = BoxJournal(tmp_path / "box-2.db")
+    box = BoxJournal(tmp_path / f"{store}-box-2.db")
     box.add(TODAY, records)
-    store_journal_directly(db_url, "store-1", "box-2", box.journal)
+    store_journal_directly(db_url, store, "box-2", box.journal)
     assert cloud_cli("stock", "post", "--db", db_url)[0] == 0
 
 
@@ -252,6 +254,9 @@ def test_no_one_changes_stock_they_may_not(office: str, db_url: str, tmp_path: P
     receive = ("stock", "receive", "--doc", "GR-2", "--by", "setup", *db)
     assert cloud_cli(*receive, "--store", "store-2", "--item", "WS-MILK", "5", "1.00")[0] == 0
     box_count(tmp_path, db_url, 3)
+    # store-2's box-2, of a release that numbered without the store: its own count
+    box_count(tmp_path, db_url, 4, store="store-2", number="box-2-C-000001")
+    theirs = "/stock/counts/store-2-box-2-C-000001"
     line = {"sku": "WS-MILK", "qty": "1", "cost": "1.00"}
     posts: list[tuple[str, dict[str, str]]] = [
         ("/stock/receive", {"doc": "GR-9", "store": "store-1", **line}),
@@ -293,7 +298,9 @@ def test_no_one_changes_stock_they_may_not(office: str, db_url: str, tmp_path: P
         "/reports?report=stock-onhand&store=store-1",
     ):
         assert rita.get(path).status_code == 404, path
-    assert COUNT not in rita.get("/stock/counts").text
+    listed = rita.get("/stock/counts").text
+    assert COUNT not in listed and "store-2-box-2-C-000001" in listed
+    assert rita.get(theirs).status_code == 200
     for path, form in posts:
         assert rita.post(path, data={"csrf": rita_csrf, **form}).status_code == 404, path
     # ... and store-2's goods do not leave for store-1 on a transfer it may make.
@@ -303,6 +310,9 @@ def test_no_one_changes_stock_they_may_not(office: str, db_url: str, tmp_path: P
 
     # Store-1's manager never sees store-2.
     assert sam.get("/stock", params={"store": "store-2"}).status_code == 404
+    assert sam.get(theirs).status_code == 404
+    assert sam.post(f"{theirs}/approve", data={"csrf": sam_csrf}).status_code == 404
+    assert "box-2-C-000001" not in sam.get("/stock/counts").text.replace(COUNT, "")
     assert "store-2" not in sam.get("/stock/movements").text
     assert (
         sam.post(
@@ -313,4 +323,4 @@ def test_no_one_changes_stock_they_may_not(office: str, db_url: str, tmp_path: P
     assert on_hand(db_url) == before
     assert [a for _, a, _ in audit(db_url) if a.startswith("stock.")] == []
     _, out, _ = cloud_cli("stock", "counts", "--pending", *db)
-    assert COUNT in out
+    assert COUNT in out and "store-2-box-2-C-000001  store-2" in out and "2 count(s)" in out
