@@ -36,10 +36,17 @@ from starlette.responses import (
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
-from cloud.alerts import acknowledge, get_alert
 from cloud.clock import Clock, iso
 from cloud.db import Database
-from cloud.web import accounts_page, api, publish_page, report_page, views
+from cloud.notify import NotifySettings
+from cloud.web import (
+    accounts_page,
+    alerts_page,
+    api,
+    publish_page,
+    report_page,
+    views,
+)
 from cloud.web.accounts import (
     SIGN_IN_REFUSED,
     Account,
@@ -47,7 +54,6 @@ from cloud.web.accounts import (
     audit_log,
     get_account,
     sign_in,
-    visible_stores,
 )
 from cloud.web.totp_key import DEFAULT_TOTP_KEY, KeyFile
 
@@ -116,11 +122,13 @@ def create_app(
     totp_key: KeyFile | None = None,
     publisher: publish_page.Publisher | None = None,
     live_interval: float = LIVE_INTERVAL,
+    notify_settings: NotifySettings | None = None,
 ) -> Starlette:
     """The application over `db_url`. `totp_key`: the key that opens the accounts' TOTP
     seeds (default: `[web] totp_key`'s default path; read at the first TOTP sign-in);
     `publisher`: what `/publish` signs and sends with (None: publishing is off);
-    `live_interval`: seconds between two renderings of a pushed dashboard."""
+    `live_interval`: seconds between two renderings of a pushed dashboard;
+    `notify_settings`: the `[notify]` channels `/alerts` may send a test message to."""
     key_file = totp_key or KeyFile(DEFAULT_TOTP_KEY)
     env = Environment(
         loader=FileSystemLoader(HERE / "templates"), autoescape=select_autoescape(["html"])
@@ -291,38 +299,6 @@ def create_app(
             db.close()
         return page("audit.html", rows=rows, account=account, csrf=session.csrf)
 
-    async def ack(request: Request) -> Response:
-        found = who(request)
-        if found is None:
-            return RedirectResponse("/login", status_code=303)
-        session, account = found
-        form = await request.form()
-        if not _csrf_ok(form.get("csrf"), session):
-            return page("message.html", 403, text="The form has expired: reload the page.")
-        if not account.may_change:
-            return page(
-                "message.html",
-                403,
-                text="An auditor reads; acknowledging is for managers.",
-                account=account,
-                csrf=session.csrf,
-            )
-        db = open_db()
-        try:
-            alert = get_alert(db, int(request.path_params["alert"]), "web")
-            every = account.role == "admin"
-            if not (alert.store in visible_stores(db, account) or (alert.store is None and every)):
-                return page(
-                    "message.html", 404, text="No such alert.", account=account, csrf=session.csrf
-                )
-            now = iso(clock())
-            acknowledge(db, alert.id, who=account.name, now=now)
-            with db.transaction():
-                audit(db, account.name, "alert.ack", {"alert": alert.id}, now)
-        finally:
-            db.close()
-        return RedirectResponse(_local(form.get("back")), status_code=303)
-
     def api_sales(request: Request, session: Session, account: Account) -> Response:
         db = open_db()
         try:
@@ -362,26 +338,18 @@ def create_app(
             Route("/live/events", signed_in(live_events)),
             Route("/stores/{store}", signed_in(store)),
             Route("/audit", signed_in(audit_page)),
-            Route("/alerts/{alert:int}/ack", ack, methods=["POST"]),
             Route("/api/stores/{store}/sales", signed_in(api_sales)),
             *api.routes(open_db, clock, browser_account, publisher),
             *report_page.routes(open_db, clock, signed_in, page),
             *publish_page.routes(open_db, clock, signed_in, who, _csrf_ok, page, publisher),
             *accounts_page.routes(open_db, clock, signed_in, who, _csrf_ok, page),
+            *alerts_page.routes(open_db, clock, signed_in, who, _csrf_ok, page, notify_settings),
             Mount("/static", StaticFiles(directory=HERE / "static"), name="static"),
         ],
         middleware=[Middleware(BaseHTTPMiddleware, dispatch=headers)],
     )
 
     return app
-
-
-def _local(path: object) -> str:
-    """A redirect target on this site only (no scheme, no `//host`, no backslash)."""
-    text = str(path or "/")
-    if not text.startswith("/") or text.startswith("//") or "\\" in text:
-        return "/"
-    return text
 
 
 def _csrf_ok(given: object, session: Session) -> bool:

@@ -372,7 +372,12 @@ def _serve(args: argparse.Namespace) -> int:
     https = args.tls_cert is not None
     publisher = publisher_of(args)
     app = create_app(
-        args.db, clock=system_clock, https=https, totp_key=key_file, publisher=publisher
+        args.db,
+        clock=system_clock,
+        https=https,
+        totp_key=key_file,
+        publisher=publisher,
+        notify_settings=load_cloud_settings(args.config).notify,
     )
     tls = {"ssl_certfile": str(args.tls_cert), "ssl_keyfile": str(args.tls_key)} if https else {}
     print(f"head office on {'https' if https else 'http'}://{args.host}:{args.port}/", flush=True)

@@ -74,8 +74,15 @@ def dashboard(db: Database, account: Account, day: date) -> Dashboard:
 def visible_alerts(db: Database, account: Account, stores: list[str]) -> list[Alert]:
     """Open alerts of the account's stores (head office's own, with no store, for the
     roles that see every store)."""
-    every = account.role in ("admin", "auditor")
-    return [a for a in list_alerts(db) if (a.store in stores) or (a.store is None and every)]
+    return [a for a in list_alerts(db) if alert_visible(account, a, stores)]
+
+
+def alert_visible(account: Account, alert: Alert, stores: list[str]) -> bool:
+    """Whether `account` (who sees `stores`) may see `alert`: one of its stores', or head
+    office's own (no store) for the roles that see every store."""
+    if alert.store is None:
+        return account.role in ("admin", "auditor")
+    return alert.store in stores
 
 
 def store_view(db: Database, account: Account, store: str, day: date) -> StoreView | None:
