@@ -40,6 +40,7 @@ from cloud.clock import Clock, iso
 from cloud.db import Database
 from cloud.notify import NotifySettings
 from cloud.web import (
+    account_page,
     accounts_page,
     alerts_page,
     api,
@@ -77,6 +78,7 @@ class Session:
     csrf: str
     started: datetime
     seen: datetime
+    pending_totp: str | None = None  # a seed `/account` showed, until its code confirms it
 
 
 class Sessions:
@@ -343,6 +345,7 @@ def create_app(
             *report_page.routes(open_db, clock, signed_in, page),
             *publish_page.routes(open_db, clock, signed_in, who, _csrf_ok, page, publisher),
             *accounts_page.routes(open_db, clock, signed_in, who, _csrf_ok, page),
+            *account_page.routes(open_db, clock, signed_in, who, _csrf_ok, page, key_file),
             *alerts_page.routes(open_db, clock, signed_in, who, _csrf_ok, page, notify_settings),
             Mount("/static", StaticFiles(directory=HERE / "static"), name="static"),
         ],
