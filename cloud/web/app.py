@@ -229,24 +229,41 @@ def create_app(
         response.delete_cookie(SESSION_COOKIE, path="/")
         return response
 
-    def home(request: Request, session: Session, account: Account) -> Response:
+    def board(request: Request, account: Account) -> views.Dashboard:
+        """The dashboard for the query's group, sort and page (the same for `/`, `/live`
+        and `/live/events`, so what is pushed is the page the person is on)."""
+        query = request.query_params
+        number = query.get("page", "1")
         db = open_db()
         try:
-            view = views.dashboard(db, account, clock().date())
+            return views.dashboard(
+                db,
+                account,
+                clock().date(),
+                group=query.get("group", ""),
+                sort=query.get("sort", "worst"),
+                page=int(number) if number.isdigit() else 1,
+            )
         finally:
             db.close()
-        return page("dashboard.html", view=view, account=account, csrf=session.csrf)
 
-    def live_html(session: Session, account: Account) -> str:
-        db = open_db()
-        try:
-            view = views.dashboard(db, account, clock().date())
-        finally:
-            db.close()
+    def home(request: Request, session: Session, account: Account) -> Response:
+        view = board(request, account)
+        query = str(request.query_params)
+        return page(
+            "dashboard.html",
+            view=view,
+            account=account,
+            csrf=session.csrf,
+            query="?" + query if query else "",
+        )
+
+    def live_html(request: Request, session: Session, account: Account) -> str:
+        view = board(request, account)
         return env.get_template("_live.html").render(view=view, account=account, csrf=session.csrf)
 
     def live(request: Request, session: Session, account: Account) -> Response:
-        return HTMLResponse(live_html(session, account))
+        return HTMLResponse(live_html(request, session, account))
 
     def live_events(request: Request, session: Session, account: Account) -> Response:
         async def stream() -> AsyncIterator[str]:
@@ -260,7 +277,7 @@ def create_app(
                 if found is None:  # signed out, timed out or disabled: the page signs in
                     yield "event: signin\ndata: /login\n\n"
                     return
-                html = await run_in_threadpool(live_html, *found)
+                html = await run_in_threadpool(live_html, request, *found)
                 if html != sent:
                     sent = html
                     yield "event: live\n" + "".join(f"data: {line}\n" for line in html.split("\n"))
