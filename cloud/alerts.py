@@ -107,16 +107,28 @@ def list_alerts(
     store: str | None = None,
     min_severity: str = "info",
     after_id: int = 0,
+    cleared: bool | None = None,
+    acknowledged: bool | None = None,
+    kind: str | None = None,
 ) -> list[Alert]:
     """Alerts raised at or after `since` (ISO time), newest last: the open ones (active and
-    unacknowledged) unless `include_acknowledged`."""
+    unacknowledged) unless `include_acknowledged`. `cleared` / `acknowledged` (True or
+    False) keep only the alerts in that state; `kind` only that rule's alerts (the
+    page's filter; None: either)."""
     where = ["raised_at >= ?", "id > ?"]
     params: list[Any] = [since or "", after_id]
     if not include_acknowledged:
         where.append("acknowledged_at IS NULL AND cleared_at IS NULL")
+    if cleared is not None:
+        where.append("cleared_at IS NOT NULL" if cleared else "cleared_at IS NULL")
+    if acknowledged is not None:
+        where.append("acknowledged_at IS NOT NULL" if acknowledged else "acknowledged_at IS NULL")
     if store:
         where.append("store = ?")
         params.append(store)
+    if kind:
+        where.append("kind = ?")
+        params.append(kind)
     rows = db.query(
         f"SELECT {_COLUMNS} FROM alert WHERE {' AND '.join(where)} ORDER BY raised_at, id", params
     )
@@ -187,6 +199,10 @@ def get_alert(db: Database, alert_id: int, where: str) -> Alert:
 
 def assign(db: Database, alert_id: int, *, to: str, by: str, now: str) -> None:
     """Give an alert to someone to look after; recorded as a comment naming who did it."""
+    if not to.strip():
+        raise StoregateError(
+            "assigned to nobody", where="cloud alerts assign", fix="name who looks after it"
+        )
     with db.transaction():
         get_alert(db, alert_id, "cloud alerts assign")
         db.execute("UPDATE alert SET assignee = ? WHERE id = ?", (_text(to), alert_id))
@@ -201,6 +217,11 @@ def comment(db: Database, alert_id: int, *, text: str, by: str, now: str) -> Non
     with db.transaction():
         get_alert(db, alert_id, "cloud alerts comment")
         _comment(db, alert_id, by, text, now)
+
+
+def alert_kinds(db: Database) -> list[str]:
+    """The kinds (rules) alerts were raised for, for a filter to offer."""
+    return [str(k) for (k,) in db.query("SELECT DISTINCT kind FROM alert ORDER BY kind")]
 
 
 def _comment(db: Database, alert_id: int, by: str, text: str, now: str) -> None:

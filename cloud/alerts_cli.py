@@ -219,26 +219,7 @@ def _notify_run(args: argparse.Namespace, clock: Clock = system_clock) -> int:
 
 
 def _notify_test(args: argparse.Namespace, clock: Clock = system_clock) -> int:
-    settings = _notify_settings(args)
-    channel = next((c for c in settings.channels if c.name == args.channel), None)
-    if channel is None:
-        names = ", ".join(c.name for c in settings.channels)
-        raise UsageError(
-            f"no channel {args.channel!r}", where="cloud notify test", fix=f"one of: {names}"
-        )
-    message = notify.Message(
-        "storegate test notification",
-        f"storegate test notification\nsent to {channel.name} by `cloud notify test`",
-        (),
-    )
-    try:
-        notify.real_sender(settings.smtp)(channel, message, clock())
-    except notify.SendFailed as exc:
-        raise UsageError(
-            f"{channel.name} did not take it: {exc}",
-            where=f"[[notify.channels]] {channel.name}",
-            fix="check its url / recipients and the server",
-        ) from exc
+    channel = notify.send_test(_notify_settings(args), args.channel, clock(), "`cloud notify test`")
     print(f"{channel.name}: sent")
     return 0
 

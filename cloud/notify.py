@@ -40,6 +40,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from cloud.alerts import SEVERITIES, Alert, list_alerts
 from cloud.clock import iso
 from cloud.db import Database
+from gateway.errors import UsageError
 
 ChannelType = Literal["webhook", "wecom", "dingtalk", "email"]
 Event = Literal["raised", "cleared"]
@@ -165,6 +166,32 @@ def dingtalk_url(url: str, secret: str, at: datetime) -> str:
 
 
 # -- sending ---------------------------------------------------------------------------
+
+
+def send_test(settings: NotifySettings, name: str, at: datetime, sent_by: str) -> Channel:
+    """A test message to the channel called `name`, sent now through the real sender (for
+    `cloud notify test` and the alerts page): the channel, or a clear error when there is
+    no such channel or it did not take the message."""
+    channel = next((c for c in settings.channels if c.name == name), None)
+    if channel is None:
+        names = ", ".join(c.name for c in settings.channels) or "none is configured"
+        raise UsageError(
+            f"no channel {name!r}", where="[[notify.channels]]", fix=f"one of: {names}"
+        )
+    message = Message(
+        "storegate test notification",
+        f"storegate test notification\nsent to {channel.name} by {sent_by}",
+        (),
+    )
+    try:
+        real_sender(settings.smtp)(channel, message, at)
+    except SendFailed as exc:
+        raise UsageError(
+            f"{channel.name} did not take it: {exc}",
+            where=f"[[notify.channels]] {channel.name}",
+            fix="check its url / recipients and the server",
+        ) from exc
+    return channel
 
 
 def real_sender(smtp: SmtpSettings | None) -> Sender:

@@ -299,15 +299,96 @@ def enroll_totp(db: Database, name: str, key_file: KeyFile, *, by: str, now: str
     which also seals clear seeds left from before), so one database never mixes keys."""
     if db.one("SELECT 1 FROM web_account WHERE name = ?", (name,)) is None:
         raise UsageError(f"no account {name!r}", where="cloud web user totp", fix="add it first")
+    secret = pyotp.random_base32()
+    _store_seed(db, name, secret, key_file, by=by, now=now)
+    return totp_uri(name, secret)
+
+
+def totp_uri(name: str, secret: str) -> str:
+    """The provisioning URI an authenticator app reads (as a QR code or typed in)."""
+    return pyotp.TOTP(secret).provisioning_uri(name=name, issuer_name="storegate head office")
+
+
+def new_totp_secret() -> str:
+    """A fresh TOTP seed for `confirm_totp` (the page holds it, unsaved, until confirmed)."""
+    return pyotp.random_base32()
+
+
+def confirm_totp(
+    db: Database, name: str, secret: str, code: str, key_file: KeyFile, *, now: datetime
+) -> None:
+    """The account's own enrolment in the page: `secret` (shown to it once) takes effect,
+    sealed as `enroll_totp` seals it, only when `code` is the authenticator's code for it
+    now, so nobody is locked out by an app that did not take the seed. Audited as
+    `account.totp` by the account itself; the seed is never logged or audited."""
+    if not pyotp.TOTP(secret).verify(code.strip(), for_time=now, valid_window=1):
+        raise UsageError(
+            "the code is not the authenticator's current code",
+            where="authenticator code",
+            fix="add the secret to the app again and type the code it shows now",
+        )
+    _store_seed(db, name, secret, key_file, by=name, now=iso(now))
+
+
+def _store_seed(
+    db: Database, name: str, secret: str, key_file: KeyFile, *, by: str, now: str
+) -> None:
     check_and_seal(db, key_file, now=now)
     key = key_file.get()  # the first seed: read here (check_and_seal needed none)
-    secret = pyotp.random_base32()
     with db.transaction():
         db.execute(
             "UPDATE web_account SET totp_secret = ? WHERE name = ?", (key.seal(secret, name), name)
         )
         audit(db, by, "account.totp", {"account": name, "key": key.key_id}, now)
-    return pyotp.TOTP(secret).provisioning_uri(name=name, issuer_name="storegate head office")
+
+
+def check_own_password(db: Database, name: str, password: str, now: datetime, where: str) -> None:
+    """A signed-in person proves it is them (before changing its password or authenticator):
+    a wrong password counts towards the lockout as a wrong sign-in does, so a session left
+    open is no way to guess it, and is audited (`account.refused`)."""
+    row = db.one(
+        "SELECT salt, password_hash, failed, locked_until FROM web_account WHERE name = ?",
+        (name,),
+    )
+    if row is None:
+        raise UsageError(f"no account {name!r}", where=where, fix="sign in again")
+    salt, digest, failed, locked = row
+    right = hmac.compare_digest(hash_password(password, bytes.fromhex(salt)).hex(), digest)
+    if locked and parse_instant(locked) > now:
+        right = False
+    if right:
+        return
+    with db.transaction():
+        failed = int(failed) + 1
+        until = iso(now + LOCKOUT) if failed >= ATTEMPTS else locked
+        db.execute(
+            "UPDATE web_account SET failed = ?, locked_until = ? WHERE name = ?",
+            (0 if failed >= ATTEMPTS else failed, until, name),
+        )
+        audit(db, name, "account.refused", {"why": "current password"}, iso(now))
+    raise UsageError(
+        "the current password is not right (or the account is locked after too many attempts)",
+        where=where,
+        fix="type the password you signed in with",
+    )
+
+
+def change_own_password(
+    db: Database, name: str, current: str, new: str, again: str, *, now: datetime
+) -> None:
+    """A signed-in person's new password, the current one required (`check_own_password`),
+    typed twice, checked as every password is; audited as `account.password` by itself."""
+    where = "new password"
+    check_own_password(db, name, current, now, "current password")
+    if new != again:
+        raise UsageError(
+            "the new password and its repetition differ", where=where, fix="type it twice alike"
+        )
+    if new == current:
+        raise UsageError(
+            "the new password is the current one", where=where, fix="choose another one"
+        )
+    reset_password(db, name, new, by=name, now=iso(now), where=where)
 
 
 def sign_in(

@@ -47,7 +47,7 @@ from cloud.web.publish_page import (
     checked_draft,
     publish_draft,
 )
-from cloud.web.views import visible_alerts
+from cloud.web.views import alert_visible, visible_alerts
 from gateway.errors import StoregateError, UsageError
 
 PREFIX = "/api/v1"
@@ -232,8 +232,7 @@ def routes(
         if not account.may_change:
             return JSONResponse({"error": "this token may only read"}, status_code=403)
         alert = get_alert(db, int(request.path_params["alert"]), "api")
-        every = account.role == "admin"
-        if not (alert.store in visible_stores(db, account) or (alert.store is None and every)):
+        if not alert_visible(account, alert, visible_stores(db, account)):
             return JSONResponse({"error": "no such alert"}, status_code=404)
         now = iso(clock())
         acknowledge(db, alert.id, who=account.name, now=now)

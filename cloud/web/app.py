@@ -36,11 +36,13 @@ from starlette.responses import (
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
-from cloud.alerts import acknowledge, get_alert
 from cloud.clock import Clock, iso
 from cloud.db import Database
+from cloud.notify import NotifySettings
 from cloud.web import (
+    account_page,
     accounts_page,
+    alerts_page,
     api,
     box_page,
     campaigns_page,
@@ -66,7 +68,6 @@ from cloud.web.accounts import (
     audit_log,
     get_account,
     sign_in,
-    visible_stores,
 )
 from cloud.web.totp_key import DEFAULT_TOTP_KEY, KeyFile
 
@@ -90,6 +91,7 @@ class Session:
     csrf: str
     started: datetime
     seen: datetime
+    pending_totp: str | None = None  # a seed `/account` showed, until its code confirms it
 
 
 class Sessions:
@@ -136,12 +138,14 @@ def create_app(
     publisher: publish_page.Publisher | None = None,
     enroller: enrol_page.Enroller | None = None,
     live_interval: float = LIVE_INTERVAL,
+    notify_settings: NotifySettings | None = None,
 ) -> Starlette:
     """The application over `db_url`. `totp_key`: the key that opens the accounts' TOTP
     seeds (default: `[web] totp_key`'s default path; read at the first TOTP sign-in);
     `publisher`: what `/publish` signs and sends with (None: publishing is off);
     `enroller`: how `/boxes` approves and revokes (None: it lists only);
-    `live_interval`: seconds between two renderings of a pushed dashboard."""
+    `live_interval`: seconds between two renderings of a pushed dashboard;
+    `notify_settings`: the `[notify]` channels `/alerts` may send a test message to."""
     key_file = totp_key or KeyFile(DEFAULT_TOTP_KEY)
     env = Environment(
         loader=FileSystemLoader(HERE / "templates"), autoescape=select_autoescape(["html"])
@@ -240,24 +244,41 @@ def create_app(
         response.delete_cookie(SESSION_COOKIE, path="/")
         return response
 
-    def home(request: Request, session: Session, account: Account) -> Response:
+    def board(request: Request, account: Account) -> views.Dashboard:
+        """The dashboard for the query's group, sort and page (the same for `/`, `/live`
+        and `/live/events`, so what is pushed is the page the person is on)."""
+        query = request.query_params
+        number = query.get("page", "1")
         db = open_db()
         try:
-            view = views.dashboard(db, account, clock().date())
+            return views.dashboard(
+                db,
+                account,
+                clock().date(),
+                group=query.get("group", ""),
+                sort=query.get("sort", "worst"),
+                page=int(number) if number.isdigit() else 1,
+            )
         finally:
             db.close()
-        return page("dashboard.html", view=view, account=account, csrf=session.csrf)
 
-    def live_html(session: Session, account: Account) -> str:
-        db = open_db()
-        try:
-            view = views.dashboard(db, account, clock().date())
-        finally:
-            db.close()
+    def home(request: Request, session: Session, account: Account) -> Response:
+        view = board(request, account)
+        query = str(request.query_params)
+        return page(
+            "dashboard.html",
+            view=view,
+            account=account,
+            csrf=session.csrf,
+            query="?" + query if query else "",
+        )
+
+    def live_html(request: Request, session: Session, account: Account) -> str:
+        view = board(request, account)
         return env.get_template("_live.html").render(view=view, account=account, csrf=session.csrf)
 
     def live(request: Request, session: Session, account: Account) -> Response:
-        return HTMLResponse(live_html(session, account))
+        return HTMLResponse(live_html(request, session, account))
 
     def live_events(request: Request, session: Session, account: Account) -> Response:
         async def stream() -> AsyncIterator[str]:
@@ -271,7 +292,7 @@ def create_app(
                 if found is None:  # signed out, timed out or disabled: the page signs in
                     yield "event: signin\ndata: /login\n\n"
                     return
-                html = await run_in_threadpool(live_html, *found)
+                html = await run_in_threadpool(live_html, request, *found)
                 if html != sent:
                     sent = html
                     yield "event: live\n" + "".join(f"data: {line}\n" for line in html.split("\n"))
@@ -312,38 +333,6 @@ def create_app(
             db.close()
         return page("audit.html", rows=rows, account=account, csrf=session.csrf)
 
-    async def ack(request: Request) -> Response:
-        found = who(request)
-        if found is None:
-            return RedirectResponse("/login", status_code=303)
-        session, account = found
-        form = await request.form()
-        if not _csrf_ok(form.get("csrf"), session):
-            return page("message.html", 403, text="The form has expired: reload the page.")
-        if not account.may_change:
-            return page(
-                "message.html",
-                403,
-                text="An auditor reads; acknowledging is for managers.",
-                account=account,
-                csrf=session.csrf,
-            )
-        db = open_db()
-        try:
-            alert = get_alert(db, int(request.path_params["alert"]), "web")
-            every = account.role == "admin"
-            if not (alert.store in visible_stores(db, account) or (alert.store is None and every)):
-                return page(
-                    "message.html", 404, text="No such alert.", account=account, csrf=session.csrf
-                )
-            now = iso(clock())
-            acknowledge(db, alert.id, who=account.name, now=now)
-            with db.transaction():
-                audit(db, account.name, "alert.ack", {"alert": alert.id}, now)
-        finally:
-            db.close()
-        return RedirectResponse(_local(form.get("back")), status_code=303)
-
     def api_sales(request: Request, session: Session, account: Account) -> Response:
         db = open_db()
         try:
@@ -383,7 +372,6 @@ def create_app(
             Route("/live/events", signed_in(live_events)),
             Route("/stores/{store}", signed_in(store)),
             Route("/audit", signed_in(audit_page)),
-            Route("/alerts/{alert:int}/ack", ack, methods=["POST"]),
             Route("/api/stores/{store}/sales", signed_in(api_sales)),
             *api.routes(open_db, clock, browser_account, publisher),
             *report_page.routes(open_db, clock, signed_in, page),
@@ -402,20 +390,14 @@ def create_app(
             *payments_page.routes(open_db, clock, signed_in, who, _csrf_ok, page),
             *dividend_page.routes(open_db, clock, signed_in, page),
             *recommend_page.routes(open_db, signed_in, who, _csrf_ok, page),
+            *account_page.routes(open_db, clock, signed_in, who, _csrf_ok, page, key_file),
+            *alerts_page.routes(open_db, clock, signed_in, who, _csrf_ok, page, notify_settings),
             Mount("/static", StaticFiles(directory=HERE / "static"), name="static"),
         ],
         middleware=[Middleware(BaseHTTPMiddleware, dispatch=headers)],
     )
 
     return app
-
-
-def _local(path: object) -> str:
-    """A redirect target on this site only (no scheme, no `//host`, no backslash)."""
-    text = str(path or "/")
-    if not text.startswith("/") or text.startswith("//") or "\\" in text:
-        return "/"
-    return text
 
 
 def _csrf_ok(given: object, session: Session) -> bool:

@@ -408,6 +408,7 @@ def _serve(args: argparse.Namespace) -> int:
         totp_key=key_file,
         publisher=publisher,
         enroller=enroller,
+        notify_settings=load_cloud_settings(args.config).notify,
     )
     tls = {"ssl_certfile": str(args.tls_cert), "ssl_keyfile": str(args.tls_key)} if https else {}
     print(f"head office on {'https' if https else 'http'}://{args.host}:{args.port}/", flush=True)

@@ -21,3 +21,10 @@ def form_text(form: FormData, name: str) -> str:
     """A form field as text, trimmed; "" when it is missing or a file."""
     value = form.get(name)
     return value.strip() if isinstance(value, str) else ""
+
+
+def local_path(path: str, default: str = "/") -> str:
+    """A redirect target on this site only (no scheme, no `//host`, no backslash)."""
+    if not path.startswith("/") or path.startswith("//") or "\\" in path:
+        return default
+    return path

@@ -26,6 +26,7 @@ from cloud_testkit import (
     start_ingest,
     store_days,
 )
+from notify_testkit import Receivers, serving_receivers
 
 from cloud.alerts import raise_alert
 from cloud.db import Database
@@ -152,6 +153,13 @@ def office(tmp_path: Path, db_url: str) -> Iterator[str]:
     add_web_user(db_url, "otto", "auditor")
     with serving_office(db_url) as base:
         yield base
+
+
+@pytest.fixture
+def receivers() -> Iterator[Receivers]:
+    """Webhook, WeCom and DingTalk receivers on a free port (`notify_testkit`)."""
+    with serving_receivers() as server:
+        yield server
 
 
 @pytest.fixture(scope="module")

@@ -9,73 +9,22 @@ rest; a receiver that fails gets the message at a later pass, never twice."""
 
 from __future__ import annotations
 
-import base64
-import hashlib
-import hmac
 import json
-import threading
-import urllib.parse
 from collections.abc import Iterator
 from email import message_from_bytes
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
 import pytest
 from aiosmtpd.controller import Controller
 from cloud_testkit import cloud_cli
+from notify_testkit import SECRET, Receivers
 
 from cloud.alerts import raise_alert
 from cloud.db import Database
 from gateway.harness.brokers import free_port
 
-SECRET = "SECtest-robot-secret"
 T0 = "2026-11-20T10:00:00Z"
-
-
-class Receivers(ThreadingHTTPServer):
-    """Every POST, by path; `failing` paths answer 500 until cleared."""
-
-    def __init__(self) -> None:
-        super().__init__(("127.0.0.1", 0), Handler)
-        self.posts: dict[str, list[dict[str, Any]]] = {}
-        self.failing: set[str] = set()
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.server_address[1]}"
-
-
-class Handler(BaseHTTPRequestHandler):
-    server: Receivers
-
-    def do_POST(self) -> None:
-        url = urllib.parse.urlsplit(self.path)
-        body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-        if url.path in self.server.failing:
-            self.send_response(500)
-            self.end_headers()
-            return
-        answer: dict[str, Any] = {"errcode": 0, "errmsg": "ok"}
-        if url.path == "/dingtalk":
-            query = dict(urllib.parse.parse_qsl(url.query))
-            expected = base64.b64encode(
-                hmac.new(
-                    SECRET.encode(), f"{query['timestamp']}\n{SECRET}".encode(), hashlib.sha256
-                ).digest()
-            ).decode()
-            if query.get("sign") != expected:
-                answer = {"errcode": 310000, "errmsg": "sign not match"}
-        self.server.posts.setdefault(url.path, []).append(body)
-        data = json.dumps(answer).encode()
-        self.send_response(200)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
-
-    def log_message(self, *args: object) -> None:
-        pass
 
 
 class Mailbox:
@@ -85,16 +34,6 @@ class Mailbox:
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
         self.mails.append(message_from_bytes(envelope.content))
         return "250 OK"
-
-
-@pytest.fixture
-def receivers() -> Iterator[Receivers]:
-    server = Receivers()
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield server
-    server.shutdown()
-    server.server_close()
 
 
 @pytest.fixture
