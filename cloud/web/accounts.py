@@ -92,7 +92,7 @@ def check_scope(db: Database, role: str, scope: str | None, where: str) -> str |
                 f"unknown store group {scope!r}",
                 where=where,
                 fix="check the spelling (`cloud groups list`), or make it first with "
-                "`cloud groups add GROUP STORE...`; the account was not changed",
+                "`cloud groups add GROUP STORE...`; nothing was changed",
             )
         return scope
     if role == "store":
@@ -103,7 +103,7 @@ def check_scope(db: Database, role: str, scope: str | None, where: str) -> str |
                 f"unknown store {scope!r}",
                 where=where,
                 fix="check the spelling (`cloud stores list`), or register it first with "
-                "`cloud stores add STORE`; the account was not changed",
+                "`cloud stores add STORE`; nothing was changed",
             )
         return scope
     return None

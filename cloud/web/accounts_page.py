@@ -1,6 +1,10 @@
 """`/accounts` in head office's pages: an admin lists the web accounts (role, scope, TOTP
 on or off, locked, disabled), adds one, changes its role and scope, disables or enables
-it, unlocks it after a lockout and gives it a new password.
+it, unlocks it after a lockout and gives it a new password. It also lists the API tokens
+programs (an ERP) use, adds one and revokes one: `cloud.web.api`'s functions, the ones
+`cloud web token add|revoke` calls, with the same checks; a token is shown once on the
+answer, kept only as its SHA-256 and audited by name (`token.add`, `token.revoke`), never
+itself.
 
 Every change is `cloud.web.accounts`' (the functions `cloud web user add` uses), with its
 checks: an unknown store or group is refused, the last admin is never disabled or demoted.
@@ -35,11 +39,13 @@ from cloud.web.accounts import (
     set_role,
     unlock,
 )
+from cloud.web.api import add_token, revoke_token, tokens
 from cloud.web.routing import Guard, Page, Who, form_text
 from gateway.errors import StoregateError
 
 ADMINS_ONLY = "Only an admin manages accounts."
 WHERE = "/accounts"
+TOKENS = "/accounts (API tokens)"
 
 
 def routes(
@@ -59,6 +65,7 @@ def routes(
         db = open_db()
         try:
             rows = account_rows(db, clock())
+            token_rows = tokens(db)
             stores, found = sorted(known_stores(db)), sorted(groups(db))
         finally:
             db.close()
@@ -68,11 +75,13 @@ def routes(
             account=account,
             csrf=session.csrf,
             rows=rows,
+            tokens=token_rows,
             roles=ROLES,
             stores=stores,
             groups=found,
             error=extra.pop("error", None),
             form=extra.pop("form", {}),
+            token_form=extra.pop("token_form", {}),
             **extra,
         )
 
@@ -83,9 +92,12 @@ def routes(
 
     def admin_post(
         change: Callable[[Database, Account, FormData, str], str | None],
+        shown: str = "account_password.html",
+        keep: str | None = None,
     ) -> Callable[[Request], Awaitable[Response]]:
         """A POST only an admin makes: signed in, then the session's CSRF token, then the
-        role. `change` returns a password to show once, or None (back to the list)."""
+        role. `change` returns a secret (a password, a token) to show once on `shown`, or
+        None (back to the list); refused, the form is shown again under `keep`."""
 
         async def endpoint(request: Request) -> Response:
             found = who(request)
@@ -107,12 +119,12 @@ def routes(
             finally:
                 db.close()
             if refused is not None:
-                again = dict(form) if request.url.path == "/accounts/add" else {}
-                return list_page(session, account, 400, error=refused, form=again)
+                again = {keep: dict(form)} if keep else {}
+                return list_page(session, account, 400, error=refused, **again)
             if password is None:
                 return RedirectResponse("/accounts", status_code=303)
             return page(
-                "account_password.html",
+                shown,
                 account=account,
                 csrf=session.csrf,
                 for_account=form_text(form, "name"),
@@ -163,9 +175,27 @@ def routes(
         reset_password(db, form_text(form, "name"), fresh, by=admin.name, now=now, where=WHERE)
         return fresh
 
+    def token(db: Database, admin: Account, form: FormData, now: str) -> str | None:
+        name, role, scope = (
+            form_text(form, "name"),
+            form_text(form, "role"),
+            form_text(form, "scope"),
+        )
+        return add_token(db, name, role, scope, by=admin.name, now=now, where=TOKENS)
+
+    def revoke(db: Database, admin: Account, form: FormData, now: str) -> str | None:
+        revoke_token(db, form_text(form, "name"), by=admin.name, now=now, where=TOKENS)
+        return None
+
     return [
         Route("/accounts", signed_in(show), methods=["GET"]),
-        Route("/accounts/add", admin_post(add), methods=["POST"]),
+        Route("/accounts/add", admin_post(add, keep="form"), methods=["POST"]),
+        Route(
+            "/accounts/tokens/add",
+            admin_post(token, "token_new.html", keep="token_form"),
+            methods=["POST"],
+        ),
+        Route("/accounts/tokens/revoke", admin_post(revoke), methods=["POST"]),
         Route("/accounts/role", admin_post(role), methods=["POST"]),
         Route("/accounts/disable", admin_post(disable), methods=["POST"]),
         Route("/accounts/enable", admin_post(enable), methods=["POST"]),

@@ -38,7 +38,7 @@ from cloud.fleet import fleet
 from cloud.publish import parse_document
 from cloud.rollout import preview_text, previews
 from cloud.sales import Period, load
-from cloud.web.accounts import ROLES, Account, audit, visible_stores
+from cloud.web.accounts import Account, audit, check_name, check_scope, visible_stores
 from cloud.web.publish_page import (
     MAX_UPLOAD,
     OFF,
@@ -53,20 +53,29 @@ from gateway.errors import StoregateError, UsageError
 PREFIX = "/api/v1"
 
 
-def add_token(db: Database, name: str, role: str, scope: str | None, *, by: str, now: str) -> str:
-    """A new token for a program (shown once, kept as its hash); scoped as an account."""
-    from cloud.stores import group_stores, require_known
-
-    if role not in ROLES:
-        raise UsageError(f"unknown role {role!r}", where="--role", fix=f"one of {', '.join(ROLES)}")
-    if role == "regional":
-        group_stores(db, scope or "")
-    elif role == "store":
-        require_known(db, [scope or ""], "cloud web token add")
-    else:
-        scope = None
+def add_token(
+    db: Database,
+    name: str,
+    role: str,
+    scope: str | None,
+    *,
+    by: str,
+    now: str,
+    where: str = "cloud web token add",
+) -> str:
+    """A new token for a program (shown once, kept as its hash); scoped as an account, its
+    scope checked as an account's (`check_scope`: an unknown group or store is refused,
+    naming it). `cloud web token add` and `/accounts` both make tokens here."""
+    check_name(name, where)
+    scope = check_scope(db, role, scope, where)
     token = "sgt_" + secrets.token_urlsafe(32)
     with db.transaction():
+        if db.one("SELECT 1 FROM web_token WHERE name = ?", (name,)) is not None:
+            raise UsageError(
+                f"there is already a token {name!r}",
+                where=where,
+                fix="choose another name (a revoked token's name stays taken, for the audit log)",
+            )
         db.execute(
             "INSERT INTO web_token (name, role, scope, token_hash, created_at) VALUES "
             "(?, ?, ?, ?, ?)",
@@ -76,7 +85,10 @@ def add_token(db: Database, name: str, role: str, scope: str | None, *, by: str,
     return token
 
 
-def revoke_token(db: Database, name: str, *, by: str, now: str) -> None:
+def revoke_token(
+    db: Database, name: str, *, by: str, now: str, where: str = "cloud web token revoke"
+) -> None:
+    """Stop a live token at once (its row stays, for the list and the audit log)."""
     with db.transaction():
         done = db.execute(
             "UPDATE web_token SET revoked_at = ? WHERE name = ? AND revoked_at IS NULL", (now, name)
@@ -84,8 +96,8 @@ def revoke_token(db: Database, name: str, *, by: str, now: str) -> None:
         if not done:
             raise UsageError(
                 f"no live token {name!r}",
-                where="cloud web token revoke",
-                fix="see `cloud web token list`",
+                where=where,
+                fix="see the list of tokens (`cloud web token list`)",
             )
         audit(db, by, "token.revoke", {"token": name}, now)
 
