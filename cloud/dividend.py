@@ -36,6 +36,10 @@ class DividendError(StoregateError):
     """A run that must not happen (already paid, nothing to share)."""
 
 
+class AlreadyPaid(DividendError):
+    """The (period, scope) was run before: a conflict (409 on the page), not bad input."""
+
+
 @dataclass(frozen=True)
 class DividendRules:
     weights: dict[str, Decimal] = field(default_factory=dict)  # category -> weight
@@ -172,7 +176,7 @@ def run(
             (label, scope),
         ).fetchone()
         if done is not None:
-            raise DividendError(
+            raise AlreadyPaid(
                 f"dividend for {label} ({scope}) was already run at {done[0]}",
                 where=str(done[1] or "head office's /dividend page"),
                 fix="a period is paid once; choose another period",

@@ -28,6 +28,7 @@ from cloud import reports
 from cloud.clock import Clock, iso
 from cloud.db import Database
 from cloud.dividend import (
+    AlreadyPaid,
     DividendRules,
     Payout,
     parse_pool,
@@ -166,7 +167,7 @@ def routes(
 
             payouts, label = compute(db, asked, credit=asked["credit"] or None, audit=audited)
         except StoregateError as exc:
-            status = 409 if "already run" in exc.what else 400
+            status = 409 if isinstance(exc, AlreadyPaid) else 400
             return render(session, account, asked, status, error=exc.describe())
         finally:
             db.close()

@@ -153,6 +153,8 @@ def test_only_an_admin_with_the_form_pays_a_dividend(office: str, db_url: str) -
     assert rows_of(db_url, "SELECT 1 FROM dividend_run") == []
     assert ada.get("/dividend/csv", params={"period": "x", "scope": "*"}).status_code == 404
     assert ada.post("/dividend/run", data={**fields, "csrf": csrf}).status_code == 200
+    again = ada.post("/dividend/run", data={**fields, "csrf": csrf, "pool": "20.00"})
+    assert again.status_code == 409 and "was already run at" in again.text
     assert len(rows_of(db_url, "SELECT 1 FROM dividend_run")) == 1
     sam = signed_in(office, "sam")[0]
     label = f"{day} .. {day}"
