@@ -14,8 +14,10 @@ the same (period, scope) cannot be paid twice.
 from __future__ import annotations
 
 import csv
+import io
 import json
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
@@ -32,6 +34,10 @@ PLACES = 2  # payouts are whole cents
 
 class DividendError(StoregateError):
     """A run that must not happen (already paid, nothing to share)."""
+
+
+class AlreadyPaid(DividendError):
+    """The (period, scope) was run before: a conflict (409 on the page), not bad input."""
 
 
 @dataclass(frozen=True)
@@ -151,15 +157,18 @@ def run(
     now: str,
     credit: str | None = None,
     dry_run: bool = False,
+    audit: Callable[[Database], None] | None = None,
 ) -> tuple[list[Payout], int]:
-    """Allocate, write the CSV and record the run; refuse a period already paid. With
-    `credit` (a wallet) each payout is also a ledger line of the member in head office's
-    member ledger, in the same transaction (the store's next members document carries it);
-    returns the payouts and how many were credited. `dry_run` computes and writes nothing."""
+    """Allocate, record the run and write its CSV to `csv_path` (the CLI's `--out`; the
+    web page passes None and serves `payout_csv` of the recorded run instead); refuse a
+    period already paid. With `credit` (a wallet) each payout is also a ledger line of the
+    member in head office's member ledger, in the same transaction (the store's next
+    members document carries it); `audit` writes the page's audit line in it too, so a run
+    is never recorded unaudited. Returns the payouts and how many were credited. `dry_run`
+    computes and writes nothing."""
     payouts = allocate(pool, weighted_spend(loaded, rules, roster(db)))
     if dry_run:
         return payouts, 0
-    assert csv_path is not None
     credited = 0
     with db.transaction():
         done = db.execute(
@@ -167,9 +176,9 @@ def run(
             (label, scope),
         ).fetchone()
         if done is not None:
-            raise DividendError(
+            raise AlreadyPaid(
                 f"dividend for {label} ({scope}) was already run at {done[0]}",
-                where=str(done[1]),
+                where=str(done[1] or "head office's /dividend page"),
                 fix="a period is paid once; choose another period",
             )
         money = (lambda d: d) if db.dialect == "postgresql" else str
@@ -183,7 +192,7 @@ def run(
                 len(payouts),
                 json.dumps(asdict(rules), default=str, sort_keys=True),
                 now,
-                str(csv_path),
+                None if csv_path is None else str(csv_path),
             ),
         )
         db.executemany(
@@ -196,7 +205,10 @@ def run(
         )
         if credit is not None:
             credited = _credit(db, payouts, credit, label, scope, now)
-        _write_csv(csv_path, payouts, label, scope)
+        if audit is not None:
+            audit(db)
+        if csv_path is not None:
+            _write_csv(csv_path, payouts, label, scope)
     return payouts, credited
 
 
@@ -227,10 +239,32 @@ def past_runs(db: Database) -> list[tuple[str, str, str, int, str]]:
     return [(str(a), str(b), str(c), int(d), str(e)) for a, b, c, d, e in rows]
 
 
+def recorded_payouts(db: Database, label: str, scope: str) -> list[Payout] | None:
+    """The payouts recorded for one run, in the order its CSV lists them (store, member),
+    or None when (period, scope) was never run: what the run's CSV is made again from."""
+    if not db.query("SELECT 1 FROM dividend_run WHERE period = ? AND scope = ?", (label, scope)):
+        return None
+    rows = db.query(
+        "SELECT store, member, weighted_spend, amount FROM dividend_payout "
+        "WHERE period = ? AND scope = ?",
+        (label, scope),
+    )
+    payouts = [Payout(str(s), str(m), Decimal(str(w)), Decimal(str(a))) for s, m, w, a in rows]
+    return sorted(payouts, key=lambda p: (p.store, p.member))
+
+
+def payout_csv(payouts: list[Payout], label: str, scope: str) -> str:
+    """A run's payout CSV: the one text the CLI writes to `--out` and the page serves, so
+    the two cannot drift."""
+    out = io.StringIO(newline="")
+    writer = csv.writer(out)
+    writer.writerow(["period", "scope", "store", "member", "weighted_spend", "dividend"])
+    for p in payouts:
+        writer.writerow([label, scope, p.store, p.member, str(p.weighted_spend), str(p.amount)])
+    return out.getvalue()
+
+
 def _write_csv(path: Path, payouts: list[Payout], label: str, scope: str) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     with path.open("w", newline="", encoding="utf-8") as out:
-        writer = csv.writer(out)
-        writer.writerow(["period", "scope", "store", "member", "weighted_spend", "dividend"])
-        for p in payouts:
-            writer.writerow([label, scope, p.store, p.member, str(p.weighted_spend), str(p.amount)])
+        out.write(payout_csv(payouts, label, scope))

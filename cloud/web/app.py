@@ -388,7 +388,7 @@ def create_app(
             *canteen_page.routes(open_db, clock, signed_in, who, _csrf_ok, page),
             *updates_page.routes(open_db, clock, signed_in, who, _csrf_ok, page, publisher),
             *payments_page.routes(open_db, clock, signed_in, who, _csrf_ok, page),
-            *dividend_page.routes(open_db, clock, signed_in, page),
+            *dividend_page.routes(open_db, clock, signed_in, who, _csrf_ok, page),
             *recommend_page.routes(open_db, signed_in, who, _csrf_ok, page),
             *account_page.routes(open_db, clock, signed_in, who, _csrf_ok, page, key_file),
             *alerts_page.routes(open_db, clock, signed_in, who, _csrf_ok, page, notify_settings),
