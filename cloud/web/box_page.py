@@ -27,6 +27,7 @@ import uuid
 from collections.abc import Callable
 from typing import Any
 
+from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, RedirectResponse, Response
 from starlette.routing import Route
@@ -162,6 +163,13 @@ def routes(
             return refuse(403, ADMINS_ONLY, session, account)
         store, box = request.path_params["store"], request.path_params["box"]
         name, args_text = form_text(form, "name"), form_text(form, "args")
+        # connecting and waiting for the broker's PUBACK happen in the thread pool,
+        # never in the server's event loop
+        return await run_in_threadpool(send, session, account, store, box, name, args_text)
+
+    def send(
+        session: Any, account: Account, store: str, box: str, name: str, args_text: str
+    ) -> Response:
         where = f"/stores/{store}/boxes/{box}: Send a command"
         refused: str | None = None
         db = open_db()
