@@ -228,3 +228,19 @@ def test_without_a_signing_key_commands_are_off(office: str, db_url: str) -> Non
         answer = admin.post(PAGE + "/commands", data={"csrf": csrf, "name": "ping"})
         assert answer.status_code == 409 and "commands are off" in answer.text
     assert commands(db_url) == []
+
+
+def test_the_page_offers_the_commands_a_box_serves() -> None:
+    """`BOX_COMMANDS` is what the box's own registry holds, no more, no fewer."""
+    from datetime import datetime
+    from typing import cast
+
+    from cloud.publish import BOX_COMMANDS
+    from gateway.daemon.remote import BoxSide, register_remote_commands
+    from gateway.sync.commands import CommandRegistry, builtin_commands
+
+    registry = builtin_commands(
+        CommandRegistry(), sync_now=lambda: None, clock=lambda: datetime(2026, 11, 20)
+    )
+    register_remote_commands(registry, cast(BoxSide, object()))
+    assert sorted(BOX_COMMANDS) == registry.names
