@@ -486,22 +486,60 @@ def record_roster(db: Database, store: str, version: int, document: dict[str, An
         )
 
 
-def run_command(
+BOX_COMMANDS = (
+    "ping",
+    "sync_now",
+    "set_log_level",
+    "report_x",
+    "backup_now",
+    "print_test_page",
+    "reload_config",
+    "upload_logs",
+    "upload_backup",
+)
+"""The commands a box serves (`gateway.sync.commands.builtin_commands` and
+`gateway.daemon.remote.register_remote_commands`): what the box's page offers. `cloud cmd`
+sends any name (a newer box may serve more), the box answers an unknown one `failed`."""
+
+
+def command_args(pairs: list[str], where: str) -> dict[str, Any]:
+    """`KEY=VALUE` words -> a command's arguments (VALUE is JSON when it parses as JSON,
+    a float kept as its text: floats have no canonical form to sign)."""
+    parsed: dict[str, Any] = {}
+    for pair in pairs:
+        name, sep, value = pair.partition("=")
+        if not sep or not name:
+            raise UsageError(
+                f"argument {pair!r} is not KEY=VALUE",
+                where=where,
+                fix="e.g. level=DEBUG (set_log_level) or day=2026-11-24 (report_x)",
+            )
+        try:
+            parsed[name] = json.loads(value)
+        except ValueError:
+            parsed[name] = value
+        if isinstance(parsed[name], float):
+            parsed[name] = value
+    return parsed
+
+
+def send_command(
     *,
     db: Database,
-    broker: BrokerOptions,
+    link: OneShot,
     root: str,
     store: str,
     box: str,
     name: str,
     args: dict[str, Any],
     key: SigningKey,
-    timeout: float,
     expires_in: float,
     clock: Clock = system_clock,
-) -> CommandResult:
-    """Send a signed command and wait for its result on `.../cmd/result`."""
-    topics = Topics(root, store, box)
+) -> dict[str, Any]:
+    """Sign a command, record it in `command` (status `sent`; ingest writes the box's
+    result into the same row) and publish it on the box's command topic; returns the
+    signed command. The one place `cloud cmd` and the box's page send from: the page
+    returns at once, the CLI then waits (`run_command`)."""
     issued = clock()
     command = sign(
         {
@@ -539,10 +577,89 @@ def run_command(
                 command["expires_at"],
             ),
         )
+    link.publish(Topics(root, store, box).command, json.dumps(command).encode(), retain=False)
+    return command
+
+
+@dataclass(frozen=True)
+class SentCommand:
+    """One row of `command`: what head office sent a box and, once ingest has it, the
+    box's answer (`status` stays `sent` until then)."""
+
+    id: str
+    name: str
+    args: dict[str, Any]
+    issued_at: str
+    expires_at: str
+    status: str
+    result: dict[str, Any] | None
+    error: str | None
+    result_at: str | None
+
+
+def recent_commands(db: Database, store: str, box: str, limit: int = 20) -> list[SentCommand]:
+    """The box's newest commands first, with their results as ingest recorded them."""
+    rows = db.query(
+        "SELECT id, name, args, issued_at, expires_at, status, result, error, result_at "
+        "FROM command WHERE store = ? AND box = ? ORDER BY issued_at DESC, id LIMIT ?",
+        (store, box, limit),
+    )
+    db.conn.commit()  # end the read transaction (PostgreSQL)
+    return [
+        SentCommand(
+            str(id_),
+            str(name),
+            _json(args) or {},
+            str(issued),
+            str(expires),
+            str(status),
+            _json(result),
+            None if error is None else str(error),
+            None if result_at is None else str(result_at),
+        )
+        for id_, name, args, issued, expires, status, result, error, result_at in rows
+    ]
+
+
+def _json(value: object) -> dict[str, Any] | None:
+    """A JSON column as a dict: PostgreSQL's driver decodes it, SQLite gives its text."""
+    if value is None:
+        return None
+    decoded = json.loads(value) if isinstance(value, str | bytes) else value
+    return decoded if isinstance(decoded, dict) else {"value": decoded}
+
+
+def run_command(
+    *,
+    db: Database,
+    broker: BrokerOptions,
+    root: str,
+    store: str,
+    box: str,
+    name: str,
+    args: dict[str, Any],
+    key: SigningKey,
+    timeout: float,
+    expires_in: float,
+    clock: Clock = system_clock,
+) -> CommandResult:
+    """Send a signed command (`send_command`) and wait for its result on `.../cmd/result`."""
+    topics = Topics(root, store, box)
     with OneShot(broker, f"cloud-cmd-{uuid.uuid4().hex[:8]}") as link:
         link.client.subscribe(topics.command_result, qos=1)
         time.sleep(0.2)  # let SUBACK come back before the box can answer
-        link.publish(topics.command, json.dumps(command).encode(), retain=False)
+        command = send_command(
+            db=db,
+            link=link,
+            root=root,
+            store=store,
+            box=box,
+            name=name,
+            args=args,
+            key=key,
+            expires_in=expires_in,
+            clock=clock,
+        )
         return _await_result(link, command["id"], timeout, f"{store}/{box}")
 
 

@@ -11,8 +11,10 @@ from typing import Any
 
 from cloud.db import Database
 from cloud.publish import (
+    BOX_COMMANDS,
     PASSPHRASE_ENV,
     check_document,
+    command_args,
     generate_key,
     load_key,
     passphrase_from_env_or_terminal,
@@ -73,9 +75,7 @@ def register(sub: Any, db_arg: ArgAdder, broker_args: ArgAdder) -> None:
     cmd = sub.add_parser("cmd", help="run a command on a box and print its result")
     cmd.add_argument("store", help="store id")
     cmd.add_argument("box", help="box id in that store")
-    cmd.add_argument(
-        "name", metavar="COMMAND", help="report_x, backup_now, print_test_page or reload_config"
-    )
+    cmd.add_argument("name", metavar="COMMAND", help="one of " + ", ".join(BOX_COMMANDS))
     cmd.add_argument(
         "args",
         nargs="*",
@@ -212,7 +212,7 @@ def _cmd(args: argparse.Namespace) -> int:
             store=args.store,
             box=args.box,
             name=args.name,
-            args=_parse_args(args.args),
+            args=command_args(args.args, "cloud cmd"),
             key=key,
             timeout=args.timeout,
             expires_in=args.expires,
@@ -221,22 +221,3 @@ def _cmd(args: argparse.Namespace) -> int:
         db.close()
     print(json.dumps(result.model_dump(), indent=2, sort_keys=True))
     return 0 if result.status == "ok" else 1
-
-
-def _parse_args(pairs: list[str]) -> dict[str, Any]:
-    parsed: dict[str, Any] = {}
-    for pair in pairs:
-        name, sep, value = pair.partition("=")
-        if not sep or not name:
-            raise UsageError(
-                f"argument {pair!r} is not KEY=VALUE",
-                where="cloud cmd",
-                fix="e.g. cloud cmd store-1 box-1 set_log_level level=DEBUG",
-            )
-        try:
-            parsed[name] = json.loads(value)
-        except ValueError:
-            parsed[name] = value
-        if isinstance(parsed[name], float):
-            parsed[name] = value  # floats have no canonical form: keep the text
-    return parsed

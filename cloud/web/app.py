@@ -379,7 +379,7 @@ def create_app(
             *accounts_page.routes(open_db, clock, signed_in, who, _csrf_ok, page),
             *stock_page.routes(open_db, clock, signed_in, who, _csrf_ok, page, publisher),
             *stores_page.routes(open_db, clock, signed_in, who, _csrf_ok, page),
-            *box_page.routes(open_db, clock, signed_in, who, _csrf_ok, page),
+            *box_page.routes(open_db, clock, signed_in, who, _csrf_ok, page, publisher),
             *enrol_page.routes(open_db, clock, signed_in, who, _csrf_ok, page, enroller),
             *members_page.routes(open_db, clock, signed_in, who, _csrf_ok, page, publisher),
             *staff_page.routes(open_db, clock, signed_in, who, _csrf_ok, page, publisher),

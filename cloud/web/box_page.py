@@ -11,17 +11,23 @@ journal). A store the account may not see answers 404, as the store's page does.
 acceptance and every backup download are audited with the signed-in account, who is
 also the acceptance's `accepted_by`.
 
-Asking a box for an upload (`cloud cmd STORE BOX upload_logs`) is not offered here:
-`cloud.publish.run_command` holds its caller until the box answers (up to its timeout),
-which a page must not do.
+An admin also sends the box a command (`cloud cmd STORE BOX NAME [KEY=VALUE ...]`): the
+page signs, records and publishes it through `cloud.publish.send_command`, the CLI's own
+send step, and returns at once without waiting; the box's answer arrives through ingest
+into the same `command` row, which the page lists with the box's recent commands. The
+broker and key are the server's publisher (`cloud web serve --key`); without one the form
+says commands are off. An unknown command or an argument that is not KEY=VALUE is
+refused, nothing sent; each sent command is audited (`box.command`).
 """
 
 from __future__ import annotations
 
 import re
+import uuid
 from collections.abc import Callable
 from typing import Any
 
+from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, RedirectResponse, Response
 from starlette.routing import Route
@@ -30,13 +36,16 @@ from cloud.box_uploads import acked_seq, backup_uploads, choose_backup, log_uplo
 from cloud.chain import ChainError, accept_break, chain_view
 from cloud.clock import Clock, iso
 from cloud.db import Database
+from cloud.publish import BOX_COMMANDS, OneShot, command_args, recent_commands, send_command
 from cloud.web.accounts import Account, audit, visible_stores
+from cloud.web.publish_page import Publisher
 from cloud.web.routing import Guard, Page, Who, form_text
 from gateway.errors import StoregateError, UsageError
 from gateway.sync.backup_upload import describe, reassemble
 from gateway.sync.log_upload import assemble
 
-ADMINS_ONLY = "Only an admin accepts a chain break or downloads a backup."
+ADMINS_ONLY = "Only an admin accepts a chain break, downloads a backup or sends a command."
+EXPIRES_IN = 600.0  # seconds a box may still run a command: `cloud cmd --expires`'s default
 
 
 def routes(
@@ -46,6 +55,7 @@ def routes(
     who: Who,
     csrf_ok: Callable[[object, Any], bool],
     page: Page,
+    publisher: Publisher | None = None,
 ) -> list[Route]:
     """The box's page, its POST and downloads, for `create_app`."""
 
@@ -72,6 +82,7 @@ def routes(
             logs = [assemble(parts) for parts in log_uploads(db, store, box).values()]
             backups = [describe(parts) for parts in backup_uploads(db, store, box).values()]
             acked = acked_seq(db, store, box)
+            commands = recent_commands(db, store, box)
         finally:
             db.close()
         return page(
@@ -83,8 +94,14 @@ def routes(
             logs=logs,
             backups=backups,
             acked=acked,
+            commands=commands,
+            command_names=BOX_COMMANDS,
+            commands_on=publisher is not None,
             error=extra.pop("error", None),
             reason=extra.pop("reason", ""),
+            cmd_error=extra.pop("cmd_error", None),
+            cmd_name=extra.pop("cmd_name", ""),
+            cmd_args=extra.pop("cmd_args", ""),
         )
 
     def show(request: Request, session: Any, account: Account) -> Response:
@@ -133,6 +150,87 @@ def routes(
         if refused is not None:
             return box_page(session, account, store, box, 400, error=refused, reason=reason)
         return RedirectResponse(f"/stores/{store}/boxes/{box}", status_code=303)
+
+    async def command(request: Request) -> Response:
+        found = who(request)
+        if found is None:
+            return RedirectResponse("/login", status_code=303)
+        session, account = found
+        form = await request.form()
+        if not csrf_ok(form.get("csrf"), session):
+            return refuse(403, "The form has expired: reload the page.", session, None)
+        if account.role != "admin":
+            return refuse(403, ADMINS_ONLY, session, account)
+        store, box = request.path_params["store"], request.path_params["box"]
+        name, args_text = form_text(form, "name"), form_text(form, "args")
+        # connecting and waiting for the broker's PUBACK happen in the thread pool,
+        # never in the server's event loop
+        return await run_in_threadpool(send, session, account, store, box, name, args_text)
+
+    def send(
+        session: Any, account: Account, store: str, box: str, name: str, args_text: str
+    ) -> Response:
+        where = f"/stores/{store}/boxes/{box}: Send a command"
+        refused: str | None = None
+        db = open_db()
+        try:
+            try:
+                chain_view(db, store, box)  # an unknown box answers 404 below
+            except ChainError:
+                return no_box(session, account)
+            if publisher is None:
+                raise UsageError(
+                    "commands are off: this server has no signing key",
+                    where=where,
+                    fix="serve with `cloud web serve --key KEY_ID.pem`, or use `cloud cmd`",
+                )
+            if name not in BOX_COMMANDS:
+                raise UsageError(
+                    f"command {name!r} is not one a box serves",
+                    where=where,
+                    fix="choose one of " + ", ".join(BOX_COMMANDS),
+                )
+            args = command_args(args_text.split(), where)
+            with OneShot(publisher.broker, f"cloud-web-cmd-{uuid.uuid4().hex[:8]}") as link:
+                sent = send_command(
+                    db=db,
+                    link=link,
+                    root=publisher.root,
+                    store=store,
+                    box=box,
+                    name=name,
+                    args=args,
+                    key=publisher.key,
+                    expires_in=EXPIRES_IN,
+                    clock=clock,
+                )
+            detail: dict[str, object] = {
+                "store": store,
+                "box": box,
+                "name": name,
+                "args": args,
+                "command": sent["id"],
+                "key": publisher.key.key_id,
+            }
+            with db.transaction():
+                audit(db, account.name, "box.command", detail, iso(clock()))
+        except StoregateError as exc:
+            refused = exc.describe()
+        finally:
+            db.close()
+        if refused is not None:
+            status = 409 if publisher is None else 400
+            return box_page(
+                session,
+                account,
+                store,
+                box,
+                status,
+                cmd_error=refused,
+                cmd_name=name,
+                cmd_args=args_text,
+            )
+        return RedirectResponse(f"/stores/{store}/boxes/{box}#commands", status_code=303)
 
     def log_text(request: Request, session: Any, account: Account) -> Response:
         store, box = request.path_params["store"], request.path_params["box"]
@@ -190,6 +288,7 @@ def routes(
     return [
         Route(box, signed_in(show), methods=["GET"]),
         Route(box + "/chain/accept", accept, methods=["POST"]),
+        Route(box + "/commands", command, methods=["POST"]),
         Route(box + "/logs/{upload}", signed_in(log_text), methods=["GET"]),
         Route(box + "/backups/{upload}", signed_in(backup_file), methods=["GET"]),
     ]
