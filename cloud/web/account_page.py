@@ -18,7 +18,7 @@ from typing import Any
 
 from starlette.datastructures import FormData
 from starlette.requests import Request
-from starlette.responses import RedirectResponse, Response
+from starlette.responses import Response
 from starlette.routing import Route
 
 from cloud.clock import Clock
@@ -31,7 +31,7 @@ from cloud.web.accounts import (
     new_totp_secret,
     totp_uri,
 )
-from cloud.web.routing import Guard, Page, Who, form_text
+from cloud.web.routing import CsrfOk, Guard, Page, Who, form_text, posted
 from cloud.web.totp_key import KeyFile
 from gateway.errors import StoregateError
 
@@ -41,7 +41,7 @@ def routes(
     clock: Clock,
     signed_in: Guard,
     who: Who,
-    csrf_ok: Callable[[object, Any], bool],
+    csrf_ok: CsrfOk,
     page: Page,
     key_file: KeyFile,
 ) -> list[Route]:
@@ -75,13 +75,10 @@ def routes(
         again (400) with the error, nothing changed."""
 
         async def endpoint(request: Request) -> Response:
-            found = who(request)
-            if found is None:
-                return RedirectResponse("/login", status_code=303)
-            session, account = found
-            form = await request.form()
-            if not csrf_ok(form.get("csrf"), session):
-                return page("message.html", 403, text="The form has expired: reload the page.")
+            got = await posted(request, who, csrf_ok, page)
+            if isinstance(got, Response):
+                return got
+            session, account, form = got
             db = open_db()
             try:
                 shown = act(db, session, account, form)

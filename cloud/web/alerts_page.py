@@ -36,7 +36,7 @@ from cloud.alerts import (
 from cloud.clock import Clock, iso
 from cloud.db import Database
 from cloud.web.accounts import Account, account_rows, audit, visible_stores
-from cloud.web.routing import Guard, Page, Who, form_text, local_path
+from cloud.web.routing import CsrfOk, Guard, Page, Who, form_text, local_path, posted, refusal
 from cloud.web.views import alert_visible
 from gateway.errors import StoregateError
 
@@ -51,7 +51,7 @@ def routes(
     clock: Clock,
     signed_in: Guard,
     who: Who,
-    csrf_ok: Callable[[object, Any], bool],
+    csrf_ok: CsrfOk,
     page: Page,
     settings: notify.NotifySettings | None,
 ) -> list[Route]:
@@ -59,8 +59,7 @@ def routes(
     `[notify]` channels an admin may send a test message to (None: none)."""
     channels = [] if settings is None else [c.name for c in settings.channels]
 
-    def refuse(status: int, text: str, session: Any, account: Account | None) -> Response:
-        return page("message.html", status, text=text, account=account, csrf=session.csrf)
+    refuse = refusal(page)
 
     def list_page(
         request: Request, session: Any, account: Account, status: int = 200, **extra: Any
@@ -157,13 +156,10 @@ def routes(
         refused change shows the alert's page again with the error, nothing changed."""
 
         async def endpoint(request: Request) -> Response:
-            found = who(request)
-            if found is None:
-                return RedirectResponse("/login", status_code=303)
-            session, account = found
-            form = await request.form()
-            if not csrf_ok(form.get("csrf"), session):
-                return refuse(403, "The form has expired: reload the page.", session, None)
+            got = await posted(request, who, csrf_ok, page)
+            if isinstance(got, Response):
+                return got
+            session, account, form = got
             if not account.may_change:
                 return refuse(403, READS_ONLY, session, account)
             refused: str | None = None
@@ -210,13 +206,10 @@ def routes(
         return {"text": text}
 
     async def test_channel(request: Request) -> Response:
-        found = who(request)
-        if found is None:
-            return RedirectResponse("/login", status_code=303)
-        session, account = found
-        form = await request.form()
-        if not csrf_ok(form.get("csrf"), session):
-            return refuse(403, "The form has expired: reload the page.", session, None)
+        got = await posted(request, who, csrf_ok, page)
+        if isinstance(got, Response):
+            return got
+        session, account, form = got
         if account.role != "admin":
             return refuse(403, "Only an admin sends test notifications.", session, account)
         name = form_text(form, "channel")

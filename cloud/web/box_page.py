@@ -39,7 +39,7 @@ from cloud.db import Database
 from cloud.publish import BOX_COMMANDS, OneShot, command_args, recent_commands, send_command
 from cloud.web.accounts import Account, audit, visible_stores
 from cloud.web.publish_page import Publisher
-from cloud.web.routing import Guard, Page, Who, form_text
+from cloud.web.routing import CsrfOk, Guard, Page, Who, form_text, posted, refusal
 from gateway.errors import StoregateError, UsageError
 from gateway.sync.backup_upload import describe, reassemble
 from gateway.sync.log_upload import assemble
@@ -53,14 +53,13 @@ def routes(
     clock: Clock,
     signed_in: Guard,
     who: Who,
-    csrf_ok: Callable[[object, Any], bool],
+    csrf_ok: CsrfOk,
     page: Page,
     publisher: Publisher | None = None,
 ) -> list[Route]:
     """The box's page, its POST and downloads, for `create_app`."""
 
-    def refuse(status: int, text: str, session: Any, account: Account | None) -> Response:
-        return page("message.html", status, text=text, account=account, csrf=session.csrf)
+    refuse = refusal(page)
 
     def no_box(session: Any, account: Account) -> Response:
         return refuse(404, "No such box.", session, account)
@@ -109,13 +108,10 @@ def routes(
         return box_page(session, account, params["store"], params["box"])
 
     async def accept(request: Request) -> Response:
-        found = who(request)
-        if found is None:
-            return RedirectResponse("/login", status_code=303)
-        session, account = found
-        form = await request.form()
-        if not csrf_ok(form.get("csrf"), session):
-            return refuse(403, "The form has expired: reload the page.", session, None)
+        got = await posted(request, who, csrf_ok, page)
+        if isinstance(got, Response):
+            return got
+        session, account, form = got
         if account.role != "admin":
             return refuse(403, ADMINS_ONLY, session, account)
         store, box = request.path_params["store"], request.path_params["box"]
@@ -152,13 +148,10 @@ def routes(
         return RedirectResponse(f"/stores/{store}/boxes/{box}", status_code=303)
 
     async def command(request: Request) -> Response:
-        found = who(request)
-        if found is None:
-            return RedirectResponse("/login", status_code=303)
-        session, account = found
-        form = await request.form()
-        if not csrf_ok(form.get("csrf"), session):
-            return refuse(403, "The form has expired: reload the page.", session, None)
+        got = await posted(request, who, csrf_ok, page)
+        if isinstance(got, Response):
+            return got
+        session, account, form = got
         if account.role != "admin":
             return refuse(403, ADMINS_ONLY, session, account)
         store, box = request.path_params["store"], request.path_params["box"]

@@ -31,7 +31,7 @@ from cloud.publish import publish_document
 from cloud.reports import SEGMENTS
 from cloud.web.accounts import Account, audit, visible_stores
 from cloud.web.publish_page import OFF, Publisher
-from cloud.web.routing import Guard, Page, Who, form_text
+from cloud.web.routing import CsrfOk, Guard, Page, Who, form_text, posted, refusal
 from gateway.errors import StoregateError, UsageError
 
 READS_ONLY = "An auditor reads campaigns; running them is for managers."
@@ -43,14 +43,13 @@ def routes(
     clock: Clock,
     signed_in: Guard,
     who: Who,
-    csrf_ok: Callable[[object, Any], bool],
+    csrf_ok: CsrfOk,
     page: Page,
     publisher: Publisher | None,
 ) -> list[Route]:
     """`/campaigns`, `/campaigns/ID` and their POSTs, for `create_app`."""
 
-    def refuse(status: int, text: str, session: Any, account: Account | None) -> Response:
-        return page("message.html", status, text=text, account=account, csrf=session.csrf)
+    refuse = refusal(page)
 
     def list_page(session: Any, account: Account, status: int = 200, **extra: Any) -> Response:
         db = open_db()
@@ -119,13 +118,10 @@ def routes(
         (the store is checked by the handler: another store's is 404)."""
 
         async def endpoint(request: Request) -> Response:
-            found = who(request)
-            if found is None:
-                return RedirectResponse("/login", status_code=303)
-            session, account = found
-            form = await request.form()
-            if not csrf_ok(form.get("csrf"), session):
-                return refuse(403, "The form has expired: reload the page.", session, None)
+            got = await posted(request, who, csrf_ok, page)
+            if isinstance(got, Response):
+                return got
+            session, account, form = got
             if not account.may_change:
                 return refuse(403, READS_ONLY, session, account)
             return handler(request, session, account, form)

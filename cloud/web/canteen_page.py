@@ -25,7 +25,7 @@ from cloud import departments, month_close, subsidies
 from cloud.clock import Clock, iso
 from cloud.db import Database
 from cloud.web.accounts import Account, audit, visible_stores
-from cloud.web.routing import Guard, Page, Who, form_text
+from cloud.web.routing import CsrfOk, Guard, Page, Who, form_text, posted, refusal
 from gateway.errors import StoregateError, UsageError
 
 ADMINS_ONLY = "Only an admin changes subsidies, budgets and month closes."
@@ -40,13 +40,12 @@ def routes(
     clock: Clock,
     signed_in: Guard,
     who: Who,
-    csrf_ok: Callable[[object, Any], bool],
+    csrf_ok: CsrfOk,
     page: Page,
 ) -> list[Route]:
     """`/canteen`, `/canteen/STORE` and its POSTs, for `create_app`."""
 
-    def refuse(status: int, text: str, session: Any, account: Account | None) -> Response:
-        return page("message.html", status, text=text, account=account, csrf=session.csrf)
+    refuse = refusal(page)
 
     def store_page(
         session: Any,
@@ -108,13 +107,10 @@ def routes(
         `change` does it and returns what to say, the audit detail and its action."""
 
         async def endpoint(request: Request) -> Response:
-            found = who(request)
-            if found is None:
-                return RedirectResponse("/login", status_code=303)
-            session, account = found
-            form = await request.form()
-            if not csrf_ok(form.get("csrf"), session):
-                return refuse(403, "The form has expired: reload the page.", session, None)
+            got = await posted(request, who, csrf_ok, page)
+            if isinstance(got, Response):
+                return got
+            session, account, form = got
             if account.role != "admin":
                 return refuse(403, ADMINS_ONLY, session, account)
             store = request.path_params["store"]

@@ -18,7 +18,7 @@ from typing import Any
 
 from starlette.datastructures import UploadFile
 from starlette.requests import Request
-from starlette.responses import RedirectResponse, Response
+from starlette.responses import Response
 from starlette.routing import Route
 
 from cloud.clock import Clock, iso
@@ -28,7 +28,7 @@ from cloud.web.accounts import Account, audit
 from cloud.web.members_page import upload_name
 from cloud.web.publish_page import MAX_UPLOAD
 from cloud.web.report_page import MEDIA, file_of
-from cloud.web.routing import Guard, Page, Who, form_text
+from cloud.web.routing import CsrfOk, Guard, Page, Who, form_text, posted, refusal
 from gateway.errors import StoregateError, UsageError
 
 ADMINS_ONLY = "Only an admin makes serial coupon codes."
@@ -40,13 +40,12 @@ def routes(
     clock: Clock,
     signed_in: Guard,
     who: Who,
-    csrf_ok: Callable[[object, Any], bool],
+    csrf_ok: CsrfOk,
     page: Page,
 ) -> list[Route]:
     """`/coupons` and its POST, for `create_app`."""
 
-    def refuse(status: int, text: str, session: Any, account: Account | None) -> Response:
-        return page("message.html", status, text=text, account=account, csrf=session.csrf)
+    refuse = refusal(page)
 
     def form_page(
         session: Any,
@@ -71,13 +70,10 @@ def routes(
         return form_page(session, account)
 
     async def serials(request: Request) -> Response:
-        found = who(request)
-        if found is None:
-            return RedirectResponse("/login", status_code=303)
-        session, account = found
-        form = await request.form(max_part_size=MAX_UPLOAD)
-        if not csrf_ok(form.get("csrf"), session):
-            return refuse(403, "The form has expired: reload the page.", session, None)
+        got = await posted(request, who, csrf_ok, page, max_part_size=MAX_UPLOAD)
+        if isinstance(got, Response):
+            return got
+        session, account, form = got
         if account.role != "admin":
             return refuse(403, ADMINS_ONLY, session, account)
         typed = {k: form_text(form, k) for k in ("promotion", "first", "count")}

@@ -21,7 +21,7 @@ from typing import Any
 
 from starlette.datastructures import FormData, QueryParams
 from starlette.requests import Request
-from starlette.responses import RedirectResponse, Response
+from starlette.responses import Response
 from starlette.routing import Route
 
 from cloud import reports
@@ -40,7 +40,7 @@ from cloud.dividend import (
 from cloud.sales import Period, load
 from cloud.stores import known_stores
 from cloud.web.accounts import Account, audit
-from cloud.web.routing import Guard, Page, Who, form_text
+from cloud.web.routing import CsrfOk, Guard, Page, Who, form_text, posted, refusal
 from gateway.errors import StoregateError, UsageError
 
 READERS = ("admin", "auditor")
@@ -54,13 +54,12 @@ def routes(
     clock: Clock,
     signed_in: Guard,
     who: Who,
-    csrf_ok: Callable[[object, Any], bool],
+    csrf_ok: CsrfOk,
     page: Page,
 ) -> list[Route]:
     """`/dividend`, its POST `/dividend/run` and `/dividend/csv`, for `create_app`."""
 
-    def refuse(status: int, text: str, session: Any, account: Account | None) -> Response:
-        return page("message.html", status, text=text, account=account, csrf=session.csrf)
+    refuse = refusal(page)
 
     def render(
         session: Any, account: Account, asked: dict[str, str], status: int = 200, **shown: Any
@@ -136,13 +135,10 @@ def routes(
         return render(session, account, asked, payouts=payouts, said=said)
 
     async def pay(request: Request) -> Response:
-        found = who(request)
-        if found is None:
-            return RedirectResponse("/login", status_code=303)
-        session, account = found
-        form = await request.form()
-        if not csrf_ok(form.get("csrf"), session):
-            return refuse(403, "The form has expired: reload the page.", session, None)
+        got = await posted(request, who, csrf_ok, page)
+        if isinstance(got, Response):
+            return got
+        session, account, form = got
         if account.role != "admin":
             return refuse(403, ADMINS_PAY, session, account)
         asked = _asked(form)

@@ -34,7 +34,7 @@ from cloud.ingest import BrokerOptions
 from cloud.publish import SigningKey
 from cloud.stores import known_stores
 from cloud.web.accounts import Account, audit, visible_stores
-from cloud.web.routing import Guard, Page, Who, form_text
+from cloud.web.routing import CsrfOk, Guard, Page, Who, form_text, posted, refusal
 from gateway.errors import StoregateError
 from gateway.sync.enrolment import EnrolmentRequest
 
@@ -61,14 +61,13 @@ def routes(
     clock: Clock,
     signed_in: Guard,
     who: Who,
-    csrf_ok: Callable[[object, Any], bool],
+    csrf_ok: CsrfOk,
     page: Page,
     enroller: Enroller | None,
 ) -> list[Route]:
     """`/boxes` and its POSTs, for `create_app`."""
 
-    def refuse(status: int, text: str, session: Any, account: Account | None) -> Response:
-        return page("message.html", status, text=text, account=account, csrf=session.csrf)
+    refuse = refusal(page)
 
     def list_page(session: Any, account: Account, status: int = 200, **extra: Any) -> Response:
         db = open_db()
@@ -118,13 +117,10 @@ def routes(
         change: Callable[[Database, Enroller, Account, FormData, str], None],
     ) -> Callable[[Request], Awaitable[Response]]:
         async def endpoint(request: Request) -> Response:
-            found = who(request)
-            if found is None:
-                return RedirectResponse("/login", status_code=303)
-            session, account = found
-            form = await request.form()
-            if not csrf_ok(form.get("csrf"), session):
-                return refuse(403, "The form has expired: reload the page.", session, None)
+            got = await posted(request, who, csrf_ok, page)
+            if isinstance(got, Response):
+                return got
+            session, account, form = got
             if account.role != "admin":
                 return refuse(403, ADMINS_ONLY, session, account)
             if enroller is None:

@@ -33,7 +33,7 @@ from cloud.clock import Clock, iso
 from cloud.db import Database
 from cloud.web.accounts import Account, audit, visible_stores
 from cloud.web.publish_page import MAX_UPLOAD, OFF, Publisher
-from cloud.web.routing import Guard, Page, Who, form_text
+from cloud.web.routing import CsrfOk, Guard, Page, Who, form_text, posted, refusal
 from gateway.errors import StoregateError, UsageError
 
 PER_PAGE = 50
@@ -48,14 +48,13 @@ def routes(
     clock: Clock,
     signed_in: Guard,
     who: Who,
-    csrf_ok: Callable[[object, Any], bool],
+    csrf_ok: CsrfOk,
     page: Page,
     publisher: Publisher | None,
 ) -> list[Route]:
     """`/members`, `/stores/S/members[/M]` and their POSTs, for `create_app`."""
 
-    def refuse(status: int, text: str, session: Any, account: Account | None) -> Response:
-        return page("message.html", status, text=text, account=account, csrf=session.csrf)
+    refuse = refusal(page)
 
     def mine(db: Database, account: Account, store: str) -> bool:
         return store in visible_stores(db, account)
@@ -153,13 +152,10 @@ def routes(
         then the store (404 when not the account's), then the role (an auditor: 403)."""
 
         async def endpoint(request: Request) -> Response:
-            found = who(request)
-            if found is None:
-                return RedirectResponse("/login", status_code=303)
-            session, account = found
-            form = await request.form(max_part_size=MAX_UPLOAD)
-            if not csrf_ok(form.get("csrf"), session):
-                return refuse(403, "The form has expired: reload the page.", session, None)
+            got = await posted(request, who, csrf_ok, page, max_part_size=MAX_UPLOAD)
+            if isinstance(got, Response):
+                return got
+            session, account, form = got
             store = request.path_params["store"]
             db = open_db()
             try:

@@ -47,7 +47,7 @@ from cloud.rollout import (
 )
 from cloud.stores import groups, known_stores, load_rollout, rollouts, status_rows
 from cloud.web.accounts import Account, audit, visible_stores
-from cloud.web.routing import Guard, Page, Who, form_text
+from cloud.web.routing import CsrfOk, Guard, Page, Who, form_text, posted, refusal
 from gateway.errors import StoregateError, UsageError
 
 MAX_UPLOAD = 16 * 2**20  # bytes: a catalog of many thousand products fits
@@ -139,15 +139,14 @@ def routes(
     clock: Clock,
     signed_in: Guard,
     who: Who,
-    csrf_ok: Callable[[object, Any], bool],
+    csrf_ok: CsrfOk,
     page: Page,
     publisher: Publisher | None,
 ) -> list[Route]:
     """`/publish`, `/rollouts` and `/rollouts/ID`, for `create_app`."""
     root = publisher.root if publisher else "storegate/v1"
 
-    def refuse(status: int, text: str, session: Any, account: Account | None) -> Response:
-        return page("message.html", status, text=text, account=account, csrf=session.csrf)
+    refuse = refusal(page)
 
     def form_page(session: Any, account: Account, status: int = 200, **extra: Any) -> Response:
         db = open_db()
@@ -180,13 +179,10 @@ def routes(
         role (a forged form learns nothing else)."""
 
         async def endpoint(request: Request) -> Response:
-            found = who(request)
-            if found is None:
-                return RedirectResponse("/login", status_code=303)
-            session, account = found
-            form = await request.form(max_part_size=MAX_UPLOAD)
-            if not csrf_ok(form.get("csrf"), session):
-                return refuse(403, "The form has expired: reload the page.", session, None)
+            got = await posted(request, who, csrf_ok, page, max_part_size=MAX_UPLOAD)
+            if isinstance(got, Response):
+                return got
+            session, account, form = got
             if account.role != "admin":
                 return refuse(403, "Only an admin publishes to stores.", session, account)
             return await handler(request, session, account, form)

@@ -15,7 +15,7 @@ from typing import Any
 
 from starlette.datastructures import UploadFile
 from starlette.requests import Request
-from starlette.responses import RedirectResponse, Response
+from starlette.responses import Response
 from starlette.routing import Route
 
 from cloud.affinity import recommended_catalog
@@ -27,7 +27,7 @@ from cloud.sales import Period, load
 from cloud.stores import known_stores
 from cloud.web.accounts import Account
 from cloud.web.publish_page import MAX_UPLOAD
-from cloud.web.routing import Guard, Page, Who, form_text
+from cloud.web.routing import CsrfOk, Guard, Page, Who, form_text, posted, refusal
 from gateway.errors import StoregateError, UsageError
 
 ADMINS_ONLY = "Only an admin makes recommendations for the catalog."
@@ -37,13 +37,12 @@ def routes(
     open_db: Callable[[], Database],
     signed_in: Guard,
     who: Who,
-    csrf_ok: Callable[[object, Any], bool],
+    csrf_ok: CsrfOk,
     page: Page,
 ) -> list[Route]:
     """`/recommend` and its POST, for `create_app`."""
 
-    def refuse(status: int, text: str, session: Any, account: Account | None) -> Response:
-        return page("message.html", status, text=text, account=account, csrf=session.csrf)
+    refuse = refusal(page)
 
     def form_page(session: Any, account: Account, status: int = 200, **extra: Any) -> Response:
         db = open_db()
@@ -69,13 +68,10 @@ def routes(
         return form_page(session, account)
 
     async def make(request: Request) -> Response:
-        found = who(request)
-        if found is None:
-            return RedirectResponse("/login", status_code=303)
-        session, account = found
-        form = await request.form(max_part_size=MAX_UPLOAD)
-        if not csrf_ok(form.get("csrf"), session):
-            return refuse(403, "The form has expired: reload the page.", session, None)
+        got = await posted(request, who, csrf_ok, page, max_part_size=MAX_UPLOAD)
+        if isinstance(got, Response):
+            return got
+        session, account, form = got
         if account.role != "admin":
             return refuse(403, ADMINS_ONLY, session, account)
         kept = {k: form_text(form, k) for k in ("from", "to", "store", "min_support",

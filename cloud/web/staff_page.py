@@ -29,7 +29,7 @@ from cloud.db import Database
 from cloud.stores import group_stores, groups
 from cloud.web.accounts import Account
 from cloud.web.publish_page import OFF, Publisher
-from cloud.web.routing import Guard, Page, Who, form_text
+from cloud.web.routing import CsrfOk, Guard, Page, Who, form_text, posted, refusal
 from gateway.errors import StoregateError, UsageError
 from gateway.lane.staff_document import CENTRAL_ROLES
 
@@ -54,14 +54,13 @@ def routes(
     clock: Clock,
     signed_in: Guard,
     who: Who,
-    csrf_ok: Callable[[object, Any], bool],
+    csrf_ok: CsrfOk,
     page: Page,
     publisher: Publisher | None,
 ) -> list[Route]:
     """`/staff` and its POSTs, for `create_app`."""
 
-    def refuse(status: int, text: str, session: Any, account: Account | None) -> Response:
-        return page("message.html", status, text=text, account=account, csrf=session.csrf)
+    refuse = refusal(page)
 
     def list_page(
         session: Any,
@@ -105,13 +104,10 @@ def routes(
         change and says what was done (None: back to the list)."""
 
         async def endpoint(request: Request) -> Response:
-            found = who(request)
-            if found is None:
-                return RedirectResponse("/login", status_code=303)
-            session, account = found
-            form = await request.form()
-            if not csrf_ok(form.get("csrf"), session):
-                return refuse(403, "The form has expired: reload the page.", session, None)
+            got = await posted(request, who, csrf_ok, page)
+            if isinstance(got, Response):
+                return got
+            session, account, form = got
             if account.role == "store":
                 return refuse(403, NOT_YOURS, session, account)
             if not account.may_change:

@@ -39,7 +39,7 @@ from cloud.stores import known_stores
 from cloud.web.accounts import Account, audit, visible_stores
 from cloud.web.publish_page import OFF, Publisher
 from cloud.web.report_page import MEDIA, file_of, scoped_store
-from cloud.web.routing import Guard, Page, Who, form_text
+from cloud.web.routing import CsrfOk, Guard, Page, Who, form_text, posted, refusal
 from gateway.errors import StoregateError, UsageError
 
 PAGE_SIZE = 100  # levels shown per page (a store holds some 20,000 items)
@@ -154,14 +154,13 @@ def routes(
     clock: Clock,
     signed_in: Guard,
     who: Who,
-    csrf_ok: Callable[[object, Any], bool],
+    csrf_ok: CsrfOk,
     page: Page,
     publisher: Publisher | None,
 ) -> list[Route]:
     """`/stock` and its pages and POSTs, for `create_app`."""
 
-    def refuse(status: int, text: str, session: Any, account: Account | None) -> Response:
-        return page("message.html", status, text=text, account=account, csrf=session.csrf)
+    refuse = refusal(page)
 
     def mine(db: Database, account: Account, asked: str) -> tuple[str | None, list[str]]:
         """The store asked for (the account's first when none) if the account may see it."""
@@ -238,13 +237,10 @@ def routes(
         role (an auditor reads); `handler` gets the database and the instant."""
 
         async def endpoint(request: Request) -> Response:
-            found = who(request)
-            if found is None:
-                return RedirectResponse("/login", status_code=303)
-            session, account = found
-            form = await request.form()
-            if not csrf_ok(form.get("csrf"), session):
-                return refuse(403, "The form has expired: reload the page.", session, None)
+            got = await posted(request, who, csrf_ok, page)
+            if isinstance(got, Response):
+                return got
+            session, account, form = got
             if not account.may_change:
                 return refuse(403, READS_ONLY, session, account)
             db = open_db()

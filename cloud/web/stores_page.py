@@ -25,7 +25,7 @@ from cloud.clock import Clock, iso
 from cloud.db import Database
 from cloud.stores import add_stores, groups, set_group, store_rows
 from cloud.web.accounts import Account, audit, visible_stores
-from cloud.web.routing import Guard, Page, Who, form_text
+from cloud.web.routing import CsrfOk, Guard, Page, Who, form_text, posted, refusal
 from gateway.errors import StoregateError, UsageError
 
 ADMINS_ONLY = "Only an admin registers stores and changes store groups."
@@ -47,13 +47,12 @@ def routes(
     clock: Clock,
     signed_in: Guard,
     who: Who,
-    csrf_ok: Callable[[object, Any], bool],
+    csrf_ok: CsrfOk,
     page: Page,
 ) -> list[Route]:
     """`/stores` and its POSTs, for `create_app`."""
 
-    def refuse(status: int, text: str, session: Any, account: Account | None) -> Response:
-        return page("message.html", status, text=text, account=account, csrf=session.csrf)
+    refuse = refusal(page)
 
     def list_page(session: Any, account: Account, status: int = 200, **extra: Any) -> Response:
         db = open_db()
@@ -89,13 +88,10 @@ def routes(
         role; a refused change shows the page again with the error and what was typed."""
 
         async def endpoint(request: Request) -> Response:
-            found = who(request)
-            if found is None:
-                return RedirectResponse("/login", status_code=303)
-            session, account = found
-            form = await request.form()
-            if not csrf_ok(form.get("csrf"), session):
-                return refuse(403, "The form has expired: reload the page.", session, None)
+            got = await posted(request, who, csrf_ok, page)
+            if isinstance(got, Response):
+                return got
+            session, account, form = got
             if account.role != "admin":
                 return refuse(403, ADMINS_ONLY, session, account)
             refused: str | None = None

@@ -17,7 +17,7 @@ from collections.abc import Callable
 from typing import Any
 
 from starlette.requests import Request
-from starlette.responses import RedirectResponse, Response
+from starlette.responses import Response
 from starlette.routing import Route
 
 from cloud.clock import Clock, iso
@@ -27,7 +27,7 @@ from cloud.stores import groups, known_stores
 from cloud.updates import bundles, publish_update, update_document
 from cloud.web.accounts import Account, audit
 from cloud.web.publish_page import OFF, Publisher
-from cloud.web.routing import Guard, Page, Who, form_text
+from cloud.web.routing import CsrfOk, Guard, Page, Who, form_text, posted, refusal
 from gateway.errors import StoregateError, UsageError
 
 READERS = ("admin", "auditor")
@@ -39,15 +39,14 @@ def routes(
     clock: Clock,
     signed_in: Guard,
     who: Who,
-    csrf_ok: Callable[[object, Any], bool],
+    csrf_ok: CsrfOk,
     page: Page,
     publisher: Publisher | None,
 ) -> list[Route]:
     """`/updates` and its POST, for `create_app`."""
     folder = publisher.updates if publisher else None
 
-    def refuse(status: int, text: str, session: Any, account: Account | None) -> Response:
-        return page("message.html", status, text=text, account=account, csrf=session.csrf)
+    refuse = refusal(page)
 
     def updates_page(session: Any, account: Account, status: int = 200, **extra: Any) -> Response:
         db = open_db()
@@ -78,13 +77,10 @@ def routes(
         return updates_page(session, account)
 
     async def publish(request: Request) -> Response:
-        found = who(request)
-        if found is None:
-            return RedirectResponse("/login", status_code=303)
-        session, account = found
-        form = await request.form()
-        if not csrf_ok(form.get("csrf"), session):
-            return refuse(403, "The form has expired: reload the page.", session, None)
+        got = await posted(request, who, csrf_ok, page)
+        if isinstance(got, Response):
+            return got
+        session, account, form = got
         if account.role != "admin":
             return refuse(403, NOT_YOURS, session, account)
         if publisher is None or folder is None:
