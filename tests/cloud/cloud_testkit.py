@@ -303,6 +303,20 @@ def office_presence(port: int) -> bool | None:
     return seen[-1] if seen else None
 
 
+def fresh_pg_url(server_database: str) -> str:
+    """A new schema in the session database: a clean head office per test, cheaply. Here,
+    not in conftest.py: a test module that imports `conftest` gets whichever conftest
+    module of the run was imported first (tests/sync has one too)."""
+    import uuid
+
+    import psycopg
+
+    schema = f"t_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(server_database, autocommit=True) as conn:
+        conn.execute(f'CREATE SCHEMA "{schema}"')
+    return f"{server_database}?options=-csearch_path%3D{schema}"
+
+
 def cloud_cli(
     *args: str, env: dict[str, str] | None = None, stdin: str | None = None
 ) -> tuple[int, str, str]:

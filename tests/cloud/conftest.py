@@ -22,6 +22,7 @@ from cloud_testkit import (
     RunningIngest,
     add_web_user,
     cloud_cli,
+    fresh_pg_url,
     serving_office,
     start_ingest,
     store_days,
@@ -65,14 +66,6 @@ def pg_server_database() -> Iterator[str]:
         )
         admin.execute(f'DROP DATABASE IF EXISTS "{name}"')
         admin.close()
-
-
-def fresh_pg_url(server_database: str) -> str:
-    """A new schema in the session database: a clean head office per test, cheaply."""
-    schema = f"t_{uuid.uuid4().hex[:12]}"
-    with psycopg.connect(server_database, autocommit=True) as conn:
-        conn.execute(f'CREATE SCHEMA "{schema}"')
-    return f"{server_database}?options=-csearch_path%3D{schema}"
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])

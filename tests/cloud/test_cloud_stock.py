@@ -445,7 +445,7 @@ def test_posting_one_store_runs_beside_another_stores_but_not_beside_a_document(
     and head office's documents (a transfer moves two stores) wait. A wait that should not
     happen fails on `lock_timeout` instead of hanging the test."""
     import psycopg
-    from conftest import fresh_pg_url
+    from cloud_testkit import fresh_pg_url
 
     from cloud import stock
 
