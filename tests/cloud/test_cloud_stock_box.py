@@ -42,28 +42,23 @@ def rows(capsys: pytest.CaptureFixture[str], *args: str) -> list[dict[str, str]]
     return list(json.loads(ok(capsys, *args, "--json"))["rows"])
 
 
-def test_box_receipt_and_count_posted_once_against_the_ledger_after_after_seq(
-    tmp_path: Path, db_url: str, capsys: pytest.CaptureFixture[str]
-) -> None:
+def store_1_orders_milk(capsys: pytest.CaptureFixture[str], db_url: str) -> tuple[str, ...]:
+    """store-1 holds 4 MILK at 2.00 with a minimum of 16, and head office orders the 12 it
+    needs (PO-1); returns the `--db` arguments."""
     db = ("--db", db_url)
     at = ("--at", "2026-11-23T06:00Z", "--by", "alice")
     ok(capsys, "stock", "receive", *db, "--store", "store-1", "--doc", "GR-0", *at,
        "--item", "MILK", "4", "2.00")  # fmt: skip
     ok(capsys, "stock", "item", "store-1", "MILK", "--min", "16", *db)
-    ok(
-        capsys,
-        "stock",
-        "po",
-        "create",
-        "--store",
-        "store-1",
-        "--doc",
-        "PO-1",
-        "--day",
-        "2026-11-23",
-        *at[:2],
-        *db,
-    )  # fmt: skip  (need 16 - 4 = 12 at the average 2.00)
+    ok(capsys, "stock", "po", "create", "--store", "store-1", "--doc", "PO-1",
+       "--day", "2026-11-23", *at, *db)  # fmt: skip
+    return db
+
+
+def test_box_receipt_and_count_posted_once_against_the_ledger_after_after_seq(
+    tmp_path: Path, db_url: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    db = store_1_orders_milk(capsys, db_url)
     receipt = session_records(
         Start(
             "receive", "store-1-box-1-GR-000001", BEAT, T, "2026-11-23", 0, purchase_order="PO-1"
@@ -218,25 +213,7 @@ def test_two_stores_box_1_documents_of_the_same_number_both_land_apart(
     receipt naming store-1's order neither finds nor moves it; posted again, nothing twice."""
     from cloud.db import Database
 
-    db = ("--db", db_url)
-    at = ("--at", "2026-11-23T06:00Z", "--by", "alice")
-    ok(capsys, "stock", "receive", *db, "--store", "store-1", "--doc", "GR-0", *at,
-       "--item", "MILK", "4", "2.00")  # fmt: skip
-    ok(capsys, "stock", "item", "store-1", "MILK", "--min", "16", *db)
-    ok(
-        capsys,
-        "stock",
-        "po",
-        "create",
-        "--store",
-        "store-1",
-        "--doc",
-        "PO-1",
-        "--day",
-        "2026-11-23",
-        *at,
-        *db,
-    )  # fmt: skip  (MILK 16 - 4 = 12 at 2.00)
+    db = store_1_orders_milk(capsys, db_url)
     # store-1: 10 in against PO-1 (its cost 2.00), counted 13; store-2: 7 in at 3.00
     # naming PO-1 (another store's order), counted 9
     for store, received, cost, counted in (("store-1", 10, None, 13), ("store-2", 7, "3.00", 9)):
