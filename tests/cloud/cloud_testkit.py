@@ -446,12 +446,14 @@ def alert_id(db_url: str, store: str) -> int:
 
 
 @contextmanager
-def serving_office(db_url: str, clock: Clock | None = None) -> Iterator[str]:
+def serving_office(db_url: str, clock: Clock | None = None, **options: Any) -> Iterator[str]:
     """`cloud web` on a real HTTP server (`serving`) for `db_url`, its clock `clock`
-    (default: stopped at OFFICE_NOW); yields its address and stops it afterwards."""
+    (default: stopped at OFFICE_NOW) and `create_app`'s other `options` (a publisher, an
+    enroller, a TOTP key, the notify settings); yields its address and stops it afterwards."""
     from cloud.web.app import create_app
 
-    with serving(create_app(db_url, clock=clock or fixed_clock(OFFICE_NOW))) as base:
+    app = create_app(db_url, clock=clock or fixed_clock(OFFICE_NOW), **options)
+    with serving(app) as base:
         yield base
 
 

@@ -20,16 +20,14 @@ from cloud_testkit import (
     OFFICE_NOW,
     PASSWORDS,
     cloud_cli,
-    fixed_clock,
     login_csrf,
-    serving,
+    serving_office,
     sign_in_page,
     signed_in,
 )
 from playwright.sync_api import Browser, expect
 
 from cloud.db import Database
-from cloud.web.app import create_app
 from cloud.web.totp_key import KeyFile
 
 NEW = "a new pass phrase for sam"
@@ -58,8 +56,7 @@ def row(db_url: str, name: str) -> tuple[str | None, int]:
 def test_a_manager_changes_its_password_and_enrols_an_authenticator_in_the_browser(
     office: str, db_url: str, browser: Browser, tmp_path: Path
 ) -> None:
-    app = create_app(db_url, clock=fixed_clock(OFFICE_NOW), totp_key=key_file(tmp_path))
-    with serving(app) as base:
+    with serving_office(db_url, totp_key=key_file(tmp_path)) as base:
         page = browser.new_page(viewport={"width": 1024, "height": 768})
         try:
             sign_in_page(page, base, "sam")

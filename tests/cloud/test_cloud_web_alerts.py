@@ -18,11 +18,9 @@ from typing import Any
 import httpx
 from cloud_testkit import (
     ARTIFACTS,
-    OFFICE_NOW,
     alert_id,
     cloud_cli,
-    fixed_clock,
-    serving,
+    serving_office,
     sign_in_page,
     signed_in,
 )
@@ -100,10 +98,8 @@ def test_a_store_manager_works_an_alert_and_an_admin_tests_a_channel_in_the_brow
     receivers.posts.clear()
     receivers.failing.add("/down")
     app_settings = channels(receivers)
-    from cloud.web.app import create_app
 
-    app = create_app(db_url, clock=fixed_clock(OFFICE_NOW), notify_settings=app_settings)
-    with serving(app) as base:
+    with serving_office(db_url, notify_settings=app_settings) as base:
         page = browser.new_page(viewport={"width": 1024, "height": 768})
         try:
             sign_in_page(page, base, "sam")

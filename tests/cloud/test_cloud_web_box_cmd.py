@@ -23,14 +23,12 @@ import paho.mqtt.client as mqtt
 import pytest
 from cloud_testkit import (
     ARTIFACTS,
-    OFFICE_NOW,
     ROOT,
     RunningIngest,
     add_web_user,
     cloud_cli,
     eventually,
-    fixed_clock,
-    serving,
+    serving_office,
     sign_in_page,
     signed_in,
 )
@@ -40,7 +38,6 @@ from playwright.sync_api import Browser, expect
 from cloud.db import Database
 from cloud.ingest import BrokerOptions
 from cloud.publish import load_key
-from cloud.web.app import create_app
 from cloud.web.publish_page import Publisher
 from gateway.harness.brokers import Mosquitto
 from gateway.sync.payloads import CommandResult
@@ -97,8 +94,7 @@ def office(tmp_path: Path, db_url: str, broker: Mosquitto) -> Iterator[str]:
     add_web_user(db_url, "otto", "auditor")
     key = load_key(tmp_path / "keys" / "ho-test.pem")
     publisher = Publisher(BrokerOptions(port=broker.port), ROOT, key)
-    app = create_app(db_url, clock=fixed_clock(OFFICE_NOW), publisher=publisher)
-    with serving(app) as base:
+    with serving_office(db_url, publisher=publisher) as base:
         yield base
 
 
@@ -222,7 +218,7 @@ def test_only_an_admin_sends_and_bad_commands_send_nothing(
 
 
 def test_without_a_signing_key_commands_are_off(office: str, db_url: str) -> None:
-    with serving(create_app(db_url, clock=fixed_clock(OFFICE_NOW))) as base:
+    with serving_office(db_url) as base:
         admin, csrf = signed_in(base, "ada")
         assert "Commands are off" in admin.get(PAGE).text
         answer = admin.post(PAGE + "/commands", data={"csrf": csrf, "name": "ping"})

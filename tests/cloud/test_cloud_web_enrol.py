@@ -23,11 +23,9 @@ import pytest
 from broker_testkit import ADMIN, ROOT, ShippedBroker
 from cloud_testkit import (
     ARTIFACTS,
-    OFFICE_NOW,
     cloud_cli,
     eventually,
-    fixed_clock,
-    serving,
+    serving_office,
     sign_in_page,
     signed_in,
 )
@@ -36,7 +34,6 @@ from playwright.sync_api import Browser, expect
 
 from cloud.db import Database
 from cloud.publish import load_key
-from cloud.web.app import create_app
 from cloud.web.enrol_page import Enroller
 from gateway.sync.enrolment import answer_topic, new_request, request_topic
 
@@ -59,8 +56,7 @@ def enrolling(tmp_path: Path, office: str, db_url: str, shipped: ShippedBroker) 
     assert status == 0, err
     key = load_key(tmp_path / "keys" / "ho-test.pem", "ho-test")
     enroller = Enroller(shipped.office_options(ADMIN), ROOT, key)
-    app = create_app(db_url, clock=fixed_clock(OFFICE_NOW), enroller=enroller)
-    with serving(app) as base:
+    with serving_office(db_url, enroller=enroller) as base:
         yield base
 
 

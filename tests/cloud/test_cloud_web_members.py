@@ -20,13 +20,11 @@ from typing import Any
 import httpx
 from cloud_testkit import (
     ARTIFACTS,
-    OFFICE_NOW,
     ROOT,
     add_web_user,
     cloud_cli,
-    fixed_clock,
     retained,
-    serving,
+    serving_office,
     sign_in_page,
     signed_in,
 )
@@ -35,7 +33,6 @@ from playwright.sync_api import Browser, expect
 from cloud.db import Database
 from cloud.ingest import BrokerOptions
 from cloud.publish import load_key
-from cloud.web.app import create_app
 from cloud.web.publish_page import Publisher
 from gateway.harness.brokers import Mosquitto
 from gateway.members.cards import card_key
@@ -205,8 +202,7 @@ def test_publishing_signs_the_members_and_staff_documents_with_head_offices_key(
     assert cloud_cli(*args, "--pin-stdin", *db, stdin="482916\n")[0] == 0
     add_web_user(db_url, "ada", "admin")
     publisher = Publisher(BrokerOptions(port=broker.port), ROOT, load_key(tmp_path / "ho-test.pem"))
-    app = create_app(db_url, clock=fixed_clock(OFFICE_NOW), publisher=publisher)
-    with serving(app) as base:
+    with serving_office(db_url, publisher=publisher) as base:
         client, csrf = signed_in(base, "ada")
         answer = client.post("/stores/store-1/members/publish", data={"csrf": csrf})
         assert answer.status_code == 200, answer.text

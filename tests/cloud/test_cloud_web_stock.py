@@ -21,14 +21,12 @@ import httpx
 import pytest
 from cloud_testkit import (
     ARTIFACTS,
-    OFFICE_NOW,
     ROOT,
     TODAY,
     add_web_user,
     cloud_cli,
-    fixed_clock,
     retained,
-    serving,
+    serving_office,
     sign_in_page,
     signed_in,
     store_journal_directly,
@@ -39,7 +37,6 @@ from stock_testkit import BoxJournal
 from cloud.db import Database
 from cloud.ingest import BrokerOptions
 from cloud.publish import load_key
-from cloud.web.app import create_app
 from cloud.web.publish_page import Publisher
 from gateway.harness.brokers import Mosquitto
 from gateway.lane.records import LaneRef, StaffRef
@@ -107,8 +104,7 @@ def office(tmp_path: Path, db_url: str, broker: Mosquitto) -> Iterator[str]:
         add_web_user(db_url, name, role, scope)
     key = load_key(tmp_path / "keys" / "ho-test.pem")
     publisher = Publisher(BrokerOptions(port=broker.port), ROOT, key)
-    app = create_app(db_url, clock=fixed_clock(OFFICE_NOW), publisher=publisher)
-    with serving(app) as base:
+    with serving_office(db_url, publisher=publisher) as base:
         yield base
 
 

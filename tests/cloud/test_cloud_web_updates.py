@@ -19,13 +19,11 @@ import httpx
 import pytest
 from cloud_testkit import (
     ARTIFACTS,
-    OFFICE_NOW,
     ROOT,
     add_web_user,
     cloud_cli,
-    fixed_clock,
     retained,
-    serving,
+    serving_office,
     sign_in_page,
     signed_in,
 )
@@ -34,7 +32,6 @@ from playwright.sync_api import Browser, expect
 from cloud.db import Database
 from cloud.ingest import BrokerOptions
 from cloud.publish import document_topic, load_key
-from cloud.web.app import create_app
 from cloud.web.publish_page import Publisher
 from gateway.harness.brokers import Mosquitto
 
@@ -97,8 +94,7 @@ def office(tmp_path: Path, db_url: str, broker: Mosquitto) -> Iterator[str]:
     publisher = Publisher(
         BrokerOptions(port=broker.port), ROOT, load_key(pem), tmp_path / "bundles"
     )
-    app = create_app(db_url, clock=fixed_clock(OFFICE_NOW), publisher=publisher)
-    with serving(app) as base:
+    with serving_office(db_url, publisher=publisher) as base:
         yield base
 
 
